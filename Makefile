@@ -1,0 +1,31 @@
+# Two entry points for a new machine with only Python 3.11+ and make:
+#   make demo   -> set up, start the embedded ledger, record and verify a scripted agent run
+#   make test   -> set up and run the whole test suite
+PYTHON ?= python3
+UV := .tools/bin/uv
+VENV := .venv
+
+.PHONY: demo test setup lint bench
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --all-extras --quiet
+	touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(VENV)/bin/ledger demo
+
+test: setup
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(VENV)/bin/python bench/run_all.py

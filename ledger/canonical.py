@@ -1,0 +1,69 @@
+"""Canonical bytes for hashing: RFC 8785 (JSON Canonicalization Scheme).
+
+The ledger hashes and stores the exact canonical bytes of every event. JCS gives one byte
+sequence per JSON value (sorted keys, minimal escapes, ES6 number form), so any language can
+recompute a leaf from the parsed event. Parsing is strict: duplicate keys, NaN/Infinity and
+non-UTF-8 input are refused, and `ensure_canonical` rejects bytes that are valid JSON but not in
+canonical form, so two different byte strings can never stand for the same event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import rfc8785
+
+__all__ = ["CanonicalError", "canonical_bytes", "content_hash", "ensure_canonical", "loads_strict"]
+
+
+class CanonicalError(ValueError):
+    """Input that cannot be, or is not, in canonical form."""
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Serialise a JSON-compatible value to its RFC 8785 canonical bytes."""
+    try:
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise CanonicalError(f"value cannot be canonicalised: {exc}") from None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise CanonicalError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise CanonicalError(f"{name} is not valid JSON")
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """Parse JSON, refusing duplicate keys, NaN/Infinity and invalid UTF-8."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as exc:
+            raise CanonicalError(f"not valid UTF-8 at byte {exc.start}") from None
+    try:
+        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise CanonicalError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+
+
+def ensure_canonical(data: bytes) -> Any:
+    """Parse `data` and check that it already is in canonical form; return the parsed value."""
+    value = loads_strict(data)
+    if canonical_bytes(value) != data:
+        raise CanonicalError("JSON is not in RFC 8785 canonical form")
+    return value
+
+
+def content_hash(value: Any) -> str:
+    """Hex SHA-256 of a value's canonical bytes (used for args_hash, policy_hash, digests)."""
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()

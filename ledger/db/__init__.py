@@ -1,0 +1,1 @@
+"""Database access: embedded or external PostgreSQL, migrations, named queries."""

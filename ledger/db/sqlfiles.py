@@ -1,0 +1,54 @@
+"""SQL lives in `sql/`: migrations in order, named DML in `queries.sql`.
+
+In a source checkout the repository's `sql/` directory is read; in an installed wheel the same
+files ship as `ledger/_sql` and are read with importlib.resources. No f-string SQL anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import LiteralString, cast
+
+__all__ = ["migration_files", "query", "sql_dir"]
+
+_HEADER = re.compile(r"^-- ([a-z0-9_]+) --$", re.MULTILINE)
+
+
+@functools.cache
+def sql_dir() -> Traversable:
+    """The directory holding bootstrap.sql, queries.sql and migrations/."""
+    source = Path(__file__).resolve().parents[2] / "sql"
+    if (source / "queries.sql").is_file():
+        return source
+    return importlib.resources.files("ledger") / "_sql"
+
+
+@functools.cache
+def _queries() -> dict[str, str]:
+    text = (sql_dir() / "queries.sql").read_text(encoding="utf-8")
+    parts = _HEADER.split(text)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def query(name: str) -> LiteralString:
+    """The named query from queries.sql (KeyError if it does not exist)."""
+    return cast(LiteralString, _queries()[name])
+
+
+def read_sql(name: str) -> LiteralString:
+    """A whole SQL file from sql/ (e.g. bootstrap.sql)."""
+    return cast(LiteralString, (sql_dir() / name).read_text(encoding="utf-8"))
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql text) for every file in sql/migrations, in version order."""
+    found: list[tuple[int, str, str]] = []
+    for entry in (sql_dir() / "migrations").iterdir():
+        match = re.fullmatch(r"(\d{4})_([a-z0-9_]+)\.sql", entry.name)
+        if match:
+            found.append((int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    return sorted(found)

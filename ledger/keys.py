@@ -1,0 +1,178 @@
+"""Ed25519 signing-key files for the checkpoint signer.
+
+Why: the log's signing key is the root of trust for every checkpoint, so
+it is created with mode 0600 from the first byte (O_CREAT|O_EXCL with an
+explicit mode, never chmod-after-write), fsynced, and atomically linked into
+place without clobbering a concurrently created key. Loading refuses files
+readable by group/other, like ssh does. Error messages name the path and the
+fix, never the file content; functions that touch secret bytes drop them from
+their frame before raising so tracebacks with captured locals stay clean.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from ledger.note import NoteError, Signer, Verifier
+
+__all__ = ["KeyFileError", "fingerprint", "load_or_create_signer", "pub_path"]
+
+_MAX_KEY_FILE = 4096
+
+
+class KeyFileError(Exception):
+    """A key file is missing, unsafe, or malformed. Messages never hold key material."""
+
+
+def pub_path(path: Path) -> Path:
+    """Return the sibling `<path>.pub` holding the verifier key."""
+    return path.with_name(path.name + ".pub")
+
+
+def fingerprint(key: Signer | Verifier) -> str:
+    """Return `SHA256:<unpadded base64 of sha256(public key)> <C2SP key id hex>`."""
+    digest = hashlib.sha256(key.public_key).digest()
+    b64 = base64.b64encode(digest).decode("ascii").rstrip("=")
+    return f"SHA256:{b64} {key.key_id.hex()}"
+
+
+def load_or_create_signer(path: Path, name: str) -> Signer:
+    """Load the signer key at `path`, creating a fresh one (mode 0600) if absent.
+
+    Also writes `<path>.pub` with the verifier key when it is missing or stale.
+    """
+    path = Path(path)
+    try:
+        signer = _load(path)
+    except FileNotFoundError:
+        signer = _create(path, name)
+    if signer.name != name:
+        raise KeyFileError(
+            f"{path}: key is for name {signer.name!r}, expected {name!r}; "
+            "move the file aside or use the matching log origin"
+        )
+    _write_pub(path, signer)
+    return signer
+
+
+def _check_mode(path: Path, st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise KeyFileError(f"{path}: key file is not a regular file")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise KeyFileError(
+            f"{path}: key file mode {mode:04o} allows group/other access; "
+            f"fix with: chmod 600 {path}"
+        )
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise KeyFileError(f"{path}: key file is not owned by the current user; fix with chown")
+
+
+def _load(path: Path) -> Signer:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise FileNotFoundError(str(path)) from None
+        if exc.errno == errno.ELOOP:
+            raise KeyFileError(f"{path}: key file is a symlink; refusing to follow") from None
+        raise KeyFileError(f"{path}: cannot open key file ({exc.strerror})") from None
+    try:
+        _check_mode(path, os.fstat(fd))
+        data = os.read(fd, _MAX_KEY_FILE + 1)
+    finally:
+        os.close(fd)
+    problem = ""
+    signer: Signer | None = None
+    if len(data) > _MAX_KEY_FILE:
+        problem = "file too large"
+    else:
+        try:
+            signer = Signer.from_skey(data.decode("ascii"))
+        except UnicodeDecodeError:
+            problem = "not ASCII"
+        except NoteError as exc:
+            problem = str(exc)
+    del data  # drop the secret before raising (tracebacks may capture locals)
+    if signer is None:
+        raise KeyFileError(f"{path}: invalid signer key file: {problem}")
+    return signer
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _ensure_dir(directory: Path) -> None:
+    if directory.exists():
+        return
+    _ensure_dir(directory.parent)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory, 0o700)
+        os.chmod(directory, 0o700)
+
+
+def _write_new(path: Path, content: bytes, mode: int) -> None:
+    """Create `path` with `mode` via O_CREAT|O_EXCL, write, fsync."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _create(path: Path, name: str) -> Signer:
+    _ensure_dir(path.parent)
+    try:
+        signer = Signer.generate(name)
+    except NoteError as exc:
+        raise KeyFileError(f"{path}: cannot create key: {exc}") from None
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    _write_new(tmp, (signer.private_key_string() + "\n").encode("ascii"), 0o600)
+    try:
+        os.link(tmp, path)  # atomic and never clobbers a concurrently created key
+    except FileExistsError:
+        os.unlink(tmp)
+        return _load(path)
+    except OSError:  # filesystem without hard links
+        if path.exists():
+            os.unlink(tmp)
+            return _load(path)
+        os.rename(tmp, path)
+    else:
+        os.unlink(tmp)
+    _fsync_dir(path.parent)
+    return signer
+
+
+def _write_pub(path: Path, signer: Signer) -> None:
+    pub = pub_path(path)
+    content = (signer.vkey + "\n").encode("utf-8")
+    try:
+        if pub.read_bytes() == content:
+            return
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise KeyFileError(f"{pub}: cannot read public key file ({exc.strerror})") from None
+    tmp = pub.with_name(f".{pub.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    _write_new(tmp, content, 0o644)
+    os.replace(tmp, pub)
+    _fsync_dir(pub.parent)

@@ -1,0 +1,1 @@
+"""The write path (intake -> sequencer -> log) and reads of the log."""

@@ -1,0 +1,85 @@
+"""Writers submit events to the intake table and get a receipt once they are durable.
+
+A receipt means the event is committed in PostgreSQL (autocommit insert), not yet sequenced:
+that is the point at which a side-effecting tool may run (intent before action). `event_id` is
+the idempotency key, so a writer that retries after a timeout cannot store an event twice.
+Events are validated and canonicalised here, which is the only place bytes enter the ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+from ledger.config import Settings
+from ledger.db.sqlfiles import query
+from ledger.events import EventBase, encode_event, leaf_hash
+
+__all__ = ["MAX_EVENT_BYTES", "EncodedEvent", "Receipt", "encode_for_intake", "submit", "submit_encoded"]
+
+MAX_EVENT_BYTES = 1_048_576
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An event in canonical bytes, ready for intake."""
+
+    event_id: uuid.UUID
+    origin: str
+    run_id: uuid.UUID
+    run_seq: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof of durable intake: the event id, its leaf hash, and whether it was a resubmission."""
+
+    event_id: uuid.UUID
+    leaf_hash: bytes
+    duplicate: bool
+
+
+def encode_for_intake(event: EventBase, settings: Settings) -> EncodedEvent:
+    """Canonicalise one event and attach its log origin (one origin per tenant)."""
+    body = encode_event(event)
+    if len(body) > MAX_EVENT_BYTES:
+        raise ValueError(
+            f"event is {len(body)} bytes; the limit is {MAX_EVENT_BYTES} "
+            "(store large content elsewhere and record its hash)"
+        )
+    return EncodedEvent(event.event_id, settings.origin(event.tenant), event.run_id, event.run_seq, body)
+
+
+def submit_encoded(conn: psycopg.Connection, items: Sequence[EncodedEvent]) -> list[Receipt]:
+    """Insert already-encoded events in one statement; return when they are committed."""
+    if not items:
+        return []
+    with conn.transaction():
+        inserted = {
+            row[0]
+            for row in conn.execute(
+                query("submit_events"),
+                (
+                    [item.event_id for item in items],
+                    [item.origin for item in items],
+                    [item.run_id for item in items],
+                    [item.run_seq for item in items],
+                    [item.body for item in items],
+                ),
+            ).fetchall()
+        }
+    return [
+        Receipt(item.event_id, leaf_hash(item.body), item.event_id not in inserted) for item in items
+    ]
+
+
+def submit(
+    conn: psycopg.Connection, events: Sequence[EventBase], settings: Settings | None = None
+) -> list[Receipt]:
+    """Validate, canonicalise and durably submit events; one receipt per event, in order."""
+    resolved = settings or Settings.from_env()
+    return submit_encoded(conn, [encode_for_intake(event, resolved) for event in events])

@@ -1,0 +1,208 @@
+"""The single sequencer: drains intake into the log, extends the tree, signs a checkpoint.
+
+Leadership is a transaction-scoped advisory lock, so at most one sequencer works at a time and a
+crashed one releases it with its connection. Each batch is one transaction: assign contiguous
+`seq`, check run continuity (`run_seq` and `prev_run_hash`), hash leaves, extend the compact
+range, COPY into `ledger_events`, delete the drained intake rows, and insert a signed C2SP
+checkpoint. Either all of that commits or none of it does, so the log never has a tail that no
+checkpoint covers and checkpoints never go backwards.
+
+Events whose run predecessor has not arrived yet stay in intake (held) and are sequenced in a
+later batch; events that conflict with the stored chain are moved to `ledger_rejects`.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+from ledger import ids
+from ledger.config import Settings
+from ledger.db.sqlfiles import query
+from ledger.events import EVENT_CLASSES, leaf_hash
+from ledger.keys import load_or_create_signer
+from ledger.merkle import CompactRange
+from ledger.note import Checkpoint, Signer
+
+__all__ = ["BatchResult", "log_signer", "sequence_batch", "try_sequence"]
+
+
+@dataclass
+class BatchResult:
+    """What one batch did."""
+
+    sequenced: int = 0
+    rejected: int = 0
+    held: int = 0
+    duplicates: int = 0
+    checkpoints: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Accepted:
+    origin: str
+    seq: int
+    event_id: str
+    run_id: str
+    run_seq: int
+    type: str
+    occurred_at: str
+    body: bytes
+    leaf: bytes
+
+
+@functools.cache
+def _signer_for(path: Path, name: str) -> Signer:
+    return load_or_create_signer(path, name)
+
+
+def log_signer(settings: Settings) -> Signer:
+    """The log key (created on first use as a 0600 file beside the data directory)."""
+    return _signer_for(settings.log_key_path, settings.origin_prefix)
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    value = orjson.loads(body)
+    if not isinstance(value, dict):
+        raise ValueError("event body is not a JSON object")
+    if value.get("type") not in EVENT_CLASSES:
+        raise ValueError(f"unknown event type {value.get('type')!r}")
+    for key, kind in (("event_id", str), ("run_id", str), ("run_seq", int), ("occurred_at", str)):
+        if not isinstance(value.get(key), kind):
+            raise ValueError(f"field {key!r} missing or of the wrong type")
+    uuid.UUID(value["event_id"])
+    uuid.UUID(value["run_id"])
+    ids.parse_timestamp(value["occurred_at"])
+    return value
+
+
+def sequence_batch(
+    conn: psycopg.Connection, settings: Settings, signer: Signer, *, wait: bool = False
+) -> BatchResult | None:
+    """Sequence one batch. Returns None when another sequencer holds leadership."""
+    result = BatchResult()
+    with conn.transaction():
+        lock = query("take_sequencer_lock") if wait else query("try_sequencer_lock")
+        row = conn.execute(lock).fetchone()
+        if not wait and not (row and row[0]):
+            return None
+        rows = conn.execute(query("pending_intake"), (settings.batch_size,)).fetchall()
+        if not rows:
+            return result
+        existing = {
+            r[0] for r in conn.execute(query("existing_event_ids"), ([r[1] for r in rows],))
+        }
+        parsed: list[tuple[int, str, bytes, dict[str, Any]]] = []
+        done_intake: list[int] = []
+        rejects: list[tuple[int, uuid.UUID, str, bytes, str]] = []
+        for intake_id, event_id, origin, _run_id, _run_seq, body in rows:
+            if event_id in existing:
+                done_intake.append(intake_id)
+                result.duplicates += 1
+                continue
+            try:
+                value = _parse(bytes(body))
+                tenant_origin = settings.origin(value.get("tenant", "default"))
+                if tenant_origin != origin or value["event_id"] != str(event_id):
+                    raise ValueError("intake columns do not match the event body")
+            except (ValueError, orjson.JSONDecodeError) as exc:
+                rejects.append((intake_id, event_id, origin, bytes(body), str(exc)))
+                continue
+            parsed.append((intake_id, origin, bytes(body), value))
+
+        run_ids = list({uuid.UUID(p[3]["run_id"]) for p in parsed})
+        heads: dict[str, tuple[int, bytes]] = {
+            str(r[0]): (int(r[1]), bytes(r[2]))
+            for r in conn.execute(query("run_heads"), (run_ids,)).fetchall()
+        }
+        trees: dict[str, CompactRange] = {}
+        for origin in {p[1] for p in parsed}:
+            latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
+            trees[origin] = CompactRange.from_bytes(bytes(latest[3])) if latest else CompactRange()
+
+        accepted: list[_Accepted] = []
+        pending = parsed
+        progress = True
+        while pending and progress:
+            progress = False
+            still: list[tuple[int, str, bytes, dict[str, Any]]] = []
+            for item in pending:
+                intake_id, origin, body, value = item
+                run_id = value["run_id"]
+                head = heads.get(run_id)
+                expected = 0 if head is None else head[0] + 1
+                run_seq = value["run_seq"]
+                if run_seq > expected:
+                    still.append(item)
+                    continue
+                want_prev = None if head is None else head[1].hex()
+                if run_seq < expected:
+                    reason = f"run {run_id} already has run_seq {run_seq}"
+                elif value.get("prev_run_hash") != want_prev:
+                    reason = f"prev_run_hash does not match run {run_id} at run_seq {run_seq}"
+                else:
+                    reason = ""
+                if reason:
+                    rejects.append((intake_id, uuid.UUID(value["event_id"]), origin, body, reason))
+                    continue
+                leaf = leaf_hash(body)
+                tree = trees[origin]
+                accepted.append(
+                    _Accepted(origin, tree.size, value["event_id"], run_id, run_seq,
+                              value["type"], value["occurred_at"], body, leaf)
+                )
+                tree.append(leaf)
+                heads[run_id] = (run_seq, leaf)
+                done_intake.append(intake_id)
+                progress = True
+            pending = still
+        result.held = len(pending)
+
+        if accepted:
+            with conn.cursor().copy(query("copy_events")) as copy:
+                for a in accepted:
+                    copy.write_row(
+                        (a.origin, a.seq, a.event_id, a.run_id, a.run_seq, a.type,
+                         a.occurred_at, a.body, a.leaf)
+                    )
+        for reject in rejects:
+            conn.execute(query("insert_reject"), reject)
+            done_intake.append(reject[0])
+        if done_intake:
+            conn.execute(query("delete_intake"), (done_intake,))
+        per_origin: dict[str, int] = defaultdict(int)
+        for a in accepted:
+            per_origin[a.origin] += 1
+        for origin in sorted(per_origin):
+            tree = trees[origin]
+            root = tree.root()
+            note = signer.sign_note(Checkpoint(origin, tree.size, root).body())
+            conn.execute(
+                query("insert_checkpoint"),
+                (origin, tree.size, root, note.decode("utf-8"), tree.to_bytes()),
+            )
+            conn.execute(query("notify_appended"), (f"{origin} {tree.size}",))
+            result.checkpoints.append((origin, tree.size))
+        result.sequenced = len(accepted)
+        result.rejected = len(rejects)
+    return result
+
+
+def try_sequence(conn: psycopg.Connection, settings: Settings, *, wait: bool = False) -> int:
+    """Drain intake while this process can hold leadership; return events sequenced."""
+    signer = log_signer(settings)
+    total = 0
+    while True:
+        batch = sequence_batch(conn, settings, signer, wait=wait)
+        if batch is None:
+            return total
+        total += batch.sequenced
+        if batch.sequenced + batch.rejected + batch.duplicates == 0:
+            return total

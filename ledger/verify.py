@@ -1,0 +1,257 @@
+"""`ledger verify`: recompute everything from the stored bytes and name the first bad `seq`.
+
+For every origin (tenant log) this streams the log with COPY BINARY and checks, in order:
+contiguous `seq`; each leaf recomputed from the stored body; every projection column against the
+body (so editing a column that is not hashed is caught); every run chain (`run_seq` contiguous,
+`prev_run_hash` = previous leaf of the run); the Merkle root at every checkpoint size against a
+checkpoint note signed by a trusted key; and that no event lies beyond the newest checkpoint.
+
+What it cannot see without outside state: a log truncated together with its newest checkpoints,
+or history rewritten by someone holding the log key. `--pin` (a checkpoint saved earlier) closes
+that gap: the log must contain the pinned size with the pinned root. The docs say so plainly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+from ledger import ids
+from ledger.config import Settings
+from ledger.db.sqlfiles import query
+from ledger.merkle import CompactRange
+from ledger.note import Checkpoint, NoteError, Verifier, open_note
+from ledger.store.read import origins
+
+__all__ = ["VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+@dataclass
+class VerifyReport:
+    """Result of a verification; `first_bad_seq` and `reason` are set when invalid."""
+
+    status: str = "ok"
+    events_verified: int = 0
+    tree_size: int = 0
+    checkpoints_verified: int = 0
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    origin: str | None = None
+    origins: dict[str, int] = field(default_factory=dict)
+    pinned: dict[str, Any] | None = None
+
+    def fail(self, origin: str, seq: int | None, reason: str) -> VerifyReport:
+        """Mark invalid (the first failure wins)."""
+        if self.status == "ok":
+            self.status, self.origin, self.first_bad_seq, self.reason = "invalid", origin, seq, reason
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for `--json`."""
+        return asdict(self)
+
+
+class _Invalid(Exception):
+    def __init__(self, seq: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.seq, self.reason = seq, reason
+
+
+def trusted_verifiers(settings: Settings, extra: Iterable[Path] = ()) -> list[Verifier]:
+    """Log keys trusted for checkpoints: the local key's public half plus any `--trust` files."""
+    paths = [settings.log_key_path.with_name(settings.log_key_path.name + ".pub"), *extra]
+    found: list[Verifier] = []
+    for path in paths:
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip() and not line.startswith("#"):
+                    found.append(Verifier.from_vkey(line.strip()))
+    return found
+
+
+def load_pin(path: Path, verifiers: Sequence[Verifier]) -> Checkpoint:
+    """Read and authenticate a pinned checkpoint note saved with `ledger checkpoint`."""
+    opened = open_note(path.read_bytes(), verifiers)
+    return Checkpoint.parse(opened.body)
+
+
+_ts_cache: dict[str, int] = {}
+
+
+def _occurred_us(text: str) -> int:
+    """Microseconds since the epoch as PostgreSQL stores the body's timestamp (rounded)."""
+    if len(text) == 30 and text[19] == "." and text[29] == "Z":
+        seconds = _ts_cache.get(text[:19])
+        if seconds is None:
+            seconds = ids.parse_timestamp(text[:19] + "Z") // 1_000_000_000
+            _ts_cache[text[:19]] = seconds
+        ns = seconds * 1_000_000_000 + int(text[20:29])
+    else:
+        ns = ids.parse_timestamp(text)
+    q, r = divmod(ns, 1000)
+    if r > 500 or (r == 500 and q % 2 == 1):
+        q += 1
+    return q
+
+
+def _checkpoints(
+    conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier]
+) -> list[tuple[int, bytes]]:
+    """Authenticated (size, root) of every stored checkpoint, smallest first."""
+    checked: list[tuple[int, bytes]] = []
+    previous = 0
+    for size, root, note in conn.execute(query("all_checkpoints"), (origin,)).fetchall():
+        try:
+            body = open_note(note.encode("utf-8"), verifiers).body
+            cp = Checkpoint.parse(body)
+        except (NoteError, ValueError) as exc:
+            raise _Invalid(previous, f"checkpoint at size {size}: {exc}") from None
+        if cp.origin != origin or cp.size != size or cp.root != bytes(root):
+            raise _Invalid(previous, f"checkpoint at size {size}: columns do not match the note")
+        checked.append((int(size), cp.root))
+        previous = int(size)
+    return checked
+
+
+def _verify_origin(
+    conn: psycopg.Connection,
+    origin: str,
+    verifiers: Sequence[Verifier],
+    report: VerifyReport,
+    pin: Checkpoint | None,
+) -> None:
+    checkpoints = _checkpoints(conn, origin, verifiers)
+    report.checkpoints_verified += len(checkpoints)
+    targets = dict(checkpoints)
+    if pin is not None and pin.origin == origin:
+        stored = targets.get(pin.size)
+        if stored is not None and stored != pin.root:
+            raise _Invalid(
+                max((s for s in targets if s < pin.size), default=0),
+                f"equivocation: two different signed roots for size {pin.size} "
+                "(the stored checkpoint and the pinned one)",
+            )
+        targets.setdefault(pin.size, pin.root)
+    tree = CompactRange()
+    heads: dict[Any, tuple[int, str]] = {}
+    expected = 0
+    sha256 = hashlib.sha256
+    loads = orjson.loads
+    with conn.cursor().copy(query("copy_verify"), (origin,)) as copy:
+        copy.set_types(["int8", "uuid", "uuid", "int8", "text", "timestamptz", "bytea", "bytea"])
+        for seq, event_id, run_id, run_seq, type_, occurred, body, leaf in copy.rows():
+            if seq != expected:
+                raise _Invalid(expected, f"missing seq {expected} (next stored is {seq})")
+            if sha256(b"\x00" + body).digest() != leaf:
+                raise _Invalid(seq, f"leaf hash mismatch at seq {seq}: stored bytes were changed")
+            try:
+                value = loads(body)
+                mismatch = _column_mismatch(value, origin, event_id, run_id, run_seq, type_, occurred)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                mismatch = "body is not a valid event"
+            if mismatch:
+                raise _Invalid(seq, f"column/body mismatch at seq {seq}: {mismatch}")
+            head = heads.get(run_id)
+            want_seq, want_prev = (0, None) if head is None else (head[0] + 1, head[1])
+            if run_seq != want_seq or value.get("prev_run_hash") != want_prev:
+                raise _Invalid(
+                    seq,
+                    f"run chain break at seq {seq}: run {run_id} expected run_seq {want_seq} "
+                    f"after the previous event, found {run_seq}",
+                )
+            leaf_hex = leaf.hex()
+            heads[run_id] = (run_seq, leaf_hex)
+            tree.append(leaf)
+            expected += 1
+            want_root = targets.get(expected)
+            if want_root is not None and tree.root() != want_root:
+                start = max((s for s in targets if s < expected), default=0)
+                what = "pinned checkpoint" if pin is not None and expected == pin.size else "checkpoint"
+                raise _Invalid(
+                    start,
+                    f"root mismatch at {what} size {expected}: events in seq {start}..{expected - 1}"
+                    " were changed, inserted, removed or reordered",
+                )
+            report.events_verified += 1
+    size = expected
+    report.origins[origin] = size
+    report.tree_size += size
+    newest = checkpoints[-1][0] if checkpoints else 0
+    if pin is not None and pin.origin == origin and pin.size > size:
+        raise _Invalid(size, f"truncated: the log has {size} events but the pinned checkpoint has {pin.size}")
+    if newest > size:
+        raise _Invalid(size, f"checkpoint at size {newest} but the log has only {size} events: tail removed")
+    if size > newest:
+        raise _Invalid(
+            newest, f"unpublished tail: seq {newest}..{size - 1} not covered by a signed checkpoint"
+        )
+
+
+def _column_mismatch(
+    value: dict[str, Any], origin: str, event_id: Any, run_id: Any, run_seq: int, type_: str,
+    occurred: datetime,
+) -> str | None:
+    if value["event_id"] != str(event_id):
+        return "event_id"
+    if value["run_id"] != str(run_id):
+        return "run_id"
+    if value["run_seq"] != run_seq:
+        return "run_seq"
+    if value["type"] != type_:
+        return "type"
+    if not origin.endswith("/" + value.get("tenant", "default")):
+        return "origin/tenant"
+    if (occurred - _EPOCH) // _US != _occurred_us(value["occurred_at"]):
+        return "occurred_at"
+    return None
+
+
+def verify_ledger(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    verifiers: Sequence[Verifier] | None = None,
+    pin: Checkpoint | None = None,
+    only_origin: str | None = None,
+) -> VerifyReport:
+    """Verify every origin (or one) of the ledger; never raises for an invalid ledger."""
+    trusted = list(verifiers) if verifiers is not None else trusted_verifiers(settings)
+    report = VerifyReport()
+    if pin is not None:
+        report.pinned = {"origin": pin.origin, "size": pin.size, "root": pin.root.hex()}
+    names = [only_origin] if only_origin else origins(conn)
+    if pin is not None and pin.origin not in names:
+        names.append(pin.origin)
+    for origin in names:
+        try:
+            _verify_origin(conn, origin, trusted, report, pin)
+        except _Invalid as bad:
+            report.fail(origin, bad.seq, bad.reason)
+            break
+    return report
+
+
+def report_line(report: VerifyReport) -> str:
+    """One-line human summary (CloudTrail-style)."""
+    if report.status == "ok":
+        pin = f"; consistent with pinned size {report.pinned['size']}" if report.pinned else ""
+        return (
+            f"OK: {report.events_verified} events in {len(report.origins)} log(s), "
+            f"{report.checkpoints_verified} signed checkpoints verified{pin}"
+        )
+    return f"INVALID at seq {report.first_bad_seq} ({report.origin}): {report.reason}"
+
+
+def dumps(report: VerifyReport) -> str:
+    """Report as JSON text."""
+    return orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode()

@@ -1,0 +1,85 @@
+-- Named DML. Each query starts with a "-- name --" header line.
+
+-- submit_events --
+INSERT INTO ledger_intake (event_id, origin, run_id, run_seq, body)
+SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body
+FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::bigint[], %s::bytea[])
+     AS e(event_id, origin, run_id, run_seq, body)
+WHERE NOT EXISTS (SELECT 1 FROM ledger_events le WHERE le.event_id = e.event_id)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+
+-- try_sequencer_lock --
+SELECT pg_try_advisory_xact_lock(7162534)
+
+-- take_sequencer_lock --
+SELECT pg_advisory_xact_lock(7162534)
+
+-- pending_intake --
+SELECT intake_id, event_id, origin, run_id, run_seq, body
+FROM ledger_intake ORDER BY intake_id LIMIT %s
+
+-- run_heads --
+SELECT DISTINCT ON (run_id) run_id, run_seq, leaf_hash
+FROM ledger_events WHERE run_id = ANY(%s) ORDER BY run_id, run_seq DESC
+
+-- existing_event_ids --
+SELECT event_id FROM ledger_events WHERE event_id = ANY(%s)
+
+-- latest_checkpoint --
+SELECT tree_size, root_hash, note, frontier, created_at
+FROM ledger_checkpoints WHERE origin = %s ORDER BY tree_size DESC LIMIT 1
+
+-- all_checkpoints --
+SELECT tree_size, root_hash, note FROM ledger_checkpoints WHERE origin = %s ORDER BY tree_size
+
+-- delete_intake --
+DELETE FROM ledger_intake WHERE intake_id = ANY(%s)
+
+-- insert_reject --
+INSERT INTO ledger_rejects (intake_id, event_id, origin, body, reason) VALUES (%s, %s, %s, %s, %s)
+
+-- insert_checkpoint --
+INSERT INTO ledger_checkpoints (origin, tree_size, root_hash, note, frontier) VALUES (%s, %s, %s, %s, %s)
+
+-- notify_appended --
+SELECT pg_notify('ledger_appended', %s)
+
+-- copy_events --
+COPY ledger_events (origin, seq, event_id, run_id, run_seq, type, occurred_at, body, leaf_hash) FROM STDIN
+
+-- copy_verify --
+COPY (SELECT seq, event_id, run_id, run_seq, type, occurred_at, body, leaf_hash
+      FROM ledger_events WHERE origin = %s ORDER BY seq) TO STDOUT (FORMAT BINARY)
+
+-- origins --
+SELECT DISTINCT origin FROM ledger_checkpoints
+UNION SELECT DISTINCT origin FROM ledger_events ORDER BY 1
+
+-- run_events --
+SELECT seq, recorded_at, body, leaf_hash FROM ledger_events WHERE run_id = %s ORDER BY run_seq
+
+-- event_by_id --
+SELECT origin, seq, recorded_at, body, leaf_hash FROM ledger_events WHERE event_id = %s
+
+-- list_runs --
+SELECT s.run_id, s.origin, s.body, s.recorded_at,
+       (SELECT count(*) FROM ledger_events c WHERE c.run_id = s.run_id) AS event_count,
+       (SELECT e.body FROM ledger_events e WHERE e.run_id = s.run_id AND e.type = 'run.ended' LIMIT 1) AS end_body
+FROM ledger_events s
+WHERE s.type = 'run.started'
+  AND (%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)
+ORDER BY s.occurred_at, s.seq
+
+-- intake_count --
+SELECT count(*) FROM ledger_intake
+
+-- event_count --
+SELECT count(*) FROM ledger_events
+
+-- run_head --
+SELECT run_seq, leaf_hash, NULL::bytea AS body FROM ledger_events WHERE run_id = %(run_id)s
+UNION ALL
+SELECT run_seq, NULL, body FROM ledger_intake WHERE run_id = %(run_id)s
+ORDER BY run_seq DESC LIMIT 1
