@@ -133,15 +133,16 @@ class CompactRange:
         prefix = _NODE_PREFIX
         pop = stack.pop
         push = stack.append
-        for h in hashes:
-            if len(h) != HASH_SIZE:
+        for leaf in hashes:
+            if len(leaf) != HASH_SIZE:
                 self.size = size
-                raise ProofError(f"leaf hash must be {HASH_SIZE} bytes, got {len(h)}")
+                raise ProofError(f"leaf hash must be {HASH_SIZE} bytes, got {len(leaf)}")
+            h = bytes(leaf)
             n = size
             while n & 1:
                 h = sha(prefix + pop() + h).digest()
                 n >>= 1
-            push(bytes(h))
+            push(h)
             size += 1
         self.size = size
 

@@ -20,7 +20,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import nacl.exceptions
 import nacl.signing
@@ -319,12 +319,12 @@ def open_note(note: bytes, verifiers: Sequence[Verifier]) -> OpenedNote:
         if verifier is None:
             unverified.append(sig.name)
             continue
-        if (sig.name, sig.key_id) in seen_known:
-            continue
-        seen_known.add((sig.name, sig.key_id))
+        # Every signature by a known key is checked, even repeats: one bad one poisons all.
         if not verifier.verify(body, sig.signature):
             _fail(f"invalid signature by known key {sig.name!r} ({sig.key_id.hex()})")
-        verified.append(verifier)
+        if (sig.name, sig.key_id) not in seen_known:
+            seen_known.add((sig.name, sig.key_id))
+            verified.append(verifier)
     if not verified:
         _fail("no signature by a trusted key")
     return OpenedNote(body, verified, unverified, kept)
@@ -397,11 +397,3 @@ class Checkpoint:
         if root is None or len(root) != 32 or _b64(root) != root_text:
             _fail("checkpoint root must be canonical base64 of 32 bytes")
         return cls(origin, int(size_text), root, tuple(extensions))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "origin": self.origin,
-            "size": self.size,
-            "root": self.root.hex(),
-            "extensions": list(self.extensions),
-        }

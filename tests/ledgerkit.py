@@ -1,0 +1,53 @@
+"""Helpers for tests: build chained runs of events and append them through the real path."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+
+from ledger.config import Settings
+from ledger.events import EventBase, args_hash, leaf_hash, make_event
+from ledger.store.append import encode_for_intake, submit
+from ledger.store.sequencer import try_sequence
+
+
+def chained_run(n_tools: int = 2, tenant: str = "default", **envelope: Any) -> list[EventBase]:
+    """A complete run (run.started, tool calls, run.ended) with a correct hash chain."""
+    run_id = uuid.uuid4()
+    events: list[EventBase] = []
+    prev: str | None = None
+    settings = Settings(home=__import__("pathlib").Path("/nonexistent"))
+
+    def add(type_name: str, data: dict[str, Any]) -> None:
+        nonlocal prev
+        event = make_event(
+            type_name, run_id=run_id, run_seq=len(events), prev_run_hash=prev, data=data,
+            tenant=tenant, **envelope,
+        )
+        prev = leaf_hash(encode_for_intake(event, settings).body).hex()
+        events.append(event)
+
+    add("run.started", {"task": "test"})
+    for i in range(n_tools):
+        args = {"i": i}
+        add("tool.call.started", {"tool_call_id": f"t{i}", "tool": "crm.update", "args": args,
+                                  "args_hash": args_hash(args), "side_effect": True})
+        add("tool.call.ended", {"tool_call_id": f"t{i}", "tool": "crm.update", "status": "ok"})
+    add("run.ended", {"status": "succeeded", "event_count": len(events) + 1, "last_hash": prev})
+    return events
+
+
+def append(conn: psycopg.Connection, settings: Settings, events: list[EventBase]) -> int:
+    """Submit and sequence events; returns how many were sequenced."""
+    submit(conn, events, settings)
+    return try_sequence(conn, settings, wait=True)
+
+
+def append_one_per_checkpoint(
+    conn: psycopg.Connection, settings: Settings, events: list[EventBase]
+) -> None:
+    """Sequence each event in its own batch, so every size has a signed checkpoint."""
+    for event in events:
+        append(conn, settings, [event])
