@@ -21,7 +21,7 @@ FROM ledger_intake ORDER BY intake_id LIMIT %s
 
 -- run_heads --
 SELECT DISTINCT ON (run_id) run_id, run_seq, leaf_hash
-FROM ledger_events WHERE run_id = ANY(%s) ORDER BY run_id, run_seq DESC
+FROM ledger_events WHERE run_id = ANY(%s::uuid[]) ORDER BY run_id, run_seq DESC
 
 -- existing_event_ids --
 SELECT event_id FROM ledger_events WHERE event_id = ANY(%s)

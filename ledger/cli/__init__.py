@@ -41,7 +41,7 @@ def _root(
 
 
 # Command modules register themselves on `app` (or expose a sub-app) when imported.
-_COMMANDS = ["db_cmd", "keys_cmd", "verify_cmd", "runs_cmd", "ingest_cmd", "demo_cmd"]
+_COMMANDS = ["db_cmd", "keys_cmd", "verify_cmd", "runs_cmd", "ingest_cmd", "demo_cmd", "serve_cmd"]
 _OPTIONAL_SUBAPPS = {  # module -> (attribute, command name); added when the module exists
     "spool": ("app", "spool"),
     "policy_cmd": ("app", "policy"),

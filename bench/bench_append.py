@@ -1,0 +1,116 @@
+"""Append throughput (1 and 8 writer processes, sequenced and checkpointed) and latency.
+
+Baseline, measured in the same run: a raw COPY of the same rows into a plain table with the same
+columns (no intake, no hashing, no signing). Prints events/s and the ratio to that baseline.
+Usage: python bench/bench_append.py [--events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import Timer, fresh_settings, synthetic_runs  # noqa: E402
+from ledger.config import Settings  # noqa: E402
+from ledger.db.connect import connect  # noqa: E402
+from ledger.store.append import EncodedEvent, submit_encoded  # noqa: E402
+from ledger.store.sequencer import try_sequence  # noqa: E402
+
+BATCH = 100
+
+
+def _writer(settings: Settings, runs: list[list[EncodedEvent]], start: mp.Event) -> None:  # type: ignore[valid-type]
+    conn = connect(settings)
+    flat = [e for round_ in zip(*runs, strict=False) for e in round_] if runs else []
+    leftovers = [e for r in runs for e in r[len(min(runs, key=len)):]] if runs else []
+    start.wait()  # type: ignore[attr-defined]
+    items = flat + leftovers
+    for i in range(0, len(items), BATCH):
+        submit_encoded(conn, items[i : i + BATCH])
+
+
+def _sequencer(settings: Settings, stop: mp.Event) -> None:  # type: ignore[valid-type]
+    from ledger.serve import serve
+
+    conn = connect(settings)
+    flag = threading.Event()
+    threading.Thread(target=lambda: (stop.wait(), flag.set()), daemon=True).start()  # type: ignore[attr-defined]
+    serve(conn, settings, flag, idle_sleep=0.002)
+
+
+def raw_copy_baseline(runs: list[list[EncodedEvent]]) -> float:
+    settings = fresh_settings("copy")
+    conn = connect(settings)
+    conn.execute(
+        "CREATE TABLE raw_copy (origin text, seq bigint, event_id uuid, run_id uuid, run_seq bigint,"
+        " type text, occurred_at timestamptz, body bytea, leaf_hash bytea)"
+    )
+    rows = [e for r in runs for e in r]
+    with Timer() as t, conn.cursor().copy("COPY raw_copy FROM STDIN") as copy:
+        for seq, e in enumerate(rows):
+            copy.write_row((e.origin, seq, e.event_id, e.run_id, e.run_seq, "custom",
+                            "2026-01-01T00:00:00Z", e.body, b"\x00" * 32))
+    return len(rows) / t.seconds
+
+
+def appended(writers: int, runs: list[list[EncodedEvent]]) -> float:
+    settings = fresh_settings(f"w{writers}")
+    try_sequence(connect(settings), settings)  # creates the log key before timing
+    ctx = mp.get_context("spawn")
+    start, stop = ctx.Event(), ctx.Event()
+    shares = [runs[i::writers] for i in range(writers)]
+    procs = [ctx.Process(target=_writer, args=(settings, s, start)) for s in shares]
+    seq_proc = ctx.Process(target=_sequencer, args=(settings, stop))
+    for p in [*procs, seq_proc]:
+        p.start()
+    time.sleep(2.0)  # let every process connect before the clock starts
+    total = sum(len(r) for r in runs)
+    conn = connect(settings)
+    with Timer() as t:
+        start.set()
+        for p in procs:
+            p.join()
+        while conn.execute("SELECT count(*) FROM ledger_events").fetchone()[0] < total:  # type: ignore[index]
+            time.sleep(0.005)
+    stop.set()
+    seq_proc.join()
+    return total / t.seconds
+
+
+def latency(samples: int = 500) -> tuple[float, float]:
+    settings = fresh_settings("lat")
+    conn = connect(settings)
+    runs = synthetic_runs(samples, events_per_run=samples)
+    times = []
+    for e in runs[0]:
+        t0 = time.perf_counter()
+        submit_encoded(conn, [e])
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=200_000)
+    args = parser.parse_args()
+    runs = synthetic_runs(args.events)
+    base = raw_copy_baseline(runs)
+    print(f"baseline raw COPY of the same rows: {base:,.0f} rows/s")
+    for writers in (1, 8):
+        rate = appended(writers, runs)
+        print(f"append, {writers} writer(s), sequenced + checkpointed: {rate:,.0f} events/s "
+              f"({rate / base:.2f}x raw COPY)")
+    p50, p99 = latency()
+    print(f"durable append latency (single event, intake receipt): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

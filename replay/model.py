@@ -1,0 +1,248 @@
+"""The `RunState` data model: what a run looked like, folded from its events.
+
+These are frozen, slotted dataclasses rather than pydantic models on purpose: replay runs over
+hundreds of thousands of already-validated events per second, and re-validating every derived
+record would dominate the cost. The events themselves were validated when they were decoded.
+`to_jsonable` gives one deterministic JSON form (used by `ledger replay --json` and the tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any, Literal
+
+__all__ = [
+    "ApprovalRecord",
+    "GapRecord",
+    "LlmCallRecord",
+    "MessageRecord",
+    "PromptRecord",
+    "RunInfo",
+    "RunState",
+    "RunTotals",
+    "TimelineEntry",
+    "ToolCallRecord",
+    "VersionsInForce",
+    "to_jsonable",
+]
+
+_FROZEN = {"frozen": True, "slots": True}
+
+
+@dataclasses.dataclass(**_FROZEN)
+class TimelineEntry:
+    """One event in order, with both clocks: when it happened and when the ledger recorded it."""
+
+    seq: int
+    run_seq: int
+    event_id: str
+    type: str
+    occurred_at: str
+    occurred_ns: int
+    recorded_at: str | None
+    summary: str
+
+
+@dataclasses.dataclass(**_FROZEN)
+class ToolCallRecord:
+    """One attempt of a tool call: intent (start) paired with its outcome (end), if any."""
+
+    tool_call_id: str
+    tool: str
+    attempt: int
+    args: Any
+    args_hash: str
+    side_effect: bool
+    tool_version: str | None
+    contract_digest: str | None
+    started_event_id: str
+    started_seq: int
+    started_ns: int
+    ended_event_id: str | None = None
+    ended_seq: int | None = None
+    ended_ns: int | None = None
+    status: str | None = None
+    result: Any = None
+    error: str | None = None
+    duration_ns: int | None = None
+
+    @property
+    def open(self) -> bool:
+        """True when the call started but no end was recorded."""
+        return self.ended_event_id is None
+
+
+@dataclasses.dataclass(**_FROZEN)
+class LlmCallRecord:
+    """One model call with usage and cost as recorded (None means not reported)."""
+
+    call_id: str
+    started_event_id: str | None
+    ended_event_id: str | None
+    started_seq: int
+    provider: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: str | None = None
+    price_table_version: str | None = None
+    duration_ns: int | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+
+
+@dataclasses.dataclass(**_FROZEN)
+class ApprovalRecord:
+    """An approval request and its decision: who, when, and for exactly which call and args."""
+
+    approval_id: str
+    tool_call_id: str
+    tool: str | None
+    args_hash: str
+    requested_event_id: str | None = None
+    requested_seq: int | None = None
+    requested_ns: int | None = None
+    required_roles: tuple[str, ...] = ()
+    amount_usd: str | None = None
+    decision: str | None = None
+    decided_event_id: str | None = None
+    decided_seq: int | None = None
+    decided_ns: int | None = None
+    decided_args_hash: str | None = None
+    edited_args_hash: str | None = None
+    approver_id: str | None = None
+    approver_roles: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+@dataclasses.dataclass(**_FROZEN)
+class MessageRecord:
+    """Content that entered (input) or left (output) the agent, with its trust label."""
+
+    event_id: str
+    seq: int
+    direction: Literal["input", "output"]
+    role: str
+    content: str
+    trust: str
+    origin: str | None
+    occurred_ns: int
+
+
+@dataclasses.dataclass(**_FROZEN)
+class PromptRecord:
+    """A prompt template resolved to a version during the run."""
+
+    event_id: str
+    name: str
+    version: str
+    template_hash: str
+
+
+@dataclasses.dataclass(**_FROZEN)
+class GapRecord:
+    """Lost events: an explicit `ledger.gap` event or a hole in the run_seq sequence."""
+
+    event_id: str | None
+    reason: str
+    missing_events: int | None
+    from_run_seq: int | None
+
+
+@dataclasses.dataclass(**_FROZEN)
+class VersionsInForce:
+    """The latest versions seen, plus every distinct value seen during the run."""
+
+    prompt_version: str | None = None
+    model: str | None = None
+    policy_hash: str | None = None
+    tool_contract_digest: str | None = None
+    prompt_versions_seen: tuple[str, ...] = ()
+    models_seen: tuple[str, ...] = ()
+    policy_hashes_seen: tuple[str, ...] = ()
+    tool_contract_digests_seen: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(**_FROZEN)
+class RunTotals:
+    """Totals recomputed from the events (never trusted from run.ended alone)."""
+
+    events: int = 0
+    llm_calls: int = 0
+    tool_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: str = "0"
+    llm_calls_without_usage: int = 0
+    llm_calls_without_cost: int = 0
+
+
+@dataclasses.dataclass(**_FROZEN)
+class RunInfo:
+    """Run-level facts: identity, principal, start/end, status."""
+
+    run_id: str | None = None
+    tenant: str | None = None
+    agent: str | None = None
+    initiating_user: str | None = None
+    roles: tuple[str, ...] = ()
+    task: str | None = None
+    started_event_id: str | None = None
+    started_ns: int | None = None
+    ended_event_id: str | None = None
+    ended_ns: int | None = None
+    status: str | None = None
+    declared_event_count: int | None = None
+    first_ns: int | None = None
+    last_ns: int | None = None
+
+    @property
+    def ended(self) -> bool:
+        """True when a run.ended event was folded."""
+        return self.ended_event_id is not None
+
+
+@dataclasses.dataclass(**_FROZEN)
+class RunState:
+    """Everything replay knows about one run as of `at_seq` (inclusive)."""
+
+    run: RunInfo
+    at_seq: int | None
+    timeline: tuple[TimelineEntry, ...]
+    tool_calls: tuple[ToolCallRecord, ...]
+    llm_calls: tuple[LlmCallRecord, ...]
+    approvals: tuple[ApprovalRecord, ...]
+    messages: tuple[MessageRecord, ...]
+    prompts: tuple[PromptRecord, ...]
+    gaps: tuple[GapRecord, ...]
+    versions: VersionsInForce
+    totals: RunTotals
+    open_tool_calls: tuple[str, ...]
+    open_llm_calls: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """True when the capture looks whole: ended, nothing open, no gaps."""
+        return (
+            self.run.ended
+            and not self.open_tool_calls
+            and not self.open_llm_calls
+            and not self.gaps
+        )
+
+
+def to_jsonable(value: Any) -> Any:
+    """Deterministic JSON-ready form of a RunState (or any part of it)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value

@@ -1,0 +1,231 @@
+"""Per-call checks: approvals, recipients, PII/secret egress and untrusted-input flows.
+
+These look at individual tool calls in log order. Approval checks follow the binding rules of
+DESIGN §7: a decision counts only for the same `tool_call_id` *and* `args_hash` (or the edited
+args hash), decided before the call started, by an approver with a required role who is not the
+initiating user, and not older than `max_age_seconds`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from replay.model import ApprovalRecord, RunState, ToolCallRecord
+from replay.policy.cel import CelProgram
+from replay.policy.checks import matches
+from replay.policy.detectors import scan
+from replay.policy.outcome import Findings
+from replay.policy.schema import ApprovalRule, FlowRule, RecipientRule
+from replay.policy.verdict import Outcome, Verdict
+
+__all__ = ["approvals", "call_facts", "egress", "flow", "recipients"]
+
+_NS = 1_000_000_000
+_MISSING = object()
+
+
+def call_facts(call: ToolCallRecord) -> dict[str, Any]:
+    """The CEL view of one tool call."""
+    return {"id": call.tool_call_id, "tool": call.tool, "args": call.args,
+            "status": call.status, "attempt": call.attempt, "side_effect": call.side_effect,
+            "duration_seconds": call.duration_ns / _NS if call.duration_ns is not None else None}
+
+
+def _by_call(state: RunState) -> dict[str, list[ApprovalRecord]]:
+    table: dict[str, list[ApprovalRecord]] = defaultdict(list)
+    for a in state.approvals:
+        if a.decided_seq is not None:
+            table[a.tool_call_id].append(a)
+    return table
+
+
+def _needs_approval(rule: ApprovalRule, cel: CelProgram | None, call: ToolCallRecord,
+                    state: RunState) -> bool | None:
+    """True/False, or None when the trigger cannot be decided from what was captured."""
+    if rule.any:
+        return True
+    needed = True
+    if rule.threshold_usd is not None:
+        raw = call.args.get(rule.amount_field, _MISSING) if isinstance(call.args, dict) \
+            else _MISSING
+        if raw is _MISSING or isinstance(raw, bool):
+            return None
+        try:
+            needed = Decimal(str(raw)) >= Decimal(rule.threshold_usd)
+        except InvalidOperation:
+            return None
+    if needed and cel is not None:
+        decided = cel.evaluate({"args": call.args, "call": call_facts(call),
+                                "principal": {"initiating_user": state.run.initiating_user,
+                                              "roles": list(state.run.roles)}})
+        if decided is None:
+            return None
+        needed = decided
+    return needed
+
+
+def approvals(state: RunState, on_missing: Outcome, rule_id: str, rule: ApprovalRule,
+              cel: CelProgram | None) -> Verdict:
+    f = Findings(rule_id, on_missing)
+    table = _by_call(state)
+    checked = 0
+    user = state.run.initiating_user
+    for call in state.tool_calls:
+        if not matches(call.tool, (rule.action,)):
+            continue
+        needed = _needs_approval(rule, cel, call, state)
+        if needed is None:
+            f.unknown((call.started_event_id,), f"cannot tell whether {call.tool} "
+                      f"({call.tool_call_id}) needed approval: {rule.amount_field} or args "
+                      "not captured")
+            continue
+        if not needed:
+            continue
+        checked += 1
+        start = (call.started_event_id,)
+        before = [a for a in table.get(call.tool_call_id, ()) if
+                  a.decided_seq is not None and a.decided_seq < call.started_seq]
+        if not before:
+            f.fail(start, f"{call.tool} ({call.tool_call_id}) executed without an approval")
+            continue
+        a = before[-1]
+        ev = (a.decided_event_id, call.started_event_id)
+        if a.decision == "rejected":
+            f.fail(ev, f"{call.tool} ({call.tool_call_id}) executed after {a.approver_id} "
+                   "rejected it")
+            continue
+        approved_hash = a.edited_args_hash if a.decision == "edited" else a.decided_args_hash
+        if rule.bind_args and approved_hash != call.args_hash:
+            f.fail(ev, f"{call.tool} ({call.tool_call_id}) ran with args that differ from "
+                   "the approved args")
+        if rule.approver_roles and not set(rule.approver_roles) & set(a.approver_roles):
+            f.fail(ev, f"approver {a.approver_id} lacks a required role "
+                   f"({', '.join(rule.approver_roles)})")
+        if rule.forbid_self_approval:
+            if user is None:
+                f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
+            elif a.approver_id == user:
+                f.fail(ev, f"{user} approved their own {call.tool} ({call.tool_call_id})")
+        if rule.max_age_seconds is not None and a.decided_ns is not None:
+            age = (call.started_ns - a.decided_ns) / _NS
+            if age > rule.max_age_seconds:
+                f.fail(ev, f"approval was {age:.0f}s old at execution, limit "
+                       f"{rule.max_age_seconds:g}s")
+    return f.verdict(state, f"{checked} call(s) needing approval, all properly approved")
+
+
+def _get_path(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+    return value
+
+
+def _domain(value: str) -> str:
+    text = value.strip().lower()
+    if "://" in text:
+        return (urlsplit(text).hostname or "").rstrip(".")
+    if "@" in text:
+        return text.rsplit("@", 1)[1].strip(" >").rstrip(".")
+    return text.split("/", 1)[0].rstrip(".")
+
+
+def _recipient_ok(value: str, rule: RecipientRule) -> bool:
+    if value in rule.allow or value.strip().lower() in (a.lower() for a in rule.allow):
+        return True
+    host = _domain(value)
+    return any(host == d.lower() or host.endswith("." + d.lower()) for d in rule.allow_domains)
+
+
+def recipients(state: RunState, on_missing: Outcome, rule: RecipientRule) -> Verdict:
+    f = Findings(f"recipients.{rule.tool}.{rule.argument}", on_missing)
+    seen = 0
+    for call in state.tool_calls:
+        if not matches(call.tool, (rule.tool,)):
+            continue
+        ev = (call.started_event_id,)
+        value = _get_path(call.args, rule.argument)
+        if value is _MISSING or value is None:
+            f.unknown(ev, f"{call.tool} ({call.tool_call_id}) has no captured "
+                      f"argument {rule.argument}")
+            continue
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            seen += 1
+            if not isinstance(item, str):
+                f.unknown(ev, f"{rule.argument} of {call.tool} is not a string")
+            elif not _recipient_ok(item, rule):
+                f.fail(ev, f"{call.tool} sent to {item!r}, outside the allowed recipients")
+    return f.verdict(state, f"{seen} recipient(s) of {rule.tool}, all allowed")
+
+
+def egress(  # noqa: PLR0917 - bound once with partial()
+        state: RunState, on_missing: Outcome, rule_id: str, tools: tuple[str, ...],
+           detectors: tuple[tuple[str, re.Pattern[str]], ...], outputs: bool) -> Verdict:
+    f = Findings(rule_id, on_missing)
+    kind = rule_id.rsplit(".", 1)[-1]
+    scanned = 0
+    for call in state.tool_calls:
+        if not matches(call.tool, tools):
+            continue
+        if call.args is None:
+            f.unknown((call.started_event_id,), f"{call.tool} ({call.tool_call_id}) args "
+                      "not captured; cannot scan")
+            continue
+        scanned += 1
+        found = scan(call.args, detectors)
+        if found:
+            f.fail((call.started_event_id,), f"{kind} ({', '.join(found)}) in args of "
+                   f"{call.tool} ({call.tool_call_id})")
+    if outputs:
+        for message in state.messages:
+            if message.direction == "output":
+                scanned += 1
+                found = scan(message.content, detectors)
+                if found:
+                    f.fail((message.event_id,), f"{kind} ({', '.join(found)}) in output message")
+    return f.verdict(state, f"no {kind} found in {scanned} egress payload(s)")
+
+
+def flow(state: RunState, on_missing: Outcome, rule: FlowRule) -> Verdict:
+    f = Findings(f"flows.{rule.id}", on_missing)
+    sources: list[tuple[int, str, str]] = []  # (seq, event id, description)
+    if rule.from_.untrusted_messages:
+        sources.extend((m.seq, m.event_id, f"untrusted {m.origin or m.role} input")
+                       for m in state.messages if m.direction == "input" and m.trust ==
+                       "untrusted")
+    if rule.from_.tools:
+        sources.extend((c.ended_seq, c.ended_event_id, f"result of {c.tool}")
+                       for c in state.tool_calls if c.ended_seq is not None and
+                       c.ended_event_id is not None and matches(c.tool, rule.from_.tools))
+    sources.sort()
+    table = _by_call(state)
+    sinks = 0
+    for call in state.tool_calls:
+        if not matches(call.tool, rule.to.tools):
+            continue
+        sinks += 1
+        earlier = [s for s in sources if s[0] < call.started_seq]
+        if not earlier:
+            continue
+        last_seq, last_id, what = earlier[-1]
+        if rule.unless_approved:
+            ok = [a for a in table.get(call.tool_call_id, ())
+                  if a.decision in ("approved", "edited") and a.decided_seq is not None
+                  and last_seq < a.decided_seq < call.started_seq
+                  and call.args_hash in (a.decided_args_hash, a.edited_args_hash)]
+            if ok:
+                continue
+        f.fail((earlier[0][1], last_id, call.started_event_id),
+               f"{call.tool} ({call.tool_call_id}) ran after {what} without approval "
+               "in between")
+    return f.verdict(state, f"{sinks} egress call(s), none tainted by untrusted input "
+                     "without approval")
