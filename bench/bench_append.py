@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Timer, fresh_settings, synthetic_runs  # noqa: E402
-from ledger.config import Settings  # noqa: E402
-from ledger.db.connect import connect  # noqa: E402
-from ledger.store.append import EncodedEvent, submit_encoded  # noqa: E402
-from ledger.store.sequencer import try_sequence  # noqa: E402
+from bench.common import Timer, fresh_settings, synthetic_runs
+from ledger.config import Settings
+from ledger.db.connect import connect
+from ledger.store.append import EncodedEvent, submit_encoded
+from ledger.store.sequencer import try_sequence
 
 BATCH = 100
 
@@ -29,7 +29,7 @@ BATCH = 100
 def _writer(settings: Settings, runs: list[list[EncodedEvent]], start: mp.Event) -> None:  # type: ignore[valid-type]
     conn = connect(settings)
     flat = [e for round_ in zip(*runs, strict=False) for e in round_] if runs else []
-    leftovers = [e for r in runs for e in r[len(min(runs, key=len)):]] if runs else []
+    leftovers = [e for r in runs for e in r[len(min(runs, key=len)) :]] if runs else []
     start.wait()  # type: ignore[attr-defined]
     items = flat + leftovers
     for i in range(0, len(items), BATCH):
@@ -55,8 +55,19 @@ def raw_copy_baseline(runs: list[list[EncodedEvent]]) -> float:
     rows = [e for r in runs for e in r]
     with Timer() as t, conn.cursor().copy("COPY raw_copy FROM STDIN") as copy:
         for seq, e in enumerate(rows):
-            copy.write_row((e.origin, seq, e.event_id, e.run_id, e.run_seq, "custom",
-                            "2026-01-01T00:00:00Z", e.body, b"\x00" * 32))
+            copy.write_row(
+                (
+                    e.origin,
+                    seq,
+                    e.event_id,
+                    e.run_id,
+                    e.run_seq,
+                    "custom",
+                    "2026-01-01T00:00:00Z",
+                    e.body,
+                    b"\x00" * 32,
+                )
+            )
     return len(rows) / t.seconds
 
 
@@ -106,10 +117,14 @@ def main() -> None:
     print(f"baseline raw COPY of the same rows: {base:,.0f} rows/s")
     for writers in (1, 8):
         rate = appended(writers, runs)
-        print(f"append, {writers} writer(s), sequenced + checkpointed: {rate:,.0f} events/s "
-              f"({rate / base:.2f}x raw COPY)")
+        print(
+            f"append, {writers} writer(s), sequenced + checkpointed: {rate:,.0f} events/s "
+            f"({rate / base:.2f}x raw COPY)"
+        )
     p50, p99 = latency()
-    print(f"durable append latency (single event, intake receipt): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    print(
+        f"durable append latency (single event, intake receipt): p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

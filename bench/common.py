@@ -36,7 +36,9 @@ def fresh_settings(name: str) -> Settings:
     return settings
 
 
-def synthetic_runs(n_events: int, events_per_run: int = 50, tenant: str = "default") -> list[list[EncodedEvent]]:
+def synthetic_runs(
+    n_events: int, events_per_run: int = 50, tenant: str = "default"
+) -> list[list[EncodedEvent]]:
     """Chained runs of realistic tool-call events (~700 bytes each), pre-encoded."""
     settings = Settings(home=Path("/nonexistent"))
     runs: list[list[EncodedEvent]] = []
@@ -47,19 +49,43 @@ def synthetic_runs(n_events: int, events_per_run: int = 50, tenant: str = "defau
         encoded: list[EncodedEvent] = []
         count = min(events_per_run, n_events - made)
         for i in range(count):
-            args = {"record": f"acct-{i}", "field": "status", "value": "closed-won", "note": "x" * 200}
+            args = {
+                "record": f"acct-{i}",
+                "field": "status",
+                "value": "closed-won",
+                "note": "x" * 200,
+            }
             if i == 0:
                 type_name, data = "run.started", {"task": "bench"}
             elif i % 2:
-                type_name, data = "tool.call.started", {
-                    "tool_call_id": f"t{i}", "tool": "crm.update_field", "args": args,
-                    "args_hash": args_hash(args), "side_effect": True}
+                type_name, data = (
+                    "tool.call.started",
+                    {
+                        "tool_call_id": f"t{i}",
+                        "tool": "crm.update_field",
+                        "args": args,
+                        "args_hash": args_hash(args),
+                        "side_effect": True,
+                    },
+                )
             else:
-                type_name, data = "tool.call.ended", {
-                    "tool_call_id": f"t{i - 1}", "tool": "crm.update_field", "status": "ok",
-                    "result": {"ok": True}, "duration_ns": 1_000_000}
+                type_name, data = (
+                    "tool.call.ended",
+                    {
+                        "tool_call_id": f"t{i - 1}",
+                        "tool": "crm.update_field",
+                        "status": "ok",
+                        "result": {"ok": True},
+                        "duration_ns": 1_000_000,
+                    },
+                )
             event = make_event(
-                type_name, run_id=run_id, run_seq=i, prev_run_hash=prev, data=data, tenant=tenant,
+                type_name,
+                run_id=run_id,
+                run_seq=i,
+                prev_run_hash=prev,
+                data=data,
+                tenant=tenant,
                 principal={"initiating_user": "bench@example.com", "roles": ["ops"]},
                 agent={"name": "bench-agent", "version": "1"},
             )

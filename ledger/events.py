@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, field_validator
 
@@ -101,7 +101,7 @@ class EventBase(Frozen):
     """Fields shared by every event type (the envelope)."""
 
     type: str
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     event_id: uuid.UUID = Field(default_factory=ids.new_id)
     run_id: uuid.UUID
     run_seq: int = Field(ge=0)
@@ -117,6 +117,7 @@ class EventBase(Frozen):
     trust: Literal["live", "imported"] = "live"
     versions: Versions = Versions()
     raw: Raw | None = None
+    data: Any = None  # each event type narrows this to its own data model
 
     type_name: ClassVar[str] = ""
 
@@ -369,7 +370,7 @@ def _event(type_name: str, data_model: type[Frozen], doc: str) -> type[EventBase
         "".join(part.capitalize() for part in type_name.replace(".", "_").split("_")),
         (EventBase,),
         {
-            "__annotations__": {"type": Literal[type_name], "data": data_model},  # type: ignore[valid-type]
+            "__annotations__": {"type": Literal[type_name], "data": data_model},
             "type": type_name,
             "__doc__": doc,
             "__module__": __name__,
@@ -413,38 +414,13 @@ EVENT_CLASSES: dict[str, type[EventBase]] = {t: _event(t, m, d) for t, m, d in _
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_CLASSES)
 DATA_MODELS: dict[str, type[Frozen]] = {t: m for t, m, _ in _SPECS}
 
-Event = Annotated[
-    (
-        EVENT_CLASSES["run.started"]
-        | EVENT_CLASSES["run.ended"]
-        | EVENT_CLASSES["message.input"]
-        | EVENT_CLASSES["message.output"]
-        | EVENT_CLASSES["prompt.resolved"]
-        | EVENT_CLASSES["llm.call.started"]
-        | EVENT_CLASSES["llm.call.ended"]
-        | EVENT_CLASSES["tool.call.started"]
-        | EVENT_CLASSES["tool.call.ended"]
-        | EVENT_CLASSES["approval.requested"]
-        | EVENT_CLASSES["approval.decided"]
-        | EVENT_CLASSES["guardrail.evaluated"]
-        | EVENT_CLASSES["error.raised"]
-        | EVENT_CLASSES["custom"]
-        | EVENT_CLASSES["policy.published"]
-        | EVENT_CLASSES["key.announced"]
-        | EVENT_CLASSES["key.rotated"]
-        | EVENT_CLASSES["key.revoked"]
-        | EVENT_CLASSES["redaction"]
-        | EVENT_CLASSES["undo.plan.created"]
-        | EVENT_CLASSES["undo.plan.approved"]
-        | EVENT_CLASSES["undo.step.started"]
-        | EVENT_CLASSES["undo.step.ended"]
-        | EVENT_CLASSES["annotation"]
-        | EVENT_CLASSES["ledger.gap"]
-        | EVENT_CLASSES["export.created"]
-        | EVENT_CLASSES["run.stop.requested"]
-    ),
-    Field(discriminator="type"),
-]
+
+def _discriminated_union() -> Any:
+    """`Annotated[Union[every event class], discriminator]`, built from the registry above."""
+    return Annotated[Union[tuple(EVENT_CLASSES.values())], Field(discriminator="type")]  # noqa: UP007
+
+
+Event: Any = _discriminated_union()
 
 event_adapter: TypeAdapter[EventBase] = TypeAdapter(Event)
 

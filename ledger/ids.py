@@ -21,7 +21,7 @@ _counter = 0
 
 def new_id() -> uuid.UUID:
     """Return a new UUIDv7, monotonic within this process."""
-    global _last_ms, _counter
+    global _last_ms, _counter  # noqa: PLW0603 - process-wide monotonic clock state
     with _lock:
         ms = time.time_ns() // 1_000_000
         if ms <= _last_ms:

@@ -40,9 +40,14 @@ def _pydantic_reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"] if not str(p).startswith(("Run", "Tool", "Llm")))
     kind = first["msg"]
-    return f"{where or 'event'}: {kind}" if first["type"] != "union_tag_invalid" else (
-        f"unknown event type {first['input'].get('type')!r}" if isinstance(first.get("input"), dict)
-        else "unknown event type"
+    return (
+        f"{where or 'event'}: {kind}"
+        if first["type"] != "union_tag_invalid"
+        else (
+            f"unknown event type {first['input'].get('type')!r}"
+            if isinstance(first.get("input"), dict)
+            else "unknown event type"
+        )
     )
 
 
@@ -96,7 +101,9 @@ def ingest_lines(
         if not line.strip():
             continue
         if len(line) > MAX_EVENT_BYTES:
-            result.errors.append((number, f"event is {len(line)} bytes; the limit is {MAX_EVENT_BYTES}"))
+            result.errors.append(
+                (number, f"event is {len(line)} bytes; the limit is {MAX_EVENT_BYTES}")
+            )
             continue
         try:
             obj = loads_strict(line)

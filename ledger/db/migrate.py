@@ -19,9 +19,7 @@ _MIGRATION_LOCK = 7162533
 
 def schema_version(conn: psycopg.Connection) -> int:
     """Highest applied migration version (0 when none)."""
-    row = conn.execute(
-        "SELECT coalesce(max(version), 0) FROM ledger_schema_migrations"
-    ).fetchone()
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM ledger_schema_migrations").fetchone()
     return int(row[0]) if row else 0
 
 

@@ -11,7 +11,7 @@ import importlib.resources
 import re
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import LiteralString, cast
+from typing import LiteralString
 
 __all__ = ["migration_files", "query", "sql_dir"]
 
@@ -36,12 +36,12 @@ def _queries() -> dict[str, str]:
 
 def query(name: str) -> LiteralString:
     """The named query from queries.sql (KeyError if it does not exist)."""
-    return cast(LiteralString, _queries()[name])
+    return _queries()[name]
 
 
 def read_sql(name: str) -> LiteralString:
     """A whole SQL file from sql/ (e.g. bootstrap.sql)."""
-    return cast(LiteralString, (sql_dir() / name).read_text(encoding="utf-8"))
+    return (sql_dir() / name).read_text(encoding="utf-8")
 
 
 def migration_files() -> list[tuple[int, str, str]]:

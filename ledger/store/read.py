@@ -116,7 +116,7 @@ def list_runs(
         started = decode_event(bytes(body))
         status = "running"
         if end_body is not None:
-            status = str(decode_event(bytes(end_body)).data.status)  # type: ignore[attr-defined]
+            status = str(decode_event(bytes(end_body)).data.status)
         runs.append(
             RunSummary(
                 run_id=run_id,

@@ -79,8 +79,9 @@ def test_conflicting_chain_is_rejected_not_stored(
 ) -> None:
     events = chained_run(1)
     append(ledger_conn, ledger_settings, events)
-    fork = make_event("custom", run_id=events[0].run_id, run_seq=1, prev_run_hash="0" * 64,
-                      data={"name": "fork"})
+    fork = make_event(
+        "custom", run_id=events[0].run_id, run_seq=1, prev_run_hash="0" * 64, data={"name": "fork"}
+    )
     submit(ledger_conn, [fork], ledger_settings)
     assert try_sequence(ledger_conn, ledger_settings, wait=True) == 0
     reason = ledger_conn.execute("SELECT reason FROM ledger_rejects").fetchone()

@@ -61,7 +61,9 @@ def test_edited_event_bytes(ledger: psycopg.Connection, ledger_settings: Setting
     assert "leaf hash mismatch at seq 5" in (report.reason or "")
 
 
-def test_edited_bytes_with_recomputed_leaf(ledger: psycopg.Connection, ledger_settings: Settings) -> None:
+def test_edited_bytes_with_recomputed_leaf(
+    ledger: psycopg.Connection, ledger_settings: Settings
+) -> None:
     forged = body_of(ledger, 9).replace(b'"crm.update"', b'"crm.delete"')
     with attacker(ledger):
         ledger.execute(
@@ -134,8 +136,14 @@ def test_forged_event_inserted_in_the_middle(
         ledger.execute(
             "INSERT INTO ledger_events (origin, seq, event_id, run_id, run_seq, type, occurred_at,"
             " body, leaf_hash) VALUES (%s, 4, %s, %s, 0, 'run.started', %s, %s, %s)",
-            (ledger_settings.origin(), forged.event_id, forged.run_id, forged.occurred_at, body,
-             leaf_hash(body)),
+            (
+                ledger_settings.origin(),
+                forged.event_id,
+                forged.run_id,
+                forged.occurred_at,
+                body,
+                leaf_hash(body),
+            ),
         )
     report = verify_ledger(ledger, ledger_settings)
     assert (report.status, report.first_bad_seq) == ("invalid", 4)
@@ -149,8 +157,11 @@ def _tail_event(conn: psycopg.Connection, settings: Settings) -> tuple[bytes, ob
 
     prev = decode_event(last)
     event = make_event(
-        "custom", run_id=prev.run_id, run_seq=prev.run_seq + 1,
-        prev_run_hash=leaf_hash(last).hex(), data={"name": "forged"},
+        "custom",
+        run_id=prev.run_id,
+        run_seq=prev.run_seq + 1,
+        prev_run_hash=leaf_hash(last).hex(),
+        data={"name": "forged"},
     )
     return encode_event(event), event
 
@@ -163,15 +174,24 @@ def test_appended_events_without_the_log_key(
         ledger.execute(
             "INSERT INTO ledger_events (origin, seq, event_id, run_id, run_seq, type, occurred_at,"
             " body, leaf_hash) VALUES (%s, 16, %s, %s, %s, 'custom', %s, %s, %s)",
-            (ledger_settings.origin(), event.event_id, event.run_id, event.run_seq,  # type: ignore[attr-defined]
-             event.occurred_at, body, leaf_hash(body)),  # type: ignore[attr-defined]
+            (
+                ledger_settings.origin(),
+                event.event_id,
+                event.run_id,
+                event.run_seq,  # type: ignore[attr-defined]
+                event.occurred_at,
+                body,
+                leaf_hash(body),
+            ),  # type: ignore[attr-defined]
         )
     report = verify_ledger(ledger, ledger_settings)
     assert (report.status, report.first_bad_seq) == ("invalid", 16)
     assert "unpublished tail: seq 16..16" in (report.reason or "")
 
     # The attacker also signs a checkpoint with a key of their own: still refused.
-    leaves = [bytes(r[0]) for r in ledger.execute("SELECT leaf_hash FROM ledger_events ORDER BY seq")]
+    leaves = [
+        bytes(r[0]) for r in ledger.execute("SELECT leaf_hash FROM ledger_events ORDER BY seq")
+    ]
     tree = CompactRange.from_leaf_hashes(leaves)
     rogue = Signer.generate(ledger_settings.origin_prefix)
     note = rogue.sign_note(Checkpoint(ledger_settings.origin(), 17, tree.root()).body())
@@ -216,7 +236,9 @@ def test_truncated_tail_is_detected_against_a_pin(
     verifiers = trusted_verifiers(ledger_settings)
     report = verify_ledger(ledger, ledger_settings, pin=load_pin(pin_path, verifiers))
     assert (report.status, report.first_bad_seq) == ("invalid", 12)
-    assert "truncated: the log has 12 events but the pinned checkpoint has 16" in (report.reason or "")
+    assert "truncated: the log has 12 events but the pinned checkpoint has 16" in (
+        report.reason or ""
+    )
 
 
 def test_rewritten_log_without_the_key_is_detected(
@@ -248,6 +270,9 @@ def test_cli_verify_names_the_first_bad_seq(
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert {k: report[k] for k in ("status", "first_bad_seq", "events_verified", "tree_size")} == {
-        "status": "invalid", "first_bad_seq": 6, "events_verified": 6, "tree_size": 0,
+        "status": "invalid",
+        "first_bad_seq": 6,
+        "events_verified": 6,
+        "tree_size": 0,
     }
     assert report["reason"].startswith("missing seq 6")
