@@ -31,7 +31,10 @@ app = typer.Typer(
 def _root(
     ctx: typer.Context,
     dsn: str = typer.Option(
-        None, "--dsn", envvar="LEDGER_DSN", help="External PostgreSQL (>= 15) instead of the embedded one."
+        None,
+        "--dsn",
+        envvar="LEDGER_DSN",
+        help="External PostgreSQL (>= 15) instead of the embedded one.",
     ),
     home: Path = typer.Option(
         None, "--home", envvar="LEDGER_HOME", help="Ledger home (embedded data, keys, spool)."
