@@ -43,15 +43,38 @@ def _no_constant(name: str) -> Any:
     raise CanonicalError(f"{name} is not valid JSON")
 
 
+_SAFE_INTEGER = 2**53
+
+
+def _parse_int(text: str) -> int | float:
+    # JCS numbers are IEEE doubles: an integer beyond 2**53 is what a double serialises to
+    # (e.g. 1e16 -> "10000000000000000"), so read it back as the double it stands for.
+    value = int(text)
+    return float(text) if abs(value) >= _SAFE_INTEGER else value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise CanonicalError(f"number {text[:40]} is out of range for a double")
+    return value
+
+
 def loads_strict(data: bytes | str) -> Any:
-    """Parse JSON, refusing duplicate keys, NaN/Infinity and invalid UTF-8."""
+    """Parse JSON, refusing duplicate keys, NaN/Infinity, out-of-range numbers, invalid UTF-8."""
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8", errors="strict")
         except UnicodeDecodeError as exc:
             raise CanonicalError(f"not valid UTF-8 at byte {exc.start}") from None
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return json.loads(
+            data,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
     except json.JSONDecodeError as exc:
         raise CanonicalError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
 

@@ -78,7 +78,9 @@ def _prepare(obj: dict[str, Any], heads: _Heads) -> dict[str, Any]:
     head = heads.get(run_id)
     if "run_seq" not in obj:
         obj["run_seq"] = 0 if head is None else head[0] + 1
-        obj.setdefault("prev_run_hash", None if head is None else head[1])
+    run_seq = obj["run_seq"]
+    if "prev_run_hash" not in obj and isinstance(run_seq, int) and head and head[0] == run_seq - 1:
+        obj["prev_run_hash"] = head[1]
     return obj
 
 

@@ -94,10 +94,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as exc:  # click usage errors and anything unexpected: one line, no locals
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(int(ExitCode.USAGE))
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):  # a (vendored) click exception
+            show()
+            sys.exit(code if code != 1 else int(ExitCode.USAGE))
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(int(ExitCode.INVALID))
