@@ -48,8 +48,13 @@ _COMMANDS = ["db_cmd", "keys_cmd", "verify_cmd", "runs_cmd", "ingest_cmd", "demo
 _OPTIONAL_SUBAPPS = {  # module -> (attribute, command name); added when the module exists
     "spool": ("app", "spool"),
     "policy_cmd": ("app", "policy"),
+    "undo_cmd": ("app", "undo"),
 }
-_OPTIONAL_COMMANDS = {"replay_cmd": "replay", "check_cmd": "check"}
+_OPTIONAL_COMMANDS = {
+    "replay_cmd": ["replay"],
+    "check_cmd": ["check"],
+    "export_cmd": ["export", "verify-bundle"],
+}
 
 
 def _load() -> None:
@@ -59,10 +64,10 @@ def _load() -> None:
         module = _optional(name)
         if module is not None:
             app.add_typer(getattr(module, attr), name=command)
-    for name, command in _OPTIONAL_COMMANDS.items():
+    for name, commands in _OPTIONAL_COMMANDS.items():
         module = _optional(name)
-        if module is not None:
-            app.command(command)(getattr(module, command))
+        for command in commands if module is not None else []:
+            app.command(command)(getattr(module, command.replace("-", "_")))
 
 
 def _optional(name: str) -> Any:

@@ -1,0 +1,181 @@
+"""Export and verify-bundle throughput and peak memory for N events (default 1M).
+
+Targets: `ledger export` of N=1M events <= 15 s; verify-bundle hashing (leaf recompute + tree)
+>= 500,000 events/s per core; peak memory flat in N. Each timed step runs in a forked child so
+its peak RSS (RUSAGE_CHILDREN) is its own. Setup (not timed) writes synthetic chained runs
+through the real intake + sequencer path. Uses LEDGER_DSN when set, else an embedded PostgreSQL
+in a temporary home.
+
+    .venv/bin/python bench/bench_export.py --events 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+
+from exporters.bundle import ExportParams, export_bundle
+from exporters.bundle_events import leaf_hashes
+from exporters.bundle_verify import verify_bundle
+from ledger import ids
+from ledger.canonical import canonical_bytes
+from ledger.config import Settings
+from ledger.db.connect import connect
+from ledger.merkle import CompactRange
+from ledger.store.append import EncodedEvent, submit_encoded
+from ledger.store.sequencer import try_sequence
+
+SINCE, UNTIL = "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"
+
+
+def _run(t0: int, settings: Settings) -> list[EncodedEvent]:
+    run_id = uuid.uuid4()
+    out: list[EncodedEvent] = []
+    prev: str | None = None
+    kinds = ["run.started", "tool.call.started", "tool.call.ended", "llm.call.ended", "run.ended"]
+    for i, kind in enumerate(kinds):
+        data: dict[str, Any] = {
+            "run.started": {"task": "bench"},
+            "tool.call.started": {
+                "tool_call_id": "t0",
+                "tool": "crm.update",
+                "args": {"i": i},
+                "args_hash": "0" * 64,
+                "side_effect": True,
+            },
+            "tool.call.ended": {"tool_call_id": "t0", "tool": "crm.update", "status": "ok"},
+            "llm.call.ended": {
+                "call_id": "c",
+                "cost": {"amount_usd": "0.01", "price_table_version": "b"},
+            },
+            "run.ended": {"status": "succeeded", "event_count": 5, "last_hash": prev},
+        }[kind]
+        event = {
+            "type": kind,
+            "schema_version": 1,
+            "event_id": str(ids.new_id()),
+            "run_id": str(run_id),
+            "run_seq": i,
+            "occurred_at": ids.format_timestamp(t0 + i),
+            "tenant": "default",
+            "agent": {"name": "bench-agent"},
+            "principal": {"initiating_user": "alice", "roles": []},
+            "correlation": {},
+            "source": {"framework": "python", "integration": "native", "schema": "agent-ledger/1"},
+            "trust": "live",
+            "versions": {"model": "m1"},
+            "data": data,
+        }
+        if prev is not None:
+            event["prev_run_hash"] = prev
+        body = canonical_bytes({k: v for k, v in event.items() if v is not None})
+        prev = hashlib.sha256(b"\x00" + body).hexdigest()
+        out.append(
+            EncodedEvent(uuid.UUID(event["event_id"]), settings.origin("default"), run_id, i, body)
+        )
+    return out
+
+
+def setup(settings: Settings, n: int) -> None:
+    conn = connect(settings)
+    have = conn.execute("SELECT count(*) FROM ledger_events").fetchone()
+    if have and int(have[0]) >= n:
+        return
+    t0 = ids.parse_timestamp("2026-01-05T00:00:00Z")
+    started = time.perf_counter()
+    chunk: list[EncodedEvent] = []
+    for r in range(n // 5):
+        chunk += _run(t0 + r * 10**6, settings)
+        if len(chunk) >= 50_000:
+            submit_encoded(conn, chunk)
+            try_sequence(conn, settings, wait=True)
+            chunk = []
+            print(f"\rsetup {5 * (r + 1)}/{n}", end="", file=sys.stderr)
+    submit_encoded(conn, chunk)
+    try_sequence(conn, settings, wait=True)
+    print(f"\nsetup done in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+
+
+def in_child(fn: Any) -> tuple[float, float]:
+    """Run fn() in a fork; return (seconds, child peak RSS MiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            fn()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        except BaseException as exc:
+            print(f"child failed: {exc}", file=sys.stderr)
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    elapsed = time.perf_counter() - started
+    if status:
+        raise SystemExit("child failed")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(peak, before) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    home = Path(os.environ.get("BENCH_HOME") or tempfile.mkdtemp(prefix="bench-export-"))
+    settings = Settings(home=home, dsn=os.environ.get("LEDGER_DSN") or None, batch_size=50_000)
+    setup(settings, args.events)
+    out = home / f"bundle-{ids.new_id()}"
+
+    def do_export() -> None:
+        export_bundle(
+            connect(settings),
+            settings,
+            ExportParams(since=SINCE, until=UNTIL, out=out, record=False),
+        )
+
+    t_exp, rss_exp = in_child(do_export)
+    t_ver, rss_ver = in_child(lambda: sys.exit(0 if verify_bundle(out, None).valid else 1))
+    bodies = [
+        b.encode()
+        for b in pq.read_table(out / "ledger/events.parquet", columns=["body"])
+        .column("body")
+        .to_pylist()
+    ]
+    started = time.perf_counter()
+    CompactRange.from_leaf_hashes(leaf_hashes(bodies))
+    t_hash = time.perf_counter() - started
+    n = len(bodies)
+    print(
+        orjson.dumps(
+            {
+                "events": n,
+                "export_s": round(t_exp, 2),
+                "export_events_per_s": round(n / t_exp),
+                "export_peak_rss_mib": round(rss_exp, 1),
+                "verify_s": round(t_ver, 2),
+                "verify_events_per_s": round(n / t_ver),
+                "verify_peak_rss_mib": round(rss_ver, 1),
+                "hash_events_per_s_one_core": round(n / t_hash),
+                "export_target_met_at_1M": t_exp * 1_000_000 / n <= 15,
+                "hash_target_met": n / t_hash >= 500_000,
+            },
+            option=orjson.OPT_INDENT_2,
+        ).decode()
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""README.md, VERIFY.md and known_gaps.md of an evidence bundle.
+
+Why text lives in code: the documents quote the bundle's own parameters, counts and key
+fingerprints, and VERIFY.md must describe exactly the files this version writes. Each step in
+VERIFY.md uses a standard tool (sha256sum, jq, securesystemslib or any DSSE verifier, DuckDB)
+so an auditor never has to run our code; `ledger verify-bundle` is a convenience.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from exporters.populations import Population
+
+__all__ = ["known_gaps_md", "readme", "verify_md"]
+
+
+def readme(  # noqa: PLR0917 (plain text template)
+    params: dict[str, Any],
+    export_id: str,
+    created_at: str,
+    events: int,
+    start_size: int,
+    end_size: int,
+    pops: Sequence[Population],
+    counts: Sequence[int],
+) -> str:
+    rows = "\n".join(
+        f"| {p.control} | {p.title} | `{p.path}` | {n} |" for p, n in zip(pops, counts, strict=True)
+    )
+    return f"""# Evidence bundle {export_id}
+
+Audit-ledger evidence for **{params["origin"]}** (tenant `{params["tenant"]}`), period
+**[{params["since"]}, {params["until"]})** by event time (`occurred_at`), created {created_at}.
+
+- {events} events in scope, the full population: `ledger/events.parquet` (flat columns + the
+  exact canonical bytes in `body`) and the same bytes one per line in `ledger/events.jsonl`.
+- Signed log checkpoints: `checkpoints/start.note` (tree size {start_size}; absent when the period
+  starts at the empty tree) and `checkpoints/end.note` (size {end_size}), the consistency proof
+  between them, and the leaf hashes of the whole prefix in `ledger/leaves.parquet`.
+- `manifest.json` lists every file with size, SHA-256, row count and schema version; it is a
+  subject of the in-toto Statement in `attestation/bundle.dsse.json` (DSSE, Ed25519).
+
+## How to read it
+
+| control | population | file | rows |
+|---|---|---|---|
+{rows}
+
+`controls/control-matrix.csv` maps each control to its TSC criterion, population, test procedure
+and evidence paths. Each population has a `.population.json` with the SQL that derived it from
+`ledger/events.parquet`, its parameters and row count. `config/` holds the versions (prompts,
+models, policy hashes, tool contracts) in force and the policy packs published up to the end
+checkpoint; `replays/` the recorded undo plans/steps and failing run-time verdicts;
+`custody/` who requested and generated this bundle; `exceptions/known_gaps.md` everything that
+is missing or redacted and why. To verify, follow `VERIFY.md`.
+
+Time stamps are RFC 3339 UTC with nanoseconds; identifiers are UUIDv7; hashes are hex SHA-256.
+"""
+
+
+def verify_md(fingerprint: str, dsse_keyid: str) -> str:
+    return f"""# Verifying this bundle (offline, with standard tools)
+
+Trust nothing in this directory until step 1 is done. `ledger verify-bundle DIR --trust KEYS`
+runs steps 2-7 in one go, but every step below can be done without our code.
+
+## 1. Pin the keys out of band
+Compare `keys/trust.json` with fingerprints obtained from the system description or an earlier
+period. The export was signed with the log key `{fingerprint}` (DSSE keyid `{dsse_keyid}`).
+
+## 2. File integrity and completeness
+```sh
+sha256sum -c SHA256SUMS
+diff <(find . -type f ! -name SHA256SUMS | sed 's|^\\./||' | sort) <(cut -c67- SHA256SUMS | sort)
+jq -r '.files[] | "\\(.sha256)  \\(.path)"' manifest.json | sha256sum -c
+```
+
+## 3. Signature over the manifest (DSSE + in-toto Statement v1)
+`attestation/bundle.dsse.json` is a DSSE envelope (payloadType `application/vnd.in-toto+json`);
+its payload is `attestation/statement.intoto.json`, whose subjects are every file (including
+`manifest.json`) with its SHA-256. With securesystemslib:
+```python
+import json
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import SSlibKey
+env = Envelope.from_dict(json.load(open("attestation/bundle.dsse.json")))
+pub = "<public_key_hex from keys/trust.json>"
+key = SSlibKey("{dsse_keyid}", "ed25519", "ed25519", {{"public": pub}})
+env.verify([key], 1)
+```
+Then check the subjects against the files:
+```sh
+jq -r '.subject[] | "\\(.digest.sha256)  \\(.name)"' attestation/statement.intoto.json \\
+  | sha256sum -c
+```
+
+## 4. Checkpoints
+`checkpoints/*.note` are C2SP signed notes (origin, tree size, base64 root; then signature lines
+`— <key name> base64(keyid || Ed25519 sig)`). Verify them with any C2SP `note` implementation
+and compare with checkpoints you received earlier or that witnesses cosigned.
+
+## 5. Leaves, roots and consistency
+`ledger/leaves.parquet` holds `leaf_hash` for every `seq` in [0, end size). The RFC 6962 root
+over the first N leaves must equal the root in `start.note` (N = start size) and `end.note`.
+`checkpoints/consistency.json` is a standard RFC 9162 §2.1.4 consistency proof from the start
+to the end checkpoint. Every in-scope event's leaf must be recomputable from its bytes:
+```sql
+-- DuckDB
+CREATE VIEW events AS SELECT * FROM 'ledger/events.parquet';
+CREATE VIEW leaves AS SELECT * FROM 'ledger/leaves.parquet';
+SELECT count(*) FROM events e JOIN leaves l USING (seq)
+WHERE sha256(concat('\\x00'::BLOB, encode(e.body))) <> lower(hex(l.leaf_hash))
+   OR e.leaf_hash <> lower(hex(l.leaf_hash));   -- expect 0
+```
+Within a run, `run_seq` is contiguous and `prev_run_hash` equals the previous event's leaf hash.
+The canonical form is RFC 8785 (JCS); `ledger/events.jsonl` has the same bytes, one per line.
+
+## 6. Populations
+For each `populations/<control>/<name>.population.json`, run its `sql` over the `events` view and
+compare the row count (and the CSV) with `row_count` / `<name>.csv`. Columns are documented in
+the header line of each CSV.
+
+## 7. Sample and trace
+Draw your own sample from each population, then trace every item to its events (by `run_id` and
+`seq`), approvals, versions in force (`config/`) and undo records (`replays/`).
+
+## 8. Custody
+`custody/` records who requested and generated the export. The ledger itself records an
+`export.created` event with this bundle's `manifest.json` SHA-256; you will find it in the next
+period's bundle, which closes the custody loop.
+"""
+
+
+def known_gaps_md(gaps: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Known gaps and exceptions",
+        "",
+        "Everything missing, redacted or out of scope in this bundle, declared rather than "
+        "silent. Machine-readable: `known_gaps.json`.",
+        "",
+    ]
+    for gap in gaps:
+        where = f" (seq {gap['seq']}, {gap['occurred_at']})" if "seq" in gap else ""
+        detail = gap.get("details")
+        text = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
+        lines.append(f"- **{gap['kind']}**{where}: {text}")
+    return "\n".join(lines) + "\n"
