@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,12 +29,18 @@ LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
 
 
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Admin DSN of the PostgreSQL server these tests use."""
+def pg_admin_dsn() -> Iterator[str]:
+    """Admin DSN of the PostgreSQL server these tests use.
+
+    The embedded server's data lives outside pytest's numbered temp dirs, which pytest prunes
+    when other sessions start; the server stops when this worker exits.
+    """
     external = os.environ.get("LEDGER_TEST_DSN")
     if external:
-        return external
-    return embedded_dsn(tmp_path_factory.mktemp("pg") / "data")
+        yield external
+        return
+    data = Path(tempfile.mkdtemp(prefix="ledger-test-pg-"))
+    yield embedded_dsn(data / "data")
 
 
 @pytest.fixture(scope="session")
