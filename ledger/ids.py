@@ -10,9 +10,12 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
-__all__ = ["format_timestamp", "new_id", "now_ns", "parse_timestamp"]
+__all__ = ["format_timestamp", "new_id", "now_ns", "parse_timestamp", "simulated_clock"]
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -39,9 +42,33 @@ def new_id() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+_clock: ContextVar[Callable[[], int] | None] = ContextVar("ledger_clock", default=None)
+
+
 def now_ns() -> int:
-    """Wall-clock time in integer nanoseconds since the epoch (UTC)."""
-    return time.time_ns()
+    """Wall-clock time in integer nanoseconds since the epoch (UTC), or the simulated clock."""
+    override = _clock.get()
+    return override() if override is not None else time.time_ns()
+
+
+@contextmanager
+def simulated_clock(start_ns: int, step_ns: int = 1_000_000_000) -> Iterator[None]:
+    """Make `now_ns` start at `start_ns` and advance `step_ns` per reading.
+
+    For demos, tests and tabletop exercises that lay runs out over past days; never used by the
+    live write path unless a caller asks for it explicitly.
+    """
+    state = {"now": start_ns - step_ns}
+
+    def tick() -> int:
+        state["now"] += step_ns
+        return state["now"]
+
+    token = _clock.set(tick)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
 
 
 def format_timestamp(ns: int) -> str:

@@ -4,8 +4,9 @@
 INSERT INTO ledger_intake (event_id, origin, run_id, run_seq, body)
 SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body
 FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::bigint[], %s::bytea[])
-     AS e(event_id, origin, run_id, run_seq, body)
+     WITH ORDINALITY AS e(event_id, origin, run_id, run_seq, body, ord)
 WHERE NOT EXISTS (SELECT 1 FROM ledger_events le WHERE le.event_id = e.event_id)
+ORDER BY e.ord
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 

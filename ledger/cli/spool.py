@@ -1,0 +1,77 @@
+"""`ledger spool status|flush`: what is waiting in the local spool, and deliver it now.
+
+The spool holds events recorded while the database was unreachable (see ledger/hooks/spool.py).
+Writers deliver their own spool when the database returns; `flush` is for the rest: files left
+by a crashed or exited process, or an operator who wants the backlog in before an audit. Files
+still locked by a live writer are skipped (that writer will deliver them itself).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import typer
+
+from ledger.cli.common import JsonOption, emit_json, err, settings_from
+from ledger.db.connect import connect
+from ledger.errors import ExitCode, LedgerError
+from ledger.hooks.spool import Spool
+from ledger.store.append import EncodedEvent, submit_encoded
+from ledger.store.sequencer import try_sequence
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Local spool of events recorded while the database was down.",
+                  no_args_is_help=True)
+
+
+@app.command("status")
+def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+    """Files, events and bytes waiting in the spool (exit 0 even when non-empty)."""
+    settings = settings_from(ctx)
+    info = Spool(settings.spool_dir).status()
+    if json_out:
+        emit_json(dataclasses.asdict(info))
+        return
+    typer.echo(f"spool: {info.directory}")
+    typer.echo(f"waiting: {info.events} events in {info.files} files ({info.bytes} bytes)"
+               + (f", oldest {info.oldest}" if info.oldest else ""))
+    if info.locked_files:
+        typer.echo(f"in use by a live writer: {info.locked_files} files")
+    if info.failed_files:
+        typer.echo(f"refused by the database (kept in failed/): {info.failed_files} files")
+
+
+@app.command("flush")
+def flush(
+    ctx: typer.Context,
+    sequence: bool = typer.Option(True, "--sequence/--no-sequence",
+                                  help="Sequence the delivered events into the log now."),
+) -> None:
+    """Deliver every spooled event to the database, in write order, then remove the files."""
+    settings = settings_from(ctx)
+    try:
+        conn = connect(settings)
+    except LedgerError as exc:
+        err(f"error: {exc}")
+        raise typer.Exit(int(exc.exit_code)) from None
+
+    def submit(items: Sequence[EncodedEvent]) -> object:
+        return submit_encoded(conn, items)
+
+    with conn:
+        result = Spool(settings.spool_dir).flush(submit, settings.origin, settings.tenant)
+        sequenced = try_sequence(conn, settings) if sequence and result.delivered else 0
+    typer.echo(f"delivered {result.delivered} events from {result.files} files"
+               + (f"; sequenced {sequenced}" if sequence else ""))
+    if result.gaps:
+        typer.echo(f"recorded {result.gaps} ledger.gap events for unreadable or refused data")
+    if result.skipped_locked:
+        typer.echo(f"skipped {result.skipped_locked} files still in use by a live writer")
+    for line in result.errors:
+        err(f"error: {line}")
+    if result.unavailable:
+        raise typer.Exit(int(ExitCode.DATABASE))
+    if result.quarantined:
+        raise typer.Exit(int(ExitCode.INVALID))

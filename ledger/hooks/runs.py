@@ -1,0 +1,335 @@
+"""`ledger.run(...)`: the run context and the recording helpers agents call.
+
+A `Run` owns one hash chain (its `RunChain`, advanced on the writer thread) and the identity
+envelope (tenant, principal, agent, versions) copied into every event it records, so nothing
+downstream has to know who the agent acts for. Recording is cheap on the agent thread: build
+a small `Pending` and enqueue it; encoding happens on the writer thread. Totals for `run.ended`
+are kept here because they describe what the agent did, in the order it did it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from contextvars import Token
+from dataclasses import dataclass
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Literal
+from uuid import UUID
+
+from ledger import ids
+from ledger.events import ProposedToolCall, Usage
+from ledger.hooks.approvals import Approval, request_approval
+from ledger.hooks.context import run_var
+from ledger.hooks.pricing import decimal_text
+from ledger.hooks.sanitize import error_info, escape_text, json_safe
+from ledger.hooks.setup import get_price_table, get_writer
+from ledger.hooks.tools import ToolCall, record_tool_ended, record_tool_started
+from ledger.hooks.writer import Ack, Pending, RunChain, Writer
+
+__all__ = ["EventRef", "Run", "run"]
+
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+Trust = Literal["trusted", "untrusted"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRef:
+    """What the agent gets back from recording: the event id and, if asked, its ack."""
+
+    event_id: UUID
+    ack: Future[Ack] | None = None
+
+
+def _proposed(calls: Iterable[Any]) -> list[dict[str, Any]]:
+    out = []
+    for call in calls:
+        if isinstance(call, ProposedToolCall):
+            out.append(call.model_dump(mode="json"))
+            continue
+        get = call.get if isinstance(call, Mapping) else (lambda k, c=call: getattr(c, k, None))
+        args = get("args")
+        if args is None:
+            args = get("arguments")
+        out.append({"tool_call_id": get("tool_call_id") or get("id"), "name": str(get("name")),
+                    "args": args})
+    return out
+
+
+class Run:
+    """One agent run: a context manager (sync and async) and the recording helpers."""
+
+    def __init__(
+        self,
+        *,
+        agent: str,
+        user: str | None = None,
+        policy: str | None = None,
+        prompt_version: str | None = None,
+        model: str | None = None,
+        roles: Iterable[str] = (),
+        tenant: str | None = None,
+        agent_version: str | None = None,
+        environment: str | None = None,
+        on_behalf_of: str | None = None,
+        task: str | None = None,
+        conversation_id: str | None = None,
+        policy_hash: str | None = None,
+        tool_contract_digest: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        source: Mapping[str, str] | None = None,
+        run_id: UUID | None = None,
+        writer: Writer | None = None,
+    ) -> None:
+        self.writer = writer or get_writer()
+        tenant = tenant or self.writer.settings.tenant
+        if not _TENANT.match(tenant):
+            raise ValueError(f"tenant {tenant!r} must match {_TENANT.pattern}")
+        if policy_hash is None and policy is not None and _HEX64.match(policy):
+            policy_hash = policy
+        self.run_id = run_id or ids.new_id()
+        self.agent = agent
+        self.user = user
+        self.roles = tuple(roles)
+        self.tenant = tenant
+        self.task = task
+        self.policy = policy
+        self.attributes = dict(attributes or {})
+        self.chain = RunChain(self.run_id)
+        self.envelope: dict[str, Any] = {
+            "tenant": tenant,
+            "environment": environment,
+            "principal": {"initiating_user": user, "roles": list(self.roles),
+                          "on_behalf_of": on_behalf_of},
+            "agent": {"name": agent, "version": agent_version},
+            "versions": {"prompt_version": prompt_version, "model": model,
+                         "policy_hash": policy_hash, "tool_contract_digest": tool_contract_digest},
+            "source": dict(source or {}),
+        }
+        self.conversation_id = conversation_id
+        self._lock = threading.Lock()
+        self.llm_calls = self.tool_calls = self.input_tokens = self.output_tokens = 0
+        self.cost = Decimal(0)
+        self.approved: dict[tuple[str, str], str] = {}
+        self.started = self.ended = False
+        self._tokens: list[Token[Run | None]] = []
+
+    # -- core --------------------------------------------------------------------------------
+    def record(
+        self,
+        type_name: str,
+        data: Any,
+        *,
+        raw: tuple[str, Any] | None = None,
+        source: Mapping[str, str] | None = None,
+        correlation: Mapping[str, Any] | None = None,
+        wait: bool = False,
+        require_db: bool = False,
+        finalize: Callable[[dict[str, Any], RunChain], None] | None = None,
+    ) -> EventRef:
+        """Queue one event of this run; `data` may be a dict, a data model or a callable."""
+        event_id = ids.new_id()
+        corr = dict(correlation) if correlation else None
+        if self.conversation_id:
+            corr = {"conversation_id": self.conversation_id, **(corr or {})}
+        ack: Future[Ack] | None = Future() if wait else None
+        self.writer.enqueue(Pending(
+            self.chain, type_name, self.envelope, data, event_id, ids.now_ns(),
+            time.monotonic_ns(), corr, raw, dict(source) if source else None, ack, require_db,
+            finalize,
+        ))
+        return EventRef(event_id, ack)
+
+    def begin(self, raw: tuple[str, Any] | None = None) -> Run:
+        """Record run.started without touching the context (for integrations' own runs)."""
+        if not self.started:
+            self.started = True
+            self.record("run.started", {"task": self.task, "policy": self.policy,
+                                        "attributes": self.attributes}, raw=raw)
+        return self
+
+    def start(self) -> Run:
+        """Record run.started and make this the current run (what `with` does)."""
+        self.begin()
+        self._tokens.append(run_var.set(self))
+        return self
+
+    def end(self, status: str = "succeeded", error: BaseException | str | None = None) -> None:
+        """Record run.ended with totals, event count and the hash of the previous event."""
+        if self._tokens:
+            try:
+                run_var.reset(self._tokens.pop())
+            except ValueError:  # exited in another context (e.g. a different task)
+                run_var.set(None)
+        if self.ended:
+            return
+        self.ended = True
+        with self._lock:
+            totals = {"llm_calls": self.llm_calls, "tool_calls": self.tool_calls,
+                      "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                      "cost_usd": decimal_text(self.cost)}
+        data: dict[str, Any] = {"status": status, "totals": totals, "event_count": 1}
+        if error is not None:
+            data["error"] = error_info(error)
+
+        def finalize(body: dict[str, Any], chain: RunChain) -> None:
+            body["event_count"] = chain.next_seq + 1
+            body["last_hash"] = chain.prev_hash
+
+        self.record("run.ended", data, finalize=finalize)
+
+    def _exit(self, exc: BaseException | None) -> None:
+        if exc is None:
+            self.end("succeeded")
+        elif isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | GeneratorExit):
+            self.end("cancelled", exc)
+        else:
+            self.end("failed", exc)
+
+    def __enter__(self) -> Run:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._exit(exc)
+
+    async def __aenter__(self) -> Run:
+        return self.start()
+
+    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._exit(exc)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Block until this process's events so far are durable (True) or spooled (False)."""
+        return self.writer.flush(timeout)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def llm_started(self, *, model: str | None = None, provider: str | None = None,
+                    request: Any = None, parameters: Mapping[str, Any] | None = None,
+                    call_id: str | None = None, raw: tuple[str, Any] | None = None,
+                    source: Mapping[str, str] | None = None,
+                    correlation: Mapping[str, Any] | None = None) -> str:
+        """Record llm.call.started; returns the call id to pass to `llm_ended`."""
+        call_id = call_id or str(ids.new_id())
+        self.record("llm.call.started", {"call_id": call_id, "provider": provider,
+                                         "request_model": model, "request": request,
+                                         "parameters": dict(parameters or {})},
+                    raw=raw, source=source, correlation=correlation)
+        return call_id
+
+    def llm_ended(self, call_id: str, *, response_model: str | None = None, output: Any = None,
+                  input_tokens: int | None = None, output_tokens: int | None = None,
+                  total_tokens: int | None = None, tool_calls: Iterable[Any] = (),
+                  finish_reason: str | None = None, duration_ns: int | None = None,
+                  error: BaseException | str | None = None, raw: tuple[str, Any] | None = None,
+                  source: Mapping[str, str] | None = None,
+                  correlation: Mapping[str, Any] | None = None) -> None:
+        """Record llm.call.ended with usage, proposed tool calls and cost from the price table."""
+        usage = None
+        if input_tokens is not None or output_tokens is not None or total_tokens is not None:
+            if total_tokens is None and input_tokens is not None and output_tokens is not None:
+                total_tokens = input_tokens + output_tokens
+            usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens,
+                          total_tokens=total_tokens)
+        cost = get_price_table().cost(response_model, usage)
+        with self._lock:
+            self.llm_calls += 1
+            self.input_tokens += input_tokens or 0
+            self.output_tokens += output_tokens or 0
+            if cost is not None:
+                self.cost += Decimal(cost.amount_usd)
+        data: dict[str, Any] = {
+            "call_id": call_id, "response_model": response_model, "output": output,
+            "usage": usage.model_dump() if usage else None,
+            "proposed_tool_calls": _proposed(tool_calls), "finish_reason": finish_reason,
+            "cost": cost.model_dump() if cost else None, "duration_ns": duration_ns,
+            "error": error_info(error) if error is not None else None,
+        }
+        self.record("llm.call.ended", data, raw=raw, source=source, correlation=correlation)
+
+    def llm_call(self, *, model: str | None = None, request: Any = None, response: Any = None,
+                 response_model: str | None = None, provider: str | None = None,
+                 input_tokens: int | None = None, output_tokens: int | None = None,
+                 tool_calls: Iterable[Any] = (), finish_reason: str | None = None,
+                 duration_ns: int | None = None, parameters: Mapping[str, Any] | None = None,
+                 error: BaseException | str | None = None) -> str:
+        """Record a finished model call (started + ended) in one line; returns its call id."""
+        call_id = self.llm_started(model=model, provider=provider, request=request,
+                                   parameters=parameters)
+        self.llm_ended(call_id, response_model=response_model or model, output=response,
+                       input_tokens=input_tokens, output_tokens=output_tokens,
+                       tool_calls=tool_calls, finish_reason=finish_reason,
+                       duration_ns=duration_ns, error=error)
+        return call_id
+
+    def prompt(self, name: str, version: str, template: str,
+               variables: Mapping[str, Any] | None = None) -> str:
+        """Record prompt.resolved; template_hash is SHA-256 of the template's UTF-8 text."""
+        digest = hashlib.sha256(escape_text(template).encode("utf-8")).hexdigest()
+        self.record("prompt.resolved", {"name": name, "version": version, "template_hash": digest,
+                                        "variables": dict(variables or {})})
+        return digest
+
+    def _message(self, kind: str, content: Any, *, role: str, trust: Trust, origin: str | None,
+                 attributes: Mapping[str, Any]) -> EventRef:
+        def build() -> dict[str, Any]:
+            text = content if isinstance(content, str) else None
+            if text is None:
+                text = json.dumps(json_safe(content), ensure_ascii=False, sort_keys=True)
+            return {"role": role, "content": escape_text(text), "content_trust": trust,
+                    "origin": origin, "attributes": json_safe(dict(attributes))}
+
+        return self.record(kind, build)
+
+    def message_input(self, content: Any, *, role: str = "user", trust: Trust = "untrusted",
+                      origin: str | None = None, **attributes: Any) -> EventRef:
+        """Content entering the agent; untrusted by default (web pages, emails, tool output)."""
+        return self._message("message.input", content, role=role, trust=trust, origin=origin,
+                             attributes=attributes)
+
+    def message_output(self, content: Any, *, role: str = "assistant", trust: Trust = "trusted",
+                       origin: str | None = None, **attributes: Any) -> EventRef:
+        """Content the agent produced for a person or system."""
+        return self._message("message.output", content, role=role, trust=trust, origin=origin,
+                             attributes=attributes)
+
+    def guardrail(self, name: str, verdict: Literal["pass", "fail", "warn", "unknown"],
+                  rule: str | None = None, **details: Any) -> EventRef:
+        """Record a guardrail verdict observed at run time."""
+        return self.record("guardrail.evaluated", {"name": name, "verdict": verdict, "rule": rule,
+                                                   "details": details})
+
+    def error(self, error: BaseException | str, where: str | None = None) -> EventRef:
+        """Record an error outside a tool call (type and message only)."""
+        return self.record("error.raised", {"error": error_info(error), "where": where})
+
+    def custom(self, name: str, **attributes: Any) -> EventRef:
+        """Record anything else, by name."""
+        return self.record("custom", {"name": name, "attributes": attributes})
+
+    # tool calls and approvals live in tools.py / approvals.py; thin delegations here.
+    def tool_started(self, tool: str, args: Any, **kw: Any) -> ToolCall:
+        """Record tool.call.started (see `ledger.hooks.tools.record_tool_started`)."""
+        return record_tool_started(self, tool, args, **kw)
+
+    def tool_ended(self, call: ToolCall, **kw: Any) -> None:
+        """Record tool.call.ended (see `ledger.hooks.tools.record_tool_ended`)."""
+        record_tool_ended(self, call, **kw)
+
+    def request_approval(self, tool_call: Any, args: Any = None, **kw: Any) -> Approval:
+        """Record approval.requested bound to the call's tool_call_id and args_hash."""
+        return request_approval(self, tool_call, args, **kw)
+
+
+def run(*, agent: str, **kwargs: Any) -> Run:
+    """Start describing a run: `with ledger.run(agent=..., user=...) as run:` (or `async with`)."""
+    return Run(agent=agent, **kwargs)

@@ -1,0 +1,241 @@
+"""`@ledger.tool`: intent recorded and acknowledged before a tool runs; outcome after.
+
+The decorated function's behaviour is unchanged from the agent's point of view: it gets the
+tool's own return value or exception, never a ledger traceback. The single exception is fail
+closed: when a tool's intent cannot be made durable in the database, the body does not run and
+`LedgerUnavailable` is raised instead (unless the tool is declared `fail_open=True`, typically a
+read-only tool, in which case the intent in the local spool is enough).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
+
+from ledger import ids
+from ledger.canonical import content_hash
+from ledger.events import args_hash as hash_args
+from ledger.hooks.context import run_var
+from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.sanitize import error_info, json_safe
+from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.writer import Ack
+
+if TYPE_CHECKING:
+    from ledger.hooks.runs import Run
+
+__all__ = ["ToolCall", "record_tool_ended", "record_tool_started", "tool"]
+
+log = logging.getLogger("ledger.hooks")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A recorded tool call in flight: pass it to `run.tool_ended`."""
+
+    tool_call_id: str
+    tool: str
+    started_ns: int
+    ack: Future[Ack] | None = None
+
+
+def _side_effect(value: bool | str) -> bool:
+    if isinstance(value, str):
+        return value.lower() not in {"none", "read", "read_only", "readonly", "false"}
+    return bool(value)
+
+
+def _contract_digest(contract: Any) -> str | None:
+    if contract is None or isinstance(contract, str):
+        return contract
+    return content_hash(json_safe(contract))
+
+
+def record_tool_started(
+    run: Run, tool: str, args: Any, *, tool_call_id: str | None = None,
+    side_effect: bool | str = True, contract: Any = None, version: str | None = None,
+    resources: tuple[str, ...] = (), wait: bool = False, require_db: bool = False,
+    raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
+    correlation: dict[str, Any] | None = None,
+) -> ToolCall:
+    """Queue tool.call.started; binds to an approved call with the same tool and args_hash."""
+    if tool_call_id is None and run.approved:
+        tool_call_id = run.approved.pop((tool, hash_args(json_safe(args))), None)
+    tool_call_id = tool_call_id or str(ids.new_id())
+    digest = _contract_digest(contract)
+
+    def build() -> dict[str, Any]:
+        safe = json_safe(args)
+        return {"tool_call_id": tool_call_id, "tool": tool, "tool_version": version,
+                "side_effect": _side_effect(side_effect), "args": safe,
+                "args_hash": hash_args(safe), "contract_digest": digest,
+                "resources": list(resources)}
+
+    with run._lock:
+        run.tool_calls += 1
+    ref = run.record("tool.call.started", build, raw=raw, source=source, correlation=correlation,
+                     wait=wait, require_db=require_db)
+    return ToolCall(tool_call_id, tool, time.monotonic_ns(), ref.ack)
+
+
+def record_tool_ended(
+    run: Run, call: ToolCall, *, status: str = "ok", result: Any = None,
+    error: BaseException | str | None = None, result_ids: tuple[str, ...] = (),
+    raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
+    correlation: dict[str, Any] | None = None,
+) -> None:
+    """Queue tool.call.ended with the outcome and the duration since `record_tool_started`."""
+    data = {"tool_call_id": call.tool_call_id, "tool": call.tool, "status": status,
+            "result": result, "result_ids": list(result_ids),
+            "error": error_info(error) if error is not None else None,
+            "duration_ns": max(0, time.monotonic_ns() - call.started_ns)}
+    run.record("tool.call.ended", data, raw=raw, source=source, correlation=correlation)
+
+
+def _bind(sig: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if sig is not None:
+        try:
+            bound = dict(sig.bind(*args, **kwargs).arguments)
+            for first in ("self", "cls"):
+                bound.pop(first, None)
+            return bound
+        except TypeError:
+            pass
+    return {"args": list(args), "kwargs": kwargs}
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    side_effect: bool | str
+    contract: Any
+    fail_open: bool
+    version: str | None
+    sig: inspect.Signature | None
+
+    def start(self, run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolCall:
+        try:
+            return record_tool_started(
+                run, self.name, _bind(self.sig, args, kwargs), side_effect=self.side_effect,
+                contract=self.contract, version=self.version, wait=True,
+                require_db=not self.fail_open)
+        except Exception as exc:  # a ledger bug must not look like the tool's error
+            log.exception("ledger: could not record intent of %s", self.name)
+            raise LedgerUnavailable(f"could not record the intent of tool {self.name!r}: "
+                                    f"{type(exc).__name__}") from None
+
+    def acked(self, ack_error: BaseException | None) -> None:
+        """Decide whether the body may run after the ack resolved (or failed)."""
+        if ack_error is None or self.fail_open:
+            return
+        if isinstance(ack_error, LedgerUnavailable):
+            raise LedgerUnavailable(str(ack_error)) from None
+        raise LedgerUnavailable(f"the intent of tool {self.name!r} was not acknowledged "
+                                f"({type(ack_error).__name__}); the tool was not run") from None
+
+    def end(self, run: Run, call: ToolCall, **kw: Any) -> None:
+        try:
+            record_tool_ended(run, call, **kw)
+        except Exception:
+            log.exception("ledger: could not record outcome of %s", self.name)
+
+
+@overload
+def tool(fn: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def tool(*, name: str | None = None, side_effect: bool | str = True, contract: Any = None,
+         fail_open: bool = False, version: str | None = None
+         ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
+         side_effect: bool | str = True, contract: Any = None, fail_open: bool = False,
+         version: str | None = None) -> Any:
+    """Decorate a sync or async tool so each call is recorded (intent first, then outcome).
+
+    Outside any `ledger.run(...)` the tool runs unrecorded. `side_effect` is recorded (True by
+    default, the safe assumption); `fail_open=True` lets the tool run with its intent only in the
+    local spool when the database is unreachable.
+    """
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        try:
+            sig: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):
+            sig = None
+        label = name or str(getattr(func, "__qualname__", repr(func)))
+        spec = _Spec(label, side_effect, contract,
+                     fail_open, version, sig)
+        if inspect.iscoroutinefunction(func):
+            afunc = cast(Callable[..., Awaitable[Any]], func)
+
+            @functools.wraps(func)
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                run = run_var.get()
+                if run is None:
+                    return await afunc(*args, **kwargs)
+                call = spec.start(run, args, kwargs)
+                try:
+                    assert call.ack is not None
+                    await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)),
+                                           ACK_TIMEOUT)
+                    ack_error: BaseException | None = None
+                except asyncio.CancelledError as exc:
+                    spec.end(run, call, status="cancelled", error=exc)
+                    raise
+                except Exception as exc:
+                    ack_error = exc
+                try:
+                    spec.acked(ack_error)
+                except LedgerUnavailable as exc:
+                    spec.end(run, call, status="error", error=exc)
+                    raise
+                try:
+                    result = await afunc(*args, **kwargs)
+                except asyncio.CancelledError as exc:
+                    spec.end(run, call, status="cancelled", error=exc)
+                    raise
+                except BaseException as exc:
+                    spec.end(run, call, status="error", error=exc)
+                    raise
+                spec.end(run, call, result=result)
+                return result
+
+            return cast(Callable[P, R], awrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            run = run_var.get()
+            if run is None:
+                return func(*args, **kwargs)
+            call = spec.start(run, args, kwargs)
+            ack_error: BaseException | None = None
+            try:
+                assert call.ack is not None
+                call.ack.result(ACK_TIMEOUT)
+            except Exception as exc:
+                ack_error = exc
+            try:
+                spec.acked(ack_error)
+            except LedgerUnavailable as exc:
+                spec.end(run, call, status="error", error=exc)
+                raise
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
+                spec.end(run, call, status=status, error=exc)
+                raise
+            spec.end(run, call, result=result)
+            return result
+
+        return wrapper
+
+    return decorate(fn) if fn is not None else decorate

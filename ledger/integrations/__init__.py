@@ -1,0 +1,1 @@
+"""Integrations: framework callbacks and processors that write to the ledger via ledger.hooks."""

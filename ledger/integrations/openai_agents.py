@@ -1,0 +1,286 @@
+"""OpenAI Agents SDK: RunHooks for calls, a TracingProcessor for spans, approvals on the record.
+
+* `LedgerRunHooks` (pass as `Runner.run(..., hooks=LedgerRunHooks())`) sees model calls and tool
+  calls *before* they execute, in the agent's own task, so it records LLM usage and proposed tool
+  calls, and records each tool's intent and (with `fail_closed=True`, the default) waits for it
+  to be durable, raising `LedgerUnavailable` to stop the run rather than act unrecorded.
+* `LedgerTracingProcessor` (`add_trace_processor(...)`, keeping OpenAI's exporter) records what
+  the hooks do not see: agent, handoff and guardrail spans, with `span.export()` kept in `raw`
+  under `openai-agents@<version>/span_data`. Traces outside a ledger run get a run each.
+* Human-in-the-loop: `record_interruptions(result)` turns `result.interruptions` into
+  `approval.requested`, and `approve`/`reject` wrap `RunState.approve/reject` so the decision is
+  recorded with the approver's identity, bound to the call's `call_id` and args hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterable
+from importlib.metadata import version
+from typing import Any
+
+from agents import RunHooks, TracingProcessor
+from agents.items import ModelResponse, ToolApprovalItem
+from agents.tracing import Span, Trace
+
+from ledger.hooks.approvals import Approval, decide
+from ledger.hooks.context import current_run
+from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.runs import Run
+from ledger.hooks.setup import ACK_TIMEOUT, get_writer
+from ledger.hooks.tools import ToolCall
+
+__all__ = ["LedgerRunHooks", "LedgerTracingProcessor", "approve", "record_interruptions",
+           "reject"]
+
+SCHEMA = f"openai-agents@{version('openai-agents')}/span_data"
+HOOKS_SCHEMA = f"openai-agents@{version('openai-agents')}/run_hooks"
+SOURCE = {"framework": "openai-agents", "integration": "openai_agents", "schema": HOOKS_SCHEMA}
+_SKIP_CUSTOM = {"task", "turn"}
+
+
+def _args(text: Any) -> Any:
+    if isinstance(text, str):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _model_name(agent: Any) -> str | None:
+    model = getattr(agent, "model", None)
+    return model if isinstance(model, str) else getattr(model, "model", None)
+
+
+class LedgerRunHooks(RunHooks[Any]):
+    """Records model and tool calls of the current `ledger.run(...)` (or of `run=`)."""
+
+    def __init__(self, run: Run | None = None, *, fail_closed: bool = True) -> None:
+        self._run = run
+        self._fail_closed = fail_closed
+        self._llm: dict[int, str] = {}
+        self._tools: dict[str, ToolCall] = {}
+
+    def _current(self) -> Run | None:
+        return self._run or current_run()
+
+    async def on_llm_start(self, context: Any, agent: Any, system_prompt: str | None,
+                           input_items: list[Any]) -> None:
+        """Record llm.call.started with the instructions and input items."""
+        run = self._current()
+        if run is not None:
+            self._llm[id(agent)] = run.llm_started(
+                model=_model_name(agent), request={"system": system_prompt, "input": input_items},
+                source=SOURCE, raw=(HOOKS_SCHEMA, {"agent": agent.name}))
+
+    async def on_llm_end(self, context: Any, agent: Any, response: ModelResponse) -> None:
+        """Record usage, output items and the tool calls the model proposed."""
+        run = self._current()
+        call_id = self._llm.pop(id(agent), None)
+        if run is None or call_id is None:
+            return
+        proposed = [{"id": getattr(item, "call_id", None), "name": getattr(item, "name", None),
+                     "args": _args(getattr(item, "arguments", None))}
+                    for item in response.output if getattr(item, "type", "") == "function_call"]
+        usage = response.usage
+        run.llm_ended(call_id, response_model=_model_name(agent), output=response.output,
+                      input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                      total_tokens=usage.total_tokens, tool_calls=proposed, source=SOURCE,
+                      raw=(HOOKS_SCHEMA, {"response_id": response.response_id}))
+
+    async def on_tool_start(self, context: Any, agent: Any, tool: Any) -> None:
+        """Record the tool's intent before it runs; fail closed if it cannot be made durable."""
+        run = self._current()
+        if run is None:
+            return
+        call_id = getattr(context, "tool_call_id", None)
+        call = run.tool_started(
+            str(tool.name), _args(getattr(context, "tool_arguments", None)),
+            tool_call_id=call_id, wait=True, require_db=self._fail_closed, source=SOURCE,
+            raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}))
+        self._tools[call.tool_call_id] = call
+        if not self._fail_closed or call.ack is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
+        except Exception:
+            refusal = LedgerUnavailable(f"the intent of tool {tool.name!r} could not be "
+                                        "recorded; stopping the run instead of running it")
+            run.tool_ended(call, status="error", error=refusal, source=SOURCE)
+            self._tools.pop(call.tool_call_id, None)
+            raise refusal from None
+
+    async def on_tool_end(self, context: Any, agent: Any, tool: Any, result: object) -> None:
+        """Record the tool's result."""
+        run = self._current()
+        call = self._tools.pop(str(getattr(context, "tool_call_id", "")), None)
+        if run is not None and call is not None:
+            run.tool_ended(call, result=result, source=SOURCE)
+
+    async def on_handoff(self, context: Any, from_agent: Any, to_agent: Any) -> None:
+        """Record a handoff between agents."""
+        run = self._current()
+        if run is not None:
+            run.custom("openai_agents.handoff", from_agent=from_agent.name, to_agent=to_agent.name)
+
+    async def on_agent_end(self, context: Any, agent: Any, output: Any) -> None:
+        """The agent's final output is a message.output."""
+        run = self._current()
+        if run is not None:
+            run.message_output(output, origin=f"agent:{agent.name}")
+
+
+class LedgerTracingProcessor(TracingProcessor):
+    """Agent, handoff and guardrail spans; with `record_calls=True` also generation, response
+    and function spans (use that when not also passing `LedgerRunHooks`, to avoid duplicates).
+    """
+
+    def __init__(self, *, agent: str = "openai-agents", record_calls: bool = False,
+                 **run_kwargs: Any) -> None:
+        self._agent = agent
+        self._record_calls = record_calls
+        self._run_kwargs = run_kwargs
+        self._runs: dict[str, tuple[Run, bool]] = {}
+        self._lock = threading.Lock()
+
+    def _run_for(self, trace_id: str, name: str | None = None,
+                 group_id: str | None = None) -> Run:
+        with self._lock:
+            entry = self._runs.get(trace_id)
+            if entry is None:
+                run = current_run()
+                owned = run is None
+                if run is None:
+                    run = Run(agent=name or self._agent, conversation_id=group_id,
+                              source={**SOURCE, "schema": SCHEMA}, **self._run_kwargs).begin()
+                entry = self._runs[trace_id] = (run, owned)
+            return entry[0]
+
+    def on_trace_start(self, trace: Trace) -> None:
+        """A trace outside any ledger run gets its own run."""
+        self._run_for(trace.trace_id, trace.name, getattr(trace, "group_id", None))
+
+    def on_trace_end(self, trace: Trace) -> None:
+        """End the run this processor started for the trace."""
+        with self._lock:
+            entry = self._runs.pop(trace.trace_id, None)
+        if entry is not None and entry[1]:
+            entry[0].end("succeeded")
+
+    def on_span_start(self, span: Span[Any]) -> None:
+        """Nothing: the hooks record intents; spans are recorded complete at their end."""
+
+    def on_span_end(self, span: Span[Any]) -> None:
+        """Map the finished span to an event, keeping `span.export()` in raw."""
+        try:
+            self._on_span_end(span)
+        except Exception:  # never break the agent run
+            return
+
+    def _on_span_end(self, span: Span[Any]) -> None:
+        data = span.span_data
+        kind = data.type
+        exported = span.export() or {}
+        run = self._run_for(span.trace_id)
+        corr = {"trace_id": span.trace_id, "span_id": span.span_id,
+                "parent_span_id": span.parent_id}
+        raw = (SCHEMA, exported)
+        source = {**SOURCE, "schema": SCHEMA}
+        name = getattr(data, "name", None) or kind
+        error = span.error
+        if kind == "guardrail":
+            verdict = "fail" if getattr(data, "triggered", False) else "pass"
+            run.record("guardrail.evaluated", {"name": name, "verdict": verdict},
+                       raw=raw, source=source, correlation=corr)
+        elif kind == "function" and self._record_calls:
+            call = run.tool_started(str(name), _args(getattr(data, "input", None)),
+                                    source=source, correlation=corr)
+            run.tool_ended(call, status="error" if error else "ok",
+                           result=getattr(data, "output", None),
+                           error=str(error.get("message")) if error else None, raw=raw,
+                           source=source, correlation=corr)
+        elif kind in {"generation", "response"} and self._record_calls:
+            self._llm_span(run, data, kind, raw=raw, source=source, corr=corr, error=error)
+        elif kind in {"agent", "handoff", "custom", "mcp_tools"} and name not in _SKIP_CUSTOM:
+            run.record("custom", {"name": f"openai_agents.{kind}", "attributes": {
+                "span": name, "error": error}}, raw=raw, source=source, correlation=corr)
+
+    @staticmethod
+    def _llm_span(run: Run, data: Any, kind: str, *, raw: tuple[str, Any],
+                  source: dict[str, str], corr: dict[str, Any], error: Any) -> None:
+        """A generation/response span, complete at its end: started and ended together."""
+        response = getattr(data, "response", None)
+        usage = dict(getattr(data, "usage", None) or {})
+        if not usage and response is not None and getattr(response, "usage", None) is not None:
+            usage = {"input_tokens": response.usage.input_tokens,
+                     "output_tokens": response.usage.output_tokens}
+        model = getattr(data, "model", None) or getattr(response, "model", None)
+        call_id = run.llm_started(model=model, request=getattr(data, "input", None),
+                                  source=source, correlation=corr)
+        output = getattr(data, "output", None)
+        if output is None and response is not None:
+            output = getattr(response, "output", None)
+        run.llm_ended(call_id, response_model=model, output=output,
+                      input_tokens=usage.get("input_tokens"),
+                      output_tokens=usage.get("output_tokens"),
+                      error=str(error.get("message")) if error else None, raw=raw,
+                      source=source, correlation=corr)
+
+    def shutdown(self) -> None:
+        """End open runs and flush."""
+        with self._lock:
+            runs, self._runs = list(self._runs.values()), {}
+        for run, owned in runs:
+            if owned:
+                run.end("stopped", "tracing shut down before the trace ended")
+        self.force_flush()
+
+    def force_flush(self) -> None:
+        """Wait until the ledger has the events (durable or spooled)."""
+        get_writer().flush()
+
+
+_approvals: dict[str, Approval] = {}
+
+
+def record_interruptions(result: Any, run: Run | None = None,
+                         reason: str | None = "tool requires approval") -> list[Approval]:
+    """Record approval.requested for each `ToolApprovalItem` in `result.interruptions`."""
+    target = run or current_run()
+    if target is None:
+        raise RuntimeError("record_interruptions needs an active ledger.run(...) or run=")
+    out = []
+    for item in getattr(result, "interruptions", ()) or ():
+        if not isinstance(item, ToolApprovalItem):
+            continue
+        call = {"name": item.name or item.tool_name, "args": _args(item.arguments),
+                "id": item.call_id}
+        approval = target.request_approval(call, reason=reason, source=SOURCE,
+                                           raw=(HOOKS_SCHEMA, {"call_id": item.call_id,
+                                                               "arguments": item.arguments}))
+        _approvals[str(item.call_id)] = approval
+        out.append(approval)
+    return out
+
+
+def approve(state: Any, item: ToolApprovalItem, *, approver: str, roles: Iterable[str] = (),
+            always: bool = False, reason: str | None = None) -> None:
+    """Record approval.decided (approved) as `approver`, then `state.approve(item)`."""
+    approval = _approvals.pop(str(item.call_id), None)
+    if approval is not None:
+        decide(approval, approver=approver, roles=roles, decision="approved", reason=reason,
+               source=SOURCE)
+    state.approve(item, always_approve=always)
+
+
+def reject(state: Any, item: ToolApprovalItem, *, approver: str, roles: Iterable[str] = (),
+           message: str | None = None, always: bool = False) -> None:
+    """Record approval.decided (rejected) as `approver`, then `state.reject(item)`."""
+    approval = _approvals.pop(str(item.call_id), None)
+    if approval is not None:
+        decide(approval, approver=approver, roles=roles, decision="rejected", reason=message,
+               source=SOURCE)
+    state.reject(item, always_reject=always, rejection_message=message)

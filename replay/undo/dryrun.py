@@ -1,0 +1,100 @@
+"""Dry run: render every step, probe preconditions read-only, optionally sandbox compensators.
+
+The static dry run changes nothing. The sandbox mode runs the plan's database compensators in
+order inside one transaction that is always rolled back, each in its own savepoint (only for
+compensators registered with sandbox=True, since an email cannot be unsent), and reports
+whether each would have succeeded given the steps before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from replay.undo.executor import COMPENSATORS, SANDBOXABLE
+from replay.undo.model import UndoPlan, UndoStep
+from replay.undo.probes import UndoContext, plan_probes, recheck
+
+__all__ = ["DryRunStep", "dry_run", "render_step"]
+
+
+@dataclasses.dataclass
+class DryRunStep:
+    step_id: str
+    group: int
+    phase: str
+    strategy: str
+    tool: str
+    op: str | None
+    args: Any
+    preconditions: list[dict[str, Any]]
+    compensator: str
+    sandbox: str
+    residue: str | None
+    would_run: bool
+    notes: list[str]
+
+
+def render_step(step: UndoStep) -> str:
+    """One human-readable line for a step."""
+    target = f"{step.tool} ({step.tool_call_id})"
+    action = f"{step.op}({step.args})" if step.op and step.args is not None else "manual"
+    flags = []
+    if step.drift:
+        flags.append("DRIFT")
+    if step.downgraded_from:
+        flags.append(f"downgraded from {step.downgraded_from}")
+    tail = f"  [{', '.join(flags)}]" if flags else ""
+    return f"g{step.group} {step.step_id} {step.strategy:<17} {target} -> {action}{tail}"
+
+
+def _sandbox(step: UndoStep, ctx: UndoContext) -> str:
+    fn = COMPENSATORS.get(step.op or "")
+    if fn is None or step.op not in SANDBOXABLE or step.args is None:
+        return "not sandboxable"
+    ctx.step, ctx.idempotency_key, ctx.attempt = step, step.idempotency_key, 0
+    try:
+        with ctx.conn.transaction():  # a savepoint inside the sandbox transaction
+            fn(dict(step.args), ctx)
+    except Exception as exc:  # report, never raise: a dry run must finish
+        return f"would fail: {type(exc).__name__}: {exc}"
+    return "ok (rolled back)"
+
+
+def dry_run(plan: UndoPlan, ctx: UndoContext, *, sandbox: bool = False) -> list[DryRunStep]:
+    """Every step in execution order with fresh read-only probe results."""
+    fresh = plan_probes(plan, ctx)
+    if not sandbox:
+        return _steps(plan, ctx, fresh, sandbox=False)
+    with ctx.conn.transaction(force_rollback=True):  # all steps in order, then roll back
+        return _steps(plan, ctx, fresh, sandbox=True)
+
+
+def _steps(
+    plan: UndoPlan, ctx: UndoContext, fresh: dict[str, Any], *, sandbox: bool
+) -> list[DryRunStep]:
+    out: list[DryRunStep] = []
+    for step in plan.ordered_steps():
+        checks = recheck(step, fresh)
+        runnable = step.strategy not in ("manual", "contain") and all(
+            c.status == "match" for c in checks
+        )
+        has_fn = (step.op or "") in COMPENSATORS
+        out.append(
+            DryRunStep(
+                step_id=step.step_id,
+                group=step.group,
+                phase=step.phase,
+                strategy=step.strategy,
+                tool=step.tool,
+                op=step.op,
+                args=step.args,
+                preconditions=[c.model_dump(mode="json") for c in checks],
+                compensator="registered" if has_fn else ("n/a" if step.op is None else "MISSING"),
+                sandbox=_sandbox(step, ctx) if sandbox and runnable else "skipped",
+                residue=step.residue,
+                would_run=runnable and has_fn,
+                notes=[*step.drift, *step.notes],
+            )
+        )
+    return out

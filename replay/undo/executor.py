@@ -1,0 +1,280 @@
+"""Apply an approved plan through registered compensator functions (a small saga executor).
+
+Each step runs at most once per idempotency key (stable per compensated action and operation,
+so even a regenerated plan cannot compensate the same action twice), with bounded retries.
+Every attempt is bracketed by undo.step.started / undo.step.ended events that name the action
+they compensate. A compensation that keeps failing ends in `compensation_failed`, a terminal
+state an operator must resolve; steps that depend on it are not run. Preconditions are probed
+again right before each step: drift since approval makes the step `needs_operator`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from typing import Any, LiteralString, TypeVar
+
+import psycopg
+
+from ledger.config import Settings
+from ledger.errors import LedgerError
+from replay.undo.approvals import approvals_for, step_approved
+from replay.undo.model import UndoPlan, UndoStep
+from replay.undo.probes import UndoContext, recheck, run_probes
+from replay.undo.record import UndoRun, record_plan, save_step, step_states
+
+__all__ = [
+    "COMPENSATORS",
+    "SANDBOXABLE",
+    "ApplyReport",
+    "NotApproved",
+    "StepOutcome",
+    "TransientError",
+    "apply_plan",
+    "compensator",
+]
+
+CompensatorFn = Callable[[dict[str, Any], UndoContext], Any]
+F = TypeVar("F", bound=CompensatorFn)
+COMPENSATORS: dict[str, CompensatorFn] = {}
+SANDBOXABLE: set[str] = set()
+PLAN_LOCK: LiteralString = "SELECT pg_advisory_lock(hashtextextended(%s, 7))"
+PLAN_UNLOCK: LiteralString = "SELECT pg_advisory_unlock(hashtextextended(%s, 7))"
+TERMINAL_BAD = frozenset({"compensation_failed", "needs_operator", "blocked"})
+
+
+class NotApproved(LedgerError):
+    """Apply refused: the plan lacks the approvals (or containment) its steps need."""
+
+
+class TransientError(Exception):
+    """Raised by a compensator for a failure worth retrying (other exceptions are retried too,
+    but a TransientError documents intent)."""
+
+
+def compensator(op: str, *, sandbox: bool = False) -> Callable[[F], F]:
+    """Register `fn(args, ctx)` as the implementation of compensation op `op`.
+
+    `sandbox=True` declares that the function only touches `ctx.conn`, so a dry run may execute
+    it inside a transaction that is rolled back."""
+
+    def register(fn: F) -> F:
+        COMPENSATORS[op] = fn
+        if sandbox:
+            SANDBOXABLE.add(op)
+        return fn
+
+    return register
+
+
+@dataclasses.dataclass
+class StepOutcome:
+    step_id: str
+    status: str
+    attempts: int = 0
+    error: str | None = None
+    skipped: bool = False
+    result: Any = None
+
+
+@dataclasses.dataclass
+class ApplyReport:
+    plan_digest: str
+    status: str
+    steps: list[StepOutcome]
+    undo_run_id: uuid.UUID | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "plan_digest": self.plan_digest,
+            "status": self.status,
+            "undo_run_id": str(self.undo_run_id) if self.undo_run_id else None,
+            "steps": [dataclasses.asdict(s) for s in self.steps],
+        }
+
+
+def _data(plan: UndoPlan, step: UndoStep, status: str, **details: Any) -> dict[str, Any]:
+    return {
+        "plan_digest": plan.digest,
+        "step_id": step.step_id,
+        "compensates": step.target_action_id if step.strategy != "contain" else None,
+        "tool_call_id": step.tool_call_id,
+        "operation": step.op,
+        "status": status,
+        "details": {k: v for k, v in details.items() if v is not None},
+    }
+
+
+def _run_compensator(
+    fn: CompensatorFn, step: UndoStep, ctx: UndoContext
+) -> tuple[bool, int, str | None, Any]:
+    error: str | None = None
+    for attempt in range(1, step.max_attempts + 1):
+        ctx.attempt, ctx.step, ctx.idempotency_key = attempt, step, step.idempotency_key
+        try:
+            with ctx.conn.transaction():
+                result = fn(dict(step.args or {}), ctx)
+            return True, attempt, None, result
+        except Exception as exc:  # any failure counts as one attempt; bounded by max_attempts
+            error = f"{type(exc).__name__}: {exc}"
+    return False, step.max_attempts, error, None
+
+
+def apply_plan(
+    ledger_conn: psycopg.Connection,
+    settings: Settings,
+    plan: UndoPlan,
+    ctx: UndoContext,
+    *,
+    operator: str | None = None,
+    contained: bool = False,
+) -> ApplyReport:
+    """Execute every runnable step of an approved plan; safe to call again (does nothing new)."""
+    approvals = approvals_for(ledger_conn, plan)
+    if not approvals:
+        raise NotApproved(
+            f"plan {plan.digest[:16]}… has no valid approval: run `ledger undo approve`"
+        )
+    if any(s.strategy == "contain" for s in plan.steps) and not contained:
+        raise NotApproved(
+            "the plan starts with containment (a run is still live): stop the agent, "
+            "then apply with --contained"
+        )
+    record_plan(ledger_conn, settings, plan, plan.created_by)
+    ledger_conn.execute(PLAN_LOCK, (plan.digest,))
+    try:
+        return _apply_locked(ledger_conn, settings, plan, ctx, operator, approvals)
+    finally:
+        ledger_conn.execute(PLAN_UNLOCK, (plan.digest,))
+
+
+def _apply_locked(  # noqa: PLR0917 - private, called once
+    ledger_conn: psycopg.Connection,
+    settings: Settings,
+    plan: UndoPlan,
+    ctx: UndoContext,
+    operator: str | None,
+    approvals: list[Any],
+) -> ApplyReport:
+    steps = plan.ordered_steps()
+    known = step_states(ledger_conn, [s.idempotency_key for s in steps])
+    run = UndoRun(ledger_conn, settings, operator)
+    outcomes: dict[str, StepOutcome] = {}
+    fresh = run_probes((c for s in steps for c in s.preconditions), ctx)
+    try:
+        for step in steps:
+            outcomes[step.step_id] = _one(
+                plan, step, ctx, run, ledger_conn, known, outcomes, fresh, approvals
+            )
+    finally:
+        run.finish()
+    states = [o.status for o in outcomes.values()]
+    if all(s in ("compensated", "contained") for s in states):
+        status = "done"
+    elif any(s == "compensation_failed" for s in states):
+        status = "failed"
+    else:
+        status = "partial"
+    return ApplyReport(
+        plan.digest, status, list(outcomes.values()), run.run_id if run.seq else None
+    )
+
+
+def _one(  # noqa: PLR0917 - private, called once per step
+    plan: UndoPlan,
+    step: UndoStep,
+    ctx: UndoContext,
+    run: UndoRun,
+    conn: psycopg.Connection,
+    known: dict[str, tuple[str, int, str | None]],
+    outcomes: dict[str, StepOutcome],
+    fresh: dict[str, Any],
+    approvals: list[Any],
+) -> StepOutcome:
+    prior = known.get(step.idempotency_key)
+    if prior is not None and prior[0] in ("compensated", "contained", "compensation_failed"):
+        return StepOutcome(step.step_id, prior[0], prior[1], prior[2], skipped=True)
+
+    def settle(status: str, reason: str, attempts: int = 0) -> StepOutcome:
+        if prior is None or prior[0] != status or prior[2] != reason:
+            run.emit("undo.step.ended", _data(plan, step, status, reason=reason))
+            save_step(
+                conn,
+                plan,
+                step.idempotency_key,
+                step.step_id,
+                step.target_action_id,
+                status,
+                attempts,
+                reason,
+                None,
+            )
+            return StepOutcome(step.step_id, status, attempts, reason)
+        return StepOutcome(step.step_id, status, attempts, reason, skipped=True)
+
+    if step.strategy == "contain":
+        return settle("contained", "operator confirmed containment (--contained)")
+    if step.strategy == "manual":
+        return settle("needs_operator", "; ".join(step.drift or step.notes) or "manual step")
+    if not step_approved(step, approvals):
+        return settle(
+            "needs_operator",
+            f"needs {step.approvals.min_approvers} approver(s) "
+            f"with roles {list(step.approvals.roles)}",
+        )
+    bad = [d for d in step.depends_on if outcomes.get(d) and outcomes[d].status in TERMINAL_BAD]
+    if bad:
+        return settle("needs_operator", f"blocked: depends on unresolved step(s) {', '.join(bad)}")
+    drift = [c for c in recheck(step, fresh) if c.status != "match"]
+    if drift:
+        c = drift[0]
+        return settle(
+            "needs_operator",
+            f"drift since the plan: {c.probe} expected {c.expect!r}, "
+            f"found {c.observed!r}; generate and approve a new plan",
+        )
+    fn = COMPENSATORS.get(step.op or "")
+    if fn is None:
+        return settle("needs_operator", f"no compensator registered for {step.op!r}")
+    run.emit(
+        "undo.step.started",
+        _data(plan, step, "started", idempotency_key=step.idempotency_key, args=step.args),
+    )
+    save_step(
+        conn,
+        plan,
+        step.idempotency_key,
+        step.step_id,
+        step.target_action_id,
+        "running",
+        0,
+        None,
+        None,
+    )
+    ok, attempts, error, result = _run_compensator(fn, step, ctx)
+    status = "compensated" if ok else "compensation_failed"
+    run.emit(
+        "undo.step.ended",
+        _data(
+            plan,
+            step,
+            status,
+            attempts=attempts,
+            error=error,
+            idempotency_key=step.idempotency_key,
+            residue=step.residue,
+        ),
+    )
+    save_step(
+        conn,
+        plan,
+        step.idempotency_key,
+        step.step_id,
+        step.target_action_id,
+        status,
+        attempts,
+        error,
+        result,
+    )
+    return StepOutcome(step.step_id, status, attempts, error, result=result)
