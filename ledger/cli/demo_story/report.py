@@ -1,0 +1,129 @@
+"""After the story is recorded: verify, check, plan the undo, export, verify the bundle.
+
+This is what `ledger demo` prints: the same steps an on-call engineer and an auditor would take,
+each through the library the CLI commands use, so the output is real, not canned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import typer
+
+from ledger import ids
+from ledger.cli.demo_story.story import Story, registry
+from ledger.cli.demo_story.world import World
+from ledger.config import Settings
+from ledger.store.read import run_events
+from ledger.store.sequencer import try_sequence
+from ledger.verify import report_line, verify_ledger
+from replay.ledgerdb import find_policy, save_verdicts
+from replay.policy import check_run, compile_pack
+from replay.state import fold
+from replay.undo.dryrun import render_step
+from replay.undo.model import UndoPlan, write_plan
+from replay.undo.plan import generate_plan, probe_requests
+from replay.undo.probes import UndoContext, run_probes
+from replay.undo.record import record_plan
+from replay.undo.scope import load_others, load_scope
+
+__all__ = ["Outcome", "report"]
+
+
+@dataclass
+class Outcome:
+    """Everything the demo established, for the end-to-end test and the TUI hint."""
+
+    verified: bool = False
+    findings: dict[str, list[str]] = field(default_factory=dict)
+    plan: UndoPlan | None = None
+    plan_path: Path | None = None
+    bundle: Path | None = None
+    bundle_valid: bool = False
+
+
+def _findings(conn: psycopg.Connection, story: Story) -> dict[str, list[str]]:
+    compiled = {}
+    found: dict[str, list[str]] = {}
+    for run_id in story.runs:
+        state = fold(run_events(conn, uuid.UUID(run_id)))
+        policy_hash = state.versions.policy_hashes_seen[0]
+        if policy_hash not in compiled:
+            loaded = find_policy(conn, policy_hash)
+            assert loaded is not None, f"policy {policy_hash} not published"
+            compiled[policy_hash] = compile_pack(loaded)
+        verdicts = check_run(compiled[policy_hash], state)
+        save_verdicts(conn, run_id, policy_hash, verdicts, state.at_seq)
+        failed = [f"{v.rule_id}: {v.explanation}" for v in verdicts if v.outcome == "fail"]
+        if failed:
+            found[run_id] = failed
+    return found
+
+
+def _plan(conn: psycopg.Connection, settings: Settings, story: Story) -> UndoPlan:
+    contracts = registry()
+    targets = [
+        uuid.UUID(story.incident[k]) for k in ("prompt_injection", "refund_without_approval")
+    ]
+    scope_ids, events = load_scope(conn, targets, None, None)
+    probes = run_probes(probe_requests(events, contracts), UndoContext(World(settings).conn))
+    plan = generate_plan(
+        events,
+        contracts,
+        now=ids.format_timestamp(ids.now_ns()),
+        scope={"runs": [str(r) for r in scope_ids], "since": None, "until": None},
+        probe_results=probes,
+        others=load_others(conn, scope_ids, events),
+        created_by="on-call@example.com",
+        reason="incident: prompt injection and unapproved refund",
+    )
+    record_plan(conn, settings, plan, "on-call@example.com")
+    return plan
+
+
+def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: Path) -> Outcome:
+    """Run the investigation over the recorded story and print it; returns what was found."""
+    from exporters.bundle import ExportParams, export_bundle
+    from exporters.bundle_verify import verify_bundle
+
+    outcome = Outcome()
+    echo = typer.echo
+    try_sequence(conn, settings, wait=True)
+    verdict = verify_ledger(conn, settings)
+    outcome.verified = verdict.status == "ok"
+    echo(f"\n1. verify the ledger\n   {report_line(verdict)}")
+
+    outcome.findings = _findings(conn, story)
+    echo(f"\n2. check every run against the policy in force ({len(story.runs)} runs)")
+    names = {v: k for k, v in story.incident.items()}
+    for run_id, failures in outcome.findings.items():
+        echo(f"   run {run_id} ({names.get(run_id, 'unexpected!')}):")
+        for line in failures:
+            echo(f"     FAIL {line}")
+    clean = len(story.runs) - len(outcome.findings)
+    echo(f"   {clean} other runs: no rule fails")
+
+    plan = _plan(conn, settings, story)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outcome.plan, outcome.plan_path = plan, out_dir / f"undo-plan-{plan.digest[:12]}.json"
+    write_plan(plan, outcome.plan_path)
+    echo(f"\n3. undo plan for the incident ({plan.digest[:16]}..., {outcome.plan_path})")
+    for step in plan.ordered_steps():
+        echo("   " + render_step(step))
+    for item in plan.residue:
+        echo(f"   residue {item.step_id} {item.tool}: {item.residue}")
+
+    bundle = out_dir / f"evidence-{uuid.uuid4().hex[:8]}"
+    since, until = ids.format_timestamp(story.since), ids.format_timestamp(story.until)
+    result = export_bundle(
+        conn, settings, ExportParams(since=since, until=until, out=bundle, exported_by="demo")
+    )
+    checked = verify_bundle(bundle)
+    outcome.bundle, outcome.bundle_valid = bundle, checked.valid
+    echo(f"\n4. evidence bundle: {result.events} events -> {bundle}")
+    state = "VALID" if checked.valid else f"INVALID: {checked.problems[:1]}"
+    echo(f"   ledger verify-bundle {bundle}: {state} (offline, no database)")
+    return outcome

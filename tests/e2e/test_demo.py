@@ -1,0 +1,84 @@
+"""End to end: the README's main command builds the incident and every part agrees on it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+
+from ledger.cli.demo_story.report import report
+from ledger.cli.demo_story.story import record_story
+from ledger.config import Settings
+from ledger.store.read import run_events
+
+EXPECTED_FAILURES = {
+    "prompt_injection": {
+        "recipients.email.send.to",
+        "flows.untrusted-to-egress",
+        "prompts.registered",
+    },
+    "refund_without_approval": {"approval.payments.refund"},
+    "tool_loop": {
+        "max_total_tokens",
+        "max_tool_calls",
+        "budgets.max_usd_per_run",
+        "loops.max_identical_calls",
+    },
+}
+
+
+def test_demo_story_findings_plan_and_bundle(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    story = record_story(ledger_settings, ledger_conn)
+    outcome = report(ledger_settings, ledger_conn, story, ledger_settings.home / "demo")
+
+    assert outcome.verified
+    # The expected findings, and no others.
+    by_name = {name: story.incident[name] for name in EXPECTED_FAILURES}
+    assert set(outcome.findings) == set(by_name.values())
+    for name, run_id in by_name.items():
+        assert {line.split(":")[0] for line in outcome.findings[run_id]} == EXPECTED_FAILURES[name]
+
+    # Several days, several users, two agents, versions that change during the period.
+    starts = [run_events(ledger_conn, uuid.UUID(r))[0].event for r in story.runs]
+    assert len({s.occurred_at[:10] for s in starts}) == 3
+    assert {s.principal.initiating_user for s in starts} >= {
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+    }
+    assert {s.agent.name for s in starts if s.agent} == {"sales-ops", "support"}
+    assert len({s.versions.prompt_version for s in starts}) >= 3
+    assert len({s.versions.model for s in starts}) >= 3
+    assert len({s.versions.policy_hash for s in starts}) == 2
+
+    # The undo plan: restore the CRM field from its recorded pre-state, reverse the refund,
+    # and a correction email last (the original send is irreversible).
+    plan = outcome.plan
+    assert plan is not None
+    steps = plan.ordered_steps()
+    ops = [(s.tool, s.op) for s in steps]
+    assert ops == [
+        ("crm.update_field", "crm.restore_field"),
+        ("payments.refund", "payments.reverse_refund"),
+        ("email.send", "email.send_correction"),
+    ]
+    assert steps[0].args is not None and steps[0].args["value"] == "customer"
+    assert {r.tool for r in plan.residue} == {"email.send", "payments.refund"}
+
+    assert outcome.bundle_valid and outcome.bundle is not None
+    manifest = json.loads((outcome.bundle / "manifest.json").read_text())
+    assert manifest
+
+
+def test_ledger_demo_command_runs_twice(cli: object) -> None:
+    first = cli("demo", "--no-tui")  # type: ignore[operator]
+    assert first.exit_code == 0, first.stderr
+    assert "VALID (offline, no database)" in first.stdout
+    assert "ledger tui --run" in first.stdout
+    second = cli("demo", "--no-tui")  # type: ignore[operator]
+    assert second.exit_code == 0, second.stderr
+    runs = json.loads(cli("runs", "--json").stdout)  # type: ignore[operator]
+    assert len(runs) == 16
