@@ -89,19 +89,22 @@ _ts_cache: dict[str, int] = {}
 
 
 def _occurred_us(text: str) -> int:
-    """Microseconds since the epoch as PostgreSQL stores the body's timestamp (rounded)."""
-    if len(text) == 30 and text[19] == "." and text[29] == "Z":
-        seconds = _ts_cache.get(text[:19])
-        if seconds is None:
-            seconds = ids.parse_timestamp(text[:19] + "Z") // 1_000_000_000
-            _ts_cache[text[:19]] = seconds
-        ns = seconds * 1_000_000_000 + int(text[20:29])
+    """Microseconds since the epoch exactly as PostgreSQL stores the body's timestamp.
+
+    PostgreSQL parses the fraction with strtod and rounds `frac * 1e6` with rint (a double
+    computation), so this reproduces that arithmetic rather than exact decimal rounding.
+    """
+    ns = ids.parse_timestamp(text) if not (len(text) == 30 and text[19] == ".") else None
+    if ns is not None:
+        seconds, frac_digits = divmod(ns, 1_000_000_000)[0], f"{ns % 1_000_000_000:09d}"
     else:
-        ns = ids.parse_timestamp(text)
-    q, r = divmod(ns, 1000)
-    if r > 500 or (r == 500 and q % 2 == 1):
-        q += 1
-    return q
+        head = text[:19]
+        cached = _ts_cache.get(head)
+        if cached is None:
+            cached = ids.parse_timestamp(head + "Z") // 1_000_000_000
+            _ts_cache[head] = cached
+        seconds, frac_digits = cached, text[20:29]
+    return seconds * 1_000_000 + round(float("0." + frac_digits) * 1_000_000)
 
 
 def _checkpoints(
