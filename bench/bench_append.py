@@ -49,8 +49,8 @@ def raw_copy_baseline(runs: list[list[EncodedEvent]]) -> float:
     settings = fresh_settings("copy")
     conn = connect(settings)
     conn.execute(
-        "CREATE TABLE raw_copy (origin text, seq bigint, event_id uuid, run_id uuid, run_seq bigint,"
-        " type text, occurred_at timestamptz, body bytea, leaf_hash bytea)"
+        "CREATE TABLE raw_copy (origin text, seq bigint, event_id uuid, run_id uuid,"
+        " run_seq bigint, type text, occurred_at timestamptz, body bytea, leaf_hash bytea)"
     )
     rows = [e for r in runs for e in r]
     with Timer() as t, conn.cursor().copy("COPY raw_copy FROM STDIN") as copy:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ledger.note import NoteError, Signer, Verifier
 
-__all__ = ["KeyFileError", "fingerprint", "load_or_create_signer", "pub_path"]
+__all__ = ["KeyFileError", "fingerprint", "load_or_create_signer", "pub_path", "replace_signer"]
 
 _MAX_KEY_FILE = 4096
 
@@ -42,10 +42,11 @@ def fingerprint(key: Signer | Verifier) -> str:
     return f"SHA256:{b64} {key.key_id.hex()}"
 
 
-def load_or_create_signer(path: Path, name: str) -> Signer:
+def load_or_create_signer(path: Path, name: str, *, write_pub: bool = True) -> Signer:
     """Load the signer key at `path`, creating a fresh one (mode 0600) if absent.
 
-    Also writes `<path>.pub` with the verifier key when it is missing or stale.
+    Also writes `<path>.pub` with the verifier key when it is missing or stale (unless
+    `write_pub` is False, e.g. for witness keys whose public form is a cosignature vkey).
     """
     path = Path(path)
     try:
@@ -57,7 +58,8 @@ def load_or_create_signer(path: Path, name: str) -> Signer:
             f"{path}: key is for name {signer.name!r}, expected {name!r}; "
             "move the file aside or use the matching log origin"
         )
-    _write_pub(path, signer)
+    if write_pub:
+        _write_pub(path, signer)
     return signer
 
 
@@ -176,3 +178,28 @@ def _write_pub(path: Path, signer: Signer) -> None:
     _write_new(tmp, content, 0o644)
     os.replace(tmp, pub)
     _fsync_dir(pub.parent)
+
+
+def replace_signer(path: Path, signer: Signer) -> Path | None:
+    """Install `signer` at `path` (0600, atomic rename); keep the old key as a retired file.
+
+    Returns the retired key's path (`<path>.retired-<key id>`, still 0600) or None when there
+    was no key. Used by `ledger keys rotate`; the public half is rewritten too.
+    """
+    path = Path(path)
+    _ensure_dir(path.parent)
+    retired: Path | None = None
+    try:
+        old = _load(path)
+    except FileNotFoundError:
+        old = None
+    if old is not None:
+        retired = path.with_name(f"{path.name}.retired-{old.key_id.hex()}")
+        if not retired.exists():
+            os.link(path, retired)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    _write_new(tmp, (signer.private_key_string() + "\n").encode("ascii"), 0o600)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    _write_pub(path, signer)
+    return retired

@@ -34,7 +34,7 @@ def published_policies(conn: psycopg.Connection) -> list[tuple[int, EventBase]]:
 def find_policy(conn: psycopg.Connection, policy_hash: str) -> LoadedPack | None:
     """The published pack with this content address (re-validated from its document)."""
     for _, event in published_policies(conn):
-        data = event.data  # type: ignore[attr-defined]
+        data = event.data
         if data.policy_hash == policy_hash:
             loaded = load_pack_data(data.document, f"<ledger policy {policy_hash[:12]}>")
             return loaded

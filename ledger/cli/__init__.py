@@ -44,16 +44,28 @@ def _root(
 
 
 # Command modules register themselves on `app` (or expose a sub-app) when imported.
-_COMMANDS = ["db_cmd", "keys_cmd", "verify_cmd", "runs_cmd", "ingest_cmd", "demo_cmd", "serve_cmd"]
+_COMMANDS = [
+    "db_cmd",
+    "keys_cmd",
+    "verify_cmd",
+    "runs_cmd",
+    "ingest_cmd",
+    "demo_cmd",
+    "serve_cmd",
+    "prove_cmd",
+]
 _OPTIONAL_SUBAPPS = {  # module -> (attribute, command name); added when the module exists
     "spool": ("app", "spool"),
     "policy_cmd": ("app", "policy"),
     "undo_cmd": ("app", "undo"),
+    "witness_cmd": ("app", "witness"),
 }
 _OPTIONAL_COMMANDS = {
     "replay_cmd": ["replay"],
     "check_cmd": ["check"],
     "export_cmd": ["export", "verify-bundle"],
+    "tui_cmd": ["tui"],
+    "redact_cmd": ["redact"],
 }
 
 

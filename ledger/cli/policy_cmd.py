@@ -22,7 +22,7 @@ def publish(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Polic
     """Validate a pack and publish it to the ledger under its content hash."""
     loaded = load_pack(file)
     conn = connection(ctx)
-    existing = {e.data.policy_hash for _, e in published_policies(conn)}  # type: ignore[attr-defined]
+    existing = {e.data.policy_hash for _, e in published_policies(conn)}
     event_id = None
     if loaded.policy_hash not in existing:
         event_id = publish_policy(conn, settings_from(ctx), loaded)
@@ -38,7 +38,7 @@ def publish(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Polic
 @app.command("list")
 def list_(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     """Published packs in log order: hash, name, version, seq."""
-    rows = [(seq, e.data) for seq, e in published_policies(connection(ctx))]  # type: ignore[attr-defined]
+    rows = [(seq, e.data) for seq, e in published_policies(connection(ctx))]
     if json_out:
         emit_json([{"seq": s, "policy_hash": d.policy_hash, "name": d.name,
                     "version": d.version} for s, d in rows])

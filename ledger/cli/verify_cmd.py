@@ -10,8 +10,8 @@ from ledger.cli import app
 from ledger.cli.common import JsonOption, connection, err, settings_from
 from ledger.errors import ExitCode, InputError, KeyUnavailable
 from ledger.note import NoteError
-from ledger.store.read import latest_checkpoint
 from ledger.verify import dumps, load_pin, report_line, trusted_verifiers, verify_ledger
+from ledger.witness import CosignatureVerifier
 
 
 @app.command("verify")
@@ -23,6 +23,9 @@ def verify(
     trust: list[Path] = typer.Option(
         [], "--trust", help="File of trusted log vkeys (one per line); repeatable."
     ),
+    witness_key: list[Path] = typer.Option(
+        [], "--witness-key", help="Witness vkey file; the latest checkpoint must be cosigned by it."
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Recompute every leaf, run chain, tree root and checkpoint signature.
@@ -31,7 +34,7 @@ def verify(
     database cannot be reached, 4 when no trusted log key is available.
     """
     settings = settings_from(ctx)
-    for path in [*trust, *([pin] if pin else [])]:
+    for path in [*trust, *witness_key, *([pin] if pin else [])]:
         if not path.is_file():
             raise InputError(f"no such file: {path}")
     verifiers = trusted_verifiers(settings, trust)
@@ -45,7 +48,18 @@ def verify(
             pinned = load_pin(pin, verifiers)
         except (NoteError, ValueError) as exc:
             raise InputError(f"pinned checkpoint {pin} is not valid: {exc}") from None
-    report = verify_ledger(connection(ctx), settings, verifiers=verifiers, pin=pinned)
+    try:
+        witnesses = [
+            CosignatureVerifier.from_vkey(line.strip())
+            for path in witness_key
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+    except NoteError as exc:
+        raise InputError(f"bad witness key file: {exc}") from None
+    report = verify_ledger(
+        connection(ctx), settings, verifiers=verifiers, pin=pinned, witnesses=witnesses
+    )
     if json_out:
         typer.echo(dumps(report))
     else:
@@ -59,11 +73,18 @@ def checkpoint(
     ctx: typer.Context,
     tenant: str = typer.Option(None, "--tenant", help="Tenant log (default: the configured one)."),
 ) -> None:
-    """Print the latest signed checkpoint note; save it and pass it to `verify --pin` later."""
+    """Print the latest signed checkpoint note (with witness cosignatures when stored).
+
+    Save it and pass it to `verify --pin` later, or feed it to `ledger witness cosign`.
+    """
+    from ledger.proofs import ProofUnavailable, checkpoint_row
+
     settings = settings_from(ctx)
     origin = settings.origin(tenant)
-    latest = latest_checkpoint(connection(ctx), origin)
-    if latest is None:
+    conn = connection(ctx)
+    try:
+        note = checkpoint_row(conn, origin)[2]
+    except ProofUnavailable:
         err(f"no checkpoint yet for {origin}: the log is empty")
-        raise typer.Exit(int(ExitCode.INVALID))
-    typer.echo(latest.note, nl=False)
+        raise typer.Exit(int(ExitCode.INVALID)) from None
+    typer.echo(note, nl=False)

@@ -14,11 +14,19 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ledger.canonical import ensure_canonical
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.events import EventBase, encode_event, leaf_hash
 
-__all__ = ["MAX_EVENT_BYTES", "EncodedEvent", "Receipt", "encode_for_intake", "submit", "submit_encoded"]
+__all__ = [
+    "MAX_EVENT_BYTES",
+    "EncodedEvent",
+    "Receipt",
+    "encode_for_intake",
+    "submit",
+    "submit_encoded",
+]
 
 MAX_EVENT_BYTES = 1_048_576
 
@@ -51,13 +59,25 @@ def encode_for_intake(event: EventBase, settings: Settings) -> EncodedEvent:
             f"event is {len(body)} bytes; the limit is {MAX_EVENT_BYTES} "
             "(store large content elsewhere and record its hash)"
         )
-    return EncodedEvent(event.event_id, settings.origin(event.tenant), event.run_id, event.run_seq, body)
+    return EncodedEvent(
+        event.event_id, settings.origin(event.tenant), event.run_id, event.run_seq, body
+    )
 
 
-def submit_encoded(conn: psycopg.Connection, items: Sequence[EncodedEvent]) -> list[Receipt]:
-    """Insert already-encoded events in one statement; return when they are committed."""
+def submit_encoded(
+    conn: psycopg.Connection, items: Sequence[EncodedEvent], *, check_canonical: bool = True
+) -> list[Receipt]:
+    """Insert already-encoded events in one statement; return when they are committed.
+
+    Bodies that are not RFC 8785 canonical (duplicate keys, other number forms, whitespace,
+    escapes) are refused with `CanonicalError`: the same parsed event must have one byte form.
+    `submit` skips the check for bytes it has just produced with `encode_event`.
+    """
     if not items:
         return []
+    if check_canonical:
+        for item in items:
+            ensure_canonical(item.body)
     with conn.transaction():
         inserted = {
             row[0]
@@ -73,7 +93,8 @@ def submit_encoded(conn: psycopg.Connection, items: Sequence[EncodedEvent]) -> l
             ).fetchall()
         }
     return [
-        Receipt(item.event_id, leaf_hash(item.body), item.event_id not in inserted) for item in items
+        Receipt(item.event_id, leaf_hash(item.body), item.event_id not in inserted)
+        for item in items
     ]
 
 
@@ -82,4 +103,6 @@ def submit(
 ) -> list[Receipt]:
     """Validate, canonicalise and durably submit events; one receipt per event, in order."""
     resolved = settings or Settings.from_env()
-    return submit_encoded(conn, [encode_for_intake(event, resolved) for event in events])
+    return submit_encoded(
+        conn, [encode_for_intake(event, resolved) for event in events], check_canonical=False
+    )

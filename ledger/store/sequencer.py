@@ -14,6 +14,7 @@ later batch; events that conflict with the stored chain are moved to `ledger_rej
 from __future__ import annotations
 
 import functools
+import os
 import re
 import uuid
 from collections import defaultdict
@@ -26,10 +27,13 @@ import psycopg
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
+from ledger.errors import KeyUnavailable
 from ledger.events import EVENT_CLASSES, leaf_hash
-from ledger.keys import load_or_create_signer
+from ledger.keys import KeyFileError, load_or_create_signer
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
+from ledger.tiles import TileReader, consistency_ranges, extend_tiles
+from ledger.witness import Witness
 
 __all__ = ["BatchResult", "log_signer", "sequence_batch", "try_sequence"]
 
@@ -58,18 +62,69 @@ class _Accepted:
     leaf: bytes
 
 
-@functools.cache
-def _signer_for(path: Path, name: str) -> Signer:
+@functools.lru_cache(maxsize=16)
+def _signer_for(path: Path, name: str, _identity: tuple[int, int] | None) -> Signer:
     return load_or_create_signer(path, name)
 
 
 def log_signer(settings: Settings) -> Signer:
-    """The log key (created on first use as a 0600 file beside the data directory)."""
-    return _signer_for(settings.log_key_path, settings.origin_prefix)
+    """The log key (created on first use as a 0600 file beside the data directory).
+
+    Cached by the file's identity (inode, mtime), so a long-running sequencer picks up a key
+    replaced by `ledger keys rotate` instead of signing with the retired one.
+    """
+    path = settings.log_key_path
+    try:
+        st = path.stat()
+        identity: tuple[int, int] | None = (st.st_ino, st.st_mtime_ns)
+    except FileNotFoundError:
+        identity = None
+    try:
+        signer = _signer_for(path, settings.origin_prefix, identity)
+    except KeyFileError as exc:
+        raise KeyUnavailable(str(exc)) from None
+    if identity is None:
+        _signer_for.cache_clear()
+    return signer
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 _CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z").fullmatch
+
+
+def _witness(settings: Settings) -> Witness | None:
+    """The in-process witness (settings.extra['witness_dir'] or LEDGER_WITNESS_DIR), if any."""
+    folder = settings.extra.get("witness_dir") or os.environ.get("LEDGER_WITNESS_DIR")
+    return _witness_at(Path(folder)) if folder else None
+
+
+@functools.cache
+def _witness_at(folder: Path) -> Witness:
+    return Witness(folder)
+
+
+_INSERT_COSIGNED = (
+    "INSERT INTO ledger_cosigned (origin, tree_size, note) VALUES (%s, %s, %s) "
+    "ON CONFLICT (origin, tree_size) DO UPDATE SET note = EXCLUDED.note"
+)
+
+
+def _cosign(  # noqa: PLR0917 - internal helper called once, positionally
+    conn: psycopg.Connection, witness: Witness, signer: Signer, origin: str, size: int, note: bytes
+) -> None:
+    """Get the witness cosignature before the batch commits; a refusal rolls the batch back.
+
+    The witness learns the log key on first use for an origin (trust on first use); give it the
+    key explicitly with `ledger witness add-log` when it runs in another trust domain.
+    """
+    last = witness.latest(origin)
+    if last is None and not witness.knows(origin):
+        witness.add_log(origin, [signer.vkey])
+    proof: list[bytes] = []
+    if last is not None and last[0] < size:
+        proof = TileReader(conn, origin).hashes(consistency_ranges(last[0], size))
+    cosigned = witness.cosign(note, proof, old_size=last[0] if last else None)
+    conn.execute(_INSERT_COSIGNED, (origin, size, cosigned.decode("utf-8")))
 
 
 def _parse(body: bytes) -> dict[str, Any]:
@@ -110,9 +165,7 @@ def sequence_batch(
         row = conn.execute(lock).fetchone()
         if not wait and not (row and row[0]):
             return None
-        rows = conn.execute(
-            query("pending_intake"), (settings.batch_size,), binary=True
-        ).fetchall()
+        rows = conn.execute(query("pending_intake"), (settings.batch_size,), binary=True).fetchall()
         if not rows:
             return result
         existing = {
@@ -145,6 +198,7 @@ def sequence_batch(
         for origin in {p[1] for p in parsed}:
             latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
             trees[origin] = CompactRange.from_bytes(bytes(latest[3])) if latest else CompactRange()
+        start_sizes = {origin: tree.size for origin, tree in trees.items()}
 
         accepted: list[_Accepted] = []
         pending = parsed
@@ -174,8 +228,17 @@ def sequence_batch(
                 leaf = leaf_hash(body)
                 tree = trees[origin]
                 accepted.append(
-                    _Accepted(origin, tree.size, value["event_id"], run_id, run_seq,
-                              value["type"], value["occurred_at"], body, leaf)
+                    _Accepted(
+                        origin,
+                        tree.size,
+                        value["event_id"],
+                        run_id,
+                        run_seq,
+                        value["type"],
+                        value["occurred_at"],
+                        body,
+                        leaf,
+                    )
                 )
                 tree.append(leaf)
                 heads[run_id] = (run_seq, leaf)
@@ -197,12 +260,17 @@ def sequence_batch(
             per_origin[a.origin] += 1
         for origin in sorted(per_origin):
             tree = trees[origin]
+            leaves = [a.leaf for a in accepted if a.origin == origin]
+            extend_tiles(conn, origin, start_sizes[origin], leaves)
             root = tree.root()
             note = signer.sign_note(Checkpoint(origin, tree.size, root).body())
             conn.execute(
                 query("insert_checkpoint"),
                 (origin, tree.size, root, note.decode("utf-8"), tree.to_bytes()),
             )
+            witness = _witness(settings)
+            if witness is not None:
+                _cosign(conn, witness, signer, origin, tree.size, note)
             conn.execute(query("notify_appended"), (f"{origin} {tree.size}",))
             result.checkpoints.append((origin, tree.size))
         result.sequenced = len(accepted)

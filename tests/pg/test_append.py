@@ -1,4 +1,4 @@
-"""Append path: round trips through the API and `ledger ingest`, idempotency, 8 concurrent writers."""
+"""Append path: API and ingest round trips, idempotency, 8 concurrent writers."""
 
 from __future__ import annotations
 

@@ -1,0 +1,164 @@
+"""TUI responsiveness on a large ledger: first paint of the board and of a 1M-event timeline,
+jump to the end, scrolling, and memory.
+
+The events go through the real write path (intake + the sequencer, in big batches). The app runs
+headless (`App.run_test`) so the figures are the TUI's own work: queries in thread workers plus
+rendering. Baseline measured in the same run: the naive approach the timeline avoids — loading
+every row of the log into memory (what a plain DataTable needs) — timed and sized alongside.
+Usage: python bench/bench_tui.py [--events 1000000] [--per-run 1000] [--no-naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import Timer, fresh_settings, synthetic_runs
+from ledger import ids
+from ledger.config import Settings
+from ledger.db.connect import connect
+from ledger.store.append import submit_encoded
+from ledger.store.sequencer import try_sequence
+
+
+def fill(settings: Settings, n_events: int, per_run: int) -> float:
+    """Append n_events through intake + sequencer; returns seconds."""
+    conn = connect(settings)
+    total = 0.0
+    made = 0
+    chunk = 100_000
+    while made < n_events:
+        count = min(chunk, n_events - made)
+        runs = synthetic_runs(count, events_per_run=per_run)
+        items = [e for run in runs for e in run]
+        with Timer() as t:
+            for i in range(0, len(items), 20_000):
+                submit_encoded(conn, items[i : i + 20_000])
+                try_sequence(conn, settings, wait=True)
+        total += t.seconds
+        made += count
+        print(
+            f"  appended {made:,} events ({made / total:,.0f} ev/s through the sequencer)",
+            flush=True,
+        )
+    conn.close()
+    return total
+
+
+async def until(pilot: Any, condition: Any, limit: float = 120.0) -> float:
+    """Seconds until `condition()` holds, pumping the app's event loop."""
+    start = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - start > limit:
+            raise TimeoutError("condition not reached")
+        await pilot.pause(0.005)
+    return time.perf_counter() - start
+
+
+async def measure(settings: Settings) -> dict[str, float]:
+    from textual.widgets import DataTable
+
+    from tui.app import LedgerApp
+    from tui.screens.timeline import TimelineScreen
+    from tui.widgets.event_log import EventLog
+
+    proc = psutil.Process()
+    rss0 = proc.memory_info().rss
+    out: dict[str, float] = {}
+    start = time.perf_counter()
+    app = LedgerApp(settings, snapshot=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(
+            pilot,
+            lambda: (
+                app.screen.query("#runs") and app.screen.query_one("#runs", DataTable).row_count > 0
+            ),
+        )
+        out["board_first_paint_s"] = time.perf_counter() - start
+        t0 = time.perf_counter()
+        app.push_screen(TimelineScreen(origin=settings.origin()))
+        await until(
+            pilot,
+            lambda: (
+                bool(app.screen.query(EventLog))
+                and app.screen.query_one(EventLog).row(0) is not None
+            ),
+        )
+        out["timeline_first_paint_s"] = time.perf_counter() - t0
+        log = app.screen.query_one(EventLog)
+        out["timeline_rows"] = float(log.count)
+        t0 = time.perf_counter()
+        await pilot.press("end")
+        await until(pilot, lambda: log.row(log.count - 1) is not None)
+        out["jump_to_end_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(100):  # the binding's action, without Pilot's per-key settling overhead
+            log.action_page(-1)
+            await pilot.pause(0)
+        await until(pilot, lambda: log.row(log.cursor) is not None)
+        out["100_pageups_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        screen: Any = app.screen
+        screen.jump_to(ids.parse_timestamp("2026-01-01T00:00:00Z"))  # what `g` + a time does
+        await until(pilot, lambda: log.cursor == 0 and log.row(0) is not None)
+        out["jump_to_time_s"] = time.perf_counter() - t0
+        out["pages_cached"] = float(log.loaded_pages())
+        out["rss_delta_mb"] = (proc.memory_info().rss - rss0) / 1e6
+    return out
+
+
+def naive_baseline(settings: Settings) -> dict[str, float]:
+    """Load every row of the log into memory (what a whole-table widget needs)."""
+    proc = psutil.Process()
+    rss0 = proc.memory_info().rss
+    with connect(settings) as conn, Timer() as t:
+        rows = conn.execute(
+            "SELECT seq, recorded_at, body FROM ledger_events WHERE origin = %s ORDER BY seq",
+            (settings.origin(),),
+        ).fetchall()
+    result = {
+        "naive_load_all_s": t.seconds,
+        "naive_rss_delta_mb": (proc.memory_info().rss - rss0) / 1e6,
+        "naive_rows": float(len(rows)),
+    }
+    del rows
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--per-run", type=int, default=1000)
+    parser.add_argument("--no-naive", action="store_true")
+    args = parser.parse_args()
+    settings = fresh_settings("tui")
+    print(f"filling {args.events:,} events ({args.per_run} per run)…", flush=True)
+    fill(settings, args.events, args.per_run)
+    figures = asyncio.run(measure(settings))
+    for key, value in figures.items():
+        print(f"{key:<24} {value:,.3f}")
+    if not args.no_naive:
+        base = naive_baseline(settings)
+        for key, value in base.items():
+            print(f"{key:<24} {value:,.3f}")
+        paint, naive = figures["timeline_first_paint_s"], base["naive_load_all_s"]
+        print(
+            f"{'ratio first paint':<24} timeline {paint:.3f}s vs naive load "
+            f"{naive:.3f}s = {naive / paint:,.0f}x faster"
+        )
+        print(
+            f"{'ratio memory':<24} {figures['rss_delta_mb']:.1f} MB "
+            f"vs {base['naive_rss_delta_mb']:.1f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,390 @@
+"""Salted commitments for sensitive fields, encrypted payloads, crypto-shredding, secret scrubbing.
+
+Why: an append-only log cannot forget, but law and common sense require erasure. So sensitive
+fields never enter the hashed body: the body holds a commitment
+
+    {"$commitment": "sha256:<hex>", "subject": S}
+    hex = SHA-256("agentledger/commit/v1" || salt(32 bytes) || JSON pointer path || 0x00
+                  || RFC 8785 canonical bytes of the value)
+
+and the salt + value live in `ledger_payloads`, encrypted (PyNaCl SecretBox) under a key per
+(tenant, subject) in `ledger_subject_keys`. Erasure deletes that key and those payload rows and
+logs a signed `redaction` event naming the commitments; every leaf, root and proof stays valid
+and the salt is gone, so low-entropy values cannot be guessed back from the commitment.
+
+`scrub_secrets` is for capture hooks: API keys, bearer tokens, private keys, JWTs and passwords
+in URLs are replaced by a salted commitment marker (the salt is discarded) and reported with the
+detector that found them, so secrets never reach the database at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, LiteralString
+
+import nacl.exceptions
+import nacl.secret
+import psycopg
+
+from ledger.canonical import canonical_bytes
+from ledger.config import Settings
+from ledger.events import EventBase, decode_event, make_event, to_json
+from ledger.note import Verifier
+from ledger.store.append import EncodedEvent, Receipt, submit_encoded
+
+__all__ = [
+    "COMMIT_DOMAIN",
+    "PayloadRow",
+    "PayloadScanner",
+    "commit_fields",
+    "commitment_of",
+    "redact_subject",
+    "scrub_secrets",
+    "submit_private",
+]
+
+COMMIT_DOMAIN = b"agentledger/commit/v1"
+_KEY = "$commitment"
+
+_INSERT_KEY: LiteralString = (
+    "INSERT INTO ledger_subject_keys (origin, subject, key) VALUES (%s, %s, %s) "
+    "ON CONFLICT (origin, subject) DO NOTHING"
+)
+_GET_KEY: LiteralString = "SELECT key FROM ledger_subject_keys WHERE origin = %s AND subject = %s"
+_INSERT_PAYLOADS: LiteralString = (
+    "INSERT INTO ledger_payloads (commitment, origin, subject, event_id, path, ciphertext) "
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::uuid[], %s::text[], "
+    "%s::bytea[]) ON CONFLICT (commitment) DO NOTHING"
+)
+_SUBJECT_COMMITMENTS: LiteralString = (
+    "SELECT commitment FROM ledger_payloads WHERE origin = %s AND subject = %s ORDER BY commitment"
+)
+_SHRED_KEY: LiteralString = "DELETE FROM ledger_subject_keys WHERE origin = %s AND subject = %s"
+_SHRED_PAYLOADS: LiteralString = "DELETE FROM ledger_payloads WHERE origin = %s AND subject = %s"
+_ORIGIN_PAYLOADS: LiteralString = (
+    "SELECT p.commitment, p.path, p.ciphertext, k.key FROM ledger_payloads p "
+    "LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject "
+    "WHERE p.origin = %s"
+)
+
+
+def commitment_of(salt: bytes, path: str, value: Any) -> str:
+    """`sha256:<hex>` commitment to one field value at a JSON pointer path."""
+    digest = hashlib.sha256(
+        COMMIT_DOMAIN + salt + path.encode("utf-8") + b"\x00" + canonical_bytes(value)
+    ).hexdigest()
+    return f"sha256:{digest}"
+
+
+@dataclass(frozen=True)
+class PayloadRow:
+    """The secret half of one commitment (stored encrypted, shreddable)."""
+
+    commitment: str
+    subject: str
+    path: str
+    salt: bytes
+    value: Any
+
+    def plaintext(self) -> bytes:
+        return canonical_bytes(
+            {"path": self.path, "salt": base64.b64encode(self.salt).decode(), "value": self.value}
+        )
+
+
+def _split(pointer: str) -> list[str]:
+    if not pointer.startswith("/"):
+        raise ValueError(f"sensitive path {pointer!r} must be a JSON pointer such as /data/args")
+    return [p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/")]
+
+
+def commit_fields(
+    event_json: dict[str, Any], sensitive_paths: Sequence[str], subject: str
+) -> tuple[dict[str, Any], list[PayloadRow]]:
+    """Replace each present sensitive field by a commitment; return new JSON and payloads."""
+    import copy
+
+    out = copy.deepcopy(event_json)
+    rows: list[PayloadRow] = []
+    for pointer in sensitive_paths:
+        parts = _split(pointer)
+        parent: Any = out
+        for part in parts[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        last = parts[-1]
+        if not isinstance(parent, dict) or last not in parent:
+            continue
+        value = parent[last]
+        if isinstance(value, dict) and _KEY in value:
+            continue
+        salt = os.urandom(32)
+        commitment = commitment_of(salt, pointer, value)
+        parent[last] = {_KEY: commitment, "subject": subject}
+        rows.append(PayloadRow(commitment, subject, pointer, salt, value))
+    return out, rows
+
+
+def _subject_key(conn: psycopg.Connection, origin: str, subject: str) -> bytes:
+    conn.execute(_INSERT_KEY, (origin, subject, os.urandom(32)))
+    row = conn.execute(_GET_KEY, (origin, subject)).fetchone()
+    assert row is not None
+    return bytes(row[0])
+
+
+def submit_private(
+    conn: psycopg.Connection,
+    events: Sequence[EventBase],
+    settings: Settings,
+    sensitive: Sequence[str],
+    subject: str,
+) -> list[Receipt]:
+    """Submit events with `sensitive` JSON-pointer fields committed; payloads in the same txn.
+
+    Only JSON-typed fields (args, result, output, request, attributes, ...) can hold a
+    commitment object; a field the event model types as a string is refused with ValueError.
+    """
+    items: list[EncodedEvent] = []
+    payloads: list[tuple[str, uuid.UUID, PayloadRow]] = []
+    for event in events:
+        committed, rows = commit_fields(to_json(event), sensitive, subject)
+        try:
+            typed = decode_event(committed)
+        except ValueError as exc:
+            raise ValueError(f"cannot commit {list(sensitive)} in {event.type}: {exc}") from None
+        body = canonical_bytes(to_json(typed))
+        origin = settings.origin(event.tenant)
+        items.append(EncodedEvent(event.event_id, origin, event.run_id, event.run_seq, body))
+        payloads += [(origin, event.event_id, row) for row in rows]
+    with conn.transaction():
+        keys: dict[tuple[str, str], bytes] = {}
+        columns: list[list[Any]] = [[], [], [], [], [], []]
+        for origin, event_id, row in payloads:
+            key = keys.get((origin, row.subject))
+            if key is None:
+                key = keys[(origin, row.subject)] = _subject_key(conn, origin, row.subject)
+            sealed = bytes(nacl.secret.SecretBox(key).encrypt(row.plaintext()))
+            values = (row.commitment, origin, row.subject, event_id, row.path, sealed)
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        if payloads:
+            conn.execute(_INSERT_PAYLOADS, columns)
+        return submit_encoded(conn, items, check_canonical=False)
+
+
+def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documented order
+    conn: psycopg.Connection,
+    settings: Settings,
+    subject: str,
+    reason: str,
+    authorised_by: str | None = None,
+    tenant: str | None = None,
+) -> EventBase:
+    """Shred `subject`'s key and payloads and submit a signed `redaction` event (one txn)."""
+    from ledger.store.sequencer import log_signer
+
+    origin = settings.origin(tenant)
+    signer = log_signer(settings)
+    with conn.transaction():
+        commitments = [str(r[0]) for r in conn.execute(_SUBJECT_COMMITMENTS, (origin, subject))]
+        data: dict[str, Any] = {"subject": subject, "reason": reason, "commitments": commitments}
+        if authorised_by:
+            data["authorised_by"] = authorised_by
+        data["signature"] = base64.b64encode(
+            signer.key_id + signer.sign(redaction_message(origin, data))
+        ).decode()
+        event = make_event(
+            "redaction", run_id=uuid.uuid4(), run_seq=0, tenant=tenant or settings.tenant, data=data
+        )
+        conn.execute(_SHRED_KEY, (origin, subject))
+        conn.execute(_SHRED_PAYLOADS, (origin, subject))
+        submit_encoded(
+            conn,
+            [
+                EncodedEvent(
+                    event.event_id, origin, event.run_id, 0, canonical_bytes(to_json(event))
+                )
+            ],
+            check_canonical=False,
+        )
+    return event
+
+
+def redaction_message(origin: str, data: dict[str, Any]) -> bytes:
+    """What the log key signs for a redaction: origin and the event data without `signature`."""
+    unsigned = {k: v for k, v in data.items() if k != "signature" and v is not None}
+    return b"agent-ledger/redaction/v1\n" + origin.encode() + b"\n" + canonical_bytes(unsigned)
+
+
+def _walk(value: Any, found: list[str]) -> None:
+    if isinstance(value, dict):
+        c = value.get(_KEY)
+        if isinstance(c, str):
+            found.append(c)
+            return
+        for v in value.values():
+            _walk(v, found)
+    elif isinstance(value, list):
+        for v in value:
+            _walk(v, found)
+
+
+class PayloadScanner:
+    """Collects commitments/redactions while `verify` streams an origin; then checks payloads."""
+
+    def __init__(self, conn: psycopg.Connection, origin: str) -> None:
+        self.conn, self.origin = conn, origin
+        self.committed: list[tuple[int, str]] = []
+        self.known: set[str] = set()
+        self.redacted: set[str] = set()
+        self.problem: tuple[int, str, str] | None = None
+        self.verifiers: Sequence[Verifier] = ()
+
+    @classmethod
+    def for_origin(cls, conn: psycopg.Connection, origin: str) -> PayloadScanner | None:
+        row = conn.execute("SELECT to_regclass('ledger_payloads') IS NOT NULL").fetchone()
+        return cls(conn, origin) if row and row[0] else None
+
+    def scan(self, seq: int, value: dict[str, Any]) -> None:
+        if value.get("type") == "redaction":
+            data = value.get("data") or {}
+            if not self._signed(data) and self.problem is None:
+                self.problem = (
+                    seq,
+                    f"redaction at seq {seq} is not signed by a trusted log key",
+                    "redaction_unsigned",
+                )
+            for c in data.get("commitments", []):
+                if c not in self.known and self.problem is None:
+                    self.problem = (
+                        seq,
+                        f"redaction at seq {seq} names unknown commitment {c}",
+                        "redaction_unknown",
+                    )
+                self.redacted.add(c)
+            return
+        found: list[str] = []
+        _walk(value, found)
+        for c in found:
+            self.committed.append((seq, c))
+            self.known.add(c)
+
+    def _signed(self, data: dict[str, Any]) -> bool:
+        try:
+            raw = base64.b64decode(str(data.get("signature")), validate=True)
+        except ValueError:
+            return False
+        message = redaction_message(self.origin, data)
+        return any(raw[:4] == v.key_id and v.verify(message, raw[4:]) for v in self.verifiers)
+
+    def finish(self, report: Any) -> tuple[int, str, str] | None:
+        """Check every committed field: verified, redacted or missing (first problem wins)."""
+        if self.problem is not None:
+            return self.problem
+        if not self.committed:
+            return None
+        stored = {str(r[0]): r for r in self.conn.execute(_ORIGIN_PAYLOADS, (self.origin,))}
+        for seq, c in self.committed:
+            row = stored.get(c)
+            if row is not None and row[3] is not None:
+                try:
+                    plain = nacl.secret.SecretBox(bytes(row[3])).decrypt(bytes(row[2]))
+                    import orjson
+
+                    doc = orjson.loads(plain)
+                    ok = (
+                        commitment_of(base64.b64decode(doc["salt"]), doc["path"], doc["value"]) == c
+                    )
+                except (nacl.exceptions.CryptoError, ValueError, KeyError):
+                    ok = False
+                if not ok:
+                    return (
+                        seq,
+                        f"payload does not match its commitment at seq {seq}",
+                        "payload_mismatch",
+                    )
+                report.payloads_verified += 1
+            elif c in self.redacted:
+                if not report.redacted or report.redacted[-1] != seq:
+                    report.redacted.append(seq)
+            else:
+                return (
+                    seq,
+                    f"payload missing without authorisation at seq {seq} ({c})",
+                    "payload_missing",
+                )
+        return None
+
+
+# ----------------------------------------------------------------------------- secrets
+_DETECTORS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "private_key",
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+    ),
+    ("url_password", re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")),
+    ("bearer_token", re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{16,}")),
+    ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    ("openai_api_key", re.compile(r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}")),
+    ("aws_access_key_id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("github_token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+    ("slack_token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+]
+_SECRET_KEYS = re.compile(
+    r"(?i)^(pass(word|wd)?|secret|client_secret|api[_-]?key|access[_-]?token|auth[_-]?token|"
+    r"authorization|private[_-]?key|refresh[_-]?token)$"
+)
+
+
+def _marker(detector: str, secret: str, path: str, findings: list[dict[str, str]]) -> str:
+    commitment = commitment_of(os.urandom(32), path, secret)
+    findings.append({"path": path, "detector": detector, "commitment": commitment})
+    return f"[secret:{detector} {commitment}]"
+
+
+def _scrub_text(text: str, path: str, findings: list[dict[str, str]]) -> str:
+    for name, pattern in _DETECTORS:
+        if pattern.search(text):
+
+            def replace(m: re.Match[str], detector: str = name) -> str:
+                return _marker(detector, m.group(0), path, findings)
+
+            text = pattern.sub(replace, text)
+    return text
+
+
+def scrub_secrets(json_value: Any, _path: str = "") -> tuple[Any, list[dict[str, str]]]:
+    """Replace secrets in a JSON value by commitment markers; return (scrubbed, findings).
+
+    Each finding is {"path": JSON pointer, "detector": name, "commitment": "sha256:..."}.
+    """
+    findings: list[dict[str, str]] = []
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            return _scrub_text(value, path, findings)
+        if isinstance(value, list):
+            return [walk(v, f"{path}/{i}") for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                sub = f"{path}/{str(k).replace('~', '~0').replace('/', '~1')}"
+                if (
+                    isinstance(v, str)
+                    and v
+                    and _SECRET_KEYS.match(str(k))
+                    and not v.startswith("[secret:")
+                ):
+                    out[k] = _marker(f"key:{k}", v, sub, findings)
+                else:
+                    out[k] = walk(v, sub)
+            return out
+        return value
+
+    return walk(json_value, _path), findings

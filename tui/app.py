@@ -1,0 +1,219 @@
+"""The `ledger tui` App: global bindings, theme, live LISTEN loop, verification worker.
+
+Why the App holds so little: screens own their data and workers; the App owns what is shared by
+all of them — the read connection (`LedgerData`), the readonly flag, the chain-verification
+state shown on the board, the exercise (if any), and the LISTEN loop that turns the sequencer's
+`pg_notify('ledger_appended', '<origin> <size>')` into coalescing `LedgerAppended` messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psycopg
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from ledger.config import Settings
+from ledger.db.connect import database_dsn
+from tui.commands import LedgerCommands
+from tui.data import LedgerData
+from tui.exercise import Exercise
+from tui.messages import LedgerAppended, Notice, VerifyFinished
+
+__all__ = ["LedgerApp"]
+
+
+class LedgerApp(App[None]):
+    """Forensics and incident-response terminal UI over the ledger."""
+
+    TITLE = "agent-ledger"
+    CSS_PATH = "app.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 - Textual's own type
+    COMMANDS = App.COMMANDS | {LedgerCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys of this screen"),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="app.theme", tooltip="Dark / light theme"),
+        Binding(
+            "V", "verify", "Verify", id="app.verify", tooltip="Verify every chain and checkpoint"
+        ),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        readonly: bool = False,
+        run_id: str | None = None,
+        exercise: Path | None = None,
+        snapshot: bool = False,
+        listen: bool = True,
+        user: str = "investigator",
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.data = LedgerData(settings)
+        self.readonly = readonly
+        self.start_run = run_id
+        self.snapshot = snapshot
+        self.listen = listen and not snapshot
+        self.user = user
+        self.exercise: Exercise | None = Exercise.load(exercise) if exercise else None
+        self.verified: dict[str, int] = {}
+        self.verify_status = "unverified"
+        self.verify_reason: str | None = None
+        self._stop = threading.Event()
+        self.last_error: str | None = None
+        self.theme = "textual-dark"
+        if readonly:
+            self.sub_title = "read-only auditor mode"
+
+    def on_mount(self) -> None:
+        from tui.screens.board import BoardScreen
+
+        self.push_screen(BoardScreen())
+        if self.exercise is not None:
+            from tui.screens.exercise import ExerciseScreen
+
+            self.push_screen(ExerciseScreen(self.exercise))
+        elif self.start_run:
+            from tui.screens.timeline import TimelineScreen
+
+            self.push_screen(TimelineScreen(runs=[self.start_run]))
+        if self.listen:
+            self.listen_loop()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self.data.close()
+
+    # ------------------------------------------------------------------ live updates
+    @work(
+        thread=True,
+        exclusive=True,
+        group="listen",
+        exit_on_error=False,
+        description="LISTEN ledger_appended",
+    )
+    def listen_loop(self) -> None:
+        """Forward sequencer notifications as coalescing LedgerAppended messages."""
+        worker = get_current_worker()
+        try:
+            with psycopg.connect(database_dsn(self.settings), autocommit=True) as conn:
+                conn.execute("LISTEN ledger_appended")
+                while not self._stop.is_set() and not worker.is_cancelled:
+                    for note in conn.notifies(timeout=0.5, stop_after=64):
+                        origin, _, size = note.payload.rpartition(" ")
+                        if origin and size.isdigit():
+                            self.post_message(LedgerAppended(origin, int(size)))
+        except psycopg.Error as exc:
+            self.post_message(Notice(f"live updates stopped: {exc}", error=True))
+
+    def on_ledger_appended(self, message: LedgerAppended) -> None:
+        screen: Any = self.screen
+        if hasattr(screen, "ledger_appended"):
+            screen.ledger_appended(message.origin, message.size)
+        for other in self.screen_stack:
+            if other is not screen and hasattr(other, "stale"):
+                other.stale = True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Workers run with exit_on_error=False: their failures become notifications."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.last_error = f"{event.worker.description}: {type(error).__name__}: {error}"
+            self.notify(self.last_error, severity="error", timeout=10)
+
+    def on_notice(self, message: Notice) -> None:
+        self.notify(message.text, severity="error" if message.error else "information")
+
+    # ------------------------------------------------------------------ verification
+    def action_verify(self) -> None:
+        self.verify_status = "verifying…"
+        self.verify_worker()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="verify",
+        exit_on_error=False,
+        description="Verifying the ledger",
+    )
+    def verify_worker(self) -> None:
+        """Full verification (chains, projections, Merkle roots, checkpoint signatures)."""
+        from ledger.db.connect import connect
+        from ledger.verify import verify_ledger
+
+        with connect(self.settings) as conn:
+            report = verify_ledger(conn, self.settings)
+        self.post_message(VerifyFinished(report.status, dict(report.origins), report.reason))
+
+    def on_verify_finished(self, message: VerifyFinished) -> None:
+        self.verify_status = "verified" if message.status == "ok" else "INVALID"
+        self.verify_reason = message.reason
+        self.verified = message.sizes
+        screen: Any = self.screen
+        if hasattr(screen, "reload"):
+            screen.reload()
+        self.notify(
+            f"verify: {self.verify_status}" + (f" — {message.reason}" if message.reason else ""),
+            severity="information" if message.status == "ok" else "error",
+        )
+
+    # ------------------------------------------------------------------ craft
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_board(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_whole_log(self) -> None:
+        from tui.screens.timeline import TimelineScreen
+
+        self.push_screen(TimelineScreen(origin=self.settings.origin()))
+
+    def action_export(self) -> None:
+        from tui.screens.export import ExportScreen
+
+        if self.writes_allowed():
+            self.push_screen(ExportScreen())
+
+    def action_aar(self) -> None:
+        from tui.screens.exercise import aar_path
+
+        if self.exercise is None:
+            self.notify("no exercise is running (ledger tui --exercise FILE)", severity="warning")
+            return
+        path = aar_path(self.exercise, self.settings.home)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            self.exercise.report("2026-11-24" if self.snapshot else _today()), encoding="utf-8"
+        )
+        self.notify(f"after-action report written to {path}")
+
+    def writes_allowed(self) -> bool:
+        """False in --readonly mode (callers hide the action)."""
+        if self.readonly:
+            self.notify("read-only auditor mode: writes are disabled", severity="warning")
+        return not self.readonly
+
+    def tenant_for(self, tenant: str) -> str:
+        """Where the TUI writes: the exercise namespace when an exercise runs, else `tenant`."""
+        return self.exercise.tenant if self.exercise is not None else tenant
+
+
+def _today() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date().isoformat()

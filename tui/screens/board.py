@@ -1,0 +1,242 @@
+"""The board: runs (filterable), open approvals, chain status per log, live as events arrive.
+
+Why it reloads in a worker on every `LedgerAppended`: the message coalesces bursts
+(`can_replace`) and the worker is `exclusive`, so a storm of sequencer batches costs one query
+round at a time and the UI never blocks.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from tui.data import BoardData, parse_filter
+from tui.screens.common import LedgerScreen
+
+__all__ = ["BoardScreen"]
+
+
+class BoardScreen(LedgerScreen):
+    """Runs, open approvals and chain status."""
+
+    WRITE_ACTIONS = frozenset({"export"})
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="board.filter",
+            tooltip="agent:x user:y status:z verdict:fail since:2026-01-01 text",
+        ),
+        Binding("escape", "clear_filter", "Clear", show=False, id="board.clear"),
+        Binding("enter", "open_run", "Timeline", id="board.open", tooltip="Timeline of the run"),
+        Binding("space", "mark", "Mark", id="board.mark", tooltip="Mark runs to merge"),
+        Binding(
+            "M", "merged", "Merged", id="board.merged", tooltip="Merged timeline of marked runs"
+        ),
+        Binding(
+            "l", "whole_log", "Whole log", id="board.log", tooltip="Every event of the run's log"
+        ),
+        Binding("s", "tsu", "Trace/Stop/Undo", id="board.tsu"),
+        Binding("R", "replay", "Replay", id="board.replay"),
+        Binding("e", "export", "Export", id="board.export", tooltip="Evidence export"),
+        Binding("r", "reload", "Reload", show=False, id="board.reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked: set[str] = set()
+        self.board: BoardData | None = None
+        self.filter_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static("chain: loading…", id="chain-status")
+        yield Input(
+            placeholder="filter runs: agent:x user:y status:failed verdict:fail since:…",
+            id="board-filter",
+            classes="hidden",
+        )
+        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield Label("Open approvals", classes="section")
+        yield DataTable(id="approvals", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        runs = self.query_one("#runs", DataTable)
+        runs.add_columns(
+            " ", "run", "agent", "user", "started", "status", "events", "verdict", "log"
+        )
+        self.query_one("#approvals", DataTable).add_columns(
+            "run", "approval", "tool", "roles", "reason"
+        )
+        runs.focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.stale:
+            self.stale = False
+            self.reload()
+
+    def ledger_appended(self, origin: str, size: int) -> None:
+        """Live update from the sequencer."""
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-query the board in a worker."""
+        self.load_board(self.filter_text)
+
+    @work(
+        thread=True, exclusive=True, group="board", exit_on_error=False, description="Loading runs"
+    )
+    def load_board(self, text: str) -> None:
+        board = self.lapp.data.board(parse_filter(text))
+        self.app.call_from_thread(self._show, board)
+
+    def _show(self, board: BoardData) -> None:
+        self.board = board
+        runs = self.query_one("#runs", DataTable)
+        keep = runs.cursor_row
+        runs.clear()
+        for br in board.runs:
+            r = br.summary
+            rid = str(r.run_id)
+            verdict = f"{br.fails} fail" if br.fails else "-"
+            runs.add_row(
+                "●" if rid in self.marked else " ",
+                rid[:13],
+                r.agent or "-",
+                r.initiating_user or "-",
+                r.started_at[:19].replace("T", " "),
+                r.status,
+                str(r.event_count),
+                verdict,
+                r.origin.rsplit("/", 1)[-1],
+                key=rid,
+            )
+        if board.runs:
+            runs.move_cursor(row=min(keep, len(board.runs) - 1))
+        approvals = self.query_one("#approvals", DataTable)
+        approvals.clear()
+        for a in board.approvals:
+            approvals.add_row(
+                a.run_id[:13],
+                a.approval_id,
+                a.tool,
+                ",".join(a.required_roles),
+                a.reason,
+                key=f"{a.origin}/{a.seq}",
+            )
+        self.query_one("#chain-status", Static).update(self._chain_line(board))
+
+    def _chain_line(self, board: BoardData) -> str:
+        lapp = self.lapp
+        parts = []
+        for origin, size in sorted(board.chain.items()):
+            done = lapp.verified.get(origin)
+            if lapp.verify_status == "INVALID" and done is None:
+                state = f"[b red]INVALID[/] {lapp.verify_reason or ''}"
+            elif done is None:
+                state = "[yellow]unverified[/] (V to verify)"
+            elif done >= size:
+                state = f"[green]verified ✓[/] to {done}"
+            else:
+                state = f"[yellow]unverified since {done}[/] (+{size - done})"
+            parts.append(f"{origin.rsplit('/', 1)[-1]}: {size} events, {state}")
+        shown = f"runs {len(board.runs)}/{board.total_runs}"
+        if self.filter_text:
+            shown += f" (filter: {self.filter_text})"
+        mode = " │ [b magenta]READ-ONLY[/]" if lapp.readonly else ""
+        return (
+            " │ ".join(parts or ["empty ledger"])
+            + f" │ {shown} │ approvals open {len(board.approvals)}{mode}"
+        )
+
+    # ------------------------------------------------------------------ actions
+    def selected_run(self) -> str | None:
+        """Full run id under the cursor."""
+        runs = self.query_one("#runs", DataTable)
+        if not runs.row_count:
+            return None
+        key = runs.coordinate_to_cell_key(runs.cursor_coordinate).row_key
+        return str(key.value)
+
+    def _origin_of(self, run_id: str) -> str:
+        assert self.board is not None
+        return next(
+            (br.summary.origin for br in self.board.runs if str(br.summary.run_id) == run_id),
+            self.lapp.settings.origin(),
+        )
+
+    def action_filter(self) -> None:
+        box = self.query_one("#board-filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    @on(Input.Submitted, "#board-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.filter_text = event.value.strip()
+        self.query_one("#runs", DataTable).focus()
+        self.reload()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#board-filter", Input)
+        box.value, self.filter_text = "", ""
+        box.add_class("hidden")
+        self.query_one("#runs", DataTable).focus()
+        self.reload()
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self) -> None:
+        self.action_open_run()
+
+    def action_open_run(self) -> None:
+        from tui.screens.timeline import TimelineScreen
+
+        if (run := self.selected_run()) is not None:
+            self.app.push_screen(TimelineScreen(runs=[run]))
+
+    def action_mark(self) -> None:
+        if (run := self.selected_run()) is None:
+            return
+        self.marked ^= {run}
+        runs = self.query_one("#runs", DataTable)
+        runs.update_cell(run, runs.ordered_columns[0].key, "●" if run in self.marked else " ")
+
+    def action_merged(self) -> None:
+        from tui.screens.timeline import TimelineScreen
+
+        runs = sorted(self.marked) or ([r] if (r := self.selected_run()) else [])
+        if runs:
+            self.app.push_screen(TimelineScreen(runs=runs))
+
+    def action_whole_log(self) -> None:
+        from tui.screens.timeline import TimelineScreen
+
+        run = self.selected_run()
+        origin = self._origin_of(run) if run else self.lapp.settings.origin()
+        self.app.push_screen(TimelineScreen(origin=origin))
+
+    def action_tsu(self) -> None:
+        from tui.screens.tsu import TraceStopUndoScreen
+
+        if (run := self.selected_run()) is not None:
+            self.app.push_screen(TraceStopUndoScreen(run))
+
+    def action_replay(self) -> None:
+        from tui.screens.replay import ReplayScreen
+
+        if (run := self.selected_run()) is not None:
+            self.app.push_screen(ReplayScreen(run))
+
+    def action_export(self) -> None:
+        from tui.screens.export import ExportScreen
+
+        self.app.push_screen(ExportScreen())
+
+    def action_reload(self) -> None:
+        self.reload()

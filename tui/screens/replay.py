@@ -1,0 +1,193 @@
+"""Replay a run step by step and re-evaluate it against another published policy version.
+
+Why it uses replay.state.fold and replay.policy: the TUI must show exactly what `ledger replay` /
+`ledger check` compute, never a second interpretation. Transport keys follow Dolphie:
+`,` back, `.` forward, `space` play/pause, `home`/`end`; `p` picks the next published policy
+and `c` checks the run (as of the current step) against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+
+from tui.screens.common import LedgerScreen
+
+__all__ = ["ReplayScreen"]
+
+
+class ReplayScreen(LedgerScreen):
+    """Step through a run's state; re-check it against a chosen policy."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="replay.back"),
+        Binding("comma", "step(-1)", "◀ Step", id="replay.back_step"),
+        Binding("full_stop", "step(1)", "Step ▶", id="replay.fwd_step"),
+        Binding("space", "play", "▶/❚❚", id="replay.play"),
+        Binding("home", "to(0)", "◀◀", show=False, id="replay.start", priority=True),
+        Binding("end", "to(-1)", "▶▶", show=False, id="replay.end", priority=True),
+        Binding("p", "next_policy", "Policy", id="replay.policy", tooltip="Next published policy"),
+        Binding("c", "check", "Re-evaluate", id="replay.check"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.stored: list[Any] = []
+        self.step = 0
+        self.policies: list[Any] = []
+        self.policy_index = -1
+        self.timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"[b]Replay[/] run {self.run_id}", id="replay-title")
+        with Horizontal():
+            yield VerticalScroll(Static("loading…", id="replay-state"), id="replay-left")
+            yield VerticalScroll(
+                Static("p: choose policy · c: re-evaluate", id="replay-verdicts"), id="replay-right"
+            )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load_run()
+
+    @work(
+        thread=True, exclusive=True, group="replay", exit_on_error=False, description="Loading run"
+    )
+    def load_run(self) -> None:
+        import uuid
+
+        from ledger.store.read import run_events
+        from replay.ledgerdb import published_policies
+
+        data = self.lapp.data
+        with data._lock:
+            stored = run_events(data.conn(), uuid.UUID(self.run_id))
+            policies = published_policies(data.conn())
+        self.app.call_from_thread(self._loaded, stored, policies)
+
+    def _loaded(self, stored: list[Any], policies: list[Any]) -> None:
+        self.stored, self.policies = stored, policies
+        self.step = max(len(stored) - 1, 0)
+        self._show_state()
+
+    def _state(self) -> Any:
+        from replay.state import fold
+
+        return fold(self.stored, at_seq=self.stored[self.step].seq) if self.stored else None
+
+    def _show_state(self) -> None:
+        state = self._state()
+        out = Text()
+        if state is None:
+            out.append("run not found", style="bold red")
+            self.query_one("#replay-state", Static).update(out)
+            return
+        out.append(f"step {self.step + 1}/{len(self.stored)}  ", style="bold")
+        out.append("◀◀ ◀ " + ("❚❚" if self.timer else "▶") + " ▶ ▶▶\n", style="cyan")
+        event = self.stored[self.step].event
+        out.append(f"now at   {event.type} · {event.occurred_at}\n")
+        v, t = state.versions, state.totals
+        out.append(
+            f"versions prompt {v.prompt_version} · model {v.model} · policy "
+            f"{(v.policy_hash or '-')[:12]}\n",
+            style="dim",
+        )
+        out.append(
+            f"totals   {t.events} events · {t.llm_calls} llm · {t.tool_calls} tools · "
+            f"{t.total_tokens} tokens · ${t.cost_usd}\n",
+            style="dim",
+        )
+        out.append(
+            f"open     tool calls {list(state.open_tool_calls)} · "
+            f"llm calls {list(state.open_llm_calls)}\n"
+        )
+        out.append("\ntimeline so far\n", style="bold")
+        for entry in state.timeline[-30:]:
+            out.append(
+                f"  {entry.run_seq:>3} {entry.occurred_at[11:23]} "
+                f"{entry.type:<20} {entry.summary}\n"
+            )
+        self.query_one("#replay-state", Static).update(out)
+
+    def action_step(self, delta: int) -> None:
+        if self.stored:
+            self.step = max(0, min(self.step + delta, len(self.stored) - 1))
+            self._show_state()
+
+    def action_to(self, where: int) -> None:
+        if self.stored:
+            self.step = 0 if where == 0 else len(self.stored) - 1
+            self._show_state()
+
+    def action_play(self) -> None:
+        if self.timer is not None:
+            self.timer.stop()
+            self.timer = None
+        elif not self.lapp.snapshot:
+            if self.step >= len(self.stored) - 1:
+                self.step = 0
+            self.timer = self.set_interval(0.5, self._tick)
+        self._show_state()
+
+    def _tick(self) -> None:
+        if self.step >= len(self.stored) - 1 and self.timer is not None:
+            self.timer.stop()
+            self.timer = None
+        else:
+            self.step += 1
+        self._show_state()
+
+    def action_next_policy(self) -> None:
+        if not self.policies:
+            self.query_one("#replay-verdicts", Static).update(
+                Text(
+                    "no policy.published events in the ledger (ledger policy publish FILE)",
+                    style="yellow",
+                )
+            )
+            return
+        self.policy_index = (self.policy_index + 1) % len(self.policies)
+        _seq, event = self.policies[self.policy_index]
+        self.query_one("#replay-verdicts", Static).update(
+            Text(
+                f"policy {event.data.name} {event.data.version} "
+                f"({event.data.policy_hash[:12]}) — c to check"
+            )
+        )
+
+    def action_check(self) -> None:
+        if self.policy_index < 0:
+            self.action_next_policy()
+        if self.policy_index >= 0 and self.stored:
+            self.check(self.policy_index, self.step)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="policy",
+        exit_on_error=False,
+        description="Re-evaluating",
+    )
+    def check(self, index: int, step: int) -> None:
+        from replay.policy.engine import check_run, compile_pack
+        from replay.policy.loader import load_pack_data
+        from replay.state import fold
+
+        _seq, event = self.policies[index]
+        state = fold(self.stored, at_seq=self.stored[step].seq)
+        verdicts = check_run(compile_pack(load_pack_data(event.data.document)), state)
+        out = Text()
+        out.append(f"{event.data.name} {event.data.version} as of step {step + 1}\n", style="bold")
+        for v in verdicts:
+            style = {"fail": "bold red", "pass": "green"}.get(v.outcome, "yellow")
+            out.append(f"{v.outcome.upper():<8}", style=style)
+            out.append(f"{v.rule_id}: {v.explanation}\n")
+        self.app.call_from_thread(self.query_one("#replay-verdicts", Static).update, out)

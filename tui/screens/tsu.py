@@ -1,0 +1,327 @@
+"""Trace / Stop / Undo for one run (or one tool call of it): the seed question made concrete.
+
+Trace: who initiated, versions in force, run chain and inclusion proof. Stop: who may stop it
+(computed from the ledger's roles and the published policy, see tui.inspect) and a typed
+confirmation that records `run.stop.requested`. Undo: the plan from replay.undo with per-step
+badges, residue, windows and eligible approvers; dry run with read-only probes. In an exercise
+both stop and undo are dry runs recorded as decisions in the exercise namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
+
+from ledger import ids
+from tui.inspect import RunTrace
+from tui.rows import Row
+from tui.screens.common import LedgerScreen, PromptScreen
+
+__all__ = ["TraceStopUndoScreen"]
+
+_EFFECT = {
+    "reversible": "green",
+    "compensable": "cyan",
+    "mitigable": "yellow",
+    "irreversible": "bold red",
+}
+
+
+class TraceStopUndoScreen(LedgerScreen):
+    """Three tabs over one run."""
+
+    WRITE_ACTIONS = frozenset({"stop", "approve", "apply"})
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="tsu.back"),
+        Binding("1", "tab('trace')", "Trace", id="tsu.trace"),
+        Binding("2", "tab('stop')", "Stop", id="tsu.stop"),
+        Binding("3", "tab('undo')", "Undo", id="tsu.undo"),
+        Binding("P", "plan(False)", "Plan", id="tsu.plan", tooltip="Generate the undo plan"),
+        Binding("y", "plan(True)", "Dry run", id="tsu.dryrun", tooltip="Plan + read-only probes"),
+        Binding("A", "approve", "Approve", id="tsu.approve", tooltip="Sign the plan digest as you"),
+        Binding("X", "apply", "Apply", id="tsu.apply", tooltip="Apply the approved plan (typed)"),
+    ]
+
+    def __init__(self, run_id: str, row: Row | None = None, tab: str = "trace") -> None:
+        super().__init__()
+        self.run_id, self.row, self.initial_tab = run_id, row, tab
+        self.trace: RunTrace | None = None
+        self.plan: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"[b]Trace / Stop / Undo[/] run {self.run_id}", id="tsu-title")
+        with TabbedContent(initial=self.initial_tab, id="tsu-tabs"):
+            with TabPane("Trace", id="trace"):
+                yield VerticalScroll(Static("tracing…", id="trace-body"))
+            with TabPane("Stop", id="stop"):
+                yield Static("", id="stop-who")
+                if not self.lapp.readonly:
+                    yield Input(placeholder="reason (recorded in the ledger)", id="stop-reason")
+                    yield Input(placeholder="type STOP to confirm", id="stop-confirm")
+                    yield Static("", id="stop-hint")
+                    yield Button("Request stop", id="stop-button", variant="error")
+                else:
+                    yield Static("read-only auditor mode: stopping is hidden", classes="muted")
+            with TabPane("Undo", id="undo"):
+                yield Static(
+                    "P: generate the undo plan · y: dry run (read-only probes)", id="undo-note"
+                )
+                yield DataTable(id="undo-steps", cursor_type="row")
+                yield VerticalScroll(Static("", id="undo-residue"))
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#undo-steps", DataTable).add_columns(
+            "step",
+            "tool",
+            "effect",
+            "strategy",
+            "window until",
+            "approvals",
+            "eligible approvers",
+            "status",
+        )
+        self.load_trace()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tsu-tabs", TabbedContent).active = tab
+        if tab == "stop" and not self.lapp.readonly:
+            self.call_after_refresh(self._focus_reason)
+
+    def _focus_reason(self) -> None:
+        self.query_one("#stop-reason", Input).focus()
+        self.query_one("#stop-hint", Static).update("type the reason, then enter")
+
+    @on(Input.Submitted, "#stop-reason")
+    def _reason_submitted(self) -> None:
+        self.query_one("#stop-confirm", Input).focus()
+        self.query_one("#stop-hint", Static).update("reason noted: now type STOP and press enter")
+
+    # ------------------------------------------------------------------ trace
+    @work(thread=True, exclusive=True, group="trace", exit_on_error=False, description="Tracing")
+    def load_trace(self) -> None:
+        from tui.inspect import run_trace
+
+        trace = run_trace(self.lapp.data, self.run_id)
+        self.app.call_from_thread(self._show_trace, trace)
+
+    def _show_trace(self, trace: RunTrace | None) -> None:
+        self.trace = trace
+        body = Text()
+        if trace is None:
+            body.append("run not found", style="bold red")
+            self.query_one("#trace-body", Static).update(body)
+            return
+        exercise = self.lapp.exercise
+        if exercise is not None and exercise.run_id == self.run_id and exercise.mark("trace"):
+            exercise.decide(self.lapp.user, "traced the run (trace panel opened)")
+        body.append("initiated by          ", style="dim")
+        body.append(f"{trace.initiated_by} (roles: {', '.join(trace.roles) or '-'})\n")
+        body.append("agent                 ", style="dim")
+        body.append(
+            f"{trace.agent}\n{'status':<22}{trace.status} · {trace.events} events · "
+            f"{trace.origin}\n"
+        )
+        for key in ("prompt_version", "model", "policy_hash", "tool_contract_digest"):
+            body.append(f"{key:<22}", style="dim")
+            body.append(f"{trace.versions.get(key, '-')}\n")
+        body.append("run chain             ", style="dim")
+        body.append(trace.chain_note + "\n", style="green" if trace.chain_ok else "bold red")
+        body.append("last event            ", style="dim")
+        body.append(
+            trace.proof + "\n", style="green" if trace.proof.startswith("included") else "yellow"
+        )
+        body.append("\ntool calls\n", style="bold")
+        for tool in trace.tool_calls or ["none"]:
+            body.append(f"  {tool}\n")
+        self.query_one("#trace-body", Static).update(body)
+        who = Text()
+        who.append("Who may stop this run ", style="bold")
+        who.append(f"(initiator + roles {', '.join(trace.stop_roles)}):\n", style="dim")
+        for person in trace.may_stop or ["nobody found — escalate"]:
+            who.append(f"  • {person}\n")
+        who.append(
+            "Pause ≠ revoke: a stop request halts the run; credentials stay valid until revoked.\n",
+            style="yellow",
+        )
+        if exercise is not None:
+            who.append(
+                "EXERCISE: stop is a dry run recorded as a decision.\n", style="bold magenta"
+            )
+        self.query_one("#stop-who", Static).update(who)
+
+    # ------------------------------------------------------------------ stop
+    @on(Button.Pressed, "#stop-button")
+    def _stop_pressed(self) -> None:
+        self.action_stop()
+
+    @on(Input.Submitted, "#stop-confirm")
+    def _stop_submitted(self) -> None:
+        self.action_stop()
+
+    def action_stop(self) -> None:
+        if not self.lapp.writes_allowed() or self.trace is None:
+            return
+        if self.query_one("#stop-confirm", Input).value.strip() != "STOP":
+            self.notify("type STOP to confirm", severity="warning")
+            return
+        reason = self.query_one("#stop-reason", Input).value.strip() or "stopped from ledger tui"
+        target = self.row.event_id if self.row else self.trace.first_event_id
+        tool_call = None
+        if self.row is not None:
+            tool_call = (self.row.document().get("data") or {}).get("tool_call_id")
+        self.set_focus(None)  # the form is done: keys go back to the screen's bindings
+        self.record_stop(target, tool_call, reason)
+
+    @work(thread=True, group="writes", exit_on_error=False, description="Recording stop")
+    def record_stop(self, target: str, tool_call: str | None, reason: str) -> None:
+        from tui.actions import annotate, request_stop
+
+        assert self.trace is not None
+        tenant = self.trace.docs[0].get("tenant", "default")
+        exercise = self.lapp.exercise
+        if exercise is not None:
+            exercise.mark("stop")
+            exercise.decide(self.lapp.user, f"stop requested (dry run): {reason}")
+            annotate(
+                self.lapp.data,
+                exercise.tenant,
+                target_event_id=target,
+                target_run_id=self.run_id,
+                kind="note",
+                text=f"DRY RUN stop: {reason}",
+                tags=["exercise", "decision"],
+                author=self.lapp.user,
+            )
+            msg = "exercise: stop recorded as a dry-run decision"
+        else:
+            request_stop(
+                self.lapp.data,
+                str(tenant),
+                target_event_id=target,
+                tool_call_id=tool_call,
+                reason=reason,
+                who=self.lapp.user,
+            )
+            msg = "run.stop.requested recorded in the ledger"
+        self.app.call_from_thread(self.notify, msg)
+        self.app.call_from_thread(self.load_trace)
+
+    # ------------------------------------------------------------------ undo
+    def action_plan(self, dry: bool) -> None:
+        if self.trace is None:
+            return
+        self.query_one("#undo-note", Static).update("planning…")
+        self.action_tab("undo")
+        self.make_plan(dry)
+
+    @work(thread=True, exclusive=True, group="undo", exit_on_error=False, description="Undo plan")
+    def make_plan(self, dry: bool) -> None:
+        from tui.actions import undo_plan
+
+        assert self.trace is not None
+        now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else ids.format_timestamp(ids.now_ns())
+        try:
+            plan, steps, note = undo_plan(self.lapp.data, self.trace.docs, now, self.lapp.user, dry)
+        except Exception as exc:  # replay reports user-fixable problems (contracts) as exceptions
+            self.app.call_from_thread(
+                self.query_one("#undo-note", Static).update,
+                Text(f"undo plan failed: {type(exc).__name__}: {exc}", style="red"),
+            )
+            return
+        self.app.call_from_thread(self._show_plan, plan, steps, note)
+
+    def _show_plan(self, plan: Any, steps: list[Any], note: str) -> None:
+        assert self.trace is not None
+        self.plan = plan
+        exercise = self.lapp.exercise
+        if exercise is not None and exercise.mark("undo_plan"):
+            exercise.decide(self.lapp.user, f"undo plan {plan.digest[:12]} produced ({note})")
+        dry = {s.step_id: s for s in steps}
+        table = self.query_one("#undo-steps", DataTable)
+        table.clear()
+        for step in plan.ordered_steps():
+            rule = step.approvals
+            need = f"{rule.min_approvers}x {','.join(rule.roles) or 'any'}"
+            exclude = tuple(a for a in (step.original_actor, self.trace.initiated_by) if a)
+            eligible = (
+                ", ".join(self.trace.eligible_approvers(tuple(rule.roles), exclude)) or "none found"
+            )
+            d = dry.get(step.step_id)
+            status = "" if d is None else ("would run" if d.would_run else "would not run")
+            table.add_row(
+                step.step_id,
+                step.tool,
+                Text(step.effect_class, style=_EFFECT.get(step.effect_class, "")),
+                step.strategy + (f" (was {step.downgraded_from})" if step.downgraded_from else ""),
+                (step.window_deadline or "-")[:19],
+                need,
+                eligible,
+                status,
+            )
+        residue = Text()
+        digest = "(digest hidden in snapshot mode)" if self.lapp.snapshot else plan.digest[:16]
+        residue.append(f"plan {digest} · {note} · summary {plan.summary}\n", style="dim")
+        residue.append("residue\n", style="bold")
+        for item in plan.residue or ():
+            residue.append(
+                f"  {item.step_id} {item.tool}: {item.residue}\n    runbook: {item.runbook}\n"
+            )
+        if exercise is None and not self.lapp.readonly:
+            residue.append(
+                "\nA: approve (signs the plan digest as you; separation of duties enforced) · "
+                "X: apply (typed APPLY)\n",
+                style="yellow",
+            )
+        if exercise is not None:
+            residue.append("EXERCISE: undo is a dry run only.\n", style="bold magenta")
+        self.query_one("#undo-note", Static).update(f"{len(plan.steps)} step(s) · {note}")
+        self.query_one("#undo-residue", Static).update(residue)
+
+    # ------------------------------------------------------------------ approve / apply
+    def _plan_ready(self) -> bool:
+        if not self.lapp.writes_allowed():
+            return False
+        if self.lapp.exercise is not None:
+            self.notify("exercise: undo is a dry run only", severity="warning")
+            return False
+        if self.plan is None:
+            self.notify("generate the plan first (P or y)", severity="warning")
+            return False
+        return True
+
+    def action_approve(self) -> None:
+        if self._plan_ready():
+            self.undo_write("approve")
+
+    def action_apply(self) -> None:
+        if not self._plan_ready():
+            return
+
+        def confirmed(text: str | None) -> None:
+            if text == "APPLY":
+                self.query_one("#undo-note", Static).update("applying… (steps run in order)")
+                self.undo_write("apply")
+            elif text is not None:
+                self.notify("not applied: type APPLY to confirm", severity="warning")
+
+        self.app.push_screen(PromptScreen("Type APPLY to run the compensations"), confirmed)
+
+    @work(thread=True, exclusive=True, group="undo-write", exit_on_error=False, description="Undo")
+    def undo_write(self, what: str) -> None:
+        from tui.actions import undo_apply, undo_approve
+
+        try:
+            if what == "approve":
+                text = undo_approve(self.lapp.data, self.plan, self.lapp.user)
+            else:
+                text = undo_apply(self.lapp.data, self.plan, self.lapp.user)
+        except Exception as exc:  # refusals (SoD, not approved) are one-line LedgerErrors
+            text = f"{what} refused: {exc}"
+        self.app.call_from_thread(self.query_one("#undo-note", Static).update, Text(text))

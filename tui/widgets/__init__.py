@@ -1,0 +1,1 @@
+"""Reusable widgets with their own DEFAULT_CSS."""
