@@ -85,3 +85,32 @@ def test_ledger_demo_command_runs_twice(cli: object) -> None:
     assert second.exit_code == 0, second.stderr
     runs = json.loads(cli("runs", "--json").stdout)  # type: ignore[operator]
     assert len(runs) == 16
+
+
+def test_the_tui_opens_on_the_demo_incident(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    import asyncio
+
+    from textual.widgets import Static
+
+    from tests.tui.conftest import settle
+    from tui.app import LedgerApp
+    from tui.screens.timeline import TimelineScreen
+
+    story = record_story(ledger_settings, ledger_conn)
+    incident = story.incident["prompt_injection"]
+    events = run_events(ledger_conn, uuid.UUID(incident))
+
+    async def open_incident() -> str:
+        app = LedgerApp(ledger_settings, run_id=incident, listen=False, user="oncall@example.com")
+        try:
+            async with app.run_test(size=(120, 36)) as pilot:
+                await settle(pilot)
+                assert isinstance(app.screen, TimelineScreen)
+                return str(app.screen.query_one("#tl-title", Static).render())
+        finally:
+            app.data.close()
+
+    title = asyncio.run(open_incident())
+    assert incident in title and f"{len(events)} events" in title
