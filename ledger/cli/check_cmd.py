@@ -69,6 +69,8 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     failed = False
     for rid in run_ids:
         events = run_events(conn, rid)
+        if not events and run is not None:
+            raise InputError(f"no run {rid} in the ledger")
         if not events or events[0].event.type == "policy.published":
             continue
         state = fold(events)
