@@ -26,6 +26,7 @@ import psycopg
 from ledger import ids
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
+from ledger.gcpause import gc_paused
 from ledger.keyring import KEY_EVENT_TYPES, KeyRing
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
@@ -354,7 +355,8 @@ def verify_ledger(
         names.append(pin.origin)
     for origin in names:
         try:
-            _verify_origin(conn, origin, trusted, report, pin)
+            with gc_paused():
+                _verify_origin(conn, origin, trusted, report, pin)
             if witnesses:
                 ring = key_ring(conn, origin, trusted)
                 size = report.origins.get(origin, 0)

@@ -29,6 +29,7 @@ from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import KeyUnavailable
 from ledger.events import EVENT_CLASSES, leaf_hash
+from ledger.gcpause import gc_paused
 from ledger.keys import KeyFileError, load_or_create_signer
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
@@ -160,7 +161,7 @@ def sequence_batch(
 ) -> BatchResult | None:
     """Sequence one batch. Returns None when another sequencer holds leadership."""
     result = BatchResult()
-    with conn.transaction():
+    with gc_paused(), conn.transaction():
         lock = query("take_sequencer_lock") if wait else query("try_sequencer_lock")
         row = conn.execute(lock).fetchone()
         if not wait and not (row and row[0]):
