@@ -110,27 +110,3 @@ def test_json_safe_always_canonicalises(value: object) -> None:
     canonical_bytes(truncate_marker(safe))
     if isinstance(value, float) and math.isfinite(value):
         assert safe == value
-
-
-text_no_surrogates = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))
-plain_json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | text_no_surrogates
-    | st.floats(allow_nan=False, allow_infinity=False),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(text_no_surrogates, children, max_size=4),
-    max_leaves=25,
-)
-
-
-@settings(max_examples=500, deadline=None)
-@given(plain_json)
-def test_fast_encode_is_byte_identical_to_rfc8785(value: object) -> None:
-    from ledger import ids
-    from ledger.events import encode_event, make_event
-    from ledger.hooks.encoding import fast_encode
-
-    if isinstance(value, int) and abs(value) > 2**53 - 1:
-        return  # not representable in I-JSON at all; json_safe turns it into a marker
-    event = make_event("custom", run_id=ids.new_id(), run_seq=0,
-                       data={"name": "x", "attributes": {"v": json_safe(value)}})
-    assert fast_encode(event) == encode_event(event)
