@@ -8,6 +8,7 @@ Usage: python bench/bench_append.py [--events N]
 from __future__ import annotations
 
 import argparse
+import itertools
 import multiprocessing as mp
 import statistics
 import sys
@@ -28,10 +29,9 @@ BATCH = 100
 
 def _writer(settings: Settings, runs: list[list[EncodedEvent]], start: mp.Event) -> None:  # type: ignore[valid-type]
     conn = connect(settings)
-    flat = [e for round_ in zip(*runs, strict=False) for e in round_] if runs else []
-    leftovers = [e for r in runs for e in r[len(min(runs, key=len)) :]] if runs else []
+    # Round-robin over this writer's runs, so runs interleave in the log as they do in production.
+    items = [e for wave in itertools.zip_longest(*runs) for e in wave if e is not None]
     start.wait()  # type: ignore[attr-defined]
-    items = flat + leftovers
     for i in range(0, len(items), BATCH):
         submit_encoded(conn, items[i : i + BATCH])
 

@@ -11,35 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ledger.merkle import EMPTY_ROOT, CompactRange
+from ledger.merkle import EMPTY_ROOT, CompactRange, consistency_ranges
 
-__all__ = ["StreamingTree", "consistency_ranges"]
-
-
-def _split(n: int) -> int:
-    return 1 << ((n - 1).bit_length() - 1)
-
-
-def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
-    """Leaf ranges [lo, hi) whose subtree roots form PROOF(old_size, new_size), in proof order."""
-    if not 0 < old_size <= new_size:
-        raise ValueError(f"need 0 < old_size <= new_size, got {old_size} and {new_size}")
-    if old_size == new_size:
-        return []
-    ranges: list[tuple[int, int]] = []
-    lo, hi, m, complete = 0, new_size, old_size, True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            ranges.append((lo + k, hi))
-            hi = lo + k
-        else:
-            ranges.append((lo, lo + k))
-            lo, m, complete = lo + k, m - k, False
-    if not complete:
-        ranges.append((lo, hi))
-    ranges.reverse()
-    return ranges
+__all__ = ["StreamingTree"]
 
 
 class StreamingTree:

@@ -21,7 +21,7 @@ from ledger import ids
 from ledger.canonical import CanonicalError, loads_strict
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
-from ledger.events import event_adapter
+from ledger.events import event_adapter, leaf_hash
 from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake, submit_encoded
 
 __all__ = ["IngestResult", "ingest_lines"]
@@ -64,8 +64,6 @@ class _Heads:
             if row is None:
                 self.known[run_id] = None
             else:
-                from ledger.events import leaf_hash
-
                 leaf = bytes(row[1]) if row[1] is not None else leaf_hash(bytes(row[2]))
                 self.known[run_id] = (int(row[0]), leaf.hex())
         return self.known[run_id]
@@ -124,16 +122,9 @@ def ingest_lines(
         except ValueError as exc:
             result.errors.append((number, str(exc).splitlines()[0]))
             continue
-        heads.known[event.run_id] = (event.run_seq, encoded_leaf_hex(encoded))
+        heads.known[event.run_id] = (event.run_seq, leaf_hash(encoded.body).hex())
         pending.append(encoded)
         if len(pending) >= batch:
             flush()
     flush()
     return result
-
-
-def encoded_leaf_hex(encoded: EncodedEvent) -> str:
-    """Hex leaf hash of an encoded event (the next event's prev_run_hash)."""
-    from ledger.events import leaf_hash
-
-    return leaf_hash(encoded.body).hex()

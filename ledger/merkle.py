@@ -24,7 +24,9 @@ __all__ = [
     "CompactRange",
     "ProofError",
     "consistency_proof",
+    "consistency_ranges",
     "inclusion_proof",
+    "inclusion_ranges",
     "leaf_hash",
     "node_hash",
     "root_from_inclusion_proof",
@@ -193,6 +195,46 @@ class CompactRange:
 def _split(n: int) -> int:
     """Largest power of two strictly smaller than n (n >= 2)."""
     return 1 << ((n - 1).bit_length() - 1)
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """Leaf ranges whose roots form PATH(index, D[0:size]), leaf to root (RFC 9162 2.1.3.1)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} out of range for tree size {size}")
+    out: list[tuple[int, int]] = []
+    lo, hi, m = 0, size, index
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if m < k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            lo, m = lo + k, m - k
+    out.reverse()
+    return out
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """Leaf ranges whose roots form PROOF(old_size, D[0:new_size]) (RFC 9162 2.1.4.1)."""
+    if not 0 < old_size <= new_size:
+        raise ValueError(f"need 0 < old_size <= new_size, got {old_size} and {new_size}")
+    out: list[tuple[int, int]] = []
+    if old_size == new_size:
+        return out
+    lo, hi, m, complete = 0, new_size, old_size, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            lo, m, complete = lo + k, m - k, False
+    if not complete:
+        out.append((lo, hi))
+    out.reverse()
+    return out
 
 
 def inclusion_proof(index: int, size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:

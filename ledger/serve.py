@@ -9,7 +9,6 @@ checkpoints within a few tens of milliseconds.
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 
@@ -36,11 +35,3 @@ def serve(
         if done == 0:
             stop.wait(idle_sleep)
     return total
-
-
-def serve_forever(conn: psycopg.Connection, settings: Settings) -> None:
-    """Run until interrupted (Ctrl-C), printing nothing on the data channel."""
-    try:
-        serve(conn, settings)
-    except KeyboardInterrupt:
-        time.sleep(0)

@@ -18,7 +18,13 @@ from typing import LiteralString
 
 import psycopg
 
-from ledger.merkle import EMPTY_ROOT, node_hash, root_from_leaf_hashes
+from ledger.merkle import (
+    EMPTY_ROOT,
+    consistency_ranges,
+    inclusion_ranges,
+    node_hash,
+    root_from_leaf_hashes,
+)
 
 __all__ = [
     "TILE_WIDTH",
@@ -53,10 +59,6 @@ _COPY_LEAVES: LiteralString = (
 Node = tuple[int, int]  # (height, index)
 
 
-def _split(n: int) -> int:
-    return 1 << ((n - 1).bit_length() - 1)
-
-
 def range_nodes(lo: int, hi: int) -> list[Node]:
     """Perfect subtrees covering leaves [lo, hi), largest first (lo aligned as in RFC proofs)."""
     nodes: list[Node] = []
@@ -67,46 +69,6 @@ def range_nodes(lo: int, hi: int) -> list[Node]:
         nodes.append((h, lo >> h))
         lo += 1 << h
     return nodes
-
-
-def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
-    """Leaf ranges whose roots form PATH(index, D[0:size]), leaf to root (RFC 9162 2.1.3.1)."""
-    if not 0 <= index < size:
-        raise ValueError(f"leaf index {index} out of range for tree size {size}")
-    out: list[tuple[int, int]] = []
-    lo, hi, m = 0, size, index
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if m < k:
-            out.append((lo + k, hi))
-            hi = lo + k
-        else:
-            out.append((lo, lo + k))
-            lo, m = lo + k, m - k
-    out.reverse()
-    return out
-
-
-def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
-    """Leaf ranges whose roots form PROOF(old_size, D[0:new_size]) (RFC 9162 2.1.4.1)."""
-    if not 0 < old_size <= new_size:
-        raise ValueError(f"need 0 < old_size <= new_size, got {old_size} and {new_size}")
-    out: list[tuple[int, int]] = []
-    if old_size == new_size:
-        return out
-    lo, hi, m, complete = 0, new_size, old_size, True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            out.append((lo + k, hi))
-            hi = lo + k
-        else:
-            out.append((lo, lo + k))
-            lo, m, complete = lo + k, m - k, False
-    if not complete:
-        out.append((lo, hi))
-    out.reverse()
-    return out
 
 
 def _tile_of(node: Node) -> tuple[int, int, int, int]:

@@ -7,10 +7,8 @@ traceback (keys are local variables in some frames; `pretty_exceptions_show_loca
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import typer
@@ -20,7 +18,6 @@ from ledger.db.connect import connect
 
 __all__ = ["JsonOption", "connection", "emit_json", "err", "settings_from"]
 
-T = TypeVar("T")
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
 
@@ -59,12 +56,3 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     return "\n".join(lines)
-
-
-def guarded(fn: Callable[[], T]) -> T:
-    """Run `fn`; flush stdout errors quietly when piped into a closed pipe."""
-    try:
-        return fn()
-    except BrokenPipeError:
-        sys.stderr.close()
-        raise typer.Exit(0) from None

@@ -17,8 +17,11 @@ app = typer.Typer(help="Publish and list policy packs.", no_args_is_help=True)
 
 
 @app.command("publish")
-def publish(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Policy pack YAML.")],
-            json_out: bool = JsonOption) -> None:
+def publish(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Policy pack YAML.")],
+    json_out: bool = JsonOption,
+) -> None:
     """Validate a pack and publish it to the ledger under its content hash."""
     loaded = load_pack(file)
     conn = connection(ctx)
@@ -27,9 +30,15 @@ def publish(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="Polic
     if loaded.policy_hash not in existing:
         event_id = publish_policy(conn, settings_from(ctx), loaded)
     if json_out:
-        emit_json({"policy_hash": loaded.policy_hash, "name": loaded.name,
-                   "version": loaded.version, "event_id": event_id,
-                   "already_published": event_id is None})
+        emit_json(
+            {
+                "policy_hash": loaded.policy_hash,
+                "name": loaded.name,
+                "version": loaded.version,
+                "event_id": event_id,
+                "already_published": event_id is None,
+            }
+        )
     else:
         state = "already published" if event_id is None else "published"
         typer.echo(f"{loaded.policy_hash}  {loaded.name} {loaded.version}  {state}")
@@ -40,8 +49,16 @@ def list_(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     """Published packs in log order: hash, name, version, seq."""
     rows = [(seq, e.data) for seq, e in published_policies(connection(ctx))]
     if json_out:
-        emit_json([{"seq": s, "policy_hash": d.policy_hash, "name": d.name,
-                    "version": d.version} for s, d in rows])
+        emit_json(
+            [
+                {"seq": s, "policy_hash": d.policy_hash, "name": d.name, "version": d.version}
+                for s, d in rows
+            ]
+        )
         return
-    typer.echo(table([[d.policy_hash, d.name, d.version, str(s)] for s, d in rows],
-                     ["POLICY_HASH", "NAME", "VERSION", "SEQ"]))
+    typer.echo(
+        table(
+            [[d.policy_hash, d.name, d.version, str(s)] for s, d in rows],
+            ["POLICY_HASH", "NAME", "VERSION", "SEQ"],
+        )
+    )

@@ -31,8 +31,10 @@ def _render(state: RunState) -> str:
         took = f"{c.duration_ns / 1e9:.3f}s" if c.duration_ns is not None else "OPEN"
         lines.append(f"  tool {c.tool} #{c.attempt} {c.tool_call_id}: {c.status or 'open'} {took}")
     for a in state.approvals:
-        lines.append(f"  approval {a.approval_id} for {a.tool_call_id}: {a.decision or 'pending'}"
-                     f" by {a.approver_id or '-'}")
+        lines.append(
+            f"  approval {a.approval_id} for {a.tool_call_id}: {a.decision or 'pending'}"
+            f" by {a.approver_id or '-'}"
+        )
     for g in state.gaps:
         lines.append(f"  GAP: {g.reason}")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import typer
 
 from ledger.cli import app
 from ledger.cli.common import connection, err, settings_from
-from ledger.serve import serve_forever
+from ledger.serve import serve as run_sequencer
 
 
 @app.command("serve")
@@ -14,4 +14,4 @@ def serve(ctx: typer.Context) -> None:
     """Run the sequencer: drain intake into the log and sign checkpoints until Ctrl-C."""
     settings = settings_from(ctx)
     err(f"sequencing into {settings.origin_prefix}/* (Ctrl-C to stop)")
-    serve_forever(connection(ctx), settings)
+    run_sequencer(connection(ctx), settings)  # Ctrl-C ends it: exit code 130, nothing lost

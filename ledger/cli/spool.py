@@ -22,8 +22,9 @@ from ledger.store.sequencer import try_sequence
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Local spool of events recorded while the database was down.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Local spool of events recorded while the database was down.", no_args_is_help=True
+)
 
 
 @app.command("status")
@@ -35,8 +36,10 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
         emit_json(dataclasses.asdict(info))
         return
     typer.echo(f"spool: {info.directory}")
-    typer.echo(f"waiting: {info.events} events in {info.files} files ({info.bytes} bytes)"
-               + (f", oldest {info.oldest}" if info.oldest else ""))
+    typer.echo(
+        f"waiting: {info.events} events in {info.files} files ({info.bytes} bytes)"
+        + (f", oldest {info.oldest}" if info.oldest else "")
+    )
     if info.locked_files:
         typer.echo(f"in use by a live writer: {info.locked_files} files")
     if info.failed_files:
@@ -46,8 +49,9 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
 @app.command("flush")
 def flush(
     ctx: typer.Context,
-    sequence: bool = typer.Option(True, "--sequence/--no-sequence",
-                                  help="Sequence the delivered events into the log now."),
+    sequence: bool = typer.Option(
+        True, "--sequence/--no-sequence", help="Sequence the delivered events into the log now."
+    ),
 ) -> None:
     """Deliver every spooled event to the database, in write order, then remove the files."""
     settings = settings_from(ctx)
@@ -63,8 +67,10 @@ def flush(
     with conn:
         result = Spool(settings.spool_dir).flush(submit, settings.origin, settings.tenant)
         sequenced = try_sequence(conn, settings) if sequence and result.delivered else 0
-    typer.echo(f"delivered {result.delivered} events from {result.files} files"
-               + (f"; sequenced {sequenced}" if sequence else ""))
+    typer.echo(
+        f"delivered {result.delivered} events from {result.files} files"
+        + (f"; sequenced {sequenced}" if sequence else "")
+    )
     if result.gaps:
         typer.echo(f"recorded {result.gaps} ledger.gap events for unreadable or refused data")
     if result.skipped_locked:

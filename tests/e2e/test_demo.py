@@ -73,7 +73,10 @@ def test_demo_story_findings_plan_and_bundle(
 
     assert outcome.bundle_valid and outcome.bundle is not None
     manifest = json.loads((outcome.bundle / "manifest.json").read_text())
-    assert manifest
+    files = {f["path"] for f in manifest["files"]}
+    assert {"ledger/events.parquet", "controls/control-matrix.csv", "VERIFY.md"} <= files
+    in_period = sum(len(run_events(ledger_conn, uuid.UUID(r))) for r in story.runs)
+    assert manifest["row_counts"]["events"] >= in_period  # plus policy, export and undo events
 
 
 def test_ledger_demo_command_runs_twice(cli: object) -> None:

@@ -17,6 +17,7 @@ from ledger import ids
 from ledger.cli.demo_story.story import Story, registry
 from ledger.cli.demo_story.world import World
 from ledger.config import Settings
+from ledger.errors import VerificationFailed
 from ledger.store.read import run_events
 from ledger.store.sequencer import try_sequence
 from ledger.verify import report_line, verify_ledger
@@ -53,7 +54,8 @@ def _findings(conn: psycopg.Connection, story: Story) -> dict[str, list[str]]:
         policy_hash = state.versions.policy_hashes_seen[0]
         if policy_hash not in compiled:
             loaded = find_policy(conn, policy_hash)
-            assert loaded is not None, f"policy {policy_hash} not published"
+            if loaded is None:
+                raise VerificationFailed(f"run {run_id} ran under unpublished policy {policy_hash}")
             compiled[policy_hash] = compile_pack(loaded)
         verdicts = check_run(compiled[policy_hash], state)
         save_verdicts(conn, run_id, policy_hash, verdicts, state.at_seq)
