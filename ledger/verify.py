@@ -1,10 +1,12 @@
 """`ledger verify`: recompute everything from the stored bytes and name the first bad `seq`.
 
-For every origin (tenant log) this streams the log with COPY BINARY and checks, in order:
+For every origin (tenant log), in one snapshot, this reads the whole log and checks, in order:
 contiguous `seq`; each leaf recomputed from the stored body; every projection column against the
 body (so editing a column that is not hashed is caught); every run chain (`run_seq` contiguous,
 `prev_run_hash` = previous leaf of the run); the Merkle root at every checkpoint size against a
 checkpoint note signed by a trusted key; and that no event lies beyond the newest checkpoint.
+The reading is done twice over only when something is wrong: `ledger.verify_bulk` checks batches
+fast and hands any doubt to `ledger.verify_rows`, which names the first bad `seq` and why.
 
 What it cannot see without outside state: a log truncated together with its newest checkpoints,
 or history rewritten by someone holding the log key. `--pin` (a checkpoint saved earlier) closes
@@ -13,31 +15,28 @@ that gap: the log must contain the pinned size with the pinned root. The docs sa
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
+from psycopg.pq import TransactionStatus
 
-from ledger import ids
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.gcpause import gc_paused
 from ledger.keyring import KEY_EVENT_TYPES, KeyRing
-from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.proofs import witness_problem
 from ledger.store.read import origins
+from ledger.verify_bulk import Suspect, bulk_scan
+from ledger.verify_rows import Invalid, row_scan
 from ledger.witness import CosignatureVerifier
 
 __all__ = ["VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 
 @dataclass
@@ -77,12 +76,6 @@ class VerifyReport:
         return asdict(self)
 
 
-class _Invalid(Exception):
-    def __init__(self, seq: int | None, reason: str, verdict: str = "invalid") -> None:
-        super().__init__(reason)
-        self.seq, self.reason, self.verdict = seq, reason, verdict
-
-
 def trusted_verifiers(settings: Settings, extra: Iterable[Path] = ()) -> list[Verifier]:
     """Log keys trusted for checkpoints: the root key file (written at the first rotation,
     `keys/root.pub`) or else the local key's public half, plus any `--trust` files."""
@@ -108,28 +101,6 @@ def load_pin(path: Path, verifiers: Sequence[Verifier]) -> Checkpoint:
     return Checkpoint.parse(opened.body)
 
 
-_ts_cache: dict[str, int] = {}
-
-
-def _occurred_us(text: str) -> int:
-    """Microseconds since the epoch exactly as PostgreSQL stores the body's timestamp.
-
-    PostgreSQL parses the fraction with strtod and rounds `frac * 1e6` with rint (a double
-    computation), so this reproduces that arithmetic rather than exact decimal rounding.
-    """
-    ns = ids.parse_timestamp(text) if not (len(text) == 30 and text[19] == ".") else None
-    if ns is not None:
-        seconds, frac_digits = divmod(ns, 1_000_000_000)[0], f"{ns % 1_000_000_000:09d}"
-    else:
-        head = text[:19]
-        cached = _ts_cache.get(head)
-        if cached is None:
-            cached = ids.parse_timestamp(head + "Z") // 1_000_000_000
-            _ts_cache[head] = cached
-        seconds, frac_digits = cached, text[20:29]
-    return seconds * 1_000_000 + round(float("0." + frac_digits) * 1_000_000)
-
-
 _KEY_EVENTS = (
     "SELECT seq, body FROM ledger_events WHERE origin = %s AND type = ANY(%s) ORDER BY seq"
 )
@@ -144,7 +115,7 @@ def key_ring(conn: psycopg.Connection, origin: str, roots: Sequence[Verifier]) -
         except orjson.JSONDecodeError:
             problem = f"key event at seq {seq}: body is not JSON"
         if problem:
-            raise _Invalid(int(seq), problem, "key_event_invalid")
+            raise Invalid(int(seq), problem, "key_event_invalid")
     return ring
 
 
@@ -160,18 +131,16 @@ def _checkpoints(
             opened = open_note(note.encode("utf-8"), ring.verifiers())
             cp = Checkpoint.parse(opened.body)
         except (NoteError, ValueError) as exc:
-            raise _Invalid(
-                previous, f"checkpoint at size {size}: {exc}", "bad_checkpoint"
-            ) from None
+            raise Invalid(previous, f"checkpoint at size {size}: {exc}", "bad_checkpoint") from None
         if cp.origin != origin or cp.size != size or cp.root != bytes(root):
-            raise _Invalid(
+            raise Invalid(
                 previous,
                 f"checkpoint at size {size}: columns do not match the note",
                 "bad_checkpoint",
             )
         if not any(ring.valid(v, cp.size) for v in opened.verified_by):
             names = ", ".join(f"{v.name} ({v.key_id.hex()})" for v in opened.verified_by)
-            raise _Invalid(
+            raise Invalid(
                 previous,
                 f"checkpoint at size {size}: key {names} not valid at size {size}",
                 "key_not_valid",
@@ -195,100 +164,45 @@ def _verify_origin(
     if pinned is not None:
         stored = targets.get(pinned.size)
         if stored is not None and stored != pinned.root:
-            raise _Invalid(
+            raise Invalid(
                 max((s for s in targets if s < pinned.size), default=0),
                 f"equivocation: two different signed roots for size {pinned.size} "
                 "(the stored checkpoint and the pinned one)",
                 "equivocation",
             )
         targets.setdefault(pinned.size, pinned.root)
-    tree = CompactRange()
-    heads: dict[Any, tuple[int, str]] = {}
-    expected = 0
-    sha256 = hashlib.sha256
-    loads = orjson.loads
-    private = _privacy_scanner(conn, origin)
-    if private is not None:
-        private.verifiers = key_ring(conn, origin, verifiers).verifiers()
-    with conn.cursor().copy(query("copy_verify"), (origin,)) as copy:
-        copy.set_types(["int8", "uuid", "uuid", "int8", "text", "timestamptz", "bytea", "bytea"])
-        for seq, event_id, run_id, run_seq, type_, occurred, body, leaf in copy.rows():
-            if seq != expected:
-                raise _Invalid(
-                    expected, f"missing seq {expected} (next stored is {seq})", "missing_seq"
-                )
-            if sha256(b"\x00" + body).digest() != leaf:
-                raise _Invalid(
-                    seq,
-                    f"leaf hash mismatch at seq {seq}: stored bytes were changed",
-                    "leaf_mismatch",
-                )
-            try:
-                value = loads(body)
-                mismatch = _column_mismatch(
-                    value, origin, event_id, run_id, run_seq, type_, occurred
-                )
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                mismatch = "body is not a valid event"
-            if mismatch:
-                raise _Invalid(
-                    seq, f"column/body mismatch at seq {seq}: {mismatch}", "column_mismatch"
-                )
-            head = heads.get(run_id)
-            want_seq, want_prev = (0, None) if head is None else (head[0] + 1, head[1])
-            if run_seq != want_seq or value.get("prev_run_hash") != want_prev:
-                raise _Invalid(
-                    seq,
-                    f"run chain break at seq {seq}: run {run_id} expected run_seq {want_seq} "
-                    f"after the previous event, found {run_seq}",
-                    "chain_break",
-                )
-            if private is not None and (b'"$commitment"' in body or type_ == "redaction"):
-                private.scan(seq, value)
-            leaf_hex = leaf.hex()
-            heads[run_id] = (run_seq, leaf_hex)
-            tree.append(leaf)
-            expected += 1
-            want_root = targets.get(expected)
-            if want_root is not None and tree.root() != want_root:
-                start = max((s for s in targets if s < expected), default=0)
-                at_pin = pinned is not None and expected == pinned.size
-                what = "pinned checkpoint" if at_pin else "checkpoint"
-                raise _Invalid(
-                    start,
-                    f"root mismatch at {what} size {expected}: "
-                    f"events in seq {start}..{expected - 1}"
-                    " were changed, inserted, removed or reordered"
-                    + (" (history rewritten since the pin)" if at_pin else ""),
-                    "rewritten" if at_pin else "root_mismatch",
-                )
-            report.events_verified += 1
-    size = expected
+    private = _payload_scanner(conn, origin, verifiers)
+    try:
+        size = bulk_scan(conn, origin, targets, private.scan if private is not None else None)
+        report.events_verified += size
+    except Suspect:
+        private = _payload_scanner(conn, origin, verifiers)
+        size = row_scan(conn, origin, targets, pinned, private, report)
     report.origins[origin] = size
     report.tree_size += size
     newest = checkpoints[-1][0] if checkpoints else 0
     if pinned is not None and pinned.size > size:
-        raise _Invalid(
+        raise Invalid(
             size,
             f"truncated: the log has {size} events but the pinned checkpoint has {pinned.size}"
             f" (newest stored checkpoint: size {newest})",
             "truncated",
         )
     if newest > size:
-        raise _Invalid(
+        raise Invalid(
             size,
             f"checkpoint at size {newest} but the log has only {size} events: tail removed",
             "tail_removed",
         )
     if pinned is not None and newest < pinned.size:
-        raise _Invalid(
+        raise Invalid(
             newest,
             f"replayed older checkpoint: the newest stored checkpoint has size {newest} "
             f"< pinned size {pinned.size}",
             "replayed_checkpoint",
         )
     if size > newest:
-        raise _Invalid(
+        raise Invalid(
             newest,
             f"unpublished tail: seq {newest}..{size - 1} not covered by a signed checkpoint",
             "unpublished_tail",
@@ -296,40 +210,19 @@ def _verify_origin(
     if private is not None:
         problem = private.finish(report)
         if problem is not None:
-            raise _Invalid(problem[0], problem[1], problem[2])
+            raise Invalid(problem[0], problem[1], problem[2])
 
 
-def _privacy_scanner(conn: psycopg.Connection, origin: str) -> Any:
-    """The payload checker of `ledger.privacy` (None when its tables are absent)."""
+def _payload_scanner(conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier]) -> Any:
+    """A fresh payload checker of `ledger.privacy` (None when its tables are absent)."""
     try:
         from ledger.privacy import PayloadScanner
     except ImportError:
         return None
-    return PayloadScanner.for_origin(conn, origin)
-
-
-def _column_mismatch(  # noqa: PLR0917 - positional helper with a fixed, documented order
-    value: dict[str, Any],
-    origin: str,
-    event_id: Any,
-    run_id: Any,
-    run_seq: int,
-    type_: str,
-    occurred: datetime,
-) -> str | None:
-    if value["event_id"] != str(event_id):
-        return "event_id"
-    if value["run_id"] != str(run_id):
-        return "run_id"
-    if value["run_seq"] != run_seq:
-        return "run_seq"
-    if value["type"] != type_:
-        return "type"
-    if not origin.endswith("/" + value.get("tenant", "default")):
-        return "origin/tenant"
-    if (occurred - _EPOCH) // _US != _occurred_us(value["occurred_at"]):
-        return "occurred_at"
-    return None
+    private = PayloadScanner.for_origin(conn, origin)
+    if private is not None:
+        private.verifiers = key_ring(conn, origin, verifiers).verifiers()
+    return private
 
 
 def verify_ledger(
@@ -350,24 +243,41 @@ def verify_ledger(
     report = VerifyReport()
     if pin is not None:
         report.pinned = {"origin": pin.origin, "size": pin.size, "root": pin.root.hex()}
-    names = [only_origin] if only_origin else origins(conn)
-    if pin is not None and pin.origin not in names:
-        names.append(pin.origin)
-    for origin in names:
-        try:
-            with gc_paused():
-                _verify_origin(conn, origin, trusted, report, pin)
-            if witnesses:
-                ring = key_ring(conn, origin, trusted)
-                size = report.origins.get(origin, 0)
-                problem = witness_problem(conn, origin, size, ring.verifiers(), witnesses)
-                if problem:
-                    raise _Invalid(size, problem, "unwitnessed")
-                report.witnessed[origin] = size
-        except _Invalid as bad:
-            report.fail(origin, bad.seq, bad.reason, bad.verdict)
-            break
+    with _one_snapshot(conn):
+        names = [only_origin] if only_origin else origins(conn)
+        if pin is not None and pin.origin not in names:
+            names.append(pin.origin)
+        for origin in names:
+            try:
+                with gc_paused():
+                    _verify_origin(conn, origin, trusted, report, pin)
+                if witnesses:
+                    ring = key_ring(conn, origin, trusted)
+                    size = report.origins.get(origin, 0)
+                    problem = witness_problem(conn, origin, size, ring.verifiers(), witnesses)
+                    if problem:
+                        raise Invalid(size, problem, "unwitnessed")
+                    report.witnessed[origin] = size
+            except Invalid as bad:
+                report.fail(origin, bad.seq, bad.reason, bad.verdict)
+                break
     return report
+
+
+@contextmanager
+def _one_snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """Read the whole ledger in one REPEATABLE READ snapshot.
+
+    Verify reads checkpoints first and events after, in many statements; without one snapshot a
+    batch sequenced in between (events plus its checkpoint, in one transaction) would show up
+    as an unpublished tail. A caller already inside a transaction keeps its own.
+    """
+    if not conn.autocommit or conn.info.transaction_status != TransactionStatus.IDLE:
+        yield
+        return
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def report_line(report: VerifyReport) -> str:

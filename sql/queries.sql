@@ -53,6 +53,20 @@ COPY ledger_events (origin, seq, event_id, run_id, run_seq, type, occurred_at, b
 COPY (SELECT seq, event_id, run_id, run_seq, type, occurred_at, body, leaf_hash
       FROM ledger_events WHERE origin = %s ORDER BY seq) TO STDOUT (FORMAT BINARY)
 
+-- verify_batch --
+-- One seq range of an origin as a few aggregated values for the bulk verify pass: the bodies
+-- as one JSON array (with their lengths to split it again), the stored leaf hashes, and the
+-- projection columns as one line per event. The client checks the seqs it is given.
+SELECT count(*), string_agg(seq::text, ','), string_agg(length(body)::text, ','),
+       '['::bytea || string_agg(body, ','::bytea) || ']'::bytea,
+       string_agg(leaf_hash, ''::bytea),
+       string_agg(event_id::text || ' ' || run_id::text || ' ' || run_seq::text || ' ' || type
+                  || ' ' || (extract(epoch FROM occurred_at) * 1000000)::int8::text, E'\n')
+FROM (SELECT * FROM ledger_events WHERE origin = %s AND seq >= %s AND seq < %s ORDER BY seq) AS batch
+
+-- verify_rows_outside --
+SELECT EXISTS (SELECT 1 FROM ledger_events WHERE origin = %s AND (seq < 0 OR seq >= %s))
+
 -- origins --
 SELECT DISTINCT origin FROM ledger_checkpoints
 UNION SELECT DISTINCT origin FROM ledger_events ORDER BY 1

@@ -19,7 +19,7 @@ from ledger.events import leaf_hash, make_event
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
 from ledger.verify import load_pin, trusted_verifiers, verify_ledger
-from tests.ledgerkit import append, append_one_per_checkpoint, chained_run
+from tests.ledgerkit import append, append_one_per_checkpoint, assert_bulk_pass_agrees, chained_run
 
 
 @contextmanager
@@ -36,6 +36,18 @@ def body_of(conn: psycopg.Connection, seq: int) -> bytes:
     row = conn.execute("SELECT body FROM ledger_events WHERE seq = %s", (seq,)).fetchone()
     assert row is not None
     return bytes(row[0])
+
+
+@pytest.fixture(autouse=True)
+def bulk_pass_agrees(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each attack, the fast bulk pass of verify must flag it exactly when the row pass
+    does (the verdicts asserted below come from the row pass, which the bulk one hands over to)."""
+    if "ledger" not in request.fixturenames:
+        yield
+        return
+    conn, settings = request.getfixturevalue("ledger"), request.getfixturevalue("ledger_settings")
+    yield
+    assert_bulk_pass_agrees(conn, settings)
 
 
 @pytest.fixture
@@ -59,6 +71,18 @@ def test_edited_event_bytes(ledger: psycopg.Connection, ledger_settings: Setting
     report = verify_ledger(ledger, ledger_settings)
     assert (report.status, report.first_bad_seq) == ("invalid", 5)
     assert "leaf hash mismatch at seq 5" in (report.reason or "")
+
+
+def test_edited_stored_leaf_hash_only(
+    ledger: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    """The bodies and the tree still agree, but the stored leaf column was changed (readers
+    and proofs that trust that column would be misled)."""
+    with attacker(ledger):
+        ledger.execute("UPDATE ledger_events SET leaf_hash = %s WHERE seq = 7", (b"\x00" * 32,))
+    report = verify_ledger(ledger, ledger_settings)
+    assert (report.status, report.first_bad_seq) == ("invalid", 7)
+    assert "leaf hash mismatch at seq 7" in (report.reason or "")
 
 
 def test_edited_bytes_with_recomputed_leaf(
