@@ -46,7 +46,7 @@ _SELECT_TILES: LiteralString = (
 )
 _UPSERT_TILES: LiteralString = (
     "INSERT INTO ledger_tiles (origin, level, idx, hashes) "
-    "SELECT %s, l, i, h FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[]) AS t(l, i, h) "
+    "SELECT %s, l, i, h FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[]) AS t(l, i, h) "
     "ON CONFLICT (origin, level, idx) DO UPDATE SET hashes = EXCLUDED.hashes "
     "WHERE length(EXCLUDED.hashes) >= length(ledger_tiles.hashes)"
 )
@@ -147,7 +147,7 @@ class _Builder:
     """Per-level right-edge buffers; full tiles cascade their root one level up."""
 
     def __init__(self, size: int, edges: dict[int, list[bytes]]) -> None:
-        self.touched: dict[tuple[int, int], bytes] = {}
+        self.touched: dict[tuple[int, int], list[bytes]] = {}  # joined once, in _write
         self.level_count: dict[int, int] = {}
         self.buffers: dict[int, list[bytes]] = {}
         level = 0
@@ -163,20 +163,22 @@ class _Builder:
         count += 1
         self.level_count[level] = count
         idx = (count - 1) >> TILE_HEIGHT
-        self.touched[(level, idx)] = b"".join(buf)
+        self.touched[(level, idx)] = buf
         if len(buf) == TILE_WIDTH:
             root = root_from_leaf_hashes(buf)
             self.buffers[level] = []
             self.push(level + 1, root)
 
 
-def _write(conn: psycopg.Connection, origin: str, touched: dict[tuple[int, int], bytes]) -> None:
+def _write(
+    conn: psycopg.Connection, origin: str, touched: dict[tuple[int, int], list[bytes]]
+) -> None:
     if not touched:
         return
     keys = sorted(touched)
     conn.execute(
         _UPSERT_TILES,
-        (origin, [k[0] for k in keys], [k[1] for k in keys], [touched[k] for k in keys]),
+        (origin, [k[0] for k in keys], [k[1] for k in keys], [b"".join(touched[k]) for k in keys]),
     )
 
 

@@ -3,7 +3,7 @@
 -- submit_events --
 INSERT INTO ledger_intake (event_id, origin, run_id, run_seq, body)
 SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body
-FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::bigint[], %s::bytea[])
+FROM unnest(%b::uuid[], %b::text[], %b::uuid[], %b::bigint[], %b::bytea[])
      WITH ORDINALITY AS e(event_id, origin, run_id, run_seq, body, ord)
 WHERE NOT EXISTS (SELECT 1 FROM ledger_events le WHERE le.event_id = e.event_id)
 ORDER BY e.ord
@@ -22,10 +22,10 @@ FROM ledger_intake ORDER BY intake_id LIMIT %s
 
 -- run_heads --
 SELECT DISTINCT ON (run_id) run_id, run_seq, leaf_hash
-FROM ledger_events WHERE run_id = ANY(%s::uuid[]) ORDER BY run_id, run_seq DESC
+FROM ledger_events WHERE run_id = ANY(%b::uuid[]) ORDER BY run_id, run_seq DESC
 
 -- existing_event_ids --
-SELECT event_id FROM ledger_events WHERE event_id = ANY(%s)
+SELECT event_id FROM ledger_events WHERE event_id = ANY(%b::uuid[])
 
 -- latest_checkpoint --
 SELECT tree_size, root_hash, note, frontier, created_at
@@ -35,7 +35,7 @@ FROM ledger_checkpoints WHERE origin = %s ORDER BY tree_size DESC LIMIT 1
 SELECT tree_size, root_hash, note FROM ledger_checkpoints WHERE origin = %s ORDER BY tree_size
 
 -- delete_intake --
-DELETE FROM ledger_intake WHERE intake_id = ANY(%s)
+DELETE FROM ledger_intake WHERE intake_id = ANY(%b::bigint[])
 
 -- insert_reject --
 INSERT INTO ledger_rejects (intake_id, event_id, origin, body, reason) VALUES (%s, %s, %s, %s, %s)

@@ -20,9 +20,8 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import orjson
+import msgspec
 import psycopg
 
 from ledger.config import Settings
@@ -128,22 +127,38 @@ def _cosign(  # noqa: PLR0917 - internal helper called once, positionally
     conn.execute(_INSERT_COSIGNED, (origin, size, cosigned.decode("utf-8")))
 
 
-def _parse(body: bytes) -> dict[str, Any]:
+class _Body(msgspec.Struct):
+    """The body fields the sequencer needs; the rest is stored as bytes, not parsed."""
+
+    type: str
+    event_id: str
+    run_id: str
+    run_seq: int
+    occurred_at: str
+    prev_run_hash: str | None = None
+    tenant: str = "default"
+
+
+_decode_body = msgspec.json.Decoder(_Body).decode
+
+
+def _parse(body: bytes) -> _Body:
     """Structural checks on a body (writers already validated it fully in `submit`)."""
-    value = orjson.loads(body)
-    if not isinstance(value, dict):
-        raise ValueError("event body is not a JSON object")
-    if value.get("type") not in EVENT_CLASSES:
-        raise ValueError(f"unknown event type {value.get('type')!r}")
-    event_id, run_id, run_seq = value.get("event_id"), value.get("run_id"), value.get("run_seq")
-    if not (isinstance(event_id, str) and _UUID(event_id)):
+    try:
+        value = _decode_body(body)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"event body: {exc}") from None
+    except msgspec.DecodeError:
+        raise ValueError("event body is not a JSON object") from None
+    if value.type not in EVENT_CLASSES:
+        raise ValueError(f"unknown event type {value.type!r}")
+    if not _UUID(value.event_id):
         raise ValueError("field 'event_id' missing or not a lower-case UUID")
-    if not (isinstance(run_id, str) and _UUID(run_id)):
+    if not _UUID(value.run_id):
         raise ValueError("field 'run_id' missing or not a lower-case UUID")
-    if not isinstance(run_seq, int) or isinstance(run_seq, bool) or run_seq < 0:
+    if value.run_seq < 0:
         raise ValueError("field 'run_seq' missing or not a non-negative integer")
-    occurred = value.get("occurred_at")
-    if not (isinstance(occurred, str) and _CANONICAL_TS(occurred)):
+    if not _CANONICAL_TS(value.occurred_at):
         raise ValueError("field 'occurred_at' missing or not a canonical RFC 3339 timestamp")
     return value
 
@@ -172,7 +187,7 @@ def sequence_batch(
         existing = {
             r[0] for r in conn.execute(query("existing_event_ids"), ([r[1] for r in rows],))
         }
-        parsed: list[tuple[int, str, bytes, dict[str, Any]]] = []
+        parsed: list[tuple[int, str, bytes, _Body]] = []
         done_intake: list[int] = []
         rejects: list[tuple[int, uuid.UUID, str, bytes, str]] = []
         for intake_id, event_id, origin, _run_id, _run_seq, body in rows:
@@ -182,15 +197,15 @@ def sequence_batch(
                 continue
             try:
                 value = _parse(bytes(body))
-                tenant_origin = settings.origin(value.get("tenant", "default"))
-                if tenant_origin != origin or value["event_id"] != str(event_id):
+                tenant_origin = settings.origin(value.tenant)
+                if tenant_origin != origin or value.event_id != str(event_id):
                     raise ValueError("intake columns do not match the event body")
-            except (ValueError, orjson.JSONDecodeError) as exc:
+            except ValueError as exc:
                 rejects.append((intake_id, event_id, origin, bytes(body), str(exc)))
                 continue
             parsed.append((intake_id, origin, bytes(body), value))
 
-        run_ids = list({p[3]["run_id"] for p in parsed})
+        run_ids = list({p[3].run_id for p in parsed})
         heads: dict[str, tuple[int, bytes]] = {
             str(r[0]): (int(r[1]), bytes(r[2]))
             for r in conn.execute(query("run_heads"), (run_ids,)).fetchall()
@@ -206,25 +221,25 @@ def sequence_batch(
         progress = True
         while pending and progress:
             progress = False
-            still: list[tuple[int, str, bytes, dict[str, Any]]] = []
+            still: list[tuple[int, str, bytes, _Body]] = []
             for item in pending:
                 intake_id, origin, body, value = item
-                run_id = value["run_id"]
+                run_id = value.run_id
                 head = heads.get(run_id)
                 expected = 0 if head is None else head[0] + 1
-                run_seq = value["run_seq"]
+                run_seq = value.run_seq
                 if run_seq > expected:
                     still.append(item)
                     continue
                 want_prev = None if head is None else head[1].hex()
                 if run_seq < expected:
                     reason = f"run {run_id} already has run_seq {run_seq}"
-                elif value.get("prev_run_hash") != want_prev:
+                elif value.prev_run_hash != want_prev:
                     reason = f"prev_run_hash does not match run {run_id} at run_seq {run_seq}"
                 else:
                     reason = ""
                 if reason:
-                    rejects.append((intake_id, uuid.UUID(value["event_id"]), origin, body, reason))
+                    rejects.append((intake_id, uuid.UUID(value.event_id), origin, body, reason))
                     continue
                 leaf = leaf_hash(body)
                 tree = trees[origin]
@@ -232,11 +247,11 @@ def sequence_batch(
                     _Accepted(
                         origin,
                         tree.size,
-                        value["event_id"],
+                        value.event_id,
                         run_id,
                         run_seq,
-                        value["type"],
-                        value["occurred_at"],
+                        value.type,
+                        value.occurred_at,
                         body,
                         leaf,
                     )

@@ -10,7 +10,11 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import CanonicalError, canonical_bytes, ensure_canonical
+from ledger.canonical import (
+    CanonicalError,
+    canonical_bytes,
+    ensure_canonical,
+)
 
 scalars = (
     st.none()
@@ -52,3 +56,17 @@ def test_non_canonical_forms_are_refused(value: dict[str, Any]) -> None:
 def test_duplicate_keys_are_refused_even_when_orjson_would_accept() -> None:
     with pytest.raises(CanonicalError):
         ensure_canonical(b'{"a":1,"a":1}')
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"1.0",
+        b'{"a":1.0}',
+        b'{"a":[2,9007199254740993]}',
+        b'{"\xee\x80\x80":2,"\xf0\x9f\x98\x80":1}',
+    ],
+)
+def test_orjson_forms_that_are_not_rfc8785_are_refused(data: bytes) -> None:
+    with pytest.raises(CanonicalError):
+        ensure_canonical(data)
