@@ -18,7 +18,8 @@ import bisect
 import hashlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from itertools import accumulate
 from typing import Any
 
@@ -116,7 +117,7 @@ def _batches(conn: psycopg.Connection, origin: str) -> Iterator[tuple[Any, ...]]
         start += int(row[0])
 
 
-def _read_ahead(source: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+def _read_ahead(source: Iterator[tuple[Any, ...]]) -> Generator[tuple[Any, ...], None, None]:
     """Yield from `source`, fetched one batch ahead in a thread (psycopg waits without the GIL).
 
     The connection is used only by the thread until this generator is closed, which joins it.
@@ -124,20 +125,23 @@ def _read_ahead(source: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
     ready: queue.Queue[tuple[Any, ...] | BaseException | None] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
+    def offer(item: tuple[Any, ...] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def fetch() -> None:
         try:
             for item in source:
-                while not stop.is_set():
-                    try:
-                        ready.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            ready.put(None)
+            offer(None)
         except BaseException as exc:  # handed to the consumer, raised there
-            ready.put(exc)
+            offer(exc)
 
     worker = threading.Thread(target=fetch, name="ledger-verify-reader", daemon=True)
     worker.start()
@@ -151,24 +155,42 @@ def _read_ahead(source: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
         worker.join()
 
 
-def bulk_scan(
-    conn: psycopg.Connection,
-    origin: str,
-    targets: dict[int, bytes],
-    scan_private: Callable[[int, dict[str, Any]], None] | None,
-) -> int:
-    """Check every event of `origin` batch by batch; return the log size or raise `Suspect`.
+class _Scan:
+    """What the bulk pass carries from one batch to the next."""
 
-    `targets` maps tree sizes to the roots the tree must have there (checkpoints and the pin);
-    `scan_private` receives the parsed body of every event carrying commitments or redactions.
-    """
-    tenant = origin.rsplit("/", 1)[-1]
-    sizes = sorted(targets)
-    tree = CompactRange()
-    heads: dict[str, tuple[int, str]] = {}
-    sha256 = hashlib.sha256
-    size = 0
-    for start, count, seqs, lengths, blob, leaves, columns in _read_ahead(_batches(conn, origin)):
+    def __init__(
+        self,
+        origin: str,
+        targets: dict[int, bytes],
+        scan_private: Callable[[int, dict[str, Any]], None] | None,
+    ) -> None:
+        self.tenant = origin.rsplit("/", 1)[-1]
+        self.targets, self.sizes = targets, sorted(targets)
+        self.scan_private = scan_private
+        self.tree = CompactRange()
+        self.heads: dict[str, tuple[int, str]] = {}
+        self.size = 0
+
+    def take(  # noqa: PLR0917 - the columns of the verify_batch query, in order
+        self,
+        start: int,
+        count: int,
+        seqs: str,
+        lengths: str,
+        blob: bytes,
+        leaves: bytes,
+        columns: str,
+    ) -> None:
+        """Check one batch (the columns of `verify_batch`); raise `Suspect` on any doubt."""
+        tenant, heads, tree, sizes, targets = (
+            self.tenant,
+            self.heads,
+            self.tree,
+            self.sizes,
+            self.targets,
+        )
+        sha256 = hashlib.sha256
+        size = self.size
         if start != size or seqs != ",".join(map(str, range(start, start + count))):
             raise Suspect("seq")
         spans = list(map(int, lengths.split(",")))
@@ -205,10 +227,11 @@ def bulk_scan(
             elif h.run_seq != head[0] + 1 or h.prev_run_hash != head[1]:
                 raise Suspect("chain")
             heads[h.run_id] = (h.run_seq, leaf.hex())
-        if scan_private is not None and (b'"$commitment"' in blob or " redaction " in columns):
+        private = self.scan_private
+        if private is not None and (b'"$commitment"' in blob or " redaction " in columns):
             for i, body in enumerate(bodies):
                 if b'"$commitment"' in body or decoded[i].type == "redaction":
-                    scan_private(start + i, orjson.loads(body))
+                    private(start + i, orjson.loads(body))
         end = start + count
         at = start
         first, last = bisect.bisect_right(sizes, start), bisect.bisect_right(sizes, end)
@@ -218,8 +241,25 @@ def bulk_scan(
             if tree.root() != targets[checkpoint]:
                 raise Suspect("root")
         tree.append_many(ours[at - start :])
-        size = end
-    beyond = conn.execute(query("verify_rows_outside"), (origin, size)).fetchone()
+        self.size = end
+
+
+def bulk_scan(
+    conn: psycopg.Connection,
+    origin: str,
+    targets: dict[int, bytes],
+    scan_private: Callable[[int, dict[str, Any]], None] | None,
+) -> int:
+    """Check every event of `origin` batch by batch; return the log size or raise `Suspect`.
+
+    `targets` maps tree sizes to the roots the tree must have there (checkpoints and the pin);
+    `scan_private` receives the parsed body of every event carrying commitments or redactions.
+    """
+    scan = _Scan(origin, targets, scan_private)
+    with closing(_read_ahead(_batches(conn, origin))) as batches:  # joins the reader on any exit
+        for batch in batches:
+            scan.take(*batch)
+    beyond = conn.execute(query("verify_rows_outside"), (origin, scan.size)).fetchone()
     if beyond is None or beyond[0]:
         raise Suspect("rows outside 0..size")
-    return size
+    return scan.size

@@ -8,12 +8,14 @@ bulk pass directly: a check missing from either pass fails here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 import pytest
 
+from ledger import verify_bulk
 from ledger.config import Settings
 from ledger.events import leaf_hash
 from ledger.merkle import CompactRange
@@ -132,3 +134,20 @@ def test_row_with_a_negative_seq(ledger: psycopg.Connection, ledger_settings: Se
     assert_bulk_pass_agrees(ledger, ledger_settings)
     report = verify_ledger(ledger, ledger_settings)
     assert (report.status, report.verdict, report.first_bad_seq) == ("invalid", "missing_seq", 0)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 5])
+def test_small_batches_cross_checkpoints_and_stop_early(
+    ledger: psycopg.Connection,
+    ledger_settings: Settings,
+    rows: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batches smaller than the log: checkpoints fall inside and on batch edges, and a doubt in
+    an early batch stops the reader thread with later batches still queued."""
+    monkeypatch.setattr(verify_bulk, "BATCH_ROWS", rows)
+    assert _verdict(ledger, ledger_settings) == ("ok", None, None)
+    with attacker(ledger):
+        ledger.execute("UPDATE ledger_events SET leaf_hash = %s WHERE seq = 2", (b"\x01" * 32,))
+    assert _verdict(ledger, ledger_settings) == ("invalid", "leaf_mismatch", 2)
+    assert not any(t.name == "ledger-verify-reader" for t in threading.enumerate())
