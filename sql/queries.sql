@@ -17,15 +17,13 @@ SELECT pg_try_advisory_xact_lock(7162534)
 SELECT pg_advisory_xact_lock(7162534)
 
 -- pending_intake --
-SELECT intake_id, event_id, origin, run_id, run_seq, body
-FROM ledger_intake ORDER BY intake_id LIMIT %s
+SELECT i.intake_id, i.event_id, i.origin, i.body,
+       EXISTS (SELECT 1 FROM ledger_events e WHERE e.event_id = i.event_id) AS stored
+FROM ledger_intake i ORDER BY i.intake_id LIMIT %s
 
 -- run_heads --
 SELECT DISTINCT ON (run_id) run_id, run_seq, leaf_hash
 FROM ledger_events WHERE run_id = ANY(%b::uuid[]) ORDER BY run_id, run_seq DESC
-
--- existing_event_ids --
-SELECT event_id FROM ledger_events WHERE event_id = ANY(%b::uuid[])
 
 -- latest_checkpoint --
 SELECT tree_size, root_hash, note, frontier, created_at
@@ -35,7 +33,8 @@ FROM ledger_checkpoints WHERE origin = %s ORDER BY tree_size DESC LIMIT 1
 SELECT tree_size, root_hash, note FROM ledger_checkpoints WHERE origin = %s ORDER BY tree_size
 
 -- delete_intake --
-DELETE FROM ledger_intake WHERE intake_id = ANY(%b::bigint[])
+-- the ids come as one array literal ('{1,2,3}'): built by str.join, not element by element
+DELETE FROM ledger_intake WHERE intake_id = ANY(%s::bigint[])
 
 -- insert_reject --
 INSERT INTO ledger_rejects (intake_id, event_id, origin, body, reason) VALUES (%s, %s, %s, %s, %s)

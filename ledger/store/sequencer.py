@@ -184,14 +184,11 @@ def sequence_batch(
         rows = conn.execute(query("pending_intake"), (settings.batch_size,), binary=True).fetchall()
         if not rows:
             return result
-        existing = {
-            r[0] for r in conn.execute(query("existing_event_ids"), ([r[1] for r in rows],))
-        }
         parsed: list[tuple[int, str, bytes, _Body]] = []
         done_intake: list[int] = []
         rejects: list[tuple[int, uuid.UUID, str, bytes, str]] = []
-        for intake_id, event_id, origin, _run_id, _run_seq, body in rows:
-            if event_id in existing:
+        for intake_id, event_id, origin, body, stored in rows:
+            if stored:
                 done_intake.append(intake_id)
                 result.duplicates += 1
                 continue
@@ -215,6 +212,7 @@ def sequence_batch(
             latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
             trees[origin] = CompactRange.from_bytes(bytes(latest[3])) if latest else CompactRange()
         start_sizes = {origin: tree.size for origin, tree in trees.items()}
+        next_seq = dict(start_sizes)  # the trees are extended once per origin, after the loop
 
         accepted: list[_Accepted] = []
         pending = parsed
@@ -242,11 +240,12 @@ def sequence_batch(
                     rejects.append((intake_id, uuid.UUID(value.event_id), origin, body, reason))
                     continue
                 leaf = leaf_hash(body)
-                tree = trees[origin]
+                seq = next_seq[origin]
+                next_seq[origin] = seq + 1
                 accepted.append(
                     _Accepted(
                         origin,
-                        tree.size,
+                        seq,
                         value.event_id,
                         run_id,
                         run_seq,
@@ -256,7 +255,6 @@ def sequence_batch(
                         leaf,
                     )
                 )
-                tree.append(leaf)
                 heads[run_id] = (run_seq, leaf)
                 done_intake.append(intake_id)
                 progress = True
@@ -270,13 +268,14 @@ def sequence_batch(
             conn.execute(query("insert_reject"), reject)
             done_intake.append(reject[0])
         if done_intake:
-            conn.execute(query("delete_intake"), (done_intake,))
+            conn.execute(query("delete_intake"), ("{" + ",".join(map(str, done_intake)) + "}",))
         per_origin: dict[str, int] = defaultdict(int)
         for a in accepted:
             per_origin[a.origin] += 1
         for origin in sorted(per_origin):
             tree = trees[origin]
             leaves = [a.leaf for a in accepted if a.origin == origin]
+            tree.append_many(leaves)
             extend_tiles(conn, origin, start_sizes[origin], leaves)
             root = tree.root()
             note = signer.sign_note(Checkpoint(origin, tree.size, root).body())
