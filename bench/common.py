@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import conninfo
@@ -55,6 +56,7 @@ def synthetic_runs(
                 "value": "closed-won",
                 "note": "x" * 200,
             }
+            data: dict[str, Any]
             if i == 0:
                 type_name, data = "run.started", {"task": "bench"}
             elif i % 2:
