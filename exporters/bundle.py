@@ -15,7 +15,8 @@ import getpass
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,17 @@ import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
 from exporters import bundle_extras as extras
-from exporters.bundle_seal import file_entry, seal
-from exporters.bundle_tree import write_tree
+from exporters.bundle_scan import PopWriters, scope_batches
+from exporters.bundle_seal import HashingSink, file_entry, seal
+from exporters.bundle_tree import TreeWriter
 from exporters.dsse import dsse_keyid
-from exporters.populations import Population, csv_bytes, select
-from exporters.rows import EVENT_SCHEMA, flatten
+from exporters.populations import select
+from exporters.rows import EVENT_SCHEMA
 from ledger import ids
 from ledger.config import Settings
 from ledger.errors import InputError
 from ledger.events import make_event
+from ledger.gcpause import gc_paused
 from ledger.keys import fingerprint
 from ledger.store.append import submit
 from ledger.store.read import latest_checkpoint
@@ -45,7 +48,6 @@ __all__ = [
     "ExportResult",
     "export_bundle",
     "parse_ts",
-    "scope_rows",
 ]
 
 BATCH = 20_000
@@ -53,20 +55,12 @@ FORMAT = "agent-ledger-evidence-bundle"
 Progress = Callable[[int, int], None]
 
 _COUNT_SCOPE = (
-    "SELECT count(*), min(seq) FROM ledger_events WHERE origin = %s AND seq < %s"
+    "SELECT count(*), min(seq), max(seq) FROM ledger_events WHERE origin = %s AND seq < %s"
     " AND occurred_at >= %s AND occurred_at < %s"
 )
 _START_CHECKPOINT = (
     "SELECT tree_size, note FROM ledger_checkpoints WHERE origin = %s AND tree_size <= %s"
     " ORDER BY tree_size DESC LIMIT 1"
-)
-_SCOPE_BATCH = (
-    "SELECT seq, body, leaf_hash FROM ledger_events WHERE origin = %s AND seq > %s AND seq < %s"
-    " AND occurred_at >= %s AND occurred_at < %s ORDER BY seq LIMIT %s"
-)
-_LEAF_BATCH = (
-    "SELECT seq, leaf_hash FROM ledger_events WHERE origin = %s AND seq >= %s AND seq < %s"
-    " ORDER BY seq"
 )
 
 
@@ -118,63 +112,11 @@ def _pg_ts(ns: int) -> str:
     return ids.format_timestamp(ns)
 
 
-class _PopWriters:
-    """One open CSV file per population, written while events stream past."""
-
-    def __init__(self, root: Path, pops: tuple[Population, ...]) -> None:
-        self.pops = pops
-        self.line = csv_bytes()
-        self.files = []
-        self.counts = [0] * len(pops)
-        self.seqs: list[list[int]] = [[] for _ in pops]
-        for pop in pops:
-            (root / pop.path).parent.mkdir(parents=True, exist_ok=True)
-            fh = (root / pop.path).open("wb")
-            fh.write(self.line(pop.columns))
-            self.files.append(fh)
-
-    def add(self, row: dict[str, Any]) -> None:
-        for i, pop in enumerate(self.pops):
-            if pop.predicate(row):
-                self.files[i].write(self.line(pop.project(row)))
-                self.counts[i] += 1
-                if not self.seqs[i]:
-                    self.seqs[i].append(row["seq"])
-                self.seqs[i][1:] = [row["seq"]]
-
-    def close(self) -> None:
-        for fh in self.files:
-            fh.close()
-
-
-def scope_rows(
-    conn: psycopg.Connection,
-    origin: str,
-    *,
-    end: int,
-    lo_ns: int,
-    hi_ns: int,
-    since_ns: int,
-    until_ns: int,
-) -> Iterator[list[tuple[dict[str, Any], bytes]]]:
-    """In-scope events in seq order, in batches; the exact period test uses the body's time."""
-    last = -1
-    since_s, until_s = ids.format_timestamp(since_ns), ids.format_timestamp(until_ns)
-    while True:
-        rows = conn.execute(
-            _SCOPE_BATCH, (origin, last, end, _pg_ts(lo_ns), _pg_ts(hi_ns), BATCH)
-        ).fetchall()
-        if not rows:
-            return
-        last = int(rows[-1][0])
-        batch = []
-        for seq, body, leaf in rows:
-            raw = bytes(body)
-            row = flatten(int(seq), raw, bytes(leaf).hex())
-            # bodies hold the normalised form (fixed width, UTC), so strings order like times
-            if since_s <= row["occurred_at"] < until_s:
-                batch.append((row, raw))
-        yield batch
+def _write_batch(
+    writer: pq.ParquetWriter, table: pa.Table, jsonl: HashingSink, bodies: list[bytes]
+) -> None:
+    writer.write_table(table)
+    jsonl.write(b"\n".join(bodies) + b"\n")
 
 
 def export_bundle(
@@ -202,9 +144,9 @@ def export_bundle(
     signer = log_signer(settings)
     # Widen the indexed window by 1 µs each side (PostgreSQL rounds to µs); the body decides.
     lo_ns, hi_ns = since_ns - 1000, until_ns + 1000
-    total, first_seq = conn.execute(
+    total, first_seq, last_seq = conn.execute(
         _COUNT_SCOPE, (origin, end_size, _pg_ts(lo_ns), _pg_ts(hi_ns))
-    ).fetchone() or (0, None)
+    ).fetchone() or (0, None, None)
     start_row = conn.execute(
         _START_CHECKPOINT, (origin, end_size if first_seq is None else int(first_seq))
     ).fetchone()
@@ -228,45 +170,65 @@ def export_bundle(
     created_at = ids.format_timestamp(ids.now_ns())
 
     # 1. events: Parquet + canonical JSONL + populations + aggregates, one pass.
-    pw = _PopWriters(out, pops)
+    pw = PopWriters(out, pops)
     agg = extras.Aggregates()
-    writer = pq.ParquetWriter(out / "ledger/events.parquet", EVENT_SCHEMA, compression="zstd")
+    events_sink = HashingSink(out / "ledger/events.parquet")
+    jsonl_sink = HashingSink(out / "ledger/events.jsonl")
+    writer = pq.ParquetWriter(events_sink, EVENT_SCHEMA, compression="zstd")
     done = 0
-    with (out / "ledger/events.jsonl").open("wb") as jsonl:
-        for batch in scope_rows(
+    span = (0, 0) if first_seq is None else (int(first_seq), int(last_seq) + 1)
+    tree = TreeWriter(out, start_size, end_size)  # leaves of `span` come with the events
+    tree.read(conn, origin, 0, span[0])
+    # Parquet encoding/compression and file writes release the GIL: one batch is written on a
+    # background thread while the next is flattened (at most one in flight: memory stays flat).
+    pending: Future[None] | None = None
+    with (
+        jsonl_sink as jsonl,
+        ThreadPoolExecutor(1, thread_name_prefix="export-write") as background,
+        gc_paused(),  # no reference cycles are made here; GC scans of batches cost ~10%
+    ):
+        for batch in scope_batches(
             conn,
             origin,
-            end=end_size,
-            lo_ns=lo_ns,
-            hi_ns=hi_ns,
-            since_ns=since_ns,
-            until_ns=until_ns,
+            span=span,
+            index_bounds=(_pg_ts(lo_ns), _pg_ts(hi_ns)),
+            period=(ids.format_timestamp(since_ns), ids.format_timestamp(until_ns)),
+            step=BATCH,
         ):
-            rows = [row for row, _ in batch]
-            for row in rows:
-                pw.add(row)
-                agg.add(row)
-            if rows:
-                writer.write_table(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA))
-                jsonl.write(b"".join(body + b"\n" for _, body in batch))
-            done += len(rows)
+            tree.add(batch.window, batch.window_seqs, batch.leaves)
+            if not len(batch):
+                continue
+            pw.add_batch(batch)
+            agg.add_batch(batch.cols, batch.row)
+            table = pa.Table.from_pydict(batch.cols, schema=EVENT_SCHEMA)
+            if pending is not None:
+                pending.result()
+            pending = background.submit(_write_batch, writer, table, jsonl, batch.bodies)
+            done += len(batch)
             if progress:
                 progress(done, int(total))
+        if pending is not None:
+            pending.result()
     writer.close()
+    events_sink.close()
     pw.close()
-    files.append(file_entry(out, "ledger/events.parquet", "application/vnd.apache.parquet", done))
-    files.append(file_entry(out, "ledger/events.jsonl", "application/jsonl", done))
+    parquet_type = "application/vnd.apache.parquet"
+    ledger_events = "ledger/events.parquet"
+    files.append(file_entry(out, ledger_events, parquet_type, done, known=events_sink.digest()))
+    files.append(
+        file_entry(out, "ledger/events.jsonl", "application/jsonl", done, known=jsonl.digest())
+    )
 
     # 2. leaves [0, end_size), both checkpoints and the consistency proof.
     verifiers = [signer.verifier, *extras.witness_verifiers(conn, origin, end_size)]
-    tree_files, start_root = write_tree(
-        conn,
-        out,
-        origin=origin,
-        start=(start_size, start_note),
-        end=(end_size, latest.root_hash, latest.note),
-        verifiers=verifiers,
-    )
+    with gc_paused():
+        tree.read(conn, origin, span[1], end_size)
+        tree_files, start_root = tree.finish(
+            origin=origin,
+            start_note=start_note,
+            end=(latest.root_hash, latest.note),
+            verifiers=verifiers,
+        )
     files.extend(tree_files)
 
     # 4. populations with their SQL, parameters and row counts.

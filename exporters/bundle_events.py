@@ -8,35 +8,52 @@ run). Pure: standard library, pyarrow, orjson and the exporter's pure helpers on
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import itertools
+import operator
+import re
+from datetime import date as _date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
-from exporters.populations import POPULATIONS, Population, csv_bytes
-from exporters.rows import EVENT_COLUMNS, flatten
+from exporters.populations import (
+    POPULATIONS,
+    Population,
+    csv_bytes,
+    population_rows,
+    project_rows,
+)
+from exporters.rows import EVENT_COLUMNS, EVENT_SCHEMA, flatten, flatten_columns
 from ledger import ids
+from ledger.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from exporters.bundle_verify import BundleReport
 
-__all__ = ["check_events", "leaf_hashes"]
+__all__ = ["check_events", "leaf_hashes", "streaming_parquet"]
 
 _EVENTS = "ledger/events.parquet"
 _JSONL = "ledger/events.jsonl"
+_PLAIN_SCHEMA = EVENT_SCHEMA.remove_metadata()
+_TS = r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{9}Z"
+_CANONICAL_TS = re.compile(_TS, re.ASCII).fullmatch
+_CANONICAL_RUN = re.compile(f"(?:{_TS}\n)*{_TS}", re.ASCII).fullmatch
+_DAY = operator.itemgetter(slice(0, 10))
+
+
+def streaming_parquet(path: Path) -> Any:
+    """A Parquet reader whose memory stays flat: pyarrow's default pre-buffering kept every
+    row group read so far (+150 MiB for 1M events), growing with the file."""
+    return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
 
 
 def leaf_hashes(bodies: list[bytes]) -> list[bytes]:
     """RFC 6962 leaf hashes of canonical bodies (the hashing hot path, benchmarked)."""
     sha = hashlib.sha256
     return [sha(b"\x00" + b).digest() for b in bodies]
-
-
-def _rows(root: Path) -> Iterator[list[dict[str, Any]]]:
-    for batch in pq.ParquetFile(root / _EVENTS).iter_batches(batch_size=20_000):
-        yield batch.to_pylist()
 
 
 def _populations(manifest: dict[str, Any], report: BundleReport) -> list[Population]:
@@ -52,6 +69,179 @@ def _populations(manifest: dict[str, Any], report: BundleReport) -> list[Populat
     return chosen
 
 
+def _in_period(stamps: list[str], since_s: str, until_s: str) -> bool:
+    """True when every stamp is canonical (fixed width, so strings order like times), a real
+    date and time (what `ids.parse_timestamp` would accept) and inside [since_s, until_s)."""
+    if not stamps or not _CANONICAL_RUN("\n".join(stamps)):
+        return False
+    if not (since_s <= min(stamps) and max(stamps) < until_s):
+        return False
+    try:
+        for day in set(map(_DAY, stamps)):
+            _date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
+
+
+class _Scan:
+    """State carried across batches while the population streams past."""
+
+    def __init__(  # noqa: PLR0917
+        self,
+        leaves: bytearray,
+        end_size: int,
+        period: tuple[int, int],
+        tenant: str | None,
+        pops: list[Population],
+        report: BundleReport,
+    ) -> None:
+        self.leaves, self.end_size, self.tenant, self.pops = leaves, end_size, tenant, pops
+        self.since, self.until = period
+        self.report = report
+        self.line = csv_bytes()
+        self.hashers = [hashlib.sha256(self.line(p.columns)) for p in pops]
+        self.counts = [0] * len(pops)
+        self.heads: dict[str, tuple[int, str]] = {}
+        self.last_seq = -1
+        self.n = 0
+        # the fast path compares canonical timestamps as strings (fixed width: same order)
+        bounds = (ids.format_timestamp(self.since), ids.format_timestamp(self.until))
+        self.bounds = bounds if all(_CANONICAL_TS(b) for b in bounds) else None
+
+    def batch(self, batch: Any, lines: list[bytes]) -> None:
+        """Check one Parquet record batch and its JSONL lines (fast path, else row by row)."""
+        if not self._fast(batch, lines):
+            self._slow(batch.to_pylist(), lines)
+
+    def _fast(self, batch: Any, lines: list[bytes]) -> bool:
+        """All checks on columns; False (nothing recorded) as soon as any row needs a report."""
+        if batch.schema.names != list(EVENT_COLUMNS) or self.bounds is None:
+            return False
+        if not batch.schema.remove_metadata().equals(_PLAIN_SCHEMA):
+            return False
+        seqs = batch.column("seq").to_pylist()
+        k = len(seqs)
+        if not k or None in seqs or seqs[0] <= self.last_seq or seqs[-1] >= self.end_size:
+            return False
+        if any(a >= b for a, b in itertools.pairwise(seqs)):
+            return False
+        bodies = [(b or "").encode("utf-8") for b in batch.column("body").to_pylist()]
+        if [x.rstrip(b"\n") for x in lines] != bodies:
+            return False
+        sha = hashlib.sha256
+        computed = [sha(b"\x00" + b).digest() for b in bodies]
+        s0 = seqs[0]
+        if seqs[-1] - s0 == k - 1:
+            if self.leaves[32 * s0 : 32 * (s0 + k)] != b"".join(computed):
+                return False
+        elif [self.leaves[32 * s : 32 * s + 32] for s in seqs] != computed:
+            return False
+        flat, bad = flatten_columns(seqs, bodies, [h.hex() for h in computed], strict=False)
+        if bad:
+            return False
+        try:  # every column re-derived from the body, compared in Arrow (cheaper than to_pylist)
+            derived = pa.Table.from_pydict(flat, schema=EVENT_SCHEMA)
+        except (TypeError, ValueError, OverflowError):
+            return False
+        if not derived.equals(pa.Table.from_batches([batch])):
+            return False
+        since_s, until_s = self.bounds
+        if not _in_period(flat["occurred_at"], since_s, until_s):
+            return False
+        if self.tenant is not None and any(t != self.tenant for t in flat["tenant"]):
+            return False
+        n0, heads = self.n, self.heads
+        for j, (run_id, run_seq, seq, prev, kind, leaf, body) in enumerate(
+            zip(
+                flat["run_id"],
+                flat["run_seq"],
+                seqs,
+                flat["prev_run_hash"],
+                flat["type"],
+                flat["leaf_hash"],
+                flat["body"],
+                strict=True,
+            )
+        ):
+            head = heads.get(run_id)
+            if (
+                kind == "run.ended"
+                or (head is None and run_seq == 0 and prev is not None)
+                or (head is not None and (run_seq != head[0] + 1 or prev != head[1]))
+            ):  # something to look at (or report): the full check
+                _chain(
+                    heads, (run_id, run_seq, seq, prev, kind, leaf, body), n0 + j + 1, self.report
+                )
+            else:
+                heads[run_id] = (run_seq, leaf)
+        found = population_rows(self.pops, flat)
+        for i, (pop, idx) in enumerate(zip(self.pops, found, strict=True)):
+            if idx:
+                self.hashers[i].update(self.line.many(project_rows(pop, flat, idx)))
+                self.counts[i] += len(idx)
+        self.n += k
+        self.last_seq = seqs[-1]
+        return True
+
+    def _slow(self, rows: list[dict[str, Any]], lines: list[bytes]) -> None:
+        """The row-by-row checks (used for a batch with any problem): exact reports."""
+        report, sha = self.report, hashlib.sha256
+        for row, got in zip(rows, lines, strict=False):
+            self.n += 1
+            n = self.n
+            seq = row.get("seq")
+            body = str(row.get("body") or "").encode("utf-8")
+            if got.rstrip(b"\n") != body:
+                report.add(_JSONL, "line differs from events.parquet body", row=n, seq=seq)
+            if not isinstance(seq, int) or seq <= self.last_seq or seq >= self.end_size:
+                report.add(
+                    _EVENTS,
+                    f"seq out of order or beyond end size {self.end_size}",
+                    row=n,
+                    seq=seq,
+                )
+                continue
+            self.last_seq = seq
+            leaf = sha(b"\x00" + body).digest()
+            if self.leaves[32 * seq : 32 * seq + 32] != leaf:
+                report.add(
+                    _EVENTS,
+                    "leaf recomputed from body differs from the signed tree's leaf at this seq",
+                    row=n,
+                    seq=seq,
+                )
+                continue
+            try:
+                flat = flatten(seq, body, leaf.hex())
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                report.add(_EVENTS, "body is not a valid event", row=n, seq=seq)
+                continue
+            if flat != row:
+                bad = [c for c in EVENT_COLUMNS if flat.get(c) != row.get(c)]
+                report.add(
+                    _EVENTS, f"column(s) {', '.join(bad)} differ from the body", row=n, seq=seq
+                )
+            if not self.since <= ids.parse_timestamp(flat["occurred_at"]) < self.until:
+                report.add(_EVENTS, "occurred_at outside the exported period", row=n, seq=seq)
+            if self.tenant is not None and flat["tenant"] != self.tenant:
+                report.add(_EVENTS, f"tenant {flat['tenant']} is not {self.tenant}", row=n, seq=seq)
+            chain = (
+                flat["run_id"],
+                flat["run_seq"],
+                seq,
+                flat["prev_run_hash"],
+                flat["type"],
+                flat["leaf_hash"],
+                flat["body"],
+            )
+            _chain(self.heads, chain, n, report)
+            for i, pop in enumerate(self.pops):
+                if pop.predicate(flat):
+                    self.hashers[i].update(self.line(pop.project(flat)))
+                    self.counts[i] += 1
+
+
 def check_events(
     root: Path, manifest: dict[str, Any], leaves: bytearray, end_size: int, report: BundleReport
 ) -> None:
@@ -63,92 +253,38 @@ def check_events(
     except (KeyError, ValueError):
         report.add("manifest.json", "parameters.since/until missing or not RFC 3339")
         return
-    tenant = params.get("tenant")
     pops = _populations(manifest, report)
-    line = csv_bytes()
-    hashers = [hashlib.sha256(line(p.columns)) for p in pops]
-    counts = [0] * len(pops)
-    heads: dict[str, tuple[int, str]] = {}
-    last_seq = -1
-    n = 0
-    sha = hashlib.sha256
+    scan = _Scan(leaves, end_size, (since, until), params.get("tenant"), pops, report)
     try:
         jsonl = (root / _JSONL).open("rb")
     except OSError as exc:
         report.add(_JSONL, f"unreadable: {exc.strerror}")
         return
-    with jsonl:
+    with jsonl, gc_paused():
         try:
-            for rows in _rows(root):
-                for row in rows:
-                    n += 1
-                    seq = row.get("seq")
-                    body = str(row.get("body") or "").encode("utf-8")
-                    if jsonl.readline().rstrip(b"\n") != body:
-                        report.add(_JSONL, "line differs from events.parquet body", row=n, seq=seq)
-                    if not isinstance(seq, int) or seq <= last_seq or seq >= end_size:
-                        report.add(
-                            _EVENTS,
-                            f"seq out of order or beyond end size {end_size}",
-                            row=n,
-                            seq=seq,
-                        )
-                        continue
-                    last_seq = seq
-                    leaf = sha(b"\x00" + body).digest()
-                    if leaves[32 * seq : 32 * seq + 32] != leaf:
-                        report.add(
-                            _EVENTS,
-                            "leaf recomputed from body differs from the signed "
-                            "tree's leaf at this seq",
-                            row=n,
-                            seq=seq,
-                        )
-                        continue
-                    try:
-                        flat = flatten(seq, body, leaf.hex())
-                    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-                        report.add(_EVENTS, "body is not a valid event", row=n, seq=seq)
-                        continue
-                    if flat != row:
-                        bad = [c for c in EVENT_COLUMNS if flat.get(c) != row.get(c)]
-                        report.add(
-                            _EVENTS,
-                            f"column(s) {', '.join(bad)} differ from the body",
-                            row=n,
-                            seq=seq,
-                        )
-                    if not since <= ids.parse_timestamp(flat["occurred_at"]) < until:
-                        report.add(
-                            _EVENTS, "occurred_at outside the exported period", row=n, seq=seq
-                        )
-                    if tenant is not None and flat["tenant"] != tenant:
-                        report.add(
-                            _EVENTS, f"tenant {flat['tenant']} is not {tenant}", row=n, seq=seq
-                        )
-                    _chain(flat, heads, n, report)
-                    for i, pop in enumerate(pops):
-                        if pop.predicate(flat):
-                            hashers[i].update(line(pop.project(flat)))
-                            counts[i] += 1
+            for batch in streaming_parquet(root / _EVENTS).iter_batches(batch_size=20_000):
+                scan.batch(batch, [jsonl.readline() for _ in range(batch.num_rows)])
         except (OSError, ValueError) as exc:
             report.add(_EVENTS, f"unreadable: {exc}")
             return
         if jsonl.readline():
             report.add(_JSONL, "more lines than events.parquet rows")
-    report.events = n
+    n = report.events = scan.n
     want = manifest.get("row_counts", {}).get("events")
     if want != n:
         report.add(_EVENTS, f"{n} rows but manifest.json says {want}")
-    _match_populations(root, manifest, pops, counts, hashers, report)
+    _match_populations(root, manifest, pops, scan.counts, scan.hashers, report)
     if report.valid:
         report.checks["events"] = f"{n} events: leaves, columns, run chains verified"
 
 
 def _chain(
-    flat: dict[str, Any], heads: dict[str, tuple[int, str]], n: int, report: BundleReport
+    heads: dict[str, tuple[int, str]],
+    event: tuple[str, int, int, str | None, str, str, str],
+    n: int,
+    report: BundleReport,
 ) -> None:
-    run_id, run_seq, seq = flat["run_id"], flat["run_seq"], flat["seq"]
+    run_id, run_seq, seq, prev, kind, leaf, body = event
     head = heads.get(run_id)
     if head is not None:
         if run_seq != head[0] + 1:
@@ -159,17 +295,17 @@ def _chain(
                 row=n,
                 seq=seq,
             )
-        elif flat["prev_run_hash"] != head[1]:
+        elif prev != head[1]:
             report.add(
                 _EVENTS,
                 f"run {run_id}: prev_run_hash does not match the previous event's leaf",
                 row=n,
                 seq=seq,
             )
-    elif run_seq == 0 and flat["prev_run_hash"] is not None:
+    elif run_seq == 0 and prev is not None:
         report.add(_EVENTS, f"run {run_id}: first event has a prev_run_hash", row=n, seq=seq)
-    if flat["type"] == "run.ended":
-        count = orjson.loads(flat["body"])["data"].get("event_count")
+    if kind == "run.ended":
+        count = orjson.loads(body)["data"].get("event_count")
         if count != run_seq + 1:
             report.add(
                 _EVENTS,
@@ -177,7 +313,7 @@ def _chain(
                 row=n,
                 seq=seq,
             )
-    heads[run_id] = (run_seq, flat["leaf_hash"])
+    heads[run_id] = (run_seq, leaf)
 
 
 def _match_populations(  # noqa: PLR0917

@@ -13,7 +13,7 @@ import importlib.util
 import io
 import json
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import orjson
 import psycopg
 
 from exporters import bundle_docs
+from exporters.bundle_agg import Aggregates
 from exporters.populations import Population
 from ledger.canonical import content_hash
 from ledger.note import NoteError, Verifier
@@ -35,61 +36,6 @@ _POLICIES = (
     "SELECT seq, body FROM ledger_events WHERE origin = %s AND seq < %s"
     " AND type = 'policy.published' ORDER BY seq"
 )
-_RARE = ("undo.plan.created", "undo.plan.approved", "undo.step.started", "undo.step.ended")
-_VERSION_KINDS = ("prompt_version", "model", "policy_hash")
-
-
-@dataclass
-class Aggregates:
-    """Distinct versions in force and the rare rows (undo, gaps, redactions) of the period."""
-
-    versions: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    undo: list[dict[str, Any]] = field(default_factory=list)
-    gaps: list[dict[str, Any]] = field(default_factory=list)
-    redactions: list[dict[str, Any]] = field(default_factory=list)
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
-    runs_started: int = 0
-    runs_ended: int = 0
-
-    def _seen(self, kind: str, value: str | None, seq: int) -> None:
-        if not value:
-            return
-        slot = self.versions.get((kind, value))
-        if slot is None:
-            self.versions[(kind, value)] = [seq, seq, 1]
-        else:
-            slot[1], slot[2] = seq, slot[2] + 1
-
-    def add(self, row: dict[str, Any]) -> None:
-        seq, kind = row["seq"], row["type"]
-        for name in _VERSION_KINDS:
-            self._seen(name, row[name], seq)
-        if row["agent"]:
-            self._seen("agent", f"{row['agent']}@{row['agent_version'] or '-'}", seq)
-        if row["tool"] and row["contract_digest"]:
-            self._seen("tool_contract", f"{row['tool']}#{row['contract_digest']}", seq)
-        if kind == "run.started":
-            self.runs_started += 1
-        elif kind == "run.ended":
-            self.runs_ended += 1
-        elif kind in _RARE or kind in ("ledger.gap", "redaction", "guardrail.evaluated"):
-            value = orjson.loads(row["body"])
-            item = {
-                "seq": seq,
-                "event_id": row["event_id"],
-                "run_id": row["run_id"],
-                "type": kind,
-                "occurred_at": row["occurred_at"],
-                "data": value.get("data"),
-            }
-            if kind in _RARE:
-                self.undo.append(item)
-            elif kind == "ledger.gap":
-                self.gaps.append(item)
-            elif kind == "redaction":
-                self.redactions.append(item)
-            elif row["verdict"] in ("fail", "warn"):
-                self.verdicts.append(item)
 
 
 @dataclass

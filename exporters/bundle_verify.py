@@ -19,9 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
-
-from exporters.bundle_events import check_events
+from exporters.bundle_events import check_events, streaming_parquet
 from exporters.dsse import PREDICATE_TYPE, STATEMENT_TYPE, DsseError, dsse_keyid, verify_envelope
 from exporters.treeproof import StreamingTree
 from ledger.merkle import EMPTY_ROOT, ProofError, verify_consistency
@@ -194,7 +192,7 @@ def _tree(
     tree = StreamingTree(start[0], end[0])
     try:
         expect = 0
-        for batch in pq.ParquetFile(root / rel).iter_batches(batch_size=_BATCH * 4):
+        for batch in streaming_parquet(root / rel).iter_batches(batch_size=_BATCH):
             seqs = batch.column("seq").to_pylist()
             leaves = batch.column("leaf_hash").to_pylist()
             if seqs and (seqs[0] != expect or seqs[-1] != expect + len(seqs) - 1):

@@ -12,12 +12,27 @@ and compare digests, which proves the shipped CSV is exactly the re-derived popu
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import itertools
+import operator
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-__all__ = ["CONTROLS", "POPULATIONS", "Population", "csv_bytes", "select"]
+from exporters.rows import row_dicts
+
+__all__ = [
+    "CONTROLS",
+    "POPULATIONS",
+    "CsvLine",
+    "Population",
+    "csv_bytes",
+    "population_rows",
+    "project_rows",
+    "select",
+]
 
 Row = dict[str, Any]
 
@@ -49,6 +64,8 @@ class Population:
     predicate: Callable[[Row], bool]
     procedure: str
     derived: Callable[[Row], Row] | None = None
+    types: frozenset[str] = frozenset()
+    """Event types the predicate can accept (it is False for every other type): a prefilter."""
 
     @property
     def path(self) -> str:
@@ -58,15 +75,33 @@ class Population:
     def meta_path(self) -> str:
         return f"populations/{self.control}/{self.id}.population.json"
 
-    def project(self, row: Row) -> list[Any]:
+    def project(self, row: Row) -> Sequence[Any]:
         """The population row (column values in order) for a matching event row."""
-        extra = self.derived(row) if self.derived else {}
+        if self.derived is None:
+            return self._pick(row)
+        extra = self.derived(row)
         return [extra[c] if c in extra else row[c] for c in self.columns]
+
+    @functools.cached_property
+    def _pick(self) -> Callable[[Row], tuple[Any, ...]]:
+        get = operator.itemgetter(*self.columns)
+        return get if len(self.columns) > 1 else lambda row: (get(row),)
 
 
 def _types(*names: str) -> Callable[[Row], bool]:
     wanted = frozenset(names)
     return lambda row: row["type"] in wanted
+
+
+_TYPES_IN = re.compile(r"type (?:= '([^']+)'|IN \(([^)]*)\))")
+
+
+def _where_types(where: str) -> frozenset[str]:
+    """The event types named in a WHERE text (every population's WHERE tests `type` first)."""
+    found: set[str] = set()
+    for one, many in _TYPES_IN.findall(where):
+        found.update([one] if one else re.findall(r"'([^']+)'", many))
+    return frozenset(found)
 
 
 def _sod(row: Row) -> Row:
@@ -94,7 +129,16 @@ def _pop(  # noqa: PLR0917 (a table of definitions)
         + "\nORDER BY seq"
     )
     return Population(
-        pid, control, CONTROLS[control], title, sql, cols, predicate, procedure, derived
+        pid,
+        control,
+        CONTROLS[control],
+        title,
+        sql,
+        cols,
+        predicate,
+        procedure,
+        derived,
+        _where_types(where),
     )
 
 
@@ -200,6 +244,61 @@ POPULATIONS: tuple[Population, ...] = (
 )
 
 
+class _ColumnRow:
+    """A row of a column batch read in place: `row[name]` without building a dict."""
+
+    __slots__ = ("cols", "i")
+
+    def __init__(self, cols: dict[str, list[Any]]) -> None:
+        self.cols = cols
+        self.i = 0
+
+    def __getitem__(self, name: str) -> Any:
+        return self.cols[name][self.i]
+
+
+def population_rows(pops: Sequence[Population], cols: dict[str, list[Any]]) -> list[list[int]]:
+    """For a column batch, each population's matching row indices in order.
+
+    Only rows whose type a population can accept (`Population.types`) are tested with its
+    predicate, through a view of the columns (predicates only index the row by name).
+    """
+    types = cols["type"]
+    relevant = frozenset(t for pop in pops for t in pop.types) & set(types)
+    if not relevant:
+        return [[] for _ in pops]
+    by_type: dict[str, list[int]] = {kind: [] for kind in relevant}
+    for i, kind in enumerate(types):
+        if kind in relevant:
+            by_type[kind].append(i)
+    view = _ColumnRow(cols)
+    row = cast("Row", view)
+    found = []
+    for pop in pops:
+        groups = [by_type[kind] for kind in pop.types if kind in by_type]
+        if len(groups) > 1:
+            idx = sorted(itertools.chain(*groups))
+        else:
+            idx = groups[0] if groups else []
+        hits = []
+        for i in idx:
+            view.i = i
+            if pop.predicate(row):
+                hits.append(i)
+        found.append(hits)
+    return found
+
+
+def project_rows(
+    pop: Population, cols: dict[str, list[Any]], idx: list[int]
+) -> list[Sequence[Any]]:
+    """`pop.project` of rows `idx` of a column batch (columnar unless the population derives)."""
+    if pop.derived is not None or len(idx) < 2:
+        return [pop.project(r) for r in row_dicts(cols, idx)]
+    pick = operator.itemgetter(*idx)
+    return list(zip(*[pick(cols[c]) for c in pop.columns], strict=True))
+
+
 def select(controls: Sequence[str] | None) -> tuple[Population, ...]:
     """Populations for the given controls (all when None); unknown controls raise ValueError."""
     if not controls:
@@ -220,7 +319,7 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-class _Line:
+class CsvLine:
     """Reusable CSV line encoder (same dialect for the writer and the verifier)."""
 
     def __init__(self) -> None:
@@ -233,7 +332,17 @@ class _Line:
         self._writer.writerow([_cell(v) for v in values])
         return self._buf.getvalue().encode("utf-8")
 
+    def many(self, rows: Sequence[Sequence[Any]]) -> bytes:
+        """The bytes of several lines at once (identical to joining `self(row)` for each)."""
+        self._buf.seek(0)
+        self._buf.truncate()
+        # csv writes None as "" and str(v) for the rest: only booleans need `_cell`'s spelling
+        self._writer.writerows(
+            [[v if v.__class__ is not bool else _cell(v) for v in row] for row in rows]
+        )
+        return self._buf.getvalue().encode("utf-8")
 
-def csv_bytes() -> Callable[[Sequence[Any]], bytes]:
-    """A function turning one row (header or values) into its exact CSV line bytes."""
-    return _Line()
+
+def csv_bytes() -> CsvLine:
+    """A callable turning one row (header or values) into its exact CSV line bytes."""
+    return CsvLine()

@@ -14,7 +14,9 @@ from typing import Any
 import psycopg
 
 from exporters import jsonl, ocsf, otel_metrics
-from exporters.bundle import ExportParams, export_bundle, parse_ts, scope_rows
+from exporters.bundle import BATCH, ExportParams, export_bundle, parse_ts
+from exporters.bundle_scan import scope_batches
+from ledger import ids
 from ledger.config import Settings
 from ledger.errors import InputError
 from ledger.store.read import latest_checkpoint
@@ -64,17 +66,16 @@ def period_rows(
 
     def rows() -> Iterator[dict[str, Any]]:
         done = 0
-        for batch in scope_rows(
+        for batch in scope_batches(
             conn,
             origin,
-            end=end,
-            lo_ns=since - 1000,
-            hi_ns=until + 1000,
-            since_ns=since,
-            until_ns=until,
+            span=(0, end),
+            index_bounds=(ids.format_timestamp(since - 1000), ids.format_timestamp(until + 1000)),
+            period=(ids.format_timestamp(since), ids.format_timestamp(until)),
+            step=BATCH,
         ):
-            for row, _ in batch:
-                yield row
+            for i in range(len(batch)):
+                yield batch.row(i)
             done += len(batch)
             if progress:
                 progress(done, max(done, end))

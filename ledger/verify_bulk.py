@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import queue
-import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from itertools import accumulate
 from typing import Any
@@ -30,6 +28,7 @@ import psycopg
 from ledger import ids
 from ledger.db.sqlfiles import query
 from ledger.merkle import CompactRange
+from ledger.readahead import read_ahead
 
 __all__ = ["BATCH_ROWS", "Suspect", "bulk_scan", "pg_micros"]
 
@@ -115,44 +114,6 @@ def _batches(conn: psycopg.Connection, origin: str) -> Iterator[tuple[Any, ...]]
             return
         yield (start, *row)
         start += int(row[0])
-
-
-def _read_ahead(source: Iterator[tuple[Any, ...]]) -> Generator[tuple[Any, ...], None, None]:
-    """Yield from `source`, fetched one batch ahead in a thread (psycopg waits without the GIL).
-
-    The connection is used only by the thread until this generator is closed, which joins it.
-    """
-    ready: queue.Queue[tuple[Any, ...] | BaseException | None] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def offer(item: tuple[Any, ...] | BaseException | None) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def fetch() -> None:
-        try:
-            for item in source:
-                if not offer(item):
-                    return
-            offer(None)
-        except BaseException as exc:  # handed to the consumer, raised there
-            offer(exc)
-
-    worker = threading.Thread(target=fetch, name="ledger-verify-reader", daemon=True)
-    worker.start()
-    try:
-        while (item := ready.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 class _Scan:
@@ -256,7 +217,7 @@ def bulk_scan(
     `scan_private` receives the parsed body of every event carrying commitments or redactions.
     """
     scan = _Scan(origin, targets, scan_private)
-    with closing(_read_ahead(_batches(conn, origin))) as batches:  # joins the reader on any exit
+    with closing(read_ahead(_batches(conn, origin))) as batches:  # joins the reader on any exit
         for batch in batches:
             scan.take(*batch)
     beyond = conn.execute(query("verify_rows_outside"), (origin, scan.size)).fetchone()

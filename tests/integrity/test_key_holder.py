@@ -19,6 +19,7 @@ from ledger import verify_bulk
 from ledger.config import Settings
 from ledger.events import leaf_hash
 from ledger.merkle import CompactRange
+from ledger.readahead import THREAD_NAME
 from ledger.note import Checkpoint
 from ledger.store.sequencer import log_signer
 from ledger.verify import verify_ledger
@@ -150,4 +151,4 @@ def test_small_batches_cross_checkpoints_and_stop_early(
     with attacker(ledger):
         ledger.execute("UPDATE ledger_events SET leaf_hash = %s WHERE seq = 2", (b"\x01" * 32,))
     assert _verdict(ledger, ledger_settings) == ("invalid", "leaf_mismatch", 2)
-    assert not any(t.name == "ledger-verify-reader" for t in threading.enumerate())
+    assert not any(t.name == THREAD_NAME for t in threading.enumerate())
