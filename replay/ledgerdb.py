@@ -44,27 +44,52 @@ def find_policy(conn: psycopg.Connection, policy_hash: str) -> LoadedPack | None
 def publish_policy(conn: psycopg.Connection, settings: Settings, loaded: LoadedPack) -> str:
     """Append a policy.published event (a single-event run) and sequence it; return its id."""
     event = make_event(
-        "policy.published", run_id=ids.new_id(), run_seq=0,
+        "policy.published",
+        run_id=ids.new_id(),
+        run_seq=0,
         versions={"policy_hash": loaded.policy_hash},
-        data={"policy_hash": loaded.policy_hash, "name": loaded.name,
-              "version": loaded.version, "document": loaded.document},
+        data={
+            "policy_hash": loaded.policy_hash,
+            "name": loaded.name,
+            "version": loaded.version,
+            "document": loaded.document,
+        },
     )
     submit(conn, [event], settings)
     try_sequence(conn, settings, wait=True)
     return str(event.event_id)
 
 
-def save_verdicts(conn: psycopg.Connection, run_id: str, policy_hash: str,
-                  verdicts: Sequence[Verdict], through_seq: int | None) -> None:
+def save_verdicts(
+    conn: psycopg.Connection,
+    run_id: str,
+    policy_hash: str,
+    verdicts: Sequence[Verdict],
+    through_seq: int | None,
+) -> None:
     """Replace this run's verdicts for (policy, evaluator version) with a fresh set."""
     with conn.transaction():
         conn.execute(
             "DELETE FROM ledger_verdicts WHERE run_id = %s AND policy_hash = %s "
-            "AND evaluator_version = %s", (run_id, policy_hash, EVALUATOR_VERSION))
+            "AND evaluator_version = %s",
+            (run_id, policy_hash, EVALUATOR_VERSION),
+        )
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO ledger_verdicts (run_id, policy_hash, evaluator_version, rule_id, "
                 "outcome, explanation, evidence, through_seq) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s::uuid[], %s)",
-                [(run_id, policy_hash, EVALUATOR_VERSION, v.rule_id, v.outcome, v.explanation,
-                  list(v.evidence), through_seq) for v in verdicts])
+                [
+                    (
+                        run_id,
+                        policy_hash,
+                        EVALUATOR_VERSION,
+                        v.rule_id,
+                        v.outcome,
+                        v.explanation,
+                        list(v.evidence),
+                        through_seq,
+                    )
+                    for v in verdicts
+                ],
+            )

@@ -116,6 +116,7 @@ class ApprovalRecord:
     approver_id: str | None = None
     approver_roles: tuple[str, ...] = ()
     reason: str | None = None
+    decided_run_id: str | None = None  # set when the decision was recorded in another run
 
 
 @dataclasses.dataclass(**_FROZEN)

@@ -7,20 +7,19 @@ as InputError/PolicyError and mapped by the root CLI). Verdicts are written to t
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ledger.cli.common import connection, emit_json
+from ledger.cli.common import connection, emit_json, settings_from
 from ledger.errors import InputError
-from ledger.store.read import list_runs, run_events
-from replay.ledgerdb import find_policy, save_verdicts
-from replay.policy import CompiledPack, Verdict, check_run, compile_pack, load_pack
-from replay.policy.diff import diff_verdicts
+from replay.batch import check_runs, window_run_ids
+from replay.ledgerdb import find_policy
+from replay.policy import LoadedPack, compile_pack, load_pack
 from replay.runid import parse_run_id
-from replay.state import fold
 
 __all__ = ["check"]
 
@@ -47,81 +46,48 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         Path | None,
         typer.Option("--what-if", help="Also check against this pack and diff the verdicts."),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", min=1, help="Worker processes for large windows (default: number of CPUs)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> None:
     """Check runs against policy; exit 1 if any rule fails (CI gate)."""
     if policy is not None and policy_hash is not None:
         raise InputError("give --policy or --policy-hash, not both")
     conn = connection(ctx)
-    cache: dict[str, CompiledPack | None] = {}
-    fixed: CompiledPack | None = None
+    fixed: LoadedPack | None = None
     if policy is not None:
-        fixed = compile_pack(load_pack(policy))
+        fixed = load_pack(policy)
     elif policy_hash is not None:
-        found = find_policy(conn, policy_hash)
-        if found is None:
+        fixed = find_policy(conn, policy_hash)
+        if fixed is None:
             raise InputError(f"no published policy {policy_hash}")
-        fixed = compile_pack(found)
-    other = compile_pack(load_pack(what_if)) if what_if is not None else None
+    other = load_pack(what_if) if what_if is not None else None
+    for loaded in (fixed, other):
+        if loaded is not None:
+            compile_pack(loaded)  # surface CEL errors here, before any run is read
     if run is not None:
         run_ids = [parse_run_id(run)]
     else:
-        run_ids = [
-            r.run_id
-            for r in list_runs(conn, since=_when(since, "since"), until=_when(until, "until"))
-        ]
-    report: list[dict[str, Any]] = []
-    failed = False
-    for rid in run_ids:
-        events = run_events(conn, rid)
-        if not events and run is not None:
-            raise InputError(f"no run {rid} in the ledger")
-        if not events or events[0].event.type == "policy.published":
-            continue
-        state = fold(events)
-        pack = fixed
-        verdicts: list[Verdict]
-        if pack is None:
-            in_force = (
-                state.versions.policy_hashes_seen[0] if state.versions.policy_hashes_seen else None
-            )
-            if in_force is not None and in_force not in cache:
-                loaded = find_policy(conn, in_force)
-                cache[in_force] = compile_pack(loaded) if loaded else None
-            pack = cache.get(in_force) if in_force else None
-            if pack is None:
-                why = (
-                    "records no policy_hash"
-                    if in_force is None
-                    else f"ran under policy {in_force[:12]}, which is not published"
-                )
-                verdicts = [
-                    Verdict(
-                        "policy.in_force", "unknown", f"run {why}", (str(events[0].event.event_id),)
-                    )
-                ]
-        if pack is not None:
-            verdicts = check_run(pack, state)
-            save_verdicts(conn, str(rid), pack.policy_hash, verdicts, state.at_seq)
-        failed = failed or any(v.outcome == "fail" for v in verdicts)
-        entry: dict[str, Any] = {
-            "run_id": str(rid),
-            "policy_hash": pack.policy_hash if pack else None,
-            "verdicts": [v.to_json() for v in verdicts],
-        }
-        if other is not None:
-            alt = check_run(other, state)
-            entry["what_if"] = {
-                "policy_hash": other.policy_hash,
-                "verdicts": [v.to_json() for v in alt],
-                "diff": diff_verdicts(verdicts, alt).to_json(),
-            }
-        report.append(entry)
+        run_ids = window_run_ids(conn, _when(since, "since"), _when(until, "until"))
+    result = check_runs(
+        conn,
+        settings_from(ctx),
+        run_ids,
+        fixed=fixed,
+        other=other,
+        jobs=jobs or os.cpu_count() or 1,
+    )
+    if run is not None and result.missing:
+        raise InputError(f"no run {run_ids[0]} in the ledger")
     if json_out:
-        emit_json({"runs": report, "failed": failed})
+        emit_json({"runs": result.entries, "failed": result.failed})
     else:
-        _print(report)
-    if failed:
+        _print(result.entries)
+    if result.failed:
         raise typer.Exit(1)
 
 

@@ -8,7 +8,7 @@ import typer
 
 from ledger.cli.common import connection, emit_json
 from ledger.errors import InputError
-from ledger.store.read import run_events
+from replay.dbread import load_run
 from replay.model import RunState, to_jsonable
 from replay.runid import parse_run_id
 from replay.state import fold
@@ -34,6 +34,7 @@ def _render(state: RunState) -> str:
         lines.append(
             f"  approval {a.approval_id} for {a.tool_call_id}: {a.decision or 'pending'}"
             f" by {a.approver_id or '-'}"
+            + (f" (recorded in run {a.decided_run_id})" if a.decided_run_id else "")
         )
     for g in state.gaps:
         lines.append(f"  GAP: {g.reason}")
@@ -47,10 +48,10 @@ def replay(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> None:
     """Fold a run's events into its state: timeline, calls, approvals, totals, versions."""
-    events = run_events(connection(ctx), parse_run_id(run_id))
+    events, decisions = load_run(connection(ctx), parse_run_id(run_id))
     if not events:
         raise InputError(f"no run {run_id} in the ledger")
-    state = fold(events, at_seq=at)
+    state = fold(events, at_seq=at, decisions=decisions)
     if json_out:
         emit_json(to_jsonable(state))
     else:

@@ -7,6 +7,7 @@ uses exactly `max_tool_calls` calls passes.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from decimal import Decimal
 from fnmatch import fnmatchcase
@@ -37,6 +38,14 @@ _NS = 1_000_000_000
 
 def matches(name: str, patterns: tuple[str, ...]) -> bool:
     """Glob match (`gpt-5*`, `payments.*`), case-sensitive so the check is exact."""
+    try:
+        return _matches(name, patterns)  # a run asks the same few questions per call
+    except TypeError:  # unhashable patterns (a list): same answer, uncached
+        return any(fnmatchcase(name, p) for p in patterns)
+
+
+@functools.lru_cache(maxsize=65536)
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatchcase(name, p) for p in patterns)
 
 
@@ -58,18 +67,21 @@ def max_tool_calls(state: RunState, on_missing: Outcome, limit: int) -> Verdict:
     f = Findings("max_tool_calls", on_missing)
     count = len(state.tool_calls)
     if count > limit:
-        f.fail(tuple(c.started_event_id for c in state.tool_calls[limit:]),
-               f"{count} tool calls, limit {limit}")
+        f.fail(
+            tuple(c.started_event_id for c in state.tool_calls[limit:]),
+            f"{count} tool calls, limit {limit}",
+        )
     return f.verdict(state, f"{count} tool calls, limit {limit}")
 
 
-def max_tool_calls_per_tool(state: RunState, on_missing: Outcome, tool: str,
-                            limit: int) -> Verdict:
+def max_tool_calls_per_tool(state: RunState, on_missing: Outcome, tool: str, limit: int) -> Verdict:
     f = Findings(f"max_tool_calls_per_tool.{tool}", on_missing)
     calls = [c for c in state.tool_calls if c.tool == tool]
     if len(calls) > limit:
-        f.fail(tuple(c.started_event_id for c in calls[limit:]),
-               f"{len(calls)} calls to {tool}, limit {limit}")
+        f.fail(
+            tuple(c.started_event_id for c in calls[limit:]),
+            f"{len(calls)} calls to {tool}, limit {limit}",
+        )
     return f.verdict(state, f"{len(calls)} calls to {tool}, limit {limit}")
 
 
@@ -84,16 +96,21 @@ def overall_timeout(state: RunState, on_missing: Outcome, seconds: float) -> Ver
     took = (end - start) / _NS
     if took > seconds:
         tail = "ran" if run.ended else "still running after"
-        f.fail((run.started_event_id, run.ended_event_id),
-               f"run {tail} {took:.3f}s, limit {seconds:g}s")
+        f.fail(
+            (run.started_event_id, run.ended_event_id),
+            f"run {tail} {took:.3f}s, limit {seconds:g}s",
+        )
     elif not run.ended:
-        f.unknown((run.started_event_id,),
-                  f"no run.ended after {took:.3f}s (possible hang), limit {seconds:g}s")
+        f.unknown(
+            (run.started_event_id,),
+            f"no run.ended after {took:.3f}s (possible hang), limit {seconds:g}s",
+        )
     return f.verdict(state, f"run took {took:.3f}s, limit {seconds:g}s")
 
 
-def per_tool_timeout(state: RunState, on_missing: Outcome, default: float | None,
-                     per_tool: dict[str, float]) -> Verdict:
+def per_tool_timeout(
+    state: RunState, on_missing: Outcome, default: float | None, per_tool: dict[str, float]
+) -> Verdict:
     f = Findings("timeouts.per_tool_seconds", on_missing)
     last = state.run.last_ns or 0
     slowest = 0.0
@@ -104,17 +121,23 @@ def per_tool_timeout(state: RunState, on_missing: Outcome, default: float | None
         if call.duration_ns is None:
             waited = (last - call.started_ns) / _NS
             if waited > limit:
-                f.fail((call.started_event_id,), f"{call.tool} ({call.tool_call_id}) never "
-                       f"ended, open {waited:.3f}s, limit {limit:g}s")
+                f.fail(
+                    (call.started_event_id,),
+                    f"{call.tool} ({call.tool_call_id}) never "
+                    f"ended, open {waited:.3f}s, limit {limit:g}s",
+                )
             else:
-                f.unknown((call.started_event_id,),
-                          f"{call.tool} ({call.tool_call_id}) never ended")
+                f.unknown(
+                    (call.started_event_id,), f"{call.tool} ({call.tool_call_id}) never ended"
+                )
             continue
         took = call.duration_ns / _NS
         slowest = max(slowest, took)
         if took > limit:
-            f.fail((call.started_event_id, call.ended_event_id),
-                   f"{call.tool} ({call.tool_call_id}) took {took:.3f}s, limit {limit:g}s")
+            f.fail(
+                (call.started_event_id, call.ended_event_id),
+                f"{call.tool} ({call.tool_call_id}) took {took:.3f}s, limit {limit:g}s",
+            )
     return f.verdict(state, f"slowest tool call {slowest:.3f}s within limits")
 
 
@@ -122,8 +145,10 @@ def max_usd_per_run(state: RunState, on_missing: Outcome, limit: str) -> Verdict
     f = Findings("budgets.max_usd_per_run", on_missing)
     spent = Decimal(state.totals.cost_usd)
     if spent > Decimal(limit):
-        f.fail(tuple(c.ended_event_id for c in state.llm_calls if c.cost_usd is not None),
-               f"spent ${spent}, limit ${limit}")
+        f.fail(
+            tuple(c.ended_event_id for c in state.llm_calls if c.cost_usd is not None),
+            f"spent ${spent}, limit ${limit}",
+        )
     for call in state.llm_calls:
         if call.ended_event_id is None:
             f.unknown((call.started_event_id,), f"LLM call {call.call_id} never ended")
@@ -149,9 +174,10 @@ def tool_pinning(state: RunState, on_missing: Outcome, pinned: dict[str, str]) -
         if call.contract_digest is None:
             f.unknown((call.started_event_id,), f"{call.tool} call has no contract digest")
         elif call.contract_digest != want:
-            f.fail((call.started_event_id,),
-                   f"{call.tool} contract {call.contract_digest[:16]} is not the pinned "
-                   f"{want[:16]}")
+            f.fail(
+                (call.started_event_id,),
+                f"{call.tool} contract {call.contract_digest[:16]} is not the pinned {want[:16]}",
+            )
     return f.verdict(state, "every pinned tool ran with its pinned contract")
 
 
@@ -164,8 +190,7 @@ def model_allowlist(state: RunState, on_missing: Outcome, allow: tuple[str, ...]
             f.unknown(evidence, f"LLM call {call.call_id} has no model recorded")
         elif not matches(model, allow):
             f.fail(evidence, f"model {model!r} is not allowed")
-        elif call.request_model and call.response_model and not matches(call.request_model,
-                                                                         allow):
+        elif call.request_model and call.response_model and not matches(call.request_model, allow):
             f.fail(evidence, f"requested model {call.request_model!r} is not allowed")
     for model in state.versions.models_seen:
         if not matches(model, allow) and not f.fails:
@@ -175,8 +200,9 @@ def model_allowlist(state: RunState, on_missing: Outcome, allow: tuple[str, ...]
     return f.verdict(state, f"{len(state.llm_calls)} LLM calls, all on allowed models")
 
 
-def prompt_registry(state: RunState, on_missing: Outcome,
-                    registered: dict[str, tuple[str, ...]]) -> Verdict:
+def prompt_registry(
+    state: RunState, on_missing: Outcome, registered: dict[str, tuple[str, ...]]
+) -> Verdict:
     f = Findings("prompts.registered", on_missing)
     for p in state.prompts:
         allowed = registered.get(p.name)
@@ -203,32 +229,48 @@ def loops(state: RunState, on_missing: Outcome, limit: int) -> Verdict:
             groups[(call.tool, call.args_hash)].append(call)
     for (tool, _), calls in groups.items():
         if len(calls) > limit:
-            f.fail(tuple(c.started_event_id for c in calls),
-                   f"{tool} called {len(calls)} times with identical args, limit {limit}")
+            f.fail(
+                tuple(c.started_event_id for c in calls),
+                f"{tool} called {len(calls)} times with identical args, limit {limit}",
+            )
     return f.verdict(state, f"no tool repeated with identical args more than {limit} times")
 
 
 def capture_run_ended(state: RunState, on_missing: Outcome) -> Verdict:
     if state.run.ended:
-        return Verdict("capture.run_ended", "pass", f"run.ended recorded ({state.run.status})",
-                       (state.run.ended_event_id or "",))
-    return Verdict("capture.run_ended", "fail", "no run.ended recorded",
-                   tuple(e for e in (state.run.started_event_id,) if e))
+        return Verdict(
+            "capture.run_ended",
+            "pass",
+            f"run.ended recorded ({state.run.status})",
+            (state.run.ended_event_id or "",),
+        )
+    return Verdict(
+        "capture.run_ended",
+        "fail",
+        "no run.ended recorded",
+        tuple(e for e in (state.run.started_event_id,) if e),
+    )
 
 
 def capture_open_calls(state: RunState, on_missing: Outcome) -> Verdict:
     open_tools = [c.started_event_id for c in state.tool_calls if c.open]
     open_llm = [c.started_event_id for c in state.llm_calls if c.ended_event_id is None]
     if open_tools or open_llm:
-        return Verdict("capture.open_calls", "fail",
-                       f"{len(open_tools)} tool call(s) and {len(open_llm)} LLM call(s) never "
-                       "ended", tuple(e for e in open_tools + open_llm if e))
+        return Verdict(
+            "capture.open_calls",
+            "fail",
+            f"{len(open_tools)} tool call(s) and {len(open_llm)} LLM call(s) never ended",
+            tuple(e for e in open_tools + open_llm if e),
+        )
     return Verdict("capture.open_calls", "pass", "every started call ended")
 
 
 def capture_gaps(state: RunState, on_missing: Outcome) -> Verdict:
     if state.gaps:
-        return Verdict("capture.gaps", "fail",
-                       f"{len(state.gaps)} gap(s): {state.gaps[0].reason}",
-                       tuple(g.event_id for g in state.gaps if g.event_id))
+        return Verdict(
+            "capture.gaps",
+            "fail",
+            f"{len(state.gaps)} gap(s): {state.gaps[0].reason}",
+            tuple(g.event_id for g in state.gaps if g.event_id),
+        )
     return Verdict("capture.gaps", "pass", "no gaps: run_seq contiguous, no ledger.gap")

@@ -30,9 +30,15 @@ _MISSING = object()
 
 def call_facts(call: ToolCallRecord) -> dict[str, Any]:
     """The CEL view of one tool call."""
-    return {"id": call.tool_call_id, "tool": call.tool, "args": call.args,
-            "status": call.status, "attempt": call.attempt, "side_effect": call.side_effect,
-            "duration_seconds": call.duration_ns / _NS if call.duration_ns is not None else None}
+    return {
+        "id": call.tool_call_id,
+        "tool": call.tool,
+        "args": call.args,
+        "status": call.status,
+        "attempt": call.attempt,
+        "side_effect": call.side_effect,
+        "duration_seconds": call.duration_ns / _NS if call.duration_ns is not None else None,
+    }
 
 
 def _by_call(state: RunState) -> dict[str, list[ApprovalRecord]]:
@@ -43,15 +49,17 @@ def _by_call(state: RunState) -> dict[str, list[ApprovalRecord]]:
     return table
 
 
-def _needs_approval(rule: ApprovalRule, cel: CelProgram | None, call: ToolCallRecord,
-                    state: RunState) -> bool | None:
+def _needs_approval(
+    rule: ApprovalRule, cel: CelProgram | None, call: ToolCallRecord, state: RunState
+) -> bool | None:
     """True/False, or None when the trigger cannot be decided from what was captured."""
     if rule.any:
         return True
     needed = True
     if rule.threshold_usd is not None:
-        raw = call.args.get(rule.amount_field, _MISSING) if isinstance(call.args, dict) \
-            else _MISSING
+        raw = (
+            call.args.get(rule.amount_field, _MISSING) if isinstance(call.args, dict) else _MISSING
+        )
         if raw is _MISSING or isinstance(raw, bool):
             return None
         try:
@@ -59,17 +67,25 @@ def _needs_approval(rule: ApprovalRule, cel: CelProgram | None, call: ToolCallRe
         except InvalidOperation:
             return None
     if needed and cel is not None:
-        decided = cel.evaluate({"args": call.args, "call": call_facts(call),
-                                "principal": {"initiating_user": state.run.initiating_user,
-                                              "roles": list(state.run.roles)}})
+        decided = cel.evaluate(
+            {
+                "args": call.args,
+                "call": call_facts(call),
+                "principal": {
+                    "initiating_user": state.run.initiating_user,
+                    "roles": list(state.run.roles),
+                },
+            }
+        )
         if decided is None:
             return None
         needed = decided
     return needed
 
 
-def approvals(state: RunState, on_missing: Outcome, rule_id: str, rule: ApprovalRule,
-              cel: CelProgram | None) -> Verdict:
+def approvals(
+    state: RunState, on_missing: Outcome, rule_id: str, rule: ApprovalRule, cel: CelProgram | None
+) -> Verdict:
     f = Findings(rule_id, on_missing)
     table = _by_call(state)
     checked = 0
@@ -79,32 +95,45 @@ def approvals(state: RunState, on_missing: Outcome, rule_id: str, rule: Approval
             continue
         needed = _needs_approval(rule, cel, call, state)
         if needed is None:
-            f.unknown((call.started_event_id,), f"cannot tell whether {call.tool} "
-                      f"({call.tool_call_id}) needed approval: {rule.amount_field} or args "
-                      "not captured")
+            f.unknown(
+                (call.started_event_id,),
+                f"cannot tell whether {call.tool} "
+                f"({call.tool_call_id}) needed approval: {rule.amount_field} or args "
+                "not captured",
+            )
             continue
         if not needed:
             continue
         checked += 1
         start = (call.started_event_id,)
-        before = [a for a in table.get(call.tool_call_id, ()) if
-                  a.decided_seq is not None and a.decided_seq < call.started_seq]
+        before = [
+            a
+            for a in table.get(call.tool_call_id, ())
+            if a.decided_seq is not None and a.decided_seq < call.started_seq
+        ]
         if not before:
             f.fail(start, f"{call.tool} ({call.tool_call_id}) executed without an approval")
             continue
         a = before[-1]
         ev = (a.decided_event_id, call.started_event_id)
         if a.decision == "rejected":
-            f.fail(ev, f"{call.tool} ({call.tool_call_id}) executed after {a.approver_id} "
-                   "rejected it")
+            f.fail(
+                ev, f"{call.tool} ({call.tool_call_id}) executed after {a.approver_id} rejected it"
+            )
             continue
         approved_hash = a.edited_args_hash if a.decision == "edited" else a.decided_args_hash
         if rule.bind_args and approved_hash != call.args_hash:
-            f.fail(ev, f"{call.tool} ({call.tool_call_id}) ran with args that differ from "
-                   "the approved args")
+            f.fail(
+                ev,
+                f"{call.tool} ({call.tool_call_id}) ran with args that differ from "
+                "the approved args",
+            )
         if rule.approver_roles and not set(rule.approver_roles) & set(a.approver_roles):
-            f.fail(ev, f"approver {a.approver_id} lacks a required role "
-                   f"({', '.join(rule.approver_roles)})")
+            f.fail(
+                ev,
+                f"approver {a.approver_id} lacks a required role "
+                f"({', '.join(rule.approver_roles)})",
+            )
         if rule.forbid_self_approval:
             if user is None:
                 f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
@@ -113,8 +142,9 @@ def approvals(state: RunState, on_missing: Outcome, rule_id: str, rule: Approval
         if rule.max_age_seconds is not None and a.decided_ns is not None:
             age = (call.started_ns - a.decided_ns) / _NS
             if age > rule.max_age_seconds:
-                f.fail(ev, f"approval was {age:.0f}s old at execution, limit "
-                       f"{rule.max_age_seconds:g}s")
+                f.fail(
+                    ev, f"approval was {age:.0f}s old at execution, limit {rule.max_age_seconds:g}s"
+                )
     return f.verdict(state, f"{checked} call(s) needing approval, all properly approved")
 
 
@@ -154,8 +184,9 @@ def recipients(state: RunState, on_missing: Outcome, rule: RecipientRule) -> Ver
         ev = (call.started_event_id,)
         value = _get_path(call.args, rule.argument)
         if value is _MISSING or value is None:
-            f.unknown(ev, f"{call.tool} ({call.tool_call_id}) has no captured "
-                      f"argument {rule.argument}")
+            f.unknown(
+                ev, f"{call.tool} ({call.tool_call_id}) has no captured argument {rule.argument}"
+            )
             continue
         values = value if isinstance(value, list) else [value]
         for item in values:
@@ -168,8 +199,13 @@ def recipients(state: RunState, on_missing: Outcome, rule: RecipientRule) -> Ver
 
 
 def egress(  # noqa: PLR0917 - bound once with partial()
-        state: RunState, on_missing: Outcome, rule_id: str, tools: tuple[str, ...],
-           detectors: tuple[tuple[str, re.Pattern[str]], ...], outputs: bool) -> Verdict:
+    state: RunState,
+    on_missing: Outcome,
+    rule_id: str,
+    tools: tuple[str, ...],
+    detectors: tuple[tuple[str, re.Pattern[str]], ...],
+    outputs: bool,
+) -> Verdict:
     f = Findings(rule_id, on_missing)
     kind = rule_id.rsplit(".", 1)[-1]
     scanned = 0
@@ -177,14 +213,18 @@ def egress(  # noqa: PLR0917 - bound once with partial()
         if not matches(call.tool, tools):
             continue
         if call.args is None:
-            f.unknown((call.started_event_id,), f"{call.tool} ({call.tool_call_id}) args "
-                      "not captured; cannot scan")
+            f.unknown(
+                (call.started_event_id,),
+                f"{call.tool} ({call.tool_call_id}) args not captured; cannot scan",
+            )
             continue
         scanned += 1
         found = scan(call.args, detectors)
         if found:
-            f.fail((call.started_event_id,), f"{kind} ({', '.join(found)}) in args of "
-                   f"{call.tool} ({call.tool_call_id})")
+            f.fail(
+                (call.started_event_id,),
+                f"{kind} ({', '.join(found)}) in args of {call.tool} ({call.tool_call_id})",
+            )
     if outputs:
         for message in state.messages:
             if message.direction == "output":
@@ -199,13 +239,19 @@ def flow(state: RunState, on_missing: Outcome, rule: FlowRule) -> Verdict:
     f = Findings(f"flows.{rule.id}", on_missing)
     sources: list[tuple[int, str, str]] = []  # (seq, event id, description)
     if rule.from_.untrusted_messages:
-        sources.extend((m.seq, m.event_id, f"untrusted {m.origin or m.role} input")
-                       for m in state.messages if m.direction == "input" and m.trust ==
-                       "untrusted")
+        sources.extend(
+            (m.seq, m.event_id, f"untrusted {m.origin or m.role} input")
+            for m in state.messages
+            if m.direction == "input" and m.trust == "untrusted"
+        )
     if rule.from_.tools:
-        sources.extend((c.ended_seq, c.ended_event_id, f"result of {c.tool}")
-                       for c in state.tool_calls if c.ended_seq is not None and
-                       c.ended_event_id is not None and matches(c.tool, rule.from_.tools))
+        sources.extend(
+            (c.ended_seq, c.ended_event_id, f"result of {c.tool}")
+            for c in state.tool_calls
+            if c.ended_seq is not None
+            and c.ended_event_id is not None
+            and matches(c.tool, rule.from_.tools)
+        )
     sources.sort()
     table = _by_call(state)
     sinks = 0
@@ -218,14 +264,20 @@ def flow(state: RunState, on_missing: Outcome, rule: FlowRule) -> Verdict:
             continue
         last_seq, last_id, what = earlier[-1]
         if rule.unless_approved:
-            ok = [a for a in table.get(call.tool_call_id, ())
-                  if a.decision in ("approved", "edited") and a.decided_seq is not None
-                  and last_seq < a.decided_seq < call.started_seq
-                  and call.args_hash in (a.decided_args_hash, a.edited_args_hash)]
+            ok = [
+                a
+                for a in table.get(call.tool_call_id, ())
+                if a.decision in ("approved", "edited")
+                and a.decided_seq is not None
+                and last_seq < a.decided_seq < call.started_seq
+                and call.args_hash in (a.decided_args_hash, a.edited_args_hash)
+            ]
             if ok:
                 continue
-        f.fail((earlier[0][1], last_id, call.started_event_id),
-               f"{call.tool} ({call.tool_call_id}) ran after {what} without approval "
-               "in between")
-    return f.verdict(state, f"{sinks} egress call(s), none tainted by untrusted input "
-                     "without approval")
+        f.fail(
+            (earlier[0][1], last_id, call.started_event_id),
+            f"{call.tool} ({call.tool_call_id}) ran after {what} without approval in between",
+        )
+    return f.verdict(
+        state, f"{sinks} egress call(s), none tainted by untrusted input without approval"
+    )

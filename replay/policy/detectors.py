@@ -10,8 +10,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["BUILTIN_DETECTORS", "PII_DETECTORS", "SECRET_DETECTORS", "compile_detectors", "scan",
-           "strings_in"]
+__all__ = [
+    "BUILTIN_DETECTORS",
+    "PII_DETECTORS",
+    "SECRET_DETECTORS",
+    "compile_detectors",
+    "scan",
+    "strings_in",
+]
 
 PII_DETECTORS: dict[str, str] = {
     "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
@@ -39,8 +45,9 @@ def _luhn(text: str) -> bool:
     return total % 10 == 0
 
 
-def compile_detectors(names: tuple[str, ...],
-                      custom: dict[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+def compile_detectors(
+    names: tuple[str, ...], custom: dict[str, str]
+) -> tuple[tuple[str, re.Pattern[str]], ...]:
     """Compile the named built-ins plus custom regexes, in a stable order."""
     table = {**PII_DETECTORS, **SECRET_DETECTORS}
     pairs = [(n, table[n]) for n in names] + sorted(custom.items())

@@ -24,9 +24,11 @@ class VerdictDiff:
         return not self.changed
 
     def to_json(self) -> dict[str, Any]:
-        return {"newly_failing": list(self.newly_failing),
-                "newly_passing": list(self.newly_passing),
-                "changed": [{"rule_id": r, "before": b, "after": a} for r, b, a in self.changed]}
+        return {
+            "newly_failing": list(self.newly_failing),
+            "newly_passing": list(self.newly_passing),
+            "changed": [{"rule_id": r, "before": b, "after": a} for r, b, a in self.changed],
+        }
 
 
 def diff_verdicts(before: Sequence[Verdict], after: Sequence[Verdict]) -> VerdictDiff:
@@ -34,8 +36,11 @@ def diff_verdicts(before: Sequence[Verdict], after: Sequence[Verdict]) -> Verdic
     old = {v.rule_id: v.outcome for v in before}
     new = {v.rule_id: v.outcome for v in after}
     ids = list(old) + [r for r in new if r not in old]
-    changed = tuple((r, old.get(r, "absent"), new.get(r, "absent")) for r in ids
-                    if old.get(r, "absent") != new.get(r, "absent"))
+    changed = tuple(
+        (r, old.get(r, "absent"), new.get(r, "absent"))
+        for r in ids
+        if old.get(r, "absent") != new.get(r, "absent")
+    )
     return VerdictDiff(
         newly_failing=tuple(r for r, b, a in changed if a == "fail"),
         newly_passing=tuple(r for r, b, a in changed if b == "fail" and a != "fail"),

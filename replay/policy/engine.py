@@ -46,46 +46,96 @@ def run_facts(state: RunState, names: frozenset[str]) -> dict[str, Any]:
     run = state.run
     facts: dict[str, Any] = {}
     if "run" in names:
-        duration = ((run.ended_ns - run.started_ns) / _NS
-                    if run.ended_ns is not None and run.started_ns is not None else None)
-        facts["run"] = {"id": run.run_id, "status": run.status, "ended": run.ended,
-                        "task": run.task, "events": state.totals.events,
-                        "duration_seconds": duration, "gaps": len(state.gaps)}
+        duration = (
+            (run.ended_ns - run.started_ns) / _NS
+            if run.ended_ns is not None and run.started_ns is not None
+            else None
+        )
+        facts["run"] = {
+            "id": run.run_id,
+            "status": run.status,
+            "ended": run.ended,
+            "task": run.task,
+            "events": state.totals.events,
+            "duration_seconds": duration,
+            "gaps": len(state.gaps),
+        }
     if "principal" in names:
         facts["principal"] = {"initiating_user": run.initiating_user, "roles": list(run.roles)}
     if "totals" in names:
         t = state.totals
-        facts["totals"] = {"llm_calls": t.llm_calls, "tool_calls": t.tool_calls,
-                           "input_tokens": t.input_tokens, "output_tokens": t.output_tokens,
-                           "total_tokens": t.total_tokens, "cost_usd": float(t.cost_usd),
-                           "llm_calls_without_usage": t.llm_calls_without_usage}
+        facts["totals"] = {
+            "llm_calls": t.llm_calls,
+            "tool_calls": t.tool_calls,
+            "input_tokens": t.input_tokens,
+            "output_tokens": t.output_tokens,
+            "total_tokens": t.total_tokens,
+            "cost_usd": float(t.cost_usd),
+            "llm_calls_without_usage": t.llm_calls_without_usage,
+        }
     if "versions" in names:
         v = state.versions
-        facts["versions"] = {"prompt_version": v.prompt_version, "model": v.model,
-                             "policy_hash": v.policy_hash,
-                             "tool_contract_digest": v.tool_contract_digest}
+        facts["versions"] = {
+            "prompt_version": v.prompt_version,
+            "model": v.model,
+            "policy_hash": v.policy_hash,
+            "tool_contract_digest": v.tool_contract_digest,
+        }
     if "tool_calls" in names:
         facts["tool_calls"] = [cf.call_facts(call) for call in state.tool_calls]
     if "llm_calls" in names:
-        facts["llm_calls"] = [{"id": x.call_id, "model": x.response_model or x.request_model,
-                               "total_tokens": x.total_tokens, "cost_usd": x.cost_usd}
-                              for x in state.llm_calls]
+        facts["llm_calls"] = [
+            {
+                "id": x.call_id,
+                "model": x.response_model or x.request_model,
+                "total_tokens": x.total_tokens,
+                "cost_usd": x.cost_usd,
+            }
+            for x in state.llm_calls
+        ]
     if "approvals" in names:
-        facts["approvals"] = [{"tool_call_id": a.tool_call_id, "decision": a.decision,
-                               "approver": a.approver_id, "roles": list(a.approver_roles)}
-                              for a in state.approvals]
+        facts["approvals"] = [
+            {
+                "tool_call_id": a.tool_call_id,
+                "decision": a.decision,
+                "approver": a.approver_id,
+                "roles": list(a.approver_roles),
+            }
+            for a in state.approvals
+        ]
     if "messages" in names:
-        facts["messages"] = [{"direction": m.direction, "role": m.role, "content": m.content,
-                              "trust": m.trust, "origin": m.origin} for m in state.messages]
+        facts["messages"] = [
+            {
+                "direction": m.direction,
+                "role": m.role,
+                "content": m.content,
+                "trust": m.trust,
+                "origin": m.origin,
+            }
+            for m in state.messages
+        ]
     return {k: v for k, v in facts.items() if v is not None}
 
 
-_FACT_NAMES = ("run", "principal", "totals", "versions", "tool_calls", "llm_calls",
-               "approvals", "messages")
+_FACT_NAMES = (
+    "run",
+    "principal",
+    "totals",
+    "versions",
+    "tool_calls",
+    "llm_calls",
+    "approvals",
+    "messages",
+)
 
 
-def _custom(state: RunState, rule: CustomRule, program: CelProgram, names: frozenset[str],
-            on_missing: Outcome) -> Verdict:
+def _custom(
+    state: RunState,
+    rule: CustomRule,
+    program: CelProgram,
+    names: frozenset[str],
+    on_missing: Outcome,
+) -> Verdict:
     f = Findings(f"rules.{rule.id}", on_missing)
     what = rule.description or rule.expr
     if rule.scope == "run":
@@ -101,11 +151,12 @@ def _custom(state: RunState, rule: CustomRule, program: CelProgram, names: froze
             continue
         result = program.evaluate({**base, "call": cf.call_facts(call), "args": call.args})
         if result is None:
-            f.unknown((call.started_event_id,), f"cannot evaluate {rule.expr!r} for "
-                      f"{call.tool} ({call.tool_call_id})")
+            f.unknown(
+                (call.started_event_id,),
+                f"cannot evaluate {rule.expr!r} for {call.tool} ({call.tool_call_id})",
+            )
         elif not result:
-            f.fail((call.started_event_id,), f"{call.tool} ({call.tool_call_id}) violates: "
-                   f"{what}")
+            f.fail((call.started_event_id,), f"{call.tool} ({call.tool_call_id}) violates: {what}")
     return f.verdict(state, f"holds for every call: {what}")
 
 
@@ -131,15 +182,22 @@ def compile_pack(loaded: LoadedPack) -> CompiledPack:
         if t.overall_seconds is not None:
             out.append(partial(c.overall_timeout, on_missing=miss, seconds=t.overall_seconds))
         if isinstance(t.per_tool_seconds, PerToolTimeouts):
-            out.append(partial(c.per_tool_timeout, on_missing=miss,
-                               default=t.per_tool_seconds.default,
-                               per_tool=dict(t.per_tool_seconds.tools)))
+            out.append(
+                partial(
+                    c.per_tool_timeout,
+                    on_missing=miss,
+                    default=t.per_tool_seconds.default,
+                    per_tool=dict(t.per_tool_seconds.tools),
+                )
+            )
         elif t.per_tool_seconds is not None:
-            out.append(partial(c.per_tool_timeout, on_missing=miss,
-                               default=t.per_tool_seconds, per_tool={}))
+            out.append(
+                partial(
+                    c.per_tool_timeout, on_missing=miss, default=t.per_tool_seconds, per_tool={}
+                )
+            )
     if pack.budgets is not None and pack.budgets.max_usd_per_run is not None:
-        out.append(partial(c.max_usd_per_run, on_missing=miss,
-                           limit=pack.budgets.max_usd_per_run))
+        out.append(partial(c.max_usd_per_run, on_missing=miss, limit=pack.budgets.max_usd_per_run))
     rules = pack.policies.require_approval_for if pack.policies else ()
     for rule_id, rule in zip(_approval_ids(pack), rules, strict=True):
         cel = compile_expression(rule.when) if rule.when else None
@@ -155,30 +213,46 @@ def compile_pack(loaded: LoadedPack) -> CompiledPack:
         e = pack.egress
         for kind, det in (("pii", e.pii), ("secrets", e.secrets)):
             if det is not None:
-                out.append(partial(cf.egress, on_missing=miss, rule_id=f"egress.{kind}",
-                                   tools=e.tools,
-                                   detectors=compile_detectors(det.detectors, dict(det.custom)),
-                                   outputs=e.include_output_messages))
+                out.append(
+                    partial(
+                        cf.egress,
+                        on_missing=miss,
+                        rule_id=f"egress.{kind}",
+                        tools=e.tools,
+                        detectors=compile_detectors(det.detectors, dict(det.custom)),
+                        outputs=e.include_output_messages,
+                    )
+                )
     for flow_rule in pack.flows:
         out.append(partial(cf.flow, on_missing=miss, rule=flow_rule))
     if pack.models is not None:
         out.append(partial(c.model_allowlist, on_missing=miss, allow=pack.models.allow))
     if pack.prompts is not None:
-        out.append(partial(c.prompt_registry, on_missing=miss,
-                           registered=dict(pack.prompts.registered)))
+        out.append(
+            partial(c.prompt_registry, on_missing=miss, registered=dict(pack.prompts.registered))
+        )
     if pack.loops is not None:
         out.append(partial(c.loops, on_missing=miss, limit=pack.loops.max_identical_calls))
     if pack.capture is not None:
         cap = pack.capture
-        for enabled, fn in ((cap.require_run_ended, c.capture_run_ended),
-                            (cap.forbid_open_calls, c.capture_open_calls),
-                            (cap.forbid_gaps, c.capture_gaps)):
+        for enabled, fn in (
+            (cap.require_run_ended, c.capture_run_ended),
+            (cap.forbid_open_calls, c.capture_open_calls),
+            (cap.forbid_gaps, c.capture_gaps),
+        ):
             if enabled:
                 out.append(partial(fn, on_missing=miss))
     for custom in pack.rules:
         names = frozenset(n for n in _FACT_NAMES if n in custom.expr)
-        out.append(partial(_custom, rule=custom, program=compile_expression(custom.expr),
-                           names=names, on_missing=custom.on_missing or miss))
+        out.append(
+            partial(
+                _custom,
+                rule=custom,
+                program=compile_expression(custom.expr),
+                names=names,
+                on_missing=custom.on_missing or miss,
+            )
+        )
     return CompiledPack(loaded.policy_hash, loaded.name, loaded.version, tuple(out))
 
 

@@ -64,8 +64,7 @@ def _check_duplicates(node: yaml.Node, file: str, problems: list[Problem], path:
             key = str(key_node.value)
             child = f"{path}.{key}" if path else key
             if key in seen:
-                problems.append(Problem(file, key_node.start_mark.line + 1, child,
-                                        "duplicate key"))
+                problems.append(Problem(file, key_node.start_mark.line + 1, child, "duplicate key"))
             seen.add(key)
             _check_duplicates(value_node, file, problems, child)
     elif isinstance(node, yaml.SequenceNode):
@@ -119,9 +118,14 @@ def _finish(pack: PolicyPack, source: str) -> LoadedPack:
     document = pack.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     meta = pack.policy
     stem = Path(source).stem if source and not source.startswith("<") else "unnamed"
-    return LoadedPack(pack=pack, policy_hash=content_hash(document),
-                      name=meta.id if meta else stem, version=meta.version if meta else "0",
-                      document=document, source=source)
+    return LoadedPack(
+        pack=pack,
+        policy_hash=content_hash(document),
+        name=meta.id if meta else stem,
+        version=meta.version if meta else "0",
+        document=document,
+        source=source,
+    )
 
 
 def load_pack_text(text: str, file: str = "<string>") -> LoadedPack:

@@ -52,10 +52,18 @@ class Findings:
                 for ids, _ in items:
                     evidence.extend(i for i in ids if i not in evidence)
                 more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
-                return Verdict(self.rule_id, outcome,  # type: ignore[arg-type]
-                               f"{items[0][1]}{more}", tuple(evidence))
+                return Verdict(
+                    self.rule_id,
+                    outcome,  # type: ignore[arg-type]
+                    f"{items[0][1]}{more}",
+                    tuple(evidence),
+                )
         reason = incomplete_reason(state) if need_complete else None
         if reason is not None:
-            return Verdict(self.rule_id, self.on_missing, f"{ok} so far, but {reason}",
-                           tuple(g.event_id for g in state.gaps if g.event_id))
+            return Verdict(
+                self.rule_id,
+                self.on_missing,
+                f"{ok} so far, but {reason}",
+                tuple(g.event_id for g in state.gaps if g.event_id),
+            )
         return Verdict(self.rule_id, "pass", ok)

@@ -21,5 +21,9 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form used by `ledger check --json` and the verdicts table."""
-        return {"rule_id": self.rule_id, "outcome": self.outcome,
-                "explanation": self.explanation, "evidence": list(self.evidence)}
+        return {
+            "rule_id": self.rule_id,
+            "outcome": self.outcome,
+            "explanation": self.explanation,
+            "evidence": list(self.evidence),
+        }

@@ -19,8 +19,8 @@ from ledger import verify_bulk
 from ledger.config import Settings
 from ledger.events import leaf_hash
 from ledger.merkle import CompactRange
-from ledger.readahead import THREAD_NAME
 from ledger.note import Checkpoint
+from ledger.readahead import THREAD_NAME
 from ledger.store.sequencer import log_signer
 from ledger.verify import verify_ledger
 from tests.ledgerkit import append_one_per_checkpoint, assert_bulk_pass_agrees, chained_run

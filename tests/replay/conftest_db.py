@@ -21,9 +21,8 @@ import psycopg
 
 import ledger.hooks as hooks
 from ledger import ids
-from ledger.store.read import run_events
+from replay.dbread import fold_run
 from replay.policy import Verdict, check_run, compile_pack, load_pack_text
-from replay.state import fold
 
 Step = Callable[[hooks.Run], None]
 T0 = 1_790_000_000 * 1_000_000_000  # a fixed past instant for simulated clocks
@@ -43,72 +42,112 @@ recipients:
   - {tool: email.send, argument: to, allow_domains: [acme.com]}
 """
 
-IDENTITY: dict[str, Any] = {"agent": "db-policy-agent", "user": "alice", "roles": ["support"],
-                            "model": "gpt-4o", "prompt_version": "support@v3"}
+IDENTITY: dict[str, Any] = {
+    "agent": "db-policy-agent",
+    "user": "alice",
+    "roles": ["support"],
+    "model": "gpt-4o",
+    "prompt_version": "support@v3",
+}
 
 
 def llm(tokens: tuple[int, int] | None = (100, 20), model: str = "gpt-4o") -> Step:
     """A finished model call; `tokens=None` records it without usage (and so without cost)."""
+
     def step(run: hooks.Run) -> None:
         inp, out = tokens if tokens is not None else (None, None)
-        run.llm_call(model=model, request=[{"role": "user", "content": "hi"}], response="ok",
-                     input_tokens=inp, output_tokens=out)
+        run.llm_call(
+            model=model,
+            request=[{"role": "user", "content": "hi"}],
+            response="ok",
+            input_tokens=inp,
+            output_tokens=out,
+        )
+
     return step
 
 
-def tool(name: str, args: Any = None, *, slow: float = 0.0, contract: str | None = None,
-         ended: bool = True, call_id: str | None = None) -> Step:
+def tool(
+    name: str,
+    args: Any = None,
+    *,
+    slow: float = 0.0,
+    contract: str | None = None,
+    ended: bool = True,
+    call_id: str | None = None,
+) -> Step:
     """A tool call; `slow` makes the recorded duration that many seconds longer than real."""
+
     def step(run: hooks.Run) -> None:
-        call = run.tool_started(name, {} if args is None else args, contract=contract,
-                                tool_call_id=call_id)
+        call = run.tool_started(
+            name, {} if args is None else args, contract=contract, tool_call_id=call_id
+        )
         if ended:
             if slow:
                 call = dataclasses.replace(call, started_ns=call.started_ns - int(slow * 1e9))
             run.tool_ended(call, result="done")
+
     return step
 
 
 def tool_no_args(name: str) -> Step:
     """A tool call whose arguments were not captured (args recorded as null)."""
+
     def step(run: hooks.Run) -> None:
         run.tool_ended(run.tool_started(name, None), result="done")
+
     return step
 
 
-def approved(name: str, args: dict[str, Any], *, approver: str = "bob",
-             roles: Sequence[str] = ("finance_lead",), decision: str = "approved",
-             executed: dict[str, Any] | None = None) -> Step:
+def approved(
+    name: str,
+    args: dict[str, Any],
+    *,
+    approver: str = "bob",
+    roles: Sequence[str] = ("finance_lead",),
+    decision: str = "approved",
+    executed: dict[str, Any] | None = None,
+) -> Step:
     """Request + decide an approval, then run the call (bound to the approved tool_call_id)."""
+
     def step(run: hooks.Run) -> None:
         approval = run.request_approval(name, args, reason="policy says so")
-        hooks.decide(approval.approval_id, approver=approver, roles=list(roles),
-                     decision=decision)
-        run.tool_ended(run.tool_started(name, executed if executed is not None else args,
-                                        tool_call_id=approval.tool_call_id), result="done")
+        hooks.decide(approval.approval_id, approver=approver, roles=list(roles), decision=decision)
+        run.tool_ended(
+            run.tool_started(
+                name, executed if executed is not None else args, tool_call_id=approval.tool_call_id
+            ),
+            result="done",
+        )
+
     return step
 
 
 def prompt(name: str, version: str) -> Step:
     def step(run: hooks.Run) -> None:
         run.prompt(name, version, f"You are {name}.")
+
     return step
 
 
 def untrusted(text: str) -> Step:
     """An untrusted email body entering the agent."""
+
     def step(run: hooks.Run) -> None:
         run.message_input(text, trust="untrusted", origin="email:inbox")
+
     return step
 
 
 def gap() -> Step:
     """An event that cannot be built: the writer records a ledger.gap in its place."""
+
     def broken() -> dict[str, Any]:
         raise RuntimeError("payload exploded")
 
     def step(run: hooks.Run) -> None:
         run.record("custom", broken)
+
     return step
 
 
@@ -123,8 +162,9 @@ class Spec:
     start_ns: int = T0
 
 
-def spec(*steps: Step, end: bool = True, step_ns: int | None = None, start_ns: int = T0,
-         **identity: Any) -> Spec:
+def spec(
+    *steps: Step, end: bool = True, step_ns: int | None = None, start_ns: int = T0, **identity: Any
+) -> Spec:
     """A run spec; with `step_ns` events are laid out from `start_ns`, one step apart."""
     return Spec(tuple(steps), end, tuple(identity.items()), step_ns, start_ns)
 
@@ -150,7 +190,8 @@ def record(s: Spec) -> str:
 def verdicts(conn: psycopg.Connection, pack_yaml: str, run_id: str) -> dict[str, Verdict]:
     """Check a stored run against a pack given as YAML text."""
     pack = compile_pack(load_pack_text(textwrap.dedent(pack_yaml), "pack.yaml"))
-    state = fold(run_events(conn, UUID(run_id)))
+    state = fold_run(conn, UUID(run_id))
+    assert state is not None, f"no run {run_id}"
     return {v.rule_id: v for v in check_run(pack, state)}
 
 

@@ -67,7 +67,8 @@ def test_event_count_mismatch_is_a_gap() -> None:
     b.start()
     b.end()
     b.events[1] = b.events[1].model_copy(
-        update={"data": b.events[1].data.model_copy(update={"event_count": 5})})  # type: ignore[attr-defined]
+        update={"data": b.events[1].data.model_copy(update={"event_count": 5})}
+    )  # type: ignore[attr-defined]
     s = fold(stored(b.events))
     assert s.gaps and s.gaps[0].reason.startswith("run.ended declares 5")
 
@@ -77,8 +78,7 @@ def test_fold_is_deterministic_and_order_independent() -> None:
     a = fold(events)
     b = fold(list(reversed(events)))
     assert a == b
-    assert json.dumps(to_jsonable(a), sort_keys=True) == json.dumps(to_jsonable(b),
-                                                                    sort_keys=True)
+    assert json.dumps(to_jsonable(a), sort_keys=True) == json.dumps(to_jsonable(b), sort_keys=True)
 
 
 @settings(max_examples=30, deadline=None)

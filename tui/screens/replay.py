@@ -42,6 +42,7 @@ class ReplayScreen(LedgerScreen):
         self.run_id = run_id
         self.stored: list[Any] = []
         self.step = 0
+        self.decisions: list[Any] = []
         self.policies: list[Any] = []
         self.policy_index = -1
         self.timer: Timer | None = None
@@ -64,24 +65,27 @@ class ReplayScreen(LedgerScreen):
     def load_run(self) -> None:
         import uuid
 
-        from ledger.store.read import run_events
+        from replay.dbread import load_run
         from replay.ledgerdb import published_policies
 
         data = self.lapp.data
         with data._lock:
-            stored = run_events(data.conn(), uuid.UUID(self.run_id))
+            stored, decisions = load_run(data.conn(), uuid.UUID(self.run_id))
             policies = published_policies(data.conn())
-        self.app.call_from_thread(self._loaded, stored, policies)
+        self.app.call_from_thread(self._loaded, stored, decisions, policies)
 
-    def _loaded(self, stored: list[Any], policies: list[Any]) -> None:
-        self.stored, self.policies = stored, policies
+    def _loaded(self, stored: list[Any], decisions: list[Any], policies: list[Any]) -> None:
+        # decisions: approvals about this run's calls recorded by another process
+        self.stored, self.decisions, self.policies = stored, decisions, policies
         self.step = max(len(stored) - 1, 0)
         self._show_state()
 
     def _state(self) -> Any:
         from replay.state import fold
 
-        return fold(self.stored, at_seq=self.stored[self.step].seq) if self.stored else None
+        if not self.stored:
+            return None
+        return fold(self.stored, at_seq=self.stored[self.step].seq, decisions=self.decisions)
 
     def _show_state(self) -> None:
         state = self._state()
@@ -182,7 +186,7 @@ class ReplayScreen(LedgerScreen):
         from replay.state import fold
 
         _seq, event = self.policies[index]
-        state = fold(self.stored, at_seq=self.stored[step].seq)
+        state = fold(self.stored, at_seq=self.stored[step].seq, decisions=self.decisions)
         verdicts = check_run(compile_pack(load_pack_data(event.data.document)), state)
         out = Text()
         out.append(f"{event.data.name} {event.data.version} as of step {step + 1}\n", style="bold")

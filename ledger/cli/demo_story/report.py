@@ -18,12 +18,11 @@ from ledger.cli.demo_story.story import Story, registry
 from ledger.cli.demo_story.world import World
 from ledger.config import Settings
 from ledger.errors import VerificationFailed
-from ledger.store.read import run_events
 from ledger.store.sequencer import try_sequence
 from ledger.verify import report_line, verify_ledger
+from replay.dbread import fold_run
 from replay.ledgerdb import find_policy, save_verdicts
 from replay.policy import check_run, compile_pack
-from replay.state import fold
 from replay.undo.dryrun import render_step
 from replay.undo.model import UndoPlan, write_plan
 from replay.undo.plan import generate_plan, probe_requests
@@ -50,7 +49,9 @@ def _findings(conn: psycopg.Connection, story: Story) -> dict[str, list[str]]:
     compiled = {}
     found: dict[str, list[str]] = {}
     for run_id in story.runs:
-        state = fold(run_events(conn, uuid.UUID(run_id)))
+        state = fold_run(conn, uuid.UUID(run_id))
+        if state is None:
+            raise VerificationFailed(f"run {run_id} has no stored events")
         policy_hash = state.versions.policy_hashes_seen[0]
         if policy_hash not in compiled:
             loaded = find_policy(conn, policy_hash)

@@ -1,0 +1,92 @@
+"""Read a run for replay from PostgreSQL, joined with approval decisions recorded elsewhere.
+
+A decision made in another process (or after the run ended) is its own single-event run, bound
+to the call only by `data.tool_call_id` (docs/hooks.md). Folding just `run_events(run_id)` would
+miss it and report "executed without an approval", so every DB-backed fold goes through here:
+the run's rows, then the approval.decided events of *other* runs in the same log (seqs are
+comparable only within one origin) that name one of the run's tool calls, found through the
+expression index of migration 0006. Both lists come back in `seq` order, so folding twice gives
+identical results, and the evidence ids are those of the real decision events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, LiteralString
+
+import psycopg
+
+from ledger.store.read import StoredEvent
+from replay.model import RunState
+from replay.state import StoredEventLike, fold
+
+__all__ = [
+    "DECISIONS_FOR_CALLS",
+    "RUN_ROWS",
+    "call_ids",
+    "decisions_elsewhere",
+    "fold_run",
+    "load_run",
+]
+
+RUN_ROWS: LiteralString = (
+    "SELECT origin, seq, recorded_at, body, leaf_hash FROM ledger_events "
+    "WHERE run_id = %s ORDER BY run_seq"
+)
+
+# Decisions naming any of the given tool calls, in one origin; callers drop the run's own.
+DECISIONS_FOR_CALLS: LiteralString = (
+    "SELECT origin, seq, recorded_at, body, leaf_hash, run_id FROM ledger_events "
+    "WHERE type = 'approval.decided' AND origin = %s "
+    "AND ledger_decided_call(body) = ANY(%s::text[]) ORDER BY seq"
+)
+
+_CALL_TYPES = frozenset({"tool.call.started", "approval.requested"})
+
+
+def call_ids(events: Iterable[StoredEventLike]) -> list[str]:
+    """The tool_call_ids a run started or asked approval for, first-seen order, no repeats."""
+    seen: dict[str, None] = {}
+    for item in events:
+        event = item.event
+        if event.type in _CALL_TYPES:
+            seen.setdefault(str(event.data.tool_call_id), None)
+    return list(seen)
+
+
+def decisions_elsewhere(
+    conn: psycopg.Connection[Any], origin: str, run_id: uuid.UUID, calls: Sequence[str]
+) -> list[StoredEvent]:
+    """approval.decided events of other runs in `origin` that name one of `calls`, by seq."""
+    if not calls:
+        return []
+    rows = conn.execute(DECISIONS_FOR_CALLS, (origin, list(calls))).fetchall()
+    return [
+        StoredEvent(int(seq), rec, bytes(body), bytes(leaf), org)
+        for org, seq, rec, body, leaf, rid in rows
+        if rid != run_id
+    ]
+
+
+def load_run(
+    conn: psycopg.Connection[Any], run_id: uuid.UUID
+) -> tuple[list[StoredEvent], list[StoredEvent]]:
+    """(the run's own events in run order, decisions about its calls recorded elsewhere)."""
+    own = [
+        StoredEvent(int(seq), rec, bytes(body), bytes(leaf), origin)
+        for origin, seq, rec, body, leaf in conn.execute(RUN_ROWS, (run_id,)).fetchall()
+    ]
+    if not own:
+        return [], []
+    return own, decisions_elsewhere(conn, own[0].origin, run_id, call_ids(own))
+
+
+def fold_run(
+    conn: psycopg.Connection[Any], run_id: uuid.UUID, at_seq: int | None = None
+) -> RunState | None:
+    """The run's state from the database (None when the run has no events)."""
+    own, joined = load_run(conn, run_id)
+    if not own:
+        return None
+    return fold(own, at_seq=at_seq, decisions=joined)
