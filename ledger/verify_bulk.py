@@ -25,12 +25,12 @@ import msgspec
 import orjson
 import psycopg
 
-from ledger import ids
 from ledger.db.sqlfiles import query
 from ledger.merkle import CompactRange
+from ledger.pgtime import micros_of
 from ledger.readahead import read_ahead
 
-__all__ = ["BATCH_ROWS", "Suspect", "bulk_scan", "pg_micros"]
+__all__ = ["BATCH_ROWS", "Suspect", "bulk_scan"]
 
 BATCH_ROWS = 8192
 """Rows per round trip: large enough to amortise the query, small enough to stay in cache."""
@@ -53,55 +53,6 @@ class _Head(msgspec.Struct):
 
 
 _decode_heads = msgspec.json.Decoder(list[_Head]).decode
-_head_micros: dict[str, int] = {}
-"""Microseconds at the whole second `YYYY-MM-DDTHH:MM:SS`, filled by the slow path."""
-
-
-def pg_micros(text: str) -> int:
-    """Microseconds since the epoch exactly as PostgreSQL stores the body's timestamp.
-
-    PostgreSQL parses the fraction with strtod and rounds `frac * 1e6` with rint (a double
-    computation). For our own form (nine fraction digits, `Z`) integer rounding gives the same
-    answer except on an exact tie (`...500`), where the double arithmetic decides; any other
-    RFC 3339 form goes through the general parser.
-    """
-    return _micros_of([text])[0]
-
-
-def _micros_of(texts: list[str]) -> list[int]:
-    """`pg_micros` of many timestamps (the bulk pass's hot loop, hence one function call)."""
-    seconds_of = _head_micros.get
-    out: list[int] = []
-    push = out.append
-    for text in texts:
-        head_us = seconds_of(text[:19])
-        digits = text[20:29]
-        if (
-            head_us is not None
-            and len(text) == 30
-            and text[19] == "."
-            and text[29] == "Z"
-            and digits.isdigit()
-        ):
-            frac = int(digits)
-            below = frac % 1000
-            if below != 500:
-                push(head_us + frac // 1000 + (below > 500))
-                continue
-        push(_micros_slow(text))
-    return out
-
-
-def _micros_slow(text: str) -> int:
-    if len(text) != 30 or text[19] != "." or text[29] != "Z" or not text[20:29].isdigit():
-        ns = ids.parse_timestamp(text)
-        seconds, digits = ns // 1_000_000_000, f"{ns % 1_000_000_000:09d}"
-    else:
-        head = text[:19]
-        seconds = ids.parse_timestamp(head + "Z") // 1_000_000_000
-        _head_micros[head] = seconds * 1_000_000
-        digits = text[20:29]
-    return seconds * 1_000_000 + round(float("0." + digits) * 1_000_000)
 
 
 def _batches(conn: psycopg.Connection, origin: str) -> Iterator[tuple[Any, ...]]:
@@ -167,7 +118,7 @@ class _Scan:
         if len(decoded) != count:
             raise Suspect("body")
         try:
-            micros = _micros_of([h.occurred_at for h in decoded])
+            micros = micros_of([h.occurred_at for h in decoded])
         except ValueError:
             raise Suspect("occurred_at") from None
         mine = "\n".join(

@@ -16,7 +16,7 @@ import psycopg
 from ledger.db.sqlfiles import query
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint
-from ledger.verify_bulk import pg_micros
+from ledger.pgtime import pg_micros
 
 if TYPE_CHECKING:
     from ledger.verify import VerifyReport

@@ -46,7 +46,8 @@ INSERT INTO ledger_checkpoints (origin, tree_size, root_hash, note, frontier) VA
 SELECT pg_notify('ledger_appended', %s)
 
 -- copy_events --
-COPY ledger_events (origin, seq, event_id, run_id, run_seq, type, occurred_at, body, leaf_hash) FROM STDIN
+COPY ledger_events (origin, seq, event_id, run_id, run_seq, type, occurred_at, body, leaf_hash)
+FROM STDIN (FORMAT BINARY)
 
 -- copy_verify --
 COPY (SELECT seq, event_id, run_id, run_seq, type, occurred_at, body, leaf_hash
