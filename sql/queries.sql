@@ -22,8 +22,12 @@ SELECT i.intake_id, i.event_id, i.origin, i.body,
 FROM ledger_intake i ORDER BY i.intake_id LIMIT %s
 
 -- run_heads --
-SELECT DISTINCT ON (run_id) run_id, run_seq, leaf_hash
-FROM ledger_events WHERE run_id = ANY(%b::uuid[]) ORDER BY run_id, run_seq DESC
+-- One backward index probe per run (a DISTINCT ON over the runs' rows read every event of every
+-- run in the batch, and writers interleave thousands of runs per batch).
+SELECT r.run_id, h.run_seq, h.leaf_hash
+FROM unnest(%b::uuid[]) AS r(run_id)
+CROSS JOIN LATERAL (SELECT run_seq, leaf_hash FROM ledger_events e
+                    WHERE e.run_id = r.run_id ORDER BY e.run_seq DESC LIMIT 1) AS h
 
 -- latest_checkpoint --
 SELECT tree_size, root_hash, note, frontier, created_at
