@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
 
-from bench.common import Timer, fresh_settings, synthetic_runs
+from bench.common import Timer, discard, fresh_settings, synthetic_runs
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store.append import EncodedEvent, submit_encoded
@@ -80,6 +80,8 @@ def raw_copy_baseline(runs: list[list[EncodedEvent]]) -> float:
                     b"\x00" * 32,
                 )
             )
+    conn.close()
+    discard(settings)
     return len(rows) / t.seconds
 
 
@@ -110,6 +112,8 @@ def appended(writers: int, runs: list[list[EncodedEvent]], batch: int) -> float:
             time.sleep(0.005)
     stop.set()
     seq_proc.join()
+    conn.close()
+    discard(settings)
     return total / t.seconds
 
 

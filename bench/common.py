@@ -6,6 +6,7 @@ machines are noisy (2 shared cores): the ratio is the figure to compare across r
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import time
@@ -31,10 +32,27 @@ def fresh_settings(name: str) -> Settings:
     db = f"bench_{name}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')
+    if not os.environ.get("LEDGER_BENCH_KEEP"):
+        # Dropped at exit: left behind, every old database competes for autovacuum and disk.
+        atexit.register(_drop_database, admin, db)
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-home-"))
     settings = Settings(home=home, dsn=conninfo.make_conninfo(admin, dbname=db))
     connect(settings).close()
     return settings
+
+
+def _drop_database(admin: str, db: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+def discard(settings: Settings) -> None:
+    """Drop a benchmark database now (its autovacuum would compete with the next measurement)."""
+    if os.environ.get("LEDGER_BENCH_KEEP") or settings.dsn is None:
+        return
+    params = conninfo.conninfo_to_dict(settings.dsn)
+    db = str(params.pop("dbname"))
+    _drop_database(conninfo.make_conninfo(**{k: str(v) for k, v in params.items()}), db)
 
 
 def synthetic_runs(
