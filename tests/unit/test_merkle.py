@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 
 import pytest
 from hypothesis import assume, given, settings
@@ -435,9 +436,9 @@ def test_compact_range_rejects_malformed() -> None:
         rng.append(b"short")
     with pytest.raises(ProofError):
         rng.append_many([LEAF_HASHES[5], b"x" * 31])
-    assert rng.size == 6  # the good hash before the bad one was kept
-    assert rng.root() == ROOTS[5]
-    assert repr(rng) == "CompactRange(size=6)"
+    assert rng.size == 5  # all or nothing: the good hash before the bad one is not kept
+    assert rng.root() == ROOTS[4]
+    assert repr(rng) == "CompactRange(size=5)"
     assert rng.copy() == rng
 
 
@@ -453,3 +454,20 @@ def test_compact_range_one_million_appends_is_fast() -> None:
     elapsed = time.perf_counter() - start
     assert root == root_from_leaf_hashes(hashes)
     assert elapsed < 5.0, f"1M appends took {elapsed:.2f}s"
+
+
+def test_batched_appends_match_leaf_by_leaf() -> None:
+    """append_many hashes whole perfect subtrees at once; any cut of the leaves into batches
+    must give the frontier (and so every root) that appending one leaf at a time gives."""
+    rng = random.Random(3)
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(1500)]
+    for _ in range(60):
+        size, fed, batched, single = rng.randint(0, 1500), 0, CompactRange(), CompactRange()
+        while fed < size:
+            step = min(size - fed, rng.choice([1, 2, 3, 64, 100, rng.randint(1, 1500)]))
+            batched.append_many(leaves[fed : fed + step])
+            for leaf in leaves[fed : fed + step]:
+                single.append(leaf)
+            fed += step
+            assert batched == single
+        assert batched.root() == root_from_leaf_hashes(leaves[:size])
