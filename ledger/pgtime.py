@@ -7,6 +7,8 @@ nanoseconds the way PostgreSQL's own text input would, or a valid ledger would l
 
 from __future__ import annotations
 
+import re
+
 from ledger import ids
 
 __all__ = ["micros_of", "pg_micros"]
@@ -27,28 +29,46 @@ def pg_micros(text: str) -> int:
 
 
 def micros_of(texts: list[str]) -> list[int]:
-    """`pg_micros` of many timestamps (the bulk pass's hot loop, hence one function call)."""
-    seconds_of = _head_micros.get
+    """`pg_micros` of many timestamps (the verifier's and sequencer's hot loop).
+
+    When every text has our own form (one regex pass over them all), each needs only its cached
+    whole second and the integer rounding of its nine fraction digits.
+    """
+    if not _ALL_OURS("\n".join(texts) + "\n"):  # one line per text: no text can hide a "\n"
+        return [_micros_one(text) for text in texts]
+    head_of = _head_micros.get
     out: list[int] = []
     push = out.append
     for text in texts:
-        head_us = seconds_of(text[:19])
-        digits = text[20:29]
-        if (
-            head_us is not None
-            and len(text) == 30
-            and text[19] == "."
-            and text[29] == "Z"
-            and digits.isascii()
-            and digits.isdigit()
-        ):
-            frac = int(digits)
-            below = frac % 1000
-            if below != 500:
-                push(head_us + frac // 1000 + (below > 500))
-                continue
-        push(_micros_slow(text))
+        head_us = head_of(text[:19])
+        frac = int(text[20:29])
+        below = frac % 1000
+        if head_us is None or below == 500:
+            push(_micros_slow(text))
+        else:
+            push(head_us + frac // 1000 + (below > 500))
     return out
+
+
+_ALL_OURS = re.compile(r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z\n)*", re.ASCII).fullmatch
+
+
+def _micros_one(text: str) -> int:
+    head_us = _head_micros.get(text[:19])
+    digits = text[20:29]
+    if (
+        head_us is not None
+        and len(text) == 30
+        and text[19] == "."
+        and text[29] == "Z"
+        and digits.isascii()
+        and digits.isdigit()
+    ):
+        frac = int(digits)
+        below = frac % 1000
+        if below != 500:
+            return head_us + frac // 1000 + (below > 500)
+    return _micros_slow(text)
 
 
 def _micros_slow(text: str) -> int:
