@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from ledger.canonical import ensure_canonical
 from ledger.config import Settings
@@ -78,20 +79,22 @@ def submit_encoded(
     if check_canonical:
         for item in items:
             ensure_canonical(item.body)
-    with conn.transaction():
-        inserted = {
-            row[0]
-            for row in conn.execute(
-                query("submit_events"),
-                (
-                    [item.event_id for item in items],
-                    [item.origin for item in items],
-                    [item.run_id for item in items],
-                    [item.run_seq for item in items],
-                    [item.body for item in items],
-                ),
-            ).fetchall()
-        }
+    params = (
+        [item.event_id for item in items],
+        [item.origin for item in items],
+        [item.run_id for item in items],
+        [item.run_seq for item in items],
+        [item.body for item in items],
+    )
+    # One statement is its own transaction on an autocommit connection: one round trip instead
+    # of BEGIN/INSERT/COMMIT. Inside a caller's transaction, a savepoint keeps it all-or-nothing
+    # (and the receipt then means durable only once the caller commits).
+    if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+        rows = conn.execute(query("submit_events"), params).fetchall()
+    else:
+        with conn.transaction():
+            rows = conn.execute(query("submit_events"), params).fetchall()
+    inserted = {row[0] for row in rows}
     return [
         Receipt(item.event_id, leaf_hash(item.body), item.event_id not in inserted)
         for item in items
