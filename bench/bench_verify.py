@@ -3,8 +3,8 @@
 Baseline, measured in the same run: recomputing the same leaf hashes from bytes already in
 memory (the ceiling for any verifier). `ledger verify` additionally reads the rows from
 PostgreSQL in batches, checks every projection column, every run chain, the tree and every
-checkpoint signature. Verify runs twice in a fresh interpreter, as `ledger verify` does (the first read of
-fresh rows also sets their hint bits), and reports the PostgreSQL backend's CPU too.
+checkpoint signature. Verify runs twice in a fresh interpreter, as `ledger verify` does (the
+first read of fresh rows also sets their hint bits), and reports the PostgreSQL backend's CPU.
 Usage: python bench/bench_verify.py [--events N]
 """
 
