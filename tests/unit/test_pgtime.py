@@ -28,3 +28,12 @@ def test_a_text_hiding_a_line_break_is_not_taken_for_two() -> None:
     stamp = "2026-11-24T12:10:16.123456789Z"
     with pytest.raises(ValueError):
         micros_of([stamp + "\n" + stamp])
+
+
+def test_a_cached_second_does_not_let_a_two_line_text_through() -> None:
+    """Found by the suite: once the whole second is cached, the shortcut must still refuse."""
+    stamp = "2026-11-24T12:10:16.123456789Z"
+    pg_micros(stamp)  # caches 2026-11-24T12:10:16
+    with pytest.raises(ValueError):
+        micros_of([stamp + "\n" + stamp])
+    assert micros_of([stamp, stamp]) == [pg_micros(stamp)] * 2
