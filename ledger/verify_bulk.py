@@ -26,6 +26,7 @@ import orjson
 import psycopg
 
 from ledger.db.sqlfiles import query
+from ledger.eventhead import decode_heads
 from ledger.merkle import CompactRange
 from ledger.pgtime import micros_of
 from ledger.readahead import read_ahead
@@ -38,21 +39,6 @@ BATCH_ROWS = 8192
 
 class Suspect(Exception):
     """Something in the batch is not as the row pass would accept it; re-run with the row pass."""
-
-
-class _Head(msgspec.Struct):
-    """The body fields that the projection columns and the run chain are checked against."""
-
-    event_id: str
-    run_id: str
-    run_seq: int
-    type: str
-    occurred_at: str
-    prev_run_hash: str | None = None
-    tenant: str = "default"
-
-
-_decode_heads = msgspec.json.Decoder(list[_Head]).decode
 
 
 def _batches(conn: psycopg.Connection, origin: str) -> Iterator[tuple[Any, ...]]:
@@ -112,7 +98,7 @@ class _Scan:
         if b"".join(ours) != leaves:
             raise Suspect("leaf")
         try:
-            decoded = _decode_heads(blob)
+            decoded = decode_heads(blob)
         except msgspec.DecodeError:  # ValidationError is a DecodeError
             raise Suspect("body") from None
         if len(decoded) != count:

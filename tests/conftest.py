@@ -23,6 +23,7 @@ from psycopg import conninfo
 from ledger.config import Settings
 from ledger.db.embedded import embedded_dsn
 from ledger.db.migrate import apply_migrations
+from tests.ledgerkit import assert_bulk_pass_agrees
 
 REPO = Path(__file__).resolve().parents[1]
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
@@ -114,3 +115,16 @@ def cli(ledger_settings: Settings) -> object:
         return CliResult(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
     return run
+
+
+@pytest.fixture
+def bulk_pass_agrees(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each attack on the `ledger` fixture, the fast bulk pass of verify must flag it
+    exactly when the row pass does (the verdicts asserted come from the row pass, which the bulk
+    one hands over to). Tamper modules use it with `pytestmark = pytest.mark.usefixtures(...)`."""
+    if "ledger" not in request.fixturenames:
+        yield
+        return
+    conn, settings = request.getfixturevalue("ledger"), request.getfixturevalue("ledger_settings")
+    yield
+    assert_bulk_pass_agrees(conn, settings)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import pytest
 
 from ledger.config import Settings
 from ledger.events import EventBase, args_hash, leaf_hash, make_event
@@ -66,11 +69,19 @@ def append_one_per_checkpoint(
         append(conn, settings, [event])
 
 
+@contextmanager
+def attacker(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """A superuser session with the append-only triggers bypassed (for tamper tests)."""
+    conn.execute("SET session_replication_role = replica")
+    try:
+        yield conn
+    finally:
+        conn.execute("SET session_replication_role = DEFAULT")
+
+
 def assert_bulk_pass_agrees(conn: psycopg.Connection, settings: Settings) -> None:
     """The bulk verify pass must flag every log the row pass flags while scanning it (so no
     attack slips through the fast path), and must agree on the size of every other log."""
-    import pytest
-
     from ledger.store.read import origins
     from ledger.verify import VerifyReport, _checkpoints, trusted_verifiers
     from ledger.verify_bulk import Suspect, bulk_scan

@@ -28,6 +28,7 @@ import psycopg
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import KeyUnavailable
+from ledger.eventhead import EventHead, decode_head
 from ledger.events import EVENT_CLASSES, leaf_hash
 from ledger.gcpause import gc_paused
 from ledger.keys import KeyFileError, load_or_create_signer
@@ -130,25 +131,10 @@ def _cosign(  # noqa: PLR0917 - internal helper called once, positionally
     conn.execute(_INSERT_COSIGNED, (origin, size, cosigned.decode("utf-8")))
 
 
-class _Body(msgspec.Struct):
-    """The body fields the sequencer needs; the rest is stored as bytes, not parsed."""
-
-    type: str
-    event_id: str
-    run_id: str
-    run_seq: int
-    occurred_at: str
-    prev_run_hash: str | None = None
-    tenant: str = "default"
-
-
-_decode_body = msgspec.json.Decoder(_Body).decode
-
-
-def _parse(body: bytes) -> _Body:
+def _parse(body: bytes) -> EventHead:
     """Structural checks on a body (writers already validated it fully in `submit`)."""
     try:
-        value = _decode_body(body)
+        value = decode_head(body)
     except msgspec.ValidationError as exc:
         raise ValueError(f"event body: {exc}") from None
     except msgspec.DecodeError:
@@ -179,7 +165,7 @@ def sequence_batch(
         rows = conn.execute(query("pending_intake"), (settings.batch_size,), binary=True).fetchall()
         if not rows:
             return result
-        parsed: list[tuple[int, str, bytes, _Body]] = []
+        parsed: list[tuple[int, str, bytes, EventHead]] = []
         done_intake: list[int] = []
         rejects: list[tuple[int, uuid.UUID, str, bytes, str]] = []
         for intake_id, event_id, origin, body, stored in rows:
@@ -214,7 +200,7 @@ def sequence_batch(
         progress = True
         while pending and progress:
             progress = False
-            still: list[tuple[int, str, bytes, _Body]] = []
+            still: list[tuple[int, str, bytes, EventHead]] = []
             for item in pending:
                 intake_id, origin, body, value = item
                 run_id = value.run_id

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +26,13 @@ from ledger.store.append import EncodedEvent, submit, submit_encoded
 from ledger.store.sequencer import log_signer, try_sequence
 from ledger.verify import VerifyReport, load_pin, trusted_verifiers, verify_ledger
 from ledger.witness import Witness, WitnessRefused
-from tests.ledgerkit import append_one_per_checkpoint, assert_bulk_pass_agrees, chained_run
+from tests.ledgerkit import (
+    append_one_per_checkpoint,
+    attacker,
+    chained_run,
+)
 
-
-@contextmanager
-def attacker(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """A superuser session with the append-only triggers bypassed."""
-    conn.execute("SET session_replication_role = replica")
-    try:
-        yield conn
-    finally:
-        conn.execute("SET session_replication_role = DEFAULT")
-
-
-@pytest.fixture(autouse=True)
-def bulk_pass_agrees(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each attack, the fast bulk pass of verify must flag it exactly when the row pass
-    does (the verdicts asserted below come from the row pass, which the bulk one hands over to)."""
-    if "ledger" not in request.fixturenames:
-        yield
-        return
-    conn, settings = request.getfixturevalue("ledger"), request.getfixturevalue("ledger_settings")
-    yield
-    assert_bulk_pass_agrees(conn, settings)
+pytestmark = pytest.mark.usefixtures("bulk_pass_agrees")
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ bulk pass directly: a check missing from either pass fails here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -23,17 +21,12 @@ from ledger.note import Checkpoint
 from ledger.readahead import THREAD_NAME
 from ledger.store.sequencer import log_signer
 from ledger.verify import verify_ledger
-from tests.ledgerkit import append_one_per_checkpoint, assert_bulk_pass_agrees, chained_run
-
-
-@contextmanager
-def attacker(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """A superuser session with the append-only triggers bypassed."""
-    conn.execute("SET session_replication_role = replica")
-    try:
-        yield conn
-    finally:
-        conn.execute("SET session_replication_role = DEFAULT")
+from tests.ledgerkit import (
+    append_one_per_checkpoint,
+    assert_bulk_pass_agrees,
+    attacker,
+    chained_run,
+)
 
 
 def resign(conn: psycopg.Connection, settings: Settings) -> None:

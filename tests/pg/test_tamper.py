@@ -7,8 +7,6 @@ verdict, the first bad `seq` and the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -19,17 +17,12 @@ from ledger.events import leaf_hash, make_event
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
 from ledger.verify import load_pin, trusted_verifiers, verify_ledger
-from tests.ledgerkit import append, append_one_per_checkpoint, assert_bulk_pass_agrees, chained_run
-
-
-@contextmanager
-def attacker(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """A superuser session with the append-only triggers bypassed."""
-    conn.execute("SET session_replication_role = replica")
-    try:
-        yield conn
-    finally:
-        conn.execute("SET session_replication_role = DEFAULT")
+from tests.ledgerkit import (
+    append,
+    append_one_per_checkpoint,
+    attacker,
+    chained_run,
+)
 
 
 def body_of(conn: psycopg.Connection, seq: int) -> bytes:
@@ -38,16 +31,7 @@ def body_of(conn: psycopg.Connection, seq: int) -> bytes:
     return bytes(row[0])
 
 
-@pytest.fixture(autouse=True)
-def bulk_pass_agrees(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each attack, the fast bulk pass of verify must flag it exactly when the row pass
-    does (the verdicts asserted below come from the row pass, which the bulk one hands over to)."""
-    if "ledger" not in request.fixturenames:
-        yield
-        return
-    conn, settings = request.getfixturevalue("ledger"), request.getfixturevalue("ledger_settings")
-    yield
-    assert_bulk_pass_agrees(conn, settings)
+pytestmark = pytest.mark.usefixtures("bulk_pass_agrees")
 
 
 @pytest.fixture
