@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from exporters.bundle import ExportParams, export_bundle
 from ledger import ids
 from ledger.config import Settings
 from ledger.events import EventBase, args_hash, leaf_hash, make_event
@@ -117,3 +118,18 @@ def populated(ledger_conn: psycopg.Connection, ledger_settings: Settings) -> dic
     after = rich_run(day(3, 2))
     append(ledger_conn, ledger_settings, after)
     return {"before": before, "inside": inside, "after": after}
+
+
+@pytest.fixture
+def bundle(
+    ledger_conn: psycopg.Connection,
+    ledger_settings: Settings,
+    populated: dict[str, Any],
+    tmp_path: Path,
+) -> Path:
+    """A bundle of the populated ledger over the test period."""
+    out = tmp_path / "b"
+    export_bundle(
+        ledger_conn, ledger_settings, ExportParams(since=SINCE, until=UNTIL, out=out, record=False)
+    )
+    return out

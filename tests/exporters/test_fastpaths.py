@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from exporters import bundle_events
-from exporters.bundle import ExportParams, export_bundle
 from exporters.bundle_agg import Aggregates
 from exporters.bundle_seal import file_entry, seal
 from exporters.bundle_verify import verify_bundle
@@ -82,20 +80,6 @@ def _mutants(seed_bodies: list[bytes], count: int) -> list[bytes]:
                 value[key] = copy.deepcopy(rng.choice(_ODD))
         out.append(orjson.dumps(value))
     return [*out, b"not json", b"[1, 2]", b'{"a": "\xff"}', b"{}"]
-
-
-@pytest.fixture
-def bundle(
-    ledger_conn: psycopg.Connection,
-    ledger_settings: Settings,
-    populated: dict[str, Any],
-    tmp_path: Path,
-) -> Path:
-    out = tmp_path / "b"
-    export_bundle(
-        ledger_conn, ledger_settings, ExportParams(since=SINCE, until=UNTIL, out=out, record=False)
-    )
-    return out
 
 
 def test_exported_rows_equal_row_by_row_flatten(bundle: Path) -> None:

@@ -13,34 +13,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 
-from exporters.bundle import ExportParams, export_bundle
 from exporters.bundle_seal import file_entry, seal
 from exporters.bundle_verify import verify_bundle
 from ledger.config import Settings
 from ledger.note import Signer
 from ledger.store.sequencer import log_signer
-from tests.exporters.conftest import SINCE, UNTIL
-
-
-@pytest.fixture
-def bundle(
-    ledger_conn: psycopg.Connection,
-    ledger_settings: Settings,
-    populated: dict[str, Any],
-    tmp_path: Path,
-) -> Path:
-    out = tmp_path / "b"
-    export_bundle(
-        ledger_conn, ledger_settings, ExportParams(since=SINCE, until=UNTIL, out=out, record=False)
-    )
-    return out
 
 
 def reseal(out: Path, signer: Any) -> None:
