@@ -17,23 +17,17 @@ from typing import Any, LiteralString
 
 import psycopg
 
-from ledger.store.read import StoredEvent
+from ledger.store.read import StoredEvent, run_events
 from replay.model import RunState
 from replay.state import StoredEventLike, fold
 
 __all__ = [
     "DECISIONS_FOR_CALLS",
-    "RUN_ROWS",
     "call_ids",
     "decisions_elsewhere",
     "fold_run",
     "load_run",
 ]
-
-RUN_ROWS: LiteralString = (
-    "SELECT origin, seq, recorded_at, body, leaf_hash FROM ledger_events "
-    "WHERE run_id = %s ORDER BY run_seq"
-)
 
 # Decisions naming any of the given tool calls, in one origin; callers drop the run's own.
 DECISIONS_FOR_CALLS: LiteralString = (
@@ -73,10 +67,7 @@ def load_run(
     conn: psycopg.Connection[Any], run_id: uuid.UUID
 ) -> tuple[list[StoredEvent], list[StoredEvent]]:
     """(the run's own events in run order, decisions about its calls recorded elsewhere)."""
-    own = [
-        StoredEvent(int(seq), rec, bytes(body), bytes(leaf), origin)
-        for origin, seq, rec, body, leaf in conn.execute(RUN_ROWS, (run_id,)).fetchall()
-    ]
+    own = run_events(conn, run_id)
     if not own:
         return [], []
     return own, decisions_elsewhere(conn, own[0].origin, run_id, call_ids(own))

@@ -76,7 +76,7 @@ SELECT DISTINCT origin FROM ledger_checkpoints
 UNION SELECT DISTINCT origin FROM ledger_events ORDER BY 1
 
 -- run_events --
-SELECT seq, recorded_at, body, leaf_hash FROM ledger_events WHERE run_id = %s ORDER BY run_seq
+SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events WHERE run_id = %s ORDER BY run_seq
 
 -- event_by_id --
 SELECT origin, seq, recorded_at, body, leaf_hash FROM ledger_events WHERE event_id = %s

@@ -73,8 +73,8 @@ class CheckpointRow:
 def run_events(conn: psycopg.Connection, run_id: uuid.UUID) -> list[StoredEvent]:
     """Every stored event of a run, in run order."""
     return [
-        StoredEvent(int(seq), rec, bytes(body), bytes(leaf))
-        for seq, rec, body, leaf in conn.execute(query("run_events"), (run_id,)).fetchall()
+        StoredEvent(int(seq), rec, bytes(body), bytes(leaf), origin)
+        for seq, rec, body, leaf, origin in conn.execute(query("run_events"), (run_id,)).fetchall()
     ]
 
 
