@@ -1,4 +1,8 @@
-"""SQL lives in `sql/`: migrations in order, named DML in `queries.sql`.
+"""SQL lives in `sql/`: migrations in order, named DML in `queries.sql` and `queries/*.sql`.
+
+Each named query starts with a `-- name --` header line. `queries.sql` holds the log's own
+statements; `sql/queries/<topic>.sql` holds one topic each (verdicts, undo, board...), so that
+a reader finds a statement by what it is about. A name may be defined only once across all files.
 
 In a source checkout the repository's `sql/` directory is read; in an installed wheel the same
 files ship as `ledger/_sql` and are read with importlib.resources. No f-string SQL anywhere.
@@ -27,15 +31,30 @@ def sql_dir() -> Traversable:
     return importlib.resources.files("ledger") / "_sql"
 
 
+def _query_files() -> list[Traversable]:
+    files = [sql_dir() / "queries.sql"]
+    topics = sql_dir() / "queries"
+    if topics.is_dir():
+        files += sorted(
+            (f for f in topics.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name
+        )
+    return files
+
+
 @functools.cache
 def _queries() -> dict[str, str]:
-    text = (sql_dir() / "queries.sql").read_text(encoding="utf-8")
-    parts = _HEADER.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    found: dict[str, str] = {}
+    for file in _query_files():
+        parts = _HEADER.split(file.read_text(encoding="utf-8"))
+        for name, body in zip(parts[1::2], parts[2::2], strict=True):
+            if name in found:
+                raise ValueError(f"query {name!r} is defined twice (second time in {file.name})")
+            found[name] = body.strip()
+    return found
 
 
 def query(name: str) -> LiteralString:
-    """The named query from queries.sql (KeyError if it does not exist)."""
+    """The named query from sql/ (KeyError if it does not exist)."""
     return _queries()[name]
 
 
