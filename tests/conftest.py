@@ -22,7 +22,7 @@ import pytest
 from psycopg import conninfo
 
 from ledger.config import Settings
-from ledger.db.embedded import embedded_dsn, stop_embedded
+from ledger.db.embedded import DEFAULT_IDLE_SECONDS, embedded_dsn, stop_embedded
 from ledger.db.migrate import apply_migrations
 from tests.ledgerkit import assert_bulk_pass_agrees
 
@@ -45,7 +45,7 @@ def pg_admin_dsn() -> Iterator[str]:
         return
     data = Path(tempfile.mkdtemp(prefix="ledger-test-pg-"))
     try:
-        yield embedded_dsn(data / "data")
+        yield embedded_dsn(data / "data", idle=DEFAULT_IDLE_SECONDS)
     finally:
         stop_embedded(data / "data")
         shutil.rmtree(data, ignore_errors=True)

@@ -401,7 +401,8 @@ def _watch(pgdata: Path, idle: float) -> None:
     Quiet means no client session at any poll and no process asking for the server (which
     touches the lock file) for `idle` seconds. The decision is re-checked under the file lock,
     which every starter takes, and the stop is a smart shutdown, which waits for any session
-    that still began. Exits when the server is gone, whoever stopped it.
+    that still began (without holding the lock: starters retry until it is down, then start
+    it again). Exits when the server is gone, whoever stopped it.
     """
     tick = min(max(idle / 10, 0.05), 5.0)
     last_busy = time.time()
@@ -418,7 +419,9 @@ def _watch(pgdata: Path, idle: float) -> None:
             if postmaster is not None:
                 if time.time() - _last_use(pgdata, last_busy) < idle or _clients(postmaster):
                     continue
-                _pg_ctl(pgdata, ["-w", "-t", "600", "-m", "smart", "stop"], check=False)
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                print(f"{stamp} stopping: no client for {idle:g} s", file=sys.stderr, flush=True)
+                _pg_ctl(pgdata, ["-W", "-m", "smart", "stop"], check=False)
             if (mine := _watchdog(pgdata)) is not None and mine[0] == os.getpid():
                 _watchdog_path(pgdata).unlink(missing_ok=True)
             return
