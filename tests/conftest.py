@@ -8,6 +8,7 @@ of an external server). The schema is migrated once into a template database; ev
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ import pytest
 from psycopg import conninfo
 
 from ledger.config import Settings
-from ledger.db.embedded import embedded_dsn
+from ledger.db.embedded import DEFAULT_IDLE_SECONDS, embedded_dsn, stop_embedded
 from ledger.db.migrate import apply_migrations
 from tests.ledgerkit import assert_bulk_pass_agrees
 
@@ -34,14 +35,20 @@ def pg_admin_dsn() -> Iterator[str]:
     """Admin DSN of the PostgreSQL server these tests use.
 
     The embedded server's data lives outside pytest's numbered temp dirs, which pytest prunes
-    when other sessions start; the server stops when this worker exits.
+    when other sessions start. The server outlives the processes that start it, so it is
+    stopped and its data removed at session end (a killed session's server is stopped by its
+    idle watchdog).
     """
     external = os.environ.get("LEDGER_TEST_DSN")
     if external:
         yield external
         return
     data = Path(tempfile.mkdtemp(prefix="ledger-test-pg-"))
-    yield embedded_dsn(data / "data")
+    try:
+        yield embedded_dsn(data / "data", idle=DEFAULT_IDLE_SECONDS)
+    finally:
+        stop_embedded(data / "data")
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,20 @@
-"""`ledger db status|migrate`: which PostgreSQL is in use and its schema version."""
+"""`ledger db status|migrate|stop`: which PostgreSQL is in use, its schema version, and stopping
+the embedded server (which otherwise stays up between commands until it has been idle)."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 import typer
 
 from ledger.cli import app
 from ledger.cli.common import JsonOption, connection, emit_json, settings_from
+from ledger.db.embedded import IDLE_ENV, EmbeddedStatus, embedded_status, stop_embedded
 from ledger.db.migrate import apply_migrations, schema_version
 from ledger.db.sqlfiles import migration_files, query
 from ledger.store.read import latest_checkpoint, origins
 
-db_app = typer.Typer(help="Database: status and migrations.", no_args_is_help=True)
+db_app = typer.Typer(help="Database: status, migrations, stop.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -18,7 +22,9 @@ app.add_typer(db_app, name="db")
 def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
     """Which database is in use (embedded or external), its schema version and log sizes."""
     settings = settings_from(ctx)
+    was_running = settings.embedded and embedded_status(settings.pgdata).running
     conn = connection(ctx)
+    embedded = embedded_status(settings.pgdata) if settings.embedded else None
     server = conn.execute("SHOW server_version").fetchone()
     logs = {
         origin: (cp.tree_size if (cp := latest_checkpoint(conn, origin)) else 0)
@@ -33,6 +39,7 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
         "latest_migration": migration_files()[-1][0],
         "intake_pending": int(conn.execute(query("intake_count")).fetchone()[0]),  # type: ignore[index]
         "logs": logs,
+        "embedded_server": {**asdict(embedded), "was_running": was_running} if embedded else None,
     }
     if json_out:
         emit_json(info)
@@ -41,6 +48,8 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
         f"embedded PostgreSQL in {info['data_dir']}" if settings.embedded else "external PostgreSQL"
     )
     typer.echo(f"database: {where} (server {info['server_version']}, db {info['database']})")
+    if embedded is not None:
+        typer.echo(f"embedded server: {_lifetime(embedded, was_running)}")
     typer.echo(f"schema version: {info['schema_version']} (latest {info['latest_migration']})")
     typer.echo(f"intake pending: {info['intake_pending']}")
     for origin, size in logs.items():
@@ -55,3 +64,27 @@ def migrate(ctx: typer.Context) -> None:
     typer.echo(
         f"applied: {applied or 'nothing (up to date)'}; schema version {schema_version(conn)}"
     )
+
+
+def _lifetime(server: EmbeddedStatus, was_running: bool) -> str:
+    """One line on the embedded server: its pid, whether this command started it, what stops it."""
+    started = "already running" if was_running else "started by this command"
+    idle = server.idle_stop_seconds
+    if not idle:
+        return f"pid {server.pid}, {started}; stays up until `ledger db stop`"
+    after = f"{idle / 60:g} min" if idle >= 60 else f"{idle:g} s"
+    return f"pid {server.pid}, {started}; stops after {after} without clients ({IDLE_ENV})"
+
+
+@db_app.command("stop")
+def stop(ctx: typer.Context) -> None:
+    """Stop the embedded PostgreSQL of this home now (clients are disconnected).
+
+    It otherwise stays up between commands and stops itself after LEDGER_EMBEDDED_IDLE (default
+    15 minutes) without clients; the next command starts it again.
+    """
+    pgdata = settings_from(ctx).pgdata
+    if stop_embedded(pgdata):
+        typer.echo(f"stopped the embedded PostgreSQL in {pgdata}")
+    else:
+        typer.echo(f"the embedded PostgreSQL in {pgdata} was not running")

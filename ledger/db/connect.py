@@ -1,8 +1,8 @@
 """Open a connection to the configured ledger database, migrating it on first use.
 
-Embedded mode starts (or joins) the embedded server and creates the `ledger` database if it is
-missing. Connections are autocommit: writers' receipts are commits, and the sequencer opens its
-own explicit transaction per batch.
+Embedded mode starts the embedded server, or reuses it (it stays up between commands), and
+creates the `ledger` database if it is missing. Connections are autocommit: writers' receipts
+are commits, and the sequencer opens its own explicit transaction per batch.
 """
 
 from __future__ import annotations
