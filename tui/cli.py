@@ -1,60 +1,60 @@
 """`ledger tui`: the forensics / incident-response terminal UI.
 
-A single command function (the lead registers it: `app.command("tui")(tui_cmd.tui)`). Textual and
-the `tui` package are imported only inside the function, so `import ledger.cli` stays light and
-nothing in `ledger/` depends on `tui` at import time.
+Textual and the rest of the `tui` package are imported only inside the command, so listing the
+commands for `ledger --help` does not load them; nothing below `tui` imports this module (it is
+registered in pyproject.toml under `agent_ledger.commands`).
 """
 
 from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from ledger.cli.common import settings_from
-from ledger.errors import InputError
+from ledger.cli.common import deprecated_as, parse_run_id, principal, settings_from
 
-__all__ = ["tui"]
+__all__ = ["app"]
+
+app = typer.Typer(add_completion=False)
 
 
-def tui(
+@app.command("tui")
+def tui(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    readonly: bool = typer.Option(
-        False, "--readonly", help="Auditor mode: hide every action that writes."
-    ),
-    run: str = typer.Option(None, "--run", metavar="RUN_ID", help="Open the timeline of this run."),
-    exercise: Path = typer.Option(
-        None,
-        "--exercise",
-        metavar="FILE",
-        exists=True,
-        dir_okay=False,
-        help="Play a tabletop exercise (YAML) in its own exercise-<name> namespace.",
-    ),
-    user: str = typer.Option(
-        None, "--user", help="Who you are (recorded on notes, stops, decisions)."
-    ),
+    readonly: Annotated[
+        bool, typer.Option("--readonly", help="Auditor mode: hide every action that writes.")
+    ] = False,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", metavar="RUN_ID", help="Open the timeline of this run."),
+    ] = None,
+    exercise: Annotated[
+        Path | None,
+        typer.Option(
+            "--exercise",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="Play a tabletop exercise (YAML) in its own exercise-<name> namespace.",
+        ),
+    ] = None,
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="PRINCIPAL",
+            help="Who you are (recorded on notes, stops, decisions; default: login name).",
+        ),
+    ] = None,
+    user: Annotated[str | None, deprecated_as("--user")] = None,
 ) -> None:
     """Board, timeline, inspector, trace/stop/undo, replay, evidence export, tabletop exercises."""
-    import uuid
-
     from tui.app import LedgerApp
-    from tui.exercise import ExerciseError
 
-    if run is not None:
-        try:
-            run = str(uuid.UUID(run))
-        except ValueError:
-            raise InputError(f"not a run id (UUID): {run!r}") from None
-    try:
-        app = LedgerApp(
-            settings_from(ctx),
-            readonly=readonly,
-            run_id=run,
-            exercise=exercise,
-            user=user or getpass.getuser(),
-        )
-    except ExerciseError as exc:
-        raise InputError(str(exc)) from None
-    app.run()
+    who = principal(as_, "--user", user) or getpass.getuser()
+    run_id = str(parse_run_id(run)) if run is not None else None
+    LedgerApp(
+        settings_from(ctx), readonly=readonly, run_id=run_id, exercise=exercise, user=who
+    ).run()

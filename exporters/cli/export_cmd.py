@@ -1,22 +1,32 @@
-"""`ledger export` and `ledger verify-bundle`.
+"""`ledger export`: a signed SOC 2 evidence bundle, or a SIEM/metrics feed, for a period.
 
-The lead registers these two functions on the root app: `app.command("export")(export.export)`
-and `app.command("verify-bundle")(export_cmd.verify_bundle)`.
-`verify-bundle` needs no database; it imports the offline verifier only (no psycopg use).
+The exporter registry and pyarrow are imported inside the command, so `ledger --help` does not
+load them.
 """
 
 from __future__ import annotations
 
+import getpass
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, err, settings_from
-from ledger.errors import ExitCode, InputError
+from ledger.cli.common import (
+    AsOption,
+    JsonOption,
+    connection,
+    emit_json,
+    settings_from,
+    time_option,
+)
+from ledger.errors import InputError
 
-__all__ = ["ProgressBar", "export", "verify_bundle"]
+__all__ = ["ProgressBar", "app"]
+
+app = typer.Typer(add_completion=False)
 
 
 class ProgressBar:
@@ -45,38 +55,51 @@ class ProgressBar:
         sys.stderr.flush()
 
 
+@app.command("export")
 def export(  # noqa: PLR0917 (typer options)
     ctx: typer.Context,
-    since: str = typer.Option(..., "--since", help="Period start, RFC 3339 (inclusive)."),
-    until: str = typer.Option(..., "--until", help="Period end, RFC 3339 (exclusive)."),
-    out: Path = typer.Option(..., "--out", help="Output directory (new or empty)."),
-    tenant: str = typer.Option(None, "--tenant", help="Tenant log (default: configured one)."),
-    controls: str = typer.Option(
-        None, "--controls", help="Comma-separated SOC 2 controls, e.g. CC6.1,CC8.1 (default all)."
-    ),
-    fmt: str = typer.Option(
-        "bundle", "--format", help="bundle (evidence bundle), jsonl, ocsf or otel-metrics."
-    ),
-    no_record: bool = typer.Option(
-        False, "--no-record", help="Do not append the export.created event (bundle only)."
-    ),
-    json_out: bool = JsonOption,
+    since: Annotated[str, time_option("--since", "Period start (inclusive)")],
+    until: Annotated[str, time_option("--until", "Period end (exclusive)")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (new or empty).")],
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Tenant log (default: configured one).")
+    ] = None,
+    controls: Annotated[
+        str | None,
+        typer.Option(
+            "--controls",
+            help="Comma-separated SOC 2 controls, e.g. CC6.1,CC8.1 (default all).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="bundle (evidence bundle), jsonl, ocsf or otel-metrics."),
+    ] = "bundle",
+    no_record: Annotated[
+        bool,
+        typer.Option("--no-record", help="Do not append the export.created event (bundle only)."),
+    ] = False,
+    as_: AsOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Export the events of a period: a signed SOC 2 evidence bundle or a SIEM/metrics feed."""
     from exporters.bundle import ExportParams
     from exporters.registry import get
+    from ledger.ids import format_timestamp
+    from ledger.when import parse_time_ns
 
     try:
         exporter = get(fmt)
     except KeyError as exc:
         raise InputError(str(exc.args[0])) from None
     params = ExportParams(
-        since=since,
-        until=until,
+        since=format_timestamp(parse_time_ns(since, "--since")),
+        until=format_timestamp(parse_time_ns(until, "--until")),
         out=out,
         tenant=tenant,
         controls=tuple(c.strip() for c in (controls or "").split(",") if c.strip()),
         record=not no_record,
+        exported_by=as_ or getpass.getuser(),
     )
     bar = ProgressBar(f"export {fmt}")
     try:
@@ -94,38 +117,3 @@ def export(  # noqa: PLR0917 (typer options)
                 else ""
             )
         )
-
-
-def verify_bundle(
-    directory: Path = typer.Argument(..., help="Bundle directory written by `ledger export`."),
-    trust: Path = typer.Option(
-        None, "--trust", help="Trusted keys: a trust.json or a file of vkeys (one per line)."
-    ),
-    json_out: bool = JsonOption,
-) -> None:
-    """Verify an evidence bundle offline: digests, DSSE, checkpoints, proofs, leaves, populations.
-
-    Exit 0 when valid, 1 when not (each problem names the file/row and the reason).
-    """
-    from exporters.bundle_verify import verify_bundle as run
-
-    if trust is not None and not trust.is_file():
-        raise InputError(f"no such file: {trust}")
-    report = run(directory, trust)
-    if json_out:
-        emit_json(report.as_dict())
-    else:
-        for warning in report.warnings:
-            err(f"warning: {warning}")
-        if report.valid:
-            typer.echo(
-                f"OK: bundle valid: {report.events} events, {report.leaves} leaves, "
-                f"{len(report.populations)} populations re-derived; "
-                + "; ".join(f"{k}: {v}" for k, v in report.checks.items())
-            )
-        else:
-            typer.echo(f"INVALID: {report.total_problems} problem(s)")
-            for problem in report.problems:
-                typer.echo(f"  {problem.line()}")
-    if not report.valid:
-        raise typer.Exit(int(ExitCode.INVALID))

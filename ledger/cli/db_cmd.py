@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import app
 from ledger.cli.common import JsonOption, connection, emit_json, settings_from
-from ledger.db.migrate import apply_migrations, schema_version
-from ledger.db.sqlfiles import migration_files, query
-from ledger.store.read import latest_checkpoint, origins
 
-db_app = typer.Typer(help="Database: status and migrations.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Database: status and migrations.", no_args_is_help=True, add_completion=False
+)
 
 
-@db_app.command("status")
-def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+@app.command("status")
+def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Which database is in use (embedded or external), its schema version and log sizes."""
+    from ledger.db.migrate import schema_version
+    from ledger.db.sqlfiles import migration_files, query
+    from ledger.store.read import latest_checkpoint, origins
+
     settings = settings_from(ctx)
     conn = connection(ctx)
     server = conn.execute("SHOW server_version").fetchone()
@@ -47,9 +50,11 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
         typer.echo(f"log {origin}: {size} events")
 
 
-@db_app.command("migrate")
+@app.command("migrate")
 def migrate(ctx: typer.Context) -> None:
     """Apply pending migrations (every command also does this on first use)."""
+    from ledger.db.migrate import apply_migrations, schema_version
+
     conn = connection(ctx)
     applied = apply_migrations(conn)
     typer.echo(
