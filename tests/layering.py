@@ -6,9 +6,10 @@ entry points in pyproject.toml, which are how a higher layer plugs into a lower 
 to high: ledger < replay < exporters < tui. A module may import its own layer or lower ones;
 pyproject.toml's entry points are the composition root above all four.
 
-Run it on any checkout to compare (prints upward imports and package cycles):
+Run it on any checkout to compare (prints upward imports and package cycles); with --check it
+exits 1 when there is any (what `make lint`, and so `make test`, runs):
 
-    python tests/layering.py [ROOT]
+    python tests/layering.py [--check] [ROOT]
 """
 
 from __future__ import annotations
@@ -151,17 +152,24 @@ def package_cycles(root: Path) -> list[tuple[str, ...]]:
     return cycles
 
 
-def main(argv: list[str]) -> None:
-    """Print the upward imports and the package cycles of a checkout."""
-    root = Path(argv[0] if argv else ".").resolve()
+def main(argv: list[str]) -> int:
+    """Print the upward imports and the package cycles of a checkout; 1 if any with --check."""
+    check = "--check" in argv
+    paths = [a for a in argv if a != "--check"]
+    root = Path(paths[0] if paths else ".").resolve()
     upward = upward_imports(root)
     for found in upward:
         print(found)
     cycles = package_cycles(root)
     for cycle in cycles:
         print("cycle: " + " -> ".join((*cycle, cycle[0])))
-    print(f"upward imports: {len(upward)}; package cycles: {len(cycles)}")
+    pairs = sum(1 for cycle in cycles if len(cycle) == 2)
+    print(
+        f"upward imports: {len(upward)}; package cycles: {pairs} mutual pairs "
+        f"({len(cycles)} elementary cycles)"
+    )
+    return 1 if check and (upward or cycles) else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

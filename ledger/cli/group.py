@@ -35,6 +35,21 @@ def to_command(name: str, target: object) -> Any:
     return command
 
 
+def _unloadable(name: str, error: PluginError) -> Any:
+    """A stand-in that lists the load error in `--help` and raises it when run."""
+    stand_in = typer.Typer(add_completion=False)
+
+    @stand_in.command(
+        name,
+        help=f"(cannot be loaded: {error})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    def fail() -> None:
+        raise error
+
+    return to_command(name, stand_in)
+
+
 class LazyCommands(MutableMapping[str, Any]):
     """Command name -> click command, loading an entry point the first time its name is read."""
 
@@ -45,7 +60,10 @@ class LazyCommands(MutableMapping[str, Any]):
     def __getitem__(self, name: str) -> Any:
         if name not in self._loaded:
             point = self._points[name]  # KeyError for an unknown name, as a dict would
-            self._loaded[name] = to_command(name, point.load())
+            try:
+                self._loaded[name] = to_command(name, point.load())
+            except PluginError as exc:  # one broken plug-in must not take `--help` down
+                self._loaded[name] = _unloadable(name, exc)
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: Any) -> None:
