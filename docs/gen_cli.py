@@ -26,8 +26,18 @@ from typing import Any
 import typer
 
 import ledger.cli
+from ledger.errors import ExitCode
 
-__all__ = ["CLI_MD", "all_help_texts", "command_paths", "help_text", "ledger_bin", "main", "render"]
+__all__ = [
+    "CLI_MD",
+    "all_help_texts",
+    "command_paths",
+    "exit_code_table",
+    "help_text",
+    "ledger_bin",
+    "main",
+    "render",
+]
 
 CLI_MD = Path(__file__).resolve().parent / "cli.md"
 
@@ -39,9 +49,24 @@ Generated from `ledger ... --help` by `docs/gen_cli.py` (do not edit by hand; re
 fails while this page is stale).
 
 Global options (`--dsn` / `LEDGER_DSN`, `--home` / `LEDGER_HOME`) go **before** the command:
-`ledger --dsn postgresql://... verify`. Data goes to stdout, diagnostics to stderr. Exit codes:
-0 ok, 1 invalid (or a failed check), 2 usage, 3 database unreachable, 4 key problem.
+`ledger --dsn postgresql://... verify`. Data goes to stdout, diagnostics to stderr: an error is
+one line, `error: <what and why>`, never a traceback.
+
+Conventions shared by every command:
+- `--as PRINCIPAL` names who acts wherever an actor is recorded (`undo plan|approve|apply`,
+  `redact`, `export`, `tui`). The old `--by`, `--approver`, `--operator`, `--authorised-by` and
+  `--user` still work for one release and print a deprecation note on stderr.
+- Every time option (`--since`, `--until`, `--now`) takes a date (`2026-11-24`), a date-time
+  (`2026-11-24T10:00`, no zone means UTC; `Z` or `+02:00` allowed) or a relative `30m`, `24h`,
+  `7d` (that long ago).
+- `--json` prints machine-readable JSON on stdout.
 """
+
+
+def exit_code_table() -> str:
+    """The exit-code table, from `ledger.errors.ExitCode` (the one source)."""
+    rows = [f"| {int(code)} | `{code.name}` | {code.meaning} |" for code in ExitCode]
+    return "\n".join(["## Exit codes", "", "| code | name | meaning |", "|---|---|---|", *rows, ""])
 
 
 def ledger_bin() -> str:
@@ -137,7 +162,7 @@ def render() -> str:
     """The whole of docs/cli.md."""
     paths = command_paths()
     texts = all_help_texts()
-    parts = [_HEADER]
+    parts = [_HEADER, exit_code_table()]
     parts.append("Commands: " + ", ".join(f"[`{_name(p)}`](#{_anchor(p)})" for p in paths[1:]))
     parts.append("")
     for path, text in zip(paths, texts, strict=True):

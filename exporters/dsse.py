@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import nacl.exceptions
 import nacl.signing
 
+from ledger.errors import VerificationFailed
+
 __all__ = [
     "PAYLOAD_TYPE",
     "PREDICATE_TYPE",
@@ -34,7 +36,7 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://agent-ledger.dev/evidence-bundle/v1"
 
 
-class DsseError(ValueError):
+class DsseError(VerificationFailed, ValueError):
     """The envelope is malformed or no trusted key signed it."""
 
 

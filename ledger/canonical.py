@@ -16,10 +16,12 @@ from typing import Any
 import orjson
 import rfc8785
 
+from ledger.errors import InputError
+
 __all__ = ["CanonicalError", "canonical_bytes", "content_hash", "ensure_canonical", "loads_strict"]
 
 
-class CanonicalError(ValueError):
+class CanonicalError(InputError, ValueError):
     """Input that cannot be, or is not, in canonical form."""
 
 

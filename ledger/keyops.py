@@ -17,6 +17,7 @@ import psycopg
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
+from ledger.errors import InputError
 from ledger.events import make_event
 from ledger.keyring import endorse
 from ledger.keys import replace_signer
@@ -29,7 +30,7 @@ from ledger.verify import key_ring, trusted_verifiers
 __all__ = ["KeyOpError", "RotationResult", "revoke_key", "rotate_log_key"]
 
 
-class KeyOpError(ValueError):
+class KeyOpError(InputError, ValueError):
     """A rotation or revocation that must not happen (message names the reason)."""
 
 

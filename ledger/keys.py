@@ -19,6 +19,7 @@ import os
 import stat
 from pathlib import Path
 
+from ledger.errors import KeyUnavailable
 from ledger.note import NoteError, Signer, Verifier
 
 __all__ = ["KeyFileError", "fingerprint", "load_or_create_signer", "pub_path", "replace_signer"]
@@ -26,7 +27,7 @@ __all__ = ["KeyFileError", "fingerprint", "load_or_create_signer", "pub_path", "
 _MAX_KEY_FILE = 4096
 
 
-class KeyFileError(Exception):
+class KeyFileError(KeyUnavailable):
     """A key file is missing, unsafe, or malformed. Messages never hold key material."""
 
 

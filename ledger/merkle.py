@@ -18,6 +18,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 
+from ledger.errors import VerificationFailed
+
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
@@ -43,7 +45,7 @@ _NODE_PREFIX = b"\x01"
 EMPTY_ROOT: bytes = _sha256(b"").digest()
 
 
-class ProofError(ValueError):
+class ProofError(VerificationFailed, ValueError):
     """A proof, root or size failed verification; the message is one line."""
 
 

@@ -25,6 +25,8 @@ from typing import NoReturn
 import nacl.exceptions
 import nacl.signing
 
+from ledger.errors import InputError
+
 __all__ = [
     "ALG_ED25519",
     "MAX_SIGNATURES",
@@ -48,7 +50,7 @@ _HEX8_RE = re.compile(r"[0-9a-f]{8}\Z", re.ASCII)
 _MAX_SIZE = (1 << 64) - 1
 
 
-class NoteError(ValueError):
+class NoteError(InputError, ValueError):
     """A note, checkpoint or key string is malformed or fails verification."""
 
 

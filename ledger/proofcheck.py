@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.errors import VerificationFailed
 from ledger.merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.witness import CosignatureVerifier
@@ -27,7 +28,7 @@ __all__ = ["ProofInvalid", "ProofReport", "check_document"]
 FORMAT = "agent-ledger/proof/v1"
 
 
-class ProofInvalid(ValueError):
+class ProofInvalid(VerificationFailed, ValueError):
     """The proof document does not prove what it claims; the message says why."""
 
 

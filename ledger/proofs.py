@@ -18,6 +18,7 @@ from typing import Any, LiteralString
 
 import psycopg
 
+from ledger.errors import LedgerError
 from ledger.merkle import verify_consistency, verify_inclusion
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.tiles import TileReader, consistency_ranges, inclusion_ranges
@@ -54,7 +55,7 @@ _RUN: LiteralString = (
 )
 
 
-class ProofUnavailable(LookupError):
+class ProofUnavailable(LedgerError, LookupError):
     """The event, run or checkpoint a proof was asked for does not exist."""
 
 

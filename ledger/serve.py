@@ -4,18 +4,63 @@ In embedded mode writers sequence opportunistically after each submit. With seve
 hosts writing to one external PostgreSQL, one `ledger serve` process (or several: advisory-lock
 leadership makes extra ones wait) drains intake continuously so receipts become published
 checkpoints within a few tens of milliseconds.
+
+Plug-ins (metrics exporters, circuit breakers; later issues) run beside the sequencer. A higher
+layer implements `ServePlugin` and registers it under the entry-point group `agent_ledger.serve`
+in its pyproject.toml; `serve` starts each before the first batch and stops them in reverse
+order when it ends, however it ends.
+
+    [project.entry-points."agent_ledger.serve"]
+    policy-metrics = "exporters.metrics:PolicyMetrics"
 """
 
 from __future__ import annotations
 
 import threading
-
-import psycopg
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledger.config import Settings
+from ledger.plugins import SERVE, PluginError, load_instances
 from ledger.store.sequencer import log_signer, sequence_batch
 
-__all__ = ["serve"]
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["ServeContext", "ServePlugin", "installed_plugins", "serve"]
+
+
+@dataclass(frozen=True)
+class ServeContext:
+    """What a plug-in gets at start: the settings (open its own connections) and the stop flag."""
+
+    settings: Settings
+    stop: threading.Event
+
+
+@runtime_checkable
+class ServePlugin(Protocol):
+    """Start/stop hooks around the sequencer loop; start must return (run threads of your own)."""
+
+    def start(self, context: ServeContext) -> None:
+        """Called once before the first batch."""
+        ...
+
+    def stop(self) -> None:
+        """Called once when serve ends (Ctrl-C, stop flag or error), in reverse start order."""
+        ...
+
+
+def installed_plugins() -> list[ServePlugin]:
+    """Every plug-in registered under `agent_ledger.serve`."""
+    plugins: list[ServePlugin] = []
+    for name, obj in load_instances(SERVE):
+        if not isinstance(obj, ServePlugin):
+            raise PluginError(f"serve plug-in {name!r} lacks start(context)/stop(): {obj!r}")
+        plugins.append(obj)
+    return plugins
 
 
 def serve(
@@ -23,15 +68,20 @@ def serve(
     settings: Settings,
     stop: threading.Event | None = None,
     idle_sleep: float = 0.01,
+    plugins: Sequence[ServePlugin] = (),
 ) -> int:
     """Sequence until `stop` is set; returns the number of events sequenced."""
     signer = log_signer(settings)
     stop = stop or threading.Event()
     total = 0
-    while not stop.is_set():
-        batch = sequence_batch(conn, settings, signer)
-        done = 0 if batch is None else batch.sequenced + batch.rejected + batch.duplicates
-        total += 0 if batch is None else batch.sequenced
-        if done == 0:
-            stop.wait(idle_sleep)
+    with ExitStack() as running:
+        for plugin in plugins:
+            plugin.start(ServeContext(settings, stop))
+            running.callback(plugin.stop)
+        while not stop.is_set():
+            batch = sequence_batch(conn, settings, signer)
+            done = 0 if batch is None else batch.sequenced + batch.rejected + batch.duplicates
+            total += 0 if batch is None else batch.sequenced
+            if done == 0:
+                stop.wait(idle_sleep)
     return total

@@ -26,6 +26,7 @@ import orjson
 import psycopg
 
 from ledger.db.sqlfiles import query
+from ledger.errors import LedgerError
 from ledger.eventhead import decode_heads
 from ledger.merkle import CompactRange
 from ledger.pgtime import micros_of
@@ -37,7 +38,7 @@ BATCH_ROWS = 8192
 """Rows per round trip: large enough to amortise the query, small enough to stay in cache."""
 
 
-class Suspect(Exception):
+class Suspect(LedgerError):
     """Something in the batch is not as the row pass would accept it; re-run with the row pass."""
 
 

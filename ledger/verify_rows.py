@@ -14,6 +14,7 @@ import orjson
 import psycopg
 
 from ledger.db.sqlfiles import query
+from ledger.errors import VerificationFailed
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint
 from ledger.pgtime import pg_micros
@@ -27,7 +28,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
-class Invalid(Exception):
+class Invalid(VerificationFailed):
     """The ledger is invalid at `seq`; `verdict` is a stable machine-readable code."""
 
     def __init__(self, seq: int | None, reason: str, verdict: str = "invalid") -> None:

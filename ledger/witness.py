@@ -28,6 +28,7 @@ from pathlib import Path
 import nacl.exceptions
 import nacl.signing
 
+from ledger.errors import VerificationFailed
 from ledger.keys import load_or_create_signer
 from ledger.merkle import ProofError, verify_consistency
 from ledger.note import Checkpoint, NoteError, Verifier, add_signatures, open_note, parse_note
@@ -44,9 +45,10 @@ ALG_COSIGNATURE_V1 = 0x04
 _PREFIX = "\u2014 "
 
 
-class WitnessRefused(Exception):
+class WitnessRefused(VerificationFailed):
     """The witness refuses to cosign; `code` is one of the documented reasons."""
 
+    label = "refused"
     CODES = ("unknown-origin", "bad-signature", "stale", "equivocation", "inconsistent", "conflict")
 
     def __init__(self, code: str, message: str) -> None:

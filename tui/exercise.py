@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from ledger import ids
+from ledger.errors import InputError
 from ledger.events import EventBase, encode_event, leaf_hash, make_event
 
 __all__ = ["Exercise", "ExerciseError", "Finding", "Inject", "remint_run"]
@@ -29,7 +30,7 @@ MILESTONES = ("trace", "stop", "undo_plan")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
 
-class ExerciseError(ValueError):
+class ExerciseError(InputError, ValueError):
     """The exercise file is malformed."""
 
 

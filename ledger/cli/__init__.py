@@ -1,24 +1,29 @@
-"""The `ledger` command: one root Typer app, one module per command group.
+"""The `ledger` command: one root Typer app; every command comes from an entry point.
 
-`main()` turns every `LedgerError` into a one-line message on stderr and its documented exit
-code (0 ok, 1 invalid, 2 usage, 3 database unreachable, 4 key problem), never a traceback.
+Commands live in the layer they drive (ledger/cli, replay/cli, exporters/cli, exporters/demo,
+tui/cli.py) and are declared in pyproject.toml under `agent_ledger.commands` (see group.py).
+
+`main()` turns every `LedgerError` into one line on stderr and its exit code (the table is
+`ledger.errors.ExitCode`, shown in docs/cli.md). Commands do not translate exceptions: every
+domain exception already is a `LedgerError`. Anything else is a bug and says so in one line.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import typer
 
-from ledger.errors import ExitCode, LedgerError
+from ledger.cli.group import CommandGroup
+from ledger.errors import ExitCode, LedgerError, from_foreign
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="ledger",
+    cls=CommandGroup,
     help="Tamper-evident audit ledger for AI agents: record, verify, replay, undo, export.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -30,90 +35,58 @@ app = typer.Typer(
 @app.callback()
 def _root(
     ctx: typer.Context,
-    dsn: str = typer.Option(
-        None,
-        "--dsn",
-        envvar="LEDGER_DSN",
-        help="External PostgreSQL (>= 15) instead of the embedded one.",
-    ),
-    home: Path = typer.Option(
-        None, "--home", envvar="LEDGER_HOME", help="Ledger home (embedded data, keys, spool)."
-    ),
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--dsn",
+            envvar="LEDGER_DSN",
+            help="External PostgreSQL (>= 15) instead of the embedded one.",
+        ),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", envvar="LEDGER_HOME", help="Ledger home (embedded data, keys, spool)."
+        ),
+    ] = None,
 ) -> None:
     ctx.obj = {"dsn": dsn, "home": home}
 
 
-# Command modules register themselves on `app` (or expose a sub-app) when imported.
-_COMMANDS = [
-    "db_cmd",
-    "keys_cmd",
-    "verify_cmd",
-    "runs_cmd",
-    "ingest_cmd",
-    "demo_cmd",
-    "serve_cmd",
-    "prove_cmd",
-]
-_OPTIONAL_SUBAPPS = {  # module -> (attribute, command name); added when the module exists
-    "spool": ("app", "spool"),
-    "policy_cmd": ("app", "policy"),
-    "undo_cmd": ("app", "undo"),
-    "witness_cmd": ("app", "witness"),
-}
-_OPTIONAL_COMMANDS = {
-    "replay_cmd": ["replay"],
-    "check_cmd": ["check"],
-    "export_cmd": ["export", "verify-bundle"],
-    "tui_cmd": ["tui"],
-    "redact_cmd": ["redact"],
-}
-
-
-def _load() -> None:
-    for name in _COMMANDS:
-        importlib.import_module(f"ledger.cli.{name}")
-    for name, (attr, command) in _OPTIONAL_SUBAPPS.items():
-        module = _optional(name)
-        if module is not None:
-            app.add_typer(getattr(module, attr), name=command)
-    for name, commands in _OPTIONAL_COMMANDS.items():
-        module = _optional(name)
-        for command in commands if module is not None else []:
-            app.command(command)(getattr(module, command.replace("-", "_")))
-
-
-def _optional(name: str) -> Any:
-    try:
-        return importlib.import_module(f"ledger.cli.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"ledger.cli.{name}":
-            return None
-        raise
-
-
-_load()
-
-
 def main() -> None:
-    """Console entry point."""
+    """Console entry point: run the app, map every failure to one stderr line and an exit code."""
     try:
         result = app(standalone_mode=False)
-        if isinstance(result, int) and result:
-            sys.exit(result)
     except LedgerError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(int(exc.exit_code))
+        _fail(f"{exc.label}: {exc}", exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(int(ExitCode.INTERRUPTED))
+        _fail("aborted", ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
-    except Exception as exc:  # click usage errors and anything unexpected: one line, no locals
-        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):  # a (vendored) click exception
-            show()
-            sys.exit(code if code != 1 else int(ExitCode.USAGE))
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(int(ExitCode.INVALID))
+    except Exception as exc:  # usage errors (vendored click) and anything unexpected
+        _unexpected(exc)
+    if isinstance(result, int) and result:
+        sys.exit(result)
+
+
+def _fail(line: str, code: ExitCode) -> None:
+    typer.echo(line, err=True)
+    sys.exit(int(code))
+
+
+def _unexpected(exc: Exception) -> None:
+    show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+    if callable(show) and isinstance(code, int):  # a click usage error: click prints it
+        show()
+        sys.exit(code if code != 1 else int(ExitCode.USAGE))
+    known = from_foreign(exc)
+    if known is not None:
+        _fail(f"error: {known}", known.exit_code)
+    detail = " ".join(str(exc).split())[:300]
+    _fail(
+        f"internal error: {type(exc).__name__}: {detail} "
+        "(a bug in ledger: please report it with the command you ran)",
+        ExitCode.INTERNAL,
+    )

@@ -1,25 +1,104 @@
-"""Shared CLI plumbing: settings from global options, stdout/stderr discipline, errors.
+"""Shared CLI plumbing: settings from global options, stdout/stderr discipline, shared options.
 
 Data goes to stdout (so it can be piped); diagnostics go to stderr. Errors are one line with no
 traceback (keys are local variables in some frames; `pretty_exceptions_show_locals` is off).
+
+Every command module of every layer imports its options from here, in one style
+(`typing.Annotated`), so `--json`, `--as` and the time options read the same everywhere. This
+module stays light: `ledger --help` imports it, so psycopg is imported only when a command
+actually connects.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import psycopg
 import typer
 
 from ledger.config import Settings
-from ledger.db.connect import connect
+from ledger.errors import InputError, LedgerError
+from ledger.when import parse_time
 
-__all__ = ["JsonOption", "connection", "emit_json", "err", "settings_from"]
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "AsOption",
+    "JsonOption",
+    "about",
+    "connection",
+    "deprecated_as",
+    "emit_json",
+    "err",
+    "parse_run_id",
+    "principal",
+    "settings_from",
+    "table",
+    "time_option",
+    "when",
+]
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")
+]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", metavar="PRINCIPAL", help="Who acts (recorded as the actor)."),
+]
+TIME_FORMS = "a date, a date-time (no zone means UTC) or a relative 30m / 24h / 7d"
 
 
-JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
+def deprecated_as(flag: str) -> Any:
+    """The hidden option an old actor flag (`--by`, `--approver`, ...) lives on for one release."""
+    return typer.Option(flag, hidden=True, help="Deprecated: use --as.")
+
+
+def principal(value: str | None, flag: str, old: str | None) -> str | None:
+    """The acting principal from `--as`, or from a deprecated alias with a one-line note."""
+    if old is None:
+        return value
+    err(f"warning: {flag} is deprecated and goes away in the next release; use --as")
+    if value is not None and value != old:
+        raise InputError(f"give --as or {flag}, not both")
+    return old
+
+
+def parse_run_id(text: str) -> uuid.UUID:
+    """A run id from the command line, or a one-line usage error (exit 2)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise InputError(f"not a run id (UUID): {text!r}") from None
+
+
+def time_option(flag: str, what: str) -> Any:
+    """A `--since`-style option taking any form `ledger.when.parse_time` accepts."""
+    return typer.Option(flag, metavar="TIME", help=f"{what}: {TIME_FORMS}.")
+
+
+def when(text: str | None, flag: str) -> datetime | None:
+    """A time option's value as an aware UTC datetime (None when the option was not given)."""
+    return None if text is None else parse_time(text, flag)
+
+
+@contextmanager
+def about(what: str) -> Iterator[None]:
+    """Name the user's file a LedgerError came from (`pinned checkpoint cp.note: ...`).
+
+    Not a translation: the exception keeps its class and exit code; only its one line gains
+    the name of what the user gave, which the library that raised it does not know.
+    """
+    try:
+        yield
+    except LedgerError as exc:
+        exc.args = (f"{what}: {exc}",)
+        raise
 
 
 def settings_from(ctx: typer.Context) -> Settings:
@@ -33,6 +112,8 @@ def settings_from(ctx: typer.Context) -> Settings:
 
 def connection(ctx: typer.Context) -> psycopg.Connection:
     """A migrated autocommit connection for this command."""
+    from ledger.db.connect import connect
+
     return connect(settings_from(ctx))
 
 

@@ -4,23 +4,30 @@ the embedded server (which otherwise stays up between commands until it has been
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
 
-from ledger.cli import app
 from ledger.cli.common import JsonOption, connection, emit_json, settings_from
-from ledger.db.embedded import IDLE_ENV, EmbeddedStatus, embedded_status, stop_embedded
-from ledger.db.migrate import apply_migrations, schema_version
-from ledger.db.sqlfiles import migration_files, query
-from ledger.store.read import latest_checkpoint, origins
 
-db_app = typer.Typer(help="Database: status, migrations, stop.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+if TYPE_CHECKING:
+    from ledger.db.embedded import EmbeddedStatus
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Database: status, migrations, stop.", no_args_is_help=True, add_completion=False
+)
 
 
-@db_app.command("status")
-def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+@app.command("status")
+def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Which database is in use (embedded or external), its schema version and log sizes."""
+    from ledger.db.embedded import embedded_status
+    from ledger.db.migrate import schema_version
+    from ledger.db.sqlfiles import migration_files, query
+    from ledger.store.read import latest_checkpoint, origins
+
     settings = settings_from(ctx)
     was_running = settings.embedded and embedded_status(settings.pgdata).running
     conn = connection(ctx)
@@ -56,9 +63,11 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
         typer.echo(f"log {origin}: {size} events")
 
 
-@db_app.command("migrate")
+@app.command("migrate")
 def migrate(ctx: typer.Context) -> None:
     """Apply pending migrations (every command also does this on first use)."""
+    from ledger.db.migrate import apply_migrations, schema_version
+
     conn = connection(ctx)
     applied = apply_migrations(conn)
     typer.echo(
@@ -68,6 +77,8 @@ def migrate(ctx: typer.Context) -> None:
 
 def _lifetime(server: EmbeddedStatus, was_running: bool) -> str:
     """One line on the embedded server: its pid, whether this command started it, what stops it."""
+    from ledger.db.embedded import IDLE_ENV
+
     started = "already running" if was_running else "started by this command"
     idle = server.idle_stop_seconds
     if not idle:
@@ -76,13 +87,15 @@ def _lifetime(server: EmbeddedStatus, was_running: bool) -> str:
     return f"pid {server.pid}, {started}; stops after {after} without clients ({IDLE_ENV})"
 
 
-@db_app.command("stop")
+@app.command("stop")
 def stop(ctx: typer.Context) -> None:
     """Stop the embedded PostgreSQL of this home now (clients are disconnected).
 
     It otherwise stays up between commands and stops itself after LEDGER_EMBEDDED_IDLE (default
     15 minutes) without clients; the next command starts it again.
     """
+    from ledger.db.embedded import stop_embedded
+
     pgdata = settings_from(ctx).pgdata
     if stop_embedded(pgdata):
         typer.echo(f"stopped the embedded PostgreSQL in {pgdata}")

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from ledger.cli import app
 from ledger.cli.common import JsonOption, connection, emit_json, err, settings_from
 from ledger.errors import ExitCode, InputError
-from ledger.ingest import ingest_lines
-from ledger.store.sequencer import try_sequence
+
+__all__ = ["app"]
+
+app = typer.Typer(add_completion=False)
 
 
 @app.command("ingest")
 def ingest(
     ctx: typer.Context,
-    source: str = typer.Argument(..., help="JSON Lines file, or - for standard input."),
-    json_out: bool = JsonOption,
+    source: Annotated[str, typer.Argument(help="JSON Lines file, or - for standard input.")],
+    json_out: JsonOption = False,
 ) -> None:
     """Append events from JSON Lines (schema: docs/events.md). Bad lines are reported by number.
 
     Exit 0 when every line was stored, 1 when any line was rejected (the others are stored).
     """
+    from ledger.ingest import ingest_lines
+    from ledger.store.sequencer import try_sequence
+
     settings = settings_from(ctx)
     if source == "-":
         stream = sys.stdin.buffer

@@ -1,21 +1,24 @@
-"""`ledger keys show`: the log's public key and fingerprint (never the private key)."""
+"""`ledger keys show|rotate|revoke`: the log's public key (never the private key) and its life."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from ledger.cli import app
-from ledger.cli.common import JsonOption, emit_json, settings_from
-from ledger.keys import fingerprint
-from ledger.store.sequencer import log_signer
+from ledger.cli.common import JsonOption, connection, emit_json, settings_from
 
-keys_app = typer.Typer(help="Signing keys.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
+__all__ = ["app"]
+
+app = typer.Typer(help="Signing keys.", no_args_is_help=True, add_completion=False)
 
 
-@keys_app.command("show")
-def show(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+@app.command("show")
+def show(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Print the log key's verifier key (vkey), key id and fingerprint; creates it on first use."""
+    from ledger.keys import fingerprint
+    from ledger.store.sequencer import log_signer
+
     settings = settings_from(ctx)
     signer = log_signer(settings)
     info = {
@@ -31,14 +34,15 @@ def show(ctx: typer.Context, json_out: bool = JsonOption) -> None:
         typer.echo(f"{key}: {value}")
 
 
-@keys_app.command("rotate")
+@app.command("rotate")
 def rotate(
     ctx: typer.Context,
-    reason: str = typer.Option("rotation", "--reason", help="Why (recorded in the log)."),
-    json_out: bool = JsonOption,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded in the log).")
+    ] = "rotation",
+    json_out: JsonOption = False,
 ) -> None:
     """Rotate the log key: a key.rotated event endorsed by the old key, then the new key signs."""
-    from ledger.cli.common import connection
     from ledger.keyops import rotate_log_key
 
     result = rotate_log_key(connection(ctx), settings_from(ctx), reason)
@@ -56,21 +60,20 @@ def rotate(
         typer.echo(f"{origin}: new key valid from size {size}")
 
 
-@keys_app.command("revoke")
+@app.command("revoke")
 def revoke(
     ctx: typer.Context,
-    key_id: str = typer.Argument(..., help="Hex key id of the compromised key."),
-    from_size: int = typer.Option(..., "--from-size", help="First tree size the key is untrusted."),
-    reason: str = typer.Option("compromised", "--reason", help="Why (recorded in the log)."),
+    key_id: Annotated[str, typer.Argument(help="Hex key id of the compromised key.")],
+    from_size: Annotated[
+        int, typer.Option("--from-size", help="First tree size the key is untrusted.")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (recorded in the log).")
+    ] = "compromised",
 ) -> None:
     """Mark a key compromised from a tree size onward (key.revoked, endorsed by the current key)."""
-    from ledger.cli.common import connection
-    from ledger.errors import InputError
-    from ledger.keyops import KeyOpError, revoke_key
+    from ledger.keyops import revoke_key
 
-    try:
-        done = revoke_key(connection(ctx), settings_from(ctx), key_id, from_size, reason)
-    except KeyOpError as exc:
-        raise InputError(str(exc)) from None
+    done = revoke_key(connection(ctx), settings_from(ctx), key_id, from_size, reason)
     for origin in done:
         typer.echo(f"{origin}: key {key_id} revoked from size {from_size}")

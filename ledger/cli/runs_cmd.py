@@ -1,29 +1,21 @@
-"""`ledger runs` and `ledger show RUN_ID`."""
+"""`ledger runs`: the runs in the ledger, oldest first."""
 
 from __future__ import annotations
 
-import uuid
-
-import orjson
 import typer
 
-from ledger.cli import app
 from ledger.cli.common import JsonOption, connection, emit_json, table
-from ledger.errors import InputError
-from ledger.store.read import list_runs, run_events
 
+__all__ = ["app"]
 
-def parse_run_id(text: str) -> uuid.UUID:
-    """A run id from the command line, or a one-line usage error."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise InputError(f"not a run id (UUID): {text!r}") from None
+app = typer.Typer(add_completion=False)
 
 
 @app.command("runs")
-def runs(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+def runs(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """List runs: id, agent, initiating user, started, status, event count."""
+    from ledger.store.read import list_runs
+
     found = list_runs(connection(ctx))
     if json_out:
         emit_json([{**r.__dict__, "run_id": str(r.run_id)} for r in found])
@@ -44,29 +36,3 @@ def runs(ctx: typer.Context, json_out: bool = JsonOption) -> None:
             ["RUN", "AGENT", "USER", "STARTED", "STATUS", "EVENTS"],
         )
     )
-
-
-@app.command("show")
-def show(ctx: typer.Context, run_id: str, json_out: bool = JsonOption) -> None:
-    """Print a run's events in order."""
-    rid = parse_run_id(run_id)
-    stored = run_events(connection(ctx), rid)
-    if not stored:
-        raise InputError(f"no run {rid} in the ledger")
-    if json_out:
-        emit_json(
-            [
-                {"seq": s.seq, "leaf_hash": s.leaf_hash.hex(), "event": orjson.loads(s.body)}
-                for s in stored
-            ]
-        )
-        return
-    for s in stored:
-        e = s.event
-        data = e.model_dump(mode="json", exclude_none=True).get("data", {})
-        detail = (
-            data.get("tool") or data.get("name") or data.get("status") or data.get("content", "")
-        )
-        typer.echo(
-            f"{s.seq:>8}  {e.run_seq:>4}  {e.occurred_at[:23]}Z  {e.type:<20} {str(detail)[:60]}"
-        )

@@ -10,26 +10,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ledger.cli.common import JsonOption, emit_json, err, settings_from
-from ledger.db.connect import connect
-from ledger.errors import ExitCode, LedgerError
-from ledger.hooks.spool import Spool
-from ledger.store.append import EncodedEvent, submit_encoded
-from ledger.store.sequencer import try_sequence
+from ledger.errors import ExitCode
+
+if TYPE_CHECKING:
+    from ledger.store.append import EncodedEvent
 
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Local spool of events recorded while the database was down.", no_args_is_help=True
+    help="Local spool of events recorded while the database was down.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 
 @app.command("status")
-def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Files, events and bytes waiting in the spool (exit 0 even when non-empty)."""
+    from ledger.hooks.spool import Spool
+
     settings = settings_from(ctx)
     info = Spool(settings.spool_dir).status()
     if json_out:
@@ -49,17 +53,21 @@ def status(ctx: typer.Context, json_out: bool = JsonOption) -> None:
 @app.command("flush")
 def flush(
     ctx: typer.Context,
-    sequence: bool = typer.Option(
-        True, "--sequence/--no-sequence", help="Sequence the delivered events into the log now."
-    ),
+    sequence: Annotated[
+        bool,
+        typer.Option(
+            "--sequence/--no-sequence", help="Sequence the delivered events into the log now."
+        ),
+    ] = True,
 ) -> None:
     """Deliver every spooled event to the database, in write order, then remove the files."""
+    from ledger.db.connect import connect
+    from ledger.hooks.spool import Spool
+    from ledger.store.append import submit_encoded
+    from ledger.store.sequencer import try_sequence
+
     settings = settings_from(ctx)
-    try:
-        conn = connect(settings)
-    except LedgerError as exc:
-        err(f"error: {exc}")
-        raise typer.Exit(int(exc.exit_code)) from None
+    conn = connect(settings)
 
     def submit(items: Sequence[EncodedEvent]) -> object:
         return submit_encoded(conn, items)

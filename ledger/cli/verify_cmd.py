@@ -1,39 +1,50 @@
-"""`ledger verify` and `ledger checkpoint`."""
+"""`ledger verify`: recompute the whole ledger and say whether it is intact."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from ledger.cli import app
-from ledger.cli.common import JsonOption, connection, err, settings_from
+from ledger.cli.common import JsonOption, about, connection, settings_from
 from ledger.errors import ExitCode, InputError, KeyUnavailable
-from ledger.note import NoteError
-from ledger.verify import dumps, load_pin, report_line, trusted_verifiers, verify_ledger
-from ledger.witness import CosignatureVerifier
+
+__all__ = ["app"]
+
+app = typer.Typer(add_completion=False)
 
 
 @app.command("verify")
 def verify(
     ctx: typer.Context,
-    pin: Path = typer.Option(
-        None, "--pin", help="A checkpoint note saved earlier (`ledger checkpoint > FILE`)."
-    ),
-    trust: list[Path] = typer.Option(
-        [], "--trust", help="File of trusted log vkeys (one per line); repeatable."
-    ),
-    witness_key: list[Path] = typer.Option(
-        [], "--witness-key", help="Witness vkey file; the latest checkpoint must be cosigned by it."
-    ),
-    json_out: bool = JsonOption,
+    pin: Annotated[
+        Path | None,
+        typer.Option("--pin", help="A checkpoint note saved earlier (`ledger checkpoint > FILE`)."),
+    ] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option("--trust", help="File of trusted log vkeys (one per line); repeatable."),
+    ] = None,
+    witness_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--witness-key",
+            help="Witness vkey file; the latest checkpoint must be cosigned by it.",
+        ),
+    ] = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Recompute every leaf, run chain, tree root and checkpoint signature.
 
     Exit 0 when valid, 1 when not (naming the first bad seq), 2 for usage errors, 3 when the
     database cannot be reached, 4 when no trusted log key is available.
     """
+    from ledger.verify import dumps, load_pin, report_line, trusted_verifiers, verify_ledger
+    from ledger.witness import CosignatureVerifier
+
     settings = settings_from(ctx)
+    trust, witness_key = trust or [], witness_key or []
     for path in [*trust, *witness_key, *([pin] if pin else [])]:
         if not path.is_file():
             raise InputError(f"no such file: {path}")
@@ -44,47 +55,18 @@ def verify(
         )
     pinned = None
     if pin is not None:
-        try:
+        with about(f"pinned checkpoint {pin} is not valid"):
             pinned = load_pin(pin, verifiers)
-        except (NoteError, ValueError) as exc:
-            raise InputError(f"pinned checkpoint {pin} is not valid: {exc}") from None
-    try:
+    with about("bad witness key file"):
         witnesses = [
             CosignatureVerifier.from_vkey(line.strip())
             for path in witness_key
             for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")
         ]
-    except NoteError as exc:
-        raise InputError(f"bad witness key file: {exc}") from None
     report = verify_ledger(
         connection(ctx), settings, verifiers=verifiers, pin=pinned, witnesses=witnesses
     )
-    if json_out:
-        typer.echo(dumps(report))
-    else:
-        typer.echo(report_line(report))
+    typer.echo(dumps(report) if json_out else report_line(report))
     if report.status != "ok":
         raise typer.Exit(int(ExitCode.INVALID))
-
-
-@app.command("checkpoint")
-def checkpoint(
-    ctx: typer.Context,
-    tenant: str = typer.Option(None, "--tenant", help="Tenant log (default: the configured one)."),
-) -> None:
-    """Print the latest signed checkpoint note (with witness cosignatures when stored).
-
-    Save it and pass it to `verify --pin` later, or feed it to `ledger witness cosign`.
-    """
-    from ledger.proofs import ProofUnavailable, checkpoint_row
-
-    settings = settings_from(ctx)
-    origin = settings.origin(tenant)
-    conn = connection(ctx)
-    try:
-        note = checkpoint_row(conn, origin)[2]
-    except ProofUnavailable:
-        err(f"no checkpoint yet for {origin}: the log is empty")
-        raise typer.Exit(int(ExitCode.INVALID)) from None
-    typer.echo(note, nl=False)

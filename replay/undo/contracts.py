@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from ledger.canonical import content_hash
+from ledger.errors import InputError
 
 __all__ = [
     "ApprovalRule",
@@ -56,7 +57,7 @@ _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_-]+)*)\}")
 
 
-class ContractError(ValueError):
+class ContractError(InputError, ValueError):
     """A contract file that cannot be loaded; the message names file and line."""
 
 

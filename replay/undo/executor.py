@@ -48,7 +48,7 @@ class NotApproved(LedgerError):
     """Apply refused: the plan lacks the approvals (or containment) its steps need."""
 
 
-class TransientError(Exception):
+class TransientError(LedgerError):
     """Raised by a compensator for a failure worth retrying (other exceptions are retried too,
     but a TransientError documents intent)."""
 

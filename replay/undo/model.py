@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from ledger.canonical import CanonicalError, canonical_bytes, content_hash, loads_strict
+from ledger.errors import InputError
 from replay.undo.contracts import ApprovalRule
 
 __all__ = [
@@ -35,7 +36,7 @@ class _M(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class PlanFileError(ValueError):
+class PlanFileError(InputError, ValueError):
     """A plan file that is unreadable or whose digest does not match its content."""
 
 

@@ -7,8 +7,8 @@ import uuid
 
 import psycopg
 
-from ledger.cli.demo_story.report import report
-from ledger.cli.demo_story.story import record_story
+from exporters.demo.report import report
+from exporters.demo.story import record_story
 from ledger.config import Settings
 from ledger.store.read import run_events
 

@@ -1,21 +1,15 @@
-"""Fixtures for the integrity suite: the real `ledger` CLI with this suite's command modules loaded.
-
-Until the lead registers prove/witness/redact in `ledger.cli`, `icli` runs `python -m
-tests.integrity._cli`, which imports those modules (they self-register on the root app) and then
-calls the same `main()` as the installed `ledger` entry point.
-"""
+"""Fixtures for the integrity suite: the real `ledger` CLI against the test's ledger."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
 
 from ledger.config import Settings
-from tests.conftest import REPO, CliResult
+from tests.conftest import LEDGER_BIN, REPO, CliResult
 
 Cli = Callable[..., CliResult]
 
@@ -29,11 +23,10 @@ def icli(ledger_settings: Settings) -> Cli:
             **os.environ,
             "LEDGER_DSN": ledger_settings.dsn or "",
             "LEDGER_HOME": str(ledger_settings.home),
-            "PYTHONPATH": str(REPO),
             **(env or {}),
         }
         proc = subprocess.run(
-            [sys.executable, "-m", "tests.integrity._cli", *args],
+            [LEDGER_BIN, *args],
             capture_output=True,
             env=full_env,
             timeout=120,

@@ -33,8 +33,8 @@ def test_export_screen_writes_a_bundle(
 
 def test_cli_module_does_not_import_textual() -> None:
     code = (
-        "import sys, ledger.cli.tui_cmd; "
-        "bad = [m for m in ('tui', 'textual') if m in sys.modules]; "
+        "import sys, tui.cli; "
+        "bad = [m for m in ('tui.app', 'textual') if m in sys.modules]; "
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

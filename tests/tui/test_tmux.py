@@ -1,8 +1,6 @@
 """Drive the real `ledger tui` in tmux through one incident: board -> timeline -> trace -> stop.
 
-Skipped (with the reason) when tmux is not installed. Until the lead registers the command on the
-root app, the test registers `ledger.cli.tui_cmd.tui` on the real root Typer app exactly as the
-registration would, and runs that in a real terminal.
+Skipped (with the reason) when tmux is not installed.
 """
 
 from __future__ import annotations
@@ -10,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,20 +22,6 @@ pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"
 )
 
-_RUNNER = (
-    "import sys; from ledger.cli import app, main; from ledger.cli.tui_cmd import tui; "
-    "names = [c.name for c in app.registered_commands]; "
-    "'tui' in names or app.command('tui')(tui); sys.argv[0] = 'ledger'; main()"
-)
-
-
-def _command() -> list[str]:
-    probe = subprocess.run([LEDGER_BIN, "tui", "--help"], capture_output=True, check=False)
-    if probe.returncode == 0:
-        return [LEDGER_BIN]
-    return [sys.executable, "-c", _RUNNER]
-
-
 @pytest.fixture
 def tmux(ledger_settings: Settings) -> Iterator[str]:
     name = f"tui-{uuid.uuid4().hex[:8]}"
@@ -48,7 +31,7 @@ def tmux(ledger_settings: Settings) -> Iterator[str]:
         "TERM": "xterm-256color",
     }
     exports = " ".join(f"{k}={v!r}" for k, v in env.items())
-    cmd = " ".join(repr(part) for part in [*_command(), "tui", "--user", "dana"])
+    cmd = " ".join(repr(part) for part in [LEDGER_BIN, "tui", "--as", "dana"])
     subprocess.run(
         [
             "tmux",

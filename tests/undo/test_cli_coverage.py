@@ -22,7 +22,7 @@ from tests.undo.conftest import Agent, crm_snapshot
 
 def invoke(settings: Settings, *args: str) -> tuple[int, str]:
     """Run the undo sub-app as `ledger undo ...` would (same root options, same error mapping)."""
-    from ledger.cli.undo_cmd import app as undo_app
+    from replay.cli.undo_cmd import app as undo_app
 
     root = typer.Typer()
 
@@ -46,7 +46,7 @@ def test_cli_plan_dry_run_approve_apply(
     run_id = agent.script()
     plan_path = tmp_path / "plan.json"
     code, out = invoke(
-        ledger_settings, "plan", str(run_id), "--out", str(plan_path), "--by", "ivan", "--json"
+        ledger_settings, "plan", str(run_id), "--out", str(plan_path), "--as", "ivan", "--json"
     )
     assert code == 0, out
     doc = json.loads(out)
@@ -56,13 +56,13 @@ def test_cli_plan_dry_run_approve_apply(
     code, out = invoke(ledger_settings, "dry-run", str(plan_path), "--sandbox")
     assert code == 0 and out.count("would run") == 6 and "residue:" in out, out
 
-    code, msg = invoke(ledger_settings, "approve", str(plan_path), "--approver", "alice")
+    code, msg = invoke(ledger_settings, "approve", str(plan_path), "--as", "alice")
     assert code == 1 and "separation of duties" in msg
     code, out = invoke(
         ledger_settings,
         "approve",
         str(plan_path),
-        "--approver",
+        "--as",
         "carol",
         "--role",
         "finance-oncall",
@@ -71,7 +71,7 @@ def test_cli_plan_dry_run_approve_apply(
 
     smtp = f"{agent.smtp.host}:{agent.smtp.port}"
     code, out = invoke(
-        ledger_settings, "apply", str(plan_path), "--smtp", smtp, "--operator", "ivan", "--json"
+        ledger_settings, "apply", str(plan_path), "--smtp", smtp, "--as", "ivan", "--json"
     )
     assert code == 0, out
     assert json.loads(out)["status"] == "done"

@@ -8,31 +8,28 @@ as InputError/PolicyError and mapped by the root CLI). Verdicts are written to t
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ledger.cli.common import connection, emit_json, settings_from
+from ledger.cli.common import (
+    JsonOption,
+    connection,
+    emit_json,
+    parse_run_id,
+    settings_from,
+    time_option,
+    when,
+)
 from ledger.errors import InputError
-from replay.batch import check_runs, window_run_ids
-from replay.ledgerdb import find_policy
-from replay.policy import LoadedPack, compile_pack, load_pack
-from replay.runid import parse_run_id
 
-__all__ = ["check"]
+__all__ = ["app"]
+
+app = typer.Typer(add_completion=False)
 
 
-def _when(text: str | None, name: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"--{name} must be an ISO 8601 time, got {text!r}") from None
-
-
+@app.command("check")
 def check(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
     policy: Annotated[Path | None, typer.Option("--policy", help="Pack file to use.")] = None,
@@ -40,8 +37,8 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         str | None, typer.Option("--policy-hash", help="A published pack.")
     ] = None,
     run: Annotated[str | None, typer.Option("--run", help="Check only this run.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Runs started at/after.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Runs started before.")] = None,
+    since: Annotated[str | None, time_option("--since", "Runs started at/after")] = None,
+    until: Annotated[str | None, time_option("--until", "Runs started before")] = None,
     what_if: Annotated[
         Path | None,
         typer.Option("--what-if", help="Also check against this pack and diff the verdicts."),
@@ -52,9 +49,13 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
             "--jobs", min=1, help="Worker processes for large windows (default: number of CPUs)."
         ),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Check runs against policy; exit 1 if any rule fails (CI gate)."""
+    from replay.batch import check_runs, window_run_ids
+    from replay.ledgerdb import find_policy
+    from replay.policy import LoadedPack, compile_pack, load_pack
+
     if policy is not None and policy_hash is not None:
         raise InputError("give --policy or --policy-hash, not both")
     conn = connection(ctx)
@@ -72,7 +73,7 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     if run is not None:
         run_ids = [parse_run_id(run)]
     else:
-        run_ids = window_run_ids(conn, _when(since, "since"), _when(until, "until"))
+        run_ids = window_run_ids(conn, when(since, "--since"), when(until, "--until"))
     result = check_runs(
         conn,
         settings_from(ctx),

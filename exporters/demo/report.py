@@ -13,9 +13,9 @@ from pathlib import Path
 import psycopg
 import typer
 
+from exporters.demo.story import Story, registry
+from exporters.demo.world import World
 from ledger import ids
-from ledger.cli.demo_story.story import Story, registry
-from ledger.cli.demo_story.world import World
 from ledger.config import Settings
 from ledger.errors import VerificationFailed
 from ledger.store.sequencer import try_sequence

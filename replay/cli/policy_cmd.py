@@ -8,21 +8,24 @@ from typing import Annotated
 import typer
 
 from ledger.cli.common import JsonOption, connection, emit_json, settings_from, table
-from replay.ledgerdb import publish_policy, published_policies
-from replay.policy.loader import load_pack
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Publish and list policy packs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Publish and list policy packs.", no_args_is_help=True, add_completion=False
+)
 
 
 @app.command("publish")
 def publish(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Policy pack YAML.")],
-    json_out: bool = JsonOption,
+    json_out: JsonOption = False,
 ) -> None:
     """Validate a pack and publish it to the ledger under its content hash."""
+    from replay.ledgerdb import publish_policy, published_policies
+    from replay.policy.loader import load_pack
+
     loaded = load_pack(file)
     conn = connection(ctx)
     existing = {e.data.policy_hash for _, e in published_policies(conn)}
@@ -45,8 +48,10 @@ def publish(
 
 
 @app.command("list")
-def list_(ctx: typer.Context, json_out: bool = JsonOption) -> None:
+def list_(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Published packs in log order: hash, name, version, seq."""
+    from replay.ledgerdb import published_policies
+
     rows = [(seq, e.data) for seq, e in published_policies(connection(ctx))]
     if json_out:
         emit_json(

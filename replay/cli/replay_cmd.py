@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger.cli.common import connection, emit_json
+from ledger.cli.common import JsonOption, connection, emit_json, parse_run_id
 from ledger.errors import InputError
-from replay.dbread import load_run
-from replay.model import RunState, to_jsonable
-from replay.runid import parse_run_id
-from replay.state import fold
 
-__all__ = ["replay"]
+if TYPE_CHECKING:
+    from replay.model import RunState
+
+__all__ = ["app"]
+
+app = typer.Typer(add_completion=False)
 
 
 def _render(state: RunState) -> str:
@@ -41,13 +42,18 @@ def _render(state: RunState) -> str:
     return "\n".join(lines)
 
 
+@app.command("replay")
 def replay(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="The run to replay.")],
     at: Annotated[int | None, typer.Option("--at", help="Replay up to this seq.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Fold a run's events into its state: timeline, calls, approvals, totals, versions."""
+    from replay.dbread import load_run
+    from replay.model import to_jsonable
+    from replay.state import fold
+
     events, decisions = load_run(connection(ctx), parse_run_id(run_id))
     if not events:
         raise InputError(f"no run {run_id} in the ledger")

@@ -20,9 +20,9 @@ from typing import Any
 
 import psycopg
 
+from exporters.demo.agents import run_sales_ops, run_support
+from exporters.demo.world import World
 from ledger import hooks, ids
-from ledger.cli.demo_story.agents import run_sales_ops, run_support
-from ledger.cli.demo_story.world import World
 from ledger.config import Settings
 from replay.ledgerdb import publish_policy
 from replay.policy import load_pack
@@ -53,12 +53,12 @@ class Story:
 
 def policy_file(name: str) -> Path:
     """Path of a shipped demo policy pack."""
-    return Path(str(files("ledger.cli.demo_story") / "policies" / name))
+    return Path(str(files("exporters.demo") / "policies" / name))
 
 
 def registry() -> ContractRegistry:
     """Effect contracts in force: the shipped examples plus the demo's read-only tools."""
-    mine = Path(str(files("ledger.cli.demo_story") / "contracts"))
+    mine = Path(str(files("exporters.demo") / "contracts"))
     return load_contracts(
         [*sorted(Path(CONTRACTS_DIR).glob("*.yaml")), *sorted(mine.glob("*.yaml"))]
     )

@@ -1,21 +1,32 @@
-"""`ledger demo`: the README's main command — a realistic incident, investigated end to end."""
+"""`ledger demo`: the README's main command — a realistic incident, investigated end to end.
+
+It lives in the exporters layer because that is its highest dependency: the demo ends by
+writing an evidence bundle and verifying it offline.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+from typing import Annotated
 
 import typer
 
-from ledger.cli import app
 from ledger.cli.common import connection, settings_from
 from ledger.errors import ExitCode
+
+__all__ = ["app"]
+
+app = typer.Typer(add_completion=False)
 
 
 @app.command("demo")
 def demo(
     ctx: typer.Context,
-    no_tui: bool = typer.Option(False, "--no-tui", help="Never open the TUI at the end."),
+    no_tui: Annotated[
+        bool, typer.Option("--no-tui", help="Never open the TUI at the end.")
+    ] = False,
 ) -> None:
     """Record several days of two agents and an incident, then investigate it.
 
@@ -23,8 +34,9 @@ def demo(
     the undo plan for the incident, writes an evidence bundle and verifies it offline. Safe to
     run repeatedly: each run adds new agent runs to the same ledger.
     """
-    from ledger.cli.demo_story.report import report
-    from ledger.cli.demo_story.story import record_story
+    from exporters.demo.report import report
+    from exporters.demo.story import record_story
+    from ledger.plugins import COMMANDS, registered
 
     settings = settings_from(ctx)
     conn = connection(ctx)
@@ -43,11 +55,9 @@ def demo(
     typer.echo(f"\n5. open the incident in the terminal UI:\n   {command}")
     ok = outcome.verified and outcome.bundle_valid
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    if ok and interactive and not no_tui and "tui" in {c.name for c in app.registered_commands}:
+    if ok and interactive and not no_tui and "tui" in registered(COMMANDS):
         exe = shutil.which("ledger") or sys.argv[0]
         typer.echo("   opening it now (q quits)...")
-        import os
-
         os.execv(exe, [exe, "tui", "--run", incident])  # noqa: S606 - our own entry point
     if not ok:
         raise typer.Exit(int(ExitCode.INVALID))

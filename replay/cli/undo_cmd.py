@@ -9,46 +9,64 @@ from __future__ import annotations
 
 import importlib
 import os
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
-import psycopg
 import typer
 
-from ledger import ids
-from ledger.cli.common import JsonOption, connection, emit_json, settings_from
+from ledger.cli.common import (
+    AsOption,
+    JsonOption,
+    connection,
+    deprecated_as,
+    emit_json,
+    principal,
+    settings_from,
+    time_option,
+    when,
+)
 from ledger.errors import InputError
-from replay.undo.approvals import approve as approve_plan
-from replay.undo.contracts import ContractError, ContractRegistry, load_contracts
-from replay.undo.coverage import coverage as compute_coverage
-from replay.undo.dryrun import dry_run as run_dry
-from replay.undo.dryrun import render_step
-from replay.undo.examples import CONTRACTS_DIR
-from replay.undo.executor import COMPENSATORS, apply_plan
-from replay.undo.model import PlanFileError, UndoPlan, read_plan, write_plan
-from replay.undo.plan import generate_plan, probe_requests
-from replay.undo.probes import UndoContext, run_probes
-from replay.undo.record import record_plan
-from replay.undo.scope import load_others, load_scope, load_window_calls
+
+if TYPE_CHECKING:
+    from replay.undo.contracts import ContractRegistry
+    from replay.undo.probes import UndoContext
+
+__all__ = ["app"]
 
 app = typer.Typer(
-    help="Undo plans: generate, dry-run, approve (SoD), apply, coverage.", no_args_is_help=True
+    help="Undo plans: generate, dry-run, approve (SoD), apply, coverage.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
-ContractsOpt = typer.Option(None, "--contracts", help="Contract file or directory (repeatable).")
-PluginOpt = typer.Option(None, "--plugin", help="Module registering compensators/probes.")
-TargetOpt = typer.Option(
-    None,
-    "--target-dsn",
-    envvar="LEDGER_UNDO_TARGET_DSN",
-    help="DSN of the system being repaired (default: the ledger database).",
-)
-SmtpOpt = typer.Option(None, "--smtp", envvar="LEDGER_UNDO_SMTP", help="host:port for mail steps.")
-SinceOpt = typer.Option(None, "--since", help="Window start (ISO 8601).")
-UntilOpt = typer.Option(None, "--until", help="Window end (ISO 8601).")
+ContractsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--contracts", help="Contract file or directory (repeatable)."),
+]
+PluginOpt = Annotated[
+    list[str] | None, typer.Option("--plugin", help="Module registering compensators/probes.")
+]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target-dsn",
+        envvar="LEDGER_UNDO_TARGET_DSN",
+        help="DSN of the system being repaired (default: the ledger database).",
+    ),
+]
+SmtpOpt = Annotated[
+    str | None,
+    typer.Option("--smtp", envvar="LEDGER_UNDO_SMTP", help="host:port for mail steps."),
+]
+SinceOpt = Annotated[str | None, time_option("--since", "Window start")]
+UntilOpt = Annotated[str | None, time_option("--until", "Window end")]
+PlanFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An undo plan file.")]
 
 
 def _registry(ctx: typer.Context, paths: list[Path] | None) -> ContractRegistry:
+    from replay.undo.contracts import load_contracts
+    from replay.undo.examples import CONTRACTS_DIR
+
     chosen = list(paths or [])
     if not chosen:
         chosen = [CONTRACTS_DIR]
@@ -57,8 +75,8 @@ def _registry(ctx: typer.Context, paths: list[Path] | None) -> ContractRegistry:
             chosen.append(home)
     try:
         return load_contracts(chosen)
-    except (ContractError, OSError) as exc:
-        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read contracts: {exc}") from None
 
 
 def _plugins(names: list[str] | None) -> None:
@@ -70,6 +88,10 @@ def _plugins(names: list[str] | None) -> None:
 
 
 def _target(ctx: typer.Context, dsn: str | None, smtp: str | None) -> UndoContext:
+    import psycopg
+
+    from replay.undo.probes import UndoContext
+
     conn = psycopg.connect(dsn, autocommit=True) if dsn else connection(ctx)
     extra: dict[str, object] = {}
     if smtp:
@@ -78,41 +100,40 @@ def _target(ctx: typer.Context, dsn: str | None, smtp: str | None) -> UndoContex
     return UndoContext(conn=conn, extra=extra)
 
 
-def _when(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"not an ISO 8601 time: {text!r}") from None
-
-
-def _read(path: Path) -> UndoPlan:
-    try:
-        return read_plan(path)
-    except PlanFileError as exc:
-        raise InputError(str(exc)) from None
-
-
 @app.command("plan")
 def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    run_ids: list[str] = typer.Argument(None, help="Run ids (any number)."),
-    since: str | None = SinceOpt,
-    until: str | None = UntilOpt,
-    contracts: list[Path] | None = ContractsOpt,
-    plugin: list[str] | None = PluginOpt,
-    target_dsn: str | None = TargetOpt,
-    out: Path | None = typer.Option(
-        None, "--out", help="Plan file (default ./undo-plan-<digest>.json)."
-    ),
-    now: str | None = typer.Option(None, "--now", help="Evaluate undo windows at this time."),
-    by: str | None = typer.Option(None, "--by", help="Who generates the plan."),
-    reason: str | None = typer.Option(None, "--reason"),
-    no_probe: bool = typer.Option(False, "--no-probe", help="Do not run read-only probes."),
-    json_out: bool = JsonOption,
+    run_ids: Annotated[list[str] | None, typer.Argument(help="Run ids (any number).")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    contracts: ContractsOpt = None,
+    plugin: PluginOpt = None,
+    target_dsn: TargetOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Plan file (default ./undo-plan-<digest>.json).")
+    ] = None,
+    now: Annotated[
+        str | None, time_option("--now", "Evaluate undo windows at this time")
+    ] = None,
+    as_: AsOption = None,
+    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Do not run read-only probes.")
+    ] = False,
+    json_out: JsonOption = False,
+    by: Annotated[str | None, deprecated_as("--by")] = None,
 ) -> None:
     """Generate an UndoPlan for runs and/or a time window; write it and record undo.plan.created."""
+    from ledger import ids
+    from ledger.when import parse_time_ns
+    from replay.undo.dryrun import render_step
+    from replay.undo.model import write_plan
+    from replay.undo.plan import generate_plan, probe_requests
+    from replay.undo.probes import run_probes
+    from replay.undo.record import record_plan
+    from replay.undo.scope import load_others, load_scope
+
+    actor = principal(as_, "--by", by) or os.environ.get("USER")
     try:
         parsed = [__import__("uuid").UUID(r) for r in run_ids or []]
     except ValueError:
@@ -122,19 +143,14 @@ def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
     registry = _registry(ctx, contracts)
     _plugins(plugin)
     conn = connection(ctx)
-    scope_ids, events = load_scope(conn, parsed, _when(since), _when(until))
+    scope_ids, events = load_scope(conn, parsed, when(since, "--since"), when(until, "--until"))
     if not events:
         raise InputError("no events in scope")
     probes = {}
     if not no_probe:
         probes = run_probes(probe_requests(events, registry), _target(ctx, target_dsn, None))
     scope = {"runs": [str(r) for r in scope_ids], "since": since, "until": until}
-    at = (
-        ids.format_timestamp(ids.parse_timestamp(now))
-        if now
-        else ids.format_timestamp(ids.now_ns())
-    )
-    actor = by or os.environ.get("USER")
+    at = ids.format_timestamp(parse_time_ns(now, "--now") if now else ids.now_ns())
     plan = generate_plan(
         events,
         registry,
@@ -161,14 +177,19 @@ def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
 @app.command("dry-run")
 def dry_run_cmd(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    plan_file: Path,
-    plugin: list[str] | None = PluginOpt,
-    target_dsn: str | None = TargetOpt,
-    sandbox: bool = typer.Option(False, "--sandbox", help="Run DB compensators, roll back."),
-    json_out: bool = JsonOption,
+    plan_file: PlanFile,
+    plugin: PluginOpt = None,
+    target_dsn: TargetOpt = None,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Run DB compensators, roll back.")
+    ] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Render every step and run read-only precondition probes."""
-    plan = _read(plan_file)
+    from replay.undo.dryrun import dry_run as run_dry
+    from replay.undo.model import read_plan
+
+    plan = read_plan(plan_file)
     _plugins(plugin)
     report = run_dry(plan, _target(ctx, target_dsn, None), sandbox=sandbox)
     if json_out:
@@ -188,17 +209,29 @@ def dry_run_cmd(  # noqa: PLR0917 - typer maps parameters to options
 
 
 @app.command("approve")
-def approve_cmd(
+def approve_cmd(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    plan_file: Path,
-    approver: str = typer.Option(
-        ..., "--approver", help="Approver name (key under keys/approvers)."
-    ),
-    role: list[str] | None = typer.Option(None, "--role", help="Approver role (repeatable)."),
-    json_out: bool = JsonOption,
+    plan_file: PlanFile,
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as", metavar="PRINCIPAL", help="Who approves (key under keys/approvers); required."
+        ),
+    ] = None,
+    role: Annotated[
+        list[str] | None, typer.Option("--role", help="Approver role (repeatable).")
+    ] = None,
+    json_out: JsonOption = False,
+    approver: Annotated[str | None, deprecated_as("--approver")] = None,
 ) -> None:
     """Sign the plan digest (separation of duties: not an original actor or approver)."""
-    plan = _read(plan_file)
+    from replay.undo.approvals import approve as approve_plan
+    from replay.undo.model import read_plan
+
+    approver = principal(as_, "--approver", approver)
+    if approver is None:
+        raise InputError("give --as PRINCIPAL: who approves the plan")
+    plan = read_plan(plan_file)
     result = approve_plan(connection(ctx), settings_from(ctx), plan, approver, tuple(role or ()))
     if json_out:
         emit_json(
@@ -216,16 +249,23 @@ def approve_cmd(
 @app.command("apply")
 def apply_cmd(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    plan_file: Path,
-    plugin: list[str] | None = PluginOpt,
-    target_dsn: str | None = TargetOpt,
-    smtp: str | None = SmtpOpt,
-    operator: str | None = typer.Option(None, "--operator"),
-    contained: bool = typer.Option(False, "--contained", help="Confirm the agent is stopped."),
-    json_out: bool = JsonOption,
+    plan_file: PlanFile,
+    plugin: PluginOpt = None,
+    target_dsn: TargetOpt = None,
+    smtp: SmtpOpt = None,
+    as_: AsOption = None,
+    contained: Annotated[
+        bool, typer.Option("--contained", help="Confirm the agent is stopped.")
+    ] = False,
+    json_out: JsonOption = False,
+    operator: Annotated[str | None, deprecated_as("--operator")] = None,
 ) -> None:
     """Execute an approved plan; a second apply does nothing."""
-    plan = _read(plan_file)
+    from replay.undo.executor import apply_plan
+    from replay.undo.model import read_plan
+
+    operator = principal(as_, "--operator", operator)
+    plan = read_plan(plan_file)
     _plugins(plugin)
     report = apply_plan(
         connection(ctx),
@@ -252,16 +292,20 @@ def apply_cmd(  # noqa: PLR0917 - typer maps parameters to options
 @app.command("coverage")
 def coverage_cmd(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    since: str | None = SinceOpt,
-    until: str | None = UntilOpt,
-    contracts: list[Path] | None = ContractsOpt,
-    plugin: list[str] | None = PluginOpt,
-    json_out: bool = JsonOption,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    contracts: ContractsOpt = None,
+    plugin: PluginOpt = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Share of side-effecting tool calls with a declared, registered compensator."""
+    from replay.undo.coverage import coverage as compute_coverage
+    from replay.undo.executor import COMPENSATORS
+    from replay.undo.scope import load_window_calls
+
     registry = _registry(ctx, contracts)
     _plugins(plugin)
-    events = load_window_calls(connection(ctx), _when(since), _when(until))
+    events = load_window_calls(connection(ctx), when(since, "--since"), when(until, "--until"))
     report = compute_coverage(events, registry, COMPENSATORS)
     if json_out:
         emit_json(report.as_json())

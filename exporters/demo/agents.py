@@ -17,8 +17,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langgraph.graph import END, START, StateGraph
 
 import replay.undo.examples.demo  # noqa: F401  (registers the CRM/payments probes and compensators)
+from exporters.demo.world import World
 from ledger import hooks
-from ledger.cli.demo_story.world import World
 from ledger.integrations.langchain import LedgerCallbackHandler
 from replay.undo.capture import call_with_contract
 from replay.undo.contracts import ContractRegistry

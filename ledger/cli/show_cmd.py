@@ -1,0 +1,48 @@
+"""`ledger show RUN_ID`: a run's stored events in order."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ledger.cli.common import JsonOption, connection, emit_json, parse_run_id
+from ledger.errors import InputError
+
+__all__ = ["app"]
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run to print.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Print a run's events in order."""
+    import orjson
+
+    from ledger.store.read import run_events
+
+    rid = parse_run_id(run_id)
+    stored = run_events(connection(ctx), rid)
+    if not stored:
+        raise InputError(f"no run {rid} in the ledger")
+    if json_out:
+        emit_json(
+            [
+                {"seq": s.seq, "leaf_hash": s.leaf_hash.hex(), "event": orjson.loads(s.body)}
+                for s in stored
+            ]
+        )
+        return
+    for s in stored:
+        e = s.event
+        data = e.model_dump(mode="json", exclude_none=True).get("data", {})
+        detail = (
+            data.get("tool") or data.get("name") or data.get("status") or data.get("content", "")
+        )
+        typer.echo(
+            f"{s.seq:>8}  {e.run_seq:>4}  {e.occurred_at[:23]}Z  {e.type:<20} {str(detail)[:60]}"
+        )
