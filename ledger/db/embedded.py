@@ -201,16 +201,17 @@ def _running(pgdata: Path) -> Postmaster | None:
         lines = (pgdata / "postmaster.pid").read_text().splitlines()
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if len(lines) < 8 or lines[7].strip() != "ready" or not _is_postgres(int(lines[0])):
+    if len(lines) < 8 or lines[7].strip() != "ready" or not _alive(int(lines[0]), "postgres"):
         return None
     return Postmaster(pid=int(lines[0]), socket_dir=Path(lines[4].strip()), port=int(lines[3]))
 
 
-def _is_postgres(pid: int) -> bool:
-    """True if `pid` is a live (not zombie) process named postgres.
+def _alive(pid: int, name: str | None = None) -> bool:
+    """True if `pid` is a live process, not a zombie (a container's init may never reap one),
+    and named `name` if given (a pid file can outlive its process and the pid be reused).
 
     Read from /proc where there is one; elsewhere (macOS, whose init reaps zombies) a live pid
-    is taken as the server.
+    is taken as the process.
     """
     if not Path("/proc/self/stat").exists():
         try:
@@ -222,8 +223,8 @@ def _is_postgres(pid: int) -> bool:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    name, state = text[text.find("(") + 1 : text.rfind(")")], text[text.rfind(")") + 2]
-    return name == "postgres" and state not in "ZX"
+    comm, state = text[text.find("(") + 1 : text.rfind(")")], text[text.rfind(")") + 2]
+    return state not in "ZX" and (name is None or comm == name)
 
 
 def _start(pgdata: Path) -> Postmaster:
@@ -277,7 +278,7 @@ def _drop_stale_pidfile(pgdata: Path) -> None:
     pidfile = pgdata / "postmaster.pid"
     with suppress(FileNotFoundError, ValueError, IndexError):
         pid = int(pidfile.read_text().splitlines()[0])
-        if not _is_postgres(pid):
+        if not _alive(pid, "postgres"):
             pidfile.unlink()
 
 
@@ -347,12 +348,8 @@ def _watchdog(pgdata: Path) -> tuple[int, float] | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if Path("/proc").is_dir() else b""
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if cmdline and b"ledger.db.embedded" not in cmdline:
-        return None  # the pid was reused by another program
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
+    if (cmdline and b"ledger.db.embedded" not in cmdline) or not _alive(pid):
+        return None  # gone, a zombie, or the pid was reused by another program
     return pid, idle
 
 

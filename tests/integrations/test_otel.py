@@ -12,7 +12,9 @@ from .conftest import stored
 
 
 def _provider(processor: LedgerSpanProcessor) -> TracerProvider:
-    provider = TracerProvider()
+    # Not shut down at exit: the processor's shutdown flushes the process writer, which by then
+    # is a default one on the user's home and would start an embedded server there.
+    provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(processor)
     return provider
 

@@ -227,3 +227,16 @@ def test_killed_server_is_restarted_cleanly(pgdata: Path) -> None:
     assert select_one(dsn) == 1
     assert embedded_status(pgdata).pid not in (None, killed)
     assert len(postmasters(pgdata)) == 1
+
+
+def test_killed_watchdog_is_replaced_by_the_next_start(pgdata: Path) -> None:
+    embedded_dsn(pgdata, idle=600)
+    first = embedded_status(pgdata).watchdog_pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    wait_for(lambda: gone(first), "the watchdog to die")
+    assert embedded_status(pgdata).watchdog_pid is None  # a zombie is not a watchdog
+
+    embedded_dsn(pgdata, idle=600)
+    second = embedded_status(pgdata)
+    assert second.watchdog_pid not in (None, first) and second.idle_stop_seconds == 600
