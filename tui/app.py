@@ -66,7 +66,7 @@ class LedgerApp(App[None]):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.data = LedgerData(settings)
+        self.data = LedgerData(settings, migrate=not readonly)
         self.readonly = readonly
         self.start_run = run_id
         self.snapshot = snapshot
@@ -159,7 +159,7 @@ class LedgerApp(App[None]):
         from ledger.db.connect import connect
         from ledger.verify import verify_ledger
 
-        with connect(self.settings) as conn:
+        with connect(self.settings, migrate=self.data.migrate) as conn:
             report = verify_ledger(conn, self.settings)
         self.post_message(VerifyFinished(report.status, dict(report.origins), report.reason))
 

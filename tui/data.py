@@ -176,6 +176,7 @@ class LedgerData:
     """The TUI's single read connection, serialised by a lock it owns, plus the board's reads."""
 
     settings: Settings
+    migrate: bool = True  # False in --readonly mode: an auditor's session runs no DDL
     _conn: psycopg.Connection | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -186,7 +187,7 @@ class LedgerData:
         layer's `plan_for` service replaces them.)
         """
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.settings)
+            self._conn = connect(self.settings, migrate=self.migrate)
         return self._conn
 
     def close(self) -> None:

@@ -25,7 +25,6 @@ from ledger.db.sqlfiles import query
 from ledger.store.read import StoredEvent
 
 __all__ = [
-    "CONDITIONS",
     "EventKey",
     "OpenApproval",
     "RoleHolder",
@@ -54,7 +53,6 @@ _FIELD_PATHS: dict[str, list[str]] = {
     "prompt": ["versions", "prompt_version"],
     "model": ["versions", "model"],
 }
-CONDITIONS: tuple[str, ...] = ("none", "text", "not_text", *_FIELD_PATHS, "resource", "type")
 
 
 class EventKey(NamedTuple):
