@@ -90,14 +90,14 @@ class KeySource:
             (e.origin, e.seq): row_from_stored(e.origin, e.seq, e.recorded_at, e.body)
             for e in store.events_by_keys(conn, window)
         }
-        return [found[(k.origin, k.seq)] for k in window if (k.origin, k.seq) in found]
+        return [found[(k[0], k[1])] for k in window if (k[0], k[1]) in found]
 
     def index_at_time(self, conn: psycopg.Connection, ns: int) -> int:
         target = _dt(ns)
         lo, hi = 0, len(self.keys)
         while lo < hi:
             mid = (lo + hi) // 2
-            if self.keys[mid].occurred_at < target:
+            if self.keys[mid][2] < target:
                 lo = mid + 1
             else:
                 hi = mid
