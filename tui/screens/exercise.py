@@ -20,7 +20,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Static
 
 from tui.exercise import MILESTONES, Exercise, ExerciseError
-from tui.messages import ScenarioSeeded
+from tui.messages import Notice, ScenarioSeeded
 from tui.screens.common import LedgerScreen, PromptScreen
 
 __all__ = ["ExerciseScreen", "aar_path"]
@@ -182,15 +182,17 @@ class ExerciseScreen(LedgerScreen):
 
     @work(thread=True, group="writes", exit_on_error=False, description="Logging decision")
     def log_decision(self, text: str) -> None:
-        """Record the decision as a note in the exercise namespace (shown already in the feed)."""
+        """Record the decision as a note in the exercise namespace; answers with a Notice."""
+        tenant = self.exercise.tenant
         self.lapp.writer().annotate(
-            self.exercise.tenant,
+            tenant,
             target_event_id=None,
             target_run_id=self.exercise.run_id,
             kind="note",
             text=f"DECISION: {text}",
             tags=["exercise", "decision"],
         )
+        self.post_message(Notice(f"decision recorded in the ledger ({tenant})"))
 
     def action_finding(self) -> None:
         def done(text: str | None) -> None:
