@@ -1,9 +1,9 @@
 """`ledger tui --readonly` rests on the read-only app never importing a write API.
 
 A fresh interpreter starts the read-only app headless (Textual Pilot), verifies the ledger from
-the board, walks a timeline with the inspector, trace / stop / undo (planning is a read), and replay with a policy
-re-evaluation, then lists which write modules got imported: there must be none. A fresh
-interpreter because this test process has imported all of them already.
+the board, walks a timeline with the inspector, trace / stop / undo (planning is a read), and
+replay with a policy re-evaluation, then lists which write modules got imported: there must be
+none. A fresh interpreter because this test process has imported all of them already.
 """
 
 from __future__ import annotations
