@@ -26,7 +26,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
 import nacl.exceptions
 import nacl.secret
@@ -36,7 +36,9 @@ from ledger.canonical import canonical_bytes
 from ledger.config import Settings
 from ledger.events import EventBase, decode_event, make_event, to_json
 from ledger.note import Verifier
-from ledger.store.append import EncodedEvent, Receipt, submit_encoded
+
+if TYPE_CHECKING:  # the writes import the intake at call time: `verify` reads PayloadScanner only
+    from ledger.store.append import Receipt
 
 __all__ = [
     "COMMIT_DOMAIN",
@@ -149,6 +151,8 @@ def submit_private(
     Only JSON-typed fields (args, result, output, request, attributes, ...) can hold a
     commitment object; a field the event model types as a string is refused with ValueError.
     """
+    from ledger.store.append import EncodedEvent, submit_encoded
+
     items: list[EncodedEvent] = []
     payloads: list[tuple[str, uuid.UUID, PayloadRow]] = []
     for event in events:
@@ -186,6 +190,7 @@ def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documente
     tenant: str | None = None,
 ) -> EventBase:
     """Shred `subject`'s key and payloads and submit a signed `redaction` event (one txn)."""
+    from ledger.store.append import EncodedEvent, submit_encoded
     from ledger.store.sequencer import log_signer
 
     origin = settings.origin(tenant)

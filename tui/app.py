@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import psycopg
 from textual import work
@@ -20,12 +20,21 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from ledger.config import Settings
 from ledger.db.connect import database_dsn
+from ledger.errors import InputError
+from ledger.store.board import watch_appended
 from tui.commands import LedgerCommands
 from tui.data import LedgerData
 from tui.exercise import Exercise
 from tui.messages import LedgerAppended, Notice, VerifyFinished
 
-__all__ = ["LedgerApp"]
+if TYPE_CHECKING:
+    from tui.writer import Writer
+
+__all__ = ["LedgerApp", "ReadOnlyError"]
+
+
+class ReadOnlyError(InputError):
+    """A write was asked of a read-only (auditor) session."""
 
 
 class LedgerApp(App[None]):
@@ -57,7 +66,7 @@ class LedgerApp(App[None]):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.data = LedgerData(settings)
+        self.data = LedgerData(settings, migrate=not readonly)
         self.readonly = readonly
         self.start_run = run_id
         self.snapshot = snapshot
@@ -68,6 +77,7 @@ class LedgerApp(App[None]):
         self.verify_status = "unverified"
         self.verify_reason: str | None = None
         self._stop = threading.Event()
+        self._writer: Writer | None = None
         self.last_error: str | None = None
         self.theme = "textual-dark"
         if readonly:
@@ -103,14 +113,14 @@ class LedgerApp(App[None]):
     def listen_loop(self) -> None:
         """Forward sequencer notifications as coalescing LedgerAppended messages."""
         worker = get_current_worker()
+
+        def keep_going() -> bool:
+            return not self._stop.is_set() and not worker.is_cancelled
+
         try:
             with psycopg.connect(database_dsn(self.settings), autocommit=True) as conn:
-                conn.execute("LISTEN ledger_appended")
-                while not self._stop.is_set() and not worker.is_cancelled:
-                    for note in conn.notifies(timeout=0.5, stop_after=64):
-                        origin, _, size = note.payload.rpartition(" ")
-                        if origin and size.isdigit():
-                            self.post_message(LedgerAppended(origin, int(size)))
+                for origin, size in watch_appended(conn, keep_going):
+                    self.post_message(LedgerAppended(origin, size))
         except psycopg.Error as exc:
             self.post_message(Notice(f"live updates stopped: {exc}", error=True))
 
@@ -149,7 +159,7 @@ class LedgerApp(App[None]):
         from ledger.db.connect import connect
         from ledger.verify import verify_ledger
 
-        with connect(self.settings) as conn:
+        with connect(self.settings, migrate=self.data.migrate) as conn:
             report = verify_ledger(conn, self.settings)
         self.post_message(VerifyFinished(report.status, dict(report.origins), report.reason))
 
@@ -201,6 +211,20 @@ class LedgerApp(App[None]):
             self.exercise.report("2026-11-24" if self.snapshot else _today()), encoding="utf-8"
         )
         self.notify(f"after-action report written to {path}")
+
+    def writer(self) -> Writer:
+        """The write side (tui.writer), imported on first use; refused in --readonly mode.
+
+        Why lazily: a read-only session must never load a write API at all, so the import of
+        ledger.operator and the write door happens here, behind the readonly check.
+        """
+        if self.readonly:
+            raise ReadOnlyError("read-only auditor mode: writes are disabled")
+        if self._writer is None:
+            from tui.writer import Writer
+
+            self._writer = Writer(self.data, self.user)
+        return self._writer
 
     def writes_allowed(self) -> bool:
         """False in --readonly mode (callers hide the action)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,9 @@ from typing import Any
 
 import yaml
 
-from ledger import ids
 from ledger.errors import InputError
-from ledger.events import EventBase, encode_event, leaf_hash, make_event
 
-__all__ = ["Exercise", "ExerciseError", "Finding", "Inject", "remint_run"]
+__all__ = ["Exercise", "ExerciseError", "Finding", "Inject"]
 
 MILESTONES = ("trace", "stop", "undo_plan")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
@@ -244,27 +241,3 @@ class Exercise:
 
 def _when(inject: Inject) -> str:
     return "manual" if inject.at_seconds is None else f"T+{inject.at_seconds:.0f}s"
-
-
-def remint_run(events: list[EventBase], tenant: str, salt: str) -> list[EventBase]:
-    """Copy a recorded run into another tenant with fresh ids and a re-computed chain."""
-    run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{salt}/{events[0].run_id}")
-    out: list[EventBase] = []
-    prev: str | None = None
-    for i, event in enumerate(events):
-        doc: dict[str, Any] = event.model_dump(mode="json", exclude_none=True, by_alias=True)
-        doc.update(
-            run_id=run_id,
-            run_seq=i,
-            prev_run_hash=prev,
-            tenant=tenant,
-            event_id=uuid.uuid5(run_id, str(i)),
-            trust="imported",
-        )
-        if doc["type"] == "run.ended":
-            doc["data"]["last_hash"] = prev
-        fresh = make_event(doc.pop("type"), **doc)
-        prev = leaf_hash(encode_event(fresh)).hex()
-        out.append(fresh)
-    _ = ids
-    return out

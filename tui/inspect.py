@@ -11,55 +11,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, LiteralString
+from typing import Any
 
 import orjson
+import psycopg
 
 from ledger.canonical import canonical_bytes
 from ledger.events import leaf_hash
-from ledger.merkle import ProofError, verify_inclusion
-from ledger.store.read import latest_checkpoint
-from ledger.tiles import TileReader, inclusion_ranges
-from tui.data import LedgerData
+from ledger.merkle import ProofError
+from ledger.proofs import ProofUnavailable, checkpoint_row, inclusion_for_seq
+from ledger.store import board
+from ledger.store.read import StoredEvent, event_by_id, run_events
 
 __all__ = ["DEFAULT_STOP_ROLES", "EventDetail", "RunTrace", "event_detail", "run_trace"]
 
 DEFAULT_STOP_ROLES: tuple[str, ...] = ("admin", "security", "incident-commander", "sre")
-
-_EVENT: LiteralString = (
-    "SELECT recorded_at, body, leaf_hash FROM ledger_events WHERE origin = %s AND seq = %s"
-)
-_RUN_PREV: LiteralString = "SELECT leaf_hash FROM ledger_events WHERE run_id = %s AND run_seq = %s"
-_BY_ID: LiteralString = "SELECT origin, seq, type FROM ledger_events WHERE event_id = %s"
-_LINKED: LiteralString = (
-    "SELECT origin, seq, type, body FROM ledger_events "
-    "WHERE origin = ANY(%(origins)s) AND type IN ('approval.decided', 'undo.step.started', "
-    "'undo.step.ended', 'annotation', 'run.stop.requested') "
-    "AND (run_id = %(run)s OR convert_from(body, 'UTF8') LIKE %(needle)s) ORDER BY origin, seq"
-)
-_ORIGINS: LiteralString = "SELECT DISTINCT origin FROM ledger_checkpoints"
-_RUN_STARTS: LiteralString = (
-    "SELECT body FROM ledger_events WHERE type = 'run.started' AND origin = %s AND seq < %s "
-    "ORDER BY seq DESC LIMIT 500"
-)
-_RUN_ROWS: LiteralString = (
-    "SELECT origin, seq, run_seq, body, leaf_hash FROM ledger_events WHERE run_id = %s "
-    "ORDER BY run_seq"
-)
-_PRINCIPALS: LiteralString = (
-    "SELECT DISTINCT convert_from(body, 'UTF8')::jsonb #>> '{principal,initiating_user}', "
-    "convert_from(body, 'UTF8')::jsonb #> '{principal,roles}' FROM ledger_events "
-    "WHERE type = 'run.started'"
-)
-_APPROVERS: LiteralString = (
-    "SELECT DISTINCT convert_from(body, 'UTF8')::jsonb #>> '{data,approver,id}', "
-    "convert_from(body, 'UTF8')::jsonb #> '{data,approver,roles}' FROM ledger_events "
-    "WHERE type = 'approval.decided'"
-)
-_LATEST_POLICY: LiteralString = (
-    "SELECT body FROM ledger_events WHERE type = 'policy.published' "
-    "ORDER BY recorded_at DESC, seq DESC LIMIT 1"
-)
 
 
 @dataclass
@@ -80,29 +46,13 @@ class EventDetail:
     version_diff: list[str] = field(default_factory=list)
 
 
-def event_detail(data: LedgerData, origin: str, seq: int) -> EventDetail | None:
+def event_detail(conn: psycopg.Connection, origin: str, seq: int) -> EventDetail | None:
     """Canonical JSON, hashes, run-chain link, inclusion proof, links and version diff."""
-    with data._lock:
-        conn = data.conn()
-        row = conn.execute(_EVENT, (origin, seq)).fetchone()
-        if row is None:
-            return None
-        _rec, body_raw, leaf_raw = row
-        body, leaf = bytes(body_raw), bytes(leaf_raw)
-        doc: dict[str, Any] = orjson.loads(body)
-        run_id, run_seq = uuid.UUID(doc["run_id"]), int(doc["run_seq"])
-        chain = "first event of its run"
-        if run_seq > 0:
-            prev = conn.execute(_RUN_PREV, (run_id, run_seq - 1)).fetchone()
-            if prev is None:
-                chain = f"GAP: run_seq {run_seq - 1} missing"
-            elif bytes(prev[0]).hex() == doc.get("prev_run_hash"):
-                chain = f"ok: prev_run_hash = leaf of run_seq {run_seq - 1}"
-            else:
-                chain = f"BROKEN: prev_run_hash does not match run_seq {run_seq - 1}"
-        proof = _proof(conn, origin, seq, leaf)
-        links = _links(conn, doc)
-        diff = _version_diff(conn, origin, seq, doc) if doc.get("type") == "run.started" else []
+    stored = board.event_at(conn, origin, seq)
+    if stored is None:
+        return None
+    body, leaf = stored.body, stored.leaf_hash
+    doc: dict[str, Any] = orjson.loads(body)
     return EventDetail(
         origin=origin,
         seq=seq,
@@ -110,66 +60,85 @@ def event_detail(data: LedgerData, origin: str, seq: int) -> EventDetail | None:
         canonical=body.decode(),
         leaf_hash=leaf.hex(),
         recomputed_ok=leaf_hash(body) == leaf and canonical_bytes(doc) == body,
-        chain=chain,
-        proof=proof,
-        links=links,
-        version_diff=diff,
+        chain=_chain_link(conn, doc),
+        proof=_proof(conn, origin, seq, leaf),
+        links=_links(conn, doc),
+        version_diff=(
+            _version_diff(conn, origin, seq, doc) if doc.get("type") == "run.started" else []
+        ),
     )
 
 
-def _proof(conn: Any, origin: str, seq: int, leaf: bytes) -> str:
-    cp = latest_checkpoint(conn, origin)
-    if cp is None or seq >= cp.tree_size:
-        return "not yet covered by a signed checkpoint"
-    ranges = inclusion_ranges(seq, cp.tree_size)
+def _chain_link(conn: psycopg.Connection, doc: dict[str, Any]) -> str:
+    """Whether this event's prev_run_hash is the stored leaf of the run's previous event."""
+    run_seq = int(doc["run_seq"])
+    if run_seq == 0:
+        return "first event of its run"
+    prev = board.run_leaf(conn, uuid.UUID(doc["run_id"]), run_seq - 1)
+    if prev is None:
+        return f"GAP: run_seq {run_seq - 1} missing"
+    if prev.hex() == doc.get("prev_run_hash"):
+        return f"ok: prev_run_hash = leaf of run_seq {run_seq - 1}"
+    return f"BROKEN: prev_run_hash does not match run_seq {run_seq - 1}"
+
+
+def _proof(conn: psycopg.Connection, origin: str, seq: int, leaf: bytes) -> str:
+    """The inclusion proof against the latest signed checkpoint (ledger.proofs), in one line."""
     try:
-        hashes = TileReader(conn, origin).hashes(ranges)
-        verify_inclusion(leaf, seq, cp.tree_size, hashes, cp.root_hash)
+        size, root, _note = checkpoint_row(conn, origin)
+    except ProofUnavailable:
+        size = 0
+    if seq >= size:
+        return "not yet covered by a signed checkpoint"
+    try:
+        hashes = inclusion_for_seq(conn, origin, seq, size, root, leaf)
     except (ProofError, LookupError) as exc:
-        return f"INVALID against checkpoint {cp.tree_size}: {exc}"
-    root = cp.root_hash.hex()[:16]
-    return f"included in checkpoint size {cp.tree_size} ({len(hashes)} proof hashes, root {root})"
+        return f"INVALID against checkpoint {size}: {exc}"
+    return (
+        f"included in checkpoint size {size} ({len(hashes)} proof hashes, root {root.hex()[:16]})"
+    )
 
 
-def _links(conn: Any, doc: dict[str, Any]) -> list[tuple[str, str, int, str]]:
+def _links(conn: psycopg.Connection, doc: dict[str, Any]) -> list[tuple[str, str, int, str]]:
     out: list[tuple[str, str, int, str]] = []
     caused = (doc.get("correlation") or {}).get("caused_by")
-    if caused:
-        hit = conn.execute(_BY_ID, (uuid.UUID(caused),)).fetchone()
-        if hit:
-            out.append(("caused by", str(hit[0]), int(hit[1]), str(hit[2])))
+    if caused and (hit := event_by_id(conn, uuid.UUID(caused))) is not None:
+        kind = str(orjson.loads(hit.body).get("type"))
+        out.append(("caused by", hit.origin, hit.seq, kind))
     event_id = str(doc.get("event_id"))
-    tool_call_id = (doc.get("data") or {}).get("tool_call_id")
-    all_origins = [r[0] for r in conn.execute(_ORIGINS).fetchall()]
-    for origin, seq, kind, body in conn.execute(
-        _LINKED,
-        {"run": uuid.UUID(doc["run_id"]), "needle": f"%{event_id}%", "origins": all_origins},
-    ).fetchall():
-        other = orjson.loads(bytes(body))
-        data = other.get("data") or {}
-        if kind == "approval.decided" and tool_call_id and data.get("tool_call_id") == tool_call_id:
-            out.append(
-                (
-                    "approved by",
-                    origin,
-                    int(seq),
-                    f"{data.get('decision')} by {(data.get('approver') or {}).get('id')}",
-                )
-            )
-        elif kind.startswith("undo.") and data.get("compensates") == event_id:
-            out.append(("compensated by", origin, int(seq), f"{kind} {data.get('status') or ''}"))
-        elif kind == "annotation" and data.get("target_event_id") == event_id:
-            out.append(("annotated", origin, int(seq), f"{data.get('kind')}: {data.get('text')}"))
-        elif (other.get("correlation") or {}).get("caused_by") == event_id:
-            out.append(("caused", origin, int(seq), kind))
+    for stored in board.linked_events(conn, uuid.UUID(doc["run_id"]), uuid.UUID(event_id)):
+        link = _link(stored, event_id, (doc.get("data") or {}).get("tool_call_id"))
+        if link is not None:
+            out.append(link)
     return out
 
 
-def _version_diff(conn: Any, origin: str, seq: int, doc: dict[str, Any]) -> list[str]:
+def _link(
+    stored: StoredEvent, event_id: str, tool_call_id: str | None
+) -> tuple[str, str, int, str] | None:
+    """How `stored` relates to the event `event_id` (None when it does not)."""
+    other = orjson.loads(stored.body)
+    kind, data = str(other.get("type")), other.get("data") or {}
+    origin, seq = stored.origin, stored.seq
+    if kind == "approval.decided" and tool_call_id and data.get("tool_call_id") == tool_call_id:
+        by = (data.get("approver") or {}).get("id")
+        return ("approved by", origin, seq, f"{data.get('decision')} by {by}")
+    if kind.startswith("undo.") and data.get("compensates") == event_id:
+        return ("compensated by", origin, seq, f"{kind} {data.get('status') or ''}")
+    if kind == "annotation" and data.get("target_event_id") == event_id:
+        return ("annotated", origin, seq, f"{data.get('kind')}: {data.get('text')}")
+    if (other.get("correlation") or {}).get("caused_by") == event_id:
+        return ("caused", origin, seq, kind)
+    return None
+
+
+def _version_diff(
+    conn: psycopg.Connection, origin: str, seq: int, doc: dict[str, Any]
+) -> list[str]:
     agent = (doc.get("agent") or {}).get("name")
     mine = doc.get("versions") or {}
-    for (body,) in conn.execute(_RUN_STARTS, (origin, seq)).fetchall():
-        prev = orjson.loads(bytes(body))
+    for body in board.run_starts_before(conn, origin, seq):
+        prev = orjson.loads(body)
         if (prev.get("agent") or {}).get("name") != agent:
             continue
         theirs = prev.get("versions") or {}
@@ -216,54 +185,23 @@ class RunTrace:
         return out
 
 
-def run_trace(data: LedgerData, run_id: str) -> RunTrace | None:
+def run_trace(conn: psycopg.Connection, run_id: str) -> RunTrace | None:
     """Who initiated the run, versions in force, chain verified, and who may stop it."""
-    with data._lock:
-        conn = data.conn()
-        rows = conn.execute(_RUN_ROWS, (uuid.UUID(run_id),)).fetchall()
-        if not rows:
-            return None
-        docs = [orjson.loads(bytes(r[3])) for r in rows]
-        ok, note, prev = True, "run chain intact", None
-        for i, (_o, _s, run_seq, body, leaf) in enumerate(rows):
-            if int(run_seq) != i:
-                ok, note = False, f"gap at run_seq {i}"
-                break
-            if docs[i].get("prev_run_hash") != prev or leaf_hash(bytes(body)) != bytes(leaf):
-                ok, note = False, f"chain broken at run_seq {i}"
-                break
-            prev = bytes(leaf).hex()
-        origin, last_seq = str(rows[-1][0]), int(rows[-1][1])
-        proof = _proof(conn, origin, last_seq, bytes(rows[-1][4]))
-        policy = conn.execute(_LATEST_POLICY).fetchone()
-        stop_roles = DEFAULT_STOP_ROLES
-        if policy:
-            document = (orjson.loads(bytes(policy[0])).get("data") or {}).get("document") or {}
-            if isinstance(document, dict) and document.get("stop_roles"):
-                stop_roles = tuple(str(r) for r in document["stop_roles"])
-        people = conn.execute(_PRINCIPALS).fetchall() + conn.execute(_APPROVERS).fetchall()
+    stored = run_events(conn, uuid.UUID(run_id))
+    if not stored:
+        return None
+    docs = [orjson.loads(s.body) for s in stored]
+    ok, note = _run_chain(stored, docs)
+    last = stored[-1]
+    proof = _proof(conn, last.origin, last.seq, last.leaf_hash)
+    stop_roles = _stop_roles(board.latest_policy(conn))
+    people = board.role_holders(conn)
     first = docs[0]
     principal = first.get("principal") or {}
     user = str(principal.get("initiating_user") or "-")
-    may = {f"{user} (initiator)"} if user != "-" else set()
-    for who, roles in people:
-        hit = sorted(set(roles or ()) & set(stop_roles))
-        if who and hit:
-            may.add(f"{who} ({', '.join(hit)})")
-    ended = [d for d in docs if d.get("type") == "run.ended"]
-    stops = [d for d in docs if d.get("type") == "run.stop.requested"]
-    status = str((ended[-1].get("data") or {}).get("status")) if ended else "running"
-    if stops and not ended:
-        status = "stop requested"
-    tools = [
-        f"{(d.get('data') or {}).get('tool')} {(d.get('data') or {}).get('tool_call_id')}"
-        + (" [write]" if (d.get("data") or {}).get("side_effect") else "")
-        for d in docs
-        if d.get("type") == "tool.call.started"
-    ]
     return RunTrace(
         run_id=run_id,
-        origin=origin,
+        origin=last.origin,
         initiated_by=user,
         roles=tuple(principal.get("roles") or ()),
         agent=str((first.get("agent") or {}).get("name") or "-"),
@@ -272,11 +210,62 @@ def run_trace(data: LedgerData, run_id: str) -> RunTrace | None:
         chain_ok=ok,
         chain_note=note,
         proof=proof,
-        status=status,
-        tool_calls=tools,
-        may_stop=sorted(may),
+        status=_status(docs),
+        tool_calls=_tool_calls(docs),
+        may_stop=_may_stop(user, people, stop_roles),
         stop_roles=stop_roles,
         first_event_id=str(first.get("event_id")),
         docs=docs,
-        people=[(str(w), tuple(r or ())) for w, r in people if w],
+        people=[(p.who, p.roles) for p in people],
     )
+
+
+def _run_chain(stored: list[StoredEvent], docs: list[dict[str, Any]]) -> tuple[bool, str]:
+    """Walk the run chain: run_seq without gaps, each prev_run_hash the previous stored leaf."""
+    prev = None
+    for i, (event, doc) in enumerate(zip(stored, docs, strict=True)):
+        if int(doc.get("run_seq", -1)) != i:
+            return False, f"gap at run_seq {i}"
+        if doc.get("prev_run_hash") != prev or leaf_hash(event.body) != event.leaf_hash:
+            return False, f"chain broken at run_seq {i}"
+        prev = event.leaf_hash.hex()
+    return True, "run chain intact"
+
+
+def _stop_roles(policy: StoredEvent | None) -> tuple[str, ...]:
+    """`stop_roles` of the newest published policy, else DEFAULT_STOP_ROLES."""
+    if policy is None:
+        return DEFAULT_STOP_ROLES
+    document = (orjson.loads(policy.body).get("data") or {}).get("document") or {}
+    if isinstance(document, dict) and document.get("stop_roles"):
+        return tuple(str(r) for r in document["stop_roles"])
+    return DEFAULT_STOP_ROLES
+
+
+def _may_stop(user: str, people: list[board.RoleHolder], stop_roles: tuple[str, ...]) -> list[str]:
+    """The initiator, plus everyone seen holding one of the stop roles."""
+    may = {f"{user} (initiator)"} if user != "-" else set()
+    for person in people:
+        hit = sorted(set(person.roles) & set(stop_roles))
+        if hit:
+            may.add(f"{person.who} ({', '.join(hit)})")
+    return sorted(may)
+
+
+def _status(docs: list[dict[str, Any]]) -> str:
+    ended = [d for d in docs if d.get("type") == "run.ended"]
+    if ended:
+        return str((ended[-1].get("data") or {}).get("status"))
+    if any(d.get("type") == "run.stop.requested" for d in docs):
+        return "stop requested"
+    return "running"
+
+
+def _tool_calls(docs: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for doc in docs:
+        if doc.get("type") == "tool.call.started":
+            data = doc.get("data") or {}
+            write = " [write]" if data.get("side_effect") else ""
+            out.append(f"{data.get('tool')} {data.get('tool_call_id')}{write}")
+    return out

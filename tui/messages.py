@@ -1,19 +1,48 @@
-"""App-wide messages posted by thread workers and the live LISTEN loop.
+"""Every message a thread worker (or the live LISTEN loop) posts back to the UI.
 
-Why dataclass messages: workers never touch widgets; they post one of these and the UI thread
-applies it. `LedgerAppended` implements `can_replace` so a burst of sequencer notifications for
-one origin collapses into the newest one (Toolong's `SizeChanged` pattern).
+Why messages and nothing else (Harlequin's pattern): workers never touch widgets and never call
+into the UI thread; they post one of these to their screen (or the app) and the UI thread
+applies it in a handler. So the whole worker -> UI protocol is this one file, every result is a
+typed value a test can capture with `message_hook`, and a screen that was closed meanwhile
+simply never handles it. `LedgerAppended` and `ExportProgress` implement `can_replace`, so a
+burst collapses into its newest value (Toolong's `SizeChanged` pattern).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual.message import Message
 
-__all__ = ["LedgerAppended", "Notice", "VerifyFinished"]
+if TYPE_CHECKING:
+    from tui.data import BoardData, Source
+    from tui.inspect import EventDetail, RunTrace
+    from tui.rows import Row
+
+__all__ = [
+    "BoardLoaded",
+    "DetailLoaded",
+    "ExportFinished",
+    "ExportProgress",
+    "JumpResolved",
+    "LedgerAppended",
+    "Notice",
+    "PageLoaded",
+    "PlanReady",
+    "PolicyChecked",
+    "ReplayLoaded",
+    "ScenarioSeeded",
+    "SourceReady",
+    "StopRecorded",
+    "TraceLoaded",
+    "UndoNote",
+    "VerifyFinished",
+]
 
 
+# ---------------------------------------------------------------------- app-wide
 @dataclass
 class LedgerAppended(Message):
     """The sequencer extended `origin` to `size` events (pg_notify 'ledger_appended')."""
@@ -40,3 +69,116 @@ class Notice(Message):
 
     text: str
     error: bool = False
+
+
+# ---------------------------------------------------------------------- board and timeline
+@dataclass
+class BoardLoaded(Message):
+    """The board's runs, approvals and chain sizes, read under the current filter."""
+
+    board: BoardData
+
+
+@dataclass
+class SourceReady(Message):
+    """The timeline's new row source (a whole log, runs, or a filter) and its scope note."""
+
+    source: Source
+    note: str
+
+
+@dataclass
+class PageLoaded(Message):
+    """One page of rows of `source` (ignored if the timeline moved to another source)."""
+
+    source: Source
+    page: int
+    rows: list[Row]
+
+
+@dataclass
+class DetailLoaded(Message):
+    """The inspector's facts for one event (None: the event is gone)."""
+
+    detail: EventDetail | None
+
+
+@dataclass
+class JumpResolved(Message):
+    """The row index of the first event at or after a requested time."""
+
+    index: int
+
+
+# ---------------------------------------------------------------------- trace / stop / undo
+@dataclass
+class TraceLoaded(Message):
+    """Trace and stop facts of the run (None: run not found)."""
+
+    trace: RunTrace | None
+
+
+@dataclass
+class StopRecorded(Message):
+    """A stop (or, in an exercise, its dry-run decision) was recorded; `text` says which."""
+
+    text: str
+
+
+@dataclass
+class PlanReady(Message):
+    """An undo plan, its dry-run steps (empty without a dry run) and a note on how it was made."""
+
+    plan: Any
+    steps: list[Any]
+    note: str
+
+
+@dataclass
+class UndoNote(Message):
+    """One line for the undo tab: a failed plan, an approval, an apply report, a refusal."""
+
+    text: Text
+
+
+# ---------------------------------------------------------------------- replay
+@dataclass
+class ReplayLoaded(Message):
+    """A run's stored events, decisions about it recorded elsewhere, and published policies."""
+
+    stored: list[Any]
+    decisions: list[Any]
+    policies: list[Any]
+
+
+@dataclass
+class PolicyChecked(Message):
+    """Verdicts of a re-evaluation against a published policy, ready to show."""
+
+    text: Text
+
+
+# ---------------------------------------------------------------------- exercise and export
+@dataclass
+class ScenarioSeeded(Message):
+    """The exercise scenario run is in the ledger (its own namespace)."""
+
+    run_id: str
+
+
+@dataclass
+class ExportProgress(Message):
+    """Events exported so far out of `total` (bursts collapse to the newest)."""
+
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ExportProgress)
+
+
+@dataclass
+class ExportFinished(Message):
+    """The export's result (or why it failed), ready to show."""
+
+    text: Text

@@ -7,6 +7,7 @@ without a terminal or a database. Nothing here trusts projection columns for con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,45 +81,58 @@ def _actor(doc: dict[str, Any]) -> str:
     return f"user:{user}" if user else "-"
 
 
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _message(data: dict[str, Any]) -> str:
+    origin = f" from {data['origin']}" if data.get("origin") else ""
+    trust = " [untrusted]" if data.get("content_trust") == "untrusted" else ""
+    return f"{data.get('role', '')}{origin}{trust}: {data.get('content', '')}"
+
+
+def _proposals(data: dict[str, Any]) -> str:
+    calls = ", ".join(str(c.get("name")) for c in data.get("proposed_tool_calls") or ())
+    return f"model={data.get('response_model')} proposes [{calls}]"
+
+
+def _annotation(data: dict[str, Any]) -> str:
+    tags = " ".join("#" + t for t in data.get("tags") or ())
+    return f"{data.get('kind')}: {data.get('text', '')} {tags}".rstrip()
+
+
+def _undo(data: dict[str, Any]) -> str:
+    plan = str(data.get("plan_digest"))[:12]
+    return f"{data.get('operation') or ''} {data.get('status') or ''} plan {plan}"
+
+
+# event type -> one-line summary of its data (types not listed show data.name)
+_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "run.started": lambda d: str(d.get("task") or ""),
+    "run.ended": lambda d: f"status={d.get('status')} events={d.get('event_count')}",
+    "tool.call.started": lambda d: f"{d.get('tool')} {_json(d.get('args'))}",
+    "tool.call.ended": lambda d: f"{d.get('tool')} {d.get('status')} {_json(d.get('result'))}",
+    "llm.call.ended": _proposals,
+    "llm.call.started": lambda d: f"model={d.get('request_model')}",
+    "approval.requested": lambda d: (
+        f"{d.get('tool')} needs {','.join(d.get('required_roles') or ())} {d.get('reason') or ''}"
+    ),
+    "approval.decided": lambda d: f"{d.get('decision')} {d.get('reason') or ''}",
+    "guardrail.evaluated": lambda d: f"{d.get('name')}: {d.get('rule') or ''}",
+    "annotation": _annotation,
+    "run.stop.requested": lambda d: f"stop requested: {d.get('reason', '')}",
+    "policy.published": lambda d: f"{d.get('name')} {d.get('version')}",
+    "error.raised": lambda d: str((d.get("error") or {}).get("message", "")),
+}
+
+
 def _summary(kind: str, data: dict[str, Any]) -> str:
-    if kind == "run.started":
-        return str(data.get("task") or "")
-    if kind == "run.ended":
-        return f"status={data.get('status')} events={data.get('event_count')}"
+    if kind in _SUMMARIES:
+        return _SUMMARIES[kind](data)
     if kind.startswith("message."):
-        origin = f" from {data['origin']}" if data.get("origin") else ""
-        trust = " [untrusted]" if data.get("content_trust") == "untrusted" else ""
-        return f"{data.get('role', '')}{origin}{trust}: {data.get('content', '')}"
-    if kind == "tool.call.started":
-        return f"{data.get('tool')} {orjson.dumps(data.get('args')).decode()}"
-    if kind == "tool.call.ended":
-        return (
-            f"{data.get('tool')} {data.get('status')} {orjson.dumps(data.get('result')).decode()}"
-        )
-    if kind == "llm.call.ended":
-        calls = ", ".join(str(c.get("name")) for c in data.get("proposed_tool_calls") or ())
-        return f"model={data.get('response_model')} proposes [{calls}]"
-    if kind == "llm.call.started":
-        return f"model={data.get('request_model')}"
-    if kind == "approval.requested":
-        roles = ",".join(data.get("required_roles") or ())
-        return f"{data.get('tool')} needs {roles} {data.get('reason') or ''}"
-    if kind == "approval.decided":
-        return f"{data.get('decision')} {data.get('reason') or ''}"
-    if kind == "guardrail.evaluated":
-        return f"{data.get('name')}: {data.get('rule') or ''}"
-    if kind == "annotation":
-        tags = " ".join("#" + t for t in data.get("tags") or ())
-        return f"{data.get('kind')}: {data.get('text', '')} {tags}".rstrip()
-    if kind == "run.stop.requested":
-        return f"stop requested: {data.get('reason', '')}"
+        return _message(data)
     if kind.startswith("undo."):
-        plan = str(data.get("plan_digest"))[:12]
-        return f"{data.get('operation') or ''} {data.get('status') or ''} plan {plan}"
-    if kind == "policy.published":
-        return f"{data.get('name')} {data.get('version')}"
-    if kind == "error.raised":
-        return str((data.get("error") or {}).get("message", ""))
+        return _undo(data)
     return str(data.get("name") or "")
 
 

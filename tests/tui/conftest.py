@@ -1,8 +1,8 @@
 """TUI test fixtures: a real ledger seeded with deterministic runs, and app/pilot helpers.
 
-Seeded runs have fixed ids and timestamps (tui.actions.incident_events), so snapshots depend only
-on what the ledger holds; the app runs with `snapshot=True`, which hides record times and clocks
-and does not start the LISTEN loop (tests that need live updates pass listen=True).
+Seeded runs have fixed ids and timestamps (ledger.scenarios.incident_events), so snapshots depend
+only on what the ledger holds; the app runs with `snapshot=True`, which hides record times and
+clocks and does not start the LISTEN loop (tests that need live updates pass listen=True).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from textual.widgets import Input
 from textual.worker import WorkerCancelled
 
 from ledger.config import Settings
+from ledger.scenarios import incident_events
 from tests.ledgerkit import append
-from tui.actions import incident_events
 from tui.app import LedgerApp
 
 SIZE = (120, 36)

@@ -11,9 +11,9 @@ import psycopg
 from textual.widgets import DataTable, Static
 
 from ledger.config import Settings
+from ledger.scenarios import incident_events
 from tests.ledgerkit import append, chained_run
 from tests.tui.conftest import SIZE, settle
-from tui.actions import incident_events
 from tui.widgets.event_log import EventLog
 
 Scenario = Callable[[Any], Awaitable[None]]

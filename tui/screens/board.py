@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from tui.data import BoardData, parse_filter
+from tui.messages import BoardLoaded
 from tui.screens.common import LedgerScreen
 
 __all__ = ["BoardScreen"]
@@ -94,11 +95,12 @@ class BoardScreen(LedgerScreen):
         thread=True, exclusive=True, group="board", exit_on_error=False, description="Loading runs"
     )
     def load_board(self, text: str) -> None:
-        board = self.lapp.data.board(parse_filter(text))
-        self.app.call_from_thread(self._show, board)
+        """Read the board under the filter `text`; answers with BoardLoaded."""
+        self.post_message(BoardLoaded(self.lapp.data.board(parse_filter(text))))
 
-    def _show(self, board: BoardData) -> None:
-        self.board = board
+    @on(BoardLoaded)
+    def _show(self, message: BoardLoaded) -> None:
+        board = self.board = message.board
         runs = self.query_one("#runs", DataTable)
         keep = runs.cursor_row
         runs.clear()

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Static
 
 from tui.exercise import MILESTONES, Exercise, ExerciseError
+from tui.messages import Notice, ScenarioSeeded
 from tui.screens.common import LedgerScreen, PromptScreen
 
 __all__ = ["ExerciseScreen", "aar_path"]
@@ -76,30 +77,36 @@ class ExerciseScreen(LedgerScreen):
 
     def on_mount(self) -> None:
         self.exercise.start()
-        self.seed_scenario()
+        if self.lapp.readonly:  # seeding writes the scenario run: not in auditor mode
+            self.notify("read-only auditor mode: no scenario run is seeded", severity="warning")
+        else:
+            self.seed_scenario()
         if not self.lapp.snapshot:
             self.set_interval(1.0, self._tick)
         self._tick()
 
     @work(thread=True, exclusive=True, group="exercise", exit_on_error=False, description="Seeding")
     def seed_scenario(self) -> None:
+        """Write the scenario run into the exercise namespace; answers with ScenarioSeeded."""
         import uuid
 
+        from ledger.scenarios import incident_events, remint_run
         from ledger.store.read import run_events
-        from tui.actions import incident_events, seed
-        from tui.exercise import remint_run
 
-        ex, data = self.exercise, self.lapp.data
+        ex = self.exercise
         recorded = ex.scenario.get("run")
         if recorded:
-            with data._lock:
-                stored = run_events(data.conn(), uuid.UUID(str(recorded)))
+            stored = self.lapp.data.call(run_events, uuid.UUID(str(recorded)))
             events = remint_run([s.event for s in stored], ex.tenant, ex.name)
         else:
             events = incident_events(ex.tenant, name=ex.name)
-        seed(data, events)
-        ex.run_id = str(events[0].run_id)
-        self.app.call_from_thread(self._tick)
+        self.lapp.writer().seed(events)
+        self.post_message(ScenarioSeeded(str(events[0].run_id)))
+
+    @on(ScenarioSeeded)
+    def _seeded(self, message: ScenarioSeeded) -> None:
+        self.exercise.run_id = message.run_id
+        self._tick()
 
     def _tick(self) -> None:
         ex = self.exercise
@@ -175,18 +182,17 @@ class ExerciseScreen(LedgerScreen):
 
     @work(thread=True, group="writes", exit_on_error=False, description="Logging decision")
     def log_decision(self, text: str) -> None:
-        from tui.actions import annotate
-
-        annotate(
-            self.lapp.data,
-            self.exercise.tenant,
+        """Record the decision as a note in the exercise namespace; answers with a Notice."""
+        tenant = self.exercise.tenant
+        self.lapp.writer().annotate(
+            tenant,
             target_event_id=None,
             target_run_id=self.exercise.run_id,
             kind="note",
             text=f"DECISION: {text}",
             tags=["exercise", "decision"],
-            author=self.lapp.user,
         )
+        self.post_message(Notice(f"decision recorded in the ledger ({tenant})"))
 
     def action_finding(self) -> None:
         def done(text: str | None) -> None:

@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Button, Footer, Input, Label, ProgressBar, Static
 
+from tui.messages import ExportFinished, ExportProgress
 from tui.screens.common import LedgerScreen
 
 __all__ = ["ExportScreen"]
@@ -62,19 +63,17 @@ class ExportScreen(LedgerScreen):
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False, description="Exporting")
     def run_export(self, values: dict[str, str]) -> None:
+        """Export the bundle; answers with ExportProgress while it runs, then ExportFinished."""
         try:
             from exporters.bundle import ExportParams, export_bundle
         except ImportError as exc:
-            self.app.call_from_thread(
-                self._result, Text(f"exporter not available yet: {exc}", style="yellow")
-            )
+            text = Text(f"exporter not available yet: {exc}", style="yellow")
+            self.post_message(ExportFinished(text))
             return
         from ledger.db.connect import connect
 
-        bar = self.query_one("#export-progress", ProgressBar)
-
         def progress(done: int, total: int) -> None:
-            self.app.call_from_thread(bar.update, total=max(total, 1), progress=done)
+            self.post_message(ExportProgress(done, total))
 
         params = ExportParams(
             since=values["since"],
@@ -88,7 +87,7 @@ class ExportScreen(LedgerScreen):
             with connect(self.lapp.settings) as conn:
                 result = export_bundle(conn, self.lapp.settings, params, progress=progress)
         except Exception as exc:  # shown to the user; the exporter raises one-line errors
-            self.app.call_from_thread(self._result, Text(f"export failed: {exc}", style="bold red"))
+            self.post_message(ExportFinished(Text(f"export failed: {exc}", style="bold red")))
             return
         text = Text(
             f"wrote {result.out}: {result.events} events "
@@ -97,7 +96,13 @@ class ExportScreen(LedgerScreen):
             f"export event {result.export_event_id}",
             style="green",
         )
-        self.app.call_from_thread(self._result, text)
+        self.post_message(ExportFinished(text))
 
-    def _result(self, text: Text) -> None:
-        self.query_one("#export-result", Static).update(text)
+    @on(ExportProgress)
+    def _progress(self, message: ExportProgress) -> None:
+        bar = self.query_one("#export-progress", ProgressBar)
+        bar.update(total=max(message.total, 1), progress=message.done)
+
+    @on(ExportFinished)
+    def _result(self, message: ExportFinished) -> None:
+        self.query_one("#export-result", Static).update(message.text)

@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
+from ledger.events import EventBase
+from ledger.store.board import events_of_type
+from tui.messages import PolicyChecked, ReplayLoaded
 from tui.screens.common import LedgerScreen
 
 __all__ = ["ReplayScreen"]
@@ -43,7 +46,7 @@ class ReplayScreen(LedgerScreen):
         self.stored: list[Any] = []
         self.step = 0
         self.decisions: list[Any] = []
-        self.policies: list[Any] = []
+        self.policies: list[EventBase] = []  # policy.published events, in log order
         self.policy_index = -1
         self.timer: Timer | None = None
 
@@ -63,21 +66,22 @@ class ReplayScreen(LedgerScreen):
         thread=True, exclusive=True, group="replay", exit_on_error=False, description="Loading run"
     )
     def load_run(self) -> None:
+        """The run, decisions about it and the published policies; answers with ReplayLoaded."""
         import uuid
 
         from replay.dbread import load_run
-        from replay.ledgerdb import published_policies
 
         data = self.lapp.data
-        with data._lock:
-            stored, decisions = load_run(data.conn(), uuid.UUID(self.run_id))
-            policies = published_policies(data.conn())
-        self.app.call_from_thread(self._loaded, stored, decisions, policies)
+        stored, decisions = data.call(load_run, uuid.UUID(self.run_id))
+        policies = [e.event for e in data.call(events_of_type, "policy.published")]
+        self.post_message(ReplayLoaded(stored, decisions, policies))
 
-    def _loaded(self, stored: list[Any], decisions: list[Any], policies: list[Any]) -> None:
+    @on(ReplayLoaded)
+    def _loaded(self, message: ReplayLoaded) -> None:
         # decisions: approvals about this run's calls recorded by another process
-        self.stored, self.decisions, self.policies = stored, decisions, policies
-        self.step = max(len(stored) - 1, 0)
+        self.stored, self.decisions = message.stored, message.decisions
+        self.policies = message.policies
+        self.step = max(len(self.stored) - 1, 0)
         self._show_state()
 
     def _state(self) -> Any:
@@ -159,7 +163,7 @@ class ReplayScreen(LedgerScreen):
             )
             return
         self.policy_index = (self.policy_index + 1) % len(self.policies)
-        _seq, event = self.policies[self.policy_index]
+        event = self.policies[self.policy_index]
         self.query_one("#replay-verdicts", Static).update(
             Text(
                 f"policy {event.data.name} {event.data.version} "
@@ -185,7 +189,7 @@ class ReplayScreen(LedgerScreen):
         from replay.policy.loader import load_pack_data
         from replay.state import fold
 
-        _seq, event = self.policies[index]
+        event = self.policies[index]
         state = fold(self.stored, at_seq=self.stored[step].seq, decisions=self.decisions)
         verdicts = check_run(compile_pack(load_pack_data(event.data.document)), state)
         out = Text()
@@ -194,4 +198,8 @@ class ReplayScreen(LedgerScreen):
             style = {"fail": "bold red", "pass": "green"}.get(v.outcome, "yellow")
             out.append(f"{v.outcome.upper():<8}", style=style)
             out.append(f"{v.rule_id}: {v.explanation}\n")
-        self.app.call_from_thread(self.query_one("#replay-verdicts", Static).update, out)
+        self.post_message(PolicyChecked(out))
+
+    @on(PolicyChecked)
+    def _checked(self, message: PolicyChecked) -> None:
+        self.query_one("#replay-verdicts", Static).update(message.text)

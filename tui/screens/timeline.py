@@ -10,7 +10,7 @@ resource, prompt version, model) on the row under the cursor, `g` jump to time, 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,10 +20,14 @@ from textual.widgets import Footer, Input, Static
 
 from ledger import ids
 from tui.data import PAGE, KeySource, OriginSource, Source
+from tui.messages import DetailLoaded, JumpResolved, Notice, PageLoaded, SourceReady
 from tui.rows import Row
 from tui.screens.common import LedgerScreen, PromptScreen
 from tui.widgets.event_log import EventLog
 from tui.widgets.inspector import render_detail
+
+if TYPE_CHECKING:
+    from ledger.operator import AnnotationKind
 
 __all__ = ["TimelineScreen"]
 
@@ -115,10 +119,12 @@ class TimelineScreen(LedgerScreen):
             scope = f"{len(self.runs)} run(s)" if self.runs else self.origin
             source = KeySource(keys, title=scope, truncated=truncated)
         note = "" if cond == "none" else f"{cond}={value!r}"
-        self.app.call_from_thread(self._set_source, source, note)
+        self.post_message(SourceReady(source, note))
 
-    def _set_source(self, source: Source, note: str) -> None:
-        self.source, self.scope_note = source, note
+    @on(SourceReady)
+    def _set_source(self, message: SourceReady) -> None:
+        source = self.source = message.source
+        self.scope_note = message.note
         log = self.query_one(EventLog)
         log.reset(source.count())
         self.on_resize()
@@ -159,11 +165,12 @@ class TimelineScreen(LedgerScreen):
         if source is None:
             return
         rows = self.lapp.data.fetch(source, page * PAGE, PAGE)
-        self.app.call_from_thread(self._page_loaded, source, page, rows)
+        self.post_message(PageLoaded(source, page, rows))
 
-    def _page_loaded(self, source: Source, page: int, rows: list[Row]) -> None:
-        if source is self.source:
-            self.query_one(EventLog).add_page(page, rows)
+    @on(PageLoaded)
+    def _page_loaded(self, message: PageLoaded) -> None:
+        if message.source is self.source:
+            self.query_one(EventLog).add_page(message.page, message.rows)
 
     # ------------------------------------------------------------------ inspector
     @on(EventLog.Highlighted)
@@ -191,11 +198,11 @@ class TimelineScreen(LedgerScreen):
             or (row.origin, row.seq) != (origin, seq)
         ):
             return  # the cursor moved on while this worker waited for the connection
-        detail = event_detail(self.lapp.data, origin, seq)
-        self.app.call_from_thread(self._show_detail, detail)
+        self.post_message(DetailLoaded(self.lapp.data.call(event_detail, origin, seq)))
 
-    def _show_detail(self, detail: Any) -> None:
-        self.query_one("#inspector-body", Static).update(render_detail(detail))
+    @on(DetailLoaded)
+    def _show_detail(self, message: DetailLoaded) -> None:
+        self.query_one("#inspector-body", Static).update(render_detail(message.detail))
 
     def action_toggle_inspector(self) -> None:
         pane = self.query_one("#inspector")
@@ -274,11 +281,14 @@ class TimelineScreen(LedgerScreen):
         """Move the cursor to the first event at or after `ns`."""
         if self.source is None:
             return
-        index = self.lapp.data.index_at_time(self.source, ns)
-        self.app.call_from_thread(self.query_one(EventLog).move_to, index)
+        self.post_message(JumpResolved(self.lapp.data.index_at_time(self.source, ns)))
+
+    @on(JumpResolved)
+    def _jumped(self, message: JumpResolved) -> None:
+        self.query_one(EventLog).move_to(message.index)
 
     # ------------------------------------------------------------------ annotations
-    def _annotate(self, kind: str, text: str, tags: list[str]) -> None:
+    def _annotate(self, kind: AnnotationKind, text: str, tags: list[str]) -> None:
         row = self.cursor_row
         if row is None or not self.lapp.writes_allowed():
             return
@@ -287,21 +297,24 @@ class TimelineScreen(LedgerScreen):
 
     @work(thread=True, group="writes", exit_on_error=False, description="Recording annotation")
     def write_annotation(  # noqa: PLR0917 - a worker's arguments are positional
-        self, tenant: str, event_id: str, run_id: str, kind: str, text: str, tags: list[str]
+        self,
+        tenant: str,
+        event_id: str,
+        run_id: str,
+        kind: AnnotationKind,
+        text: str,
+        tags: list[str],
     ) -> None:
-        from tui.actions import annotate
-
-        annotate(
-            self.lapp.data,
+        """Record the annotation as a ledger event; answers with a Notice."""
+        self.lapp.writer().annotate(
             tenant,
             target_event_id=event_id,
             target_run_id=run_id,
             kind=kind,
             text=text,
             tags=tags,
-            author=self.lapp.user,
         )
-        self.app.call_from_thread(self.notify, f"{kind} recorded in the ledger ({tenant})")
+        self.post_message(Notice(f"{kind} recorded in the ledger ({tenant})"))
 
     def action_bookmark(self) -> None:
         self._annotate("bookmark", "bookmarked", [])

@@ -20,6 +20,7 @@ from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedCont
 
 from ledger import ids
 from tui.inspect import RunTrace
+from tui.messages import PlanReady, StopRecorded, TraceLoaded, UndoNote
 from tui.rows import Row
 from tui.screens.common import LedgerScreen, PromptScreen
 
@@ -108,11 +109,11 @@ class TraceStopUndoScreen(LedgerScreen):
     def load_trace(self) -> None:
         from tui.inspect import run_trace
 
-        trace = run_trace(self.lapp.data, self.run_id)
-        self.app.call_from_thread(self._show_trace, trace)
+        self.post_message(TraceLoaded(self.lapp.data.call(run_trace, self.run_id)))
 
-    def _show_trace(self, trace: RunTrace | None) -> None:
-        self.trace = trace
+    @on(TraceLoaded)
+    def _show_trace(self, message: TraceLoaded) -> None:
+        trace = self.trace = message.trace
         body = Text()
         if trace is None:
             body.append("run not found", style="bold red")
@@ -177,41 +178,38 @@ class TraceStopUndoScreen(LedgerScreen):
         if self.row is not None:
             tool_call = (self.row.document().get("data") or {}).get("tool_call_id")
         self.set_focus(None)  # the form is done: keys go back to the screen's bindings
-        self.record_stop(target, tool_call, reason)
-
-    @work(thread=True, group="writes", exit_on_error=False, description="Recording stop")
-    def record_stop(self, target: str, tool_call: str | None, reason: str) -> None:
-        from tui.actions import annotate, request_stop
-
-        assert self.trace is not None
-        tenant = self.trace.docs[0].get("tenant", "default")
         exercise = self.lapp.exercise
         if exercise is not None:
             exercise.mark("stop")
             exercise.decide(self.lapp.user, f"stop requested (dry run): {reason}")
-            annotate(
-                self.lapp.data,
+        self.record_stop(target, tool_call, reason)
+
+    @work(thread=True, group="writes", exit_on_error=False, description="Recording stop")
+    def record_stop(self, target: str, tool_call: str | None, reason: str) -> None:
+        """Record the stop (a dry-run decision in an exercise); answers with StopRecorded."""
+        assert self.trace is not None
+        writer = self.lapp.writer()
+        exercise = self.lapp.exercise
+        if exercise is not None:
+            writer.annotate(
                 exercise.tenant,
                 target_event_id=target,
                 target_run_id=self.run_id,
                 kind="note",
                 text=f"DRY RUN stop: {reason}",
                 tags=["exercise", "decision"],
-                author=self.lapp.user,
             )
             msg = "exercise: stop recorded as a dry-run decision"
         else:
-            request_stop(
-                self.lapp.data,
-                str(tenant),
-                target_event_id=target,
-                tool_call_id=tool_call,
-                reason=reason,
-                who=self.lapp.user,
-            )
+            tenant = str(self.trace.docs[0].get("tenant", "default"))
+            writer.stop(tenant, target_event_id=target, tool_call_id=tool_call, reason=reason)
             msg = "run.stop.requested recorded in the ledger"
-        self.app.call_from_thread(self.notify, msg)
-        self.app.call_from_thread(self.load_trace)
+        self.post_message(StopRecorded(msg))
+
+    @on(StopRecorded)
+    def _stop_recorded(self, message: StopRecorded) -> None:
+        self.notify(message.text)
+        self.load_trace()
 
     # ------------------------------------------------------------------ undo
     def action_plan(self, dry: bool) -> None:
@@ -230,15 +228,19 @@ class TraceStopUndoScreen(LedgerScreen):
         try:
             plan, steps, note = undo_plan(self.lapp.data, self.trace.docs, now, self.lapp.user, dry)
         except Exception as exc:  # replay reports user-fixable problems (contracts) as exceptions
-            self.app.call_from_thread(
-                self.query_one("#undo-note", Static).update,
-                Text(f"undo plan failed: {type(exc).__name__}: {exc}", style="red"),
-            )
+            text = Text(f"undo plan failed: {type(exc).__name__}: {exc}", style="red")
+            self.post_message(UndoNote(text))
             return
-        self.app.call_from_thread(self._show_plan, plan, steps, note)
+        self.post_message(PlanReady(plan, steps, note))
 
-    def _show_plan(self, plan: Any, steps: list[Any], note: str) -> None:
+    @on(UndoNote)
+    def _undo_note(self, message: UndoNote) -> None:
+        self.query_one("#undo-note", Static).update(message.text)
+
+    @on(PlanReady)
+    def _show_plan(self, message: PlanReady) -> None:
         assert self.trace is not None
+        plan, steps, note = message.plan, message.steps, message.note
         self.plan = plan
         exercise = self.lapp.exercise
         if exercise is not None and exercise.mark("undo_plan"):
@@ -324,4 +326,4 @@ class TraceStopUndoScreen(LedgerScreen):
                 text = undo_apply(self.lapp.data, self.plan, self.lapp.user)
         except Exception as exc:  # refusals (SoD, not approved) are one-line LedgerErrors
             text = f"{what} refused: {exc}"
-        self.app.call_from_thread(self.query_one("#undo-note", Static).update, Text(text))
+        self.post_message(UndoNote(Text(text)))

@@ -1,0 +1,237 @@
+"""Reads behind the forensics board, the timeline and the inspector (statements in
+sql/queries/board.sql).
+
+Why a store module rather than SQL in the TUI: `ledger/store/` is the only code that knows the
+tables, so a schema change is made here once and every front end (the TUI today, a web board
+tomorrow) reads through the same typed functions. Everything here is a read; nothing in this
+module can write, which is what `ledger tui --readonly` relies on. Timeline pages are keyset
+reads (a seq range, or an explicit list of keys), so a million-event log costs what one page
+costs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from ledger.db.sqlfiles import query
+from ledger.store.read import StoredEvent
+
+__all__ = [
+    "EventKey",
+    "OpenApproval",
+    "RoleHolder",
+    "event_at",
+    "event_keys",
+    "events_by_keys",
+    "events_in_range",
+    "events_of_type",
+    "latest_policy",
+    "linked_events",
+    "open_approvals",
+    "origin_size",
+    "role_holders",
+    "run_leaf",
+    "run_starts_before",
+    "seq_at_time",
+    "verdict_fail_counts",
+    "watch_appended",
+]
+
+# condition name -> JSON path of the field it compares (the `board_when_field` statement)
+_FIELD_PATHS: dict[str, list[str]] = {
+    "agent": ["agent", "name"],
+    "user": ["principal", "initiating_user"],
+    "tool": ["data", "tool"],
+    "prompt": ["versions", "prompt_version"],
+    "model": ["versions", "model"],
+}
+
+
+# Where one event sits: (origin, seq, occurred_at). A plain tuple, not a NamedTuple: key lists
+# hold up to 500,000 of them, and a NamedTuple costs four times as much to build.
+EventKey = tuple[str, int, datetime]
+
+
+@dataclass(frozen=True)
+class OpenApproval:
+    """An approval.requested with no decision yet."""
+
+    origin: str
+    seq: int
+    run_id: str
+    approval_id: str
+    tool: str
+    required_roles: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class RoleHolder:
+    """Someone the log shows holding roles (a run's initiating user, or an approver)."""
+
+    who: str
+    roles: tuple[str, ...]
+
+
+def _stored(rows: Iterable[Sequence[Any]]) -> list[StoredEvent]:
+    return [
+        StoredEvent(int(seq), rec, bytes(body), bytes(leaf), str(origin))
+        for seq, rec, body, leaf, origin in rows
+    ]
+
+
+def verdict_fail_counts(conn: psycopg.Connection) -> dict[uuid.UUID, int]:
+    """Failing verdicts per run (runs with verdicts but no failure map to 0)."""
+    return {r[0]: int(r[1]) for r in conn.execute(query("board_verdict_fails")).fetchall()}
+
+
+def open_approvals(conn: psycopg.Connection) -> list[OpenApproval]:
+    """Approval requests no decision answers yet, in log order."""
+    decided: set[tuple[str, str]] = set()
+    requested: list[OpenApproval] = []
+    for origin, seq, kind, body in conn.execute(query("board_approval_events")).fetchall():
+        doc = orjson.loads(bytes(body))
+        data = doc.get("data") or {}
+        key = (str(doc.get("run_id")), str(data.get("approval_id")))
+        if kind == "approval.decided":
+            decided.add(key)
+            continue
+        requested.append(
+            OpenApproval(
+                origin,
+                int(seq),
+                key[0],
+                key[1],
+                str(data.get("tool", "")),
+                tuple(data.get("required_roles") or ()),
+                str(data.get("reason") or ""),
+            )
+        )
+    return [a for a in requested if (a.run_id, a.approval_id) not in decided]
+
+
+def origin_size(conn: psycopg.Connection, origin: str) -> int:
+    """Number of events in one log (its next seq)."""
+    row = conn.execute(query("board_origin_size"), (origin,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def events_in_range(
+    conn: psycopg.Connection, origin: str, start: int, stop: int
+) -> list[StoredEvent]:
+    """Events of `origin` with start <= seq < stop, in seq order."""
+    return _stored(conn.execute(query("board_events_in_range"), (origin, start, stop)).fetchall())
+
+
+def events_by_keys(conn: psycopg.Connection, keys: Sequence[EventKey]) -> list[StoredEvent]:
+    """The events at `keys` (in no particular order; missing keys are simply absent)."""
+    if not keys:
+        return []
+    params = ([k[0] for k in keys], [k[1] for k in keys])
+    return _stored(conn.execute(query("board_events_by_keys"), params).fetchall())
+
+
+def seq_at_time(conn: psycopg.Connection, origin: str, when: datetime) -> int | None:
+    """Seq of the first event of `origin` at or after `when` (event time), or None."""
+    row = conn.execute(query("board_seq_at_time"), (origin, when)).fetchone()
+    return int(row[0]) if row else None
+
+
+def event_keys(
+    conn: psycopg.Connection,
+    *,
+    runs: Sequence[uuid.UUID] = (),
+    origin: str = "",
+    condition: str = "none",
+    value: str = "",
+    limit: int,
+) -> list[EventKey]:
+    """Keys of the events of `runs` (else of `origin`) under one condition, by event time.
+
+    Conditions: none, text / not_text (substring of the canonical JSON, case-insensitive),
+    agent, user, tool, prompt, model (exact field value), resource (listed in data.resources),
+    type. At most `limit` keys.
+    """
+    when = "field" if condition in _FIELD_PATHS else condition
+    statement = sql.SQL(query("board_event_keys")).format(
+        scope=sql.SQL(query("board_scope_runs" if runs else "board_scope_origin")),
+        condition=sql.SQL(query("board_when_" + when)),
+    )
+    params: dict[str, Any] = {
+        "runs": list(runs),
+        "origin": origin,
+        "path": _FIELD_PATHS.get(condition, []),
+        "value": f"%{value}%" if condition in ("text", "not_text") else value,
+        "limit": limit,
+    }
+    rows = conn.execute(statement, params).fetchall()
+    return [(str(o), int(s), t) for o, s, t in rows]
+
+
+def event_at(conn: psycopg.Connection, origin: str, seq: int) -> StoredEvent | None:
+    """The event at one log position, or None."""
+    found = _stored(conn.execute(query("board_event_at"), (origin, seq)).fetchall())
+    return found[0] if found else None
+
+
+def run_leaf(conn: psycopg.Connection, run_id: uuid.UUID, run_seq: int) -> bytes | None:
+    """Stored leaf hash of one event of a run (by run position), or None if it is missing."""
+    row = conn.execute(query("board_run_leaf"), (run_id, run_seq)).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def linked_events(
+    conn: psycopg.Connection, run_id: uuid.UUID, event_id: uuid.UUID
+) -> list[StoredEvent]:
+    """Decisions, undo steps, annotations and stop requests of a run, or naming `event_id`."""
+    params = {"run": run_id, "needle": f"%{event_id}%"}
+    return _stored(conn.execute(query("board_linked_events"), params).fetchall())
+
+
+def run_starts_before(
+    conn: psycopg.Connection, origin: str, seq: int, limit: int = 500
+) -> list[bytes]:
+    """Bodies of the newest `run.started` events of `origin` before `seq`, newest first."""
+    rows = conn.execute(query("board_run_starts_before"), (origin, seq, limit)).fetchall()
+    return [bytes(r[0]) for r in rows]
+
+
+def role_holders(conn: psycopg.Connection) -> list[RoleHolder]:
+    """Initiating users and approvers seen in the log, each with the roles recorded for them."""
+    rows = conn.execute(query("board_role_holders")).fetchall()
+    return [RoleHolder(str(who), tuple(roles or ())) for who, roles in rows if who]
+
+
+def latest_policy(conn: psycopg.Connection) -> StoredEvent | None:
+    """The most recently recorded policy.published event, or None."""
+    found = _stored(conn.execute(query("board_latest_policy")).fetchall())
+    return found[0] if found else None
+
+
+def events_of_type(conn: psycopg.Connection, kind: str) -> list[StoredEvent]:
+    """Every event of one type, in seq order."""
+    return _stored(conn.execute(query("board_events_of_type"), (kind,)).fetchall())
+
+
+def watch_appended(
+    conn: psycopg.Connection, keep_going: Callable[[], bool]
+) -> Iterator[tuple[str, int]]:
+    """(origin, size) for each sequencer notification while `keep_going()` holds.
+
+    `conn` must be in autocommit mode (notifications arrive between transactions). The loop
+    wakes every half second to ask `keep_going`, so its caller can stop it promptly.
+    """
+    conn.execute(query("board_listen_appended"))
+    while keep_going():
+        for note in conn.notifies(timeout=0.5, stop_after=64):
+            origin, _, size = note.payload.rpartition(" ")
+            if origin and size.isdigit():
+                yield origin, int(size)

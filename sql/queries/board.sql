@@ -1,0 +1,98 @@
+-- Reads the forensics board and timeline need (ledger/store/board.py). Read-only, all of them.
+
+-- board_verdict_fails --
+SELECT run_id, count(*) FILTER (WHERE outcome = 'fail') FROM ledger_verdicts GROUP BY run_id
+
+-- board_approval_events --
+SELECT origin, seq, type, body FROM ledger_events
+WHERE type IN ('approval.requested', 'approval.decided') ORDER BY origin, seq
+
+-- board_origin_size --
+SELECT coalesce(max(seq) + 1, 0) FROM ledger_events WHERE origin = %s
+
+-- board_events_in_range --
+-- One page of a whole log: row index == seq, so a page is a seq range (keyset, never OFFSET).
+SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events
+WHERE origin = %s AND seq >= %s AND seq < %s ORDER BY seq
+
+-- board_events_by_keys --
+SELECT e.seq, e.recorded_at, e.body, e.leaf_hash, e.origin FROM ledger_events e
+JOIN unnest(%s::text[], %s::bigint[]) AS k(origin, seq) ON e.origin = k.origin AND e.seq = k.seq
+
+-- board_seq_at_time --
+SELECT seq FROM ledger_events WHERE origin = %s AND occurred_at >= %s
+ORDER BY occurred_at, seq LIMIT 1
+
+-- board_event_keys --
+-- The ordered (origin, seq, occurred_at) keys of a scope under one condition. The two slots are
+-- filled with one board_scope_* and one board_when_* fragment below (composed with psycopg.sql,
+-- never by string formatting; values are always bound parameters).
+SELECT origin, seq, occurred_at FROM ledger_events
+WHERE {scope} AND {condition}
+ORDER BY occurred_at, origin, seq LIMIT %(limit)s
+
+-- board_scope_runs --
+run_id = ANY(%(runs)s::uuid[])
+
+-- board_scope_origin --
+origin = %(origin)s
+
+-- board_when_none --
+TRUE
+
+-- board_when_text --
+convert_from(body, 'UTF8') ILIKE %(value)s
+
+-- board_when_not_text --
+convert_from(body, 'UTF8') NOT ILIKE %(value)s
+
+-- board_when_field --
+(convert_from(body, 'UTF8')::jsonb #>> %(path)s::text[]) = %(value)s
+
+-- board_when_resource --
+(convert_from(body, 'UTF8')::jsonb -> 'data' -> 'resources') ? %(value)s
+
+-- board_when_type --
+type = %(value)s
+
+-- board_event_at --
+SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events WHERE origin = %s AND seq = %s
+
+-- board_run_leaf --
+SELECT leaf_hash FROM ledger_events WHERE run_id = %s AND run_seq = %s
+
+-- board_linked_events --
+-- Events that may point at one event: decisions, undo steps, annotations and stop requests of
+-- its run, or anywhere whose body names the event id. The origins come first (as an array) so
+-- the (origin, type, seq) index serves each origin.
+SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events
+WHERE origin = ANY(ARRAY(SELECT DISTINCT origin FROM ledger_checkpoints))
+  AND type IN ('approval.decided', 'undo.step.started', 'undo.step.ended', 'annotation',
+               'run.stop.requested')
+  AND (run_id = %(run)s OR convert_from(body, 'UTF8') LIKE %(needle)s)
+ORDER BY origin, seq
+
+-- board_run_starts_before --
+SELECT body FROM ledger_events WHERE type = 'run.started' AND origin = %s AND seq < %s
+ORDER BY seq DESC LIMIT %s
+
+-- board_role_holders --
+-- Everyone the log shows holding roles: initiating users of runs and approvers of decisions.
+SELECT DISTINCT convert_from(body, 'UTF8')::jsonb #>> '{principal,initiating_user}',
+       convert_from(body, 'UTF8')::jsonb #> '{principal,roles}'
+FROM ledger_events WHERE type = 'run.started'
+UNION ALL
+SELECT DISTINCT convert_from(body, 'UTF8')::jsonb #>> '{data,approver,id}',
+       convert_from(body, 'UTF8')::jsonb #> '{data,approver,roles}'
+FROM ledger_events WHERE type = 'approval.decided'
+
+-- board_latest_policy --
+SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events
+WHERE type = 'policy.published' ORDER BY recorded_at DESC, seq DESC LIMIT 1
+
+-- board_events_of_type --
+SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events WHERE type = %s ORDER BY seq
+
+-- board_listen_appended --
+-- The sequencer's NOTIFY after each batch (payload '<origin> <size>'): a wake-up, never data.
+LISTEN ledger_appended

@@ -1,0 +1,69 @@
+"""The TUI's write side: annotations, stop requests, and seeding an exercise scenario.
+
+Why a module of its own: `ledger tui --readonly` must not be able to write, and the surest way
+is that a read-only session never even imports a write API. This is the only tui module that
+imports `ledger.operator` and the write door; the app hands it out through `LedgerApp.writer()`,
+which refuses in read-only mode, so a read-only session never loads it (tests/tui checks
+`sys.modules`). (The undo approve/apply calls of tui.actions are the replay layer's and are
+imported only inside the write worker that runs them.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from ledger.events import EventBase
+from ledger.operator import AnnotationKind, Recorded, record_annotation, record_stop
+from ledger.store.door import append
+from tui.data import LedgerData
+
+__all__ = ["Writer"]
+
+
+class Writer:
+    """Records what the operator does, as `user`, through the ledger's services."""
+
+    def __init__(self, data: LedgerData, user: str) -> None:
+        self.data, self.user = data, user
+
+    def annotate(
+        self,
+        tenant: str,
+        *,
+        target_event_id: str | None,
+        target_run_id: str | None,
+        kind: AnnotationKind,
+        text: str,
+        tags: Sequence[str] = (),
+    ) -> Recorded:
+        """A note, bookmark or tag on an event or run (`ledger.operator.record_annotation`)."""
+        return self.data.call(
+            record_annotation,
+            self.data.settings,
+            tenant=tenant,
+            author=self.user,
+            kind=kind,
+            text=text,
+            target_event_id=uuid.UUID(target_event_id) if target_event_id else None,
+            target_run_id=uuid.UUID(target_run_id) if target_run_id else None,
+            tags=tags,
+        )
+
+    def stop(
+        self, tenant: str, *, target_event_id: str, tool_call_id: str | None, reason: str
+    ) -> Recorded:
+        """A stop request for a run or one of its tool calls (`ledger.operator.record_stop`)."""
+        return self.data.call(
+            record_stop,
+            self.data.settings,
+            tenant=tenant,
+            requested_by=self.user,
+            reason=reason,
+            target_event_id=uuid.UUID(target_event_id),
+            tool_call_id=tool_call_id,
+        )
+
+    def seed(self, events: Sequence[EventBase]) -> int:
+        """Append a scenario's events through the write door and sequence them; how many."""
+        return self.data.call(append, events, self.data.settings).sequenced
