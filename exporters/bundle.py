@@ -38,9 +38,9 @@ from ledger.errors import InputError
 from ledger.events import make_event
 from ledger.gcpause import gc_paused
 from ledger.keys import fingerprint
-from ledger.store.append import submit
+from ledger.store.door import append
 from ledger.store.read import latest_checkpoint
-from ledger.store.sequencer import log_signer, try_sequence
+from ledger.store.sequencer import log_signer
 
 __all__ = [
     "BATCH",
@@ -354,6 +354,5 @@ def _record(
             },
         },
     )
-    submit(conn, [event], settings)
-    try_sequence(conn, settings, wait=False)
+    append(conn, [event], settings, wait=False)
     return str(event.event_id)

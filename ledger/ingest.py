@@ -22,7 +22,8 @@ from ledger.canonical import CanonicalError, loads_strict
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.events import event_adapter, leaf_hash
-from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake, submit_encoded
+from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake
+from ledger.store.door import append_encoded
 
 __all__ = ["IngestResult", "ingest_lines"]
 
@@ -91,7 +92,7 @@ def ingest_lines(
     pending: list[EncodedEvent] = []
 
     def flush() -> None:
-        receipts = submit_encoded(conn, pending)
+        receipts = append_encoded(conn, pending).receipts
         result.accepted += sum(not r.duplicate for r in receipts)
         result.duplicates += sum(r.duplicate for r in receipts)
         pending.clear()

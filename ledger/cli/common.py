@@ -31,9 +31,9 @@ def settings_from(ctx: typer.Context) -> Settings:
     return Settings.from_env(dsn=dsn, home=home)
 
 
-def connection(ctx: typer.Context) -> psycopg.Connection:
-    """A migrated autocommit connection for this command."""
-    return connect(settings_from(ctx))
+def connection(ctx: typer.Context, *, migrate: bool = True) -> psycopg.Connection:
+    """An autocommit connection for this command, migrated first unless it only reads."""
+    return connect(settings_from(ctx), migrate=migrate)
 
 
 def err(message: str) -> None:

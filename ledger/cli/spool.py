@@ -17,7 +17,8 @@ from ledger.cli.common import JsonOption, emit_json, err, settings_from
 from ledger.db.connect import connect
 from ledger.errors import ExitCode, LedgerError
 from ledger.hooks.spool import Spool
-from ledger.store.append import EncodedEvent, submit_encoded
+from ledger.store.append import EncodedEvent
+from ledger.store.door import append_encoded
 from ledger.store.sequencer import try_sequence
 
 __all__ = ["app"]
@@ -56,13 +57,13 @@ def flush(
     """Deliver every spooled event to the database, in write order, then remove the files."""
     settings = settings_from(ctx)
     try:
-        conn = connect(settings)
+        conn = connect(settings, migrate=True)
     except LedgerError as exc:
         err(f"error: {exc}")
         raise typer.Exit(int(exc.exit_code)) from None
 
     def submit(items: Sequence[EncodedEvent]) -> object:
-        return submit_encoded(conn, items)
+        return append_encoded(conn, items).receipts
 
     with conn:
         result = Spool(settings.spool_dir).flush(submit, settings.origin, settings.tenant)

@@ -58,7 +58,11 @@ def verify(
     except NoteError as exc:
         raise InputError(f"bad witness key file: {exc}") from None
     report = verify_ledger(
-        connection(ctx), settings, verifiers=verifiers, pin=pinned, witnesses=witnesses
+        connection(ctx, migrate=False),
+        settings,
+        verifiers=verifiers,
+        pin=pinned,
+        witnesses=witnesses,
     )
     if json_out:
         typer.echo(dumps(report))
@@ -81,7 +85,7 @@ def checkpoint(
 
     settings = settings_from(ctx)
     origin = settings.origin(tenant)
-    conn = connection(ctx)
+    conn = connection(ctx, migrate=False)
     try:
         note = checkpoint_row(conn, origin)[2]
     except ProofUnavailable:
