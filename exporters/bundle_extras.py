@@ -24,18 +24,11 @@ from exporters import bundle_docs
 from exporters.bundle_agg import Aggregates
 from exporters.populations import Population
 from ledger.canonical import content_hash
+from ledger.keyring import KEY_EVENT_TYPES
 from ledger.note import NoteError, Verifier
+from ledger.store.read import events_of_types
 
 __all__ = ["Aggregates", "Context", "witness_verifiers", "write_all"]
-
-_KEY_EVENTS = (
-    "SELECT seq, body FROM ledger_events WHERE origin = %s AND seq < %s"
-    " AND type IN ('key.announced', 'key.rotated', 'key.revoked') ORDER BY seq"
-)
-_POLICIES = (
-    "SELECT seq, body FROM ledger_events WHERE origin = %s AND seq < %s"
-    " AND type = 'policy.published' ORDER BY seq"
-)
 
 
 @dataclass
@@ -64,8 +57,8 @@ class Context:
 
 def _key_events(conn: psycopg.Connection, origin: str, end: int) -> list[dict[str, Any]]:
     found = []
-    for seq, body in conn.execute(_KEY_EVENTS, (origin, end)).fetchall():
-        value = orjson.loads(bytes(body))
+    for seq, body in events_of_types(conn, origin, KEY_EVENT_TYPES, before=end):
+        value = orjson.loads(body)
         found.append(
             {
                 "seq": int(seq),
@@ -197,8 +190,10 @@ def write_all(ctx: Context) -> list[dict[str, Any]]:
     )
     entries.append(file_entry(out, "config/versions_in_force.csv", "text/csv", len(versions)))
     policies = []
-    for seq, body in ctx.conn.execute(_POLICIES, (ctx.origin, ctx.end_size)).fetchall():
-        data = orjson.loads(bytes(body))["data"]
+    for seq, body in events_of_types(
+        ctx.conn, ctx.origin, ["policy.published"], before=ctx.end_size
+    ):
+        data = orjson.loads(body)["data"]
         policies.append(
             {
                 "seq": int(seq),
