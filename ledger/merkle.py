@@ -400,6 +400,15 @@ def verify_consistency(
     # Step 2: if first is an exact power of two, prepend first_hash.
     if old_size & (old_size - 1) == 0:
         path.insert(0, bytes(old_root))
+    fr, sr = _consistency_roots(old_size, new_size, path)
+    if not hmac.compare_digest(fr, old_root):
+        raise ProofError("consistency proof does not match old root")
+    if not hmac.compare_digest(sr, new_root):
+        raise ProofError("consistency proof does not match new root")
+
+
+def _consistency_roots(old_size: int, new_size: int, path: list[bytes]) -> tuple[bytes, bytes]:
+    """Steps 3-7 of RFC 9162 2.1.4.2: the (old, new) roots a consistency path implies."""
     # Steps 3-4.
     fn, sn = old_size - 1, new_size - 1
     while fn & 1:
@@ -425,7 +434,4 @@ def verify_consistency(
     # Step 7.
     if sn != 0:
         raise ProofError("consistency proof too short")
-    if not hmac.compare_digest(fr, old_root):
-        raise ProofError("consistency proof does not match old root")
-    if not hmac.compare_digest(sr, new_root):
-        raise ProofError("consistency proof does not match new root")
+    return fr, sr
