@@ -27,16 +27,9 @@ __all__ = ["Approval", "decide", "request_approval"]
 
 Decision = Literal["approved", "rejected", "edited"]
 _ALIASES: dict[str, Decision] = {
-    "approve": "approved",
-    "approved": "approved",
-    "accept": "approved",
-    "yes": "approved",
-    "reject": "rejected",
-    "rejected": "rejected",
-    "deny": "rejected",
-    "no": "rejected",
-    "edit": "edited",
-    "edited": "edited",
+    "approve": "approved", "approved": "approved", "accept": "approved", "yes": "approved",
+    "reject": "rejected", "rejected": "rejected", "deny": "rejected", "no": "rejected",
+    "edit": "edited", "edited": "edited",
 }
 
 
@@ -61,7 +54,6 @@ def _call_parts(tool_call: Any, args: Any) -> tuple[str, Any, str | None]:
     """(tool, args, tool_call_id) from a ToolCall, a LangChain-style dict, or an object."""
     if isinstance(tool_call, str):
         return tool_call, args, None
-
     def get(key: str) -> Any:
         if isinstance(tool_call, Mapping):
             return tool_call.get(key)
@@ -73,62 +65,33 @@ def _call_parts(tool_call: Any, args: Any) -> tuple[str, Any, str | None]:
 
 
 def request_approval(
-    run: Run,
-    tool_call: Any,
-    args: Any = None,
-    *,
-    reason: str | None = None,
-    required_roles: Iterable[str] = (),
-    amount_usd: str | None = None,
-    approval_id: str | None = None,
-    raw: tuple[str, Any] | None = None,
+    run: Run, tool_call: Any, args: Any = None, *, reason: str | None = None,
+    required_roles: Iterable[str] = (), amount_usd: str | None = None,
+    approval_id: str | None = None, raw: tuple[str, Any] | None = None,
     source: Mapping[str, str] | None = None,
 ) -> Approval:
     """Record approval.requested for `tool_call` (a ToolCall, dict with name/args/id, or name)."""
     tool, call_args, tool_call_id = _call_parts(tool_call, args)
     safe = json_safe(call_args)
     digest = hash_args(safe)
-    approval = Approval(
-        approval_id or str(ids.new_id()),
-        tool_call_id or str(ids.new_id()),
-        tool,
-        digest,
-        safe,
-        run.run_id,
-        ids.new_id(),
-    )
-    data = {
-        "approval_id": approval.approval_id,
-        "tool_call_id": approval.tool_call_id,
-        "tool": tool,
-        "args_hash": digest,
-        "args": safe,
-        "reason": reason,
-        "required_roles": list(required_roles),
-        "amount_usd": amount_usd,
-    }
+    approval = Approval(approval_id or str(ids.new_id()), tool_call_id or str(ids.new_id()),
+                        tool, digest, safe, run.run_id, ids.new_id())
+    data = {"approval_id": approval.approval_id, "tool_call_id": approval.tool_call_id,
+            "tool": tool, "args_hash": digest, "args": safe, "reason": reason,
+            "required_roles": list(required_roles), "amount_usd": amount_usd}
     ref = run.record("approval.requested", data, raw=raw, source=source)
-    approval = Approval(
-        approval.approval_id, approval.tool_call_id, tool, digest, safe, run.run_id, ref.event_id
-    )
+    approval = Approval(approval.approval_id, approval.tool_call_id, tool, digest, safe,
+                        run.run_id, ref.event_id)
     with _lock:
         _pending[approval.approval_id] = (approval, weakref.ref(run))
     return approval
 
 
 def decide(
-    approval_id: str | Approval,
-    *,
-    approver: str,
-    roles: Iterable[str] = (),
-    decision: str = "approved",
-    edited_args: Any = None,
-    reason: str | None = None,
-    signature: str | None = None,
-    tool_call_id: str | None = None,
-    args_hash: str | None = None,
-    raw: tuple[str, Any] | None = None,
-    source: Mapping[str, str] | None = None,
+    approval_id: str | Approval, *, approver: str, roles: Iterable[str] = (),
+    decision: str = "approved", edited_args: Any = None, reason: str | None = None,
+    signature: str | None = None, tool_call_id: str | None = None, args_hash: str | None = None,
+    raw: tuple[str, Any] | None = None, source: Mapping[str, str] | None = None,
 ) -> UUID:
     """Record approval.decided; returns its event id.
 
@@ -151,32 +114,19 @@ def decide(
     call_id = approval.tool_call_id if approval else tool_call_id
     bound_hash = approval.args_hash if approval else args_hash
     if call_id is None or bound_hash is None:
-        raise ValueError(
-            f"approval {key!r} is not pending in this process; pass tool_call_id "
-            "and args_hash to bind the decision to the call"
-        )
+        raise ValueError(f"approval {key!r} is not pending in this process; pass tool_call_id "
+                         "and args_hash to bind the decision to the call")
     edited_safe = json_safe(edited_args) if edited_args is not None else None
     edited_hash = hash_args(edited_safe) if edited_args is not None else None
-    data = {
-        "approval_id": key,
-        "tool_call_id": call_id,
-        "args_hash": bound_hash,
-        "decision": verdict,
-        "approver": {"id": approver, "roles": list(roles)},
-        "edited_args": edited_safe,
-        "edited_args_hash": edited_hash,
-        "reason": reason,
-        "signature": signature,
-    }
+    data = {"approval_id": key, "tool_call_id": call_id, "args_hash": bound_hash,
+            "decision": verdict, "approver": {"id": approver, "roles": list(roles)},
+            "edited_args": edited_safe, "edited_args_hash": edited_hash, "reason": reason,
+            "signature": signature}
     caused_by = {"caused_by": str(approval.event_id)} if approval else None
     target = run if run is not None and not run.ended else None
     if target is None:
-        target = Run(
-            agent="ledger.approvals",
-            user=approver,
-            roles=roles,
-            tenant=run.tenant if run is not None else None,
-        )
+        target = Run(agent="ledger.approvals", user=approver, roles=roles,
+                     tenant=run.tenant if run is not None else None)
         target.started = True  # a bare single-event run: no run.started/run.ended pair
     ref = target.record("approval.decided", data, raw=raw, source=source, correlation=caused_by)
     if approval is not None and run is target and verdict != "rejected":

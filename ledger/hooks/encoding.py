@@ -89,11 +89,8 @@ def encode_pending(
     chain = p.chain
     fields = dict(p.envelope)
     fields.update(
-        event_id=p.event_id,
-        run_id=chain.run_id,
-        run_seq=chain.next_seq,
-        prev_run_hash=chain.prev_hash,
-        occurred_at=ids.format_timestamp(p.occurred_ns),
+        event_id=p.event_id, run_id=chain.run_id, run_seq=chain.next_seq,
+        prev_run_hash=chain.prev_hash, occurred_at=ids.format_timestamp(p.occurred_ns),
         mono_ns=p.mono_ns,
     )
     if p.correlation:
@@ -117,9 +114,8 @@ def encode_pending(
         event, body = _gap_for(p, fields, exc)
     chain.advance(leaf_hash(body))
     stats.encoded += 1
-    return EncodedEvent(
-        event.event_id, settings.origin(event.tenant), event.run_id, event.run_seq, body
-    )
+    return EncodedEvent(event.event_id, settings.origin(event.tenant), event.run_id,
+                        event.run_seq, body)
 
 
 def _shrink(type_name: str, fields: dict[str, Any], max_bytes: int) -> tuple[EventBase, bytes]:
@@ -145,24 +141,10 @@ def _shrink(type_name: str, fields: dict[str, Any], max_bytes: int) -> tuple[Eve
 def _gap_for(p: Pending, fields: dict[str, Any], exc: Exception) -> tuple[EventBase, bytes]:
     """A ledger.gap taking the failed event's place (same id, run_seq and chain link)."""
     log.warning("ledger: %s event replaced by ledger.gap: %s", p.type, exc)
-    keep = {
-        k: fields[k]
-        for k in (
-            "event_id",
-            "run_id",
-            "run_seq",
-            "prev_run_hash",
-            "occurred_at",
-            "mono_ns",
-            "tenant",
-        )
-        if k in fields
-    }
-    data = {
-        "reason": f"{p.type} event could not be recorded",
-        "missing_events": 1,
-        "details": {"type": p.type, "error": f"{type(exc).__name__}: {exc}"[:2000]},
-    }
+    keep = {k: fields[k] for k in ("event_id", "run_id", "run_seq", "prev_run_hash",
+                                   "occurred_at", "mono_ns", "tenant") if k in fields}
+    data = {"reason": f"{p.type} event could not be recorded", "missing_events": 1,
+            "details": {"type": p.type, "error": f"{type(exc).__name__}: {exc}"[:2000]}}
     try:
         event = make_event("ledger.gap", **keep, data=data)
     except Exception:

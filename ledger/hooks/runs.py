@@ -59,13 +59,8 @@ def _proposed(calls: Iterable[Any]) -> list[dict[str, Any]]:
         args = get("args")
         if args is None:
             args = get("arguments")
-        out.append(
-            {
-                "tool_call_id": get("tool_call_id") or get("id"),
-                "name": str(get("name")),
-                "args": args,
-            }
-        )
+        out.append({"tool_call_id": get("tool_call_id") or get("id"), "name": str(get("name")),
+                    "args": args})
     return out
 
 
@@ -112,18 +107,11 @@ class Run:
         self.envelope: dict[str, Any] = {
             "tenant": tenant,
             "environment": environment,
-            "principal": {
-                "initiating_user": user,
-                "roles": list(self.roles),
-                "on_behalf_of": on_behalf_of,
-            },
+            "principal": {"initiating_user": user, "roles": list(self.roles),
+                          "on_behalf_of": on_behalf_of},
             "agent": {"name": agent, "version": agent_version},
-            "versions": {
-                "prompt_version": prompt_version,
-                "model": model,
-                "policy_hash": policy_hash,
-                "tool_contract_digest": tool_contract_digest,
-            },
+            "versions": {"prompt_version": prompt_version, "model": model,
+                         "policy_hash": policy_hash, "tool_contract_digest": tool_contract_digest},
             "source": dict(source or {}),
         }
         self.conversation_id = conversation_id
@@ -153,34 +141,19 @@ class Run:
         if self.conversation_id:
             corr = {"conversation_id": self.conversation_id, **(corr or {})}
         ack: Future[Ack] | None = Future() if wait else None
-        self.writer.enqueue(
-            Pending(
-                self.chain,
-                type_name,
-                self.envelope,
-                data,
-                event_id,
-                ids.now_ns(),
-                time.monotonic_ns(),
-                corr,
-                raw,
-                dict(source) if source else None,
-                ack,
-                require_db,
-                finalize,
-            )
-        )
+        self.writer.enqueue(Pending(
+            self.chain, type_name, self.envelope, data, event_id, ids.now_ns(),
+            time.monotonic_ns(), corr, raw, dict(source) if source else None, ack, require_db,
+            finalize,
+        ))
         return EventRef(event_id, ack)
 
     def begin(self, raw: tuple[str, Any] | None = None) -> Run:
         """Record run.started without touching the context (for integrations' own runs)."""
         if not self.started:
             self.started = True
-            self.record(
-                "run.started",
-                {"task": self.task, "policy": self.policy, "attributes": self.attributes},
-                raw=raw,
-            )
+            self.record("run.started", {"task": self.task, "policy": self.policy,
+                                        "attributes": self.attributes}, raw=raw)
         return self
 
     def start(self) -> Run:
@@ -200,13 +173,9 @@ class Run:
             return
         self.ended = True
         with self._lock:
-            totals = {
-                "llm_calls": self.llm_calls,
-                "tool_calls": self.tool_calls,
-                "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens,
-                "cost_usd": decimal_text(self.cost),
-            }
+            totals = {"llm_calls": self.llm_calls, "tool_calls": self.tool_calls,
+                      "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                      "cost_usd": decimal_text(self.cost)}
         data: dict[str, Any] = {"status": status, "totals": totals, "event_count": 1}
         if error is not None:
             data["error"] = error_info(error)
@@ -228,17 +197,15 @@ class Run:
     def __enter__(self) -> Run:
         return self.start()
 
-    def __exit__(
-        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self._exit(exc)
 
     async def __aenter__(self) -> Run:
         return self.start()
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, et: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         self._exit(exc)
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -246,60 +213,33 @@ class Run:
         return self.writer.flush(timeout)
 
     # -- helpers -----------------------------------------------------------------------------
-    def llm_started(
-        self,
-        *,
-        model: str | None = None,
-        provider: str | None = None,
-        request: Any = None,
-        parameters: Mapping[str, Any] | None = None,
-        call_id: str | None = None,
-        raw: tuple[str, Any] | None = None,
-        source: Mapping[str, str] | None = None,
-        correlation: Mapping[str, Any] | None = None,
-    ) -> str:
+    def llm_started(self, *, model: str | None = None, provider: str | None = None,
+                    request: Any = None, parameters: Mapping[str, Any] | None = None,
+                    call_id: str | None = None, raw: tuple[str, Any] | None = None,
+                    source: Mapping[str, str] | None = None,
+                    correlation: Mapping[str, Any] | None = None) -> str:
         """Record llm.call.started; returns the call id to pass to `llm_ended`."""
         call_id = call_id or str(ids.new_id())
-        self.record(
-            "llm.call.started",
-            {
-                "call_id": call_id,
-                "provider": provider,
-                "request_model": model,
-                "request": request,
-                "parameters": dict(parameters or {}),
-            },
-            raw=raw,
-            source=source,
-            correlation=correlation,
-        )
+        self.record("llm.call.started", {"call_id": call_id, "provider": provider,
+                                         "request_model": model, "request": request,
+                                         "parameters": dict(parameters or {})},
+                    raw=raw, source=source, correlation=correlation)
         return call_id
 
-    def llm_ended(
-        self,
-        call_id: str,
-        *,
-        response_model: str | None = None,
-        output: Any = None,
-        input_tokens: int | None = None,
-        output_tokens: int | None = None,
-        total_tokens: int | None = None,
-        tool_calls: Iterable[Any] = (),
-        finish_reason: str | None = None,
-        duration_ns: int | None = None,
-        error: BaseException | str | None = None,
-        raw: tuple[str, Any] | None = None,
-        source: Mapping[str, str] | None = None,
-        correlation: Mapping[str, Any] | None = None,
-    ) -> None:
+    def llm_ended(self, call_id: str, *, response_model: str | None = None, output: Any = None,
+                  input_tokens: int | None = None, output_tokens: int | None = None,
+                  total_tokens: int | None = None, tool_calls: Iterable[Any] = (),
+                  finish_reason: str | None = None, duration_ns: int | None = None,
+                  error: BaseException | str | None = None, raw: tuple[str, Any] | None = None,
+                  source: Mapping[str, str] | None = None,
+                  correlation: Mapping[str, Any] | None = None) -> None:
         """Record llm.call.ended with usage, proposed tool calls and cost from the price table."""
         usage = None
         if input_tokens is not None or output_tokens is not None or total_tokens is not None:
             if total_tokens is None and input_tokens is not None and output_tokens is not None:
                 total_tokens = input_tokens + output_tokens
-            usage = Usage(
-                input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total_tokens
-            )
+            usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens,
+                          total_tokens=total_tokens)
         cost = get_price_table().cost(response_model, usage)
         with self._lock:
             self.llm_calls += 1
@@ -308,131 +248,65 @@ class Run:
             if cost is not None:
                 self.cost += Decimal(cost.amount_usd)
         data: dict[str, Any] = {
-            "call_id": call_id,
-            "response_model": response_model,
-            "output": output,
+            "call_id": call_id, "response_model": response_model, "output": output,
             "usage": usage.model_dump() if usage else None,
-            "proposed_tool_calls": _proposed(tool_calls),
-            "finish_reason": finish_reason,
-            "cost": cost.model_dump() if cost else None,
-            "duration_ns": duration_ns,
+            "proposed_tool_calls": _proposed(tool_calls), "finish_reason": finish_reason,
+            "cost": cost.model_dump() if cost else None, "duration_ns": duration_ns,
             "error": error_info(error) if error is not None else None,
         }
         self.record("llm.call.ended", data, raw=raw, source=source, correlation=correlation)
 
-    def llm_call(
-        self,
-        *,
-        model: str | None = None,
-        request: Any = None,
-        response: Any = None,
-        response_model: str | None = None,
-        provider: str | None = None,
-        input_tokens: int | None = None,
-        output_tokens: int | None = None,
-        tool_calls: Iterable[Any] = (),
-        finish_reason: str | None = None,
-        duration_ns: int | None = None,
-        parameters: Mapping[str, Any] | None = None,
-        error: BaseException | str | None = None,
-    ) -> str:
+    def llm_call(self, *, model: str | None = None, request: Any = None, response: Any = None,
+                 response_model: str | None = None, provider: str | None = None,
+                 input_tokens: int | None = None, output_tokens: int | None = None,
+                 tool_calls: Iterable[Any] = (), finish_reason: str | None = None,
+                 duration_ns: int | None = None, parameters: Mapping[str, Any] | None = None,
+                 error: BaseException | str | None = None) -> str:
         """Record a finished model call (started + ended) in one line; returns its call id."""
-        call_id = self.llm_started(
-            model=model, provider=provider, request=request, parameters=parameters
-        )
-        self.llm_ended(
-            call_id,
-            response_model=response_model or model,
-            output=response,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            tool_calls=tool_calls,
-            finish_reason=finish_reason,
-            duration_ns=duration_ns,
-            error=error,
-        )
+        call_id = self.llm_started(model=model, provider=provider, request=request,
+                                   parameters=parameters)
+        self.llm_ended(call_id, response_model=response_model or model, output=response,
+                       input_tokens=input_tokens, output_tokens=output_tokens,
+                       tool_calls=tool_calls, finish_reason=finish_reason,
+                       duration_ns=duration_ns, error=error)
         return call_id
 
-    def prompt(
-        self, name: str, version: str, template: str, variables: Mapping[str, Any] | None = None
-    ) -> str:
+    def prompt(self, name: str, version: str, template: str,
+               variables: Mapping[str, Any] | None = None) -> str:
         """Record prompt.resolved; template_hash is SHA-256 of the template's UTF-8 text."""
         digest = hashlib.sha256(escape_text(template).encode("utf-8")).hexdigest()
-        self.record(
-            "prompt.resolved",
-            {
-                "name": name,
-                "version": version,
-                "template_hash": digest,
-                "variables": dict(variables or {}),
-            },
-        )
+        self.record("prompt.resolved", {"name": name, "version": version, "template_hash": digest,
+                                        "variables": dict(variables or {})})
         return digest
 
-    def _message(
-        self,
-        kind: str,
-        content: Any,
-        *,
-        role: str,
-        trust: Trust,
-        origin: str | None,
-        attributes: Mapping[str, Any],
-    ) -> EventRef:
+    def _message(self, kind: str, content: Any, *, role: str, trust: Trust, origin: str | None,
+                 attributes: Mapping[str, Any]) -> EventRef:
         def build() -> dict[str, Any]:
             text = content if isinstance(content, str) else None
             if text is None:
                 text = json.dumps(json_safe(content), ensure_ascii=False, sort_keys=True)
-            return {
-                "role": role,
-                "content": escape_text(text),
-                "content_trust": trust,
-                "origin": origin,
-                "attributes": json_safe(dict(attributes)),
-            }
+            return {"role": role, "content": escape_text(text), "content_trust": trust,
+                    "origin": origin, "attributes": json_safe(dict(attributes))}
 
         return self.record(kind, build)
 
-    def message_input(
-        self,
-        content: Any,
-        *,
-        role: str = "user",
-        trust: Trust = "untrusted",
-        origin: str | None = None,
-        **attributes: Any,
-    ) -> EventRef:
+    def message_input(self, content: Any, *, role: str = "user", trust: Trust = "untrusted",
+                      origin: str | None = None, **attributes: Any) -> EventRef:
         """Content entering the agent; untrusted by default (web pages, emails, tool output)."""
-        return self._message(
-            "message.input", content, role=role, trust=trust, origin=origin, attributes=attributes
-        )
+        return self._message("message.input", content, role=role, trust=trust, origin=origin,
+                             attributes=attributes)
 
-    def message_output(
-        self,
-        content: Any,
-        *,
-        role: str = "assistant",
-        trust: Trust = "trusted",
-        origin: str | None = None,
-        **attributes: Any,
-    ) -> EventRef:
+    def message_output(self, content: Any, *, role: str = "assistant", trust: Trust = "trusted",
+                       origin: str | None = None, **attributes: Any) -> EventRef:
         """Content the agent produced for a person or system."""
-        return self._message(
-            "message.output", content, role=role, trust=trust, origin=origin, attributes=attributes
-        )
+        return self._message("message.output", content, role=role, trust=trust, origin=origin,
+                             attributes=attributes)
 
-    def guardrail(
-        self,
-        name: str,
-        verdict: Literal["pass", "fail", "warn", "unknown"],
-        rule: str | None = None,
-        **details: Any,
-    ) -> EventRef:
+    def guardrail(self, name: str, verdict: Literal["pass", "fail", "warn", "unknown"],
+                  rule: str | None = None, **details: Any) -> EventRef:
         """Record a guardrail verdict observed at run time."""
-        return self.record(
-            "guardrail.evaluated",
-            {"name": name, "verdict": verdict, "rule": rule, "details": details},
-        )
+        return self.record("guardrail.evaluated", {"name": name, "verdict": verdict, "rule": rule,
+                                                   "details": details})
 
     def error(self, error: BaseException | str, where: str | None = None) -> EventRef:
         """Record an error outside a tool call (type and message only)."""

@@ -143,12 +143,8 @@ def truncate_marker(value: Any) -> Any:
     if isinstance(value, str):
         return f"[ledger: truncated {size} bytes sha256={digest}] {value[:PREVIEW_CHARS]}"
     preview = canonical_bytes(value)[:PREVIEW_CHARS].decode("utf-8", "ignore")
-    return {
-        "$truncated": True,
-        "original_bytes": size,
-        "original_sha256": digest,
-        "preview": preview,
-    }
+    return {"$truncated": True, "original_bytes": size, "original_sha256": digest,
+            "preview": preview}
 
 
 def error_info(exc: BaseException | str) -> dict[str, str]:

@@ -41,11 +41,8 @@ def is_unavailable(exc: BaseException) -> bool:
     """True for failures that mean "the database is not there right now" (retry later)."""
     return isinstance(
         exc,
-        DatabaseUnavailable
-        | psycopg.OperationalError
-        | psycopg.InterfaceError
-        | ConnectionError
-        | TimeoutError,
+        DatabaseUnavailable | psycopg.OperationalError | psycopg.InterfaceError
+        | ConnectionError | TimeoutError,
     )
 
 
@@ -184,14 +181,8 @@ class Spool:
                     continue
                 if not path.exists():
                     continue
-                if not self._deliver_file(
-                    path,
-                    data=handle.read(),
-                    submit=submit,
-                    origin_of=origin_of,
-                    tenant=tenant,
-                    result=result,
-                ):
+                if not self._deliver_file(path, data=handle.read(), submit=submit,
+                                          origin_of=origin_of, tenant=tenant, result=result):
                     return result
                 path.unlink()
                 self.own.discard(path)
@@ -201,13 +192,7 @@ class Spool:
         return result
 
     def _deliver_file(
-        self,
-        path: Path,
-        *,
-        data: bytes,
-        submit: Submit,
-        origin_of: OriginOf,
-        tenant: str,
+        self, path: Path, *, data: bytes, submit: Submit, origin_of: OriginOf, tenant: str,
         result: FlushResult,
     ) -> bool:
         records: list[EncodedEvent] = []
@@ -218,16 +203,8 @@ class Spool:
             except (ValueError, KeyError, TypeError, UnicodeDecodeError):
                 bad.append(number)
         if bad:
-            records.append(
-                _gap(
-                    "spool line unreadable",
-                    len(bad),
-                    tenant,
-                    origin_of,
-                    file=path.name,
-                    lines=bad[:100],
-                )
-            )
+            records.append(_gap("spool line unreadable", len(bad), tenant, origin_of,
+                                file=path.name, lines=bad[:100]))
             result.gaps += 1
         try:
             for start in range(0, len(records), BATCH):
@@ -237,29 +214,15 @@ class Spool:
                 result.unavailable = True
                 result.errors.append(f"{path.name}: database unavailable: {exc}")
                 return False
-            self._quarantine(
-                path,
-                data=data,
-                exc=exc,
-                submit=submit,
-                origin_of=origin_of,
-                tenant=tenant,
-                result=result,
-            )
+            self._quarantine(path, data=data, exc=exc, submit=submit, origin_of=origin_of,
+                             tenant=tenant, result=result)
             return True
         result.delivered += len(records)
         return True
 
     def _quarantine(
-        self,
-        path: Path,
-        *,
-        data: bytes,
-        exc: Exception,
-        submit: Submit,
-        origin_of: OriginOf,
-        tenant: str,
-        result: FlushResult,
+        self, path: Path, *, data: bytes, exc: Exception, submit: Submit, origin_of: OriginOf,
+        tenant: str, result: FlushResult,
     ) -> None:
         """Move a refused file aside (kept for forensics) and record the loss as a gap."""
         failed = self.directory / "failed"
@@ -268,18 +231,8 @@ class Spool:
         result.quarantined += 1
         result.errors.append(f"{path.name}: refused by the database: {type(exc).__name__}: {exc}")
         try:
-            submit(
-                [
-                    _gap(
-                        "spool file refused by the database",
-                        data.count(b"\n"),
-                        tenant,
-                        origin_of,
-                        file=path.name,
-                        error=f"{type(exc).__name__}: {exc}"[:500],
-                    )
-                ]
-            )
+            submit([_gap("spool file refused by the database", data.count(b"\n"), tenant,
+                         origin_of, file=path.name, error=f"{type(exc).__name__}: {exc}"[:500])])
             result.gaps += 1
         except Exception as gap_exc:  # the file is kept in failed/; report, don't raise
             result.errors.append(f"could not record gap: {gap_exc}")

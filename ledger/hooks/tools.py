@@ -61,19 +61,10 @@ def _contract_digest(contract: Any) -> str | None:
 
 
 def record_tool_started(
-    run: Run,
-    tool: str,
-    args: Any,
-    *,
-    tool_call_id: str | None = None,
-    side_effect: bool | str = True,
-    contract: Any = None,
-    version: str | None = None,
-    resources: tuple[str, ...] = (),
-    wait: bool = False,
-    require_db: bool = False,
-    raw: tuple[str, Any] | None = None,
-    source: dict[str, str] | None = None,
+    run: Run, tool: str, args: Any, *, tool_call_id: str | None = None,
+    side_effect: bool | str = True, contract: Any = None, version: str | None = None,
+    resources: tuple[str, ...] = (), wait: bool = False, require_db: bool = False,
+    raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
     correlation: dict[str, Any] | None = None,
 ) -> ToolCall:
     """Queue tool.call.started; binds to an approved call with the same tool and args_hash."""
@@ -84,53 +75,29 @@ def record_tool_started(
 
     def build() -> dict[str, Any]:
         safe = json_safe(args)
-        return {
-            "tool_call_id": tool_call_id,
-            "tool": tool,
-            "tool_version": version,
-            "side_effect": _side_effect(side_effect),
-            "args": safe,
-            "args_hash": hash_args(safe),
-            "contract_digest": digest,
-            "resources": list(resources),
-        }
+        return {"tool_call_id": tool_call_id, "tool": tool, "tool_version": version,
+                "side_effect": _side_effect(side_effect), "args": safe,
+                "args_hash": hash_args(safe), "contract_digest": digest,
+                "resources": list(resources)}
 
     with run._lock:
         run.tool_calls += 1
-    ref = run.record(
-        "tool.call.started",
-        build,
-        raw=raw,
-        source=source,
-        correlation=correlation,
-        wait=wait,
-        require_db=require_db,
-    )
+    ref = run.record("tool.call.started", build, raw=raw, source=source, correlation=correlation,
+                     wait=wait, require_db=require_db)
     return ToolCall(tool_call_id, tool, time.monotonic_ns(), ref.ack)
 
 
 def record_tool_ended(
-    run: Run,
-    call: ToolCall,
-    *,
-    status: str = "ok",
-    result: Any = None,
-    error: BaseException | str | None = None,
-    result_ids: tuple[str, ...] = (),
-    raw: tuple[str, Any] | None = None,
-    source: dict[str, str] | None = None,
+    run: Run, call: ToolCall, *, status: str = "ok", result: Any = None,
+    error: BaseException | str | None = None, result_ids: tuple[str, ...] = (),
+    raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
     correlation: dict[str, Any] | None = None,
 ) -> None:
     """Queue tool.call.ended with the outcome and the duration since `record_tool_started`."""
-    data = {
-        "tool_call_id": call.tool_call_id,
-        "tool": call.tool,
-        "status": status,
-        "result": result,
-        "result_ids": list(result_ids),
-        "error": error_info(error) if error is not None else None,
-        "duration_ns": max(0, time.monotonic_ns() - call.started_ns),
-    }
+    data = {"tool_call_id": call.tool_call_id, "tool": call.tool, "status": status,
+            "result": result, "result_ids": list(result_ids),
+            "error": error_info(error) if error is not None else None,
+            "duration_ns": max(0, time.monotonic_ns() - call.started_ns)}
     run.record("tool.call.ended", data, raw=raw, source=source, correlation=correlation)
 
 
@@ -158,20 +125,13 @@ class _Spec:
     def start(self, run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolCall:
         try:
             return record_tool_started(
-                run,
-                self.name,
-                _bind(self.sig, args, kwargs),
-                side_effect=self.side_effect,
-                contract=self.contract,
-                version=self.version,
-                wait=True,
-                require_db=not self.fail_open,
-            )
+                run, self.name, _bind(self.sig, args, kwargs), side_effect=self.side_effect,
+                contract=self.contract, version=self.version, wait=True,
+                require_db=not self.fail_open)
         except Exception as exc:  # a ledger bug must not look like the tool's error
             log.exception("ledger: could not record intent of %s", self.name)
-            raise LedgerUnavailable(
-                f"could not record the intent of tool {self.name!r}: {type(exc).__name__}"
-            ) from None
+            raise LedgerUnavailable(f"could not record the intent of tool {self.name!r}: "
+                                    f"{type(exc).__name__}") from None
 
     def acked(self, ack_error: BaseException | None) -> None:
         """Decide whether the body may run after the ack resolved (or failed)."""
@@ -179,10 +139,8 @@ class _Spec:
             return
         if isinstance(ack_error, LedgerUnavailable):
             raise LedgerUnavailable(str(ack_error)) from None
-        raise LedgerUnavailable(
-            f"the intent of tool {self.name!r} was not acknowledged "
-            f"({type(ack_error).__name__}); the tool was not run"
-        ) from None
+        raise LedgerUnavailable(f"the intent of tool {self.name!r} was not acknowledged "
+                                f"({type(ack_error).__name__}); the tool was not run") from None
 
     def end(self, run: Run, call: ToolCall, **kw: Any) -> None:
         try:
@@ -194,24 +152,12 @@ class _Spec:
 @overload
 def tool(fn: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
-def tool(
-    *,
-    name: str | None = None,
-    side_effect: bool | str = True,
-    contract: Any = None,
-    fail_open: bool = False,
-    version: str | None = None,
-) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-def tool(
-    fn: Callable[P, R] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    side_effect: bool | str = True,
-    contract: Any = None,
-    fail_open: bool = False,
-    version: str | None = None,
-) -> Any:
+def tool(*, name: str | None = None, side_effect: bool | str = True, contract: Any = None,
+         fail_open: bool = False, version: str | None = None
+         ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
+         side_effect: bool | str = True, contract: Any = None, fail_open: bool = False,
+         version: str | None = None) -> Any:
     """Decorate a sync or async tool so each call is recorded (intent first, then outcome).
 
     Outside any `ledger.run(...)` the tool runs unrecorded. `side_effect` is recorded (True by

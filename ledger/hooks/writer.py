@@ -154,8 +154,7 @@ class Writer:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._loop, name="ledger-writer", daemon=True
-                )
+                    target=self._loop, name="ledger-writer", daemon=True)
                 self._thread.start()
                 atexit.unregister(self.close)
                 atexit.register(self.close)
@@ -240,9 +239,8 @@ class Writer:
             carry, self._carry = self._carry, []
             self._to_spool(carry)
         if self.spool.has_own_pending() or force:
-            result = self.spool.flush(
-                self._submit_spooled, self.settings.origin, self.settings.tenant
-            )
+            result = self.spool.flush(self._submit_spooled, self.settings.origin,
+                                      self.settings.tenant)
             self.stats.delivered_from_spool += result.delivered
             self.stats.gaps += result.gaps
             if result.delivered:
@@ -287,13 +285,9 @@ class Writer:
             if p is None or p.ack is None or p.ack.done():
                 continue
             if p.require_db:
-                _resolve(
-                    p.ack,
-                    LedgerUnavailable(
-                        "the ledger database is unreachable, so the intent of this side-effecting "
-                        "tool call could not be recorded; the tool was not run"
-                    ),
-                )
+                _resolve(p.ack, LedgerUnavailable(
+                    "the ledger database is unreachable, so the intent of this side-effecting "
+                    "tool call could not be recorded; the tool was not run"))
             else:
                 _resolve(p.ack, Ack(encoded.event_id, durable=False))
 

@@ -53,15 +53,9 @@ class LedgerCallbackHandler(BaseCallbackHandler):
     raise_error = False
     run_inline = True
 
-    def __init__(
-        self,
-        run: Run | None = None,
-        *,
-        agent: str = "langgraph",
-        approver: str | None = None,
-        approver_roles: Iterable[str] = (),
-        **run_kwargs: Any,
-    ) -> None:
+    def __init__(self, run: Run | None = None, *, agent: str = "langgraph",
+                 approver: str | None = None, approver_roles: Iterable[str] = (),
+                 **run_kwargs: Any) -> None:
         self._run = run
         self._agent = agent
         self._approver = approver
@@ -75,9 +69,8 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         self.pending: dict[str, Approval] = {}
 
     # -- run bookkeeping -----------------------------------------------------------------------
-    def _ledger_run(
-        self, run_id: UUID, parent_run_id: UUID | None, metadata: Mapping[str, Any] | None = None
-    ) -> Run:
+    def _ledger_run(self, run_id: UUID, parent_run_id: UUID | None,
+                    metadata: Mapping[str, Any] | None = None) -> Run:
         with self._lock:
             root = self._root_of.get(parent_run_id, parent_run_id) if parent_run_id else run_id
             self._root_of[run_id] = root
@@ -86,9 +79,8 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                 owned = run is None
                 if run is None:
                     conv = (metadata or {}).get("thread_id")
-                    run = Run(
-                        agent=self._agent, conversation_id=conv, source=SOURCE, **self._run_kwargs
-                    ).begin()
+                    run = Run(agent=self._agent, conversation_id=conv, source=SOURCE,
+                              **self._run_kwargs).begin()
                 self._roots[root] = (run, owned)
             return self._roots[root][0]
 
@@ -108,170 +100,93 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             entry[0].end("stopped" if interrupted and status == "succeeded" else status, error)
 
     # -- models ------------------------------------------------------------------------------
-    def _llm_start(
-        self,
-        serialized: Mapping[str, Any] | None,
-        request: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        metadata: Mapping[str, Any] | None,
-        kwargs: Mapping[str, Any],
-    ) -> None:
+    def _llm_start(self, serialized: Mapping[str, Any] | None, request: Any, *, run_id: UUID,
+                   parent_run_id: UUID | None, metadata: Mapping[str, Any] | None,
+                   kwargs: Mapping[str, Any]) -> None:
         run = self._ledger_run(run_id, parent_run_id, metadata)
         params = dict(kwargs.get("invocation_params") or {})
         meta = dict(metadata or {})
         model = params.get("model") or params.get("model_name") or meta.get("ls_model_name")
         self._open[run_id] = run.llm_started(
-            model=model,
-            provider=meta.get("ls_provider"),
-            request=request,
+            model=model, provider=meta.get("ls_provider"), request=request,
             parameters={k: v for k, v in params.items() if k not in {"messages"}},
-            call_id=str(run_id),
-            source=SOURCE,
-            correlation=self._corr(run_id, parent_run_id),
-            raw=(SCHEMA, {"serialized": serialized, "metadata": meta, "request": request}),
-        )
+            call_id=str(run_id), source=SOURCE, correlation=self._corr(run_id, parent_run_id),
+            raw=(SCHEMA, {"serialized": serialized, "metadata": meta, "request": request}))
 
-    def on_chat_model_start(
-        self,
-        serialized: dict[str, Any],
-        messages: list[list[Any]],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_chat_model_start(self, serialized: dict[str, Any], messages: list[list[Any]], *,
+                            run_id: UUID, parent_run_id: UUID | None = None,
+                            tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
+                            **kwargs: Any) -> None:
         """A chat model request: messages become the request payload."""
-        self._llm_start(
-            serialized,
-            messages,
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            metadata=metadata,
-            kwargs=kwargs,
-        )
+        self._llm_start(serialized, messages, run_id=run_id, parent_run_id=parent_run_id,
+                        metadata=metadata, kwargs=kwargs)
 
-    def on_llm_start(
-        self,
-        serialized: dict[str, Any],
-        prompts: list[str],
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID,
+                     parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                     metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """A completion model request."""
-        self._llm_start(
-            serialized,
-            prompts,
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            metadata=metadata,
-            kwargs=kwargs,
-        )
+        self._llm_start(serialized, prompts, run_id=run_id, parent_run_id=parent_run_id,
+                        metadata=metadata, kwargs=kwargs)
 
-    def on_llm_end(
-        self, response: LLMResult, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
-    ) -> None:
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID,
+                   parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Usage from usage_metadata (or llm_output.token_usage), tool calls, finish reason."""
         call_id = self._open.pop(run_id, None)
         if call_id is None:
             return
         run = self._ledger_run(run_id, parent_run_id)
-        gen = (
-            response.generations[0][0] if response.generations and response.generations[0] else None
-        )
+        gen = response.generations[0][0] if response.generations and response.generations[0] \
+            else None
         message = getattr(gen, "message", None)
         usage = dict(getattr(message, "usage_metadata", None) or {})
         token_usage = dict((response.llm_output or {}).get("token_usage") or {})
         meta = dict(getattr(message, "response_metadata", None) or {})
         run.llm_ended(
             call_id,
-            response_model=meta.get("model_name")
-            or meta.get("model")
+            response_model=meta.get("model_name") or meta.get("model")
             or (response.llm_output or {}).get("model_name"),
             output=message if message is not None else (gen.text if gen else None),
             input_tokens=usage.get("input_tokens", token_usage.get("prompt_tokens")),
             output_tokens=usage.get("output_tokens", token_usage.get("completion_tokens")),
             tool_calls=getattr(message, "tool_calls", None) or (),
             finish_reason=meta.get("finish_reason") or meta.get("stop_reason"),
-            source=SOURCE,
-            correlation=self._corr(run_id, parent_run_id),
-            raw=(SCHEMA, {"response": response.model_dump(mode="json")}),
-        )
+            source=SOURCE, correlation=self._corr(run_id, parent_run_id),
+            raw=(SCHEMA, {"response": response.model_dump(mode="json")}))
 
-    def on_llm_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_llm_error(self, error: BaseException, *, run_id: UUID,
+                     parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """A failed model call is an llm.call.ended with an error."""
         call_id = self._open.pop(run_id, None)
         if call_id is not None:
             self._ledger_run(run_id, parent_run_id).llm_ended(
-                call_id, error=error, source=SOURCE, correlation=self._corr(run_id, parent_run_id)
-            )
+                call_id, error=error, source=SOURCE,
+                correlation=self._corr(run_id, parent_run_id))
 
     # -- tools -------------------------------------------------------------------------------
-    def on_tool_start(
-        self,
-        serialized: dict[str, Any],
-        input_str: str,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        inputs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_tool_start(self, serialized: dict[str, Any], input_str: str, *, run_id: UUID,
+                      parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                      metadata: dict[str, Any] | None = None,
+                      inputs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Observed tool intent (the framework runs the tool regardless: not fail closed)."""
         run = self._ledger_run(run_id, parent_run_id, metadata)
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
         self._open[run_id] = run.tool_started(
-            name,
-            inputs if inputs is not None else input_str,
-            tool_call_id=kwargs.get("tool_call_id"),
-            side_effect="unknown",
-            source=SOURCE,
+            name, inputs if inputs is not None else input_str,
+            tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", source=SOURCE,
             correlation=self._corr(run_id, parent_run_id),
-            raw=(
-                SCHEMA,
-                {
-                    "serialized": serialized,
-                    "input_str": input_str,
-                    "inputs": inputs,
-                    "metadata": metadata,
-                },
-            ),
-        )
+            raw=(SCHEMA, {"serialized": serialized, "input_str": input_str, "inputs": inputs,
+                          "metadata": metadata}))
 
-    def on_tool_end(
-        self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
-    ) -> None:
+    def on_tool_end(self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                    **kwargs: Any) -> None:
         """Tool outcome (a ToolMessage is kept whole)."""
         call = self._open.pop(run_id, None)
         if isinstance(call, ToolCall):
             self._ledger_run(run_id, parent_run_id).tool_ended(
-                call, result=output, source=SOURCE, correlation=self._corr(run_id, parent_run_id)
-            )
+                call, result=output, source=SOURCE, correlation=self._corr(run_id, parent_run_id))
 
-    def on_tool_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_tool_error(self, error: BaseException, *, run_id: UUID,
+                      parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Tool failure; an interrupt raised inside a tool is an approval request instead."""
         call = self._open.pop(run_id, None)
         if isinstance(error, GraphBubbleUp):
@@ -281,45 +196,26 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             status = "error"
         if isinstance(call, ToolCall):
             self._ledger_run(run_id, parent_run_id).tool_ended(
-                call,
-                status=status,
-                error=error,
-                source=SOURCE,
-                correlation=self._corr(run_id, parent_run_id),
-            )
+                call, status=status, error=error, source=SOURCE,
+                correlation=self._corr(run_id, parent_run_id))
 
     # -- chains, interrupts and resumes ------------------------------------------------------
-    def on_chain_start(
-        self,
-        serialized: dict[str, Any] | None,
-        inputs: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
+                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                       metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """A root chain starts (or resumes) a run; Command(resume=...) decides approvals."""
         self._ledger_run(run_id, parent_run_id, metadata)
         if parent_run_id is None and isinstance(inputs, Command) and inputs.resume is not None:
             self._resumed(inputs.resume, metadata or {})
 
-    def on_chain_end(
-        self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
-    ) -> None:
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                     **kwargs: Any) -> None:
         """The root chain ending ends a run this handler started."""
         if parent_run_id is None:
             self._finish_root(run_id, "succeeded", None)
 
-    def on_chain_error(
-        self,
-        error: BaseException,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def on_chain_error(self, error: BaseException, *, run_id: UUID,
+                       parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """GraphInterrupt is a pause for approval, not an error; anything else is error.raised."""
         if isinstance(error, GraphBubbleUp):
             self._interrupt(error, run_id, parent_run_id)
@@ -328,12 +224,8 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             return
         run = self._ledger_run(run_id, parent_run_id)
         if parent_run_id is None:
-            run.record(
-                "error.raised",
-                {"error": error_info(error), "where": "langgraph"},
-                source=SOURCE,
-                correlation=self._corr(run_id, parent_run_id),
-            )
+            run.record("error.raised", {"error": error_info(error), "where": "langgraph"},
+                       source=SOURCE, correlation=self._corr(run_id, parent_run_id))
             self._finish_root(run_id, "failed", error)
 
     def _interrupt(self, error: BaseException, run_id: UUID, parent_run_id: UUID | None) -> None:
@@ -346,18 +238,12 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             if approval_id in self.pending:
                 continue
             value = getattr(item, "value", None)
-            call = (
-                value
-                if isinstance(value, Mapping) and ("name" in value or "tool" in value)
-                else {"name": "langgraph.interrupt", "args": value}
-            )
+            call = value if isinstance(value, Mapping) and (
+                "name" in value or "tool" in value) else {"name": "langgraph.interrupt",
+                                                          "args": value}
             self.pending[approval_id] = run.request_approval(
-                call,
-                approval_id=approval_id,
-                reason="langgraph interrupt",
-                source=SOURCE,
-                raw=(SCHEMA, {"interrupt": {"id": approval_id, "value": value}}),
-            )
+                call, approval_id=approval_id, reason="langgraph interrupt", source=SOURCE,
+                raw=(SCHEMA, {"interrupt": {"id": approval_id, "value": value}}))
 
     def _resumed(self, resume: Any, metadata: Mapping[str, Any]) -> None:
         approver = str(metadata.get("ledger_approver") or self._approver or "unknown")
@@ -370,36 +256,16 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             if self.pending.pop(approval_id, None) is None:
                 continue
             decision, edited = _decision(value)
-            decide(
-                approval_id,
-                approver=approver,
-                roles=roles,
-                decision=decision,
-                edited_args=edited,
-                source=SOURCE,
-                raw=(SCHEMA, {"resume": value}),
-            )
+            decide(approval_id, approver=approver, roles=roles, decision=decision,
+                   edited_args=edited, source=SOURCE, raw=(SCHEMA, {"resume": value}))
 
-    def resume(
-        self,
-        value: Any,
-        *,
-        approver: str,
-        roles: Iterable[str] = (),
-        decision: str | None = None,
-        edited_args: Any = None,
-    ) -> Command[Any]:
+    def resume(self, value: Any, *, approver: str, roles: Iterable[str] = (),
+               decision: str | None = None, edited_args: Any = None) -> Command[Any]:
         """Decide every pending interrupt as `approver` and return the Command to resume with."""
         for approval_id in list(self.pending):
             self.pending.pop(approval_id)
             verdict, edited = _decision(value) if decision is None else (decision, edited_args)
-            decide(
-                approval_id,
-                approver=approver,
-                roles=roles,
-                decision=verdict,
-                edited_args=edited if edited_args is None else edited_args,
-                source=SOURCE,
-                raw=(SCHEMA, {"resume": value}),
-            )
+            decide(approval_id, approver=approver, roles=roles, decision=verdict,
+                   edited_args=edited if edited_args is None else edited_args, source=SOURCE,
+                   raw=(SCHEMA, {"resume": value}))
         return Command(resume=value)

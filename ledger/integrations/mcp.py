@@ -29,15 +29,8 @@ SCHEMA = f"mcp@{version('mcp')}/call_tool"
 class LedgerMCPSession:
     """A transparent proxy of an MCP client session whose `call_tool` is recorded."""
 
-    def __init__(
-        self,
-        session: Any,
-        *,
-        server: str = "mcp",
-        side_effect: bool = True,
-        fail_open: bool = False,
-        run: Run | None = None,
-    ) -> None:
+    def __init__(self, session: Any, *, server: str = "mcp", side_effect: bool = True,
+                 fail_open: bool = False, run: Run | None = None) -> None:
         self._session = session
         self._server = server
         self._side_effect = side_effect
@@ -47,24 +40,18 @@ class LedgerMCPSession:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
 
-    async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None = None, *args: Any, **kwargs: Any
-    ) -> Any:
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, *args: Any,
+                        **kwargs: Any) -> Any:
         """Record intent, wait for the ack (fail closed), call the tool, record the outcome."""
         run = self._run or current_run()
         if run is None:
             return await self._session.call_tool(name, arguments, *args, **kwargs)
         source = {"framework": "mcp", "integration": "mcp", "schema": SCHEMA}
         call = run.tool_started(
-            name,
-            arguments or {},
-            side_effect=self._side_effect,
-            resources=(f"mcp:{self._server}",),
-            wait=True,
-            require_db=not self._fail_open,
-            source=source,
-            raw=(SCHEMA, {"server": self._server, "name": name, "arguments": arguments}),
-        )
+            name, arguments or {}, side_effect=self._side_effect,
+            resources=(f"mcp:{self._server}",), wait=True, require_db=not self._fail_open,
+            source=source, raw=(SCHEMA, {"server": self._server, "name": name,
+                                         "arguments": arguments}))
         try:
             assert call.ack is not None
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
@@ -74,8 +61,7 @@ class LedgerMCPSession:
         except Exception as exc:
             if not self._fail_open:
                 refusal = LedgerUnavailable(
-                    f"the intent of MCP tool {name!r} could not be recorded; it was not called"
-                )
+                    f"the intent of MCP tool {name!r} could not be recorded; it was not called")
                 run.tool_ended(call, status="error", error=refusal, source=source)
                 raise refusal from None
             del exc
@@ -89,12 +75,7 @@ class LedgerMCPSession:
             raise
         dumped = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
         failed = bool(getattr(result, "isError", False) or getattr(result, "is_error", False))
-        run.tool_ended(
-            call,
-            status="error" if failed else "ok",
-            result=dumped,
-            error="MCP tool returned isError" if failed else None,
-            source=source,
-            raw=(SCHEMA, {"server": self._server, "result": dumped}),
-        )
+        run.tool_ended(call, status="error" if failed else "ok", result=dumped,
+                       error="MCP tool returned isError" if failed else None, source=source,
+                       raw=(SCHEMA, {"server": self._server, "result": dumped}))
         return result

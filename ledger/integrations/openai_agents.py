@@ -32,7 +32,8 @@ from ledger.hooks.runs import Run
 from ledger.hooks.setup import ACK_TIMEOUT, get_writer
 from ledger.hooks.tools import ToolCall
 
-__all__ = ["LedgerRunHooks", "LedgerTracingProcessor", "approve", "record_interruptions", "reject"]
+__all__ = ["LedgerRunHooks", "LedgerTracingProcessor", "approve", "record_interruptions",
+           "reject"]
 
 SCHEMA = f"openai-agents@{version('openai-agents')}/span_data"
 HOOKS_SCHEMA = f"openai-agents@{version('openai-agents')}/run_hooks"
@@ -66,18 +67,14 @@ class LedgerRunHooks(RunHooks[Any]):
     def _current(self) -> Run | None:
         return self._run or current_run()
 
-    async def on_llm_start(
-        self, context: Any, agent: Any, system_prompt: str | None, input_items: list[Any]
-    ) -> None:
+    async def on_llm_start(self, context: Any, agent: Any, system_prompt: str | None,
+                           input_items: list[Any]) -> None:
         """Record llm.call.started with the instructions and input items."""
         run = self._current()
         if run is not None:
             self._llm[id(agent)] = run.llm_started(
-                model=_model_name(agent),
-                request={"system": system_prompt, "input": input_items},
-                source=SOURCE,
-                raw=(HOOKS_SCHEMA, {"agent": agent.name}),
-            )
+                model=_model_name(agent), request={"system": system_prompt, "input": input_items},
+                source=SOURCE, raw=(HOOKS_SCHEMA, {"agent": agent.name}))
 
     async def on_llm_end(self, context: Any, agent: Any, response: ModelResponse) -> None:
         """Record usage, output items and the tool calls the model proposed."""
@@ -85,27 +82,14 @@ class LedgerRunHooks(RunHooks[Any]):
         call_id = self._llm.pop(id(agent), None)
         if run is None or call_id is None:
             return
-        proposed = [
-            {
-                "id": getattr(item, "call_id", None),
-                "name": getattr(item, "name", None),
-                "args": _args(getattr(item, "arguments", None)),
-            }
-            for item in response.output
-            if getattr(item, "type", "") == "function_call"
-        ]
+        proposed = [{"id": getattr(item, "call_id", None), "name": getattr(item, "name", None),
+                     "args": _args(getattr(item, "arguments", None))}
+                    for item in response.output if getattr(item, "type", "") == "function_call"]
         usage = response.usage
-        run.llm_ended(
-            call_id,
-            response_model=_model_name(agent),
-            output=response.output,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            total_tokens=usage.total_tokens,
-            tool_calls=proposed,
-            source=SOURCE,
-            raw=(HOOKS_SCHEMA, {"response_id": response.response_id}),
-        )
+        run.llm_ended(call_id, response_model=_model_name(agent), output=response.output,
+                      input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                      total_tokens=usage.total_tokens, tool_calls=proposed, source=SOURCE,
+                      raw=(HOOKS_SCHEMA, {"response_id": response.response_id}))
 
     async def on_tool_start(self, context: Any, agent: Any, tool: Any) -> None:
         """Record the tool's intent before it runs; fail closed if it cannot be made durable."""
@@ -114,24 +98,17 @@ class LedgerRunHooks(RunHooks[Any]):
             return
         call_id = getattr(context, "tool_call_id", None)
         call = run.tool_started(
-            str(tool.name),
-            _args(getattr(context, "tool_arguments", None)),
-            tool_call_id=call_id,
-            wait=True,
-            require_db=self._fail_closed,
-            source=SOURCE,
-            raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}),
-        )
+            str(tool.name), _args(getattr(context, "tool_arguments", None)),
+            tool_call_id=call_id, wait=True, require_db=self._fail_closed, source=SOURCE,
+            raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}))
         self._tools[call.tool_call_id] = call
         if not self._fail_closed or call.ack is None:
             return
         try:
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
         except Exception:
-            refusal = LedgerUnavailable(
-                f"the intent of tool {tool.name!r} could not be "
-                "recorded; stopping the run instead of running it"
-            )
+            refusal = LedgerUnavailable(f"the intent of tool {tool.name!r} could not be "
+                                        "recorded; stopping the run instead of running it")
             run.tool_ended(call, status="error", error=refusal, source=SOURCE)
             self._tools.pop(call.tool_call_id, None)
             raise refusal from None
@@ -161,28 +138,24 @@ class LedgerTracingProcessor(TracingProcessor):
     and function spans (use that when not also passing `LedgerRunHooks`, to avoid duplicates).
     """
 
-    def __init__(
-        self, *, agent: str = "openai-agents", record_calls: bool = False, **run_kwargs: Any
-    ) -> None:
+    def __init__(self, *, agent: str = "openai-agents", record_calls: bool = False,
+                 **run_kwargs: Any) -> None:
         self._agent = agent
         self._record_calls = record_calls
         self._run_kwargs = run_kwargs
         self._runs: dict[str, tuple[Run, bool]] = {}
         self._lock = threading.Lock()
 
-    def _run_for(self, trace_id: str, name: str | None = None, group_id: str | None = None) -> Run:
+    def _run_for(self, trace_id: str, name: str | None = None,
+                 group_id: str | None = None) -> Run:
         with self._lock:
             entry = self._runs.get(trace_id)
             if entry is None:
                 run = current_run()
                 owned = run is None
                 if run is None:
-                    run = Run(
-                        agent=name or self._agent,
-                        conversation_id=group_id,
-                        source={**SOURCE, "schema": SCHEMA},
-                        **self._run_kwargs,
-                    ).begin()
+                    run = Run(agent=name or self._agent, conversation_id=group_id,
+                              source={**SOURCE, "schema": SCHEMA}, **self._run_kwargs).begin()
                 entry = self._runs[trace_id] = (run, owned)
             return entry[0]
 
@@ -212,85 +185,49 @@ class LedgerTracingProcessor(TracingProcessor):
         kind = data.type
         exported = span.export() or {}
         run = self._run_for(span.trace_id)
-        corr = {
-            "trace_id": span.trace_id,
-            "span_id": span.span_id,
-            "parent_span_id": span.parent_id,
-        }
+        corr = {"trace_id": span.trace_id, "span_id": span.span_id,
+                "parent_span_id": span.parent_id}
         raw = (SCHEMA, exported)
         source = {**SOURCE, "schema": SCHEMA}
         name = getattr(data, "name", None) or kind
         error = span.error
         if kind == "guardrail":
             verdict = "fail" if getattr(data, "triggered", False) else "pass"
-            run.record(
-                "guardrail.evaluated",
-                {"name": name, "verdict": verdict},
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+            run.record("guardrail.evaluated", {"name": name, "verdict": verdict},
+                       raw=raw, source=source, correlation=corr)
         elif kind == "function" and self._record_calls:
-            call = run.tool_started(
-                str(name), _args(getattr(data, "input", None)), source=source, correlation=corr
-            )
-            run.tool_ended(
-                call,
-                status="error" if error else "ok",
-                result=getattr(data, "output", None),
-                error=str(error.get("message")) if error else None,
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+            call = run.tool_started(str(name), _args(getattr(data, "input", None)),
+                                    source=source, correlation=corr)
+            run.tool_ended(call, status="error" if error else "ok",
+                           result=getattr(data, "output", None),
+                           error=str(error.get("message")) if error else None, raw=raw,
+                           source=source, correlation=corr)
         elif kind in {"generation", "response"} and self._record_calls:
             self._llm_span(run, data, kind, raw=raw, source=source, corr=corr, error=error)
         elif kind in {"agent", "handoff", "custom", "mcp_tools"} and name not in _SKIP_CUSTOM:
-            run.record(
-                "custom",
-                {"name": f"openai_agents.{kind}", "attributes": {"span": name, "error": error}},
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+            run.record("custom", {"name": f"openai_agents.{kind}", "attributes": {
+                "span": name, "error": error}}, raw=raw, source=source, correlation=corr)
 
     @staticmethod
-    def _llm_span(
-        run: Run,
-        data: Any,
-        kind: str,
-        *,
-        raw: tuple[str, Any],
-        source: dict[str, str],
-        corr: dict[str, Any],
-        error: Any,
-    ) -> None:
+    def _llm_span(run: Run, data: Any, kind: str, *, raw: tuple[str, Any],
+                  source: dict[str, str], corr: dict[str, Any], error: Any) -> None:
         """A generation/response span, complete at its end: started and ended together."""
         response = getattr(data, "response", None)
         usage = dict(getattr(data, "usage", None) or {})
         if not usage and response is not None and getattr(response, "usage", None) is not None:
-            usage = {
-                "input_tokens": response.usage.input_tokens,
-                "output_tokens": response.usage.output_tokens,
-            }
+            usage = {"input_tokens": response.usage.input_tokens,
+                     "output_tokens": response.usage.output_tokens}
         model = getattr(data, "model", None) or getattr(response, "model", None)
-        call_id = run.llm_started(
-            model=model, request=getattr(data, "input", None), source=source, correlation=corr
-        )
+        call_id = run.llm_started(model=model, request=getattr(data, "input", None),
+                                  source=source, correlation=corr)
         output = getattr(data, "output", None)
         if output is None and response is not None:
             output = getattr(response, "output", None)
-        run.llm_ended(
-            call_id,
-            response_model=model,
-            output=output,
-            input_tokens=usage.get("input_tokens"),
-            output_tokens=usage.get("output_tokens"),
-            error=str(error.get("message")) if error else None,
-            raw=raw,
-            source=source,
-            correlation=corr,
-        )
+        run.llm_ended(call_id, response_model=model, output=output,
+                      input_tokens=usage.get("input_tokens"),
+                      output_tokens=usage.get("output_tokens"),
+                      error=str(error.get("message")) if error else None, raw=raw,
+                      source=source, correlation=corr)
 
     def shutdown(self) -> None:
         """End open runs and flush."""
@@ -309,9 +246,8 @@ class LedgerTracingProcessor(TracingProcessor):
 _approvals: dict[str, Approval] = {}
 
 
-def record_interruptions(
-    result: Any, run: Run | None = None, reason: str | None = "tool requires approval"
-) -> list[Approval]:
+def record_interruptions(result: Any, run: Run | None = None,
+                         reason: str | None = "tool requires approval") -> list[Approval]:
     """Record approval.requested for each `ToolApprovalItem` in `result.interruptions`."""
     target = run or current_run()
     if target is None:
@@ -320,63 +256,31 @@ def record_interruptions(
     for item in getattr(result, "interruptions", ()) or ():
         if not isinstance(item, ToolApprovalItem):
             continue
-        call = {
-            "name": item.name or item.tool_name,
-            "args": _args(item.arguments),
-            "id": item.call_id,
-        }
-        approval = target.request_approval(
-            call,
-            reason=reason,
-            source=SOURCE,
-            raw=(HOOKS_SCHEMA, {"call_id": item.call_id, "arguments": item.arguments}),
-        )
+        call = {"name": item.name or item.tool_name, "args": _args(item.arguments),
+                "id": item.call_id}
+        approval = target.request_approval(call, reason=reason, source=SOURCE,
+                                           raw=(HOOKS_SCHEMA, {"call_id": item.call_id,
+                                                               "arguments": item.arguments}))
         _approvals[str(item.call_id)] = approval
         out.append(approval)
     return out
 
 
-def approve(
-    state: Any,
-    item: ToolApprovalItem,
-    *,
-    approver: str,
-    roles: Iterable[str] = (),
-    always: bool = False,
-    reason: str | None = None,
-) -> None:
+def approve(state: Any, item: ToolApprovalItem, *, approver: str, roles: Iterable[str] = (),
+            always: bool = False, reason: str | None = None) -> None:
     """Record approval.decided (approved) as `approver`, then `state.approve(item)`."""
     approval = _approvals.pop(str(item.call_id), None)
     if approval is not None:
-        decide(
-            approval,
-            approver=approver,
-            roles=roles,
-            decision="approved",
-            reason=reason,
-            source=SOURCE,
-        )
+        decide(approval, approver=approver, roles=roles, decision="approved", reason=reason,
+               source=SOURCE)
     state.approve(item, always_approve=always)
 
 
-def reject(
-    state: Any,
-    item: ToolApprovalItem,
-    *,
-    approver: str,
-    roles: Iterable[str] = (),
-    message: str | None = None,
-    always: bool = False,
-) -> None:
+def reject(state: Any, item: ToolApprovalItem, *, approver: str, roles: Iterable[str] = (),
+           message: str | None = None, always: bool = False) -> None:
     """Record approval.decided (rejected) as `approver`, then `state.reject(item)`."""
     approval = _approvals.pop(str(item.call_id), None)
     if approval is not None:
-        decide(
-            approval,
-            approver=approver,
-            roles=roles,
-            decision="rejected",
-            reason=message,
-            source=SOURCE,
-        )
+        decide(approval, approver=approver, roles=roles, decision="rejected", reason=message,
+               source=SOURCE)
     state.reject(item, always_reject=always, rejection_message=message)

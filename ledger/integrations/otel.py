@@ -86,10 +86,8 @@ def _raw(span: ReadableSpan) -> dict[str, Any]:
         "end_time_unix_nano": span.end_time,
         "status": {"code": span.status.status_code.name, "description": span.status.description},
         "attributes": dict(span.attributes or {}),
-        "events": [
-            {"name": e.name, "time_unix_nano": e.timestamp, "attributes": dict(e.attributes or {})}
-            for e in span.events
-        ],
+        "events": [{"name": e.name, "time_unix_nano": e.timestamp,
+                    "attributes": dict(e.attributes or {})} for e in span.events],
         "resource": dict(span.resource.attributes) if span.resource else {},
     }
 
@@ -105,14 +103,8 @@ class _Trace:
 class LedgerSpanProcessor(SpanProcessor):
     """Add with `tracer_provider.add_span_processor(LedgerSpanProcessor())`, before any sampler."""
 
-    def __init__(
-        self,
-        *,
-        agent: str = "otel",
-        user: str | None = None,
-        run: Run | None = None,
-        **run_kwargs: Any,
-    ) -> None:
+    def __init__(self, *, agent: str = "otel", user: str | None = None, run: Run | None = None,
+                 **run_kwargs: Any) -> None:
         self._run = run
         self._agent = agent
         self._run_kwargs = {"user": user, **run_kwargs}
@@ -133,12 +125,9 @@ class LedgerSpanProcessor(SpanProcessor):
                     conv = _attr(attrs, "gen_ai.conversation.id", "session.id")
                     user = self._run_kwargs.get("user") or _attr(attrs, "user.id")
                     kwargs = {**self._run_kwargs, "user": user}
-                    run = Run(
-                        agent=str(name),
-                        conversation_id=conv,
-                        source={"framework": "opentelemetry", "integration": "otel"},
-                        **kwargs,
-                    ).begin()
+                    run = Run(agent=str(name), conversation_id=conv,
+                              source={"framework": "opentelemetry", "integration": "otel"},
+                              **kwargs).begin()
                 trace = _Trace(run, owned, root_span=ctx.span_id if owned and ctx else None)
                 self._traces[trace_id] = trace
             return trace
@@ -176,30 +165,18 @@ class LedgerSpanProcessor(SpanProcessor):
                 model=_attr(attrs, "gen_ai.request.model", "llm.model_name"),
                 provider=_attr(attrs, "gen_ai.provider.name", "gen_ai.system", "llm.provider"),
                 request=_maybe_json(_attr(attrs, "gen_ai.input.messages", "input.value")),
-                call_id=_hex(sid, 16),
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+                call_id=_hex(sid, 16), raw=raw, source=source, correlation=corr)
         elif kind == "tool":
             name = _attr(attrs, "gen_ai.tool.name", "tool.name") or span.name
-            args = _maybe_json(
-                _attr(attrs, "gen_ai.tool.call.arguments", "tool.parameters", "input.value")
-            )
+            args = _maybe_json(_attr(attrs, "gen_ai.tool.call.arguments", "tool.parameters",
+                                     "input.value"))
             call_id = _attr(attrs, "gen_ai.tool.call.id", "tool_call.id") or _hex(sid, 16)
             trace.spans[sid] = trace.run.tool_started(
-                str(name),
-                args,
-                tool_call_id=str(call_id),
-                side_effect="unknown",
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+                str(name), args, tool_call_id=str(call_id), side_effect="unknown", raw=raw,
+                source=source, correlation=corr)
         elif sid != trace.root_span:
-            trace.spans[sid] = trace.run.custom(
-                f"otel.{kind}.started", span=span.name, attributes=dict(attrs)
-            )
+            trace.spans[sid] = trace.run.custom(f"otel.{kind}.started", span=span.name,
+                                                attributes=dict(attrs))
 
     def on_end(self, span: ReadableSpan) -> None:
         """Record the *ended* half with usage, outcome and the full span in `raw`."""
@@ -227,52 +204,28 @@ class LedgerSpanProcessor(SpanProcessor):
             finish = _attr(attrs, "gen_ai.response.finish_reasons")
             run.llm_ended(
                 started,
-                response_model=_attr(
-                    attrs, "gen_ai.response.model", "gen_ai.request.model", "llm.model_name"
-                ),
+                response_model=_attr(attrs, "gen_ai.response.model", "gen_ai.request.model",
+                                     "llm.model_name"),
                 output=_maybe_json(_attr(attrs, "gen_ai.output.messages", "output.value")),
                 input_tokens=_attr(attrs, "gen_ai.usage.input_tokens", "llm.token_count.prompt"),
-                output_tokens=_attr(
-                    attrs, "gen_ai.usage.output_tokens", "llm.token_count.completion"
-                ),
-                finish_reason=str(finish[0]) if finish else None,
-                duration_ns=duration,
-                error=str(error) if error else None,
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+                output_tokens=_attr(attrs, "gen_ai.usage.output_tokens",
+                                    "llm.token_count.completion"),
+                finish_reason=str(finish[0]) if finish else None, duration_ns=duration,
+                error=str(error) if error else None, raw=raw, source=source, correlation=corr)
         elif kind == "tool" and isinstance(started, ToolCall):
             result = _maybe_json(_attr(attrs, "gen_ai.tool.call.result", "output.value"))
-            run.tool_ended(
-                started,
-                status="error" if failed else "ok",
-                result=result,
-                error=str(error) if error else None,
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+            run.tool_ended(started, status="error" if failed else "ok", result=result,
+                           error=str(error) if error else None, raw=raw, source=source,
+                           correlation=corr)
         elif kind == "guardrail":
             verdict = "fail" if failed or attrs.get("guardrail.triggered") else "pass"
-            run.record(
-                "guardrail.evaluated",
-                {"name": span.name, "verdict": verdict, "details": dict(attrs)},
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+            run.record("guardrail.evaluated", {"name": span.name, "verdict": verdict,
+                                               "details": dict(attrs)},
+                       raw=raw, source=source, correlation=corr)
         elif sid != trace.root_span:
-            run.record(
-                "custom",
-                {
-                    "name": f"otel.{kind}.ended",
-                    "attributes": {"span": span.name, "status": span.status.status_code.name},
-                },
-                raw=raw,
-                source=source,
-                correlation=corr,
-            )
+            run.record("custom", {"name": f"otel.{kind}.ended", "attributes": {
+                "span": span.name, "status": span.status.status_code.name}},
+                raw=raw, source=source, correlation=corr)
         if sid == trace.root_span and trace.owned:
             with self._lock:
                 self._traces.pop(ctx.trace_id if ctx else 0, None)
