@@ -133,8 +133,16 @@ class _Spec:
             raise LedgerUnavailable(f"could not record the intent of tool {self.name!r}: "
                                     f"{type(exc).__name__}") from None
 
-    def acked(self, ack_error: BaseException | None) -> None:
-        """Decide whether the body may run after the ack resolved (or failed)."""
+    def acked(self, run: Run, call: ToolCall, ack_error: BaseException | None) -> None:
+        """Raise unless the body may run after the ack resolved (or failed); a refusal is
+        recorded as the call's outcome first."""
+        try:
+            self._may_run(ack_error)
+        except LedgerUnavailable as exc:
+            self.end(run, call, status="error", error=exc)
+            raise
+
+    def _may_run(self, ack_error: BaseException | None) -> None:
         if ack_error is None or self.fail_open:
             return
         if isinstance(ack_error, LedgerUnavailable):
@@ -197,11 +205,7 @@ def _async_wrapper(func: Callable[..., Awaitable[Any]], spec: _Spec) -> Callable
             raise
         except Exception as exc:
             ack_error = exc
-        try:
-            spec.acked(ack_error)
-        except LedgerUnavailable as exc:
-            spec.end(run, call, status="error", error=exc)
-            raise
+        spec.acked(run, call, ack_error)
         try:
             result = await func(*args, **kwargs)
         except asyncio.CancelledError as exc:
@@ -231,11 +235,7 @@ def _sync_wrapper(func: Callable[P, R], spec: _Spec) -> Callable[P, R]:
             call.ack.result(ACK_TIMEOUT)
         except Exception as exc:
             ack_error = exc
-        try:
-            spec.acked(ack_error)
-        except LedgerUnavailable as exc:
-            spec.end(run, call, status="error", error=exc)
-            raise
+        spec.acked(run, call, ack_error)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
