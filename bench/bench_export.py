@@ -95,7 +95,7 @@ def _run(t0: int, settings: Settings) -> list[EncodedEvent]:
 
 
 def setup(settings: Settings, n: int) -> None:
-    conn = connect(settings)
+    conn = connect(settings, migrate=True)
     have = conn.execute("SELECT count(*) FROM ledger_events").fetchone()
     if have and int(have[0]) >= n:
         return

@@ -37,7 +37,7 @@ def fresh_settings(name: str) -> Settings:
         atexit.register(_drop_database, admin, db)
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-home-"))
     settings = Settings(home=home, dsn=conninfo.make_conninfo(admin, dbname=db))
-    connect(settings).close()
+    connect(settings, migrate=True).close()
     return settings
 
 

@@ -11,10 +11,10 @@ itself recorded in the ledger as `export.created` ("audit the auditor").
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import os
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,17 +30,17 @@ from exporters.bundle_scan import PopWriters, scope_batches
 from exporters.bundle_seal import HashingSink, file_entry, seal
 from exporters.bundle_tree import TreeWriter
 from exporters.dsse import dsse_keyid
-from exporters.populations import select
+from exporters.populations import Population, select
 from exporters.rows import EVENT_SCHEMA
 from ledger import ids
 from ledger.config import Settings
 from ledger.errors import InputError
-from ledger.events import make_event
 from ledger.gcpause import gc_paused
 from ledger.keys import fingerprint
-from ledger.store.append import submit
-from ledger.store.read import latest_checkpoint
-from ledger.store.sequencer import log_signer, try_sequence
+from ledger.store.door import append, single_event
+from ledger.store.export import scope_span
+from ledger.store.read import CheckpointRow, checkpoint_at_most, latest_checkpoint
+from ledger.store.sequencer import log_signer
 
 __all__ = [
     "BATCH",
@@ -53,14 +53,17 @@ __all__ = [
 BATCH = 20_000
 FORMAT = "agent-ledger-evidence-bundle"
 Progress = Callable[[int, int], None]
-
-_COUNT_SCOPE = (
-    "SELECT count(*), min(seq), max(seq) FROM ledger_events WHERE origin = %s AND seq < %s"
-    " AND occurred_at >= %s AND occurred_at < %s"
-)
-_START_CHECKPOINT = (
-    "SELECT tree_size, note FROM ledger_checkpoints WHERE origin = %s AND tree_size <= %s"
-    " ORDER BY tree_size DESC LIMIT 1"
+_PARQUET = "application/vnd.apache.parquet"
+_SUBDIRS = (
+    "ledger",
+    "checkpoints",
+    "keys",
+    "attestation",
+    "custody",
+    "config",
+    "controls",
+    "exceptions",
+    "replays",
 )
 
 
@@ -119,13 +122,40 @@ def _write_batch(
     jsonl.write(b"\n".join(bodies) + b"\n")
 
 
-def export_bundle(
-    conn: psycopg.Connection,
-    settings: Settings,
-    params: ExportParams,
-    progress: Progress | None = None,
-) -> ExportResult:
-    """Write the bundle into `params.out` (created; must not exist or be empty)."""
+@dataclass(frozen=True)
+class _Scope:
+    """What an export covers, settled before anything is written."""
+
+    origin: str
+    pops: tuple[Population, ...]
+    period: tuple[int, int]
+    """[since, until) in ns."""
+    end: CheckpointRow
+    start_size: int
+    start_note: str | None
+    span: tuple[int, int]
+    """The seq range [first, last + 1) of in-scope events ((0, 0) when none)."""
+    total: int
+
+    @property
+    def index_bounds(self) -> tuple[str, str]:
+        """The period widened by 1 µs each side (PostgreSQL rounds to µs); the body decides."""
+        return _pg_ts(self.period[0] - 1000), _pg_ts(self.period[1] + 1000)
+
+
+@dataclass
+class _Events:
+    """What the events pass wrote and counted."""
+
+    files: list[dict[str, Any]]
+    pops: PopWriters
+    agg: extras.Aggregates
+    tree: TreeWriter
+    count: int
+
+
+def _scope(conn: psycopg.Connection, settings: Settings, params: ExportParams) -> _Scope:
+    """Validate the request and find the checkpoints and seq span it covers."""
     since_ns, until_ns = parse_ts(params.since, "since"), parse_ts(params.until, "until")
     if until_ns <= since_ns:
         raise InputError("--until must be later than --since (the period is [since, until))")
@@ -140,47 +170,42 @@ def export_bundle(
     latest = latest_checkpoint(conn, origin)
     if latest is None:
         raise InputError(f"no signed checkpoint for {origin}: the log is empty")
-    end_size = latest.tree_size
-    signer = log_signer(settings)
-    # Widen the indexed window by 1 µs each side (PostgreSQL rounds to µs); the body decides.
-    lo_ns, hi_ns = since_ns - 1000, until_ns + 1000
-    total, first_seq, last_seq = conn.execute(
-        _COUNT_SCOPE, (origin, end_size, _pg_ts(lo_ns), _pg_ts(hi_ns))
-    ).fetchone() or (0, None, None)
-    start_row = conn.execute(
-        _START_CHECKPOINT, (origin, end_size if first_seq is None else int(first_seq))
-    ).fetchone()
-    start_size, start_note = (int(start_row[0]), str(start_row[1])) if start_row else (0, None)
+    scope = _Scope(origin, pops, (since_ns, until_ns), latest, 0, None, (0, 0), 0)
+    found = scope_span(conn, origin, latest.tree_size, scope.index_bounds)
+    first = latest.tree_size if found.first_seq is None else found.first_seq
+    start = checkpoint_at_most(conn, origin, first)
+    span = (0, 0) if found.first_seq is None else (found.first_seq, int(found.last_seq or 0) + 1)
+    return dataclasses.replace(
+        scope,
+        start_size=start.tree_size if start else 0,
+        start_note=start.note if start else None,
+        span=span,
+        total=found.count,
+    )
 
+
+def _make_dirs(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for sub in (
-        "ledger",
-        "checkpoints",
-        "keys",
-        "attestation",
-        "custody",
-        "config",
-        "controls",
-        "exceptions",
-        "replays",
-    ):
+    for sub in _SUBDIRS:
         (out / sub).mkdir(exist_ok=True)
-    files: list[dict[str, Any]] = []
-    export_id = str(ids.new_id())
-    created_at = ids.format_timestamp(ids.now_ns())
 
-    # 1. events: Parquet + canonical JSONL + populations + aggregates, one pass.
-    pw = PopWriters(out, pops)
+
+def _write_events(
+    conn: psycopg.Connection, out: Path, scope: _Scope, progress: Progress | None
+) -> _Events:
+    """Stage 1: Parquet + canonical JSONL + populations + aggregates, one pass over the scope.
+
+    Parquet encoding/compression and file writes release the GIL: one batch is written on a
+    background thread while the next is flattened (at most one in flight: memory stays flat).
+    """
+    pw = PopWriters(out, scope.pops)
     agg = extras.Aggregates()
     events_sink = HashingSink(out / "ledger/events.parquet")
     jsonl_sink = HashingSink(out / "ledger/events.jsonl")
     writer = pq.ParquetWriter(events_sink, EVENT_SCHEMA, compression="zstd")
+    tree = TreeWriter(out, scope.start_size, scope.end.tree_size)
+    tree.read(conn, scope.origin, 0, scope.span[0])  # leaves of `span` come with the events
     done = 0
-    span = (0, 0) if first_seq is None else (int(first_seq), int(last_seq) + 1)
-    tree = TreeWriter(out, start_size, end_size)  # leaves of `span` come with the events
-    tree.read(conn, origin, 0, span[0])
-    # Parquet encoding/compression and file writes release the GIL: one batch is written on a
-    # background thread while the next is flattened (at most one in flight: memory stays flat).
     pending: Future[None] | None = None
     with (
         jsonl_sink as jsonl,
@@ -189,10 +214,10 @@ def export_bundle(
     ):
         for batch in scope_batches(
             conn,
-            origin,
-            span=span,
-            index_bounds=(_pg_ts(lo_ns), _pg_ts(hi_ns)),
-            period=(ids.format_timestamp(since_ns), ids.format_timestamp(until_ns)),
+            scope.origin,
+            span=scope.span,
+            index_bounds=scope.index_bounds,
+            period=(ids.format_timestamp(scope.period[0]), ids.format_timestamp(scope.period[1])),
             step=BATCH,
         ):
             tree.add(batch.window, batch.window_seqs, batch.leaves)
@@ -206,35 +231,26 @@ def export_bundle(
             pending = background.submit(_write_batch, writer, table, jsonl, batch.bodies)
             done += len(batch)
             if progress:
-                progress(done, int(total))
+                progress(done, scope.total)
         if pending is not None:
             pending.result()
     writer.close()
     events_sink.close()
     pw.close()
-    parquet_type = "application/vnd.apache.parquet"
-    ledger_events = "ledger/events.parquet"
-    files.append(file_entry(out, ledger_events, parquet_type, done, known=events_sink.digest()))
-    files.append(
-        file_entry(out, "ledger/events.jsonl", "application/jsonl", done, known=jsonl.digest())
-    )
+    files = [
+        file_entry(out, "ledger/events.parquet", _PARQUET, done, known=events_sink.digest()),
+        file_entry(out, "ledger/events.jsonl", "application/jsonl", done, known=jsonl.digest()),
+    ]
+    return _Events(files, pw, agg, tree, done)
 
-    # 2. leaves [0, end_size), both checkpoints and the consistency proof.
-    verifiers = [signer.verifier, *extras.witness_verifiers(conn, origin, end_size)]
-    with gc_paused():
-        tree.read(conn, origin, span[1], end_size)
-        tree_files, start_root = tree.finish(
-            origin=origin,
-            start_note=start_note,
-            end=(latest.root_hash, latest.note),
-            verifiers=verifiers,
-        )
-    files.extend(tree_files)
 
-    # 4. populations with their SQL, parameters and row counts.
-    param_json = params.as_json(origin)
-    pop_summary: dict[str, int] = {}
-    for i, pop in enumerate(pops):
+def _write_populations(
+    out: Path, scope: _Scope, pw: PopWriters, param_json: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Stage 4: each population's CSV entry and its metadata (SQL, parameters, row count)."""
+    files: list[dict[str, Any]] = []
+    summary: dict[str, int] = {}
+    for i, pop in enumerate(scope.pops):
         entry = file_entry(out, pop.path, "text/csv", pw.counts[i])
         files.append(entry)
         meta = {
@@ -254,39 +270,26 @@ def export_bundle(
         }
         (out / pop.meta_path).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         files.append(file_entry(out, pop.meta_path, "application/json"))
-        pop_summary[f"{pop.control}/{pop.id}"] = pw.counts[i]
+        summary[f"{pop.control}/{pop.id}"] = pw.counts[i]
+    return files, summary
 
-    # 5. config, replays, gaps, custody, trust, matrix, docs.
-    context = extras.Context(
-        out=out,
-        conn=conn,
-        origin=origin,
-        end_size=end_size,
-        start_size=start_size,
-        params=param_json,
-        export_id=export_id,
-        created_at=created_at,
-        exported_by=params.exported_by,
-        pops=pops,
-        counts=pw.counts,
-        agg=agg,
-        events=done,
-        signer_vkey=signer.vkey,
-        signer_fingerprint=fingerprint(signer),
-        dsse_keyid=dsse_keyid(signer.public_key),
-        signer_public_key=signer.public_key,
-        witness_vkeys=[v.vkey for v in verifiers[1:]],
-    )
-    files.extend(extras.write_all(context))
 
-    # 6. manifest, statement, DSSE envelope, SHA256SUMS.
-    manifest = {
+def _manifest(
+    context: extras.Context,
+    scope: _Scope,
+    start_root: bytes,
+    pop_summary: dict[str, int],
+    files: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Stage 6's manifest: format, parameters, both checkpoints, row counts, every file."""
+    end = scope.end
+    return {
         "format": FORMAT,
         "format_version": 1,
-        "export_id": export_id,
-        "created_at": created_at,
-        "exported_by": params.exported_by,
-        "parameters": param_json,
+        "export_id": context.export_id,
+        "created_at": context.created_at,
+        "exported_by": context.exported_by,
+        "parameters": context.params,
         "schema_versions": {
             "event": 1,
             "events.parquet": "events/v1",
@@ -296,30 +299,92 @@ def export_bundle(
         },
         "checkpoints": {
             "start": {
-                "size": start_size,
+                "size": scope.start_size,
                 "root": start_root.hex(),
-                "note": "checkpoints/start.note" if start_note else None,
+                "note": "checkpoints/start.note" if scope.start_note else None,
             },
             "end": {
-                "size": end_size,
-                "root": latest.root_hash.hex(),
+                "size": end.tree_size,
+                "root": end.root_hash.hex(),
                 "note": "checkpoints/end.note",
             },
             "consistency": "checkpoints/consistency.json",
         },
-        "row_counts": {"events": done, "leaves": end_size, "populations": pop_summary},
-        "signing": {"dsse_keyid": context.dsse_keyid, "key": "log", "vkey": signer.vkey},
+        "row_counts": {
+            "events": context.events,
+            "leaves": end.tree_size,
+            "populations": pop_summary,
+        },
+        "signing": {"dsse_keyid": context.dsse_keyid, "key": "log", "vkey": context.signer_vkey},
         "files": files,
     }
+
+
+def export_bundle(
+    conn: psycopg.Connection,
+    settings: Settings,
+    params: ExportParams,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write the bundle into `params.out` (created; must not exist or be empty).
+
+    A pipeline of stages: scope, events (with populations and the leaves in scope), the rest
+    of the leaves with checkpoints and consistency proof, population metadata, the small files,
+    the sealed manifest, and finally the custody event through the write door.
+    """
+    scope = _scope(conn, settings, params)
+    signer = log_signer(settings)
+    out, origin, end = params.out, scope.origin, scope.end
+    _make_dirs(out)
+    export_id, created_at = str(ids.new_id()), ids.format_timestamp(ids.now_ns())
+    events = _write_events(conn, out, scope, progress)
+    verifiers = [signer.verifier, *extras.witness_verifiers(conn, origin, end.tree_size)]
+    with gc_paused():  # stage 2: leaves [0, end_size), both checkpoints, the consistency proof
+        events.tree.read(conn, origin, scope.span[1], end.tree_size)
+        tree_files, start_root = events.tree.finish(
+            origin=origin,
+            start_note=scope.start_note,
+            end=(end.root_hash, end.note),
+            verifiers=verifiers,
+        )
+    param_json = params.as_json(origin)
+    pop_files, pop_summary = _write_populations(out, scope, events.pops, param_json)
+    context = extras.Context(
+        out=out,
+        conn=conn,
+        origin=origin,
+        end_size=end.tree_size,
+        start_size=scope.start_size,
+        params=param_json,
+        export_id=export_id,
+        created_at=created_at,
+        exported_by=params.exported_by,
+        pops=scope.pops,
+        counts=events.pops.counts,
+        agg=events.agg,
+        events=events.count,
+        signer_vkey=signer.vkey,
+        signer_fingerprint=fingerprint(signer),
+        dsse_keyid=dsse_keyid(signer.public_key),
+        signer_public_key=signer.public_key,
+        witness_vkeys=[v.vkey for v in verifiers[1:]],
+    )
+    files = [*events.files, *tree_files, *pop_files, *extras.write_all(context)]
     predicate = {
-        "export_id": export_id,
+        "export_id": context.export_id,
         "origin": origin,
         "period": param_json,
-        "end_checkpoint": {"size": end_size, "root": latest.root_hash.hex()},
+        "end_checkpoint": {"size": end.tree_size, "root": end.root_hash.hex()},
     }
-    manifest_sha256 = seal(out, manifest, predicate, signer)
-
-    result = ExportResult(out, done, start_size, end_size, manifest_sha256, populations=pop_summary)
+    manifest = _manifest(context, scope, start_root, pop_summary, files)
+    result = ExportResult(
+        out,
+        events.count,
+        scope.start_size,
+        end.tree_size,
+        seal(out, manifest, predicate, signer),
+        populations=pop_summary,
+    )
     if params.record:
         result.export_event_id = _record(
             conn, settings, origin=origin, params=params, param_json=param_json, result=result
@@ -337,10 +402,8 @@ def _record(
     result: ExportResult,
 ) -> str:
     """Append `export.created` (who, when, parameters, manifest digest) to the tenant's log."""
-    event = make_event(
+    event = single_event(
         "export.created",
-        run_id=uuid.uuid4(),
-        run_seq=0,
         tenant=origin.rsplit("/", 1)[-1],
         principal={"initiating_user": params.exported_by},
         data={
@@ -354,6 +417,5 @@ def _record(
             },
         },
     )
-    submit(conn, [event], settings)
-    try_sequence(conn, settings, wait=False)
+    append(conn, [event], settings, wait=False)
     return str(event.event_id)

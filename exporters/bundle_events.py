@@ -29,6 +29,7 @@ from exporters.populations import (
 from exporters.rows import EVENT_COLUMNS, EVENT_SCHEMA, flatten, flatten_columns
 from ledger import ids
 from ledger.gcpause import gc_paused
+from ledger.merkle import leaf_hash, leaf_hashes
 
 if TYPE_CHECKING:
     from exporters.bundle_verify import BundleReport
@@ -48,12 +49,6 @@ def streaming_parquet(path: Path) -> Any:
     """A Parquet reader whose memory stays flat: pyarrow's default pre-buffering kept every
     row group read so far (+150 MiB for 1M events), growing with the file."""
     return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-
-
-def leaf_hashes(bodies: list[bytes]) -> list[bytes]:
-    """RFC 6962 leaf hashes of canonical bodies (the hashing hot path, benchmarked)."""
-    sha = hashlib.sha256
-    return [sha(b"\x00" + b).digest() for b in bodies]
 
 
 def _populations(manifest: dict[str, Any], report: BundleReport) -> list[Population]:
@@ -116,41 +111,72 @@ class _Scan:
 
     def _fast(self, batch: Any, lines: list[bytes]) -> bool:
         """All checks on columns; False (nothing recorded) as soon as any row needs a report."""
+        checked = self._fast_leaves(batch, lines)
+        if checked is None:
+            return False
+        seqs, bodies, computed = checked
+        flat = self._fast_columns(batch, seqs, bodies, computed)
+        if flat is None:
+            return False
+        self._fast_chains(flat, seqs)
+        found = population_rows(self.pops, flat)
+        for i, (pop, idx) in enumerate(zip(self.pops, found, strict=True)):
+            if idx:
+                self.hashers[i].update(self.line.many(project_rows(pop, flat, idx)))
+                self.counts[i] += len(idx)
+        self.n += len(seqs)
+        self.last_seq = seqs[-1]
+        return True
+
+    def _fast_leaves(
+        self, batch: Any, lines: list[bytes]
+    ) -> tuple[list[int], list[bytes], list[bytes]] | None:
+        """(seqs, bodies, leaf hashes) when the schema, order, JSONL and leaves all agree."""
         if batch.schema.names != list(EVENT_COLUMNS) or self.bounds is None:
-            return False
+            return None
         if not batch.schema.remove_metadata().equals(_PLAIN_SCHEMA):
-            return False
+            return None
         seqs = batch.column("seq").to_pylist()
         k = len(seqs)
         if not k or None in seqs or seqs[0] <= self.last_seq or seqs[-1] >= self.end_size:
-            return False
+            return None
         if any(a >= b for a, b in itertools.pairwise(seqs)):
-            return False
+            return None
         bodies = [(b or "").encode("utf-8") for b in batch.column("body").to_pylist()]
         if [x.rstrip(b"\n") for x in lines] != bodies:
-            return False
-        sha = hashlib.sha256
-        computed = [sha(b"\x00" + b).digest() for b in bodies]
+            return None
+        computed = leaf_hashes(bodies)
         s0 = seqs[0]
         if seqs[-1] - s0 == k - 1:
             if self.leaves[32 * s0 : 32 * (s0 + k)] != b"".join(computed):
-                return False
+                return None
         elif [self.leaves[32 * s : 32 * s + 32] for s in seqs] != computed:
-            return False
+            return None
+        return seqs, bodies, computed
+
+    def _fast_columns(
+        self, batch: Any, seqs: list[int], bodies: list[bytes], computed: list[bytes]
+    ) -> dict[str, list[Any]] | None:
+        """Every column re-derived from the body and equal to the stored one, in the period."""
         flat, bad = flatten_columns(seqs, bodies, [h.hex() for h in computed], strict=False)
         if bad:
-            return False
-        try:  # every column re-derived from the body, compared in Arrow (cheaper than to_pylist)
+            return None
+        try:  # compared in Arrow (cheaper than to_pylist)
             derived = pa.Table.from_pydict(flat, schema=EVENT_SCHEMA)
         except (TypeError, ValueError, OverflowError):
-            return False
+            return None
         if not derived.equals(pa.Table.from_batches([batch])):
-            return False
+            return None
+        assert self.bounds is not None  # checked by _fast_leaves
         since_s, until_s = self.bounds
         if not _in_period(flat["occurred_at"], since_s, until_s):
-            return False
+            return None
         if self.tenant is not None and any(t != self.tenant for t in flat["tenant"]):
-            return False
+            return None
+        return flat
+
+    def _fast_chains(self, flat: dict[str, list[Any]], seqs: list[int]) -> None:
+        """Advance each run's chain; a row that ends a run or breaks it gets the full check."""
         n0, heads = self.n, self.heads
         for j, (run_id, run_seq, seq, prev, kind, leaf, body) in enumerate(
             zip(
@@ -175,18 +201,10 @@ class _Scan:
                 )
             else:
                 heads[run_id] = (run_seq, leaf)
-        found = population_rows(self.pops, flat)
-        for i, (pop, idx) in enumerate(zip(self.pops, found, strict=True)):
-            if idx:
-                self.hashers[i].update(self.line.many(project_rows(pop, flat, idx)))
-                self.counts[i] += len(idx)
-        self.n += k
-        self.last_seq = seqs[-1]
-        return True
 
     def _slow(self, rows: list[dict[str, Any]], lines: list[bytes]) -> None:
         """The row-by-row checks (used for a batch with any problem): exact reports."""
-        report, sha = self.report, hashlib.sha256
+        report = self.report
         for row, got in zip(rows, lines, strict=False):
             self.n += 1
             n = self.n
@@ -203,7 +221,7 @@ class _Scan:
                 )
                 continue
             self.last_seq = seq
-            leaf = sha(b"\x00" + body).digest()
+            leaf = leaf_hash(body)
             if self.leaves[32 * seq : 32 * seq + 32] != leaf:
                 report.add(
                     _EVENTS,

@@ -22,20 +22,14 @@ import psycopg
 
 from exporters import bundle_docs
 from exporters.bundle_agg import Aggregates
+from exporters.bundle_seal import file_entry
 from exporters.populations import Population
 from ledger.canonical import content_hash
+from ledger.keyring import KEY_EVENT_TYPES
 from ledger.note import NoteError, Verifier
+from ledger.store.read import events_of_types
 
 __all__ = ["Aggregates", "Context", "witness_verifiers", "write_all"]
-
-_KEY_EVENTS = (
-    "SELECT seq, body FROM ledger_events WHERE origin = %s AND seq < %s"
-    " AND type IN ('key.announced', 'key.rotated', 'key.revoked') ORDER BY seq"
-)
-_POLICIES = (
-    "SELECT seq, body FROM ledger_events WHERE origin = %s AND seq < %s"
-    " AND type = 'policy.published' ORDER BY seq"
-)
 
 
 @dataclass
@@ -64,8 +58,8 @@ class Context:
 
 def _key_events(conn: psycopg.Connection, origin: str, end: int) -> list[dict[str, Any]]:
     found = []
-    for seq, body in conn.execute(_KEY_EVENTS, (origin, end)).fetchall():
-        value = orjson.loads(bytes(body))
+    for seq, body in events_of_types(conn, origin, KEY_EVENT_TYPES, before=end):
+        value = orjson.loads(body)
         found.append(
             {
                 "seq": int(seq),
@@ -184,10 +178,8 @@ def _known_gaps(ctx: Context, replay: dict[str, bool]) -> list[dict[str, Any]]:
     return gaps
 
 
-def write_all(ctx: Context) -> list[dict[str, Any]]:
-    """Write every small file; return their manifest entries."""
-    from exporters.bundle_seal import file_entry
-
+def _config_files(ctx: Context) -> list[dict[str, Any]]:
+    """config/: the versions in force and the policies published before the end size."""
     out, entries = ctx.out, []
     versions = sorted((k, v, *s) for (k, v), s in ctx.agg.versions.items())
     _csv(
@@ -197,8 +189,10 @@ def write_all(ctx: Context) -> list[dict[str, Any]]:
     )
     entries.append(file_entry(out, "config/versions_in_force.csv", "text/csv", len(versions)))
     policies = []
-    for seq, body in ctx.conn.execute(_POLICIES, (ctx.origin, ctx.end_size)).fetchall():
-        data = orjson.loads(bytes(body))["data"]
+    for seq, body in events_of_types(
+        ctx.conn, ctx.origin, ["policy.published"], before=ctx.end_size
+    ):
+        data = orjson.loads(body)["data"]
         policies.append(
             {
                 "seq": int(seq),
@@ -211,7 +205,12 @@ def write_all(ctx: Context) -> list[dict[str, Any]]:
         )
     _jsonl(out / "config/policies.jsonl", policies)
     entries.append(file_entry(out, "config/policies.jsonl", "application/jsonl", len(policies)))
+    return entries
 
+
+def _replay_files(ctx: Context) -> list[dict[str, Any]]:
+    """replays/: undo records and runtime verdicts gathered by the events pass."""
+    out, entries = ctx.out, []
     _jsonl(out / "replays/undo_records.jsonl", ctx.agg.undo)
     entries.append(
         file_entry(out, "replays/undo_records.jsonl", "application/jsonl", len(ctx.agg.undo))
@@ -222,14 +221,24 @@ def write_all(ctx: Context) -> list[dict[str, Any]]:
             out, "replays/runtime_verdicts.jsonl", "application/jsonl", len(ctx.agg.verdicts)
         )
     )
+    return entries
 
+
+def _gap_files(ctx: Context) -> list[dict[str, Any]]:
+    """exceptions/: what this bundle cannot show, and why."""
+    out, entries = ctx.out, []
     replay = _replay_modules()
     gaps = _known_gaps(ctx, replay)
     (out / "exceptions/known_gaps.json").write_text(json.dumps(gaps, indent=2) + "\n")
     (out / "exceptions/known_gaps.md").write_text(bundle_docs.known_gaps_md(gaps))
     entries.append(file_entry(out, "exceptions/known_gaps.json", "application/json", len(gaps)))
     entries.append(file_entry(out, "exceptions/known_gaps.md", "text/markdown"))
+    return entries
 
+
+def _trust_files(ctx: Context) -> list[dict[str, Any]]:
+    """keys/trust.json: the keys to compare out-of-band, and the key events of the log."""
+    out, entries = ctx.out, []
     key_events = _key_events(ctx.conn, ctx.origin, ctx.end_size)
     trust = {
         "version": 1,
@@ -257,7 +266,12 @@ def write_all(ctx: Context) -> list[dict[str, Any]]:
     }
     (out / "keys/trust.json").write_text(json.dumps(trust, indent=2) + "\n")
     entries.append(file_entry(out, "keys/trust.json", "application/json"))
+    return entries
 
+
+def _custody_files(ctx: Context) -> list[dict[str, Any]]:
+    """custody/: who asked for the export, when, and what happened to it."""
+    out, entries = ctx.out, []
     request = {
         "export_id": ctx.export_id,
         "requested_by": ctx.exported_by,
@@ -288,7 +302,12 @@ def write_all(ctx: Context) -> list[dict[str, Any]]:
     )
     entries.append(file_entry(out, "custody/export_request.json", "application/json"))
     entries.append(file_entry(out, "custody/custody_log.jsonl", "application/jsonl", 2))
+    return entries
 
+
+def _matrix_files(ctx: Context) -> list[dict[str, Any]]:
+    """controls/control-matrix.csv: each population with its control and evidence paths."""
+    out, entries = ctx.out, []
     matrix = []
     for pop, count in zip(ctx.pops, ctx.counts, strict=True):
         evidence = [pop.path, pop.meta_path, "ledger/events.parquet"]
@@ -309,7 +328,12 @@ def write_all(ctx: Context) -> list[dict[str, Any]]:
         matrix,
     )
     entries.append(file_entry(out, "controls/control-matrix.csv", "text/csv", len(matrix)))
+    return entries
 
+
+def _doc_files(ctx: Context) -> list[dict[str, Any]]:
+    """README.md and VERIFY.md for the auditor."""
+    out, entries = ctx.out, []
     (out / "README.md").write_text(
         bundle_docs.readme(
             ctx.params,
@@ -326,3 +350,17 @@ def write_all(ctx: Context) -> list[dict[str, Any]]:
     entries.append(file_entry(out, "README.md", "text/markdown"))
     entries.append(file_entry(out, "VERIFY.md", "text/markdown"))
     return entries
+
+
+def write_all(ctx: Context) -> list[dict[str, Any]]:
+    """Write every small file; return their manifest entries (in a stable order)."""
+    stages = (
+        _config_files,
+        _replay_files,
+        _gap_files,
+        _trust_files,
+        _custody_files,
+        _matrix_files,
+        _doc_files,
+    )
+    return [entry for stage in stages for entry in stage(ctx)]

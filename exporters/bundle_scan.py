@@ -29,15 +29,10 @@ from exporters.populations import Population, csv_bytes, population_rows, projec
 from exporters.rows import EVENT_COLUMNS, flatten_columns
 from ledger.gcpause import gc_paused
 from ledger.readahead import read_ahead
+from ledger.store.export import scope_window
 
 __all__ = ["Batch", "PopWriters", "scope_batches"]
 
-# Every row of the window comes back (seq, leaf) so the tree needs no second pass over the
-# heap; the body only for rows inside the (widened) period.
-_WINDOW = (
-    "SELECT seq, leaf_hash, CASE WHEN occurred_at >= %s AND occurred_at < %s THEN body END"
-    " FROM ledger_events WHERE origin = %s AND seq >= %s AND seq < %s"
-)
 _FIRST = operator.itemgetter(0)
 _Window = tuple[tuple[int, int], list[int], list[bytes], list[int], list[bytes], list[str]]
 
@@ -71,7 +66,7 @@ def _windows(
     cur = conn.cursor(binary=True)
     for lo in range(span[0], span[1], step):
         hi = min(lo + step, span[1])
-        rows = cur.execute(_WINDOW, (*bounds, origin, lo, hi), prepare=False).fetchall()
+        rows = scope_window(cur, bounds, origin, lo, hi)
         # binary cursor: int8 arrives as int and bytea as bytes (no conversion needed)
         seqs = [r[0] for r in rows]
         if any(a >= b for a, b in itertools.pairwise(seqs)):

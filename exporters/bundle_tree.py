@@ -24,15 +24,10 @@ from exporters.rows import LEAF_SCHEMA
 from exporters.treeproof import StreamingTree
 from ledger.errors import VerificationFailed
 from ledger.note import Checkpoint, Verifier, open_note
+from ledger.store.export import leaf_window
 
 __all__ = ["TreeWriter"]
 
-# No ORDER BY: rows are sorted client-side (free when already in order); with it PostgreSQL
-# bitmap-scanned and sorted each 100k window on disk. A binary cursor gets bytea as raw bytes;
-# never prepared, so each window is planned with its own bounds (see bundle_scan).
-_LEAF_BATCH = (
-    "SELECT seq, leaf_hash FROM ledger_events WHERE origin = %s AND seq >= %s AND seq < %s"
-)
 _STEP = 100_000
 
 
@@ -68,7 +63,7 @@ class TreeWriter:
         cur = conn.cursor(binary=True)
         for start in range(lo, hi, _STEP):
             stop = min(hi, start + _STEP)
-            rows = cur.execute(_LEAF_BATCH, (origin, start, stop), prepare=False).fetchall()
+            rows = leaf_window(cur, origin, start, stop)
             if any(int(a[0]) >= int(b[0]) for a, b in itertools.pairwise(rows)):
                 rows.sort(key=lambda r: int(r[0]))
             self.add((start, stop), [int(r[0]) for r in rows], [bytes(r[1]) for r in rows])

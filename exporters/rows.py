@@ -198,6 +198,13 @@ def flatten_columns(
     With `strict` a row `flatten` rejects raises; otherwise its index is returned in the
     second element and its derived columns are None.
     """
+    ok, slow = _decode_batch(bodies)
+    cols = _columns(ok, seqs, bodies, leaf_hexes)
+    return cols, _flatten_slow(cols, slow, (seqs, bodies, leaf_hexes), strict=strict)
+
+
+def _decode_batch(bodies: list[bytes]) -> tuple[list[_Event], list[int]]:
+    """Typed decode of every body; the indexes that need `flatten` get a placeholder."""
     decode = _DECODE
     try:
         evs: list[_Event | None] = [decode(b) for b in bodies]
@@ -207,6 +214,13 @@ def flatten_columns(
     ok = cast("list[_Event]", evs)
     if slow:
         ok = [e if e is not None else _PLACEHOLDER for e in evs]
+    return ok, slow
+
+
+def _columns(
+    ok: list[_Event], seqs: list[int], bodies: list[bytes], leaf_hexes: list[str]
+) -> dict[str, list[Any]]:
+    """The EVENT_SCHEMA columns of decoded events, one comprehension per column."""
     agents = [e.agent or _NO_AGENT for e in ok]
     principals = [e.principal or _NO_PRINCIPAL for e in ok]
     versions = [e.versions or _NO_VERSIONS for e in ok]
@@ -254,6 +268,18 @@ def flatten_columns(
         "leaf_hash": leaf_hexes,
         "body": [b.decode("utf-8", "replace") for b in bodies],  # slow rows: set below
     }
+    return cols
+
+
+def _flatten_slow(
+    cols: dict[str, list[Any]],
+    slow: list[int],
+    batch: tuple[list[int], list[bytes], list[str]],
+    *,
+    strict: bool,
+) -> list[int]:
+    """Overwrite the `slow` rows with `flatten`'s values; return those it rejects (not strict)."""
+    seqs, bodies, leaf_hexes = batch
     bad: list[int] = []
     for i in slow:
         try:
@@ -267,7 +293,7 @@ def flatten_columns(
             continue
         for name in EVENT_COLUMNS:
             cols[name][i] = row[name]
-    return cols, bad
+    return bad
 
 
 def row_dicts(cols: dict[str, list[Any]], idx: list[int]) -> list[dict[str, Any]]:

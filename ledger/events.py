@@ -11,7 +11,6 @@ decimal string, never a float, so hashed content does not depend on float format
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, field
 
 from ledger import ids
 from ledger.canonical import canonical_bytes, content_hash
+from ledger.merkle import leaf_hash
 
 __all__ = [
     "EVENT_TYPES",
@@ -28,6 +28,7 @@ __all__ = [
     "decode_event",
     "encode_event",
     "event_adapter",
+    "leaf_hash",
 ]
 
 SCHEMA_VERSION = 1
@@ -449,11 +450,6 @@ def decode_event(body: bytes | dict[str, Any]) -> EventBase:
     if isinstance(body, bytes | bytearray | memoryview):
         return event_adapter.validate_json(bytes(body))
     return event_adapter.validate_python(body)
-
-
-def leaf_hash(body: bytes) -> bytes:
-    """RFC 6962 leaf hash of an event's canonical bytes: SHA-256(0x00 || body)."""
-    return hashlib.sha256(b"\x00" + body).digest()
 
 
 def args_hash(args: Any) -> str:

@@ -15,7 +15,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-__all__ = ["format_timestamp", "new_id", "now_ns", "parse_timestamp", "simulated_clock"]
+from ledger.errors import InputError
+
+__all__ = [
+    "format_timestamp",
+    "new_id",
+    "now_ns",
+    "parse_run_id",
+    "parse_timestamp",
+    "simulated_clock",
+]
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -95,3 +104,11 @@ def parse_timestamp(text: str) -> int:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no timezone")
     return int(moment.timestamp()) * 1_000_000_000 + frac_ns
+
+
+def parse_run_id(text: str) -> uuid.UUID:
+    """A run id given by a person (command line, TUI prompt), or a one-line usage error (exit 2)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise InputError(f"not a run id (UUID): {text!r}") from None

@@ -20,9 +20,10 @@ from pydantic import ValidationError
 from ledger import ids
 from ledger.canonical import CanonicalError, loads_strict
 from ledger.config import Settings
-from ledger.db.sqlfiles import query
 from ledger.events import event_adapter, leaf_hash
-from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake, submit_encoded
+from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake
+from ledger.store.door import append_encoded
+from ledger.store.read import run_head
 
 __all__ = ["IngestResult", "ingest_lines"]
 
@@ -60,12 +61,8 @@ class _Heads:
 
     def get(self, run_id: uuid.UUID) -> tuple[int, str] | None:
         if run_id not in self.known:
-            row = self.conn.execute(query("run_head"), {"run_id": run_id}).fetchone()
-            if row is None:
-                self.known[run_id] = None
-            else:
-                leaf = bytes(row[1]) if row[1] is not None else leaf_hash(bytes(row[2]))
-                self.known[run_id] = (int(row[0]), leaf.hex())
+            head = run_head(self.conn, run_id)
+            self.known[run_id] = None if head is None else (head.run_seq, head.leaf_hash.hex())
         return self.known[run_id]
 
 
@@ -91,7 +88,7 @@ def ingest_lines(
     pending: list[EncodedEvent] = []
 
     def flush() -> None:
-        receipts = submit_encoded(conn, pending)
+        receipts = append_encoded(conn, pending).receipts
         result.accepted += sum(not r.duplicate for r in receipts)
         result.duplicates += sum(r.duplicate for r in receipts)
         pending.clear()

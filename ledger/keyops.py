@@ -10,21 +10,23 @@ The original public key is saved once as `keys/root.pub`, the trust root verifie
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 import psycopg
 
 from ledger.config import Settings
-from ledger.db.sqlfiles import query
 from ledger.errors import InputError
-from ledger.events import make_event
 from ledger.keyring import endorse
 from ledger.keys import replace_signer
 from ledger.note import Signer
-from ledger.store.append import submit
-from ledger.store.read import origins
-from ledger.store.sequencer import _witness, log_signer, sequence_batch
+from ledger.store.door import append, single_event
+from ledger.store.read import latest_checkpoint, origins
+from ledger.store.sequencer import (
+    configured_witness,
+    log_signer,
+    sequence_batch,
+    take_leadership,
+)
 from ledger.verify import key_ring, trusted_verifiers
 
 __all__ = ["KeyOpError", "RotationResult", "revoke_key", "rotate_log_key"]
@@ -47,8 +49,8 @@ def _tenant(origin: str) -> str:
 
 
 def _size(conn: psycopg.Connection, origin: str) -> int:
-    row = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
-    return int(row[0]) if row else 0
+    latest = latest_checkpoint(conn, origin)
+    return latest.tree_size if latest else 0
 
 
 def _drain(conn: psycopg.Connection, settings: Settings, signer: Signer) -> None:
@@ -69,17 +71,15 @@ def rotate_log_key(
         root.write_text(old.vkey + "\n", encoding="utf-8")
     valid_from: dict[str, int] = {}
     with conn.transaction():
-        conn.execute(query("take_sequencer_lock"))
+        take_leadership(conn)
         _drain(conn, settings, old)
         events = []
         for origin in origins(conn) or [settings.origin()]:
             start = _size(conn, origin) + 1
             valid_from[origin] = start
             events.append(
-                make_event(
+                single_event(
                     "key.rotated",
-                    run_id=uuid.uuid4(),
-                    run_seq=0,
                     tenant=_tenant(origin),
                     data={
                         "key_name": new.name,
@@ -92,8 +92,8 @@ def rotate_log_key(
                     },
                 )
             )
-        submit(conn, events, settings)
-        witness = _witness(settings)
+        append(conn, events, settings, sequence=False)
+        witness = configured_witness(settings)
         if witness is not None:
             for origin in valid_from:
                 witness.add_log(origin, [new.vkey])
@@ -111,7 +111,7 @@ def revoke_key(
         raise KeyOpError("cannot revoke the key in use: run `ledger keys rotate` first")
     done: list[str] = []
     with conn.transaction():
-        conn.execute(query("take_sequencer_lock"))
+        take_leadership(conn)
         _drain(conn, settings, current)
         events = []
         for origin in origins(conn):
@@ -121,10 +121,8 @@ def revoke_key(
                 continue
             vkey = found[0].vkey
             events.append(
-                make_event(
+                single_event(
                     "key.revoked",
-                    run_id=uuid.uuid4(),
-                    run_seq=0,
                     tenant=_tenant(origin),
                     data={
                         "key_name": found[0].name,
@@ -142,6 +140,6 @@ def revoke_key(
             done.append(origin)
         if not events:
             raise KeyOpError(f"key {key_id} is not in the key ring of any log")
-        submit(conn, events, settings)
+        append(conn, events, settings, sequence=False)
         _drain(conn, settings, current)
     return done

@@ -30,6 +30,7 @@ __all__ = [
     "inclusion_proof",
     "inclusion_ranges",
     "leaf_hash",
+    "leaf_hashes",
     "node_hash",
     "root_from_inclusion_proof",
     "root_from_leaf_hashes",
@@ -50,8 +51,17 @@ class ProofError(VerificationFailed, ValueError):
 
 
 def leaf_hash(data: bytes) -> bytes:
-    """Return SHA-256(0x00 || data), the RFC 6962 leaf hash."""
+    """Return SHA-256(0x00 || data), the RFC 6962 leaf hash (of an event: its canonical bytes).
+
+    The one definition: `ledger.events.leaf_hash` is this function, re-exported.
+    """
     return _sha256(_LEAF_PREFIX + data).digest()
+
+
+def leaf_hashes(bodies: Iterable[bytes]) -> list[bytes]:
+    """`leaf_hash` of many bodies (one comprehension: the verify and export hot loops)."""
+    sha, prefix = _sha256, _LEAF_PREFIX
+    return [sha(prefix + body).digest() for body in bodies]
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -392,6 +402,15 @@ def verify_consistency(
     # Step 2: if first is an exact power of two, prepend first_hash.
     if old_size & (old_size - 1) == 0:
         path.insert(0, bytes(old_root))
+    fr, sr = _consistency_roots(old_size, new_size, path)
+    if not hmac.compare_digest(fr, old_root):
+        raise ProofError("consistency proof does not match old root")
+    if not hmac.compare_digest(sr, new_root):
+        raise ProofError("consistency proof does not match new root")
+
+
+def _consistency_roots(old_size: int, new_size: int, path: list[bytes]) -> tuple[bytes, bytes]:
+    """Steps 3-7 of RFC 9162 2.1.4.2: the (old, new) roots a consistency path implies."""
     # Steps 3-4.
     fn, sn = old_size - 1, new_size - 1
     while fn & 1:
@@ -417,7 +436,4 @@ def verify_consistency(
     # Step 7.
     if sn != 0:
         raise ProofError("consistency proof too short")
-    if not hmac.compare_digest(fr, old_root):
-        raise ProofError("consistency proof does not match old root")
-    if not hmac.compare_digest(sr, new_root):
-        raise ProofError("consistency proof does not match new root")
+    return fr, sr

@@ -26,7 +26,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, LiteralString
+from typing import TYPE_CHECKING, Any
 
 import nacl.exceptions
 import nacl.secret
@@ -34,10 +34,19 @@ import psycopg
 
 from ledger.canonical import canonical_bytes
 from ledger.config import Settings
-from ledger.events import EventBase, decode_event, make_event, to_json
+from ledger.events import EventBase, decode_event, to_json
 from ledger.note import Verifier
+from ledger.store.privacy import (
+    SealedPayload,
+    has_payload_tables,
+    insert_payloads,
+    origin_payloads,
+    shred_subject,
+    subject_commitments,
+    subject_key,
+)
 
-if TYPE_CHECKING:  # the writes import the intake at call time: `verify` reads PayloadScanner only
+if TYPE_CHECKING:  # writes import the write door at call time: `verify` only reads
     from ledger.store.append import Receipt
 
 __all__ = [
@@ -53,27 +62,6 @@ __all__ = [
 
 COMMIT_DOMAIN = b"agentledger/commit/v1"
 _KEY = "$commitment"
-
-_INSERT_KEY: LiteralString = (
-    "INSERT INTO ledger_subject_keys (origin, subject, key) VALUES (%s, %s, %s) "
-    "ON CONFLICT (origin, subject) DO NOTHING"
-)
-_GET_KEY: LiteralString = "SELECT key FROM ledger_subject_keys WHERE origin = %s AND subject = %s"
-_INSERT_PAYLOADS: LiteralString = (
-    "INSERT INTO ledger_payloads (commitment, origin, subject, event_id, path, ciphertext) "
-    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::uuid[], %s::text[], "
-    "%s::bytea[]) ON CONFLICT (commitment) DO NOTHING"
-)
-_SUBJECT_COMMITMENTS: LiteralString = (
-    "SELECT commitment FROM ledger_payloads WHERE origin = %s AND subject = %s ORDER BY commitment"
-)
-_SHRED_KEY: LiteralString = "DELETE FROM ledger_subject_keys WHERE origin = %s AND subject = %s"
-_SHRED_PAYLOADS: LiteralString = "DELETE FROM ledger_payloads WHERE origin = %s AND subject = %s"
-_ORIGIN_PAYLOADS: LiteralString = (
-    "SELECT p.commitment, p.path, p.ciphertext, k.key FROM ledger_payloads p "
-    "LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject "
-    "WHERE p.origin = %s"
-)
 
 
 def commitment_of(salt: bytes, path: str, value: Any) -> str:
@@ -132,13 +120,6 @@ def commit_fields(
     return out, rows
 
 
-def _subject_key(conn: psycopg.Connection, origin: str, subject: str) -> bytes:
-    conn.execute(_INSERT_KEY, (origin, subject, os.urandom(32)))
-    row = conn.execute(_GET_KEY, (origin, subject)).fetchone()
-    assert row is not None
-    return bytes(row[0])
-
-
 def submit_private(
     conn: psycopg.Connection,
     events: Sequence[EventBase],
@@ -151,7 +132,8 @@ def submit_private(
     Only JSON-typed fields (args, result, output, request, attributes, ...) can hold a
     commitment object; a field the event model types as a string is refused with ValueError.
     """
-    from ledger.store.append import EncodedEvent, submit_encoded
+    from ledger.store.append import EncodedEvent
+    from ledger.store.door import append_encoded
 
     items: list[EncodedEvent] = []
     payloads: list[tuple[str, uuid.UUID, PayloadRow]] = []
@@ -167,18 +149,17 @@ def submit_private(
         payloads += [(origin, event.event_id, row) for row in rows]
     with conn.transaction():
         keys: dict[tuple[str, str], bytes] = {}
-        columns: list[list[Any]] = [[], [], [], [], [], []]
+        sealed: list[SealedPayload] = []
         for origin, event_id, row in payloads:
             key = keys.get((origin, row.subject))
             if key is None:
-                key = keys[(origin, row.subject)] = _subject_key(conn, origin, row.subject)
-            sealed = bytes(nacl.secret.SecretBox(key).encrypt(row.plaintext()))
-            values = (row.commitment, origin, row.subject, event_id, row.path, sealed)
-            for column, value in zip(columns, values, strict=True):
-                column.append(value)
-        if payloads:
-            conn.execute(_INSERT_PAYLOADS, columns)
-        return submit_encoded(conn, items, check_canonical=False)
+                key = keys[(origin, row.subject)] = subject_key(conn, origin, row.subject)
+            box = bytes(nacl.secret.SecretBox(key).encrypt(row.plaintext()))
+            sealed.append(
+                SealedPayload(row.commitment, origin, row.subject, event_id, row.path, box)
+            )
+        insert_payloads(conn, sealed)
+        return append_encoded(conn, items, check_canonical=False).receipts
 
 
 def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documented order
@@ -190,33 +171,22 @@ def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documente
     tenant: str | None = None,
 ) -> EventBase:
     """Shred `subject`'s key and payloads and submit a signed `redaction` event (one txn)."""
-    from ledger.store.append import EncodedEvent, submit_encoded
+    from ledger.store.door import append, single_event
     from ledger.store.sequencer import log_signer
 
     origin = settings.origin(tenant)
     signer = log_signer(settings)
     with conn.transaction():
-        commitments = [str(r[0]) for r in conn.execute(_SUBJECT_COMMITMENTS, (origin, subject))]
+        commitments = subject_commitments(conn, origin, subject)
         data: dict[str, Any] = {"subject": subject, "reason": reason, "commitments": commitments}
         if authorised_by:
             data["authorised_by"] = authorised_by
         data["signature"] = base64.b64encode(
             signer.key_id + signer.sign(redaction_message(origin, data))
         ).decode()
-        event = make_event(
-            "redaction", run_id=uuid.uuid4(), run_seq=0, tenant=tenant or settings.tenant, data=data
-        )
-        conn.execute(_SHRED_KEY, (origin, subject))
-        conn.execute(_SHRED_PAYLOADS, (origin, subject))
-        submit_encoded(
-            conn,
-            [
-                EncodedEvent(
-                    event.event_id, origin, event.run_id, 0, canonical_bytes(to_json(event))
-                )
-            ],
-            check_canonical=False,
-        )
+        event = single_event("redaction", data, tenant=tenant or settings.tenant)
+        shred_subject(conn, origin, subject)
+        append(conn, [event], settings, sequence=False)
     return event
 
 
@@ -252,8 +222,7 @@ class PayloadScanner:
 
     @classmethod
     def for_origin(cls, conn: psycopg.Connection, origin: str) -> PayloadScanner | None:
-        row = conn.execute("SELECT to_regclass('ledger_payloads') IS NOT NULL").fetchone()
-        return cls(conn, origin) if row and row[0] else None
+        return cls(conn, origin) if has_payload_tables(conn) else None
 
     def scan(self, seq: int, value: dict[str, Any]) -> None:
         if value.get("type") == "redaction":
@@ -293,12 +262,12 @@ class PayloadScanner:
             return self.problem
         if not self.committed:
             return None
-        stored = {str(r[0]): r for r in self.conn.execute(_ORIGIN_PAYLOADS, (self.origin,))}
+        stored = origin_payloads(self.conn, self.origin)
         for seq, c in self.committed:
             row = stored.get(c)
-            if row is not None and row[3] is not None:
+            if row is not None and row.key is not None:
                 try:
-                    plain = nacl.secret.SecretBox(bytes(row[3])).decrypt(bytes(row[2]))
+                    plain = nacl.secret.SecretBox(row.key).decrypt(row.ciphertext)
                     import orjson
 
                     doc = orjson.loads(plain)

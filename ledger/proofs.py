@@ -14,13 +14,21 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Sequence
-from typing import Any, LiteralString
+from typing import Any
 
 import psycopg
 
 from ledger.errors import LedgerError
-from ledger.merkle import verify_consistency, verify_inclusion
+from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
+from ledger.store.read import (
+    checkpoint_at,
+    cosigned_note,
+    event_by_id,
+    latest_checkpoint,
+    receipt_states,
+    run_events,
+)
 from ledger.tiles import TileReader, consistency_ranges, inclusion_ranges
 from ledger.witness import CosignatureVerifier
 
@@ -39,21 +47,6 @@ __all__ = [
 
 FORMAT = "agent-ledger/proof/v1"
 
-_CP_LATEST: LiteralString = (
-    "SELECT tree_size, root_hash, note FROM ledger_checkpoints WHERE origin = %s "
-    "ORDER BY tree_size DESC LIMIT 1"
-)
-_CP_AT: LiteralString = (
-    "SELECT tree_size, root_hash, note FROM ledger_checkpoints WHERE origin = %s AND tree_size = %s"
-)
-_COSIGNED_AT: LiteralString = (
-    "SELECT note FROM ledger_cosigned WHERE origin = %s AND tree_size = %s"
-)
-_EVENT: LiteralString = "SELECT origin, seq, body, leaf_hash FROM ledger_events WHERE event_id = %s"
-_RUN: LiteralString = (
-    "SELECT origin, seq, body, leaf_hash FROM ledger_events WHERE run_id = %s ORDER BY run_seq"
-)
-
 
 class ProofUnavailable(LedgerError, LookupError):
     """The event, run or checkpoint a proof was asked for does not exist."""
@@ -67,15 +60,12 @@ def checkpoint_row(
     conn: psycopg.Connection, origin: str, size: int | None = None
 ) -> tuple[int, bytes, str]:
     """(size, root, note) of the checkpoint at `size`, or the latest; the cosigned note if any."""
-    row = conn.execute(
-        _CP_AT if size else _CP_LATEST, (origin, size) if size else (origin,)
-    ).fetchone()
-    if row is None:
+    found = checkpoint_at(conn, origin, size) if size else latest_checkpoint(conn, origin)
+    if found is None:
         what = f"size {size}" if size else "any size"
         raise ProofUnavailable(f"{origin}: no signed checkpoint at {what}")
-    tree_size, root, note = int(row[0]), bytes(row[1]), str(row[2])
-    cosigned = conn.execute(_COSIGNED_AT, (origin, tree_size)).fetchone()
-    return tree_size, root, str(cosigned[0]) if cosigned else note
+    cosigned = cosigned_note(conn, origin, found.tree_size)
+    return found.tree_size, found.root_hash, cosigned or found.note
 
 
 def tree_root(conn: psycopg.Connection, origin: str, size: int) -> bytes:
@@ -108,10 +98,10 @@ def inclusion_doc(
     conn: psycopg.Connection, event_id: uuid.UUID, size: int | None = None
 ) -> dict[str, Any]:
     """Inclusion proof of one event against the latest (or the given) signed checkpoint."""
-    row = conn.execute(_EVENT, (event_id,)).fetchone()
-    if row is None:
+    stored = event_by_id(conn, event_id)
+    if stored is None:
         raise ProofUnavailable(f"no sequenced event {event_id}")
-    origin, seq, body, leaf = str(row[0]), int(row[1]), bytes(row[2]), bytes(row[3])
+    origin, seq, body, leaf = stored.origin, stored.seq, stored.body, stored.leaf_hash
     tree_size, root, note = _covering(conn, origin, seq, size)
     proof = inclusion_for_seq(conn, origin, seq, tree_size, root, leaf)
     return {
@@ -162,22 +152,19 @@ def consistency_doc(
 
 def run_doc(conn: psycopg.Connection, run_id: uuid.UUID) -> dict[str, Any]:
     """Every event of a run with its inclusion proof against one checkpoint (run completeness)."""
-    rows = conn.execute(_RUN, (run_id,)).fetchall()
+    rows = run_events(conn, run_id)
     if not rows:
         raise ProofUnavailable(f"no sequenced events for run {run_id}")
-    origin = str(rows[0][0])
-    last_seq = max(int(r[1]) for r in rows)
-    size, root, note = _covering(conn, origin, last_seq, None)
+    origin = rows[0].origin
+    size, root, note = _covering(conn, origin, max(r.seq for r in rows), None)
     reader = TileReader(conn, origin)
-    all_ranges = [inclusion_ranges(int(r[1]), size) for r in rows]
+    all_ranges = [inclusion_ranges(r.seq, size) for r in rows]
     reader.load([rng for ranges in all_ranges for rng in ranges])
     events: list[dict[str, Any]] = []
-    for (_o, seq, body, leaf), ranges in zip(rows, all_ranges, strict=True):
+    for row, ranges in zip(rows, all_ranges, strict=True):
         proof = [reader.range_hash(lo, hi) for lo, hi in ranges]
-        verify_inclusion(bytes(leaf), int(seq), size, proof, root)
-        events.append(
-            {"seq": int(seq), "body": _b64(bytes(body)), "proof": [p.hex() for p in proof]}
-        )
+        verify_inclusion(row.leaf_hash, row.seq, size, proof, root)
+        events.append({"seq": row.seq, "body": _b64(row.body), "proof": [p.hex() for p in proof]})
     return {
         "format": FORMAT,
         "kind": "run",
@@ -189,37 +176,24 @@ def run_doc(conn: psycopg.Connection, run_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-_RECEIPT_STATE: LiteralString = (
-    "SELECT e.event_id, e.leaf_hash, i.body FROM unnest(%s::uuid[]) AS r(id) "
-    "LEFT JOIN ledger_events e ON e.event_id = r.id LEFT JOIN ledger_intake i ON i.event_id = r.id "
-    "ORDER BY r.id"
-)
-
-
 def check_receipts(conn: psycopg.Connection, receipts: Any) -> list[tuple[uuid.UUID, str]]:
     """Receipts (event_id, leaf_hash) a writer holds whose event is neither logged nor pending.
 
     Returns (event_id, reason) per problem: "acknowledged event missing" or "leaf differs".
     """
     wanted = {r.event_id: r.leaf_hash for r in receipts}
+    states = receipt_states(conn, list(wanted))
     problems: list[tuple[uuid.UUID, str]] = []
-    rows = conn.execute(_RECEIPT_STATE, (list(wanted),)).fetchall()
-    by_id = {row[0]: row for row in rows if row[0] is not None}
-    pending_rows = conn.execute(
-        "SELECT event_id, body FROM ledger_intake WHERE event_id = ANY(%s)", (list(wanted),)
-    ).fetchall()
-    pending = {row[0]: bytes(row[1]) for row in pending_rows}
-    from ledger.merkle import leaf_hash
-
     for event_id, leaf in wanted.items():
-        if event_id in by_id:
-            if bytes(by_id[event_id][1]) != leaf:
-                problems.append((event_id, "leaf differs from the receipt"))
-        elif event_id in pending:
-            if leaf_hash(pending[event_id]) != leaf:
-                problems.append((event_id, "leaf differs from the receipt"))
-        else:
+        state = states.get(event_id)
+        if state is None:
             problems.append((event_id, "acknowledged event missing"))
+            continue
+        stored = state.logged_leaf
+        if stored is None and state.pending_body is not None:
+            stored = leaf_hash(state.pending_body)
+        if stored != leaf:
+            problems.append((event_id, "leaf differs from the receipt"))
     return problems
 
 
@@ -233,10 +207,10 @@ def witness_problem(
     """Why the checkpoint of `size` lacks a valid cosignature by every witness (None if fine)."""
     if size == 0:
         return None
-    row = conn.execute(_COSIGNED_AT, (origin, size)).fetchone()
-    if row is None:
+    cosigned = cosigned_note(conn, origin, size)
+    if cosigned is None:
         return f"latest checkpoint (size {size}) has no witness cosignature"
-    note = str(row[0]).encode("utf-8")
+    note = cosigned.encode("utf-8")
     try:
         cp = Checkpoint.parse(open_note(note, verifiers).body)
         if cp.origin != origin or cp.size != size:

@@ -14,7 +14,6 @@ The pure helpers (`node_keys`, `range_nodes`, `*_ranges`) import nothing from th
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import LiteralString
 
 import psycopg
 
@@ -24,6 +23,13 @@ from ledger.merkle import (
     inclusion_ranges,
     node_hash,
     root_from_leaf_hashes,
+)
+from ledger.store.tiles import (
+    delete_tiles,
+    iter_leaf_hashes,
+    read_tiles,
+    tile_length,
+    upsert_tiles,
 )
 
 __all__ = [
@@ -39,22 +45,6 @@ __all__ = [
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 _H = 32
-
-_SELECT_TILES: LiteralString = (
-    "SELECT level, idx, hashes FROM ledger_tiles WHERE origin = %s AND (level, idx) IN "
-    "(SELECT * FROM unnest(%s::smallint[], %s::bigint[]))"
-)
-_UPSERT_TILES: LiteralString = (
-    "INSERT INTO ledger_tiles (origin, level, idx, hashes) "
-    "SELECT %s, l, i, h FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[]) AS t(l, i, h) "
-    "ON CONFLICT (origin, level, idx) DO UPDATE SET hashes = EXCLUDED.hashes "
-    "WHERE length(EXCLUDED.hashes) >= length(ledger_tiles.hashes)"
-)
-_DELETE_TILES: LiteralString = "DELETE FROM ledger_tiles WHERE origin = %s"
-_COPY_LEAVES: LiteralString = (
-    "COPY (SELECT leaf_hash FROM ledger_events WHERE origin = %s AND seq < %s ORDER BY seq) "
-    "TO STDOUT (FORMAT BINARY)"
-)
 
 Node = tuple[int, int]  # (height, index)
 
@@ -92,13 +82,7 @@ class TileReader:
         keys = {
             _tile_of(node)[:2] for lo, hi in ranges for node in range_nodes(lo, hi)
         } - self._tiles.keys()
-        if not keys:
-            return
-        levels, idxs = zip(*sorted(keys), strict=True)
-        for level, idx, hashes in self.conn.execute(
-            _SELECT_TILES, (self.origin, list(levels), list(idxs))
-        ).fetchall():
-            self._tiles[(int(level), int(idx))] = bytes(hashes)
+        self._tiles.update(read_tiles(self.conn, self.origin, keys))
 
     def node(self, node: Node) -> bytes:
         """Hash of one perfect subtree, from its tile (memoised: stored nodes never change)."""
@@ -173,23 +157,15 @@ class _Builder:
 def _write(
     conn: psycopg.Connection, origin: str, touched: dict[tuple[int, int], list[bytes]]
 ) -> None:
-    if not touched:
-        return
-    keys = sorted(touched)
-    conn.execute(
-        _UPSERT_TILES,
-        (origin, [k[0] for k in keys], [k[1] for k in keys], [b"".join(touched[k]) for k in keys]),
-    )
+    upsert_tiles(conn, origin, {key: b"".join(hashes) for key, hashes in touched.items()})
 
 
 def rebuild_tiles(conn: psycopg.Connection, origin: str, size: int) -> None:
     """Recompute every tile of `origin` from the stored leaf hashes of seq < size."""
-    conn.execute(_DELETE_TILES, (origin,))
+    delete_tiles(conn, origin)
     builder = _Builder(0, {})
-    with conn.cursor().copy(_COPY_LEAVES, (origin, size)) as copy:
-        copy.set_types(["bytea"])
-        for (leaf,) in copy.rows():
-            builder.push(0, bytes(leaf))
+    for leaf in iter_leaf_hashes(conn, origin, size):
+        builder.push(0, leaf)
     _write(conn, origin, builder.touched)
 
 
@@ -200,34 +176,29 @@ def extend_tiles(
     if not leaves:
         return
     edges = _edge_keys(old_size)
-    found: dict[int, list[bytes]] = {}
-    if edges:
-        rows = conn.execute(
-            _SELECT_TILES, (origin, [e[0] for e in edges], [e[1] for e in edges])
-        ).fetchall()
-        for level, _idx, hashes in rows:
-            data = bytes(hashes)
-            found[int(level)] = [data[j : j + _H] for j in range(0, len(data), _H)]
+    found = _edge_hashes(conn, origin, edges)
     complete = all(len(found.get(level, [])) == width for level, _i, width in edges)
     if old_size and (not complete or not _has_tile(conn, origin, old_size)):
         rebuild_tiles(conn, origin, old_size)
-        rows = conn.execute(
-            _SELECT_TILES, (origin, [e[0] for e in edges], [e[1] for e in edges])
-        ).fetchall()
-        found = {
-            int(level): [bytes(h)[j : j + _H] for j in range(0, len(bytes(h)), _H)]
-            for level, _i, h in rows
-        }
+        found = _edge_hashes(conn, origin, edges)
     builder = _Builder(old_size, found)
     for leaf in leaves:
         builder.push(0, leaf)
     _write(conn, origin, builder.touched)
 
 
+def _edge_hashes(
+    conn: psycopg.Connection, origin: str, edges: list[tuple[int, int, int]]
+) -> dict[int, list[bytes]]:
+    """The stored hashes of each level's right-edge tile, split into 32-byte nodes."""
+    tiles = read_tiles(conn, origin, [(level, idx) for level, idx, _width in edges])
+    return {
+        level: [data[j : j + _H] for j in range(0, len(data), _H)]
+        for (level, _idx), data in tiles.items()
+    }
+
+
 def _has_tile(conn: psycopg.Connection, origin: str, size: int) -> bool:
     """Whether the level-0 tile holding leaf size-1 exists (tiles may predate migration 0004)."""
-    row = conn.execute(
-        "SELECT length(hashes) FROM ledger_tiles WHERE origin = %s AND level = 0 AND idx = %s",
-        (origin, (size - 1) >> TILE_HEIGHT),
-    ).fetchone()
-    return row is not None and int(row[0]) >= (((size - 1) & (TILE_WIDTH - 1)) + 1) * _H
+    length = tile_length(conn, origin, (size - 1) >> TILE_HEIGHT)
+    return length is not None and length >= (((size - 1) & (TILE_WIDTH - 1)) + 1) * _H

@@ -26,12 +26,12 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from ledger.config import Settings
-from ledger.db.sqlfiles import query
 from ledger.gcpause import gc_paused
 from ledger.keyring import KEY_EVENT_TYPES, KeyRing
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.proofs import witness_problem
-from ledger.store.read import origins
+from ledger.store.read import checkpoints as stored_checkpoints
+from ledger.store.read import events_of_types, origins
 from ledger.verify_bulk import Suspect, bulk_scan
 from ledger.verify_rows import Invalid, row_scan
 from ledger.witness import CosignatureVerifier
@@ -101,17 +101,12 @@ def load_pin(path: Path, verifiers: Sequence[Verifier]) -> Checkpoint:
     return Checkpoint.parse(opened.body)
 
 
-_KEY_EVENTS = (
-    "SELECT seq, body FROM ledger_events WHERE origin = %s AND type = ANY(%s) ORDER BY seq"
-)
-
-
 def key_ring(conn: psycopg.Connection, origin: str, roots: Sequence[Verifier]) -> KeyRing:
     """The key ring of `origin`: trusted roots plus endorsed key events from the log."""
     ring = KeyRing(roots)
-    for seq, body in conn.execute(_KEY_EVENTS, (origin, list(KEY_EVENT_TYPES))).fetchall():
+    for seq, body in events_of_types(conn, origin, KEY_EVENT_TYPES):
         try:
-            problem = ring.apply(int(seq), origin, orjson.loads(bytes(body)))
+            problem = ring.apply(seq, origin, orjson.loads(body))
         except orjson.JSONDecodeError:
             problem = f"key event at seq {seq}: body is not JSON"
         if problem:
@@ -126,13 +121,14 @@ def _checkpoints(
     checked: list[tuple[int, bytes]] = []
     previous = 0
     ring = key_ring(conn, origin, verifiers)
-    for size, root, note in conn.execute(query("all_checkpoints"), (origin,)).fetchall():
+    for stored in stored_checkpoints(conn, origin):
+        size, root, note = stored.tree_size, stored.root_hash, stored.note
         try:
             opened = open_note(note.encode("utf-8"), ring.verifiers())
             cp = Checkpoint.parse(opened.body)
         except (NoteError, ValueError) as exc:
             raise Invalid(previous, f"checkpoint at size {size}: {exc}", "bad_checkpoint") from None
-        if cp.origin != origin or cp.size != size or cp.root != bytes(root):
+        if cp.origin != origin or cp.size != size or cp.root != root:
             raise Invalid(
                 previous,
                 f"checkpoint at size {size}: columns do not match the note",
@@ -145,8 +141,8 @@ def _checkpoints(
                 f"checkpoint at size {size}: key {names} not valid at size {size}",
                 "key_not_valid",
             )
-        checked.append((int(size), cp.root))
-        previous = int(size)
+        checked.append((size, cp.root))
+        previous = size
     return checked
 
 

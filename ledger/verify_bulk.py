@@ -15,7 +15,6 @@ first); being stricter only costs a second pass, never a verdict.
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from itertools import accumulate
@@ -27,8 +26,8 @@ import psycopg
 
 from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
-from ledger.eventhead import decode_heads
-from ledger.merkle import CompactRange
+from ledger.eventhead import EventHead, decode_heads
+from ledger.merkle import CompactRange, leaf_hashes
 from ledger.pgtime import micros_of
 from ledger.readahead import read_ahead
 
@@ -81,41 +80,26 @@ class _Scan:
         columns: str,
     ) -> None:
         """Check one batch (the columns of `verify_batch`); raise `Suspect` on any doubt."""
-        tenant, heads, tree, sizes, targets = (
-            self.tenant,
-            self.heads,
-            self.tree,
-            self.sizes,
-            self.targets,
-        )
-        sha256 = hashlib.sha256
-        size = self.size
-        if start != size or seqs != ",".join(map(str, range(start, start + count))):
+        if start != self.size or seqs != ",".join(map(str, range(start, start + count))):
             raise Suspect("seq")
         spans = list(map(int, lengths.split(",")))
         offsets = accumulate((n + 1 for n in spans), initial=1)
         bodies = [blob[at : at + n] for at, n in zip(offsets, spans, strict=False)]
-        ours = [sha256(b"\x00" + body).digest() for body in bodies]
+        ours = leaf_hashes(bodies)
         if b"".join(ours) != leaves:
             raise Suspect("leaf")
-        try:
-            decoded = decode_heads(blob)
-        except msgspec.DecodeError:  # ValidationError is a DecodeError
-            raise Suspect("body") from None
-        if len(decoded) != count:
-            raise Suspect("body")
-        try:
-            micros = micros_of([h.occurred_at for h in decoded])
-        except ValueError:
-            raise Suspect("occurred_at") from None
-        mine = "\n".join(
-            [
-                f"{h.event_id} {h.run_id} {h.run_seq} {h.type} {us}"
-                for h, us in zip(decoded, micros, strict=True)
-            ]
-        )
-        if mine != columns or mine.count("\n") != count - 1:
-            raise Suspect("columns")
+        decoded = _decode(blob, count, columns)
+        self._chains(decoded, ours)
+        private = self.scan_private
+        if private is not None and (b'"$commitment"' in blob or " redaction " in columns):
+            for i, body in enumerate(bodies):
+                if b'"$commitment"' in body or decoded[i].type == "redaction":
+                    private(start + i, orjson.loads(body))
+        self._extend(start, ours)
+
+    def _chains(self, decoded: list[EventHead], ours: list[bytes]) -> None:
+        """Every event of the batch is in this origin's tenant and continues its run's chain."""
+        tenant, heads = self.tenant, self.heads
         for h, leaf in zip(decoded, ours, strict=True):
             if h.tenant != tenant:
                 raise Suspect("tenant")
@@ -126,12 +110,11 @@ class _Scan:
             elif h.run_seq != head[0] + 1 or h.prev_run_hash != head[1]:
                 raise Suspect("chain")
             heads[h.run_id] = (h.run_seq, leaf.hex())
-        private = self.scan_private
-        if private is not None and (b'"$commitment"' in blob or " redaction " in columns):
-            for i, body in enumerate(bodies):
-                if b'"$commitment"' in body or decoded[i].type == "redaction":
-                    private(start + i, orjson.loads(body))
-        end = start + count
+
+    def _extend(self, start: int, ours: list[bytes]) -> None:
+        """Append the batch's leaves, checking the root at every target size inside it."""
+        tree, sizes, targets = self.tree, self.sizes, self.targets
+        end = start + len(ours)
         at = start
         first, last = bisect.bisect_right(sizes, start), bisect.bisect_right(sizes, end)
         for checkpoint in sizes[first:last]:
@@ -141,6 +124,29 @@ class _Scan:
                 raise Suspect("root")
         tree.append_many(ours[at - start :])
         self.size = end
+
+
+def _decode(blob: bytes, count: int, columns: str) -> list[EventHead]:
+    """The heads of the batch's bodies, checked against the projection columns."""
+    try:
+        decoded = decode_heads(blob)
+    except msgspec.DecodeError:  # ValidationError is a DecodeError
+        raise Suspect("body") from None
+    if len(decoded) != count:
+        raise Suspect("body")
+    try:
+        micros = micros_of([h.occurred_at for h in decoded])
+    except ValueError:
+        raise Suspect("occurred_at") from None
+    mine = "\n".join(
+        [
+            f"{h.event_id} {h.run_id} {h.run_seq} {h.type} {us}"
+            for h, us in zip(decoded, micros, strict=True)
+        ]
+    )
+    if mine != columns or mine.count("\n") != count - 1:
+        raise Suspect("columns")
+    return decoded
 
 
 def bulk_scan(

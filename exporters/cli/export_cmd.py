@@ -103,7 +103,7 @@ def export(  # noqa: PLR0917 (typer options)
     )
     bar = ProgressBar(f"export {fmt}")
     try:
-        summary = exporter.run(connection(ctx), settings_from(ctx), params, bar)
+        summary = exporter.run(connection(ctx, migrate=False), settings_from(ctx), params, bar)
     finally:
         bar.close()
     if json_out:

@@ -7,7 +7,7 @@ SaaS systems so that pre-state capture, drift and compensation run against somet
 from __future__ import annotations
 
 import uuid
-from typing import Any, LiteralString
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -15,19 +15,10 @@ from psycopg.types.json import Jsonb
 
 from ledger.config import Settings
 from ledger.db.connect import database_dsn
+from ledger.db.sqlfiles import query
 
 __all__ = ["World"]
 
-SCHEMA: LiteralString = """
-CREATE SCHEMA IF NOT EXISTS demo_crm;
-CREATE TABLE IF NOT EXISTS demo_crm.crm_contacts (
-    id text PRIMARY KEY, name text, email text, tier text, status text, attrs jsonb);
-CREATE TABLE IF NOT EXISTS demo_crm.crm_refunds (
-    refund_id text PRIMARY KEY, charge_id text NOT NULL, amount_cents bigint NOT NULL,
-    status text NOT NULL);
-CREATE TABLE IF NOT EXISTS demo_crm.outbox (
-    message_id text PRIMARY KEY, to_addr text NOT NULL, subject text NOT NULL, body text NOT NULL);
-"""
 SEED: list[tuple[str, str, str, str, str]] = [
     ("acme", "Acme Corp", "jane@acme-corp.com", "gold", "prospect"),
     ("globex", "Globex", "hank@globex.com", "silver", "customer"),
@@ -42,49 +33,37 @@ class World:
         self.conn = psycopg.connect(
             database_dsn(settings), autocommit=True, options="-c search_path=demo_crm,public"
         )
-        self.conn.execute(SCHEMA)
+        self.conn.execute(query("demo_world_schema"))
         for row in SEED:
-            self.conn.execute(
-                "INSERT INTO crm_contacts (id, name, email, tier, status, attrs) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                (*row, Jsonb({})),
-            )
+            self.conn.execute(query("demo_seed_contact"), (*row, Jsonb({})))
 
     # -- tools ---------------------------------------------------------------------------------
     def update_field(self, record_id: str, field: str, value: str) -> dict[str, Any]:
         """crm.update_field: set one field of a contact."""
         if field not in ("status", "tier", "email", "name"):
             raise ValueError(f"unknown field {field!r}")
-        query = psycopg.sql.SQL("UPDATE crm_contacts SET {} = %s WHERE id = %s").format(
-            psycopg.sql.Identifier(field)
+        self.conn.execute(
+            query("demo_set_contact_field"), {"field": field, "value": value, "id": record_id}
         )
-        self.conn.execute(query, (value, record_id))
         return {"record_id": record_id, "field": field, "value": value}
 
     def export_contacts(self) -> list[dict[str, Any]]:
         """crm.export_contacts: read the customer list (read-only)."""
         with self.conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute("SELECT id, name, email, tier FROM crm_contacts ORDER BY id")
+            rows = cur.execute(query("demo_contacts"))
             return [dict(r) for r in rows.fetchall()]
 
     def send_email(self, to: str, subject: str, body: str) -> dict[str, Any]:
         """email.send: put a message in the outbox (the demo's mail transport)."""
         message_id = f"<{uuid.uuid4().hex[:12]}@demo.agent-ledger>"
-        self.conn.execute(
-            "INSERT INTO outbox (message_id, to_addr, subject, body) VALUES (%s, %s, %s, %s)",
-            (message_id, to, subject, body),
-        )
+        self.conn.execute(query("demo_send_email"), (message_id, to, subject, body))
         return {"message_id": message_id, "to": to}
 
     def refund(self, charge_id: str, amount_usd: str) -> dict[str, Any]:
         """payments.refund: refund a charge."""
         refund_id = f"rf_{uuid.uuid4().hex[:8]}"
         cents = round(float(amount_usd) * 100)
-        self.conn.execute(
-            "INSERT INTO crm_refunds (refund_id, charge_id, amount_cents, status) "
-            "VALUES (%s, %s, %s, 'succeeded')",
-            (refund_id, charge_id, cents),
-        )
+        self.conn.execute(query("demo_refund"), (refund_id, charge_id, cents))
         return {"refund_id": refund_id, "charge_id": charge_id, "amount_usd": amount_usd}
 
     def lookup_order(self, order_id: str) -> dict[str, Any]:

@@ -27,4 +27,4 @@ def checkpoint(
     from ledger.proofs import checkpoint_row
 
     origin = settings_from(ctx).origin(tenant)
-    typer.echo(checkpoint_row(connection(ctx), origin)[2], nl=False)
+    typer.echo(checkpoint_row(connection(ctx, migrate=False), origin)[2], nl=False)

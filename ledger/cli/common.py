@@ -12,7 +12,6 @@ actually connects.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,6 +22,7 @@ import typer
 
 from ledger.config import Settings
 from ledger.errors import InputError, LedgerError
+from ledger.ids import parse_run_id
 from ledger.when import parse_time
 
 if TYPE_CHECKING:
@@ -69,14 +69,6 @@ def principal(value: str | None, flag: str, old: str | None) -> str | None:
     return old
 
 
-def parse_run_id(text: str) -> uuid.UUID:
-    """A run id from the command line, or a one-line usage error (exit 2)."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise InputError(f"not a run id (UUID): {text!r}") from None
-
-
 def time_option(flag: str, what: str) -> Any:
     """A `--since`-style option taking any form `ledger.when.parse_time` accepts."""
     return typer.Option(flag, metavar="TIME", help=f"{what}: {TIME_FORMS}.")
@@ -110,11 +102,11 @@ def settings_from(ctx: typer.Context) -> Settings:
     return Settings.from_env(dsn=dsn, home=home)
 
 
-def connection(ctx: typer.Context) -> psycopg.Connection:
-    """A migrated autocommit connection for this command."""
+def connection(ctx: typer.Context, *, migrate: bool = True) -> psycopg.Connection:
+    """An autocommit connection for this command, migrated first unless it only reads."""
     from ledger.db.connect import connect
 
-    return connect(settings_from(ctx))
+    return connect(settings_from(ctx), migrate=migrate)
 
 
 def err(message: str) -> None:

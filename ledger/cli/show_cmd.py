@@ -26,7 +26,7 @@ def show(
     from ledger.store.read import run_events
 
     rid = parse_run_id(run_id)
-    stored = run_events(connection(ctx), rid)
+    stored = run_events(connection(ctx, migrate=False), rid)
     if not stored:
         raise InputError(f"no run {rid} in the ledger")
     if json_out:

@@ -63,14 +63,14 @@ def flush(
     """Deliver every spooled event to the database, in write order, then remove the files."""
     from ledger.db.connect import connect
     from ledger.hooks.spool import Spool
-    from ledger.store.append import submit_encoded
+    from ledger.store.door import append_encoded
     from ledger.store.sequencer import try_sequence
 
     settings = settings_from(ctx)
-    conn = connect(settings)
+    conn = connect(settings, migrate=True)
 
     def submit(items: Sequence[EncodedEvent]) -> object:
-        return submit_encoded(conn, items)
+        return append_encoded(conn, items).receipts
 
     with conn:
         result = Spool(settings.spool_dir).flush(submit, settings.origin, settings.tenant)

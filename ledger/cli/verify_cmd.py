@@ -65,7 +65,11 @@ def verify(
             if line.strip() and not line.startswith("#")
         ]
     report = verify_ledger(
-        connection(ctx), settings, verifiers=verifiers, pin=pinned, witnesses=witnesses
+        connection(ctx, migrate=False),
+        settings,
+        verifiers=verifiers,
+        pin=pinned,
+        witnesses=witnesses,
     )
     typer.echo(dumps(report) if json_out else report_line(report))
     if report.status != "ok":

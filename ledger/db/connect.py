@@ -1,8 +1,13 @@
-"""Open a connection to the configured ledger database, migrating it on first use.
+"""Open a connection to the configured ledger database; migrate it only when asked.
 
 Embedded mode starts the embedded server, or reuses it (it stays up between commands), and
 creates the `ledger` database if it is missing. Connections are autocommit: writers' receipts
 are commits, and the sequencer opens its own explicit transaction per batch.
+
+Migrating is an explicit step: commands that write pass `migrate=True` (as does `ledger db
+migrate`); commands that only read (`verify`, `tui --readonly`, `verify-bundle`, `export`'s
+reads) connect without it, run no DDL, and so work on a read replica or with a read-only role.
+A reader on a database older than the code is told to migrate instead of failing on a table.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ from psycopg import conninfo
 
 from ledger.config import Settings
 from ledger.db.embedded import embedded_dsn
-from ledger.db.migrate import apply_migrations
+from ledger.db.migrate import apply_migrations, latest_version, schema_version
 from ledger.errors import DatabaseUnavailable
 
 __all__ = ["connect", "database_dsn"]
 
 EMBEDDED_DATABASE = "ledger"
 _migrated: set[str] = set()
+_current: set[str] = set()
 
 
 def database_dsn(settings: Settings) -> str:
@@ -48,11 +54,31 @@ def _open(dsn: str) -> psycopg.Connection:
         raise DatabaseUnavailable(f"cannot reach the ledger database: {first_line}") from None
 
 
-def connect(settings: Settings, *, migrate: bool = True) -> psycopg.Connection:
-    """An autocommit connection to the ledger database, migrated to the latest schema."""
+def _require_current(conn: psycopg.Connection, dsn: str) -> None:
+    """Refuse (with what to do) a database whose schema is older than this code expects."""
+    if dsn in _current or dsn in _migrated:
+        return
+    have, want = schema_version(conn), latest_version()
+    if have < want:
+        conn.close()
+        raise DatabaseUnavailable(
+            f"the ledger database is at schema version {have}, this ledger needs {want}: "
+            "run `ledger db migrate` (or any command that writes) first"
+        )
+    _current.add(dsn)
+
+
+def connect(settings: Settings, *, migrate: bool = False) -> psycopg.Connection:
+    """An autocommit connection to the ledger database.
+
+    With `migrate=True` pending migrations are applied first (once per process and database);
+    without it nothing is written and the schema must already be current.
+    """
     dsn = database_dsn(settings)
     conn = _open(dsn)
     if migrate and dsn not in _migrated:
         apply_migrations(conn)
         _migrated.add(dsn)
+    else:
+        _require_current(conn, dsn)
     return conn

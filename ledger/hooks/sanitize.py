@@ -86,35 +86,41 @@ def json_safe(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) 
         return {"$truncated_depth": MAX_DEPTH, "type": type(value).__qualname__}
     if id(value) in _seen:
         return {"$cycle": type(value).__qualname__}
-    seen = _seen | {id(value)}
-    depth = _depth + 1
     try:
-        if isinstance(value, dict):
-            return {
-                escape_text(k if isinstance(k, str) else repr(k)): json_safe(v, depth, seen)
-                for k, v in value.items()
-            }
-        if isinstance(value, list | tuple):
-            return [json_safe(v, depth, seen) for v in value]
-        if isinstance(value, set | frozenset):
-            return sorted((json_safe(v, depth, seen) for v in value), key=repr)
-        if isinstance(value, bytes | bytearray | memoryview):
-            return _bytes(bytes(value))
-        if isinstance(value, BaseModel):
-            return json_safe(value.model_dump(mode="json"), depth, seen)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-            return json_safe(fields, depth, seen)
-        if isinstance(value, enum.Enum):
-            return json_safe(value.value, depth, seen)
-        if isinstance(value, Decimal):
-            return str(value)
-        if isinstance(value, uuid.UUID | PurePath):
-            return str(value)
-        if isinstance(value, dt.datetime | dt.date | dt.time):
-            return value.isoformat()
+        return _compound(value, _depth + 1, _seen | {id(value)})
     except Exception:  # a hostile __iter__/model_dump degrades to repr, never raises
         return _unserialisable(value)
+
+
+def _compound(value: Any, depth: int, seen: frozenset[int]) -> Any:
+    """`json_safe` of a container or object (scalars are handled by the caller, inline)."""
+    if isinstance(value, dict):
+        return {
+            escape_text(k if isinstance(k, str) else repr(k)): json_safe(v, depth, seen)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [json_safe(v, depth, seen) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((json_safe(v, depth, seen) for v in value), key=repr)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _bytes(bytes(value))
+    return _object(value, depth, seen)
+
+
+def _object(value: Any, depth: int, seen: frozenset[int]) -> Any:
+    """`json_safe` of models, dataclasses, enums and the stdlib types with a text form."""
+    if isinstance(value, BaseModel):
+        return json_safe(value.model_dump(mode="json"), depth, seen)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return json_safe(fields, depth, seen)
+    if isinstance(value, enum.Enum):
+        return json_safe(value.value, depth, seen)
+    if isinstance(value, Decimal | uuid.UUID | PurePath):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
     return _unserialisable(value)
 
 

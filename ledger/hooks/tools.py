@@ -133,8 +133,16 @@ class _Spec:
             raise LedgerUnavailable(f"could not record the intent of tool {self.name!r}: "
                                     f"{type(exc).__name__}") from None
 
-    def acked(self, ack_error: BaseException | None) -> None:
-        """Decide whether the body may run after the ack resolved (or failed)."""
+    def acked(self, run: Run, call: ToolCall, ack_error: BaseException | None) -> None:
+        """Raise unless the body may run after the ack resolved (or failed); a refusal is
+        recorded as the call's outcome first."""
+        try:
+            self._may_run(ack_error)
+        except LedgerUnavailable as exc:
+            self.end(run, call, status="error", error=exc)
+            raise
+
+    def _may_run(self, ack_error: BaseException | None) -> None:
         if ack_error is None or self.fail_open:
             return
         if isinstance(ack_error, LedgerUnavailable):
@@ -171,71 +179,70 @@ def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
         except (TypeError, ValueError):
             sig = None
         label = name or str(getattr(func, "__qualname__", repr(func)))
-        spec = _Spec(label, side_effect, contract,
-                     fail_open, version, sig)
+        spec = _Spec(label, side_effect, contract, fail_open, version, sig)
         if inspect.iscoroutinefunction(func):
-            afunc = cast(Callable[..., Awaitable[Any]], func)
-
-            @functools.wraps(func)
-            async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                run = run_var.get()
-                if run is None:
-                    return await afunc(*args, **kwargs)
-                call = spec.start(run, args, kwargs)
-                try:
-                    assert call.ack is not None
-                    await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)),
-                                           ACK_TIMEOUT)
-                    ack_error: BaseException | None = None
-                except asyncio.CancelledError as exc:
-                    spec.end(run, call, status="cancelled", error=exc)
-                    raise
-                except Exception as exc:
-                    ack_error = exc
-                try:
-                    spec.acked(ack_error)
-                except LedgerUnavailable as exc:
-                    spec.end(run, call, status="error", error=exc)
-                    raise
-                try:
-                    result = await afunc(*args, **kwargs)
-                except asyncio.CancelledError as exc:
-                    spec.end(run, call, status="cancelled", error=exc)
-                    raise
-                except BaseException as exc:
-                    spec.end(run, call, status="error", error=exc)
-                    raise
-                spec.end(run, call, result=result)
-                return result
-
-            return cast(Callable[P, R], awrapper)
-
-        @functools.wraps(func)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            run = run_var.get()
-            if run is None:
-                return func(*args, **kwargs)
-            call = spec.start(run, args, kwargs)
-            ack_error: BaseException | None = None
-            try:
-                assert call.ack is not None
-                call.ack.result(ACK_TIMEOUT)
-            except Exception as exc:
-                ack_error = exc
-            try:
-                spec.acked(ack_error)
-            except LedgerUnavailable as exc:
-                spec.end(run, call, status="error", error=exc)
-                raise
-            try:
-                result = func(*args, **kwargs)
-            except BaseException as exc:
-                status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
-                spec.end(run, call, status=status, error=exc)
-                raise
-            spec.end(run, call, result=result)
-            return result
-
-        return wrapper
+            return cast(Callable[P, R], _async_wrapper(func, spec))
+        return _sync_wrapper(func, spec)
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _async_wrapper(func: Callable[..., Awaitable[Any]], spec: _Spec) -> Callable[..., Any]:
+    """The recorded form of an async tool: intent, await the ack, run, outcome."""
+
+    @functools.wraps(func)
+    async def awrapper(*args: Any, **kwargs: Any) -> Any:
+        run = run_var.get()
+        if run is None:
+            return await func(*args, **kwargs)
+        call = spec.start(run, args, kwargs)
+        try:
+            assert call.ack is not None
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
+            ack_error: BaseException | None = None
+        except asyncio.CancelledError as exc:
+            spec.end(run, call, status="cancelled", error=exc)
+            raise
+        except Exception as exc:
+            ack_error = exc
+        spec.acked(run, call, ack_error)
+        try:
+            result = await func(*args, **kwargs)
+        except asyncio.CancelledError as exc:
+            spec.end(run, call, status="cancelled", error=exc)
+            raise
+        except BaseException as exc:
+            spec.end(run, call, status="error", error=exc)
+            raise
+        spec.end(run, call, result=result)
+        return result
+
+    return awrapper
+
+
+def _sync_wrapper(func: Callable[P, R], spec: _Spec) -> Callable[P, R]:
+    """The recorded form of a sync tool: intent, wait for the ack, run, outcome."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        run = run_var.get()
+        if run is None:
+            return func(*args, **kwargs)
+        call = spec.start(run, args, kwargs)
+        ack_error: BaseException | None = None
+        try:
+            assert call.ack is not None
+            call.ack.result(ACK_TIMEOUT)
+        except Exception as exc:
+            ack_error = exc
+        spec.acked(run, call, ack_error)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
+            spec.end(run, call, status=status, error=exc)
+            raise
+        spec.end(run, call, result=result)
+        return result
+
+    return wrapper

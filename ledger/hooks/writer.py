@@ -30,7 +30,8 @@ from ledger.db.connect import connect
 from ledger.hooks.encoding import Ack, Pending, RunChain, WriterStats, encode_pending
 from ledger.hooks.errors import LedgerUnavailable
 from ledger.hooks.spool import Spool, is_unavailable
-from ledger.store.append import EncodedEvent, submit_encoded
+from ledger.store.append import EncodedEvent
+from ledger.store.door import append_encoded
 from ledger.store.sequencer import try_sequence
 
 __all__ = ["Ack", "Pending", "RunChain", "Writer", "WriterStats"]
@@ -95,11 +96,11 @@ class Writer:
 
     # -- defaults wired to the store -----------------------------------------------------------
     def _default_connect(self) -> Any:
-        return connect(self.settings)
+        return connect(self.settings, migrate=True)
 
     @staticmethod
     def _default_submit(conn: Any, items: Sequence[EncodedEvent]) -> object:
-        return submit_encoded(conn, items)
+        return append_encoded(conn, items).receipts
 
     def _default_sequence(self, conn: Any) -> int:
         return try_sequence(conn, self.settings)

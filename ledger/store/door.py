@@ -18,10 +18,10 @@ import psycopg
 from ledger import ids
 from ledger.config import Settings
 from ledger.events import EventBase, make_event
-from ledger.store.append import Receipt, submit
+from ledger.store.append import EncodedEvent, Receipt, submit, submit_encoded
 from ledger.store.sequencer import try_sequence
 
-__all__ = ["Appended", "append", "single_event"]
+__all__ = ["Appended", "append", "append_encoded", "single_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +42,37 @@ def append(
     settings: Settings | None = None,
     *,
     sequence: bool = True,
+    wait: bool = True,
 ) -> Appended:
     """Durably submit `events` and, with `sequence=True`, drain intake into the log now.
 
     Hooks pass `sequence=False`: they need durability before a tool runs, not a log position,
-    and leave sequencing to `ledger serve` (or the next command that sequences).
+    and leave sequencing to `ledger serve` (or the next command that sequences). `wait=False`
+    sequences only if no other sequencer holds leadership (that one will take the events).
     """
     resolved = settings or Settings.from_env()
     receipts = submit(conn, list(events), resolved)
-    sequenced = try_sequence(conn, resolved, wait=True) if sequence else 0
+    sequenced = try_sequence(conn, resolved, wait=wait) if sequence else 0
     return Appended(receipts, sequenced)
+
+
+def append_encoded(
+    conn: psycopg.Connection,
+    items: Sequence[EncodedEvent],
+    settings: Settings | None = None,
+    *,
+    sequence: bool = False,
+    check_canonical: bool = True,
+) -> Appended:
+    """`append` for writers that already hold canonical bytes (hooks, spool, ingest, privacy).
+
+    Their bytes were made elsewhere (another process, a file, a commitment pass), so they are
+    checked for RFC 8785 form unless the caller has just produced them itself.
+    """
+    receipts = submit_encoded(conn, items, check_canonical=check_canonical)
+    if not sequence:
+        return Appended(receipts, 0)
+    return Appended(receipts, try_sequence(conn, settings or Settings.from_env(), wait=True))
 
 
 def single_event(

@@ -1,4 +1,4 @@
-"""Reads of the log: a run's events, the list of runs, checkpoints, single events.
+"""Reads of the log: a run's events, the list of runs, checkpoints, single events, receipts.
 
 Readers get the stored canonical bytes and decode them on demand; nothing here trusts the
 projection columns for content (those are for indexing; `ledger verify` checks them).
@@ -8,25 +8,36 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
 from ledger.db.sqlfiles import query
-from ledger.events import EventBase, decode_event
+from ledger.events import EventBase, decode_event, leaf_hash
 
 __all__ = [
     "CheckpointRow",
+    "ReceiptState",
+    "RunHead",
     "RunSummary",
+    "SignedCheckpoint",
     "StoredEvent",
+    "checkpoint_at",
+    "checkpoint_at_most",
+    "checkpoints",
+    "cosigned_note",
     "event_by_id",
+    "events_of_types",
     "iter_events",
     "latest_checkpoint",
     "list_runs",
     "origins",
+    "receipt_states",
     "run_events",
+    "run_head",
 ]
 
 
@@ -70,6 +81,31 @@ class CheckpointRow:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    """One stored checkpoint: tree size, root hash and the signed note (text)."""
+
+    tree_size: int
+    root_hash: bytes
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunHead:
+    """The last event of a run, logged or still in intake: its `run_seq` and leaf hash."""
+
+    run_seq: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptState:
+    """Where an acknowledged event is now: its logged leaf hash, or its body still in intake."""
+
+    logged_leaf: bytes | None
+    pending_body: bytes | None
+
+
 def run_events(conn: psycopg.Connection, run_id: uuid.UUID) -> list[StoredEvent]:
     """Every stored event of a run, in run order."""
     return [
@@ -93,11 +129,7 @@ def iter_events(
     """All events of an origin in `seq` order, streamed in batches (flat memory)."""
     last = from_seq - 1
     while True:
-        rows = conn.execute(
-            "SELECT seq, recorded_at, body, leaf_hash FROM ledger_events "
-            "WHERE origin = %s AND seq > %s ORDER BY seq LIMIT %s",
-            (origin, last, batch),
-        ).fetchall()
+        rows = conn.execute(query("events_after"), (origin, last, batch)).fetchall()
         if not rows:
             return
         for seq, rec, body, leaf in rows:
@@ -143,3 +175,70 @@ def latest_checkpoint(conn: psycopg.Connection, origin: str) -> CheckpointRow | 
 def origins(conn: psycopg.Connection) -> list[str]:
     """Every log origin (tenant) present in the database."""
     return [row[0] for row in conn.execute(query("origins")).fetchall()]
+
+
+def _signed(row: tuple[Any, ...] | None) -> SignedCheckpoint | None:
+    if row is None:
+        return None
+    size, root, note = row
+    return SignedCheckpoint(int(size), bytes(root), str(note))
+
+
+def checkpoint_at(conn: psycopg.Connection, origin: str, size: int) -> SignedCheckpoint | None:
+    """The checkpoint of exactly `size` leaves, or None."""
+    return _signed(conn.execute(query("checkpoint_at"), (origin, size)).fetchone())
+
+
+def checkpoint_at_most(conn: psycopg.Connection, origin: str, size: int) -> SignedCheckpoint | None:
+    """The largest checkpoint of at most `size` leaves, or None."""
+    return _signed(conn.execute(query("checkpoint_at_most"), (origin, size)).fetchone())
+
+
+def checkpoints(conn: psycopg.Connection, origin: str) -> list[SignedCheckpoint]:
+    """Every stored checkpoint of an origin, smallest first."""
+    return [
+        SignedCheckpoint(int(size), bytes(root), str(note))
+        for size, root, note in conn.execute(query("all_checkpoints"), (origin,)).fetchall()
+    ]
+
+
+def cosigned_note(conn: psycopg.Connection, origin: str, size: int) -> str | None:
+    """The checkpoint note of `size` with its witness cosignatures, if a witness cosigned it."""
+    row = conn.execute(query("cosigned_note"), (origin, size)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def events_of_types(
+    conn: psycopg.Connection, origin: str, types: Sequence[str], before: int | None = None
+) -> list[tuple[int, bytes]]:
+    """(seq, body) of an origin's events of the given types (seq < `before`), in seq order."""
+    if before is None:
+        rows = conn.execute(query("events_of_types"), (origin, list(types))).fetchall()
+    else:
+        rows = conn.execute(
+            query("events_of_types_before"), (origin, before, list(types))
+        ).fetchall()
+    return [(int(seq), bytes(body)) for seq, body in rows]
+
+
+def run_head(conn: psycopg.Connection, run_id: uuid.UUID) -> RunHead | None:
+    """The newest event of a run, whether sequenced or still waiting in intake."""
+    row = conn.execute(query("run_head"), {"run_id": run_id}).fetchone()
+    if row is None:
+        return None
+    run_seq, leaf, body = row
+    return RunHead(int(run_seq), bytes(leaf) if leaf is not None else leaf_hash(bytes(body)))
+
+
+def receipt_states(
+    conn: psycopg.Connection, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ReceiptState]:
+    """Where each acknowledged event is now (ids neither logged nor pending are left out)."""
+    found: dict[uuid.UUID, ReceiptState] = {}
+    for event_id, leaf, body in conn.execute(query("receipt_state"), (list(event_ids),)):
+        if leaf is not None or body is not None:
+            found[event_id] = ReceiptState(
+                bytes(leaf) if leaf is not None else None,
+                bytes(body) if body is not None else None,
+            )
+    return found

@@ -38,7 +38,14 @@ from ledger.store.copyrows import binary_copy
 from ledger.tiles import TileReader, consistency_ranges, extend_tiles
 from ledger.witness import Witness
 
-__all__ = ["BatchResult", "log_signer", "sequence_batch", "try_sequence"]
+__all__ = [
+    "BatchResult",
+    "configured_witness",
+    "log_signer",
+    "sequence_batch",
+    "take_leadership",
+    "try_sequence",
+]
 
 
 @dataclass
@@ -96,7 +103,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", re.ASCII).fullmatch
 
 
-def _witness(settings: Settings) -> Witness | None:
+def configured_witness(settings: Settings) -> Witness | None:
     """The in-process witness (settings.extra['witness_dir'] or LEDGER_WITNESS_DIR), if any."""
     folder = settings.extra.get("witness_dir") or os.environ.get("LEDGER_WITNESS_DIR")
     return _witness_at(Path(folder)) if folder else None
@@ -105,12 +112,6 @@ def _witness(settings: Settings) -> Witness | None:
 @functools.cache
 def _witness_at(folder: Path) -> Witness:
     return Witness(folder)
-
-
-_INSERT_COSIGNED = (
-    "INSERT INTO ledger_cosigned (origin, tree_size, note) VALUES (%s, %s, %s) "
-    "ON CONFLICT (origin, tree_size) DO UPDATE SET note = EXCLUDED.note"
-)
 
 
 def _cosign(  # noqa: PLR0917 - internal helper called once, positionally
@@ -128,7 +129,7 @@ def _cosign(  # noqa: PLR0917 - internal helper called once, positionally
     if last is not None and last[0] < size:
         proof = TileReader(conn, origin).hashes(consistency_ranges(last[0], size))
     cosigned = witness.cosign(note, proof, old_size=last[0] if last else None)
-    conn.execute(_INSERT_COSIGNED, (origin, size, cosigned.decode("utf-8")))
+    conn.execute(query("insert_cosigned"), (origin, size, cosigned.decode("utf-8")))
 
 
 def _parse(body: bytes) -> EventHead:
@@ -152,126 +153,200 @@ def _parse(body: bytes) -> EventHead:
     return value
 
 
+class _Parsed(NamedTuple):
+    """One intake row whose body passed the structural checks."""
+
+    intake_id: int
+    origin: str
+    body: bytes
+    head: EventHead
+
+
+_Reject = tuple[int, uuid.UUID, str, bytes, str]
+"""intake_id, event_id, origin, body, reason: one row for `ledger_rejects`."""
+
+
+@dataclass
+class _Drained:
+    """What one batch took from intake, before ordering."""
+
+    parsed: list[_Parsed] = field(default_factory=list)
+    done_intake: list[int] = field(default_factory=list)
+    rejects: list[_Reject] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def take_leadership(conn: psycopg.Connection, *, wait: bool = True) -> bool:
+    """Become the sequencer for the current transaction (False if another one is, and not wait).
+
+    Key operations hold it for their whole transaction, so no batch interleaves with a rotation.
+    """
+    if wait:
+        conn.execute(query("take_sequencer_lock"))
+        return True
+    row = conn.execute(query("try_sequencer_lock")).fetchone()
+    return bool(row and row[0])
+
+
+def _drain(conn: psycopg.Connection, settings: Settings) -> _Drained | None:
+    """Read one batch of intake (None when empty): parsed bodies, duplicates and rejects."""
+    rows = conn.execute(query("pending_intake"), (settings.batch_size,), binary=True).fetchall()
+    if not rows:
+        return None
+    drained = _Drained()
+    for intake_id, event_id, origin, body, stored in rows:
+        if stored:
+            drained.done_intake.append(intake_id)
+            drained.duplicates += 1
+            continue
+        try:
+            value = _parse(bytes(body))
+            if settings.origin(value.tenant) != origin or value.event_id != str(event_id):
+                raise ValueError("intake columns do not match the event body")
+        except ValueError as exc:
+            drained.rejects.append((intake_id, event_id, origin, bytes(body), str(exc)))
+            continue
+        drained.parsed.append(_Parsed(intake_id, origin, bytes(body), value))
+    return drained
+
+
+def _trees(conn: psycopg.Connection, origins: set[str]) -> dict[str, CompactRange]:
+    """The compact range of each origin at its latest checkpoint (empty for a new origin)."""
+    trees: dict[str, CompactRange] = {}
+    for origin in origins:
+        latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
+        trees[origin] = CompactRange.from_bytes(bytes(latest[3])) if latest else CompactRange()
+    return trees
+
+
+def _order(
+    conn: psycopg.Connection, drained: _Drained, next_seq: dict[str, int]
+) -> tuple[list[_Accepted], int]:
+    """Give each event whose run predecessor is known its `seq`; return them and how many wait.
+
+    Passes repeat while one makes progress, so a run's events may arrive in any order within
+    the batch. Conflicts with the stored chain go to `drained.rejects`.
+    """
+    heads: dict[str, tuple[int, bytes]] = {
+        str(r[0]): (int(r[1]), bytes(r[2]))
+        for r in conn.execute(
+            query("run_heads"), (list({p.head.run_id for p in drained.parsed}),)
+        ).fetchall()
+    }
+    accepted: list[_Accepted] = []
+    pending = drained.parsed
+    progress = True
+    while pending and progress:
+        progress = False
+        still: list[_Parsed] = []
+        for item in pending:
+            intake_id, origin, body, value = item
+            run_id = value.run_id
+            head = heads.get(run_id)
+            expected = 0 if head is None else head[0] + 1
+            run_seq = value.run_seq
+            if run_seq > expected:
+                still.append(item)
+                continue
+            reason = _chain_conflict(value, head, expected)
+            if reason:
+                drained.rejects.append((intake_id, uuid.UUID(value.event_id), origin, body, reason))
+                continue
+            leaf = leaf_hash(body)
+            seq = next_seq[origin]
+            next_seq[origin] = seq + 1
+            accepted.append(
+                _Accepted(
+                    origin, seq, value.event_id, run_id, run_seq, value.type,
+                    value.occurred_at, body, leaf,
+                )
+            )  # fmt: skip
+            heads[run_id] = (run_seq, leaf)
+            drained.done_intake.append(intake_id)
+            progress = True
+        pending = still
+    return accepted, len(pending)
+
+
+def _chain_conflict(value: EventHead, head: tuple[int, bytes] | None, expected: int) -> str:
+    """Why an event at or before its run's next `run_seq` cannot join the chain ("" if it can)."""
+    if value.run_seq < expected:
+        return f"run {value.run_id} already has run_seq {value.run_seq}"
+    want_prev = None if head is None else head[1].hex()
+    if value.prev_run_hash != want_prev:
+        return f"prev_run_hash does not match run {value.run_id} at run_seq {value.run_seq}"
+    return ""
+
+
+def _write(conn: psycopg.Connection, drained: _Drained, accepted: list[_Accepted]) -> None:
+    """COPY the accepted events, record the rejects, and delete every intake row handled."""
+    if accepted:
+        with conn.cursor().copy(query("copy_events")) as copy:
+            copy.write(binary_copy(accepted))
+    done = drained.done_intake
+    for reject in drained.rejects:
+        conn.execute(query("insert_reject"), reject)
+        done.append(reject[0])
+    if done:
+        conn.execute(query("delete_intake"), ("{" + ",".join(map(str, done)) + "}",))
+
+
+def _extend_and_sign(
+    conn: psycopg.Connection,
+    settings: Settings,
+    signer: Signer,
+    trees: dict[str, CompactRange],
+    accepted: list[_Accepted],
+) -> list[tuple[str, int]]:
+    """Extend each touched origin's tree and tiles, sign (and cosign) its checkpoint, notify."""
+    leaves: dict[str, list[bytes]] = defaultdict(list)
+    for a in accepted:
+        leaves[a.origin].append(a.leaf)
+    checkpoints: list[tuple[str, int]] = []
+    for origin in sorted(leaves):
+        tree = trees[origin]
+        start = tree.size
+        tree.append_many(leaves[origin])
+        extend_tiles(conn, origin, start, leaves[origin])
+        root = tree.root()
+        note = signer.sign_note(Checkpoint(origin, tree.size, root).body())
+        conn.execute(
+            query("insert_checkpoint"),
+            (origin, tree.size, root, note.decode("utf-8"), tree.to_bytes()),
+        )
+        witness = configured_witness(settings)
+        if witness is not None:
+            _cosign(conn, witness, signer, origin, tree.size, note)
+        conn.execute(query("notify_appended"), (f"{origin} {tree.size}",))
+        checkpoints.append((origin, tree.size))
+    return checkpoints
+
+
 def sequence_batch(
     conn: psycopg.Connection, settings: Settings, signer: Signer, *, wait: bool = False
 ) -> BatchResult | None:
-    """Sequence one batch. Returns None when another sequencer holds leadership."""
-    result = BatchResult()
+    """Sequence one batch. Returns None when another sequencer holds leadership.
+
+    One transaction: drain intake, order the events into runs and `seq`, write them, then
+    extend each tree and sign its checkpoint. All of it commits or none of it does.
+    """
     with gc_paused(), conn.transaction():
-        lock = query("take_sequencer_lock") if wait else query("try_sequencer_lock")
-        row = conn.execute(lock).fetchone()
-        if not wait and not (row and row[0]):
+        if not take_leadership(conn, wait=wait):
             return None
-        rows = conn.execute(query("pending_intake"), (settings.batch_size,), binary=True).fetchall()
-        if not rows:
-            return result
-        parsed: list[tuple[int, str, bytes, EventHead]] = []
-        done_intake: list[int] = []
-        rejects: list[tuple[int, uuid.UUID, str, bytes, str]] = []
-        for intake_id, event_id, origin, body, stored in rows:
-            if stored:
-                done_intake.append(intake_id)
-                result.duplicates += 1
-                continue
-            try:
-                value = _parse(bytes(body))
-                tenant_origin = settings.origin(value.tenant)
-                if tenant_origin != origin or value.event_id != str(event_id):
-                    raise ValueError("intake columns do not match the event body")
-            except ValueError as exc:
-                rejects.append((intake_id, event_id, origin, bytes(body), str(exc)))
-                continue
-            parsed.append((intake_id, origin, bytes(body), value))
-
-        run_ids = list({p[3].run_id for p in parsed})
-        heads: dict[str, tuple[int, bytes]] = {
-            str(r[0]): (int(r[1]), bytes(r[2]))
-            for r in conn.execute(query("run_heads"), (run_ids,)).fetchall()
-        }
-        trees: dict[str, CompactRange] = {}
-        for origin in {p[1] for p in parsed}:
-            latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
-            trees[origin] = CompactRange.from_bytes(bytes(latest[3])) if latest else CompactRange()
-        start_sizes = {origin: tree.size for origin, tree in trees.items()}
-        next_seq = dict(start_sizes)  # the trees are extended once per origin, after the loop
-
-        accepted: list[_Accepted] = []
-        pending = parsed
-        progress = True
-        while pending and progress:
-            progress = False
-            still: list[tuple[int, str, bytes, EventHead]] = []
-            for item in pending:
-                intake_id, origin, body, value = item
-                run_id = value.run_id
-                head = heads.get(run_id)
-                expected = 0 if head is None else head[0] + 1
-                run_seq = value.run_seq
-                if run_seq > expected:
-                    still.append(item)
-                    continue
-                want_prev = None if head is None else head[1].hex()
-                if run_seq < expected:
-                    reason = f"run {run_id} already has run_seq {run_seq}"
-                elif value.prev_run_hash != want_prev:
-                    reason = f"prev_run_hash does not match run {run_id} at run_seq {run_seq}"
-                else:
-                    reason = ""
-                if reason:
-                    rejects.append((intake_id, uuid.UUID(value.event_id), origin, body, reason))
-                    continue
-                leaf = leaf_hash(body)
-                seq = next_seq[origin]
-                next_seq[origin] = seq + 1
-                accepted.append(
-                    _Accepted(
-                        origin,
-                        seq,
-                        value.event_id,
-                        run_id,
-                        run_seq,
-                        value.type,
-                        value.occurred_at,
-                        body,
-                        leaf,
-                    )
-                )
-                heads[run_id] = (run_seq, leaf)
-                done_intake.append(intake_id)
-                progress = True
-            pending = still
-        result.held = len(pending)
-
-        if accepted:
-            with conn.cursor().copy(query("copy_events")) as copy:
-                copy.write(binary_copy(accepted))
-        for reject in rejects:
-            conn.execute(query("insert_reject"), reject)
-            done_intake.append(reject[0])
-        if done_intake:
-            conn.execute(query("delete_intake"), ("{" + ",".join(map(str, done_intake)) + "}",))
-        per_origin: dict[str, int] = defaultdict(int)
-        for a in accepted:
-            per_origin[a.origin] += 1
-        for origin in sorted(per_origin):
-            tree = trees[origin]
-            leaves = [a.leaf for a in accepted if a.origin == origin]
-            tree.append_many(leaves)
-            extend_tiles(conn, origin, start_sizes[origin], leaves)
-            root = tree.root()
-            note = signer.sign_note(Checkpoint(origin, tree.size, root).body())
-            conn.execute(
-                query("insert_checkpoint"),
-                (origin, tree.size, root, note.decode("utf-8"), tree.to_bytes()),
-            )
-            witness = _witness(settings)
-            if witness is not None:
-                _cosign(conn, witness, signer, origin, tree.size, note)
-            conn.execute(query("notify_appended"), (f"{origin} {tree.size}",))
-            result.checkpoints.append((origin, tree.size))
-        result.sequenced = len(accepted)
-        result.rejected = len(rejects)
-    return result
+        drained = _drain(conn, settings)
+        if drained is None:
+            return BatchResult()
+        trees = _trees(conn, {p.origin for p in drained.parsed})
+        accepted, held = _order(conn, drained, {o: t.size for o, t in trees.items()})
+        _write(conn, drained, accepted)
+        checkpoints = _extend_and_sign(conn, settings, signer, trees, accepted)
+        return BatchResult(
+            sequenced=len(accepted),
+            rejected=len(drained.rejects),
+            held=held,
+            duplicates=drained.duplicates,
+            checkpoints=checkpoints,
+        )
 
 
 def try_sequence(conn: psycopg.Connection, settings: Settings, *, wait: bool = False) -> int:

@@ -1,0 +1,35 @@
+-- Reads and writes of the log that `ledger.store` runs for proofs, verify, keys and receipts.
+-- Each statement starts with a "-- name --" header line (see ledger/db/sqlfiles.py).
+
+-- events_after --
+SELECT seq, recorded_at, body, leaf_hash FROM ledger_events
+WHERE origin = %s AND seq > %s ORDER BY seq LIMIT %s
+
+-- events_of_types --
+SELECT seq, body FROM ledger_events WHERE origin = %s AND type = ANY(%s) ORDER BY seq
+
+-- events_of_types_before --
+SELECT seq, body FROM ledger_events
+WHERE origin = %s AND seq < %s AND type = ANY(%s) ORDER BY seq
+
+-- checkpoint_at --
+SELECT tree_size, root_hash, note FROM ledger_checkpoints WHERE origin = %s AND tree_size = %s
+
+-- checkpoint_at_most --
+SELECT tree_size, root_hash, note FROM ledger_checkpoints
+WHERE origin = %s AND tree_size <= %s ORDER BY tree_size DESC LIMIT 1
+
+-- cosigned_note --
+SELECT note FROM ledger_cosigned WHERE origin = %s AND tree_size = %s
+
+-- insert_cosigned --
+INSERT INTO ledger_cosigned (origin, tree_size, note) VALUES (%s, %s, %s)
+ON CONFLICT (origin, tree_size) DO UPDATE SET note = EXCLUDED.note
+
+-- receipt_state --
+-- For each id a writer holds a receipt for: the logged leaf hash, else the pending intake body.
+SELECT r.id, e.leaf_hash, i.body
+FROM unnest(%s::uuid[]) AS r(id)
+LEFT JOIN ledger_events e ON e.event_id = r.id
+LEFT JOIN ledger_intake i ON i.event_id = r.id
+ORDER BY r.id

@@ -1,0 +1,31 @@
+-- Encrypted payloads of committed fields and the per-subject keys that crypto-shredding deletes.
+
+-- insert_subject_key --
+INSERT INTO ledger_subject_keys (origin, subject, key) VALUES (%s, %s, %s)
+ON CONFLICT (origin, subject) DO NOTHING
+
+-- subject_key --
+SELECT key FROM ledger_subject_keys WHERE origin = %s AND subject = %s
+
+-- insert_payloads --
+INSERT INTO ledger_payloads (commitment, origin, subject, event_id, path, ciphertext)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::uuid[], %s::text[], %s::bytea[])
+ON CONFLICT (commitment) DO NOTHING
+
+-- subject_commitments --
+SELECT commitment FROM ledger_payloads WHERE origin = %s AND subject = %s ORDER BY commitment
+
+-- shred_subject_key --
+DELETE FROM ledger_subject_keys WHERE origin = %s AND subject = %s
+
+-- shred_subject_payloads --
+DELETE FROM ledger_payloads WHERE origin = %s AND subject = %s
+
+-- origin_payloads --
+SELECT p.commitment, p.path, p.ciphertext, k.key
+FROM ledger_payloads p
+LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject
+WHERE p.origin = %s
+
+-- payloads_table_exists --
+SELECT to_regclass('ledger_payloads') IS NOT NULL

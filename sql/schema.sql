@@ -1,0 +1,315 @@
+-- The schema sql/migrations produce (generated: python -m ledger.db.schema --write).
+-- Do not edit: change a migration, then regenerate. tests/pg/test_schema.py checks it.
+
+CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'tool_call_id' $$;
+
+CREATE FUNCTION public.ledger_refuse_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger table % is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+CREATE FUNCTION public.ledger_visible_origin(o text, r name) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT NOT EXISTS (SELECT 1 FROM public.ledger_tenant_roles)
+        OR EXISTS (
+            SELECT 1 FROM public.ledger_tenant_roles m
+            WHERE m.role_name = r
+              AND (m.tenant = '*' OR right(o, length(m.tenant) + 1) = '/' || m.tenant)
+        )
+$$;
+
+CREATE TABLE public.ledger_checkpoints (
+    origin text NOT NULL,
+    tree_size bigint NOT NULL,
+    root_hash bytea NOT NULL,
+    note text NOT NULL,
+    frontier bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT ledger_checkpoints_tree_size_check CHECK ((tree_size > 0))
+);
+
+CREATE TABLE public.ledger_cosigned (
+    origin text NOT NULL,
+    tree_size bigint NOT NULL,
+    note text NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT ledger_cosigned_tree_size_check CHECK ((tree_size > 0))
+);
+
+CREATE TABLE public.ledger_events (
+    origin text NOT NULL,
+    seq bigint NOT NULL,
+    event_id uuid NOT NULL,
+    run_id uuid NOT NULL,
+    run_seq bigint NOT NULL,
+    type text NOT NULL,
+    occurred_at timestamp with time zone NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    body bytea NOT NULL,
+    leaf_hash bytea NOT NULL,
+    CONSTRAINT ledger_events_seq_check CHECK ((seq >= 0))
+);
+
+CREATE TABLE public.ledger_intake (
+    intake_id bigint NOT NULL,
+    event_id uuid NOT NULL,
+    origin text NOT NULL,
+    run_id uuid NOT NULL,
+    run_seq bigint NOT NULL,
+    body bytea NOT NULL,
+    received_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT ledger_intake_run_seq_check CHECK ((run_seq >= 0))
+);
+
+CREATE SEQUENCE public.ledger_intake_intake_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.ledger_intake_intake_id_seq OWNED BY public.ledger_intake.intake_id;
+
+CREATE TABLE public.ledger_payloads (
+    commitment text NOT NULL,
+    origin text NOT NULL,
+    subject text NOT NULL,
+    event_id uuid NOT NULL,
+    path text NOT NULL,
+    ciphertext bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT ledger_payloads_commitment_check CHECK ((commitment ~ '^sha256:[0-9a-f]{64}$'::text))
+);
+
+CREATE TABLE public.ledger_rejects (
+    intake_id bigint NOT NULL,
+    event_id uuid NOT NULL,
+    origin text NOT NULL,
+    body bytea NOT NULL,
+    reason text NOT NULL,
+    rejected_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
+CREATE TABLE public.ledger_schema_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.ledger_subject_keys (
+    origin text NOT NULL,
+    subject text NOT NULL,
+    key bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT ledger_subject_keys_key_check CHECK ((length(key) = 32))
+);
+
+CREATE TABLE public.ledger_tenant_roles (
+    role_name name NOT NULL,
+    tenant text NOT NULL
+);
+
+CREATE TABLE public.ledger_tiles (
+    origin text NOT NULL,
+    level smallint NOT NULL,
+    idx bigint NOT NULL,
+    hashes bytea NOT NULL,
+    CONSTRAINT ledger_tiles_hashes_check CHECK ((((length(hashes) % 32) = 0) AND ((length(hashes) >= 32) AND (length(hashes) <= 8192)))),
+    CONSTRAINT ledger_tiles_idx_check CHECK ((idx >= 0)),
+    CONSTRAINT ledger_tiles_level_check CHECK ((level >= 0))
+);
+
+CREATE TABLE public.ledger_verdicts (
+    run_id uuid NOT NULL,
+    policy_hash text NOT NULL,
+    evaluator_version text NOT NULL,
+    rule_id text NOT NULL,
+    outcome text NOT NULL,
+    explanation text NOT NULL,
+    evidence uuid[] DEFAULT '{}'::uuid[] NOT NULL,
+    through_seq bigint,
+    checked_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ledger_verdicts_outcome_check CHECK ((outcome = ANY (ARRAY['pass'::text, 'fail'::text, 'unknown'::text]))),
+    CONSTRAINT ledger_verdicts_policy_hash_check CHECK ((policy_hash ~ '^[0-9a-f]{64}$'::text))
+);
+
+CREATE TABLE public.undo_approvals (
+    plan_digest text NOT NULL,
+    approver text NOT NULL,
+    roles text[] DEFAULT '{}'::text[] NOT NULL,
+    vkey text NOT NULL,
+    signature bytea NOT NULL,
+    approved_at timestamp with time zone DEFAULT now() NOT NULL,
+    event_id uuid
+);
+
+CREATE TABLE public.undo_plans (
+    plan_digest text NOT NULL,
+    plan_id text NOT NULL,
+    body bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    event_id uuid,
+    CONSTRAINT undo_plans_plan_digest_check CHECK ((plan_digest ~ '^[0-9a-f]{64}$'::text))
+);
+
+CREATE TABLE public.undo_steps (
+    idempotency_key text NOT NULL,
+    plan_digest text NOT NULL,
+    step_id text NOT NULL,
+    target_action_id text NOT NULL,
+    status text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_error text,
+    result jsonb,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT undo_steps_status_check CHECK ((status = ANY (ARRAY['running'::text, 'compensated'::text, 'compensation_failed'::text, 'needs_operator'::text, 'contained'::text])))
+);
+
+ALTER TABLE ONLY public.ledger_intake ALTER COLUMN intake_id SET DEFAULT nextval('public.ledger_intake_intake_id_seq'::regclass);
+
+ALTER TABLE ONLY public.ledger_checkpoints
+    ADD CONSTRAINT ledger_checkpoints_pkey PRIMARY KEY (origin, tree_size);
+
+ALTER TABLE ONLY public.ledger_cosigned
+    ADD CONSTRAINT ledger_cosigned_pkey PRIMARY KEY (origin, tree_size);
+
+ALTER TABLE ONLY public.ledger_events
+    ADD CONSTRAINT ledger_events_pkey PRIMARY KEY (origin, seq);
+
+ALTER TABLE ONLY public.ledger_intake
+    ADD CONSTRAINT ledger_intake_event_id_key UNIQUE (event_id);
+
+ALTER TABLE ONLY public.ledger_intake
+    ADD CONSTRAINT ledger_intake_pkey PRIMARY KEY (intake_id);
+
+ALTER TABLE ONLY public.ledger_payloads
+    ADD CONSTRAINT ledger_payloads_pkey PRIMARY KEY (commitment);
+
+ALTER TABLE ONLY public.ledger_schema_migrations
+    ADD CONSTRAINT ledger_schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.ledger_subject_keys
+    ADD CONSTRAINT ledger_subject_keys_pkey PRIMARY KEY (origin, subject);
+
+ALTER TABLE ONLY public.ledger_tenant_roles
+    ADD CONSTRAINT ledger_tenant_roles_pkey PRIMARY KEY (role_name, tenant);
+
+ALTER TABLE ONLY public.ledger_tiles
+    ADD CONSTRAINT ledger_tiles_pkey PRIMARY KEY (origin, level, idx);
+
+ALTER TABLE ONLY public.ledger_verdicts
+    ADD CONSTRAINT ledger_verdicts_pkey PRIMARY KEY (run_id, policy_hash, evaluator_version, rule_id);
+
+ALTER TABLE ONLY public.undo_approvals
+    ADD CONSTRAINT undo_approvals_pkey PRIMARY KEY (plan_digest, approver);
+
+ALTER TABLE ONLY public.undo_plans
+    ADD CONSTRAINT undo_plans_pkey PRIMARY KEY (plan_digest);
+
+ALTER TABLE ONLY public.undo_steps
+    ADD CONSTRAINT undo_steps_pkey PRIMARY KEY (idempotency_key);
+
+CREATE INDEX ledger_events_decided_call ON public.ledger_events USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
+
+CREATE UNIQUE INDEX ledger_events_event_id ON public.ledger_events USING btree (event_id);
+
+CREATE INDEX ledger_events_occurred ON public.ledger_events USING btree (origin, occurred_at);
+
+CREATE UNIQUE INDEX ledger_events_run ON public.ledger_events USING btree (run_id, run_seq);
+
+CREATE INDEX ledger_events_type ON public.ledger_events USING btree (origin, type, seq);
+
+CREATE INDEX ledger_payloads_subject ON public.ledger_payloads USING btree (origin, subject);
+
+CREATE INDEX ledger_verdicts_failing ON public.ledger_verdicts USING btree (policy_hash, outcome) WHERE (outcome <> 'pass'::text);
+
+CREATE INDEX undo_steps_plan ON public.undo_steps USING btree (plan_digest);
+
+CREATE TRIGGER ledger_checkpoints_append_only BEFORE DELETE OR UPDATE ON public.ledger_checkpoints FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_checkpoints_no_truncate BEFORE TRUNCATE ON public.ledger_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_events_append_only BEFORE DELETE OR UPDATE ON public.ledger_events FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_events_no_truncate BEFORE TRUNCATE ON public.ledger_events FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
+ALTER TABLE ONLY public.undo_approvals
+    ADD CONSTRAINT undo_approvals_plan_digest_fkey FOREIGN KEY (plan_digest) REFERENCES public.undo_plans(plan_digest);
+
+ALTER TABLE ONLY public.undo_steps
+    ADD CONSTRAINT undo_steps_plan_digest_fkey FOREIGN KEY (plan_digest) REFERENCES public.undo_plans(plan_digest);
+
+ALTER TABLE public.ledger_checkpoints ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_cosigned ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_events ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_payloads ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_rejects ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_tiles ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY service_all ON public.ledger_checkpoints TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+
+CREATE POLICY service_all ON public.ledger_cosigned TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+
+CREATE POLICY service_all ON public.ledger_events TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+
+CREATE POLICY service_all ON public.ledger_payloads TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+
+CREATE POLICY service_all ON public.ledger_rejects TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+
+CREATE POLICY service_all ON public.ledger_tiles TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+
+CREATE POLICY tenant_read ON public.ledger_checkpoints FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
+
+CREATE POLICY tenant_read ON public.ledger_cosigned FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
+
+CREATE POLICY tenant_read ON public.ledger_events FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
+
+CREATE POLICY tenant_read ON public.ledger_payloads FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
+
+CREATE POLICY tenant_read ON public.ledger_rejects FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
+
+CREATE POLICY tenant_read ON public.ledger_tiles FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
+
+REVOKE ALL ON FUNCTION public.ledger_visible_origin(o text, r name) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_visible_origin(o text, r name) TO ledger_reader;
+
+GRANT SELECT,INSERT ON TABLE public.ledger_checkpoints TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_checkpoints TO ledger_reader;
+
+GRANT SELECT,INSERT ON TABLE public.ledger_cosigned TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_cosigned TO ledger_reader;
+
+GRANT SELECT,INSERT ON TABLE public.ledger_events TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_events TO ledger_reader;
+
+GRANT SELECT(event_id) ON TABLE public.ledger_events TO ledger_writer;
+
+GRANT SELECT,INSERT ON TABLE public.ledger_intake TO ledger_writer;
+GRANT SELECT,DELETE ON TABLE public.ledger_intake TO ledger_sequencer;
+
+GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_writer;
+
+GRANT SELECT,INSERT ON TABLE public.ledger_payloads TO ledger_writer;
+GRANT SELECT ON TABLE public.ledger_payloads TO ledger_reader;
+
+GRANT SELECT,INSERT ON TABLE public.ledger_rejects TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_rejects TO ledger_reader;
+
+GRANT SELECT,INSERT ON TABLE public.ledger_subject_keys TO ledger_writer;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_tiles TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_tiles TO ledger_reader;
