@@ -380,13 +380,11 @@ def _clients(postmaster: Postmaster) -> int:
     """Client sessions other than this one; a server that cannot be asked counts as busy."""
     import psycopg
 
-    sql = (
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-    )
+    from ledger.db.sqlfiles import query
+
     try:
         with psycopg.connect(postmaster.dsn, autocommit=True, connect_timeout=5) as conn:
-            row = conn.execute(sql).fetchone()
+            row = conn.execute(query("other_client_sessions")).fetchone()
     except psycopg.Error:
         return 1
     return int(row[0]) if row else 1
