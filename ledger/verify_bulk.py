@@ -24,12 +24,12 @@ import msgspec
 import orjson
 import psycopg
 
-from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
 from ledger.eventhead import EventHead, decode_heads
 from ledger.merkle import CompactRange, leaf_hashes
 from ledger.pgtime import micros_of
 from ledger.readahead import read_ahead
+from ledger.store.scan import rows_outside, verify_batch
 
 __all__ = ["BATCH_ROWS", "Suspect", "bulk_scan"]
 
@@ -42,11 +42,10 @@ class Suspect(LedgerError):
 
 
 def _batches(conn: psycopg.Connection, origin: str) -> Iterator[tuple[Any, ...]]:
-    sql = query("verify_batch")
     cursor = conn.cursor(binary=True)
     start = 0
     while True:
-        row = cursor.execute(sql, (origin, start, start + BATCH_ROWS)).fetchone()
+        row = verify_batch(cursor, origin, start, start + BATCH_ROWS)
         if row is None or not row[0]:
             return
         yield (start, *row)
@@ -164,7 +163,6 @@ def bulk_scan(
     with closing(read_ahead(_batches(conn, origin))) as batches:  # joins the reader on any exit
         for batch in batches:
             scan.take(*batch)
-    beyond = conn.execute(query("verify_rows_outside"), (origin, scan.size)).fetchone()
-    if beyond is None or beyond[0]:
+    if rows_outside(conn, origin, scan.size):
         raise Suspect("rows outside 0..size")
     return scan.size

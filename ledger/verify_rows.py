@@ -6,18 +6,17 @@ over to this pass whenever anything looks wrong, so every failure message comes 
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
 
-from ledger.db.sqlfiles import query
 from ledger.errors import VerificationFailed
-from ledger.merkle import CompactRange
+from ledger.merkle import CompactRange, leaf_hash
 from ledger.note import Checkpoint
 from ledger.pgtime import pg_micros
+from ledger.store.scan import verify_rows
 
 if TYPE_CHECKING:
     from ledger.verify import VerifyReport
@@ -49,16 +48,14 @@ def row_scan(  # noqa: PLR0917 - the state of one origin's verification
     tree = CompactRange()
     heads: dict[Any, tuple[int, str]] = {}
     expected = 0
-    sha256 = hashlib.sha256
     loads = orjson.loads
-    with conn.cursor().copy(query("copy_verify"), (origin,)) as copy:
-        copy.set_types(["int8", "uuid", "uuid", "int8", "text", "timestamptz", "bytea", "bytea"])
-        for seq, event_id, run_id, run_seq, type_, occurred, body, leaf in copy.rows():
+    with verify_rows(conn, origin) as rows:
+        for seq, event_id, run_id, run_seq, type_, occurred, body, leaf in rows:
             if seq != expected:
                 raise Invalid(
                     expected, f"missing seq {expected} (next stored is {seq})", "missing_seq"
                 )
-            if sha256(b"\x00" + body).digest() != leaf:
+            if leaf_hash(body) != leaf:
                 raise Invalid(
                     seq,
                     f"leaf hash mismatch at seq {seq}: stored bytes were changed",

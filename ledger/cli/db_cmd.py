@@ -65,7 +65,7 @@ def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
 
 @app.command("migrate")
 def migrate(ctx: typer.Context) -> None:
-    """Apply pending migrations (every command also does this on first use)."""
+    """Apply pending migrations (commands that write also do this on first use)."""
     from ledger.db.migrate import apply_migrations, schema_version
 
     conn = connection(ctx)

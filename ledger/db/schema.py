@@ -111,13 +111,19 @@ def diff_schema(actual: str, expected: str) -> str:
     )
 
 
-def _admin_dsn() -> str:
+def _migrated_schema() -> str:
+    """The schema of a fresh database on $LEDGER_DSN, or on a scratch embedded server (stopped
+    afterwards: embedded servers otherwise stay up for their idle time)."""
     dsn = os.environ.get("LEDGER_DSN")
     if dsn:
-        return dsn
-    from ledger.db.embedded import embedded_dsn
+        return migrated_schema(dsn)
+    from ledger.db.embedded import embedded_dsn, stop_embedded
 
-    return embedded_dsn(Path(tempfile.mkdtemp(prefix="ledger-schema-")) / "data")
+    pgdata = Path(tempfile.mkdtemp(prefix="ledger-schema-")) / "data"
+    try:
+        return migrated_schema(embedded_dsn(pgdata))
+    finally:
+        stop_embedded(pgdata)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--check", action="store_true", help="exit 1 with a diff when stale")
     args = parser.parse_args(argv)
     path = Path(str(sql_dir() / SCHEMA_FILE))
-    actual = migrated_schema(_admin_dsn())
+    actual = _migrated_schema()
     if args.write:
         path.write_text(actual, encoding="utf-8")
         print(f"wrote {path}")
