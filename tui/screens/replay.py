@@ -65,8 +65,8 @@ class ReplayScreen(LedgerScreen):
     def load_run(self) -> None:
         import uuid
 
+        from ledger.store.policies import published_policies
         from replay.dbread import load_run
-        from replay.ledgerdb import published_policies
 
         data = self.lapp.data
         with data._lock:
@@ -159,11 +159,11 @@ class ReplayScreen(LedgerScreen):
             )
             return
         self.policy_index = (self.policy_index + 1) % len(self.policies)
-        _seq, event = self.policies[self.policy_index]
+        policy = self.policies[self.policy_index]
         self.query_one("#replay-verdicts", Static).update(
             Text(
-                f"policy {event.data.name} {event.data.version} "
-                f"({event.data.policy_hash[:12]}) — c to check"
+                f"policy {policy.name} {policy.version} "
+                f"({policy.policy_hash[:12]}) — c to check"
             )
         )
 
@@ -185,11 +185,11 @@ class ReplayScreen(LedgerScreen):
         from replay.policy.loader import load_pack_data
         from replay.state import fold
 
-        _seq, event = self.policies[index]
+        policy = self.policies[index]
         state = fold(self.stored, at_seq=self.stored[step].seq, decisions=self.decisions)
-        verdicts = check_run(compile_pack(load_pack_data(event.data.document)), state)
+        verdicts = check_run(compile_pack(load_pack_data(policy.document)), state)
         out = Text()
-        out.append(f"{event.data.name} {event.data.version} as of step {step + 1}\n", style="bold")
+        out.append(f"{policy.name} {policy.version} as of step {step + 1}\n", style="bold")
         for v in verdicts:
             style = {"fail": "bold red", "pass": "green"}.get(v.outcome, "yellow")
             out.append(f"{v.outcome.upper():<8}", style=style)

@@ -20,9 +20,7 @@ from ledger.config import Settings
 from ledger.errors import VerificationFailed
 from ledger.store.sequencer import try_sequence
 from ledger.verify import report_line, verify_ledger
-from replay.dbread import fold_run
-from replay.ledgerdb import find_policy, save_verdicts
-from replay.policy import check_run, compile_pack
+from replay.check import check_in_force
 from replay.undo.dryrun import render_step
 from replay.undo.model import UndoPlan, write_plan
 from replay.undo.plan import generate_plan, probe_requests
@@ -45,24 +43,18 @@ class Outcome:
     bundle_valid: bool = False
 
 
-def _findings(conn: psycopg.Connection, story: Story) -> dict[str, list[str]]:
-    compiled = {}
+def _findings(conn: psycopg.Connection, settings: Settings, story: Story) -> dict[str, list[str]]:
+    """Failing rules per run, checked against the policy each run ran under."""
+    checked = check_in_force(conn, settings, [uuid.UUID(r) for r in story.runs])
+    if checked.missing:
+        raise VerificationFailed(f"run {checked.missing[0]} has no stored events")
     found: dict[str, list[str]] = {}
-    for run_id in story.runs:
-        state = fold_run(conn, uuid.UUID(run_id))
-        if state is None:
-            raise VerificationFailed(f"run {run_id} has no stored events")
-        policy_hash = state.versions.policy_hashes_seen[0]
-        if policy_hash not in compiled:
-            loaded = find_policy(conn, policy_hash)
-            if loaded is None:
-                raise VerificationFailed(f"run {run_id} ran under unpublished policy {policy_hash}")
-            compiled[policy_hash] = compile_pack(loaded)
-        verdicts = check_run(compiled[policy_hash], state)
-        save_verdicts(conn, run_id, policy_hash, verdicts, state.at_seq)
-        failed = [f"{v.rule_id}: {v.explanation}" for v in verdicts if v.outcome == "fail"]
+    for entry in checked.entries:
+        if entry.policy_hash is None:
+            raise VerificationFailed(f"run {entry.run_id}: {entry.verdicts[0].explanation}")
+        failed = [f"{v.rule_id}: {v.explanation}" for v in entry.failures]
         if failed:
-            found[run_id] = failed
+            found[str(entry.run_id)] = failed
     return found
 
 
@@ -99,7 +91,7 @@ def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: 
     outcome.verified = verdict.status == "ok"
     echo(f"\n1. verify the ledger\n   {report_line(verdict)}")
 
-    outcome.findings = _findings(conn, story)
+    outcome.findings = _findings(conn, settings, story)
     echo(f"\n2. check every run against the policy in force ({len(story.runs)} runs)")
     names = {v: k for k, v in story.incident.items()}
     for run_id, failures in outcome.findings.items():

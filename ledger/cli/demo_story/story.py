@@ -23,8 +23,8 @@ from ledger import hooks, ids
 from ledger.cli.demo_story.agents import run_sales_ops, run_support
 from ledger.cli.demo_story.world import World
 from ledger.config import Settings
-from replay.ledgerdb import publish_policy
 from replay.policy import load_pack
+from replay.policy.published import publish_policy
 from replay.undo.contracts import ContractRegistry, load_contracts
 from replay.undo.examples import CONTRACTS_DIR
 
