@@ -11,11 +11,11 @@ tests and benchmarks (fixed ids and timestamps when asked).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger import ids
 from ledger.events import EventBase, args_hash, encode_event, leaf_hash, make_event
@@ -23,7 +23,12 @@ from ledger.store.append import submit
 from ledger.store.sequencer import try_sequence
 from tui.data import LedgerData
 
+if TYPE_CHECKING:
+    from replay.undo.dryrun import DryRunStep
+    from replay.undo.model import UndoPlan
+
 __all__ = [
+    "UndoPreview",
     "annotate",
     "contracts_dirs",
     "incident_events",
@@ -234,52 +239,53 @@ def incident_events(
 
 
 def contracts_dirs(data: LedgerData) -> list[Path]:
-    """Where undo contracts come from: $LEDGER_CONTRACTS, <home>/contracts, or the examples."""
-    env = os.environ.get("LEDGER_CONTRACTS")
-    if env:
-        return [Path(p) for p in env.split(os.pathsep)]
-    home = data.settings.home / "contracts"
-    if home.is_dir():
-        return [home]
-    from replay.undo import examples
+    """Where undo contracts come from: replay.undo.service's one search order."""
+    from replay.undo.service import contract_sources
 
-    return [Path(examples.__file__).parent / "contracts"]
+    return contract_sources(data.settings)
+
+
+@dataclass(frozen=True)
+class UndoPreview:
+    """A plan for the screen: the plan, its dry-run steps (empty if not dry-run), a note."""
+
+    plan: UndoPlan
+    steps: list[DryRunStep]
+    note: str
 
 
 def undo_plan(
-    data: LedgerData, docs: Sequence[dict[str, Any]], now: str, created_by: str, dry: bool
-) -> tuple[Any, list[Any], str]:
-    """(plan, dry-run steps, note) from replay.undo for the given run documents."""
-    from ledger.events import decode_event
-    from replay.undo import generate_plan, load_contracts
+    data: LedgerData, run_ids: Sequence[str], now: str | None, created_by: str, dry: bool
+) -> UndoPreview:
+    """The undo plan of these runs, from the same service as `ledger undo plan` and the demo."""
+    from replay.undo.dryrun import dry_run
+    from replay.undo.service import plan_for, undo_target
 
-    registry = load_contracts(contracts_dirs(data))
-    events = [decode_event(d) for d in docs]
-    run_id = str(events[0].run_id) if events else ""
-    plan = generate_plan(
-        events,
-        registry,
-        now=now,
-        scope={"run_id": run_id},
-        created_by=created_by,
-        reason="ledger tui",
-    )
-    steps: list[Any] = []
-    note = "plan generated (probes not run)"
+    with data._lock:
+        planned = plan_for(
+            data.conn(),
+            data.settings,
+            [uuid.UUID(r) for r in run_ids],
+            now=now,
+            created_by=created_by,
+            reason="ledger tui",
+        )
+    note = f"plan generated ({planned.probes_run} read-only probe(s))"
+    steps: list[DryRunStep] = []
     if dry:
-        from replay.undo.dryrun import dry_run
-        from replay.undo.probes import UndoContext
-
         try:
-            with data._lock:
-                steps = dry_run(plan, UndoContext(data.conn()))
+            target = undo_target(data.settings)
+            try:
+                steps = dry_run(planned.plan, target)
+            finally:
+                target.conn.close()
             note = "dry run complete (read-only probes)"
         except Exception as exc:  # a dry run reports, it never breaks the screen
             note = f"dry run could not probe: {type(exc).__name__}: {exc}"
-    return plan, steps, note
+    return UndoPreview(planned.plan, steps, note)
 
 
-def undo_approve(data: LedgerData, plan: Any, approver: str) -> str:
+def undo_approve(data: LedgerData, plan: UndoPlan, approver: str) -> str:
     """Sign the plan digest as `approver` (replay.undo.approvals; SoD enforced there)."""
     from replay.undo.approvals import approve
 
@@ -288,15 +294,18 @@ def undo_approve(data: LedgerData, plan: Any, approver: str) -> str:
     return f"approved plan {plan.digest[:16]} as {approver} (undo.plan.approved recorded)"
 
 
-def undo_apply(data: LedgerData, plan: Any, operator: str) -> str:
+def undo_apply(data: LedgerData, plan: UndoPlan, operator: str) -> str:
     """Apply an approved plan with the registered compensators; one line per step outcome."""
     import replay.undo.examples.demo  # noqa: F401 - registers the demo tools' compensators
     from replay.undo.executor import apply_plan
-    from replay.undo.probes import UndoContext
+    from replay.undo.service import undo_target
 
-    with data._lock:
-        conn = data.conn()
-        report = apply_plan(conn, data.settings, plan, UndoContext(conn), operator=operator)
+    target = undo_target(data.settings)
+    try:
+        with data._lock:
+            report = apply_plan(data.conn(), data.settings, plan, target, operator=operator)
+    finally:
+        target.conn.close()
     lines = [f"apply {report.status} (undo run {report.undo_run_id})"]
     lines += [
         f"  {s.step_id} {s.status} attempts={s.attempts}" + (f" — {s.error}" if s.error else "")

@@ -12,24 +12,21 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-import psycopg
 import typer
 
-from ledger import ids
 from ledger.cli.common import JsonOption, connection, emit_json, settings_from
 from ledger.errors import InputError
+from replay.runid import parse_run_id
 from replay.undo.approvals import approve as approve_plan
-from replay.undo.contracts import ContractError, ContractRegistry, load_contracts
 from replay.undo.coverage import coverage as compute_coverage
 from replay.undo.dryrun import dry_run as run_dry
 from replay.undo.dryrun import render_step
-from replay.undo.examples import CONTRACTS_DIR
 from replay.undo.executor import COMPENSATORS, apply_plan
 from replay.undo.model import PlanFileError, UndoPlan, read_plan, write_plan
-from replay.undo.plan import generate_plan, probe_requests
-from replay.undo.probes import UndoContext, run_probes
+from replay.undo.probes import UndoContext
 from replay.undo.record import record_plan
-from replay.undo.scope import load_others, load_scope, load_window_calls
+from replay.undo.scope import load_window_calls
+from replay.undo.service import contract_sources, load_registry, plan_for, undo_target
 
 app = typer.Typer(
     help="Undo plans: generate, dry-run, approve (SoD), apply, coverage.", no_args_is_help=True
@@ -48,19 +45,6 @@ SinceOpt = typer.Option(None, "--since", help="Window start (ISO 8601).")
 UntilOpt = typer.Option(None, "--until", help="Window end (ISO 8601).")
 
 
-def _registry(ctx: typer.Context, paths: list[Path] | None) -> ContractRegistry:
-    chosen = list(paths or [])
-    if not chosen:
-        chosen = [CONTRACTS_DIR]
-        home = settings_from(ctx).home / "contracts"
-        if home.is_dir():
-            chosen.append(home)
-    try:
-        return load_contracts(chosen)
-    except (ContractError, OSError) as exc:
-        raise InputError(str(exc)) from None
-
-
 def _plugins(names: list[str] | None) -> None:
     for name in names or ["replay.undo.examples.demo"]:
         try:
@@ -70,12 +54,7 @@ def _plugins(names: list[str] | None) -> None:
 
 
 def _target(ctx: typer.Context, dsn: str | None, smtp: str | None) -> UndoContext:
-    conn = psycopg.connect(dsn, autocommit=True) if dsn else connection(ctx)
-    extra: dict[str, object] = {}
-    if smtp:
-        host, _, port = smtp.rpartition(":")
-        extra = {"smtp_host": host or "127.0.0.1", "smtp_port": int(port)}
-    return UndoContext(conn=conn, extra=extra)
+    return undo_target(settings_from(ctx), dsn, smtp)
 
 
 def _when(text: str | None) -> datetime | None:
@@ -113,41 +92,28 @@ def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
     json_out: bool = JsonOption,
 ) -> None:
     """Generate an UndoPlan for runs and/or a time window; write it and record undo.plan.created."""
-    try:
-        parsed = [__import__("uuid").UUID(r) for r in run_ids or []]
-    except ValueError:
-        raise InputError("run ids must be UUIDs") from None
-    if not parsed and since is None and until is None:
-        raise InputError("give run ids, or --since/--until for a window")
-    registry = _registry(ctx, contracts)
     _plugins(plugin)
     conn = connection(ctx)
-    scope_ids, events = load_scope(conn, parsed, _when(since), _when(until))
-    if not events:
-        raise InputError("no events in scope")
-    probes = {}
-    if not no_probe:
-        probes = run_probes(probe_requests(events, registry), _target(ctx, target_dsn, None))
-    scope = {"runs": [str(r) for r in scope_ids], "since": since, "until": until}
-    at = (
-        ids.format_timestamp(ids.parse_timestamp(now))
-        if now
-        else ids.format_timestamp(ids.now_ns())
-    )
+    settings = settings_from(ctx)
     actor = by or os.environ.get("USER")
-    plan = generate_plan(
-        events,
-        registry,
-        now=at,
-        scope=scope,
-        probe_results=probes,
-        others=load_others(conn, scope_ids, events),
+    target = _target(ctx, target_dsn, None) if target_dsn and not no_probe else None
+    planned = plan_for(
+        conn,
+        settings,
+        [parse_run_id(r) for r in run_ids or []],
+        since=_when(since),
+        until=_when(until),
+        contracts=contracts,
+        target=target,
+        probe=not no_probe,
+        now=now,
         created_by=actor,
         reason=reason,
     )
+    plan = planned.plan
     path = out or Path(f"undo-plan-{plan.digest[:12]}.json")
     write_plan(plan, path)
-    record_plan(conn, settings_from(ctx), plan, actor)
+    record_plan(conn, settings, plan, actor)
     if json_out:
         emit_json({"plan_digest": plan.digest, "path": str(path), "plan": plan.body()})
         return
@@ -259,7 +225,7 @@ def coverage_cmd(  # noqa: PLR0917 - typer maps parameters to options
     json_out: bool = JsonOption,
 ) -> None:
     """Share of side-effecting tool calls with a declared, registered compensator."""
-    registry = _registry(ctx, contracts)
+    registry = load_registry(contract_sources(settings_from(ctx), contracts))
     _plugins(plugin)
     events = load_window_calls(connection(ctx), _when(since), _when(until))
     report = compute_coverage(events, registry, COMPENSATORS)

@@ -286,7 +286,7 @@ def generate_plan(
     summary["downgraded"] = sum(1 for s in steps if s.downgraded_from)
     scope_json = dict(scope)
     return UndoPlan(
-        plan_id=content_hash({"scope": scope_json, "created_at": now})[:32],
+        plan_id=content_hash({"scope": scope_json})[:32],
         scope=scope_json,
         created_at=now,
         created_by=created_by,

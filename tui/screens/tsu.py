@@ -18,7 +18,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from ledger import ids
 from tui.inspect import RunTrace
 from tui.rows import Row
 from tui.screens.common import LedgerScreen, PromptScreen
@@ -226,16 +225,16 @@ class TraceStopUndoScreen(LedgerScreen):
         from tui.actions import undo_plan
 
         assert self.trace is not None
-        now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else ids.format_timestamp(ids.now_ns())
+        now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else None
         try:
-            plan, steps, note = undo_plan(self.lapp.data, self.trace.docs, now, self.lapp.user, dry)
+            preview = undo_plan(self.lapp.data, [self.run_id], now, self.lapp.user, dry)
         except Exception as exc:  # replay reports user-fixable problems (contracts) as exceptions
             self.app.call_from_thread(
                 self.query_one("#undo-note", Static).update,
                 Text(f"undo plan failed: {type(exc).__name__}: {exc}", style="red"),
             )
             return
-        self.app.call_from_thread(self._show_plan, plan, steps, note)
+        self.app.call_from_thread(self._show_plan, preview.plan, preview.steps, preview.note)
 
     def _show_plan(self, plan: Any, steps: list[Any], note: str) -> None:
         assert self.trace is not None

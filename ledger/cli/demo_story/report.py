@@ -14,8 +14,7 @@ import psycopg
 import typer
 
 from ledger import ids
-from ledger.cli.demo_story.story import Story, registry
-from ledger.cli.demo_story.world import World
+from ledger.cli.demo_story.story import Story
 from ledger.config import Settings
 from ledger.errors import VerificationFailed
 from ledger.store.sequencer import try_sequence
@@ -23,10 +22,8 @@ from ledger.verify import report_line, verify_ledger
 from replay.check import check_in_force
 from replay.undo.dryrun import render_step
 from replay.undo.model import UndoPlan, write_plan
-from replay.undo.plan import generate_plan, probe_requests
-from replay.undo.probes import UndoContext, run_probes
 from replay.undo.record import record_plan
-from replay.undo.scope import load_others, load_scope
+from replay.undo.service import plan_for
 
 __all__ = ["Outcome", "report"]
 
@@ -59,24 +56,19 @@ def _findings(conn: psycopg.Connection, settings: Settings, story: Story) -> dic
 
 
 def _plan(conn: psycopg.Connection, settings: Settings, story: Story) -> UndoPlan:
-    contracts = registry()
+    """The incident's undo plan, from the same service as `ledger undo plan` and the TUI."""
     targets = [
         uuid.UUID(story.incident[k]) for k in ("prompt_injection", "refund_without_approval")
     ]
-    scope_ids, events = load_scope(conn, targets, None, None)
-    probes = run_probes(probe_requests(events, contracts), UndoContext(World(settings).conn))
-    plan = generate_plan(
-        events,
-        contracts,
-        now=ids.format_timestamp(ids.now_ns()),
-        scope={"runs": [str(r) for r in scope_ids], "since": None, "until": None},
-        probe_results=probes,
-        others=load_others(conn, scope_ids, events),
+    planned = plan_for(
+        conn,
+        settings,
+        targets,
         created_by="on-call@example.com",
         reason="incident: prompt injection and unapproved refund",
     )
-    record_plan(conn, settings, plan, "on-call@example.com")
-    return plan
+    record_plan(conn, settings, planned.plan, "on-call@example.com")
+    return planned.plan
 
 
 def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: Path) -> Outcome:

@@ -25,8 +25,8 @@ from ledger.cli.demo_story.world import World
 from ledger.config import Settings
 from replay.policy import load_pack
 from replay.policy.published import publish_policy
-from replay.undo.contracts import ContractRegistry, load_contracts
-from replay.undo.examples import CONTRACTS_DIR
+from replay.undo.contracts import ContractRegistry
+from replay.undo.service import contract_sources, load_registry
 
 __all__ = ["Story", "record_story"]
 
@@ -55,18 +55,15 @@ def policy_file(name: str) -> Path:
     return Path(str(files("ledger.cli.demo_story") / "policies" / name))
 
 
-def registry() -> ContractRegistry:
-    """Effect contracts in force: the shipped examples plus the demo's read-only tools."""
-    mine = Path(str(files("ledger.cli.demo_story") / "contracts"))
-    return load_contracts(
-        [*sorted(Path(CONTRACTS_DIR).glob("*.yaml")), *sorted(mine.glob("*.yaml"))]
-    )
+def registry(settings: Settings) -> ContractRegistry:
+    """Effect contracts in force: the ones the undo planner resolves (replay.undo.service)."""
+    return load_registry(contract_sources(settings))
 
 
 def record_story(settings: Settings, conn: psycopg.Connection) -> Story:
     """Record the whole timeline; returns the run ids (the demo can run again: new runs)."""
     world = World(settings)
-    contracts = registry()
+    contracts = registry(settings)
     hooks.configure(settings)
     now = time.time_ns()
     story = Story(since=now - 4 * DAY, until=now + HOUR)
