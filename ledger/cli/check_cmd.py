@@ -14,12 +14,11 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import connection, emit_json, settings_from
+from ledger.cli.common import connection, emit_json, parse_run_id, settings_from
 from ledger.errors import InputError
 from replay.batch import RunCheck, window_run_ids
 from replay.check import check_in_force
 from replay.policy import load_pack
-from replay.runid import parse_run_id
 
 __all__ = ["check"]
 

@@ -7,6 +7,7 @@ traceback (keys are local variables in some frames; `pretty_exceptions_show_loca
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import typer
 
 from ledger.config import Settings
 from ledger.db.connect import connect
+from ledger.errors import InputError
 
-__all__ = ["JsonOption", "connection", "emit_json", "err", "settings_from"]
+__all__ = ["JsonOption", "connection", "emit_json", "err", "parse_run_id", "settings_from"]
 
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON on stdout.")
@@ -56,3 +58,11 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     return "\n".join(lines)
+
+
+def parse_run_id(text: str) -> uuid.UUID:
+    """A run id from the command line, or a one-line usage error (exit 2)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise InputError(f"not a run id (UUID): {text!r}") from None

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import connection, emit_json
+from ledger.cli.common import connection, emit_json, parse_run_id
 from ledger.errors import InputError
 from replay.dbread import load_run
 from replay.model import RunState, to_jsonable
-from replay.runid import parse_run_id
 from replay.state import fold
 
 __all__ = ["replay"]

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import orjson
 import typer
 
 from ledger.cli import app
-from ledger.cli.common import JsonOption, connection, emit_json, table
+from ledger.cli.common import JsonOption, connection, emit_json, parse_run_id, table
 from ledger.errors import InputError
 from ledger.store.read import list_runs, run_events
-
-
-def parse_run_id(text: str) -> uuid.UUID:
-    """A run id from the command line, or a one-line usage error."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise InputError(f"not a run id (UUID): {text!r}") from None
 
 
 @app.command("runs")

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, settings_from
+from ledger.cli.common import JsonOption, connection, emit_json, parse_run_id, settings_from
 from ledger.errors import InputError
-from replay.runid import parse_run_id
 from replay.undo.approvals import approve as approve_plan
 from replay.undo.coverage import coverage as compute_coverage
 from replay.undo.dryrun import dry_run as run_dry
