@@ -137,10 +137,10 @@ def dry_run_cmd(  # noqa: PLR0917 - typer maps parameters to options
     _plugins(plugin)
     report = run_dry(plan, _target(ctx, target_dsn, None), sandbox=sandbox)
     if json_out:
-        emit_json({"plan_digest": plan.digest, "steps": [r.__dict__ for r in report]})
+        emit_json({"plan_digest": plan.digest, "steps": [r.as_json() for r in report]})
         return
     for r in report:
-        checks = ", ".join(f"{c['probe']}={c['status']}" for c in r.preconditions) or "no probe"
+        checks = ", ".join(f"{c.probe}={c.status}" for c in r.preconditions) or "no probe"
         verdict = "would run" if r.would_run else "will NOT run"
         typer.echo(
             f"g{r.group} {r.step_id} {r.strategy:<17} {r.op or '-'} {r.args} [{checks}] "
@@ -235,4 +235,4 @@ def coverage_cmd(  # noqa: PLR0917 - typer maps parameters to options
         f"undo coverage {report.share:.1%} ({report.covered_calls}/{report.side_effecting_calls})"
     )
     for tool in report.lacking:
-        typer.echo(f"  lacking: {tool} — {report.by_tool[tool].get('reason', '')}")
+        typer.echo(f"  lacking: {tool} — {report.by_tool[tool].reason or ''}")

@@ -79,9 +79,7 @@ def load_registry(paths: Sequence[Path]) -> ContractRegistry:
         raise InputError(str(exc)) from None
 
 
-def undo_target(
-    settings: Settings, dsn: str | None = None, smtp: str | None = None
-) -> UndoContext:
+def undo_target(settings: Settings, dsn: str | None = None, smtp: str | None = None) -> UndoContext:
     """The system being repaired, where probes and compensators run (module doc); the caller
     closes `conn`. `smtp` is host:port for mail steps."""
     dsn = dsn or os.environ.get(TARGET_DSN_ENV)
