@@ -296,10 +296,10 @@ def undo_approve(data: LedgerData, plan: UndoPlan, approver: str) -> str:
 
 def undo_apply(data: LedgerData, plan: UndoPlan, operator: str) -> str:
     """Apply an approved plan with the registered compensators; one line per step outcome."""
-    import replay.undo.examples.demo  # noqa: F401 - registers the demo tools' compensators
     from replay.undo.executor import apply_plan
-    from replay.undo.service import undo_target
+    from replay.undo.service import load_plugins, undo_target
 
+    load_plugins()  # the compensators of the demo tools, as `ledger undo apply` loads them
     target = undo_target(data.settings)
     try:
         with data._lock:

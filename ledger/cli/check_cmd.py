@@ -17,8 +17,8 @@ import typer
 from ledger.cli.common import connection, emit_json, parse_run_id, settings_from
 from ledger.errors import InputError
 from replay.batch import RunCheck, window_run_ids
-from replay.check import check_in_force
 from replay.policy import load_pack
+from replay.policy.service import check_in_force
 
 __all__ = ["check"]
 

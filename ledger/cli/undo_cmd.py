@@ -7,7 +7,6 @@ Python functions registered by modules named with --plugin (default: the demo CR
 
 from __future__ import annotations
 
-import importlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +24,13 @@ from replay.undo.model import PlanFileError, UndoPlan, read_plan, write_plan
 from replay.undo.probes import UndoContext
 from replay.undo.record import record_plan
 from replay.undo.scope import load_window_calls
-from replay.undo.service import contract_sources, load_registry, plan_for, undo_target
+from replay.undo.service import (
+    contract_sources,
+    load_plugins,
+    load_registry,
+    plan_for,
+    undo_target,
+)
 
 app = typer.Typer(
     help="Undo plans: generate, dry-run, approve (SoD), apply, coverage.", no_args_is_help=True
@@ -42,14 +47,6 @@ TargetOpt = typer.Option(
 SmtpOpt = typer.Option(None, "--smtp", envvar="LEDGER_UNDO_SMTP", help="host:port for mail steps.")
 SinceOpt = typer.Option(None, "--since", help="Window start (ISO 8601).")
 UntilOpt = typer.Option(None, "--until", help="Window end (ISO 8601).")
-
-
-def _plugins(names: list[str] | None) -> None:
-    for name in names or ["replay.undo.examples.demo"]:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise InputError(f"cannot import plugin {name!r}: {exc}") from None
 
 
 def _target(ctx: typer.Context, dsn: str | None, smtp: str | None) -> UndoContext:
@@ -91,7 +88,6 @@ def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
     json_out: bool = JsonOption,
 ) -> None:
     """Generate an UndoPlan for runs and/or a time window; write it and record undo.plan.created."""
-    _plugins(plugin)
     conn = connection(ctx)
     settings = settings_from(ctx)
     actor = by or os.environ.get("USER")
@@ -103,6 +99,7 @@ def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
         since=_when(since),
         until=_when(until),
         contracts=contracts,
+        plugins=plugin,
         target=target,
         probe=not no_probe,
         now=now,
@@ -134,7 +131,7 @@ def dry_run_cmd(  # noqa: PLR0917 - typer maps parameters to options
 ) -> None:
     """Render every step and run read-only precondition probes."""
     plan = _read(plan_file)
-    _plugins(plugin)
+    load_plugins(plugin)
     report = run_dry(plan, _target(ctx, target_dsn, None), sandbox=sandbox)
     if json_out:
         emit_json({"plan_digest": plan.digest, "steps": [r.as_json() for r in report]})
@@ -191,7 +188,7 @@ def apply_cmd(  # noqa: PLR0917 - typer maps parameters to options
 ) -> None:
     """Execute an approved plan; a second apply does nothing."""
     plan = _read(plan_file)
-    _plugins(plugin)
+    load_plugins(plugin)
     report = apply_plan(
         connection(ctx),
         settings_from(ctx),
@@ -225,7 +222,7 @@ def coverage_cmd(  # noqa: PLR0917 - typer maps parameters to options
 ) -> None:
     """Share of side-effecting tool calls with a declared, registered compensator."""
     registry = load_registry(contract_sources(settings_from(ctx), contracts))
-    _plugins(plugin)
+    load_plugins(plugin)
     events = load_window_calls(connection(ctx), _when(since), _when(until))
     report = compute_coverage(events, registry, COMPENSATORS)
     if json_out:

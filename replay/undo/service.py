@@ -7,7 +7,8 @@ Every input of `generate_plan` is resolved here, the same way for every caller:
 - scope: the given runs plus every run with a tool call in [since, until), whole, recorded as
   sorted run ids and UTC times, so the order or spelling of a request does not change the plan;
 - events: those runs' events, and the tool calls of other runs since (drift) from the ledger;
-- probes: the contracts' read-only precondition probes, run against the undo target
+- probes: the contracts' read-only precondition probes, registered by the plug-in modules
+  given (`--plugin`), else the demo tools' module, and run against the undo target
   (`undo_target`: the DSN given, else `$LEDGER_UNDO_TARGET_DSN`, else the ledger's database
   with the demo systems' schema first on the search path);
 - now: the time given, else the wall clock; it decides which undo windows have expired and is
@@ -18,6 +19,7 @@ unchanged run reproduces the digest an approval was made for (docs/undo.md).
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from collections.abc import Sequence
@@ -39,10 +41,18 @@ from replay.undo.plan import generate_plan, probe_requests
 from replay.undo.probes import UndoContext, run_probes
 from replay.undo.scope import load_others, load_scope
 
-__all__ = ["PlannedUndo", "contract_sources", "load_registry", "plan_for", "undo_target"]
+__all__ = [
+    "PlannedUndo",
+    "contract_sources",
+    "load_plugins",
+    "load_registry",
+    "plan_for",
+    "undo_target",
+]
 
 TARGET_DSN_ENV = "LEDGER_UNDO_TARGET_DSN"
 CONTRACTS_ENV = "LEDGER_CONTRACTS"
+DEFAULT_PLUGINS = ("replay.undo.examples.demo",)
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,18 @@ def load_registry(paths: Sequence[Path]) -> ContractRegistry:
         return load_contracts(paths)
     except (ContractError, OSError) as exc:
         raise InputError(str(exc)) from None
+
+
+def load_plugins(names: Sequence[str] | None = None) -> None:
+    """Import the modules that register probes and compensators (default: the demo tools').
+
+    Probe results are part of a plan, so every caller loads the same plug-ins before planning;
+    a process that happened to import a plug-in already would otherwise plan differently."""
+    for name in names or DEFAULT_PLUGINS:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise InputError(f"cannot import plugin {name!r}: {exc}") from None
 
 
 def undo_target(settings: Settings, dsn: str | None = None, smtp: str | None = None) -> UndoContext:
@@ -120,6 +142,7 @@ def plan_for(
     since: datetime | None = None,
     until: datetime | None = None,
     contracts: Sequence[Path] | None = None,
+    plugins: Sequence[str] | None = None,
     target: UndoContext | None = None,
     probe: bool = True,
     now: str | None = None,
@@ -139,6 +162,7 @@ def plan_for(
     scope_ids, events = load_scope(conn, runs, since, until)
     if not events:
         raise InputError("no events in scope")
+    load_plugins(plugins)
     requests = probe_requests(events, registry) if probe else []
     probes: dict[str, Any] = {}
     if requests:

@@ -8,6 +8,9 @@ never match the plan in another (issue 13).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,31 @@ from ledger.cli.demo_story.story import record_story
 from ledger.config import Settings
 from ledger.errors import InputError
 from replay.undo.examples import CONTRACTS_DIR, DEMO_CONTRACTS_DIR
-from replay.undo.model import read_plan, write_plan
+from replay.undo.model import UndoPlan, read_plan, write_plan
 from replay.undo.service import contract_sources, plan_for
 from tests.ledgerkit import append, chained_run
+
+TUI_PLAN = """
+import sys
+from ledger.config import Settings
 from tui.actions import undo_plan
 from tui.data import LedgerData
+data = LedgerData(Settings.from_env())
+try:
+    preview = undo_plan(data, sys.argv[1:], None, "oncall@example.com", dry=False)
+    print(preview.plan.model_dump_json())
+finally:
+    data.close()
+"""
+
+
+def _tui_plan(settings: Settings, runs: list[str]) -> UndoPlan:
+    """The TUI's plan, from a fresh process: what it has imported cannot change the plan."""
+    env = {**os.environ, "LEDGER_DSN": settings.dsn or "", "LEDGER_HOME": str(settings.home)}
+    out = subprocess.run(
+        [sys.executable, "-c", TUI_PLAN, *runs], env=env, capture_output=True, check=True
+    )
+    return UndoPlan.model_validate_json(out.stdout)
 
 
 def test_cli_tui_and_demo_give_the_same_plan_and_digest(
@@ -44,11 +67,7 @@ def test_cli_tui_and_demo_give_the_same_plan_and_digest(
         assert json.loads(res.stdout)["plan_digest"] == read_plan(out).digest  # it loads
         digests.append(read_plan(out).digest)
 
-    data = LedgerData(ledger_settings)
-    try:
-        tui = undo_plan(data, runs, None, "oncall@example.com", dry=False).plan
-    finally:
-        data.close()
+    tui = _tui_plan(ledger_settings, runs)
 
     assert digests == [demo.digest, demo.digest]
     assert tui.digest == demo.digest

@@ -19,7 +19,7 @@ from ledger.config import Settings
 from ledger.errors import VerificationFailed
 from ledger.store.sequencer import try_sequence
 from ledger.verify import report_line, verify_ledger
-from replay.check import check_in_force
+from replay.policy.service import check_in_force
 from replay.undo.dryrun import render_step
 from replay.undo.model import UndoPlan, write_plan
 from replay.undo.record import record_plan
