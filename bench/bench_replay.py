@@ -234,7 +234,7 @@ def main() -> None:
     cpu = _cpu() - cpu0
     events = result.events
     rate = events / t.seconds
-    fails = sum(1 for r in result.entries for v in r["verdicts"] if v["outcome"] == "fail")
+    fails = sum(len(r.failures) for r in result.entries)
     print(
         f"replay + full policy check from PostgreSQL: {events:,} events in {t.seconds:.2f}s = "
         f"{rate:,.0f} events/s ({rate * base.seconds / rows:.2f}x of bare COPY); "
@@ -253,10 +253,10 @@ def main() -> None:
             single = check_runs(conn, settings, [uuid.UUID(big_run)], fixed=loaded, jobs=1)
         best = min(best, one.seconds)
     entry = single.entries[0]
-    non_pass = [v["rule_id"] for v in entry["verdicts"] if v["outcome"] != "pass"]
+    non_pass = [v.rule_id for v in entry.verdicts if v.outcome != "pass"]
     print(
         f"one {single.events}-event run from PostgreSQL: {best * 1000:.1f} ms (read + fold + "
-        f"{len(entry['verdicts'])} rules + save verdicts; non-pass: {non_pass or 'none'})"
+        f"{len(entry.verdicts)} rules + save verdicts; non-pass: {non_pass or 'none'})"
     )
     conn.close()
     if not args.keep:  # a 1M-event ledger is ~2 GB: do not leave it behind

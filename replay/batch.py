@@ -19,63 +19,24 @@ import multiprocessing.util
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any
 
 import psycopg
 
 from ledger.config import Settings
 from ledger.db.connect import connect
+from ledger.store import read
+from ledger.store.verdicts import RunVerdicts, replace_verdicts
 from replay.dbread import call_ids
 from replay.fastdecode import Row, decode_run, group_rows
-from replay.ledgerdb import find_policy
 from replay.policy import EVALUATOR_VERSION, CompiledPack, LoadedPack, Verdict, check_run
 from replay.policy import compile_pack as _compile
-from replay.policy.diff import diff_verdicts
+from replay.policy.diff import VerdictDiff, diff_verdicts
+from replay.policy.published import find_policy
 from replay.state import fold
 
-__all__ = ["BatchResult", "check_runs", "window_run_ids"]
+__all__ = ["BatchResult", "RunCheck", "WhatIf", "check_runs", "window_run_ids"]
 
-WINDOW_RUNS: LiteralString = (
-    "SELECT run_id FROM ledger_events WHERE type = 'run.started' "
-    "AND (%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s) "
-    "AND (%(until)s::timestamptz IS NULL OR occurred_at < %(until)s) "
-    "ORDER BY occurred_at, seq"
-)
-# One row per run: its bodies newline-joined in run order (see fastdecode.decode_run), seqs
-# and record times as arrays. Versus one row per event this halves client CPU (no per-row
-# protocol/adaptation work) and server time (no row-by-row output, no wide sort to disk).
-RUNS_JOINED: LiteralString = (
-    "SELECT uuid_send(run_id), (array_agg(origin ORDER BY run_seq))[1], "
-    "array_agg(seq ORDER BY run_seq), array_agg(recorded_at ORDER BY run_seq), "
-    "string_agg(body, '\\x0a'::bytea ORDER BY run_seq) "
-    "FROM ledger_events WHERE run_id = ANY(%s::uuid[]) GROUP BY run_id"
-)
-# Fallback for a run whose joined bodies do not split cleanly (never for canonical bodies).
-CHUNK_ROWS: LiteralString = (
-    "SELECT uuid_send(run_id), origin, seq, recorded_at, body FROM ledger_events "
-    "WHERE run_id = ANY(%s::uuid[])"
-)
-DECISIONS: LiteralString = (
-    "SELECT uuid_send(run_id), origin, seq, recorded_at, body FROM ledger_events "
-    "WHERE type = 'approval.decided' AND origin = %s "
-    "AND ledger_decided_call(body) = ANY(%s::text[])"
-)
-# Chunk queries are small and many; PostgreSQL's own parallel workers only add start-up cost
-# on the same cores the checkers use.
-SERIAL_SCAN: LiteralString = "SET LOCAL max_parallel_workers_per_gather = 0"
-# The per-chunk sort by (run_id, run_seq) is ~20 MB: keep it in memory, not in temp files.
-SORT_MEMORY: LiteralString = "SET LOCAL work_mem = '64MB'"
-# Verdicts are derived, re-computable rows: a crash may lose the last chunk's, so do not wait
-# for the WAL flush of every chunk.
-LAZY_COMMIT: LiteralString = "SET LOCAL synchronous_commit = off"
-DELETE_VERDICTS: LiteralString = (
-    "DELETE FROM ledger_verdicts v USING unnest(%s::uuid[], %s::text[]) AS k(run_id, policy) "
-    "WHERE v.run_id = k.run_id AND v.policy_hash = k.policy AND v.evaluator_version = %s"
-)
-COPY_VERDICTS: LiteralString = (
-    "COPY ledger_verdicts (run_id, policy_hash, evaluator_version, rule_id, outcome, "
-    "explanation, evidence, through_seq) FROM STDIN"
-)
 # A chunk keeps ~25k decoded events and their records alive while it is checked; with the
 # default gen-0 threshold (700) the collector rescans them thousands of times (~25% of CPU).
 # Folding makes almost no reference cycles, so collect rarely while checking (restored after).
@@ -84,30 +45,81 @@ CHUNK_RUNS = 250  # runs per unit of work: big enough to amortise queries, small
 MIN_PARALLEL_RUNS = 4 * CHUNK_RUNS
 
 
-@dataclasses.dataclass
-class BatchResult:
-    """Per-run report entries in input order, events folded, whether any rule failed."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class WhatIf:
+    """The same run checked against another pack, and how the verdicts moved."""
 
-    entries: list[dict[str, Any]]
+    policy_hash: str
+    verdicts: tuple[Verdict, ...]
+    diff: VerdictDiff
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy_hash": self.policy_hash,
+            "verdicts": [v.to_json() for v in self.verdicts],
+            "diff": self.diff.to_json(),
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunCheck:
+    """One run checked: the pack it was checked against (None if none is known), verdicts."""
+
+    run_id: uuid.UUID
+    policy_hash: str | None
+    verdicts: tuple[Verdict, ...]
+    what_if: WhatIf | None = None
+    through_seq: int | None = None  # the run's last folded event
+
+    @property
+    def failures(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.outcome == "fail")
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry of `ledger check --json`."""
+        out: dict[str, Any] = {
+            "run_id": str(self.run_id),
+            "policy_hash": self.policy_hash,
+            "verdicts": [v.to_json() for v in self.verdicts],
+        }
+        if self.what_if is not None:
+            out["what_if"] = self.what_if.to_json()
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchResult:
+    """Per-run results in input order, events folded, whether any rule failed."""
+
+    entries: list[RunCheck]
     events: int
     failed: bool
     missing: list[uuid.UUID]  # asked-for runs without a single stored event
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runs": [e.to_json() for e in self.entries], "failed": self.failed}
 
 
 @dataclasses.dataclass
 class _Job:
     settings: Settings
-    fixed: LoadedPack | None
-    other: LoadedPack | None
+    fixed: CompiledPack | None
+    other: CompiledPack | None
+
+
+def _not_in_force(seen: tuple[str, ...], first_event: str) -> tuple[Verdict, ...]:
+    """The verdict for a run whose policy in force is unknown: never a pass."""
+    why = f"ran under policy {seen[0][:12]}, which is not published" if seen else ""
+    why = why or "records no policy_hash"
+    return (Verdict("policy.in_force", "unknown", f"run {why}", (first_event,)),)
 
 
 class _Worker:
-    """Per-process state: a connection and compiled packs (CEL compiled once per process)."""
+    """Per-process state: a connection, the packs, and packs in force compiled on first use."""
 
     def __init__(self, job: _Job, conn: psycopg.Connection[Any] | None = None) -> None:
         self.conn = conn if conn is not None else connect(job.settings)
-        self.fixed = _compile(job.fixed) if job.fixed is not None else None
-        self.other = _compile(job.other) if job.other is not None else None
+        self.fixed, self.other = job.fixed, job.other
         self.in_force: dict[str, CompiledPack | None] = {}
 
     def pack_for(self, policy_hash: str) -> CompiledPack | None:
@@ -116,56 +128,42 @@ class _Worker:
             self.in_force[policy_hash] = _compile(loaded) if loaded is not None else None
         return self.in_force[policy_hash]
 
-    def chunk(self, run_ids: Sequence[uuid.UUID]) -> list[tuple[dict[str, Any] | None, int]]:
-        """(report entry or None for a skipped run, events folded) per run, in input order.
+    def one(self, rid: uuid.UUID, rows: list[Row], decisions: Sequence[Row]) -> RunCheck:
+        """Fold one run and check it against the fixed pack, or the pack it ran under."""
+        state = fold(rows, decisions=decisions)
+        pack = self.fixed
+        if pack is None:
+            seen = state.versions.policy_hashes_seen
+            pack = self.pack_for(seen[0]) if seen else None
+            if pack is None:
+                return RunCheck(rid, None, _not_in_force(seen, str(rows[0].event.event_id)))
+        verdicts = tuple(check_run(pack, state))
+        what_if = None
+        if self.other is not None:
+            alt = tuple(check_run(self.other, state))
+            what_if = WhatIf(self.other.policy_hash, alt, diff_verdicts(verdicts, alt))
+        return RunCheck(rid, pack.policy_hash, verdicts, what_if, state.at_seq)
+
+    def chunk(self, run_ids: Sequence[uuid.UUID]) -> list[tuple[RunCheck | None, int]]:
+        """(result or None for a skipped run, events folded) per run, in input order.
 
         A run without events is reported as (None, -1) so the caller can name it.
         """
         by_run = _read_chunk(self.conn, run_ids)
         decisions = _decisions(self.conn, by_run)
-        out: list[tuple[dict[str, Any] | None, int]] = []
-        saves: list[tuple[str, str, Sequence[Verdict], int | None]] = []
+        out: list[tuple[RunCheck | None, int]] = []
+        saves: list[RunVerdicts] = []
         for rid in run_ids:
             rows = by_run.get(rid)
             if not rows or rows[0].event.type == "policy.published":
                 out.append((None, 0 if rows else -1))
                 continue
-            state = fold(rows, decisions=decisions.get(rid, ()))
-            pack = self.fixed
-            if pack is None:
-                seen = state.versions.policy_hashes_seen
-                pack = self.pack_for(seen[0]) if seen else None
-                if pack is None:
-                    why = (
-                        "records no policy_hash"
-                        if not seen
-                        else f"ran under policy {seen[0][:12]}, which is not published"
-                    )
-                    verdicts = [
-                        Verdict(
-                            "policy.in_force",
-                            "unknown",
-                            f"run {why}",
-                            (str(rows[0].event.event_id),),
-                        )
-                    ]
-            if pack is not None:
-                verdicts = check_run(pack, state)
-                saves.append((str(rid), pack.policy_hash, verdicts, state.at_seq))
-            entry: dict[str, Any] = {
-                "run_id": str(rid),
-                "policy_hash": pack.policy_hash if pack else None,
-                "verdicts": [v.to_json() for v in verdicts],
-            }
-            if self.other is not None:
-                alt = check_run(self.other, state)
-                entry["what_if"] = {
-                    "policy_hash": self.other.policy_hash,
-                    "verdicts": [v.to_json() for v in alt],
-                    "diff": diff_verdicts(verdicts, alt).to_json(),
-                }
-            out.append((entry, len(rows)))
-        _save(self.conn, saves)
+            checked = self.one(rid, rows, decisions.get(rid, ()))
+            if checked.policy_hash is not None:
+                hash_, through = checked.policy_hash, checked.through_seq
+                saves.append(RunVerdicts(str(rid), hash_, checked.verdicts, through))
+            out.append((checked, len(rows)))
+        replace_verdicts(self.conn, EVALUATOR_VERSION, saves)
         return out
 
 
@@ -173,8 +171,7 @@ def window_run_ids(
     conn: psycopg.Connection[Any], since: datetime | None, until: datetime | None
 ) -> list[uuid.UUID]:
     """Runs started in [since, until), oldest first (the order `ledger runs` uses)."""
-    rows = conn.execute(WINDOW_RUNS, {"since": since, "until": until}).fetchall()
-    return [r[0] for r in rows]
+    return read.runs_started_between(conn, since, until)
 
 
 def _read_chunk(
@@ -182,20 +179,15 @@ def _read_chunk(
 ) -> dict[uuid.UUID, list[Row]]:
     by_run: dict[uuid.UUID, list[Row]] = {}
     odd: list[uuid.UUID] = []
-    with conn.transaction(), conn.cursor(binary=True) as cur:
-        cur.execute(SERIAL_SCAN)
-        cur.execute(SORT_MEMORY)
-        cur.execute(RUNS_JOINED, (list(run_ids),))
-        for raw_id, origin, seqs, recorded, blob in cur.fetchall():
-            run_id = uuid.UUID(bytes=bytes(raw_id))
-            rows = decode_run(run_id, origin, seqs, recorded, bytes(blob))
-            if rows is None:
-                odd.append(run_id)
-            else:
-                by_run[run_id] = rows
-        if odd:
-            cur.execute(CHUNK_ROWS, (odd,))
-            by_run.update(group_rows(cur.fetchall()))
+    for raw_id, origin, seqs, recorded, blob in read.runs_joined(conn, run_ids):
+        run_id = uuid.UUID(bytes=bytes(raw_id))
+        rows = decode_run(run_id, origin, seqs, recorded, bytes(blob))
+        if rows is None:  # a run whose joined bodies do not split (never for canonical bodies)
+            odd.append(run_id)
+        else:
+            by_run[run_id] = rows
+    if odd:
+        by_run.update(group_rows(read.runs_rows(conn, odd)))
     return by_run
 
 
@@ -212,46 +204,13 @@ def _decisions(
     for origin, calls in wanted.items():
         if not calls:
             continue
-        with conn.cursor(binary=True) as cur:
-            cur.execute(DECISIONS, (origin, list(calls)))
-            decided = [row for rows in group_rows(cur.fetchall()).values() for row in rows]
+        raw = read.decision_rows(conn, origin, list(calls))
+        decided = [row for per_run in group_rows(raw).values() for row in per_run]
         for row in sorted(decided, key=lambda r: r.seq):
             for rid in calls.get(str(row.event.data.tool_call_id), ()):
                 if rid != row.run_id:
                     found.setdefault(rid, []).append(row)
     return found
-
-
-def _save(
-    conn: psycopg.Connection[Any], saves: Sequence[tuple[str, str, Sequence[Verdict], int | None]]
-) -> None:
-    """Replace the verdicts of these (run, policy) pairs for this evaluator version."""
-    if not saves:
-        return
-    with conn.transaction():
-        conn.execute(LAZY_COMMIT)
-        conn.execute(
-            DELETE_VERDICTS, ([s[0] for s in saves], [s[1] for s in saves], EVALUATOR_VERSION)
-        )
-        lines: list[str] = []
-        for run_id, policy_hash, verdicts, through in saves:
-            head = f"{run_id}\t{policy_hash}\t{_copy_text(EVALUATOR_VERSION)}\t"
-            tail = "\\N" if through is None else str(through)
-            lines.extend(
-                f"{head}{_copy_text(v.rule_id)}\t{v.outcome}\t"
-                f"{_copy_text(v.explanation)}\t{{{','.join(v.evidence)}}}\t{tail}\n"
-                for v in verdicts
-            )
-        with conn.cursor() as cur, cur.copy(COPY_VERDICTS) as copy:
-            copy.write("".join(lines).encode())
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-def _copy_text(value: str) -> str:
-    """A text value in COPY text format (psycopg's write_row costs ~6 us per verdict row)."""
-    return value.translate(_COPY_ESCAPES)
 
 
 _STATE: dict[str, _Worker] = {}
@@ -265,7 +224,7 @@ def _init(job: _Job) -> None:
     multiprocessing.util.Finalize(worker, worker.conn.close, exitpriority=10)
 
 
-def _run_chunk(run_ids: list[uuid.UUID]) -> list[tuple[dict[str, Any] | None, int]]:
+def _run_chunk(run_ids: list[uuid.UUID]) -> list[tuple[RunCheck | None, int]]:
     return _STATE["w"].chunk(run_ids)
 
 
@@ -279,16 +238,17 @@ def check_runs(
     settings: Settings,
     run_ids: Sequence[uuid.UUID],
     *,
-    fixed: LoadedPack | None = None,
-    other: LoadedPack | None = None,
+    fixed: LoadedPack | CompiledPack | None = None,
+    other: LoadedPack | CompiledPack | None = None,
     jobs: int = 1,
 ) -> BatchResult:
     """Fold and check `run_ids` (against `fixed`, or each run's policy in force), save verdicts.
 
     Runs without events and policy.published runs are skipped. With `jobs > 1` and enough runs,
-    chunks go to a pool of worker processes; the result is the same as with `jobs=1`.
+    chunks go to a pool of worker processes (forked: they inherit the compiled packs, so CEL is
+    compiled once per check, not once per process); the result is the same as with `jobs=1`.
     """
-    job = _Job(settings, fixed, other)
+    job = _Job(settings, _compiled(fixed), _compiled(other))
     saved = gc.get_threshold()
     gc.set_threshold(*_GC_THRESHOLDS)
     try:
@@ -297,10 +257,14 @@ def check_runs(
         gc.set_threshold(*saved)
 
 
+def _compiled(pack: LoadedPack | CompiledPack | None) -> CompiledPack | None:
+    return _compile(pack) if isinstance(pack, LoadedPack) else pack
+
+
 def _check(
     conn: psycopg.Connection[Any], job: _Job, run_ids: Sequence[uuid.UUID], jobs: int
 ) -> BatchResult:
-    results: Iterator[list[tuple[dict[str, Any] | None, int]]]
+    results: Iterator[list[tuple[RunCheck | None, int]]]
     if jobs > 1 and len(run_ids) >= MIN_PARALLEL_RUNS:
         ctx = multiprocessing.get_context("fork")
         workers = min(jobs, -(-len(run_ids) // CHUNK_RUNS))  # no idle workers (connections)
@@ -312,7 +276,7 @@ def _check(
     else:
         worker = _Worker(job, conn)
         results = (worker.chunk(c) for c in _chunks(run_ids))
-    entries: list[dict[str, Any]] = []
+    entries: list[RunCheck] = []
     missing: list[uuid.UUID] = []
     events = 0
     position = 0
@@ -324,5 +288,5 @@ def _check(
             elif n < 0:
                 missing.append(run_ids[position])
             position += 1
-    failed = any(v["outcome"] == "fail" for e in entries for v in e["verdicts"])
+    failed = any(e.failures for e in entries)
     return BatchResult(entries, events, failed, missing)

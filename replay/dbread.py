@@ -13,28 +13,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any, LiteralString
+from typing import Any
 
 import psycopg
 
+from ledger.store import read
 from ledger.store.read import StoredEvent, run_events
 from replay.model import RunState
 from replay.state import StoredEventLike, fold
 
-__all__ = [
-    "DECISIONS_FOR_CALLS",
-    "call_ids",
-    "decisions_elsewhere",
-    "fold_run",
-    "load_run",
-]
-
-# Decisions naming any of the given tool calls, in one origin; callers drop the run's own.
-DECISIONS_FOR_CALLS: LiteralString = (
-    "SELECT origin, seq, recorded_at, body, leaf_hash, run_id FROM ledger_events "
-    "WHERE type = 'approval.decided' AND origin = %s "
-    "AND ledger_decided_call(body) = ANY(%s::text[]) ORDER BY seq"
-)
+__all__ = ["call_ids", "decisions_elsewhere", "fold_run", "load_run"]
 
 _CALL_TYPES = frozenset({"tool.call.started", "approval.requested"})
 
@@ -53,14 +41,7 @@ def decisions_elsewhere(
     conn: psycopg.Connection[Any], origin: str, run_id: uuid.UUID, calls: Sequence[str]
 ) -> list[StoredEvent]:
     """approval.decided events of other runs in `origin` that name one of `calls`, by seq."""
-    if not calls:
-        return []
-    rows = conn.execute(DECISIONS_FOR_CALLS, (origin, list(calls))).fetchall()
-    return [
-        StoredEvent(int(seq), rec, bytes(body), bytes(leaf), org)
-        for org, seq, rec, body, leaf, rid in rows
-        if rid != run_id
-    ]
+    return [e for rid, e in read.decisions_for_calls(conn, origin, calls) if rid != run_id]
 
 
 def load_run(

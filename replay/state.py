@@ -10,10 +10,10 @@ when the writer did not report one, and gaps from holes in `run_seq` as well as 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ledger.events import EventBase
 from replay.model import (
@@ -59,25 +59,6 @@ def stored(events: Sequence[EventBase], first_seq: int = 0) -> list[_Stored]:
     return [_Stored(first_seq + i, e) for i, e in enumerate(events)]
 
 
-def _summary(event: EventBase, data: Any) -> str:
-    kind = event.type
-    if kind.startswith("tool.call."):
-        extra = f" attempt {data.attempt}" if kind.endswith("started") else f" {data.status}"
-        return f"{data.tool}{extra}"
-    if kind.startswith("llm.call."):
-        return str(data.call_id)
-    if kind.startswith("approval."):
-        tail = f" {data.decision} by {data.approver.id}" if kind.endswith("decided") else ""
-        return f"{data.tool_call_id}{tail}"
-    if kind.startswith("message."):
-        return f"{data.role} ({data.content_trust})"
-    if kind == "run.ended":
-        return str(data.status)
-    if kind == "ledger.gap":
-        return str(data.reason)
-    return ""
-
-
 def _seen(values: list[str], value: str | None) -> None:
     if value is not None and value not in values:
         values.append(value)
@@ -111,18 +92,233 @@ def _decided(
     )
 
 
-def fold(
-    events: Sequence[StoredEventLike],
-    at_seq: int | None = None,
-    decisions: Sequence[StoredEventLike] = (),
-) -> RunState:
-    """Replay `events` (one run, any order) into its state, stopping after `at_seq` if given.
+class _Fold:
+    """The mutable builders of one fold; `_HANDLERS` update them, `_freeze` freezes them."""
 
-    `decisions` are approval.decided events recorded in *other* runs (a decision made in another
-    process is a single-event run bound by tool_call_id); they are merged in `seq` order (same
-    log, so seqs are comparable) and only update approvals: they are not part of this run's
-    timeline, totals or run_seq chain. Anything else in `decisions` is ignored.
-    """
+    __slots__ = (
+        "approvals",
+        "eid",
+        "expected_run_seq",
+        "gaps",
+        "last_seq",
+        "latest",
+        "latest_attempt",
+        "llms",
+        "messages",
+        "ns",
+        "prompts",
+        "run",
+        "seen",
+        "seq",
+        "timeline",
+        "tools",
+    )
+
+    def __init__(self) -> None:
+        self.run: dict[str, Any] = {}
+        self.timeline: list[TimelineEntry] = []
+        self.tools: dict[tuple[str, int], dict[str, Any]] = {}
+        self.latest_attempt: dict[str, int] = {}
+        self.llms: dict[str, dict[str, Any]] = {}
+        self.approvals: dict[str, dict[str, Any]] = {}
+        self.messages: list[MessageRecord] = []
+        self.prompts: list[PromptRecord] = []
+        self.gaps: list[GapRecord] = []
+        self.seen: dict[str, list[str]] = {"p": [], "m": [], "h": [], "t": []}
+        self.latest: dict[str, str | None] = {"p": None, "m": None, "h": None, "t": None}
+        self.expected_run_seq = 0
+        self.last_seq: int | None = None
+        self.eid, self.seq, self.ns = "", 0, 0  # the event being folded
+
+    def start_run(self, event: EventBase, ns: int) -> None:
+        """The run's identity, from its first event."""
+        self.run.update(
+            run_id=str(event.run_id),
+            tenant=event.tenant,
+            first_ns=ns,
+            initiating_user=event.principal.initiating_user,
+            roles=event.principal.roles,
+            agent=event.agent.name if event.agent else None,
+        )
+
+    def versions(self, in_force: tuple[str | None, ...]) -> None:
+        """Versions in force changed: remember the latest of each and every one seen."""
+        for key, value in zip(("p", "m", "h", "t"), in_force, strict=True):
+            if value is not None:
+                self.latest[key] = value
+                _seen(self.seen[key], value)
+
+
+# One handler per event type: (fold, event, data) -> the event's one-line timeline summary. The
+# fold carries the event's id, seq and occurred time (f.eid, f.seq, f.ns). Types without a
+# handler only get a timeline entry with an empty summary.
+Handler = Callable[[_Fold, EventBase, Any], str]
+
+
+def _tool_started(f: _Fold, event: EventBase, data: Any) -> str:
+    f.tools[(data.tool_call_id, data.attempt)] = {
+        "tool_call_id": data.tool_call_id,
+        "tool": data.tool,
+        "attempt": data.attempt,
+        "args": data.args,
+        "args_hash": data.args_hash,
+        "side_effect": data.side_effect,
+        "tool_version": data.tool_version,
+        "contract_digest": data.contract_digest or event.versions.tool_contract_digest,
+        "started_event_id": f.eid,
+        "started_seq": f.seq,
+        "started_ns": f.ns,
+    }
+    f.latest_attempt[data.tool_call_id] = data.attempt
+    return f"{data.tool} attempt {data.attempt}"
+
+
+def _tool_ended(f: _Fold, event: EventBase, data: Any) -> str:
+    attempt = f.latest_attempt.get(data.tool_call_id)
+    builder = f.tools.get((data.tool_call_id, attempt)) if attempt is not None else None
+    if builder is None or "ended_event_id" in builder:
+        reason = f"tool.call.ended {data.tool_call_id} without start"
+        f.gaps.append(GapRecord(f.eid, reason, None, None))
+        return f"{data.tool} {data.status}"
+    took = data.duration_ns if data.duration_ns is not None else f.ns - builder["started_ns"]
+    builder.update(
+        ended_event_id=f.eid,
+        ended_seq=f.seq,
+        ended_ns=f.ns,
+        status=data.status,
+        result=data.result,
+        error=f"{data.error.type}: {data.error.message}" if data.error else None,
+        duration_ns=took,
+    )
+    return f"{data.tool} {data.status}"
+
+
+def _llm_started(f: _Fold, event: EventBase, data: Any) -> str:
+    f.llms[data.call_id] = {
+        "call_id": data.call_id,
+        "started_event_id": f.eid,
+        "ended_event_id": None,
+        "started_seq": f.seq,
+        "provider": data.provider,
+        "request_model": data.request_model,
+        "_ns": f.ns,
+    }
+    _seen(f.seen["m"], data.request_model)
+    return str(data.call_id)
+
+
+def _total_tokens(usage: Any) -> int | None:
+    if usage is None:
+        return None
+    total: int | None = usage.total_tokens
+    if total is None and usage.input_tokens is not None and usage.output_tokens is not None:
+        total = usage.input_tokens + usage.output_tokens
+    return total
+
+
+def _llm_ended(f: _Fold, event: EventBase, data: Any) -> str:
+    b = f.llms.setdefault(
+        data.call_id, {"call_id": data.call_id, "started_event_id": None, "started_seq": f.seq}
+    )
+    usage, cost = data.usage, data.cost
+    started_ns = b.pop("_ns", None)
+    took = data.duration_ns
+    if took is None and started_ns is not None:
+        took = f.ns - started_ns
+    b.update(
+        ended_event_id=f.eid,
+        response_model=data.response_model,
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        total_tokens=_total_tokens(usage),
+        cost_usd=cost.amount_usd if cost else None,
+        price_table_version=cost.price_table_version if cost else None,
+        duration_ns=took,
+        finish_reason=data.finish_reason,
+        error=f"{data.error.type}: {data.error.message}" if data.error else None,
+    )
+    _seen(f.seen["m"], data.response_model)
+    return str(data.call_id)
+
+
+def _approval_requested(f: _Fold, event: EventBase, data: Any) -> str:
+    f.approvals.setdefault(data.approval_id, {}).update(
+        approval_id=data.approval_id,
+        tool_call_id=data.tool_call_id,
+        tool=data.tool,
+        args_hash=data.args_hash,
+        requested_event_id=f.eid,
+        requested_seq=f.seq,
+        requested_ns=f.ns,
+        required_roles=data.required_roles,
+        amount_usd=data.amount_usd,
+    )
+    return str(data.tool_call_id)
+
+
+def _approval_decided(f: _Fold, event: EventBase, data: Any) -> str:
+    _decided(f.approvals, data, f.eid, f.seq, f.ns, from_run=None)
+    return f"{data.tool_call_id} {data.decision} by {data.approver.id}"
+
+
+def _message(f: _Fold, event: EventBase, data: Any) -> str:
+    direction: Literal["input", "output"] = "input" if event.type == "message.input" else "output"
+    f.messages.append(
+        MessageRecord(
+            f.eid, f.seq, direction, data.role, data.content, data.content_trust, data.origin, f.ns
+        )
+    )
+    return f"{data.role} ({data.content_trust})"
+
+
+def _prompt(f: _Fold, event: EventBase, data: Any) -> str:
+    f.prompts.append(PromptRecord(f.eid, data.name, data.version, data.template_hash))
+    _seen(f.seen["p"], data.version)
+    return ""
+
+
+def _run_started(f: _Fold, event: EventBase, data: Any) -> str:
+    f.run.update(started_event_id=f.eid, started_ns=f.ns, task=data.task)
+    return ""
+
+
+def _run_ended(f: _Fold, event: EventBase, data: Any) -> str:
+    f.run.update(
+        ended_event_id=f.eid,
+        ended_ns=f.ns,
+        status=data.status,
+        declared_event_count=data.event_count,
+    )
+    return str(data.status)
+
+
+def _gap(f: _Fold, event: EventBase, data: Any) -> str:
+    f.gaps.append(GapRecord(f.eid, data.reason, data.missing_events, data.from_run_seq))
+    return str(data.reason)
+
+
+_HANDLERS: dict[str, Handler] = {
+    "tool.call.started": _tool_started,
+    "tool.call.ended": _tool_ended,
+    "llm.call.started": _llm_started,
+    "llm.call.ended": _llm_ended,
+    "approval.requested": _approval_requested,
+    "approval.decided": _approval_decided,
+    "message.input": _message,
+    "message.output": _message,
+    "prompt.resolved": _prompt,
+    "run.started": _run_started,
+    "run.ended": _run_ended,
+    "ledger.gap": _gap,
+}
+
+
+def _ordered(
+    events: Sequence[StoredEventLike],
+    at_seq: int | None,
+    decisions: Sequence[StoredEventLike],
+) -> tuple[list[StoredEventLike], str | None]:
+    """The run's events and the decisions recorded elsewhere, in seq order; the run's id."""
     ordered = sorted(events, key=lambda s: s.seq)
     own_run = str(ordered[0].event.run_id) if ordered else None
     if decisions:
@@ -134,229 +330,85 @@ def fold(
         ordered = sorted([*ordered, *joined], key=lambda s: s.seq)
     if at_seq is not None:
         ordered = [s for s in ordered if s.seq <= at_seq]
-    run: dict[str, Any] = {}
-    timeline: list[TimelineEntry] = []
-    tools: dict[tuple[str, int], dict[str, Any]] = {}
-    latest_attempt: dict[str, int] = {}
-    llms: dict[str, dict[str, Any]] = {}
-    approvals: dict[str, dict[str, Any]] = {}
-    messages: list[MessageRecord] = []
-    prompts: list[PromptRecord] = []
-    gaps: list[GapRecord] = []
-    seen: dict[str, list[str]] = {"p": [], "m": [], "h": [], "t": []}
-    latest: dict[str, str | None] = {"p": None, "m": None, "h": None, "t": None}
-    expected_run_seq = 0
-    last_seq: int | None = None
+    return ordered, own_run
+
+
+def fold(
+    events: Sequence[StoredEventLike],
+    at_seq: int | None = None,
+    decisions: Sequence[StoredEventLike] = (),
+) -> RunState:
+    """Replay `events` (one run, any order) into its state, stopping after `at_seq` if given.
+
+    `decisions` are approval.decided events recorded in *other* runs (a decision made in another
+    process is a single-event run bound by tool_call_id); they are merged in `seq` order (same
+    log, so seqs are comparable) and only update approvals: they are not part of this run's
+    timeline, totals or run_seq chain. Anything else in `decisions` is ignored.
+
+    The loop does what every event of the run contributes (chain, run, versions, timeline) with
+    local variables, because it is the hot path of `ledger check`; what each type adds is in
+    its handler (`_HANDLERS`).
+    """
+    ordered, own_run = _ordered(events, at_seq, decisions)
+    f = _Fold()
+    handlers, add_entry, run = _HANDLERS, f.timeline.append, f.run
+    expected, last_seq = 0, None
     last_versions: tuple[str | None, ...] = (None, None, None, None)
     last_rec: datetime | None = None
     rec_text: str | None = None
-
     for item in ordered:
-        event = item.event
+        event, seq = item.event, item.seq
         data: Any = getattr(event, "data", None)
-        kind = event.type
-        eid = str(event.event_id)
-        ns = fast_ns(event.occurred_at)
-        seq = item.seq
+        kind, eid, ns = event.type, str(event.event_id), fast_ns(event.occurred_at)
         if decisions and str(event.run_id) != own_run:
-            _decided(approvals, data, eid, seq, ns, from_run=str(event.run_id))
+            _decided(f.approvals, data, eid, seq, ns, from_run=str(event.run_id))
             continue
         last_seq = seq
-        if event.run_seq != expected_run_seq:
-            gaps.append(
-                GapRecord(
-                    None,
-                    "run_seq discontinuity",
-                    event.run_seq - expected_run_seq,
-                    expected_run_seq,
-                )
+        if event.run_seq != expected:
+            f.gaps.append(
+                GapRecord(None, "run_seq discontinuity", event.run_seq - expected, expected)
             )
-        expected_run_seq = event.run_seq + 1
+        expected = event.run_seq + 1
         if not run:
-            run.update(
-                run_id=str(event.run_id),
-                tenant=event.tenant,
-                first_ns=ns,
-                initiating_user=event.principal.initiating_user,
-                roles=event.principal.roles,
-                agent=event.agent.name if event.agent else None,
-            )
+            f.start_run(event, ns)
         run["last_ns"] = ns
         v = event.versions
         in_force = (v.prompt_version, v.model, v.policy_hash, v.tool_contract_digest)
         if in_force != last_versions:  # re-applying the same versions changes nothing
             last_versions = in_force
-            for key, value in zip(("p", "m", "h", "t"), in_force, strict=True):
-                if value is not None:
-                    latest[key] = value
-                    _seen(seen[key], value)
+            f.versions(in_force)
         rec = item.recorded_at
         if rec is None:
             last_rec = rec_text = None
         elif last_rec is None or rec != last_rec or rec.utcoffset() != last_rec.utcoffset():
             last_rec = rec  # rows sequenced together share a record time: format it once
             rec_text = rec.isoformat()
-        timeline.append(
-            TimelineEntry(
-                seq,
-                event.run_seq,
-                eid,
-                kind,
-                event.occurred_at,
-                ns,
-                rec_text,
-                _summary(event, data),
-            )
+        handler = handlers.get(kind)
+        summary = ""
+        if handler is not None:
+            f.eid, f.seq, f.ns = eid, seq, ns
+            summary = handler(f, event, data)
+        add_entry(
+            TimelineEntry(seq, event.run_seq, eid, kind, event.occurred_at, ns, rec_text, summary)
         )
+    f.expected_run_seq, f.last_seq = expected, last_seq
+    return _freeze(f)
 
-        if kind == "tool.call.started":
-            tools[(data.tool_call_id, data.attempt)] = {
-                "tool_call_id": data.tool_call_id,
-                "tool": data.tool,
-                "attempt": data.attempt,
-                "args": data.args,
-                "args_hash": data.args_hash,
-                "side_effect": data.side_effect,
-                "tool_version": data.tool_version,
-                "contract_digest": data.contract_digest or v.tool_contract_digest,
-                "started_event_id": eid,
-                "started_seq": seq,
-                "started_ns": ns,
-            }
-            latest_attempt[data.tool_call_id] = data.attempt
-        elif kind == "tool.call.ended":
-            attempt = latest_attempt.get(data.tool_call_id)
-            builder = tools.get((data.tool_call_id, attempt)) if attempt is not None else None
-            if builder is None or "ended_event_id" in builder:
-                gaps.append(
-                    GapRecord(eid, f"tool.call.ended {data.tool_call_id} without start", None, None)
-                )
-                continue
-            builder.update(
-                ended_event_id=eid,
-                ended_seq=seq,
-                ended_ns=ns,
-                status=data.status,
-                result=data.result,
-                error=f"{data.error.type}: {data.error.message}" if data.error else None,
-                duration_ns=data.duration_ns
-                if data.duration_ns is not None
-                else ns - builder["started_ns"],
-            )
-        elif kind == "llm.call.started":
-            llms[data.call_id] = {
-                "call_id": data.call_id,
-                "started_event_id": eid,
-                "ended_event_id": None,
-                "started_seq": seq,
-                "provider": data.provider,
-                "request_model": data.request_model,
-                "_ns": ns,
-            }
-            _seen(seen["m"], data.request_model)
-        elif kind == "llm.call.ended":
-            b = llms.setdefault(
-                data.call_id,
-                {"call_id": data.call_id, "started_event_id": None, "started_seq": seq},
-            )
-            usage = data.usage
-            cost = data.cost
-            total = None
-            if usage is not None:
-                total = usage.total_tokens
-                if (
-                    total is None
-                    and usage.input_tokens is not None
-                    and usage.output_tokens is not None
-                ):
-                    total = usage.input_tokens + usage.output_tokens
-            started_ns = b.pop("_ns", None)
-            b.update(
-                ended_event_id=eid,
-                response_model=data.response_model,
-                input_tokens=usage.input_tokens if usage else None,
-                output_tokens=usage.output_tokens if usage else None,
-                total_tokens=total,
-                cost_usd=cost.amount_usd if cost else None,
-                price_table_version=cost.price_table_version if cost else None,
-                duration_ns=data.duration_ns
-                if data.duration_ns is not None
-                else (ns - started_ns if started_ns is not None else None),
-                finish_reason=data.finish_reason,
-                error=f"{data.error.type}: {data.error.message}" if data.error else None,
-            )
-            _seen(seen["m"], data.response_model)
-        elif kind == "approval.requested":
-            approvals.setdefault(data.approval_id, {}).update(
-                approval_id=data.approval_id,
-                tool_call_id=data.tool_call_id,
-                tool=data.tool,
-                args_hash=data.args_hash,
-                requested_event_id=eid,
-                requested_seq=seq,
-                requested_ns=ns,
-                required_roles=data.required_roles,
-                amount_usd=data.amount_usd,
-            )
-        elif kind == "approval.decided":
-            _decided(approvals, data, eid, seq, ns, from_run=None)
-        elif kind in ("message.input", "message.output"):
-            messages.append(
-                MessageRecord(
-                    eid,
-                    seq,
-                    "input" if kind == "message.input" else "output",
-                    data.role,
-                    data.content,
-                    data.content_trust,
-                    data.origin,
-                    ns,
-                )
-            )
-        elif kind == "prompt.resolved":
-            prompts.append(PromptRecord(eid, data.name, data.version, data.template_hash))
-            _seen(seen["p"], data.version)
-        elif kind == "run.started":
-            run.update(started_event_id=eid, started_ns=ns, task=data.task)
-        elif kind == "run.ended":
-            run.update(
-                ended_event_id=eid,
-                ended_ns=ns,
-                status=data.status,
-                declared_event_count=data.event_count,
-            )
-        elif kind == "ledger.gap":
-            gaps.append(GapRecord(eid, data.reason, data.missing_events, data.from_run_seq))
 
+def _freeze(f: _Fold) -> RunState:
+    """The immutable RunState of a finished fold (totals recomputed from the calls)."""
+    run, timeline, llms, seen, latest = f.run, f.timeline, f.llms, f.seen, f.latest
     declared = run.get("declared_event_count")
-    if declared is not None and declared != expected_run_seq:
-        gaps.append(
+    if declared is not None and declared != f.expected_run_seq:
+        f.gaps.append(
             GapRecord(
                 run.get("ended_event_id"),
-                f"run.ended declares {declared} events, {expected_run_seq} seen",
-                declared - expected_run_seq,
+                f"run.ended declares {declared} events, {f.expected_run_seq} seen",
+                declared - f.expected_run_seq,
                 None,
             )
         )
-    return _freeze(
-        run, last_seq, timeline, tools, llms, approvals, messages, prompts, gaps, seen, latest
-    )
-
-
-def _freeze(  # noqa: PLR0917 - private, called once
-    run: dict[str, Any],
-    last_seq: int | None,
-    timeline: list[TimelineEntry],
-    tools: dict[tuple[str, int], dict[str, Any]],
-    llms: dict[str, dict[str, Any]],
-    approvals: dict[str, dict[str, Any]],
-    messages: list[MessageRecord],
-    prompts: list[PromptRecord],
-    gaps: list[GapRecord],
-    seen: dict[str, list[str]],
-    latest: dict[str, str | None],
-) -> RunState:
-    tool_records = tuple(ToolCallRecord(**b) for b in tools.values())
+    tool_records = tuple(ToolCallRecord(**b) for b in f.tools.values())
     for b in llms.values():
         b.pop("_ns", None)
     llm_records = tuple(LlmCallRecord(**b) for b in llms.values())
@@ -383,14 +435,14 @@ def _freeze(  # noqa: PLR0917 - private, called once
             cost += Decimal(call.cost_usd)
     return RunState(
         run=RunInfo(**run),
-        at_seq=last_seq,
+        at_seq=f.last_seq,
         timeline=tuple(timeline),
         tool_calls=tool_records,
         llm_calls=llm_records,
-        approvals=tuple(ApprovalRecord(**a) for a in approvals.values()),
-        messages=tuple(messages),
-        prompts=tuple(prompts),
-        gaps=tuple(gaps),
+        approvals=tuple(ApprovalRecord(**a) for a in f.approvals.values()),
+        messages=tuple(f.messages),
+        prompts=tuple(f.prompts),
+        gaps=tuple(f.gaps),
         versions=VersionsInForce(
             latest["p"],
             latest["m"],

@@ -5,6 +5,10 @@ CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'tool_call_id' $$;
 
+CREATE FUNCTION public.ledger_published_policy(body bytea) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'policy_hash' $$;
+
 CREATE FUNCTION public.ledger_refuse_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -223,6 +227,8 @@ CREATE INDEX ledger_events_decided_call ON public.ledger_events USING btree (ori
 CREATE UNIQUE INDEX ledger_events_event_id ON public.ledger_events USING btree (event_id);
 
 CREATE INDEX ledger_events_occurred ON public.ledger_events USING btree (origin, occurred_at);
+
+CREATE INDEX ledger_events_published_policy ON public.ledger_events USING btree (public.ledger_published_policy(body), seq) WHERE (type = 'policy.published'::text);
 
 CREATE UNIQUE INDEX ledger_events_run ON public.ledger_events USING btree (run_id, run_seq);
 

@@ -1,88 +1,94 @@
-"""The undo plan the TUI asks replay for, and its approval and application.
+"""The undo plan the TUI shows, its approval and its application, through replay's services.
 
-Why these stay here for now: they belong to the replay layer, whose `plan_for` service replaces
-them (so the CLI, the TUI and the demo get the same plan and digest). The TUI's other writes
-(annotations, stops, exercise seeding) go through `ledger.operator` and the write door in
-tui.writer. Nothing here imports a write API at module level: `--readonly` sessions may import
-this module to plan (a read) and never load the approval or apply code.
+The plan comes from `replay.undo.service.plan_for`, the same service as `ledger undo plan` and
+the demo, so one incident gets one plan and one digest wherever it is planned. Every database
+call goes through `LedgerData.call` (the TUI's one lock). Nothing here imports a write API at
+module level: `--readonly` sessions may import this module to plan (a read) and never load the
+approval or apply code.
 """
 
 from __future__ import annotations
 
-import os
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui.data import LedgerData
 
-__all__ = ["contracts_dirs", "undo_apply", "undo_approve", "undo_plan"]
+if TYPE_CHECKING:
+    from replay.undo.dryrun import DryRunStep
+    from replay.undo.model import UndoPlan
+
+__all__ = ["UndoPreview", "contracts_dirs", "undo_apply", "undo_approve", "undo_plan"]
 
 
 def contracts_dirs(data: LedgerData) -> list[Path]:
-    """Where undo contracts come from: $LEDGER_CONTRACTS, <home>/contracts, or the examples."""
-    env = os.environ.get("LEDGER_CONTRACTS")
-    if env:
-        return [Path(p) for p in env.split(os.pathsep)]
-    home = data.settings.home / "contracts"
-    if home.is_dir():
-        return [home]
-    from replay.undo import examples
+    """Where undo contracts come from: replay.undo.service's one search order."""
+    from replay.undo.service import contract_sources
 
-    return [Path(examples.__file__).parent / "contracts"]
+    return contract_sources(data.settings)
+
+
+@dataclass(frozen=True)
+class UndoPreview:
+    """A plan for the screen: the plan, its dry-run steps (empty if not dry-run), a note."""
+
+    plan: UndoPlan
+    steps: list[DryRunStep]
+    note: str
 
 
 def undo_plan(
-    data: LedgerData, docs: Sequence[dict[str, Any]], now: str, created_by: str, dry: bool
-) -> tuple[Any, list[Any], str]:
-    """(plan, dry-run steps, note) from replay.undo for the given run documents."""
-    from ledger.events import decode_event
-    from replay.undo import generate_plan, load_contracts
+    data: LedgerData, run_ids: Sequence[str], now: str | None, created_by: str, dry: bool
+) -> UndoPreview:
+    """The undo plan of these runs, from the same service as `ledger undo plan` and the demo."""
+    from replay.undo.dryrun import dry_run
+    from replay.undo.service import plan_for, undo_target
 
-    registry = load_contracts(contracts_dirs(data))
-    events = [decode_event(d) for d in docs]
-    run_id = str(events[0].run_id) if events else ""
-    plan = generate_plan(
-        events,
-        registry,
+    planned = data.call(
+        plan_for,
+        data.settings,
+        [uuid.UUID(r) for r in run_ids],
         now=now,
-        scope={"run_id": run_id},
         created_by=created_by,
         reason="ledger tui",
     )
-    steps: list[Any] = []
-    note = "plan generated (probes not run)"
+    note = f"plan generated ({planned.probes_run} read-only probe(s))"
+    steps: list[DryRunStep] = []
     if dry:
-        from replay.undo.dryrun import dry_run
-        from replay.undo.probes import UndoContext
-
         try:
-            with data._lock:
-                steps = dry_run(plan, UndoContext(data.conn()))
+            target = undo_target(data.settings)
+            try:
+                steps = dry_run(planned.plan, target)
+            finally:
+                target.conn.close()
             note = "dry run complete (read-only probes)"
         except Exception as exc:  # a dry run reports, it never breaks the screen
             note = f"dry run could not probe: {type(exc).__name__}: {exc}"
-    return plan, steps, note
+    return UndoPreview(planned.plan, steps, note)
 
 
-def undo_approve(data: LedgerData, plan: Any, approver: str) -> str:
+def undo_approve(data: LedgerData, plan: UndoPlan, approver: str) -> str:
     """Sign the plan digest as `approver` (replay.undo.approvals; SoD enforced there)."""
     from replay.undo.approvals import approve
 
-    with data._lock:
-        approve(data.conn(), data.settings, plan, approver)
+    data.call(approve, data.settings, plan, approver)
     return f"approved plan {plan.digest[:16]} as {approver} (undo.plan.approved recorded)"
 
 
-def undo_apply(data: LedgerData, plan: Any, operator: str) -> str:
+def undo_apply(data: LedgerData, plan: UndoPlan, operator: str) -> str:
     """Apply an approved plan with the registered compensators; one line per step outcome."""
-    import replay.undo.examples.demo  # noqa: F401 - registers the demo tools' compensators
     from replay.undo.executor import apply_plan
-    from replay.undo.probes import UndoContext
+    from replay.undo.service import load_plugins, undo_target
 
-    with data._lock:
-        conn = data.conn()
-        report = apply_plan(conn, data.settings, plan, UndoContext(conn), operator=operator)
+    load_plugins()  # the compensators of the demo tools, as `ledger undo apply` loads them
+    target = undo_target(data.settings)
+    try:
+        report = data.call(apply_plan, data.settings, plan, target, operator=operator)
+    finally:
+        target.conn.close()
     lines = [f"apply {report.status} (undo run {report.undo_run_id})"]
     lines += [
         f"  {s.step_id} {s.status} attempts={s.attempts}" + (f" — {s.error}" if s.error else "")

@@ -181,11 +181,7 @@ class LedgerData:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def conn(self) -> psycopg.Connection:
-        """The shared connection, opened on first use; use it with the lock held, as `call` does.
-
-        (The undo functions of tui.actions still take the lock themselves until the replay
-        layer's `plan_for` service replaces them.)
-        """
+        """The shared connection, opened on first use; only `call` uses it, with the lock held."""
         if self._conn is None or self._conn.closed:
             self._conn = connect(self.settings, migrate=self.migrate)
         return self._conn

@@ -13,22 +13,17 @@ from pathlib import Path
 import psycopg
 import typer
 
-from exporters.demo.story import Story, registry
-from exporters.demo.world import World
+from exporters.demo.story import Story
 from ledger import ids
 from ledger.config import Settings
 from ledger.errors import VerificationFailed
 from ledger.store.sequencer import try_sequence
 from ledger.verify import report_line, verify_ledger
-from replay.dbread import fold_run
-from replay.ledgerdb import find_policy, save_verdicts
-from replay.policy import check_run, compile_pack
+from replay.policy.service import check_in_force
 from replay.undo.dryrun import render_step
 from replay.undo.model import UndoPlan, write_plan
-from replay.undo.plan import generate_plan, probe_requests
-from replay.undo.probes import UndoContext, run_probes
 from replay.undo.record import record_plan
-from replay.undo.scope import load_others, load_scope
+from replay.undo.service import plan_for
 
 __all__ = ["Outcome", "report"]
 
@@ -45,46 +40,35 @@ class Outcome:
     bundle_valid: bool = False
 
 
-def _findings(conn: psycopg.Connection, story: Story) -> dict[str, list[str]]:
-    compiled = {}
+def _findings(conn: psycopg.Connection, settings: Settings, story: Story) -> dict[str, list[str]]:
+    """Failing rules per run, checked against the policy each run ran under."""
+    checked = check_in_force(conn, settings, [uuid.UUID(r) for r in story.runs])
+    if checked.missing:
+        raise VerificationFailed(f"run {checked.missing[0]} has no stored events")
     found: dict[str, list[str]] = {}
-    for run_id in story.runs:
-        state = fold_run(conn, uuid.UUID(run_id))
-        if state is None:
-            raise VerificationFailed(f"run {run_id} has no stored events")
-        policy_hash = state.versions.policy_hashes_seen[0]
-        if policy_hash not in compiled:
-            loaded = find_policy(conn, policy_hash)
-            if loaded is None:
-                raise VerificationFailed(f"run {run_id} ran under unpublished policy {policy_hash}")
-            compiled[policy_hash] = compile_pack(loaded)
-        verdicts = check_run(compiled[policy_hash], state)
-        save_verdicts(conn, run_id, policy_hash, verdicts, state.at_seq)
-        failed = [f"{v.rule_id}: {v.explanation}" for v in verdicts if v.outcome == "fail"]
+    for entry in checked.entries:
+        if entry.policy_hash is None:
+            raise VerificationFailed(f"run {entry.run_id}: {entry.verdicts[0].explanation}")
+        failed = [f"{v.rule_id}: {v.explanation}" for v in entry.failures]
         if failed:
-            found[run_id] = failed
+            found[str(entry.run_id)] = failed
     return found
 
 
 def _plan(conn: psycopg.Connection, settings: Settings, story: Story) -> UndoPlan:
-    contracts = registry()
+    """The incident's undo plan, from the same service as `ledger undo plan` and the TUI."""
     targets = [
         uuid.UUID(story.incident[k]) for k in ("prompt_injection", "refund_without_approval")
     ]
-    scope_ids, events = load_scope(conn, targets, None, None)
-    probes = run_probes(probe_requests(events, contracts), UndoContext(World(settings).conn))
-    plan = generate_plan(
-        events,
-        contracts,
-        now=ids.format_timestamp(ids.now_ns()),
-        scope={"runs": [str(r) for r in scope_ids], "since": None, "until": None},
-        probe_results=probes,
-        others=load_others(conn, scope_ids, events),
+    planned = plan_for(
+        conn,
+        settings,
+        targets,
         created_by="on-call@example.com",
         reason="incident: prompt injection and unapproved refund",
     )
-    record_plan(conn, settings, plan, "on-call@example.com")
-    return plan
+    record_plan(conn, settings, planned.plan, "on-call@example.com")
+    return planned.plan
 
 
 def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: Path) -> Outcome:
@@ -99,7 +83,7 @@ def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: 
     outcome.verified = verdict.status == "ok"
     echo(f"\n1. verify the ledger\n   {report_line(verdict)}")
 
-    outcome.findings = _findings(conn, story)
+    outcome.findings = _findings(conn, settings, story)
     echo(f"\n2. check every run against the policy in force ({len(story.runs)} runs)")
     names = {v: k for k, v in story.incident.items()}
     for run_id, failures in outcome.findings.items():

@@ -24,10 +24,10 @@ from exporters.demo.agents import run_sales_ops, run_support
 from exporters.demo.world import World
 from ledger import hooks, ids
 from ledger.config import Settings
-from replay.ledgerdb import publish_policy
 from replay.policy import load_pack
-from replay.undo.contracts import ContractRegistry, load_contracts
-from replay.undo.examples import CONTRACTS_DIR
+from replay.policy.published import publish_policy
+from replay.undo.contracts import ContractRegistry
+from replay.undo.service import contract_sources, load_registry
 
 __all__ = ["TIMELINE", "Scene", "Story", "record_story"]
 
@@ -56,12 +56,9 @@ def policy_file(name: str) -> Path:
     return Path(str(files("exporters.demo") / "policies" / name))
 
 
-def registry() -> ContractRegistry:
-    """Effect contracts in force: the shipped examples plus the demo's read-only tools."""
-    mine = Path(str(files("exporters.demo") / "contracts"))
-    return load_contracts(
-        [*sorted(Path(CONTRACTS_DIR).glob("*.yaml")), *sorted(mine.glob("*.yaml"))]
-    )
+def registry(settings: Settings) -> ContractRegistry:
+    """Effect contracts in force: the ones the undo planner resolves (replay.undo.service)."""
+    return load_registry(contract_sources(settings))
 
 
 @dataclass(frozen=True)
@@ -239,7 +236,7 @@ _AGENTS: dict[str, Callable[..., hooks.Run]] = {"sales_ops": run_sales_ops, "sup
 def record_story(settings: Settings, conn: psycopg.Connection) -> Story:
     """Record the whole timeline; returns the run ids (the demo can run again: new runs)."""
     world = World(settings)
-    contracts = registry()
+    contracts = registry(settings)
     hooks.configure(settings)
     now = time.time_ns()
     story = Story(since=now - 4 * DAY, until=now + HOUR)

@@ -29,6 +29,8 @@ __all__ = [
     "checkpoint_at_most",
     "checkpoints",
     "cosigned_note",
+    "decision_rows",
+    "decisions_for_calls",
     "event_by_id",
     "events_of_types",
     "iter_events",
@@ -38,6 +40,12 @@ __all__ = [
     "receipt_states",
     "run_events",
     "run_head",
+    "runs_events",
+    "runs_joined",
+    "runs_rows",
+    "runs_started_between",
+    "runs_with_tool_calls",
+    "tool_calls_since",
 ]
 
 
@@ -242,3 +250,87 @@ def receipt_states(
                 bytes(body) if body is not None else None,
             )
     return found
+
+
+# ---------------------------------------------------------------- reads for replay and undo
+
+
+def _stored(rows: list[tuple[Any, ...]]) -> list[StoredEvent]:
+    return [
+        StoredEvent(int(seq), rec, bytes(body), bytes(leaf), origin)
+        for seq, rec, body, leaf, origin in rows
+    ]
+
+
+def runs_events(conn: psycopg.Connection, run_ids: Sequence[uuid.UUID]) -> list[StoredEvent]:
+    """Every stored event of several runs, grouped by run (run id order), in run order."""
+    return _stored(conn.execute(query("runs_events"), (list(run_ids),)).fetchall())
+
+
+def runs_with_tool_calls(
+    conn: psycopg.Connection, since: datetime | None, until: datetime | None
+) -> list[uuid.UUID]:
+    """Runs with a tool call event that occurred in [since, until), ordered by id."""
+    found = conn.execute(query("runs_with_tool_calls"), {"since": since, "until": until})
+    return sorted((row[0] for row in found.fetchall()), key=str)
+
+
+def tool_calls_since(
+    conn: psycopg.Connection, start: str | datetime, excluding: Sequence[uuid.UUID]
+) -> list[StoredEvent]:
+    """Tool call events of runs not in `excluding` that occurred at or after `start`, by seq."""
+    rows = conn.execute(query("tool_calls_since"), (start, list(excluding))).fetchall()
+    return _stored(rows)
+
+
+def runs_started_between(
+    conn: psycopg.Connection, since: datetime | None, until: datetime | None
+) -> list[uuid.UUID]:
+    """Runs started in [since, until), oldest first (the order `ledger runs` uses)."""
+    rows = conn.execute(query("runs_started_between"), {"since": since, "until": until})
+    return [row[0] for row in rows.fetchall()]
+
+
+def decisions_for_calls(
+    conn: psycopg.Connection, origin: str, calls: Sequence[str]
+) -> list[tuple[uuid.UUID, StoredEvent]]:
+    """(run id, event) of approval.decided events in `origin` naming one of `calls`, by seq."""
+    if not calls:
+        return []
+    rows = conn.execute(query("decisions_for_calls"), (origin, list(calls))).fetchall()
+    return [
+        (rid, StoredEvent(int(seq), rec, bytes(body), bytes(leaf), org))
+        for org, seq, rec, body, leaf, rid in rows
+    ]
+
+
+# The bulk shapes of `ledger check`: raw binary rows (uuid_send run ids) for replay.fastdecode.
+
+
+def runs_joined(conn: psycopg.Connection, run_ids: Sequence[uuid.UUID]) -> list[tuple[Any, ...]]:
+    """One row per run: (run id bytes, origin, seqs, record times, bodies joined by newline).
+
+    Chunk queries are small and many; PostgreSQL's own parallel workers would only add start-up
+    cost on the cores the checkers use, and the per-chunk sort (~20 MB) should stay in memory.
+    """
+    with conn.transaction(), conn.cursor(binary=True) as cur:
+        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        cur.execute("SET LOCAL work_mem = '64MB'")
+        cur.execute(query("runs_joined"), (list(run_ids),))
+        return cur.fetchall()
+
+
+def runs_rows(conn: psycopg.Connection, run_ids: Sequence[uuid.UUID]) -> list[tuple[Any, ...]]:
+    """One row per event of the runs: (run id bytes, origin, seq, recorded_at, body)."""
+    with conn.cursor(binary=True) as cur:
+        cur.execute(query("runs_rows"), (list(run_ids),))
+        return cur.fetchall()
+
+
+def decision_rows(
+    conn: psycopg.Connection, origin: str, calls: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """approval.decided rows in `origin` naming one of `calls`, in the shape of `runs_rows`."""
+    with conn.cursor(binary=True) as cur:
+        cur.execute(query("decisions_rows"), (origin, list(calls)))
+        return cur.fetchall()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from ledger.cli.common import (
     when,
 )
 from ledger.errors import InputError
+
+if TYPE_CHECKING:
+    from replay.batch import RunCheck
 
 __all__ = ["app"]
 
@@ -52,57 +55,47 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     json_out: JsonOption = False,
 ) -> None:
     """Check runs against policy; exit 1 if any rule fails (CI gate)."""
-    from replay.batch import check_runs, window_run_ids
-    from replay.ledgerdb import find_policy
-    from replay.policy import LoadedPack, compile_pack, load_pack
+    from replay.batch import window_run_ids
+    from replay.policy import load_pack
+    from replay.policy.service import check_in_force
 
-    if policy is not None and policy_hash is not None:
-        raise InputError("give --policy or --policy-hash, not both")
-    conn = connection(ctx)
-    fixed: LoadedPack | None = None
-    if policy is not None:
-        fixed = load_pack(policy)
-    elif policy_hash is not None:
-        fixed = find_policy(conn, policy_hash)
-        if fixed is None:
-            raise InputError(f"no published policy {policy_hash}")
+    fixed = load_pack(policy) if policy is not None else None
     other = load_pack(what_if) if what_if is not None else None
-    for loaded in (fixed, other):
-        if loaded is not None:
-            compile_pack(loaded)  # surface CEL errors here, before any run is read
+    conn = connection(ctx)
     if run is not None:
         run_ids = [parse_run_id(run)]
     else:
         run_ids = window_run_ids(conn, when(since, "--since"), when(until, "--until"))
-    result = check_runs(
+    result = check_in_force(
         conn,
         settings_from(ctx),
         run_ids,
-        fixed=fixed,
-        other=other,
+        policy=fixed,
+        policy_hash=policy_hash,
+        what_if=other,
         jobs=jobs or os.cpu_count() or 1,
     )
     if run is not None and result.missing:
         raise InputError(f"no run {run_ids[0]} in the ledger")
     if json_out:
-        emit_json({"runs": result.entries, "failed": result.failed})
+        emit_json(result.to_json())
     else:
         _print(result.entries)
     if result.failed:
         raise typer.Exit(1)
 
 
-def _print(report: list[dict[str, Any]]) -> None:
+def _print(report: list[RunCheck]) -> None:
     for entry in report:
-        typer.echo(f"run {entry['run_id']}  policy {(entry['policy_hash'] or '-')[:12]}")
-        for v in entry["verdicts"]:
-            typer.echo(f"  {v['outcome'].upper():<7} {v['rule_id']}: {v['explanation']}")
-        if "what_if" in entry:
-            diff = entry["what_if"]["diff"]
+        typer.echo(f"run {entry.run_id}  policy {(entry.policy_hash or '-')[:12]}")
+        for v in entry.verdicts:
+            typer.echo(f"  {v.outcome.upper():<7} {v.rule_id}: {v.explanation}")
+        if entry.what_if is not None:
+            diff = entry.what_if.diff
             typer.echo(
-                f"  what-if {entry['what_if']['policy_hash'][:12]}: "
-                f"newly failing {diff['newly_failing'] or '-'}, "
-                f"newly passing {diff['newly_passing'] or '-'}"
+                f"  what-if {entry.what_if.policy_hash[:12]}: "
+                f"newly failing {list(diff.newly_failing) or '-'}, "
+                f"newly passing {list(diff.newly_passing) or '-'}"
             )
-            for change in diff["changed"]:
-                typer.echo(f"    {change['rule_id']}: {change['before']} -> {change['after']}")
+            for rule_id, before, after in diff.changed:
+                typer.echo(f"    {rule_id}: {before} -> {after}")

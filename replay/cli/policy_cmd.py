@@ -23,47 +23,42 @@ def publish(
     json_out: JsonOption = False,
 ) -> None:
     """Validate a pack and publish it to the ledger under its content hash."""
-    from replay.ledgerdb import publish_policy, published_policies
     from replay.policy.loader import load_pack
+    from replay.policy.published import publish_policy
 
-    loaded = load_pack(file)
-    conn = connection(ctx)
-    existing = {e.data.policy_hash for _, e in published_policies(conn)}
-    event_id = None
-    if loaded.policy_hash not in existing:
-        event_id = publish_policy(conn, settings_from(ctx), loaded)
+    done = publish_policy(connection(ctx), settings_from(ctx), load_pack(file))
     if json_out:
         emit_json(
             {
-                "policy_hash": loaded.policy_hash,
-                "name": loaded.name,
-                "version": loaded.version,
-                "event_id": event_id,
-                "already_published": event_id is None,
+                "policy_hash": done.policy_hash,
+                "name": done.name,
+                "version": done.version,
+                "event_id": str(done.event_id) if done.event_id else None,
+                "already_published": done.already_published,
             }
         )
     else:
-        state = "already published" if event_id is None else "published"
-        typer.echo(f"{loaded.policy_hash}  {loaded.name} {loaded.version}  {state}")
+        state = "already published" if done.already_published else "published"
+        typer.echo(f"{done.policy_hash}  {done.name} {done.version}  {state}")
 
 
 @app.command("list")
 def list_(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Published packs in log order: hash, name, version, seq."""
-    from replay.ledgerdb import published_policies
+    from ledger.store.policies import published_policies
 
-    rows = [(seq, e.data) for seq, e in published_policies(connection(ctx))]
+    rows = published_policies(connection(ctx))
     if json_out:
         emit_json(
             [
-                {"seq": s, "policy_hash": d.policy_hash, "name": d.name, "version": d.version}
-                for s, d in rows
+                {"seq": p.seq, "policy_hash": p.policy_hash, "name": p.name, "version": p.version}
+                for p in rows
             ]
         )
         return
     typer.echo(
         table(
-            [[d.policy_hash, d.name, d.version, str(s)] for s, d in rows],
+            [[p.policy_hash, p.name, p.version, str(p.seq)] for p in rows],
             ["POLICY_HASH", "NAME", "VERSION", "SEQ"],
         )
     )

@@ -7,7 +7,6 @@ Python functions registered by modules named with --plugin (default: the demo CR
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +19,7 @@ from ledger.cli.common import (
     connection,
     deprecated_as,
     emit_json,
+    parse_run_id,
     principal,
     settings_from,
     time_option,
@@ -28,7 +28,6 @@ from ledger.cli.common import (
 from ledger.errors import InputError
 
 if TYPE_CHECKING:
-    from replay.undo.contracts import ContractRegistry
     from replay.undo.probes import UndoContext
 
 __all__ = ["app"]
@@ -63,41 +62,16 @@ UntilOpt = Annotated[str | None, time_option("--until", "Window end")]
 PlanFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An undo plan file.")]
 
 
-def _registry(ctx: typer.Context, paths: list[Path] | None) -> ContractRegistry:
-    from replay.undo.contracts import load_contracts
-    from replay.undo.examples import CONTRACTS_DIR
+def _target(ctx: typer.Context, dsn: str | None, smtp: str | None) -> UndoContext:
+    from replay.undo.service import undo_target
 
-    chosen = list(paths or [])
-    if not chosen:
-        chosen = [CONTRACTS_DIR]
-        home = settings_from(ctx).home / "contracts"
-        if home.is_dir():
-            chosen.append(home)
-    try:
-        return load_contracts(chosen)
-    except OSError as exc:
-        raise InputError(f"cannot read contracts: {exc}") from None
+    return undo_target(settings_from(ctx), dsn, smtp)
 
 
 def _plugins(names: list[str] | None) -> None:
-    for name in names or ["replay.undo.examples.demo"]:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise InputError(f"cannot import plugin {name!r}: {exc}") from None
+    from replay.undo.service import load_plugins
 
-
-def _target(ctx: typer.Context, dsn: str | None, smtp: str | None) -> UndoContext:
-    import psycopg
-
-    from replay.undo.probes import UndoContext
-
-    conn = psycopg.connect(dsn, autocommit=True) if dsn else connection(ctx)
-    extra: dict[str, object] = {}
-    if smtp:
-        host, _, port = smtp.rpartition(":")
-        extra = {"smtp_host": host or "127.0.0.1", "smtp_port": int(port)}
-    return UndoContext(conn=conn, extra=extra)
+    load_plugins(names)
 
 
 @app.command("plan")
@@ -128,39 +102,26 @@ def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
     from ledger.when import parse_time_ns
     from replay.undo.dryrun import render_step
     from replay.undo.model import write_plan
-    from replay.undo.plan import generate_plan, probe_requests
-    from replay.undo.probes import run_probes
     from replay.undo.record import record_plan
-    from replay.undo.scope import load_others, load_scope
+    from replay.undo.service import plan_for
 
     actor = principal(as_, "--by", by) or os.environ.get("USER")
-    try:
-        parsed = [__import__("uuid").UUID(r) for r in run_ids or []]
-    except ValueError:
-        raise InputError("run ids must be UUIDs") from None
-    if not parsed and since is None and until is None:
-        raise InputError("give run ids, or --since/--until for a window")
-    registry = _registry(ctx, contracts)
-    _plugins(plugin)
     conn = connection(ctx)
-    scope_ids, events = load_scope(conn, parsed, when(since, "--since"), when(until, "--until"))
-    if not events:
-        raise InputError("no events in scope")
-    probes = {}
-    if not no_probe:
-        probes = run_probes(probe_requests(events, registry), _target(ctx, target_dsn, None))
-    scope = {"runs": [str(r) for r in scope_ids], "since": since, "until": until}
-    at = ids.format_timestamp(parse_time_ns(now, "--now") if now else ids.now_ns())
-    plan = generate_plan(
-        events,
-        registry,
-        now=at,
-        scope=scope,
-        probe_results=probes,
-        others=load_others(conn, scope_ids, events),
+    target = _target(ctx, target_dsn, None) if target_dsn and not no_probe else None
+    plan = plan_for(
+        conn,
+        settings_from(ctx),
+        [parse_run_id(r) for r in run_ids or []],
+        since=when(since, "--since"),
+        until=when(until, "--until"),
+        contracts=contracts,
+        plugins=plugin,
+        target=target,
+        probe=not no_probe,
+        now=ids.format_timestamp(parse_time_ns(now, "--now")) if now else None,
         created_by=actor,
         reason=reason,
-    )
+    ).plan
     path = out or Path(f"undo-plan-{plan.digest[:12]}.json")
     write_plan(plan, path)
     record_plan(conn, settings_from(ctx), plan, actor)
@@ -193,10 +154,10 @@ def dry_run_cmd(  # noqa: PLR0917 - typer maps parameters to options
     _plugins(plugin)
     report = run_dry(plan, _target(ctx, target_dsn, None), sandbox=sandbox)
     if json_out:
-        emit_json({"plan_digest": plan.digest, "steps": [r.__dict__ for r in report]})
+        emit_json({"plan_digest": plan.digest, "steps": [r.as_json() for r in report]})
         return
     for r in report:
-        checks = ", ".join(f"{c['probe']}={c['status']}" for c in r.preconditions) or "no probe"
+        checks = ", ".join(f"{c.probe}={c.status}" for c in r.preconditions) or "no probe"
         verdict = "would run" if r.would_run else "will NOT run"
         typer.echo(
             f"g{r.group} {r.step_id} {r.strategy:<17} {r.op or '-'} {r.args} [{checks}] "
@@ -302,8 +263,9 @@ def coverage_cmd(  # noqa: PLR0917 - typer maps parameters to options
     from replay.undo.coverage import coverage as compute_coverage
     from replay.undo.executor import COMPENSATORS
     from replay.undo.scope import load_window_calls
+    from replay.undo.service import contract_sources, load_registry
 
-    registry = _registry(ctx, contracts)
+    registry = load_registry(contract_sources(settings_from(ctx), contracts))
     _plugins(plugin)
     events = load_window_calls(connection(ctx), when(since, "--since"), when(until, "--until"))
     report = compute_coverage(events, registry, COMPENSATORS)
@@ -314,4 +276,4 @@ def coverage_cmd(  # noqa: PLR0917 - typer maps parameters to options
         f"undo coverage {report.share:.1%} ({report.covered_calls}/{report.side_effecting_calls})"
     )
     for tool in report.lacking:
-        typer.echo(f"  lacking: {tool} — {report.by_tool[tool].get('reason', '')}")
+        typer.echo(f"  lacking: {tool} — {report.by_tool[tool].reason or ''}")

@@ -166,10 +166,8 @@ def _approval_ids(pack: PolicyPack) -> list[str]:
     return [f"{rid}#{i}" if ids.count(rid) > 1 else rid for i, rid in enumerate(ids)]
 
 
-def compile_pack(loaded: LoadedPack) -> CompiledPack:
-    """Resolve every rule of the pack into a ready-to-run check (CEL compiled here, once)."""
-    pack = loaded.pack
-    miss: Outcome = pack.defaults.on_missing
+def _limits(pack: PolicyPack, miss: Outcome) -> list[Check]:
+    """Token, call-count, time and budget limits, as operators write guardrails today."""
     out: list[Check] = []
     if pack.max_total_tokens is not None:
         out.append(partial(c.max_total_tokens, on_missing=miss, limit=pack.max_total_tokens))
@@ -177,40 +175,49 @@ def compile_pack(loaded: LoadedPack) -> CompiledPack:
         out.append(partial(c.max_tool_calls, on_missing=miss, limit=pack.max_tool_calls))
     for tool, limit in sorted(pack.max_tool_calls_per_tool.items()):
         out.append(partial(c.max_tool_calls_per_tool, on_missing=miss, tool=tool, limit=limit))
-    if pack.timeouts is not None:
-        t = pack.timeouts
-        if t.overall_seconds is not None:
-            out.append(partial(c.overall_timeout, on_missing=miss, seconds=t.overall_seconds))
-        if isinstance(t.per_tool_seconds, PerToolTimeouts):
-            out.append(
-                partial(
-                    c.per_tool_timeout,
-                    on_missing=miss,
-                    default=t.per_tool_seconds.default,
-                    per_tool=dict(t.per_tool_seconds.tools),
-                )
-            )
-        elif t.per_tool_seconds is not None:
-            out.append(
-                partial(
-                    c.per_tool_timeout, on_missing=miss, default=t.per_tool_seconds, per_tool={}
-                )
-            )
+    out += _timeouts(pack, miss)
     if pack.budgets is not None and pack.budgets.max_usd_per_run is not None:
         out.append(partial(c.max_usd_per_run, on_missing=miss, limit=pack.budgets.max_usd_per_run))
+    return out
+
+
+def _timeouts(pack: PolicyPack, miss: Outcome) -> list[Check]:
+    t = pack.timeouts
+    if t is None:
+        return []
+    out: list[Check] = []
+    if t.overall_seconds is not None:
+        out.append(partial(c.overall_timeout, on_missing=miss, seconds=t.overall_seconds))
+    per = t.per_tool_seconds
+    if isinstance(per, PerToolTimeouts):
+        tools = dict(per.tools)
+        out.append(
+            partial(c.per_tool_timeout, on_missing=miss, default=per.default, per_tool=tools)
+        )
+    elif per is not None:
+        out.append(partial(c.per_tool_timeout, on_missing=miss, default=per, per_tool={}))
+    return out
+
+
+def _approvals_and_tools(pack: PolicyPack, miss: Outcome) -> list[Check]:
+    """Approval requirements (CEL conditions compiled here), tool allowlist and pinning."""
+    out: list[Check] = []
     rules = pack.policies.require_approval_for if pack.policies else ()
     for rule_id, rule in zip(_approval_ids(pack), rules, strict=True):
         cel = compile_expression(rule.when) if rule.when else None
         out.append(partial(cf.approvals, on_missing=miss, rule_id=rule_id, rule=rule, cel=cel))
-    if pack.tools is not None:
-        if pack.tools.allow is not None:
-            out.append(partial(c.tool_allowlist, on_missing=miss, allow=pack.tools.allow))
-        if pack.tools.pinned:
-            out.append(partial(c.tool_pinning, on_missing=miss, pinned=dict(pack.tools.pinned)))
-    for recipient in pack.recipients:
-        out.append(partial(cf.recipients, on_missing=miss, rule=recipient))
-    if pack.egress is not None:
-        e = pack.egress
+    if pack.tools is not None and pack.tools.allow is not None:
+        out.append(partial(c.tool_allowlist, on_missing=miss, allow=pack.tools.allow))
+    if pack.tools is not None and pack.tools.pinned:
+        out.append(partial(c.tool_pinning, on_missing=miss, pinned=dict(pack.tools.pinned)))
+    return out
+
+
+def _data_flows(pack: PolicyPack, miss: Outcome) -> list[Check]:
+    """Recipients, PII/secret egress (detectors compiled here) and untrusted-input flows."""
+    out: list[Check] = [partial(cf.recipients, on_missing=miss, rule=r) for r in pack.recipients]
+    e = pack.egress
+    if e is not None:
         for kind, det in (("pii", e.pii), ("secrets", e.secrets)):
             if det is not None:
                 out.append(
@@ -223,18 +230,22 @@ def compile_pack(loaded: LoadedPack) -> CompiledPack:
                         outputs=e.include_output_messages,
                     )
                 )
-    for flow_rule in pack.flows:
-        out.append(partial(cf.flow, on_missing=miss, rule=flow_rule))
+    out += [partial(cf.flow, on_missing=miss, rule=rule) for rule in pack.flows]
+    return out
+
+
+def _provenance(pack: PolicyPack, miss: Outcome) -> list[Check]:
+    """Model allowlist, registered prompts, loops and capture completeness."""
+    out: list[Check] = []
     if pack.models is not None:
         out.append(partial(c.model_allowlist, on_missing=miss, allow=pack.models.allow))
     if pack.prompts is not None:
-        out.append(
-            partial(c.prompt_registry, on_missing=miss, registered=dict(pack.prompts.registered))
-        )
+        registered = dict(pack.prompts.registered)
+        out.append(partial(c.prompt_registry, on_missing=miss, registered=registered))
     if pack.loops is not None:
         out.append(partial(c.loops, on_missing=miss, limit=pack.loops.max_identical_calls))
-    if pack.capture is not None:
-        cap = pack.capture
+    cap = pack.capture
+    if cap is not None:
         for enabled, fn in (
             (cap.require_run_ended, c.capture_run_ended),
             (cap.forbid_open_calls, c.capture_open_calls),
@@ -242,17 +253,32 @@ def compile_pack(loaded: LoadedPack) -> CompiledPack:
         ):
             if enabled:
                 out.append(partial(fn, on_missing=miss))
-    for custom in pack.rules:
-        names = frozenset(n for n in _FACT_NAMES if n in custom.expr)
-        out.append(
-            partial(
-                _custom,
-                rule=custom,
-                program=compile_expression(custom.expr),
-                names=names,
-                on_missing=custom.on_missing or miss,
-            )
+    return out
+
+
+def _custom_rules(pack: PolicyPack, miss: Outcome) -> list[Check]:
+    """The pack's own CEL rules, each compiled once."""
+    return [
+        partial(
+            _custom,
+            rule=custom,
+            program=compile_expression(custom.expr),
+            names=frozenset(n for n in _FACT_NAMES if n in custom.expr),
+            on_missing=custom.on_missing or miss,
         )
+        for custom in pack.rules
+    ]
+
+
+_SECTIONS = (_limits, _approvals_and_tools, _data_flows, _provenance, _custom_rules)
+
+
+def compile_pack(loaded: LoadedPack) -> CompiledPack:
+    """Resolve every rule of the pack into a ready-to-run check (CEL compiled here, once), in
+    a stable order: limits, approvals and tools, data flows, provenance, custom rules."""
+    pack = loaded.pack
+    miss: Outcome = pack.defaults.on_missing
+    out = [check for section in _SECTIONS for check in section(pack, miss)]
     return CompiledPack(loaded.policy_hash, loaded.name, loaded.version, tuple(out))
 
 

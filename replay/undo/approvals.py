@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 from pathlib import Path
-from typing import LiteralString
 
 import psycopg
 
@@ -20,8 +19,9 @@ from ledger.errors import LedgerError
 from ledger.events import Approver
 from ledger.keys import load_or_create_signer
 from ledger.note import Verifier, is_valid_name
+from ledger.store import undo as store
 from replay.undo.model import UndoPlan, UndoStep
-from replay.undo.record import record_plan, single_event
+from replay.undo.record import record_event, record_plan
 
 __all__ = [
     "Approval",
@@ -32,14 +32,6 @@ __all__ = [
     "approver_key_path",
     "step_approved",
 ]
-
-INSERT_APPROVAL: LiteralString = """
-INSERT INTO undo_approvals (plan_digest, approver, roles, vkey, signature, event_id)
-VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (plan_digest, approver) DO NOTHING
-"""
-SELECT_APPROVALS: LiteralString = """
-SELECT approver, roles, vkey, signature FROM undo_approvals WHERE plan_digest = %s ORDER BY approver
-"""
 
 
 class ApprovalRefused(LedgerError):
@@ -89,7 +81,7 @@ def approve(
     signer = load_or_create_signer(key_path, approver)
     signature = signer.sign(approval_message(plan.digest, approver))
     record_plan(conn, settings, plan, plan.created_by)
-    event = single_event(
+    event = record_event(
         conn,
         settings,
         "undo.plan.approved",
@@ -105,9 +97,8 @@ def approve(
         },
         approver,
     )
-    conn.execute(
-        INSERT_APPROVAL,
-        (plan.digest, approver, list(roles), signer.vkey, signature, event.event_id),
+    store.insert_approval(
+        conn, plan.digest, approver, roles, signer.vkey, signature, event.event_id
     )
     return Approval(approver, roles, signer.vkey)
 
@@ -115,17 +106,15 @@ def approve(
 def approvals_for(conn: psycopg.Connection, plan: UndoPlan) -> list[Approval]:
     """Approvals of this digest whose signatures verify and that still satisfy SoD."""
     found: list[Approval] = []
-    for approver, roles, vkey, signature in conn.execute(
-        SELECT_APPROVALS, (plan.digest,)
-    ).fetchall():
-        verifier = Verifier.from_vkey(vkey)
-        if verifier.name != approver:
+    for row in store.approvals(conn, plan.digest):
+        verifier = Verifier.from_vkey(row.vkey)
+        if verifier.name != row.approver:
             continue
-        if not verifier.verify(approval_message(plan.digest, approver), bytes(signature)):
+        if not verifier.verify(approval_message(plan.digest, row.approver), row.signature):
             continue
-        if approver in plan.original_actors or approver in plan.original_approvers:
+        if row.approver in plan.original_actors or row.approver in plan.original_approvers:
             continue
-        found.append(Approval(approver, tuple(roles), vkey))
+        found.append(Approval(row.approver, row.roles, row.vkey))
     return found
 
 

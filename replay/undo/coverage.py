@@ -17,14 +17,27 @@ from ledger.events import EventBase
 from replay.undo.actions import collect_actions
 from replay.undo.contracts import ContractRegistry
 
-__all__ = ["CoverageReport", "coverage"]
+__all__ = ["CoverageReport", "ToolCoverage", "coverage"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ToolCoverage:
+    """One tool's side-effecting calls, how many have a working compensator, and why not."""
+
+    calls: int
+    covered: int
+    reason: str | None = None  # set when some calls are not covered
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"calls": self.calls, "covered": self.covered}
+        return {**out, "reason": self.reason} if self.reason is not None else out
 
 
 @dataclasses.dataclass
 class CoverageReport:
     side_effecting_calls: int
     covered_calls: int
-    by_tool: dict[str, dict[str, Any]]
+    by_tool: dict[str, ToolCoverage]
 
     @property
     def share(self) -> float:
@@ -33,7 +46,7 @@ class CoverageReport:
     @property
     def lacking(self) -> list[str]:
         """Tools with at least one side-effecting call and no working compensator."""
-        return sorted(t for t, row in self.by_tool.items() if row["covered"] < row["calls"])
+        return sorted(t for t, row in self.by_tool.items() if row.covered < row.calls)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -41,7 +54,7 @@ class CoverageReport:
             "covered_calls": self.covered_calls,
             "share": round(self.share, 6),
             "tools_lacking_compensator": self.lacking,
-            "by_tool": self.by_tool,
+            "by_tool": {t: row.as_json() for t, row in self.by_tool.items()},
         }
 
 
@@ -72,7 +85,7 @@ def coverage(
         else:
             covered[action.tool] += 1
     by_tool = {
-        t: {"calls": n, "covered": covered[t], **({"reason": reason[t]} if covered[t] < n else {})}
+        t: ToolCoverage(n, covered[t], reason[t] if covered[t] < n else None)
         for t, n in sorted(calls.items())
     }
     return CoverageReport(sum(calls.values()), sum(covered.values()), by_tool)

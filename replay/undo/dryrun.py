@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from replay.undo.executor import COMPENSATORS, SANDBOXABLE
-from replay.undo.model import UndoPlan, UndoStep
+from replay.undo.model import ProbeCheck, UndoPlan, UndoStep
 from replay.undo.probes import UndoContext, plan_probes, recheck
 
 __all__ = ["DryRunStep", "dry_run", "render_step"]
@@ -20,6 +20,8 @@ __all__ = ["DryRunStep", "dry_run", "render_step"]
 
 @dataclasses.dataclass
 class DryRunStep:
+    """One step as a dry run sees it: would it run now, and what it would do."""
+
     step_id: str
     group: int
     phase: str
@@ -27,12 +29,17 @@ class DryRunStep:
     tool: str
     op: str | None
     args: Any
-    preconditions: list[dict[str, Any]]
+    preconditions: list[ProbeCheck]  # with fresh observations
     compensator: str
     sandbox: str
     residue: str | None
     would_run: bool
     notes: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["preconditions"] = [c.model_dump(mode="json") for c in self.preconditions]
+        return out
 
 
 def render_step(step: UndoStep) -> str:
@@ -89,7 +96,7 @@ def _steps(
                 tool=step.tool,
                 op=step.op,
                 args=step.args,
-                preconditions=[c.model_dump(mode="json") for c in checks],
+                preconditions=checks,
                 compensator="registered" if has_fn else ("n/a" if step.op is None else "MISSING"),
                 sandbox=_sandbox(step, ctx) if sandbox and runnable else "skipped",
                 residue=step.residue,

@@ -13,16 +13,18 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable
-from typing import Any, LiteralString, TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 
 from ledger.config import Settings
 from ledger.errors import LedgerError
-from replay.undo.approvals import approvals_for, step_approved
+from ledger.store import undo as store
+from ledger.store.undo import StepRow, StepState
+from replay.undo.approvals import Approval, approvals_for, step_approved
 from replay.undo.model import UndoPlan, UndoStep
 from replay.undo.probes import UndoContext, recheck, run_probes
-from replay.undo.record import UndoRun, record_plan, save_step, step_states
+from replay.undo.record import UndoRun, record_plan
 
 __all__ = [
     "COMPENSATORS",
@@ -39,8 +41,6 @@ CompensatorFn = Callable[[dict[str, Any], UndoContext], Any]
 F = TypeVar("F", bound=CompensatorFn)
 COMPENSATORS: dict[str, CompensatorFn] = {}
 SANDBOXABLE: set[str] = set()
-PLAN_LOCK: LiteralString = "SELECT pg_advisory_lock(hashtextextended(%s, 7))"
-PLAN_UNLOCK: LiteralString = "SELECT pg_advisory_unlock(hashtextextended(%s, 7))"
 TERMINAL_BAD = frozenset({"compensation_failed", "needs_operator", "blocked"})
 
 
@@ -142,11 +142,37 @@ def apply_plan(
             "then apply with --contained"
         )
     record_plan(ledger_conn, settings, plan, plan.created_by)
-    ledger_conn.execute(PLAN_LOCK, (plan.digest,))
-    try:
+    with store.plan_lock(ledger_conn, plan.digest):
         return _apply_locked(ledger_conn, settings, plan, ctx, operator, approvals)
-    finally:
-        ledger_conn.execute(PLAN_UNLOCK, (plan.digest,))
+
+
+@dataclasses.dataclass
+class _Apply:
+    """One apply in progress: what every step decision needs."""
+
+    plan: UndoPlan
+    ctx: UndoContext
+    run: UndoRun
+    conn: psycopg.Connection
+    known: dict[str, StepState]  # stored states by idempotency key, from earlier applies
+    fresh: dict[str, Any]  # probe results taken right before the first step
+    approvals: list[Approval]
+    outcomes: dict[str, StepOutcome] = dataclasses.field(default_factory=dict)
+
+    def save(
+        self, step: UndoStep, status: str, attempts: int, error: str | None, result: Any
+    ) -> None:
+        row = StepRow(
+            step.idempotency_key,
+            self.plan.digest,
+            step.step_id,
+            step.target_action_id,
+            status,
+            attempts,
+            error,
+            result,
+        )
+        store.save_step(self.conn, row)
 
 
 def _apply_locked(  # noqa: PLR0917 - private, called once
@@ -155,21 +181,19 @@ def _apply_locked(  # noqa: PLR0917 - private, called once
     plan: UndoPlan,
     ctx: UndoContext,
     operator: str | None,
-    approvals: list[Any],
+    approvals: list[Approval],
 ) -> ApplyReport:
     steps = plan.ordered_steps()
-    known = step_states(ledger_conn, [s.idempotency_key for s in steps])
+    known = store.step_states(ledger_conn, [s.idempotency_key for s in steps])
     run = UndoRun(ledger_conn, settings, operator)
-    outcomes: dict[str, StepOutcome] = {}
     fresh = run_probes((c for s in steps for c in s.preconditions), ctx)
+    state = _Apply(plan, ctx, run, ledger_conn, known, fresh, approvals)
     try:
         for step in steps:
-            outcomes[step.step_id] = _one(
-                plan, step, ctx, run, ledger_conn, known, outcomes, fresh, approvals
-            )
+            state.outcomes[step.step_id] = _one(state, step)
     finally:
         run.finish()
-    states = [o.status for o in outcomes.values()]
+    states = [o.status for o in state.outcomes.values()]
     if all(s in ("compensated", "contained") for s in states):
         status = "done"
     elif any(s == "compensation_failed" for s in states):
@@ -177,104 +201,67 @@ def _apply_locked(  # noqa: PLR0917 - private, called once
     else:
         status = "partial"
     return ApplyReport(
-        plan.digest, status, list(outcomes.values()), run.run_id if run.seq else None
+        plan.digest, status, list(state.outcomes.values()), run.run_id if run.seq else None
     )
 
 
-def _one(  # noqa: PLR0917 - private, called once per step
-    plan: UndoPlan,
-    step: UndoStep,
-    ctx: UndoContext,
-    run: UndoRun,
-    conn: psycopg.Connection,
-    known: dict[str, tuple[str, int, str | None]],
-    outcomes: dict[str, StepOutcome],
-    fresh: dict[str, Any],
-    approvals: list[Any],
-) -> StepOutcome:
-    prior = known.get(step.idempotency_key)
-    if prior is not None and prior[0] in ("compensated", "contained", "compensation_failed"):
-        return StepOutcome(step.step_id, prior[0], prior[1], prior[2], skipped=True)
-
-    def settle(status: str, reason: str, attempts: int = 0) -> StepOutcome:
-        if prior is None or prior[0] != status or prior[2] != reason:
-            run.emit("undo.step.ended", _data(plan, step, status, reason=reason))
-            save_step(
-                conn,
-                plan,
-                step.idempotency_key,
-                step.step_id,
-                step.target_action_id,
-                status,
-                attempts,
-                reason,
-                None,
-            )
-            return StepOutcome(step.step_id, status, attempts, reason)
-        return StepOutcome(step.step_id, status, attempts, reason, skipped=True)
-
-    if step.strategy == "contain":
-        return settle("contained", "operator confirmed containment (--contained)")
+def _blocked(state: _Apply, step: UndoStep) -> str | None:
+    """Why the step must wait for an operator instead of running now (None: it may run)."""
     if step.strategy == "manual":
-        return settle("needs_operator", "; ".join(step.drift or step.notes) or "manual step")
-    if not step_approved(step, approvals):
-        return settle(
-            "needs_operator",
-            f"needs {step.approvals.min_approvers} approver(s) "
-            f"with roles {list(step.approvals.roles)}",
-        )
+        return "; ".join(step.drift or step.notes) or "manual step"
+    if not step_approved(step, state.approvals):
+        rule = step.approvals
+        return f"needs {rule.min_approvers} approver(s) with roles {list(rule.roles)}"
+    outcomes = state.outcomes
     bad = [d for d in step.depends_on if outcomes.get(d) and outcomes[d].status in TERMINAL_BAD]
     if bad:
-        return settle("needs_operator", f"blocked: depends on unresolved step(s) {', '.join(bad)}")
-    drift = [c for c in recheck(step, fresh) if c.status != "match"]
+        return f"blocked: depends on unresolved step(s) {', '.join(bad)}"
+    drift = [c for c in recheck(step, state.fresh) if c.status != "match"]
     if drift:
         c = drift[0]
-        return settle(
-            "needs_operator",
+        return (
             f"drift since the plan: {c.probe} expected {c.expect!r}, "
-            f"found {c.observed!r}; generate and approve a new plan",
+            f"found {c.observed!r}; generate and approve a new plan"
         )
-    fn = COMPENSATORS.get(step.op or "")
-    if fn is None:
-        return settle("needs_operator", f"no compensator registered for {step.op!r}")
-    run.emit(
+    if step.op not in COMPENSATORS:
+        return f"no compensator registered for {step.op!r}"
+    return None
+
+
+def _settle(state: _Apply, step: UndoStep, status: str, reason: str) -> StepOutcome:
+    """Record a step that ends without running (contained, or waiting for an operator)."""
+    prior = state.known.get(step.idempotency_key)
+    if prior is not None and prior.status == status and prior.error == reason:
+        return StepOutcome(step.step_id, status, 0, reason, skipped=True)
+    state.run.emit("undo.step.ended", _data(state.plan, step, status, reason=reason))
+    state.save(step, status, 0, reason, None)
+    return StepOutcome(step.step_id, status, 0, reason)
+
+
+def _one(state: _Apply, step: UndoStep) -> StepOutcome:
+    """Decide, and if allowed run, one step (a step finished in an earlier apply is skipped)."""
+    prior = state.known.get(step.idempotency_key)
+    if prior is not None and prior.status in ("compensated", "contained", "compensation_failed"):
+        return StepOutcome(step.step_id, prior.status, prior.attempts, prior.error, skipped=True)
+    if step.strategy == "contain":
+        return _settle(state, step, "contained", "operator confirmed containment (--contained)")
+    reason = _blocked(state, step)
+    if reason is not None:
+        return _settle(state, step, "needs_operator", reason)
+    return _execute(state, step, COMPENSATORS[step.op or ""])
+
+
+def _execute(state: _Apply, step: UndoStep, fn: CompensatorFn) -> StepOutcome:
+    """Run the compensator between undo.step.started and undo.step.ended (intent first)."""
+    plan, key = state.plan, step.idempotency_key
+    state.run.emit(
         "undo.step.started",
-        _data(plan, step, "started", idempotency_key=step.idempotency_key, args=step.args),
+        _data(plan, step, "started", idempotency_key=key, args=step.args),
     )
-    save_step(
-        conn,
-        plan,
-        step.idempotency_key,
-        step.step_id,
-        step.target_action_id,
-        "running",
-        0,
-        None,
-        None,
-    )
-    ok, attempts, error, result = _run_compensator(fn, step, ctx)
+    state.save(step, "running", 0, None, None)
+    ok, attempts, error, result = _run_compensator(fn, step, state.ctx)
     status = "compensated" if ok else "compensation_failed"
-    run.emit(
-        "undo.step.ended",
-        _data(
-            plan,
-            step,
-            status,
-            attempts=attempts,
-            error=error,
-            idempotency_key=step.idempotency_key,
-            residue=step.residue,
-        ),
-    )
-    save_step(
-        conn,
-        plan,
-        step.idempotency_key,
-        step.step_id,
-        step.target_action_id,
-        status,
-        attempts,
-        error,
-        result,
-    )
+    details = {"attempts": attempts, "error": error, "residue": step.residue}
+    state.run.emit("undo.step.ended", _data(plan, step, status, idempotency_key=key, **details))
+    state.save(step, status, attempts, error, result)
     return StepOutcome(step.step_id, status, attempts, error, result=result)

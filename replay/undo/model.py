@@ -18,6 +18,7 @@ from replay.undo.contracts import ApprovalRule
 
 __all__ = [
     "GENERATOR_VERSION",
+    "NOT_DIGESTED",
     "PlanFileError",
     "ProbeCheck",
     "ResidueItem",
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 GENERATOR_VERSION = "agent-ledger-undo/1"
+# Who generated a plan, when and why is provenance, not content: the same incident planned from
+# the CLI, the TUI or the demo, by anyone, at any time, must give the same digest (docs/undo.md).
+NOT_DIGESTED = frozenset({"created_at", "created_by", "reason"})
 Strategy = Literal["contain", "restore_pre_state", "compensate", "mitigate", "manual"]
 Phase = Literal["containment", "restore", "notify", "manual"]
 
@@ -59,7 +63,7 @@ class UndoStep(_M):
     run_id: str
     tool_call_id: str
     tool: str
-    contract_digest: str | None
+    contract_digest: str | None = None  # None: the tool has no effect contract (a manual step)
     contract_source: str
     effect_class: str
     strategy: Strategy
@@ -112,12 +116,16 @@ class UndoPlan(_M):
     summary: dict[str, int] = {}
 
     def body(self) -> dict[str, Any]:
+        """The plan file's content: everything, provenance included."""
         return self.model_dump(mode="json", exclude_none=True)
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the plan's canonical JSON: what approvals sign."""
-        return content_hash(self.body())
+        """SHA-256 of the canonical JSON of the plan's content (the body without provenance):
+        what approvals sign."""
+        return content_hash(
+            self.model_dump(mode="json", exclude_none=True, exclude=set(NOT_DIGESTED))
+        )
 
     def step(self, step_id: str) -> UndoStep:
         return next(s for s in self.steps if s.step_id == step_id)

@@ -3,68 +3,41 @@
 Plan creation and each approval are single-event runs (fresh run_id, run_seq 0). One apply of
 a plan is one chained "undo run": every undo.step.started/ended it writes extends the same hash
 chain, so an auditor can prove that no step record of that apply was dropped or reordered.
-Events are submitted (durable receipt) before the compensator runs: intent before action.
+Events are submitted through the write door (durable receipt) before the compensator runs:
+intent before action.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, LiteralString
+from collections.abc import Mapping
+from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ledger.config import Settings
-from ledger.events import EventBase, Principal, encode_event, leaf_hash, make_event
-from ledger.store.append import submit
-from ledger.store.sequencer import try_sequence
+from ledger.events import EventBase, encode_event, leaf_hash, make_event
+from ledger.store import undo as store
+from ledger.store.door import append, single_event
 from replay.undo.model import UndoPlan, plan_file_bytes
 
-__all__ = ["UndoRun", "record_plan", "single_event"]
-
-INSERT_PLAN: LiteralString = """
-INSERT INTO undo_plans (plan_digest, plan_id, body, event_id) VALUES (%s, %s, %s, %s)
-ON CONFLICT (plan_digest) DO NOTHING
-"""
-PLAN_EXISTS: LiteralString = "SELECT event_id FROM undo_plans WHERE plan_digest = %s"
-UPSERT_STEP: LiteralString = """
-INSERT INTO undo_steps (idempotency_key, plan_digest, step_id, target_action_id, status, attempts,
-                        last_error, result, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())
-ON CONFLICT (idempotency_key) DO UPDATE SET
-    plan_digest = EXCLUDED.plan_digest, step_id = EXCLUDED.step_id, status = EXCLUDED.status,
-    attempts = EXCLUDED.attempts, last_error = EXCLUDED.last_error, result = EXCLUDED.result,
-    updated_at = now()
-"""
-STEP_STATES: LiteralString = """
-SELECT idempotency_key, status, attempts, last_error FROM undo_steps
-WHERE idempotency_key = ANY(%s)
-"""
+__all__ = ["UndoRun", "record_event", "record_plan"]
 
 
-def _principal(actor: str | None) -> Principal:
-    return Principal(initiating_user=actor) if actor else Principal()
+def _principal(actor: str | None) -> dict[str, str]:
+    return {"initiating_user": actor} if actor else {}
 
 
-def single_event(  # noqa: PLR0917 - mirrors make_event
+def record_event(
     conn: psycopg.Connection,
     settings: Settings,
     type_name: str,
-    data: dict[str, Any],
+    data: Mapping[str, Any],
     actor: str | None,
-    tenant: str = "default",
 ) -> EventBase:
     """Append one undo.* event as its own run and sequence it."""
-    event = make_event(
-        type_name,
-        run_id=uuid.uuid4(),
-        run_seq=0,
-        data=data,
-        principal=_principal(actor),
-        tenant=tenant,
-    )
-    submit(conn, [event], settings)
-    try_sequence(conn, settings, wait=True)
+    event = single_event(type_name, data, principal=_principal(actor))
+    append(conn, [event], settings)
     return event
 
 
@@ -72,9 +45,9 @@ def record_plan(
     conn: psycopg.Connection, settings: Settings, plan: UndoPlan, actor: str | None
 ) -> bool:
     """Store the plan and append undo.plan.created once per digest; True if new."""
-    if conn.execute(PLAN_EXISTS, (plan.digest,)).fetchone() is not None:
+    if store.plan_recorded(conn, plan.digest):
         return False
-    event = single_event(
+    event = record_event(
         conn,
         settings,
         "undo.plan.created",
@@ -90,7 +63,7 @@ def record_plan(
         },
         actor,
     )
-    conn.execute(INSERT_PLAN, (plan.digest, plan.plan_id, plan_file_bytes(plan), event.event_id))
+    store.insert_plan(conn, plan.digest, plan.plan_id, plan_file_bytes(plan), event.event_id)
     return True
 
 
@@ -103,7 +76,8 @@ class UndoRun:
         self.seq = 0
         self.prev: str | None = None
 
-    def emit(self, type_name: str, data: dict[str, Any]) -> EventBase:
+    def emit(self, type_name: str, data: Mapping[str, Any]) -> EventBase:
+        """Submit the next event of this run (durable now, sequenced by `finish`)."""
         event = make_event(
             type_name,
             run_id=self.run_id,
@@ -112,43 +86,11 @@ class UndoRun:
             data=data,
             principal=_principal(self.actor),
         )
-        submit(self.conn, [event], self.settings)
+        append(self.conn, [event], self.settings, sequence=False)
         self.prev = leaf_hash(encode_event(event)).hex()
         self.seq += 1
         return event
 
     def finish(self) -> None:
         if self.seq:
-            try_sequence(self.conn, self.settings, wait=True)
-
-
-def save_step(  # noqa: PLR0917 - one column each
-    conn: psycopg.Connection,
-    plan: UndoPlan,
-    key: str,
-    step_id: str,
-    target: str,
-    status: str,
-    attempts: int,
-    error: str | None,
-    result: Any,
-) -> None:
-    conn.execute(
-        UPSERT_STEP,
-        (
-            key,
-            plan.digest,
-            step_id,
-            target,
-            status,
-            attempts,
-            error,
-            Jsonb(result) if result is not None else None,
-        ),
-    )
-
-
-def step_states(
-    conn: psycopg.Connection, keys: list[str]
-) -> dict[str, tuple[str, int, str | None]]:
-    return {k: (s, int(a), e) for k, s, a, e in conn.execute(STEP_STATES, (keys,)).fetchall()}
+            append(self.conn, [], self.settings)

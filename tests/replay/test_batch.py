@@ -176,7 +176,7 @@ def test_bulk_check_serial_and_parallel_match_run_by_run(
     assert sorted(map(str, ids)) == sorted(str(b.run_id) for b in builders)
     expected = _entries(ledger_conn, ledger_settings, ids, pack)
     serial = batch.check_runs(ledger_conn, ledger_settings, ids, fixed=pack, jobs=1)
-    assert serial.entries == expected
+    assert [e.to_json() for e in serial.entries] == expected
     rows_query = (
         "SELECT run_id, rule_id, outcome, explanation, evidence::text[], through_seq "
         "FROM ledger_verdicts ORDER BY run_id, rule_id"
@@ -186,7 +186,7 @@ def test_bulk_check_serial_and_parallel_match_run_by_run(
     monkeypatch.setattr(batch, "CHUNK_RUNS", 2)
     monkeypatch.setattr(batch, "MIN_PARALLEL_RUNS", 2)
     parallel = batch.check_runs(ledger_conn, ledger_settings, ids, fixed=pack, jobs=2)
-    assert parallel.entries == expected
+    assert [e.to_json() for e in parallel.entries] == expected
     assert (parallel.events, parallel.failed) == (serial.events, serial.failed)
     assert ledger_conn.execute(rows_query).fetchall() == saved
     first = {
@@ -205,28 +205,31 @@ def test_bulk_check_serial_and_parallel_match_run_by_run(
     assert str(elsewhere.event_id) not in second["approval.send_email"]["evidence"]
 
 
-def test_bulk_verdict_rows_equal_save_verdicts(ledger_conn: psycopg.Connection) -> None:
-    """The hand-written COPY text must store exactly what save_verdicts' INSERT stores."""
-    from replay.ledgerdb import save_verdicts
-    from replay.policy import Verdict
+def test_bulk_verdict_rows_store_exactly_the_verdicts(ledger_conn: psycopg.Connection) -> None:
+    """The hand-written COPY text must store exactly the verdicts' values (escapes included)."""
+    from ledger.store.verdicts import RunVerdicts, replace_verdicts
+    from replay.policy import EVALUATOR_VERSION, Verdict
 
     evidence = ("01a20dc4-9808-7001-9948-ab4f8fac3019", "01a20dc4-9808-7015-974e-f3a94129374c")
+    odd = "tab\there, newline\nthere, back\\slash \\N"
     verdicts = [
-        Verdict("rules.odd\tid", "fail", "tab\there, newline\nthere, back\\slash \\N", evidence),
+        Verdict("rules.odd\tid", "fail", odd, evidence),
         Verdict("max_tool_calls", "pass", "3 of 8 \u00e9", ()),
     ]
     query = (
         "SELECT rule_id, outcome, explanation, evidence::text[], through_seq "
         "FROM ledger_verdicts WHERE run_id = %s ORDER BY rule_id"
     )
-    plain, bulk = RunBuilder().run_id, RunBuilder().run_id
-    save_verdicts(ledger_conn, str(plain), "ab" * 32, verdicts, 17)
-    batch._save(ledger_conn, [(str(bulk), "ab" * 32, verdicts, 17)])
-    assert (
-        ledger_conn.execute(query, (bulk,)).fetchall()
-        == ledger_conn.execute(query, (plain,)).fetchall()
+    bulk = RunBuilder().run_id
+    replace_verdicts(
+        ledger_conn, EVALUATOR_VERSION, [RunVerdicts(str(bulk), "ab" * 32, verdicts, 17)]
     )
-    batch._save(ledger_conn, [(str(bulk), "ab" * 32, verdicts[1:], None)])  # replaces
+    assert ledger_conn.execute(query, (bulk,)).fetchall() == [
+        ("max_tool_calls", "pass", "3 of 8 \u00e9", [], 17),
+        ("rules.odd\tid", "fail", odd, list(evidence), 17),
+    ]
+    replaced = [RunVerdicts(str(bulk), "ab" * 32, verdicts[1:], None)]
+    replace_verdicts(ledger_conn, EVALUATOR_VERSION, replaced)
     assert ledger_conn.execute(query, (bulk,)).fetchall() == [
         ("max_tool_calls", "pass", "3 of 8 \u00e9", [], None)
     ]

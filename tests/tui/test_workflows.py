@@ -319,8 +319,8 @@ def test_replay_reevaluates_against_published_policy(
 ) -> None:
     from pathlib import Path
 
-    from replay.ledgerdb import publish_policy
     from replay.policy.loader import load_pack
+    from replay.policy.published import publish_policy
 
     pack = Path(__file__).resolve().parents[1] / "replay" / "guardrails-basic.yaml"
     publish_policy(ledger_conn, ledger_settings, load_pack(pack))

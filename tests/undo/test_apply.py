@@ -46,7 +46,7 @@ def test_dry_run_renders_probes_and_changes_nothing(agent: Agent) -> None:
     crm = [r for r in report if r.tool.startswith("crm.")]
     assert all(r.sandbox == "ok (rolled back)" for r in crm)
     assert next(r for r in report if r.tool == "email.send").sandbox == "not sandboxable"
-    assert all(p["status"] == "match" for r in report for p in r.preconditions)
+    assert all(p.status == "match" for r in report for p in r.preconditions)
     assert crm_snapshot(agent.conn) == before
     assert agent.smtp.sink.messages[-1]["Subject"] == "Your upgrade"  # no correction sent
 

@@ -115,6 +115,6 @@ def test_coverage_reports_share_and_tools_lacking_a_compensator(
     ops = {k: v for k, v in COMPENSATORS.items() if k != "email.send_correction"}
     rep = coverage(events, agent.registry, ops)
     assert rep.lacking == ["email.send", "shell.exec"] and rep.covered_calls == 5
-    assert "declared but no compensator registered" in rep.by_tool["email.send"]["reason"]
+    assert "declared but no compensator registered" in (rep.by_tool["email.send"].reason or "")
     code, out = invoke(ledger_settings, "coverage")
     assert code == 0 and "undo coverage 85.7% (6/7)" in out and "shell.exec" in out

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(os.environ.get("INLINE_SQL_ROOT") or Path(__file__).resolve().parents[2])
-PACKAGES = ("ledger", "exporters")  # replay/ and tui/ join once their slices have moved theirs
+PACKAGES = ("ledger", "replay", "exporters", "tui")
 TRIVIAL = re.compile(
     r"^(SELECT 1 FROM pg_database WHERE datname = %s|SET TRANSACTION .*"
     r"|CREATE DATABASE .*|DROP DATABASE IF EXISTS .*)$"

@@ -18,8 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from ledger.events import EventBase
-from ledger.store.board import events_of_type
+from ledger.store.policies import PublishedPolicy
 from tui.messages import PolicyChecked, ReplayLoaded
 from tui.screens.common import LedgerScreen
 
@@ -46,7 +45,7 @@ class ReplayScreen(LedgerScreen):
         self.stored: list[Any] = []
         self.step = 0
         self.decisions: list[Any] = []
-        self.policies: list[EventBase] = []  # policy.published events, in log order
+        self.policies: list[PublishedPolicy] = []  # published packs, in log order
         self.policy_index = -1
         self.timer: Timer | None = None
 
@@ -69,11 +68,12 @@ class ReplayScreen(LedgerScreen):
         """The run, decisions about it and the published policies; answers with ReplayLoaded."""
         import uuid
 
+        from ledger.store.policies import published_policies
         from replay.dbread import load_run
 
         data = self.lapp.data
         stored, decisions = data.call(load_run, uuid.UUID(self.run_id))
-        policies = [e.event for e in data.call(events_of_type, "policy.published")]
+        policies = data.call(published_policies)
         self.post_message(ReplayLoaded(stored, decisions, policies))
 
     @on(ReplayLoaded)
@@ -163,11 +163,11 @@ class ReplayScreen(LedgerScreen):
             )
             return
         self.policy_index = (self.policy_index + 1) % len(self.policies)
-        event = self.policies[self.policy_index]
+        policy = self.policies[self.policy_index]
         self.query_one("#replay-verdicts", Static).update(
             Text(
-                f"policy {event.data.name} {event.data.version} "
-                f"({event.data.policy_hash[:12]}) — c to check"
+                f"policy {policy.name} {policy.version} "
+                f"({policy.policy_hash[:12]}) — c to check"
             )
         )
 
@@ -189,11 +189,11 @@ class ReplayScreen(LedgerScreen):
         from replay.policy.loader import load_pack_data
         from replay.state import fold
 
-        event = self.policies[index]
+        policy = self.policies[index]
         state = fold(self.stored, at_seq=self.stored[step].seq, decisions=self.decisions)
-        verdicts = check_run(compile_pack(load_pack_data(event.data.document)), state)
+        verdicts = check_run(compile_pack(load_pack_data(policy.document)), state)
         out = Text()
-        out.append(f"{event.data.name} {event.data.version} as of step {step + 1}\n", style="bold")
+        out.append(f"{policy.name} {policy.version} as of step {step + 1}\n", style="bold")
         for v in verdicts:
             style = {"fail": "bold red", "pass": "green"}.get(v.outcome, "yellow")
             out.append(f"{v.outcome.upper():<8}", style=style)

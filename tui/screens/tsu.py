@@ -18,7 +18,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from ledger import ids
 from tui.inspect import RunTrace
 from tui.messages import PlanReady, StopRecorded, TraceLoaded, UndoNote
 from tui.rows import Row
@@ -224,14 +223,14 @@ class TraceStopUndoScreen(LedgerScreen):
         from tui.actions import undo_plan
 
         assert self.trace is not None
-        now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else ids.format_timestamp(ids.now_ns())
+        now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else None
         try:
-            plan, steps, note = undo_plan(self.lapp.data, self.trace.docs, now, self.lapp.user, dry)
+            preview = undo_plan(self.lapp.data, [self.run_id], now, self.lapp.user, dry)
         except Exception as exc:  # replay reports user-fixable problems (contracts) as exceptions
             text = Text(f"undo plan failed: {type(exc).__name__}: {exc}", style="red")
             self.post_message(UndoNote(text))
             return
-        self.post_message(PlanReady(plan, steps, note))
+        self.post_message(PlanReady(preview.plan, preview.steps, preview.note))
 
     @on(UndoNote)
     def _undo_note(self, message: UndoNote) -> None:

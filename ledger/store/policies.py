@@ -1,0 +1,51 @@
+"""Published policy packs: the list in log order, and one pack by its content address.
+
+Policies live in the hashed log as single-event `policy.published` runs, so "the policy in
+force" is itself tamper-evident. Looking one up by hash goes through the expression index of
+migration 0007 and decodes one event, not every pack ever published.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from ledger.db.sqlfiles import query
+from ledger.events import decode_event
+
+__all__ = ["PublishedPolicy", "published_policies", "published_policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedPolicy:
+    """One policy.published event: where it sits in the log and the pack document it carries."""
+
+    seq: int
+    event_id: uuid.UUID
+    policy_hash: str
+    name: str
+    version: str
+    document: Any  # the normalised pack document (JSON), re-validated by replay.policy
+
+
+def _published(seq: int, body: bytes) -> PublishedPolicy:
+    event = decode_event(bytes(body))
+    data = event.data
+    return PublishedPolicy(
+        int(seq), event.event_id, data.policy_hash, data.name, data.version, data.document
+    )
+
+
+def published_policies(conn: psycopg.Connection) -> list[PublishedPolicy]:
+    """Every published pack in log order (a pack published twice appears twice)."""
+    rows = conn.execute(query("published_policies")).fetchall()
+    return [_published(seq, body) for seq, body in rows]
+
+
+def published_policy(conn: psycopg.Connection, policy_hash: str) -> PublishedPolicy | None:
+    """The first publication of the pack with this content address, or None."""
+    row = conn.execute(query("published_policy"), (policy_hash,)).fetchone()
+    return _published(row[0], row[1]) if row is not None else None

@@ -1,0 +1,10 @@
+-- Published policy packs (ledger/store/policies.py). Each starts with a "-- name --" header.
+
+-- published_policies --
+SELECT seq, body FROM ledger_events WHERE type = 'policy.published' ORDER BY seq
+
+-- published_policy --
+-- The first publication of a pack, found through the expression index of migration 0007.
+SELECT seq, body FROM ledger_events
+WHERE type = 'policy.published' AND ledger_published_policy(body) = %s
+ORDER BY seq LIMIT 1
