@@ -27,5 +27,6 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# make bench ARGS="--against ../base" compares with another checkout (see bench/run_all.py)
 bench: setup
-	$(VENV)/bin/python bench/run_all.py
+	$(VENV)/bin/python bench/run_all.py $(ARGS)
