@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from bench.report import Better, Figure, Report
+from bench.report import MARKER, Better, Figure, Report
 
 NUM = r"([\d,]+(?:\.\d+)?)"
 
@@ -108,6 +108,7 @@ PATTERNS: dict[str, list[tuple[str, list[Spec]]]] = {
         ),
     ],
     "replay": [
+        (rf"stored {NUM} events in {NUM}s", [Spec("fill", 2, "s", "lower")]),
         (
             rf"baseline COPY of all stored rows: {NUM} events/s",
             [Spec("copy_all_rows", 1, "events/s")],
@@ -181,6 +182,7 @@ def _tui(stdout: str) -> list[Figure]:
 
 def legacy_figures(bench: str, stdout: str) -> list[Figure]:
     """The figures an old script's prose states, named as its `--json` successor names them."""
+    stdout = "\n".join(line for line in stdout.splitlines() if not line.startswith(MARKER))
     if bench == "export":
         return _export(stdout)
     if bench == "tui":

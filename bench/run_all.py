@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -117,16 +118,14 @@ def command(tree: Tree, bench: str) -> tuple[list[str], bool]:
     return [str(tree.python), str(script), *options], False
 
 
-@contextmanager
-def server() -> Iterator[str]:
-    """An admin DSN for the whole session: LEDGER_BENCH_DSN, or the embedded server."""
+def admin_dsn() -> str:
+    """The server for the whole session: LEDGER_BENCH_DSN, or the embedded one (up until exit)."""
     given = os.environ.get("LEDGER_BENCH_DSN")
     if given:
-        yield given
-        return
+        return given
     from ledger.db.embedded import embedded_dsn
 
-    yield embedded_dsn(Path(tempfile.gettempdir()) / "ledger-bench-pg")
+    return embedded_dsn(Path(tempfile.gettempdir()) / "ledger-bench-pg")
 
 
 @contextmanager
@@ -150,25 +149,30 @@ def run_one(tree: Tree, bench: str, admin: str, timeout: float, log: Path) -> li
     argv, speaks_json = command(tree, bench)
     with fresh_database(admin) as dsn:
         env = {**os.environ, "LEDGER_BENCH_DSN": admin, "LEDGER_DSN": dsn}
+        # Its own process group: a timeout also ends the worker processes a benchmark spawned.
+        proc = subprocess.Popen(
+            argv,
+            cwd=tree.root,
+            env=env,
+            text=True,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         try:
-            done = subprocess.run(
-                argv,
-                check=False,
-                cwd=tree.root,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
+            stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise ValueError(f"timed out after {timeout:.0f}s") from None
-    log.write_text(f"$ {' '.join(argv)}\n{done.stdout}\n--- stderr ---\n{done.stderr}")
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise ValueError(f"exit {done.returncode}: {lines[-1] if lines else '(no stderr)'}")
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+    log.write_text(f"$ {' '.join(argv)}\n{stdout}\n--- stderr ---\n{stderr}", encoding="utf-8")
+    if proc.returncode == -signal.SIGKILL:
+        raise ValueError(f"timed out after {timeout:.0f}s (output in {log})")
+    if proc.returncode != 0:
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        raise ValueError(f"exit {proc.returncode}: {lines[-1] if lines else '(no stderr)'}")
     if speaks_json:
-        return read_figures(done.stdout)
-    return legacy_figures(bench, done.stdout)
+        return read_figures(stdout)
+    return legacy_figures(bench, stdout)
 
 
 def run_all(
@@ -176,22 +180,22 @@ def run_all(
 ) -> dict[tuple[str, str], Outcome]:
     """Every benchmark on every tree, interleaved tree by tree within each repeat."""
     outcomes = {(t.label, b): Outcome() for t in trees for b in benches}
-    with server() as admin:
-        for bench in benches:
-            for n in range(repeat):
-                for tree in trees:
-                    outcome = outcomes[tree.label, bench]
-                    if outcome.error:
-                        continue
-                    started = time.perf_counter()
-                    log = logs / f"{bench}-{tree.label}-{n + 1}.log"
-                    try:
-                        outcome.runs.append(run_one(tree, bench, admin, timeout, log))
-                    except ValueError as exc:
-                        outcome.error = str(exc)
-                    took = time.perf_counter() - started
-                    state = "FAILED" if outcome.error else "ok"
-                    print(f"  {bench:<10} {tree.label:<7} {took:6.1f}s {state}", file=sys.stderr)
+    admin = admin_dsn()
+    for bench in benches:
+        for n in range(repeat):
+            for tree in trees:
+                outcome = outcomes[tree.label, bench]
+                if outcome.error:
+                    continue
+                started = time.perf_counter()
+                log = logs / f"{bench}-{tree.label}-{n + 1}.log"
+                try:
+                    outcome.runs.append(run_one(tree, bench, admin, timeout, log))
+                except ValueError as exc:
+                    outcome.error = str(exc)
+                took = time.perf_counter() - started
+                state = "FAILED" if outcome.error else "ok"
+                print(f"  {bench:<10} {tree.label:<7} {took:6.1f}s {state}", file=sys.stderr)
     return outcomes
 
 
@@ -245,8 +249,9 @@ def compare_row(bench: str, old: Outcome, new: Outcome, name: str, min_noise: fl
     assert was is not None and now is not None  # names come from one side or the other
     change = now.value / was.value if was.value else float("nan")
     noise = max(old.spread(name), new.spread(name), min_noise)
+    shown = "" if now.better == "equal" else f"{noise:.0%}"
     row = [bench, name, now.unit, fmt(was.value), fmt(now.value), f"{change:.2f}"]
-    return [*row, fmt(was.ratio), fmt(now.ratio), f"{noise:.0%}", verdict(now, change, noise)]
+    return [*row, fmt(was.ratio), fmt(now.ratio), shown, verdict(now, change, noise)]
 
 
 def compare_table(
