@@ -189,6 +189,12 @@ def fill(settings: Settings, n_events: int) -> tuple[int, str]:
     return made, str(big_items[0].run_id)
 
 
+def _as_json(entry: Any) -> dict[str, Any]:
+    """A checked run as `ledger check --json` shows it: check_runs returned that dict before
+    issue 13 and a typed RunCheck (with `to_json`) after, so both trees can be compared."""
+    return entry if isinstance(entry, dict) else dict(entry.to_json())
+
+
 def _cpu() -> float:
     """CPU seconds of this process plus its reaped children (the check's worker processes)."""
     me, kids = (
@@ -239,7 +245,8 @@ def main() -> None:
     cpu = _cpu() - cpu0
     events = result.events
     rate = events / t.seconds
-    fails = sum(1 for r in result.entries for v in r["verdicts"] if v["outcome"] == "fail")
+    entries = [_as_json(e) for e in result.entries]
+    fails = sum(1 for r in entries for v in r["verdicts"] if v["outcome"] == "fail")
     report.add("check", rate, "events/s", baseline=copy_rate)
     report.add("check_per_cpu_s", events / cpu, "events/cpu-s")
     report.add("failing_verdicts", fails, "verdicts", "equal")
@@ -260,7 +267,7 @@ def main() -> None:
         with Timer() as one:
             single = check_runs(conn, settings, [uuid.UUID(big_run)], fixed=loaded, jobs=1)
         best = min(best, one.seconds)
-    entry = single.entries[0]
+    entry = _as_json(single.entries[0])
     non_pass = [v["rule_id"] for v in entry["verdicts"] if v["outcome"] != "pass"]
     report.add("one_1000_event_run", best * 1000, "ms", "lower")
     print(
