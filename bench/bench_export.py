@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 import pyarrow.parquet as pq
 
+from bench.common import connect_migrated
 from bench.report import Report, parse_args
 from exporters.bundle import ExportParams, export_bundle
 from exporters.bundle_events import leaf_hashes
@@ -99,7 +100,7 @@ def _run(t0: int, settings: Settings) -> list[EncodedEvent]:
 
 
 def setup(settings: Settings, n: int) -> None:
-    conn = connect(settings)
+    conn = connect_migrated(settings)
     have = conn.execute("SELECT count(*) FROM ledger_events").fetchone()
     if have and int(have[0]) >= n:
         return

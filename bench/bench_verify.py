@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import multiprocessing as mp
+import queue
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,16 @@ def _verify(settings: Settings, out: Any) -> None:
     )
 
 
+def _result(out: Any, child: Any) -> tuple[Any, ...]:
+    """The child's answer; a child that died without one ends the benchmark instead of hanging."""
+    while True:
+        try:
+            return tuple(out.get(timeout=1.0))
+        except queue.Empty:
+            if not child.is_alive():
+                raise SystemExit(f"verify child died (exit code {child.exitcode})") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
@@ -79,7 +90,7 @@ def main() -> None:
     for attempt in ("first", "second"):  # the first read also sets hint bits on fresh rows
         child = ctx.Process(target=_verify, args=(settings, out))
         child.start()
-        status, reason, events, checkpoints, wall, cpu, server = out.get()
+        status, reason, events, checkpoints, wall, cpu, server = _result(out, child)
         child.join()
         assert status == "ok", reason
         rate, per_core = events / wall, events / cpu

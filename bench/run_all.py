@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from bench.legacy import legacy_figures
 from bench.report import Figure, read_figures
 
 ROOT = Path(__file__).resolve().parents[1]
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,17 @@ def run_one(tree: Tree, bench: str, admin: str, timeout: float, log: Path) -> li
     if proc.returncode == -signal.SIGKILL:
         raise ValueError(f"timed out after {timeout:.0f}s (output in {log})")
     if proc.returncode != 0:
-        lines = [line for line in stderr.splitlines() if line.strip()]
-        raise ValueError(f"exit {proc.returncode}: {lines[-1] if lines else '(no stderr)'}")
+        raise ValueError(f"exit {proc.returncode}: {reason(stderr)}")
     if speaks_json:
         return read_figures(stdout)
     return legacy_figures(bench, stdout)
+
+
+def reason(stderr: str) -> str:
+    """The line that says why: the last exception line, else the last line (warnings follow)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if EXCEPTION_LINE.match(line)]
+    return (errors or lines or ["(no stderr)"])[-1]
 
 
 def run_all(

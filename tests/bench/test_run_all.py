@@ -115,3 +115,17 @@ def test_report_round_trips_through_the_json_line(capsys: pytest.CaptureFixture[
     report.emit(type("Args", (), {"json": True})())
     (figure,) = read_figures("prose first\n" + capsys.readouterr().out)
     assert figure == Figure("plan", 2.5, "ms", "lower", 1.25) and figure.ratio == 2.0
+
+
+def test_a_failures_reason_is_its_exception_line_not_the_warnings_after_it() -> None:
+    stderr = (
+        "Traceback (most recent call last):\n"
+        '  File "/x/ledger/proofs.py", line 21\n'
+        "    <<<<<<< HEAD\n"
+        "SyntaxError: invalid syntax\n"
+        "/usr/lib/python3.11/multiprocessing/resource_tracker.py:254: UserWarning: leaked\n"
+        "  warnings.warn('resource_tracker: There appear to be %d '\n"
+    )
+    assert run_all.reason(stderr) == "SyntaxError: invalid syntax"
+    assert run_all.reason("verify child died (exit code 1)\n") == "verify child died (exit code 1)"
+    assert run_all.reason("") == "(no stderr)"
