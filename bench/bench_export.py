@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 import pyarrow.parquet as pq
 
-from bench.common import connect_migrated
 from bench.report import Report, parse_args
 from exporters.bundle import ExportParams, export_bundle
 from exporters.bundle_events import leaf_hashes
@@ -100,7 +99,7 @@ def _run(t0: int, settings: Settings) -> list[EncodedEvent]:
 
 
 def setup(settings: Settings, n: int) -> None:
-    conn = connect_migrated(settings)
+    conn = connect(settings, migrate=True)
     have = conn.execute("SELECT count(*) FROM ledger_events").fetchone()
     if have and int(have[0]) >= n:
         return

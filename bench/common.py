@@ -7,7 +7,6 @@ machines are noisy (2 shared cores): the ratio is the figure to compare across r
 from __future__ import annotations
 
 import atexit
-import inspect
 import os
 import tempfile
 import time
@@ -38,19 +37,8 @@ def fresh_settings(name: str) -> Settings:
         atexit.register(_drop_database, admin, db)
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-home-"))
     settings = Settings(home=home, dsn=conninfo.make_conninfo(admin, dbname=db))
-    connect_migrated(settings).close()
+    connect(settings, migrate=True).close()
     return settings
-
-
-def connect_migrated(settings: Settings) -> psycopg.Connection:
-    """A connection to a migrated ledger database, before and after issue 13.
-
-    Issue 13 made migrating explicit (`connect(settings, migrate=True)`); before it, every
-    `connect` migrated. Asking the signature keeps these scripts running on both sides.
-    """
-    explicit = "migrate" in inspect.signature(connect).parameters
-    options: dict[str, Any] = {"migrate": True} if explicit else {}
-    return connect(settings, **options)
 
 
 def _drop_database(admin: str, db: str) -> None:
