@@ -31,5 +31,6 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python tests/layering.py --check
 
+# make bench ARGS="--against ../base" compares with another checkout (see bench/run_all.py)
 bench: setup
-	$(VENV)/bin/python bench/run_all.py
+	$(VENV)/bin/python bench/run_all.py $(ARGS)

@@ -2,7 +2,7 @@
 
 Baseline, measured in the same run: a raw COPY of the same rows into a plain table with the same
 columns (no intake, no hashing, no signing). Prints events/s and the ratio to that baseline.
-Usage: python bench/bench_append.py [--events N]
+Usage: python bench/bench_append.py [--events N] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 
 from bench.common import Timer, discard, fresh_settings, synthetic_runs
+from bench.report import Report, parse_args
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store.append import EncodedEvent, submit_encoded
 from ledger.store.sequencer import try_sequence
 
+QUICK = {"events": 20_000}
 HOOKS_BATCH = 500  # ledger.hooks.writer's default: what an instrumented agent submits at once
 
 
@@ -132,20 +134,25 @@ def latency(samples: int = 500) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
-    args = parser.parse_args()
+    args = parse_args(parser, QUICK)
+    report = Report("append")
     runs = synthetic_runs(args.events)
-    base = raw_copy_baseline(runs)
+    base = report.add("raw_copy", raw_copy_baseline(runs), "rows/s")
     print(f"baseline raw COPY of the same rows: {base:,.0f} rows/s")
     for writers, batch in ((1, 100), (8, 100), (1, HOOKS_BATCH), (8, HOOKS_BATCH)):
         rate = appended(writers, runs, batch)
+        report.add(f"append_{writers}w_batch{batch}", rate, "events/s", baseline=base)
         print(
             f"append, {writers} writer(s) submitting {batch} events at a time, sequenced + "
             f"checkpointed: {rate:,.0f} events/s ({rate / base:.2f}x raw COPY)"
         )
     p50, p99 = latency()
+    report.add("latency_p50", p50, "ms", "lower")
+    report.add("latency_p99", p99, "ms", "lower")
     print(
         f"durable append latency (single event, intake receipt): p50 {p50:.2f} ms, p99 {p99:.2f} ms"
     )
+    report.emit(args)
 
 
 if __name__ == "__main__":

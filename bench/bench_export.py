@@ -11,7 +11,7 @@ depend on what else runs on the machine, unlike wall time. Setup (not timed) wri
 chained runs through the real intake + sequencer path. Uses LEDGER_DSN when set, else an
 embedded PostgreSQL in a temporary home; BENCH_HOME reuses a home.
 
-    .venv/bin/python bench/bench_export.py --events 200000
+    .venv/bin/python bench/bench_export.py --events 200000 [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import orjson
 import pyarrow.parquet as pq
 
+from bench.report import Report, parse_args
 from exporters.bundle import ExportParams, export_bundle
 from exporters.bundle_events import leaf_hashes
 from exporters.bundle_verify import verify_bundle
@@ -42,6 +45,7 @@ from ledger.merkle import CompactRange
 from ledger.store.append import EncodedEvent, submit_encoded
 from ledger.store.sequencer import try_sequence
 
+QUICK = {"events": 20_000}
 SINCE, UNTIL = "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"
 
 
@@ -159,7 +163,7 @@ def hash_rates(bodies: list[bytes]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
-    args = parser.parse_args()
+    args = parse_args(parser, QUICK)
     home = Path(os.environ.get("BENCH_HOME") or tempfile.mkdtemp(prefix="bench-export-"))
     settings = Settings(home=home, dsn=os.environ.get("LEDGER_DSN") or None, batch_size=50_000)
     setup(settings, args.events)
@@ -185,30 +189,29 @@ def main() -> None:
     ]
     rate, base_rate = hash_rates(bodies)
     n = len(bodies)
-    print(
-        orjson.dumps(
-            {
-                "events": n,
-                "load_avg_1m_at_start": round(load, 2),
-                "export_s": round(t_exp, 2),
-                "export_cpu_s": round(cpu_exp, 2),
-                "export_events_per_s": round(n / t_exp),
-                "export_peak_rss_mib": round(rss_exp, 1),
-                "export_rss_growth_mib": round(rss_exp - base_exp, 1),
-                "verify_s": round(t_ver, 2),
-                "verify_cpu_s": round(cpu_ver, 2),
-                "verify_events_per_s": round(n / t_ver),
-                "verify_peak_rss_mib": round(rss_ver, 1),
-                "verify_rss_growth_mib": round(rss_ver - base_ver, 1),
-                "hash_events_per_s_one_core": round(rate),
-                "hash_baseline_events_per_s": round(base_rate),
-                "hash_ratio_vs_baseline": round(rate / base_rate, 2),
-                "export_target_met_at_1M": t_exp * 1_000_000 / n <= 15,
-                "hash_target_met": rate >= 500_000,
-            },
-            option=orjson.OPT_INDENT_2,
-        ).decode()
-    )
+    summary = {
+        "events": n,
+        "load_avg_1m_at_start": round(load, 2),
+        "export_s": round(t_exp, 2),
+        "export_cpu_s": round(cpu_exp, 2),
+        "export_events_per_s": round(n / t_exp),
+        "export_peak_rss_mib": round(rss_exp, 1),
+        "export_rss_growth_mib": round(rss_exp - base_exp, 1),
+        "verify_s": round(t_ver, 2),
+        "verify_cpu_s": round(cpu_ver, 2),
+        "verify_events_per_s": round(n / t_ver),
+        "verify_peak_rss_mib": round(rss_ver, 1),
+        "verify_rss_growth_mib": round(rss_ver - base_ver, 1),
+        "hash_events_per_s_one_core": round(rate),
+        "hash_baseline_events_per_s": round(base_rate),
+        "hash_ratio_vs_baseline": round(rate / base_rate, 2),
+        "export_target_met_at_1M": t_exp * 1_000_000 / n <= 15,
+        "hash_target_met": rate >= 500_000,
+    }
+    print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    report = Report("export")
+    report.add_mapping(summary)
+    report.emit(args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Benchmark of the library hooks: what recording costs the agent, and end-to-end throughput.
 
     .venv/bin/python bench/bench_hooks.py [--dsn DSN] [--events N] [--tools N] [--procs 8]
+        [--quick] [--json]
 
 Without --dsn (or LEDGER_DSN) it uses an embedded PostgreSQL in a temporary home.
 1. Agent-thread cost per recorded event (`run.custom`) vs a no-op call with the same arguments,
@@ -17,13 +18,19 @@ import argparse
 import multiprocessing as mp
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import ledger.hooks as hooks
+from bench.report import Report, parse_args
 from ledger.config import Settings
+
+QUICK = {"events": 10_000, "tools": 300, "procs": 2, "per_proc": 2_000}
 
 
 def noop(name: str, **attrs: Any) -> None:
@@ -103,7 +110,8 @@ def main() -> None:
     parser.add_argument("--tools", type=int, default=1_000)
     parser.add_argument("--procs", type=int, default=8)
     parser.add_argument("--per-proc", type=int, default=5_000)
-    args = parser.parse_args()
+    args = parse_args(parser, QUICK)
+    report = Report("hooks")
     home = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     settings = Settings.from_env(dsn=args.dsn, home=home)
     writer = hooks.configure(settings, sequence=True)
@@ -113,19 +121,36 @@ def main() -> None:
         drained0 = time.perf_counter()
         hooks.flush(600)
         drained = time.perf_counter() - drained0
-        print(f"agent thread: {rec / 1000:.2f} us per recorded event vs {base / 1000:.2f} us "
-              f"no-op (overhead {(rec - base) / 1000:.2f} us, ratio {rec / base:.1f}x)")
-        print(f"writer backlog of {args.events} events drained {drained:.2f}s after the loop "
-              f"(writer: {writer.stats.encoded} encoded, {writer.stats.submitted} submitted)")
+        report.add("noop_call", base / 1000, "us", "lower")
+        report.add("recorded_event", rec / 1000, "us", "lower", baseline=base / 1000)
+        report.add("backlog_drained_after_loop", drained, "s", "lower")
+        print(
+            f"agent thread: {rec / 1000:.2f} us per recorded event vs {base / 1000:.2f} us "
+            f"no-op (overhead {(rec - base) / 1000:.2f} us, ratio {rec / base:.1f}x)"
+        )
+        print(
+            f"writer backlog of {args.events} events drained {drained:.2f}s after the loop "
+            f"(writer: {writer.stats.encoded} encoded, {writer.stats.submitted} submitted)"
+        )
         plain, closed, open_ = tool_cost(args.tools)
-        print(f"tool call: undecorated {plain / 1000:.2f} us, decorated {closed / 1000:.1f} us "
-              f"(fail closed, waits for durable intent; {closed / plain:.0f}x), "
-              f"fail-open {open_ / 1000:.1f} us")
+        report.add("tool_undecorated", plain / 1000, "us", "lower")
+        report.add("tool_decorated", closed / 1000, "us", "lower", baseline=plain / 1000)
+        report.add("tool_fail_open", open_ / 1000, "us", "lower", baseline=plain / 1000)
+        print(
+            f"tool call: undecorated {plain / 1000:.2f} us, decorated {closed / 1000:.1f} us "
+            f"(fail closed, waits for durable intent; {closed / plain:.0f}x), "
+            f"fail-open {open_ / 1000:.1f} us"
+        )
     hooks.shutdown()
 
     intake, sequenced = throughput(settings, args.procs, args.per_proc)
-    print(f"{args.procs} agent processes x {args.per_proc} events: {intake:,.0f} events/s durable "
-          f"in intake, {sequenced:,.0f} events/s including sequencing into the signed log")
+    report.add("agents_intake", intake, "events/s")
+    report.add("agents_sequenced", sequenced, "events/s")
+    print(
+        f"{args.procs} agent processes x {args.per_proc} events: {intake:,.0f} events/s durable "
+        f"in intake, {sequenced:,.0f} events/s including sequencing into the signed log"
+    )
+    report.emit(args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ for any reader). The ledger is filled fast: a few template runs are built with `
 then cloned by substituting run ids, event ids and the run chain in their canonical bytes.
 Runs are ~100 events: LLM calls with usage and cost, searches, messages, approved emails and
 refunds (1 run in 10 has its refund approved from another process: a single-event run).
-Usage: python bench/bench_replay.py [--events N] [--jobs J]
+Usage: python bench/bench_replay.py [--events N] [--jobs J] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import psycopg
 from psycopg import conninfo, sql
 
 from bench.common import Timer, fresh_settings
+from bench.report import Report, parse_args
 from ledger import ids
 from ledger.config import Settings
 from ledger.db.connect import connect
@@ -61,6 +62,7 @@ PACK = textwrap.dedent("""
     rules:
       - {id: budgeted, expr: "totals.cost_usd < 100.0 && principal.initiating_user != ''"}
 """)
+QUICK = {"events": 30_000}
 T0 = 1_795_000_000 * 1_000_000_000
 WINDOW = ("2026-11-18T00:00:00Z", "2026-11-19T00:00:00Z")  # contains T0
 Template = list[tuple[bytes, str, int]]  # (canonical body, its run id text, run_seq)
@@ -187,6 +189,12 @@ def fill(settings: Settings, n_events: int) -> tuple[int, str]:
     return made, str(big_items[0].run_id)
 
 
+def _as_json(entry: Any) -> dict[str, Any]:
+    """A checked run as `ledger check --json` shows it: check_runs returned that dict before
+    issue 13 and a typed RunCheck (with `to_json`) after, so both trees can be compared."""
+    return entry if isinstance(entry, dict) else dict(entry.to_json())
+
+
 def _cpu() -> float:
     """CPU seconds of this process plus its reaped children (the check's worker processes)."""
     me, kids = (
@@ -201,11 +209,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--keep", action="store_true", help="keep the throwaway database")
-    args = parser.parse_args()
+    args = parse_args(parser, QUICK)
+    report = Report("replay")
     settings = fresh_settings("replay")
     with Timer() as t_fill:
         made, big_run = fill(settings, args.events)
     print(f"stored {made:,} events in {t_fill.seconds:.1f}s (set-up, not timed below)")
+    report.add("fill", t_fill.seconds, "s", "lower")
     since, until = (datetime.fromisoformat(w.replace("Z", "+00:00")) for w in WINDOW)
     conn = connect(settings)
     loaded = load_pack_text(PACK, "bench.yaml")
@@ -222,6 +232,7 @@ def main() -> None:
         ):
             for _ in copy:
                 rows += 1
+    copy_rate = report.add("copy_all_rows", rows / base.seconds, "events/s")
     print(
         f"baseline COPY of all stored rows: {rows / base.seconds:,.0f} events/s "
         f"({base.seconds:.2f}s)"
@@ -234,7 +245,11 @@ def main() -> None:
     cpu = _cpu() - cpu0
     events = result.events
     rate = events / t.seconds
-    fails = sum(len(r.failures) for r in result.entries)
+    entries = [_as_json(e) for e in result.entries]
+    fails = sum(1 for r in entries for v in r["verdicts"] if v["outcome"] == "fail")
+    report.add("check", rate, "events/s", baseline=copy_rate)
+    report.add("check_per_cpu_s", events / cpu, "events/cpu-s")
+    report.add("failing_verdicts", fails, "verdicts", "equal")
     print(
         f"replay + full policy check from PostgreSQL: {events:,} events in {t.seconds:.2f}s = "
         f"{rate:,.0f} events/s ({rate * base.seconds / rows:.2f}x of bare COPY); "
@@ -252,15 +267,17 @@ def main() -> None:
         with Timer() as one:
             single = check_runs(conn, settings, [uuid.UUID(big_run)], fixed=loaded, jobs=1)
         best = min(best, one.seconds)
-    entry = single.entries[0]
-    non_pass = [v.rule_id for v in entry.verdicts if v.outcome != "pass"]
+    entry = _as_json(single.entries[0])
+    non_pass = [v["rule_id"] for v in entry["verdicts"] if v["outcome"] != "pass"]
+    report.add("one_1000_event_run", best * 1000, "ms", "lower")
     print(
         f"one {single.events}-event run from PostgreSQL: {best * 1000:.1f} ms (read + fold + "
-        f"{len(entry.verdicts)} rules + save verdicts; non-pass: {non_pass or 'none'})"
+        f"{len(entry['verdicts'])} rules + save verdicts; non-pass: {non_pass or 'none'})"
     )
     conn.close()
     if not args.keep:  # a 1M-event ledger is ~2 GB: do not leave it behind
         _drop(settings)
+    report.emit(args)
 
 
 def _drop(settings: Settings) -> None:

@@ -5,7 +5,7 @@ The events go through the real write path (intake + the sequencer, in big batche
 headless (`App.run_test`) so the figures are the TUI's own work: queries in thread workers plus
 rendering. Baseline measured in the same run: the naive approach the timeline avoids — loading
 every row of the log into memory (what a plain DataTable needs) — timed and sized alongside.
-Usage: python bench/bench_tui.py [--events 1000000] [--per-run 1000] [--no-naive]
+Usage: python bench/bench_tui.py [--events 1000000] [--per-run 1000] [--no-naive] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ import psutil  # type: ignore[import-untyped]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Timer, fresh_settings, synthetic_runs
+from bench.report import Report, parse_args
 from ledger import ids
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store.append import submit_encoded
 from ledger.store.sequencer import try_sequence
+
+QUICK = {"events": 50_000}
 
 
 def fill(settings: Settings, n_events: int, per_run: int) -> float:
@@ -138,15 +141,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--per-run", type=int, default=1000)
     parser.add_argument("--no-naive", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, QUICK)
+    report = Report("tui")
     settings = fresh_settings("tui")
     print(f"filling {args.events:,} events ({args.per_run} per run)…", flush=True)
-    fill(settings, args.events, args.per_run)
+    report.add("fill", args.events / fill(settings, args.events, args.per_run), "events/s")
     figures = asyncio.run(measure(settings))
     for key, value in figures.items():
         print(f"{key:<24} {value:,.3f}")
-    if not args.no_naive:
-        base = naive_baseline(settings)
+    base = {} if args.no_naive else naive_baseline(settings)
+    report.add_mapping({**figures, **base})
+    if base:
         for key, value in base.items():
             print(f"{key:<24} {value:,.3f}")
         paint, naive = figures["timeline_first_paint_s"], base["naive_load_all_s"]
@@ -158,6 +163,7 @@ def main() -> None:
             f"{'ratio memory':<24} {figures['rss_delta_mb']:.1f} MB "
             f"vs {base['naive_rss_delta_mb']:.1f} MB"
         )
+    report.emit(args)
 
 
 if __name__ == "__main__":

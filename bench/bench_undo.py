@@ -4,7 +4,7 @@ Synthetic events built in memory (no database, no probes): plan generation is a 
 of the events, so this measures the generator itself. Baseline, measured in the same run:
 canonical encoding (RFC 8785) of the same events, the cheapest thing any consumer of the
 ledger must do with them. Prints seconds and the ratio to that baseline.
-Usage: python bench/bench_undo.py [--runs N]
+Usage: python bench/bench_undo.py [--runs N] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import Report, parse_args
 from ledger import ids
 from ledger.events import EventBase, args_hash, encode_event, make_event
 from replay.undo.contracts import load_contracts
 from replay.undo.examples import CONTRACTS_DIR
 from replay.undo.plan import generate_plan
 
+QUICK = {"runs": 1_000}
 T0 = ids.now_ns() - 3600 * 10**9
 
 
@@ -112,7 +114,8 @@ def timed(fn: Any) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10_000)
-    opts = parser.parse_args()
+    opts = parse_args(parser, QUICK)
+    report = Report("undo")
     reg = load_contracts([CONTRACTS_DIR])
     digests = {t: reg.digest_for(t) or "" for t in reg.tools()}
     now = ids.format_timestamp(ids.now_ns())
@@ -123,6 +126,8 @@ def main() -> None:
     )
     enc_s = min(timed(lambda: [encode_event(e) for e in big]) for _ in range(3))
     plan = generate_plan(big, reg, now=now, scope={"runs": ["x"]})
+    report.add("encode_1000_call_run", enc_s * 1000, "ms", "lower")
+    report.add("plan_1000_call_run", plan_s * 1000, "ms", "lower", baseline=enc_s * 1000)
     print(
         f"one run, 1,000 tool calls ({len(big)} events): plan in {plan_s * 1000:.1f} ms "
         f"({len(plan.steps)} steps, {len(plan.groups)} groups); "
@@ -137,11 +142,16 @@ def main() -> None:
     plan_w = timed(lambda: generate_plan(window, reg, now=now, scope={"since": "x"}))
     enc_w = timed(lambda: [encode_event(e) for e in window])
     wplan = generate_plan(window, reg, now=now, scope={"since": "x"})
+    report.add("build_window", build_s, "s", "lower")
+    report.add("encode_window", enc_w, "s", "lower")
+    report.add("plan_window", plan_w, "s", "lower", baseline=enc_w)
+    report.add("window_steps", len(wplan.steps), "steps", "equal")
     print(
         f"window of {opts.runs:,} runs ({len(window):,} events, built in {build_s:.1f}s): "
         f"plan in {plan_w:.2f}s ({len(wplan.steps):,} steps, {len(wplan.groups)} groups); "
         f"{plan_w / enc_w:.2f}x canonical encoding ({enc_w:.2f}s)"
     )
+    report.emit(opts)
 
 
 if __name__ == "__main__":
