@@ -260,8 +260,8 @@ def coverage_cmd(  # noqa: PLR0917 - typer maps parameters to options
     json_out: JsonOption = False,
 ) -> None:
     """Share of side-effecting tool calls with a declared, registered compensator."""
+    from replay.undo.compensators import COMPENSATORS
     from replay.undo.coverage import coverage as compute_coverage
-    from replay.undo.executor import COMPENSATORS
     from replay.undo.scope import load_window_calls
     from replay.undo.service import contract_sources, load_registry
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from replay.undo.executor import COMPENSATORS, SANDBOXABLE
+from replay.undo.compensators import COMPENSATORS, SANDBOXABLE
 from replay.undo.model import ProbeCheck, UndoPlan, UndoStep
 from replay.undo.probes import UndoContext, plan_probes, recheck
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 
@@ -22,6 +21,13 @@ from ledger.errors import LedgerError
 from ledger.store import undo as store
 from ledger.store.undo import StepRow, StepState
 from replay.undo.approvals import Approval, approvals_for, step_approved
+from replay.undo.compensators import (
+    COMPENSATORS,
+    SANDBOXABLE,
+    CompensatorFn,
+    TransientError,
+    compensator,
+)
 from replay.undo.model import UndoPlan, UndoStep
 from replay.undo.probes import UndoContext, recheck, run_probes
 from replay.undo.record import UndoRun, record_plan
@@ -37,35 +43,11 @@ __all__ = [
     "compensator",
 ]
 
-CompensatorFn = Callable[[dict[str, Any], UndoContext], Any]
-F = TypeVar("F", bound=CompensatorFn)
-COMPENSATORS: dict[str, CompensatorFn] = {}
-SANDBOXABLE: set[str] = set()
 TERMINAL_BAD = frozenset({"compensation_failed", "needs_operator", "blocked"})
 
 
 class NotApproved(LedgerError):
     """Apply refused: the plan lacks the approvals (or containment) its steps need."""
-
-
-class TransientError(LedgerError):
-    """Raised by a compensator for a failure worth retrying (other exceptions are retried too,
-    but a TransientError documents intent)."""
-
-
-def compensator(op: str, *, sandbox: bool = False) -> Callable[[F], F]:
-    """Register `fn(args, ctx)` as the implementation of compensation op `op`.
-
-    `sandbox=True` declares that the function only touches `ctx.conn`, so a dry run may execute
-    it inside a transaction that is rolled back."""
-
-    def register(fn: F) -> F:
-        COMPENSATORS[op] = fn
-        if sandbox:
-            SANDBOXABLE.add(op)
-        return fn
-
-    return register
 
 
 @dataclasses.dataclass

@@ -1,7 +1,8 @@
 """`ledger tui --readonly` rests on the read-only app never importing a write API.
 
 A fresh interpreter starts the read-only app headless (Textual Pilot), verifies the ledger from
-the board, walks a timeline with the inspector, trace / stop / undo (planning is a read), and
+the board, walks a timeline with the inspector, trace / stop / undo (planning and the dry run
+are reads: compensators are looked up in `replay.undo.compensators`, not the executor), and
 replay with a policy re-evaluation, then lists which write modules got imported: there must be
 none. A fresh interpreter because this test process has imported all of them already.
 """
@@ -41,7 +42,7 @@ async def main():
     screens = []
     async with app.run_test(size=(120, 36)) as pilot:
         for keys in (["V"], ["down", "enter"], ["down", "down"], ["S"], ["2"], ["1"], ["P"],
-                     ["escape", "R"], ["p", "c"], ["escape", "escape", "l"]):
+                     ["y"], ["escape", "R"], ["p", "c"], ["escape", "escape", "l"]):
             await pilot.press(*keys)
             await settle(pilot)
             screens.append(type(pilot.app.screen).__name__)
@@ -74,6 +75,7 @@ def test_readonly_app_imports_no_write_api(
         "BoardScreen",
         "TimelineScreen",
         "TimelineScreen",
+        "TraceStopUndoScreen",
         "TraceStopUndoScreen",
         "TraceStopUndoScreen",
         "TraceStopUndoScreen",

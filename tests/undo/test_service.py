@@ -17,8 +17,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from ledger.cli.demo_story.report import report
-from ledger.cli.demo_story.story import record_story
+from exporters.demo.report import report
+from exporters.demo.story import record_story
 
 from ledger import ids
 from ledger.config import Settings

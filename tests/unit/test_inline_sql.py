@@ -16,9 +16,10 @@ REPO = Path(os.environ.get("INLINE_SQL_ROOT") or Path(__file__).resolve().parent
 PACKAGES = ("ledger", "replay", "exporters", "tui")
 TRIVIAL = re.compile(
     r"^(SELECT 1 FROM pg_database WHERE datname = %s|SET TRANSACTION .*"
-    r"|CREATE DATABASE .*|DROP DATABASE IF EXISTS .*)$"
+    r"|SET LOCAL .*|CREATE DATABASE .*|DROP DATABASE IF EXISTS .*)$"
 )
-"""Bootstrap and scratch-database statements, and the snapshot setting of `verify`."""
+"""Bootstrap and scratch-database statements, and transaction-local settings (`SET TRANSACTION`,
+`SET LOCAL`): they name no table."""
 _VERB = re.compile(
     r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|COPY|CREATE|ALTER|DROP|SET|LOCK|TRUNCATE|GRANT"
     r"|REVOKE|BEGIN|COMMIT|ROLLBACK|LISTEN|NOTIFY|SHOW|VACUUM|ANALYZE|EXPLAIN|RESET)\s+\S"

@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ledger.db.sqlfiles import query
-from replay.undo.executor import compensator
+from replay.undo.compensators import compensator
 from replay.undo.probes import UndoContext, probe
 
 __all__ = ["CONTACT_FIELDS", "SCHEMA"]
