@@ -121,13 +121,21 @@ def command(tree: Tree, bench: str) -> tuple[list[str], bool]:
 
 
 def admin_dsn() -> str:
-    """The server for the whole session: LEDGER_BENCH_DSN, or the embedded one (up until exit)."""
+    """The server for the whole session: LEDGER_BENCH_DSN, or the embedded one (stopped at exit)."""
     given = os.environ.get("LEDGER_BENCH_DSN")
     if given:
         return given
     from ledger.db.embedded import embedded_dsn
 
     return embedded_dsn(Path(tempfile.gettempdir()) / "ledger-bench-pg")
+
+
+def _stop_own_server() -> None:
+    """Stop the embedded server this session used (it would otherwise idle for 15 minutes)."""
+    if not os.environ.get("LEDGER_BENCH_DSN"):
+        from ledger.db.embedded import stop_embedded
+
+        stop_embedded(Path(tempfile.gettempdir()) / "ledger-bench-pg")
 
 
 @contextmanager
@@ -308,7 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeat = args.repeat or (2 if args.against else 1)
     logs = args.logs or Path(tempfile.mkdtemp(prefix="ledger-bench-logs-"))
     logs.mkdir(parents=True, exist_ok=True)
-    outcomes = run_all(trees, benches, repeat, args.timeout, logs)
+    try:
+        outcomes = run_all(trees, benches, repeat, args.timeout, logs)
+    finally:
+        _stop_own_server()
     print()
     if args.against:
         print(f"before: {trees[0].root}   after: {ROOT}   best of {repeat} runs each")
