@@ -37,4 +37,8 @@ def test_doc_block_runs(index: int, writer: Writer, top_level_api: None) -> None
             from agents import set_trace_processors
 
             set_trace_processors([])  # don't leave OpenAI's exporter registered
+        if "TracerProvider()" in BLOCKS[index]:
+            # Shut the example's provider down now, on this test's ledger: left to its exit
+            # handler, it flushes a default writer that starts a server in the user's home.
+            namespace["provider"].shutdown()  # type: ignore[attr-defined]
     assert hooks.flush(60)

@@ -65,6 +65,14 @@ def gone(pid: int) -> bool:
         return True
 
 
+def kill_hard(pid: int | None, what: str) -> int:
+    """kill -9 `pid` and wait until it is gone (or a zombie nobody reaps)."""
+    assert pid is not None, f"no {what} to kill"
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: gone(pid), f"the {what} to die")
+    return pid
+
+
 def select_one(dsn: str) -> int:
     with psycopg.connect(dsn, connect_timeout=10) as conn:
         row = conn.execute("SELECT 1").fetchone()
@@ -217,10 +225,7 @@ def test_idle_server_stops_itself_but_never_with_a_client(pgdata: Path) -> None:
 
 def test_killed_server_is_restarted_cleanly(pgdata: Path) -> None:
     embedded_dsn(pgdata, idle=0)
-    killed = embedded_status(pgdata).pid
-    assert killed is not None
-    os.kill(killed, signal.SIGKILL)
-    wait_for(lambda: gone(killed), "the postmaster to die")
+    killed = kill_hard(embedded_status(pgdata).pid, "postmaster")
     assert not embedded_status(pgdata).running
 
     dsn = embedded_dsn(pgdata, idle=0)
@@ -231,10 +236,7 @@ def test_killed_server_is_restarted_cleanly(pgdata: Path) -> None:
 
 def test_killed_watchdog_is_replaced_by_the_next_start(pgdata: Path) -> None:
     embedded_dsn(pgdata, idle=600)
-    first = embedded_status(pgdata).watchdog_pid
-    assert first is not None
-    os.kill(first, signal.SIGKILL)
-    wait_for(lambda: gone(first), "the watchdog to die")
+    first = kill_hard(embedded_status(pgdata).watchdog_pid, "watchdog")
     assert embedded_status(pgdata).watchdog_pid is None  # a zombie is not a watchdog
 
     embedded_dsn(pgdata, idle=600)
