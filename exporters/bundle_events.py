@@ -32,7 +32,7 @@ from ledger.gcpause import gc_paused
 from ledger.merkle import leaf_hash, leaf_hashes
 
 if TYPE_CHECKING:
-    from exporters.bundle_verify import BundleReport
+    from exporters.bundle_report import BundleReport
 
 __all__ = ["check_events", "leaf_hashes", "streaming_parquet"]
 

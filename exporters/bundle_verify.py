@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from exporters.bundle_events import check_events, streaming_parquet
+from exporters.bundle_report import BundleReport, Problem
 from exporters.dsse import PREDICATE_TYPE, STATEMENT_TYPE, DsseError, dsse_keyid, verify_envelope
 from exporters.treeproof import StreamingTree
 from ledger.merkle import EMPTY_ROOT, ProofError, verify_consistency
@@ -29,44 +30,6 @@ __all__ = ["BundleReport", "Problem", "Trust", "load_trust", "verify_bundle"]
 
 _UNSIGNED = ("SHA256SUMS", "attestation/bundle.dsse.json", "attestation/statement.intoto.json")
 _BATCH = 50_000
-
-
-@dataclass
-class Problem:
-    """One failure: where (file, row, seq) and why."""
-
-    file: str
-    reason: str
-    row: int | None = None
-    seq: int | None = None
-
-    def line(self) -> str:
-        where = self.file + (f" row {self.row}" if self.row is not None else "")
-        where += f" (seq {self.seq})" if self.seq is not None else ""
-        return f"{where}: {self.reason}"
-
-
-@dataclass
-class BundleReport:
-    """Verdict of `verify_bundle`; `valid` is False when any problem was found."""
-
-    valid: bool = True
-    events: int = 0
-    leaves: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    checks: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    populations: dict[str, int] = field(default_factory=dict)
-    total_problems: int = 0
-
-    def add(self, file: str, reason: str, row: int | None = None, seq: int | None = None) -> None:
-        self.valid = False
-        self.total_problems += 1
-        if len(self.problems) < 100:
-            self.problems.append(Problem(file, reason, row, seq))
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,47 +32,11 @@ from ledger.proofs import witness_problem
 from ledger.store.read import checkpoints as stored_checkpoints
 from ledger.store.read import events_of_types, origins
 from ledger.verify_bulk import Suspect, bulk_scan
+from ledger.verify_report import VerifyReport
 from ledger.verify_rows import Invalid, row_scan
 from ledger.witness import CosignatureVerifier
 
 __all__ = ["VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
-
-
-@dataclass
-class VerifyReport:
-    """Result of a verification; `first_bad_seq` and `reason` are set when invalid."""
-
-    status: str = "ok"
-    events_verified: int = 0
-    tree_size: int = 0
-    checkpoints_verified: int = 0
-    first_bad_seq: int | None = None
-    reason: str | None = None
-    origin: str | None = None
-    origins: dict[str, int] = field(default_factory=dict)
-    pinned: dict[str, Any] | None = None
-    verdict: str | None = None
-    witnessed: dict[str, int] = field(default_factory=dict)
-    redacted: list[int] = field(default_factory=list)
-    payloads_verified: int = 0
-
-    def fail(
-        self, origin: str, seq: int | None, reason: str, verdict: str | None = None
-    ) -> VerifyReport:
-        """Mark invalid (the first failure wins); `verdict` is a stable machine-readable code."""
-        if self.status == "ok":
-            self.status, self.origin, self.first_bad_seq, self.reason = (
-                "invalid",
-                origin,
-                seq,
-                reason,
-            )
-            self.verdict = verdict
-        return self
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form for `--json`."""
-        return asdict(self)
 
 
 def trusted_verifiers(settings: Settings, extra: Iterable[Path] = ()) -> list[Verifier]:

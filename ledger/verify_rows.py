@@ -19,7 +19,7 @@ from ledger.pgtime import pg_micros
 from ledger.store.scan import verify_rows
 
 if TYPE_CHECKING:
-    from ledger.verify import VerifyReport
+    from ledger.verify_report import VerifyReport
 
 __all__ = ["Invalid", "row_scan"]
 

@@ -1,0 +1,49 @@
+"""The result of `ledger verify`: what was checked, and the first failure with its seq and why.
+
+Its own module because both passes fill it in (`ledger.verify` drives, `ledger.verify_rows`
+names the failure), and neither should import the other for a type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["VerifyReport"]
+
+
+@dataclass
+class VerifyReport:
+    """Result of a verification; `first_bad_seq` and `reason` are set when invalid."""
+
+    status: str = "ok"
+    events_verified: int = 0
+    tree_size: int = 0
+    checkpoints_verified: int = 0
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    origin: str | None = None
+    origins: dict[str, int] = field(default_factory=dict)
+    pinned: dict[str, Any] | None = None
+    verdict: str | None = None
+    witnessed: dict[str, int] = field(default_factory=dict)
+    redacted: list[int] = field(default_factory=list)
+    payloads_verified: int = 0
+
+    def fail(
+        self, origin: str, seq: int | None, reason: str, verdict: str | None = None
+    ) -> VerifyReport:
+        """Mark invalid (the first failure wins); `verdict` is a stable machine-readable code."""
+        if self.status == "ok":
+            self.status, self.origin, self.first_bad_seq, self.reason = (
+                "invalid",
+                origin,
+                seq,
+                reason,
+            )
+            self.verdict = verdict
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for `--json`."""
+        return asdict(self)
