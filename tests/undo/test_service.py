@@ -17,9 +17,9 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from exporters.demo.report import report
 from exporters.demo.story import record_story
-
 from ledger import ids
 from ledger.config import Settings
 from ledger.errors import InputError
