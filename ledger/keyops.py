@@ -16,6 +16,7 @@ import psycopg
 
 from ledger.config import Settings
 from ledger.errors import InputError
+from ledger.hsm import Pkcs11Signer
 from ledger.keyring import endorse
 from ledger.keys import replace_signer
 from ledger.note import Signer
@@ -65,6 +66,11 @@ def rotate_log_key(
 ) -> RotationResult:
     """Rotate the log key; returns the new key id and each origin's valid_from_size."""
     old = log_signer(settings)
+    if isinstance(old, Pkcs11Signer):
+        raise KeyOpError(
+            f"the log key lives in PKCS#11 token {old.token_label!r}: rotation writes a key file; "
+            "unset LEDGER_LOG_KEY to rotate to a file key"
+        )
     new = Signer.generate(old.name)
     root = settings.keys_dir / "root.pub"
     if not root.exists():

@@ -16,6 +16,7 @@ app = typer.Typer(help="Signing keys.", no_args_is_help=True, add_completion=Fal
 @app.command("show")
 def show(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Print the log key's verifier key (vkey), key id and fingerprint; creates it on first use."""
+    from ledger.hsm import Pkcs11Signer
     from ledger.keys import fingerprint
     from ledger.store.sequencer import log_signer
 
@@ -25,7 +26,11 @@ def show(ctx: typer.Context, json_out: JsonOption = False) -> None:
         "name": signer.name,
         "vkey": signer.vkey,
         "fingerprint": fingerprint(signer),
-        "key_file": str(settings.log_key_path),
+        "key_file": (
+            f"pkcs11 token {signer.token_label!r}"
+            if isinstance(signer, Pkcs11Signer)
+            else str(settings.log_key_path)
+        ),
     }
     if json_out:
         emit_json(info)

@@ -31,6 +31,7 @@ from ledger.errors import KeyUnavailable
 from ledger.eventhead import EventHead, decode_head
 from ledger.events import EVENT_CLASSES, leaf_hash
 from ledger.gcpause import gc_paused
+from ledger.hsm import is_pkcs11_uri, open_pkcs11_signer
 from ledger.keys import KeyFileError, load_or_create_signer
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
@@ -82,8 +83,15 @@ def log_signer(settings: Settings) -> Signer:
     """The log key (created on first use as a 0600 file beside the data directory).
 
     Cached by the file's identity (inode, mtime), so a long-running sequencer picks up a key
-    replaced by `ledger keys rotate` instead of signing with the retired one.
+    replaced by `ledger keys rotate` instead of signing with the retired one. With
+    `LEDGER_LOG_KEY=pkcs11:...` (or settings.extra['log_key']) the key lives in a PKCS#11 token
+    instead (ledger.hsm) and one session is kept per URI for the life of the process.
     """
+    spec = settings.extra.get("log_key") or os.environ.get("LEDGER_LOG_KEY", "")
+    if spec.strip():
+        if not is_pkcs11_uri(spec):
+            raise KeyUnavailable("LEDGER_LOG_KEY must be a pkcs11: URI (RFC 7512) or unset")
+        return _token_signer(spec, settings.origin_prefix, _pkcs11_env())
     path = settings.log_key_path
     try:
         st = path.stat()
@@ -97,6 +105,16 @@ def log_signer(settings: Settings) -> Signer:
     if identity is None:
         _signer_for.cache_clear()
     return signer
+
+
+def _pkcs11_env() -> tuple[str, str]:
+    """The environment a token signer depends on (part of its cache key)."""
+    return os.environ.get("LEDGER_PKCS11_MODULE", ""), os.environ.get("LEDGER_PKCS11_PIN", "")
+
+
+@functools.lru_cache(maxsize=4)
+def _token_signer(spec: str, name: str, _env: tuple[str, str]) -> Signer:
+    return open_pkcs11_signer(name, spec)
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch

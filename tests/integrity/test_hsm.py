@@ -1,0 +1,190 @@
+"""The log key in a PKCS#11 token (SoftHSM2): checkpoints signed in the token verify with the
+token key's public half; a tampered note fails; every misconfiguration is one line, exit 4."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ledger.config import Settings
+from ledger.errors import ExitCode
+from ledger.hsm import DEFAULT_MODULE, HsmError, Pkcs11Signer, Pkcs11Uri, open_pkcs11_signer
+from ledger.note import Signer, Verifier, open_note
+from ledger.store.sequencer import log_signer
+from ledger.verify import verify_ledger
+from tests.integrity.conftest import Cli
+from tests.ledgerkit import append, attacker, chained_run
+
+PIN = "2468"
+TOKEN = "ledger-test"
+OBJECT = "log"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("softhsm2-util") is None or not Path(DEFAULT_MODULE).is_file(),
+    reason="softhsm2 is not installed (apt-get install softhsm2); .ci/run installs it",
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A SoftHSM2 token with an Ed25519 key pair generated inside it."""
+
+    uri: str
+    public_key: bytes
+    conf: Path
+
+
+def _generate_key_pair() -> bytes:
+    """Generate the pair in the token (never imported from a file); return the public key."""
+    import pkcs11
+    from pkcs11 import Attribute, KeyType
+    from pkcs11.util.ec import encode_named_curve_parameters
+
+    token = pkcs11.lib(DEFAULT_MODULE).get_token(token_label=TOKEN)
+    with token.open(user_pin=PIN, rw=True) as session:
+        ed25519 = encode_named_curve_parameters("1.3.101.112")
+        params = session.create_domain_parameters(
+            KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: ed25519}, local=True
+        )
+        public, _ = params.generate_keypair(store=True, label=OBJECT)
+        point = bytes(public[Attribute.EC_POINT])
+    assert point[:2] == b"\x04\x20"
+    return point[2:]
+
+
+@pytest.fixture(scope="module")
+def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
+    """One token per worker process: SoftHSM2 reads SOFTHSM2_CONF once per process."""
+    folder = tmp_path_factory.mktemp("softhsm")
+    (folder / "tokens").mkdir()
+    conf = folder / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n")
+    saved = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    init = ["--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", "13579"]
+    subprocess.run(
+        ["softhsm2-util", *init],
+        check=True,
+        capture_output=True,
+    )
+    yield Token(f"pkcs11:token={TOKEN};object={OBJECT};type=private", _generate_key_pair(), conf)
+    if saved is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = saved
+
+
+@pytest.fixture
+def in_token(token: Token, monkeypatch: pytest.MonkeyPatch) -> Token:
+    """LEDGER_LOG_KEY names the token key; the PIN comes from LEDGER_PKCS11_PIN."""
+    monkeypatch.setenv("LEDGER_LOG_KEY", token.uri)
+    monkeypatch.setenv("LEDGER_PKCS11_PIN", PIN)
+    return token
+
+
+def test_checkpoints_signed_in_the_token_verify_with_its_public_key(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, in_token: Token, icli: Cli
+) -> None:
+    append(ledger_conn, ledger_settings, chained_run(2))
+    signer = log_signer(ledger_settings)
+    assert isinstance(signer, Pkcs11Signer)
+    assert not ledger_settings.log_key_path.exists()  # no key file was created
+    # Same C2SP key id as a file verifier built from the token's public key.
+    trusted = Verifier.from_public_key(ledger_settings.origin_prefix, in_token.public_key)
+    assert (signer.key_id, signer.public_key) == (trusted.key_id, trusted.public_key)
+    report = verify_ledger(ledger_conn, ledger_settings, verifiers=[trusted])
+    assert (report.status, report.events_verified, report.checkpoints_verified) == ("ok", 6, 1)
+    note = ledger_conn.execute("SELECT note FROM ledger_checkpoints").fetchone()
+    assert note is not None
+    assert open_note(note[0].encode(), [trusted]).verified_by == [trusted]
+    # Someone else's key with the same name is not trusted.
+    other = Signer.generate(ledger_settings.origin_prefix).verifier
+    assert verify_ledger(ledger_conn, ledger_settings, verifiers=[other]).status == "invalid"
+    # The CLI with the token key's public half as the trusted key, no key file anywhere.
+    trust = ledger_settings.home.parent / "hsm.pub"
+    trust.write_text(trusted.vkey + "\n")
+    res = icli("verify", "--trust", str(trust))
+    assert res.exit_code == 0, res.stderr
+    shown = icli("keys", "show", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert trusted.vkey in shown.stdout
+    assert f"pkcs11 token '{TOKEN}'" in shown.stdout
+    # Rotation would write a key file: refused while the key lives in the token.
+    rotated = icli("keys", "rotate")
+    assert rotated.exit_code == ExitCode.USAGE
+    assert "lives in PKCS#11 token 'ledger-test'" in rotated.stderr
+
+
+def test_tampered_note_signed_in_the_token_fails(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, in_token: Token
+) -> None:
+    append(ledger_conn, ledger_settings, chained_run(2))
+    trusted = Verifier.from_public_key(ledger_settings.origin_prefix, in_token.public_key)
+    row = ledger_conn.execute("SELECT tree_size, note FROM ledger_checkpoints").fetchone()
+    assert row is not None
+    size, note = row
+    lines = note.split("\n")
+    lines[1] = str(size + 1)  # claim a bigger tree under the token's signature
+    with attacker(ledger_conn):
+        ledger_conn.execute("UPDATE ledger_checkpoints SET note = %s", ("\n".join(lines),))
+    report = verify_ledger(ledger_conn, ledger_settings, verifiers=[trusted])
+    assert report.status == "invalid"
+    assert "invalid signature by known key" in (report.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("uri", "env", "message"),
+    [
+        ("pkcs11:object=log", {}, "needs token=<label> and object=<label>"),
+        ("pkcs11:token=t;object=log;type=public", {}, "type must be 'private'"),
+        (
+            f"pkcs11:token={TOKEN};object=log?module-path=/nonexistent/libx.so",
+            {},
+            "PKCS#11 module not found: /nonexistent/libx.so",
+        ),
+        (f"pkcs11:token=nope;object=log?pin-value={PIN}", {}, "token 'nope' not found"),
+        (
+            f"pkcs11:token={TOKEN};object=missing",
+            {"LEDGER_PKCS11_PIN": PIN},
+            "no Ed25519 key pair labelled 'missing'",
+        ),
+        (f"pkcs11:token={TOKEN};object=log", {"LEDGER_PKCS11_PIN": ""}, "has no PIN"),
+    ],
+)
+def test_misconfigured_token_key_is_one_line(
+    token: Token, monkeypatch: pytest.MonkeyPatch, uri: str, env: dict[str, str], message: str
+) -> None:
+    monkeypatch.delenv("LEDGER_PKCS11_PIN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(HsmError) as caught:
+        open_pkcs11_signer("agent-ledger.local", uri)
+    text = str(caught.value)
+    assert message in text
+    assert "\n" not in text and PIN not in text
+    assert caught.value.exit_code == ExitCode.KEY
+
+
+def test_cli_wrong_pin_exits_4_with_one_line(token: Token, icli: Cli) -> None:
+    """In a fresh process (login state is per process: this one may be logged in already)."""
+    res = icli(
+        "keys",
+        "show",
+        env={"LEDGER_LOG_KEY": f"{token.uri}?pin-value=9999", "SOFTHSM2_CONF": str(token.conf)},
+    )
+    assert res.exit_code == ExitCode.KEY
+    assert res.stderr.strip() == f"error: wrong PIN for PKCS#11 token {TOKEN!r}"
+
+
+def test_token_key_cannot_be_exported_and_uri_hides_the_pin(in_token: Token) -> None:
+    signer = open_pkcs11_signer("agent-ledger.local", in_token.uri)
+    with pytest.raises(HsmError, match="cannot be exported"):
+        signer.private_key_string()
+    assert PIN not in repr(Pkcs11Uri.parse(f"{in_token.uri}?pin-value={PIN}"))
