@@ -62,7 +62,17 @@ def test_every_script_accepts_quick_json_help_and_its_quick_sizes_as_options() -
             assert f"--{key.replace('_', '-')}" in out, (script.name, key)
 
 
-@pytest.mark.parametrize("bench", run_all.discover())
+# The benchmarks that existed before `--json` (an older checkout prints only prose); newer ones,
+# such as bench_hsm.py, have no prose-only version to read.
+LEGACY = sorted(p.stem for p in SAMPLES.glob("*.txt"))
+
+
+def test_every_legacy_sample_is_a_current_benchmark() -> None:
+    assert len(LEGACY) >= 8
+    assert set(LEGACY) <= set(run_all.discover())
+
+
+@pytest.mark.parametrize("bench", LEGACY)
 def test_old_prose_reads_as_the_json_line_names_it(bench: str) -> None:
     """A sample run's prose (what a pre---json script prints) gives the --json line's figures."""
     sample = (SAMPLES / f"{bench}.txt").read_text(encoding="utf-8")
