@@ -22,7 +22,14 @@ from pathlib import Path
 from ledger.errors import KeyUnavailable
 from ledger.note import NoteError, Signer, Verifier
 
-__all__ = ["KeyFileError", "fingerprint", "load_or_create_signer", "pub_path", "replace_signer"]
+__all__ = [
+    "KeyFileError",
+    "fingerprint",
+    "load_or_create_signer",
+    "load_signer",
+    "pub_path",
+    "replace_signer",
+]
 
 _MAX_KEY_FILE = 4096
 
@@ -61,6 +68,15 @@ def load_or_create_signer(path: Path, name: str, *, write_pub: bool = True) -> S
         )
     if write_pub:
         _write_pub(path, signer)
+    return signer
+
+
+def load_signer(path: Path, name: str) -> Signer:
+    """Load an existing signer key (FileNotFoundError when absent): for keys that must never
+    be created on first use, such as approver keys."""
+    signer = _load(Path(path))
+    if signer.name != name:
+        raise KeyFileError(f"{path}: key is for name {signer.name!r}, expected {name!r}")
     return signer
 
 

@@ -1,4 +1,5 @@
-"""`ledger keys show|rotate|revoke`: the log's public key (never the private key) and its life."""
+"""`ledger keys show|rotate|revoke|approver`: the log's public key (never the private key), its
+life, and approver keys (created only here)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,21 @@ def revoke(
     done = revoke_key(connection(ctx), settings_from(ctx), key_id, from_size, reason)
     for origin in done:
         typer.echo(f"{origin}: key {key_id} revoked from size {from_size}")
+
+
+@app.command("approver")
+def approver(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Approver name (as given to `--as`).")],
+    json_out: JsonOption = False,
+) -> None:
+    """Create an approver's signing key (0600) explicitly; approving never creates one."""
+    from ledger.approver_keys import create_approver_key
+
+    key = create_approver_key(settings_from(ctx), name)
+    info = {"name": name, "key_file": str(key.path), "vkey": key.vkey, "created": key.created}
+    if json_out:
+        emit_json(info)
+        return
+    typer.echo(f"{'created' if key.created else 'exists'}: {key.path}")
+    typer.echo(f"vkey: {key.vkey}")

@@ -5,7 +5,8 @@ so even a regenerated plan cannot compensate the same action twice), with bounde
 Every attempt is bracketed by undo.step.started / undo.step.ended events that name the action
 they compensate. A compensation that keeps failing ends in `compensation_failed`, a terminal
 state an operator must resolve; steps that depend on it are not run. Preconditions are probed
-again right before each step: drift since approval makes the step `needs_operator`.
+again right before each step: drift since approval makes the step `needs_operator`. Four eyes:
+the operator who applies never counts as an approver of their own apply.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import psycopg
 
 from ledger.config import Settings
 from ledger.errors import LedgerError
+from ledger.identity import normalise_principal
 from ledger.store import undo as store
 from ledger.store.undo import StepRow, StepState
 from replay.undo.approvals import Approval, approvals_for, step_approved
@@ -103,6 +105,25 @@ def _run_compensator(
     return False, step.max_attempts, error, None
 
 
+def _others_approvals(
+    approvals: list[Approval], plan: UndoPlan, operator: str | None
+) -> list[Approval]:
+    """The approvals that count for this operator: four eyes means the one who applies never
+    counts towards their own apply, so a plan approved only by its operator is refused."""
+    if not approvals:
+        raise NotApproved(
+            f"plan {plan.digest[:16]}… has no valid approval: run `ledger undo approve`"
+        )
+    me = normalise_principal(operator) if operator else None
+    others = [a for a in approvals if normalise_principal(a.approver) != me]
+    if not others:
+        raise NotApproved(
+            f"four eyes: {operator} is the only approver of plan {plan.digest[:16]}… and may not "
+            "apply it; another person must approve or apply"
+        )
+    return others
+
+
 def apply_plan(
     ledger_conn: psycopg.Connection,
     settings: Settings,
@@ -113,11 +134,7 @@ def apply_plan(
     contained: bool = False,
 ) -> ApplyReport:
     """Execute every runnable step of an approved plan; safe to call again (does nothing new)."""
-    approvals = approvals_for(ledger_conn, plan)
-    if not approvals:
-        raise NotApproved(
-            f"plan {plan.digest[:16]}… has no valid approval: run `ledger undo approve`"
-        )
+    approvals = _others_approvals(approvals_for(ledger_conn, plan), plan, operator)
     if any(s.strategy == "contain" for s in plan.steps) and not contained:
         raise NotApproved(
             "the plan starts with containment (a run is still live): stop the agent, "

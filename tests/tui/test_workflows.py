@@ -10,6 +10,7 @@ import orjson
 import psycopg
 from textual.widgets import DataTable, Static
 
+from ledger.approver_keys import create_approver_key
 from ledger.config import Settings
 from ledger.scenarios import incident_events
 from tests.ledgerkit import append, chained_run
@@ -339,9 +340,14 @@ def test_replay_reevaluates_against_published_policy(
 
 
 def test_undo_approve_enforces_separation_and_apply_records(
-    ledger_conn: psycopg.Connection, seeded: dict[str, str], make_app: Any
+    ledger_conn: psycopg.Connection,
+    ledger_settings: Settings,
+    seeded: dict[str, str],
+    make_app: Any,
 ) -> None:
-    async def scenario(pilot: Any) -> None:
+    create_approver_key(ledger_settings, "carol")  # approver keys are never made on first use
+
+    async def approve_then_own_apply(pilot: Any) -> None:
         await pilot.press("down", "s")
         await settle(pilot)
         await pilot.press("P")
@@ -354,13 +360,27 @@ def test_undo_approve_enforces_separation_and_apply_records(
         await pilot.press("enter")
         await settle(pilot)
         note = text_of(pilot, "#undo-note")
+        assert note.startswith("apply refused: four eyes: carol is the only approver"), note
+
+    async def second_person_applies(pilot: Any) -> None:
+        await pilot.press("down", "s")
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        await pilot.press("X")
+        await type_text(pilot, "APPLY")
+        await pilot.press("enter")
+        await settle(pilot)
+        note = text_of(pilot, "#undo-note")
         # no SMTP server in tests: the correction mail fails after its bounded retries, and the
         # expired refund window leaves that step to an operator; both outcomes are recorded
-        assert note.startswith("apply failed")
+        assert note.startswith("apply failed"), note
         assert "s0000 compensation_failed attempts=3" in note
         assert "s0001 needs_operator" in note
 
-    play(make_app(user="carol"), scenario)
+    play(make_app(user="carol"), approve_then_own_apply)
+    assert events_of_type(ledger_conn, "undo.step.ended") == []
+    play(make_app(user="ivan"), second_person_applies)
     assert len(events_of_type(ledger_conn, "undo.plan.approved")) == 1
     approved = events_of_type(ledger_conn, "undo.plan.approved")[0]
     assert approved["data"]["approver"]["id"] == "carol"

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from ledger import ids
+from ledger.approver_keys import create_approver_key
 from ledger.config import Settings
 from ledger.events import make_event
 from ledger.verify import verify_ledger
@@ -60,6 +61,7 @@ def test_approval_separation_of_duties_and_key(agent: Agent, ledger_settings: Se
         approve(agent.conn, ledger_settings, plan, "bob")
     with pytest.raises(NotApproved):
         apply_plan(agent.conn, ledger_settings, plan, UndoContext(conn=agent.conn))
+    create_approver_key(ledger_settings, "carol")
     approve(agent.conn, ledger_settings, plan, "carol", ("finance-oncall",))
     key = approver_key_path(ledger_settings, "carol")
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -74,6 +76,7 @@ def test_apply_restores_crm_exactly_then_reapply_is_a_no_op(
     run_id = agent.script()
     assert crm_snapshot(agent.conn) != before
     plan = make_plan(agent.conn, agent.registry, run_id)
+    create_approver_key(ledger_settings, "carol")
     approve(agent.conn, ledger_settings, plan, "carol", ("finance-oncall",))
     ctx = UndoContext(
         conn=agent.conn, extra={"smtp_host": agent.smtp.host, "smtp_port": agent.smtp.port}
@@ -109,6 +112,7 @@ def test_apply_restores_crm_exactly_then_reapply_is_a_no_op(
 def test_drift_after_approval_stops_the_step(agent: Agent, ledger_settings: Settings) -> None:
     run_id = agent.script()
     plan = make_plan(agent.conn, agent.registry, run_id)
+    create_approver_key(ledger_settings, "carol")
     approve(agent.conn, ledger_settings, plan, "carol", ("finance-oncall",))
     agent.conn.execute("UPDATE crm_contacts SET status = 'churned' WHERE id = 'c1'")  # a human
     ctx = UndoContext(
@@ -129,6 +133,7 @@ def test_drift_after_approval_stops_the_step(agent: Agent, ledger_settings: Sett
 def test_refund_needs_the_finance_role(agent: Agent, ledger_settings: Settings) -> None:
     run_id = agent.script()
     plan = make_plan(agent.conn, agent.registry, run_id)
+    create_approver_key(ledger_settings, "carol")
     approve(agent.conn, ledger_settings, plan, "carol")  # no finance-oncall role
     ctx = UndoContext(
         conn=agent.conn, extra={"smtp_host": agent.smtp.host, "smtp_port": agent.smtp.port}
@@ -219,6 +224,7 @@ def test_compensation_failure_is_terminal_and_retries_are_bounded(
     )
     append(ledger_conn, ledger_settings, events)
     plan = generate_plan(events, reg, now=ids.format_timestamp(ids.now_ns()), scope={"runs": ["x"]})
+    create_approver_key(ledger_settings, "carol")
     approve(ledger_conn, ledger_settings, plan, "carol")
     ctx = UndoContext(conn=ledger_conn)
     report = apply_plan(ledger_conn, ledger_settings, plan, ctx)

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from typer.testing import CliRunner
 
+from ledger.approver_keys import create_approver_key
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.hooks import run
@@ -58,6 +59,7 @@ def test_cli_plan_dry_run_approve_apply(
 
     code, msg = invoke(ledger_settings, "approve", str(plan_path), "--as", "alice")
     assert code == 1 and "separation of duties" in msg
+    create_approver_key(ledger_settings, "carol")
     code, out = invoke(
         ledger_settings,
         "approve",

@@ -1,0 +1,69 @@
+"""Approver signing keys: created only on an explicit command, never on first use.
+
+Why: an approval is worth what its key is worth. If `ledger undo approve --as NAME` made a key
+for any NAME, anyone could approve as anyone. So a key file under `keys/approvers/NAME.key`
+(0600, see ledger.keys) is made only by `ledger keys approver NAME`, and approving needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.config import Settings
+from ledger.errors import InputError
+from ledger.keys import load_or_create_signer, load_signer
+from ledger.note import Signer, is_valid_name
+
+__all__ = [
+    "ApproverKey",
+    "UnknownApprover",
+    "approver_key_path",
+    "create_approver_key",
+    "load_approver_signer",
+]
+
+
+class UnknownApprover(InputError):
+    """An approver without a key file: create it first with `ledger keys approver NAME`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApproverKey:
+    """Where an approver key lives, its public key, and whether this call created it."""
+
+    path: Path
+    vkey: str
+    created: bool
+
+
+def _check_name(name: str) -> None:
+    if not is_valid_name(name) or "/" in name:
+        raise InputError(f"approver name {name!r} must be a plain name (no spaces, '+' or '/')")
+
+
+def approver_key_path(settings: Settings, name: str) -> Path:
+    """The key file of approver `name` under the ledger home's keys directory."""
+    return settings.keys_dir / "approvers" / f"{name}.key"
+
+
+def create_approver_key(settings: Settings, name: str) -> ApproverKey:
+    """Create approver `name`'s key (mode 0600); an existing key is kept, never replaced."""
+    _check_name(name)
+    path = approver_key_path(settings, name)
+    existed = path.exists()
+    signer = load_or_create_signer(path, name)
+    return ApproverKey(path, signer.vkey, not existed)
+
+
+def load_approver_signer(settings: Settings, name: str) -> Signer:
+    """Approver `name`'s signer; UnknownApprover when no key was created for that name."""
+    _check_name(name)
+    path = approver_key_path(settings, name)
+    try:
+        return load_signer(path, name)
+    except FileNotFoundError:
+        raise UnknownApprover(
+            f"unknown approver {name!r}: no key at {path}; "
+            f"create it first with `ledger keys approver {name}`"
+        ) from None
