@@ -134,18 +134,20 @@ def _bound(
                 f"approval {a.approval_id} binding cannot be recomputed",
             )
         return
-    if call.args_hash != recorded:
-        f.fail(
-            (call.started_event_id,),
-            f"{what} records args_hash {call.args_hash} but its recorded args hash to {recorded}",
-        )
+    lie = (
+        f"{what} records args_hash {call.args_hash} but its recorded args hash to {recorded}"
+        if call.args_hash != recorded
+        else None
+    )
     if approved != recorded:
         f.fail(
             ev,
             f"{what} ran with args that differ from the approved args: approval "
             f"{a.approval_id} binds args_hash {approved} but the call's recorded args "
-            f"hash to {recorded}",
+            f"hash to {recorded}" + (f"; and {lie}" if lie else ""),
         )
+    elif lie:
+        f.fail(ev, lie)
 
 
 def approvals(

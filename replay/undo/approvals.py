@@ -17,6 +17,7 @@ import psycopg
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.events import Approver
+from ledger.identity import normalise_principal, principal_set
 from ledger.keys import load_or_create_signer
 from ledger.note import Verifier, is_valid_name
 from ledger.store import undo as store
@@ -68,11 +69,12 @@ def approve(
         raise ApprovalRefused(
             f"approver name {approver!r} must be a plain name (no spaces, '+' or '/')"
         )
-    if approver in plan.original_actors:
+    who = normalise_principal(approver)
+    if who in principal_set(plan.original_actors):
         raise ApprovalRefused(
             f"separation of duties: {approver} is an original actor of the runs this plan repairs"
         )
-    if approver in plan.original_approvers:
+    if who in principal_set(plan.original_approvers):
         raise ApprovalRefused(
             f"separation of duties: {approver} approved the original actions this plan repairs"
         )
@@ -106,13 +108,14 @@ def approve(
 def approvals_for(conn: psycopg.Connection, plan: UndoPlan) -> list[Approval]:
     """Approvals of this digest whose signatures verify and that still satisfy SoD."""
     found: list[Approval] = []
+    conflicted = principal_set((*plan.original_actors, *plan.original_approvers))
     for row in store.approvals(conn, plan.digest):
         verifier = Verifier.from_vkey(row.vkey)
         if verifier.name != row.approver:
             continue
         if not verifier.verify(approval_message(plan.digest, row.approver), row.signature):
             continue
-        if row.approver in plan.original_actors or row.approver in plan.original_approvers:
+        if normalise_principal(row.approver) in conflicted:
             continue
         found.append(Approval(row.approver, row.roles, row.vkey))
     return found
