@@ -18,6 +18,7 @@ import psycopg
 
 from ledger.canonical import canonical_bytes
 from ledger.events import leaf_hash
+from ledger.identity import normalise_principal, principal_set
 from ledger.merkle import ProofError
 from ledger.proofs import ProofUnavailable, checkpoint_row, inclusion_for_seq
 from ledger.store import board
@@ -174,12 +175,18 @@ class RunTrace:
     people: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     def eligible_approvers(self, roles: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
-        """People seen in the ledger holding any of `roles` (anyone if none), minus `exclude`."""
+        """People seen in the ledger holding any of `roles` (anyone if none), minus `exclude`.
+
+        Exclusion compares normalised principals, so `Alice@Example.com` is not offered to
+        approve what `alice@example.com` did.
+        """
+        excluded = principal_set(exclude)
         out = sorted(
             {
                 who
                 for who, have in self.people
-                if who not in exclude and (not roles or set(have) & set(roles))
+                if normalise_principal(who) not in excluded
+                and (not roles or set(have) & set(roles))
             }
         )
         return out

@@ -4,6 +4,11 @@ These look at individual tool calls in log order. Approval checks follow the bin
 DESIGN §7: a decision counts only for the same `tool_call_id` *and* `args_hash` (or the edited
 args hash), decided before the call started, by an approver with a required role who is not the
 initiating user, and not older than `max_age_seconds`.
+
+Two things a writer controls are never trusted (issue 14): the `args_hash` field of
+`tool.call.started` (the binding is recomputed from the call's recorded args with
+`ledger.events.args_hash`), and the spelling of principals (approver and initiating user compare
+through `ledger.identity.normalise_principal`, so a change of case is not another person).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from ledger.events import args_hash
+from ledger.identity import same_principal
 from replay.model import ApprovalRecord, RunState, ToolCallRecord
 from replay.policy.cel import CelProgram
 from replay.policy.checks import matches
@@ -83,6 +90,66 @@ def _needs_approval(
     return needed
 
 
+_MARKERS = ("$truncated", "$commitment")
+
+
+def _not_fully_recorded(value: Any) -> bool:
+    """True when args hold a truncation or private-payload marker in place of a value.
+
+    Such args legitimately hash differently from what was approved (the writer hashed the full
+    value), so the binding cannot be recomputed from the record: undecidable, never a pass.
+    """
+    if isinstance(value, dict):
+        return any(k in value for k in _MARKERS) or any(map(_not_fully_recorded, value.values()))
+    if isinstance(value, list):
+        return any(map(_not_fully_recorded, value))
+    return isinstance(value, str) and value.startswith("[ledger: truncated ")
+
+
+def recorded_args_hash(call: ToolCallRecord) -> str | None:
+    """The call's args hash recomputed from its recorded args; None if they are not all there."""
+    if _not_fully_recorded(call.args):
+        return None
+    return args_hash(call.args)
+
+
+def _bound(
+    f: Findings, ev: tuple[str | None, ...], call: ToolCallRecord, a: ApprovalRecord
+) -> None:
+    """`bind_args`: the approved hash must equal the hash recomputed from the recorded args.
+
+    The event's own `args_hash` is checked too but never trusted: a writer can record a $9,999
+    call whose field carries the hash of the $250 call that was approved.
+    """
+    approved = a.edited_args_hash if a.decision == "edited" else a.decided_args_hash
+    what = f"{call.tool} ({call.tool_call_id})"
+    recorded = recorded_args_hash(call)
+    if recorded is None:
+        if approved != call.args_hash:
+            f.fail(ev, f"{what} ran with args that differ from the approved args")
+        else:
+            f.unknown(
+                ev,
+                f"{what} args are not fully recorded (truncated or held privately); "
+                f"approval {a.approval_id} binding cannot be recomputed",
+            )
+        return
+    lie = (
+        f"{what} records args_hash {call.args_hash} but its recorded args hash to {recorded}"
+        if call.args_hash != recorded
+        else None
+    )
+    if approved != recorded:
+        f.fail(
+            ev,
+            f"{what} ran with args that differ from the approved args: approval "
+            f"{a.approval_id} binds args_hash {approved} but the call's recorded args "
+            f"hash to {recorded}" + (f"; and {lie}" if lie else ""),
+        )
+    elif lie:
+        f.fail(ev, lie)
+
+
 def approvals(
     state: RunState, on_missing: Outcome, rule_id: str, rule: ApprovalRule, cel: CelProgram | None
 ) -> Verdict:
@@ -121,13 +188,8 @@ def approvals(
                 ev, f"{call.tool} ({call.tool_call_id}) executed after {a.approver_id} rejected it"
             )
             continue
-        approved_hash = a.edited_args_hash if a.decision == "edited" else a.decided_args_hash
-        if rule.bind_args and approved_hash != call.args_hash:
-            f.fail(
-                ev,
-                f"{call.tool} ({call.tool_call_id}) ran with args that differ from "
-                "the approved args",
-            )
+        if rule.bind_args:
+            _bound(f, ev, call, a)
         if rule.approver_roles and not set(rule.approver_roles) & set(a.approver_roles):
             f.fail(
                 ev,
@@ -137,7 +199,7 @@ def approvals(
         if rule.forbid_self_approval:
             if user is None:
                 f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
-            elif a.approver_id == user:
+            elif same_principal(a.approver_id, user):
                 f.fail(ev, f"{user} approved their own {call.tool} ({call.tool_call_id})")
         if rule.max_age_seconds is not None and a.decided_ns is not None:
             age = (call.started_ns - a.decided_ns) / _NS
@@ -146,6 +208,15 @@ def approvals(
                     ev, f"approval was {age:.0f}s old at execution, limit {rule.max_age_seconds:g}s"
                 )
     return f.verdict(state, f"{checked} call(s) needing approval, all properly approved")
+
+
+def _recomputed(call: ToolCallRecord) -> str:
+    """The recomputed args hash, or "" (matches no approval) when the args are not all recorded.
+
+    Falling back to the event's field would let a writer regain trust in it by planting a
+    truncation marker in the args.
+    """
+    return recorded_args_hash(call) or ""
 
 
 def _get_path(value: Any, path: str) -> Any:
@@ -270,7 +341,7 @@ def flow(state: RunState, on_missing: Outcome, rule: FlowRule) -> Verdict:
                 if a.decision in ("approved", "edited")
                 and a.decided_seq is not None
                 and last_seq < a.decided_seq < call.started_seq
-                and call.args_hash in (a.decided_args_hash, a.edited_args_hash)
+                and _recomputed(call) in (a.decided_args_hash, a.edited_args_hash)
             ]
             if ok:
                 continue

@@ -69,6 +69,19 @@ def test_approval_separation_of_duties_and_key(agent: Agent, ledger_settings: Se
     assert [(e.data.plan_digest, e.data.approver.id) for e in approved] == [(plan.digest, "carol")]
 
 
+def test_separation_of_duties_compares_normalised_names(
+    agent: Agent, ledger_settings: Settings
+) -> None:
+    """An original actor or approver spelled with other case is still refused (issue 14)."""
+    run_id = agent.script()
+    plan = make_plan(agent.conn, agent.registry, run_id)
+    with pytest.raises(ApprovalRefused, match="original actor"):
+        approve(agent.conn, ledger_settings, plan, "Alice")
+    with pytest.raises(ApprovalRefused, match="approved the original"):
+        approve(agent.conn, ledger_settings, plan, "BOB")
+    assert not [e for e in undo_events(agent.conn) if e.type == "undo.plan.approved"]
+
+
 def test_apply_restores_crm_exactly_then_reapply_is_a_no_op(
     agent: Agent, ledger_settings: Settings
 ) -> None:
