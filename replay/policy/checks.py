@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 
 from replay.model import RunState, ToolCallRecord
 from replay.policy.outcome import Findings
+from replay.policy.recorded import args_identity
 from replay.policy.verdict import Outcome, Verdict
 
 __all__ = [
@@ -226,7 +227,7 @@ def loops(state: RunState, on_missing: Outcome, limit: int) -> Verdict:
     groups: dict[tuple[str, str], list[ToolCallRecord]] = defaultdict(list)
     for call in state.tool_calls:
         if call.attempt == 1:  # a retry of the same call is not a new call
-            groups[(call.tool, call.args_hash)].append(call)
+            groups[(call.tool, args_identity(call))].append(call)
     for (tool, _), calls in groups.items():
         if len(calls) > limit:
             f.fail(

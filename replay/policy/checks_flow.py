@@ -19,13 +19,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from ledger.events import args_hash
 from ledger.identity import same_principal
 from replay.model import ApprovalRecord, RunState, ToolCallRecord
 from replay.policy.cel import CelProgram
 from replay.policy.checks import matches
 from replay.policy.detectors import scan
 from replay.policy.outcome import Findings
+from replay.policy.recorded import recorded_args_hash
 from replay.policy.schema import ApprovalRule, FlowRule, RecipientRule
 from replay.policy.verdict import Outcome, Verdict
 
@@ -88,29 +88,6 @@ def _needs_approval(
             return None
         needed = decided
     return needed
-
-
-_MARKERS = ("$truncated", "$commitment")
-
-
-def _not_fully_recorded(value: Any) -> bool:
-    """True when args hold a truncation or private-payload marker in place of a value.
-
-    Such args legitimately hash differently from what was approved (the writer hashed the full
-    value), so the binding cannot be recomputed from the record: undecidable, never a pass.
-    """
-    if isinstance(value, dict):
-        return any(k in value for k in _MARKERS) or any(map(_not_fully_recorded, value.values()))
-    if isinstance(value, list):
-        return any(map(_not_fully_recorded, value))
-    return isinstance(value, str) and value.startswith("[ledger: truncated ")
-
-
-def recorded_args_hash(call: ToolCallRecord) -> str | None:
-    """The call's args hash recomputed from its recorded args; None if they are not all there."""
-    if _not_fully_recorded(call.args):
-        return None
-    return args_hash(call.args)
 
 
 def _bound(

@@ -169,3 +169,42 @@ def test_planted_truncation_marker_is_not_a_pass(
         "refund (call-1) args are not fully recorded (truncated or held privately); "
         "approval ap-1 binding cannot be recomputed"
     ), why
+
+
+LOOP_PACK = "loops: {max_identical_calls: 3}\n"
+LOOP_RULE = "loops.max_identical_calls"
+
+
+def test_fake_hashes_do_not_hide_a_loop(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Twelve identical lookups, each started event claiming a different `args_hash`: the loop
+    rule groups calls by the hash of their recorded args, so it still fails on both paths."""
+    pack = write(tmp_path / "loop.yaml", LOOP_PACK)
+    run_id = str(uuid.uuid4())
+    args = {"order": "7777"}
+    bodies: list[tuple[str, dict[str, Any]]] = [("run.started", {"task": "status"})]
+    for i in range(12):
+        call = f"call-{i}"
+        bodies += [
+            ("tool.call.started", {"tool_call_id": call, "tool": "orders.lookup", "args": args,
+                                   "args_hash": f"{i:064x}"}),
+            ("tool.call.ended", {"tool_call_id": call, "tool": "orders.lookup", "status": "ok"}),
+        ]
+    bodies.append(("run.ended", {"status": "succeeded", "event_count": len(bodies) + 1}))
+    principal = {"initiating_user": "erin@example.com"}
+    lines = [
+        json.dumps({"type": t, "run_id": run_id, "principal": principal, "data": d})
+        for t, d in bodies
+    ]
+    assert cli("ingest", "-", input=("\n".join(lines) + "\n").encode()).exit_code == 0
+    per_run = verdicts(ledger_conn, LOOP_PACK, run_id)[LOOP_RULE]
+    assert per_run.outcome == "fail", per_run.explanation
+    assert per_run.explanation.startswith(
+        "orders.lookup called 12 times with identical args, limit 3"
+    ), per_run.explanation
+    res = cli("check", "--policy", str(pack), "--run", run_id, "--json")
+    assert res.exit_code == 1, res.stdout
+    [bulk] = [v for r in as_json(res.stdout)["runs"] for v in r["verdicts"]
+              if v["rule_id"] == LOOP_RULE]
+    assert (bulk["outcome"], bulk["explanation"]) == (per_run.outcome, per_run.explanation)
