@@ -26,6 +26,14 @@ from replay.policy import Verdict, check_run, compile_pack, load_pack_text
 
 Step = Callable[[hooks.Run], None]
 T0 = 1_790_000_000 * 1_000_000_000  # a fixed past instant for simulated clocks
+#: The guardrail config operators write today (shared/fixtures), or its identical local copy.
+GUARDRAILS_FIXTURE = Path("/work/shared/fixtures/guardrails-basic.yaml")
+
+
+def guardrails_pack() -> Path:
+    """The shared fixture when mounted, else the copy beside these tests (kept identical)."""
+    local = Path(__file__).with_name("guardrails-basic.yaml")
+    return GUARDRAILS_FIXTURE if GUARDRAILS_FIXTURE.exists() else local
 
 REFUND_STRICT = """
 policies:

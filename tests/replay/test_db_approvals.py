@@ -8,27 +8,17 @@ deterministic replay, and the negative case (a decision naming another call appr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 import ledger.hooks as hooks
-from ledger.config import Settings
 from ledger.hooks.writer import Writer
 from tests.replay.conftest_db import as_json, failing, record, spec, verdicts, write
 
 Cli = Callable[..., Any]
-
-
-@pytest.fixture
-def writer(ledger_settings: Settings) -> Iterator[Writer]:
-    """The process-wide hooks writer pointed at this test's ledger (as in test_db_policy)."""
-    w = hooks.configure(ledger_settings, sequence=True, retry_interval=0.05, sequence_interval=0.0)
-    yield w
-    hooks.shutdown()
 
 
 def test_decision_elsewhere_is_evidence_and_replays_identically(
