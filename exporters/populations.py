@@ -235,10 +235,10 @@ POPULATIONS: tuple[Population, ...] = (
     _pop(
         "changes",
         "CC8.1",
-        "Policy publications, prompt versions and key rotations",
-        "type IN ('policy.published', 'prompt.resolved', 'key.rotated')",
+        "Policy and principal registry publications, prompt versions and key rotations",
+        "type IN ('policy.published', 'registry.published', 'prompt.resolved', 'key.rotated')",
         (*_BASE, "name", "policy_hash", "prompt_version", "model"),
-        _types("policy.published", "prompt.resolved", "key.rotated"),
+        _types("policy.published", "registry.published", "prompt.resolved", "key.rotated"),
         "Sample changes; confirm approval before first use (CC8.1 population).",
     ),
 )

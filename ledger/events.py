@@ -277,6 +277,12 @@ class ApprovalDecidedData(Frozen):
     edited_args_hash: Hash | None = None
     reason: str | None = None
     signature: str | None = None
+    # Signed approvals (ledger.authority.approvals): what the signature binds beyond the above.
+    tool: str | None = None
+    call_run_id: uuid.UUID | None = None
+    expires_at: str | None = None
+    registry_hash: Hash | None = None
+    signing_key: str | None = None
 
 
 class GuardrailData(Frozen):
@@ -301,6 +307,25 @@ class PolicyPublishedData(Frozen):
     name: str
     version: str
     document: Json
+
+
+class RegistrySignatureData(Frozen):
+    """An administrator signature over a registry's content address (ledger.authority.signed)."""
+
+    key_name: str
+    key_id: str
+    signature: str
+
+
+class RegistryPublishedData(Frozen):
+    """A principal registry version; judged only if an administrator key of the trust root signed
+    the SHA-256 of `document` (the `registry_hash` field is a label, always recomputed)."""
+
+    registry_hash: Hash
+    name: str
+    version: int = Field(ge=1)
+    document: dict[str, Json]
+    signatures: tuple[RegistrySignatureData, ...] = ()
 
 
 class KeyData(Frozen):
@@ -397,6 +422,7 @@ _SPECS: list[tuple[str, type[Frozen], str]] = [
     ("error.raised", ErrorRaisedData, "An error in the agent outside a tool call."),
     ("custom", CustomData, "Anything else, named."),
     ("policy.published", PolicyPublishedData, "A policy pack published to the ledger."),
+    ("registry.published", RegistryPublishedData, "A signed principal registry version."),
     ("key.announced", KeyData, "A key added to the key ring."),
     ("key.rotated", KeyData, "The log key rotated, endorsed by the old key."),
     ("key.revoked", KeyData, "A key marked compromised from a tree size onward."),

@@ -28,6 +28,7 @@ __all__ = [
     "load_or_create_signer",
     "load_signer",
     "pub_path",
+    "read_signer",
     "replace_signer",
 ]
 
@@ -69,6 +70,22 @@ def load_or_create_signer(path: Path, name: str, *, write_pub: bool = True) -> S
     if write_pub:
         _write_pub(path, signer)
     return signer
+
+
+def read_signer(spec: str | Path, name: str | None = None) -> Signer:
+    """The signer a key spec names: a key file (its own name), or a `pkcs11:` URI (`name`).
+
+    For keys chosen per command (`--key`), which are never created here.
+    """
+    from ledger.hsm import is_pkcs11_uri, open_pkcs11_signer
+
+    text = str(spec)
+    if is_pkcs11_uri(text):
+        return open_pkcs11_signer(name or "key", text)
+    try:
+        return _load(Path(text))
+    except FileNotFoundError:
+        raise KeyFileError(f"{text}: no such key file") from None
 
 
 def load_signer(path: Path, name: str) -> Signer:

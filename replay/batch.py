@@ -155,7 +155,7 @@ class _Worker:
         saves: list[RunVerdicts] = []
         for rid in run_ids:
             rows = by_run.get(rid)
-            if not rows or rows[0].event.type == "policy.published":
+            if not rows or rows[0].event.type in ("policy.published", "registry.published"):
                 out.append((None, 0 if rows else -1))
                 continue
             checked = self.one(rid, rows, decisions.get(rid, ()))

@@ -122,6 +122,7 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "annotation": _annotation,
     "run.stop.requested": lambda d: f"stop requested: {d.get('reason', '')}",
     "policy.published": lambda d: f"{d.get('name')} {d.get('version')}",
+    "registry.published": lambda d: f"registry {d.get('name')} v{d.get('version')}",
     "error.raised": lambda d: str((d.get("error") or {}).get("message", "")),
 }
 

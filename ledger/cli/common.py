@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsOption",
     "JsonOption",
+    "TrustRootOption",
     "about",
     "connection",
     "deprecated_as",
@@ -50,6 +51,15 @@ JsonOption = Annotated[
 AsOption = Annotated[
     str | None,
     typer.Option("--as", metavar="PRINCIPAL", help="Who acts (recorded as the actor)."),
+]
+TrustRootOption = Annotated[
+    str | None,
+    typer.Option(
+        "--trust-root",
+        metavar="FILE",
+        help="Administrator public key(s) that sign the principal registry "
+        "(default: $LEDGER_TRUST_ROOT). Without one, who-checks are unknown.",
+    ),
 ]
 TIME_FORMS = "a date, a date-time (no zone means UTC) or a relative 30m / 24h / 7d"
 

@@ -1,8 +1,9 @@
-"""`ledger keys show|rotate|revoke|approver`: the log's public key (never the private key), its
-life, and approver keys (created only here)."""
+"""`ledger keys show|rotate|revoke|approver|admin`: the log's public key (never the private key),
+its life, approver keys and administrator keys (created only here)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -101,3 +102,33 @@ def approver(
         return
     typer.echo(f"{'created' if key.created else 'exists'}: {key.path}")
     typer.echo(f"vkey: {key.vkey}")
+
+
+@app.command("admin")
+def admin(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Key name (e.g. security-admin).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Key file to create (default: KEYS_DIR/admin/NAME.key)."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create an administrator key that signs principal registries; its .pub is a trust root.
+
+    Keep the .key off agent hosts. Verifiers trust the registry only through the .pub given
+    as LEDGER_TRUST_ROOT or --trust-root; the ledger never reads it from its own home.
+    """
+    from ledger.keys import load_or_create_signer
+
+    path = out or settings_from(ctx).keys_dir / "admin" / f"{name}.key"
+    existed = path.exists()
+    signer = load_or_create_signer(path, name)
+    pub = path.with_name(path.name + ".pub")
+    info = {"name": name, "key_file": str(path), "trust_root": str(pub), "vkey": signer.vkey,
+            "created": not existed}
+    if json_out:
+        emit_json(info)
+        return
+    typer.echo(f"{'created' if not existed else 'exists'}: {path}")
+    typer.echo(f"trust root: {pub}  (export LEDGER_TRUST_ROOT={pub})")

@@ -45,6 +45,7 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "error.raised": {"error": ERR},
     "custom": {"name": "step"},
     "policy.published": {"policy_hash": H, "name": "base", "version": "1", "document": {}},
+    "registry.published": {"registry_hash": H, "name": "acme", "version": 1, "document": {}},
     "key.announced": {"key_name": "log", "key_id": "k1", "vkey": "log+abc+AAAA"},
     "key.rotated": {"key_name": "log", "key_id": "k2", "vkey": "log+def+BBBB"},
     "key.revoked": {"key_name": "log", "key_id": "k1", "vkey": "log+abc+AAAA"},

@@ -1,0 +1,39 @@
+"""Shared pieces for the authority tests: an administrator key and a signed registry helper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.authority.registry import Registry
+from ledger.authority.signed import SignedRegistry, sign_registry
+from ledger.authority.trust import TrustRoot
+from ledger.keys import load_or_create_signer
+from ledger.note import Signer
+
+
+@pytest.fixture
+def admin(tmp_path: Path) -> Signer:
+    """The administrator key, kept outside the ledger home like a real one."""
+    return load_or_create_signer(tmp_path / "admin" / "sec-admin.key", "sec-admin")
+
+
+@pytest.fixture
+def root_file(admin: Signer, tmp_path: Path) -> Path:
+    return tmp_path / "admin" / "sec-admin.key.pub"
+
+
+@pytest.fixture
+def root(root_file: Path) -> TrustRoot:
+    return TrustRoot.read(root_file)
+
+
+def registry(version: int = 1, **parts: Any) -> Registry:
+    """A registry document; `parts` are top-level sections (principals, stop, undo, ...)."""
+    return Registry.model_validate({"registry": {"name": "acme", "version": version}, **parts})
+
+
+def signed(signer: Signer, version: int = 1, **parts: Any) -> SignedRegistry:
+    return sign_registry(registry(version, **parts), signer)
