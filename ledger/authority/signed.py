@@ -29,6 +29,7 @@ __all__ = [
     "RegistrySignature",
     "SignedRegistry",
     "load_registry_yaml",
+    "parse_registry_yaml",
     "registry_message",
     "sign_registry",
 ]
@@ -143,15 +144,24 @@ def _fetch_jwks(provider: dict[str, Any], base: Path) -> None:
 def load_registry_yaml(path: Path) -> Registry:
     """Read a registry YAML file, snapshot its JWKS, and validate it (one-line errors)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RegistryError(f"{path}: cannot read registry ({str(exc).splitlines()[0]})") from None
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read registry ({exc.strerror})") from None
+    return parse_registry_yaml(text, path.parent, str(path))
+
+
+def parse_registry_yaml(text: str, base: Path, where: str) -> Registry:
+    """Validate registry YAML; `jwks_file` paths are relative to `base`."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{where}: not YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise RegistryError(f"{path}: a registry is a mapping with registry, principals, ...")
+        raise RegistryError(f"{where}: a registry is a mapping with registry, principals, ...")
     for provider in data.get("providers") or ():
         if isinstance(provider, dict):
-            _fetch_jwks(provider, path.parent)
+            _fetch_jwks(provider, base)
     try:
         return Registry.model_validate(data)
     except ValidationError as exc:
-        raise RegistryError(f"{path}: {validation_message(exc)}") from None
+        raise RegistryError(f"{where}: {validation_message(exc)}") from None

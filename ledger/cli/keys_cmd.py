@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, settings_from
+from ledger.cli.common import JsonOption, connection, emit_json, err, settings_from
 
 __all__ = ["app"]
 
@@ -114,21 +114,20 @@ def admin(
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Create an administrator key that signs principal registries; its .pub is a trust root.
+    """Create an administrator key that signs principal registries; print its public key.
 
-    Keep the .key off agent hosts. Verifiers trust the registry only through the .pub given
-    as LEDGER_TRUST_ROOT or --trust-root; the ledger never reads it from its own home.
+    stdout is the public key alone, so `ledger keys admin NAME > trust-root.pub` writes a trust
+    root. Keep the .key off agent hosts: verifiers trust a registry only through the public key
+    given as LEDGER_TRUST_ROOT or --trust-root, never one the ledger finds in its own home.
     """
-    from ledger.keys import load_or_create_signer
+    from ledger.keys import load_or_create_signer, pub_path
 
     path = out or settings_from(ctx).keys_dir / "admin" / f"{name}.key"
     existed = path.exists()
     signer = load_or_create_signer(path, name)
-    pub = path.with_name(path.name + ".pub")
-    info = {"name": name, "key_file": str(path), "trust_root": str(pub), "vkey": signer.vkey,
-            "created": not existed}
     if json_out:
-        emit_json(info)
+        emit_json({"name": name, "key_file": str(path), "pub_file": str(pub_path(path)),
+                   "vkey": signer.vkey, "created": not existed})
         return
-    typer.echo(f"{'created' if not existed else 'exists'}: {path}")
-    typer.echo(f"trust root: {pub}  (export LEDGER_TRUST_ROOT={pub})")
+    err(f"{'exists' if existed else 'created'}: {path} (public key also in {pub_path(path)})")
+    typer.echo(signer.vkey)

@@ -17,6 +17,7 @@ from ledger.cli.common import (
     TrustRootOption,
     connection,
     emit_json,
+    err,
     settings_from,
 )
 
@@ -35,26 +36,44 @@ TenantOption = Annotated[
 
 @app.command("sign")
 def sign(
-    file: Annotated[Path, typer.Argument(help="Registry YAML.", exists=True, dir_okay=False)],
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="Registry YAML file, or - for stdin.")],
     key: Annotated[
-        str, typer.Option("--key", help="Administrator key file or pkcs11: URI.")
+        str,
+        typer.Option(
+            "--key",
+            help="Administrator key: a file, a pkcs11: URI, or NAME of `ledger keys admin NAME`.",
+        ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Signed file (default: FILE.signed.json).")
+        Path | None,
+        typer.Option("--out", "-o", help="Signed file (default: FILE.signed.json; stdout for -)."),
     ] = None,
 ) -> None:
     """Snapshot the providers' JWKS, then sign the registry's content address."""
     import json
+    import sys
 
-    from ledger.authority.signed import load_registry_yaml, sign_registry
+    from ledger.authority.signed import load_registry_yaml, parse_registry_yaml, sign_registry
     from ledger.keys import read_signer
 
-    registry = load_registry_yaml(file)
-    signed = sign_registry(registry, read_signer(key, "admin"))
-    target = out or file.with_name(file.stem + ".signed.json")
-    target.write_text(json.dumps(signed.to_json(), indent=2, sort_keys=True) + "\n")
+    if file == "-":
+        registry = parse_registry_yaml(sys.stdin.read(), Path.cwd(), "<stdin>")
+    else:
+        registry = load_registry_yaml(Path(file))
+    named = settings_from(ctx).keys_dir / "admin" / f"{key}.key"
+    spec = str(named) if "/" not in key and not Path(key).exists() and named.exists() else key
+    signed = sign_registry(registry, read_signer(spec, "admin"))
+    text = json.dumps(signed.to_json(), indent=2, sort_keys=True) + "\n"
     meta = registry.registry
-    typer.echo(f"signed {meta.name} v{meta.version} ({signed.digest[:16]}) -> {target}")
+    done = f"signed {meta.name} v{meta.version} ({signed.digest[:16]})"
+    if out is None and file == "-":
+        sys.stdout.write(text)
+        err(done)
+        return
+    target = out or Path(file).with_name(Path(file).stem + ".signed.json")
+    target.write_text(text, encoding="utf-8")
+    typer.echo(f"{done} -> {target}")
 
 
 @app.command("publish")
