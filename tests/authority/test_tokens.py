@@ -23,8 +23,14 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import Key, KeySet, OKPKey, RSAKey
 
+import ledger.hooks as hooks
+from ledger.authority.recorded import recorded_tokens
 from ledger.authority.registry import Provider
 from ledger.authority.tokens import TokenRefused, VerifiedIdentity, verify_token
+from ledger.privacy import redact_subject
+from ledger.store.read import run_started_event
+from ledger.store.sequencer import try_sequence
+from ledger.verify import verify_ledger
 
 ISS = "https://idp.example.test"
 AUD = "agent-ledger:acme"
@@ -198,3 +204,72 @@ def test_key_sets_are_cached(keys, provider):
     for _ in range(50):
         verify_token(token, [provider], at_ns=NOW_NS)
     assert (time.perf_counter() - start) / 50 < 0.005  # an RSA verify, no JWKS import per call
+
+
+# ----------------------------------------------------------------------------- capture
+def _now_claims(**over: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return claims(iat=now - 5, exp=now + 600, **over)
+
+
+def test_run_stores_tokens_only_as_commitments(keys, provider, writer, ledger_conn,
+                                               ledger_settings):
+    user_tok = sign(keys["RS256"], "RS256", _now_claims())
+    agent_tok = sign(keys["EdDSA"], "EdDSA", _now_claims(sub="agent-7", email=None,
+                                                         act={"sub": "u-123", "iss": ISS}))
+    with hooks.run(agent="support-bot", user="alice", user_token=user_tok,
+                   agent_token=agent_tok, attributes={"channel": "chat"}) as run:
+        run.custom("note")
+    assert writer.flush()
+    origin = ledger_settings.origin(None)
+    started = run_started_event(ledger_conn, origin, run.run_id)
+    assert started is not None
+    for tok in (user_tok, agent_tok):
+        for part in tok.split("."):
+            assert part.encode() not in started.body  # not even one segment of the JWS
+    slot = started.event.data.attributes["identity_tokens"]
+    assert set(slot) == {"user", "agent"}
+    assert all(v["$commitment"].startswith("sha256:") and v["subject"] == "u-123"
+               for v in slot.values())
+    assert started.event.data.attributes["channel"] == "chat"
+    got = recorded_tokens(ledger_conn, origin, run.run_id)
+    assert (got.user, got.agent, got.erased) == (user_tok, agent_tok, ())
+    # what replay will do: re-verify the opened token at the sequencer's recorded_at
+    assert got.recorded_at_ns is not None
+    ident = verify_token(got.agent, [provider], at_ns=got.recorded_at_ns)
+    assert ident.actors == ((ISS, "u-123"),)
+    report = verify_ledger(ledger_conn, ledger_settings)
+    assert (report.status, report.payloads_verified) == ("ok", 2)
+    # erasure of the user's subject shreds both tokens; the record stays valid
+    redact_subject(ledger_conn, ledger_settings, "u-123", "GDPR art. 17")
+    try_sequence(ledger_conn, ledger_settings, wait=True)
+    gone = recorded_tokens(ledger_conn, origin, run.run_id)
+    assert (gone.user, gone.agent, gone.erased) == (None, None, ("user", "agent"))
+    report = verify_ledger(ledger_conn, ledger_settings)
+    assert (report.status, report.payloads_verified, report.redacted) == ("ok", 0, [started.seq])
+
+
+def test_run_without_tokens_records_none(writer, ledger_conn, ledger_settings):
+    with hooks.run(agent="support-bot", user="alice") as run:
+        pass
+    assert writer.flush()
+    got = recorded_tokens(ledger_conn, ledger_settings.origin(None), run.run_id)
+    assert (got.user, got.agent, got.erased) == (None, None, ())
+    assert got.recorded_at_ns is not None
+
+
+def test_expired_token_refused_at_run(keys, writer):
+    now = int(time.time())
+    stale = sign(keys["RS256"], "RS256", claims(exp=now - 3600))
+    with pytest.raises(TokenRefused) as info:
+        hooks.run(agent="support-bot", user_token=stale)
+    assert str(info.value) == f"user_token: token expired (exp {now - 3600}), at capture"
+    assert writer.stats.encoded == 0  # nothing was recorded
+
+
+def test_malformed_token_refused_at_run(writer):
+    with pytest.raises(TokenRefused) as info:
+        hooks.run(agent="support-bot", agent_token="Bearer abc.def")
+    assert str(info.value) == (
+        "agent_token: token is not a compact JWS (header.payload.signature)"
+    )
