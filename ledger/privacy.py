@@ -175,23 +175,25 @@ def seal_payloads(
 
 
 def open_payloads(
-    conn: psycopg.Connection, origin: str, commitments: Sequence[str]
-) -> dict[str, Any]:
-    """The values behind `commitments` that can still be opened and match their commitment.
+    conn: psycopg.Connection, origin: str, event_id: uuid.UUID, commitments: Sequence[str]
+) -> dict[str, tuple[str, Any]]:
+    """(path, value) behind each of an event's commitments that still opens and matches.
 
-    A commitment whose subject was shredded, whose payload is missing, or whose decrypted salt
-    and value do not hash to it is absent from the result: the caller treats it as erased.
+    A commitment whose subject was shredded, whose payload is missing or stored for another
+    event, or whose decrypted salt, path and value do not hash to it is absent from the result:
+    the caller treats it as erased. The caller checks the path is where it found the commitment.
     """
     import orjson
 
-    out: dict[str, Any] = {}
-    for c, row in commitment_payloads(conn, origin, commitments).items():
+    out: dict[str, tuple[str, Any]] = {}
+    for c, row in commitment_payloads(conn, origin, event_id, commitments).items():
         if row.key is None:
             continue
         try:
             doc = orjson.loads(nacl.secret.SecretBox(row.key).decrypt(row.ciphertext))
-            if commitment_of(base64.b64decode(doc["salt"]), doc["path"], doc["value"]) == c:
-                out[c] = doc["value"]
+            path = doc["path"]
+            if commitment_of(base64.b64decode(doc["salt"]), path, doc["value"]) == c:
+                out[c] = (str(path), doc["value"])
         except (nacl.exceptions.CryptoError, ValueError, KeyError, TypeError):
             continue
     return out

@@ -108,8 +108,12 @@ def recorded_tokens(conn: psycopg.Connection, origin: str, run_id: uuid.UUID) ->
         if role in TOKEN_ROLES and isinstance(value, dict)
         and isinstance(value.get("$commitment"), str)
     }
-    opened = open_payloads(conn, origin, list(wanted.values())) if wanted else {}
-    found = {role: opened.get(c) for role, c in wanted.items()}
-    tokens = {role: v if isinstance(v, str) else None for role, v in found.items()}
+    event_id = stored.event.event_id
+    opened = open_payloads(conn, origin, event_id, list(wanted.values())) if wanted else {}
+    tokens: dict[str, str | None] = {}
+    for role, c in wanted.items():
+        path, value = opened.get(c, ("", None))
+        # the payload must have been committed at this very place of this very event
+        tokens[role] = value if path == _path(role) and isinstance(value, str) else None
     erased = tuple(role for role in TOKEN_ROLES if role in wanted and tokens[role] is None)
     return RecordedTokens(tokens.get("user"), tokens.get("agent"), at_ns, erased)

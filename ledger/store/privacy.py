@@ -95,10 +95,13 @@ def origin_payloads(conn: psycopg.Connection, origin: str) -> dict[str, StoredPa
 
 
 def commitment_payloads(
-    conn: psycopg.Connection, origin: str, commitments: Sequence[str]
+    conn: psycopg.Connection, origin: str, event_id: uuid.UUID, commitments: Sequence[str]
 ) -> dict[str, StoredPayload]:
-    """The stored payloads of the given commitments of an origin (key None once shredded)."""
-    rows = conn.execute(query("commitment_payloads"), (origin, list(commitments)))
+    """The payloads stored for one event's commitments (key None once shredded).
+
+    Bound to the event: a body naming a commitment stored for another event opens nothing.
+    """
+    rows = conn.execute(query("commitment_payloads"), (origin, event_id, list(commitments)))
     return {
         str(c): StoredPayload(str(c), str(path), bytes(sealed), bytes(key) if key else None)
         for c, path, sealed, key in rows

@@ -13,8 +13,13 @@ from tests.hooks.conftest import FlakyDatabase
 
 
 @pytest.fixture
-def writer(ledger_settings: Settings) -> Iterator[Writer]:
-    w = configure(ledger_settings, connect=FlakyDatabase(ledger_settings), sequence=True,
-                  retry_interval=0.05, sequence_interval=0.0)
+def flaky(ledger_settings: Settings) -> FlakyDatabase:
+    return FlakyDatabase(ledger_settings)
+
+
+@pytest.fixture
+def writer(ledger_settings: Settings, flaky: FlakyDatabase) -> Iterator[Writer]:
+    w = configure(ledger_settings, connect=flaky, sequence=True, retry_interval=0.05,
+                  sequence_interval=0.0)
     yield w
     shutdown()

@@ -273,3 +273,38 @@ def test_malformed_token_refused_at_run(writer):
     assert str(info.value) == (
         "agent_token: token is not a compact JWS (header.payload.signature)"
     )
+
+
+def test_token_captured_while_database_away_is_sealed_when_spool_delivers(
+        keys, writer, flaky, ledger_conn, ledger_settings):
+    user_tok = sign(keys["RS256"], "RS256", _now_claims())
+    assert writer.flush()
+    flaky.go_down()
+    with hooks.run(agent="support-bot", user_token=user_tok) as run:
+        run.custom("note")
+    assert not writer.flush()  # only spooled: the payload waits with the writer
+    flaky.come_back()
+    assert writer.flush()
+    got = recorded_tokens(ledger_conn, ledger_settings.origin(None), run.run_id)
+    assert (got.user, got.agent, got.erased) == (user_tok, None, ())
+    report = verify_ledger(ledger_conn, ledger_settings)
+    assert (report.status, report.payloads_verified) == ("ok", 1)
+
+
+def test_writer_reusing_another_runs_token_commitment_opens_nothing(
+        keys, writer, ledger_conn, ledger_settings):
+    origin = ledger_settings.origin(None)
+    user_tok = sign(keys["RS256"], "RS256", _now_claims())
+    with hooks.run(agent="support-bot", user_token=user_tok) as genuine:
+        pass
+    assert writer.flush()
+    started = run_started_event(ledger_conn, origin, genuine.run_id)
+    assert started is not None
+    stolen = started.event.data.attributes["identity_tokens"]
+    # the attacker, with writer rights only, names the victim's commitment in a run of its own
+    with hooks.run(agent="rogue-bot", attributes={"identity_tokens": stolen}) as rogue:
+        pass
+    assert writer.flush()
+    got = recorded_tokens(ledger_conn, origin, rogue.run_id)
+    assert (got.user, got.agent, got.erased) == (None, None, ("user",))
+    assert recorded_tokens(ledger_conn, origin, genuine.run_id).user == user_tok
