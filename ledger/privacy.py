@@ -38,6 +38,7 @@ from ledger.events import EventBase, decode_event, to_json
 from ledger.note import Verifier
 from ledger.store.privacy import (
     SealedPayload,
+    commitment_payloads,
     has_payload_tables,
     insert_payloads,
     origin_payloads,
@@ -55,8 +56,10 @@ __all__ = [
     "PayloadScanner",
     "commit_fields",
     "commitment_of",
+    "open_payloads",
     "redact_subject",
     "scrub_secrets",
+    "seal_payloads",
     "submit_private",
 ]
 
@@ -148,18 +151,52 @@ def submit_private(
         items.append(EncodedEvent(event.event_id, origin, event.run_id, event.run_seq, body))
         payloads += [(origin, event.event_id, row) for row in rows]
     with conn.transaction():
-        keys: dict[tuple[str, str], bytes] = {}
-        sealed: list[SealedPayload] = []
-        for origin, event_id, row in payloads:
-            key = keys.get((origin, row.subject))
-            if key is None:
-                key = keys[(origin, row.subject)] = subject_key(conn, origin, row.subject)
-            box = bytes(nacl.secret.SecretBox(key).encrypt(row.plaintext()))
-            sealed.append(
-                SealedPayload(row.commitment, origin, row.subject, event_id, row.path, box)
-            )
-        insert_payloads(conn, sealed)
+        seal_payloads(conn, payloads)
         return append_encoded(conn, items, check_canonical=False).receipts
+
+
+def seal_payloads(
+    conn: psycopg.Connection, payloads: Sequence[tuple[str, uuid.UUID, PayloadRow]]
+) -> None:
+    """Encrypt each (origin, event id, payload) under its subject's key and store it.
+
+    The caller appends the events that carry the commitments in the same transaction, so a
+    commitment never reaches the log without its payload (or the payload without the event).
+    """
+    keys: dict[tuple[str, str], bytes] = {}
+    sealed: list[SealedPayload] = []
+    for origin, event_id, row in payloads:
+        key = keys.get((origin, row.subject))
+        if key is None:
+            key = keys[(origin, row.subject)] = subject_key(conn, origin, row.subject)
+        box = bytes(nacl.secret.SecretBox(key).encrypt(row.plaintext()))
+        sealed.append(SealedPayload(row.commitment, origin, row.subject, event_id, row.path, box))
+    insert_payloads(conn, sealed)
+
+
+def open_payloads(
+    conn: psycopg.Connection, origin: str, event_id: uuid.UUID, commitments: Sequence[str]
+) -> dict[str, tuple[str, Any]]:
+    """(path, value) behind each of an event's commitments that still opens and matches.
+
+    A commitment whose subject was shredded, whose payload is missing or stored for another
+    event, or whose decrypted salt, path and value do not hash to it is absent from the result:
+    the caller treats it as erased. The caller checks the path is where it found the commitment.
+    """
+    import orjson
+
+    out: dict[str, tuple[str, Any]] = {}
+    for c, row in commitment_payloads(conn, origin, event_id, commitments).items():
+        if row.key is None:
+            continue
+        try:
+            doc = orjson.loads(nacl.secret.SecretBox(row.key).decrypt(row.ciphertext))
+            path = doc["path"]
+            if commitment_of(base64.b64decode(doc["salt"]), path, doc["value"]) == c:
+                out[c] = (str(path), doc["value"])
+        except (nacl.exceptions.CryptoError, ValueError, KeyError, TypeError):
+            continue
+    return out
 
 
 def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documented order

@@ -102,3 +102,7 @@ SELECT run_seq, leaf_hash, NULL::bytea AS body FROM ledger_events WHERE run_id =
 UNION ALL
 SELECT run_seq, NULL, body FROM ledger_intake WHERE run_id = %(run_id)s
 ORDER BY run_seq DESC LIMIT 1
+
+-- run_started_event --
+SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events
+WHERE origin = %s AND run_id = %s AND run_seq = 0 AND type = 'run.started'

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger import ids
@@ -21,6 +21,9 @@ from ledger.config import Settings
 from ledger.events import EventBase, encode_event, leaf_hash, make_event
 from ledger.hooks.sanitize import canonical_size, json_safe, truncate_marker
 from ledger.store.append import EncodedEvent
+
+if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
+    from ledger.privacy import PayloadRow
 
 __all__ = ["Ack", "Pending", "RunChain", "WriterStats", "encode_pending"]
 
@@ -66,6 +69,7 @@ class Pending:
     ack: Future[Ack] | None = None
     require_db: bool = False
     finalize: Callable[[dict[str, Any], RunChain], None] | None = None
+    private: tuple[PayloadRow, ...] = ()
 
 
 @dataclass

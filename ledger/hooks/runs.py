@@ -21,7 +21,7 @@ from contextvars import Token
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from ledger import ids
@@ -33,6 +33,9 @@ from ledger.hooks.sanitize import error_info, escape_text, json_safe
 from ledger.hooks.setup import get_price_table, get_writer
 from ledger.hooks.tools import ToolCall, record_tool_ended, record_tool_started
 from ledger.hooks.writer import Ack, Pending, RunChain, Writer
+
+if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
+    from ledger.privacy import PayloadRow
 
 __all__ = ["EventRef", "Run", "run"]
 
@@ -88,7 +91,15 @@ class Run:
         source: Mapping[str, str] | None = None,
         run_id: UUID | None = None,
         writer: Writer | None = None,
+        user_token: str | None = None,
+        agent_token: str | None = None,
     ) -> None:
+        self._identity: tuple[dict[str, Any], tuple[PayloadRow, ...]] | None = None
+        if user_token is not None or agent_token is not None:
+            from ledger.authority.recorded import commit_tokens  # joserfc only when used
+
+            slot, rows = commit_tokens({"user": user_token, "agent": agent_token}, ids.now_ns())
+            self._identity = (slot, tuple(rows))
         self.writer = writer or get_writer()
         tenant = tenant or self.writer.settings.tenant
         if not _TENANT.match(tenant):
@@ -134,6 +145,7 @@ class Run:
         wait: bool = False,
         require_db: bool = False,
         finalize: Callable[[dict[str, Any], RunChain], None] | None = None,
+        private: tuple[PayloadRow, ...] = (),
     ) -> EventRef:
         """Queue one event of this run; `data` may be a dict, a data model or a callable."""
         event_id = ids.new_id()
@@ -144,7 +156,7 @@ class Run:
         self.writer.enqueue(Pending(
             self.chain, type_name, self.envelope, data, event_id, ids.now_ns(),
             time.monotonic_ns(), corr, raw, dict(source) if source else None, ack, require_db,
-            finalize,
+            finalize, private,
         ))
         return EventRef(event_id, ack)
 
@@ -152,8 +164,13 @@ class Run:
         """Record run.started without touching the context (for integrations' own runs)."""
         if not self.started:
             self.started = True
+            attributes = self.attributes
+            private: tuple[PayloadRow, ...] = ()
+            if self._identity is not None:  # the tokens only as commitments (see authority)
+                attributes = {**attributes, "identity_tokens": self._identity[0]}
+                private = self._identity[1]
             self.record("run.started", {"task": self.task, "policy": self.policy,
-                                        "attributes": self.attributes}, raw=raw)
+                                        "attributes": attributes}, raw=raw, private=private)
         return self
 
     def start(self) -> Run:
@@ -331,5 +348,10 @@ class Run:
 
 
 def run(*, agent: str, **kwargs: Any) -> Run:
-    """Start describing a run: `with ledger.run(agent=..., user=...) as run:` (or `async with`)."""
+    """Start describing a run: `with ledger.run(agent=..., user=...) as run:` (or `async with`).
+
+    `user_token` / `agent_token` are OIDC ID tokens (compact JWS) for the ledger's audience; they
+    are recorded behind salted commitments and re-verified by replay, never trusted here. A
+    malformed or already expired token raises `ledger.authority.tokens.TokenRefused`.
+    """
     return Run(agent=agent, **kwargs)

@@ -90,6 +90,8 @@ class Writer:
         self._last_sequence = 0.0
         self._unsequenced = False
         self._carry: list[tuple[EncodedEvent, Pending | None]] = []
+        # private payloads (committed identity tokens) waiting for their event's transaction
+        self._private: dict[Any, tuple[str, tuple[Any, ...]]] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -207,7 +209,31 @@ class Writer:
 
     def encode(self, p: Pending) -> EncodedEvent:
         """Build, canonicalise and chain one event; never raises (falls back to ledger.gap)."""
-        return encode_pending(p, self.settings, self.max_event_bytes, self.stats)
+        gaps = self.stats.gaps
+        encoded = encode_pending(p, self.settings, self.max_event_bytes, self.stats)
+        if p.private and self.stats.gaps == gaps:  # a gap carries no commitment to open
+            self._private[encoded.event_id] = (encoded.origin, p.private)
+        return encoded
+
+    def _submit_items(self, conn: Any, items: Sequence[EncodedEvent]) -> object:
+        """Submit; events that carry commitments go in one transaction with their payloads.
+
+        Payloads wait in memory until their event is submitted, also from the spool, so a
+        commitment never reaches the log without its payload while this process lives.
+        """
+        held = [(e.event_id, self._private[e.event_id]) for e in items
+                if e.event_id in self._private]
+        if not held:
+            return self._submit(conn, items)
+        from ledger.privacy import seal_payloads
+
+        with conn.transaction():
+            seal_payloads(conn, [(origin, event_id, row)
+                                 for event_id, (origin, rows) in held for row in rows])
+            result = self._submit(conn, items)
+        for event_id, _ in held:
+            self._private.pop(event_id, None)
+        return result
 
     # -- delivery ----------------------------------------------------------------------------
     def _drop_conn(self) -> None:
@@ -250,7 +276,7 @@ class Writer:
                 self._next_retry = time.monotonic() + self.retry_interval
 
     def _submit_spooled(self, items: Sequence[EncodedEvent]) -> object:
-        return self._submit(self._conn, items)
+        return self._submit_items(self._conn, items)
 
     def _deliver(self, batch: list[tuple[EncodedEvent, Pending | None]]) -> None:
         need_db = any(p is not None and p.require_db for _, p in batch)
@@ -258,7 +284,7 @@ class Writer:
             self._recover(force=need_db)
         if not self.degraded:
             try:
-                self._submit(self._conn, [e for e, _ in batch])
+                self._submit_items(self._conn, [e for e, _ in batch])
             except Exception as exc:
                 self.stats.errors.append(f"submit: {type(exc).__name__}: {exc}"[:500])
                 if is_unavailable(exc):

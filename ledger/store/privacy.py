@@ -18,6 +18,7 @@ from ledger.db.sqlfiles import query
 __all__ = [
     "SealedPayload",
     "StoredPayload",
+    "commitment_payloads",
     "has_payload_tables",
     "insert_payloads",
     "origin_payloads",
@@ -90,6 +91,20 @@ def origin_payloads(conn: psycopg.Connection, origin: str) -> dict[str, StoredPa
     return {
         str(c): StoredPayload(str(c), str(path), bytes(sealed), bytes(key) if key else None)
         for c, path, sealed, key in conn.execute(query("origin_payloads"), (origin,))
+    }
+
+
+def commitment_payloads(
+    conn: psycopg.Connection, origin: str, event_id: uuid.UUID, commitments: Sequence[str]
+) -> dict[str, StoredPayload]:
+    """The payloads stored for one event's commitments (key None once shredded).
+
+    Bound to the event: a body naming a commitment stored for another event opens nothing.
+    """
+    rows = conn.execute(query("commitment_payloads"), (origin, event_id, list(commitments)))
+    return {
+        str(c): StoredPayload(str(c), str(path), bytes(sealed), bytes(key) if key else None)
+        for c, path, sealed, key in rows
     }
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "receipt_states",
     "run_events",
     "run_head",
+    "run_started_event",
     "runs_events",
     "runs_joined",
     "runs_rows",
@@ -120,6 +121,14 @@ def run_events(conn: psycopg.Connection, run_id: uuid.UUID) -> list[StoredEvent]
         StoredEvent(int(seq), rec, bytes(body), bytes(leaf), origin)
         for seq, rec, body, leaf, origin in conn.execute(query("run_events"), (run_id,)).fetchall()
     ]
+
+
+def run_started_event(
+    conn: psycopg.Connection, origin: str, run_id: uuid.UUID
+) -> StoredEvent | None:
+    """The logged `run.started` of a run in an origin (the event that carries its identities)."""
+    rows = conn.execute(query("run_started_event"), (origin, run_id)).fetchall()
+    return _stored(rows)[0] if rows else None
 
 
 def event_by_id(conn: psycopg.Connection, event_id: uuid.UUID) -> StoredEvent | None:

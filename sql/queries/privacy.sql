@@ -27,5 +27,11 @@ FROM ledger_payloads p
 LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject
 WHERE p.origin = %s
 
+-- commitment_payloads --
+SELECT p.commitment, p.path, p.ciphertext, k.key
+FROM ledger_payloads p
+LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject
+WHERE p.origin = %s AND p.event_id = %s AND p.commitment = ANY(%s::text[])
+
 -- payloads_table_exists --
 SELECT to_regclass('ledger_payloads') IS NOT NULL

@@ -1,7 +1,9 @@
-"""Shared pieces for the authority tests: an administrator key and a signed registry helper."""
+"""Fixtures for the authority tests: an administrator key, signed registries, and the hooks'
+real writer against a fresh ledger database."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,12 @@ import pytest
 from ledger.authority.registry import Registry
 from ledger.authority.signed import SignedRegistry, sign_registry
 from ledger.authority.trust import TrustRoot
+from ledger.config import Settings
+from ledger.hooks import configure, shutdown
+from ledger.hooks.writer import Writer
 from ledger.keys import load_or_create_signer
 from ledger.note import Signer
+from tests.hooks.conftest import FlakyDatabase
 
 
 @pytest.fixture
@@ -37,3 +43,16 @@ def registry(version: int = 1, **parts: Any) -> Registry:
 
 def signed(signer: Signer, version: int = 1, **parts: Any) -> SignedRegistry:
     return sign_registry(registry(version, **parts), signer)
+
+
+@pytest.fixture
+def flaky(ledger_settings: Settings) -> FlakyDatabase:
+    return FlakyDatabase(ledger_settings)
+
+
+@pytest.fixture
+def writer(ledger_settings: Settings, flaky: FlakyDatabase) -> Iterator[Writer]:
+    w = configure(ledger_settings, connect=flaky, sequence=True, retry_interval=0.05,
+                  sequence_interval=0.0)
+    yield w
+    shutdown()

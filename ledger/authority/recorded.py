@@ -1,0 +1,119 @@
+"""Identity tokens at capture (commit them) and after (read them back for re-verification).
+
+Why the token itself is recorded, not its claims: the agent host is the party we distrust, so
+what it says it verified is worth nothing. The compact token goes into `run.started` behind a
+salted commitment (the value lives encrypted under its subject's key, so erasure shreds it) and
+replay re-verifies it against the registry in force at the event's `recorded_at`. Capture only
+fails fast on explicit misuse: a string that is no compact JWS, or a token already expired.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from ledger.authority.tokens import TokenRefused, token_claims
+from ledger.privacy import PayloadRow, commit_fields, open_payloads
+from ledger.store.read import run_started_event
+
+__all__ = [
+    "TOKEN_ROLES",
+    "RecordedTokens",
+    "commit_tokens",
+    "recorded_tokens",
+]
+
+TOKEN_ROLES = ("user", "agent")
+_NS = 1_000_000_000
+_SKEW_SECONDS = 60
+
+
+def _path(role: str) -> str:
+    return f"/data/attributes/identity_tokens/{role}"
+
+
+def _checked_subject(role: str, token: str, now_ns: int) -> str:
+    """Capture's fast fail: well-formed, has a subject, not already expired (with skew)."""
+    try:
+        claims = token_claims(token)
+    except TokenRefused as exc:
+        raise TokenRefused(f"{role}_token: {exc}") from None
+    sub, exp = claims.get("sub"), claims.get("exp")
+    if not isinstance(sub, str) or not sub:
+        raise TokenRefused(f"{role}_token: token has no subject (sub)")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise TokenRefused(f"{role}_token: token has no expiry (exp)")
+    if now_ns >= int(exp * _NS) + _SKEW_SECONDS * _NS:
+        raise TokenRefused(f"{role}_token: token expired (exp {int(exp)}), at capture")
+    return sub
+
+
+def commit_tokens(
+    tokens: Mapping[str, str | None], now_ns: int
+) -> tuple[dict[str, Any], list[PayloadRow]]:
+    """Check and commit the given tokens; returns (the `identity_tokens` attribute, payloads).
+
+    The subject of every payload is the user token's claimed `sub` (else the agent's), so
+    erasing that person shreds the tokens that name them. Raises TokenRefused (one line).
+    """
+    given = {r: t for r, t in tokens.items() if t is not None}
+    unknown = set(given) - set(TOKEN_ROLES)
+    if unknown:
+        raise TokenRefused(f"unknown token role {sorted(unknown)!r}")
+    if not given:
+        return {}, []
+    subjects = {role: _checked_subject(role, tok, now_ns) for role, tok in given.items()}
+    subject = subjects.get("user") or subjects["agent"]
+    doc = {"data": {"attributes": {"identity_tokens": dict(given)}}}
+    committed, rows = commit_fields(doc, [_path(role) for role in given], subject)
+    return committed["data"]["attributes"]["identity_tokens"], rows
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedTokens:
+    """A run's recorded identity tokens, opened; None where absent or erased.
+
+    `recorded_at_ns` is the sequencer's time of the `run.started` that carries them: the clock
+    their `exp`/`nbf` are judged against. `erased` names the roles whose token was committed but
+    can no longer be opened (its subject shredded): such a principal is `asserted`.
+    """
+
+    user: str | None
+    agent: str | None
+    recorded_at_ns: int | None
+    erased: tuple[str, ...] = ()
+
+
+def recorded_tokens(conn: psycopg.Connection, origin: str, run_id: uuid.UUID) -> RecordedTokens:
+    """Open the identity tokens recorded in a run's `run.started` (for replay to re-verify)."""
+    stored = run_started_event(conn, origin, run_id)
+    if stored is None:
+        return RecordedTokens(None, None, None)
+    at_ns = None
+    if stored.recorded_at is not None:
+        at = stored.recorded_at
+        at_ns = calendar.timegm(at.utctimetuple()) * _NS + at.microsecond * 1000
+    attrs = getattr(stored.event.data, "attributes", {}) or {}
+    slot = attrs.get("identity_tokens")
+    if not isinstance(slot, dict):
+        return RecordedTokens(None, None, at_ns)
+    wanted = {
+        role: value["$commitment"]
+        for role, value in slot.items()
+        if role in TOKEN_ROLES and isinstance(value, dict)
+        and isinstance(value.get("$commitment"), str)
+    }
+    event_id = stored.event.event_id
+    opened = open_payloads(conn, origin, event_id, list(wanted.values())) if wanted else {}
+    tokens: dict[str, str | None] = {}
+    for role, c in wanted.items():
+        path, value = opened.get(c, ("", None))
+        # the payload must have been committed at this very place of this very event
+        tokens[role] = value if path == _path(role) and isinstance(value, str) else None
+    erased = tuple(role for role in TOKEN_ROLES if role in wanted and tokens[role] is None)
+    return RecordedTokens(tokens.get("user"), tokens.get("agent"), at_ns, erased)
