@@ -11,17 +11,11 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-import urllib.request
-import warnings
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import Key, KeySet, OKPKey, RSAKey
+from joserfc.jwk import RSAKey
 
 import ledger.hooks as hooks
 from ledger.authority.recorded import recorded_tokens
@@ -31,63 +25,7 @@ from ledger.privacy import redact_subject
 from ledger.store.read import run_started_event
 from ledger.store.sequencer import try_sequence
 from ledger.verify import verify_ledger
-
-ISS = "https://idp.example.test"
-AUD = "agent-ledger:acme"
-NOW = 1_800_000_000
-NOW_NS = NOW * 1_000_000_000
-
-
-@pytest.fixture(scope="module")
-def keys() -> dict[str, Key]:
-    rsa = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "use": "sig"})
-    ed = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "use": "sig"})
-    return {"RS256": rsa, "EdDSA": ed}
-
-
-@pytest.fixture(scope="module")
-def jwks_url(keys: dict[str, Key]) -> Iterator[str]:
-    body = json.dumps(KeySet(list(keys.values())).as_dict(private=False)).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/jwk-set+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def provider(jwks_url: str) -> Provider:
-    with urllib.request.urlopen(jwks_url, timeout=5) as response:
-        jwks = json.load(response)
-    assert {k["kid"] for k in jwks["keys"]} == {"rsa-1", "ed-1"}
-    assert all("d" not in k for k in jwks["keys"])  # only public halves are served
-    return Provider(issuer=ISS, audience=AUD, jwks=jwks, algorithms=("RS256", "EdDSA"))
-
-
-def claims(**over: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"iss": ISS, "aud": AUD, "sub": "u-123", "email": "alice@example.com",
-                            "iat": NOW - 10, "exp": NOW + 300}
-    base.update(over)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def sign(key: Key, alg: str, body: dict[str, Any], kid: str | None = None) -> str:
-    with warnings.catch_warnings():  # joserfc flags "EdDSA" as superseded by "Ed25519"
-        warnings.simplefilter("ignore")
-        return jwt.encode({"alg": alg, "kid": kid or str(key.kid)}, body, key, algorithms=[alg])
+from tests.authority.jose_kit import AUD, ISS, NOW, NOW_NS, claims, sign
 
 
 def b64(data: bytes) -> str:
