@@ -1,0 +1,119 @@
+"""Who a run acted for, as replay judges it: verified from a recorded token, or asserted.
+
+Why replay and not capture: the agent host records the token, and the agent host is the party
+we distrust, so whatever it checked is worth nothing. Here the compact token recorded in
+`run.started` (behind a salted commitment) is opened and verified against the providers of the
+registry in force at that event's seq, at the sequencer's `recorded_at`. Only then do its claims
+(issuer, subject, e-mail, the RFC 8693 actor chain) count, and only a verified identity maps to a
+registry principal (by its (issuer, subject) pair). Everything else is `asserted`, with the reason,
+and nothing asserted satisfies a rule that requires authority.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+
+from ledger.authority.history import RegistryHistory
+from ledger.authority.recorded import recorded_tokens
+from ledger.authority.tokens import TokenRefused, VerifiedIdentity, verify_token
+from ledger.identity import normalise_principal
+
+__all__ = ["ASSERTED", "Identity", "RunIdentity", "resolve_run_identity"]
+
+Assurance = Literal["verified", "asserted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One principal of a run (the user, or the agent's workload) and how sure we are of it."""
+
+    assurance: Assurance
+    recorded: str | None  # the name the writer recorded
+    reason: str  # why asserted, or which token verified it
+    verified: VerifiedIdentity | None = None
+    principal: str | None = None  # the registry principal the verified token belongs to
+
+    @property
+    def is_verified(self) -> bool:
+        return self.assurance == "verified"
+
+    def key(self) -> str | None:
+        """The comparison form: registry principal id, else verified e-mail, else issuer|subject,
+        else (asserted) the normalised recorded name."""
+        if self.verified is None:
+            return normalise_principal(self.recorded) if self.recorded else None
+        if self.principal is not None:
+            return normalise_principal(self.principal)
+        if self.verified.email is not None:
+            return normalise_principal(self.verified.email)
+        return f"{self.verified.issuer}|{self.verified.subject}"
+
+    def facts(self) -> dict[str, Any]:
+        """The CEL view (`principal.user` / `principal.agent`)."""
+        v = self.verified
+        return {
+            "verified": self.is_verified,
+            "id": self.principal or (v.display if v else self.recorded),
+            "issuer": v.issuer if v else None,
+            "subject": v.subject if v else None,
+            "email": v.email if v else None,
+            "actors": [sub for _, sub in v.actors] if v else [],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunIdentity:
+    user: Identity
+    agent: Identity
+
+
+def asserted(recorded: str | None, reason: str) -> Identity:
+    return Identity("asserted", recorded, reason)
+
+
+ASSERTED = RunIdentity(asserted(None, "no identity token recorded"),
+                       asserted(None, "no identity token recorded"))
+
+
+def _judge(
+    role: str, token: str | None, *, erased: bool, recorded: str | None,
+    history: RegistryHistory, started_seq: int, at_ns: int | None,
+) -> Identity:
+    if token is None:
+        why = "its identity token was erased" if erased else "no identity token recorded"
+        return asserted(recorded, f"{role}: {why}")
+    in_force = history.at(started_seq)
+    if in_force.registry is None or at_ns is None:
+        return asserted(recorded, f"{role}: token not verifiable: {in_force.reason}")
+    try:
+        found = verify_token(token, in_force.registry.providers, at_ns=at_ns)
+    except TokenRefused as exc:
+        return asserted(recorded, f"{role}: token refused: {exc}")
+    principal = in_force.registry.principal_for_token(found.issuer, found.subject)
+    reason = f"{role}: token of {found.issuer} for {found.subject!r} verified"
+    return Identity("verified", recorded, reason, found, principal.id if principal else None)
+
+
+def resolve_run_identity(
+    conn: psycopg.Connection,
+    origin: str,
+    run_id: uuid.UUID,
+    *,
+    recorded_user: str | None,
+    history: RegistryHistory,
+    started_seq: int,
+) -> RunIdentity:
+    """Open and verify the run's recorded tokens; each principal verified or asserted."""
+    tokens = recorded_tokens(conn, origin, run_id)
+    erased = set(tokens.erased)
+    at_ns = tokens.recorded_at_ns
+    return RunIdentity(
+        _judge("user", tokens.user, erased="user" in erased, recorded=recorded_user,
+               history=history, started_seq=started_seq, at_ns=at_ns),
+        _judge("agent", tokens.agent, erased="agent" in erased, recorded=None,
+               history=history, started_seq=started_seq, at_ns=at_ns),
+    )
