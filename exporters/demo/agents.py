@@ -74,6 +74,7 @@ def run_sales_ops(
     request_origin: str,
     steps: list[list[Step]],
     final: str,
+    user_token: str | None = None,
 ) -> hooks.Run:
     """One sales-ops run: a LangGraph agent loop over a scripted model."""
     tools = _tools(world)
@@ -84,6 +85,7 @@ def run_sales_ops(
     with hooks.run(
         agent="sales-ops",
         user=user,
+        user_token=user_token,
         roles=["sales"],
         prompt_version=f"sales-ops/{prompt_version}",
         model=model,
@@ -136,6 +138,7 @@ def run_support(
     approver: tuple[str, list[str]] | None = None,
     lookups: int = 1,
     tokens: int = 1400,
+    user_token: str | None = None,
 ) -> hooks.Run:
     """One support run on the native API: look up the order, maybe refund (with approval)."""
     tools = _tools(world)
@@ -143,6 +146,7 @@ def run_support(
     with hooks.run(
         agent="support",
         user=user,
+        user_token=user_token,
         roles=["support"],
         prompt_version=f"support/{prompt_version}",
         model=model,

@@ -45,6 +45,10 @@ def demo(
     )
     typer.echo(f"ledger: {where}")
     story = record_story(settings, conn)
+    if story.authority is not None:
+        typer.echo("authority (made explicitly; see docs/identity.md):")
+        for line in story.authority.lines():
+            typer.echo(f"   {line}")
     typer.echo(
         f"recorded {len(story.runs)} runs of a sales-ops agent (LangGraph) and a support agent "
         "over 3 days, ending in an incident"

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from exporters.demo.agents import run_sales_ops, run_support
+from exporters.demo.authority import DemoAuthority, demo_authority, publish_demo_registry
 from exporters.demo.world import World
 from ledger import hooks, ids
 from ledger.config import Settings
@@ -49,6 +50,7 @@ class Story:
     policies: dict[str, str] = field(default_factory=dict)
     since: int = 0
     until: int = 0
+    authority: DemoAuthority | None = None
 
 
 def policy_file(name: str) -> Path:
@@ -239,7 +241,10 @@ def record_story(settings: Settings, conn: psycopg.Connection) -> Story:
     contracts = registry(settings)
     hooks.configure(settings)
     now = time.time_ns()
-    story = Story(since=now - 4 * DAY, until=now + HOUR)
+    authority = demo_authority(settings)
+    story = Story(since=now - 4 * DAY, until=now + HOUR, authority=authority)
+    with ids.simulated_clock(now - 4 * DAY, step_ns=300_000_000):
+        publish_demo_registry(conn, settings, authority)
     for scene in TIMELINE:
         with ids.simulated_clock(now + scene.offset, step_ns=300_000_000):
             if scene.publish:
@@ -248,7 +253,9 @@ def record_story(settings: Settings, conn: psycopg.Connection) -> Story:
                 story.policies[scene.policy] = pack.policy_hash
                 continue
             agent = _AGENTS[scene.agent]
-            run = agent(world, contracts, policy_hash=story.policies[scene.policy], **scene.args)
+            token = authority.user_token(scene.args["user"])
+            run = agent(world, contracts, policy_hash=story.policies[scene.policy],
+                        user_token=token, **scene.args)
             story.runs.append(str(run.run_id))
             if scene.incident:
                 story.incident[scene.incident] = str(run.run_id)
