@@ -56,7 +56,11 @@ def _generate_key_pair(label: str) -> bytes:
     from pkcs11.util.ec import encode_named_curve_parameters
 
     token = pkcs11.lib(DEFAULT_MODULE).get_token(token_label=TOKEN)
-    with token.open(user_pin=PIN, rw=True) as session:
+    try:
+        session = token.open(user_pin=PIN, rw=True)
+    except pkcs11.exceptions.UserAlreadyLoggedIn:  # a signer of this process logged in already
+        session = token.open(rw=True)
+    with session:
         ed25519 = encode_named_curve_parameters("1.3.101.112")
         params = session.create_domain_parameters(
             KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: ed25519}, local=True
