@@ -3,16 +3,20 @@
 Why: an approval is worth what its key is worth. If `ledger undo approve --as NAME` made a key
 for any NAME, anyone could approve as anyone. So a key file under `keys/approvers/NAME.key`
 (0600, see ledger.keys) is made only by `ledger keys approver NAME`, and approving needs it.
+An approver may instead sign from a PKCS#11 token: `key=` (or LEDGER_APPROVER_KEY) names an
+existing key file or a `pkcs11:` URI. That spec is the signer's own configuration: only the
+public key (vkey) and the signature ever reach the ledger, never the URI.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.config import Settings
 from ledger.errors import InputError
-from ledger.keys import load_or_create_signer, load_signer
+from ledger.keys import KeyNotFound, load_key
 from ledger.note import Signer, is_valid_name
 
 __all__ = [
@@ -52,17 +56,22 @@ def create_approver_key(settings: Settings, name: str) -> ApproverKey:
     _check_name(name)
     path = approver_key_path(settings, name)
     existed = path.exists()
-    signer = load_or_create_signer(path, name)
+    signer = load_key(path, name, create=True)
     return ApproverKey(path, signer.vkey, not existed)
 
 
-def load_approver_signer(settings: Settings, name: str) -> Signer:
-    """Approver `name`'s signer; UnknownApprover when no key was created for that name."""
+def load_approver_signer(settings: Settings, name: str, key: str | None = None) -> Signer:
+    """Approver `name`'s signer, from `key` (a key file or a `pkcs11:` URI), else
+    LEDGER_APPROVER_KEY, else `keys/approvers/NAME.key`. Nothing is ever created here: a
+    missing default key is UnknownApprover, a bad `key` a one-line KeyFileError/HsmError."""
     _check_name(name)
+    spec = (key or os.environ.get("LEDGER_APPROVER_KEY", "")).strip()
+    if spec:
+        return load_key(spec, name)
     path = approver_key_path(settings, name)
     try:
-        return load_signer(path, name)
-    except FileNotFoundError:
+        return load_key(path, name)
+    except KeyNotFound:
         raise UnknownApprover(
             f"unknown approver {name!r}: no key at {path}; "
             f"create it first with `ledger keys approver {name}`"

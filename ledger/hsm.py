@@ -1,8 +1,9 @@
-"""The log key in a PKCS#11 token (an HSM, or SoftHSM2 for tests and small sites).
+"""Signing keys in a PKCS#11 token (an HSM, or SoftHSM2 for tests and small sites).
 
 Why: a key file is readable by whoever owns the process; a key inside a token can sign but never
 leave it, so a stolen host cannot walk away with the root of trust of every checkpoint. The
-signer is chosen by an RFC 7512 `pkcs11:` URI (`LEDGER_LOG_KEY`, docs/operations.md); it is a
+signer is chosen by an RFC 7512 `pkcs11:` URI (`LEDGER_LOG_KEY`, `LEDGER_WITNESS_KEY`,
+`LEDGER_APPROVER_KEY`; docs/identity.md), always through `ledger.keys.load_key`; it is a
 `Signer` whose `sign` asks the token for an Ed25519 signature (CKM_EDDSA), so the note format, the
 key name and the C2SP key id (derived from the public key read out of the token) are exactly
 those of a file key and the existing `Verifier` accepts its checkpoints.
@@ -124,7 +125,9 @@ class Pkcs11Signer(Signer):
 
     def private_key_string(self) -> str:
         """A token key cannot be exported: that is the point of keeping it there."""
-        _fail(f"the log key lives in PKCS#11 token {self.token_label!r} and cannot be exported")
+        _fail(
+            f"key {self.name!r} lives in PKCS#11 token {self.token_label!r} and cannot be exported"
+        )
 
 
 def open_pkcs11_signer(name: str, spec: str) -> Pkcs11Signer:
@@ -148,7 +151,7 @@ def open_pkcs11_signer(name: str, spec: str) -> Pkcs11Signer:
     try:
         import pkcs11  # noqa: F401 - the optional `hsm` extra
     except ImportError:
-        _fail("a pkcs11: log key needs python-pkcs11: install agent-ledger[hsm]")
+        _fail("a pkcs11: key needs python-pkcs11: install agent-ledger[hsm]")
     session = _open_session(module, uri, pin)
     del pin
     key, public_key = _find_key_pair(session, uri)

@@ -1,4 +1,8 @@
-"""Ed25519 signing-key files for the checkpoint signer.
+"""Ed25519 signing keys: key files for every signer, and `load_key`, the one door to a key.
+
+`load_key(spec, name)` turns a key spec (a key file path, or an RFC 7512 `pkcs11:` URI naming a
+key pair in a token, see ledger.hsm) into a `Signer`; the log key, the witness key and approver
+keys all come through it, so a key can move into a token by changing one setting.
 
 Why: the log's signing key is the root of trust for every checkpoint, so
 it is created with mode 0600 from the first byte (O_CREAT|O_EXCL with an
@@ -20,11 +24,14 @@ import stat
 from pathlib import Path
 
 from ledger.errors import KeyUnavailable
+from ledger.hsm import is_pkcs11_uri, open_pkcs11_signer
 from ledger.note import NoteError, Signer, Verifier
 
 __all__ = [
     "KeyFileError",
+    "KeyNotFound",
     "fingerprint",
+    "load_key",
     "load_or_create_signer",
     "load_signer",
     "pub_path",
@@ -37,6 +44,32 @@ _MAX_KEY_FILE = 4096
 
 class KeyFileError(KeyUnavailable):
     """A key file is missing, unsafe, or malformed. Messages never hold key material."""
+
+
+class KeyNotFound(KeyFileError):
+    """A key file that must already exist does not (keys named explicitly are never created)."""
+
+
+def load_key(
+    spec: str | Path, name: str, *, create: bool = False, write_pub: bool = True
+) -> Signer:
+    """The signer named by `spec`: a `pkcs11:` URI (key stays in the token) or a key file.
+
+    Why one function: the log, witness and approver keys must accept the same two kinds of
+    spec with the same one-line errors (HsmError / KeyFileError, exit code KEY). A key file is
+    created only when `create` is set (the zero-set-up defaults of the log and witness keys);
+    otherwise a missing file is KeyNotFound. `write_pub` keeps `<file>.pub` current for a
+    created-on-first-use key (an existing key named explicitly is only read, never touched).
+    """
+    if isinstance(spec, str) and is_pkcs11_uri(spec):
+        return open_pkcs11_signer(name, spec)
+    path = Path(spec)
+    if create:
+        return load_or_create_signer(path, name, write_pub=write_pub)
+    try:
+        return load_signer(path, name)
+    except FileNotFoundError:
+        raise KeyNotFound(f"no key file at {path}") from None
 
 
 def pub_path(path: Path) -> Path:

@@ -3,8 +3,9 @@
 Why: the log key alone cannot stop a truncated tail, a rewritten history or a split view; an
 independent party that remembers the newest checkpoint it saw and refuses to go backwards can.
 This module is that party. It imports no database code: it keeps its own Ed25519 key file
-(0600) and its own state directory, and writes its state atomically (temp + fsync + rename),
-under an exclusive file lock, so it can run as a separate process in another trust domain.
+(0600; or a key in a PKCS#11 token, `key=pkcs11:...`) and its own state directory, and writes
+its state atomically (temp + fsync + rename), under an exclusive file lock, so it can run as a
+separate process in another trust domain.
 
 Cosignatures follow C2SP tlog-cosignature (cosignature/v1): the signed message is
 "cosignature/v1\\ntime <unix seconds>\\n" followed by the checkpoint body; the signature line is
@@ -29,7 +30,7 @@ import nacl.exceptions
 import nacl.signing
 
 from ledger.errors import VerificationFailed
-from ledger.keys import load_or_create_signer
+from ledger.keys import load_key
 from ledger.merkle import ProofError, verify_consistency
 from ledger.note import Checkpoint, NoteError, Verifier, add_signatures, open_note, parse_note
 
@@ -135,12 +136,22 @@ def _fsync_write(path: Path, data: bytes) -> None:
 
 
 class Witness:
-    """A witness with its state in `state_dir` (key, trusted logs, last cosigned checkpoints)."""
+    """A witness with its state in `state_dir` (key, trusted logs, last cosigned checkpoints).
 
-    def __init__(self, state_dir: Path, name: str = "agent-ledger-witness") -> None:
+    The key is `state_dir/witness.key` (created on first use) unless `key` names an existing
+    key file or a `pkcs11:` URI: then the key is only loaded, never created, so a mistyped
+    setting can never leave the witness signing with a fresh file key instead of its token.
+    """
+
+    def __init__(
+        self, state_dir: Path, name: str = "agent-ledger-witness", *, key: str | Path | None = None
+    ) -> None:
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._signer = load_or_create_signer(self.dir / "witness.key", name, write_pub=False)
+        if key is None:
+            self._signer = load_key(self.dir / "witness.key", name, create=True, write_pub=False)
+        else:
+            self._signer = load_key(key, name)
         self.verifier = CosignatureVerifier(self._signer.name, self._signer.public_key)
         vkey_file = self.dir / "witness.vkey"
         if not vkey_file.exists() or vkey_file.read_text().strip() != self.verifier.vkey:

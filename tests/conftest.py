@@ -24,6 +24,7 @@ from psycopg import conninfo
 from ledger.config import Settings
 from ledger.db.embedded import DEFAULT_IDLE_SECONDS, embedded_dsn, stop_embedded
 from ledger.db.migrate import apply_migrations
+from tests.hsmkit import SoftHsm, init_token
 from tests.ledgerkit import assert_bulk_pass_agrees
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,3 +136,17 @@ def bulk_pass_agrees(request: pytest.FixtureRequest) -> Iterator[None]:
     conn, settings = request.getfixturevalue("ledger"), request.getfixturevalue("ledger_settings")
     yield
     assert_bulk_pass_agrees(conn, settings)
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
+    """One real SoftHSM2 token per test process (tests/hsmkit.py); SOFTHSM2_CONF points at it
+    for this process and the `ledger` subprocesses it starts. Mark tests `needs_softhsm`."""
+    token = init_token(tmp_path_factory.mktemp("softhsm"))
+    saved = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(token.conf)
+    yield token
+    if saved is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = saved

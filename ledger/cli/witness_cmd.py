@@ -27,14 +27,23 @@ app = typer.Typer(
 StateOption = Annotated[
     Path, typer.Option("--state", help="Witness state directory (key, logs, last sizes).")
 ]
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        envvar="LEDGER_WITNESS_KEY",
+        metavar="FILE|PKCS11-URI",
+        help="Witness key: an existing key file or a pkcs11: URI (default: STATE/witness.key).",
+    ),
+]
 
 
 @app.command("init")
-def init(state: StateOption) -> None:
+def init(state: StateOption, key: KeyOption = None) -> None:
     """Create the witness key (0600) if needed and print its cosignature vkey."""
     from ledger.witness import Witness
 
-    typer.echo(Witness(state).verifier.vkey)
+    typer.echo(Witness(state, key=key).verifier.vkey)
 
 
 @app.command("add-log")
@@ -46,6 +55,7 @@ def add_log(
         str, typer.Argument(help="Log vkey, or a file holding vkeys (e.g. log.key.pub).")
     ],
     state: StateOption,
+    key: KeyOption = None,
 ) -> None:
     """Trust a log origin signed by the given key(s)."""
     from ledger.witness import Witness
@@ -57,12 +67,12 @@ def add_log(
         else [vkey]
     )
     with about("bad log vkey"):
-        Witness(state).add_log(origin, keys)
+        Witness(state, key=key).add_log(origin, keys)
     typer.echo(f"trusting {origin} ({len(keys)} key(s))")
 
 
 @app.command("cosign")
-def cosign(
+def cosign(  # noqa: PLR0917 - typer maps parameters to options
     checkpoint_file: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="Signed checkpoint note.")
     ],
@@ -76,11 +86,12 @@ def cosign(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the cosigned note here.")
     ] = None,
+    key: KeyOption = None,
 ) -> None:
     """Cosign CHECKPOINT_FILE if it extends the last checkpoint cosigned for its origin."""
     from ledger.witness import Witness
 
-    witness = Witness(state)
+    witness = Witness(state, key=key)
     hashes: list[bytes] = []
     if proof is not None:
         try:
@@ -97,10 +108,10 @@ def cosign(
 
 
 @app.command("show")
-def show(state: StateOption) -> None:
+def show(state: StateOption, key: KeyOption = None) -> None:
     """Print the witness vkey and the last cosigned size per origin."""
     from ledger.witness import Witness
 
-    witness = Witness(state)
+    witness = Witness(state, key=key)
     data = json.loads((state / "state.json").read_text()) if (state / "state.json").exists() else {}
     emit_json({"vkey": witness.verifier.vkey, "logs": data})

@@ -31,8 +31,8 @@ from ledger.errors import KeyUnavailable
 from ledger.eventhead import EventHead, decode_head
 from ledger.events import EVENT_CLASSES, leaf_hash
 from ledger.gcpause import gc_paused
-from ledger.hsm import is_pkcs11_uri, open_pkcs11_signer
-from ledger.keys import KeyFileError, load_or_create_signer
+from ledger.hsm import is_pkcs11_uri
+from ledger.keys import KeyFileError, load_key
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
 from ledger.store.copyrows import binary_copy
@@ -76,7 +76,7 @@ class _Accepted(NamedTuple):
 
 @functools.lru_cache(maxsize=16)
 def _signer_for(path: Path, name: str, _identity: tuple[int, int] | None) -> Signer:
-    return load_or_create_signer(path, name)
+    return load_key(path, name, create=True)
 
 
 def log_signer(settings: Settings) -> Signer:
@@ -114,7 +114,7 @@ def _pkcs11_env() -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=4)
 def _token_signer(spec: str, name: str, _env: tuple[str, str]) -> Signer:
-    return open_pkcs11_signer(name, spec)
+    return load_key(spec, name)
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
@@ -122,14 +122,21 @@ _CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", re.ASCII).
 
 
 def configured_witness(settings: Settings) -> Witness | None:
-    """The in-process witness (settings.extra['witness_dir'] or LEDGER_WITNESS_DIR), if any."""
+    """The in-process witness (settings.extra['witness_dir'] or LEDGER_WITNESS_DIR), if any.
+
+    Its key is `witness.key` in that folder unless settings.extra['witness_key'] or
+    LEDGER_WITNESS_KEY names another key file or a `pkcs11:` URI (ledger.keys.load_key).
+    """
     folder = settings.extra.get("witness_dir") or os.environ.get("LEDGER_WITNESS_DIR")
-    return _witness_at(Path(folder)) if folder else None
+    if not folder:
+        return None
+    key = settings.extra.get("witness_key") or os.environ.get("LEDGER_WITNESS_KEY", "")
+    return _witness_at(Path(folder), key.strip() or None, _pkcs11_env())
 
 
-@functools.cache
-def _witness_at(folder: Path) -> Witness:
-    return Witness(folder)
+@functools.lru_cache(maxsize=8)
+def _witness_at(folder: Path, key: str | None, _env: tuple[str, str]) -> Witness:
+    return Witness(folder, key=key)
 
 
 def _cosign(  # noqa: PLR0917 - internal helper called once, positionally

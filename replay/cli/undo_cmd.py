@@ -184,6 +184,16 @@ def approve_cmd(  # noqa: PLR0917 - typer maps parameters to options
     ] = None,
     json_out: JsonOption = False,
     approver: Annotated[str | None, deprecated_as("--approver")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="LEDGER_APPROVER_KEY",
+            metavar="FILE|PKCS11-URI",
+            help="Approver key: an existing key file or a pkcs11: URI "
+            "(default: keys/approvers/NAME.key).",
+        ),
+    ] = None,
 ) -> None:
     """Sign the plan digest (separation of duties: not an original actor or approver)."""
     from replay.undo.approvals import approve as approve_plan
@@ -193,7 +203,8 @@ def approve_cmd(  # noqa: PLR0917 - typer maps parameters to options
     if approver is None:
         raise InputError("give --as PRINCIPAL: who approves the plan")
     plan = read_plan(plan_file)
-    result = approve_plan(connection(ctx), settings_from(ctx), plan, approver, tuple(role or ()))
+    roles = tuple(role or ())
+    result = approve_plan(connection(ctx), settings_from(ctx), plan, approver, roles, key=key)
     if json_out:
         emit_json(
             {

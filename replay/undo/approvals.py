@@ -139,9 +139,14 @@ def approve(
     plan: UndoPlan,
     approver: str,
     roles: tuple[str, ...] = (),
+    *,
+    key: str | None = None,
 ) -> Approval:
     """Check SoD against the ledger, sign the digest with the approver's existing key, record
-    undo.plan.approved. UnknownApprover (exit 2) when no key was created for `approver`."""
+    undo.plan.approved. UnknownApprover (exit 2) when no key was created for `approver`.
+
+    `key` (a key file or `pkcs11:` URI; ledger.approver_keys) picks where the key lives; only
+    its public key and the signature are recorded, never the spec itself."""
     if not is_valid_name(approver) or "/" in approver:
         raise ApprovalRefused(
             f"approver name {approver!r} must be a plain name (no spaces, '+' or '/')"
@@ -149,7 +154,7 @@ def approve(
     refusal = original_parties(conn, plan).refusal(approver)
     if refusal is not None:
         raise ApprovalRefused(refusal)
-    signer = load_approver_signer(settings, approver)
+    signer = load_approver_signer(settings, approver, key)
     signature = signer.sign(approval_message(plan.digest, approver))
     record_plan(conn, settings, plan, plan.created_by)
     event = record_event(

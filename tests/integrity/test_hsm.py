@@ -3,10 +3,6 @@ token key's public half; a tampered note fails; every misconfiguration is one li
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,70 +11,32 @@ import pytest
 
 from ledger.config import Settings
 from ledger.errors import ExitCode
-from ledger.hsm import DEFAULT_MODULE, HsmError, Pkcs11Signer, Pkcs11Uri, open_pkcs11_signer
+from ledger.hsm import HsmError, Pkcs11Signer, Pkcs11Uri, open_pkcs11_signer
 from ledger.note import Signer, Verifier, open_note
 from ledger.store.sequencer import log_signer
 from ledger.verify import verify_ledger
+from tests.hsmkit import PIN, TOKEN, SoftHsm, needs_softhsm
 from tests.integrity.conftest import Cli
 from tests.ledgerkit import append, attacker, chained_run
 
-PIN = "2468"
-TOKEN = "ledger-test"
 OBJECT = "log"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("softhsm2-util") is None or not Path(DEFAULT_MODULE).is_file(),
-    reason="softhsm2 is not installed (apt-get install softhsm2); .ci/run installs it",
-)
+pytestmark = needs_softhsm
 
 
 @dataclass(frozen=True)
 class Token:
-    """A SoftHSM2 token with an Ed25519 key pair generated inside it."""
+    """The log key pair generated inside the test process's SoftHSM2 token."""
 
     uri: str
     public_key: bytes
     conf: Path
 
 
-def _generate_key_pair() -> bytes:
-    """Generate the pair in the token (never imported from a file); return the public key."""
-    import pkcs11
-    from pkcs11 import Attribute, KeyType
-    from pkcs11.util.ec import encode_named_curve_parameters
-
-    token = pkcs11.lib(DEFAULT_MODULE).get_token(token_label=TOKEN)
-    with token.open(user_pin=PIN, rw=True) as session:
-        ed25519 = encode_named_curve_parameters("1.3.101.112")
-        params = session.create_domain_parameters(
-            KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: ed25519}, local=True
-        )
-        public, _ = params.generate_keypair(store=True, label=OBJECT)
-        point = bytes(public[Attribute.EC_POINT])
-    assert point[:2] == b"\x04\x20"
-    return point[2:]
-
-
-@pytest.fixture(scope="module")
-def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Token]:
-    """One token per worker process: SoftHSM2 reads SOFTHSM2_CONF once per process."""
-    folder = tmp_path_factory.mktemp("softhsm")
-    (folder / "tokens").mkdir()
-    conf = folder / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\n")
-    saved = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    init = ["--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", "13579"]
-    subprocess.run(
-        ["softhsm2-util", *init],
-        check=True,
-        capture_output=True,
-    )
-    yield Token(f"pkcs11:token={TOKEN};object={OBJECT};type=private", _generate_key_pair(), conf)
-    if saved is None:
-        os.environ.pop("SOFTHSM2_CONF", None)
-    else:
-        os.environ["SOFTHSM2_CONF"] = saved
+@pytest.fixture
+def token(softhsm: SoftHsm) -> Token:
+    """The token's "log" key pair (generated in the token on first use)."""
+    return Token(softhsm.uri(OBJECT), softhsm.public_key(OBJECT), softhsm.conf)
 
 
 @pytest.fixture

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from ledger.approver_keys import approver_key_path, create_approver_key, load_approver_signer
 from ledger.config import Settings
-from ledger.errors import ExitCode
+from ledger.errors import ExitCode, KeyUnavailable
+from ledger.keys import KeyFileError
 from ledger.store import undo as undo_store
 from replay.undo.approvals import approval_message
 from replay.undo.model import UndoPlan, read_plan, write_plan
@@ -145,3 +147,18 @@ def test_second_person_approves_and_a_third_applies(
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["status"] == "done"
     assert crm_snapshot(agent.conn)["contacts"] == before["contacts"]
+
+
+def test_approver_key_named_explicitly_is_loaded_never_made_and_bound_to_its_name(
+    ledger_settings: Settings, tmp_path: Path
+) -> None:
+    """`--key FILE` / LEDGER_APPROVER_KEY: the file must exist (nothing is created) and a key
+    made for one approver cannot sign as another."""
+    carol = create_approver_key(ledger_settings, "carol")
+    assert load_approver_signer(ledger_settings, "carol", str(carol.path)).vkey == carol.vkey
+    with pytest.raises(KeyFileError, match="expected 'mallory'"):
+        load_approver_signer(ledger_settings, "mallory", str(carol.path))
+    missing = tmp_path / "nobody.key"
+    with pytest.raises(KeyUnavailable, match="no key file at"):
+        load_approver_signer(ledger_settings, "nobody", str(missing))
+    assert not missing.exists() and not approver_key_path(ledger_settings, "nobody").exists()

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from ledger.keys import KeyFileError, fingerprint, load_or_create_signer, pub_path
+from ledger.errors import ExitCode
+from ledger.keys import (
+    KeyFileError,
+    KeyNotFound,
+    fingerprint,
+    load_key,
+    load_or_create_signer,
+    pub_path,
+)
 from ledger.note import NoteError, Signer, Verifier, open_note
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
@@ -178,3 +186,18 @@ def test_failed_construction_tracebacks_hold_no_seed() -> None:
     library = _library_locals(exc2.value)
     for form in [*forms, parts[4]]:
         assert form not in library
+
+
+def test_load_key_creates_only_when_asked(tmp_path: Path) -> None:
+    """A key named explicitly is only loaded: a missing file is one line, exit KEY, no file."""
+    path = tmp_path / "keys" / "w.key"
+    with pytest.raises(KeyNotFound) as missing:
+        load_key(str(path), "w")
+    assert str(missing.value) == f"no key file at {path}"
+    assert missing.value.exit_code == ExitCode.KEY
+    assert not path.exists()
+    made = load_key(path, "w", create=True, write_pub=False)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and not pub_path(path).exists()
+    assert load_key(str(path), "w").vkey == made.vkey
+    with pytest.raises(KeyFileError, match="expected 'x'"):
+        load_key(path, "x")  # a file key signs only under its own name
