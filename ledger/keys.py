@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 
 from ledger.errors import KeyUnavailable
-from ledger.hsm import is_pkcs11_uri, open_pkcs11_signer
+from ledger.hsm import Pkcs11Uri, is_pkcs11_uri, open_pkcs11_signer
 from ledger.note import NoteError, Signer, Verifier
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "load_or_create_signer",
     "load_signer",
     "pub_path",
-    "read_signer",
     "replace_signer",
 ]
 
@@ -51,7 +50,7 @@ class KeyNotFound(KeyFileError):
 
 
 def load_key(
-    spec: str | Path, name: str, *, create: bool = False, write_pub: bool = True
+    spec: str | Path, name: str | None, *, create: bool = False, write_pub: bool = True
 ) -> Signer:
     """The signer named by `spec`: a `pkcs11:` URI (key stays in the token) or a key file.
 
@@ -60,14 +59,16 @@ def load_key(
     created only when `create` is set (the zero-set-up defaults of the log and witness keys);
     otherwise a missing file is KeyNotFound. `write_pub` keeps `<file>.pub` current for a
     created-on-first-use key (an existing key named explicitly is only read, never touched).
+    `name` None takes the key's own name: the file's, or the token object's label (for keys
+    chosen per command, such as an administrator's `--key`).
     """
     if isinstance(spec, str) and is_pkcs11_uri(spec):
-        return open_pkcs11_signer(name, spec)
+        return open_pkcs11_signer(name or Pkcs11Uri.parse(spec).object or "key", spec)
     path = Path(spec)
-    if create:
+    if create and name is not None:
         return load_or_create_signer(path, name, write_pub=write_pub)
     try:
-        return load_signer(path, name)
+        return _load(path) if name is None else load_signer(path, name)
     except FileNotFoundError:
         raise KeyNotFound(f"no key file at {path}") from None
 
@@ -103,22 +104,6 @@ def load_or_create_signer(path: Path, name: str, *, write_pub: bool = True) -> S
     if write_pub:
         _write_pub(path, signer)
     return signer
-
-
-def read_signer(spec: str | Path, name: str | None = None) -> Signer:
-    """The signer a key spec names: a key file (its own name), or a `pkcs11:` URI (`name`).
-
-    For keys chosen per command (`--key`), which are never created here.
-    """
-    from ledger.hsm import is_pkcs11_uri, open_pkcs11_signer
-
-    text = str(spec)
-    if is_pkcs11_uri(text):
-        return open_pkcs11_signer(name or "key", text)
-    try:
-        return _load(Path(text))
-    except FileNotFoundError:
-        raise KeyFileError(f"{text}: no such key file") from None
 
 
 def load_signer(path: Path, name: str) -> Signer:

@@ -55,7 +55,7 @@ def sign(
     import sys
 
     from ledger.authority.signed import load_registry_yaml, parse_registry_yaml, sign_registry
-    from ledger.keys import read_signer
+    from ledger.keys import load_key
 
     if file == "-":
         registry = parse_registry_yaml(sys.stdin.read(), Path.cwd(), "<stdin>")
@@ -63,7 +63,7 @@ def sign(
         registry = load_registry_yaml(Path(file))
     named = settings_from(ctx).keys_dir / "admin" / f"{key}.key"
     spec = str(named) if "/" not in key and not Path(key).exists() and named.exists() else key
-    signed = sign_registry(registry, read_signer(spec, "admin"))
+    signed = sign_registry(registry, load_key(spec, None))
     text = json.dumps(signed.to_json(), indent=2, sort_keys=True) + "\n"
     meta = registry.registry
     done = f"signed {meta.name} v{meta.version} ({signed.digest[:16]})"
