@@ -22,8 +22,9 @@ from ledger.authority.service import load_history, publish_registry
 from ledger.authority.signed import RegistryError, SignedRegistry
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot, TrustRootError
 from ledger.config import Settings
-from ledger.note import Signer
+from ledger.note import Signer, Verifier
 from tests.authority.conftest import signed
+from tests.hsmkit import PIN, SoftHsm, needs_softhsm
 
 Cli = Callable[..., Any]
 ALICE = {"id": "alice@acme.test", "roles": ["finance_lead"]}
@@ -163,3 +164,22 @@ def test_registry_rejects_private_keys_and_duplicate_principals(admin: Signer) -
         registry(principals=[{"id": "a", "approver_key": admin.private_key_string()}])
     with pytest.raises(ValidationError, match="listed twice"):
         registry(principals=[{"id": "Alice@x"}, {"id": "alice@X"}])
+
+
+@needs_softhsm
+def test_registry_signed_in_a_pkcs11_token_is_trusted_through_its_public_key(
+    cli: Cli, softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    uri = softhsm.uri("registry-admin")
+    root = tmp_path / "root.pub"
+    root.write_text(Verifier.from_public_key("registry-admin", softhsm.public_key("registry-admin"))
+                    .vkey + "\n")
+    source = tmp_path / "registry.yaml"
+    source.write_text("registry: {name: acme, version: 1}\nprincipals: [{id: dana@acme.test}]\n")
+    env = {"LEDGER_PKCS11_PIN": PIN}
+    res = cli("registry", "sign", str(source), "--key", uri, env=env)
+    assert res.exit_code == 0, res.stderr
+    assert "pkcs11" not in (tmp_path / "registry.signed.json").read_text()
+    res = cli("registry", "publish", str(tmp_path / "registry.signed.json"), "--trust-root",
+              str(root))
+    assert res.exit_code == 0 and res.stdout.startswith("published: acme v1"), res.stderr
