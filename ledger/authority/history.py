@@ -11,19 +11,32 @@ refused (`stale`), so the registry cannot be rolled back by replaying history.
 from __future__ import annotations
 
 import bisect
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ledger.authority.registry import Registry
 from ledger.authority.signed import RegistryError, SignedRegistry
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
-from ledger.store.registry import PublishedRegistry
 
-__all__ = ["InForce", "Refused", "RegistryHistory"]
+__all__ = ["InForce", "PublishedRegistry", "Refused", "RegistryHistory"]
 
 _UNSIGNED = "not signed by an administrator key of the trust root"
 Status = Literal["trusted", "no_trust_root", "none_published"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRegistry:
+    """One registry.published event as stored: where it sits and what it carries, unjudged.
+
+    Pure data (no database types), so the offline bundle verifier judges registries from a
+    bundle with the same history code replay uses against the database.
+    """
+
+    seq: int
+    event_id: uuid.UUID
+    recorded: dict[str, Any]  # {"document": ..., "signatures": [...]} as stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,25 +7,13 @@ ledger.authority.history against the trust root the caller brings.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from typing import Any
-
 import psycopg
 
+from ledger.authority.history import PublishedRegistry
 from ledger.db.sqlfiles import query
 from ledger.events import decode_event
 
 __all__ = ["PublishedRegistry", "published_registries"]
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedRegistry:
-    """One registry.published event: where it sits and the signed document it carries."""
-
-    seq: int
-    event_id: uuid.UUID
-    recorded: dict[str, Any]  # {"document": ..., "signatures": [...]} as stored
 
 
 def published_registries(conn: psycopg.Connection, origin: str) -> list[PublishedRegistry]:
