@@ -8,6 +8,7 @@ trust root) exits non-zero with one line and leaves the log exactly as it was.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -88,8 +89,6 @@ def test_cli_approve_records_a_signature_the_registry_key_verifies(
     res = cli("approve", "appr-1", "--as", "Alice@ACME.test", "--key", key, "--expires", "15m",
               "--reason", "invoice checked", "--json", env=_env(root_file))
     assert res.exit_code == 0, res.stderr
-    import json
-
     out = json.loads(res.stdout)
     data = _recorded(ledger_conn, out["event_id"])
     request = world["request"]
@@ -110,8 +109,6 @@ def test_cli_reject_is_signed_too(
 ) -> None:
     res = cli("approve", "appr-1", "--as", ALICE, "--reject", "--json", env=_env(root_file))
     assert res.exit_code == 0, res.stderr
-    import json
-
     data = _recorded(ledger_conn, json.loads(res.stdout)["event_id"])
     assert data.decision == "rejected" and data.expires_at is None
     assert _verify(ledger_conn, ledger_settings, root, data, world["request"],
@@ -158,4 +155,26 @@ def test_unknown_approval_id_and_missing_key_file_refuse(
     assert res.exit_code != 0 and "create it first with `ledger keys approver" in res.stderr
     res = cli("approve", "appr-1", "--as", ALICE, "--expires", "soon", env=_env(root_file))
     assert res.exit_code != 0 and "--expires 'soon' is not a duration" in res.stderr
+    assert _count(ledger_conn) == before
+
+
+def test_writer_altered_or_repeated_requests_are_not_signed(
+    cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Settings, root_file: Path,
+    world: dict[str, Any],
+) -> None:
+    """A writer records a $250 args_hash over $9,999 args, or repeats an approval id."""
+    forged = single_event("approval.requested", {
+        "approval_id": "appr-forged", "tool_call_id": "call-2", "tool": "payments.refund",
+        "args_hash": args_hash(ARGS), "args": {**ARGS, "amount": "9999.00"}})
+    again = single_event("approval.requested", {
+        "approval_id": "appr-1", "tool_call_id": "call-3", "tool": "payments.refund",
+        "args_hash": args_hash(ARGS), "args": ARGS})
+    append(ledger_conn, [forged, again], ledger_settings)
+    before = _count(ledger_conn)
+    res = cli("approve", "appr-forged", "--as", ALICE, env=_env(root_file))
+    assert res.exit_code != 0 and "refusing to sign" in res.stderr, res.stderr
+    assert "its recorded args hash to" in res.stderr
+    res = cli("approve", "appr-1", "--as", ALICE, env=_env(root_file))
+    assert res.exit_code != 0
+    assert "approval id 'appr-1' is requested more than once" in res.stderr, res.stderr
     assert _count(ledger_conn) == before
