@@ -63,6 +63,7 @@ class LedgerApp(App[None]):
         snapshot: bool = False,
         listen: bool = True,
         user: str = "investigator",
+        trust_root: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -72,6 +73,7 @@ class LedgerApp(App[None]):
         self.snapshot = snapshot
         self.listen = listen and not snapshot
         self.user = user
+        self.trust_root = trust_root  # judges the registry for signed approvals (None: env)
         self.exercise: Exercise | None = Exercise.load(exercise) if exercise else None
         self.verified: dict[str, int] = {}
         self.verify_status = "unverified"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from ledger.authority.decide import SignedDecision
 from ledger.events import EventBase
 from ledger.operator import AnnotationKind, Recorded, record_annotation, record_stop
 from ledger.store.door import append
@@ -67,3 +68,24 @@ class Writer:
     def seed(self, events: Sequence[EventBase]) -> int:
         """Append a scenario's events through the write door and sequence them; how many."""
         return self.data.call(append, events, self.data.settings).sequenced
+
+
+def record_decision(
+    writer: Writer, tenant: str, *, approval_id: str, decision: str, trust_root: str | None
+) -> SignedDecision:
+    """The operator's signed decision on a pending approval (ledger.authority.decide).
+
+    The key is the operator's own approver key (`ledger keys approver NAME`, NAME the TUI user),
+    never created here; the registry in force is judged by `trust_root` (else
+    $LEDGER_TRUST_ROOT). Refusals are one-line LedgerErrors and record nothing.
+    """
+    from ledger.approver_keys import load_approver_signer
+    from ledger.authority.decide import decide_signed
+    from ledger.authority.trust import trust_root as load_root
+
+    settings = writer.data.settings
+    signer = load_approver_signer(settings, writer.user)
+    return writer.data.call(
+        decide_signed, settings, approval_id=approval_id, approver=writer.user,
+        decision=decision, signer=signer, root=load_root(trust_root), tenant=tenant,
+    )

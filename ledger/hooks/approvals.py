@@ -22,6 +22,7 @@ from ledger.hooks.sanitize import json_safe
 
 if TYPE_CHECKING:
     from ledger.hooks.runs import Run
+    from ledger.note import Signer
 
 __all__ = ["Approval", "decide", "request_approval"]
 
@@ -92,12 +93,22 @@ def decide(
     decision: str = "approved", edited_args: Any = None, reason: str | None = None,
     signature: str | None = None, tool_call_id: str | None = None, args_hash: str | None = None,
     raw: tuple[str, Any] | None = None, source: Mapping[str, str] | None = None,
+    signer: Signer | None = None, expires_at: str | None = None,
+    registry_hash: str | None = None, trust_root: str | None = None,
 ) -> UUID:
     """Record approval.decided; returns its event id.
 
     Recorded in the requesting run while it is live in this process. Otherwise (the decision
     comes from another process, or after the run ended) it is a single-event run, which then
     needs `tool_call_id` and `args_hash` to stay bound to the call.
+
+    With `signer` (the approver's key), the decision is signed over the same claim `ledger
+    approve` signs (ledger.authority.decide): the run's log origin, the call, the recorded args
+    hash (the edited one for edits), the decision, `expires_at`, the approver and the registry in
+    force, read with the run's writer settings and the trust root (`trust_root`, else
+    $LEDGER_TRUST_ROOT). A hook without database access passes `registry_hash` instead. Signed
+    decisions record no roles: the registry in force says who holds which. Without `signer`
+    the decision is recorded unsigned, which replay treats as unverified.
     """
     from ledger.hooks.runs import Run  # runs imports this module: import lazily
 
@@ -122,6 +133,20 @@ def decide(
             "decision": verdict, "approver": {"id": approver, "roles": list(roles)},
             "edited_args": edited_safe, "edited_args_hash": edited_hash, "reason": reason,
             "signature": signature}
+    if signer is not None:
+        bound = approval or (approval_id if isinstance(approval_id, Approval) else None)
+        if bound is None:
+            raise ValueError(f"approval {key!r} is not pending in this process; sign it with "
+                             "`ledger approve` (it reads the recorded request)")
+        try:
+            data = _signed_data(bound, run, verdict=verdict, approver=approver, signer=signer,
+                                edited=edited_safe, reason=reason,
+                                ctx=SigningContext(expires_at, registry_hash, trust_root))
+        except Exception:
+            if entry is not None:  # refused: the approval stays pending, nothing recorded
+                with _lock:
+                    _pending[key] = entry
+            raise
     caused_by = {"caused_by": str(approval.event_id)} if approval else None
     target = run if run is not None and not run.ended else None
     if target is None:
@@ -134,3 +159,51 @@ def decide(
         with run._lock:
             run.approved[(approval.tool, final_hash)] = call_id
     return ref.event_id
+
+
+@dataclass(frozen=True, slots=True)
+class SigningContext:
+    """What a signed decision needs beyond the call: its expiry and the registry it acts under."""
+
+    expires_at: str | None
+    registry_hash: str | None
+    trust_root: str | None
+
+
+def _registry_for(
+    run: Run | None, approver: str, signer: Signer, origin: str, ctx: SigningContext
+) -> tuple[str, str]:
+    """(registry hash, registered approver id): the registry in force, read and checked now."""
+    if ctx.registry_hash is not None:
+        return ctx.registry_hash, approver
+    from ledger.authority.decide import check_approver, registry_now
+    from ledger.authority.trust import trust_root
+    from ledger.db.connect import connect
+    from ledger.hooks.setup import get_writer
+
+    settings = run.writer.settings if run is not None else get_writer().settings
+    with connect(settings, migrate=False) as conn:
+        now = registry_now(conn, origin, trust_root(ctx.trust_root))
+    return str(now.digest), check_approver(now, approver, signer).id
+
+
+def _signed_data(
+    approval: Approval, run: Run | None, *, verdict: Decision, approver: str, signer: Signer,
+    edited: Any, reason: str | None, ctx: SigningContext,
+) -> dict[str, Any]:
+    """The signed `approval.decided` data, built exactly as ledger.authority.decide builds it."""
+    from ledger.authority.approvals import ApprovalClaim, sign_approval
+    from ledger.authority.decide import decided_data
+    from ledger.hooks.setup import get_writer
+
+    writer = run.writer if run is not None else get_writer()
+    origin = writer.settings.origin(run.tenant if run is not None else None)
+    registry, who = _registry_for(run, approver, signer, origin, ctx)
+    claim = ApprovalClaim(
+        origin=origin, run_id=approval.run_id, tool_call_id=approval.tool_call_id,
+        tool=approval.tool,
+        args_hash=hash_args(edited) if edited is not None else approval.args_hash,
+        decision=verdict, expires_at=ctx.expires_at, approver=who, registry=registry,
+    )
+    return decided_data(claim, sign_approval(claim, signer), approval_id=approval.approval_id,
+                        bound_hash=approval.args_hash, edited_args=edited, reason=reason)

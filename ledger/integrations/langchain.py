@@ -27,6 +27,7 @@ from ledger.hooks.context import current_run
 from ledger.hooks.runs import Run
 from ledger.hooks.sanitize import error_info
 from ledger.hooks.tools import ToolCall
+from ledger.note import Signer
 
 __all__ = ["LedgerCallbackHandler"]
 
@@ -260,12 +261,15 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                    edited_args=edited, source=SOURCE, raw=(SCHEMA, {"resume": value}))
 
     def resume(self, value: Any, *, approver: str, roles: Iterable[str] = (),
-               decision: str | None = None, edited_args: Any = None) -> Command[Any]:
-        """Decide every pending interrupt as `approver` and return the Command to resume with."""
+               decision: str | None = None, edited_args: Any = None,
+               signer: Signer | None = None) -> Command[Any]:
+        """Decide every pending interrupt as `approver` and return the Command to resume with.
+
+        With `signer` (the approver's key) each decision is signed (see `ledger.decide`)."""
         for approval_id in list(self.pending):
             self.pending.pop(approval_id)
             verdict, edited = _decision(value) if decision is None else (decision, edited_args)
             decide(approval_id, approver=approver, roles=roles, decision=verdict,
                    edited_args=edited if edited_args is None else edited_args, source=SOURCE,
-                   raw=(SCHEMA, {"resume": value}))
+                   raw=(SCHEMA, {"resume": value}), signer=signer)
         return Command(resume=value)

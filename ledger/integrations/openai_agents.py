@@ -31,6 +31,7 @@ from ledger.hooks.errors import LedgerUnavailable
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import ACK_TIMEOUT, get_writer
 from ledger.hooks.tools import ToolCall
+from ledger.note import Signer
 
 __all__ = ["LedgerRunHooks", "LedgerTracingProcessor", "approve", "record_interruptions",
            "reject"]
@@ -267,20 +268,24 @@ def record_interruptions(result: Any, run: Run | None = None,
 
 
 def approve(state: Any, item: ToolApprovalItem, *, approver: str, roles: Iterable[str] = (),
-            always: bool = False, reason: str | None = None) -> None:
-    """Record approval.decided (approved) as `approver`, then `state.approve(item)`."""
+            always: bool = False, reason: str | None = None,
+            signer: Signer | None = None) -> None:
+    """Record approval.decided (approved) as `approver`, then `state.approve(item)`.
+
+    With `signer` (the approver's key) the decision is signed (see `ledger.decide`)."""
     approval = _approvals.pop(str(item.call_id), None)
     if approval is not None:
         decide(approval, approver=approver, roles=roles, decision="approved", reason=reason,
-               source=SOURCE)
+               source=SOURCE, signer=signer)
     state.approve(item, always_approve=always)
 
 
 def reject(state: Any, item: ToolApprovalItem, *, approver: str, roles: Iterable[str] = (),
-           message: str | None = None, always: bool = False) -> None:
+           message: str | None = None, always: bool = False,
+           signer: Signer | None = None) -> None:
     """Record approval.decided (rejected) as `approver`, then `state.reject(item)`."""
     approval = _approvals.pop(str(item.call_id), None)
     if approval is not None:
         decide(approval, approver=approver, roles=roles, decision="rejected", reason=message,
-               source=SOURCE)
+               source=SOURCE, signer=signer)
     state.reject(item, always_reject=always, rejection_message=message)

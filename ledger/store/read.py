@@ -25,6 +25,7 @@ __all__ = [
     "RunSummary",
     "SignedCheckpoint",
     "StoredEvent",
+    "approval_requests",
     "checkpoint_at",
     "checkpoint_at_most",
     "checkpoints",
@@ -138,6 +139,12 @@ def event_by_id(conn: psycopg.Connection, event_id: uuid.UUID) -> StoredEvent | 
         return None
     origin, seq, rec, body, leaf = row
     return StoredEvent(int(seq), rec, bytes(body), bytes(leaf), origin)
+
+
+def approval_requests(conn: psycopg.Connection, origin: str, approval_id: str) -> list[StoredEvent]:
+    """The sequenced approval.requested events of `origin` with this approval id, by seq."""
+    rows = conn.execute(query("approval_requests"), (origin, approval_id)).fetchall()
+    return _stored(rows)
 
 
 def iter_events(

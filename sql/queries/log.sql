@@ -33,3 +33,11 @@ FROM unnest(%s::uuid[]) AS r(id)
 LEFT JOIN ledger_events e ON e.event_id = r.id
 LEFT JOIN ledger_intake i ON i.event_id = r.id
 ORDER BY r.id
+
+-- approval_requests --
+-- The approval.requested events of one log carrying an approval id (issue 14: `ledger approve`),
+-- through the (origin, type, seq) index; more than one means a writer repeated the id.
+SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events
+WHERE origin = %s AND type = 'approval.requested'
+  AND convert_from(body, 'UTF8')::jsonb #>> '{data,approval_id}' = %s
+ORDER BY seq

@@ -37,7 +37,7 @@ _FIELDS = ("agent", "user", "tool", "resource", "prompt", "model", "type")
 class TimelineScreen(LedgerScreen):
     """Virtualised events plus inspector."""
 
-    WRITE_ACTIONS = frozenset({"bookmark", "note", "tag"})
+    WRITE_ACTIONS = frozenset({"bookmark", "note", "tag", "decide"})
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="timeline.back", tooltip="Clear filter, then go back"),
         Binding(
@@ -68,6 +68,10 @@ class TimelineScreen(LedgerScreen):
         Binding("n", "note", "Note", id="timeline.note"),
         Binding("number_sign", "tag", "Tag", show=False, id="timeline.tag"),
         Binding("S", "tsu", "Trace/Stop/Undo", id="timeline.tsu"),
+        Binding("y", "decide('approved')", "Approve", show=False, id="timeline.approve",
+                tooltip="Sign an approval of the approval request under the cursor"),
+        Binding("x", "decide('rejected')", "Reject", show=False, id="timeline.reject",
+                tooltip="Sign a rejection of the approval request under the cursor"),
         Binding("R", "replay", "Replay", show=False, id="timeline.replay"),
     ]
 
@@ -330,6 +334,35 @@ class TimelineScreen(LedgerScreen):
             PromptScreen("Tags (space separated)"),
             lambda text: self._annotate("tag", text, text.split()) if text else None,
         )
+
+    # ------------------------------------------------------------------ approvals
+    def action_decide(self, decision: str) -> None:
+        """Approve (y) or reject (x) the approval.requested under the cursor, signed."""
+        row = self.cursor_row
+        if row is None or not self.lapp.writes_allowed():
+            return
+        if row.type != "approval.requested":
+            self.notify("not an approval request: move to an approval.requested event",
+                        severity="warning")
+            return
+        doc = row.document()
+        tenant = self.lapp.tenant_for(str(doc.get("tenant", "default")))
+        self.write_decision(tenant, str(doc["data"]["approval_id"]), decision)
+
+    @work(thread=True, group="writes", exit_on_error=False, description="Signing a decision")
+    def write_decision(self, tenant: str, approval_id: str, decision: str) -> None:
+        """Sign and record the decision; a refusal is a one-line notification, nothing recorded."""
+        from ledger.errors import LedgerError
+        from tui.writer import record_decision
+
+        try:
+            done = record_decision(self.lapp.writer(), tenant, approval_id=approval_id,
+                                   decision=decision, trust_root=self.lapp.trust_root)
+        except LedgerError as exc:
+            self.post_message(Notice(f"{approval_id}: {exc}", error=True))
+            return
+        self.post_message(Notice(f"{done.claim.decision}: {approval_id} signed by "
+                                 f"{done.claim.approver} ({done.signed.signing_key})"))
 
     def action_tsu(self) -> None:
         from tui.screens.tsu import TraceStopUndoScreen
