@@ -9,18 +9,19 @@ forms, all meaning an instant in UTC unless they carry their own offset:
     2026-11-24T10:00:00+02:00 / Z   a date-time with a zone (fractions down to nanoseconds)
     30m  24h  7d  2w  90s           relative: that long before now
 
-Anything else is an InputError (exit 2) that names the option and lists these forms.
+Anything else is an InputError (exit 2) that names the option and lists these forms. Spans
+(`--expires 15m`, an undo window of `30d`) use `parse_duration`, the same units.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from ledger import ids
 from ledger.errors import InputError
 
-__all__ = ["FORMS", "parse_time", "parse_time_ns"]
+__all__ = ["FORMS", "DurationError", "parse_duration", "parse_time", "parse_time_ns"]
 
 FORMS = (
     "a date (2026-11-24), a date-time (2026-11-24T10:00, no zone means UTC) "
@@ -56,3 +57,15 @@ def parse_time(text: str, option: str = "time", *, now: datetime | None = None) 
     ns = parse_time_ns(text, option, now_ns=anchor)
     seconds, rest = divmod(ns, _NS)
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+
+
+class DurationError(InputError, ValueError):
+    """Not a span: also a ValueError, so model validators report it at the field."""
+
+
+def parse_duration(text: str, option: str = "duration") -> timedelta:
+    """A positive span: 90s, 15m, 24h, 7d or 2w (the relative forms above, as a length)."""
+    found = _RELATIVE.fullmatch(text.strip().lower())
+    if found is None or int(found[1]) == 0:
+        raise DurationError(f"{option} {text!r} is not a duration: give e.g. 90s, 15m, 24h, 7d, 2w")
+    return timedelta(seconds=int(found[1]) * _SECONDS[found[2]])

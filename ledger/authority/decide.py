@@ -13,7 +13,6 @@ entirely. Refusals are one line and record nothing.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,13 +39,10 @@ __all__ = [
     "check_approver",
     "decide_signed",
     "decided_data",
-    "parse_duration",
     "registry_now",
 ]
 
 Decision = Literal["approved", "rejected", "edited"]
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
 class DecisionRefused(InputError):
@@ -76,14 +72,6 @@ class SignedDecision:
     claim: ApprovalClaim
     signed: SignedApproval
     registry_version: int
-
-
-def parse_duration(text: str, option: str = "--expires") -> timedelta:
-    """A duration such as 90s, 15m, 24h, 7d or 2w (ledger.when parses instants, not spans)."""
-    found = _DURATION.fullmatch(text.strip().lower())
-    if found is None or int(found[1]) == 0:
-        raise InputError(f"{option} {text!r} is not a duration: give e.g. 90s, 15m, 24h, 7d")
-    return timedelta(seconds=int(found[1]) * _SECONDS[found[2]])
 
 
 def approval_request(

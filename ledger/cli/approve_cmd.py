@@ -54,14 +54,14 @@ def approve(  # noqa: PLR0917 - typer maps parameters to options
 ) -> None:
     """Approve (or --reject) a pending approval with a signature the registry can verify."""
     from ledger.approver_keys import load_approver_signer
-    from ledger.authority.decide import decide_signed, parse_duration
+    from ledger.authority.decide import decide_signed
     from ledger.authority.trust import trust_root as load_root
-    from ledger.keys import read_signer
+    from ledger.when import parse_duration
 
     settings = settings_from(ctx)
-    expires_in = parse_duration(expires) if expires is not None else None
+    expires_in = parse_duration(expires, "--expires") if expires is not None else None
     root = load_root(trust_root)
-    signer = read_signer(key, as_) if key else load_approver_signer(settings, as_)
+    signer = load_approver_signer(settings, as_, key)
     done = decide_signed(
         connection(ctx), settings, approval_id=approval_id, approver=as_,
         decision="rejected" if reject else "approved", signer=signer, root=root,

@@ -28,6 +28,7 @@ from pydantic import (
 
 from ledger.canonical import content_hash
 from ledger.errors import InputError
+from ledger.when import parse_duration as when_duration
 
 __all__ = [
     "ApprovalRule",
@@ -52,8 +53,6 @@ EffectClass = Literal[
 SIDE_EFFECT_CLASSES = frozenset(
     {"reversible", "compensable", "mitigable", "irreversible", "unknown"}
 )
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[A-Za-z0-9_-]+)*)\}")
 
 
@@ -62,11 +61,8 @@ class ContractError(InputError, ValueError):
 
 
 def parse_duration(text: str) -> int:
-    """`90d`, `24h`, `30m`, `45s`, `2w` -> seconds."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise ValueError(f"duration {text!r} must look like 30s, 15m, 24h, 90d or 2w")
-    return int(match[1]) * _UNIT_S[match[2]]
+    """`90d`, `24h`, `30m`, `45s`, `2w` -> seconds (ledger.when.parse_duration)."""
+    return int(when_duration(text, "duration").total_seconds())
 
 
 class _Model(BaseModel):
