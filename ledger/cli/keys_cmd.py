@@ -1,5 +1,5 @@
-"""`ledger keys show|rotate|revoke|approver`: the log's public key (never the private key), its
-life, and approver keys (created only here)."""
+"""`ledger keys show|rotate|revoke|approver|kek`: the log's public key (never the private key), its
+life, approver keys and the subject key-encryption key (created only here)."""
 
 from __future__ import annotations
 
@@ -101,3 +101,27 @@ def approver(
         return
     typer.echo(f"{'created' if key.created else 'exists'}: {key.path}")
     typer.echo(f"vkey: {key.vkey}")
+
+
+@app.command("kek")
+def kek(ctx: typer.Context, json_out: JsonOption = False) -> None:
+    """Create the subject key-encryption key (0600 file + .pub) explicitly, or show the one in use.
+
+    It wraps every private-payload subject key; keep it (and a backup) out of the database's
+    backups, since a dump plus this file opens every payload. With LEDGER_SUBJECT_KEK=pkcs11:...
+    the KEK is an RSA pair in a token and nothing is created.
+    """
+    from ledger.kek import create_file_kek, kek_path, kek_public, kek_spec
+
+    settings = settings_from(ctx)
+    created = False
+    where = "pkcs11 token" if kek_spec(settings) else str(kek_path(settings))
+    if not kek_spec(settings):
+        _, created = create_file_kek(settings)
+    public = kek_public(settings)
+    info = {"kek": where, "scheme": public.scheme, "kek_id": public.kek_id, "created": created}
+    if json_out:
+        emit_json(info)
+        return
+    typer.echo(f"{'created' if created else 'exists'}: {where}")
+    typer.echo(f"scheme: {public.scheme}  kek_id: {public.kek_id}")
