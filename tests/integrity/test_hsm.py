@@ -188,3 +188,71 @@ def test_token_key_cannot_be_exported_and_uri_hides_the_pin(in_token: Token) -> 
     with pytest.raises(HsmError, match="cannot be exported"):
         signer.private_key_string()
     assert PIN not in repr(Pkcs11Uri.parse(f"{in_token.uri}?pin-value={PIN}"))
+
+
+KEK_OBJECT = "subject-kek"
+
+
+@pytest.fixture(scope="module")
+def rsa_kek(token: Token) -> str:
+    """An RSA-2048 pair generated inside the token for the subject KEK; its pkcs11: URI."""
+    import pkcs11
+    from pkcs11 import KeyType, MechanismFlag
+
+    lib_token = pkcs11.lib(DEFAULT_MODULE).get_token(token_label=TOKEN)
+    try:
+        session = lib_token.open(user_pin=PIN, rw=True)
+    except pkcs11.exceptions.UserAlreadyLoggedIn:  # login is per process: an earlier test did
+        session = lib_token.open(rw=True)
+    with session:
+        session.generate_keypair(
+            KeyType.RSA,
+            2048,
+            store=True,
+            label=KEK_OBJECT,
+            capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+        )
+    return f"pkcs11:token={TOKEN};object={KEK_OBJECT}"
+
+
+def test_subject_keys_wrapped_by_a_token_kek_round_trip(
+    ledger_conn: psycopg.Connection,
+    ledger_settings: Settings,
+    token: Token,
+    rsa_kek: str,
+    monkeypatch: pytest.MonkeyPatch,
+    icli: Cli,
+) -> None:
+    """Wrap in software with the token's RSA public key, unwrap inside the token (OAEP)."""
+    from ledger.kek import kek_path, open_kek
+    from tests.integrity.test_kek import _dump, _opens, _windows
+    from tests.integrity.test_privacy import private_run
+
+    monkeypatch.setenv("LEDGER_SUBJECT_KEK", rsa_kek)
+    monkeypatch.setenv("LEDGER_PKCS11_PIN", PIN)
+    private_run(ledger_conn, ledger_settings, "alice")
+    rows = ledger_conn.execute(
+        "SELECT scheme, key, length(wrapped_key) FROM ledger_subject_keys"
+    ).fetchall()
+    assert rows == [("pkcs11-rsa-oaep", None, 256)]
+    assert not kek_path(ledger_settings).exists()  # no file KEK next to the first log key
+    keys, ciphertexts = _dump(ledger_conn)
+    assert not [c for value in keys for w in _windows(value) for c in ciphertexts if _opens(w, c)]
+    assert open_kek(ledger_settings).scheme == "pkcs11-rsa-oaep"
+    report = verify_ledger(ledger_conn, ledger_settings)
+    assert (report.status, report.payloads_verified) == ("ok", 2)
+    env = {"LEDGER_SUBJECT_KEK": rsa_kek, "SOFTHSM2_CONF": str(token.conf)}
+    res = icli("verify", env={**env, "LEDGER_PKCS11_PIN": PIN})
+    assert res.exit_code == 0, res.stderr
+    shown = icli("keys", "kek", env={**env, "LEDGER_PKCS11_PIN": PIN})
+    assert shown.exit_code == 0, shown.stderr
+    assert "exists: pkcs11 token" in shown.stdout and "pkcs11-rsa-oaep" in shown.stdout
+    # Without the token, the dump and the key files open nothing: one line, exit 4.
+    res = icli("verify", env={"LEDGER_SUBJECT_KEK": "", "SOFTHSM2_CONF": str(token.conf)})
+    assert res.exit_code == ExitCode.KEY
+    assert res.stderr.startswith(
+        f"error: no subject key-encryption key at {kek_path(ledger_settings)}"
+    )
+    res = icli("verify", env={**env, "LEDGER_PKCS11_PIN": "9999"})
+    assert res.exit_code == ExitCode.KEY
+    assert res.stderr.strip() == f"error: wrong PIN for PKCS#11 token {TOKEN!r}"
