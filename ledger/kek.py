@@ -189,9 +189,9 @@ def kek_public(settings: Settings) -> KekPublic:
     """The KEK public key for wrapping new subject keys (file `.pub`, or the token's RSA key)."""
     spec = kek_spec(settings)
     if spec:
-        from ledger.kek_pkcs11 import token_kek
+        from ledger.kek_pkcs11 import token_kek_public
 
-        return token_kek(spec).public()
+        return token_kek_public(spec)
     pub = pub_path(kek_path(settings))
     try:
         tag, _, value = pub.read_text(encoding="ascii").strip().partition(" ")

@@ -3,8 +3,9 @@
 Why: with a file KEK, whoever reads the keys directory and a database dump opens every private
 payload. In a token the KEK private key never leaves it: unwrapping a subject key is an
 RSA-OAEP decryption inside the token. Wrapping needs only the public key, read out of the token
-once (CKA_MODULUS, CKA_PUBLIC_EXPONENT) and used in software (`cryptography`), so a writer
-wraps new subject keys without ever logging in to decrypt anything.
+once (CKA_MODULUS, CKA_PUBLIC_EXPONENT) and used in software (`cryptography`). A writer given no
+PIN reads it in a session without login (the public key must be generated with CKA_PRIVATE
+false), so writers wrap new subject keys holding no secret at all.
 
 OAEP uses SHA-1 for the hash and MGF1: SoftHSM2 2.6 accepts no other OAEP hash, and OAEP's
 security rests on the hash as a random oracle, not on its collision resistance. Selected by
@@ -23,7 +24,7 @@ from ledger.kek import SCHEME_RSA, KekError, kek_id_of
 if TYPE_CHECKING:
     from pkcs11 import Session
 
-__all__ = ["TokenKek", "TokenKekPublic", "token_kek"]
+__all__ = ["TokenKek", "TokenKekPublic", "token_kek", "token_kek_public"]
 
 
 class TokenKekPublic:
@@ -85,20 +86,44 @@ class TokenKek:
             ) from None
 
 
-def token_kek(spec: str) -> TokenKek:
-    """The token KEK named by `spec` (one session per URI and PIN for the life of the process)."""
-    return _token_kek(spec.strip(), os.environ.get("LEDGER_PKCS11_PIN", ""))
+def token_kek_public(spec: str) -> TokenKekPublic:
+    """The token KEK's public key for a writer: read in a session without login when no PIN is
+    configured (so a writer needs no PIN), else from the logged-in session of `token_kek`."""
+    uri = Pkcs11Uri.parse(spec)
+    if uri.pin or os.environ.get("LEDGER_PKCS11_PIN"):
+        return token_kek(spec).public()
+    return _public_only(spec.strip(), os.environ.get("LEDGER_PKCS11_MODULE", ""))
 
 
 @functools.lru_cache(maxsize=4)
-def _token_kek(spec: str, _pin: str) -> TokenKek:
+def _public_only(spec: str, _module: str) -> TokenKekPublic:
+    import pkcs11
+    from pkcs11 import exceptions as px
+
+    from ledger.hsm import DEFAULT_MODULE
+
+    uri = Pkcs11Uri.parse(spec)
+    module = uri.module_path or os.environ.get("LEDGER_PKCS11_MODULE") or DEFAULT_MODULE
+    try:
+        session = pkcs11.lib(module).get_token(token_label=uri.token).open()
+    except (px.PKCS11Error, RuntimeError, OSError) as exc:
+        raise HsmError(
+            f"cannot open PKCS#11 token {uri.token!r} via {module} ({type(exc).__name__})"
+        ) from None
+    try:
+        return _public_key(session, uri)
+    except HsmError:
+        raise HsmError(
+            f"no RSA public key labelled {uri.object!r} readable without login in PKCS#11 token "
+            f"{uri.token!r}: generate it with CKA_PRIVATE false, or set LEDGER_PKCS11_PIN"
+        ) from None
+
+
+def _public_key(session: Session, uri: Pkcs11Uri) -> TokenKekPublic:
     from pkcs11 import Attribute, KeyType, ObjectClass
     from pkcs11 import exceptions as px
 
-    uri = Pkcs11Uri.parse(spec)
-    session = open_token_session(uri)
     try:
-        private = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.RSA, label=uri.object)
         public = session.get_key(ObjectClass.PUBLIC_KEY, KeyType.RSA, label=uri.object)
         modulus = int.from_bytes(bytes(public[Attribute.MODULUS]), "big")
         exponent = int.from_bytes(bytes(public[Attribute.PUBLIC_EXPONENT]), "big")
@@ -113,4 +138,31 @@ def _token_kek(spec: str, _pin: str) -> TokenKek:
         raise HsmError(
             f"cannot read KEK {uri.object!r} from token ({type(exc).__name__})"
         ) from None
-    return TokenKek(session, private, TokenKekPublic(modulus, exponent), uri.object)
+    return TokenKekPublic(modulus, exponent)
+
+
+def token_kek(spec: str) -> TokenKek:
+    """The token KEK named by `spec` (one session per URI and PIN for the life of the process)."""
+    return _token_kek(spec.strip(), os.environ.get("LEDGER_PKCS11_PIN", ""))
+
+
+@functools.lru_cache(maxsize=4)
+def _token_kek(spec: str, _pin: str) -> TokenKek:
+    from pkcs11 import KeyType, ObjectClass
+    from pkcs11 import exceptions as px
+
+    uri = Pkcs11Uri.parse(spec)
+    session = open_token_session(uri)
+    public = _public_key(session, uri)
+    try:
+        private = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.RSA, label=uri.object)
+    except px.NoSuchKey:
+        raise HsmError(
+            f"no RSA private key labelled {uri.object!r} in PKCS#11 token {uri.token!r} "
+            "(the subject KEK)"
+        ) from None
+    except px.PKCS11Error as exc:
+        raise HsmError(
+            f"cannot read KEK {uri.object!r} from token ({type(exc).__name__})"
+        ) from None
+    return TokenKek(session, private, public, uri.object)

@@ -197,7 +197,7 @@ KEK_OBJECT = "subject-kek"
 def rsa_kek(token: Token) -> str:
     """An RSA-2048 pair generated inside the token for the subject KEK; its pkcs11: URI."""
     import pkcs11
-    from pkcs11 import KeyType, MechanismFlag
+    from pkcs11 import Attribute, KeyType, MechanismFlag
 
     lib_token = pkcs11.lib(DEFAULT_MODULE).get_token(token_label=TOKEN)
     try:
@@ -211,6 +211,7 @@ def rsa_kek(token: Token) -> str:
             store=True,
             label=KEK_OBJECT,
             capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+            public_template={Attribute.PRIVATE: False},  # writers read it without the PIN
         )
     return f"pkcs11:token={TOKEN};object={KEK_OBJECT}"
 
@@ -256,3 +257,49 @@ def test_subject_keys_wrapped_by_a_token_kek_round_trip(
     res = icli("verify", env={**env, "LEDGER_PKCS11_PIN": "9999"})
     assert res.exit_code == ExitCode.KEY
     assert res.stderr.strip() == f"error: wrong PIN for PKCS#11 token {TOKEN!r}"
+
+
+def test_a_writer_without_the_pin_wraps_for_the_token_kek(
+    ledger_settings: Settings, token: Token, rsa_kek: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh writer process with no PIN (login is per process) wraps a subject key with the
+    token's public key; only the token, logged in, unwraps it."""
+    import sys
+
+    from ledger.kek import open_kek
+
+    subject_private = os.urandom(32)
+    code = (
+        "import sys; from pathlib import Path; from ledger.config import Settings; "
+        "from ledger.kek import kek_public; "
+        "k = kek_public(Settings(home=Path(sys.argv[1]))); "
+        "print(k.scheme, k.kek_id, k.wrap(bytes.fromhex(sys.argv[2])).hex())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_PKCS11_PIN"}
+    env |= {"LEDGER_SUBJECT_KEK": rsa_kek, "SOFTHSM2_CONF": str(token.conf)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ledger_settings.home), subject_private.hex()],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    monkeypatch.setenv("LEDGER_SUBJECT_KEK", rsa_kek)
+    monkeypatch.setenv("LEDGER_PKCS11_PIN", PIN)
+    kek = open_kek(ledger_settings)
+    assert out[:2] == ["pkcs11-rsa-oaep", kek.kek_id]
+    assert kek.unwrap(bytes.fromhex(out[2])) == subject_private
+    # A public key it cannot read without login: one HsmError line naming the fix.
+    missing = rsa_kek.replace(KEK_OBJECT, "no-such-kek")
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(ledger_settings.home), subject_private.hex()],
+        env={**env, "LEDGER_SUBJECT_KEK": missing},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode != 0
+    assert (
+        "HsmError: no RSA public key labelled 'no-such-kek' readable without login in PKCS#11 "
+        f"token {TOKEN!r}: generate it with CKA_PRIVATE false, or set LEDGER_PKCS11_PIN"
+    ) in res.stderr
