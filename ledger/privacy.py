@@ -199,7 +199,8 @@ def _writer_kek(settings: Settings) -> KekPublic:
     try:
         return kek_public(settings)
     except KekError:
-        if settings.log_key_path.exists() or os.environ.get("LEDGER_LOG_KEY"):
+        token_log_key = settings.extra.get("log_key") or os.environ.get("LEDGER_LOG_KEY")
+        if token_log_key or settings.log_key_path.exists():
             raise
     from ledger.store.sequencer import log_signer
 
