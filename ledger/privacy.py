@@ -39,6 +39,7 @@ import psycopg
 
 from ledger.canonical import canonical_bytes
 from ledger.config import Settings
+from ledger.errors import LedgerError
 from ledger.events import EventBase, decode_event, to_json
 from ledger.kek import SCHEME_LEGACY, KekError, KekPublic, KekSecret, kek_public, open_kek
 from ledger.note import Verifier
@@ -208,8 +209,10 @@ def _writer_kek(settings: Settings) -> KekPublic:
     return kek_public(settings)
 
 
-class PayloadUnreadable(ValueError):
-    """A stored payload cannot be opened with the configured KEK (reason in the message)."""
+class PayloadUnreadable(LedgerError):
+    """A stored payload cannot be opened with the configured KEK (reason in the message).
+
+    `verify` reports it as `payload_mismatch` (exit INVALID); callers of PayloadOpener see it."""
 
 
 class PayloadOpener:

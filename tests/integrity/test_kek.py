@@ -20,7 +20,7 @@ from ledger.db.sqlfiles import sql_dir
 from ledger.errors import ExitCode
 from ledger.kek import KekError, kek_path, open_kek
 from ledger.keys import pub_path
-from ledger.privacy import PayloadOpener, redact_subject
+from ledger.privacy import PayloadOpener, PayloadUnreadable, redact_subject
 from ledger.store.privacy import origin_payloads
 from ledger.verify import verify_ledger
 from tests.integrity.conftest import Cli
@@ -127,7 +127,7 @@ def test_erased_subject_cannot_be_opened_even_with_the_kek(
             nacl.public.SealedBox(kek_secret).decrypt(bytes(ciphertext))
         for key in bob:
             assert key is not None
-            with pytest.raises(ValueError, match="does not open"):
+            with pytest.raises(PayloadUnreadable, match="does not open"):
                 opener.open(key, bytes(ciphertext))
 
 
