@@ -16,7 +16,9 @@ from pathlib import Path
 
 from ledger.config import Settings
 from ledger.errors import InputError
-from ledger.keys import KeyNotFound, load_key
+from ledger.hsm import is_pkcs11_uri
+from ledger.identity import same_principal
+from ledger.keys import KeyFileError, KeyNotFound, load_key
 from ledger.note import Signer, is_valid_name
 
 __all__ = [
@@ -63,11 +65,21 @@ def create_approver_key(settings: Settings, name: str) -> ApproverKey:
 def load_approver_signer(settings: Settings, name: str, key: str | None = None) -> Signer:
     """Approver `name`'s signer, from `key` (a key file or a `pkcs11:` URI), else
     LEDGER_APPROVER_KEY, else `keys/approvers/NAME.key`. Nothing is ever created here: a
-    missing default key is UnknownApprover, a bad `key` a one-line KeyFileError/HsmError."""
+    missing default key is UnknownApprover, a bad `key` a one-line KeyFileError/HsmError.
+
+    A key file given explicitly must be for the same principal (compared normalised, so
+    `--as Alice@Example.com` may use `alice@example.com.key`); the registered public key is
+    checked again by whoever records the approval.
+    """
     _check_name(name)
     spec = (key or os.environ.get("LEDGER_APPROVER_KEY", "")).strip()
-    if spec:
+    if spec and is_pkcs11_uri(spec):
         return load_key(spec, name)
+    if spec:
+        signer = load_key(spec, None)
+        if not same_principal(signer.name, name):
+            raise KeyFileError(f"{spec}: key is for name {signer.name!r}, expected {name!r}")
+        return signer
     path = approver_key_path(settings, name)
     try:
         return load_key(path, name)

@@ -35,6 +35,7 @@ __all__ = [
     "Pkcs11Uri",
     "is_pkcs11_uri",
     "open_pkcs11_signer",
+    "open_token_session",
 ]
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -139,6 +140,19 @@ def open_pkcs11_signer(name: str, spec: str) -> Pkcs11Signer:
     """
     uri = Pkcs11Uri.parse(spec)
     del spec  # may hold the PIN
+    session = open_token_session(uri)
+    key, public_key = _find_key_pair(session, uri)
+    signer = Pkcs11Signer(name, session, key, public_key)
+    if not Verifier.from_public_key(name, public_key).verify(_PROBE, signer.sign(_PROBE)):
+        _fail(f"PKCS#11 object {uri.object!r}: private and public keys do not match")
+    return signer
+
+
+def open_token_session(uri: Pkcs11Uri) -> Session:
+    """A logged-in session on the token of `uri` (module and PIN resolved as documented above).
+
+    Shared by every key kind kept in a token (the log key, the subject KEK of ledger.kek).
+    """
     module = uri.module_path or os.environ.get("LEDGER_PKCS11_MODULE") or DEFAULT_MODULE
     pin = uri.pin or os.environ.get("LEDGER_PKCS11_PIN")
     if not Path(module).is_file():
@@ -154,11 +168,7 @@ def open_pkcs11_signer(name: str, spec: str) -> Pkcs11Signer:
         _fail("a pkcs11: key needs python-pkcs11: install agent-ledger[hsm]")
     session = _open_session(module, uri, pin)
     del pin
-    key, public_key = _find_key_pair(session, uri)
-    signer = Pkcs11Signer(name, session, key, public_key)
-    if not Verifier.from_public_key(name, public_key).verify(_PROBE, signer.sign(_PROBE)):
-        _fail(f"PKCS#11 object {uri.object!r}: private and public keys do not match")
-    return signer
+    return session
 
 
 def _open_session(module: str, uri: Pkcs11Uri, pin: str) -> Session:

@@ -30,12 +30,15 @@ from ledger.note import NoteError, Signer, Verifier
 __all__ = [
     "KeyFileError",
     "KeyNotFound",
+    "create_secret_file",
     "fingerprint",
     "load_key",
     "load_or_create_signer",
     "load_signer",
     "pub_path",
+    "read_secret_file",
     "replace_signer",
+    "write_public_file",
 ]
 
 _MAX_KEY_FILE = 4096
@@ -126,6 +129,75 @@ def _check_mode(path: Path, st: os.stat_result) -> None:
         )
     if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
         raise KeyFileError(f"{path}: key file is not owned by the current user; fix with chown")
+
+
+def read_secret_file(path: Path) -> bytes:
+    """Read a secret key file with the same checks as a signer key (0600, owner, no symlink).
+
+    FileNotFoundError when absent; every other problem is a KeyFileError naming the path.
+    Used by other key kinds (the subject key-encryption key) so all secrets share one reader.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise FileNotFoundError(str(path)) from None
+        if exc.errno == errno.ELOOP:
+            raise KeyFileError(f"{path}: key file is a symlink; refusing to follow") from None
+        raise KeyFileError(f"{path}: cannot open key file ({exc.strerror})") from None
+    try:
+        _check_mode(path, os.fstat(fd))
+        data = os.read(fd, _MAX_KEY_FILE + 1)
+    finally:
+        os.close(fd)
+    if len(data) > _MAX_KEY_FILE:
+        del data
+        raise KeyFileError(f"{path}: key file too large")
+    return data
+
+
+def create_secret_file(path: Path, content: bytes) -> bool:
+    """Create `path` (0600 from the first byte, fsynced, linked into place atomically).
+
+    Returns False, writing nothing, when the file exists already (never clobbers a key).
+    """
+    path = Path(path)
+    _ensure_dir(path.parent)
+    if path.exists():
+        return False
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    _write_new(tmp, content, 0o600)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        os.unlink(tmp)
+        return False
+    except OSError:  # filesystem without hard links
+        if path.exists():
+            os.unlink(tmp)
+            return False
+        os.rename(tmp, path)
+    else:
+        os.unlink(tmp)
+    _fsync_dir(path.parent)
+    return True
+
+
+def write_public_file(path: Path, content: bytes) -> None:
+    """Write a public key file (0644) atomically unless it already holds `content`."""
+    try:
+        if path.read_bytes() == content:
+            return
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read public key file ({exc.strerror})") from None
+    _ensure_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    _write_new(tmp, content, 0o644)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def _load(path: Path) -> Signer:

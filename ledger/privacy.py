@@ -7,10 +7,14 @@ fields never enter the hashed body: the body holds a commitment
     hex = SHA-256("agentledger/commit/v1" || salt(32 bytes) || JSON pointer path || 0x00
                   || RFC 8785 canonical bytes of the value)
 
-and the salt + value live in `ledger_payloads`, encrypted (PyNaCl SecretBox) under a key per
-(tenant, subject) in `ledger_subject_keys`. Erasure deletes that key and those payload rows and
-logs a signed `redaction` event naming the commitments; every leaf, root and proof stays valid
-and the salt is gone, so low-entropy values cannot be guessed back from the commitment.
+and the salt + value live in `ledger_payloads`, sealed (PyNaCl SealedBox) to an X25519 key pair
+per (tenant, subject) in `ledger_subject_keys`: its public half in the clear, its private half
+only wrapped by the key-encryption key of ledger.kek, which is not in the database. So writers
+seal with no secret, and a database dump alone opens nothing. (Subjects from before migration
+0008 keep their plaintext SecretBox key, scheme 'legacy-secretbox', and stay readable.)
+Erasure deletes that key row and those payload rows and logs a signed `redaction` event naming
+the commitments; every leaf, root and proof stays valid and the salt is gone, so low-entropy
+values cannot be guessed back from the commitment.
 
 `scrub_secrets` is for capture hooks: API keys, bearer tokens, private keys, JWTs and passwords
 in URLs are replaced by a salted commitment marker (the salt is discarded) and reported with the
@@ -29,15 +33,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import nacl.exceptions
+import nacl.public
 import nacl.secret
 import psycopg
 
 from ledger.canonical import canonical_bytes
 from ledger.config import Settings
+from ledger.errors import LedgerError
 from ledger.events import EventBase, decode_event, to_json
+from ledger.kek import SCHEME_LEGACY, KekError, KekPublic, KekSecret, kek_public, open_kek
 from ledger.note import Verifier
 from ledger.store.privacy import (
     SealedPayload,
+    SubjectKey,
     commitment_payloads,
     has_payload_tables,
     insert_payloads,
@@ -52,13 +60,17 @@ if TYPE_CHECKING:  # writes import the write door at call time: `verify` only re
 
 __all__ = [
     "COMMIT_DOMAIN",
+    "PayloadOpener",
     "PayloadRow",
     "PayloadScanner",
+    "PayloadUnreadable",
     "commit_fields",
     "commitment_of",
+    "new_subject_key",
     "open_payloads",
     "redact_subject",
     "scrub_secrets",
+    "seal_payload",
     "seal_payloads",
     "submit_private",
 ]
@@ -151,37 +163,47 @@ def submit_private(
         items.append(EncodedEvent(event.event_id, origin, event.run_id, event.run_seq, body))
         payloads += [(origin, event.event_id, row) for row in rows]
     with conn.transaction():
-        seal_payloads(conn, payloads)
+        seal_payloads(conn, settings, payloads)
         return append_encoded(conn, items, check_canonical=False).receipts
 
 
 def seal_payloads(
-    conn: psycopg.Connection, payloads: Sequence[tuple[str, uuid.UUID, PayloadRow]]
+    conn: psycopg.Connection,
+    settings: Settings,
+    payloads: Sequence[tuple[str, uuid.UUID, PayloadRow]],
 ) -> None:
-    """Encrypt each (origin, event id, payload) under its subject's key and store it.
+    """Encrypt each (origin, event id, payload) to its subject's key and store it.
 
     The caller appends the events that carry the commitments in the same transaction, so a
     commitment never reaches the log without its payload (or the payload without the event).
+    A new subject gets a fresh key pair wrapped by the KEK's public half: writers hold no secret.
     """
-    keys: dict[tuple[str, str], bytes] = {}
+    keys: dict[tuple[str, str], SubjectKey] = {}
     sealed: list[SealedPayload] = []
     for origin, event_id, row in payloads:
         key = keys.get((origin, row.subject))
         if key is None:
-            key = keys[(origin, row.subject)] = subject_key(conn, origin, row.subject)
-        box = bytes(nacl.secret.SecretBox(key).encrypt(row.plaintext()))
+            key = keys[(origin, row.subject)] = subject_key(
+                conn, origin, row.subject, lambda: new_subject_key(_writer_kek(settings))
+            )
+        box = seal_payload(key, row.plaintext())
         sealed.append(SealedPayload(row.commitment, origin, row.subject, event_id, row.path, box))
     insert_payloads(conn, sealed)
 
 
 def open_payloads(
-    conn: psycopg.Connection, origin: str, event_id: uuid.UUID, commitments: Sequence[str]
+    conn: psycopg.Connection,
+    opener: PayloadOpener,
+    origin: str,
+    event_id: uuid.UUID,
+    commitments: Sequence[str],
 ) -> dict[str, tuple[str, Any]]:
     """(path, value) behind each of an event's commitments that still opens and matches.
 
     A commitment whose subject was shredded, whose payload is missing or stored for another
     event, or whose decrypted salt, path and value do not hash to it is absent from the result:
     the caller treats it as erased. The caller checks the path is where it found the commitment.
+    A missing KEK is not "erased": it raises KekError (one line, exit code KEY).
     """
     import orjson
 
@@ -190,13 +212,100 @@ def open_payloads(
         if row.key is None:
             continue
         try:
-            doc = orjson.loads(nacl.secret.SecretBox(row.key).decrypt(row.ciphertext))
+            doc = orjson.loads(opener.open(row.key, row.ciphertext))
             path = doc["path"]
             if commitment_of(base64.b64decode(doc["salt"]), path, doc["value"]) == c:
                 out[c] = (str(path), doc["value"])
-        except (nacl.exceptions.CryptoError, ValueError, KeyError, TypeError):
+        except (PayloadUnreadable, ValueError, KeyError, TypeError):
             continue
     return out
+
+
+def new_subject_key(kek: KekPublic) -> SubjectKey:
+    """A fresh X25519 subject key pair: public half in the clear, private half wrapped by `kek`."""
+    private = nacl.public.PrivateKey.generate()
+    wrapped = kek.wrap(bytes(private))
+    public = bytes(private.public_key)
+    del private
+    return SubjectKey(kek.scheme, None, public, wrapped, kek.kek_id)
+
+
+def seal_payload(key: SubjectKey, plaintext: bytes) -> bytes:
+    """Encrypt a payload for its subject: SealedBox to the public key (legacy: SecretBox)."""
+    if key.scheme == SCHEME_LEGACY:
+        assert key.key is not None
+        return bytes(nacl.secret.SecretBox(key.key).encrypt(plaintext))
+    assert key.public_key is not None
+    return bytes(nacl.public.SealedBox(nacl.public.PublicKey(key.public_key)).encrypt(plaintext))
+
+
+def _writer_kek(settings: Settings) -> KekPublic:
+    """The KEK public key for a new subject. On an empty ledger (no log key yet) the first log
+    key is created here, and the file KEK with it; otherwise a missing KEK is a KekError."""
+    try:
+        return kek_public(settings)
+    except KekError:
+        token_log_key = settings.extra.get("log_key") or os.environ.get("LEDGER_LOG_KEY")
+        if token_log_key or settings.log_key_path.exists():
+            raise
+    from ledger.store.sequencer import log_signer
+
+    log_signer(settings)  # first log key of an empty ledger: creates the file KEK too
+    return kek_public(settings)
+
+
+class PayloadUnreadable(LedgerError):
+    """A stored payload cannot be opened with the configured KEK (reason in the message).
+
+    `verify` reports it as `payload_mismatch` (exit INVALID); callers of PayloadOpener see it."""
+
+
+class PayloadOpener:
+    """Opens stored payloads: unwraps each subject's private key once with the KEK.
+
+    The KEK is loaded on the first wrapped key met, so a ledger with only legacy subjects (or
+    none) needs no KEK; a missing KEK then is a KekError (one line, exit code KEY).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._kek: KekSecret | None = None
+        self._boxes: dict[bytes, nacl.public.SealedBox[nacl.public.PrivateKey]] = {}
+
+    def kek(self) -> KekSecret:
+        """The configured KEK (loaded once)."""
+        if self._kek is None:
+            self._kek = open_kek(self.settings)
+        return self._kek
+
+    def open(self, key: SubjectKey, ciphertext: bytes) -> bytes:
+        """The plaintext of one payload; PayloadUnreadable when it cannot be opened."""
+        try:
+            if key.scheme == SCHEME_LEGACY:
+                assert key.key is not None
+                return bytes(nacl.secret.SecretBox(key.key).decrypt(ciphertext))
+            return bytes(self._box(key).decrypt(ciphertext))
+        except nacl.exceptions.CryptoError:
+            raise PayloadUnreadable("payload does not open with its subject key") from None
+
+    def _box(self, key: SubjectKey) -> nacl.public.SealedBox[nacl.public.PrivateKey]:
+        assert key.wrapped_key is not None
+        box = self._boxes.get(key.wrapped_key)
+        if box is None:
+            kek = self.kek()
+            if (key.scheme, key.kek_id) != (kek.scheme, kek.kek_id):
+                raise PayloadUnreadable(
+                    f"subject key is wrapped by {key.scheme} KEK {key.kek_id}, "
+                    f"not by the configured {kek.scheme} KEK {kek.kek_id}"
+                )
+            try:
+                private = nacl.public.PrivateKey(kek.unwrap(key.wrapped_key))
+            except (KekError, ValueError, TypeError):
+                raise PayloadUnreadable("subject key does not unwrap with the KEK") from None
+            if bytes(private.public_key) != key.public_key:
+                raise PayloadUnreadable("wrapped subject key does not match its public key")
+            box = self._boxes[key.wrapped_key] = nacl.public.SealedBox(private)
+        return box
 
 
 def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documented order
@@ -249,8 +358,8 @@ def _walk(value: Any, found: list[str]) -> None:
 class PayloadScanner:
     """Collects commitments/redactions while `verify` streams an origin; then checks payloads."""
 
-    def __init__(self, conn: psycopg.Connection, origin: str) -> None:
-        self.conn, self.origin = conn, origin
+    def __init__(self, conn: psycopg.Connection, origin: str, opener: PayloadOpener) -> None:
+        self.conn, self.origin, self.opener = conn, origin, opener
         self.committed: list[tuple[int, str]] = []
         self.known: set[str] = set()
         self.redacted: set[str] = set()
@@ -258,8 +367,11 @@ class PayloadScanner:
         self.verifiers: Sequence[Verifier] = ()
 
     @classmethod
-    def for_origin(cls, conn: psycopg.Connection, origin: str) -> PayloadScanner | None:
-        return cls(conn, origin) if has_payload_tables(conn) else None
+    def for_origin(
+        cls, conn: psycopg.Connection, origin: str, settings: Settings
+    ) -> PayloadScanner | None:
+        """A scanner opening payloads with `settings`' KEK (None without the privacy tables)."""
+        return cls(conn, origin, PayloadOpener(settings)) if has_payload_tables(conn) else None
 
     def scan(self, seq: int, value: dict[str, Any]) -> None:
         if value.get("type") == "redaction":
@@ -303,20 +415,11 @@ class PayloadScanner:
         for seq, c in self.committed:
             row = stored.get(c)
             if row is not None and row.key is not None:
-                try:
-                    plain = nacl.secret.SecretBox(row.key).decrypt(row.ciphertext)
-                    import orjson
-
-                    doc = orjson.loads(plain)
-                    ok = (
-                        commitment_of(base64.b64decode(doc["salt"]), doc["path"], doc["value"]) == c
-                    )
-                except (nacl.exceptions.CryptoError, ValueError, KeyError):
-                    ok = False
-                if not ok:
+                problem = self._check(row.key, row.ciphertext, c)
+                if problem:
                     return (
                         seq,
-                        f"payload does not match its commitment at seq {seq}",
+                        f"payload does not match its commitment at seq {seq}{problem}",
                         "payload_mismatch",
                     )
                 report.payloads_verified += 1
@@ -330,6 +433,20 @@ class PayloadScanner:
                     "payload_missing",
                 )
         return None
+
+    def _check(self, key: SubjectKey, ciphertext: bytes, commitment: str) -> str:
+        """'' when the payload opens and matches `commitment`, else ' (why)'."""
+        import orjson
+
+        try:
+            doc = orjson.loads(self.opener.open(key, ciphertext))
+            salt = base64.b64decode(doc["salt"])
+            ok = commitment_of(salt, doc["path"], doc["value"]) == commitment
+        except PayloadUnreadable as exc:
+            return f" ({exc})"
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        return "" if ok else " (opened payload commits to another value)"
 
 
 # ----------------------------------------------------------------------------- secrets

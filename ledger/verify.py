@@ -115,6 +115,8 @@ def _verify_origin(
     verifiers: Sequence[Verifier],
     report: VerifyReport,
     pin: Checkpoint | None,
+    *,
+    settings: Settings,
 ) -> None:
     checkpoints = _checkpoints(conn, origin, verifiers)
     report.checkpoints_verified += len(checkpoints)
@@ -130,12 +132,12 @@ def _verify_origin(
                 "equivocation",
             )
         targets.setdefault(pinned.size, pinned.root)
-    private = _payload_scanner(conn, origin, verifiers)
+    private = _payload_scanner(conn, origin, verifiers, settings)
     try:
         size = bulk_scan(conn, origin, targets, private.scan if private is not None else None)
         report.events_verified += size
     except Suspect:
-        private = _payload_scanner(conn, origin, verifiers)
+        private = _payload_scanner(conn, origin, verifiers, settings)
         size = row_scan(conn, origin, targets, pinned, private, report)
     report.origins[origin] = size
     report.tree_size += size
@@ -172,13 +174,19 @@ def _verify_origin(
             raise Invalid(problem[0], problem[1], problem[2])
 
 
-def _payload_scanner(conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier]) -> Any:
-    """A fresh payload checker of `ledger.privacy` (None when its tables are absent)."""
+def _payload_scanner(
+    conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier], settings: Settings
+) -> Any:
+    """A fresh payload checker of `ledger.privacy` (None when its tables are absent).
+
+    It opens payloads with the subject KEK of `settings` (loaded only when a wrapped subject
+    key is met), so verifying private payloads needs the KEK; a missing one is a KekError.
+    """
     try:
         from ledger.privacy import PayloadScanner
     except ImportError:
         return None
-    private = PayloadScanner.for_origin(conn, origin)
+    private = PayloadScanner.for_origin(conn, origin, settings)
     if private is not None:
         private.verifiers = key_ring(conn, origin, verifiers).verifiers()
     return private
@@ -209,7 +217,7 @@ def verify_ledger(
         for origin in names:
             try:
                 with gc_paused():
-                    _verify_origin(conn, origin, trusted, report, pin)
+                    _verify_origin(conn, origin, trusted, report, pin, settings=settings)
                 if witnesses:
                     ring = key_ring(conn, origin, trusted)
                     size = report.origins.get(origin, 0)

@@ -20,7 +20,9 @@ import psycopg
 from ledger.authority.history import RegistryHistory
 from ledger.authority.recorded import recorded_tokens
 from ledger.authority.tokens import TokenRefused, VerifiedIdentity, verify_token
+from ledger.config import Settings
 from ledger.identity import normalise_principal
+from ledger.privacy import PayloadOpener
 
 __all__ = ["ASSERTED", "Identity", "RunIdentity", "resolve_run_identity"]
 
@@ -100,6 +102,7 @@ def _judge(
 
 def resolve_run_identity(
     conn: psycopg.Connection,
+    opener: PayloadOpener | Settings,
     origin: str,
     run_id: uuid.UUID,
     *,
@@ -108,7 +111,7 @@ def resolve_run_identity(
     started_seq: int,
 ) -> RunIdentity:
     """Open and verify the run's recorded tokens; each principal verified or asserted."""
-    tokens = recorded_tokens(conn, origin, run_id)
+    tokens = recorded_tokens(conn, opener, origin, run_id)
     erased = set(tokens.erased)
     at_ns = tokens.recorded_at_ns
     return RunIdentity(

@@ -112,9 +112,20 @@ CREATE TABLE public.ledger_schema_migrations (
 CREATE TABLE public.ledger_subject_keys (
     origin text NOT NULL,
     subject text NOT NULL,
-    key bytea NOT NULL,
+    key bytea,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    CONSTRAINT ledger_subject_keys_key_check CHECK ((length(key) = 32))
+    scheme text NOT NULL,
+    public_key bytea,
+    wrapped_key bytea,
+    kek_id text,
+    CONSTRAINT ledger_subject_keys_key_check CHECK ((length(key) = 32)),
+    CONSTRAINT subject_key_shape CHECK (
+CASE scheme
+    WHEN 'legacy-secretbox'::text THEN ((key IS NOT NULL) AND (public_key IS NULL))
+    WHEN 'x25519-sealed'::text THEN ((key IS NULL) AND (length(public_key) = 32) AND (wrapped_key IS NOT NULL) AND (kek_id IS NOT NULL))
+    WHEN 'pkcs11-rsa-oaep'::text THEN ((key IS NULL) AND (length(public_key) = 32) AND (wrapped_key IS NOT NULL) AND (kek_id IS NOT NULL))
+    ELSE false
+END)
 );
 
 CREATE TABLE public.ledger_tenant_roles (
@@ -212,6 +223,9 @@ ALTER TABLE ONLY public.ledger_tiles
 
 ALTER TABLE ONLY public.ledger_verdicts
     ADD CONSTRAINT ledger_verdicts_pkey PRIMARY KEY (run_id, policy_hash, evaluator_version, rule_id);
+
+ALTER TABLE public.ledger_subject_keys
+    ADD CONSTRAINT subject_key_wrapped CHECK ((scheme <> 'legacy-secretbox'::text)) NOT VALID;
 
 ALTER TABLE ONLY public.undo_approvals
     ADD CONSTRAINT undo_approvals_pkey PRIMARY KEY (plan_digest, approver);

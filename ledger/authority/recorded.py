@@ -18,7 +18,8 @@ from typing import Any
 import psycopg
 
 from ledger.authority.tokens import TokenRefused, token_claims
-from ledger.privacy import PayloadRow, commit_fields, open_payloads
+from ledger.config import Settings
+from ledger.privacy import PayloadOpener, PayloadRow, commit_fields, open_payloads
 from ledger.store.read import run_started_event
 
 __all__ = [
@@ -89,8 +90,15 @@ class RecordedTokens:
     erased: tuple[str, ...] = ()
 
 
-def recorded_tokens(conn: psycopg.Connection, origin: str, run_id: uuid.UUID) -> RecordedTokens:
-    """Open the identity tokens recorded in a run's `run.started` (for replay to re-verify)."""
+def recorded_tokens(
+    conn: psycopg.Connection, opener: PayloadOpener | Settings, origin: str, run_id: uuid.UUID
+) -> RecordedTokens:
+    """Open the identity tokens recorded in a run's `run.started` (for replay to re-verify).
+
+    Opening needs the subject key-encryption key (ledger.kek): pass one PayloadOpener for many
+    runs so each subject key is unwrapped once."""
+    if isinstance(opener, Settings):
+        opener = PayloadOpener(opener)
     stored = run_started_event(conn, origin, run_id)
     if stored is None:
         return RecordedTokens(None, None, None)
@@ -109,7 +117,7 @@ def recorded_tokens(conn: psycopg.Connection, origin: str, run_id: uuid.UUID) ->
         and isinstance(value.get("$commitment"), str)
     }
     event_id = stored.event.event_id
-    opened = open_payloads(conn, origin, event_id, list(wanted.values())) if wanted else {}
+    opened = open_payloads(conn, opener, origin, event_id, list(wanted.values())) if wanted else {}
     tokens: dict[str, str | None] = {}
     for role, c in wanted.items():
         path, value = opened.get(c, ("", None))

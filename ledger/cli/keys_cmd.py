@@ -1,5 +1,6 @@
-"""`ledger keys show|rotate|revoke|approver|admin`: the log's public key (never the private key),
-its life, approver keys and administrator keys (created only here)."""
+"""`ledger keys show|rotate|revoke|approver|admin|kek`: the log's public key (never the private
+key), its life, approver keys, administrator keys and the subject key-encryption key (created
+only here)."""
 
 from __future__ import annotations
 
@@ -131,3 +132,27 @@ def admin(
         return
     err(f"{'exists' if existed else 'created'}: {path} (public key also in {pub_path(path)})")
     typer.echo(signer.vkey)
+
+
+@app.command("kek")
+def kek(ctx: typer.Context, json_out: JsonOption = False) -> None:
+    """Create the subject key-encryption key (0600 file + .pub) explicitly, or show the one in use.
+
+    It wraps every private-payload subject key; keep it (and a backup) out of the database's
+    backups, since a dump plus this file opens every payload. With LEDGER_SUBJECT_KEK=pkcs11:...
+    the KEK is an RSA pair in a token and nothing is created.
+    """
+    from ledger.kek import create_file_kek, kek_path, kek_public, kek_spec
+
+    settings = settings_from(ctx)
+    created = False
+    where = "pkcs11 token" if kek_spec(settings) else str(kek_path(settings))
+    if not kek_spec(settings):
+        _, created = create_file_kek(settings)
+    public = kek_public(settings)
+    info = {"kek": where, "scheme": public.scheme, "kek_id": public.kek_id, "created": created}
+    if json_out:
+        emit_json(info)
+        return
+    typer.echo(f"{'created' if created else 'exists'}: {where}")
+    typer.echo(f"scheme: {public.scheme}  kek_id: {public.kek_id}")

@@ -228,8 +228,9 @@ class Writer:
         from ledger.privacy import seal_payloads
 
         with conn.transaction():
-            seal_payloads(conn, [(origin, event_id, row)
-                                 for event_id, (origin, rows) in held for row in rows])
+            seal_payloads(conn, self.settings, [(origin, event_id, row)
+                                                for event_id, (origin, rows) in held
+                                                for row in rows])
             result = self._submit(conn, items)
         for event_id, _ in held:
             self._private.pop(event_id, None)

@@ -6,10 +6,10 @@ that reads or writes `ledger_subject_keys` and `ledger_payloads`.
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -18,6 +18,7 @@ from ledger.db.sqlfiles import query
 __all__ = [
     "SealedPayload",
     "StoredPayload",
+    "SubjectKey",
     "commitment_payloads",
     "has_payload_tables",
     "insert_payloads",
@@ -41,21 +42,66 @@ class SealedPayload:
 
 
 @dataclass(frozen=True, slots=True)
+class SubjectKey:
+    """One row of `ledger_subject_keys` as stored: never a usable secret on its own.
+
+    `scheme` 'legacy-secretbox' rows (from before migration 0008) hold the SecretBox `key` in
+    the clear; every other row holds the X25519 `public_key` and the private key only as
+    `wrapped_key`, wrapped by the KEK named `kek_id` (ledger.kek).
+    """
+
+    scheme: str
+    key: bytes | None = None
+    public_key: bytes | None = None
+    wrapped_key: bytes | None = None
+    kek_id: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> SubjectKey:
+        """Build from (scheme, key, public_key, wrapped_key, kek_id) columns."""
+        scheme, key, public, wrapped, kek = row
+        return cls(
+            str(scheme),
+            _bytes(key),
+            _bytes(public),
+            _bytes(wrapped),
+            str(kek) if kek is not None else None,
+        )
+
+
+def _bytes(value: Any) -> bytes | None:
+    return bytes(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredPayload:
-    """A stored payload and its subject's key (None once the subject was shredded)."""
+    """A stored payload and its subject's key row (None once the subject was shredded)."""
 
     commitment: str
     path: str
     ciphertext: bytes
-    key: bytes | None
+    subject: str
+    key: SubjectKey | None
 
 
-def subject_key(conn: psycopg.Connection, origin: str, subject: str) -> bytes:
-    """The subject's key, created (32 random bytes) on first use."""
-    conn.execute(query("insert_subject_key"), (origin, subject, os.urandom(32)))
+def subject_key(
+    conn: psycopg.Connection, origin: str, subject: str, new: Callable[[], SubjectKey]
+) -> SubjectKey:
+    """The subject's key row; on first use `new()` makes a wrapped one and it is inserted.
+
+    `new` is only called for a subject without a row, so writing for a known subject needs no
+    KEK at all; a concurrent first insert wins and both writers use the stored row.
+    """
     row = conn.execute(query("subject_key"), (origin, subject)).fetchone()
+    if row is None:
+        fresh = new()
+        conn.execute(
+            query("insert_subject_key"),
+            (origin, subject, fresh.scheme, fresh.public_key, fresh.wrapped_key, fresh.kek_id),
+        )
+        row = conn.execute(query("subject_key"), (origin, subject)).fetchone()
     assert row is not None
-    return bytes(row[0])
+    return SubjectKey.from_row(row)
 
 
 def insert_payloads(conn: psycopg.Connection, payloads: Sequence[SealedPayload]) -> None:
@@ -87,11 +133,18 @@ def shred_subject(conn: psycopg.Connection, origin: str, subject: str) -> None:
 
 
 def origin_payloads(conn: psycopg.Connection, origin: str) -> dict[str, StoredPayload]:
-    """Every stored payload of an origin by commitment, with its key if not shredded."""
-    return {
-        str(c): StoredPayload(str(c), str(path), bytes(sealed), bytes(key) if key else None)
-        for c, path, sealed, key in conn.execute(query("origin_payloads"), (origin,))
-    }
+    """Every stored payload of an origin by commitment, with its key row if not shredded."""
+    return _payloads(conn.execute(query("origin_payloads"), (origin,)))
+
+
+def _payloads(rows: Iterable[Sequence[Any]]) -> dict[str, StoredPayload]:
+    """Payload rows (commitment, path, ciphertext, subject, key columns...) by commitment."""
+    out: dict[str, StoredPayload] = {}
+    for row in rows:
+        c, path, sealed, subject = row[:4]
+        key = SubjectKey.from_row(row[4:]) if row[4] is not None else None
+        out[str(c)] = StoredPayload(str(c), str(path), bytes(sealed), str(subject), key)
+    return out
 
 
 def commitment_payloads(
@@ -102,10 +155,7 @@ def commitment_payloads(
     Bound to the event: a body naming a commitment stored for another event opens nothing.
     """
     rows = conn.execute(query("commitment_payloads"), (origin, event_id, list(commitments)))
-    return {
-        str(c): StoredPayload(str(c), str(path), bytes(sealed), bytes(key) if key else None)
-        for c, path, sealed, key in rows
-    }
+    return _payloads(rows)
 
 
 def has_payload_tables(conn: psycopg.Connection) -> bool:

@@ -80,7 +80,8 @@ def _signer_for(path: Path, name: str, _identity: tuple[int, int] | None) -> Sig
 
 
 def log_signer(settings: Settings) -> Signer:
-    """The log key (created on first use as a 0600 file beside the data directory).
+    """The log key (created on first use as a 0600 file beside the data directory; the subject
+    key-encryption key of ledger.kek is created with it, only then).
 
     Cached by the file's identity (inode, mtime), so a long-running sequencer picks up a key
     replaced by `ledger keys rotate` instead of signing with the retired one. With
@@ -104,6 +105,9 @@ def log_signer(settings: Settings) -> Signer:
         raise KeyUnavailable(str(exc)) from None
     if identity is None:
         _signer_for.cache_clear()
+        from ledger.kek import ensure_first_kek
+
+        ensure_first_kek(settings)  # the first log key of an empty ledger brings the file KEK
     return signer
 
 

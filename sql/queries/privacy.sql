@@ -1,11 +1,13 @@
 -- Encrypted payloads of committed fields and the per-subject keys that crypto-shredding deletes.
 
 -- insert_subject_key --
-INSERT INTO ledger_subject_keys (origin, subject, key) VALUES (%s, %s, %s)
+INSERT INTO ledger_subject_keys (origin, subject, scheme, public_key, wrapped_key, kek_id)
+VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (origin, subject) DO NOTHING
 
 -- subject_key --
-SELECT key FROM ledger_subject_keys WHERE origin = %s AND subject = %s
+SELECT scheme, key, public_key, wrapped_key, kek_id
+FROM ledger_subject_keys WHERE origin = %s AND subject = %s
 
 -- insert_payloads --
 INSERT INTO ledger_payloads (commitment, origin, subject, event_id, path, ciphertext)
@@ -22,13 +24,15 @@ DELETE FROM ledger_subject_keys WHERE origin = %s AND subject = %s
 DELETE FROM ledger_payloads WHERE origin = %s AND subject = %s
 
 -- origin_payloads --
-SELECT p.commitment, p.path, p.ciphertext, k.key
+SELECT p.commitment, p.path, p.ciphertext, p.subject,
+       k.scheme, k.key, k.public_key, k.wrapped_key, k.kek_id
 FROM ledger_payloads p
 LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject
 WHERE p.origin = %s
 
 -- commitment_payloads --
-SELECT p.commitment, p.path, p.ciphertext, k.key
+SELECT p.commitment, p.path, p.ciphertext, p.subject,
+       k.scheme, k.key, k.public_key, k.wrapped_key, k.kek_id
 FROM ledger_payloads p
 LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject
 WHERE p.origin = %s AND p.event_id = %s AND p.commitment = ANY(%s::text[])

@@ -23,6 +23,7 @@ from ledger.authority.service import load_history, publish_registry
 from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
 from ledger.events import ApprovalDecidedData, args_hash
+from ledger.keys import load_or_create_signer
 from ledger.note import Signer
 from ledger.store.door import append, single_event
 from ledger.store.read import event_by_id
@@ -120,14 +121,16 @@ def test_cli_reject_is_signed_too(
     [
         ("carol@acme.test", (), "approver 'carol@acme.test' is not in the registry in force"),
         (BOB, (), "approver 'bob@acme.test' has no approver key in the registry in force"),
-        (ALICE, ("--key", "BOB"), "is not the registered approver key of 'alice@acme.test'"),
+        (ALICE, ("--key", "BOB"), "key is for name 'bob@acme.test', expected 'alice@acme.test'"),
+        (ALICE, ("--key", "FORGED"), "is not the registered approver key of 'alice@acme.test'"),
         (ALICE, ("--trust-root", ""), "cannot sign an approval: no trust root given"),
     ],
-    ids=["unknown-approver", "no-approver-key", "someone-elses-key", "no-trust-root"],
+    ids=["unknown-approver", "no-approver-key", "someone-elses-key", "own-key-for-alice",
+         "no-trust-root"],
 )
 def test_cli_refusals_are_one_line_and_record_nothing(
     cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Settings, root_file: Path,
-    world: dict[str, Any], who: str, extra: tuple[str, ...], message: str,
+    world: dict[str, Any], who: str, extra: tuple[str, ...], message: str, tmp_path: Path,
 ) -> None:
     if who == "carol@acme.test":
         create_approver_key(ledger_settings, who)  # a key, but no registry entry
@@ -135,8 +138,12 @@ def test_cli_refusals_are_one_line_and_record_nothing(
     if "--trust-root" in extra:
         env = {"LEDGER_TRUST_ROOT": ""}
         extra = ()
-    if extra[:1] == ("--key",):
+    if extra == ("--key", "BOB"):
         extra = ("--key", str(ledger_settings.keys_dir / "approvers" / f"{BOB}.key"))
+    elif extra == ("--key", "FORGED"):  # a key the writer made, named like alice
+        forged = load_or_create_signer(tmp_path / "forged" / f"{ALICE}.key", ALICE)
+        assert forged.vkey != world["alice"].vkey
+        extra = ("--key", str(tmp_path / "forged" / f"{ALICE}.key"))
     before = _count(ledger_conn)
     res = cli("approve", "appr-1", "--as", who, *extra, env=env)
     assert res.exit_code != 0

@@ -48,7 +48,7 @@ def _identity(conn: psycopg.Connection, settings: Settings, run_id: Any,
     origin = settings.origin()
     started = run_started_event(conn, origin, run_id)
     assert started is not None and started.seq is not None
-    return resolve_run_identity(conn, origin, run_id, recorded_user="mallory",
+    return resolve_run_identity(conn, settings, origin, run_id, recorded_user="mallory",
                                 history=load_history(conn, origin, root), started_seq=started.seq)
 
 

@@ -170,7 +170,7 @@ def test_run_stores_tokens_only_as_commitments(keys, provider, writer, ledger_co
     assert all(v["$commitment"].startswith("sha256:") and v["subject"] == "u-123"
                for v in slot.values())
     assert started.event.data.attributes["channel"] == "chat"
-    got = recorded_tokens(ledger_conn, origin, run.run_id)
+    got = recorded_tokens(ledger_conn, ledger_settings, origin, run.run_id)
     assert (got.user, got.agent, got.erased) == (user_tok, agent_tok, ())
     # what replay will do: re-verify the opened token at the sequencer's recorded_at
     assert got.recorded_at_ns is not None
@@ -181,7 +181,7 @@ def test_run_stores_tokens_only_as_commitments(keys, provider, writer, ledger_co
     # erasure of the user's subject shreds both tokens; the record stays valid
     redact_subject(ledger_conn, ledger_settings, "u-123", "GDPR art. 17")
     try_sequence(ledger_conn, ledger_settings, wait=True)
-    gone = recorded_tokens(ledger_conn, origin, run.run_id)
+    gone = recorded_tokens(ledger_conn, ledger_settings, origin, run.run_id)
     assert (gone.user, gone.agent, gone.erased) == (None, None, ("user", "agent"))
     report = verify_ledger(ledger_conn, ledger_settings)
     assert (report.status, report.payloads_verified, report.redacted) == ("ok", 0, [started.seq])
@@ -191,7 +191,7 @@ def test_run_without_tokens_records_none(writer, ledger_conn, ledger_settings):
     with hooks.run(agent="support-bot", user="alice") as run:
         pass
     assert writer.flush()
-    got = recorded_tokens(ledger_conn, ledger_settings.origin(None), run.run_id)
+    got = recorded_tokens(ledger_conn, ledger_settings, ledger_settings.origin(None), run.run_id)
     assert (got.user, got.agent, got.erased) == (None, None, ())
     assert got.recorded_at_ns is not None
 
@@ -223,7 +223,7 @@ def test_token_captured_while_database_away_is_sealed_when_spool_delivers(
     assert not writer.flush()  # only spooled: the payload waits with the writer
     flaky.come_back()
     assert writer.flush()
-    got = recorded_tokens(ledger_conn, ledger_settings.origin(None), run.run_id)
+    got = recorded_tokens(ledger_conn, ledger_settings, ledger_settings.origin(None), run.run_id)
     assert (got.user, got.agent, got.erased) == (user_tok, None, ())
     report = verify_ledger(ledger_conn, ledger_settings)
     assert (report.status, report.payloads_verified) == ("ok", 1)
@@ -243,6 +243,6 @@ def test_writer_reusing_another_runs_token_commitment_opens_nothing(
     with hooks.run(agent="rogue-bot", attributes={"identity_tokens": stolen}) as rogue:
         pass
     assert writer.flush()
-    got = recorded_tokens(ledger_conn, origin, rogue.run_id)
+    got = recorded_tokens(ledger_conn, ledger_settings, origin, rogue.run_id)
     assert (got.user, got.agent, got.erased) == (None, None, ("user",))
-    assert recorded_tokens(ledger_conn, origin, genuine.run_id).user == user_tok
+    assert recorded_tokens(ledger_conn, ledger_settings, origin, genuine.run_id).user == user_tok

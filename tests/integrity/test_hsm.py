@@ -3,6 +3,8 @@ token key's public half; a tampered note fails; every misconfiguration is one li
 
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from ledger.config import Settings
 from ledger.errors import ExitCode
-from ledger.hsm import HsmError, Pkcs11Signer, Pkcs11Uri, open_pkcs11_signer
+from ledger.hsm import DEFAULT_MODULE, HsmError, Pkcs11Signer, Pkcs11Uri, open_pkcs11_signer
 from ledger.note import Signer, Verifier, open_note
 from ledger.store.sequencer import log_signer
 from ledger.verify import verify_ledger
@@ -146,3 +148,118 @@ def test_token_key_cannot_be_exported_and_uri_hides_the_pin(in_token: Token) -> 
     with pytest.raises(HsmError, match="cannot be exported"):
         signer.private_key_string()
     assert PIN not in repr(Pkcs11Uri.parse(f"{in_token.uri}?pin-value={PIN}"))
+
+
+KEK_OBJECT = "subject-kek"
+
+
+@pytest.fixture(scope="module")
+def rsa_kek(softhsm: SoftHsm) -> str:
+    """An RSA-2048 pair generated inside the token for the subject KEK; its pkcs11: URI."""
+    import pkcs11
+    from pkcs11 import Attribute, KeyType, MechanismFlag
+
+    lib_token = pkcs11.lib(DEFAULT_MODULE).get_token(token_label=TOKEN)
+    try:
+        session = lib_token.open(user_pin=PIN, rw=True)
+    except pkcs11.exceptions.UserAlreadyLoggedIn:  # login is per process: an earlier test did
+        session = lib_token.open(rw=True)
+    with session:
+        session.generate_keypair(
+            KeyType.RSA,
+            2048,
+            store=True,
+            label=KEK_OBJECT,
+            capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+            public_template={Attribute.PRIVATE: False},  # writers read it without the PIN
+        )
+    return f"pkcs11:token={TOKEN};object={KEK_OBJECT}"
+
+
+def test_subject_keys_wrapped_by_a_token_kek_round_trip(
+    ledger_conn: psycopg.Connection,
+    ledger_settings: Settings,
+    token: Token,
+    rsa_kek: str,
+    monkeypatch: pytest.MonkeyPatch,
+    icli: Cli,
+) -> None:
+    """Wrap in software with the token's RSA public key, unwrap inside the token (OAEP)."""
+    from ledger.kek import kek_path, open_kek
+    from tests.integrity.test_kek import _dump, _opens, _windows
+    from tests.integrity.test_privacy import private_run
+
+    monkeypatch.setenv("LEDGER_SUBJECT_KEK", rsa_kek)
+    monkeypatch.setenv("LEDGER_PKCS11_PIN", PIN)
+    private_run(ledger_conn, ledger_settings, "alice")
+    rows = ledger_conn.execute(
+        "SELECT scheme, key, length(wrapped_key) FROM ledger_subject_keys"
+    ).fetchall()
+    assert rows == [("pkcs11-rsa-oaep", None, 256)]
+    assert not kek_path(ledger_settings).exists()  # no file KEK next to the first log key
+    keys, ciphertexts = _dump(ledger_conn)
+    assert not [c for value in keys for w in _windows(value) for c in ciphertexts if _opens(w, c)]
+    assert open_kek(ledger_settings).scheme == "pkcs11-rsa-oaep"
+    report = verify_ledger(ledger_conn, ledger_settings)
+    assert (report.status, report.payloads_verified) == ("ok", 2)
+    env = {"LEDGER_SUBJECT_KEK": rsa_kek, "SOFTHSM2_CONF": str(token.conf)}
+    res = icli("verify", env={**env, "LEDGER_PKCS11_PIN": PIN})
+    assert res.exit_code == 0, res.stderr
+    shown = icli("keys", "kek", env={**env, "LEDGER_PKCS11_PIN": PIN})
+    assert shown.exit_code == 0, shown.stderr
+    assert "exists: pkcs11 token" in shown.stdout and "pkcs11-rsa-oaep" in shown.stdout
+    # Without the token, the dump and the key files open nothing: one line, exit 4.
+    res = icli("verify", env={"LEDGER_SUBJECT_KEK": "", "SOFTHSM2_CONF": str(token.conf)})
+    assert res.exit_code == ExitCode.KEY
+    assert res.stderr.startswith(
+        f"error: no subject key-encryption key at {kek_path(ledger_settings)}"
+    )
+    res = icli("verify", env={**env, "LEDGER_PKCS11_PIN": "9999"})
+    assert res.exit_code == ExitCode.KEY
+    assert res.stderr.strip() == f"error: wrong PIN for PKCS#11 token {TOKEN!r}"
+
+
+def test_a_writer_without_the_pin_wraps_for_the_token_kek(
+    ledger_settings: Settings, token: Token, rsa_kek: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh writer process with no PIN (login is per process) wraps a subject key with the
+    token's public key; only the token, logged in, unwraps it."""
+    import sys
+
+    from ledger.kek import open_kek
+
+    subject_private = os.urandom(32)
+    code = (
+        "import sys; from pathlib import Path; from ledger.config import Settings; "
+        "from ledger.kek import kek_public; "
+        "k = kek_public(Settings(home=Path(sys.argv[1]))); "
+        "print(k.scheme, k.kek_id, k.wrap(bytes.fromhex(sys.argv[2])).hex())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_PKCS11_PIN"}
+    env |= {"LEDGER_SUBJECT_KEK": rsa_kek, "SOFTHSM2_CONF": str(token.conf)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ledger_settings.home), subject_private.hex()],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    monkeypatch.setenv("LEDGER_SUBJECT_KEK", rsa_kek)
+    monkeypatch.setenv("LEDGER_PKCS11_PIN", PIN)
+    kek = open_kek(ledger_settings)
+    assert out[:2] == ["pkcs11-rsa-oaep", kek.kek_id]
+    assert kek.unwrap(bytes.fromhex(out[2])) == subject_private
+    # A public key it cannot read without login: one HsmError line naming the fix.
+    missing = rsa_kek.replace(KEK_OBJECT, "no-such-kek")
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(ledger_settings.home), subject_private.hex()],
+        env={**env, "LEDGER_SUBJECT_KEK": missing},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode != 0
+    assert (
+        "HsmError: no RSA public key labelled 'no-such-kek' readable without login in PKCS#11 "
+        f"token {TOKEN!r}: generate it with CKA_PRIVATE false, or set LEDGER_PKCS11_PIN"
+    ) in res.stderr
