@@ -13,7 +13,13 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import deprecated_as, parse_run_id, principal, settings_from
+from ledger.cli.common import (
+    TrustRootOption,
+    deprecated_as,
+    parse_run_id,
+    principal,
+    settings_from,
+)
 
 __all__ = ["app"]
 
@@ -49,12 +55,21 @@ def tui(  # noqa: PLR0917 - typer maps parameters to options
         ),
     ] = None,
     user: Annotated[str | None, deprecated_as("--user")] = None,
+    trust_root: TrustRootOption = None,
 ) -> None:
-    """Board, timeline, inspector, trace/stop/undo, replay, evidence export, tabletop exercises."""
+    """Board, timeline, inspector, trace/stop/undo, replay, evidence export, tabletop exercises.
+
+    The trust root judges undo approvals (refused without one) and stops (asserted without)."""
+    from ledger.authority.trust import trust_root as load_root
     from tui.app import LedgerApp
 
     who = principal(as_, "--user", user) or getpass.getuser()
     run_id = str(parse_run_id(run)) if run is not None else None
     LedgerApp(
-        settings_from(ctx), readonly=readonly, run_id=run_id, exercise=exercise, user=who
+        settings_from(ctx),
+        readonly=readonly,
+        run_id=run_id,
+        exercise=exercise,
+        user=who,
+        trust_root=load_root(trust_root),
     ).run()

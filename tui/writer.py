@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from ledger.authority.trust import TrustRoot
 from ledger.events import EventBase
 from ledger.operator import AnnotationKind, Recorded, record_annotation, record_stop
 from ledger.store.door import append
@@ -24,8 +25,8 @@ __all__ = ["Writer"]
 class Writer:
     """Records what the operator does, as `user`, through the ledger's services."""
 
-    def __init__(self, data: LedgerData, user: str) -> None:
-        self.data, self.user = data, user
+    def __init__(self, data: LedgerData, user: str, root: TrustRoot | None = None) -> None:
+        self.data, self.user, self.root = data, user, root
 
     def annotate(
         self,
@@ -51,9 +52,17 @@ class Writer:
         )
 
     def stop(
-        self, tenant: str, *, target_event_id: str, tool_call_id: str | None, reason: str
+        self,
+        tenant: str,
+        *,
+        target_event_id: str,
+        tool_call_id: str | None,
+        reason: str,
+        tool: str | None = None,
     ) -> Recorded:
-        """A stop request for a run or one of its tool calls (`ledger.operator.record_stop`)."""
+        """A stop request for a run or one of its tool calls (`ledger.operator.record_stop`),
+        judged by the registry in force under the session's trust root (StopRefused if not
+        granted; recorded as asserted when there is no trust root or registry)."""
         return self.data.call(
             record_stop,
             self.data.settings,
@@ -62,6 +71,8 @@ class Writer:
             reason=reason,
             target_event_id=uuid.UUID(target_event_id),
             tool_call_id=tool_call_id,
+            tool=tool,
+            root=self.root,
         )
 
     def seed(self, events: Sequence[EventBase]) -> int:
