@@ -26,6 +26,8 @@ from ledger.db.embedded import DEFAULT_IDLE_SECONDS, embedded_dsn, stop_embedded
 from ledger.db.migrate import apply_migrations
 from tests.ledgerkit import assert_bulk_pass_agrees
 
+pytest_plugins = ["tests.registrykit"]  # the `authority` fixture: a signed, published registry
+
 REPO = Path(__file__).resolve().parents[1]
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
 

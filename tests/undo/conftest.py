@@ -29,7 +29,6 @@ from replay.undo.contracts import ContractRegistry, load_contracts
 from replay.undo.examples import CONTRACTS_DIR
 from replay.undo.examples.demo import SCHEMA
 from replay.undo.probes import UndoContext
-from tests.registrykit import authority  # noqa: F401  (fixture: a published, signed registry)
 
 SEED = [
     ("c1", "Ada Lovelace", "ada@example.com", "silver", "active"),
