@@ -183,7 +183,8 @@ def approve(
     in_force = registry_in_force(conn, settings, root, "approve undo")
     registry, digest = in_force.registry, in_force.digest or ""
     assert registry is not None  # registry_in_force raises otherwise
-    refusal = registry_refusal(registry, approver, undo_scopes(plan))
+    scopes = undo_scopes(conn, plan)
+    refusal = registry_refusal(registry, approver, scopes)
     refusal = refusal or original_parties(conn, plan).refusal(approver)
     if refusal is not None:
         raise ApprovalRefused(refusal)
@@ -211,7 +212,7 @@ def approve(
                 "vkey": signer.vkey,
                 "registry_hash": digest,
                 "registry_version": registry.version,
-                "scopes": list(undo_scopes(plan)),
+                "scopes": list(scopes),
             },
         },
         approver,
@@ -230,8 +231,13 @@ class Judged:
     refused: list[str]
 
 
-def _judge_one(
-    history: RegistryHistory, origin: str, plan: UndoPlan, seq: int, event: EventBase
+def _judge_one(  # noqa: PLR0917 - private, one caller
+    history: RegistryHistory,
+    origin: str,
+    plan: UndoPlan,
+    scopes: tuple[str, ...],
+    seq: int,
+    event: EventBase,
 ) -> Approval | str:
     """One recorded approval judged by the registry in force at its seq: Approval, or why not."""
     data: Any = event.data
@@ -244,7 +250,7 @@ def _judge_one(
     claimed = str(data.details.get("registry_hash", ""))
     if claimed != in_force.digest:
         return f"{where}: signed under registry {claimed[:12] or '(none)'}, not the one in force"
-    refusal = registry_refusal(registry, who, undo_scopes(plan))
+    refusal = registry_refusal(registry, who, scopes)
     if refusal is not None:
         return f"{where}: {refusal}"
     key = registry.approver_verifier(who)
@@ -267,13 +273,14 @@ def approvals_for(
     origin = settings.origin()
     history = load_history(conn, origin, root)
     parties = original_parties(conn, plan)
+    scopes = undo_scopes(conn, plan)
     judged = Judged([], [])
     seen: set[str] = set()
     for seq, body in read.events_of_types(conn, origin, ["undo.plan.approved"]):
         event = decode_event(body)
         if getattr(event.data, "plan_digest", None) != plan.digest:
             continue
-        outcome = _judge_one(history, origin, plan, seq, event)
+        outcome = _judge_one(history, origin, plan, scopes, seq, event)
         if isinstance(outcome, str):
             judged.refused.append(outcome)
             continue

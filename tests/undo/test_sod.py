@@ -147,6 +147,23 @@ def test_approver_whose_undo_grant_does_not_cover_the_plan_is_refused(
     assert _approvals(agent.conn) == 0
 
 
+def test_renaming_the_refund_step_does_not_bring_it_within_a_narrower_grant(
+    cli: Any, agent: Agent, authority: Authority, tmp_path: Path
+) -> None:
+    """erin edits the plan file so the refund step claims to be a CRM step and re-digests it:
+    the scope also comes from the recorded action the step targets, so she is still refused."""
+    path = _plan(cli, agent, tmp_path, authority)
+    doc = json.loads(path.read_text())
+    for step in doc["plan"]["steps"]:
+        if step["tool"] == "payments.refund":
+            step["tool"] = "crm.update_field"
+    write_plan(UndoPlan.model_validate(doc["plan"]), path)
+    assert "payments.refund" not in {s.tool for s in read_plan(path).steps}
+    res = cli("undo", "approve", str(path), "--as", "erin", *_root(authority))
+    _one_line(res, 1, "approver 'erin' has no undo grant for tool:payments.refund")
+    assert _approvals(agent.conn) == 0
+
+
 def test_self_declared_role_does_nothing(
     cli: Any, agent: Agent, authority: Authority, tmp_path: Path
 ) -> None:
