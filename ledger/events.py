@@ -385,9 +385,21 @@ class ExportData(Frozen):
 
 
 class StopData(Frozen):
+    """A stop request, and the authority it was recorded under (issue 14).
+
+    `authority` is `registry` when the registry in force granted the requester a `stop` scope
+    (`scope`, `registry_hash`, `authorised: true`), `asserted` when there was no trust root or
+    no registry to judge by (`authority_reason` says which): a stop is never blocked by missing
+    configuration, but an asserted one is labelled as such. Absent on stops recorded before."""
+
     requested_by: str
     reason: str = ""
     target_tool_call_id: str | None = None
+    authority: Literal["registry", "asserted"] | None = None
+    authorised: bool | None = None
+    registry_hash: str | None = None
+    scope: str | None = None
+    authority_reason: str | None = None
 
 
 # ----------------------------------------------------------------------------- event types

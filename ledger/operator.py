@@ -5,22 +5,59 @@ event with the same envelope, so the use case lives here once, on top of the one
 (`ledger.store.door`). Each record is a single-event run (fresh run id, `run_seq` 0) linked to
 what it is about by `correlation.caused_by`, as DESIGN §3 prescribes for non-run events, and is
 sequenced before returning, so the caller can show it (and a verifier can prove it) at once.
+
+Who may stop (issue 14): with a trust root and a signed registry in force, a stop is recorded
+only when the registry's `stop` grants allow the requester for one of the stop's scopes:
+`run:<run_id>` (the run stopped), `tenant:<tenant>` (every run of a tenant) and, for one tool
+call, `tool:<tool name>`; grants match with globs (`run:*`, `tool:payments.*`). A requester the
+registry does not allow is refused and nothing is written. Without a trust root or registry the
+stop is still recorded (stopping must never wait for configuration at 3 a.m.), marked
+`authority: asserted` with the reason.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import psycopg
 
+from ledger.authority.service import load_history
+from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
+from ledger.errors import LedgerError
 from ledger.events import AnnotationData, StopData
+from ledger.store import read
 from ledger.store.door import append, single_event
 
-__all__ = ["AnnotationKind", "Recorded", "record_annotation", "record_stop"]
+__all__ = [
+    "AnnotationKind",
+    "Recorded",
+    "StopAuthority",
+    "StopRefused",
+    "record_annotation",
+    "record_stop",
+    "stop_authority",
+    "stop_scopes",
+]
+
+
+class StopRefused(LedgerError):
+    """The registry in force does not let this requester stop this target; nothing recorded."""
+
+    label = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class StopAuthority:
+    """Under what authority a stop is recorded: registry-granted, or asserted and why."""
+
+    authority: Literal["registry", "asserted"]
+    registry_hash: str | None
+    scope: str | None
+    reason: str | None
 
 AnnotationKind = Literal["note", "bookmark", "tag"]
 
@@ -32,6 +69,7 @@ class Recorded:
     event_id: uuid.UUID
     run_id: uuid.UUID
     tenant: str
+    authority: str | None = None  # stops: "registry" or "asserted"
 
 
 def _record(
@@ -96,6 +134,40 @@ def record_annotation(
     )
 
 
+def stop_scopes(tenant: str, run_id: uuid.UUID | None, tool: str | None) -> tuple[str, ...]:
+    """The `stop` grant scopes a stop falls under: its run, its tenant, its tool (if a call)."""
+    scopes = [f"run:{run_id}"] if run_id is not None else []
+    scopes.append(f"tenant:{tenant}")
+    if tool:
+        scopes.append(f"tool:{tool}")
+    return tuple(scopes)
+
+
+def stop_authority(
+    conn: psycopg.Connection,
+    settings: Settings,
+    root: TrustRoot | None,
+    *,
+    tenant: str,
+    requested_by: str,
+    scopes: Sequence[str],
+) -> StopAuthority:
+    """Judge a stop by the registry in force now; StopRefused when it does not allow it."""
+    if root is None:
+        return StopAuthority("asserted", None, None, NO_TRUST_ROOT)
+    in_force = load_history(conn, settings.origin(tenant), root).latest()
+    registry = in_force.registry
+    if registry is None:
+        return StopAuthority("asserted", None, None, in_force.reason)
+    granted = next((s for s in scopes if registry.allows(registry.stop, requested_by, s)), None)
+    if granted is None:
+        raise StopRefused(
+            f"{requested_by} may not stop {' / '.join(scopes)}: no stop grant in registry "
+            f"{registry.registry.name} v{registry.version}"
+        )
+    return StopAuthority("registry", in_force.digest, granted, None)
+
+
 def record_stop(
     conn: psycopg.Connection,
     settings: Settings,
@@ -105,15 +177,33 @@ def record_stop(
     reason: str,
     target_event_id: uuid.UUID,
     tool_call_id: str | None = None,
+    tool: str | None = None,
+    root: TrustRoot | None = None,
     via: str = "tui",
 ) -> Recorded:
     """Record a `run.stop.requested` event aimed at a run (or one tool call of it).
 
     A stop request is a recorded intent, not a kill: the ledger keeps who asked, why and when,
-    whatever the run then does (pausing a run does not revoke its credentials).
+    whatever the run then does (pausing a run does not revoke its credentials). The requester is
+    judged by the registry in force (`root`; None records the stop as asserted).
     """
-    data = StopData(requested_by=requested_by, reason=reason, target_tool_call_id=tool_call_id)
-    return _record(
+    target = read.event_by_id(conn, target_event_id)
+    run_id = target.event.run_id if target is not None else None
+    scopes = stop_scopes(tenant, run_id, tool)
+    auth = stop_authority(
+        conn, settings, root, tenant=tenant, requested_by=requested_by, scopes=scopes
+    )
+    data = StopData(
+        requested_by=requested_by,
+        reason=reason,
+        target_tool_call_id=tool_call_id,
+        authority=auth.authority,
+        authorised=True if auth.authority == "registry" else None,
+        registry_hash=auth.registry_hash,
+        scope=auth.scope,
+        authority_reason=auth.reason,
+    )
+    done = _record(
         conn,
         settings,
         "run.stop.requested",
@@ -123,3 +213,4 @@ def record_stop(
         caused_by=target_event_id,
         via=via,
     )
+    return replace(done, authority=auth.authority)

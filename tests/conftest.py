@@ -27,6 +27,8 @@ from ledger.db.migrate import apply_migrations
 from tests.hsmkit import SoftHsm, init_token
 from tests.ledgerkit import assert_bulk_pass_agrees
 
+pytest_plugins = ["tests.registrykit"]  # the `authority` fixture: a signed, published registry
+
 REPO = Path(__file__).resolve().parents[1]
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
 

@@ -18,10 +18,18 @@ from typing import TYPE_CHECKING
 from tui.data import LedgerData
 
 if TYPE_CHECKING:
+    from ledger.authority.trust import TrustRoot
     from replay.undo.dryrun import DryRunStep
     from replay.undo.model import UndoPlan
 
-__all__ = ["UndoPreview", "contracts_dirs", "undo_apply", "undo_approve", "undo_plan"]
+__all__ = [
+    "UndoPreview",
+    "contracts_dirs",
+    "undo_apply",
+    "undo_approve",
+    "undo_approvers",
+    "undo_plan",
+]
 
 
 def contracts_dirs(data: LedgerData) -> list[Path]:
@@ -70,23 +78,39 @@ def undo_plan(
     return UndoPreview(planned.plan, steps, note)
 
 
-def undo_approve(data: LedgerData, plan: UndoPlan, approver: str) -> str:
-    """Sign the plan digest as `approver` (replay.undo.approvals; SoD enforced there)."""
+def undo_approvers(data: LedgerData, plan: UndoPlan) -> tuple[str, ...]:
+    """Who has recorded an approval of this plan digest (any terminal, any person), as recorded:
+    what a second operator looks at before approving. Judging them is apply's job."""
+    from replay.undo.pending import recorded_approvers
+
+    return data.call(recorded_approvers, data.settings, plan.digest)
+
+
+def undo_approve(
+    data: LedgerData, plan: UndoPlan, approver: str, root: TrustRoot | None = None
+) -> str:
+    """Sign the plan digest as `approver`, judged by the registry under `root` (replay.undo
+    .approvals: registered approver, undo grants, SoD; no trust root or registry: refused)."""
     from replay.undo.approvals import approve
 
-    data.call(approve, data.settings, plan, approver)
+    data.call(approve, data.settings, plan, approver, root=root)
     return f"approved plan {plan.digest[:16]} as {approver} (undo.plan.approved recorded)"
 
 
-def undo_apply(data: LedgerData, plan: UndoPlan, operator: str) -> str:
-    """Apply an approved plan with the registered compensators; one line per step outcome."""
+def undo_apply(
+    data: LedgerData, plan: UndoPlan, operator: str, root: TrustRoot | None = None
+) -> str:
+    """Apply an approved plan with the registered compensators; one line per step outcome.
+    Approvals are re-judged from the ledger under `root`; the operator's own never counts."""
     from replay.undo.executor import apply_plan
     from replay.undo.service import load_plugins, undo_target
 
     load_plugins()  # the compensators of the demo tools, as `ledger undo apply` loads them
     target = undo_target(data.settings)
     try:
-        report = data.call(apply_plan, data.settings, plan, target, operator=operator)
+        report = data.call(
+            apply_plan, data.settings, plan, target, root=root, operator=operator
+        )
     finally:
         target.conn.close()
     lines = [f"apply {report.status} (undo run {report.undo_run_id})"]

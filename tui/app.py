@@ -28,6 +28,7 @@ from tui.exercise import Exercise
 from tui.messages import LedgerAppended, Notice, VerifyFinished
 
 if TYPE_CHECKING:
+    from ledger.authority.trust import TrustRoot
     from tui.writer import Writer
 
 __all__ = ["LedgerApp", "ReadOnlyError"]
@@ -63,17 +64,17 @@ class LedgerApp(App[None]):
         snapshot: bool = False,
         listen: bool = True,
         user: str = "investigator",
-        trust_root: str | None = None,
+        trust_root: TrustRoot | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
+        self.trust_root = trust_root  # judges approvals, undo approvals and stops (None: none)
         self.data = LedgerData(settings, migrate=not readonly)
         self.readonly = readonly
         self.start_run = run_id
         self.snapshot = snapshot
         self.listen = listen and not snapshot
         self.user = user
-        self.trust_root = trust_root  # judges the registry for signed approvals (None: env)
         self.exercise: Exercise | None = Exercise.load(exercise) if exercise else None
         self.verified: dict[str, int] = {}
         self.verify_status = "unverified"
@@ -225,7 +226,7 @@ class LedgerApp(App[None]):
         if self._writer is None:
             from tui.writer import Writer
 
-            self._writer = Writer(self.data, self.user)
+            self._writer = Writer(self.data, self.user, self.trust_root)
         return self._writer
 
     def writes_allowed(self) -> bool:

@@ -57,12 +57,19 @@ def tui(  # noqa: PLR0917 - typer maps parameters to options
     user: Annotated[str | None, deprecated_as("--user")] = None,
     trust_root: TrustRootOption = None,
 ) -> None:
-    """Board, timeline, inspector, trace/stop/undo, replay, evidence export, tabletop exercises."""
+    """Board, timeline, inspector, trace/stop/undo, replay, evidence export, tabletop exercises.
+
+    The trust root judges undo approvals (refused without one) and stops (asserted without)."""
+    from ledger.authority.trust import trust_root as load_root
     from tui.app import LedgerApp
 
     who = principal(as_, "--user", user) or getpass.getuser()
     run_id = str(parse_run_id(run)) if run is not None else None
     LedgerApp(
-        settings_from(ctx), readonly=readonly, run_id=run_id, exercise=exercise, user=who,
-        trust_root=trust_root,
+        settings_from(ctx),
+        readonly=readonly,
+        run_id=run_id,
+        exercise=exercise,
+        user=who,
+        trust_root=load_root(trust_root),
     ).run()

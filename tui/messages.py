@@ -139,6 +139,7 @@ class UndoNote(Message):
     """One line for the undo tab: a failed plan, an approval, an apply report, a refusal."""
 
     text: Text
+    refused: bool = False
 
 
 # ---------------------------------------------------------------------- replay

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 
 from ledger.authority.decide import SignedDecision
+from ledger.authority.trust import TrustRoot
 from ledger.events import EventBase
 from ledger.operator import AnnotationKind, Recorded, record_annotation, record_stop
 from ledger.store.door import append
@@ -25,8 +26,8 @@ __all__ = ["Writer"]
 class Writer:
     """Records what the operator does, as `user`, through the ledger's services."""
 
-    def __init__(self, data: LedgerData, user: str) -> None:
-        self.data, self.user = data, user
+    def __init__(self, data: LedgerData, user: str, root: TrustRoot | None = None) -> None:
+        self.data, self.user, self.root = data, user, root
 
     def annotate(
         self,
@@ -52,9 +53,17 @@ class Writer:
         )
 
     def stop(
-        self, tenant: str, *, target_event_id: str, tool_call_id: str | None, reason: str
+        self,
+        tenant: str,
+        *,
+        target_event_id: str,
+        tool_call_id: str | None,
+        reason: str,
+        tool: str | None = None,
     ) -> Recorded:
-        """A stop request for a run or one of its tool calls (`ledger.operator.record_stop`)."""
+        """A stop request for a run or one of its tool calls (`ledger.operator.record_stop`),
+        judged by the registry in force under the session's trust root (StopRefused if not
+        granted; recorded as asserted when there is no trust root or registry)."""
         return self.data.call(
             record_stop,
             self.data.settings,
@@ -63,6 +72,8 @@ class Writer:
             reason=reason,
             target_event_id=uuid.UUID(target_event_id),
             tool_call_id=tool_call_id,
+            tool=tool,
+            root=self.root,
         )
 
     def seed(self, events: Sequence[EventBase]) -> int:
@@ -71,21 +82,19 @@ class Writer:
 
 
 def record_decision(
-    writer: Writer, tenant: str, *, approval_id: str, decision: str, trust_root: str | None
+    writer: Writer, tenant: str, *, approval_id: str, decision: str, root: TrustRoot | None
 ) -> SignedDecision:
     """The operator's signed decision on a pending approval (ledger.authority.decide).
 
     The key is the operator's own approver key (`ledger keys approver NAME`, NAME the TUI user),
-    never created here; the registry in force is judged by `trust_root` (else
+    never created here; the registry in force is judged by `root` (the TUI's --trust-root or
     $LEDGER_TRUST_ROOT). Refusals are one-line LedgerErrors and record nothing.
     """
     from ledger.approver_keys import load_approver_signer
     from ledger.authority.decide import decide_signed
-    from ledger.authority.trust import trust_root as load_root
-
     settings = writer.data.settings
     signer = load_approver_signer(settings, writer.user)
     return writer.data.call(
         decide_signed, settings, approval_id=approval_id, approver=writer.user,
-        decision=decision, signer=signer, root=load_root(trust_root), tenant=tenant,
+        decision=decision, signer=signer, root=root, tenant=tenant,
     )

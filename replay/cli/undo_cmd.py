@@ -16,6 +16,7 @@ import typer
 from ledger.cli.common import (
     AsOption,
     JsonOption,
+    TrustRootOption,
     connection,
     deprecated_as,
     emit_json,
@@ -180,7 +181,8 @@ def approve_cmd(  # noqa: PLR0917 - typer maps parameters to options
         ),
     ] = None,
     role: Annotated[
-        list[str] | None, typer.Option("--role", help="Approver role (repeatable).")
+        list[str] | None,
+        typer.Option("--role", hidden=True, help="Ignored: roles come from the registry."),
     ] = None,
     json_out: JsonOption = False,
     approver: Annotated[str | None, deprecated_as("--approver")] = None,
@@ -194,17 +196,22 @@ def approve_cmd(  # noqa: PLR0917 - typer maps parameters to options
             "(default: keys/approvers/NAME.key).",
         ),
     ] = None,
+    trust_root: TrustRootOption = None,
 ) -> None:
-    """Sign the plan digest (separation of duties: not an original actor or approver)."""
+    """Sign the plan digest as a registered approver (registry undo grants; separation of
+    duties: not an original actor or approver). Roles come from the registry in force."""
+    from ledger.authority.trust import trust_root as load_root
     from replay.undo.approvals import approve as approve_plan
     from replay.undo.model import read_plan
 
     approver = principal(as_, "--approver", approver)
     if approver is None:
         raise InputError("give --as PRINCIPAL: who approves the plan")
+    if role:
+        typer.echo("warning: --role is ignored; roles come from the registry in force", err=True)
     plan = read_plan(plan_file)
-    roles = tuple(role or ())
-    result = approve_plan(connection(ctx), settings_from(ctx), plan, approver, roles, key=key)
+    root = load_root(trust_root)
+    result = approve_plan(connection(ctx), settings_from(ctx), plan, approver, root=root, key=key)
     if json_out:
         emit_json(
             {
@@ -212,6 +219,7 @@ def approve_cmd(  # noqa: PLR0917 - typer maps parameters to options
                 "approver": result.approver,
                 "roles": list(result.roles),
                 "vkey": result.vkey,
+                "registry_hash": result.registry,
             }
         )
         return
@@ -231,8 +239,11 @@ def apply_cmd(  # noqa: PLR0917 - typer maps parameters to options
     ] = False,
     json_out: JsonOption = False,
     operator: Annotated[str | None, deprecated_as("--operator")] = None,
+    trust_root: TrustRootOption = None,
 ) -> None:
-    """Execute an approved plan; a second apply does nothing."""
+    """Execute an approved plan (approvals re-judged by the registry); a second apply does
+    nothing."""
+    from ledger.authority.trust import trust_root as load_root
     from replay.undo.executor import apply_plan
     from replay.undo.model import read_plan
 
@@ -244,6 +255,7 @@ def apply_cmd(  # noqa: PLR0917 - typer maps parameters to options
         settings_from(ctx),
         plan,
         _target(ctx, target_dsn, smtp),
+        root=load_root(trust_root),
         operator=operator or os.environ.get("USER"),
         contained=contained,
     )

@@ -6,7 +6,9 @@ Every attempt is bracketed by undo.step.started / undo.step.ended events that na
 they compensate. A compensation that keeps failing ends in `compensation_failed`, a terminal
 state an operator must resolve; steps that depend on it are not run. Preconditions are probed
 again right before each step: drift since approval makes the step `needs_operator`. Four eyes:
-the operator who applies never counts as an approver of their own apply.
+the operator who applies never counts as an approver of their own apply. Approvals are re-judged
+here from the ledger (replay.undo.approvals.approvals_for): without a trust root or a registry
+in force nothing is applied.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from typing import Any
 
 import psycopg
 
+from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.identity import normalise_principal
 from ledger.store import undo as store
 from ledger.store.undo import StepRow, StepState
-from replay.undo.approvals import Approval, approvals_for, step_approved
+from replay.undo.approvals import Approval, Judged, approvals_for, step_approved
 from replay.undo.compensators import (
     COMPENSATORS,
     SANDBOXABLE,
@@ -105,14 +108,14 @@ def _run_compensator(
     return False, step.max_attempts, error, None
 
 
-def _others_approvals(
-    approvals: list[Approval], plan: UndoPlan, operator: str | None
-) -> list[Approval]:
+def _others_approvals(judged: Judged, plan: UndoPlan, operator: str | None) -> list[Approval]:
     """The approvals that count for this operator: four eyes means the one who applies never
     counts towards their own apply, so a plan approved only by its operator is refused."""
+    approvals = judged.valid
     if not approvals:
+        why = f" ({judged.refused[-1]})" if judged.refused else ""
         raise NotApproved(
-            f"plan {plan.digest[:16]}… has no valid approval: run `ledger undo approve`"
+            f"plan {plan.digest[:16]}… has no valid approval{why}: run `ledger undo approve`"
         )
     me = normalise_principal(operator) if operator else None
     others = [a for a in approvals if normalise_principal(a.approver) != me]
@@ -130,11 +133,15 @@ def apply_plan(
     plan: UndoPlan,
     ctx: UndoContext,
     *,
+    root: TrustRoot | None,
     operator: str | None = None,
     contained: bool = False,
 ) -> ApplyReport:
-    """Execute every runnable step of an approved plan; safe to call again (does nothing new)."""
-    approvals = _others_approvals(approvals_for(ledger_conn, plan), plan, operator)
+    """Execute every runnable step of an approved plan; safe to call again (does nothing new).
+
+    `root` is the trust root the approvals are judged by; None refuses (NoAuthority)."""
+    judged = approvals_for(ledger_conn, settings, plan, root)
+    approvals = _others_approvals(judged, plan, operator)
     if any(s.strategy == "contain" for s in plan.steps) and not contained:
         raise NotApproved(
             "the plan starts with containment (a run is still live): stop the agent, "

@@ -85,7 +85,7 @@ def test_operator_approves_from_the_timeline_with_a_signature_that_verifies(
     ledger_conn: psycopg.Connection, ledger_settings: Settings, make_app: Any, tmp_path: Path
 ) -> None:
     root_file, run_id = _world(ledger_conn, ledger_settings, tmp_path)
-    shown = _approve(make_app(run_id=run_id, user=OPERATOR, trust_root=str(root_file)))
+    shown = _approve(make_app(run_id=run_id, user=OPERATOR, trust_root=TrustRoot.read(root_file)))
     assert any(s.startswith("approved: ap-tui signed by carol") for s in shown), shown
     (event,) = _decisions(ledger_conn)
     data = event.data
@@ -106,6 +106,6 @@ def test_operator_the_registry_does_not_know_is_refused_in_one_line(
 ) -> None:
     root_file, run_id = _world(ledger_conn, ledger_settings, tmp_path)
     create_approver_key(ledger_settings, "dave")  # a key of his own, but not registered
-    shown = _approve(make_app(run_id=run_id, user="dave", trust_root=str(root_file)))
+    shown = _approve(make_app(run_id=run_id, user="dave", trust_root=TrustRoot.read(root_file)))
     assert "ap-tui: approver 'dave' is not in the registry in force (registry version 1)" in shown
     assert _decisions(ledger_conn) == []

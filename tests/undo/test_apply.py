@@ -9,7 +9,6 @@ import psycopg
 import pytest
 
 from ledger import ids
-from ledger.approver_keys import create_approver_key
 from ledger.config import Settings
 from ledger.events import make_event
 from ledger.verify import verify_ledger
@@ -20,6 +19,7 @@ from replay.undo.executor import NotApproved, apply_plan, compensator
 from replay.undo.plan import generate_plan
 from replay.undo.probes import UndoContext
 from tests.ledgerkit import append
+from tests.registrykit import Authority, undo_registry
 from tests.undo.conftest import Agent, crm_snapshot
 from tests.undo.test_plan import by_call, make_plan
 
@@ -52,17 +52,21 @@ def test_dry_run_renders_probes_and_changes_nothing(agent: Agent) -> None:
     assert agent.smtp.sink.messages[-1]["Subject"] == "Your upgrade"  # no correction sent
 
 
-def test_approval_separation_of_duties_and_key(agent: Agent, ledger_settings: Settings) -> None:
+def test_approval_separation_of_duties_and_key(
+    agent: Agent, ledger_settings: Settings, authority: Authority
+) -> None:
+    undo_registry(authority)
     run_id = agent.script()
     plan = make_plan(agent.conn, agent.registry, run_id)
     with pytest.raises(ApprovalRefused, match="original actor"):
-        approve(agent.conn, ledger_settings, plan, "alice")
+        approve(agent.conn, ledger_settings, plan, "alice", root=authority.root)
     with pytest.raises(ApprovalRefused, match="approved the original"):
-        approve(agent.conn, ledger_settings, plan, "bob")
+        approve(agent.conn, ledger_settings, plan, "bob", root=authority.root)
     with pytest.raises(NotApproved):
-        apply_plan(agent.conn, ledger_settings, plan, UndoContext(conn=agent.conn))
-    create_approver_key(ledger_settings, "carol")
-    approve(agent.conn, ledger_settings, plan, "carol", ("finance-oncall",))
+        apply_plan(
+            agent.conn, ledger_settings, plan, UndoContext(conn=agent.conn), root=authority.root
+        )
+    approve(agent.conn, ledger_settings, plan, "carol", root=authority.root)
     key = approver_key_path(ledger_settings, "carol")
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     approved = [e for e in undo_events(agent.conn) if e.type == "undo.plan.approved"]
@@ -70,31 +74,34 @@ def test_approval_separation_of_duties_and_key(agent: Agent, ledger_settings: Se
 
 
 def test_separation_of_duties_compares_normalised_names(
-    agent: Agent, ledger_settings: Settings
+    agent: Agent, ledger_settings: Settings, authority: Authority
 ) -> None:
     """An original actor or approver spelled with other case is still refused (issue 14)."""
+    undo_registry(authority)
     run_id = agent.script()
     plan = make_plan(agent.conn, agent.registry, run_id)
     with pytest.raises(ApprovalRefused, match="original actor"):
-        approve(agent.conn, ledger_settings, plan, "Alice")
+        approve(agent.conn, ledger_settings, plan, "Alice", root=authority.root)
     with pytest.raises(ApprovalRefused, match="approved the original"):
-        approve(agent.conn, ledger_settings, plan, "BOB")
+        approve(agent.conn, ledger_settings, plan, "BOB", root=authority.root)
     assert not [e for e in undo_events(agent.conn) if e.type == "undo.plan.approved"]
 
 
 def test_apply_restores_crm_exactly_then_reapply_is_a_no_op(
-    agent: Agent, ledger_settings: Settings
+    agent: Agent, ledger_settings: Settings, authority: Authority
 ) -> None:
+    undo_registry(authority)
     before = crm_snapshot(agent.conn)
     run_id = agent.script()
     assert crm_snapshot(agent.conn) != before
     plan = make_plan(agent.conn, agent.registry, run_id)
-    create_approver_key(ledger_settings, "carol")
-    approve(agent.conn, ledger_settings, plan, "carol", ("finance-oncall",))
+    approve(agent.conn, ledger_settings, plan, "carol", root=authority.root)
     ctx = UndoContext(
         conn=agent.conn, extra={"smtp_host": agent.smtp.host, "smtp_port": agent.smtp.port}
     )
-    report = apply_plan(agent.conn, ledger_settings, plan, ctx, operator="ivan")
+    report = apply_plan(
+        agent.conn, ledger_settings, plan, ctx, root=authority.root, operator="ivan"
+    )
     assert report.status == "done", report.as_json()
     after = crm_snapshot(agent.conn)
     assert after["contacts"] == before["contacts"]  # every field and the deleted row, exactly
@@ -115,23 +122,25 @@ def test_apply_restores_crm_exactly_then_reapply_is_a_no_op(
 
     count = agent.conn.execute("SELECT count(*) FROM ledger_events").fetchone()
     mails = len(agent.smtp.sink.messages)
-    again = apply_plan(agent.conn, ledger_settings, plan, ctx, operator="ivan")
+    again = apply_plan(agent.conn, ledger_settings, plan, ctx, root=authority.root, operator="ivan")
     assert again.status == "done" and all(o.skipped for o in again.steps)
     assert again.undo_run_id is None
     assert agent.conn.execute("SELECT count(*) FROM ledger_events").fetchone() == count
     assert len(agent.smtp.sink.messages) == mails and crm_snapshot(agent.conn) == after
 
 
-def test_drift_after_approval_stops_the_step(agent: Agent, ledger_settings: Settings) -> None:
+def test_drift_after_approval_stops_the_step(
+    agent: Agent, ledger_settings: Settings, authority: Authority
+) -> None:
+    undo_registry(authority)
     run_id = agent.script()
     plan = make_plan(agent.conn, agent.registry, run_id)
-    create_approver_key(ledger_settings, "carol")
-    approve(agent.conn, ledger_settings, plan, "carol", ("finance-oncall",))
+    approve(agent.conn, ledger_settings, plan, "carol", root=authority.root)
     agent.conn.execute("UPDATE crm_contacts SET status = 'churned' WHERE id = 'c1'")  # a human
     ctx = UndoContext(
         conn=agent.conn, extra={"smtp_host": agent.smtp.host, "smtp_port": agent.smtp.port}
     )
-    report = apply_plan(agent.conn, ledger_settings, plan, ctx)
+    report = apply_plan(agent.conn, ledger_settings, plan, ctx, root=authority.root)
     out = {o.step_id: o for o in report.steps}
     s = by_call(plan)
     assert out[s[("crm.update_field", 1)].step_id].status == "needs_operator"
@@ -143,15 +152,17 @@ def test_drift_after_approval_stops_the_step(agent: Agent, ledger_settings: Sett
     assert report.status == "partial"
 
 
-def test_refund_needs_the_finance_role(agent: Agent, ledger_settings: Settings) -> None:
+def test_refund_needs_the_finance_role(
+    agent: Agent, ledger_settings: Settings, authority: Authority
+) -> None:
+    undo_registry(authority)
     run_id = agent.script()
     plan = make_plan(agent.conn, agent.registry, run_id)
-    create_approver_key(ledger_settings, "carol")
-    approve(agent.conn, ledger_settings, plan, "carol")  # no finance-oncall role
+    approve(agent.conn, ledger_settings, plan, "dave", root=authority.root)  # no role in registry
     ctx = UndoContext(
         conn=agent.conn, extra={"smtp_host": agent.smtp.host, "smtp_port": agent.smtp.port}
     )
-    report = apply_plan(agent.conn, ledger_settings, plan, ctx)
+    report = apply_plan(agent.conn, ledger_settings, plan, ctx, root=authority.root)
     refund = next(
         o for o in report.steps if o.step_id == by_call(plan)[("payments.refund", 0)].step_id
     )
@@ -213,8 +224,9 @@ def _run(tool_calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
 
 
 def test_compensation_failure_is_terminal_and_retries_are_bounded(
-    ledger_conn: psycopg.Connection, ledger_settings: Settings
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, authority: Authority
 ) -> None:
+    undo_registry(authority)
     reg = ContractRegistry()
     for tool, op in (("billing.charge", "test.always_fails"), ("billing.note", "test.flaky")):
         reg.add(
@@ -237,10 +249,9 @@ def test_compensation_failure_is_terminal_and_retries_are_bounded(
     )
     append(ledger_conn, ledger_settings, events)
     plan = generate_plan(events, reg, now=ids.format_timestamp(ids.now_ns()), scope={"runs": ["x"]})
-    create_approver_key(ledger_settings, "carol")
-    approve(ledger_conn, ledger_settings, plan, "carol")
+    approve(ledger_conn, ledger_settings, plan, "carol", root=authority.root)
     ctx = UndoContext(conn=ledger_conn)
-    report = apply_plan(ledger_conn, ledger_settings, plan, ctx)
+    report = apply_plan(ledger_conn, ledger_settings, plan, ctx, root=authority.root)
     out = {o.step_id: o for o in report.steps}
     note1, charge, note2 = (out[s.step_id] for s in sorted(plan.steps, key=lambda s: s.step_id))
     assert (note2.status, note2.attempts) == ("compensated", 2)  # one retry, then success
@@ -255,7 +266,7 @@ def test_compensation_failure_is_terminal_and_retries_are_bounded(
     ]
     assert len(failed) == 1 and failed[0].data.details["attempts"] == 3
     # terminal: a second apply does not retry it; an operator must act
-    again = apply_plan(ledger_conn, ledger_settings, plan, ctx)
+    again = apply_plan(ledger_conn, ledger_settings, plan, ctx, root=authority.root)
     assert {o.status for o in again.steps if o.step_id == charge.step_id} == {"compensation_failed"}
     assert all(o.skipped for o in again.steps)
     assert ledger_conn.execute(

@@ -10,7 +10,6 @@ from typing import Any
 import typer
 from typer.testing import CliRunner
 
-from ledger.approver_keys import create_approver_key
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.hooks import run
@@ -18,6 +17,7 @@ from replay.undo.coverage import coverage
 from replay.undo.executor import COMPENSATORS
 from replay.undo.model import read_plan
 from replay.undo.scope import load_window_calls
+from tests.registrykit import Authority, undo_registry
 from tests.undo.conftest import Agent, crm_snapshot
 
 
@@ -41,8 +41,10 @@ def invoke(settings: Settings, *args: str) -> tuple[int, str]:
 
 
 def test_cli_plan_dry_run_approve_apply(
-    agent: Agent, ledger_settings: Settings, tmp_path: Path
+    agent: Agent, authority: Authority, ledger_settings: Settings, tmp_path: Path
 ) -> None:
+    undo_registry(authority)
+    root = str(authority.root_file)
     before = crm_snapshot(agent.conn)
     run_id = agent.script()
     plan_path = tmp_path / "plan.json"
@@ -57,28 +59,34 @@ def test_cli_plan_dry_run_approve_apply(
     code, out = invoke(ledger_settings, "dry-run", str(plan_path), "--sandbox")
     assert code == 0 and out.count("would run") == 6 and "residue:" in out, out
 
-    code, msg = invoke(ledger_settings, "approve", str(plan_path), "--as", "alice")
+    code, msg = invoke(
+        ledger_settings, "approve", str(plan_path), "--as", "alice", "--trust-root", root
+    )
     assert code == 1 and "separation of duties" in msg
-    create_approver_key(ledger_settings, "carol")
     code, out = invoke(
-        ledger_settings,
-        "approve",
-        str(plan_path),
-        "--as",
-        "carol",
-        "--role",
-        "finance-oncall",
+        ledger_settings, "approve", str(plan_path), "--as", "carol", "--trust-root", root
     )
     assert code == 0 and plan.digest in out
 
     smtp = f"{agent.smtp.host}:{agent.smtp.port}"
     code, out = invoke(
-        ledger_settings, "apply", str(plan_path), "--smtp", smtp, "--as", "ivan", "--json"
+        ledger_settings,
+        "apply",
+        str(plan_path),
+        "--smtp",
+        smtp,
+        "--as",
+        "ivan",
+        "--json",
+        "--trust-root",
+        root,
     )
     assert code == 0, out
     assert json.loads(out)["status"] == "done"
     assert crm_snapshot(agent.conn)["contacts"] == before["contacts"]
-    code, out = invoke(ledger_settings, "apply", str(plan_path), "--smtp", smtp, "--json")
+    code, out = invoke(
+        ledger_settings, "apply", str(plan_path), "--smtp", smtp, "--json", "--trust-root", root
+    )
     assert code == 0 and all(s["skipped"] for s in json.loads(out)["steps"])
 
     # a time window selects the same run (whole); drift is now reported, as the CRM was restored

@@ -357,7 +357,7 @@ class TimelineScreen(LedgerScreen):
 
         try:
             done = record_decision(self.lapp.writer(), tenant, approval_id=approval_id,
-                                   decision=decision, trust_root=self.lapp.trust_root)
+                                   decision=decision, root=self.lapp.trust_root)
         except LedgerError as exc:
             self.post_message(Notice(f"{approval_id}: {exc}", error=True))
             return

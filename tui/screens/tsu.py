@@ -173,18 +173,21 @@ class TraceStopUndoScreen(LedgerScreen):
             return
         reason = self.query_one("#stop-reason", Input).value.strip() or "stopped from ledger tui"
         target = self.row.event_id if self.row else self.trace.first_event_id
-        tool_call = None
+        tool_call = tool = None
         if self.row is not None:
-            tool_call = (self.row.document().get("data") or {}).get("tool_call_id")
+            data = self.row.document().get("data") or {}
+            tool_call, tool = data.get("tool_call_id"), data.get("tool")
         self.set_focus(None)  # the form is done: keys go back to the screen's bindings
         exercise = self.lapp.exercise
         if exercise is not None:
             exercise.mark("stop")
             exercise.decide(self.lapp.user, f"stop requested (dry run): {reason}")
-        self.record_stop(target, tool_call, reason)
+        self.record_stop(target, tool_call, reason, tool)
 
     @work(thread=True, group="writes", exit_on_error=False, description="Recording stop")
-    def record_stop(self, target: str, tool_call: str | None, reason: str) -> None:
+    def record_stop(
+        self, target: str, tool_call: str | None, reason: str, tool: str | None = None
+    ) -> None:
         """Record the stop (a dry-run decision in an exercise); answers with StopRecorded."""
         assert self.trace is not None
         writer = self.lapp.writer()
@@ -200,9 +203,17 @@ class TraceStopUndoScreen(LedgerScreen):
             )
             msg = "exercise: stop recorded as a dry-run decision"
         else:
+            from ledger.errors import LedgerError
+
             tenant = str(self.trace.docs[0].get("tenant", "default"))
-            writer.stop(tenant, target_event_id=target, tool_call_id=tool_call, reason=reason)
-            msg = "run.stop.requested recorded in the ledger"
+            try:
+                done = writer.stop(
+                    tenant, target_event_id=target, tool_call_id=tool_call, reason=reason, tool=tool
+                )
+            except LedgerError as exc:  # not granted by the registry: one line, nothing recorded
+                self.post_message(StopRecorded(f"stop refused: {exc}"))
+                return
+            msg = f"run.stop.requested recorded in the ledger ({done.authority})"
         self.post_message(StopRecorded(msg))
 
     @on(StopRecorded)
@@ -220,21 +231,27 @@ class TraceStopUndoScreen(LedgerScreen):
 
     @work(thread=True, exclusive=True, group="undo", exit_on_error=False, description="Undo plan")
     def make_plan(self, dry: bool) -> None:
-        from tui.actions import undo_plan
+        from tui.actions import undo_approvers, undo_plan
 
         assert self.trace is not None
         now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else None
         try:
             preview = undo_plan(self.lapp.data, [self.run_id], now, self.lapp.user, dry)
+            approvers = undo_approvers(self.lapp.data, preview.plan)
         except Exception as exc:  # replay reports user-fixable problems (contracts) as exceptions
             text = Text(f"undo plan failed: {type(exc).__name__}: {exc}", style="red")
             self.post_message(UndoNote(text))
             return
-        self.post_message(PlanReady(preview.plan, preview.steps, preview.note))
+        note = preview.note
+        if approvers:  # four eyes: what another terminal already approved, by digest
+            note += f" · approved by {', '.join(approvers)} (pending apply)"
+        self.post_message(PlanReady(preview.plan, preview.steps, note))
 
     @on(UndoNote)
     def _undo_note(self, message: UndoNote) -> None:
         self.query_one("#undo-note", Static).update(message.text)
+        if message.refused:  # four eyes, SoD and registry refusals: one line, also as a toast
+            self.notify(message.text.plain, severity="error")
 
     @on(PlanReady)
     def _show_plan(self, message: PlanReady) -> None:
@@ -319,10 +336,12 @@ class TraceStopUndoScreen(LedgerScreen):
         from tui.actions import undo_apply, undo_approve
 
         try:
+            root = self.lapp.trust_root
             if what == "approve":
-                text = undo_approve(self.lapp.data, self.plan, self.lapp.user)
+                text = undo_approve(self.lapp.data, self.plan, self.lapp.user, root)
             else:
-                text = undo_apply(self.lapp.data, self.plan, self.lapp.user)
-        except Exception as exc:  # refusals (SoD, not approved) are one-line LedgerErrors
-            text = f"{what} refused: {exc}"
+                text = undo_apply(self.lapp.data, self.plan, self.lapp.user, root)
+        except Exception as exc:  # refusals (SoD, registry, not approved) are one-line errors
+            self.post_message(UndoNote(Text(f"{what} refused: {exc}"), refused=True))
+            return
         self.post_message(UndoNote(Text(text)))
