@@ -19,7 +19,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from ledger.errors import LedgerError
 from ledger.identity import same_principal
+from ledger.ids import parse_timestamp
+from replay.authority import judge_approval
 from replay.model import ApprovalRecord, RunState, ToolCallRecord
 from replay.policy.cel import CelProgram
 from replay.policy.checks import matches
@@ -127,13 +130,81 @@ def _bound(
         f.fail(ev, lie)
 
 
-def approvals(
-    state: RunState, on_missing: Outcome, rule_id: str, rule: ApprovalRule, cel: CelProgram | None
+def _who(
+    f: Findings,
+    ev: tuple[str | None, ...],
+    state: RunState,
+    call: ToolCallRecord,
+    a: ApprovalRecord,
+    *,
+    rule: ApprovalRule,
+    require_signed: bool,
+) -> None:
+    """Self-approval, signature and roles, judged by the registry in force at the decision.
+
+    Roles come from the registry, never from the event; an unsigned or unverifiable approval
+    fails a rule that needs authority, and is `unknown` (never pass) for `require_signed` alone.
+    """
+    what = f"{call.tool} ({call.tool_call_id})"
+    user = state.run.initiating_user
+    if rule.forbid_self_approval:
+        if user is None:
+            f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
+        elif same_principal(a.approver_id, user):
+            f.fail(ev, f"{user} approved their own {what}")
+    needs_authority = bool(rule.approver_roles) or rule.forbid_self_approval
+    if not needs_authority and not require_signed:
+        return
+    judged = judge_approval(state, call, a, recorded_args_hash(call))
+    registry = judged.in_force.registry
+    if registry is None:
+        f.unknown(ev, f"approval {a.approval_id} of {what} cannot be judged: {judged.problem}")
+        return
+    if judged.problem is not None:
+        if needs_authority:
+            f.fail(ev, f"approval {a.approval_id} of {what}: {judged.problem}")
+        else:
+            f.unknown(ev, f"{what}: {judged.problem}; the pack requires signed approvals")
+        return
+    if rule.approver_roles and not set(rule.approver_roles) & registry.roles_of(a.approver_id):
+        f.fail(
+            ev,
+            f"approver {a.approver_id} is not granted a required role "
+            f"({', '.join(rule.approver_roles)}) by the registry in force "
+            f"(version {registry.version}, published at seq {judged.in_force.seq})",
+        )
+
+
+def _expired(
+    f: Findings, ev: tuple[str | None, ...], call: ToolCallRecord, a: ApprovalRecord
+) -> None:
+    """An approval that names an expiry does not cover a call started after it."""
+    if a.expires_at is None:
+        return
+    try:
+        limit = parse_timestamp(a.expires_at)
+    except (LedgerError, ValueError):
+        f.fail(ev, f"approval {a.approval_id} has an unreadable expiry {a.expires_at!r}")
+        return
+    if call.started_ns > limit:
+        f.fail(
+            ev,
+            f"approval {a.approval_id} expired at {a.expires_at} before the call "
+            f"{call.tool} ({call.tool_call_id}) started",
+        )
+
+
+def approvals(  # noqa: PLR0917 - bound once with partial()
+    state: RunState,
+    on_missing: Outcome,
+    rule_id: str,
+    rule: ApprovalRule,
+    cel: CelProgram | None,
+    require_signed: bool = False,
 ) -> Verdict:
     f = Findings(rule_id, on_missing)
     table = _by_call(state)
     checked = 0
-    user = state.run.initiating_user
     for call in state.tool_calls:
         if not matches(call.tool, (rule.action,)):
             continue
@@ -167,17 +238,8 @@ def approvals(
             continue
         if rule.bind_args:
             _bound(f, ev, call, a)
-        if rule.approver_roles and not set(rule.approver_roles) & set(a.approver_roles):
-            f.fail(
-                ev,
-                f"approver {a.approver_id} lacks a required role "
-                f"({', '.join(rule.approver_roles)})",
-            )
-        if rule.forbid_self_approval:
-            if user is None:
-                f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
-            elif same_principal(a.approver_id, user):
-                f.fail(ev, f"{user} approved their own {call.tool} ({call.tool_call_id})")
+        _who(f, ev, state, call, a, rule=rule, require_signed=require_signed)
+        _expired(f, ev, call, a)
         if rule.max_age_seconds is not None and a.decided_ns is not None:
             age = (call.started_ns - a.decided_ns) / _NS
             if age > rule.max_age_seconds:
