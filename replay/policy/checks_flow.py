@@ -9,6 +9,9 @@ Two things a writer controls are never trusted (issue 14): the `args_hash` field
 `tool.call.started` (the binding is recomputed from the call's recorded args with
 `ledger.events.args_hash`), and the spelling of principals (approver and initiating user compare
 through `ledger.identity.normalise_principal`, so a change of case is not another person).
+Nor are the approver's roles or the approval itself: roles come from the principal registry in
+force at the decision, and a signed approval is verified over a claim rebuilt from the record
+(`replay.authority.judge_approval`); without a trust root or registry those parts are unknown.
 """
 
 from __future__ import annotations
