@@ -59,6 +59,7 @@ def _ingest(
     started_hash: str | None = None,
     sign: Callable[[str], dict[str, Any]] | None = None,
     roles: tuple[str, ...] = ("finance_lead",),
+    call: str = "call-1",
 ) -> str:
     """One run as JSON lines (no hashes or seqs: ingest chains them); returns its run id.
 
@@ -66,13 +67,13 @@ def _ingest(
     """
     run_id = str(uuid.uuid4())
     principal = {"initiating_user": user, "roles": ["support"]}
-    call = "call-1"
-    decided = {"approval_id": "ap-1", "tool_call_id": call, "args_hash": args_hash(approved),
+    approval = "ap-1" if call == "call-1" else f"ap-{call}"
+    decided = {"approval_id": approval, "tool_call_id": call, "args_hash": args_hash(approved),
                "decision": "approved", "approver": {"id": approver, "roles": list(roles)},
                **(sign(run_id) if sign else {})}
     bodies: list[tuple[str, dict[str, Any]]] = [
         ("run.started", {"task": "refund"}),
-        ("approval.requested", {"approval_id": "ap-1", "tool_call_id": call, "tool": "refund",
+        ("approval.requested", {"approval_id": approval, "tool_call_id": call, "tool": "refund",
                                 "args_hash": args_hash(approved), "args": approved}),
         ("approval.decided", decided),
         ("tool.call.started", {"tool_call_id": call, "tool": "refund", "side_effect": True,
@@ -400,3 +401,41 @@ def test_fake_hashes_do_not_hide_a_loop(
     [bulk] = [v for r in as_json(res.stdout)["runs"] for v in r["verdicts"]
               if v["rule_id"] == LOOP_RULE]
     assert (bulk["outcome"], bulk["explanation"]) == (per_run.outcome, per_run.explanation)
+
+
+def test_worker_processes_judge_like_the_serial_and_per_run_paths(
+    cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Any, tmp_path: Path,
+    signing: Kit, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Forked workers inherit the registry history read before the fork: the same verdicts as
+    the serial bulk path and the per-run fold, for a genuine and three forged approvals."""
+    from replay import batch
+    from replay.policy import load_pack_text
+
+    cases: list[tuple[str, dict[str, Any] | None]] = [
+        ("bob@example.com", {}),  # genuine
+        ("carol@example.com", {}),  # genuine signature, role not granted
+        ("bob@example.com", None),  # unsigned
+        ("bob@example.com", {"call": "call-9"}),  # signature of another call
+    ]
+    ids = []
+    for n, (who, kw) in enumerate(cases):
+        call = f"call-w{n}"
+        sign = None if kw is None else _signer(signing, who, LARGE, **{"call": call, **kw})
+        ids.append(_ingest(cli, user="alice@example.com", approver=who, approved=LARGE,
+                           ran=LARGE, sign=sign, call=call))
+    runs = [uuid.UUID(i) for i in ids]
+    pack = load_pack_text(PACK, "pack.yaml")
+    serial = batch.check_runs(ledger_conn, ledger_settings, runs, fixed=pack,
+                              trust_root=signing.root)
+    monkeypatch.setattr(batch, "CHUNK_RUNS", 1)
+    monkeypatch.setattr(batch, "MIN_PARALLEL_RUNS", 2)
+    parallel = batch.check_runs(ledger_conn, ledger_settings, runs, fixed=pack, jobs=2,
+                                trust_root=signing.root)
+    assert [e.to_json() for e in parallel.entries] == [e.to_json() for e in serial.entries]
+    got = [next(v for v in e.verdicts if v.rule_id == RULE) for e in serial.entries]
+    per_run = [verdicts(ledger_conn, PACK, i)[RULE] for i in ids]
+    assert [(v.outcome, v.explanation) for v in got] == [
+        (v.outcome, v.explanation) for v in per_run
+    ]
+    assert [v.outcome for v in got] == ["pass", "fail", "fail", "fail"], got
