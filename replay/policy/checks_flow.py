@@ -97,16 +97,20 @@ def _needs_approval(
 
 
 def _bound(
-    f: Findings, ev: tuple[str | None, ...], call: ToolCallRecord, a: ApprovalRecord
+    f: Findings,
+    ev: tuple[str | None, ...],
+    call: ToolCallRecord,
+    a: ApprovalRecord,
+    recorded: str | None,
 ) -> None:
-    """`bind_args`: the approved hash must equal the hash recomputed from the recorded args.
+    """`bind_args`: the approved hash must equal `recorded`, the hash recomputed from the
+    recorded args (None when they are not all recorded).
 
     The event's own `args_hash` is checked too but never trusted: a writer can record a $9,999
     call whose field carries the hash of the $250 call that was approved.
     """
     approved = a.edited_args_hash if a.decision == "edited" else a.decided_args_hash
     what = f"{call.tool} ({call.tool_call_id})"
-    recorded = recorded_args_hash(call)
     if recorded is None:
         if approved != call.args_hash:
             f.fail(ev, f"{what} ran with args that differ from the approved args")
@@ -142,6 +146,7 @@ def _who(
     *,
     rule: ApprovalRule,
     require_signed: bool,
+    recorded: str | None,
 ) -> None:
     """Self-approval, signature and roles, judged by the registry in force at the decision.
 
@@ -158,7 +163,7 @@ def _who(
     needs_authority = bool(rule.approver_roles) or rule.forbid_self_approval
     if not needs_authority and not require_signed:
         return
-    judged = judge_approval(state, call, a, recorded_args_hash(call))
+    judged = judge_approval(state, call, a, recorded)
     registry = judged.in_force.registry
     if registry is None:
         f.unknown(ev, f"approval {a.approval_id} of {what} cannot be judged: {judged.problem}")
@@ -239,9 +244,10 @@ def approvals(  # noqa: PLR0917 - bound once with partial()
                 ev, f"{call.tool} ({call.tool_call_id}) executed after {a.approver_id} rejected it"
             )
             continue
+        recorded = recorded_args_hash(call)  # once per call: the binding and the signed claim
         if rule.bind_args:
-            _bound(f, ev, call, a)
-        _who(f, ev, state, call, a, rule=rule, require_signed=require_signed)
+            _bound(f, ev, call, a, recorded)
+        _who(f, ev, state, call, a, rule=rule, require_signed=require_signed, recorded=recorded)
         _expired(f, ev, call, a)
         if rule.max_age_seconds is not None and a.decided_ns is not None:
             age = (call.started_ns - a.decided_ns) / _NS

@@ -210,6 +210,12 @@ def test_genuinely_signed_approval_by_the_finance_lead_passes(
                      sign=_signer(signing, "bob@example.com", LARGE))
     outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
     assert (outcome, why) == ("pass", "1 call(s) needing approval, all properly approved")
+    shown = cli("replay", run_id, "--trust-root", str(signing.root_file))
+    assert shown.exit_code == 0 and not shown.stderr, shown.stderr
+    assert "by bob@example.com; signature verified (registry version 1)" in shown.stdout
+    bare = cli("replay", run_id)
+    assert bare.exit_code == 0 and bare.stderr.splitlines() == [NO_TRUST_NOTE], bare.stderr
+    assert f"signature not verified: {NO_TRUST_ROOT}" in bare.stdout
 
 
 def test_declared_role_not_in_the_registry_fails(
