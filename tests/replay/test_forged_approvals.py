@@ -60,6 +60,7 @@ def _ingest(
     sign: Callable[[str], dict[str, Any]] | None = None,
     roles: tuple[str, ...] = ("finance_lead",),
     call: str = "call-1",
+    edited: dict[str, Any] | None = None,
 ) -> str:
     """One run as JSON lines (no hashes or seqs: ingest chains them); returns its run id.
 
@@ -71,6 +72,8 @@ def _ingest(
     decided = {"approval_id": approval, "tool_call_id": call, "args_hash": args_hash(approved),
                "decision": "approved", "approver": {"id": approver, "roles": list(roles)},
                **(sign(run_id) if sign else {})}
+    if edited is not None:
+        decided.update(decision="edited", edited_args=edited, edited_args_hash=args_hash(edited))
     bodies: list[tuple[str, dict[str, Any]]] = [
         ("run.started", {"task": "refund"}),
         ("approval.requested", {"approval_id": approval, "tool_call_id": call, "tool": "refund",
@@ -339,6 +342,28 @@ def test_forged_or_moved_signature_fails(
     outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "fail"
     assert why.startswith(f"approval ap-1 of refund (call-1): {reason}"), why
+
+
+@pytest.mark.parametrize("ran", ["edited", "original"])
+def test_signed_edit_binds_the_edited_args(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit, ran: str
+) -> None:
+    """Bob edits the $9,999 refund down to $250 and signs the edited args: running the edit
+    passes, running the original args fails (the binding, and the signature over what ran)."""
+    pack = write(tmp_path / "p.yaml", PACK)
+    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
+                     approved=LARGE, ran=SMALL if ran == "edited" else LARGE, edited=SMALL,
+                     sign=_signer(signing, "bob@example.com", SMALL, decision="edited"))
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    if ran == "edited":
+        assert (outcome, why) == ("pass", "1 call(s) needing approval, all properly approved")
+    else:
+        assert outcome == "fail"
+        assert why == (
+            "refund (call-1) ran with args that differ from the approved args: approval ap-1 "
+            f"binds args_hash {args_hash(SMALL)} but the call's recorded args hash to "
+            f"{args_hash(LARGE)} (+1 more)"
+        ), why
 
 
 def test_expired_approval_fails(
