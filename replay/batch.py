@@ -23,10 +23,12 @@ from typing import Any
 
 import psycopg
 
+from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store import read
 from ledger.store.verdicts import RunVerdicts, replace_verdicts
+from replay.authority import RunAuthority, load_authority
 from replay.dbread import call_ids
 from replay.fastdecode import Row, decode_run, group_rows
 from replay.policy import EVALUATOR_VERSION, CompiledPack, LoadedPack, Verdict, check_run
@@ -105,6 +107,9 @@ class _Job:
     settings: Settings
     fixed: CompiledPack | None
     other: CompiledPack | None
+    root: TrustRoot | None = None
+    # registry histories per log origin, read once per check (inherited by forked workers)
+    authorities: dict[str, RunAuthority] = dataclasses.field(default_factory=dict)
 
 
 def _not_in_force(seen: tuple[str, ...], first_event: str) -> tuple[Verdict, ...]:
@@ -121,6 +126,14 @@ class _Worker:
         self.conn = conn if conn is not None else connect(job.settings)
         self.fixed, self.other = job.fixed, job.other
         self.in_force: dict[str, CompiledPack | None] = {}
+        self.root, self.authorities = job.root, job.authorities
+
+    def authority(self, origin: str) -> RunAuthority:
+        """The registry history of `origin`'s log, read on first use."""
+        found = self.authorities.get(origin)
+        if found is None:
+            found = self.authorities[origin] = load_authority(self.conn, origin, self.root)
+        return found
 
     def pack_for(self, policy_hash: str) -> CompiledPack | None:
         if policy_hash not in self.in_force:
@@ -130,7 +143,7 @@ class _Worker:
 
     def one(self, rid: uuid.UUID, rows: list[Row], decisions: Sequence[Row]) -> RunCheck:
         """Fold one run and check it against the fixed pack, or the pack it ran under."""
-        state = fold(rows, decisions=decisions)
+        state = fold(rows, decisions=decisions, authority=self.authority(rows[0].origin))
         pack = self.fixed
         if pack is None:
             seen = state.versions.policy_hashes_seen
@@ -241,14 +254,19 @@ def check_runs(
     fixed: LoadedPack | CompiledPack | None = None,
     other: LoadedPack | CompiledPack | None = None,
     jobs: int = 1,
+    trust_root: TrustRoot | None = None,
 ) -> BatchResult:
     """Fold and check `run_ids` (against `fixed`, or each run's policy in force), save verdicts.
 
     Runs without events and policy.published runs are skipped. With `jobs > 1` and enough runs,
     chunks go to a pool of worker processes (forked: they inherit the compiled packs, so CEL is
     compiled once per check, not once per process); the result is the same as with `jobs=1`.
+    Approvals are judged by the registry history of each run's log under `trust_root` (None:
+    who-checks are unknown); the history of the default log is read here, before forking.
     """
-    job = _Job(settings, _compiled(fixed), _compiled(other))
+    job = _Job(settings, _compiled(fixed), _compiled(other), trust_root)
+    origin = settings.origin(None)
+    job.authorities[origin] = load_authority(conn, origin, trust_root)
     saved = gc.get_threshold()
     gc.set_threshold(*_GC_THRESHOLDS)
     try:

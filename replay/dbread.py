@@ -17,8 +17,10 @@ from typing import Any
 
 import psycopg
 
+from ledger.authority.trust import TrustRoot
 from ledger.store import read
 from ledger.store.read import StoredEvent, run_events
+from replay.authority import load_authority
 from replay.model import RunState
 from replay.state import StoredEventLike, fold
 
@@ -55,10 +57,16 @@ def load_run(
 
 
 def fold_run(
-    conn: psycopg.Connection[Any], run_id: uuid.UUID, at_seq: int | None = None
+    conn: psycopg.Connection[Any],
+    run_id: uuid.UUID,
+    at_seq: int | None = None,
+    *,
+    trust_root: TrustRoot | None = None,
 ) -> RunState | None:
-    """The run's state from the database (None when the run has no events)."""
+    """The run's state from the database (None when the run has no events), with the registry
+    history of its log under `trust_root` attached for the approval checks."""
     own, joined = load_run(conn, run_id)
     if not own:
         return None
-    return fold(own, at_seq=at_seq, decisions=joined)
+    authority = load_authority(conn, own[0].origin, trust_root)
+    return fold(own, at_seq=at_seq, decisions=joined, authority=authority)

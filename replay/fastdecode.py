@@ -119,6 +119,12 @@ class ApprovalDecided(msgspec.Struct, frozen=True, gc=False):
     approver: Approver
     edited_args_hash: str | None = None
     reason: str | None = None
+    signature: str | None = None
+    tool: str | None = None
+    call_run_id: str | None = None
+    expires_at: str | None = None
+    registry_hash: str | None = None
+    signing_key: str | None = None
 
 
 class Message(msgspec.Struct, frozen=True, gc=False):

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from replay.authority import RunAuthority
 
 __all__ = [
     "ApprovalRecord",
@@ -117,6 +120,14 @@ class ApprovalRecord:
     approver_roles: tuple[str, ...] = ()
     reason: str | None = None
     decided_run_id: str | None = None  # set when the decision was recorded in another run
+    # What a signed approval carries (ledger.authority.approvals); judged against the registry
+    # in force, never trusted on their own.
+    signature: str | None = None
+    signing_key: str | None = None
+    signed_tool: str | None = None
+    call_run_id: str | None = None
+    expires_at: str | None = None
+    registry_hash: str | None = None
 
 
 @dataclasses.dataclass(**_FROZEN)
@@ -224,6 +235,11 @@ class RunState:
     totals: RunTotals
     open_tool_calls: tuple[str, ...]
     open_llm_calls: tuple[str, ...]
+    # Who judges this run's approvals (the log's registry history); None when folded without a
+    # database (then every who-check is unknown). Not part of the state's value or its JSON.
+    authority: RunAuthority | None = dataclasses.field(
+        default=None, compare=False, repr=False, metadata={"json": False}
+    )
 
     @property
     def complete(self) -> bool:
@@ -239,7 +255,11 @@ class RunState:
 def to_jsonable(value: Any) -> Any:
     """Deterministic JSON-ready form of a RunState (or any part of it)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: to_jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.metadata.get("json", True)
+        }
     if isinstance(value, tuple | list):
         return [to_jsonable(item) for item in value]
     if isinstance(value, dict):

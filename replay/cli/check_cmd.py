@@ -15,6 +15,7 @@ import typer
 
 from ledger.cli.common import (
     JsonOption,
+    TrustRootOption,
     connection,
     emit_json,
     parse_run_id,
@@ -53,12 +54,18 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         ),
     ] = None,
     json_out: JsonOption = False,
+    trust_root_file: TrustRootOption = None,
 ) -> None:
     """Check runs against policy; exit 1 if any rule fails (CI gate)."""
+    from ledger.authority.trust import trust_root
+    from replay.authority import NO_TRUST_NOTE
     from replay.batch import window_run_ids
     from replay.policy import load_pack
     from replay.policy.service import check_in_force
 
+    root = trust_root(trust_root_file)
+    if root is None:
+        typer.echo(NO_TRUST_NOTE, err=True)
     fixed = load_pack(policy) if policy is not None else None
     other = load_pack(what_if) if what_if is not None else None
     conn = connection(ctx)
@@ -74,6 +81,7 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         policy_hash=policy_hash,
         what_if=other,
         jobs=jobs or os.cpu_count() or 1,
+        trust_root=root,
     )
     if run is not None and result.missing:
         raise InputError(f"no run {run_ids[0]} in the ledger")

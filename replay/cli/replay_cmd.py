@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, parse_run_id
+from ledger.cli.common import JsonOption, TrustRootOption, connection, emit_json, parse_run_id
 from ledger.errors import InputError
 
 if TYPE_CHECKING:
-    from replay.model import RunState
+    from replay.model import ApprovalRecord, RunState
 
 __all__ = ["app"]
 
@@ -36,10 +36,25 @@ def _render(state: RunState) -> str:
             f"  approval {a.approval_id} for {a.tool_call_id}: {a.decision or 'pending'}"
             f" by {a.approver_id or '-'}"
             + (f" (recorded in run {a.decided_run_id})" if a.decided_run_id else "")
+            + _signature(state, a)
         )
     for g in state.gaps:
         lines.append(f"  GAP: {g.reason}")
     return "\n".join(lines)
+
+
+def _signature(state: RunState, a: ApprovalRecord) -> str:
+    """How the approval's signature stands against the registry in force at its decision."""
+    from replay.authority import judge_approval
+    from replay.policy.recorded import recorded_args_hash
+
+    call = next((c for c in state.tool_calls if c.tool_call_id == a.tool_call_id), None)
+    if a.decided_seq is None or call is None:
+        return ""
+    judged = judge_approval(state, call, a, recorded_args_hash(call))
+    if judged.problem is None:
+        return f"; signature verified (registry version {judged.in_force.registry.version})"  # type: ignore[union-attr]
+    return f"; signature not verified: {judged.problem}"
 
 
 @app.command("replay")
@@ -48,17 +63,22 @@ def replay(
     run_id: Annotated[str, typer.Argument(help="The run to replay.")],
     at: Annotated[int | None, typer.Option("--at", help="Replay up to this seq.")] = None,
     json_out: JsonOption = False,
+    trust_root_file: TrustRootOption = None,
 ) -> None:
     """Fold a run's events into its state: timeline, calls, approvals, totals, versions."""
-    from replay.dbread import load_run
-    from replay.model import to_jsonable
-    from replay.state import fold
+    from ledger.authority.trust import trust_root
+    from replay.authority import NO_TRUST_NOTE
+    from replay.dbread import fold_run
 
-    events, decisions = load_run(connection(ctx), parse_run_id(run_id))
-    if not events:
+    root = trust_root(trust_root_file)
+    if root is None:
+        typer.echo(NO_TRUST_NOTE, err=True)
+    state = fold_run(connection(ctx), parse_run_id(run_id), at, trust_root=root)
+    if state is None:
         raise InputError(f"no run {run_id} in the ledger")
-    state = fold(events, at_seq=at, decisions=decisions)
     if json_out:
+        from replay.model import to_jsonable
+
         emit_json(to_jsonable(state))
     else:
         typer.echo(_render(state))

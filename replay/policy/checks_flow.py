@@ -9,6 +9,9 @@ Two things a writer controls are never trusted (issue 14): the `args_hash` field
 `tool.call.started` (the binding is recomputed from the call's recorded args with
 `ledger.events.args_hash`), and the spelling of principals (approver and initiating user compare
 through `ledger.identity.normalise_principal`, so a change of case is not another person).
+Nor are the approver's roles or the approval itself: roles come from the principal registry in
+force at the decision, and a signed approval is verified over a claim rebuilt from the record
+(`replay.authority.judge_approval`); without a trust root or registry those parts are unknown.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from ledger.errors import LedgerError
 from ledger.identity import same_principal
+from ledger.ids import parse_timestamp
+from replay.authority import judge_approval
 from replay.model import ApprovalRecord, RunState, ToolCallRecord
 from replay.policy.cel import CelProgram
 from replay.policy.checks import matches
@@ -91,16 +97,20 @@ def _needs_approval(
 
 
 def _bound(
-    f: Findings, ev: tuple[str | None, ...], call: ToolCallRecord, a: ApprovalRecord
+    f: Findings,
+    ev: tuple[str | None, ...],
+    call: ToolCallRecord,
+    a: ApprovalRecord,
+    recorded: str | None,
 ) -> None:
-    """`bind_args`: the approved hash must equal the hash recomputed from the recorded args.
+    """`bind_args`: the approved hash must equal `recorded`, the hash recomputed from the
+    recorded args (None when they are not all recorded).
 
     The event's own `args_hash` is checked too but never trusted: a writer can record a $9,999
     call whose field carries the hash of the $250 call that was approved.
     """
     approved = a.edited_args_hash if a.decision == "edited" else a.decided_args_hash
     what = f"{call.tool} ({call.tool_call_id})"
-    recorded = recorded_args_hash(call)
     if recorded is None:
         if approved != call.args_hash:
             f.fail(ev, f"{what} ran with args that differ from the approved args")
@@ -127,13 +137,82 @@ def _bound(
         f.fail(ev, lie)
 
 
-def approvals(
-    state: RunState, on_missing: Outcome, rule_id: str, rule: ApprovalRule, cel: CelProgram | None
+def _who(
+    f: Findings,
+    ev: tuple[str | None, ...],
+    state: RunState,
+    call: ToolCallRecord,
+    a: ApprovalRecord,
+    *,
+    rule: ApprovalRule,
+    require_signed: bool,
+    recorded: str | None,
+) -> None:
+    """Self-approval, signature and roles, judged by the registry in force at the decision.
+
+    Roles come from the registry, never from the event; an unsigned or unverifiable approval
+    fails a rule that needs authority, and is `unknown` (never pass) for `require_signed` alone.
+    """
+    what = f"{call.tool} ({call.tool_call_id})"
+    user = state.run.initiating_user
+    if rule.forbid_self_approval:
+        if user is None:
+            f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
+        elif same_principal(a.approver_id, user):
+            f.fail(ev, f"{user} approved their own {what}")
+    needs_authority = bool(rule.approver_roles) or rule.forbid_self_approval
+    if not needs_authority and not require_signed:
+        return
+    judged = judge_approval(state, call, a, recorded)
+    registry = judged.in_force.registry
+    if registry is None:
+        f.unknown(ev, f"approval {a.approval_id} of {what} cannot be judged: {judged.problem}")
+        return
+    if judged.problem is not None:
+        if needs_authority:
+            f.fail(ev, f"approval {a.approval_id} of {what}: {judged.problem}")
+        else:
+            f.unknown(ev, f"{what}: {judged.problem}; the pack requires signed approvals")
+        return
+    if rule.approver_roles and not set(rule.approver_roles) & registry.roles_of(a.approver_id):
+        f.fail(
+            ev,
+            f"approver {a.approver_id} is not granted a required role "
+            f"({', '.join(rule.approver_roles)}) by the registry in force "
+            f"(version {registry.version}, published at seq {judged.in_force.seq})",
+        )
+
+
+def _expired(
+    f: Findings, ev: tuple[str | None, ...], call: ToolCallRecord, a: ApprovalRecord
+) -> None:
+    """An approval that names an expiry does not cover a call started after it."""
+    if a.expires_at is None:
+        return
+    try:
+        limit = parse_timestamp(a.expires_at)
+    except (LedgerError, ValueError):
+        f.fail(ev, f"approval {a.approval_id} has an unreadable expiry {a.expires_at!r}")
+        return
+    if call.started_ns > limit:
+        f.fail(
+            ev,
+            f"approval {a.approval_id} expired at {a.expires_at} before the call "
+            f"{call.tool} ({call.tool_call_id}) started",
+        )
+
+
+def approvals(  # noqa: PLR0917 - bound once with partial()
+    state: RunState,
+    on_missing: Outcome,
+    rule_id: str,
+    rule: ApprovalRule,
+    cel: CelProgram | None,
+    require_signed: bool = False,
 ) -> Verdict:
     f = Findings(rule_id, on_missing)
     table = _by_call(state)
     checked = 0
-    user = state.run.initiating_user
     for call in state.tool_calls:
         if not matches(call.tool, (rule.action,)):
             continue
@@ -165,19 +244,11 @@ def approvals(
                 ev, f"{call.tool} ({call.tool_call_id}) executed after {a.approver_id} rejected it"
             )
             continue
+        recorded = recorded_args_hash(call)  # once per call: the binding and the signed claim
         if rule.bind_args:
-            _bound(f, ev, call, a)
-        if rule.approver_roles and not set(rule.approver_roles) & set(a.approver_roles):
-            f.fail(
-                ev,
-                f"approver {a.approver_id} lacks a required role "
-                f"({', '.join(rule.approver_roles)})",
-            )
-        if rule.forbid_self_approval:
-            if user is None:
-                f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
-            elif same_principal(a.approver_id, user):
-                f.fail(ev, f"{user} approved their own {call.tool} ({call.tool_call_id})")
+            _bound(f, ev, call, a, recorded)
+        _who(f, ev, state, call, a, rule=rule, require_signed=require_signed, recorded=recorded)
+        _expired(f, ev, call, a)
         if rule.max_age_seconds is not None and a.decided_ns is not None:
             age = (call.started_ns - a.decided_ns) / _NS
             if age > rule.max_age_seconds:

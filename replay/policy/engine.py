@@ -205,7 +205,19 @@ def _approvals_and_tools(pack: PolicyPack, miss: Outcome) -> list[Check]:
     rules = pack.policies.require_approval_for if pack.policies else ()
     for rule_id, rule in zip(_approval_ids(pack), rules, strict=True):
         cel = compile_expression(rule.when) if rule.when else None
-        out.append(partial(cf.approvals, on_missing=miss, rule_id=rule_id, rule=rule, cel=cel))
+        signed = rule.require_signed
+        if signed is None:
+            signed = pack.schema_version == 2
+        out.append(
+            partial(
+                cf.approvals,
+                on_missing=miss,
+                rule_id=rule_id,
+                rule=rule,
+                cel=cel,
+                require_signed=signed,
+            )
+        )
     if pack.tools is not None and pack.tools.allow is not None:
         out.append(partial(c.tool_allowlist, on_missing=miss, allow=pack.tools.allow))
     if pack.tools is not None and pack.tools.pinned:

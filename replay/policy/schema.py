@@ -109,6 +109,8 @@ class ApprovalRule(_Strict):
     forbid_self_approval: bool = False
     max_age_seconds: Seconds | None = None
     bind_args: bool = True
+    # None: the pack's default (true under `schema: 2`, false for packs without a schema)
+    require_signed: bool | None = None
 
     @model_validator(mode="after")
     def _one_trigger(self) -> ApprovalRule:
@@ -219,8 +221,15 @@ class CustomRule(_Strict):
 
 
 class PolicyPack(_Strict):
-    """A whole pack. Every key is optional; an empty pack checks nothing (and says so)."""
+    """A whole pack. Every key is optional; an empty pack checks nothing (and says so).
 
+    `schema: 2` opts into the defaults of issue 14 (approvals must be signed); a pack without
+    `schema` keeps the meaning it was written with.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_version: Literal[1, 2] | None = Field(default=None, alias="schema")
     policy: PolicyMeta | None = None
     defaults: Defaults = Defaults()
     max_total_tokens: Count | None = None

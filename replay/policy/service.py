@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
 from ledger.errors import InputError
 from replay.batch import BatchResult, RunCheck, WhatIf, check_runs
@@ -34,11 +35,14 @@ def check_in_force(
     policy_hash: str | None = None,
     what_if: LoadedPack | None = None,
     jobs: int = 1,
+    trust_root: TrustRoot | None = None,
 ) -> CheckReport:
     """Check `run_ids` against `policy` / the published `policy_hash` / each run's own policy.
 
     Saves the verdicts (derived rows, replaced per run, policy and evaluator version) and, with
-    `what_if`, also checks every run against that pack and diffs the verdicts.
+    `what_if`, also checks every run against that pack and diffs the verdicts. Approvals are
+    judged by the registry in force under `trust_root` (None: approver roles and signatures are
+    `unknown`, never a pass); each log's registry history is read once per call.
     """
     if policy is not None and policy_hash is not None:
         raise InputError("give --policy or --policy-hash, not both")
@@ -48,4 +52,6 @@ def check_in_force(
             raise InputError(f"no published policy {policy_hash}")
     fixed = compile_pack(policy) if policy is not None else None
     other = compile_pack(what_if) if what_if is not None else None
-    return check_runs(conn, settings, run_ids, fixed=fixed, other=other, jobs=jobs)
+    return check_runs(
+        conn, settings, run_ids, fixed=fixed, other=other, jobs=jobs, trust_root=trust_root
+    )

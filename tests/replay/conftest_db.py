@@ -23,6 +23,7 @@ import ledger.hooks as hooks
 from ledger import ids
 from replay.dbread import fold_run
 from replay.policy import Verdict, check_run, compile_pack, load_pack_text
+from tests.replay.authority_kit import Kit
 
 Step = Callable[[hooks.Run], None]
 T0 = 1_790_000_000 * 1_000_000_000  # a fixed past instant for simulated clocks
@@ -107,6 +108,11 @@ def tool_no_args(name: str) -> Step:
     return step
 
 
+#: The registry kit of the running test (set by the `signing` fixture), else None: approvals
+#: recorded through `approved` are then unsigned, as before issue 14.
+CURRENT: list[Kit] = []
+
+
 def approved(
     name: str,
     args: dict[str, Any],
@@ -116,11 +122,29 @@ def approved(
     decision: str = "approved",
     executed: dict[str, Any] | None = None,
 ) -> Step:
-    """Request + decide an approval, then run the call (bound to the approved tool_call_id)."""
+    """Request + decide an approval, then run the call (bound to the approved tool_call_id).
+
+    With a kit in force (the `signing` fixture) the decision is signed by `approver`'s registered
+    key, as `ledger approve` signs it; `roles` is then only what the event declares.
+    """
 
     def step(run: hooks.Run) -> None:
         approval = run.request_approval(name, args, reason="policy says so")
-        hooks.decide(approval.approval_id, approver=approver, roles=list(roles), decision=decision)
+        if CURRENT and decision != "rejected":
+            data = {
+                "approval_id": approval.approval_id, "tool_call_id": approval.tool_call_id,
+                "args_hash": approval.args_hash, "decision": decision,
+                "approver": {"id": approver, "roles": list(roles)},
+                **CURRENT[0].signed_fields(
+                    run_id=run.run_id, call=approval.tool_call_id, tool=name, args=args,
+                    approver=approver, decision=decision,
+                ),
+            }
+            run.record("approval.decided", data)
+        else:
+            hooks.decide(
+                approval.approval_id, approver=approver, roles=list(roles), decision=decision
+            )
         run.tool_ended(
             run.tool_started(
                 name, executed if executed is not None else args, tool_call_id=approval.tool_call_id
@@ -198,7 +222,8 @@ def record(s: Spec) -> str:
 def verdicts(conn: psycopg.Connection, pack_yaml: str, run_id: str) -> dict[str, Verdict]:
     """Check a stored run against a pack given as YAML text."""
     pack = compile_pack(load_pack_text(textwrap.dedent(pack_yaml), "pack.yaml"))
-    state = fold_run(conn, UUID(run_id))
+    root = CURRENT[0].root if CURRENT else None
+    state = fold_run(conn, UUID(run_id), trust_root=root)
     assert state is not None, f"no run {run_id}"
     return {v.rule_id: v for v in check_run(pack, state)}
 

@@ -63,6 +63,11 @@ def _runs() -> list[RunBuilder]:
     a.tool("search", {"q": "x", "n": [1, 2.5, None, True]}, status="error", seconds=3.0)
     a.tool("search", {"q": "x", "n": [1, 2.5, None, True]}, attempt=2, call_id="call6")
     a.approve("r1", "refund", {"amount_usd": 250}, approver="alice")
+    decided = a.events[-1]  # the signature fields of a signed approval decode alike too
+    signed = {"signature": "c2ln", "signing_key": "approver-alice+0a0b0c0d", "tool": "refund",
+              "call_run_id": a.run_id, "expires_at": "2030-01-01T00:00:00.000000000Z",
+              "registry_hash": "ab" * 32}
+    a.events[-1] = decided.model_copy(update={"data": decided.data.model_copy(update=signed)})
     a.tool("refund", {"amount_usd": 250}, call_id="r1")
     a.approve("m1", "send_email", {"to": "x@evil.io"}, decision="rejected")
     a.tool("send_email", {"to": "x@evil.io", "body": "card 4111 1111 1111 1111"}, call_id="m1")
@@ -94,6 +99,7 @@ def _chain(events: list[EventBase]) -> list[EventBase]:
 
 def test_fast_decode_folds_and_checks_exactly_like_pydantic() -> None:
     pack = compile_pack(load_pack_text(PACK, "pack.yaml"))
+    signed_seen = 0
     for builder in _runs():
         bodies = [encode_event(e) for e in _chain(builder.events)]
         slow = [StoredEvent(i * 3, None, body, b"") for i, body in enumerate(bodies)]
@@ -105,9 +111,16 @@ def test_fast_decode_folds_and_checks_exactly_like_pydantic() -> None:
         slow_state, fast_state = fold(slow), fold(fast)
         assert to_jsonable(fast_state) == to_jsonable(slow_state)
         assert fast_state == slow_state
+        for a in fast_state.approvals:
+            if a.signature is not None:
+                signed_seen += 1
+                assert (a.signing_key, a.signed_tool, a.call_run_id, a.registry_hash) == (
+                    "approver-alice+0a0b0c0d", "refund", str(builder.run_id), "ab" * 32
+                )
         assert check_run(pack, fast_state) == check_run(pack, slow_state)
         for at in (4, 13):
             assert fold(fast, at_seq=at) == fold(slow, at_seq=at)
+    assert signed_seen == 1
 
 
 def test_fast_decode_falls_back_on_unusual_bytes() -> None:

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from ledger.hooks.writer import Writer
+from tests.replay.authority_kit import Kit
 from tests.replay.conftest_db import (
     INJECTION_PACK,
     REFUND_STRICT,
@@ -183,6 +184,7 @@ CASES: list[tuple[str, str, Spec, Spec, Spec]] = [
 )
 def test_rule_outcomes_on_recorded_runs(
     writer: Writer,
+    signing: Kit,
     ledger_conn: psycopg.Connection,
     pack: str,
     rule: str,
@@ -222,7 +224,11 @@ def test_capture_rules_on_recorded_runs(
             None,
             "differ from the approved",
         ),
-        (approved("refund", {"amount_usd": 10}, roles=("intern",)), None, "lacks a required role"),
+        (
+            approved("refund", {"amount_usd": 10}, approver="carol", roles=("finance_lead",)),
+            None,
+            "is not granted a required role (finance_lead) by the registry in force",
+        ),
         (approved("refund", {"amount_usd": 10}), 100 * SEC, "old at execution"),
         (approved("refund", {"amount_usd": 10}, approver="alice"), None, "approved their own"),
         (approved("refund", {"amount_usd": 10}, decision="rejected"), None, "rejected"),
@@ -230,7 +236,12 @@ def test_capture_rules_on_recorded_runs(
     ids=["binding", "roles", "max-age", "self-approval", "rejected"],
 )
 def test_approval_failures_on_recorded_runs(
-    writer: Writer, ledger_conn: psycopg.Connection, step: Any, step_ns: int | None, reason: str
+    writer: Writer,
+    signing: Kit,
+    ledger_conn: psycopg.Connection,
+    step: Any,
+    step_ns: int | None,
+    reason: str,
 ) -> None:
     run_id = record(spec(step, step_ns=step_ns))
     v = verdicts(ledger_conn, REFUND_STRICT, run_id)["approval.refund"]

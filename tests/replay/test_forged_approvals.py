@@ -1,11 +1,16 @@
 """Forged approvals written as a hostile writer would: raw events through `ledger ingest`.
 
-The agent host holds writer credentials (issue 14), so it can record any approval it likes. Two
-forgeries must fail `ledger check` without any principal registry: an approval by the initiating
-user spelled with other case, and an approval bound to the hash of a $250 refund on a call whose
-recorded args say $9,999 (the started event's own `args_hash` field lies too). Each case is
-checked on both replay paths: the bulk check (`ledger check`, msgspec fast decoding) and the
-per-run fold (`replay.dbread.fold_run`, pydantic), which must give the same verdict and reason.
+The agent host holds writer credentials (issue 14), so it can record any approval it likes.
+Without a registry, two forgeries must still fail: an approval by the initiating user spelled
+with other case, and an approval bound to the hash of a $250 refund on a call whose recorded
+args say $9,999; everything else that needs authority is `unknown`, never pass. With a trust
+root and a signed, published registry, roles come from the registry in force at the decision
+and the approval's signature is verified over a claim rebuilt from the record: declared roles,
+unsigned approvals, unregistered keys, signatures moved to another call, run or args, a
+registry that was not in force, and roles granted later all fail; a genuinely signed approval
+by the registered finance_lead passes. Each case is checked on both replay paths: the bulk check
+(`ledger check`, msgspec fast decoding) and the per-run fold (`replay.dbread.fold_run`,
+pydantic), which must give the same verdict and reason.
 """
 
 from __future__ import annotations
@@ -17,10 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
+from ledger.authority.service import load_history
+from ledger.authority.trust import NO_TRUST_ROOT
 from ledger.events import args_hash
+from ledger.note import Signer
+from replay.authority import NO_TRUST_NOTE
 from replay.policy.schema import ApprovalRule
-from tests.replay.conftest_db import as_json, verdicts, write
+from tests.replay.authority_kit import Kit
+from tests.replay.conftest_db import CURRENT, as_json, verdicts, write
 
 Cli = Callable[..., Any]
 
@@ -46,18 +57,28 @@ def _ingest(
     approved: dict[str, Any],
     ran: dict[str, Any],
     started_hash: str | None = None,
+    sign: Callable[[str], dict[str, Any]] | None = None,
+    roles: tuple[str, ...] = ("finance_lead",),
+    call: str = "call-1",
+    edited: dict[str, Any] | None = None,
 ) -> str:
-    """One run as JSON lines (no hashes or seqs: ingest chains them); returns its run id."""
+    """One run as JSON lines (no hashes or seqs: ingest chains them); returns its run id.
+
+    `sign(run_id)` gives the signature fields of the decision (None: unsigned, as before).
+    """
     run_id = str(uuid.uuid4())
     principal = {"initiating_user": user, "roles": ["support"]}
-    call = "call-1"
+    approval = "ap-1" if call == "call-1" else f"ap-{call}"
+    decided = {"approval_id": approval, "tool_call_id": call, "args_hash": args_hash(approved),
+               "decision": "approved", "approver": {"id": approver, "roles": list(roles)},
+               **(sign(run_id) if sign else {})}
+    if edited is not None:
+        decided.update(decision="edited", edited_args=edited, edited_args_hash=args_hash(edited))
     bodies: list[tuple[str, dict[str, Any]]] = [
         ("run.started", {"task": "refund"}),
-        ("approval.requested", {"approval_id": "ap-1", "tool_call_id": call, "tool": "refund",
+        ("approval.requested", {"approval_id": approval, "tool_call_id": call, "tool": "refund",
                                 "args_hash": args_hash(approved), "args": approved}),
-        ("approval.decided", {"approval_id": "ap-1", "tool_call_id": call,
-                              "args_hash": args_hash(approved), "decision": "approved",
-                              "approver": {"id": approver, "roles": ["finance_lead"]}}),
+        ("approval.decided", decided),
         ("tool.call.started", {"tool_call_id": call, "tool": "refund", "side_effect": True,
                                "args": ran, "args_hash": started_hash or args_hash(ran)}),
         ("tool.call.ended", {"tool_call_id": call, "tool": "refund", "status": "ok"}),
@@ -73,13 +94,19 @@ def _ingest(
 
 
 def _both_paths(
-    cli: Cli, conn: psycopg.Connection, pack: Path, run_id: str
+    cli: Cli, conn: psycopg.Connection, pack: Path, run_id: str, pack_text: str = PACK
 ) -> tuple[str, str]:
-    """(outcome, explanation) of the rule; asserts bulk and per-run replay agree exactly."""
-    per_run = verdicts(conn, PACK, run_id)[RULE]
+    """(outcome, explanation) of the rule; asserts bulk and per-run replay agree exactly.
+
+    With the `signing` fixture active both paths use its trust root (`--trust-root` for the
+    CLI); without it neither has one, and `ledger check` says so in one line on stderr.
+    """
+    per_run = verdicts(conn, pack_text, run_id)[RULE]
+    root = ("--trust-root", str(CURRENT[0].root_file)) if CURRENT else ()
     for extra in (("--run", run_id), ("--since", "1h", "--jobs", "2")):
-        res = cli("check", "--policy", str(pack), *extra, "--json")
+        res = cli("check", "--policy", str(pack), *root, *extra, "--json")
         assert res.exit_code in (0, 1), res.stderr
+        assert res.stderr.splitlines() == ([] if CURRENT else [NO_TRUST_NOTE]), res.stderr
         [bulk] = [
             v
             for r in as_json(res.stdout)["runs"]
@@ -143,15 +170,212 @@ def test_args_hash_field_alone_lies_fails(
     ), why
 
 
-def test_honest_approval_passes(
+def test_honest_looking_approval_without_a_trust_root_is_unknown(
     cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path
 ) -> None:
-    """Another person with the role approves exactly the args that ran: pass on both paths."""
+    """Another person declaring the role approves exactly the args that ran: without a trust
+    root nothing proves who approved or with which role, so unknown (never pass), and
+    `ledger check` says why in one line on stderr (asserted in `_both_paths`)."""
     pack = write(tmp_path / "p.yaml", PACK)
     run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
                      approved=LARGE, ran=LARGE)
     outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
-    assert outcome == "pass", why
+    assert outcome == "unknown", why
+    assert why == f"approval ap-1 of refund (call-1) cannot be judged: {NO_TRUST_ROOT}", why
+
+
+# --- with a trust root and a signed, published registry (tests/replay/authority_kit.py) ------
+
+
+def _signer(kit: Kit, approver: str, what: dict[str, Any], **kw: Any) -> Callable[[str], Any]:
+    """Sign as `approver` would for call-1 of the run being ingested (overrides in `kw`)."""
+
+    def sign(run_id: str) -> dict[str, Any]:
+        fields: dict[str, Any] = {"run_id": run_id, "call": "call-1", "tool": "refund",
+                                  "args": what, "approver": approver}
+        return kit.signed_fields(**{**fields, **kw})
+
+    return sign
+
+
+def _in_force_seq(conn: psycopg.Connection, kit: Kit, digest: str) -> int:
+    found = load_history(conn, kit.origin, kit.root).by_digest(digest)
+    assert found is not None
+    return found[0]
+
+
+def test_genuinely_signed_approval_by_the_finance_lead_passes(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
+) -> None:
+    pack = write(tmp_path / "p.yaml", PACK)
+    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
+                     approved=LARGE, ran=LARGE,
+                     sign=_signer(signing, "bob@example.com", LARGE))
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    assert (outcome, why) == ("pass", "1 call(s) needing approval, all properly approved")
+    shown = cli("replay", run_id, "--trust-root", str(signing.root_file))
+    assert shown.exit_code == 0 and not shown.stderr, shown.stderr
+    assert "by bob@example.com; signature verified (registry version 1)" in shown.stdout
+    bare = cli("replay", run_id)
+    assert bare.exit_code == 0 and bare.stderr.splitlines() == [NO_TRUST_NOTE], bare.stderr
+    assert f"signature not verified: {NO_TRUST_ROOT}" in bare.stdout
+
+
+def test_declared_role_not_in_the_registry_fails(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
+) -> None:
+    """Carol signs genuinely and her event says finance_lead; the registry says intern."""
+    pack = write(tmp_path / "p.yaml", PACK)
+    run_id = _ingest(cli, user="alice@example.com", approver="carol@example.com",
+                     approved=LARGE, ran=LARGE,
+                     sign=_signer(signing, "carol@example.com", LARGE))
+    seq = _in_force_seq(ledger_conn, signing, signing.digest)
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    assert outcome == "fail"
+    assert why == (
+        "approver carol@example.com is not granted a required role (finance_lead) by the "
+        f"registry in force (version 1, published at seq {seq})"
+    ), why
+
+
+def test_role_granted_after_the_decision_does_not_validate_it(
+    cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Any, tmp_path: Path,
+    signing: Kit,
+) -> None:
+    pack = write(tmp_path / "p.yaml", PACK)
+    first = signing.digest
+    run_id = _ingest(cli, user="alice@example.com", approver="carol@example.com",
+                     approved=LARGE, ran=LARGE,
+                     sign=_signer(signing, "carol@example.com", LARGE))
+    signing.publish(ledger_conn, ledger_settings,
+                    {"carol@example.com": ("finance_lead",), "bob@example.com": ("support",)})
+    seq = _in_force_seq(ledger_conn, signing, first)
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    assert outcome == "fail"
+    assert why == (
+        "approver carol@example.com is not granted a required role (finance_lead) by the "
+        f"registry in force (version 1, published at seq {seq})"
+    ), why
+
+
+def test_signed_self_approval_by_case_fails(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
+) -> None:
+    """A registered finance_lead approving their own run, their id spelt in other case."""
+    pack = write(tmp_path / "p.yaml", PACK)
+    run_id = _ingest(cli, user="alice@example.com", approver="Alice@Example.COM",
+                     approved=LARGE, ran=LARGE,
+                     sign=_signer(signing, "Alice@Example.COM", LARGE,
+                                  signer=signing.key("alice@example.com")))
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    assert (outcome, why) == ("fail", "alice@example.com approved their own refund (call-1)")
+
+
+def test_signed_approval_of_a_smaller_refund_fails(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
+) -> None:
+    """Bob genuinely signed the $250 refund; the call that ran records $9,999."""
+    pack = write(tmp_path / "p.yaml", PACK)
+    small, large = args_hash(SMALL), args_hash(LARGE)
+    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
+                     approved=SMALL, ran=LARGE, started_hash=small,
+                     sign=_signer(signing, "bob@example.com", SMALL))
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    assert outcome == "fail"
+    assert why == (
+        "refund (call-1) ran with args that differ from the approved args: "
+        f"approval ap-1 binds args_hash {small} but the call's recorded args hash to {large}; "
+        f"and refund (call-1) records args_hash {small} but its recorded args hash to {large}"
+        " (+1 more)"
+    ), why
+
+
+SCHEMA2 = """\
+schema: 2
+policies:
+  require_approval_for:
+    - action: refund
+      threshold_usd: 200
+"""
+
+
+def test_unsigned_approval_fails_roles_rule_and_is_unknown_under_schema_2(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
+) -> None:
+    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
+                     approved=LARGE, ran=LARGE)
+    strict = write(tmp_path / "p.yaml", PACK)
+    assert _both_paths(cli, ledger_conn, strict, run_id) == (
+        "fail", "approval ap-1 of refund (call-1): approval is not signed")
+    signed_only = write(tmp_path / "s2.yaml", SCHEMA2)
+    assert _both_paths(cli, ledger_conn, signed_only, run_id, SCHEMA2) == (
+        "unknown", "refund (call-1): approval is not signed; the pack requires signed approvals")
+
+
+@pytest.mark.parametrize(
+    ("forgery", "reason"),
+    [
+        ("unregistered key", "approval signed by key 'approver-"),
+        ("another call", "approval signature does not match the call, args, decision or approver"),
+        ("another run", "approval signature does not match the call, args, decision or approver"),
+        ("other args", "approval signature does not match the call, args, decision or approver"),
+        ("unknown registry", "approval signed under a registry that was not in force"),
+    ],
+)
+def test_forged_or_moved_signature_fails(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit,
+    forgery: str, reason: str,
+) -> None:
+    """Signatures the writer can make or copy: its own key claiming to be bob, bob's genuine
+    signature of another call, another run or other args, or one naming an unknown registry."""
+    pack = write(tmp_path / "p.yaml", PACK)
+    kw: dict[str, Any] = {
+        "unregistered key": {"signer": Signer.generate("approver-mallory")},
+        "another call": {"call": "call-2"},
+        "another run": {"run_id": str(uuid.uuid4())},
+        "other args": {"args": SMALL},
+        "unknown registry": {"registry": "ab" * 32},
+    }[forgery]
+    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
+                     approved=LARGE, ran=LARGE,
+                     sign=_signer(signing, "bob@example.com", LARGE, **kw))
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    assert outcome == "fail"
+    assert why.startswith(f"approval ap-1 of refund (call-1): {reason}"), why
+
+
+@pytest.mark.parametrize("ran", ["edited", "original"])
+def test_signed_edit_binds_the_edited_args(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit, ran: str
+) -> None:
+    """Bob edits the $9,999 refund down to $250 and signs the edited args: running the edit
+    passes, running the original args fails (the binding, and the signature over what ran)."""
+    pack = write(tmp_path / "p.yaml", PACK)
+    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
+                     approved=LARGE, ran=SMALL if ran == "edited" else LARGE, edited=SMALL,
+                     sign=_signer(signing, "bob@example.com", SMALL, decision="edited"))
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    if ran == "edited":
+        assert (outcome, why) == ("pass", "1 call(s) needing approval, all properly approved")
+    else:
+        assert outcome == "fail"
+        assert why == (
+            "refund (call-1) ran with args that differ from the approved args: approval ap-1 "
+            f"binds args_hash {args_hash(SMALL)} but the call's recorded args hash to "
+            f"{args_hash(LARGE)} (+1 more)"
+        ), why
+
+
+def test_expired_approval_fails(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
+) -> None:
+    pack = write(tmp_path / "p.yaml", PACK)
+    expiry = "2001-01-01T00:00:00.000000000Z"
+    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
+                     approved=LARGE, ran=LARGE,
+                     sign=_signer(signing, "bob@example.com", LARGE, expires_at=expiry))
+    assert _both_paths(cli, ledger_conn, pack, run_id) == (
+        "fail", f"approval ap-1 expired at {expiry} before the call refund (call-1) started")
 
 
 def test_planted_truncation_marker_is_not_a_pass(
@@ -167,7 +391,7 @@ def test_planted_truncation_marker_is_not_a_pass(
     assert outcome == "unknown", why
     assert why == (
         "refund (call-1) args are not fully recorded (truncated or held privately); "
-        "approval ap-1 binding cannot be recomputed"
+        "approval ap-1 binding cannot be recomputed (+1 more)"
     ), why
 
 
@@ -208,3 +432,41 @@ def test_fake_hashes_do_not_hide_a_loop(
     [bulk] = [v for r in as_json(res.stdout)["runs"] for v in r["verdicts"]
               if v["rule_id"] == LOOP_RULE]
     assert (bulk["outcome"], bulk["explanation"]) == (per_run.outcome, per_run.explanation)
+
+
+def test_worker_processes_judge_like_the_serial_and_per_run_paths(
+    cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Any, tmp_path: Path,
+    signing: Kit, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Forked workers inherit the registry history read before the fork: the same verdicts as
+    the serial bulk path and the per-run fold, for a genuine and three forged approvals."""
+    from replay import batch
+    from replay.policy import load_pack_text
+
+    cases: list[tuple[str, dict[str, Any] | None]] = [
+        ("bob@example.com", {}),  # genuine
+        ("carol@example.com", {}),  # genuine signature, role not granted
+        ("bob@example.com", None),  # unsigned
+        ("bob@example.com", {"call": "call-9"}),  # signature of another call
+    ]
+    ids = []
+    for n, (who, kw) in enumerate(cases):
+        call = f"call-w{n}"
+        sign = None if kw is None else _signer(signing, who, LARGE, **{"call": call, **kw})
+        ids.append(_ingest(cli, user="alice@example.com", approver=who, approved=LARGE,
+                           ran=LARGE, sign=sign, call=call))
+    runs = [uuid.UUID(i) for i in ids]
+    pack = load_pack_text(PACK, "pack.yaml")
+    serial = batch.check_runs(ledger_conn, ledger_settings, runs, fixed=pack,
+                              trust_root=signing.root)
+    monkeypatch.setattr(batch, "CHUNK_RUNS", 1)
+    monkeypatch.setattr(batch, "MIN_PARALLEL_RUNS", 2)
+    parallel = batch.check_runs(ledger_conn, ledger_settings, runs, fixed=pack, jobs=2,
+                                trust_root=signing.root)
+    assert [e.to_json() for e in parallel.entries] == [e.to_json() for e in serial.entries]
+    got = [next(v for v in e.verdicts if v.rule_id == RULE) for e in serial.entries]
+    per_run = [verdicts(ledger_conn, PACK, i)[RULE] for i in ids]
+    assert [(v.outcome, v.explanation) for v in got] == [
+        (v.outcome, v.explanation) for v in per_run
+    ]
+    assert [v.outcome for v in got] == ["pass", "fail", "fail", "fail"], got

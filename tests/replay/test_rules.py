@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from ledger.authority.trust import NO_TRUST_ROOT
 from replay.synth import RunBuilder
 from tests.replay.helpers import outcome, verdicts
 
@@ -97,18 +98,6 @@ CASES: list[tuple[str, str, RunBuilder, RunBuilder, RunBuilder]] = [
         run(approved_refund(250), tool("refund", {"amount_usd": 20})),
         run(tool("refund", {"amount_usd": 250})),
         run(tool("refund", {"order": 1})),
-    ),
-    (
-        """
-     policies:
-       require_approval_for:
-         - {action: refund, any: true, approver_roles: [finance_lead], forbid_self_approval: true,
-            max_age_seconds: 60}
-     """,
-        "approval.refund",
-        run(approved_refund(10)),
-        run(approved_refund(10, approver="alice")),
-        run(approved_refund(10), user=None),
     ),
     (
         "tools: {allow: [search, 'crm.*']}",
@@ -229,7 +218,6 @@ def test_capture_rules(rule: str) -> None:
     ("approval", "reason"),
     [
         (approved_refund(10, executed=11), "differ from the approved"),
-        (approved_refund(10, roles=("intern",)), "lacks a required role"),
         (approved_refund(10, wait=120), "old at execution"),
         (approved_refund(10, approver="alice"), "approved their own"),
     ],
@@ -243,6 +231,33 @@ def test_approval_failures_are_explained(approval: Build, reason: str) -> None:
     """
     v = verdicts(pack, run(approval))["approval.refund"]
     assert v.outcome == "fail" and reason in v.explanation, v
+
+
+STRICT = """
+policies:
+  require_approval_for:
+    - {action: refund, any: true, approver_roles: [finance_lead], forbid_self_approval: true,
+       max_age_seconds: 60}
+"""
+
+
+@pytest.mark.parametrize(
+    "approval",
+    [approved_refund(10), approved_refund(10, roles=("intern",))],
+    ids=["lead", "intern"],
+)
+def test_roles_without_a_registry_are_unknown(approval: Build) -> None:
+    """Folded without a registry (no trust root), declared roles prove nothing: unknown, never
+    pass; roles and signatures against a real registry are in test_db_policy and
+    test_forged_approvals."""
+    v = verdicts(STRICT, run(approval))["approval.refund"]
+    assert v.outcome == "unknown", v
+    assert v.explanation.endswith(f"cannot be judged: {NO_TRUST_ROOT}"), v
+
+
+def test_self_approval_fails_even_without_a_registry() -> None:
+    assert outcome(STRICT, run(approved_refund(10, approver="alice")), "approval.refund") == "fail"
+    assert outcome(STRICT, run(approved_refund(10), user=None), "approval.refund") == "unknown"
 
 
 def test_rejected_then_executed_fails() -> None:
