@@ -143,6 +143,14 @@ class Registry(_Strict):
     def _by_token(self) -> dict[tuple[str, str], Principal]:
         return {(i.issuer, i.subject): p for p in self.principals for i in p.identities}
 
+    @cached_property
+    def _verifiers(self) -> dict[str, Verifier]:
+        return {
+            normalise_principal(p.id): Verifier.from_vkey(p.approver_key)
+            for p in self.principals
+            if p.approver_key is not None
+        }
+
     @property
     def version(self) -> int:
         return self.registry.version
@@ -162,10 +170,9 @@ class Registry(_Strict):
 
     def approver_verifier(self, principal_id: str | None) -> Verifier | None:
         """The registered public key this principal's approvals must verify against."""
-        found = self.principal(principal_id)
-        if found is None or found.approver_key is None:
+        if principal_id is None:
             return None
-        return Verifier.from_vkey(found.approver_key)
+        return self._verifiers.get(normalise_principal(principal_id))
 
     def provider(self, issuer: str) -> Provider | None:
         return next((p for p in self.providers if p.issuer == issuer), None)
