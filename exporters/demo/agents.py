@@ -20,6 +20,7 @@ import replay.undo.examples.demo  # noqa: F401  (registers the CRM/payments prob
 from exporters.demo.world import World
 from ledger import hooks
 from ledger.integrations.langchain import LedgerCallbackHandler
+from ledger.note import Signer
 from replay.undo.capture import call_with_contract
 from replay.undo.contracts import ContractRegistry
 from replay.undo.probes import UndoContext
@@ -135,7 +136,9 @@ def run_support(
     request: str,
     order_id: str,
     refund_usd: str | None,
-    approver: tuple[str, list[str]] | None = None,
+    approver: str | None = None,
+    approver_key: Signer | None = None,
+    trust_root: str | None = None,
     lookups: int = 1,
     tokens: int = 1400,
     user_token: str | None = None,
@@ -183,11 +186,12 @@ def run_support(
                     reason=f"refund of ${refund_usd}",
                     amount_usd=refund_usd,
                 )
-                hooks.decide(
+                hooks.decide(  # signed: replay checks key and roles against the registry
                     approval.approval_id,
-                    approver=approver[0],
-                    roles=approver[1],
+                    approver=approver,
                     decision="approved",
+                    signer=approver_key,
+                    trust_root=trust_root,
                 )
             call_with_contract(
                 run,

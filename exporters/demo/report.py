@@ -42,7 +42,8 @@ class Outcome:
 
 def _findings(conn: psycopg.Connection, settings: Settings, story: Story) -> dict[str, list[str]]:
     """Failing rules per run, checked against the policy each run ran under."""
-    checked = check_in_force(conn, settings, [uuid.UUID(r) for r in story.runs])
+    root = story.authority.trust_root if story.authority is not None else None
+    checked = check_in_force(conn, settings, [uuid.UUID(r) for r in story.runs], trust_root=root)
     if checked.missing:
         raise VerificationFailed(f"run {checked.missing[0]} has no stored events")
     found: dict[str, list[str]] = {}

@@ -135,7 +135,7 @@ TIMELINE: tuple[Scene, ...] = (
             "request": "The sofa (order 2211) was never delivered.",
             "order_id": "2211",
             "refund_usd": "320.00",
-            "approver": ("dana@example.com", ["finance_lead"]),
+            "approver": "dana@example.com",
         },
     ),
     Scene(-2 * DAY, "v2", publish="sales-support-v2.yaml"),
@@ -253,9 +253,12 @@ def record_story(settings: Settings, conn: psycopg.Connection) -> Story:
                 story.policies[scene.policy] = pack.policy_hash
                 continue
             agent = _AGENTS[scene.agent]
-            token = authority.user_token(scene.args["user"])
+            extra: dict[str, Any] = {"user_token": authority.user_token(scene.args["user"])}
+            if scene.args.get("approver"):
+                extra["approver_key"] = authority.approver(settings, scene.args["approver"])
+                extra["trust_root"] = str(authority.trust_root_file)
             run = agent(world, contracts, policy_hash=story.policies[scene.policy],
-                        user_token=token, **scene.args)
+                        **extra, **scene.args)
             story.runs.append(str(run.run_id))
             if scene.incident:
                 story.incident[scene.incident] = str(run.run_id)
