@@ -26,11 +26,13 @@ import psycopg
 from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
 from ledger.db.connect import connect
+from ledger.privacy import PayloadOpener
 from ledger.store import read
 from ledger.store.verdicts import RunVerdicts, replace_verdicts
 from replay.authority import RunAuthority, load_authority
 from replay.dbread import call_ids
 from replay.fastdecode import Row, decode_run, group_rows
+from replay.identity import identity_of
 from replay.policy import EVALUATOR_VERSION, CompiledPack, LoadedPack, Verdict, check_run
 from replay.policy import compile_pack as _compile
 from replay.policy.diff import VerdictDiff, diff_verdicts
@@ -127,6 +129,7 @@ class _Worker:
         self.fixed, self.other = job.fixed, job.other
         self.in_force: dict[str, CompiledPack | None] = {}
         self.root, self.authorities = job.root, job.authorities
+        self.opener = PayloadOpener(job.settings)  # opens recorded identity tokens (the KEK)
 
     def authority(self, origin: str) -> RunAuthority:
         """The registry history of `origin`'s log, read on first use."""
@@ -143,7 +146,9 @@ class _Worker:
 
     def one(self, rid: uuid.UUID, rows: list[Row], decisions: Sequence[Row]) -> RunCheck:
         """Fold one run and check it against the fixed pack, or the pack it ran under."""
-        state = fold(rows, decisions=decisions, authority=self.authority(rows[0].origin))
+        authority = self.authority(rows[0].origin)
+        identity = identity_of(self.conn, self.opener, authority, rows[0])
+        state = fold(rows, decisions=decisions, authority=authority, identity=identity)
         pack = self.fixed
         if pack is None:
             seen = state.versions.policy_hashes_seen

@@ -18,9 +18,12 @@ from typing import Any
 import psycopg
 
 from ledger.authority.trust import TrustRoot
+from ledger.config import Settings
+from ledger.privacy import PayloadOpener
 from ledger.store import read
 from ledger.store.read import StoredEvent, run_events
 from replay.authority import load_authority
+from replay.identity import identity_of
 from replay.model import RunState
 from replay.state import StoredEventLike, fold
 
@@ -62,11 +65,15 @@ def fold_run(
     at_seq: int | None = None,
     *,
     trust_root: TrustRoot | None = None,
+    settings: Settings | None = None,
 ) -> RunState | None:
     """The run's state from the database (None when the run has no events), with the registry
-    history of its log under `trust_root` attached for the approval checks."""
+    history of its log under `trust_root` attached for the approval checks, and who it acted
+    for (recorded identity tokens open with the key-encryption key `settings` names)."""
     own, joined = load_run(conn, run_id)
     if not own:
         return None
     authority = load_authority(conn, own[0].origin, trust_root)
-    return fold(own, at_seq=at_seq, decisions=joined, authority=authority)
+    opener = PayloadOpener(settings) if settings is not None else None
+    identity = identity_of(conn, opener, authority, own[0])
+    return fold(own, at_seq=at_seq, decisions=joined, authority=authority, identity=identity)

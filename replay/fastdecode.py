@@ -140,8 +140,15 @@ class PromptResolved(msgspec.Struct, frozen=True, gc=False):
     template_hash: str
 
 
+class StartedAttributes(msgspec.Struct, frozen=True, gc=False):
+    """Of run.started's attributes only whether identity tokens were recorded (commitments)."""
+
+    identity_tokens: Any = None
+
+
 class RunStarted(msgspec.Struct, frozen=True, gc=False):
     task: str | None = None
+    attributes: StartedAttributes | None = None
 
 
 class RunEnded(msgspec.Struct, frozen=True, gc=False):

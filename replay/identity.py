@@ -20,11 +20,14 @@ import psycopg
 from ledger.authority.history import RegistryHistory
 from ledger.authority.recorded import recorded_tokens
 from ledger.authority.tokens import TokenRefused, VerifiedIdentity, verify_token
+from ledger.authority.trust import NO_TRUST_ROOT
 from ledger.config import Settings
+from ledger.errors import LedgerError
 from ledger.identity import normalise_principal
 from ledger.privacy import PayloadOpener
+from replay.authority import RunAuthority
 
-__all__ = ["ASSERTED", "Identity", "RunIdentity", "resolve_run_identity"]
+__all__ = ["ASSERTED", "Identity", "RunIdentity", "identity_of", "resolve_run_identity"]
 
 Assurance = Literal["verified", "asserted"]
 
@@ -120,3 +123,39 @@ def resolve_run_identity(
         _judge("agent", tokens.agent, erased="agent" in erased, recorded=None,
                history=history, started_seq=started_seq, at_ns=at_ns),
     )
+
+
+def _has_tokens(event: Any) -> bool:
+    """Whether a run.started (pydantic or the bulk msgspec form) recorded identity tokens."""
+    if getattr(event, "type", None) != "run.started":
+        return False
+    attrs = getattr(event.data, "attributes", None)
+    tokens = attrs.get("identity_tokens") if isinstance(attrs, dict) else getattr(
+        attrs, "identity_tokens", None
+    )
+    return bool(tokens)
+
+
+def identity_of(
+    conn: psycopg.Connection,
+    opener: PayloadOpener | None,
+    authority: RunAuthority | None,
+    first: Any,
+) -> RunIdentity:
+    """The identity of the run whose first stored row is `first` (queries only when it
+    recorded tokens and a trust root was given: every other run is asserted for free)."""
+    user = first.event.principal.initiating_user
+    if not _has_tokens(first.event):
+        return RunIdentity(asserted(user, "user: no identity token recorded"),
+                           asserted(None, "agent: no identity token recorded"))
+    if authority is None or authority.history.root is None or opener is None:
+        reason = NO_TRUST_ROOT if opener is not None else "no ledger settings to open it with"
+        why = f"token not verifiable: {reason}"
+        return RunIdentity(asserted(user, f"user: {why}"), asserted(None, f"agent: {why}"))
+    try:
+        return resolve_run_identity(conn, opener, authority.origin, uuid.UUID(str(first.run_id)),
+                                    recorded_user=user, history=authority.history,
+                                    started_seq=first.seq)
+    except LedgerError as exc:  # e.g. no key-encryption key here: judge what we can, say why
+        why = f"identity token cannot be opened: {exc}"
+        return RunIdentity(asserted(user, f"user: {why}"), asserted(None, f"agent: {why}"))

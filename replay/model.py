@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from replay.authority import RunAuthority
+    from replay.identity import RunIdentity
 
 __all__ = [
     "ApprovalRecord",
@@ -238,6 +239,10 @@ class RunState:
     # Who judges this run's approvals (the log's registry history); None when folded without a
     # database (then every who-check is unknown). Not part of the state's value or its JSON.
     authority: RunAuthority | None = dataclasses.field(
+        default=None, compare=False, repr=False, metadata={"json": False}
+    )
+    # Who the run acted for (replay.identity): verified from a recorded token, or asserted.
+    identity: RunIdentity | None = dataclasses.field(
         default=None, compare=False, repr=False, metadata={"json": False}
     )
 

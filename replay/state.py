@@ -344,11 +344,13 @@ def fold(
     at_seq: int | None = None,
     decisions: Sequence[StoredEventLike] = (),
     authority: Any = None,
+    identity: Any = None,
 ) -> RunState:
     """Replay `events` (one run, any order) into its state, stopping after `at_seq` if given.
 
     `authority` (a `replay.authority.RunAuthority`) is attached to the state for the approval
-    checks: which registry judged the run's decisions. It does not change the fold.
+    checks: which registry judged the run's decisions; `identity` (a `replay.identity.RunIdentity`)
+    says who the run acted for, verified or asserted. Neither changes the fold.
 
     `decisions` are approval.decided events recorded in *other* runs (a decision made in another
     process is a single-event run bound by tool_call_id); they are merged in `seq` order (same
@@ -402,10 +404,10 @@ def fold(
             TimelineEntry(seq, event.run_seq, eid, kind, event.occurred_at, ns, rec_text, summary)
         )
     f.expected_run_seq, f.last_seq = expected, last_seq
-    return _freeze(f, authority)
+    return _freeze(f, authority, identity)
 
 
-def _freeze(f: _Fold, authority: Any = None) -> RunState:
+def _freeze(f: _Fold, authority: Any = None, identity: Any = None) -> RunState:
     """The immutable RunState of a finished fold (totals recomputed from the calls)."""
     run, timeline, llms, seen, latest = f.run, f.timeline, f.llms, f.seen, f.latest
     declared = run.get("declared_event_count")
@@ -473,4 +475,5 @@ def _freeze(f: _Fold, authority: Any = None) -> RunState:
         open_tool_calls=tuple(f"{t.tool_call_id}#{t.attempt}" for t in tool_records if t.open),
         open_llm_calls=tuple(c.call_id for c in llm_records if c.ended_event_id is None),
         authority=authority,
+        identity=identity,
     )

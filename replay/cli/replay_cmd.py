@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, TrustRootOption, connection, emit_json, parse_run_id
+from ledger.cli.common import (
+    JsonOption,
+    TrustRootOption,
+    connection,
+    emit_json,
+    parse_run_id,
+    settings_from,
+)
 from ledger.errors import InputError
 
 if TYPE_CHECKING:
@@ -73,7 +80,9 @@ def replay(
     root = trust_root(trust_root_file)
     if root is None:
         typer.echo(NO_TRUST_NOTE, err=True)
-    state = fold_run(connection(ctx), parse_run_id(run_id), at, trust_root=root)
+    state = fold_run(
+        connection(ctx), parse_run_id(run_id), at, trust_root=root, settings=settings_from(ctx)
+    )
     if state is None:
         raise InputError(f"no run {run_id} in the ledger")
     if json_out:

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ledger.errors import LedgerError
-from ledger.identity import same_principal
+from ledger.identity import normalise_principal, principal_set
 from ledger.ids import parse_timestamp
 from replay.authority import judge_approval
 from replay.model import ApprovalRecord, RunState, ToolCallRecord
@@ -35,7 +35,7 @@ from replay.policy.recorded import recorded_args_hash
 from replay.policy.schema import ApprovalRule, FlowRule, RecipientRule
 from replay.policy.verdict import Outcome, Verdict
 
-__all__ = ["approvals", "call_facts", "egress", "flow", "recipients"]
+__all__ = ["approvals", "call_facts", "egress", "flow", "recipients", "verified_user"]
 
 _NS = 1_000_000_000
 _MISSING = object()
@@ -154,13 +154,12 @@ def _who(
     fails a rule that needs authority, and is `unknown` (never pass) for `require_signed` alone.
     """
     what = f"{call.tool} ({call.tool_call_id})"
-    user = state.run.initiating_user
     if rule.forbid_self_approval:
-        if user is None:
-            f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
-        elif same_principal(a.approver_id, user):
-            f.fail(ev, f"{user} approved their own {what}")
-    needs_authority = bool(rule.approver_roles) or rule.forbid_self_approval
+        _self_approval(f, ev, state, a, what)
+    verified = rule.principals is not None and rule.principals.require_verified
+    if verified:
+        verified_user(f, ev, state)
+    needs_authority = bool(rule.approver_roles) or rule.forbid_self_approval or verified
     if not needs_authority and not require_signed:
         return
     judged = judge_approval(state, call, a, recorded)
@@ -181,6 +180,39 @@ def _who(
             f"({', '.join(rule.approver_roles)}) by the registry in force "
             f"(version {registry.version}, published at seq {judged.in_force.seq})",
         )
+
+
+def _self_approval(
+    f: Findings, ev: tuple[str | None, ...], state: RunState, a: ApprovalRecord, what: str
+) -> None:
+    """The approver may be neither the user the writer recorded nor the one a verified token
+    names (a writer recording another name does not make a self-approval independent)."""
+    user = state.run.initiating_user
+    who = state.identity.user if state.identity is not None else None
+    verified = who.key() if who is not None and who.is_verified else None
+    if user is None and verified is None:
+        f.unknown(ev, "initiating user not recorded; separation of duties undecidable")
+        return
+    approver = normalise_principal(a.approver_id) if a.approver_id else None
+    if approver is not None and approver in {verified, *principal_set([user])}:
+        name = who.facts()["id"] if verified == approver and who is not None else user
+        f.fail(ev, f"{name} approved their own {what}")
+
+
+def verified_user(f: Findings, ev: tuple[str | None, ...], state: RunState) -> None:
+    """`principals.require_verified`: an asserted initiating user never satisfies the rule.
+
+    Unknown when verification was impossible here (no trust root, no registry in force, the
+    token erased or not openable); a fail when the run recorded no token or a refused one."""
+    who = state.identity.user if state.identity is not None else None
+    if who is not None and who.is_verified:
+        return
+    reason = who.reason if who is not None else "user: identity not resolved"
+    undecidable = ("not verifiable", "erased", "cannot be opened")
+    if any(part in reason for part in undecidable):
+        f.unknown(ev, f"initiating user is asserted ({reason}); the rule requires verified")
+    else:
+        f.fail(ev, f"initiating user is asserted ({reason}); the rule requires verified")
 
 
 def _expired(

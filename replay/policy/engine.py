@@ -13,13 +13,15 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from replay.model import RunState
+from replay.authority import judge_approval
+from replay.model import ApprovalRecord, RunState
 from replay.policy import checks as c
 from replay.policy import checks_flow as cf
 from replay.policy.cel import CelProgram, compile_expression
 from replay.policy.detectors import compile_detectors
 from replay.policy.loader import LoadedPack
 from replay.policy.outcome import Findings
+from replay.policy.recorded import recorded_args_hash
 from replay.policy.schema import CustomRule, PerToolTimeouts, PolicyPack
 from replay.policy.verdict import Outcome, Verdict
 
@@ -61,7 +63,7 @@ def run_facts(state: RunState, names: frozenset[str]) -> dict[str, Any]:
             "gaps": len(state.gaps),
         }
     if "principal" in names:
-        facts["principal"] = {"initiating_user": run.initiating_user, "roles": list(run.roles)}
+        facts["principal"] = _principal_facts(state)
     if "totals" in names:
         t = state.totals
         facts["totals"] = {
@@ -99,7 +101,7 @@ def run_facts(state: RunState, names: frozenset[str]) -> dict[str, Any]:
                 "tool_call_id": a.tool_call_id,
                 "decision": a.decision,
                 "approver": a.approver_id,
-                "roles": list(a.approver_roles),
+                "roles": _registry_roles(state, a),
             }
             for a in state.approvals
         ]
@@ -115,6 +117,33 @@ def run_facts(state: RunState, names: frozenset[str]) -> dict[str, Any]:
             for m in state.messages
         ]
     return {k: v for k, v in facts.items() if v is not None}
+
+
+def _registry_roles(state: RunState, a: ApprovalRecord) -> list[str]:
+    """An approver's roles for CEL: the registry's at the decision, and only for a decision
+    whose signature verifies for a call of this run (roles in the event are never facts)."""
+    call = next((c for c in state.tool_calls if c.tool_call_id == a.tool_call_id), None)
+    if call is None or a.decided_seq is None or a.signature is None:
+        return []
+    judged = judge_approval(state, call, a, recorded_args_hash(call))
+    registry = judged.in_force.registry
+    if judged.problem is not None or registry is None:
+        return []
+    return sorted(registry.roles_of(a.approver_id))
+
+
+def _principal_facts(state: RunState) -> dict[str, Any]:
+    """`principal`: what the writer recorded, plus `user` / `agent` as replay verified them
+    (`principal.user.verified`, `.id`, `.issuer`, `.subject`, `.email`, `.actors`)."""
+    run = state.run
+    facts: dict[str, Any] = {"initiating_user": run.initiating_user, "roles": list(run.roles)}
+    if state.identity is not None:
+        facts["user"] = state.identity.user.facts()
+        facts["agent"] = state.identity.agent.facts()
+    else:
+        facts["user"] = {"verified": False, "id": run.initiating_user}
+        facts["agent"] = {"verified": False, "id": None}
+    return facts
 
 
 _FACT_NAMES = (
@@ -138,6 +167,8 @@ def _custom(
 ) -> Verdict:
     f = Findings(f"rules.{rule.id}", on_missing)
     what = rule.description or rule.expr
+    if rule.principals is not None and rule.principals.require_verified:
+        cf.verified_user(f, (state.run.started_event_id,), state)
     if rule.scope == "run":
         result = program.evaluate(run_facts(state, names))
         if result is None:

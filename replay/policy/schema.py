@@ -25,6 +25,7 @@ __all__ = [
     "EgressRules",
     "FlowRule",
     "PolicyPack",
+    "PrincipalRules",
 ]
 
 
@@ -97,6 +98,17 @@ class Budgets(_Strict):
     max_usd_per_run: Usd | None = None
 
 
+class PrincipalRules(_Strict):
+    """What a rule asks of the principals it judges (docs/identity.md).
+
+    `require_verified`: the run's initiating user must be verified from an identity token the
+    registry's providers signed (an asserted principal never satisfies the rule), and an approval
+    counts only when it is signed by a registered approver key.
+    """
+
+    require_verified: bool = False
+
+
 class ApprovalRule(_Strict):
     """A tool call matching `action` needs an approved, bound, timely, independent decision."""
 
@@ -109,6 +121,7 @@ class ApprovalRule(_Strict):
     forbid_self_approval: bool = False
     max_age_seconds: Seconds | None = None
     bind_args: bool = True
+    principals: PrincipalRules | None = None
     # None: the pack's default (true under `schema: 2`, false for packs without a schema)
     require_signed: bool | None = None
 
@@ -218,6 +231,7 @@ class CustomRule(_Strict):
     tools: tuple[str, ...] = ()
     expr: Cel
     on_missing: OnMissing | None = None
+    principals: PrincipalRules | None = None
 
 
 class PolicyPack(_Strict):
