@@ -125,15 +125,15 @@ def resolve_run_identity(
     )
 
 
-def _has_tokens(event: Any) -> bool:
-    """Whether a run.started (pydantic or the bulk msgspec form) recorded identity tokens."""
+def _token_roles(event: Any) -> frozenset[str]:
+    """Which identity tokens a run.started (pydantic or bulk msgspec form) recorded."""
     if getattr(event, "type", None) != "run.started":
-        return False
+        return frozenset()
     attrs = getattr(event.data, "attributes", None)
     tokens = attrs.get("identity_tokens") if isinstance(attrs, dict) else getattr(
         attrs, "identity_tokens", None
     )
-    return bool(tokens)
+    return frozenset(tokens) if isinstance(tokens, dict) else frozenset()
 
 
 def identity_of(
@@ -145,17 +145,23 @@ def identity_of(
     """The identity of the run whose first stored row is `first` (queries only when it
     recorded tokens and a trust root was given: every other run is asserted for free)."""
     user = first.event.principal.initiating_user
-    if not _has_tokens(first.event):
+    roles = _token_roles(first.event)
+    if not roles:
         return RunIdentity(asserted(user, "user: no identity token recorded"),
                            asserted(None, "agent: no identity token recorded"))
     if authority is None or authority.history.root is None or opener is None:
         reason = NO_TRUST_ROOT if opener is not None else "no ledger settings to open it with"
-        why = f"token not verifiable: {reason}"
-        return RunIdentity(asserted(user, f"user: {why}"), asserted(None, f"agent: {why}"))
+
+        def why(role: str) -> str:
+            if role not in roles:
+                return f"{role}: no identity token recorded"
+            return f"{role}: token not verifiable: {reason}"
+
+        return RunIdentity(asserted(user, why("user")), asserted(None, why("agent")))
     try:
-        return resolve_run_identity(conn, opener, authority.origin, uuid.UUID(str(first.run_id)),
-                                    recorded_user=user, history=authority.history,
-                                    started_seq=first.seq)
+        run_id = uuid.UUID(str(first.event.run_id))
+        return resolve_run_identity(conn, opener, authority.origin, run_id, recorded_user=user,
+                                    history=authority.history, started_seq=first.seq)
     except LedgerError as exc:  # e.g. no key-encryption key here: judge what we can, say why
-        why = f"identity token cannot be opened: {exc}"
-        return RunIdentity(asserted(user, f"user: {why}"), asserted(None, f"agent: {why}"))
+        problem = f"identity token cannot be opened: {exc}"
+        return RunIdentity(asserted(user, f"user: {problem}"), asserted(None, f"agent: {problem}"))

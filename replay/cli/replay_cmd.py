@@ -34,6 +34,7 @@ def _render(state: RunState) -> str:
         f"  tools {(state.versions.tool_contract_digest or '-')[:12]}",
         f"totals: {t.llm_calls} LLM calls, {t.tool_calls} tool calls, {t.total_tokens} tokens"
         f" ({t.llm_calls_without_usage} without usage), ${t.cost_usd}",
+        *_who(state),
     ]
     for c in state.tool_calls:
         took = f"{c.duration_ns / 1e9:.3f}s" if c.duration_ns is not None else "OPEN"
@@ -48,6 +49,21 @@ def _render(state: RunState) -> str:
     for g in state.gaps:
         lines.append(f"  GAP: {g.reason}")
     return "\n".join(lines)
+
+
+def _who(state: RunState) -> list[str]:
+    """Who the run acted for: verified from its recorded token, or asserted (and why)."""
+    if state.identity is None:
+        return []
+    out = []
+    for role, who in (("user", state.identity.user), ("agent", state.identity.agent)):
+        if who.is_verified:
+            facts = who.facts()
+            recorded = f"; recorded as {who.recorded!r}" if who.recorded else ""
+            out.append(f"{role}: {facts['id']} VERIFIED ({who.reason}){recorded}")
+        else:
+            out.append(f"{role}: {who.recorded or '-'} asserted ({who.reason})")
+    return out
 
 
 def _signature(state: RunState, a: ApprovalRecord) -> str:
