@@ -145,11 +145,14 @@ class UndoNote(Message):
 # ---------------------------------------------------------------------- replay
 @dataclass
 class ReplayLoaded(Message):
-    """A run's stored events, decisions about it recorded elsewhere, and published policies."""
+    """A run's stored events, decisions about it recorded elsewhere, and published policies,
+    with who judges its approvals (RunAuthority) and who it acted for (RunIdentity)."""
 
     stored: list[Any]
     decisions: list[Any]
     policies: list[Any]
+    authority: Any = None
+    identity: Any = None
 
 
 @dataclass

@@ -46,6 +46,8 @@ class ReplayScreen(LedgerScreen):
         self.step = 0
         self.decisions: list[Any] = []
         self.policies: list[PublishedPolicy] = []  # published packs, in log order
+        self.authority: Any = None  # replay.authority.RunAuthority: judges approvals
+        self.identity: Any = None  # replay.identity.RunIdentity: who the run acted for
         self.policy_index = -1
         self.timer: Timer | None = None
 
@@ -68,19 +70,28 @@ class ReplayScreen(LedgerScreen):
         """The run, decisions about it and the published policies; answers with ReplayLoaded."""
         import uuid
 
+        from ledger.privacy import PayloadOpener
         from ledger.store.policies import published_policies
+        from replay.authority import load_authority
         from replay.dbread import load_run
+        from replay.identity import identity_of
 
         data = self.lapp.data
         stored, decisions = data.call(load_run, uuid.UUID(self.run_id))
         policies = data.call(published_policies)
-        self.post_message(ReplayLoaded(stored, decisions, policies))
+        authority = identity = None
+        if stored:
+            authority = data.call(load_authority, stored[0].origin, self.lapp.trust_root)
+            opener = PayloadOpener(data.settings)
+            identity = data.call(identity_of, opener, authority, stored[0])
+        self.post_message(ReplayLoaded(stored, decisions, policies, authority, identity))
 
     @on(ReplayLoaded)
     def _loaded(self, message: ReplayLoaded) -> None:
         # decisions: approvals about this run's calls recorded by another process
         self.stored, self.decisions = message.stored, message.decisions
         self.policies = message.policies
+        self.authority, self.identity = message.authority, message.identity
         self.step = max(len(self.stored) - 1, 0)
         self._show_state()
 
@@ -89,7 +100,8 @@ class ReplayScreen(LedgerScreen):
 
         if not self.stored:
             return None
-        return fold(self.stored, at_seq=self.stored[self.step].seq, decisions=self.decisions)
+        return fold(self.stored, at_seq=self.stored[self.step].seq, decisions=self.decisions,
+                    authority=self.authority, identity=self.identity)
 
     def _show_state(self) -> None:
         state = self._state()
@@ -190,7 +202,8 @@ class ReplayScreen(LedgerScreen):
         from replay.state import fold
 
         policy = self.policies[index]
-        state = fold(self.stored, at_seq=self.stored[step].seq, decisions=self.decisions)
+        state = fold(self.stored, at_seq=self.stored[step].seq, decisions=self.decisions,
+                     authority=self.authority, identity=self.identity)
         verdicts = check_run(compile_pack(load_pack_data(policy.document)), state)
         out = Text()
         out.append(f"{policy.name} {policy.version} as of step {step + 1}\n", style="bold")
