@@ -1,4 +1,5 @@
-"""`ledger check` with signed approvals judged by the registry, vs the same check without it.
+"""`ledger check` with signed approvals judged by the registry, vs the same check without it;
+then the same runs each carrying the initiating user's OIDC ID token, re-verified by the check.
 
 What is timed is what `ledger check --policy P --trust-root F --since T` does over runs whose
 approvals are all signed by an approver key registered in a signed, published registry: read,
@@ -7,7 +8,10 @@ roles up in the registry in force, apply a pack with every rule kind, save the v
 Baseline, measured in the same run on the same runs: the same check with no trust root (the
 registry is not read, signatures are not verified, the approval rules say `unknown`). The ratio
 is the cost of proving who approved (issue 14 goal: >= 0.8). Runs are ~100 events with one
-signed approval per ~20 events. Each timing is the best of `--repeat` alternating runs.
+signed approval per ~20 events. With tokens, every run's `run.started` carries an RS256 ID
+token behind a salted commitment (sealed with the subject key-encryption key), which the check
+opens and verifies against the registry's JWKS snapshot: one token per run, cached key set.
+Each timing is the best of `--repeat` alternating runs.
 Usage: python bench/bench_approvals.py [--events N] [--jobs J] [--repeat R] [--quick] [--json]
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import Timer, fresh_settings
 from bench.report import Report, parse_args
 from ledger.authority.approvals import ApprovalClaim, sign_approval
+from ledger.authority.recorded import commit_tokens
 from ledger.authority.registry import Registry
 from ledger.authority.service import publish_registry
 from ledger.authority.signed import sign_registry
@@ -33,6 +39,7 @@ from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.events import EventBase, args_hash, encode_event, leaf_hash
 from ledger.note import Signer
+from ledger.privacy import PayloadRow, seal_payloads
 from ledger.store.append import EncodedEvent, submit_encoded
 from ledger.store.sequencer import try_sequence
 from replay.batch import check_runs, window_run_ids
@@ -58,20 +65,28 @@ PACK = textwrap.dedent("""
     capture: {}
 """)
 QUICK = {"events": 20_000}
+ISSUER = "https://idp.bench.test"
+AUDIENCE = "agent-ledger:bench"
 T0 = 1_795_000_000 * 1_000_000_000
 
 
 class Signing:
-    """The administrator, the published registry and bob's approver key."""
+    """The administrator, the published registry, bob's approver key and the IdP's RSA key."""
 
     def __init__(self, settings: Settings) -> None:
+        from joserfc.jwk import KeySet, RSAKey
+
         self.admin = Signer.generate("bench-admin")
         self.bob = Signer.generate("bench-bob")
         self.root = TrustRoot((self.admin.verifier,), "bench")
         self.origin = settings.origin(None)
         self.count = 0
+        self.idp = RSAKey.generate_key(2048, parameters={"kid": "bench-idp"})
+        provider = {"issuer": ISSUER, "audience": AUDIENCE, "algorithms": ["RS256"],
+                    "jwks": KeySet([self.idp]).as_dict(private=False)}
         registry = Registry.model_validate({
             "registry": {"name": "bench", "version": 1},
+            "providers": [provider],
             "principals": [{"id": "bob", "roles": ["finance_lead"], "approver_key": self.bob.vkey}],
         })
         conn = connect(settings)
@@ -93,10 +108,28 @@ class Signing:
         b.events[-1] = event.model_copy(update={"data": event.data.model_copy(update=fields)})
 
 
-def one_run(signing: Signing, n_events: int) -> list[EventBase]:
+    def token(self, sub: str) -> str:
+        """An RS256 ID token for the ledger's audience, valid for a day from now."""
+        from joserfc import jwt
+
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "email": f"{sub}@acme.com",
+                  "iat": now, "exp": now + 86_400}
+        return jwt.encode({"alg": "RS256", "kid": "bench-idp"}, claims, self.idp)
+
+
+def one_run(
+    signing: Signing, n_events: int, private: list[tuple[str, uuid.UUID, PayloadRow]] | None
+) -> list[EventBase]:
     b = RunBuilder(start_ns=T0)
     rid = str(b.run_id)
     b.start()
+    if private is not None:  # the user's ID token behind a commitment, as ledger.run stores it
+        slot, rows = commit_tokens({"user": signing.token(f"u{len(private)}")}, time.time_ns())
+        first = b.events[0]
+        data = first.data.model_copy(update={"attributes": {"identity_tokens": slot}})
+        b.events[0] = first.model_copy(update={"data": data})
+        private += [(signing.origin, first.event_id, row) for row in rows]
     i = 0
     while len(b.events) < n_events - 8:
         b.llm(tokens=(200, 50), cost="0.001")
@@ -111,27 +144,47 @@ def one_run(signing: Signing, n_events: int) -> list[EventBase]:
     return b.events
 
 
-def fill(settings: Settings, signing: Signing, n_events: int) -> int:
+def fill(settings: Settings, signing: Signing, n_events: int, *, tokens: bool = False) -> int:
     conn = connect(settings)
     origin = settings.origin(None)
     made, batch = 0, []
+    private: list[tuple[str, uuid.UUID, PayloadRow]] | None = [] if tokens else None
     while made < n_events:
         prev: str | None = None
-        for e in one_run(signing, 100):
+        for e in one_run(signing, 100, private):
             body = encode_event(e.model_copy(update={"prev_run_hash": prev}))
             prev = leaf_hash(body).hex()
             batch.append(EncodedEvent(e.event_id, origin, uuid.UUID(str(e.run_id)), e.run_seq,
                                       body))
             made += 1
         if len(batch) >= 10_000:
-            submit_encoded(conn, batch, check_canonical=False)
-            try_sequence(conn, settings, wait=True)
+            _submit(conn, settings, batch, private)
             batch = []
-    submit_encoded(conn, batch, check_canonical=False)
+    _submit(conn, settings, batch, private)
     try_sequence(conn, settings, wait=True)
     conn.execute("ANALYZE ledger_events")
     conn.close()
     return made
+
+
+def _submit(conn: Any, settings: Settings, batch: list[EncodedEvent],
+            private: list[tuple[str, uuid.UUID, PayloadRow]] | None) -> None:
+    with conn.transaction():
+        if private:
+            seal_payloads(conn, settings, private)
+            private.clear()
+        submit_encoded(conn, batch, check_canonical=False)
+    try_sequence(conn, settings, wait=True)
+
+
+def _time_check(conn: Any, settings: Settings, pack: Any, root: TrustRoot | None,
+                jobs: int) -> tuple[float, int, set[str]]:
+    run_ids = window_run_ids(conn, None, None)
+    with Timer() as t:
+        result = check_runs(conn, settings, run_ids, fixed=pack, jobs=jobs, trust_root=root)
+    found = {v.outcome for e in result.entries for v in e.verdicts
+             if v.rule_id.startswith("approval.")}
+    return t.seconds, result.events, found
 
 
 def main() -> None:
@@ -173,7 +226,26 @@ def main() -> None:
           f"({rate / base_rate:.2f}x of baseline, goal >= 0.8); approval verdicts "
           f"{sorted(outcomes['signed'])}; {len(run_ids):,} runs, {events:,} events, "
           f"jobs={args.jobs}")
+    _with_tokens(args, report, pack, base_rate)
     report.emit(args)
+
+
+def _with_tokens(args: Any, report: Report, pack: Any, base_rate: float) -> None:
+    """The same shape of runs, each with its user's ID token, checked with the trust root."""
+    settings = fresh_settings("approvals-tokens")
+    signing = Signing(settings)
+    made = fill(settings, signing, args.events, tokens=True)
+    conn = connect(settings)
+    best, events, found = float("inf"), 0, set()
+    for _ in range(args.repeat):
+        seconds, events, found = _time_check(conn, settings, pack, signing.root, args.jobs)
+        best = min(best, seconds)
+    runs = len(window_run_ids(conn, None, None))
+    conn.close()
+    rate = report.add("check_signed_and_tokens", events / best, "events/s", baseline=base_rate)
+    print(f"ledger check, signed approvals + every run's ID token verified: {rate:,.0f} "
+          f"events/s ({rate / base_rate:.2f}x of the no-trust-root baseline); {runs:,} tokens "
+          f"in {made:,} events; approval verdicts {sorted(found)}")
 
 
 if __name__ == "__main__":
