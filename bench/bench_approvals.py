@@ -10,7 +10,8 @@ registry is not read, signatures are not verified, the approval rules say `unkno
 is the cost of proving who approved (issue 14 goal: >= 0.8). Runs are ~100 events with one
 signed approval per ~20 events. With tokens, every run's `run.started` carries an RS256 ID
 token behind a salted commitment (sealed with the subject key-encryption key), which the check
-opens and verifies against the registry's JWKS snapshot: one token per run, cached key set.
+opens and verifies against the registry's JWKS snapshot: one token per run, cached key set, 20
+users (each subject key is unwrapped once per check).
 Each timing is the best of `--repeat` alternating runs.
 Usage: python bench/bench_approvals.py [--events N] [--jobs J] [--repeat R] [--quick] [--json]
 """
@@ -67,6 +68,7 @@ PACK = textwrap.dedent("""
 QUICK = {"events": 20_000}
 ISSUER = "https://idp.bench.test"
 AUDIENCE = "agent-ledger:bench"
+USERS = 20  # distinct users (token subjects, so subject keys) across the runs
 T0 = 1_795_000_000 * 1_000_000_000
 
 
@@ -125,7 +127,7 @@ def one_run(
     rid = str(b.run_id)
     b.start()
     if private is not None:  # the user's ID token behind a commitment, as ledger.run stores it
-        slot, rows = commit_tokens({"user": signing.token(f"u{len(private)}")}, time.time_ns())
+        slot, rows = commit_tokens({"user": signing.token(f"u{len(private) % USERS}")}, time.time_ns())
         first = b.events[0]
         data = first.data.model_copy(update={"attributes": {"identity_tokens": slot}})
         b.events[0] = first.model_copy(update={"data": data})

@@ -67,7 +67,7 @@ __all__ = [
     "commit_fields",
     "commitment_of",
     "new_subject_key",
-    "open_payloads",
+    "open_payloads_of",
     "redact_subject",
     "scrub_secrets",
     "seal_payload",
@@ -191,14 +191,15 @@ def seal_payloads(
     insert_payloads(conn, sealed)
 
 
-def open_payloads(
+def open_payloads_of(
     conn: psycopg.Connection,
     opener: PayloadOpener,
     origin: str,
-    event_id: uuid.UUID,
+    event_ids: Sequence[uuid.UUID],
     commitments: Sequence[str],
-) -> dict[str, tuple[str, Any]]:
-    """(path, value) behind each of an event's commitments that still opens and matches.
+) -> dict[tuple[uuid.UUID, str], tuple[str, Any]]:
+    """(path, value) behind each (event, commitment) stored for those events that opens and
+    matches, keyed by (event id, commitment); one query for any number of events.
 
     A commitment whose subject was shredded, whose payload is missing or stored for another
     event, or whose decrypted salt, path and value do not hash to it is absent from the result:
@@ -207,15 +208,15 @@ def open_payloads(
     """
     import orjson
 
-    out: dict[str, tuple[str, Any]] = {}
-    for c, row in commitment_payloads(conn, origin, event_id, commitments).items():
+    out: dict[tuple[uuid.UUID, str], tuple[str, Any]] = {}
+    for (event_id, c), row in commitment_payloads(conn, origin, event_ids, commitments).items():
         if row.key is None:
             continue
         try:
             doc = orjson.loads(opener.open(row.key, row.ciphertext))
             path = doc["path"]
             if commitment_of(base64.b64decode(doc["salt"]), path, doc["value"]) == c:
-                out[c] = (str(path), doc["value"])
+                out[(event_id, c)] = (str(path), doc["value"])
         except (PayloadUnreadable, ValueError, KeyError, TypeError):
             continue
     return out

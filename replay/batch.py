@@ -23,16 +23,18 @@ from typing import Any
 
 import psycopg
 
+from ledger.authority.recorded import RecordedTokens
 from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
 from ledger.db.connect import connect
+from ledger.errors import LedgerError
 from ledger.privacy import PayloadOpener
 from ledger.store import read
 from ledger.store.verdicts import RunVerdicts, replace_verdicts
 from replay.authority import RunAuthority, load_authority
 from replay.dbread import call_ids
 from replay.fastdecode import Row, decode_run, group_rows
-from replay.identity import identity_of
+from replay.identity import identity_of, prefetch_tokens
 from replay.policy import EVALUATOR_VERSION, CompiledPack, LoadedPack, Verdict, check_run
 from replay.policy import compile_pack as _compile
 from replay.policy.diff import VerdictDiff, diff_verdicts
@@ -144,10 +146,25 @@ class _Worker:
             self.in_force[policy_hash] = _compile(loaded) if loaded is not None else None
         return self.in_force[policy_hash]
 
-    def one(self, rid: uuid.UUID, rows: list[Row], decisions: Sequence[Row]) -> RunCheck:
+    def tokens(self, by_run: dict[uuid.UUID, list[Row]]) -> dict[uuid.UUID, RecordedTokens]:
+        """The recorded ID tokens of a chunk's runs, opened with one query per log (only when a
+        trust root can judge them: without one every principal is asserted anyway)."""
+        if self.root is None:
+            return {}
+        try:
+            return prefetch_tokens(self.conn, self.opener, [rows[0] for rows in by_run.values()])
+        except LedgerError:  # e.g. no KEK here: identity_of says why, run by run
+            return {}
+
+    def one(
+        self, rid: uuid.UUID, rows: list[Row], decisions: Sequence[Row],
+        tokens: dict[uuid.UUID, RecordedTokens] | None = None,
+    ) -> RunCheck:
         """Fold one run and check it against the fixed pack, or the pack it ran under."""
         authority = self.authority(rows[0].origin)
-        identity = identity_of(self.conn, self.opener, authority, rows[0])
+        first = rows[0]
+        found = tokens.get(uuid.UUID(str(first.event.event_id))) if tokens else None
+        identity = identity_of(self.conn, self.opener, authority, first, found)
         state = fold(rows, decisions=decisions, authority=authority, identity=identity)
         pack = self.fixed
         if pack is None:
@@ -169,6 +186,7 @@ class _Worker:
         """
         by_run = _read_chunk(self.conn, run_ids)
         decisions = _decisions(self.conn, by_run)
+        tokens = self.tokens(by_run)
         out: list[tuple[RunCheck | None, int]] = []
         saves: list[RunVerdicts] = []
         for rid in run_ids:
@@ -176,7 +194,7 @@ class _Worker:
             if not rows or rows[0].event.type in ("policy.published", "registry.published"):
                 out.append((None, 0 if rows else -1))
                 continue
-            checked = self.one(rid, rows, decisions.get(rid, ()))
+            checked = self.one(rid, rows, decisions.get(rid, ()), tokens)
             if checked.policy_hash is not None:
                 hash_, through = checked.policy_hash, checked.through_seq
                 saves.append(RunVerdicts(str(rid), hash_, checked.verdicts, through))

@@ -12,13 +12,20 @@ and nothing asserted satisfies a rule that requires authority.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
 
 from ledger.authority.history import RegistryHistory
-from ledger.authority.recorded import recorded_tokens
+from ledger.authority.recorded import (
+    RecordedTokens,
+    StartedTokens,
+    ns_of,
+    open_recorded_tokens,
+    recorded_tokens,
+)
 from ledger.authority.tokens import TokenRefused, VerifiedIdentity, verify_token
 from ledger.authority.trust import NO_TRUST_ROOT
 from ledger.config import Settings
@@ -27,7 +34,14 @@ from ledger.identity import normalise_principal
 from ledger.privacy import PayloadOpener
 from replay.authority import RunAuthority
 
-__all__ = ["ASSERTED", "Identity", "RunIdentity", "identity_of", "resolve_run_identity"]
+__all__ = [
+    "ASSERTED",
+    "Identity",
+    "RunIdentity",
+    "identity_of",
+    "prefetch_tokens",
+    "resolve_run_identity",
+]
 
 Assurance = Literal["verified", "asserted"]
 
@@ -112,9 +126,12 @@ def resolve_run_identity(
     recorded_user: str | None,
     history: RegistryHistory,
     started_seq: int,
+    tokens: RecordedTokens | None = None,
 ) -> RunIdentity:
-    """Open and verify the run's recorded tokens; each principal verified or asserted."""
-    tokens = recorded_tokens(conn, opener, origin, run_id)
+    """Open (unless `tokens` were opened already) and verify the run's recorded tokens; each
+    principal verified or asserted."""
+    if tokens is None:
+        tokens = recorded_tokens(conn, opener, origin, run_id)
     erased = set(tokens.erased)
     at_ns = tokens.recorded_at_ns
     return RunIdentity(
@@ -125,15 +142,36 @@ def resolve_run_identity(
     )
 
 
-def _token_roles(event: Any) -> frozenset[str]:
-    """Which identity tokens a run.started (pydantic or bulk msgspec form) recorded."""
+def _slot(event: Any) -> Any:
+    """The `identity_tokens` attribute of a run.started (pydantic or bulk msgspec form)."""
     if getattr(event, "type", None) != "run.started":
-        return frozenset()
+        return None
     attrs = getattr(event.data, "attributes", None)
-    tokens = attrs.get("identity_tokens") if isinstance(attrs, dict) else getattr(
-        attrs, "identity_tokens", None
-    )
-    return frozenset(tokens) if isinstance(tokens, dict) else frozenset()
+    if isinstance(attrs, dict):
+        return attrs.get("identity_tokens")
+    return getattr(attrs, "identity_tokens", None)
+
+
+def _token_roles(event: Any) -> frozenset[str]:
+    """Which identity tokens a run.started recorded."""
+    slot = _slot(event)
+    return frozenset(slot) if isinstance(slot, dict) else frozenset()
+
+
+def prefetch_tokens(
+    conn: psycopg.Connection, opener: PayloadOpener, firsts: Sequence[Any]
+) -> dict[uuid.UUID, RecordedTokens]:
+    """The recorded tokens of many runs (their first stored rows), one query per log."""
+    by_origin: dict[str, list[StartedTokens]] = {}
+    for first in firsts:
+        if _token_roles(first.event):
+            item = StartedTokens(uuid.UUID(str(first.event.event_id)),
+                                 ns_of(first.recorded_at), _slot(first.event))
+            by_origin.setdefault(first.origin, []).append(item)
+    out: dict[uuid.UUID, RecordedTokens] = {}
+    for origin, items in by_origin.items():
+        out.update(open_recorded_tokens(conn, opener, origin, items))
+    return out
 
 
 def identity_of(
@@ -141,6 +179,7 @@ def identity_of(
     opener: PayloadOpener | None,
     authority: RunAuthority | None,
     first: Any,
+    tokens: RecordedTokens | None = None,
 ) -> RunIdentity:
     """The identity of the run whose first stored row is `first` (queries only when it
     recorded tokens and a trust root was given: every other run is asserted for free)."""
@@ -161,7 +200,8 @@ def identity_of(
     try:
         run_id = uuid.UUID(str(first.event.run_id))
         return resolve_run_identity(conn, opener, authority.origin, run_id, recorded_user=user,
-                                    history=authority.history, started_seq=first.seq)
+                                    history=authority.history, started_seq=first.seq,
+                                    tokens=tokens)
     except LedgerError as exc:  # e.g. no key-encryption key here: judge what we can, say why
         problem = f"identity token cannot be opened: {exc}"
         return RunIdentity(asserted(user, f"user: {problem}"), asserted(None, f"agent: {problem}"))

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import calendar
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from ledger.authority.tokens import TokenRefused, token_claims
 from ledger.config import Settings
-from ledger.privacy import PayloadOpener, PayloadRow, commit_fields, open_payloads
+from ledger.privacy import PayloadOpener, PayloadRow, commit_fields, open_payloads_of
 from ledger.store.read import run_started_event
 
 __all__ = [
     "TOKEN_ROLES",
     "RecordedTokens",
+    "StartedTokens",
     "commit_tokens",
+    "ns_of",
+    "open_recorded_tokens",
     "recorded_tokens",
 ]
 
@@ -90,10 +94,66 @@ class RecordedTokens:
     erased: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class StartedTokens:
+    """What a `run.started` says about its tokens: its event id, the sequencer's time, and the
+    `identity_tokens` attribute (commitments), as already read by the caller."""
+
+    event_id: uuid.UUID
+    recorded_at_ns: int | None
+    slot: Any
+
+
+def _wanted(slot: Any) -> dict[str, str]:
+    if not isinstance(slot, dict):
+        return {}
+    return {
+        role: value["$commitment"]
+        for role, value in slot.items()
+        if role in TOKEN_ROLES and isinstance(value, dict)
+        and isinstance(value.get("$commitment"), str)
+    }
+
+
+def open_recorded_tokens(
+    conn: psycopg.Connection,
+    opener: PayloadOpener,
+    origin: str,
+    started: Sequence[StartedTokens],
+) -> dict[uuid.UUID, RecordedTokens]:
+    """The tokens of many runs of one log, opened with one query (what `ledger check` uses).
+
+    A payload counts only if it was committed at the token's place of that very event: a body
+    naming a commitment stored for another event opens nothing."""
+    wanted = {s.event_id: _wanted(s.slot) for s in started}
+    commitments = [c for roles in wanted.values() for c in roles.values()]
+    opened = (
+        open_payloads_of(conn, opener, origin, list(wanted), commitments) if commitments else {}
+    )
+    out: dict[uuid.UUID, RecordedTokens] = {}
+    for s in started:
+        tokens: dict[str, str | None] = {}
+        for role, c in wanted[s.event_id].items():
+            path, value = opened.get((s.event_id, c), ("", None))
+            tokens[role] = value if path == _path(role) and isinstance(value, str) else None
+        erased = tuple(r for r in TOKEN_ROLES if r in wanted[s.event_id] and tokens[r] is None)
+        out[s.event_id] = RecordedTokens(
+            tokens.get("user"), tokens.get("agent"), s.recorded_at_ns, erased
+        )
+    return out
+
+
+def ns_of(at: datetime | None) -> int | None:
+    """A database timestamp as integer nanoseconds (None stays None)."""
+    if at is None:
+        return None
+    return calendar.timegm(at.utctimetuple()) * _NS + at.microsecond * 1000
+
+
 def recorded_tokens(
     conn: psycopg.Connection, opener: PayloadOpener | Settings, origin: str, run_id: uuid.UUID
 ) -> RecordedTokens:
-    """Open the identity tokens recorded in a run's `run.started` (for replay to re-verify).
+    """Open the identity tokens recorded in one run's `run.started` (for replay to re-verify).
 
     Opening needs the subject key-encryption key (ledger.kek): pass one PayloadOpener for many
     runs so each subject key is unwrapped once."""
@@ -102,26 +162,7 @@ def recorded_tokens(
     stored = run_started_event(conn, origin, run_id)
     if stored is None:
         return RecordedTokens(None, None, None)
-    at_ns = None
-    if stored.recorded_at is not None:
-        at = stored.recorded_at
-        at_ns = calendar.timegm(at.utctimetuple()) * _NS + at.microsecond * 1000
     attrs = getattr(stored.event.data, "attributes", {}) or {}
-    slot = attrs.get("identity_tokens")
-    if not isinstance(slot, dict):
-        return RecordedTokens(None, None, at_ns)
-    wanted = {
-        role: value["$commitment"]
-        for role, value in slot.items()
-        if role in TOKEN_ROLES and isinstance(value, dict)
-        and isinstance(value.get("$commitment"), str)
-    }
-    event_id = stored.event.event_id
-    opened = open_payloads(conn, opener, origin, event_id, list(wanted.values())) if wanted else {}
-    tokens: dict[str, str | None] = {}
-    for role, c in wanted.items():
-        path, value = opened.get(c, ("", None))
-        # the payload must have been committed at this very place of this very event
-        tokens[role] = value if path == _path(role) and isinstance(value, str) else None
-    erased = tuple(role for role in TOKEN_ROLES if role in wanted and tokens[role] is None)
-    return RecordedTokens(tokens.get("user"), tokens.get("agent"), at_ns, erased)
+    item = StartedTokens(stored.event.event_id, ns_of(stored.recorded_at),
+                         attrs.get("identity_tokens"))
+    return open_recorded_tokens(conn, opener, origin, [item])[item.event_id]

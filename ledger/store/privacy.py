@@ -148,14 +148,19 @@ def _payloads(rows: Iterable[Sequence[Any]]) -> dict[str, StoredPayload]:
 
 
 def commitment_payloads(
-    conn: psycopg.Connection, origin: str, event_id: uuid.UUID, commitments: Sequence[str]
-) -> dict[str, StoredPayload]:
-    """The payloads stored for one event's commitments (key None once shredded).
-
-    Bound to the event: a body naming a commitment stored for another event opens nothing.
-    """
-    rows = conn.execute(query("commitment_payloads"), (origin, event_id, list(commitments)))
-    return _payloads(rows)
+    conn: psycopg.Connection,
+    origin: str,
+    event_ids: Sequence[uuid.UUID],
+    commitments: Sequence[str],
+) -> dict[tuple[uuid.UUID, str], StoredPayload]:
+    """The payloads stored for those events' commitments, by (event id, commitment); key None
+    once shredded. Bound to the event: a commitment stored for another event is not returned."""
+    rows = conn.execute(query("commitment_payloads"), (origin, list(event_ids), list(commitments)))
+    out: dict[tuple[uuid.UUID, str], StoredPayload] = {}
+    for row in rows:
+        for c, payload in _payloads([row[1:]]).items():
+            out[(row[0], c)] = payload
+    return out
 
 
 def has_payload_tables(conn: psycopg.Connection) -> bool:

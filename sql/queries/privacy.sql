@@ -31,11 +31,12 @@ LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject
 WHERE p.origin = %s
 
 -- commitment_payloads --
-SELECT p.commitment, p.path, p.ciphertext, p.subject,
+-- Payloads of some events' commitments (ledger check opens every run's tokens in one query).
+SELECT p.event_id, p.commitment, p.path, p.ciphertext, p.subject,
        k.scheme, k.key, k.public_key, k.wrapped_key, k.kek_id
 FROM ledger_payloads p
 LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject
-WHERE p.origin = %s AND p.event_id = %s AND p.commitment = ANY(%s::text[])
+WHERE p.origin = %s AND p.event_id = ANY(%s::uuid[]) AND p.commitment = ANY(%s::text[])
 
 -- payloads_table_exists --
 SELECT to_regclass('ledger_payloads') IS NOT NULL
