@@ -115,7 +115,7 @@ def _registry_yaml(settings: Settings, jwks_file: Path) -> dict[str, Any]:
         "stop": [{"roles": ["oncall"], "scopes": ["*"]}],
         "resume": [{"roles": ["oncall"], "scopes": ["*"]}],
         "undo": [{"roles": ["finance_lead"], "scopes": ["tool:payments.*"]},
-                 {"roles": ["sre"], "scopes": ["tool:crm.*", "tool:email.*"]}],
+                 {"roles": ["sre"], "scopes": ["*"]}],  # the incident commander
     }
 
 
