@@ -13,16 +13,45 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.authority.approvals import ApprovalClaim, SignedApproval, verify_approval
 from ledger.authority.history import InForce, RegistryHistory
+from ledger.canonical import content_hash
 from ledger.note import Verifier
 
-__all__ = ["NOT_IN_FORCE", "DecisionOnRecord", "SignatureJudgement", "judge_decision"]
+__all__ = [
+    "NOT_IN_FORCE",
+    "DecisionOnRecord",
+    "SignatureJudgement",
+    "judge_decision",
+    "not_fully_recorded",
+    "recorded_hash",
+]
 
 NOT_IN_FORCE = "approval signed under a registry that was not in force"
 
 KeyOf = Callable[[InForce, str], Verifier | None]
+_MARKERS = ("$truncated", "$commitment")
+
+
+def not_fully_recorded(value: Any) -> bool:
+    """True when args hold a truncation or private-payload marker in place of a value.
+
+    Such args legitimately hash differently from what was approved (the writer hashed the full
+    value), so the binding cannot be recomputed from the record: undecidable, never a pass.
+    """
+    if isinstance(value, dict):
+        return any(k in value for k in _MARKERS) or any(map(not_fully_recorded, value.values()))
+    if isinstance(value, list):
+        return any(map(not_fully_recorded, value))
+    return isinstance(value, str) and value.startswith("[ledger: truncated ")
+
+
+def recorded_hash(args: Any) -> str | None:
+    """The args hash recomputed from recorded args (`ledger.events.args_hash`), or None when
+    they are not all recorded."""
+    return None if not_fully_recorded(args) else content_hash(args)
 
 
 @dataclass(frozen=True, slots=True)
