@@ -124,7 +124,7 @@ class _Period:
     """The period's events the judgement needs (approvals are rare; calls only as needed)."""
 
     decided: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    requested: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requested: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     calls: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     registry_seqs: list[int] = field(default_factory=list)
 
@@ -152,7 +152,8 @@ def _period(root: Path) -> _Period:
         if event.get("type") == "approval.decided":
             found.decided.append((seq, event))
         elif event.get("type") == "approval.requested":
-            found.requested.setdefault(str(data.get("approval_id")), event)
+            key = (str(event.get("run_id")), str(data.get("approval_id")))
+            found.requested.setdefault(key, event)
         else:
             found.registry_seqs.append(seq)
     wanted = {str(e["data"].get("tool_call_id")) for _, e in found.decided if "data" in e}
@@ -201,11 +202,15 @@ def _call_of(event: dict[str, Any], found: _Period) -> tuple[str, str, Any] | No
     the call in the decision's own run, else in the run it names, else the request."""
     data = event["data"]
     call_id = str(data.get("tool_call_id"))
-    for run in (str(event.get("run_id")), str(data.get("call_run_id"))):
+    runs = (str(event.get("run_id")), str(data.get("call_run_id")))
+    for run in runs:
         call = found.calls.get((run, call_id))
         if call is not None:
             return run, str(call["data"].get("tool")), call["data"].get("args")
-    request = found.requested.get(str(data.get("approval_id")))
+    approval = str(data.get("approval_id"))
+    request = next(
+        (r for r in (found.requested.get((run, approval)) for run in runs) if r is not None), None
+    )
     if request is None or str(request["data"].get("tool_call_id")) != call_id:
         return None
     args = request["data"].get("args")
