@@ -139,16 +139,18 @@ def _bodies(root: Path, types: list[str]) -> Iterator[tuple[int, dict[str, Any]]
             chosen.column("seq").to_pylist(), chosen.column("body").to_pylist(), strict=True
         ):
             try:
-                yield int(seq), orjson.loads(body)
+                event = orjson.loads(body)
             except orjson.JSONDecodeError:
-                continue
+                continue  # reported by the event checks; nothing to judge
+            if isinstance(event, dict) and isinstance(event.get("data"), dict):
+                yield int(seq), event
 
 
 def _period(root: Path) -> _Period:
     """One pass over the period for approvals and registries, a second for the calls needed."""
     found = _Period()
     for seq, event in _bodies(root, [t for t in _TYPES if t != "tool.call.started"]):
-        data = event.get("data") or {}
+        data = event["data"]
         if event.get("type") == "approval.decided":
             found.decided.append((seq, event))
         elif event.get("type") == "approval.requested":
@@ -156,10 +158,10 @@ def _period(root: Path) -> _Period:
             found.requested.setdefault(key, event)
         else:
             found.registry_seqs.append(seq)
-    wanted = {str(e["data"].get("tool_call_id")) for _, e in found.decided if "data" in e}
+    wanted = {str(e["data"].get("tool_call_id")) for _, e in found.decided}
     if wanted:
         for _, event in _bodies(root, ["tool.call.started"]):
-            call = str((event.get("data") or {}).get("tool_call_id"))
+            call = str(event["data"].get("tool_call_id"))
             if call in wanted:
                 found.calls.setdefault((str(event.get("run_id")), call), event)
     return found
@@ -219,6 +221,11 @@ def _call_of(event: dict[str, Any], found: _Period) -> tuple[str, str, Any] | No
     return str(request.get("run_id")), str(request["data"].get("tool")), args
 
 
+def _text(value: Any) -> str | None:
+    """A string field as recorded, or None (a tampered body must not crash the verifier)."""
+    return value if isinstance(value, str) else None
+
+
 def _on_record(
     seq: int, event: dict[str, Any], origin: str, found: _Period
 ) -> tuple[DecisionOnRecord, bool] | None:
@@ -235,13 +242,14 @@ def _on_record(
         run_id = uuid.UUID(run)
     except ValueError:
         return None
+    approver = data.get("approver")
     decision = DecisionOnRecord(
         seq=seq, origin=origin, run_id=run_id, tool_call_id=str(data.get("tool_call_id")),
         tool=tool, args_hash=recorded or str(approved or ""),
-        decision=str(data.get("decision") or ""), expires_at=data.get("expires_at"),
-        approver=str((data.get("approver") or {}).get("id") or ""),
-        registry_hash=data.get("registry_hash"), signing_key=data.get("signing_key"),
-        signature=data.get("signature"),
+        decision=str(data.get("decision") or ""), expires_at=_text(data.get("expires_at")),
+        approver=str(approver.get("id") or "") if isinstance(approver, dict) else "",
+        registry_hash=_text(data.get("registry_hash")),
+        signing_key=_text(data.get("signing_key")), signature=_text(data.get("signature")),
     )
     return decision, recorded is not None
 
@@ -249,8 +257,8 @@ def _on_record(
 def _judge(history: RegistryHistory, origin: str, found: _Period, out: AuthorityReport) -> None:
     """Each decision of the period: verified, unsigned, failed (with why) or unknown."""
     for seq, event in found.decided:
-        approval_id = str((event.get("data") or {}).get("approval_id"))
-        bound = _on_record(seq, event, origin, found) if "data" in event else None
+        approval_id = str(event["data"].get("approval_id"))
+        bound = _on_record(seq, event, origin, found)
         if bound is None:
             out.finding(seq, approval_id, "unknown", _NO_RECORD)
             continue
