@@ -65,7 +65,10 @@ def verify_md(fingerprint: str, dsse_keyid: str) -> str:
     return f"""# Verifying this bundle (offline, with standard tools)
 
 Trust nothing in this directory until step 1 is done. `ledger verify-bundle DIR --trust KEYS`
-runs steps 2-7 in one go, but every step below can be done without our code.
+runs steps 2-7 in one go, but every step below can be done without our code. Add
+`--trust-root ADMIN_KEYS` (the registry administrators' public keys, obtained out of band) to
+judge every approval's signature against the principal registry in force
+(`config/registries.jsonl`); without it approvals are reported UNTRUSTED.
 
 ## 1. Pin the keys out of band
 Compare `keys/trust.json` with fingerprints obtained from the system description or an earlier

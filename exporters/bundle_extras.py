@@ -22,6 +22,7 @@ import psycopg
 
 from exporters import bundle_docs
 from exporters.bundle_agg import Aggregates
+from exporters.bundle_authority import REGISTRIES
 from exporters.bundle_seal import file_entry
 from exporters.populations import Population
 from ledger.canonical import content_hash
@@ -205,7 +206,33 @@ def _config_files(ctx: Context) -> list[dict[str, Any]]:
         )
     _jsonl(out / "config/policies.jsonl", policies)
     entries.append(file_entry(out, "config/policies.jsonl", "application/jsonl", len(policies)))
-    return entries
+    return entries + _registry_file(ctx)
+
+
+def _registry_file(ctx: Context) -> list[dict[str, Any]]:
+    """config/registries.jsonl: every `registry.published` event before the end size.
+
+    Why the whole event body: registries published before the period are not in
+    `events.jsonl`, yet the one in force judges the period's approvals. With the body the
+    offline verifier matches each to the signed tree's leaf at its seq, so the exporter cannot
+    hand over a registry the log does not hold.
+    """
+    rows = []
+    for seq, body in events_of_types(
+        ctx.conn, ctx.origin, ["registry.published"], before=ctx.end_size
+    ):
+        data = orjson.loads(body)["data"]
+        rows.append(
+            {
+                "seq": int(seq),
+                "name": data.get("name"),
+                "version": data.get("version"),
+                "registry_hash": data.get("registry_hash"),
+                "body": body.decode("utf-8"),
+            }
+        )
+    _jsonl(ctx.out / REGISTRIES, rows)
+    return [file_entry(ctx.out, REGISTRIES, "application/jsonl", len(rows))]
 
 
 def _replay_files(ctx: Context) -> list[dict[str, Any]]:
@@ -315,6 +342,8 @@ def _matrix_files(ctx: Context) -> list[dict[str, Any]]:
             evidence.append("config/versions_in_force.csv")
         if pop.control == "CC8.1":
             evidence.append("config/policies.jsonl")
+        if pop.control == "CC6.3":
+            evidence.append(REGISTRIES)
         if pop.control in ("CC7.4", "CC7.5"):
             evidence.append("replays/undo_records.jsonl")
         if pop.control == "CC7.2":

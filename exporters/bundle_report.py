@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["BundleReport", "Problem"]
+from exporters.bundle_authority import AuthorityReport
+
+__all__ = ["AuthorityReport", "BundleReport", "Problem"]
 
 
 @dataclass
@@ -39,6 +41,8 @@ class BundleReport:
     warnings: list[str] = field(default_factory=list)
     populations: dict[str, int] = field(default_factory=dict)
     total_problems: int = 0
+    #: approvals and registries judged with the auditor's trust root: findings, never problems
+    authority: AuthorityReport = field(default_factory=AuthorityReport)
 
     def add(self, file: str, reason: str, row: int | None = None, seq: int | None = None) -> None:
         self.valid = False

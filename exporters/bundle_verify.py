@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exporters.bundle_authority import AuthorityReport, check_authority
 from exporters.bundle_events import check_events, streaming_parquet
 from exporters.bundle_report import BundleReport, Problem
 from exporters.dsse import PREDICATE_TYPE, STATEMENT_TYPE, DsseError, dsse_keyid, verify_envelope
 from exporters.treeproof import StreamingTree
+from ledger.authority.trust import TrustRoot
 from ledger.merkle import EMPTY_ROOT, ProofError, verify_consistency
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
 
@@ -192,9 +194,21 @@ def _tree(
     return blob
 
 
-def verify_bundle(path: Path, trust_path: Path | None = None) -> BundleReport:
-    """Verify the bundle directory `path`; never raises for an invalid bundle."""
+def verify_bundle(
+    path: Path, trust_path: Path | None = None, trust_root: TrustRoot | None = None
+) -> BundleReport:
+    """Verify the bundle directory `path`; never raises for an invalid bundle.
+
+    `trust_root` (the auditor's administrator keys) judges the registries and approvals in the
+    bundle (`report.authority`); without it that section is UNTRUSTED, never OK.
+    """
     report = BundleReport()
+    if trust_root is not None:
+        report.authority = AuthorityReport(
+            status="NOT_JUDGED",
+            reason="the bundle could not be read far enough to judge approvals",
+            trust_root=trust_root.source,
+        )
     root = Path(path)
     if not root.is_dir():
         report.add(str(root), "not a directory")
@@ -237,4 +251,5 @@ def verify_bundle(path: Path, trust_path: Path | None = None) -> BundleReport:
         return report
     blob = _tree(root, start, end, report)
     check_events(root, manifest, blob, end[0], report)
+    check_authority(root, blob, end[0], origin, trust_root, report)
     return report

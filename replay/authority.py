@@ -16,14 +16,20 @@ from typing import Any
 
 import psycopg
 
-from ledger.authority.approvals import ApprovalClaim, SignedApproval, verify_approval
 from ledger.authority.history import InForce, RegistryHistory
+from ledger.authority.judge import (
+    NOT_IN_FORCE,
+    DecisionOnRecord,
+    SignatureJudgement,
+    judge_decision,
+)
 from ledger.authority.service import load_history
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.note import Verifier
 from replay.model import ApprovalRecord, RunState, ToolCallRecord
 
 __all__ = [
+    "NOT_IN_FORCE",
     "NO_TRUST_NOTE",
     "RunAuthority",
     "SignatureJudgement",
@@ -32,7 +38,6 @@ __all__ = [
 ]
 
 NO_TRUST_NOTE = f"note: {NO_TRUST_ROOT}: approver roles and signatures are unknown"
-NOT_IN_FORCE = "approval signed under a registry that was not in force"
 _NO_ROOT = InForce("no_trust_root", None, None, None, NO_TRUST_ROOT)
 
 
@@ -65,14 +70,6 @@ def load_authority(
     return RunAuthority(origin, history)
 
 
-@dataclass(frozen=True, slots=True)
-class SignatureJudgement:
-    """The registry in force at the decision, and why the signature does not stand (or None)."""
-
-    in_force: InForce
-    problem: str | None
-
-
 def judge_approval(
     state: RunState, call: ToolCallRecord, a: ApprovalRecord, recorded_hash: str | None
 ) -> SignatureJudgement:
@@ -85,16 +82,9 @@ def judge_approval(
     seq = a.decided_seq
     if authority is None or seq is None:
         return SignatureJudgement(_NO_ROOT, NO_TRUST_ROOT)
-    in_force = authority.history.at(seq)
-    if in_force.registry is None:
-        return SignatureJudgement(in_force, in_force.reason)
-    if a.signature is None:
-        return SignatureJudgement(in_force, "approval is not signed")
-    found = authority.history.by_digest(a.registry_hash) if a.registry_hash else None
-    if found is None or found[0] >= seq:
-        return SignatureJudgement(in_force, NOT_IN_FORCE)
     approved = a.edited_args_hash if a.decision == "edited" else a.decided_args_hash
-    claim = ApprovalClaim(
+    decision = DecisionOnRecord(
+        seq=seq,
         origin=authority.origin,
         run_id=uuid.UUID(state.run.run_id) if state.run.run_id else uuid.UUID(int=0),
         tool_call_id=call.tool_call_id,
@@ -103,8 +93,8 @@ def judge_approval(
         decision=a.decision or "",
         expires_at=a.expires_at,
         approver=a.approver_id or "",
-        registry=a.registry_hash or "",
+        registry_hash=a.registry_hash,
+        signing_key=a.signing_key,
+        signature=a.signature,
     )
-    signed = SignedApproval(a.signing_key or "", a.signature)
-    key = authority.approver_key(in_force, claim.approver)
-    return SignatureJudgement(in_force, verify_approval(claim, signed, key))
+    return judge_decision(authority.history, decision, authority.approver_key)

@@ -8,28 +8,11 @@ $250 one, or twelve identical lookups look like twelve different ones.
 
 from __future__ import annotations
 
-from typing import Any
-
+from ledger.authority.judge import not_fully_recorded
 from ledger.events import args_hash
 from replay.model import ToolCallRecord
 
 __all__ = ["args_identity", "not_fully_recorded", "recorded_args_hash"]
-
-
-_MARKERS = ("$truncated", "$commitment")
-
-
-def not_fully_recorded(value: Any) -> bool:
-    """True when args hold a truncation or private-payload marker in place of a value.
-
-    Such args legitimately hash differently from what was approved (the writer hashed the full
-    value), so the binding cannot be recomputed from the record: undecidable, never a pass.
-    """
-    if isinstance(value, dict):
-        return any(k in value for k in _MARKERS) or any(map(not_fully_recorded, value.values()))
-    if isinstance(value, list):
-        return any(map(not_fully_recorded, value))
-    return isinstance(value, str) and value.startswith("[ledger: truncated ")
 
 
 def recorded_args_hash(call: ToolCallRecord) -> str | None:
