@@ -127,7 +127,8 @@ def one_run(
     rid = str(b.run_id)
     b.start()
     if private is not None:  # the user's ID token behind a commitment, as ledger.run stores it
-        slot, rows = commit_tokens({"user": signing.token(f"u{len(private) % USERS}")}, time.time_ns())
+        user = f"u{len(private) % USERS}"
+        slot, rows = commit_tokens({"user": signing.token(user)}, time.time_ns())
         first = b.events[0]
         data = first.data.model_copy(update={"attributes": {"identity_tokens": slot}})
         b.events[0] = first.model_copy(update={"data": data})
