@@ -109,9 +109,11 @@ def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: 
     result = export_bundle(
         conn, settings, ExportParams(since=since, until=until, out=bundle, exported_by="demo")
     )
-    checked = verify_bundle(bundle)
+    root = story.authority.trust_root if story.authority is not None else None
+    checked = verify_bundle(bundle, trust_root=root)
     outcome.bundle, outcome.bundle_valid = bundle, checked.valid
     echo(f"\n4. evidence bundle: {result.events} events -> {bundle}")
     state = "VALID" if checked.valid else f"INVALID: {checked.problems[:1]}"
-    echo(f"   ledger verify-bundle {bundle}: {state} (offline, no database)")
+    echo(f"   ledger verify-bundle {bundle} --trust-root ...: {state} (offline, no database)")
+    echo(f"   who approved, judged offline: {checked.authority.summary()}")
     return outcome
