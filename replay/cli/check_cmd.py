@@ -64,8 +64,6 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     from replay.policy.service import check_in_force
 
     root = trust_root(trust_root_file)
-    if root is None:
-        typer.echo(NO_TRUST_NOTE, err=True)
     fixed = load_pack(policy) if policy is not None else None
     other = load_pack(what_if) if what_if is not None else None
     conn = connection(ctx)
@@ -85,6 +83,8 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     )
     if run is not None and result.missing:
         raise InputError(f"no run {run_ids[0]} in the ledger")
+    if root is None:  # after the work, so an error stays the one line on stderr
+        typer.echo(NO_TRUST_NOTE, err=True)
     if json_out:
         emit_json(result.to_json())
     else:

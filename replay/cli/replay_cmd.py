@@ -94,13 +94,13 @@ def replay(
     from replay.dbread import fold_run
 
     root = trust_root(trust_root_file)
-    if root is None:
-        typer.echo(NO_TRUST_NOTE, err=True)
     state = fold_run(
         connection(ctx), parse_run_id(run_id), at, trust_root=root, settings=settings_from(ctx)
     )
     if state is None:
         raise InputError(f"no run {run_id} in the ledger")
+    if root is None:  # after the work, so an error stays the one line on stderr
+        typer.echo(NO_TRUST_NOTE, err=True)
     if json_out:
         from replay.model import to_jsonable
 
