@@ -87,7 +87,7 @@ class Signing:
         provider = {"issuer": ISSUER, "audience": AUDIENCE, "algorithms": ["RS256"],
                     "jwks": KeySet([self.idp]).as_dict(private=False)}
         registry = Registry.model_validate({
-            "registry": {"name": "bench", "version": 1},
+            "registry": {"name": "bench", "version": 1, "logs": [self.origin]},
             "providers": [provider],
             "principals": [{"id": "bob", "roles": ["finance_lead"], "approver_key": self.bob.vkey}],
         })

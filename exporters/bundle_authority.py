@@ -304,7 +304,7 @@ def check_authority(  # noqa: PLR0917
             report.add(REGISTRIES, "a registry.published event of the period is missing", seq=seq)
     if trust is None:
         return out
-    history = RegistryHistory.build(trust, published)
+    history = RegistryHistory.build(trust, published, origin)
     out.registries_accepted = [
         RegistryVersion(seq, reg.registry.name, reg.version, digest)
         for seq, digest, reg in history.accepted

@@ -43,7 +43,8 @@ class Authority:
 
     def publish(self, version: int = 1, **parts: Any) -> str:
         """Sign and publish a registry version (principals, stop, undo, ...); its digest."""
-        doc = Registry.model_validate({"registry": {"name": "acme", "version": version}, **parts})
+        meta = {"name": "acme", "version": version, "logs": ["*"]}
+        doc = Registry.model_validate({"registry": meta, **parts})
         done = publish_registry(self.conn, self.settings, sign_registry(doc, self.admin), self.root)
         return done.digest
 

@@ -108,7 +108,7 @@ def _registry_yaml(settings: Settings, jwks_file: Path) -> dict[str, Any]:
     ]
     principals += [{"id": "sales-ops", "kind": "agent"}, {"id": "support", "kind": "agent"}]
     return {
-        "registry": {"name": "demo", "version": 1},
+        "registry": {"name": "demo", "version": 1, "logs": [settings.origin()]},
         "providers": [{"issuer": ISSUER, "audience": AUDIENCE, "jwks_file": jwks_file.name,
                        "algorithms": ["RS256"]}],
         "principals": principals,

@@ -62,6 +62,22 @@ class Refused:
     reason: str
 
 
+def _problem(
+    signed: SignedRegistry, root: TrustRoot, origin: str, current: Registry | None
+) -> str | None:
+    """Why a validly parsed publication does not become the registry in force (or None)."""
+    meta = signed.registry.registry
+    if signed.trusted_by(root) is None:
+        return _UNSIGNED
+    if not meta.governs(origin):
+        return f"registry {meta.name!r} is for logs {list(meta.logs)}, not {origin!r}"
+    if current is not None and meta.name != current.registry.name:
+        return f"registry {meta.name!r} is not {current.registry.name!r}, the registry in force"
+    if current is not None and meta.version <= current.version:
+        return f"stale: version {meta.version} not above {current.version}"
+    return None
+
+
 @dataclass(frozen=True)
 class RegistryHistory:
     """The accepted registry versions of one log in seq order, plus the refused ones."""
@@ -76,9 +92,10 @@ class RegistryHistory:
 
     @classmethod
     def build(
-        cls, root: TrustRoot | None, published: Sequence[PublishedRegistry]
+        cls, root: TrustRoot | None, published: Sequence[PublishedRegistry], origin: str
     ) -> RegistryHistory:
-        """Judge every publication in order: signed by the root, and a newer version."""
+        """Judge every publication of `origin`'s log in order: signed by the root, for this
+        log, the same registry as the one in force, and a newer version."""
         if root is None:
             return cls(None)
         accepted: list[tuple[int, str, Registry]] = []
@@ -89,12 +106,9 @@ class RegistryHistory:
             except RegistryError as exc:
                 refused.append(Refused(item.seq, str(exc)))
                 continue
-            current = accepted[-1][2].version if accepted else 0
-            version = signed.registry.version
-            if signed.trusted_by(root) is None:
-                refused.append(Refused(item.seq, _UNSIGNED))
-            elif version <= current:
-                refused.append(Refused(item.seq, f"stale: version {version} not above {current}"))
+            problem = _problem(signed, root, origin, accepted[-1][2] if accepted else None)
+            if problem is not None:
+                refused.append(Refused(item.seq, problem))
             else:
                 accepted.append((item.seq, signed.digest, signed.registry))
         return cls(root, tuple(accepted), tuple(refused))

@@ -104,11 +104,22 @@ class Grant(_Strict):
 
 
 class RegistryMeta(_Strict):
-    """Which registry and which version; versions only go up (an older one cannot come back)."""
+    """Which registry, which version, and which logs it governs.
+
+    Versions only go up (an older one cannot come back). `logs` are glob patterns over log
+    origins (`agent-ledger.local/default`, `acme.example/*`): the signature covers them, so a
+    registry signed for one tenant cannot be replayed into another tenant's log (one trust root
+    usually serves every tenant of a ledger).
+    """
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     version: Annotated[int, Field(ge=1)]
+    logs: tuple[Name, ...] = Field(min_length=1)
     description: str | None = None
+
+    def governs(self, origin: str) -> bool:
+        """True when `origin` matches one of the `logs` patterns."""
+        return any(fnmatch.fnmatchcase(origin, pattern) for pattern in self.logs)
 
 
 class Registry(_Strict):

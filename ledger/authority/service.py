@@ -39,7 +39,7 @@ class RegistryPublication:
 
 def load_history(conn: psycopg.Connection, origin: str, root: TrustRoot | None) -> RegistryHistory:
     """Every registry of `origin`'s log, judged against `root` (None: nothing is trusted)."""
-    return RegistryHistory.build(root, published_registries(conn, origin))
+    return RegistryHistory.build(root, published_registries(conn, origin), origin)
 
 
 def publish_registry(
@@ -63,6 +63,16 @@ def publish_registry(
     origin = settings.origin(tenant)
     latest = load_history(conn, origin, root).latest()
     meta = signed.registry.registry
+    if not meta.governs(origin):
+        raise RegistryError(
+            f"registry {meta.name} is for logs {list(meta.logs)}, not {origin}; add the log to "
+            "registry.logs (glob patterns) or publish with the right --tenant"
+        )
+    if latest.registry is not None and meta.name != latest.registry.registry.name:
+        raise RegistryError(
+            f"registry {meta.name!r} is not {latest.registry.registry.name!r}, the registry in "
+            f"force in {origin}"
+        )
     if latest.digest == signed.digest:
         return RegistryPublication(signed.digest, meta.name, meta.version, origin, None)
     if latest.registry is not None and meta.version <= latest.registry.version:

@@ -44,7 +44,8 @@ def root(root_file: Path) -> TrustRoot:
 
 def registry(version: int = 1, **parts: Any) -> Registry:
     """A registry document; `parts` are top-level sections (principals, stop, undo, ...)."""
-    return Registry.model_validate({"registry": {"name": "acme", "version": version}, **parts})
+    meta = {"name": "acme", "version": version, "logs": ["*"]}
+    return Registry.model_validate({"registry": meta, **parts})
 
 
 def signed(signer: Signer, version: int = 1, **parts: Any) -> SignedRegistry:

@@ -19,7 +19,7 @@ import pytest
 
 from ledger.authority.registry import registry_document, registry_hash
 from ledger.authority.service import load_history, publish_registry
-from ledger.authority.signed import RegistryError, SignedRegistry
+from ledger.authority.signed import RegistryError, SignedRegistry, sign_registry
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot, TrustRootError
 from ledger.config import Settings
 from ledger.note import Signer, Verifier
@@ -135,7 +135,7 @@ def test_cli_sign_publish_show(cli: Cli, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stderr
     source = tmp_path / "registry.yaml"
     source.write_text(
-        "registry: {name: acme, version: 1}\n"
+        "registry: {name: acme, version: 1, logs: ['agent-ledger.local/*']}\n"
         "principals:\n  - id: alice@acme.test\n    roles: [finance_lead]\n"
         "stop:\n  - roles: [oncall]\n    scopes: ['tenant:default']\n"
     )
@@ -175,7 +175,9 @@ def test_registry_signed_in_a_pkcs11_token_is_trusted_through_its_public_key(
     root.write_text(Verifier.from_public_key("registry-admin", softhsm.public_key("registry-admin"))
                     .vkey + "\n")
     source = tmp_path / "registry.yaml"
-    source.write_text("registry: {name: acme, version: 1}\nprincipals: [{id: dana@acme.test}]\n")
+    source.write_text(
+        "registry: {name: acme, version: 1, logs: ['*']}\nprincipals: [{id: dana@acme.test}]\n"
+    )
     env = {"LEDGER_PKCS11_PIN": PIN}
     res = cli("registry", "sign", str(source), "--key", uri, env=env)
     assert res.exit_code == 0, res.stderr
@@ -183,3 +185,53 @@ def test_registry_signed_in_a_pkcs11_token_is_trusted_through_its_public_key(
     res = cli("registry", "publish", str(tmp_path / "registry.signed.json"), "--trust-root",
               str(root))
     assert res.exit_code == 0 and res.stdout.startswith("published: acme v1"), res.stderr
+
+
+def test_registry_signed_for_another_tenant_cannot_be_replayed_into_this_log(
+    cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Settings, admin: Signer,
+    root: TrustRoot,
+) -> None:
+    """One trust root serves every tenant; a registry the admin signed for tenant globex (where
+    mallory is finance_lead) is copied by the default tenant's writer into its own log."""
+    from tests.authority.conftest import registry as make
+
+    ours = sign_registry(make(1, principals=[ALICE]).model_copy(update={
+        "registry": make(1).registry.model_copy(update={"logs": (ledger_settings.origin(),)})
+    }), admin)
+    publish_registry(ledger_conn, ledger_settings, ours, root)
+    globex_doc = make(7, principals=[{**MALLORY, "roles": ["finance_lead"]}])
+    globex = sign_registry(globex_doc.model_copy(update={"registry": globex_doc.registry.model_copy(
+        update={"name": "globex", "logs": (ledger_settings.origin("globex"),)})}), admin)
+    publish_registry(ledger_conn, ledger_settings, globex, root, tenant="globex")
+    with pytest.raises(RegistryError, match="is for logs"):
+        publish_registry(ledger_conn, ledger_settings, globex, root)
+    _ingest_registry(cli, globex)  # the writer goes around the command
+    history = load_history(ledger_conn, ledger_settings.origin(), root)
+    assert history.latest().registry == ours.registry  # still ours, v1
+    assert [r.reason for r in history.refused] == [
+        f"registry 'globex' is for logs ['{ledger_settings.origin('globex')}'], "
+        f"not '{ledger_settings.origin()}'"
+    ]
+
+
+def test_another_registry_name_cannot_take_over_a_log(
+    cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Settings, admin: Signer,
+    root: TrustRoot,
+) -> None:
+    """A second registry the admin signed for every log (`logs: ['*']`, another name, a higher
+    version) does not replace this log's registry."""
+    from tests.authority.conftest import registry as make
+
+    publish_registry(ledger_conn, ledger_settings, signed(admin, principals=[ALICE]), root)
+    other_doc = make(9, principals=[{**MALLORY, "roles": ["finance_lead"]}])
+    other = sign_registry(other_doc.model_copy(update={"registry": other_doc.registry.model_copy(
+        update={"name": "lab"})}), admin)
+    with pytest.raises(RegistryError, match="'lab' is not 'acme', the registry in force"):
+        publish_registry(ledger_conn, ledger_settings, other, root)
+    _ingest_registry(cli, other)
+    history = load_history(ledger_conn, ledger_settings.origin(), root)
+    assert history.latest().registry is not None
+    assert history.latest().registry.registry.name == "acme"  # type: ignore[union-attr]
+    assert [r.reason for r in history.refused] == [
+        "registry 'lab' is not 'acme', the registry in force"
+    ]

@@ -90,7 +90,7 @@ def _bob(kit: Kit, what: dict[str, Any], **kw: Any) -> Callable[[str], dict[str,
 def _writer_registry(cli: Cli, writer: Signer) -> None:
     """The writer's own registry (version 2, making mallory a finance_lead), via ingest."""
     registry = Registry.model_validate({
-        "registry": {"name": "acme", "version": 2},
+        "registry": {"name": "acme", "version": 2, "logs": ["*"]},
         "principals": [{"id": "mallory@example.com", "roles": ["finance_lead"],
                         "approver_key": writer.vkey}],
     })

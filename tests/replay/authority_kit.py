@@ -60,7 +60,8 @@ class Kit:
             for who, roles in people.items()
         ]
         registry = Registry.model_validate(
-            {"registry": {"name": "acme", "version": self.version}, "principals": principals}
+            {"registry": {"name": "acme", "version": self.version, "logs": ["*"]},
+             "principals": principals}
         )
         done = publish_registry(conn, settings, sign_registry(registry, self.admin), self.root)
         self.digest = done.digest

@@ -42,7 +42,7 @@ def _world(conn: psycopg.Connection, settings: Settings, tmp_path: Path) -> tupl
     root_file = tmp_path / "admin" / "sec-admin.key.pub"
     carol = create_approver_key(settings, OPERATOR)
     registry = Registry.model_validate({
-        "registry": {"name": "acme", "version": 1},
+        "registry": {"name": "acme", "version": 1, "logs": ["*"]},
         "principals": [{"id": OPERATOR, "roles": ["finance_lead"], "approver_key": carol.vkey}],
     })
     publish_registry(conn, settings, sign_registry(registry, admin), TrustRoot.read(root_file))
