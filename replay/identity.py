@@ -113,8 +113,18 @@ def _judge(
     except TokenRefused as exc:
         return asserted(recorded, f"{role}: token refused: {exc}")
     principal = in_force.registry.principal_for_token(found.issuer, found.subject)
-    reason = f"{role}: token of {found.issuer} for {found.subject!r} verified"
-    return Identity("verified", recorded, reason, found, principal.id if principal else None)
+    what = f"{role}: token of {found.issuer} for {found.subject!r}"
+    kinds = _KINDS[role]
+    if principal is None or principal.kind not in kinds:
+        named = f"names {principal.kind} {principal.id!r}" if principal else "names no principal"
+        return asserted(recorded, f"{what} verified, but it {named} registered as "
+                                  f"{' or '.join(kinds)}")
+    return Identity("verified", recorded, f"{what} verified", found, principal.id)
+
+
+# Which registered kinds each token slot may name: a workload token in the user slot (or a
+# person's token in the agent slot) proves nothing about who started the run.
+_KINDS: dict[str, tuple[str, ...]] = {"user": ("person",), "agent": ("agent", "service")}
 
 
 def resolve_run_identity(
@@ -134,12 +144,11 @@ def resolve_run_identity(
         tokens = recorded_tokens(conn, opener, origin, run_id)
     erased = set(tokens.erased)
     at_ns = tokens.recorded_at_ns
-    return RunIdentity(
-        _judge("user", tokens.user, erased="user" in erased, recorded=recorded_user,
-               history=history, started_seq=started_seq, at_ns=at_ns),
-        _judge("agent", tokens.agent, erased="agent" in erased, recorded=None,
-               history=history, started_seq=started_seq, at_ns=at_ns),
-    )
+    user = _judge("user", tokens.user, erased="user" in erased, recorded=recorded_user,
+                  history=history, started_seq=started_seq, at_ns=at_ns)
+    agent = _judge("agent", tokens.agent, erased="agent" in erased, recorded=None,
+                   history=history, started_seq=started_seq, at_ns=at_ns)
+    return RunIdentity(user, agent)
 
 
 def _slot(event: Any) -> Any:

@@ -107,3 +107,30 @@ def test_erased_token_leaves_the_user_asserted(
     assert (who.user.assurance, who.user.reason) == (
         "asserted", "user: its identity token was erased"
     )
+
+
+@pytest.mark.parametrize(
+    ("sub", "why"),
+    [
+        ("svc-support", "names agent 'support-agent' registered as person"),
+        ("u-nobody", "names no principal registered as person"),
+    ],
+    ids=["workload-token-as-user", "unregistered-subject"],
+)
+def test_a_valid_token_that_names_no_person_leaves_the_user_asserted(
+    sub: str, why: str, keys: dict[str, Key], provider: Provider, writer: Writer,
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, admin: Signer, root: TrustRoot,
+) -> None:
+    """The host records the agent's own workload token (or any token the IdP signed for someone
+    the registry does not list) in the user slot: genuine, but it proves no person started it."""
+    people = [
+        {"id": "dana@example.com", "identities": [{"issuer": ISS, "subject": "u-123"}]},
+        {"id": "support-agent", "kind": "agent",
+         "identities": [{"issuer": ISS, "subject": "svc-support"}]},
+    ]
+    publish_registry(ledger_conn, ledger_settings,
+                     signed(admin, providers=[provider.model_dump()], principals=people), root)
+    run_id = _run(writer, _token(keys, sub=sub, email=None))
+    who = _identity(ledger_conn, ledger_settings, run_id, root)
+    assert who.user.assurance == "asserted" and who.user.key() == "mallory"
+    assert who.user.reason == f"user: token of {ISS} for {sub!r} verified, but it {why}"
