@@ -147,6 +147,7 @@ def _who(
     rule: ApprovalRule,
     require_signed: bool,
     recorded: str | None,
+    strict_identity: bool = False,
 ) -> None:
     """Self-approval, signature and roles, judged by the registry in force at the decision.
 
@@ -155,7 +156,7 @@ def _who(
     """
     what = f"{call.tool} ({call.tool_call_id})"
     if rule.forbid_self_approval:
-        _self_approval(f, ev, state, a, what)
+        _self_approval(f, ev, state, a, what, strict=strict_identity)
     verified = rule.principals is not None and rule.principals.require_verified
     if verified:
         verified_user(f, ev, state)
@@ -182,11 +183,15 @@ def _who(
         )
 
 
-def _self_approval(
-    f: Findings, ev: tuple[str | None, ...], state: RunState, a: ApprovalRecord, what: str
+def _self_approval(  # noqa: PLR0917 - a helper of _who with its fixed order
+    f: Findings, ev: tuple[str | None, ...], state: RunState, a: ApprovalRecord, what: str,
+    strict: bool = False,
 ) -> None:
     """The approver may be neither the user the writer recorded nor the one a verified token
-    names (a writer recording another name does not make a self-approval independent)."""
+    names (a writer recording another name does not make a self-approval independent).
+
+    `strict` (packs with `schema: 2`): independence must be proven, so an asserted initiating
+    user leaves the rule `unknown` even when the recorded name differs from the approver."""
     user = state.run.initiating_user
     who = state.identity.user if state.identity is not None else None
     verified = who.key() if who is not None and who.is_verified else None
@@ -197,6 +202,10 @@ def _self_approval(
     if approver is not None and approver in {verified, *principal_set([user])}:
         name = who.facts()["id"] if verified == approver and who is not None else user
         f.fail(ev, f"{name} approved their own {what}")
+    elif strict and verified is None:
+        reason = who.reason if who is not None else "user: identity not resolved"
+        f.unknown(ev, f"separation of duties not proven for {what}: the initiating user is "
+                      f"asserted ({reason})")
 
 
 def verified_user(f: Findings, ev: tuple[str | None, ...], state: RunState) -> None:
@@ -241,6 +250,7 @@ def approvals(  # noqa: PLR0917 - bound once with partial()
     rule: ApprovalRule,
     cel: CelProgram | None,
     require_signed: bool = False,
+    strict_identity: bool = False,
 ) -> Verdict:
     f = Findings(rule_id, on_missing)
     table = _by_call(state)
@@ -279,7 +289,8 @@ def approvals(  # noqa: PLR0917 - bound once with partial()
         recorded = recorded_args_hash(call)  # once per call: the binding and the signed claim
         if rule.bind_args:
             _bound(f, ev, call, a, recorded)
-        _who(f, ev, state, call, a, rule=rule, require_signed=require_signed, recorded=recorded)
+        _who(f, ev, state, call, a, rule=rule, require_signed=require_signed, recorded=recorded,
+             strict_identity=strict_identity)
         _expired(f, ev, call, a)
         if rule.max_age_seconds is not None and a.decided_ns is not None:
             age = (call.started_ns - a.decided_ns) / _NS

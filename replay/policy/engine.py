@@ -247,6 +247,7 @@ def _approvals_and_tools(pack: PolicyPack, miss: Outcome) -> list[Check]:
                 rule=rule,
                 cel=cel,
                 require_signed=signed,
+                strict_identity=pack.schema_version == 2,
             )
         )
     if pack.tools is not None and pack.tools.allow is not None:

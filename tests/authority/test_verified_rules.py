@@ -157,3 +157,27 @@ def test_without_a_trust_root_require_verified_is_unknown(
     (entry,) = report.entries
     got: dict[str, Any] = {v.rule_id: v.outcome for v in entry.verdicts}
     assert got["approval.payments.refund"] == "unknown"
+
+
+def test_schema_2_self_approval_rule_is_unknown_for_an_asserted_user(
+    hooks_on: None, dana: Signer, ledger_conn: psycopg.Connection, ledger_settings: Settings,
+    root: TrustRoot,
+) -> None:
+    """The writer records `bob` and no token, and dana approves: in a `schema: 2` pack
+    independence must be proven, so the rule is unknown, never pass (without `schema` the
+    recorded names are compared as before)."""
+    run_id = _refund_run(dana, None, recorded_user=BOB)
+    strict = PACK.replace("      principals: {require_verified: true}\n", "")
+    for text, expected in ((strict, "unknown"), (strict.replace("schema: 2\n", ""), "pass")):
+        report = check_in_force(ledger_conn, ledger_settings, [run_id],
+                                policy=load_pack_text(text), trust_root=root)
+        (entry,) = report.entries
+        got = {v.rule_id: (v.outcome, v.explanation) for v in entry.verdicts}
+        outcome, why = got["approval.payments.refund"]
+        assert outcome == expected, why
+    report = check_in_force(ledger_conn, ledger_settings, [run_id],
+                            policy=load_pack_text(strict), trust_root=root)
+    why = next(v.explanation for v in report.entries[0].verdicts
+               if v.rule_id == "approval.payments.refund")
+    assert why.startswith("separation of duties not proven for payments.refund (")
+    assert why.endswith("): the initiating user is asserted (user: no identity token recorded)")
