@@ -373,7 +373,10 @@ def fold(
         data: Any = getattr(event, "data", None)
         kind, eid, ns = event.type, str(event.event_id), fast_ns(event.occurred_at)
         if decisions and str(event.run_id) != own_run:
-            _decided(f.approvals, data, eid, seq, ns, from_run=str(event.run_id))
+            # a decision naming another run's call (call_run_id) is not about this run, even
+            # when a writer reused the tool_call_id (it would shadow the genuine decision)
+            if data.call_run_id is None or str(data.call_run_id) == own_run:
+                _decided(f.approvals, data, eid, seq, ns, from_run=str(event.run_id))
             continue
         last_seq = seq
         if event.run_seq != expected:

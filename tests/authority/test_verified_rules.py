@@ -181,3 +181,26 @@ def test_schema_2_self_approval_rule_is_unknown_for_an_asserted_user(
                if v.rule_id == "approval.payments.refund")
     assert why.startswith("separation of duties not proven for payments.refund (")
     assert why.endswith("): the initiating user is asserted (user: no identity token recorded)")
+
+
+def test_a_decision_naming_another_runs_call_does_not_shadow_the_genuine_one(
+    hooks_on: None, dana: Signer, keys: dict[str, Key], ledger_conn: psycopg.Connection,
+    ledger_settings: Settings, root: TrustRoot, cli: Any,
+) -> None:
+    """A writer appends, later, a rejection that reuses the call's tool_call_id but names
+    another run (call_run_id): it is not a decision about this run's call."""
+    import json
+
+    from ledger.store.read import run_events
+
+    run_id = _refund_run(dana, _token(keys, "u-bob", BOB), recorded_user=BOB)
+    started = next(s.event for s in run_events(ledger_conn, run_id)
+                   if s.event.type == "approval.decided")
+    line = {"type": "approval.decided", "run_id": str(uuid.uuid4()), "run_seq": 0,
+            "data": {"approval_id": started.data.approval_id,
+                     "tool_call_id": started.data.tool_call_id,
+                     "args_hash": started.data.args_hash, "decision": "rejected",
+                     "approver": {"id": "mallory"}, "call_run_id": str(uuid.uuid4())}}
+    assert cli("ingest", "-", input=(json.dumps(line) + "\n").encode()).exit_code == 0
+    got = _verdicts(ledger_conn, ledger_settings, run_id, root)
+    assert got["approval.payments.refund"][0] == "pass", got
