@@ -12,6 +12,7 @@ import typer
 
 from ledger.cli.common import JsonOption, TrustRootOption, emit_json, err
 from ledger.errors import ExitCode, InputError
+from ledger.terminal import printable
 
 if TYPE_CHECKING:
     from exporters.bundle_report import BundleReport
@@ -69,10 +70,10 @@ def _human(report: BundleReport) -> None:
     else:
         typer.echo(f"INVALID: {report.total_problems} problem(s)")
         for problem in report.problems:
-            typer.echo(f"  {problem.line()}")
+            typer.echo(f"  {printable(problem.line())}")
     authority = report.authority
     typer.echo(f"authority: {authority.summary()}")
     for refused in authority.registries_refused:
-        typer.echo(f"  registry at seq {refused.seq} refused: {refused.reason}")
+        typer.echo(f"  registry at seq {refused.seq} refused: {printable(refused.reason)}")
     for finding in authority.findings:
-        typer.echo(f"  {finding.line()}")
+        typer.echo(f"  {printable(finding.line())}")

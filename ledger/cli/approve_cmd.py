@@ -20,6 +20,7 @@ from ledger.cli.common import (
     emit_json,
     settings_from,
 )
+from ledger.terminal import printable
 
 __all__ = ["app"]
 
@@ -78,5 +79,7 @@ def approve(  # noqa: PLR0917 - typer maps parameters to options
                    "signing_key": done.signed.signing_key})
         return
     until = f" until {claim.expires_at}" if claim.expires_at else ""
-    typer.echo(f"{claim.decision}: {approval_id} ({claim.tool}) by {claim.approver}{until}, "
-               f"signed with {done.signed.signing_key} under registry v{done.registry_version}")
+    typer.echo(printable(
+        f"{claim.decision}: {approval_id} ({claim.tool}) by {claim.approver}{until}, "
+        f"signed with {done.signed.signing_key} under registry v{done.registry_version}"
+    ))

@@ -20,6 +20,7 @@ from ledger.cli.common import (
     err,
     settings_from,
 )
+from ledger.terminal import printable
 
 __all__ = ["app"]
 
@@ -130,12 +131,13 @@ def show(
         })
         return
     if registry is None:
-        typer.echo(f"no registry in force: {now.reason}")
+        typer.echo(f"no registry in force: {printable(now.reason)}")
     else:
         meta = registry.registry
-        typer.echo(f"{meta.name} v{meta.version} ({now.digest}) published at seq {now.seq}")
+        line = f"{meta.name} v{meta.version} ({now.digest}) published at seq {now.seq}"
+        typer.echo(printable(line))
         for p in registry.principals:
             key = "approver key" if p.approver_key else "no approver key"
-            typer.echo(f"  {p.id} ({p.kind}) roles: {', '.join(p.roles) or '-'}; {key}")
+            typer.echo(printable(f"  {p.id} ({p.kind}) roles: {', '.join(p.roles) or '-'}; {key}"))
     for refused in history.refused:
-        typer.echo(f"refused at seq {refused.seq}: {refused.reason}")
+        typer.echo(f"refused at seq {refused.seq}: {printable(refused.reason)}")

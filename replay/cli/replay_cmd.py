@@ -15,6 +15,7 @@ from ledger.cli.common import (
     settings_from,
 )
 from ledger.errors import InputError
+from ledger.terminal import printable
 
 if TYPE_CHECKING:
     from replay.model import ApprovalRecord, RunState
@@ -106,4 +107,4 @@ def replay(
 
         emit_json(to_jsonable(state))
     else:
-        typer.echo(_render(state))
+        typer.echo("\n".join(printable(line) for line in _render(state).split("\n")))

@@ -235,3 +235,28 @@ def test_another_registry_name_cannot_take_over_a_log(
     assert [r.reason for r in history.refused] == [
         "registry 'lab' is not 'acme', the registry in force"
     ]
+
+
+def test_attacker_text_is_escaped_in_registry_and_replay_output(
+    cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Settings, admin: Signer,
+    root: TrustRoot, root_file: Path,
+) -> None:
+    """A writer plants OSC / CSI sequences in a registry document key and in the initiating user;
+    the on-call engineer's terminal sees them escaped, never interpreted."""
+    publish_registry(ledger_conn, ledger_settings, signed(admin, principals=[ALICE]), root)
+    evil = "\x1b]0;PWNED\x07\x1b[31m\u202e"
+    bogus = {"type": "registry.published", "run_id": str(uuid.uuid4()), "run_seq": 0,
+             "data": {"registry_hash": "0" * 64, "name": "x", "version": 2,
+                      "document": {"registry": {"name": "x", "version": 2, "logs": ["*"]},
+                                   f"bogus{evil}": 1}, "signatures": []}}
+    run = {"type": "run.started", "run_id": str(uuid.uuid4()), "run_seq": 0,
+           "principal": {"initiating_user": f"bob{evil}"}, "data": {}}
+    lines = (json.dumps(bogus) + "\n" + json.dumps(run) + "\n").encode()
+    assert cli("ingest", "-", input=lines).exit_code == 0
+    env = {"LEDGER_TRUST_ROOT": str(root_file)}
+    shown = cli("registry", "show", env=env)
+    replayed = cli("replay", run["run_id"], env=env)
+    for res in (shown, replayed):
+        assert res.exit_code == 0, res.stderr
+        assert "\x1b" not in res.stdout and "\u202e" not in res.stdout and "\x07" not in res.stdout
+        assert "\\x1b]0;PWNED\\x07\\x1b[31m\\u202e" in res.stdout
