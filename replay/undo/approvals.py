@@ -20,7 +20,7 @@ import base64
 import binascii
 import dataclasses
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -141,15 +141,24 @@ def _parties_of(events: Iterable[EventBase], actors: set[str], approvers: set[st
             approvers.add(normalise_principal(data.approver.id))
 
 
-def original_parties(conn: psycopg.Connection, plan: UndoPlan) -> OriginalParties:
+def original_parties(
+    conn: psycopg.Connection,
+    plan: UndoPlan,
+    settings: Settings | None = None,
+    root: TrustRoot | None = None,
+) -> OriginalParties:
     """Original actors and approvers from the ledger itself (never only from the plan file):
-    initiating users (or the agent, when none) of the target runs, and the approvers of their
-    calls, including decisions recorded in other runs of the same log. The plan file's own
-    lists are added too: they can only make the check stricter."""
+    initiating users (or the agent, when none) of the target runs, the users their recorded ID
+    tokens verify as (with `settings` and `root`: a writer recording another name does not make
+    the real user independent), and the approvers of their calls, including decisions recorded
+    in other runs of the same log. The plan file's own lists are added too: they can only make
+    the check stricter."""
     actors = {normalise_principal(a) for a in plan.original_actors}
     approvers = {normalise_principal(a) for a in plan.original_approvers}
     stored = read.runs_events(conn, _target_runs(conn, plan))
     _parties_of((s.event for s in stored), actors, approvers)
+    if settings is not None and root is not None:
+        actors |= _verified_actors(conn, settings, root, stored)
     calls: dict[str, set[str]] = {}
     for s in stored:
         if s.event.type == "tool.call.started":
@@ -159,6 +168,23 @@ def original_parties(conn: psycopg.Connection, plan: UndoPlan) -> OriginalPartie
         found = read.decisions_for_calls(conn, origin, sorted(ids))
         _parties_of((s.event for _, s in found), set(), approvers)
     return OriginalParties(frozenset(actors), frozenset(approvers))
+
+
+def _verified_actors(
+    conn: psycopg.Connection, settings: Settings, root: TrustRoot, stored: Sequence[Any]
+) -> set[str]:
+    """The verified users of the target runs (replay.identity), by their comparison form."""
+    from ledger.privacy import PayloadOpener
+    from replay.authority import load_authority
+    from replay.identity import identity_of
+
+    opener, found = PayloadOpener(settings), set()
+    for s in stored:
+        if s.event.type == "run.started":
+            who = identity_of(conn, opener, load_authority(conn, s.origin, root), s).user
+            if who.is_verified and who.key() is not None:
+                found.add(str(who.key()))
+    return found
 
 
 def _check_name(approver: str) -> None:
@@ -189,7 +215,7 @@ def approve(
     assert registry is not None  # registry_in_force raises otherwise
     scopes = undo_scopes(conn, plan)
     refusal = registry_refusal(registry, approver, scopes)
-    refusal = refusal or original_parties(conn, plan).refusal(approver)
+    refusal = refusal or original_parties(conn, plan, settings, root).refusal(approver)
     if refusal is not None:
         raise ApprovalRefused(refusal)
     signer = load_approver_signer(settings, approver, key)
@@ -276,7 +302,7 @@ def approvals_for(
     registry_in_force(conn, settings, root, "apply undo")  # refuses with no root or registry
     origin = settings.origin()
     history = load_history(conn, origin, root)
-    parties = original_parties(conn, plan)
+    parties = original_parties(conn, plan, settings, root)
     scopes = undo_scopes(conn, plan)
     judged = Judged([], [])
     seen: set[str] = set()

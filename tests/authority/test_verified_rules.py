@@ -204,3 +204,22 @@ def test_a_decision_naming_another_runs_call_does_not_shadow_the_genuine_one(
     assert cli("ingest", "-", input=(json.dumps(line) + "\n").encode()).exit_code == 0
     got = _verdicts(ledger_conn, ledger_settings, run_id, root)
     assert got["approval.payments.refund"][0] == "pass", got
+
+
+def test_undo_separation_of_duties_counts_the_verified_user(
+    hooks_on: None, dana: Signer, keys: dict[str, Key], ledger_conn: psycopg.Connection,
+    ledger_settings: Settings, root: TrustRoot,
+) -> None:
+    """The writer recorded `mallory` for a run whose token says dana: dana is an original actor
+    of that run, so she may not approve its undo (with the trust root that proves it)."""
+    from replay.undo.approvals import original_parties
+    from replay.undo.model import UndoPlan
+
+    run_id = _refund_run(dana, _token(keys, "u-dana", DANA), recorded_user="mallory")
+    plan = UndoPlan(plan_id="p-1", scope={"runs": [str(run_id)]},
+                    created_at="2026-12-05T00:00:00Z")
+    recorded_only = original_parties(ledger_conn, plan)
+    proven = original_parties(ledger_conn, plan, ledger_settings, root)
+    assert "dana@example.com" not in recorded_only.actors
+    assert "dana@example.com" in proven.actors and "mallory" in proven.actors
+    assert proven.refusal(DANA) is not None
