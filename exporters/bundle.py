@@ -28,6 +28,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 from exporters import bundle_extras as extras
 from exporters.bundle_scan import PopWriters, scope_batches
 from exporters.bundle_seal import HashingSink, file_entry, seal
+from exporters.bundle_tokens import write_identity_tokens
 from exporters.bundle_tree import TreeWriter
 from exporters.dsse import dsse_keyid
 from exporters.populations import Population, select
@@ -78,6 +79,9 @@ class ExportParams:
     controls: tuple[str, ...] = ()
     exported_by: str = field(default_factory=getpass.getuser)
     record: bool = True
+    #: disclose the recorded identity tokens (identity/tokens.jsonl) so the offline verifier
+    #: can prove who started each run; False withholds them (`--no-identity-tokens`)
+    identity_tokens: bool = True
 
     def as_json(self, origin: str) -> dict[str, Any]:
         return {
@@ -369,7 +373,8 @@ def export_bundle(
         signer_public_key=signer.public_key,
         witness_vkeys=[v.vkey for v in verifiers[1:]],
     )
-    files = [*events.files, *tree_files, *pop_files, *extras.write_all(context)]
+    tokens = write_identity_tokens(conn, settings, origin, out, params.identity_tokens)
+    files = [*events.files, *tree_files, *pop_files, *tokens.files, *extras.write_all(context)]
     predicate = {
         "export_id": context.export_id,
         "origin": origin,
@@ -377,6 +382,7 @@ def export_bundle(
         "end_checkpoint": {"size": end.tree_size, "root": end.root_hash.hex()},
     }
     manifest = _manifest(context, scope, start_root, pop_summary, files)
+    manifest["identity_tokens"] = tokens.section
     result = ExportResult(
         out,
         events.count,

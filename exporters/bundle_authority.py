@@ -17,16 +17,13 @@ not hold, so that is a bundle problem. Pure: no database code (a test asserts it
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
 
-from exporters.bundle_events import streaming_parquet
+from exporters.bundle_identity import IdentityReport, check_identities, event_bodies
 from ledger.authority.history import PublishedRegistry, RegistryHistory
 from ledger.authority.judge import DecisionOnRecord, judge_decision, recorded_hash
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
@@ -101,6 +98,8 @@ class AuthorityReport:
     registries_accepted: list[RegistryVersion] = field(default_factory=list)
     registries_refused: list[RegistryRefusal] = field(default_factory=list)
     findings: list[ApprovalFinding] = field(default_factory=list)
+    #: the period's recorded identity tokens, as disclosed in identity/tokens.jsonl
+    identities: IdentityReport = field(default_factory=IdentityReport)
 
     def finding(self, seq: int, approval_id: str, status: str, reason: str) -> None:
         setattr(self, status, getattr(self, status) + 1)
@@ -109,13 +108,16 @@ class AuthorityReport:
 
     def summary(self) -> str:
         """One line: the status, then the counts (or why nothing was judged)."""
+        tokens = self.identities.tokens
         if self.status == "UNTRUSTED":
-            return f"UNTRUSTED: {self.approvals} approval(s) not judged: {self.reason}"
+            judged = f", {tokens} identity token(s)" if tokens else ""
+            return f"UNTRUSTED: {self.approvals} approval(s){judged} not judged: {self.reason}"
         return (
             f"{self.status}: {self.approvals} approval(s): {self.verified} verified, "
             f"{self.unsigned} unsigned, {self.failed} failed, {self.unknown} unknown; "
             f"registry versions: {len(self.registries_accepted)} accepted, "
             f"{len(self.registries_refused)} refused"
+            + (f"; {self.identities.summary()}" if tokens else "")
         )
 
 
@@ -129,27 +131,10 @@ class _Period:
     registry_seqs: list[int] = field(default_factory=list)
 
 
-def _bodies(root: Path, types: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(seq, event) of the period's events of `types`, filtered in Arrow before decoding."""
-    reader = streaming_parquet(root / _EVENTS)
-    for batch in reader.iter_batches(batch_size=50_000, columns=["seq", "type", "body"]):
-        mask = pc.is_in(batch.column("type"), value_set=pa.array(types))
-        chosen = batch.filter(mask)
-        for seq, body in zip(
-            chosen.column("seq").to_pylist(), chosen.column("body").to_pylist(), strict=True
-        ):
-            try:
-                event = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                continue  # reported by the event checks; nothing to judge
-            if isinstance(event, dict) and isinstance(event.get("data"), dict):
-                yield int(seq), event
-
-
 def _period(root: Path) -> _Period:
     """One pass over the period for approvals and registries, a second for the calls needed."""
     found = _Period()
-    for seq, event in _bodies(root, [t for t in _TYPES if t != "tool.call.started"]):
+    for seq, event in event_bodies(root, [t for t in _TYPES if t != "tool.call.started"]):
         data = event["data"]
         if event.get("type") == "approval.decided":
             found.decided.append((seq, event))
@@ -160,7 +145,7 @@ def _period(root: Path) -> _Period:
             found.registry_seqs.append(seq)
     wanted = {str(e["data"].get("tool_call_id")) for _, e in found.decided}
     if wanted:
-        for _, event in _bodies(root, ["tool.call.started"]):
+        for _, event in event_bodies(root, ["tool.call.started"]):
             call = str(event["data"].get("tool_call_id"))
             if call in wanted:
                 found.calls.setdefault((str(event.get("run_id")), call), event)
@@ -283,9 +268,11 @@ def check_authority(  # noqa: PLR0917
     origin: str,
     trust: TrustRoot | None,
     report: BundleReport,
+    identity: Any = None,
 ) -> AuthorityReport:
-    """Judge the bundle's registries and the period's approvals; integrity problems go to
-    `report`, findings to the returned section (also set as `report.authority`)."""
+    """Judge the bundle's registries, the period's approvals and its disclosed identity tokens
+    (`identity`: the manifest's `identity_tokens` section); integrity problems go to `report`,
+    findings to the returned section (also set as `report.authority`)."""
     out = AuthorityReport(trust_root=None if trust is None else trust.source)
     report.authority = out
     published = _registries(root, leaves, end_size, report)
@@ -303,6 +290,7 @@ def check_authority(  # noqa: PLR0917
         if seq not in carried:
             report.add(REGISTRIES, "a registry.published event of the period is missing", seq=seq)
     if trust is None:
+        out.identities = check_identities(root, identity, None, report)
         return out
     history = RegistryHistory.build(trust, published, origin)
     out.registries_accepted = [
@@ -311,7 +299,9 @@ def check_authority(  # noqa: PLR0917
     ]
     out.registries_refused = [RegistryRefusal(r.seq, r.reason) for r in history.refused]
     _judge(history, origin, found, out)
+    out.identities = check_identities(root, identity, history, report)
     clean = out.verified == out.approvals and not out.registries_refused
+    clean = clean and out.identities.clean
     out.status = "OK" if clean else "FINDINGS"
     out.reason = f"judged with the trust root {trust.source}"
     return out

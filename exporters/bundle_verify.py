@@ -251,5 +251,7 @@ def verify_bundle(
         return report
     blob = _tree(root, start, end, report)
     check_events(root, manifest, blob, end[0], report)
-    check_authority(root, blob, end[0], origin, trust_root, report)
+    check_authority(
+        root, blob, end[0], origin, trust_root, report, manifest.get("identity_tokens")
+    )
     return report

@@ -24,7 +24,6 @@ detector that found them, so secrets never reach the database at all.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
 import uuid
@@ -38,6 +37,7 @@ import nacl.secret
 import psycopg
 
 from ledger.canonical import canonical_bytes
+from ledger.commitment import COMMIT_DOMAIN, commitment_of
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.events import EventBase, decode_event, to_json
@@ -67,6 +67,7 @@ __all__ = [
     "commit_fields",
     "commitment_of",
     "new_subject_key",
+    "open_payload_rows_of",
     "open_payloads_of",
     "redact_subject",
     "scrub_secrets",
@@ -75,16 +76,7 @@ __all__ = [
     "submit_private",
 ]
 
-COMMIT_DOMAIN = b"agentledger/commit/v1"
 _KEY = "$commitment"
-
-
-def commitment_of(salt: bytes, path: str, value: Any) -> str:
-    """`sha256:<hex>` commitment to one field value at a JSON pointer path."""
-    digest = hashlib.sha256(
-        COMMIT_DOMAIN + salt + path.encode("utf-8") + b"\x00" + canonical_bytes(value)
-    ).hexdigest()
-    return f"sha256:{digest}"
 
 
 @dataclass(frozen=True)
@@ -206,17 +198,30 @@ def open_payloads_of(
     the caller treats it as erased. The caller checks the path is where it found the commitment.
     A missing KEK is not "erased": it raises KekError (one line, exit code KEY).
     """
+    opened = open_payload_rows_of(conn, opener, origin, event_ids, commitments)
+    return {key: (row.path, row.value) for key, row in opened.items()}
+
+
+def open_payload_rows_of(
+    conn: psycopg.Connection,
+    opener: PayloadOpener,
+    origin: str,
+    event_ids: Sequence[uuid.UUID],
+    commitments: Sequence[str],
+) -> dict[tuple[uuid.UUID, str], PayloadRow]:
+    """Like `open_payloads_of`, with the salt: what a disclosure needs so that someone without
+    the database can recompute the commitment (the evidence bundle's identity tokens)."""
     import orjson
 
-    out: dict[tuple[uuid.UUID, str], tuple[str, Any]] = {}
+    out: dict[tuple[uuid.UUID, str], PayloadRow] = {}
     for (event_id, c), row in commitment_payloads(conn, origin, event_ids, commitments).items():
         if row.key is None:
             continue
         try:
             doc = orjson.loads(opener.open(row.key, row.ciphertext))
-            path = doc["path"]
-            if commitment_of(base64.b64decode(doc["salt"]), path, doc["value"]) == c:
-                out[(event_id, c)] = (str(path), doc["value"])
+            path, salt = str(doc["path"]), base64.b64decode(doc["salt"])
+            if commitment_of(salt, path, doc["value"]) == c:
+                out[(event_id, c)] = PayloadRow(c, row.subject, path, salt, doc["value"])
         except (PayloadUnreadable, ValueError, KeyError, TypeError):
             continue
     return out

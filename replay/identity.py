@@ -26,7 +26,8 @@ from ledger.authority.recorded import (
     open_recorded_tokens,
     recorded_tokens,
 )
-from ledger.authority.tokens import TokenRefused, VerifiedIdentity, verify_token
+from ledger.authority.token_judge import judge_token
+from ledger.authority.tokens import VerifiedIdentity
 from ledger.authority.trust import NO_TRUST_ROOT
 from ledger.config import Settings
 from ledger.errors import LedgerError
@@ -102,29 +103,14 @@ def _judge(
     role: str, token: str | None, *, erased: bool, recorded: str | None,
     history: RegistryHistory, started_seq: int, at_ns: int | None,
 ) -> Identity:
+    """The shared rule (ledger.authority.token_judge), as an Identity of this run."""
     if token is None:
         why = "its identity token was erased" if erased else "no identity token recorded"
         return asserted(recorded, f"{role}: {why}")
-    in_force = history.at(started_seq)
-    if in_force.registry is None or at_ns is None:
-        return asserted(recorded, f"{role}: token not verifiable: {in_force.reason}")
-    try:
-        found = verify_token(token, in_force.registry.providers, at_ns=at_ns)
-    except TokenRefused as exc:
-        return asserted(recorded, f"{role}: token refused: {exc}")
-    principal = in_force.registry.principal_for_token(found.issuer, found.subject)
-    what = f"{role}: token of {found.issuer} for {found.subject!r}"
-    kinds = _KINDS[role]
-    if principal is None or principal.kind not in kinds:
-        named = f"names {principal.kind} {principal.id!r}" if principal else "names no principal"
-        return asserted(recorded, f"{what} verified, but it {named} registered as "
-                                  f"{' or '.join(kinds)}")
-    return Identity("verified", recorded, f"{what} verified", found, principal.id)
-
-
-# Which registered kinds each token slot may name: a workload token in the user slot (or a
-# person's token in the agent slot) proves nothing about who started the run.
-_KINDS: dict[str, tuple[str, ...]] = {"user": ("person",), "agent": ("agent", "service")}
+    judged = judge_token(token, history.at(started_seq), role, at_ns)
+    if judged.principal is None:
+        return asserted(recorded, judged.reason)
+    return Identity("verified", recorded, judged.reason, judged.verified, judged.principal)
 
 
 def resolve_run_identity(

@@ -7,23 +7,31 @@ of an external server). The schema is migrated once into a template database; ev
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from joserfc.jwk import Key, KeySet, OKPKey, RSAKey
 from psycopg import conninfo
 
+from ledger.authority.registry import Provider
 from ledger.config import Settings
 from ledger.db.embedded import DEFAULT_IDLE_SECONDS, embedded_dsn, stop_embedded
 from ledger.db.migrate import apply_migrations
+from tests.authority.jose_kit import AUD, ISS
 from tests.hsmkit import SoftHsm, init_token
 from tests.ledgerkit import assert_bulk_pass_agrees
 
@@ -152,3 +160,45 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
         os.environ.pop("SOFTHSM2_CONF", None)
     else:
         os.environ["SOFTHSM2_CONF"] = saved
+
+
+# --- JOSE: real keys served as a JWKS over loopback HTTP (authority and bundle tests) ---
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, Key]:
+    rsa = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "use": "sig"})
+    ed = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "use": "sig"})
+    return {"RS256": rsa, "EdDSA": ed}
+
+
+@pytest.fixture(scope="module")
+def jwks_url(keys: dict[str, Key]) -> Iterator[str]:
+    body = json.dumps(KeySet(list(keys.values())).as_dict(private=False)).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/jwk-set+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def provider(jwks_url: str) -> Provider:
+    with urllib.request.urlopen(jwks_url, timeout=5) as response:
+        jwks = json.load(response)
+    assert {k["kid"] for k in jwks["keys"]} == {"rsa-1", "ed-1"}
+    assert all("d" not in k for k in jwks["keys"])  # only public halves are served
+    return Provider(issuer=ISS, audience=AUD, jwks=jwks, algorithms=("RS256", "EdDSA"))

@@ -79,6 +79,14 @@ def export(  # noqa: PLR0917 (typer options)
         bool,
         typer.Option("--no-record", help="Do not append the export.created event (bundle only)."),
     ] = False,
+    no_identity_tokens: Annotated[
+        bool,
+        typer.Option(
+            "--no-identity-tokens",
+            help="Leave the recorded identity tokens out of the bundle (the verifier then "
+            "reports those principals as asserted: token not disclosed).",
+        ),
+    ] = False,
     as_: AsOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -99,6 +107,7 @@ def export(  # noqa: PLR0917 (typer options)
         tenant=tenant,
         controls=tuple(c.strip() for c in (controls or "").split(",") if c.strip()),
         record=not no_record,
+        identity_tokens=not no_identity_tokens,
         exported_by=as_ or getpass.getuser(),
     )
     bar = ProgressBar(f"export {fmt}")

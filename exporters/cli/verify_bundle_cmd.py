@@ -77,3 +77,5 @@ def _human(report: BundleReport) -> None:
         typer.echo(f"  registry at seq {refused.seq} refused: {printable(refused.reason)}")
     for finding in authority.findings:
         typer.echo(f"  {printable(finding.line())}")
+    for identity in authority.identities.findings:
+        typer.echo(f"  {printable(identity.line())}")

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from ledger.authority.token_judge import TOKEN_ROLES, token_path
 from ledger.authority.tokens import TokenRefused, token_claims
 from ledger.config import Settings
 from ledger.privacy import PayloadOpener, PayloadRow, commit_fields, open_payloads_of
@@ -33,13 +34,8 @@ __all__ = [
     "recorded_tokens",
 ]
 
-TOKEN_ROLES = ("user", "agent")
 _NS = 1_000_000_000
 _SKEW_SECONDS = 60
-
-
-def _path(role: str) -> str:
-    return f"/data/attributes/identity_tokens/{role}"
 
 
 def _checked_subject(role: str, token: str, now_ns: int) -> str:
@@ -75,7 +71,7 @@ def commit_tokens(
     subjects = {role: _checked_subject(role, tok, now_ns) for role, tok in given.items()}
     subject = subjects.get("user") or subjects["agent"]
     doc = {"data": {"attributes": {"identity_tokens": dict(given)}}}
-    committed, rows = commit_fields(doc, [_path(role) for role in given], subject)
+    committed, rows = commit_fields(doc, [token_path(role) for role in given], subject)
     return committed["data"]["attributes"]["identity_tokens"], rows
 
 
@@ -135,7 +131,7 @@ def open_recorded_tokens(
         tokens: dict[str, str | None] = {}
         for role, c in wanted[s.event_id].items():
             path, value = opened.get((s.event_id, c), ("", None))
-            tokens[role] = value if path == _path(role) and isinstance(value, str) else None
+            tokens[role] = value if path == token_path(role) and isinstance(value, str) else None
         erased = tuple(r for r in TOKEN_ROLES if r in wanted[s.event_id] and tokens[r] is None)
         out[s.event_id] = RecordedTokens(
             tokens.get("user"), tokens.get("agent"), s.recorded_at_ns, erased

@@ -8,14 +8,16 @@ after ~10 runs a prepared statement gets PostgreSQL's generic plan, which picked
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from ledger.db.sqlfiles import query
 
-__all__ = ["ScopeSpan", "leaf_window", "scope_span", "scope_window"]
+__all__ = ["ScopeSpan", "leaf_window", "recorded_at_of", "scope_span", "scope_window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +49,11 @@ def scope_window(
 def leaf_window(cur: psycopg.Cursor[Any], origin: str, lo: int, hi: int) -> list[tuple[Any, ...]]:
     """(seq, leaf hash) of every event with seq in [lo, hi)."""
     return cur.execute(query("export_leaves"), (origin, lo, hi), prepare=False).fetchall()
+
+
+def recorded_at_of(
+    conn: psycopg.Connection, origin: str, seqs: Sequence[int]
+) -> dict[int, datetime]:
+    """The sequencer's `recorded_at` of the given seqs (those that have one)."""
+    rows = conn.execute(query("export_recorded_at"), (origin, list(seqs))).fetchall()
+    return {int(seq): at for seq, at in rows if at is not None}

@@ -15,3 +15,8 @@ FROM ledger_events WHERE origin = %s AND seq >= %s AND seq < %s
 -- No ORDER BY: rows are sorted client-side (free when already in order); with it PostgreSQL
 -- bitmap-scanned and sorted each 100k window on disk.
 SELECT seq, leaf_hash FROM ledger_events WHERE origin = %s AND seq >= %s AND seq < %s
+
+-- export_recorded_at --
+-- The sequencer's commit time of the given events (not in the hashed body): the clock their
+-- identity tokens are judged at, attested in the bundle's identity/tokens.jsonl.
+SELECT seq, recorded_at FROM ledger_events WHERE origin = %s AND seq = ANY(%s)

@@ -1,20 +1,16 @@
 """Fixtures for the authority tests: an administrator key, signed registries, and the hooks'
-real writer against a fresh ledger database."""
+real writer against a fresh ledger database (the JOSE keys, their loopback JWKS and the provider
+are in tests/conftest.py, shared with the bundle verifier tests)."""
 
 from __future__ import annotations
 
-import json
-import threading
-import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from joserfc.jwk import Key, KeySet, OKPKey, RSAKey
 
-from ledger.authority.registry import Provider, Registry
+from ledger.authority.registry import Registry
 from ledger.authority.signed import SignedRegistry, sign_registry
 from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
@@ -22,7 +18,6 @@ from ledger.hooks import configure, shutdown
 from ledger.hooks.writer import Writer
 from ledger.keys import load_or_create_signer
 from ledger.note import Signer
-from tests.authority.jose_kit import AUD, ISS
 from tests.hooks.conftest import FlakyDatabase
 
 
@@ -63,42 +58,3 @@ def writer(ledger_settings: Settings, flaky: FlakyDatabase) -> Iterator[Writer]:
                   sequence_interval=0.0)
     yield w
     shutdown()
-
-
-@pytest.fixture(scope="module")
-def keys() -> dict[str, Key]:
-    rsa = RSAKey.generate_key(2048, parameters={"kid": "rsa-1", "use": "sig"})
-    ed = OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1", "use": "sig"})
-    return {"RS256": rsa, "EdDSA": ed}
-
-
-@pytest.fixture(scope="module")
-def jwks_url(keys: dict[str, Key]) -> Iterator[str]:
-    body = json.dumps(KeySet(list(keys.values())).as_dict(private=False)).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/jwk-set+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def provider(jwks_url: str) -> Provider:
-    with urllib.request.urlopen(jwks_url, timeout=5) as response:
-        jwks = json.load(response)
-    assert {k["kid"] for k in jwks["keys"]} == {"rsa-1", "ed-1"}
-    assert all("d" not in k for k in jwks["keys"])  # only public halves are served
-    return Provider(issuer=ISS, audience=AUD, jwks=jwks, algorithms=("RS256", "EdDSA"))
