@@ -173,7 +173,9 @@ def _known_gaps(ctx: Context, replay: dict[str, bool]) -> list[dict[str, Any]]:
         {
             "kind": "unhashed_column",
             "details": "recorded_at (database commit time) is "
-            "not part of the hashed event and is therefore not exported",
+            "not part of the hashed event and is therefore not exported, except for the "
+            "run.started events whose identity tokens are disclosed (identity/tokens.jsonl), "
+            "where it is attested by the bundle's signature, not by the tree",
         }
     )
     return gaps
