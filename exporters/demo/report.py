@@ -115,5 +115,5 @@ def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: 
     echo(f"\n4. evidence bundle: {result.events} events -> {bundle}")
     state = "VALID" if checked.valid else f"INVALID: {checked.problems[:1]}"
     echo(f"   ledger verify-bundle {bundle} --trust-root ...: {state} (offline, no database)")
-    echo(f"   who approved, judged offline: {checked.authority.summary()}")
+    echo(f"   who approved and who started each run, judged offline: {checked.authority.summary()}")
     return outcome
