@@ -68,7 +68,9 @@ Trust nothing in this directory until step 1 is done. `ledger verify-bundle DIR 
 runs steps 2-7 in one go, but every step below can be done without our code. Add
 `--trust-root ADMIN_KEYS` (the registry administrators' public keys, obtained out of band) to
 judge every approval's signature against the principal registry in force
-(`config/registries.jsonl`); without it approvals are reported UNTRUSTED.
+(`config/registries.jsonl`) and every disclosed identity token (`identity/tokens.jsonl`: each row
+is tied to the commitment its `run.started` holds, then verified against the identity providers of
+that registry); without it approvals and identities are reported UNTRUSTED.
 
 ## 1. Pin the keys out of band
 Compare `keys/trust.json` with fingerprints obtained from the system description or an earlier
