@@ -141,6 +141,9 @@ class Registry(_Strict):
             if key in seen:
                 raise ValueError(f"principal {p.id!r} is listed twice (ids compare normalised)")
             seen.add(key)
+        pairs = [(i.issuer, i.subject) for p in self.principals for i in p.identities]
+        if len(pairs) != len(set(pairs)):
+            raise ValueError("a token identity (issuer, subject) may belong to one principal")
         issuers = [p.issuer for p in self.providers]
         if len(issuers) != len(set(issuers)):
             raise ValueError("each identity provider issuer may appear once")

@@ -164,6 +164,9 @@ def test_registry_rejects_private_keys_and_duplicate_principals(admin: Signer) -
         registry(principals=[{"id": "a", "approver_key": admin.private_key_string()}])
     with pytest.raises(ValidationError, match="listed twice"):
         registry(principals=[{"id": "Alice@x"}, {"id": "alice@X"}])
+    same = {"issuer": "https://idp", "subject": "u-1"}
+    with pytest.raises(ValidationError, match="may belong to one principal"):
+        registry(principals=[{"id": "a", "identities": [same]}, {"id": "b", "identities": [same]}])
 
 
 @needs_softhsm
