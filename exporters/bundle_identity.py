@@ -29,7 +29,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
 from exporters.bundle_events import streaming_parquet
 from ledger import ids
 from ledger.authority.history import RegistryHistory
-from ledger.authority.token_judge import TOKEN_ROLES, judge_token, token_path
+from ledger.authority.token_judge import TOKEN_ROLES, judge_token, token_commitments, token_path
 from ledger.commitment import commitment_of
 
 if TYPE_CHECKING:
@@ -80,15 +80,7 @@ class StartedSlots:
 
 def _commitments(event: dict[str, Any]) -> dict[str, str]:
     attrs = event["data"].get("attributes")
-    slot = attrs.get("identity_tokens") if isinstance(attrs, dict) else None
-    if not isinstance(slot, dict):
-        return {}
-    return {
-        role: value["$commitment"]
-        for role, value in slot.items()
-        if role in TOKEN_ROLES and isinstance(value, dict)
-        and isinstance(value.get("$commitment"), str)
-    }
+    return token_commitments(attrs.get("identity_tokens") if isinstance(attrs, dict) else None)
 
 
 def started_slots(root: Path) -> list[StartedSlots]:

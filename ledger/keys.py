@@ -201,31 +201,15 @@ def write_public_file(path: Path, content: bytes) -> None:
 
 
 def _load(path: Path) -> Signer:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            raise FileNotFoundError(str(path)) from None
-        if exc.errno == errno.ELOOP:
-            raise KeyFileError(f"{path}: key file is a symlink; refusing to follow") from None
-        raise KeyFileError(f"{path}: cannot open key file ({exc.strerror})") from None
-    try:
-        _check_mode(path, os.fstat(fd))
-        data = os.read(fd, _MAX_KEY_FILE + 1)
-    finally:
-        os.close(fd)
+    data = read_secret_file(path)  # one reader for every secret file: mode, owner, no symlink
     problem = ""
     signer: Signer | None = None
-    if len(data) > _MAX_KEY_FILE:
-        problem = "file too large"
-    else:
-        try:
-            signer = Signer.from_skey(data.decode("ascii"))
-        except UnicodeDecodeError:
-            problem = "not ASCII"
-        except NoteError as exc:
-            problem = str(exc)
+    try:
+        signer = Signer.from_skey(data.decode("ascii"))
+    except UnicodeDecodeError:
+        problem = "not ASCII"
+    except NoteError as exc:
+        problem = str(exc)
     del data  # drop the secret before raising (tracebacks may capture locals)
     if signer is None:
         raise KeyFileError(f"{path}: invalid signer key file: {problem}")

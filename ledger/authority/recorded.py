@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from ledger.authority.token_judge import TOKEN_ROLES, token_path
+from ledger.authority.token_judge import TOKEN_ROLES, token_commitments, token_path
 from ledger.authority.tokens import TokenRefused, token_claims
 from ledger.config import Settings
 from ledger.privacy import PayloadOpener, PayloadRow, commit_fields, open_payloads_of
@@ -100,17 +100,6 @@ class StartedTokens:
     slot: Any
 
 
-def _wanted(slot: Any) -> dict[str, str]:
-    if not isinstance(slot, dict):
-        return {}
-    return {
-        role: value["$commitment"]
-        for role, value in slot.items()
-        if role in TOKEN_ROLES and isinstance(value, dict)
-        and isinstance(value.get("$commitment"), str)
-    }
-
-
 def open_recorded_tokens(
     conn: psycopg.Connection,
     opener: PayloadOpener,
@@ -121,7 +110,7 @@ def open_recorded_tokens(
 
     A payload counts only if it was committed at the token's place of that very event: a body
     naming a commitment stored for another event opens nothing."""
-    wanted = {s.event_id: _wanted(s.slot) for s in started}
+    wanted = {s.event_id: token_commitments(s.slot) for s in started}
     commitments = [c for roles in wanted.values() for c in roles.values()]
     opened = (
         open_payloads_of(conn, opener, origin, list(wanted), commitments) if commitments else {}

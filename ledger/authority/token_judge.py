@@ -15,14 +15,34 @@ slot (or a person's token in the agent slot) proves nothing about who started th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.authority.history import InForce
 from ledger.authority.tokens import TokenRefused, VerifiedIdentity, verify_token
 
-__all__ = ["KINDS", "TOKEN_ROLES", "TokenJudgement", "judge_token", "token_path"]
+__all__ = [
+    "KINDS",
+    "TOKEN_ROLES",
+    "TokenJudgement",
+    "judge_token",
+    "token_commitments",
+    "token_path",
+]
 
 TOKEN_ROLES = ("user", "agent")
 KINDS: dict[str, tuple[str, ...]] = {"user": ("person",), "agent": ("agent", "service")}
+
+
+def token_commitments(slot: Any) -> dict[str, str]:
+    """role -> commitment of a `run.started`'s `identity_tokens` attribute (anything else: {})."""
+    if not isinstance(slot, dict):
+        return {}
+    return {
+        role: value["$commitment"]
+        for role, value in slot.items()
+        if role in TOKEN_ROLES and isinstance(value, dict)
+        and isinstance(value.get("$commitment"), str)
+    }
 
 
 def token_path(role: str) -> str:
