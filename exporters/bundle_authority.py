@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from exporters.bundle_identity import IdentityReport, check_identities, event_bodies
+from exporters.authority_report import AuthorityReport, RegistryRefusal, RegistryVersion
+from exporters.bundle_identity import check_identities, event_bodies
 from ledger.authority.history import PublishedRegistry, RegistryHistory
 from ledger.authority.judge import DecisionOnRecord, judge_decision, recorded_hash
-from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
+from ledger.authority.trust import TrustRoot
 from ledger.merkle import leaf_hash
 
 if TYPE_CHECKING:
@@ -34,91 +35,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REGISTRIES",
-    "ApprovalFinding",
     "AuthorityReport",
-    "RegistryRefusal",
-    "RegistryVersion",
     "check_authority",
 ]
 
 REGISTRIES = "config/registries.jsonl"
 _EVENTS = "ledger/events.parquet"
 _TYPES = ["approval.decided", "approval.requested", "tool.call.started", "registry.published"]
-_MAX_FINDINGS = 100
 _PARTIAL = "signature verified over the approved args, but the call's args are not fully " \
     "recorded (truncated or held privately): what ran cannot be tied to it"
 _NO_RECORD = "neither the call nor its approval.requested is in the bundle: the claim cannot " \
     "be rebuilt from the record"
-
-
-@dataclass
-class RegistryVersion:
-    """A registry version the trust root accepted, and the seq it came into force after."""
-
-    seq: int
-    name: str
-    version: int
-    digest: str
-
-
-@dataclass
-class RegistryRefusal:
-    """A published registry that does not stand, and why (one line)."""
-
-    seq: int
-    reason: str
-
-
-@dataclass
-class ApprovalFinding:
-    """One approval that is not verified: its seq, id, status (unsigned/failed/unknown), why."""
-
-    seq: int
-    approval_id: str
-    status: str
-    reason: str
-
-    def line(self) -> str:
-        return f"seq {self.seq} approval {self.approval_id}: {self.status}: {self.reason}"
-
-
-@dataclass
-class AuthorityReport:
-    """The authority section: OK only with a trust root and every approval verified."""
-
-    status: str = "UNTRUSTED"  # OK | FINDINGS | UNTRUSTED | NOT_JUDGED
-    reason: str = NO_TRUST_ROOT
-    trust_root: str | None = None
-    approvals: int = 0
-    verified: int = 0
-    unsigned: int = 0
-    failed: int = 0
-    unknown: int = 0
-    registries_published: int = 0
-    registries_accepted: list[RegistryVersion] = field(default_factory=list)
-    registries_refused: list[RegistryRefusal] = field(default_factory=list)
-    findings: list[ApprovalFinding] = field(default_factory=list)
-    #: the period's recorded identity tokens, as disclosed in identity/tokens.jsonl
-    identities: IdentityReport = field(default_factory=IdentityReport)
-
-    def finding(self, seq: int, approval_id: str, status: str, reason: str) -> None:
-        setattr(self, status, getattr(self, status) + 1)
-        if len(self.findings) < _MAX_FINDINGS:
-            self.findings.append(ApprovalFinding(seq, approval_id, status, reason))
-
-    def summary(self) -> str:
-        """One line: the status, then the counts (or why nothing was judged)."""
-        tokens = self.identities.tokens
-        if self.status == "UNTRUSTED":
-            judged = f", {tokens} identity token(s)" if tokens else ""
-            return f"UNTRUSTED: {self.approvals} approval(s){judged} not judged: {self.reason}"
-        return (
-            f"{self.status}: {self.approvals} approval(s): {self.verified} verified, "
-            f"{self.unsigned} unsigned, {self.failed} failed, {self.unknown} unknown; "
-            f"registry versions: {len(self.registries_accepted)} accepted, "
-            f"{len(self.registries_refused)} refused"
-            + (f"; {self.identities.summary()}" if tokens else "")
-        )
 
 
 @dataclass

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
 
+from exporters.authority_report import IdentityReport
 from exporters.bundle_events import streaming_parquet
 from ledger import ids
 from ledger.authority.history import RegistryHistory
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IDENTITY_TOKENS",
-    "IdentityFinding",
     "IdentityReport",
     "StartedSlots",
     "check_identities",
@@ -49,7 +49,6 @@ IDENTITY_TOKENS = "identity/tokens.jsonl"
 NOT_DISCLOSED = "token not disclosed"
 ERASED = "its identity token was erased"
 _EVENTS = "ledger/events.parquet"
-_MAX_FINDINGS = 100
 
 
 def event_bodies(root: Path, types: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -91,47 +90,6 @@ def started_slots(root: Path) -> list[StartedSlots]:
         if commitments:
             found.append(StartedSlots(seq, str(event.get("event_id")), commitments))
     return found
-
-
-@dataclass
-class IdentityFinding:
-    """One identity token that did not verify: where, which slot, status, why (one line)."""
-
-    seq: int
-    role: str
-    status: str  # asserted | not_disclosed | erased
-    reason: str
-
-    def line(self) -> str:
-        return f"seq {self.seq} identity {self.role}: {self.status}: {self.reason}"
-
-
-@dataclass
-class IdentityReport:
-    """The period's recorded identity tokens: how many, and what became of each."""
-
-    tokens: int = 0
-    verified: int = 0
-    asserted: int = 0
-    not_disclosed: int = 0
-    erased: int = 0
-    findings: list[IdentityFinding] = field(default_factory=list)
-
-    def finding(self, seq: int, role: str, status: str, reason: str) -> None:
-        setattr(self, status, getattr(self, status) + 1)
-        if len(self.findings) < _MAX_FINDINGS:
-            self.findings.append(IdentityFinding(seq, role, status, reason))
-
-    @property
-    def clean(self) -> bool:
-        """Nothing asserted and nothing withheld (an erased token is the law working)."""
-        return self.asserted == 0 and self.not_disclosed == 0
-
-    def summary(self) -> str:
-        return (
-            f"identity tokens: {self.tokens}: {self.verified} verified, {self.asserted} "
-            f"asserted, {self.not_disclosed} not disclosed, {self.erased} erased"
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from exporters.bundle_authority import AuthorityReport
+from exporters.authority_report import AuthorityReport
 
 __all__ = ["AuthorityReport", "BundleReport", "Problem"]
 

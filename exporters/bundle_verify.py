@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exporters.bundle_authority import AuthorityReport, check_authority
+from exporters.authority_report import AuthorityReport
+from exporters.bundle_authority import check_authority
 from exporters.bundle_events import check_events, streaming_parquet
 from exporters.bundle_report import BundleReport, Problem
 from exporters.dsse import PREDICATE_TYPE, STATEMENT_TYPE, DsseError, dsse_keyid, verify_envelope
