@@ -10,6 +10,7 @@ import typer
 
 from ledger.cli.common import JsonOption, connection, emit_json, err, settings_from
 from ledger.errors import ExitCode, InputError
+from ledger.terminal import printable
 
 __all__ = ["app"]
 
@@ -24,10 +25,12 @@ def ingest(
 ) -> None:
     """Append events from JSON Lines (schema: docs/events.md). Bad lines are reported by number.
 
-    Exit 0 when every line was stored, 1 when any line was rejected (the others are stored).
+    Every line ends sequenced, already present (same event_id and bytes) or rejected with a
+    reason; after a rejected line, later lines of the same run are rejected too. Exit 0 when no
+    line was rejected, 1 when any was (the others are stored). --json: one entry per line.
     """
-    from ledger.ingest import ingest_lines
-    from ledger.store.sequencer import try_sequence
+    from ledger.ingest import ALREADY_PRESENT, SEQUENCED
+    from ledger.ingest import ingest as ingest_events
 
     settings = settings_from(ctx)
     if source == "-":
@@ -39,22 +42,20 @@ def ingest(
         stream = path.open("rb")
     conn = connection(ctx)
     with stream:
-        result = ingest_lines(conn, stream, settings)
-    sequenced = try_sequence(conn, settings, wait=True)
-    for number, reason in result.errors:
-        err(f"line {number}: {reason}")
-    summary = {
-        "accepted": result.accepted,
-        "duplicates": result.duplicates,
-        "rejected": len(result.errors),
-        "sequenced": sequenced,
+        result = ingest_events(conn, stream, settings)
+    rejected = result.rejected
+    for line in rejected:
+        err(printable(f"line {line.line}: {line.reason}"))
+    counts = {
+        "sequenced": result.count(SEQUENCED),
+        "already_present": result.count(ALREADY_PRESENT),
+        "rejected": len(rejected),
     }
     if json_out:
-        emit_json({**summary, "errors": [{"line": n, "reason": r} for n, r in result.errors]})
-    else:
-        err(
-            f"ingested {result.accepted} events ({result.duplicates} already present, "
-            f"{len(result.errors)} rejected)"
-        )
-    if result.errors:
+        emit_json({**counts, "lines": [line.as_json() for line in result.lines]})
+    err(
+        f"{counts['sequenced']} sequenced, {counts['already_present']} already present, "
+        f"{counts['rejected']} rejected"
+    )
+    if rejected:
         raise typer.Exit(int(ExitCode.INVALID))

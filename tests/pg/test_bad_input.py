@@ -133,8 +133,11 @@ def test_mix_of_good_and_bad_lines(
     ]
     assert numbers == [2, 5, 6, 7, 9]
     summary = json.loads(res.stdout)
-    assert summary["accepted"] == 3 and summary["rejected"] == 5
-    assert [e["line"] for e in summary["errors"]] == numbers
+    assert (summary["sequenced"], summary["already_present"], summary["rejected"]) == (3, 0, 5)
+    assert [(e["line"], e["outcome"]) for e in summary["lines"]] == [
+        (n, "rejected" if n in numbers else "sequenced") for n in (1, 2, 4, 5, 6, 7, 8, 9)
+    ]
+    assert res.stderr.splitlines()[-1] == "3 sequenced, 0 already present, 5 rejected"
     events, intake, _ = _counts(ledger_conn)
     assert events == before_events + 3
     assert intake == 0
