@@ -22,6 +22,7 @@ ingested event for a predecessor that will not come.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -287,12 +288,25 @@ def _one_line(number: int, obj: dict[str, Any], state: _State) -> tuple[str, Enc
     return SEQUENCED, encoded
 
 
+_RUN_ID = re.compile(rb'"run_id"\s*:\s*"([0-9a-fA-F-]{32,36})"')
+
+
 def _run_of(line: bytes) -> uuid.UUID | None:
-    """The run a rejected line names, if it can be read at all (to break that run)."""
+    """The run a rejected line names, if it can be read at all (to break that run).
+
+    Lines too broken for a JSON parser (too deep, a lone surrogate, malformed) still name their
+    run in plain text; the first `"run_id": "<uuid>"` is taken then.
+    """
     try:
         obj = orjson.loads(line)
-        return uuid.UUID(str(obj["run_id"])) if isinstance(obj, dict) else None
-    except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
+        if isinstance(obj, dict) and "run_id" in obj:
+            return uuid.UUID(str(obj["run_id"]))
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        pass
+    found = _RUN_ID.search(line)
+    try:
+        return uuid.UUID(found.group(1).decode()) if found else None
+    except ValueError:
         return None
 
 
