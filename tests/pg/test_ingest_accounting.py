@@ -237,3 +237,29 @@ def test_deep_nesting_and_lone_surrogates_reject_one_line_each(
     assert _run_types(ledger_conn, a) == [(0, "a0")]
     assert _run_types(ledger_conn, c) == []
     _after(ledger_conn, cli, seeded)
+
+
+def test_line_behind_another_writers_gap_is_reported_not_exit_0(
+    ledger_conn: psycopg.Connection,
+    ledger_settings: Settings,
+    seeded: list[tuple[Any, ...]],
+    cli: Any,
+) -> None:
+    """Another writer (a hook, through the door) put run_seq 1 of a run into intake without 0.
+
+    The ingested line continues that head, so it cannot be sequenced either: it must be counted
+    as rejected with a reason (exit 1), not reported as stored.
+    """
+    skipped = chained_run(2)[1]  # run_seq 1; its run_seq 0 never arrives
+    append(ledger_conn, ledger_settings, [skipped])
+    assert _intake(ledger_conn) == 1
+    run = str(skipped.run_id)
+    res, account, out = _ingest(cli, [_ev(run, "after the gap"), _ev(str(uuid.uuid4()), "x")])
+    assert res.exit_code == 1
+    assert account == [
+        (1, "rejected", "still in intake: its run predecessor was not sequenced (another writer?)"),
+        (2, "sequenced", ""),
+    ]
+    assert (out["sequenced"], out["rejected"]) == (1, 1)
+    assert _snapshot(ledger_conn)[: len(seeded)] == seeded
+    assert cli("verify").exit_code == 0
