@@ -85,7 +85,8 @@ def ensure_storable(data: bytes) -> None:
     It is valid JSON, but PostgreSQL cannot hold it in `text` or `jsonb` ("\\u0000 cannot be
     converted to text"), and the log's expression indexes and readers cast bodies to jsonb: one
     such event stored would fail every sequencer batch that carries it (issue 15). Events are
-    checked (`encode_event`, `ensure_canonical`); hashes of other values (`content_hash`) are not.
+    checked where they are made (`encode_event`) and at intake (`submit_encoded`); JCS itself
+    (`canonical_bytes`, `ensure_canonical`, `content_hash`) allows U+0000.
     """
     if b"\\u0000" in data and _NUL_ESCAPE.search(data):
         raise CanonicalError(
@@ -152,12 +153,10 @@ def ensure_canonical(data: bytes) -> Any:
         # orjson drops duplicate keys and accepts nothing loads_strict refuses, so equal bytes
         # from a value whose orjson form is JCS-identical prove the input is canonical.
         if _orjson_safe(fast) and orjson.dumps(fast, option=orjson.OPT_SORT_KEYS) == data:
-            ensure_storable(data)
             return fast
     value = loads_strict(data)
     if canonical_bytes(value) != data:
         raise CanonicalError("JSON is not in RFC 8785 canonical form")
-    ensure_storable(data)
     return value
 
 

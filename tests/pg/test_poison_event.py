@@ -24,7 +24,8 @@ from ledger.canonical import CanonicalError
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.events import encode_event, make_event
-from ledger.store.door import append
+from ledger.store.append import EncodedEvent
+from ledger.store.door import append, append_encoded
 from ledger.store.read import latest_checkpoint, run_events
 from ledger.store.sequencer import try_sequence
 
@@ -119,6 +120,11 @@ def test_write_door_refuses_nul_before_anything_is_stored(
         append(ledger_conn, [poison], ledger_settings)
     message = str(caught.value)
     assert "U+0000" in message and "\n" not in message, message
+    # bytes made elsewhere (hooks, spool, a hostile writer's library) are checked at intake too
+    poison_id, body = _poison_body("nul", run_id)
+    item = EncodedEvent(poison_id, ledger_settings.origin(), run_id, 0, body)
+    with pytest.raises(CanonicalError, match="U\\+0000"):
+        append_encoded(ledger_conn, [item], ledger_settings, sequence=True)
     assert _count(ledger_conn, "ledger_intake") == 0
     assert _count(ledger_conn, "ledger_events") == 0
 
