@@ -183,3 +183,42 @@ def test_sequencer_moves_a_poison_row_to_rejects_and_sequences_every_tenant(
     head = latest_checkpoint(ledger_conn, origin)
     assert head is not None and head.tree_size == 2
     assert cli("verify").exit_code == 0
+
+
+def test_several_poison_rows_among_good_ones_in_one_batch(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, cli: Any
+) -> None:
+    """The bisection finds every refused row; the good ones around them keep their order."""
+    origin = ledger_settings.origin("default")
+    goods = []
+    poisons = []
+    for i, kind in enumerate(["good", "nul", "good", "index-row-too-large", "good", "nul"]):
+        if kind == "good":
+            event = make_event(
+                "custom", run_id=uuid.uuid4(), run_seq=0, data={"name": f"g{i}"},
+                tenant="b" if i == 2 else "default",
+            )  # fmt: skip
+            append(ledger_conn, [event], ledger_settings, sequence=False)
+            goods.append(event)
+            continue
+        run_id = uuid.uuid4()
+        poison_id, body = _poison_body(kind, run_id)
+        ledger_conn.execute(query("submit_events"), ([poison_id], [origin], [run_id], [0], [body]))
+        poisons.append(poison_id)
+
+    assert try_sequence(ledger_conn, ledger_settings, wait=True) == 3
+
+    rejected = ledger_conn.execute("SELECT event_id FROM ledger_rejects ORDER BY intake_id")
+    assert [r[0] for r in rejected.fetchall()] == poisons
+    assert _count(ledger_conn, "ledger_intake") == 0
+    default = [s.event.event_id for s in run_events(ledger_conn, goods[0].run_id)]
+    assert default == [goods[0].event_id]
+    rows = ledger_conn.execute(
+        "SELECT origin, seq, event_id FROM ledger_events ORDER BY origin, seq"
+    ).fetchall()
+    assert sorted(rows) == sorted([
+        (origin, 0, goods[0].event_id),
+        (origin, 1, goods[2].event_id),
+        (ledger_settings.origin("b"), 0, goods[1].event_id),
+    ])  # fmt: skip
+    assert cli("verify").exit_code == 0
