@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import orjson
@@ -18,7 +19,14 @@ import rfc8785
 
 from ledger.errors import InputError
 
-__all__ = ["CanonicalError", "canonical_bytes", "content_hash", "ensure_canonical", "loads_strict"]
+__all__ = [
+    "CanonicalError",
+    "canonical_bytes",
+    "content_hash",
+    "ensure_canonical",
+    "ensure_storable",
+    "loads_strict",
+]
 
 
 class CanonicalError(InputError, ValueError):
@@ -54,12 +62,36 @@ def canonical_bytes(value: Any) -> bytes:
 
     Uses orjson (5-10x faster) where its sorted output is provably identical, else rfc8785.
     """
-    if _orjson_safe(value):
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     try:
-        return bytes(rfc8785.dumps(value))
+        if _orjson_safe(value):
+            data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        else:
+            data = bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        if "surrogate" in str(exc) or "non-UTF-8 codepoints" in str(exc):
+            raise CanonicalError("a string holds a lone UTF-16 surrogate (not Unicode)") from None
         raise CanonicalError(f"value cannot be canonicalised: {exc}") from None
+    return data
+
+
+# In canonical JSON U+0000 can only appear as the escape \u0000 inside a string (RFC 8785 escapes
+# every control character); it is that escape unless the backslash is itself escaped (\\u0000).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def ensure_storable(data: bytes) -> None:
+    """Refuse canonical JSON holding U+0000 in a string or key (CanonicalError, one line).
+
+    It is valid JSON, but PostgreSQL cannot hold it in `text` or `jsonb` ("\\u0000 cannot be
+    converted to text"), and the log's expression indexes and readers cast bodies to jsonb: one
+    such event stored would fail every sequencer batch that carries it (issue 15). Events are
+    checked where they are made (`encode_event`) and at intake (`submit_encoded`); JCS itself
+    (`canonical_bytes`, `ensure_canonical`, `content_hash`) allows U+0000.
+    """
+    if b"\\u0000" in data and _NUL_ESCAPE.search(data):
+        raise CanonicalError(
+            "a string or key holds U+0000 (NUL), which PostgreSQL cannot store in text or jsonb"
+        )
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, field_validator
 
 from ledger import ids
-from ledger.canonical import canonical_bytes, content_hash
+from ledger.canonical import canonical_bytes, content_hash, ensure_storable
 from ledger.merkle import leaf_hash
 
 __all__ = [
@@ -479,8 +479,14 @@ def to_json(event: EventBase) -> dict[str, Any]:
 
 
 def encode_event(event: EventBase) -> bytes:
-    """Canonical RFC 8785 bytes of an event: exactly what is stored and hashed."""
-    return canonical_bytes(to_json(event))
+    """Canonical RFC 8785 bytes of an event: exactly what is stored and hashed.
+
+    Refuses (CanonicalError) an event PostgreSQL could not hold in text/jsonb, so no writer can
+    submit one that would stop the sequencer.
+    """
+    body = canonical_bytes(to_json(event))
+    ensure_storable(body)
+    return body
 
 
 def decode_event(body: bytes | dict[str, Any]) -> EventBase:

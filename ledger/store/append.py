@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from ledger.canonical import ensure_canonical
+from ledger.canonical import ensure_canonical, ensure_storable
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.events import EventBase, encode_event, leaf_hash
@@ -72,13 +72,15 @@ def submit_encoded(
 
     Bodies that are not RFC 8785 canonical (duplicate keys, other number forms, whitespace,
     escapes) are refused with `CanonicalError`: the same parsed event must have one byte form.
-    `submit` skips the check for bytes it has just produced with `encode_event`.
+    `submit` skips the check for bytes it has just produced with `encode_event`. Content that
+    PostgreSQL cannot hold in text/jsonb (U+0000) is refused always, before anything is stored.
     """
     if not items:
         return []
-    if check_canonical:
-        for item in items:
+    for item in items:
+        if check_canonical:
             ensure_canonical(item.body)
+        ensure_storable(item.body)
     params = (
         [item.event_id for item in items],
         [item.origin for item in items],

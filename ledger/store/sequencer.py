@@ -8,7 +8,9 @@ checkpoint. Either all of that commits or none of it does, so the log never has 
 checkpoint covers and checkpoints never go backwards.
 
 Events whose run predecessor has not arrived yet stay in intake (held) and are sequenced in a
-later batch; events that conflict with the stored chain are moved to `ledger_rejects`.
+later batch; events that conflict with the stored chain, and events whose content PostgreSQL
+refuses to store (found by bisecting a failed batch), are moved to `ledger_rejects`, so no event
+can stop the log.
 """
 
 from __future__ import annotations
@@ -307,17 +309,90 @@ def _chain_conflict(value: EventHead, head: tuple[int, bytes] | None, expected: 
     return ""
 
 
+def _copy_events(conn: psycopg.Connection, rows: list[_Accepted]) -> None:
+    with conn.cursor().copy(query("copy_events")) as copy:
+        copy.write(binary_copy(rows))
+
+
 def _write(conn: psycopg.Connection, drained: _Drained, accepted: list[_Accepted]) -> None:
     """COPY the accepted events, record the rejects, and delete every intake row handled."""
     if accepted:
-        with conn.cursor().copy(query("copy_events")) as copy:
-            copy.write(binary_copy(accepted))
+        _copy_events(conn, accepted)
     done = drained.done_intake
     for reject in drained.rejects:
         conn.execute(query("insert_reject"), reject)
         done.append(reject[0])
     if done:
         conn.execute(query("delete_intake"), ("{" + ",".join(map(str, done)) + "}",))
+
+
+# What PostgreSQL raises for content it cannot hold: data exceptions (class 22, e.g. "\u0000
+# cannot be converted to text" from the jsonb casts of the expression indexes) and program
+# limits (class 54, e.g. an index row too large for a btree).
+_UNSTORABLE = (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
+
+
+def _unstorable_reason(exc: psycopg.Error) -> str:
+    """One line naming what PostgreSQL refused (its primary message and detail)."""
+    diag = exc.diag
+    text = diag.message_primary or str(exc).splitlines()[0]
+    if diag.message_detail:
+        text = f"{text} ({diag.message_detail})"
+    return "PostgreSQL cannot store this event: " + " ".join(text.split())[:200]
+
+
+class _TrialStored(Exception):
+    """A trial COPY went through (raised to roll it back)."""
+
+
+def _unstorable(conn: psycopg.Connection, rows: list[_Accepted]) -> dict[str, str]:
+    """event_id -> reason for each row PostgreSQL refuses on its own.
+
+    Bisects with trial COPYs that are always rolled back to a savepoint, so k bad rows in a
+    batch of n cost O(k log n) statements, and only when a batch has already failed.
+    """
+    try:
+        with conn.transaction():
+            _copy_events(conn, rows)
+            raise _TrialStored  # leaving the block by an exception rolls the trial back
+    except _TrialStored:
+        return {}
+    except _UNSTORABLE as exc:
+        if len(rows) == 1:
+            return {rows[0].event_id: _unstorable_reason(exc)}
+        half = len(rows) // 2
+        return _unstorable(conn, rows[:half]) | _unstorable(conn, rows[half:])
+
+
+def _store(
+    conn: psycopg.Connection, drained: _Drained, trees: dict[str, CompactRange]
+) -> tuple[list[_Accepted], int]:
+    """Order and write the batch; return the events written and how many are held.
+
+    No event may stop the log (issue 15): if PostgreSQL refuses the batch because of some rows'
+    content, those rows go to `ledger_rejects` with its reason and the rest is ordered again
+    (seq and run heads without them) and written. An error no single row explains is raised.
+    """
+    before = (list(drained.done_intake), list(drained.rejects))
+    accepted, held = _order(conn, drained, {o: t.size for o, t in trees.items()})
+    try:
+        with conn.transaction():
+            _write(conn, drained, accepted)
+        return accepted, held
+    except _UNSTORABLE:
+        refused = _unstorable(conn, accepted)
+        if not refused:
+            raise
+    drained.done_intake, drained.rejects = before
+    for item in drained.parsed:
+        reason = refused.get(item.head.event_id)
+        if reason:
+            event_id = uuid.UUID(item.head.event_id)
+            drained.rejects.append((item.intake_id, event_id, item.origin, item.body, reason))
+    drained.parsed = [p for p in drained.parsed if p.head.event_id not in refused]
+    accepted, held = _order(conn, drained, {o: t.size for o, t in trees.items()})
+    _write(conn, drained, accepted)
+    return accepted, held
 
 
 def _extend_and_sign(
@@ -366,8 +441,7 @@ def sequence_batch(
         if drained is None:
             return BatchResult()
         trees = _trees(conn, {p.origin for p in drained.parsed})
-        accepted, held = _order(conn, drained, {o: t.size for o, t in trees.items()})
-        _write(conn, drained, accepted)
+        accepted, held = _store(conn, drained, trees)
         checkpoints = _extend_and_sign(conn, settings, signer, trees, accepted)
         return BatchResult(
             sequenced=len(accepted),
