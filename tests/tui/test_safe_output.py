@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tests.safe_corpus import BALANCED, CORPUS, assert_no_raw, jsonl
 from tests.tui.conftest import SIZE, settle
@@ -41,8 +41,28 @@ def test_tui_board_and_timeline_show_the_corpus_literally(
             await pilot.press("enter")
             await settle(pilot)
             _timeline_is_literal(app.screen.query_one(EventLog))
+            await pilot.press("down", "down", "down")  # the tool call: its JSON in the inspector
+            await settle(pilot)
+            inspector = _static_text(app, "#inspector-body")
+            assert "recomputed ✓" in inspector  # JSON's own \\u001b; the bidi override escaped
+            assert '"tool": "send[red]x[/red]\\u001b[2J' in inspector and "\\u202egnp" in inspector
+            assert_no_raw(inspector)
+            await pilot.press("escape", "s")  # back to the board, then trace / stop / undo
+            await settle(pilot)
+            trace = _static_text(app, "#trace-body") + _static_text(app, "#stop-who")
+            assert "usr[red]x[/red]\\x1b[2J" in trace
+            assert_no_raw(trace)
+            await pilot.press("escape", "R")  # and the replay
+            await settle(pilot)
+            state = _static_text(app, "#replay-state")
+            assert "step 5/5" in state
+            assert_no_raw(state)
 
     asyncio.run(scenario())  # the app opened the board and the timeline without a MarkupError
+
+
+def _static_text(app: Any, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
 
 
 def _board_is_literal(runs: DataTable[Any]) -> None:

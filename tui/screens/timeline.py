@@ -21,7 +21,7 @@ from textual.widgets import Footer, Input, Static
 
 from ledger import ids
 from tui.data import PAGE, KeySource, OriginSource, Source
-from tui.literal import literal
+from tui.literal import literal, shown
 from tui.messages import DetailLoaded, JumpResolved, Notice, PageLoaded, SourceReady
 from tui.rows import Row
 from tui.screens.common import LedgerScreen, PromptScreen
@@ -211,7 +211,7 @@ class TimelineScreen(LedgerScreen):
 
     @on(DetailLoaded)
     def _show_detail(self, message: DetailLoaded) -> None:
-        self.query_one("#inspector-body", Static).update(render_detail(message.detail))
+        self.query_one("#inspector-body", Static).update(shown(render_detail(message.detail)))
 
     def action_toggle_inspector(self) -> None:
         pane = self.query_one("#inspector")
