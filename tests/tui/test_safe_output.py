@@ -11,7 +11,7 @@ import pytest
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from tests.safe_corpus import BALANCED, CORPUS, assert_no_raw, jsonl
+from tests.safe_corpus import AGENT, BALANCED, CORPUS, USER, assert_no_raw, jsonl
 from tests.tui.conftest import SIZE, settle
 from tui.widgets.event_log import EventLog
 
@@ -57,6 +57,12 @@ def test_tui_board_and_timeline_show_the_corpus_literally(
             state = _static_text(app, "#replay-state")
             assert "step 5/5" in state
             assert_no_raw(state)
+            app.notify(f"stop refused: {AGENT}", title=USER)  # a toast quoting a writer's text
+            await settle(pilot)
+            toast = list(app._notifications)[-1]
+            assert toast.message.startswith("stop refused: ag[red]x[/red]\\x1b[2J\\x1b[32mOK")
+            assert not toast.markup
+            assert_no_raw(toast.message + toast.title)
 
     asyncio.run(scenario())  # the app opened the board and the timeline without a MarkupError
 
