@@ -22,12 +22,15 @@ from ledger.config import Settings
 from ledger.db.connect import database_dsn
 from ledger.errors import InputError
 from ledger.store.board import watch_appended
+from ledger.terminal import printable
 from tui.commands import LedgerCommands
 from tui.data import LedgerData
 from tui.exercise import Exercise
 from tui.messages import LedgerAppended, Notice, VerifyFinished
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from ledger.authority.trust import TrustRoot
     from tui.writer import Writer
 
@@ -134,6 +137,28 @@ class LedgerApp(App[None]):
         for other in self.screen_stack:
             if other is not screen and hasattr(other, "stale"):
                 other.stale = True
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast as literal text: toasts quote errors and reasons that carry a writer's text.
+
+        Why here: screens and widgets notify through the app, so one override covers them all;
+        markup in a toast would be parsed (and an unbalanced tag would raise).
+        """
+        super().notify(
+            printable(message),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Workers run with exit_on_error=False: their failures become notifications."""

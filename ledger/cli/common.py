@@ -23,6 +23,7 @@ import typer
 from ledger.config import Settings
 from ledger.errors import InputError, LedgerError
 from ledger.ids import parse_run_id
+from ledger.terminal import printable
 from ledger.when import parse_time
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ __all__ = [
     "err",
     "parse_run_id",
     "principal",
+    "say",
     "settings_from",
     "table",
     "time_option",
@@ -120,8 +122,18 @@ def connection(ctx: typer.Context, *, migrate: bool = True) -> psycopg.Connectio
 
 
 def err(message: str) -> None:
-    """A diagnostic line on stderr."""
-    typer.echo(message, err=True)
+    """A diagnostic line on stderr (terminal controls escaped: it may quote a writer's input)."""
+    typer.echo("\n".join(printable(line) for line in message.split("\n")), err=True)
+
+
+def say(text: str) -> None:
+    """Human-readable text on stdout, each line through `printable`.
+
+    Why: a command's lines quote what writers recorded (tool names, args, explanations quoting
+    them); printed raw, an escape sequence in them could clear the screen, fake a verdict or
+    retitle the terminal. Line breaks of the text itself are kept.
+    """
+    typer.echo("\n".join(printable(line) for line in text.split("\n")))
 
 
 def emit_json(value: Any) -> None:
@@ -130,7 +142,12 @@ def emit_json(value: Any) -> None:
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
-    """A plain aligned text table (stable for tests and copy-paste)."""
+    """A plain aligned text table (stable for tests and copy-paste).
+
+    Every cell goes through `printable` here, once for every command: cells hold names a writer
+    chose (agent, user), and escaping before measuring keeps the columns aligned as well.
+    """
+    rows = [[printable(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]

@@ -8,6 +8,7 @@ import typer
 
 from ledger.cli.common import JsonOption, connection, emit_json, parse_run_id
 from ledger.errors import InputError
+from ledger.terminal import printable
 
 __all__ = ["app"]
 
@@ -37,12 +38,13 @@ def show(
             ]
         )
         return
-    for s in stored:
+    for s in stored:  # each line through `printable`: tool names and content are a writer's text
         e = s.event
         data = e.model_dump(mode="json", exclude_none=True).get("data", {})
         detail = (
             data.get("tool") or data.get("name") or data.get("status") or data.get("content", "")
         )
         typer.echo(
-            f"{s.seq:>8}  {e.run_seq:>4}  {e.occurred_at[:23]}Z  {e.type:<20} {str(detail)[:60]}"
+            f"{s.seq:>8}  {e.run_seq:>4}  {e.occurred_at[:23]}Z  {e.type:<20} "
+            f"{printable(detail)[:60]}"
         )

@@ -19,6 +19,7 @@ from ledger.cli.common import (
     connection,
     emit_json,
     parse_run_id,
+    say,
     settings_from,
     time_option,
     when,
@@ -95,15 +96,15 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
 
 def _print(report: list[RunCheck]) -> None:
     for entry in report:
-        typer.echo(f"run {entry.run_id}  policy {(entry.policy_hash or '-')[:12]}")
+        say(f"run {entry.run_id}  policy {(entry.policy_hash or '-')[:12]}")
         for v in entry.verdicts:
-            typer.echo(f"  {v.outcome.upper():<7} {v.rule_id}: {v.explanation}")
+            say(f"  {v.outcome.upper():<7} {v.rule_id}: {v.explanation}")
         if entry.what_if is not None:
             diff = entry.what_if.diff
-            typer.echo(
+            say(
                 f"  what-if {entry.what_if.policy_hash[:12]}: "
                 f"newly failing {list(diff.newly_failing) or '-'}, "
                 f"newly passing {list(diff.newly_passing) or '-'}"
             )
             for rule_id, before, after in diff.changed:
-                typer.echo(f"    {rule_id}: {before} -> {after}")
+                say(f"    {rule_id}: {before} -> {after}")

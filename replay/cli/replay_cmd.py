@@ -12,10 +12,10 @@ from ledger.cli.common import (
     connection,
     emit_json,
     parse_run_id,
+    say,
     settings_from,
 )
 from ledger.errors import InputError
-from ledger.terminal import printable
 
 if TYPE_CHECKING:
     from replay.model import ApprovalRecord, RunState
@@ -107,4 +107,4 @@ def replay(
 
         emit_json(to_jsonable(state))
     else:
-        typer.echo("\n".join(printable(line) for line in _render(state).split("\n")))
+        say(_render(state))

@@ -22,6 +22,7 @@ from ledger.cli.common import (
     emit_json,
     parse_run_id,
     principal,
+    say,
     settings_from,
     time_option,
     when,
@@ -129,11 +130,11 @@ def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
     if json_out:
         emit_json({"plan_digest": plan.digest, "path": str(path), "plan": plan.body()})
         return
-    typer.echo(f"plan {plan.digest}  ->  {path}")
+    say(f"plan {plan.digest}  ->  {path}")
     for step in plan.ordered_steps():
-        typer.echo("  " + render_step(step))
+        say("  " + render_step(step))
     for item in plan.residue:
-        typer.echo(f"  residue {item.step_id} {item.tool}: {item.residue}")
+        say(f"  residue {item.step_id} {item.tool}: {item.residue}")
 
 
 @app.command("dry-run")
@@ -160,14 +161,14 @@ def dry_run_cmd(  # noqa: PLR0917 - typer maps parameters to options
     for r in report:
         checks = ", ".join(f"{c.probe}={c.status}" for c in r.preconditions) or "no probe"
         verdict = "would run" if r.would_run else "will NOT run"
-        typer.echo(
+        say(
             f"g{r.group} {r.step_id} {r.strategy:<17} {r.op or '-'} {r.args} [{checks}] "
             f"{verdict}; compensator {r.compensator}; sandbox {r.sandbox}"
         )
         for note in r.notes:
-            typer.echo(f"      note: {note}")
+            say(f"      note: {note}")
         if r.residue:
-            typer.echo(f"      residue: {r.residue}")
+            say(f"      residue: {r.residue}")
 
 
 @app.command("approve")
@@ -223,7 +224,7 @@ def approve_cmd(  # noqa: PLR0917 - typer maps parameters to options
             }
         )
         return
-    typer.echo(f"approved {plan.digest} by {result.approver}")
+    say(f"approved {plan.digest} by {result.approver}")
 
 
 @app.command("apply")
@@ -264,11 +265,11 @@ def apply_cmd(  # noqa: PLR0917 - typer maps parameters to options
     else:
         for s in report.steps:
             extra = " (already done)" if s.skipped else ""
-            typer.echo(
+            say(
                 f"{s.step_id} {s.status} attempts={s.attempts}{extra}"
                 + (f" — {s.error}" if s.error else "")
             )
-        typer.echo(f"plan {plan.digest[:16]}… {report.status}")
+        say(f"plan {plan.digest[:16]}… {report.status}")
     if report.status == "failed":
         raise typer.Exit(1)
 
@@ -295,8 +296,8 @@ def coverage_cmd(  # noqa: PLR0917 - typer maps parameters to options
     if json_out:
         emit_json(report.as_json())
         return
-    typer.echo(
+    say(
         f"undo coverage {report.share:.1%} ({report.covered_calls}/{report.side_effecting_calls})"
     )
     for tool in report.lacking:
-        typer.echo(f"  lacking: {tool} — {report.by_tool[tool].reason or ''}")
+        say(f"  lacking: {tool} — {report.by_tool[tool].reason or ''}")

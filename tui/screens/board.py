@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from tui.data import BoardData, parse_filter
+from tui.literal import literal, markup_safe
 from tui.messages import BoardLoaded
 from tui.screens.common import LedgerScreen
 
@@ -111,13 +112,13 @@ class BoardScreen(LedgerScreen):
             runs.add_row(
                 "●" if rid in self.marked else " ",
                 rid[:13],
-                r.agent or "-",
-                r.initiating_user or "-",
+                literal(r.agent or "-"),
+                literal(r.initiating_user or "-"),
                 r.started_at[:19].replace("T", " "),
-                r.status,
+                literal(r.status),
                 str(r.event_count),
                 verdict,
-                r.origin.rsplit("/", 1)[-1],
+                literal(r.origin.rsplit("/", 1)[-1]),
                 key=rid,
             )
         if board.runs:
@@ -125,12 +126,12 @@ class BoardScreen(LedgerScreen):
         approvals = self.query_one("#approvals", DataTable)
         approvals.clear()
         for a in board.approvals:
-            approvals.add_row(
-                a.run_id[:13],
-                a.approval_id,
-                a.tool,
-                ",".join(a.required_roles),
-                a.reason,
+            approvals.add_row(  # every cell is a writer's text: never parsed as markup
+                literal(a.run_id[:13]),
+                literal(a.approval_id),
+                literal(a.tool),
+                literal(",".join(a.required_roles)),
+                literal(a.reason),
                 key=f"{a.origin}/{a.seq}",
             )
         self.query_one("#chain-status", Static).update(self._chain_line(board))
@@ -141,17 +142,17 @@ class BoardScreen(LedgerScreen):
         for origin, size in sorted(board.chain.items()):
             done = lapp.verified.get(origin)
             if lapp.verify_status == "INVALID" and done is None:
-                state = f"[b red]INVALID[/] {lapp.verify_reason or ''}"
+                state = f"[b red]INVALID[/] {markup_safe(lapp.verify_reason or '')}"
             elif done is None:
                 state = "[yellow]unverified[/] (V to verify)"
             elif done >= size:
                 state = f"[green]verified ✓[/] to {done}"
             else:
                 state = f"[yellow]unverified since {done}[/] (+{size - done})"
-            parts.append(f"{origin.rsplit('/', 1)[-1]}: {size} events, {state}")
+            parts.append(f"{markup_safe(origin.rsplit('/', 1)[-1])}: {size} events, {state}")
         shown = f"runs {len(board.runs)}/{board.total_runs}"
         if self.filter_text:
-            shown += f" (filter: {self.filter_text})"
+            shown += f" (filter: {markup_safe(self.filter_text)})"
         mode = " │ [b magenta]READ-ONLY[/]" if lapp.readonly else ""
         return (
             " │ ".join(parts or ["empty ledger"])

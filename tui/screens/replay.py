@@ -19,6 +19,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from ledger.store.policies import PublishedPolicy
+from tui.literal import literal, shown
 from tui.messages import PolicyChecked, ReplayLoaded
 from tui.screens.common import LedgerScreen
 
@@ -108,7 +109,7 @@ class ReplayScreen(LedgerScreen):
         out = Text()
         if state is None:
             out.append("run not found", style="bold red")
-            self.query_one("#replay-state", Static).update(out)
+            self.query_one("#replay-state", Static).update(shown(out))
             return
         out.append(f"step {self.step + 1}/{len(self.stored)}  ", style="bold")
         out.append("◀◀ ◀ " + ("❚❚" if self.timer else "▶") + " ▶ ▶▶\n", style="cyan")
@@ -135,7 +136,7 @@ class ReplayScreen(LedgerScreen):
                 f"  {entry.run_seq:>3} {entry.occurred_at[11:23]} "
                 f"{entry.type:<20} {entry.summary}\n"
             )
-        self.query_one("#replay-state", Static).update(out)
+        self.query_one("#replay-state", Static).update(shown(out))
 
     def action_step(self, delta: int) -> None:
         if self.stored:
@@ -177,7 +178,7 @@ class ReplayScreen(LedgerScreen):
         self.policy_index = (self.policy_index + 1) % len(self.policies)
         policy = self.policies[self.policy_index]
         self.query_one("#replay-verdicts", Static).update(
-            Text(
+            literal(
                 f"policy {policy.name} {policy.version} "
                 f"({policy.policy_hash[:12]}) — c to check"
             )
@@ -215,4 +216,4 @@ class ReplayScreen(LedgerScreen):
 
     @on(PolicyChecked)
     def _checked(self, message: PolicyChecked) -> None:
-        self.query_one("#replay-verdicts", Static).update(message.text)
+        self.query_one("#replay-verdicts", Static).update(shown(message.text))

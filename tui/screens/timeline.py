@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Input, Static
 
 from ledger import ids
 from tui.data import PAGE, KeySource, OriginSource, Source
+from tui.literal import literal, shown
 from tui.messages import DetailLoaded, JumpResolved, Notice, PageLoaded, SourceReady
 from tui.rows import Row
 from tui.screens.common import LedgerScreen, PromptScreen
@@ -142,8 +144,11 @@ class TimelineScreen(LedgerScreen):
         if isinstance(self.source, KeySource) and self.source.truncated:
             extra += " │ first 500,000 matches"
         mode = " │ READ-ONLY" if self.lapp.readonly else ""
-        self.query_one("#tl-title", Static).update(
-            f"[b]Timeline[/] {what} │ {self.source.count():,} events{extra}{mode}"
+        self.query_one("#tl-title", Static).update(  # a pivot's note quotes a writer's name
+            Text.assemble(
+                ("Timeline", "bold"),
+                literal(f" {what} │ {self.source.count():,} events{extra}{mode}"),
+            )
         )
 
     def ledger_appended(self, origin: str, size: int) -> None:
@@ -206,7 +211,7 @@ class TimelineScreen(LedgerScreen):
 
     @on(DetailLoaded)
     def _show_detail(self, message: DetailLoaded) -> None:
-        self.query_one("#inspector-body", Static).update(render_detail(message.detail))
+        self.query_one("#inspector-body", Static).update(shown(render_detail(message.detail)))
 
     def action_toggle_inspector(self) -> None:
         pane = self.query_one("#inspector")

@@ -19,6 +19,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from tui.inspect import RunTrace
+from tui.literal import literal, shown
 from tui.messages import PlanReady, StopRecorded, TraceLoaded, UndoNote
 from tui.rows import Row
 from tui.screens.common import LedgerScreen, PromptScreen
@@ -116,7 +117,7 @@ class TraceStopUndoScreen(LedgerScreen):
         body = Text()
         if trace is None:
             body.append("run not found", style="bold red")
-            self.query_one("#trace-body", Static).update(body)
+            self.query_one("#trace-body", Static).update(shown(body))
             return
         exercise = self.lapp.exercise
         if exercise is not None and exercise.run_id == self.run_id and exercise.mark("trace"):
@@ -140,7 +141,7 @@ class TraceStopUndoScreen(LedgerScreen):
         body.append("\ntool calls\n", style="bold")
         for tool in trace.tool_calls or ["none"]:
             body.append(f"  {tool}\n")
-        self.query_one("#trace-body", Static).update(body)
+        self.query_one("#trace-body", Static).update(shown(body))
         who = Text()
         who.append("Who may stop this run ", style="bold")
         who.append(f"(initiator + roles {', '.join(trace.stop_roles)}):\n", style="dim")
@@ -154,7 +155,7 @@ class TraceStopUndoScreen(LedgerScreen):
             who.append(
                 "EXERCISE: stop is a dry run recorded as a decision.\n", style="bold magenta"
             )
-        self.query_one("#stop-who", Static).update(who)
+        self.query_one("#stop-who", Static).update(shown(who))
 
     # ------------------------------------------------------------------ stop
     @on(Button.Pressed, "#stop-button")
@@ -249,7 +250,7 @@ class TraceStopUndoScreen(LedgerScreen):
 
     @on(UndoNote)
     def _undo_note(self, message: UndoNote) -> None:
-        self.query_one("#undo-note", Static).update(message.text)
+        self.query_one("#undo-note", Static).update(shown(message.text))
         if message.refused:  # four eyes, SoD and registry refusals: one line, also as a toast
             self.notify(message.text.plain, severity="error")
 
@@ -273,14 +274,14 @@ class TraceStopUndoScreen(LedgerScreen):
             )
             d = dry.get(step.step_id)
             status = "" if d is None else ("would run" if d.would_run else "would not run")
-            table.add_row(
-                step.step_id,
-                step.tool,
-                Text(step.effect_class, style=_EFFECT.get(step.effect_class, "")),
-                step.strategy + (f" (was {step.downgraded_from})" if step.downgraded_from else ""),
-                (step.window_deadline or "-")[:19],
-                need,
-                eligible,
+            table.add_row(  # tool names and ids come from recorded events: literal text
+                literal(step.step_id),
+                literal(step.tool),
+                literal(step.effect_class, style=_EFFECT.get(step.effect_class, "")),
+                literal(step.strategy + (f" (was {was})" if (was := step.downgraded_from) else "")),
+                literal((step.window_deadline or "-")[:19]),
+                literal(need),
+                literal(eligible),
                 status,
             )
         residue = Text()
@@ -299,8 +300,8 @@ class TraceStopUndoScreen(LedgerScreen):
             )
         if exercise is not None:
             residue.append("EXERCISE: undo is a dry run only.\n", style="bold magenta")
-        self.query_one("#undo-note", Static).update(f"{len(plan.steps)} step(s) · {note}")
-        self.query_one("#undo-residue", Static).update(residue)
+        self.query_one("#undo-note", Static).update(literal(f"{len(plan.steps)} step(s) · {note}"))
+        self.query_one("#undo-residue", Static).update(shown(residue))
 
     # ------------------------------------------------------------------ approve / apply
     def _plan_ready(self) -> bool:

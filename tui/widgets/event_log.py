@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ledger.terminal import printable
 from tui.data import PAGE
 from tui.rows import Row, short_time
 
@@ -199,6 +200,10 @@ class EventLog(ScrollView, can_focus=True):
         )
 
     def _cell(self, row: Row, name: str) -> str:
+        """One cell's text, terminal controls escaped (rows keep the recorded text for pivots)."""
+        return printable(self._raw_cell(row, name))
+
+    def _raw_cell(self, row: Row, name: str) -> str:
         if name == "seq":
             return str(row.seq)
         if name == "event":
