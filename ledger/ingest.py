@@ -21,6 +21,7 @@ from ledger import ids
 from ledger.canonical import CanonicalError, loads_strict
 from ledger.config import Settings
 from ledger.events import event_adapter, leaf_hash
+from ledger.secrets import scrub_event_json
 from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake
 from ledger.store.door import append_encoded
 from ledger.store.read import run_head
@@ -108,7 +109,7 @@ def ingest_lines(
                 raise CanonicalError("each line must be a JSON object")
             if "run_id" not in obj:
                 raise CanonicalError("run_id: field required")
-            event = event_adapter.validate_python(_prepare(obj, heads))
+            event = event_adapter.validate_python(_prepare(scrub_event_json(obj)[0], heads))
             encoded = encode_for_intake(event, settings)
         except CanonicalError as exc:
             result.errors.append((number, str(exc)))
