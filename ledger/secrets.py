@@ -42,7 +42,7 @@ from typing import Any
 
 from ledger.commitment import commitment_of
 
-__all__ = ["DETECTORS", "Detector", "scrub_event_json", "scrub_secrets"]
+__all__ = ["DETECTORS", "SECRET_MARKER", "Detector", "scrub_event_json", "scrub_secrets"]
 
 Findings = list[dict[str, str]]
 
@@ -94,6 +94,8 @@ DETECTORS: tuple[Detector, ...] = (
         ),
     ),
 )
+SECRET_MARKER = re.compile(r"\[secret:[A-Za-z0-9_:-]+ sha256:[0-9a-f]{64}\]")
+"""What a scrubbed secret looks like in a record (args holding one are not fully recorded)."""
 _WHITESPACE = str.maketrans("\t\n\r", "   ")
 _B64_BLOB = re.compile(r"(?<![A-Za-z0-9+/=_:-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])")
 _SECRET_KEYS = re.compile(
