@@ -55,9 +55,14 @@ def _is_user_pass(token: str) -> bool:
 
 @dataclass(frozen=True)
 class Detector:
-    """One secret pattern: the secret is group `s` when the pattern has one, else the match."""
+    """One secret pattern: the secret is group `s` when the pattern has one, else the match.
+
+    `hints`: lower-case substrings every match contains; text holding none of them is skipped
+    without running the pattern (the hooks scrub every event on the writer thread).
+    """
 
     name: str
+    hints: tuple[str, ...]
     pattern: re.Pattern[str]
     check: Callable[[str], bool] | None = None
 
@@ -65,29 +70,43 @@ class Detector:
 DETECTORS: tuple[Detector, ...] = (
     Detector(
         "private_key",
+        ("private key-----",),
         re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
     ),
-    Detector("url_password", re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")),
-    Detector("bearer_token", re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{16,}")),
+    Detector("url_password", ("://",), re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")),
+    Detector("bearer_token", ("bearer ",), re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{16,}")),
     Detector(
-        "basic_auth", re.compile(r"(?i)\bbasic\s+(?P<s>[A-Za-z0-9+/]{6,}={0,2})"), _is_user_pass
+        "basic_auth",
+        ("basic",),
+        re.compile(r"(?i)\bbasic\s+(?P<s>[A-Za-z0-9+/]{6,}={0,2})"),
+        _is_user_pass,
     ),
-    Detector("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    Detector("openai_api_key", re.compile(r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}")),
-    Detector("aws_access_key_id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    Detector(
+        "jwt",
+        ("eyj",),
+        re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    ),
+    Detector("openai_api_key", ("sk-",), re.compile(r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}")),
+    Detector("aws_access_key_id", ("akia", "asia"), re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     Detector(
         "aws_secret_access_key",
+        ("secret",),
         re.compile(
             r"(?i)aws_?secret_?access_?key[\"']?\s*[:=]\s*[\"']?"
             r"(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
         ),
     ),
-    Detector("github_token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    Detector("github_pat", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}")),
-    Detector("slack_token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    Detector("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    Detector(
+        "github_token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    ),
+    Detector("github_pat", ("github_pat_",), re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}")),
+    Detector("slack_token", ("xox",), re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    Detector("google_api_key", ("aiza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
     Detector(
         "api_key_header",
+        ("key", "token", "secret"),
         re.compile(
             r"(?i)\b(?:x-[a-z0-9-]*?(?:api-?key|auth-?token|access-?token|secret)|api[-_]?key)"
             r"[\"']?\s*[:=]\s*[\"']?(?P<s>[^\s\"',;\[]{8,})"
@@ -121,8 +140,9 @@ def _inner_detector(blob: str) -> str | None:
     text = _b64_text(blob)
     if text is None:
         return None
+    lower = text.lower()
     for d in DETECTORS:
-        for m in d.pattern.finditer(text):
+        for m in d.pattern.finditer(text) if _hinted(d, lower) else ():
             if d.check is None or d.check(m.group("s") if "s" in d.pattern.groupindex else m[0]):
                 return d.name
     return None
@@ -150,16 +170,21 @@ def _apply(d: Detector, text: str, path: str, findings: Findings) -> str:
     return d.pattern.sub(replace, text)
 
 
+def _hinted(d: Detector, lower: str) -> bool:
+    return any(h in lower for h in d.hints)
+
+
 def _scrub_text(text: str, path: str, findings: Findings) -> str:
+    lower = text.lower()
     for d in DETECTORS:
-        if d.pattern.search(text):
+        if _hinted(d, lower) and d.pattern.search(text):
             text = _apply(d, text, path, findings)
 
     def wrapped(m: re.Match[str]) -> str:
         inner = _inner_detector(m.group(0))
         return m.group(0) if inner is None else _marker(f"base64:{inner}", m[0], path, findings)
 
-    return _B64_BLOB.sub(wrapped, text)
+    return _B64_BLOB.sub(wrapped, text) if len(text) >= 20 else text
 
 
 def scrub_secrets(json_value: Any, _path: str = "") -> tuple[Any, Findings]:
