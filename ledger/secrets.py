@@ -201,7 +201,9 @@ def scrub_secrets(json_value: Any, _path: str = "") -> tuple[Any, Findings]:
             return [walk(v, f"{path}/{i}") for i, v in enumerate(value)]
         if isinstance(value, dict):
             out: dict[str, Any] = {}
-            for k, v in value.items():
+            for key, v in value.items():
+                # a secret used as a key is scrubbed too (its finding names the dict's path)
+                k = _scrub_text(key, path, findings) if isinstance(key, str) else key
                 sub = f"{path}/{str(k).replace('~', '~0').replace('/', '~1')}"
                 if (
                     isinstance(v, str)

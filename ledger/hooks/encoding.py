@@ -21,7 +21,7 @@ from ledger import ids
 from ledger.config import Settings
 from ledger.events import EventBase, encode_event, leaf_hash, make_event
 from ledger.hooks.sanitize import canonical_size, json_safe, truncate_marker
-from ledger.secrets import scrub_event_json
+from ledger.secrets import scrub_event_json, scrub_secrets
 from ledger.store.append import EncodedEvent
 
 if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
@@ -154,6 +154,7 @@ def _gap_for(p: Pending, fields: dict[str, Any], exc: Exception) -> tuple[EventB
                                    "occurred_at", "mono_ns", "tenant") if k in fields}
     data = {"reason": f"{p.type} event could not be recorded", "missing_events": 1,
             "details": {"type": p.type, "error": f"{type(exc).__name__}: {exc}"[:2000]}}
+    data = scrub_secrets(data)[0]  # the error may quote the agent's value
     try:
         event = make_event("ledger.gap", **keep, data=data)
     except Exception:

@@ -120,3 +120,17 @@ def test_grep_finds_an_unscrubbed_secret(ledger_conn, needle_index: int) -> None
     ledger_conn.execute("INSERT INTO plant VALUES (%s)", (needles[needle_index].encode(),))
     with pytest.raises(AssertionError, match="as bytes in plant"):
         assert_nowhere_in_clear(ledger_conn, needles)
+
+
+def test_an_event_replaced_by_a_gap_does_not_quote_the_secret(writer: Writer, ledger_conn) -> None:
+    """An invalid event becomes a ledger.gap whose details quote the validation error, which
+    quotes the agent's value: the secret in it is scrubbed there too."""
+    args, needles = secrets("GAP")
+    with hooks.run(agent="a") as run:
+        run.guardrail("g", f"maybe {args['token']}")  # type: ignore[arg-type]  # not a verdict
+    assert writer.flush()
+    events = stored(ledger_conn, run.run_id)
+    assert [e.type for e in events] == ["run.started", "ledger.gap", "run.ended"]
+    # pydantic shortens the quoted value in the middle: its head shows the marker
+    assert "input_value='maybe use [secret:github" in events[1].data.details["error"]
+    assert_nowhere_in_clear(ledger_conn, needles)

@@ -130,3 +130,12 @@ def test_event_envelope_untouched() -> None:
 
 def test_every_detector_has_a_vector() -> None:
     assert {d.name for d in DETECTORS} <= {p[1] for p in POSITIVE}
+
+
+def test_secret_as_a_dict_key() -> None:
+    """A token used as a key (a header map keyed by token, a cache) is scrubbed too; the
+    finding names the dict, not the key, so the secret is not in the findings either."""
+    scrubbed, findings = scrub_secrets({"cache": {GHP: 1, "plain": 2}})
+    assert GHP not in str(scrubbed) and GHP not in str(findings)
+    assert scrubbed["cache"]["plain"] == 2 and len(scrubbed["cache"]) == 2
+    assert [(f["path"], f["detector"]) for f in findings] == [("/cache", "github_token")]
