@@ -28,6 +28,9 @@ The detectors (name: what it matches, example):
   secret, api_key, X-Api-Key, x-goog-api-key, access_token, auth_token, authorization,
   private_key, refresh_token, session_token, aws_secret_access_key, client_secret (an optional
   `x-` and any `word-` / `word_` prefix, any case)
+
+Dict keys are scanned like text (a token used as a key); only `data` and `raw.payload` of an
+event are scrubbed (`scrub_event_json`), never the typed envelope.
 """
 
 from __future__ import annotations
