@@ -37,6 +37,7 @@ from ledger import ids
 from ledger.canonical import CanonicalError, loads_strict
 from ledger.config import Settings
 from ledger.events import event_adapter, leaf_hash
+from ledger.secrets import scrub_event_json
 from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake
 from ledger.store.door import append_encoded
 from ledger.store.read import event_by_id, receipt_states, run_head
@@ -348,7 +349,7 @@ def ingest(
         for number, line in chunk:
             event_id: str | None = None
             try:
-                obj = _parse(line)
+                obj = scrub_event_json(_parse(line))[0]  # secrets never reach the database
                 event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
                 outcome, encoded = _one_line(number, obj, state)
             except LineError as exc:

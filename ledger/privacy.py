@@ -16,16 +16,16 @@ Erasure deletes that key row and those payload rows and logs a signed `redaction
 the commitments; every leaf, root and proof stays valid and the salt is gone, so low-entropy
 values cannot be guessed back from the commitment.
 
-`scrub_secrets` is for capture hooks: API keys, bearer tokens, private keys, JWTs and passwords
-in URLs are replaced by a salted commitment marker (the salt is discarded) and reported with the
-detector that found them, so secrets never reach the database at all.
+`scrub_secrets` (re-exported from ledger.secrets, where the detectors are listed) is what the
+capture hooks and `ledger ingest` run on event data: API keys, tokens, private keys, passwords and
+base64-wrapped credentials are replaced by a salted commitment marker (the salt is discarded) and
+reported with the detector that found them, so secrets never reach the database at all.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +43,7 @@ from ledger.errors import LedgerError
 from ledger.events import EventBase, decode_event, to_json
 from ledger.kek import SCHEME_LEGACY, KekError, KekPublic, KekSecret, kek_public, open_kek
 from ledger.note import Verifier
+from ledger.secrets import scrub_secrets
 from ledger.store.privacy import (
     SealedPayload,
     SubjectKey,
@@ -453,72 +454,3 @@ class PayloadScanner:
         except (ValueError, KeyError, TypeError):
             ok = False
         return "" if ok else " (opened payload commits to another value)"
-
-
-# ----------------------------------------------------------------------------- secrets
-_DETECTORS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "private_key",
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
-    ),
-    ("url_password", re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")),
-    ("bearer_token", re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]{16,}")),
-    ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("openai_api_key", re.compile(r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}")),
-    ("aws_access_key_id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("github_token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
-    ("slack_token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-]
-_SECRET_KEYS = re.compile(
-    r"(?i)^(pass(word|wd)?|secret|client_secret|api[_-]?key|access[_-]?token|auth[_-]?token|"
-    r"authorization|private[_-]?key|refresh[_-]?token)$"
-)
-
-
-def _marker(detector: str, secret: str, path: str, findings: list[dict[str, str]]) -> str:
-    commitment = commitment_of(os.urandom(32), path, secret)
-    findings.append({"path": path, "detector": detector, "commitment": commitment})
-    return f"[secret:{detector} {commitment}]"
-
-
-def _scrub_text(text: str, path: str, findings: list[dict[str, str]]) -> str:
-    for name, pattern in _DETECTORS:
-        if pattern.search(text):
-
-            def replace(m: re.Match[str], detector: str = name) -> str:
-                return _marker(detector, m.group(0), path, findings)
-
-            text = pattern.sub(replace, text)
-    return text
-
-
-def scrub_secrets(json_value: Any, _path: str = "") -> tuple[Any, list[dict[str, str]]]:
-    """Replace secrets in a JSON value by commitment markers; return (scrubbed, findings).
-
-    Each finding is {"path": JSON pointer, "detector": name, "commitment": "sha256:..."}.
-    """
-    findings: list[dict[str, str]] = []
-
-    def walk(value: Any, path: str) -> Any:
-        if isinstance(value, str):
-            return _scrub_text(value, path, findings)
-        if isinstance(value, list):
-            return [walk(v, f"{path}/{i}") for i, v in enumerate(value)]
-        if isinstance(value, dict):
-            out: dict[str, Any] = {}
-            for k, v in value.items():
-                sub = f"{path}/{str(k).replace('~', '~0').replace('/', '~1')}"
-                if (
-                    isinstance(v, str)
-                    and v
-                    and _SECRET_KEYS.match(str(k))
-                    and not v.startswith("[secret:")
-                ):
-                    out[k] = _marker(f"key:{k}", v, sub, findings)
-                else:
-                    out[k] = walk(v, sub)
-            return out
-        return value
-
-    return walk(json_value, _path), findings

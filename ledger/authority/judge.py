@@ -19,6 +19,7 @@ from ledger.authority.approvals import ApprovalClaim, SignedApproval, verify_app
 from ledger.authority.history import InForce, RegistryHistory
 from ledger.canonical import content_hash
 from ledger.note import Verifier
+from ledger.secrets import SECRET_MARKER
 
 __all__ = [
     "NOT_IN_FORCE",
@@ -36,7 +37,8 @@ _MARKERS = ("$truncated", "$commitment")
 
 
 def not_fully_recorded(value: Any) -> bool:
-    """True when args hold a truncation or private-payload marker in place of a value.
+    """True when args hold a truncation, private-payload or scrubbed-secret marker in place of a
+    value.
 
     Such args legitimately hash differently from what was approved (the writer hashed the full
     value), so the binding cannot be recomputed from the record: undecidable, never a pass.
@@ -45,7 +47,9 @@ def not_fully_recorded(value: Any) -> bool:
         return any(k in value for k in _MARKERS) or any(map(not_fully_recorded, value.values()))
     if isinstance(value, list):
         return any(map(not_fully_recorded, value))
-    return isinstance(value, str) and value.startswith("[ledger: truncated ")
+    return isinstance(value, str) and (
+        value.startswith("[ledger: truncated ") or SECRET_MARKER.search(value) is not None
+    )
 
 
 def recorded_hash(args: Any) -> str | None:

@@ -2,7 +2,8 @@
 
 Kept apart from the delivery logic because this is the part that must never fail: whatever the
 agent handed us, the run's chain must advance by exactly one well-formed event. Payloads are
-sanitised here (not on the agent thread, to keep recording cheap), oversized fields are replaced
+sanitised here (not on the agent thread, to keep recording cheap), secrets in the data and raw
+payload are replaced by commitment markers (ledger.secrets), oversized fields are replaced
 by hash-committing markers, and an event that still cannot be built becomes a `ledger.gap` in its
 place, so the chain stays contiguous and the loss is on the record.
 """
@@ -20,6 +21,7 @@ from ledger import ids
 from ledger.config import Settings
 from ledger.events import EventBase, encode_event, leaf_hash, make_event
 from ledger.hooks.sanitize import canonical_size, json_safe, truncate_marker
+from ledger.secrets import scrub_event_json, scrub_secrets
 from ledger.store.append import EncodedEvent
 
 if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
@@ -81,6 +83,7 @@ class WriterStats:
     spooled: int = 0
     gaps: int = 0
     truncated: int = 0
+    scrubbed: int = 0  # secrets replaced by commitment markers (ledger.secrets)
     delivered_from_spool: int = 0
     sequenced: int = 0
     errors: list[str] = field(default_factory=list)
@@ -108,6 +111,8 @@ def encode_pending(
         fields["data"] = data
         if p.raw is not None:
             fields["raw"] = {"schema": p.raw[0], "payload": json_safe(p.raw[1])}
+        fields, found = scrub_event_json(fields)
+        stats.scrubbed += len(found)
         event = make_event(p.type, **fields)
         body = encode_event(event)
         if len(body) > max_bytes:
@@ -149,6 +154,7 @@ def _gap_for(p: Pending, fields: dict[str, Any], exc: Exception) -> tuple[EventB
                                    "occurred_at", "mono_ns", "tenant") if k in fields}
     data = {"reason": f"{p.type} event could not be recorded", "missing_events": 1,
             "details": {"type": p.type, "error": f"{type(exc).__name__}: {exc}"[:2000]}}
+    data = scrub_secrets(data)[0]  # the error may quote the agent's value
     try:
         event = make_event("ledger.gap", **keep, data=data)
     except Exception:

@@ -117,7 +117,7 @@ def _bound(
         else:
             f.unknown(
                 ev,
-                f"{what} args are not fully recorded (truncated or held privately); "
+                f"{what} args are not fully recorded (truncated, scrubbed or held privately); "
                 f"approval {a.approval_id} binding cannot be recomputed",
             )
         return

@@ -9,10 +9,12 @@ stored with every derived verdict so a change in semantics here is visible next 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from ledger.secrets import SECRET_MARKER
 from replay.authority import judge_approval
 from replay.model import ApprovalRecord, RunState
 from replay.policy import checks as c
@@ -257,6 +259,11 @@ def _approvals_and_tools(pack: PolicyPack, miss: Outcome) -> list[Check]:
     return out
 
 
+# A secret scrubbed at capture (ledger.secrets) left its marker where it was: egress of it is
+# still egress of a secret, whichever detector the pack names.
+_SCRUBBED: tuple[tuple[str, re.Pattern[str]], ...] = (("scrubbed_secret", SECRET_MARKER),)
+
+
 def _data_flows(pack: PolicyPack, miss: Outcome) -> list[Check]:
     """Recipients, PII/secret egress (detectors compiled here) and untrusted-input flows."""
     out: list[Check] = [partial(cf.recipients, on_missing=miss, rule=r) for r in pack.recipients]
@@ -270,7 +277,8 @@ def _data_flows(pack: PolicyPack, miss: Outcome) -> list[Check]:
                         on_missing=miss,
                         rule_id=f"egress.{kind}",
                         tools=e.tools,
-                        detectors=compile_detectors(det.detectors, dict(det.custom)),
+                        detectors=compile_detectors(det.detectors, dict(det.custom))
+                        + (_SCRUBBED if kind == "secrets" else ()),
                         outputs=e.include_output_messages,
                     )
                 )

@@ -390,7 +390,27 @@ def test_planted_truncation_marker_is_not_a_pass(
     outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "unknown", why
     assert why == (
-        "refund (call-1) args are not fully recorded (truncated or held privately); "
+        "refund (call-1) args are not fully recorded (truncated, scrubbed or held privately); "
+        "approval ap-1 binding cannot be recomputed (+1 more)"
+    ), why
+
+
+def test_scrubbed_secret_in_approved_args_is_unknown_not_a_pass_or_a_false_fail(
+    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Args carrying a secret are scrubbed by `ledger ingest` (a fresh salted marker in the
+    request and another in the call), so they cannot be rehashed: unknown, like truncation;
+    neither a pass nor a claim that the call ran with other args."""
+    pack = write(tmp_path / "p.yaml", PACK)
+    secret_args = {**LARGE, "note": "key ghp_" + "s" * 36}
+    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
+                     approved=secret_args, ran=secret_args)
+    rows = ledger_conn.execute("SELECT convert_from(body, 'UTF8') FROM ledger_events").fetchall()
+    assert not any("s" * 36 in r[0] for r in rows)
+    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    assert outcome == "unknown", why
+    assert why == (
+        "refund (call-1) args are not fully recorded (truncated, scrubbed or held privately); "
         "approval ap-1 binding cannot be recomputed (+1 more)"
     ), why
 
