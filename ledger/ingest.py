@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from ledger import ids
 from ledger.canonical import CanonicalError, loads_strict
 from ledger.config import Settings
+from ledger.errors import InputError
 from ledger.events import event_adapter, leaf_hash
 from ledger.secrets import scrub_event_json
 from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake
@@ -62,7 +63,7 @@ MAX_DEPTH = 64
 _FILLED = ("event_id", "run_seq", "prev_run_hash", "occurred_at")
 
 
-class LineError(ValueError):
+class LineError(InputError, ValueError):
     """Why one line is rejected (one line of text)."""
 
 

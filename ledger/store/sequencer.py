@@ -29,7 +29,7 @@ import psycopg
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
-from ledger.errors import KeyUnavailable
+from ledger.errors import KeyUnavailable, LedgerError
 from ledger.eventhead import EventHead, decode_head
 from ledger.events import EVENT_CLASSES, leaf_hash
 from ledger.gcpause import gc_paused
@@ -341,7 +341,7 @@ def _unstorable_reason(exc: psycopg.Error) -> str:
     return "PostgreSQL cannot store this event: " + " ".join(text.split())[:200]
 
 
-class _TrialStored(Exception):
+class _TrialStored(LedgerError):
     """A trial COPY went through (raised to roll it back)."""
 
 
