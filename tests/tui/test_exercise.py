@@ -11,7 +11,7 @@ import pytest
 
 from ledger.config import Settings
 from tests.tui.conftest import settle
-from tests.tui.test_workflows import play, text_of, type_text
+from tests.tui.pilotkit import play, text_of, type_text
 from tui.exercise import Exercise, ExerciseError
 
 EXERCISE = Path(__file__).resolve().parents[2] / "tui" / "exercises" / "inbox-injection.yaml"

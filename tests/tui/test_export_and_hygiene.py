@@ -10,7 +10,7 @@ from typing import Any
 from textual.widgets import Input
 
 from tests.tui.conftest import settle
-from tests.tui.test_workflows import play, text_of
+from tests.tui.pilotkit import play, text_of
 
 
 def test_export_screen_writes_a_bundle(
