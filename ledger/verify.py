@@ -34,6 +34,7 @@ from ledger.store.read import events_of_types, origins
 from ledger.verify_bulk import Suspect, bulk_scan
 from ledger.verify_report import VerifyReport
 from ledger.verify_rows import Invalid, row_scan
+from ledger.verify_stamps import check_stamps
 from ledger.witness import CosignatureVerifier
 
 __all__ = ["VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
@@ -168,6 +169,9 @@ def _verify_origin(
             f"unpublished tail: seq {newest}..{size - 1} not covered by a signed checkpoint",
             "unpublished_tail",
         )
+    unstamped = check_stamps(conn, origin, key_ring(conn, origin, verifiers).verifiers(), size)
+    if unstamped:
+        report.unstamped[origin] = unstamped
     if private is not None:
         problem = private.finish(report)
         if problem is not None:

@@ -29,6 +29,7 @@ class VerifyReport:
     witnessed: dict[str, int] = field(default_factory=dict)
     redacted: list[int] = field(default_factory=list)
     payloads_verified: int = 0
+    unstamped: dict[str, int] = field(default_factory=dict)  # events from before stamping began
 
     def fail(
         self, origin: str, seq: int | None, reason: str, verdict: str | None = None

@@ -18,15 +18,17 @@ SELECT pg_advisory_xact_lock(7162534)
 
 -- pending_intake --
 SELECT i.intake_id, i.event_id, i.origin, i.body,
-       EXISTS (SELECT 1 FROM ledger_events e WHERE e.event_id = i.event_id) AS stored
+       EXISTS (SELECT 1 FROM ledger_events e WHERE e.event_id = i.event_id) AS stored,
+       i.submitted_by::text
 FROM ledger_intake i ORDER BY i.intake_id LIMIT %s
 
 -- run_heads --
 -- One backward index probe per run (a DISTINCT ON over the runs' rows read every event of every
 -- run in the batch, and writers interleave thousands of runs per batch).
-SELECT r.run_id, h.run_seq, h.leaf_hash
+-- With the log the run belongs to and whether its last event is run.ended (store/runrules.py).
+SELECT r.run_id, h.run_seq, h.leaf_hash, h.origin, h.type = 'run.ended'
 FROM unnest(%b::uuid[]) AS r(run_id)
-CROSS JOIN LATERAL (SELECT run_seq, leaf_hash FROM ledger_events e
+CROSS JOIN LATERAL (SELECT run_seq, leaf_hash, origin, type FROM ledger_events e
                     WHERE e.run_id = r.run_id ORDER BY e.run_seq DESC LIMIT 1) AS h
 
 -- latest_checkpoint --
@@ -44,13 +46,16 @@ DELETE FROM ledger_intake WHERE intake_id = ANY(%s::bigint[])
 INSERT INTO ledger_rejects (intake_id, event_id, origin, body, reason) VALUES (%s, %s, %s, %s, %s)
 
 -- insert_checkpoint --
-INSERT INTO ledger_checkpoints (origin, tree_size, root_hash, note, frontier) VALUES (%s, %s, %s, %s, %s)
+INSERT INTO ledger_checkpoints
+    (origin, tree_size, root_hash, note, frontier, stamp_start, stamp_head, stamp_note)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 
 -- notify_appended --
 SELECT pg_notify('ledger_appended', %s)
 
 -- copy_events --
-COPY ledger_events (origin, seq, event_id, run_id, run_seq, type, occurred_at, body, leaf_hash)
+COPY ledger_events (origin, seq, event_id, run_id, run_seq, type, occurred_at, body, leaf_hash,
+                    recorded_at, submitted_by)
 FROM STDIN (FORMAT BINARY)
 
 -- copy_verify --

@@ -37,6 +37,10 @@ CREATE TABLE public.ledger_checkpoints (
     note text NOT NULL,
     frontier bytea NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    stamp_start bigint,
+    stamp_head bytea,
+    stamp_note text,
+    CONSTRAINT checkpoint_stamp_shape CHECK ((((stamp_note IS NULL) AND (stamp_head IS NULL) AND (stamp_start IS NULL)) OR ((stamp_note IS NOT NULL) AND (length(stamp_head) = 32) AND ((stamp_start >= 0) AND (stamp_start <= tree_size))))),
     CONSTRAINT ledger_checkpoints_tree_size_check CHECK ((tree_size > 0))
 );
 
@@ -59,6 +63,7 @@ CREATE TABLE public.ledger_events (
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     body bytea NOT NULL,
     leaf_hash bytea NOT NULL,
+    submitted_by name,
     CONSTRAINT ledger_events_seq_check CHECK ((seq >= 0))
 );
 
@@ -70,6 +75,7 @@ CREATE TABLE public.ledger_intake (
     run_seq bigint NOT NULL,
     body bytea NOT NULL,
     received_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    submitted_by name DEFAULT CURRENT_USER NOT NULL,
     CONSTRAINT ledger_intake_run_seq_check CHECK ((run_seq >= 0))
 );
 

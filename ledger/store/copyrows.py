@@ -22,11 +22,13 @@ _POSTGRES_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01T00:00:00Z, PostgreSQL
 _IDS = struct.Struct(">iqi16si16siq")  # seq, event_id, run_id, run_seq with their lengths
 _TIME_BODY = struct.Struct(">iqi")  # occurred_at, then the body's length
 _LEAF = struct.Struct(">i32s")
+_TIME = struct.Struct(">iq")
 _TEXT = struct.Struct(">i")
-_FIELDS = struct.pack(">h", 9)  # columns per row
+_FIELDS = struct.pack(">h", 11)  # columns per row
 
-CopyRow = tuple[str, int, str, str, int, str, str, bytes, bytes]
-"""origin, seq, event_id, run_id, run_seq, type, occurred_at (RFC 3339), body, leaf hash."""
+CopyRow = tuple[str, int, str, str, int, str, str, bytes, bytes, int, str]
+"""origin, seq, event_id, run_id, run_seq, type, occurred_at (RFC 3339), body, leaf hash,
+recorded_at (microseconds since the Unix epoch), submitted_by (a role name)."""
 
 
 def binary_copy(rows: Sequence[CopyRow]) -> bytes:
@@ -41,12 +43,17 @@ def binary_copy(rows: Sequence[CopyRow]) -> bytes:
     kinds: dict[str, bytes] = {}
     parts = [_SIGNATURE]
     add = parts.extend
-    for (origin, seq, event_id, run_id, run_seq, type_, _, body, leaf), us in zip(
+    time_field = _TIME.pack
+    roles: dict[str, bytes] = {}
+    for (origin, seq, event_id, run_id, run_seq, type_, _, body, leaf, rec_us, role), us in zip(
         rows, micros, strict=True
     ):
         head = heads.get(origin)
         if head is None:
             head = heads[origin] = _FIELDS + _text(origin)
+        stamp = roles.get(role)
+        if stamp is None:
+            stamp = roles[role] = _text(role)
         kind = kinds.get(type_)
         if kind is None:
             kind = kinds[type_] = _text(type_)
@@ -67,6 +74,8 @@ def binary_copy(rows: Sequence[CopyRow]) -> bytes:
                 time_body(8, us - _POSTGRES_EPOCH_US, len(body)),
                 body,
                 leaf_field(32, leaf),
+                time_field(8, rec_us - _POSTGRES_EPOCH_US),
+                stamp,
             )
         )
     parts.append(_TRAILER)

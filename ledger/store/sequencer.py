@@ -17,27 +17,25 @@ from __future__ import annotations
 
 import functools
 import os
-import re
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
-import msgspec
 import psycopg
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import KeyUnavailable, LedgerError
-from ledger.eventhead import EventHead, decode_head
-from ledger.events import EVENT_CLASSES, leaf_hash
 from ledger.gcpause import gc_paused
 from ledger.hsm import is_pkcs11_uri
 from ledger.keys import KeyFileError, load_key
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
+from ledger.store.batch import Accepted, Drained, Parsed, parse
+from ledger.store.controlplane import screen_control_plane
 from ledger.store.copyrows import binary_copy
+from ledger.store.runrules import order
+from ledger.store.stamps import batch_recorded_us, stamp_rows_of
 from ledger.tiles import TileReader, consistency_ranges, extend_tiles
 from ledger.witness import Witness
 
@@ -60,20 +58,6 @@ class BatchResult:
     held: int = 0
     duplicates: int = 0
     checkpoints: list[tuple[str, int]] = field(default_factory=list)
-
-
-class _Accepted(NamedTuple):
-    """One event as it goes into ledger_events (a `CopyRow`)."""
-
-    origin: str
-    seq: int
-    event_id: str
-    run_id: str
-    run_seq: int
-    type: str
-    occurred_at: str
-    body: bytes
-    leaf: bytes
 
 
 @functools.lru_cache(maxsize=16)
@@ -123,10 +107,6 @@ def _token_signer(spec: str, name: str, _env: tuple[str, str]) -> Signer:
     return load_key(spec, name)
 
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
-_CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", re.ASCII).fullmatch
-
-
 def configured_witness(settings: Settings) -> Witness | None:
     """The in-process witness (settings.extra['witness_dir'] or LEDGER_WITNESS_DIR), if any.
 
@@ -163,50 +143,6 @@ def _cosign(  # noqa: PLR0917 - internal helper called once, positionally
     conn.execute(query("insert_cosigned"), (origin, size, cosigned.decode("utf-8")))
 
 
-def _parse(body: bytes) -> EventHead:
-    """Structural checks on a body (writers already validated it fully in `submit`)."""
-    try:
-        value = decode_head(body)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"event body: {exc}") from None
-    except msgspec.DecodeError:
-        raise ValueError("event body is not a JSON object") from None
-    if value.type not in EVENT_CLASSES:
-        raise ValueError(f"unknown event type {value.type!r}")
-    if not _UUID(value.event_id):
-        raise ValueError("field 'event_id' missing or not a lower-case UUID")
-    if not _UUID(value.run_id):
-        raise ValueError("field 'run_id' missing or not a lower-case UUID")
-    if value.run_seq < 0:
-        raise ValueError("field 'run_seq' missing or not a non-negative integer")
-    if not _CANONICAL_TS(value.occurred_at):
-        raise ValueError("field 'occurred_at' missing or not a canonical RFC 3339 timestamp")
-    return value
-
-
-class _Parsed(NamedTuple):
-    """One intake row whose body passed the structural checks."""
-
-    intake_id: int
-    origin: str
-    body: bytes
-    head: EventHead
-
-
-_Reject = tuple[int, uuid.UUID, str, bytes, str]
-"""intake_id, event_id, origin, body, reason: one row for `ledger_rejects`."""
-
-
-@dataclass
-class _Drained:
-    """What one batch took from intake, before ordering."""
-
-    parsed: list[_Parsed] = field(default_factory=list)
-    done_intake: list[int] = field(default_factory=list)
-    rejects: list[_Reject] = field(default_factory=list)
-    duplicates: int = 0
-
-
 def take_leadership(conn: psycopg.Connection, *, wait: bool = True) -> bool:
     """Become the sequencer for the current transaction (False if another one is, and not wait).
 
@@ -219,25 +155,25 @@ def take_leadership(conn: psycopg.Connection, *, wait: bool = True) -> bool:
     return bool(row and row[0])
 
 
-def _drain(conn: psycopg.Connection, settings: Settings) -> _Drained | None:
+def _drain(conn: psycopg.Connection, settings: Settings) -> Drained | None:
     """Read one batch of intake (None when empty): parsed bodies, duplicates and rejects."""
     rows = conn.execute(query("pending_intake"), (settings.batch_size,), binary=True).fetchall()
     if not rows:
         return None
-    drained = _Drained()
-    for intake_id, event_id, origin, body, stored in rows:
+    drained = Drained(recorded_us=batch_recorded_us(conn))
+    for intake_id, event_id, origin, body, stored, role in rows:
         if stored:
             drained.done_intake.append(intake_id)
             drained.duplicates += 1
             continue
         try:
-            value = _parse(bytes(body))
+            value = parse(bytes(body))
             if settings.origin(value.tenant) != origin or value.event_id != str(event_id):
                 raise ValueError("intake columns do not match the event body")
         except ValueError as exc:
             drained.rejects.append((intake_id, event_id, origin, bytes(body), str(exc)))
             continue
-        drained.parsed.append(_Parsed(intake_id, origin, bytes(body), value))
+        drained.parsed.append(Parsed(intake_id, origin, bytes(body), value, role))
     return drained
 
 
@@ -250,71 +186,12 @@ def _trees(conn: psycopg.Connection, origins: set[str]) -> dict[str, CompactRang
     return trees
 
 
-def _order(
-    conn: psycopg.Connection, drained: _Drained, next_seq: dict[str, int]
-) -> tuple[list[_Accepted], int]:
-    """Give each event whose run predecessor is known its `seq`; return them and how many wait.
-
-    Passes repeat while one makes progress, so a run's events may arrive in any order within
-    the batch. Conflicts with the stored chain go to `drained.rejects`.
-    """
-    heads: dict[str, tuple[int, bytes]] = {
-        str(r[0]): (int(r[1]), bytes(r[2]))
-        for r in conn.execute(
-            query("run_heads"), (list({p.head.run_id for p in drained.parsed}),)
-        ).fetchall()
-    }
-    accepted: list[_Accepted] = []
-    pending = drained.parsed
-    progress = True
-    while pending and progress:
-        progress = False
-        still: list[_Parsed] = []
-        for item in pending:
-            intake_id, origin, body, value = item
-            run_id = value.run_id
-            head = heads.get(run_id)
-            expected = 0 if head is None else head[0] + 1
-            run_seq = value.run_seq
-            if run_seq > expected:
-                still.append(item)
-                continue
-            reason = _chain_conflict(value, head, expected)
-            if reason:
-                drained.rejects.append((intake_id, uuid.UUID(value.event_id), origin, body, reason))
-                continue
-            leaf = leaf_hash(body)
-            seq = next_seq[origin]
-            next_seq[origin] = seq + 1
-            accepted.append(
-                _Accepted(
-                    origin, seq, value.event_id, run_id, run_seq, value.type,
-                    value.occurred_at, body, leaf,
-                )
-            )  # fmt: skip
-            heads[run_id] = (run_seq, leaf)
-            drained.done_intake.append(intake_id)
-            progress = True
-        pending = still
-    return accepted, len(pending)
-
-
-def _chain_conflict(value: EventHead, head: tuple[int, bytes] | None, expected: int) -> str:
-    """Why an event at or before its run's next `run_seq` cannot join the chain ("" if it can)."""
-    if value.run_seq < expected:
-        return f"run {value.run_id} already has run_seq {value.run_seq}"
-    want_prev = None if head is None else head[1].hex()
-    if value.prev_run_hash != want_prev:
-        return f"prev_run_hash does not match run {value.run_id} at run_seq {value.run_seq}"
-    return ""
-
-
-def _copy_events(conn: psycopg.Connection, rows: list[_Accepted]) -> None:
+def _copy_events(conn: psycopg.Connection, rows: list[Accepted]) -> None:
     with conn.cursor().copy(query("copy_events")) as copy:
         copy.write(binary_copy(rows))
 
 
-def _write(conn: psycopg.Connection, drained: _Drained, accepted: list[_Accepted]) -> None:
+def _write(conn: psycopg.Connection, drained: Drained, accepted: list[Accepted]) -> None:
     """COPY the accepted events, record the rejects, and delete every intake row handled."""
     if accepted:
         _copy_events(conn, accepted)
@@ -345,7 +222,7 @@ class _TrialStored(LedgerError):
     """A trial COPY went through (raised to roll it back)."""
 
 
-def _unstorable(conn: psycopg.Connection, rows: list[_Accepted]) -> dict[str, str]:
+def _unstorable(conn: psycopg.Connection, rows: list[Accepted]) -> dict[str, str]:
     """event_id -> reason for each row PostgreSQL refuses on its own.
 
     Bisects with trial COPYs that are always rolled back to a savepoint, so k bad rows in a
@@ -365,8 +242,8 @@ def _unstorable(conn: psycopg.Connection, rows: list[_Accepted]) -> dict[str, st
 
 
 def _store(
-    conn: psycopg.Connection, drained: _Drained, trees: dict[str, CompactRange]
-) -> tuple[list[_Accepted], int]:
+    conn: psycopg.Connection, drained: Drained, trees: dict[str, CompactRange]
+) -> tuple[list[Accepted], int]:
     """Order and write the batch; return the events written and how many are held.
 
     No event may stop the log (issue 15): if PostgreSQL refuses the batch because of some rows'
@@ -374,7 +251,7 @@ def _store(
     (seq and run heads without them) and written. An error no single row explains is raised.
     """
     before = (list(drained.done_intake), list(drained.rejects))
-    accepted, held = _order(conn, drained, {o: t.size for o, t in trees.items()})
+    accepted, held = order(conn, drained, {o: t.size for o, t in trees.items()})
     try:
         with conn.transaction():
             _write(conn, drained, accepted)
@@ -387,10 +264,9 @@ def _store(
     for item in drained.parsed:
         reason = refused.get(item.head.event_id)
         if reason:
-            event_id = uuid.UUID(item.head.event_id)
-            drained.rejects.append((item.intake_id, event_id, item.origin, item.body, reason))
+            drained.reject(item, reason)
     drained.parsed = [p for p in drained.parsed if p.head.event_id not in refused]
-    accepted, held = _order(conn, drained, {o: t.size for o, t in trees.items()})
+    accepted, held = order(conn, drained, {o: t.size for o, t in trees.items()})
     _write(conn, drained, accepted)
     return accepted, held
 
@@ -400,12 +276,14 @@ def _extend_and_sign(
     settings: Settings,
     signer: Signer,
     trees: dict[str, CompactRange],
-    accepted: list[_Accepted],
+    accepted: list[Accepted],
 ) -> list[tuple[str, int]]:
     """Extend each touched origin's tree and tiles, sign (and cosign) its checkpoint, notify."""
     leaves: dict[str, list[bytes]] = defaultdict(list)
+    rows: dict[str, list[Accepted]] = defaultdict(list)
     for a in accepted:
         leaves[a.origin].append(a.leaf)
+        rows[a.origin].append(a)
     checkpoints: list[tuple[str, int]] = []
     for origin in sorted(leaves):
         tree = trees[origin]
@@ -414,9 +292,10 @@ def _extend_and_sign(
         extend_tiles(conn, origin, start, leaves[origin])
         root = tree.root()
         note = signer.sign_note(Checkpoint(origin, tree.size, root).body())
+        stamp = stamp_rows_of(conn, signer, origin, tree.size, rows[origin])
         conn.execute(
             query("insert_checkpoint"),
-            (origin, tree.size, root, note.decode("utf-8"), tree.to_bytes()),
+            (origin, tree.size, root, note.decode("utf-8"), tree.to_bytes(), *stamp),
         )
         witness = configured_witness(settings)
         if witness is not None:
@@ -440,6 +319,7 @@ def sequence_batch(
         drained = _drain(conn, settings)
         if drained is None:
             return BatchResult()
+        screen_control_plane(conn, drained)
         trees = _trees(conn, {p.origin for p in drained.parsed})
         accepted, held = _store(conn, drained, trees)
         checkpoints = _extend_and_sign(conn, settings, signer, trees, accepted)

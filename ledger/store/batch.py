@@ -1,0 +1,89 @@
+"""What one sequencer batch carries: intake rows parsed, rows accepted, rows rejected.
+
+Its own module so the sequencer's steps (ledger.store.runrules orders, ledger.store.stamps
+stamps, ledger.store.controlplane screens roles) share the types without importing each other.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import msgspec
+
+from ledger.eventhead import EventHead, decode_head
+from ledger.events import EVENT_CLASSES
+
+__all__ = ["Accepted", "Drained", "Parsed", "Reject", "parse"]
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+_CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", re.ASCII).fullmatch
+
+
+class Accepted(NamedTuple):
+    """One event as it goes into ledger_events (a `CopyRow`)."""
+
+    origin: str
+    seq: int
+    event_id: str
+    run_id: str
+    run_seq: int
+    type: str
+    occurred_at: str
+    body: bytes
+    leaf: bytes
+    recorded_us: int
+    submitted_by: str
+
+
+class Parsed(NamedTuple):
+    """One intake row whose body passed the structural checks, with the role that wrote it."""
+
+    intake_id: int
+    origin: str
+    body: bytes
+    head: EventHead
+    role: str
+
+
+Reject = tuple[int, uuid.UUID, str, bytes, str]
+"""intake_id, event_id, origin, body, reason: one row for `ledger_rejects`."""
+
+
+@dataclass
+class Drained:
+    """What one batch took from intake, before ordering; `recorded_us` is its recorded_at."""
+
+    parsed: list[Parsed] = field(default_factory=list)
+    done_intake: list[int] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    duplicates: int = 0
+    recorded_us: int = 0
+
+    def reject(self, item: Parsed, reason: str) -> None:
+        """Send one parsed row to `ledger_rejects` with `reason`."""
+        event_id = uuid.UUID(item.head.event_id)
+        self.rejects.append((item.intake_id, event_id, item.origin, item.body, reason))
+
+
+def parse(body: bytes) -> EventHead:
+    """Structural checks on a body (writers already validated it fully in `submit`)."""
+    try:
+        value = decode_head(body)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"event body: {exc}") from None
+    except msgspec.DecodeError:
+        raise ValueError("event body is not a JSON object") from None
+    if value.type not in EVENT_CLASSES:
+        raise ValueError(f"unknown event type {value.type!r}")
+    if not _UUID(value.event_id):
+        raise ValueError("field 'event_id' missing or not a lower-case UUID")
+    if not _UUID(value.run_id):
+        raise ValueError("field 'run_id' missing or not a lower-case UUID")
+    if value.run_seq < 0:
+        raise ValueError("field 'run_seq' missing or not a non-negative integer")
+    if not _CANONICAL_TS(value.occurred_at):
+        raise ValueError("field 'occurred_at' missing or not a canonical RFC 3339 timestamp")
+    return value
