@@ -10,7 +10,10 @@ checkpoint covers and checkpoints never go backwards.
 Events whose run predecessor has not arrived yet stay in intake (held) and are sequenced in a
 later batch; events that conflict with the stored chain, and events whose content PostgreSQL
 refuses to store (found by bisecting a failed batch), are moved to `ledger_rejects`, so no event
-can stop the log.
+can stop the log. The steps live in their own modules: run rules (a run belongs to one log,
+nothing follows run.ended) in ledger.store.runrules, writers' control-plane events in
+ledger.store.controlplane, and the stamp chain over (leaf, seq, recorded_at, submitted_by),
+signed beside each checkpoint, in ledger.store.stamps.
 """
 
 from __future__ import annotations
