@@ -19,6 +19,7 @@ from ledger.events import leaf_hash
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint
 from ledger.readahead import THREAD_NAME
+from ledger.stamps import EMPTY_HEAD, fold, stamp_note_body
 from ledger.store.sequencer import log_signer
 from ledger.verify import verify_ledger
 from tests.ledgerkit import (
@@ -32,23 +33,25 @@ from tests.ledgerkit import (
 def resign(conn: psycopg.Connection, settings: Settings) -> None:
     """Replace every checkpoint with one over the stored leaf column, signed with the log key."""
     origin = settings.origin()
-    leaves = [
-        bytes(row[0])
-        for row in conn.execute(
-            "SELECT leaf_hash FROM ledger_events WHERE origin = %s ORDER BY seq", (origin,)
-        )
-    ]
+    rows = conn.execute(
+        "SELECT leaf_hash, (extract(epoch FROM recorded_at) * 1000000)::int8, submitted_by"
+        " FROM ledger_events WHERE origin = %s ORDER BY seq",
+        (origin,),
+    ).fetchall()
     signer = log_signer(settings)
     tree = CompactRange()
+    head = EMPTY_HEAD  # the key holder re-signs the stamp chain too (ledger.stamps)
     with attacker(conn):
         conn.execute("DELETE FROM ledger_checkpoints WHERE origin = %s", (origin,))
-        for size, leaf in enumerate(leaves, start=1):
-            tree.append(leaf)
+        for size, (leaf, recorded_us, role) in enumerate(rows, start=1):
+            tree.append(bytes(leaf))
+            head = fold(head, bytes(leaf), size - 1, int(recorded_us), str(role))
             note = signer.sign_note(Checkpoint(origin, size, tree.root()).body())
+            stamp = signer.sign_note(stamp_note_body(origin, size, 0, head)).decode()
             conn.execute(
-                "INSERT INTO ledger_checkpoints (origin, tree_size, root_hash, note, frontier)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (origin, size, tree.root(), note.decode(), tree.to_bytes()),
+                "INSERT INTO ledger_checkpoints (origin, tree_size, root_hash, note, frontier,"
+                " stamp_start, stamp_head, stamp_note) VALUES (%s, %s, %s, %s, %s, 0, %s, %s)",
+                (origin, size, tree.root(), note.decode(), tree.to_bytes(), head, stamp),
             )
 
 
