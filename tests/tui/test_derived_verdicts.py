@@ -26,6 +26,7 @@ from replay.policy.published import publish_policy
 from replay.policy.service import check_in_force
 from tests.replay.conftest_db import record, spec, tool
 from tests.tui.conftest import SIZE, settle
+from tui.data import parse_filter
 
 PACK = "max_tool_calls: 1\n"
 VERDICT = 7  # the board's verdict column
@@ -126,3 +127,24 @@ def test_deleted_or_forged_verdicts_are_flagged_at_first_paint_then_recomputed(
         assert (
             _stored(ledger_conn, runs[name], runs["policy"]) == before
         )  # recomputed and saved again
+
+
+def test_readonly_board_recomputes_without_writing(
+    failing_runs: dict[str, str], ledger_conn: psycopg.Connection, make_app: Any
+) -> None:
+    """An auditor's `--readonly` session shows the recomputed failure and writes no verdicts;
+    until then a run with deleted verdicts matches `verdict:fail`, never `verdict:pass`."""
+    ledger_conn.execute("DELETE FROM ledger_verdicts")
+    app = make_app(readonly=True)
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert _verdict_cells(app) == dict.fromkeys(NAMES, "1 fail")
+
+    asyncio.run(main())
+    assert ledger_conn.execute("SELECT count(*) FROM ledger_verdicts").fetchone() == (0,)
+    flt = parse_filter("verdict:pass")
+    board = app.data.board(flt)
+    assert board.runs == []  # missing verdicts are never a pass
+    assert len(app.data.board(parse_filter("verdict:fail")).runs) == 4
