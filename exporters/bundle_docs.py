@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from exporters.populations import Population
+from ledger.markdown import markdown_code, markdown_text
 
 __all__ = ["known_gaps_md", "readme", "verify_md"]
 
@@ -30,9 +31,13 @@ def readme(  # noqa: PLR0917 (plain text template)
     rows = "\n".join(
         f"| {p.control} | {p.title} | `{p.path}` | {n} |" for p, n in zip(pops, counts, strict=True)
     )
+    # the origin and tenant are names a writer chose: never Markdown structure (ledger.markdown)
+    params = {k: markdown_text(params[k]) for k in ("origin", "since", "until")} | {
+        "tenant": markdown_code(params["tenant"])
+    }
     return f"""# Evidence bundle {export_id}
 
-Audit-ledger evidence for **{params["origin"]}** (tenant `{params["tenant"]}`), period
+Audit-ledger evidence for **{params["origin"]}** (tenant {params["tenant"]}), period
 **[{params["since"]}, {params["until"]})** by event time (`occurred_at`), created {created_at}.
 
 - {events} events in scope, the full population: `ledger/events.parquet` (flat columns + the
@@ -148,8 +153,9 @@ def known_gaps_md(gaps: list[dict[str, Any]]) -> str:
         "",
     ]
     for gap in gaps:
-        where = f" (seq {gap['seq']}, {gap['occurred_at']})" if "seq" in gap else ""
+        where = f" (seq {gap['seq']}, {markdown_text(gap['occurred_at'])})" if "seq" in gap else ""
         detail = gap.get("details")
         text = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
-        lines.append(f"- **{gap['kind']}**{where}: {text}")
+        # details quote what writers recorded (ledger.markdown: inert, one line)
+        lines.append(f"- **{markdown_text(gap['kind'])}**{where}: {markdown_text(text)}")
     return "\n".join(lines) + "\n"
