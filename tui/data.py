@@ -19,6 +19,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 import psycopg
 
 from ledger import ids
+from ledger.backlog import Backlog, read_backlog
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store import board as store
@@ -169,6 +170,7 @@ class BoardData:
     approvals: list[OpenApproval]
     chain: dict[str, int]  # origin -> latest checkpoint size
     total_runs: int
+    backlog: Backlog | None = None  # intake waiting (ledger.backlog), shown in the header
 
 
 @dataclass
@@ -215,7 +217,8 @@ class LedgerData:
             for r in reversed(runs)
             if flt.matches(r, fails.get(r.run_id, 0))
         ]
-        return BoardData(shown[:limit], approvals, chain, len(runs))
+        backlog = self.call(read_backlog)
+        return BoardData(shown[:limit], approvals, chain, len(runs), backlog)
 
     def origin_size(self, origin: str) -> int:
         """Number of events in one log."""

@@ -12,11 +12,14 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from exporters.bundle import ExportParams
+from exporters.registry import get
 from ledger.backlog import read_backlog
 from ledger.config import Settings
 from ledger.db.connect import connect
@@ -29,12 +32,16 @@ STALLED_LINE = re.compile(
 )
 
 
+def make_waiting(conn: psycopg.Connection, settings: Settings) -> None:
+    """One sequenced run and two acknowledged events waiting for two hours (owner back-dates)."""
+    append(conn, settings, chained_run(1))
+    submit(conn, chained_run(1)[1:3], settings)  # no run.started: held in intake
+    conn.execute("UPDATE ledger_intake SET received_at = now() - interval '2 hours'")
+
+
 @pytest.fixture
 def waiting(ledger_conn: psycopg.Connection, ledger_settings: Settings) -> psycopg.Connection:
-    """A ledger with one sequenced run and two acknowledged events waiting for two hours."""
-    append(ledger_conn, ledger_settings, chained_run(1))
-    submit(ledger_conn, chained_run(1)[1:3], ledger_settings)  # no run.started: held in intake
-    ledger_conn.execute("UPDATE ledger_intake SET received_at = now() - interval '2 hours'")
+    make_waiting(ledger_conn, ledger_settings)
     return ledger_conn
 
 
@@ -69,6 +76,22 @@ def test_verify_exits_stalled_when_old_events_wait_unsequenced(waiting: Any, cli
     lines = res.stdout.splitlines()
     at = lines.index("intake pending: 2")
     assert res.exit_code == 0 and STALLED_LINE.fullmatch(lines[at + 1]), res.stdout
+
+
+def test_metrics_export_carries_the_backlog(
+    waiting: psycopg.Connection, ledger_settings: Settings, tmp_path: Path
+) -> None:
+    params = ExportParams(since="2020-01-01T00:00:00Z", until="2100-01-01T00:00:00Z",
+                          out=tmp_path / "m")
+    get("otel-metrics").run(waiting, ledger_settings, params, None)
+    doc = json.loads((tmp_path / "m/metrics.otlp.json").read_text())
+    gauges = {
+        m["name"]: m["gauge"]["dataPoints"][0]
+        for m in doc["resourceMetrics"][0]["scopeMetrics"][0]["metrics"] if "gauge" in m
+    }
+    assert gauges["agent_ledger.intake.pending"]["asInt"] == "2"
+    assert gauges["agent_ledger.intake.oldest_age"]["asDouble"] == pytest.approx(7200, abs=120)
+    assert gauges["agent_ledger.sequencer.running"]["asInt"] == "0"
 
 
 @pytest.mark.usefixtures("live_serve")
