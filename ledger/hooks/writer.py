@@ -29,6 +29,7 @@ from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.hooks.encoding import Ack, Pending, RunChain, WriterStats, encode_pending
 from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.rejects import RejectWatch
 from ledger.hooks.spool import Spool, is_unavailable
 from ledger.store.append import EncodedEvent
 from ledger.store.door import append_encoded
@@ -74,6 +75,7 @@ class Writer:
         self.batch_size = batch_size
         self.spool = Spool(settings.spool_dir)
         self.stats = WriterStats()
+        self.rejects = RejectWatch(settings.spool_dir)
         self._connect = connect or self._default_connect
         self._submit = submit or self._default_submit
         if sequence is None:
@@ -198,11 +200,14 @@ class Writer:
         if self.degraded and time.monotonic() >= self._next_retry:
             self._recover(force=False)
         self._maybe_sequence(force=False)
+        if self._sequence is None:  # `ledger serve` sequences: learn its rejects meanwhile
+            self._check_rejects()
 
     def _barrier(self) -> bool:
         try:
             self._recover(force=True)
             self._maybe_sequence(force=True)
+            self._check_rejects()
         except Exception as exc:  # pragma: no cover - defensive; never kill the thread
             self.stats.errors.append(f"flush: {exc}")
         return not self.degraded
@@ -224,7 +229,9 @@ class Writer:
         held = [(e.event_id, self._private[e.event_id]) for e in items
                 if e.event_id in self._private]
         if not held:
-            return self._submit(conn, items)
+            result = self._submit(conn, items)
+            self.rejects.submitted(e.event_id for e in items)
+            return result
         from ledger.privacy import seal_payloads
 
         with conn.transaction():
@@ -234,6 +241,7 @@ class Writer:
             result = self._submit(conn, items)
         for event_id, _ in held:
             self._private.pop(event_id, None)
+        self.rejects.submitted(e.event_id for e in items)
         return result
 
     # -- delivery ----------------------------------------------------------------------------
@@ -330,6 +338,19 @@ class Writer:
             self._unsequenced = False
         except Exception as exc:
             self.stats.errors.append(f"sequence: {type(exc).__name__}: {exc}"[:500])
+            if is_unavailable(exc):
+                self._drop_conn()
+            return
+        self._check_rejects()
+
+    def _check_rejects(self) -> None:
+        """Ask where submitted events are; warn about and count the rejected ones (never silent)."""
+        if self._conn is None:
+            return
+        try:
+            self.stats.rejected += self.rejects.check(self._conn)
+        except Exception as exc:
+            self.stats.errors.append(f"rejects: {type(exc).__name__}: {exc}"[:500])
             if is_unavailable(exc):
                 self._drop_conn()
 

@@ -8,11 +8,14 @@ holds the transaction-level sequencer lock. `pg_locks` shows both to any role.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 import psycopg
 
 from ledger.db.sqlfiles import query
 
-__all__ = ["hold_serve_lock", "intake_backlog", "release_serve_lock"]
+__all__ = ["hold_serve_lock", "intake_backlog", "reject_reasons", "release_serve_lock"]
 
 
 def intake_backlog(conn: psycopg.Connection) -> tuple[int, float | None, bool]:
@@ -36,3 +39,11 @@ def release_serve_lock(conn: psycopg.Connection) -> None:
         conn.execute(query("release_serve_lock"))
     except psycopg.Error:
         pass  # the connection is gone or broken: PostgreSQL released the lock with the session
+
+
+def reject_reasons(
+    conn: psycopg.Connection, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The sequencer's reason for each of these event ids it rejected (others are left out)."""
+    rows = conn.execute(query("reject_reasons"), (list(event_ids),)).fetchall()
+    return {event_id: str(reason) for event_id, reason in rows}

@@ -20,3 +20,7 @@ SELECT pg_advisory_lock_shared(7162535)
 
 -- release_serve_lock --
 SELECT pg_advisory_unlock_shared(7162535)
+
+-- reject_reasons --
+-- Why the sequencer rejected each of these (the writer's own) event ids (migration 0012).
+SELECT event_id, reason FROM ledger_reject_reasons(%s::uuid[])
