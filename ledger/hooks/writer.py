@@ -34,6 +34,7 @@ from ledger.hooks.spool import Spool, is_unavailable
 from ledger.store.append import EncodedEvent
 from ledger.store.door import append_encoded
 from ledger.store.sequencer import try_sequence
+from ledger.terminal import printable
 
 __all__ = ["Ack", "Pending", "RunChain", "Writer", "WriterStats"]
 
@@ -91,6 +92,7 @@ class Writer:
         self._next_retry = 0.0
         self._last_sequence = 0.0
         self._unsequenced = False
+        self._sequence_problem = ""  # last one warned about (a bad log key): warn once each
         self._carry: list[tuple[EncodedEvent, Pending | None]] = []
         # private payloads (committed identity tokens) waiting for their event's transaction
         self._private: dict[Any, tuple[str, tuple[Any, ...]]] = {}
@@ -340,7 +342,12 @@ class Writer:
             self.stats.errors.append(f"sequence: {type(exc).__name__}: {exc}"[:500])
             if is_unavailable(exc):
                 self._drop_conn()
+            elif str(exc) != self._sequence_problem:  # e.g. a bad log key: durable, not logged
+                self._sequence_problem = str(exc)
+                log.warning("ledger: events are durable in intake but cannot be sequenced: %s",
+                            printable(str(exc)))
             return
+        self._sequence_problem = ""
         self._check_rejects()
 
     def _check_rejects(self) -> None:

@@ -22,6 +22,7 @@ from ledger.config import Settings
 from ledger.store.append import EncodedEvent
 from ledger.store.door import append_encoded
 from ledger.store.read import run_events
+from ledger.store.sequencer import log_signer
 
 
 def _poisoning(conn: Any, items: Sequence[EncodedEvent]) -> object:
@@ -55,3 +56,30 @@ def test_rejected_event_is_warned_counted_and_shown(
     assert "rejected by the sequencer after submit: 1 events (reasons in rejected.log)" in (
         res.stdout
     ), res.stdout
+
+
+def test_bad_log_key_is_warned_and_the_retry_stores_each_event_once(
+    ledger_settings: Settings, ledger_conn: psycopg.Connection, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Hooks keep recording (the receipt is "durable in intake", so a tool is not refused for a
+    sequencing problem); the key problem is said at once and nothing is stored twice."""
+    log_signer(ledger_settings)  # the ledger has its key; then the file is damaged
+    key = ledger_settings.log_key_path
+    good = key.read_bytes()
+    key.write_bytes(b"this is not a key\n")
+    writer = hooks.configure(ledger_settings, sequence=True, retry_interval=0.05,
+                             sequence_interval=0.0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="ledger.hooks"), hooks.run(agent="a") as run:
+            pass
+        assert writer.flush()
+        warned = [r.getMessage() for r in caplog.records if r.name == "ledger.hooks"]
+        assert len(warned) == 1 and warned[0].startswith(
+            "ledger: events are durable in intake but cannot be sequenced: "
+        ) and str(key) in warned[0], warned
+        key.write_bytes(good)
+        assert writer.flush()
+    finally:
+        hooks.shutdown()
+    assert [e.seq for e in run_events(ledger_conn, run.run_id)] == [0, 1]
+    assert ledger_conn.execute("SELECT count(*) FROM ledger_intake").fetchone() == (0,)
