@@ -42,7 +42,7 @@ from ledger.secrets import scrub_event_json
 from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake
 from ledger.store.door import append_encoded
 from ledger.store.read import event_by_id, receipt_states, run_head
-from ledger.store.sequencer import try_sequence
+from ledger.store.sequencer import log_signer, try_sequence
 
 __all__ = [
     "ALREADY_PRESENT",
@@ -341,7 +341,12 @@ def _settle(conn: psycopg.Connection, result: IngestResult, state: _State) -> No
 def ingest(
     conn: psycopg.Connection, lines: Iterable[bytes], settings: Settings, batch: int = 1000
 ) -> IngestResult:
-    """Validate, submit and sequence JSON Lines; one outcome per non-blank line."""
+    """Validate, submit and sequence JSON Lines; one outcome per non-blank line.
+
+    The log key is loaded first: a key problem ends the command before any line is stored, so
+    a retry after fixing the key cannot leave a second copy behind.
+    """
+    log_signer(settings)
     result = IngestResult()
     state = _State(conn, settings, _Heads(conn))
     numbered = _numbered(lines)

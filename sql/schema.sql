@@ -18,6 +18,16 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.ledger_reject_reasons(ids uuid[]) RETURNS TABLE(event_id uuid, reason text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT DISTINCT ON (r.event_id) r.event_id, r.reason
+    FROM ledger_rejects r
+    WHERE r.event_id = ANY (ids)
+    ORDER BY r.event_id, r.rejected_at DESC
+$$;
+
 CREATE FUNCTION public.ledger_visible_origin(o text, r name) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public'
@@ -303,6 +313,10 @@ CREATE POLICY tenant_read ON public.ledger_payloads FOR SELECT TO ledger_reader 
 CREATE POLICY tenant_read ON public.ledger_rejects FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
 
 CREATE POLICY tenant_read ON public.ledger_tiles FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
+
+REVOKE ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) TO ledger_reader;
 
 REVOKE ALL ON FUNCTION public.ledger_visible_origin(o text, r name) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_visible_origin(o text, r name) TO ledger_reader;

@@ -19,6 +19,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 import psycopg
 
 from ledger import ids
+from ledger.backlog import Backlog, read_backlog
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store import board as store
@@ -173,6 +174,7 @@ class BoardData:
     approvals: list[OpenApproval]
     chain: dict[str, int]  # origin -> latest checkpoint size
     total_runs: int
+    backlog: Backlog | None = None  # intake waiting (ledger.backlog), shown in the header
 
 
 @dataclass
@@ -228,7 +230,8 @@ class LedgerData:
             verdict = _verdict_of(r.run_id, sets, marks, known or {})
             if flt.matches(r, verdict):
                 shown.append(BoardRun(r, verdict))
-        return BoardData(shown[:limit], approvals, chain, len(runs))
+        backlog = self.call(read_backlog)
+        return BoardData(shown[:limit], approvals, chain, len(runs), backlog)
 
     def origin_size(self, origin: str) -> int:
         """Number of events in one log."""

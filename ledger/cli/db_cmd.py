@@ -23,6 +23,7 @@ app = typer.Typer(
 @app.command("status")
 def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Which database is in use (embedded or external), its schema version and log sizes."""
+    from ledger.backlog import read_backlog
     from ledger.db.embedded import embedded_status
     from ledger.db.migrate import schema_version
     from ledger.db.sqlfiles import migration_files, query
@@ -45,6 +46,7 @@ def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
         "schema_version": schema_version(conn),
         "latest_migration": migration_files()[-1][0],
         "intake_pending": int(conn.execute(query("intake_count")).fetchone()[0]),  # type: ignore[index]
+        "backlog": (backlog := read_backlog(conn)).as_dict(),
         "logs": logs,
         "embedded_server": {**asdict(embedded), "was_running": was_running} if embedded else None,
     }
@@ -59,6 +61,8 @@ def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
         typer.echo(f"embedded server: {_lifetime(embedded, was_running)}")
     typer.echo(f"schema version: {info['schema_version']} (latest {info['latest_migration']})")
     typer.echo(f"intake pending: {info['intake_pending']}")
+    if backlog.count:
+        typer.echo(backlog.line())
     for origin, size in logs.items():
         typer.echo(f"log {origin}: {size} events")
 

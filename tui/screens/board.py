@@ -199,7 +199,7 @@ class BoardScreen(LedgerScreen):
         mode = " │ [b magenta]READ-ONLY[/]" if lapp.readonly else ""
         return (
             " │ ".join(parts or ["empty ledger"])
-            + f" │ {shown} │ approvals open {len(board.approvals)}{mode}"
+            + f" │ {shown} │ approvals open {len(board.approvals)}{_intake(board)}{mode}"
         )
 
     # ------------------------------------------------------------------ actions
@@ -286,3 +286,15 @@ class BoardScreen(LedgerScreen):
 
     def action_reload(self) -> None:
         self.reload()
+
+
+def _intake(board: BoardData) -> str:
+    """The intake backlog for the header (nothing when intake is empty), as `ledger verify`."""
+    backlog = board.backlog
+    if backlog is None or not backlog.count:
+        return ""
+    age = f"oldest {backlog.oldest_age_seconds or 0.0:.0f}s"
+    if backlog.stalled:
+        return f" │ [b red]intake {backlog.count} STALLED[/] ({age}, no sequencer running)"
+    who = "sequencer running" if backlog.sequencer_running else "no sequencer running"
+    return f" │ [yellow]intake {backlog.count}[/] ({age}, {who})"
