@@ -30,6 +30,7 @@ from exporters.bundle_scan import PopWriters, scope_batches
 from exporters.bundle_seal import HashingSink, file_entry, seal
 from exporters.bundle_tokens import write_identity_tokens
 from exporters.bundle_tree import TreeWriter
+from exporters.bundle_witness import write_cosigned
 from exporters.dsse import dsse_keyid
 from exporters.populations import Population, select
 from exporters.rows import EVENT_SCHEMA
@@ -374,6 +375,7 @@ def export_bundle(
         witness_vkeys=[v.vkey for v in verifiers[1:]],
     )
     tokens = write_identity_tokens(conn, settings, origin, out, params.identity_tokens)
+    tree_files += (cosigned := write_cosigned(conn, out, origin, end.tree_size))[0]
     files = [*events.files, *tree_files, *pop_files, *tokens.files, *extras.write_all(context)]
     predicate = {
         "export_id": context.export_id,
@@ -383,6 +385,7 @@ def export_bundle(
     }
     manifest = _manifest(context, scope, start_root, pop_summary, files)
     manifest["identity_tokens"] = tokens.section
+    manifest["checkpoints"]["end"]["cosigned"] = cosigned[1]
     result = ExportResult(
         out,
         events.count,

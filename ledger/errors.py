@@ -36,6 +36,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     DATABASE = 3
     KEY = 4
+    UNTRUSTED = 5
     INTERNAL = 70
     INTERRUPTED = 130
 
@@ -52,6 +53,8 @@ _MEANINGS = {
     ExitCode.USAGE: "bad input: unknown option, bad file, time, id or value (one line says which)",
     ExitCode.DATABASE: "the database cannot be reached or refused the connection",
     ExitCode.KEY: "a key is missing, unreadable or has unsafe permissions",
+    ExitCode.UNTRUSTED: "consistent, but not checked against keys you trust (verify-bundle "
+    "without --trust): compare the printed fingerprints out of band",
     ExitCode.INTERNAL: "internal error (a bug): one line on stderr; please report it",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); nothing already acknowledged is lost",
 }
