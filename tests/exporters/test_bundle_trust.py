@@ -13,6 +13,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -43,6 +45,8 @@ from tests.exporters.test_tamper import reseal
 from tests.ledgerkit import append
 
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
+FENCE = re.compile(r"^```(sh|sql|python)\n(.*?)^```$", re.S | re.M)
+PINNED = "<public key hex of the log key you pinned in step 1>"
 
 
 @dataclasses.dataclass
@@ -230,3 +234,109 @@ def test_witness_cosignature_travels_and_a_forged_one_fails(world: World) -> Non
     assert (report.verdict, report.checks["witness"]) == ("OK", "no witness")
     report = verify_bundle(stripped, world.log_pub, None, [witness])
     assert report.verdict == "INVALID" and report.witness == "no witness"
+
+
+def run_verify_md(bundle: Path, pub_hex: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Run every shell, Python and DuckDB block of the bundle's VERIFY.md in the bundle, in order.
+
+    Returns "lang ok" / "lang FAIL" per block. The Python block gets the pinned key's hex in
+    place of its placeholder; a DuckDB SELECT (each is marked "expect 0") passes when it is 0.
+    """
+    monkeypatch.chdir(bundle)
+    con = duckdb.connect()
+    results = []
+    for lang, code in FENCE.findall((bundle / "VERIFY.md").read_text()):
+        if lang == "sh":
+            proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", code], cwd=bundle,
+                                  capture_output=True, check=False)
+            ok = proc.returncode == 0
+        elif lang == "python":
+            try:
+                exec(code.replace(PINNED, pub_hex), {})  # the documented step, as written
+                ok = True
+            except Exception:  # any refusal by the library fails the step
+                ok = False
+        else:
+            ok = True
+            for raw in code.split(";"):
+                if statement := re.sub(r"--[^\n]*", "", raw).strip():
+                    rows = con.execute(statement).fetchall()
+                    ok &= not statement.startswith("SELECT") or rows == [(0,)]
+        results.append(f"{lang} {'ok' if ok else 'FAIL'}")
+    return results
+
+
+GENUINE = ["sh ok", "python ok", "sh ok", "sql ok", "sql ok"]
+
+
+def test_verify_md_steps_pass_on_a_genuine_bundle(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (world.bundle / "VERIFY.md").read_text()
+    assert text.count("-- expect 0") == 2 and "' attestation/statement.intoto.json" not in text
+    pub = log_signer(world.settings).public_key.hex()
+    assert run_verify_md(world.bundle, pub, monkeypatch) == GENUINE
+
+
+def _rewrite_side_file(out: Path) -> None:
+    """Edit events.jsonl, then fix SHA256SUMS, the manifest and the unsigned statement copy."""
+    jsonl = out / "ledger/events.jsonl"
+    jsonl.write_text(jsonl.read_text().replace('"alice"', '"mallory"', 1))
+    digest = hashlib.sha256(jsonl.read_bytes()).hexdigest()
+    manifest = json.loads((out / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        if entry["path"] == "ledger/events.jsonl":
+            entry["sha256"], entry["bytes"] = digest, jsonl.stat().st_size
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    new = {"ledger/events.jsonl": digest,
+           "manifest.json": hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()}
+    side = out / "attestation/statement.intoto.json"
+    statement = json.loads(side.read_text())
+    for subject in statement["subject"]:
+        subject["digest"]["sha256"] = new.get(subject["name"], subject["digest"]["sha256"])
+    side.write_text(json.dumps(statement) + "\n")
+    sums = [line.split("  ", 1) for line in (out / "SHA256SUMS").read_text().splitlines()]
+    (out / "SHA256SUMS").write_text("".join(
+        f"{hashlib.sha256((out / name).read_bytes()).hexdigest()}  {name}\n" for _, name in sums
+    ))
+
+
+def _edit_body(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows[5]["body"] = rows[5]["body"].replace('"alice"', '"mallory"')
+    return rows
+
+
+def _drop_mid_run_event(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows.pop(4)
+    return rows
+
+
+def _rewrite_events(out: Path, edit: Any, signer: Signer) -> None:
+    table = pq.read_table(out / "ledger/events.parquet")
+    rows = edit(table.to_pylist())
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), out / "ledger/events.parquet")
+    (out / "ledger/events.jsonl").write_text("".join(r["body"] + "\n" for r in rows))
+    reseal(out, signer)
+
+
+def test_verify_md_steps_fail_on_tampered_bundles(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signer = log_signer(world.settings)
+    pub = signer.public_key.hex()
+    side = world.copy("side-file")
+    _rewrite_side_file(side)  # the unsigned copy agrees; the signed payload does not
+    assert run_verify_md(side, pub, monkeypatch) == ["sh ok", "python ok", "sh FAIL", "sql ok",
+                                                     "sql ok"]
+    body = world.copy("body")  # an insider with the log key re-seals an edited body
+    _rewrite_events(body, _edit_body, signer)
+    assert run_verify_md(body, pub, monkeypatch) == ["sh ok", "python ok", "sh ok", "sql FAIL",
+                                                     "sql ok"]
+    gap = world.copy("gap")
+    _rewrite_events(gap, _drop_mid_run_event, signer)
+    assert run_verify_md(gap, pub, monkeypatch) == ["sh ok", "python ok", "sh ok", "sql ok",
+                                                    "sql FAIL"]
+    resigned = world.copy("resigned")  # the attacker of issue 15: only the pinned key tells
+    delete_run_and_resign(resigned, Signer.generate("attacker"))
+    assert run_verify_md(resigned, pub, monkeypatch) == ["sh ok", "python FAIL", "sh ok",
+                                                         "sql ok", "sql ok"]
