@@ -354,6 +354,7 @@ def export_bundle(
         )
     param_json = params.as_json(origin)
     pop_files, pop_summary = _write_populations(out, scope, events.pops, param_json)
+    tree_files += (cosigned := write_cosigned(conn, out, origin, end.tree_size))[0]
     context = extras.Context(
         out=out,
         conn=conn,
@@ -373,9 +374,9 @@ def export_bundle(
         dsse_keyid=dsse_keyid(signer.public_key),
         signer_public_key=signer.public_key,
         witness_vkeys=[v.vkey for v in verifiers[1:]],
+        cosigned=cosigned[1],
     )
     tokens = write_identity_tokens(conn, settings, origin, out, params.identity_tokens)
-    tree_files += (cosigned := write_cosigned(conn, out, origin, end.tree_size))[0]
     files = [*events.files, *tree_files, *pop_files, *tokens.files, *extras.write_all(context)]
     predicate = {
         "export_id": context.export_id,

@@ -207,6 +207,8 @@ def _forge_cosignature(out: Path) -> None:
 def test_witness_cosignature_travels_and_a_forged_one_fails(world: World) -> None:
     manifest = json.loads((world.bundle / "manifest.json").read_text())
     assert manifest["checkpoints"]["end"]["cosigned"] == "checkpoints/end.cosigned.note"
+    gaps = json.loads((world.bundle / "exceptions/known_gaps.json").read_text())
+    assert "no_witness" not in {gap["kind"] for gap in gaps}
     witness = CosignatureVerifier.from_vkey(world.witness_vkey.read_text())
     assert witness.timestamp((world.bundle / "checkpoints/end.cosigned.note").read_bytes()) > 0
     assert Witness(world.tmp / "witness").latest(world.settings.origin())[0] == (  # type: ignore[index]
