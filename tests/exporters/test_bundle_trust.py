@@ -28,9 +28,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from psycopg import conninfo
+from typer.testing import CliRunner
 
 from exporters.bundle import ExportParams, export_bundle
 from exporters.bundle_verify import verify_bundle
+from exporters.cli.verify_bundle_cmd import app as verify_bundle_app
 from exporters.dsse import dsse_keyid
 from exporters.populations import POPULATIONS, csv_bytes, population_rows, project_rows
 from ledger.config import Settings
@@ -99,12 +101,20 @@ def world(
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def verify_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real `ledger verify-bundle` (it needs no database)."""
-    return subprocess.run(
-        [LEDGER_BIN, "verify-bundle", *args], capture_output=True, text=True, check=False,
-        timeout=120,
-    )
+def verify_cli(*args: str, real: bool = False) -> tuple[int, str]:
+    """`ledger verify-bundle ARGS` in process (its typer app), or as the real binary: (exit, out).
+
+    The real process costs seconds of imports on a loaded machine; one attack uses it to prove
+    the exit code the shell sees, the others run the same command in process.
+    """
+    if real:
+        proc = subprocess.run([LEDGER_BIN, "verify-bundle", *args], capture_output=True,
+                              text=True, check=False, timeout=120)
+        return proc.returncode, proc.stdout
+    res = CliRunner().invoke(verify_bundle_app, list(args))
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return res.exit_code, res.stdout
 
 
 def _rewrite_populations(out: Path, rows: list[dict[str, Any]]) -> None:
@@ -154,19 +164,18 @@ def delete_run_and_resign(out: Path, attacker: Signer) -> str:
 
 
 def test_genuine_bundle_ok_only_with_keys_from_outside(world: World) -> None:
-    res = verify_cli(str(world.bundle), "--trust", str(world.log_pub),
-                     "--witness-key", str(world.witness_vkey))
-    assert res.returncode == ExitCode.OK, res.stdout + res.stderr
-    assert res.stdout.startswith("OK: bundle valid:")
-    assert "witness: cosigned by agent-ledger-witness at " in res.stdout
-    res = verify_cli(str(world.bundle))
-    assert res.returncode == ExitCode.UNTRUSTED, res.stdout + res.stderr
-    assert res.stdout.startswith("UNTRUSTED: consistent only under keys the bundle supplies")
-    assert "OK" not in res.stdout.split("\n", 1)[0]
+    code, out = verify_cli(str(world.bundle), "--trust", str(world.log_pub),
+                           "--witness-key", str(world.witness_vkey))
+    assert code == ExitCode.OK, out
+    assert out.startswith("OK: bundle valid:")
+    assert "witness: cosigned by agent-ledger-witness at " in out
+    code, out = verify_cli(str(world.bundle))
+    assert code == ExitCode.UNTRUSTED, out
+    assert out.startswith("UNTRUSTED: consistent only under keys the bundle supplies")
+    assert "OK" not in out.split("\n", 1)[0]
     signer = log_signer(world.settings)
-    assert f"log key {signer.name}: {fingerprint(signer)}" in res.stdout
-    assert (f"keyid {dsse_keyid(signer.public_key)} (signed this bundle's DSSE envelope)"
-            in res.stdout)
+    assert f"log key {signer.name}: {fingerprint(signer)}" in out
+    assert f"keyid {dsse_keyid(signer.public_key)} (signed this bundle's DSSE envelope)" in out
 
 
 def test_run_deleted_and_resigned_by_an_attacker_is_never_ok(world: World) -> None:
@@ -177,14 +186,14 @@ def test_run_deleted_and_resigned_by_an_attacker_is_never_ok(world: World) -> No
     assert (report.valid, report.verdict) == (True, "UNTRUSTED"), report.problems
     runs = pq.read_table(world.bundle / "ledger/events.parquet").column("run_id").to_pylist()
     assert report.events == len(runs) - runs.count(victim) == 27  # a whole run of 9 is gone
-    res = verify_cli(str(out))
-    assert res.returncode == ExitCode.UNTRUSTED, res.stdout + res.stderr
-    assert "OK: bundle valid" not in res.stdout and res.stdout.startswith("UNTRUSTED:")
+    code, stdout = verify_cli(str(out), real=True)
+    assert code == ExitCode.UNTRUSTED == 5, stdout
+    assert "OK: bundle valid" not in stdout and stdout.startswith("UNTRUSTED:")
     attacker_id = dsse_keyid(attacker.public_key)
-    assert f"keyid {attacker_id} (signed this bundle's DSSE envelope)" in res.stdout
-    res = verify_cli(str(out), "--trust", str(world.log_pub), "--json")
-    assert res.returncode == ExitCode.INVALID, res.stdout + res.stderr
-    doc = json.loads(res.stdout)
+    assert f"keyid {attacker_id} (signed this bundle's DSSE envelope)" in stdout
+    code, stdout = verify_cli(str(out), "--trust", str(world.log_pub), "--json")
+    assert code == ExitCode.INVALID, stdout
+    doc = json.loads(stdout)
     assert doc["verdict"] == "INVALID"
     assert {"file": "attestation/bundle.dsse.json", "row": None, "seq": None, "reason": (
         "DSSE verification failed: no signature by a trusted key (signed by unknown key(s) "
