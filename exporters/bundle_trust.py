@@ -38,34 +38,47 @@ class Trust:
     source: str
     #: the DSSE keys as the file names them (for printing the claimed fingerprints)
     labels: dict[str, str] = field(default_factory=dict)
+    #: witness keys (C2SP cosignature/v1 vkeys) found among the keys
+    cosigners: list[CosignatureVerifier] = field(default_factory=list)
+
+
+def _key(vkey: str, trust: Trust, *, witness: bool) -> None:
+    """Sort one vkey: a cosignature/v1 key is a witness's, an Ed25519 note key a log's."""
+    try:
+        verifier = Verifier.from_vkey(vkey)
+    except NoteError:
+        trust.cosigners.append(CosignatureVerifier.from_vkey(vkey))
+        return
+    (trust.witnesses if witness else trust.log).append(verifier)
 
 
 def load_trust(path: Path) -> Trust:
-    """A trust.json (as in `keys/`) or a text file of C2SP vkeys, one per line."""
+    """A trust.json (as in `keys/`) or a text file of C2SP vkeys, one per line.
+
+    Witness keys in cosignature/v1 form (`ledger witness init` prints one) may be listed with
+    the others: they check the end checkpoint's cosignature as `--witness-key` does.
+    """
     text = path.read_text(encoding="utf-8")
-    labels: dict[str, str] = {}
+    trust = Trust([], [], {}, str(path))
     if text.lstrip().startswith("{"):
         doc = json.loads(text)
-        log = [Verifier.from_vkey(k["vkey"]) for k in doc.get("log_keys", [])]
-        wit = [Verifier.from_vkey(k["vkey"]) for k in doc.get("witness_keys", [])]
-        dsse = {}
+        for k in doc.get("log_keys", []):
+            _key(k["vkey"], trust, witness=False)
+        for k in doc.get("witness_keys", []):
+            _key(k["vkey"], trust, witness=True)
         for k in doc.get("dsse_signers", []):
             public = bytes.fromhex(k["public_key_hex"])
             # the key id is recomputed: a claimed id that is not sha256(key) names nothing
-            dsse[dsse_keyid(public)] = public
-            labels[dsse_keyid(public)] = str(k.get("key", "DSSE signer"))
+            trust.dsse[dsse_keyid(public)] = public
+            trust.labels[dsse_keyid(public)] = str(k.get("key", "DSSE signer"))
     else:
-        log = [
-            Verifier.from_vkey(line.strip())
-            for line in text.splitlines()
-            if line.strip() and not line.startswith("#")
-        ]
-        wit = []
-        dsse = {}
-    for v in log:
-        dsse.setdefault(dsse_keyid(v.public_key), v.public_key)
-        labels.setdefault(dsse_keyid(v.public_key), f"log key {v.name}")
-    return Trust(log, wit, dsse, str(path), labels)
+        for line in text.splitlines():
+            if line.strip() and not line.startswith("#"):
+                _key(line.strip(), trust, witness=False)
+    for v in trust.log:
+        trust.dsse.setdefault(dsse_keyid(v.public_key), v.public_key)
+        trust.labels.setdefault(dsse_keyid(v.public_key), f"log key {v.name}")
+    return trust
 
 
 def load_trusts(paths: Sequence[Path]) -> Trust:
@@ -77,6 +90,7 @@ def load_trusts(paths: Sequence[Path]) -> Trust:
         merged.witnesses += [v for v in part.witnesses if v not in merged.witnesses]
         merged.dsse.update(part.dsse)
         merged.labels.update(part.labels)
+        merged.cosigners += part.cosigners
     return merged
 
 
@@ -87,6 +101,7 @@ def claimed_keys(trust: Trust, signers: Sequence[str]) -> list[str]:
         mark = " (signed this bundle's DSSE envelope)" if keyid in signers else ""
         lines.append(f"DSSE signer {trust.labels.get(keyid, '')}: keyid {keyid}{mark}")
     lines += [f"witness key {v.name}: {fingerprint(v)}" for v in trust.witnesses]
+    lines += [f"witness key {v.name}: {v.vkey}" for v in trust.cosigners]
     return lines
 
 

@@ -223,12 +223,18 @@ def test_witness_cosignature_travels_and_a_forged_one_fails(world: World) -> Non
     assert Witness(world.tmp / "witness").latest(world.settings.origin())[0] == (  # type: ignore[index]
         manifest["checkpoints"]["end"]["size"]
     )
+    # the witness key may also come in a trust file, next to the log key
+    keys = world.tmp / "auditor-keys.txt"
+    keys.write_text(world.log_pub.read_text().strip() + "\n" + world.witness_vkey.read_text())
+    report = verify_bundle(world.bundle, keys)
+    assert report.verdict == "OK" and report.witness.startswith("cosigned by agent-ledger-witness")
     # an insider holding the log key (not the witness key) forges the cosignature
     forged = world.copy("forged-witness")
     _forge_cosignature(forged)
     reseal(forged, log_signer(world.settings))
     report = verify_bundle(forged, world.log_pub, None, [witness])
     assert (report.verdict, report.witness) == ("INVALID", "cosignature not valid")
+    assert verify_bundle(forged, keys).witness == "cosignature not valid"
     assert [p.line() for p in report.problems] == [
         "checkpoints/end.cosigned.note: witness cosignature not valid: "
         "invalid cosignature by witness 'agent-ledger-witness'"
