@@ -412,6 +412,8 @@ CREATE POLICY tenant_read ON public.ledger_rejects FOR SELECT TO ledger_reader U
 
 CREATE POLICY tenant_read ON public.ledger_tiles FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
 
+CREATE POLICY writer_commitments ON public.ledger_payloads FOR SELECT TO ledger_writer USING (public.ledger_writer_may_write(origin, NULL::bytea, CURRENT_USER));
+
 CREATE POLICY writer_insert ON public.ledger_intake FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, body, CURRENT_USER));
 
 CREATE POLICY writer_insert ON public.ledger_payloads FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, NULL::bytea, CURRENT_USER));
@@ -481,7 +483,7 @@ GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_writer;
 
 GRANT SELECT ON TABLE public.ledger_payloads TO ledger_reader;
 
-GRANT INSERT(commitment) ON TABLE public.ledger_payloads TO ledger_writer;
+GRANT SELECT(commitment),INSERT(commitment) ON TABLE public.ledger_payloads TO ledger_writer;
 
 GRANT INSERT(origin) ON TABLE public.ledger_payloads TO ledger_writer;
 
@@ -503,6 +505,11 @@ GRANT INSERT(kek_id) ON TABLE public.ledger_payloads TO ledger_writer;
 
 GRANT SELECT,INSERT ON TABLE public.ledger_rejects TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_rejects TO ledger_reader;
+
+GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_writer;
+GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_reader;
+GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_operator;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_tiles TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_tiles TO ledger_reader;

@@ -24,6 +24,10 @@ $$;
 -- Also added by 0009 (slice "rules"); repeated so this migration stands alone.
 ALTER TABLE ledger_intake ADD COLUMN IF NOT EXISTS submitted_by name NOT NULL DEFAULT current_user;
 
+-- Every role may see which schema version it talks to (connect() checks it before anything).
+GRANT SELECT ON ledger_schema_migrations
+    TO ledger_writer, ledger_sequencer, ledger_reader, ledger_operator;
+
 CREATE TABLE IF NOT EXISTS ledger_writer_bindings (
     role_name name PRIMARY KEY,
     tenant    text NOT NULL,
@@ -115,6 +119,13 @@ ALTER TABLE ledger_payloads ADD CONSTRAINT payload_envelope_shape CHECK (
 );
 GRANT INSERT (commitment, origin, subject, event_id, path, ciphertext,
               scheme, public_key, wrapped_key, kek_id) ON ledger_payloads TO ledger_writer;
+-- ON CONFLICT (commitment) needs SELECT on the arbiter column, and then RLS checks the new row
+-- against a SELECT policy too: writers see the commitment column of their own tenant's rows
+-- (salted hashes that are in the log bodies anyway), nothing else.
+GRANT SELECT (commitment) ON ledger_payloads TO ledger_writer;
+DROP POLICY IF EXISTS writer_commitments ON ledger_payloads;
+CREATE POLICY writer_commitments ON ledger_payloads FOR SELECT TO ledger_writer
+    USING (ledger_writer_may_write(origin, NULL, current_user));
 
 -- ---------------------------------------------------------------- the tenant-scoped read API
 
