@@ -1,12 +1,15 @@
 -- Named DML. Each query starts with a "-- name --" header line.
 
 -- submit_events --
+-- Ids already logged are asked of the tenant-scoped read API (writers cannot read the log), once
+-- per statement for the whole batch.
+WITH batch AS (
+    SELECT * FROM unnest(%b::uuid[], %b::text[], %b::uuid[], %b::bigint[], %b::bytea[])
+                  WITH ORDINALITY AS e(event_id, origin, run_id, run_seq, body, ord)
+), logged AS (SELECT ledger_logged_ids(array_agg(event_id)) AS ids FROM batch)
 INSERT INTO ledger_intake (event_id, origin, run_id, run_seq, body)
-SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body
-FROM unnest(%b::uuid[], %b::text[], %b::uuid[], %b::bigint[], %b::bytea[])
-     WITH ORDINALITY AS e(event_id, origin, run_id, run_seq, body, ord)
--- already logged: asked through the tenant-scoped API (writers cannot read the log)
-WHERE e.event_id <> ALL ((SELECT ledger_logged_ids(%b::uuid[]))::uuid[])
+SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body FROM batch e
+WHERE e.event_id <> ALL ((SELECT ids FROM logged)::uuid[])
 ORDER BY e.ord
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id

@@ -87,7 +87,6 @@ def submit_encoded(
         [item.run_id for item in items],
         [item.run_seq for item in items],
         [item.body for item in items],
-        [item.event_id for item in items],  # the ids asked of ledger_logged_ids
     )
     # One statement is its own transaction on an autocommit connection: one round trip instead
     # of BEGIN/INSERT/COMMIT. Inside a caller's transaction, a savepoint keeps it all-or-nothing

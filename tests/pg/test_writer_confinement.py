@@ -31,6 +31,7 @@ from ledger.ingest import SUBMITTED, ingest
 from ledger.privacy import redact_subject, submit_private
 from ledger.store.append import submit
 from ledger.store.read import receipt_states, run_head
+from ledger.store.roles import add_writer
 from ledger.verify import verify_ledger
 from tests.ledgerkit import append, chained_run
 
@@ -119,6 +120,15 @@ def test_writer_reads_nothing_and_writes_only_its_tenant(confined: Confined) -> 
     assert run_head(w, confined.b_run) is None
     assert receipt_states(w, [confined.b_event]) == {}
     assert w.execute("SELECT * FROM ledger_registries('agent-ledger.local/b')").fetchall() == []
+    # bound to an agent too: an event naming another agent is refused, its own is taken
+    assert add_writer(confined.owner, confined.role, "a", "bot", None)[-1] == (
+        f"re-bound {confined.role} to tenant a, agent bot: it may insert only that tenant's events")
+    insert = ("INSERT INTO ledger_intake (event_id, origin, run_id, run_seq, body) VALUES "
+              "(gen_random_uuid(), 'agent-ledger.local/a', gen_random_uuid(), 0, %s)")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        w.execute(insert, (b'{"agent":{"name":"evil"}}',))
+    w.execute(insert, (b'{"agent":{"name":"bot"}}',))
+    assert len(w.execute("SELECT event_id FROM ledger_intake").fetchall()) == 1  # its own row
     # an unbound writer is refused once any writer is bound (fail closed)
     stray = f"w_x_{uuid.uuid4().hex[:8]}"
     ident = sql.Identifier(stray)
