@@ -37,6 +37,7 @@ from ledger.hsm import is_pkcs11_uri
 from ledger.keys import KeyFileError, load_key
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
+from ledger.store.confine import can_sequence
 from ledger.store.copyrows import binary_copy
 from ledger.tiles import TileReader, consistency_ranges, extend_tiles
 from ledger.witness import Witness
@@ -454,6 +455,8 @@ def sequence_batch(
 
 def try_sequence(conn: psycopg.Connection, settings: Settings, *, wait: bool = False) -> int:
     """Drain intake while this process can hold leadership; return events sequenced."""
+    if not can_sequence(conn):  # a writer-only role: `ledger serve` sequences (0010)
+        return 0
     signer = log_signer(settings)
     total = 0
     while True:
