@@ -8,12 +8,13 @@ second); anything else falls back to the general parser, so results are always i
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from ledger.ids import parse_timestamp
 
-__all__ = ["fast_ns"]
+__all__ = ["fast_ns", "record_ns"]
 
 
 @lru_cache(maxsize=4096)
@@ -26,3 +27,11 @@ def fast_ns(text: str) -> int:
     if len(text) == 30 and text[19] == "." and text[29] == "Z":
         return _seconds(text[:19]) * 1_000_000_000 + int(text[20:29])
     return parse_timestamp(text)
+
+
+def record_ns(at: datetime | None) -> int | None:
+    """The sequencer's `recorded_at` (a database timestamp) as integer nanoseconds; None stays
+    None (a state folded without the record, e.g. in memory, has no record time)."""
+    if at is None:
+        return None
+    return calendar.timegm(at.utctimetuple()) * 1_000_000_000 + at.microsecond * 1000
