@@ -1,0 +1,117 @@
+"""Whose clock (issue 15 item 4), from the writer's side: dated times never make a time rule pass.
+
+A hostile agent host writes its runs through `ledger ingest` with `occurred_at` of its choosing;
+`ledger check` judges them. Writer times count only inside [run start, own recorded_at + skew]
+(replay.policy.timebounds); outside, the time rule is `unknown` with the reason, never `pass`.
+Honest runs keep their outcomes: in time passes, an old approval still fails. All runs go
+through one ingest and one check so the whole attack costs two CLI calls.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ledger import ids
+from ledger.events import EventBase, encode_event
+from replay.synth import RunBuilder
+
+PACK = """\
+timeouts: {overall_seconds: 600}
+policies:
+  require_approval_for:
+    - {action: refund, any: true, max_age_seconds: 60}
+"""
+ARGS = {"amount_usd": 250}
+SEC = 1_000_000_000
+
+
+def _run(*, wait_s: float = 1.0) -> tuple[RunBuilder, dict[str, EventBase]]:
+    """An honest run an hour ago: start, approval, the refund `wait_s` later, end."""
+    b = RunBuilder(start_ns=ids.now_ns() - 3600 * SEC)
+    marks = {"started": b.start()}
+    call_id = f"c-{uuid.uuid4()}"  # unique: a decision naming another run's call id would join
+    b.approve(call_id, "refund", ARGS, request=False)
+    marks["decided"] = b.events[-1]
+    b.now += int(wait_s * SEC)
+    b.tool("refund", ARGS, call_id=call_id)
+    marks["call"] = b.events[-2]
+    marks["ended"] = b.end()
+    return b, marks
+
+
+def _lines(b: RunBuilder, dated: dict[str, str]) -> list[bytes]:
+    """The run as ingest lines, with the writer's chosen `occurred_at` for some event ids
+    (run_seq and prev_run_hash left for ingest to fill in, so the chain stays intact)."""
+    out = []
+    for event in b.events:
+        obj: dict[str, Any] = json.loads(encode_event(event))
+        obj.pop("prev_run_hash", None)
+        obj.pop("run_seq", None)
+        obj["occurred_at"] = dated.get(obj["event_id"], obj["occurred_at"])
+        out.append(json.dumps(obj).encode())
+    return out
+
+
+def _verdicts(cli: Any, tmp_path: Path, runs: dict[str, list[bytes]]) -> dict[str, Any]:
+    lines = [line for run in runs.values() for line in run]
+    res = cli("ingest", "-", input=b"\n".join(lines) + b"\n")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(PACK)
+    res = cli("check", "--policy", str(pack), "--since", "2000-01-01", "--jobs", "1", "--json")
+    assert "Traceback" not in res.stderr, res.stderr
+    report = json.loads(res.stdout)
+    return {r["run_id"]: {v["rule_id"]: v for v in r["verdicts"]} for r in report["runs"]}
+
+
+def test_writer_dated_times_never_pass(cli: Any, tmp_path: Path) -> None:
+    honest, _ = _run()
+    old, _ = _run(wait_s=120)
+    future, fm = _run()  # approval dated 2030: age -4 years passed max_age_seconds on main
+    early, em = _run()  # approval dated a day before the run started
+    late, lm = _run()  # approval dated after the call it approves, though recorded before it
+    back, bm = _run()  # run.ended dated before run.started: no timeout could fire on main
+    start = ids.parse_timestamp(str(em["started"].occurred_at))
+    call_start = ids.parse_timestamp(str(lm["call"].occurred_at))
+    runs = {
+        "honest": _lines(honest, {}),
+        "old": _lines(old, {}),
+        "future": _lines(future, {str(fm["decided"].event_id): "2030-01-01T00:00:00Z"}),
+        "early": _lines(early, {str(em["decided"].event_id): ids.format_timestamp(
+            start - 86_400 * SEC)}),
+        "late": _lines(late, {str(lm["decided"].event_id): ids.format_timestamp(
+            call_start + 10 * SEC)}),
+        "back": _lines(back, {str(bm["ended"].event_id): ids.format_timestamp(
+            ids.parse_timestamp(str(bm["started"].occurred_at)) - 3600 * SEC)}),
+    }
+    by_id = {"honest": honest, "old": old, "future": future, "early": early, "late": late,
+             "back": back}
+    got = _verdicts(cli, tmp_path, runs)
+    v = {name: got[str(b.run_id)] for name, b in by_id.items()}
+
+    assert {r: x["outcome"] for r, x in v["honest"].items()} == {
+        "timeouts.overall_seconds": "pass", "approval.refund": "pass"}
+    old_age = v["old"]["approval.refund"]
+    assert old_age["outcome"] == "fail" and "old at execution, limit 60s" in old_age["explanation"]
+    assert v["old"]["timeouts.overall_seconds"]["outcome"] == "pass"
+
+    def unknown(name: str, rule: str, *words: str) -> None:
+        verdict = v[name][rule]
+        assert verdict["outcome"] == "unknown", verdict
+        assert all(w in verdict["explanation"] for w in words), verdict
+
+    decided = "approval age unknown: approval.decided appr1"
+    unknown("future", "approval.refund", decided, "is dated 2030-01-01T00:00:00",
+            "after the ledger recorded it", "+ 5s skew")
+    unknown("early", "approval.refund", decided, "before the run started")
+    unknown("late", "approval.refund", "after the call it approves started",
+            "the log recorded it before")
+    unknown("back", "timeouts.overall_seconds",
+            f"run.ended {bm['ended'].event_id} is dated", "before the run started")
+    assert v["back"]["approval.refund"]["outcome"] == "pass"  # the approval's times are fine
+    # the attacker's evidence is named: the dated event's id
+    assert str(fm["decided"].event_id) in v["future"]["approval.refund"]["evidence"]
+    assert str(bm["ended"].event_id) in v["back"]["timeouts.overall_seconds"]["evidence"]
