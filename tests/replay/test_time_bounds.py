@@ -9,13 +9,17 @@ through one ingest and one check so the whole attack costs two CLI calls.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ledger import ids
 from ledger.events import EventBase, encode_event
+from replay.policy import Verdict, check_run, compile_pack, load_pack_text
+from replay.state import fold
 from replay.synth import RunBuilder
 
 PACK = """\
@@ -115,3 +119,61 @@ def test_writer_dated_times_never_pass(cli: Any, tmp_path: Path) -> None:
     # the attacker's evidence is named: the dated event's id
     assert str(fm["decided"].event_id) in v["future"]["approval.refund"]["evidence"]
     assert str(bm["ended"].event_id) in v["back"]["timeouts.overall_seconds"]["evidence"]
+
+
+# --- the same bounds on in-memory folds (no database: fast) -------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Recorded:
+    """A stored event with the sequencer's record time (what every database read carries)."""
+
+    seq: int
+    event: EventBase
+    recorded_at: datetime | None
+
+
+def _check(pack: str, b: RunBuilder, recorded_ns: int) -> dict[str, Verdict]:
+    """Fold `b` as if the ledger recorded every event at `recorded_ns`, then check `pack`."""
+    at = datetime.fromtimestamp(recorded_ns / SEC, UTC)
+    state = fold([_Recorded(i, e, at) for i, e in enumerate(b.events)])
+    return {v.rule_id: v for v in check_run(compile_pack(load_pack_text(pack, "p.yaml")), state)}
+
+
+def _approved_then_run(lead_s: float) -> tuple[RunBuilder, int]:
+    """A run whose approval is dated `lead_s` after the instant the ledger records it."""
+    b = RunBuilder(start_ns=ids.now_ns() - 60 * SEC)
+    b.start()
+    b.approve("c1", "refund", ARGS, request=False)
+    decided = ids.parse_timestamp(str(b.events[-1].occurred_at))
+    b.tool("refund", ARGS, call_id="c1")
+    b.end()
+    return b, decided - int(lead_s * SEC)
+
+
+def test_clock_skew_is_the_packs_setting() -> None:
+    b, recorded = _approved_then_run(lead_s=3)  # dated 3 s ahead of its record, rest too
+    assert _check(PACK, b, recorded)["approval.refund"].outcome == "pass"  # default skew 5 s
+    tight = "defaults: {clock_skew_seconds: 1}\n" + PACK
+    v = _check(tight, b, recorded)["approval.refund"]
+    assert v.outcome == "unknown" and "+ 1s skew" in v.explanation, v
+
+
+def test_durations_outside_the_bounds_are_never_facts() -> None:
+    """A tool.call.ended dated before its start: the per-tool timeout and a CEL rule on the
+    call's duration are unknown (on main the negative duration passed both)."""
+    b = RunBuilder(start_ns=ids.now_ns() - 60 * SEC)
+    b.start()
+    cid = b.tool_start("search", {"q": 1})
+    b.now -= 30 * SEC
+    b.tool_end(cid, "search", seconds=0)
+    b.end()
+    pack = """\
+timeouts: {per_tool_seconds: 2}
+rules:
+  - {id: quick, scope: tool_call, expr: "call.duration_seconds < 2.0"}
+"""
+    v = _check(pack, b, ids.now_ns())
+    per_tool, quick = v["timeouts.per_tool_seconds"], v["rules.quick"]
+    assert per_tool.outcome == "unknown" and "before the call started" in per_tool.explanation
+    assert quick.outcome == "unknown", quick
