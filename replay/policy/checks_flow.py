@@ -237,8 +237,8 @@ def _expired(
     start is writer time: usable only inside the record's bounds)."""
     if a.expires_at is None:
         return
-    why = outside(f"tool.call.started of {call.tool} ({call.tool_call_id})", call.started_event_id,
-                  call.started_ns, call.started_rec_ns, state.run.started_ns, skew_ns)
+    why = outside(("tool.call.started", call), call.started_event_id, call.started_ns,
+                  call.started_rec_ns, state.run.started_ns, skew_ns)
     if why is not None:
         f.unknown(ev, f"approval {a.approval_id} expiry cannot be judged: {why}")
         return
