@@ -30,7 +30,7 @@ from replay.policy.verdict import Outcome, Verdict
 
 __all__ = ["EVALUATOR_VERSION", "CompiledPack", "check_run", "compile_pack", "run_facts"]
 
-EVALUATOR_VERSION = "replay-policy/1"
+EVALUATOR_VERSION = "replay-policy/2"  # 2: time rules bounded by recorded_at (timebounds)
 _NS = 1_000_000_000
 
 Check = Callable[[RunState], Verdict]
