@@ -40,7 +40,8 @@ def verify(
     Exit 0 when valid, 1 when not (naming the first bad seq), 2 for usage errors, 3 when the
     database cannot be reached, 4 when no trusted log key is available.
     """
-    from ledger.verify import dumps, load_pin, report_line, trusted_verifiers, verify_ledger
+    from ledger.trustroot import pin_or_rewritten, pinned_rewritten
+    from ledger.verify import dumps, report_line, trusted_verifiers, verify_ledger
     from ledger.witness import CosignatureVerifier
 
     settings = settings_from(ctx)
@@ -56,7 +57,11 @@ def verify(
     pinned = None
     if pin is not None:
         with about(f"pinned checkpoint {pin} is not valid"):
-            pinned = load_pin(pin, verifiers)
+            opened = pin_or_rewritten(pin.read_bytes(), verifiers)
+        if isinstance(opened, str):
+            typer.echo(pinned_rewritten(opened, json_out))
+            raise typer.Exit(int(ExitCode.INVALID))
+        pinned = opened
     with about("bad witness key file"):
         witnesses = [
             CosignatureVerifier.from_vkey(line.strip())
