@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ledger.note import Checkpoint, NoteError, Verifier, open_note, parse_note
+from ledger.note import Checkpoint, NoteError, Verifier, open_note, parse_note, trusted_names
 
 __all__ = [
     "FOREIGN",
@@ -36,10 +36,10 @@ def foreign_signers(note: bytes, verifiers: Sequence[Verifier]) -> str | None:
     those keep their own verdicts.
     """
     try:
-        _, sigs = parse_note(note)
+        body, sigs = parse_note(note)
     except (NoteError, ValueError):
         return None
-    trusted = {(v.name, v.key_id) for v in verifiers}
+    trusted = trusted_names(body, verifiers)
     if not sigs or any((s.name, s.key_id) in trusted for s in sigs):
         return None
     return ", ".join(f"{s.name} ({s.key_id.hex()})" for s in sigs)
@@ -51,8 +51,8 @@ def checkpoint_failure(note: str, verifiers: Sequence[Verifier], exc: Exception)
     if signers is None:
         return str(exc), "bad_checkpoint"
     return (
-        f"{FOREIGN}: signed by {signers}, a key outside the root of trust "
-        "(history rewritten or re-signed with another key)",
+        f"{FOREIGN}: no signature by a trusted key; signed by {signers}, a key outside the "
+        "root of trust (history rewritten or re-signed with another key)",
         FOREIGN,
     )
 

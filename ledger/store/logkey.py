@@ -16,6 +16,7 @@ already wrote it for rotated ledgers).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import os
@@ -28,9 +29,16 @@ from ledger.db.sqlfiles import query
 from ledger.errors import KeyUnavailable
 from ledger.hsm import is_pkcs11_uri
 from ledger.keys import KeyFileError, load_key, write_public_file
-from ledger.note import Signer
+from ledger.note import SIG_PREFIX, Signer, key_id
 
-__all__ = ["LogKeyMissing", "log_signer", "pkcs11_env", "trust_root_path", "write_trust_root"]
+__all__ = [
+    "LogKeyMissing",
+    "log_signer",
+    "pkcs11_env",
+    "sign_checkpoint",
+    "trust_root_path",
+    "write_trust_root",
+]
 
 
 class LogKeyMissing(KeyUnavailable):
@@ -61,6 +69,10 @@ def write_trust_root(settings: Settings, signer: Signer) -> bool:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return True
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _has_history(conn: psycopg.Connection | None) -> bool:
@@ -120,6 +132,18 @@ def log_signer(settings: Settings, conn: psycopg.Connection | None = None) -> Si
         ensure_first_kek(settings)  # the first log key of an empty ledger brings the file KEK
     write_trust_root(settings, signer)
     return signer
+
+
+def sign_checkpoint(signer: Signer, origin: str, body: bytes) -> bytes:
+    """The signed checkpoint note, its key named after the origin (C2SP tlog-checkpoint).
+
+    The same Ed25519 key as `signer` (file or token), only the key name, and so the key id, is
+    the origin's; verifiers trusting the log's vkey accept it (ledger.note.trusted_names), and
+    checkpoints signed under the legacy key name keep verifying.
+    """
+    sig = signer.sign(body)
+    line = f"{SIG_PREFIX}{origin} {_b64(key_id(origin, signer.public_key) + sig)}\n"
+    return body + b"\n" + line.encode("utf-8")
 
 
 def pkcs11_env() -> tuple[str, str]:

@@ -36,7 +36,7 @@ from ledger.gcpause import gc_paused
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
 from ledger.store.copyrows import binary_copy
-from ledger.store.logkey import log_signer, pkcs11_env
+from ledger.store.logkey import log_signer, pkcs11_env, sign_checkpoint
 from ledger.tiles import TileReader, consistency_ranges, extend_tiles
 from ledger.witness import Witness
 
@@ -365,7 +365,7 @@ def _extend_and_sign(
         tree.append_many(leaves[origin])
         extend_tiles(conn, origin, start, leaves[origin])
         root = tree.root()
-        note = signer.sign_note(Checkpoint(origin, tree.size, root).body())
+        note = sign_checkpoint(signer, origin, Checkpoint(origin, tree.size, root).body())
         conn.execute(
             query("insert_checkpoint"),
             (origin, tree.size, root, note.decode("utf-8"), tree.to_bytes()),

@@ -7,17 +7,20 @@ key that `ledger verify` (or `--pin`) accepts.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from pathlib import Path
 
+import nacl.signing
 import psycopg
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import ExitCode
 from ledger.note import Checkpoint, Signer
-from ledger.store.sequencer import try_sequence
+from ledger.store.sequencer import log_signer, try_sequence
 from tests.integrity.conftest import Cli
 from tests.ledgerkit import append, chained_run
 
@@ -102,7 +105,7 @@ def test_history_resigned_with_a_foreign_key_is_named(
     assert res.exit_code == ExitCode.INVALID
     assert (report["verdict"], report["first_bad_seq"]) == ("rewritten_or_foreign_key", 0)
     line = icli("verify").stdout.strip()
-    assert line.startswith("INVALID at seq 0") and "rewritten_or_foreign_key: signed by" in line
+    assert line.startswith("INVALID at seq 0") and "rewritten_or_foreign_key: no signature" in line
     assert attacker.key_id.hex() in line
     res = icli("verify", "--pin", str(pin), "--json")
     assert res.exit_code == ExitCode.INVALID and json.loads(res.stdout)["verdict"] == "rewritten"
@@ -113,3 +116,36 @@ def test_history_resigned_with_a_foreign_key_is_named(
     assert res.exit_code == ExitCode.INVALID, res.stderr
     assert res.stdout.startswith("INVALID (pinned checkpoint): rewritten: the pinned checkpoint")
     assert "rewritten with another key" in res.stdout
+
+
+def test_checkpoint_key_name_is_the_origin_and_legacy_names_verify(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, icli: Cli, tmp_path: Path
+) -> None:
+    append(ledger_conn, ledger_settings, chained_run(1))  # checkpoint 4
+    append(ledger_conn, ledger_settings, chained_run(1))  # checkpoint 8
+    origin = ledger_settings.origin()
+    signer = log_signer(ledger_settings)
+    rows = dict(ledger_conn.execute("SELECT tree_size, note FROM ledger_checkpoints").fetchall())
+    body, sig_line = rows[8].split("\n\n")
+    name, sig64 = sig_line.removeprefix("\u2014 ").rstrip("\n").split(" ")
+    assert name == origin  # C2SP: the key name is the origin; checked here without ledger.note
+    raw = base64.b64decode(sig64)
+    kid = hashlib.sha256(origin.encode() + b"\n\x01" + signer.public_key).digest()[:4]
+    assert raw[:4] == kid
+    nacl.signing.VerifyKey(signer.public_key).verify((body + "\n").encode(), raw[4:])
+    # A checkpoint (and a pin) from before: the legacy key name still verifies.
+    legacy = signer.sign_note(Checkpoint(origin, 4, _root(ledger_conn, 4)).body()).decode()
+    assert f"\u2014 {ledger_settings.origin_prefix} " in legacy
+    ledger_conn.execute("SET session_replication_role = replica")
+    ledger_conn.execute("UPDATE ledger_checkpoints SET note = %s WHERE tree_size = 4", (legacy,))
+    pin = tmp_path / "legacy.note"
+    pin.write_text(legacy)
+    res = icli("verify", "--pin", str(pin))
+    assert res.exit_code == 0 and res.stdout.startswith("OK: 8 events"), res.stdout + res.stderr
+
+
+def _root(conn: psycopg.Connection, size: int) -> bytes:
+    row = conn.execute("SELECT root_hash FROM ledger_checkpoints WHERE tree_size = %s", (size,))
+    found = row.fetchone()
+    assert found is not None
+    return bytes(found[0])
