@@ -72,7 +72,7 @@ def serve(
     plugins: Sequence[ServePlugin] = (),
 ) -> int:
     """Sequence until `stop` is set; returns the number of events sequenced."""
-    signer = log_signer(settings)
+    signer = log_signer(settings, conn)
     stop = stop or threading.Event()
     total = 0
     with ExitStack() as running:

@@ -56,7 +56,8 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
     sequencer running (the backlog is reported whenever intake is not empty).
     """
     from ledger.backlog import read_backlog
-    from ledger.verify import load_pin, trusted_verifiers, verify_ledger
+    from ledger.trustroot import pin_or_rewritten, pinned_rewritten
+    from ledger.verify import trusted_verifiers, verify_ledger
     from ledger.when import parse_duration
     from ledger.witness import CosignatureVerifier
 
@@ -74,7 +75,11 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
     pinned = None
     if pin is not None:
         with about(f"pinned checkpoint {pin} is not valid"):
-            pinned = load_pin(pin, verifiers)
+            opened = pin_or_rewritten(pin.read_bytes(), verifiers)
+        if isinstance(opened, str):
+            typer.echo(pinned_rewritten(opened, json_out))
+            raise typer.Exit(int(ExitCode.INVALID))
+        pinned = opened
     with about("bad witness key file"):
         witnesses = [
             CosignatureVerifier.from_vkey(line.strip())
