@@ -30,6 +30,7 @@ from exporters.bundle_scan import PopWriters, scope_batches
 from exporters.bundle_seal import HashingSink, file_entry, seal
 from exporters.bundle_tokens import write_identity_tokens
 from exporters.bundle_tree import TreeWriter
+from exporters.bundle_witness import write_cosigned
 from exporters.dsse import dsse_keyid
 from exporters.populations import Population, select
 from exporters.rows import EVENT_SCHEMA
@@ -353,6 +354,7 @@ def export_bundle(
         )
     param_json = params.as_json(origin)
     pop_files, pop_summary = _write_populations(out, scope, events.pops, param_json)
+    tree_files += (cosigned := write_cosigned(conn, out, origin, end.tree_size))[0]
     context = extras.Context(
         out=out,
         conn=conn,
@@ -372,6 +374,7 @@ def export_bundle(
         dsse_keyid=dsse_keyid(signer.public_key),
         signer_public_key=signer.public_key,
         witness_vkeys=[v.vkey for v in verifiers[1:]],
+        cosigned=cosigned[1],
     )
     tokens = write_identity_tokens(conn, settings, origin, out, params.identity_tokens)
     files = [*events.files, *tree_files, *pop_files, *tokens.files, *extras.write_all(context)]
@@ -383,6 +386,7 @@ def export_bundle(
     }
     manifest = _manifest(context, scope, start_root, pop_summary, files)
     manifest["identity_tokens"] = tokens.section
+    manifest["checkpoints"]["end"]["cosigned"] = cosigned[1]
     result = ExportResult(
         out,
         events.count,

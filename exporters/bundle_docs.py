@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from exporters.populations import Population
+from ledger.markdown import markdown_code, markdown_text
 
 __all__ = ["known_gaps_md", "readme", "verify_md"]
 
@@ -30,9 +31,13 @@ def readme(  # noqa: PLR0917 (plain text template)
     rows = "\n".join(
         f"| {p.control} | {p.title} | `{p.path}` | {n} |" for p, n in zip(pops, counts, strict=True)
     )
+    # the origin and tenant are names a writer chose: never Markdown structure (ledger.markdown)
+    params = {k: markdown_text(params[k]) for k in ("origin", "since", "until")} | {
+        "tenant": markdown_code(params["tenant"])
+    }
     return f"""# Evidence bundle {export_id}
 
-Audit-ledger evidence for **{params["origin"]}** (tenant `{params["tenant"]}`), period
+Audit-ledger evidence for **{params["origin"]}** (tenant {params["tenant"]}), period
 **[{params["since"]}, {params["until"]})** by event time (`occurred_at`), created {created_at}.
 
 - {events} events in scope, the full population: `ledger/events.parquet` (flat columns + the
@@ -65,16 +70,20 @@ def verify_md(fingerprint: str, dsse_keyid: str) -> str:
     return f"""# Verifying this bundle (offline, with standard tools)
 
 Trust nothing in this directory until step 1 is done. `ledger verify-bundle DIR --trust KEYS`
-runs steps 2-7 in one go, but every step below can be done without our code. Add
-`--trust-root ADMIN_KEYS` (the registry administrators' public keys, obtained out of band) to
-judge every approval's signature against the principal registry in force
-(`config/registries.jsonl`) and every disclosed identity token (`identity/tokens.jsonl`: each row
-is tied to the commitment its `run.started` holds, then verified against the identity providers of
-that registry); without it approvals and identities are reported UNTRUSTED.
+(KEYS: the log key you pinned in step 1) runs steps 2-7 in one go, but every step below can be
+done without our code. Add `--trust-root ADMIN_KEYS` (the registry administrators' public
+keys, obtained out of band) to judge every approval's signature against the principal registry
+in force (`config/registries.jsonl`) and every disclosed identity token (`identity/tokens.jsonl`:
+each row is tied to the commitment its `run.started` holds, then verified against the identity
+providers of that registry); without it approvals and identities are reported UNTRUSTED.
 
 ## 1. Pin the keys out of band
-Compare `keys/trust.json` with fingerprints obtained from the system description or an earlier
-period. The export was signed with the log key `{fingerprint}` (DSSE keyid `{dsse_keyid}`).
+`keys/trust.json` travels with the bundle, so it proves nothing by itself: whoever could rewrite
+the bundle could rewrite it too. Compare it with fingerprints obtained from the system
+description or an earlier period, and use only the keys you obtained that way below. The
+export says it was signed with the log key `{fingerprint}` (DSSE keyid `{dsse_keyid}`).
+`ledger verify-bundle DIR` without `--trust` reports UNTRUSTED (exit 5) and prints the
+fingerprints the bundle claims, for this comparison.
 
 ## 2. File integrity and completeness
 ```sh
@@ -85,27 +94,32 @@ jq -r '.files[] | "\\(.sha256)  \\(.path)"' manifest.json | sha256sum -c
 
 ## 3. Signature over the manifest (DSSE + in-toto Statement v1)
 `attestation/bundle.dsse.json` is a DSSE envelope (payloadType `application/vnd.in-toto+json`);
-its payload is `attestation/statement.intoto.json`, whose subjects are every file (including
-`manifest.json`) with its SHA-256. With securesystemslib:
+its signed payload is an in-toto Statement whose subjects are every file (including
+`manifest.json`) with its SHA-256. Verify the signature with the public key you pinned in step 1
+(its hex form is the last 32 bytes of the base64 in the vkey), e.g. with securesystemslib:
 ```python
 import json
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 env = Envelope.from_dict(json.load(open("attestation/bundle.dsse.json")))
-pub = "<public_key_hex from keys/trust.json>"
+pub = "<public key hex of the log key you pinned in step 1>"
 key = SSlibKey("{dsse_keyid}", "ed25519", "ed25519", {{"public": pub}})
 env.verify([key], 1)
 ```
-Then check the subjects against the files:
+Then check the files against the subjects of the signed payload itself (decoded from the
+envelope; `attestation/statement.intoto.json` is an unsigned copy for reading, do not use it):
 ```sh
-jq -r '.subject[] | "\\(.digest.sha256)  \\(.name)"' attestation/statement.intoto.json \\
-  | sha256sum -c
+jq -r '.payload' attestation/bundle.dsse.json | base64 -d \\
+  | jq -r '.subject[] | "\\(.digest.sha256)  \\(.name)"' | sha256sum -c
 ```
 
 ## 4. Checkpoints
 `checkpoints/*.note` are C2SP signed notes (origin, tree size, base64 root; then signature lines
 `— <key name> base64(keyid || Ed25519 sig)`). Verify them with any C2SP `note` implementation
 and compare with checkpoints you received earlier or that witnesses cosigned.
+`checkpoints/end.cosigned.note`, present when the ledger runs a witness, is the end checkpoint
+with the witness's C2SP cosignature/v1 line; check it with the witness key obtained out of band
+(`ledger verify-bundle DIR --trust KEYS --witness-key WITNESS.vkey`).
 
 ## 5. Leaves, roots and consistency
 `ledger/leaves.parquet` holds `leaf_hash` for every `seq` in [0, end size). The RFC 6962 root
@@ -113,14 +127,24 @@ over the first N leaves must equal the root in `start.note` (N = start size) and
 `checkpoints/consistency.json` is a standard RFC 9162 §2.1.4 consistency proof from the start
 to the end checkpoint. Every in-scope event's leaf must be recomputable from its bytes:
 ```sql
--- DuckDB
+-- DuckDB: the leaf is SHA-256 over the byte 0x00 and the body's bytes (a BLOB, not text)
 CREATE VIEW events AS SELECT * FROM 'ledger/events.parquet';
 CREATE VIEW leaves AS SELECT * FROM 'ledger/leaves.parquet';
 SELECT count(*) FROM events e JOIN leaves l USING (seq)
-WHERE sha256(concat('\\x00'::BLOB, encode(e.body))) <> lower(hex(l.leaf_hash))
+WHERE sha256('\\x00'::BLOB || encode(e.body)) <> lower(hex(l.leaf_hash))
    OR e.leaf_hash <> lower(hex(l.leaf_hash));   -- expect 0
 ```
-Within a run, `run_seq` is contiguous and `prev_run_hash` equals the previous event's leaf hash.
+Within a run, `run_seq` is contiguous and `prev_run_hash` equals the previous event's leaf hash
+(read from the bodies, which the query above bound to the leaves):
+```sql
+-- DuckDB
+SELECT count(*) FROM (
+  SELECT (body->>'$.run_seq')::BIGINT AS run_seq, body->>'$.prev_run_hash' AS prev_run_hash,
+         lag((body->>'$.run_seq')::BIGINT) OVER w AS prev_seq, lag(leaf_hash) OVER w AS prev_leaf
+  FROM events WINDOW w AS (PARTITION BY body->>'$.run_id' ORDER BY (body->>'$.run_seq')::BIGINT))
+WHERE prev_seq IS NOT NULL
+  AND (run_seq <> prev_seq + 1 OR prev_run_hash IS DISTINCT FROM prev_leaf);   -- expect 0
+```
 The canonical form is RFC 8785 (JCS); `ledger/events.jsonl` has the same bytes, one per line.
 
 ## 6. Populations
@@ -148,8 +172,9 @@ def known_gaps_md(gaps: list[dict[str, Any]]) -> str:
         "",
     ]
     for gap in gaps:
-        where = f" (seq {gap['seq']}, {gap['occurred_at']})" if "seq" in gap else ""
+        where = f" (seq {gap['seq']}, {markdown_text(gap['occurred_at'])})" if "seq" in gap else ""
         detail = gap.get("details")
         text = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
-        lines.append(f"- **{gap['kind']}**{where}: {text}")
+        # details quote what writers recorded (ledger.markdown: inert, one line)
+        lines.append(f"- **{markdown_text(gap['kind'])}**{where}: {markdown_text(text)}")
     return "\n".join(lines) + "\n"

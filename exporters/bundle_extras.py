@@ -55,6 +55,8 @@ class Context:
     dsse_keyid: str
     signer_public_key: bytes
     witness_vkeys: list[str]
+    #: path of the witness-cosigned end checkpoint, None when no witness cosigned it
+    cosigned: str | None = None
 
 
 def _key_events(conn: psycopg.Connection, origin: str, end: int) -> list[dict[str, Any]]:
@@ -154,7 +156,7 @@ def _known_gaps(ctx: Context, replay: dict[str, bool]) -> list[dict[str, Any]]:
                 ),
             }
         )
-    if not ctx.witness_vkeys:
+    if not ctx.witness_vkeys and ctx.cosigned is None:
         gaps.append(
             {
                 "kind": "no_witness",

@@ -43,6 +43,19 @@ class BundleReport:
     total_problems: int = 0
     #: approvals and registries judged with the auditor's trust root: findings, never problems
     authority: AuthorityReport = field(default_factory=AuthorityReport)
+    #: True only when the keys came from the auditor (`--trust`), never from the bundle itself
+    trusted: bool = False
+    #: keys the bundle claims (keys/trust.json), fingerprints to compare out of band
+    claimed_keys: list[str] = field(default_factory=list)
+    #: the end checkpoint's witness cosignature: "no witness", "cosigned by ...", ...
+    witness: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """INVALID, UNTRUSTED (consistent, but only under keys the bundle supplies) or OK."""
+        if not self.valid:
+            return "INVALID"
+        return "OK" if self.trusted else "UNTRUSTED"
 
     def add(self, file: str, reason: str, row: int | None = None, seq: int | None = None) -> None:
         self.valid = False
@@ -51,4 +64,4 @@ class BundleReport:
             self.problems.append(Problem(file, reason, row, seq))
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"verdict": self.verdict, **asdict(self)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,47 +23,18 @@ from exporters.authority_report import AuthorityReport
 from exporters.bundle_authority import check_authority
 from exporters.bundle_events import check_events, streaming_parquet
 from exporters.bundle_report import BundleReport, Problem
-from exporters.dsse import PREDICATE_TYPE, STATEMENT_TYPE, DsseError, dsse_keyid, verify_envelope
+from exporters.bundle_trust import Trust, check_witness, claimed_keys, load_trust, load_trusts
+from exporters.dsse import PREDICATE_TYPE, STATEMENT_TYPE, DsseError, verify_envelope
 from exporters.treeproof import StreamingTree
 from ledger.authority.trust import TrustRoot
 from ledger.merkle import EMPTY_ROOT, ProofError, verify_consistency
-from ledger.note import Checkpoint, NoteError, Verifier, open_note
+from ledger.note import Checkpoint, NoteError, open_note
+from ledger.witness import CosignatureVerifier
 
 __all__ = ["BundleReport", "Problem", "Trust", "load_trust", "verify_bundle"]
 
 _UNSIGNED = ("SHA256SUMS", "attestation/bundle.dsse.json", "attestation/statement.intoto.json")
 _BATCH = 50_000
-
-
-@dataclass
-class Trust:
-    """Keys the verifier trusts: checkpoint verifiers and DSSE keys (keyid -> public key)."""
-
-    log: list[Verifier]
-    witnesses: list[Verifier]
-    dsse: dict[str, bytes]
-    source: str
-
-
-def load_trust(path: Path) -> Trust:
-    """A trust.json (as in `keys/`) or a text file of C2SP vkeys, one per line."""
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("{"):
-        doc = json.loads(text)
-        log = [Verifier.from_vkey(k["vkey"]) for k in doc.get("log_keys", [])]
-        wit = [Verifier.from_vkey(k["vkey"]) for k in doc.get("witness_keys", [])]
-        dsse = {k["keyid"]: bytes.fromhex(k["public_key_hex"]) for k in doc.get("dsse_signers", [])}
-    else:
-        log = [
-            Verifier.from_vkey(line.strip())
-            for line in text.splitlines()
-            if line.strip() and not line.startswith("#")
-        ]
-        wit = []
-        dsse = {}
-    for v in log:
-        dsse.setdefault(dsse_keyid(v.public_key), v.public_key)
-    return Trust(log, wit, dsse, str(path))
 
 
 def _digest(path: Path) -> str:
@@ -106,15 +77,17 @@ def _files(root: Path, report: BundleReport) -> tuple[dict[str, str], dict[str, 
     return disk, manifest
 
 
-def _attestation(root: Path, trust: Trust, disk: dict[str, str], report: BundleReport) -> None:
+def _attestation(root: Path, trust: Trust, disk: dict[str, str], report: BundleReport) -> list[str]:
+    """Check the DSSE envelope and its subjects; return the key ids that signed it."""
     name = "attestation/bundle.dsse.json"
     try:
         envelope = json.loads((root / name).read_text())
         payload, signers = verify_envelope(envelope, trust.dsse)
         statement = json.loads(payload)
     except (OSError, ValueError, DsseError) as exc:
-        report.add(name, f"DSSE verification failed: {exc}")
-        return
+        where = "the bundle's own keys/trust.json" if not report.trusted else trust.source
+        report.add(name, f"DSSE verification failed: {exc}; trusted keys from {where}")
+        return []
     if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
         report.add(name, "statement _type or predicateType is not the expected one")
     subjects = {s["name"]: s["digest"].get("sha256") for s in statement.get("subject", [])}
@@ -126,6 +99,7 @@ def _attestation(root: Path, trust: Trust, disk: dict[str, str], report: BundleR
     if copy.is_file() and copy.read_bytes().rstrip(b"\n") != payload:
         report.add("attestation/statement.intoto.json", "differs from the signed payload")
     report.checks["dsse"] = f"signed by {', '.join(k[:16] for k in signers)}"
+    return signers
 
 
 def _checkpoint(  # noqa: PLR0917
@@ -196,12 +170,18 @@ def _tree(
 
 
 def verify_bundle(
-    path: Path, trust_path: Path | None = None, trust_root: TrustRoot | None = None
+    path: Path,
+    trust_path: Path | Sequence[Path] | None = None,
+    trust_root: TrustRoot | None = None,
+    witness_keys: Sequence[CosignatureVerifier] = (),
 ) -> BundleReport:
     """Verify the bundle directory `path`; never raises for an invalid bundle.
 
-    `trust_root` (the auditor's administrator keys) judges the registries and approvals in the
-    bundle (`report.authority`); without it that section is UNTRUSTED, never OK.
+    `trust_path` (the auditor's log/export keys) is what makes a consistent bundle OK; without
+    it the keys come from the bundle's own keys/trust.json and the verdict is at best UNTRUSTED
+    (`report.verdict`), with the claimed fingerprints in `report.claimed_keys`. `trust_root`
+    (the auditor's administrator keys) judges the registries and approvals in the bundle
+    (`report.authority`); without it that section is UNTRUSTED, never OK.
     """
     report = BundleReport()
     if trust_root is not None:
@@ -214,18 +194,18 @@ def verify_bundle(
     if not root.is_dir():
         report.add(str(root), "not a directory")
         return report
+    paths = [trust_path] if isinstance(trust_path, Path) else list(trust_path or [])
+    report.trusted = bool(paths)
     try:
-        trust = load_trust(trust_path or root / "keys/trust.json")
+        trust = load_trusts(paths) if paths else load_trust(root / "keys/trust.json")
     except (OSError, ValueError, KeyError, NoteError) as exc:
-        report.add(str(trust_path or "keys/trust.json"), f"cannot load trusted keys: {exc}")
+        where = ", ".join(map(str, paths)) or "keys/trust.json"
+        report.add(where, f"cannot load trusted keys: {exc}")
         return report
-    if trust_path is None:
-        report.warnings.append(
-            "keys taken from the bundle's keys/trust.json: compare its "
-            "fingerprints out of band or pass --trust"
-        )
     disk, manifest = _files(root, report)
-    _attestation(root, trust, disk, report)
+    signers = _attestation(root, trust, disk, report)
+    if not paths:
+        report.claimed_keys = claimed_keys(trust, signers)
     if not manifest:
         return report
     params = manifest.get("parameters", {})
@@ -251,8 +231,9 @@ def verify_bundle(
         report.add("checkpoints", "start or end checkpoint missing")
         return report
     blob = _tree(root, start, end, report)
+    # a witness key counts only when the auditor gave it, never when the bundle lists it
+    witnesses = [*witness_keys, *(trust.cosigners if paths else [])]
+    check_witness(root, manifest, witnesses, trust, report)
     check_events(root, manifest, blob, end[0], report)
-    check_authority(
-        root, blob, end[0], origin, trust_root, report, manifest.get("identity_tokens")
-    )
+    check_authority(root, blob, end[0], origin, trust_root, report, manifest.get("identity_tokens"))
     return report

@@ -136,8 +136,11 @@ def _otel(
             counted += 1
             yield row
 
+    from ledger.backlog import read_backlog
+
+    backlog = read_backlog(conn)
     points = otel_metrics.write(
-        counting(), params.out / "metrics.otlp.json", params.since, params.until, origin
+        counting(), params.out / "metrics.otlp.json", params.since, params.until, origin, backlog
     )
     return {
         "events": counted,

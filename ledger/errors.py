@@ -36,6 +36,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     DATABASE = 3
     KEY = 4
+    UNTRUSTED = 5
+    STALLED = 6
     INTERNAL = 70
     INTERRUPTED = 130
 
@@ -52,6 +54,10 @@ _MEANINGS = {
     ExitCode.USAGE: "bad input: unknown option, bad file, time, id or value (one line says which)",
     ExitCode.DATABASE: "the database cannot be reached or refused the connection",
     ExitCode.KEY: "a key is missing, unreadable or has unsafe permissions",
+    ExitCode.UNTRUSTED: "consistent, but not checked against keys you trust (verify-bundle "
+    "without --trust): compare the printed fingerprints out of band",
+    ExitCode.STALLED: "intake backlog stalled: acknowledged events waited longer than "
+    "--max-backlog-age with no sequencer running (the ledger itself verified)",
     ExitCode.INTERNAL: "internal error (a bug): one line on stderr; please report it",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); nothing already acknowledged is lost",
 }

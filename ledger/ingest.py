@@ -40,21 +40,26 @@ from ledger.errors import InputError
 from ledger.events import event_adapter, leaf_hash
 from ledger.secrets import scrub_event_json
 from ledger.store.append import MAX_EVENT_BYTES, EncodedEvent, encode_for_intake
+from ledger.store.confine import can_sequence
 from ledger.store.door import append_encoded
-from ledger.store.read import event_by_id, receipt_states, run_head
-from ledger.store.sequencer import try_sequence
+from ledger.store.read import receipt_states, run_head
+from ledger.store.sequencer import log_signer, try_sequence
 
 __all__ = [
     "ALREADY_PRESENT",
     "MAX_DEPTH",
     "REJECTED",
     "SEQUENCED",
+    "SUBMITTED",
     "IngestResult",
     "LineOutcome",
     "ingest",
 ]
 
 SEQUENCED = "sequenced"
+# A writer-only role cannot sequence (migration 0010): its lines are acknowledged and wait in
+# intake for `ledger serve`; `ledger.store.read.receipt_states` says later where each went.
+SUBMITTED = "submitted"
 ALREADY_PRESENT = "already present"
 REJECTED = "rejected"
 MAX_DEPTH = 64
@@ -230,10 +235,7 @@ def _stored_body(conn: psycopg.Connection, event_id: uuid.UUID) -> bytes | None:
     state = receipt_states(conn, [event_id]).get(event_id)
     if state is None:
         return None
-    if state.pending_body is not None:
-        return state.pending_body
-    stored = event_by_id(conn, event_id)
-    return None if stored is None else stored.body
+    return state.pending_body if state.pending_body is not None else state.logged_body
 
 
 def _repeat(obj: dict[str, Any], state: _State, event_id: uuid.UUID) -> str | None:
@@ -341,7 +343,12 @@ def _settle(conn: psycopg.Connection, result: IngestResult, state: _State) -> No
 def ingest(
     conn: psycopg.Connection, lines: Iterable[bytes], settings: Settings, batch: int = 1000
 ) -> IngestResult:
-    """Validate, submit and sequence JSON Lines; one outcome per non-blank line."""
+    """Validate, submit and sequence JSON Lines; one outcome per non-blank line.
+
+    The log key is loaded first: a key problem ends the command before any line is stored, so
+    a retry after fixing the key cannot leave a second copy behind.
+    """
+    log_signer(settings)
     result = IngestResult()
     state = _State(conn, settings, _Heads(conn))
     numbered = _numbered(lines)
@@ -364,7 +371,12 @@ def ingest(
                 event_id = str(encoded.event_id)
             result.lines.append(LineOutcome(number, event_id, outcome))
         append_encoded(conn, pending)
-    if state.submitted:
+    if state.submitted and not can_sequence(conn):
+        result.lines = [
+            LineOutcome(o.line, o.event_id, SUBMITTED) if o.outcome == SEQUENCED else o
+            for o in result.lines
+        ]
+    elif state.submitted:
         try_sequence(conn, settings, wait=True)
         _settle(conn, result, state)
     return result

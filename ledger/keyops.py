@@ -65,7 +65,7 @@ def rotate_log_key(
     conn: psycopg.Connection, settings: Settings, reason: str = "rotation"
 ) -> RotationResult:
     """Rotate the log key; returns the new key id and each origin's valid_from_size."""
-    old = log_signer(settings)
+    old = log_signer(settings, conn)
     if isinstance(old, Pkcs11Signer):
         raise KeyOpError(
             f"the log key lives in PKCS#11 token {old.token_label!r}: rotation writes a key file; "
@@ -112,7 +112,7 @@ def revoke_key(
     conn: psycopg.Connection, settings: Settings, key_id: str, from_size: int, reason: str
 ) -> list[str]:
     """Log `key.revoked` for `key_id` from tree size `from_size` onward; returns origins touched."""
-    current = log_signer(settings)
+    current = log_signer(settings, conn)
     if current.key_id.hex() == key_id:
         raise KeyOpError("cannot revoke the key in use: run `ledger keys rotate` first")
     done: list[str] = []

@@ -40,6 +40,7 @@ __all__ = [
     "key_id",
     "open_note",
     "parse_note",
+    "trusted_names",
 ]
 
 ALG_ED25519 = 0x01
@@ -303,10 +304,26 @@ def parse_note(note: bytes) -> tuple[bytes, list[NoteSignature]]:
     return body.encode("utf-8"), [_parse_sig_line(line) for line in lines]
 
 
+def trusted_names(body: bytes, verifiers: Sequence[Verifier]) -> dict[tuple[str, bytes], Verifier]:
+    """(key name, key id) a trusted signature may carry -> the trusted verifier it belongs to.
+
+    Each key is accepted under its own name and under the note's origin (the body's first line):
+    C2SP checkpoints name their signing key after the origin, while pins, bundles and vkeys made
+    before that carry the log's legacy key name. Both are the same Ed25519 key, so accepting
+    either name trusts no other key; `verified_by` reports the verifier as it was trusted.
+    """
+    known: dict[tuple[str, bytes], Verifier] = {(v.name, v.key_id): v for v in verifiers}
+    origin = body.split(b"\n", 1)[0].decode("utf-8", "replace")
+    if is_valid_name(origin):
+        for v in verifiers:
+            known.setdefault((origin, key_id(origin, v.public_key)), v)
+    return known
+
+
 def open_note(note: bytes, verifiers: Sequence[Verifier]) -> OpenedNote:
     """Parse and verify a signed note against trusted `verifiers`."""
     body, sigs = parse_note(note)
-    known: dict[tuple[str, bytes], Verifier] = {(v.name, v.key_id): v for v in verifiers}
+    known = trusted_names(body, verifiers)
     verified: list[Verifier] = []
     unverified: list[str] = []
     seen_known: set[tuple[str, bytes]] = set()
@@ -326,7 +343,8 @@ def open_note(note: bytes, verifiers: Sequence[Verifier]) -> OpenedNote:
             _fail(f"invalid signature by known key {sig.name!r} ({sig.key_id.hex()})")
         if (sig.name, sig.key_id) not in seen_known:
             seen_known.add((sig.name, sig.key_id))
-            verified.append(verifier)
+            if verifier not in verified:  # one key, two names: reported once
+                verified.append(verifier)
     if not verified:
         _fail("no signature by a trusted key")
     return OpenedNote(body, verified, unverified, kept)

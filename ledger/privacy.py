@@ -170,17 +170,26 @@ def seal_payloads(
     The caller appends the events that carry the commitments in the same transaction, so a
     commitment never reaches the log without its payload (or the payload without the event).
     A new subject gets a fresh key pair wrapped by the KEK's public half: writers hold no secret.
+    A confined writer (migration 0010: it can neither read nor insert subject keys, so it can
+    neither decrypt another writer's payloads nor plant a key pair it kept) seals each batch to
+    a one-off key pair whose wrapped private half is stored in the payload rows themselves.
     """
+    from ledger.store.confine import abilities
+
+    own = not abilities(conn).read_subject_keys if payloads else False
     keys: dict[tuple[str, str], SubjectKey] = {}
     sealed: list[SealedPayload] = []
     for origin, event_id, row in payloads:
         key = keys.get((origin, row.subject))
-        if key is None:
+        if key is None and own:  # confined writer: a one-off envelope, forgotten after the batch
+            key = keys[(origin, row.subject)] = new_subject_key(kek_public(settings))
+        elif key is None:
             key = keys[(origin, row.subject)] = subject_key(
                 conn, origin, row.subject, lambda: new_subject_key(_writer_kek(settings))
             )
         box = seal_payload(key, row.plaintext())
-        sealed.append(SealedPayload(row.commitment, origin, row.subject, event_id, row.path, box))
+        sealed.append(SealedPayload(row.commitment, origin, row.subject, event_id, row.path, box,
+                                    key if own else None))
     insert_payloads(conn, sealed)
 
 

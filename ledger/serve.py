@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledger.config import Settings
 from ledger.plugins import SERVE, PluginError, load_instances
+from ledger.store.backlog import hold_serve_lock, release_serve_lock
 from ledger.store.sequencer import log_signer, sequence_batch
 
 if TYPE_CHECKING:
@@ -71,10 +72,12 @@ def serve(
     plugins: Sequence[ServePlugin] = (),
 ) -> int:
     """Sequence until `stop` is set; returns the number of events sequenced."""
-    signer = log_signer(settings)
+    signer = log_signer(settings, conn)
     stop = stop or threading.Event()
     total = 0
     with ExitStack() as running:
+        hold_serve_lock(conn)  # `ledger verify` sees a live sequencer (ledger.store.backlog)
+        running.callback(release_serve_lock, conn)
         for plugin in plugins:
             plugin.start(ServeContext(settings, stop))
             running.callback(plugin.stop)

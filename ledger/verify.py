@@ -31,6 +31,7 @@ from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.proofs import witness_problem
 from ledger.store.read import checkpoints as stored_checkpoints
 from ledger.store.read import events_of_types, origins
+from ledger.trustroot import checkpoint_failure, with_pin
 from ledger.verify_bulk import Suspect, bulk_scan
 from ledger.verify_report import VerifyReport
 from ledger.verify_rows import Invalid, row_scan
@@ -41,8 +42,9 @@ __all__ = ["VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
 
 
 def trusted_verifiers(settings: Settings, extra: Iterable[Path] = ()) -> list[Verifier]:
-    """Log keys trusted for checkpoints: the root key file (written at the first rotation,
-    `keys/root.pub`) or else the local key's public half, plus any `--trust` files."""
+    """Log keys trusted for checkpoints: the root of trust `keys/root.pub` (written once with the
+    first log key, ledger.store.logkey) or else the local key's public half, plus any `--trust`
+    files."""
     root = settings.keys_dir / "root.pub"
     local = (
         root
@@ -91,7 +93,8 @@ def _checkpoints(
             opened = open_note(note.encode("utf-8"), ring.verifiers())
             cp = Checkpoint.parse(opened.body)
         except (NoteError, ValueError) as exc:
-            raise Invalid(previous, f"checkpoint at size {size}: {exc}", "bad_checkpoint") from None
+            why, verdict = checkpoint_failure(note, ring.verifiers(), exc)
+            raise Invalid(previous, f"checkpoint at size {size}: {why}", verdict) from None
         if cp.origin != origin or cp.size != size or cp.root != root:
             raise Invalid(
                 previous,
@@ -230,7 +233,7 @@ def verify_ledger(
                         raise Invalid(size, problem, "unwitnessed")
                     report.witnessed[origin] = size
             except Invalid as bad:
-                report.fail(origin, bad.seq, bad.reason, bad.verdict)
+                report.fail(origin, bad.seq, *with_pin(bad.reason, bad.verdict, pin is not None))
                 break
     return report
 

@@ -112,6 +112,7 @@ class _Job:
     fixed: CompiledPack | None
     other: CompiledPack | None
     root: TrustRoot | None = None
+    save: bool = True  # False: a reader's recheck (`ledger tui --readonly`) writes nothing
     # registry histories per log origin, read once per check (inherited by forked workers)
     authorities: dict[str, RunAuthority] = dataclasses.field(default_factory=dict)
 
@@ -131,6 +132,7 @@ class _Worker:
         self.fixed, self.other = job.fixed, job.other
         self.in_force: dict[str, CompiledPack | None] = {}
         self.root, self.authorities = job.root, job.authorities
+        self.save = job.save
         self.opener = PayloadOpener(job.settings)  # opens recorded identity tokens (the KEK)
 
     def authority(self, origin: str) -> RunAuthority:
@@ -199,7 +201,8 @@ class _Worker:
                 hash_, through = checked.policy_hash, checked.through_seq
                 saves.append(RunVerdicts(str(rid), hash_, checked.verdicts, through))
             out.append((checked, len(rows)))
-        replace_verdicts(self.conn, EVALUATOR_VERSION, saves)
+        if self.save:
+            replace_verdicts(self.conn, EVALUATOR_VERSION, saves)
         return out
 
 
@@ -278,6 +281,7 @@ def check_runs(
     other: LoadedPack | CompiledPack | None = None,
     jobs: int = 1,
     trust_root: TrustRoot | None = None,
+    save: bool = True,
 ) -> BatchResult:
     """Fold and check `run_ids` (against `fixed`, or each run's policy in force), save verdicts.
 
@@ -287,7 +291,7 @@ def check_runs(
     Approvals are judged by the registry history of each run's log under `trust_root` (None:
     who-checks are unknown); the history of the default log is read here, before forking.
     """
-    job = _Job(settings, _compiled(fixed), _compiled(other), trust_root)
+    job = _Job(settings, _compiled(fixed), _compiled(other), trust_root, save)
     origin = settings.origin(None)
     job.authorities[origin] = load_authority(conn, origin, trust_root)
     saved = gc.get_threshold()

@@ -34,6 +34,13 @@ __all__ = [
 _FROZEN = {"frozen": True, "slots": True}
 
 
+def _record_time() -> Any:
+    """A sequencer `recorded_at` in ns, kept beside a writer time so the time rules can bound
+    it (replay.policy.timebounds); None when folded without the record. Not part of the
+    state's value or its JSON (`ledger replay --json` shows recorded_at on the timeline)."""
+    return dataclasses.field(default=None, compare=False, repr=False, metadata={"json": False})
+
+
 @dataclasses.dataclass(**_FROZEN)
 class TimelineEntry:
     """One event in order, with both clocks: when it happened and when the ledger recorded it."""
@@ -70,6 +77,8 @@ class ToolCallRecord:
     result: Any = None
     error: str | None = None
     duration_ns: int | None = None
+    started_rec_ns: int | None = _record_time()
+    ended_rec_ns: int | None = _record_time()
 
     @property
     def open(self) -> bool:
@@ -129,6 +138,7 @@ class ApprovalRecord:
     call_run_id: str | None = None
     expires_at: str | None = None
     registry_hash: str | None = None
+    decided_rec_ns: int | None = _record_time()
 
 
 @dataclasses.dataclass(**_FROZEN)
@@ -212,6 +222,10 @@ class RunInfo:
     declared_event_count: int | None = None
     first_ns: int | None = None
     last_ns: int | None = None
+    started_rec_ns: int | None = _record_time()
+    ended_rec_ns: int | None = _record_time()
+    last_event_id: str | None = _record_time()
+    last_rec_ns: int | None = _record_time()
 
     @property
     def ended(self) -> bool:

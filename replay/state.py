@@ -29,7 +29,7 @@ from replay.model import (
     ToolCallRecord,
     VersionsInForce,
 )
-from replay.timefmt import fast_ns
+from replay.timefmt import fast_ns, record_ns
 
 __all__ = ["StoredEventLike", "fold", "stored"]
 
@@ -72,6 +72,7 @@ def _decided(
     ns: int,
     *,
     from_run: str | None,
+    rec: int | None = None,
 ) -> None:
     a = approvals.setdefault(data.approval_id, {})
     a.setdefault("approval_id", data.approval_id)
@@ -95,6 +96,7 @@ def _decided(
         call_run_id=None if data.call_run_id is None else str(data.call_run_id),
         expires_at=data.expires_at,
         registry_hash=data.registry_hash,
+        decided_rec_ns=rec,
     )
 
 
@@ -113,6 +115,7 @@ class _Fold:
         "messages",
         "ns",
         "prompts",
+        "rec",
         "run",
         "seen",
         "seq",
@@ -135,6 +138,7 @@ class _Fold:
         self.expected_run_seq = 0
         self.last_seq: int | None = None
         self.eid, self.seq, self.ns = "", 0, 0  # the event being folded
+        self.rec: int | None = None  # its sequencer recorded_at (ns), None without the record
 
     def start_run(self, event: EventBase, ns: int) -> None:
         """The run's identity, from its first event."""
@@ -156,8 +160,8 @@ class _Fold:
 
 
 # One handler per event type: (fold, event, data) -> the event's one-line timeline summary. The
-# fold carries the event's id, seq and occurred time (f.eid, f.seq, f.ns). Types without a
-# handler only get a timeline entry with an empty summary.
+# fold carries the event's id, seq, occurred and record time (f.eid, f.seq, f.ns, f.rec). Types
+# without a handler only get a timeline entry with an empty summary.
 Handler = Callable[[_Fold, EventBase, Any], str]
 
 
@@ -174,6 +178,7 @@ def _tool_started(f: _Fold, event: EventBase, data: Any) -> str:
         "started_event_id": f.eid,
         "started_seq": f.seq,
         "started_ns": f.ns,
+        "started_rec_ns": f.rec,
     }
     f.latest_attempt[data.tool_call_id] = data.attempt
     return f"{data.tool} attempt {data.attempt}"
@@ -191,6 +196,7 @@ def _tool_ended(f: _Fold, event: EventBase, data: Any) -> str:
         ended_event_id=f.eid,
         ended_seq=f.seq,
         ended_ns=f.ns,
+        ended_rec_ns=f.rec,
         status=data.status,
         result=data.result,
         error=f"{data.error.type}: {data.error.message}" if data.error else None,
@@ -263,7 +269,7 @@ def _approval_requested(f: _Fold, event: EventBase, data: Any) -> str:
 
 
 def _approval_decided(f: _Fold, event: EventBase, data: Any) -> str:
-    _decided(f.approvals, data, f.eid, f.seq, f.ns, from_run=None)
+    _decided(f.approvals, data, f.eid, f.seq, f.ns, from_run=None, rec=f.rec)
     return f"{data.tool_call_id} {data.decision} by {data.approver.id}"
 
 
@@ -284,7 +290,9 @@ def _prompt(f: _Fold, event: EventBase, data: Any) -> str:
 
 
 def _run_started(f: _Fold, event: EventBase, data: Any) -> str:
-    f.run.update(started_event_id=f.eid, started_ns=f.ns, task=data.task)
+    f.run.update(
+        started_event_id=f.eid, started_ns=f.ns, started_rec_ns=f.rec, task=data.task
+    )
     return ""
 
 
@@ -292,6 +300,7 @@ def _run_ended(f: _Fold, event: EventBase, data: Any) -> str:
     f.run.update(
         ended_event_id=f.eid,
         ended_ns=f.ns,
+        ended_rec_ns=f.rec,
         status=data.status,
         declared_event_count=data.event_count,
     )
@@ -368,6 +377,8 @@ def fold(
     last_versions: tuple[str | None, ...] = (None, None, None, None)
     last_rec: datetime | None = None
     rec_text: str | None = None
+    rec_ns: int | None = None
+    last_eid: str | None = None
     for item in ordered:
         event, seq = item.event, item.seq
         data: Any = getattr(event, "data", None)
@@ -376,7 +387,8 @@ def fold(
             # a decision naming another run's call (call_run_id) is not about this run, even
             # when a writer reused the tool_call_id (it would shadow the genuine decision)
             if data.call_run_id is None or str(data.call_run_id) == own_run:
-                _decided(f.approvals, data, eid, seq, ns, from_run=str(event.run_id))
+                _decided(f.approvals, data, eid, seq, ns, from_run=str(event.run_id),
+                         rec=record_ns(item.recorded_at))
             continue
         last_seq = seq
         if event.run_seq != expected:
@@ -394,19 +406,22 @@ def fold(
             f.versions(in_force)
         rec = item.recorded_at
         if rec is None:
-            last_rec = rec_text = None
+            last_rec = rec_text = rec_ns = None
         elif last_rec is None or rec != last_rec or rec.utcoffset() != last_rec.utcoffset():
             last_rec = rec  # rows sequenced together share a record time: format it once
-            rec_text = rec.isoformat()
+            rec_text, rec_ns = rec.isoformat(), record_ns(rec)
+        last_eid = eid
         handler = handlers.get(kind)
         summary = ""
         if handler is not None:
-            f.eid, f.seq, f.ns = eid, seq, ns
+            f.eid, f.seq, f.ns, f.rec = eid, seq, ns, rec_ns
             summary = handler(f, event, data)
         add_entry(
             TimelineEntry(seq, event.run_seq, eid, kind, event.occurred_at, ns, rec_text, summary)
         )
     f.expected_run_seq, f.last_seq = expected, last_seq
+    if run:
+        run.update(last_event_id=last_eid, last_rec_ns=rec_ns)
     return _freeze(f, authority, identity)
 
 

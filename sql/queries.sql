@@ -1,11 +1,15 @@
 -- Named DML. Each query starts with a "-- name --" header line.
 
 -- submit_events --
+-- Ids already logged are asked of the tenant-scoped read API (writers cannot read the log), once
+-- per statement for the whole batch.
+WITH batch AS (
+    SELECT * FROM unnest(%b::uuid[], %b::text[], %b::uuid[], %b::bigint[], %b::bytea[])
+                  WITH ORDINALITY AS e(event_id, origin, run_id, run_seq, body, ord)
+), logged AS (SELECT ledger_logged_ids(array_agg(event_id)) AS ids FROM batch)
 INSERT INTO ledger_intake (event_id, origin, run_id, run_seq, body)
-SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body
-FROM unnest(%b::uuid[], %b::text[], %b::uuid[], %b::bigint[], %b::bytea[])
-     WITH ORDINALITY AS e(event_id, origin, run_id, run_seq, body, ord)
-WHERE NOT EXISTS (SELECT 1 FROM ledger_events le WHERE le.event_id = e.event_id)
+SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body FROM batch e
+WHERE e.event_id <> ALL ((SELECT ids FROM logged)::uuid[])
 ORDER BY e.ord
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
@@ -103,11 +107,16 @@ SELECT count(*) FROM ledger_intake
 SELECT count(*) FROM ledger_events
 
 -- run_head --
-SELECT run_seq, leaf_hash, NULL::bytea AS body FROM ledger_events WHERE run_id = %(run_id)s
-UNION ALL
-SELECT run_seq, NULL, body FROM ledger_intake WHERE run_id = %(run_id)s
-ORDER BY run_seq DESC LIMIT 1
+-- Through the tenant-scoped read API (migration 0010): a writer sees only its tenant's runs.
+SELECT run_seq, leaf_hash, body FROM ledger_run_head(%(run_id)s)
 
 -- run_started_event --
 SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events
 WHERE origin = %s AND run_id = %s AND run_seq = 0 AND type = 'run.started'
+
+-- role_abilities --
+-- What the connected role may do (ledger/store/confine.py): sequence, and read subject keys
+-- (writers confined by migration 0010 may neither). Checked on the table the step writes.
+SELECT has_table_privilege('ledger_events', 'INSERT')
+       AND has_table_privilege('ledger_intake', 'DELETE'),
+       has_table_privilege('ledger_subject_keys', 'SELECT')

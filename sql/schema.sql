@@ -1,13 +1,57 @@
 -- The schema sql/migrations produce (generated: python -m ledger.db.schema --write).
 -- Do not edit: change a migration, then regenerate. tests/pg/test_schema.py checks it.
 
+CREATE FUNCTION public.ledger_api_visible(o text) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT CASE
+        WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
+          OR pg_has_role(session_user, (SELECT relowner FROM pg_class
+                                        WHERE oid = 'public.ledger_events'::regclass), 'MEMBER')
+          OR pg_has_role(session_user, 'ledger_sequencer', 'MEMBER')
+          OR pg_has_role(session_user, 'ledger_operator', 'MEMBER') THEN true
+        WHEN pg_has_role(session_user, 'ledger_writer', 'MEMBER')
+            THEN public.ledger_writer_may_write(o, NULL, session_user)
+        ELSE public.ledger_visible_origin(o, session_user)
+    END
+$$;
+
 CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'tool_call_id' $$;
 
+CREATE FUNCTION public.ledger_logged_ids(ids uuid[]) RETURNS uuid[]
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT coalesce(array_agg(e.event_id), '{}') FROM public.ledger_events e
+    WHERE e.event_id = ANY(ids) AND public.ledger_api_visible(e.origin)
+$$;
+
 CREATE FUNCTION public.ledger_published_policy(body bytea) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'policy_hash' $$;
+
+CREATE FUNCTION public.ledger_receipts(ids uuid[]) RETURNS TABLE(event_id uuid, state text, seq bigint, leaf_hash bytea, body bytea, reason text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT r.id,
+           CASE WHEN e.event_id IS NOT NULL THEN 'sequenced'
+                WHEN i.event_id IS NOT NULL THEN 'pending'
+                WHEN j.reason IS NOT NULL THEN 'rejected' ELSE 'unknown' END,
+           e.seq, e.leaf_hash, coalesce(e.body, i.body), j.reason
+    FROM unnest(ids) AS r(id)
+    LEFT JOIN public.ledger_events e
+           ON e.event_id = r.id AND public.ledger_api_visible(e.origin)
+    LEFT JOIN public.ledger_intake i
+           ON i.event_id = r.id AND public.ledger_api_visible(i.origin)
+    LEFT JOIN LATERAL (SELECT x.reason FROM public.ledger_rejects x
+                       WHERE x.event_id = r.id AND public.ledger_api_visible(x.origin)
+                       ORDER BY x.rejected_at DESC LIMIT 1) AS j ON true
+    ORDER BY r.id
+$$;
 
 CREATE FUNCTION public.ledger_refuse_change() RETURNS trigger
     LANGUAGE plpgsql
@@ -16,6 +60,47 @@ BEGIN
     RAISE EXCEPTION 'ledger table % is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END
+$$;
+
+CREATE FUNCTION public.ledger_registries(o text) RETURNS TABLE(seq bigint, body bytea)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT e.seq, e.body FROM public.ledger_events e
+    WHERE e.origin = o AND e.type = 'registry.published' AND public.ledger_api_visible(o)
+    ORDER BY e.seq
+$$;
+
+CREATE FUNCTION public.ledger_reject_reasons(ids uuid[]) RETURNS TABLE(event_id uuid, reason text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT DISTINCT ON (r.event_id) r.event_id, r.reason
+    FROM ledger_rejects r
+    WHERE r.event_id = ANY (ids)
+    ORDER BY r.event_id, r.rejected_at DESC
+$$;
+
+CREATE FUNCTION public.ledger_run_head(run uuid) RETURNS TABLE(run_seq bigint, leaf_hash bytea, body bytea)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT h.run_seq, h.leaf_hash, h.body FROM (
+        SELECT e.run_seq, e.leaf_hash, NULL::bytea AS body FROM public.ledger_events e
+        WHERE e.run_id = run AND public.ledger_api_visible(e.origin)
+        UNION ALL
+        SELECT i.run_seq, NULL, i.body FROM public.ledger_intake i
+        WHERE i.run_id = run AND public.ledger_api_visible(i.origin)
+    ) AS h ORDER BY h.run_seq DESC LIMIT 1
+$$;
+
+CREATE FUNCTION public.ledger_subject_public_key(o text, subj text) RETURNS TABLE(scheme text, public_key bytea, kek_id text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT k.scheme, k.public_key, k.kek_id FROM public.ledger_subject_keys k
+    WHERE k.origin = o AND k.subject = subj AND k.public_key IS NOT NULL
+      AND public.ledger_api_visible(o)
 $$;
 
 CREATE FUNCTION public.ledger_visible_origin(o text, r name) RETURNS boolean
@@ -27,6 +112,20 @@ CREATE FUNCTION public.ledger_visible_origin(o text, r name) RETURNS boolean
             SELECT 1 FROM public.ledger_tenant_roles m
             WHERE m.role_name = r
               AND (m.tenant = '*' OR right(o, length(m.tenant) + 1) = '/' || m.tenant)
+        )
+$$;
+
+CREATE FUNCTION public.ledger_writer_may_write(o text, body bytea, r name) RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    SELECT NOT EXISTS (SELECT 1 FROM public.ledger_writer_bindings)
+        OR EXISTS (
+            SELECT 1 FROM public.ledger_writer_bindings b
+            WHERE b.role_name = r
+              AND (b.tenant = '*' OR right(o, length(b.tenant) + 1) = '/' || b.tenant)
+              AND (b.agent IS NULL OR body IS NULL
+                   OR convert_from(body, 'UTF8')::jsonb -> 'agent' ->> 'name' = b.agent)
         )
 $$;
 
@@ -96,7 +195,12 @@ CREATE TABLE public.ledger_payloads (
     path text NOT NULL,
     ciphertext bytea NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    CONSTRAINT ledger_payloads_commitment_check CHECK ((commitment ~ '^sha256:[0-9a-f]{64}$'::text))
+    scheme text,
+    public_key bytea,
+    wrapped_key bytea,
+    kek_id text,
+    CONSTRAINT ledger_payloads_commitment_check CHECK ((commitment ~ '^sha256:[0-9a-f]{64}$'::text)),
+    CONSTRAINT payload_envelope_shape CHECK ((((scheme IS NULL) AND (public_key IS NULL) AND (wrapped_key IS NULL) AND (kek_id IS NULL)) OR ((scheme = ANY (ARRAY['x25519-sealed'::text, 'pkcs11-rsa-oaep'::text])) AND (length(public_key) = 32) AND (wrapped_key IS NOT NULL) AND (kek_id IS NOT NULL))))
 );
 
 CREATE TABLE public.ledger_rejects (
@@ -161,6 +265,12 @@ CREATE TABLE public.ledger_verdicts (
     checked_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT ledger_verdicts_outcome_check CHECK ((outcome = ANY (ARRAY['pass'::text, 'fail'::text, 'unknown'::text]))),
     CONSTRAINT ledger_verdicts_policy_hash_check CHECK ((policy_hash ~ '^[0-9a-f]{64}$'::text))
+);
+
+CREATE TABLE public.ledger_writer_bindings (
+    role_name name NOT NULL,
+    tenant text NOT NULL,
+    agent text
 );
 
 CREATE TABLE public.undo_approvals (
@@ -230,6 +340,9 @@ ALTER TABLE ONLY public.ledger_tiles
 ALTER TABLE ONLY public.ledger_verdicts
     ADD CONSTRAINT ledger_verdicts_pkey PRIMARY KEY (run_id, policy_hash, evaluator_version, rule_id);
 
+ALTER TABLE ONLY public.ledger_writer_bindings
+    ADD CONSTRAINT ledger_writer_bindings_pkey PRIMARY KEY (role_name);
+
 ALTER TABLE public.ledger_subject_keys
     ADD CONSTRAINT subject_key_wrapped CHECK ((scheme <> 'legacy-secretbox'::text)) NOT VALID;
 
@@ -280,23 +393,27 @@ ALTER TABLE public.ledger_cosigned ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.ledger_events ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE public.ledger_intake ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE public.ledger_payloads ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.ledger_rejects ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.ledger_tiles ENABLE ROW LEVEL SECURITY;
 
-CREATE POLICY service_all ON public.ledger_checkpoints TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+CREATE POLICY service_all ON public.ledger_checkpoints TO ledger_sequencer USING (true) WITH CHECK (true);
 
-CREATE POLICY service_all ON public.ledger_cosigned TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+CREATE POLICY service_all ON public.ledger_cosigned TO ledger_sequencer USING (true) WITH CHECK (true);
 
-CREATE POLICY service_all ON public.ledger_events TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+CREATE POLICY service_all ON public.ledger_events TO ledger_sequencer USING (true) WITH CHECK (true);
 
-CREATE POLICY service_all ON public.ledger_payloads TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+CREATE POLICY service_all ON public.ledger_intake TO ledger_sequencer USING (true) WITH CHECK (true);
 
-CREATE POLICY service_all ON public.ledger_rejects TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+CREATE POLICY service_all ON public.ledger_payloads TO ledger_sequencer USING (true) WITH CHECK (true);
 
-CREATE POLICY service_all ON public.ledger_tiles TO ledger_writer, ledger_sequencer USING (true) WITH CHECK (true);
+CREATE POLICY service_all ON public.ledger_rejects TO ledger_sequencer USING (true) WITH CHECK (true);
+
+CREATE POLICY service_all ON public.ledger_tiles TO ledger_sequencer USING (true) WITH CHECK (true);
 
 CREATE POLICY tenant_read ON public.ledger_checkpoints FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
 
@@ -310,8 +427,55 @@ CREATE POLICY tenant_read ON public.ledger_rejects FOR SELECT TO ledger_reader U
 
 CREATE POLICY tenant_read ON public.ledger_tiles FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
 
+CREATE POLICY writer_commitments ON public.ledger_payloads FOR SELECT TO ledger_writer USING (public.ledger_writer_may_write(origin, NULL::bytea, CURRENT_USER));
+
+CREATE POLICY writer_insert ON public.ledger_intake FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, body, CURRENT_USER));
+
+CREATE POLICY writer_insert ON public.ledger_payloads FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, NULL::bytea, CURRENT_USER));
+
+CREATE POLICY writer_own ON public.ledger_intake FOR SELECT TO ledger_writer USING ((submitted_by = CURRENT_USER));
+
+REVOKE ALL ON FUNCTION public.ledger_api_visible(o text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_receipts(ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_receipts(ids uuid[]) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_receipts(ids uuid[]) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_receipts(ids uuid[]) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_receipts(ids uuid[]) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_registries(o text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_registries(o text) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_registries(o text) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_registries(o text) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_registries(o text) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) TO ledger_reader;
+
+REVOKE ALL ON FUNCTION public.ledger_run_head(run uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO ledger_operator;
+
 REVOKE ALL ON FUNCTION public.ledger_visible_origin(o text, r name) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_visible_origin(o text, r name) TO ledger_reader;
+
+REVOKE ALL ON FUNCTION public.ledger_writer_may_write(o text, body bytea, r name) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_writer_may_write(o text, body bytea, r name) TO ledger_writer;
 
 GRANT SELECT,INSERT ON TABLE public.ledger_checkpoints TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_checkpoints TO ledger_reader;
@@ -322,20 +486,49 @@ GRANT SELECT ON TABLE public.ledger_cosigned TO ledger_reader;
 GRANT SELECT,INSERT ON TABLE public.ledger_events TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_events TO ledger_reader;
 
-GRANT SELECT(event_id) ON TABLE public.ledger_events TO ledger_writer;
-
-GRANT SELECT,INSERT ON TABLE public.ledger_intake TO ledger_writer;
 GRANT SELECT,DELETE ON TABLE public.ledger_intake TO ledger_sequencer;
+
+GRANT SELECT(event_id),INSERT(event_id) ON TABLE public.ledger_intake TO ledger_writer;
+
+GRANT INSERT(origin) ON TABLE public.ledger_intake TO ledger_writer;
+
+GRANT INSERT(run_id) ON TABLE public.ledger_intake TO ledger_writer;
+
+GRANT INSERT(run_seq) ON TABLE public.ledger_intake TO ledger_writer;
+
+GRANT INSERT(body) ON TABLE public.ledger_intake TO ledger_writer;
 
 GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_writer;
 
-GRANT SELECT,INSERT ON TABLE public.ledger_payloads TO ledger_writer;
 GRANT SELECT ON TABLE public.ledger_payloads TO ledger_reader;
+
+GRANT SELECT(commitment),INSERT(commitment) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(origin) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(subject) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(event_id) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(path) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(ciphertext) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(scheme) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(public_key) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(wrapped_key) ON TABLE public.ledger_payloads TO ledger_writer;
+
+GRANT INSERT(kek_id) ON TABLE public.ledger_payloads TO ledger_writer;
 
 GRANT SELECT,INSERT ON TABLE public.ledger_rejects TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_rejects TO ledger_reader;
 
-GRANT SELECT,INSERT ON TABLE public.ledger_subject_keys TO ledger_writer;
+GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_writer;
+GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_reader;
+GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_operator;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_tiles TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_tiles TO ledger_reader;

@@ -10,6 +10,7 @@ unbalanced markup nor render balanced markup as styling.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 RUN = "0193a1b2-7c00-7000-8000-0000000015a6"
@@ -69,3 +70,31 @@ def assert_no_raw(text: str) -> None:
     """No escape, BEL, C1 CSI or bidi override character in `text`."""
     for char in RAW:
         assert char not in text, f"{char!r} reached the terminal raw"
+
+
+# Markdown exports (after-action reports, a bundle's README and known_gaps.md): recorded text that
+# would add a link, raw HTML, a heading or a table cell if pasted raw.
+MD_LINK = "[ok](javascript:alert(1))"
+MD_HTML = "<script>alert(1)</script><img src=x onerror=alert(1)>"
+MD_HEADING = "\n# OK: all clear\n"
+MD_CELL = "a | b | c"
+MD_CORPUS = MD_LINK + MD_HTML + MD_HEADING + MD_CELL + "*bold* _em_ `code` ~~gone~~ \\" + CORPUS
+
+
+def assert_inert_markdown(doc: str, headings: list[str]) -> None:
+    """`doc` shows MD_CORPUS without obeying it: its headings are exactly `headings`, no link,
+    raw HTML or terminal control formed, and every table row keeps its header's cell count."""
+    assert_no_raw(doc)
+    lines = doc.splitlines()
+    assert [line for line in lines if line.startswith("#")] == headings
+    prose = re.sub(r"(?<!\\)(`+)(?!`).*?(?<!`)\1(?!`)", "", doc)  # code spans show text as is
+    assert not re.search(r"(?<!\\)\]\(javascript", prose), "a link formed"
+    assert "<script" not in prose and "<img" not in prose, "raw HTML formed"
+    cells = 0
+    for line in lines:
+        if not line.startswith("|"):
+            cells = 0
+            continue
+        n = len(re.findall(r"(?<!\\)\|", line))
+        cells = cells or n
+        assert n == cells, f"a table row gained cells: {line}"

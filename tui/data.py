@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
@@ -19,12 +19,14 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 import psycopg
 
 from ledger import ids
+from ledger.backlog import Backlog, read_backlog
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store import board as store
-from ledger.store.board import EventKey, OpenApproval
+from ledger.store.board import EventKey, OpenApproval, RunMark, VerdictSet
 from ledger.store.read import RunSummary, latest_checkpoint, list_runs, origins
 from tui.rows import Row, row_from_stored
+from tui.verdicts import VerdictState, judge
 
 __all__ = [
     "BoardData",
@@ -121,7 +123,10 @@ class RunFilter:
     until: str = ""
     text: str = ""
 
-    def matches(self, run: RunSummary, fails: int) -> bool:
+    def matches(self, run: RunSummary, verdict: VerdictState) -> bool:
+        """Whether a run passes the filter; a run whose verdicts are not known (missing, stale)
+        matches `verdict:fail` and never `verdict:pass`, so a deleted row cannot hide it."""
+        fails = verdict.fails or (0 if verdict.state in ("rechecked", "stored") else 1)
         if self.agent and self.agent not in (run.agent or ""):
             return False
         if self.user and self.user not in (run.initiating_user or ""):
@@ -158,7 +163,7 @@ class BoardRun:
     """A run line on the board."""
 
     summary: RunSummary
-    fails: int
+    verdict: VerdictState
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ class BoardData:
     approvals: list[OpenApproval]
     chain: dict[str, int]  # origin -> latest checkpoint size
     total_runs: int
+    backlog: Backlog | None = None  # intake waiting (ledger.backlog), shown in the header
 
 
 @dataclass
@@ -207,15 +213,25 @@ class LedgerData:
         with self._lock:
             return fn(self.conn(), *args, **kwargs)
 
-    def board(self, flt: RunFilter, limit: int = 500) -> BoardData:
-        """Runs (filtered, newest first), open approvals, and checkpoint size per origin."""
-        fails, runs, approvals, chain = self.call(_board_reads)
-        shown = [
-            BoardRun(r, fails.get(r.run_id, 0))
-            for r in reversed(runs)
-            if flt.matches(r, fails.get(r.run_id, 0))
-        ]
-        return BoardData(shown[:limit], approvals, chain, len(runs))
+    def board(
+        self,
+        flt: RunFilter,
+        limit: int = 500,
+        known: Mapping[uuid.UUID, VerdictState] | None = None,
+    ) -> BoardData:
+        """Runs (filtered, newest first), open approvals, and checkpoint size per origin.
+
+        Each run's verdict is the one recomputed this session (`known`) while the run has no
+        event since, else its stored set judged for freshness (tui.verdicts.judge).
+        """
+        (sets, marks), runs, approvals, chain = self.call(_board_reads)
+        shown = []
+        for r in reversed(runs):
+            verdict = _verdict_of(r.run_id, sets, marks, known or {})
+            if flt.matches(r, verdict):
+                shown.append(BoardRun(r, verdict))
+        backlog = self.call(read_backlog)
+        return BoardData(shown[:limit], approvals, chain, len(runs), backlog)
 
     def origin_size(self, origin: str) -> int:
         """Number of events in one log."""
@@ -244,12 +260,26 @@ class LedgerData:
         return self.call(source.index_at_time, ns)
 
 
-_BoardReads = tuple[dict[uuid.UUID, int], list[RunSummary], list[OpenApproval], dict[str, int]]
+def _verdict_of(
+    run_id: uuid.UUID,
+    sets: Mapping[uuid.UUID, list[VerdictSet]],
+    marks: Mapping[uuid.UUID, RunMark],
+    known: Mapping[uuid.UUID, VerdictState],
+) -> VerdictState:
+    mark = marks.get(run_id)
+    done = known.get(run_id)
+    if done is not None and mark is not None and done.last_seq == mark.last_seq:
+        return done
+    return judge(mark, sets.get(run_id, ()))
+
+
+_Verdicts = tuple[dict[uuid.UUID, list[VerdictSet]], dict[uuid.UUID, RunMark]]
+_BoardReads = tuple[_Verdicts, list[RunSummary], list[OpenApproval], dict[str, int]]
 
 
 def _board_reads(conn: psycopg.Connection) -> _BoardReads:
     """Everything the board needs, read under one lock hold."""
-    fails = store.verdict_fail_counts(conn)
+    fails = (store.verdict_sets(conn), store.run_marks(conn))
     runs = list_runs(conn)
     approvals = store.open_approvals(conn)
     chain = {}

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 
 from ledger.errors import InputError
+from ledger.markdown import markdown_code as code
+from ledger.markdown import markdown_text as md
 
 __all__ = ["Exercise", "ExerciseError", "Finding", "Inject"]
 
@@ -162,19 +164,23 @@ class Exercise:
 
     # ------------------------------------------------------------------ report
     def report(self, today: str) -> str:
-        """The after-action report / improvement plan as Markdown."""
+        """The after-action report / improvement plan as Markdown.
+
+        Every value is text someone typed or recorded (exercise file, decisions, findings): it goes
+        through `ledger.markdown`, so none of it can add a heading, a link, HTML or a table cell.
+        """
         out = [
-            f"# After-action report: {self.title}",
+            f"# After-action report: {md(self.title)}",
             "",
-            f"- Exercise: `{self.name}` (namespace tenant `{self.tenant}`)",
-            f"- Date: {today}",
-            f"- Scenario run: `{self.run_id or '-'}`",
+            f"- Exercise: {code(self.name)} (namespace tenant {code(self.tenant)})",
+            f"- Date: {md(today)}",
+            f"- Scenario run: {code(self.run_id or '-')}",
             "",
             "## Objectives",
-            *[f"- {o}" for o in self.objectives],
+            *[f"- {md(o)}" for o in self.objectives],
             "",
             "## Roles",
-            *[f"- {r.get('role', '?')}: {r.get('person', '?')}" for r in self.roles],
+            *[f"- {md(r.get('role', '?'))}: {md(r.get('person', '?'))}" for r in self.roles],
             "",
             "## Measured times",
             "",
@@ -194,14 +200,14 @@ class Exercise:
             "",
             "## Injects",
             *[
-                f"- {i.id} ({_when(i)}): {i.text}"
+                f"- {md(i.id)} ({_when(i)}): {md(i.text)}"
                 + ("" if i.released_at is None else f" — released T+{i.released_at:.0f}s")
                 for i in self.injects
             ],
             "",
             "## Decisions",
             *(
-                [f"- T+{t:.0f}s {who}: {text}" for t, who, text in self.decisions]
+                [f"- T+{t:.0f}s {md(who)}: {md(text)}" for t, who, text in self.decisions]
                 or ["- none logged"]
             ),
             "",
@@ -217,19 +223,19 @@ class Exercise:
             "| action | owner | due |",
             "|---|---|---|",
             *[
-                f"| {f.text} | {f.owner or 'UNASSIGNED'} | {f.due or 'TBD'} |"
+                f"| {md(f.text)} | {md(f.owner or 'UNASSIGNED')} | {md(f.due or 'TBD')} |"
                 for f in self.findings
                 if f.kind == "action"
             ],
             "",
             "## Discussion questions",
-            *[f"- {q}" for q in self.questions],
+            *[f"- {md(q)}" for q in self.questions],
             "",
         ]
         return "\n".join(out)
 
     def _findings(self, kind: str) -> list[str]:
-        return [f"- {f.text}" for f in self.findings if f.kind == kind] or ["- none recorded"]
+        return [f"- {md(f.text)}" for f in self.findings if f.kind == kind] or ["- none recorded"]
 
     def _auto_gaps(self) -> list[str]:
         return [

@@ -10,6 +10,7 @@ burst collapses into its newest value (Toolong's `SizeChanged` pattern).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from tui.data import BoardData, Source
     from tui.inspect import EventDetail, RunTrace
     from tui.rows import Row
+    from tui.verdicts import VerdictState
 
 __all__ = [
     "BoardLoaded",
@@ -38,6 +40,7 @@ __all__ = [
     "StopRecorded",
     "TraceLoaded",
     "UndoNote",
+    "VerdictsRechecked",
     "VerifyFinished",
 ]
 
@@ -77,6 +80,14 @@ class BoardLoaded(Message):
     """The board's runs, approvals and chain sizes, read under the current filter."""
 
     board: BoardData
+
+
+@dataclass
+class VerdictsRechecked(Message):
+    """Verdicts recomputed from the log for some board runs (run id -> state)."""
+
+    states: dict[str, VerdictState]
+    asked: list[uuid.UUID]  # every run the worker was given (answered or not)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from exporters.demo.story import Story
 from ledger import ids
 from ledger.config import Settings
 from ledger.errors import VerificationFailed
-from ledger.store.sequencer import try_sequence
+from ledger.store.sequencer import log_signer, try_sequence
 from ledger.verify import report_line, verify_ledger
 from replay.policy.service import check_in_force
 from replay.undo.dryrun import render_step
@@ -110,10 +110,16 @@ def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: 
         conn, settings, ExportParams(since=since, until=until, out=bundle, exported_by="demo")
     )
     root = story.authority.trust_root if story.authority is not None else None
-    checked = verify_bundle(bundle, trust_root=root)
-    outcome.bundle, outcome.bundle_valid = bundle, checked.valid
+    # the auditor's copy of the log key, as handed over out of band (keys/log.key.pub)
+    trust = out_dir / "log.key.pub"
+    trust.write_text(log_signer(settings).vkey + "\n", encoding="utf-8")
+    checked = verify_bundle(bundle, trust, trust_root=root)
+    outcome.bundle, outcome.bundle_valid = bundle, checked.verdict == "OK"
     echo(f"\n4. evidence bundle: {result.events} events -> {bundle}")
-    state = "VALID" if checked.valid else f"INVALID: {checked.problems[:1]}"
-    echo(f"   ledger verify-bundle {bundle} --trust-root ...: {state} (offline, no database)")
+    state = "VALID" if checked.verdict == "OK" else f"{checked.verdict}: {checked.problems[:1]}"
+    echo(
+        f"   ledger verify-bundle {bundle} --trust log.key.pub --trust-root ...: {state} "
+        "(offline, no database)"
+    )
     echo(f"   who approved and who started each run, judged offline: {checked.authority.summary()}")
     return outcome

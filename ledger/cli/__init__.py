@@ -18,6 +18,7 @@ import typer
 
 from ledger.cli.group import CommandGroup
 from ledger.errors import ExitCode, LedgerError, from_foreign
+from ledger.terminal import printable
 
 __all__ = ["app", "main"]
 
@@ -72,7 +73,8 @@ def main() -> None:
 
 
 def _fail(line: str, code: ExitCode) -> None:
-    typer.echo(line, err=True)
+    # an error may quote a writer's text (a pack key, an agent name): escaped, and one line
+    typer.echo(printable(line), err=True)
     sys.exit(int(code))
 
 

@@ -1,14 +1,15 @@
-"""`ledger db status|migrate|stop`: which PostgreSQL is in use, its schema version, and stopping
-the embedded server (which otherwise stays up between commands until it has been idle)."""
+"""`ledger db status|migrate|stop|writer add`: which PostgreSQL is in use, its schema version,
+stopping the embedded server (which otherwise stays up between commands until it has been
+idle), and binding writer credentials to a tenant."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, settings_from
+from ledger.cli.common import JsonOption, connection, emit_json, say, settings_from
 
 if TYPE_CHECKING:
     from ledger.db.embedded import EmbeddedStatus
@@ -23,6 +24,7 @@ app = typer.Typer(
 @app.command("status")
 def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Which database is in use (embedded or external), its schema version and log sizes."""
+    from ledger.backlog import read_backlog
     from ledger.db.embedded import embedded_status
     from ledger.db.migrate import schema_version
     from ledger.db.sqlfiles import migration_files, query
@@ -45,6 +47,7 @@ def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
         "schema_version": schema_version(conn),
         "latest_migration": migration_files()[-1][0],
         "intake_pending": int(conn.execute(query("intake_count")).fetchone()[0]),  # type: ignore[index]
+        "backlog": (backlog := read_backlog(conn)).as_dict(),
         "logs": logs,
         "embedded_server": {**asdict(embedded), "was_running": was_running} if embedded else None,
     }
@@ -59,6 +62,8 @@ def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
         typer.echo(f"embedded server: {_lifetime(embedded, was_running)}")
     typer.echo(f"schema version: {info['schema_version']} (latest {info['latest_migration']})")
     typer.echo(f"intake pending: {info['intake_pending']}")
+    if backlog.count:
+        typer.echo(backlog.line())
     for origin, size in logs.items():
         typer.echo(f"log {origin}: {size} events")
 
@@ -73,6 +78,43 @@ def migrate(ctx: typer.Context) -> None:
     typer.echo(
         f"applied: {applied or 'nothing (up to date)'}; schema version {schema_version(conn)}"
     )
+
+
+writer_app = typer.Typer(
+    help="Writer credentials bound to a tenant (production roles, docs/operations.md).",
+    no_args_is_help=True, add_completion=False,
+)
+app.add_typer(writer_app, name="writer")
+
+
+@writer_app.command("add")
+def writer_add(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Argument(help="LOGIN role to create, or an existing role.")],
+    tenant: Annotated[str, typer.Option("--tenant", help="The one tenant it may write.")],
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="Also bind to this agent name.")
+    ] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Environment variable holding the new password."),
+    ] = None,
+) -> None:
+    """Create or bind a writer: a LOGIN role in ledger_writer that may submit only the events of
+    one tenant (RLS), reads nothing but its tenant through the read API, and cannot sequence.
+    Run as the database owner (embedded mode: the local user)."""
+    import os
+
+    from ledger.errors import InputError
+    from ledger.store.roles import add_writer
+
+    password = None
+    if password_env is not None:
+        password = os.environ.get(password_env)
+        if not password:
+            raise InputError(f"--password-env {password_env}: variable is not set or empty")
+    for line in add_writer(connection(ctx), role, tenant, agent, password):
+        say(line)
 
 
 def _lifetime(server: EmbeddedStatus, was_running: bool) -> str:

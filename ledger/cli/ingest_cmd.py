@@ -29,7 +29,7 @@ def ingest(
     reason; after a rejected line, later lines of the same run are rejected too. Exit 0 when no
     line was rejected, 1 when any was (the others are stored). --json: one entry per line.
     """
-    from ledger.ingest import ALREADY_PRESENT, SEQUENCED
+    from ledger.ingest import ALREADY_PRESENT, SEQUENCED, SUBMITTED
     from ledger.ingest import ingest as ingest_events
 
     settings = settings_from(ctx)
@@ -51,11 +51,14 @@ def ingest(
         "already_present": result.count(ALREADY_PRESENT),
         "rejected": len(rejected),
     }
+    if waiting := result.count(SUBMITTED):  # a writer-only role: `ledger serve` sequences them
+        counts["submitted"] = waiting
     if json_out:
         emit_json({**counts, "lines": [line.as_json() for line in result.lines]})
     err(
         f"{counts['sequenced']} sequenced, {counts['already_present']} already present, "
         f"{counts['rejected']} rejected"
+        + (f", {waiting} submitted (waiting for the sequencer)" if waiting else "")
     )
     if rejected:
         raise typer.Exit(int(ExitCode.INVALID))

@@ -48,6 +48,9 @@ def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
         typer.echo(f"in use by a live writer: {info.locked_files} files")
     if info.failed_files:
         typer.echo(f"refused by the database (kept in failed/): {info.failed_files} files")
+    if info.rejected:
+        typer.echo(f"rejected by the sequencer after submit: {info.rejected} events "
+                   "(reasons in rejected.log)")
 
 
 @app.command("flush")

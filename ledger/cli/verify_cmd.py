@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import orjson
 import typer
 
 from ledger.cli.common import JsonOption, about, connection, settings_from
 from ledger.errors import ExitCode, InputError, KeyUnavailable
+
+if TYPE_CHECKING:
+    from ledger.backlog import Backlog
+    from ledger.verify_report import VerifyReport
 
 __all__ = ["app"]
 
@@ -16,7 +21,7 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command("verify")
-def verify(
+def verify(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
     pin: Annotated[
         Path | None,
@@ -33,17 +38,31 @@ def verify(
             help="Witness vkey file; the latest checkpoint must be cosigned by it.",
         ),
     ] = None,
+    max_backlog_age: Annotated[
+        str,
+        typer.Option(
+            "--max-backlog-age",
+            envvar="LEDGER_MAX_BACKLOG_AGE",
+            help="Exit 6 when intake holds events older than this and no sequencer runs.",
+        ),
+    ] = "60s",
     json_out: JsonOption = False,
 ) -> None:
     """Recompute every leaf, run chain, tree root and checkpoint signature.
 
     Exit 0 when valid, 1 when not (naming the first bad seq), 2 for usage errors, 3 when the
-    database cannot be reached, 4 when no trusted log key is available.
+    database cannot be reached, 4 when no trusted log key is available, 6 when the ledger is
+    valid but acknowledged events have waited in intake longer than --max-backlog-age with no
+    sequencer running (the backlog is reported whenever intake is not empty).
     """
-    from ledger.verify import dumps, load_pin, report_line, trusted_verifiers, verify_ledger
+    from ledger.backlog import read_backlog
+    from ledger.trustroot import pin_or_rewritten, pinned_rewritten
+    from ledger.verify import trusted_verifiers, verify_ledger
+    from ledger.when import parse_duration
     from ledger.witness import CosignatureVerifier
 
     settings = settings_from(ctx)
+    bound = parse_duration(max_backlog_age, "--max-backlog-age").total_seconds()
     trust, witness_key = trust or [], witness_key or []
     for path in [*trust, *witness_key, *([pin] if pin else [])]:
         if not path.is_file():
@@ -56,7 +75,11 @@ def verify(
     pinned = None
     if pin is not None:
         with about(f"pinned checkpoint {pin} is not valid"):
-            pinned = load_pin(pin, verifiers)
+            opened = pin_or_rewritten(pin.read_bytes(), verifiers)
+        if isinstance(opened, str):
+            typer.echo(pinned_rewritten(opened, json_out))
+            raise typer.Exit(int(ExitCode.INVALID))
+        pinned = opened
     with about("bad witness key file"):
         witnesses = [
             CosignatureVerifier.from_vkey(line.strip())
@@ -64,13 +87,28 @@ def verify(
             for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")
         ]
+    conn = connection(ctx, migrate=False)
     report = verify_ledger(
-        connection(ctx, migrate=False),
+        conn,
         settings,
         verifiers=verifiers,
         pin=pinned,
         witnesses=witnesses,
     )
-    typer.echo(dumps(report) if json_out else report_line(report))
+    backlog = read_backlog(conn, bound)
+    typer.echo(_output(report, backlog, json_out))
     if report.status != "ok":
         raise typer.Exit(int(ExitCode.INVALID))
+    if backlog.stalled:
+        raise typer.Exit(int(ExitCode.STALLED))
+
+
+def _output(report: VerifyReport, backlog: Backlog, json_out: bool) -> str:
+    """The report line (plus the backlog line when intake is not empty), or the JSON report with
+    a `backlog` object."""
+    from ledger.verify import dumps, report_line
+
+    if json_out:
+        merged = {**orjson.loads(dumps(report)), "backlog": backlog.as_dict()}
+        return orjson.dumps(merged, option=orjson.OPT_INDENT_2).decode()
+    return report_line(report) + (f"\n{backlog.line()}" if backlog.count else "")

@@ -77,7 +77,8 @@ def connect(settings: Settings, *, migrate: bool = False) -> psycopg.Connection:
     dsn = database_dsn(settings)
     conn = _open(dsn)
     if migrate and dsn not in _migrated:
-        apply_migrations(conn)
+        if schema_version(conn) < latest_version():  # a current schema needs no DDL: writer
+            apply_migrations(conn)  # roles (migration 0010) may not run any
         _migrated.add(dsn)
     else:
         _require_current(conn, dsn)

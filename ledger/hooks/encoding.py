@@ -86,6 +86,7 @@ class WriterStats:
     scrubbed: int = 0  # secrets replaced by commitment markers (ledger.secrets)
     delivered_from_spool: int = 0
     sequenced: int = 0
+    rejected: int = 0  # acknowledged, then rejected by the sequencer (ledger.hooks.rejects)
     errors: list[str] = field(default_factory=list)
 
 

@@ -27,6 +27,7 @@ import psycopg
 from ledger import ids
 from ledger.errors import DatabaseUnavailable
 from ledger.events import encode_event, make_event
+from ledger.hooks.rejects import rejected_count
 from ledger.store.append import EncodedEvent
 
 __all__ = ["FlushResult", "Spool", "SpoolStatus", "is_unavailable", "parse_line"]
@@ -57,6 +58,7 @@ class SpoolStatus:
     locked_files: int = 0
     failed_files: int = 0
     oldest: str | None = None
+    rejected: int = 0  # events the sequencer rejected after a writer here submitted them
 
 
 @dataclass
@@ -162,6 +164,7 @@ class Spool:
                 status.locked_files += 1
         failed = self.directory / "failed"
         status.failed_files = len(list(failed.glob(f"*{SUFFIX}"))) if failed.is_dir() else 0
+        status.rejected = rejected_count(self.directory)
         return status
 
     def flush(self, submit: Submit, origin_of: OriginOf, tenant: str = "default") -> FlushResult:

@@ -29,10 +29,12 @@ from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.hooks.encoding import Ack, Pending, RunChain, WriterStats, encode_pending
 from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.rejects import RejectWatch
 from ledger.hooks.spool import Spool, is_unavailable
 from ledger.store.append import EncodedEvent
 from ledger.store.door import append_encoded
 from ledger.store.sequencer import try_sequence
+from ledger.terminal import printable
 
 __all__ = ["Ack", "Pending", "RunChain", "Writer", "WriterStats"]
 
@@ -74,6 +76,7 @@ class Writer:
         self.batch_size = batch_size
         self.spool = Spool(settings.spool_dir)
         self.stats = WriterStats()
+        self.rejects = RejectWatch(settings.spool_dir)
         self._connect = connect or self._default_connect
         self._submit = submit or self._default_submit
         if sequence is None:
@@ -89,6 +92,7 @@ class Writer:
         self._next_retry = 0.0
         self._last_sequence = 0.0
         self._unsequenced = False
+        self._sequence_problem = ""  # last one warned about (a bad log key): warn once each
         self._carry: list[tuple[EncodedEvent, Pending | None]] = []
         # private payloads (committed identity tokens) waiting for their event's transaction
         self._private: dict[Any, tuple[str, tuple[Any, ...]]] = {}
@@ -198,11 +202,14 @@ class Writer:
         if self.degraded and time.monotonic() >= self._next_retry:
             self._recover(force=False)
         self._maybe_sequence(force=False)
+        if self._sequence is None:  # `ledger serve` sequences: learn its rejects meanwhile
+            self._check_rejects()
 
     def _barrier(self) -> bool:
         try:
             self._recover(force=True)
             self._maybe_sequence(force=True)
+            self._check_rejects()
         except Exception as exc:  # pragma: no cover - defensive; never kill the thread
             self.stats.errors.append(f"flush: {exc}")
         return not self.degraded
@@ -224,7 +231,9 @@ class Writer:
         held = [(e.event_id, self._private[e.event_id]) for e in items
                 if e.event_id in self._private]
         if not held:
-            return self._submit(conn, items)
+            result = self._submit(conn, items)
+            self.rejects.submitted(e.event_id for e in items)
+            return result
         from ledger.privacy import seal_payloads
 
         with conn.transaction():
@@ -234,6 +243,7 @@ class Writer:
             result = self._submit(conn, items)
         for event_id, _ in held:
             self._private.pop(event_id, None)
+        self.rejects.submitted(e.event_id for e in items)
         return result
 
     # -- delivery ----------------------------------------------------------------------------
@@ -330,6 +340,24 @@ class Writer:
             self._unsequenced = False
         except Exception as exc:
             self.stats.errors.append(f"sequence: {type(exc).__name__}: {exc}"[:500])
+            if is_unavailable(exc):
+                self._drop_conn()
+            elif str(exc) != self._sequence_problem:  # e.g. a bad log key: durable, not logged
+                self._sequence_problem = str(exc)
+                log.warning("ledger: events are durable in intake but cannot be sequenced: %s",
+                            printable(str(exc)))
+            return
+        self._sequence_problem = ""
+        self._check_rejects()
+
+    def _check_rejects(self) -> None:
+        """Ask where submitted events are; warn about and count the rejected ones (never silent)."""
+        if self._conn is None:
+            return
+        try:
+            self.stats.rejected += self.rejects.check(self._conn)
+        except Exception as exc:
+            self.stats.errors.append(f"rejects: {type(exc).__name__}: {exc}"[:500])
             if is_unavailable(exc):
                 self._drop_conn()
 

@@ -28,6 +28,8 @@ __all__ = [
     "EventKey",
     "OpenApproval",
     "RoleHolder",
+    "RunMark",
+    "VerdictSet",
     "event_at",
     "event_keys",
     "events_by_keys",
@@ -39,9 +41,10 @@ __all__ = [
     "origin_size",
     "role_holders",
     "run_leaf",
+    "run_marks",
     "run_starts_before",
     "seq_at_time",
-    "verdict_fail_counts",
+    "verdict_sets",
     "watch_appended",
 ]
 
@@ -88,9 +91,42 @@ def _stored(rows: Iterable[Sequence[Any]]) -> list[StoredEvent]:
     ]
 
 
-def verdict_fail_counts(conn: psycopg.Connection) -> dict[uuid.UUID, int]:
-    """Failing verdicts per run (runs with verdicts but no failure map to 0)."""
-    return {r[0]: int(r[1]) for r in conn.execute(query("board_verdict_fails")).fetchall()}
+@dataclass(frozen=True, slots=True)
+class VerdictSet:
+    """One stored set of a run's verdicts (rows of `ledger_verdicts`: derived, deletable)."""
+
+    policy_hash: str
+    evaluator_version: str
+    through_seq: int | None  # None when any row lacks it (cannot be shown current)
+    checked_at: datetime
+    fails: int
+    unknown: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunMark:
+    """What a run's current verdicts must have been computed against."""
+
+    last_seq: int
+    policy_hash: str | None  # recorded by run.started (None: the run names no policy)
+
+
+def verdict_sets(conn: psycopg.Connection) -> dict[uuid.UUID, list[VerdictSet]]:
+    """Stored verdict sets per run; a run whose rows were deleted is simply absent."""
+    out: dict[uuid.UUID, list[VerdictSet]] = {}
+    for run_id, policy, version, through, any_null, checked, fails, unknown in conn.execute(
+        query("board_verdict_sets")
+    ).fetchall():
+        seq = None if any_null or through is None else int(through)
+        found = VerdictSet(str(policy), str(version), seq, checked, int(fails), int(unknown))
+        out.setdefault(run_id, []).append(found)
+    return out
+
+
+def run_marks(conn: psycopg.Connection) -> dict[uuid.UUID, RunMark]:
+    """Per run with a run.started: its last event's seq and the policy it recorded."""
+    rows = conn.execute(query("board_run_marks")).fetchall()
+    return {r[0]: RunMark(int(r[1]), str(r[2]) if r[2] else None) for r in rows}
 
 
 def open_approvals(conn: psycopg.Connection) -> list[OpenApproval]:

@@ -39,6 +39,7 @@ class SealedPayload:
     event_id: uuid.UUID
     path: str
     ciphertext: bytes
+    envelope: SubjectKey | None = None  # its own wrapped key (a confined writer's); else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,10 @@ def insert_payloads(conn: psycopg.Connection, payloads: Sequence[SealedPayload])
             [p.event_id for p in payloads],
             [p.path for p in payloads],
             [p.ciphertext for p in payloads],
+            [p.envelope.scheme if p.envelope else None for p in payloads],
+            [p.envelope.public_key if p.envelope else None for p in payloads],
+            [p.envelope.wrapped_key if p.envelope else None for p in payloads],
+            [p.envelope.kek_id if p.envelope else None for p in payloads],
         ),
     )
 

@@ -110,10 +110,15 @@ class RunHead:
 
 @dataclass(frozen=True, slots=True)
 class ReceiptState:
-    """Where an acknowledged event is now: its logged leaf hash, or its body still in intake."""
+    """Where an acknowledged event is now: its logged leaf hash, or its body still in intake.
+
+    `seq` and `logged_body` are set once it is logged (from the tenant-scoped read API, so a
+    writer that cannot read the log still compares a retry's bytes with what was stored)."""
 
     logged_leaf: bytes | None
     pending_body: bytes | None
+    seq: int | None = None
+    logged_body: bytes | None = None
 
 
 def run_events(conn: psycopg.Connection, run_id: uuid.UUID) -> list[StoredEvent]:
@@ -259,12 +264,12 @@ def receipt_states(
 ) -> dict[uuid.UUID, ReceiptState]:
     """Where each acknowledged event is now (ids neither logged nor pending are left out)."""
     found: dict[uuid.UUID, ReceiptState] = {}
-    for event_id, leaf, body in conn.execute(query("receipt_state"), (list(event_ids),)):
-        if leaf is not None or body is not None:
-            found[event_id] = ReceiptState(
-                bytes(leaf) if leaf is not None else None,
-                bytes(body) if body is not None else None,
-            )
+    rows = conn.execute(query("receipt_state"), (list(event_ids),))
+    for event_id, state, seq, leaf, body in (row[:5] for row in rows):
+        if state == "sequenced":
+            found[event_id] = ReceiptState(bytes(leaf), None, int(seq), bytes(body))
+        elif state == "pending":
+            found[event_id] = ReceiptState(None, bytes(body))
     return found
 
 

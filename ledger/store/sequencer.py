@@ -28,15 +28,15 @@ import psycopg
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
-from ledger.errors import KeyUnavailable, LedgerError
+from ledger.errors import LedgerError
 from ledger.gcpause import gc_paused
-from ledger.hsm import is_pkcs11_uri
-from ledger.keys import KeyFileError, load_key
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
 from ledger.store.batch import Accepted, Drained, Parsed, parse
+from ledger.store.confine import can_sequence
 from ledger.store.controlplane import screen_control_plane
 from ledger.store.copyrows import binary_copy
+from ledger.store.logkey import log_signer, pkcs11_env, sign_checkpoint
 from ledger.store.runrules import order
 from ledger.store.stamps import batch_recorded_us, stamp_rows_of
 from ledger.tiles import TileReader, consistency_ranges, extend_tiles
@@ -63,51 +63,6 @@ class BatchResult:
     checkpoints: list[tuple[str, int]] = field(default_factory=list)
 
 
-@functools.lru_cache(maxsize=16)
-def _signer_for(path: Path, name: str, _identity: tuple[int, int] | None) -> Signer:
-    return load_key(path, name, create=True)
-
-
-def log_signer(settings: Settings) -> Signer:
-    """The log key (created on first use as a 0600 file beside the data directory; the subject
-    key-encryption key of ledger.kek is created with it, only then).
-
-    Cached by the file's identity (inode, mtime), so a long-running sequencer picks up a key
-    replaced by `ledger keys rotate` instead of signing with the retired one. With
-    `LEDGER_LOG_KEY=pkcs11:...` (or settings.extra['log_key']) the key lives in a PKCS#11 token
-    instead (ledger.hsm) and one session is kept per URI for the life of the process.
-    """
-    spec = settings.extra.get("log_key") or os.environ.get("LEDGER_LOG_KEY", "")
-    if spec.strip():
-        if not is_pkcs11_uri(spec):
-            raise KeyUnavailable("LEDGER_LOG_KEY must be a pkcs11: URI (RFC 7512) or unset")
-        return _token_signer(spec, settings.origin_prefix, _pkcs11_env())
-    path = settings.log_key_path
-    try:
-        st = path.stat()
-        identity: tuple[int, int] | None = (st.st_ino, st.st_mtime_ns)
-    except FileNotFoundError:
-        identity = None
-    try:
-        signer = _signer_for(path, settings.origin_prefix, identity)
-    except KeyFileError as exc:
-        raise KeyUnavailable(str(exc)) from None
-    if identity is None:
-        _signer_for.cache_clear()
-        from ledger.kek import ensure_first_kek
-
-        ensure_first_kek(settings)  # the first log key of an empty ledger brings the file KEK
-    return signer
-
-
-def _pkcs11_env() -> tuple[str, str]:
-    """The environment a token signer depends on (part of its cache key)."""
-    return os.environ.get("LEDGER_PKCS11_MODULE", ""), os.environ.get("LEDGER_PKCS11_PIN", "")
-
-
-@functools.lru_cache(maxsize=4)
-def _token_signer(spec: str, name: str, _env: tuple[str, str]) -> Signer:
-    return load_key(spec, name)
 
 
 def configured_witness(settings: Settings) -> Witness | None:
@@ -120,7 +75,7 @@ def configured_witness(settings: Settings) -> Witness | None:
     if not folder:
         return None
     key = settings.extra.get("witness_key") or os.environ.get("LEDGER_WITNESS_KEY", "")
-    return _witness_at(Path(folder), key.strip() or None, _pkcs11_env())
+    return _witness_at(Path(folder), key.strip() or None, pkcs11_env())
 
 
 @functools.lru_cache(maxsize=8)
@@ -294,7 +249,7 @@ def _extend_and_sign(
         tree.append_many(leaves[origin])
         extend_tiles(conn, origin, start, leaves[origin])
         root = tree.root()
-        note = signer.sign_note(Checkpoint(origin, tree.size, root).body())
+        note = sign_checkpoint(signer, origin, Checkpoint(origin, tree.size, root).body())
         stamp = stamp_rows_of(conn, signer, origin, tree.size, rows[origin])
         conn.execute(
             query("insert_checkpoint"),
@@ -337,7 +292,9 @@ def sequence_batch(
 
 def try_sequence(conn: psycopg.Connection, settings: Settings, *, wait: bool = False) -> int:
     """Drain intake while this process can hold leadership; return events sequenced."""
-    signer = log_signer(settings)
+    if not can_sequence(conn):  # a writer-only role: `ledger serve` sequences (0010)
+        return 0
+    signer = log_signer(settings, conn)
     total = 0
     while True:
         batch = sequence_batch(conn, settings, signer, wait=wait)

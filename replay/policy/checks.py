@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from replay.model import RunState, ToolCallRecord
 from replay.policy.outcome import Findings
 from replay.policy.recorded import args_identity
+from replay.policy.timebounds import DEFAULT_SKEW_NS, call_duration, open_since, run_duration
 from replay.policy.verdict import Outcome, Verdict
 
 __all__ = [
@@ -86,15 +87,18 @@ def max_tool_calls_per_tool(state: RunState, on_missing: Outcome, tool: str, lim
     return f.verdict(state, f"{len(calls)} calls to {tool}, limit {limit}")
 
 
-def overall_timeout(state: RunState, on_missing: Outcome, seconds: float) -> Verdict:
+def overall_timeout(
+    state: RunState, on_missing: Outcome, seconds: float, skew_ns: int = DEFAULT_SKEW_NS
+) -> Verdict:
+    """Run duration from writer times, only inside the record's bounds (timebounds)."""
     f = Findings("timeouts.overall_seconds", on_missing)
     run = state.run
-    start = run.started_ns
-    if start is None:
-        f.unknown((), "no run.started recorded")
+    span, why = run_duration(state, skew_ns)
+    if span is None:
+        evidence = (run.started_event_id, run.ended_event_id or run.last_event_id)
+        f.unknown(evidence if run.started_ns is not None else (), why or "no run duration")
         return f.verdict(state, "")
-    end = run.ended_ns if run.ended_ns is not None else run.last_ns or start
-    took = (end - start) / _NS
+    took = span / _NS
     if took > seconds:
         tail = "ran" if run.ended else "still running after"
         f.fail(
@@ -110,17 +114,26 @@ def overall_timeout(state: RunState, on_missing: Outcome, seconds: float) -> Ver
 
 
 def per_tool_timeout(
-    state: RunState, on_missing: Outcome, default: float | None, per_tool: dict[str, float]
+    state: RunState, on_missing: Outcome, default: float | None, per_tool: dict[str, float],
+    skew_ns: int = DEFAULT_SKEW_NS,
 ) -> Verdict:
+    """Call durations from writer times, only inside the record's bounds (timebounds)."""
     f = Findings("timeouts.per_tool_seconds", on_missing)
-    last = state.run.last_ns or 0
     slowest = 0.0
     for call in state.tool_calls:
         limit = per_tool.get(call.tool, default)
         if limit is None:
             continue
+        took_ns, why = (
+            open_since(state, call, skew_ns)
+            if call.duration_ns is None
+            else call_duration(state, call, skew_ns)
+        )
+        if took_ns is None:
+            f.unknown((call.started_event_id, call.ended_event_id), why or "no duration")
+            continue
         if call.duration_ns is None:
-            waited = (last - call.started_ns) / _NS
+            waited = took_ns / _NS
             if waited > limit:
                 f.fail(
                     (call.started_event_id,),
@@ -132,7 +145,7 @@ def per_tool_timeout(
                     (call.started_event_id,), f"{call.tool} ({call.tool_call_id}) never ended"
                 )
             continue
-        took = call.duration_ns / _NS
+        took = took_ns / _NS
         slowest = max(slowest, took)
         if took > limit:
             f.fail(

@@ -33,6 +33,7 @@ from replay.policy.detectors import scan
 from replay.policy.outcome import Findings
 from replay.policy.recorded import recorded_args_hash
 from replay.policy.schema import ApprovalRule, FlowRule, RecipientRule
+from replay.policy.timebounds import DEFAULT_SKEW_NS, approval_age, call_duration, outside
 from replay.policy.verdict import Outcome, Verdict
 
 __all__ = ["approvals", "call_facts", "egress", "flow", "recipients", "verified_user"]
@@ -41,8 +42,12 @@ _NS = 1_000_000_000
 _MISSING = object()
 
 
-def call_facts(call: ToolCallRecord) -> dict[str, Any]:
-    """The CEL view of one tool call."""
+def call_facts(
+    call: ToolCallRecord, state: RunState, skew_ns: int = DEFAULT_SKEW_NS
+) -> dict[str, Any]:
+    """The CEL view of one tool call; its duration only from writer times inside the record's
+    bounds (replay.policy.timebounds), else null (so a rule using it is unknown)."""
+    took = call_duration(state, call, skew_ns)[0] if call.duration_ns is not None else None
     return {
         "id": call.tool_call_id,
         "tool": call.tool,
@@ -50,7 +55,7 @@ def call_facts(call: ToolCallRecord) -> dict[str, Any]:
         "status": call.status,
         "attempt": call.attempt,
         "side_effect": call.side_effect,
-        "duration_seconds": call.duration_ns / _NS if call.duration_ns is not None else None,
+        "duration_seconds": took / _NS if took is not None else None,
     }
 
 
@@ -83,7 +88,7 @@ def _needs_approval(
         decided = cel.evaluate(
             {
                 "args": call.args,
-                "call": call_facts(call),
+                "call": call_facts(call, state),
                 "principal": {
                     "initiating_user": state.run.initiating_user,
                     "roles": list(state.run.roles),
@@ -225,10 +230,17 @@ def verified_user(f: Findings, ev: tuple[str | None, ...], state: RunState) -> N
 
 
 def _expired(
-    f: Findings, ev: tuple[str | None, ...], call: ToolCallRecord, a: ApprovalRecord
+    f: Findings, ev: tuple[str | None, ...], call: ToolCallRecord, a: ApprovalRecord,
+    *, state: RunState, skew_ns: int,
 ) -> None:
-    """An approval that names an expiry does not cover a call started after it."""
+    """An approval that names an expiry does not cover a call started after it (the call's
+    start is writer time: usable only inside the record's bounds)."""
     if a.expires_at is None:
+        return
+    why = outside(("tool.call.started", call), call.started_event_id, call.started_ns,
+                  call.started_rec_ns, state.run.started_ns, skew_ns)
+    if why is not None:
+        f.unknown(ev, f"approval {a.approval_id} expiry cannot be judged: {why}")
         return
     try:
         limit = parse_timestamp(a.expires_at)
@@ -251,6 +263,7 @@ def approvals(  # noqa: PLR0917 - bound once with partial()
     cel: CelProgram | None,
     require_signed: bool = False,
     strict_identity: bool = False,
+    skew_ns: int = DEFAULT_SKEW_NS,
 ) -> Verdict:
     f = Findings(rule_id, on_missing)
     table = _by_call(state)
@@ -291,10 +304,12 @@ def approvals(  # noqa: PLR0917 - bound once with partial()
             _bound(f, ev, call, a, recorded)
         _who(f, ev, state, call, a, rule=rule, require_signed=require_signed, recorded=recorded,
              strict_identity=strict_identity)
-        _expired(f, ev, call, a)
+        _expired(f, ev, call, a, state=state, skew_ns=skew_ns)
         if rule.max_age_seconds is not None and a.decided_ns is not None:
-            age = (call.started_ns - a.decided_ns) / _NS
-            if age > rule.max_age_seconds:
+            age_ns, why = approval_age(state, call, a, skew_ns)  # bounded by the record
+            if age_ns is None:
+                f.unknown(ev, f"approval age unknown: {why}")
+            elif (age := age_ns / _NS) > rule.max_age_seconds:
                 f.fail(
                     ev, f"approval was {age:.0f}s old at execution, limit {rule.max_age_seconds:g}s"
                 )

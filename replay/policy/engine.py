@@ -25,11 +25,12 @@ from replay.policy.loader import LoadedPack
 from replay.policy.outcome import Findings
 from replay.policy.recorded import recorded_args_hash
 from replay.policy.schema import CustomRule, PerToolTimeouts, PolicyPack
+from replay.policy.timebounds import DEFAULT_SKEW_NS, run_duration
 from replay.policy.verdict import Outcome, Verdict
 
 __all__ = ["EVALUATOR_VERSION", "CompiledPack", "check_run", "compile_pack", "run_facts"]
 
-EVALUATOR_VERSION = "replay-policy/1"
+EVALUATOR_VERSION = "replay-policy/2"  # 2: time rules bounded by recorded_at (timebounds)
 _NS = 1_000_000_000
 
 Check = Callable[[RunState], Verdict]
@@ -45,16 +46,16 @@ class CompiledPack:
     checks: tuple[Check, ...]
 
 
-def run_facts(state: RunState, names: frozenset[str]) -> dict[str, Any]:
-    """The CEL fact model of a run, built only for the names an expression uses."""
+def run_facts(
+    state: RunState, names: frozenset[str], skew_ns: int = DEFAULT_SKEW_NS
+) -> dict[str, Any]:
+    """The CEL fact model of a run, built only for the names an expression uses. Durations
+    come only from writer times inside the record's bounds (timebounds), else null."""
     run = state.run
     facts: dict[str, Any] = {}
     if "run" in names:
-        duration = (
-            (run.ended_ns - run.started_ns) / _NS
-            if run.ended_ns is not None and run.started_ns is not None
-            else None
-        )
+        span = run_duration(state, skew_ns)[0] if run.ended_ns is not None else None
+        duration = span / _NS if span is not None else None
         facts["run"] = {
             "id": run.run_id,
             "status": run.status,
@@ -86,7 +87,7 @@ def run_facts(state: RunState, names: frozenset[str]) -> dict[str, Any]:
             "tool_contract_digest": v.tool_contract_digest,
         }
     if "tool_calls" in names:
-        facts["tool_calls"] = [cf.call_facts(call) for call in state.tool_calls]
+        facts["tool_calls"] = [cf.call_facts(call, state, skew_ns) for call in state.tool_calls]
     if "llm_calls" in names:
         facts["llm_calls"] = [
             {
@@ -166,23 +167,26 @@ def _custom(
     program: CelProgram,
     names: frozenset[str],
     on_missing: Outcome,
+    *,
+    skew_ns: int = DEFAULT_SKEW_NS,
 ) -> Verdict:
     f = Findings(f"rules.{rule.id}", on_missing)
     what = rule.description or rule.expr
     if rule.principals is not None and rule.principals.require_verified:
         cf.verified_user(f, (state.run.started_event_id,), state)
     if rule.scope == "run":
-        result = program.evaluate(run_facts(state, names))
+        result = program.evaluate(run_facts(state, names, skew_ns))
         if result is None:
             f.unknown((), f"cannot evaluate {rule.expr!r} (missing data)")
         elif not result:
             f.fail((state.run.started_event_id, state.run.ended_event_id), f"violated: {what}")
         return f.verdict(state, f"holds: {what}")
-    base = run_facts(state, names)
+    base = run_facts(state, names, skew_ns)
     for call in state.tool_calls:
         if rule.tools and not c.matches(call.tool, rule.tools):
             continue
-        result = program.evaluate({**base, "call": cf.call_facts(call), "args": call.args})
+        call_view = cf.call_facts(call, state, skew_ns)
+        result = program.evaluate({**base, "call": call_view, "args": call.args})
         if result is None:
             f.unknown(
                 (call.started_event_id,),
@@ -214,21 +218,30 @@ def _limits(pack: PolicyPack, miss: Outcome) -> list[Check]:
     return out
 
 
+def _skew_ns(pack: PolicyPack) -> int:
+    """`defaults.clock_skew_seconds`: how far a writer time may lead its record (timebounds)."""
+    return int(pack.defaults.clock_skew_seconds * _NS)
+
+
 def _timeouts(pack: PolicyPack, miss: Outcome) -> list[Check]:
     t = pack.timeouts
     if t is None:
         return []
     out: list[Check] = []
+    skew = _skew_ns(pack)
     if t.overall_seconds is not None:
-        out.append(partial(c.overall_timeout, on_missing=miss, seconds=t.overall_seconds))
+        out.append(
+            partial(c.overall_timeout, on_missing=miss, seconds=t.overall_seconds, skew_ns=skew)
+        )
     per = t.per_tool_seconds
     if isinstance(per, PerToolTimeouts):
         tools = dict(per.tools)
-        out.append(
-            partial(c.per_tool_timeout, on_missing=miss, default=per.default, per_tool=tools)
-        )
+        out.append(partial(c.per_tool_timeout, on_missing=miss, default=per.default,
+                           per_tool=tools, skew_ns=skew))
     elif per is not None:
-        out.append(partial(c.per_tool_timeout, on_missing=miss, default=per, per_tool={}))
+        out.append(
+            partial(c.per_tool_timeout, on_missing=miss, default=per, per_tool={}, skew_ns=skew)
+        )
     return out
 
 
@@ -250,6 +263,7 @@ def _approvals_and_tools(pack: PolicyPack, miss: Outcome) -> list[Check]:
                 cel=cel,
                 require_signed=signed,
                 strict_identity=pack.schema_version == 2,
+                skew_ns=_skew_ns(pack),
             )
         )
     if pack.tools is not None and pack.tools.allow is not None:
@@ -317,6 +331,7 @@ def _custom_rules(pack: PolicyPack, miss: Outcome) -> list[Check]:
             program=compile_expression(custom.expr),
             names=frozenset(n for n in _FACT_NAMES if n in custom.expr),
             on_missing=custom.on_missing or miss,
+            skew_ns=_skew_ns(pack),
         )
         for custom in pack.rules
     ]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import psycopg
 
 from ledger.config import Settings
-from ledger.store.door import append, single_event
 from ledger.store.policies import published_policy
 from replay.policy.loader import LoadedPack, load_pack_data
 
@@ -45,6 +44,9 @@ def find_policy(conn: psycopg.Connection, policy_hash: str) -> LoadedPack | None
 
 def publish_policy(conn: psycopg.Connection, settings: Settings, loaded: LoadedPack) -> Publication:
     """Append a policy.published event (a single-event run) unless the pack is already there."""
+    # the write door only here: finding packs (the checks of `ledger tui --readonly`) imports none
+    from ledger.store.door import append, single_event
+
     if published_policy(conn, loaded.policy_hash) is not None:
         return Publication(loaded.policy_hash, loaded.name, loaded.version, None)
     event = single_event(

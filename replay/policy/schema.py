@@ -80,6 +80,9 @@ class Defaults(_Strict):
     """What a rule reports when the data it needs was not captured (never `pass`)."""
 
     on_missing: OnMissing = "unknown"
+    # How far a writer's `occurred_at` may run ahead of the sequencer's `recorded_at` (honest
+    # clock drift) before the time rules stop trusting it (replay.policy.timebounds).
+    clock_skew_seconds: float = Field(default=5.0, ge=0, le=86_400)
 
 
 class PerToolTimeouts(_Strict):

@@ -36,13 +36,15 @@ def check_in_force(
     what_if: LoadedPack | None = None,
     jobs: int = 1,
     trust_root: TrustRoot | None = None,
+    save: bool = True,
 ) -> CheckReport:
     """Check `run_ids` against `policy` / the published `policy_hash` / each run's own policy.
 
     Saves the verdicts (derived rows, replaced per run, policy and evaluator version) and, with
     `what_if`, also checks every run against that pack and diffs the verdicts. Approvals are
     judged by the registry in force under `trust_root` (None: approver roles and signatures are
-    `unknown`, never a pass); each log's registry history is read once per call.
+    `unknown`, never a pass); each log's registry history is read once per call. `save=False`
+    checks without writing (a read-only session recomputing what it shows).
     """
     if policy is not None and policy_hash is not None:
         raise InputError("give --policy or --policy-hash, not both")
@@ -53,5 +55,6 @@ def check_in_force(
     fixed = compile_pack(policy) if policy is not None else None
     other = compile_pack(what_if) if what_if is not None else None
     return check_runs(
-        conn, settings, run_ids, fixed=fixed, other=other, jobs=jobs, trust_root=trust_root
+        conn, settings, run_ids, fixed=fixed, other=other, jobs=jobs, trust_root=trust_root,
+        save=save,
     )

@@ -1,7 +1,19 @@
 -- Reads the forensics board and timeline need (ledger/store/board.py). Read-only, all of them.
 
--- board_verdict_fails --
-SELECT run_id, count(*) FILTER (WHERE outcome = 'fail') FROM ledger_verdicts GROUP BY run_id
+-- board_verdict_sets --
+-- The stored (derived, deletable) verdict sets per run: under which policy and evaluator, folded
+-- through which seq, when, and how many rules failed or were unknown.
+SELECT run_id, policy_hash, evaluator_version, min(through_seq), bool_or(through_seq IS NULL),
+       min(checked_at), count(*) FILTER (WHERE outcome = 'fail'),
+       count(*) FILTER (WHERE outcome = 'unknown')
+FROM ledger_verdicts GROUP BY run_id, policy_hash, evaluator_version
+
+-- board_run_marks --
+-- What fresh verdicts of a run must match: its last event's seq and the policy its run.started
+-- recorded (the pack `check_in_force` checks it against).
+SELECT s.run_id, (SELECT max(e.seq) FROM ledger_events e WHERE e.run_id = s.run_id),
+       convert_from(s.body, 'UTF8')::jsonb #>> '{versions,policy_hash}'
+FROM ledger_events s WHERE s.type = 'run.started'
 
 -- board_approval_events --
 SELECT origin, seq, type, body FROM ledger_events

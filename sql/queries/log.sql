@@ -28,11 +28,8 @@ ON CONFLICT (origin, tree_size) DO UPDATE SET note = EXCLUDED.note
 
 -- receipt_state --
 -- For each id a writer holds a receipt for: the logged leaf hash, else the pending intake body.
-SELECT r.id, e.leaf_hash, i.body
-FROM unnest(%s::uuid[]) AS r(id)
-LEFT JOIN ledger_events e ON e.event_id = r.id
-LEFT JOIN ledger_intake i ON i.event_id = r.id
-ORDER BY r.id
+-- Through the tenant-scoped read API (migration 0010): other tenants' ids read as unknown.
+SELECT event_id, state, seq, leaf_hash, body, reason FROM ledger_receipts(%s::uuid[])
 
 -- approval_requests --
 -- The approval.requested events of one log carrying an approval id (issue 14: `ledger approve`),

@@ -2,6 +2,5 @@
 
 -- published_registries --
 -- Every registry.published event of one log, in log order, through the (origin, type, seq) index.
-SELECT seq, body FROM ledger_events
-WHERE origin = %s AND type = 'registry.published'
-ORDER BY seq
+-- Through the tenant-scoped read API (migration 0010): the agent's process checks approvers.
+SELECT seq, body FROM ledger_registries(%s)

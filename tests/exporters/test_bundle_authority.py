@@ -31,6 +31,7 @@ from ledger.authority.registry import Registry
 from ledger.authority.signed import sign_registry
 from ledger.authority.trust import NO_TRUST_ROOT
 from ledger.config import Settings
+from ledger.errors import ExitCode
 from ledger.events import args_hash
 from ledger.note import Signer
 from tests.replay.authority_kit import Kit, make_kit
@@ -137,7 +138,8 @@ def world(
     res = cli("export", "--since", since, "--until", until, "--out", str(out))
     assert res.exit_code == 0, res.stderr
     return {"kit": kit, "out": out, "runs": runs, "writer": writer,
-            "seqs": _decided_seqs(out)}
+            "seqs": _decided_seqs(out),
+            "trust": str(ledger_settings.log_key_path.with_name("log.key.pub"))}
 
 
 def test_the_bundle_carries_the_registry_published_before_the_period(
@@ -154,7 +156,8 @@ def test_offline_verification_with_the_trust_root_judges_each_approval(
     cli: Cli, world: dict[str, Any]
 ) -> None:
     kit, seqs, runs = world["kit"], world["seqs"], world["runs"]
-    res = cli("verify-bundle", str(world["out"]), "--trust-root", str(kit.root_file), "--json")
+    res = cli("verify-bundle", str(world["out"]), "--trust-root", str(kit.root_file), "--json",
+              "--trust", world["trust"])
     assert res.exit_code == 0, res.stdout  # findings about the agent: the bundle stays valid
     report = json.loads(res.stdout)
     assert report["valid"] is True and report["problems"] == []
@@ -181,7 +184,8 @@ def test_offline_verification_with_the_trust_root_judges_each_approval(
 
 def test_human_output_shows_the_authority_section(cli: Cli, world: dict[str, Any]) -> None:
     kit, seqs, runs = world["kit"], world["seqs"], world["runs"]
-    res = cli("verify-bundle", str(world["out"]), "--trust-root", str(kit.root_file))
+    res = cli("verify-bundle", str(world["out"]), "--trust-root", str(kit.root_file),
+              "--trust", world["trust"])
     assert res.exit_code == 0, res.stdout
     lines = res.stdout.splitlines()
     assert lines[0].startswith("OK: bundle valid:")
@@ -196,7 +200,7 @@ def test_without_a_trust_root_authority_is_untrusted_never_ok(
     cli: Cli, world: dict[str, Any]
 ) -> None:
     res = cli("verify-bundle", str(world["out"]), "--json", env={"LEDGER_TRUST_ROOT": ""})
-    assert res.exit_code == 0, res.stdout
+    assert res.exit_code == ExitCode.UNTRUSTED, res.stdout  # issue 15: no --trust, never 0
     auth = json.loads(res.stdout)["authority"]
     assert (auth["status"], auth["reason"], auth["verified"]) == ("UNTRUSTED", NO_TRUST_ROOT, 0)
     assert auth["approvals"] == 6 and auth["findings"] == []

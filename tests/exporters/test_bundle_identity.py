@@ -28,6 +28,7 @@ from ledger.authority.registry import Provider
 from ledger.authority.service import publish_registry
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
+from ledger.errors import ExitCode
 from ledger.hooks import configure, shutdown
 from ledger.keys import load_or_create_signer
 from ledger.privacy import redact_subject
@@ -86,7 +87,8 @@ def world(
         assert res.exit_code == 0, res.stderr
         return out
 
-    yield {"root_file": root_file, "runs": runs, "tokens": tokens, "export": export}
+    yield {"root_file": root_file, "runs": runs, "tokens": tokens, "export": export,
+           "trust": str(ledger_settings.log_key_path.with_name("log.key.pub"))}
 
 
 def _started(out: Path) -> dict[str, int]:
@@ -97,7 +99,7 @@ def _started(out: Path) -> dict[str, int]:
 
 def _verify(cli: Cli, world: dict[str, Any], out: Path, *extra: str) -> tuple[int, Any]:
     res = cli("verify-bundle", str(out), "--trust-root", str(world["root_file"]), "--json",
-              *extra)
+              "--trust", world["trust"], *extra)
     return res.exit_code, json.loads(res.stdout)
 
 
@@ -126,7 +128,8 @@ def test_disclosed_tokens_prove_who_started_each_run_offline(
             (seqs[runs["other audience"]], "user", "asserted", AUDIENCE),
             (seqs[runs["erased"]], "user", "erased", "user: its identity token was erased"),
         ])
-    human = cli("verify-bundle", str(out), "--trust-root", str(world["root_file"]))
+    human = cli("verify-bundle", str(out), "--trust-root", str(world["root_file"]),
+                "--trust", world["trust"])
     lines = human.stdout.splitlines()
     assert lines[1].endswith("; identity tokens: 3: 1 verified, 1 asserted, 0 not disclosed, "
                              "1 erased"), lines[1]
@@ -196,7 +199,7 @@ def test_no_identity_tokens_leaves_them_out_and_reports_not_disclosed(
 def test_without_a_trust_root_identities_are_untrusted(cli: Cli, world: dict[str, Any]) -> None:
     out = world["export"]("bundle")
     res = cli("verify-bundle", str(out), env={"LEDGER_TRUST_ROOT": ""})
-    assert res.exit_code == 0, res.stdout
+    assert res.exit_code == ExitCode.UNTRUSTED, res.stdout  # issue 15: no --trust, never 0
     assert res.stdout.splitlines()[1] == (
         f"authority: UNTRUSTED: 0 approval(s), 3 identity token(s) not judged: {NO_TRUST_ROOT}"
     )

@@ -57,6 +57,7 @@ def test_untouched_bundle_is_valid(bundle: Path, ledger_settings: Settings) -> N
     report = verify_bundle(bundle, trust)
     assert report.valid, [p.line() for p in report.problems]
     assert set(report.checks) >= {"files", "dsse", "tree", "events"}
+    assert (report.verdict, report.checks["witness"]) == ("OK", "no witness")  # none configured
 
 
 def test_edited_parquet_row_detected(bundle: Path, ledger_settings: Settings) -> None:

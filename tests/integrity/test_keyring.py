@@ -9,7 +9,7 @@ import stat
 import psycopg
 
 from ledger.config import Settings
-from ledger.note import Checkpoint, Signer
+from ledger.note import Checkpoint, Signer, open_note
 from ledger.store.sequencer import log_signer
 from ledger.verify import verify_ledger
 from tests.conftest import CliResult
@@ -41,7 +41,8 @@ def test_rotation_keeps_history_valid_and_switches_signer(
     note = ledger_conn.execute(  # type: ignore[index]
         "SELECT note FROM ledger_checkpoints WHERE tree_size = 9"
     ).fetchone()[0]
-    assert f"\u2014 {new.name} " in note
+    assert f"\u2014 {ledger_settings.origin()} " in note  # C2SP: key name = origin
+    assert open_note(note.encode(), [new.verifier]).verified_by == [new.verifier]
     assert icli("verify").exit_code == 0
 
 

@@ -3,11 +3,12 @@ recorded escape sequences and markup (tests/safe_corpus.py); nothing reaches std
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.safe_corpus import RUN, assert_no_raw, jsonl
+from tests.safe_corpus import BALANCED, CORPUS, RUN, assert_no_raw, jsonl
 
 
 @pytest.fixture
@@ -46,3 +47,14 @@ def test_runs_table_stays_aligned(hostile: Any) -> None:
     assert row.index("usr[red]x[/red]") == header.index("USER")
 
 
+
+
+def test_top_level_error_line_escapes_attacker_text(cli: Any, tmp_path: Any) -> None:
+    """A pack whose key is the corpus: the CLI's one-line error quotes it, escaped."""
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(json.dumps({"max_tool_calls": 1, "k" + CORPUS + BALANCED: 2}))
+    res = cli("policy", "publish", str(pack))
+    assert res.exit_code == 2, res.stderr
+    assert_no_raw(res.stderr)
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith("error: ")
+    assert "k\\x1b[2J\\x1b[32mOK" in res.stderr and "unknown key" in res.stderr

@@ -7,17 +7,21 @@ round at a time and the UI never blocks.
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
+import psycopg
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
+from ledger.errors import LedgerError
 from tui.data import BoardData, parse_filter
 from tui.literal import literal, markup_safe
-from tui.messages import BoardLoaded
+from tui.messages import BoardLoaded, Notice, VerdictsRechecked
 from tui.screens.common import LedgerScreen
+from tui.verdicts import VerdictState, recheck
 
 __all__ = ["BoardScreen"]
 
@@ -54,6 +58,8 @@ class BoardScreen(LedgerScreen):
         self.marked: set[str] = set()
         self.board: BoardData | None = None
         self.filter_text = ""
+        self.known: dict[uuid.UUID, VerdictState] = {}  # recomputed this session
+        self.rechecking: dict[uuid.UUID, int] = {}  # run -> last seq, in the worker now
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -97,7 +103,43 @@ class BoardScreen(LedgerScreen):
     )
     def load_board(self, text: str) -> None:
         """Read the board under the filter `text`; answers with BoardLoaded."""
-        self.post_message(BoardLoaded(self.lapp.data.board(parse_filter(text))))
+        known = dict(self.known)  # a snapshot: the UI thread updates `known`
+        self.post_message(BoardLoaded(self.lapp.data.board(parse_filter(text), known=known)))
+
+    @work(thread=True, group="verdicts", exit_on_error=False, description="Rechecking verdicts")
+    def recheck_verdicts(self, runs: dict[uuid.UUID, int]) -> None:
+        """Recompute verdicts from the log (never the stored rows); answers VerdictsRechecked."""
+        lapp = self.lapp
+        found: dict[uuid.UUID, VerdictState] = {}
+        try:
+            found = recheck(lapp.settings, runs, lapp.trust_root, save=not lapp.readonly)
+        except (LedgerError, psycopg.Error) as exc:  # the markers stay: nothing shown as clean
+            self.post_message(Notice(markup_safe(f"verdict recheck failed: {exc}"), error=True))
+        done = VerdictsRechecked({str(k): v for k, v in found.items()}, list(runs))
+        self.post_message(done)
+
+    def _start_recheck(self, board: BoardData) -> None:
+        """Queue every shown run whose verdict was not recomputed for its current events."""
+        todo = {
+            br.summary.run_id: br.verdict.last_seq
+            for br in board.runs
+            if not br.verdict.trusted
+            and self.rechecking.get(br.summary.run_id) != br.verdict.last_seq
+        }
+        if todo:
+            self.rechecking.update(todo)
+            self.recheck_verdicts(todo)
+
+    @on(VerdictsRechecked)
+    def _rechecked(self, message: VerdictsRechecked) -> None:
+        runs = self.query_one("#runs", DataTable)
+        column = runs.ordered_columns[7].key
+        for run in message.asked:
+            self.rechecking.pop(run, None)
+        for rid, state in message.states.items():
+            self.known[uuid.UUID(rid)] = state
+            if rid in runs.rows:
+                runs.update_cell(rid, column, state.cell())
 
     @on(BoardLoaded)
     def _show(self, message: BoardLoaded) -> None:
@@ -108,7 +150,7 @@ class BoardScreen(LedgerScreen):
         for br in board.runs:
             r = br.summary
             rid = str(r.run_id)
-            verdict = f"{br.fails} fail" if br.fails else "-"
+            verdict = br.verdict.cell()
             runs.add_row(
                 "●" if rid in self.marked else " ",
                 rid[:13],
@@ -135,6 +177,7 @@ class BoardScreen(LedgerScreen):
                 key=f"{a.origin}/{a.seq}",
             )
         self.query_one("#chain-status", Static).update(self._chain_line(board))
+        self._start_recheck(board)
 
     def _chain_line(self, board: BoardData) -> str:
         lapp = self.lapp
@@ -156,7 +199,7 @@ class BoardScreen(LedgerScreen):
         mode = " │ [b magenta]READ-ONLY[/]" if lapp.readonly else ""
         return (
             " │ ".join(parts or ["empty ledger"])
-            + f" │ {shown} │ approvals open {len(board.approvals)}{mode}"
+            + f" │ {shown} │ approvals open {len(board.approvals)}{_intake(board)}{mode}"
         )
 
     # ------------------------------------------------------------------ actions
@@ -243,3 +286,15 @@ class BoardScreen(LedgerScreen):
 
     def action_reload(self) -> None:
         self.reload()
+
+
+def _intake(board: BoardData) -> str:
+    """The intake backlog for the header (nothing when intake is empty), as `ledger verify`."""
+    backlog = board.backlog
+    if backlog is None or not backlog.count:
+        return ""
+    age = f"oldest {backlog.oldest_age_seconds or 0.0:.0f}s"
+    if backlog.stalled:
+        return f" │ [b red]intake {backlog.count} STALLED[/] ({age}, no sequencer running)"
+    who = "sequencer running" if backlog.sequencer_running else "no sequencer running"
+    return f" │ [yellow]intake {backlog.count}[/] ({age}, {who})"
