@@ -338,7 +338,7 @@ def export_bundle(
     the sealed manifest, and finally the custody event through the write door.
     """
     scope = _scope(conn, settings, params)
-    signer = log_signer(settings)
+    signer = log_signer(settings, conn)
     out, origin, end = params.out, scope.origin, scope.end
     _make_dirs(out)
     export_id, created_at = str(ids.new_id()), ids.format_timestamp(ids.now_ns())

@@ -346,9 +346,11 @@ def ingest(
     """Validate, submit and sequence JSON Lines; one outcome per non-blank line.
 
     The log key is loaded first: a key problem ends the command before any line is stored, so
-    a retry after fixing the key cannot leave a second copy behind.
+    a retry after fixing the key cannot leave a second copy behind. A writer-only role holds no
+    log key (`ledger serve` sequences for it), so it loads none.
     """
-    log_signer(settings)
+    if can_sequence(conn):
+        log_signer(settings, conn)
     result = IngestResult()
     state = _State(conn, settings, _Heads(conn))
     numbered = _numbered(lines)

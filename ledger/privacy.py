@@ -337,7 +337,7 @@ def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documente
     from ledger.store.sequencer import log_signer
 
     origin = settings.origin(tenant)
-    signer = log_signer(settings)
+    signer = log_signer(settings, conn)
     with conn.transaction():
         commitments = subject_commitments(conn, origin, subject)
         data: dict[str, Any] = {"subject": subject, "reason": reason, "commitments": commitments}

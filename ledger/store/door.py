@@ -19,6 +19,7 @@ from ledger import ids
 from ledger.config import Settings
 from ledger.events import EventBase, make_event
 from ledger.store.append import EncodedEvent, Receipt, submit, submit_encoded
+from ledger.store.confine import can_sequence
 from ledger.store.sequencer import log_signer, try_sequence
 
 __all__ = ["Appended", "append", "append_encoded", "single_event"]
@@ -51,8 +52,8 @@ def append(
     sequences only if no other sequencer holds leadership (that one will take the events).
     """
     resolved = settings or Settings.from_env()
-    if sequence:
-        log_signer(resolved)  # a bad log key fails here, before anything is stored (no retry dup)
+    if sequence and can_sequence(conn):
+        log_signer(resolved, conn)  # a bad log key fails here, before anything is stored
     receipts = submit(conn, list(events), resolved)
     sequenced = try_sequence(conn, resolved, wait=wait) if sequence else 0
     return Appended(receipts, sequenced)
@@ -71,8 +72,8 @@ def append_encoded(
     Their bytes were made elsewhere (another process, a file, a commitment pass), so they are
     checked for RFC 8785 form unless the caller has just produced them itself.
     """
-    if sequence:
-        log_signer(settings or Settings.from_env())  # key problems before anything is stored
+    if sequence and can_sequence(conn):
+        log_signer(settings or Settings.from_env(), conn)  # key problems before anything is stored
     receipts = submit_encoded(conn, items, check_canonical=check_canonical)
     if not sequence:
         return Appended(receipts, 0)

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import nacl.signing
 import psycopg
+import pytest
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import ExitCode
 from ledger.note import Checkpoint, Signer
+from ledger.store.append import submit
+from ledger.store.logkey import LogKeyMissing
 from ledger.store.sequencer import log_signer, try_sequence
 from tests.integrity.conftest import Cli
 from tests.ledgerkit import append, chained_run
@@ -55,8 +58,12 @@ def test_deleted_log_key_is_never_recreated(
     assert "\n" not in line and f"log key {key} is missing" in line
     assert "restore the key file" in line and "ledger keys rotate" in line
     assert not key.exists() and root.read_text() == original_root  # no new key, root kept
+    assert _intake(ledger_conn) == 0  # the key is checked before anything is stored (item 3)
+    submit(ledger_conn, chained_run(1), ledger_settings)  # a hook stores first: intake holds it
+    with pytest.raises(LogKeyMissing):
+        try_sequence(ledger_conn, ledger_settings, wait=True)
     pending = _intake(ledger_conn)
-    assert pending > 0  # nothing lost: the events wait in intake
+    assert pending == 4  # nothing lost: the events wait in intake
     res = icli("verify")
     assert res.exit_code == 0 and res.stdout.startswith("OK: 4 events"), res.stdout
     root.unlink()  # even without the root file, the signed checkpoints forbid a new key
@@ -65,11 +72,11 @@ def test_deleted_log_key_is_never_recreated(
     fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, original_key)  # restored from backup: the waiting events get sequenced
     os.close(fd)
-    pending = _intake(ledger_conn)  # the second try's lines without event_id wait too
     assert try_sequence(ledger_conn, ledger_settings, wait=True) == pending
     assert _intake(ledger_conn) == 0
+    assert icli("ingest", str(lines)).exit_code == 0  # the refused file, retried: stored once
     res = icli("verify")
-    total = 4 + pending
+    total = 4 + pending + len(_jsonl().splitlines())
     assert res.exit_code == 0 and f"OK: {total} events" in res.stdout, res.stdout
 
 
