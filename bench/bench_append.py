@@ -2,23 +2,29 @@
 
 Baseline, measured in the same run: a raw COPY of the same rows into a plain table with the same
 columns (no intake, no hashing, no signing). Prints events/s and the ratio to that baseline.
+The 8-writer run is measured twice: writers as the database owner (embedded mode: no row-level
+security) and writers as a LOGIN role bound to the tenant (`ledger db writer add`: RLS on every
+intake row, submission through the read API), as in production; the sequencer stamps both.
 Usage: python bench/bench_append.py [--events N] [--quick] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import itertools
 import multiprocessing as mp
 import statistics
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
+from psycopg import conninfo
 
 from bench.common import Timer, discard, fresh_settings, synthetic_runs
 from bench.report import Report, parse_args
@@ -91,13 +97,36 @@ def sequenced(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def appended(writers: int, runs: list[list[EncodedEvent]], batch: int) -> float:
+def _bound_writer(settings: Settings) -> Settings:
+    """Settings for a fresh LOGIN role bound to the default tenant (dropped at exit)."""
+    from ledger.store.roles import add_writer
+
+    role, password = f"bench_writer_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    owner = settings.dsn
+    assert owner is not None  # fresh_settings always names its database
+    with psycopg.connect(owner, autocommit=True) as conn:
+        add_writer(conn, role, settings.tenant, None, password)
+    atexit.register(_drop_role, owner, role)
+    dsn = conninfo.make_conninfo(owner, user=role, password=password)
+    return Settings(home=settings.home, dsn=dsn)
+
+
+def _drop_role(dsn: str, role: str) -> None:
+    # Its database is gone by now (discard): roles are the server's, so drop it from postgres.
+    with psycopg.connect(conninfo.make_conninfo(dsn, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("DROP ROLE IF EXISTS {}").format(psycopg.sql.Identifier(role)))
+
+
+def appended(
+    writers: int, runs: list[list[EncodedEvent]], batch: int, *, confined: bool = False
+) -> float:
     settings = fresh_settings(f"w{writers}")
     try_sequence(connect(settings), settings)  # creates the log key before timing
     ctx = mp.get_context("spawn")
     start, stop = ctx.Event(), ctx.Event()
     shares = [runs[i::writers] for i in range(writers)]
-    procs = [ctx.Process(target=_writer, args=(settings, s, start, batch)) for s in shares]
+    writer = _bound_writer(settings) if confined else settings
+    procs = [ctx.Process(target=_writer, args=(writer, s, start, batch)) for s in shares]
     seq_proc = ctx.Process(target=_sequencer, args=(settings, stop))
     for p in [*procs, seq_proc]:
         p.start()
@@ -146,6 +175,12 @@ def main() -> None:
             f"append, {writers} writer(s) submitting {batch} events at a time, sequenced + "
             f"checkpointed: {rate:,.0f} events/s ({rate / base:.2f}x raw COPY)"
         )
+    rate = appended(8, runs, HOOKS_BATCH, confined=True)
+    report.add(f"append_8w_batch{HOOKS_BATCH}_confined", rate, "events/s", baseline=base)
+    print(
+        f"append, 8 bound writer roles (RLS) submitting {HOOKS_BATCH} events at a time, "
+        f"sequenced + checkpointed: {rate:,.0f} events/s ({rate / base:.2f}x raw COPY)"
+    )
     p50, p99 = latency()
     report.add("latency_p50", p50, "ms", "lower")
     report.add("latency_p99", p99, "ms", "lower")
