@@ -73,8 +73,10 @@ def main() -> None:
 
 
 def _fail(line: str, code: ExitCode) -> None:
-    # an error may quote a writer's text (a pack key, an agent name): escaped, and one line
-    typer.echo(printable(line), err=True)
+    # An error may quote a writer's text (a pack key, an agent name): each line escaped. The
+    # line breaks kept are our own (a policy file's problems, one per line); a break inside a
+    # quoted value is escaped by whoever quotes it (printable, repr).
+    typer.echo("\n".join(printable(part) for part in line.split("\n")), err=True)
     sys.exit(int(code))
 
 
