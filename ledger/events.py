@@ -60,6 +60,7 @@ from ledger.merkle import leaf_hash
 __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
+    "TENANT_PATTERN",
     "AnnotationData",
     "ApprovalDecidedData",
     "ApprovalRequestedData",
@@ -156,6 +157,10 @@ class Raw(Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+"""What a tenant name may be: it becomes the last part of its log's origin (one line, no '/')."""
+
+
 class EventBase(Frozen):
     """Fields shared by every event type (the envelope)."""
 
@@ -167,7 +172,7 @@ class EventBase(Frozen):
     prev_run_hash: Hash | None = None
     occurred_at: str = Field(default_factory=lambda: ids.format_timestamp(ids.now_ns()))
     mono_ns: int | None = None
-    tenant: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")] = "default"
+    tenant: Annotated[str, Field(pattern=TENANT_PATTERN)] = "default"
     environment: str | None = None
     principal: Principal = Principal()
     agent: AgentRef | None = None

@@ -29,8 +29,8 @@ FROM ledger_intake i ORDER BY i.intake_id LIMIT %s
 -- run_heads --
 -- One backward index probe per run (a DISTINCT ON over the runs' rows read every event of every
 -- run in the batch, and writers interleave thousands of runs per batch).
--- With the log the run belongs to and whether its last event is run.ended (store/runrules.py).
-SELECT r.run_id, h.run_seq, h.leaf_hash, h.origin, h.type = 'run.ended'
+-- With the log the run belongs to and its last event's type (closed runs: store/runrules.py).
+SELECT r.run_id, h.run_seq, h.leaf_hash, h.origin, h.type
 FROM unnest(%b::uuid[]) AS r(run_id)
 CROSS JOIN LATERAL (SELECT run_seq, leaf_hash, origin, type FROM ledger_events e
                     WHERE e.run_id = r.run_id ORDER BY e.run_seq DESC LIMIT 1) AS h

@@ -113,6 +113,19 @@ class RegistryHistory:
                 accepted.append((item.seq, signed.digest, signed.registry))
         return cls(root, tuple(accepted), tuple(refused))
 
+    def admits(self, recorded: Any, origin: str) -> str | None:
+        """Why a publication appended after this history would be refused (None: it becomes the
+        registry in force). The sequencer screens writers' publications with it (ledger.store.
+        controlplane), so a writer cannot publish a registry that history would refuse, nor one
+        that would make history refuse the genuine registry later (another name first)."""
+        if self.root is None:
+            return NO_TRUST_ROOT
+        try:
+            signed = SignedRegistry.from_json(recorded, "registry.published")
+        except RegistryError as exc:
+            return str(exc)
+        return _problem(signed, self.root, origin, self.accepted[-1][2] if self.accepted else None)
+
     def at(self, seq: int) -> InForce:
         """The registry in force for an event sequenced at `seq` (published strictly before)."""
         if self.root is None:

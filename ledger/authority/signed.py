@@ -91,6 +91,8 @@ class SignedRegistry:
         """Parse `{document, signatures}` (a signed file, or the data of registry.published)."""
         if not isinstance(value, dict) or set(value) - {"document", "signatures"}:
             raise RegistryError(f"{where}: want an object with document and signatures")
+        if not isinstance(value.get("signatures", []), list):
+            raise RegistryError(f"{where}: signatures must be a list")
         try:
             registry = Registry.model_validate(value.get("document"))
             sigs = tuple(RegistrySignature.model_validate(s) for s in value.get("signatures", []))

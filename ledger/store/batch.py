@@ -14,12 +14,23 @@ from typing import NamedTuple
 import msgspec
 
 from ledger.eventhead import EventHead, decode_head
-from ledger.events import EVENT_CLASSES
+from ledger.events import EVENT_CLASSES, TENANT_PATTERN
 
-__all__ = ["Accepted", "Drained", "Parsed", "Reject", "parse"]
+__all__ = ["SINGLE_EVENT_TYPES", "Accepted", "Drained", "Parsed", "Reject", "parse"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 _CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", re.ASCII).fullmatch
+_TENANT = re.compile(TENANT_PATTERN, re.ASCII).match  # the pattern is anchored: ^...$
+
+SINGLE_EVENT_TYPES = frozenset({
+    "approval.decided", "policy.published", "registry.published", "key.announced",
+    "key.rotated", "key.revoked", "redaction", "run.stop.requested", "annotation",
+    "export.created", "undo.plan.created", "undo.plan.approved", "ledger.gap",
+})  # fmt: skip
+"""Types the codebase writes as a run of their own (`ledger.store.door.single_event`, the spool's
+ledger.gap): at run_seq 0 such an event is the whole run, so nothing may follow it (replay and
+`ledger runs` treat such runs as records, not agent runs, and would never show what followed).
+approval.decided also occurs inside agent runs (hooks); undo.step.* runs have several events."""
 
 
 class Accepted(NamedTuple):
@@ -82,6 +93,8 @@ def parse(body: bytes) -> EventHead:
         raise ValueError("field 'event_id' missing or not a lower-case UUID")
     if not _UUID(value.run_id):
         raise ValueError("field 'run_id' missing or not a lower-case UUID")
+    if not _TENANT(value.tenant) or "\n" in value.tenant:
+        raise ValueError(f"field 'tenant' {value.tenant!r} is not a tenant name ({TENANT_PATTERN})")
     if value.run_seq < 0:
         raise ValueError("field 'run_seq' missing or not a non-negative integer")
     if not _CANONICAL_TS(value.occurred_at):

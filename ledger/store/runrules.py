@@ -5,7 +5,9 @@ that owning origin, so they are keyed by (origin, run_id) in effect: an event na
 already exists in another origin (stored, or earlier in the same batch) is rejected, never
 chained, because chaining it would put a run into log b that starts at some run_seq > 0 and log
 b could never verify again (issue 15). An event after its run's `run.ended` is rejected too: the
-run.ended event commits to the run's event count and last hash, so nothing may follow it.
+run.ended event commits to the run's event count and last hash, so nothing may follow it; nor may
+anything follow a single-event run (`SINGLE_EVENT_TYPES` at run_seq 0: replay and `ledger runs`
+read such a run as one record and would never show what a writer appended to it).
 Nothing in the codebase appends to a run after run.ended (a decision that arrives after its run
 ended is a single-event run of its own, ledger.hooks.approvals.decide).
 """
@@ -19,24 +21,32 @@ import psycopg
 from ledger.db.sqlfiles import query
 from ledger.eventhead import EventHead
 from ledger.events import leaf_hash
-from ledger.store.batch import Accepted, Drained, Parsed
+from ledger.store.batch import SINGLE_EVENT_TYPES, Accepted, Drained, Parsed
 
 __all__ = ["RunHead", "order"]
 
 
 class RunHead(NamedTuple):
-    """The last event of a run: its place, its leaf, the log it belongs to, whether it ended."""
+    """The last event of a run: its place, its leaf, the log it belongs to, and its type."""
 
     run_seq: int
     leaf: bytes
     origin: str
-    ended: bool
+    type: str
+
+    def closed(self) -> str:
+        """Why nothing may follow this event in its run ("" if events may follow)."""
+        if self.type == "run.ended":
+            return f"ended at run_seq {self.run_seq}: nothing may follow run.ended"
+        if self.run_seq == 0 and self.type in SINGLE_EVENT_TYPES:
+            return f"is a single-event run ({self.type}): nothing may follow it"
+        return ""
 
 
 def _heads(conn: psycopg.Connection, parsed: list[Parsed]) -> dict[str, RunHead]:
     """Stored heads of the batch's runs (one backward index probe per run)."""
     rows = conn.execute(query("run_heads"), (list({p.head.run_id for p in parsed}),)).fetchall()
-    return {str(r[0]): RunHead(int(r[1]), bytes(r[2]), str(r[3]), bool(r[4])) for r in rows}
+    return {str(r[0]): RunHead(int(r[1]), bytes(r[2]), str(r[3]), str(r[4])) for r in rows}
 
 
 def order(
@@ -76,7 +86,7 @@ def order(
                     value.occurred_at, item.body, leaf, drained.recorded_us, item.role,
                 )
             )  # fmt: skip
-            heads[run_id] = RunHead(value.run_seq, leaf, item.origin, value.type == "run.ended")
+            heads[run_id] = RunHead(value.run_seq, leaf, item.origin, value.type)
             drained.done_intake.append(item.intake_id)
             progress = True
         pending = still
@@ -92,8 +102,9 @@ def _foreign_or_ended(value: EventHead, origin: str, head: RunHead | None, expec
         return (
             f"run {value.run_id} belongs to another log: tenant {value.tenant!r} cannot add to it"
         )
-    if head.ended and value.run_seq >= expected:
-        return f"run {value.run_id} ended at run_seq {head.run_seq}: nothing may follow run.ended"
+    closed = head.closed()
+    if closed and value.run_seq >= expected:
+        return f"run {value.run_id} {closed}"
     return ""
 
 

@@ -10,14 +10,11 @@ signed is accepted from the writer too.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import conninfo, sql
 
 from ledger.authority.registry import Registry
 from ledger.authority.signed import sign_registry
@@ -27,47 +24,20 @@ from ledger.keys import load_or_create_signer
 from ledger.store.append import submit
 from ledger.store.door import single_event
 from ledger.store.sequencer import try_sequence
+from tests.integrity.conftest import fate
 
 _OPERATOR_ONLY = "only ledger_operator roles may write it (no registry-authorised signature)"
 
 
-@pytest.fixture
-def writer(
-    ledger_conn: psycopg.Connection, ledger_settings: Settings
-) -> Iterator[tuple[str, psycopg.Connection]]:
-    role = f"agent_w_{uuid.uuid4().hex[:8]}"
-    ident = sql.Identifier(role)
-    ledger_conn.execute(
-        sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw-w' IN ROLE ledger_writer").format(ident)
-    )
-    dsn = conninfo.make_conninfo(ledger_settings.dsn or "", user=role, password="pw-w")
-    conn = psycopg.connect(dsn, autocommit=True)
-    try:
-        yield role, conn
-    finally:
-        conn.close()
-        ledger_conn.execute(sql.SQL("DROP ROLE {}").format(ident))
-
-
-def _fate(conn: psycopg.Connection, event: EventBase) -> str:
-    """'sequenced', or the reject reason."""
-    if conn.execute(
-        "SELECT 1 FROM ledger_events WHERE event_id = %s", (event.event_id,)
-    ).fetchone():
-        return "sequenced"
-    row = conn.execute(
-        "SELECT reason FROM ledger_rejects WHERE event_id = %s ORDER BY rejected_at DESC",
-        (event.event_id,),
-    ).fetchone()
-    assert row is not None, "neither sequenced nor rejected"
-    return str(row[0])
-
-
-def _registry_event(signer_path: Path, name: str) -> EventBase:
-    doc = Registry.model_validate({"registry": {"name": "acme", "version": 1, "logs": ["*"]}})
+def registry_event(
+    signer_path: Path, name: str, registry: str = "acme", version: int = 1, logs: str = "*"
+) -> EventBase:
+    """registry.published of a registry `registry` v`version` for `logs`, signed by a key."""
+    meta = {"name": registry, "version": version, "logs": [logs]}
+    doc = Registry.model_validate({"registry": meta})
     signed = sign_registry(doc, load_or_create_signer(signer_path, name))
     data: dict[str, Any] = {
-        "registry_hash": signed.digest, "name": "acme", "version": 1, **signed.to_json(),
+        "registry_hash": signed.digest, "name": registry, "version": version, **signed.to_json(),
     }
     return single_event("registry.published", data)
 
@@ -86,13 +56,13 @@ def test_writer_cannot_publish_a_policy_or_stop_runs(
     submit(conn, [policy, stop], ledger_settings)
     try_sequence(ledger_conn, ledger_settings, wait=True)
     for event in (policy, stop):
-        assert _fate(ledger_conn, event) == (
+        assert fate(ledger_conn, event) == (
             f"control-plane event {event.type} from writer role {role!r} refused: {_OPERATOR_ONLY}"
         )
     # the very same events from the owner's connection (an operator) are accepted
     submit(ledger_conn, [policy, stop], ledger_settings)
     try_sequence(ledger_conn, ledger_settings, wait=True)
-    assert (_fate(ledger_conn, policy), _fate(ledger_conn, stop)) == ("sequenced", "sequenced")
+    assert (fate(ledger_conn, policy), fate(ledger_conn, stop)) == ("sequenced", "sequenced")
     assert ledger_conn.execute(
         "SELECT submitted_by = current_user FROM ledger_events WHERE event_id = %s",
         (policy.event_id,),
@@ -108,21 +78,21 @@ def test_writer_registry_needs_the_trust_roots_signature(
 ) -> None:
     role, conn = writer
     admin = tmp_path / "admin" / "sec-admin.key"
-    genuine = _registry_event(admin, "sec-admin")
-    forged = _registry_event(tmp_path / "mallory.key", "sec-admin")  # same name, own key
+    genuine = registry_event(admin, "sec-admin")
+    forged = registry_event(tmp_path / "mallory.key", "sec-admin")  # same name, own key
     prefix = f"control-plane event registry.published from writer role {role!r} refused: "
 
     monkeypatch.delenv("LEDGER_TRUST_ROOT", raising=False)
     submit(conn, [genuine], ledger_settings)
     try_sequence(ledger_conn, ledger_settings, wait=True)
-    assert _fate(ledger_conn, genuine) == prefix + (
+    assert fate(ledger_conn, genuine) == prefix + (
         "the sequencer has no trust root (LEDGER_TRUST_ROOT) to check its signature"
     )
 
     monkeypatch.setenv("LEDGER_TRUST_ROOT", str(admin) + ".pub")
     submit(conn, [genuine, forged], ledger_settings)
     try_sequence(ledger_conn, ledger_settings, wait=True)
-    assert _fate(ledger_conn, genuine) == "sequenced"
-    assert _fate(ledger_conn, forged) == prefix + (
+    assert fate(ledger_conn, genuine) == "sequenced"
+    assert fate(ledger_conn, forged) == prefix + (
         "not signed by an administrator key of the trust root"
     )
