@@ -26,10 +26,10 @@ from psycopg import conninfo, sql
 
 import ledger.hooks as hooks
 from ledger.config import Settings
-from ledger.events import args_hash, make_event, to_json
+from ledger.events import args_hash, leaf_hash, make_event, to_json
 from ledger.ingest import SUBMITTED, ingest
 from ledger.privacy import redact_subject, submit_private
-from ledger.store.append import submit
+from ledger.store.append import encode_for_intake, submit
 from ledger.store.read import receipt_states, run_head
 from ledger.store.roles import add_writer
 from ledger.verify import verify_ledger
@@ -178,19 +178,24 @@ def test_writer_submits_and_a_separate_serve_sequences(confined: Confined) -> No
     lines = [json.dumps(to_json(e)).encode() for e in chained_run(1, tenant="a")]
     result = ingest(c.writer, lines, ws)
     assert [o.outcome for o in result.lines] == [SUBMITTED] * 4
-    # 3. private capture: sealed to a one-off envelope wrapped by the KEK's public key
-    event = make_event("tool.call.started", run_id=uuid.uuid4(), run_seq=0, tenant="a",
+    # 3. private capture: sealed to a one-off envelope wrapped by the KEK's public key (in a run
+    # that starts with run.started: a writer's run may not start with a tool call)
+    started = make_event("run.started", run_id=uuid.uuid4(), run_seq=0, tenant="a", data={})
+    submit(c.writer, [started], ws)
+    event = make_event("tool.call.started", run_id=started.run_id, run_seq=1, tenant="a",
+                       prev_run_hash=leaf_hash(encode_for_intake(started, ws).body).hex(),
                        data={"tool_call_id": "t", "tool": "crm", "args": {"ssn": "123-45-6789"},
                              "args_hash": args_hash({"ssn": "x"})})
     receipts = submit_private(c.writer, [event], ws, SENSITIVE, "alice")
     ids = [uuid.UUID(str(o.event_id)) for o in result.lines] + [r.event_id for r in receipts]
+    ids.append(started.event_id)
     _serve_until_sequenced(c, ids)
     assert all(s.seq is not None for s in receipt_states(c.writer, ids).values())
     head = run_head(c.writer, run.run_id)
     assert head is not None and head.run_seq == 2  # run.started, custom, run.ended
     stamped = c.owner.execute("SELECT count(*) FROM ledger_events WHERE origin = "
                               "'agent-ledger.local/a'").fetchone()
-    assert stamped == (3 + 4 + 1,)
+    assert stamped == (3 + 4 + 2,)
     assert c.owner.execute("SELECT count(*) FROM ledger_subject_keys").fetchone() == (0,)
     report = verify_ledger(c.owner, c.settings)
     assert (report.status, report.payloads_verified) == ("ok", 1)
