@@ -348,7 +348,7 @@ def ingest(
     The log key is loaded first: a key problem ends the command before any line is stored, so
     a retry after fixing the key cannot leave a second copy behind.
     """
-    log_signer(settings)
+    log_signer(settings, conn)
     result = IngestResult()
     state = _State(conn, settings, _Heads(conn))
     numbered = _numbered(lines)

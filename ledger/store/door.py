@@ -52,7 +52,9 @@ def append(
     """
     resolved = settings or Settings.from_env()
     if sequence:
-        log_signer(resolved)  # a bad log key fails here, before anything is stored (no retry dup)
+        # a bad log key fails here, before anything is stored (no retry dup); with `conn`, a log
+        # with checkpoints never gets a new key even when keys/root.pub is gone too
+        log_signer(resolved, conn)
     receipts = submit(conn, list(events), resolved)
     sequenced = try_sequence(conn, resolved, wait=wait) if sequence else 0
     return Appended(receipts, sequenced)
@@ -72,7 +74,7 @@ def append_encoded(
     checked for RFC 8785 form unless the caller has just produced them itself.
     """
     if sequence:
-        log_signer(settings or Settings.from_env())  # key problems before anything is stored
+        log_signer(settings or Settings.from_env(), conn)  # key problems before anything is stored
     receipts = submit_encoded(conn, items, check_canonical=check_canonical)
     if not sequence:
         return Appended(receipts, 0)

@@ -19,7 +19,8 @@ import psycopg
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import ExitCode
-from ledger.note import Checkpoint, Signer
+from ledger.keys import fingerprint
+from ledger.note import Checkpoint, Signer, Verifier
 from ledger.store.sequencer import log_signer, try_sequence
 from tests.integrity.conftest import Cli
 from tests.ledgerkit import append, chained_run
@@ -55,8 +56,7 @@ def test_deleted_log_key_is_never_recreated(
     assert "\n" not in line and f"log key {key} is missing" in line
     assert "restore the key file" in line and "ledger keys rotate" in line
     assert not key.exists() and root.read_text() == original_root  # no new key, root kept
-    pending = _intake(ledger_conn)
-    assert pending > 0  # nothing lost: the events wait in intake
+    assert _intake(ledger_conn) == 0  # the key problem is found before anything is stored
     res = icli("verify")
     assert res.exit_code == 0 and res.stdout.startswith("OK: 4 events"), res.stdout
     root.unlink()  # even without the root file, the signed checkpoints forbid a new key
@@ -116,6 +116,86 @@ def test_history_resigned_with_a_foreign_key_is_named(
     assert res.exit_code == ExitCode.INVALID, res.stderr
     assert res.stdout.startswith("INVALID (pinned checkpoint): rewritten: the pinned checkpoint")
     assert "rewritten with another key" in res.stdout
+
+
+def _resign(conn: psycopg.Connection, settings: Settings, signer: Signer) -> None:
+    """Re-sign every stored checkpoint with `signer` (owner powers: triggers off)."""
+    conn.execute("SET session_replication_role = replica")
+    for size, root in conn.execute("SELECT tree_size, root_hash FROM ledger_checkpoints"):
+        note = signer.sign_note(Checkpoint(settings.origin(), size, bytes(root)).body())
+        conn.execute(
+            "UPDATE ledger_checkpoints SET note = %s WHERE tree_size = %s", (note.decode(), size)
+        )
+    conn.execute("SET session_replication_role = origin")
+
+
+def _foreign(icli: Cli, *fingerprints: str) -> None:
+    res = icli("verify", "--json")
+    report = json.loads(res.stdout)
+    assert res.exit_code == ExitCode.INVALID, res.stdout + res.stderr
+    assert (report["verdict"], report["first_bad_seq"]) == ("rewritten_or_foreign_key", 0)
+    assert report["reason"].startswith("rewritten_or_foreign_key: the root of trust recorded")
+    for fp in fingerprints:
+        assert fp in report["reason"]
+
+
+def test_root_row_needs_files_and_database_swapped_together(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, icli: Cli
+) -> None:
+    append(ledger_conn, ledger_settings, chained_run(1))  # checkpoint 4: the row is recorded
+    root_pub = ledger_settings.keys_dir / "root.pub"
+    original = Verifier.from_vkey(root_pub.read_text().strip())
+    row = "SELECT vkey FROM ledger_trust_roots WHERE origin_prefix = %s"
+    prefix = ledger_settings.origin_prefix
+    assert ledger_conn.execute(row, (prefix,)).fetchall() == [(original.vkey,)]
+    attacker = Signer.generate(prefix)
+    for attempt in (  # the row is append-only, even for the owner (accidents, scripts)
+        ("UPDATE ledger_trust_roots SET vkey = %s", (attacker.vkey,)),
+        ("DELETE FROM ledger_trust_roots", ()),
+        ("TRUNCATE ledger_trust_roots", ()),
+    ):
+        try:
+            ledger_conn.execute(*attempt)
+            raise AssertionError(f"{attempt[0]} was accepted")
+        except psycopg.errors.InsufficientPrivilege as exc:
+            assert "append-only" in str(exc)
+    # Database but not files: the row swapped (triggers off) cannot match keys/root.pub.
+    ledger_conn.execute("SET session_replication_role = replica")
+    ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = %s", (attacker.vkey,))
+    _foreign(icli, fingerprint(Verifier.from_vkey(attacker.vkey)), fingerprint(original))
+    ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = %s", (original.vkey,))
+    ledger_conn.execute("SET session_replication_role = origin")
+    assert icli("verify").stdout.startswith("OK: 4 events")
+    # Files but not database: root.pub deleted, attacker key planted, log.key.pub rewritten,
+    # every checkpoint re-signed. Without the row, verify trusted log.key.pub and said OK.
+    root_pub.unlink()
+    _plant_key(ledger_settings.log_key_path, attacker)
+    ledger_settings.log_key_path.with_name("log.key.pub").write_text(attacker.vkey + "\n")
+    _resign(ledger_conn, ledger_settings, attacker)
+    _foreign(icli, fingerprint(original), fingerprint(Verifier.from_vkey(attacker.vkey)))
+    line = icli("verify").stdout  # the one-line form names both as well
+    assert line.startswith("INVALID at seq 0") and fingerprint(original) in line
+    # The attacker keeps sequencing: root.pub is re-created with its key, the row stays.
+    append(ledger_conn, ledger_settings, chained_run(1))
+    assert root_pub.read_text().strip() == attacker.vkey
+    assert ledger_conn.execute(row, (prefix,)).fetchall() == [(original.vkey,)]
+    _foreign(icli, fingerprint(original))
+
+
+def test_rotation_from_the_recorded_root_stays_ok(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, icli: Cli
+) -> None:
+    append(ledger_conn, ledger_settings, chained_run(1))
+    first = (ledger_settings.keys_dir / "root.pub").read_text().strip()
+    res = icli("keys", "rotate")
+    assert res.exit_code == 0, res.stderr
+    append(ledger_conn, ledger_settings, chained_run(1))
+    current = ledger_settings.log_key_path.with_name("log.key.pub").read_text().strip()
+    assert current != first  # signed by the new key, endorsed from the recorded root
+    rows = ledger_conn.execute("SELECT vkey FROM ledger_trust_roots").fetchall()
+    assert rows == [(first,)]
+    res = icli("verify")
+    assert res.exit_code == 0 and res.stdout.startswith("OK: 9 events"), res.stdout + res.stderr
 
 
 def test_checkpoint_key_name_is_the_origin_and_legacy_names_verify(
