@@ -245,7 +245,15 @@ def _check_root_row(conn: psycopg.Connection, origin: str, settings: Settings) -
     local = trusted_verifiers(settings)
     if vkey is None or not local:
         return
-    db_root = Verifier.from_vkey(vkey)
+    try:
+        db_root = Verifier.from_vkey(vkey)
+    except ValueError:
+        raise Invalid(
+            0,
+            f"{FOREIGN}: the root of trust recorded in the database is "
+            "not a valid vkey (the row was rewritten)",
+            FOREIGN,
+        ) from None
     try:
         ring: KeyRing | str = key_ring(conn, origin, [db_root])
     except Invalid as bad:

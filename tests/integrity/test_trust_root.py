@@ -163,6 +163,10 @@ def test_root_row_needs_files_and_database_swapped_together(
     ledger_conn.execute("SET session_replication_role = replica")
     ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = %s", (attacker.vkey,))
     _foreign(icli, fingerprint(Verifier.from_vkey(attacker.vkey)), fingerprint(original))
+    ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = 'not a vkey'")
+    res = icli("verify", "--json")  # a garbled row is named too, never a crash
+    assert res.exit_code == ExitCode.INVALID, res.stderr
+    assert "not a valid vkey" in json.loads(res.stdout)["reason"]
     ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = %s", (original.vkey,))
     ledger_conn.execute("SET session_replication_role = origin")
     assert icli("verify").stdout.startswith("OK: 4 events")
