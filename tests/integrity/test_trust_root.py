@@ -159,6 +159,18 @@ def test_root_row_needs_files_and_database_swapped_together(
             raise AssertionError(f"{attempt[0]} was accepted")
         except psycopg.errors.InsufficientPrivilege as exc:
             assert "append-only" in str(exc)
+    record = query("record_trust_root")
+    with ledger_conn.transaction():  # the sequencer role may record (a no-op here: row exists)
+        ledger_conn.execute("SET LOCAL ROLE ledger_sequencer")
+        got = ledger_conn.execute(record, {"prefix": prefix, "vkey": attacker.vkey}).fetchall()
+        assert got == [(original.vkey,)]
+    try:  # a writer may not record a root of its choosing (for a prefix without one either)
+        with ledger_conn.transaction():
+            ledger_conn.execute("SET LOCAL ROLE ledger_writer")
+            ledger_conn.execute(record, {"prefix": "other.example", "vkey": attacker.vkey})
+        raise AssertionError("a writer recorded a root of trust")
+    except psycopg.errors.InsufficientPrivilege:
+        pass
     # Database but not files: the row swapped (triggers off) cannot match keys/root.pub.
     ledger_conn.execute("SET session_replication_role = replica")
     ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = %s", (attacker.vkey,))
