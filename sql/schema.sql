@@ -253,6 +253,14 @@ CREATE TABLE public.ledger_tiles (
     CONSTRAINT ledger_tiles_level_check CHECK ((level >= 0))
 );
 
+CREATE TABLE public.ledger_trust_roots (
+    origin_prefix text NOT NULL,
+    vkey text NOT NULL,
+    recorded_by name DEFAULT CURRENT_USER NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT ledger_trust_roots_vkey_check CHECK ((vkey <> ''::text))
+);
+
 CREATE TABLE public.ledger_verdicts (
     run_id uuid NOT NULL,
     policy_hash text NOT NULL,
@@ -337,6 +345,9 @@ ALTER TABLE ONLY public.ledger_tenant_roles
 ALTER TABLE ONLY public.ledger_tiles
     ADD CONSTRAINT ledger_tiles_pkey PRIMARY KEY (origin, level, idx);
 
+ALTER TABLE ONLY public.ledger_trust_roots
+    ADD CONSTRAINT ledger_trust_roots_pkey PRIMARY KEY (origin_prefix);
+
 ALTER TABLE ONLY public.ledger_verdicts
     ADD CONSTRAINT ledger_verdicts_pkey PRIMARY KEY (run_id, policy_hash, evaluator_version, rule_id);
 
@@ -380,6 +391,10 @@ CREATE TRIGGER ledger_checkpoints_no_truncate BEFORE TRUNCATE ON public.ledger_c
 CREATE TRIGGER ledger_events_append_only BEFORE DELETE OR UPDATE ON public.ledger_events FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
 
 CREATE TRIGGER ledger_events_no_truncate BEFORE TRUNCATE ON public.ledger_events FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_trust_roots_append_only BEFORE DELETE OR UPDATE ON public.ledger_trust_roots FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_trust_roots_no_truncate BEFORE TRUNCATE ON public.ledger_trust_roots FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
 
 ALTER TABLE ONLY public.undo_approvals
     ADD CONSTRAINT undo_approvals_plan_digest_fkey FOREIGN KEY (plan_digest) REFERENCES public.undo_plans(plan_digest);
@@ -532,3 +547,11 @@ GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_operator;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_tiles TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_tiles TO ledger_reader;
+
+GRANT SELECT ON TABLE public.ledger_trust_roots TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_trust_roots TO ledger_reader;
+GRANT SELECT ON TABLE public.ledger_trust_roots TO ledger_operator;
+
+GRANT INSERT(origin_prefix) ON TABLE public.ledger_trust_roots TO ledger_sequencer;
+
+GRANT INSERT(vkey) ON TABLE public.ledger_trust_roots TO ledger_sequencer;
