@@ -22,6 +22,7 @@ from ledger.db.sqlfiles import query
 from ledger.errors import ExitCode
 from ledger.keys import fingerprint
 from ledger.note import Checkpoint, Signer, Verifier
+from ledger.stamps import stamp_note_body
 from ledger.store.append import submit
 from ledger.store.logkey import LogKeyMissing
 from ledger.store.sequencer import log_signer, try_sequence
@@ -127,12 +128,16 @@ def test_history_resigned_with_a_foreign_key_is_named(
 
 
 def _resign(conn: psycopg.Connection, settings: Settings, signer: Signer) -> None:
-    """Re-sign every stored checkpoint with `signer` (owner powers: triggers off)."""
+    """Re-sign every stored checkpoint and stamp note with `signer` (owner powers: triggers
+    off), as a thorough attacker would."""
     conn.execute("SET session_replication_role = replica")
-    for size, root in conn.execute("SELECT tree_size, root_hash FROM ledger_checkpoints"):
+    rows = "SELECT tree_size, root_hash, stamp_start, stamp_head FROM ledger_checkpoints"
+    for size, root, start, head in conn.execute(rows).fetchall():
         note = signer.sign_note(Checkpoint(settings.origin(), size, bytes(root)).body())
+        stamp = signer.sign_note(stamp_note_body(settings.origin(), size, start, bytes(head)))
         conn.execute(
-            "UPDATE ledger_checkpoints SET note = %s WHERE tree_size = %s", (note.decode(), size)
+            "UPDATE ledger_checkpoints SET note = %s, stamp_note = %s WHERE tree_size = %s",
+            (note.decode(), stamp.decode(), size),
         )
     conn.execute("SET session_replication_role = origin")
 
