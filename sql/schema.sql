@@ -187,7 +187,7 @@ CREATE TABLE public.ledger_intake (
     run_seq bigint NOT NULL,
     body bytea NOT NULL,
     received_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    submitted_by name DEFAULT CURRENT_USER NOT NULL,
+    submitted_by name DEFAULT SESSION_USER NOT NULL,
     CONSTRAINT ledger_intake_run_seq_check CHECK ((run_seq >= 0))
 );
 
@@ -461,7 +461,7 @@ CREATE POLICY writer_insert ON public.ledger_intake FOR INSERT TO ledger_writer 
 
 CREATE POLICY writer_insert ON public.ledger_payloads FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, NULL::bytea));
 
-CREATE POLICY writer_own ON public.ledger_intake FOR SELECT TO ledger_writer USING ((submitted_by = CURRENT_USER));
+CREATE POLICY writer_own ON public.ledger_intake FOR SELECT TO ledger_writer USING ((submitted_by = SESSION_USER));
 
 REVOKE ALL ON FUNCTION public.ledger_api_visible(o text, body bytea) FROM PUBLIC;
 

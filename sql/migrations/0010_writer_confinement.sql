@@ -22,7 +22,7 @@ END
 $$;
 
 -- Also added by 0009 (slice "rules"); repeated so this migration stands alone.
-ALTER TABLE ledger_intake ADD COLUMN IF NOT EXISTS submitted_by name NOT NULL DEFAULT current_user;
+ALTER TABLE ledger_intake ADD COLUMN IF NOT EXISTS submitted_by name NOT NULL DEFAULT session_user;
 
 -- Every role may see which schema version it talks to (connect() checks it before anything).
 GRANT SELECT ON ledger_schema_migrations
@@ -105,7 +105,7 @@ CREATE POLICY writer_insert ON ledger_intake FOR INSERT TO ledger_writer
     WITH CHECK (ledger_writer_may_write(origin, body));
 DROP POLICY IF EXISTS writer_own ON ledger_intake;
 CREATE POLICY writer_own ON ledger_intake FOR SELECT TO ledger_writer
-    USING (submitted_by = current_user);
+    USING (submitted_by = session_user);
 DROP POLICY IF EXISTS service_all ON ledger_intake;
 CREATE POLICY service_all ON ledger_intake TO ledger_sequencer USING (true) WITH CHECK (true);
 
