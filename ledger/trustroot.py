@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ledger.keyring import KeyRing
+from ledger.keys import fingerprint
 from ledger.note import Checkpoint, NoteError, Verifier, open_note, parse_note, trusted_names
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "foreign_signers",
     "pin_or_rewritten",
     "pinned_rewritten",
+    "root_row_problem",
     "with_pin",
 ]
 
@@ -88,3 +91,28 @@ def pinned_rewritten(reason: str, json_out: bool) -> str:
 
     report = VerifyReport().fail("", None, reason, REWRITTEN)
     return dumps(report) if json_out else f"INVALID (pinned checkpoint): {reason}"
+
+
+def root_row_problem(
+    db_root: Verifier, local: Sequence[Verifier], ring: KeyRing | str
+) -> str | None:
+    """The `rewritten_or_foreign_key` reason when the host's trusted keys do not descend from the
+    root of trust recorded in the database, else None.
+
+    `local` is what the host's files make verify trust (`keys/root.pub`, or `log.key.pub` when
+    root.pub is gone); `ring` is the key ring built from the database root alone (or the reason
+    it could not be built: key events not endorsed by that root). A key reached by endorsed
+    `key.rotated`/`key.announced` events from the database root is legitimate (rotation); any
+    other key means the file side was swapped (root.pub deleted or replaced, a planted key) or
+    the database side was, and one side alone must not be able to do that.
+    """
+    strays = [v for v in local if isinstance(ring, str) or ring.window(v) is None]
+    if not strays:
+        return None
+    why = f" ({ring})" if isinstance(ring, str) else ""
+    return (
+        f"{FOREIGN}: the root of trust recorded in the database is {fingerprint(db_root)}, but "
+        f"this host trusts {', '.join(fingerprint(v) for v in strays)}, which no key event "
+        f"endorsed from that root leads to{why}: keys/root.pub or the log key was deleted or "
+        "replaced (or the database root was): history rewritten or re-signed with another key"
+    )

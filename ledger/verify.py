@@ -31,7 +31,8 @@ from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.proofs import witness_problem
 from ledger.store.read import checkpoints as stored_checkpoints
 from ledger.store.read import events_of_types, origins
-from ledger.trustroot import checkpoint_failure, with_pin
+from ledger.store.trustrow import stored_trust_root
+from ledger.trustroot import FOREIGN, checkpoint_failure, root_row_problem, with_pin
 from ledger.verify_bulk import Suspect, bulk_scan
 from ledger.verify_report import VerifyReport
 from ledger.verify_rows import Invalid, row_scan
@@ -225,6 +226,7 @@ def verify_ledger(
             try:
                 with gc_paused():
                     _verify_origin(conn, origin, trusted, report, pin, settings=settings)
+                _check_root_row(conn, origin, settings)
                 if witnesses:
                     ring = key_ring(conn, origin, trusted)
                     size = report.origins.get(origin, 0)
@@ -236,6 +238,33 @@ def verify_ledger(
                 report.fail(origin, bad.seq, *with_pin(bad.reason, bad.verdict, pin is not None))
                 break
     return report
+
+
+def _check_root_row(conn: psycopg.Connection, origin: str, settings: Settings) -> None:
+    """The host's trusted key files must descend from the root recorded in the database
+    (ledger_trust_roots): one side alone cannot swap the root of trust (ledger.trustroot)."""
+    if not origin.startswith(settings.origin_prefix):
+        return
+    vkey = stored_trust_root(conn, settings.origin_prefix)
+    local = trusted_verifiers(settings)
+    if vkey is None or not local:
+        return
+    try:
+        db_root = Verifier.from_vkey(vkey)
+    except ValueError:
+        raise Invalid(
+            0,
+            f"{FOREIGN}: the root of trust recorded in the database is "
+            "not a valid vkey (the row was rewritten)",
+            FOREIGN,
+        ) from None
+    try:
+        ring: KeyRing | str = key_ring(conn, origin, [db_root])
+    except Invalid as bad:
+        ring = bad.reason
+    problem = root_row_problem(db_root, local, ring)
+    if problem is not None:
+        raise Invalid(0, problem, FOREIGN)
 
 
 @contextmanager

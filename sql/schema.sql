@@ -1,20 +1,33 @@
 -- The schema sql/migrations produce (generated: python -m ledger.db.schema --write).
 -- Do not edit: change a migration, then regenerate. tests/pg/test_schema.py checks it.
 
-CREATE FUNCTION public.ledger_api_visible(o text) RETURNS boolean
+CREATE FUNCTION public.ledger_api_visible(o text, body bytea) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT CASE
-        WHEN (SELECT rolsuper FROM pg_roles WHERE rolname = session_user)
-          OR pg_has_role(session_user, (SELECT relowner FROM pg_class
-                                        WHERE oid = 'public.ledger_events'::regclass), 'MEMBER')
-          OR pg_has_role(session_user, 'ledger_sequencer', 'MEMBER')
-          OR pg_has_role(session_user, 'ledger_operator', 'MEMBER') THEN true
-        WHEN pg_has_role(session_user, 'ledger_writer', 'MEMBER')
-            THEN public.ledger_writer_may_write(o, NULL, session_user)
+        WHEN (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)
+          OR pg_catalog.pg_has_role(session_user,
+                                    (SELECT c.relowner FROM pg_catalog.pg_class c
+                                     WHERE c.oid = 'public.ledger_events'::pg_catalog.regclass),
+                                    'MEMBER')
+          OR pg_catalog.pg_has_role(session_user, 'ledger_sequencer', 'MEMBER')
+          OR pg_catalog.pg_has_role(session_user, 'ledger_operator', 'MEMBER') THEN true
+        WHEN pg_catalog.pg_has_role(session_user, 'ledger_writer', 'MEMBER')
+            THEN public.ledger_writer_may_write(o, body)
         ELSE public.ledger_visible_origin(o, session_user)
     END
+$$;
+
+CREATE FUNCTION public.ledger_body_agent(body bytea) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN pg_catalog.convert_from(body, 'UTF8')::pg_catalog.jsonb -> 'agent' ->> 'name';
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END
 $$;
 
 CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
@@ -23,10 +36,10 @@ CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
 
 CREATE FUNCTION public.ledger_logged_ids(ids uuid[]) RETURNS uuid[]
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT coalesce(array_agg(e.event_id), '{}') FROM public.ledger_events e
-    WHERE e.event_id = ANY(ids) AND public.ledger_api_visible(e.origin)
+    WHERE e.event_id = ANY(ids) AND public.ledger_api_visible(e.origin, e.body)
 $$;
 
 CREATE FUNCTION public.ledger_published_policy(body bytea) RETURNS text
@@ -35,7 +48,7 @@ CREATE FUNCTION public.ledger_published_policy(body bytea) RETURNS text
 
 CREATE FUNCTION public.ledger_receipts(ids uuid[]) RETURNS TABLE(event_id uuid, state text, seq bigint, leaf_hash bytea, body bytea, reason text)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT r.id,
            CASE WHEN e.event_id IS NOT NULL THEN 'sequenced'
@@ -44,11 +57,11 @@ CREATE FUNCTION public.ledger_receipts(ids uuid[]) RETURNS TABLE(event_id uuid, 
            e.seq, e.leaf_hash, coalesce(e.body, i.body), j.reason
     FROM unnest(ids) AS r(id)
     LEFT JOIN public.ledger_events e
-           ON e.event_id = r.id AND public.ledger_api_visible(e.origin)
+           ON e.event_id = r.id AND public.ledger_api_visible(e.origin, e.body)
     LEFT JOIN public.ledger_intake i
-           ON i.event_id = r.id AND public.ledger_api_visible(i.origin)
+           ON i.event_id = r.id AND public.ledger_api_visible(i.origin, i.body)
     LEFT JOIN LATERAL (SELECT x.reason FROM public.ledger_rejects x
-                       WHERE x.event_id = r.id AND public.ledger_api_visible(x.origin)
+                       WHERE x.event_id = r.id AND public.ledger_api_visible(x.origin, x.body)
                        ORDER BY x.rejected_at DESC LIMIT 1) AS j ON true
     ORDER BY r.id
 $$;
@@ -64,48 +77,48 @@ $$;
 
 CREATE FUNCTION public.ledger_registries(o text) RETURNS TABLE(seq bigint, body bytea)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT e.seq, e.body FROM public.ledger_events e
-    WHERE e.origin = o AND e.type = 'registry.published' AND public.ledger_api_visible(o)
+    WHERE e.origin = o AND e.type = 'registry.published' AND public.ledger_api_visible(o, NULL)
     ORDER BY e.seq
 $$;
 
 CREATE FUNCTION public.ledger_reject_reasons(ids uuid[]) RETURNS TABLE(event_id uuid, reason text)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT DISTINCT ON (r.event_id) r.event_id, r.reason
-    FROM ledger_rejects r
-    WHERE r.event_id = ANY (ids)
+    FROM public.ledger_rejects r
+    WHERE r.event_id = ANY (ids) AND public.ledger_api_visible(r.origin, r.body)
     ORDER BY r.event_id, r.rejected_at DESC
 $$;
 
 CREATE FUNCTION public.ledger_run_head(run uuid) RETURNS TABLE(run_seq bigint, leaf_hash bytea, body bytea)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT h.run_seq, h.leaf_hash, h.body FROM (
         SELECT e.run_seq, e.leaf_hash, NULL::bytea AS body FROM public.ledger_events e
-        WHERE e.run_id = run AND public.ledger_api_visible(e.origin)
+        WHERE e.run_id = run AND public.ledger_api_visible(e.origin, e.body)
         UNION ALL
         SELECT i.run_seq, NULL, i.body FROM public.ledger_intake i
-        WHERE i.run_id = run AND public.ledger_api_visible(i.origin)
+        WHERE i.run_id = run AND public.ledger_api_visible(i.origin, i.body)
     ) AS h ORDER BY h.run_seq DESC LIMIT 1
 $$;
 
 CREATE FUNCTION public.ledger_subject_public_key(o text, subj text) RETURNS TABLE(scheme text, public_key bytea, kek_id text)
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT k.scheme, k.public_key, k.kek_id FROM public.ledger_subject_keys k
     WHERE k.origin = o AND k.subject = subj AND k.public_key IS NOT NULL
-      AND public.ledger_api_visible(o)
+      AND public.ledger_api_visible(o, NULL)
 $$;
 
 CREATE FUNCTION public.ledger_visible_origin(o text, r name) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT NOT EXISTS (SELECT 1 FROM public.ledger_tenant_roles)
         OR EXISTS (
@@ -115,17 +128,17 @@ CREATE FUNCTION public.ledger_visible_origin(o text, r name) RETURNS boolean
         )
 $$;
 
-CREATE FUNCTION public.ledger_writer_may_write(o text, body bytea, r name) RETURNS boolean
+CREATE FUNCTION public.ledger_writer_may_write(o text, body bytea) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public'
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT NOT EXISTS (SELECT 1 FROM public.ledger_writer_bindings)
         OR EXISTS (
             SELECT 1 FROM public.ledger_writer_bindings b
-            WHERE b.role_name = r
+            WHERE b.role_name = session_user
               AND (b.tenant = '*' OR right(o, length(b.tenant) + 1) = '/' || b.tenant)
-              AND (b.agent IS NULL OR body IS NULL
-                   OR convert_from(body, 'UTF8')::jsonb -> 'agent' ->> 'name' = b.agent)
+              AND CASE WHEN b.agent IS NULL OR body IS NULL THEN true
+                       ELSE public.ledger_body_agent(body) IS NOT DISTINCT FROM b.agent END
         )
 $$;
 
@@ -174,7 +187,7 @@ CREATE TABLE public.ledger_intake (
     run_seq bigint NOT NULL,
     body bytea NOT NULL,
     received_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    submitted_by name DEFAULT CURRENT_USER NOT NULL,
+    submitted_by name DEFAULT SESSION_USER NOT NULL,
     CONSTRAINT ledger_intake_run_seq_check CHECK ((run_seq >= 0))
 );
 
@@ -251,6 +264,14 @@ CREATE TABLE public.ledger_tiles (
     CONSTRAINT ledger_tiles_hashes_check CHECK ((((length(hashes) % 32) = 0) AND ((length(hashes) >= 32) AND (length(hashes) <= 8192)))),
     CONSTRAINT ledger_tiles_idx_check CHECK ((idx >= 0)),
     CONSTRAINT ledger_tiles_level_check CHECK ((level >= 0))
+);
+
+CREATE TABLE public.ledger_trust_roots (
+    origin_prefix text NOT NULL,
+    vkey text NOT NULL,
+    recorded_by name DEFAULT CURRENT_USER NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT ledger_trust_roots_vkey_check CHECK ((vkey <> ''::text))
 );
 
 CREATE TABLE public.ledger_verdicts (
@@ -337,6 +358,9 @@ ALTER TABLE ONLY public.ledger_tenant_roles
 ALTER TABLE ONLY public.ledger_tiles
     ADD CONSTRAINT ledger_tiles_pkey PRIMARY KEY (origin, level, idx);
 
+ALTER TABLE ONLY public.ledger_trust_roots
+    ADD CONSTRAINT ledger_trust_roots_pkey PRIMARY KEY (origin_prefix);
+
 ALTER TABLE ONLY public.ledger_verdicts
     ADD CONSTRAINT ledger_verdicts_pkey PRIMARY KEY (run_id, policy_hash, evaluator_version, rule_id);
 
@@ -380,6 +404,10 @@ CREATE TRIGGER ledger_checkpoints_no_truncate BEFORE TRUNCATE ON public.ledger_c
 CREATE TRIGGER ledger_events_append_only BEFORE DELETE OR UPDATE ON public.ledger_events FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
 
 CREATE TRIGGER ledger_events_no_truncate BEFORE TRUNCATE ON public.ledger_events FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_trust_roots_append_only BEFORE DELETE OR UPDATE ON public.ledger_trust_roots FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_trust_roots_no_truncate BEFORE TRUNCATE ON public.ledger_trust_roots FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
 
 ALTER TABLE ONLY public.undo_approvals
     ADD CONSTRAINT undo_approvals_plan_digest_fkey FOREIGN KEY (plan_digest) REFERENCES public.undo_plans(plan_digest);
@@ -427,15 +455,17 @@ CREATE POLICY tenant_read ON public.ledger_rejects FOR SELECT TO ledger_reader U
 
 CREATE POLICY tenant_read ON public.ledger_tiles FOR SELECT TO ledger_reader USING (public.ledger_visible_origin(origin, CURRENT_USER));
 
-CREATE POLICY writer_commitments ON public.ledger_payloads FOR SELECT TO ledger_writer USING (public.ledger_writer_may_write(origin, NULL::bytea, CURRENT_USER));
+CREATE POLICY writer_commitments ON public.ledger_payloads FOR SELECT TO ledger_writer USING (public.ledger_writer_may_write(origin, NULL::bytea));
 
-CREATE POLICY writer_insert ON public.ledger_intake FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, body, CURRENT_USER));
+CREATE POLICY writer_insert ON public.ledger_intake FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, body));
 
-CREATE POLICY writer_insert ON public.ledger_payloads FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, NULL::bytea, CURRENT_USER));
+CREATE POLICY writer_insert ON public.ledger_payloads FOR INSERT TO ledger_writer WITH CHECK (public.ledger_writer_may_write(origin, NULL::bytea));
 
-CREATE POLICY writer_own ON public.ledger_intake FOR SELECT TO ledger_writer USING ((submitted_by = CURRENT_USER));
+CREATE POLICY writer_own ON public.ledger_intake FOR SELECT TO ledger_writer USING ((submitted_by = SESSION_USER));
 
-REVOKE ALL ON FUNCTION public.ledger_api_visible(o text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ledger_api_visible(o text, body bytea) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_body_agent(body bytea) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_writer;
@@ -474,8 +504,8 @@ GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO led
 REVOKE ALL ON FUNCTION public.ledger_visible_origin(o text, r name) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_visible_origin(o text, r name) TO ledger_reader;
 
-REVOKE ALL ON FUNCTION public.ledger_writer_may_write(o text, body bytea, r name) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.ledger_writer_may_write(o text, body bytea, r name) TO ledger_writer;
+REVOKE ALL ON FUNCTION public.ledger_writer_may_write(o text, body bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_writer_may_write(o text, body bytea) TO ledger_writer;
 
 GRANT SELECT,INSERT ON TABLE public.ledger_checkpoints TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_checkpoints TO ledger_reader;
@@ -532,3 +562,11 @@ GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_operator;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_tiles TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_tiles TO ledger_reader;
+
+GRANT SELECT ON TABLE public.ledger_trust_roots TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_trust_roots TO ledger_reader;
+GRANT SELECT ON TABLE public.ledger_trust_roots TO ledger_operator;
+
+GRANT INSERT(origin_prefix) ON TABLE public.ledger_trust_roots TO ledger_sequencer;
+
+GRANT INSERT(vkey) ON TABLE public.ledger_trust_roots TO ledger_sequencer;

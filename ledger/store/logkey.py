@@ -11,7 +11,9 @@ key is restored.
 
 A ledger initialised before the root of trust existed gets `keys/root.pub` from its current key
 the first time the key is loaded (trust on first use after the upgrade; `ledger keys rotate`
-already wrote it for rotated ledgers).
+already wrote it for rotated ledgers). Wherever a connection is at hand (sequencing, serve,
+rotation) the same vkey is recorded once in the database too (ledger.store.trustrow), so the
+files and the database each hold the root and neither alone can swap it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ledger.errors import KeyUnavailable
 from ledger.hsm import is_pkcs11_uri
 from ledger.keys import KeyFileError, load_key, write_public_file
 from ledger.note import SIG_PREFIX, Signer, key_id
+from ledger.store.trustrow import record_trust_root
 
 __all__ = [
     "LogKeyMissing",
@@ -78,7 +81,11 @@ def _b64(data: bytes) -> str:
 def _has_history(conn: psycopg.Connection | None) -> bool:
     if conn is None:
         return False
-    row = conn.execute(query("log_has_checkpoints")).fetchone()
+    try:
+        with conn.transaction():
+            row = conn.execute(query("log_has_checkpoints")).fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        return False  # a confined writer cannot see the log; it never sequences either (0010)
     return bool(row and row[0])
 
 
@@ -131,7 +138,19 @@ def log_signer(settings: Settings, conn: psycopg.Connection | None = None) -> Si
 
         ensure_first_kek(settings)  # the first log key of an empty ledger brings the file KEK
     write_trust_root(settings, signer)
+    if conn is not None:
+        record_trust_root(conn, settings.origin_prefix, _root_vkey(settings, signer))
     return signer
+
+
+def _root_vkey(settings: Settings, signer: Signer) -> str:
+    """The vkey in `keys/root.pub` (the first log key), or the signer's when it is unreadable."""
+    try:
+        text = trust_root_path(settings).read_text(encoding="utf-8")
+    except OSError:
+        return signer.vkey
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return lines[0] if lines else signer.vkey
 
 
 def sign_checkpoint(signer: Signer, origin: str, body: bytes) -> bytes:

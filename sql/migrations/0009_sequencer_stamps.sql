@@ -8,8 +8,9 @@
 -- `<origin>/stamps` (stamp_note), so the C2SP checkpoint note itself keeps its three lines.
 -- stamp_start is the first seq the chain covers (rows sequenced before this migration carry no
 -- stamp: submitted_by NULL); stamp_head is the chain head at tree_size (the sequencer's state).
+-- submitted_by is session_user: the LOGIN credential, which SET ROLE cannot change.
 ALTER TABLE ledger_intake
-    ADD COLUMN IF NOT EXISTS submitted_by name NOT NULL DEFAULT current_user;
+    ADD COLUMN IF NOT EXISTS submitted_by name NOT NULL DEFAULT session_user;
 ALTER TABLE ledger_events ADD COLUMN IF NOT EXISTS submitted_by name;
 ALTER TABLE ledger_checkpoints
     ADD COLUMN IF NOT EXISTS stamp_start bigint,

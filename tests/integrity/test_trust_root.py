@@ -20,7 +20,9 @@ import pytest
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import ExitCode
-from ledger.note import Checkpoint, Signer
+from ledger.keys import fingerprint
+from ledger.note import Checkpoint, Signer, Verifier
+from ledger.stamps import stamp_note_body
 from ledger.store.append import submit
 from ledger.store.logkey import LogKeyMissing
 from ledger.store.sequencer import log_signer, try_sequence
@@ -123,6 +125,106 @@ def test_history_resigned_with_a_foreign_key_is_named(
     assert res.exit_code == ExitCode.INVALID, res.stderr
     assert res.stdout.startswith("INVALID (pinned checkpoint): rewritten: the pinned checkpoint")
     assert "rewritten with another key" in res.stdout
+
+
+def _resign(conn: psycopg.Connection, settings: Settings, signer: Signer) -> None:
+    """Re-sign every stored checkpoint and stamp note with `signer` (owner powers: triggers
+    off), as a thorough attacker would."""
+    conn.execute("SET session_replication_role = replica")
+    rows = "SELECT tree_size, root_hash, stamp_start, stamp_head FROM ledger_checkpoints"
+    for size, root, start, head in conn.execute(rows).fetchall():
+        note = signer.sign_note(Checkpoint(settings.origin(), size, bytes(root)).body())
+        stamp = signer.sign_note(stamp_note_body(settings.origin(), size, start, bytes(head)))
+        conn.execute(
+            "UPDATE ledger_checkpoints SET note = %s, stamp_note = %s WHERE tree_size = %s",
+            (note.decode(), stamp.decode(), size),
+        )
+    conn.execute("SET session_replication_role = origin")
+
+
+def _foreign(icli: Cli, *fingerprints: str) -> None:
+    res = icli("verify", "--json")
+    report = json.loads(res.stdout)
+    assert res.exit_code == ExitCode.INVALID, res.stdout + res.stderr
+    assert (report["verdict"], report["first_bad_seq"]) == ("rewritten_or_foreign_key", 0)
+    assert report["reason"].startswith("rewritten_or_foreign_key: the root of trust recorded")
+    for fp in fingerprints:
+        assert fp in report["reason"]
+
+
+def test_root_row_needs_files_and_database_swapped_together(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, icli: Cli
+) -> None:
+    append(ledger_conn, ledger_settings, chained_run(1))  # checkpoint 4: the row is recorded
+    root_pub = ledger_settings.keys_dir / "root.pub"
+    original = Verifier.from_vkey(root_pub.read_text().strip())
+    row = "SELECT vkey FROM ledger_trust_roots WHERE origin_prefix = %s"
+    prefix = ledger_settings.origin_prefix
+    assert ledger_conn.execute(row, (prefix,)).fetchall() == [(original.vkey,)]
+    attacker = Signer.generate(prefix)
+    for attempt in (  # the row is append-only, even for the owner (accidents, scripts)
+        ("UPDATE ledger_trust_roots SET vkey = %s", (attacker.vkey,)),
+        ("DELETE FROM ledger_trust_roots", ()),
+        ("TRUNCATE ledger_trust_roots", ()),
+    ):
+        try:
+            ledger_conn.execute(*attempt)
+            raise AssertionError(f"{attempt[0]} was accepted")
+        except psycopg.errors.InsufficientPrivilege as exc:
+            assert "append-only" in str(exc)
+    record = query("record_trust_root")
+    with ledger_conn.transaction():  # the sequencer role may record (a no-op here: row exists)
+        ledger_conn.execute("SET LOCAL ROLE ledger_sequencer")
+        got = ledger_conn.execute(record, {"prefix": prefix, "vkey": attacker.vkey}).fetchall()
+        assert got == [(original.vkey,)]
+    try:  # a writer may not record a root of its choosing (for a prefix without one either)
+        with ledger_conn.transaction():
+            ledger_conn.execute("SET LOCAL ROLE ledger_writer")
+            ledger_conn.execute(record, {"prefix": "other.example", "vkey": attacker.vkey})
+        raise AssertionError("a writer recorded a root of trust")
+    except psycopg.errors.InsufficientPrivilege:
+        pass
+    # Database but not files: the row swapped (triggers off) cannot match keys/root.pub.
+    ledger_conn.execute("SET session_replication_role = replica")
+    ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = %s", (attacker.vkey,))
+    _foreign(icli, fingerprint(Verifier.from_vkey(attacker.vkey)), fingerprint(original))
+    ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = 'not a vkey'")
+    res = icli("verify", "--json")  # a garbled row is named too, never a crash
+    assert res.exit_code == ExitCode.INVALID, res.stderr
+    assert "not a valid vkey" in json.loads(res.stdout)["reason"]
+    ledger_conn.execute("UPDATE ledger_trust_roots SET vkey = %s", (original.vkey,))
+    ledger_conn.execute("SET session_replication_role = origin")
+    assert icli("verify").stdout.startswith("OK: 4 events")
+    # Files but not database: root.pub deleted, attacker key planted, log.key.pub rewritten,
+    # every checkpoint re-signed. Without the row, verify trusted log.key.pub and said OK.
+    root_pub.unlink()
+    _plant_key(ledger_settings.log_key_path, attacker)
+    ledger_settings.log_key_path.with_name("log.key.pub").write_text(attacker.vkey + "\n")
+    _resign(ledger_conn, ledger_settings, attacker)
+    _foreign(icli, fingerprint(original), fingerprint(Verifier.from_vkey(attacker.vkey)))
+    line = icli("verify").stdout  # the one-line form names both as well
+    assert line.startswith("INVALID at seq 0") and fingerprint(original) in line
+    # The attacker keeps sequencing: root.pub is re-created with its key, the row stays.
+    append(ledger_conn, ledger_settings, chained_run(1))
+    assert root_pub.read_text().strip() == attacker.vkey
+    assert ledger_conn.execute(row, (prefix,)).fetchall() == [(original.vkey,)]
+    _foreign(icli, fingerprint(original))
+
+
+def test_rotation_from_the_recorded_root_stays_ok(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, icli: Cli
+) -> None:
+    append(ledger_conn, ledger_settings, chained_run(1))
+    first = (ledger_settings.keys_dir / "root.pub").read_text().strip()
+    res = icli("keys", "rotate")
+    assert res.exit_code == 0, res.stderr
+    append(ledger_conn, ledger_settings, chained_run(1))
+    current = ledger_settings.log_key_path.with_name("log.key.pub").read_text().strip()
+    assert current != first  # signed by the new key, endorsed from the recorded root
+    rows = ledger_conn.execute("SELECT vkey FROM ledger_trust_roots").fetchall()
+    assert rows == [(first,)]
+    res = icli("verify")
+    assert res.exit_code == 0 and res.stdout.startswith("OK: 9 events"), res.stdout + res.stderr
 
 
 def test_checkpoint_key_name_is_the_origin_and_legacy_names_verify(
