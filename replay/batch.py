@@ -38,7 +38,7 @@ from replay.identity import identity_of, prefetch_tokens
 from replay.policy import EVALUATOR_VERSION, CompiledPack, LoadedPack, Verdict, check_run
 from replay.policy import compile_pack as _compile
 from replay.policy.diff import VerdictDiff, diff_verdicts
-from replay.policy.inforce import PacksInForce
+from replay.policy.inforce import PacksInForce, run_started
 from replay.state import fold
 
 __all__ = ["BatchResult", "RunCheck", "WhatIf", "check_runs", "window_run_ids"]
@@ -155,11 +155,12 @@ class _Worker:
         found = tokens.get(uuid.UUID(str(first.event.event_id))) if tokens else None
         identity = identity_of(self.conn, self.opener, authority, first, found)
         state = fold(rows, decisions=decisions, authority=authority, identity=identity)
-        pack, named = self.fixed, tuple[Verdict, ...]()
+        pack, named = self.fixed, run_started(first.event.type, str(first.event.event_id))
         if pack is None:  # the pack in force in the run's own log, not the one it names
-            pack, named = self.packs.judge(first.origin, min(r.seq for r in rows),
-                                           state.versions.policy_hashes_seen,
-                                           str(first.event.event_id))
+            pack, in_force = self.packs.judge(first.origin, min(r.seq for r in rows),
+                                              state.versions.policy_hashes_seen,
+                                              str(first.event.event_id))
+            named += in_force
             if pack is None:
                 return RunCheck(rid, None, named)
         verdicts = named + tuple(check_run(pack, state))

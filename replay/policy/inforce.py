@@ -22,9 +22,19 @@ from replay.policy import CompiledPack, Verdict
 from replay.policy import compile_pack as _compile
 from replay.policy.loader import load_pack_data
 
-__all__ = ["PacksInForce"]
+__all__ = ["PacksInForce", "run_started"]
 
 RULE = "policy.in_force"
+
+
+def run_started(first_type: str, first_event: str) -> tuple[Verdict, ...]:
+    """`capture.run_started` fails a run whose first event is not run.started, whatever the
+    pack: such a run is listed by `ledger check` (never hidden by leaving run.started out), and
+    without run.started its principal, versions and start time are not recorded."""
+    if first_type == "run.started":
+        return ()
+    why = f"the run's first event is {first_type}, not run.started"
+    return (Verdict("capture.run_started", "fail", why, (first_event,)),)
 
 
 class PacksInForce:
