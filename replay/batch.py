@@ -38,7 +38,7 @@ from replay.identity import identity_of, prefetch_tokens
 from replay.policy import EVALUATOR_VERSION, CompiledPack, LoadedPack, Verdict, check_run
 from replay.policy import compile_pack as _compile
 from replay.policy.diff import VerdictDiff, diff_verdicts
-from replay.policy.published import find_policy
+from replay.policy.inforce import PacksInForce, run_started
 from replay.state import fold
 
 __all__ = ["BatchResult", "RunCheck", "WhatIf", "check_runs", "window_run_ids"]
@@ -117,20 +117,13 @@ class _Job:
     authorities: dict[str, RunAuthority] = dataclasses.field(default_factory=dict)
 
 
-def _not_in_force(seen: tuple[str, ...], first_event: str) -> tuple[Verdict, ...]:
-    """The verdict for a run whose policy in force is unknown: never a pass."""
-    why = f"ran under policy {seen[0][:12]}, which is not published" if seen else ""
-    why = why or "records no policy_hash"
-    return (Verdict("policy.in_force", "unknown", f"run {why}", (first_event,)),)
-
-
 class _Worker:
     """Per-process state: a connection, the packs, and packs in force compiled on first use."""
 
     def __init__(self, job: _Job, conn: psycopg.Connection[Any] | None = None) -> None:
         self.conn = conn if conn is not None else connect(job.settings)
         self.fixed, self.other = job.fixed, job.other
-        self.in_force: dict[str, CompiledPack | None] = {}
+        self.packs = PacksInForce(self.conn)
         self.root, self.authorities = job.root, job.authorities
         self.save = job.save
         self.opener = PayloadOpener(job.settings)  # opens recorded identity tokens (the KEK)
@@ -141,12 +134,6 @@ class _Worker:
         if found is None:
             found = self.authorities[origin] = load_authority(self.conn, origin, self.root)
         return found
-
-    def pack_for(self, policy_hash: str) -> CompiledPack | None:
-        if policy_hash not in self.in_force:
-            loaded = find_policy(self.conn, policy_hash)
-            self.in_force[policy_hash] = _compile(loaded) if loaded is not None else None
-        return self.in_force[policy_hash]
 
     def tokens(self, by_run: dict[uuid.UUID, list[Row]]) -> dict[uuid.UUID, RecordedTokens]:
         """The recorded ID tokens of a chunk's runs, opened with one query per log (only when a
@@ -168,13 +155,15 @@ class _Worker:
         found = tokens.get(uuid.UUID(str(first.event.event_id))) if tokens else None
         identity = identity_of(self.conn, self.opener, authority, first, found)
         state = fold(rows, decisions=decisions, authority=authority, identity=identity)
-        pack = self.fixed
-        if pack is None:
-            seen = state.versions.policy_hashes_seen
-            pack = self.pack_for(seen[0]) if seen else None
+        pack, named = self.fixed, run_started(first.event.type, str(first.event.event_id))
+        if pack is None:  # the pack in force in the run's own log, not the one it names
+            pack, in_force = self.packs.judge(first.origin, min(r.seq for r in rows),
+                                              state.versions.policy_hashes_seen,
+                                              str(first.event.event_id))
+            named += in_force
             if pack is None:
-                return RunCheck(rid, None, _not_in_force(seen, str(rows[0].event.event_id)))
-        verdicts = tuple(check_run(pack, state))
+                return RunCheck(rid, None, named)
+        verdicts = named + tuple(check_run(pack, state))
         what_if = None
         if self.other is not None:
             alt = tuple(check_run(self.other, state))

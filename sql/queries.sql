@@ -91,13 +91,20 @@ SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events WHERE run_id
 SELECT origin, seq, recorded_at, body, leaf_hash FROM ledger_events WHERE event_id = %s
 
 -- list_runs --
+-- Runs by their first event, as runs_started_between (sql/queries/replay_reads.sql) lists them.
 SELECT s.run_id, s.origin, s.body, s.recorded_at,
        (SELECT count(*) FROM ledger_events c WHERE c.run_id = s.run_id) AS event_count,
        (SELECT e.body FROM ledger_events e WHERE e.run_id = s.run_id AND e.type = 'run.ended' LIMIT 1) AS end_body
 FROM ledger_events s
-WHERE s.type = 'run.started'
-  AND (%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)
+WHERE s.run_seq = 0
+  AND (s.type IN ('run.started', 'run.ended', 'message.input', 'message.output', 'prompt.resolved',
+                 'llm.call.started', 'llm.call.ended', 'tool.call.started', 'tool.call.ended',
+                 'guardrail.evaluated', 'error.raised')
+       OR EXISTS (SELECT 1 FROM ledger_events n WHERE n.run_id = s.run_id AND n.run_seq = 1))
+  AND (((%(since)s::timestamptz IS NULL OR s.recorded_at >= %(since)s)
+        AND (%(until)s::timestamptz IS NULL OR s.recorded_at < %(until)s))
+    OR ((%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
+        AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)))
 ORDER BY s.occurred_at, s.seq
 
 -- intake_count --

@@ -108,7 +108,7 @@ class RunMark:
     """What a run's current verdicts must have been computed against."""
 
     last_seq: int
-    policy_hash: str | None  # recorded by run.started (None: the run names no policy)
+    policy_hash: str | None  # the pack in force when the run started (None: none was)
 
 
 def verdict_sets(conn: psycopg.Connection) -> dict[uuid.UUID, list[VerdictSet]]:
@@ -124,7 +124,7 @@ def verdict_sets(conn: psycopg.Connection) -> dict[uuid.UUID, list[VerdictSet]]:
 
 
 def run_marks(conn: psycopg.Connection) -> dict[uuid.UUID, RunMark]:
-    """Per run with a run.started: its last event's seq and the policy it recorded."""
+    """Per run with a run.started: its last event's seq and the pack in force when it started."""
     rows = conn.execute(query("board_run_marks")).fetchall()
     return {r[0]: RunMark(int(r[1]), str(r[2]) if r[2] else None) for r in rows}
 

@@ -16,7 +16,7 @@ import psycopg
 from ledger.db.sqlfiles import query
 from ledger.events import decode_event
 
-__all__ = ["PublishedPolicy", "published_policies", "published_policy"]
+__all__ = ["PublishedPolicy", "published_policies", "published_policies_in", "published_policy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +49,9 @@ def published_policy(conn: psycopg.Connection, policy_hash: str) -> PublishedPol
     """The first publication of the pack with this content address, or None."""
     row = conn.execute(query("published_policy"), (policy_hash,)).fetchone()
     return _published(row[0], row[1]) if row is not None else None
+
+
+def published_policies_in(conn: psycopg.Connection, origin: str) -> list[PublishedPolicy]:
+    """The packs published in one log (`origin`), in log order: what "in force" is read from."""
+    rows = conn.execute(query("published_policies_in"), (origin,)).fetchall()
+    return [_published(seq, body) for seq, body in rows]

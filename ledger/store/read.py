@@ -169,15 +169,18 @@ def iter_events(
 def list_runs(
     conn: psycopg.Connection, since: datetime | None = None, until: datetime | None = None
 ) -> list[RunSummary]:
-    """Runs that have a run.started event, oldest first, with status and event count."""
+    """Runs by their first event (run.started, or another in-run event when it is missing: such
+    a run is listed, status "no run.started", never hidden), oldest first, with event counts."""
     runs: list[RunSummary] = []
     for run_id, origin, body, _rec, count, end_body in conn.execute(
         query("list_runs"), {"since": since, "until": until}
     ).fetchall():
-        started = decode_event(bytes(body))
+        started = decode_event(bytes(body))  # the run's first event: run.started when honest
         status = "running"
         if end_body is not None:
             status = str(decode_event(bytes(end_body)).data.status)
+        if started.type != "run.started":
+            status = f"no run.started ({status})"
         runs.append(
             RunSummary(
                 run_id=run_id,
@@ -307,7 +310,8 @@ def tool_calls_since(
 def runs_started_between(
     conn: psycopg.Connection, since: datetime | None, until: datetime | None
 ) -> list[uuid.UUID]:
-    """Runs started in [since, until), oldest first (the order `ledger runs` uses)."""
+    """Runs whose first event was recorded or is dated in [since, until), oldest first (the
+    order `ledger runs` uses); runs lacking run.started included (capture.run_started)."""
     rows = conn.execute(query("runs_started_between"), {"since": since, "until": until})
     return [row[0] for row in rows.fetchall()]
 

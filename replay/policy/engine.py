@@ -25,7 +25,7 @@ from replay.policy.loader import LoadedPack
 from replay.policy.outcome import Findings
 from replay.policy.recorded import recorded_args_hash
 from replay.policy.schema import CustomRule, PerToolTimeouts, PolicyPack
-from replay.policy.timebounds import DEFAULT_SKEW_NS, run_duration
+from replay.policy.timebounds import DEFAULT_SKEW_NS, Bounds, run_duration
 from replay.policy.verdict import Outcome, Verdict
 
 __all__ = ["EVALUATOR_VERSION", "CompiledPack", "check_run", "compile_pack", "run_facts"]
@@ -219,8 +219,11 @@ def _limits(pack: PolicyPack, miss: Outcome) -> list[Check]:
 
 
 def _skew_ns(pack: PolicyPack) -> int:
-    """`defaults.clock_skew_seconds`: how far a writer time may lead its record (timebounds)."""
-    return int(pack.defaults.clock_skew_seconds * _NS)
+    """`defaults.clock_skew_seconds`: how far a writer time may lead its record, carrying
+    `defaults.max_record_lag_seconds`, how far it may trail it (timebounds)."""
+    d = pack.defaults
+    lag = d.max_record_lag_seconds
+    return Bounds(int(d.clock_skew_seconds * _NS), None if lag is None else int(lag * _NS))
 
 
 def _timeouts(pack: PolicyPack, miss: Outcome) -> list[Check]:

@@ -83,6 +83,9 @@ class Defaults(_Strict):
     # How far a writer's `occurred_at` may run ahead of the sequencer's `recorded_at` (honest
     # clock drift) before the time rules stop trusting it (replay.policy.timebounds).
     clock_skew_seconds: float = Field(default=5.0, ge=0, le=86_400)
+    # How far a writer's `occurred_at` may lag behind its `recorded_at` (hooks sequence within a
+    # second; older is back-dated or spooled): beyond it the time rules say unknown. None: off.
+    max_record_lag_seconds: float | None = Field(default=60.0, ge=0)
 
 
 class PerToolTimeouts(_Strict):

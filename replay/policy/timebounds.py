@@ -6,8 +6,13 @@ The sequencer's `recorded_at` and the log order (`seq`) are the authority. A wri
 usable only inside [the run's start, the event's own `recorded_at` + skew]: nothing in a run
 happens before it starts, and nothing is recorded before it happens (the skew absorbs honest
 clock drift between the agent host and the database; `defaults.clock_skew_seconds`, 5 s unless
-the pack says otherwise). Outside those bounds the rules that need the time are undecidable and
-say why, naming the event and the bound; they never pass.
+the pack says otherwise). Nor is an event recorded long after it happened: the hooks hand events
+to the sequencer within a second (embedded mode sequences every 0.2 s, `ledger serve` within
+ms), so a writer time more than `defaults.max_record_lag_seconds` (60 s) before the event's own
+`recorded_at` is a back-dated time (a stale approval refreshed by dating the call just after
+it) or an honest outage spooled for later; either way it cannot be trusted. Outside those
+bounds the rules that need the time are undecidable and say why, naming the event and the
+bound; they never pass.
 
 A state folded without the record (in memory: tests, benchmarks) has no `recorded_at`; then only
 the run-start bound and the order checks apply. Every read from the database carries it.
@@ -20,8 +25,10 @@ from ledger.ids import format_timestamp
 from replay.model import ApprovalRecord, RunState, ToolCallRecord
 
 __all__ = [
+    "DEFAULT_LAG_SECONDS",
     "DEFAULT_SKEW_NS",
     "DEFAULT_SKEW_SECONDS",
+    "Bounds",
     "Timed",
     "approval_age",
     "call_duration",
@@ -33,6 +40,24 @@ __all__ = [
 DEFAULT_SKEW_SECONDS = 5.0
 _NS = 1_000_000_000
 DEFAULT_SKEW_NS = int(DEFAULT_SKEW_SECONDS * _NS)
+DEFAULT_LAG_SECONDS = 60.0
+
+
+class Bounds(int):
+    """The skew in nanoseconds (an int, as every check passes it on), carrying the pack's
+    largest record lag too: the checks' signatures stay as they are and only this module reads
+    `lag_ns` (None: no lower bound from the record, a plain int skew behaves so)."""
+
+    lag_ns: int | None
+
+    def __new__(cls, skew_ns: int, lag_ns: int | None) -> Bounds:
+        made = super().__new__(cls, skew_ns)
+        made.lag_ns = lag_ns
+        return made
+
+
+def _lag(skew_ns: int) -> int | None:
+    return skew_ns.lag_ns if isinstance(skew_ns, Bounds) else None
 
 # (nanoseconds, None) when the writer times are usable; (None, reason) when they are not.
 Timed = tuple[int | None, str | None]
@@ -79,6 +104,13 @@ def outside(  # noqa: PLR0917 - one event's facts, in a fixed order
             f"({format_timestamp(recorded_ns)}) + {skew_ns / _NS:g}s skew; "
             "writer time outside the record's bounds"
         )
+    lag = _lag(skew_ns)
+    if lag is not None and recorded_ns is not None and occurred_ns < recorded_ns - lag:
+        return (
+            f"{_named(what)} {event_id} is dated {format_timestamp(occurred_ns)}, more than "
+            f"{lag / _NS:g}s before the ledger recorded it ({format_timestamp(recorded_ns)}); "
+            "writer time outside the record's bounds"
+        )
     return None
 
 
@@ -99,6 +131,13 @@ def run_duration(state: RunState, skew_ns: int) -> Timed:
     return end - start, None
 
 
+def _near(at: int, recorded: int | None, skew_ns: int, lag: int | None) -> bool:
+    """Whether a writer time is inside [recorded - lag, recorded + skew] (no record: yes)."""
+    if recorded is None:
+        return True
+    return at <= recorded + skew_ns and (lag is None or at >= recorded - lag)
+
+
 def call_duration(state: RunState, call: ToolCallRecord, skew_ns: int) -> Timed:
     """How long an ended tool call took: the writer's `duration_ns` (else end minus start), only
     when both events' times are inside the bounds and it is not negative. A reported duration
@@ -106,10 +145,11 @@ def call_duration(state: RunState, call: ToolCallRecord, skew_ns: int) -> Timed:
     floor = _floor(state)
     start, end = call.started_ns, call.ended_ns
     start_rec, end_rec = call.started_rec_ns, call.ended_rec_ns
+    lag = _lag(skew_ns)
     inside = (
         (floor is None or start >= floor)
-        and (start_rec is None or start <= start_rec + skew_ns)
-        and (end is None or (end >= start and (end_rec is None or end <= end_rec + skew_ns)))
+        and _near(start, start_rec, skew_ns, lag)
+        and (end is None or (end >= start and _near(end, end_rec, skew_ns, lag)))
     )  # the common case, decided without building any reason
     if not inside:
         why = outside(("tool.call.started", call), call.started_event_id, start, start_rec, floor,

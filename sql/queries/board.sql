@@ -9,10 +9,13 @@ SELECT run_id, policy_hash, evaluator_version, min(through_seq), bool_or(through
 FROM ledger_verdicts GROUP BY run_id, policy_hash, evaluator_version
 
 -- board_run_marks --
--- What fresh verdicts of a run must match: its last event's seq and the policy its run.started
--- recorded (the pack `check_in_force` checks it against).
+-- What fresh verdicts of a run must match: its last event's seq and the pack in force in its
+-- log when it started (the last policy.published of its origin before its first event: the pack
+-- `check_in_force` judges it by, replay/policy/inforce.py; never the hash the run names).
 SELECT s.run_id, (SELECT max(e.seq) FROM ledger_events e WHERE e.run_id = s.run_id),
-       convert_from(s.body, 'UTF8')::jsonb #>> '{versions,policy_hash}'
+       (SELECT convert_from(p.body, 'UTF8')::jsonb #>> '{data,policy_hash}' FROM ledger_events p
+        WHERE p.origin = s.origin AND p.type = 'policy.published' AND p.seq < s.seq
+        ORDER BY p.seq DESC LIMIT 1)
 FROM ledger_events s WHERE s.type = 'run.started'
 
 -- board_approval_events --

@@ -18,9 +18,20 @@ WHERE type IN ('tool.call.started', 'tool.call.ended') AND occurred_at >= %s
   AND NOT (run_id = ANY(%s::uuid[])) ORDER BY seq
 
 -- runs_started_between --
-SELECT run_id FROM ledger_events WHERE type = 'run.started'
-  AND (%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR occurred_at < %(until)s)
+-- Runs by their first event (run_seq 0): every run that starts with run.started or another
+-- in-run type, and every run of more than one event (no run.started: listed, so
+-- capture.run_started fails it, never hidden; single-event control runs stay out). In the window when the first event's recorded_at (the sequencer's
+-- clock, which the writer cannot date) or its occurred_at (the writer's; back-filled history)
+-- falls in [since, until): back-dating a run cannot move it out of a window of the record.
+SELECT run_id FROM ledger_events WHERE run_seq = 0
+  AND (type IN ('run.started', 'run.ended', 'message.input', 'message.output', 'prompt.resolved',
+               'llm.call.started', 'llm.call.ended', 'tool.call.started', 'tool.call.ended',
+               'guardrail.evaluated', 'error.raised')
+       OR EXISTS (SELECT 1 FROM ledger_events n WHERE n.run_id = ledger_events.run_id AND n.run_seq = 1))
+  AND (((%(since)s::timestamptz IS NULL OR recorded_at >= %(since)s)
+        AND (%(until)s::timestamptz IS NULL OR recorded_at < %(until)s))
+    OR ((%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s)
+        AND (%(until)s::timestamptz IS NULL OR occurred_at < %(until)s)))
 ORDER BY occurred_at, seq
 
 -- decisions_for_calls --

@@ -192,19 +192,23 @@ class Spec:
     identity: tuple[tuple[str, Any], ...] = ()
     step_ns: int | None = None
     start_ns: int = T0
+    live: bool = False  # laid out to end just before recording (time rules: max record lag)
 
 
 def spec(
-    *steps: Step, end: bool = True, step_ns: int | None = None, start_ns: int = T0, **identity: Any
+    *steps: Step, end: bool = True, step_ns: int | None = None, start_ns: int = T0,
+    live: bool = False, **identity: Any
 ) -> Spec:
-    """A run spec; with `step_ns` events are laid out from `start_ns`, one step apart."""
-    return Spec(tuple(steps), end, tuple(identity.items()), step_ns, start_ns)
+    """A run spec; with `step_ns` events are laid out from `start_ns`, one step apart (`live`:
+    from 50 s before recording, so the time rules see writer times the record can vouch for)."""
+    return Spec(tuple(steps), end, tuple(identity.items()), step_ns, start_ns, live)
 
 
 def record(s: Spec) -> str:
     """Play a spec through the hooks API, flush, and return the run id."""
     kw = {**IDENTITY, **dict(s.identity)}
-    clock = ids.simulated_clock(s.start_ns, s.step_ns) if s.step_ns else contextlib.nullcontext()
+    start = ids.now_ns() - 50 * 1_000_000_000 if s.live else s.start_ns
+    clock = ids.simulated_clock(start, s.step_ns) if s.step_ns else contextlib.nullcontext()
     with clock:
         run = hooks.run(**kw)
         if s.end:

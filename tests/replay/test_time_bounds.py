@@ -26,15 +26,16 @@ PACK = """\
 timeouts: {overall_seconds: 600}
 policies:
   require_approval_for:
-    - {action: refund, any: true, max_age_seconds: 60}
+    - {action: refund, any: true, max_age_seconds: 10}
 """
 ARGS = {"amount_usd": 250}
 SEC = 1_000_000_000
 
 
 def _run(*, wait_s: float = 1.0) -> tuple[RunBuilder, dict[str, EventBase]]:
-    """An honest run an hour ago: start, approval, the refund `wait_s` later, end."""
-    b = RunBuilder(start_ns=ids.now_ns() - 3600 * SEC)
+    """An honest run ending just now: start, approval, the refund `wait_s` later, end (written
+    within the record lag, as the hooks do)."""
+    b = RunBuilder(start_ns=ids.now_ns() - int((wait_s + 10) * SEC))
     marks = {"started": b.start()}
     call_id = f"c-{uuid.uuid4()}"  # unique: a decision naming another run's call id would join
     b.approve(call_id, "refund", ARGS, request=False)
@@ -73,11 +74,16 @@ def _verdicts(cli: Any, tmp_path: Path, runs: dict[str, list[bytes]]) -> dict[st
 
 def test_writer_dated_times_never_pass(cli: Any, tmp_path: Path) -> None:
     honest, _ = _run()
-    old, _ = _run(wait_s=120)
+    old, _ = _run(wait_s=20)
     future, fm = _run()  # approval dated 2030: age -4 years passed max_age_seconds on main
     early, em = _run()  # approval dated a day before the run started
     late, lm = _run()  # approval dated after the call it approves, though recorded before it
     back, bm = _run()  # run.ended dated before run.started: no timeout could fire on main
+    # approval decided 50 min before the refund, the call dated 1 s after the decision and
+    # run.ended 2 s after run.started: inside [run start, recorded_at + skew], passed before
+    # the record-lag bound (review 15, 3)
+    stale, sm = _run(wait_s=3000)
+    decided_ns = ids.parse_timestamp(str(sm["decided"].occurred_at))
     start = ids.parse_timestamp(str(em["started"].occurred_at))
     call_start = ids.parse_timestamp(str(lm["call"].occurred_at))
     runs = {
@@ -90,16 +96,20 @@ def test_writer_dated_times_never_pass(cli: Any, tmp_path: Path) -> None:
             call_start + 10 * SEC)}),
         "back": _lines(back, {str(bm["ended"].event_id): ids.format_timestamp(
             ids.parse_timestamp(str(bm["started"].occurred_at)) - 3600 * SEC)}),
+        "stale": _lines(stale, {
+            str(sm["call"].event_id): ids.format_timestamp(decided_ns + SEC),
+            str(sm["ended"].event_id): ids.format_timestamp(
+                ids.parse_timestamp(str(sm["started"].occurred_at)) + 2 * SEC)}),
     }
     by_id = {"honest": honest, "old": old, "future": future, "early": early, "late": late,
-             "back": back}
+             "back": back, "stale": stale}
     got = _verdicts(cli, tmp_path, runs)
     v = {name: got[str(b.run_id)] for name, b in by_id.items()}
 
     assert {r: x["outcome"] for r, x in v["honest"].items()} == {
         "timeouts.overall_seconds": "pass", "approval.refund": "pass"}
     old_age = v["old"]["approval.refund"]
-    assert old_age["outcome"] == "fail" and "old at execution, limit 60s" in old_age["explanation"]
+    assert old_age["outcome"] == "fail" and "old at execution, limit 10s" in old_age["explanation"]
     assert v["old"]["timeouts.overall_seconds"]["outcome"] == "pass"
 
     def unknown(name: str, rule: str, *words: str) -> None:
@@ -116,6 +126,9 @@ def test_writer_dated_times_never_pass(cli: Any, tmp_path: Path) -> None:
     unknown("back", "timeouts.overall_seconds",
             f"run.ended {bm['ended'].event_id} is dated", "before the run started")
     assert v["back"]["approval.refund"]["outcome"] == "pass"  # the approval's times are fine
+    lag = "before the ledger recorded it"
+    unknown("stale", "approval.refund", "approval age unknown", "more than 60s", lag)
+    unknown("stale", "timeouts.overall_seconds", "more than 60s", lag)
     # the attacker's evidence is named: the dated event's id
     assert str(fm["decided"].event_id) in v["future"]["approval.refund"]["evidence"]
     assert str(bm["ended"].event_id) in v["back"]["timeouts.overall_seconds"]["evidence"]
