@@ -389,6 +389,8 @@ CREATE INDEX ledger_events_published_policy ON public.ledger_events USING btree 
 
 CREATE UNIQUE INDEX ledger_events_run ON public.ledger_events USING btree (run_id, run_seq);
 
+CREATE INDEX ledger_events_run_first ON public.ledger_events USING btree (occurred_at, seq) WHERE (run_seq = 0);
+
 CREATE INDEX ledger_events_type ON public.ledger_events USING btree (origin, type, seq);
 
 CREATE INDEX ledger_payloads_subject ON public.ledger_payloads USING btree (origin, subject);
