@@ -381,6 +381,8 @@ CREATE INDEX ledger_intake_fresh ON public.ledger_intake USING btree (intake_id)
 
 CREATE INDEX ledger_intake_held ON public.ledger_intake USING btree (held_at, intake_id) WHERE (held_at IS NOT NULL);
 
+CREATE INDEX ledger_intake_held_run ON public.ledger_intake USING btree (run_id) WHERE (held_at IS NOT NULL);
+
 CREATE INDEX ledger_payloads_subject ON public.ledger_payloads USING btree (origin, subject);
 
 CREATE INDEX ledger_verdicts_failing ON public.ledger_verdicts USING btree (policy_hash, outcome) WHERE (outcome <> 'pass'::text);

@@ -5,9 +5,11 @@ A hostile writer (issue 15, item 1) had two ways to halt sequencing for every te
 * Held rows. An event whose run predecessor has not arrived waits in intake. Read by intake_id
   alone, batch_size such rows (one INSERT ... SELECT of runs starting at run_seq 1) filled every
   batch, so nothing else was ever sequenced. Now a held row is marked (`held_at`), fresh rows are
-  read first, held rows least-recently-held first (round robin: a legitimate held row is reached
-  even among thousands of junk ones, and a tenth of each batch is kept for them so a steady
-  stream of fresh rows cannot starve them), and a row held longer than a bound
+  read first, with the held rows of their runs (the ones a fresh row may unblock), then held rows
+  not looked at for a second, least recently held first (round robin: a legitimate held row is
+  reached even among thousands of junk ones, a tenth of each batch is kept for them so a steady
+  stream of fresh rows cannot starve them, and an idle `ledger serve` does not rewrite junk rows
+  in a loop), and a row held longer than a bound
   (`LEDGER_HELD_MAX_AGE`, default 1h, from its `received_at`) is moved to `ledger_rejects` with
   the predecessor it waited for, so the writer learns it.
 * Advisory locks. Any role may take any advisory lock, so a writer holding the sequencer's lock

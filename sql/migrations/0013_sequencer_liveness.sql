@@ -17,6 +17,8 @@ CREATE INDEX IF NOT EXISTS ledger_intake_fresh ON ledger_intake (intake_id)
     WHERE held_at IS NULL;
 CREATE INDEX IF NOT EXISTS ledger_intake_held ON ledger_intake (held_at, intake_id)
     WHERE held_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_intake_held_run ON ledger_intake (run_id)
+    WHERE held_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS ledger_sequencer_state (
     one          boolean PRIMARY KEY DEFAULT true CHECK (one),

@@ -118,7 +118,10 @@ def test_an_orphan_held_past_the_bound_is_rejected_and_the_writer_learns_it(
 ) -> None:
     (orphan,) = _orphans(attacker, ledger_settings, 1)
     assert _batch(ledger_conn, ledger_settings).held == 1
-    ledger_conn.execute("UPDATE ledger_intake SET received_at = now() - interval '61 minutes'")
+    ledger_conn.execute(
+        "UPDATE ledger_intake SET received_at = now() - interval '61 minutes', "
+        "held_at = now() - interval '1 minute'"
+    )
     assert _batch(ledger_conn, ledger_settings).rejected == 1
     assert ledger_conn.execute("SELECT count(*) FROM ledger_intake").fetchone() == (0,)
     reason = reject_reasons(attacker, [orphan])[orphan]
