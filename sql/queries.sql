@@ -36,7 +36,9 @@ picked AS (SELECT intake_id FROM fresh UNION SELECT intake_id FROM kin
 SELECT i.intake_id, i.event_id, i.origin, i.body,
        EXISTS (SELECT 1 FROM ledger_events e WHERE e.event_id = i.event_id) AS stored,
        i.submitted_by::text
-FROM picked p JOIN ledger_intake i USING (intake_id) ORDER BY i.intake_id
+-- (an array of ids: a primary-key probe each, whatever the planner guesses of the LIMITs)
+FROM ledger_intake i WHERE i.intake_id = ANY (ARRAY(SELECT intake_id FROM picked))
+ORDER BY i.intake_id
 
 -- run_heads --
 -- One backward index probe per run (a DISTINCT ON over the runs' rows read every event of every
