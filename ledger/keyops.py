@@ -57,7 +57,7 @@ def _size(conn: psycopg.Connection, origin: str) -> int:
 def _drain(conn: psycopg.Connection, settings: Settings, signer: Signer) -> None:
     while True:
         batch = sequence_batch(conn, settings, signer, wait=True)
-        if batch is None or batch.sequenced + batch.rejected + batch.duplicates == 0:
+        if batch is None or not batch.progressed:
             return
 
 

@@ -1,9 +1,10 @@
 """`ledger serve`: the long-running sequencer for production deployments.
 
 In embedded mode writers sequence opportunistically after each submit. With several agent
-hosts writing to one external PostgreSQL, one `ledger serve` process (or several: advisory-lock
-leadership makes extra ones wait) drains intake continuously so receipts become published
-checkpoints within a few tens of milliseconds.
+hosts writing to one external PostgreSQL, one `ledger serve` process (or several: the row lock
+of ledger_sequencer_state makes extra ones wait, ledger.store.liveness) drains intake
+continuously so receipts become published checkpoints within a few tens of milliseconds. Its
+heartbeat there, refreshed at most once a second, tells `ledger verify` a sequencer runs.
 
 Plug-ins (metrics exporters, circuit breakers; later issues) run beside the sequencer. A higher
 layer implements `ServePlugin` and registers it under the entry-point group `agent_ledger.serve`
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledger.config import Settings
 from ledger.plugins import SERVE, PluginError, load_instances
-from ledger.store.backlog import hold_serve_lock, release_serve_lock
+from ledger.store.liveness import Heartbeat
 from ledger.store.sequencer import log_signer, sequence_batch
 
 if TYPE_CHECKING:
@@ -76,15 +77,16 @@ def serve(
     stop = stop or threading.Event()
     total = 0
     with ExitStack() as running:
-        hold_serve_lock(conn)  # `ledger verify` sees a live sequencer (ledger.store.backlog)
-        running.callback(release_serve_lock, conn)
+        heartbeat = Heartbeat(conn)  # `ledger verify` sees a live sequencer (store.liveness)
+        heartbeat.beat(force=True)
+        running.callback(heartbeat.clear)
         for plugin in plugins:
             plugin.start(ServeContext(settings, stop))
             running.callback(plugin.stop)
         while not stop.is_set():
             batch = sequence_batch(conn, settings, signer)
-            done = 0 if batch is None else batch.sequenced + batch.rejected + batch.duplicates
+            heartbeat.beat()
             total += 0 if batch is None else batch.sequenced
-            if done == 0:
+            if batch is None or not batch.progressed:
                 stop.wait(idle_sleep)
     return total

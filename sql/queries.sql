@@ -14,17 +14,31 @@ ORDER BY e.ord
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 
--- try_sequencer_lock --
-SELECT pg_try_advisory_xact_lock(7162534)
-
--- take_sequencer_lock --
-SELECT pg_advisory_xact_lock(7162534)
-
 -- pending_intake --
+-- Fresh rows first by intake_id; then held rows (their run predecessor had not arrived) of the
+-- runs those fresh rows belong to, which may now fit; then held rows not looked at for a second,
+-- least recently held first (round robin), at least a tenth of the batch. Held rows never block
+-- fresh ones, fresh ones never starve held ones, and an idle sequencer does not re-read junk
+-- rows in a loop (issue 15 item 1, migration 0013, ledger/store/liveness.py).
+WITH lim AS (SELECT %s::bigint AS n),
+fresh AS (SELECT i.intake_id, i.run_id FROM ledger_intake i WHERE i.held_at IS NULL
+          ORDER BY i.intake_id LIMIT (SELECT n FROM lim)),
+kin AS (SELECT i.intake_id FROM ledger_intake i
+        WHERE i.held_at IS NOT NULL AND i.run_id IN (SELECT run_id FROM fresh)
+        ORDER BY i.intake_id LIMIT (SELECT n FROM lim)),
+held AS (SELECT i.intake_id FROM ledger_intake i
+         WHERE i.held_at IS NOT NULL AND i.held_at < now() - interval '1 second'
+         ORDER BY i.held_at, i.intake_id
+         LIMIT greatest((SELECT n FROM lim) - (SELECT count(*) FROM fresh),
+                        (SELECT n FROM lim) / 10, 1)),
+picked AS (SELECT intake_id FROM fresh UNION SELECT intake_id FROM kin
+           UNION SELECT intake_id FROM held)
 SELECT i.intake_id, i.event_id, i.origin, i.body,
        EXISTS (SELECT 1 FROM ledger_events e WHERE e.event_id = i.event_id) AS stored,
        i.submitted_by::text
-FROM ledger_intake i ORDER BY i.intake_id LIMIT %s
+-- (an array of ids: a primary-key probe each, whatever the planner guesses of the LIMITs)
+FROM ledger_intake i WHERE i.intake_id = ANY (ARRAY(SELECT intake_id FROM picked))
+ORDER BY i.intake_id
 
 -- run_heads --
 -- One backward index probe per run (a DISTINCT ON over the runs' rows read every event of every

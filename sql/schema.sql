@@ -188,6 +188,7 @@ CREATE TABLE public.ledger_intake (
     body bytea NOT NULL,
     received_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     submitted_by name DEFAULT SESSION_USER NOT NULL,
+    held_at timestamp with time zone,
     CONSTRAINT ledger_intake_run_seq_check CHECK ((run_seq >= 0))
 );
 
@@ -230,6 +231,12 @@ CREATE TABLE public.ledger_schema_migrations (
     name text NOT NULL,
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.ledger_sequencer_state (
+    one boolean DEFAULT true NOT NULL,
+    heartbeat_at timestamp with time zone,
+    CONSTRAINT ledger_sequencer_state_one_check CHECK (one)
 );
 
 CREATE TABLE public.ledger_subject_keys (
@@ -349,6 +356,9 @@ ALTER TABLE ONLY public.ledger_payloads
 ALTER TABLE ONLY public.ledger_schema_migrations
     ADD CONSTRAINT ledger_schema_migrations_pkey PRIMARY KEY (version);
 
+ALTER TABLE ONLY public.ledger_sequencer_state
+    ADD CONSTRAINT ledger_sequencer_state_pkey PRIMARY KEY (one);
+
 ALTER TABLE ONLY public.ledger_subject_keys
     ADD CONSTRAINT ledger_subject_keys_pkey PRIMARY KEY (origin, subject);
 
@@ -392,6 +402,12 @@ CREATE UNIQUE INDEX ledger_events_run ON public.ledger_events USING btree (run_i
 CREATE INDEX ledger_events_run_first ON public.ledger_events USING btree (occurred_at, seq) WHERE (run_seq = 0);
 
 CREATE INDEX ledger_events_type ON public.ledger_events USING btree (origin, type, seq);
+
+CREATE INDEX ledger_intake_fresh ON public.ledger_intake USING btree (intake_id) WHERE (held_at IS NULL);
+
+CREATE INDEX ledger_intake_held ON public.ledger_intake USING btree (held_at, intake_id) WHERE (held_at IS NOT NULL);
+
+CREATE INDEX ledger_intake_held_run ON public.ledger_intake USING btree (run_id) WHERE (held_at IS NOT NULL);
 
 CREATE INDEX ledger_payloads_subject ON public.ledger_payloads USING btree (origin, subject);
 
@@ -530,6 +546,8 @@ GRANT INSERT(run_seq) ON TABLE public.ledger_intake TO ledger_writer;
 
 GRANT INSERT(body) ON TABLE public.ledger_intake TO ledger_writer;
 
+GRANT UPDATE(held_at) ON TABLE public.ledger_intake TO ledger_sequencer;
+
 GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_writer;
 
 GRANT SELECT ON TABLE public.ledger_payloads TO ledger_reader;
@@ -561,6 +579,10 @@ GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_writer;
 GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_reader;
 GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_operator;
+
+GRANT SELECT,UPDATE ON TABLE public.ledger_sequencer_state TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_sequencer_state TO ledger_reader;
+GRANT SELECT ON TABLE public.ledger_sequencer_state TO ledger_operator;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_tiles TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_tiles TO ledger_reader;

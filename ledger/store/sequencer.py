@@ -36,6 +36,7 @@ from ledger.store.batch import Accepted, Drained, Parsed, parse
 from ledger.store.confine import can_sequence
 from ledger.store.controlplane import screen_control_plane
 from ledger.store.copyrows import binary_copy
+from ledger.store.liveness import settle_held, take_leadership
 from ledger.store.logkey import log_signer, pkcs11_env, sign_checkpoint
 from ledger.store.runrules import order
 from ledger.store.stamps import batch_recorded_us, stamp_rows_of
@@ -61,6 +62,12 @@ class BatchResult:
     held: int = 0
     duplicates: int = 0
     checkpoints: list[tuple[str, int]] = field(default_factory=list)
+    newly_held: int = 0
+
+    @property
+    def progressed(self) -> bool:
+        """Did this batch move any intake row (so the next one may find more to do)?"""
+        return self.sequenced + self.rejected + self.duplicates + self.newly_held > 0
 
 
 
@@ -99,18 +106,6 @@ def _cosign(  # noqa: PLR0917 - internal helper called once, positionally
         proof = TileReader(conn, origin).hashes(consistency_ranges(last[0], size))
     cosigned = witness.cosign(note, proof, old_size=last[0] if last else None)
     conn.execute(query("insert_cosigned"), (origin, size, cosigned.decode("utf-8")))
-
-
-def take_leadership(conn: psycopg.Connection, *, wait: bool = True) -> bool:
-    """Become the sequencer for the current transaction (False if another one is, and not wait).
-
-    Key operations hold it for their whole transaction, so no batch interleaves with a rotation.
-    """
-    if wait:
-        conn.execute(query("take_sequencer_lock"))
-        return True
-    row = conn.execute(query("try_sequencer_lock")).fetchone()
-    return bool(row and row[0])
 
 
 def _drain(conn: psycopg.Connection, settings: Settings) -> Drained | None:
@@ -279,7 +274,8 @@ def sequence_batch(
             return BatchResult()
         screen_control_plane(conn, drained)
         trees = _trees(conn, {p.origin for p in drained.parsed})
-        accepted, held = _store(conn, drained, trees)
+        accepted, _ = _store(conn, drained, trees)
+        held, newly_held = settle_held(conn, settings, drained)
         checkpoints = _extend_and_sign(conn, settings, signer, trees, accepted)
         return BatchResult(
             sequenced=len(accepted),
@@ -287,6 +283,7 @@ def sequence_batch(
             held=held,
             duplicates=drained.duplicates,
             checkpoints=checkpoints,
+            newly_held=newly_held,
         )
 
 
@@ -301,5 +298,5 @@ def try_sequence(conn: psycopg.Connection, settings: Settings, *, wait: bool = F
         if batch is None:
             return total
         total += batch.sequenced
-        if batch.sequenced + batch.rejected + batch.duplicates == 0:
+        if not batch.progressed:
             return total

@@ -3,23 +3,14 @@
 
 -- intake_backlog --
 -- How many acknowledged events wait, the age of the oldest (database clock, seconds), and whether
--- a sequencer is alive: a `ledger serve` holds the shared session lock 7162535 for its whole
--- life; a batch in progress (any writer sequencing) holds the transaction lock 7162534.
+-- a sequencer is alive: `ledger serve` refreshes the heartbeat of ledger_sequencer_state at least
+-- once a second, and only the sequencer role and the owner may write it (migration 0013; an
+-- advisory lock, which any writer could take, no longer counts).
 SELECT count(*),
        extract(epoch FROM clock_timestamp() - min(received_at))::float8,
-       EXISTS (SELECT 1 FROM pg_locks l
-               WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0
-                 AND l.objid IN (7162534, 7162535) AND l.objsubid = 1
-                 AND l.database = (SELECT oid FROM pg_database
-                                   WHERE datname = current_database()))
+       EXISTS (SELECT 1 FROM ledger_sequencer_state s
+               WHERE s.heartbeat_at > clock_timestamp() - interval '15 seconds')
 FROM ledger_intake
-
--- hold_serve_lock --
--- Taken by `ledger serve` at start (shared: several serves may run, one leads at a time).
-SELECT pg_advisory_lock_shared(7162535)
-
--- release_serve_lock --
-SELECT pg_advisory_unlock_shared(7162535)
 
 -- reject_reasons --
 -- Why the sequencer rejected each of these (the writer's own) event ids (migration 0012).

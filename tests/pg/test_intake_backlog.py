@@ -8,6 +8,7 @@ the same backlog is seen with and without `ledger serve`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import threading
@@ -47,9 +48,16 @@ def waiting(ledger_conn: psycopg.Connection, ledger_settings: Settings) -> psyco
 
 @pytest.fixture
 def live_serve(ledger_settings: Settings) -> Iterator[None]:
-    """The real `serve` loop on its own connection, until the test ends."""
-    conn, stop = connect(ledger_settings), threading.Event()
-    thread = threading.Thread(target=serve, args=(conn, ledger_settings, stop), daemon=True)
+    """The real `serve` loop on its own connection, until the test ends.
+
+    Held rows older than the held bound are rejected (issue 15 item 1): the two-hour-old waiting
+    events stay held under a three-hour bound.
+    """
+    settings = dataclasses.replace(
+        ledger_settings, extra={**ledger_settings.extra, "held_max_age": "3h"}
+    )
+    conn, stop = connect(settings), threading.Event()
+    thread = threading.Thread(target=serve, args=(conn, settings, stop), daemon=True)
     thread.start()
     probe = connect(ledger_settings)
     while not read_backlog(probe, 60).sequencer_running:
