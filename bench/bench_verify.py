@@ -3,7 +3,8 @@
 Baseline, measured in the same run: recomputing the same leaf hashes from bytes already in
 memory (the ceiling for any verifier). `ledger verify` additionally reads the rows from
 PostgreSQL in batches, checks every projection column, every run chain, the tree and every
-checkpoint signature. Verify runs twice in a fresh interpreter, as `ledger verify` does (the
+checkpoint signature, every stamp (who submitted, when recorded) and the intake backlog, as the
+command does. Verify runs twice in a fresh interpreter, as `ledger verify` does (the
 first read of fresh rows also sets their hint bits), and reports the PostgreSQL backend's CPU.
 Usage: python bench/bench_verify.py [--events N] [--quick] [--json]
 """
@@ -25,6 +26,7 @@ import psutil  # type: ignore[import-untyped]
 
 from bench.common import Timer, fresh_settings, synthetic_runs
 from bench.report import Report, parse_args
+from ledger.backlog import read_backlog
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store.append import submit_encoded
@@ -42,6 +44,7 @@ def _verify(settings: Settings, out: Any) -> None:
     cpu0 = time.process_time()
     with Timer() as t:
         report = verify_ledger(conn, settings)
+        read_backlog(conn, 60.0)  # `ledger verify` reports the intake backlog too
     cpu = time.process_time() - cpu0
     server = sum(backend.cpu_times()[:2]) - server0
     out.put(
