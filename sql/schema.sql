@@ -335,6 +335,9 @@ CREATE TABLE public.undo_steps (
 
 ALTER TABLE ONLY public.ledger_intake ALTER COLUMN intake_id SET DEFAULT nextval('public.ledger_intake_intake_id_seq'::regclass);
 
+ALTER TABLE public.ledger_intake
+    ADD CONSTRAINT intake_body_size CHECK ((octet_length(body) <= 1048576)) NOT VALID;
+
 ALTER TABLE ONLY public.ledger_checkpoints
     ADD CONSTRAINT ledger_checkpoints_pkey PRIMARY KEY (origin, tree_size);
 

@@ -15,8 +15,9 @@ import msgspec
 
 from ledger.eventhead import EventHead, decode_head
 from ledger.events import EVENT_CLASSES, TENANT_PATTERN
+from ledger.pgtime import pg_micros
 
-__all__ = ["SINGLE_EVENT_TYPES", "Accepted", "Drained", "Parsed", "Reject", "parse"]
+__all__ = ["SINGLE_EVENT_TYPES", "Accepted", "Drained", "Parsed", "Reject", "parse", "storable"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 _CANONICAL_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", re.ASCII).fullmatch
@@ -25,12 +26,14 @@ _TENANT = re.compile(TENANT_PATTERN, re.ASCII).match  # the pattern is anchored:
 SINGLE_EVENT_TYPES = frozenset({
     "approval.decided", "policy.published", "registry.published", "key.announced",
     "key.rotated", "key.revoked", "redaction", "run.stop.requested", "annotation",
-    "export.created", "undo.plan.created", "undo.plan.approved", "ledger.gap",
+    "export.created", "undo.plan.created", "undo.plan.approved",
 })  # fmt: skip
-"""Types the codebase writes as a run of their own (`ledger.store.door.single_event`, the spool's
-ledger.gap): at run_seq 0 such an event is the whole run, so nothing may follow it (replay and
-`ledger runs` treat such runs as records, not agent runs, and would never show what followed).
-approval.decided also occurs inside agent runs (hooks); undo.step.* runs have several events."""
+"""Types the codebase writes as a run of their own (`ledger.store.door.single_event`): at
+run_seq 0 such an event is the whole run, so nothing may follow it (replay and `ledger runs`
+treat such runs as records, not agent runs, and would never show what followed).
+approval.decided also occurs inside agent runs (hooks); undo.step.* runs have several events;
+ledger.gap is not one: a hook records it in place of a run.started it could not build (or of a
+lost event) and the run goes on."""
 
 
 class Accepted(NamedTuple):
@@ -99,4 +102,15 @@ def parse(body: bytes) -> EventHead:
         raise ValueError("field 'run_seq' missing or not a non-negative integer")
     if not _CANONICAL_TS(value.occurred_at):
         raise ValueError("field 'occurred_at' missing or not a canonical RFC 3339 timestamp")
+    try:  # the shape alone admits 2026-02-30 and year 0, which would fail the whole COPY
+        pg_micros(value.occurred_at)
+    except (ValueError, OverflowError):
+        raise ValueError(f"field 'occurred_at' {value.occurred_at!r} is not a real date") from None
     return value
+
+
+def storable(reason: str) -> str:
+    """A reject reason PostgreSQL can hold whatever writer text it quotes (no NUL, no lone
+    surrogate, bounded): a reason that cannot be stored would fail the batch it explains."""
+    text = reason.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return text if len(text) <= 2000 else text[:2000] + "..."

@@ -15,7 +15,8 @@ PostgreSQL, not by the writer), so it judges here, once per batch per distinct r
   the one in force, a higher version), and every other control-plane type is refused: none
   carries a signature the registry authorises today (a stop's `authority` fields are the
   writer's own claim, a redaction's and a key event's signatures are not registry grants);
-- a writer's run must start (run_seq 0) with run.started or a single-event type: a run starting
+- a writer's run must start (run_seq 0) with run.started, a single-event type or the ledger.gap a
+  hook records in place of a run.started it could not build: a run starting
   elsewhere is listed by neither `ledger runs` nor `ledger check`, so it would hide its events.
 - The sequencer reads the trust root from LEDGER_TRUST_ROOT (`ledger.authority.trust`); with none
   configured, or one that cannot be read, a writer's registry.published is refused too.
@@ -46,7 +47,8 @@ CONTROL_PLANE_TYPES = frozenset({
     "redaction", "run.stop.requested", "annotation", "export.created", "undo.plan.created",
     "undo.plan.approved", "undo.step.started", "undo.step.ended",
 })  # fmt: skip
-_RUN_STARTS = SINGLE_EVENT_TYPES | {"run.started"}
+# a hook that cannot build run.started records a ledger.gap in its place and the run goes on
+_RUN_STARTS = SINGLE_EVENT_TYPES | {"run.started", "ledger.gap"}
 _OPERATOR_ONLY = "only ledger_operator roles may write it (no registry-authorised signature)"
 _LATER = 1 << 62  # seq of a publication earlier in this batch: after every stored one
 

@@ -32,7 +32,7 @@ from ledger.errors import LedgerError
 from ledger.gcpause import gc_paused
 from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
-from ledger.store.batch import Accepted, Drained, Parsed, parse
+from ledger.store.batch import Accepted, Drained, Parsed, parse, storable
 from ledger.store.confine import can_sequence
 from ledger.store.controlplane import screen_control_plane
 from ledger.store.copyrows import binary_copy
@@ -114,14 +114,16 @@ def _drain(conn: psycopg.Connection, settings: Settings) -> Drained | None:
     if not rows:
         return None
     drained = Drained(recorded_us=batch_recorded_us(conn))
-    for intake_id, event_id, origin, body, stored, role in rows:
+    for intake_id, event_id, origin, run_id, run_seq, body, stored, role in rows:
         if stored:
             drained.done_intake.append(intake_id)
             drained.duplicates += 1
             continue
         try:
             value = parse(bytes(body))
-            if settings.origin(value.tenant) != origin or value.event_id != str(event_id):
+            if (settings.origin(value.tenant), value.event_id, value.run_id, value.run_seq) != (
+                origin, str(event_id), str(run_id), run_seq
+            ):
                 raise ValueError("intake columns do not match the event body")
         except ValueError as exc:
             drained.rejects.append((intake_id, event_id, origin, bytes(body), str(exc)))
@@ -149,9 +151,9 @@ def _write(conn: psycopg.Connection, drained: Drained, accepted: list[Accepted])
     if accepted:
         _copy_events(conn, accepted)
     done = drained.done_intake
-    for reject in drained.rejects:
-        conn.execute(query("insert_reject"), reject)
-        done.append(reject[0])
+    for intake_id, event_id, origin, body, reason in drained.rejects:
+        conn.execute(query("insert_reject"), (intake_id, event_id, origin, body, storable(reason)))
+        done.append(intake_id)
     if done:
         conn.execute(query("delete_intake"), ("{" + ",".join(map(str, done)) + "}",))
 
