@@ -42,8 +42,12 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         str | None, typer.Option("--policy-hash", help="A published pack.")
     ] = None,
     run: Annotated[str | None, typer.Option("--run", help="Check only this run.")] = None,
-    since: Annotated[str | None, time_option("--since", "Runs started at/after")] = None,
-    until: Annotated[str | None, time_option("--until", "Runs started before")] = None,
+    since: Annotated[
+        str | None, time_option("--since", "Runs whose first event was recorded or dated at/after")
+    ] = None,
+    until: Annotated[
+        str | None, time_option("--until", "Runs whose first event was recorded or dated before")
+    ] = None,
     what_if: Annotated[
         Path | None,
         typer.Option("--what-if", help="Also check against this pack and diff the verdicts."),
