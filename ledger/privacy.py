@@ -42,15 +42,12 @@ from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.events import EventBase, decode_event, to_json
 from ledger.kek import SCHEME_LEGACY, KekError, KekPublic, KekSecret, kek_public, open_kek
-from ledger.note import Verifier
 from ledger.secrets import scrub_secrets
 from ledger.store.privacy import (
     SealedPayload,
     SubjectKey,
     commitment_payloads,
-    has_payload_tables,
     insert_payloads,
-    origin_payloads,
     shred_subject,
     subject_commitments,
     subject_key,
@@ -60,10 +57,10 @@ if TYPE_CHECKING:  # writes import the write door at call time: `verify` only re
     from ledger.store.append import Receipt
 
 __all__ = [
+    "COMMITMENT_KEY",
     "COMMIT_DOMAIN",
     "PayloadOpener",
     "PayloadRow",
-    "PayloadScanner",
     "PayloadUnreadable",
     "commit_fields",
     "commitment_of",
@@ -77,7 +74,7 @@ __all__ = [
     "submit_private",
 ]
 
-_KEY = "$commitment"
+COMMITMENT_KEY = "$commitment"
 
 
 @dataclass(frozen=True)
@@ -119,11 +116,11 @@ def commit_fields(
         if not isinstance(parent, dict) or last not in parent:
             continue
         value = parent[last]
-        if isinstance(value, dict) and _KEY in value:
+        if isinstance(value, dict) and COMMITMENT_KEY in value:
             continue
         salt = os.urandom(32)
         commitment = commitment_of(salt, pointer, value)
-        parent[last] = {_KEY: commitment, "subject": subject}
+        parent[last] = {COMMITMENT_KEY: commitment, "subject": subject}
         rows.append(PayloadRow(commitment, subject, pointer, salt, value))
     return out, rows
 
@@ -356,110 +353,3 @@ def redaction_message(origin: str, data: dict[str, Any]) -> bytes:
     """What the log key signs for a redaction: origin and the event data without `signature`."""
     unsigned = {k: v for k, v in data.items() if k != "signature" and v is not None}
     return b"agent-ledger/redaction/v1\n" + origin.encode() + b"\n" + canonical_bytes(unsigned)
-
-
-def _walk(value: Any, found: list[str]) -> None:
-    if isinstance(value, dict):
-        c = value.get(_KEY)
-        if isinstance(c, str):
-            found.append(c)
-            return
-        for v in value.values():
-            _walk(v, found)
-    elif isinstance(value, list):
-        for v in value:
-            _walk(v, found)
-
-
-class PayloadScanner:
-    """Collects commitments/redactions while `verify` streams an origin; then checks payloads."""
-
-    def __init__(self, conn: psycopg.Connection, origin: str, opener: PayloadOpener) -> None:
-        self.conn, self.origin, self.opener = conn, origin, opener
-        self.committed: list[tuple[int, str]] = []
-        self.known: set[str] = set()
-        self.redacted: set[str] = set()
-        self.problem: tuple[int, str, str] | None = None
-        self.verifiers: Sequence[Verifier] = ()
-
-    @classmethod
-    def for_origin(
-        cls, conn: psycopg.Connection, origin: str, settings: Settings
-    ) -> PayloadScanner | None:
-        """A scanner opening payloads with `settings`' KEK (None without the privacy tables)."""
-        return cls(conn, origin, PayloadOpener(settings)) if has_payload_tables(conn) else None
-
-    def scan(self, seq: int, value: dict[str, Any]) -> None:
-        if value.get("type") == "redaction":
-            data = value.get("data") or {}
-            if not self._signed(data) and self.problem is None:
-                self.problem = (
-                    seq,
-                    f"redaction at seq {seq} is not signed by a trusted log key",
-                    "redaction_unsigned",
-                )
-            for c in data.get("commitments", []):
-                if c not in self.known and self.problem is None:
-                    self.problem = (
-                        seq,
-                        f"redaction at seq {seq} names unknown commitment {c}",
-                        "redaction_unknown",
-                    )
-                self.redacted.add(c)
-            return
-        found: list[str] = []
-        _walk(value, found)
-        for c in found:
-            self.committed.append((seq, c))
-            self.known.add(c)
-
-    def _signed(self, data: dict[str, Any]) -> bool:
-        try:
-            raw = base64.b64decode(str(data.get("signature")), validate=True)
-        except ValueError:
-            return False
-        message = redaction_message(self.origin, data)
-        return any(raw[:4] == v.key_id and v.verify(message, raw[4:]) for v in self.verifiers)
-
-    def finish(self, report: Any) -> tuple[int, str, str] | None:
-        """Check every committed field: verified, redacted or missing (first problem wins)."""
-        if self.problem is not None:
-            return self.problem
-        if not self.committed:
-            return None
-        stored = origin_payloads(self.conn, self.origin)
-        for seq, c in self.committed:
-            row = stored.get(c)
-            if row is not None and row.key is not None:
-                problem = self._check(row.key, row.ciphertext, c)
-                if problem:
-                    return (
-                        seq,
-                        f"payload does not match its commitment at seq {seq}{problem}",
-                        "payload_mismatch",
-                    )
-                report.payloads_verified += 1
-            elif c in self.redacted:
-                if not report.redacted or report.redacted[-1] != seq:
-                    report.redacted.append(seq)
-            else:
-                return (
-                    seq,
-                    f"payload missing without authorisation at seq {seq} ({c})",
-                    "payload_missing",
-                )
-        return None
-
-    def _check(self, key: SubjectKey, ciphertext: bytes, commitment: str) -> str:
-        """'' when the payload opens and matches `commitment`, else ' (why)'."""
-        import orjson
-
-        try:
-            doc = orjson.loads(self.opener.open(key, ciphertext))
-            salt = base64.b64decode(doc["salt"])
-            ok = commitment_of(salt, doc["path"], doc["value"]) == commitment
-        except PayloadUnreadable as exc:
-            return f" ({exc})"
-        except (ValueError, KeyError, TypeError):
-            ok = False
-        return "" if ok else " (opened payload commits to another value)"

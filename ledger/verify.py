@@ -191,7 +191,7 @@ def _payload_scanner(
     key is met), so verifying private payloads needs the KEK; a missing one is a KekError.
     """
     try:
-        from ledger.privacy import PayloadScanner
+        from ledger.payload_scan import PayloadScanner
     except ImportError:
         return None
     private = PayloadScanner.for_origin(conn, origin, settings)

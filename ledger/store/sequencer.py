@@ -122,7 +122,7 @@ def _drain(conn: psycopg.Connection, settings: Settings) -> Drained | None:
         try:
             value = parse(bytes(body))
             if (settings.origin(value.tenant), value.event_id, value.run_id, value.run_seq) != (
-                origin, str(event_id), str(run_id), run_seq
+                origin, str(event_id), run_id, run_seq
             ):
                 raise ValueError("intake columns do not match the event body")
         except ValueError as exc:
