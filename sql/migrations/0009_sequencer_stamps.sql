@@ -1,7 +1,7 @@
 -- Sequencer stamps and run rules (issue 15, item 2: "which credential wrote this" is provable).
 --
 -- ledger_intake.submitted_by is filled by PostgreSQL with the role that inserted the row (a
--- writer cannot choose it: slice "confine" grants INSERT on the other columns only). The
+-- writer cannot choose it: 0010 grants INSERT on the other columns only). The
 -- sequencer copies it into ledger_events.submitted_by and writes recorded_at itself, then folds
 -- (leaf_hash, seq, recorded_at, submitted_by) of every event into a per-origin hash chain whose
 -- head it signs with the log key at each checkpoint, as a separate signed note
@@ -24,8 +24,8 @@ ALTER TABLE ledger_checkpoints ADD CONSTRAINT checkpoint_stamp_shape CHECK (
 );
 
 -- Who may write control-plane events (policy, registry, keys, redactions, stops): members of
--- ledger_operator, the tables' owner and superusers. Everyone else is a writer (slice
--- "confine" creates the same role in 0010; both are idempotent).
+-- ledger_operator, the tables' owner and superusers. Everyone else is a writer (0010 binds
+-- writers to tenants).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ledger_operator') THEN

@@ -1,7 +1,7 @@
 -- Writer confinement (issue 15, item 2). Threat model: the agent host holds writer credentials
 -- and may be hostile. The database, not the client, binds a writer to its tenant.
 --
--- * ledger_operator: who may write control-plane events (slice "rules" classifies submitters).
+-- * ledger_operator: who may write control-plane events (the sequencer classifies submitters, 0009).
 -- * ledger_writer_bindings: LOGIN role -> tenant (and optionally agent name); only the owner
 --   changes it. Mirrors 0005's reader rule: while the table is empty (single-tenant installs,
 --   embedded mode) writers are unconfined; once any writer is bound, an unbound writer may
@@ -13,16 +13,7 @@
 --   the SECURITY DEFINER read API below, scoped to the caller's tenant. Inside a SECURITY
 --   DEFINER function current_user is the owner, so the caller is session_user (a LOGIN role
 --   cannot change its session_user; only a superuser can SET SESSION AUTHORIZATION).
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ledger_operator') THEN
-        CREATE ROLE ledger_operator NOLOGIN;
-    END IF;
-END
-$$;
-
--- Also added by 0009 (slice "rules"); repeated so this migration stands alone.
-ALTER TABLE ledger_intake ADD COLUMN IF NOT EXISTS submitted_by name NOT NULL DEFAULT session_user;
+-- ledger_operator and ledger_intake.submitted_by come from 0009.
 
 -- Every role may see which schema version it talks to (connect() checks it before anything).
 GRANT SELECT ON ledger_schema_migrations

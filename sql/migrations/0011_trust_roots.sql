@@ -1,4 +1,4 @@
--- Root of trust recorded in the database too (issue 15 item 5, slice "rootrow").
+-- Root of trust recorded in the database too (issue 15 item 5).
 --
 -- `keys/root.pub` (the first log key's vkey, ledger.store.logkey) lives on the host: whoever
 -- holds the host's files can delete it, plant a key of their own, rewrite `log.key.pub` and

@@ -1,4 +1,4 @@
--- Intake backlog and rejects reported to writers (issue 15 item 3, slice "backlog").
+-- Intake backlog and rejects reported to writers (issue 15 item 3).
 --
 -- A writer must learn when the sequencer rejected an event it submitted (never silent), but a
 -- writer may not read `ledger_rejects` (other writers' bodies are there). This function returns

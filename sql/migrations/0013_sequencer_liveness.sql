@@ -1,4 +1,4 @@
--- No event can stop the log (issue 15 item 1, slice "live"). Two ways a hostile writer could
+-- No event can stop the log (issue 15 item 1). Two ways a hostile writer could
 -- halt sequencing for every tenant are closed here.
 --
 -- * Held rows: an event whose run predecessor never arrives used to stay at the head of the

@@ -1,4 +1,4 @@
-"""Issue 15 item 2, slice "rules": run chains keyed by log, nothing after run.ended, stamps.
+"""Issue 15 item 2: run chains keyed by log, nothing after run.ended, stamps.
 
 Written from the attacker's side. The attacker holds writer credentials (intake INSERT): it
 submits an event for tenant b naming a run of the default tenant, or an event after a run's
