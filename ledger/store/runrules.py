@@ -25,6 +25,8 @@ from ledger.store.batch import SINGLE_EVENT_TYPES, Accepted, Drained, Parsed
 
 __all__ = ["RunHead", "order"]
 
+_MAY_CLOSE = SINGLE_EVENT_TYPES | {"run.ended"}  # a head of these types may close its run
+
 
 class RunHead(NamedTuple):
     """The last event of a run: its place, its leaf, the log it belongs to, and its type."""
@@ -97,6 +99,8 @@ def _foreign_or_ended(value: EventHead, origin: str, head: RunHead | None, expec
     """Why this event may not wait for its predecessor: its run is another log's, or has ended
     ("" if neither; an event at a run_seq the run already has gets the chain conflict)."""
     if head is None:
+        return ""
+    if head.origin == origin and head.type not in _MAY_CLOSE:  # the common case, no calls
         return ""
     if head.origin != origin:
         return (
