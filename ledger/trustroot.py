@@ -86,8 +86,7 @@ def pin_or_rewritten(note: bytes, verifiers: Sequence[Verifier]) -> Checkpoint |
 
 def pinned_rewritten(reason: str, json_out: bool) -> str:
     """`ledger verify --pin` output when the pin itself shows the log was re-keyed."""
-    from ledger.verify import dumps
-    from ledger.verify_report import VerifyReport
+    from ledger.verify_report import VerifyReport, dumps
 
     report = VerifyReport().fail("", None, reason, REWRITTEN)
     return dumps(report) if json_out else f"INVALID (pinned checkpoint): {reason}"

@@ -293,7 +293,3 @@ def report_line(report: VerifyReport) -> str:
         )
     return f"INVALID at seq {report.first_bad_seq} ({report.origin}): {report.reason}"
 
-
-def dumps(report: VerifyReport) -> str:
-    """Report as JSON text."""
-    return orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode()

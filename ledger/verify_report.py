@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["VerifyReport"]
+import orjson
+
+__all__ = ["VerifyReport", "dumps"]
 
 
 @dataclass
@@ -48,3 +50,8 @@ class VerifyReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON form for `--json`."""
         return asdict(self)
+
+
+def dumps(report: VerifyReport) -> str:
+    """Report as JSON text."""
+    return orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode()

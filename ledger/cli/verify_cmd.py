@@ -106,7 +106,8 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
 def _output(report: VerifyReport, backlog: Backlog, json_out: bool) -> str:
     """The report line (plus the backlog line when intake is not empty), or the JSON report with
     a `backlog` object."""
-    from ledger.verify import dumps, report_line
+    from ledger.verify import report_line
+    from ledger.verify_report import dumps
 
     if json_out:
         merged = {**orjson.loads(dumps(report)), "backlog": backlog.as_dict()}
