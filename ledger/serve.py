@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledger.config import Settings
 from ledger.plugins import SERVE, PluginError, load_instances
-from ledger.store.liveness import Heartbeat
+from ledger.store.liveness import Heartbeat, held_max_age
 from ledger.store.sequencer import log_signer, sequence_batch
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ def serve(
 ) -> int:
     """Sequence until `stop` is set; returns the number of events sequenced."""
     signer = log_signer(settings, conn)
+    held_max_age(settings)  # a malformed LEDGER_HELD_MAX_AGE fails now, not at the first held row
     stop = stop or threading.Event()
     total = 0
     with ExitStack() as running:
