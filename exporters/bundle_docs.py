@@ -67,6 +67,12 @@ Time stamps are RFC 3339 UTC with nanoseconds; identifiers are UUIDv7; hashes ar
 
 
 def verify_md(fingerprint: str, dsse_keyid: str) -> str:
+    """VERIFY.md: every step an auditor can run without our code (each one executed by the
+    tests against a real bundle), naming the keys this export says it was signed with."""
+    return _verify_intro(fingerprint, dsse_keyid) + _verify_signature(dsse_keyid) + _VERIFY_REST
+
+
+def _verify_intro(fingerprint: str, dsse_keyid: str) -> str:
     return f"""# Verifying this bundle (offline, with standard tools)
 
 Trust nothing in this directory until step 1 is done. `ledger verify-bundle DIR --trust KEYS`
@@ -92,7 +98,11 @@ diff <(find . -type f ! -name SHA256SUMS | sed 's|^\\./||' | sort) <(cut -c67- S
 jq -r '.files[] | "\\(.sha256)  \\(.path)"' manifest.json | sha256sum -c
 ```
 
-## 3. Signature over the manifest (DSSE + in-toto Statement v1)
+"""
+
+
+def _verify_signature(dsse_keyid: str) -> str:
+    return f"""## 3. Signature over the manifest (DSSE + in-toto Statement v1)
 `attestation/bundle.dsse.json` is a DSSE envelope (payloadType `application/vnd.in-toto+json`);
 its signed payload is an in-toto Statement whose subjects are every file (including
 `manifest.json`) with its SHA-256. Verify the signature with the public key you pinned in step 1
@@ -113,7 +123,10 @@ jq -r '.payload' attestation/bundle.dsse.json | base64 -d \\
   | jq -r '.subject[] | "\\(.digest.sha256)  \\(.name)"' | sha256sum -c
 ```
 
-## 4. Checkpoints
+"""
+
+
+_VERIFY_REST = """## 4. Checkpoints
 `checkpoints/*.note` are C2SP signed notes (origin, tree size, base64 root; then signature lines
 `— <key name> base64(keyid || Ed25519 sig)`). Verify them with any C2SP `note` implementation
 and compare with checkpoints you received earlier or that witnesses cosigned.

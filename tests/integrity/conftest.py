@@ -6,6 +6,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,6 +14,7 @@ from psycopg import conninfo, sql
 
 from ledger.config import Settings
 from ledger.events import EventBase
+from ledger.keys import load_or_create_signer
 from tests.conftest import LEDGER_BIN, REPO, CliResult
 
 Cli = Callable[..., CliResult]
@@ -74,3 +76,13 @@ def fate(conn: psycopg.Connection, event: EventBase | uuid.UUID) -> str:
     ).fetchone()
     assert row is not None, "neither sequenced nor rejected"
     return str(row[0])
+
+
+@pytest.fixture
+def trusted_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The registry administrator's key file `sec-admin.key`, made the sequencer's trust root
+    (LEDGER_TRUST_ROOT), as for judging a writer's registry.published."""
+    admin = tmp_path / "sec-admin.key"
+    load_or_create_signer(admin, "sec-admin")
+    monkeypatch.setenv("LEDGER_TRUST_ROOT", str(admin) + ".pub")
+    return admin

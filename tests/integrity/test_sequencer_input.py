@@ -41,12 +41,9 @@ def test_a_reason_quoting_a_nul_is_stored_escaped(
     ledger_conn: psycopg.Connection,
     ledger_settings: Settings,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    trusted_admin: Path,
 ) -> None:
     _, conn = writer
-    admin = tmp_path / "sec-admin.key"
-    registry_event(admin, "sec-admin")
-    monkeypatch.setenv("LEDGER_TRUST_ROOT", str(admin) + ".pub")
     body = to_json(registry_event(tmp_path / "mallory.key", "sec-admin"))
     body["data"]["document"]["\u0000evil"] = 1  # pydantic quotes the key in its message
     event_id = _raw(conn, ledger_settings.origin(), body)

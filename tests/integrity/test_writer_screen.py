@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 import psycopg
-import pytest
 
 from ledger.config import Settings
 from ledger.events import EventBase, leaf_hash, make_event, to_json
@@ -62,12 +61,9 @@ def test_malformed_registry_bodies_are_rejected_not_raised(
     ledger_conn: psycopg.Connection,
     ledger_settings: Settings,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    trusted_admin: Path,
 ) -> None:
     role, conn = writer
-    admin = tmp_path / "sec-admin.key"
-    registry_event(admin, "sec-admin")  # creates the administrator key
-    monkeypatch.setenv("LEDGER_TRUST_ROOT", str(admin) + ".pub")
     bad: dict[uuid.UUID, str] = {}
     for data, problem in (
         ("x", "registry.published data must be an object"),
@@ -163,11 +159,10 @@ def test_writer_registry_must_be_the_next_in_history(
     ledger_conn: psycopg.Connection,
     ledger_settings: Settings,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    trusted_admin: Path,
 ) -> None:
     role, conn = writer
-    admin = tmp_path / "sec-admin.key"
-    monkeypatch.setenv("LEDGER_TRUST_ROOT", str(admin) + ".pub")
+    admin = trusted_admin
     append(ledger_conn, [registry_event(admin, "sec-admin")], ledger_settings)  # acme v1
     origin = ledger_settings.origin()
     attacks = [  # each genuinely signed by the administrator, for some registry and log
