@@ -21,8 +21,12 @@ from typing import Any
 
 __all__ = [
     "Approval",
+    "ApprovalRequired",
     "LedgerUnavailable",
+    "LiveControl",
+    "PolicyDenied",
     "Run",
+    "RunStopped",
     "ToolCall",
     "configure",
     "current_run",

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
-from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.errors import (
+    ApprovalRequired,
+    LedgerUnavailable,
+    LiveControl,
+    PolicyDenied,
+    RunStopped,
+)
 from ledger.hooks.pricing import PriceTable, default_price_table
 from ledger.hooks.runs import EventRef, Run, run
 from ledger.hooks.setup import configure, get_writer, shutdown
@@ -21,10 +27,14 @@ from ledger.hooks.tools import ToolCall, tool
 
 __all__ = [
     "Approval",
+    "ApprovalRequired",
     "EventRef",
     "LedgerUnavailable",
+    "LiveControl",
+    "PolicyDenied",
     "PriceTable",
     "Run",
+    "RunStopped",
     "ToolCall",
     "configure",
     "current_run",
