@@ -61,3 +61,8 @@ SELECT s.version, s.origin, s.target, s.target_run_id, s.stop_event_id, s.reques
        s.reason, s.authority, s.recorded_at, s.lifted, v.now
 FROM (SELECT ledger_live_version() AS now) AS v
 LEFT JOIN LATERAL ledger_stops_since(%s::text[], %s::bigint) AS s ON true
+
+-- stop_run_head --
+-- The last logged event of a run a stop is aimed at (ledger/stops.py): its type, when it was
+-- recorded (run.ended: when the run ended) and its body (the tenant).
+SELECT type, recorded_at, body FROM ledger_events WHERE run_id = %s ORDER BY run_seq DESC LIMIT 1
