@@ -15,12 +15,16 @@ import uuid
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import conninfo, sql
 
 from ledger.authority.stops import SignedStop, StopClaim, verify_stop
+from ledger.cli.stop_cmd import target_of
 from ledger.config import Settings
+from ledger.errors import InputError
 from ledger.events import decode_event
 from ledger.note import Verifier
+from ledger.stops import request_stop
 from ledger.store.read import event_by_id
 from ledger.store.roles import add_writer
 from ledger.store.stops import stops_since
@@ -63,16 +67,14 @@ def test_stop_and_resume_a_scope_on_a_fresh_ledger(
         r"stopped: agent:support@1\.2 by alice \(asserted\) since \S+Z: refund storm\nRUN ",
         runs.stdout,
     ), runs.stdout
-    bad = cli("stop", "--agent", "a", "--tool", "b", "--reason", "x")
-    assert (bad.exit_code, bad.stderr.strip()) == (
-        2, "error: give exactly one target: RUN_ID, --agent, --tenant, --tool, --model or --prompt",
-    )
+    with pytest.raises(InputError, match=r"^give exactly one target: RUN_ID, --agent, "):
+        target_of(None, {"agent": "a", "tool": "b"})
     res = cli("resume", "--agent", "support@1.2", "--as", "alice", "--reason", "fixed")
     assert (res.exit_code, res.stdout.strip()) == (
         0, "resumed agent:support@1.2 in agent-ledger.local/default (asserted, unsigned): "
         "lifted 1 stop(s)",
     ), res.stderr
-    assert json.loads(cli("stops", "--json").stdout) == []
+    assert stops_since(ledger_conn, None, 0)[1] == []
     again = cli("resume", "--agent", "support@1.2", "--as", "alice")
     assert (again.exit_code, again.stderr.strip()) == (
         2, "error: no active stop of agent:support@1.2 in tenant default: nothing to lift",
@@ -133,8 +135,9 @@ def test_stop_of_an_ended_run_says_nothing_to_halt(
     assert first.startswith(f"stopped run:{run[0].run_id} in agent-ledger.local/default "
                             "(asserted, unsigned): ")
     assert re.fullmatch(r"already ended \d+ s ago: nothing to halt", second), second
-    unknown = cli("stop", str(uuid.uuid4()), "--reason", "x")
-    assert unknown.exit_code == 2 and unknown.stderr.startswith("error: no run ")
+    with pytest.raises(InputError, match=r"^no run .* in the ledger$"):
+        request_stop(ledger_conn, ledger_settings, target=f"run:{uuid.uuid4()}", reason="x",
+                     requested_by="alice")
 
 
 def test_a_writer_credential_can_never_resume(
