@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,9 +23,10 @@ from ledger.authority.stops import SignedStop, StopClaim, verify_stop
 from ledger.cli.stop_cmd import target_of
 from ledger.config import Settings
 from ledger.errors import InputError
-from ledger.events import decode_event
+from ledger.events import decode_event, leaf_hash, make_event
 from ledger.note import Verifier
 from ledger.stops import request_stop
+from ledger.store.append import encode_for_intake
 from ledger.store.read import event_by_id
 from ledger.store.roles import add_writer
 from ledger.store.stops import stops_since
@@ -159,3 +161,33 @@ def test_a_writer_credential_can_never_resume(
     assert _count(ledger_conn, "run.stop.lifted") == 0
     assert ledger_conn.execute("SELECT count(*) FROM ledger_intake").fetchone() == (0,)
     assert [s.target for s in stops_since(ledger_conn, None, 0)[1]] == ["tenant:a"]
+
+
+def _stopped_run(tenant: str = "default") -> list[Any]:
+    """A run the hooks ended `stopped` by a scope stop (run.started, run.ended with stopped_by)."""
+    settings = Settings(home=Path("/nonexistent"))
+    run_id, events, prev = uuid.uuid4(), [], None
+    ref = {"target": "agent:support@1.2", "requested_by": "alice", "reason": "refund \x1b[2J",
+           "stop_event_id": str(uuid.uuid4()), "authority": "asserted"}
+    for kind, data in (("run.started", {"task": "refunds"}),
+                       ("run.ended", {"status": "stopped", "event_count": 2, "stopped_by": ref})):
+        event = make_event(kind, run_id=run_id, run_seq=len(events), prev_run_hash=prev,
+                           data=data, tenant=tenant)
+        prev = leaf_hash(encode_for_intake(event, settings).body).hex()
+        events.append(event)
+    return events
+
+
+def test_runs_and_replay_show_a_run_ended_stopped_and_who_stopped_it(
+    cli: Any, ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    run = _stopped_run()
+    append(ledger_conn, ledger_settings, run)
+    runs = cli("runs")
+    assert runs.exit_code == 0, runs.stderr
+    assert re.search(rf"^{run[0].run_id} .* stopped +2$", runs.stdout, re.M), runs.stdout
+    shown = cli("replay", str(run[0].run_id))
+    assert shown.exit_code == 0, shown.stderr
+    assert shown.stdout.splitlines()[-1] == (
+        "stopped by alice (asserted) via agent:support@1.2: refund \\x1b[2J"
+    )
