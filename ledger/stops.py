@@ -105,9 +105,11 @@ class _Authority:
 
 def parse_target(target: str) -> tuple[str, str]:
     """(kind, value) of a stop target (`run:<uuid>`, `agent:<name>[@<version>]`, `tenant:<t>`,
-    `tool:<glob>`, `model:<glob>`, `prompt:<name>/<version>`); InputError if malformed."""
+    `tool:<glob>`, `model:<glob>`, `prompt:<name>/<version>`); InputError if malformed or
+    holding control characters (a target is shown on operators' terminals and matched by
+    every agent: it is never anything but plain text)."""
     match = _TARGET.fullmatch(target)
-    if match is None or "\n" in target:
+    if match is None or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in target):
         raise InputError(
             f"stop target {target!r} must be run:ID, agent:NAME[@VERSION], tenant:T, "
             "tool:GLOB, model:GLOB or prompt:NAME/VERSION"

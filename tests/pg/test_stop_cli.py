@@ -137,6 +137,9 @@ def test_stop_of_an_ended_run_says_nothing_to_halt(
     assert first.startswith(f"stopped run:{run[0].run_id} in agent-ledger.local/default "
                             "(asserted, unsigned): ")
     assert re.fullmatch(r"already ended \d+ s ago: nothing to halt", second), second
+    assert [s.target for s in stops_since(ledger_conn, None, 0)[1]] == [f"run:{run[0].run_id}"]
+    runs = cli("runs")  # the stop of a run that has ended is moot: not listed above the runs
+    assert runs.exit_code == 0 and runs.stdout.startswith("RUN "), runs.stdout
     with pytest.raises(InputError, match=r"^no run .* in the ledger$"):
         request_stop(ledger_conn, ledger_settings, target=f"run:{uuid.uuid4()}", reason="x",
                      requested_by="alice")
