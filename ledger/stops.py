@@ -248,14 +248,23 @@ def request_stop(
     tenant: str | None = None,
     via: str = "cli",
     key: str | None = None,
+    target_tool_call_id: str | None = None,
+    caused_by: uuid.UUID | None = None,
 ) -> StopRecorded:
-    """Record a stop of `target` (judged, signed when a registry is in force), sequenced."""
+    """Record a stop of `target` (judged, signed when a registry is in force), sequenced.
+
+    `signer` (else `key`, else the principal's `ledger keys approver` key) signs under a
+    registry; `tenant` defaults to the run's (run targets), the target's (tenant targets) or
+    settings.tenant. The TUI passes the call it stopped at (`target_tool_call_id`) and the
+    event it was looking at (`caused_by`, kept as correlation)."""
     tenant, run_id, ended = _tenant_of(conn, settings, target, tenant)
     auth = _judge(conn, settings, root, action="stop", principal=requested_by, target=target,
                   tenant=tenant, reason=reason, signer=signer, key=key)  # fmt: skip
     data = StopData(requested_by=requested_by, reason=reason, target=target,
-                    target_run_id=run_id, **auth.fields())  # fmt: skip
-    event_id, own_run = write_stop(conn, settings, data, tenant=tenant, who=requested_by, via=via)
+                    target_run_id=run_id, target_tool_call_id=target_tool_call_id,
+                    **auth.fields())  # fmt: skip
+    event_id, own_run = write_stop(conn, settings, data, tenant=tenant, who=requested_by,
+                                   caused_by=caused_by, via=via)  # fmt: skip
     note = None
     if ended is not None:
         age = (datetime.now(UTC) - ended).total_seconds()
