@@ -36,7 +36,7 @@ from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import InputError, LedgerError
-from ledger.events import StopData, StopLiftedData
+from ledger.events import TENANT_PATTERN, StopData, StopLiftedData
 from ledger.hooks.errors import StopInfo
 from ledger.note import Signer
 from ledger.store.door import append, single_event
@@ -120,6 +120,8 @@ def parse_target(target: str) -> tuple[str, str]:
             return kind, str(uuid.UUID(value))
         except ValueError:
             raise InputError(f"stop target {target!r}: {value!r} is not a run id") from None
+    if kind == "tenant" and not re.match(TENANT_PATTERN, value):
+        raise InputError(f"stop target {target!r}: {value!r} is not a tenant name")
     if kind == "prompt" and "/" not in value:
         raise InputError(f"stop target {target!r} must be prompt:NAME/VERSION")
     return kind, value

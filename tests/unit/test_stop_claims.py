@@ -31,7 +31,7 @@ def test_targets_parse(target: str, parsed: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize("target", [
     "run:not-a-uuid", "agent:", "fleet:all", "prompt:support", "agent:a\x1b[2J", "tool:a\nb",
-    "agent:a\u009b", "agent: x",
+    "agent:a\u009b", "agent: x", "tenant:Bad Name!",
 ])  # fmt: skip
 def test_malformed_targets_are_refused(target: str) -> None:
     with pytest.raises(InputError, match=r"^stop target "):
