@@ -40,7 +40,7 @@ from ledger.events import TENANT_PATTERN, StopData, StopLiftedData
 from ledger.hooks.errors import StopInfo
 from ledger.note import Signer
 from ledger.store.door import append, single_event
-from ledger.store.stops import stops_since
+from ledger.store.stops import StopRow, stops_since
 
 __all__ = [
     "StopRecorded",
@@ -49,6 +49,7 @@ __all__ = [
     "lift_stop",
     "parse_target",
     "request_stop",
+    "stop_info",
     "write_stop",
 ]
 
@@ -304,23 +305,21 @@ def lift_stop(
                         auth.signature is not None, lifts=lifts)  # fmt: skip
 
 
+def stop_info(row: StopRow) -> StopInfo:
+    """The StopInfo (what RunStopped carries) of one `ledger_stops_since` row."""
+    return StopInfo(
+        target=row.target, requested_by=row.requested_by, reason=row.reason,
+        stop_event_id=row.stop_event_id, authority=row.authority or "asserted",
+        recorded_at=row.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        origin=row.origin,
+        extra={"target_run_id": str(row.target_run_id)} if row.target_run_id else {},
+    )  # fmt: skip
+
+
 def active_stops(
     conn: psycopg.Connection, settings: Settings, origins: Sequence[str] | None = None
 ) -> list[StopInfo]:
     """The stops in force in `origins` (None: every log the caller may see), oldest first."""
     del settings  # the read API scopes by the caller's role; kept for one call shape
     _, rows = stops_since(conn, origins, 0)
-    return [
-        StopInfo(
-            target=r.target,
-            requested_by=r.requested_by,
-            reason=r.reason,
-            stop_event_id=r.stop_event_id,
-            authority=r.authority or "asserted",
-            recorded_at=r.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            origin=r.origin,
-            extra={"target_run_id": str(r.target_run_id)} if r.target_run_id else {},
-        )
-        for r in rows
-        if not r.lifted
-    ]
+    return [stop_info(r) for r in rows if not r.lifted]
