@@ -25,8 +25,9 @@ import ledger.hooks as hooks
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.store.door import append, single_event
+from ledger.store.sequencer import try_sequence
 
-from .conftest import stored
+from .conftest import stored as _stored
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,6 +81,23 @@ def record_stop(settings: Settings, target: str, reason: str = "halt",
                 "target_run_id": run_id, "authority": "asserted"})
         append(conn, [event], settings)
     return time.time()
+
+
+def stored(conn: psycopg.Connection, run_id: Any) -> list[Any]:
+    """The run's events once whatever is in intake is sequenced (the agent does not sequence:
+    `ledger serve` would)."""
+    try_sequence(conn, _SETTINGS[0])
+    return _stored(conn, run_id)
+
+
+_SETTINGS: list[Settings] = []
+
+
+@pytest.fixture(autouse=True)
+def _sequencing(ledger_settings: Settings) -> Iterator[None]:
+    _SETTINGS[:] = [ledger_settings]
+    yield
+    _SETTINGS.clear()
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
