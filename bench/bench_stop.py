@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_stop.py [--stops N] [--quick] [--json]
 
 A busy agent (a subprocess calling a decorated side-effecting tool back to back) starts a run,
-says so, and keeps calling; this process records `run:<id>` stops through the operator's door
-(sequenced before it returns, as `ledger stop` does). Measured in the same run:
+says so, and keeps calling; this process records `run:<id>` stops through the stop service
+(`ledger.stops.request_stop`, what `ledger stop` calls; sequenced before it returns), while a
+thread does what `ledger serve` does (keeps intake sequenced). Measured in the same run:
 1. stop -> halt latency: from the stop call returning to `RunStopped` raised in the agent
    (wall clocks of one machine), p50 and p99 over every stop (goal p99 < 1 s; aim 100 ms).
    Baseline: the same agent's tool-call interval (one durable intent ack each).
@@ -34,7 +35,7 @@ from bench.common import discard, fresh_settings
 from bench.report import Report, parse_args
 from ledger.config import Settings
 from ledger.db.connect import connect
-from ledger.store.door import append, single_event
+from ledger.stops import request_stop
 from ledger.store.sequencer import try_sequence
 
 QUICK = {"stops": 30}
@@ -89,12 +90,11 @@ AGENT = textwrap.dedent("""
 
 def stop_run(settings: Settings, run_id: str) -> tuple[float, float]:
     """Record `run:<id>` the operator's way (door + sequencing); (called, returned) times."""
-    called = time.time()
-    event = single_event("run.stop.requested", {
-        "requested_by": "bench", "reason": "bench", "target": f"run:{run_id}",
-        "target_run_id": run_id, "authority": "asserted"})
     with connect(settings) as conn:
-        append(conn, [event], settings)
+        try_sequence(conn, settings, wait=True)  # the run is logged (serve would have done it)
+        called = time.time()
+        request_stop(conn, settings, target=f"run:{run_id}", reason="bench",
+                     requested_by="bench")
     return called, time.time()
 
 

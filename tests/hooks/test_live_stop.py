@@ -24,7 +24,7 @@ import ledger
 import ledger.hooks as hooks
 from ledger.config import Settings
 from ledger.db.connect import connect
-from ledger.store.door import append, single_event
+from ledger.stops import lift_stop, request_stop
 from ledger.store.sequencer import try_sequence
 
 from .conftest import stored as _stored
@@ -64,22 +64,17 @@ AGENT = textwrap.dedent("""
 
 
 def record_stop(settings: Settings, target: str, reason: str = "halt",
-                lift: bool = False) -> float:
-    """Record a stop (or its lift) the way the operator does: through the write door,
-    sequenced before returning; returns time.time() when it returned."""
+                lift: bool = False, tenant: str | None = None) -> float:
+    """Record a stop (or its lift) through the one stop service `ledger stop` / `ledger resume`
+    use (operator's connection, sequenced before it returns); time.time() when it returned."""
     with connect(settings) as conn:
+        try_sequence(conn, settings)  # the target run is in the log (`ledger serve` does this)
         if lift:
-            rows = conn.execute("SELECT stop_event_id FROM ledger_stops WHERE target = %s "
-                                "AND lifted_event_id IS NULL", (target,)).fetchall()
-            event = single_event("run.stop.lifted", {
-                "lifted_by": "ops@example", "reason": reason, "target": target,
-                "lifts": [str(r[0]) for r in rows], "authority": "asserted"})
+            lift_stop(conn, settings, target=target, reason=reason, lifted_by="ops@example",
+                      tenant=tenant)
         else:
-            run_id = target.removeprefix("run:") if target.startswith("run:") else None
-            event = single_event("run.stop.requested", {
-                "requested_by": "ops@example", "reason": reason, "target": target,
-                "target_run_id": run_id, "authority": "asserted"})
-        append(conn, [event], settings)
+            request_stop(conn, settings, target=target, reason=reason,
+                         requested_by="ops@example", tenant=tenant)
     return time.time()
 
 
@@ -238,10 +233,7 @@ def test_a_stop_in_another_tenant_does_not_touch_this_one(
     try:
         other = ledger_settings.origin("acme")
         with ledger.run(agent="looper", tenant="globex") as run:
-            with connect(ledger_settings) as conn:
-                append(conn, [single_event("run.stop.requested", {
-                    "requested_by": "ops@example", "target": "agent:looper",
-                    "authority": "asserted"}, tenant="acme")], ledger_settings)
+            record_stop(ledger_settings, "agent:looper", tenant="acme")
             wait_until(lambda: writer.live.version > 0, what="the notification")
             writer.live.refresh(ledger_conn)
             assert run.writer.live.find(run) is None and other != ledger_settings.origin("globex")
