@@ -22,6 +22,7 @@ import fnmatch
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -239,11 +240,15 @@ class LiveCache:
         conn.execute("LISTEN ledger_live")
         self.listener_pid = conn.info.backend_pid
         self.refresh(conn)  # anything that changed while we were not listening
+        next_poll = time.monotonic() + self.poll
         while not self._closing.is_set():
-            for _ in conn.notifies(timeout=self.poll, stop_after=1):
-                break
-            if not self._closing.is_set():
-                self.refresh(conn)  # a notification or the poll: same read either way
+            # short waits, so shutdown() never waits a whole poll interval for this thread
+            cued = any(True for _ in conn.notifies(timeout=min(self.poll, 0.1), stop_after=1))
+            if self._closing.is_set():
+                return
+            if cued or time.monotonic() >= next_poll:  # a notification or the poll: same read
+                self.refresh(conn)
+                next_poll = time.monotonic() + self.poll
 
     def close(self) -> None:
         """Stop the listener (with the writer)."""

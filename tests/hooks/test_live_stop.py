@@ -7,6 +7,7 @@ Conditions are waited on with deadlines; nothing sleeps except those polling loo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -238,6 +239,58 @@ def test_a_stop_in_another_tenant_does_not_touch_this_one(
             writer.live.refresh(ledger_conn)
             assert run.writer.live.find(run) is None and other != ledger_settings.origin("globex")
             run.llm_call(model="m", request="still running")
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+    assert stored(ledger_conn, run.run_id)[-1].data.status == "succeeded"
+
+
+def test_async_tools_and_tool_started_wait_are_refused_after_the_ack(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
+    ran: list[int] = []
+
+    @ledger.tool(name="pay")
+    async def pay(i: int) -> int:
+        ran.append(i)
+        return i
+
+    hooks.configure(ledger_settings)
+    try:
+        with ledger.run(agent="payer") as run:
+            assert asyncio.run(pay(1)) == 1
+            record_stop(ledger_settings, "tool:pa*")  # the tool, not the run
+            with pytest.raises(ledger.RunStopped) as caught:  # the ack carries the new version
+                asyncio.run(pay(2))
+            assert caught.value.stop.target == "tool:pa*" and ran == [1]
+            call = run.tool_started("pay", {"i": 3}, wait=True)
+            assert call.ack is not None
+            with pytest.raises(ledger.RunStopped):
+                call.ack.result(10)
+            run.tool_started("read", {"q": 1}, wait=True).ack.result(10)  # other tools run
+            run.stopped_by = None  # the agent carried on with other tools: not a halted run
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+    events = stored(ledger_conn, run.run_id)
+    ended = [e.data.status for e in events if e.type == "tool.call.ended"]
+    assert ended == ["ok", "refused", "refused"]
+    assert events[-1].data.status == "succeeded"
+
+
+def test_a_forged_notification_payload_stops_nothing(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
+    # Anyone who can connect may NOTIFY ledger_live; the payload is never trusted, only a cue
+    # to read the tenant-scoped read API.
+    writer = hooks.configure(ledger_settings)
+    try:
+        with ledger.run(agent="victim") as run:
+            live = writer.live
+            wait_until(lambda: live.listener_pid, what="the listener")
+            seen = live.refreshes
+            ledger_conn.execute("SELECT pg_notify('ledger_live', '999999999')")
+            wait_until(lambda: live.refreshes > seen, what="the refresh the forgery caused")
+            assert live.version == 0 and live.find(run) is None
+            run.llm_call(model="m", request="still fine")
         hooks.flush()
     finally:
         hooks.shutdown()
