@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import conninfo, sql
 
 import ledger
 import ledger.hooks as hooks
@@ -295,3 +296,33 @@ def test_a_forged_notification_payload_stops_nothing(
     finally:
         hooks.shutdown()
     assert stored(ledger_conn, run.run_id)[-1].data.status == "succeeded"
+
+
+def test_an_agent_on_a_confined_writer_role_obeys_only_its_tenants_stops(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, cli: Any) -> None:
+    role = f"w_a_{uuid.uuid4().hex[:8]}"
+    res = cli("db", "writer", "add", role, "--tenant", "a", "--password-env", "W_PW",
+              env={"W_PW": "pw-a"})
+    assert res.exit_code == 0, res.stderr
+    dsn = conninfo.make_conninfo(ledger_settings.dsn or "", user=role, password="pw-a")
+    record_stop(ledger_settings, "agent:looper", tenant="b")  # tenant b's: invisible to a
+    writer = hooks.configure(Settings(home=ledger_settings.home, dsn=dsn))
+    ran: list[int] = []
+
+    @ledger.tool(name="refund")
+    def refund(i: int) -> int:
+        ran.append(i)
+        return i
+
+    try:
+        with pytest.raises(ledger.RunStopped), ledger.run(agent="looper", tenant="a") as run:
+            refund(1)
+            assert {r.origin for r in writer.live._rows.values()} <= {ledger_settings.origin("a")}
+            record_stop(ledger_settings, "agent:looper", tenant="a")
+            refund(2)
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+        ledger_conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert ran == [1]
+    assert stored(ledger_conn, run.run_id)[-1].data.stopped_by.target == "agent:looper"
