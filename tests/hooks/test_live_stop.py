@@ -65,6 +65,15 @@ AGENT = textwrap.dedent("""
 """)
 
 
+def cli_stop(cli: Any, settings: Settings, *args: str) -> float:
+    """The real `ledger stop` / `ledger resume` (another process); time.time() when it exited."""
+    with connect(settings) as conn:
+        try_sequence(conn, settings)  # the target run is in the log (`ledger serve` does this)
+    res = cli(*args, "--reason", "refunds look wrong", "--as", "ops@example")
+    assert res.exit_code == 0, res.stderr
+    return time.time()
+
+
 def record_stop(settings: Settings, target: str, reason: str = "halt",
                 lift: bool = False, tenant: str | None = None) -> float:
     """Record a stop (or its lift) through the one stop service `ledger stop` / `ledger resume`
@@ -158,16 +167,18 @@ def _halted(proc: subprocess.Popen[str], marks: Path, stopped_at: float,
 
 
 def test_stop_from_another_process_halts_the_busy_agent_before_the_next_body(
-        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any) -> None:
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any,
+        cli: Any) -> None:
     proc, run_id, marks = agent()
-    stopped_at = record_stop(ledger_settings, f"run:{run_id}", "refunds look wrong")
+    stopped_at = cli_stop(cli, ledger_settings, "stop", str(run_id))
     _halted(proc, marks, stopped_at, ledger_conn, run_id, f"run:{run_id}")
 
 
 def test_scope_stop_halts_a_running_run_refuses_new_ones_until_resume(
-        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any) -> None:
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any,
+        cli: Any) -> None:
     proc, run_id, marks = agent("1.0")
-    stopped_at = record_stop(ledger_settings, "agent:looper@1.0")
+    stopped_at = cli_stop(cli, ledger_settings, "stop", "--agent", "looper@1.0")
     _halted(proc, marks, stopped_at, ledger_conn, run_id, "agent:looper@1.0")
 
     hooks.configure(ledger_settings)
@@ -178,7 +189,7 @@ def test_scope_stop_halts_a_running_run_refuses_new_ones_until_resume(
         assert caught.value.where == "run start"
         with ledger.run(agent="looper", agent_version="2.0"):  # another version is not stopped
             pass
-        record_stop(ledger_settings, "agent:looper@1.0", lift=True)
+        cli_stop(cli, ledger_settings, "resume", "--agent", "looper@1.0")
         wait_until(lambda: hooks.get_writer().live.find(refused) is None, what="the lift")
         with ledger.run(agent="looper", agent_version="1.0") as again:
             pass
