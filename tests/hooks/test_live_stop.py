@@ -26,6 +26,8 @@ import ledger
 import ledger.hooks as hooks
 from ledger.config import Settings
 from ledger.db.connect import connect
+from ledger.errors import InputError
+from ledger.hooks.live import live_poll_seconds
 from ledger.stops import lift_stop, request_stop
 from ledger.store.sequencer import try_sequence
 
@@ -278,15 +280,24 @@ def test_async_tools_and_tool_started_wait_are_refused_after_the_ack(
             assert call.ack is not None
             with pytest.raises(ledger.RunStopped):
                 call.ack.result(10)
-            run.tool_started("read", {"q": 1}, wait=True).ack.result(10)  # other tools run
-            run.stopped_by = None  # the agent carried on with other tools: not a halted run
+            other = run.tool_started("read", {"q": 1}, wait=True)  # other tools still run
+            assert other.ack is not None and other.ack.result(10).durable
+            run.tool_ended(other, result=["ok"])
         hooks.flush()
     finally:
         hooks.shutdown()
     events = stored(ledger_conn, run.run_id)
     ended = [e.data.status for e in events if e.type == "tool.call.ended"]
-    assert ended == ["ok", "refused", "refused"]
-    assert events[-1].data.status == "succeeded"
+    assert ended == ["ok", "refused", "refused", "ok"]
+    assert events[-1].data.status == "succeeded"  # a tool stop the agent handled ends nothing
+
+
+def test_a_malformed_poll_interval_fails_at_once_in_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_LIVE_POLL", "soon")
+    with pytest.raises(InputError) as caught:
+        live_poll_seconds()
+    assert str(caught.value) == "LEDGER_LIVE_POLL must be a number of seconds, not 'soon'"
 
 
 def test_a_forged_notification_payload_stops_nothing(
