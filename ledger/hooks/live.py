@@ -137,6 +137,7 @@ class LiveCache:
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self.listener_pid: int | None = None  # the listener's backend (tests terminate it)
+        self._pid = os.getpid()
 
     # -- what the boundaries ask ----------------------------------------------------------
     def find(self, run: Run, *, tool: str | None = None,
@@ -219,6 +220,8 @@ class LiveCache:
     # -- the listener thread ----------------------------------------------------------------
     def _ensure_thread(self) -> None:
         with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's thread is not ours
+                self._thread, self._pid = None, os.getpid()
             if self._thread is not None or self._closing.is_set():
                 return
             self._thread = threading.Thread(target=self._listen, name="ledger-live", daemon=True)

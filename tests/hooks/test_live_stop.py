@@ -26,8 +26,6 @@ import ledger
 import ledger.hooks as hooks
 from ledger.config import Settings
 from ledger.db.connect import connect
-from ledger.errors import InputError
-from ledger.hooks.live import live_poll_seconds
 from ledger.stops import lift_stop, request_stop
 from ledger.store.sequencer import try_sequence
 
@@ -292,14 +290,6 @@ def test_async_tools_and_tool_started_wait_are_refused_after_the_ack(
     assert events[-1].data.status == "succeeded"  # a tool stop the agent handled ends nothing
 
 
-def test_a_malformed_poll_interval_fails_at_once_in_one_line(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LEDGER_LIVE_POLL", "soon")
-    with pytest.raises(InputError) as caught:
-        live_poll_seconds()
-    assert str(caught.value) == "LEDGER_LIVE_POLL must be a number of seconds, not 'soon'"
-
-
 def test_a_forged_notification_payload_stops_nothing(
         ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
     # Anyone who can connect may NOTIFY ledger_live; the payload is never trusted, only a cue
@@ -348,3 +338,4 @@ def test_an_agent_on_a_confined_writer_role_obeys_only_its_tenants_stops(
         ledger_conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
     assert ran == [1]
     assert stored(ledger_conn, run.run_id)[-1].data.stopped_by.target == "agent:looper"
+
