@@ -190,22 +190,37 @@ class CompiledPreCall:
         return any(mode == "enforce" for _, mode, _ in self.rules)
 
 
+def _transpiler_parser() -> Any:
+    """A private CEL parser building the compiled runner's tree nodes. cel-python keeps one
+    parser per process, built with the tree class of the first Environment (the interpreter's,
+    replay.policy.cel), and the compiled runner cannot transpile those trees."""
+    from celpy.celparser import CELParser
+
+    saved = CELParser.CEL_PARSER
+    CELParser.CEL_PARSER = None
+    try:
+        CELParser(tree_class=celpy.CompiledRunner.tree_node_class)
+        return CELParser.CEL_PARSER
+    finally:
+        CELParser.CEL_PARSER = saved
+
+
 class _CompiledCel(CelProgram):
     """cel-python's compiled runner (about 5x the interpreter), same evaluate() contract."""
 
     __slots__ = ()
     _ENV = celpy.Environment(runner_class=celpy.CompiledRunner)
+    _PARSER = _transpiler_parser()
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str) -> None:  # replaces the interpreter's program
         self.text = text
-        self._program = self._ENV.program(self._ENV.compile(text))
+        self._program = self._ENV.program(self._PARSER.parse(text))
 
 
 def fast_cel(text: str) -> CelProgram:
     """The compiled form where cel-python can build it, else the interpreter's."""
     try:
         program: CelProgram = _CompiledCel(text)
-        program.evaluate({})  # a runner that cannot run raises here, not per call
     except Exception:
         return compile_expression(text)
     return program
