@@ -120,7 +120,10 @@ def test_what_if_lists_the_calls_the_pack_would_block(
     rid = record(spec(tool("search", {"q": 1}), tool("rm", {"id": 7}), tool("search", {})))
     state = fold_run(ledger_conn, UUID(rid))
     assert state is not None
-    v = {x.rule_id: x for x in check_run(compile_pack(LOADED), state)}["enforcement.would_block"]
+    own = {x.rule_id for x in check_run(compile_pack(LOADED), state)}
+    assert "enforcement.would_block" not in own  # a what-if question only
+    v = {x.rule_id: x for x in check_run(compile_pack(LOADED, what_if=True), state)}[
+        "enforcement.would_block"]
     assert v.outcome == "fail"
     assert v.explanation.startswith("rm (") and v.explanation.endswith(
         ") would be deny: tools.allow")
