@@ -18,7 +18,7 @@ from ledger.hooks.writer import Writer
 from replay.dbread import fold_run
 from replay.policy import check_run, compile_pack, load_pack_text
 from replay.policy.inforce import PacksInForce
-from replay.policy.precall import LiveBasis, Proposed, compile_precall, decide
+from replay.policy.precall import ApprovalGrant, LiveBasis, Proposed, compile_precall, decide
 from replay.policy.published import publish_policy
 from tests.replay.conftest_db import llm, record, spec, tool
 
@@ -26,6 +26,7 @@ PACK = textwrap.dedent("""
     mode: enforce
     tools: {allow: [search, refund]}
     max_tool_calls: 5
+    policies: {require_approval_for: [{action: refund, threshold_usd: 100}]}
 """)
 LOADED = load_pack_text(PACK, "enforced.yaml")
 OTHER = load_pack_text("mode: enforce\ntools: {allow: ['*']}\n", "lenient.yaml")
@@ -64,12 +65,41 @@ def test_a_run_whose_calls_were_decided_first_passes(
     unknown_cost = LiveBasis(unknown_cost_calls=1)  # a model call without usage went before
     rid = record(spec(llm(tokens=None), decided("search", {"q": "a"}, "c1", basis=unknown_cost),
                       tool("search", {"q": "a"}, call_id="c1"),
-                      decided("refund", {"n": 1}, "c2", basis=LiveBasis(
+                      decided("refund", {"amount_usd": 5}, "c2", basis=LiveBasis(
                           tool_calls=1, unknown_cost_calls=1, total_tokens=10**6)),  # overstated
-                      tool("refund", {"n": 1}, call_id="c2")))
+                      tool("refund", {"amount_usd": 5}, call_id="c2")))
     outcome, why, _ = judged(ledger_conn, rid)
     assert (outcome, why) == ("pass", "2 side-effecting call(s), each decided before it ran "
                                       f"under pack {LOADED.policy_hash[:12]}")
+
+
+def held_then_approved(approval_id: str | None = None, approver: str = "bob") -> list[Step]:
+    """A refund held for approval, approved by bob, decided again with the grant, run."""
+    args = {"amount_usd": 500}
+    grant: dict[str, str] = {}
+
+    def approve(run: hooks.Run) -> None:
+        approval = run.request_approval({"name": "refund", "args": args, "id": "c3"})
+        grant["id"] = approval.approval_id
+        grant["event"] = str(hooks.decide(approval.approval_id, approver="bob",
+                                          roles=["finance_lead"]))
+
+    def again(run: hooks.Run) -> None:
+        cited = ApprovalGrant(approval_id or grant["id"], grant["event"], approver)
+        decided("refund", args, "c3", basis=LiveBasis(approval=cited))(run)
+
+    return [decided("refund", args, "c3"), approve, again, tool("refund", args, call_id="c3")]
+
+
+def test_a_held_call_runs_after_its_approval_and_not_on_a_phantom_one(
+    writer: Writer, ledger_conn: psycopg.Connection
+) -> None:
+    assert judged(ledger_conn, record(spec(*held_then_approved())))[0] == "pass"
+    for phantom in (held_then_approved("ap-never-decided"), held_then_approved(approver="eve")):
+        outcome, why, _ = judged(ledger_conn, record(spec(*phantom)))
+        assert outcome == "fail"
+        assert why.startswith("decision for refund (c3) relies on approval ")
+        assert why.endswith("which the record does not show granted for this call before it")
 
 
 def test_removed_late_forged_and_understated_decisions_fail(
