@@ -65,8 +65,11 @@ class PolicyGuard:
 
     def evaluate(self, call: ProposedCall) -> tuple[PreCallDecision, Proposed, LiveBasis] | None:
         """The full decision (None: no pack, or no rule active before calls)."""
-        if call.pack_hash is None or call.pack_document is None:
+        if call.pack_hash is None:
             return None
+        if call.pack_document is None:  # a pack chosen but not at hand: fail closed
+            raise LedgerError(f"policy {call.pack_hash[:12]} chosen for the run, document "
+                              "not available")
         compiled = self.compiled(call.pack_hash, call.pack_document)
         if not compiled.active:
             return None
