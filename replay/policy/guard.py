@@ -93,6 +93,11 @@ class PolicyGuard:
             decision.event_data(proposed, basis), wait,
         )
 
+    def taint_tools(self, pack_hash: str, document: Mapping[str, Any]) -> tuple[str, ...]:
+        """Tool globs whose results count as untrusted input for the basis (flows'
+        `from.tools`): the hooks set `untrusted_input` after such a call ends."""
+        return self.compiled(pack_hash, document).taint_tools
+
     @staticmethod
     def pack_for(
         run: Mapping[str, Any], published: Sequence[tuple[int, str, Mapping[str, Any]]]
