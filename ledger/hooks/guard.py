@@ -27,8 +27,11 @@ The contract is plain data, so the ledger layer knows nothing of policy packs:
 - `check` returns a `Decision`: `outcome` is allow | deny | require_approval (`allowed` is
   True only for allow), `data` is the `policy.decided` event data to record (None when no
   rule is active), `approval_wait_seconds` how long the hooks may wait for a signed decision
-  before raising `ApprovalRequired`. The hooks record `data` inside the intent's durable
-  acknowledgement, then raise `PolicyDenied` / `ApprovalRequired` or run the body. Shadow
+  before raising `ApprovalRequired`. The hooks record `data` as `policy.decided` in the run,
+  before its `tool.call.started` (lower run_seq) and inside the same durable acknowledgement
+  (on require_approval first setting `data["approval_id"]` to the approval they request or
+  reuse), then raise `PolicyDenied` / `ApprovalRequired` or run the body; a refused body's
+  call ends `refused`. Shadow
   decisions come back as allow with `data["would_be"]` saying what enforcement would do.
   A pack chosen without its document, or a document not hashing to `pack_hash`, is a deny
   (fail closed).
