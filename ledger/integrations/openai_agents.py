@@ -11,11 +11,14 @@
   `approval.requested`, and `approve`/`reject` wrap `RunState.approve/reject` so the decision is
   recorded with the approver's identity, bound to the call's `call_id` and args hash.
 * Live control (DESIGN §14): the SDK turns a tool's exception into text for the model (its
-  default `failure_error_function`), which would swallow a stop. `tool_error` (a
-  `failure_error_function`) and `tool_error_formatter` (a `RunConfig.tool_error_formatter`, for
-  tools left on the default) give the model a denial's rules, reasons and approval ids, and note
-  a `RunStopped`; `LedgerRunHooks` then raises it before the next model call (so `Runner.run`
-  raises `RunStopped` itself) or the next tool. A `RunStopped` raised in a hook passes through.
+  default `failure_error_function`), which would swallow a stop, and wraps any other exception
+  from a tool or a tool hook in `UserError`. `tool_error` (a `failure_error_function`) and
+  `tool_error_formatter` (a `RunConfig.tool_error_formatter`, for tools left on the default)
+  give the model a denial's rules, reasons and approval ids. A stop is re-raised as
+  `AgentsRunStopped` (a `RunStopped` that is also the SDK's own `AgentsException`, which it lets
+  through unwrapped), so `Runner.run` raises it; the formatter cannot raise (the SDK logs and
+  drops its errors), so it notes the stop and `LedgerRunHooks` raises it before the next model
+  call or tool.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from importlib.metadata import version
 from typing import Any
 
 from agents import RunContextWrapper, RunHooks, TracingProcessor
+from agents.exceptions import AgentsException
 from agents.items import ModelResponse, ToolApprovalItem
 from agents.run_config import ToolErrorFormatterArgs
 from agents.tool import default_tool_error_function
@@ -43,8 +47,8 @@ from ledger.hooks.tools import ToolCall
 from ledger.integrations.refusals import refusal_text
 from ledger.note import Signer
 
-__all__ = ["LedgerRunHooks", "LedgerTracingProcessor", "approve", "record_interruptions",
-           "reject", "tool_error", "tool_error_formatter"]
+__all__ = ["AgentsRunStopped", "LedgerRunHooks", "LedgerTracingProcessor", "approve",
+           "record_interruptions", "reject", "tool_error", "tool_error_formatter"]
 
 SCHEMA = f"openai-agents@{version('openai-agents')}/span_data"
 HOOKS_SCHEMA = f"openai-agents@{version('openai-agents')}/run_hooks"
@@ -66,34 +70,42 @@ def _model_name(agent: Any) -> str | None:
     return model if isinstance(model, str) else getattr(model, "model", None)
 
 
-# Stops seen in a tool's error handling, by ledger run, until that run's hooks raise them: the
-# SDK calls the error handlers inside its tool machinery, where raising would only become a
-# `UserError` (or be logged and dropped, for the formatter).
+class AgentsRunStopped(RunStopped, AgentsException):
+    """A `RunStopped` the SDK re-raises as it is (it wraps foreign exceptions in `UserError`)."""
+
+
+def _halt(stop: RunStopped) -> AgentsRunStopped:
+    if isinstance(stop, AgentsRunStopped):
+        return stop
+    halted = AgentsRunStopped(stop.run_id, stop.stop, stop.where)
+    halted.__cause__ = stop
+    return halted
+
+
+# Stops the formatter saw, by ledger run, until that run's hooks raise them (the SDK logs and
+# drops a formatter's exception, so it cannot halt the run itself).
 _stops: dict[uuid.UUID | None, RunStopped] = {}
-
-
-def _refusal(error: BaseException) -> str | None:
-    """The model's text for a ledger refusal (noting a stop for the hooks); None otherwise."""
-    if isinstance(error, RunStopped):
-        _stops[error.run_id] = error
-    if isinstance(error, LiveControl):
-        return refusal_text(error)
-    return None
 
 
 def tool_error(ctx: RunContextWrapper[Any], error: Exception) -> str:
     """`function_tool(failure_error_function=tool_error)`: ledger refusals in the model's words.
 
-    A denial becomes the tool's output, so the model can recover; a stop is noted for
-    `LedgerRunHooks`, which halts the run before anything else of it runs. Other errors get the
-    SDK's default text."""
-    text = _refusal(error)
-    return default_tool_error_function(ctx, error) if text is None else text
+    A denial becomes the tool's output, so the model can recover; a stop is raised, unwrapped
+    by the SDK, out of `Runner.run`. Other errors get the SDK's default text."""
+    if isinstance(error, RunStopped):
+        raise _halt(error)
+    if isinstance(error, LiveControl):
+        return refusal_text(error)
+    return default_tool_error_function(ctx, error)
 
 
 def tool_error_formatter(args: ToolErrorFormatterArgs[Any]) -> str | None:
-    """`RunConfig(tool_error_formatter=...)`: the same as `tool_error`, for default tools."""
-    return _refusal(args.error) if args.error is not None else None
+    """`RunConfig(tool_error_formatter=...)`: the same, for tools left on the SDK's default.
+
+    A stop is noted for `LedgerRunHooks`, which raises it before anything else of the run."""
+    if isinstance(args.error, RunStopped):
+        _stops[args.error.run_id] = args.error
+    return refusal_text(args.error) if isinstance(args.error, LiveControl) else None
 
 
 class LedgerRunHooks(RunHooks[Any]):
@@ -113,7 +125,7 @@ class LedgerRunHooks(RunHooks[Any]):
         run = self._current()
         stop = _stops.pop(run.run_id if run is not None else None, None)
         if stop is not None:
-            raise stop
+            raise _halt(stop)
         return run
 
     async def on_llm_start(self, context: Any, agent: Any, system_prompt: str | None,
@@ -155,10 +167,11 @@ class LedgerRunHooks(RunHooks[Any]):
             return
         try:
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
-        except LiveControl as exc:  # a stop or a denial known at the acknowledgement
-            run.tool_ended(call, status="error", error=exc, source=SOURCE)
+        except LiveControl as exc:  # refused at the ack; the hooks recorded the refusal
             self._tools.pop(call.tool_call_id, None)
-            raise
+            if isinstance(exc, RunStopped):
+                raise _halt(exc) from None
+            raise  # a denial here has no tool output to become: fail closed, abort the run
         except Exception:
             refusal = LedgerUnavailable(f"the intent of tool {tool.name!r} could not be "
                                         "recorded; stopping the run instead of running it")

@@ -22,7 +22,12 @@ from openai.types.responses import (
 
 import ledger.hooks as hooks
 from ledger.hooks.errors import RunStopped
-from ledger.integrations.openai_agents import LedgerRunHooks, tool_error, tool_error_formatter
+from ledger.integrations.openai_agents import (
+    AgentsRunStopped,
+    LedgerRunHooks,
+    tool_error,
+    tool_error_formatter,
+)
 
 from .conftest import stored
 from .live import Switch, gate
@@ -101,7 +106,7 @@ def _run(model: ScriptedModel, way: str) -> Any:
 def test_stop_aborts_the_run_before_the_next_model_call(writer, ledger_conn, way):
     model = ScriptedModel(calls=3, stop_at=2)
     (run,), outcome = _run(model, way)
-    assert isinstance(outcome, RunStopped) and outcome.run_id == run.run_id
+    assert isinstance(outcome, AgentsRunStopped) and outcome.run_id == run.run_id
     assert "refund storm" in str(outcome)
     assert SWITCH.bodies == ["wire"]  # the second body never ran
     assert len(model.inputs) == 2  # the model was not called after the stop
