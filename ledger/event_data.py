@@ -43,6 +43,8 @@ __all__ = [
     "RunEndedData",
     "RunStartedData",
     "StopData",
+    "StopLiftedData",
+    "StopRef",
     "ToolCallEndedData",
     "ToolCallStartedData",
     "Totals",
@@ -116,12 +118,24 @@ class RunStartedData(Frozen):
     attributes: dict[str, Json] = {}
 
 
+class StopRef(Frozen):
+    """Which stop ended a run (issue 16): the stop event and what it said, copied so a reader
+    of `run.ended` needs no second lookup to say who stopped the run and why."""
+
+    target: str
+    requested_by: str
+    reason: str = ""
+    stop_event_id: uuid.UUID | None = None
+    authority: str | None = None
+
+
 class RunEndedData(Frozen):
     status: Literal["succeeded", "failed", "cancelled", "stopped"] = "succeeded"
     event_count: int = Field(ge=1)
     last_hash: Hash | None = None
     totals: Totals = Totals()
     error: ErrorInfo | None = None
+    stopped_by: StopRef | None = None
 
 
 class MessageData(Frozen):
@@ -327,3 +341,27 @@ class StopData(Frozen):
     registry_hash: str | None = None
     scope: str | None = None
     authority_reason: str | None = None
+    target: str | None = None
+    target_run_id: uuid.UUID | None = None
+    signature: str | None = None
+    signing_key: str | None = None
+    issued_at: str | None = None
+
+
+class StopLiftedData(Frozen):
+    """A `ledger resume`: the stops of one target it lifts (`lifts`, their event ids), who
+    lifted them and under what authority (same fields and meaning as StopData's; a signed lift
+    carries the principal's Ed25519 signature over the agent-ledger/stop/v1 claim)."""
+
+    lifted_by: str
+    reason: str = ""
+    target: str
+    lifts: tuple[uuid.UUID, ...] = ()
+    authority: Literal["registry", "asserted"] | None = None
+    authorised: bool | None = None
+    registry_hash: str | None = None
+    scope: str | None = None
+    authority_reason: str | None = None
+    signature: str | None = None
+    signing_key: str | None = None
+    issued_at: str | None = None

@@ -49,6 +49,8 @@ from ledger.event_data import (  # re-exported (see __all__): the payload models
     RunEndedData,
     RunStartedData,
     StopData,
+    StopLiftedData,
+    StopRef,
     ToolCallEndedData,
     ToolCallStartedData,
     Totals,
@@ -92,6 +94,8 @@ __all__ = [
     "RunEndedData",
     "RunStartedData",
     "StopData",
+    "StopLiftedData",
+    "StopRef",
     "ToolCallEndedData",
     "ToolCallStartedData",
     "Totals",
@@ -242,7 +246,8 @@ _SPECS: list[tuple[str, type[Frozen], str]] = [
     ("annotation", AnnotationData, "A note, bookmark or tag added by an investigator."),
     ("ledger.gap", GapData, "Events were lost; records how many and why."),
     ("export.created", ExportData, "An evidence bundle was exported."),
-    ("run.stop.requested", StopData, "Someone asked for a run to be stopped."),
+    ("run.stop.requested", StopData, "Someone asked for a run (or a scope) to be stopped."),
+    ("run.stop.lifted", StopLiftedData, "Stops of one target lifted (`ledger resume`)."),
 ]
 
 EVENT_CLASSES: dict[str, type[EventBase]] = {t: _event(t, m, d) for t, m, d in _SPECS}

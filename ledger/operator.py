@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import psycopg
@@ -27,8 +27,8 @@ import psycopg
 from ledger.authority.service import load_history
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
-from ledger.errors import LedgerError
 from ledger.events import AnnotationData, StopData
+from ledger.stops import StopRefused, write_stop
 from ledger.store import read
 from ledger.store.door import append, single_event
 
@@ -42,12 +42,6 @@ __all__ = [
     "stop_authority",
     "stop_scopes",
 ]
-
-
-class StopRefused(LedgerError):
-    """The registry in force does not let this requester stop this target; nothing recorded."""
-
-    label = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +70,7 @@ def _record(
     conn: psycopg.Connection,
     settings: Settings,
     kind: str,
-    data: AnnotationData | StopData,
+    data: AnnotationData,
     *,
     tenant: str,
     who: str,
@@ -181,7 +175,10 @@ def record_stop(
     root: TrustRoot | None = None,
     via: str = "tui",
 ) -> Recorded:
-    """Record a `run.stop.requested` event aimed at a run (or one tool call of it).
+    """Record a `run.stop.requested` event aimed at a run (or one tool call of it): the TUI's
+    Stop panel. Judged by issue 14's rules (run, tenant or tool grant scopes, unsigned) and
+    written by ledger.stops (target `run:<run_id>`); `ledger stop` uses
+    ledger.stops.request_stop, which also requires the principal's signature under a registry.
 
     A stop request is a recorded intent, not a kill: the ledger keeps who asked, why and when,
     whatever the run then does (pausing a run does not revoke its credentials). The requester is
@@ -202,15 +199,10 @@ def record_stop(
         registry_hash=auth.registry_hash,
         scope=auth.scope,
         authority_reason=auth.reason,
+        target=f"run:{run_id}" if run_id is not None else None,
+        target_run_id=run_id,
     )
-    done = _record(
-        conn,
-        settings,
-        "run.stop.requested",
-        data,
-        tenant=tenant,
-        who=requested_by,
-        caused_by=target_event_id,
-        via=via,
+    event_id, own_run = write_stop(
+        conn, settings, data, tenant=tenant, who=requested_by, caused_by=target_event_id, via=via
     )
-    return replace(done, authority=auth.authority)
+    return Recorded(event_id, own_run, tenant, auth.authority)

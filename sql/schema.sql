@@ -34,12 +34,34 @@ CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'tool_call_id' $$;
 
+CREATE FUNCTION public.ledger_live_version() RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT coalesce(max(c.version), 0) FROM public.ledger_live_changes c
+$$;
+
 CREATE FUNCTION public.ledger_logged_ids(ids uuid[]) RETURNS uuid[]
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT coalesce(array_agg(e.event_id), '{}') FROM public.ledger_events e
     WHERE e.event_id = ANY(ids) AND public.ledger_api_visible(e.origin, e.body)
+$$;
+
+CREATE FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) RETURNS TABLE(version bigint, origin text, seq bigint, event_id uuid, policy_hash text, document jsonb)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT c.version, c.origin, c.seq, c.event_id, j.d ->> 'policy_hash', j.d -> 'document'
+    FROM public.ledger_live_changes c
+    JOIN public.ledger_events e ON e.event_id = c.event_id
+    CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb
+                               -> 'data' AS d) AS j
+    WHERE c.kind = 'policy' AND c.version > p_since
+      AND (p_origins IS NULL OR c.origin = ANY(p_origins))
+      AND public.ledger_api_visible(c.origin, NULL)
+    ORDER BY c.version
 $$;
 
 CREATE FUNCTION public.ledger_published_policy(body bytea) RETURNS text
@@ -105,6 +127,20 @@ CREATE FUNCTION public.ledger_run_head(run uuid) RETURNS TABLE(run_seq bigint, l
         SELECT i.run_seq, NULL, i.body FROM public.ledger_intake i
         WHERE i.run_id = run AND public.ledger_api_visible(i.origin, i.body)
     ) AS h ORDER BY h.run_seq DESC LIMIT 1
+$$;
+
+CREATE FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) RETURNS TABLE(version bigint, origin text, target text, target_run_id uuid, stop_event_id uuid, requested_by text, reason text, authority text, recorded_at timestamp with time zone, lifted boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT s.version, s.origin, s.target, s.target_run_id, s.stop_event_id, s.requested_by,
+           s.reason, s.authority, s.recorded_at, s.lifted_event_id IS NOT NULL
+    FROM public.ledger_stops s
+    WHERE s.version > p_since
+      AND (p_since > 0 OR s.lifted_event_id IS NULL)
+      AND (p_origins IS NULL OR s.origin = ANY(p_origins))
+      AND public.ledger_api_visible(s.origin, NULL)
+    ORDER BY s.version
 $$;
 
 CREATE FUNCTION public.ledger_subject_public_key(o text, subj text) RETURNS TABLE(scheme text, public_key bytea, kek_id text)
@@ -201,6 +237,24 @@ CREATE SEQUENCE public.ledger_intake_intake_id_seq
 
 ALTER SEQUENCE public.ledger_intake_intake_id_seq OWNED BY public.ledger_intake.intake_id;
 
+CREATE TABLE public.ledger_live_changes (
+    version bigint NOT NULL,
+    origin text NOT NULL,
+    kind text NOT NULL,
+    event_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    CONSTRAINT ledger_live_changes_kind_check CHECK ((kind = ANY (ARRAY['stop'::text, 'lift'::text, 'policy'::text])))
+);
+
+CREATE SEQUENCE public.ledger_live_changes_version_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.ledger_live_changes_version_seq OWNED BY public.ledger_live_changes.version;
+
 CREATE TABLE public.ledger_payloads (
     commitment text NOT NULL,
     origin text NOT NULL,
@@ -237,6 +291,22 @@ CREATE TABLE public.ledger_sequencer_state (
     one boolean DEFAULT true NOT NULL,
     heartbeat_at timestamp with time zone,
     CONSTRAINT ledger_sequencer_state_one_check CHECK (one)
+);
+
+CREATE TABLE public.ledger_stops (
+    stop_event_id uuid NOT NULL,
+    origin text NOT NULL,
+    target text NOT NULL,
+    target_run_id uuid,
+    requested_by text NOT NULL,
+    reason text DEFAULT ''::text NOT NULL,
+    authority text,
+    recorded_at timestamp with time zone NOT NULL,
+    stop_seq bigint NOT NULL,
+    lifted_event_id uuid,
+    lifted_by text,
+    lifted_seq bigint,
+    version bigint NOT NULL
 );
 
 CREATE TABLE public.ledger_subject_keys (
@@ -335,6 +405,8 @@ CREATE TABLE public.undo_steps (
 
 ALTER TABLE ONLY public.ledger_intake ALTER COLUMN intake_id SET DEFAULT nextval('public.ledger_intake_intake_id_seq'::regclass);
 
+ALTER TABLE ONLY public.ledger_live_changes ALTER COLUMN version SET DEFAULT nextval('public.ledger_live_changes_version_seq'::regclass);
+
 ALTER TABLE public.ledger_intake
     ADD CONSTRAINT intake_body_size CHECK ((octet_length(body) <= 1048576)) NOT VALID;
 
@@ -353,6 +425,12 @@ ALTER TABLE ONLY public.ledger_intake
 ALTER TABLE ONLY public.ledger_intake
     ADD CONSTRAINT ledger_intake_pkey PRIMARY KEY (intake_id);
 
+ALTER TABLE ONLY public.ledger_live_changes
+    ADD CONSTRAINT ledger_live_changes_event_id_key UNIQUE (event_id);
+
+ALTER TABLE ONLY public.ledger_live_changes
+    ADD CONSTRAINT ledger_live_changes_pkey PRIMARY KEY (version);
+
 ALTER TABLE ONLY public.ledger_payloads
     ADD CONSTRAINT ledger_payloads_pkey PRIMARY KEY (commitment);
 
@@ -361,6 +439,9 @@ ALTER TABLE ONLY public.ledger_schema_migrations
 
 ALTER TABLE ONLY public.ledger_sequencer_state
     ADD CONSTRAINT ledger_sequencer_state_pkey PRIMARY KEY (one);
+
+ALTER TABLE ONLY public.ledger_stops
+    ADD CONSTRAINT ledger_stops_pkey PRIMARY KEY (stop_event_id);
 
 ALTER TABLE ONLY public.ledger_subject_keys
     ADD CONSTRAINT ledger_subject_keys_pkey PRIMARY KEY (origin, subject);
@@ -412,7 +493,13 @@ CREATE INDEX ledger_intake_held ON public.ledger_intake USING btree (held_at, in
 
 CREATE INDEX ledger_intake_held_run ON public.ledger_intake USING btree (run_id) WHERE (held_at IS NOT NULL);
 
+CREATE INDEX ledger_live_changes_policy ON public.ledger_live_changes USING btree (version) WHERE (kind = 'policy'::text);
+
 CREATE INDEX ledger_payloads_subject ON public.ledger_payloads USING btree (origin, subject);
+
+CREATE INDEX ledger_stops_active ON public.ledger_stops USING btree (origin, target) WHERE (lifted_event_id IS NULL);
+
+CREATE INDEX ledger_stops_version ON public.ledger_stops USING btree (version);
 
 CREATE INDEX ledger_verdicts_failing ON public.ledger_verdicts USING btree (policy_hash, outcome) WHERE (outcome <> 'pass'::text);
 
@@ -488,11 +575,23 @@ REVOKE ALL ON FUNCTION public.ledger_api_visible(o text, body bytea) FROM PUBLIC
 
 REVOKE ALL ON FUNCTION public.ledger_body_agent(body bytea) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.ledger_live_version() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_live_version() TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_live_version() TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_live_version() TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_live_version() TO ledger_operator;
+
 REVOKE ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_operator;
 
 REVOKE ALL ON FUNCTION public.ledger_receipts(ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_receipts(ids uuid[]) TO ledger_writer;
@@ -515,6 +614,12 @@ GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) TO ledger_operator;
 
 REVOKE ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO ledger_writer;
@@ -553,6 +658,10 @@ GRANT UPDATE(held_at) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_writer;
 
+GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_live_changes TO ledger_sequencer;
+
+GRANT USAGE ON SEQUENCE public.ledger_live_changes_version_seq TO ledger_sequencer;
+
 GRANT SELECT ON TABLE public.ledger_payloads TO ledger_reader;
 
 GRANT SELECT(commitment),INSERT(commitment) ON TABLE public.ledger_payloads TO ledger_writer;
@@ -586,6 +695,8 @@ GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_operator;
 GRANT SELECT,UPDATE ON TABLE public.ledger_sequencer_state TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_sequencer_state TO ledger_reader;
 GRANT SELECT ON TABLE public.ledger_sequencer_state TO ledger_operator;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_stops TO ledger_sequencer;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_tiles TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_tiles TO ledger_reader;

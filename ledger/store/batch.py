@@ -26,8 +26,8 @@ _TENANT = re.compile(TENANT_PATTERN, re.ASCII).match  # the pattern is anchored:
 
 SINGLE_EVENT_TYPES = frozenset({
     "approval.decided", "policy.published", "registry.published", "key.announced",
-    "key.rotated", "key.revoked", "redaction", "run.stop.requested", "annotation",
-    "export.created", "undo.plan.created", "undo.plan.approved",
+    "key.rotated", "key.revoked", "redaction", "run.stop.requested", "run.stop.lifted",
+    "annotation", "export.created", "undo.plan.created", "undo.plan.approved",
 })  # fmt: skip
 """Types the codebase writes as a run of their own (`ledger.store.door.single_event`): at
 run_seq 0 such an event is the whole run, so nothing may follow it (replay and `ledger runs`

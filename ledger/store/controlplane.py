@@ -44,8 +44,8 @@ __all__ = ["CONTROL_PLANE_TYPES", "screen_control_plane"]
 
 CONTROL_PLANE_TYPES = frozenset({
     "policy.published", "registry.published", "key.announced", "key.rotated", "key.revoked",
-    "redaction", "run.stop.requested", "annotation", "export.created", "undo.plan.created",
-    "undo.plan.approved", "undo.step.started", "undo.step.ended",
+    "redaction", "run.stop.requested", "run.stop.lifted", "annotation", "export.created",
+    "undo.plan.created", "undo.plan.approved", "undo.step.started", "undo.step.ended",
 })  # fmt: skip
 # a hook that cannot build run.started records a ledger.gap in its place and the run goes on
 _RUN_STARTS = SINGLE_EVENT_TYPES | {"run.started", "ledger.gap"}

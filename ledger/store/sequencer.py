@@ -40,6 +40,7 @@ from ledger.store.liveness import settle_held, take_leadership
 from ledger.store.logkey import log_signer, pkcs11_env, sign_checkpoint
 from ledger.store.runrules import order
 from ledger.store.stamps import batch_recorded_us, stamp_rows_of
+from ledger.store.stops import record_live_changes
 from ledger.tiles import TileReader, consistency_ranges, extend_tiles
 from ledger.witness import Witness
 
@@ -277,6 +278,7 @@ def sequence_batch(
         screen_control_plane(conn, drained)
         trees = _trees(conn, {p.origin for p in drained.parsed})
         accepted, _ = _store(conn, drained, trees)
+        record_live_changes(conn, accepted)  # stops, lifts, policies: rows + one NOTIFY
         held, newly_held = settle_held(conn, settings, drained)
         checkpoints = _extend_and_sign(conn, settings, signer, trees, accepted)
         return BatchResult(

@@ -42,11 +42,14 @@ def test_stop_is_recorded_with_typed_confirmation(
     play(make_app(), scenario)
     stops = events_of_type(ledger_conn, "run.stop.requested")
     assert len(stops) == 1
+    run_id = stops[0]["data"]["target_run_id"]
     assert stops[0]["data"] == {  # no trust root in this session: recorded, but asserted
         "requested_by": "tester",
         "reason": "injected email",
         "authority": "asserted",
         "authority_reason": "no trust root given (set LEDGER_TRUST_ROOT or --trust-root)",
+        "target": f"run:{run_id}",  # issue 16: the stop names the run it stops
+        "target_run_id": run_id,
     }
 
 

@@ -58,6 +58,7 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "ledger.gap": {"reason": "spool lost"},
     "export.created": {"manifest_digest": H},
     "run.stop.requested": {"requested_by": "alice"},
+    "run.stop.lifted": {"lifted_by": "alice", "target": "agent:support"},
 }
 
 RICH_ENVELOPE: dict[str, Any] = {
