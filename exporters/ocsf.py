@@ -102,7 +102,7 @@ def _tool(start: dict[str, Any] | None, end: dict[str, Any] | None, origin: str)
             "error_message": data_e["error"].get("message", ""),
         }
     rec["api"] = api
-    rec["status_id"] = {"ok": 1, "error": 2, "cancelled": 2}.get(str(status), 0)
+    rec["status_id"] = {"ok": 1, "error": 2, "cancelled": 2, "refused": 2}.get(str(status), 0)
     if data_s.get("resources"):
         rec["resources"] = [{"name": str(r)} for r in data_s["resources"]]
     if start and end:

@@ -188,7 +188,7 @@ class ToolCallStartedData(Frozen):
 class ToolCallEndedData(Frozen):
     tool_call_id: str
     tool: str
-    status: Literal["ok", "error", "cancelled"]
+    status: Literal["ok", "error", "cancelled", "refused"]  # refused: a stop/denial (issue 16)
     result: Json = None
     result_ids: tuple[str, ...] = ()
     error: ErrorInfo | None = None

@@ -2,17 +2,23 @@
 
 -- submit_events --
 -- Ids already logged are asked of the tenant-scoped read API (writers cannot read the log), once
--- per statement for the whole batch.
+-- per statement for the whole batch. One row back: the ids inserted now and the live-control
+-- version (issue 16), so the durable ack also tells the hooks whether stops changed, in the
+-- same round trip.
 WITH batch AS (
     SELECT * FROM unnest(%b::uuid[], %b::text[], %b::uuid[], %b::bigint[], %b::bytea[])
                   WITH ORDINALITY AS e(event_id, origin, run_id, run_seq, body, ord)
-), logged AS (SELECT ledger_logged_ids(array_agg(event_id)) AS ids FROM batch)
-INSERT INTO ledger_intake (event_id, origin, run_id, run_seq, body)
-SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body FROM batch e
-WHERE e.event_id <> ALL ((SELECT ids FROM logged)::uuid[])
-ORDER BY e.ord
-ON CONFLICT (event_id) DO NOTHING
-RETURNING event_id
+), logged AS (SELECT ledger_logged_ids(array_agg(event_id)) AS ids FROM batch),
+ins AS (
+    INSERT INTO ledger_intake (event_id, origin, run_id, run_seq, body)
+    SELECT e.event_id, e.origin, e.run_id, e.run_seq, e.body FROM batch e
+    WHERE e.event_id <> ALL ((SELECT ids FROM logged)::uuid[])
+    ORDER BY e.ord
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+)
+SELECT coalesce((SELECT array_agg(event_id) FROM ins), '{}'::uuid[]) AS inserted,
+       ledger_live_version() AS live_version
 
 -- pending_intake --
 -- Fresh rows first by intake_id; then held rows (their run predecessor had not arrived) of the

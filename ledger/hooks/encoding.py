@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -27,7 +27,8 @@ from ledger.store.append import EncodedEvent
 if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
     from ledger.privacy import PayloadRow
 
-__all__ = ["Ack", "Pending", "RunChain", "WriterStats", "encode_pending"]
+__all__ = ["Ack", "Pending", "RunChain", "WriterStats", "encode_pending", "live_version_of",
+           "resolve", "resolve_gated"]
 
 log = logging.getLogger("ledger.hooks")
 
@@ -48,10 +49,15 @@ class RunChain:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """How an event was kept: durable in the database, or only in the local spool."""
+    """How an event was kept: durable in the database, or only in the local spool.
+
+    `live_version` is the live-control version the durable insert read (None when spooled):
+    above the process's stop cache, the cache was refreshed before this ack was resolved.
+    """
 
     event_id: UUID
     durable: bool
+    live_version: int | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +78,9 @@ class Pending:
     require_db: bool = False
     finalize: Callable[[dict[str, Any], RunChain], None] | None = None
     private: tuple[PayloadRow, ...] = ()
+    # run on the writer thread once the event is kept, before the ack resolves: a stop in force
+    # for this call comes back as the exception the waiter gets instead of the ack (issue 16)
+    gate: Callable[[Ack], BaseException | None] | None = None
 
 
 @dataclass
@@ -162,3 +171,35 @@ def _gap_for(p: Pending, fields: dict[str, Any], exc: Exception) -> tuple[EventB
         keep.pop("tenant", None)
         event = make_event("ledger.gap", **keep, data=data)
     return event, encode_event(event)
+
+
+def live_version_of(result: object) -> int | None:
+    """The live version a submit read (receipts carry it; an injected submit may not)."""
+    if isinstance(result, list) and result:
+        version = getattr(result[0], "live_version", None)
+        return version if isinstance(version, int) else None
+    return None
+
+
+def resolve_gated(p: Pending, ack: Ack) -> None:
+    """Resolve `p`'s ack, or fail it with what its gate says (a stop in force)."""
+    assert p.ack is not None
+    outcome: Ack | BaseException = ack
+    if p.gate is not None:
+        try:
+            outcome = p.gate(ack) or ack
+        except Exception as exc:  # pragma: no cover - defensive; never kill the thread
+            log.exception("ledger: live check failed")
+            outcome = exc
+    resolve(p.ack, outcome)
+
+
+def resolve(future: Future[Ack], outcome: Ack | BaseException) -> None:
+    """Resolve an ack unless the waiter gave up (a cancelled future must not kill the thread)."""
+    try:
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+    except InvalidStateError:
+        pass

@@ -25,13 +25,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from ledger import ids
-from ledger.events import ProposedToolCall, Usage
+from ledger.events import Usage
 from ledger.hooks.approvals import Approval, request_approval
 from ledger.hooks.context import run_var
+from ledger.hooks.errors import RunStopped, StopInfo
+from ledger.hooks.live import stop_ref
 from ledger.hooks.pricing import decimal_text
 from ledger.hooks.sanitize import error_info, escape_text, json_safe
 from ledger.hooks.setup import get_price_table, get_writer
-from ledger.hooks.tools import ToolCall, record_tool_ended, record_tool_started
+from ledger.hooks.tools import ToolCall, proposed_calls, record_tool_ended, record_tool_started
 from ledger.hooks.writer import Ack, Pending, RunChain, Writer
 
 if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
@@ -50,21 +52,6 @@ class EventRef:
 
     event_id: UUID
     ack: Future[Ack] | None = None
-
-
-def _proposed(calls: Iterable[Any]) -> list[dict[str, Any]]:
-    out = []
-    for call in calls:
-        if isinstance(call, ProposedToolCall):
-            out.append(call.model_dump(mode="json"))
-            continue
-        get = call.get if isinstance(call, Mapping) else (lambda k, c=call: getattr(c, k, None))
-        args = get("args")
-        if args is None:
-            args = get("arguments")
-        out.append({"tool_call_id": get("tool_call_id") or get("id"), "name": str(get("name")),
-                    "args": args})
-    return out
 
 
 class Run:
@@ -132,6 +119,8 @@ class Run:
         self.approved: dict[tuple[str, str], str] = {}
         self.started = self.ended = False
         self._tokens: list[Token[Run | None]] = []
+        self.prompts: set[str] = set()  # "name/version" resolved via `prompt()` (stop targets)
+        self.stopped_by: StopInfo | None = None
 
     # -- core --------------------------------------------------------------------------------
     def record(
@@ -146,6 +135,7 @@ class Run:
         require_db: bool = False,
         finalize: Callable[[dict[str, Any], RunChain], None] | None = None,
         private: tuple[PayloadRow, ...] = (),
+        gate: Callable[[Ack], BaseException | None] | None = None,
     ) -> EventRef:
         """Queue one event of this run; `data` may be a dict, a data model or a callable."""
         event_id = ids.new_id()
@@ -156,12 +146,33 @@ class Run:
         self.writer.enqueue(Pending(
             self.chain, type_name, self.envelope, data, event_id, ids.now_ns(),
             time.monotonic_ns(), corr, raw, dict(source) if source else None, ack, require_db,
-            finalize, private,
+            finalize, private, gate,
         ))
         return EventRef(event_id, ack)
 
+    def stopped(self, stop: StopInfo, where: str) -> RunStopped:
+        """Remember that `stop` halted this run (its run.ended will say so); the exception."""
+        if self.stopped_by is None:
+            self.stopped_by = stop
+        return RunStopped(self.run_id, stop, where)
+
+    def check_live(self, *, tool: str | None = None, model: str | None = None,
+                   where: str = "") -> None:
+        """Raise `RunStopped` if a stop in this process's cache covers the run (no round trip).
+
+        For integrations that wait on a tool's ack themselves: the ack already fails with
+        `RunStopped` when `tool_started(wait=True)` was used; this is the cache-only check.
+        """
+        stop = self.writer.live.find(self, tool=tool, model=model)
+        if stop is not None:
+            raise self.stopped(stop, where or "live check")
+
     def begin(self, raw: tuple[str, Any] | None = None) -> Run:
-        """Record run.started without touching the context (for integrations' own runs)."""
+        """Record run.started without touching the context (for integrations' own runs).
+
+        A run in a stopped scope (agent, agent@version, tenant, model, prompt, its own id)
+        is recorded as started and ended `stopped`, then refused with `RunStopped`.
+        """
         if not self.started:
             self.started = True
             attributes = self.attributes
@@ -171,6 +182,13 @@ class Run:
                 private = self._identity[1]
             self.record("run.started", {"task": self.task, "policy": self.policy,
                                         "attributes": attributes}, raw=raw, private=private)
+            live = self.writer.live
+            live.watch(self.tenant)  # the first run of an origin loads its stops (briefly)
+            stop = live.find(self)
+            if stop is not None:
+                refused = self.stopped(stop, "run start")
+                self.end("stopped")
+                raise refused
         return self
 
     def start(self) -> Run:
@@ -180,7 +198,9 @@ class Run:
         return self
 
     def end(self, status: str = "succeeded", error: BaseException | str | None = None) -> None:
-        """Record run.ended with totals, event count and the hash of the previous event."""
+        """Record run.ended with totals, event count and the hash of the previous event.
+
+        A run halted by a stop ends `stopped` with `stopped_by` (who, why, which event)."""
         if self._tokens:
             try:
                 run_var.reset(self._tokens.pop())
@@ -196,6 +216,8 @@ class Run:
         data: dict[str, Any] = {"status": status, "totals": totals, "event_count": 1}
         if error is not None:
             data["error"] = error_info(error)
+        if status == "stopped" and self.stopped_by is not None:
+            data["stopped_by"] = stop_ref(self.stopped_by)
 
         def finalize(body: dict[str, Any], chain: RunChain) -> None:
             body["event_count"] = chain.next_seq + 1
@@ -204,7 +226,12 @@ class Run:
         self.record("run.ended", data, finalize=finalize)
 
     def _exit(self, exc: BaseException | None) -> None:
-        if exc is None:
+        if isinstance(exc, RunStopped):
+            self.stopped(exc.stop, exc.where)
+            self.end("stopped", exc)
+        elif self.stopped_by is not None:  # halted, whatever the agent did with the exception
+            self.end("stopped", exc)
+        elif exc is None:
             self.end("succeeded")
         elif isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | GeneratorExit):
             self.end("cancelled", exc)
@@ -235,7 +262,11 @@ class Run:
                     call_id: str | None = None, raw: tuple[str, Any] | None = None,
                     source: Mapping[str, str] | None = None,
                     correlation: Mapping[str, Any] | None = None) -> str:
-        """Record llm.call.started; returns the call id to pass to `llm_ended`."""
+        """Record llm.call.started; returns the call id to pass to `llm_ended`.
+
+        A stop in the process's cache covering the run or `model` raises `RunStopped` first
+        (no round trip: the cache is kept fresh by NOTIFY, polls and tool acks)."""
+        self.check_live(model=model, where="before llm call")
         call_id = call_id or str(ids.new_id())
         self.record("llm.call.started", {"call_id": call_id, "provider": provider,
                                          "request_model": model, "request": request,
@@ -267,7 +298,7 @@ class Run:
         data: dict[str, Any] = {
             "call_id": call_id, "response_model": response_model, "output": output,
             "usage": usage.model_dump() if usage else None,
-            "proposed_tool_calls": _proposed(tool_calls), "finish_reason": finish_reason,
+            "proposed_tool_calls": proposed_calls(tool_calls), "finish_reason": finish_reason,
             "cost": cost.model_dump() if cost else None, "duration_ns": duration_ns,
             "error": error_info(error) if error is not None else None,
         }
@@ -292,6 +323,7 @@ class Run:
                variables: Mapping[str, Any] | None = None) -> str:
         """Record prompt.resolved; template_hash is SHA-256 of the template's UTF-8 text."""
         digest = hashlib.sha256(escape_text(template).encode("utf-8")).hexdigest()
+        self.prompts.add(f"{name}/{version}")  # a `prompt:<name>/<version>` stop covers it
         self.record("prompt.resolved", {"name": name, "version": version, "template_hash": digest,
                                         "variables": dict(variables or {})})
         return digest

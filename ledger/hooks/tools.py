@@ -14,16 +14,17 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 from ledger import ids
 from ledger.canonical import content_hash
+from ledger.events import ProposedToolCall
 from ledger.events import args_hash as hash_args
 from ledger.hooks.context import run_var
-from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.errors import LedgerUnavailable, RunStopped
 from ledger.hooks.sanitize import error_info, json_safe
 from ledger.hooks.setup import ACK_TIMEOUT
 from ledger.hooks.writer import Ack
@@ -31,7 +32,7 @@ from ledger.hooks.writer import Ack
 if TYPE_CHECKING:
     from ledger.hooks.runs import Run
 
-__all__ = ["ToolCall", "record_tool_ended", "record_tool_started", "tool"]
+__all__ = ["ToolCall", "proposed_calls", "record_tool_ended", "record_tool_started", "tool"]
 
 log = logging.getLogger("ledger.hooks")
 P = ParamSpec("P")
@@ -46,6 +47,22 @@ class ToolCall:
     tool: str
     started_ns: int
     ack: Future[Ack] | None = None
+
+
+def proposed_calls(calls: Iterable[Any]) -> list[dict[str, Any]]:
+    """LLM-proposed tool calls in the event form (objects, mappings or ProposedToolCall)."""
+    out = []
+    for call in calls:
+        if isinstance(call, ProposedToolCall):
+            out.append(call.model_dump(mode="json"))
+            continue
+        get = call.get if isinstance(call, Mapping) else (lambda k, c=call: getattr(c, k, None))
+        args = get("args")
+        if args is None:
+            args = get("arguments")
+        out.append({"tool_call_id": get("tool_call_id") or get("id"), "name": str(get("name")),
+                    "args": args})
+    return out
 
 
 def _side_effect(value: bool | str) -> bool:
@@ -67,7 +84,12 @@ def record_tool_started(
     raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
     correlation: dict[str, Any] | None = None,
 ) -> ToolCall:
-    """Queue tool.call.started; binds to an approved call with the same tool and args_hash."""
+    """Queue tool.call.started; binds to an approved call with the same tool and args_hash.
+
+    With `wait=True` the ack is gated by the live stop cache (ledger/hooks/live.py): if a stop
+    covers the run or this tool once the intent is acknowledged, the call is recorded as
+    `refused` and whoever waits on the ack gets `RunStopped` instead, before any body runs.
+    """
     if tool_call_id is None and run.approved:
         tool_call_id = run.approved.pop((tool, hash_args(json_safe(args))), None)
     tool_call_id = tool_call_id or str(ids.new_id())
@@ -82,9 +104,27 @@ def record_tool_started(
 
     with run._lock:
         run.tool_calls += 1
+    started = ToolCall(tool_call_id, tool, time.monotonic_ns())
     ref = run.record("tool.call.started", build, raw=raw, source=source, correlation=correlation,
-                     wait=wait, require_db=require_db)
-    return ToolCall(tool_call_id, tool, time.monotonic_ns(), ref.ack)
+                     wait=wait, require_db=require_db,
+                     gate=_stop_gate(run, started) if wait else None)
+    return ToolCall(tool_call_id, tool, started.started_ns, ref.ack)
+
+
+def _stop_gate(run: Run, call: ToolCall) -> Callable[[Ack], BaseException | None]:
+    """The check run on the writer thread after the intent is kept (cache refreshed first if
+    the ack's version was ahead); a hit records the refusal, so no call stays open."""
+
+    def gate(ack: Ack) -> BaseException | None:
+        stop = run.writer.live.find(run, tool=call.tool)
+        if stop is None:
+            return None
+        # (phase 2, slice "enforce": a policy decision or an approval wait hooks in here)
+        stopped = run.stopped(stop, f"before tool {call.tool}")
+        record_tool_ended(run, call, status="refused", error=stopped)
+        return stopped
+
+    return gate
 
 
 def record_tool_ended(
@@ -136,6 +176,8 @@ class _Spec:
     def acked(self, run: Run, call: ToolCall, ack_error: BaseException | None) -> None:
         """Raise unless the body may run after the ack resolved (or failed); a refusal is
         recorded as the call's outcome first."""
+        if isinstance(ack_error, RunStopped):  # the gate recorded the refusal already
+            raise ack_error
         try:
             self._may_run(ack_error)
         except LedgerUnavailable as exc:

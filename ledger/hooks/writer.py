@@ -22,13 +22,23 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from typing import Any
 
 from ledger.config import Settings
 from ledger.db.connect import connect
-from ledger.hooks.encoding import Ack, Pending, RunChain, WriterStats, encode_pending
+from ledger.hooks.encoding import (
+    Ack,
+    Pending,
+    RunChain,
+    WriterStats,
+    encode_pending,
+    live_version_of,
+    resolve,
+    resolve_gated,
+)
 from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.live import LiveCache
 from ledger.hooks.rejects import RejectWatch
 from ledger.hooks.spool import Spool, is_unavailable
 from ledger.store.append import EncodedEvent
@@ -77,6 +87,7 @@ class Writer:
         self.spool = Spool(settings.spool_dir)
         self.stats = WriterStats()
         self.rejects = RejectWatch(settings.spool_dir)
+        self._custom_connect = connect
         self._connect = connect or self._default_connect
         self._submit = submit or self._default_submit
         if sequence is None:
@@ -99,6 +110,15 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._live: LiveCache | None = None
+
+    @property
+    def live(self) -> LiveCache:
+        """This process's stop cache (ledger/hooks/live.py), made on first use."""
+        with self._lock:
+            if self._live is None:
+                self._live = LiveCache(self.settings, connect=self._custom_connect)
+            return self._live
 
     # -- defaults wired to the store -----------------------------------------------------------
     def _default_connect(self) -> Any:
@@ -146,6 +166,9 @@ class Writer:
                 self._thread.join(timeout)
             self.spool.close()
             self._drop_conn()
+            live, self._live = self._live, None
+            if live is not None:
+                live.close()
         finally:
             with self._lock:
                 self._thread = None
@@ -295,7 +318,7 @@ class Writer:
             self._recover(force=need_db)
         if not self.degraded:
             try:
-                self._submit_items(self._conn, [e for e, _ in batch])
+                result = self._submit_items(self._conn, [e for e, _ in batch])
             except Exception as exc:
                 self.stats.errors.append(f"submit: {type(exc).__name__}: {exc}"[:500])
                 if is_unavailable(exc):
@@ -304,9 +327,13 @@ class Writer:
             else:
                 self.stats.submitted += len(batch)
                 self._unsequenced = True
+                version = live_version_of(result)
+                if self._live is not None and any(p is not None and p.ack is not None
+                                                  for _, p in batch):
+                    self._live.note_version(version, self._conn)  # a round trip only if behind
                 for encoded, p in batch:
                     if p is not None and p.ack is not None:
-                        _resolve(p.ack, Ack(encoded.event_id, durable=True))
+                        resolve_gated(p, Ack(encoded.event_id, True, version))
                 return
         self._to_spool(batch)
 
@@ -322,11 +349,11 @@ class Writer:
             if p is None or p.ack is None or p.ack.done():
                 continue
             if p.require_db:
-                _resolve(p.ack, LedgerUnavailable(
+                resolve(p.ack, LedgerUnavailable(
                     "the ledger database is unreachable, so the intent of this side-effecting "
                     "tool call could not be recorded; the tool was not run"))
             else:
-                _resolve(p.ack, Ack(encoded.event_id, durable=False))
+                resolve_gated(p, Ack(encoded.event_id, durable=False))
 
     def _maybe_sequence(self, force: bool) -> None:
         if self._sequence is None or not self._unsequenced or self._conn is None:
@@ -360,14 +387,3 @@ class Writer:
             self.stats.errors.append(f"rejects: {type(exc).__name__}: {exc}"[:500])
             if is_unavailable(exc):
                 self._drop_conn()
-
-
-def _resolve(future: Future[Ack], outcome: Ack | BaseException) -> None:
-    """Resolve an ack unless the waiter gave up (a cancelled future must not kill the thread)."""
-    try:
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
-    except InvalidStateError:
-        pass

@@ -45,11 +45,17 @@ class EncodedEvent:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """Proof of durable intake: the event id, its leaf hash, and whether it was a resubmission."""
+    """Proof of durable intake: the event id, its leaf hash, and whether it was a resubmission.
+
+    `live_version` is the live-control version (`ledger_live_version()`) read by the same
+    statement: the hooks compare it with their stop cache, so learning that stops changed costs
+    no extra round trip (issue 16).
+    """
 
     event_id: uuid.UUID
     leaf_hash: bytes
     duplicate: bool
+    live_version: int | None = None
 
 
 def encode_for_intake(event: EventBase, settings: Settings) -> EncodedEvent:
@@ -92,13 +98,14 @@ def submit_encoded(
     # of BEGIN/INSERT/COMMIT. Inside a caller's transaction, a savepoint keeps it all-or-nothing
     # (and the receipt then means durable only once the caller commits).
     if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
-        rows = conn.execute(query("submit_events"), params).fetchall()
+        row = conn.execute(query("submit_events"), params).fetchone()
     else:
         with conn.transaction():
-            rows = conn.execute(query("submit_events"), params).fetchall()
-    inserted = {row[0] for row in rows}
+            row = conn.execute(query("submit_events"), params).fetchone()
+    assert row is not None  # the statement always returns one row
+    inserted, version = set(row[0]), int(row[1])
     return [
-        Receipt(item.event_id, leaf_hash(item.body), item.event_id not in inserted)
+        Receipt(item.event_id, leaf_hash(item.body), item.event_id not in inserted, version)
         for item in items
     ]
 

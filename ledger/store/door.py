@@ -36,6 +36,11 @@ class Appended:
     def event_ids(self) -> list[uuid.UUID]:
         return [r.event_id for r in self.receipts]
 
+    @property
+    def live_version(self) -> int | None:
+        """The live-control version the append statement read (None when nothing was sent)."""
+        return self.receipts[0].live_version if self.receipts else None
+
 
 def append(
     conn: psycopg.Connection,

@@ -1,0 +1,259 @@
+"""The per-process stop cache: what is stopped, for the origins this process writes (DESIGN §14).
+
+Why a cache: every boundary (tool body, LLM call, run start) must know whether a stop applies,
+and a database round trip per call would double the cost of the hot path. The state arrives
+three ways, cheapest first:
+- the durable acknowledgement of a tool's intent already returns `ledger_live_version()` (same
+  statement, no extra round trip); when it is above the cache's version the writer thread
+  refreshes the cache on its own connection before it resolves the ack, so the check right after
+  the ack sees the stop (one extra round trip, only when stops changed);
+- a listener thread with its own connection runs `LISTEN ledger_live`; a notification carries
+  only an opaque version number, the content is read through the tenant-scoped read API
+  `ledger_stops_since` (a writer sees only its bound origins);
+- a poll every `LEDGER_LIVE_POLL` seconds (default 1.0) is the fallback when notifications are
+  lost (a dropped connection, a terminated backend).
+The listener never raises into the agent: on any failure it reconnects after a pause. It stops
+with the writer (`shutdown()`, `configure()`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import psycopg
+
+from ledger.config import Settings
+from ledger.db.connect import connect
+from ledger.db.sqlfiles import query
+from ledger.errors import InputError
+from ledger.hooks.errors import StopInfo
+
+if TYPE_CHECKING:
+    from ledger.hooks.runs import Run
+
+__all__ = ["LiveCache", "StopRow", "live_poll_seconds", "match_stop", "stop_ref"]
+
+log = logging.getLogger("ledger.hooks")
+FIRST_LOAD_TIMEOUT = 2.0  # a first run waits at most this long for the stop state
+
+
+def live_poll_seconds() -> float:
+    """`LEDGER_LIVE_POLL`: seconds between polls when notifications are lost (default 1.0)."""
+    raw = os.environ.get("LEDGER_LIVE_POLL", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"LEDGER_LIVE_POLL must be a number of seconds, not {raw!r}") from None
+    if not 0.01 <= value <= 3600:
+        raise InputError(f"LEDGER_LIVE_POLL must be between 0.01 and 3600 seconds, not {raw}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StopRow:
+    """One row of `ledger_stops_since`: a stop and whether it has been lifted."""
+
+    version: int
+    origin: str
+    target: str
+    target_run_id: UUID | None
+    stop_event_id: UUID
+    requested_by: str
+    reason: str
+    authority: str
+    recorded_at: str | None
+    lifted: bool
+
+    def info(self) -> StopInfo:
+        return StopInfo(target=self.target, requested_by=self.requested_by, reason=self.reason,
+                        stop_event_id=self.stop_event_id, authority=self.authority,
+                        recorded_at=self.recorded_at, origin=self.origin)
+
+
+def stop_ref(stop: StopInfo) -> dict[str, Any]:
+    """RunEndedData.stopped_by: the stop that halted the run."""
+    return {"target": stop.target, "requested_by": stop.requested_by, "reason": stop.reason,
+            "stop_event_id": str(stop.stop_event_id) if stop.stop_event_id else None,
+            "authority": stop.authority}
+
+
+def _run_matches(kind: str, value: str, run: Run) -> bool:
+    """Does a run-level target (run, agent, tenant, model, prompt) cover this run?"""
+    if kind == "run":
+        return value == str(run.run_id)
+    if kind == "agent":
+        name, _, version = value.partition("@")
+        agent = run.envelope["agent"]
+        return bool(name == agent["name"] and (not version or version == agent["version"]))
+    if kind == "tenant":
+        return value == run.tenant
+    if kind == "model":
+        model = run.envelope["versions"]["model"]
+        return model is not None and fnmatch.fnmatchcase(model, value)
+    if kind == "prompt":
+        return value == run.envelope["versions"]["prompt_version"] or value in run.prompts
+    return False
+
+
+def match_stop(row: StopRow, run: Run, origin: str, *, tool: str | None = None,
+               model: str | None = None) -> bool:
+    """The COMMON16 target grammar, judged for one live run (and the tool or model about to
+    start); a stop applies to its own origin only."""
+    if row.lifted or row.origin != origin:
+        return False
+    if row.target_run_id is not None and row.target_run_id == run.run_id:
+        return True
+    kind, _, value = row.target.partition(":")
+    if kind == "tool":
+        return tool is not None and fnmatch.fnmatchcase(tool, value)
+    if kind == "model" and model is not None and fnmatch.fnmatchcase(model, value):
+        return True
+    return _run_matches(kind, value, run)
+
+
+class LiveCache:
+    """Stops in force for this process's origins, kept fresh by ack versions, NOTIFY and polls."""
+
+    def __init__(self, settings: Settings, poll: float | None = None,
+                 connect: Callable[[], Any] | None = None) -> None:
+        self.settings = settings
+        self._connect = connect  # the writer's own factory when one was injected (tests)
+        self.poll = live_poll_seconds() if poll is None else poll
+        self.version = 0
+        self.refreshes = 0  # for tests and the bench: how often the cache was read
+        self._rows: dict[UUID, StopRow] = {}
+        self._origins: set[str] = set()
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.listener_pid: int | None = None  # the listener's backend (tests terminate it)
+
+    # -- what the boundaries ask ----------------------------------------------------------
+    def find(self, run: Run, *, tool: str | None = None,
+             model: str | None = None) -> StopInfo | None:
+        """The first stop in force covering `run` (and the tool or model about to start)."""
+        origin = self.settings.origin(run.tenant)
+        with self._lock:
+            rows = list(self._rows.values())
+        for row in sorted(rows, key=lambda r: r.version):
+            if match_stop(row, run, origin, tool=tool, model=model):
+                return row.info()
+        return None
+
+    def watch(self, tenant: str) -> None:
+        """Make sure the stops of `tenant`'s origin are loaded (first run of an origin waits,
+        briefly; an unreachable database is not an error here: the tool's ack fails closed)."""
+        origin = self.settings.origin(tenant)
+        with self._lock:
+            known = origin in self._origins
+            self._origins.add(origin)
+        if not known:
+            self._load_now(origin)
+        self._ensure_thread()
+
+    def note_version(self, version: int | None, conn: Any) -> None:
+        """An ack reported `version`: refresh through `conn` if the cache is behind."""
+        if version is None or version <= self.version or not self._origins:
+            return
+        try:
+            self.refresh(conn)
+        except Exception as exc:  # the listener or the poll will catch up
+            log.debug("ledger: stop refresh after ack failed: %s", exc)
+
+    # -- reading the read API ---------------------------------------------------------------
+    def refresh(self, conn: Any, origins: Iterable[str] | None = None, since: int | None = None
+                ) -> None:
+        """Read the stops changed since the cached version (one statement, one snapshot)."""
+        with self._lock:
+            wanted = sorted(origins if origins is not None else self._origins)
+            after = self.version if since is None else since
+            whole = origins is None or set(wanted) >= self._origins
+        if not wanted:
+            return
+        rows = conn.execute(query("live_stops_since"), (wanted, after)).fetchall()
+        self._apply(rows, whole)
+
+    def _apply(self, rows: list[tuple[Any, ...]], whole: bool) -> None:
+        """Apply rows by their own version; the cache version moves only when every origin
+        was read (a first load of one new origin must not skip another's changes)."""
+        with self._lock:
+            self.refreshes += 1
+            if rows and whole:
+                self.version = max(self.version, int(rows[0][0]))
+            for _, *fields in rows:
+                if fields[0] is None:  # the version-only row (no stop changed)
+                    continue
+                recorded = fields[8]
+                row = StopRow(int(fields[0]), fields[1], fields[2], fields[3], fields[4],
+                              fields[5], fields[6] or "", fields[7] or "asserted",
+                              recorded.isoformat() if recorded is not None else None,
+                              bool(fields[9]))
+                old = self._rows.get(row.stop_event_id)
+                if old is None or old.version <= row.version:
+                    self._rows[row.stop_event_id] = row
+
+    def _load_now(self, origin: str) -> None:
+        try:
+            if self._connect is not None:
+                with self._connect() as conn:
+                    self.refresh(conn, origins=[origin], since=0)
+                return
+            timeout_ms = int(FIRST_LOAD_TIMEOUT * 1000)
+            with psycopg.connect(_dsn(self.settings), autocommit=True,
+                                 connect_timeout=max(1, int(FIRST_LOAD_TIMEOUT)),
+                                 options=f"-c statement_timeout={timeout_ms}") as conn:
+                self.refresh(conn, origins=[origin], since=0)
+        except Exception as exc:
+            log.debug("ledger: could not load the stops of %s: %s", origin, exc)
+
+    # -- the listener thread ----------------------------------------------------------------
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._closing.is_set():
+                return
+            self._thread = threading.Thread(target=self._listen, name="ledger-live", daemon=True)
+            self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._closing.is_set():
+            try:
+                opened = (self._connect() if self._connect is not None
+                          else connect(self.settings, migrate=False))
+                with opened as conn:
+                    self._listen_on(conn)
+            except Exception as exc:  # never into the agent: reconnect after a pause
+                log.debug("ledger: stop listener reconnecting: %s", exc)
+                self.listener_pid = None
+                self._closing.wait(min(self.poll, 1.0))
+
+    def _listen_on(self, conn: psycopg.Connection) -> None:
+        conn.execute("LISTEN ledger_live")
+        self.listener_pid = conn.info.backend_pid
+        self.refresh(conn)  # anything that changed while we were not listening
+        while not self._closing.is_set():
+            for _ in conn.notifies(timeout=self.poll, stop_after=1):
+                break
+            if not self._closing.is_set():
+                self.refresh(conn)  # a notification or the poll: same read either way
+
+    def close(self) -> None:
+        """Stop the listener (with the writer)."""
+        self._closing.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(self.poll + 2.0)
+
+
+def _dsn(settings: Settings) -> str:
+    from ledger.db.connect import database_dsn
+
+    return database_dsn(settings)

@@ -1,0 +1,234 @@
+"""The kill switch, agent side: a stop recorded elsewhere halts a live agent before the next body.
+
+Real PostgreSQL; the busy agent is a real subprocess (one decorated tool call every ~50 ms, each
+body writes a marker file), the stop comes from another process through the operator's door.
+Conditions are waited on with deadlines; nothing sleeps except those polling loops.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+import ledger
+import ledger.hooks as hooks
+from ledger.config import Settings
+from ledger.db.connect import connect
+from ledger.store.door import append, single_event
+
+from .conftest import stored
+
+REPO = Path(__file__).resolve().parents[2]
+
+AGENT = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import ledger, ledger.hooks as hooks
+    from ledger.config import Settings
+
+    home, dsn, marks, version = sys.argv[1:5]
+    hooks.configure(Settings(home=Path(home), dsn=dsn))
+    marks = Path(marks)
+
+    @ledger.tool(name="refund")
+    def refund(i: int) -> int:
+        (marks / f"{i}").touch()  # one marker per body that ran
+        return i
+
+    deadline = time.monotonic() + 60
+    try:
+        with ledger.run(agent="looper", agent_version=version) as run:
+            print(run.run_id, flush=True)
+            i = 0
+            while time.monotonic() < deadline:
+                refund(i)
+                i += 1
+                time.sleep(0.05)  # the agent's own pace: one refund every ~50 ms
+    except ledger.RunStopped as exc:
+        print("STOPPED", repr(exc.stop.target), time.time(), flush=True)
+        hooks.shutdown()
+        sys.exit(3)
+    sys.exit(0)
+""")
+
+
+def record_stop(settings: Settings, target: str, reason: str = "halt",
+                lift: bool = False) -> float:
+    """Record a stop (or its lift) the way the operator does: through the write door,
+    sequenced before returning; returns time.time() when it returned."""
+    with connect(settings) as conn:
+        if lift:
+            rows = conn.execute("SELECT stop_event_id FROM ledger_stops WHERE target = %s "
+                                "AND lifted_event_id IS NULL", (target,)).fetchall()
+            event = single_event("run.stop.lifted", {
+                "lifted_by": "ops@example", "reason": reason, "target": target,
+                "lifts": [str(r[0]) for r in rows], "authority": "asserted"})
+        else:
+            run_id = target.removeprefix("run:") if target.startswith("run:") else None
+            event = single_event("run.stop.requested", {
+                "requested_by": "ops@example", "reason": reason, "target": target,
+                "target_run_id": run_id, "authority": "asserted"})
+        append(conn, [event], settings)
+    return time.time()
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what or check}")
+
+
+@pytest.fixture
+def agent(ledger_settings: Settings, tmp_path: Path) -> Iterator[Callable[[str], Any]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(version: str = "1.0") -> tuple[subprocess.Popen[str], uuid.UUID, Path]:
+        marks = tmp_path / f"marks-{len(procs)}"
+        marks.mkdir()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", AGENT, str(ledger_settings.home), ledger_settings.dsn or "",
+             str(marks), version], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "LEDGER_LIVE_POLL": "1.0"})
+        procs.append(proc)
+        assert proc.stdout is not None
+        run_id = uuid.UUID(proc.stdout.readline().strip())
+        wait_until(lambda: len(list(marks.iterdir())) >= 3, what="the agent to be busy")
+        return proc, run_id, marks
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def _halted(proc: subprocess.Popen[str], marks: Path, stopped_at: float,
+            conn: psycopg.Connection, run_id: uuid.UUID, target: str) -> None:
+    """The agent got RunStopped, the refused call's body never ran, the run ended stopped."""
+    bodies_when_stopped = len(list(marks.iterdir()))
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 3, err
+    assert out.startswith("STOPPED") and repr(target) in out
+    assert float(out.split()[-1]) - stopped_at < 1.0  # halted within a second of the stop
+    # at most the body already past its ack when the stop returned; never one after
+    assert len(list(marks.iterdir())) - bodies_when_stopped <= 1
+    wait_until(lambda: any(e.type == "run.ended" for e in stored(conn, run_id)), what="run.ended")
+    events = stored(conn, run_id)
+    ended = {e.data.tool_call_id: e.data.status for e in events if e.type == "tool.call.ended"}
+    started = {e.data.tool_call_id: e.data.args["i"] for e in events
+               if e.type == "tool.call.started"}
+    refused = [started[c] for c, status in ended.items() if status == "refused"]
+    assert len(refused) == 1 and not (marks / str(refused[0])).exists()
+    assert sorted(int(p.name) for p in marks.iterdir()) == sorted(
+        started[c] for c, status in ended.items() if status == "ok")
+    assert set(ended) == set(started)  # no call left open
+    run_end = events[-1]
+    assert run_end.type == "run.ended" and run_end.data.status == "stopped"
+    assert run_end.data.stopped_by.target == target
+    assert run_end.data.stopped_by.requested_by == "ops@example"
+
+
+def test_stop_from_another_process_halts_the_busy_agent_before_the_next_body(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any) -> None:
+    proc, run_id, marks = agent()
+    stopped_at = record_stop(ledger_settings, f"run:{run_id}", "refunds look wrong")
+    _halted(proc, marks, stopped_at, ledger_conn, run_id, f"run:{run_id}")
+
+
+def test_scope_stop_halts_a_running_run_refuses_new_ones_until_resume(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any) -> None:
+    proc, run_id, marks = agent("1.0")
+    stopped_at = record_stop(ledger_settings, "agent:looper@1.0")
+    _halted(proc, marks, stopped_at, ledger_conn, run_id, "agent:looper@1.0")
+
+    hooks.configure(ledger_settings)
+    try:
+        refused = ledger.run(agent="looper", agent_version="1.0")
+        with pytest.raises(ledger.RunStopped) as caught, refused:
+            raise AssertionError("a run in a stopped scope must not start")
+        assert caught.value.where == "run start"
+        with ledger.run(agent="looper", agent_version="2.0"):  # another version is not stopped
+            pass
+        record_stop(ledger_settings, "agent:looper@1.0", lift=True)
+        wait_until(lambda: hooks.get_writer().live.find(refused) is None, what="the lift")
+        with ledger.run(agent="looper", agent_version="1.0") as again:
+            pass
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+    events = stored(ledger_conn, refused.run_id)
+    assert [e.type for e in events] == ["run.started", "run.ended"]
+    assert events[-1].data.status == "stopped"
+    assert events[-1].data.stopped_by.target == "agent:looper@1.0"
+    assert stored(ledger_conn, again.run_id)[-1].data.status == "succeeded"
+
+
+def test_llm_call_in_a_stopped_run_raises_before_it_is_recorded(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
+    writer = hooks.configure(ledger_settings)
+    try:
+        with pytest.raises(ledger.RunStopped), ledger.run(agent="chatty", model="gpt-x") as run:
+            run.llm_call(model="gpt-x", request="hi", response="hello")
+            record_stop(ledger_settings, "model:gpt-*")
+            wait_until(lambda: writer.live.find(run) is not None, what="the stop in the cache")
+            run.llm_started(model="gpt-x", request="again")
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+    types = [e.type for e in stored(ledger_conn, run.run_id)]
+    assert types.count("llm.call.started") == 1
+    assert types[-1] == "run.ended"
+    assert stored(ledger_conn, run.run_id)[-1].data.status == "stopped"
+
+
+def test_a_lost_notification_still_halts_within_the_poll_interval(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_LIVE_POLL", "0.3")
+    writer = hooks.configure(ledger_settings)
+    try:
+        with pytest.raises(ledger.RunStopped), ledger.run(agent="reader") as run:
+            live = writer.live
+            pid = wait_until(lambda: live.listener_pid, what="the listener")
+            ledger_conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            record_stop(ledger_settings, "agent:reader")  # NOTIFY fires with nobody listening
+            t0 = time.monotonic()
+            wait_until(lambda: live.find(run) is not None, timeout=5, what="the poll")
+            assert time.monotonic() - t0 < 0.3 + 1.0
+            run.check_live(where="read-only step")
+    finally:
+        hooks.shutdown()
+
+
+def test_a_stop_in_another_tenant_does_not_touch_this_one(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
+    writer = hooks.configure(ledger_settings)
+    try:
+        other = ledger_settings.origin("acme")
+        with ledger.run(agent="looper", tenant="globex") as run:
+            with connect(ledger_settings) as conn:
+                append(conn, [single_event("run.stop.requested", {
+                    "requested_by": "ops@example", "target": "agent:looper",
+                    "authority": "asserted"}, tenant="acme")], ledger_settings)
+            wait_until(lambda: writer.live.version > 0, what="the notification")
+            writer.live.refresh(ledger_conn)
+            assert run.writer.live.find(run) is None and other != ledger_settings.origin("globex")
+            run.llm_call(model="m", request="still running")
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+    assert stored(ledger_conn, run.run_id)[-1].data.status == "succeeded"
