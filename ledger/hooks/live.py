@@ -179,7 +179,7 @@ class LiveCache:
             whole = origins is None or set(wanted) >= self._origins
         if not wanted:
             return
-        rows = conn.execute(query("live_stops_since"), (wanted, after)).fetchall()
+        rows = conn.execute(query("hooks_live_stops_since"), (wanted, after)).fetchall()
         self._apply(rows, whole)
 
     def _apply(self, rows: list[tuple[Any, ...]], whole: bool) -> None:
