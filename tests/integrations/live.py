@@ -1,11 +1,12 @@
 """Stand-ins for the hooks' live-control raises, shared by the framework tests.
 
-Until slice "hooks" (stops) and "enforce" (policy) make `@ledger.tool` and `run.llm_started`
-raise `RunStopped` / `PolicyDenied` / `ApprovalRequired` themselves, a tool here is
-`@ledger.tool`-decorated over `gate(...)`, which raises what the hook will raise at that point
-(after the intent is acknowledged, before the body): the integrations see the same exception
-from the same place. `Switch` is the live state an operator would change (a stop, a pack in
-enforce). The end-to-end tests that replace the stand-ins go with the hooks' merge.
+Until slice "enforce" makes `@ledger.tool` raise `PolicyDenied` / `ApprovalRequired` itself, a
+tool here is `@ledger.tool`-decorated over `gate(...)`, which raises what the hook will raise at
+that point (after the intent is acknowledged, before the body): the integrations see the same
+exception from the same place. Stops are end to end (a real `request_stop` and the hooks' own
+raise, s16-hooks) in test_live_e2e.py; the stand-in stop remains only where a framework path
+needs a stop at a precise point (the OpenAI formatter, a handler-owned LangGraph run, an MCP
+server). `Switch` is the live state an operator would change (a stop, a pack in enforce).
 """
 
 from __future__ import annotations
