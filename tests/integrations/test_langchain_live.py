@@ -77,8 +77,13 @@ def test_catch_all_tool_errors_without_the_ledger_handler_would_swallow_the_stop
     assert SWITCH.bodies == [] and len(seen) == 2  # the body did not run; the model went on
 
 
-@pytest.mark.parametrize("kind", ["deny", "approve"])
-def test_denial_is_the_tools_error_message_and_the_model_recovers(writer, ledger_conn, kind):
+def test_denial_is_the_tools_error_message_and_the_model_recovers(writer, ledger_conn):
+    for kind in ("deny", "approve"):  # one writer for both: each test pays a writer shutdown
+        SWITCH.__init__()  # type: ignore[misc]
+        _denial_case(writer, ledger_conn, kind)
+
+
+def _denial_case(writer: Any, ledger_conn: Any, kind: str) -> None:
     (SWITCH.deny if kind == "deny" else SWITCH.approve).add("refund")
     seen: list[list[Any]] = []
     app = _graph([_call("1", 1), AIMessage(content="I cannot refund that")], seen)
