@@ -264,8 +264,8 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         if isinstance(error, GraphBubbleUp):
             self._interrupt(error, run_id, parent_run_id)
             status = "cancelled"
-        elif isinstance(error, RunStopped):
-            status = "cancelled"
+        elif isinstance(error, LiveControl):  # a stop or denial: the body never ran
+            status = "refused"
         else:
             status = "error"
         if isinstance(call, ToolCall):

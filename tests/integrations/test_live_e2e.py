@@ -113,7 +113,8 @@ def test_langgraph_halts_on_a_real_stop(writer, ledger_conn, ledger_settings):
     assert BODIES == ["1"]
     writer.flush()
     events = _assert_stopped(ledger_conn, run.run_id)
-    assert "refused" in [e.data.status for e in events if e.type == "tool.call.ended"]
+    assert [e.data.status for e in events if e.type == "tool.call.ended"] == [
+        "ok", "ok", "refused", "refused"]  # per call: the decorator's, then the callback's
 
 
 def test_langgraph_model_callback_halts_on_a_real_stop(writer, ledger_conn, ledger_settings):
