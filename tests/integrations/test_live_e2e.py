@@ -106,15 +106,22 @@ def _graph(settings: Settings, stop_in: str) -> Any:
 
 
 def test_langgraph_halts_on_a_real_stop(writer, ledger_conn, ledger_settings):
-    app = _graph(ledger_settings, stop_in="model")
-    with pytest.raises(RunStopped), hooks.run(agent="lg-e2e") as run:
-        app.invoke({"messages": [HumanMessage("refund 1, 2")]},
-                   {"callbacks": [LedgerCallbackHandler()]})
-    assert BODIES == ["1"]
-    writer.flush()
-    events = _assert_stopped(ledger_conn, run.run_id)
-    assert [e.data.status for e in events if e.type == "tool.call.ended"] == [
-        "ok", "ok", "refused", "refused"]  # per call: the decorator's, then the callback's
+    for way in ("invoke", "ainvoke"):  # the sync and the async graph paths, one writer
+        BODIES.clear()
+        STOPS.clear()
+        app = _graph(ledger_settings, stop_in="model")
+        inputs: Any = {"messages": [HumanMessage("refund 1, 2")]}
+        config: Any = {"callbacks": [LedgerCallbackHandler()]}
+        with pytest.raises(RunStopped), hooks.run(agent="lg-e2e") as run:
+            if way == "invoke":
+                app.invoke(inputs, config)
+            else:
+                asyncio.run(app.ainvoke(inputs, config))
+        assert BODIES == ["1"]
+        writer.flush()
+        events = _assert_stopped(ledger_conn, run.run_id)
+        assert [e.data.status for e in events if e.type == "tool.call.ended"] == [
+            "ok", "ok", "refused", "refused"]  # per call: the decorator's, then the callback's
 
 
 def test_langgraph_model_callback_halts_on_a_real_stop(writer, ledger_conn, ledger_settings):
