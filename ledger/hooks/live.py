@@ -22,6 +22,7 @@ import fnmatch
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,7 @@ class LiveCache:
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self.listener_pid: int | None = None  # the listener's backend (tests terminate it)
+        self._pid = os.getpid()
 
     # -- what the boundaries ask ----------------------------------------------------------
     def find(self, run: Run, *, tool: str | None = None,
@@ -179,7 +181,7 @@ class LiveCache:
             whole = origins is None or set(wanted) >= self._origins
         if not wanted:
             return
-        rows = conn.execute(query("hooks_live_stops_since"), (wanted, after)).fetchall()
+        rows = conn.execute(query("hooks_stop_cache_refresh"), (wanted, after)).fetchall()
         self._apply(rows, whole)
 
     def _apply(self, rows: list[tuple[Any, ...]], whole: bool) -> None:
@@ -218,6 +220,8 @@ class LiveCache:
     # -- the listener thread ----------------------------------------------------------------
     def _ensure_thread(self) -> None:
         with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's thread is not ours
+                self._thread, self._pid = None, os.getpid()
             if self._thread is not None or self._closing.is_set():
                 return
             self._thread = threading.Thread(target=self._listen, name="ledger-live", daemon=True)
@@ -239,11 +243,15 @@ class LiveCache:
         conn.execute("LISTEN ledger_live")
         self.listener_pid = conn.info.backend_pid
         self.refresh(conn)  # anything that changed while we were not listening
+        next_poll = time.monotonic() + self.poll
         while not self._closing.is_set():
-            for _ in conn.notifies(timeout=self.poll, stop_after=1):
-                break
-            if not self._closing.is_set():
-                self.refresh(conn)  # a notification or the poll: same read either way
+            # short waits, so shutdown() never waits a whole poll interval for this thread
+            cued = any(True for _ in conn.notifies(timeout=min(self.poll, 0.1), stop_after=1))
+            if self._closing.is_set():
+                return
+            if cued or time.monotonic() >= next_poll:  # a notification or the poll: same read
+                self.refresh(conn)
+                next_poll = time.monotonic() + self.poll
 
     def close(self) -> None:
         """Stop the listener (with the writer)."""

@@ -1,6 +1,6 @@
 -- Live control reads of the hooks' stop cache (ledger/hooks/live.py).
 
--- hooks_live_stops_since --
+-- hooks_stop_cache_refresh --
 -- The live version is read first (a materialised CTE) and the changed stops after it, so the
 -- cache never records a version whose changes it has not read; a row newer than the version is
 -- harmless (rows are applied by their own version). At least one row: the version alone.

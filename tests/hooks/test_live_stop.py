@@ -7,6 +7,7 @@ Conditions are waited on with deadlines; nothing sleeps except those polling loo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -19,14 +20,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import conninfo, sql
 
 import ledger
 import ledger.hooks as hooks
 from ledger.config import Settings
 from ledger.db.connect import connect
-from ledger.store.door import append, single_event
+from ledger.stops import lift_stop, request_stop
+from ledger.store.sequencer import try_sequence
 
-from .conftest import stored
+from .conftest import stored as _stored
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,24 +65,45 @@ AGENT = textwrap.dedent("""
 """)
 
 
-def record_stop(settings: Settings, target: str, reason: str = "halt",
-                lift: bool = False) -> float:
-    """Record a stop (or its lift) the way the operator does: through the write door,
-    sequenced before returning; returns time.time() when it returned."""
+def cli_stop(cli: Any, settings: Settings, *args: str) -> float:
+    """The real `ledger stop` / `ledger resume` (another process); time.time() when it exited."""
     with connect(settings) as conn:
-        if lift:
-            rows = conn.execute("SELECT stop_event_id FROM ledger_stops WHERE target = %s "
-                                "AND lifted_event_id IS NULL", (target,)).fetchall()
-            event = single_event("run.stop.lifted", {
-                "lifted_by": "ops@example", "reason": reason, "target": target,
-                "lifts": [str(r[0]) for r in rows], "authority": "asserted"})
-        else:
-            run_id = target.removeprefix("run:") if target.startswith("run:") else None
-            event = single_event("run.stop.requested", {
-                "requested_by": "ops@example", "reason": reason, "target": target,
-                "target_run_id": run_id, "authority": "asserted"})
-        append(conn, [event], settings)
+        try_sequence(conn, settings)  # the target run is in the log (`ledger serve` does this)
+    res = cli(*args, "--reason", "refunds look wrong", "--as", "ops@example")
+    assert res.exit_code == 0, res.stderr
     return time.time()
+
+
+def record_stop(settings: Settings, target: str, reason: str = "halt",
+                lift: bool = False, tenant: str | None = None) -> float:
+    """Record a stop (or its lift) through the one stop service `ledger stop` / `ledger resume`
+    use (operator's connection, sequenced before it returns); time.time() when it returned."""
+    with connect(settings) as conn:
+        try_sequence(conn, settings)  # the target run is in the log (`ledger serve` does this)
+        if lift:
+            lift_stop(conn, settings, target=target, reason=reason, lifted_by="ops@example",
+                      tenant=tenant)
+        else:
+            request_stop(conn, settings, target=target, reason=reason,
+                         requested_by="ops@example", tenant=tenant)
+    return time.time()
+
+
+def stored(conn: psycopg.Connection, run_id: Any) -> list[Any]:
+    """The run's events once whatever is in intake is sequenced (the agent does not sequence:
+    `ledger serve` would)."""
+    try_sequence(conn, _SETTINGS[0])
+    return _stored(conn, run_id)
+
+
+_SETTINGS: list[Settings] = []
+
+
+@pytest.fixture(autouse=True)
+def _sequencing(ledger_settings: Settings) -> Iterator[None]:
+    _SETTINGS[:] = [ledger_settings]
+    yield
+    _SETTINGS.clear()
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
@@ -143,16 +167,18 @@ def _halted(proc: subprocess.Popen[str], marks: Path, stopped_at: float,
 
 
 def test_stop_from_another_process_halts_the_busy_agent_before_the_next_body(
-        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any) -> None:
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any,
+        cli: Any) -> None:
     proc, run_id, marks = agent()
-    stopped_at = record_stop(ledger_settings, f"run:{run_id}", "refunds look wrong")
+    stopped_at = cli_stop(cli, ledger_settings, "stop", str(run_id))
     _halted(proc, marks, stopped_at, ledger_conn, run_id, f"run:{run_id}")
 
 
 def test_scope_stop_halts_a_running_run_refuses_new_ones_until_resume(
-        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any) -> None:
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any,
+        cli: Any) -> None:
     proc, run_id, marks = agent("1.0")
-    stopped_at = record_stop(ledger_settings, "agent:looper@1.0")
+    stopped_at = cli_stop(cli, ledger_settings, "stop", "--agent", "looper@1.0")
     _halted(proc, marks, stopped_at, ledger_conn, run_id, "agent:looper@1.0")
 
     hooks.configure(ledger_settings)
@@ -163,7 +189,7 @@ def test_scope_stop_halts_a_running_run_refuses_new_ones_until_resume(
         assert caught.value.where == "run start"
         with ledger.run(agent="looper", agent_version="2.0"):  # another version is not stopped
             pass
-        record_stop(ledger_settings, "agent:looper@1.0", lift=True)
+        cli_stop(cli, ledger_settings, "resume", "--agent", "looper@1.0")
         wait_until(lambda: hooks.get_writer().live.find(refused) is None, what="the lift")
         with ledger.run(agent="looper", agent_version="1.0") as again:
             pass
@@ -220,10 +246,7 @@ def test_a_stop_in_another_tenant_does_not_touch_this_one(
     try:
         other = ledger_settings.origin("acme")
         with ledger.run(agent="looper", tenant="globex") as run:
-            with connect(ledger_settings) as conn:
-                append(conn, [single_event("run.stop.requested", {
-                    "requested_by": "ops@example", "target": "agent:looper",
-                    "authority": "asserted"}, tenant="acme")], ledger_settings)
+            record_stop(ledger_settings, "agent:looper", tenant="acme")
             wait_until(lambda: writer.live.version > 0, what="the notification")
             writer.live.refresh(ledger_conn)
             assert run.writer.live.find(run) is None and other != ledger_settings.origin("globex")
@@ -232,3 +255,87 @@ def test_a_stop_in_another_tenant_does_not_touch_this_one(
     finally:
         hooks.shutdown()
     assert stored(ledger_conn, run.run_id)[-1].data.status == "succeeded"
+
+
+def test_async_tools_and_tool_started_wait_are_refused_after_the_ack(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
+    ran: list[int] = []
+
+    @ledger.tool(name="pay")
+    async def pay(i: int) -> int:
+        ran.append(i)
+        return i
+
+    hooks.configure(ledger_settings)
+    try:
+        with ledger.run(agent="payer") as run:
+            assert asyncio.run(pay(1)) == 1
+            record_stop(ledger_settings, "tool:pa*")  # the tool, not the run
+            with pytest.raises(ledger.RunStopped) as caught:  # the ack carries the new version
+                asyncio.run(pay(2))
+            assert caught.value.stop.target == "tool:pa*" and ran == [1]
+            call = run.tool_started("pay", {"i": 3}, wait=True)
+            assert call.ack is not None
+            with pytest.raises(ledger.RunStopped):
+                call.ack.result(10)
+            other = run.tool_started("read", {"q": 1}, wait=True)  # other tools still run
+            assert other.ack is not None and other.ack.result(10).durable
+            run.tool_ended(other, result=["ok"])
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+    events = stored(ledger_conn, run.run_id)
+    ended = [e.data.status for e in events if e.type == "tool.call.ended"]
+    assert ended == ["ok", "refused", "refused", "ok"]
+    assert events[-1].data.status == "succeeded"  # a tool stop the agent handled ends nothing
+
+
+def test_a_forged_notification_payload_stops_nothing(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
+    # Anyone who can connect may NOTIFY ledger_live; the payload is never trusted, only a cue
+    # to read the tenant-scoped read API.
+    writer = hooks.configure(ledger_settings)
+    try:
+        with ledger.run(agent="victim") as run:
+            live = writer.live
+            wait_until(lambda: live.listener_pid, what="the listener")
+            seen = live.refreshes
+            ledger_conn.execute("SELECT pg_notify('ledger_live', '999999999')")
+            wait_until(lambda: live.refreshes > seen, what="the refresh the forgery caused")
+            assert live.version == 0 and live.find(run) is None
+            run.llm_call(model="m", request="still fine")
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+    assert stored(ledger_conn, run.run_id)[-1].data.status == "succeeded"
+
+
+def test_an_agent_on_a_confined_writer_role_obeys_only_its_tenants_stops(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, cli: Any) -> None:
+    role = f"w_a_{uuid.uuid4().hex[:8]}"
+    res = cli("db", "writer", "add", role, "--tenant", "a", "--password-env", "W_PW",
+              env={"W_PW": "pw-a"})
+    assert res.exit_code == 0, res.stderr
+    dsn = conninfo.make_conninfo(ledger_settings.dsn or "", user=role, password="pw-a")
+    record_stop(ledger_settings, "agent:looper", tenant="b")  # tenant b's: invisible to a
+    writer = hooks.configure(Settings(home=ledger_settings.home, dsn=dsn))
+    ran: list[int] = []
+
+    @ledger.tool(name="refund")
+    def refund(i: int) -> int:
+        ran.append(i)
+        return i
+
+    try:
+        with pytest.raises(ledger.RunStopped), ledger.run(agent="looper", tenant="a") as run:
+            refund(1)
+            assert {r.origin for r in writer.live._rows.values()} <= {ledger_settings.origin("a")}
+            record_stop(ledger_settings, "agent:looper", tenant="a")
+            refund(2)
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+        ledger_conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert ran == [1]
+    assert stored(ledger_conn, run.run_id)[-1].data.stopped_by.target == "agent:looper"
+
