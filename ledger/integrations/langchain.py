@@ -7,29 +7,45 @@ the interrupt value names a tool and args), and resuming with `Command(resume=..
 `approval.decided` carrying the approver's identity (from `handler.resume(...)`, or the
 `ledger_approver`/`ledger_approver_roles` keys of the run config's metadata). Every event keeps
 the callback arguments in `raw`, tagged `langchain-core@<version>/callbacks`.
+
+Live control (DESIGN §14): the handler sets `raise_error = True` so that a `RunStopped` or a
+denial raised by the hooks from a callback (a model call about to start, a run about to begin)
+is not swallowed by LangChain's callback manager; every other failure of the handler is still
+only logged, never breaking the agent. `tool_errors()` is the `ToolNode(handle_tool_errors=...)`
+that turns `PolicyDenied` / `ApprovalRequired` into an error `ToolMessage` the model can read
+and re-raises `RunStopped`, so the graph halts with the exception surfaced to the caller.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import version
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphBubbleUp
+from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
 from langgraph.types import Command
 
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
+from ledger.hooks.errors import LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.sanitize import error_info
 from ledger.hooks.tools import ToolCall
+from ledger.integrations.refusals import is_denial, refusal_text
 from ledger.note import Signer
 
-__all__ = ["LedgerCallbackHandler"]
+__all__ = ["LedgerCallbackHandler", "tool_errors"]
+
+_log = logging.getLogger(__name__)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 SCHEMA = f"langchain-core@{version('langchain-core')}/callbacks"
 SOURCE = {"framework": "langchain", "integration": "langchain", "schema": SCHEMA}
@@ -48,10 +64,58 @@ def _decision(value: Any) -> tuple[str, Any]:
     return "approved", None
 
 
+def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
+    """Let live-control decisions through; log (never raise) any other failure of the handler.
+
+    The handler runs with `raise_error = True` so LangChain does not swallow a stop; recording
+    problems must still not break the agent, exactly as when LangChain swallowed them."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
+        try:
+            return method(*args, **kwargs)
+        except LiveControl:
+            raise
+        except Exception:
+            _log.warning("ledger callback %s failed", method.__name__, exc_info=True)
+            return None
+
+    return wrapper
+
+
+def tool_errors(fallback: bool | str | Callable[[Exception], str] | None = None
+                ) -> Callable[[Exception], str]:
+    """A `ToolNode(handle_tool_errors=...)` that knows the ledger's refusals.
+
+    `PolicyDenied` / `ApprovalRequired` become the error ToolMessage's content (rule ids,
+    reasons, and for an approval the approval_id, tool_call_id and args_hash), so the model's
+    next turn can recover. `RunStopped` is re-raised, so the graph halts and `invoke`/`stream`
+    raise it, whatever `fallback` says. Other errors: `fallback=None` is ToolNode's default
+    (argument errors to the model, the rest raised), `False` raises, `True` uses ToolNode's
+    template, a string or a callable gives the content.
+    """
+
+    def handle(error: Exception) -> str:
+        if is_denial(error):
+            assert isinstance(error, LiveControl)
+            return refusal_text(error)
+        if isinstance(error, LiveControl) or fallback is False:
+            raise error
+        if fallback is None:
+            if isinstance(error, ToolInvocationError):
+                return error.message
+            raise error
+        if fallback is True:
+            return TOOL_CALL_ERROR_TEMPLATE.format(error=repr(error))
+        return fallback if isinstance(fallback, str) else fallback(error)
+
+    return handle
+
+
 class LedgerCallbackHandler(BaseCallbackHandler):
     """Records LangChain callbacks into the current ledger run (or one run per graph call)."""
 
-    raise_error = False
+    raise_error = True  # only live-control decisions escape (see _observing)
     run_inline = True
 
     def __init__(self, run: Run | None = None, *, agent: str = "langgraph",
@@ -114,6 +178,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             call_id=str(run_id), source=SOURCE, correlation=self._corr(run_id, parent_run_id),
             raw=(SCHEMA, {"serialized": serialized, "metadata": meta, "request": request}))
 
+    @_observing
     def on_chat_model_start(self, serialized: dict[str, Any], messages: list[list[Any]], *,
                             run_id: UUID, parent_run_id: UUID | None = None,
                             tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
@@ -122,6 +187,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         self._llm_start(serialized, messages, run_id=run_id, parent_run_id=parent_run_id,
                         metadata=metadata, kwargs=kwargs)
 
+    @_observing
     def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID,
                      parent_run_id: UUID | None = None, tags: list[str] | None = None,
                      metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -129,6 +195,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         self._llm_start(serialized, prompts, run_id=run_id, parent_run_id=parent_run_id,
                         metadata=metadata, kwargs=kwargs)
 
+    @_observing
     def on_llm_end(self, response: LLMResult, *, run_id: UUID,
                    parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Usage from usage_metadata (or llm_output.token_usage), tool calls, finish reason."""
@@ -154,6 +221,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             source=SOURCE, correlation=self._corr(run_id, parent_run_id),
             raw=(SCHEMA, {"response": response.model_dump(mode="json")}))
 
+    @_observing
     def on_llm_error(self, error: BaseException, *, run_id: UUID,
                      parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """A failed model call is an llm.call.ended with an error."""
@@ -164,6 +232,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                 correlation=self._corr(run_id, parent_run_id))
 
     # -- tools -------------------------------------------------------------------------------
+    @_observing
     def on_tool_start(self, serialized: dict[str, Any], input_str: str, *, run_id: UUID,
                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
                       metadata: dict[str, Any] | None = None,
@@ -178,6 +247,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             raw=(SCHEMA, {"serialized": serialized, "input_str": input_str, "inputs": inputs,
                           "metadata": metadata}))
 
+    @_observing
     def on_tool_end(self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
                     **kwargs: Any) -> None:
         """Tool outcome (a ToolMessage is kept whole)."""
@@ -186,6 +256,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             self._ledger_run(run_id, parent_run_id).tool_ended(
                 call, result=output, source=SOURCE, correlation=self._corr(run_id, parent_run_id))
 
+    @_observing
     def on_tool_error(self, error: BaseException, *, run_id: UUID,
                       parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Tool failure; an interrupt raised inside a tool is an approval request instead."""
@@ -193,6 +264,8 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         if isinstance(error, GraphBubbleUp):
             self._interrupt(error, run_id, parent_run_id)
             status = "cancelled"
+        elif isinstance(error, LiveControl):  # a stop or denial: the body never ran
+            status = "refused"
         else:
             status = "error"
         if isinstance(call, ToolCall):
@@ -201,6 +274,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                 correlation=self._corr(run_id, parent_run_id))
 
     # -- chains, interrupts and resumes ------------------------------------------------------
+    @_observing
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
                        parent_run_id: UUID | None = None, tags: list[str] | None = None,
                        metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -209,12 +283,14 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         if parent_run_id is None and isinstance(inputs, Command) and inputs.resume is not None:
             self._resumed(inputs.resume, metadata or {})
 
+    @_observing
     def on_chain_end(self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
                      **kwargs: Any) -> None:
         """The root chain ending ends a run this handler started."""
         if parent_run_id is None:
             self._finish_root(run_id, "succeeded", None)
 
+    @_observing
     def on_chain_error(self, error: BaseException, *, run_id: UUID,
                        parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """GraphInterrupt is a pause for approval, not an error; anything else is error.raised."""
@@ -222,6 +298,10 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             self._interrupt(error, run_id, parent_run_id)
             if parent_run_id is None:
                 self._finish_root(run_id, "succeeded", None)
+            return
+        if isinstance(error, RunStopped):  # a halt, not an error: the run ends stopped
+            if parent_run_id is None:
+                self._finish_root(run_id, "stopped", error)
             return
         run = self._ledger_run(run_id, parent_run_id)
         if parent_run_id is None:

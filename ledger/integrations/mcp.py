@@ -8,22 +8,65 @@ the call fails closed with `LedgerUnavailable` when the intent cannot be recorde
 `tool.call.ended` with the `CallToolResult` (`isError` becomes status "error"), and the raw
 request and result are kept with the schema tag `mcp@<version>/call_tool`. Works with
 `mcp.ClientSession` and with `mcp.Client` (anything with an async `call_tool`).
+
+Live control (DESIGN §14), client side: when the hooks refuse the call at its acknowledgement,
+the request is never sent; a `RunStopped` is raised (the agent's run halts) and a
+`PolicyDenied` / `ApprovalRequired` is returned as an `isError` result with the rules, reasons
+and approval ids, the way the model sees any tool error. Server side: `surface_refusals` over a
+`@ledger.tool` under `@server.tool()` makes the server answer `isError` with the refusal's line
+(the SDK would otherwise hide it behind "Error executing tool"). The client never turns a
+server's text into a stop: that text is the server's claim; the client's own run halts only on
+a stop its own hooks see.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
+from collections.abc import Callable
 from importlib.metadata import version
-from typing import Any
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent
 
 from ledger.hooks.context import current_run
-from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.integrations.refusals import refusal_text
 
-__all__ = ["LedgerMCPSession"]
+__all__ = ["LedgerMCPSession", "surface_refusals"]
 
 SCHEMA = f"mcp@{version('mcp')}/call_tool"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def surface_refusals(fn: _F) -> _F:
+    """Server side: a ledger refusal in a tool becomes a `ToolError` carrying its line.
+
+    MCPServer answers a `ToolError` with `isError` and the message; any other exception is
+    a crash whose text it withholds, so without this the client would only see "Error executing
+    tool". Stack it as `@server.tool()` / `@surface_refusals` / `@ledger.tool(...)`."""
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def awrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except LiveControl as exc:
+                raise ToolError(refusal_text(exc)) from exc
+
+        return awrapper  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LiveControl as exc:
+            raise ToolError(refusal_text(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 class LedgerMCPSession:
@@ -58,6 +101,11 @@ class LedgerMCPSession:
         except asyncio.CancelledError as exc:
             run.tool_ended(call, status="cancelled", error=exc, source=source)
             raise
+        except LiveControl as exc:  # refused at the ack; the hooks recorded the refusal
+            if isinstance(exc, RunStopped):
+                raise
+            return CallToolResult(content=[TextContent(type="text", text=refusal_text(exc))],
+                                  is_error=True)
         except Exception as exc:
             if not self._fail_open:
                 refusal = LedgerUnavailable(

@@ -10,6 +10,15 @@
 * Human-in-the-loop: `record_interruptions(result)` turns `result.interruptions` into
   `approval.requested`, and `approve`/`reject` wrap `RunState.approve/reject` so the decision is
   recorded with the approver's identity, bound to the call's `call_id` and args hash.
+* Live control (DESIGN §14): the SDK turns a tool's exception into text for the model (its
+  default `failure_error_function`), which would swallow a stop, and wraps any other exception
+  from a tool or a tool hook in `UserError`. `tool_error` (a `failure_error_function`) and
+  `tool_error_formatter` (a `RunConfig.tool_error_formatter`, for tools left on the default)
+  give the model a denial's rules, reasons and approval ids. A stop is re-raised as
+  `AgentsRunStopped` (a `RunStopped` that is also the SDK's own `AgentsException`, which it lets
+  through unwrapped), so `Runner.run` raises it; the formatter cannot raise (the SDK logs and
+  drops its errors), so it notes the stop and `LedgerRunHooks` raises it before the next model
+  call or tool.
 """
 
 from __future__ import annotations
@@ -17,24 +26,29 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import uuid
 from collections.abc import Iterable
 from importlib.metadata import version
 from typing import Any
 
-from agents import RunHooks, TracingProcessor
+from agents import RunContextWrapper, RunHooks, TracingProcessor
+from agents.exceptions import AgentsException
 from agents.items import ModelResponse, ToolApprovalItem
+from agents.run_config import ToolErrorFormatterArgs
+from agents.tool import default_tool_error_function
 from agents.tracing import Span, Trace
 
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
-from ledger.hooks.errors import LedgerUnavailable
+from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import ACK_TIMEOUT, get_writer
 from ledger.hooks.tools import ToolCall
+from ledger.integrations.refusals import refusal_text
 from ledger.note import Signer
 
-__all__ = ["LedgerRunHooks", "LedgerTracingProcessor", "approve", "record_interruptions",
-           "reject"]
+__all__ = ["AgentsRunStopped", "LedgerRunHooks", "LedgerTracingProcessor", "approve",
+           "record_interruptions", "reject", "tool_error", "tool_error_formatter"]
 
 SCHEMA = f"openai-agents@{version('openai-agents')}/span_data"
 HOOKS_SCHEMA = f"openai-agents@{version('openai-agents')}/run_hooks"
@@ -56,6 +70,44 @@ def _model_name(agent: Any) -> str | None:
     return model if isinstance(model, str) else getattr(model, "model", None)
 
 
+class AgentsRunStopped(RunStopped, AgentsException):
+    """A `RunStopped` the SDK re-raises as it is (it wraps foreign exceptions in `UserError`)."""
+
+
+def _halt(stop: RunStopped) -> AgentsRunStopped:
+    if isinstance(stop, AgentsRunStopped):
+        return stop
+    halted = AgentsRunStopped(stop.run_id, stop.stop, stop.where)
+    halted.__cause__ = stop
+    return halted
+
+
+# Stops the formatter saw, by ledger run, until that run's hooks raise them (the SDK logs and
+# drops a formatter's exception, so it cannot halt the run itself).
+_stops: dict[uuid.UUID | None, RunStopped] = {}
+
+
+def tool_error(ctx: RunContextWrapper[Any], error: Exception) -> str:
+    """`function_tool(failure_error_function=tool_error)`: ledger refusals in the model's words.
+
+    A denial becomes the tool's output, so the model can recover; a stop is raised, unwrapped
+    by the SDK, out of `Runner.run`. Other errors get the SDK's default text."""
+    if isinstance(error, RunStopped):
+        raise _halt(error)
+    if isinstance(error, LiveControl):
+        return refusal_text(error)
+    return default_tool_error_function(ctx, error)
+
+
+def tool_error_formatter(args: ToolErrorFormatterArgs[Any]) -> str | None:
+    """`RunConfig(tool_error_formatter=...)`: the same, for tools left on the SDK's default.
+
+    A stop is noted for `LedgerRunHooks`, which raises it before anything else of the run."""
+    if isinstance(args.error, RunStopped):
+        _stops[args.error.run_id] = args.error
+    return refusal_text(args.error) if isinstance(args.error, LiveControl) else None
+
+
 class LedgerRunHooks(RunHooks[Any]):
     """Records model and tool calls of the current `ledger.run(...)` (or of `run=`)."""
 
@@ -68,10 +120,18 @@ class LedgerRunHooks(RunHooks[Any]):
     def _current(self) -> Run | None:
         return self._run or current_run()
 
+    def _halt_if_stopped(self) -> Run | None:
+        """Raise the stop a tool of this run met (see `tool_error`); else the current run."""
+        run = self._current()
+        stop = _stops.pop(run.run_id if run is not None else None, None)
+        if stop is not None:
+            raise _halt(stop)
+        return run
+
     async def on_llm_start(self, context: Any, agent: Any, system_prompt: str | None,
                            input_items: list[Any]) -> None:
-        """Record llm.call.started with the instructions and input items."""
-        run = self._current()
+        """Record llm.call.started; a stopped run halts here, before the model is called."""
+        run = self._halt_if_stopped()
         if run is not None:
             self._llm[id(agent)] = run.llm_started(
                 model=_model_name(agent), request={"system": system_prompt, "input": input_items},
@@ -94,7 +154,7 @@ class LedgerRunHooks(RunHooks[Any]):
 
     async def on_tool_start(self, context: Any, agent: Any, tool: Any) -> None:
         """Record the tool's intent before it runs; fail closed if it cannot be made durable."""
-        run = self._current()
+        run = self._halt_if_stopped()
         if run is None:
             return
         call_id = getattr(context, "tool_call_id", None)
@@ -107,6 +167,11 @@ class LedgerRunHooks(RunHooks[Any]):
             return
         try:
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
+        except LiveControl as exc:  # refused at the ack; the hooks recorded the refusal
+            self._tools.pop(call.tool_call_id, None)
+            if isinstance(exc, RunStopped):
+                raise _halt(exc) from None
+            raise  # a denial here has no tool output to become: fail closed, abort the run
         except Exception:
             refusal = LedgerUnavailable(f"the intent of tool {tool.name!r} could not be "
                                         "recorded; stopping the run instead of running it")
@@ -128,8 +193,8 @@ class LedgerRunHooks(RunHooks[Any]):
             run.custom("openai_agents.handoff", from_agent=from_agent.name, to_agent=to_agent.name)
 
     async def on_agent_end(self, context: Any, agent: Any, output: Any) -> None:
-        """The agent's final output is a message.output."""
-        run = self._current()
+        """The agent's final output is a message.output (unless a tool of the run met a stop)."""
+        run = self._halt_if_stopped()
         if run is not None:
             run.message_output(output, origin=f"agent:{agent.name}")
 
