@@ -16,7 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from ledger.store.stops import StopRow
@@ -30,9 +30,9 @@ from tui.stopview import applying, scope_choices, stop_line
 __all__ = ["StopPanel"]
 
 HALTS = (
-    "A stop halts live agents on the ledger hooks at their next tool call, LLM call or approval "
-    "wait (they get ledger.RunStopped and the run ends `stopped`); new runs in a stopped scope "
-    "refuse to start. Pause ≠ revoke: credentials stay valid until revoked.\n"
+    "A stop halts agents on the ledger hooks at their next tool call, LLM call or approval wait "
+    "(ledger.RunStopped; the run ends `stopped`); new runs in the scope refuse to start. "
+    "Pause ≠ revoke: credentials stay valid until revoked.\n"
 )
 
 
@@ -47,19 +47,23 @@ class StopPanel(LedgerScreen):
     trace: RunTrace | None
 
     def compose_stop(self) -> ComposeResult:
-        """The Stop pane: who may stop, stops in force, scope, reason, typed confirmation."""
-        yield Static("", id="stop-who")
-        yield Static("", id="stop-active")
+        """The Stop pane: the hint line (always in view), then, scrolling: who may stop, the
+        stops in force, the scope, the reason and the typed confirmation."""
         if self.lapp.readonly:
             yield Static("read-only auditor mode: stopping is hidden", classes="muted")
-            return
-        yield RadioSet(id="stop-scope")
-        yield Input(placeholder="reason (recorded in the ledger)", id="stop-reason")
-        yield Input(placeholder="type STOP to confirm (RESUME lifts this scope)", id="stop-confirm")
-        yield Static("", id="stop-hint")
-        with Horizontal(classes="buttons"):
-            yield Button("Request stop", id="stop-button", variant="error")
-            yield Button("Resume", id="resume-button", variant="primary")
+        else:
+            yield Static("", id="stop-hint")
+        with VerticalScroll(id="stop-form"):
+            yield Static("", id="stop-who")
+            yield Static("", id="stop-active")
+            if self.lapp.readonly:
+                return
+            yield RadioSet(id="stop-scope")
+            yield Input(placeholder="reason (recorded in the ledger)", id="stop-reason")
+            yield Input(placeholder="type STOP to confirm (RESUME lifts it)", id="stop-confirm")
+            with Horizontal(id="stop-buttons"):
+                yield Button("Request stop", id="stop-button", variant="error")
+                yield Button("Resume", id="resume-button", variant="primary")
 
     def _tool(self) -> str | None:
         """The tool of the tool call the panel was opened on (None: opened on the run)."""
