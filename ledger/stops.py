@@ -36,11 +36,11 @@ from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import InputError, LedgerError
-from ledger.events import StopData, StopLiftedData
+from ledger.events import TENANT_PATTERN, StopData, StopLiftedData
 from ledger.hooks.errors import StopInfo
 from ledger.note import Signer
 from ledger.store.door import append, single_event
-from ledger.store.stops import stops_since
+from ledger.store.stops import StopRow, stops_since
 
 __all__ = [
     "StopRecorded",
@@ -49,6 +49,7 @@ __all__ = [
     "lift_stop",
     "parse_target",
     "request_stop",
+    "stop_info",
     "write_stop",
 ]
 
@@ -105,9 +106,11 @@ class _Authority:
 
 def parse_target(target: str) -> tuple[str, str]:
     """(kind, value) of a stop target (`run:<uuid>`, `agent:<name>[@<version>]`, `tenant:<t>`,
-    `tool:<glob>`, `model:<glob>`, `prompt:<name>/<version>`); InputError if malformed."""
+    `tool:<glob>`, `model:<glob>`, `prompt:<name>/<version>`); InputError if malformed or
+    holding control characters (a target is shown on operators' terminals and matched by
+    every agent: it is never anything but plain text)."""
     match = _TARGET.fullmatch(target)
-    if match is None or "\n" in target:
+    if match is None or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in target):
         raise InputError(
             f"stop target {target!r} must be run:ID, agent:NAME[@VERSION], tenant:T, "
             "tool:GLOB, model:GLOB or prompt:NAME/VERSION"
@@ -118,6 +121,8 @@ def parse_target(target: str) -> tuple[str, str]:
             return kind, str(uuid.UUID(value))
         except ValueError:
             raise InputError(f"stop target {target!r}: {value!r} is not a run id") from None
+    if kind == "tenant" and not re.match(TENANT_PATTERN, value):
+        raise InputError(f"stop target {target!r}: {value!r} is not a tenant name")
     if kind == "prompt" and "/" not in value:
         raise InputError(f"stop target {target!r} must be prompt:NAME/VERSION")
     return kind, value
@@ -131,9 +136,7 @@ def _ago(seconds: float) -> str:
     return f"{int(seconds)} s"
 
 
-def _run_facts(
-    conn: psycopg.Connection, run_id: uuid.UUID
-) -> tuple[str, datetime | None]:
+def _run_facts(conn: psycopg.Connection, run_id: uuid.UUID) -> tuple[str, datetime | None]:
     """(tenant, ended at or None) of a logged run; InputError when the log has no such run."""
     row = conn.execute(query("stop_run_head"), (run_id,)).fetchone()
     if row is None:
@@ -181,8 +184,9 @@ def _judge(
     problem = verify_stop(claim, signed, verifier)
     if problem is not None:
         raise StopRefused(f"{principal} may not {action} {target}: {problem}")
-    return _Authority("registry", in_force.digest, scope, None, signed.signing_key,
-                      signed.signature, issued)
+    return _Authority(
+        "registry", in_force.digest, scope, None, signed.signing_key, signed.signature, issued
+    )
 
 
 def write_stop(
@@ -195,7 +199,18 @@ def write_stop(
     caused_by: uuid.UUID | None = None,
     via: str = "cli",
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """Append one judged stop or lift through the write door, sequenced: (event id, run id)."""
+    """Append one judged stop or lift through the write door, sequenced: (event id, run id).
+
+    Only a role that may write control-plane events (the owner, a superuser, ledger_operator)
+    records one: a writer's would be refused by the sequencer after being acknowledged, so it
+    is refused here, before anything is written, in one line."""
+    row = conn.execute(query("stop_recorder")).fetchone()
+    if row is None or not row[1]:
+        who = row[0] if row else "?"
+        raise StopRefused(
+            f"role {who} may not record stops or lifts: only the ledger owner or a "
+            "ledger_operator role may (a writer never can)"
+        )
     kind = "run.stop.requested" if isinstance(data, StopData) else "run.stop.lifted"
     event = single_event(
         kind, data, tenant=tenant, principal={"initiating_user": who},
@@ -236,14 +251,23 @@ def request_stop(
     tenant: str | None = None,
     via: str = "cli",
     key: str | None = None,
+    target_tool_call_id: str | None = None,
+    caused_by: uuid.UUID | None = None,
 ) -> StopRecorded:
-    """Record a stop of `target` (judged, signed when a registry is in force), sequenced."""
+    """Record a stop of `target` (judged, signed when a registry is in force), sequenced.
+
+    `signer` (else `key`, else the principal's `ledger keys approver` key) signs under a
+    registry; `tenant` defaults to the run's (run targets), the target's (tenant targets) or
+    settings.tenant. The TUI passes the call it stopped at (`target_tool_call_id`) and the
+    event it was looking at (`caused_by`, kept as correlation)."""
     tenant, run_id, ended = _tenant_of(conn, settings, target, tenant)
     auth = _judge(conn, settings, root, action="stop", principal=requested_by, target=target,
                   tenant=tenant, reason=reason, signer=signer, key=key)  # fmt: skip
     data = StopData(requested_by=requested_by, reason=reason, target=target,
-                    target_run_id=run_id, **auth.fields())  # fmt: skip
-    event_id, own_run = write_stop(conn, settings, data, tenant=tenant, who=requested_by, via=via)
+                    target_run_id=run_id, target_tool_call_id=target_tool_call_id,
+                    **auth.fields())  # fmt: skip
+    event_id, own_run = write_stop(conn, settings, data, tenant=tenant, who=requested_by,
+                                   caused_by=caused_by, via=via)  # fmt: skip
     note = None
     if ended is not None:
         age = (datetime.now(UTC) - ended).total_seconds()
@@ -281,20 +305,21 @@ def lift_stop(
                         auth.signature is not None, lifts=lifts)  # fmt: skip
 
 
+def stop_info(row: StopRow) -> StopInfo:
+    """The StopInfo (what RunStopped carries) of one `ledger_stops_since` row."""
+    return StopInfo(
+        target=row.target, requested_by=row.requested_by, reason=row.reason,
+        stop_event_id=row.stop_event_id, authority=row.authority or "asserted",
+        recorded_at=row.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        origin=row.origin,
+        extra={"target_run_id": str(row.target_run_id)} if row.target_run_id else {},
+    )  # fmt: skip
+
+
 def active_stops(
     conn: psycopg.Connection, settings: Settings, origins: Sequence[str] | None = None
 ) -> list[StopInfo]:
     """The stops in force in `origins` (None: every log the caller may see), oldest first."""
     del settings  # the read API scopes by the caller's role; kept for one call shape
     _, rows = stops_since(conn, origins, 0)
-    return [
-        StopInfo(
-            target=r.target, requested_by=r.requested_by, reason=r.reason,
-            stop_event_id=r.stop_event_id, authority=r.authority or "asserted",
-            recorded_at=r.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            origin=r.origin,
-            extra={"target_run_id": str(r.target_run_id)} if r.target_run_id else {},
-        )
-        for r in rows
-        if not r.lifted
-    ]
+    return [stop_info(r) for r in rows if not r.lifted]
