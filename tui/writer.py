@@ -54,15 +54,26 @@ class Writer:
             tags=tags,
         )
 
-    def stop(self, tenant: str, *, target: str, reason: str) -> StopDone:
+    def stop(
+        self,
+        tenant: str,
+        *,
+        target: str,
+        reason: str,
+        caused_by: str | None = None,
+        tool_call_id: str | None = None,
+    ) -> StopDone:
         """Stop a scope (`run:`, `agent:NAME[@VERSION]`, `tenant:`, `tool:`) exactly as `ledger
         stop` does (ledger.stops.request_stop): under a registry in force (judged by the
         session's trust root) the user needs a `stop` grant and signs the claim with their
         approver key (`ledger keys approver NAME`); otherwise StopRefused and nothing is
-        written. Without a trust root or registry it is recorded as asserted."""
+        written. Without a trust root or registry it is recorded as asserted. `caused_by` is
+        the event the panel was opened on, `tool_call_id` its tool call (evidence only)."""
         return self.data.call(
             request_stop, self.data.settings, target=target, reason=reason,
             requested_by=self.user, root=self.root, tenant=tenant, via="tui",
+            target_tool_call_id=tool_call_id,
+            caused_by=uuid.UUID(caused_by) if caused_by else None,
         )  # fmt: skip
 
     def resume(self, tenant: str, *, target: str, reason: str) -> StopDone:

@@ -155,9 +155,17 @@ class StopPanel(LedgerScreen):
         from ledger.errors import LedgerError
 
         tenant = str(self.trace.docs[0].get("tenant", "default"))
-        call = writer.stop if action == "stop" else writer.resume
         try:
-            done = call(tenant, target=target, reason=reason)
+            if action == "stop":
+                data = (self.row.document().get("data") or {}) if self.row is not None else {}
+                at = self.row.event_id if self.row is not None else self.trace.first_event_id
+                # caused_by only on a run stop: live_record_stop (sql/queries/stops.sql) takes
+                # a missing target_run_id from caused_by's run, which a scope stop must not get
+                at = at if target.startswith("run:") else None
+                done = writer.stop(tenant, target=target, reason=reason, caused_by=at,
+                                   tool_call_id=data.get("tool_call_id"))  # fmt: skip
+            else:
+                done = writer.resume(tenant, target=target, reason=reason)
         except LedgerError as exc:  # not granted, no key, nothing to lift: nothing recorded
             self.post_message(StopRecorded(f"{action} refused: {exc}", refused=True))
             return
