@@ -93,10 +93,12 @@ class VerdictsRechecked(Message):
 
 @dataclass
 class SourceReady(Message):
-    """The timeline's new row source (a whole log, runs, or a filter) and its scope note."""
+    """The timeline's new row source (a whole log, runs, or a filter), its scope note and,
+    for one run, who stopped it and the stops in force on it (empty: none)."""
 
     source: Source
     note: str
+    halt: Text = field(default_factory=Text)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 import psycopg
 from rich.text import Text
 
@@ -24,6 +25,7 @@ __all__ = [
     "STATUS_STYLE",
     "active_stops",
     "applying",
+    "run_stop_note",
     "scope_choices",
     "stop_line",
     "stopped_by",
@@ -102,3 +104,22 @@ def applying(
     if agent:
         names |= {f"agent:{agent}"} | ({f"agent:{agent}@{version}"} if version else set())
     return [s for s in stops if s.origin == origin and s.target in names]
+
+
+def run_stop_note(conn: psycopg.Connection, run_id: str, *, hide_time: bool = False) -> Text:
+    """One line for the timeline of one run (`ledger tui --run`): who stopped it, and the stops
+    in force that apply to it; empty when neither (the title stays as it was)."""
+    from ledger.store.read import run_events
+    from ledger.store.stops import stops_since as _since
+
+    stored = run_events(conn, uuid.UUID(run_id))
+    if not stored:
+        return Text()
+    docs = [orjson.loads(s.body) for s in stored]
+    parts: list[Text] = []
+    if (stopped := stopped_by(docs)) is not None:
+        parts.append(literal(stopped, style="bold magenta"))
+    rows = [r for r in _since(conn, None, 0)[1] if not r.lifted]
+    parts += [stop_line(r, hide_time=hide_time) for r in
+              applying(rows, run_id, docs, stored[-1].origin)]  # fmt: skip
+    return Text(" │ ").join(parts)

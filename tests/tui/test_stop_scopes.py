@@ -124,7 +124,9 @@ def test_board_and_trace_show_a_stopped_run_and_the_stops_in_force(
 ) -> None:
     ref = {"target": "agent:ops-agent", "requested_by": HOSTILE, "reason": "refund storm",
            "authority": "asserted"}  # fmt: skip
-    append(ledger_conn, ledger_settings, _run("halted", stopped_by=ref))
+    events = _run("halted", stopped_by=ref)
+    append(ledger_conn, ledger_settings, events)
+    halted = str(events[0].run_id)
     request_stop(ledger_conn, ledger_settings, target="tool:payments.*", reason=HOSTILE,
                  requested_by="dana")  # fmt: skip
 
@@ -143,6 +145,16 @@ def test_board_and_trace_show_a_stopped_run_and_the_stops_in_force(
         )
 
     play(make_app(), scenario)
+
+    async def timeline(pilot: Any) -> None:  # `ledger tui --run RUN_ID` opens this
+        assert text_of(pilot, "#tl-title") == (
+            f"Timeline run {halted} │ 2 events │ stopped by ev[red]il[/red]\\x1b[2J (asserted) via "
+            "agent:ops-agent: refund storm │ ■ STOP agent:ops-agent by dana (asserted): again"
+        )
+
+    request_stop(ledger_conn, ledger_settings, target="agent:ops-agent", reason="again",
+                 requested_by="dana")  # fmt: skip
+    play(make_app(run_id=halted), timeline)
 
 
 def test_stop_this_run_signed_then_resume_without_a_grant_is_refused(

@@ -158,10 +158,11 @@ class StopPanel(LedgerScreen):
         try:
             if action == "stop":
                 data = (self.row.document().get("data") or {}) if self.row is not None else {}
-                at = self.row.event_id if self.row is not None else self.trace.first_event_id
                 # caused_by only on a run stop: live_record_stop (sql/queries/stops.sql) takes
                 # a missing target_run_id from caused_by's run, which a scope stop must not get
-                at = at if target.startswith("run:") else None
+                at = None
+                if target.startswith("run:"):
+                    at = self.row.event_id if self.row is not None else self.trace.first_event_id
                 done = writer.stop(tenant, target=target, reason=reason, caused_by=at,
                                    tool_call_id=data.get("tool_call_id"))  # fmt: skip
             else:
