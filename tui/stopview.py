@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from typing import Any
 
 import orjson
@@ -95,15 +96,20 @@ def scope_choices(
 def applying(
     stops: Sequence[StopRow], run_id: str, docs: Sequence[dict[str, Any]], origin: str
 ) -> list[StopRow]:
-    """The active stops that name this run, its agent (and version), its tenant, or a tool it
-    called, in the run's own log (a stop applies to its tenant only)."""
+    """The active stops that name this run, its agent (and version), its tenant, or (a glob
+    matching) a tool it called, in the run's own log (a stop applies to its tenant only)."""
     tenant, agent, version = _facts(docs)
     tools = {str((d.get("data") or {}).get("tool")) for d in docs
              if d.get("type") == "tool.call.started"}  # fmt: skip
-    names = {f"run:{run_id}", f"tenant:{tenant}"} | {f"tool:{t}" for t in tools}
+    names = {f"run:{run_id}", f"tenant:{tenant}"}
     if agent:
         names |= {f"agent:{agent}"} | ({f"agent:{agent}@{version}"} if version else set())
-    return [s for s in stops if s.origin == origin and s.target in names]
+
+    def hits(target: str) -> bool:  # tool targets are globs on the tools the run called
+        glob = target.removeprefix("tool:")
+        return target in names or (glob != target and any(fnmatchcase(t, glob) for t in tools))
+
+    return [s for s in stops if s.origin == origin and hits(s.target)]
 
 
 def run_stop_note(conn: psycopg.Connection, run_id: str, *, hide_time: bool = False) -> Text:

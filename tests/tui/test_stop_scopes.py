@@ -194,3 +194,30 @@ def test_stop_this_run_signed_then_resume_without_a_grant_is_refused(
     play(make_app(user="ivan", trust_root=authority.root), stop_then_resume)
     assert _stops(ledger_conn) == [(f"run:{run_id}", run_id, "ivan", None)]
     assert events_of_type(ledger_conn, "run.stop.lifted") == []
+
+
+def test_the_stops_that_apply_to_a_run() -> None:
+    """Run, agent, agent@version, tenant and tool-glob stops of the run's own log apply; another
+    agent, another version, a tool it never called, or another tenant's log do not."""
+    from datetime import UTC, datetime
+
+    from ledger.store.stops import StopRow
+    from tui.stopview import applying
+
+    run = str(uuid.uuid4())
+    docs = [
+        {"type": "run.started", "tenant": "t1", "agent": {"name": "a", "version": "1"}},
+        {"type": "tool.call.started", "data": {"tool": "payments.refund"}},
+    ]
+
+    def stop(target: str, origin: str = "log/t1") -> StopRow:
+        return StopRow(1, origin, target, None, uuid.uuid4(), "x", "r", "asserted",
+                       datetime.now(UTC), False)  # fmt: skip
+
+    stops = [stop(t) for t in (f"run:{run}", "agent:a", "agent:a@1", "agent:a@2", "agent:b",
+                               "tenant:t1", "tool:payments.*", "tool:email.*")]  # fmt: skip
+    stops.append(stop("tenant:t1", origin="log/t2"))
+    assert [(s.target, s.origin) for s in applying(stops, run, docs, "log/t1")] == [
+        (f"run:{run}", "log/t1"), ("agent:a", "log/t1"), ("agent:a@1", "log/t1"),
+        ("tenant:t1", "log/t1"), ("tool:payments.*", "log/t1"),
+    ]  # fmt: skip
