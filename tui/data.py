@@ -25,7 +25,9 @@ from ledger.db.connect import connect
 from ledger.store import board as store
 from ledger.store.board import EventKey, OpenApproval, RunMark, VerdictSet
 from ledger.store.read import RunSummary, latest_checkpoint, list_runs, origins
+from ledger.store.stops import StopRow
 from tui.rows import Row, row_from_stored
+from tui.stopview import active_stops
 from tui.verdicts import VerdictState, judge
 
 __all__ = [
@@ -175,6 +177,7 @@ class BoardData:
     chain: dict[str, int]  # origin -> latest checkpoint size
     total_runs: int
     backlog: Backlog | None = None  # intake waiting (ledger.backlog), shown in the header
+    stops: list[StopRow] = field(default_factory=list)  # the stops in force (banner)
 
 
 @dataclass
@@ -231,7 +234,8 @@ class LedgerData:
             if flt.matches(r, verdict):
                 shown.append(BoardRun(r, verdict))
         backlog = self.call(read_backlog)
-        return BoardData(shown[:limit], approvals, chain, len(runs), backlog)
+        stops = self.call(active_stops)
+        return BoardData(shown[:limit], approvals, chain, len(runs), backlog, stops)
 
     def origin_size(self, origin: str) -> int:
         """Number of events in one log."""

@@ -11,13 +11,14 @@ burst collapses into its newest value (Toolong's `SizeChanged` pattern).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from ledger.store.stops import StopRow
     from tui.data import BoardData, Source
     from tui.inspect import EventDetail, RunTrace
     from tui.rows import Row
@@ -92,10 +93,12 @@ class VerdictsRechecked(Message):
 
 @dataclass
 class SourceReady(Message):
-    """The timeline's new row source (a whole log, runs, or a filter) and its scope note."""
+    """The timeline's new row source (a whole log, runs, or a filter), its scope note and,
+    for one run, who stopped it and the stops in force on it (empty: none)."""
 
     source: Source
     note: str
+    halt: Text = field(default_factory=Text)
 
 
 @dataclass
@@ -124,16 +127,19 @@ class JumpResolved(Message):
 # ---------------------------------------------------------------------- trace / stop / undo
 @dataclass
 class TraceLoaded(Message):
-    """Trace and stop facts of the run (None: run not found)."""
+    """Trace and stop facts of the run (None: run not found), and the stops in force."""
 
     trace: RunTrace | None
+    stops: list[StopRow] = field(default_factory=list)
 
 
 @dataclass
 class StopRecorded(Message):
-    """A stop (or, in an exercise, its dry-run decision) was recorded; `text` says which."""
+    """A stop or lift (or, in an exercise, its dry-run decision) was recorded, or refused
+    (`refused`: nothing was recorded); `text` says which."""
 
     text: str
+    refused: bool = False
 
 
 @dataclass

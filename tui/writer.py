@@ -1,11 +1,11 @@
-"""The TUI's write side: annotations, stop requests, and seeding an exercise scenario.
+"""The TUI's write side: annotations, stops and lifts, and seeding an exercise scenario.
 
 Why a module of its own: `ledger tui --readonly` must not be able to write, and the surest way
 is that a read-only session never even imports a write API. This is the only tui module that
-imports `ledger.operator` and the write door; the app hands it out through `LedgerApp.writer()`,
-which refuses in read-only mode, so a read-only session never loads it (tests/tui checks
-`sys.modules`). (The undo approve/apply calls of tui.actions are the replay layer's and are
-imported only inside the write worker that runs them.)
+imports `ledger.operator`, `ledger.stops` and the write door; the app hands it out through
+`LedgerApp.writer()`, which refuses in read-only mode, so a read-only session never loads it
+(tests/tui checks `sys.modules`). (The undo approve/apply calls of tui.actions are the replay
+layer's and are imported only inside the write worker that runs them.)
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from ledger.authority.decide import SignedDecision
 from ledger.authority.trust import TrustRoot
 from ledger.events import EventBase
-from ledger.operator import AnnotationKind, Recorded, record_annotation, record_stop
+from ledger.operator import AnnotationKind, Recorded, record_annotation
+from ledger.stops import StopRecorded as StopDone
+from ledger.stops import lift_stop, request_stop
 from ledger.store.door import append
 from tui.data import LedgerData
 
@@ -56,25 +58,31 @@ class Writer:
         self,
         tenant: str,
         *,
-        target_event_id: str,
-        tool_call_id: str | None,
+        target: str,
         reason: str,
-        tool: str | None = None,
-    ) -> Recorded:
-        """A stop request for a run or one of its tool calls (`ledger.operator.record_stop`),
-        judged by the registry in force under the session's trust root (StopRefused if not
-        granted; recorded as asserted when there is no trust root or registry)."""
+        caused_by: str | None = None,
+        tool_call_id: str | None = None,
+    ) -> StopDone:
+        """Stop a scope (`run:`, `agent:NAME[@VERSION]`, `tenant:`, `tool:`) exactly as `ledger
+        stop` does (ledger.stops.request_stop): under a registry in force (judged by the
+        session's trust root) the user needs a `stop` grant and signs the claim with their
+        approver key (`ledger keys approver NAME`); otherwise StopRefused and nothing is
+        written. Without a trust root or registry it is recorded as asserted. `caused_by` is
+        the event the panel was opened on, `tool_call_id` its tool call (evidence only)."""
         return self.data.call(
-            record_stop,
-            self.data.settings,
-            tenant=tenant,
-            requested_by=self.user,
-            reason=reason,
-            target_event_id=uuid.UUID(target_event_id),
-            tool_call_id=tool_call_id,
-            tool=tool,
-            root=self.root,
-        )
+            request_stop, self.data.settings, target=target, reason=reason,
+            requested_by=self.user, root=self.root, tenant=tenant, via="tui",
+            target_tool_call_id=tool_call_id,
+            caused_by=uuid.UUID(caused_by) if caused_by else None,
+        )  # fmt: skip
+
+    def resume(self, tenant: str, *, target: str, reason: str) -> StopDone:
+        """Lift the active stops of exactly `target` (`ledger resume`, ledger.stops.lift_stop),
+        judged like a stop but against `resume` grants."""
+        return self.data.call(
+            lift_stop, self.data.settings, target=target, reason=reason,
+            lifted_by=self.user, root=self.root, tenant=tenant, via="tui",
+        )  # fmt: skip
 
     def seed(self, events: Sequence[EventBase]) -> int:
         """Append a scenario's events through the write door and sequence them; how many."""

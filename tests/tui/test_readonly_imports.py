@@ -19,6 +19,7 @@ from ledger.config import Settings
 
 WRITE_MODULES = (
     "ledger.operator",
+    "ledger.stops",
     "ledger.store.door",
     "ledger.store.append",
     "replay.undo.executor",

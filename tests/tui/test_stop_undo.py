@@ -56,8 +56,8 @@ def test_stop_is_recorded_with_typed_confirmation(
 def test_stop_not_granted_by_the_registry_is_refused_and_not_recorded(
     ledger_conn: psycopg.Connection, seeded: dict[str, str], make_app: Any, authority: Authority
 ) -> None:
-    authority.publish(
-        principals=[authority.person("ivan", "sre", key=False)],
+    authority.publish(  # issue 16: a stop under a registry is signed with the approver key
+        principals=[authority.person("ivan", "sre")],
         stop=[{"roles": ["sre"], "scopes": ["tenant:default"]}],
     )
 
@@ -81,6 +81,7 @@ def test_stop_not_granted_by_the_registry_is_refused_and_not_recorded(
     assert [(s["data"]["authority"], s["data"]["authorised"]) for s in stops] == [
         ("registry", True)
     ]
+    assert stops[0]["data"]["signature"] and stops[0]["data"]["signing_key"]  # signed by ivan
 
 
 async def scenario_granted(pilot: Any) -> None:
@@ -93,7 +94,10 @@ async def scenario_granted(pilot: Any) -> None:
     await type_text(pilot, "STOP")
     await pilot.press("enter")
     await settle(pilot)
-    assert "run.stop.requested recorded in the ledger (registry)" in _notes(pilot)
+    done = [n for n in _notes(pilot) if n.startswith("run.stop.requested recorded")]
+    assert len(done) == 1, _notes(pilot)  # the incident run ended long ago: the service says so
+    assert done[0].startswith("run.stop.requested recorded in the ledger (registry): run:")
+    assert done[0].endswith(" ago: nothing to halt") and " · already ended " in done[0]
 
 
 def test_undo_plan_dry_run(seeded: dict[str, str], make_app: Any) -> None:

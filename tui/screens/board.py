@@ -11,6 +11,7 @@ import uuid
 from typing import ClassVar
 
 import psycopg
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,9 +19,10 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ledger.errors import LedgerError
 from tui.data import BoardData, parse_filter
-from tui.literal import literal, markup_safe
+from tui.literal import literal, markup_safe, shown
 from tui.messages import BoardLoaded, Notice, VerdictsRechecked
 from tui.screens.common import LedgerScreen
+from tui.stopview import STATUS_STYLE, stop_line
 from tui.verdicts import VerdictState, recheck
 
 __all__ = ["BoardScreen"]
@@ -64,6 +66,7 @@ class BoardScreen(LedgerScreen):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield Static("chain: loading…", id="chain-status")
+        yield Static("", id="stops-banner", classes="hidden")
         yield Input(
             placeholder="filter runs: agent:x user:y status:failed verdict:fail since:…",
             id="board-filter",
@@ -157,7 +160,7 @@ class BoardScreen(LedgerScreen):
                 literal(r.agent or "-"),
                 literal(r.initiating_user or "-"),
                 r.started_at[:19].replace("T", " "),
-                literal(r.status),
+                literal(r.status, style=STATUS_STYLE.get(r.status, "")),
                 str(r.event_count),
                 verdict,
                 literal(r.origin.rsplit("/", 1)[-1]),
@@ -177,7 +180,17 @@ class BoardScreen(LedgerScreen):
                 key=f"{a.origin}/{a.seq}",
             )
         self.query_one("#chain-status", Static).update(self._chain_line(board))
+        self._show_stops(board)
         self._start_recheck(board)
+
+    def _show_stops(self, board: BoardData) -> None:
+        """The stops in force, one line each, above the runs (hidden when there are none)."""
+        banner = self.query_one("#stops-banner", Static)
+        banner.set_class(not board.stops, "hidden")
+        lines = Text("\n").join(
+            stop_line(s, hide_time=bool(self.lapp.snapshot)) for s in board.stops
+        )
+        banner.update(shown(lines))
 
     def _chain_line(self, board: BoardData) -> str:
         lapp = self.lapp

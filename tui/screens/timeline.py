@@ -83,6 +83,7 @@ class TimelineScreen(LedgerScreen):
         self.origin = origin or ""
         self.source: Source | None = None
         self.scope_note = ""
+        self.stop_note = Text()
         self.cursor_row: Row | None = None
 
     def compose(self) -> ComposeResult:
@@ -125,12 +126,18 @@ class TimelineScreen(LedgerScreen):
             scope = f"{len(self.runs)} run(s)" if self.runs else self.origin
             source = KeySource(keys, title=scope, truncated=truncated)
         note = "" if cond == "none" else f"{cond}={value!r}"
-        self.post_message(SourceReady(source, note))
+        stop = Text()
+        if len(self.runs) == 1:  # `ledger tui --run`: is it stopped, is a stop in force on it
+            from tui.stopview import run_stop_note
+
+            stop = data.call(run_stop_note, self.runs[0], hide_time=bool(self.lapp.snapshot))
+        self.post_message(SourceReady(source, note, stop))
 
     @on(SourceReady)
     def _set_source(self, message: SourceReady) -> None:
         source = self.source = message.source
         self.scope_note = message.note
+        self.stop_note = message.halt
         log = self.query_one(EventLog)
         log.reset(source.count())
         self.on_resize()
@@ -148,6 +155,7 @@ class TimelineScreen(LedgerScreen):
             Text.assemble(
                 ("Timeline", "bold"),
                 literal(f" {what} │ {self.source.count():,} events{extra}{mode}"),
+                *((" │ ", self.stop_note) if self.stop_note.plain else ()),
             )
         )
 

@@ -1,10 +1,11 @@
 """Trace / Stop / Undo for one run (or one tool call of it): the seed question made concrete.
 
-Trace: who initiated, versions in force, run chain and inclusion proof. Stop: who may stop it
-(computed from the ledger's roles and the published policy, see tui.inspect) and a typed
-confirmation that records `run.stop.requested`. Undo: the plan from replay.undo with per-step
-badges, residue, windows and eligible approvers; dry run with read-only probes. In an exercise
-both stop and undo are dry runs recorded as decisions in the exercise namespace.
+Trace: who initiated, versions in force, run chain and inclusion proof, who stopped it. Stop
+(tui.screens.stoppanel): who may stop it, the stops in force, a scope and a typed confirmation
+that records the stop (or its lift) through ledger.stops, as `ledger stop` does. Undo: the plan
+from replay.undo with per-step badges, residue, windows and eligible approvers; dry run with
+read-only probes. In an exercise both stop and undo are dry runs recorded as decisions in the
+exercise namespace.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Button, DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from tui.inspect import RunTrace
 from tui.literal import literal, shown
-from tui.messages import PlanReady, StopRecorded, TraceLoaded, UndoNote
+from tui.messages import PlanReady, TraceLoaded, UndoNote
 from tui.rows import Row
-from tui.screens.common import LedgerScreen, PromptScreen
+from tui.screens.common import PromptScreen
+from tui.screens.stoppanel import StopPanel
+from tui.stopview import stopped_by
 
 __all__ = ["TraceStopUndoScreen"]
 
@@ -34,7 +37,7 @@ _EFFECT = {
 }
 
 
-class TraceStopUndoScreen(LedgerScreen):
+class TraceStopUndoScreen(StopPanel):
     """Three tabs over one run."""
 
     WRITE_ACTIONS = frozenset({"stop", "approve", "apply"})
@@ -61,14 +64,7 @@ class TraceStopUndoScreen(LedgerScreen):
             with TabPane("Trace", id="trace"):
                 yield VerticalScroll(Static("tracing…", id="trace-body"))
             with TabPane("Stop", id="stop"):
-                yield Static("", id="stop-who")
-                if not self.lapp.readonly:
-                    yield Input(placeholder="reason (recorded in the ledger)", id="stop-reason")
-                    yield Input(placeholder="type STOP to confirm", id="stop-confirm")
-                    yield Static("", id="stop-hint")
-                    yield Button("Request stop", id="stop-button", variant="error")
-                else:
-                    yield Static("read-only auditor mode: stopping is hidden", classes="muted")
+                yield from self.compose_stop()
             with TabPane("Undo", id="undo"):
                 yield Static(
                     "P: generate the undo plan · y: dry run (read-only probes)", id="undo-note"
@@ -99,17 +95,17 @@ class TraceStopUndoScreen(LedgerScreen):
         self.query_one("#stop-reason", Input).focus()
         self.query_one("#stop-hint", Static).update("type the reason, then enter")
 
-    @on(Input.Submitted, "#stop-reason")
-    def _reason_submitted(self) -> None:
-        self.query_one("#stop-confirm", Input).focus()
-        self.query_one("#stop-hint", Static).update("reason noted: now type STOP and press enter")
-
     # ------------------------------------------------------------------ trace
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False, description="Tracing")
     def load_trace(self) -> None:
         from tui.inspect import run_trace
+        from tui.stopview import active_stops
 
-        self.post_message(TraceLoaded(self.lapp.data.call(run_trace, self.run_id)))
+        trace = self.lapp.data.call(run_trace, self.run_id)
+        self.post_message(TraceLoaded(trace, self.lapp.data.call(active_stops)))
+
+    def reload_after_stop(self) -> None:
+        self.load_trace()
 
     @on(TraceLoaded)
     def _show_trace(self, message: TraceLoaded) -> None:
@@ -129,6 +125,8 @@ class TraceStopUndoScreen(LedgerScreen):
             f"{trace.agent}\n{'status':<22}{trace.status} · {trace.events} events · "
             f"{trace.origin}\n"
         )
+        if (stopped := stopped_by(trace.docs)) is not None:
+            body.append(f"{'':<22}{stopped}\n", style="bold magenta")
         for key in ("prompt_version", "model", "policy_hash", "tool_contract_digest"):
             body.append(f"{key:<22}", style="dim")
             body.append(f"{trace.versions.get(key, '-')}\n")
@@ -142,85 +140,7 @@ class TraceStopUndoScreen(LedgerScreen):
         for tool in trace.tool_calls or ["none"]:
             body.append(f"  {tool}\n")
         self.query_one("#trace-body", Static).update(shown(body))
-        who = Text()
-        who.append("Who may stop this run ", style="bold")
-        who.append(f"(initiator + roles {', '.join(trace.stop_roles)}):\n", style="dim")
-        for person in trace.may_stop or ["nobody found — escalate"]:
-            who.append(f"  • {person}\n")
-        who.append(
-            "Pause ≠ revoke: a stop request halts the run; credentials stay valid until revoked.\n",
-            style="yellow",
-        )
-        if exercise is not None:
-            who.append(
-                "EXERCISE: stop is a dry run recorded as a decision.\n", style="bold magenta"
-            )
-        self.query_one("#stop-who", Static).update(shown(who))
-
-    # ------------------------------------------------------------------ stop
-    @on(Button.Pressed, "#stop-button")
-    def _stop_pressed(self) -> None:
-        self.action_stop()
-
-    @on(Input.Submitted, "#stop-confirm")
-    def _stop_submitted(self) -> None:
-        self.action_stop()
-
-    def action_stop(self) -> None:
-        if not self.lapp.writes_allowed() or self.trace is None:
-            return
-        if self.query_one("#stop-confirm", Input).value.strip() != "STOP":
-            self.notify("type STOP to confirm", severity="warning")
-            return
-        reason = self.query_one("#stop-reason", Input).value.strip() or "stopped from ledger tui"
-        target = self.row.event_id if self.row else self.trace.first_event_id
-        tool_call = tool = None
-        if self.row is not None:
-            data = self.row.document().get("data") or {}
-            tool_call, tool = data.get("tool_call_id"), data.get("tool")
-        self.set_focus(None)  # the form is done: keys go back to the screen's bindings
-        exercise = self.lapp.exercise
-        if exercise is not None:
-            exercise.mark("stop")
-            exercise.decide(self.lapp.user, f"stop requested (dry run): {reason}")
-        self.record_stop(target, tool_call, reason, tool)
-
-    @work(thread=True, group="writes", exit_on_error=False, description="Recording stop")
-    def record_stop(
-        self, target: str, tool_call: str | None, reason: str, tool: str | None = None
-    ) -> None:
-        """Record the stop (a dry-run decision in an exercise); answers with StopRecorded."""
-        assert self.trace is not None
-        writer = self.lapp.writer()
-        exercise = self.lapp.exercise
-        if exercise is not None:
-            writer.annotate(
-                exercise.tenant,
-                target_event_id=target,
-                target_run_id=self.run_id,
-                kind="note",
-                text=f"DRY RUN stop: {reason}",
-                tags=["exercise", "decision"],
-            )
-            msg = "exercise: stop recorded as a dry-run decision"
-        else:
-            from ledger.errors import LedgerError
-
-            tenant = str(self.trace.docs[0].get("tenant", "default"))
-            try:
-                done = writer.stop(
-                    tenant, target_event_id=target, tool_call_id=tool_call, reason=reason, tool=tool
-                )
-            except LedgerError as exc:  # not granted by the registry: one line, nothing recorded
-                self.post_message(StopRecorded(f"stop refused: {exc}"))
-                return
-            msg = f"run.stop.requested recorded in the ledger ({done.authority})"
-        self.post_message(StopRecorded(msg))
-
-    @on(StopRecorded)
-    def _stop_recorded(self, message: StopRecorded) -> None:
-        self.notify(message.text)
-        self.load_trace()
+        self.show_stop_facts(trace, message.stops)
 
     # ------------------------------------------------------------------ undo
     def action_plan(self, dry: bool) -> None:
