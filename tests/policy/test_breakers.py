@@ -14,6 +14,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -23,7 +25,9 @@ from psycopg import conninfo, sql
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.events import EventBase, args_hash, leaf_hash, make_event
+from ledger.keys import load_or_create_signer
 from ledger.serve import installed_plugins, serve
+from ledger.service_key import create_service_key
 from ledger.stops import active_stops, lift_stop
 from ledger.store.append import encode_for_intake, submit
 from ledger.store.door import single_event
@@ -31,6 +35,7 @@ from ledger.store.roles import add_writer
 from replay.policy import load_pack_text
 from replay.policy.breakers import Breakers
 from replay.policy.published import publish_policy
+from tests.registrykit import Authority
 
 RULE = "budgets.max_usd_per_run"
 AGENT, VERSION = "refunder", "1.2"
@@ -97,19 +102,28 @@ class Served:
         return [s for s in active_stops(self.conn, self.settings) if s.target == TARGET]
 
 
-@pytest.fixture
-def served(ledger_conn: psycopg.Connection, ledger_settings: Settings) -> Iterator[Served]:
+@contextmanager
+def _serving(conn: psycopg.Connection, settings: Settings) -> Iterator[Served]:
+    """The real serve loop in a thread with the installed breakers plug-in, until the block ends."""
     [plugin] = [p for p in installed_plugins() if isinstance(p, Breakers)]
     plugin.poll_seconds = 0.2
-    conn, stop = connect(ledger_settings), threading.Event()
-    thread = threading.Thread(target=serve, args=(conn, ledger_settings, stop),
+    serving, stop = connect(settings), threading.Event()
+    thread = threading.Thread(target=serve, args=(serving, settings, stop),
                               kwargs={"plugins": [plugin]}, daemon=True)  # fmt: skip
     thread.start()
-    assert plugin.ready.wait(10)
-    yield Served(ledger_conn, ledger_settings, plugin)
-    stop.set()
-    thread.join(10)
-    conn.close()
+    try:
+        assert plugin.ready.wait(10)
+        yield Served(conn, settings, plugin)
+    finally:
+        stop.set()
+        thread.join(10)
+        serving.close()
+
+
+@pytest.fixture
+def served(ledger_conn: psycopg.Connection, ledger_settings: Settings) -> Iterator[Served]:
+    with _serving(ledger_conn, ledger_settings) as done:
+        yield done
 
 
 def test_three_denials_stop_the_agent_version_once_and_resume_starts_over(
@@ -180,3 +194,43 @@ def test_a_writer_cannot_forge_a_breaker_stop(served: Served) -> None:
         assert served.stops() == []
     finally:
         served.conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _registry(authority: Authority, service_key: str) -> None:
+    authority.publish(principals=[authority.person("oncall", "sre")], service_key=service_key,
+                      stop=[{"roles": ["sre"], "scopes": ["*"]}],
+                      resume=[{"roles": ["sre"], "scopes": ["*"]}])  # fmt: skip
+
+
+def test_under_a_registry_the_stop_is_signed_with_the_service_key(
+    authority: Authority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_TRUST_ROOT", str(authority.root_file))
+    _registry(authority, create_service_key(authority.settings).vkey)
+    with _serving(authority.conn, authority.settings) as served:
+        served.publish()
+        served.write(_decisions(3))
+        [stop] = served.stops()
+    assert (stop.requested_by, stop.authority) == ("ledger-service", "registry")
+    body = authority.conn.execute(
+        "SELECT convert_from(body, 'UTF8')::jsonb -> 'data' FROM ledger_events "
+        "WHERE event_id = %s", (stop.stop_event_id,)).fetchone()[0]  # fmt: skip
+    assert (body["scope"], body["signing_key"].split("+")[0]) == ("service", "ledger-service")
+    assert body["signature"]
+
+
+def test_a_key_other_than_the_registrys_service_key_never_signs(
+    authority: Authority, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("LEDGER_TRUST_ROOT", str(authority.root_file))
+    impostor = load_or_create_signer(tmp_path / "other" / "ledger-service.key", "ledger-service")
+    _registry(authority, impostor.vkey)  # the registry lists another key than the ledger holds
+    create_service_key(authority.settings)
+    with _serving(authority.conn, authority.settings) as served:
+        served.publish()
+        served.write(_decisions(3))
+        assert served.stops() == []
+    [line] = [r.getMessage() for r in caplog.records if r.name == "ledger.serve.breakers"]
+    assert line.startswith(f"breaker did not stop {TARGET} in ")
+    assert line.endswith("is not the service_key of registry acme v1")
