@@ -95,16 +95,21 @@ def replay(
     from replay.dbread import fold_run
 
     root = trust_root(trust_root_file)
-    state = fold_run(
-        connection(ctx), parse_run_id(run_id), at, trust_root=root, settings=settings_from(ctx)
-    )
+    conn = connection(ctx)
+    state = fold_run(conn, parse_run_id(run_id), at, trust_root=root, settings=settings_from(ctx))
     if state is None:
         raise InputError(f"no run {run_id} in the ledger")
     if root is None:  # after the work, so an error stays the one line on stderr
         typer.echo(NO_TRUST_NOTE, err=True)
+    from replay.stopped import describe, stopped_by
+
+    stop = stopped_by(conn, state)
     if json_out:
         from replay.model import to_jsonable
 
-        emit_json(to_jsonable(state))
+        found = to_jsonable(state)
+        if stop is not None:
+            found["stopped_by"] = stop.model_dump(mode="json")
+        emit_json(found)
     else:
-        say(_render(state))
+        say(_render(state) + (f"\n{describe(stop)}" if stop is not None else ""))
