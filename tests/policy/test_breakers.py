@@ -28,7 +28,7 @@ from ledger.events import EventBase, args_hash, leaf_hash, make_event
 from ledger.keys import load_or_create_signer
 from ledger.serve import installed_plugins, serve
 from ledger.service_key import create_service_key
-from ledger.stops import active_stops, lift_stop
+from ledger.stops import active_stops
 from ledger.store.append import encode_for_intake, submit
 from ledger.store.door import single_event
 from ledger.store.roles import add_writer
@@ -127,7 +127,7 @@ def served(ledger_conn: psycopg.Connection, ledger_settings: Settings) -> Iterat
 
 
 def test_three_denials_stop_the_agent_version_once_and_resume_starts_over(
-    served: Served,
+    served: Served, cli: Any
 ) -> None:
     served.publish()
     served.write(_decisions(2))
@@ -144,9 +144,10 @@ def test_three_denials_stop_the_agent_version_once_and_resume_starts_over(
     assert served.conn.execute(
         "SELECT count(*) FROM ledger_stops WHERE target = %s", (TARGET,)).fetchone() == (1,)
 
-    lifted = lift_stop(served.conn, served.settings, target=TARGET, reason="fixed",
-                       lifted_by="oncall")  # fmt: skip
-    assert lifted.lifts == (stop.stop_event_id,)
+    res = cli("resume", "--agent", f"{AGENT}@{VERSION}", "--reason", "fixed", "--as", "oncall")
+    origin = served.settings.origin("default")
+    assert (res.exit_code, res.stdout) == (
+        0, f"resumed {TARGET} in {origin} (asserted, unsigned): lifted 1 stop(s)\n")
     assert served.stops() == []
     served.write(_decisions(2))  # the window started over at the lift
     assert served.stops() == []
