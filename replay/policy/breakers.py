@@ -84,6 +84,7 @@ def scope_target(stop: str, event: dict[str, Any]) -> str | None:
 class _Window:
     """The trips of one breaker on one target, oldest first: (seq, recorded_at)."""
 
+    seconds: float
     trips: deque[tuple[int, datetime]] = field(default_factory=deque)
 
 
@@ -117,7 +118,19 @@ class Follower:
                 read += len(batch)
                 if len(batch) < 500:
                     break
+        if read:
+            self._forget_stale()
         return read
+
+    def _forget_stale(self) -> None:
+        """Drop windows whose newest trip has left its window: memory stays bounded by the
+        targets tripping now, not by every run ever seen."""
+        newest = max((w.trips[-1][1] for w in self.windows.values() if w.trips), default=None)
+        self.windows = {
+            key: w for key, w in self.windows.items()
+            if w.trips and newest is not None
+            and (newest - w.trips[-1][1]).total_seconds() <= w.seconds
+        }  # fmt: skip
 
     def _breakers_of(self, pub: PublishedPolicy) -> tuple[Breaker, ...]:
         found = self.breakers.get(pub.policy_hash)
@@ -149,7 +162,7 @@ class Follower:
     def _trip(
         self, key: tuple[str, str, str, int], breaker: Breaker, decision: Decision, tenant: str
     ) -> None:
-        window = self.windows.setdefault(key, _Window()).trips
+        window = self.windows.setdefault(key, _Window(breaker.window_seconds)).trips
         window.append((decision.seq, decision.recorded_at))
         while (decision.recorded_at - window[0][1]).total_seconds() > breaker.window_seconds:
             window.popleft()

@@ -4,7 +4,17 @@
 -- breaker_heads --
 -- Every log and its size: where a breaker starts following (it counts only what is sequenced
 -- after it starts) and what the poll fallback compares against.
-SELECT origin, max(tree_size) FROM ledger_checkpoints GROUP BY origin
+-- A skip scan of the primary key (origin, tree_size): one index probe per log, however many
+-- checkpoints each has, so the poll fallback stays cheap on a large ledger.
+WITH RECURSIVE logs AS (
+    SELECT min(origin) AS origin FROM ledger_checkpoints
+    UNION ALL
+    SELECT (SELECT min(c.origin) FROM ledger_checkpoints c WHERE c.origin > logs.origin)
+    FROM logs WHERE logs.origin IS NOT NULL
+)
+SELECT l.origin,
+       (SELECT max(c.tree_size) FROM ledger_checkpoints c WHERE c.origin = l.origin)
+FROM logs l WHERE l.origin IS NOT NULL
 
 -- breaker_decisions --
 -- Pre-call decisions sequenced in one log at or after a position, with the seq of their run's
