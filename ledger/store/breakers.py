@@ -17,7 +17,16 @@ import psycopg
 
 from ledger.db.sqlfiles import query
 
-__all__ = ["Decision", "LastStop", "decisions_after", "heads", "last_stop", "listen", "wakeups"]
+__all__ = [
+    "Decision",
+    "LastStop",
+    "decisions_after",
+    "heads",
+    "last_stop",
+    "listen",
+    "try_lead",
+    "wakeups",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,13 @@ def last_stop(conn: psycopg.Connection, origin: str, target: str) -> LastStop | 
     """The latest stop of exactly `target` in `origin`, or None."""
     row = conn.execute(query("breaker_last_stop"), (origin, target)).fetchone()
     return None if row is None else LastStop(int(row[0]), None if row[1] is None else int(row[1]))
+
+
+def try_lead(conn: psycopg.Connection) -> bool:
+    """Take the breakers' session lock on `conn` (held until it closes); False if another
+    `ledger serve` holds it."""
+    row = conn.execute(query("breaker_lock")).fetchone()
+    return bool(row and row[0])
 
 
 def listen(conn: psycopg.Connection) -> None:

@@ -5,7 +5,8 @@ regressions". Why in `ledger serve`, not in agent processes: the agent host may 
 holds only writer credentials (writers can never record a stop, ledger.store.controlplane),
 and a count spread over many processes must be kept once. So one plug-in thread beside the
 sequencer follows what is sequenced (LISTEN ledger_appended, a poll as fallback, its position
-per log kept in memory: it counts what is sequenced after it starts).
+per log kept in memory: it counts what is sequenced after it starts). With several
+`ledger serve` processes one follows (a session advisory lock); the others stand by.
 
 A *trip* is a sequenced `policy.decided` whose `rules` include the breaker's `rule` with outcome
 `deny` or `require_approval`, in enforce OR shadow mode: in shadow nothing blocks the call, so
@@ -42,7 +43,14 @@ from ledger.note import Signer
 from ledger.serve import ServeContext
 from ledger.service_key import SERVICE_NAME, load_service_signer
 from ledger.stops import request_stop
-from ledger.store.breakers import Decision, decisions_after, heads, last_stop, wakeups
+from ledger.store.breakers import (
+    Decision,
+    decisions_after,
+    heads,
+    last_stop,
+    try_lead,
+    wakeups,
+)
 from ledger.store.breakers import listen as listen_appended
 from ledger.store.policies import PublishedPolicy
 from replay.policy.inforce import PacksInForce
@@ -238,6 +246,10 @@ class Breakers:
     def _run(self, context: ServeContext, root: TrustRoot | None, signer: Signer | None) -> None:
         try:
             with connect(context.settings) as conn, connect(context.settings) as listen:
+                while not try_lead(conn):  # another serve's breakers count: stand by
+                    if not self._keep_going(context):
+                        return
+                    self._done.wait(self.poll_seconds)
                 listen_appended(listen)  # before the positions: no batch falls between
                 follower = Follower(conn, context.settings, root=root, signer=signer)
                 self.follower = follower

@@ -37,3 +37,8 @@ LIMIT 1
 -- breaker_listen --
 -- The sequencer's NOTIFY after each batch (payload '<origin> <size>'): a wake-up, never data.
 LISTEN ledger_appended
+
+-- breaker_lock --
+-- One follower per ledger: with several `ledger serve` processes only the holder of this
+-- session lock counts and stops (two would record the same stop twice); the others wait.
+SELECT pg_try_advisory_lock(hashtext('agent-ledger/breakers'))

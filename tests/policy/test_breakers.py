@@ -30,6 +30,7 @@ from ledger.serve import installed_plugins, serve
 from ledger.service_key import create_service_key
 from ledger.stops import active_stops
 from ledger.store.append import encode_for_intake, submit
+from ledger.store.breakers import try_lead
 from ledger.store.door import single_event
 from ledger.store.roles import add_writer
 from replay.policy import load_pack_text
@@ -235,3 +236,12 @@ def test_a_key_other_than_the_registrys_service_key_never_signs(
     [line] = [r.getMessage() for r in caplog.records if r.name == "ledger.serve.breakers"]
     assert line.startswith(f"breaker did not stop {TARGET} in ")
     assert line.endswith("is not the service_key of registry acme v1")
+
+
+def test_one_serve_leads_the_breakers_the_others_stand_by(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    with connect(ledger_settings) as first, connect(ledger_settings) as second:
+        assert (try_lead(first), try_lead(second)) == (True, False)
+        first.close()  # the leader's serve ends: its session lock goes with it
+        assert try_lead(second)
