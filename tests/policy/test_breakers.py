@@ -205,10 +205,15 @@ def _registry(authority: Authority, service_key: str) -> None:
 
 
 def test_under_a_registry_the_stop_is_signed_with_the_service_key(
-    authority: Authority, monkeypatch: pytest.MonkeyPatch
+    authority: Authority, monkeypatch: pytest.MonkeyPatch, cli: Any
 ) -> None:
+    made = cli("keys", "service")
+    path = authority.settings.keys_dir / "service.key"
+    assert (made.exit_code, made.stderr) == (0, f"created: {path}\n")
+    assert made.stdout.startswith("ledger-service+")
+    assert (path.stat().st_mode & 0o777) == 0o600
     monkeypatch.setenv("LEDGER_TRUST_ROOT", str(authority.root_file))
-    _registry(authority, create_service_key(authority.settings).vkey)
+    _registry(authority, made.stdout.strip())
     with _serving(authority.conn, authority.settings) as served:
         served.publish()
         served.write(_decisions(3))
