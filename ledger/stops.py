@@ -37,12 +37,12 @@ from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import InputError, LedgerError
-from ledger.events import StopData, StopLiftedData
+from ledger.events import TENANT_PATTERN, StopData, StopLiftedData
 from ledger.hooks.errors import StopInfo
 from ledger.note import Signer, Verifier
 from ledger.service_key import same_key
 from ledger.store.door import append, single_event
-from ledger.store.stops import stops_since
+from ledger.store.stops import StopRow, stops_since
 
 __all__ = [
     "StopRecorded",
@@ -51,6 +51,7 @@ __all__ = [
     "lift_stop",
     "parse_target",
     "request_stop",
+    "stop_info",
     "write_stop",
 ]
 
@@ -107,9 +108,11 @@ class _Authority:
 
 def parse_target(target: str) -> tuple[str, str]:
     """(kind, value) of a stop target (`run:<uuid>`, `agent:<name>[@<version>]`, `tenant:<t>`,
-    `tool:<glob>`, `model:<glob>`, `prompt:<name>/<version>`); InputError if malformed."""
+    `tool:<glob>`, `model:<glob>`, `prompt:<name>/<version>`); InputError if malformed or
+    holding control characters (a target is shown on operators' terminals and matched by
+    every agent: it is never anything but plain text)."""
     match = _TARGET.fullmatch(target)
-    if match is None or "\n" in target:
+    if match is None or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in target):
         raise InputError(
             f"stop target {target!r} must be run:ID, agent:NAME[@VERSION], tenant:T, "
             "tool:GLOB, model:GLOB or prompt:NAME/VERSION"
@@ -120,6 +123,8 @@ def parse_target(target: str) -> tuple[str, str]:
             return kind, str(uuid.UUID(value))
         except ValueError:
             raise InputError(f"stop target {target!r}: {value!r} is not a run id") from None
+    if kind == "tenant" and not re.match(TENANT_PATTERN, value):
+        raise InputError(f"stop target {target!r}: {value!r} is not a tenant name")
     if kind == "prompt" and "/" not in value:
         raise InputError(f"stop target {target!r} must be prompt:NAME/VERSION")
     return kind, value
@@ -272,17 +277,26 @@ def request_stop(
     tenant: str | None = None,
     via: str = "cli",
     key: str | None = None,
+    target_tool_call_id: str | None = None,
+    caused_by: uuid.UUID | None = None,
     service: bool = False,
 ) -> StopRecorded:
     """Record a stop of `target` (judged, signed when a registry is in force), sequenced.
-    `service`: the ledger's own act (breakers), signed by `signer`, the registry's service_key."""
+
+    `signer` (else `key`, else the principal's `ledger keys approver` key) signs under a
+    registry; `tenant` defaults to the run's (run targets), the target's (tenant targets) or
+    settings.tenant. The TUI passes the call it stopped at (`target_tool_call_id`) and the
+    event it was looking at (`caused_by`, kept as correlation). `service`: the ledger's own act
+    (breakers), signed by `signer`, which must be the registry's service_key."""
     tenant, run_id, ended = _tenant_of(conn, settings, target, tenant)
     auth = _judge(conn, settings, root, action="stop", principal=requested_by, target=target,
                   tenant=tenant, reason=reason, signer=signer, key=key,
                   service=service)  # fmt: skip
     data = StopData(requested_by=requested_by, reason=reason, target=target,
-                    target_run_id=run_id, **auth.fields())  # fmt: skip
-    event_id, own_run = write_stop(conn, settings, data, tenant=tenant, who=requested_by, via=via)
+                    target_run_id=run_id, target_tool_call_id=target_tool_call_id,
+                    **auth.fields())  # fmt: skip
+    event_id, own_run = write_stop(conn, settings, data, tenant=tenant, who=requested_by,
+                                   caused_by=caused_by, via=via)  # fmt: skip
     note = None
     if ended is not None:
         age = (datetime.now(UTC) - ended).total_seconds()
@@ -320,23 +334,21 @@ def lift_stop(
                         auth.signature is not None, lifts=lifts)  # fmt: skip
 
 
+def stop_info(row: StopRow) -> StopInfo:
+    """The StopInfo (what RunStopped carries) of one `ledger_stops_since` row."""
+    return StopInfo(
+        target=row.target, requested_by=row.requested_by, reason=row.reason,
+        stop_event_id=row.stop_event_id, authority=row.authority or "asserted",
+        recorded_at=row.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        origin=row.origin,
+        extra={"target_run_id": str(row.target_run_id)} if row.target_run_id else {},
+    )  # fmt: skip
+
+
 def active_stops(
     conn: psycopg.Connection, settings: Settings, origins: Sequence[str] | None = None
 ) -> list[StopInfo]:
     """The stops in force in `origins` (None: every log the caller may see), oldest first."""
     del settings  # the read API scopes by the caller's role; kept for one call shape
     _, rows = stops_since(conn, origins, 0)
-    return [
-        StopInfo(
-            target=r.target,
-            requested_by=r.requested_by,
-            reason=r.reason,
-            stop_event_id=r.stop_event_id,
-            authority=r.authority or "asserted",
-            recorded_at=r.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            origin=r.origin,
-            extra={"target_run_id": str(r.target_run_id)} if r.target_run_id else {},
-        )
-        for r in rows
-        if not r.lifted
-    ]
+    return [stop_info(r) for r in rows if not r.lifted]

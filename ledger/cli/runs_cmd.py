@@ -14,7 +14,7 @@ app = typer.Typer(add_completion=False)
 @app.command("runs")
 def runs(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """List runs: id, agent, initiating user, started, status, event count; above them, the
-    active stops (`ledger stops`), one line each."""
+    active stops (`ledger stops`), one line each (a run's stop once it ended is moot: not shown)."""
     from ledger.cli.stops_cmd import stop_lines
     from ledger.stops import active_stops
     from ledger.store.read import list_runs
@@ -24,7 +24,9 @@ def runs(ctx: typer.Context, json_out: JsonOption = False) -> None:
     if json_out:
         emit_json([{**r.__dict__, "run_id": str(r.run_id)} for r in found])
         return
-    for line in stop_lines(active_stops(conn, settings_from(ctx))):
+    ended = {f"run:{r.run_id}" for r in found if r.status != "running"}
+    live = [s for s in active_stops(conn, settings_from(ctx)) if s.target not in ended]
+    for line in stop_lines(live):
         say(line)
     typer.echo(
         table(

@@ -17,6 +17,7 @@ import pytest
 from psycopg import conninfo, sql
 
 from ledger.config import Settings
+from ledger.db.sqlfiles import read_sql
 from ledger.events import EventBase
 from ledger.store.append import submit
 from ledger.store.door import single_event
@@ -197,3 +198,27 @@ def test_only_the_sequencer_role_may_write_the_live_tables(ledger_conn: psycopg.
         ("ledger_sequencer", t, p)
         for t in ("ledger_stops", "ledger_live_changes") for p in ("SELECT", "INSERT", "UPDATE")
     }
+
+
+def test_the_migration_rebuilds_the_stop_state_from_the_log(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    """0016 derives ledger_stops from the stops already logged (and can be re-applied)."""
+    run = chained_run(1, tenant="a")
+    old = single_event("run.stop.requested", {"requested_by": "bob", "reason": "old"},
+                       tenant="a", correlation={"caused_by": run[0].event_id})
+    scoped = _stop("agent:support", "a")
+    append(ledger_conn, ledger_settings, [*run, old, scoped])
+    before = ledger_conn.execute(
+        "SELECT stop_event_id, origin, target, target_run_id, requested_by, reason, authority, "
+        "recorded_at, stop_seq FROM ledger_stops ORDER BY stop_seq").fetchall()
+    assert [r[2] for r in before] == [f"run:{run[0].run_id}", "agent:support"]
+    with ledger_conn.transaction():
+        ledger_conn.execute("DELETE FROM ledger_stops")
+        ledger_conn.execute("DELETE FROM ledger_live_changes")
+        ledger_conn.execute(read_sql("migrations/0016_live_control.sql"))  # type: ignore[arg-type]
+    assert ledger_conn.execute(
+        "SELECT stop_event_id, origin, target, target_run_id, requested_by, reason, authority, "
+        "recorded_at, stop_seq FROM ledger_stops ORDER BY stop_seq").fetchall() == before
+    assert [r.stop_event_id for r in stops_since(ledger_conn, None, 0)[1]] == [
+        old.event_id, scoped.event_id]

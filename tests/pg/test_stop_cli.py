@@ -137,6 +137,18 @@ def test_stop_of_an_ended_run_says_nothing_to_halt(
     assert first.startswith(f"stopped run:{run[0].run_id} in agent-ledger.local/default "
                             "(asserted, unsigned): ")
     assert re.fullmatch(r"already ended \d+ s ago: nothing to halt", second), second
+    assert [s.target for s in stops_since(ledger_conn, None, 0)[1]] == [f"run:{run[0].run_id}"]
+    runs = cli("runs")  # the stop of a run that has ended is moot: not listed above the runs
+    assert runs.exit_code == 0 and runs.stdout.startswith("RUN "), runs.stdout
+    tui = request_stop(ledger_conn, ledger_settings, target=f"run:{run[0].run_id}",
+                       reason="this call", requested_by="bob", via="tui",
+                       target_tool_call_id="t0", caused_by=run[1].event_id)  # the TUI's form
+    stored = event_by_id(ledger_conn, tui.event_id)
+    assert stored is not None
+    event = decode_event(stored.body)
+    assert (event.data.target_tool_call_id, event.correlation.caused_by, event.data.target,
+            event.source.integration, tui.note is not None) == (
+        "t0", run[1].event_id, f"run:{run[0].run_id}", "tui", True)
     with pytest.raises(InputError, match=r"^no run .* in the ledger$"):
         request_stop(ledger_conn, ledger_settings, target=f"run:{uuid.uuid4()}", reason="x",
                      requested_by="alice")
