@@ -203,6 +203,9 @@ def test_the_guard_returns_the_event_data_and_refuses_a_forged_document() -> Non
                                    pack_hash=forged.pack_hash, pack_document=lenient))
     assert (bad.allowed, bad.outcome) == (False, "deny")
     assert "does not hash" in bad.reason
+    missing = fresh.check(ProposedCall(run_id=forged.run_id, tool="search", args={},
+                                       pack_hash=forged.pack_hash))
+    assert (missing.allowed, missing.outcome) == (False, "deny")
 
 
 def test_pack_for_picks_the_latest_pack_whose_scope_matches() -> None:
