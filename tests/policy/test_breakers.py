@@ -10,6 +10,9 @@ trips, or trips further apart than the window, stop nothing; a writer cannot for
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -41,6 +44,7 @@ from tests.registrykit import Authority
 RULE = "budgets.max_usd_per_run"
 AGENT, VERSION = "refunder", "1.2"
 TARGET = f"agent:{AGENT}@{VERSION}"
+LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
 PACK = f"""
 policy: {{id: breakers, version: "1"}}
 budgets: {{max_usd_per_run: 1}}
@@ -250,3 +254,25 @@ def test_one_serve_leads_the_breakers_the_others_stand_by(
         assert (try_lead(first), try_lead(second)) == (True, False)
         first.close()  # the leader's serve ends: its session lock goes with its backend
         _until(lambda: try_lead(second))  # (the backend exits a moment after the close)
+
+
+def test_the_real_ledger_serve_process_runs_the_breakers(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    """`ledger serve` as its own process finds the plug-in through its entry point. It counts
+    only what is sequenced after it starts, so the agent keeps tripping until the stop shows."""
+    Served(ledger_conn, ledger_settings, Breakers()).publish()
+    env = {**os.environ, "LEDGER_DSN": ledger_settings.dsn or "",
+           "LEDGER_HOME": str(ledger_settings.home)}  # fmt: skip
+    proc = subprocess.Popen([LEDGER_BIN, "serve"], env=env, stderr=subprocess.PIPE)
+    try:
+
+        def stopped() -> list[Any]:
+            submit(ledger_conn, _decisions(3), ledger_settings)
+            return [s for s in active_stops(ledger_conn, ledger_settings) if s.target == TARGET]
+
+        [stop] = _until(stopped, timeout=30)
+        assert (stop.requested_by, stop.authority) == ("ledger-service", "asserted")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
