@@ -30,6 +30,7 @@ import orjson
 import psycopg
 
 from ledger.approver_keys import load_approver_signer
+from ledger.authority.registry import Registry
 from ledger.authority.service import load_history
 from ledger.authority.stops import StopAction, StopClaim, granted_scope, sign_stop, verify_stop
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
@@ -38,7 +39,8 @@ from ledger.db.sqlfiles import query
 from ledger.errors import InputError, LedgerError
 from ledger.events import TENANT_PATTERN, StopData, StopLiftedData
 from ledger.hooks.errors import StopInfo
-from ledger.note import Signer
+from ledger.note import Signer, Verifier
+from ledger.service_key import same_key
 from ledger.store.door import append, single_event
 from ledger.store.stops import StopRow, stops_since
 
@@ -146,6 +148,31 @@ def _run_facts(conn: psycopg.Connection, run_id: uuid.UUID) -> tuple[str, dateti
     return tenant, recorded_at if kind == "run.ended" else None
 
 
+def _grant(
+    registry: Registry, action: StopAction, principal: str, target: str, *, tenant: str, label: str
+) -> tuple[str, Verifier]:
+    """(granted scope, the principal's approver key) or StopRefused."""
+    scope = granted_scope(registry, action, principal, target, tenant)
+    if scope is None:
+        raise StopRefused(f"{principal} may not {action} {target}: no {action} grant in {label}")
+    verifier = registry.approver_verifier(principal)
+    if verifier is None:
+        raise StopRefused(f"{principal} may not {action} {target}: no approver key in {label}")
+    return scope, verifier
+
+
+def _service_verifier(registry: Registry, label: str, signer: Signer | None) -> Verifier:
+    """The ledger's own acts (breakers): the registry's `service_key` is both the grant and the
+    key, and `signer` must be its private half; StopRefused otherwise."""
+    if registry.service_key is None:
+        raise StopRefused(f"the ledger service may not stop: {label} lists no service_key")
+    if signer is None or not same_key(signer, registry.service_key):
+        have = "no key" if signer is None else f"key {signer.name}+{signer.key_id.hex()}"
+        raise StopRefused(f"the ledger service may not stop: {have} is not the service_key "
+                          f"of {label}")  # fmt: skip
+    return Verifier.from_vkey(registry.service_key)
+
+
 def _judge(
     conn: psycopg.Connection,
     settings: Settings,
@@ -158,6 +185,7 @@ def _judge(
     reason: str,
     signer: Signer | None,
     key: str | None = None,
+    service: bool = False,
 ) -> _Authority:
     """The authority a stop or lift is recorded under; StopRefused when it may not be."""
     if root is None:
@@ -168,12 +196,10 @@ def _judge(
     if registry is None or in_force.digest is None:
         return _Authority("asserted", reason=in_force.reason)
     label = f"registry {registry.registry.name} v{registry.version}"
-    scope = granted_scope(registry, action, principal, target, tenant)
-    if scope is None:
-        raise StopRefused(f"{principal} may not {action} {target}: no {action} grant in {label}")
-    verifier = registry.approver_verifier(principal)
-    if verifier is None:
-        raise StopRefused(f"{principal} may not {action} {target}: no approver key in {label}")
+    if service:
+        scope, verifier = "service", _service_verifier(registry, label, signer)
+    else:
+        scope, verifier = _grant(registry, action, principal, target, tenant=tenant, label=label)
     try:
         signer = signer or load_approver_signer(settings, principal, key)
     except LedgerError as exc:
@@ -253,16 +279,19 @@ def request_stop(
     key: str | None = None,
     target_tool_call_id: str | None = None,
     caused_by: uuid.UUID | None = None,
+    service: bool = False,
 ) -> StopRecorded:
     """Record a stop of `target` (judged, signed when a registry is in force), sequenced.
 
     `signer` (else `key`, else the principal's `ledger keys approver` key) signs under a
     registry; `tenant` defaults to the run's (run targets), the target's (tenant targets) or
     settings.tenant. The TUI passes the call it stopped at (`target_tool_call_id`) and the
-    event it was looking at (`caused_by`, kept as correlation)."""
+    event it was looking at (`caused_by`, kept as correlation). `service`: the ledger's own act
+    (breakers), signed by `signer`, which must be the registry's service_key."""
     tenant, run_id, ended = _tenant_of(conn, settings, target, tenant)
     auth = _judge(conn, settings, root, action="stop", principal=requested_by, target=target,
-                  tenant=tenant, reason=reason, signer=signer, key=key)  # fmt: skip
+                  tenant=tenant, reason=reason, signer=signer, key=key,
+                  service=service)  # fmt: skip
     data = StopData(requested_by=requested_by, reason=reason, target=target,
                     target_run_id=run_id, target_tool_call_id=target_tool_call_id,
                     **auth.fields())  # fmt: skip

@@ -105,6 +105,24 @@ def approver(
     typer.echo(f"vkey: {key.vkey}")
 
 
+@app.command("service")
+def service(ctx: typer.Context, json_out: JsonOption = False) -> None:
+    """Create the ledger's service identity key (KEYS_DIR/service.key, 0600) explicitly.
+
+    It signs the ledger's automatic acts (`ledger serve`'s circuit breakers). Put the printed
+    vkey in the registry as `service_key`; LEDGER_SERVICE_KEY may name another key file or a
+    pkcs11: URI instead.
+    """
+    from ledger.service_key import create_service_key
+
+    key = create_service_key(settings_from(ctx))
+    if json_out:
+        emit_json({"key_file": str(key.path), "vkey": key.vkey, "created": key.created})
+        return
+    err(f"{'created' if key.created else 'exists'}: {key.path}")
+    typer.echo(key.vkey)
+
+
 @app.command("admin")
 def admin(
     ctx: typer.Context,
