@@ -4,7 +4,8 @@
 -- live_record_stop --
 -- The sequencer's upkeep for one accepted run.stop.requested (stored earlier in the batch):
 -- a 'stop' change and its ledger_stops row. A stop without data.target (recorded before issue
--- 16) stops the run its correlation.caused_by event belongs to, in the same log, else `run:?`.
+-- 16) stops the run its correlation.caused_by event belongs to, in the same log, else `run:?`;
+-- a stop with a target takes its run from data.target_run_id only (a scope stop has none).
 WITH change AS (
     INSERT INTO ledger_live_changes (origin, kind, event_id, seq)
     SELECT e.origin, 'stop', e.event_id, e.seq FROM ledger_events e
@@ -15,7 +16,7 @@ INSERT INTO ledger_stops (stop_event_id, origin, target, target_run_id, requeste
                           authority, recorded_at, stop_seq, version)
 SELECT c.event_id, c.origin,
        coalesce(%(target)s::text, 'run:' || coalesce(r.run_id::text, '?')),
-       coalesce(%(target_run_id)s::uuid, r.run_id),
+       coalesce(%(target_run_id)s::uuid, CASE WHEN %(target)s::text IS NULL THEN r.run_id END),
        %(requested_by)s, %(reason)s, %(authority)s, e.recorded_at, c.seq, c.version
 FROM change c
 JOIN ledger_events e ON e.event_id = c.event_id

@@ -120,6 +120,21 @@ def test_an_old_stop_without_target_stops_the_run_it_points_into(
     }
 
 
+def test_a_scope_stop_opened_on_an_event_stops_no_run_of_its_own(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    """A scope stop requested from an event (the TUI's panel on a tool call) keeps the event as
+    its cause but is not a run stop: only a stop without a target falls back to the run of its
+    caused_by event."""
+    run = chained_run(1, tenant="a")
+    append(ledger_conn, ledger_settings, run)
+    scope = single_event("run.stop.requested", {"requested_by": "bob", "target": "agent:x@1"},
+                         tenant="a", correlation={"caused_by": run[1].event_id})
+    append(ledger_conn, ledger_settings, [scope])
+    _, rows = stops_since(ledger_conn, None, 0)
+    assert [(r.target, r.target_run_id) for r in rows] == [("agent:x@1", None)]
+
+
 def test_writer_sees_its_tenants_stops_only_and_cannot_touch_or_lift(
     ledger_conn: psycopg.Connection,
     ledger_settings: Settings,
