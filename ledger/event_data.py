@@ -20,7 +20,10 @@ __all__ = [
     "Approver",
     "Cost",
     "CustomData",
+    "DecidedRule",
     "Decimal",
+    "DecisionApproval",
+    "DecisionBasis",
     "ErrorInfo",
     "ErrorRaisedData",
     "ExportData",
@@ -34,6 +37,7 @@ __all__ = [
     "LlmCallStartedData",
     "MessageData",
     "Name",
+    "PolicyDecidedData",
     "PolicyPublishedData",
     "PromptResolvedData",
     "ProposedToolCall",
@@ -231,6 +235,59 @@ class GuardrailData(Frozen):
     verdict: Literal["pass", "fail", "warn", "unknown"]
     rule: str | None = None
     details: dict[str, Json] = {}
+
+
+class DecidedRule(Frozen):
+    """One rule that objected to a proposed call, and under which mode it was evaluated."""
+
+    id: str
+    outcome: Literal["deny", "require_approval"]
+    reason: str
+    mode: Literal["enforce", "shadow"] = "enforce"
+
+
+class DecisionApproval(Frozen):
+    """The approval the decision relied on (granted for this tool_call_id and args_hash)."""
+
+    approval_id: str
+    decided_event_id: uuid.UUID | None = None
+    approver: str | None = None
+    roles: tuple[str, ...] = ()
+    signed: bool = False
+
+
+class DecisionBasis(Frozen):
+    """What the in-process decision knew before the call: replay re-evaluates from it and checks
+    that the record before the decision shows no more than this (replay.policy.enforcement)."""
+
+    tool_calls: int = Field(default=0, ge=0)
+    tool_calls_of_tool: int = Field(default=0, ge=0)
+    identical_calls: int = Field(default=0, ge=0)
+    cost_usd: Decimal = Decimal(0)
+    total_tokens: int = Field(default=0, ge=0)
+    unknown_cost_calls: int = Field(default=0, ge=0)
+    elapsed_seconds: float = Field(default=0.0, ge=0)
+    untrusted_input: bool = False
+    approval: DecisionApproval | None = None
+
+
+class PolicyDecidedData(Frozen):
+    """A pre-call policy decision (replay.policy.precall), recorded before the tool body runs.
+
+    `decision` is what the hooks acted on (enforced rules only); `would_be` also counts rules in
+    shadow mode. A writer may record it (it is the hook's own claim): replay re-evaluates it."""
+
+    tool_call_id: str
+    tool: str
+    args_hash: Hash
+    decision: Literal["allow", "deny", "require_approval"]
+    would_be: Literal["allow", "deny", "require_approval"] | None = None
+    mode: Literal["enforce", "shadow"]
+    pack_hash: Hash
+    rules: tuple[DecidedRule, ...] = ()
+    approval_id: str | None = None
+    basis: DecisionBasis = DecisionBasis()
+    evaluator: str
 
 
 class ErrorRaisedData(Frozen):

@@ -157,9 +157,12 @@ class _Worker:
         state = fold(rows, decisions=decisions, authority=authority, identity=identity)
         pack, named = self.fixed, run_started(first.event.type, str(first.event.event_id))
         if pack is None:  # the pack in force in the run's own log, not the one it names
+            agent = first.event.agent
             pack, in_force = self.packs.judge(first.origin, min(r.seq for r in rows),
                                               state.versions.policy_hashes_seen,
-                                              str(first.event.event_id))
+                                              str(first.event.event_id),
+                                              agent=agent.name if agent else None,
+                                              version=agent.version if agent else None)
             named += in_force
             if pack is None:
                 return RunCheck(rid, None, named)

@@ -36,6 +36,7 @@ class Principal(msgspec.Struct, frozen=True, gc=False):
 
 class AgentRef(msgspec.Struct, frozen=True, gc=False):
     name: str
+    version: str | None = None  # a pack's scope may name agent versions (issue 16)
 
 
 class Versions(msgspec.Struct, frozen=True, gc=False):

@@ -21,6 +21,7 @@ __all__ = [
     "GapRecord",
     "LlmCallRecord",
     "MessageRecord",
+    "PolicyDecidedRecord",
     "PromptRecord",
     "RunInfo",
     "RunState",
@@ -156,6 +157,16 @@ class MessageRecord:
 
 
 @dataclasses.dataclass(**_FROZEN)
+class PolicyDecidedRecord:
+    """A pre-call decision as recorded (policy.decided), judged by replay.policy.enforcement."""
+
+    event_id: str
+    seq: int
+    run_seq: int
+    data: Any  # the validated PolicyDecidedData model
+
+
+@dataclasses.dataclass(**_FROZEN)
 class PromptRecord:
     """A prompt template resolved to a version during the run."""
 
@@ -258,6 +269,10 @@ class RunState:
     # Who the run acted for (replay.identity): verified from a recorded token, or asserted.
     identity: RunIdentity | None = dataclasses.field(
         default=None, compare=False, repr=False, metadata={"json": False}
+    )
+    # policy.decided events in run order (issue 16); not in the JSON form (shown on the timeline)
+    decided: tuple[PolicyDecidedRecord, ...] = dataclasses.field(
+        default=(), compare=False, repr=False, metadata={"json": False}
     )
 
     @property

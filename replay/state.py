@@ -21,6 +21,7 @@ from replay.model import (
     GapRecord,
     LlmCallRecord,
     MessageRecord,
+    PolicyDecidedRecord,
     PromptRecord,
     RunInfo,
     RunState,
@@ -105,6 +106,7 @@ class _Fold:
 
     __slots__ = (
         "approvals",
+        "decided",
         "eid",
         "expected_run_seq",
         "gaps",
@@ -133,6 +135,7 @@ class _Fold:
         self.messages: list[MessageRecord] = []
         self.prompts: list[PromptRecord] = []
         self.gaps: list[GapRecord] = []
+        self.decided: list[PolicyDecidedRecord] = []
         self.seen: dict[str, list[str]] = {"p": [], "m": [], "h": [], "t": []}
         self.latest: dict[str, str | None] = {"p": None, "m": None, "h": None, "t": None}
         self.expected_run_seq = 0
@@ -312,7 +315,13 @@ def _gap(f: _Fold, event: EventBase, data: Any) -> str:
     return str(data.reason)
 
 
+def _policy_decided(f: _Fold, event: EventBase, data: Any) -> str:
+    f.decided.append(PolicyDecidedRecord(f.eid, f.seq, event.run_seq, data))
+    return f"{data.decision} {data.tool} ({data.tool_call_id})"
+
+
 _HANDLERS: dict[str, Handler] = {
+    "policy.decided": _policy_decided,
     "tool.call.started": _tool_started,
     "tool.call.ended": _tool_ended,
     "llm.call.started": _llm_started,
@@ -494,4 +503,5 @@ def _freeze(f: _Fold, authority: Any = None, identity: Any = None) -> RunState:
         open_llm_calls=tuple(c.call_id for c in llm_records if c.ended_event_id is None),
         authority=authority,
         identity=identity,
+        decided=tuple(f.decided),
     )

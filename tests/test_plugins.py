@@ -89,9 +89,9 @@ def distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_a_registered_guard_decides_a_proposed_call(distribution: Path) -> None:
-    guards = installed_guards()
-    assert [name for name, _ in guards] == ["no-big-refunds"]
-    assert isinstance(guards[0][1], Guard)
+    guards = installed_guards()  # agent-ledger's own policy guard is always installed
+    assert sorted(name for name, _ in guards) == ["no-big-refunds", "policy"]
+    assert all(isinstance(g, Guard) for _, g in guards)
     run_id = uuid.uuid4()
     small = ProposedCall(run_id=run_id, tool="refund", args={"amount_usd": "20"})
     big = ProposedCall(run_id=run_id, tool="refund", args={"amount_usd": "450"})
@@ -102,8 +102,10 @@ def test_a_registered_guard_decides_a_proposed_call(distribution: Path) -> None:
 
 
 def test_no_guard_installed_allows() -> None:
-    assert installed_guards() == []
+    assert [name for name, _ in installed_guards()] == ["policy"]  # agent-ledger's own
     assert decide([], ProposedCall(run_id=uuid.uuid4(), tool="t", args={})).allowed
+    # the policy guard without a pack chosen for the run allows (nothing to enforce)
+    assert decide(installed_guards(), ProposedCall(run_id=uuid.uuid4(), tool="t", args={})).allowed
 
 
 def test_serve_starts_and_stops_its_plugins(

@@ -1,16 +1,34 @@
 """The pre-call guard: the one way a higher layer may veto a tool call before it runs.
 
-A policy enforcer (replay's policy engine, a later issue) implements `Guard` and registers it
-in its pyproject.toml under the entry-point group `agent_ledger.guards`; the hooks never import
-it. This module only settles the contract and how guards are found and combined; nothing calls
-them yet (enforcement is a later issue).
+A policy enforcer implements `Guard` and registers it under the entry-point group
+`agent_ledger.guards`; the hooks never import it. Replay's `PolicyGuard` is registered so:
 
     [project.entry-points."agent_ledger.guards"]
     policy = "replay.policy.guard:PolicyGuard"
+
+The contract is plain data, so the ledger layer knows nothing of policy packs:
+
+- The hooks choose the pack for a run with `guard.pack_for(run_facts, published)` where
+  `run_facts` = {"agent", "version", "tenant"} and `published` = [(seq, policy_hash,
+  document)] of the run's origin (from `ledger_policies_since`): the latest whose `scope`
+  matches, or None (no pack applies: the call is allowed, nothing is recorded).
+- Before each tool call they pass a `ProposedCall` with `pack_hash` and `pack_document` (the
+  published normalised document; the guard refuses one whose content hash differs),
+  `basis` (the JSON form of the running counters: tool_calls, tool_calls_of_tool,
+  identical_calls, cost_usd as decimal text, total_tokens, unknown_cost_calls, elapsed_seconds,
+  untrusted_input, approval {approval_id, decided_event_id, approver, roles, signed} or null)
+  and `facts` (args_hash, contract_digest, attempt, version, tenant, model, roles).
+- `check` returns a `Decision`: `outcome` is allow | deny | require_approval (`allowed` is
+  True only for allow), `data` is the `policy.decided` event data to record (None when no
+  rule is active), `approval_wait_seconds` how long the hooks may wait for a signed decision
+  before raising `ApprovalRequired`. The hooks record `data` inside the intent's durable
+  acknowledgement, then raise `PolicyDenied` / `ApprovalRequired` or run the body. Shadow
+  decisions come back as allow with `data["would_be"]` saying what enforcement would do.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +51,14 @@ class ProposedCall:
     agent: str | None = None
     tool_call_id: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # the pack chosen for the run (pack_for) and the published document it hashes to
+    pack_hash: str | None = None
+    pack_document: Mapping[str, Any] | None = None
+    # the running counters before this call, as JSON (see the module docstring)
+    basis: Mapping[str, Any] | None = None
+    # further run and call facts: args_hash, contract_digest, attempt, version, tenant, model,
+    # roles
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,9 @@ class Decision:
     allowed: bool
     reason: str
     guard: str = ""
+    outcome: str = ""  # allow | deny | require_approval ("" : allow/deny from `allowed`)
+    data: Mapping[str, Any] | None = None  # the policy.decided event data, when recorded
+    approval_wait_seconds: float = 0.0
 
     @classmethod
     def allow(cls, reason: str = "no guard objected", guard: str = "") -> Decision:
@@ -78,5 +107,5 @@ def decide(guards: Sequence[tuple[str, Guard]], call: ProposedCall) -> Decision:
     for name, guard in guards:
         decision = guard.check(call)
         if not decision.allowed:
-            return Decision.deny(decision.reason, decision.guard or name)
+            return dataclasses.replace(decision, guard=decision.guard or name)
     return Decision.allow()

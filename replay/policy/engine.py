@@ -340,6 +340,18 @@ def _custom_rules(pack: PolicyPack, miss: Outcome) -> list[Check]:
     ]
 
 
+def _enforcement(loaded: LoadedPack) -> list[Check]:
+    """`enforcement.decisions` (and the what-if `enforcement.would_block`) when the pack has a
+    rule in enforce or shadow mode (issue 16). Imported here: precall builds on this module."""
+    from replay.policy.enforcement import decisions, would_block
+    from replay.policy.precall import compile_precall
+
+    pre = compile_precall(loaded)
+    if not pre.active:
+        return []
+    return [partial(decisions, compiled=pre), partial(would_block, compiled=pre)]
+
+
 _SECTIONS = (_limits, _approvals_and_tools, _data_flows, _provenance, _custom_rules)
 
 
@@ -349,6 +361,7 @@ def compile_pack(loaded: LoadedPack) -> CompiledPack:
     pack = loaded.pack
     miss: Outcome = pack.defaults.on_missing
     out = [check for section in _SECTIONS for check in section(pack, miss)]
+    out += _enforcement(loaded)
     return CompiledPack(loaded.policy_hash, loaded.name, loaded.version, tuple(out))
 
 

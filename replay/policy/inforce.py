@@ -3,7 +3,9 @@
 A run's `versions.policy_hash` is the writer's word. Judging a run by the pack it names let a
 hostile writer pick the most lenient pack ever published, in any tenant (the lookup by hash
 spans every log). The pack in force for a run is the last `policy.published` of the run's own
-origin recorded (by `seq`) before the run's first event. A run naming another pack is judged by
+origin recorded (by `seq`) before the run's first event whose `scope` matches the run (agent,
+agent version, tenant; a pack without `scope` matches every run, replay.policy.scoping).
+A run naming another pack is judged by
 the pack in force and gets a failing `policy.in_force` verdict naming both ("run names pack X,
 pack in force was Y"): running under a pack other than the one in force is a deviation the
 record shows, not an unknown. A run of a log where no pack was in force yet is `unknown`, as a
@@ -21,6 +23,7 @@ from ledger.store.policies import PublishedPolicy, published_policies_in
 from replay.policy import CompiledPack, Verdict
 from replay.policy import compile_pack as _compile
 from replay.policy.loader import load_pack_data
+from replay.policy.scoping import scope_matches
 
 __all__ = ["PacksInForce", "run_started"]
 
@@ -45,15 +48,21 @@ class PacksInForce:
         self.published: dict[str, tuple[list[int], list[PublishedPolicy]]] = {}
         self.compiled: dict[str, CompiledPack] = {}
 
-    def in_force(self, origin: str, first_seq: int) -> PublishedPolicy | None:
-        """The last pack published in `origin` before `first_seq`, or None."""
+    def in_force(
+        self, origin: str, first_seq: int, agent: str | None = None, version: str | None = None
+    ) -> PublishedPolicy | None:
+        """The last pack published in `origin` before `first_seq` whose scope covers a run of
+        `agent`@`version` in `origin`, or None."""
         found = self.published.get(origin)
         if found is None:
             pubs = published_policies_in(self.conn, origin)
             found = self.published[origin] = ([p.seq for p in pubs], pubs)
         seqs, pubs = found
         at = bisect.bisect_left(seqs, first_seq)
-        return pubs[at - 1] if at else None
+        for pub in reversed(pubs[:at]):
+            if scope_matches(pub.document, agent, version, origin):
+                return pub
+        return None
 
     def pack(self, pub: PublishedPolicy) -> CompiledPack:
         compiled = self.compiled.get(pub.policy_hash)
@@ -63,10 +72,11 @@ class PacksInForce:
         return compiled
 
     def judge(
-        self, origin: str, first_seq: int, seen: tuple[str, ...], first_event: str
+        self, origin: str, first_seq: int, seen: tuple[str, ...], first_event: str, *,
+        agent: str | None = None, version: str | None = None,
     ) -> tuple[CompiledPack | None, tuple[Verdict, ...]]:
         """(the pack in force or None, verdicts about the pack the run names)."""
-        pub = self.in_force(origin, first_seq)
+        pub = self.in_force(origin, first_seq, agent, version)
         named = seen[0] if seen else None
         if pub is None:
             why = f"names pack {named[:12]}" if named else "records no policy_hash"

@@ -20,12 +20,14 @@ from replay.policy.detectors import BUILTIN_DETECTORS
 
 __all__ = [
     "ApprovalRule",
+    "Breaker",
     "CaptureRules",
     "CustomRule",
     "EgressRules",
     "FlowRule",
     "PolicyPack",
     "PrincipalRules",
+    "Scope",
 ]
 
 
@@ -101,7 +103,11 @@ class Timeouts(_Strict):
 
 
 class Budgets(_Strict):
+    """`on_unknown_cost` (enforcement only): whether a run that made an LLM call with no
+    recorded cost may still call tools under a USD budget (deny: fail closed)."""
+
     max_usd_per_run: Usd | None = None
+    on_unknown_cost: Literal["deny", "allow"] = "deny"
 
 
 class PrincipalRules(_Strict):
@@ -139,7 +145,11 @@ class ApprovalRule(_Strict):
 
 
 class Policies(_Strict):
+    """`approval_wait_seconds`: how long the hooks wait for a signed decision before raising
+    ApprovalRequired (0: raise at once)."""
+
     require_approval_for: tuple[ApprovalRule, ...] = ()
+    approval_wait_seconds: float = Field(default=0, ge=0, le=86_400)
 
 
 class ToolRules(_Strict):
@@ -240,6 +250,28 @@ class CustomRule(_Strict):
     principals: PrincipalRules | None = None
 
 
+Mode = Literal["enforce", "shadow", "off"]
+
+
+class Scope(_Strict):
+    """Which runs a pack applies to (globs, fnmatchcase); an absent list matches every value.
+
+    A pack without `scope` applies to every agent of the tenant (log) it is published in."""
+
+    agents: tuple[str, ...] | None = None
+    versions: tuple[str, ...] | None = None
+    tenants: tuple[str, ...] | None = None
+
+
+class Breaker(_Strict):
+    """Stop a scope after `trips` failures of `rule` within `window_seconds` (ledger serve)."""
+
+    rule: str = Field(min_length=1)
+    trips: Annotated[int, Field(ge=1)]
+    window_seconds: Seconds
+    stop: Literal["run", "agent", "agent_version", "tenant", "tool"]
+
+
 class PolicyPack(_Strict):
     """A whole pack. Every key is optional; an empty pack checks nothing (and says so).
 
@@ -267,6 +299,11 @@ class PolicyPack(_Strict):
     loops: LoopRules | None = None
     capture: CaptureRules | None = None
     rules: tuple[CustomRule, ...] = ()
+    # Live enforcement (issue 16): the pack's mode, per-rule overrides (rule id or glob), scope
+    mode: Mode = "off"
+    rule_modes: dict[str, Mode] = {}
+    scope: Scope | None = None
+    breakers: tuple[Breaker, ...] = ()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PolicyPack:

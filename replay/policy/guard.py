@@ -1,0 +1,103 @@
+"""`PolicyGuard`: the policy pack in force, decided before each tool call (ledger.hooks.guard).
+
+Registered under the entry point `agent_ledger.guards` so the hooks find it without importing
+replay. The hooks pass the pack they chose for the run (`pack_for`), its published document,
+the running counters (`basis`) and the call; the guard answers with the decision and the exact
+`policy.decided` data to record. Packs are validated and compiled once per hash per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ledger.canonical import content_hash
+from ledger.errors import LedgerError
+from ledger.hooks.guard import Decision, ProposedCall
+from replay.policy.loader import load_pack_data
+from replay.policy.precall import (
+    CompiledPreCall,
+    LiveBasis,
+    PreCallDecision,
+    Proposed,
+    compile_precall,
+    decide,
+)
+from replay.policy.scoping import scope_matches
+
+__all__ = ["PolicyGuard", "proposed_of"]
+
+
+def proposed_of(call: ProposedCall) -> Proposed:
+    """The evaluator's view of the hooks' plain-data call."""
+    f = call.facts
+    roles = f.get("roles") or ()
+    return Proposed(
+        tool=call.tool, args=call.args, args_hash=str(f.get("args_hash") or ""),
+        tool_call_id=call.tool_call_id or "", contract_digest=f.get("contract_digest"),
+        side_effect=call.side_effect, attempt=int(f.get("attempt") or 1),
+        run_id=str(call.run_id), agent=call.agent, version=f.get("version"),
+        tenant=f.get("tenant"), model=f.get("model"), user=call.principal,
+        roles=tuple(str(x) for x in roles),
+    )
+
+
+class PolicyGuard:
+    """The pre-call evaluator behind the Guard protocol; one instance per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._packs: dict[str, CompiledPreCall] = {}
+
+    def compiled(self, pack_hash: str, document: Mapping[str, Any]) -> CompiledPreCall:
+        """The pack compiled once per hash; a document not hashing to `pack_hash` is refused
+        (LedgerError): the hooks then fail closed."""
+        found = self._packs.get(pack_hash)
+        if found is not None:
+            return found
+        if content_hash(dict(document)) != pack_hash:
+            raise LedgerError(f"policy document does not hash to {pack_hash[:12]}")
+        loaded = load_pack_data(dict(document), f"<ledger policy {pack_hash[:12]}>")
+        with self._lock:
+            found = self._packs[pack_hash] = compile_precall(loaded)
+        return found
+
+    def evaluate(self, call: ProposedCall) -> tuple[PreCallDecision, Proposed, LiveBasis] | None:
+        """The full decision (None: no pack, or no rule active before calls)."""
+        if call.pack_hash is None or call.pack_document is None:
+            return None
+        compiled = self.compiled(call.pack_hash, call.pack_document)
+        if not compiled.active:
+            return None
+        proposed, basis = proposed_of(call), LiveBasis.from_json(call.basis or {})
+        return decide(compiled, basis, proposed), proposed, basis
+
+    def check(self, call: ProposedCall) -> Decision:
+        """Allow / deny / require_approval with the policy.decided data; never raises for a
+        deny. A pack that cannot be loaded denies (fail closed)."""
+        try:
+            found = self.evaluate(call)
+        except LedgerError as exc:
+            return Decision(False, f"policy pack cannot be used: {exc}", "policy", "deny")
+        if found is None:
+            return Decision.allow("no policy rule applies before calls", "policy")
+        decision, proposed, basis = found
+        wait = self._packs[decision.pack_hash].approval_wait_seconds
+        reasons = "; ".join(f"{i}: {why}" for i, o, why, m in decision.hits if m == "enforce")
+        return Decision(
+            not decision.blocks, reasons or "allowed by policy", "policy", decision.decision,
+            decision.event_data(proposed, basis), wait,
+        )
+
+    @staticmethod
+    def pack_for(
+        run: Mapping[str, Any], published: Sequence[tuple[int, str, Mapping[str, Any]]]
+    ) -> str | None:
+        """The hash of the latest published pack (by seq) whose scope matches the run
+        (`run`: agent, version, tenant), or None."""
+        agent, version, tenant = run.get("agent"), run.get("version"), run.get("tenant")
+        for _seq, pack_hash, document in sorted(published, key=lambda p: p[0], reverse=True):
+            if scope_matches(document, agent, version, tenant):
+                return pack_hash
+        return None
