@@ -36,6 +36,7 @@ from ledger.hooks.encoding import (
     live_version_of,
     resolve,
     resolve_gated,
+    settle_totals,
 )
 from ledger.hooks.errors import LedgerUnavailable
 from ledger.hooks.live import LiveCache
@@ -138,6 +139,13 @@ class Writer:
             self._start()
         self._queue.put(pending)
 
+    def enqueue_many(self, pendings: Sequence[Pending]) -> None:
+        """Hand several events over as one item: the writer thread puts them in the same batch
+        (one statement, one transaction), in this order (a decision and its call's intent)."""
+        if self._thread is None:
+            self._start()
+        self._queue.put(tuple(pendings))
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is durable; True if nothing is left in the spool."""
         if self._thread is None:
@@ -207,6 +215,9 @@ class Writer:
             for item in items:
                 if isinstance(item, Pending):
                     batch.append((self.encode(item), item))
+                    continue
+                if isinstance(item, tuple):  # enqueue_many: together, in order
+                    batch.extend((self.encode(p), p) for p in item)
                     continue
                 if batch:
                     self._deliver(batch)
@@ -328,6 +339,7 @@ class Writer:
                 self.stats.submitted += len(batch)
                 self._unsequenced = True
                 version = live_version_of(result)
+                settle_totals(batch, result)
                 if self._live is not None and any(p is not None and p.ack is not None
                                                   for _, p in batch):
                     self._live.note_version(version, self._conn)  # a round trip only if behind
