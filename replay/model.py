@@ -237,6 +237,8 @@ class RunInfo:
     ended_rec_ns: int | None = _record_time()
     last_event_id: str | None = _record_time()
     last_rec_ns: int | None = _record_time()
+    # the agent's version from the first event (pack scope, pre-call CEL facts); not in JSON
+    agent_version: str | None = _record_time()
 
     @property
     def ended(self) -> bool:

@@ -152,6 +152,7 @@ class _Fold:
             initiating_user=event.principal.initiating_user,
             roles=event.principal.roles,
             agent=event.agent.name if event.agent else None,
+            agent_version=event.agent.version if event.agent else None,
         )
 
     def versions(self, in_force: tuple[str | None, ...]) -> None:

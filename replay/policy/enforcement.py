@@ -43,7 +43,8 @@ def _proposed(state: RunState, call: ToolCallRecord) -> Proposed:
         tool=call.tool, args=call.args, args_hash=recorded_args_hash(call) or call.args_hash,
         tool_call_id=call.tool_call_id, contract_digest=call.contract_digest,
         side_effect=call.side_effect, attempt=call.attempt, run_id=run.run_id, agent=run.agent,
-        tenant=run.tenant, model=state.versions.model, user=run.initiating_user,
+        version=run.agent_version, tenant=run.tenant, model=state.versions.model,
+        user=run.initiating_user,
         roles=tuple(run.roles),
     )
 
@@ -95,9 +96,16 @@ def _approved_before(state: RunState, call: ToolCallRecord, after_seq: int) -> b
 
 
 def _cited(state: RunState, call: ToolCallRecord, grant: ApprovalGrant, seq: int) -> bool:
+    """The approval the basis names was decided for this call before the decision, by the
+    approver it names, with (at most) the roles the decision declared, signed if it says so.
+    (Whether those roles and that signature hold is the approval rules' question.)"""
     return any(a.approval_id == grant.approval_id and a.tool_call_id == call.tool_call_id
                and a.decision in ("approved", "edited") and a.decided_seq is not None
-               and a.decided_seq < seq for a in state.approvals)
+               and a.decided_seq < seq
+               and grant.approver in (None, a.approver_id)
+               and set(grant.roles) <= set(a.approver_roles)
+               and (a.signature is not None or not grant.signed)
+               for a in state.approvals)
 
 
 def _body_ran(f: Findings, call: ToolCallRecord, ev: tuple[str | None, ...], what: str) -> None:

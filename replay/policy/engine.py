@@ -340,28 +340,32 @@ def _custom_rules(pack: PolicyPack, miss: Outcome) -> list[Check]:
     ]
 
 
-def _enforcement(loaded: LoadedPack) -> list[Check]:
-    """`enforcement.decisions` (and the what-if `enforcement.would_block`) when the pack has a
-    rule in enforce or shadow mode (issue 16). Imported here: precall builds on this module."""
+def _enforcement(loaded: LoadedPack, what_if: bool) -> list[Check]:
+    """`enforcement.decisions` when the pack has a rule in enforce or shadow mode (issue 16);
+    for a what-if pack instead `enforcement.would_block` (the calls it would deny or hold).
+    Imported here: precall builds on this module."""
     from replay.policy.enforcement import decisions, would_block
     from replay.policy.precall import compile_precall
 
     pre = compile_precall(loaded)
     if not pre.active:
         return []
-    return [partial(decisions, compiled=pre), partial(would_block, compiled=pre)]
+    if what_if:  # it was not in force: no decisions to prove, only what it would block
+        return [partial(would_block, compiled=pre)]
+    return [partial(decisions, compiled=pre)]
 
 
 _SECTIONS = (_limits, _approvals_and_tools, _data_flows, _provenance, _custom_rules)
 
 
-def compile_pack(loaded: LoadedPack) -> CompiledPack:
+def compile_pack(loaded: LoadedPack, *, what_if: bool = False) -> CompiledPack:
     """Resolve every rule of the pack into a ready-to-run check (CEL compiled here, once), in
-    a stable order: limits, approvals and tools, data flows, provenance, custom rules."""
+    a stable order: limits, approvals and tools, data flows, provenance, custom rules, then
+    enforcement (`what_if`: also what the pack would have blocked before each call)."""
     pack = loaded.pack
     miss: Outcome = pack.defaults.on_missing
     out = [check for section in _SECTIONS for check in section(pack, miss)]
-    out += _enforcement(loaded)
+    out += _enforcement(loaded, what_if)
     return CompiledPack(loaded.policy_hash, loaded.name, loaded.version, tuple(out))
 
 

@@ -59,8 +59,9 @@ class PacksInForce:
             found = self.published[origin] = ([p.seq for p in pubs], pubs)
         seqs, pubs = found
         at = bisect.bisect_left(seqs, first_seq)
+        tenant = origin.rsplit("/", 1)[-1]  # a log's origin is <prefix>/<tenant>
         for pub in reversed(pubs[:at]):
-            if scope_matches(pub.document, agent, version, origin):
+            if scope_matches(pub.document, agent, version, tenant):
                 return pub
         return None
 

@@ -14,6 +14,8 @@ recorded and only change `would_be`. Rules in mode `off` are not evaluated.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from fnmatch import fnmatchcase
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 PRECALL_VERSION = "precall/1"
+CEL_NAMES = frozenset(("call", "args", "principal", "run", "totals", "versions"))
 Decision = Literal["allow", "deny", "require_approval"]
 Mode = Literal["enforce", "shadow", "off"]
 
@@ -127,18 +130,25 @@ class Proposed:
                 "attempt": self.attempt, "side_effect": self.side_effect,
                 "duration_seconds": None}
 
-    def cel_facts(self, basis: LiveBasis) -> dict[str, Any]:
-        """The facts of a `scope: tool_call` CEL rule before the call (engine names)."""
-        return {
-            "call": self.call_facts(),
-            "args": self.args,
-            "principal": {"initiating_user": self.user, "roles": list(self.roles)},
-            "run": {"id": self.run_id, "agent": self.agent, "version": self.version,
-                    "tenant": self.tenant, "elapsed_seconds": basis.elapsed_seconds},
-            "totals": {"tool_calls": basis.tool_calls, "total_tokens": basis.total_tokens,
-                       "cost_usd": float(basis.cost_usd)},
-            "versions": {"model": self.model},
-        }
+    def cel_facts(self, basis: LiveBasis, names: frozenset[str] = CEL_NAMES) -> dict[str, Any]:
+        """The facts of a `scope: tool_call` CEL rule before the call (engine names), built
+        only for the `names` the expression uses (converting facts is most of CEL's cost)."""
+        out: dict[str, Any] = {}
+        if "call" in names:
+            out["call"] = self.call_facts()
+        if "args" in names:
+            out["args"] = self.args
+        if "principal" in names:
+            out["principal"] = {"initiating_user": self.user, "roles": list(self.roles)}
+        if "run" in names:
+            out["run"] = {"id": self.run_id, "agent": self.agent, "version": self.version,
+                          "tenant": self.tenant, "elapsed_seconds": basis.elapsed_seconds}
+        if "totals" in names:
+            out["totals"] = {"tool_calls": basis.tool_calls, "total_tokens": basis.total_tokens,
+                             "cost_usd": float(basis.cost_usd)}
+        if "versions" in names:
+            out["versions"] = {"model": self.model}
+        return out
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -206,15 +216,59 @@ def _transpiler_parser() -> Any:
 
 
 class _CompiledCel(CelProgram):
-    """cel-python's compiled runner (about 5x the interpreter), same evaluate() contract."""
+    """cel-python's compiled runner (several times the interpreter), same evaluate() contract.
+
+    Its runner passes the activation through a module global, so two threads evaluating at
+    once could see each other's facts: evaluations are serialised by one lock. An expression
+    that errors is undecidable (None, the rule fails closed); the runner's own error log of it
+    is silenced (it would print attacker-influenced text in the agent's process)."""
 
     __slots__ = ()
     _ENV = celpy.Environment(runner_class=celpy.CompiledRunner)
     _PARSER = _transpiler_parser()
+    _LOCK = threading.Lock()
 
     def __init__(self, text: str) -> None:  # replaces the interpreter's program
         self.text = text
         self._program = self._ENV.program(self._PARSER.parse(text))
+
+    def evaluate(self, facts: Mapping[str, Any]) -> bool | None:
+        activation = {name: _to_cel(value) for name, value in facts.items()}
+        with self._LOCK:
+            try:
+                result = self._program.evaluate(activation)
+            except Exception:
+                return None
+        if isinstance(result, celpy.celtypes.BoolType | bool):
+            return bool(result)
+        return None
+
+
+_CT = celpy.celtypes
+
+
+def _to_cel(value: Any) -> Any:
+    """celpy.json_to_cel's conversion without its typing-generic isinstance checks (most of a
+    CEL rule's cost here); anything else (dates) goes through json_to_cel itself."""
+    kind = type(value)
+    if kind is str:
+        return _CT.StringType(value)
+    if kind is bool:
+        return _CT.BoolType(value)
+    if kind is int:
+        return _CT.IntType(value)
+    if kind is float:
+        return _CT.DoubleType(value)
+    if value is None:
+        return None
+    if kind is dict:
+        return _CT.MapType({_to_cel(k): _to_cel(v) for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return _CT.ListType([_to_cel(v) for v in value])
+    return celpy.json_to_cel(value)  # type: ignore[attr-defined]
+
+
+logging.getLogger("celpy.Transpiler").setLevel(logging.CRITICAL)
 
 
 def fast_cel(text: str) -> CelProgram:
@@ -283,7 +337,8 @@ def _limit_rules(pack: PolicyPack) -> list[tuple[str, r.RuleFn]]:
         out.append(("timeouts.overall_seconds",
                     r.bind(r.limit, key="seconds", bound=pack.timeouts.overall_seconds)))
     out += [(f"rules.{x.id}", r.bind(r.cel_rule, text=x.expr, program=fast_cel(x.expr),
-                                     tools=x.tools))
+                                     tools=x.tools,
+                                     names=frozenset(n for n in CEL_NAMES if n in x.expr)))
             for x in pack.rules if x.scope == "tool_call"]
     return out
 

@@ -166,11 +166,12 @@ def approval(
 
 
 def cel_rule(
-    basis: LiveBasis, p: Proposed, text: str, program: CelProgram, tools: tuple[str, ...]
+    basis: LiveBasis, p: Proposed, *, text: str, program: CelProgram, tools: tuple[str, ...],
+    names: frozenset[str],
 ) -> Hit:
     if tools and not matches(p.tool, tools):
         return None
-    result = program.evaluate(p.cel_facts(basis))
+    result = program.evaluate(p.cel_facts(basis, names))
     if result is None:
         return "deny", f"cannot evaluate {text!r} for {p.tool}: fail closed"
     return None if result else ("deny", f"{p.tool} violates: {text}")

@@ -53,7 +53,7 @@ def check_in_force(
         if policy is None:
             raise InputError(f"no published policy {policy_hash}")
     fixed = compile_pack(policy) if policy is not None else None
-    other = compile_pack(what_if) if what_if is not None else None
+    other = compile_pack(what_if, what_if=True) if what_if is not None else None
     return check_runs(
         conn, settings, run_ids, fixed=fixed, other=other, jobs=jobs, trust_root=trust_root,
         save=save,

@@ -7,6 +7,7 @@ and fast: packs built from text, no database.
 
 from __future__ import annotations
 
+import sys
 import textwrap
 import uuid
 from decimal import Decimal
@@ -213,3 +214,31 @@ def test_pack_for_picks_the_latest_pack_whose_scope_matches() -> None:
     assert pick({"agent": "sales-ops", "version": "1.0"}, pubs) == content_hash(anyone)
     assert pick({"agent": "sales-ops"}, pubs) == content_hash(anyone)  # version not recorded
     assert pick({"agent": "x"}, pubs[1:]) is None
+
+
+def test_compiled_cel_never_sees_another_threads_facts() -> None:
+    """cel-python's compiled runner passes the activation through a module global: without
+    serialising, a concurrent call's facts could decide this call's rule."""
+    import threading
+
+    program = _CompiledCel("args.amount_usd < 100")
+    wrong: list[tuple[int, bool | None]] = []
+
+    def hammer(amount: int) -> None:
+        want = amount < 100
+        for _ in range(400):
+            got = program.evaluate({"args": {"amount_usd": amount}})
+            if got is not want:
+                wrong.append((amount, got))
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in (5, 5000, 7, 9000)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
