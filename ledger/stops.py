@@ -131,9 +131,7 @@ def _ago(seconds: float) -> str:
     return f"{int(seconds)} s"
 
 
-def _run_facts(
-    conn: psycopg.Connection, run_id: uuid.UUID
-) -> tuple[str, datetime | None]:
+def _run_facts(conn: psycopg.Connection, run_id: uuid.UUID) -> tuple[str, datetime | None]:
     """(tenant, ended at or None) of a logged run; InputError when the log has no such run."""
     row = conn.execute(query("stop_run_head"), (run_id,)).fetchone()
     if row is None:
@@ -181,8 +179,9 @@ def _judge(
     problem = verify_stop(claim, signed, verifier)
     if problem is not None:
         raise StopRefused(f"{principal} may not {action} {target}: {problem}")
-    return _Authority("registry", in_force.digest, scope, None, signed.signing_key,
-                      signed.signature, issued)
+    return _Authority(
+        "registry", in_force.digest, scope, None, signed.signing_key, signed.signature, issued
+    )
 
 
 def write_stop(
@@ -195,7 +194,18 @@ def write_stop(
     caused_by: uuid.UUID | None = None,
     via: str = "cli",
 ) -> tuple[uuid.UUID, uuid.UUID]:
-    """Append one judged stop or lift through the write door, sequenced: (event id, run id)."""
+    """Append one judged stop or lift through the write door, sequenced: (event id, run id).
+
+    Only a role that may write control-plane events (the owner, a superuser, ledger_operator)
+    records one: a writer's would be refused by the sequencer after being acknowledged, so it
+    is refused here, before anything is written, in one line."""
+    row = conn.execute(query("stop_recorder")).fetchone()
+    if row is None or not row[1]:
+        who = row[0] if row else "?"
+        raise StopRefused(
+            f"role {who} may not record stops or lifts: only the ledger owner or a "
+            "ledger_operator role may (a writer never can)"
+        )
     kind = "run.stop.requested" if isinstance(data, StopData) else "run.stop.lifted"
     event = single_event(
         kind, data, tenant=tenant, principal={"initiating_user": who},
@@ -289,8 +299,11 @@ def active_stops(
     _, rows = stops_since(conn, origins, 0)
     return [
         StopInfo(
-            target=r.target, requested_by=r.requested_by, reason=r.reason,
-            stop_event_id=r.stop_event_id, authority=r.authority or "asserted",
+            target=r.target,
+            requested_by=r.requested_by,
+            reason=r.reason,
+            stop_event_id=r.stop_event_id,
+            authority=r.authority or "asserted",
             recorded_at=r.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             origin=r.origin,
             extra={"target_run_id": str(r.target_run_id)} if r.target_run_id else {},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, table
+from ledger.cli.common import JsonOption, connection, emit_json, say, settings_from, table
 
 __all__ = ["app"]
 
@@ -13,13 +13,19 @@ app = typer.Typer(add_completion=False)
 
 @app.command("runs")
 def runs(ctx: typer.Context, json_out: JsonOption = False) -> None:
-    """List runs: id, agent, initiating user, started, status, event count."""
+    """List runs: id, agent, initiating user, started, status, event count; above them, the
+    active stops (`ledger stops`), one line each."""
+    from ledger.cli.stops_cmd import stop_lines
+    from ledger.stops import active_stops
     from ledger.store.read import list_runs
 
-    found = list_runs(connection(ctx))
+    conn = connection(ctx)
+    found = list_runs(conn)
     if json_out:
         emit_json([{**r.__dict__, "run_id": str(r.run_id)} for r in found])
         return
+    for line in stop_lines(active_stops(conn, settings_from(ctx))):
+        say(line)
     typer.echo(
         table(
             [

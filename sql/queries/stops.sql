@@ -66,3 +66,14 @@ LEFT JOIN LATERAL ledger_stops_since(%s::text[], %s::bigint) AS s ON true
 -- The last logged event of a run a stop is aimed at (ledger/stops.py): its type, when it was
 -- recorded (run.ended: when the run ended) and its body (the tenant).
 SELECT type, recorded_at, body FROM ledger_events WHERE run_id = %s ORDER BY run_seq DESC LIMIT 1
+
+-- stop_recorder --
+-- May this connection's login record a stop or a lift (what the sequencer's control-plane
+-- screen will judge, ledger/store/controlplane.py)? A superuser, a member of the owner of
+-- ledger_events, or a member of ledger_operator.
+SELECT session_user, a.rolsuper
+       OR pg_has_role(a.oid, (SELECT relowner FROM pg_class
+                              WHERE oid = 'ledger_events'::regclass), 'MEMBER')
+       OR (o.oid IS NOT NULL AND pg_has_role(a.oid, o.oid, 'MEMBER'))
+FROM pg_roles a LEFT JOIN pg_roles o ON o.rolname = 'ledger_operator'
+WHERE a.rolname = session_user

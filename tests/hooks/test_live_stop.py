@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import conninfo, sql
 
 import ledger
 import ledger.hooks as hooks
@@ -62,6 +63,15 @@ AGENT = textwrap.dedent("""
         sys.exit(3)
     sys.exit(0)
 """)
+
+
+def cli_stop(cli: Any, settings: Settings, *args: str) -> float:
+    """The real `ledger stop` / `ledger resume` (another process); time.time() when it exited."""
+    with connect(settings) as conn:
+        try_sequence(conn, settings)  # the target run is in the log (`ledger serve` does this)
+    res = cli(*args, "--reason", "refunds look wrong", "--as", "ops@example")
+    assert res.exit_code == 0, res.stderr
+    return time.time()
 
 
 def record_stop(settings: Settings, target: str, reason: str = "halt",
@@ -157,16 +167,18 @@ def _halted(proc: subprocess.Popen[str], marks: Path, stopped_at: float,
 
 
 def test_stop_from_another_process_halts_the_busy_agent_before_the_next_body(
-        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any) -> None:
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any,
+        cli: Any) -> None:
     proc, run_id, marks = agent()
-    stopped_at = record_stop(ledger_settings, f"run:{run_id}", "refunds look wrong")
+    stopped_at = cli_stop(cli, ledger_settings, "stop", str(run_id))
     _halted(proc, marks, stopped_at, ledger_conn, run_id, f"run:{run_id}")
 
 
 def test_scope_stop_halts_a_running_run_refuses_new_ones_until_resume(
-        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any) -> None:
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, agent: Any,
+        cli: Any) -> None:
     proc, run_id, marks = agent("1.0")
-    stopped_at = record_stop(ledger_settings, "agent:looper@1.0")
+    stopped_at = cli_stop(cli, ledger_settings, "stop", "--agent", "looper@1.0")
     _halted(proc, marks, stopped_at, ledger_conn, run_id, "agent:looper@1.0")
 
     hooks.configure(ledger_settings)
@@ -177,7 +189,7 @@ def test_scope_stop_halts_a_running_run_refuses_new_ones_until_resume(
         assert caught.value.where == "run start"
         with ledger.run(agent="looper", agent_version="2.0"):  # another version is not stopped
             pass
-        record_stop(ledger_settings, "agent:looper@1.0", lift=True)
+        cli_stop(cli, ledger_settings, "resume", "--agent", "looper@1.0")
         wait_until(lambda: hooks.get_writer().live.find(refused) is None, what="the lift")
         with ledger.run(agent="looper", agent_version="1.0") as again:
             pass
@@ -295,3 +307,33 @@ def test_a_forged_notification_payload_stops_nothing(
     finally:
         hooks.shutdown()
     assert stored(ledger_conn, run.run_id)[-1].data.status == "succeeded"
+
+
+def test_an_agent_on_a_confined_writer_role_obeys_only_its_tenants_stops(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, cli: Any) -> None:
+    role = f"w_a_{uuid.uuid4().hex[:8]}"
+    res = cli("db", "writer", "add", role, "--tenant", "a", "--password-env", "W_PW",
+              env={"W_PW": "pw-a"})
+    assert res.exit_code == 0, res.stderr
+    dsn = conninfo.make_conninfo(ledger_settings.dsn or "", user=role, password="pw-a")
+    record_stop(ledger_settings, "agent:looper", tenant="b")  # tenant b's: invisible to a
+    writer = hooks.configure(Settings(home=ledger_settings.home, dsn=dsn))
+    ran: list[int] = []
+
+    @ledger.tool(name="refund")
+    def refund(i: int) -> int:
+        ran.append(i)
+        return i
+
+    try:
+        with pytest.raises(ledger.RunStopped), ledger.run(agent="looper", tenant="a") as run:
+            refund(1)
+            assert {r.origin for r in writer.live._rows.values()} <= {ledger_settings.origin("a")}
+            record_stop(ledger_settings, "agent:looper", tenant="a")
+            refund(2)
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+        ledger_conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert ran == [1]
+    assert stored(ledger_conn, run.run_id)[-1].data.stopped_by.target == "agent:looper"

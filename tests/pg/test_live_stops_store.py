@@ -155,3 +155,45 @@ def test_writer_sees_its_tenants_stops_only_and_cannot_touch_or_lift(
     )
     assert live_version(ledger_conn) == version
     assert [r.stop_event_id for r in stops_since(w, None, 0)[1]] == [stop_a.event_id]
+
+
+def test_policy_publications_are_live_changes_read_per_tenant(
+    ledger_conn: psycopg.Connection,
+    ledger_settings: Settings,
+    writer_a: tuple[str, psycopg.Connection],
+) -> None:
+    _, w = writer_a
+    docs = {t: {"name": f"pack-{t}", "mode": "enforce"} for t in ("a", "b")}
+    events = {
+        t: single_event("policy.published", {"policy_hash": t * 64, "name": f"pack-{t}",
+                                             "version": "1", "document": docs[t]}, tenant=t)
+        for t in ("a", "b")
+    }
+    append(ledger_conn, ledger_settings, [events["a"], events["b"]])
+    statement = "SELECT origin, event_id, policy_hash, document FROM ledger_policies_since(%s, 0)"
+    assert ledger_conn.execute(statement, (None,)).fetchall() == [
+        (A, events["a"].event_id, "a" * 64, docs["a"]),
+        (B, events["b"].event_id, "b" * 64, docs["b"]),
+    ]
+    assert w.execute(statement, (None,)).fetchall() == [
+        (A, events["a"].event_id, "a" * 64, docs["a"])
+    ]
+    assert w.execute(statement, ([B],)).fetchall() == []
+    version = live_version(ledger_conn)
+    assert ledger_conn.execute(
+        "SELECT count(*) FROM ledger_policies_since(NULL, %s)", (version,)
+    ).fetchone() == (0,)
+
+
+def test_only_the_sequencer_role_may_write_the_live_tables(ledger_conn: psycopg.Connection) -> None:
+    rows = ledger_conn.execute(
+        "SELECT r, t, p, has_table_privilege(r, t, p) FROM unnest(ARRAY['ledger_writer', "
+        "'ledger_reader', 'ledger_operator', 'ledger_sequencer']) AS r, "
+        "unnest(ARRAY['ledger_stops', 'ledger_live_changes']) AS t, "
+        "unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p"
+    ).fetchall()
+    allowed = {(r, t, p) for r, t, p, ok in rows if ok}
+    assert allowed == {
+        ("ledger_sequencer", t, p)
+        for t in ("ledger_stops", "ledger_live_changes") for p in ("SELECT", "INSERT", "UPDATE")
+    }
