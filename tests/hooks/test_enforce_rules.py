@@ -86,11 +86,11 @@ def decided_before(conn: psycopg.Connection, run_id: Any) -> list[tuple[str, str
     return out
 
 
-def check(cli: Any, run_id: Any) -> dict[str, str]:
+def check(cli: Any, run_id: Any) -> dict[str, tuple[str, str]]:
     res = cli("check", "--run", str(run_id), "--json")
     assert res.stdout, res.stderr
     report = json.loads(res.stdout)
-    return {v["rule"]: v["status"] for v in report["runs"][0]["verdicts"]}
+    return {v["rule_id"]: (v["outcome"], v.get("message") or v.get("summary")) for v in report["runs"][0]["verdicts"]}
 
 
 def test_each_family_denies_before_the_body(
@@ -140,4 +140,4 @@ def test_each_family_denies_before_the_body(
                            ("approval.requested", "email.send", "")]
     header = stored(ledger_conn, run.run_id)[0]
     assert header.versions.policy_hash == pack_hash
-    assert check(cli, run.run_id)["enforcement.decisions"] == "pass"
+    assert check(cli, run.run_id)["enforcement.decisions"][0] == "pass"
