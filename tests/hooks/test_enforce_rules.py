@@ -16,7 +16,12 @@ import psycopg
 import pytest
 
 import ledger
+from ledger.config import Settings
 from ledger.hooks.writer import Writer
+from ledger.store.sequencer import try_sequence
+from replay.policy import load_pack_text
+from replay.policy.published import publish_policy
+from tests.registrykit import Authority
 
 from .conftest import stored
 
@@ -90,7 +95,8 @@ def check(cli: Any, run_id: Any) -> dict[str, tuple[str, str]]:
     res = cli("check", "--run", str(run_id), "--json")
     assert res.stdout, res.stderr
     report = json.loads(res.stdout)
-    return {v["rule_id"]: (v["outcome"], v.get("message") or v.get("summary")) for v in report["runs"][0]["verdicts"]}
+    return {v["rule_id"]: (v["outcome"], v.get("message") or v.get("summary"))
+            for v in report["runs"][0]["verdicts"]}
 
 
 def test_each_family_denies_before_the_body(
@@ -141,3 +147,86 @@ def test_each_family_denies_before_the_body(
     header = stored(ledger_conn, run.run_id)[0]
     assert header.versions.policy_hash == pack_hash
     assert check(cli, run.run_id)["enforcement.decisions"][0] == "pass"
+
+
+def _pack(conn: psycopg.Connection, settings: Settings, agent: str, text: str) -> str:
+    """A pack scoped to one agent, published through the same service as the CLI."""
+    body = f"policy: {{id: {agent}, version: '1'}}\nscope: {{agents: [{agent}]}}\n"
+    loaded = load_pack_text(body + textwrap.dedent(text), f"{agent}.yaml")
+    return publish_policy(conn, settings, loaded).policy_hash
+
+
+@ledger.tool(name="payments.refund")
+def refund(order: int, amount_usd: int) -> int:
+    bodies["payments.refund"] += 1
+    return amount_usd
+
+
+def test_modes_limits_budgets_and_signed_approval(
+    writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings, cli: Any,
+    authority: Authority,
+) -> None:
+    authority.publish(principals=[authority.person("carol", "finance_lead")])
+    _pack(ledger_conn, ledger_settings, "payer", """\
+        mode: enforce
+        policies:
+          require_approval_for:
+            - {action: payments.refund, threshold_usd: 100, require_signed: true}
+        """)
+    _pack(ledger_conn, ledger_settings, "spender", """\
+        mode: enforce
+        budgets: {max_usd_per_run: 5, on_unknown_cost: deny}
+        max_tool_calls: 2
+        """)
+    _pack(ledger_conn, ledger_settings, "timer",
+          "mode: enforce\ntimeouts: {overall_seconds: 0.001}\n")
+    _pack(ledger_conn, ledger_settings, "shadowed", "mode: shadow\ntools: {allow: [search]}\n")
+    _pack(ledger_conn, ledger_settings, "plain", "tools: {allow: [search]}\n")
+    try_sequence(ledger_conn, ledger_settings, wait=True)
+    bodies.clear()
+
+    # approval threshold: held, approved (signed, registry) with `ledger approve`, retried
+    with ledger.run(agent="payer", user="ann") as run:
+        with pytest.raises(ledger.ApprovalRequired) as held:
+            refund(7, 150)
+        assert bodies["payments.refund"] == 0
+        run.flush()
+        res = cli("approve", held.value.approval_id, "--as", "carol",
+                  "--trust-root", str(authority.root_file))
+        assert res.exit_code == 0, res.stderr
+        assert refund(7, 150) == 150  # the same call, now approved
+    run.flush()
+    starts = [e for e in stored(ledger_conn, run.run_id) if e.type == "tool.call.started"]
+    assert [s.data.tool_call_id for s in starts] == [held.value.tool_call_id]
+    assert bodies["payments.refund"] == 1
+    assert check(cli, run.run_id)["enforcement.decisions"][0] == "pass"
+
+    # budgets: an LLM call of an unknown-cost model, then the next call fails closed
+    with ledger.run(agent="spender") as run:
+        assert search("a") == "a"
+        run.llm_call(model="no-such-model-x", input_tokens=10, output_tokens=5)
+        with pytest.raises(ledger.PolicyDenied) as budget:
+            search("b")
+        assert budget.value.rules == ("budgets.max_usd_per_run",)
+    run.flush()
+    totals = ledger_conn.execute("SELECT total_tokens, unknown_cost_calls FROM ledger_run_totals"
+                                 " WHERE run_id = %s", (run.run_id,)).fetchone()
+    assert totals == (15, 1)  # kept by the database, counted once
+
+    with ledger.run(agent="timer") as run:  # timeouts.overall_seconds
+        run.flush()
+        with pytest.raises(ledger.PolicyDenied) as late:
+            search("c")
+        assert late.value.rules == ("timeouts.overall_seconds",)
+
+    with ledger.run(agent="shadowed") as run:  # shadow: recorded, never blocks
+        delete_everything()
+    with ledger.run(agent="plain") as plain:  # no mode: nothing changes
+        assert plain.enf is None
+        delete_everything()
+    run.flush()
+    assert bodies["delete_everything"] == 2
+    shadow = [e.data for e in stored(ledger_conn, run.run_id) if e.type == "policy.decided"]
+    assert [(d.decision, d.would_be) for d in shadow] == [("allow", "deny")]
+    assert not [e for e in stored(ledger_conn, plain.run_id) if e.type == "policy.decided"]
+    assert stored(ledger_conn, plain.run_id)[0].versions.policy_hash is None
