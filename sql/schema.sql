@@ -188,27 +188,37 @@ BEGIN
     WITH d AS (
         SELECT * FROM unnest(p_ids, p_origins, p_runs, p_cost, p_tokens, p_unknown)
                       AS d(event_id, origin, run_id, c, t, u)
-    ), fresh AS (
+    ), fresh AS (  -- zero deltas count nothing: only events that move a total are remembered
         INSERT INTO public.ledger_run_totals_seen AS s (event_id, run_id)
         SELECT DISTINCT ON (d.event_id) d.event_id, d.run_id FROM d
+        WHERE d.c <> 0 OR d.t <> 0 OR d.u <> 0
         ON CONFLICT (event_id) DO NOTHING
         RETURNING s.event_id
     ), sums AS (
         SELECT d.run_id, min(d.origin) AS origin,
-               coalesce(sum(d.c) FILTER (WHERE f.event_id IS NOT NULL), 0) AS c,
-               coalesce(sum(d.t) FILTER (WHERE f.event_id IS NOT NULL), 0)::bigint AS t,
-               coalesce(sum(d.u) FILTER (WHERE f.event_id IS NOT NULL), 0)::bigint AS u
+               coalesce(sum(d.c) FILTER (WHERE f.event_id IS NOT NULL), 0) AS dc,
+               coalesce(sum(d.t) FILTER (WHERE f.event_id IS NOT NULL), 0)::bigint AS dt,
+               coalesce(sum(d.u) FILTER (WHERE f.event_id IS NOT NULL), 0)::bigint AS du
         FROM d LEFT JOIN fresh f ON f.event_id = d.event_id GROUP BY d.run_id
+    ), up AS (
+        INSERT INTO public.ledger_run_totals AS r
+               (run_id, origin, cost_usd, total_tokens, unknown_cost_calls)
+        SELECT x.run_id, x.origin, x.dc, x.dt, x.du FROM sums x
+        WHERE x.dc <> 0 OR x.dt <> 0 OR x.du <> 0
+        ON CONFLICT ON CONSTRAINT ledger_run_totals_pkey DO UPDATE
+           SET cost_usd = r.cost_usd + excluded.cost_usd,
+               total_tokens = r.total_tokens + excluded.total_tokens,
+               unknown_cost_calls = r.unknown_cost_calls + excluded.unknown_cost_calls,
+               updated_at = now()
+        RETURNING r.run_id, r.cost_usd, r.total_tokens, r.unknown_cost_calls
+    ), unchanged AS (  -- runs this batch did not move: read, never written
+        SELECT x.run_id FROM sums x WHERE x.dc = 0 AND x.dt = 0 AND x.du = 0
     )
-    INSERT INTO public.ledger_run_totals AS r
-           (run_id, origin, cost_usd, total_tokens, unknown_cost_calls)
-    SELECT sums.run_id, sums.origin, sums.c, sums.t, sums.u FROM sums
-    ON CONFLICT ON CONSTRAINT ledger_run_totals_pkey DO UPDATE
-       SET cost_usd = r.cost_usd + excluded.cost_usd,
-           total_tokens = r.total_tokens + excluded.total_tokens,
-           unknown_cost_calls = r.unknown_cost_calls + excluded.unknown_cost_calls,
-           updated_at = now()
-    RETURNING r.run_id, r.cost_usd, r.total_tokens, r.unknown_cost_calls;
+    SELECT up.run_id, up.cost_usd, up.total_tokens, up.unknown_cost_calls FROM up
+    UNION ALL
+    SELECT u.run_id, coalesce(r.cost_usd, 0), coalesce(r.total_tokens, 0),
+           coalesce(r.unknown_cost_calls, 0)
+    FROM unchanged u LEFT JOIN public.ledger_run_totals r ON r.run_id = u.run_id;
 END
 $$;
 

@@ -157,16 +157,15 @@ class Run(RunMessages):
         deltas: tuple[Decimal, int, int] | None = None,
     ) -> Pending:
         """The event as the writer takes it, not yet queued (`Writer.enqueue_many` queues
-        several together). An enforced run's events carry running-total deltas (zero unless
-        given): the database keeps the run's totals and returns them with each ack."""
+        several together). An enforced run's LLM results carry running-total deltas, and its
+        decisions zero deltas: the database keeps the run's totals and returns them with the
+        decision's ack (events without deltas use the plain statement)."""
         event_id = ids.new_id()
         corr = dict(correlation) if correlation else None
         if self.conversation_id:
             corr = {"conversation_id": self.conversation_id, **(corr or {})}
-        if self.enf is not None:
-            deltas = deltas or (Decimal(0), 0, 0)
-            if any(deltas):
-                self.enf.totals.add(event_id, deltas)
+        if self.enf is not None and deltas is not None and any(deltas):
+            self.enf.totals.add(event_id, deltas)
         ack: Future[Ack] | None = Future() if wait else None
         return Pending(
             self.chain, type_name, self.envelope, data, event_id, ids.now_ns(),
