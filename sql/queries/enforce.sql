@@ -16,9 +16,12 @@ ins AS (
     ORDER BY e.ord
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
-), tracked AS (
-    SELECT b.* FROM batch b WHERE b.dc IS NOT NULL
-      AND (b.event_id IN (SELECT event_id FROM ins) OR b.dc = 0 AND b.dt = 0 AND b.du = 0)
+), tracked AS (  -- a row not inserted now (a retry) adds nothing but still gets the totals
+    SELECT b.event_id, b.origin, b.run_id, b.ord,
+           CASE WHEN i.event_id IS NULL THEN 0 ELSE b.dc END AS dc,
+           CASE WHEN i.event_id IS NULL THEN 0 ELSE b.dt END AS dt,
+           CASE WHEN i.event_id IS NULL THEN 0 ELSE b.du END AS du
+    FROM batch b LEFT JOIN ins i ON i.event_id = b.event_id WHERE b.dc IS NOT NULL
 ), tot AS MATERIALIZED (
     SELECT t.* FROM ledger_run_totals_add(
         (SELECT array_agg(event_id ORDER BY ord) FROM tracked),
