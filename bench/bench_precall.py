@@ -45,14 +45,14 @@ CEL = (
 )
 
 
-def pack_text() -> str:
-    """The demo's pack, enforced, with two tool_call CEL rules."""
+def pack_text(cel: bool = True) -> str:
+    """The demo's pack, enforced, with two tool_call CEL rules (or without them)."""
     demo = (ROOT / "exporters/demo/policies/sales-support-v2.yaml").read_text()
     rules = "\n".join(
         f"  - {{id: cel{i}, scope: tool_call, tools: ['payments.*', 'crm.*'], expr: \"{e}\"}}"
         for i, e in enumerate(CEL)
     )
-    return f"mode: enforce\n{demo}\nrules:\n{rules}\n"
+    return f"mode: enforce\n{demo}\nrules:\n{rules}\n" if cel else f"mode: enforce\n{demo}"
 
 
 def calls() -> list[tuple[LiveBasis, Proposed]]:
@@ -89,6 +89,7 @@ def main() -> None:
     args = parse_args(parser, QUICK)
     n = args.calls
     compiled = compile_precall(load_pack_text(pack_text(), "bench.yaml"))
+    plain = compile_precall(load_pack_text(pack_text(cel=False), "bench-no-cel.yaml"))
     mix = calls()
     state = {"i": 0}
 
@@ -96,6 +97,11 @@ def main() -> None:
         basis, proposed = mix[state["i"] % 3]
         state["i"] += 1
         decide(compiled, basis, proposed)
+
+    def no_cel() -> None:
+        basis, proposed = mix[state["i"] % 3]
+        state["i"] += 1
+        decide(plain, basis, proposed)
 
     def hashed() -> None:
         _, proposed = mix[state["i"] % 3]
@@ -110,6 +116,7 @@ def main() -> None:
     timed(one, min(n, 500))  # warm caches
     base = timed(hashed, n)
     dec = timed(one, n)
+    bare = timed(no_cel, n)
     cel_c = timed(lambda: [p.evaluate(f) for p, f in fast], n // 3)
     cel_i = timed(lambda: [p.evaluate(f) for p, f in slow], n // 3)
     b50, d50, d99 = statistics.median(base), statistics.median(dec), pct(dec, 0.99)
@@ -117,6 +124,9 @@ def main() -> None:
     print(f"args hash (baseline):     p50 {b50:8.1f} us")
     print(f"pre-call decision:        p50 {d50:8.1f} us  p99 {pct(dec, 0.99):8.1f} us  "
           f"ratio p50/baseline {d50 / b50:.1f} (goal p99 < 300 us)")
+    e50 = statistics.median(bare)
+    print(f"  without the CEL rules:  p50 {e50:8.1f} us  p99 {pct(bare, 0.99):8.1f} us  "
+          f"(CEL share of the mix's p50: {(d50 - e50) / d50 * 100:.0f}%)")
     print(f"2 CEL rules, compiled:    p50 {c50:8.1f} us  (on the refund; the mix's decision "
           f"p50 is {d50:.1f} us)")
     print(f"2 CEL rules, interpreted: p50 {i50:8.1f} us  ratio interpreted/compiled "
@@ -125,6 +135,8 @@ def main() -> None:
     figures.add("args_hash_p50_us", b50, "us", better="lower")
     figures.add("decision_p50_us", d50, "us", better="lower", baseline=b50)
     figures.add("decision_p99_us", d99, "us", better="lower", baseline=b50)
+    figures.add("decision_no_cel_p50_us", e50, "us", better="lower", baseline=b50)
+    figures.add("decision_no_cel_p99_us", pct(bare, 0.99), "us", better="lower", baseline=b50)
     figures.add("cel2_compiled_p50_us", c50, "us", better="lower", baseline=b50)
     figures.add("cel2_interpreted_p50_us", i50, "us", better="lower", baseline=c50)
     figures.emit(args)

@@ -17,13 +17,24 @@ The contract is plain data, so the ledger layer knows nothing of policy packs:
   `basis` (the JSON form of the running counters: tool_calls, tool_calls_of_tool,
   identical_calls, cost_usd as decimal text, total_tokens, unknown_cost_calls, elapsed_seconds,
   untrusted_input, approval {approval_id, decided_event_id, approver, roles, signed} or null)
-  and `facts` (args_hash, contract_digest, attempt, version, tenant, model, roles).
+  and `facts` (args_hash, contract_digest, attempt, version, tenant, model, roles). Counted
+  before this call, as replay recounts them: tool_calls / tool_calls_of_tool = every
+  tool.call.started so far (retries included), identical_calls = earlier first attempts of
+  other calls with the same tool and args hash, cost/tokens over llm.call.ended so far,
+  unknown_cost_calls = those without cost, untrusted_input = an untrusted message.input or a
+  result of a tool in `guard.taint_tools(pack_hash, document)`. Understating any of them fails
+  `enforcement.decisions`; overstating is allowed (counts from other processes of the run).
 - `check` returns a `Decision`: `outcome` is allow | deny | require_approval (`allowed` is
   True only for allow), `data` is the `policy.decided` event data to record (None when no
   rule is active), `approval_wait_seconds` how long the hooks may wait for a signed decision
-  before raising `ApprovalRequired`. The hooks record `data` inside the intent's durable
-  acknowledgement, then raise `PolicyDenied` / `ApprovalRequired` or run the body. Shadow
+  before raising `ApprovalRequired`. The hooks record `data` as `policy.decided` in the run,
+  before its `tool.call.started` (lower run_seq) and inside the same durable acknowledgement
+  (on require_approval first setting `data["approval_id"]` to the approval they request or
+  reuse), then raise `PolicyDenied` / `ApprovalRequired` or run the body; a refused body's
+  call ends `refused`. Shadow
   decisions come back as allow with `data["would_be"]` saying what enforcement would do.
+  A pack chosen without its document, or a document not hashing to `pack_hash`, is a deny
+  (fail closed).
 """
 
 from __future__ import annotations

@@ -53,9 +53,12 @@ def observed_basis(
     state: RunState, call: ToolCallRecord, before_seq: int, seqs: dict[str, int],
     untrusted_tools: tuple[str, ...] = (),
 ) -> LiveBasis:
-    """What the record shows before `before_seq` (the approval is left to the caller)."""
-    earlier = [c for c in state.tool_calls if c.attempt == 1 and c.started_seq < before_seq
-               and c.tool_call_id != call.tool_call_id]
+    """What the record shows before `before_seq` (the approval is left to the caller), counted
+    as the after-the-fact rules count: `tool_calls` and `tool_calls_of_tool` every
+    tool.call.started (retries included, as max_tool_calls), `identical_calls` first attempts
+    of other calls with the same tool and recorded args (as loops)."""
+    earlier = [c for c in state.tool_calls if c.started_seq < before_seq]  # retries count
+    firsts = [c for c in earlier if c.attempt == 1 and c.tool_call_id != call.tool_call_id]
     ident = args_identity(call)
     ended = [x for x in state.llm_calls if x.ended_event_id is not None
              and seqs.get(x.ended_event_id, before_seq) < before_seq]
@@ -66,7 +69,7 @@ def observed_basis(
     return LiveBasis(
         tool_calls=len(earlier),
         tool_calls_of_tool=sum(1 for c in earlier if c.tool == call.tool),
-        identical_calls=sum(1 for c in earlier if c.tool == call.tool
+        identical_calls=sum(1 for c in firsts if c.tool == call.tool
                             and args_identity(c) == ident),
         cost_usd=sum((Decimal(x.cost_usd) for x in ended if x.cost_usd is not None), Decimal(0)),
         total_tokens=sum(x.total_tokens or 0 for x in ended),

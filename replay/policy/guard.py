@@ -65,8 +65,11 @@ class PolicyGuard:
 
     def evaluate(self, call: ProposedCall) -> tuple[PreCallDecision, Proposed, LiveBasis] | None:
         """The full decision (None: no pack, or no rule active before calls)."""
-        if call.pack_hash is None or call.pack_document is None:
+        if call.pack_hash is None:
             return None
+        if call.pack_document is None:  # a pack chosen but not at hand: fail closed
+            raise LedgerError(f"policy {call.pack_hash[:12]} chosen for the run, document "
+                              "not available")
         compiled = self.compiled(call.pack_hash, call.pack_document)
         if not compiled.active:
             return None
@@ -89,6 +92,11 @@ class PolicyGuard:
             not decision.blocks, reasons or "allowed by policy", "policy", decision.decision,
             decision.event_data(proposed, basis), wait,
         )
+
+    def taint_tools(self, pack_hash: str, document: Mapping[str, Any]) -> tuple[str, ...]:
+        """Tool globs whose results count as untrusted input for the basis (flows'
+        `from.tools`): the hooks set `untrusted_input` after such a call ends."""
+        return self.compiled(pack_hash, document).taint_tools
 
     @staticmethod
     def pack_for(

@@ -352,9 +352,10 @@ def compile_precall(loaded: LoadedPack) -> CompiledPreCall:
     if found is not None:
         return found
     pack = loaded.pack
+    live = pack.mode != "off" or any(m != "off" for m in pack.rule_modes.values())
     rules = tuple(
         (rule_id, mode, fn)
-        for rule_id, fn in _tool_rules(pack) + _limit_rules(pack)
+        for rule_id, fn in (_tool_rules(pack) + _limit_rules(pack) if live else ())
         if (mode := rule_mode(pack, rule_id)) != "off"
     )
     wait = pack.policies.approval_wait_seconds if pack.policies else 0.0

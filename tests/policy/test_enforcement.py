@@ -5,8 +5,10 @@ writer into PostgreSQL; the rule is judged from what was stored (replay.policy.e
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -188,3 +190,19 @@ def test_the_pack_in_force_is_the_latest_whose_scope_matches(
     assert pack("sales-ops", "1.0") == anyone.policy_hash
     assert pack("support", None) == anyone.policy_hash
     assert pack(None, None) == anyone.policy_hash  # never the other tenant's scoped pack
+
+
+def test_ledger_check_what_if_names_the_calls_an_enforced_pack_would_block(
+    writer: Writer, cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    rid = record(spec(tool("search", {"q": 1}), tool("rm", {"id": 7})))
+    lenient, strict = tmp_path / "lenient.yaml", tmp_path / "strict.yaml"
+    lenient.write_text("max_tool_calls: 9\n")
+    strict.write_text(PACK)
+    res = cli("check", "--json", "--run", rid, "--policy", str(lenient), "--what-if", str(strict))
+    assert res.exit_code == 0, res.stderr
+    (run,) = json.loads(res.stdout)["runs"]
+    assert "enforcement.would_block" in run["what_if"]["diff"]["newly_failing"]
+    (blocked,) = [v for v in run["what_if"]["verdicts"]
+                  if v["rule_id"] == "enforcement.would_block"]
+    assert blocked["explanation"].endswith(") would be deny: tools.allow")

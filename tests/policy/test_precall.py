@@ -203,6 +203,9 @@ def test_the_guard_returns_the_event_data_and_refuses_a_forged_document() -> Non
                                    pack_hash=forged.pack_hash, pack_document=lenient))
     assert (bad.allowed, bad.outcome) == (False, "deny")
     assert "does not hash" in bad.reason
+    missing = fresh.check(ProposedCall(run_id=forged.run_id, tool="search", args={},
+                                       pack_hash=forged.pack_hash))
+    assert (missing.allowed, missing.outcome) == (False, "deny")
 
 
 def test_pack_for_picks_the_latest_pack_whose_scope_matches() -> None:
@@ -242,3 +245,20 @@ def test_compiled_cel_never_sees_another_threads_facts() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert wrong == []
+
+
+def test_the_guards_data_is_a_valid_policy_decided_event() -> None:
+    from ledger.events import PolicyDecidedData
+
+    text = "mode: shadow\npolicies: {require_approval_for: [{action: refund, any: true}]}\n"
+    basis = LiveBasis(cost_usd=Decimal("0.125"), approval=GRANT).to_json()
+    got = PolicyGuard().check(_call(text, "refund", basis=basis))
+    assert (got.allowed, got.outcome) == (True, "allow")  # shadow never blocks
+    assert got.data is not None
+    data = PolicyDecidedData.model_validate(got.data)
+    assert (data.decision, data.would_be, data.mode) == ("allow", "allow", "shadow")
+    assert data.basis.cost_usd == "0.125"
+    assert LiveBasis.from_json(data.basis.model_dump(mode="json")) == LiveBasis.from_json(basis)
+    held = PolicyGuard().check(_call(text, "refund"))
+    assert held.data is not None
+    assert PolicyDecidedData.model_validate(held.data).would_be == "require_approval"
