@@ -141,6 +141,7 @@ class LiveCache:
         self._packs: dict[str, dict[UUID, tuple[int, str, Any]]] = {}
         self._loaded: set[str] = set()  # origins whose stops and packs were read at least once
         self.confirmed = 0.0  # monotonic time the cache was last known current
+        self._pid = os.getpid()
 
     # -- what the boundaries ask ----------------------------------------------------------
     def find(self, run: Run, *, tool: str | None = None,
@@ -275,6 +276,8 @@ class LiveCache:
     # -- the listener thread ----------------------------------------------------------------
     def _ensure_thread(self) -> None:
         with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's thread is not ours
+                self._thread, self._pid = None, os.getpid()
             if self._thread is not None or self._closing.is_set():
                 return
             self._thread = threading.Thread(target=self._listen, name="ledger-live", daemon=True)

@@ -174,9 +174,10 @@ class Run(RunMessages):
         )
 
     def stopped(self, stop: StopInfo, where: str) -> RunStopped:
-        """Remember that `stop` halted this run (its run.ended will say so); the exception."""
+        """The exception for `stop`; a stop of the run itself (not only of one tool or model,
+        which the agent may route around) is remembered, so its run.ended says stopped."""
         if self.stopped_by is None:
-            self.stopped_by = stop
+            self.stopped_by = self.writer.live.find(self)
         return RunStopped(self.run_id, stop, where)
 
     def check_live(self, *, tool: str | None = None, model: str | None = None,
@@ -258,8 +259,8 @@ class Run(RunMessages):
         self.record("run.ended", data, finalize=finalize)
 
     def _exit(self, exc: BaseException | None) -> None:
-        if isinstance(exc, RunStopped):
-            self.stopped(exc.stop, exc.where)
+        if isinstance(exc, RunStopped):  # the stop ended the run, whatever it covered
+            self.stopped_by = self.stopped_by or exc.stop
             self.end("stopped", exc)
         elif self.stopped_by is not None:  # halted, whatever the agent did with the exception
             self.end("stopped", exc)

@@ -133,18 +133,15 @@ class Writer:
         return try_sequence(conn, self.settings)
 
     # -- agent-thread API --------------------------------------------------------------------
-    def enqueue(self, pending: Pending) -> None:
+    def enqueue(self, pending: Pending | tuple[Pending, ...]) -> None:
         """Hand an event to the writer thread (cheap: one queue put)."""
         if self._thread is None:
             self._start()
         self._queue.put(pending)
 
     def enqueue_many(self, pendings: Sequence[Pending]) -> None:
-        """Hand several events over as one item: the writer thread puts them in the same batch
-        (one statement, one transaction), in this order (a decision and its call's intent)."""
-        if self._thread is None:
-            self._start()
-        self._queue.put(tuple(pendings))
+        """Several events as one item: one batch, one statement, in order (decision, intent)."""
+        self.enqueue(tuple(pendings))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is durable; True if nothing is left in the spool."""

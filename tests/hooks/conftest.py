@@ -7,6 +7,7 @@ what a network partition or a database restart looks like to a writer.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,18 +29,24 @@ class FlakyDatabase:
         self.settings = settings
         self.down = False
         self.conns: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
 
     def __call__(self) -> psycopg.Connection:
         if self.down:
             raise DatabaseUnavailable("cannot reach the ledger database: (test) down")
         conn = connect(self.settings)
-        self.conns.append(conn)
+        with self._lock:
+            self.conns.append(conn)
+            if self.down:  # it went down while this connection was being made: cut it too
+                conn.close()
+                raise DatabaseUnavailable("cannot reach the ledger database: (test) down")
         return conn
 
     def go_down(self) -> None:
-        self.down = True
-        for conn in self.conns:
-            conn.close()
+        with self._lock:
+            self.down = True
+            for conn in self.conns:
+                conn.close()
 
     def come_back(self) -> None:
         self.down = False

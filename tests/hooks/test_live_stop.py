@@ -278,15 +278,16 @@ def test_async_tools_and_tool_started_wait_are_refused_after_the_ack(
             assert call.ack is not None
             with pytest.raises(ledger.RunStopped):
                 call.ack.result(10)
-            run.tool_started("read", {"q": 1}, wait=True).ack.result(10)  # other tools run
-            run.stopped_by = None  # the agent carried on with other tools: not a halted run
+            other = run.tool_started("read", {"q": 1}, wait=True)  # other tools still run
+            assert other.ack is not None and other.ack.result(10).durable
+            run.tool_ended(other, result=["ok"])
         hooks.flush()
     finally:
         hooks.shutdown()
     events = stored(ledger_conn, run.run_id)
     ended = [e.data.status for e in events if e.type == "tool.call.ended"]
-    assert ended == ["ok", "refused", "refused"]
-    assert events[-1].data.status == "succeeded"
+    assert ended == ["ok", "refused", "refused", "ok"]
+    assert events[-1].data.status == "succeeded"  # a tool stop the agent handled ends nothing
 
 
 def test_a_forged_notification_payload_stops_nothing(
@@ -337,3 +338,4 @@ def test_an_agent_on_a_confined_writer_role_obeys_only_its_tenants_stops(
         ledger_conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
     assert ran == [1]
     assert stored(ledger_conn, run.run_id)[-1].data.stopped_by.target == "agent:looper"
+
