@@ -33,7 +33,7 @@ from bench.bench_precall import pack_text
 from bench.common import discard, fresh_settings
 from bench.report import Report, parse_args
 from ledger.db.connect import connect, database_dsn
-from ledger.hooks import precheck
+from ledger.hooks import enforce, precheck
 from ledger.store.sequencer import try_sequence
 from replay.policy.loader import load_pack_text
 from replay.policy.published import publish_policy
@@ -94,6 +94,18 @@ def _decisions(n: int) -> list[float]:
     return out
 
 
+def _pin_cost(n: int) -> float:
+    """Run start without a pack (the agent `plain`): choosing no pack, median seconds. Per call
+    the plain path then only tests `run.enf`: the zero-overhead claim for off / no pack."""
+    out = []
+    with ledger.run(agent="plain") as run:
+        for _ in range(n):
+            t = time.perf_counter()
+            assert enforce.pin(run, resumed=False) is None
+            out.append(time.perf_counter() - t)
+    return statistics.median(out)
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -123,6 +135,7 @@ def main() -> None:
             enforced_rts.append(rt)
         plain_rt, enforced_rt = statistics.mean(plain_rts), statistics.mean(enforced_rts)
         decisions = _decisions(args.calls)
+        pin_cost = _pin_cost(args.calls)
     finally:
         hooks.shutdown()
     p_med, e_med = statistics.median(plain), statistics.median(enforced)
@@ -140,6 +153,9 @@ def main() -> None:
           f"enforced {enforced_rt:.3f} (goal 1: decision and intent in one batch)")
     print(f"pre-call decision in process (basis + guard): p50 {d50 * 1e6:.0f} us, "
           f"p99 {d99 * 1e6:.0f} us (goal p99 < 300 us)")
+    report.add("run_start_pin_no_pack", pin_cost * 1e6, "us", "lower")
+    print(f"run start without a pack (choose none; per call only `run.enf` is tested): "
+          f"{pin_cost * 1e6:.1f} us")
     discard(settings)
     report.emit(args)
 

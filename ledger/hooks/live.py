@@ -260,6 +260,10 @@ class LiveCache:
                                connect_timeout=max(1, int(FIRST_LOAD_TIMEOUT)),
                                options=f"-c statement_timeout={timeout_ms}")
 
+    def connection(self) -> Any:
+        """A short-lived connection for a few reads (an approval being waited for)."""
+        return self._open()
+
     def fetch(self, sql: Any, params: Any) -> list[tuple[Any, ...]]:
         """One read through the read API on a short-lived connection (enforcement's rare reads:
         a resumed run's totals, an approval being waited for)."""

@@ -58,13 +58,16 @@ class Intent:
     pending: Callable[[str, dict[str, Any]], Pending]  # -> the gated, acknowledged Pending
 
 
-def _grant(run: Run, enf: RunEnforcement, key: tuple[str, str]) -> dict[str, Any] | None:
-    """The approval recorded for the held call, as the guard's basis wants it (or None)."""
+def _grant(run: Run, enf: RunEnforcement, key: tuple[str, str],
+           conn: Any = None) -> dict[str, Any] | None:
+    """The approval recorded for the held call, as the guard's basis wants it (or None);
+    read on `conn` when given (the wait loop keeps one), else on a short-lived connection."""
     held = enf.pending.get(key)
     if held is None:
         return None
-    rows = run.writer.live.fetch(query("hooks_call_approvals"),
-                                 (enf.origin, run.run_id, key[0], key[1]))
+    params = (enf.origin, run.run_id, key[0], key[1])
+    rows = (conn.execute(query("hooks_call_approvals"), params).fetchall() if conn is not None
+            else run.writer.live.fetch(query("hooks_call_approvals"), params))
     for aid, call_id, _req, decided, decision, approver, roles, signed, dh, eh in rows:
         if (aid, call_id) == (held[1], held[0]) and decision in ("approved", "edited") \
                 and key[1] in (dh, eh):
@@ -129,7 +132,8 @@ def _durable(ack: Future[Ack] | None) -> None:
 
 
 def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
-                     tool_call_id: str | None, require_db: bool) -> tuple[str, Pending]:
+                     tool_call_id: str | None, require_db: bool, *,
+                     may_wait: bool = True) -> tuple[str, Pending]:
     """Decide; on allow queue decision + intent together and return (tool_call_id, the intent's
     Pending, already enqueued). Deny and an unapproved hold raise (see module docstring)."""
     key = (intent.tool, intent.args_hash)
@@ -165,12 +169,14 @@ def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
         _durable(decided.ack)
         raise PolicyDenied(tool=intent.tool, tool_call_id=call_id, rules=rules, reasons=reasons,
                            pack_hash=enf.pack_hash, decision_event_id=decided.event_id)
-    return _hold(run, enf, intent, call_id, decision=decision, data=data, require_db=require_db)
+    return _hold(run, enf, intent, call_id, decision=decision, data=data,
+                 require_db=require_db, may_wait=may_wait)
 
 
 def _hold(run: Run, enf: RunEnforcement, intent: Intent, call_id: str, *, decision: Decision,
-          data: dict[str, Any], require_db: bool) -> tuple[str, Pending]:
-    """require_approval: record the decision (and the request, once), wait, run or raise."""
+          data: dict[str, Any], require_db: bool, may_wait: bool) -> tuple[str, Pending]:
+    """require_approval: record the decision (and the request, once), wait, run or raise.
+    Waits once: a granted approval the pack still does not accept raises (no loop)."""
     key = (intent.tool, intent.args_hash)
     held = enf.pending.get(key)
     approval_id = held[1] if held and held[0] == call_id else str(ids.new_id())
@@ -185,19 +191,28 @@ def _hold(run: Run, enf: RunEnforcement, intent: Intent, call_id: str, *, decisi
     run.writer.enqueue_many(events)
     enf.pending[key] = (call_id, approval_id)
     _durable(events[-1].ack)
-    deadline = time.monotonic() + decision.approval_wait_seconds
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        stop = run.writer.live.find(run, tool=intent.tool)
-        if stop is not None:
-            raise run.stopped(stop, f"waiting for approval of tool {intent.tool}")
-        if _grant(run, enf, key) is not None:
-            return decide_and_start(run, enf, intent, call_id, require_db)
-        pause.wait(min(APPROVAL_POLL, max(0.0, deadline - time.monotonic())))
+    if may_wait and decision.approval_wait_seconds > 0 and _wait(run, enf, key, decision):
+        return decide_and_start(run, enf, intent, call_id, require_db, may_wait=False)
     rules, reasons = _rules(data)
     raise ApprovalRequired(tool=intent.tool, tool_call_id=call_id, args_hash=intent.args_hash,
                            approval_id=approval_id, rules=rules, reasons=reasons,
                            pack_hash=enf.pack_hash, decision_event_id=decided.event_id)
+
+
+def _wait(run: Run, enf: RunEnforcement, key: tuple[str, str], decision: Decision) -> bool:
+    """Poll for the approval (one connection for the wait) until granted (True) or the wait
+    is over (False); a stop covering the run or the tool meanwhile raises RunStopped."""
+    deadline = time.monotonic() + decision.approval_wait_seconds
+    pause = threading.Event()
+    with run.writer.live.connection() as conn:
+        while time.monotonic() < deadline:
+            stop = run.writer.live.find(run, tool=key[0])
+            if stop is not None:
+                raise run.stopped(stop, f"waiting for approval of tool {key[0]}")
+            if _grant(run, enf, key, conn) is not None:
+                return True
+            pause.wait(min(APPROVAL_POLL, max(0.0, deadline - time.monotonic())))
+    return False
 
 
 def _request(approval_id: str, call_id: str, intent: Intent,

@@ -15,6 +15,8 @@ import psycopg
 import pytest
 
 import ledger
+import ledger.hooks.enforce
+import ledger.hooks.runs
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.hooks import configure, shutdown
@@ -118,3 +120,51 @@ def test_stop_while_waiting_for_an_approval(
     assert runs == []
     assert isinstance(outcome[0], ledger.RunStopped)
     assert "waiting for approval" in str(outcome[0])
+
+
+def test_approval_granted_while_waiting_runs_the_same_call(
+    fast_writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings,
+) -> None:
+    _publish(ledger_conn, ledger_settings, "policies:\n  approval_wait_seconds: 60\n"
+             "  require_approval_for: [{action: payments.refund, threshold_usd: 100}]\n")
+    runs.clear()
+    got: list[Any] = []
+
+    with ledger.run(agent="waiter", user="ann") as run:
+        def approver() -> None:
+            def asked() -> bool:
+                fast_writer.flush(5)
+                return any(e.type == "approval.requested" for e in stored(ledger_conn, run.run_id))
+
+            _until(asked, "the approval request")
+            req = next(e.data for e in stored(ledger_conn, run.run_id)
+                       if e.type == "approval.requested")
+            got.append(req)
+            ledger.decide(req.approval_id, approver="carol", roles=["finance"])
+
+        thread = threading.Thread(target=approver)
+        thread.start()
+        assert refund(4, 500) == 4  # held, approved meanwhile, then run
+        thread.join(10)
+    run.flush()
+    assert runs == [4]
+    started = [e.data for e in stored(ledger_conn, run.run_id) if e.type == "tool.call.started"]
+    assert [s.tool_call_id for s in started] == [got[0].tool_call_id]
+    decided = [e.data for e in stored(ledger_conn, run.run_id) if e.type == "policy.decided"]
+    assert [d.decision for d in decided] == ["require_approval", "allow"]
+    assert decided[1].basis.approval is not None
+
+
+def test_resumed_run_starts_from_the_database_totals(
+    fast_writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings,
+) -> None:
+    _publish(ledger_conn, ledger_settings, "budgets: {max_usd_per_run: 5}\n")
+    with ledger.run(agent="spender") as first:
+        first.llm_call(model="no-such-model-y", input_tokens=3, output_tokens=4)
+        first.llm_call(model="no-such-model-y", input_tokens=1, output_tokens=1)
+    first.flush()
+    again = ledger.hooks.runs.Run(agent="spender", run_id=first.run_id)
+    fast_writer.live.watch(again.tenant)
+    enf = ledger.hooks.enforce.pin(again, resumed=True)  # what `with` does at run start
+    assert enf is not None
+    assert enf.totals.current()[1:] == (9, 2)  # tokens and unknown-cost calls so far
