@@ -11,6 +11,7 @@ place, so the chain stays contiguous and the loss is on the record.
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
@@ -28,8 +29,18 @@ from ledger.store.append import EncodedEvent
 if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
     from ledger.privacy import PayloadRow
 
-__all__ = ["Ack", "Pending", "RunChain", "WriterStats", "encode_pending", "live_version_of",
-           "resolve", "resolve_gated", "settle_totals"]
+__all__ = [
+    "Ack",
+    "Pending",
+    "RunChain",
+    "WriterStats",
+    "encode_pending",
+    "gather",
+    "live_version_of",
+    "resolve",
+    "resolve_gated",
+    "settle_totals",
+]
 
 log = logging.getLogger("ledger.hooks")
 
@@ -183,6 +194,40 @@ def live_version_of(result: object) -> int | None:
         version = getattr(result[0], "live_version", None)
         return version if isinstance(version, int) else None
     return None
+
+
+COALESCE_SECONDS = 0.003  # how long an unwaited batch of an enforced run waits for company
+
+
+def _waited(item: Any) -> bool:
+    group = item if isinstance(item, tuple) else (item,)
+    return any(isinstance(p, Pending) and p.ack is not None for p in group)
+
+
+def _tracked(item: Any) -> bool:
+    group = item if isinstance(item, tuple) else (item,)
+    return any(isinstance(p, Pending) and p.chain.totals is not None for p in group)
+
+
+def gather(q: queue.SimpleQueue[Any], first: Any, limit: int) -> list[Any]:
+    """The next batch: `first` and whatever is queued behind it. When nobody waits on the
+    batch and it holds an enforced run's events (a tool's outcome), wait a moment for the
+    next decision and intent, so they share a statement instead of queueing behind it (the
+    agent never waits for this: only events without an ack are held back)."""
+    items = [first]
+    held = False
+    while len(items) < limit:
+        try:
+            items.append(q.get_nowait())
+        except queue.Empty:
+            if held or any(_waited(i) for i in items) or not any(_tracked(i) for i in items):
+                break
+            held = True
+            try:
+                items.append(q.get(timeout=COALESCE_SECONDS))
+            except queue.Empty:
+                break
+    return items
 
 
 def settle_totals(batch: Sequence[tuple[EncodedEvent, Pending | None]], result: object) -> None:

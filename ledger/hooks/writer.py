@@ -33,6 +33,7 @@ from ledger.hooks.encoding import (
     RunChain,
     WriterStats,
     encode_pending,
+    gather,
     live_version_of,
     resolve,
     resolve_gated,
@@ -201,12 +202,7 @@ class Writer:
             except queue.Empty:
                 self._idle()
                 continue
-            items = [first]
-            while len(items) < self.batch_size:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            items = gather(self._queue, first, self.batch_size)
             stop = False
             batch: list[tuple[EncodedEvent, Pending | None]] = []
             for item in items:
