@@ -61,6 +61,12 @@ def note(text: str) -> str:
     return text
 
 
+@ledger.tool(name="fetch_page")
+def fetch_page(url: str) -> str:
+    bodies["fetch_page"] += 1
+    return "page"
+
+
 @ledger.tool(name="pay")
 def pay(amount: int) -> int:
     bodies["pay"] += 1
@@ -182,6 +188,10 @@ def test_modes_limits_budgets_and_signed_approval(
           "mode: enforce\ntimeouts: {overall_seconds: 0.001}\n")
     _pack(ledger_conn, ledger_settings, "shadowed", "mode: shadow\ntools: {allow: [search]}\n")
     _pack(ledger_conn, ledger_settings, "plain", "tools: {allow: [search]}\n")
+    _pack(ledger_conn, ledger_settings, "fetcher", """\
+        mode: enforce
+        flows: [{id: web-to-mail, from: {tools: [fetch_page]}, to: {tools: [email.send]}}]
+        """)
     try_sequence(ledger_conn, ledger_settings, wait=True)
     bodies.clear()
 
@@ -212,6 +222,13 @@ def test_modes_limits_budgets_and_signed_approval(
     totals = ledger_conn.execute("SELECT total_tokens, unknown_cost_calls FROM ledger_run_totals"
                                  " WHERE run_id = %s", (run.run_id,)).fetchone()
     assert totals == (15, 1)  # kept by the database, counted once
+
+    with ledger.run(agent="fetcher") as run:  # a tool result the flow names is untrusted
+        assert send("bob@acme.com", "before") == "bob@acme.com"
+        assert fetch_page("https://example.com") == "page"
+        with pytest.raises(ledger.ApprovalRequired) as tainted:
+            send("bob@acme.com", "after")
+        assert tainted.value.rules == ("flows.web-to-mail",)
 
     with ledger.run(agent="timer") as run:  # timeouts.overall_seconds
         run.flush()
