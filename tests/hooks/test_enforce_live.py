@@ -16,6 +16,7 @@ import pytest
 
 import ledger
 import ledger.hooks.enforce
+import ledger.hooks.precheck
 import ledger.hooks.runs
 from ledger.config import Settings
 from ledger.db.connect import connect
@@ -168,3 +169,21 @@ def test_resumed_run_starts_from_the_database_totals(
     enf = ledger.hooks.enforce.pin(again, resumed=True)  # what `with` does at run start
     assert enf is not None
     assert enf.totals.current()[1:] == (9, 2)  # tokens and unknown-cost calls so far
+
+
+def test_a_restarted_process_finds_the_pending_call(
+    fast_writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings,
+) -> None:
+    _publish(ledger_conn, ledger_settings,
+             "policies:\n  require_approval_for: [{action: payments.refund, any: true}]\n")
+    with ledger.run(agent="held") as first:
+        with pytest.raises(ledger.ApprovalRequired) as held:
+            refund(5, 50)
+    first.flush()
+    again = ledger.hooks.runs.Run(agent="held", run_id=first.run_id)  # another process's view
+    fast_writer.live.watch(again.tenant)
+    enf = ledger.hooks.enforce.pin(again, resumed=True)
+    assert enf is not None
+    key = ("payments.refund", held.value.args_hash)
+    ledger.hooks.precheck._held_call(again, enf, key)  # what the retry looks up first
+    assert enf.pending[key] == (held.value.tool_call_id, held.value.approval_id)
