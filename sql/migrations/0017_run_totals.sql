@@ -118,15 +118,23 @@ CREATE OR REPLACE FUNCTION ledger_call_approvals(
            (dec.d ->> 'signature') IS NOT NULL, dec.d ->> 'args_hash',
            dec.d ->> 'edited_args_hash'
     FROM req q
-    LEFT JOIN LATERAL (
-        SELECT e.event_id, pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb
-               -> 'data' AS d
-        FROM public.ledger_events e
-        WHERE e.origin = p_origin AND e.type = 'approval.decided'
-          AND public.ledger_decided_call(e.body) = q.d ->> 'tool_call_id'
-          AND pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb -> 'data'
-              ->> 'approval_id' = q.d ->> 'approval_id'
-        ORDER BY e.seq DESC LIMIT 1
+    LEFT JOIN LATERAL (  -- the newest: one still in intake, else the latest logged
+        SELECT y.event_id, y.d FROM (
+            SELECT e.event_id, 1 AS src, e.seq AS pos,
+                   pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb -> 'data' AS d
+            FROM public.ledger_events e
+            WHERE e.origin = p_origin AND e.type = 'approval.decided'
+              AND public.ledger_decided_call(e.body) = q.d ->> 'tool_call_id'
+            UNION ALL
+            SELECT i.event_id, 2, i.intake_id, j.j -> 'data'
+            FROM public.ledger_intake i
+            CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
+                                AS j) AS j
+            WHERE i.origin = p_origin AND j.j ->> 'type' = 'approval.decided'
+              AND j.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id'
+        ) AS y
+        WHERE y.d ->> 'approval_id' = q.d ->> 'approval_id'
+        ORDER BY y.src DESC, y.pos DESC LIMIT 1
     ) AS dec ON true
     WHERE q.d ->> 'tool' = p_tool AND q.d ->> 'args_hash' = p_args_hash
       AND q.d ? 'approval_id'
