@@ -240,7 +240,7 @@ def decode_fast(body: bytes) -> Any:
             event: Any = _FOLDED.decode(body)
         except msgspec.ValidationError:
             event = _OTHER.decode(body)  # a type replay does not fold (or a bad shape)
-            if event.type in _TYPES:
+            if event.type in _TYPES or event.type in _FULL:
                 return decode_event(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return decode_event(body)
@@ -250,6 +250,8 @@ def decode_fast(body: bytes) -> Any:
 
 
 _TYPES = frozenset(k.type for k in _KINDS)
+# folded by replay.state but decoded in full (the enforcement rule reads the whole data model)
+_FULL = frozenset({"policy.decided"})
 
 
 class Row(msgspec.Struct, gc=False):

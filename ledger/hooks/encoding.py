@@ -11,9 +11,11 @@ place, so the chain stays contiguous and the loss is on the record.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import queue
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -27,8 +29,18 @@ from ledger.store.append import EncodedEvent
 if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
     from ledger.privacy import PayloadRow
 
-__all__ = ["Ack", "Pending", "RunChain", "WriterStats", "encode_pending", "live_version_of",
-           "resolve", "resolve_gated"]
+__all__ = [
+    "Ack",
+    "Pending",
+    "RunChain",
+    "WriterStats",
+    "encode_pending",
+    "gather",
+    "live_version_of",
+    "resolve",
+    "resolve_gated",
+    "settle_totals",
+]
 
 log = logging.getLogger("ledger.hooks")
 
@@ -40,6 +52,7 @@ class RunChain:
     run_id: UUID
     next_seq: int = 0
     prev_hash: str | None = None
+    totals: Any = None  # an enforced run's RunTotals (ledger/hooks/enforce.py), else None
 
     def advance(self, leaf: bytes) -> None:
         """Move past an encoded event whose leaf hash is `leaf`."""
@@ -81,6 +94,8 @@ class Pending:
     # run on the writer thread once the event is kept, before the ack resolves: a stop in force
     # for this call comes back as the exception the waiter gets instead of the ack (issue 16)
     gate: Callable[[Ack], BaseException | None] | None = None
+    # running-total deltas of an enforced run's event (cost_usd, total_tokens, unknown calls)
+    deltas: tuple[Decimal, int, int] | None = None
 
 
 @dataclass
@@ -134,7 +149,7 @@ def encode_pending(
     chain.advance(leaf_hash(body))
     stats.encoded += 1
     return EncodedEvent(event.event_id, settings.origin(event.tenant), event.run_id,
-                        event.run_seq, body)
+                        event.run_seq, body, p.deltas)
 
 
 def _shrink(type_name: str, fields: dict[str, Any], max_bytes: int) -> tuple[EventBase, bytes]:
@@ -179,6 +194,50 @@ def live_version_of(result: object) -> int | None:
         version = getattr(result[0], "live_version", None)
         return version if isinstance(version, int) else None
     return None
+
+
+COALESCE_SECONDS = 0.003  # how long an unwaited batch of an enforced run waits for company
+
+
+def _waited(item: Any) -> bool:
+    group = item if isinstance(item, tuple) else (item,)
+    return any(isinstance(p, Pending) and p.ack is not None for p in group)
+
+
+def _tracked(item: Any) -> bool:
+    group = item if isinstance(item, tuple) else (item,)
+    return any(isinstance(p, Pending) and p.chain.totals is not None for p in group)
+
+
+def gather(q: queue.SimpleQueue[Any], first: Any, limit: int) -> list[Any]:
+    """The next batch: `first` and whatever is queued behind it. When nobody waits on the
+    batch and it holds an enforced run's events (a tool's outcome), wait a moment for the
+    next decision and intent, so they share a statement instead of queueing behind it (the
+    agent never waits for this: only events without an ack are held back)."""
+    items = [first]
+    held = False
+    while len(items) < limit:
+        try:
+            items.append(q.get_nowait())
+        except queue.Empty:
+            if held or any(_waited(i) for i in items) or not any(_tracked(i) for i in items):
+                break
+            held = True
+            try:
+                items.append(q.get(timeout=COALESCE_SECONDS))
+            except queue.Empty:
+                break
+    return items
+
+
+def settle_totals(batch: Sequence[tuple[EncodedEvent, Pending | None]], result: object) -> None:
+    """Hand the database's running totals of enforced runs back to them (receipts in order)."""
+    if not isinstance(result, list) or len(result) != len(batch):
+        return
+    for (encoded, p), receipt in zip(batch, result, strict=True):
+        totals = getattr(receipt, "run_totals", None)
+        if p is not None and totals is not None and p.chain.totals is not None:
+            p.chain.totals.settle(encoded.event_id, totals)
 
 
 def resolve_gated(p: Pending, ack: Ack) -> None:

@@ -137,6 +137,10 @@ class LiveCache:
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self.listener_pid: int | None = None  # the listener's backend (tests terminate it)
+        # published policy packs of the watched origins: origin -> event_id -> (seq, hash, doc)
+        self._packs: dict[str, dict[UUID, tuple[int, str, Any]]] = {}
+        self._loaded: set[str] = set()  # origins whose stops and packs were read at least once
+        self.confirmed = 0.0  # monotonic time the cache was last known current
         self._pid = os.getpid()
 
     # -- what the boundaries ask ----------------------------------------------------------
@@ -163,7 +167,10 @@ class LiveCache:
         self._ensure_thread()
 
     def note_version(self, version: int | None, conn: Any) -> None:
-        """An ack reported `version`: refresh through `conn` if the cache is behind."""
+        """An ack reported `version`: refresh through `conn` if the cache is behind (an ack at
+        the cache's version confirms it is current)."""
+        if version is not None and version <= self.version and self._origins:
+            self.confirmed = time.monotonic()
         if version is None or version <= self.version or not self._origins:
             return
         try:
@@ -182,7 +189,48 @@ class LiveCache:
         if not wanted:
             return
         rows = conn.execute(query("hooks_stop_cache_refresh"), (wanted, after)).fetchall()
+        packs = conn.execute(query("hooks_policies_since"), (wanted, after)).fetchall()
         self._apply(rows, whole)
+        with self._lock:
+            for _v, origin, seq, event_id, pack_hash, document in packs:
+                if pack_hash:
+                    self._packs.setdefault(origin, {})[event_id] = (int(seq), pack_hash, document)
+            self._loaded.update(wanted)
+            if whole:
+                self.confirmed = time.monotonic()
+
+    # -- the packs (slice "enforce") --------------------------------------------------------
+    def packs(self, origin: str) -> list[tuple[int, str, Any]]:
+        """The policy packs published in `origin`, as (seq, policy_hash, document)."""
+        with self._lock:
+            return list(self._packs.get(origin, {}).values())
+
+    def loaded(self, origin: str) -> bool:
+        """Were `origin`'s stops and packs read at least once?"""
+        return origin in self._loaded
+
+    @property
+    def stale_after(self) -> float:
+        """The staleness bound: 3 x LEDGER_LIVE_POLL without a refresh or a confirming ack."""
+        return 3 * self.poll
+
+    def current(self, origin: str) -> bool:
+        """Can this process confirm what is in force for `origin` now (loaded, not stale)?"""
+        return self.loaded(origin) and time.monotonic() - self.confirmed <= self.stale_after
+
+    def confirm(self, origin: str) -> bool:
+        """Read what changed now, on a short-lived connection (the listener may be cut off);
+        True when `origin` is then current. Failures are silent: the caller fails closed."""
+        with self._lock:
+            self._origins.add(origin)
+        try:
+            with self._open() as conn:
+                if origin not in self._loaded:
+                    self.refresh(conn, origins=[origin], since=0)
+                self.refresh(conn)
+        except Exception as exc:
+            log.debug("ledger: could not confirm the live state of %s: %s", origin, exc)
+        return self.current(origin)
 
     def _apply(self, rows: list[tuple[Any, ...]], whole: bool) -> None:
         """Apply rows by their own version; the cache version moves only when every origin
@@ -203,16 +251,28 @@ class LiveCache:
                 if old is None or old.version <= row.version:
                     self._rows[row.stop_event_id] = row
 
+    def _open(self) -> Any:
+        """A short-lived connection for one read (the writer's factory when injected)."""
+        if self._connect is not None:
+            return self._connect()
+        timeout_ms = int(FIRST_LOAD_TIMEOUT * 1000)
+        return psycopg.connect(_dsn(self.settings), autocommit=True,
+                               connect_timeout=max(1, int(FIRST_LOAD_TIMEOUT)),
+                               options=f"-c statement_timeout={timeout_ms}")
+
+    def connection(self) -> Any:
+        """A short-lived connection for a few reads (an approval being waited for)."""
+        return self._open()
+
+    def fetch(self, sql: Any, params: Any) -> list[tuple[Any, ...]]:
+        """One read through the read API on a short-lived connection (enforcement's rare reads:
+        a resumed run's totals, an approval being waited for)."""
+        with self._open() as conn:
+            return list(conn.execute(sql, params).fetchall())
+
     def _load_now(self, origin: str) -> None:
         try:
-            if self._connect is not None:
-                with self._connect() as conn:
-                    self.refresh(conn, origins=[origin], since=0)
-                return
-            timeout_ms = int(FIRST_LOAD_TIMEOUT * 1000)
-            with psycopg.connect(_dsn(self.settings), autocommit=True,
-                                 connect_timeout=max(1, int(FIRST_LOAD_TIMEOUT)),
-                                 options=f"-c statement_timeout={timeout_ms}") as conn:
+            with self._open() as conn:
                 self.refresh(conn, origins=[origin], since=0)
         except Exception as exc:
             log.debug("ledger: could not load the stops of %s: %s", origin, exc)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import threading
 import time
@@ -21,17 +20,19 @@ from contextvars import Token
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger import ids
 from ledger.events import Usage
 from ledger.hooks.approvals import Approval, request_approval
 from ledger.hooks.context import run_var
+from ledger.hooks.enforce import RunEnforcement, pin
 from ledger.hooks.errors import RunStopped, StopInfo
 from ledger.hooks.live import stop_ref
+from ledger.hooks.messages import RunMessages
 from ledger.hooks.pricing import decimal_text
-from ledger.hooks.sanitize import error_info, escape_text, json_safe
+from ledger.hooks.sanitize import error_info, escape_text
 from ledger.hooks.setup import get_price_table, get_writer
 from ledger.hooks.tools import ToolCall, proposed_calls, record_tool_ended, record_tool_started
 from ledger.hooks.writer import Ack, Pending, RunChain, Writer
@@ -43,7 +44,6 @@ __all__ = ["EventRef", "Run", "run"]
 
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-Trust = Literal["trusted", "untrusted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class EventRef:
     ack: Future[Ack] | None = None
 
 
-class Run:
+class Run(RunMessages):
     """One agent run: a context manager (sync and async) and the recording helpers."""
 
     def __init__(
@@ -121,6 +121,9 @@ class Run:
         self._tokens: list[Token[Run | None]] = []
         self.prompts: set[str] = set()  # "name/version" resolved via `prompt()` (stop targets)
         self.stopped_by: StopInfo | None = None
+        self.enf: RunEnforcement | None = None  # the pinned pack, when one is active
+        self.pack_unknown = False  # the packs of the origin could not be read at run start
+        self._resumed = run_id is not None
 
     # -- core --------------------------------------------------------------------------------
     def record(
@@ -138,17 +141,37 @@ class Run:
         gate: Callable[[Ack], BaseException | None] | None = None,
     ) -> EventRef:
         """Queue one event of this run; `data` may be a dict, a data model or a callable."""
+        p = self.pending_event(type_name, data, raw=raw, source=source, correlation=correlation,
+                               wait=wait, require_db=require_db, finalize=finalize,
+                               private=private, gate=gate)
+        self.writer.enqueue(p)
+        return EventRef(p.event_id, p.ack)
+
+    def pending_event(
+        self, type_name: str, data: Any, *, raw: tuple[str, Any] | None = None,
+        source: Mapping[str, str] | None = None, correlation: Mapping[str, Any] | None = None,
+        wait: bool = False, require_db: bool = False,
+        finalize: Callable[[dict[str, Any], RunChain], None] | None = None,
+        private: tuple[PayloadRow, ...] = (),
+        gate: Callable[[Ack], BaseException | None] | None = None,
+        deltas: tuple[Decimal, int, int] | None = None,
+    ) -> Pending:
+        """The event as the writer takes it, not yet queued (`Writer.enqueue_many` queues
+        several together). An enforced run's LLM results carry running-total deltas, and its
+        decisions zero deltas: the database keeps the run's totals and returns them with the
+        decision's ack (events without deltas use the plain statement)."""
         event_id = ids.new_id()
         corr = dict(correlation) if correlation else None
         if self.conversation_id:
             corr = {"conversation_id": self.conversation_id, **(corr or {})}
+        if self.enf is not None and deltas is not None and any(deltas):
+            self.enf.totals.add(event_id, deltas)
         ack: Future[Ack] | None = Future() if wait else None
-        self.writer.enqueue(Pending(
+        return Pending(
             self.chain, type_name, self.envelope, data, event_id, ids.now_ns(),
             time.monotonic_ns(), corr, raw, dict(source) if source else None, ack, require_db,
-            finalize, private, gate,
-        ))
-        return EventRef(event_id, ack)
+            finalize, private, gate, deltas if self.enf is not None else None,
+        )
 
     def stopped(self, stop: StopInfo, where: str) -> RunStopped:
         """The exception for `stop`; a stop of the run itself (not only of one tool or model,
@@ -176,6 +199,9 @@ class Run:
         """
         if not self.started:
             self.started = True
+            live = self.writer.live
+            live.watch(self.tenant)  # the first run of an origin loads its stops and packs
+            self._pin()
             attributes = self.attributes
             private: tuple[PayloadRow, ...] = ()
             if self._identity is not None:  # the tokens only as commitments (see authority)
@@ -183,14 +209,20 @@ class Run:
                 private = self._identity[1]
             self.record("run.started", {"task": self.task, "policy": self.policy,
                                         "attributes": attributes}, raw=raw, private=private)
-            live = self.writer.live
-            live.watch(self.tenant)  # the first run of an origin loads its stops (briefly)
             stop = live.find(self)
             if stop is not None:
                 refused = self.stopped(stop, "run start")
                 self.end("stopped")
                 raise refused
         return self
+
+    def _pin(self) -> None:
+        """Pin the pack in force for this run (ledger/hooks/enforce.py); record its hash."""
+        self.enf = pin(self, resumed=self._resumed)
+        if self.enf is not None:
+            self.chain.totals = self.enf.totals
+            if self.envelope["versions"]["policy_hash"] is None:
+                self.envelope["versions"]["policy_hash"] = self.enf.pack_hash
 
     def start(self) -> Run:
         """Record run.started and make this the current run (what `with` does)."""
@@ -303,7 +335,10 @@ class Run:
             "cost": cost.model_dump() if cost else None, "duration_ns": duration_ns,
             "error": error_info(error) if error is not None else None,
         }
-        self.record("llm.call.ended", data, raw=raw, source=source, correlation=correlation)
+        deltas = None if self.enf is None else (
+            Decimal(cost.amount_usd) if cost else Decimal(0), total_tokens or 0, int(cost is None))
+        self.writer.enqueue(self.pending_event("llm.call.ended", data, raw=raw, source=source,
+                                               correlation=correlation, deltas=deltas))
 
     def llm_call(self, *, model: str | None = None, request: Any = None, response: Any = None,
                  response_model: str | None = None, provider: str | None = None,
@@ -328,43 +363,6 @@ class Run:
         self.record("prompt.resolved", {"name": name, "version": version, "template_hash": digest,
                                         "variables": dict(variables or {})})
         return digest
-
-    def _message(self, kind: str, content: Any, *, role: str, trust: Trust, origin: str | None,
-                 attributes: Mapping[str, Any]) -> EventRef:
-        def build() -> dict[str, Any]:
-            text = content if isinstance(content, str) else None
-            if text is None:
-                text = json.dumps(json_safe(content), ensure_ascii=False, sort_keys=True)
-            return {"role": role, "content": escape_text(text), "content_trust": trust,
-                    "origin": origin, "attributes": json_safe(dict(attributes))}
-
-        return self.record(kind, build)
-
-    def message_input(self, content: Any, *, role: str = "user", trust: Trust = "untrusted",
-                      origin: str | None = None, **attributes: Any) -> EventRef:
-        """Content entering the agent; untrusted by default (web pages, emails, tool output)."""
-        return self._message("message.input", content, role=role, trust=trust, origin=origin,
-                             attributes=attributes)
-
-    def message_output(self, content: Any, *, role: str = "assistant", trust: Trust = "trusted",
-                       origin: str | None = None, **attributes: Any) -> EventRef:
-        """Content the agent produced for a person or system."""
-        return self._message("message.output", content, role=role, trust=trust, origin=origin,
-                             attributes=attributes)
-
-    def guardrail(self, name: str, verdict: Literal["pass", "fail", "warn", "unknown"],
-                  rule: str | None = None, **details: Any) -> EventRef:
-        """Record a guardrail verdict observed at run time."""
-        return self.record("guardrail.evaluated", {"name": name, "verdict": verdict, "rule": rule,
-                                                   "details": details})
-
-    def error(self, error: BaseException | str, where: str | None = None) -> EventRef:
-        """Record an error outside a tool call (type and message only)."""
-        return self.record("error.raised", {"error": error_info(error), "where": where})
-
-    def custom(self, name: str, **attributes: Any) -> EventRef:
-        """Record anything else, by name."""
-        return self.record("custom", {"name": name, "attributes": attributes})
 
     # tool calls and approvals live in tools.py / approvals.py; thin delegations here.
     def tool_started(self, tool: str, args: Any, **kw: Any) -> ToolCall:

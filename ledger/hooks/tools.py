@@ -24,10 +24,12 @@ from ledger.canonical import content_hash
 from ledger.events import ProposedToolCall
 from ledger.events import args_hash as hash_args
 from ledger.hooks.context import run_var
-from ledger.hooks.errors import LedgerUnavailable, RunStopped
+from ledger.hooks.enforce import pin
+from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
+from ledger.hooks.precheck import Intent, decide_and_start
 from ledger.hooks.sanitize import error_info, json_safe
 from ledger.hooks.setup import ACK_TIMEOUT
-from ledger.hooks.writer import Ack
+from ledger.hooks.writer import Ack, Pending
 
 if TYPE_CHECKING:
     from ledger.hooks.runs import Run
@@ -90,6 +92,11 @@ def record_tool_started(
     covers the run or this tool once the intent is acknowledged, the call is recorded as
     `refused` and whoever waits on the ack gets `RunStopped` instead, before any body runs.
     """
+    if run.enf is not None or (run.pack_unknown and wait and require_db):
+        return _enforced(run, tool, args, tool_call_id=tool_call_id, side_effect=side_effect,
+                         digest=_contract_digest(contract), version=version,
+                         resources=resources, wait=wait, require_db=require_db, raw=raw,
+                         source=source, correlation=correlation)
     if tool_call_id is None and run.approved:
         tool_call_id = run.approved.pop((tool, hash_args(json_safe(args))), None)
     tool_call_id = tool_call_id or str(ids.new_id())
@@ -109,6 +116,64 @@ def record_tool_started(
                      wait=wait, require_db=require_db,
                      gate=_stop_gate(run, started) if wait else None)
     return ToolCall(tool_call_id, tool, started.started_ns, ref.ack)
+
+
+def _enforced(
+    run: Run, tool: str, args: Any, *, tool_call_id: str | None, side_effect: bool | str,
+    digest: str | None, version: str | None, resources: tuple[str, ...], wait: bool,
+    require_db: bool, raw: tuple[str, Any] | None, source: dict[str, str] | None,
+    correlation: dict[str, Any] | None,
+) -> ToolCall:
+    """record_tool_started in a run with an active pack: a waited call is decided first
+    (ledger/hooks/precheck.py); every call feeds the run's basis."""
+    if run.enf is None:  # the packs could not be read at run start: read them now or refuse
+        origin = run.writer.settings.origin(run.tenant)
+        if run.writer.live.confirm(origin):
+            run.pack_unknown = False
+            run.enf = pin(run, resumed=True)
+            if run.enf is not None:
+                run.chain.totals = run.enf.totals
+        if run.pack_unknown:
+            raise LedgerUnavailable(f"cannot confirm the pack in force for tool {tool!r}: the "
+                                    "ledger is unreachable; the tool was not run")
+        if run.enf is None:
+            return record_tool_started(run, tool, args, tool_call_id=tool_call_id,
+                                       side_effect=side_effect, contract=digest,
+                                       version=version, resources=resources, wait=wait,
+                                       require_db=require_db, raw=raw, source=source,
+                                       correlation=correlation)
+    enf = run.enf
+    safe = json_safe(args)
+    digest_args = hash_args(safe)
+    if tool_call_id is None and run.approved:
+        tool_call_id = run.approved.pop((tool, digest_args), None)
+    started_ns = time.monotonic_ns()
+
+    def build(call_id: str) -> dict[str, Any]:
+        return {"tool_call_id": call_id, "tool": tool, "tool_version": version,
+                "side_effect": _side_effect(side_effect), "args": safe,
+                "args_hash": digest_args, "contract_digest": digest,
+                "resources": list(resources)}
+
+    def pending(call_id: str, data: dict[str, Any]) -> Pending:
+        gate = _stop_gate(run, ToolCall(call_id, tool, started_ns))
+        return run.pending_event("tool.call.started", data, raw=raw, source=source,
+                                 correlation=correlation, wait=True, require_db=require_db,
+                                 gate=gate)
+
+    if wait:
+        intent = Intent(tool, safe, digest_args, _side_effect(side_effect), digest, build,
+                        pending)
+        call_id, started = decide_and_start(run, enf, intent, tool_call_id, require_db)
+        ack = started.ack
+    else:
+        call_id = tool_call_id or str(ids.new_id())
+        ack = run.record("tool.call.started", build(call_id), raw=raw, source=source,
+                         correlation=correlation, require_db=require_db).ack
+    with run._lock:
+        run.tool_calls += 1
+    enf.note_started(tool, digest_args)
+    return ToolCall(call_id, tool, started_ns, ack)
 
 
 def _stop_gate(run: Run, call: ToolCall) -> Callable[[Ack], BaseException | None]:
@@ -134,6 +199,8 @@ def record_tool_ended(
     correlation: dict[str, Any] | None = None,
 ) -> None:
     """Queue tool.call.ended with the outcome and the duration since `record_tool_started`."""
+    if run.enf is not None:
+        run.enf.note_result(call.tool)
     data = {"tool_call_id": call.tool_call_id, "tool": call.tool, "status": status,
             "result": result, "result_ids": list(result_ids),
             "error": error_info(error) if error is not None else None,
@@ -168,6 +235,8 @@ class _Spec:
                 run, self.name, _bind(self.sig, args, kwargs), side_effect=self.side_effect,
                 contract=self.contract, version=self.version, wait=True,
                 require_db=not self.fail_open)
+        except (LiveControl, LedgerUnavailable):  # denied, held, stopped, fail closed
+            raise
         except Exception as exc:  # a ledger bug must not look like the tool's error
             log.exception("ledger: could not record intent of %s", self.name)
             raise LedgerUnavailable(f"could not record the intent of tool {self.name!r}: "

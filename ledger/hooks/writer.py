@@ -33,9 +33,11 @@ from ledger.hooks.encoding import (
     RunChain,
     WriterStats,
     encode_pending,
+    gather,
     live_version_of,
     resolve,
     resolve_gated,
+    settle_totals,
 )
 from ledger.hooks.errors import LedgerUnavailable
 from ledger.hooks.live import LiveCache
@@ -132,11 +134,15 @@ class Writer:
         return try_sequence(conn, self.settings)
 
     # -- agent-thread API --------------------------------------------------------------------
-    def enqueue(self, pending: Pending) -> None:
+    def enqueue(self, pending: Pending | tuple[Pending, ...]) -> None:
         """Hand an event to the writer thread (cheap: one queue put)."""
         if self._thread is None:
             self._start()
         self._queue.put(pending)
+
+    def enqueue_many(self, pendings: Sequence[Pending]) -> None:
+        """Several events as one item: one batch, one statement, in order (decision, intent)."""
+        self.enqueue(tuple(pendings))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is durable; True if nothing is left in the spool."""
@@ -196,17 +202,15 @@ class Writer:
             except queue.Empty:
                 self._idle()
                 continue
-            items = [first]
-            while len(items) < self.batch_size:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            items = gather(self._queue, first, self.batch_size)
             stop = False
             batch: list[tuple[EncodedEvent, Pending | None]] = []
             for item in items:
                 if isinstance(item, Pending):
                     batch.append((self.encode(item), item))
+                    continue
+                if isinstance(item, tuple):  # enqueue_many: together, in order
+                    batch.extend((self.encode(p), p) for p in item)
                     continue
                 if batch:
                     self._deliver(batch)
@@ -328,6 +332,7 @@ class Writer:
                 self.stats.submitted += len(batch)
                 self._unsequenced = True
                 version = live_version_of(result)
+                settle_totals(batch, result)
                 if self._live is not None and any(p is not None and p.ack is not None
                                                   for _, p in batch):
                     self._live.note_version(version, self._conn)  # a round trip only if behind

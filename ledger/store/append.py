@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -24,6 +26,7 @@ __all__ = [
     "MAX_EVENT_BYTES",
     "EncodedEvent",
     "Receipt",
+    "RunTotals",
     "encode_for_intake",
     "submit",
     "submit_encoded",
@@ -41,6 +44,12 @@ class EncodedEvent:
     run_id: uuid.UUID
     run_seq: int
     body: bytes
+    # running-total deltas (cost_usd, total_tokens, unknown_cost_calls) of an enforced run's
+    # event: the database adds them once per inserted event (migration 0017); None: untracked
+    deltas: tuple[Decimal, int, int] | None = None
+
+
+RunTotals = tuple[Decimal, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,8 @@ class Receipt:
     leaf_hash: bytes
     duplicate: bool
     live_version: int | None = None
+    # the database's running totals of the event's run after this batch (tracked runs only)
+    run_totals: RunTotals | None = None
 
 
 def encode_for_intake(event: EventBase, settings: Settings) -> EncodedEvent:
@@ -87,27 +98,44 @@ def submit_encoded(
         if check_canonical:
             ensure_canonical(item.body)
         ensure_storable(item.body)
-    params = (
+    params: tuple[list[Any], ...] = (
         [item.event_id for item in items],
         [item.origin for item in items],
         [item.run_id for item in items],
         [item.run_seq for item in items],
         [item.body for item in items],
     )
+    tracked = any(item.deltas is not None for item in items)
+    if tracked:
+        params = (*params, *_delta_arrays(items))
+    name = "submit_events_totals" if tracked else "submit_events"
     # One statement is its own transaction on an autocommit connection: one round trip instead
     # of BEGIN/INSERT/COMMIT. Inside a caller's transaction, a savepoint keeps it all-or-nothing
     # (and the receipt then means durable only once the caller commits).
     if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
-        row = conn.execute(query("submit_events"), params).fetchone()
+        row = conn.execute(query(name), params).fetchone()
     else:
         with conn.transaction():
-            row = conn.execute(query("submit_events"), params).fetchone()
+            row = conn.execute(query(name), params).fetchone()
     assert row is not None  # the statement always returns one row
     inserted, version = set(row[0]), int(row[1])
+    totals: dict[uuid.UUID, RunTotals] = {}
+    if tracked and row[2]:
+        totals = {run: (Decimal(cost), int(tokens), int(unknown))
+                  for run, cost, tokens, unknown in zip(row[2], row[3], row[4], row[5],
+                                                        strict=True)}
     return [
-        Receipt(item.event_id, leaf_hash(item.body), item.event_id not in inserted, version)
+        Receipt(item.event_id, leaf_hash(item.body), item.event_id not in inserted, version,
+                totals.get(item.run_id) if item.deltas is not None else None)
         for item in items
     ]
+
+
+def _delta_arrays(items: Sequence[EncodedEvent]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The per-event deltas as three arrays (NULL for events of untracked runs)."""
+    return ([i.deltas[0] if i.deltas else None for i in items],
+            [i.deltas[1] if i.deltas else None for i in items],
+            [i.deltas[2] if i.deltas else None for i in items])
 
 
 def submit(

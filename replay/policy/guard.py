@@ -109,3 +109,15 @@ class PolicyGuard:
             if scope_matches(document, agent, version, tenant):
                 return pack_hash
         return None
+
+    def pack_info(self, pack_hash: str, document: Mapping[str, Any]) -> dict[str, Any]:
+        """What the hooks need to know of a pinned pack, as plain data: `active` (some rule is
+        evaluated before calls: record decisions), `enforcing` (some rule enforces: fail closed
+        when the pack cannot be confirmed), `taint_tools` (tools whose results are untrusted
+        input for the flows). A pack that cannot be loaded is enforcing (fail closed)."""
+        try:
+            compiled = self.compiled(pack_hash, document)
+        except LedgerError:
+            return {"active": True, "enforcing": True, "taint_tools": []}
+        return {"active": compiled.active, "enforcing": compiled.enforcing,
+                "taint_tools": list(compiled.taint_tools)}

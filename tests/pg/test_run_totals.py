@@ -1,0 +1,64 @@
+"""Running totals of enforced runs (issue 16, migration 0017), from the hostile writer's side.
+
+The totals are what a budget decides on before a call, so a writer (the agent host's
+credential) must not be able to lower them, write another tenant's, or count an event twice;
+it adds only through the submit statement's SECURITY DEFINER function and reads through the
+tenant-scoped read API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from ledger.store.append import encode_for_intake, submit_encoded
+from tests.ledgerkit import chained_run
+from tests.pg import test_writer_confinement as wc
+
+confined = wc.confined  # the LOGIN writer bound to tenant "a" (and tenant b's log)
+A, B = "agent-ledger.local/a", "agent-ledger.local/b"
+ADD = "SELECT * FROM ledger_run_totals_add(%s, %s, %s, %s::numeric[], %s, %s)"
+
+
+def _add(conn: psycopg.Connection, origin: str, run: uuid.UUID, cost: str, tokens: int,
+         unknown: int, event: uuid.UUID | None = None) -> list[tuple[object, ...]]:
+    return conn.execute(ADD, ([event or uuid.uuid4()], [origin], [run], [Decimal(cost)],
+                              [tokens], [unknown])).fetchall()
+
+
+def test_writer_adds_only_its_own_positive_deltas_once(confined: wc.Confined) -> None:
+    w, run, event = confined.writer, uuid.uuid4(), uuid.uuid4()
+    assert _add(w, A, run, "0.25", 10, 1, event) == [(run, Decimal("0.25"), 10, 1)]
+    assert _add(w, A, run, "0.25", 10, 1, event) == [(run, Decimal("0.25"), 10, 1)]  # once
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="negative delta"):
+        _add(w, A, run, "-0.25", 0, 0)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not writable"):
+        _add(w, B, uuid.uuid4(), "1", 1, 0)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        w.execute("UPDATE ledger_run_totals SET cost_usd = 0")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+        w.execute("SELECT * FROM ledger_run_totals")
+    b_run = uuid.uuid4()
+    _add(confined.owner, B, b_run, "3", 3, 0)
+    assert w.execute("SELECT * FROM ledger_run_totals_of(%s)", (b_run,)).fetchall() == []
+    assert w.execute("SELECT * FROM ledger_run_totals_of(%s)", (run,)).fetchall() == [
+        (Decimal("0.25"), 10, 1)]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="another origin"):
+        _add(confined.owner, A, b_run, "1", 1, 0)  # a run id stays in its origin
+
+
+def test_submit_counts_inserted_events_once(confined: wc.Confined) -> None:
+    events = chained_run(2, tenant="a")
+    items = [encode_for_intake(e, confined.writer_settings) for e in events]
+    tracked = [type(i)(i.event_id, i.origin, i.run_id, i.run_seq, i.body,
+                       (Decimal("0.5"), 7, 0)) for i in items]
+    n = len(items)
+    assert len({i.run_id for i in items}) == 1
+    first = submit_encoded(confined.writer, tracked)
+    assert [r.run_totals for r in first] == [(Decimal("0.5") * n, 7 * n, 0)] * n
+    again = submit_encoded(confined.writer, tracked)  # a retry after a lost ack
+    assert [r.duplicate for r in again] == [True] * n
+    assert again[0].run_totals == (Decimal("0.5") * n, 7 * n, 0)  # not counted twice
