@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import Report, parse_args
 from ledger.events import args_hash
 from replay.policy.cel import compile_expression
+from replay.policy.cel_fast import fast_cel
 from replay.policy.loader import load_pack_text
 from replay.policy.precall import (
     CEL_NAMES,
@@ -34,7 +35,6 @@ from replay.policy.precall import (
     Proposed,
     compile_precall,
     decide,
-    fast_cel,
 )
 
 QUICK = {"calls": 3000}
