@@ -131,6 +131,9 @@ def main() -> None:
           f"p50 is {d50:.1f} us)")
     print(f"2 CEL rules, interpreted: p50 {i50:8.1f} us  ratio interpreted/compiled "
           f"{i50 / c50:.1f}")
+    agree = [p.evaluate(f) for p, f in fast] == [p.evaluate(f) for p, f in slow]
+    print(f"compiled answers as interpreted: {agree}; refund decided: "
+          f"{decide(compiled, refund_basis, refund).decision}")
     figures = Report("precall")
     figures.add("args_hash_p50_us", b50, "us", better="lower")
     figures.add("decision_p50_us", d50, "us", better="lower", baseline=b50)
