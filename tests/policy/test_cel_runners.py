@@ -14,6 +14,8 @@ import logging
 import re
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,10 @@ FACTS: list[dict[str, Any]] = [
     {"args": {"tags": ("a",), "nested": None, "text": None, "at": 5}},
     {"args": {"tags": ["a", 1, None], "nested": {"deep": "1"}, "x": ATTACK}},
     {"args": {"text": ATTACK * 3, "x": ATTACK}},
+    # what a Python tool may be called with, beyond JSON
+    {"args": {"amount_usd": Decimal("250.5"), "x": b"y", 1: "one", "tags": {"a"}}},
+    {"args": {"at": datetime(2024, 5, 1, tzinfo=UTC), "d": timedelta(seconds=90), "x": object()}},
+    {"args": {"amount_usd": float("nan"), "x": "y\x00z"}}, {"args": {"amount_usd": float("inf")}},
     {"call": {"tool": "crm.delete_record", "duration_seconds": None},
      "principal": {"roles": ["admin"], "user": None, "initiating_user": "a"},
      "totals": {"tool_calls": 1, "cost_usd": 0.5}},
