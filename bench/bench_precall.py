@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import Report, parse_args
 from ledger.events import args_hash
 from replay.policy.cel import compile_expression
+from replay.policy.cel_fast import fast_cel
 from replay.policy.loader import load_pack_text
 from replay.policy.precall import (
     CEL_NAMES,
@@ -34,7 +35,6 @@ from replay.policy.precall import (
     Proposed,
     compile_precall,
     decide,
-    fast_cel,
 )
 
 QUICK = {"calls": 3000}
@@ -131,6 +131,9 @@ def main() -> None:
           f"p50 is {d50:.1f} us)")
     print(f"2 CEL rules, interpreted: p50 {i50:8.1f} us  ratio interpreted/compiled "
           f"{i50 / c50:.1f}")
+    agree = [p.evaluate(f) for p, f in fast] == [p.evaluate(f) for p, f in slow]
+    print(f"compiled answers as interpreted: {agree}; refund decided: "
+          f"{decide(compiled, refund_basis, refund).decision}")
     figures = Report("precall")
     figures.add("args_hash_p50_us", b50, "us", better="lower")
     figures.add("decision_p50_us", d50, "us", better="lower", baseline=b50)

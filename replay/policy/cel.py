@@ -4,20 +4,46 @@ CEL is safe to load from a policy file (no side effects, always terminates). Exp
 cached by their text, so a pack compiled once serves every run it checks. Evaluation errors
 (a missing key, a type mismatch) are reported as `None`: the caller turns that into the rule's
 `on_missing` outcome, because a predicate that could not be decided is never a pass.
+
+cel-python's loggers are silenced (every `celpy.*` logger, through their parent): at debug
+level they print each activation, and at error level some failed calls with their arguments,
+i.e. the facts, which carry attacker-chosen tool arguments, into the host's logs. Likewise
+`matches()` runs re2 with its error log off: re2 writes an invalid pattern (which a rule may
+take from the facts, `args.x.matches(args.y)`) raw to the process's stderr.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 
 import celpy
+import re2  # type: ignore[import-untyped]
 
 __all__ = ["CelProgram", "check_expression", "compile_expression"]
 
 _ENV = celpy.Environment()
+logging.getLogger("celpy").setLevel(logging.CRITICAL)
 _to_cel = celpy.json_to_cel  # type: ignore[attr-defined]
+_RE2_QUIET = re2.Options()
+_RE2_QUIET.log_errors = False
+
+
+@wraps(celpy.evaluation.function_matches)  # the transpiler names it by __module__.__name__
+def _quiet_matches(text: str, pattern: str) -> Any:
+    """celpy.evaluation.function_matches, same answers, without re2's stderr log."""
+    try:
+        found = re2.search(pattern, text, _RE2_QUIET)
+    except re2.error as exc:
+        return celpy.evaluation.CELEvalError("match error", exc.__class__, exc.args)
+    return celpy.celtypes.BoolType(found is not None)
+
+
+# Both runners look it up here: the interpreter in base_functions, the transpiled code by name.
+celpy.evaluation.function_matches = _quiet_matches
+celpy.evaluation.base_functions["matches"] = _quiet_matches
 
 
 class CelProgram:
@@ -35,8 +61,8 @@ class CelProgram:
 
     def evaluate(self, facts: Mapping[str, Any]) -> bool | None:
         """True/False, or None when the expression errors or does not yield a boolean."""
-        activation = {name: _to_cel(value) for name, value in facts.items()}
-        try:
+        try:  # a fact CEL cannot hold (an int beyond 64 bits) is undecidable too
+            activation = {name: _to_cel(value) for name, value in facts.items()}
             result = self._program.evaluate(activation)
         except Exception:  # CELEvalError and friends: undecidable, not a pass
             return None

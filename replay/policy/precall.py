@@ -14,18 +14,14 @@ recorded and only change `would_be`. Rules in mode `off` are not evaluated.
 from __future__ import annotations
 
 import dataclasses
-import logging
-import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
-import celpy
-
 from ledger.events import args_hash as _args_hash
 from replay.policy import precall_rules as r
-from replay.policy.cel import CelProgram, compile_expression
+from replay.policy.cel_fast import fast_cel
 from replay.policy.detectors import compile_detectors
 from replay.policy.engine import _SCRUBBED, _approval_ids
 from replay.policy.loader import LoadedPack
@@ -198,86 +194,6 @@ class CompiledPreCall:
     @property
     def enforcing(self) -> bool:
         return any(mode == "enforce" for _, mode, _ in self.rules)
-
-
-def _transpiler_parser() -> Any:
-    """A private CEL parser building the compiled runner's tree nodes. cel-python keeps one
-    parser per process, built with the tree class of the first Environment (the interpreter's,
-    replay.policy.cel), and the compiled runner cannot transpile those trees."""
-    from celpy.celparser import CELParser
-
-    saved = CELParser.CEL_PARSER
-    CELParser.CEL_PARSER = None
-    try:
-        CELParser(tree_class=celpy.CompiledRunner.tree_node_class)
-        return CELParser.CEL_PARSER
-    finally:
-        CELParser.CEL_PARSER = saved
-
-
-class _CompiledCel(CelProgram):
-    """cel-python's compiled runner (several times the interpreter), same evaluate() contract.
-
-    Its runner passes the activation through a module global, so two threads evaluating at
-    once could see each other's facts: evaluations are serialised by one lock. An expression
-    that errors is undecidable (None, the rule fails closed); the runner's own error log of it
-    is silenced (it would print attacker-influenced text in the agent's process)."""
-
-    __slots__ = ()
-    _ENV = celpy.Environment(runner_class=celpy.CompiledRunner)
-    _PARSER = _transpiler_parser()
-    _LOCK = threading.Lock()
-
-    def __init__(self, text: str) -> None:  # replaces the interpreter's program
-        self.text = text
-        self._program = self._ENV.program(self._PARSER.parse(text))
-
-    def evaluate(self, facts: Mapping[str, Any]) -> bool | None:
-        activation = {name: _to_cel(value) for name, value in facts.items()}
-        with self._LOCK:
-            try:
-                result = self._program.evaluate(activation)
-            except Exception:
-                return None
-        if isinstance(result, celpy.celtypes.BoolType | bool):
-            return bool(result)
-        return None
-
-
-_CT = celpy.celtypes
-
-
-def _to_cel(value: Any) -> Any:
-    """celpy.json_to_cel's conversion without its typing-generic isinstance checks (most of a
-    CEL rule's cost here); anything else (dates) goes through json_to_cel itself."""
-    kind = type(value)
-    if kind is str:
-        return _CT.StringType(value)
-    if kind is bool:
-        return _CT.BoolType(value)
-    if kind is int:
-        return _CT.IntType(value)
-    if kind is float:
-        return _CT.DoubleType(value)
-    if value is None:
-        return None
-    if kind is dict:
-        return _CT.MapType({_to_cel(k): _to_cel(v) for k, v in value.items()})
-    if kind is list or kind is tuple:
-        return _CT.ListType([_to_cel(v) for v in value])
-    return celpy.json_to_cel(value)  # type: ignore[attr-defined]
-
-
-logging.getLogger("celpy.Transpiler").setLevel(logging.CRITICAL)
-
-
-def fast_cel(text: str) -> CelProgram:
-    """The compiled form where cel-python can build it, else the interpreter's."""
-    try:
-        program: CelProgram = _CompiledCel(text)
-    except Exception:
-        return compile_expression(text)
-    return program
 
 
 def rule_mode(pack: PolicyPack, rule_id: str) -> Mode:

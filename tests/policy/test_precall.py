@@ -17,12 +17,12 @@ import pytest
 from ledger.canonical import content_hash
 from ledger.hooks.guard import ProposedCall
 from replay.policy import load_pack, load_pack_text
+from replay.policy.cel_fast import CompiledCel
 from replay.policy.guard import PolicyGuard
 from replay.policy.precall import (
     ApprovalGrant,
     LiveBasis,
     Proposed,
-    _CompiledCel,
     compile_precall,
     decide,
 )
@@ -164,9 +164,9 @@ def test_cel_rules_use_the_compiled_runner_else_the_interpreter() -> None:
         (_, _, fn), = compile_precall(loaded).rules
         return fn.keywords["program"]  # type: ignore[attr-defined]
 
-    assert isinstance(program("args.amount_usd < 100"), _CompiledCel)
+    assert isinstance(program("args.amount_usd < 100"), CompiledCel)
     literal = program("true")  # the interpreter's parser trees do not reach the transpiler
-    assert isinstance(literal, _CompiledCel)
+    assert isinstance(literal, CompiledCel)
     assert literal.evaluate({}) is True  # type: ignore[attr-defined]
 
 
@@ -224,7 +224,7 @@ def test_compiled_cel_never_sees_another_threads_facts() -> None:
     serialising, a concurrent call's facts could decide this call's rule."""
     import threading
 
-    program = _CompiledCel("args.amount_usd < 100")
+    program = CompiledCel("args.amount_usd < 100")
     wrong: list[tuple[int, bool | None]] = []
 
     def hammer(amount: int) -> None:
