@@ -26,6 +26,7 @@ from decimal import Decimal
 from replay.authority import judge_approval
 from replay.model import PolicyDecidedRecord, RunState, ToolCallRecord
 from replay.policy.checks import matches
+from replay.policy.engine import _registry_roles
 from replay.policy.outcome import Findings
 from replay.policy.precall import ApprovalGrant, CompiledPreCall, LiveBasis, Proposed, decide
 from replay.policy.recorded import args_identity, recorded_args_hash
@@ -232,15 +233,18 @@ def would_block(state: RunState, compiled: CompiledPreCall) -> Verdict:
 
 
 def _with_approval(state: RunState, basis: LiveBasis, call: ToolCallRecord) -> LiveBasis:
-    """The basis with the approval decided for the call before it, if any (its recorded roles
-    and signature taken as recorded: what-if shows what the pack would block; the after-the-fact
-    approval rules judge authority)."""
+    """The basis with the approval decided for the call before it, if any (a signed one with
+    the registry's roles of its approver, as the hooks cite them; an unsigned one with its
+    recorded roles: what-if shows what the pack would block; the after-the-fact approval rules
+    judge authority)."""
     want = recorded_args_hash(call)
     for a in state.approvals:
         if (a.tool_call_id == call.tool_call_id and a.decision in ("approved", "edited")
                 and a.decided_seq is not None and a.decided_seq < call.started_seq
                 and want in (a.decided_args_hash, a.edited_args_hash)):
+            roles = (tuple(_registry_roles(state, a)) if a.signature is not None
+                     else a.approver_roles)
             grant = ApprovalGrant(a.approval_id, a.decided_event_id, a.approver_id,
-                                  a.approver_roles, a.signature is not None)
+                                  roles, a.signature is not None)
             return replace(basis, approval=grant)
     return basis
