@@ -23,8 +23,10 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from replay.authority import judge_approval
 from replay.model import PolicyDecidedRecord, RunState, ToolCallRecord
 from replay.policy.checks import matches
+from replay.policy.engine import _registry_roles
 from replay.policy.outcome import Findings
 from replay.policy.precall import ApprovalGrant, CompiledPreCall, LiveBasis, Proposed, decide
 from replay.policy.recorded import args_identity, recorded_args_hash
@@ -98,17 +100,42 @@ def _approved_before(state: RunState, call: ToolCallRecord, after_seq: int) -> b
     )
 
 
-def _cited(state: RunState, call: ToolCallRecord, grant: ApprovalGrant, seq: int) -> bool:
-    """The approval the basis names was decided for this call before the decision, by the
-    approver it names, with (at most) the roles the decision declared, signed if it says so.
-    (Whether those roles and that signature hold is the approval rules' question.)"""
-    return any(a.approval_id == grant.approval_id and a.tool_call_id == call.tool_call_id
-               and a.decision in ("approved", "edited") and a.decided_seq is not None
-               and a.decided_seq < seq
-               and grant.approver in (None, a.approver_id)
-               and set(grant.roles) <= set(a.approver_roles)
-               and (a.signature is not None or not grant.signed)
-               for a in state.approvals)
+def _cited(state: RunState, call: ToolCallRecord, grant: ApprovalGrant,
+           seq: int) -> str | None:
+    """Why the approval the basis names does not stand as cited (None: it does; a text
+    starting "unknown:" when it cannot be told). It must be decided for this call before the
+    decision, by the approver it names, signed if it says so, and hold the roles it declares:
+    for a signed decision the roles of the registry in force at the decision (the event records
+    none, and a writer's word is no role), judged over the claim rebuilt from the record; for an
+    unsigned one at most the roles it recorded. (Whether the signature holds otherwise is the
+    approval rules' question.)"""
+    found = [a for a in state.approvals
+             if a.approval_id == grant.approval_id and a.tool_call_id == call.tool_call_id
+             and a.decision in ("approved", "edited") and a.decided_seq is not None
+             and a.decided_seq < seq and grant.approver in (None, a.approver_id)
+             and (a.signature is not None or not grant.signed)]
+    if not found:
+        return "which the record does not show granted for this call before it"
+    why = "unknown"
+    for a in found:
+        if a.signature is None:
+            held = set(a.approver_roles)
+        elif grant.roles:
+            judged = judge_approval(state, call, a, recorded_args_hash(call))
+            registry = judged.in_force.registry
+            if judged.in_force.status == "no_trust_root":
+                why = f"unknown: its roles cannot be judged ({judged.in_force.reason})"
+                continue
+            held = (set(registry.roles_of(a.approver_id))
+                    if judged.problem is None and registry is not None else set())
+        else:
+            held = set()
+        if set(grant.roles) <= held:
+            return None
+        missing = ", ".join(sorted(set(grant.roles) - held))
+        why = why if why.startswith("unknown:") else (
+            f"whose approver {a.approver_id!r} does not hold the role(s) {missing} it cites")
+    return why
 
 
 def _body_ran(f: Findings, call: ToolCallRecord, ev: tuple[str | None, ...], what: str) -> None:
@@ -134,9 +161,13 @@ def _judge(
                    f"not the call that ran ({what})")
         return
     basis = LiveBasis.from_json(data.basis.model_dump(mode="json"))
-    if basis.approval is not None and not _cited(state, call, basis.approval, d.seq):
-        f.fail(ev, f"decision for {what} relies on approval {basis.approval.approval_id}, "
-                   "which the record does not show granted for this call before it")
+    cited = None if basis.approval is None else _cited(state, call, basis.approval, d.seq)
+    if cited is not None and basis.approval is not None:
+        said = f"decision for {what} relies on approval {basis.approval.approval_id}"
+        if cited.startswith("unknown: "):
+            f.unknown(ev, f"{said}: {cited.removeprefix('unknown: ')}")
+        else:
+            f.fail(ev, f"{said}, {cited}")
     short = _understated(basis, observed_basis(state, call, d.seq, seqs, compiled.taint_tools))
     if short:
         f.fail(ev, f"decision for {what} understates the record: {'; '.join(short)}")
@@ -202,15 +233,18 @@ def would_block(state: RunState, compiled: CompiledPreCall) -> Verdict:
 
 
 def _with_approval(state: RunState, basis: LiveBasis, call: ToolCallRecord) -> LiveBasis:
-    """The basis with the approval decided for the call before it, if any (its recorded roles
-    and signature taken as recorded: what-if shows what the pack would block; the after-the-fact
-    approval rules judge authority)."""
+    """The basis with the approval decided for the call before it, if any (a signed one with
+    the registry's roles of its approver, as the hooks cite them; an unsigned one with its
+    recorded roles: what-if shows what the pack would block; the after-the-fact approval rules
+    judge authority)."""
     want = recorded_args_hash(call)
     for a in state.approvals:
         if (a.tool_call_id == call.tool_call_id and a.decision in ("approved", "edited")
                 and a.decided_seq is not None and a.decided_seq < call.started_seq
                 and want in (a.decided_args_hash, a.edited_args_hash)):
+            roles = (tuple(_registry_roles(state, a)) if a.signature is not None
+                     else a.approver_roles)
             grant = ApprovalGrant(a.approval_id, a.decided_event_id, a.approver_id,
-                                  a.approver_roles, a.signature is not None)
+                                  roles, a.signature is not None)
             return replace(basis, approval=grant)
     return basis
