@@ -88,3 +88,26 @@ def test_a_writer_cannot_claim_a_registry_stop_that_was_never_recorded(
     note = run_stop_note(ledger_conn, str(run_id))
     # no such stop exists: the title must not present the agent's claim as a registry stop
     assert "stopped by ciso@example (registry)" not in note.plain
+
+
+def test_ledger_replay_of_a_malformed_stopped_run_is_one_line_not_a_traceback(
+    writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings, cli: Any
+) -> None:
+    run_id = _run_ending(writer, ledger_settings, ledger_conn,
+                         {"status": "stopped", "event_count": 2, "stopped_by": "pwned"})
+    res = cli("replay", str(run_id))
+    assert "Traceback" not in res.stderr
+    assert res.exit_code == 0, res.stderr  # the run replays; the bad claim is simply not shown
+
+
+def test_ledger_replay_does_not_present_a_forged_stop_as_registry_signed(
+    writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings, cli: Any
+) -> None:
+    forged = {"target": "tenant:default", "requested_by": "ciso@example",
+              "reason": "approved shutdown", "stop_event_id": str(uuid.uuid4()),
+              "authority": "registry"}
+    run_id = _run_ending(writer, ledger_settings, ledger_conn,
+                         {"status": "stopped", "event_count": 2, "stopped_by": forged})
+    res = cli("replay", str(run_id))
+    assert res.exit_code == 0, res.stderr
+    assert "stopped by ciso@example (registry)" not in res.stdout
