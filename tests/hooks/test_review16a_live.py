@@ -75,3 +75,32 @@ def test_a_second_tenant_whose_first_load_failed_still_sees_its_older_stops(
     finally:
         hooks.shutdown()
     assert ran == [0]
+
+
+def test_the_tui_agent_scope_stops_an_agent_whose_name_holds_an_at_sign(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
+    """Agent names are any text (AgentRef.name): `support@acme` is a fine name. The Stop panel
+    offers "agent support@acme" (tui.stopview.scope_choices); choosing it must halt the agent,
+    not silently aim at agent `support` version `acme`."""
+    from tui.stopview import scope_choices
+
+    ran: list[int] = []
+
+    @ledger.tool(name="refund")
+    def refund(i: int) -> int:
+        ran.append(i)
+        return i
+
+    hooks.configure(ledger_settings)
+    try:
+        with pytest.raises(ledger.RunStopped), \
+                ledger.run(agent="support@acme", agent_version="3") as run:
+            refund(1)
+            docs = [{"type": "run.started", "tenant": "default",
+                     "agent": {"name": "support@acme", "version": "3"}}]
+            choices = dict(scope_choices(str(run.run_id), docs))
+            record_stop(ledger_settings, choices["agent support@acme"])
+            refund(2)
+    finally:
+        hooks.shutdown()
+    assert ran == [1]
