@@ -56,3 +56,38 @@ def test_langgraph_plain_tool_does_not_run_after_a_real_stop(writer, ledger_sett
         app.invoke({"messages": [HumanMessage("refund 1, 2")]},
                    {"callbacks": [LedgerCallbackHandler()]})
     assert BODIES == ["1"]  # the refund after the stop never ran
+
+
+def test_openai_agents_fail_open_hooks_still_obey_a_known_stop(writer, ledger_settings):
+    """`LedgerRunHooks(fail_closed=False)` is about an unreachable database; with the database
+    up and the stop already in this process's cache, a plain function tool must not run."""
+    import asyncio
+
+    from agents import Agent, Runner, function_tool
+
+    from ledger.integrations.openai_agents import LedgerRunHooks, tool_error
+
+    from .test_openai_agents_live import ScriptedModel
+
+    def wire(to: str) -> str:
+        """Wire money (an ordinary SDK function tool)."""
+        BODIES.append(to)
+        return "ok"
+
+    class StoppingModel(ScriptedModel):
+        async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+            if len(self.inputs) == 1:  # turn 2: the operator stops the run meanwhile
+                _stop(ledger_settings)
+                run = hooks.current_run()
+                _wait(lambda: run is not None and writer.live.find(run) is not None, "cached")
+            return await super().get_response(*args, **kwargs)
+
+    async def main() -> None:
+        agent = Agent(name="payer", model=StoppingModel(calls=3), tools=[
+            function_tool(wire, failure_error_function=tool_error)])
+        async with hooks.run(agent="oa-open"):
+            await Runner.run(agent, "pay", hooks=LedgerRunHooks(fail_closed=False))
+
+    with pytest.raises(RunStopped):
+        asyncio.run(main())
+    assert BODIES == ["acct-1"]
