@@ -63,3 +63,35 @@ def test_a_malformed_policy_decided_does_not_end_the_breakers(
     finally:
         served.conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
         served.conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+TENANT_PACK = """
+policy: {id: breakers-tenant, version: "1"}
+budgets: {max_usd_per_run: 1}
+breakers: [{rule: budgets.max_usd_per_run, trips: 3, window_seconds: 600, stop: tenant}]
+"""
+
+
+def test_an_agent_confined_writer_cannot_stop_its_whole_tenant_with_forged_decisions(
+    served: Served  # noqa: F811
+) -> None:
+    """A writer bound to agent `refunder` (0010's agent binding: it cannot write for other
+    agents) submits three policy.decided that claim a budget denial under a pack hash that is
+    not the pack in force and with no cost at all. The breaker must not count claims the pack in
+    force would not make: no `tenant:default` stop, which would halt every other agent."""
+    from replay.policy import load_pack_text
+    from replay.policy.published import publish_policy
+
+    publish_policy(served.conn, served.settings, load_pack_text(TENANT_PACK, "t.yaml"))
+    role = f"w_r16a_{uuid.uuid4().hex[:8]}"
+    add_writer(served.conn, role, "default", "refunder", "pw")
+    dsn = conninfo.make_conninfo(served.settings.dsn or "", user=role, password="pw")
+    try:
+        with psycopg.connect(dsn, autocommit=True) as writer:
+            served.write(_decisions(3), writer)  # pack_hash 'aaaa…', basis empty: forged
+        active = [r[0] for r in served.conn.execute(
+            "SELECT target FROM ledger_stops WHERE lifted_event_id IS NULL").fetchall()]
+        assert active == []
+    finally:
+        served.conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        served.conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
