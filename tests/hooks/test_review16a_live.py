@@ -104,3 +104,33 @@ def test_the_tui_agent_scope_stops_an_agent_whose_name_holds_an_at_sign(
     finally:
         hooks.shutdown()
     assert ran == [1]
+
+
+@pytest.mark.parametrize("tool_name", ["wire[1]", "wire[!x]"])
+def test_the_tui_tool_scope_stops_the_very_tool_it_names(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection, tool_name: str) -> None:
+    """Tool names are the agent's text; `tool:` targets are globs. The Stop panel's "tool X"
+    (opened on a call of tool X) must stop X itself: a hostile agent naming its tool `wire[1]`
+    must not make the operator's stop aim at `wire1` instead."""
+    from tui.stopview import scope_choices
+
+    ran: list[int] = []
+
+    @ledger.tool(name=tool_name)
+    def wire(i: int) -> int:
+        ran.append(i)
+        return i
+
+    hooks.configure(ledger_settings)
+    try:
+        with ledger.run(agent="payer") as run:
+            wire(1)
+            docs = [{"type": "run.started", "tenant": "default",
+                     "agent": {"name": "payer", "version": None}}]
+            choices = dict(scope_choices(str(run.run_id), docs, tool=tool_name))
+            record_stop(ledger_settings, choices[f"tool {tool_name}"])
+            with pytest.raises(ledger.RunStopped):
+                wire(2)
+    finally:
+        hooks.shutdown()
+    assert ran == [1]
