@@ -134,3 +134,21 @@ def test_the_tui_tool_scope_stops_the_very_tool_it_names(
     finally:
         hooks.shutdown()
     assert ran == [1]
+
+
+def test_run_tool_started_without_wait_still_refuses_a_cached_stop(
+        ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
+    """ISSUE16: the hooks honour stops "before a tool body runs (`@ledger.tool`,
+    `run.tool_started`)". A manual integration calls `run.tool_started(...)` (wait defaults to
+    False) and then runs the body: with the stop already in the process's cache, the call must
+    raise RunStopped (no round trip needed), not return a ToolCall."""
+    writer = hooks.configure(ledger_settings)
+    try:
+        with pytest.raises(ledger.RunStopped), ledger.run(agent="manual") as run:
+            run.tool_started("refund", {"i": 1})
+            record_stop(ledger_settings, "agent:manual")
+            wait_until(lambda: writer.live.find(run) is not None, what="the stop in the cache")
+            run.tool_started("refund", {"i": 2})  # the integration would now run the body
+            raise AssertionError("tool_started returned: the body would run")
+    finally:
+        hooks.shutdown()
