@@ -84,7 +84,7 @@ def record_tool_started(
     side_effect: bool | str = True, contract: Any = None, version: str | None = None,
     resources: tuple[str, ...] = (), wait: bool = False, require_db: bool = False,
     raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
-    correlation: dict[str, Any] | None = None,
+    correlation: dict[str, Any] | None = None, check_stop: bool = True,
 ) -> ToolCall:
     """Queue tool.call.started; binds to an approved call with the same tool and args_hash.
 
@@ -93,12 +93,14 @@ def record_tool_started(
     `refused` and whoever waits on the ack gets `RunStopped` instead, before any body runs.
     With `wait=False` (observing integrations, manual calls) the cache is checked here, no round
     trip: a stop already known is recorded as the call's refusal and raised as `RunStopped`.
+    `check_stop=False` is for recorders that cannot stop the tool (a span already ended, an
+    OpenTelemetry observer): recording it refused would be false.
     """
     call = _record_started(run, tool, args, tool_call_id=tool_call_id, side_effect=side_effect,
                            contract=contract, version=version, resources=resources, wait=wait,
                            require_db=require_db, raw=raw, source=source,
                            correlation=correlation)
-    if not wait:
+    if not wait and check_stop:
         stop = run.writer.live.find(run, tool=tool)
         if stop is not None:
             stopped = run.stopped(stop, f"before tool {tool}")

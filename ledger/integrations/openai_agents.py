@@ -281,7 +281,8 @@ class LedgerTracingProcessor(TracingProcessor):
                        raw=raw, source=source, correlation=corr)
         elif kind == "function" and self._record_calls:
             call = run.tool_started(str(name), _args(getattr(data, "input", None)),
-                                    source=source, correlation=corr)
+                                    source=source, correlation=corr,
+                                    check_stop=False)  # the span ended: the tool ran
             run.tool_ended(call, status="error" if error else "ok",
                            result=getattr(data, "output", None),
                            error=str(error.get("message")) if error else None, raw=raw,

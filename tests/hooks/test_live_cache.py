@@ -70,6 +70,7 @@ def test_run_stops_are_indexed_and_lifted_stops_not_kept(
     try:
         with ledger.run(agent="indexed") as run:
             pass
+        hooks.flush()  # the run is in the log: a run stop names an existing run
         record_stop(ledger_settings, f"run:{run.run_id}")
         record_stop(ledger_settings, "agent:gone")
         record_stop(ledger_settings, "agent:gone", lift=True)
