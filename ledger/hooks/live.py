@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from ledger.config import Settings
-from ledger.db.connect import connect
 from ledger.db.sqlfiles import query
 from ledger.errors import InputError
 from ledger.hooks.errors import StopInfo
@@ -43,6 +43,11 @@ __all__ = ["LiveCache", "StopRow", "live_poll_seconds", "match_stop", "stop_ref"
 
 log = logging.getLogger("ledger.hooks")
 FIRST_LOAD_TIMEOUT = 2.0  # a first run waits at most this long for the stop state
+LISTENER_STATEMENT_TIMEOUT_MS = 5000  # a refresh on the listener never hangs longer
+MAX_LIFTED = 4096  # lifts remembered (by version) against late, older reads
+# libpq TCP keepalives: a half-open connection (a silent peer) is noticed in ~20 s, not hours
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+              "keepalives_count": 2, "tcp_user_timeout": 20000}
 
 
 def live_poll_seconds() -> float:
@@ -131,7 +136,13 @@ class LiveCache:
         self.poll = live_poll_seconds() if poll is None else poll
         self.version = 0
         self.refreshes = 0  # for tests and the bench: how often the cache was read
-        self._rows: dict[UUID, StopRow] = {}
+        # stops in force, indexed by kind: run stops by run id, scope stops (few) by event id;
+        # lifted stops are dropped, only their version is remembered (bounded) so an older
+        # read applied late cannot bring them back
+        self._by_run: dict[UUID, dict[UUID, StopRow]] = {}
+        self._scoped: dict[UUID, StopRow] = {}
+        self._seen: dict[UUID, int] = {}  # stop event id -> version of its state in the index
+        self._lifted: dict[UUID, int] = {}  # stop event id -> version of its lift (FIFO)
         self._origins: set[str] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -146,14 +157,27 @@ class LiveCache:
     # -- what the boundaries ask ----------------------------------------------------------
     def find(self, run: Run, *, tool: str | None = None,
              model: str | None = None) -> StopInfo | None:
-        """The first stop in force covering `run` (and the tool or model about to start)."""
+        """The first stop in force covering `run` (and the tool or model about to start).
+
+        Run stops are indexed by run id (O(1)); scope stops are few and kept in version order.
+        A run whose origin this cache does not watch yet (it outlived a `configure()`) makes
+        the cache watch it first, so no run is ever judged against a cache blind to its origin.
+        """
         origin = self.settings.origin(run.tenant)
+        if origin not in self._origins or self._thread is None:
+            self.watch(run.tenant)
         with self._lock:
-            rows = list(self._rows.values())
-        for row in sorted(rows, key=lambda r: r.version):
+            rows = [*self._by_run.get(run.run_id, {}).values(), *self._scoped.values()]
+        for row in sorted(rows, key=lambda r: r.version) if len(rows) > 1 else rows:
             if match_stop(row, run, origin, tool=tool, model=model):
                 return row.info()
         return None
+
+    def rows(self) -> list[StopRow]:
+        """Every stop in force this cache holds (diagnostics and tests)."""
+        with self._lock:
+            return [*self._scoped.values(), *(r for s in self._by_run.values()
+                                               for r in s.values())]
 
     def watch(self, tenant: str) -> None:
         """Make sure the stops of `tenant`'s origin are loaded (first run of an origin waits,
@@ -175,19 +199,34 @@ class LiveCache:
             return
         try:
             self.refresh(conn)
-        except Exception as exc:  # the listener or the poll will catch up
-            log.debug("ledger: stop refresh after ack failed: %s", exc)
+        except Exception as exc:  # the listener or the poll will catch up; until then a
+            log.debug("ledger: stop refresh after ack failed: %s", exc)  # call that needs
+            # the database is refused (stale(): this ack's version is above the cache's)
+
+    def stale(self, version: int | None) -> bool:
+        """Is this cache known to be behind `version` (an ack showed a newer stop state that
+        could not be read)? A call that requires the database must then fail closed."""
+        return version is not None and version > self.version
 
     # -- reading the read API ---------------------------------------------------------------
     def refresh(self, conn: Any, origins: Iterable[str] | None = None, since: int | None = None
                 ) -> None:
-        """Read the stops changed since the cached version (one statement, one snapshot)."""
+        """Read the stops changed since the cached version (one statement, one snapshot).
+
+        An origin never read whole (its first load failed) is read from version 0 first: the
+        cached version may already be past its older stops (another origin's were newer)."""
         with self._lock:
             wanted = sorted(origins if origins is not None else self._origins)
             after = self.version if since is None else since
             whole = origins is None or set(wanted) >= self._origins
+            fresh = [o for o in wanted if o not in self._loaded] if after > 0 else []
         if not wanted:
             return
+        if fresh:
+            self._read(conn, fresh, 0, whole=False)
+        self._read(conn, wanted, after, whole=whole)
+
+    def _read(self, conn: Any, wanted: list[str], after: int, *, whole: bool) -> None:
         rows = conn.execute(query("hooks_stop_cache_refresh"), (wanted, after)).fetchall()
         packs = conn.execute(query("hooks_policies_since"), (wanted, after)).fetchall()
         self._apply(rows, whole)
@@ -243,22 +282,44 @@ class LiveCache:
                 if fields[0] is None:  # the version-only row (no stop changed)
                     continue
                 recorded = fields[8]
-                row = StopRow(int(fields[0]), fields[1], fields[2], fields[3], fields[4],
-                              fields[5], fields[6] or "", fields[7] or "asserted",
-                              recorded.isoformat() if recorded is not None else None,
-                              bool(fields[9]))
-                old = self._rows.get(row.stop_event_id)
-                if old is None or old.version <= row.version:
-                    self._rows[row.stop_event_id] = row
+                self._index(StopRow(int(fields[0]), fields[1], fields[2], fields[3], fields[4],
+                                    fields[5], fields[6] or "", fields[7] or "asserted",
+                                    recorded.isoformat() if recorded is not None else None,
+                                    bool(fields[9])))
+
+    def _index(self, row: StopRow) -> None:
+        """Keep `row` unless a newer state of the same stop is known (caller holds the lock)."""
+        key = row.stop_event_id
+        if max(self._seen.get(key, 0), self._lifted.get(key, 0)) > row.version:
+            return
+        self._drop(key)
+        if row.lifted:
+            self._lifted[key] = row.version
+            while len(self._lifted) > MAX_LIFTED:
+                del self._lifted[next(iter(self._lifted))]
+            return
+        self._seen[key] = row.version
+        if row.target_run_id is not None:
+            self._by_run.setdefault(row.target_run_id, {})[key] = row
+        else:
+            self._scoped[key] = row
+
+    def _drop(self, key: UUID) -> None:
+        if self._seen.pop(key, None) is None:
+            return
+        if self._scoped.pop(key, None) is not None:
+            return
+        for run_id, stops in list(self._by_run.items()):
+            if stops.pop(key, None) is not None and not stops:
+                del self._by_run[run_id]
 
     def _open(self) -> Any:
         """A short-lived connection for one read (the writer's factory when injected)."""
         if self._connect is not None:
             return self._connect()
         timeout_ms = int(FIRST_LOAD_TIMEOUT * 1000)
-        return psycopg.connect(_dsn(self.settings), autocommit=True,
-                               connect_timeout=max(1, int(FIRST_LOAD_TIMEOUT)),
-                               options=f"-c statement_timeout={timeout_ms}")
+        return psycopg.connect(_conninfo(self.settings, timeout_ms), autocommit=True,
+                               connect_timeout=max(1, int(FIRST_LOAD_TIMEOUT)))
 
     def connection(self) -> Any:
         """A short-lived connection for a few reads (an approval being waited for)."""
@@ -291,13 +352,19 @@ class LiveCache:
         while not self._closing.is_set():
             try:
                 opened = (self._connect() if self._connect is not None
-                          else connect(self.settings, migrate=False))
+                          else self._listener_conn())
                 with opened as conn:
                     self._listen_on(conn)
             except Exception as exc:  # never into the agent: reconnect after a pause
                 log.debug("ledger: stop listener reconnecting: %s", exc)
                 self.listener_pid = None
                 self._closing.wait(min(self.poll, 1.0))
+
+    def _listener_conn(self) -> psycopg.Connection:
+        """The listener's own connection: keepalives and a statement timeout, so a half-open
+        TCP connection cannot hang its refresh (and the stops it should bring) forever."""
+        return psycopg.connect(_conninfo(self.settings, LISTENER_STATEMENT_TIMEOUT_MS),
+                               autocommit=True, connect_timeout=10)
 
     def _listen_on(self, conn: psycopg.Connection) -> None:
         conn.execute("LISTEN ledger_live")
@@ -314,14 +381,18 @@ class LiveCache:
                 next_poll = time.monotonic() + self.poll
 
     def close(self) -> None:
-        """Stop the listener (with the writer)."""
+        """Stop the listener (with the writer). Not final, like the writer's close: a run that
+        outlives a `configure()` keeps this cache, and its next check restarts the listener."""
         self._closing.set()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(self.poll + 2.0)
+        self._closing.clear()
 
 
-def _dsn(settings: Settings) -> str:
+def _conninfo(settings: Settings, statement_timeout_ms: int) -> str:
+    """The ledger's DSN with TCP keepalives and a statement timeout (live reads only)."""
     from ledger.db.connect import database_dsn
 
-    return database_dsn(settings)
+    return make_conninfo(database_dsn(settings), **KEEPALIVES,
+                         options=f"-c statement_timeout={statement_timeout_ms}")

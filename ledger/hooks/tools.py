@@ -84,14 +84,38 @@ def record_tool_started(
     side_effect: bool | str = True, contract: Any = None, version: str | None = None,
     resources: tuple[str, ...] = (), wait: bool = False, require_db: bool = False,
     raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
-    correlation: dict[str, Any] | None = None,
+    correlation: dict[str, Any] | None = None, check_stop: bool = True,
 ) -> ToolCall:
     """Queue tool.call.started; binds to an approved call with the same tool and args_hash.
 
     With `wait=True` the ack is gated by the live stop cache (ledger/hooks/live.py): if a stop
     covers the run or this tool once the intent is acknowledged, the call is recorded as
     `refused` and whoever waits on the ack gets `RunStopped` instead, before any body runs.
+    With `wait=False` (observing integrations, manual calls) the cache is checked here, no round
+    trip: a stop already known is recorded as the call's refusal and raised as `RunStopped`.
+    `check_stop=False` is for recorders that cannot stop the tool (a span already ended, an
+    OpenTelemetry observer): recording it refused would be false.
     """
+    call = _record_started(run, tool, args, tool_call_id=tool_call_id, side_effect=side_effect,
+                           contract=contract, version=version, resources=resources, wait=wait,
+                           require_db=require_db, raw=raw, source=source,
+                           correlation=correlation)
+    if not wait and check_stop:
+        stop = run.writer.live.find(run, tool=tool)
+        if stop is not None:
+            stopped = run.stopped(stop, f"before tool {tool}")
+            record_tool_ended(run, call, status="refused", error=stopped)
+            raise stopped
+    return call
+
+
+def _record_started(
+    run: Run, tool: str, args: Any, *, tool_call_id: str | None, side_effect: bool | str,
+    contract: Any, version: str | None, resources: tuple[str, ...], wait: bool,
+    require_db: bool, raw: tuple[str, Any] | None, source: dict[str, str] | None,
+    correlation: dict[str, Any] | None,
+) -> ToolCall:
+    """record_tool_started without the cache check of a call not waited for."""
     if run.enf is not None or (run.pack_unknown and wait and require_db):
         return _enforced(run, tool, args, tool_call_id=tool_call_id, side_effect=side_effect,
                          digest=_contract_digest(contract), version=version,
@@ -114,7 +138,7 @@ def record_tool_started(
     started = ToolCall(tool_call_id, tool, time.monotonic_ns())
     ref = run.record("tool.call.started", build, raw=raw, source=source, correlation=correlation,
                      wait=wait, require_db=require_db,
-                     gate=_stop_gate(run, started) if wait else None)
+                     gate=_stop_gate(run, started, require_db) if wait else None)
     return ToolCall(tool_call_id, tool, started.started_ns, ref.ack)
 
 
@@ -156,7 +180,7 @@ def _enforced(
                 "resources": list(resources)}
 
     def pending(call_id: str, data: dict[str, Any]) -> Pending:
-        gate = _stop_gate(run, ToolCall(call_id, tool, started_ns))
+        gate = _stop_gate(run, ToolCall(call_id, tool, started_ns), require_db)
         return run.pending_event("tool.call.started", data, raw=raw, source=source,
                                  correlation=correlation, wait=True, require_db=require_db,
                                  gate=gate)
@@ -176,13 +200,20 @@ def _enforced(
     return ToolCall(call_id, tool, started_ns, ack)
 
 
-def _stop_gate(run: Run, call: ToolCall) -> Callable[[Ack], BaseException | None]:
+def _stop_gate(run: Run, call: ToolCall,
+               require_db: bool = False) -> Callable[[Ack], BaseException | None]:
     """The check run on the writer thread after the intent is kept (cache refreshed first if
-    the ack's version was ahead); a hit records the refusal, so no call stays open."""
+    the ack's version was ahead); a hit records the refusal, so no call stays open. A call
+    that requires the database fails closed when the ack showed stops the cache could not
+    read (the refresh failed): it must not run on a cache known to be stale."""
 
     def gate(ack: Ack) -> BaseException | None:
-        stop = run.writer.live.find(run, tool=call.tool)
+        live = run.writer.live
+        stop = live.find(run, tool=call.tool)
         if stop is None:
+            if require_db and ack.durable and live.stale(ack.live_version):
+                return LedgerUnavailable(f"the stop state changed and could not be read; the "
+                                         f"tool {call.tool!r} was not run")
             return None
         # (phase 2, slice "enforce": a policy decision or an approval wait hooks in here)
         stopped = run.stopped(stop, f"before tool {call.tool}")

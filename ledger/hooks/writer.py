@@ -172,9 +172,8 @@ class Writer:
                 self._thread.join(timeout)
             self.spool.close()
             self._drop_conn()
-            live, self._live = self._live, None
-            if live is not None:
-                live.close()
+            if self._live is not None:  # kept (stops known, origins watched): a run that
+                self._live.close()  # outlives configure() still checks against it
         finally:
             with self._lock:
                 self._thread = None

@@ -27,6 +27,7 @@ import asyncio
 import json
 import threading
 import uuid
+import weakref
 from collections.abc import Iterable
 from importlib.metadata import version
 from typing import Any
@@ -85,6 +86,19 @@ def _halt(stop: RunStopped) -> AgentsRunStopped:
 # Stops the formatter saw, by ledger run, until that run's hooks raise them (the SDK logs and
 # drops a formatter's exception, so it cannot halt the run itself).
 _stops: dict[uuid.UUID | None, RunStopped] = {}
+MAX_NOTED = 256
+
+
+def _note_stop(error: RunStopped) -> None:
+    """Keep a stop for the run's next hook: a copy without the traceback (no frames kept
+    alive), dropped when the ledger run object goes away, and never more than MAX_NOTED
+    (a run that never calls another hook must not leak)."""
+    _stops[error.run_id] = RunStopped(error.run_id, error.stop, error.where)
+    run = current_run()
+    if run is not None and run.run_id == error.run_id:
+        weakref.finalize(run, _stops.pop, error.run_id, None)
+    while len(_stops) > MAX_NOTED:
+        del _stops[next(iter(_stops))]
 
 
 def tool_error(ctx: RunContextWrapper[Any], error: Exception) -> str:
@@ -104,7 +118,7 @@ def tool_error_formatter(args: ToolErrorFormatterArgs[Any]) -> str | None:
 
     A stop is noted for `LedgerRunHooks`, which raises it before anything else of the run."""
     if isinstance(args.error, RunStopped):
-        _stops[args.error.run_id] = args.error
+        _note_stop(args.error)
     return refusal_text(args.error) if isinstance(args.error, LiveControl) else None
 
 
@@ -158,10 +172,14 @@ class LedgerRunHooks(RunHooks[Any]):
         if run is None:
             return
         call_id = getattr(context, "tool_call_id", None)
-        call = run.tool_started(
-            str(tool.name), _args(getattr(context, "tool_arguments", None)),
-            tool_call_id=call_id, wait=True, require_db=self._fail_closed, source=SOURCE,
-            raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}))
+        try:  # fail open is about an unreachable database only: a known stop still halts
+            call = run.tool_started(  # (not waited for: the cache is checked, no round trip)
+                str(tool.name), _args(getattr(context, "tool_arguments", None)),
+                tool_call_id=call_id, wait=self._fail_closed, require_db=self._fail_closed,
+                source=SOURCE,
+                raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}))
+        except RunStopped as exc:  # recorded as the call's refusal
+            raise _halt(exc) from None
         self._tools[call.tool_call_id] = call
         if not self._fail_closed or call.ack is None:
             return
@@ -263,7 +281,8 @@ class LedgerTracingProcessor(TracingProcessor):
                        raw=raw, source=source, correlation=corr)
         elif kind == "function" and self._record_calls:
             call = run.tool_started(str(name), _args(getattr(data, "input", None)),
-                                    source=source, correlation=corr)
+                                    source=source, correlation=corr,
+                                    check_stop=False)  # the span ended: the tool ran
             run.tool_ended(call, status="error" if error else "ok",
                            result=getattr(data, "output", None),
                            error=str(error.get("message")) if error else None, raw=raw,

@@ -173,7 +173,7 @@ class LedgerSpanProcessor(SpanProcessor):
             call_id = _attr(attrs, "gen_ai.tool.call.id", "tool_call.id") or _hex(sid, 16)
             trace.spans[sid] = trace.run.tool_started(
                 str(name), args, tool_call_id=str(call_id), side_effect="unknown", raw=raw,
-                source=source, correlation=corr)
+                source=source, correlation=corr, check_stop=False)  # an observer: cannot stop
         elif sid != trace.root_span:
             trace.spans[sid] = trace.run.custom(f"otel.{kind}.started", span=span.name,
                                                 attributes=dict(attrs))

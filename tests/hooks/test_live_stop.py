@@ -329,7 +329,7 @@ def test_an_agent_on_a_confined_writer_role_obeys_only_its_tenants_stops(
     try:
         with pytest.raises(ledger.RunStopped), ledger.run(agent="looper", tenant="a") as run:
             refund(1)
-            assert {r.origin for r in writer.live._rows.values()} <= {ledger_settings.origin("a")}
+            assert {r.origin for r in writer.live.rows()} <= {ledger_settings.origin("a")}
             record_stop(ledger_settings, "agent:looper", tenant="a")
             refund(2)
         hooks.flush()

@@ -120,8 +120,10 @@ def test_langgraph_halts_on_a_real_stop(writer, ledger_conn, ledger_settings):
         assert BODIES == ["1"]
         writer.flush()
         events = _assert_stopped(ledger_conn, run.run_id)
-        assert [e.data.status for e in events if e.type == "tool.call.ended"] == [
-            "ok", "ok", "refused", "refused"]  # per call: the decorator's, then the callback's
+        statuses = [e.data.status for e in events if e.type == "tool.call.ended"]
+        # the stop reaches this process's cache before the tool callback (it refuses: one
+        # refusal) or only with the decorator's ack (the decorator's, then the callback's)
+        assert statuses in (["ok", "ok", "refused"], ["ok", "ok", "refused", "refused"])
 
 
 def test_langgraph_model_callback_halts_on_a_real_stop(writer, ledger_conn, ledger_settings):
