@@ -19,6 +19,7 @@ import orjson
 import psycopg
 from rich.text import Text
 
+from ledger.stoptargets import agent_target, glob_literal
 from ledger.store.stops import StopRow, stops_since
 from tui.literal import literal
 
@@ -84,12 +85,12 @@ def scope_choices(
     tenant, agent, version = _facts(docs)
     out = [("this run", f"run:{uuid.UUID(run_id)}")]
     if agent and version:
-        out.append((f"agent {agent}@{version}", f"agent:{agent}@{version}"))
+        out.append((f"agent {agent}@{version}", agent_target(agent, version)))
     if agent:
-        out.append((f"agent {agent}", f"agent:{agent}"))
+        out.append((f"agent {agent}", agent_target(agent)))
     out.append((f"tenant {tenant}", f"tenant:{tenant}"))
-    if tool:
-        out.append((f"tool {tool}", f"tool:{tool}"))
+    if tool:  # a glob matching only this tool, whatever characters its name holds
+        out.append((f"tool {tool}", f"tool:{glob_literal(tool)}"))
     return out
 
 
@@ -103,7 +104,7 @@ def applying(
              if d.get("type") == "tool.call.started"}  # fmt: skip
     names = {f"run:{run_id}", f"tenant:{tenant}"}
     if agent:
-        names |= {f"agent:{agent}"} | ({f"agent:{agent}@{version}"} if version else set())
+        names |= {agent_target(agent)} | ({agent_target(agent, version)} if version else set())
 
     def hits(target: str) -> bool:  # tool targets are globs on the tools the run called
         glob = target.removeprefix("tool:")

@@ -43,6 +43,7 @@ from ledger.note import Signer
 from ledger.serve import ServeContext
 from ledger.service_key import SERVICE_NAME, load_service_signer
 from ledger.stops import request_stop
+from ledger.stoptargets import agent_target, glob_literal
 from ledger.store.breakers import (
     Decision,
     decisions_after,
@@ -64,11 +65,6 @@ TRIP_OUTCOMES = frozenset({"deny", "require_approval"})
 _log = logging.getLogger("ledger.serve.breakers")
 
 
-def _glob_literal(text: str) -> str:
-    """`text` as an fnmatch pattern that matches only itself (stop targets of tools are globs)."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
-
-
 def scope_target(stop: str, event: dict[str, Any]) -> str | None:
     """The stop target of a breaker's `stop` key for the run a decision event belongs to, or
     None when the run does not record what the key needs (an agent without a version)."""
@@ -78,13 +74,13 @@ def scope_target(stop: str, event: dict[str, Any]) -> str | None:
     if stop == "run":
         return f"run:{event.get('run_id')}"
     if stop == "agent":
-        return f"agent:{name}" if name else None
+        return agent_target(str(name)) if name else None
     if stop == "agent_version":
-        return f"agent:{name}@{version}" if name and version else None
+        return agent_target(str(name), str(version)) if name and version else None
     if stop == "tenant":
         return f"tenant:{event.get('tenant', 'default')}"
     if stop == "tool":
-        return f"tool:{_glob_literal(str(data['tool']))}" if data.get("tool") else None
+        return f"tool:{glob_literal(str(data['tool']))}" if data.get("tool") else None
     return None
 
 
