@@ -12,7 +12,10 @@ service; ledger.stops re-exports it.
 
 from __future__ import annotations
 
-__all__ = ["agent_target", "glob_literal", "parse_agent_target"]
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+
+__all__ = ["agent_target", "glob_literal", "parse_agent_target", "target_covers"]
 
 
 def _encode(name: str) -> str:
@@ -49,3 +52,28 @@ def parse_agent_target(value: str) -> tuple[str, str | None]:
 def glob_literal(text: str) -> str:
     """`text` as an fnmatch pattern that matches only itself (stop targets of tools are globs)."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def target_covers(
+    target: str, target_run_id: object, *, run_id: str, tenant: str, agent: str | None,
+    version: str | None, tools: Iterable[str] = (), model: str | None = None,
+    prompt: str | None = None,
+) -> bool:
+    """Does a recorded stop's target cover this run (COMMON16's grammar, judged after the fact:
+    a tool target covers a run that called a matching tool)? Used to confirm a run.ended's
+    `stopped_by` claim against the stops the ledger recorded."""
+    if target_run_id is not None and str(target_run_id) == run_id:
+        return True
+    kind, _, value = target.partition(":")
+    if kind == "run":
+        return value == run_id
+    if kind == "agent":
+        name, want = parse_agent_target(value)
+        return agent is not None and name == agent and (want is None or want == version)
+    if kind == "tenant":
+        return value == tenant
+    if kind == "tool":
+        return any(fnmatchcase(t, value) for t in tools)
+    if kind == "model":
+        return model is not None and fnmatchcase(model, value)
+    return kind == "prompt" and prompt is not None and value == prompt
