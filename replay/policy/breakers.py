@@ -39,6 +39,7 @@ from ledger.authority.trust import TrustRoot, trust_root
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.errors import LedgerError
+from ledger.events import PolicyDecidedData
 from ledger.note import Signer
 from ledger.serve import ServeContext
 from ledger.service_key import SERVICE_NAME, load_service_signer
@@ -54,11 +55,13 @@ from ledger.store.breakers import (
 )
 from ledger.store.breakers import listen as listen_appended
 from ledger.store.policies import PublishedPolicy
+from ledger.terminal import printable
 from replay.policy.inforce import PacksInForce
 from replay.policy.loader import load_pack_data
+from replay.policy.precall import CompiledPreCall, LiveBasis, Proposed, compile_precall, decide
 from replay.policy.schema import Breaker
 
-__all__ = ["POLL_SECONDS", "Breakers", "Follower", "scope_target"]
+__all__ = ["POLL_SECONDS", "Breakers", "Follower", "reevaluated", "scope_target"]
 
 POLL_SECONDS = 1.0  # the fallback when a notification is lost
 TRIP_OUTCOMES = frozenset({"deny", "require_approval"})
@@ -84,6 +87,33 @@ def scope_target(stop: str, event: dict[str, Any]) -> str | None:
     return None
 
 
+def _obj(event: dict[str, Any], key: str) -> dict[str, Any]:
+    """An object field of a writer's event, {} when it is anything else."""
+    found = event.get(key)
+    return found if isinstance(found, dict) else {}
+
+
+def reevaluated(
+    pre: CompiledPreCall, data: PolicyDecidedData, event: dict[str, Any]
+) -> set[tuple[str, str]]:
+    """The (rule, outcome) objections the pack in force gives from the decision's recorded
+    basis, with the shared evaluator (as replay.policy.enforcement does): a writer's claim
+    counts only where the pack would make it. The args are not recorded (only their hash), so
+    rules that need them (recipients, egress, amounts, CEL over args) cannot be confirmed and
+    never trip a breaker; rules over the basis and the tool name can."""
+    agent = _obj(event, "agent")
+    versions = _obj(event, "versions")
+    principal = _obj(event, "principal")
+    basis = LiveBasis.from_json(data.basis.model_dump(mode="json"))
+    proposed = Proposed(
+        tool=data.tool, args={}, args_hash=data.args_hash, tool_call_id=data.tool_call_id,
+        run_id=str(event.get("run_id")), agent=agent.get("name"), version=agent.get("version"),
+        tenant=str(event.get("tenant") or "default"), model=versions.get("model"),
+        user=principal.get("initiating_user"), roles=tuple(principal.get("roles") or ()),
+    )  # fmt: skip
+    return {(rule, outcome) for rule, outcome, _, _ in decide(pre, basis, proposed).hits}
+
+
 @dataclass
 class _Window:
     """The trips of one breaker on one target, oldest first: (seq, recorded_at)."""
@@ -104,7 +134,7 @@ class Follower:
         self.conn, self.settings, self.root, self.signer = conn, settings, root, signer
         self.positions: dict[str, int] = heads(conn)  # only what is sequenced from now on
         self.windows: dict[tuple[str, str, str, int], _Window] = {}
-        self.breakers: dict[str, tuple[Breaker, ...]] = {}
+        self.breakers: dict[str, tuple[tuple[Breaker, ...], CompiledPreCall | None]] = {}
         self.recorded: set[tuple[str, str]] = set()  # stops this follower asked for
 
     def catch_up(self, origin: str | None = None) -> int:
@@ -117,7 +147,13 @@ class Follower:
             while True:
                 batch = decisions_after(self.conn, log, self.positions.get(log, 0))
                 for decision in batch:
-                    self._count(packs, log, decision)
+                    try:
+                        self.count(packs, log, decision)
+                    except Exception as exc:  # one decision never ends the breakers
+                        _log.warning("breakers: decision at %s seq %d not counted: %s",
+                                     printable(log), decision.seq,
+                                     printable(str(exc).splitlines()[0] if str(exc) else
+                                               type(exc).__name__))
                     self.positions[log] = decision.seq + 1
                 read += len(batch)
                 if len(batch) < 500:
@@ -136,29 +172,45 @@ class Follower:
             and (newest - w.trips[-1][1]).total_seconds() <= w.seconds
         }  # fmt: skip
 
-    def _breakers_of(self, pub: PublishedPolicy) -> tuple[Breaker, ...]:
+    def _loaded(self, pub: PublishedPolicy) -> tuple[tuple[Breaker, ...], CompiledPreCall | None]:
+        """(breakers, pre-call rules) of a published pack, loaded once per hash."""
         found = self.breakers.get(pub.policy_hash)
         if found is None:
             try:
-                found = load_pack_data(pub.document).pack.breakers
+                loaded = load_pack_data(pub.document)
+                found = (loaded.pack.breakers, compile_precall(loaded))
             except LedgerError:
-                found = ()  # a pack that no longer loads has no breakers
+                found = ((), None)  # a pack that no longer loads has no breakers
             self.breakers[pub.policy_hash] = found
         return found
 
-    def _count(self, packs: PacksInForce, origin: str, decision: Decision) -> None:
-        event = orjson.loads(decision.body)
-        hit = {r.get("id") for r in (event.get("data") or {}).get("rules") or ()
-               if r.get("outcome") in TRIP_OUTCOMES}  # fmt: skip
+    def count(self, packs: PacksInForce, origin: str, decision: Decision) -> None:
+        """Count one sequenced decision; a malformed one (the writer's body: the sequencer
+        checks only an event's head) is skipped with one warning line, never fatal."""
+        try:
+            event = orjson.loads(decision.body)
+            data = PolicyDecidedData.model_validate(event.get("data"))
+        except (ValueError, TypeError, AttributeError) as exc:  # ValidationError is a ValueError
+            _log.warning("breakers: skipped malformed policy.decided at %s seq %d: %s",
+                         printable(origin), decision.seq, printable(str(exc).splitlines()[0]))
+            return
+        self._count(packs, origin, decision, event, data)
+
+    def _count(self, packs: PacksInForce, origin: str, decision: Decision,
+               event: dict[str, Any], data: PolicyDecidedData) -> None:
+        hit = {(r.id, r.outcome) for r in data.rules if r.outcome in TRIP_OUTCOMES}
         if not hit:
             return
-        agent = event.get("agent") or {}
+        agent = _obj(event, "agent")
         first = decision.first_seq if decision.first_seq is not None else decision.seq
         pub = packs.in_force(origin, first, agent.get("name"), agent.get("version"))
-        if pub is None:
-            return
-        for index, breaker in enumerate(self._breakers_of(pub)):
-            target = scope_target(breaker.stop, event) if breaker.rule in hit else None
+        if pub is None or data.pack_hash != pub.policy_hash:
+            return  # a claim under another pack than the one in force counts for nothing
+        breakers, pre = self._loaded(pub)
+        hit &= reevaluated(pre, data, event) if breakers and pre is not None else set()
+        rules = {rule for rule, _ in hit}
+        for index, breaker in enumerate(breakers):
+            target = scope_target(breaker.stop, event) if breaker.rule in rules else None
             if target is not None:
                 key = (origin, target, pub.policy_hash, index)
                 self._trip(key, breaker, decision, str(event.get("tenant", "default")))
@@ -236,8 +288,11 @@ class Breakers:
     def _catch_up(follower: Follower, origin: str | None) -> None:
         try:
             follower.catch_up(origin)
-        except LedgerError as exc:  # one bad wake-up must not end the breakers
-            _log.warning("breakers: %s", str(exc).splitlines()[0])
+        except psycopg.OperationalError:
+            raise  # the connection is gone: _run logs it at error level
+        except Exception as exc:  # one bad wake-up must not end the breakers
+            _log.warning("breakers: %s", printable(str(exc).splitlines()[0] if str(exc)
+                                                   else type(exc).__name__))
 
     def _run(self, context: ServeContext, root: TrustRoot | None, signer: Signer | None) -> None:
         try:
@@ -252,7 +307,8 @@ class Breakers:
                 self.ready.set()
                 for origin in wakeups(listen, self.poll_seconds, lambda: self._keep_going(context)):
                     self._catch_up(follower, origin or None)
-        except (LedgerError, psycopg.Error) as exc:
-            _log.error("breakers stopped following the log: %s", str(exc).splitlines()[0])
+        except Exception as exc:  # the thread never dies silently
+            _log.error("breakers stopped following the log: %s",
+                       printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
         finally:
             self.ready.set()
