@@ -8,8 +8,13 @@ sequencer follows what is sequenced (LISTEN ledger_appended, a poll as fallback,
 per log kept in memory: it counts what is sequenced after it starts). With several
 `ledger serve` processes one follows (a session advisory lock); the others stand by.
 
-A *trip* is a sequenced `policy.decided` whose `rules` include the breaker's `rule` with outcome
-`deny` or `require_approval`, in enforce OR shadow mode: in shadow nothing blocks the call, so
+A *trip* is a sequenced, well-formed `policy.decided` (PolicyDecidedData; a malformed one is
+skipped with one warning) under the pack in force whose `rules` include the breaker's `rule`
+with outcome `deny` or `require_approval` AND which the shared evaluator (replay.policy.precall
+`decide`, as replay.policy.enforcement) re-derives from the recorded basis: the decision is the
+writer's claim, so a forged one (another pack, an objection the pack would not make) counts for
+nothing. A writer may still overstate its own basis and stop itself; a `tenant` or `tool` stop
+(halting other agents too) needs trips from two distinct agents. In enforce OR shadow mode: in shadow nothing blocks the call, so
 the breaker is the only thing that halts a regressing agent during a staged rollout (a pack
 that must never stop anything in shadow simply lists no breakers). Breakers are those of the
 pack in force for the decision's run (replay.policy.inforce: its own log, by the run's first
@@ -114,12 +119,25 @@ def reevaluated(
     return {(rule, outcome) for rule, outcome, _, _ in decide(pre, basis, proposed).hits}
 
 
+SHARED_SCOPES = frozenset({"tenant", "tool"})  # a stop that halts more than the agent tripping
+
+
+def _enough(breaker: Breaker, window: deque[tuple[int, datetime, str]]) -> bool:
+    """`trips` trips in the window; for a tenant- or tool-wide stop also from at least two
+    distinct agents. Why: trips are the agents' own claims, and one agent's writer (confined to
+    its agent by its binding) may overstate its own basis: it may stop itself (run, agent,
+    agent_version), never by itself every other agent of its tenant."""
+    if len(window) < breaker.trips:
+        return False
+    return breaker.stop not in SHARED_SCOPES or len({a for _, _, a in window}) >= 2
+
+
 @dataclass
 class _Window:
     """The trips of one breaker on one target, oldest first: (seq, recorded_at)."""
 
     seconds: float
-    trips: deque[tuple[int, datetime]] = field(default_factory=deque)
+    trips: deque[tuple[int, datetime, str]] = field(default_factory=deque)  # + agent name
 
 
 class Follower:
@@ -213,16 +231,18 @@ class Follower:
             target = scope_target(breaker.stop, event) if breaker.rule in rules else None
             if target is not None:
                 key = (origin, target, pub.policy_hash, index)
-                self._trip(key, breaker, decision, str(event.get("tenant", "default")))
+                self._trip(key, breaker, decision, str(event.get("tenant", "default")),
+                           str(agent.get("name")))
 
     def _trip(
-        self, key: tuple[str, str, str, int], breaker: Breaker, decision: Decision, tenant: str
+        self, key: tuple[str, str, str, int], breaker: Breaker, decision: Decision, tenant: str,
+        agent: str,
     ) -> None:
         window = self.windows.setdefault(key, _Window(breaker.window_seconds)).trips
-        window.append((decision.seq, decision.recorded_at))
+        window.append((decision.seq, decision.recorded_at, agent))
         while (decision.recorded_at - window[0][1]).total_seconds() > breaker.window_seconds:
             window.popleft()
-        if len(window) < breaker.trips:
+        if not _enough(breaker, window):
             return
         origin, target = key[0], key[1]
         last = last_stop(self.conn, origin, target)
@@ -234,7 +254,7 @@ class Follower:
         if last is not None and last.lifted_seq is not None:
             while window and window[0][0] <= last.lifted_seq:
                 window.popleft()  # after a lift the window starts over
-            if len(window) < breaker.trips:
+            if not _enough(breaker, window):
                 return
         count = len(window)
         window.clear()

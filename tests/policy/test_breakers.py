@@ -72,12 +72,12 @@ def _until(what: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 def _decisions(
     n: int, *, tenant: str = "default", outcome: str = "deny", rule: str = RULE,
-    pack_hash: str = PACK_HASH, cost_usd: str = "5",
+    pack_hash: str = PACK_HASH, cost_usd: str = "5", agent_name: str = AGENT,
 ) -> list[EventBase]:
     """An agent's run: run.started and `n` pre-call decisions naming the budget rule, under
     the pack in force and with a basis over budget (the breakers re-evaluate each claim)."""
     run_id, events, prev = uuid.uuid4(), [], None
-    agent = {"name": AGENT, "version": VERSION}
+    agent = {"name": agent_name, "version": VERSION}
     settings = Settings(home=__import__("pathlib").Path("/nonexistent"))
     for i in range(n + 1):
         data: dict[str, Any] = {"task": "refunds"} if i == 0 else {
@@ -203,6 +203,22 @@ def test_claims_the_pack_in_force_would_not_make_do_not_trip(served: Served) -> 
                  + _decisions(3, outcome="require_approval")  # the pack says deny
                  + _decisions(3, pack_hash="a" * 64))  # another pack  # fmt: skip
     assert served.stops() == []
+
+
+def test_a_tenant_wide_breaker_needs_trips_from_two_agents(served: Served) -> None:
+    """One agent's writer may overstate its own basis and stop itself, never by itself its
+    whole tenant: a tenant (or tool) stop needs trips from at least two distinct agents."""
+    pack = load_pack_text(PACK.replace("WINDOW", "600").replace("agent_version", "tenant"),
+                          "tenant.yaml")  # fmt: skip
+    publish_policy(served.conn, served.settings, pack)
+
+    def tenant_stops() -> list[str]:
+        return [s.target for s in active_stops(served.conn, served.settings)]
+
+    served.write(_decisions(4, pack_hash=pack.policy_hash))  # one agent, over the count
+    assert tenant_stops() == []
+    served.write(_decisions(1, pack_hash=pack.policy_hash, agent_name="payer"))
+    assert tenant_stops() == ["tenant:default"]
 
 
 def test_a_writer_cannot_forge_a_breaker_stop(served: Served) -> None:
