@@ -14,9 +14,10 @@ with outcome `deny` or `require_approval` AND which the shared evaluator (replay
 `decide`, as replay.policy.enforcement) re-derives from the recorded basis: the decision is the
 writer's claim, so a forged one (another pack, an objection the pack would not make) counts for
 nothing. A writer may still overstate its own basis and stop itself; a `tenant` or `tool` stop
-(halting other agents too) needs trips from two distinct agents. In enforce OR shadow mode: in shadow nothing blocks the call, so
-the breaker is the only thing that halts a regressing agent during a staged rollout (a pack
-that must never stop anything in shadow simply lists no breakers). Breakers are those of the
+(halting other agents too) needs trips from two distinct agents. In enforce OR shadow mode:
+in shadow nothing blocks the call, so the breaker is the only thing that halts a regressing
+agent during a staged rollout (a pack that must never stop anything in shadow simply lists no
+breakers). Breakers are those of the
 pack in force for the decision's run (replay.policy.inforce: its own log, by the run's first
 seq and the pack's scope), never of the pack the decision names. Trips are grouped per breaker
 by the `stop` scope key of the run: run:<id>, agent:<name>, agent:<name>@<version>,
