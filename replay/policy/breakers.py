@@ -168,6 +168,8 @@ class Follower:
                 for decision in batch:
                     try:
                         self.count(packs, log, decision)
+                    except psycopg.OperationalError:
+                        raise  # the connection is gone: not this decision's fault, retry it
                     except Exception as exc:  # one decision never ends the breakers
                         _log.warning("breakers: decision at %s seq %d not counted: %s",
                                      printable(log), decision.seq,
