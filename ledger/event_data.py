@@ -8,9 +8,17 @@ every name, so `from ledger.events import ApprovalDecidedData` keeps working.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -140,6 +148,16 @@ class RunEndedData(Frozen):
     totals: Totals = Totals()
     error: ErrorInfo | None = None
     stopped_by: StopRef | None = None
+
+    @field_validator("stopped_by", mode="wrap")
+    @classmethod
+    def _claim_or_none(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> StopRef | None:
+        """`stopped_by` is the agent's own claim (replay.stopped confirms it against the stops
+        recorded): a malformed one is no claim, and must not make the whole run unreadable."""
+        try:
+            return cast("StopRef | None", handler(value))
+        except ValidationError:
+            return None
 
 
 class MessageData(Frozen):

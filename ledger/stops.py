@@ -41,6 +41,7 @@ from ledger.events import TENANT_PATTERN, StopData, StopLiftedData
 from ledger.hooks.errors import StopInfo
 from ledger.note import Signer, Verifier
 from ledger.service_key import same_key
+from ledger.stoptargets import agent_target, glob_literal, parse_agent_target
 from ledger.store.door import append, single_event
 from ledger.store.stops import StopRow, stops_since
 
@@ -48,7 +49,10 @@ __all__ = [
     "StopRecorded",
     "StopRefused",
     "active_stops",
+    "agent_target",
+    "glob_literal",
     "lift_stop",
+    "parse_agent_target",
     "parse_target",
     "request_stop",
     "stop_info",

@@ -23,6 +23,7 @@ from ledger.merkle import ProofError
 from ledger.proofs import ProofUnavailable, checkpoint_row, inclusion_for_seq
 from ledger.store import board
 from ledger.store.read import StoredEvent, event_by_id, run_events
+from tui.stopview import stopped_by
 
 __all__ = ["DEFAULT_STOP_ROLES", "EventDetail", "RunTrace", "event_detail", "run_trace"]
 
@@ -172,6 +173,7 @@ class RunTrace:
     stop_roles: tuple[str, ...]
     first_event_id: str
     docs: list[dict[str, Any]] = field(default_factory=list)
+    stopped: str | None = None  # who stopped it, confirmed against ledger_stops (tui.stopview)
     people: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     def eligible_approvers(self, roles: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
@@ -224,6 +226,7 @@ def run_trace(conn: psycopg.Connection, run_id: str) -> RunTrace | None:
         first_event_id=str(first.get("event_id")),
         docs=docs,
         people=[(p.who, p.roles) for p in people],
+        stopped=stopped_by(conn, docs, str(uuid.UUID(run_id)), last.origin),
     )
 
 

@@ -19,6 +19,7 @@ import orjson
 import psycopg
 from rich.text import Text
 
+from ledger.stoptargets import agent_target, glob_literal
 from ledger.store.stops import StopRow, stops_since
 from tui.literal import literal
 
@@ -52,19 +53,37 @@ def stop_line(stop: StopRow, *, hide_time: bool = False) -> Text:
     return line
 
 
-def stopped_by(docs: Sequence[dict[str, Any]]) -> str | None:
-    """`stopped by X (registry|asserted): reason` for a run whose run.ended says it was
-    stopped (issue 16's `stopped_by`), else None."""
-    ended = [d for d in docs if d.get("type") == "run.ended"]
-    data = (ended[-1].get("data") or {}) if ended else {}
-    if data.get("status") != "stopped":
+def stopped_by(
+    conn: psycopg.Connection, docs: Sequence[dict[str, Any]], run_id: str, origin: str
+) -> str | None:
+    """`stopped by X (registry|asserted) via T: reason` for a run whose run.ended says it was
+    stopped (issue 16's `stopped_by`), from the stop the ledger recorded (replay.stopped: the
+    run.ended is the agent's own claim, confirmed against ledger_stops), "claimed by the agent;
+    no such stop recorded" when nothing confirms it, None when not stopped or malformed."""
+    from replay.stopped import claim_of, confirm, describe
+
+    ended = [d for d in docs if isinstance(d, dict) and d.get("type") == "run.ended"]
+    claim = claim_of(ended[-1].get("data")) if ended else None
+    if claim is None:
         return None
-    ref = data.get("stopped_by") or {}
-    who = ref.get("requested_by") or "an unnamed stop"
-    text = f"stopped by {who} ({ref.get('authority') or 'asserted'})"
-    if ref.get("target"):
-        text += f" via {ref['target']}"
-    return text + (f": {ref['reason']}" if ref.get("reason") else "")
+    tenant, agent, version = _facts(docs)
+    first = docs[0] if docs else {}
+    found_versions = first.get("versions")
+    versions: dict[str, Any] = found_versions if isinstance(found_versions, dict) else {}
+    model, prompt = versions.get("model"), versions.get("prompt_version")
+    found = confirm(
+        conn, origin, claim, run_id=run_id, tenant=tenant, agent=agent or None,
+        version=version or None, tools=_tools(docs),
+        model=model if isinstance(model, str) else None,
+        prompt=prompt if isinstance(prompt, str) else None,
+    )  # fmt: skip
+    return describe(found)
+
+
+def _tools(docs: Sequence[dict[str, Any]]) -> set[str]:
+    """The tools a run called (tool.call.started), as text."""
+    return {str((d.get("data") or {}).get("tool")) for d in docs
+            if d.get("type") == "tool.call.started" and isinstance(d.get("data"), dict)}
 
 
 def _facts(docs: Sequence[dict[str, Any]]) -> tuple[str, str, str]:
@@ -84,12 +103,12 @@ def scope_choices(
     tenant, agent, version = _facts(docs)
     out = [("this run", f"run:{uuid.UUID(run_id)}")]
     if agent and version:
-        out.append((f"agent {agent}@{version}", f"agent:{agent}@{version}"))
+        out.append((f"agent {agent}@{version}", agent_target(agent, version)))
     if agent:
-        out.append((f"agent {agent}", f"agent:{agent}"))
+        out.append((f"agent {agent}", agent_target(agent)))
     out.append((f"tenant {tenant}", f"tenant:{tenant}"))
-    if tool:
-        out.append((f"tool {tool}", f"tool:{tool}"))
+    if tool:  # a glob matching only this tool, whatever characters its name holds
+        out.append((f"tool {tool}", f"tool:{glob_literal(tool)}"))
     return out
 
 
@@ -99,11 +118,10 @@ def applying(
     """The active stops that name this run, its agent (and version), its tenant, or (a glob
     matching) a tool it called, in the run's own log (a stop applies to its tenant only)."""
     tenant, agent, version = _facts(docs)
-    tools = {str((d.get("data") or {}).get("tool")) for d in docs
-             if d.get("type") == "tool.call.started"}  # fmt: skip
+    tools = _tools(docs)
     names = {f"run:{run_id}", f"tenant:{tenant}"}
     if agent:
-        names |= {f"agent:{agent}"} | ({f"agent:{agent}@{version}"} if version else set())
+        names |= {agent_target(agent)} | ({agent_target(agent, version)} if version else set())
 
     def hits(target: str) -> bool:  # tool targets are globs on the tools the run called
         glob = target.removeprefix("tool:")
@@ -123,7 +141,7 @@ def run_stop_note(conn: psycopg.Connection, run_id: str, *, hide_time: bool = Fa
         return Text()
     docs = [orjson.loads(s.body) for s in stored]
     parts: list[Text] = []
-    if (stopped := stopped_by(docs)) is not None:
+    if (stopped := stopped_by(conn, docs, str(uuid.UUID(run_id)), stored[-1].origin)) is not None:
         parts.append(literal(stopped, style="bold magenta"))
     rows = [r for r in _since(conn, None, 0)[1] if not r.lifted]
     parts += [stop_line(r, hide_time=hide_time) for r in

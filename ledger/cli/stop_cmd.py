@@ -25,7 +25,11 @@ app = typer.Typer(add_completion=False)
 
 RunArg = Annotated[str | None, typer.Argument(metavar="RUN_ID", help="One run to stop.")]
 AgentOpt = Annotated[
-    str | None, typer.Option("--agent", metavar="NAME[@VERSION]", help="Every run of an agent.")
+    str | None, typer.Option(
+        "--agent", metavar="NAME[@VERSION]",
+        help="Every run of an agent (of that version). Write '@' in NAME as %40 and '%' as %25: "
+        "agent support@acme version 1.0 is --agent support%40acme@1.0.",
+    ),
 ]
 TenantOpt = Annotated[
     str | None, typer.Option("--tenant", metavar="T", help="Every run of a tenant.")

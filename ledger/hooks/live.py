@@ -35,6 +35,7 @@ from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import InputError
 from ledger.hooks.errors import StopInfo
+from ledger.stoptargets import parse_agent_target
 
 if TYPE_CHECKING:
     from ledger.hooks.runs import Run
@@ -97,7 +98,7 @@ def _run_matches(kind: str, value: str, run: Run) -> bool:
     if kind == "run":
         return value == str(run.run_id)
     if kind == "agent":
-        name, _, version = value.partition("@")
+        name, version = parse_agent_target(value)  # NAME percent-encoded (ledger.stoptargets)
         agent = run.envelope["agent"]
         return bool(name == agent["name"] and (not version or version == agent["version"]))
     if kind == "tenant":

@@ -29,6 +29,7 @@ from ledger.db.sqlfiles import query
 from ledger.store.batch import Accepted, storable
 
 __all__ = ["LIVE_CHANNEL", "LIVE_TYPES", "StopRow", "live_version", "record_live_changes",
+           "recorded_stop",
            "stops_since"]  # fmt: skip
 
 LIVE_CHANNEL = "ledger_live"
@@ -129,3 +130,18 @@ def stops_since(
     now = int(rows[0][10]) if rows else 0
     found = [StopRow(*r[:10]) for r in rows if r[0] is not None]
     return now, found
+
+
+def recorded_stop(
+    conn: psycopg.Connection, origin: str, stop_event_id: uuid.UUID
+) -> StopRow | None:
+    """The stop `stop_event_id` as the ledger recorded it in log `origin` (active or lifted),
+    or None: what confirms a run.ended's `stopped_by`, the agent's own claim. Read through the
+    0016 read API (readers get no table access): `since` 0 gives the active stops, `since` 1
+    every stop changed after version 1, which includes every lifted one (a lift is a later
+    change), so the two together hold every stop."""
+    for since in (0, 1):
+        for row in stops_since(conn, [origin], since)[1]:
+            if row.stop_event_id == stop_event_id:
+                return row
+    return None

@@ -108,8 +108,9 @@ def replay(
         from replay.model import to_jsonable
 
         found = to_jsonable(state)
-        if stop is not None:
-            found["stopped_by"] = stop.model_dump(mode="json")
+        if stop is not None:  # the agent's claim, and whether a recorded stop confirms it
+            found["stopped_by"] = {**stop.claim.model_dump(mode="json"),
+                                   "confirmed": stop.recorded is not None}
         emit_json(found)
     else:
         say(_render(state) + (f"\n{describe(stop)}" if stop is not None else ""))

@@ -8,10 +8,16 @@ sequencer follows what is sequenced (LISTEN ledger_appended, a poll as fallback,
 per log kept in memory: it counts what is sequenced after it starts). With several
 `ledger serve` processes one follows (a session advisory lock); the others stand by.
 
-A *trip* is a sequenced `policy.decided` whose `rules` include the breaker's `rule` with outcome
-`deny` or `require_approval`, in enforce OR shadow mode: in shadow nothing blocks the call, so
-the breaker is the only thing that halts a regressing agent during a staged rollout (a pack
-that must never stop anything in shadow simply lists no breakers). Breakers are those of the
+A *trip* is a sequenced, well-formed `policy.decided` (PolicyDecidedData; a malformed one is
+skipped with one warning) under the pack in force whose `rules` include the breaker's `rule`
+with outcome `deny` or `require_approval` AND which the shared evaluator (replay.policy.precall
+`decide`, as replay.policy.enforcement) re-derives from the recorded basis: the decision is the
+writer's claim, so a forged one (another pack, an objection the pack would not make) counts for
+nothing. A writer may still overstate its own basis and stop itself; a `tenant` or `tool` stop
+(halting other agents too) needs trips from two distinct agents. In enforce OR shadow mode:
+in shadow nothing blocks the call, so the breaker is the only thing that halts a regressing
+agent during a staged rollout (a pack that must never stop anything in shadow simply lists no
+breakers). Breakers are those of the
 pack in force for the decision's run (replay.policy.inforce: its own log, by the run's first
 seq and the pack's scope), never of the pack the decision names. Trips are grouped per breaker
 by the `stop` scope key of the run: run:<id>, agent:<name>, agent:<name>@<version>,
@@ -39,10 +45,12 @@ from ledger.authority.trust import TrustRoot, trust_root
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.errors import LedgerError
+from ledger.events import PolicyDecidedData
 from ledger.note import Signer
 from ledger.serve import ServeContext
 from ledger.service_key import SERVICE_NAME, load_service_signer
 from ledger.stops import request_stop
+from ledger.stoptargets import agent_target, glob_literal
 from ledger.store.breakers import (
     Decision,
     decisions_after,
@@ -53,20 +61,17 @@ from ledger.store.breakers import (
 )
 from ledger.store.breakers import listen as listen_appended
 from ledger.store.policies import PublishedPolicy
+from ledger.terminal import printable
 from replay.policy.inforce import PacksInForce
 from replay.policy.loader import load_pack_data
+from replay.policy.precall import CompiledPreCall, LiveBasis, Proposed, compile_precall, decide
 from replay.policy.schema import Breaker
 
-__all__ = ["POLL_SECONDS", "Breakers", "Follower", "scope_target"]
+__all__ = ["POLL_SECONDS", "Breakers", "Follower", "reevaluated", "scope_target"]
 
 POLL_SECONDS = 1.0  # the fallback when a notification is lost
 TRIP_OUTCOMES = frozenset({"deny", "require_approval"})
 _log = logging.getLogger("ledger.serve.breakers")
-
-
-def _glob_literal(text: str) -> str:
-    """`text` as an fnmatch pattern that matches only itself (stop targets of tools are globs)."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def scope_target(stop: str, event: dict[str, Any]) -> str | None:
@@ -78,14 +83,54 @@ def scope_target(stop: str, event: dict[str, Any]) -> str | None:
     if stop == "run":
         return f"run:{event.get('run_id')}"
     if stop == "agent":
-        return f"agent:{name}" if name else None
+        return agent_target(str(name)) if name else None
     if stop == "agent_version":
-        return f"agent:{name}@{version}" if name and version else None
+        return agent_target(str(name), str(version)) if name and version else None
     if stop == "tenant":
         return f"tenant:{event.get('tenant', 'default')}"
     if stop == "tool":
-        return f"tool:{_glob_literal(str(data['tool']))}" if data.get("tool") else None
+        return f"tool:{glob_literal(str(data['tool']))}" if data.get("tool") else None
     return None
+
+
+def _obj(event: dict[str, Any], key: str) -> dict[str, Any]:
+    """An object field of a writer's event, {} when it is anything else."""
+    found = event.get(key)
+    return found if isinstance(found, dict) else {}
+
+
+def reevaluated(
+    pre: CompiledPreCall, data: PolicyDecidedData, event: dict[str, Any]
+) -> set[tuple[str, str]]:
+    """The (rule, outcome) objections the pack in force gives from the decision's recorded
+    basis, with the shared evaluator (as replay.policy.enforcement does): a writer's claim
+    counts only where the pack would make it. The args are not recorded (only their hash), so
+    rules that need them (recipients, egress, amounts, CEL over args) cannot be confirmed and
+    never trip a breaker; rules over the basis and the tool name can."""
+    agent = _obj(event, "agent")
+    versions = _obj(event, "versions")
+    principal = _obj(event, "principal")
+    basis = LiveBasis.from_json(data.basis.model_dump(mode="json"))
+    proposed = Proposed(
+        tool=data.tool, args={}, args_hash=data.args_hash, tool_call_id=data.tool_call_id,
+        run_id=str(event.get("run_id")), agent=agent.get("name"), version=agent.get("version"),
+        tenant=str(event.get("tenant") or "default"), model=versions.get("model"),
+        user=principal.get("initiating_user"), roles=tuple(principal.get("roles") or ()),
+    )  # fmt: skip
+    return {(rule, outcome) for rule, outcome, _, _ in decide(pre, basis, proposed).hits}
+
+
+SHARED_SCOPES = frozenset({"tenant", "tool"})  # a stop that halts more than the agent tripping
+
+
+def _enough(breaker: Breaker, window: deque[tuple[int, datetime, str]]) -> bool:
+    """`trips` trips in the window; for a tenant- or tool-wide stop also from at least two
+    distinct agents. Why: trips are the agents' own claims, and one agent's writer (confined to
+    its agent by its binding) may overstate its own basis: it may stop itself (run, agent,
+    agent_version), never by itself every other agent of its tenant."""
+    if len(window) < breaker.trips:
+        return False
+    return breaker.stop not in SHARED_SCOPES or len({a for _, _, a in window}) >= 2
 
 
 @dataclass
@@ -93,7 +138,7 @@ class _Window:
     """The trips of one breaker on one target, oldest first: (seq, recorded_at)."""
 
     seconds: float
-    trips: deque[tuple[int, datetime]] = field(default_factory=deque)
+    trips: deque[tuple[int, datetime, str]] = field(default_factory=deque)  # + agent name
 
 
 class Follower:
@@ -108,7 +153,7 @@ class Follower:
         self.conn, self.settings, self.root, self.signer = conn, settings, root, signer
         self.positions: dict[str, int] = heads(conn)  # only what is sequenced from now on
         self.windows: dict[tuple[str, str, str, int], _Window] = {}
-        self.breakers: dict[str, tuple[Breaker, ...]] = {}
+        self.breakers: dict[str, tuple[tuple[Breaker, ...], CompiledPreCall | None]] = {}
         self.recorded: set[tuple[str, str]] = set()  # stops this follower asked for
 
     def catch_up(self, origin: str | None = None) -> int:
@@ -121,7 +166,15 @@ class Follower:
             while True:
                 batch = decisions_after(self.conn, log, self.positions.get(log, 0))
                 for decision in batch:
-                    self._count(packs, log, decision)
+                    try:
+                        self.count(packs, log, decision)
+                    except psycopg.OperationalError:
+                        raise  # the connection is gone: not this decision's fault, retry it
+                    except Exception as exc:  # one decision never ends the breakers
+                        _log.warning("breakers: decision at %s seq %d not counted: %s",
+                                     printable(log), decision.seq,
+                                     printable(str(exc).splitlines()[0] if str(exc) else
+                                               type(exc).__name__))
                     self.positions[log] = decision.seq + 1
                 read += len(batch)
                 if len(batch) < 500:
@@ -140,41 +193,59 @@ class Follower:
             and (newest - w.trips[-1][1]).total_seconds() <= w.seconds
         }  # fmt: skip
 
-    def _breakers_of(self, pub: PublishedPolicy) -> tuple[Breaker, ...]:
+    def _loaded(self, pub: PublishedPolicy) -> tuple[tuple[Breaker, ...], CompiledPreCall | None]:
+        """(breakers, pre-call rules) of a published pack, loaded once per hash."""
         found = self.breakers.get(pub.policy_hash)
         if found is None:
             try:
-                found = load_pack_data(pub.document).pack.breakers
+                loaded = load_pack_data(pub.document)
+                found = (loaded.pack.breakers, compile_precall(loaded))
             except LedgerError:
-                found = ()  # a pack that no longer loads has no breakers
+                found = ((), None)  # a pack that no longer loads has no breakers
             self.breakers[pub.policy_hash] = found
         return found
 
-    def _count(self, packs: PacksInForce, origin: str, decision: Decision) -> None:
-        event = orjson.loads(decision.body)
-        hit = {r.get("id") for r in (event.get("data") or {}).get("rules") or ()
-               if r.get("outcome") in TRIP_OUTCOMES}  # fmt: skip
+    def count(self, packs: PacksInForce, origin: str, decision: Decision) -> None:
+        """Count one sequenced decision; a malformed one (the writer's body: the sequencer
+        checks only an event's head) is skipped with one warning line, never fatal."""
+        try:
+            event = orjson.loads(decision.body)
+            data = PolicyDecidedData.model_validate(event.get("data"))
+        except (ValueError, TypeError, AttributeError) as exc:  # ValidationError is a ValueError
+            _log.warning("breakers: skipped malformed policy.decided at %s seq %d: %s",
+                         printable(origin), decision.seq, printable(str(exc).splitlines()[0]))
+            return
+        self._count(packs, origin, decision, event, data)
+
+    def _count(self, packs: PacksInForce, origin: str, decision: Decision,
+               event: dict[str, Any], data: PolicyDecidedData) -> None:
+        hit = {(r.id, r.outcome) for r in data.rules if r.outcome in TRIP_OUTCOMES}
         if not hit:
             return
-        agent = event.get("agent") or {}
+        agent = _obj(event, "agent")
         first = decision.first_seq if decision.first_seq is not None else decision.seq
         pub = packs.in_force(origin, first, agent.get("name"), agent.get("version"))
-        if pub is None:
-            return
-        for index, breaker in enumerate(self._breakers_of(pub)):
-            target = scope_target(breaker.stop, event) if breaker.rule in hit else None
+        if pub is None or data.pack_hash != pub.policy_hash:
+            return  # a claim under another pack than the one in force counts for nothing
+        breakers, pre = self._loaded(pub)
+        hit &= reevaluated(pre, data, event) if breakers and pre is not None else set()
+        rules = {rule for rule, _ in hit}
+        for index, breaker in enumerate(breakers):
+            target = scope_target(breaker.stop, event) if breaker.rule in rules else None
             if target is not None:
                 key = (origin, target, pub.policy_hash, index)
-                self._trip(key, breaker, decision, str(event.get("tenant", "default")))
+                self._trip(key, breaker, decision, str(event.get("tenant", "default")),
+                           str(agent.get("name")))
 
     def _trip(
-        self, key: tuple[str, str, str, int], breaker: Breaker, decision: Decision, tenant: str
+        self, key: tuple[str, str, str, int], breaker: Breaker, decision: Decision, tenant: str,
+        agent: str,
     ) -> None:
         window = self.windows.setdefault(key, _Window(breaker.window_seconds)).trips
-        window.append((decision.seq, decision.recorded_at))
+        window.append((decision.seq, decision.recorded_at, agent))
         while (decision.recorded_at - window[0][1]).total_seconds() > breaker.window_seconds:
             window.popleft()
-        if len(window) < breaker.trips:
+        if not _enough(breaker, window):
             return
         origin, target = key[0], key[1]
         last = last_stop(self.conn, origin, target)
@@ -186,7 +257,7 @@ class Follower:
         if last is not None and last.lifted_seq is not None:
             while window and window[0][0] <= last.lifted_seq:
                 window.popleft()  # after a lift the window starts over
-            if len(window) < breaker.trips:
+            if not _enough(breaker, window):
                 return
         count = len(window)
         window.clear()
@@ -240,8 +311,11 @@ class Breakers:
     def _catch_up(follower: Follower, origin: str | None) -> None:
         try:
             follower.catch_up(origin)
-        except LedgerError as exc:  # one bad wake-up must not end the breakers
-            _log.warning("breakers: %s", str(exc).splitlines()[0])
+        except psycopg.OperationalError:
+            raise  # the connection is gone: _run logs it at error level
+        except Exception as exc:  # one bad wake-up must not end the breakers
+            _log.warning("breakers: %s", printable(str(exc).splitlines()[0] if str(exc)
+                                                   else type(exc).__name__))
 
     def _run(self, context: ServeContext, root: TrustRoot | None, signer: Signer | None) -> None:
         try:
@@ -256,7 +330,8 @@ class Breakers:
                 self.ready.set()
                 for origin in wakeups(listen, self.poll_seconds, lambda: self._keep_going(context)):
                     self._catch_up(follower, origin or None)
-        except (LedgerError, psycopg.Error) as exc:
-            _log.error("breakers stopped following the log: %s", str(exc).splitlines()[0])
+        except Exception as exc:  # the thread never dies silently
+            _log.error("breakers stopped following the log: %s",
+                       printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
         finally:
             self.ready.set()

@@ -63,7 +63,7 @@ INSERT INTO ledger_stops (stop_event_id, origin, target, target_run_id, requeste
                           authority, recorded_at, stop_seq, version)
 SELECT e.event_id, e.origin,
        coalesce(j.d ->> 'target', 'run:' || coalesce(r.run_id::text, '?')),
-       coalesce(CASE WHEN j.d ->> 'target_run_id' ~ '^[0-9a-f-]{36}$'
+       coalesce(CASE WHEN j.d ->> 'target_run_id' ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
                      THEN (j.d ->> 'target_run_id')::uuid END, r.run_id),
        coalesce(j.d ->> 'requested_by', ''), coalesce(j.d ->> 'reason', ''),
        coalesce(j.d ->> 'authority', 'asserted'), e.recorded_at, e.seq, c.version
@@ -73,7 +73,8 @@ CROSS JOIN LATERAL (SELECT convert_from(e.body, 'UTF8')::jsonb AS b) AS x
 CROSS JOIN LATERAL (SELECT x.b -> 'data' AS d,
                            x.b -> 'correlation' ->> 'caused_by' AS caused_by) AS j
 LEFT JOIN ledger_events r
-       ON j.caused_by ~ '^[0-9a-f-]{36}$' AND r.event_id = j.caused_by::uuid
+       ON r.event_id = CASE WHEN j.caused_by ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+                            THEN j.caused_by::uuid END  -- strict shape, cast only inside CASE
       AND r.origin = e.origin
 WHERE c.kind = 'stop'
 ON CONFLICT (stop_event_id) DO NOTHING;

@@ -175,16 +175,17 @@ def test_a_writer_credential_can_never_resume(
     assert [s.target for s in stops_since(ledger_conn, None, 0)[1]] == ["tenant:a"]
 
 
-def _stopped_run(tenant: str = "default") -> list[Any]:
-    """A run the hooks ended `stopped` by a scope stop (run.started, run.ended with stopped_by)."""
+def _stopped_run(stop_event_id: uuid.UUID, tenant: str = "default") -> list[Any]:
+    """A run the hooks ended `stopped` by a scope stop (run.started, run.ended with stopped_by
+    naming the recorded stop `stop_event_id`)."""
     settings = Settings(home=Path("/nonexistent"))
     run_id, events, prev = uuid.uuid4(), [], None
     ref = {"target": "agent:support@1.2", "requested_by": "alice", "reason": "refund \x1b[2J",
-           "stop_event_id": str(uuid.uuid4()), "authority": "asserted"}
+           "stop_event_id": str(stop_event_id), "authority": "asserted"}
     for kind, data in (("run.started", {"task": "refunds"}),
                        ("run.ended", {"status": "stopped", "event_count": 2, "stopped_by": ref})):
         event = make_event(kind, run_id=run_id, run_seq=len(events), prev_run_hash=prev,
-                           data=data, tenant=tenant)
+                           data=data, tenant=tenant, agent={"name": "support", "version": "1.2"})
         prev = leaf_hash(encode_for_intake(event, settings).body).hex()
         events.append(event)
     return events
@@ -193,7 +194,9 @@ def _stopped_run(tenant: str = "default") -> list[Any]:
 def test_runs_and_replay_show_a_run_ended_stopped_and_who_stopped_it(
     cli: Any, ledger_conn: psycopg.Connection, ledger_settings: Settings
 ) -> None:
-    run = _stopped_run()
+    stop = request_stop(ledger_conn, ledger_settings, target="agent:support@1.2",
+                        reason="refund \x1b[2J", requested_by="alice")  # the stop recorded
+    run = _stopped_run(stop.event_id)
     append(ledger_conn, ledger_settings, run)
     runs = cli("runs")
     assert runs.exit_code == 0, runs.stderr

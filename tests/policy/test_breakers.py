@@ -47,9 +47,18 @@ TARGET = f"agent:{AGENT}@{VERSION}"
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
 PACK = f"""
 policy: {{id: breakers, version: "1"}}
+mode: enforce
 budgets: {{max_usd_per_run: 1}}
 breakers: [{{rule: {RULE}, trips: 3, window_seconds: WINDOW, stop: agent_version}}]
 """
+
+
+def _pack_hash(window: float = 600) -> str:
+    """The content address of PACK with this window: decisions name the pack in force."""
+    return load_pack_text(PACK.replace("WINDOW", f"{window:g}"), "breakers.yaml").policy_hash
+
+
+PACK_HASH = _pack_hash()
 
 
 def _until(what: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -62,16 +71,19 @@ def _until(what: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 
 def _decisions(
-    n: int, *, tenant: str = "default", outcome: str = "deny", rule: str = RULE
+    n: int, *, tenant: str = "default", outcome: str = "deny", rule: str = RULE,
+    pack_hash: str = PACK_HASH, cost_usd: str = "5", agent_name: str = AGENT,
 ) -> list[EventBase]:
-    """An agent's run: run.started and `n` pre-call decisions naming the budget rule."""
+    """An agent's run: run.started and `n` pre-call decisions naming the budget rule, under
+    the pack in force and with a basis over budget (the breakers re-evaluate each claim)."""
     run_id, events, prev = uuid.uuid4(), [], None
-    agent = {"name": AGENT, "version": VERSION}
+    agent = {"name": agent_name, "version": VERSION}
     settings = Settings(home=__import__("pathlib").Path("/nonexistent"))
     for i in range(n + 1):
         data: dict[str, Any] = {"task": "refunds"} if i == 0 else {
             "tool_call_id": f"t{i}", "tool": "refund", "args_hash": args_hash({"i": i}),
-            "decision": outcome, "mode": "enforce", "pack_hash": "a" * 64, "evaluator": "test",
+            "decision": outcome, "mode": "enforce", "pack_hash": pack_hash, "evaluator": "test",
+            "basis": {"cost_usd": cost_usd},
             "rules": [] if outcome == "allow" else [
                 {"id": rule, "outcome": outcome, "reason": "over budget"}],
         }  # fmt: skip
@@ -88,10 +100,12 @@ class Served:
 
     def __init__(self, conn: psycopg.Connection, settings: Settings, plugin: Breakers) -> None:
         self.conn, self.settings, self.plugin = conn, settings, plugin
+        self.pack_hash = PACK_HASH
 
     def publish(self, window: float = 600) -> None:
         pack = load_pack_text(PACK.replace("WINDOW", f"{window:g}"), "breakers.yaml")
         publish_policy(self.conn, self.settings, pack)
+        self.pack_hash = pack.policy_hash
 
     def write(self, events: list[EventBase], conn: psycopg.Connection | None = None) -> None:
         """Submit, then wait until the breakers have read past the last decision."""
@@ -156,19 +170,21 @@ def test_three_denials_stop_the_agent_version_once_and_resume_starts_over(
     assert served.stops() == []
     served.write(_decisions(2))  # the window started over at the lift
     assert served.stops() == []
-    served.write(_decisions(1, outcome="require_approval"))
+    # a budget objection is a deny: a require_approval claim of it is not what the pack gives
+    # (test_claims_the_pack_in_force_would_not_make_do_not_trip)
+    served.write(_decisions(1))
     [again] = served.stops()
     assert again.stop_event_id != stop.stop_event_id
 
 
 def test_trips_further_apart_than_the_window_do_not_stop(served: Served) -> None:
     served.publish(window=0.3)
-    served.write(_decisions(2))
+    served.write(_decisions(2, pack_hash=served.pack_hash))
     first = served.conn.execute(
         "SELECT max(recorded_at) FROM ledger_events WHERE type = 'policy.decided'").fetchone()
     _until(lambda: served.conn.execute(
         "SELECT now() - %s > interval '0.4 s'", (first[0],)).fetchone()[0])  # fmt: skip
-    served.write(_decisions(1))
+    served.write(_decisions(1, pack_hash=served.pack_hash))
     assert served.stops() == []
 
 
@@ -177,6 +193,32 @@ def test_allowed_calls_and_other_rules_do_not_trip(served: Served) -> None:
     served.write(_decisions(3, outcome="allow") + _decisions(3, rule="tools.allow")
                  + _decisions(2))  # fmt: skip
     assert served.stops() == []
+
+
+def test_claims_the_pack_in_force_would_not_make_do_not_trip(served: Served) -> None:
+    """Each decision is the writer's claim: counted only under the pack in force and when the
+    shared evaluator gives the same objection from the recorded basis."""
+    served.publish()
+    served.write(_decisions(3, cost_usd="0")  # under budget: the pack would allow
+                 + _decisions(3, outcome="require_approval")  # the pack says deny
+                 + _decisions(3, pack_hash="a" * 64))  # another pack  # fmt: skip
+    assert served.stops() == []
+
+
+def test_a_tenant_wide_breaker_needs_trips_from_two_agents(served: Served) -> None:
+    """One agent's writer may overstate its own basis and stop itself, never by itself its
+    whole tenant: a tenant (or tool) stop needs trips from at least two distinct agents."""
+    pack = load_pack_text(PACK.replace("WINDOW", "600").replace("agent_version", "tenant"),
+                          "tenant.yaml")  # fmt: skip
+    publish_policy(served.conn, served.settings, pack)
+
+    def tenant_stops() -> list[str]:
+        return [s.target for s in active_stops(served.conn, served.settings)]
+
+    served.write(_decisions(4, pack_hash=pack.policy_hash))  # one agent, over the count
+    assert tenant_stops() == []
+    served.write(_decisions(1, pack_hash=pack.policy_hash, agent_name="payer"))
+    assert tenant_stops() == ["tenant:default"]
 
 
 def test_a_writer_cannot_forge_a_breaker_stop(served: Served) -> None:

@@ -25,7 +25,6 @@ from tui.messages import PlanReady, TraceLoaded, UndoNote
 from tui.rows import Row
 from tui.screens.common import PromptScreen
 from tui.screens.stoppanel import StopPanel
-from tui.stopview import stopped_by
 
 __all__ = ["TraceStopUndoScreen"]
 
@@ -125,8 +124,10 @@ class TraceStopUndoScreen(StopPanel):
             f"{trace.agent}\n{'status':<22}{trace.status} · {trace.events} events · "
             f"{trace.origin}\n"
         )
-        if (stopped := stopped_by(trace.docs)) is not None:
-            body.append(f"{'':<22}{stopped}\n", style="bold magenta")
+        if (stopped := trace.stopped) is not None:  # recorded text: drawn literally
+            body.append(f"{'':<22}")
+            body.append_text(literal(stopped, style="bold magenta"))
+            body.append("\n")
         for key in ("prompt_version", "model", "policy_hash", "tool_contract_digest"):
             body.append(f"{key:<22}", style="dim")
             body.append(f"{trace.versions.get(key, '-')}\n")
