@@ -69,6 +69,12 @@ def surface_refusals(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+def _refused(exc: LiveControl) -> CallToolResult:
+    """A denial or hold as the tool's error result: the request was never sent."""
+    return CallToolResult(content=[TextContent(type="text", text=refusal_text(exc))],
+                          is_error=True)
+
+
 class LedgerMCPSession:
     """A transparent proxy of an MCP client session whose `call_tool` is recorded."""
 
@@ -90,11 +96,16 @@ class LedgerMCPSession:
         if run is None:
             return await self._session.call_tool(name, arguments, *args, **kwargs)
         source = {"framework": "mcp", "integration": "mcp", "schema": SCHEMA}
-        call = run.tool_started(
-            name, arguments or {}, side_effect=self._side_effect,
-            resources=(f"mcp:{self._server}",), wait=True, require_db=not self._fail_open,
-            source=source, raw=(SCHEMA, {"server": self._server, "name": name,
-                                         "arguments": arguments}))
+        try:  # an enforced pack decides here: a denial or hold is raised before any ack
+            call = run.tool_started(
+                name, arguments or {}, side_effect=self._side_effect,
+                resources=(f"mcp:{self._server}",), wait=True, require_db=not self._fail_open,
+                source=source, raw=(SCHEMA, {"server": self._server, "name": name,
+                                             "arguments": arguments}))
+        except LiveControl as exc:
+            if isinstance(exc, RunStopped):
+                raise
+            return _refused(exc)
         try:
             assert call.ack is not None
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
@@ -104,8 +115,7 @@ class LedgerMCPSession:
         except LiveControl as exc:  # refused at the ack; the hooks recorded the refusal
             if isinstance(exc, RunStopped):
                 raise
-            return CallToolResult(content=[TextContent(type="text", text=refusal_text(exc))],
-                                  is_error=True)
+            return _refused(exc)
         except Exception as exc:
             if not self._fail_open:
                 refusal = LedgerUnavailable(

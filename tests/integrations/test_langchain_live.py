@@ -1,7 +1,10 @@
-"""LangGraph surfaces a stop as the graph's halt and a denial as the tool's error ToolMessage.
+"""LangGraph surfaces a stop as the graph's halt (stand-in stops at precise points).
 
 A real StateGraph (agent node + ToolNode) with a scripted chat model; the tools are real
 `@ledger.tool`s whose stand-in gate (tests/integrations/live.py) raises what the hooks raise.
+Denials and holds are end to end with a real enforced pack in test_enforced_e2e.py; real stops
+in test_live_e2e.py. Kept here: why `tool_errors` (a catch-all handler swallows a stop) and a
+stop raised from the callback of a run the handler owns.
 """
 
 from __future__ import annotations
@@ -75,36 +78,6 @@ def test_catch_all_tool_errors_without_the_ledger_handler_would_swallow_the_stop
     swallowed = [m for m in final["messages"] if isinstance(m, ToolMessage)]
     assert swallowed[0].status == "error" and "RunStopped" in str(swallowed[0].content)
     assert SWITCH.bodies == [] and len(seen) == 2  # the body did not run; the model went on
-
-
-def test_denial_is_the_tools_error_message_and_the_model_recovers(writer, ledger_conn):
-    for kind in ("deny", "approve"):  # one writer for both: each test pays a writer shutdown
-        SWITCH.__init__()  # type: ignore[misc]
-        _denial_case(writer, ledger_conn, kind)
-
-
-def _denial_case(writer: Any, ledger_conn: Any, kind: str) -> None:
-    (SWITCH.deny if kind == "deny" else SWITCH.approve).add("refund")
-    seen: list[list[Any]] = []
-    app = _graph([_call("1", 1), AIMessage(content="I cannot refund that")], seen)
-    with hooks.run(agent="lg-deny") as run:
-        final = app.invoke({"messages": [HumanMessage("refund 1")]},
-                           {"callbacks": [LedgerCallbackHandler()]})
-    assert SWITCH.bodies == []
-    assert final["messages"][-1].content == "I cannot refund that"
-    (message,) = [m for m in seen[1] if isinstance(m, ToolMessage)]  # what the model read
-    assert message.status == "error" and message.tool_call_id == "tc1"
-    if kind == "deny":
-        assert "denied by policy" in message.content and "tools.allow" in message.content
-        assert "tool refund is not allowed" in message.content
-    else:
-        assert "approval_id=appr-7" in message.content and "tool_call_id=tc-1" in message.content
-        assert f"args_hash={'ab' * 32}" in message.content
-        assert "refunds over 100 need finance_lead" in message.content
-    writer.flush()
-    events = stored(ledger_conn, run.run_id)
-    assert events[-1].data.status == "succeeded"
-    assert sum(e.type == "llm.call.started" for e in events) == 2
 
 
 class _StoppingHandler(LedgerCallbackHandler):

@@ -1,7 +1,10 @@
-"""OpenAI Agents SDK: a stop aborts `Runner.run` with RunStopped, a denial is the tool's output.
+"""OpenAI Agents SDK: a stop aborts `Runner.run` with RunStopped (stand-in stops).
 
 A real Agent and Runner with a scripted Model; the tools are real `@ledger.tool`s whose
-stand-in gate (tests/integrations/live.py) raises what the hooks raise.
+stand-in gate (tests/integrations/live.py) raises what the hooks raise. Denials and holds are
+end to end with a real enforced pack in test_enforced_e2e.py; a real stop through
+failure_error_function in test_live_e2e.py. Kept here: the formatter path's stop at a precise
+turn and why `tool_error` (the SDK's default handler swallows a stop).
 """
 
 from __future__ import annotations
@@ -126,29 +129,3 @@ def test_without_the_ledger_error_handlers_the_sdk_swallows_the_stop(writer):
     _, outcome = _run(model, "default")
     assert outcome.final_output == "done" and SWITCH.bodies == []
     assert "An error occurred while running the tool" in str(model.inputs[1])
-
-
-def test_denial_is_the_tool_output_and_the_model_recovers(writer, ledger_conn):
-    for kind, way in (("deny", "failure_error_function"), ("approve", "formatter")):
-        SWITCH.__init__()  # type: ignore[misc]  # one writer for both (shutdown costs)
-        _denial_case(writer, ledger_conn, kind, way)
-
-
-def _denial_case(writer: Any, ledger_conn: Any, kind: str, way: str) -> None:
-    (SWITCH.deny if kind == "deny" else SWITCH.approve).add("wire")
-    model = ScriptedModel(calls=1)
-    (run,), result = _run(model, way)
-    assert result.final_output == "done" and SWITCH.bodies == []
-    (output,) = [i for i in model.inputs[1] if isinstance(i, dict)
-                 and i.get("type") == "function_call_output"]
-    assert output["call_id"] == "call_1"
-    text = str(output["output"])
-    if kind == "deny":
-        assert "denied by policy" in text and "tools.allow" in text
-    else:
-        assert "approval_id=appr-7" in text and f"args_hash={'ab' * 32}" in text
-        assert "tool_call_id=tc-1" in text and "refunds over 100 need finance_lead" in text
-    writer.flush()
-    events = stored(ledger_conn, run.run_id)
-    assert events[-1].data.status == "succeeded"
-    assert sum(e.type == "llm.call.started" for e in events) == 2

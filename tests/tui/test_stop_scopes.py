@@ -1,21 +1,32 @@
 """The TUI side of the kill switch (issue 16), driven with Pilot against a real ledger: the Stop
 panel stops a scope through ledger.stops (the `ledger_stops` row the agents' caches read, and
 the event naming the target), Resume lifts it, the board shows stopped runs and the stops in
-force, and a registry refusal records nothing."""
+force, and a registry refusal records nothing. One test stops a live agent running in another
+process (tests/liveagent.py) from the panel."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from textual.widgets import DataTable
 
+import ledger
+import ledger.hooks as hooks
 from ledger import ids
 from ledger.config import Settings
 from ledger.events import encode_event, leaf_hash, make_event
 from ledger.stops import request_stop
+from ledger.store.sequencer import try_sequence
+from tests.hooks.conftest import stored
 from tests.ledgerkit import append
+from tests.liveagent import Started, busy_agents, halted
 from tests.registrykit import Authority
 from tests.tui.conftest import settle
 from tests.tui.pilotkit import events_of_type, play, text_of, type_text
@@ -220,3 +231,55 @@ def test_the_stops_that_apply_to_a_run() -> None:
         (f"run:{run}", "log/t1"), ("agent:a", "log/t1"), ("agent:a@1", "log/t1"),
         ("tenant:t1", "log/t1"), ("tool:payments.*", "log/t1"),
     ]  # fmt: skip
+
+
+@pytest.fixture
+def agent(ledger_settings: Settings, tmp_path: Path) -> Iterator[Callable[[str], Started]]:
+    yield from busy_agents(ledger_settings, tmp_path)
+
+
+def test_the_panel_stops_a_live_agent_in_another_process_then_resume_lets_it_run(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, make_app: Any, agent: Any
+) -> None:
+    """A busy agent (its own process) halts before its next tool body when the Stop panel
+    stops `agent:looper@1.0`; after Resume from the same panel, a new run of that agent runs."""
+    proc, run_id, marks = agent("1.0")
+    try_sequence(ledger_conn, ledger_settings)  # the live run on the board (`ledger serve`)
+
+    async def stop_then_resume(pilot: Any) -> None:
+        await _open_stop(pilot, 1)  # this run, agent looper@1.0, ...
+        await _confirm(pilot, "refund storm", "STOP")
+        stopped_at = time.time()
+        assert "run.stop.requested recorded in the ledger (asserted): agent:looper@1.0" in (
+            _notes(pilot)
+        )
+        await asyncio.to_thread(halted, proc, marks, stopped_at, ledger_conn, ledger_settings,
+                                run_id, "agent:looper@1.0", requested_by="tester")
+        await pilot.click("#stop-confirm")
+        await pilot.press("end", *["backspace"] * 4)
+        await type_text(pilot, "RESUME")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "run.stop.lifted recorded in the ledger (asserted): agent:looper@1.0" in (
+            _notes(pilot)
+        )
+
+    play(make_app(), stop_then_resume)
+    assert _stops(ledger_conn) == [("agent:looper@1.0", None, "tester", "tester")]
+    ran: list[int] = []
+
+    @ledger.tool(name="refund")
+    def refund(i: int) -> int:
+        ran.append(i)
+        return i
+
+    hooks.configure(ledger_settings)  # a new agent process would start the same way
+    try:
+        with ledger.run(agent="looper", agent_version="1.0") as again:
+            assert refund(1) == 1
+        hooks.flush()
+    finally:
+        hooks.shutdown()
+    assert ran == [1]
+    try_sequence(ledger_conn, ledger_settings)
+    assert stored(ledger_conn, again.run_id)[-1].data.status == "succeeded"
