@@ -377,3 +377,58 @@ def test_enforcement_decisions_is_not_quadratic_in_long_runs(
     took = time.perf_counter() - t0
     assert v.outcome == "pass", v.explanation
     assert took < 2.0, f"enforcement.decisions took {took:.1f}s for {n} calls"
+
+
+# -- 12. the pack in force is fixed at the run's first event --------------------------------
+
+def test_a_call_made_after_a_stricter_pack_was_published_is_judged_by_it(
+    writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Any
+) -> None:
+    """The host opens a run under a lenient enforced pack and keeps it open; the operator then
+    publishes a strict one (rm no longer allowed). The host keeps deciding under the lenient
+    pack and runs rm. `ledger check` picks the pack by the run's *first* event
+    (replay/policy/inforce.py, replay/batch.py), so the call made under the strict pack passes."""
+    from replay.policy.published import publish_policy
+    from replay.policy.service import check_in_force
+
+    lenient = load_pack_text("mode: enforce\ntools: {allow: ['*']}\n", "lenient.yaml")
+    strict = load_pack_text("mode: enforce\ntools: {allow: [search]}\n", "strict.yaml")
+    publish_policy(ledger_conn, ledger_settings, lenient)
+
+    def operator_tightens(run: hooks.Run) -> None:
+        assert hooks.flush()
+        publish_policy(ledger_conn, ledger_settings, strict)
+
+    rid = record(spec(tick, operator_tightens, decided("rm", {}, "c1", pack=lenient),
+                      tool("rm", {}, call_id="c1"), policy_hash=lenient.policy_hash))
+    report = check_in_force(ledger_conn, ledger_settings, [UUID(rid)], save=False)
+    (run,) = report.entries
+    verdicts = {v.rule_id: v for v in run.verdicts}
+    assert verdicts["enforcement.decisions"].outcome == "fail", (
+        run.policy_hash, verdicts["enforcement.decisions"].explanation)
+
+
+# -- 13. `ledger check` (bulk fast decode) on a run holding a policy.decided ----------------
+
+def test_ledger_check_judges_a_run_with_policy_decided_events(
+    writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Any, cli: Any
+) -> None:
+    """replay/fastdecode.py has no struct for policy.decided: the bulk path hands
+    replay/state.py:_policy_decided a msgspec.Raw and `ledger check` dies with AttributeError.
+    A writer may record policy.decided, so one such event in any run also blocks the audit of
+    every other run checked with it."""
+    import json
+
+    from replay.policy.published import publish_policy
+
+    publish_policy(ledger_conn, ledger_settings, LOADED)
+    honest = record(spec(tool("search", {"q": 0}, call_id="c0"), policy_hash=LOADED.policy_hash))
+    rid = record(spec(decided("search", {"q": 1}, "c1"), tool("search", {"q": 1}, call_id="c1"),
+                      policy_hash=LOADED.policy_hash))
+    res = cli("check", "--json")  # every run: one policy.decided must not sink the batch
+    assert res.exit_code in (0, 1), (res.exit_code, res.stderr[-400:])
+    runs = {r["run_id"]: r for r in json.loads(res.stdout)["runs"]}
+    got = {v["rule_id"]: v["outcome"] for v in runs[rid]["verdicts"]}
+    assert got["enforcement.decisions"] == "pass"
+    assert {v["rule_id"]: v["outcome"] for v in runs[honest]["verdicts"]}[
+        "enforcement.decisions"] == "fail"
