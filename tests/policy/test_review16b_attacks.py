@@ -432,3 +432,39 @@ def test_ledger_check_judges_a_run_with_policy_decided_events(
     assert got["enforcement.decisions"] == "pass"
     assert {v["rule_id"]: v["outcome"] for v in runs[honest]["verdicts"]}[
         "enforcement.decisions"] == "fail"
+
+
+# -- 14. one allow, unlimited retries -------------------------------------------------------
+
+def test_one_allow_does_not_license_retries_past_max_tool_calls(
+    writer: Writer, ledger_conn: psycopg.Connection
+) -> None:
+    """max_tool_calls 5 counts retries. One allow for c1 (basis: nothing yet), then seven
+    tool.call.started for c1. Every start is judged by that first decision (`before[-1]`),
+    whose basis was true when recorded: the 6th and 7th starts ran with no decision that
+    could have allowed them."""
+    steps: list[Step] = [decided("search", {"q": 1}, "c1")]
+    steps += [tool("search", {"q": 1}, call_id="c1") for _ in range(7)]
+    rid = record(spec(*steps))
+    state = fold_run(ledger_conn, UUID(rid))
+    assert state is not None
+    assert sum(e.type == "tool.call.started" for e in state.timeline) == 7
+    # (the fold keeps ONE ToolCallRecord for the seven starts of c1: max_tool_calls sees 1)
+    outcome, why = judged(ledger_conn, rid)[:2]
+    assert outcome == "fail", why
+
+
+def test_a_forbidden_call_hidden_under_a_reused_tool_call_id_is_caught(
+    writer: Writer, ledger_conn: psycopg.Connection
+) -> None:
+    """The host decides `search` c1 (allow), runs `rm` as c1 attempt 1, then `search` as c1
+    attempt 1. replay/state.py:_tool_started keys calls by (tool_call_id, attempt) and the
+    second start silently overwrites the first: `rm` disappears from state.tool_calls, so
+    neither enforcement.decisions nor tools.allow sees it."""
+    rid = record(spec(decided("search", {"q": 1}, "c1"), tool("rm", {"id": 7}, call_id="c1"),
+                      tool("search", {"q": 1}, call_id="c1")))
+    state = fold_run(ledger_conn, UUID(rid))
+    assert state is not None
+    assert sum(e.type == "tool.call.started" for e in state.timeline) == 2
+    outcome, why = judged(ledger_conn, rid)[:2]
+    assert outcome == "fail", why
