@@ -468,3 +468,42 @@ def test_a_forbidden_call_hidden_under_a_reused_tool_call_id_is_caught(
     assert sum(e.type == "tool.call.started" for e in state.timeline) == 2
     outcome, why = judged(ledger_conn, rid)[:2]
     assert outcome == "fail", why
+
+
+# -- 15. the compiled CEL runner disagrees with the interpreter on has() ----------------------
+
+def test_compiled_cel_agrees_with_the_interpreter_on_has() -> None:
+    """`has(args.x) && args.x > 3` is False for a call without x under cel-python's
+    interpreter (after the fact) but None (undecidable) under the compiled runner the
+    pre-call evaluator uses: the live rule then fails closed (deny) on every such call."""
+    from replay.policy.cel import compile_expression
+
+    facts = {"args": {"q": 1}}
+    for expr in ('has(args.x) && args.x > 3', '!has(args.to) || args.to.endsWith("@a.com")'):
+        assert fast_cel(expr).evaluate(facts) == compile_expression(expr).evaluate(facts), expr
+
+
+def test_a_has_guarded_tool_call_rule_allows_a_call_without_the_key() -> None:
+    pack = load_pack_text(textwrap.dedent("""
+        mode: enforce
+        rules:
+          - id: mail_domain
+            scope: tool_call
+            expr: '!has(args.to) || args.to.endsWith("@example.com")'
+    """), "has.yaml")
+    got = decide(compile_precall(pack), LiveBasis(), Proposed("search", {"q": 1},
+                                                                tool_call_id="c1"))
+    assert got.decision == "allow", got.hits
+
+
+# -- 16. a denied call whose end is never recorded ------------------------------------------
+
+def test_a_denied_call_started_and_never_ended_in_an_ended_run_fails(
+    writer: Writer, ledger_conn: psycopg.Connection
+) -> None:
+    """The hook's deny is recorded, the intent (tool.call.started) too, the body runs, and the
+    host simply never records tool.call.ended; the run ends. `_body_ran` says `unknown`
+    ("cannot tell whether its body ran"): the host turns every deny into an unknown."""
+    rid = record(spec(decided("rm", {}, "c1"), tool("rm", {}, call_id="c1", ended=False)))
+    outcome, why = judged(ledger_conn, rid)[:2]
+    assert outcome == "fail", why
