@@ -518,3 +518,33 @@ def test_a_denied_call_started_and_never_ended_in_an_ended_run_fails(
     rid = record(spec(decided("rm", {}, "c1"), tool("rm", {}, call_id="c1", ended=False)))
     outcome, why = judged(ledger_conn, rid)[:2]
     assert outcome == "fail", why
+
+
+# -- 17. decisions from another run; a shadow pack the process cannot read ------------------
+
+def test_a_decision_recorded_in_another_run_does_not_cover_a_call(
+    writer: Writer, ledger_conn: psycopg.Connection
+) -> None:
+    """(holds today) the decision for c1 sits in run A, the call c1 in run B."""
+    record(spec(decided("search", {"q": 1}, "c1")))
+    rid = record(spec(tool("search", {"q": 1}, call_id="c1")))
+    outcome, why = judged(ledger_conn, rid)[:2]
+    assert (outcome, why) == ("fail", "search (c1) ran without a policy decision before it "
+                                      "(none)")
+
+
+def test_a_shadow_pack_this_process_cannot_load_never_blocks() -> None:
+    """A pack published in `shadow` that uses a key this agent's (older) agent-ledger does not
+    know: PolicyGuard.check fails closed with a deny although the pack says shadow ("start
+    read-only, graduate in stages" then blocks every tool call of the older agents)."""
+    import uuid
+
+    from ledger.canonical import content_hash
+    from ledger.hooks.guard import ProposedCall
+    from replay.policy.guard import PolicyGuard
+
+    document = {"mode": "shadow", "tools": {"allow": ["search"]}, "future_key": {"x": 1}}
+    call = ProposedCall(uuid.uuid4(), "refund", {"amount_usd": 5}, tool_call_id="c1",
+                        pack_hash=content_hash(document), pack_document=document, basis={})
+    got = PolicyGuard().check(call)
+    assert got.allowed, got.reason
