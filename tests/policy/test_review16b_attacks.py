@@ -548,3 +548,23 @@ def test_a_shadow_pack_this_process_cannot_load_never_blocks() -> None:
                         pack_hash=content_hash(document), pack_document=document, basis={})
     got = PolicyGuard().check(call)
     assert got.allowed, got.reason
+
+
+# -- 18. an edited approval released for the original args ----------------------------------
+
+def test_an_edited_approval_does_not_release_the_original_args(
+    writer: Writer, ledger_conn: psycopg.Connection
+) -> None:
+    """refund of $500 held; bob *edits* it down to $50. The host runs the original $500.
+    `_approved_before` accepts `want in (decided_args_hash, edited_args_hash)`: for an edit the
+    original args hash is exactly what the approver refused."""
+    args, edited = {"amount_usd": 500}, {"amount_usd": 50}
+
+    def edit(run: hooks.Run) -> None:
+        approval = run.request_approval({"name": "refund", "args": args, "id": "c3"})
+        hooks.decide(approval.approval_id, approver="bob", roles=["finance_lead"],
+                     decision="edited", edited_args=edited)
+
+    rid = record(spec(decided("refund", args, "c3"), edit, tool("refund", args, call_id="c3")))
+    outcome, why = judged(ledger_conn, rid)[:2]
+    assert outcome == "fail", why
