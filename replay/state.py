@@ -170,7 +170,12 @@ Handler = Callable[[_Fold, EventBase, Any], str]
 
 
 def _tool_started(f: _Fold, event: EventBase, data: Any) -> str:
-    f.tools[(data.tool_call_id, data.attempt)] = {
+    key = (data.tool_call_id, data.attempt)
+    if key in f.tools:  # every start is kept: a reused (id, attempt) is a capture fault
+        f.gaps.append(GapRecord(f.eid, f"tool.call.started {data.tool_call_id} attempt "
+                                       f"{data.attempt} reuses a started call", None, None))
+        f.tools = {(data.tool_call_id, -f.seq) if k == key else k: v for k, v in f.tools.items()}
+    f.tools[key] = {
         "tool_call_id": data.tool_call_id,
         "tool": data.tool,
         "attempt": data.attempt,
@@ -317,7 +322,8 @@ def _gap(f: _Fold, event: EventBase, data: Any) -> str:
 
 
 def _policy_decided(f: _Fold, event: EventBase, data: Any) -> str:
-    f.decided.append(PolicyDecidedRecord(f.eid, f.seq, event.run_seq, data))
+    model = getattr(data, "model", None) or (event.versions.model if event.versions else None)
+    f.decided.append(PolicyDecidedRecord(f.eid, f.seq, event.run_seq, data, f.ns, model))
     return f"{data.decision} {data.tool} ({data.tool_call_id})"
 
 

@@ -177,6 +177,7 @@ class PreCallDecision:
             "rules": [{"id": i, "outcome": o, "reason": why, "mode": m}
                       for i, o, why, m in self.hits],
             "approval_id": approval_id, "basis": basis.to_json(), "evaluator": self.evaluator,
+            "model": proposed.model,
         }
 
 
@@ -268,7 +269,10 @@ def _to_cel(value: Any) -> Any:
     return celpy.json_to_cel(value)  # type: ignore[attr-defined]
 
 
-logging.getLogger("celpy.Transpiler").setLevel(logging.CRITICAL)
+# every celpy logger (evaluator, transpiler, ...) logs expression values, i.e. attacker text,
+# at DEBUG/INFO: the whole `celpy` tree is silenced below WARNING
+logging.getLogger("celpy").setLevel(logging.WARNING)
+logging.getLogger("celpy.Transpiler").setLevel(logging.CRITICAL)  # its ERRORs quote values
 
 
 def fast_cel(text: str) -> CelProgram:

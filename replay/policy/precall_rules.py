@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from replay.policy.cel import CelProgram
 from replay.policy.checks import matches
-from replay.policy.checks_flow import _get_path, _recipient_ok  # the same recipient semantics
+
+# the same recipient semantics, and the marker `_get_path` returns for a missing argument
+from replay.policy.checks_flow import _MISSING, _get_path, _recipient_ok
 from replay.policy.detectors import scan
 from replay.policy.schema import ApprovalRule, FlowRule, RecipientRule
 
@@ -39,7 +41,6 @@ __all__ = [
 Objection = Literal["deny", "require_approval"]
 Hit = tuple[Objection, str] | None
 RuleFn = Callable[["LiveBasis", "Proposed"], Hit]
-_MISSING = object()
 
 
 def tool_allow(basis: LiveBasis, p: Proposed, allow: tuple[str, ...]) -> Hit:
