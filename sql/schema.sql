@@ -30,7 +30,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
-CREATE FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool text, p_args_hash text) RETURNS TABLE(approval_id text, tool_call_id text, requested_event_id uuid, decided_event_id uuid, decision text, approver text, roles jsonb, signed boolean, decided_args_hash text, edited_args_hash text)
+CREATE FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool text, p_args_hash text) RETURNS TABLE(approval_id text, tool_call_id text, requested_event_id uuid, decided_event_id uuid, decision text, approver text, roles jsonb, signed boolean, decided_args_hash text, edited_args_hash text, signature text, signing_key text, expires_at text, registry_hash text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -47,7 +47,8 @@ CREATE FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool t
     SELECT q.d ->> 'approval_id', q.d ->> 'tool_call_id', q.event_id, dec.event_id,
            dec.d ->> 'decision', dec.d -> 'approver' ->> 'id', dec.d -> 'approver' -> 'roles',
            (dec.d ->> 'signature') IS NOT NULL, dec.d ->> 'args_hash',
-           dec.d ->> 'edited_args_hash'
+           dec.d ->> 'edited_args_hash', dec.d ->> 'signature', dec.d ->> 'signing_key',
+           dec.d ->> 'expires_at', dec.d ->> 'registry_hash'
     FROM req q
     LEFT JOIN LATERAL (  -- the newest: one still in intake, else the latest logged
         SELECT y.event_id, y.d FROM (

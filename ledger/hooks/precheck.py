@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ledger import ids
 from ledger.db.sqlfiles import query
+from ledger.hooks.approval_authority import ApprovalRow, approver_standing
 from ledger.hooks.enforce import ZERO, RunEnforcement
 from ledger.hooks.errors import ApprovalRequired, PolicyDenied
 from ledger.hooks.guard import Decision, ProposedCall
@@ -61,18 +62,26 @@ class Intent:
 def _grant(run: Run, enf: RunEnforcement, key: tuple[str, str],
            conn: Any = None) -> dict[str, Any] | None:
     """The approval recorded for the held call, as the guard's basis wants it (or None);
-    read on `conn` when given (the wait loop keeps one), else on a short-lived connection."""
+    read on `conn` when given (the wait loop keeps one), else on a short-lived connection.
+    Roles and `signed` are never the event's word: the signature is verified over the call
+    and the roles read from the registry (ledger/hooks/approval_authority.py)."""
     held = enf.pending.get(key)
     if held is None:
         return None
+    if conn is None:
+        with run.writer.live.connection() as own:
+            return _grant(run, enf, key, own)
     params = (enf.origin, run.run_id, key[0], key[1])
-    rows = (conn.execute(query("hooks_call_approvals"), params).fetchall() if conn is not None
-            else run.writer.live.fetch(query("hooks_call_approvals"), params))
-    for aid, call_id, _req, decided, decision, approver, roles, signed, dh, eh in rows:
+    rows = conn.execute(query("hooks_call_approvals"), params).fetchall()
+    for aid, call_id, _req, decided, decision, approver, _roles, _s, dh, eh, *signed in rows:
         if (aid, call_id) == (held[1], held[0]) and decision in ("approved", "edited") \
                 and key[1] in (dh, eh):
+            roles, verified = approver_standing(
+                run.writer.live, conn, origin=enf.origin, run_id=run.run_id,
+                tool_call_id=held[0], tool=key[0], args_hash=key[1],
+                row=ApprovalRow(decision, approver, *signed))
             return {"approval_id": aid, "decided_event_id": str(decided), "approver": approver,
-                    "roles": [str(r) for r in roles or ()], "signed": bool(signed)}
+                    "roles": roles, "signed": verified}
     return None
 
 

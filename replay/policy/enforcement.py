@@ -20,6 +20,8 @@ basis rebuilt from the record (for runs recorded without enforcement).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import replace
 from typing import Any
 
@@ -125,17 +127,56 @@ def _approved_before(
     return False
 
 
-def _cited(state: RunState, call: ToolCallRecord, grant: ApprovalGrant, seq: int) -> bool:
-    """The approval the basis names was decided for this call and these args (its effective
-    hash) before the decision, by the approver it names, and claims no more roles or signature
-    than the record verifies."""
-    for a in _granted(state, call, -1, seq):
-        if a.approval_id != grant.approval_id or grant.approver not in (None, a.approver_id):
+def _malformed(a: ApprovalRecord) -> str | None:
+    """A signature that cannot be an Ed25519 signature at all (judged without any registry)."""
+    try:
+        raw = base64.b64decode(a.signature or "", validate=True)
+    except (binascii.Error, ValueError):
+        return "whose signature is not base64"
+    return None if len(raw) == 64 else f"whose signature is {len(raw)} bytes, not 64"
+
+
+def _cited(state: RunState, call: ToolCallRecord, grant: ApprovalGrant,
+           seq: int) -> str | None:
+    """Why the approval the basis names does not stand as cited (None: it does; a text
+    starting "unknown:" when it cannot be told). It must be decided for this call and these
+    args (its effective hash: the edited args for an edit) before the decision, by the approver
+    it names, signed if it says so (a signature that verifies against the registry in force),
+    and hold the roles it declares: for a signed decision the roles of the registry in force at
+    the decision (the event records none, and a writer's word is no role), judged over the claim
+    rebuilt from the record; for an unsigned one at most the roles it recorded."""
+    found = [a for a in _granted(state, call, -1, seq)
+             if a.approval_id == grant.approval_id and grant.approver in (None, a.approver_id)
+             and (a.signature is not None or not grant.signed)]
+    if not found:
+        return "which the record does not show granted for this call before it"
+    why = "unknown"
+    for a in found:
+        if a.signature is None:
+            held = set(a.approver_roles)
+        elif (bad := _malformed(a)) is not None:
+            why = bad
             continue
-        real = _verified_grant(state, call, a)
-        if set(grant.roles) <= set(real.roles) and (real.signed or not grant.signed):
-            return True
-    return False
+        elif grant.roles or grant.signed:
+            judged = judge_approval(state, call, a, recorded_args_hash(call))
+            registry = judged.in_force.registry
+            if judged.in_force.status == "no_trust_root":
+                what = "roles" if grant.roles else "signature"
+                why = f"unknown: its {what} cannot be judged ({judged.in_force.reason})"
+                continue
+            if grant.signed and judged.problem is not None:
+                why = f"whose signature does not stand ({judged.problem})"
+                continue
+            held = (set(registry.roles_of(a.approver_id))
+                    if judged.problem is None and registry is not None else set())
+        else:
+            held = set()
+        if set(grant.roles) <= held:
+            return None
+        missing = ", ".join(sorted(set(grant.roles) - held))
+        why = why if why.startswith("unknown:") else (
+            f"whose approver {a.approver_id!r} does not hold the role(s) {missing} it cites")
+    return why
 
 
 def _body_ran(f: Findings, state: RunState, call: ToolCallRecord, ev: tuple[str | None, ...],
@@ -170,9 +211,13 @@ def _judge(
                    f"not the call that ran ({what})")
         return
     basis = LiveBasis.from_json(data.basis.model_dump(mode="json"))
-    if basis.approval is not None and not _cited(state, call, basis.approval, d.seq):
-        f.fail(ev, f"decision for {what} relies on approval {basis.approval.approval_id}, "
-                   "which the record does not show granted for this call before it")
+    cited = None if basis.approval is None else _cited(state, call, basis.approval, d.seq)
+    if cited is not None and basis.approval is not None:
+        said = f"decision for {what} relies on approval {basis.approval.approval_id}"
+        if cited.startswith("unknown: "):
+            f.unknown(ev, f"{said}: {cited.removeprefix('unknown: ')}")
+        else:
+            f.fail(ev, f"{said}, {cited}")
     short = _understated(basis, seen.basis)
     late = _elapsed(state, d, basis.elapsed_seconds)
     if short or late:

@@ -41,7 +41,8 @@ SELECT cost_usd::text, total_tokens, unknown_cost_calls FROM ledger_run_totals_o
 
 -- hooks_call_approvals --
 SELECT approval_id, tool_call_id, requested_event_id, decided_event_id, decision, approver,
-       roles, signed, decided_args_hash, edited_args_hash
+       roles, signed, decided_args_hash, edited_args_hash, signature, signing_key, expires_at,
+       registry_hash
 FROM ledger_call_approvals(%s::text, %s::uuid, %s::text, %s::text)
 
 -- hooks_policies_since --

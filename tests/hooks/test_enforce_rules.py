@@ -170,9 +170,11 @@ def refund(order: int, amount_usd: int) -> int:
 
 def test_modes_limits_budgets_and_signed_approval(
     writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings, cli: Any,
-    authority: Authority,
+    authority: Authority, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     authority.publish(principals=[authority.person("carol", "finance_lead")])
+    # the hook verifies the signature itself, against the registry $LEDGER_TRUST_ROOT trusts
+    monkeypatch.setenv("LEDGER_TRUST_ROOT", str(authority.root_file))
     _pack(ledger_conn, ledger_settings, "payer", """\
         mode: enforce
         policies:
