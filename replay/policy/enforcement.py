@@ -154,17 +154,15 @@ def _cited(state: RunState, call: ToolCallRecord, grant: ApprovalGrant,
     for a in found:
         if a.signature is None:
             held = set(a.approver_roles)
-        elif (bad := _malformed(a)) is not None:
-            why = bad
-            continue
         elif grant.roles or grant.signed:
             judged = judge_approval(state, call, a, recorded_args_hash(call))
             registry = judged.in_force.registry
             if judged.in_force.status == "no_trust_root":
                 what = "roles" if grant.roles else "signature"
-                why = f"unknown: its {what} cannot be judged ({judged.in_force.reason})"
+                bad = _malformed(a) if grant.signed else None
+                why = bad or f"unknown: its {what} cannot be judged ({judged.in_force.reason})"
                 continue
-            if grant.signed and judged.problem is not None:
+            if grant.signed and not grant.roles and judged.problem is not None:
                 why = f"whose signature does not stand ({judged.problem})"
                 continue
             held = (set(registry.roles_of(a.approver_id))
@@ -247,11 +245,12 @@ def _same(again: set[tuple[str, str, str]], recorded: set[tuple[str, str, str]])
 
 
 def _agree(f: Findings, seen: StartSeen) -> None:
-    """Several decisions before one start, on the same approval (or none), must agree (the
+    """Several decisions before one start citing the same grant (or none) must agree (the
     hook's deny is not overwritten by a later allow of the host's)."""
-    answers: dict[str | None, set[Any]] = {}
+    answers: dict[Any, set[Any]] = {}
     for d in seen.decisions:  # a hold, then an allow citing its approval, is one story
-        cited = d.data.basis.approval.approval_id if d.data.basis.approval else None
+        a = d.data.basis.approval
+        cited = (a.approval_id, a.roles, a.signed) if a is not None else None
         answers.setdefault(cited, set()).add(
             (d.data.decision, frozenset((x.id, x.outcome) for x in d.data.rules)))
     if any(len(a) > 1 for a in answers.values()):
@@ -280,8 +279,8 @@ def decisions(state: RunState, compiled: CompiledPreCall) -> Verdict:
                    f"{call.tool} ({call.tool_call_id}) ran without a policy decision before "
                    f"it ({why})")
             continue
-        _agree(f, seen)
         _judge(f, state, compiled, seen, seen.decisions[-1])
+        _agree(f, seen)
     for fault in state.gaps:
         if "reuses" in fault.reason:
             f.fail((fault.event_id,), fault.reason)
