@@ -88,6 +88,12 @@ def _elapsed(state: RunState, d: PolicyDecidedRecord, recorded: float) -> str | 
     return None
 
 
+def _timed(compiled: CompiledPreCall) -> bool:
+    """Some rule reads the elapsed time (the timeout, or a CEL rule that may read `run`)."""
+    return any(i == "timeouts.overall_seconds" or i.startswith("rules.")
+               for i, _, _ in compiled.rules)
+
+
 def _verified_grant(
     state: RunState, call: ToolCallRecord, a: ApprovalRecord
 ) -> ApprovalGrant:
@@ -217,7 +223,7 @@ def _judge(
         else:
             f.fail(ev, f"{said}, {cited}")
     short = _understated(basis, seen.basis)
-    late = _elapsed(state, d, basis.elapsed_seconds)
+    late = _elapsed(state, d, basis.elapsed_seconds) if _timed(compiled) else None
     if short or late:
         f.fail(ev, f"decision for {what} understates the record: "
                    f"{'; '.join([*short, *([late] if late else [])])}")

@@ -445,8 +445,13 @@ def test_ledger_check_judges_a_run_with_policy_decided_events(
     runs = {r["run_id"]: r for r in json.loads(res.stdout)["runs"]}
     got = {v["rule_id"]: v["outcome"] for v in runs[rid]["verdicts"]}
     assert got["enforcement.decisions"] == "pass"
+    # (changed from `fail`, fixc finding 4: the hooks now decide every start of a run under an
+    # active pack, un-waited `run.tool_started` included, so this run carries the hook's own
+    # decision; the bulk path judges it like any other)
     assert {v["rule_id"]: v["outcome"] for v in runs[honest]["verdicts"]}[
-        "enforcement.decisions"] == "fail"
+        "enforcement.decisions"] == "pass"
+    state = fold_run(ledger_conn, UUID(honest))
+    assert state is not None and [d.data.tool_call_id for d in state.decided] == ["c0"]
 
 
 # -- 14. one allow, unlimited retries -------------------------------------------------------
