@@ -84,14 +84,19 @@ def egress(
     return None
 
 
-def flow(basis: LiveBasis, p: Proposed, rule: FlowRule) -> Hit:
-    """Untrusted input seen before a sink: approval needed (or deny without `unless_approved`)."""
+def flow(basis: LiveBasis, p: Proposed, rule: FlowRule, signed: bool = False) -> Hit:
+    """Untrusted input seen before a sink: approval needed (or deny without `unless_approved`).
+    The approval clearing it passes the pack's approval judgement: signed where the pack's
+    approvals must be (`schema: 2`), and never the run's own user approving their own call."""
     if not basis.untrusted_input or not matches(p.tool, rule.to.tools):
         return None
     if rule.unless_approved:
-        if basis.approval is not None:
+        a = basis.approval
+        if a is not None and (a.signed or not signed) and (
+                a.approver is None or a.approver != p.user):
             return None
-        return "require_approval", f"{p.tool} after untrusted input needs an approval"
+        why = "" if a is None else f" (approval {a.approval_id} is unsigned or self-approved)"
+        return "require_approval", f"{p.tool} after untrusted input needs an approval{why}"
     return "deny", f"{p.tool} after untrusted input"
 
 
