@@ -28,6 +28,7 @@ from typing import Any
 from replay.authority import judge_approval
 from replay.model import ApprovalRecord, PolicyDecidedRecord, RunState, ToolCallRecord
 from replay.policy.basis import StartSeen, walk
+from replay.policy.engine import _registry_roles
 from replay.policy.outcome import Findings
 from replay.policy.precall import ApprovalGrant, CompiledPreCall, LiveBasis, Proposed, decide
 from replay.policy.recorded import recorded_args_hash
@@ -101,8 +102,7 @@ def _verified_grant(
     against the registry in force at its seq; roles from that registry when one is in force
     (else as recorded: without a trust root the roles are asserted, as the approval rules say)."""
     judged = judge_approval(state, call, a, recorded_args_hash(call))
-    registry = judged.in_force.registry
-    roles = tuple(sorted(registry.roles_of(a.approver_id))) if registry else a.approver_roles
+    roles = tuple(_registry_roles(state, a)) if a.signature is not None else a.approver_roles
     return ApprovalGrant(a.approval_id, a.decided_event_id, a.approver_id, roles,
                          a.signature is not None and judged.problem is None)
 
@@ -313,8 +313,10 @@ def would_block(state: RunState, compiled: CompiledPreCall) -> Verdict:
 
 
 def _with_approval(state: RunState, basis: LiveBasis, call: ToolCallRecord) -> LiveBasis:
-    """The basis with the approval decided for the call before it, if any, as replay verifies
-    it (what-if shows what the pack would block; the approval rules judge authority)."""
+    """The basis with the approval decided for the call's args before it, if any, as replay
+    verifies it (a signed one with the registry's roles of its approver, as the hooks cite
+    them; an unsigned one with its recorded roles: what-if shows what the pack would block; the
+    after-the-fact approval rules judge authority)."""
     for a in _granted(state, call, -1, call.started_seq):
         return replace(basis, approval=_verified_grant(state, call, a))
     return basis

@@ -11,6 +11,7 @@ cites the role anyway.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import psycopg
@@ -19,10 +20,13 @@ import pytest
 import ledger
 import ledger.hooks.precheck as precheck
 from ledger.approver_keys import load_approver_signer
+from ledger.authority.approvals import ApprovalClaim, sign_approval
 from ledger.authority.registry import Registry
 from ledger.authority.service import load_history, publish_registry
 from ledger.authority.signed import sign_registry
 from ledger.config import Settings
+from ledger.hooks.approval_authority import ApprovalRow, approver_standing
+from ledger.hooks.live import LiveCache
 from ledger.hooks.writer import Writer
 from ledger.store.sequencer import try_sequence
 from tests.pg import test_writer_confinement as wc
@@ -144,3 +148,35 @@ def test_a_confined_writer_reads_the_registry_it_judges_by(
     assert mine.registry.roles_of("carol") == {"finance_lead"}
     other = load_history(confined.writer, confined.settings.origin("b"), authority.root)
     assert other.accepted == ()
+
+
+def test_the_registry_cache_follows_a_newer_registry(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, authority: Authority,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The history is cached per origin and live version, and read again when a decision
+    names a registry the cache has not seen: a role revoked in v2 is gone for decisions signed
+    under v2; a signature over other args, or without a trust root, vouches for nothing."""
+    carol = authority.person("carol", "finance_lead")
+    v1 = authority.publish(principals=[carol])
+    monkeypatch.setenv("LEDGER_TRUST_ROOT", str(authority.root_file))
+    origin, run_id, live = ledger_settings.origin(None), uuid.uuid4(), LiveCache(ledger_settings)
+    signer = load_approver_signer(ledger_settings, "carol")
+
+    def standing(registry: str, args: str = "h1") -> tuple[list[str], bool]:
+        claim = ApprovalClaim(origin, run_id, "call-1", "payments.refund", "h1", "approved",
+                              None, "carol", registry)
+        signed = sign_approval(claim, signer)
+        row = ApprovalRow("approved", "carol", signed.signature, signed.signing_key, None,
+                          registry)
+        return approver_standing(live, ledger_conn, origin=origin, run_id=run_id,
+                                 tool_call_id="call-1", tool="payments.refund",
+                                 args_hash=args, row=row)
+
+    assert standing(v1) == (["finance_lead"], True)
+    assert standing(v1, args="h2") == ([], False)  # moved to other args: does not verify
+    v2 = authority.publish(2, principals=[{**carol, "roles": []}])
+    assert standing(v1) == (["finance_lead"], True)  # signed under v1: v1's roles
+    assert standing(v2) == ([], True)  # a newer registry named: read again, role revoked
+    monkeypatch.delenv("LEDGER_TRUST_ROOT")
+    assert standing(v2) == ([], False)
