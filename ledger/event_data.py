@@ -66,6 +66,8 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 Decimal = Annotated[str, Field(pattern=r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")]
+# a cost: never negative (a negative cost would offset real spend in every budget)
+Amount = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")]
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Json = JsonValue
 Name = Annotated[str, Field(min_length=1, max_length=512)]
@@ -88,7 +90,7 @@ class Usage(Frozen):
 class Cost(Frozen):
     """Cost in USD (decimal string) and the price table that produced it."""
 
-    amount_usd: Decimal
+    amount_usd: Amount
     price_table_version: str
 
 
@@ -281,7 +283,7 @@ class DecisionBasis(Frozen):
     tool_calls: int = Field(default=0, ge=0)
     tool_calls_of_tool: int = Field(default=0, ge=0)
     identical_calls: int = Field(default=0, ge=0)
-    cost_usd: Decimal = Decimal(0)
+    cost_usd: Amount = "0"
     total_tokens: int = Field(default=0, ge=0)
     unknown_cost_calls: int = Field(default=0, ge=0)
     elapsed_seconds: float = Field(default=0.0, ge=0)
@@ -306,6 +308,8 @@ class PolicyDecidedData(Frozen):
     approval_id: str | None = None
     basis: DecisionBasis = DecisionBasis()
     evaluator: str
+    # the model in use when the hook decided (the CEL `versions.model` it was decided with)
+    model: str | None = None
 
 
 class ErrorRaisedData(Frozen):

@@ -164,6 +164,8 @@ class PolicyDecidedRecord:
     seq: int
     run_seq: int
     data: Any  # the validated PolicyDecidedData model
+    occurred_ns: int | None = None  # the decision's own time (elapsed_seconds is checked on it)
+    model: str | None = None  # versions.model in force at the decision (its CEL facts)
 
 
 @dataclasses.dataclass(**_FROZEN)

@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from ledger.events import EventBase
+from replay.fold_records import approval_decided as _decided
+from replay.fold_records import tool_started as _tool_started
 from replay.model import (
     ApprovalRecord,
     GapRecord,
@@ -63,42 +65,6 @@ def stored(events: Sequence[EventBase], first_seq: int = 0) -> list[_Stored]:
 def _seen(values: list[str], value: str | None) -> None:
     if value is not None and value not in values:
         values.append(value)
-
-
-def _decided(
-    approvals: dict[str, dict[str, Any]],
-    data: Any,
-    eid: str,
-    seq: int,
-    ns: int,
-    *,
-    from_run: str | None,
-    rec: int | None = None,
-) -> None:
-    a = approvals.setdefault(data.approval_id, {})
-    a.setdefault("approval_id", data.approval_id)
-    a.setdefault("tool_call_id", data.tool_call_id)
-    a.setdefault("tool", None)
-    a.setdefault("args_hash", data.args_hash)
-    a.update(
-        decision=data.decision,
-        decided_event_id=eid,
-        decided_seq=seq,
-        decided_ns=ns,
-        decided_args_hash=data.args_hash,
-        edited_args_hash=data.edited_args_hash,
-        approver_id=data.approver.id,
-        approver_roles=data.approver.roles,
-        reason=data.reason,
-        decided_run_id=from_run,
-        signature=data.signature,
-        signing_key=data.signing_key,
-        signed_tool=data.tool,
-        call_run_id=None if data.call_run_id is None else str(data.call_run_id),
-        expires_at=data.expires_at,
-        registry_hash=data.registry_hash,
-        decided_rec_ns=rec,
-    )
 
 
 class _Fold:
@@ -167,25 +133,6 @@ class _Fold:
 # fold carries the event's id, seq, occurred and record time (f.eid, f.seq, f.ns, f.rec). Types
 # without a handler only get a timeline entry with an empty summary.
 Handler = Callable[[_Fold, EventBase, Any], str]
-
-
-def _tool_started(f: _Fold, event: EventBase, data: Any) -> str:
-    f.tools[(data.tool_call_id, data.attempt)] = {
-        "tool_call_id": data.tool_call_id,
-        "tool": data.tool,
-        "attempt": data.attempt,
-        "args": data.args,
-        "args_hash": data.args_hash,
-        "side_effect": data.side_effect,
-        "tool_version": data.tool_version,
-        "contract_digest": data.contract_digest or event.versions.tool_contract_digest,
-        "started_event_id": f.eid,
-        "started_seq": f.seq,
-        "started_ns": f.ns,
-        "started_rec_ns": f.rec,
-    }
-    f.latest_attempt[data.tool_call_id] = data.attempt
-    return f"{data.tool} attempt {data.attempt}"
 
 
 def _tool_ended(f: _Fold, event: EventBase, data: Any) -> str:
@@ -317,7 +264,8 @@ def _gap(f: _Fold, event: EventBase, data: Any) -> str:
 
 
 def _policy_decided(f: _Fold, event: EventBase, data: Any) -> str:
-    f.decided.append(PolicyDecidedRecord(f.eid, f.seq, event.run_seq, data))
+    model = getattr(data, "model", None) or (event.versions.model if event.versions else None)
+    f.decided.append(PolicyDecidedRecord(f.eid, f.seq, event.run_seq, data, f.ns, model))
     return f"{data.decision} {data.tool} ({data.tool_call_id})"
 
 

@@ -105,6 +105,17 @@ class RunEnforcement:
     pending: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     looked_up: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # LLM calls of this process started and not ended: their spend is not known yet, so they
+    # count as unknown cost (replay counts the same: replay.policy.basis)
+    open_llm: set[str] = field(default_factory=set)
+
+    def llm_started(self, call_id: str) -> None:
+        with self.lock:
+            self.open_llm.add(call_id)
+
+    def llm_ended(self, call_id: str) -> None:
+        with self.lock:
+            self.open_llm.discard(call_id)
 
     def note_started(self, tool: str, args_hash: str) -> None:
         """A tool.call.started of this run was recorded (every kind: waited or not)."""
@@ -123,6 +134,7 @@ class RunEnforcement:
         cost, tokens, unknown = self.totals.current()
         with self.lock:
             of_tool, same = self.of_tool[tool], self.identical[(tool, args_hash)]
+            unknown += len(self.open_llm)
         return {"tool_calls": run.tool_calls, "tool_calls_of_tool": of_tool,
                 "identical_calls": same, "cost_usd": decimal_text(cost),
                 "total_tokens": tokens, "unknown_cost_calls": unknown,

@@ -305,6 +305,8 @@ class Run(RunMessages):
                                          "request_model": model, "request": request,
                                          "parameters": dict(parameters or {})},
                     raw=raw, source=source, correlation=correlation)
+        if self.enf is not None:  # in flight: unknown cost in the basis until it ends
+            self.enf.llm_started(call_id)
         return call_id
 
     def llm_ended(self, call_id: str, *, response_model: str | None = None, output: Any = None,
@@ -339,6 +341,8 @@ class Run(RunMessages):
             Decimal(cost.amount_usd) if cost else Decimal(0), total_tokens or 0, int(cost is None))
         self.writer.enqueue(self.pending_event("llm.call.ended", data, raw=raw, source=source,
                                                correlation=correlation, deltas=deltas))
+        if self.enf is not None:
+            self.enf.llm_ended(call_id)
 
     def llm_call(self, *, model: str | None = None, request: Any = None, response: Any = None,
                  response_model: str | None = None, provider: str | None = None,

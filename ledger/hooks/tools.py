@@ -185,15 +185,13 @@ def _enforced(
                                  correlation=correlation, wait=True, require_db=require_db,
                                  gate=gate)
 
-    if wait:
-        intent = Intent(tool, safe, digest_args, _side_effect(side_effect), digest, build,
-                        pending)
-        call_id, started = decide_and_start(run, enf, intent, tool_call_id, require_db)
-        ack = started.ack
-    else:
-        call_id = tool_call_id or str(ids.new_id())
-        ack = run.record("tool.call.started", build(call_id), raw=raw, source=source,
-                         correlation=correlation, require_db=require_db).ack
+    # every start of an enforced run is decided, waited or not, read-only or not (the
+    # side_effect flag is the writer's word; enforcement.decisions requires one decision per
+    # start): an un-waited start queues decision + intent without waiting for the ack
+    intent = Intent(tool, safe, digest_args, _side_effect(side_effect), digest, build, pending)
+    call_id, started = decide_and_start(run, enf, intent, tool_call_id, require_db,
+                                        may_wait=wait)
+    ack = started.ack
     with run._lock:
         run.tool_calls += 1
     enf.note_started(tool, digest_args)

@@ -447,7 +447,9 @@ def flow(state: RunState, on_missing: Outcome, rule: FlowRule) -> Verdict:
                 if a.decision in ("approved", "edited")
                 and a.decided_seq is not None
                 and last_seq < a.decided_seq < call.started_seq
-                and _recomputed(call) in (a.decided_args_hash, a.edited_args_hash)
+                # the args the approval releases: the edited ones for an edit, never the original
+                and _recomputed(call)
+                == (a.edited_args_hash if a.decision == "edited" else a.decided_args_hash)
             ]
             if ok:
                 continue

@@ -17,6 +17,7 @@ from ledger.errors import LedgerError
 from ledger.hooks.guard import Decision, ProposedCall
 from replay.policy.loader import load_pack_data
 from replay.policy.precall import (
+    PRECALL_VERSION,
     CompiledPreCall,
     LiveBasis,
     PreCallDecision,
@@ -82,6 +83,8 @@ class PolicyGuard:
         try:
             found = self.evaluate(call)
         except LedgerError as exc:
+            if call.pack_document is not None and not _enforces(call.pack_document):
+                return _unloadable_shadow(call, str(exc))
             return Decision(False, f"policy pack cannot be used: {exc}", "policy", "deny")
         if found is None:
             return Decision.allow("no policy rule applies before calls", "policy")
@@ -118,6 +121,32 @@ class PolicyGuard:
         try:
             compiled = self.compiled(pack_hash, document)
         except LedgerError:
-            return {"active": True, "enforcing": True, "taint_tools": []}
+            return {"active": True, "enforcing": _enforces(document), "taint_tools": []}
         return {"active": compiled.active, "enforcing": compiled.enforcing,
                 "taint_tools": list(compiled.taint_tools)}
+
+
+def _enforces(document: Mapping[str, Any]) -> bool:
+    """Whether the raw document (one this process cannot load) enforces anything: its `mode`
+    or any `rule_modes` value is `enforce` (read without the schema, which failed)."""
+    modes = document.get("rule_modes")
+    values = list(modes.values()) if isinstance(modes, Mapping) else []
+    return document.get("mode") == "enforce" or "enforce" in values or (
+        modes is not None and not isinstance(modes, Mapping))
+
+
+def _unloadable_shadow(call: ProposedCall, error: str) -> Decision:
+    """A pack enforcing nothing that this process cannot load never blocks: allow, with the
+    load error recorded as the would-be deny (shadow is for staged rollout)."""
+    proposed = proposed_of(call)
+    basis = LiveBasis.from_json(call.basis or {})
+    reason = f"policy pack cannot be used: {error}"
+    data = {
+        "tool_call_id": proposed.tool_call_id, "tool": proposed.tool,
+        "args_hash": proposed.args_hash, "decision": "allow", "would_be": "deny",
+        "mode": "shadow", "pack_hash": call.pack_hash or "",
+        "rules": [{"id": "policy.load", "outcome": "deny", "reason": reason[:500],
+                   "mode": "shadow"}],
+        "approval_id": None, "basis": basis.to_json(), "evaluator": PRECALL_VERSION,
+    }
+    return Decision(True, reason, "policy", "allow", data)

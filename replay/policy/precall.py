@@ -173,6 +173,7 @@ class PreCallDecision:
             "rules": [{"id": i, "outcome": o, "reason": why, "mode": m}
                       for i, o, why, m in self.hits],
             "approval_id": approval_id, "basis": basis.to_json(), "evaluator": self.evaluator,
+            "model": proposed.model,
         }
 
 
@@ -221,7 +222,8 @@ def _tool_rules(pack: PolicyPack) -> list[tuple[str, r.RuleFn]]:
             found += _SCRUBBED if kind == "secrets" else ()
             out.append((f"egress.{kind}",
                         r.bind(r.egress, kind=kind, tools=e.tools, detectors=found)))
-    out += [(f"flows.{x.id}", r.bind(r.flow, rule=x)) for x in pack.flows]
+    out += [(f"flows.{x.id}", r.bind(r.flow, rule=x, signed=pack.schema_version == 2))
+            for x in pack.flows]
     rules = pack.policies.require_approval_for if pack.policies else ()
     for rule_id, rule in zip(_approval_ids(pack), rules, strict=True):
         signed = rule.require_signed if rule.require_signed is not None else (

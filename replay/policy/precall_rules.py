@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from replay.policy.cel import CelProgram
 from replay.policy.checks import matches
-from replay.policy.checks_flow import _get_path, _recipient_ok  # the same recipient semantics
+
+# the same recipient semantics, and the marker `_get_path` returns for a missing argument
+from replay.policy.checks_flow import _MISSING, _get_path, _recipient_ok
 from replay.policy.detectors import scan
 from replay.policy.schema import ApprovalRule, FlowRule, RecipientRule
 
@@ -39,7 +41,6 @@ __all__ = [
 Objection = Literal["deny", "require_approval"]
 Hit = tuple[Objection, str] | None
 RuleFn = Callable[["LiveBasis", "Proposed"], Hit]
-_MISSING = object()
 
 
 def tool_allow(basis: LiveBasis, p: Proposed, allow: tuple[str, ...]) -> Hit:
@@ -83,14 +84,19 @@ def egress(
     return None
 
 
-def flow(basis: LiveBasis, p: Proposed, rule: FlowRule) -> Hit:
-    """Untrusted input seen before a sink: approval needed (or deny without `unless_approved`)."""
+def flow(basis: LiveBasis, p: Proposed, rule: FlowRule, signed: bool = False) -> Hit:
+    """Untrusted input seen before a sink: approval needed (or deny without `unless_approved`).
+    The approval clearing it passes the pack's approval judgement: signed where the pack's
+    approvals must be (`schema: 2`), and never the run's own user approving their own call."""
     if not basis.untrusted_input or not matches(p.tool, rule.to.tools):
         return None
     if rule.unless_approved:
-        if basis.approval is not None:
+        a = basis.approval
+        if a is not None and (a.signed or not signed) and (
+                a.approver is None or a.approver != p.user):
             return None
-        return "require_approval", f"{p.tool} after untrusted input needs an approval"
+        why = "" if a is None else f" (approval {a.approval_id} is unsigned or self-approved)"
+        return "require_approval", f"{p.tool} after untrusted input needs an approval{why}"
     return "deny", f"{p.tool} after untrusted input"
 
 

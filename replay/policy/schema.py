@@ -250,7 +250,12 @@ class CustomRule(_Strict):
     principals: PrincipalRules | None = None
 
 
-Mode = Literal["enforce", "shadow", "off"]
+def _off(value: object) -> object:
+    """YAML 1.1 reads an unquoted `off` as false: `mode: off` means the mode off."""
+    return "off" if value is False else value
+
+
+Mode = Annotated[Literal["enforce", "shadow", "off"], BeforeValidator(_off)]
 
 
 class Scope(_Strict):

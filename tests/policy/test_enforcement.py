@@ -71,7 +71,7 @@ def test_a_run_whose_calls_were_decided_first_passes(
                           tool_calls=1, unknown_cost_calls=1, total_tokens=10**6)),  # overstated
                       tool("refund", {"amount_usd": 5}, call_id="c2")))
     outcome, why, _ = judged(ledger_conn, rid)
-    assert (outcome, why) == ("pass", "2 side-effecting call(s), each decided before it ran "
+    assert (outcome, why) == ("pass", "2 call(s), each decided before it ran "
                                       f"under pack {LOADED.policy_hash[:12]}")
 
 
