@@ -6,6 +6,7 @@ import json
 import uuid
 
 import psycopg
+import pytest
 
 from exporters.demo.report import report
 from exporters.demo.story import record_story
@@ -117,3 +118,16 @@ def test_the_tui_opens_on_the_demo_incident(
 
     title = asyncio.run(open_incident())
     assert incident in title and f"{len(events)} events" in title
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_the_timeline_falls_on_three_days_whatever_the_hour(hour: int) -> None:
+    """The scenes are laid out from "now": at any hour of the day they fall on three calendar
+    days and none lies in the future (the demo and this file's story test ran red after 18:00)."""
+    from exporters.demo.story import DAY, HOUR, TIMELINE, story_anchor
+
+    now = 20_000 * DAY + hour * HOUR + 17 * 60 * 1_000_000_000
+    anchor = story_anchor(now)
+    runs = [anchor + scene.offset for scene in TIMELINE if not scene.publish]
+    assert anchor <= now and max(runs) <= now
+    assert len({at // DAY for at in runs}) == 3
