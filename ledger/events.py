@@ -40,7 +40,6 @@ from ledger.event_data import (  # re-exported (see __all__): the payload models
     LlmCallStartedData,
     MessageData,
     Name,
-    PolicyDecidedData,
     PolicyPublishedData,
     PromptResolvedData,
     ProposedToolCall,
@@ -49,14 +48,20 @@ from ledger.event_data import (  # re-exported (see __all__): the payload models
     RegistrySignatureData,
     RunEndedData,
     RunStartedData,
-    StopData,
-    StopLiftedData,
     StopRef,
     ToolCallEndedData,
     ToolCallStartedData,
     Totals,
     UndoData,
     Usage,
+)
+from ledger.event_live import (  # re-exported too: the live-control payloads
+    DecidedRule,
+    DecisionApproval,
+    DecisionBasis,
+    PolicyDecidedData,
+    StopData,
+    StopLiftedData,
 )
 from ledger.merkle import leaf_hash
 
@@ -70,7 +75,10 @@ __all__ = [
     "Approver",
     "Cost",
     "CustomData",
+    "DecidedRule",
     "Decimal",
+    "DecisionApproval",
+    "DecisionBasis",
     "ErrorInfo",
     "ErrorRaisedData",
     "Event",

@@ -9,19 +9,19 @@ import pytest
 from pydantic import ValidationError
 
 from ledger.canonical import content_hash
-from ledger.event_data import Cost, DecisionBasis
+from ledger.events import Cost, DecisionBasis
 from ledger.hooks.guard import ProposedCall
 from replay.policy import load_pack_text
 from replay.policy.guard import PolicyGuard
 from replay.policy.precall import ApprovalGrant, LiveBasis, Proposed, compile_precall, decide
 
 
-def test_costs_are_never_negative() -> None:
-    with pytest.raises(ValidationError):
-        Cost(amount_usd="-49.5", price_table_version="x")
+def test_a_decision_basis_never_states_a_negative_cost() -> None:
+    """A recorded LLM cost stays the writer's word (a negative one decodes, and replay counts it
+    as unknown: test_review16b_attacks), but a decision's basis cannot claim a credit."""
     with pytest.raises(ValidationError):
         DecisionBasis(cost_usd="-1")
-    assert Cost(amount_usd="0.5", price_table_version="x").amount_usd == "0.5"
+    assert Cost(amount_usd="-49.5", price_table_version="x").amount_usd == "-49.5"
 
 
 FLOW = textwrap.dedent("""
