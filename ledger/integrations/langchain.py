@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import version
@@ -28,16 +29,18 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
+from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
 from langgraph.types import Command
 
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
-from ledger.hooks.errors import LiveControl, RunStopped
+from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.sanitize import error_info
-from ledger.hooks.tools import ToolCall
+from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.tools import LEDGER_TOOL, ToolCall
 from ledger.integrations.refusals import is_denial, refusal_text
 from ledger.note import Signer
 
@@ -74,13 +77,37 @@ def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
         try:
             return method(*args, **kwargs)
-        except LiveControl:
+        except (LiveControl, LedgerUnavailable):  # a refusal, or fail closed before a tool
             raise
         except Exception:
             _log.warning("ledger callback %s failed", method.__name__, exc_info=True)
             return None
 
     return wrapper
+
+
+_TOOL_RUNS = (BaseTool.run.__code__, BaseTool.arun.__code__)
+_MAX_DEPTH = 40
+
+
+def _ledger_decorated_tool() -> bool:
+    """Whether the tool whose on_tool_start is being handled wraps a `@ledger.tool` function.
+
+    Such a tool records its own intent and is decided by its wrapper (with its ledger name,
+    side effect and contract): the handler recording it too would make one call two, the second
+    undecided. LangChain hands callbacks only the tool's name and description, so the tool is
+    found where it runs: the `BaseTool.run` / `arun` frame that is calling the callback manager
+    (the handler runs inline, so that frame is on this stack, in sync and async graphs)."""
+    frame = sys._getframe(1)
+    for _ in range(_MAX_DEPTH):
+        if frame.f_code in _TOOL_RUNS:
+            tool = frame.f_locals.get("self")
+            return any(getattr(getattr(tool, attr, None), LEDGER_TOOL, None) is not None
+                       for attr in ("func", "coroutine"))
+        if frame.f_back is None:
+            return False
+        frame = frame.f_back
+    return False
 
 
 def tool_errors(fallback: bool | str | Callable[[Exception], str] | None = None
@@ -237,15 +264,41 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
                       metadata: dict[str, Any] | None = None,
                       inputs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        """Observed tool intent (the framework runs the tool regardless: not fail closed)."""
+        """Record a tool's intent, unless it is a `@ledger.tool` that records its own.
+
+        Without a pack in force the intent is observed (not waited for; a stop already known
+        refuses it). Under a pack (enforce or shadow) the call is decided first, as the
+        decorator would: the decision and the intent are acknowledged before the body runs, and
+        a denial, a hold or a stop is raised here, before it, for `tool_errors()` to surface."""
+        if _ledger_decorated_tool():
+            return
         run = self._ledger_run(run_id, parent_run_id, metadata)
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
-        self._open[run_id] = run.tool_started(
+        decide = run.enf is not None or run.pack_unknown
+        call = run.tool_started(
             name, inputs if inputs is not None else input_str,
-            tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", source=SOURCE,
-            correlation=self._corr(run_id, parent_run_id),
+            tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", wait=decide,
+            require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
             raw=(SCHEMA, {"serialized": serialized, "input_str": input_str, "inputs": inputs,
                           "metadata": metadata}))
+        if decide and call.ack is not None:
+            self._acknowledged(run, call)
+        self._open[run_id] = call
+
+    @staticmethod
+    def _acknowledged(run: Run, call: ToolCall) -> None:
+        """Wait for the decided intent; a stop (recorded by the gate) or an unacknowledged
+        intent refuses the call: under a pack the body must not run unrecorded."""
+        assert call.ack is not None
+        try:
+            call.ack.result(ACK_TIMEOUT)
+        except (LiveControl, LedgerUnavailable):
+            raise
+        except Exception as exc:
+            refusal = LedgerUnavailable(f"the intent of tool {call.tool!r} was not "
+                                        f"acknowledged ({type(exc).__name__}); not run")
+            run.tool_ended(call, status="error", error=refusal, source=SOURCE)
+            raise refusal from None
 
     @_observing
     def on_tool_end(self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None,

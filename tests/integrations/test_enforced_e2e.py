@@ -99,11 +99,6 @@ def test_langgraph_tool_node_surfaces_real_denial_and_hold(
                     str(read[1].content))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug (ledger/integrations/langchain.py, s16-fixa): "
-                   "LedgerCallbackHandler.on_tool_start records its own tool.call.started "
-                   "(side_effect unknown, the framework's tool_call_id) with no decision, so "
-                   "enforcement.decisions fails: 'wire (tc1) ran without a policy decision'")
 def test_langgraph_with_the_callback_handler_still_proves_enforcement(
     writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings
 ) -> None:
