@@ -37,6 +37,11 @@ from agents.exceptions import AgentsException
 from agents.items import ModelResponse, ToolApprovalItem
 from agents.run_config import ToolErrorFormatterArgs
 from agents.tool import default_tool_error_function
+from agents.tool_guardrails import (
+    ToolGuardrailFunctionOutput,
+    ToolInputGuardrail,
+    ToolInputGuardrailData,
+)
 from agents.tracing import Span, Trace
 
 from ledger.hooks.approvals import Approval, decide
@@ -44,12 +49,13 @@ from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import ACK_TIMEOUT, get_writer
-from ledger.hooks.tools import ToolCall
+from ledger.hooks.tools import LEDGER_TOOL, ToolCall
 from ledger.integrations.refusals import refusal_text
 from ledger.note import Signer
 
 __all__ = ["AgentsRunStopped", "LedgerRunHooks", "LedgerTracingProcessor", "approve",
-           "record_interruptions", "reject", "tool_error", "tool_error_formatter"]
+           "ledger_guardrail", "record_interruptions", "reject", "tool_error",
+           "tool_error_formatter"]
 
 SCHEMA = f"openai-agents@{version('openai-agents')}/span_data"
 HOOKS_SCHEMA = f"openai-agents@{version('openai-agents')}/run_hooks"
@@ -122,6 +128,70 @@ def tool_error_formatter(args: ToolErrorFormatterArgs[Any]) -> str | None:
     return refusal_text(args.error) if isinstance(args.error, LiveControl) else None
 
 
+def _ledger_decorated(tool: Any) -> bool:
+    """A FunctionTool made from a `@ledger.tool` function (the SDK keeps it as `__wrapped__`)."""
+    return getattr(getattr(tool, "__wrapped__", None), LEDGER_TOOL, None) is not None
+
+
+async def _record_intent(run: Run, tool: str, args: Any, call_id: str | None, *,
+                         fail_closed: bool, raw: tuple[str, Any]) -> ToolCall:
+    """Record a tool's intent (decided first under a pack) and, failing closed, wait for it.
+
+    Fail open is about an unreachable database only: a known stop still halts (checked in the
+    cache, no round trip). A stop is raised as `AgentsRunStopped`; a denial or a hold as is."""
+    try:
+        call = run.tool_started(tool, args, tool_call_id=call_id, wait=fail_closed,
+                                require_db=fail_closed, source=SOURCE, raw=raw)
+    except RunStopped as exc:  # recorded as the call's refusal
+        raise _halt(exc) from None
+    if not fail_closed or call.ack is None:
+        return call
+    try:
+        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
+    except RunStopped as exc:  # refused at the ack; the gate recorded the refusal
+        raise _halt(exc) from None
+    except LiveControl:
+        raise
+    except Exception:
+        refusal = LedgerUnavailable(f"the intent of tool {tool!r} could not be recorded; "
+                                    "stopping the run instead of running it")
+        run.tool_ended(call, status="error", error=refusal, source=SOURCE)
+        raise refusal from None
+    return call
+
+
+# Calls `ledger_guardrail` recorded, by (ledger run, call_id), until LedgerRunHooks takes them
+_guarded: dict[tuple[uuid.UUID, str], ToolCall] = {}
+
+
+async def _guard(data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
+    """Decide an undecorated tool's call where the SDK lets a refusal be the tool's output."""
+    run = current_run()
+    ctx = data.context
+    if run is None:
+        return ToolGuardrailFunctionOutput.allow()
+    try:
+        call = await _record_intent(
+            run, str(ctx.tool_name), _args(ctx.tool_arguments), ctx.tool_call_id,
+            fail_closed=True, raw=(HOOKS_SCHEMA, {"agent": data.agent.name,
+                                                  "tool_type": "FunctionTool"}))
+    except LiveControl as exc:
+        if isinstance(exc, RunStopped):
+            raise
+        return ToolGuardrailFunctionOutput.reject_content(refusal_text(exc))
+    _guarded[(run.run_id, str(ctx.tool_call_id))] = call
+    while len(_guarded) > MAX_NOTED:  # used without LedgerRunHooks: never grow unbounded
+        del _guarded[next(iter(_guarded))]
+    return ToolGuardrailFunctionOutput.allow()
+
+
+ledger_guardrail: ToolInputGuardrail[Any] = ToolInputGuardrail(_guard, name="ledger")
+"""`function_tool(..., tool_input_guardrails=[ledger_guardrail])` for a tool that is not a
+`@ledger.tool`: its call is decided (and its intent acknowledged) before it runs, a denial or a
+hold becomes the tool's output for the model, and a stop aborts the run (`AgentsRunStopped`).
+Use it with `LedgerRunHooks`, which records the call's outcome."""
+
+
 class LedgerRunHooks(RunHooks[Any]):
     """Records model and tool calls of the current `ledger.run(...)` (or of `run=`)."""
 
@@ -167,35 +237,24 @@ class LedgerRunHooks(RunHooks[Any]):
                       raw=(HOOKS_SCHEMA, {"response_id": response.response_id}))
 
     async def on_tool_start(self, context: Any, agent: Any, tool: Any) -> None:
-        """Record the tool's intent before it runs; fail closed if it cannot be made durable."""
+        """Record the tool's intent before it runs; fail closed if it cannot be made durable.
+
+        A `@ledger.tool` function records and decides its own call (its refusal reaches the
+        model through `failure_error_function=tool_error`), and a call `ledger_guardrail`
+        already decided is taken over, so neither is recorded twice. Any other tool is decided
+        here; a denial here cannot become the tool's output, so it aborts the run (attach
+        `ledger_guardrail` to such tools for the model to read it instead)."""
         run = self._halt_if_stopped()
-        if run is None:
+        if run is None or _ledger_decorated(tool):
             return
-        call_id = getattr(context, "tool_call_id", None)
-        try:  # fail open is about an unreachable database only: a known stop still halts
-            call = run.tool_started(  # (not waited for: the cache is checked, no round trip)
-                str(tool.name), _args(getattr(context, "tool_arguments", None)),
-                tool_call_id=call_id, wait=self._fail_closed, require_db=self._fail_closed,
-                source=SOURCE,
+        call_id = str(getattr(context, "tool_call_id", ""))
+        guarded = _guarded.pop((run.run_id, call_id), None)
+        if guarded is None:
+            guarded = await _record_intent(
+                run, str(tool.name), _args(getattr(context, "tool_arguments", None)),
+                call_id or None, fail_closed=self._fail_closed,
                 raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}))
-        except RunStopped as exc:  # recorded as the call's refusal
-            raise _halt(exc) from None
-        self._tools[call.tool_call_id] = call
-        if not self._fail_closed or call.ack is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
-        except LiveControl as exc:  # refused at the ack; the hooks recorded the refusal
-            self._tools.pop(call.tool_call_id, None)
-            if isinstance(exc, RunStopped):
-                raise _halt(exc) from None
-            raise  # a denial here has no tool output to become: fail closed, abort the run
-        except Exception:
-            refusal = LedgerUnavailable(f"the intent of tool {tool.name!r} could not be "
-                                        "recorded; stopping the run instead of running it")
-            run.tool_ended(call, status="error", error=refusal, source=SOURCE)
-            self._tools.pop(call.tool_call_id, None)
-            raise refusal from None
+        self._tools[guarded.tool_call_id] = guarded
 
     async def on_tool_end(self, context: Any, agent: Any, tool: Any, result: object) -> None:
         """Record the tool's result."""

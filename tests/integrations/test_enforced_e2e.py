@@ -13,9 +13,7 @@ import json
 from typing import Any
 
 import psycopg
-import pytest
 from agents import Agent, RunConfig, Runner, function_tool
-from agents.exceptions import UserError
 from agents.items import ModelResponse
 from agents.models.interface import Model
 from agents.usage import Usage
@@ -190,12 +188,6 @@ def test_openai_agents_surface_real_denial_and_hold(
         assert_enforced(ledger_conn, ledger_settings, run.run_id, pack_hash, outputs[0], outputs[1])
 
 
-@pytest.mark.xfail(strict=True, raises=UserError,
-                   reason="bug (ledger/integrations/openai_agents.py, s16-fixa): "
-                   "LedgerRunHooks.on_tool_start records the intent with wait=True, so the "
-                   "enforced pack decides there and PolicyDenied escapes the hook: the SDK "
-                   "raises UserError('Error running tool wire') and the run aborts instead of "
-                   "the model reading the denial")
 def test_openai_agents_with_ledger_run_hooks_surface_the_denial(
     writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings
 ) -> None:
