@@ -59,9 +59,8 @@ def _decision(value: Any) -> tuple[str, Any]:
     if isinstance(value, bool):
         return ("approved" if value else "rejected"), None
     if isinstance(value, Mapping):
-        kind = str(value.get("type") or value.get("decision") or "approved")
-        edited = value.get("edited_args") or value.get("args")
-        return kind, edited
+        return (str(value.get("type") or value.get("decision") or "approved"),
+                value.get("edited_args") or value.get("args"))
     if isinstance(value, str) and value.lower() in {"reject", "rejected", "no", "deny"}:
         return "rejected", None
     return "approved", None
@@ -87,25 +86,20 @@ def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
 
 
 _TOOL_RUNS = (BaseTool.run.__code__, BaseTool.arun.__code__)
-_MAX_DEPTH = 40
 
 
 def _ledger_decorated_tool() -> bool:
-    """Whether the tool whose on_tool_start is being handled wraps a `@ledger.tool` function.
-
-    Such a tool records its own intent and is decided by its wrapper (with its ledger name,
-    side effect and contract): the handler recording it too would make one call two, the second
-    undecided. LangChain hands callbacks only the tool's name and description, so the tool is
-    found where it runs: the `BaseTool.run` / `arun` frame that is calling the callback manager
-    (the handler runs inline, so that frame is on this stack, in sync and async graphs)."""
+    """Whether the tool being started wraps a `@ledger.tool` (it records and decides its own
+    call: recorded here too, one call would be two). Callbacks get only the tool's name, so the
+    tool is read from the `BaseTool.run` / `arun` frame calling them (inline handler)."""
     frame = sys._getframe(1)
-    for _ in range(_MAX_DEPTH):
+    for _ in range(40):  # the tool frame is a few frames up
         if frame.f_code in _TOOL_RUNS:
             tool = frame.f_locals.get("self")
             return any(getattr(getattr(tool, attr, None), LEDGER_TOOL, None) is not None
                        for attr in ("func", "coroutine"))
         if frame.f_back is None:
-            return False
+            break
         frame = frame.f_back
     return False
 
@@ -264,12 +258,9 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
                       metadata: dict[str, Any] | None = None,
                       inputs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        """Record a tool's intent, unless it is a `@ledger.tool` that records its own.
-
-        Without a pack in force the intent is observed (not waited for; a stop already known
-        refuses it). Under a pack (enforce or shadow) the call is decided first, as the
-        decorator would: the decision and the intent are acknowledged before the body runs, and
-        a denial, a hold or a stop is raised here, before it, for `tool_errors()` to surface."""
+        """A tool's intent, unless it is a `@ledger.tool` (it records its own). No pack in
+        force: observed (a known stop refuses it). Under a pack: decided and acknowledged first,
+        as the decorator does; a refusal is raised before the body, for `tool_errors()`."""
         if _ledger_decorated_tool():
             return
         run = self._ledger_run(run_id, parent_run_id, metadata)
@@ -281,22 +272,22 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
             raw=(SCHEMA, {"serialized": serialized, "input_str": input_str, "inputs": inputs,
                           "metadata": metadata}))
-        if decide and call.ack is not None:
+        if decide:
             self._acknowledged(run, call)
         self._open[run_id] = call
 
     @staticmethod
     def _acknowledged(run: Run, call: ToolCall) -> None:
-        """Wait for the decided intent; a stop (recorded by the gate) or an unacknowledged
-        intent refuses the call: under a pack the body must not run unrecorded."""
-        assert call.ack is not None
+        """Wait for the decided intent: under a pack the body must not run unrecorded."""
+        if call.ack is None:
+            return
         try:
             call.ack.result(ACK_TIMEOUT)
-        except (LiveControl, LedgerUnavailable):
+        except LiveControl:  # refused at the ack (a stop: the gate recorded the refusal)
             raise
         except Exception as exc:
-            refusal = LedgerUnavailable(f"the intent of tool {call.tool!r} was not "
-                                        f"acknowledged ({type(exc).__name__}); not run")
+            refusal = exc if isinstance(exc, LedgerUnavailable) else LedgerUnavailable(
+                f"the intent of tool {call.tool!r} was not acknowledged; not run")
             run.tool_ended(call, status="error", error=refusal, source=SOURCE)
             raise refusal from None
 

@@ -3,7 +3,9 @@
 * `LedgerRunHooks` (pass as `Runner.run(..., hooks=LedgerRunHooks())`) sees model calls and tool
   calls *before* they execute, in the agent's own task, so it records LLM usage and proposed tool
   calls, and records each tool's intent and (with `fail_closed=True`, the default) waits for it
-  to be durable, raising `LedgerUnavailable` to stop the run rather than act unrecorded.
+  to be durable, raising `LedgerUnavailable` to stop the run rather than act unrecorded. A
+  `@ledger.tool` function tool records and decides its own call (the hooks leave it alone);
+  `ledger_guardrail` decides any other function tool where a denial can be the tool's output.
 * `LedgerTracingProcessor` (`add_trace_processor(...)`, keeping OpenAI's exporter) records what
   the hooks do not see: agent, handoff and guardrail spans, with `span.export()` kept in `raw`
   under `openai-agents@<version>/span_data`. Traces outside a ledger run get a run each.
@@ -23,8 +25,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
 import uuid
 import weakref
@@ -33,23 +33,29 @@ from importlib.metadata import version
 from typing import Any
 
 from agents import RunContextWrapper, RunHooks, TracingProcessor
-from agents.exceptions import AgentsException
 from agents.items import ModelResponse, ToolApprovalItem
 from agents.run_config import ToolErrorFormatterArgs
 from agents.tool import default_tool_error_function
-from agents.tool_guardrails import (
-    ToolGuardrailFunctionOutput,
-    ToolInputGuardrail,
-    ToolInputGuardrailData,
-)
 from agents.tracing import Span, Trace
 
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
-from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
+from ledger.hooks.errors import LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ACK_TIMEOUT, get_writer
-from ledger.hooks.tools import LEDGER_TOOL, ToolCall
+from ledger.hooks.setup import get_writer
+from ledger.hooks.tools import ToolCall
+from ledger.integrations.openai_agents_calls import (
+    HOOKS_SCHEMA,
+    MAX_NOTED,
+    SOURCE,
+    AgentsRunStopped,
+    guarded_calls,
+    halt,
+    is_ledger_tool,
+    ledger_guardrail,
+    parse_args,
+    record_intent,
+)
 from ledger.integrations.refusals import refusal_text
 from ledger.note import Signer
 
@@ -58,18 +64,7 @@ __all__ = ["AgentsRunStopped", "LedgerRunHooks", "LedgerTracingProcessor", "appr
            "tool_error_formatter"]
 
 SCHEMA = f"openai-agents@{version('openai-agents')}/span_data"
-HOOKS_SCHEMA = f"openai-agents@{version('openai-agents')}/run_hooks"
-SOURCE = {"framework": "openai-agents", "integration": "openai_agents", "schema": HOOKS_SCHEMA}
 _SKIP_CUSTOM = {"task", "turn"}
-
-
-def _args(text: Any) -> Any:
-    if isinstance(text, str):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
 
 
 def _model_name(agent: Any) -> str | None:
@@ -77,22 +72,9 @@ def _model_name(agent: Any) -> str | None:
     return model if isinstance(model, str) else getattr(model, "model", None)
 
 
-class AgentsRunStopped(RunStopped, AgentsException):
-    """A `RunStopped` the SDK re-raises as it is (it wraps foreign exceptions in `UserError`)."""
-
-
-def _halt(stop: RunStopped) -> AgentsRunStopped:
-    if isinstance(stop, AgentsRunStopped):
-        return stop
-    halted = AgentsRunStopped(stop.run_id, stop.stop, stop.where)
-    halted.__cause__ = stop
-    return halted
-
-
 # Stops the formatter saw, by ledger run, until that run's hooks raise them (the SDK logs and
 # drops a formatter's exception, so it cannot halt the run itself).
 _stops: dict[uuid.UUID | None, RunStopped] = {}
-MAX_NOTED = 256
 
 
 def _note_stop(error: RunStopped) -> None:
@@ -113,7 +95,7 @@ def tool_error(ctx: RunContextWrapper[Any], error: Exception) -> str:
     A denial becomes the tool's output, so the model can recover; a stop is raised, unwrapped
     by the SDK, out of `Runner.run`. Other errors get the SDK's default text."""
     if isinstance(error, RunStopped):
-        raise _halt(error)
+        raise halt(error)
     if isinstance(error, LiveControl):
         return refusal_text(error)
     return default_tool_error_function(ctx, error)
@@ -126,70 +108,6 @@ def tool_error_formatter(args: ToolErrorFormatterArgs[Any]) -> str | None:
     if isinstance(args.error, RunStopped):
         _note_stop(args.error)
     return refusal_text(args.error) if isinstance(args.error, LiveControl) else None
-
-
-def _ledger_decorated(tool: Any) -> bool:
-    """A FunctionTool made from a `@ledger.tool` function (the SDK keeps it as `__wrapped__`)."""
-    return getattr(getattr(tool, "__wrapped__", None), LEDGER_TOOL, None) is not None
-
-
-async def _record_intent(run: Run, tool: str, args: Any, call_id: str | None, *,
-                         fail_closed: bool, raw: tuple[str, Any]) -> ToolCall:
-    """Record a tool's intent (decided first under a pack) and, failing closed, wait for it.
-
-    Fail open is about an unreachable database only: a known stop still halts (checked in the
-    cache, no round trip). A stop is raised as `AgentsRunStopped`; a denial or a hold as is."""
-    try:
-        call = run.tool_started(tool, args, tool_call_id=call_id, wait=fail_closed,
-                                require_db=fail_closed, source=SOURCE, raw=raw)
-    except RunStopped as exc:  # recorded as the call's refusal
-        raise _halt(exc) from None
-    if not fail_closed or call.ack is None:
-        return call
-    try:
-        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
-    except RunStopped as exc:  # refused at the ack; the gate recorded the refusal
-        raise _halt(exc) from None
-    except LiveControl:
-        raise
-    except Exception:
-        refusal = LedgerUnavailable(f"the intent of tool {tool!r} could not be recorded; "
-                                    "stopping the run instead of running it")
-        run.tool_ended(call, status="error", error=refusal, source=SOURCE)
-        raise refusal from None
-    return call
-
-
-# Calls `ledger_guardrail` recorded, by (ledger run, call_id), until LedgerRunHooks takes them
-_guarded: dict[tuple[uuid.UUID, str], ToolCall] = {}
-
-
-async def _guard(data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
-    """Decide an undecorated tool's call where the SDK lets a refusal be the tool's output."""
-    run = current_run()
-    ctx = data.context
-    if run is None:
-        return ToolGuardrailFunctionOutput.allow()
-    try:
-        call = await _record_intent(
-            run, str(ctx.tool_name), _args(ctx.tool_arguments), ctx.tool_call_id,
-            fail_closed=True, raw=(HOOKS_SCHEMA, {"agent": data.agent.name,
-                                                  "tool_type": "FunctionTool"}))
-    except LiveControl as exc:
-        if isinstance(exc, RunStopped):
-            raise
-        return ToolGuardrailFunctionOutput.reject_content(refusal_text(exc))
-    _guarded[(run.run_id, str(ctx.tool_call_id))] = call
-    while len(_guarded) > MAX_NOTED:  # used without LedgerRunHooks: never grow unbounded
-        del _guarded[next(iter(_guarded))]
-    return ToolGuardrailFunctionOutput.allow()
-
-
-ledger_guardrail: ToolInputGuardrail[Any] = ToolInputGuardrail(_guard, name="ledger")
-"""`function_tool(..., tool_input_guardrails=[ledger_guardrail])` for a tool that is not a
-`@ledger.tool`: its call is decided (and its intent acknowledged) before it runs, a denial or a
-hold becomes the tool's output for the model, and a stop aborts the run (`AgentsRunStopped`).
-Use it with `LedgerRunHooks`, which records the call's outcome."""
 
 
 class LedgerRunHooks(RunHooks[Any]):
@@ -209,7 +127,7 @@ class LedgerRunHooks(RunHooks[Any]):
         run = self._current()
         stop = _stops.pop(run.run_id if run is not None else None, None)
         if stop is not None:
-            raise _halt(stop)
+            raise halt(stop)
         return run
 
     async def on_llm_start(self, context: Any, agent: Any, system_prompt: str | None,
@@ -228,7 +146,7 @@ class LedgerRunHooks(RunHooks[Any]):
         if run is None or call_id is None:
             return
         proposed = [{"id": getattr(item, "call_id", None), "name": getattr(item, "name", None),
-                     "args": _args(getattr(item, "arguments", None))}
+                     "args": parse_args(getattr(item, "arguments", None))}
                     for item in response.output if getattr(item, "type", "") == "function_call"]
         usage = response.usage
         run.llm_ended(call_id, response_model=_model_name(agent), output=response.output,
@@ -245,13 +163,13 @@ class LedgerRunHooks(RunHooks[Any]):
         here; a denial here cannot become the tool's output, so it aborts the run (attach
         `ledger_guardrail` to such tools for the model to read it instead)."""
         run = self._halt_if_stopped()
-        if run is None or _ledger_decorated(tool):
+        if run is None or is_ledger_tool(tool):
             return
         call_id = str(getattr(context, "tool_call_id", ""))
-        guarded = _guarded.pop((run.run_id, call_id), None)
+        guarded = guarded_calls.pop((run.run_id, call_id), None)
         if guarded is None:
-            guarded = await _record_intent(
-                run, str(tool.name), _args(getattr(context, "tool_arguments", None)),
+            guarded = await record_intent(
+                run, str(tool.name), parse_args(getattr(context, "tool_arguments", None)),
                 call_id or None, fail_closed=self._fail_closed,
                 raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}))
         self._tools[guarded.tool_call_id] = guarded
@@ -339,7 +257,7 @@ class LedgerTracingProcessor(TracingProcessor):
             run.record("guardrail.evaluated", {"name": name, "verdict": verdict},
                        raw=raw, source=source, correlation=corr)
         elif kind == "function" and self._record_calls:
-            call = run.tool_started(str(name), _args(getattr(data, "input", None)),
+            call = run.tool_started(str(name), parse_args(getattr(data, "input", None)),
                                     source=source, correlation=corr,
                                     check_stop=False)  # the span ended: the tool ran
             run.tool_ended(call, status="error" if error else "ok",
@@ -400,7 +318,7 @@ def record_interruptions(result: Any, run: Run | None = None,
     for item in getattr(result, "interruptions", ()) or ():
         if not isinstance(item, ToolApprovalItem):
             continue
-        call = {"name": item.name or item.tool_name, "args": _args(item.arguments),
+        call = {"name": item.name or item.tool_name, "args": parse_args(item.arguments),
                 "id": item.call_id}
         approval = target.request_approval(call, reason=reason, source=SOURCE,
                                            raw=(HOOKS_SCHEMA, {"call_id": item.call_id,
