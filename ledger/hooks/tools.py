@@ -34,11 +34,15 @@ from ledger.hooks.writer import Ack, Pending
 if TYPE_CHECKING:
     from ledger.hooks.runs import Run
 
-__all__ = ["ToolCall", "proposed_calls", "record_tool_ended", "record_tool_started", "tool"]
+__all__ = ["LEDGER_TOOL", "ToolCall", "proposed_calls", "record_tool_ended",
+           "record_tool_started", "tool"]
 
 log = logging.getLogger("ledger.hooks")
 P = ParamSpec("P")
 R = TypeVar("R")
+# set on every `@ledger.tool` wrapper (its value: the tool's ledger name), so a framework
+# integration can tell that the wrapper records and decides the call itself
+LEDGER_TOOL = "__ledger_tool__"
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,9 +324,10 @@ def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
             sig = None
         label = name or str(getattr(func, "__qualname__", repr(func)))
         spec = _Spec(label, side_effect, contract, fail_open, version, sig)
-        if inspect.iscoroutinefunction(func):
-            return cast(Callable[P, R], _async_wrapper(func, spec))
-        return _sync_wrapper(func, spec)
+        wrapped = _async_wrapper(func, spec) if inspect.iscoroutinefunction(func) \
+            else _sync_wrapper(func, spec)
+        wrapped.__dict__[LEDGER_TOOL] = label
+        return cast(Callable[P, R], wrapped)
 
     return decorate(fn) if fn is not None else decorate
 

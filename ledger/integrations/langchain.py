@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import version
@@ -28,16 +29,18 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
+from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
 from langgraph.types import Command
 
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
-from ledger.hooks.errors import LiveControl, RunStopped
+from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.sanitize import error_info
-from ledger.hooks.tools import ToolCall
+from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.tools import LEDGER_TOOL, ToolCall
 from ledger.integrations.refusals import is_denial, refusal_text
 from ledger.note import Signer
 
@@ -56,9 +59,8 @@ def _decision(value: Any) -> tuple[str, Any]:
     if isinstance(value, bool):
         return ("approved" if value else "rejected"), None
     if isinstance(value, Mapping):
-        kind = str(value.get("type") or value.get("decision") or "approved")
-        edited = value.get("edited_args") or value.get("args")
-        return kind, edited
+        return (str(value.get("type") or value.get("decision") or "approved"),
+                value.get("edited_args") or value.get("args"))
     if isinstance(value, str) and value.lower() in {"reject", "rejected", "no", "deny"}:
         return "rejected", None
     return "approved", None
@@ -74,13 +76,32 @@ def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
         try:
             return method(*args, **kwargs)
-        except LiveControl:
+        except (LiveControl, LedgerUnavailable):  # a refusal, or fail closed before a tool
             raise
         except Exception:
             _log.warning("ledger callback %s failed", method.__name__, exc_info=True)
             return None
 
     return wrapper
+
+
+_TOOL_RUNS = (BaseTool.run.__code__, BaseTool.arun.__code__)
+
+
+def _ledger_decorated_tool() -> bool:
+    """Whether the tool being started wraps a `@ledger.tool` (it records and decides its own
+    call: recorded here too, one call would be two). Callbacks get only the tool's name, so the
+    tool is read from the `BaseTool.run` / `arun` frame calling them (inline handler)."""
+    frame = sys._getframe(1)
+    for _ in range(40):  # the tool frame is a few frames up
+        if frame.f_code in _TOOL_RUNS:
+            tool = frame.f_locals.get("self")
+            return any(getattr(getattr(tool, attr, None), LEDGER_TOOL, None) is not None
+                       for attr in ("func", "coroutine"))
+        if frame.f_back is None:
+            break
+        frame = frame.f_back
+    return False
 
 
 def tool_errors(fallback: bool | str | Callable[[Exception], str] | None = None
@@ -237,15 +258,38 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
                       metadata: dict[str, Any] | None = None,
                       inputs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        """Observed tool intent (the framework runs the tool regardless: not fail closed)."""
+        """A tool's intent, unless it is a `@ledger.tool` (it records its own). No pack in
+        force: observed (a known stop refuses it). Under a pack: decided and acknowledged first,
+        as the decorator does; a refusal is raised before the body, for `tool_errors()`."""
+        if _ledger_decorated_tool():
+            return
         run = self._ledger_run(run_id, parent_run_id, metadata)
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
-        self._open[run_id] = run.tool_started(
+        decide = run.enf is not None or run.pack_unknown
+        call = run.tool_started(
             name, inputs if inputs is not None else input_str,
-            tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", source=SOURCE,
-            correlation=self._corr(run_id, parent_run_id),
+            tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", wait=decide,
+            require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
             raw=(SCHEMA, {"serialized": serialized, "input_str": input_str, "inputs": inputs,
                           "metadata": metadata}))
+        if decide:
+            self._acknowledged(run, call)
+        self._open[run_id] = call
+
+    @staticmethod
+    def _acknowledged(run: Run, call: ToolCall) -> None:
+        """Wait for the decided intent: under a pack the body must not run unrecorded."""
+        if call.ack is None:
+            return
+        try:
+            call.ack.result(ACK_TIMEOUT)
+        except LiveControl:  # refused at the ack (a stop: the gate recorded the refusal)
+            raise
+        except Exception as exc:
+            refusal = exc if isinstance(exc, LedgerUnavailable) else LedgerUnavailable(
+                f"the intent of tool {call.tool!r} was not acknowledged; not run")
+            run.tool_ended(call, status="error", error=refusal, source=SOURCE)
+            raise refusal from None
 
     @_observing
     def on_tool_end(self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None,

@@ -3,7 +3,9 @@
 * `LedgerRunHooks` (pass as `Runner.run(..., hooks=LedgerRunHooks())`) sees model calls and tool
   calls *before* they execute, in the agent's own task, so it records LLM usage and proposed tool
   calls, and records each tool's intent and (with `fail_closed=True`, the default) waits for it
-  to be durable, raising `LedgerUnavailable` to stop the run rather than act unrecorded.
+  to be durable, raising `LedgerUnavailable` to stop the run rather than act unrecorded. A
+  `@ledger.tool` function tool records and decides its own call (the hooks leave it alone);
+  `ledger_guardrail` decides any other function tool where a denial can be the tool's output.
 * `LedgerTracingProcessor` (`add_trace_processor(...)`, keeping OpenAI's exporter) records what
   the hooks do not see: agent, handoff and guardrail spans, with `span.export()` kept in `raw`
   under `openai-agents@<version>/span_data`. Traces outside a ledger run get a run each.
@@ -23,8 +25,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
 import uuid
 import weakref
@@ -33,7 +33,6 @@ from importlib.metadata import version
 from typing import Any
 
 from agents import RunContextWrapper, RunHooks, TracingProcessor
-from agents.exceptions import AgentsException
 from agents.items import ModelResponse, ToolApprovalItem
 from agents.run_config import ToolErrorFormatterArgs
 from agents.tool import default_tool_error_function
@@ -41,29 +40,31 @@ from agents.tracing import Span, Trace
 
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
-from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
+from ledger.hooks.errors import LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ACK_TIMEOUT, get_writer
+from ledger.hooks.setup import get_writer
 from ledger.hooks.tools import ToolCall
+from ledger.integrations.openai_agents_calls import (
+    HOOKS_SCHEMA,
+    MAX_NOTED,
+    SOURCE,
+    AgentsRunStopped,
+    guarded_calls,
+    halt,
+    is_ledger_tool,
+    ledger_guardrail,
+    parse_args,
+    record_intent,
+)
 from ledger.integrations.refusals import refusal_text
 from ledger.note import Signer
 
 __all__ = ["AgentsRunStopped", "LedgerRunHooks", "LedgerTracingProcessor", "approve",
-           "record_interruptions", "reject", "tool_error", "tool_error_formatter"]
+           "ledger_guardrail", "record_interruptions", "reject", "tool_error",
+           "tool_error_formatter"]
 
 SCHEMA = f"openai-agents@{version('openai-agents')}/span_data"
-HOOKS_SCHEMA = f"openai-agents@{version('openai-agents')}/run_hooks"
-SOURCE = {"framework": "openai-agents", "integration": "openai_agents", "schema": HOOKS_SCHEMA}
 _SKIP_CUSTOM = {"task", "turn"}
-
-
-def _args(text: Any) -> Any:
-    if isinstance(text, str):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
 
 
 def _model_name(agent: Any) -> str | None:
@@ -71,22 +72,9 @@ def _model_name(agent: Any) -> str | None:
     return model if isinstance(model, str) else getattr(model, "model", None)
 
 
-class AgentsRunStopped(RunStopped, AgentsException):
-    """A `RunStopped` the SDK re-raises as it is (it wraps foreign exceptions in `UserError`)."""
-
-
-def _halt(stop: RunStopped) -> AgentsRunStopped:
-    if isinstance(stop, AgentsRunStopped):
-        return stop
-    halted = AgentsRunStopped(stop.run_id, stop.stop, stop.where)
-    halted.__cause__ = stop
-    return halted
-
-
 # Stops the formatter saw, by ledger run, until that run's hooks raise them (the SDK logs and
 # drops a formatter's exception, so it cannot halt the run itself).
 _stops: dict[uuid.UUID | None, RunStopped] = {}
-MAX_NOTED = 256
 
 
 def _note_stop(error: RunStopped) -> None:
@@ -107,7 +95,7 @@ def tool_error(ctx: RunContextWrapper[Any], error: Exception) -> str:
     A denial becomes the tool's output, so the model can recover; a stop is raised, unwrapped
     by the SDK, out of `Runner.run`. Other errors get the SDK's default text."""
     if isinstance(error, RunStopped):
-        raise _halt(error)
+        raise halt(error)
     if isinstance(error, LiveControl):
         return refusal_text(error)
     return default_tool_error_function(ctx, error)
@@ -139,7 +127,7 @@ class LedgerRunHooks(RunHooks[Any]):
         run = self._current()
         stop = _stops.pop(run.run_id if run is not None else None, None)
         if stop is not None:
-            raise _halt(stop)
+            raise halt(stop)
         return run
 
     async def on_llm_start(self, context: Any, agent: Any, system_prompt: str | None,
@@ -158,7 +146,7 @@ class LedgerRunHooks(RunHooks[Any]):
         if run is None or call_id is None:
             return
         proposed = [{"id": getattr(item, "call_id", None), "name": getattr(item, "name", None),
-                     "args": _args(getattr(item, "arguments", None))}
+                     "args": parse_args(getattr(item, "arguments", None))}
                     for item in response.output if getattr(item, "type", "") == "function_call"]
         usage = response.usage
         run.llm_ended(call_id, response_model=_model_name(agent), output=response.output,
@@ -167,35 +155,24 @@ class LedgerRunHooks(RunHooks[Any]):
                       raw=(HOOKS_SCHEMA, {"response_id": response.response_id}))
 
     async def on_tool_start(self, context: Any, agent: Any, tool: Any) -> None:
-        """Record the tool's intent before it runs; fail closed if it cannot be made durable."""
+        """Record the tool's intent before it runs; fail closed if it cannot be made durable.
+
+        A `@ledger.tool` function records and decides its own call (its refusal reaches the
+        model through `failure_error_function=tool_error`), and a call `ledger_guardrail`
+        already decided is taken over, so neither is recorded twice. Any other tool is decided
+        here; a denial here cannot become the tool's output, so it aborts the run (attach
+        `ledger_guardrail` to such tools for the model to read it instead)."""
         run = self._halt_if_stopped()
-        if run is None:
+        if run is None or is_ledger_tool(tool):
             return
-        call_id = getattr(context, "tool_call_id", None)
-        try:  # fail open is about an unreachable database only: a known stop still halts
-            call = run.tool_started(  # (not waited for: the cache is checked, no round trip)
-                str(tool.name), _args(getattr(context, "tool_arguments", None)),
-                tool_call_id=call_id, wait=self._fail_closed, require_db=self._fail_closed,
-                source=SOURCE,
+        call_id = str(getattr(context, "tool_call_id", ""))
+        guarded = guarded_calls.pop((run.run_id, call_id), None)
+        if guarded is None:
+            guarded = await record_intent(
+                run, str(tool.name), parse_args(getattr(context, "tool_arguments", None)),
+                call_id or None, fail_closed=self._fail_closed,
                 raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}))
-        except RunStopped as exc:  # recorded as the call's refusal
-            raise _halt(exc) from None
-        self._tools[call.tool_call_id] = call
-        if not self._fail_closed or call.ack is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
-        except LiveControl as exc:  # refused at the ack; the hooks recorded the refusal
-            self._tools.pop(call.tool_call_id, None)
-            if isinstance(exc, RunStopped):
-                raise _halt(exc) from None
-            raise  # a denial here has no tool output to become: fail closed, abort the run
-        except Exception:
-            refusal = LedgerUnavailable(f"the intent of tool {tool.name!r} could not be "
-                                        "recorded; stopping the run instead of running it")
-            run.tool_ended(call, status="error", error=refusal, source=SOURCE)
-            self._tools.pop(call.tool_call_id, None)
-            raise refusal from None
+        self._tools[guarded.tool_call_id] = guarded
 
     async def on_tool_end(self, context: Any, agent: Any, tool: Any, result: object) -> None:
         """Record the tool's result."""
@@ -280,7 +257,7 @@ class LedgerTracingProcessor(TracingProcessor):
             run.record("guardrail.evaluated", {"name": name, "verdict": verdict},
                        raw=raw, source=source, correlation=corr)
         elif kind == "function" and self._record_calls:
-            call = run.tool_started(str(name), _args(getattr(data, "input", None)),
+            call = run.tool_started(str(name), parse_args(getattr(data, "input", None)),
                                     source=source, correlation=corr,
                                     check_stop=False)  # the span ended: the tool ran
             run.tool_ended(call, status="error" if error else "ok",
@@ -341,7 +318,7 @@ def record_interruptions(result: Any, run: Run | None = None,
     for item in getattr(result, "interruptions", ()) or ():
         if not isinstance(item, ToolApprovalItem):
             continue
-        call = {"name": item.name or item.tool_name, "args": _args(item.arguments),
+        call = {"name": item.name or item.tool_name, "args": parse_args(item.arguments),
                 "id": item.call_id}
         approval = target.request_approval(call, reason=reason, source=SOURCE,
                                            raw=(HOOKS_SCHEMA, {"call_id": item.call_id,

@@ -13,9 +13,7 @@ import json
 from typing import Any
 
 import psycopg
-import pytest
 from agents import Agent, RunConfig, Runner, function_tool
-from agents.exceptions import UserError
 from agents.items import ModelResponse
 from agents.models.interface import Model
 from agents.usage import Usage
@@ -37,7 +35,12 @@ from ledger.config import Settings
 from ledger.hooks.writer import Writer
 from ledger.integrations.langchain import LedgerCallbackHandler, tool_errors
 from ledger.integrations.mcp import LedgerMCPSession, surface_refusals
-from ledger.integrations.openai_agents import LedgerRunHooks, tool_error, tool_error_formatter
+from ledger.integrations.openai_agents import (
+    LedgerRunHooks,
+    ledger_guardrail,
+    tool_error,
+    tool_error_formatter,
+)
 
 from .conftest import stored
 from .enforced import SCRIPT, assert_enforced, publish
@@ -59,8 +62,22 @@ def _refund(order_id: str, amount_usd: int) -> str:
     return f"refunded {order_id}"
 
 
-def _langgraph(agent_name: str, callbacks: list[Any]) -> tuple[Any, Any, list[list[Any]]]:
-    """agent -> ToolNode(handle_tool_errors=tool_errors()) -> agent, over SCRIPT then "done"."""
+def _plain_wire(to: str) -> str:
+    """Wire money to an account: not a `@ledger.tool` (an integration must decide it)."""
+    BODIES.append(f"wire {to}")
+    return f"wired {to}"
+
+
+def _plain_refund(order_id: str, amount_usd: int) -> str:
+    """Refund an order: not a `@ledger.tool`."""
+    BODIES.append(f"refund {order_id}")
+    return f"refunded {order_id}"
+
+
+def _langgraph(agent_name: str, callbacks: list[Any],
+               plain: bool = False) -> tuple[Any, Any, list[list[Any]]]:
+    """agent -> ToolNode(handle_tool_errors=tool_errors()) -> agent, over SCRIPT then "done"
+    (`plain`: the tools are undecorated functions, seen only by the callback handler)."""
     replies = [AIMessage(content="", tool_calls=[{"name": t, "args": a, "id": f"tc{n}"}])
                for n, (t, a) in enumerate(SCRIPT, 1)]
     model = GenericFakeChatModel(messages=iter([*replies, AIMessage(content="done")]))
@@ -72,7 +89,8 @@ def _langgraph(agent_name: str, callbacks: list[Any]) -> tuple[Any, Any, list[li
 
     graph = StateGraph(MessagesState)
     graph.add_node("agent", agent)
-    graph.add_node("tools", ToolNode([lc_tool("wire")(_wire), lc_tool("refund")(_refund)],
+    wire, refund = (_plain_wire, _plain_refund) if plain else (_wire, _refund)
+    graph.add_node("tools", ToolNode([lc_tool("wire")(wire), lc_tool("refund")(refund)],
                                      handle_tool_errors=tool_errors()))
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", tools_condition)
@@ -99,11 +117,6 @@ def test_langgraph_tool_node_surfaces_real_denial_and_hold(
                     str(read[1].content))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug (ledger/integrations/langchain.py, s16-fixa): "
-                   "LedgerCallbackHandler.on_tool_start records its own tool.call.started "
-                   "(side_effect unknown, the framework's tool_call_id) with no decision, so "
-                   "enforcement.decisions fails: 'wire (tc1) ran without a policy decision'")
 def test_langgraph_with_the_callback_handler_still_proves_enforcement(
     writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings
 ) -> None:
@@ -115,6 +128,27 @@ def test_langgraph_with_the_callback_handler_still_proves_enforcement(
     writer.flush()
     assert_enforced(ledger_conn, ledger_settings, run.run_id, pack_hash, str(read[0].content),
                     str(read[1].content))
+
+
+def test_langgraph_callback_handler_decides_undecorated_tools_before_their_bodies(
+    writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    """Plain LangChain tools under an enforced pack: the handler decides each call before its
+    body (decision and intent acknowledged first) and the denial and the hold reach the model
+    as error ToolMessages through tool_errors(); one record per call, the framework's id."""
+    pack_hash = publish(ledger_conn, ledger_settings)
+    BODIES.clear()
+    run, final, seen = _langgraph("lg-enforced", [LedgerCallbackHandler()], plain=True)
+    assert BODIES == ["refund 8"]
+    assert final["messages"][-1].content == "done" and len(seen) == 4
+    read = [[m for m in turn if isinstance(m, ToolMessage)][-1] for turn in seen[1:]]
+    assert [(m.tool_call_id, m.status) for m in read] == [
+        ("tc1", "error"), ("tc2", "error"), ("tc3", "success")]
+    writer.flush()
+    assert_enforced(ledger_conn, ledger_settings, run.run_id, pack_hash, str(read[0].content),
+                    str(read[1].content))
+    decided = [e.data for e in stored(ledger_conn, run.run_id) if e.type == "policy.decided"]
+    assert [d.tool_call_id for d in decided] == ["tc1", "tc2", "tc3"]
 
 
 class Scripted(Model):
@@ -160,7 +194,13 @@ def _openai(way: str, agent_name: str, run_hooks: Any = None) -> tuple[Any, Any,
     failure_error_function) or by `tool_error_formatter` (RunConfig, the SDK's default handler)."""
     model = Scripted()
     tools: list[Any]
-    if way == "failure_error_function":
+    if way == "guardrail":
+        tools = [function_tool(_plain_wire, name_override="wire",
+                               tool_input_guardrails=[ledger_guardrail]),
+                 function_tool(_plain_refund, name_override="refund",
+                               tool_input_guardrails=[ledger_guardrail])]
+        config = None
+    elif way == "failure_error_function":
         tools = [function_tool(_wire, name_override="wire", failure_error_function=tool_error),
                  function_tool(_refund, name_override="refund", failure_error_function=tool_error)]
         config = None
@@ -195,12 +235,6 @@ def test_openai_agents_surface_real_denial_and_hold(
         assert_enforced(ledger_conn, ledger_settings, run.run_id, pack_hash, outputs[0], outputs[1])
 
 
-@pytest.mark.xfail(strict=True, raises=UserError,
-                   reason="bug (ledger/integrations/openai_agents.py, s16-fixa): "
-                   "LedgerRunHooks.on_tool_start records the intent with wait=True, so the "
-                   "enforced pack decides there and PolicyDenied escapes the hook: the SDK "
-                   "raises UserError('Error running tool wire') and the run aborts instead of "
-                   "the model reading the denial")
 def test_openai_agents_with_ledger_run_hooks_surface_the_denial(
     writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings
 ) -> None:
@@ -211,6 +245,28 @@ def test_openai_agents_with_ledger_run_hooks_surface_the_denial(
     outputs = _outputs(model)
     writer.flush()
     assert_enforced(ledger_conn, ledger_settings, run.run_id, pack_hash, outputs[0], outputs[1])
+
+
+def test_openai_agents_ledger_guardrail_decides_undecorated_tools(
+    writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    """Plain function tools with `ledger_guardrail` and LedgerRunHooks: the guardrail decides
+    each call before its body and the denial and the hold become the tool output the model
+    reads; the hooks take the guardrail's call over (one record per call) and end it."""
+    pack_hash = publish(ledger_conn, ledger_settings)
+    BODIES.clear()
+    run, result, model = _openai("guardrail", "oa-enforced", LedgerRunHooks())
+    assert result.final_output == "done" and len(model.inputs) == 4
+    assert BODIES == ["refund 8"]
+    outputs = _outputs(model)
+    assert outputs[2] == "refunded 8"
+    writer.flush()
+    assert_enforced(ledger_conn, ledger_settings, run.run_id, pack_hash, outputs[0], outputs[1])
+    events = stored(ledger_conn, run.run_id)
+    assert [e.data.tool_call_id for e in events if e.type == "policy.decided"] == [
+        "call_1", "call_2", "call_3"]
+    (ended,) = [e.data for e in events if e.type == "tool.call.ended"]
+    assert (ended.tool_call_id, ended.status) == ("call_3", "ok")
 
 
 def test_mcp_call_tool_surfaces_real_denial_and_hold(

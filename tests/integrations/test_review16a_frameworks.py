@@ -91,3 +91,38 @@ def test_openai_agents_fail_open_hooks_still_obey_a_known_stop(writer, ledger_se
     with pytest.raises(RunStopped):
         asyncio.run(main())
     assert BODIES == ["acct-1"]
+
+
+def test_openai_agents_ledger_guardrail_aborts_the_run_on_a_real_stop(writer, ledger_settings):
+    """A plain function tool with `ledger_guardrail`: a denial becomes the tool's output, but a
+    stop must not: the guardrail raises `AgentsRunStopped` and `Runner.run` aborts with it."""
+    import asyncio
+
+    from agents import Agent, Runner, function_tool
+
+    from ledger.integrations.openai_agents import AgentsRunStopped, LedgerRunHooks, ledger_guardrail
+
+    from .test_openai_agents_live import ScriptedModel
+
+    def wire(to: str) -> str:
+        """Wire money (an ordinary SDK function tool)."""
+        BODIES.append(to)
+        return "ok"
+
+    class StoppingModel(ScriptedModel):
+        async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+            if len(self.inputs) == 1:  # turn 2: the operator stops the run meanwhile
+                _stop(ledger_settings)
+                run = hooks.current_run()
+                _wait(lambda: run is not None and writer.live.find(run) is not None, "cached")
+            return await super().get_response(*args, **kwargs)
+
+    async def main() -> None:
+        agent = Agent(name="payer", model=StoppingModel(calls=3), tools=[
+            function_tool(wire, tool_input_guardrails=[ledger_guardrail])])
+        async with hooks.run(agent="oa-guarded"):
+            await Runner.run(agent, "pay", hooks=LedgerRunHooks())
+
+    with pytest.raises(AgentsRunStopped):
+        asyncio.run(main())
+    assert BODIES == ["acct-1"]
