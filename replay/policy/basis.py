@@ -22,7 +22,7 @@ from typing import Any
 
 from replay.model import PolicyDecidedRecord, RunState, ToolCallRecord
 from replay.policy.checks import matches
-from replay.policy.precall import LiveBasis
+from replay.policy.precall_model import LiveBasis
 from replay.policy.recorded import args_identity
 
 __all__ = ["StartSeen", "walk"]

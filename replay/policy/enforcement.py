@@ -28,10 +28,10 @@ from typing import Any
 from replay.authority import judge_approval
 from replay.model import ApprovalRecord, PolicyDecidedRecord, RunState, ToolCallRecord
 from replay.policy.basis import StartSeen, walk
-from replay.policy.engine import _registry_roles
 from replay.policy.outcome import Findings
 from replay.policy.precall import ApprovalGrant, CompiledPreCall, LiveBasis, Proposed, decide
 from replay.policy.recorded import recorded_args_hash
+from replay.policy.ruleparts import registry_roles
 from replay.policy.timebounds import DEFAULT_SKEW_SECONDS
 from replay.policy.verdict import Verdict
 
@@ -102,7 +102,7 @@ def _verified_grant(
     against the registry in force at its seq; roles from that registry when one is in force
     (else as recorded: without a trust root the roles are asserted, as the approval rules say)."""
     judged = judge_approval(state, call, a, recorded_args_hash(call))
-    roles = tuple(_registry_roles(state, a)) if a.signature is not None else a.approver_roles
+    roles = tuple(registry_roles(state, a)) if a.signature is not None else a.approver_roles
     return ApprovalGrant(a.approval_id, a.decided_event_id, a.approver_id, roles,
                          a.signature is not None and judged.problem is None)
 

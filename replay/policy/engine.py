@@ -9,21 +9,18 @@ stored with every derived verdict so a change in semantics here is visible next 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ledger.secrets import SECRET_MARKER
-from replay.authority import judge_approval
-from replay.model import ApprovalRecord, RunState
+from replay.model import RunState
 from replay.policy import checks as c
 from replay.policy import checks_flow as cf
 from replay.policy.cel import CelProgram, compile_expression
 from replay.policy.detectors import compile_detectors
 from replay.policy.loader import LoadedPack
 from replay.policy.outcome import Findings
-from replay.policy.recorded import recorded_args_hash
+from replay.policy.ruleparts import SCRUBBED, approval_ids, registry_roles
 from replay.policy.schema import CustomRule, PerToolTimeouts, PolicyPack
 from replay.policy.timebounds import DEFAULT_SKEW_NS, Bounds, run_duration
 from replay.policy.verdict import Outcome, Verdict
@@ -104,7 +101,7 @@ def run_facts(
                 "tool_call_id": a.tool_call_id,
                 "decision": a.decision,
                 "approver": a.approver_id,
-                "roles": _registry_roles(state, a),
+                "roles": registry_roles(state, a),
             }
             for a in state.approvals
         ]
@@ -120,19 +117,6 @@ def run_facts(
             for m in state.messages
         ]
     return {k: v for k, v in facts.items() if v is not None}
-
-
-def _registry_roles(state: RunState, a: ApprovalRecord) -> list[str]:
-    """An approver's roles for CEL: the registry's at the decision, and only for a decision
-    whose signature verifies for a call of this run (roles in the event are never facts)."""
-    call = next((c for c in state.tool_calls if c.tool_call_id == a.tool_call_id), None)
-    if call is None or a.decided_seq is None or a.signature is None:
-        return []
-    judged = judge_approval(state, call, a, recorded_args_hash(call))
-    registry = judged.in_force.registry
-    if judged.problem is not None or registry is None:
-        return []
-    return sorted(registry.roles_of(a.approver_id))
 
 
 def _principal_facts(state: RunState) -> dict[str, Any]:
@@ -197,12 +181,6 @@ def _custom(
     return f.verdict(state, f"holds for every call: {what}")
 
 
-def _approval_ids(pack: PolicyPack) -> list[str]:
-    rules = pack.policies.require_approval_for if pack.policies else ()
-    ids = [f"approval.{r.action}" for r in rules]
-    return [f"{rid}#{i}" if ids.count(rid) > 1 else rid for i, rid in enumerate(ids)]
-
-
 def _limits(pack: PolicyPack, miss: Outcome) -> list[Check]:
     """Token, call-count, time and budget limits, as operators write guardrails today."""
     out: list[Check] = []
@@ -252,7 +230,7 @@ def _approvals_and_tools(pack: PolicyPack, miss: Outcome) -> list[Check]:
     """Approval requirements (CEL conditions compiled here), tool allowlist and pinning."""
     out: list[Check] = []
     rules = pack.policies.require_approval_for if pack.policies else ()
-    for rule_id, rule in zip(_approval_ids(pack), rules, strict=True):
+    for rule_id, rule in zip(approval_ids(pack), rules, strict=True):
         cel = compile_expression(rule.when) if rule.when else None
         signed = rule.require_signed
         if signed is None:
@@ -276,9 +254,6 @@ def _approvals_and_tools(pack: PolicyPack, miss: Outcome) -> list[Check]:
     return out
 
 
-# A secret scrubbed at capture (ledger.secrets) left its marker where it was: egress of it is
-# still egress of a secret, whichever detector the pack names.
-_SCRUBBED: tuple[tuple[str, re.Pattern[str]], ...] = (("scrubbed_secret", SECRET_MARKER),)
 
 
 def _data_flows(pack: PolicyPack, miss: Outcome) -> list[Check]:
@@ -295,7 +270,7 @@ def _data_flows(pack: PolicyPack, miss: Outcome) -> list[Check]:
                         rule_id=f"egress.{kind}",
                         tools=e.tools,
                         detectors=compile_detectors(det.detectors, dict(det.custom))
-                        + (_SCRUBBED if kind == "secrets" else ()),
+                        + (SCRUBBED if kind == "secrets" else ()),
                         outputs=e.include_output_messages,
                     )
                 )

@@ -23,7 +23,7 @@ from replay.policy.detectors import scan
 from replay.policy.schema import ApprovalRule, FlowRule, RecipientRule
 
 if TYPE_CHECKING:
-    from replay.policy.precall import LiveBasis, Proposed
+    from replay.policy.precall_model import LiveBasis, Proposed
 
 __all__ = [
     "Hit",
