@@ -1,0 +1,66 @@
+"""Review r16c: hostile-writer attacks on the run totals (migration 0017), from the writer's side.
+
+Each test asserts what SHOULD hold; the ones that fail show a flaw in ledger_run_totals_add.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from tests.pg import test_writer_confinement as wc
+
+confined = wc.confined
+A, B = "agent-ledger.local/a", "agent-ledger.local/b"
+ADD = "SELECT * FROM ledger_run_totals_add(%s, %s, %s, %s::numeric[], %s, %s)"
+
+
+def test_writer_cannot_squat_another_tenants_run_id(confined: wc.Confined) -> None:
+    """Tenant a's writer adds to a run id of tenant b before b's first delta: the row is then
+    owned by origin a, and b's own (honest) additions are refused as "another origin" -- a
+    cross-tenant DoS of b's enforced run (its submit statement fails). The run's origin must
+    come from the run itself (its run.started in intake/log), not from the caller's claim."""
+    w, owner = confined.writer, confined.owner
+    b_run = uuid.uuid4()  # a run of tenant b (its id learnt from b's traffic, receipts, ...)
+    try:
+        w.execute(ADD, ([uuid.uuid4()], [A], [b_run], [Decimal("1000000")], [0], [0]))
+    except psycopg.Error:
+        w.rollback()
+    # tenant b's honest totals must still be addable and readable as b's
+    rows = owner.execute(ADD, ([uuid.uuid4()], [B], [b_run], [Decimal("0.01")], [1], [0])
+                         ).fetchall()
+    assert rows == [(b_run, Decimal("0.01"), 1, 0)]
+
+
+def test_array_length_mismatch_does_not_leak_other_tenants_totals(
+        confined: wc.Confined) -> None:
+    """Arrays of unequal length are padded with NULL by unnest: a NULL origin must not pass
+    the origin checks and read (or write) another tenant's totals."""
+    w, owner = confined.writer, confined.owner
+    b_run = uuid.uuid4()
+    owner.execute(ADD, ([uuid.uuid4()], [B], [b_run], [Decimal("7.5")], [42], [0]))
+    leaked: list[tuple[object, ...]] = []
+    try:
+        leaked = w.execute(ADD, ([uuid.uuid4()], [], [b_run], [Decimal(0)], [0], [0])
+                           ).fetchall()
+    except psycopg.Error:
+        w.rollback()
+    assert leaked == [] or all(r[1:] == (Decimal(0), 0, 0) for r in leaked), leaked
+
+
+def test_nan_or_infinite_delta_is_refused(confined: wc.Confined) -> None:
+    """'NaN' is not < 0 in PostgreSQL numeric: a NaN (or Infinity) delta poisons a run's
+    cost_usd forever (every later budget comparison is NaN). Deltas must be finite."""
+    w = confined.writer
+    for bad in ("NaN", "Infinity"):
+        run = uuid.uuid4()
+        refused = False
+        try:
+            w.execute(ADD, ([uuid.uuid4()], [A], [run], [Decimal(bad)], [0], [0])).fetchall()
+        except psycopg.Error:
+            w.rollback()
+            refused = True
+        assert refused, f"{bad} delta accepted"
