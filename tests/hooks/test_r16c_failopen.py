@@ -17,8 +17,8 @@ import pytest
 
 import ledger
 from ledger.config import Settings
-from ledger.store.sequencer import try_sequence
 from ledger.hooks.writer import Writer
+from ledger.store.sequencer import try_sequence
 from replay.policy import load_pack_text
 from replay.policy.published import publish_policy
 

@@ -9,7 +9,6 @@ import uuid
 from decimal import Decimal
 
 import psycopg
-import pytest
 
 from tests.pg import test_writer_confinement as wc
 
