@@ -63,3 +63,23 @@ def test_nan_or_infinite_delta_is_refused(confined: wc.Confined) -> None:
             w.rollback()
             refused = True
         assert refused, f"{bad} delta accepted"
+
+
+def test_agent_bound_writer_cannot_touch_another_agents_totals(confined: wc.Confined) -> None:
+    """A writer bound to tenant a *and agent bot* may write only bot's events (0010); the
+    totals API checks the origin only (ledger_api_visible(origin, NULL): body NULL is
+    "tenant-wide"), so it reads and inflates the running totals of another agent's run of the
+    same tenant -- denying that agent's calls on its budget."""
+    from ledger.store.roles import add_writer
+
+    w, owner = confined.writer, confined.owner
+    other_run = uuid.uuid4()  # a run of agent "other" in tenant a
+    owner.execute(ADD, ([uuid.uuid4()], [A], [other_run], [Decimal("0.5")], [5], [0]))
+    add_writer(owner, confined.role, "a", "bot", None)
+    assert w.execute("SELECT * FROM ledger_run_totals_of(%s)", (other_run,)).fetchall() == []
+    try:
+        w.execute(ADD, ([uuid.uuid4()], [A], [other_run], [Decimal("999")], [0], [0]))
+    except psycopg.Error:
+        w.rollback()
+    assert owner.execute("SELECT cost_usd FROM ledger_run_totals WHERE run_id = %s",
+                         (other_run,)).fetchone() == (Decimal("0.5"),)
