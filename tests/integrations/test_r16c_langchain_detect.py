@@ -80,3 +80,46 @@ def test_partial_of_a_ledger_tool_is_one_call(
         rid = run.run_id
     starts = [e.data.tool for e in stored(ledger_conn, rid) if e.type == "tool.call.started"]
     assert starts == ["lookup"], starts
+
+
+HOLD_PACK = """\
+mode: enforce
+scope: {agents: [r16c-lc-hold]}
+policies:
+  require_approval_for:
+    - {action: refund, threshold_usd: 100}
+"""
+
+
+def test_retry_of_a_held_call_with_the_database_down_does_not_run(
+    writer: Any, flaky: Any, ledger_conn: psycopg.Connection, cli: Any, tmp_path: Path
+) -> None:
+    """The retry of a held call reads the approval (`precheck._grant`, a new connection); with
+    the database unreachable that raises DatabaseUnavailable, which is not LedgerUnavailable,
+    so the handler's `_observing` logs and swallows it and LangChain runs the body: a held
+    side-effecting call runs with no decision and no recorded intent."""
+    from langchain_core.tools import tool as lc_tool
+
+    refunded: list[int] = []
+
+    @lc_tool
+    def refund(order_id: str, amount_usd: int) -> str:
+        """Refund an order."""
+        refunded.append(amount_usd)
+        return "refunded"
+
+    publish(cli, tmp_path, HOLD_PACK)
+    handler = LedgerCallbackHandler()
+    args = {"order_id": "7", "amount_usd": 900}
+    with ledger.run(agent="r16c-lc-hold", user="eve") as run:
+        with pytest.raises(ledger.ApprovalRequired):
+            refund.invoke(args, config={"callbacks": [handler]})
+        assert writer.flush()
+        flaky.go_down()
+        try:
+            refund.invoke(args, config={"callbacks": [handler]})
+        except Exception:  # any refusal is fine; the body must not run
+            pass
+        flaky.come_back()
+        del run
+    assert refunded == [], "a held refund ran, undecided, while the database was down"
