@@ -83,3 +83,21 @@ def test_agent_bound_writer_cannot_touch_another_agents_totals(confined: wc.Conf
         w.rollback()
     assert owner.execute("SELECT cost_usd FROM ledger_run_totals WHERE run_id = %s",
                          (other_run,)).fetchone() == (Decimal("0.5"),)
+
+
+def test_totals_count_only_events_the_writer_actually_submitted(confined: wc.Confined) -> None:
+    """0017 says the totals are written only for "the rows it actually inserted", but the
+    writer holds EXECUTE on ledger_run_totals_add and calls it with made-up event ids: each
+    adds a row to ledger_run_totals_seen (never pruned, shared by every tenant) and moves the
+    totals with no event behind them. A 10 000-id call must be refused."""
+    w, owner = confined.writer, confined.owner
+    run = uuid.uuid4()
+    n = 10_000
+    before = owner.execute("SELECT count(*) FROM ledger_run_totals_seen").fetchone()
+    try:
+        w.execute(ADD, ([uuid.uuid4() for _ in range(n)], [A] * n, [run] * n,
+                        [Decimal("0.000001")] * n, [1] * n, [0] * n))
+    except psycopg.Error:
+        w.rollback()
+    after = owner.execute("SELECT count(*) FROM ledger_run_totals_seen").fetchone()
+    assert after == before, f"{after[0] - before[0]} phantom events remembered"
