@@ -30,11 +30,16 @@ def _add(conn: psycopg.Connection, origin: str, run: uuid.UUID, cost: str, token
 
 
 def test_writer_adds_only_its_own_positive_deltas_once(confined: wc.Confined) -> None:
-    w, run, event = confined.writer, uuid.uuid4(), uuid.uuid4()
+    w = confined.writer
+    item = encode_for_intake(chained_run(1, tenant="a")[0], confined.writer_settings)
+    submit_encoded(w, [item])  # an event the writer really submitted (still in intake)
+    run, event = item.run_id, item.event_id
     assert _add(w, A, run, "0.25", 10, 1, event) == [(run, Decimal("0.25"), 10, 1)]
     assert _add(w, A, run, "0.25", 10, 1, event) == [(run, Decimal("0.25"), 10, 1)]  # once
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="negative delta"):
-        _add(w, A, run, "-0.25", 0, 0)
+        _add(w, A, run, "-0.25", 0, 0, event)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not submitted by"):
+        _add(w, A, run, "0.25", 10, 1)  # no event behind the delta (r16c)
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not writable"):
         _add(w, B, uuid.uuid4(), "1", 1, 0)
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
@@ -46,8 +51,9 @@ def test_writer_adds_only_its_own_positive_deltas_once(confined: wc.Confined) ->
     assert w.execute("SELECT * FROM ledger_run_totals_of(%s)", (b_run,)).fetchall() == []
     assert w.execute("SELECT * FROM ledger_run_totals_of(%s)", (run,)).fetchall() == [
         (Decimal("0.25"), 10, 1)]
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="another origin"):
-        _add(confined.owner, A, b_run, "1", 1, 0)  # a run id stays in its origin
+    # a run id claimed in another origin is a separate row: b's run keeps its own totals (r16c)
+    assert _add(confined.owner, A, b_run, "1", 1, 0) == [(b_run, Decimal("1"), 1, 0)]
+    assert _add(confined.owner, B, b_run, "0", 0, 0) == [(b_run, Decimal("3"), 3, 0)]
 
 
 def test_submit_counts_inserted_events_once(confined: wc.Confined) -> None:
