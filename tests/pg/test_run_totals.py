@@ -68,3 +68,24 @@ def test_submit_counts_inserted_events_once(confined: wc.Confined) -> None:
     again = submit_encoded(confined.writer, tracked)  # a retry after a lost ack
     assert [r.duplicate for r in again] == [True] * n
     assert again[0].run_totals == (Decimal("0.5") * n, 7 * n, 0)  # not counted twice
+
+
+def test_agent_bound_writer_counts_and_reads_its_own_run(confined: wc.Confined) -> None:
+    """The honest path under an agent binding (r16c): the row takes the agent its events name,
+    the bound writer adds and reads it, and a writer bound to another agent sees nothing."""
+    from ledger.store.roles import add_writer
+
+    agent = "bot"
+    items = [encode_for_intake(e, confined.writer_settings)
+             for e in chained_run(1, tenant="a", agent={"name": agent})]
+    add_writer(confined.owner, confined.role, "a", agent, None)
+    tracked = [type(i)(i.event_id, i.origin, i.run_id, i.run_seq, i.body,
+                       (Decimal("0.5"), 7, 0)) for i in items]
+    n = len(items)
+    receipts = submit_encoded(confined.writer, tracked)
+    assert [r.run_totals for r in receipts] == [(Decimal("0.5") * n, 7 * n, 0)] * n
+    of = "SELECT * FROM ledger_run_totals_of(%s)"
+    run = items[0].run_id
+    assert confined.writer.execute(of, (run,)).fetchall() == [(Decimal("0.5") * n, 7 * n, 0)]
+    add_writer(confined.owner, confined.role, "a", agent + "-other", None)
+    assert confined.writer.execute(of, (run,)).fetchall() == []
