@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from ledger.store.append import encode_for_intake, submit_encoded
+from ledger.store.sequencer import try_sequence
 from tests.ledgerkit import chained_run
 from tests.pg import test_writer_confinement as wc
 
@@ -89,3 +90,22 @@ def test_agent_bound_writer_counts_and_reads_its_own_run(confined: wc.Confined) 
     assert confined.writer.execute(of, (run,)).fetchall() == [(Decimal("0.5") * n, 7 * n, 0)]
     add_writer(confined.owner, confined.role, "a", agent + "-other", None)
     assert confined.writer.execute(of, (run,)).fetchall() == []
+
+
+def test_sequenced_events_leave_the_seen_set_and_still_count_once(confined: wc.Confined) -> None:
+    """The seen-set holds only events still in intake (r16c): once sequenced, an event never
+    reaches intake again (the submit statement skips logged ids, a writer's delta needs its
+    intake row), so the next add of the run prunes it and a retry still adds nothing."""
+    items = [encode_for_intake(e, confined.writer_settings) for e in chained_run(1, tenant="a")]
+    tracked = [type(i)(i.event_id, i.origin, i.run_id, i.run_seq, i.body,
+                       (Decimal("1"), 1, 0)) for i in items]
+    n, run = len(items), items[0].run_id
+    submit_encoded(confined.writer, tracked)
+    seen = "SELECT count(*) FROM ledger_run_totals_seen WHERE run_id = %s"
+    assert confined.owner.execute(seen, (run,)).fetchone() == (n,)
+    try_sequence(confined.owner, confined.settings, wait=True)
+    again = submit_encoded(confined.writer, tracked)  # a retry after the events were logged
+    assert again[0].run_totals == (Decimal(n), n, 0)
+    assert confined.owner.execute(seen, (run,)).fetchone() == (0,)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not submitted by"):
+        _add(confined.writer, A, run, "1", 1, 0, items[0].event_id)  # logged: not intake
