@@ -176,9 +176,27 @@ CREATE FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_r
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+DECLARE
+    n integer := pg_catalog.cardinality(p_ids);
+    trusted boolean;
 BEGIN
-    IF p_ids IS NULL OR pg_catalog.cardinality(p_ids) = 0 THEN
+    IF p_ids IS NULL OR n = 0 THEN
         RETURN;
+    END IF;
+    -- unnest pads shorter arrays with NULL: every array must be as long as p_ids, no NULLs
+    IF n IS DISTINCT FROM pg_catalog.cardinality(p_origins)
+       OR n IS DISTINCT FROM pg_catalog.cardinality(p_runs)
+       OR n IS DISTINCT FROM pg_catalog.cardinality(p_cost)
+       OR n IS DISTINCT FROM pg_catalog.cardinality(p_tokens)
+       OR n IS DISTINCT FROM pg_catalog.cardinality(p_unknown)
+       OR pg_catalog.array_position(p_ids, NULL) IS NOT NULL
+       OR pg_catalog.array_position(p_origins, NULL) IS NOT NULL
+       OR pg_catalog.array_position(p_runs, NULL) IS NOT NULL
+       OR pg_catalog.array_position(p_cost, NULL) IS NOT NULL
+       OR pg_catalog.array_position(p_tokens, NULL) IS NOT NULL
+       OR pg_catalog.array_position(p_unknown, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'run totals: arrays of unequal length or with NULLs'
+            USING ERRCODE = '22023';
     END IF;
     IF EXISTS (SELECT 1 FROM unnest(p_origins) AS o(origin)
                WHERE NOT public.ledger_api_visible(o.origin, NULL)) THEN
@@ -189,30 +207,58 @@ BEGIN
                WHERE d.c < 0 OR d.t < 0 OR d.u < 0) THEN
         RAISE EXCEPTION 'run totals: negative delta' USING ERRCODE = '22023';
     END IF;
-    IF EXISTS (SELECT 1 FROM unnest(p_runs, p_origins) AS d(r, o)
-               JOIN public.ledger_run_totals t ON t.run_id = d.r WHERE t.origin <> d.o) THEN
-        RAISE EXCEPTION 'run totals: run belongs to another origin' USING ERRCODE = '42501';
+    -- NaN sorts above every number and Infinity is not < 0: both would poison a total forever
+    IF EXISTS (SELECT 1 FROM unnest(p_cost, p_tokens, p_unknown) AS d(c, t, u)
+               WHERE d.c = 'NaN'::numeric OR d.c >= 1e12
+                  OR d.t >= 1000000000000000 OR d.u >= 1000000000000000) THEN
+        RAISE EXCEPTION 'run totals: delta not finite or out of range' USING ERRCODE = '22023';
     END IF;
+    trusted := (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user)
+        OR pg_catalog.pg_has_role(session_user,
+                                  (SELECT c.relowner FROM pg_catalog.pg_class c
+                                   WHERE c.oid = 'public.ledger_events'::pg_catalog.regclass),
+                                  'MEMBER')
+        OR pg_catalog.pg_has_role(session_user, 'ledger_sequencer', 'MEMBER')
+        OR pg_catalog.pg_has_role(session_user, 'ledger_operator', 'MEMBER');
+    -- a writer's delta counts only for an event it submitted itself, still in intake
+    IF NOT trusted AND EXISTS (
+            SELECT 1 FROM unnest(p_ids, p_origins, p_runs, p_cost, p_tokens, p_unknown)
+                              AS d(event_id, origin, run_id, c, t, u)
+            WHERE (d.c <> 0 OR d.t <> 0 OR d.u <> 0)
+              AND NOT EXISTS (SELECT 1 FROM public.ledger_intake i
+                              WHERE i.event_id = d.event_id AND i.origin = d.origin
+                                AND i.run_id = d.run_id AND i.submitted_by = session_user)) THEN
+        RAISE EXCEPTION 'run totals: delta for an event not submitted by %', session_user
+            USING ERRCODE = '42501';
+    END IF;
+    DELETE FROM public.ledger_run_totals_seen s USING public.ledger_events e
+    WHERE s.run_id = ANY(p_runs) AND e.event_id = s.event_id;  -- sequenced: never again
     RETURN QUERY
-    WITH d AS (
-        SELECT * FROM unnest(p_ids, p_origins, p_runs, p_cost, p_tokens, p_unknown)
-                      AS d(event_id, origin, run_id, c, t, u)
+    WITH b AS (  -- the agent is the one the event's own body names ('' if none is known)
+        SELECT d.event_id, d.origin, d.run_id, d.c, d.t, d.u,
+               coalesce(public.ledger_body_agent(coalesce(i.body, e.body)), '') AS agent,
+               (d.c <> 0 OR d.t <> 0 OR d.u <> 0) AS moves
+        FROM unnest(p_ids, p_origins, p_runs, p_cost, p_tokens, p_unknown)
+                 AS d(event_id, origin, run_id, c, t, u)
+        LEFT JOIN public.ledger_intake i ON i.event_id = d.event_id AND i.origin = d.origin
+        LEFT JOIN public.ledger_events e ON e.event_id = d.event_id AND e.origin = d.origin
     ), fresh AS (  -- zero deltas count nothing: only events that move a total are remembered
         INSERT INTO public.ledger_run_totals_seen AS s (event_id, run_id)
-        SELECT DISTINCT ON (d.event_id) d.event_id, d.run_id FROM d
-        WHERE d.c <> 0 OR d.t <> 0 OR d.u <> 0
+        SELECT DISTINCT ON (b.event_id) b.event_id, b.run_id
+        FROM b WHERE b.moves
         ON CONFLICT (event_id) DO NOTHING
         RETURNING s.event_id
     ), sums AS (
-        SELECT d.run_id, min(d.origin) AS origin,
-               coalesce(sum(d.c) FILTER (WHERE f.event_id IS NOT NULL), 0) AS dc,
-               coalesce(sum(d.t) FILTER (WHERE f.event_id IS NOT NULL), 0)::bigint AS dt,
-               coalesce(sum(d.u) FILTER (WHERE f.event_id IS NOT NULL), 0)::bigint AS du
-        FROM d LEFT JOIN fresh f ON f.event_id = d.event_id GROUP BY d.run_id
+        SELECT b.origin, b.run_id, b.agent,
+               coalesce(sum(b.c) FILTER (WHERE f.event_id IS NOT NULL), 0) AS dc,
+               coalesce(sum(b.t) FILTER (WHERE f.event_id IS NOT NULL), 0)::bigint AS dt,
+               coalesce(sum(b.u) FILTER (WHERE f.event_id IS NOT NULL), 0)::bigint AS du
+        FROM b LEFT JOIN fresh f ON f.event_id = b.event_id
+        GROUP BY b.origin, b.run_id, b.agent
     ), up AS (
         INSERT INTO public.ledger_run_totals AS r
-               (run_id, origin, cost_usd, total_tokens, unknown_cost_calls)
-        SELECT x.run_id, x.origin, x.dc, x.dt, x.du FROM sums x
+               (origin, run_id, agent, cost_usd, total_tokens, unknown_cost_calls)
+        SELECT x.origin, x.run_id, x.agent, x.dc, x.dt, x.du FROM sums x
         WHERE x.dc <> 0 OR x.dt <> 0 OR x.du <> 0
         ON CONFLICT ON CONSTRAINT ledger_run_totals_pkey DO UPDATE
            SET cost_usd = r.cost_usd + excluded.cost_usd,
@@ -221,13 +267,16 @@ BEGIN
                updated_at = now()
         RETURNING r.run_id, r.cost_usd, r.total_tokens, r.unknown_cost_calls
     ), unchanged AS (  -- runs this batch did not move: read, never written
-        SELECT x.run_id FROM sums x WHERE x.dc = 0 AND x.dt = 0 AND x.du = 0
+        SELECT x.origin, x.run_id, x.agent FROM sums x
+        WHERE x.dc = 0 AND x.dt = 0 AND x.du = 0
+          AND public.ledger_run_totals_visible(x.origin, x.agent)
     )
     SELECT up.run_id, up.cost_usd, up.total_tokens, up.unknown_cost_calls FROM up
     UNION ALL
     SELECT u.run_id, coalesce(r.cost_usd, 0), coalesce(r.total_tokens, 0),
            coalesce(r.unknown_cost_calls, 0)
-    FROM unchanged u LEFT JOIN public.ledger_run_totals r ON r.run_id = u.run_id;
+    FROM unchanged u LEFT JOIN public.ledger_run_totals r
+         ON r.origin = u.origin AND r.run_id = u.run_id AND r.agent = u.agent;
 END
 $$;
 
@@ -236,7 +285,16 @@ CREATE FUNCTION public.ledger_run_totals_of(p_run uuid) RETURNS TABLE(cost_usd n
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
     SELECT t.cost_usd, t.total_tokens, t.unknown_cost_calls FROM public.ledger_run_totals t
-    WHERE t.run_id = p_run AND public.ledger_api_visible(t.origin, NULL)
+    WHERE t.run_id = p_run AND public.ledger_run_totals_visible(t.origin, t.agent)
+    ORDER BY t.updated_at DESC
+$$;
+
+CREATE FUNCTION public.ledger_run_totals_visible(o text, agent text) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT public.ledger_api_visible(o, pg_catalog.convert_to(pg_catalog.jsonb_build_object(
+        'agent', pg_catalog.jsonb_build_object('name', NULLIF(agent, '')))::text, 'UTF8'))
 $$;
 
 CREATE FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) RETURNS TABLE(version bigint, origin text, target text, target_run_id uuid, stop_event_id uuid, requested_by text, reason text, authority text, recorded_at timestamp with time zone, lifted boolean)
@@ -391,8 +449,9 @@ CREATE TABLE public.ledger_rejects (
 );
 
 CREATE TABLE public.ledger_run_totals (
-    run_id uuid NOT NULL,
     origin text NOT NULL,
+    run_id uuid NOT NULL,
+    agent text DEFAULT ''::text NOT NULL,
     cost_usd numeric DEFAULT 0 NOT NULL,
     total_tokens bigint DEFAULT 0 NOT NULL,
     unknown_cost_calls bigint DEFAULT 0 NOT NULL,
@@ -559,7 +618,7 @@ ALTER TABLE ONLY public.ledger_payloads
     ADD CONSTRAINT ledger_payloads_pkey PRIMARY KEY (commitment);
 
 ALTER TABLE ONLY public.ledger_run_totals
-    ADD CONSTRAINT ledger_run_totals_pkey PRIMARY KEY (run_id);
+    ADD CONSTRAINT ledger_run_totals_pkey PRIMARY KEY (origin, run_id, agent);
 
 ALTER TABLE ONLY public.ledger_run_totals_seen
     ADD CONSTRAINT ledger_run_totals_seen_pkey PRIMARY KEY (event_id);
@@ -626,6 +685,10 @@ CREATE INDEX ledger_intake_held_run ON public.ledger_intake USING btree (run_id)
 CREATE INDEX ledger_live_changes_policy ON public.ledger_live_changes USING btree (version) WHERE (kind = 'policy'::text);
 
 CREATE INDEX ledger_payloads_subject ON public.ledger_payloads USING btree (origin, subject);
+
+CREATE INDEX ledger_run_totals_run ON public.ledger_run_totals USING btree (run_id);
+
+CREATE INDEX ledger_run_totals_seen_run ON public.ledger_run_totals_seen USING btree (run_id);
 
 CREATE INDEX ledger_stops_active ON public.ledger_stops USING btree (origin, target) WHERE (lifted_event_id IS NULL);
 
@@ -761,6 +824,8 @@ GRANT ALL ON FUNCTION public.ledger_run_totals_of(p_run uuid) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_run_totals_of(p_run uuid) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_run_totals_of(p_run uuid) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_run_totals_of(p_run uuid) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_run_totals_visible(o text, agent text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_stops_since(p_origins text[], p_since bigint) TO ledger_writer;
