@@ -165,12 +165,19 @@ def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
     decision = _check(run, enf, intent, call_id, grant)
     data = dict(decision.data) if decision.data is not None else None
     outcome = decision.outcome or ("allow" if decision.allowed else "deny")
-    if data is None or outcome == "allow":
+    if not decision.allowed and outcome == "allow":  # contradictory: the refusal wins
+        outcome = "deny"
+    if outcome == "allow":
         events = [] if data is None else [run.pending_event("policy.decided", data, deltas=ZERO)]
         started = intent.pending(call_id, intent.build(call_id))
         run.writer.enqueue_many([*events, started])
         enf.pending.pop(key, None)
         return call_id, started
+    if data is None:  # a refusal without its record (e.g. a pack it cannot load): build it
+        data = _own_data(enf, intent, call_id, rule="policy.guard_denied",
+                         reason=decision.reason[:500],
+                         basis=enf.basis(run, intent.tool, intent.args_hash, grant))
+        outcome = "deny"
     rules, reasons = _rules(data)
     if outcome == "deny":
         decided = run.pending_event("policy.decided", data, wait=True, deltas=ZERO)
