@@ -59,26 +59,29 @@ class Intent:
     pending: Callable[[str, dict[str, Any]], Pending]  # -> the gated, acknowledged Pending
 
 
-def _grant(run: Run, enf: RunEnforcement, key: tuple[str, str],
+def _grant(run: Run, enf: RunEnforcement, key: tuple[str, str], runs: str,
            conn: Any = None) -> dict[str, Any] | None:
     """The approval recorded for the held call, as the guard's basis wants it (or None);
-    read on `conn` when given (the wait loop keeps one), else on a short-lived connection.
-    Roles and `signed` are never the event's word: the signature is verified over the call
-    and the roles read from the registry (ledger/hooks/approval_authority.py)."""
+    `key` is the request's (tool, args_hash as requested), `runs` the args_hash of the args
+    about to run: an approval releases exactly its effective args (the edited ones for an
+    edit, never the original). Read on `conn` when given (the wait loop keeps one), else on a
+    short-lived connection. Roles and `signed` are never the event's word: the signature is
+    verified over the call and the roles read from the registry (approval_authority.py)."""
     held = enf.pending.get(key)
     if held is None:
         return None
     if conn is None:
         with run.writer.live.connection() as own:
-            return _grant(run, enf, key, own)
+            return _grant(run, enf, key, runs, own)
     params = (enf.origin, run.run_id, key[0], key[1])
     rows = conn.execute(query("hooks_call_approvals"), params).fetchall()
     for aid, call_id, _req, decided, decision, approver, _roles, _s, dh, eh, *signed in rows:
+        effective = eh if decision == "edited" else dh
         if (aid, call_id) == (held[1], held[0]) and decision in ("approved", "edited") \
-                and key[1] in (dh, eh):
+                and effective == runs:
             roles, verified = approver_standing(
                 run.writer.live, conn, origin=enf.origin, run_id=run.run_id,
-                tool_call_id=held[0], tool=key[0], args_hash=key[1],
+                tool_call_id=held[0], tool=key[0], args_hash=runs,
                 row=ApprovalRow(decision, approver, *signed))
             return {"approval_id": aid, "decided_event_id": str(decided), "approver": approver,
                     "roles": roles, "signed": verified}
@@ -94,6 +97,16 @@ def _held_call(run: Run, enf: RunEnforcement, key: tuple[str, str]) -> None:
                                  (enf.origin, run.run_id, key[0], key[1]))
     if rows:
         enf.pending[key] = (str(rows[0][1]), str(rows[0][0]))
+
+
+def _request_key(enf: RunEnforcement, key: tuple[str, str],
+                 call_id: str) -> tuple[str, str] | None:
+    """The (tool, requested args_hash) of the request held for `call_id`: the call's own key,
+    or, for a call run with an approver's edited args, the key of the original request."""
+    if enf.pending.get(key, ("",))[0] == call_id:
+        return key
+    return next((k for k, held in enf.pending.items()
+                 if k[0] == key[0] and held[0] == call_id), None)
 
 
 def _check(run: Run, enf: RunEnforcement, intent: Intent, tool_call_id: str,
@@ -161,7 +174,8 @@ def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
                                                      rule=UNCONFIRMED, reason=why))
         raise PolicyDenied(tool=intent.tool, tool_call_id=call_id, rules=(UNCONFIRMED,),
                            reasons=(why,), pack_hash=enf.pack_hash, decision_event_id=ref.event_id)
-    grant = _grant(run, enf, key) if enf.pending.get(key, ("",))[0] == call_id else None
+    request = _request_key(enf, key, call_id)
+    grant = _grant(run, enf, request, intent.args_hash) if request is not None else None
     decision = _check(run, enf, intent, call_id, grant)
     data = dict(decision.data) if decision.data is not None else None
     outcome = decision.outcome or ("allow" if decision.allowed else "deny")
@@ -171,7 +185,7 @@ def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
         events = [] if data is None else [run.pending_event("policy.decided", data, deltas=ZERO)]
         started = intent.pending(call_id, intent.build(call_id))
         run.writer.enqueue_many([*events, started])
-        enf.pending.pop(key, None)
+        enf.pending.pop(request or key, None)
         return call_id, started
     if data is None:  # a refusal without its record (e.g. a pack it cannot load): build it
         data = _own_data(enf, intent, call_id, rule="policy.guard_denied",
@@ -225,7 +239,7 @@ def _wait(run: Run, enf: RunEnforcement, key: tuple[str, str], decision: Decisio
             stop = run.writer.live.find(run, tool=key[0])
             if stop is not None:
                 raise run.stopped(stop, f"waiting for approval of tool {key[0]}")
-            if _grant(run, enf, key, conn) is not None:
+            if _grant(run, enf, key, key[1], conn) is not None:
                 return True
             pause.wait(min(APPROVAL_POLL, max(0.0, deadline - time.monotonic())))
     return False
