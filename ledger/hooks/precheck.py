@@ -25,13 +25,18 @@ import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ledger import ids
 from ledger.db.sqlfiles import query
 from ledger.hooks.approval_authority import ApprovalRow, approver_standing
 from ledger.hooks.enforce import ZERO, RunEnforcement
-from ledger.hooks.errors import ApprovalRequired, PolicyDenied
+from ledger.hooks.errors import (
+    ApprovalRequired,
+    LedgerUnavailable,
+    LiveControl,
+    PolicyDenied,
+)
 from ledger.hooks.guard import Decision, ProposedCall
 from ledger.hooks.setup import ACK_TIMEOUT
 
@@ -44,6 +49,7 @@ __all__ = ["Intent", "decide_and_start"]
 log = logging.getLogger("ledger.hooks")
 APPROVAL_POLL = 0.1  # seconds between reads of the approval being waited for
 UNCONFIRMED = "live.pack_unconfirmed"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,19 @@ def _held_call(run: Run, enf: RunEnforcement, key: tuple[str, str]) -> None:
                                  (enf.origin, run.run_id, key[0], key[1]))
     if rows:
         enf.pending[key] = (str(rows[0][1]), str(rows[0][0]))
+
+
+def _read(intent: Intent, read: Callable[[], _T]) -> _T:
+    """A read the decision depends on (the held request, its approval): a failure to read
+    refuses the call (fail closed, LedgerUnavailable) rather than deciding without it, and is
+    not a plain DatabaseUnavailable a framework handler would log and run the body past."""
+    try:
+        return read()
+    except (LiveControl, LedgerUnavailable):
+        raise
+    except Exception as exc:
+        raise LedgerUnavailable(f"cannot read the approvals of tool {intent.tool!r}: "
+                                f"{type(exc).__name__}; not run") from exc
 
 
 def _request_key(enf: RunEnforcement, key: tuple[str, str],
@@ -160,7 +179,7 @@ def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
     Pending, already enqueued). Deny and an unapproved hold raise (see module docstring)."""
     key = (intent.tool, intent.args_hash)
     if tool_call_id is None:
-        _held_call(run, enf, key)
+        _read(intent, lambda: _held_call(run, enf, key))
         held = enf.pending.get(key)
         tool_call_id = held[0] if held else None
     call_id = tool_call_id or str(ids.new_id())
@@ -175,7 +194,8 @@ def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
         raise PolicyDenied(tool=intent.tool, tool_call_id=call_id, rules=(UNCONFIRMED,),
                            reasons=(why,), pack_hash=enf.pack_hash, decision_event_id=ref.event_id)
     request = _request_key(enf, key, call_id)
-    grant = _grant(run, enf, request, intent.args_hash) if request is not None else None
+    grant = None if request is None else _read(
+        intent, lambda: _grant(run, enf, request, intent.args_hash))
     decision = _check(run, enf, intent, call_id, grant)
     data = dict(decision.data) if decision.data is not None else None
     outcome = decision.outcome or ("allow" if decision.allowed else "deny")

@@ -70,7 +70,8 @@ def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
     """Let live-control decisions through; log (never raise) any other failure of the handler.
 
     The handler runs with `raise_error = True` so LangChain does not swallow a stop; recording
-    problems must still not break the agent, exactly as when LangChain swallowed them."""
+    problems must still not break the agent, exactly as when LangChain swallowed them. Under a
+    pack, `on_tool_start` turns any failure to decide into LedgerUnavailable (fail closed)."""
 
     @functools.wraps(method)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
@@ -266,14 +267,22 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         run = self._ledger_run(run_id, parent_run_id, metadata)
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
         decide = run.enf is not None or run.pack_unknown
-        call = run.tool_started(
-            name, inputs if inputs is not None else input_str,
-            tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", wait=decide,
-            require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
-            raw=(SCHEMA, {"serialized": serialized, "input_str": input_str, "inputs": inputs,
-                          "metadata": metadata}))
-        if decide:
-            self._acknowledged(run, call)
+        try:
+            call = run.tool_started(
+                name, inputs if inputs is not None else input_str,
+                tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", wait=decide,
+                require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
+                raw=(SCHEMA, {"serialized": serialized, "input_str": input_str,
+                              "inputs": inputs, "metadata": metadata}))
+            if decide:
+                self._acknowledged(run, call)
+        except (LiveControl, LedgerUnavailable):
+            raise
+        except Exception as exc:  # under a pack, any failure to decide refuses (fail closed)
+            if not decide:
+                raise
+            raise LedgerUnavailable(f"tool {name!r} could not be decided: "
+                                    f"{type(exc).__name__}; not run") from exc
         self._open[run_id] = call
 
     @staticmethod
