@@ -29,7 +29,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool, Tool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
 from langgraph.types import Command
@@ -96,12 +96,36 @@ def _ledger_decorated_tool() -> bool:
     frame = sys._getframe(1)
     for _ in range(40):  # the tool frame is a few frames up
         if frame.f_code in _TOOL_RUNS:
-            tool = frame.f_locals.get("self")
-            return any(getattr(getattr(tool, attr, None), LEDGER_TOOL, None) is not None
-                       for attr in ("func", "coroutine"))
+            return _runs_ledger_tool(frame.f_locals.get("self"),
+                                     frame.f_code is BaseTool.arun.__code__)
         if frame.f_back is None:
             break
         frame = frame.f_back
+    return False
+
+
+def _runs_ledger_tool(tool: Any, is_async: bool) -> bool:
+    """Whether the body that will run is a `@ledger.tool`: only the attribute LangChain calls
+    (`coroutine` under `arun` when there is one, else `func`), only for the tool classes whose
+    `_run`/`_arun` call it as is, seen through functools.partial and `__wrapped__` chains. A
+    tool taken for one is neither recorded nor decided here: when in doubt, it is not."""
+    if not isinstance(tool, (StructuredTool, Tool)):
+        return False
+    cls = type(tool)
+    coroutine = getattr(tool, "coroutine", None)
+    if is_async and coroutine is not None:
+        body, runner = coroutine, cls._arun in (StructuredTool._arun, Tool._arun)
+    else:
+        body, runner = getattr(tool, "func", None), cls._run in (StructuredTool._run, Tool._run)
+        if is_async:  # no coroutine: the default _arun runs _run in an executor
+            runner = runner and cls._arun in (StructuredTool._arun, Tool._arun, BaseTool._arun)
+    for _ in range(20):  # partial(partial(f)), decorators that set __wrapped__
+        if body is None or not runner:
+            return False
+        if getattr(body, LEDGER_TOOL, None) is not None:
+            return True
+        body = body.func if isinstance(body, functools.partial) else \
+            getattr(body, "__wrapped__", None)
     return False
 
 
