@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import version
@@ -29,7 +28,6 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
-from langchain_core.tools import BaseTool, StructuredTool, Tool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
 from langgraph.types import Command
@@ -40,7 +38,8 @@ from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.sanitize import error_info
 from ledger.hooks.setup import ACK_TIMEOUT
-from ledger.hooks.tools import LEDGER_TOOL, ToolCall
+from ledger.hooks.tools import ToolCall
+from ledger.integrations.langchain_detect import ledger_decorated_tool
 from ledger.integrations.refusals import is_denial, refusal_text
 from ledger.note import Signer
 
@@ -84,49 +83,6 @@ def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
             return None
 
     return wrapper
-
-
-_TOOL_RUNS = (BaseTool.run.__code__, BaseTool.arun.__code__)
-
-
-def _ledger_decorated_tool() -> bool:
-    """Whether the tool being started wraps a `@ledger.tool` (it records and decides its own
-    call: recorded here too, one call would be two). Callbacks get only the tool's name, so the
-    tool is read from the `BaseTool.run` / `arun` frame calling them (inline handler)."""
-    frame = sys._getframe(1)
-    for _ in range(40):  # the tool frame is a few frames up
-        if frame.f_code in _TOOL_RUNS:
-            return _runs_ledger_tool(frame.f_locals.get("self"),
-                                     frame.f_code is BaseTool.arun.__code__)
-        if frame.f_back is None:
-            break
-        frame = frame.f_back
-    return False
-
-
-def _runs_ledger_tool(tool: Any, is_async: bool) -> bool:
-    """Whether the body that will run is a `@ledger.tool`: only the attribute LangChain calls
-    (`coroutine` under `arun` when there is one, else `func`), only for the tool classes whose
-    `_run`/`_arun` call it as is, seen through functools.partial and `__wrapped__` chains. A
-    tool taken for one is neither recorded nor decided here: when in doubt, it is not."""
-    if not isinstance(tool, (StructuredTool, Tool)):
-        return False
-    cls = type(tool)
-    coroutine = getattr(tool, "coroutine", None)
-    if is_async and coroutine is not None:
-        body, runner = coroutine, cls._arun in (StructuredTool._arun, Tool._arun)
-    else:
-        body, runner = getattr(tool, "func", None), cls._run in (StructuredTool._run, Tool._run)
-        if is_async:  # no coroutine: the default _arun runs _run in an executor
-            runner = runner and cls._arun in (StructuredTool._arun, Tool._arun, BaseTool._arun)
-    for _ in range(20):  # partial(partial(f)), decorators that set __wrapped__
-        if body is None or not runner:
-            return False
-        if getattr(body, LEDGER_TOOL, None) is not None:
-            return True
-        body = body.func if isinstance(body, functools.partial) else \
-            getattr(body, "__wrapped__", None)
-    return False
 
 
 def tool_errors(fallback: bool | str | Callable[[Exception], str] | None = None
@@ -286,7 +242,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         """A tool's intent, unless it is a `@ledger.tool` (it records its own). No pack in
         force: observed (a known stop refuses it). Under a pack: decided and acknowledged first,
         as the decorator does; a refusal is raised before the body, for `tool_errors()`."""
-        if _ledger_decorated_tool():
+        if ledger_decorated_tool():
             return
         run = self._ledger_run(run_id, parent_run_id, metadata)
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
