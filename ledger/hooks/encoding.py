@@ -14,7 +14,7 @@ import logging
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -24,7 +24,7 @@ from ledger.config import Settings
 from ledger.events import EventBase, encode_event, leaf_hash, make_event
 from ledger.hooks.sanitize import canonical_size, json_safe, truncate_marker
 from ledger.secrets import scrub_event_json, scrub_secrets
-from ledger.store.append import EncodedEvent
+from ledger.store.append import EncodedEvent, RunTotals
 
 if TYPE_CHECKING:  # payload rows are built by ledger.privacy, only on the identity path
     from ledger.privacy import PayloadRow
@@ -33,6 +33,7 @@ __all__ = [
     "Ack",
     "Pending",
     "RunChain",
+    "SpooledDeltas",
     "WriterStats",
     "encode_pending",
     "gather",
@@ -262,3 +263,28 @@ def resolve(future: Future[Ack], outcome: Ack | BaseException) -> None:
             future.set_result(outcome)
     except InvalidStateError:
         pass
+
+
+
+class SpooledDeltas:
+    """The running-total deltas of an enforced run's spooled events, held until delivered: the
+    spool stores bodies only, and spend delivered without its deltas would never count in the
+    database's totals (a resumed run would start understated: budgets fail open). Writer
+    thread only. Held in memory: a process that dies with a spool loses them (as before)."""
+
+    def __init__(self) -> None:
+        self._held: dict[UUID, RunTotals] = {}
+
+    def keep(self, items: Sequence[EncodedEvent]) -> None:
+        """Spooled: remember the deltas of the events that carry some."""
+        self._held.update((e.event_id, e.deltas) for e in items if e.deltas is not None)
+
+    def restore(self, items: Sequence[EncodedEvent]) -> list[EncodedEvent]:
+        """The events read back from the spool, with their deltas again."""
+        return [replace(e, deltas=self._held[e.event_id])
+                if e.deltas is None and e.event_id in self._held else e for e in items]
+
+    def delivered(self, items: Sequence[EncodedEvent]) -> None:
+        """Submitted: the database counted them (once per event id, migration 0017)."""
+        for e in items:
+            self._held.pop(e.event_id, None)

@@ -25,13 +25,18 @@ import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ledger import ids
 from ledger.db.sqlfiles import query
 from ledger.hooks.approval_authority import ApprovalRow, approver_standing
 from ledger.hooks.enforce import ZERO, RunEnforcement
-from ledger.hooks.errors import ApprovalRequired, PolicyDenied
+from ledger.hooks.errors import (
+    ApprovalRequired,
+    LedgerUnavailable,
+    LiveControl,
+    PolicyDenied,
+)
 from ledger.hooks.guard import Decision, ProposedCall
 from ledger.hooks.setup import ACK_TIMEOUT
 
@@ -44,6 +49,7 @@ __all__ = ["Intent", "decide_and_start"]
 log = logging.getLogger("ledger.hooks")
 APPROVAL_POLL = 0.1  # seconds between reads of the approval being waited for
 UNCONFIRMED = "live.pack_unconfirmed"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +65,29 @@ class Intent:
     pending: Callable[[str, dict[str, Any]], Pending]  # -> the gated, acknowledged Pending
 
 
-def _grant(run: Run, enf: RunEnforcement, key: tuple[str, str],
+def _grant(run: Run, enf: RunEnforcement, key: tuple[str, str], runs: str,
            conn: Any = None) -> dict[str, Any] | None:
     """The approval recorded for the held call, as the guard's basis wants it (or None);
-    read on `conn` when given (the wait loop keeps one), else on a short-lived connection.
-    Roles and `signed` are never the event's word: the signature is verified over the call
-    and the roles read from the registry (ledger/hooks/approval_authority.py)."""
+    `key` is the request's (tool, args_hash as requested), `runs` the args_hash of the args
+    about to run: an approval releases exactly its effective args (the edited ones for an
+    edit, never the original). Read on `conn` when given (the wait loop keeps one), else on a
+    short-lived connection. Roles and `signed` are never the event's word: the signature is
+    verified over the call and the roles read from the registry (approval_authority.py)."""
     held = enf.pending.get(key)
     if held is None:
         return None
     if conn is None:
         with run.writer.live.connection() as own:
-            return _grant(run, enf, key, own)
+            return _grant(run, enf, key, runs, own)
     params = (enf.origin, run.run_id, key[0], key[1])
     rows = conn.execute(query("hooks_call_approvals"), params).fetchall()
     for aid, call_id, _req, decided, decision, approver, _roles, _s, dh, eh, *signed in rows:
+        effective = eh if decision == "edited" else dh
         if (aid, call_id) == (held[1], held[0]) and decision in ("approved", "edited") \
-                and key[1] in (dh, eh):
+                and effective == runs:
             roles, verified = approver_standing(
                 run.writer.live, conn, origin=enf.origin, run_id=run.run_id,
-                tool_call_id=held[0], tool=key[0], args_hash=key[1],
+                tool_call_id=held[0], tool=key[0], args_hash=runs,
                 row=ApprovalRow(decision, approver, *signed))
             return {"approval_id": aid, "decided_event_id": str(decided), "approver": approver,
                     "roles": roles, "signed": verified}
@@ -94,6 +103,29 @@ def _held_call(run: Run, enf: RunEnforcement, key: tuple[str, str]) -> None:
                                  (enf.origin, run.run_id, key[0], key[1]))
     if rows:
         enf.pending[key] = (str(rows[0][1]), str(rows[0][0]))
+
+
+def _read(intent: Intent, read: Callable[[], _T]) -> _T:
+    """A read the decision depends on (the held request, its approval): a failure to read
+    refuses the call (fail closed, LedgerUnavailable) rather than deciding without it, and is
+    not a plain DatabaseUnavailable a framework handler would log and run the body past."""
+    try:
+        return read()
+    except (LiveControl, LedgerUnavailable):
+        raise
+    except Exception as exc:
+        raise LedgerUnavailable(f"cannot read the approvals of tool {intent.tool!r}: "
+                                f"{type(exc).__name__}; not run") from exc
+
+
+def _request_key(enf: RunEnforcement, key: tuple[str, str],
+                 call_id: str) -> tuple[str, str] | None:
+    """The (tool, requested args_hash) of the request held for `call_id`: the call's own key,
+    or, for a call run with an approver's edited args, the key of the original request."""
+    if enf.pending.get(key, ("",))[0] == call_id:
+        return key
+    return next((k for k, held in enf.pending.items()
+                 if k[0] == key[0] and held[0] == call_id), None)
 
 
 def _check(run: Run, enf: RunEnforcement, intent: Intent, tool_call_id: str,
@@ -147,7 +179,7 @@ def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
     Pending, already enqueued). Deny and an unapproved hold raise (see module docstring)."""
     key = (intent.tool, intent.args_hash)
     if tool_call_id is None:
-        _held_call(run, enf, key)
+        _read(intent, lambda: _held_call(run, enf, key))
         held = enf.pending.get(key)
         tool_call_id = held[0] if held else None
     call_id = tool_call_id or str(ids.new_id())
@@ -161,16 +193,25 @@ def decide_and_start(run: Run, enf: RunEnforcement, intent: Intent,
                                                      rule=UNCONFIRMED, reason=why))
         raise PolicyDenied(tool=intent.tool, tool_call_id=call_id, rules=(UNCONFIRMED,),
                            reasons=(why,), pack_hash=enf.pack_hash, decision_event_id=ref.event_id)
-    grant = _grant(run, enf, key) if enf.pending.get(key, ("",))[0] == call_id else None
+    request = _request_key(enf, key, call_id)
+    grant = None if request is None else _read(
+        intent, lambda: _grant(run, enf, request, intent.args_hash))
     decision = _check(run, enf, intent, call_id, grant)
     data = dict(decision.data) if decision.data is not None else None
     outcome = decision.outcome or ("allow" if decision.allowed else "deny")
-    if data is None or outcome == "allow":
+    if not decision.allowed and outcome == "allow":  # contradictory: the refusal wins
+        outcome = "deny"
+    if outcome == "allow":
         events = [] if data is None else [run.pending_event("policy.decided", data, deltas=ZERO)]
         started = intent.pending(call_id, intent.build(call_id))
         run.writer.enqueue_many([*events, started])
-        enf.pending.pop(key, None)
+        enf.pending.pop(request or key, None)
         return call_id, started
+    if data is None:  # a refusal without its record (e.g. a pack it cannot load): build it
+        data = _own_data(enf, intent, call_id, rule="policy.guard_denied",
+                         reason=decision.reason[:500],
+                         basis=enf.basis(run, intent.tool, intent.args_hash, grant))
+        outcome = "deny"
     rules, reasons = _rules(data)
     if outcome == "deny":
         decided = run.pending_event("policy.decided", data, wait=True, deltas=ZERO)
@@ -218,7 +259,7 @@ def _wait(run: Run, enf: RunEnforcement, key: tuple[str, str], decision: Decisio
             stop = run.writer.live.find(run, tool=key[0])
             if stop is not None:
                 raise run.stopped(stop, f"waiting for approval of tool {key[0]}")
-            if _grant(run, enf, key, conn) is not None:
+            if _grant(run, enf, key, key[1], conn) is not None:
                 return True
             pause.wait(min(APPROVAL_POLL, max(0.0, deadline - time.monotonic())))
     return False

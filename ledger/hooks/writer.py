@@ -31,6 +31,7 @@ from ledger.hooks.encoding import (
     Ack,
     Pending,
     RunChain,
+    SpooledDeltas,
     WriterStats,
     encode_pending,
     gather,
@@ -89,6 +90,7 @@ class Writer:
         self.spool = Spool(settings.spool_dir)
         self.stats = WriterStats()
         self.rejects = RejectWatch(settings.spool_dir)
+        self._spooled_deltas = SpooledDeltas()
         self._custom_connect = connect
         self._connect = connect or self._default_connect
         self._submit = submit or self._default_submit
@@ -313,7 +315,10 @@ class Writer:
                 self._next_retry = time.monotonic() + self.retry_interval
 
     def _submit_spooled(self, items: Sequence[EncodedEvent]) -> object:
-        return self._submit_items(self._conn, items)
+        """The spool keeps bodies only: deltas held here go back on (counted in the totals)."""
+        result = self._submit_items(self._conn, self._spooled_deltas.restore(items))
+        self._spooled_deltas.delivered(items)
+        return result
 
     def _deliver(self, batch: list[tuple[EncodedEvent, Pending | None]]) -> None:
         need_db = any(p is not None and p.require_db for _, p in batch)
@@ -345,6 +350,7 @@ class Writer:
         try:
             self.spool.append([e.body for e, _ in batch])
             self.stats.spooled += len(batch)
+            self._spooled_deltas.keep([e for e, _ in batch])
         except OSError as exc:
             # Disk refused too: keep them in memory and retry; never drop silently.
             self.stats.errors.append(f"spool: {exc}"[:500])

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import version
@@ -29,7 +28,6 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
-from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
 from langgraph.types import Command
@@ -40,7 +38,8 @@ from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.sanitize import error_info
 from ledger.hooks.setup import ACK_TIMEOUT
-from ledger.hooks.tools import LEDGER_TOOL, ToolCall
+from ledger.hooks.tools import ToolCall
+from ledger.integrations.langchain_detect import ledger_decorated_tool
 from ledger.integrations.refusals import is_denial, refusal_text
 from ledger.note import Signer
 
@@ -70,7 +69,8 @@ def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
     """Let live-control decisions through; log (never raise) any other failure of the handler.
 
     The handler runs with `raise_error = True` so LangChain does not swallow a stop; recording
-    problems must still not break the agent, exactly as when LangChain swallowed them."""
+    problems must still not break the agent, exactly as when LangChain swallowed them. Under a
+    pack, `on_tool_start` turns any failure to decide into LedgerUnavailable (fail closed)."""
 
     @functools.wraps(method)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
@@ -83,25 +83,6 @@ def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
             return None
 
     return wrapper
-
-
-_TOOL_RUNS = (BaseTool.run.__code__, BaseTool.arun.__code__)
-
-
-def _ledger_decorated_tool() -> bool:
-    """Whether the tool being started wraps a `@ledger.tool` (it records and decides its own
-    call: recorded here too, one call would be two). Callbacks get only the tool's name, so the
-    tool is read from the `BaseTool.run` / `arun` frame calling them (inline handler)."""
-    frame = sys._getframe(1)
-    for _ in range(40):  # the tool frame is a few frames up
-        if frame.f_code in _TOOL_RUNS:
-            tool = frame.f_locals.get("self")
-            return any(getattr(getattr(tool, attr, None), LEDGER_TOOL, None) is not None
-                       for attr in ("func", "coroutine"))
-        if frame.f_back is None:
-            break
-        frame = frame.f_back
-    return False
 
 
 def tool_errors(fallback: bool | str | Callable[[Exception], str] | None = None
@@ -261,19 +242,27 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         """A tool's intent, unless it is a `@ledger.tool` (it records its own). No pack in
         force: observed (a known stop refuses it). Under a pack: decided and acknowledged first,
         as the decorator does; a refusal is raised before the body, for `tool_errors()`."""
-        if _ledger_decorated_tool():
+        if ledger_decorated_tool():
             return
         run = self._ledger_run(run_id, parent_run_id, metadata)
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
         decide = run.enf is not None or run.pack_unknown
-        call = run.tool_started(
-            name, inputs if inputs is not None else input_str,
-            tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", wait=decide,
-            require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
-            raw=(SCHEMA, {"serialized": serialized, "input_str": input_str, "inputs": inputs,
-                          "metadata": metadata}))
-        if decide:
-            self._acknowledged(run, call)
+        try:
+            call = run.tool_started(
+                name, inputs if inputs is not None else input_str,
+                tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", wait=decide,
+                require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
+                raw=(SCHEMA, {"serialized": serialized, "input_str": input_str,
+                              "inputs": inputs, "metadata": metadata}))
+            if decide:
+                self._acknowledged(run, call)
+        except (LiveControl, LedgerUnavailable):
+            raise
+        except Exception as exc:  # under a pack, any failure to decide refuses (fail closed)
+            if not decide:
+                raise
+            raise LedgerUnavailable(f"tool {name!r} could not be decided: "
+                                    f"{type(exc).__name__}; not run") from exc
         self._open[run_id] = call
 
     @staticmethod

@@ -85,7 +85,7 @@ class PolicyGuard:
         except LedgerError as exc:
             if call.pack_document is not None and not _enforces(call.pack_document):
                 return _unloadable_shadow(call, str(exc))
-            return Decision(False, f"policy pack cannot be used: {exc}", "policy", "deny")
+            return _unloadable_enforced(call, str(exc))
         if found is None:
             return Decision.allow("no policy rule applies before calls", "policy")
         decision, proposed, basis = found
@@ -138,15 +138,26 @@ def _enforces(document: Mapping[str, Any]) -> bool:
 def _unloadable_shadow(call: ProposedCall, error: str) -> Decision:
     """A pack enforcing nothing that this process cannot load never blocks: allow, with the
     load error recorded as the would-be deny (shadow is for staged rollout)."""
+    reason = f"policy pack cannot be used: {error}"
+    return Decision(True, reason, "policy", "allow", _load_data(call, reason, "shadow"))
+
+
+def _unloadable_enforced(call: ProposedCall, error: str) -> Decision:
+    """A pack that enforces (or may) and cannot be loaded denies, with the decision to
+    record: a deny without data would leave the hooks nothing to prove the refusal with."""
+    reason = f"policy pack cannot be used: {error}"
+    return Decision(False, reason, "policy", "deny", _load_data(call, reason, "enforce"))
+
+
+def _load_data(call: ProposedCall, reason: str, mode: str) -> dict[str, Any]:
+    """The policy.decided data of a pack that cannot be loaded (rule `policy.load`)."""
     proposed = proposed_of(call)
     basis = LiveBasis.from_json(call.basis or {})
-    reason = f"policy pack cannot be used: {error}"
-    data = {
+    return {
         "tool_call_id": proposed.tool_call_id, "tool": proposed.tool,
-        "args_hash": proposed.args_hash, "decision": "allow", "would_be": "deny",
-        "mode": "shadow", "pack_hash": call.pack_hash or "",
+        "args_hash": proposed.args_hash, "decision": "allow" if mode == "shadow" else "deny",
+        "would_be": "deny", "mode": mode, "pack_hash": call.pack_hash or "",
         "rules": [{"id": "policy.load", "outcome": "deny", "reason": reason[:500],
-                   "mode": "shadow"}],
+                   "mode": mode}],
         "approval_id": None, "basis": basis.to_json(), "evaluator": PRECALL_VERSION,
     }
-    return Decision(True, reason, "policy", "allow", data)
