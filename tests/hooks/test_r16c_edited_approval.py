@@ -55,6 +55,10 @@ def test_an_edit_does_not_release_the_original_args(
     assert 900 not in paid, "the unedited 900 refund ran on an approval edited to 90"
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap (issue 16 closing note): the read API ledger_call_approvals does not say whether "
+    "a held call already started, so after a resume the same approval is reused; and a run "
+    "resumed through the hooks restarts its chain at run_seq 0 (issue 17 resume work)"))
 def test_an_approval_releases_one_call_not_a_second_after_resume(
     writer: Writer, ledger_conn: psycopg.Connection, cli: Any, tmp_path: Path
 ) -> None:
