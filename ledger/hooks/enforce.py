@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fnmatch import fnmatchcase
@@ -154,12 +154,16 @@ def pin(run: Run, *, resumed: bool) -> RunEnforcement | None:
 
     Raises nothing: an origin whose packs could not be read leaves `run.pack_unknown` set, and
     a side-effecting call then fails closed (ledger/hooks/precheck.py)."""
+    live = run.writer.live
+    origin = run.writer.settings.origin(run.tenant)
+    loaded = live.loaded(origin)
+    if loaded and not _may_enforce(live.packs(origin)):
+        run.pack_unknown = False
+        return None  # the common case: no guard loaded (importing it costs most of a second)
     guard = policy_guard()
     if guard is None:
         return None
-    live = run.writer.live
-    origin = run.writer.settings.origin(run.tenant)
-    if not live.loaded(origin):
+    if not loaded:
         run.pack_unknown = True
         return None
     run.pack_unknown = False
@@ -178,6 +182,24 @@ def pin(run: Run, *, resumed: bool) -> RunEnforcement | None:
     if resumed:
         enf.totals = RunTotals(_db_totals(run))
     return enf
+
+
+_ACTIVE = ("enforce", "shadow")
+
+
+def _may_enforce(published: Sequence[tuple[int, str, Any]]) -> bool:
+    """Whether any published pack of the origin names an enforce or shadow mode at all: a
+    pre-filter only (the guard decides which pack applies and whether it is active), so runs
+    of a log whose packs are all `off` never pay for loading the guard and its CEL parser."""
+    for _, _, doc in published:
+        if not isinstance(doc, Mapping):
+            return True  # not what publication stores: let the guard judge it
+        modes = doc.get("rule_modes")
+        if doc.get("mode") in _ACTIVE or (
+            isinstance(modes, Mapping) and any(m in _ACTIVE for m in modes.values())
+        ):
+            return True
+    return False
 
 
 def _db_totals(run: Run) -> tuple[Decimal, int, int]:
