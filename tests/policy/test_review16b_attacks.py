@@ -1,15 +1,14 @@
-"""Hostile review of issue 16 (pre-call evaluator + `enforcement.decisions`), reviewer r16b.
+"""Hostile review of issue 16, reviewer r16b: forged, late, understated or duplicated decision
+records against `enforcement.decisions` (approvals: test_review16b_approvals.py; pack modes, scope
+and CEL: test_review16b_pack_and_cel.py).
 
 Each test is written from the attacker's side (a hostile agent host holding writer
-credentials) or from an honest user's, and asserts what SHOULD hold. Tests that fail today
-document a flaw (see the review report); none is xfailed on purpose.
+credentials) or from an honest user's, and asserts what SHOULD hold.
 """
 
 from __future__ import annotations
 
-import logging
 import textwrap
-import threading
 import time
 from typing import Any
 from uuid import UUID
@@ -24,14 +23,11 @@ from replay.policy import check_run, compile_pack, load_pack_text
 from replay.policy.enforcement import decisions
 from replay.policy.loader import LoadedPack
 from replay.policy.precall import (
-    ApprovalGrant,
     LiveBasis,
     Proposed,
     compile_precall,
     decide,
-    fast_cel,
 )
-from replay.policy.scoping import scope_matches
 from tests.policy.test_enforcement import LOADED, Step, decided, judged
 from tests.replay.conftest_db import llm, record, spec, tool
 
@@ -49,8 +45,6 @@ def started(name: str, args: Any, call_id: str, **kw: Any) -> Step:
 
     return step
 
-
-# -- 1. decisions recorded ahead of time: counters and spend measured at the wrong point -------
 
 def test_decisions_recorded_in_a_batch_ahead_of_the_calls_cannot_dodge_max_tool_calls(
     writer: Writer, ledger_conn: psycopg.Connection
@@ -76,8 +70,6 @@ def test_llm_spend_between_decision_and_call_is_not_hidden(
     assert outcome == "fail", why
 
 
-# -- 2. a deny relabelled `shadow` ----------------------------------------------------------
-
 def test_an_enforced_deny_relabelled_shadow_does_not_license_the_body(
     writer: Writer, ledger_conn: psycopg.Connection
 ) -> None:
@@ -88,8 +80,6 @@ def test_an_enforced_deny_relabelled_shadow_does_not_license_the_body(
     assert outcome == "fail", why
 
 
-# -- 3. the side_effect flag is the writer's word ---------------------------------------------
-
 def test_a_call_labelled_read_only_still_needs_a_decision(
     writer: Writer, ledger_conn: psycopg.Connection
 ) -> None:
@@ -99,82 +89,6 @@ def test_a_call_labelled_read_only_still_needs_a_decision(
     outcome, why = judged(ledger_conn, rid)[:2]
     assert outcome == "fail", why
 
-
-# -- 4. approvals cited / accepted without binding them to the args or their signature -------
-
-def _approve(args: dict[str, Any], call_id: str, grant: dict[str, str]) -> Step:
-    def step(run: hooks.Run) -> None:
-        approval = run.request_approval({"name": "refund", "args": args, "id": call_id})
-        grant["id"] = approval.approval_id
-        grant["event"] = str(hooks.decide(approval.approval_id, approver="bob",
-                                          roles=["finance_lead"]))
-
-    return step
-
-
-def test_an_approval_for_other_args_cannot_be_cited_for_this_call(
-    writer: Writer, ledger_conn: psycopg.Connection
-) -> None:
-    """bob approved refund c3 of $150; the host cites that approval to allow refund c3 of
-    $90,000. `_cited` never compares the approval's args hash with the call's."""
-    small, big = {"amount_usd": 150}, {"amount_usd": 90000}
-    grant: dict[str, str] = {}
-
-    def again(run: hooks.Run) -> None:
-        cited = ApprovalGrant(grant["id"], grant["event"], "bob")
-        decided("refund", big, "c3", basis=LiveBasis(approval=cited))(run)
-
-    rid = record(spec(_approve(small, "c3", grant), again, tool("refund", big, call_id="c3")))
-    outcome, why = judged(ledger_conn, rid)[:2]
-    assert outcome == "fail", why
-
-
-SIGNED = load_pack_text(textwrap.dedent("""
-    mode: enforce
-    policies: {require_approval_for: [{action: refund, any: true, require_signed: true}]}
-"""), "signed.yaml")
-
-
-def test_a_hold_needing_a_signed_approval_is_not_released_by_an_unsigned_one(
-    writer: Writer, ledger_conn: psycopg.Connection
-) -> None:
-    """The pack requires signed approvals. Honest decision: require_approval. The host then
-    records an unsigned approval.decided itself and runs the body: `_approved_before` accepts
-    any approved decision with the args hash, signed or not."""
-    args = {"amount_usd": 5}
-    rid = record(spec(decided("refund", args, "c3", pack=SIGNED),
-                      _approve(args, "c3", {}), tool("refund", args, call_id="c3")))
-    outcome, why = judged_by(ledger_conn, rid, SIGNED)
-    assert outcome == "fail", why
-
-
-def test_a_garbage_signature_does_not_make_an_approval_signed(
-    writer: Writer, ledger_conn: psycopg.Connection
-) -> None:
-    """The host writes approval.decided with signature 'AAAA' and cites it as signed."""
-    args = {"amount_usd": 5}
-    box: dict[str, str] = {}
-
-    def forge(run: hooks.Run) -> None:
-        approval = run.request_approval({"name": "refund", "args": args, "id": "c3"})
-        box["id"] = approval.approval_id
-        ref = run.record("approval.decided", {
-            "approval_id": approval.approval_id, "tool_call_id": "c3",
-            "args_hash": approval.args_hash, "decision": "approved",
-            "approver": {"id": "bob", "roles": ["finance_lead"]}, "signature": "AAAA",
-            "signing_key": "ed25519:AAAA", "tool": "refund"})
-        box["event"] = str(ref.event_id)
-
-    def cite(run: hooks.Run) -> None:
-        grant = ApprovalGrant(box["id"], box["event"], "bob", ("finance_lead",), True)
-        decided("refund", args, "c3", pack=SIGNED, basis=LiveBasis(approval=grant))(run)
-
-    rid = record(spec(forge, cite, tool("refund", args, call_id="c3")))
-    outcome, why = judged_by(ledger_conn, rid, SIGNED)
-    assert outcome == "fail", why
-
-
-# -- 5. duplicate decisions for one call ----------------------------------------------------
 
 def test_two_decisions_with_different_answers_for_one_call_fail(
     writer: Writer, ledger_conn: psycopg.Connection
@@ -190,8 +104,6 @@ def tick(run: hooks.Run) -> None:
     run.record("custom", {"name": "tick"})
 
 
-# -- 6. elapsed time is taken on the writer's word ------------------------------------------
-
 def test_an_understated_elapsed_time_is_caught_from_the_record(
     writer: Writer, ledger_conn: psycopg.Connection
 ) -> None:
@@ -205,8 +117,6 @@ def test_an_understated_elapsed_time_is_caught_from_the_record(
     outcome, why = judged_by(ledger_conn, rid, pack)
     assert outcome == "fail", why
 
-
-# -- 7. LLM calls that never end, and negative costs ----------------------------------------
 
 def test_an_llm_call_that_never_ended_counts_as_unknown_cost(
     writer: Writer, ledger_conn: psycopg.Connection
@@ -250,8 +160,6 @@ def test_a_negative_llm_cost_cannot_offset_real_spend(
     assert outcome == "fail", why
 
 
-# -- 8. honest users: replay must re-evaluate what the hook decided -------------------------
-
 def test_a_model_cel_rule_is_re_evaluated_with_the_model_in_use_at_the_call(
     writer: Writer, ledger_conn: psycopg.Connection
 ) -> None:
@@ -286,72 +194,6 @@ def test_a_model_cel_rule_is_re_evaluated_with_the_model_in_use_at_the_call(
     assert outcome == "pass", why
 
 
-def test_shadow_mode_never_blocks_even_if_the_rule_would_deny(
-    writer: Writer, ledger_conn: psycopg.Connection
-) -> None:
-    """Honest shadow rollout: a deny in shadow, body ran: the run passes."""
-    pack = load_pack_text("mode: shadow\ntools: {allow: [search]}\n", "shadow.yaml")
-    rid = record(spec(decided("rm", {}, "c1", pack=pack), tool("rm", {}, call_id="c1")))
-    assert judged_by(ledger_conn, rid, pack)[0] == "pass"
-
-
-def test_rule_modes_exact_id_then_globs_in_file_order() -> None:
-    pack = load_pack_text(textwrap.dedent("""
-        mode: enforce
-        rule_modes: {'tools.*': shadow, 'tools.allow': enforce, 'max_*': 'off'}
-        tools: {allow: [search]}
-        max_tool_calls: 1
-    """), "modes.yaml")
-    pre = compile_precall(pack)
-    modes = {i: m for i, m, _ in pre.rules}
-    assert modes == {"tools.allow": "enforce"}
-
-
-def test_an_unquoted_off_mode_is_accepted() -> None:
-    """`mode: off` as docs/policy.md and the issue spell it: YAML 1.1 reads `off` as false
-    and the loader rejects the pack with "Input should be 'enforce', 'shadow' or 'off'"."""
-    assert load_pack_text("mode: off\n", "off.yaml").pack.mode == "off"
-    loaded = load_pack_text("rule_modes: {max_tool_calls: off}\nmax_tool_calls: 3\n", "o.yaml")
-    assert loaded.pack.rule_modes == {"max_tool_calls": "off"}
-
-
-# -- 9. scope: tenants taken from the origin -------------------------------------------------
-
-def test_scope_tenant_is_the_origins_tenant_even_with_a_slash_prefix() -> None:
-    assert scope_matches({"scope": {"tenants": ["acme"]}}, "a", "1", "acme")
-    assert not scope_matches({"scope": {"versions": ["2.*"]}}, "a", None, "acme")
-
-
-# -- 10. CEL: concurrency and attacker text in logs -----------------------------------------
-
-def test_compiled_cel_is_correct_under_concurrency() -> None:
-    program = fast_cel('args.n == call.id')
-    errors: list[str] = []
-
-    def worker(k: int) -> None:
-        for i in range(300):
-            n = f"{k}-{i}"
-            if program.evaluate({"args": {"n": n}, "call": {"id": n}}) is not True:
-                errors.append(n)
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-
-
-def test_cel_errors_never_log_attacker_text(caplog: pytest.LogCaptureFixture) -> None:
-    marker = "\x1b]0;PWNED-ATTACKER\x07"
-    caplog.set_level(logging.DEBUG)
-    for program in (fast_cel('args.x + 1 > 2'), fast_cel('args.x.y == "a"')):
-        assert program.evaluate({"args": {"x": marker}}) is None
-    assert "PWNED-ATTACKER" not in caplog.text
-
-
-# -- 11. performance: the rule must be ~linear in the number of calls -----------------------
-
 def test_enforcement_decisions_is_not_quadratic_in_long_runs(
     writer: Writer, ledger_conn: psycopg.Connection
 ) -> None:
@@ -378,8 +220,6 @@ def test_enforcement_decisions_is_not_quadratic_in_long_runs(
     assert v.outcome == "pass", v.explanation
     assert took < 2.0, f"enforcement.decisions took {took:.1f}s for {n} calls"
 
-
-# -- 12. the pack in force is fixed at the run's first event --------------------------------
 
 def test_a_run_is_judged_by_the_pack_in_force_when_it_started(
     writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Any
@@ -423,8 +263,6 @@ def test_a_run_is_judged_by_the_pack_in_force_when_it_started(
     assert check_in_force is not None
 
 
-# -- 13. `ledger check` (bulk fast decode) on a run holding a policy.decided ----------------
-
 def test_ledger_check_judges_a_run_with_policy_decided_events(
     writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Any, cli: Any
 ) -> None:
@@ -453,8 +291,6 @@ def test_ledger_check_judges_a_run_with_policy_decided_events(
     state = fold_run(ledger_conn, UUID(honest))
     assert state is not None and [d.data.tool_call_id for d in state.decided] == ["c0"]
 
-
-# -- 14. one allow, unlimited retries -------------------------------------------------------
 
 def test_one_allow_does_not_license_retries_past_max_tool_calls(
     writer: Writer, ledger_conn: psycopg.Connection
@@ -490,34 +326,6 @@ def test_a_forbidden_call_hidden_under_a_reused_tool_call_id_is_caught(
     assert outcome == "fail", why
 
 
-# -- 15. the compiled CEL runner disagrees with the interpreter on has() ----------------------
-
-def test_compiled_cel_agrees_with_the_interpreter_on_has() -> None:
-    """`has(args.x) && args.x > 3` is False for a call without x under cel-python's
-    interpreter (after the fact) but None (undecidable) under the compiled runner the
-    pre-call evaluator uses: the live rule then fails closed (deny) on every such call."""
-    from replay.policy.cel import compile_expression
-
-    facts = {"args": {"q": 1}}
-    for expr in ('has(args.x) && args.x > 3', '!has(args.to) || args.to.endsWith("@a.com")'):
-        assert fast_cel(expr).evaluate(facts) == compile_expression(expr).evaluate(facts), expr
-
-
-def test_a_has_guarded_tool_call_rule_allows_a_call_without_the_key() -> None:
-    pack = load_pack_text(textwrap.dedent("""
-        mode: enforce
-        rules:
-          - id: mail_domain
-            scope: tool_call
-            expr: '!has(args.to) || args.to.endsWith("@example.com")'
-    """), "has.yaml")
-    got = decide(compile_precall(pack), LiveBasis(), Proposed("search", {"q": 1},
-                                                                tool_call_id="c1"))
-    assert got.decision == "allow", got.hits
-
-
-# -- 16. a denied call whose end is never recorded ------------------------------------------
-
 def test_a_denied_call_started_and_never_ended_in_an_ended_run_fails(
     writer: Writer, ledger_conn: psycopg.Connection
 ) -> None:
@@ -529,8 +337,6 @@ def test_a_denied_call_started_and_never_ended_in_an_ended_run_fails(
     assert outcome == "fail", why
 
 
-# -- 17. decisions from another run; a shadow pack the process cannot read ------------------
-
 def test_a_decision_recorded_in_another_run_does_not_cover_a_call(
     writer: Writer, ledger_conn: psycopg.Connection
 ) -> None:
@@ -540,40 +346,3 @@ def test_a_decision_recorded_in_another_run_does_not_cover_a_call(
     outcome, why = judged(ledger_conn, rid)[:2]
     assert (outcome, why) == ("fail", "search (c1) ran without a policy decision before it "
                                       "(none)")
-
-
-def test_a_shadow_pack_this_process_cannot_load_never_blocks() -> None:
-    """A pack published in `shadow` that uses a key this agent's (older) agent-ledger does not
-    know: PolicyGuard.check fails closed with a deny although the pack says shadow ("start
-    read-only, graduate in stages" then blocks every tool call of the older agents)."""
-    import uuid
-
-    from ledger.canonical import content_hash
-    from ledger.hooks.guard import ProposedCall
-    from replay.policy.guard import PolicyGuard
-
-    document = {"mode": "shadow", "tools": {"allow": ["search"]}, "future_key": {"x": 1}}
-    call = ProposedCall(uuid.uuid4(), "refund", {"amount_usd": 5}, tool_call_id="c1",
-                        pack_hash=content_hash(document), pack_document=document, basis={})
-    got = PolicyGuard().check(call)
-    assert got.allowed, got.reason
-
-
-# -- 18. an edited approval released for the original args ----------------------------------
-
-def test_an_edited_approval_does_not_release_the_original_args(
-    writer: Writer, ledger_conn: psycopg.Connection
-) -> None:
-    """refund of $500 held; bob *edits* it down to $50. The host runs the original $500.
-    `_approved_before` accepts `want in (decided_args_hash, edited_args_hash)`: for an edit the
-    original args hash is exactly what the approver refused."""
-    args, edited = {"amount_usd": 500}, {"amount_usd": 50}
-
-    def edit(run: hooks.Run) -> None:
-        approval = run.request_approval({"name": "refund", "args": args, "id": "c3"})
-        hooks.decide(approval.approval_id, approver="bob", roles=["finance_lead"],
-                     decision="edited", edited_args=edited)
-
-    rid = record(spec(decided("refund", args, "c3"), edit, tool("refund", args, call_id="c3")))
-    outcome, why = judged(ledger_conn, rid)[:2]
-    assert outcome == "fail", why
