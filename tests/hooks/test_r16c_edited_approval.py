@@ -17,6 +17,7 @@ import pytest
 import ledger
 from ledger.hooks.writer import Writer
 
+from .conftest import stored
 from .test_enforce_rules import publish
 
 PACK = """\
@@ -85,3 +86,26 @@ def test_an_approval_releases_one_call_not_a_second_after_resume(
             pass
         again.flush()
     assert paid == [500], f"one approval released {len(paid)} refunds"
+
+
+# the other side (finding 5): the call with the edited args finds its request by the original
+# args' hash (the request records those) and runs once, under the held tool_call_id
+def test_the_edited_args_run_under_the_held_call(
+    writer: Writer, ledger_conn: psycopg.Connection, cli: Any, tmp_path: Path
+) -> None:
+    publish(cli, tmp_path, PACK)
+    paid.clear()
+    with ledger.run(agent="r16c-edit", user="ann") as run:
+        with pytest.raises(ledger.ApprovalRequired) as held:
+            refund(7, 900)
+        run.flush()
+        ledger.decide(held.value.approval_id, approver="carol", decision="edited",
+                      edited_args={"order": 7, "amount_usd": 150})
+        run.flush()
+        assert refund(7, 150) == 150
+        run.flush()
+        rid = run.run_id
+    assert paid == [150]
+    started = [e.data.tool_call_id for e in stored(ledger_conn, rid)
+               if e.type == "tool.call.started"]
+    assert started == [held.value.tool_call_id]
