@@ -11,8 +11,10 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 
+# semantic-kernel pins mcp<2 and pydantic<2.14 (a declared conflict in pyproject.toml): its
+# integration is tested in its own locked project, tests/envs/sk, built by `make test`.
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --all-extras --quiet
+	$(UV) sync --locked --all-extras --no-extra semantic-kernel --quiet
 	touch $@
 
 setup: $(VENV)/.synced
