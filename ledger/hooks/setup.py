@@ -15,7 +15,7 @@ from ledger.config import Settings
 from ledger.hooks.pricing import PriceTable, default_price_table
 from ledger.hooks.writer import DEFAULT_MAX_EVENT_BYTES, Writer
 
-__all__ = ["configure", "get_price_table", "get_writer", "shutdown"]
+__all__ = ["ack_timeout", "configure", "get_price_table", "get_writer", "shutdown"]
 
 _lock = threading.Lock()
 
@@ -29,6 +29,12 @@ class _State:
 
 _state = _State()
 ACK_TIMEOUT = 30.0
+
+
+def ack_timeout() -> float:
+    """Seconds a side-effecting call waits for its intent to be acknowledged before failing
+    closed. Integrations call this (not a constant) so the setting reaches every wait."""
+    return ACK_TIMEOUT
 
 
 def configure(
