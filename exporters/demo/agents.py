@@ -1,55 +1,34 @@
 """The two demo agents, with scripted models and no network.
 
-The sales-ops agent is a real LangGraph StateGraph whose model is langchain-core's
-GenericFakeChatModel replaying a script; its model calls are recorded by the LangChain
-integration and its tool calls by the native hooks with effect contracts (pre-state captured).
-The support agent is plain Python on the native API, with approvals bound to exact arguments.
+The sales-ops agent is a real LangGraph StateGraph over a scripted model when LangGraph is
+installed (`agent-ledger[langgraph]`, as `make demo` has it; exporters/demo/sales_graph.py),
+and the same loop on the plain hooks otherwise, so `pip install agent-ledger` then
+`ledger demo` tells the same story with the same findings and undo plan. Either way its tool
+calls go through the native hooks with effect contracts (pre-state captured). The support
+agent is plain Python on the native API, with approvals bound to exact arguments.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
-from typing import Annotated, Any, TypedDict
-
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langgraph.graph import END, START, StateGraph
+from importlib.util import find_spec
+from typing import Any
 
 import replay.undo.examples.demo  # noqa: F401  (registers the CRM/payments probes and compensators)
+from exporters.demo.script import ModelTurn, Step, script
 from exporters.demo.world import World
 from ledger import hooks
-from ledger.integrations.langchain import LedgerCallbackHandler
 from ledger.note import Signer
 from replay.undo.capture import call_with_contract
 from replay.undo.contracts import ContractRegistry
 from replay.undo.probes import UndoContext
 
-__all__ = ["Step", "run_sales_ops", "run_support"]
-
-Step = tuple[str, dict[str, Any]]  # (tool name, args) the scripted model proposes
+__all__ = ["Step", "langgraph_installed", "run_sales_ops", "run_support"]
 
 
-class _State(TypedDict):
-    messages: Annotated[list[BaseMessage], operator.add]
-
-
-def _script(model: str, steps: list[list[Step]], final: str, tokens: int) -> GenericFakeChatModel:
-    replies: list[AIMessage] = []
-    for i, batch in enumerate(steps):
-        calls = [{"name": n, "args": a, "id": f"call_{i}_{j}"} for j, (n, a) in enumerate(batch)]
-        replies.append(_reply(model, "", calls, tokens + 180 * i))
-    replies.append(_reply(model, final, [], tokens + 180 * len(steps)))
-    return GenericFakeChatModel(messages=iter(replies))
-
-
-def _reply(model: str, text: str, calls: list[dict[str, Any]], tokens: int) -> AIMessage:
-    return AIMessage(
-        content=text,
-        tool_calls=calls,
-        usage_metadata={"input_tokens": tokens, "output_tokens": 60, "total_tokens": tokens + 60},
-        response_metadata={"model_name": model},
-    )
+def langgraph_installed() -> bool:
+    """Whether the sales-ops agent runs as a LangGraph graph (else on the plain hooks)."""
+    return find_spec("langgraph") is not None and find_spec("langchain_core") is not None
 
 
 def _tools(world: World) -> dict[str, Callable[..., Any]]:
@@ -80,8 +59,10 @@ def run_sales_ops(
     """One sales-ops run: a LangGraph agent loop over a scripted model."""
     tools = _tools(world)
     ctx = UndoContext(world.conn)
-    chat = _script(model, steps, final, tokens=900)
-    handler = LedgerCallbackHandler()
+    turns = script(model, steps, final, tokens=900)
+
+    def act(run: hooks.Run, name: str, args: dict[str, Any]) -> Any:
+        return call_with_contract(run, registry, ctx, name, args, tools[name])
 
     with hooks.run(
         agent="sales-ops",
@@ -98,31 +79,26 @@ def run_sales_ops(
             "sales-ops", prompt_version, f"You are the sales-ops assistant ({prompt_version})."
         )
         run.message_input(request, trust=request_trust, origin=request_origin)  # type: ignore[arg-type]
+        if langgraph_installed():
+            from exporters.demo.sales_graph import run_graph
 
-        def agent(state: _State) -> _State:
-            return {"messages": [chat.invoke(state["messages"], config={"callbacks": [handler]})]}
-
-        def act(state: _State) -> _State:
-            last = state["messages"][-1]
-            out: list[BaseMessage] = []
-            for call in getattr(last, "tool_calls", []):
-                name, args = call["name"], call["args"]
-                result = call_with_contract(run, registry, ctx, name, args, tools[name])
-                out.append(ToolMessage(content=str(result)[:500], tool_call_id=call["id"]))
-            return {"messages": out}
-
-        def route(state: _State) -> str:
-            return "act" if getattr(state["messages"][-1], "tool_calls", None) else END
-
-        graph = StateGraph(_State)
-        graph.add_node("agent", agent)
-        graph.add_node("act", act)
-        graph.add_edge(START, "agent")
-        graph.add_conditional_edges("agent", route, {"act": "act", END: END})
-        graph.add_edge("act", "agent")
-        result = graph.compile().invoke({"messages": [HumanMessage(request)]})
-        run.message_output(str(result["messages"][-1].content))
+            answer = run_graph(run, turns, request, act)
+        else:
+            answer = _run_plain(run, model, turns, act)
+        run.message_output(answer)
     return run
+
+
+def _run_plain(run: hooks.Run, model: str, turns: list[ModelTurn],
+               act: Callable[[hooks.Run, str, dict[str, Any]], Any]) -> str:
+    """The sales-ops loop on the plain hooks: each scripted model turn, then its tool calls."""
+    for turn in turns:
+        run.llm_call(model=model, response=turn.text or None, response_model=model,
+                     input_tokens=turn.input_tokens, output_tokens=turn.output_tokens,
+                     tool_calls=turn.calls)
+        for call in turn.calls:
+            act(run, call["name"], call["args"])
+    return turns[-1].text
 
 
 def run_support(

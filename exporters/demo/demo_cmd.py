@@ -34,6 +34,7 @@ def demo(
     the undo plan for the incident, writes an evidence bundle and verifies it offline. Safe to
     run repeatedly: each run adds new agent runs to the same ledger.
     """
+    from exporters.demo.agents import langgraph_installed
     from exporters.demo.report import report
     from exporters.demo.story import record_story
     from ledger.plugins import COMMANDS, registered
@@ -44,13 +45,18 @@ def demo(
         f"embedded PostgreSQL in {settings.pgdata}" if settings.embedded else "external PostgreSQL"
     )
     typer.echo(f"ledger: {where}")
+    graph = langgraph_installed()
+    if not graph:
+        typer.echo("LangGraph is not installed: the sales-ops agent runs on the plain hooks "
+                   "(same story; pip install 'agent-ledger[langgraph]' for the graph)")
     story = record_story(settings, conn)
     if story.authority is not None:
         typer.echo("authority (made explicitly; see docs/identity.md):")
         for line in story.authority.lines():
             typer.echo(f"   {line}")
     typer.echo(
-        f"recorded {len(story.runs)} runs of a sales-ops agent (LangGraph) and a support agent "
+        f"recorded {len(story.runs)} runs of a sales-ops agent "
+        f"({'LangGraph' if graph else 'plain hooks'}) and a support agent "
         "over 3 days, ending in an incident"
     )
     outcome = report(settings, conn, story, settings.home / "demo")

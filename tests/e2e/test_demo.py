@@ -8,6 +8,7 @@ import uuid
 import psycopg
 import pytest
 
+from exporters.demo import agents
 from exporters.demo.report import report
 from exporters.demo.story import record_story
 from ledger.config import Settings
@@ -29,13 +30,22 @@ EXPECTED_FAILURES = {
 }
 
 
+@pytest.mark.parametrize("loop", ["langgraph", "plain-hooks"])
 def test_demo_story_findings_plan_and_bundle(
-    ledger_conn: psycopg.Connection, ledger_settings: Settings
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, loop: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The same story, findings and undo plan whether the sales-ops agent is a LangGraph graph
+    (`make demo`) or the plain hooks (`pip install agent-ledger` without the langgraph extra;
+    the wheel test in tests/e2e/test_wheel.py runs that for real)."""
+    monkeypatch.setattr(agents, "langgraph_installed", lambda: loop == "langgraph")
     story = record_story(ledger_settings, ledger_conn)
     outcome = report(ledger_settings, ledger_conn, story, ledger_settings.home / "demo")
 
     assert outcome.verified
+    incident = run_events(ledger_conn, uuid.UUID(story.incident["prompt_injection"]))
+    frameworks = {r.event.source.framework for r in incident if r.event.type == "llm.call.ended"}
+    assert frameworks == ({"langchain"} if loop == "langgraph" else {"python"})
     # The expected findings, and no others.
     by_name = {name: story.incident[name] for name in EXPECTED_FAILURES}
     assert set(outcome.findings) == set(by_name.values())
