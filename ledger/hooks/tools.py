@@ -28,7 +28,7 @@ from ledger.hooks.enforce import pin
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.precheck import Intent, decide_and_start
 from ledger.hooks.sanitize import error_info, json_safe
-from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.setup import ack_timeout
 from ledger.hooks.writer import Ack, Pending
 
 if TYPE_CHECKING:
@@ -343,7 +343,7 @@ def _async_wrapper(func: Callable[..., Awaitable[Any]], spec: _Spec) -> Callable
         call = spec.start(run, args, kwargs)
         try:
             assert call.ack is not None
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
             ack_error: BaseException | None = None
         except asyncio.CancelledError as exc:
             spec.end(run, call, status="cancelled", error=exc)
@@ -377,7 +377,7 @@ def _sync_wrapper(func: Callable[P, R], spec: _Spec) -> Callable[P, R]:
         ack_error: BaseException | None = None
         try:
             assert call.ack is not None
-            call.ack.result(ACK_TIMEOUT)
+            call.ack.result(ack_timeout())
         except Exception as exc:
             ack_error = exc
         spec.acked(run, call, ack_error)
