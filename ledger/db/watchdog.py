@@ -39,6 +39,7 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self.tripped = 0  # connections cut so far (tests, diagnostics)
+        self._waking = float("inf")  # when the thread wakes next (no notify needed before)
 
     def arm(self, fd: int, seconds: float) -> int:
         with self._cond:
@@ -48,8 +49,10 @@ class _Watchdog:
                                                 daemon=True)
                 self._thread.start()
             key = next(self._ids)
-            self._armed[key] = (time.monotonic() + seconds, fd)
-            self._cond.notify()
+            deadline = time.monotonic() + seconds
+            self._armed[key] = (deadline, fd)
+            if deadline < self._waking:  # usually not: equal timeouts arm later deadlines,
+                self._cond.notify()  # so the hot path costs no thread wake-up
             return key
 
     def disarm(self, key: int) -> None:
@@ -68,6 +71,7 @@ class _Watchdog:
                     self.tripped += 1
                     _cut(fd)
                 nearest = min((d for d, _ in self._armed.values()), default=None)
+                self._waking = float("inf") if nearest is None else nearest
                 self._cond.wait(None if nearest is None else max(0.0, nearest - now))
 
 

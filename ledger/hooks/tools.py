@@ -161,9 +161,15 @@ def _enforced(
             run.enf = pin(run, resumed=True)
             if run.enf is not None:
                 run.chain.totals = run.enf.totals
-        if run.pack_unknown:
-            raise LedgerUnavailable(f"cannot confirm the pack in force for tool {tool!r}: the "
-                                    "ledger is unreachable; the tool was not run")
+        if run.pack_unknown:  # refused, and the attempt kept (spool): nothing lost
+            refused = LedgerUnavailable(f"cannot confirm the pack in force for tool {tool!r}: "
+                                        "the ledger is unreachable; the tool was not run")
+            call = _record_started(run, tool, args, tool_call_id=tool_call_id,
+                                   side_effect=side_effect, contract=digest, version=version,
+                                   resources=resources, wait=False, require_db=False, raw=raw,
+                                   source=source, correlation=correlation)
+            record_tool_ended(run, call, status="error", error=refused)
+            raise refused
         if run.enf is None:
             return record_tool_started(run, tool, args, tool_call_id=tool_call_id,
                                        side_effect=side_effect, contract=digest,

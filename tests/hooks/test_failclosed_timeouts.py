@@ -104,16 +104,11 @@ def test_hung_database_on_a_new_connection_fails_closed(
         elapsed = _fails_closed(lambda: refund(3))
         assert elapsed < 10, f"waited {elapsed:.1f} s for a hung database (bound: ~5 s)"
         assert ran == []
-        # the stops and packs in force could not be read at run start, so the call is refused
-        # before its intent is built (ledger/hooks/tools.py, `_enforced`); run.started waits
-        # in the spool
-        until(lambda: proxied.spool.status().events >= 1, "run.started in the spool")
+        # the stops and packs in force could not be read at run start: the call is refused
+        # at once, its attempt (intent + error outcome) kept in the spool with run.started
+        until(lambda: proxied.spool.status().events >= 3, "the refused attempt in the spool")
         proxy.recover()
-    until(proxied.flush, "the spool to drain into the ledger")
-    events = stored(ledger_conn, run.run_id)
-    assert [(e.run_seq, e.type) for e in events] == [(0, "run.started"), (1, "run.ended")]
-    assert events[-1].data.status == "succeeded"  # the agent caught LedgerUnavailable
-    assert verify_ledger(ledger_conn, proxied.settings).status == "ok"
+    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [3])
 
 
 def test_down_database_fails_closed_then_delivers_the_spool(
