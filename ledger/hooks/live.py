@@ -13,9 +13,8 @@ three ways, cheapest first:
 - a poll every `LEDGER_LIVE_POLL` seconds (default 1.0) is the fallback when notifications are
   lost (a dropped connection, a terminated backend).
 The listener never raises into the agent: on any failure it reconnects after a pause. It stops
-with the writer (`shutdown()`, `configure()`). Its connection has the hooks' bounds
-(LEDGER_CONNECT_TIMEOUT, LEDGER_STATEMENT_TIMEOUT, keepalives, the watchdog of
-ledger/db/watchdog.py), so a hung server cannot hold a refresh forever.
+with the writer (`shutdown()`, `configure()`). Its reads have the hooks' bounds (connect and
+statement timeouts, keepalives, ledger/db/watchdog.py): a hung server cannot hold them forever.
 """
 
 from __future__ import annotations
@@ -262,7 +261,7 @@ class LiveCache:
         with self._lock:
             self._origins.add(origin)
         try:
-            with self._open() as conn, self._guard(conn):
+            with self._open() as conn, guard(conn, FIRST_LOAD_TIMEOUT + 0.5):
                 if origin not in self._loaded:
                     self.refresh(conn, origins=[origin], since=0)
                 self.refresh(conn)
@@ -316,15 +315,11 @@ class LiveCache:
         """A short-lived connection for one read (the writer's factory when injected)."""
         if self._connect is not None:
             return self._connect()
-        first = replace(self.settings.timeouts, connect=min(self.settings.timeouts.connect,
-                                                            FIRST_LOAD_TIMEOUT),
-                        statement=min(self.settings.timeouts.statement, FIRST_LOAD_TIMEOUT))
+        t = self.settings.timeouts
+        first = replace(t, connect=min(t.connect, FIRST_LOAD_TIMEOUT),
+                        statement=min(t.statement, FIRST_LOAD_TIMEOUT))
         return psycopg.connect(_conninfo(self.settings, first), autocommit=True,
                                connect_timeout=first.connect_seconds)
-
-    def _guard(self, conn: Any, seconds: float = FIRST_LOAD_TIMEOUT) -> Any:
-        """A read on a server that stopped answering is cut after `seconds` (+ slack)."""
-        return guard(conn, seconds + 0.5)
 
     def connection(self) -> Any:
         """A short-lived connection for a few reads (an approval being waited for)."""
@@ -333,12 +328,12 @@ class LiveCache:
     def fetch(self, sql: Any, params: Any) -> list[tuple[Any, ...]]:
         """One read through the read API on a short-lived connection (enforcement's rare reads:
         a resumed run's totals, an approval being waited for)."""
-        with self._open() as conn, self._guard(conn):
+        with self._open() as conn, guard(conn, FIRST_LOAD_TIMEOUT + 0.5):
             return list(conn.execute(sql, params).fetchall())
 
     def _load_now(self, origin: str) -> None:
         try:
-            with self._open() as conn, self._guard(conn):
+            with self._open() as conn, guard(conn, FIRST_LOAD_TIMEOUT + 0.5):
                 self.refresh(conn, origins=[origin], since=0)
         except Exception as exc:
             log.debug("ledger: could not load the stops of %s: %s", origin, exc)
@@ -368,13 +363,13 @@ class LiveCache:
     def _listener_conn(self) -> psycopg.Connection:
         """The listener's own connection: keepalives and a statement timeout, so a half-open
         TCP connection cannot hang its refresh (and the stops it should bring) forever."""
-        return psycopg.connect(_conninfo(self.settings, self.settings.timeouts),
-                               autocommit=True,
-                               connect_timeout=self.settings.timeouts.connect_seconds)
+        t = self.settings.timeouts
+        return psycopg.connect(_conninfo(self.settings, t), autocommit=True,
+                               connect_timeout=t.connect_seconds)
 
     def _listen_on(self, conn: psycopg.Connection) -> None:
         statement = self.settings.timeouts.statement
-        with self._guard(conn, statement):
+        with guard(conn, statement + 0.5):
             conn.execute("LISTEN ledger_live")
             self.listener_pid = conn.info.backend_pid
             self.refresh(conn)  # anything that changed while we were not listening
@@ -385,7 +380,7 @@ class LiveCache:
             if self._closing.is_set():
                 return
             if cued or time.monotonic() >= next_poll:  # a notification or the poll: same read
-                with self._guard(conn, statement):
+                with guard(conn, statement + 0.5):
                     self.refresh(conn)
                 next_poll = time.monotonic() + self.poll
 
@@ -401,6 +396,5 @@ class LiveCache:
 
 def _conninfo(settings: Settings, timeouts: Timeouts) -> str:
     """The ledger's DSN with the hooks' bounds (ledger.db.connect.bounded_conninfo)."""
-    from ledger.db.connect import bounded_conninfo, database_dsn
-
+    from ledger.db.connect import bounded_conninfo, database_dsn  # imported late, as before
     return bounded_conninfo(database_dsn(settings), timeouts)
