@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -64,7 +65,7 @@ def _fails_closed(call: Callable[[], object]) -> float:
 
 
 def _assert_refused_call_recorded(writer: Writer, ledger_conn: psycopg.Connection,
-                                  run_id: object, amounts: list[int]) -> None:
+                                  run_id: object, amounts: list[int], cli: Any) -> None:
     """After recovery: every intent reached the ledger in chain order, the refused one with an
     error outcome, and the ledger verifies."""
     until(writer.flush, "the spool to drain into the ledger")
@@ -77,10 +78,12 @@ def _assert_refused_call_recorded(writer: Writer, ledger_conn: psycopg.Connectio
     assert ends[-1].data.tool_call_id == starts[-1].data.tool_call_id
     assert events[-1].type == "run.ended"
     assert verify_ledger(ledger_conn, writer.settings).status == "ok"
+    checked = cli("check", "--run", str(run_id), "--json")
+    assert checked.exit_code == 0, checked.stdout + checked.stderr
 
 
 def test_hung_database_on_an_open_connection_fails_closed_and_keeps_the_intent(
-        proxied: Writer, proxy: TcpProxy, ledger_conn: psycopg.Connection) -> None:
+        proxied: Writer, proxy: TcpProxy, ledger_conn: psycopg.Connection, cli: Any) -> None:
     ran: list[int] = []
     refund = _refund_tool(ran)
     assert ack_timeout() == 5.0
@@ -92,11 +95,11 @@ def test_hung_database_on_an_open_connection_fails_closed_and_keeps_the_intent(
         assert ran == [1]  # the body never ran
         until(lambda: proxied.spool.status().events >= 1, "the refused intent in the spool")
         proxy.recover()
-    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [1, 2])
+    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [1, 2], cli)
 
 
 def test_hung_database_on_a_new_connection_fails_closed(
-        proxied: Writer, proxy: TcpProxy, ledger_conn: psycopg.Connection) -> None:
+        proxied: Writer, proxy: TcpProxy, ledger_conn: psycopg.Connection, cli: Any) -> None:
     ran: list[int] = []
     refund = _refund_tool(ran)
     proxy.hang()  # accepts TCP, never answers the startup packet
@@ -108,11 +111,11 @@ def test_hung_database_on_a_new_connection_fails_closed(
         # at once, its attempt (intent + error outcome) kept in the spool with run.started
         until(lambda: proxied.spool.status().events >= 3, "the refused attempt in the spool")
         proxy.recover()
-    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [3])
+    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [3], cli)
 
 
 def test_down_database_fails_closed_then_delivers_the_spool(
-        proxied: Writer, proxy: TcpProxy, ledger_conn: psycopg.Connection) -> None:
+        proxied: Writer, proxy: TcpProxy, ledger_conn: psycopg.Connection, cli: Any) -> None:
     ran: list[int] = []
     refund = _refund_tool(ran)
     with ledger.run(agent="shop", user="carol") as run:
@@ -122,11 +125,11 @@ def test_down_database_fails_closed_then_delivers_the_spool(
         assert elapsed < 10
         assert ran == [4]
         proxy.recover()
-    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [4, 5])
+    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [4, 5], cli)
 
 
 def test_low_level_wait_and_require_db_fail_closed_on_a_hung_database(
-        proxied: Writer, proxy: TcpProxy, ledger_conn: psycopg.Connection) -> None:
+        proxied: Writer, proxy: TcpProxy, ledger_conn: psycopg.Connection, cli: Any) -> None:
     """What a custom integration does (docs/hooks.md "Custom integrations")."""
     with ledger.run(agent="custom", user="dana") as run:
         run.flush()
@@ -140,11 +143,12 @@ def test_low_level_wait_and_require_db_fail_closed_on_a_hung_database(
         assert time.monotonic() - started < 10
         run.tool_ended(call, status="error", error="the ledger was unreachable; not run")
         proxy.recover()
-    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [6])
+    _assert_refused_call_recorded(proxied, ledger_conn, run.run_id, [6], cli)
 
 
 def test_ack_timeout_setting_is_honoured(monkeypatch: pytest.MonkeyPatch, proxy: TcpProxy,
-                                         tmp_path: Path, ledger_conn: psycopg.Connection) -> None:
+                                         tmp_path: Path, ledger_conn: psycopg.Connection,
+                                         cli: Any) -> None:
     monkeypatch.setenv("LEDGER_ACK_TIMEOUT", "1")
     writer = hooks.configure(Settings.from_env(dsn=proxy.dsn, home=tmp_path / "home"),
                              sequence=True, retry_interval=0.05)
@@ -158,7 +162,7 @@ def test_ack_timeout_setting_is_honoured(monkeypatch: pytest.MonkeyPatch, proxy:
             elapsed = _fails_closed(lambda: refund(8))
             assert elapsed < 4.5, f"LEDGER_ACK_TIMEOUT=1 but waited {elapsed:.1f} s"
             proxy.recover()
-        _assert_refused_call_recorded(writer, ledger_conn, run.run_id, [7, 8])
+        _assert_refused_call_recorded(writer, ledger_conn, run.run_id, [7, 8], cli)
     finally:
         hooks.shutdown(timeout=15)
 
