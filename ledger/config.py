@@ -3,6 +3,12 @@
 With no configuration everything sits in the user data directory (platformdirs) and the database
 is an embedded PostgreSQL started on demand. `LEDGER_DSN` (or `--dsn`) selects an external
 PostgreSQL instead; `LEDGER_HOME` moves the home directory (tests use a temporary one).
+
+Timeouts bound how long a side-effecting call can wait on a database that is down or hung
+(accepts TCP, never answers): `LEDGER_ACK_TIMEOUT` (the wait for an intent's acknowledgement),
+`LEDGER_CONNECT_TIMEOUT` (a new connection, handshake included) and `LEDGER_STATEMENT_TIMEOUT`
+(one statement of the hooks; enforced by the server and, for a server that never answers, by a
+client-side watchdog that cuts the connection). Seconds, e.g. `5` or `2.5`.
 """
 
 from __future__ import annotations
@@ -13,9 +19,55 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["DEFAULT_TENANT", "Settings"]
+from ledger.errors import InputError
+
+__all__ = ["DEFAULT_TENANT", "Settings", "Timeouts"]
 
 DEFAULT_TENANT = "default"
+
+
+def _seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment; a bad value is a one-line error."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw.removesuffix("s"))
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InputError(f"{name} must be a number of seconds between 0 and 3600, "
+                         f"not {raw[:40]!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the hooks wait on the database before failing closed (see module docstring).
+
+    The defaults keep a side-effecting call's worst case near 5 s: a new connection gives up
+    after 3 s, an open one that stops answering is cut after the statement timeout."""
+
+    ack: float = 5.0
+    connect: float = 3.0
+    statement: float = 5.0
+
+    @classmethod
+    def from_env(cls) -> Timeouts:
+        """`LEDGER_ACK_TIMEOUT`, `LEDGER_CONNECT_TIMEOUT`, `LEDGER_STATEMENT_TIMEOUT`."""
+        return cls(ack=_seconds("LEDGER_ACK_TIMEOUT", cls.ack),
+                   connect=_seconds("LEDGER_CONNECT_TIMEOUT", cls.connect),
+                   statement=_seconds("LEDGER_STATEMENT_TIMEOUT", cls.statement))
+
+    @property
+    def connect_seconds(self) -> int:
+        """libpq's connect_timeout is whole seconds (at least 1, rounded up)."""
+        return max(1, int(-(-self.connect // 1)))
+
+    @property
+    def statement_ms(self) -> int:
+        """The server-side statement_timeout, in milliseconds."""
+        return max(1, int(self.statement * 1000))
 
 
 @dataclass(frozen=True)
@@ -27,6 +79,7 @@ class Settings:
     origin_prefix: str = "agent-ledger.local"
     tenant: str = DEFAULT_TENANT
     batch_size: int = 5000
+    timeouts: Timeouts = field(default_factory=Timeouts.from_env)
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod

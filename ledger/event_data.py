@@ -66,6 +66,9 @@ Amount = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")]
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Json = JsonValue
 Name = Annotated[str, Field(min_length=1, max_length=512)]
+# a token count: a JSON integer >= 0; "812", 8.0 and true are refused, never coerced (a
+# provider's int-like is converted explicitly where it enters, Run.llm_ended)
+Tokens = Annotated[int, Field(ge=0, strict=True)]
 
 
 class Frozen(BaseModel):
@@ -77,9 +80,9 @@ class Frozen(BaseModel):
 class Usage(Frozen):
     """Token usage of one LLM call, as reported by the provider."""
 
-    input_tokens: int | None = Field(default=None, ge=0)
-    output_tokens: int | None = Field(default=None, ge=0)
-    total_tokens: int | None = Field(default=None, ge=0)
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+    total_tokens: Tokens | None = None
 
 
 class Cost(Frozen):
@@ -102,10 +105,10 @@ class ProposedToolCall(Frozen):
 class Totals(Frozen):
     """Run totals committed by run.ended."""
 
-    llm_calls: int = 0
-    tool_calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
+    llm_calls: Tokens = 0
+    tool_calls: Tokens = 0
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
     cost_usd: Decimal = "0"
 
 

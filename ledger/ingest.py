@@ -34,6 +34,7 @@ import psycopg
 from pydantic import ValidationError
 
 from ledger import ids
+from ledger.bodyrules import body_problem
 from ledger.canonical import CanonicalError, loads_strict
 from ledger.config import Settings
 from ledger.errors import InputError
@@ -211,6 +212,9 @@ class _Heads:
 
 
 def _encode(obj: dict[str, Any], settings: Settings) -> EncodedEvent:
+    problem = body_problem(str(obj.get("type")), obj.get("data"))
+    if problem is not None:  # args_hash against inline args, token counts (ledger/bodyrules)
+        raise LineError(problem)
     try:
         return encode_for_intake(event_adapter.validate_python(obj), settings)
     except ValidationError as exc:

@@ -8,6 +8,13 @@ Migrating is an explicit step: commands that write pass `migrate=True` (as does 
 migrate`); commands that only read (`verify`, `tui --readonly`, `verify-bundle`, `export`'s
 reads) connect without it, run no DDL, and so work on a read replica or with a read-only role.
 A reader on a database older than the code is told to migrate instead of failing on a table.
+
+Every connection gives up after `LEDGER_CONNECT_TIMEOUT` (handshake included, so a server that
+accepts TCP and never answers is not waited on forever). The hooks' connections are `bounded`:
+statements time out on the server after `LEDGER_STATEMENT_TIMEOUT`, TCP keepalives and
+`tcp_user_timeout` notice a silent network, and the hooks arm `ledger.db.watchdog.guard`
+around their statements for a server that stops answering altogether. Commands (verify, export,
+serve) are not bounded: their statements may legitimately run long.
 """
 
 from __future__ import annotations
@@ -15,12 +22,13 @@ from __future__ import annotations
 import psycopg
 from psycopg import conninfo
 
-from ledger.config import Settings
+from ledger.config import Settings, Timeouts
 from ledger.db.embedded import embedded_dsn
 from ledger.db.migrate import apply_migrations, latest_version, schema_version
+from ledger.db.sqlfiles import query
 from ledger.errors import DatabaseUnavailable
 
-__all__ = ["connect", "database_dsn"]
+__all__ = ["bounded_conninfo", "connect", "database_dsn"]
 
 EMBEDDED_DATABASE = "ledger"
 _migrated: set[str] = set()
@@ -34,7 +42,7 @@ def database_dsn(settings: Settings) -> str:
     server = embedded_dsn(settings.pgdata)
     dsn = conninfo.make_conninfo(server, dbname=EMBEDDED_DATABASE)
     if dsn not in _migrated:
-        with _open(server) as admin:
+        with _open(server, settings.timeouts) as admin:
             exists = admin.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)
             ).fetchone()
@@ -46,9 +54,20 @@ def database_dsn(settings: Settings) -> str:
     return dsn
 
 
-def _open(dsn: str) -> psycopg.Connection:
+def bounded_conninfo(dsn: str, timeouts: Timeouts) -> str:
+    """`dsn` with the hooks' bounds: server statement timeout, keepalives, tcp_user_timeout
+    (libpq ignores the TCP ones on a Unix socket)."""
+    tcp_ms = max(1000, int((timeouts.statement + timeouts.connect) * 1000))
+    return conninfo.make_conninfo(
+        dsn, keepalives=1, keepalives_idle=max(1, int(timeouts.statement)),
+        keepalives_interval=1, keepalives_count=3, tcp_user_timeout=tcp_ms,
+        options=f"-c statement_timeout={timeouts.statement_ms}")
+
+
+def _open(dsn: str, timeouts: Timeouts | None = None) -> psycopg.Connection:
+    seconds = (timeouts or Timeouts()).connect_seconds
     try:
-        return psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        return psycopg.connect(dsn, autocommit=True, connect_timeout=seconds)
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(f"cannot reach the ledger database: {first_line}") from None
@@ -68,17 +87,24 @@ def _require_current(conn: psycopg.Connection, dsn: str) -> None:
     _current.add(dsn)
 
 
-def connect(settings: Settings, *, migrate: bool = False) -> psycopg.Connection:
+def connect(settings: Settings, *, migrate: bool = False,
+            bounded: bool = False) -> psycopg.Connection:
     """An autocommit connection to the ledger database.
 
     With `migrate=True` pending migrations are applied first (once per process and database);
-    without it nothing is written and the schema must already be current.
+    without it nothing is written and the schema must already be current. `bounded=True` is
+    for the hooks (module docstring): statements time out after LEDGER_STATEMENT_TIMEOUT.
     """
     dsn = database_dsn(settings)
-    conn = _open(dsn)
+    conn = _open(bounded_conninfo(dsn, settings.timeouts) if bounded else dsn, settings.timeouts)
     if migrate and dsn not in _migrated:
         if schema_version(conn) < latest_version():  # a current schema needs no DDL: writer
-            apply_migrations(conn)  # roles (migration 0010) may not run any
+            if bounded:  # roles (migration 0010) may not run any; a migration may run long
+                conn.execute(query("set_statement_timeout"), ("0",))
+            apply_migrations(conn)
+            if bounded:
+                conn.execute(query("set_statement_timeout"),
+                             (str(settings.timeouts.statement_ms),))
         _migrated.add(dsn)
     else:
         _require_current(conn, dsn)

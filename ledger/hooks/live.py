@@ -13,7 +13,8 @@ three ways, cheapest first:
 - a poll every `LEDGER_LIVE_POLL` seconds (default 1.0) is the fallback when notifications are
   lost (a dropped connection, a terminated backend).
 The listener never raises into the agent: on any failure it reconnects after a pause. It stops
-with the writer (`shutdown()`, `configure()`).
+with the writer (`shutdown()`, `configure()`). Its reads have the hooks' bounds (connect and
+statement timeouts, keepalives, ledger/db/watchdog.py): a hung server cannot hold them forever.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
-from ledger.config import Settings
+from ledger.config import Settings, Timeouts
 from ledger.db.sqlfiles import query
+from ledger.db.watchdog import guard
 from ledger.errors import InputError
 from ledger.hooks.errors import StopInfo
 from ledger.stoptargets import parse_agent_target
@@ -44,11 +45,7 @@ __all__ = ["LiveCache", "StopRow", "live_poll_seconds", "match_stop", "stop_ref"
 
 log = logging.getLogger("ledger.hooks")
 FIRST_LOAD_TIMEOUT = 2.0  # a first run waits at most this long for the stop state
-LISTENER_STATEMENT_TIMEOUT_MS = 5000  # a refresh on the listener never hangs longer
 MAX_LIFTED = 4096  # lifts remembered (by version) against late, older reads
-# libpq TCP keepalives: a half-open connection (a silent peer) is noticed in ~20 s, not hours
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-              "keepalives_count": 2, "tcp_user_timeout": 20000}
 
 
 def live_poll_seconds() -> float:
@@ -264,7 +261,7 @@ class LiveCache:
         with self._lock:
             self._origins.add(origin)
         try:
-            with self._open() as conn:
+            with self._open() as conn, guard(conn, FIRST_LOAD_TIMEOUT + 0.5):
                 if origin not in self._loaded:
                     self.refresh(conn, origins=[origin], since=0)
                 self.refresh(conn)
@@ -318,9 +315,11 @@ class LiveCache:
         """A short-lived connection for one read (the writer's factory when injected)."""
         if self._connect is not None:
             return self._connect()
-        timeout_ms = int(FIRST_LOAD_TIMEOUT * 1000)
-        return psycopg.connect(_conninfo(self.settings, timeout_ms), autocommit=True,
-                               connect_timeout=max(1, int(FIRST_LOAD_TIMEOUT)))
+        t = self.settings.timeouts
+        first = replace(t, connect=min(t.connect, FIRST_LOAD_TIMEOUT),
+                        statement=min(t.statement, FIRST_LOAD_TIMEOUT))
+        return psycopg.connect(_conninfo(self.settings, first), autocommit=True,
+                               connect_timeout=first.connect_seconds)
 
     def connection(self) -> Any:
         """A short-lived connection for a few reads (an approval being waited for)."""
@@ -329,12 +328,12 @@ class LiveCache:
     def fetch(self, sql: Any, params: Any) -> list[tuple[Any, ...]]:
         """One read through the read API on a short-lived connection (enforcement's rare reads:
         a resumed run's totals, an approval being waited for)."""
-        with self._open() as conn:
+        with self._open() as conn, guard(conn, FIRST_LOAD_TIMEOUT + 0.5):
             return list(conn.execute(sql, params).fetchall())
 
     def _load_now(self, origin: str) -> None:
         try:
-            with self._open() as conn:
+            with self._open() as conn, guard(conn, FIRST_LOAD_TIMEOUT + 0.5):
                 self.refresh(conn, origins=[origin], since=0)
         except Exception as exc:
             log.debug("ledger: could not load the stops of %s: %s", origin, exc)
@@ -364,13 +363,16 @@ class LiveCache:
     def _listener_conn(self) -> psycopg.Connection:
         """The listener's own connection: keepalives and a statement timeout, so a half-open
         TCP connection cannot hang its refresh (and the stops it should bring) forever."""
-        return psycopg.connect(_conninfo(self.settings, LISTENER_STATEMENT_TIMEOUT_MS),
-                               autocommit=True, connect_timeout=10)
+        t = self.settings.timeouts
+        return psycopg.connect(_conninfo(self.settings, t), autocommit=True,
+                               connect_timeout=t.connect_seconds)
 
     def _listen_on(self, conn: psycopg.Connection) -> None:
-        conn.execute("LISTEN ledger_live")
-        self.listener_pid = conn.info.backend_pid
-        self.refresh(conn)  # anything that changed while we were not listening
+        statement = self.settings.timeouts.statement
+        with guard(conn, statement + 0.5):
+            conn.execute("LISTEN ledger_live")
+            self.listener_pid = conn.info.backend_pid
+            self.refresh(conn)  # anything that changed while we were not listening
         next_poll = time.monotonic() + self.poll
         while not self._closing.is_set():
             # short waits, so shutdown() never waits a whole poll interval for this thread
@@ -378,7 +380,8 @@ class LiveCache:
             if self._closing.is_set():
                 return
             if cued or time.monotonic() >= next_poll:  # a notification or the poll: same read
-                self.refresh(conn)
+                with guard(conn, statement + 0.5):
+                    self.refresh(conn)
                 next_poll = time.monotonic() + self.poll
 
     def close(self) -> None:
@@ -391,9 +394,7 @@ class LiveCache:
         self._closing.clear()
 
 
-def _conninfo(settings: Settings, statement_timeout_ms: int) -> str:
-    """The ledger's DSN with TCP keepalives and a statement timeout (live reads only)."""
-    from ledger.db.connect import database_dsn
-
-    return make_conninfo(database_dsn(settings), **KEEPALIVES,
-                         options=f"-c statement_timeout={statement_timeout_ms}")
+def _conninfo(settings: Settings, timeouts: Timeouts) -> str:
+    """The ledger's DSN with the hooks' bounds (ledger.db.connect.bounded_conninfo)."""
+    from ledger.db.connect import bounded_conninfo, database_dsn  # imported late, as before
+    return bounded_conninfo(database_dsn(settings), timeouts)

@@ -38,7 +38,7 @@ from ledger.hooks.errors import (
     PolicyDenied,
 )
 from ledger.hooks.guard import Decision, ProposedCall
-from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.setup import ack_timeout
 
 if TYPE_CHECKING:
     from ledger.hooks.encoding import Ack, Pending
@@ -167,7 +167,7 @@ def _durable(ack: Future[Ack] | None) -> None:
     """Wait for the decision's acknowledgement (errors are the caller's to raise over)."""
     if ack is not None:
         try:
-            ack.result(ACK_TIMEOUT)
+            ack.result(ack_timeout())
         except Exception as exc:  # the decision is spooled at worst; the call is refused anyway
             log.debug("ledger: decision not acknowledged: %s", exc)
 

@@ -32,7 +32,7 @@ from ledger.hooks.errors import RunStopped, StopInfo
 from ledger.hooks.live import stop_ref
 from ledger.hooks.messages import RunMessages
 from ledger.hooks.pricing import decimal_text
-from ledger.hooks.sanitize import error_info, escape_text
+from ledger.hooks.sanitize import error_info, escape_text, token_count
 from ledger.hooks.setup import get_price_table, get_writer
 from ledger.hooks.tools import ToolCall, proposed_calls, record_tool_ended, record_tool_started
 from ledger.hooks.writer import Ack, Pending, RunChain, Writer
@@ -317,6 +317,8 @@ class Run(RunMessages):
                   source: Mapping[str, str] | None = None,
                   correlation: Mapping[str, Any] | None = None) -> None:
         """Record llm.call.ended with usage, proposed tool calls and cost from the price table."""
+        input_tokens, output_tokens, total_tokens = (
+            token_count(input_tokens), token_count(output_tokens), token_count(total_tokens))
         usage = None
         if input_tokens is not None or output_tokens is not None or total_tokens is not None:
             if total_tokens is None and input_tokens is not None and output_tokens is not None:

@@ -14,7 +14,9 @@ import dataclasses
 import datetime as dt
 import enum
 import hashlib
+import logging
 import math
+import operator
 import uuid
 from decimal import Decimal
 from pathlib import PurePath
@@ -29,8 +31,11 @@ __all__ = [
     "error_info",
     "escape_text",
     "json_safe",
+    "token_count",
     "truncate_marker",
 ]
+
+log = logging.getLogger("ledger.hooks")
 
 MAX_SAFE_INT = 2**53 - 1
 MAX_DEPTH = 32
@@ -156,3 +161,24 @@ def error_info(exc: BaseException | str) -> dict[str, str]:
     except Exception:
         message = "<str() failed>"
     return {"type": type(exc).__qualname__, "message": escape_text(message)[:4000]}
+
+
+def token_count(value: Any) -> int | None:
+    """A provider's token count as the event model takes it (a strict int >= 0).
+
+    Int-likes (numpy integers, anything with `__index__`) are converted explicitly here, at the
+    boundary; anything else ("812", 8.0, True, a negative count) is recorded as unknown (None)
+    with a warning, never coerced: a count the provider did not give as an integer is not one.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        try:
+            count = operator.index(value)
+        except TypeError:
+            count = -1
+        if count >= 0:
+            return count
+    log.warning("ledger: token count %s is not a non-negative integer; recorded as unknown",
+                escape_text(repr(value))[:60])
+    return None

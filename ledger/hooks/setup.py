@@ -28,13 +28,13 @@ class _State:
 
 
 _state = _State()
-ACK_TIMEOUT = 30.0
 
 
 def ack_timeout() -> float:
     """Seconds a side-effecting call waits for its intent to be acknowledged before failing
-    closed. Integrations call this (not a constant) so the setting reaches every wait."""
-    return ACK_TIMEOUT
+    closed: `LEDGER_ACK_TIMEOUT` (default 5) as resolved in the writer's settings. Integrations
+    call this (never a constant) so the setting reaches every wait."""
+    return get_writer().settings.timeouts.ack
 
 
 def configure(

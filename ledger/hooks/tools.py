@@ -28,7 +28,7 @@ from ledger.hooks.enforce import pin
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.precheck import Intent, decide_and_start
 from ledger.hooks.sanitize import error_info, json_safe
-from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.setup import ack_timeout
 from ledger.hooks.writer import Ack, Pending
 
 if TYPE_CHECKING:
@@ -161,9 +161,15 @@ def _enforced(
             run.enf = pin(run, resumed=True)
             if run.enf is not None:
                 run.chain.totals = run.enf.totals
-        if run.pack_unknown:
-            raise LedgerUnavailable(f"cannot confirm the pack in force for tool {tool!r}: the "
-                                    "ledger is unreachable; the tool was not run")
+        if run.pack_unknown:  # refused, and the attempt kept (spool): nothing lost
+            refused = LedgerUnavailable(f"cannot confirm the pack in force for tool {tool!r}: "
+                                        "the ledger is unreachable; the tool was not run")
+            call = _record_started(run, tool, args, tool_call_id=tool_call_id,
+                                   side_effect=side_effect, contract=digest, version=version,
+                                   resources=resources, wait=False, require_db=False, raw=raw,
+                                   source=source, correlation=correlation)
+            record_tool_ended(run, call, status="error", error=refused)
+            raise refused
         if run.enf is None:
             return record_tool_started(run, tool, args, tool_call_id=tool_call_id,
                                        side_effect=side_effect, contract=digest,
@@ -343,7 +349,7 @@ def _async_wrapper(func: Callable[..., Awaitable[Any]], spec: _Spec) -> Callable
         call = spec.start(run, args, kwargs)
         try:
             assert call.ack is not None
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
             ack_error: BaseException | None = None
         except asyncio.CancelledError as exc:
             spec.end(run, call, status="cancelled", error=exc)
@@ -377,7 +383,7 @@ def _sync_wrapper(func: Callable[P, R], spec: _Spec) -> Callable[P, R]:
         ack_error: BaseException | None = None
         try:
             assert call.ack is not None
-            call.ack.result(ACK_TIMEOUT)
+            call.ack.result(ack_timeout())
         except Exception as exc:
             ack_error = exc
         spec.acked(run, call, ack_error)

@@ -12,6 +12,8 @@ the chain stays intact and the refused attempt is on the record.
 While the database is unreachable everything goes to the local spool; the writer keeps trying
 to reconnect and, once it can, delivers the spool *before* any new event so each run's chain
 arrives in order. An event that cannot be built at all becomes a `ledger.gap` in its place.
+Every statement of this thread is bounded (LEDGER_STATEMENT_TIMEOUT, ledger/db/watchdog.py): a
+database that stops answering costs one timeout, then the events go to the spool.
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ from ledger.hooks.errors import LedgerUnavailable
 from ledger.hooks.live import LiveCache
 from ledger.hooks.rejects import RejectWatch
 from ledger.hooks.spool import Spool, is_unavailable
+from ledger.hooks.writer_upkeep import Upkeep
 from ledger.store.append import EncodedEvent
 from ledger.store.door import append_encoded
 from ledger.store.sequencer import try_sequence
-from ledger.terminal import printable
 
 __all__ = ["Ack", "Pending", "RunChain", "Writer", "WriterStats"]
 
@@ -67,7 +69,7 @@ class _Barrier:
 _STOP = object()
 
 
-class Writer:
+class Writer(Upkeep):
     """Queue + background thread + spool for one process (see module docstring)."""
 
     def __init__(
@@ -126,7 +128,7 @@ class Writer:
 
     # -- defaults wired to the store -----------------------------------------------------------
     def _default_connect(self) -> Any:
-        return connect(self.settings, migrate=True)
+        return connect(self.settings, migrate=True, bounded=True)
 
     @staticmethod
     def _default_submit(conn: Any, items: Sequence[EncodedEvent]) -> object:
@@ -259,12 +261,13 @@ class Writer:
         held = [(e.event_id, self._private[e.event_id]) for e in items
                 if e.event_id in self._private]
         if not held:
-            result = self._submit(conn, items)
+            with self._bounded():
+                result = self._submit(conn, items)
             self.rejects.submitted(e.event_id for e in items)
             return result
         from ledger.privacy import seal_payloads
 
-        with conn.transaction():
+        with self._bounded(), conn.transaction():
             seal_payloads(conn, self.settings, [(origin, event_id, row)
                                                 for event_id, (origin, rows) in held
                                                 for row in rows])
@@ -275,14 +278,6 @@ class Writer:
         return result
 
     # -- delivery ----------------------------------------------------------------------------
-    def _drop_conn(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception as exc:
-                log.debug("ledger: closing connection failed: %s", exc)
-
     def _ensure_conn(self, force: bool) -> bool:
         if self._conn is not None:
             return True
@@ -339,7 +334,8 @@ class Writer:
                 settle_totals(batch, result)
                 if self._live is not None and any(p is not None and p.ack is not None
                                                   for _, p in batch):
-                    self._live.note_version(version, self._conn)  # a round trip only if behind
+                    with self._bounded():  # a round trip only if behind
+                        self._live.note_version(version, self._conn)
                 for encoded, p in batch:
                     if p is not None and p.ack is not None:
                         resolve_gated(p, Ack(encoded.event_id, True, version))
@@ -364,36 +360,3 @@ class Writer:
                     "tool call could not be recorded; the tool was not run"))
             else:
                 resolve_gated(p, Ack(encoded.event_id, durable=False))
-
-    def _maybe_sequence(self, force: bool) -> None:
-        if self._sequence is None or not self._unsequenced or self._conn is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._last_sequence < self.sequence_interval:
-            return
-        self._last_sequence = now
-        try:
-            self.stats.sequenced += self._sequence(self._conn)
-            self._unsequenced = False
-        except Exception as exc:
-            self.stats.errors.append(f"sequence: {type(exc).__name__}: {exc}"[:500])
-            if is_unavailable(exc):
-                self._drop_conn()
-            elif str(exc) != self._sequence_problem:  # e.g. a bad log key: durable, not logged
-                self._sequence_problem = str(exc)
-                log.warning("ledger: events are durable in intake but cannot be sequenced: %s",
-                            printable(str(exc)))
-            return
-        self._sequence_problem = ""
-        self._check_rejects()
-
-    def _check_rejects(self) -> None:
-        """Ask where submitted events are; warn about and count the rejected ones (never silent)."""
-        if self._conn is None:
-            return
-        try:
-            self.stats.rejected += self.rejects.check(self._conn)
-        except Exception as exc:
-            self.stats.errors.append(f"rejects: {type(exc).__name__}: {exc}"[:500])
-            if is_unavailable(exc):
-                self._drop_conn()

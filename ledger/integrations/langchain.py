@@ -37,7 +37,7 @@ from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.sanitize import error_info
-from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.setup import ack_timeout
 from ledger.hooks.tools import ToolCall
 from ledger.integrations.langchain_detect import ledger_decorated_tool
 from ledger.integrations.refusals import is_denial, refusal_text
@@ -271,7 +271,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         if call.ack is None:
             return
         try:
-            call.ack.result(ACK_TIMEOUT)
+            call.ack.result(ack_timeout())
         except LiveControl:  # refused at the ack (a stop: the gate recorded the refusal)
             raise
         except Exception as exc:

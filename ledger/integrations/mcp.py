@@ -34,7 +34,7 @@ from mcp.types import CallToolResult, TextContent
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.setup import ack_timeout
 from ledger.integrations.refusals import refusal_text
 
 __all__ = ["LedgerMCPSession", "surface_refusals"]
@@ -108,7 +108,7 @@ class LedgerMCPSession:
             return _refused(exc)
         try:
             assert call.ack is not None
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
         except asyncio.CancelledError as exc:
             run.tool_ended(call, status="cancelled", error=exc, source=source)
             raise

@@ -26,7 +26,7 @@ from agents.tool_guardrails import (
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.setup import ack_timeout
 from ledger.hooks.tools import LEDGER_TOOL, ToolCall
 from ledger.integrations.refusals import refusal_text
 
@@ -79,7 +79,7 @@ async def record_intent(run: Run, tool: str, args: Any, call_id: str | None, *,
     if not fail_closed or call.ack is None:
         return call
     try:
-        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
+        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
     except RunStopped as exc:  # refused at the ack; the gate recorded the refusal
         raise halt(exc) from None
     except LiveControl:

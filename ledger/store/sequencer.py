@@ -24,8 +24,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import psycopg
 
+from ledger.bodyrules import CHECKED_TYPES, body_problem
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
@@ -126,11 +128,25 @@ def _drain(conn: psycopg.Connection, settings: Settings) -> Drained | None:
                 origin, str(event_id), run_id, run_seq
             ):
                 raise ValueError("intake columns do not match the event body")
+            if value.type in CHECKED_TYPES:
+                _check_body(value.type, bytes(body))
         except ValueError as exc:
             drained.rejects.append((intake_id, event_id, origin, bytes(body), str(exc)))
             continue
         drained.parsed.append(Parsed(intake_id, origin, bytes(body), value, role))
     return drained
+
+
+def _check_body(type_name: str, body: bytes) -> None:
+    """The body rules the head cannot show (ledger/bodyrules.py): a hostile writer's args_hash
+    that is not its args' hash, a token count that is not an integer."""
+    try:
+        data = msgspec.json.decode(body).get("data")
+    except (msgspec.DecodeError, AttributeError):
+        raise ValueError("event body is not a JSON object") from None
+    problem = body_problem(type_name, data)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def _trees(conn: psycopg.Connection, origins: set[str]) -> dict[str, CompactRange]:

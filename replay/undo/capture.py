@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ACK_TIMEOUT
+from ledger.hooks.setup import ack_timeout
 from replay.undo.contracts import ContractRegistry, render
 from replay.undo.probes import UndoContext, capture_pre_state
 
@@ -56,7 +56,7 @@ def call_with_contract(  # noqa: PLR0917 - mirrors run.tool_started
         require_db=True,
     )
     if call.ack is not None:
-        call.ack.result(ACK_TIMEOUT)
+        call.ack.result(ack_timeout())
     started = time.monotonic_ns()
     base = {"tool_call_id": call.tool_call_id, "tool": tool, "pre_state": pre}
     try:

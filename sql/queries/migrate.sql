@@ -14,3 +14,8 @@ SELECT to_regclass('ledger_schema_migrations') IS NOT NULL
 
 -- schema_version --
 SELECT coalesce(max(version), 0) FROM ledger_schema_migrations
+
+-- set_statement_timeout --
+-- A hooks connection (ledger.db.connect, bounded) lifts its statement timeout ('0') while it
+-- migrates, and puts it back after: a migration may legitimately run long.
+SELECT set_config('statement_timeout', %s, false)

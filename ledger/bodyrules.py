@@ -1,0 +1,81 @@
+"""Rules on event bodies that the typed models alone cannot state, shared by ingest and the
+sequencer (a hostile writer can put bytes into intake without either the hooks or ingest).
+
+- an `args_hash` must be the hash of the `args` beside it, where the args are inline: approvals
+  bind to the hash, so a body showing args X under the hash of args Y would let an approval of
+  Y be read as an approval of X. Args that are absent (None), truncated (`$truncated` markers)
+  or carry secret markers (`[secret:...]`, scrubbed after hashing) are not inline and are not
+  checked;
+- token counts are non-negative JSON integers: "812", 8.0 and true are refused, never coerced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.canonical import CanonicalError, canonical_bytes, content_hash
+
+__all__ = ["CHECKED_TYPES", "body_problem", "token_problem"]
+
+_ARGS_TYPES = frozenset({"tool.call.started", "approval.requested"})
+_NOT_INLINE = (b'"$truncated', b"[secret:")
+_USAGE = ("input_tokens", "output_tokens", "total_tokens")
+_TOTALS = ("input_tokens", "output_tokens", "llm_calls", "tool_calls")
+CHECKED_TYPES = _ARGS_TYPES | {"llm.call.ended", "run.ended"}
+
+
+def token_problem(where: str, value: Any, *, optional: bool) -> str | None:
+    """Why `value` is not a token count (None if it is one)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{where} must be a non-negative integer, not {_kind(value)}"
+    if value < 0:
+        return f"{where} must be a non-negative integer, not {value}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value[:20]!r}"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    return type(value).__name__ if value is not None else "null"
+
+
+def _args_problem(data: Mapping[str, Any]) -> str | None:
+    args, claimed = data.get("args"), data.get("args_hash")
+    if args is None or not isinstance(claimed, str):
+        return None  # absent args; a missing or malformed hash is the model's to refuse
+    try:
+        body = canonical_bytes(args)
+    except CanonicalError:
+        return None  # the canonical check refuses the body itself
+    if any(marker in body for marker in _NOT_INLINE):
+        return None
+    actual = content_hash(args)
+    if actual != claimed:
+        return f"args_hash {claimed[:16]}... does not match the args (their hash is {actual})"
+    return None
+
+
+def body_problem(type_name: str, data: Any) -> str | None:
+    """Why the `data` of an event of `type_name` breaks a rule above (None if it does not)."""
+    if type_name not in CHECKED_TYPES or not isinstance(data, Mapping):
+        return None
+    if type_name in _ARGS_TYPES:
+        return _args_problem(data)
+    if type_name == "llm.call.ended":
+        usage = data.get("usage")
+        if not isinstance(usage, Mapping):
+            return None
+        return next((p for k in _USAGE if k in usage
+                     if (p := token_problem(f"usage.{k}", usage[k], optional=True))), None)
+    totals = data.get("totals")
+    if not isinstance(totals, Mapping):
+        return None
+    return next((p for k in _TOTALS if k in totals
+                 if (p := token_problem(f"totals.{k}", totals[k], optional=False))), None)
