@@ -37,14 +37,20 @@ from replay.cli.check_cmd import app as check_app
 MODEL = "gpt-4o-mini"
 USAGE = [(120, 30), (200, 12)]  # (prompt, completion) tokens of the first and second reply
 BODIES: list[str] = []
-Plan = Callable[[str], list[tuple[str, dict[str, Any]]]]
+Call = tuple[str, dict[str, Any]]
+Plan = Callable[[str], list[list[Call]]]  # the calls of each model turn, from the user message
 
 
-def refund_plan(user: str) -> list[tuple[str, dict[str, Any]]]:
-    order = re.search(r"order (\w+)", user)
-    key = order.group(1) if order else "x"
-    return [("billing-lookup", {"order_id": key}),
-            ("billing-refund", {"order_id": key, "amount_usd": 20})]
+def order_of(user: str) -> str:
+    found = re.search(r"order (\w+)", user)
+    return found.group(1) if found else "x"
+
+
+def refund_plan(user: str) -> list[list[Call]]:
+    """One turn, two calls (SK runs them concurrently)."""
+    key = order_of(user)
+    return [[("billing-lookup", {"order_id": key}),
+             ("billing-refund", {"order_id": key, "amount_usd": 20})]]
 
 
 class Scripted(ChatCompletionClientBase):
@@ -59,16 +65,19 @@ class Scripted(ChatCompletionClientBase):
         user = next(str(m.content) for m in chat_history.messages if m.role == AuthorRole.USER)
         results = [i for m in chat_history.messages for i in m.items
                    if isinstance(i, FunctionResultContent)]
+        turn = sum(1 for m in chat_history.messages
+                   if any(isinstance(i, FunctionCallContent) for i in m.items))
+        plan = type(self).plan(user)
         tokens = USAGE[1] if results else USAGE[0]
         usage = CompletionUsage(prompt_tokens=tokens[0], completion_tokens=tokens[1])
-        if results:
+        if turn >= len(plan):
             text = "; ".join(str(r.result) for r in results)
             return [ChatMessageContent(role=AuthorRole.ASSISTANT, content=f"done: {text}",
                                        ai_model_id=self.ai_model_id, metadata={"usage": usage})]
         tag = re.sub(r"\W", "", user)[-24:]
-        calls = [FunctionCallContent(id=f"call_{tag}_{n}", name=name,
+        calls = [FunctionCallContent(id=f"call_{tag}_{turn}{n}", name=name,
                                      arguments=json.dumps(args))
-                 for n, (name, args) in enumerate(type(self).plan(user))]
+                 for n, (name, args) in enumerate(plan[turn])]
         return [ChatMessageContent(role=AuthorRole.ASSISTANT, items=calls,
                                    ai_model_id=self.ai_model_id, metadata={"usage": usage})]
 
@@ -76,8 +85,12 @@ class Scripted(ChatCompletionClientBase):
 class Billing:
     """The agent's tools: plain kernel functions, as the SK docs write them."""
 
+    on_lookup: ClassVar[list[Callable[[], None]]] = []  # what an operator does meanwhile
+
     @kernel_function(description="Look an order up.")
     def lookup(self, order_id: Annotated[str, "the order"]) -> str:
+        for hook in self.on_lookup:
+            hook()
         return f"order {order_id}: 20 USD"
 
     @kernel_function(description="Refund an order.")
@@ -92,9 +105,9 @@ class Billing:
         return f"wired to {to}"
 
 
-def kernel(service: ChatCompletionClientBase | None = None) -> Kernel:
+def kernel(service: type[Scripted] = Scripted) -> Kernel:
     k = Kernel()
-    k.add_service(service or Scripted(ai_model_id=MODEL, service_id="scripted"))
+    k.add_service(service(ai_model_id=MODEL, service_id="scripted"))
     k.add_plugin(Billing(), plugin_name="billing")
     return k
 
@@ -126,3 +139,33 @@ def check(settings: Any, run_id: Any) -> tuple[int, dict[str, str]]:
     assert res.stdout, (res.exit_code, res.exception)
     verdicts = json.loads(res.stdout)["runs"][0]["verdicts"]
     return res.exit_code, {v["rule_id"]: v["outcome"] for v in verdicts}
+
+
+def assert_refund_run(evs: list[Any], order: str, user: str) -> None:
+    """One `refund_plan` invocation, complete and attributed: its own run, its own call ids."""
+    assert types(evs)[:4] == ["run.started", "prompt.resolved", "llm.call.started",
+                              "llm.call.ended"]
+    assert sorted(types(evs)[4:8]) == ["tool.call.ended"] * 2 + ["tool.call.started"] * 2
+    assert types(evs)[8:] == ["llm.call.started", "llm.call.ended", "run.ended"]
+    assert len({e.run_id for e in evs}) == 1
+    assert {e.principal.initiating_user for e in evs} == {user}
+    tag = re.sub(r"\W", "", f"refund order {order}")[-24:]
+    calls = {e.data.tool_call_id for e in evs if e.type.startswith("tool.call")}
+    assert calls == {f"call_{tag}_00", f"call_{tag}_01"}
+    assert {e.data.args["order_id"] for e in evs if e.type == "tool.call.started"} == {order}
+    end = evs[-1].data
+    assert (end.status, end.totals.llm_calls, end.totals.tool_calls) == ("succeeded", 2, 2)
+    assert (end.totals.input_tokens, end.totals.output_tokens) == (320, 42)
+    assert end.event_count == len(evs)
+
+
+def all_runs(conn: psycopg.Connection) -> dict[str, list[Any]]:
+    """Every run in the (test's own) ledger, by the order its lookup was for."""
+    ids = [r[0] for r in conn.execute(
+        "SELECT run_id FROM ledger_events WHERE type = 'run.started'").fetchall()]
+    out = {}
+    for run_id in ids:
+        evs = events(conn, run_id)
+        order = next(e.data.args["order_id"] for e in evs if e.type == "tool.call.started")
+        out[order] = evs
+    return out

@@ -31,11 +31,11 @@ async def test_auto_function_calling_is_recorded_exactly(writer, ledger_conn, le
     assert {e.principal.initiating_user for e in evs} == {"alice"}
     starts = [e.data for e in evs if e.type == "tool.call.started"]
     assert sorted((s.tool, s.tool_call_id, s.args["order_id"]) for s in starts) == [
-        ("billing-lookup", "call_refundorderA1_0", "A1"),
-        ("billing-refund", "call_refundorderA1_1", "A1")]
+        ("billing-lookup", "call_refundorderA1_00", "A1"),
+        ("billing-refund", "call_refundorderA1_01", "A1")]
     ends = {e.data.tool_call_id: e.data for e in evs if e.type == "tool.call.ended"}
-    assert ends["call_refundorderA1_1"].status == "ok"
-    assert ends["call_refundorderA1_1"].result == "refunded A1 (20 USD)"
+    assert ends["call_refundorderA1_01"].status == "ok"
+    assert ends["call_refundorderA1_01"].result == "refunded A1 (20 USD)"
     order = [(e.type, e.data.tool_call_id) for e in evs if e.type.startswith("tool.call")]
     for start in starts:  # each intent stored before its outcome
         call = start.tool_call_id
@@ -44,7 +44,7 @@ async def test_auto_function_calling_is_recorded_exactly(writer, ledger_conn, le
     assert [(u.usage.input_tokens, u.usage.output_tokens) for u in llm] == [(120, 30), (200, 12)]
     assert [u.response_model for u in llm] == [MODEL, MODEL]
     assert [[p.tool_call_id for p in u.proposed_tool_calls] for u in llm] == [
-        ["call_refundorderA1_0", "call_refundorderA1_1"], []]
+        ["call_refundorderA1_00", "call_refundorderA1_01"], []]
     end = evs[-1].data
     assert (end.status, end.totals.llm_calls, end.totals.tool_calls) == ("succeeded", 2, 2)
     assert (end.totals.input_tokens, end.totals.output_tokens) == (320, 42)
