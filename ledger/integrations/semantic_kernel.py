@@ -173,9 +173,11 @@ class LedgerFilters:
             _turns.reset(token)
         value = getattr(context.result, "value", None)
         messages = value if isinstance(value, list) else [value]
-        if turns.open_call is not None and messages and messages[0] is not None:
-            turns.end(messages[0], finish_reason=str(
-                getattr(messages[0], "finish_reason", None) or "stop"))
+        last = messages[0] if messages else None
+        # the model's answer ends its call (a terminated loop returns tool results instead)
+        role = getattr(last, "role", None)
+        if getattr(role, "value", role) == "assistant":
+            turns.end(last, finish_reason=str(getattr(last, "finish_reason", None) or "stop"))
 
     async def _direct_tool(self, run: Run, context: Any, next: Next) -> None:
         """A native function invoked by the caller (not by the model): a tool call."""

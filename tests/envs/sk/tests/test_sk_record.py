@@ -7,7 +7,7 @@ from decimal import Decimal
 import ledger
 from ledger.integrations.semantic_kernel import LedgerFilters
 
-from .skkit import BODIES, MODEL, auto, check, events, kernel, types
+from .skkit import BODIES, MODEL, Scripted, auto, check, events, kernel, types
 
 PROMPT = "{{$input}}"
 
@@ -56,3 +56,26 @@ async def test_auto_function_calling_is_recorded_exactly(writer, ledger_conn, le
     code, verdicts = check(ledger_settings, run.run_id)
     assert code == 0, verdicts
     assert verdicts == {"policy.in_force": "unknown"}  # no pack published: nothing to judge
+
+
+class Answers(Scripted):
+    plan = staticmethod(lambda user: [])  # answers at once, no tool calls
+
+
+async def test_a_prompt_without_tools_is_one_model_call(writer, ledger_conn):
+    k = kernel(Answers)
+    LedgerFilters(prompt_version="v3").install(k)
+    async with ledger.run(agent="sk-chat", user="frank") as run:
+        await k.invoke_prompt("Summarise: {{$input}}", input="tool results none")
+    assert run.flush()
+    evs = events(ledger_conn, run.run_id)
+    assert types(evs) == ["run.started", "prompt.resolved", "llm.call.started", "llm.call.ended",
+                          "run.ended"]
+    prompt = evs[1].data
+    assert (prompt.version, prompt.variables) == ("v3", {"input": "tool results none"})
+    ended = evs[3].data
+    usage = (ended.usage.input_tokens, ended.usage.output_tokens)
+    assert (ended.output, usage) == ("done: ", (120, 30))
+    assert (ended.finish_reason, tuple(ended.proposed_tool_calls)) == ("stop", ())
+    assert ended.cost is not None and ended.call_id == evs[2].data.call_id
+    assert evs[-1].data.totals.llm_calls == 1
