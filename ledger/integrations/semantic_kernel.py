@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised in an environment wit
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.tools import ToolCall
+from ledger.hooks.tools import LEDGER_TOOL, ToolCall
 from ledger.integrations.refusals import refusal_text
 from ledger.integrations.semantic_kernel_calls import (
     SCHEMA,
@@ -84,6 +84,12 @@ def stop_of(exc: BaseException | None) -> RunStopped | None:
             return exc
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def _is_ledger_tool(function: Any) -> bool:
+    """A kernel function made from a `@ledger.tool` function: its wrapper records and decides
+    its own calls (as with the other integrations), so the filters must not record it again."""
+    return getattr(getattr(function, "method", None), LEDGER_TOOL, None) is not None
 
 
 def _model_of(context: Any) -> str | None:
@@ -153,6 +159,8 @@ class LedgerFilters:
                 stack.callback(_invocation.reset, token)
             if isinstance(context.function, KernelFunctionFromPrompt):
                 await self._prompt_function(run, context, next)
+            elif _is_ledger_tool(context.function):
+                await next(context)  # the wrapper records it (a refusal raises out)
             else:
                 await self._direct_tool(run, context, next)
             if outer and state.stop is not None:
@@ -229,6 +237,9 @@ class LedgerFilters:
                     self._next_turn(turns, context, index)
 
     async def _auto_call(self, run: Run, context: Any, next: Next) -> None:
+        if _is_ledger_tool(context.function):
+            await self._ledger_tool(context, next)
+            return
         fcc = context.function_call_content
         name = context.function.fully_qualified_name
         raw = (SCHEMA, {"request_index": context.request_sequence_index,
@@ -247,6 +258,21 @@ class LedgerFilters:
                                  result_of=lambda: context.function_result)
         finally:
             _claim.reset(token)
+
+    async def _ledger_tool(self, context: Any, next: Next) -> None:
+        """A `@ledger.tool` function called by the model: its wrapper records and decides the
+        call; its refusal (which SK would turn into a generic error text, swallowing a stop)
+        becomes the refusal's text, and a stop terminates the loop."""
+        claim = _Claim(context.function)
+        token = _claim.set(claim)
+        try:
+            await next(context)
+        finally:
+            _claim.reset(token)
+        if isinstance(claim.error, LiveControl):
+            context.function_result = _refused(context, claim.error)
+            if isinstance(claim.error, RunStopped):
+                self._halt(context, claim.error)
 
     @staticmethod
     def _halt(context: Any, stop: RunStopped) -> None:
