@@ -21,7 +21,8 @@ setup: $(VENV)/.synced
 
 # The Semantic Kernel environment (tests/envs/sk: its own lock, the repo as an editable path
 # dependency); tests/integrations/test_semantic_kernel_env.py runs its tests and fails, never
-# skips, when it is not built.
+# skips, when it is not built. Its lock includes the repo's own dependencies: after changing
+# pyproject.toml, re-lock it too (`.tools/bin/uv lock --project tests/envs/sk`).
 SK_ENV := tests/envs/sk
 $(SK_ENV)/.venv/.synced: $(UV) pyproject.toml $(SK_ENV)/pyproject.toml $(SK_ENV)/uv.lock
 	$(UV) sync --locked --project $(SK_ENV) --quiet

@@ -98,10 +98,12 @@ class Turns:
         tokens_in, tokens_out = message_usage(message)
         model = getattr(message, "ai_model_id", None) or self.model
         content = getattr(message, "content", None)
+        usage = (getattr(message, "metadata", None) or {}).get("usage")
         self.run.llm_ended(call_id, response_model=model, output=content or None,
                            input_tokens=tokens_in, output_tokens=tokens_out,
                            tool_calls=proposed(message), finish_reason=finish_reason,
-                           source=SOURCE)
+                           source=SOURCE, raw=(SCHEMA, {"ai_model_id": model,
+                                                        "usage": _plain(usage)}))
 
     def request_seen(self, index: int, message: Any) -> None:
         """The first tool call of request `index`: its model message ends the open call."""
