@@ -19,13 +19,22 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 setup: $(VENV)/.synced
 
+# The Semantic Kernel environment (tests/envs/sk: its own lock, the repo as an editable path
+# dependency); tests/integrations/test_semantic_kernel_env.py runs its tests and fails, never
+# skips, when it is not built. Its lock includes the repo's own dependencies: after changing
+# pyproject.toml, re-lock it too (`.tools/bin/uv lock --project tests/envs/sk`).
+SK_ENV := tests/envs/sk
+$(SK_ENV)/.venv/.synced: $(UV) pyproject.toml $(SK_ENV)/pyproject.toml $(SK_ENV)/uv.lock
+	$(UV) sync --locked --project $(SK_ENV) --quiet
+	touch $@
+
 demo: setup
 	$(VENV)/bin/ledger demo
 
 # `make test` is what CI runs (.ci/run): lint first (ruff, mypy strict, the layer rule), then
 # the whole suite (which includes tests/test_layers.py). `ruff format --check` is not part of it
 # yet: the tree is not formatter-clean.
-test: lint
+test: lint $(SK_ENV)/.venv/.synced
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
 
 lint: setup
