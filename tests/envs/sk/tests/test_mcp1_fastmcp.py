@@ -225,3 +225,72 @@ def test_concurrent_calls_through_one_session_in_separate_runs(mcp1_ledger: Any)
         assert f"closed T-{n}" in str(events[2].data.result)
         ids.add(events[1].data.tool_call_id)
     assert len(ids) == CONCURRENT
+
+
+PACK = """\
+policy: {id: mcp1-enforced, version: "1"}
+mode: enforce
+scope: {agents: [mcp1-enforced]}
+tools: {allow: [refund]}
+"""
+BODIES: list[str] = []
+SERVED: list[Any] = []
+
+
+@hooks.tool(name="wire", side_effect=True)
+def _wire(to: str) -> str:
+    """Wire money (not allowed by the pack): the server's own hooks refuse it."""
+    BODIES.append(f"wire {to}")
+    return f"wired {to}"
+
+
+def payments() -> FastMCP:
+    server = FastMCP("payments")
+
+    @server.tool(name="wire")
+    def wire(to: str) -> str:
+        """Wire money (never reached: the client refuses the call)."""
+        BODIES.append(f"served wire {to}")
+        return f"wired {to}"
+
+    @server.tool(name="wire_gated")
+    @ledger_mcp.surface_refusals
+    def wire_gated(to: str) -> str:
+        """The server's own `@ledger.tool` in the server's own run (1.x memory streams do not
+        carry the client's context over, as a separate server process would not)."""
+        with hooks.run(agent="mcp1-enforced") as served:
+            SERVED.append(served)
+            return _wire(to)
+
+    return server
+
+
+def test_a_real_denial_is_an_is_error_result_client_and_server_side(mcp1_ledger: Any) -> None:
+    from ledger.store.sequencer import try_sequence
+    from replay.policy import load_pack_text
+    from replay.policy.published import publish_policy
+
+    conn, flaky = mcp1_ledger
+    publish_policy(conn, flaky.settings, load_pack_text(PACK, "mcp1.yaml"))
+    try_sequence(conn, flaky.settings, wait=True)
+    BODIES.clear()
+
+    async def main() -> Any:
+        async with create_connected_server_and_client_session(payments()) as client:
+            async with hooks.run(agent="mcp1-enforced", user="eve") as run:
+                session = LedgerMCPSession(client, server="payments")
+                denied = await session.call_tool("wire", {"to": "acct-9"})
+            gated = await client.call_tool("wire_gated", {"to": "acct-9"})
+        return run, denied, gated
+
+    SERVED.clear()
+    run, denied, gated = asyncio.run(main())
+    (served,) = SERVED
+    assert BODIES == []  # neither the request nor the server's body ran
+    assert denied.isError and "denied by policy" in denied.content[0].text
+    assert "tools.allow" in denied.content[0].text
+    assert gated.isError and "denied by policy" in gated.content[0].text
+    assert hooks.flush(60)
+    for run_id in (run.run_id, served.run_id):
+        decided = [e.data for e in stored(conn, run_id) if e.type == "policy.decided"]
+        assert [(d.tool, d.decision) for d in decided] == [("wire", "deny")]
