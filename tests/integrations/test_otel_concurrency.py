@@ -13,6 +13,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 
+import ledger.hooks as hooks
 from ledger.integrations.otel import LedgerSpanProcessor
 from ledger.store.sequencer import try_sequence
 
@@ -90,6 +91,7 @@ from pathlib import Path
 from opentelemetry.sdk.trace import TracerProvider
 import ledger.hooks as hooks
 from ledger.config import Settings
+import ledger.hooks as hooks
 from ledger.integrations.otel import LedgerSpanProcessor
 from tests.integrations.test_otel_concurrency import agent_trace
 
@@ -138,3 +140,39 @@ def test_database_away_spans_are_kept_and_delivered(writer, flaky, ledger_conn):
     flaky.come_back()
     assert writer.flush(60)
     assert_attributed(ledger_conn, traces)
+
+
+def test_concurrent_ledger_runs_share_one_processor(writer, ledger_conn):
+    """Inside `ledger.run(...)` each thread's spans join that thread's run, never another's."""
+    processor = LedgerSpanProcessor(user="default-user")
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("test")
+    barrier = threading.Barrier(THREADS)
+    runs: dict[Any, int] = {}
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            with hooks.run(agent=f"agent-{n}", user=f"user-{n}") as run:
+                agent_trace(tracer, n, barrier)
+            runs[run.run_id] = n
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors and len(runs) == THREADS
+    assert writer.flush()
+    for run_id, n in runs.items():
+        events = stored(ledger_conn, run_id)
+        assert [e.type for e in events] == [
+            "run.started", "custom", "llm.call.started", "llm.call.ended", "tool.call.started",
+            "tool.call.ended", "custom", "run.ended"]  # the agent span is a custom pair
+        assert {e.principal.initiating_user for e in events} == {f"user-{n}"}
+        assert events[3].data.usage.input_tokens == 10 + n
+        assert events[4].data.tool_call_id == f"call-{n}" and events[4].data.args == {"order": n}
+        assert events[-1].data.totals.tool_calls == 1
