@@ -156,8 +156,10 @@ class LedgerSpanProcessor(SpanProcessor):
         if who.user is None or who.user in trace.users_seen:
             return
         trace.users_seen.add(who.user)
-        trace.run.custom("otel.user.conflict", span=span.name, span_user=who.user,
-                         attribute=who.source, run_user=trace.run.user)
+        source, corr = self._meta(span)
+        trace.run.record("custom", {"name": "otel.user.conflict", "attributes": {
+            "span": span.name, "span_user": who.user, "attribute": who.source,
+            "run_user": trace.run.user}}, source=source, correlation=corr)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Record the *started* half (LLM request or tool intent) as soon as the span opens."""
@@ -203,6 +205,7 @@ class LedgerSpanProcessor(SpanProcessor):
 
     def _on_end(self, span: ReadableSpan) -> None:
         trace = self._trace_for(span)
+        self._note_user(trace, span)  # a user set on the span after it started
         attrs = span.attributes or {}
         source, corr = self._meta(span)
         ctx = span.get_span_context()

@@ -94,6 +94,19 @@ def test_a_later_span_naming_another_user_is_recorded(writer, ledger_conn):
     assert conflict.data.attributes["run_user"] == "alice"
 
 
+def test_a_user_set_after_the_root_span_started_is_recorded(writer, ledger_conn):
+    processor = LedgerSpanProcessor(user="alice")
+    tracer = _tracer(processor)
+    with tracer.start_as_current_span("invoke_agent support", attributes=AGENT) as root:
+        root.set_attribute("enduser.id", "bob")
+    processor.force_flush()
+    events = stored(ledger_conn, _run_of(ledger_conn, root.get_span_context().trace_id))
+    assert [e.type for e in events] == ["run.started", "custom", "run.ended"]
+    assert events[1].data.name == "otel.user.conflict"
+    assert events[1].data.attributes["span_user"] == "bob"
+    assert events[1].data.attributes["attribute"] == "span:enduser.id"
+
+
 def test_guardrail_without_verdict_is_unknown_never_pass(writer, ledger_conn, ledger_settings):
     processor = LedgerSpanProcessor(user="alice")
     tracer = _tracer(processor)
