@@ -36,13 +36,13 @@ from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import ack_timeout
+from ledger.integrations import missing_extra
 from ledger.integrations.refusals import refusal_text
 
 try:
     from mcp.types import CallToolResult, TextContent
 except ImportError as _missing:
-    raise ImportError("ledger.integrations.mcp needs mcp: pip install 'agent-ledger[mcp]'"
-                      ) from _missing
+    raise missing_extra(__name__, "mcp", _missing) from None
 
 
 def _tool_error() -> type[Exception]:

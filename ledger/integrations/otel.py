@@ -23,14 +23,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import StatusCode
-
 from ledger.hooks.context import current_run
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import get_writer
 from ledger.hooks.tools import ToolCall
+from ledger.integrations import missing_extra
+
+try:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+    from opentelemetry.trace import StatusCode
+except ImportError as _missing:
+    raise missing_extra(__name__, "otel", _missing) from None
 from ledger.integrations.otel_attrs import (
     attr,
     exception_text,
