@@ -6,8 +6,11 @@ agent's identity is known: `session = LedgerMCPSession(session, server="crm")`. 
 durably acknowledged before sending the request: an MCP tool can have side effects, so by default
 the call fails closed with `LedgerUnavailable` when the intent cannot be recorded. The outcome is
 `tool.call.ended` with the `CallToolResult` (`isError` becomes status "error"), and the raw
-request and result are kept with the schema tag `mcp@<version>/call_tool`. Works with
-`mcp.ClientSession` and with `mcp.Client` (anything with an async `call_tool`).
+request and result are kept with the schema tag `mcp@<version>/call_tool`. Works with mcp 1.x
+(`ClientSession`, FastMCP, `isError`) and 2.x (`Client`, MCPServer, `is_error`), told apart by
+what the installed package has, never by its version string. A call made outside any
+`ledger.run(...)` gets a one-call implicit run with the same guarantees (intent durable before
+the request, fail closed), so nothing is called unrecorded.
 
 Live control (DESIGN §14), client side: when the hooks refuse the call at its acknowledgement,
 the request is never sent; a `RunStopped` is raised (the agent's run halts) and a
@@ -23,21 +26,39 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import inspect
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any, TypeVar
 
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent
-
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import ack_timeout
+from ledger.integrations import missing_extra
 from ledger.integrations.refusals import refusal_text
 
-__all__ = ["LedgerMCPSession", "surface_refusals"]
+try:
+    from mcp.types import CallToolResult, TextContent
+except ImportError as _missing:
+    raise missing_extra(__name__, "mcp", _missing) from None
+
+
+def _tool_error() -> type[Exception]:
+    """The server SDK's ToolError: MCPServer's (2.x) where it exists, else FastMCP's (1.x)."""
+    for module in ("mcp.server.mcpserver.exceptions", "mcp.server.fastmcp.exceptions"):
+        try:
+            found: type[Exception] = importlib.import_module(module).ToolError
+        except (ImportError, AttributeError):
+            continue
+        return found
+    raise ImportError("ledger.integrations.mcp: this mcp has neither MCPServer nor FastMCP")
+
+
+ToolError = _tool_error()
+
+__all__ = ["LedgerMCPSession", "is_error", "surface_refusals"]
 
 SCHEMA = f"mcp@{version('mcp')}/call_tool"
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -70,21 +91,33 @@ def surface_refusals(fn: _F) -> _F:
 
 
 def _refused(exc: LiveControl) -> CallToolResult:
-    """A denial or hold as the tool's error result: the request was never sent."""
-    return CallToolResult(content=[TextContent(type="text", text=refusal_text(exc))],
-                          is_error=True)
+    """A denial or hold as the tool's error result: the request was never sent.
+
+    Built from the wire name `isError`, which both 1.x (field `isError`) and 2.x (field
+    `is_error`, alias `isError`) accept."""
+    return CallToolResult.model_validate(
+        {"content": [TextContent(type="text", text=refusal_text(exc))], "isError": True})
+
+
+def is_error(result: Any) -> bool:
+    """`isError` (mcp 1.x) or `is_error` (2.x), whichever the result has."""
+    return bool(getattr(result, "is_error", None) or getattr(result, "isError", None))
 
 
 class LedgerMCPSession:
     """A transparent proxy of an MCP client session whose `call_tool` is recorded."""
 
     def __init__(self, session: Any, *, server: str = "mcp", side_effect: bool = True,
-                 fail_open: bool = False, run: Run | None = None) -> None:
+                 fail_open: bool = False, run: Run | None = None, agent: str | None = None,
+                 user: str | None = None) -> None:
+        """`agent` / `user` name the implicit run of a call made outside any `ledger.run`."""
         self._session = session
         self._server = server
         self._side_effect = side_effect
         self._fail_open = fail_open
         self._run = run
+        self._agent = agent or f"mcp-client:{server}"
+        self._user = user
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
@@ -93,8 +126,16 @@ class LedgerMCPSession:
                         **kwargs: Any) -> Any:
         """Record intent, wait for the ack (fail closed), call the tool, record the outcome."""
         run = self._run or current_run()
-        if run is None:
-            return await self._session.call_tool(name, arguments, *args, **kwargs)
+        if run is not None:
+            return await self._call(run, name, arguments, args, kwargs)
+        implicit = Run(agent=self._agent, user=self._user,
+                       attributes={"implicit": True, "mcp_server": self._server},
+                       source={"framework": "mcp", "integration": "mcp"})
+        async with implicit:
+            return await self._call(implicit, name, arguments, args, kwargs)
+
+    async def _call(self, run: Run, name: str, arguments: dict[str, Any] | None,
+                    args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         source = {"framework": "mcp", "integration": "mcp", "schema": SCHEMA}
         try:  # an enforced pack decides here: a denial or hold is raised before any ack
             call = run.tool_started(
@@ -132,7 +173,7 @@ class LedgerMCPSession:
             run.tool_ended(call, status="error", error=exc, source=source)
             raise
         dumped = result.model_dump(mode="json") if hasattr(result, "model_dump") else result
-        failed = bool(getattr(result, "isError", False) or getattr(result, "is_error", False))
+        failed = is_error(result)
         run.tool_ended(call, status="error" if failed else "ok", result=dumped,
                        error="MCP tool returned isError" if failed else None, source=source,
                        raw=(SCHEMA, {"server": self._server, "result": dumped}))
