@@ -103,3 +103,19 @@ def check(settings: Any, run_id: Any, tmp: Any) -> dict[str, str]:
                                     "--json"])
     assert res.stdout, (res.exit_code, res.exception)
     return {v["rule_id"]: v["outcome"] for v in json.loads(res.stdout)["runs"][0]["verdicts"]}
+
+
+def cli(settings: Any, *args: str) -> str:
+    """A `ledger` sub-command from replay/cli, in process, against the test's ledger."""
+    from replay.cli.replay_cmd import app as replay_app
+
+    root = typer.Typer()
+
+    @root.callback()
+    def _root(ctx: typer.Context) -> None:
+        ctx.obj = {"dsn": settings.dsn, "home": settings.home}
+
+    root.add_typer(replay_app)
+    res = CliRunner().invoke(root, list(args))
+    assert res.exit_code == 0, (res.stdout, res.exception)
+    return res.stdout
