@@ -27,18 +27,17 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Iterable
 from typing import Any
 
 from agents import RunContextWrapper, RunHooks
-from agents.items import ModelResponse, ToolApprovalItem
+from agents.items import ModelResponse
 from agents.run_config import ToolErrorFormatterArgs
 from agents.tool import default_tool_error_function
 
-from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LiveControl, RunStopped
 from ledger.hooks.runs import Run
+from ledger.integrations.openai_agents_approvals import approve, record_interruptions, reject
 from ledger.integrations.openai_agents_calls import (
     HOOKS_SCHEMA,
     MAX_NOTED,
@@ -61,7 +60,6 @@ from ledger.integrations.openai_agents_runs import (
 )
 from ledger.integrations.openai_agents_tracing import LedgerTracingProcessor
 from ledger.integrations.refusals import refusal_text
-from ledger.note import Signer
 
 __all__ = ["AgentsRunStopped", "LedgerRunHooks", "LedgerTracingProcessor", "approve",
            "ledger_guardrail", "record_interruptions", "reject", "tool_error",
@@ -118,6 +116,9 @@ class LedgerRunHooks(RunHooks[Any]):
 
     def __init__(self, run: Run | None = None, *, fail_closed: bool = True,
                  agent: str | None = None, **run_kwargs: Any) -> None:
+        """`run`: record into this run; else the current `ledger.run(...)`; else an implicit
+        run per SDK run, begun with `agent` (default: the SDK agent's name) and `run_kwargs`
+        (`user`, `roles`, `tenant`, ... as for `ledger.run`)."""
         self._run = run
         self._fail_closed = fail_closed
         self._agent = agent
@@ -125,20 +126,20 @@ class LedgerRunHooks(RunHooks[Any]):
         self._sdk = SdkRuns()
 
     def _entry(self, context: Any, agent: Any) -> SdkRun:
-        """This SDK run's entry: the given run, the current ledger run, else an implicit one."""
+        """This SDK run's entry: the given run, the current ledger run, else its implicit run
+        (held for its trace, or resumed from the ledger, or new)."""
         entry = self._sdk.get(context)
-        if entry is not None:
+        if entry is not None and not (entry.owned and entry.run.ended):
             return entry
+        if entry is not None:  # its implicit run was suspended: this is the resume
+            self._sdk.pop(context)
         run = self._run or current_run()
         if run is not None:
             return self._sdk.add(context, SdkRun(run, owned=False))
         trace_id, group_id = trace_ids()
         implicit = open_implicit(trace_id, group_id, agent=self._agent or agent.name,
-                                 fail_closed=self._fail_closed, **self._run_kwargs)
-        entry = self._sdk.add(context, SdkRun(implicit, owned=True, trace_id=trace_id))
-        if entry.run is implicit:
-            hold_trace_run(trace_id, implicit)
-        return entry
+                                 **self._run_kwargs)
+        return self._sdk.add(context, SdkRun(implicit, owned=True, trace_id=trace_id))
 
     def _halt_if_stopped(self, context: Any, agent: Any) -> SdkRun:
         """Raise the stop a tool of this run met (see `tool_error`); else the run's entry."""
@@ -224,50 +225,3 @@ class LedgerRunHooks(RunHooks[Any]):
             self._sdk.pop(context)
             hold_trace_run(entry.trace_id, None)
             entry.run.end("succeeded")
-
-
-_approvals: dict[str, Approval] = {}
-
-
-def record_interruptions(result: Any, run: Run | None = None,
-                         reason: str | None = "tool requires approval") -> list[Approval]:
-    """Record approval.requested for each `ToolApprovalItem` in `result.interruptions`."""
-    target = run or current_run()
-    if target is None:
-        raise RuntimeError("record_interruptions needs an active ledger.run(...) or run=")
-    out = []
-    for item in getattr(result, "interruptions", ()) or ():
-        if not isinstance(item, ToolApprovalItem):
-            continue
-        call = {"name": item.name or item.tool_name, "args": parse_args(item.arguments),
-                "id": item.call_id}
-        approval = target.request_approval(call, reason=reason, source=SOURCE,
-                                           raw=(HOOKS_SCHEMA, {"call_id": item.call_id,
-                                                               "arguments": item.arguments}))
-        _approvals[str(item.call_id)] = approval
-        out.append(approval)
-    return out
-
-
-def approve(state: Any, item: ToolApprovalItem, *, approver: str, roles: Iterable[str] = (),
-            always: bool = False, reason: str | None = None,
-            signer: Signer | None = None) -> None:
-    """Record approval.decided (approved) as `approver`, then `state.approve(item)`.
-
-    With `signer` (the approver's key) the decision is signed (see `ledger.decide`)."""
-    approval = _approvals.pop(str(item.call_id), None)
-    if approval is not None:
-        decide(approval, approver=approver, roles=roles, decision="approved", reason=reason,
-               source=SOURCE, signer=signer)
-    state.approve(item, always_approve=always)
-
-
-def reject(state: Any, item: ToolApprovalItem, *, approver: str, roles: Iterable[str] = (),
-           message: str | None = None, always: bool = False,
-           signer: Signer | None = None) -> None:
-    """Record approval.decided (rejected) as `approver`, then `state.reject(item)`."""
-    approval = _approvals.pop(str(item.call_id), None)
-    if approval is not None:
-        decide(approval, approver=approver, roles=roles, decision="rejected", reason=message,
-               source=SOURCE, signer=signer)
-    state.reject(item, always_reject=always, rejection_message=message)

@@ -14,7 +14,6 @@ process) is the key of the ledger run across an interruption: `openai-agents:<tr
 
 from __future__ import annotations
 
-import importlib
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -24,8 +23,7 @@ from ledger.hooks.runs import Run
 from ledger.hooks.tools import ToolCall
 
 __all__ = ["UNKNOWN_MODEL", "SdkRun", "SdkRuns", "hold_trace_run", "model_name", "open_implicit",
-           "resume_key",
-           "trace_ids", "trace_run"]
+           "resume_key", "state_trace_id", "trace_ids", "trace_run"]
 
 UNKNOWN_MODEL = "unknown"
 
@@ -115,7 +113,8 @@ class SdkRuns:
             return len(self._runs)
 
 
-# Implicit runs the hooks hold open, by trace id, for LedgerTracingProcessor to join.
+# Implicit runs held open, by trace id: for LedgerTracingProcessor to join, for
+# `record_interruptions` to suspend and for `approve`/`reject` to resume before the hooks do.
 _trace_runs: dict[str, Run] = {}
 _trace_lock = threading.Lock()
 
@@ -131,20 +130,47 @@ def hold_trace_run(trace_id: str | None, run: Run | None) -> None:
             _trace_runs[trace_id] = run
 
 
-def trace_run(trace_id: str) -> Run | None:
+def trace_run(trace_id: str | None) -> Run | None:
+    """The implicit run held open for the trace (None once it ended or was suspended)."""
+    if trace_id is None:
+        return None
     with _trace_lock:
-        return _trace_runs.get(trace_id)
+        run = _trace_runs.get(trace_id)
+        if run is not None and run.ended:
+            del _trace_runs[trace_id]
+            return None
+        return run
 
 
 def open_implicit(trace_id: str | None, group_id: str | None, *, agent: str,
-                  fail_closed: bool, **run_kwargs: Any) -> Run:
-    """The implicit ledger run of an SDK run outside `ledger.run(...)`: the suspended run of
-    its trace when it resumes one, else a new run correlated to the trace (and its group)."""
-    try:
-        continuity = importlib.import_module("ledger.hooks.continuity")
-    except ImportError:  # run continuity not available: refuse rather than record nothing
-        raise RuntimeError("LedgerRunHooks outside ledger.run(...) needs run continuity; "
-                           "wrap the call in ledger.run(...) or pass run=") from None
-    run: Run = continuity.open_run(resume_key(trace_id) if trace_id else None, agent=agent,
-                                   conversation_id=group_id, **run_kwargs)
+                  **run_kwargs: Any) -> Run:
+    """The implicit ledger run of an SDK run outside `ledger.run(...)`, begun: the run held
+    for its trace, else the suspended run of its trace resumed (read from the ledger, so from
+    any process), else a new run correlated to the trace and its group. Fails closed: a
+    ledger that cannot be read raises `LedgerUnavailable` before anything runs."""
+    from ledger.hooks.continuity import open_run
+
+    held = trace_run(trace_id)
+    if held is not None:
+        return held
+    correlation = {k: v for k, v in (("trace_id", trace_id), ("thread_id", group_id)) if v}
+    if trace_id is None:  # tracing disabled: a run of its own, which no key can find again
+        run = Run(agent=agent, correlation=correlation, **run_kwargs)
+    else:
+        run = open_run(resume_key(trace_id), agent=agent, correlation=correlation,
+                       **run_kwargs)
+    run.begin()
+    hold_trace_run(trace_id, run)
     return run
+
+
+def state_trace_id(state: Any) -> str | None:
+    """The trace id a `RunState` (or a run result) carries: the SDK reuses it on resume."""
+    try:
+        if not hasattr(state, "to_json") and hasattr(state, "to_state"):
+            state = state.to_state()
+        trace = state.to_json().get("trace") or {}
+    except Exception:  # a state the SDK cannot serialize has no key to find its run by
+        return None
+    trace_id = trace.get("id")
+    return trace_id if isinstance(trace_id, str) and trace_id else None

@@ -119,3 +119,30 @@ def test_several_processes_share_the_ledger(writer, ledger_conn, ledger_settings
         for i, run_id in enumerate(run_ids):
             assert_run(ledger_conn, ledger_settings, run_id, f"{tag}user{i}", f"{tag}p{i}",
                        f"{i}.00")
+
+
+def test_concurrent_runs_outside_ledger_run_get_an_implicit_run_each(writer, ledger_conn,
+                                                                    ledger_settings):
+    """No `ledger.run`: each SDK run is its own implicit ledger run, none lost or mixed."""
+    agent = Agent(name="payer", tools=[pay], model=NamedPayModel(gate_size=N))
+    run_hooks = LedgerRunHooks(user="svc")
+
+    async def main() -> list[Any]:
+        return list(await asyncio.gather(*(
+            Runner.run(agent, f"pay p{i} {i}.00", hooks=run_hooks) for i in range(N))))
+
+    results = asyncio.run(main())
+    assert [r.final_output for r in results] == ["done"] * N
+    assert writer.flush()
+    rows = ledger_conn.execute(
+        "SELECT run_id FROM ledger_events WHERE type = 'run.started'").fetchall()
+    assert len(rows) == N
+    seen = set()
+    for (run_id,) in rows:
+        events = stored(ledger_conn, run_id)
+        tool = next(e for e in events if e.type == "tool.call.started")
+        who = tool.data.tool_call_id.removeprefix("call_")
+        seen.add(who)
+        assert_run(ledger_conn, ledger_settings, run_id, "svc", who, f"{who[1:]}.00")
+        assert events[0].correlation.trace_id is not None
+    assert seen == {f"p{i}" for i in range(N)}

@@ -1,4 +1,4 @@
-"""OpenAI Agents SDK outside `ledger.run(...)`: never record less in silence."""
+"""OpenAI Agents SDK outside `ledger.run(...)`: fail closed, never record less in silence."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from agents import Agent, Runner, function_tool
 
-from ledger.integrations.openai_agents import LedgerRunHooks
+import ledger.hooks as hooks
+from ledger.integrations.openai_agents import LedgerRunHooks, record_interruptions
 
 from .agents_scripted import NamedPayModel
 
@@ -21,21 +22,40 @@ def pay(to: str, amount: str) -> str:
     return "ok"
 
 
-def test_outside_a_run_refuses_before_the_model_is_called(writer, ledger_conn):
-    model = NamedPayModel()
-    calls: list[object] = []
-    original = model.get_response
+class CountingModel(NamedPayModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
 
-    async def counted(*args: object, **kwargs: object) -> object:
-        calls.append(args)
-        return await original(*args, **kwargs)
+    async def get_response(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        return await super().get_response(*args, **kwargs)
 
-    model.get_response = counted  # type: ignore[method-assign]
+
+def test_ledger_down_refuses_the_implicit_run_before_the_model_is_called(writer, flaky):
+    """The implicit run must first ask the ledger whether it resumes a suspended run: with
+    the ledger unreachable the SDK run stops there (`LedgerUnavailable`), nothing runs."""
+    paid.clear()
+    model = CountingModel()
     agent = Agent(name="payer", tools=[pay], model=model)
+    flaky.go_down()
     with pytest.raises(Exception) as info:
         asyncio.run(Runner.run(agent, "pay bob 5.00", hooks=LedgerRunHooks()))
-    error = info.value if isinstance(info.value, RuntimeError) else info.value.__cause__
-    assert isinstance(error, RuntimeError) and "ledger.run(...)" in str(error)
-    assert calls == [] and paid == []
-    assert writer.flush()
-    assert ledger_conn.execute("SELECT count(*) FROM ledger_events").fetchone()[0] == 0
+    error = info.value
+    assert isinstance(error, hooks.LedgerUnavailable) or isinstance(
+        error.__cause__, hooks.LedgerUnavailable), repr(error)
+    assert model.calls == 0 and paid == []
+    flaky.come_back()
+
+
+def test_record_interruptions_without_any_run_raises(writer):
+    """A result from a run the ledger did not see (no hooks, no ledger.run) is refused."""
+
+    class Result:
+        interruptions = ()
+
+        def to_state(self) -> object:
+            raise ValueError("no state")
+
+    with pytest.raises(RuntimeError, match="found no ledger run"):
+        record_interruptions(Result())
