@@ -53,7 +53,7 @@ from ledger.integrations.openai_agents_calls import (
 from ledger.integrations.openai_agents_runs import (
     SdkRun,
     SdkRuns,
-    hold_trace_run,
+    finish_implicit,
     model_name,
     open_implicit,
     trace_ids,
@@ -223,5 +223,4 @@ class LedgerRunHooks(RunHooks[Any]):
         entry.run.message_output(output, origin=f"agent:{agent.name}")
         if entry.owned:
             self._sdk.pop(context)
-            hold_trace_run(entry.trace_id, None)
-            entry.run.end("succeeded")
+            finish_implicit(entry.trace_id, entry.run)

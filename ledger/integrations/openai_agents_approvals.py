@@ -70,13 +70,23 @@ def record_interruptions(result: Any, run: Run | None = None,
     return out
 
 
+def _readopt(run: Run, approval: Approval) -> None:
+    """Hold `approval` as pending for `run`, the resumed run, replacing the entry its request
+    left for the suspended run object (which `adopt` would keep: the decision would then go to
+    a single-event run instead of this one)."""
+    from ledger.hooks import approvals
+
+    with approvals._lock:
+        approvals._pending.pop(approval.approval_id, None)
+    approvals.adopt(run, [approval])
+
+
 def _pending(state: Any, item: ToolApprovalItem, agent: str | None) -> Approval:
     """The approval request for `item`, bound to the run that will carry the decision.
 
     Made in this process and its run still live: as made. Otherwise the run is the current
     `ledger.run(...)` or the state's implicit run (resumed from the ledger), and the request
     is read back from the ledger by the call's `call_id`."""
-    from ledger.hooks.approvals import adopt
     from ledger.hooks.continuity import pending_approvals
 
     call_id = str(item.call_id)
@@ -87,14 +97,14 @@ def _pending(state: Any, item: ToolApprovalItem, agent: str | None) -> Approval:
         name = agent or getattr(getattr(item, "agent", None), "name", None) or "openai-agents"
         run = open_implicit(trace_id, None, agent=str(name))
     if made is not None and made.run_id == run.run_id and not run.ended:
-        adopt(run, [made])
+        _readopt(run, made)
         return made
     for pending in pending_approvals(run.run_id):
         if pending.tool_call_id == call_id:
             approval = Approval(pending.approval_id, pending.tool_call_id, pending.tool,
                                 pending.args_hash, parse_args(item.arguments), run.run_id,
                                 pending.requested_event_id)
-            adopt(run, [approval])
+            _readopt(run, approval)
             return approval
     raise LookupError(f"no pending approval request for tool call {call_id!r} in run "
                       f"{run.run_id}: record_interruptions(result) records them")

@@ -22,8 +22,21 @@ from typing import Any
 from ledger.hooks.runs import Run
 from ledger.hooks.tools import ToolCall
 
-__all__ = ["UNKNOWN_MODEL", "SdkRun", "SdkRuns", "hold_trace_run", "model_name", "open_implicit",
-           "resume_key", "state_trace_id", "trace_ids", "trace_run"]
+__all__ = [
+    "UNKNOWN_MODEL",
+    "SdkRun",
+    "SdkRuns",
+    "finish_implicit",
+    "hold_trace_run",
+    "model_name",
+    "open_implicit",
+    "resume_key",
+    "state_trace_id",
+    "trace_done",
+    "trace_ids",
+    "trace_run",
+    "watch_trace",
+]
 
 UNKNOWN_MODEL = "unknown"
 
@@ -126,6 +139,7 @@ def hold_trace_run(trace_id: str | None, run: Run | None) -> None:
     with _trace_lock:
         if run is None:
             _trace_runs.pop(trace_id, None)
+            _watched.discard(trace_id)
         else:
             _trace_runs[trace_id] = run
 
@@ -174,3 +188,40 @@ def state_trace_id(state: Any) -> str | None:
         return None
     trace_id = trace.get("id")
     return trace_id if isinstance(trace_id, str) and trace_id else None
+
+
+# Traces a LedgerTracingProcessor sees while the hooks hold their implicit run: the run ends
+# after the trace's last span (the `task` span, which ends also on a resumed run), so the
+# processor's agent span (ending after the hooks' last hook) joins it instead of a run of its own.
+_watched: set[str] = set()
+_finished: set[str] = set()
+
+
+def watch_trace(trace_id: str) -> None:
+    """Called by the processor at each span start of a trace whose implicit run is held."""
+    with _trace_lock:
+        if trace_id in _trace_runs and len(_watched) < 4096:
+            _watched.add(trace_id)
+
+
+def finish_implicit(trace_id: str | None, run: Run) -> None:
+    """The hooks' last hook of an implicit run: end it now, or after the trace's last span
+    when a processor is recording the trace."""
+    with _trace_lock:
+        deferred = trace_id is not None and trace_id in _watched
+        if deferred:
+            _finished.add(str(trace_id))
+    if not deferred:
+        hold_trace_run(trace_id, None)
+        run.end("succeeded")
+
+
+def trace_done(trace_id: str) -> None:
+    """The processor saw the trace's last span: end the implicit run the hooks finished."""
+    with _trace_lock:
+        _watched.discard(trace_id)
+        finished = trace_id in _finished
+        _finished.discard(trace_id)
+        run = _trace_runs.pop(trace_id, None) if finished else None
+    if run is not None and not run.ended:
+        run.end("succeeded")

@@ -19,7 +19,7 @@ from ledger.hooks.context import current_run
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import get_writer
 from ledger.integrations.openai_agents_calls import MAX_NOTED, SOURCE, parse_args
-from ledger.integrations.openai_agents_runs import trace_run
+from ledger.integrations.openai_agents_runs import trace_done, trace_run, watch_trace
 
 __all__ = ["SCHEMA", "LedgerTracingProcessor"]
 
@@ -72,7 +72,9 @@ class LedgerTracingProcessor(TracingProcessor):
             own.end("succeeded")
 
     def on_span_start(self, span: Span[Any]) -> None:
-        """Nothing: the hooks record intents; spans are recorded complete at their end."""
+        """Nothing is recorded (spans are recorded complete at their end); a trace whose
+        implicit run the hooks hold is noted, so that run ends after the trace's last span."""
+        watch_trace(span.trace_id)
 
     def on_span_end(self, span: Span[Any]) -> None:
         """Map the finished span to an event, keeping `span.export()` in raw."""
@@ -80,6 +82,9 @@ class LedgerTracingProcessor(TracingProcessor):
             self._on_span_end(span)
         except Exception:  # never break the agent run
             return
+        finally:
+            if span.span_data.type == "task":  # the trace's last span, also when resumed
+                trace_done(span.trace_id)
 
     def _on_span_end(self, span: Span[Any]) -> None:
         data = span.span_data

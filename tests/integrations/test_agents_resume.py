@@ -16,6 +16,7 @@ import sys
 import textwrap
 import uuid
 from pathlib import Path
+from typing import Any
 
 from ledger.events import args_hash
 
@@ -104,5 +105,63 @@ def test_interrupt_in_one_process_resume_in_another(writer, ledger_conn, ledger_
     assert (ended.totals.llm_calls, ended.totals.tool_calls) == (2, 1)
     assert (ended.totals.input_tokens, ended.totals.output_tokens) == (2 * IN, 2 * OUT)
     assert str(ended.totals.cost_usd) == "0.000042"
+    verdicts = check(ledger_settings, run_id, ledger_settings.home)
+    assert verdicts["capture.open_calls"] == verdicts["capture.run_ended"] == "pass", verdicts
+
+
+def test_same_process_with_the_tracing_processor(writer, ledger_conn, ledger_settings):
+    """The documented set-up (hooks + processor), outside ledger.run: the processor's agent
+    spans join the implicit run, which is suspended, resumed and ended once, from a stored
+    state with a new hooks object."""
+    import asyncio
+
+    from agents import Agent, Runner, function_tool, set_trace_processors
+    from agents.run_state import RunState
+
+    from ledger.integrations.openai_agents import (
+        LedgerRunHooks,
+        LedgerTracingProcessor,
+        approve,
+        record_interruptions,
+    )
+
+    from .agents_scripted import NamedPayModel
+
+    @function_tool(needs_approval=True)
+    def pay(to: str, amount: str) -> str:
+        """Pay someone."""
+        return f"paid {amount} to {to}"
+
+    agent = Agent(name="payer", tools=[pay], model=NamedPayModel())
+
+    async def ask() -> tuple[Any, str]:
+        first = await Runner.run(agent, "pay bob 900", hooks=LedgerRunHooks(user="alice"))
+        (approval,) = record_interruptions(first)
+        return approval.run_id, first.to_state().to_string()
+
+    async def decide(stored_state: str) -> str:
+        state = await RunState.from_string(agent, stored_state)
+        approve(state, state.get_interruptions()[0], approver="carol", roles=["finance"])
+        final = await Runner.run(agent, state, hooks=LedgerRunHooks(user="alice"))
+        return str(final.final_output)
+
+    set_trace_processors([LedgerTracingProcessor()])
+    try:
+        run_id, stored_state = asyncio.run(ask())
+        assert asyncio.run(decide(stored_state)) == "done"
+    finally:
+        set_trace_processors([])
+    assert writer.flush()
+    events = stored(ledger_conn, run_id)
+    names = [e.data.name if e.type == "custom" else e.type for e in events]
+    assert names == ["run.started", "llm.call.started", "llm.call.ended",
+                     "openai_agents.agent", "approval.requested", "run.suspended",
+                     "run.resumed", "approval.decided", "tool.call.started", "tool.call.ended",
+                     "llm.call.started", "llm.call.ended", "message.output",
+                     "openai_agents.agent", "run.ended"], names
+    assert ledger_conn.execute(
+        "SELECT count(*) FROM ledger_events WHERE type = 'run.started'").fetchone()[0] == 1
+    assert events[-1].data.status == "succeeded"
+    assert events[-1].data.event_count == len(events)
     verdicts = check(ledger_settings, run_id, ledger_settings.home)
     assert verdicts["capture.open_calls"] == verdicts["capture.run_ended"] == "pass", verdicts
