@@ -6,12 +6,15 @@
   to be durable, raising `LedgerUnavailable` to stop the run rather than act unrecorded. A
   `@ledger.tool` function tool records and decides its own call (the hooks leave it alone);
   `ledger_guardrail` decides any other function tool where a denial can be the tool's output.
+  One hooks object serves any number of concurrent runs (state per SDK run, never per agent:
+  openai_agents_runs.py); outside `ledger.run(...)` each SDK run gets an implicit ledger run
+  keyed by its trace id, which survives an interruption and a resume in another process.
 * `LedgerTracingProcessor` (`add_trace_processor(...)`, keeping OpenAI's exporter) records what
-  the hooks do not see: agent, handoff and guardrail spans, with `span.export()` kept in `raw`
-  under `openai-agents@<version>/span_data`. Traces outside a ledger run get a run each.
-* Human-in-the-loop: `record_interruptions(result)` turns `result.interruptions` into
-  `approval.requested`, and `approve`/`reject` wrap `RunState.approve/reject` so the decision is
-  recorded with the approver's identity, bound to the call's `call_id` and args hash.
+  the hooks do not see: agent and guardrail spans (openai_agents_tracing.py).
+* Human-in-the-loop (openai_agents_approvals.py): `record_interruptions(result)` turns
+  `result.interruptions` into `approval.requested` (suspending an implicit run), and
+  `approve`/`reject` wrap `RunState.approve/reject` so the decision is recorded with the
+  approver's identity, bound to the call's `call_id` and args hash, in the same ledger run.
 * Live control (DESIGN §14): the SDK turns a tool's exception into text for the model (its
   default `failure_error_function`), which would swallow a stop, and wraps any other exception
   from a tool or a tool hook in `UserError`. `tool_error` (a `failure_error_function`) and

@@ -48,6 +48,13 @@ async def _serve(agent: Agent[Any], run_hooks: LedgerRunHooks, n: int, tag: str)
     return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
+async def _serve_implicit(agent: Agent[Any], run_hooks: LedgerRunHooks, n: int,
+                          tag: str) -> None:
+    results = await asyncio.gather(*(
+        Runner.run(agent, f"pay {tag}p{i} {i}.00", hooks=run_hooks) for i in range(n)))
+    assert [r.final_output for r in results] == ["done"] * n
+
+
 def assert_run(conn: Any, settings: Any, run_id: Any, user: str, who: str, amount: str) -> None:
     """Exactly this request's events, attributed to its user, with its own call ids."""
     events = stored(conn, run_id)
@@ -93,13 +100,16 @@ CHILD = textwrap.dedent("""
     import ledger.hooks as hooks
     from ledger.integrations.openai_agents import LedgerRunHooks
     from tests.integrations.agents_scripted import NamedPayModel
-    from tests.integrations.test_agents_concurrency import _serve, pay
+    from tests.integrations.test_agents_concurrency import _serve, _serve_implicit, pay
 
     tag, n = sys.argv[1], int(sys.argv[2])
     hooks.configure(sequence=True, sequence_interval=0.0)
     agent = Agent(name="payer", tools=[pay], model=NamedPayModel(gate_size=n))
-    for run_id in asyncio.run(_serve(agent, LedgerRunHooks(), n, tag)):
-        print(run_id, flush=True)
+    if tag.startswith("implicit"):  # no ledger.run: an implicit run per SDK run
+        asyncio.run(_serve_implicit(agent, LedgerRunHooks(user="svc"), n, tag))
+    else:
+        for run_id in asyncio.run(_serve(agent, LedgerRunHooks(), n, tag)):
+            print(run_id, flush=True)
     assert hooks.flush(60)
     hooks.shutdown()
 """)
@@ -110,10 +120,13 @@ def test_several_processes_share_the_ledger(writer, ledger_conn, ledger_settings
            "LEDGER_DSN": ledger_settings.dsn}
     procs = {tag: subprocess.Popen([sys.executable, "-c", CHILD, tag, "10"], cwd=REPO, env=env,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for tag in ("a", "b", "c")}
+             for tag in ("a", "b", "implicitc")}
     for tag, proc in procs.items():
         out, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err[-2000:]
+        if tag.startswith("implicit"):
+            _assert_implicit(ledger_conn, ledger_settings, tag, 10)
+            continue
         run_ids = [uuid.UUID(line) for line in out.split()]
         assert len(run_ids) == 10
         for i, run_id in enumerate(run_ids):
@@ -134,15 +147,22 @@ def test_concurrent_runs_outside_ledger_run_get_an_implicit_run_each(writer, led
     results = asyncio.run(main())
     assert [r.final_output for r in results] == ["done"] * N
     assert writer.flush()
-    rows = ledger_conn.execute(
+    _assert_implicit(ledger_conn, ledger_settings, "", N)
+
+
+def _assert_implicit(conn: Any, settings: Any, tag: str, n: int) -> None:
+    """Each of the n SDK runs of `tag` is one implicit run holding exactly its own calls."""
+    rows = conn.execute(
         "SELECT run_id FROM ledger_events WHERE type = 'run.started'").fetchall()
-    assert len(rows) == N
     seen = set()
     for (run_id,) in rows:
-        events = stored(ledger_conn, run_id)
-        tool = next(e for e in events if e.type == "tool.call.started")
+        events = stored(conn, run_id)
+        tool = next((e for e in events if e.type == "tool.call.started"), None)
+        if tool is None or not tool.data.tool_call_id.startswith(f"call_{tag}p"):
+            continue
         who = tool.data.tool_call_id.removeprefix("call_")
         seen.add(who)
-        assert_run(ledger_conn, ledger_settings, run_id, "svc", who, f"{who[1:]}.00")
+        assert events[0].data.implicit is None  # a framework run, not a one-call implicit run
         assert events[0].correlation.trace_id is not None
-    assert seen == {f"p{i}" for i in range(N)}
+        assert_run(conn, settings, run_id, "svc", who, f"{who.removeprefix(tag)[1:]}.00")
+    assert seen == {f"{tag}p{i}" for i in range(n)}
