@@ -65,9 +65,12 @@ class LedgerTracingProcessor(TracingProcessor):
 
     def on_trace_end(self, trace: Trace) -> None:
         """End the run this processor started for the trace."""
+        self._end_own(trace.trace_id)
+
+    def _end_own(self, trace_id: str) -> None:
         with self._lock:
-            self._traces.pop(trace.trace_id, None)
-            own = self._runs.pop(trace.trace_id, None)
+            self._traces.pop(trace_id, None)
+            own = self._runs.pop(trace_id, None)
         if own is not None:
             own.end("succeeded")
 
@@ -84,7 +87,8 @@ class LedgerTracingProcessor(TracingProcessor):
             return
         finally:
             if span.span_data.type == "task":  # the trace's last span, also when resumed
-                trace_done(span.trace_id)
+                trace_done(span.trace_id)  # (the SDK calls no on_trace_end on a resume)
+                self._end_own(span.trace_id)
 
     def _on_span_end(self, span: Span[Any]) -> None:
         data = span.span_data
