@@ -165,3 +165,51 @@ def test_same_process_with_the_tracing_processor(writer, ledger_conn, ledger_set
     assert events[-1].data.event_count == len(events)
     verdicts = check(ledger_settings, run_id, ledger_settings.home)
     assert verdicts["capture.open_calls"] == verdicts["capture.run_ended"] == "pass", verdicts
+
+
+def test_reject_outside_a_run_records_the_decision_and_no_tool_call(writer, ledger_conn,
+                                                                    ledger_settings):
+    """A rejection resumes the same run: decided `rejected`, the tool never runs, the model
+    reads the rejection and answers; one run, ended."""
+    import asyncio
+
+    from agents import Agent, Runner, function_tool
+
+    from ledger.integrations.openai_agents import LedgerRunHooks, record_interruptions, reject
+
+    from .agents_scripted import NamedPayModel
+
+    paid: list[str] = []
+
+    @function_tool(needs_approval=True)
+    def pay(to: str, amount: str) -> str:
+        """Pay someone."""
+        paid.append(to)
+        return "paid"
+
+    agent = Agent(name="payer", tools=[pay], model=NamedPayModel())
+
+    async def main() -> Any:
+        hooks = LedgerRunHooks(user="alice")
+        first = await Runner.run(agent, "pay bob 900", hooks=hooks)
+        (approval,) = record_interruptions(first)
+        state = first.to_state()
+        reject(state, first.interruptions[0], approver="carol", message="not today")
+        final = await Runner.run(agent, state, hooks=hooks)
+        assert final.final_output == "done"
+        return approval.run_id
+
+    run_id = asyncio.run(main())
+    assert paid == []
+    assert writer.flush()
+    events = stored(ledger_conn, run_id)
+    types = [e.type for e in events]
+    assert types == ["run.started", "llm.call.started", "llm.call.ended", "approval.requested",
+                     "run.suspended", "run.resumed", "approval.decided", "llm.call.started",
+                     "llm.call.ended", "message.output", "run.ended"], types
+    dec = events[6].data
+    assert dec.decision == "rejected" and dec.reason == "not today"
+    assert dec.tool_call_id == "call_bob" and dec.approver.id == "carol"
+    assert events[-1].data.totals.tool_calls == 0
+    verdicts = check(ledger_settings, run_id, ledger_settings.home)
+    assert verdicts["capture.open_calls"] == verdicts["capture.run_ended"] == "pass", verdicts
