@@ -18,11 +18,19 @@ from ledger.cli.common import (
 from ledger.errors import InputError
 
 if TYPE_CHECKING:
-    from replay.model import ApprovalRecord, RunState
+    from replay.model import ApprovalRecord, RunState, RunTotals
 
 __all__ = ["app"]
 
 app = typer.Typer(add_completion=False)
+
+
+def _cost(t: RunTotals) -> str:
+    """A call without a price is of unknown cost: never shown as $0 (or as a known total)."""
+    if not t.llm_calls_without_cost:
+        return f"${t.cost_usd}"
+    unknown = f"unknown ({t.llm_calls_without_cost} LLM call(s) without cost)"
+    return unknown if t.llm_calls_without_cost == t.llm_calls else f"${t.cost_usd} + {unknown}"
 
 
 def _render(state: RunState) -> str:
@@ -34,7 +42,7 @@ def _render(state: RunState) -> str:
         f"{state.versions.model or '-'}  policy {(state.versions.policy_hash or '-')[:12]}"
         f"  tools {(state.versions.tool_contract_digest or '-')[:12]}",
         f"totals: {t.llm_calls} LLM calls, {t.tool_calls} tool calls, {t.total_tokens} tokens"
-        f" ({t.llm_calls_without_usage} without usage), ${t.cost_usd}",
+        f" ({t.llm_calls_without_usage} without usage), {_cost(t)}",
         *_who(state),
     ]
     for c in state.tool_calls:
