@@ -87,3 +87,39 @@ def test_two_resumers_of_one_run_leave_one_chain(
     reasons = [r for (r,) in ledger_conn.execute("SELECT reason FROM ledger_rejects")]
     assert len(reasons) == 3 and all(f"run {run.run_id}" in r for r in reasons)
     assert verify_ledger(ledger_conn, ledger_settings).status == "ok"
+
+
+@ledger.tool(side_effect=True)
+async def ship_async(order: str) -> str:
+    return f"shipped {order}"
+
+
+def test_twelve_asyncio_tasks_resume_their_own_runs_with_async_with(
+    writer: Writer, ledger_conn: psycopg.Connection
+) -> None:
+    import asyncio
+
+    async def first(i: int) -> ledger.Run:
+        async with ledger.run(agent="async-bot", user=f"u{i}") as run:
+            run.suspend(resume_key=f"a:{i}")
+        return run
+
+    async def second(i: int) -> str:
+        async with ledger.resume(ledger.find_suspended(f"a:{i}")) as run:
+            assert ledger.current_run() is run
+            return await ship_async(f"A-{i}")
+
+    async def main() -> tuple[list[ledger.Run], list[str]]:
+        runs = await asyncio.gather(*(first(i) for i in range(12)))
+        assert writer.flush()
+        return runs, await asyncio.gather(*(second(i) for i in range(12)))
+
+    runs, results = asyncio.run(main())
+    assert results == [f"shipped A-{i}" for i in range(12)]
+    assert writer.flush()
+    for i, run in enumerate(runs):
+        events = stored(ledger_conn, run.run_id)
+        assert [e.type for e in events] == ["run.started", "run.suspended", "run.resumed",
+                                            "tool.call.started", "tool.call.ended", "run.ended"]
+        assert events[3].data.args == {"order": f"A-{i}"}
+        assert {e.principal.initiating_user for e in events} == {f"u{i}"}
