@@ -94,8 +94,12 @@ def test_outside_a_run_the_call_still_fails_closed(writer, flaky, ledger_conn):
     assert writer.flush()
     (run_id,) = _runs(ledger_conn)
     events = stored(ledger_conn, run_id)
-    # the run could not read the pack in force: it refused before any intent, and says so
-    assert [e.type for e in events] == ["run.started", "run.ended"]
+    # the run could not read the pack in force: it refused the call, and the attempt is kept
+    # (intent and an error outcome, delivered from the spool once the ledger is back)
+    assert [e.type for e in events] == ["run.started", "tool.call.started", "tool.call.ended",
+                                        "run.ended"]
+    assert events[2].data.status == "error"
+    assert events[2].data.error.type == "LedgerUnavailable"
     assert events[-1].data.status == "failed"
     assert events[-1].data.error.type == "LedgerUnavailable"
     assert "the tool was not run" in events[-1].data.error.message
