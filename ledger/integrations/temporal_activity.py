@@ -48,8 +48,8 @@ class LedgerActivityInbound(ActivityInboundInterceptor):
         info = activity.info()
         if info.activity_type.startswith("ledger.temporal.") or not info.workflow_id:
             return await super().execute_activity(input)
-        ref = RunOpen(info.workflow_namespace or "default", info.workflow_id, info.workflow_run_id or "",
-                      info.workflow_type or "", info.task_queue)
+        ref = RunOpen(info.workflow_namespace or "default", info.workflow_id,
+                      info.workflow_run_id or "", info.workflow_type or "", info.task_queue)
         try:
             run = await asyncio.to_thread(self.registry.join, ref)
         except LedgerUnavailable as exc:
