@@ -74,7 +74,8 @@ class LedgerActivityInbound(ActivityInboundInterceptor):
                                    ack_timeout())
             return call
         except RunStopped as exc:
-            await self.registry.cancel(ref, str(exc))
+            if run.stopped_by is not None:  # the run itself (not only this tool) is stopped
+                await self.registry.cancel(ref, str(exc))
             raise ApplicationError(refusal_text(exc), type=STOPPED_TYPE,
                                    non_retryable=True) from None
         except LiveControl as exc:  # denied or held by the pack in force: not run

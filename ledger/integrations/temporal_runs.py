@@ -30,6 +30,7 @@ __all__ = ["SOURCE", "RunRegistry", "StopWatcher", "ledger_run_id"]
 
 log = logging.getLogger("ledger.integrations.temporal")
 SOURCE = {"framework": "temporal", "integration": "ledger.integrations.temporal"}
+MAX_ENDED = 4096
 _NAMESPACE = uuid.UUID("8f0c2a4e-6b1d-5c3e-9a7f-2d4b6e8f0a1c")
 
 
@@ -61,6 +62,7 @@ class RunRegistry:
     run_kwargs: dict[str, Any] = field(default_factory=dict)
     client: Client | None = None
     _open: dict[uuid.UUID, _Entry] = field(default_factory=dict)
+    _ended: dict[uuid.UUID, None] = field(default_factory=dict)  # recently ended, FIFO
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- the workflow's local activities ---------------------------------------------------
@@ -104,7 +106,15 @@ class RunRegistry:
         run_id = ledger_run_id(end.run.namespace, end.run.workflow_id, end.run.run_id)
         with self._lock:
             entry = self._open.pop(run_id, None)
-        run = entry.run if entry is not None else self._resume(run_id)
+            if entry is None and run_id in self._ended:  # a retried or replayed end
+                return
+            self._ended[run_id] = None
+            while len(self._ended) > MAX_ENDED:
+                del self._ended[next(iter(self._ended))]
+        try:
+            run = entry.run if entry is not None else self._resume(run_id)
+        except LookupError:  # already ended (by another process's retry of this end)
+            return
         stop = run.stopped_by or run.writer.live.find(run)
         if stop is not None:
             run.stopped_by = stop

@@ -17,7 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, CancelledError, FailureError
 from temporalio.worker import ExecuteWorkflowInput, WorkflowInboundInterceptor
 
 __all__ = ["END_ACTIVITY", "OPEN_ACTIVITY", "LedgerWorkflowInbound", "RunEnd", "RunOpen"]
@@ -26,6 +27,8 @@ OPEN_ACTIVITY = "ledger.temporal.open_run"
 END_ACTIVITY = "ledger.temporal.end_run"
 STOPPED_TYPE = "RunStopped"  # the ApplicationError type of a refusal by a ledger stop
 _LOCAL_TIMEOUT = timedelta(seconds=60)
+# bounded: a ledger that cannot open or end a run must not spin the workflow task forever
+_LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class LedgerWorkflowInbound(WorkflowInboundInterceptor):
         ref = RunOpen(info.namespace, info.workflow_id, info.run_id, info.workflow_type,
                       info.task_queue, info.attempt)
         opened = await workflow.execute_local_activity(
-            OPEN_ACTIVITY, ref, start_to_close_timeout=_LOCAL_TIMEOUT)
+            OPEN_ACTIVITY, ref, start_to_close_timeout=_LOCAL_TIMEOUT, retry_policy=_LOCAL_RETRY)
         if opened != "open":  # a stop covered the run at its start: recorded and ended
             raise ApplicationError(f"ledger: {opened}", type=STOPPED_TYPE, non_retryable=True)
         try:
@@ -69,7 +72,10 @@ class LedgerWorkflowInbound(WorkflowInboundInterceptor):
             await self._end(RunEnd(ref, "cancelled", str(exc) or "cancelled", "CancelledError"))
             raise
         except FailureError as exc:
-            await self._end(RunEnd(ref, "failed", str(exc), _failure_type(exc)))
+            if isinstance(exc.cause, CancelledError):  # cancelled while awaiting an activity
+                await self._end(RunEnd(ref, "cancelled", str(exc), "CancelledError"))
+            else:
+                await self._end(RunEnd(ref, "failed", str(exc), _failure_type(exc)))
             raise
         except workflow.ContinueAsNewError:
             await self._end(RunEnd(ref, "succeeded"))
@@ -79,7 +85,8 @@ class LedgerWorkflowInbound(WorkflowInboundInterceptor):
 
     async def _end(self, end: RunEnd) -> None:
         await workflow.execute_local_activity(END_ACTIVITY, end,
-                                              start_to_close_timeout=_LOCAL_TIMEOUT)
+                                              start_to_close_timeout=_LOCAL_TIMEOUT,
+                                              retry_policy=_LOCAL_RETRY)
 
 
 def _failure_type(exc: FailureError) -> str:

@@ -86,3 +86,30 @@ class OneCharge:
         return await workflow.execute_activity(
             charge_back, refund, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=1))
+
+
+HELD: dict[str, object] = {}  # workflow id -> an asyncio.Event the test sets to release `hold`
+
+
+@activity.defn
+async def hold(order_id: str) -> str:
+    """Waits until the test releases it (a long call: a stop lands meanwhile)."""
+    BODIES.append(f"hold:{order_id}")
+    event = HELD[activity.info().workflow_id]
+    await event.wait()  # type: ignore[attr-defined]
+    return f"held {order_id}"
+
+
+@workflow.defn
+class HeldRefund:
+    """Charges, holds (the stop lands here), then notifies (refused by the stop)."""
+
+    @workflow.run
+    async def run(self, refund: Refund) -> str:
+        await workflow.execute_activity(charge_back, refund,
+                                        start_to_close_timeout=timedelta(seconds=30))
+        await workflow.execute_activity(hold, refund.order_id,
+                                        start_to_close_timeout=timedelta(seconds=30))
+        return await workflow.execute_activity(notify, refund.order_id,
+                                               start_to_close_timeout=timedelta(seconds=30),
+                                               retry_policy=FAST_RETRY)
