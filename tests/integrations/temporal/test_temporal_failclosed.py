@@ -53,7 +53,8 @@ def test_database_down_the_activity_does_not_run(
     events = stored(ledger_conn, run_id)  # the pack in force could not be read: refused first
     assert [e.type for e in events] == ["run.started", "run.ended"]
     assert events[-1].data.status == "failed"
-    assert events[-1].data.error is not None and "LedgerUnavailable" in events[-1].data.error.message
+    error = events[-1].data.error
+    assert error is not None and "LedgerUnavailable" in error.message
 
 
 def test_database_lost_mid_workflow_every_retry_fails_closed(
