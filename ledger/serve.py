@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledger.config import Settings
 from ledger.plugins import SERVE, PluginError, load_instances
+from ledger.serve_abandon import Abandoner, abandon_after
 from ledger.store.liveness import Heartbeat, held_max_age
 from ledger.store.sequencer import log_signer, sequence_batch
 
@@ -71,10 +72,16 @@ def serve(
     stop: threading.Event | None = None,
     idle_sleep: float = 0.01,
     plugins: Sequence[ServePlugin] = (),
+    *,
+    abandon: str | None = None,
 ) -> int:
-    """Sequence until `stop` is set; returns the number of events sequenced."""
+    """Sequence until `stop` is set; returns the number of events sequenced.
+
+    Between batches, runs suspended longer than `abandon` (else $LEDGER_ABANDON_AFTER, else
+    7 days) are ended `abandoned` (ledger/serve_abandon.py)."""
     signer = log_signer(settings, conn)
     held_max_age(settings)  # a malformed LEDGER_HELD_MAX_AGE fails now, not at the first held row
+    abandoner = Abandoner(abandon_after(abandon))  # a malformed limit fails now too
     stop = stop or threading.Event()
     total = 0
     with ExitStack() as running:
@@ -88,6 +95,8 @@ def serve(
             batch = sequence_batch(conn, settings, signer)
             heartbeat.beat()
             total += 0 if batch is None else batch.sequenced
+            if abandoner.tick(conn, settings):
+                continue  # sequence the run.ended events now
             if batch is None or not batch.progressed:
                 stop.wait(idle_sleep)
     return total
