@@ -52,13 +52,17 @@ class LedgerActivityInbound(ActivityInboundInterceptor):
                       info.workflow_run_id or "", info.workflow_type or "", info.task_queue)
         try:
             run = await asyncio.to_thread(self.registry.join, ref)
-        except LedgerUnavailable as exc:
-            raise ApplicationError(str(exc), type=UNAVAILABLE_TYPE) from None
+        except RunStopped as exc:  # the run was stopped while no activity of it ran
+            await self.registry.cancel(ref, str(exc))
+            raise ApplicationError(refusal_text(exc), type=STOPPED_TYPE,
+                                   non_retryable=True) from None
+        except LedgerUnavailable as exc:  # the chain's head cannot be read: fail closed
+            raise ApplicationError(f"ledger: {exc}", type=UNAVAILABLE_TYPE) from None
         try:
             call = await self._intent(run, ref, info, input)
             return await self._body(run, call, input)
         finally:
-            self.registry.release(run)
+            await asyncio.to_thread(self.registry.release, run)
 
     async def _intent(self, run: Run, ref: RunOpen, info: activity.Info,
                       input: ExecuteActivityInput) -> ToolCall:

@@ -22,15 +22,16 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
+from ledger.hooks.continuity import find_suspended, resume
 from ledger.hooks.errors import LedgerUnavailable, RunStopped
 from ledger.hooks.runs import Run
+from ledger.hooks.setup import ack_timeout, get_writer
 from ledger.integrations.temporal_workflow import END_ACTIVITY, OPEN_ACTIVITY, RunEnd, RunOpen
 
 __all__ = ["SOURCE", "RunRegistry", "StopWatcher", "ledger_run_id"]
 
 log = logging.getLogger("ledger.integrations.temporal")
 SOURCE = {"framework": "temporal", "integration": "ledger.integrations.temporal"}
-MAX_ENDED = 4096
 _NAMESPACE = uuid.UUID("8f0c2a4e-6b1d-5c3e-9a7f-2d4b6e8f0a1c")
 
 
@@ -39,8 +40,18 @@ def ledger_run_id(namespace: str, workflow_id: str, run_id: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, f"temporal:{namespace}/{workflow_id}/{run_id}")
 
 
+def resume_key(ref: RunOpen) -> str:
+    """`temporal:<workflow_id>` (the continuity contract's key for a Temporal run)."""
+    return f"temporal:{ref.workflow_id}"
+
+
+def correlation(ref: RunOpen) -> dict[str, str]:
+    """The workflow ids every event of the run carries."""
+    return {"workflow_id": ref.workflow_id, "workflow_run_id": ref.run_id}
+
+
 def temporal_attributes(ref: RunOpen) -> dict[str, Any]:
-    """What run.started keeps of the workflow (until Correlation carries workflow ids)."""
+    """What run.started keeps of the workflow beyond the correlated ids."""
     return {"temporal": {"namespace": ref.namespace, "workflow_id": ref.workflow_id,
                          "workflow_run_id": ref.run_id, "workflow_type": ref.workflow_type,
                          "task_queue": ref.task_queue}}
@@ -48,10 +59,25 @@ def temporal_attributes(ref: RunOpen) -> dict[str, Any]:
 
 @dataclass
 class _Entry:
-    run: Run
+    run: Run | None
     ref: RunOpen
     users: int = 0
-    cancelled: bool = False
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+class _Probe:
+    """What the stop cache judges a run by (id, tenant, agent, versions) without opening it:
+    a workflow idle between activities has no `Run` in any process."""
+
+    def __init__(self, run_id: uuid.UUID, agent: str | None, run_kwargs: dict[str, Any],
+                 ref: RunOpen) -> None:
+        self.run_id = run_id
+        self.tenant = run_kwargs.get("tenant") or get_writer().settings.tenant
+        self.prompts: set[str] = set()
+        self.envelope = {"agent": {"name": agent or ref.workflow_type,
+                                   "version": run_kwargs.get("agent_version")},
+                         "versions": {"model": run_kwargs.get("model"),
+                                      "prompt_version": run_kwargs.get("prompt_version")}}
 
 
 @dataclass
@@ -62,7 +88,7 @@ class RunRegistry:
     run_kwargs: dict[str, Any] = field(default_factory=dict)
     client: Client | None = None
     _open: dict[uuid.UUID, _Entry] = field(default_factory=dict)
-    _ended: dict[uuid.UUID, None] = field(default_factory=dict)  # recently ended, FIFO
+    _watched: dict[uuid.UUID, RunOpen] = field(default_factory=dict)  # open workflow runs
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- the workflow's local activities ---------------------------------------------------
@@ -81,99 +107,128 @@ class RunRegistry:
         return [open_run, end_run]
 
     def open(self, ref: RunOpen) -> str:
-        """Record run.started (once: a replayed workflow reads this activity's marker)."""
+        """Record run.started, then hand the run over (run.suspended): whichever process runs
+        the workflow's next activity continues it from the ledger's head. A retried open
+        finds the run suspended under its key and leaves it as it is."""
         run_id = ledger_run_id(ref.namespace, ref.workflow_id, ref.run_id)
-        with self._lock:
-            if run_id in self._open:
-                return "open"
-        run = Run(agent=self.agent or ref.workflow_type, run_id=run_id,
+        key = resume_key(ref)
+        self._watch(ref)
+        if find_suspended(key, tenant=self.run_kwargs.get("tenant")) == run_id:
+            return "open"
+        run = Run(agent=self.agent or ref.workflow_type, run_id=run_id, resume_key=key,
+                  correlation=correlation(ref), source=SOURCE,
                   attributes={**self.run_kwargs.get("attributes", {}),
                               **temporal_attributes(ref)},
-                  source=SOURCE, **{k: v for k, v in self.run_kwargs.items()
-                                    if k != "attributes"})
+                  **{k: v for k, v in self.run_kwargs.items() if k != "attributes"})
         run._resumed = False  # a new run: its totals start at zero, not from the database
         try:
             run.begin()
         except RunStopped as exc:  # a stopped scope: started, ended `stopped`, refused
+            self._unwatch(run_id)
+            run.flush(ack_timeout())
             return f"run {run_id} refused at start: {exc}"
-        with self._lock:
-            self._open[run_id] = _Entry(run, ref, users=1)
+        self._hand_over(run, "workflow")
         return "open"
 
     def end(self, end: RunEnd) -> None:
         """Record run.ended: `stopped` when a ledger stop covers the run, whatever the
-        workflow made of the cancellation."""
+        workflow made of the cancellation. Ending an ended run is a no-op (a retried end)."""
         run_id = ledger_run_id(end.run.namespace, end.run.workflow_id, end.run.run_id)
+        self._unwatch(run_id)
         with self._lock:
             entry = self._open.pop(run_id, None)
-            if entry is None and run_id in self._ended:  # a retried or replayed end
-                return
-            self._ended[run_id] = None
-            while len(self._ended) > MAX_ENDED:
-                del self._ended[next(iter(self._ended))]
         try:
-            run = entry.run if entry is not None else self._resume(run_id)
-        except LookupError:  # already ended (by another process's retry of this end)
+            held = entry.run if entry is not None else None  # an attempt still running here
+            run = held if held is not None else self._resume(run_id)
+        except RunStopped:  # the resume met the stop: ended `stopped` there
+            return
+        except LookupError:  # ended already (RunAlreadyEnded), or never opened here
             return
         stop = run.stopped_by or run.writer.live.find(run)
         if stop is not None:
             run.stopped_by = stop
-            run.end("stopped", end.error)
+            run.end("stopped", _error(end))
         else:
             run.end(end.status, _error(end))
-        run.flush()
+        run.flush(ack_timeout())
 
     # -- the activities' side --------------------------------------------------------------
     def join(self, ref: RunOpen) -> Run:
-        """The open run of the workflow, for one activity attempt (release it after)."""
+        """The workflow's run for one activity attempt: shared with the other attempts in
+        this process, else continued from the ledger's head (`ledger.resume`). Release it."""
         run_id = ledger_run_id(ref.namespace, ref.workflow_id, ref.run_id)
+        self._watch(ref)
         with self._lock:
             entry = self._open.get(run_id)
-            if entry is not None:
-                entry.users += 1
-                return entry.run
-        run = self._resume(run_id)
-        with self._lock:
-            entry = self._open.setdefault(run_id, _Entry(run, ref))
+            first = entry is None
+            if entry is None:
+                entry = self._open[run_id] = _Entry(None, ref)
             entry.users += 1
+        if not first:
+            entry.ready.wait()
+            if entry.run is None:
+                raise LedgerUnavailable(f"the ledger run {run_id} could not be continued; "
+                                        "the activity was not run")
             return entry.run
+        try:
+            entry.run = self._resume(run_id)
+        except BaseException:
+            with self._lock:
+                self._open.pop(run_id, None)
+            raise
+        finally:
+            entry.ready.set()
+        return entry.run
 
     def release(self, run: Run) -> None:
-        """An activity attempt is done with the run (the workflow's own hold stays)."""
+        """An activity attempt is done with the run: the last one here hands it over."""
         with self._lock:
             entry = self._open.get(run.run_id)
-            if entry is None:
+            if entry is None or entry.run is not run:
                 return
             entry.users -= 1
-            if entry.users <= 0:
-                del self._open[run.run_id]
+            if entry.users > 0:
+                return
+            del self._open[run.run_id]
+        self._hand_over(run, "activity")
+
+    def _hand_over(self, run: Run, reason: str) -> None:
+        """run.suspended, durable before the activity reports: the next writer of the run
+        (maybe another process) reads its head from the ledger."""
+        if not run.ended:
+            run.suspend(reason)
+            run.end()
+        run.flush(ack_timeout())
 
     def _resume(self, run_id: uuid.UUID) -> Run:
-        """Continue a run opened by another process, from the head read from the ledger."""
-        import ledger
-
-        resume = getattr(ledger, "resume", None)
-        if resume is None:
-            raise LedgerUnavailable(
-                f"the ledger run {run_id} of this workflow is open in another worker process "
-                "and this ledger version cannot continue it (no ledger.resume); the activity "
-                "was not run")
-        run: Run = resume(run_id)
+        """Continue the run from the head read from the ledger (run.resumed)."""
+        run = resume(run_id)
         run.begin()
         return run
 
-    # -- stops -----------------------------------------------------------------------------
-    def stopped_entries(self) -> list[tuple[RunOpen, Run]]:
-        """Open workflow runs a stop in this process's cache now covers (not yet cancelled)."""
+    def _watch(self, ref: RunOpen) -> None:
+        run_id = ledger_run_id(ref.namespace, ref.workflow_id, ref.run_id)
         with self._lock:
-            entries = [e for e in self._open.values() if not e.cancelled]
+            self._watched.setdefault(run_id, ref)
+
+    def _unwatch(self, run_id: uuid.UUID) -> None:
+        with self._lock:
+            self._watched.pop(run_id, None)
+
+    # -- stops -----------------------------------------------------------------------------
+    def stopped_entries(self) -> list[RunOpen]:
+        """Workflows of this worker a stop in this process's cache now covers (each once)."""
+        with self._lock:
+            watched = list(self._watched.items())
+        if not watched:
+            return []
+        live = get_writer().live
         hits = []
-        for entry in entries:
-            stop = entry.run.writer.live.find(entry.run)
-            if stop is not None:
-                entry.cancelled = True
-                entry.run.stopped_by = entry.run.stopped_by or stop
-                hits.append((entry.ref, entry.run))
+        for run_id, ref in watched:
+            probe = _Probe(run_id, self.agent, self.run_kwargs, ref)
+            if live.find(probe) is not None:  # type: ignore[arg-type]
+                self._unwatch(run_id)
+                hits.append(ref)
         return hits
 
     async def cancel(self, ref: RunOpen, reason: str) -> None:
@@ -211,6 +266,6 @@ class StopWatcher:
 
     async def run(self) -> None:
         while True:
-            for ref, run in self.registry.stopped_entries():
-                await self.registry.cancel(ref, f"ledger stop of run {run.run_id}")
+            for ref in self.registry.stopped_entries():
+                await self.registry.cancel(ref, "ledger stop")
             await asyncio.sleep(self.interval)

@@ -84,9 +84,14 @@ class LedgerWorkflowInbound(WorkflowInboundInterceptor):
         return result
 
     async def _end(self, end: RunEnd) -> None:
-        await workflow.execute_local_activity(END_ACTIVITY, end,
-                                              start_to_close_timeout=_LOCAL_TIMEOUT,
-                                              retry_policy=_LOCAL_RETRY)
+        """End the run; if the ledger cannot (down), the workflow's own outcome stands and
+        the run stays suspended until `ledger serve` ends it `abandoned`."""
+        try:
+            await workflow.execute_local_activity(END_ACTIVITY, end,
+                                                  start_to_close_timeout=_LOCAL_TIMEOUT,
+                                                  retry_policy=_LOCAL_RETRY)
+        except FailureError as exc:  # ActivityError, or the local activity's own error
+            workflow.logger.warning("ledger: the run of this workflow was not ended: %s", exc)
 
 
 def _failure_type(exc: FailureError) -> str:

@@ -36,3 +36,10 @@ def stop(settings: Settings, target: str) -> StopRecorded:
     with connect(settings) as conn:
         return request_stop(conn, settings, target=target, reason="refund storm",
                             requested_by="oncall")
+
+
+def handed_over(attempts: int, end: str = "run.ended") -> list[str]:
+    """The event types of a workflow run whose `attempts` activity attempts ran one after
+    another: the run is handed over (suspended) between writers and resumed by the next."""
+    per_attempt = ["run.resumed", "tool.call.started", "tool.call.ended", "run.suspended"]
+    return ["run.started", "run.suspended", *per_attempt * attempts, "run.resumed", end]

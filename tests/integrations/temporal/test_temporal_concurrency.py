@@ -18,6 +18,7 @@ from ledger.integrations.temporal import LedgerPlugin, ledger_run_id
 from ..enforced import check
 from .conftest import stored
 from .flows import BODIES, FLAKY_FAILURES, Refund, RefundWorkflow, charge_back, notify
+from .helpers import handed_over
 
 pytestmark = pytest.mark.xdist_group("temporal")
 N = 12
@@ -48,7 +49,7 @@ def test_twelve_concurrent_workflows_share_one_interceptor(
         run_id = ledger_run_id("default", wf_id, wf_run)
         events = stored(ledger_conn, run_id)
         assert [e.run_seq for e in events] == list(range(len(events)))
-        assert len(events) == 2 + 2 * (2 + FLAKY_FAILURES)
+        assert [e.type for e in events] == handed_over(2 + FLAKY_FAILURES)
         assert events[0].data.attributes["temporal"]["workflow_id"] == wf_id
         calls = [e.data for e in events if e.type == "tool.call.started"]
         assert [c.args for c in calls] == [[{"order_id": f"c-{i}", "amount_usd": i}],
