@@ -113,3 +113,22 @@ class HeldRefund:
         return await workflow.execute_activity(notify, refund.order_id,
                                                start_to_close_timeout=timedelta(seconds=30),
                                                retry_policy=FAST_RETRY)
+
+
+@activity.defn
+async def whoami(step: int) -> str:
+    """Which worker process ran this step (the multi-process test spreads steps out)."""
+    import os
+
+    return f"{os.getpid()}:{step}"
+
+
+@workflow.defn
+class Spread:
+    """Four steps one after another: any worker process may run any of them."""
+
+    @workflow.run
+    async def run(self, steps: int) -> list[str]:
+        return [await workflow.execute_activity(whoami, n,
+                                                start_to_close_timeout=timedelta(seconds=30))
+                for n in range(steps)]
