@@ -37,7 +37,7 @@ def test_the_temporal_example_runs_and_records(
     env = {**os.environ, "TEMPORAL_ADDRESS": temporal_address,
            "LEDGER_DSN": str(ledger_settings.dsn), "LEDGER_HOME": str(ledger_settings.home)}
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
+                          text=True, timeout=120, cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "refunded A-17"
     writer.flush()
