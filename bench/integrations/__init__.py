@@ -1,0 +1,1 @@
+"""Per-framework overhead measurements, one module each, run by bench/bench_integrations.py."""
