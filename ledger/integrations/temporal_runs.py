@@ -242,10 +242,9 @@ class RunRegistry:
             return
         handle = client.get_workflow_handle(ref.workflow_id, run_id=ref.run_id)
         try:
-            await handle.cancel()
+            await handle.cancel(reason=reason[:500])  # shown in the workflow's history
         except Exception as exc:  # already closed, or the server away: the stop still holds
             log.info("ledger: cancel of workflow %s: %s", ref.workflow_id, exc)
-        del reason
 
 
 def _error(end: RunEnd) -> str | None:
@@ -267,5 +266,5 @@ class StopWatcher:
     async def run(self) -> None:
         while True:
             for ref in self.registry.stopped_entries():
-                await self.registry.cancel(ref, "ledger stop")
+                await self.registry.cancel(ref, "ledger: a stop covers this workflow's run")
             await asyncio.sleep(self.interval)
