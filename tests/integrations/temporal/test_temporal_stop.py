@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.exceptions import CancelledError
+from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
 from ledger.config import Settings
@@ -120,3 +120,31 @@ def test_stop_cancels_a_workflow_idle_in_a_signal_wait(
     writer.flush()
     events = _assert_stopped(ledger_conn, run_id, stop_event)
     assert [e.type for e in events] == handed_over(1)
+
+
+def test_a_workflow_started_in_a_stopped_scope_fails_at_once(
+        temporal_address: str, writer: Writer, ledger_conn: psycopg.Connection,
+        ledger_settings: Settings) -> None:
+    """`ledger stop agent:billing` before the workflow starts: nothing of it runs."""
+    recorded = stop(ledger_settings, "agent:billing")
+    queue, wf_id = f"q-{uuid.uuid4()}", f"scoped-{uuid.uuid4()}"
+
+    async def main() -> tuple[BaseException, uuid.UUID]:
+        client = await Client.connect(temporal_address)
+        async with Worker(client, task_queue=queue, workflows=[ApprovalWorkflow],
+                          activities=[charge_back, notify],
+                          plugins=[LedgerPlugin(agent="billing")]):
+            handle = await client.start_workflow(ApprovalWorkflow.run, Refund("o-3", 30),
+                                                 id=wf_id, task_queue=queue)
+            with pytest.raises(WorkflowFailureError) as failed:
+                await asyncio.wait_for(handle.result(), 30)
+        return failed.value, ledger_run_id("default", wf_id, handle.result_run_id or "")
+
+    failure, run_id = asyncio.run(main())
+    cause = failure.__cause__
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "RunStopped" and cause.non_retryable
+    assert BODIES == []
+    writer.flush()
+    events = _assert_stopped(ledger_conn, run_id, recorded.event_id)
+    assert [e.type for e in events] == ["run.started", "run.ended"]
