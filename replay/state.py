@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Literal, Protocol
 
 from ledger.events import EventBase
+from replay.fold_continuity import run_resumed, run_suspended
 from replay.fold_records import approval_decided as _decided
 from replay.fold_records import tool_started as _tool_started
 from replay.model import (
@@ -282,6 +283,8 @@ _HANDLERS: dict[str, Handler] = {
     "prompt.resolved": _prompt,
     "run.started": _run_started,
     "run.ended": _run_ended,
+    "run.suspended": run_suspended,
+    "run.resumed": run_resumed,
     "ledger.gap": _gap,
 }
 

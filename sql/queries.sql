@@ -114,7 +114,9 @@ SELECT origin, seq, recorded_at, body, leaf_hash FROM ledger_events WHERE event_
 -- Runs by their first event, as runs_started_between (sql/queries/replay_reads.sql) lists them.
 SELECT s.run_id, s.origin, s.body, s.recorded_at,
        (SELECT count(*) FROM ledger_events c WHERE c.run_id = s.run_id) AS event_count,
-       (SELECT e.body FROM ledger_events e WHERE e.run_id = s.run_id AND e.type = 'run.ended' LIMIT 1) AS end_body
+       (SELECT e.body FROM ledger_events e WHERE e.run_id = s.run_id AND e.type = 'run.ended' LIMIT 1) AS end_body,
+       (SELECT h.type FROM ledger_events h WHERE h.run_id = s.run_id
+        ORDER BY h.run_seq DESC LIMIT 1) = 'run.suspended' AS suspended
 FROM ledger_events s
 WHERE s.run_seq = 0
   AND (s.type IN ('run.started', 'run.ended', 'message.input', 'message.output', 'prompt.resolved',

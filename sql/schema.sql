@@ -92,41 +92,6 @@ CREATE FUNCTION public.ledger_logged_ids(ids uuid[]) RETURNS uuid[]
     WHERE e.event_id = ANY(ids) AND public.ledger_api_visible(e.origin, e.body)
 $$;
 
-CREATE FUNCTION public.ledger_pending_approvals(p_run uuid) RETURNS TABLE(approval_id text, tool_call_id text, tool text, args_hash text, requested_event_id uuid)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-    WITH req AS (
-        SELECT y.origin, y.event_id, y.run_seq, x.j -> 'data' AS d, y.body
-        FROM (SELECT e.origin, e.event_id, e.run_seq, e.body FROM public.ledger_events e
-              WHERE e.run_id = p_run AND e.type = 'approval.requested'
-              UNION ALL
-              SELECT i.origin, i.event_id, i.run_seq, i.body FROM public.ledger_intake i
-              WHERE i.run_id = p_run) AS y
-        CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(y.body, 'UTF8')::pg_catalog.jsonb
-                            AS j) AS x
-        WHERE x.j ->> 'type' = 'approval.requested' AND x.j -> 'data' ? 'approval_id'
-    )
-    SELECT q.d ->> 'approval_id', q.d ->> 'tool_call_id', q.d ->> 'tool', q.d ->> 'args_hash',
-           q.event_id
-    FROM req q
-    WHERE public.ledger_api_visible(q.origin, q.body)
-      AND NOT EXISTS (
-          SELECT 1 FROM public.ledger_events e
-          WHERE e.origin = q.origin AND e.type = 'approval.decided'
-            AND public.ledger_decided_call(e.body) = q.d ->> 'tool_call_id'
-            AND pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb -> 'data'
-                ->> 'approval_id' = q.d ->> 'approval_id')
-      AND NOT EXISTS (
-          SELECT 1 FROM public.ledger_intake i
-          CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
-                              AS j) AS x
-          WHERE i.origin = q.origin AND x.j ->> 'type' = 'approval.decided'
-            AND x.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id'
-            AND x.j -> 'data' ->> 'approval_id' = q.d ->> 'approval_id')
-    ORDER BY q.run_seq
-$$;
-
 CREATE FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) RETURNS TABLE(version bigint, origin text, seq bigint, event_id uuid, policy_hash text, document jsonb)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -192,6 +157,52 @@ CREATE FUNCTION public.ledger_reject_reasons(ids uuid[]) RETURNS TABLE(event_id 
     FROM public.ledger_rejects r
     WHERE r.event_id = ANY (ids) AND public.ledger_api_visible(r.origin, r.body)
     ORDER BY r.event_id, r.rejected_at DESC
+$$;
+
+CREATE FUNCTION public.ledger_run_approvals(p_run uuid) RETURNS TABLE(approval_id text, tool_call_id text, tool text, args_hash text, requested_event_id uuid, decision text, released_args_hash text, started boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    WITH run_events AS (
+        SELECT y.origin, y.event_id, y.run_seq, y.body,
+               pg_catalog.convert_from(y.body, 'UTF8')::pg_catalog.jsonb AS j
+        FROM (SELECT e.origin, e.event_id, e.run_seq, e.body FROM public.ledger_events e
+              WHERE e.run_id = p_run
+                AND e.type IN ('approval.requested', 'tool.call.started')
+              UNION ALL
+              SELECT i.origin, i.event_id, i.run_seq, i.body FROM public.ledger_intake i
+              WHERE i.run_id = p_run) AS y
+    ), req AS (
+        SELECT r.origin, r.event_id, r.run_seq, r.body, r.j -> 'data' AS d FROM run_events r
+        WHERE r.j ->> 'type' = 'approval.requested' AND r.j -> 'data' ? 'approval_id'
+    )
+    SELECT q.d ->> 'approval_id', q.d ->> 'tool_call_id', q.d ->> 'tool', q.d ->> 'args_hash',
+           q.event_id, dec.d ->> 'decision',
+           coalesce(dec.d ->> 'edited_args_hash', dec.d ->> 'args_hash'),
+           EXISTS (SELECT 1 FROM run_events s
+                   WHERE s.j ->> 'type' = 'tool.call.started' AND s.run_seq > q.run_seq
+                     AND s.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id')
+    FROM req q
+    LEFT JOIN LATERAL (  -- the newest: one still in intake, else the latest logged
+        SELECT y.d FROM (
+            SELECT 1 AS src, e.seq AS pos,
+                   pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb -> 'data' AS d
+            FROM public.ledger_events e
+            WHERE e.origin = q.origin AND e.type = 'approval.decided'
+              AND public.ledger_decided_call(e.body) = q.d ->> 'tool_call_id'
+            UNION ALL
+            SELECT 2, i.intake_id, x.j -> 'data'
+            FROM public.ledger_intake i
+            CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
+                                AS j) AS x
+            WHERE i.origin = q.origin AND x.j ->> 'type' = 'approval.decided'
+              AND x.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id'
+        ) AS y
+        WHERE y.d ->> 'approval_id' = q.d ->> 'approval_id'
+        ORDER BY y.src DESC, y.pos DESC LIMIT 1
+    ) AS dec ON true
+    WHERE public.ledger_api_visible(q.origin, q.body)
+    ORDER BY q.run_seq
 $$;
 
 CREATE FUNCTION public.ledger_run_head(run uuid) RETURNS TABLE(run_seq bigint, leaf_hash bytea, body bytea)
@@ -899,12 +910,6 @@ GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_operator;
 
-REVOKE ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) TO ledger_writer;
-GRANT ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) TO ledger_sequencer;
-GRANT ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) TO ledger_reader;
-GRANT ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) TO ledger_operator;
-
 REVOKE ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_sequencer;
@@ -926,6 +931,12 @@ GRANT ALL ON FUNCTION public.ledger_registries(o text) TO ledger_operator;
 REVOKE ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_reject_reasons(ids uuid[]) TO ledger_reader;
+
+REVOKE ALL ON FUNCTION public.ledger_run_approvals(p_run uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_run_approvals(p_run uuid) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_run_approvals(p_run uuid) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_run_approvals(p_run uuid) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_run_approvals(p_run uuid) TO ledger_operator;
 
 REVOKE ALL ON FUNCTION public.ledger_run_head(run uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_writer;

@@ -24,7 +24,7 @@ def runs(ctx: typer.Context, json_out: JsonOption = False) -> None:
     if json_out:
         emit_json([{**r.__dict__, "run_id": str(r.run_id)} for r in found])
         return
-    ended = {f"run:{r.run_id}" for r in found if r.status != "running"}
+    ended = {f"run:{r.run_id}" for r in found if r.status not in ("running", "suspended")}
     live = [s for s in active_stops(conn, settings_from(ctx)) if s.target not in ended]
     for line in stop_lines(live):
         say(line)

@@ -70,13 +70,16 @@ def find_suspended(resume_key: str, *, tenant: str | None = None,
     return rows[0][0] if rows and rows[0][0] is not None else None
 
 
+def _approvals(run_id: uuid.UUID, writer: Writer) -> list[tuple[Any, ...]]:
+    return _read(writer, "continuity_run_approvals", {"run_id": uuid.UUID(str(run_id))})
+
+
 def pending_approvals(run_id: uuid.UUID, *, writer: Writer | None = None
                       ) -> list[PendingApproval]:
     """Approval requests of `run_id` with no decision in the ledger, oldest first: what a new
     handler in a new process decides with `ledger.decide(...)`."""
-    rows = _read(writer or get_writer(), "continuity_pending_approvals",
-                 {"run_id": uuid.UUID(str(run_id))})
-    return [PendingApproval(str(a), str(t), str(n), str(h), e) for a, t, n, h, e in rows]
+    return [PendingApproval(str(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4])
+            for r in _approvals(run_id, writer or get_writer()) if r[5] is None]
 
 
 def _envelope_kwargs(started: dict[str, Any]) -> dict[str, Any]:
@@ -141,12 +144,18 @@ def resume(run_id: uuid.UUID | str, *, resume_key: str | None = None,
 
 def _adopt_pending(run: Run, writer: Writer) -> None:
     """The run's undecided approvals become pending in this process (ledger/hooks/approvals),
-    so `ledger.decide` records into the resumed run and the approved retry keeps its call id."""
+    so `ledger.decide` records into the resumed run and the approved retry keeps its call id;
+    one approved (maybe by another process) whose call has not started yet binds that retry
+    now. Each approval releases one call: a started one is never bound again."""
     from ledger.hooks.approvals import Approval, adopt
 
-    found = pending_approvals(run.run_id, writer=writer)
-    adopt(run, [Approval(p.approval_id, p.tool_call_id, p.tool, p.args_hash, None, run.run_id,
-                         p.requested_event_id) for p in found])
+    rows = _approvals(run.run_id, writer)
+    adopt(run, [Approval(str(r[0]), str(r[1]), str(r[2]), str(r[3]), None, run.run_id, r[4])
+                for r in rows if r[5] is None])
+    with run._lock:
+        for _, call_id, tool, _, _, decision, released, started in rows:
+            if decision in ("approved", "edited") and released and not started:
+                run.approved[(str(tool), str(released))] = str(call_id)
 
 
 def key_correlation(resume_key: str) -> dict[str, str]:

@@ -172,11 +172,11 @@ def list_runs(
     """Runs by their first event (run.started, or another in-run event when it is missing: such
     a run is listed, status "no run.started", never hidden), oldest first, with event counts."""
     runs: list[RunSummary] = []
-    for run_id, origin, body, _rec, count, end_body in conn.execute(
+    for run_id, origin, body, _rec, count, end_body, suspended in conn.execute(
         query("list_runs"), {"since": since, "until": until}
     ).fetchall():
         started = decode_event(bytes(body))  # the run's first event: run.started when honest
-        status = "running"
+        status = "suspended" if suspended else "running"  # suspended: open, waiting (issue 17)
         if end_body is not None:
             status = str(decode_event(bytes(end_body)).data.status)
         if started.type != "run.started":

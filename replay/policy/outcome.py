@@ -20,6 +20,8 @@ def incomplete_reason(state: RunState) -> str | None:
     """Why the capture cannot support a pass, or None when it looks whole."""
     if state.run.run_id is None:
         return "no events recorded for the run"
+    if not state.run.ended and state.run.status == "suspended":
+        return "the run is suspended, waiting to be resumed (what follows is not recorded yet)"
     if not state.run.ended:
         return "the run has no run.ended (still running, hung or capture lost)"
     if state.gaps:

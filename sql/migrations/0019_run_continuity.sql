@@ -93,40 +93,55 @@ CREATE OR REPLACE FUNCTION ledger_run_resume_point(p_run uuid)
     WHERE public.ledger_api_visible(o.origin, o.body)
 $$;
 
--- Approval requests of run p_run with no decision yet (logged or in intake), oldest first:
--- what a new handler in a new process decides (`ledger.pending_approvals`).
-CREATE OR REPLACE FUNCTION ledger_pending_approvals(p_run uuid)
+-- The approval requests of run p_run, oldest first, each with its newest decision (logged or in
+-- intake, in this run or a single-event decision of the same log; NULL: undecided), the args
+-- hash the decision released (the edited one for edits), and whether the run has started a
+-- call with that tool_call_id since. What a resumer needs: the undecided ones to decide
+-- (`ledger.pending_approvals`), the approved-but-not-run ones to bind the retry's call id.
+CREATE OR REPLACE FUNCTION ledger_run_approvals(p_run uuid)
     RETURNS TABLE (approval_id text, tool_call_id text, tool text, args_hash text,
-                   requested_event_id uuid)
+                   requested_event_id uuid, decision text, released_args_hash text,
+                   started boolean)
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    WITH req AS (
-        SELECT y.origin, y.event_id, y.run_seq, x.j -> 'data' AS d, y.body
+    WITH run_events AS (
+        SELECT y.origin, y.event_id, y.run_seq, y.body,
+               pg_catalog.convert_from(y.body, 'UTF8')::pg_catalog.jsonb AS j
         FROM (SELECT e.origin, e.event_id, e.run_seq, e.body FROM public.ledger_events e
-              WHERE e.run_id = p_run AND e.type = 'approval.requested'
+              WHERE e.run_id = p_run
+                AND e.type IN ('approval.requested', 'tool.call.started')
               UNION ALL
               SELECT i.origin, i.event_id, i.run_seq, i.body FROM public.ledger_intake i
               WHERE i.run_id = p_run) AS y
-        CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(y.body, 'UTF8')::pg_catalog.jsonb
-                            AS j) AS x
-        WHERE x.j ->> 'type' = 'approval.requested' AND x.j -> 'data' ? 'approval_id'
+    ), req AS (
+        SELECT r.origin, r.event_id, r.run_seq, r.body, r.j -> 'data' AS d FROM run_events r
+        WHERE r.j ->> 'type' = 'approval.requested' AND r.j -> 'data' ? 'approval_id'
     )
     SELECT q.d ->> 'approval_id', q.d ->> 'tool_call_id', q.d ->> 'tool', q.d ->> 'args_hash',
-           q.event_id
+           q.event_id, dec.d ->> 'decision',
+           coalesce(dec.d ->> 'edited_args_hash', dec.d ->> 'args_hash'),
+           EXISTS (SELECT 1 FROM run_events s
+                   WHERE s.j ->> 'type' = 'tool.call.started' AND s.run_seq > q.run_seq
+                     AND s.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id')
     FROM req q
+    LEFT JOIN LATERAL (  -- the newest: one still in intake, else the latest logged
+        SELECT y.d FROM (
+            SELECT 1 AS src, e.seq AS pos,
+                   pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb -> 'data' AS d
+            FROM public.ledger_events e
+            WHERE e.origin = q.origin AND e.type = 'approval.decided'
+              AND public.ledger_decided_call(e.body) = q.d ->> 'tool_call_id'
+            UNION ALL
+            SELECT 2, i.intake_id, x.j -> 'data'
+            FROM public.ledger_intake i
+            CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
+                                AS j) AS x
+            WHERE i.origin = q.origin AND x.j ->> 'type' = 'approval.decided'
+              AND x.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id'
+        ) AS y
+        WHERE y.d ->> 'approval_id' = q.d ->> 'approval_id'
+        ORDER BY y.src DESC, y.pos DESC LIMIT 1
+    ) AS dec ON true
     WHERE public.ledger_api_visible(q.origin, q.body)
-      AND NOT EXISTS (
-          SELECT 1 FROM public.ledger_events e
-          WHERE e.origin = q.origin AND e.type = 'approval.decided'
-            AND public.ledger_decided_call(e.body) = q.d ->> 'tool_call_id'
-            AND pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb -> 'data'
-                ->> 'approval_id' = q.d ->> 'approval_id')
-      AND NOT EXISTS (
-          SELECT 1 FROM public.ledger_intake i
-          CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
-                              AS j) AS x
-          WHERE i.origin = q.origin AND x.j ->> 'type' = 'approval.decided'
-            AND x.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id'
-            AND x.j -> 'data' ->> 'approval_id' = q.d ->> 'approval_id')
     ORDER BY q.run_seq
 $$;
 
@@ -135,7 +150,7 @@ DECLARE f text;
 BEGIN
     FOREACH f IN ARRAY ARRAY['ledger_suspended_run(text, text)',
                              'ledger_run_resume_point(uuid)',
-                             'ledger_pending_approvals(uuid)']
+                             'ledger_run_approvals(uuid)']
     LOOP
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO ledger_writer, ledger_sequencer, '

@@ -25,9 +25,10 @@ SELECT ledger_suspended_run(%(origin)s, %(resume_key)s)
 SELECT origin, head_seq, head_leaf, head_body, started_body, suspended_body
 FROM ledger_run_resume_point(%(run_id)s)
 
--- continuity_pending_approvals --
-SELECT approval_id, tool_call_id, tool, args_hash, requested_event_id
-FROM ledger_pending_approvals(%(run_id)s)
+-- continuity_run_approvals --
+SELECT approval_id, tool_call_id, tool, args_hash, requested_event_id, decision,
+       released_args_hash, started
+FROM ledger_run_approvals(%(run_id)s)
 
 -- continuity_idle_suspended --
 -- `ledger serve`: suspended runs idle since before %(before)s, oldest first (the serve role

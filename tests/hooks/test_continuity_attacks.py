@@ -71,7 +71,7 @@ def test_a_writer_of_tenant_a_cannot_find_read_or_resume_tenant_bs_run(
         == []
     assert conn.execute("SELECT ledger_suspended_run('agent-ledger.local/b', 'shared:7')"
                         ).fetchone() == (None,)
-    assert conn.execute("SELECT * FROM ledger_pending_approvals(%s)", (run.run_id,)
+    assert conn.execute("SELECT * FROM ledger_run_approvals(%s)", (run.run_id,)
                         ).fetchall() == []
     assert [p.approval_id for p in ledger.pending_approvals(run.run_id)] == [approval_id]
 

@@ -240,3 +240,29 @@ def test_a_registered_resolver_gives_tools_outside_a_run_their_run(
     assert writer.flush()
     assert [e.type for e in stored(ledger_conn, framework.run_id)] == [
         "run.started", "tool.call.started", "tool.call.ended", "run.ended"]
+
+
+@ledger.tool(side_effect=True)
+def refund(order_id: str, amount_usd: str) -> str:
+    return f"refunded {amount_usd} on {order_id}"
+
+
+def test_an_approval_decided_while_suspended_binds_the_resumed_call_once(
+    writer: Writer, ledger_conn: psycopg.Connection
+) -> None:
+    with ledger.run(agent="refund-bot", user="alice") as run:
+        approval = run.request_approval({"id": "call-5", "name": "refund",
+                                         "args": {"order_id": "B-2", "amount_usd": "300"}})
+        run.suspend("approval", resume_key="test:decided")
+    # decided by someone else while the run waits (a single-event decision, bound to the call)
+    ledger.decide(approval.approval_id, approver="bob", decision="approved")
+    assert writer.flush()
+    assert ledger.pending_approvals(run.run_id) == []
+    for _ in range(2):  # the second resume must not bind the same approval again
+        with ledger.resume(ledger.find_suspended("test:decided")) as again:
+            assert refund("B-2", "300") == "refunded 300 on B-2"
+            again.suspend()
+    assert writer.flush()
+    calls = [e.data.tool_call_id for e in stored(ledger_conn, run.run_id)
+             if e.type == "tool.call.started"]
+    assert calls[0] == "call-5" and calls[1] != "call-5" and len(calls) == 2
