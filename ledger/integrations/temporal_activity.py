@@ -58,6 +58,9 @@ class LedgerActivityInbound(ActivityInboundInterceptor):
                                    non_retryable=True) from None
         except LedgerUnavailable as exc:  # the chain's head cannot be read: fail closed
             raise ApplicationError(f"ledger: {exc}", type=UNAVAILABLE_TYPE) from None
+        except LookupError as exc:  # ended (abandoned by `ledger serve`) or not visible
+            raise ApplicationError(f"ledger: {exc}; the activity was not run",
+                                   type=type(exc).__name__, non_retryable=True) from None
         try:
             call = await self._intent(run, ref, info, input)
             return await self._body(run, call, input)
