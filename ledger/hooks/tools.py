@@ -83,7 +83,7 @@ def record_tool_started(
     side_effect: bool | str = True, contract: Any = None, version: str | None = None,
     resources: tuple[str, ...] = (), wait: bool = False, require_db: bool = False,
     raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
-    correlation: dict[str, Any] | None = None, check_stop: bool = True,
+    correlation: dict[str, Any] | None = None, check_stop: bool = True, attempt: int = 1,
 ) -> ToolCall:
     """Queue tool.call.started; binds to an approved call with the same tool and args_hash.
 
@@ -93,12 +93,13 @@ def record_tool_started(
     With `wait=False` (observing integrations, manual calls) the cache is checked here, no round
     trip: a stop already known is recorded as the call's refusal and raised as `RunStopped`.
     `check_stop=False` is for recorders that cannot stop the tool (a span already ended, an
-    OpenTelemetry observer): recording it refused would be false.
+    OpenTelemetry observer): recording it refused would be false. `attempt` > 1 is a retry of
+    the same `tool_call_id` (a workflow engine's retry: one start per attempt).
     """
     call = _record_started(run, tool, args, tool_call_id=tool_call_id, side_effect=side_effect,
                            contract=contract, version=version, resources=resources, wait=wait,
                            require_db=require_db, raw=raw, source=source,
-                           correlation=correlation)
+                           correlation=correlation, attempt=attempt)
     if not wait and check_stop:
         stop = run.writer.live.find(run, tool=tool)
         if stop is not None:
@@ -112,14 +113,14 @@ def _record_started(
     run: Run, tool: str, args: Any, *, tool_call_id: str | None, side_effect: bool | str,
     contract: Any, version: str | None, resources: tuple[str, ...], wait: bool,
     require_db: bool, raw: tuple[str, Any] | None, source: dict[str, str] | None,
-    correlation: dict[str, Any] | None,
+    correlation: dict[str, Any] | None, attempt: int = 1,
 ) -> ToolCall:
     """record_tool_started without the cache check of a call not waited for."""
     if run.enf is not None or (run.pack_unknown and wait and require_db):
         return _enforced(run, tool, args, tool_call_id=tool_call_id, side_effect=side_effect,
                          digest=_contract_digest(contract), version=version,
                          resources=resources, wait=wait, require_db=require_db, raw=raw,
-                         source=source, correlation=correlation)
+                         source=source, correlation=correlation, attempt=attempt)
     if tool_call_id is None and run.approved:
         tool_call_id = run.approved.pop((tool, hash_args(json_safe(args))), None)
     tool_call_id = tool_call_id or str(ids.new_id())
@@ -130,7 +131,7 @@ def _record_started(
         return {"tool_call_id": tool_call_id, "tool": tool, "tool_version": version,
                 "side_effect": _side_effect(side_effect), "args": safe,
                 "args_hash": hash_args(safe), "contract_digest": digest,
-                "resources": list(resources)}
+                "resources": list(resources), **({"attempt": attempt} if attempt > 1 else {})}
 
     with run._lock:
         run.tool_calls += 1
@@ -145,7 +146,7 @@ def _enforced(
     run: Run, tool: str, args: Any, *, tool_call_id: str | None, side_effect: bool | str,
     digest: str | None, version: str | None, resources: tuple[str, ...], wait: bool,
     require_db: bool, raw: tuple[str, Any] | None, source: dict[str, str] | None,
-    correlation: dict[str, Any] | None,
+    correlation: dict[str, Any] | None, attempt: int = 1,
 ) -> ToolCall:
     """record_tool_started in a run with an active pack: a waited call is decided first
     (ledger/hooks/precheck.py); every call feeds the run's basis."""
@@ -170,7 +171,7 @@ def _enforced(
                                        side_effect=side_effect, contract=digest,
                                        version=version, resources=resources, wait=wait,
                                        require_db=require_db, raw=raw, source=source,
-                                       correlation=correlation)
+                                       correlation=correlation, attempt=attempt)
     enf = run.enf
     safe = json_safe(args)
     digest_args = hash_args(safe)
@@ -182,7 +183,7 @@ def _enforced(
         return {"tool_call_id": call_id, "tool": tool, "tool_version": version,
                 "side_effect": _side_effect(side_effect), "args": safe,
                 "args_hash": digest_args, "contract_digest": digest,
-                "resources": list(resources)}
+                "resources": list(resources), **({"attempt": attempt} if attempt > 1 else {})}
 
     def pending(call_id: str, data: dict[str, Any]) -> Pending:
         gate = _stop_gate(run, ToolCall(call_id, tool, started_ns), require_db)
