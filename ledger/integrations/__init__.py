@@ -17,6 +17,6 @@ class MissingExtra(ImportError):
 
 def missing_extra(module: str, extra: str, error: ImportError) -> MissingExtra:
     """The one-line error for `module` imported without `agent-ledger[extra]` installed."""
-    missing = error.name or "its framework"
+    missing = (error.name or "its framework").split(".")[0]  # the package, not a submodule
     return MissingExtra(f"{module} needs {missing}: pip install 'agent-ledger[{extra}]'",
                         name=error.name)

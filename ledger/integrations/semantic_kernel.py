@@ -29,12 +29,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.integrations import missing_extra
+
 try:
     from semantic_kernel.filters import FilterTypes
     from semantic_kernel.functions import FunctionResult, KernelFunctionFromPrompt
 except ImportError as exc:  # pragma: no cover - exercised in an environment without it
-    raise ImportError("ledger.integrations.semantic_kernel needs semantic-kernel: "
-                      "pip install 'agent-ledger[semantic-kernel]'") from exc
+    raise missing_extra(__name__, "semantic-kernel", exc) from None
 
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LiveControl, RunStopped

@@ -23,12 +23,13 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from ledger.integrations import missing_extra
+
 try:
     import temporalio.plugin
     import temporalio.worker
 except ImportError as e:  # pragma: no cover - exercised without the extra
-    raise ImportError("ledger.integrations.temporal needs temporalio: "
-                      "pip install 'agent-ledger[temporal]'") from e
+    raise missing_extra(__name__, "temporal", e) from None
 
 from ledger.integrations.temporal_activity import LedgerActivityInbound, tool_call_id
 from ledger.integrations.temporal_runs import RunRegistry, StopWatcher, ledger_run_id
