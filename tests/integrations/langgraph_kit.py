@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from langchain.agents import create_agent
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import interrupt
 
-__all__ = ["ScriptedChat", "refund_script"]
+import ledger
+
+__all__ = ["APPROVED_REFUND", "ScriptedChat", "assert_approved_refund", "gated_refund",
+           "refund_agent", "refund_script"]
 
 USAGE = {"input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
 
@@ -57,3 +64,47 @@ def refund_script(tool: str = "refund", calls: int = 1) -> Callable[[list[BaseMe
              "id": f"{order}-{n}"} for n in range(calls)])
 
     return script
+
+
+@tool("refund")
+@ledger.tool(name="refund")
+def gated_refund(order_id: str, amount_usd: int) -> str:
+    """Refund an order once a person approves it (interrupt inside the tool)."""
+    if not interrupt({"question": f"refund {amount_usd} USD on order {order_id}?"}):
+        return "not refunded"
+    return f"refunded {order_id}"
+
+
+def refund_agent(checkpointer: Any = None) -> Any:
+    """The docs' agent: `create_agent`, one gated refund tool, a checkpointer for interrupts."""
+    return create_agent(ScriptedChat(script=refund_script()), [gated_refund],
+                        checkpointer=checkpointer or InMemorySaver())
+
+
+# what one approved refund run records, in run order (the wrapper ends the paused attempt
+# before the handler sees the interrupt)
+APPROVED_REFUND = [
+    "run.started", "llm.call.started", "llm.call.ended",
+    "tool.call.started", "tool.call.ended", "approval.requested",
+    "approval.decided", "tool.call.started", "tool.call.ended",
+    "llm.call.started", "llm.call.ended", "run.ended"]
+
+
+def assert_approved_refund(events: list[Any], *, user: str, order: str, approver: str) -> None:
+    """One user's approved refund, attributed to that user and that order's call only."""
+    assert [e.type for e in events] == APPROVED_REFUND, [e.type for e in events]
+    assert {e.principal.initiating_user for e in events} == {user}
+    assert {e.run_id for e in events} == {events[0].run_id}
+    calls = [e.data for e in events if e.type.startswith(("tool.call", "approval"))]
+    assert {c.tool_call_id for c in calls} == {f"{order}-0"}
+    starts = [e.data for e in events if e.type == "tool.call.started"]
+    assert [(s.args["order_id"], s.attempt) for s in starts] == [(order, 1), (order, 2)]
+    ended = [e.data for e in events if e.type == "tool.call.ended"]
+    assert [x.status for x in ended] == ["error", "ok"]
+    assert ended[-1].result == f"refunded {order}"
+    decided = next(e.data for e in events if e.type == "approval.decided")
+    assert (decided.decision, decided.approver.id) == ("approved", approver)
+    llm = [e.data for e in events if e.type == "llm.call.ended"]
+    assert [(x.usage.input_tokens, x.usage.output_tokens) for x in llm] == [(120, 30)] * 2
+    assert all(x.cost is not None for x in llm)
+    assert events[-1].data.status == "succeeded" and events[-1].data.totals.tool_calls == 2
