@@ -127,6 +127,7 @@ class RunStartedData(Frozen):
     task: str | None = None
     policy: str | None = None
     attributes: dict[str, Json] = {}
+    implicit: bool | None = None  # opened by a hook for a tool called outside any run
 
 
 class StopRef(Frozen):
@@ -141,7 +142,7 @@ class StopRef(Frozen):
 
 
 class RunEndedData(Frozen):
-    status: Literal["succeeded", "failed", "cancelled", "stopped"] = "succeeded"
+    status: Literal["succeeded", "failed", "cancelled", "stopped", "abandoned"] = "succeeded"
     event_count: int = Field(ge=1)
     last_hash: Hash | None = None
     totals: Totals = Totals()

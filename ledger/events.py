@@ -63,6 +63,7 @@ from ledger.event_live import (  # re-exported too: the live-control payloads
     StopData,
     StopLiftedData,
 )
+from ledger.event_runs import RunResumedData, RunSuspendedData  # re-exported: run continuity
 from ledger.merkle import leaf_hash
 
 __all__ = [
@@ -102,7 +103,9 @@ __all__ = [
     "RegistryPublishedData",
     "RegistrySignatureData",
     "RunEndedData",
+    "RunResumedData",
     "RunStartedData",
+    "RunSuspendedData",
     "StopData",
     "StopLiftedData",
     "StopRef",
@@ -141,6 +144,9 @@ class Correlation(Frozen):
     parent_span_id: str | None = None
     conversation_id: str | None = None
     caused_by: uuid.UUID | None = None
+    thread_id: str | None = None  # a LangGraph thread, an Agents SDK conversation/group
+    workflow_id: str | None = None  # Temporal
+    workflow_run_id: str | None = None
 
 
 class Source(Frozen):
@@ -259,6 +265,8 @@ _SPECS: list[tuple[str, type[Frozen], str]] = [
     ("export.created", ExportData, "An evidence bundle was exported."),
     ("run.stop.requested", StopData, "Someone asked for a run (or a scope) to be stopped."),
     ("run.stop.lifted", StopLiftedData, "Stops of one target lifted (`ledger resume`)."),
+    ("run.suspended", RunSuspendedData, "A run paused, still open (interrupt, approval)."),
+    ("run.resumed", RunResumedData, "A suspended run goes on, in this or another process."),
 ]
 
 EVENT_CLASSES: dict[str, type[EventBase]] = {t: _event(t, m, d) for t, m, d in _SPECS}

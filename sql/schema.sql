@@ -92,6 +92,41 @@ CREATE FUNCTION public.ledger_logged_ids(ids uuid[]) RETURNS uuid[]
     WHERE e.event_id = ANY(ids) AND public.ledger_api_visible(e.origin, e.body)
 $$;
 
+CREATE FUNCTION public.ledger_pending_approvals(p_run uuid) RETURNS TABLE(approval_id text, tool_call_id text, tool text, args_hash text, requested_event_id uuid)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    WITH req AS (
+        SELECT y.origin, y.event_id, y.run_seq, x.j -> 'data' AS d, y.body
+        FROM (SELECT e.origin, e.event_id, e.run_seq, e.body FROM public.ledger_events e
+              WHERE e.run_id = p_run AND e.type = 'approval.requested'
+              UNION ALL
+              SELECT i.origin, i.event_id, i.run_seq, i.body FROM public.ledger_intake i
+              WHERE i.run_id = p_run) AS y
+        CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(y.body, 'UTF8')::pg_catalog.jsonb
+                            AS j) AS x
+        WHERE x.j ->> 'type' = 'approval.requested' AND x.j -> 'data' ? 'approval_id'
+    )
+    SELECT q.d ->> 'approval_id', q.d ->> 'tool_call_id', q.d ->> 'tool', q.d ->> 'args_hash',
+           q.event_id
+    FROM req q
+    WHERE public.ledger_api_visible(q.origin, q.body)
+      AND NOT EXISTS (
+          SELECT 1 FROM public.ledger_events e
+          WHERE e.origin = q.origin AND e.type = 'approval.decided'
+            AND public.ledger_decided_call(e.body) = q.d ->> 'tool_call_id'
+            AND pg_catalog.convert_from(e.body, 'UTF8')::pg_catalog.jsonb -> 'data'
+                ->> 'approval_id' = q.d ->> 'approval_id')
+      AND NOT EXISTS (
+          SELECT 1 FROM public.ledger_intake i
+          CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
+                              AS j) AS x
+          WHERE i.origin = q.origin AND x.j ->> 'type' = 'approval.decided'
+            AND x.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id'
+            AND x.j -> 'data' ->> 'approval_id' = q.d ->> 'approval_id')
+    ORDER BY q.run_seq
+$$;
+
 CREATE FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) RETURNS TABLE(version bigint, origin text, seq bigint, event_id uuid, policy_hash text, document jsonb)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -170,6 +205,46 @@ CREATE FUNCTION public.ledger_run_head(run uuid) RETURNS TABLE(run_seq bigint, l
         SELECT i.run_seq, NULL, i.body FROM public.ledger_intake i
         WHERE i.run_id = run AND public.ledger_api_visible(i.origin, i.body)
     ) AS h ORDER BY h.run_seq DESC LIMIT 1
+$$;
+
+CREATE FUNCTION public.ledger_run_newest(p_origin text, p_run uuid) RETURNS TABLE(run_seq bigint, leaf_hash bytea, body bytea)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT h.run_seq, h.leaf_hash, h.body FROM (
+        SELECT e.run_seq, e.leaf_hash, e.body FROM public.ledger_events e
+        WHERE e.run_id = p_run AND e.origin = p_origin
+        UNION ALL
+        SELECT i.run_seq, NULL, i.body FROM public.ledger_intake i
+        WHERE i.run_id = p_run AND i.origin = p_origin
+    ) AS h ORDER BY h.run_seq DESC LIMIT 1
+$$;
+
+CREATE FUNCTION public.ledger_run_resume_point(p_run uuid) RETURNS TABLE(origin text, head_seq bigint, head_leaf bytea, head_body bytea, started_body bytea, suspended_body bytea)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    WITH o AS (  -- the logged first event wins over one in intake (a run is one log's)
+        SELECT y.origin, y.body FROM (
+            SELECT e.origin, e.body, 1 AS src FROM public.ledger_events e
+            WHERE e.run_id = p_run AND e.run_seq = 0
+            UNION ALL
+            SELECT i.origin, i.body, 2 FROM public.ledger_intake i
+            WHERE i.run_id = p_run AND i.run_seq = 0
+        ) AS y ORDER BY y.src LIMIT 1
+    )
+    SELECT o.origin, h.run_seq, h.leaf_hash, h.body, o.body,
+           (SELECT y.body FROM (
+                SELECT e.run_seq, e.body FROM public.ledger_events e
+                WHERE e.run_id = p_run AND e.origin = o.origin AND e.type = 'run.suspended'
+                UNION ALL
+                SELECT i.run_seq, i.body FROM public.ledger_intake i
+                WHERE i.run_id = p_run AND i.origin = o.origin
+                  AND pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb ->> 'type'
+                      = 'run.suspended'
+            ) AS y ORDER BY y.run_seq DESC LIMIT 1)
+    FROM o CROSS JOIN LATERAL public.ledger_run_newest(o.origin, p_run) AS h
+    WHERE public.ledger_api_visible(o.origin, o.body)
 $$;
 
 CREATE FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) RETURNS TABLE(run_id uuid, cost_usd numeric, total_tokens bigint, unknown_cost_calls bigint)
@@ -318,6 +393,28 @@ CREATE FUNCTION public.ledger_subject_public_key(o text, subj text) RETURNS TABL
     SELECT k.scheme, k.public_key, k.kek_id FROM public.ledger_subject_keys k
     WHERE k.origin = o AND k.subject = subj AND k.public_key IS NOT NULL
       AND public.ledger_api_visible(o, NULL)
+$$;
+
+CREATE FUNCTION public.ledger_suspended_run(p_origin text, p_key text) RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT c.run_id FROM (
+        SELECT s.run_id, s.suspended_event_id AS event_id, 1 AS src, s.suspended_seq AS pos
+        FROM public.ledger_suspended_runs s
+        WHERE s.origin = p_origin AND s.resume_key = p_key
+        UNION ALL
+        SELECT i.run_id, i.event_id, 2, i.intake_id FROM public.ledger_intake i
+        CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
+                            AS j) AS x
+        WHERE i.origin = p_origin AND x.j ->> 'type' = 'run.suspended'
+          AND x.j -> 'data' ->> 'resume_key' = p_key
+    ) AS c
+    CROSS JOIN LATERAL public.ledger_run_newest(p_origin, c.run_id) AS h
+    WHERE public.ledger_api_visible(p_origin, NULL)
+      AND (pg_catalog.convert_from(h.body, 'UTF8')::pg_catalog.jsonb ->> 'event_id')::uuid
+          = c.event_id
+    ORDER BY c.src DESC, c.pos DESC LIMIT 1
 $$;
 
 CREATE FUNCTION public.ledger_visible_origin(o text, r name) RETURNS boolean
@@ -511,6 +608,15 @@ CASE scheme
 END)
 );
 
+CREATE TABLE public.ledger_suspended_runs (
+    run_id uuid NOT NULL,
+    origin text NOT NULL,
+    resume_key text,
+    suspended_event_id uuid NOT NULL,
+    suspended_seq bigint NOT NULL,
+    recorded_at timestamp with time zone NOT NULL
+);
+
 CREATE TABLE public.ledger_tenant_roles (
     role_name name NOT NULL,
     tenant text NOT NULL
@@ -635,6 +741,9 @@ ALTER TABLE ONLY public.ledger_stops
 ALTER TABLE ONLY public.ledger_subject_keys
     ADD CONSTRAINT ledger_subject_keys_pkey PRIMARY KEY (origin, subject);
 
+ALTER TABLE ONLY public.ledger_suspended_runs
+    ADD CONSTRAINT ledger_suspended_runs_pkey PRIMARY KEY (run_id);
+
 ALTER TABLE ONLY public.ledger_tenant_roles
     ADD CONSTRAINT ledger_tenant_roles_pkey PRIMARY KEY (role_name, tenant);
 
@@ -693,6 +802,10 @@ CREATE INDEX ledger_run_totals_seen_run ON public.ledger_run_totals_seen USING b
 CREATE INDEX ledger_stops_active ON public.ledger_stops USING btree (origin, target) WHERE (lifted_event_id IS NULL);
 
 CREATE INDEX ledger_stops_version ON public.ledger_stops USING btree (version);
+
+CREATE INDEX ledger_suspended_runs_idle ON public.ledger_suspended_runs USING btree (recorded_at);
+
+CREATE INDEX ledger_suspended_runs_key ON public.ledger_suspended_runs USING btree (origin, resume_key, suspended_seq);
 
 CREATE INDEX ledger_verdicts_failing ON public.ledger_verdicts USING btree (policy_hash, outcome) WHERE (outcome <> 'pass'::text);
 
@@ -786,6 +899,12 @@ GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_operator;
 
+REVOKE ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_pending_approvals(p_run uuid) TO ledger_operator;
+
 REVOKE ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_sequencer;
@@ -814,6 +933,14 @@ GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_run_head(run uuid) TO ledger_operator;
 
+REVOKE ALL ON FUNCTION public.ledger_run_newest(p_origin text, p_run uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_operator;
+
 REVOKE ALL ON FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) TO ledger_sequencer;
@@ -838,6 +965,12 @@ GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO led
 GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_subject_public_key(o text, subj text) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_suspended_run(p_origin text, p_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_suspended_run(p_origin text, p_key text) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_suspended_run(p_origin text, p_key text) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_suspended_run(p_origin text, p_key text) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_suspended_run(p_origin text, p_key text) TO ledger_operator;
 
 REVOKE ALL ON FUNCTION public.ledger_visible_origin(o text, r name) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_visible_origin(o text, r name) TO ledger_reader;
@@ -912,6 +1045,8 @@ GRANT SELECT ON TABLE public.ledger_sequencer_state TO ledger_reader;
 GRANT SELECT ON TABLE public.ledger_sequencer_state TO ledger_operator;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_stops TO ledger_sequencer;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ledger_suspended_runs TO ledger_sequencer;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_tiles TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_tiles TO ledger_reader;

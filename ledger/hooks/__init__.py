@@ -12,18 +12,22 @@ See docs/hooks.md. Everything here is safe to call from any thread or asyncio ta
 from __future__ import annotations
 
 from ledger.hooks.approvals import Approval, decide
-from ledger.hooks.context import current_run
+from ledger.hooks.context import current_run, register_run_resolver
+from ledger.hooks.continuity import PendingApproval, find_suspended, pending_approvals, resume
 from ledger.hooks.errors import (
     ApprovalRequired,
     LedgerUnavailable,
     LiveControl,
     PolicyDenied,
+    RunAlreadyEnded,
+    RunNotFound,
     RunStopped,
 )
 from ledger.hooks.pricing import PriceTable, default_price_table
 from ledger.hooks.runs import EventRef, Run, run
 from ledger.hooks.setup import configure, get_writer, shutdown
-from ledger.hooks.tools import ToolCall, tool
+from ledger.hooks.tooldeco import tool
+from ledger.hooks.tools import ToolCall
 
 __all__ = [
     "Approval",
@@ -31,17 +35,24 @@ __all__ = [
     "EventRef",
     "LedgerUnavailable",
     "LiveControl",
+    "PendingApproval",
     "PolicyDenied",
     "PriceTable",
     "Run",
+    "RunAlreadyEnded",
+    "RunNotFound",
     "RunStopped",
     "ToolCall",
     "configure",
     "current_run",
     "decide",
     "default_price_table",
+    "find_suspended",
     "flush",
     "get_writer",
+    "pending_approvals",
+    "register_run_resolver",
+    "resume",
     "run",
     "shutdown",
     "tool",

@@ -88,6 +88,15 @@ def request_approval(
     return approval
 
 
+def adopt(run: Run, approvals: Iterable[Approval]) -> None:
+    """Hold `approvals` (read from the ledger) as pending in this process for `run`, a resumed
+    run: `decide(approval_id, ...)` then records the decision in that run and binds the
+    approved call's retry to its tool_call_id, as if the request had been made here."""
+    with _lock:
+        for approval in approvals:
+            _pending.setdefault(approval.approval_id, (approval, weakref.ref(run)))
+
+
 def decide(
     approval_id: str | Approval, *, approver: str, roles: Iterable[str] = (),
     decision: str = "approved", edited_args: Any = None, reason: str | None = None,

@@ -25,12 +25,20 @@ from dataclasses import dataclass, field
 
 from ledger.errors import DatabaseUnavailable, ExitCode, LedgerError
 
-__all__ = ["ApprovalRequired", "LedgerUnavailable", "LiveControl", "PolicyDenied", "RunStopped",
-           "StopInfo"]
+__all__ = ["ApprovalRequired", "LedgerUnavailable", "LiveControl", "PolicyDenied",
+           "RunAlreadyEnded", "RunNotFound", "RunStopped", "StopInfo"]
 
 
 class LedgerUnavailable(DatabaseUnavailable):
     """A side-effecting tool was not run because its intent could not be recorded durably."""
+
+
+class RunNotFound(LookupError):
+    """`ledger.resume`: no agent run with that id that this tenant (credential) may see."""
+
+
+class RunAlreadyEnded(LookupError):
+    """`ledger.resume`: the run has a `run.ended`; nothing may follow it (nothing was written)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,9 @@ from ledger.hooks.enforce import RunEnforcement, pin
 from ledger.hooks.errors import RunStopped, StopInfo
 from ledger.hooks.live import stop_ref
 from ledger.hooks.messages import RunMessages
-from ledger.hooks.pricing import decimal_text
 from ledger.hooks.sanitize import error_info, escape_text
 from ledger.hooks.setup import get_price_table, get_writer
+from ledger.hooks.suspend import ResumeFrom, Suspendable, Suspension
 from ledger.hooks.tools import ToolCall, proposed_calls, record_tool_ended, record_tool_started
 from ledger.hooks.writer import Ack, Pending, RunChain, Writer
 
@@ -54,32 +54,22 @@ class EventRef:
     ack: Future[Ack] | None = None
 
 
-class Run(RunMessages):
+class Run(RunMessages, Suspendable):
     """One agent run: a context manager (sync and async) and the recording helpers."""
 
+    implicit = False  # opened by `@ledger.tool` for a call outside any run (ledger/hooks/tools)
+
     def __init__(
-        self,
-        *,
-        agent: str,
-        user: str | None = None,
-        policy: str | None = None,
-        prompt_version: str | None = None,
-        model: str | None = None,
-        roles: Iterable[str] = (),
-        tenant: str | None = None,
-        agent_version: str | None = None,
-        environment: str | None = None,
-        on_behalf_of: str | None = None,
-        task: str | None = None,
-        conversation_id: str | None = None,
-        policy_hash: str | None = None,
-        tool_contract_digest: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-        source: Mapping[str, str] | None = None,
-        run_id: UUID | None = None,
-        writer: Writer | None = None,
-        user_token: str | None = None,
-        agent_token: str | None = None,
+        self, *, agent: str, user: str | None = None, policy: str | None = None,
+        prompt_version: str | None = None, model: str | None = None,
+        roles: Iterable[str] = (), tenant: str | None = None, agent_version: str | None = None,
+        environment: str | None = None, on_behalf_of: str | None = None,
+        task: str | None = None, conversation_id: str | None = None,
+        policy_hash: str | None = None, tool_contract_digest: str | None = None,
+        attributes: Mapping[str, Any] | None = None, source: Mapping[str, str] | None = None,
+        run_id: UUID | None = None, writer: Writer | None = None,
+        user_token: str | None = None, agent_token: str | None = None,
+        correlation: Mapping[str, Any] | None = None, resume_key: str | None = None,
     ) -> None:
         self._identity: tuple[dict[str, Any], tuple[PayloadRow, ...]] | None = None
         if user_token is not None or agent_token is not None:
@@ -113,6 +103,10 @@ class Run(RunMessages):
             "source": dict(source or {}),
         }
         self.conversation_id = conversation_id
+        self.correlation = dict(correlation) if correlation else None  # on every event
+        self.resume_key = resume_key
+        self.suspension: Suspension | None = None
+        self.resume_from: ResumeFrom | None = None  # set by `ledger.resume`
         self._lock = threading.Lock()
         self.llm_calls = self.tool_calls = self.input_tokens = self.output_tokens = 0
         self.cost = Decimal(0)
@@ -164,6 +158,8 @@ class Run(RunMessages):
         corr = dict(correlation) if correlation else None
         if self.conversation_id:
             corr = {"conversation_id": self.conversation_id, **(corr or {})}
+        if self.correlation:
+            corr = {**self.correlation, **(corr or {})}
         if self.enf is not None and deltas is not None and any(deltas):
             self.enf.totals.add(event_id, deltas)
         ack: Future[Ack] | None = Future() if wait else None
@@ -207,8 +203,15 @@ class Run(RunMessages):
             if self._identity is not None:  # the tokens only as commitments (see authority)
                 attributes = {**attributes, "identity_tokens": self._identity[0]}
                 private = self._identity[1]
-            self.record("run.started", {"task": self.task, "policy": self.policy,
-                                        "attributes": attributes}, raw=raw, private=private)
+            if self.resume_from is not None:  # the same run goes on (ledger/hooks/continuity)
+                self.record("run.resumed", {
+                    "suspended_event": self.resume_from.suspended_event,
+                    "resume_key": self.resume_from.resume_key}, raw=raw)
+            else:
+                self.record("run.started", {"task": self.task, "policy": self.policy,
+                                            "attributes": attributes,
+                                            "implicit": self.implicit or None},
+                            raw=raw, private=private)
             stop = live.find(self)
             if stop is not None:
                 refused = self.stopped(stop, "run start")
@@ -242,11 +245,10 @@ class Run(RunMessages):
         if self.ended:
             return
         self.ended = True
-        with self._lock:
-            totals = {"llm_calls": self.llm_calls, "tool_calls": self.tool_calls,
-                      "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                      "cost_usd": decimal_text(self.cost)}
-        data: dict[str, Any] = {"status": status, "totals": totals, "event_count": 1}
+        if self.suspension is not None and status != "stopped" and self.stopped_by is None:
+            self.record_suspended()  # open and waiting: run.suspended, not run.ended
+            return
+        data: dict[str, Any] = {"status": status, "totals": self.totals(), "event_count": 1}
         if error is not None:
             data["error"] = error_info(error)
         if status == "stopped" and self.stopped_by is not None:

@@ -1,4 +1,6 @@
-"""`@ledger.tool`: intent recorded and acknowledged before a tool runs; outcome after.
+"""Tool call events: intent recorded and acknowledged before a tool runs; outcome after.
+
+The `@ledger.tool` decorator that uses them lives in ledger/hooks/tooldeco.py.
 
 The decorated function's behaviour is unchanged from the agent's point of view: it gets the
 tool's own return value or exception, never a ledger traceback. The single exception is fail
@@ -9,37 +11,30 @@ read-only tool, in which case the intent in the local spool is enough).
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any
 
 from ledger import ids
 from ledger.canonical import content_hash
 from ledger.events import ProposedToolCall
 from ledger.events import args_hash as hash_args
-from ledger.hooks.context import run_var
 from ledger.hooks.enforce import pin
-from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
+from ledger.hooks.errors import LedgerUnavailable
 from ledger.hooks.precheck import Intent, decide_and_start
 from ledger.hooks.sanitize import error_info, json_safe
-from ledger.hooks.setup import ACK_TIMEOUT
 from ledger.hooks.writer import Ack, Pending
 
 if TYPE_CHECKING:
     from ledger.hooks.runs import Run
 
 __all__ = ["LEDGER_TOOL", "ToolCall", "proposed_calls", "record_tool_ended",
-           "record_tool_started", "tool"]
+           "record_tool_started"]
 
 log = logging.getLogger("ledger.hooks")
-P = ParamSpec("P")
-R = TypeVar("R")
 # set on every `@ledger.tool` wrapper (its value: the tool's ledger name), so a framework
 # integration can tell that the wrapper records and decides the call itself
 LEDGER_TOOL = "__ledger_tool__"
@@ -251,155 +246,3 @@ def record_tool_ended(
             "error": error_info(error) if error is not None else None,
             "duration_ns": max(0, time.monotonic_ns() - call.started_ns)}
     run.record("tool.call.ended", data, raw=raw, source=source, correlation=correlation)
-
-
-def _bind(sig: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if sig is not None:
-        try:
-            bound = dict(sig.bind(*args, **kwargs).arguments)
-            for first in ("self", "cls"):
-                bound.pop(first, None)
-            return bound
-        except TypeError:
-            pass
-    return {"args": list(args), "kwargs": kwargs}
-
-
-@dataclass(frozen=True)
-class _Spec:
-    name: str
-    side_effect: bool | str
-    contract: Any
-    fail_open: bool
-    version: str | None
-    sig: inspect.Signature | None
-
-    def start(self, run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolCall:
-        try:
-            return record_tool_started(
-                run, self.name, _bind(self.sig, args, kwargs), side_effect=self.side_effect,
-                contract=self.contract, version=self.version, wait=True,
-                require_db=not self.fail_open)
-        except (LiveControl, LedgerUnavailable):  # denied, held, stopped, fail closed
-            raise
-        except Exception as exc:  # a ledger bug must not look like the tool's error
-            log.exception("ledger: could not record intent of %s", self.name)
-            raise LedgerUnavailable(f"could not record the intent of tool {self.name!r}: "
-                                    f"{type(exc).__name__}") from None
-
-    def acked(self, run: Run, call: ToolCall, ack_error: BaseException | None) -> None:
-        """Raise unless the body may run after the ack resolved (or failed); a refusal is
-        recorded as the call's outcome first."""
-        if isinstance(ack_error, RunStopped):  # the gate recorded the refusal already
-            raise ack_error
-        try:
-            self._may_run(ack_error)
-        except LedgerUnavailable as exc:
-            self.end(run, call, status="error", error=exc)
-            raise
-
-    def _may_run(self, ack_error: BaseException | None) -> None:
-        if ack_error is None or self.fail_open:
-            return
-        if isinstance(ack_error, LedgerUnavailable):
-            raise LedgerUnavailable(str(ack_error)) from None
-        raise LedgerUnavailable(f"the intent of tool {self.name!r} was not acknowledged "
-                                f"({type(ack_error).__name__}); the tool was not run") from None
-
-    def end(self, run: Run, call: ToolCall, **kw: Any) -> None:
-        try:
-            record_tool_ended(run, call, **kw)
-        except Exception:
-            log.exception("ledger: could not record outcome of %s", self.name)
-
-
-@overload
-def tool(fn: Callable[P, R], /) -> Callable[P, R]: ...
-@overload
-def tool(*, name: str | None = None, side_effect: bool | str = True, contract: Any = None,
-         fail_open: bool = False, version: str | None = None
-         ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
-         side_effect: bool | str = True, contract: Any = None, fail_open: bool = False,
-         version: str | None = None) -> Any:
-    """Decorate a sync or async tool so each call is recorded (intent first, then outcome).
-
-    Outside any `ledger.run(...)` the tool runs unrecorded. `side_effect` is recorded (True by
-    default, the safe assumption); `fail_open=True` lets the tool run with its intent only in the
-    local spool when the database is unreachable.
-    """
-
-    def decorate(func: Callable[P, R]) -> Callable[P, R]:
-        try:
-            sig: inspect.Signature | None = inspect.signature(func)
-        except (TypeError, ValueError):
-            sig = None
-        label = name or str(getattr(func, "__qualname__", repr(func)))
-        spec = _Spec(label, side_effect, contract, fail_open, version, sig)
-        wrapped = _async_wrapper(func, spec) if inspect.iscoroutinefunction(func) \
-            else _sync_wrapper(func, spec)
-        wrapped.__dict__[LEDGER_TOOL] = label
-        return cast(Callable[P, R], wrapped)
-
-    return decorate(fn) if fn is not None else decorate
-
-
-def _async_wrapper(func: Callable[..., Awaitable[Any]], spec: _Spec) -> Callable[..., Any]:
-    """The recorded form of an async tool: intent, await the ack, run, outcome."""
-
-    @functools.wraps(func)
-    async def awrapper(*args: Any, **kwargs: Any) -> Any:
-        run = run_var.get()
-        if run is None:
-            return await func(*args, **kwargs)
-        call = spec.start(run, args, kwargs)
-        try:
-            assert call.ack is not None
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ACK_TIMEOUT)
-            ack_error: BaseException | None = None
-        except asyncio.CancelledError as exc:
-            spec.end(run, call, status="cancelled", error=exc)
-            raise
-        except Exception as exc:
-            ack_error = exc
-        spec.acked(run, call, ack_error)
-        try:
-            result = await func(*args, **kwargs)
-        except asyncio.CancelledError as exc:
-            spec.end(run, call, status="cancelled", error=exc)
-            raise
-        except BaseException as exc:
-            spec.end(run, call, status="error", error=exc)
-            raise
-        spec.end(run, call, result=result)
-        return result
-
-    return awrapper
-
-
-def _sync_wrapper(func: Callable[P, R], spec: _Spec) -> Callable[P, R]:
-    """The recorded form of a sync tool: intent, wait for the ack, run, outcome."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        run = run_var.get()
-        if run is None:
-            return func(*args, **kwargs)
-        call = spec.start(run, args, kwargs)
-        ack_error: BaseException | None = None
-        try:
-            assert call.ack is not None
-            call.ack.result(ACK_TIMEOUT)
-        except Exception as exc:
-            ack_error = exc
-        spec.acked(run, call, ack_error)
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
-            spec.end(run, call, status=status, error=exc)
-            raise
-        spec.end(run, call, result=result)
-        return result
-
-    return wrapper

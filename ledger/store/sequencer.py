@@ -34,6 +34,7 @@ from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Signer
 from ledger.store.batch import Accepted, Drained, Parsed, parse, storable
 from ledger.store.confine import can_sequence
+from ledger.store.continuity import record_suspensions
 from ledger.store.controlplane import screen_control_plane
 from ledger.store.copyrows import binary_copy
 from ledger.store.liveness import settle_held, take_leadership
@@ -279,6 +280,7 @@ def sequence_batch(
         trees = _trees(conn, {p.origin for p in drained.parsed})
         accepted, _ = _store(conn, drained, trees)
         record_live_changes(conn, accepted)  # stops, lifts, policies: rows + one NOTIFY
+        record_suspensions(conn, accepted)  # runs suspended, resumed, ended (issue 17)
         held, newly_held = settle_held(conn, settings, drained)
         checkpoints = _extend_and_sign(conn, settings, signer, trees, accepted)
         return BatchResult(

@@ -62,6 +62,9 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "export.created": {"manifest_digest": H},
     "run.stop.requested": {"requested_by": "alice"},
     "run.stop.lifted": {"lifted_by": "alice", "target": "agent:support"},
+    "run.suspended": {"reason": "approval", "resume_key": "langgraph:t1",
+                      "pending_approvals": ["a1"]},
+    "run.resumed": {"resume_key": "langgraph:t1"},
 }
 
 RICH_ENVELOPE: dict[str, Any] = {
