@@ -18,12 +18,10 @@ and re-raises `RunStopped`, so the graph halts with the exception surfaced to th
 
 from __future__ import annotations
 
-import functools
-import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from importlib.metadata import version
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -34,49 +32,30 @@ from langgraph.types import Command
 from ledger.events import args_hash
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
+from ledger.hooks.continuity import pending_approvals
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.sanitize import error_info, json_safe
 from ledger.hooks.setup import ack_timeout
 from ledger.hooks.tools import ToolCall
 from ledger.integrations.langchain_approvals import (
+    Decision,
     PendingApprovals,
     ToolRun,
     decision_of,
     interrupt_call,
 )
 from ledger.integrations.langchain_detect import ledger_tool_label
+from ledger.integrations.langchain_errors import observing as _observing
 from ledger.integrations.langchain_errors import tool_errors
+from ledger.integrations.langchain_runs import graph_run, seed_attempts
 from ledger.note import Signer
 
 __all__ = ["LedgerCallbackHandler", "tool_errors"]
 
-_log = logging.getLogger(__name__)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 SCHEMA = f"langchain-core@{version('langchain-core')}/callbacks"
 SOURCE = {"framework": "langchain", "integration": "langchain", "schema": SCHEMA}
-
-
-def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
-    """Let live-control decisions through; log (never raise) any other failure of the handler.
-
-    The handler runs with `raise_error = True` so LangChain does not swallow a stop; recording
-    problems must still not break the agent, exactly as when LangChain swallowed them. Under a
-    pack, `on_tool_start` turns any failure to decide into LedgerUnavailable (fail closed)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
-        try:
-            return method(*args, **kwargs)
-        except (LiveControl, LedgerUnavailable):  # a refusal, or fail closed before a tool
-            raise
-        except Exception:
-            _log.warning("ledger callback %s failed", method.__name__, exc_info=True)
-            return None
-
-    return wrapper
 
 
 class LedgerCallbackHandler(BaseCallbackHandler):
@@ -101,6 +80,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         self._threads: dict[UUID, str | None] = {}  # root run -> graph thread id
         self._tools: dict[UUID, ToolRun] = {}
         self._pending = PendingApprovals()
+        self._decisions: dict[str | None, Decision] = {}  # handler.resume(...) by thread
 
     @property
     def pending(self) -> dict[str, Approval]:
@@ -110,20 +90,31 @@ class LedgerCallbackHandler(BaseCallbackHandler):
     # -- run bookkeeping -----------------------------------------------------------------------
     def _ledger_run(self, run_id: UUID, parent_run_id: UUID | None,
                     metadata: Mapping[str, Any] | None = None) -> Run:
+        """The ledger run of a LangChain run: the enclosing `ledger.run`, else the graph
+        thread's own run, opened (or resumed from the ledger) when its root starts."""
         with self._lock:
             root = self._root_of.get(parent_run_id, parent_run_id) if parent_run_id else run_id
             self._root_of[run_id] = root
-            if root not in self._roots:
-                run = self._run or current_run()
-                owned = run is None
-                thread = (metadata or {}).get("thread_id")
-                self._threads[root] = None if thread is None else str(thread)
-                if run is None:
-                    conv = thread
-                    run = Run(agent=self._agent, conversation_id=conv, source=SOURCE,
-                              **self._run_kwargs).begin()
-                self._roots[root] = (run, owned)
-            return self._roots[root][0]
+            entry = self._roots.get(root)
+        if entry is not None:
+            return entry[0]
+        thread_value = (metadata or {}).get("thread_id")
+        thread = None if thread_value is None else str(thread_value)
+        run = self._run or current_run()
+        owned = run is None
+        if run is None:  # outside the lock: it may read the ledger (fails closed)
+            run = graph_run(self._agent, thread, SOURCE, self._run_kwargs)
+        with self._lock:
+            self._threads[root] = thread
+            return self._roots.setdefault(root, (run, owned))[0]
+
+    def run_of(self, lc_run: UUID) -> Run | None:
+        """The ledger run a LangChain run (a tool's, a node's) belongs to, if this handler
+        saw it start: what `@ledger.tool` inside a graph records into (the run resolver)."""
+        with self._lock:
+            root = self._root_of.get(lc_run)
+            entry = self._roots.get(root) if root is not None else None
+        return entry[0] if entry is not None else None
 
     def _corr(self, run_id: UUID, parent_run_id: UUID | None) -> dict[str, Any]:
         corr: dict[str, Any] = {"span_id": str(run_id)}
@@ -138,8 +129,14 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             self._root_of = {k: v for k, v in self._root_of.items() if v != run_id}
             interrupted = run_id in self._interrupted
             self._interrupted.discard(run_id)
-        if entry is not None and entry[1]:
-            entry[0].end("stopped" if interrupted and status == "succeeded" else status, error)
+        if entry is None or not entry[1]:
+            return
+        run = entry[0]
+        if interrupted and status == "succeeded":  # waiting for a person: open, not ended
+            waiting = [a.approval_id for a in self._pending.snapshot().values()
+                       if a.run_id == run.run_id]
+            run.suspend("interrupt", pending=waiting)
+        run.end(status, error)
 
     # -- models ------------------------------------------------------------------------------
     def _llm_start(self, serialized: Mapping[str, Any] | None, request: Any, *, run_id: UUID,
@@ -299,7 +296,8 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         """A root chain starts (or resumes) a run; Command(resume=...) decides approvals."""
         self._ledger_run(run_id, parent_run_id, metadata)
         if parent_run_id is None and isinstance(inputs, Command) and inputs.resume is not None:
-            self._resumed(inputs.resume, metadata or {}, self._threads.get(run_id))
+            self._resumed(inputs.resume, metadata or {}, self._threads.get(run_id),
+                          self._ledger_run(run_id, parent_run_id, metadata))
 
     @_observing
     def on_chain_end(self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
@@ -347,31 +345,41 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                 interrupt_call(value, tool), approval_id=approval_id, reason=reason,
                 source=SOURCE, raw=(SCHEMA, {"interrupt": {"id": approval_id, "value": value}})))
 
-    def _resumed(self, resume: Any, metadata: Mapping[str, Any], thread: str | None) -> None:
-        """`Command(resume=...)` for this thread decides its interrupts still pending."""
-        approver = str(metadata.get("ledger_approver") or self._approver or "unknown")
-        roles = tuple(metadata.get("ledger_approver_roles") or self._approver_roles)
-        pending = self._pending.take(thread)
-        if isinstance(resume, Mapping) and resume and set(resume) <= set(pending):
-            values = dict(resume)
-        else:
-            values = dict.fromkeys(pending, resume)
-        for approval_id, value in values.items():
-            decision, edited = decision_of(value)
-            decide(pending[approval_id], approver=approver, roles=roles, decision=decision,
-                   edited_args=edited, source=SOURCE, raw=(SCHEMA, {"resume": value}))
+    def _resumed(self, resume: Any, metadata: Mapping[str, Any], thread: str | None,
+                 run: Run) -> None:
+        """`Command(resume=...)` decides the thread's pending interrupts in its run: those this
+        handler saw, else those the ledger holds for the run (a new handler, a new process)."""
+        with self._lock:
+            how = self._decisions.pop(thread, None) or self._decisions.pop(None, None)
+        pending = [a.approval_id for a in self._pending.take(thread).values()]
+        if not pending:
+            found = pending_approvals(run.run_id)
+            pending = [p.approval_id for p in found]
+            seed_attempts(run, [p.tool_call_id for p in found])
+        if how is None:
+            how = Decision(resume, str(metadata.get("ledger_approver") or self._approver
+                                        or "unknown"),
+                            tuple(metadata.get("ledger_approver_roles") or self._approver_roles))
+        per_id = dict(resume) if isinstance(resume, Mapping) and resume and \
+            set(resume) <= set(pending) else None
+        for approval_id in pending:
+            if per_id is not None and approval_id not in per_id:
+                continue
+            value = per_id[approval_id] if per_id is not None else how.value
+            verdict, edited = decision_of(value) if how.decision is None else \
+                (how.decision, how.edited_args)
+            decide(approval_id, approver=how.approver, roles=how.roles, decision=verdict,
+                   edited_args=edited, source=SOURCE, raw=(SCHEMA, {"resume": value}),
+                   signer=how.signer)
 
     def resume(self, value: Any, *, approver: str, roles: Iterable[str] = (),
                decision: str | None = None, edited_args: Any = None,
                signer: Signer | None = None, thread_id: str | None = None) -> Command[Any]:
-        """Decide the pending interrupts of `thread_id` (every thread's when None) as
-        `approver` and return the Command to resume with.
-
-        With `signer` (the approver's key) each decision is signed (see `ledger.decide`)."""
-        pending = self._pending.take(thread_id, every=thread_id is None)
-        for approval in pending.values():
-            verdict, edited = decision_of(value) if decision is None else (decision, edited_args)
-            decide(approval, approver=approver, roles=roles, decision=verdict,
-                   edited_args=edited if edited_args is None else edited_args, source=SOURCE,
-                   raw=(SCHEMA, {"resume": value}), signer=signer)
+        """The Command to resume thread `thread_id` with; invoking it records `approver`'s
+        decision of each interrupt pending in that thread's run, in that run (read from the
+        ledger when this handler did not see the interrupt). `thread_id=None`: the next
+        thread resumed. With `signer` (the approver's key) each decision is signed."""
+        with self._lock:
+            self._decisions[thread_id] = Decision(value, approver, tuple(roles), decision,
+                                                   edited_args, signer)
         return Command(resume=value)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.hooks.approvals import Approval
+from ledger.note import Signer
 
-__all__ = ["PendingApprovals", "ToolRun", "decision_of", "interrupt_call"]
+__all__ = ["Decision", "PendingApprovals", "ToolRun", "decision_of", "interrupt_call"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +87,15 @@ class PendingApprovals:
     def snapshot(self) -> dict[str, Approval]:
         with self._lock:
             return {k: v for d in self._by_thread.values() for k, v in d.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """How `handler.resume(...)` decides a thread's interrupts when the resume starts."""
+
+    value: Any
+    approver: str
+    roles: tuple[str, ...]
+    decision: str | None = None
+    edited_args: Any = None
+    signer: Signer | None = None

@@ -8,6 +8,7 @@ graph runs without one run taking another's reply.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain.agents import create_agent
@@ -16,12 +17,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
-from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.memory import InMemorySaver, PersistentDict
 from langgraph.types import interrupt
 
 import ledger
 
-__all__ = ["APPROVED_REFUND", "ScriptedChat", "assert_approved_refund", "gated_refund",
+__all__ = ["APPROVED_REFUND", "ScriptedChat", "assert_approved_refund", "file_checkpointer",
+           "gated_refund",
            "refund_agent", "refund_script"]
 
 USAGE = {"input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
@@ -73,6 +75,20 @@ def gated_refund(order_id: str, amount_usd: int) -> str:
     if not interrupt({"question": f"refund {amount_usd} USD on order {order_id}?"}):
         return "not refunded"
     return f"refunded {order_id}"
+
+
+def file_checkpointer(directory: Path) -> InMemorySaver:
+    """A checkpointer that outlives the process: LangGraph's InMemorySaver over its own
+    `PersistentDict` files (written when the saver's `with` block exits)."""
+    names = iter(("storage", "writes", "blobs"))
+
+    class OnDisk(PersistentDict):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args, filename=str(directory / f"{next(names)}.pickle"))
+            if Path(self.filename).exists():
+                self.load()
+
+    return InMemorySaver(factory=OnDisk)
 
 
 def refund_agent(checkpointer: Any = None) -> Any:
