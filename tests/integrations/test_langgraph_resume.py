@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import HumanMessage
+from langgraph.types import Command
 
 import ledger
 from ledger.events import decode_event
@@ -96,3 +97,24 @@ def test_resume_from_a_new_process(writer, ledger_conn, ledger_settings, cli, tm
     assert_one_story(events, user="dana", order="9", approver="erin")
     found = verdicts(cli, tmp_path, events[0].run_id)
     assert found["approval.refund"][0] == "pass", found
+
+
+def test_ledger_tool_in_a_graph_run_fails_closed(writer, flaky, ledger_conn, ledger_settings):
+    """Outside ledger.run, the stacked tool records into the thread's run and, with the ledger
+    gone, refuses before its body: the refund never runs unrecorded."""
+    agent = refund_agent()
+    config: Any = {"configurable": {"thread_id": "thread-3"},
+                   "callbacks": [LedgerCallbackHandler(agent="lg-closed", user="gus")]}
+    first = agent.invoke({"messages": [HumanMessage("refund order 3")]}, config)
+    assert first["__interrupt__"]
+    assert writer.flush()
+    flaky.go_down()
+    config["callbacks"] = [LedgerCallbackHandler(agent="lg-closed")]
+    try:
+        agent.invoke(Command(resume=True), config)
+        raise AssertionError("the resume should have failed closed")
+    except ledger.LedgerUnavailable:
+        pass
+    flaky.come_back()
+    events = the_run(ledger_conn, ledger_settings, agent="lg-closed")
+    assert [e.type for e in events] == SUSPENDED  # nothing ran while the ledger was away
