@@ -94,7 +94,10 @@ def adopt(run: Run, approvals: Iterable[Approval]) -> None:
     approved call's retry to its tool_call_id, as if the request had been made here."""
     with _lock:
         for approval in approvals:
-            _pending.setdefault(approval.approval_id, (approval, weakref.ref(run)))
+            held = _pending.get(approval.approval_id)
+            before = held[1]() if held is not None else None
+            if before is None or before.ended:  # the suspended run object: the resumed one
+                _pending[approval.approval_id] = (approval, weakref.ref(run))
 
 
 def decide(

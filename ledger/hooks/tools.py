@@ -109,6 +109,15 @@ def record_tool_started(
     return call
 
 
+def _attempt(run: Run, tool_call_id: str) -> int:
+    """Which attempt of the call this start is: a framework that runs a call again under the
+    same id (LangGraph resuming a tool an interrupt paused, a retry) records attempt 2, 3..."""
+    with run._lock:
+        seen: dict[str, int] = run.__dict__.setdefault("_attempts", {})
+        seen[tool_call_id] = seen.get(tool_call_id, 0) + 1
+        return seen[tool_call_id]
+
+
 def _record_started(
     run: Run, tool: str, args: Any, *, tool_call_id: str | None, side_effect: bool | str,
     contract: Any, version: str | None, resources: tuple[str, ...], wait: bool,
@@ -125,10 +134,12 @@ def _record_started(
         tool_call_id = run.approved.pop((tool, hash_args(json_safe(args))), None)
     tool_call_id = tool_call_id or str(ids.new_id())
     digest = _contract_digest(contract)
+    attempt = _attempt(run, tool_call_id)
 
     def build() -> dict[str, Any]:
         safe = json_safe(args)
         return {"tool_call_id": tool_call_id, "tool": tool, "tool_version": version,
+                "attempt": attempt,
                 "side_effect": _side_effect(side_effect), "args": safe,
                 "args_hash": hash_args(safe), "contract_digest": digest,
                 "resources": list(resources), **({"attempt": attempt} if attempt > 1 else {})}
@@ -181,6 +192,7 @@ def _enforced(
 
     def build(call_id: str) -> dict[str, Any]:
         return {"tool_call_id": call_id, "tool": tool, "tool_version": version,
+                "attempt": _attempt(run, call_id),
                 "side_effect": _side_effect(side_effect), "args": safe,
                 "args_hash": digest_args, "contract_digest": digest,
                 "resources": list(resources), **({"attempt": attempt} if attempt > 1 else {})}

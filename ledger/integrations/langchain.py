@@ -18,100 +18,49 @@ and re-raises `RunStopped`, so the graph halts with the exception surfaced to th
 
 from __future__ import annotations
 
-import functools
-import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from importlib.metadata import version
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.outputs import LLMResult
-from langgraph.errors import GraphBubbleUp
-from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
-from langgraph.types import Command
+from ledger.integrations import missing_extra
 
+try:
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.outputs import LLMResult
+    from langgraph.errors import GraphBubbleUp
+    from langgraph.types import Command
+except ImportError as _missing:  # the one line naming the extra, not a traceback into it
+    raise missing_extra(__name__, "langgraph", _missing) from None
+
+from ledger.events import args_hash
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
+from ledger.hooks.continuity import pending_approvals
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.sanitize import error_info
+from ledger.hooks.sanitize import error_info, json_safe
 from ledger.hooks.setup import ack_timeout
 from ledger.hooks.tools import ToolCall
-from ledger.integrations.langchain_detect import ledger_decorated_tool
-from ledger.integrations.refusals import is_denial, refusal_text
+from ledger.integrations.langchain_approvals import (
+    Decision,
+    PendingApprovals,
+    ToolRun,
+    decision_of,
+    interrupt_call,
+)
+from ledger.integrations.langchain_detect import ledger_tool_label
+from ledger.integrations.langchain_errors import observing as _observing
+from ledger.integrations.langchain_errors import tool_errors
+from ledger.integrations.langchain_runs import graph_run, seed_attempts
 from ledger.note import Signer
 
 __all__ = ["LedgerCallbackHandler", "tool_errors"]
 
-_log = logging.getLogger(__name__)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 SCHEMA = f"langchain-core@{version('langchain-core')}/callbacks"
 SOURCE = {"framework": "langchain", "integration": "langchain", "schema": SCHEMA}
-
-
-def _decision(value: Any) -> tuple[str, Any]:
-    """Map a resume value to (decision, edited_args); HITL-style dicts and booleans understood."""
-    if isinstance(value, bool):
-        return ("approved" if value else "rejected"), None
-    if isinstance(value, Mapping):
-        return (str(value.get("type") or value.get("decision") or "approved"),
-                value.get("edited_args") or value.get("args"))
-    if isinstance(value, str) and value.lower() in {"reject", "rejected", "no", "deny"}:
-        return "rejected", None
-    return "approved", None
-
-
-def _observing(method: Callable[_P, _R]) -> Callable[_P, _R | None]:
-    """Let live-control decisions through; log (never raise) any other failure of the handler.
-
-    The handler runs with `raise_error = True` so LangChain does not swallow a stop; recording
-    problems must still not break the agent, exactly as when LangChain swallowed them. Under a
-    pack, `on_tool_start` turns any failure to decide into LedgerUnavailable (fail closed)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R | None:
-        try:
-            return method(*args, **kwargs)
-        except (LiveControl, LedgerUnavailable):  # a refusal, or fail closed before a tool
-            raise
-        except Exception:
-            _log.warning("ledger callback %s failed", method.__name__, exc_info=True)
-            return None
-
-    return wrapper
-
-
-def tool_errors(fallback: bool | str | Callable[[Exception], str] | None = None
-                ) -> Callable[[Exception], str]:
-    """A `ToolNode(handle_tool_errors=...)` that knows the ledger's refusals.
-
-    `PolicyDenied` / `ApprovalRequired` become the error ToolMessage's content (rule ids,
-    reasons, and for an approval the approval_id, tool_call_id and args_hash), so the model's
-    next turn can recover. `RunStopped` is re-raised, so the graph halts and `invoke`/`stream`
-    raise it, whatever `fallback` says. Other errors: `fallback=None` is ToolNode's default
-    (argument errors to the model, the rest raised), `False` raises, `True` uses ToolNode's
-    template, a string or a callable gives the content.
-    """
-
-    def handle(error: Exception) -> str:
-        if is_denial(error):
-            assert isinstance(error, LiveControl)
-            return refusal_text(error)
-        if isinstance(error, LiveControl) or fallback is False:
-            raise error
-        if fallback is None:
-            if isinstance(error, ToolInvocationError):
-                return error.message
-            raise error
-        if fallback is True:
-            return TOOL_CALL_ERROR_TEMPLATE.format(error=repr(error))
-        return fallback if isinstance(fallback, str) else fallback(error)
-
-    return handle
 
 
 class LedgerCallbackHandler(BaseCallbackHandler):
@@ -133,23 +82,44 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         self._root_of: dict[UUID, UUID] = {}
         self._open: dict[UUID, Any] = {}
         self._interrupted: set[UUID] = set()
-        self.pending: dict[str, Approval] = {}
+        self._threads: dict[UUID, str | None] = {}  # root run -> graph thread id
+        self._tools: dict[UUID, ToolRun] = {}
+        self._pending = PendingApprovals()
+        self._decisions: dict[str | None, Decision] = {}  # handler.resume(...) by thread
+
+    @property
+    def pending(self) -> dict[str, Approval]:
+        """Approvals requested by interrupts and not decided yet (every thread)."""
+        return self._pending.snapshot()
 
     # -- run bookkeeping -----------------------------------------------------------------------
     def _ledger_run(self, run_id: UUID, parent_run_id: UUID | None,
                     metadata: Mapping[str, Any] | None = None) -> Run:
+        """The ledger run of a LangChain run: the enclosing `ledger.run`, else the graph
+        thread's own run, opened (or resumed from the ledger) when its root starts."""
         with self._lock:
             root = self._root_of.get(parent_run_id, parent_run_id) if parent_run_id else run_id
             self._root_of[run_id] = root
-            if root not in self._roots:
-                run = self._run or current_run()
-                owned = run is None
-                if run is None:
-                    conv = (metadata or {}).get("thread_id")
-                    run = Run(agent=self._agent, conversation_id=conv, source=SOURCE,
-                              **self._run_kwargs).begin()
-                self._roots[root] = (run, owned)
-            return self._roots[root][0]
+            entry = self._roots.get(root)
+        if entry is not None:
+            return entry[0]
+        thread_value = (metadata or {}).get("thread_id")
+        thread = None if thread_value is None else str(thread_value)
+        run = self._run or current_run()
+        owned = run is None
+        if run is None:  # outside the lock: it may read the ledger (fails closed)
+            run = graph_run(self._agent, thread, SOURCE, self._run_kwargs)
+        with self._lock:
+            self._threads[root] = thread
+            return self._roots.setdefault(root, (run, owned))[0]
+
+    def run_of(self, lc_run: UUID) -> Run | None:
+        """The ledger run a LangChain run (a tool's, a node's) belongs to, if this handler
+        saw it start: what `@ledger.tool` inside a graph records into (the run resolver)."""
+        with self._lock:
+            root = self._root_of.get(lc_run)
+            entry = self._roots.get(root) if root is not None else None
+        return entry[0] if entry is not None else None
 
     def _corr(self, run_id: UUID, parent_run_id: UUID | None) -> dict[str, Any]:
         corr: dict[str, Any] = {"span_id": str(run_id)}
@@ -160,11 +130,18 @@ class LedgerCallbackHandler(BaseCallbackHandler):
     def _finish_root(self, run_id: UUID, status: str, error: BaseException | None) -> None:
         with self._lock:
             entry = self._roots.pop(run_id, None)
+            self._threads.pop(run_id, None)
             self._root_of = {k: v for k, v in self._root_of.items() if v != run_id}
             interrupted = run_id in self._interrupted
             self._interrupted.discard(run_id)
-        if entry is not None and entry[1]:
-            entry[0].end("stopped" if interrupted and status == "succeeded" else status, error)
+        if entry is None or not entry[1]:
+            return
+        run = entry[0]
+        if interrupted and status == "succeeded":  # waiting for a person: open, not ended
+            waiting = [a.approval_id for a in self._pending.snapshot().values()
+                       if a.run_id == run.run_id]
+            run.suspend("interrupt", pending=waiting)
+        run.end(status, error)
 
     # -- models ------------------------------------------------------------------------------
     def _llm_start(self, serialized: Mapping[str, Any] | None, request: Any, *, run_id: UUID,
@@ -242,15 +219,23 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         """A tool's intent, unless it is a `@ledger.tool` (it records its own). No pack in
         force: observed (a known stop refuses it). Under a pack: decided and acknowledged first,
         as the decorator does; a refusal is raised before the body, for `tool_errors()`."""
-        if ledger_decorated_tool():
-            return
+        label = ledger_tool_label()
         run = self._ledger_run(run_id, parent_run_id, metadata)
         name = str((serialized or {}).get("name") or kwargs.get("name") or "tool")
+        tool_call_id = kwargs.get("tool_call_id")
+        self._tools[run_id] = ToolRun(name, inputs if inputs is not None else input_str,
+                                      tool_call_id, label)
+        if label is not None:  # the wrapper records and decides it, under the model's call id
+            if tool_call_id and inputs is not None:
+                key = (label, args_hash(json_safe(inputs)))
+                with run._lock:
+                    run.approved.setdefault(key, str(tool_call_id))
+            return
         decide = run.enf is not None or run.pack_unknown
         try:
             call = run.tool_started(
                 name, inputs if inputs is not None else input_str,
-                tool_call_id=kwargs.get("tool_call_id"), side_effect="unknown", wait=decide,
+                tool_call_id=tool_call_id, side_effect="unknown", wait=decide,
                 require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
                 raw=(SCHEMA, {"serialized": serialized, "input_str": input_str,
                               "inputs": inputs, "metadata": metadata}))
@@ -284,6 +269,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
     def on_tool_end(self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
                     **kwargs: Any) -> None:
         """Tool outcome (a ToolMessage is kept whole)."""
+        self._tools.pop(run_id, None)
         call = self._open.pop(run_id, None)
         if isinstance(call, ToolCall):
             self._ledger_run(run_id, parent_run_id).tool_ended(
@@ -294,8 +280,9 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                       parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         """Tool failure; an interrupt raised inside a tool is an approval request instead."""
         call = self._open.pop(run_id, None)
+        tool = self._tools.pop(run_id, None)
         if isinstance(error, GraphBubbleUp):
-            self._interrupt(error, run_id, parent_run_id)
+            self._interrupt(error, run_id, parent_run_id, tool)
             status = "cancelled"
         elif isinstance(error, LiveControl):  # a stop or denial: the body never ran
             status = "refused"
@@ -314,7 +301,8 @@ class LedgerCallbackHandler(BaseCallbackHandler):
         """A root chain starts (or resumes) a run; Command(resume=...) decides approvals."""
         self._ledger_run(run_id, parent_run_id, metadata)
         if parent_run_id is None and isinstance(inputs, Command) and inputs.resume is not None:
-            self._resumed(inputs.resume, metadata or {})
+            self._resumed(inputs.resume, metadata or {}, self._threads.get(run_id),
+                          self._ledger_run(run_id, parent_run_id, metadata))
 
     @_observing
     def on_chain_end(self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
@@ -342,47 +330,61 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                        source=SOURCE, correlation=self._corr(run_id, parent_run_id))
             self._finish_root(run_id, "failed", error)
 
-    def _interrupt(self, error: BaseException, run_id: UUID, parent_run_id: UUID | None) -> None:
+    def _interrupt(self, error: BaseException, run_id: UUID, parent_run_id: UUID | None,
+                   tool: ToolRun | None = None) -> None:
+        """Each new interrupt of the error becomes an approval.requested, bound to the tool
+        call it paused (first seen in `on_tool_error`) or else to the call its value names."""
         run = self._ledger_run(run_id, parent_run_id)
         with self._lock:
-            self._interrupted.add(self._root_of.get(run_id, run_id))
+            root = self._root_of.get(run_id, run_id)
+            self._interrupted.add(root)
+            thread = self._threads.get(root)
         interrupts = error.args[0] if error.args and isinstance(error.args[0], tuple | list) else ()
         for item in interrupts:
             approval_id = str(getattr(item, "id", None) or id(item))
-            if approval_id in self.pending:
+            if not self._pending.ask(approval_id):
                 continue
             value = getattr(item, "value", None)
-            call = value if isinstance(value, Mapping) and (
-                "name" in value or "tool" in value) else {"name": "langgraph.interrupt",
-                                                          "args": value}
-            self.pending[approval_id] = run.request_approval(
-                call, approval_id=approval_id, reason="langgraph interrupt", source=SOURCE,
-                raw=(SCHEMA, {"interrupt": {"id": approval_id, "value": value}}))
+            reason = value if isinstance(value, str) else "langgraph interrupt"
+            self._pending.add(thread, run.request_approval(
+                interrupt_call(value, tool), approval_id=approval_id, reason=reason,
+                source=SOURCE, raw=(SCHEMA, {"interrupt": {"id": approval_id, "value": value}})))
 
-    def _resumed(self, resume: Any, metadata: Mapping[str, Any]) -> None:
-        approver = str(metadata.get("ledger_approver") or self._approver or "unknown")
-        roles = tuple(metadata.get("ledger_approver_roles") or self._approver_roles)
-        if isinstance(resume, Mapping) and resume and set(resume) <= set(self.pending):
-            values = dict(resume)
-        else:
-            values = dict.fromkeys(self.pending, resume)
-        for approval_id, value in values.items():
-            if self.pending.pop(approval_id, None) is None:
+    def _resumed(self, resume: Any, metadata: Mapping[str, Any], thread: str | None,
+                 run: Run) -> None:
+        """`Command(resume=...)` decides the thread's pending interrupts in its run: those this
+        handler saw, else those the ledger holds for the run (a new handler, a new process)."""
+        with self._lock:
+            how = self._decisions.pop(thread, None) or self._decisions.pop(None, None)
+        pending = [a.approval_id for a in self._pending.take(thread).values()]
+        if not pending:
+            found = pending_approvals(run.run_id)
+            pending = [p.approval_id for p in found]
+            seed_attempts(run, [p.tool_call_id for p in found])
+        if how is None:
+            how = Decision(resume, str(metadata.get("ledger_approver") or self._approver
+                                        or "unknown"),
+                            tuple(metadata.get("ledger_approver_roles") or self._approver_roles))
+        per_id = dict(resume) if isinstance(resume, Mapping) and resume and \
+            set(resume) <= set(pending) else None
+        for approval_id in pending:
+            if per_id is not None and approval_id not in per_id:
                 continue
-            decision, edited = _decision(value)
-            decide(approval_id, approver=approver, roles=roles, decision=decision,
-                   edited_args=edited, source=SOURCE, raw=(SCHEMA, {"resume": value}))
+            value = per_id[approval_id] if per_id is not None else how.value
+            verdict, edited = decision_of(value) if how.decision is None else \
+                (how.decision, how.edited_args)
+            decide(approval_id, approver=how.approver, roles=how.roles, decision=verdict,
+                   edited_args=edited, source=SOURCE, raw=(SCHEMA, {"resume": value}),
+                   signer=how.signer)
 
     def resume(self, value: Any, *, approver: str, roles: Iterable[str] = (),
                decision: str | None = None, edited_args: Any = None,
-               signer: Signer | None = None) -> Command[Any]:
-        """Decide every pending interrupt as `approver` and return the Command to resume with.
-
-        With `signer` (the approver's key) each decision is signed (see `ledger.decide`)."""
-        for approval_id in list(self.pending):
-            self.pending.pop(approval_id)
-            verdict, edited = _decision(value) if decision is None else (decision, edited_args)
-            decide(approval_id, approver=approver, roles=roles, decision=verdict,
-                   edited_args=edited if edited_args is None else edited_args, source=SOURCE,
-                   raw=(SCHEMA, {"resume": value}), signer=signer)
+               signer: Signer | None = None, thread_id: str | None = None) -> Command[Any]:
+        """The Command to resume thread `thread_id` with; invoking it records `approver`'s
+        decision of each interrupt pending in that thread's run, in that run (read from the
+        ledger when this handler did not see the interrupt). `thread_id=None`: the next
+        thread resumed. With `signer` (the approver's key) each decision is signed."""
+        with self._lock:
+            self._decisions[thread_id] = Decision(value, approver, tuple(roles), decision,
+                                                   edited_args, signer)
         return Command(resume=value)

@@ -67,6 +67,20 @@ def _by_call(state: RunState) -> dict[str, list[ApprovalRecord]]:
     return table
 
 
+def _paused(call: ToolCallRecord, state: RunState) -> bool:
+    """An attempt an interrupt paused for approval (LangGraph's `interrupt()` inside a tool): it
+    ended, not ok, and an approval of that very call was requested after it started and before
+    the call started again. The framework runs the call again from its start once decided; that
+    attempt is the one that must have been approved, the paused one asked for it."""
+    if call.ended_seq is None or call.status == "ok":
+        return False
+    again = min((c.started_seq for c in state.tool_calls if c.tool_call_id == call.tool_call_id
+                 and c.started_seq > call.started_seq), default=None)
+    return any(a.tool_call_id == call.tool_call_id and a.requested_seq is not None
+               and a.requested_seq > call.started_seq
+               and (again is None or a.requested_seq < again) for a in state.approvals)
+
+
 def _needs_approval(
     rule: ApprovalRule, cel: CelProgram | None, call: ToolCallRecord, state: RunState
 ) -> bool | None:
@@ -280,7 +294,7 @@ def approvals(  # noqa: PLR0917 - bound once with partial()
                 "not captured",
             )
             continue
-        if not needed:
+        if not needed or _paused(call, state):
             continue
         checked += 1
         start = (call.started_event_id,)

@@ -24,6 +24,8 @@ EXTRAS = {
     "openai_agents": "openai-agents",
     "otel": "otel",
     "mcp": "mcp",
+    "semantic_kernel": "semantic-kernel",
+    "temporal": "temporal",
 }
 
 

@@ -28,7 +28,11 @@ def test_docs_have_blocks() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_doc_block_runs(index: int, writer: Writer, top_level_api: None) -> None:
+def test_doc_block_runs(index: int, writer: Writer, top_level_api: None,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # processes an example starts write to this test's ledger too
+    monkeypatch.setenv("LEDGER_DSN", writer.settings.dsn or "")
+    monkeypatch.setenv("LEDGER_HOME", str(writer.settings.home))
     namespace: dict[str, object] = {"__name__": f"docs_hooks_block_{index}"}
     try:
         exec(compile(BLOCKS[index], f"docs/hooks.md#block{index}", "exec"), namespace)
