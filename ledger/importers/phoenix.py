@@ -44,6 +44,15 @@ def _flat(attrs: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _regroup(attrs: dict[str, Any], key: str) -> None:
+    """Phoenix returns a JSON-valued attribute (tool.parameters) flattened into `key.*`
+    attributes; put the object back so args (and their hash) are what the tool received."""
+    prefix = f"{key}."
+    parts = {k[len(prefix):]: v for k, v in attrs.items() if k.startswith(prefix)}
+    if parts and key not in attrs:
+        attrs[key] = parts
+
+
 def _int(value: Any) -> int | None:
     return value if type(value) is int and value >= 0 else None
 
@@ -57,6 +66,7 @@ def span_from_phoenix(project: str, span: dict[str, Any]) -> SourceSpan:
     if not isinstance(trace_id, str) or not isinstance(span_id, str):
         raise ValueError("span without context.trace_id/span_id")
     attrs = _flat(span.get("attributes") or {})
+    _regroup(attrs, "tool.parameters")
     if "openinference.span.kind" not in attrs and span.get("span_kind"):
         attrs["openinference.span.kind"] = str(span["span_kind"])
     try:
