@@ -17,7 +17,8 @@ BLOB = FIXTURES / "langfuse" / "blob-export.jsonl"
 API = FIXTURES / "langfuse" / "api"
 
 
-def test_blob_export_becomes_imported_runs(cli: Any, ledger_conn: psycopg.Connection) -> None:
+def test_blob_export_becomes_imported_runs(cli: Any, ledger_conn: psycopg.Connection,
+                                           tmp_path: Path) -> None:
     res = cli("import", "langfuse", str(BLOB), "--json")
     assert res.exit_code == 0, res.stderr
     rep = report(res)
@@ -67,6 +68,14 @@ def test_blob_export_becomes_imported_runs(cli: Any, ledger_conn: psycopg.Connec
                                         "run.ended"]
     assert failed[2].data.error.message == "rate limited"
     assert (failed[-1].data.status, failed[-1].principal.initiating_user) == ("failed", "bob")
+    pack = tmp_path / "pack.yaml"
+    pack.write_text('policy: {id: imported, version: "1"}\nmax_tool_calls: 1\n'
+                    "tools: {allow: [refund]}\n")
+    check = cli("check", "--policy", str(pack), "--run", str(run_id), "--json")
+    assert check.exit_code == 0, check.stdout + check.stderr
+    verdicts = json.loads(check.stdout)["runs"][0]["verdicts"]
+    assert {v["rule_id"]: v["outcome"] for v in verdicts} == {
+        "max_tool_calls": "pass", "tools.allow": "pass"}
 
 
 def test_reimport_is_idempotent(cli: Any, ledger_conn: psycopg.Connection) -> None:
