@@ -3,7 +3,8 @@
 Runs in tests/envs/phoenix/.venv (arize-phoenix-otel, openinference-instrumentation): a
 support agent whose model is scripted (fixed replies, fixed token counts) calls a refund tool,
 for two users, so the importer test can assert exact events, tokens and attribution.
-Usage: python send_traces.py ENDPOINT PROJECT
+Usage: python send_traces.py ENDPOINT PROJECT [RUNS]  (RUNS > 0: that many more runs, for the
+benchmark bench/bench_import.py; each is 4 spans)
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def main() -> None:
     tracer = OITracer(provider.get_tracer("scripted-support-agent"), config=TraceConfig())
     traces = {"alice": agent(tracer, "alice", "A1", fail=False),
               "bob": agent(tracer, "bob", "B2", fail=True)}
+    for n in range(int(sys.argv[3]) if len(sys.argv) > 3 else 0):
+        agent(tracer, f"user-{n % 10}", f"O{n}", fail=False)
     provider.force_flush()
     provider.shutdown()
     print(json.dumps(traces))  # the test finds each user's run by its trace id
