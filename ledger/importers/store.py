@@ -8,6 +8,9 @@ ingest call, so memory stays flat however many runs an import has.
 
 from __future__ import annotations
 
+import uuid
+
+import orjson
 import psycopg
 
 from ledger.config import Settings
@@ -24,6 +27,7 @@ from ledger.importers.report import (
 from ledger.importers.staging import Staging
 from ledger.ingest import REJECTED
 from ledger.ingest import ingest as ingest_lines
+from ledger.store.read import receipt_states
 
 __all__ = ["CHUNK_EVENTS", "store_staged"]
 
@@ -31,17 +35,26 @@ CHUNK_EVENTS = 2000
 _RANK = {ALREADY_PRESENT: 0, IMPORTED: 1, SKIPPED: 2}
 
 
+def _stored_by_another(conn: psycopg.Connection, body: bytes) -> bool:
+    """A line refused because another import of the same history stored it first (two
+    imports at once): the ledger holds exactly our bytes under our id, so it is present."""
+    event_id = uuid.UUID(orjson.loads(body)["event_id"])
+    state = receipt_states(conn, [event_id]).get(event_id)
+    return state is not None and body in (state.logged_body, state.pending_body)
+
+
 def _flush(conn: psycopg.Connection, settings: Settings, runs: list[BuiltRun],
            report: ImportReport) -> None:
     lines = [line for run in runs for line in run.lines]
     result = ingest_lines(conn, (body for _, body in lines), settings)
     per_record: dict[str, tuple[Outcome, str]] = {}
-    for (label, _), outcome in zip(lines, result.lines, strict=True):
+    for (label, body), outcome in zip(lines, result.lines, strict=True):
         if label is None:
             continue
+        refused = outcome.outcome == REJECTED and not _stored_by_another(conn, body)
         mine: tuple[Outcome, str] = (
-            (SKIPPED, outcome.reason) if outcome.outcome == REJECTED
-            else (ALREADY_PRESENT, "") if outcome.outcome == "already present"
+            (SKIPPED, outcome.reason) if refused
+            else (ALREADY_PRESENT, "") if outcome.outcome in ("already present", REJECTED)
             else (IMPORTED, ""))
         before = per_record.get(label)
         if before is None or _RANK[mine[0]] > _RANK[before[0]]:
