@@ -80,8 +80,7 @@ def test_import_phoenix_project(phoenix_server: PhoenixServer, cli: Any,
     assert check.exit_code == 0, check.stdout + check.stderr
     assert verdict["runs"][0]["run_id"] == str(alice)
 
-
-def test_empty_window_fails_loudly(phoenix_server: PhoenixServer, cli: Any) -> None:
+    # one test, so the suite starts one Phoenix server: an empty window is an error
     res = cli("import", "phoenix", "--url", phoenix_server.url, "--project", "support",
               "--until", "2001-01-01T00:00:00Z")
     assert res.exit_code == 1
