@@ -28,13 +28,20 @@ $(SK_ENV)/.venv/.synced: $(UV) pyproject.toml $(SK_ENV)/pyproject.toml $(SK_ENV)
 	$(UV) sync --locked --project $(SK_ENV) --quiet
 	touch $@
 
+# The Phoenix server for the importer tests (tests/importers/test_phoenix_*.py): its own locked
+# project, not a workspace member (arize-phoenix is a whole server with its own pins).
+PHOENIX_ENV := tests/envs/phoenix
+$(PHOENIX_ENV)/.venv/.synced: $(UV) $(PHOENIX_ENV)/pyproject.toml $(PHOENIX_ENV)/uv.lock
+	$(UV) sync --locked --project $(PHOENIX_ENV) --quiet
+	touch $@
+
 demo: setup
 	$(VENV)/bin/ledger demo
 
 # `make test` is what CI runs (.ci/run): lint first (ruff, mypy strict, the layer rule), then
 # the whole suite (which includes tests/test_layers.py). `ruff format --check` is not part of it
 # yet: the tree is not formatter-clean.
-test: lint $(SK_ENV)/.venv/.synced
+test: lint $(SK_ENV)/.venv/.synced $(PHOENIX_ENV)/.venv/.synced
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
 
 lint: setup

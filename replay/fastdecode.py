@@ -175,6 +175,7 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     principal: Principal = Principal()
     agent: AgentRef | None = None
     versions: Versions = Versions()
+    trust: str = "live"
     data: msgspec.Raw = msgspec.Raw(b"null")
 
 
@@ -190,6 +191,7 @@ class _Env(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="type"
     principal: Principal = Principal()
     agent: AgentRef | None = None
     versions: Versions = Versions()
+    trust: str = "live"  # "imported": copied from another system afterwards, not witnessed
 
 
 def _kind(kind: str, model: type[Any]) -> type[_Env]:

@@ -35,6 +35,13 @@ __all__ = [
 _FROZEN = {"frozen": True, "slots": True}
 
 
+def _hidden(default: Any) -> Any:
+    """A fact policy reads that is not part of the state's value or its JSON (so adding it
+    changes no stored digest or golden output)."""
+    return dataclasses.field(default=default, compare=False, repr=False,
+                             metadata={"json": False})
+
+
 def _record_time() -> Any:
     """A sequencer `recorded_at` in ns, kept beside a writer time so the time rules can bound
     it (replay.policy.timebounds); None when folded without the record. Not part of the
@@ -140,6 +147,8 @@ class ApprovalRecord:
     expires_at: str | None = None
     registry_hash: str | None = None
     decided_rec_ns: int | None = _record_time()
+    # the decision came from an import (`trust: imported`): a copy, not witnessed live
+    imported: bool = _hidden(False)
 
 
 @dataclasses.dataclass(**_FROZEN)
@@ -241,6 +250,8 @@ class RunInfo:
     last_rec_ns: int | None = _record_time()
     # the agent's version from the first event (pack scope, pre-call CEL facts); not in JSON
     agent_version: str | None = _record_time()
+    # some event of the run is `trust: imported` (policy: `run.imported`); not in JSON
+    imported: bool = _hidden(False)
 
     @property
     def ended(self) -> bool:

@@ -222,6 +222,7 @@ def _approval_requested(f: _Fold, event: EventBase, data: Any) -> str:
 
 def _approval_decided(f: _Fold, event: EventBase, data: Any) -> str:
     _decided(f.approvals, data, f.eid, f.seq, f.ns, from_run=None, rec=f.rec)
+    f.approvals[data.approval_id]["imported"] = event.trust == "imported"
     return f"{data.tool_call_id} {data.decision} by {data.approver.id}"
 
 
@@ -350,6 +351,7 @@ def fold(
             if data.call_run_id is None or str(data.call_run_id) == own_run:
                 _decided(f.approvals, data, eid, seq, ns, from_run=str(event.run_id),
                          rec=record_ns(item.recorded_at))
+                f.approvals[data.approval_id]["imported"] = event.trust == "imported"
             continue
         last_seq = seq
         if event.run_seq != expected:
@@ -360,6 +362,8 @@ def fold(
         if not run:
             f.start_run(event, ns)
         run["last_ns"] = ns
+        if event.trust == "imported":
+            run["imported"] = True
         v = event.versions
         in_force = (v.prompt_version, v.model, v.policy_hash, v.tool_contract_digest)
         if in_force != last_versions:  # re-applying the same versions changes nothing

@@ -61,6 +61,7 @@ def run_facts(
             "events": state.totals.events,
             "duration_seconds": duration,
             "gaps": len(state.gaps),
+            "imported": run.imported,
         }
     if "principal" in names:
         facts["principal"] = _principal_facts(state)
@@ -102,6 +103,7 @@ def run_facts(
                 "decision": a.decision,
                 "approver": a.approver_id,
                 "roles": registry_roles(state, a),
+                "imported": a.imported,
             }
             for a in state.approvals
         ]

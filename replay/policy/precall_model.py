@@ -113,7 +113,8 @@ class Proposed:
             out["principal"] = {"initiating_user": self.user, "roles": list(self.roles)}
         if "run" in names:
             out["run"] = {"id": self.run_id, "agent": self.agent, "version": self.version,
-                          "tenant": self.tenant, "elapsed_seconds": basis.elapsed_seconds}
+                          "tenant": self.tenant, "elapsed_seconds": basis.elapsed_seconds,
+                          "imported": False}  # a call the hooks see is witnessed, never imported
         if "totals" in names:
             out["totals"] = {"tool_calls": basis.tool_calls, "total_tokens": basis.total_tokens,
                              "cost_usd": float(basis.cost_usd)}
