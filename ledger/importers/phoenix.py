@@ -17,6 +17,7 @@ from ledger import ids
 from ledger.importers.report import SKIPPED, ImportReport, RecordOutcome
 from ledger.importers.source import Kind, SourceSpan, record_digest
 from ledger.importers.staging import Staging
+from ledger.integrations.otel_attrs import attr, maybe_json, source_schema, span_kind
 
 __all__ = ["PAGE", "read_phoenix", "span_from_phoenix"]
 
@@ -59,7 +60,6 @@ def _int(value: Any) -> int | None:
 
 def span_from_phoenix(project: str, span: dict[str, Any]) -> SourceSpan:
     """One Phoenix span as a SourceSpan; ValueError with the reason if it cannot be."""
-    from ledger.integrations.otel import _attr, _maybe_json, _schema, span_kind
 
     ctx = span.get("context") or {}
     trace_id, span_id = ctx.get("trace_id"), ctx.get("span_id")
@@ -81,22 +81,22 @@ def span_from_phoenix(project: str, span: dict[str, Any]) -> SourceSpan:
     return SourceSpan(
         system="phoenix", project=project, trace_id=trace_id, span_id=span_id,
         parent_id=span.get("parent_id") or None, name=str(span.get("name") or "span"),
-        kind=kind, start_ns=start_ns, end_ns=end_ns, schema=_schema(attrs), record=span,
+        kind=kind, start_ns=start_ns, end_ns=end_ns, schema=source_schema(attrs), record=span,
         digest=record_digest(span), failed=failed,
         error=(span.get("status_message") or "error") if failed else None,
-        model=_attr(attrs, "gen_ai.request.model", "llm.model_name"),
-        provider=_attr(attrs, "gen_ai.provider.name", "gen_ai.system", "llm.provider"),
-        input=_maybe_json(_attr(attrs, "gen_ai.tool.call.arguments", "tool.parameters",
+        model=attr(attrs, "gen_ai.request.model", "llm.model_name"),
+        provider=attr(attrs, "gen_ai.provider.name", "gen_ai.system", "llm.provider"),
+        input=maybe_json(attr(attrs, "gen_ai.tool.call.arguments", "tool.parameters",
                                 "gen_ai.input.messages", "input.value")),
-        output=_maybe_json(_attr(attrs, "gen_ai.tool.call.result", "gen_ai.output.messages",
+        output=maybe_json(attr(attrs, "gen_ai.tool.call.result", "gen_ai.output.messages",
                                  "output.value")),
-        input_tokens=_int(_attr(attrs, "gen_ai.usage.input_tokens", "llm.token_count.prompt")),
-        output_tokens=_int(_attr(attrs, "gen_ai.usage.output_tokens",
+        input_tokens=_int(attr(attrs, "gen_ai.usage.input_tokens", "llm.token_count.prompt")),
+        output_tokens=_int(attr(attrs, "gen_ai.usage.output_tokens",
                                  "llm.token_count.completion")),
-        tool=_attr(attrs, "gen_ai.tool.name", "tool.name"),
-        tool_call_id=_attr(attrs, "gen_ai.tool.call.id", "tool_call.id"),
-        user=_attr(attrs, "user.id", "enduser.id"),
-        session=_attr(attrs, "gen_ai.conversation.id", "session.id"),
+        tool=attr(attrs, "gen_ai.tool.name", "tool.name"),
+        tool_call_id=attr(attrs, "gen_ai.tool.call.id", "tool_call.id"),
+        user=attr(attrs, "user.id", "enduser.id"),
+        session=attr(attrs, "gen_ai.conversation.id", "session.id"),
         guardrail_verdict=None if triggered is None else ("fail" if triggered else "pass"))
 
 

@@ -42,21 +42,14 @@ from ledger.integrations.otel_attrs import (
     maybe_json,
     proposed_tool_calls,
     scrub_events,
+    source_schema,
     span_kind,
     span_user,
 )
 
 __all__ = ["LedgerSpanProcessor", "span_kind"]
 
-SEMCONV_VERSION = "1.37"
-OPENINFERENCE_VERSION = "0.1"
 _log = logging.getLogger("ledger.integrations.otel")
-
-
-def _schema(attrs: Any) -> str:
-    if "openinference.span.kind" in attrs:
-        return f"openinference@{OPENINFERENCE_VERSION}"
-    return f"otel.gen_ai@{SEMCONV_VERSION}"
 
 
 def _hex(value: int, width: int) -> str:
@@ -151,7 +144,8 @@ class LedgerSpanProcessor(SpanProcessor):
         conv = attr(attrs, "gen_ai.conversation.id", "session.id")
         if conv:
             corr["conversation_id"] = str(conv)
-        source = {"framework": "opentelemetry", "integration": "otel", "schema": _schema(attrs)}
+        source = {"framework": "opentelemetry", "integration": "otel",
+                  "schema": source_schema(attrs)}
         return source, corr
 
     def _note_user(self, trace: _Trace, span: ReadableSpan) -> None:

@@ -15,8 +15,19 @@ from typing import Any, Literal
 
 from ledger.hooks.sanitize import escape_text
 
-__all__ = ["SpanUser", "attr", "guardrail_verdict", "maybe_json", "proposed_tool_calls",
-           "scrub_events", "span_kind", "span_user"]
+__all__ = [
+    "OPENINFERENCE_VERSION",
+    "SEMCONV_VERSION",
+    "SpanUser",
+    "attr",
+    "guardrail_verdict",
+    "maybe_json",
+    "proposed_tool_calls",
+    "scrub_events",
+    "source_schema",
+    "span_kind",
+    "span_user",
+]
 
 _LLM_OPS = {"chat", "text_completion", "generate_content", "embeddings"}
 # Span attributes first (they describe this request), then the resource (the whole process:
@@ -29,6 +40,17 @@ _OI_TOOL_CALL = re.compile(
     r"(function\.name|function\.arguments|id)$")
 
 Verdict = Literal["pass", "fail", "warn", "unknown"]
+
+
+SEMCONV_VERSION = "1.37"
+OPENINFERENCE_VERSION = "0.1"
+
+
+def source_schema(attrs: Mapping[str, Any]) -> str:
+    """The raw payload's schema tag: OpenInference when the span says so, else GenAI semconv."""
+    if "openinference.span.kind" in attrs:
+        return f"openinference@{OPENINFERENCE_VERSION}"
+    return f"otel.gen_ai@{SEMCONV_VERSION}"
 
 
 def attr(attrs: Mapping[str, Any], *keys: str) -> Any:
