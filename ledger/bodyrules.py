@@ -3,9 +3,9 @@ sequencer (a hostile writer can put bytes into intake without either the hooks o
 
 - an `args_hash` must be the hash of the `args` beside it, where the args are inline: approvals
   bind to the hash, so a body showing args X under the hash of args Y would let an approval of
-  Y be read as an approval of X. Args that are absent (None), truncated (`$truncated` markers)
-  or carry secret markers (`[secret:...]`, scrubbed after hashing) are not inline and are not
-  checked;
+  Y be read as an approval of X. Args that are absent (None), truncated (`$truncated` markers),
+  committed to a private payload (`$commitment`: ledger.privacy, sealed or erased) or carry
+  secret markers (`[secret:...]`, scrubbed after hashing) are not inline and are not checked;
 - token counts are non-negative JSON integers: "812", 8.0 and true are refused, never coerced.
 """
 
@@ -19,7 +19,7 @@ from ledger.canonical import CanonicalError, canonical_bytes, content_hash
 __all__ = ["CHECKED_TYPES", "body_problem", "token_problem"]
 
 _ARGS_TYPES = frozenset({"tool.call.started", "approval.requested"})
-_NOT_INLINE = (b'"$truncated', b"[secret:")
+_NOT_INLINE = (b'"$truncated', b'"$commitment"', b"[secret:")
 _USAGE = ("input_tokens", "output_tokens", "total_tokens")
 _TOTALS = ("input_tokens", "output_tokens", "llm_calls", "tool_calls")
 CHECKED_TYPES = _ARGS_TYPES | {"llm.call.ended", "run.ended"}
