@@ -14,6 +14,7 @@ process) is the key of the ledger run across an interruption: `openai-agents:<tr
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ __all__ = [
     "UNKNOWN_MODEL",
     "SdkRun",
     "SdkRuns",
+    "fail_implicit",
     "finish_implicit",
     "hold_trace_run",
     "model_name",
@@ -39,6 +41,7 @@ __all__ = [
 ]
 
 UNKNOWN_MODEL = "unknown"
+log = logging.getLogger(__name__)
 
 
 def model_name(agent: Any) -> str:
@@ -117,9 +120,16 @@ class SdkRuns:
             return None if usage is None else self._runs.pop(id(usage), None)
 
     def _drop(self, key: int, entry: SdkRun) -> None:
+        """The SDK dropped its run (its usage object is gone). Still registered means no
+        `on_agent_end` came: the run raised (or was interrupted and never recorded), and no
+        hook will ever end its implicit ledger run, which `ledger serve` would not abandon
+        either (it is not suspended): end it `failed` with its open calls, never leave it open."""
         with self._lock:
-            if self._runs.get(key) is entry:
-                del self._runs[key]
+            if self._runs.get(key) is not entry:
+                return
+            del self._runs[key]
+        if entry.owned and not entry.run.ended:
+            fail_implicit(entry)
 
     def __len__(self) -> int:
         with self._lock:
@@ -214,6 +224,31 @@ def finish_implicit(trace_id: str | None, run: Run) -> None:
     if not deferred:
         hold_trace_run(trace_id, None)
         run.end("succeeded")
+
+
+_UNFINISHED = ("the SDK run ended without finishing: it raised, or it was interrupted and "
+               "record_interruptions was not called")
+
+
+def fail_implicit(entry: SdkRun) -> None:
+    """End an implicit run whose SDK run is gone unfinished: its open model and tool calls
+    end with an error, then the run ends `failed` (unless a processor still records it)."""
+    with _trace_lock:
+        if entry.trace_id is not None and entry.trace_id in _finished:
+            return  # finished; ends after the trace's last span (trace_done)
+    run = entry.run
+    try:
+        for call_id in list(entry.llm.values()):
+            run.llm_ended(call_id, error=_UNFINISHED)
+        for call in list(entry.tools.values()):
+            run.tool_ended(call, status="error", error=_UNFINISHED)
+        with _trace_lock:
+            if entry.trace_id is not None and _trace_runs.get(entry.trace_id) is run:
+                del _trace_runs[entry.trace_id]
+                _watched.discard(entry.trace_id)
+        run.end("failed", _UNFINISHED)
+    except Exception:  # called by the garbage collector: log, never raise there
+        log.exception("could not end the implicit run %s of an unfinished SDK run", run.run_id)
 
 
 def trace_done(trace_id: str) -> None:

@@ -40,6 +40,8 @@ class FailingSecondTurn(NamedPayModel):
 
 
 def _run_ids(conn: Any) -> list[Any]:
+    gc.collect()
+    assert ledger.flush()
     rows = conn.execute("SELECT run_id FROM ledger_events WHERE type = 'run.started' "
                         "ORDER BY seq").fetchall()
     return [r[0] for r in rows]
@@ -52,7 +54,7 @@ def _ended(conn: Any, run_id: Any, deadline: float) -> list[Any]:
         gc.collect()
         ledger.flush()
         events = stored(conn, run_id)
-        if events and events[-1].type == "run.ended" or time.monotonic() > deadline:
+        if (events and events[-1].type == "run.ended") or time.monotonic() > deadline:
             return events
         time.sleep(0.05)
 
@@ -69,7 +71,7 @@ def test_sdk_run_that_raises_ends_its_implicit_run_failed(writer, ledger_conn):
     assert [e.type for e in events] == [
         "run.started", "llm.call.started", "llm.call.ended", "tool.call.started",
         "tool.call.ended", "llm.call.started", "llm.call.ended", "run.ended"]
-    assert {e.actor.user for e in events} == {"ann"}
+    assert {e.principal.initiating_user for e in events} == {"ann"}
     failed_call = events[6].data
     assert failed_call.usage is None and failed_call.error is not None
     assert failed_call.call_id == events[5].data.call_id
@@ -95,3 +97,4 @@ def test_next_sdk_run_after_a_failure_is_a_run_of_its_own(writer, ledger_conn):
     first, second = _run_ids(ledger_conn)
     assert _ended(ledger_conn, first, time.monotonic() + 20)[-1].data.status == "failed"
     assert _ended(ledger_conn, second, time.monotonic() + 20)[-1].data.status == "succeeded"
+
