@@ -59,7 +59,7 @@ async def test_a_streamed_prompt_ends_its_model_call_with_usage(writer, ledger_c
         assert await _stream(k) == "Hello there"
     assert run.flush()
     _assert_streamed(events(ledger_conn, run.run_id), "ann")
-    code, outcomes = check(ledger_settings, run.run_id)
+    _code, outcomes = check(ledger_settings, run.run_id)
     assert "fail" not in outcomes.values(), outcomes
 
 
