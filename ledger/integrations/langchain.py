@@ -26,12 +26,16 @@ from importlib.metadata import version
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.outputs import LLMResult
-from langgraph.errors import GraphBubbleUp
-from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
-from langgraph.types import Command
+from ledger.integrations import missing_extra
 
+try:
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.outputs import LLMResult
+    from langgraph.errors import GraphBubbleUp
+    from langgraph.prebuilt.tool_node import TOOL_CALL_ERROR_TEMPLATE, ToolInvocationError
+    from langgraph.types import Command
+except ImportError as _missing:  # the one-line error naming the extra
+    raise missing_extra(__name__, "langgraph", _missing) from None
 from ledger.hooks.approvals import Approval, decide
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped

@@ -32,11 +32,15 @@ import uuid
 import weakref
 from typing import Any
 
-from agents import RunContextWrapper, RunHooks
-from agents.items import ModelResponse
-from agents.run_config import ToolErrorFormatterArgs
-from agents.tool import default_tool_error_function
+from ledger.integrations import missing_extra
 
+try:
+    from agents import RunContextWrapper, RunHooks
+    from agents.items import ModelResponse
+    from agents.run_config import ToolErrorFormatterArgs
+    from agents.tool import default_tool_error_function
+except ImportError as _missing:  # the one-line error naming the extra
+    raise missing_extra(__name__, "openai-agents", _missing) from None
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LiveControl, RunStopped
 from ledger.hooks.runs import Run
