@@ -116,26 +116,45 @@ def _refused(context: Any, exc: LiveControl) -> Any:
 
 async def _streamed(run: Run, turns: Turns, source: AsyncGenerator[Any, Any],
                     run_stack: AsyncExitStack) -> AsyncGenerator[Any, None]:
-    """A streamed prompt function's chunks, passed through: the model call ends when the
-    stream does, with the usage of its chunks added up (SK puts it in the last one's
+    """A streamed prompt function's chunks, passed through: each model call ends when its
+    answer has streamed, with the usage of its chunks added up (SK puts it in the last one's
     metadata), and an implicit run ends after it (`invoke_stream` runs the model only while
-    the caller iterates, after the filters have returned)."""
+    the caller iterates, after the filters have returned). With auto function calling the
+    stream carries the tool results between the model's answers: each starts the next call."""
     async with run_stack:
         whole: Any = None
         try:
             async for chunk in source:
                 for part in chunk if isinstance(chunk, list) else (chunk,):
-                    if getattr(part, "choice_index", 0) == 0:
-                        whole = part if whole is None else whole + part
+                    whole = _add_part(turns, whole, part)
                 yield chunk
         except BaseException as exc:  # also a stream the caller stopped reading (aclose)
             if turns.open_call is not None:
                 run.llm_ended(turns.open_call, response_model=turns.model, error=exc,
                               source=SOURCE)
             raise
-        role = getattr(whole, "role", None)
-        if turns.open_call is not None and getattr(role, "value", role) == "assistant":
+        if turns.open_call is not None and whole is not None:
             turns.end(whole, finish_reason=str(getattr(whole, "finish_reason", None) or "stop"))
+
+
+def _add_part(turns: Turns, whole: Any, part: Any) -> Any:
+    """The model's answer so far with `part` added; a tool's result in the stream ends the
+    answer (a model call that proposed tools) and the next answer is the next model call."""
+    if getattr(part, "choice_index", 0) != 0:
+        return whole
+    role = getattr(part, "role", None)
+    if getattr(role, "value", role) != "assistant":
+        if whole is not None and turns.open_call is not None:
+            turns.end(whole, finish_reason="tool_calls")
+        return None
+    if whole is None:
+        if turns.open_call is None:
+            turns.start(None)
+        return part
+    try:
+        return whole + part
+    except Exception:  # parts SK cannot add: keep the latest, never break the stream
+        return part
 
 
 class LedgerFilters:
