@@ -98,3 +98,26 @@ def test_next_sdk_run_after_a_failure_is_a_run_of_its_own(writer, ledger_conn):
     assert _ended(ledger_conn, first, time.monotonic() + 20)[-1].data.status == "failed"
     assert _ended(ledger_conn, second, time.monotonic() + 20)[-1].data.status == "succeeded"
 
+
+
+def test_with_the_tracing_processor_too(writer, ledger_conn):
+    """The documented set-up (hooks plus `LedgerTracingProcessor`): the same failed run, with
+    the processor's agent span inside it, before its run.ended."""
+    from agents import set_trace_processors
+
+    from ledger.integrations.openai_agents import LedgerTracingProcessor
+
+    set_trace_processors([LedgerTracingProcessor()])
+    try:
+        with pytest.raises(RuntimeError, match="provider returned 500"):
+            asyncio.run(Runner.run(Agent(name="payer", tools=[pay], model=FailingSecondTurn()),
+                                   "pay bob 5.00", hooks=LedgerRunHooks(user="ann")))
+        [run_id] = _run_ids(ledger_conn)
+        events = _ended(ledger_conn, run_id, time.monotonic() + 20)
+    finally:
+        set_trace_processors([])
+    assert events[-1].type == "run.ended" and events[-1].data.status == "failed"
+    assert events[-1].data.event_count == len(events)
+    assert {e.principal.initiating_user for e in events} == {"ann"}
+    rejects = ledger_conn.execute("SELECT count(*) FROM ledger_rejects").fetchone()[0]
+    assert rejects == 0
