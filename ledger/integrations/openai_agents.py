@@ -61,9 +61,9 @@ from ledger.integrations.openai_agents_calls import (
 from ledger.integrations.openai_agents_runs import (
     SdkRun,
     SdkRuns,
+    claim_implicit,
     finish_implicit,
     model_name,
-    open_implicit,
     trace_ids,
 )
 from ledger.integrations.openai_agents_tracing import LedgerTracingProcessor
@@ -145,9 +145,9 @@ class LedgerRunHooks(RunHooks[Any]):
         if run is not None:
             return self._sdk.add(context, SdkRun(run, owned=False))
         trace_id, group_id = trace_ids()
-        implicit = open_implicit(trace_id, group_id, agent=self._agent or agent.name,
-                                 **self._run_kwargs)
-        return self._sdk.add(context, SdkRun(implicit, owned=True, trace_id=trace_id))
+        implicit, held_by = claim_implicit(trace_id, group_id, agent=self._agent or agent.name,
+                                           **self._run_kwargs)
+        return self._sdk.add(context, SdkRun(implicit, owned=True, trace_id=held_by))
 
     def _halt_if_stopped(self, context: Any, agent: Any) -> SdkRun:
         """Raise the stop a tool of this run met (see `tool_error`); else the run's entry."""

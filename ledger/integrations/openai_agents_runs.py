@@ -14,6 +14,7 @@ process) is the key of the ledger run across an interruption: `openai-agents:<tr
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ __all__ = [
     "UNKNOWN_MODEL",
     "SdkRun",
     "SdkRuns",
+    "claim_implicit",
+    "fail_implicit",
     "finish_implicit",
     "hold_trace_run",
     "model_name",
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 UNKNOWN_MODEL = "unknown"
+log = logging.getLogger(__name__)
 
 
 def model_name(agent: Any) -> str:
@@ -117,9 +121,16 @@ class SdkRuns:
             return None if usage is None else self._runs.pop(id(usage), None)
 
     def _drop(self, key: int, entry: SdkRun) -> None:
+        """The SDK dropped its run (its usage object is gone). Still registered means no
+        `on_agent_end` came: the run raised (or was interrupted and never recorded), and no
+        hook will ever end its implicit ledger run, which `ledger serve` would not abandon
+        either (it is not suspended): end it `failed` with its open calls, never leave it open."""
         with self._lock:
-            if self._runs.get(key) is entry:
-                del self._runs[key]
+            if self._runs.get(key) is not entry:
+                return
+            del self._runs[key]
+        if entry.owned and not entry.run.ended:
+            fail_implicit(entry)
 
     def __len__(self) -> int:
         with self._lock:
@@ -132,14 +143,22 @@ _trace_runs: dict[str, Run] = {}
 _trace_lock = threading.Lock()
 
 
+# Held runs an SDK run's hooks are recording into. Several SDK runs may share one trace (the
+# SDK's `with trace(...)` around a workflow's runs, run concurrently or one after the other):
+# the first claims the trace's run, a concurrent one gets a run of its own (see `claim_implicit`).
+_claimed: set[Any] = set()
+
+
 def hold_trace_run(trace_id: str | None, run: Run | None) -> None:
     """Register (run) or release (None) the implicit run of a trace."""
     if trace_id is None:
         return
     with _trace_lock:
         if run is None:
-            _trace_runs.pop(trace_id, None)
+            held = _trace_runs.pop(trace_id, None)
             _watched.discard(trace_id)
+            if held is not None:
+                _claimed.discard(held.run_id)
         else:
             _trace_runs[trace_id] = run
 
@@ -152,8 +171,30 @@ def trace_run(trace_id: str | None) -> Run | None:
         run = _trace_runs.get(trace_id)
         if run is not None and run.ended:
             del _trace_runs[trace_id]
+            _claimed.discard(run.run_id)
             return None
         return run
+
+
+def claim_implicit(trace_id: str | None, group_id: str | None, *, agent: str,
+                   **run_kwargs: Any) -> tuple[Run, str | None]:
+    """The implicit run of a starting SDK run, claimed for it, and the trace id it is held by.
+
+    The trace's held run when no other SDK run records into it (a new run, or the run
+    `approve`/`reject` resumed); while another SDK run of the same trace is in flight, a new
+    run of its own, correlated to the trace but not held by it (None): a trace id names a
+    workflow, not one SDK run, and two runs' calls must never be merged into one."""
+    with _trace_lock:
+        held = _trace_runs.get(trace_id) if trace_id is not None else None
+        busy = held is not None and not held.ended and held.run_id in _claimed
+    if busy:
+        correlation = {k: v for k, v in (("trace_id", trace_id), ("thread_id", group_id)) if v}
+        return Run(agent=agent, correlation=correlation, **run_kwargs).begin(), None
+    run = open_implicit(trace_id, group_id, agent=agent, **run_kwargs)
+    if trace_id is not None:  # released with the trace's hold
+        with _trace_lock:
+            _claimed.add(run.run_id)
+    return run, trace_id
 
 
 def open_implicit(trace_id: str | None, group_id: str | None, *, agent: str,
@@ -212,8 +253,35 @@ def finish_implicit(trace_id: str | None, run: Run) -> None:
         if deferred:
             _finished.add(str(trace_id))
     if not deferred:
-        hold_trace_run(trace_id, None)
+        if trace_run(trace_id) is run:
+            hold_trace_run(trace_id, None)
         run.end("succeeded")
+
+
+_UNFINISHED = ("the SDK run ended without finishing: it raised, or it was interrupted and "
+               "record_interruptions was not called")
+
+
+def fail_implicit(entry: SdkRun) -> None:
+    """End an implicit run whose SDK run is gone unfinished: its open model and tool calls
+    end with an error, then the run ends `failed` (unless a processor still records it)."""
+    with _trace_lock:
+        if entry.trace_id is not None and entry.trace_id in _finished:
+            return  # finished; ends after the trace's last span (trace_done)
+    run = entry.run
+    try:
+        for call_id in list(entry.llm.values()):
+            run.llm_ended(call_id, error=_UNFINISHED)
+        for call in list(entry.tools.values()):
+            run.tool_ended(call, status="error", error=_UNFINISHED)
+        with _trace_lock:
+            if entry.trace_id is not None and _trace_runs.get(entry.trace_id) is run:
+                del _trace_runs[entry.trace_id]
+                _watched.discard(entry.trace_id)
+                _claimed.discard(run.run_id)
+        run.end("failed", _UNFINISHED)
+    except Exception:  # called by the garbage collector: log, never raise there
+        log.exception("could not end the implicit run %s of an unfinished SDK run", run.run_id)
 
 
 def trace_done(trace_id: str) -> None:
@@ -223,5 +291,7 @@ def trace_done(trace_id: str) -> None:
         finished = trace_id in _finished
         _finished.discard(trace_id)
         run = _trace_runs.pop(trace_id, None) if finished else None
+        if run is not None:
+            _claimed.discard(run.run_id)
     if run is not None and not run.ended:
         run.end("succeeded")

@@ -79,18 +79,23 @@ def _raw(span: ReadableSpan) -> dict[str, Any]:
 
 @dataclass
 class _Trace:
-    run: Run
-    owned: bool
-    root_span: int | None = None
-    spans: dict[int, Any] = field(default_factory=dict)
-    users_seen: set[str] = field(default_factory=set)
+    """What the processor keeps of a trace until its first span (its local root) ends."""
+
+    root_span: int  # the first span seen: its end ends the trace's own run
+    first: Any  # that span: its attributes name the trace's own run, made when first needed
+    run: Run | None = None  # the trace's own (implicit) run, when a span needed one
+    joined: Run | None = None  # the last `ledger.run(...)` a span of the trace was started in
+    root_skipped: bool = False  # the root span stands for the trace's own run: no custom pair
+    spans: dict[int, tuple[Run, Any]] = field(default_factory=dict)
+    users_seen: set[tuple[Any, str]] = field(default_factory=set)
 
 
 class LedgerSpanProcessor(SpanProcessor):
     """Add with `tracer_provider.add_span_processor(LedgerSpanProcessor())`, before any sampler.
 
     `user=` is the default initiating user for traces that name none; `run=` pins every span to
-    one run (otherwise the current `ledger.run(...)`, else a run per trace)."""
+    one run (otherwise the `ledger.run(...)` current where the span starts, else a run per
+    trace: a web framework's server span often starts before the handler's `ledger.run`)."""
 
     def __init__(self, *, agent: str = "otel", user: str | None = None, run: Run | None = None,
                  **run_kwargs: Any) -> None:
@@ -123,16 +128,30 @@ class LedgerSpanProcessor(SpanProcessor):
         with self._lock:
             trace = self._traces.get(trace_id)
             if trace is None:
-                run = self._run or current_run()
-                owned = run is None
-                if run is None:
-                    run = self._begin(span)
-                trace = _Trace(run, owned, root_span=ctx.span_id if owned and ctx else None)
-                if run.user:
-                    trace.users_seen.add(run.user)
+                trace = _Trace(root_span=ctx.span_id if ctx else 0, first=span)
                 self._traces[trace_id] = trace
             return trace
 
+    def _joined(self, trace: _Trace) -> Run | None:
+        """The run a span starting now joins: `run=`, the current `ledger.run(...)`, else the
+        one an earlier span of the trace joined (a span started where the context was lost)."""
+        run = self._run or current_run()
+        if run is not None:
+            trace.joined = run
+            return run
+        return trace.joined if trace.joined is not None and not trace.joined.ended else None
+
+    def _run_for(self, trace: _Trace) -> Run:
+        """The run of a span: the joined one, else the trace's own (begun now if need be)."""
+        run = self._joined(trace)
+        if run is not None:
+            return run
+        with self._lock:
+            if trace.run is None:
+                trace.run = self._begin(trace.first)
+                if trace.run.user:
+                    trace.users_seen.add((trace.run.run_id, trace.run.user))
+            return trace.run
     def _meta(self, span: ReadableSpan) -> tuple[dict[str, str], dict[str, Any]]:
         attrs = span.attributes or {}
         ctx = span.get_span_context()
@@ -148,16 +167,18 @@ class LedgerSpanProcessor(SpanProcessor):
                   "schema": source_schema(attrs)}
         return source, corr
 
-    def _note_user(self, trace: _Trace, span: ReadableSpan) -> None:
+    def _note_user(self, trace: _Trace, run: Run, span: ReadableSpan) -> None:
         """A span naming a user other than its run's: recorded, never silently absorbed."""
         who = span_user(span.attributes or {}, {}, None)
-        if who.user is None or who.user in trace.users_seen:
+        if run.user:
+            trace.users_seen.add((run.run_id, run.user))
+        if who.user is None or (run.run_id, who.user) in trace.users_seen:
             return
-        trace.users_seen.add(who.user)
+        trace.users_seen.add((run.run_id, who.user))
         source, corr = self._meta(span)
-        trace.run.record("custom", {"name": "otel.user.conflict", "attributes": {
+        run.record("custom", {"name": "otel.user.conflict", "attributes": {
             "span": span.name, "span_user": who.user, "attribute": who.source,
-            "run_user": trace.run.user}}, source=source, correlation=corr)
+            "run_user": run.user}}, source=source, correlation=corr)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Record the *started* half (LLM request or tool intent) as soon as the span opens."""
@@ -169,14 +190,19 @@ class LedgerSpanProcessor(SpanProcessor):
 
     def _on_start(self, span: Span) -> None:
         trace = self._trace_for(span)
-        self._note_user(trace, span)
         attrs = span.attributes or {}
-        source, corr = self._meta(span)
         kind = span_kind(attrs)
         sid = span.get_span_context().span_id
+        if sid == trace.root_span and self._joined(trace) is None:
+            trace.root_skipped = kind not in ("llm", "tool")  # it stands for the trace's run
+            if kind == "other":  # a web server's span, say: a run only once a span needs one
+                return
+        run = self._run_for(trace)
+        self._note_user(trace, run, span)
+        source, corr = self._meta(span)
         raw = (source["schema"], {"name": span.name, "attributes": dict(attrs), "phase": "start"})
         if kind == "llm":
-            trace.spans[sid] = trace.run.llm_started(
+            trace.spans[sid] = run, run.llm_started(
                 model=attr(attrs, "gen_ai.request.model", "llm.model_name"),
                 provider=attr(attrs, "gen_ai.provider.name", "gen_ai.system", "llm.provider"),
                 request=maybe_json(attr(attrs, "gen_ai.input.messages", "input.value")),
@@ -186,12 +212,12 @@ class LedgerSpanProcessor(SpanProcessor):
             args = maybe_json(attr(attrs, "gen_ai.tool.call.arguments", "tool.parameters",
                                    "input.value"))
             call_id = attr(attrs, "gen_ai.tool.call.id", "tool_call.id") or _hex(sid, 16)
-            trace.spans[sid] = trace.run.tool_started(
+            trace.spans[sid] = run, run.tool_started(
                 str(name), args, tool_call_id=str(call_id), side_effect="unknown", raw=raw,
                 source=source, correlation=corr, check_stop=False)  # an observer: cannot stop
-        elif sid != trace.root_span:
-            trace.spans[sid] = trace.run.custom(f"otel.{kind}.started", span=span.name,
-                                                attributes=dict(attrs))
+        elif sid != trace.root_span or run is not trace.run:
+            trace.spans[sid] = run, run.custom(f"otel.{kind}.started", span=span.name,
+                                               attributes=dict(attrs))
 
     def on_end(self, span: ReadableSpan) -> None:
         """Record the *ended* half with usage, outcome and the span in `raw`."""
@@ -203,41 +229,55 @@ class LedgerSpanProcessor(SpanProcessor):
 
     def _on_end(self, span: ReadableSpan) -> None:
         trace = self._trace_for(span)
-        self._note_user(trace, span)  # a user set on the span after it started
         attrs = span.attributes or {}
-        source, corr = self._meta(span)
         ctx = span.get_span_context()
         sid = ctx.span_id if ctx else 0
-        started = trace.spans.pop(sid, None)
         kind = span_kind(attrs)
-        raw = (source["schema"], _raw(span))
+        root = sid == trace.root_span
+        run, started = trace.spans.pop(sid, (None, None))
         failed = span.status.status_code == StatusCode.ERROR
         error = None
         if failed:
             error = (span.status.description or exception_text(span.events)
                      or attr(attrs, "error.type") or "error")
-        run = trace.run
+        record = run is not None or kind == "guardrail" or not (root and trace.root_skipped)
+        if record:
+            run = run or self._run_for(trace)
+        elif root:
+            run = trace.run  # the root stands for it (None: no span of the trace needed one)
+        if run is not None:
+            self._note_user(trace, run, span)  # a user set on the span after it started
+            if record:
+                self._record_end(run, span, kind, started, error)
+        if root:
+            with self._lock:
+                self._traces.pop(ctx.trace_id if ctx else 0, None)
+            if trace.run is not None:
+                trace.run.end("failed" if failed else "succeeded", str(error) if error else None)
+
+    def _record_end(self, run: Run, span: ReadableSpan, kind: str, started: Any,
+                    error: Any) -> None:
+        """The *ended* half of a span, in the run its start was recorded in."""
+        attrs = span.attributes or {}
+        source, corr = self._meta(span)
+        raw = (source["schema"], _raw(span))
         if kind == "llm" and isinstance(started, str):
             self._llm_ended(run, started, span, error, raw=raw, source=source, corr=corr)
         elif kind == "tool" and isinstance(started, ToolCall):
             result = maybe_json(attr(attrs, "gen_ai.tool.call.result", "output.value"))
-            run.tool_ended(started, status="error" if failed else "ok", result=result,
+            run.tool_ended(started, status="error" if error else "ok", result=result,
                            error=str(error) if error else None, raw=raw, source=source,
                            correlation=corr)
         elif kind == "guardrail":
             rule = attr(attrs, "guardrail.rule", "guardrail.name")
             run.record("guardrail.evaluated", {
-                "name": span.name, "verdict": guardrail_verdict(attrs, failed),
+                "name": span.name, "verdict": guardrail_verdict(attrs, error is not None),
                 "rule": None if rule is None else str(rule), "details": dict(attrs)},
                 raw=raw, source=source, correlation=corr)
-        elif sid != trace.root_span:
+        elif kind not in ("llm", "tool"):
             run.record("custom", {"name": f"otel.{kind}.ended", "attributes": {
                 "span": span.name, "status": span.status.status_code.name}},
                 raw=raw, source=source, correlation=corr)
-        if sid == trace.root_span and trace.owned:
-            with self._lock:
-                self._traces.pop(ctx.trace_id if ctx else 0, None)
-            run.end("failed" if failed else "succeeded", str(error) if error else None)
 
     @staticmethod
     def _llm_ended(run: Run, call_id: str, span: ReadableSpan, error: Any, *,
@@ -261,7 +301,7 @@ class LedgerSpanProcessor(SpanProcessor):
         with self._lock:
             traces, self._traces = list(self._traces.values()), {}
         for trace in traces:
-            if trace.owned:
+            if trace.run is not None:
                 trace.run.end("stopped", "tracer shut down before the root span ended")
         self.force_flush()
 

@@ -23,10 +23,11 @@ Outside `ledger.run(...)` each top-level kernel invocation gets an implicit run 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass
+from inspect import isasyncgen
 from typing import Any
 
 from ledger.integrations import missing_extra
@@ -114,6 +115,49 @@ def _refused(context: Any, exc: LiveControl) -> Any:
     return FunctionResult(function=context.function.metadata, value=refusal_text(exc))
 
 
+async def _streamed(run: Run, turns: Turns, source: AsyncGenerator[Any, Any],
+                    run_stack: AsyncExitStack) -> AsyncGenerator[Any, None]:
+    """A streamed prompt function's chunks, passed through: each model call ends when its
+    answer has streamed, with the usage of its chunks added up (SK puts it in the last one's
+    metadata), and an implicit run ends after it (`invoke_stream` runs the model only while
+    the caller iterates, after the filters have returned). With auto function calling the
+    stream carries the tool results between the model's answers: each starts the next call."""
+    async with run_stack:
+        whole: Any = None
+        try:
+            async for chunk in source:
+                for part in chunk if isinstance(chunk, list) else (chunk,):
+                    whole = _add_part(turns, whole, part)
+                yield chunk
+        except BaseException as exc:  # also a stream the caller stopped reading (aclose)
+            if turns.open_call is not None:
+                run.llm_ended(turns.open_call, response_model=turns.model, error=exc,
+                              source=SOURCE)
+            raise
+        if turns.open_call is not None and whole is not None:
+            turns.end(whole, finish_reason=str(getattr(whole, "finish_reason", None) or "stop"))
+
+
+def _add_part(turns: Turns, whole: Any, part: Any) -> Any:
+    """The model's answer so far with `part` added; a tool's result in the stream ends the
+    answer (a model call that proposed tools) and the next answer is the next model call."""
+    if getattr(part, "choice_index", 0) != 0:
+        return whole
+    role = getattr(part, "role", None)
+    if getattr(role, "value", role) != "assistant":
+        if whole is not None and turns.open_call is not None:
+            turns.end(whole, finish_reason="tool_calls")
+        return None
+    if whole is None:
+        if turns.open_call is None:
+            turns.start(None)
+        return part
+    try:
+        return whole + part
+    except Exception:  # parts SK cannot add: keep the latest, never break the stream
+        return part
+
+
 class LedgerFilters:
     """The ledger's Semantic Kernel filters; one object may serve many concurrent invocations
     (all state of an invocation lives in context variables, none in the object)."""
@@ -152,14 +196,16 @@ class LedgerFilters:
                 raise
             return
         async with AsyncExitStack() as stack:
-            run = await self._enter(stack)
+            run_stack = AsyncExitStack()  # a stream takes it over: the run ends with the stream
+            stack.push_async_exit(run_stack)
+            run = await self._enter(run_stack)
             outer = _invocation.get() is None
             if outer:
                 state = _Invocation()
                 token = _invocation.set(state)
                 stack.callback(_invocation.reset, token)
             if isinstance(context.function, KernelFunctionFromPrompt):
-                await self._prompt_function(run, context, next)
+                await self._prompt_function(run, context, next, run_stack)
             elif _is_ledger_tool(context.function):
                 await next(context)  # the wrapper records it (a refusal raises out)
             else:
@@ -167,7 +213,8 @@ class LedgerFilters:
             if outer and state.stop is not None:
                 raise state.stop
 
-    async def _prompt_function(self, run: Run, context: Any, next: Next) -> None:
+    async def _prompt_function(self, run: Run, context: Any, next: Next,
+                               run_stack: AsyncExitStack) -> None:
         """A prompt function: its model calls (the last one ends here, with its usage)."""
         turns = Turns(run, _model_of(context))
         token = _turns.set(turns)
@@ -181,6 +228,9 @@ class LedgerFilters:
         finally:
             _turns.reset(token)
         value = getattr(context.result, "value", None)
+        if getattr(context, "is_streaming", False) and isasyncgen(value):
+            context.result.value = _streamed(run, turns, value, run_stack.pop_all())
+            return
         messages = value if isinstance(value, list) else [value]
         last = messages[0] if messages else None
         # the model's answer ends its call (a terminated loop returns tool results instead)
