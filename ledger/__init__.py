@@ -28,6 +28,7 @@ __all__ = [
     "PolicyDenied",
     "Run",
     "RunAlreadyEnded",
+    "RunExists",
     "RunNotFound",
     "RunStopped",
     "ToolCall",

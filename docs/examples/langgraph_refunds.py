@@ -76,7 +76,6 @@ def checkpointer() -> InMemorySaver:
 
 
 def main(step: str, order: str, approver: str = "") -> None:
-    ledger.configure(sequence=True)  # no `ledger serve` in this demo: sequence our own events
     with checkpointer() as saver:
         agent = create_agent(ScriptedModel(), [refund], checkpointer=saver)
         thread = f"refund-{order}"

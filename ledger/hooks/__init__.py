@@ -20,6 +20,7 @@ from ledger.hooks.errors import (
     LiveControl,
     PolicyDenied,
     RunAlreadyEnded,
+    RunExists,
     RunNotFound,
     RunStopped,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "PriceTable",
     "Run",
     "RunAlreadyEnded",
+    "RunExists",
     "RunNotFound",
     "RunStopped",
     "ToolCall",

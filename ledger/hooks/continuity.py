@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ledger.db.sqlfiles import query
-from ledger.hooks.errors import LedgerUnavailable, RunAlreadyEnded, RunNotFound
+from ledger.hooks.errors import LedgerUnavailable, RunAlreadyEnded, RunExists, RunNotFound
 from ledger.hooks.setup import ack_timeout, get_writer
 from ledger.hooks.suspend import ResumeFrom
 from ledger.merkle import leaf_hash
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ledger.hooks.runs import Run
     from ledger.hooks.writer import Writer
 
-__all__ = ["PendingApproval", "find_suspended", "key_correlation", "open_run",
+__all__ = ["PendingApproval", "ensure_new", "find_suspended", "key_correlation", "open_run",
            "pending_approvals", "resume"]
 
 # which correlation field a resume key's id fills, by the key's prefix
@@ -68,6 +68,15 @@ def find_suspended(resume_key: str, *, tenant: str | None = None,
     rows = _read(writer, "continuity_find_suspended",
                  {"origin": origin, "resume_key": resume_key})
     return rows[0][0] if rows and rows[0][0] is not None else None
+
+
+def ensure_new(run_id: uuid.UUID, writer: Writer) -> None:
+    """A run started with a chosen `run_id` must be new: restarting an existing run's chain at
+    run_seq 0 is rejected by the sequencer only after its tools ran. One read, on this path
+    only (a generated id is new by construction); unreadable ledger: `LedgerUnavailable`."""
+    if _read(writer, "continuity_run_exists", {"run_id": uuid.UUID(str(run_id))}):
+        raise RunExists(f"run {run_id} already exists: ledger.run(run_id=...) starts a new run; "
+                        f"continue a suspended or interrupted one with ledger.resume({run_id})")
 
 
 def _approvals(run_id: uuid.UUID, writer: Writer) -> list[tuple[Any, ...]]:
@@ -114,13 +123,14 @@ def resume(run_id: uuid.UUID | str, *, resume_key: str | None = None,
     this credential may see), `RunAlreadyEnded` (nothing written), `LedgerUnavailable`.
     """
     from ledger.hooks.runs import Run  # runs imports the hooks this module serves
+    from ledger.hooks.tools import seed_attempts
 
     rid = uuid.UUID(str(run_id))
     writer = writer or get_writer()
-    rows = _read(writer, "continuity_resume_point", {"run_id": rid})
+    rows = _read(writer, "continuity_resume_state", {"run_id": rid})
     if not rows:
         raise RunNotFound(f"run {rid} not found (or not visible to this tenant)")
-    _, head_seq, leaf, head_body, started_body, suspended_body = rows[0]
+    _, head_seq, leaf, head_body, started_body, suspended_body, attempts = rows[0]
     started = json.loads(bytes(started_body))
     if started.get("type") != "run.started":
         raise RunNotFound(f"run {rid} is not an agent run")
@@ -138,6 +148,7 @@ def resume(run_id: uuid.UUID | str, *, resume_key: str | None = None,
         run.continue_totals(data.get("totals") or {})
     at_suspension = head.get("type") == "run.suspended"
     run.resume_from = ResumeFrom(uuid.UUID(head["event_id"]) if at_suspension else None, key)
+    seed_attempts(run, json.loads(attempts) if attempts else {})  # a retry is attempt N+1
     _adopt_pending(run, writer)
     return run
 
@@ -152,7 +163,8 @@ def _adopt_pending(run: Run, writer: Writer) -> None:
     rows = _approvals(run.run_id, writer)
     adopt(run, [Approval(str(r[0]), str(r[1]), str(r[2]), str(r[3]), None, run.run_id, r[4])
                 for r in rows if r[5] is None])
-    with run._lock:
+    with run._lock:  # requests whose call ran since: never held again (precheck._held_call)
+        run.__dict__["_released_calls"] = frozenset(str(r[1]) for r in rows if r[7])
         for _, call_id, tool, _, _, decision, released, started in rows:
             if decision in ("approved", "edited") and released and not started:
                 run.approved[(str(tool), str(released))] = str(call_id)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ledger.errors import DatabaseUnavailable, ExitCode, LedgerError
 
 __all__ = ["ApprovalRequired", "LedgerUnavailable", "LiveControl", "PolicyDenied",
-           "RunAlreadyEnded", "RunNotFound", "RunStopped", "StopInfo"]
+           "RunAlreadyEnded", "RunExists", "RunNotFound", "RunStopped", "StopInfo"]
 
 
 class LedgerUnavailable(DatabaseUnavailable):
@@ -39,6 +39,11 @@ class RunNotFound(LookupError):
 
 class RunAlreadyEnded(LookupError):
     """`ledger.resume`: the run has a `run.ended`; nothing may follow it (nothing was written)."""
+
+
+class RunExists(ValueError):
+    """`ledger.run(run_id=X)` names a new run, and X is already in the ledger: starting it
+    again would restart its chain at run_seq 0. Continue it with `ledger.resume(X)`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,8 @@ def _held_call(run: Run, enf: RunEnforcement, key: tuple[str, str]) -> None:
     enf.looked_up.add(key)
     rows = run.writer.live.fetch(query("hooks_call_approvals"),
                                  (enf.origin, run.run_id, key[0], key[1]))
+    ran = run.__dict__.get("_released_calls", frozenset())  # read by ledger.resume
+    rows = [r for r in rows if str(r[1]) not in ran]  # an approval releases one call
     if rows:
         enf.pending[key] = (str(rows[0][1]), str(rows[0][0]))
 

@@ -27,6 +27,7 @@ from ledger import ids
 from ledger.events import Usage
 from ledger.hooks.approvals import Approval, request_approval
 from ledger.hooks.context import run_var
+from ledger.hooks.continuity import ensure_new
 from ledger.hooks.enforce import RunEnforcement, pin
 from ledger.hooks.errors import RunStopped, StopInfo
 from ledger.hooks.live import stop_ref
@@ -117,7 +118,7 @@ class Run(RunMessages, Suspendable):
         self.stopped_by: StopInfo | None = None
         self.enf: RunEnforcement | None = None  # the pinned pack, when one is active
         self.pack_unknown = False  # the packs of the origin could not be read at run start
-        self._resumed = run_id is not None
+        self._resumed = self._chosen_id = run_id is not None
 
     # -- core --------------------------------------------------------------------------------
     def record(
@@ -194,6 +195,8 @@ class Run(RunMessages, Suspendable):
         is recorded as started and ended `stopped`, then refused with `RunStopped`.
         """
         if not self.started:
+            if self.resume_from is None and self._chosen_id:  # a new run: X must not exist
+                ensure_new(self.run_id, self.writer)
             self.started = True
             live = self.writer.live
             live.watch(self.tenant)  # the first run of an origin loads its stops and packs

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ledger.hooks.runs import Run
 
 __all__ = ["LEDGER_TOOL", "ToolCall", "proposed_calls", "record_tool_ended",
-           "record_tool_started"]
+           "record_tool_started", "seed_attempts"]
 
 log = logging.getLogger("ledger.hooks")
 # set on every `@ledger.tool` wrapper (its value: the tool's ledger name), so a framework
@@ -109,13 +109,24 @@ def record_tool_started(
     return call
 
 
-def _attempt(run: Run, tool_call_id: str) -> int:
+def _attempt(run: Run, tool_call_id: str, at_least: int = 1) -> int:
     """Which attempt of the call this start is: a framework that runs a call again under the
-    same id (LangGraph resuming a tool an interrupt paused, a retry) records attempt 2, 3..."""
+    same id (LangGraph resuming a tool an interrupt paused, a retry) records attempt 2, 3...;
+    an engine's own number (`at_least`, Temporal's) wins when higher, and later starts follow
+    it. A resumed run starts from the ledger's counts (`seed_attempts`)."""
     with run._lock:
         seen: dict[str, int] = run.__dict__.setdefault("_attempts", {})
-        seen[tool_call_id] = seen.get(tool_call_id, 0) + 1
+        seen[tool_call_id] = max(seen.get(tool_call_id, 0) + 1, at_least)
         return seen[tool_call_id]
+
+
+def seed_attempts(run: Run, attempts: Mapping[str, int]) -> None:
+    """The attempts a run recorded before it was resumed (read from the ledger by
+    `ledger.resume`, any process): the next start of one of these calls is attempt N+1."""
+    with run._lock:
+        seen: dict[str, int] = run.__dict__.setdefault("_attempts", {})
+        for call_id, count in attempts.items():
+            seen[str(call_id)] = max(seen.get(str(call_id), 0), int(count))
 
 
 def _record_started(
@@ -134,7 +145,7 @@ def _record_started(
         tool_call_id = run.approved.pop((tool, hash_args(json_safe(args))), None)
     tool_call_id = tool_call_id or str(ids.new_id())
     digest = _contract_digest(contract)
-    attempt = _attempt(run, tool_call_id)
+    attempt = _attempt(run, tool_call_id, attempt)
 
     def build() -> dict[str, Any]:
         safe = json_safe(args)
@@ -142,7 +153,7 @@ def _record_started(
                 "attempt": attempt,
                 "side_effect": _side_effect(side_effect), "args": safe,
                 "args_hash": hash_args(safe), "contract_digest": digest,
-                "resources": list(resources), **({"attempt": attempt} if attempt > 1 else {})}
+                "resources": list(resources)}
 
     with run._lock:
         run.tool_calls += 1
@@ -192,10 +203,10 @@ def _enforced(
 
     def build(call_id: str) -> dict[str, Any]:
         return {"tool_call_id": call_id, "tool": tool, "tool_version": version,
-                "attempt": _attempt(run, call_id),
+                "attempt": _attempt(run, call_id, attempt),
                 "side_effect": _side_effect(side_effect), "args": safe,
                 "args_hash": digest_args, "contract_digest": digest,
-                "resources": list(resources), **({"attempt": attempt} if attempt > 1 else {})}
+                "resources": list(resources)}
 
     def pending(call_id: str, data: dict[str, Any]) -> Pending:
         gate = _stop_gate(run, ToolCall(call_id, tool, started_ns), require_db)

@@ -62,8 +62,9 @@ SequenceFn = Callable[[Any], int]
 
 
 class _Barrier:
-    def __init__(self) -> None:
+    def __init__(self, final: bool = False) -> None:
         self.future: Future[bool] = Future()
+        self.final = final  # close(): sequencing waits for leadership (nothing left in intake)
 
 
 _STOP = object()
@@ -109,6 +110,7 @@ class Writer(Upkeep):
         self._next_retry = 0.0
         self._last_sequence = 0.0
         self._unsequenced = False
+        self._waits_for_leadership = False
         self._sequence_problem = ""  # last one warned about (a bad log key): warn once each
         self._carry: list[tuple[EncodedEvent, Pending | None]] = []
         # private payloads (committed identity tokens) waiting for their event's transaction
@@ -135,7 +137,8 @@ class Writer(Upkeep):
         return append_encoded(conn, items).receipts
 
     def _default_sequence(self, conn: Any) -> int:
-        return try_sequence(conn, self.settings)
+        # at close, wait for leadership: another process's pass may not have seen our events
+        return try_sequence(conn, self.settings, wait=self._waits_for_leadership)
 
     # -- agent-thread API --------------------------------------------------------------------
     def enqueue(self, pending: Pending | tuple[Pending, ...]) -> None:
@@ -148,11 +151,11 @@ class Writer(Upkeep):
         """Several events as one item: one batch, one statement, in order (decision, intent)."""
         self.enqueue(tuple(pendings))
 
-    def flush(self, timeout: float = 30.0) -> bool:
+    def flush(self, timeout: float = 30.0, *, final: bool = False) -> bool:
         """Wait until everything queued so far is durable; True if nothing is left in the spool."""
         if self._thread is None:
             self._start()
-        barrier = _Barrier()
+        barrier = _Barrier(final)
         self._queue.put(barrier)
         try:
             return barrier.future.result(timeout)
@@ -171,7 +174,7 @@ class Writer(Upkeep):
             self._closed = True
         try:
             if self._thread is not None:
-                self.flush(timeout)
+                self.flush(timeout, final=True)
                 self._queue.put(_STOP)
                 self._thread.join(timeout)
             self.spool.close()
@@ -219,7 +222,7 @@ class Writer(Upkeep):
                     self._deliver(batch)
                     batch = []
                 if isinstance(item, _Barrier):
-                    item.future.set_result(self._barrier())
+                    item.future.set_result(self._barrier(item.final))
                 elif item is _STOP:
                     stop = True
             if batch:
@@ -235,10 +238,13 @@ class Writer(Upkeep):
         if self._sequence is None:  # `ledger serve` sequences: learn its rejects meanwhile
             self._check_rejects()
 
-    def _barrier(self) -> bool:
+    def _barrier(self, final: bool = False) -> bool:
         try:
             self._recover(force=True)
-            self._maybe_sequence(force=True)
+            if final:  # at close: what this writer delivered is sequenced before it exits
+                self._final_sequence()
+            else:
+                self._maybe_sequence(force=True)
             self._check_rejects()
         except Exception as exc:  # pragma: no cover - defensive; never kill the thread
             self.stats.errors.append(f"flush: {exc}")

@@ -37,6 +37,7 @@ class Upkeep:
     _next_retry: float
     _last_sequence: float
     _unsequenced: bool
+    _waits_for_leadership: bool
     _sequence_problem: str
     _sequence: Callable[[Any], int] | None
 
@@ -74,6 +75,22 @@ class Upkeep:
             return
         self._sequence_problem = ""
         self._check_rejects()
+
+    def _final_sequence(self) -> None:
+        """Close's sequencing pass: everything this writer delivered, waiting for leadership.
+
+        A pass while another process held leadership (SKIP LOCKED) sequenced nothing and that
+        process's batch may not have seen our events; without this the events of a process
+        that exits would wait in intake for the next sequencer. Bounded by the statement
+        timeout: after it, they stay durable in intake (warned once), never lost.
+        """
+        if self.stats.submitted or self.stats.delivered_from_spool:
+            self._unsequenced = True
+        self._waits_for_leadership = True
+        try:
+            self._maybe_sequence(force=True)
+        finally:
+            self._waits_for_leadership = False
 
     def _check_rejects(self) -> None:
         """Ask where submitted events are; warn about and count the rejected ones (never silent)."""

@@ -53,7 +53,7 @@ from ledger.integrations.langchain_approvals import (
 from ledger.integrations.langchain_detect import ledger_tool_label
 from ledger.integrations.langchain_errors import observing as _observing
 from ledger.integrations.langchain_errors import tool_errors
-from ledger.integrations.langchain_runs import graph_run, seed_attempts
+from ledger.integrations.langchain_runs import graph_run
 from ledger.note import Signer
 
 __all__ = ["LedgerCallbackHandler", "tool_errors"]
@@ -358,9 +358,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             how = self._decisions.pop(thread, None) or self._decisions.pop(None, None)
         pending = [a.approval_id for a in self._pending.take(thread).values()]
         if not pending:
-            found = pending_approvals(run.run_id)
-            pending = [p.approval_id for p in found]
-            seed_attempts(run, [p.tool_call_id for p in found])
+            pending = [p.approval_id for p in pending_approvals(run.run_id)]
         if how is None:
             how = Decision(resume, str(metadata.get("ledger_approver") or self._approver
                                         or "unknown"),

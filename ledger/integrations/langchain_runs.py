@@ -11,7 +11,6 @@ that tool run belongs to, so the tool records its durable intent there and fails
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -25,7 +24,7 @@ from ledger.hooks.runs import Run
 if TYPE_CHECKING:
     from ledger.integrations.langchain import LedgerCallbackHandler
 
-__all__ = ["graph_run", "resume_key", "seed_attempts"]
+__all__ = ["graph_run", "resume_key"]
 
 
 def resume_key(thread: str) -> str:
@@ -40,15 +39,6 @@ def graph_run(agent: str, thread: str | None, source: dict[str, str],
     if thread is None:
         return Run(agent=agent, source=source, **run_kwargs).begin()
     return open_run(resume_key(thread), agent=agent, source=source, **run_kwargs).begin()
-
-
-def seed_attempts(run: Run, tool_call_ids: Iterable[str]) -> None:
-    """A resumed run in a new process has not seen the paused attempts of its calls: the run
-    again of a call an interrupt paused is its attempt 2 (ledger/hooks/tools.py `_attempt`)."""
-    with run._lock:
-        seen: dict[str, int] = run.__dict__.setdefault("_attempts", {})
-        for call_id in tool_call_ids:
-            seen[call_id] = max(seen.get(call_id, 0), 1)
 
 
 @register_run_resolver

@@ -23,7 +23,7 @@ from temporalio import activity
 from temporalio.client import Client
 
 from ledger.hooks.continuity import find_suspended, resume
-from ledger.hooks.errors import LedgerUnavailable, RunStopped
+from ledger.hooks.errors import LedgerUnavailable, RunExists, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import ack_timeout, get_writer
 from ledger.integrations.temporal_workflow import END_ACTIVITY, OPEN_ACTIVITY, RunEnd, RunOpen
@@ -123,6 +123,8 @@ class RunRegistry:
         run._resumed = False  # a new run: its totals start at zero, not from the database
         try:
             run.begin()
+        except RunExists:  # a retried open after the run went on: it is the ledger's already
+            return "open"
         except RunStopped as exc:  # a stopped scope: started, ended `stopped`, refused
             self._unwatch(run_id)
             run.flush(ack_timeout())

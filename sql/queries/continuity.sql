@@ -25,6 +25,18 @@ SELECT ledger_suspended_run(%(origin)s, %(resume_key)s)
 SELECT origin, head_seq, head_leaf, head_body, started_body, suspended_body
 FROM ledger_run_resume_point(%(run_id)s)
 
+-- continuity_resume_state --
+-- `ledger.resume`: the resume point and the run's attempts per tool_call_id (0021), in one
+-- round trip (a call run again after the resume is attempt N+1).
+SELECT origin, head_seq, head_leaf, head_body, started_body, suspended_body,
+       (SELECT pg_catalog.jsonb_object_agg(a.tool_call_id, a.attempts)::text
+        FROM ledger_run_attempts(%(run_id)s) AS a)
+FROM ledger_run_resume_point(%(run_id)s)
+
+-- continuity_run_exists --
+-- `ledger.run(run_id=X)`: is X in the ledger (logged or in intake) for this credential?
+SELECT 1 FROM ledger_run_head(%(run_id)s) LIMIT 1
+
 -- continuity_run_approvals --
 SELECT approval_id, tool_call_id, tool, args_hash, requested_event_id, decision,
        released_args_hash, started

@@ -56,18 +56,13 @@ def test_an_edit_does_not_release_the_original_args(
     assert 900 not in paid, "the unedited 900 refund ran on an approval edited to 90"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap (issue 16 closing note): the read API ledger_call_approvals does not say whether "
-    "a held call already started, so after a resume the same approval is reused; and a run "
-    "resumed through the hooks restarts its chain at run_seq 0 (issue 17 resume work)"))
 def test_an_approval_releases_one_call_not_a_second_after_resume(
     writer: Writer, ledger_conn: psycopg.Connection, cli: Any, tmp_path: Path
 ) -> None:
     """Held, approved, run once. The run is resumed (another process, a framework resume) and
-    the agent calls the same tool with the same args again: `_held_call` picks the newest
-    request for (tool, args_hash) even though its call already ran, `_grant` finds its
-    approval, and the second refund runs on the first one's approval (and reuses its
-    tool_call_id). An approval binds one call."""
+    the agent calls the same tool with the same args again: the approval bound one call (the
+    read API says its call started), so the second refund is held again. Restarting the run
+    with `ledger.run(run_id=...)` is refused and points to `ledger.resume`."""
     publish(cli, tmp_path, PACK)
     paid.clear()
     with ledger.run(agent="r16c-edit", user="ann") as run:
@@ -78,34 +73,18 @@ def test_an_approval_releases_one_call_not_a_second_after_resume(
         run.flush()
         assert refund(8, 500) == 500
         rid = run.run_id
+        run.suspend("interrupt", resume_key="r16c:8")
     run.flush()
-    with ledger.run(agent="r16c-edit", user="ann", run_id=rid) as again:
-        try:
+    with pytest.raises(ledger.RunExists, match=r"ledger\.resume"):
+        ledger.run(agent="r16c-edit", user="ann", run_id=rid).begin()
+    with ledger.resume(rid) as again:
+        with pytest.raises(ledger.ApprovalRequired) as second:
             refund(8, 500)
-        except (ledger.ApprovalRequired, ledger.PolicyDenied):
-            pass
         again.flush()
     assert paid == [500], f"one approval released {len(paid)} refunds"
-
-
-# the other side (finding 5): the call with the edited args finds its request by the original
-# args' hash (the request records those) and runs once, under the held tool_call_id
-def test_the_edited_args_run_under_the_held_call(
-    writer: Writer, ledger_conn: psycopg.Connection, cli: Any, tmp_path: Path
-) -> None:
-    publish(cli, tmp_path, PACK)
-    paid.clear()
-    with ledger.run(agent="r16c-edit", user="ann") as run:
-        with pytest.raises(ledger.ApprovalRequired) as held:
-            refund(7, 900)
-        run.flush()
-        ledger.decide(held.value.approval_id, approver="carol", decision="edited",
-                      edited_args={"order": 7, "amount_usd": 150})
-        run.flush()
-        assert refund(7, 150) == 150
-        run.flush()
-        rid = run.run_id
-    assert paid == [150]
-    started = [e.data.tool_call_id for e in stored(ledger_conn, rid)
-               if e.type == "tool.call.started"]
-    assert started == [held.value.tool_call_id]
+    assert second.value.approval_id != held.value.approval_id
+    events = stored(ledger_conn, rid)
+    assert [e.run_seq for e in events] == list(range(len(events)))  # one chain, never restarted
+    assert [e.type for e in events].count("tool.call.started") == 1  # the approved one only
+    asked = [e.data.approval_id for e in events if e.type == "approval.requested"]
+    assert asked == [held.value.approval_id, second.value.approval_id]
