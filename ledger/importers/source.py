@@ -1,8 +1,9 @@
 """One normalised source record (a span or an observation) and the ids derived from it.
 
 Both readers (Phoenix spans, Langfuse observations) produce `SourceSpan`s; one builder turns
-them into events. Ids are UUIDv5 of the source ids, so the same record always becomes the same
-event (`event_id`) in the same run (`run_id`), which is what makes re-import idempotent.
+them into events. Ids are UUIDv5 of the tenant and the source ids, so the same record always
+becomes the same event (`event_id`) in the same run (`run_id`), which is what makes re-import
+idempotent.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ def record_digest(record: Any) -> str:
     return hashlib.sha256(canonical_bytes(record)).hexdigest()
 
 
-def run_uuid(system: str, project: str, trace_id: str) -> uuid.UUID:
-    """The ledger run of one source trace."""
-    return uuid.uuid5(NAMESPACE, f"{system}\x1f{project}\x1f{trace_id}")
+def run_uuid(system: str, project: str, trace_id: str, tenant: str = "default") -> uuid.UUID:
+    """The ledger run of one source trace imported into `tenant`'s log.
+
+    The tenant is part of the name: event ids are unique across the whole ledger, so without it
+    a writer of another tenant who imports (or forges) the same source ids first would own
+    these ids, and this tenant's import of its own history would be refused.
+    """
+    return uuid.uuid5(NAMESPACE, f"{tenant}\x1f{system}\x1f{project}\x1f{trace_id}")
 
 
 def event_uuid(run_id: uuid.UUID, part: str) -> uuid.UUID:
