@@ -23,7 +23,7 @@ from ledger import ids
 from ledger.errors import InputError
 from ledger.hooks.pricing import decimal_text
 from ledger.importers.report import SKIPPED, Gap, ImportReport, RecordOutcome
-from ledger.importers.source import Kind, SourceSpan, TraceMeta, record_digest
+from ledger.importers.source import Kind, SourceSpan, TraceMeta, check_record, record_digest
 from ledger.importers.staging import Staging
 
 __all__ = ["SCHEMA", "read_langfuse"]
@@ -116,6 +116,12 @@ class _Reader:
     read: dict[str, int] = field(default_factory=lambda: {"traces": 0, "observations": 0})
 
     def record(self, where: str, rec: Any) -> None:
+        try:
+            check_record(rec)
+        except ValueError as exc:  # before anything recursive reads it (str(), digest)
+            self.report.seen += 1
+            self.report.add(RecordOutcome(where, SKIPPED, str(exc)))
+            return
         if isinstance(rec, dict) and _is_trace(rec) and isinstance(rec.get("id"), str):
             self.read["traces"] += 1
             self.staging.add_trace(_trace(rec))

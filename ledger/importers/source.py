@@ -15,13 +15,37 @@ from typing import Any, Literal
 
 from ledger.canonical import canonical_bytes
 
-__all__ = ["NAMESPACE", "Kind", "SourceSpan", "TraceMeta", "event_uuid", "record_digest",
-           "run_uuid"]
+__all__ = ["MAX_RECORD_DEPTH", "NAMESPACE", "Kind", "SourceSpan", "TraceMeta", "check_record",
+           "event_uuid", "record_digest", "run_uuid"]
 
 NAMESPACE = uuid.UUID("6f1c1c2e-3c1e-5b5f-9a51-4c6564676572")
 """Fixed namespace of imported ids: changing it would re-import everything under new ids."""
 
 Kind = Literal["llm", "tool", "agent", "guardrail", "other"]
+
+
+MAX_RECORD_DEPTH = 48
+"""Deepest nesting a source record may have: it rides inside an event (`raw.payload.record`),
+whose whole JSON ingest limits to 64 levels, and deeper input would reach recursive code
+(canonical JSON, validation) and crash the import instead of skipping one record."""
+
+
+def check_record(record: Any) -> None:
+    """ValueError with the reason when a record is nested too deep or holds text no UTF-8
+    encoder can write (a lone surrogate, which Python's JSON parser accepts); no recursion."""
+    stack: list[tuple[Any, int]] = [(record, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("text with a lone surrogate (not UTF-8)") from None
+        elif isinstance(item, dict | list):
+            if depth > MAX_RECORD_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_RECORD_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def record_digest(record: Any) -> str:
