@@ -1,7 +1,9 @@
 """Hostile Langfuse exports (review r17c): the export file is attacker-influenced input.
 
-Deep nesting (900 levels in `input`) reached recursive code (canonical JSON) and ended the
-import as "internal error: RecursionError" (exit 70); now the record is skipped with its reason.
+A line over 1 MiB is skipped unread (it was read whole into memory first: a multi-GB line or a
+file with no newline exhausted memory). Deep nesting (900 levels in `input`) reached recursive
+code (canonical JSON) and ended the import as "internal error: RecursionError" (exit 70); now
+the record is skipped with its reason.
 Terminal escapes and bidi controls in ids are escaped wherever the report prints them. A record
 re-imported with changed content under the same source ids is skipped as "different content",
 never counted `already present` (decision: the ledger keeps the first copy; the change is said
@@ -65,3 +67,18 @@ def test_changed_record_under_same_ids_is_skipped_not_present(
     rep = report(res)
     assert (rep["imported"], rep["already_present"], rep["skipped"]) == (0, 0, 1)
     assert "different content" in rep["skipped_records"][0]["reason"]
+
+
+def test_huge_line_is_skipped_unread_and_the_rest_imported(cli: Any, tmp_path: Path) -> None:
+    src = tmp_path / "x.jsonl"
+    with src.open("wb") as out:
+        out.write(json.dumps(_obs("o-big", trace="t-huge", input="A" * 3_000_000)).encode())
+        out.write(b"\n" + json.dumps(_obs("o-ok", trace="t-huge")).encode() + b"\n")
+        out.write(b'{"id": "o-tail", ' + b" " * 2_500_000)  # no newline at all
+    res = cli("import", "langfuse", str(src), "--json")
+    assert res.exit_code == 1, res.stderr
+    rep = report(res)
+    assert (rep["seen"], rep["imported"], rep["skipped"]) == (3, 1, 2)
+    assert [(s["record"], s["reason"]) for s in rep["skipped_records"]] == [
+        ("x.jsonl:1", "line longer than 1048576 bytes"),
+        ("x.jsonl:3", "line longer than 1048576 bytes")]
