@@ -8,6 +8,8 @@ twice. Every import prints a reconciliation report; an empty window is an error 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +20,7 @@ from ledger.cli.common import JsonOption, connection, emit_json, err, settings_f
 from ledger.errors import ExitCode, InputError
 
 if TYPE_CHECKING:
+    from ledger.config import Settings
     from ledger.importers.report import ImportReport
 
 __all__ = ["app"]
@@ -27,6 +30,20 @@ app = typer.Typer(help="Import history from Phoenix or Langfuse (trust: imported
 
 AllowEmpty = Annotated[bool, typer.Option(
     "--allow-empty", help="An empty window is not an error (exit 0 when nothing was read).")]
+TenantOption = Annotated[str | None, typer.Option(
+    "--tenant", help="Whose log the history goes to (default: $LEDGER_TENANT or default).")]
+
+
+def _settings(ctx: typer.Context, tenant: str | None) -> Settings:
+    """The command's settings with the tenant the imported runs belong to, checked first: a
+    bad name is a one-line error before anything is read or stored."""
+    from ledger.events import TENANT_PATTERN
+
+    settings = settings_from(ctx)
+    name = tenant or settings.tenant
+    if not re.fullmatch(TENANT_PATTERN, name):
+        raise InputError(f"--tenant: {name!r} is not a tenant name ({TENANT_PATTERN})")
+    return dataclasses.replace(settings, tenant=name)
 
 
 def _when(text: str | None, flag: str) -> datetime | None:
@@ -69,6 +86,7 @@ def phoenix(  # noqa: PLR0917 - typer maps parameters to options
     = None,
     allow_empty: AllowEmpty = False,
     json_out: JsonOption = False,
+    tenant: TenantOption = None,
 ) -> None:
     """Import a Phoenix project's spans (REST API), one ledger run per trace.
 
@@ -82,11 +100,12 @@ def phoenix(  # noqa: PLR0917 - typer maps parameters to options
 
     window = {"since": since, "until": until}
     start, end = _when(since, "--since"), _when(until, "--until")
+    settings = _settings(ctx, tenant)
     report = ImportReport(source=f"phoenix {url} project {project}", window=window)
     conn = connection(ctx)
     with Staging() as staging:
         read_phoenix(url, project, since=start, until=end, staging=staging, report=report)
-        store_staged(conn, settings_from(ctx), staging, report)
+        store_staged(conn, settings, staging, report)
     _finish(report, json_out, allow_empty)
 
 
@@ -96,6 +115,7 @@ def langfuse(
     source: Annotated[Path, typer.Argument(help="Export file or directory (.json, .jsonl).")],
     allow_empty: AllowEmpty = False,
     json_out: JsonOption = False,
+    tenant: TenantOption = None,
 ) -> None:
     """Import Langfuse exports: public-API JSON pages or blob-export JSONL, one run per trace.
 
@@ -108,9 +128,10 @@ def langfuse(
     from ledger.importers.staging import Staging
     from ledger.importers.store import store_staged
 
+    settings = _settings(ctx, tenant)
     report = ImportReport(source=f"langfuse {source}")
     conn = connection(ctx)
     with Staging() as staging:
         read_langfuse(source, staging, report)
-        store_staged(conn, settings_from(ctx), staging, report)
+        store_staged(conn, settings, staging, report)
     _finish(report, json_out, allow_empty)

@@ -177,6 +177,20 @@ def key_correlation(resume_key: str) -> dict[str, str]:
     return {field: rest} if field and rest else {}
 
 
+def _same_owner(run_id: uuid.UUID, run_kwargs: Mapping[str, Any], writer: Writer) -> bool:
+    """Whether the suspended run is the caller's to continue: the same agent, and the same
+    user when both name one. Why: keys are framework ids (LangGraph thread ids are often "1"),
+    so another agent, or another user of the same agent, using the same id must start its own
+    run, not continue (and be recorded as) someone else's, nor adopt its pending approvals."""
+    rows = _read(writer, "continuity_resume_point", {"run_id": run_id})
+    started = json.loads(bytes(rows[0][4])) if rows else {}
+    agent = (started.get("agent") or {}).get("name")
+    user = (started.get("principal") or {}).get("initiating_user")
+    wanted_user = run_kwargs.get("user")
+    return bool(agent == run_kwargs.get("agent")
+                and (wanted_user is None or user is None or wanted_user == user))
+
+
 def open_run(resume_key: str, **run_kwargs: Any) -> Run:
     """The run of one framework run: the suspended run with `resume_key` resumed, else a new
     run (agent from `run_kwargs`) whose events correlate the key's ids. Fails closed."""
@@ -184,7 +198,7 @@ def open_run(resume_key: str, **run_kwargs: Any) -> Run:
 
     writer = run_kwargs.get("writer") or get_writer()
     found = find_suspended(resume_key, tenant=run_kwargs.get("tenant"), writer=writer)
-    if found is not None:
+    if found is not None and _same_owner(found, run_kwargs, writer):
         overrides = {k: v for k, v in run_kwargs.items()
                      if k in {"attributes", "correlation"}}
         return resume(found, resume_key=resume_key, writer=writer, **overrides)

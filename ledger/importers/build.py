@@ -123,16 +123,18 @@ def _order(half: tuple[int, int, str, SourceSpan, dict[str, Any]]) -> tuple[int,
     return ns, rank, index
 
 
-def build_run(meta: TraceMeta, spans: list[SourceSpan]) -> BuiltRun:
-    """The encoded events of one trace's run (spans in start order, at least one)."""
+def build_run(meta: TraceMeta, spans: list[SourceSpan], tenant: str = "default") -> BuiltRun:
+    """The encoded events of one trace's run in `tenant`'s log (spans in start order, at
+    least one)."""
     first = spans[0]
-    run_id = run_uuid(first.system, first.project, meta.trace_id)
+    run_id = run_uuid(first.system, first.project, meta.trace_id, tenant)
     roots = [s for s in spans if not s.parent_id]
     user = meta.user or next((s.user for s in spans if s.user), None)
     session = meta.session or next((s.session for s in spans if s.session), None)
     agent = meta.name or (roots[0].name if roots else first.name) or first.system
     envelope: dict[str, Any] = {
-        "run_id": str(run_id), "trust": "imported", "agent": {"name": agent[:512]},
+        "run_id": str(run_id), "tenant": tenant, "trust": "imported",
+        "agent": {"name": agent[:512]},
         "principal": {"initiating_user": user},
         "source": {"framework": first.system, "integration": "import", "schema": first.schema},
     }

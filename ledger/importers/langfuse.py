@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -23,8 +23,9 @@ from ledger import ids
 from ledger.errors import InputError
 from ledger.hooks.pricing import decimal_text
 from ledger.importers.report import SKIPPED, Gap, ImportReport, RecordOutcome
-from ledger.importers.source import Kind, SourceSpan, TraceMeta, record_digest
+from ledger.importers.source import Kind, SourceSpan, TraceMeta, check_record, record_digest
 from ledger.importers.staging import Staging
+from ledger.store.append import MAX_EVENT_BYTES
 
 __all__ = ["SCHEMA", "read_langfuse"]
 
@@ -32,6 +33,8 @@ SCHEMA = "langfuse.observation@public-api"
 _KINDS: dict[str, Kind] = {"GENERATION": "llm", "EMBEDDING": "llm", "TOOL": "tool",
                            "GUARDRAIL": "guardrail", "AGENT": "agent", "CHAIN": "agent"}
 _SUFFIXES = {".json", ".jsonl", ".ndjson"}
+MAX_LINE = MAX_EVENT_BYTES
+"""A longer JSONL line is skipped unread: its record could not fit in an event anyway."""
 
 
 def _get(rec: dict[str, Any], camel: str) -> Any:
@@ -116,6 +119,12 @@ class _Reader:
     read: dict[str, int] = field(default_factory=lambda: {"traces": 0, "observations": 0})
 
     def record(self, where: str, rec: Any) -> None:
+        try:
+            check_record(rec)
+        except ValueError as exc:  # before anything recursive reads it (str(), digest)
+            self.report.seen += 1
+            self.report.add(RecordOutcome(where, SKIPPED, str(exc)))
+            return
         if isinstance(rec, dict) and _is_trace(rec) and isinstance(rec.get("id"), str):
             self.read["traces"] += 1
             self.staging.add_trace(_trace(rec))
@@ -151,7 +160,12 @@ class _Reader:
 
     def lines(self, path: Path) -> None:
         with path.open("rb") as stream:
-            for number, line in enumerate(stream, start=1):
+            for number, line in _bounded_lines(stream):
+                if line is None:
+                    self.report.seen += 1
+                    self.report.add(RecordOutcome(f"{path.name}:{number}", SKIPPED,
+                                                  f"line longer than {MAX_LINE} bytes"))
+                    continue
                 if not line.strip():
                     continue
                 try:
@@ -161,6 +175,20 @@ class _Reader:
                     self.report.add(RecordOutcome(f"{path.name}:{number}", SKIPPED, "not JSON"))
                     continue
                 self.record(f"{path.name}:{number}", rec)
+
+
+def _bounded_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(number, line) of a JSONL file, None for a line over MAX_LINE bytes, which is read past
+    in MAX_LINE pieces: one huge line (or a file with no newline) never sits in memory."""
+    number = 0
+    while line := stream.readline(MAX_LINE + 1):
+        number += 1
+        if len(line) > MAX_LINE:
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(MAX_LINE + 1)
+            yield number, None
+        else:
+            yield number, line
 
 
 def _files(target: Path) -> Iterator[Path]:

@@ -13,9 +13,12 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from ledger import ids
+from ledger.errors import InputError
 from ledger.importers.report import SKIPPED, ImportReport, RecordOutcome
-from ledger.importers.source import Kind, SourceSpan, record_digest
+from ledger.importers.source import Kind, SourceSpan, check_record, record_digest
 from ledger.importers.staging import Staging
 from ledger.integrations.otel_attrs import attr, maybe_json, source_schema, span_kind
 
@@ -60,11 +63,14 @@ def _int(value: Any) -> int | None:
 
 def span_from_phoenix(project: str, span: dict[str, Any]) -> SourceSpan:
     """One Phoenix span as a SourceSpan; ValueError with the reason if it cannot be."""
-
-    ctx = span.get("context") or {}
-    trace_id, span_id = ctx.get("trace_id"), ctx.get("span_id")
+    check_record(span)  # a server's JSON can be anything: before the recursive _flat/digest
+    ctx = span.get("context")
+    trace_id, span_id = (ctx.get("trace_id"), ctx.get("span_id")) if isinstance(ctx, dict) else (
+        None, None)
     if not isinstance(trace_id, str) or not isinstance(span_id, str):
         raise ValueError("span without context.trace_id/span_id")
+    if not isinstance(span.get("attributes") or {}, dict):
+        raise ValueError("span attributes are not a JSON object")
     attrs = _flat(span.get("attributes") or {})
     _regroup(attrs, "tool.parameters")
     if "openinference.span.kind" not in attrs and span.get("span_kind"):
@@ -100,8 +106,21 @@ def span_from_phoenix(project: str, span: dict[str, Any]) -> SourceSpan:
         guardrail_verdict=None if triggered is None else ("fail" if triggered else "pass"))
 
 
+def _page(content: bytes) -> dict[str, Any]:
+    """One response page, checked: a server answering something else is one InputError."""
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        raise InputError("the Phoenix server's answer is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("data") or [], list):
+        raise InputError("the Phoenix server's answer is not a page of spans (no \"data\" list)")
+    return {**body, "data": body.get("data") or []}
+
+
 def _pages(url: str, project: str, since: datetime | None,
-           until: datetime | None) -> Iterator[list[dict[str, Any]]]:
+           until: datetime | None) -> Iterator[list[Any]]:
+    import httpx  # the phoenix client's HTTP library (its dependency)
+
     client = _require()(base_url=url)
     http = client._client  # the client's own configured httpx client (base URL, headers)
     cursor: str | None = None
@@ -113,12 +132,16 @@ def _pages(url: str, project: str, since: datetime | None,
             params["end_time"] = until.isoformat()
         if cursor:
             params["cursor"] = cursor
-        response = http.get(f"v1/projects/{project}/spans", params=params,
-                            headers={"accept": "application/json"})
-        response.raise_for_status()
-        body = response.json()
-        yield list(body.get("data") or [])
-        cursor = body.get("next_cursor")
+        try:
+            response = http.get(f"v1/projects/{project}/spans", params=params,
+                                headers={"accept": "application/json"})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:  # unreachable, or an error status: one line, exit 2
+            raise InputError(f"Phoenix at {url}: {type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]}") from None
+        body = _page(response.content)
+        yield body["data"]
+        cursor = body.get("next_cursor") if isinstance(body.get("next_cursor"), str) else None
         if not cursor or not body.get("data"):
             return
 
@@ -129,6 +152,9 @@ def read_phoenix(url: str, project: str, *, since: datetime | None, until: datet
     for page in _pages(url, project, since, until):
         for span in page:
             report.seen += 1
+            if not isinstance(span, dict):
+                report.add(RecordOutcome(f"phoenix:{project}/?", SKIPPED, "not a JSON object"))
+                continue
             try:
                 source = span_from_phoenix(project, span)
             except ValueError as exc:

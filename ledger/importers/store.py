@@ -65,7 +65,8 @@ def _flush(conn: psycopg.Connection, settings: Settings, runs: list[BuiltRun],
 
 def store_staged(conn: psycopg.Connection, settings: Settings, staging: Staging,
                  report: ImportReport) -> None:
-    """Build and store every staged trace; gaps and outcomes go to `report`."""
+    """Build and store every staged trace into `settings.tenant`'s log; gaps and outcomes go
+    to `report`."""
     pending: list[BuiltRun] = []
     size = 0
     for meta, spans in staging.traces():
@@ -75,7 +76,7 @@ def store_staged(conn: psycopg.Connection, settings: Settings, staging: Staging,
                                        "the source lists observations for this trace; none read"))
             continue
         try:
-            built = build_run(meta, spans)
+            built = build_run(meta, spans, settings.tenant)
         except ValueError as exc:  # a record no event can hold (too large, bad values)
             reason = f"cannot be imported: {str(exc).splitlines()[0]}"
             for span in spans:

@@ -40,5 +40,6 @@ def report(res: Any) -> dict[str, Any]:
     return parsed
 
 
-def langfuse_run(trace_id: str, project: str = "proj-acme") -> uuid.UUID:
-    return run_uuid("langfuse", project, trace_id)
+def langfuse_run(trace_id: str, project: str = "proj-acme",
+                 tenant: str = "default") -> uuid.UUID:
+    return run_uuid("langfuse", project, trace_id, tenant)
