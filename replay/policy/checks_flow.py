@@ -31,6 +31,7 @@ from replay.policy.cel import CelProgram
 from replay.policy.checks import matches
 from replay.policy.detectors import scan
 from replay.policy.outcome import Findings
+from replay.policy.paused import paused
 from replay.policy.recorded import recorded_args_hash
 from replay.policy.schema import ApprovalRule, FlowRule, RecipientRule
 from replay.policy.timebounds import DEFAULT_SKEW_NS, approval_age, call_duration, outside
@@ -65,20 +66,6 @@ def _by_call(state: RunState) -> dict[str, list[ApprovalRecord]]:
         if a.decided_seq is not None:
             table[a.tool_call_id].append(a)
     return table
-
-
-def _paused(call: ToolCallRecord, state: RunState) -> bool:
-    """An attempt an interrupt paused for approval (LangGraph's `interrupt()` inside a tool): it
-    ended, not ok, and an approval of that very call was requested after it started and before
-    the call started again. The framework runs the call again from its start once decided; that
-    attempt is the one that must have been approved, the paused one asked for it."""
-    if call.ended_seq is None or call.status == "ok":
-        return False
-    again = min((c.started_seq for c in state.tool_calls if c.tool_call_id == call.tool_call_id
-                 and c.started_seq > call.started_seq), default=None)
-    return any(a.tool_call_id == call.tool_call_id and a.requested_seq is not None
-               and a.requested_seq > call.started_seq
-               and (again is None or a.requested_seq < again) for a in state.approvals)
 
 
 def _needs_approval(
@@ -294,7 +281,7 @@ def approvals(  # noqa: PLR0917 - bound once with partial()
                 "not captured",
             )
             continue
-        if not needed or _paused(call, state):
+        if not needed or paused(call, state):
             continue
         checked += 1
         start = (call.started_event_id,)
