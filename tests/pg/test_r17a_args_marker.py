@@ -56,3 +56,23 @@ def test_a_well_formed_scrub_marker_is_exempt_and_is_undecidable_for_check(
     reasons = [r for (i, r) in confined.owner.execute(
         "SELECT event_id, reason FROM ledger_rejects").fetchall() if i == event_id]
     assert not any("args_hash" in r for r in reasons)
+
+
+def test_private_args_committed_by_submit_private_are_not_rejected(
+    ledger_conn, ledger_settings  # type: ignore[no-untyped-def]
+) -> None:
+    """A sensitive args field replaced by a `$commitment` (ledger.privacy) keeps the hash of the
+    real args: not inline, so not checked (and undecidable for check), never rejected."""
+    import uuid
+
+    from ledger.events import make_event
+    from ledger.privacy import submit_private
+
+    args = {"amount": 5, "card": "4111 1111 1111 1111"}
+    event = make_event("tool.call.started", run_id=uuid.uuid4(), run_seq=0,
+                       data=sb._started(args, args))
+    submit_private(ledger_conn, [event], ledger_settings, ["/data/args/card"], "cust-1")
+    try_sequence(ledger_conn, ledger_settings, wait=True)
+    assert ledger_conn.execute("SELECT reason FROM ledger_rejects").fetchall() == []
+    assert ledger_conn.execute("SELECT count(*) FROM ledger_events WHERE event_id = %s",
+                               (event.event_id,)).fetchone() == (1,)
