@@ -15,6 +15,7 @@ run whose correlation carries the key's ids.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PendingApproval", "find_suspended", "key_correlation", "open_run",
            "pending_approvals", "resume"]
+
+log = logging.getLogger("ledger.hooks")
 
 # which correlation field a resume key's id fills, by the key's prefix
 _KEY_FIELDS = {"langgraph": "thread_id", "openai-agents": "thread_id",
@@ -113,10 +116,19 @@ def resume(run_id: uuid.UUID | str, *, resume_key: str | None = None,
     (`overrides` replace parts of it, e.g. `attributes`). Raises `RunNotFound` (no agent run
     this credential may see), `RunAlreadyEnded` (nothing written), `LedgerUnavailable`.
     """
+    return _resume(uuid.UUID(str(run_id)), resume_key, writer or get_writer(), overrides, {})
+
+
+class _NotTheirs(RunNotFound):
+    """The suspended run found by a resume key is another user's or agent's."""
+
+
+def _resume(rid: uuid.UUID, resume_key: str | None, writer: Writer,
+            overrides: Mapping[str, Any], expect: Mapping[str, Any]) -> Run:
+    """`resume`; with `expect` (identity fields open_run was asked for) a run whose run.started
+    says otherwise raises `_NotTheirs` before anything is adopted or written."""
     from ledger.hooks.runs import Run  # runs imports the hooks this module serves
 
-    rid = uuid.UUID(str(run_id))
-    writer = writer or get_writer()
     rows = _read(writer, "continuity_resume_point", {"run_id": rid})
     if not rows:
         raise RunNotFound(f"run {rid} not found (or not visible to this tenant)")
@@ -131,6 +143,8 @@ def resume(run_id: uuid.UUID | str, *, resume_key: str | None = None,
     data = (suspended or {}).get("data") or {}
     key = resume_key if resume_key is not None else data.get("resume_key")
     kwargs = {**_envelope_kwargs(started), "resume_key": key, **overrides}
+    if any(kwargs.get(k) != v for k, v in expect.items()):
+        raise _NotTheirs(f"run {rid} is not this {'/'.join(expect)}'s")
     run = Run(run_id=rid, writer=writer, **kwargs)
     run.chain.next_seq = int(head_seq) + 1
     run.chain.prev_hash = (bytes(leaf) if leaf is not None else leaf_hash(bytes(head_body))).hex()
@@ -172,10 +186,14 @@ def open_run(resume_key: str, **run_kwargs: Any) -> Run:
 
     writer = run_kwargs.get("writer") or get_writer()
     found = find_suspended(resume_key, tenant=run_kwargs.get("tenant"), writer=writer)
-    if found is not None:
+    if found is not None:  # only the same agent's, and the same user's when one is given
         overrides = {k: v for k, v in run_kwargs.items()
                      if k in {"attributes", "correlation"}}
-        return resume(found, resume_key=resume_key, writer=writer, **overrides)
+        expect = {k: run_kwargs[k] for k in ("agent", "user") if run_kwargs.get(k) is not None}
+        try:
+            return _resume(found, resume_key, writer, overrides, expect)
+        except _NotTheirs as exc:  # a key someone else's run holds: never continue it
+            log.warning("ledger: %s; starting a new run for key %r", exc, resume_key[:200])
     correlation = {**key_correlation(resume_key), **(run_kwargs.pop("correlation", None) or {})}
     return Run(resume_key=resume_key, correlation=correlation or None,
                **{"writer": writer, **run_kwargs})

@@ -32,7 +32,7 @@ def test_another_users_resume_key_does_not_continue_a_planted_run(
     assert writer.flush()
     assert ledger.find_suspended("langgraph:t-1") == planted.run_id
     started = stored(ledger_conn, run.run_id)[0]
-    assert started.principal.initiating_user == "bob" and started.principal.roles == []
+    assert started.principal.initiating_user == "bob" and not started.principal.roles
     assert [e.type for e in stored(ledger_conn, planted.run_id)][-1] == "run.suspended"
 
 
