@@ -8,7 +8,9 @@ sequencer (a hostile writer can put bytes into intake without either the hooks o
   `$commitment` object, a `[ledger: truncated N bytes sha256=...]` string, a well-formed
   scrubbed-secret commitment), never the mere text `[secret:` a writer can put in on purpose,
   and `ledger check` / approvals treat exactly those args as undecidable, never a pass;
-- token counts are non-negative JSON integers: "812", 8.0 and true are refused, never coerced.
+- token counts (llm.call.ended usage, run.ended and run.suspended totals: a resumed run and
+  `ledger serve`'s abandoned run.ended continue from the latter) are non-negative JSON
+  integers: "812", 8.0 and true are refused, never coerced.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ _MARKERS = ("$truncated", "$commitment")
 _TRUNCATED_TEXT = re.compile(r"\[ledger: truncated \d+ bytes sha256=[0-9a-f]{64}\]")
 _USAGE = ("input_tokens", "output_tokens", "total_tokens")
 _TOTALS = ("input_tokens", "output_tokens", "llm_calls", "tool_calls")
-CHECKED_TYPES = _ARGS_TYPES | {"llm.call.ended", "run.ended"}
+CHECKED_TYPES = _ARGS_TYPES | {"llm.call.ended", "run.ended", "run.suspended"}
 
 
 def token_problem(where: str, value: Any, *, optional: bool) -> str | None:
