@@ -54,8 +54,12 @@ class PendingApproval:
 
 def _read(writer: Writer, name: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """One read through the read API after this process's queued events are durable (a run
-    suspended here a moment ago must be visible); unreachable: `LedgerUnavailable`."""
-    writer.flush(ack_timeout())
+    suspended here a moment ago must be visible); unreachable: `LedgerUnavailable`. A flush
+    that does not complete in time means exactly that (and waiting for a read as well would
+    pass the acknowledgement timeout), so it fails closed at once."""
+    if not writer.flush(ack_timeout()):
+        raise LedgerUnavailable("this process's events are not durable in the ledger yet: a "
+                                "run's chain cannot continue without its head")
     try:
         return writer.live.fetch(query(name), dict(params))
     except Exception as exc:
