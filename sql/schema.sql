@@ -1010,18 +1010,24 @@ GRANT SELECT ON TABLE public.ledger_events TO ledger_reader;
 GRANT SELECT,DELETE ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT SELECT(event_id),INSERT(event_id) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(event_id) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT INSERT(origin) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(origin) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT INSERT(run_id) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(run_id) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT INSERT(run_seq) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(run_seq) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT INSERT(body) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(body) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT UPDATE(held_at) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_writer;
+GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_sequencer;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_live_changes TO ledger_sequencer;
 

@@ -1,11 +1,13 @@
--- Review r17a (issue 17): 0019's read API parsed every intake body of a log as JSON, and a
--- writer can put any bytes into intake (the sequencer rejects them, but holds a gapped row up
--- to LEDGER_HELD_MAX_AGE first). One such row made ledger_suspended_run fail for its whole
--- tenant (every `open_run`, so every integration's run, failed closed), and
--- ledger_run_resume_point fail for that run (stalling `ledger serve`'s abandon pass). Intake
--- bodies are now read with ledger_body_json, NULL for bytes that are not a JSON document: such
--- a row is no suspension, no head event id and no decision, as the sequencer will find.
--- Logged bodies were validated by the sequencer and are read as before.
+-- Review r17a (issue 17): two fixes to 0019.
+-- (1) 0019's read API parsed every intake body of a log as JSON, and a writer can put any bytes
+-- into intake (the sequencer rejects them, but holds a gapped row up to LEDGER_HELD_MAX_AGE
+-- first). One such row made ledger_suspended_run fail for its whole tenant (every `open_run`,
+-- so every integration's run, failed closed), and ledger_run_resume_point fail for that run
+-- (stalling `ledger serve`'s abandon pass). Intake bodies are now read with ledger_body_json,
+-- NULL for bytes that are not a JSON document: such a row is no suspension, no head event id
+-- and no decision, as the sequencer will find. Logged bodies were validated by the sequencer
+-- and are read as before.
+-- (2) The sequencer role may insert into intake (the abandoned run.ended of `ledger serve`).
 
 CREATE OR REPLACE FUNCTION ledger_body_json(p_body bytea) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -115,3 +117,8 @@ CREATE OR REPLACE FUNCTION ledger_run_approvals(p_run uuid)
     WHERE public.ledger_api_visible(q.origin, q.body)
     ORDER BY q.run_seq
 $$;
+
+-- Review r17a: `ledger serve` ends an abandoned run with a run.ended it submits through intake
+-- like every event; the least-privilege sequencer role (operations.md) could not insert there.
+GRANT INSERT (event_id, origin, run_id, run_seq, body) ON ledger_intake TO ledger_sequencer;
+GRANT USAGE ON SEQUENCE ledger_intake_intake_id_seq TO ledger_sequencer;

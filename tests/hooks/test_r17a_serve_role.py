@@ -53,7 +53,7 @@ def test_serve_as_the_sequencer_role_ends_an_abandoned_run(
     assert writer.flush()
     try_sequence(ledger_conn, ledger_settings)
     assert abandon_idle(serve_conn, ledger_settings, 3600, now=FUTURE) == [run.run_id]
-    try_sequence(serve_conn, ledger_settings)
+    try_sequence(ledger_conn, ledger_settings)  # COPY under RLS: apart
     end = stored(ledger_conn, run.run_id)[-1]
     assert (end.type, end.data.status) == ("run.ended", "abandoned")
 
