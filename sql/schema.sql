@@ -267,6 +267,21 @@ CREATE FUNCTION public.ledger_run_resume_point(p_run uuid) RETURNS TABLE(origin 
     WHERE public.ledger_api_visible(o.origin, o.body)
 $$;
 
+CREATE FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT y.event_id FROM (
+        SELECT e.event_id, e.origin, 1 AS src, 0::bigint AS pos FROM public.ledger_events e
+        WHERE e.run_id = p_run AND e.run_seq = p_seq
+        UNION ALL
+        SELECT i.event_id, i.origin, 2, i.intake_id FROM public.ledger_intake i
+        WHERE i.run_id = p_run AND i.run_seq = p_seq
+    ) AS y
+    WHERE public.ledger_api_visible(y.origin, NULL)
+    ORDER BY y.src, y.pos LIMIT 1
+$$;
+
 CREATE FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) RETURNS TABLE(run_id uuid, cost_usd numeric, total_tokens bigint, unknown_cost_calls bigint)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -960,6 +975,12 @@ GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_write
 GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) TO ledger_operator;
 
 REVOKE ALL ON FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) TO ledger_writer;

@@ -28,11 +28,11 @@ from ledger.hooks.suspend import ResumeFrom
 from ledger.merkle import leaf_hash
 
 if TYPE_CHECKING:
-    from ledger.hooks.runs import Run
+    from ledger.hooks.runs import EventRef, Run
     from ledger.hooks.writer import Writer
 
-__all__ = ["PendingApproval", "find_suspended", "key_correlation", "open_run",
-           "pending_approvals", "resume"]
+__all__ = ["PendingApproval", "claim_resumed", "find_suspended", "key_correlation",
+           "open_run", "pending_approvals", "resume"]
 
 log = logging.getLogger("ledger.hooks")
 
@@ -201,3 +201,21 @@ def open_run(resume_key: str, **run_kwargs: Any) -> Run:
     correlation = {**key_correlation(resume_key), **(run_kwargs.pop("correlation", None) or {})}
     return Run(resume_key=resume_key, correlation=correlation or None,
                **{"writer": writer, **run_kwargs})
+
+
+def claim_resumed(run: Run, ref: EventRef, run_seq: int) -> None:
+    """Fail closed unless this run's `run.resumed` (`ref`, at `run_seq`) is the one the ledger
+    keeps: two resumers of one run read the same head, and the sequencer rejects the second's
+    events, so the loser must not go on to run tools whose intents would be rejected."""
+    assert ref.ack is not None
+    try:
+        ref.ack.result(ack_timeout())
+    except Exception as exc:
+        raise LedgerUnavailable(f"the resume of run {run.run_id} was not acknowledged "
+                                f"({type(exc).__name__})") from None
+    rows = _read(run.writer, "continuity_seq_holder", {"run_id": run.run_id, "run_seq": run_seq})
+    holder = rows[0][0] if rows else None
+    if holder is not None and holder != ref.event_id:
+        run.ended = True  # nothing more of this resumer goes into the chain
+        raise LedgerUnavailable(f"run {run.run_id} was resumed by another process first "
+                                f"(place {run_seq} is event {holder}); nothing was run")

@@ -1,4 +1,4 @@
--- Review r17a (issue 17): two fixes to 0019.
+-- Review r17a (issue 17): fixes to 0019 (each part says why).
 -- (1) 0019's read API parsed every intake body of a log as JSON, and a writer can put any bytes
 -- into intake (the sequencer rejects them, but holds a gapped row up to LEDGER_HELD_MAX_AGE
 -- first). One such row made ledger_suspended_run fail for its whole tenant (every `open_run`,
@@ -122,3 +122,24 @@ $$;
 -- like every event; the least-privilege sequencer role (operations.md) could not insert there.
 GRANT INSERT (event_id, origin, run_id, run_seq, body) ON ledger_intake TO ledger_sequencer;
 GRANT USAGE ON SEQUENCE ledger_intake_intake_id_seq TO ledger_sequencer;
+
+-- Review r17a: two resumers of one run both read the same head and both record run.resumed at
+-- head + 1; the sequencer keeps the one first in intake and rejects the other's events, but
+-- the loser's tools would already have run (its intents only durable in intake). A resumer
+-- asks, once its run.resumed is durable, which event holds that place: the logged one, else
+-- the first in intake (what the sequencer will keep). Not its own: it fails closed.
+CREATE OR REPLACE FUNCTION ledger_run_seq_holder(p_run uuid, p_seq bigint) RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT y.event_id FROM (
+        SELECT e.event_id, e.origin, 1 AS src, 0::bigint AS pos FROM public.ledger_events e
+        WHERE e.run_id = p_run AND e.run_seq = p_seq
+        UNION ALL
+        SELECT i.event_id, i.origin, 2, i.intake_id FROM public.ledger_intake i
+        WHERE i.run_id = p_run AND i.run_seq = p_seq
+    ) AS y
+    WHERE public.ledger_api_visible(y.origin, NULL)
+    ORDER BY y.src, y.pos LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION ledger_run_seq_holder(uuid, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ledger_run_seq_holder(uuid, bigint)
+    TO ledger_writer, ledger_sequencer, ledger_reader, ledger_operator;
