@@ -56,3 +56,15 @@ def test_a_resolver_returning_an_ended_run_never_hides_the_tools_intent(
     assert [e.type for e in events] == ["run.started", "tool.call.started", "tool.call.ended",
                                         "run.ended"]
     assert events[0].data.implicit is True and events[1].data.tool == "wire"
+
+
+def test_a_resolver_returning_something_else_than_a_run_is_skipped(
+    writer: Writer, ledger_conn: psycopg.Connection, stale_resolver  # type: ignore[no-untyped-def]
+) -> None:
+    stale_resolver.append("not a run")
+    ran.clear()
+    assert wire("5") == "wired 5"
+    assert writer.flush()
+    (run_id,) = ledger_conn.execute(
+        "SELECT run_id FROM ledger_events WHERE type = 'tool.call.started'").fetchone()
+    assert stored(ledger_conn, run_id)[0].data.implicit is True
