@@ -61,9 +61,10 @@ def resolve_run() -> Run | None:
         except Exception:
             log.exception("ledger: run resolver %r failed", fn)
             continue
-        if found is not None and not found.ended:
+        if found is None:
+            continue
+        if getattr(found, "ended", True) is False:
             return found
-        if found is not None:
-            log.warning("ledger: run resolver %r gave run %s, which has ended; skipped",
-                        fn, found.run_id)
+        log.warning("ledger: run resolver %r gave %s, not an open run; skipped", fn,
+                    type(found).__name__)
     return None
