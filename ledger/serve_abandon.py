@@ -69,6 +69,17 @@ def _ended(run_id: uuid.UUID, row: tuple[Any, ...]) -> Any:
               "totals": totals})
 
 
+def _event_id(body: bytes) -> str | None:
+    """The event id a head body claims; None for bytes that are not an event (a hostile
+    writer's row in intake, which the sequencer will reject)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    value = doc.get("event_id") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def abandon_idle(conn: psycopg.Connection, settings: Settings, idle_seconds: float,
                  now: datetime | None = None) -> list[uuid.UUID]:
     """Submit an abandoned `run.ended` for each run suspended before now - `idle_seconds`
@@ -78,13 +89,15 @@ def abandon_idle(conn: psycopg.Connection, settings: Settings, idle_seconds: flo
                         {"before": before, "limit": _BATCH}).fetchall()
     events, ended = [], []
     for run_id, _origin, suspended_event in rows:
-        point = conn.execute(query("continuity_resume_point"), {"run_id": run_id}).fetchone()
-        if point is None or json.loads(bytes(point[3])).get("event_id") != str(suspended_event):
-            continue  # resumed (still in intake) or gone: not idle
-        try:
+        try:  # one run's bytes (its head may be a writer's garbage in intake) stop only it
+            point = conn.execute(query("continuity_resume_point"),
+                                 {"run_id": run_id}).fetchone()
+            if point is None or _event_id(bytes(point[3])) != str(suspended_event):
+                continue  # resumed (still in intake), gone, or a head not yet judged: not idle
             events.append(_ended(run_id, point))
-        except ValueError as exc:  # a malformed run.started: say so, never stop serving
-            log.warning("ledger serve: cannot end suspended run %s: %s", run_id, exc)
+        except (psycopg.Error, ValueError, TypeError, AttributeError) as exc:
+            log.warning("ledger serve: cannot end suspended run %s: %s", run_id,
+                        type(exc).__name__)
             continue
         ended.append(run_id)
     if events:

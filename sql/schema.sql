@@ -30,6 +30,17 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+CREATE FUNCTION public.ledger_body_json(p_body bytea) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    RETURN pg_catalog.convert_from(p_body, 'UTF8')::pg_catalog.jsonb;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool text, p_args_hash text) RETURNS TABLE(approval_id text, tool_call_id text, requested_event_id uuid, decided_event_id uuid, decision text, approver text, roles jsonb, signed boolean, decided_args_hash text, edited_args_hash text, signature text, signing_key text, expires_at text, registry_hash text)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -165,7 +176,7 @@ CREATE FUNCTION public.ledger_run_approvals(p_run uuid) RETURNS TABLE(approval_i
     AS $$
     WITH run_events AS (
         SELECT y.origin, y.event_id, y.run_seq, y.body,
-               pg_catalog.convert_from(y.body, 'UTF8')::pg_catalog.jsonb AS j
+               public.ledger_body_json(y.body) AS j
         FROM (SELECT e.origin, e.event_id, e.run_seq, e.body FROM public.ledger_events e
               WHERE e.run_id = p_run
                 AND e.type IN ('approval.requested', 'tool.call.started')
@@ -193,8 +204,7 @@ CREATE FUNCTION public.ledger_run_approvals(p_run uuid) RETURNS TABLE(approval_i
             UNION ALL
             SELECT 2, i.intake_id, x.j -> 'data'
             FROM public.ledger_intake i
-            CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
-                                AS j) AS x
+            CROSS JOIN LATERAL (SELECT public.ledger_body_json(i.body) AS j) AS x
             WHERE i.origin = q.origin AND x.j ->> 'type' = 'approval.decided'
               AND x.j -> 'data' ->> 'tool_call_id' = q.d ->> 'tool_call_id'
         ) AS y
@@ -224,7 +234,7 @@ CREATE FUNCTION public.ledger_run_attempts(p_run uuid) RETURNS TABLE(tool_call_i
             FROM public.ledger_events e JOIN o ON e.origin = o.origin
             WHERE e.run_id = p_run AND e.type = 'tool.call.started'
             UNION ALL
-            SELECT i.event_id, pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
+            SELECT i.event_id, public.ledger_body_json(i.body)  -- NULL for bytes not JSON (0020)
             FROM public.ledger_intake i JOIN o ON i.origin = o.origin
             WHERE i.run_id = p_run
         ) AS s
@@ -286,11 +296,25 @@ CREATE FUNCTION public.ledger_run_resume_point(p_run uuid) RETURNS TABLE(origin 
                 UNION ALL
                 SELECT i.run_seq, i.body FROM public.ledger_intake i
                 WHERE i.run_id = p_run AND i.origin = o.origin
-                  AND pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb ->> 'type'
-                      = 'run.suspended'
+                  AND public.ledger_body_json(i.body) ->> 'type' = 'run.suspended'
             ) AS y ORDER BY y.run_seq DESC LIMIT 1)
     FROM o CROSS JOIN LATERAL public.ledger_run_newest(o.origin, p_run) AS h
     WHERE public.ledger_api_visible(o.origin, o.body)
+$$;
+
+CREATE FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) RETURNS uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT y.event_id FROM (
+        SELECT e.event_id, e.origin, 1 AS src, 0::bigint AS pos FROM public.ledger_events e
+        WHERE e.run_id = p_run AND e.run_seq = p_seq
+        UNION ALL
+        SELECT i.event_id, i.origin, 2, i.intake_id FROM public.ledger_intake i
+        WHERE i.run_id = p_run AND i.run_seq = p_seq
+    ) AS y
+    WHERE public.ledger_api_visible(y.origin, NULL)
+    ORDER BY y.src, y.pos LIMIT 1
 $$;
 
 CREATE FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) RETURNS TABLE(run_id uuid, cost_usd numeric, total_tokens bigint, unknown_cost_calls bigint)
@@ -451,15 +475,13 @@ CREATE FUNCTION public.ledger_suspended_run(p_origin text, p_key text) RETURNS u
         WHERE s.origin = p_origin AND s.resume_key = p_key
         UNION ALL
         SELECT i.run_id, i.event_id, 2, i.intake_id FROM public.ledger_intake i
-        CROSS JOIN LATERAL (SELECT pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
-                            AS j) AS x
+        CROSS JOIN LATERAL (SELECT public.ledger_body_json(i.body) AS j) AS x
         WHERE i.origin = p_origin AND x.j ->> 'type' = 'run.suspended'
           AND x.j -> 'data' ->> 'resume_key' = p_key
     ) AS c
     CROSS JOIN LATERAL public.ledger_run_newest(p_origin, c.run_id) AS h
     WHERE public.ledger_api_visible(p_origin, NULL)
-      AND (pg_catalog.convert_from(h.body, 'UTF8')::pg_catalog.jsonb ->> 'event_id')::uuid
-          = c.event_id
+      AND public.ledger_body_json(h.body) ->> 'event_id' = c.event_id::text
     ORDER BY c.src DESC, c.pos DESC LIMIT 1
 $$;
 
@@ -927,6 +949,8 @@ REVOKE ALL ON FUNCTION public.ledger_api_visible(o text, body bytea) FROM PUBLIC
 
 REVOKE ALL ON FUNCTION public.ledger_body_agent(body bytea) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION public.ledger_body_json(p_body bytea) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool text, p_args_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool text, p_args_hash text) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool text, p_args_hash text) TO ledger_sequencer;
@@ -993,6 +1017,12 @@ GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_seque
 GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_run_resume_point(p_run uuid) TO ledger_operator;
 
+REVOKE ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) TO ledger_writer;
+GRANT ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) TO ledger_sequencer;
+GRANT ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) TO ledger_reader;
+GRANT ALL ON FUNCTION public.ledger_run_seq_holder(p_run uuid, p_seq bigint) TO ledger_operator;
+
 REVOKE ALL ON FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_run_totals_add(p_ids uuid[], p_origins text[], p_runs uuid[], p_cost numeric[], p_tokens bigint[], p_unknown bigint[]) TO ledger_sequencer;
@@ -1042,18 +1072,24 @@ GRANT SELECT ON TABLE public.ledger_events TO ledger_reader;
 GRANT SELECT,DELETE ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT SELECT(event_id),INSERT(event_id) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(event_id) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT INSERT(origin) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(origin) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT INSERT(run_id) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(run_id) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT INSERT(run_seq) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(run_seq) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT INSERT(body) ON TABLE public.ledger_intake TO ledger_writer;
+GRANT INSERT(body) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT UPDATE(held_at) ON TABLE public.ledger_intake TO ledger_sequencer;
 
 GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_writer;
+GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_sequencer;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_live_changes TO ledger_sequencer;
 

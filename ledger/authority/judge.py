@@ -17,9 +17,9 @@ from typing import Any
 
 from ledger.authority.approvals import ApprovalClaim, SignedApproval, verify_approval
 from ledger.authority.history import InForce, RegistryHistory
+from ledger.bodyrules import not_fully_recorded
 from ledger.canonical import content_hash
 from ledger.note import Verifier
-from ledger.secrets import SECRET_MARKER
 
 __all__ = [
     "NOT_IN_FORCE",
@@ -33,23 +33,6 @@ __all__ = [
 NOT_IN_FORCE = "approval signed under a registry that was not in force"
 
 KeyOf = Callable[[InForce, str], Verifier | None]
-_MARKERS = ("$truncated", "$commitment")
-
-
-def not_fully_recorded(value: Any) -> bool:
-    """True when args hold a truncation, private-payload or scrubbed-secret marker in place of a
-    value.
-
-    Such args legitimately hash differently from what was approved (the writer hashed the full
-    value), so the binding cannot be recomputed from the record: undecidable, never a pass.
-    """
-    if isinstance(value, dict):
-        return any(k in value for k in _MARKERS) or any(map(not_fully_recorded, value.values()))
-    if isinstance(value, list):
-        return any(map(not_fully_recorded, value))
-    return isinstance(value, str) and (
-        value.startswith("[ledger: truncated ") or SECRET_MARKER.search(value) is not None
-    )
 
 
 def recorded_hash(args: Any) -> str | None:

@@ -49,9 +49,11 @@ def resolve_run() -> Run | None:
     """The current run, else the first run a registered resolver finds (None: no run).
 
     A resolver that raises is skipped (logged): it must not crash the agent's tool call, and
-    the caller then opens an implicit run, so nothing goes unrecorded."""
+    the caller then opens an implicit run, so nothing goes unrecorded. So is a run that has
+    ended (or suspended): its chain is closed, the sequencer would reject an intent recorded
+    after its end, and the tool would have run with no intent in the log."""
     found = run_var.get()
-    if found is not None:
+    if found is not None and not found.ended:
         return found
     for fn in tuple(_resolvers):
         try:
@@ -59,6 +61,10 @@ def resolve_run() -> Run | None:
         except Exception:
             log.exception("ledger: run resolver %r failed", fn)
             continue
-        if found is not None:
+        if found is None:
+            continue
+        if getattr(found, "ended", True) is False:
             return found
+        log.warning("ledger: run resolver %r gave %s, not an open run; skipped", fn,
+                    type(found).__name__)
     return None

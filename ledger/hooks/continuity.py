@@ -15,6 +15,7 @@ run whose correlation carries the key's ids.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,11 +28,13 @@ from ledger.hooks.suspend import ResumeFrom
 from ledger.merkle import leaf_hash
 
 if TYPE_CHECKING:
-    from ledger.hooks.runs import Run
+    from ledger.hooks.runs import EventRef, Run
     from ledger.hooks.writer import Writer
 
-__all__ = ["PendingApproval", "ensure_new", "find_suspended", "key_correlation", "open_run",
-           "pending_approvals", "resume"]
+__all__ = ["PendingApproval", "claim_resumed", "ensure_new", "find_suspended",
+           "key_correlation", "open_run", "pending_approvals", "resume"]
+
+log = logging.getLogger("ledger.hooks")
 
 # which correlation field a resume key's id fills, by the key's prefix
 _KEY_FIELDS = {"langgraph": "thread_id", "openai-agents": "thread_id",
@@ -51,8 +54,12 @@ class PendingApproval:
 
 def _read(writer: Writer, name: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """One read through the read API after this process's queued events are durable (a run
-    suspended here a moment ago must be visible); unreachable: `LedgerUnavailable`."""
-    writer.flush(ack_timeout())
+    suspended here a moment ago must be visible); unreachable: `LedgerUnavailable`. A flush
+    that does not complete in time means exactly that (and waiting for a read as well would
+    pass the acknowledgement timeout), so it fails closed at once."""
+    if not writer.flush(ack_timeout()):
+        raise LedgerUnavailable("this process's events are not durable in the ledger yet: a "
+                                "run's chain cannot continue without its head")
     try:
         return writer.live.fetch(query(name), dict(params))
     except Exception as exc:
@@ -122,11 +129,20 @@ def resume(run_id: uuid.UUID | str, *, resume_key: str | None = None,
     (`overrides` replace parts of it, e.g. `attributes`). Raises `RunNotFound` (no agent run
     this credential may see), `RunAlreadyEnded` (nothing written), `LedgerUnavailable`.
     """
+    return _resume(uuid.UUID(str(run_id)), resume_key, writer or get_writer(), overrides, {})
+
+
+class _NotTheirs(RunNotFound):
+    """The suspended run found by a resume key is another user's or agent's."""
+
+
+def _resume(rid: uuid.UUID, resume_key: str | None, writer: Writer,
+            overrides: Mapping[str, Any], expect: Mapping[str, Any]) -> Run:
+    """`resume`; with `expect` (identity fields open_run was asked for) a run whose run.started
+    says otherwise raises `_NotTheirs` before anything is adopted or written."""
     from ledger.hooks.runs import Run  # runs imports the hooks this module serves
     from ledger.hooks.tools import seed_attempts
 
-    rid = uuid.UUID(str(run_id))
-    writer = writer or get_writer()
     rows = _read(writer, "continuity_resume_state", {"run_id": rid})
     if not rows:
         raise RunNotFound(f"run {rid} not found (or not visible to this tenant)")
@@ -141,6 +157,8 @@ def resume(run_id: uuid.UUID | str, *, resume_key: str | None = None,
     data = (suspended or {}).get("data") or {}
     key = resume_key if resume_key is not None else data.get("resume_key")
     kwargs = {**_envelope_kwargs(started), "resume_key": key, **overrides}
+    if any(kwargs.get(k) != v for k, v in expect.items()):
+        raise _NotTheirs(f"run {rid} is not this {'/'.join(expect)}'s")
     run = Run(run_id=rid, writer=writer, **kwargs)
     run.chain.next_seq = int(head_seq) + 1
     run.chain.prev_hash = (bytes(leaf) if leaf is not None else leaf_hash(bytes(head_body))).hex()
@@ -177,20 +195,6 @@ def key_correlation(resume_key: str) -> dict[str, str]:
     return {field: rest} if field and rest else {}
 
 
-def _same_owner(run_id: uuid.UUID, run_kwargs: Mapping[str, Any], writer: Writer) -> bool:
-    """Whether the suspended run is the caller's to continue: the same agent, and the same
-    user when both name one. Why: keys are framework ids (LangGraph thread ids are often "1"),
-    so another agent, or another user of the same agent, using the same id must start its own
-    run, not continue (and be recorded as) someone else's, nor adopt its pending approvals."""
-    rows = _read(writer, "continuity_resume_point", {"run_id": run_id})
-    started = json.loads(bytes(rows[0][4])) if rows else {}
-    agent = (started.get("agent") or {}).get("name")
-    user = (started.get("principal") or {}).get("initiating_user")
-    wanted_user = run_kwargs.get("user")
-    return bool(agent == run_kwargs.get("agent")
-                and (wanted_user is None or user is None or wanted_user == user))
-
-
 def open_run(resume_key: str, **run_kwargs: Any) -> Run:
     """The run of one framework run: the suspended run with `resume_key` resumed, else a new
     run (agent from `run_kwargs`) whose events correlate the key's ids. Fails closed."""
@@ -198,10 +202,32 @@ def open_run(resume_key: str, **run_kwargs: Any) -> Run:
 
     writer = run_kwargs.get("writer") or get_writer()
     found = find_suspended(resume_key, tenant=run_kwargs.get("tenant"), writer=writer)
-    if found is not None and _same_owner(found, run_kwargs, writer):
+    if found is not None:  # only the same agent's, and the same user's when one is given
         overrides = {k: v for k, v in run_kwargs.items()
                      if k in {"attributes", "correlation"}}
-        return resume(found, resume_key=resume_key, writer=writer, **overrides)
+        expect = {k: run_kwargs[k] for k in ("agent", "user") if run_kwargs.get(k) is not None}
+        try:
+            return _resume(found, resume_key, writer, overrides, expect)
+        except _NotTheirs as exc:  # a key someone else's run holds: never continue it
+            log.warning("ledger: %s; starting a new run for key %r", exc, resume_key[:200])
     correlation = {**key_correlation(resume_key), **(run_kwargs.pop("correlation", None) or {})}
     return Run(resume_key=resume_key, correlation=correlation or None,
                **{"writer": writer, **run_kwargs})
+
+
+def claim_resumed(run: Run, ref: EventRef, run_seq: int) -> None:
+    """Fail closed unless this run's `run.resumed` (`ref`, at `run_seq`) is the one the ledger
+    keeps: two resumers of one run read the same head, and the sequencer rejects the second's
+    events, so the loser must not go on to run tools whose intents would be rejected."""
+    assert ref.ack is not None
+    try:
+        ref.ack.result(ack_timeout())
+    except Exception as exc:
+        raise LedgerUnavailable(f"the resume of run {run.run_id} was not acknowledged "
+                                f"({type(exc).__name__})") from None
+    rows = _read(run.writer, "continuity_seq_holder", {"run_id": run.run_id, "run_seq": run_seq})
+    holder = rows[0][0] if rows else None
+    if holder is not None and holder != ref.event_id:
+        run.ended = True  # nothing more of this resumer goes into the chain
+        raise LedgerUnavailable(f"run {run.run_id} was resumed by another process first "
+                                f"(place {run_seq} is event {holder}); nothing was run")

@@ -27,8 +27,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import psycopg
+
 from ledger import ids
 from ledger.db.sqlfiles import query
+from ledger.db.watchdog import guard
 from ledger.hooks.approval_authority import ApprovalRow, approver_standing
 from ledger.hooks.enforce import ZERO, RunEnforcement
 from ledger.hooks.errors import (
@@ -261,7 +264,13 @@ def _wait(run: Run, enf: RunEnforcement, key: tuple[str, str], decision: Decisio
             stop = run.writer.live.find(run, tool=key[0])
             if stop is not None:
                 raise run.stopped(stop, f"waiting for approval of tool {key[0]}")
-            if _grant(run, enf, key, key[1], conn) is not None:
+            try:  # a server that stops answering mid-wait: each poll is cut, then fail closed
+                with guard(conn, ack_timeout()):
+                    granted = _grant(run, enf, key, key[1], conn)
+            except psycopg.Error as exc:
+                raise LedgerUnavailable(f"the approval of tool {key[0]!r} could not be read "
+                                        f"({type(exc).__name__}); the tool was not run") from None
+            if granted is not None:
                 return True
             pause.wait(min(APPROVAL_POLL, max(0.0, deadline - time.monotonic())))
     return False

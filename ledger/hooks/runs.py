@@ -27,7 +27,7 @@ from ledger import ids
 from ledger.events import Usage
 from ledger.hooks.approvals import Approval, request_approval
 from ledger.hooks.context import run_var
-from ledger.hooks.continuity import ensure_new
+from ledger.hooks.continuity import claim_resumed, ensure_new
 from ledger.hooks.enforce import RunEnforcement, pin
 from ledger.hooks.errors import RunStopped, StopInfo
 from ledger.hooks.live import stop_ref
@@ -207,9 +207,10 @@ class Run(RunMessages, Suspendable):
                 attributes = {**attributes, "identity_tokens": self._identity[0]}
                 private = self._identity[1]
             if self.resume_from is not None:  # the same run goes on (ledger/hooks/continuity)
-                self.record("run.resumed", {
+                at = self.chain.next_seq
+                claim_resumed(self, self.record("run.resumed", {
                     "suspended_event": self.resume_from.suspended_event,
-                    "resume_key": self.resume_from.resume_key}, raw=raw)
+                    "resume_key": self.resume_from.resume_key}, raw=raw, wait=True), at)
             else:
                 self.record("run.started", {"task": self.task, "policy": self.policy,
                                             "attributes": attributes,

@@ -9,6 +9,7 @@ and those totals, so its final `run.ended` covers the whole run.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from ledger.hooks.runs import EventRef
 
 __all__ = ["ResumeFrom", "Suspendable", "Suspension"]
+
+log = logging.getLogger("ledger.hooks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,9 @@ class Suspendable:
         `ledger.find_suspended` finds it by; `pending` names the approval ids it waits for.
         A run stopped meanwhile still ends `stopped`."""
         key = resume_key if resume_key is not None else self.resume_key
+        if key is not None and len(key) > 1000:  # ledger/store/continuity.MAX_KEY
+            log.warning("ledger: resume key of %d characters is too long to find the run by "
+                        "(at most 1000); resume it by its run id", len(key))
         self.suspension = Suspension(str(reason), key, tuple(str(p) for p in pending))
 
     def totals(self) -> dict[str, Any]:

@@ -108,10 +108,15 @@ def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
     `implicit: true`, intent, outcome, run.ended) with the same guarantees: durable intent
     before the body, fail closed. `side_effect` is recorded (True by default, the safe
     assumption); `fail_open=True` lets the tool run with its intent only in the local spool
-    when the database is unreachable.
+    when the database is unreachable. Generator functions are refused (TypeError): their body
+    runs after the call returns, where the outcome could not be recorded truthfully.
     """
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise TypeError(f"ledger.tool cannot record generator {func.__qualname__}: its "
+                            "body runs after the call returns; decorate a function that "
+                            "returns the items")
         try:
             sig: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):

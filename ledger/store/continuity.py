@@ -25,16 +25,22 @@ __all__ = ["CONTINUITY_TYPES", "record_suspensions"]
 CONTINUITY_TYPES = frozenset({"run.suspended", "run.resumed", "run.ended"})
 
 
+MAX_KEY = 1000  # characters; the key index's entries must stay small
+
+
 def _resume_key(body: bytes) -> str | None:
-    """The suspension's resume key (strings only, storable: a statement that failed here
-    would fail the whole batch)."""
+    """The suspension's resume key: a string the table holds exactly as it is (at most
+    MAX_KEY characters, no NUL...), else None: a cut key could equal another run's key and
+    hand that run to whoever resumes by it (a statement that failed would fail the batch)."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
     data = doc.get("data") if isinstance(doc, dict) else None
     key = data.get("resume_key") if isinstance(data, dict) else None
-    return storable(key)[:1000] if isinstance(key, str) else None
+    if not isinstance(key, str) or len(key) > MAX_KEY or storable(key) != key:
+        return None
+    return key
 
 
 def record_suspensions(conn: psycopg.Connection, accepted: Sequence[Accepted]) -> None:

@@ -18,6 +18,9 @@ PostgreSQL, not by the writer), so it judges here, once per batch per distinct r
 - a writer's run must start (run_seq 0) with run.started, a single-event type or the ledger.gap a
   hook records in place of a run.started it could not build: a run starting
   elsewhere is listed by neither `ledger runs` nor `ledger check`, so it would hide its events.
+- only `ledger serve` (a ledger_sequencer member) or an operator ends a run as `abandoned`: a
+  writer's run.ended of that status is refused, so an agent host cannot pass a run it gave up
+  on (or failed) off as one the ledger gave up waiting for.
 - The sequencer reads the trust root from LEDGER_TRUST_ROOT (`ledger.authority.trust`); with none
   configured, or one that cannot be read, a writer's registry.published is refused too.
 
@@ -53,9 +56,13 @@ _OPERATOR_ONLY = "only ledger_operator roles may write it (no registry-authorise
 _LATER = 1 << 62  # seq of a publication earlier in this batch: after every stored one
 
 
-def _operators(conn: psycopg.Connection, roles: set[str]) -> set[str]:
-    """The roles among `roles` that may write control-plane events (one query per batch)."""
-    rows = conn.execute(query("operator_roles"), (sorted(roles),)).fetchall()
+def _operators(conn: psycopg.Connection, roles: set[str],
+               name: str = "operator_roles") -> set[str]:
+    """The roles among `roles` that may write control-plane events (one query per batch), or
+    with `abandon_roles`, end a run as abandoned."""
+    if not roles:
+        return set()
+    rows = conn.execute(query(name), (sorted(roles),)).fetchall()
     return {str(name) for name, allowed in rows if allowed}
 
 
@@ -120,9 +127,21 @@ class _Registries:
         self.batch[item.origin].append(PublishedRegistry(seq, event_id, recorded))
 
 
+def _abandoned(item: Parsed) -> bool:
+    """A run.ended of status `abandoned` (what only `ledger serve` writes)."""
+    if item.head.type != "run.ended":
+        return False
+    doc = orjson.loads(item.body)
+    data = doc.get("data") if isinstance(doc, dict) else None
+    return isinstance(data, dict) and data.get("status") == "abandoned"
+
+
 def _writer_refusal(item: Parsed, registries: _Registries) -> str:
     """Why a writer's event is refused ("" if it is accepted)."""
     kind = item.head.type
+    if _abandoned(item):
+        return (f"run.ended (abandoned) from writer role {item.role!r} refused: only "
+                "`ledger serve` ends a run as abandoned")
     if kind in CONTROL_PLANE_TYPES:
         problem = registries.problem(item) if kind == "registry.published" else _OPERATOR_ONLY
         if not problem:
@@ -139,7 +158,8 @@ def _writer_refusal(item: Parsed, registries: _Registries) -> str:
 def _screened(item: Parsed) -> bool:
     """Whether the role that submitted `item` matters for it."""
     kind = item.head.type
-    return kind in CONTROL_PLANE_TYPES or (item.head.run_seq == 0 and kind not in _RUN_STARTS)
+    return (kind in CONTROL_PLANE_TYPES or (item.head.run_seq == 0 and kind not in _RUN_STARTS)
+            or _abandoned(item))
 
 
 def screen_control_plane(conn: psycopg.Connection, drained: Drained) -> None:
@@ -148,10 +168,11 @@ def screen_control_plane(conn: psycopg.Connection, drained: Drained) -> None:
     if not screened:
         return
     operators = _operators(conn, {p.role for p in screened})
+    abandoners = _operators(conn, {p.role for p in screened if _abandoned(p)}, "abandon_roles")
     registries = _Registries(conn)
     refused: set[int] = set()
     for item in screened:
-        if item.role in operators:
+        if item.role in operators or (item.role in abandoners and _abandoned(item)):
             reason = ""
         else:
             try:

@@ -21,7 +21,7 @@ CREATE OR REPLACE FUNCTION ledger_run_attempts(p_run uuid)
             FROM public.ledger_events e JOIN o ON e.origin = o.origin
             WHERE e.run_id = p_run AND e.type = 'tool.call.started'
             UNION ALL
-            SELECT i.event_id, pg_catalog.convert_from(i.body, 'UTF8')::pg_catalog.jsonb
+            SELECT i.event_id, public.ledger_body_json(i.body)  -- NULL for bytes not JSON (0020)
             FROM public.ledger_intake i JOIN o ON i.origin = o.origin
             WHERE i.run_id = p_run
         ) AS s

@@ -47,3 +47,7 @@ FROM ledger_run_approvals(%(run_id)s)
 -- reads the table; it is the sequencer's own upkeep).
 SELECT run_id, origin, suspended_event_id FROM ledger_suspended_runs
 WHERE recorded_at < %(before)s ORDER BY recorded_at LIMIT %(limit)s
+
+-- continuity_seq_holder --
+-- Which event holds place %(run_seq)s of run %(run_id)s (logged, else first in intake).
+SELECT ledger_run_seq_holder(%(run_id)s, %(run_seq)s)

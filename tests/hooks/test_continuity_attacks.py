@@ -92,8 +92,11 @@ def test_a_forged_continuation_of_tenant_bs_run_is_rejected_by_the_tenant_rule(
     submit(conn, [event], Settings(home=ledger_settings.home, tenant="a"))
     try_sequence(ledger_conn, ledger_settings)
     reasons = ledger_conn.execute("SELECT event_id, reason FROM ledger_rejects").fetchall()
-    assert reasons == [(event.event_id, f"run {run.run_id} belongs to another log: tenant 'a' "
-                                         "cannot add to it")]
+    role = conn.info.user
+    expected = (f"run.ended (abandoned) from writer role {role!r} refused: only `ledger serve` "
+                "ends a run as abandoned") if forged == "run.ended" else (
+        f"run {run.run_id} belongs to another log: tenant 'a' cannot add to it")
+    assert reasons == [(event.event_id, expected)]
     assert [e.type for e in stored(ledger_conn, run.run_id)][-1] == "run.suspended"
     assert ledger.find_suspended("shared:7", tenant="b") == run.run_id
     assert ledger.find_suspended("stolen:1", tenant="a") is None

@@ -16,7 +16,7 @@ import orjson
 import psycopg
 
 from ledger.config import Settings
-from ledger.events import EventBase, leaf_hash, make_event, to_json
+from ledger.events import EventBase, args_hash, leaf_hash, make_event, to_json
 from ledger.store.append import encode_for_intake, submit
 from ledger.store.door import append, single_event
 from ledger.store.sequencer import try_sequence
@@ -114,7 +114,7 @@ def test_writer_cannot_hide_a_run(
     writer: Writer, ledger_conn: psycopg.Connection, ledger_settings: Settings
 ) -> None:
     role, conn = writer
-    call = {"tool_call_id": "t0", "tool": "crm.update", "args": {}, "args_hash": "0" * 64}
+    call = {"tool_call_id": "t0", "tool": "crm.update", "args": {}, "args_hash": args_hash({})}
     # a run starting with tool.call.started is listed by neither `ledger runs` nor `ledger check`
     headless = [make_event("tool.call.started", run_id=uuid.uuid4(), run_seq=0, data=call)]
     gap = single_event("ledger.gap", {"reason": "spool", "missing_events": 1})
