@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.integrations.common import Overhead
 from bench.report import Report, parse_args
 
-QUICK: dict[str, object] = {}  # each module picks its own smaller sizes for measure(quick=True)
+QUICK = {"size": "quick"}  # each module picks its own smaller sizes for measure(quick=True)
 
 
 def _modules(only: set[str]) -> list[str]:
@@ -44,11 +44,13 @@ def _measure(name: str, quick: bool) -> list[Overhead] | str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated module names")
+    parser.add_argument("--size", choices=["quick", "full"], default="full",
+                        help="each module's call counts (--quick: quick)")
     args = parse_args(parser, QUICK)
     report = Report("integrations")
     print(f"{'call':44} {'plain':>11} {'ledger':>11} {'ratio':>7}")
     for name in _modules({s for s in args.only.split(",") if s}):
-        result = _measure(name, bool(getattr(args, 'quick', False)))
+        result = _measure(name, args.size == "quick")
         if isinstance(result, str):
             print(f"{name:44} {result}")
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from ledger.cli.common import connection, err, settings_from
@@ -14,10 +16,10 @@ app = typer.Typer(add_completion=False)
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    abandon_after: str | None = typer.Option(
-        None, "--abandon-after", metavar="SPAN",
+    abandon_after: Annotated[str | None, typer.Option(
+        "--abandon-after", metavar="SPAN",
         help="End runs suspended longer than this as abandoned (seconds, or e.g. 12h, 7d; "
-             "default $LEDGER_ABANDON_AFTER, else 7d)."),
+             "default $LEDGER_ABANDON_AFTER, else 7d).")] = None,
 ) -> None:
     """Run the sequencer: drain intake into the log and sign checkpoints until Ctrl-C.
 

@@ -33,15 +33,15 @@ class LedgerUnavailable(DatabaseUnavailable):
     """A side-effecting tool was not run because its intent could not be recorded durably."""
 
 
-class RunNotFound(LookupError):
+class RunNotFound(LedgerError, LookupError):
     """`ledger.resume`: no agent run with that id that this tenant (credential) may see."""
 
 
-class RunAlreadyEnded(LookupError):
+class RunAlreadyEnded(LedgerError, LookupError):
     """`ledger.resume`: the run has a `run.ended`; nothing may follow it (nothing was written)."""
 
 
-class RunExists(ValueError):
+class RunExists(LedgerError, ValueError):
     """`ledger.run(run_id=X)` names a new run, and X is already in the ledger: starting it
     again would restart its chain at run_seq 0. Continue it with `ledger.resume(X)`."""
 

@@ -16,6 +16,7 @@ from types import TracebackType
 
 import orjson
 
+from ledger.db.sqlfiles import query
 from ledger.importers.source import SourceSpan, TraceMeta
 
 __all__ = ["Staging"]
@@ -27,13 +28,7 @@ class Staging:
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="ledger-import-")
         self._db = sqlite3.connect(Path(self._dir.name) / "staging.db")
-        self._db.executescript(
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-            "CREATE TABLE span (span_id TEXT PRIMARY KEY, trace_id TEXT, start_ns INTEGER,"
-            " digest TEXT, body BLOB);"
-            "CREATE INDEX span_trace ON span (trace_id, start_ns, span_id);"
-            "CREATE TABLE trace (trace_id TEXT PRIMARY KEY, body BLOB);"
-        )
+        self._db.executescript(query("import_staging_schema"))
 
     def __enter__(self) -> Staging:
         return self
@@ -46,31 +41,27 @@ class Staging:
     def add(self, span: SourceSpan) -> str | None:
         """Stage one record; the reason it is skipped when its id was already staged."""
         key = f"{span.trace_id}\x1f{span.span_id}"
-        row = self._db.execute("SELECT digest FROM span WHERE span_id = ?", (key,)).fetchone()
+        row = self._db.execute(query("import_staged_digest"), (key,)).fetchone()
         if row is not None:
             return ("duplicate of an earlier record in the input" if row[0] == span.digest
                     else "span id used earlier in the input for a different record")
-        self._db.execute("INSERT INTO span VALUES (?, ?, ?, ?, ?)",
+        self._db.execute(query("import_stage_span"),
                          (key, span.trace_id, span.start_ns, span.digest, orjson.dumps(span)))
         return None
 
     def add_trace(self, meta: TraceMeta) -> None:
         """Stage what the source says about a whole trace (the last record for an id wins)."""
-        self._db.execute("INSERT OR REPLACE INTO trace VALUES (?, ?)",
+        self._db.execute(query("import_stage_trace"),
                          (meta.trace_id, orjson.dumps(meta)))
 
     def traces(self) -> Iterator[tuple[TraceMeta, list[SourceSpan]]]:
         """Each trace with its spans in start order; traces with metadata only come with []."""
-        ids = self._db.execute(
-            "SELECT trace_id FROM span UNION SELECT trace_id FROM trace ORDER BY 1")
+        ids = self._db.execute(query("import_staged_traces"))
         for (trace_id,) in _rows(ids):
-            meta_row = self._db.execute(
-                "SELECT body FROM trace WHERE trace_id = ?", (trace_id,)).fetchone()
+            meta_row = self._db.execute(query("import_staged_trace"), (trace_id,)).fetchone()
             meta = (TraceMeta(**orjson.loads(meta_row[0])) if meta_row
                     else TraceMeta(trace_id=trace_id))
-            rows = self._db.execute(
-                "SELECT body FROM span WHERE trace_id = ? ORDER BY start_ns, span_id",
-                (trace_id,))
+            rows = self._db.execute(query("import_staged_spans"), (trace_id,))
             yield meta, [SourceSpan(**orjson.loads(body)) for (body,) in rows]
 
 

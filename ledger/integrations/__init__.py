@@ -8,10 +8,12 @@ with one line that names what to install instead of a traceback into the framewo
 
 from __future__ import annotations
 
+from ledger.errors import LedgerError
+
 __all__ = ["MissingExtra", "missing_extra"]
 
 
-class MissingExtra(ImportError):
+class MissingExtra(ImportError, LedgerError):
     """An integration was imported without the extra that installs its framework."""
 
 
