@@ -29,7 +29,14 @@ QUICK = {"size": "quick"}  # each module picks its own smaller sizes for measure
 def _modules(only: set[str]) -> list[str]:
     names = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent / "integrations")])
              if m.name not in {"common", "__init__"}]
-    return sorted(n for n in names if not only or n in only)
+    return sorted(n for n in names if (not only or n in only) and _measures(n))
+
+
+def _measures(name: str) -> bool:
+    """Whether a module is a framework's measurement (helpers such as workflow definitions
+    live beside them), read without importing it: the framework may not be installed."""
+    path = Path(__file__).parent / "integrations" / f"{name}.py"
+    return "\ndef measure(" in path.read_text(encoding="utf-8")
 
 
 def _measure(name: str, quick: bool) -> list[Overhead] | str:
