@@ -28,6 +28,7 @@ from ledger.note import Signer
 from ledger.store.door import append, single_event
 from ledger.store.read import event_by_id
 from tests.authority.conftest import signed
+from tests.ledgerkit import without_body_rules
 
 Cli = Callable[..., Any]
 ALICE = "alice@acme.test"
@@ -169,14 +170,37 @@ def test_writer_altered_or_repeated_requests_are_not_signed(
     cli: Cli, ledger_conn: psycopg.Connection, ledger_settings: Settings, root_file: Path,
     world: dict[str, Any],
 ) -> None:
-    """A writer records a $250 args_hash over $9,999 args, or repeats an approval id."""
-    forged = single_event("approval.requested", {
-        "approval_id": "appr-forged", "tool_call_id": "call-2", "tool": "payments.refund",
-        "args_hash": args_hash(ARGS), "args": {**ARGS, "amount": "9999.00"}})
+    """A writer records a $250 args_hash over $9,999 args, or repeats an approval id.
+
+    Since issue 17 the sequencer refuses the altered request (ledger/bodyrules.py), so there is
+    nothing to sign; `ledger approve` must still refuse one that a log written before issue 17
+    holds, from its own check of the recorded args."""
+    big = {**ARGS, "amount": "9999.00"}
+
+    def altered() -> Any:
+        return single_event("approval.requested", {
+            "approval_id": "appr-forged", "tool_call_id": "call-2", "tool": "payments.refund",
+            "args_hash": args_hash(ARGS), "args": big})
+
+    forged = altered()
     again = single_event("approval.requested", {
         "approval_id": "appr-1", "tool_call_id": "call-3", "tool": "payments.refund",
         "args_hash": args_hash(ARGS), "args": ARGS})
     append(ledger_conn, [forged, again], ledger_settings)
+    assert ledger_conn.execute(
+        "SELECT reason FROM ledger_rejects WHERE event_id = %s", (forged.event_id,)
+    ).fetchall() == [(f"args_hash {args_hash(ARGS)[:16]}... does not match the args "
+                      f"(their hash is {args_hash(big)})",)]
+    assert event_by_id(ledger_conn, forged.event_id) is None
+    assert event_by_id(ledger_conn, again.event_id) is not None
+    before = _count(ledger_conn)
+    res = cli("approve", "appr-forged", "--as", ALICE, env=_env(root_file))
+    assert res.exit_code != 0, res.stderr
+    assert res.stderr.splitlines() == [
+        "refused: no approval.requested with id 'appr-forged' in agent-ledger.local/default"]
+    assert _count(ledger_conn) == before
+    with without_body_rules():
+        append(ledger_conn, [altered()], ledger_settings)
     before = _count(ledger_conn)
     res = cli("approve", "appr-forged", "--as", ALICE, env=_env(root_file))
     assert res.exit_code != 0 and "refusing to sign" in res.stderr, res.stderr

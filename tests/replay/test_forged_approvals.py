@@ -1,122 +1,45 @@
 """Forged approvals written as a hostile writer would: raw events through `ledger ingest`.
 
 The agent host holds writer credentials (issue 14), so it can record any approval it likes.
-Without a registry, two forgeries must still fail: an approval by the initiating user spelled
-with other case, and an approval bound to the hash of a $250 refund on a call whose recorded
-args say $9,999; everything else that needs authority is `unknown`, never pass. With a trust
-root and a signed, published registry, roles come from the registry in force at the decision
-and the approval's signature is verified over a claim rebuilt from the record: declared roles,
-unsigned approvals, unregistered keys, signatures moved to another call, run or args, a
-registry that was not in force, and roles granted later all fail; a genuinely signed approval
-by the registered finance_lead passes. Each case is checked on both replay paths: the bulk check
-(`ledger check`, msgspec fast decoding) and the per-run fold (`replay.dbread.fold_run`,
-pydantic), which must give the same verdict and reason.
+Without a registry, an approval by the initiating user spelled with other case must still fail;
+everything else that needs authority is `unknown`, never pass. With a trust root and a signed,
+published registry, roles come from the registry in force at the decision and the approval's
+signature is verified over a claim rebuilt from the record: declared roles, unsigned approvals,
+unregistered keys, signatures moved to another call, run or args, a registry that was not in
+force, and roles granted later all fail; a genuinely signed approval by the registered
+finance_lead passes. Each case is checked on both replay paths: the bulk check (`ledger check`,
+msgspec fast decoding) and the per-run fold (`replay.dbread.fold_run`, pydantic), which must
+give the same verdict and reason. Approvals bound to the hash of other args, and forged args
+hashes on calls: tests/replay/test_forged_args_hash.py (refused at the door since issue 17).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from ledger.authority.service import load_history
 from ledger.authority.trust import NO_TRUST_ROOT
 from ledger.events import args_hash
 from ledger.note import Signer
 from replay.authority import NO_TRUST_NOTE
 from replay.policy.schema import ApprovalRule
 from tests.replay.authority_kit import Kit
-from tests.replay.conftest_db import CURRENT, as_json, verdicts, write
-
-Cli = Callable[..., Any]
-
-PACK = """\
-policies:
-  require_approval_for:
-    - action: refund
-      threshold_usd: 200
-      approver_roles: [finance_lead]
-      forbid_self_approval: true
-      bind_args: true
-"""
-RULE = "approval.refund"
-SMALL = {"order": "A-17", "amount_usd": "250.00"}
-LARGE = {"order": "A-17", "amount_usd": "9999.00"}
-
-
-def _ingest(
-    cli: Cli,
-    *,
-    user: str,
-    approver: str,
-    approved: dict[str, Any],
-    ran: dict[str, Any],
-    started_hash: str | None = None,
-    sign: Callable[[str], dict[str, Any]] | None = None,
-    roles: tuple[str, ...] = ("finance_lead",),
-    call: str = "call-1",
-    edited: dict[str, Any] | None = None,
-) -> str:
-    """One run as JSON lines (no hashes or seqs: ingest chains them); returns its run id.
-
-    `sign(run_id)` gives the signature fields of the decision (None: unsigned, as before).
-    """
-    run_id = str(uuid.uuid4())
-    principal = {"initiating_user": user, "roles": ["support"]}
-    approval = "ap-1" if call == "call-1" else f"ap-{call}"
-    decided = {"approval_id": approval, "tool_call_id": call, "args_hash": args_hash(approved),
-               "decision": "approved", "approver": {"id": approver, "roles": list(roles)},
-               **(sign(run_id) if sign else {})}
-    if edited is not None:
-        decided.update(decision="edited", edited_args=edited, edited_args_hash=args_hash(edited))
-    bodies: list[tuple[str, dict[str, Any]]] = [
-        ("run.started", {"task": "refund"}),
-        ("approval.requested", {"approval_id": approval, "tool_call_id": call, "tool": "refund",
-                                "args_hash": args_hash(approved), "args": approved}),
-        ("approval.decided", decided),
-        ("tool.call.started", {"tool_call_id": call, "tool": "refund", "side_effect": True,
-                               "args": ran, "args_hash": started_hash or args_hash(ran)}),
-        ("tool.call.ended", {"tool_call_id": call, "tool": "refund", "status": "ok"}),
-        ("run.ended", {"status": "succeeded", "event_count": 6}),
-    ]
-    lines = [
-        json.dumps({"type": t, "run_id": run_id, "principal": principal, "data": d})
-        for t, d in bodies
-    ]
-    res = cli("ingest", "-", input=("\n".join(lines) + "\n").encode())
-    assert res.exit_code == 0, res.stderr
-    return run_id
-
-
-def _both_paths(
-    cli: Cli, conn: psycopg.Connection, pack: Path, run_id: str, pack_text: str = PACK
-) -> tuple[str, str]:
-    """(outcome, explanation) of the rule; asserts bulk and per-run replay agree exactly.
-
-    With the `signing` fixture active both paths use its trust root (`--trust-root` for the
-    CLI); without it neither has one, and `ledger check` says so in one line on stderr.
-    """
-    per_run = verdicts(conn, pack_text, run_id)[RULE]
-    root = ("--trust-root", str(CURRENT[0].root_file)) if CURRENT else ()
-    for extra in (("--run", run_id), ("--since", "1h", "--jobs", "2")):
-        res = cli("check", "--policy", str(pack), *root, *extra, "--json")
-        assert res.exit_code in (0, 1), res.stderr
-        assert res.stderr.splitlines() == ([] if CURRENT else [NO_TRUST_NOTE]), res.stderr
-        [bulk] = [
-            v
-            for r in as_json(res.stdout)["runs"]
-            if r["run_id"] == run_id
-            for v in r["verdicts"]
-            if v["rule_id"] == RULE
-        ]
-        assert (bulk["outcome"], bulk["explanation"]) == (per_run.outcome, per_run.explanation)
-        assert res.exit_code == (1 if per_run.outcome == "fail" else 0), res.stdout
-    return per_run.outcome, per_run.explanation
+from tests.replay.conftest_db import verdicts, write
+from tests.replay.forged_kit import (
+    LARGE,
+    PACK,
+    RULE,
+    SMALL,
+    Cli,
+    both_paths,
+    in_force_seq,
+    ingest_run,
+    signer,
+)
 
 
 def test_pack_binds_args_and_forbids_self_approval() -> None:
@@ -131,43 +54,11 @@ def test_self_approval_by_case_fails(
 ) -> None:
     """`Alice@Example.com` approving `alice@example.com`'s refund is self-approval."""
     pack = write(tmp_path / "p.yaml", PACK)
-    run_id = _ingest(cli, user="alice@example.com", approver=" Alice@Example.COM",
-                     approved=LARGE, ran=LARGE)
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    run_id = ingest_run(cli, user="alice@example.com", approver=" Alice@Example.COM",
+                        approved=LARGE, ran=LARGE)
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "fail"
     assert why == "alice@example.com approved their own refund (call-1)", why
-
-
-def test_args_hash_of_a_smaller_refund_fails(
-    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path
-) -> None:
-    """The approval and the started event both carry the $250 hash; the args say $9,999."""
-    pack = write(tmp_path / "p.yaml", PACK)
-    small, large = args_hash(SMALL), args_hash(LARGE)
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=SMALL, ran=LARGE, started_hash=small)
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
-    assert outcome == "fail"
-    assert why == (
-        "refund (call-1) ran with args that differ from the approved args: "
-        f"approval ap-1 binds args_hash {small} but the call's recorded args hash to {large}; "
-        f"and refund (call-1) records args_hash {small} but its recorded args hash to {large}"
-    ), why
-
-
-def test_args_hash_field_alone_lies_fails(
-    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path
-) -> None:
-    """Approval of the real args, but the started event's field is wrong: the record is forged."""
-    pack = write(tmp_path / "p.yaml", PACK)
-    small, large = args_hash(SMALL), args_hash(LARGE)
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=LARGE, ran=LARGE, started_hash=small)
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
-    assert outcome == "fail"
-    assert why == (
-        f"refund (call-1) records args_hash {small} but its recorded args hash to {large}"
-    ), why
 
 
 def test_honest_looking_approval_without_a_trust_root_is_unknown(
@@ -175,43 +66,23 @@ def test_honest_looking_approval_without_a_trust_root_is_unknown(
 ) -> None:
     """Another person declaring the role approves exactly the args that ran: without a trust
     root nothing proves who approved or with which role, so unknown (never pass), and
-    `ledger check` says why in one line on stderr (asserted in `_both_paths`)."""
+    `ledger check` says why in one line on stderr (asserted in `both_paths`)."""
     pack = write(tmp_path / "p.yaml", PACK)
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=LARGE, ran=LARGE)
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    run_id = ingest_run(cli, user="alice@example.com", approver="bob@example.com",
+                        approved=LARGE, ran=LARGE)
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "unknown", why
     assert why == f"approval ap-1 of refund (call-1) cannot be judged: {NO_TRUST_ROOT}", why
-
-
-# --- with a trust root and a signed, published registry (tests/replay/authority_kit.py) ------
-
-
-def _signer(kit: Kit, approver: str, what: dict[str, Any], **kw: Any) -> Callable[[str], Any]:
-    """Sign as `approver` would for call-1 of the run being ingested (overrides in `kw`)."""
-
-    def sign(run_id: str) -> dict[str, Any]:
-        fields: dict[str, Any] = {"run_id": run_id, "call": "call-1", "tool": "refund",
-                                  "args": what, "approver": approver}
-        return kit.signed_fields(**{**fields, **kw})
-
-    return sign
-
-
-def _in_force_seq(conn: psycopg.Connection, kit: Kit, digest: str) -> int:
-    found = load_history(conn, kit.origin, kit.root).by_digest(digest)
-    assert found is not None
-    return found[0]
 
 
 def test_genuinely_signed_approval_by_the_finance_lead_passes(
     cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
 ) -> None:
     pack = write(tmp_path / "p.yaml", PACK)
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=LARGE, ran=LARGE,
-                     sign=_signer(signing, "bob@example.com", LARGE))
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    run_id = ingest_run(cli, user="alice@example.com", approver="bob@example.com",
+                        approved=LARGE, ran=LARGE,
+                        sign=signer(signing, "bob@example.com", LARGE))
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert (outcome, why) == ("pass", "1 call(s) needing approval, all properly approved")
     shown = cli("replay", run_id, "--trust-root", str(signing.root_file))
     assert shown.exit_code == 0 and not shown.stderr, shown.stderr
@@ -226,11 +97,11 @@ def test_declared_role_not_in_the_registry_fails(
 ) -> None:
     """Carol signs genuinely and her event says finance_lead; the registry says intern."""
     pack = write(tmp_path / "p.yaml", PACK)
-    run_id = _ingest(cli, user="alice@example.com", approver="carol@example.com",
-                     approved=LARGE, ran=LARGE,
-                     sign=_signer(signing, "carol@example.com", LARGE))
-    seq = _in_force_seq(ledger_conn, signing, signing.digest)
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    run_id = ingest_run(cli, user="alice@example.com", approver="carol@example.com",
+                        approved=LARGE, ran=LARGE,
+                        sign=signer(signing, "carol@example.com", LARGE))
+    seq = in_force_seq(ledger_conn, signing, signing.digest)
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "fail"
     assert why == (
         "approver carol@example.com is not granted a required role (finance_lead) by the "
@@ -244,13 +115,13 @@ def test_role_granted_after_the_decision_does_not_validate_it(
 ) -> None:
     pack = write(tmp_path / "p.yaml", PACK)
     first = signing.digest
-    run_id = _ingest(cli, user="alice@example.com", approver="carol@example.com",
-                     approved=LARGE, ran=LARGE,
-                     sign=_signer(signing, "carol@example.com", LARGE))
+    run_id = ingest_run(cli, user="alice@example.com", approver="carol@example.com",
+                        approved=LARGE, ran=LARGE,
+                        sign=signer(signing, "carol@example.com", LARGE))
     signing.publish(ledger_conn, ledger_settings,
                     {"carol@example.com": ("finance_lead",), "bob@example.com": ("support",)})
-    seq = _in_force_seq(ledger_conn, signing, first)
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    seq = in_force_seq(ledger_conn, signing, first)
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "fail"
     assert why == (
         "approver carol@example.com is not granted a required role (finance_lead) by the "
@@ -263,31 +134,12 @@ def test_signed_self_approval_by_case_fails(
 ) -> None:
     """A registered finance_lead approving their own run, their id spelt in other case."""
     pack = write(tmp_path / "p.yaml", PACK)
-    run_id = _ingest(cli, user="alice@example.com", approver="Alice@Example.COM",
-                     approved=LARGE, ran=LARGE,
-                     sign=_signer(signing, "Alice@Example.COM", LARGE,
-                                  signer=signing.key("alice@example.com")))
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    run_id = ingest_run(cli, user="alice@example.com", approver="Alice@Example.COM",
+                        approved=LARGE, ran=LARGE,
+                        sign=signer(signing, "Alice@Example.COM", LARGE,
+                                    signer=signing.key("alice@example.com")))
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert (outcome, why) == ("fail", "alice@example.com approved their own refund (call-1)")
-
-
-def test_signed_approval_of_a_smaller_refund_fails(
-    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
-) -> None:
-    """Bob genuinely signed the $250 refund; the call that ran records $9,999."""
-    pack = write(tmp_path / "p.yaml", PACK)
-    small, large = args_hash(SMALL), args_hash(LARGE)
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=SMALL, ran=LARGE, started_hash=small,
-                     sign=_signer(signing, "bob@example.com", SMALL))
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
-    assert outcome == "fail"
-    assert why == (
-        "refund (call-1) ran with args that differ from the approved args: "
-        f"approval ap-1 binds args_hash {small} but the call's recorded args hash to {large}; "
-        f"and refund (call-1) records args_hash {small} but its recorded args hash to {large}"
-        " (+1 more)"
-    ), why
 
 
 SCHEMA2 = """\
@@ -302,13 +154,13 @@ policies:
 def test_unsigned_approval_fails_roles_rule_and_is_unknown_under_schema_2(
     cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path, signing: Kit
 ) -> None:
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=LARGE, ran=LARGE)
+    run_id = ingest_run(cli, user="alice@example.com", approver="bob@example.com",
+                        approved=LARGE, ran=LARGE)
     strict = write(tmp_path / "p.yaml", PACK)
-    assert _both_paths(cli, ledger_conn, strict, run_id) == (
+    assert both_paths(cli, ledger_conn, strict, run_id) == (
         "fail", "approval ap-1 of refund (call-1): approval is not signed")
     signed_only = write(tmp_path / "s2.yaml", SCHEMA2)
-    assert _both_paths(cli, ledger_conn, signed_only, run_id, SCHEMA2) == (
+    assert both_paths(cli, ledger_conn, signed_only, run_id, SCHEMA2) == (
         "unknown", "refund (call-1): approval is not signed; the pack requires signed approvals")
 
 
@@ -336,10 +188,10 @@ def test_forged_or_moved_signature_fails(
         "other args": {"args": SMALL},
         "unknown registry": {"registry": "ab" * 32},
     }[forgery]
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=LARGE, ran=LARGE,
-                     sign=_signer(signing, "bob@example.com", LARGE, **kw))
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    run_id = ingest_run(cli, user="alice@example.com", approver="bob@example.com",
+                        approved=LARGE, ran=LARGE,
+                        sign=signer(signing, "bob@example.com", LARGE, **kw))
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "fail"
     assert why.startswith(f"approval ap-1 of refund (call-1): {reason}"), why
 
@@ -351,10 +203,10 @@ def test_signed_edit_binds_the_edited_args(
     """Bob edits the $9,999 refund down to $250 and signs the edited args: running the edit
     passes, running the original args fails (the binding, and the signature over what ran)."""
     pack = write(tmp_path / "p.yaml", PACK)
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=LARGE, ran=SMALL if ran == "edited" else LARGE, edited=SMALL,
-                     sign=_signer(signing, "bob@example.com", SMALL, decision="edited"))
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    run_id = ingest_run(cli, user="alice@example.com", approver="bob@example.com",
+                        approved=LARGE, ran=SMALL if ran == "edited" else LARGE, edited=SMALL,
+                        sign=signer(signing, "bob@example.com", SMALL, decision="edited"))
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     if ran == "edited":
         assert (outcome, why) == ("pass", "1 call(s) needing approval, all properly approved")
     else:
@@ -371,10 +223,10 @@ def test_expired_approval_fails(
 ) -> None:
     pack = write(tmp_path / "p.yaml", PACK)
     expiry = "2001-01-01T00:00:00.000000000Z"
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=LARGE, ran=LARGE,
-                     sign=_signer(signing, "bob@example.com", LARGE, expires_at=expiry))
-    assert _both_paths(cli, ledger_conn, pack, run_id) == (
+    run_id = ingest_run(cli, user="alice@example.com", approver="bob@example.com",
+                        approved=LARGE, ran=LARGE,
+                        sign=signer(signing, "bob@example.com", LARGE, expires_at=expiry))
+    assert both_paths(cli, ledger_conn, pack, run_id) == (
         "fail", f"approval ap-1 expired at {expiry} before the call refund (call-1) started")
 
 
@@ -385,9 +237,9 @@ def test_planted_truncation_marker_is_not_a_pass(
     pack = write(tmp_path / "p.yaml", PACK)
     marker = {"$truncated": True, "original_bytes": 10, "original_sha256": "0" * 64,
               "preview": "", "amount_usd": "9999.00"}
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=LARGE, ran=marker, started_hash=args_hash(LARGE))
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    run_id = ingest_run(cli, user="alice@example.com", approver="bob@example.com",
+                        approved=LARGE, ran=marker, started_hash=args_hash(LARGE))
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "unknown", why
     assert why == (
         "refund (call-1) args are not fully recorded (truncated, scrubbed or held privately); "
@@ -403,55 +255,16 @@ def test_scrubbed_secret_in_approved_args_is_unknown_not_a_pass_or_a_false_fail(
     neither a pass nor a claim that the call ran with other args."""
     pack = write(tmp_path / "p.yaml", PACK)
     secret_args = {**LARGE, "note": "key ghp_" + "s" * 36}
-    run_id = _ingest(cli, user="alice@example.com", approver="bob@example.com",
-                     approved=secret_args, ran=secret_args)
+    run_id = ingest_run(cli, user="alice@example.com", approver="bob@example.com",
+                        approved=secret_args, ran=secret_args)
     rows = ledger_conn.execute("SELECT convert_from(body, 'UTF8') FROM ledger_events").fetchall()
     assert not any("s" * 36 in r[0] for r in rows)
-    outcome, why = _both_paths(cli, ledger_conn, pack, run_id)
+    outcome, why = both_paths(cli, ledger_conn, pack, run_id)
     assert outcome == "unknown", why
     assert why == (
         "refund (call-1) args are not fully recorded (truncated, scrubbed or held privately); "
         "approval ap-1 binding cannot be recomputed (+1 more)"
     ), why
-
-
-LOOP_PACK = "loops: {max_identical_calls: 3}\n"
-LOOP_RULE = "loops.max_identical_calls"
-
-
-def test_fake_hashes_do_not_hide_a_loop(
-    cli: Cli, ledger_conn: psycopg.Connection, tmp_path: Path
-) -> None:
-    """Twelve identical lookups, each started event claiming a different `args_hash`: the loop
-    rule groups calls by the hash of their recorded args, so it still fails on both paths."""
-    pack = write(tmp_path / "loop.yaml", LOOP_PACK)
-    run_id = str(uuid.uuid4())
-    args = {"order": "7777"}
-    bodies: list[tuple[str, dict[str, Any]]] = [("run.started", {"task": "status"})]
-    for i in range(12):
-        call = f"call-{i}"
-        bodies += [
-            ("tool.call.started", {"tool_call_id": call, "tool": "orders.lookup", "args": args,
-                                   "args_hash": f"{i:064x}"}),
-            ("tool.call.ended", {"tool_call_id": call, "tool": "orders.lookup", "status": "ok"}),
-        ]
-    bodies.append(("run.ended", {"status": "succeeded", "event_count": len(bodies) + 1}))
-    principal = {"initiating_user": "erin@example.com"}
-    lines = [
-        json.dumps({"type": t, "run_id": run_id, "principal": principal, "data": d})
-        for t, d in bodies
-    ]
-    assert cli("ingest", "-", input=("\n".join(lines) + "\n").encode()).exit_code == 0
-    per_run = verdicts(ledger_conn, LOOP_PACK, run_id)[LOOP_RULE]
-    assert per_run.outcome == "fail", per_run.explanation
-    assert per_run.explanation.startswith(
-        "orders.lookup called 12 times with identical args, limit 3"
-    ), per_run.explanation
-    res = cli("check", "--policy", str(pack), "--run", run_id, "--json")
-    assert res.exit_code == 1, res.stdout
-    [bulk] = [v for r in as_json(res.stdout)["runs"] for v in r["verdicts"]
-              if v["rule_id"] == LOOP_RULE]
-    assert (bulk["outcome"], bulk["explanation"]) == (per_run.outcome, per_run.explanation)
 
 
 def test_worker_processes_judge_like_the_serial_and_per_run_paths(
@@ -472,9 +285,9 @@ def test_worker_processes_judge_like_the_serial_and_per_run_paths(
     ids = []
     for n, (who, kw) in enumerate(cases):
         call = f"call-w{n}"
-        sign = None if kw is None else _signer(signing, who, LARGE, **{"call": call, **kw})
-        ids.append(_ingest(cli, user="alice@example.com", approver=who, approved=LARGE,
-                           ran=LARGE, sign=sign, call=call))
+        sign = None if kw is None else signer(signing, who, LARGE, **{"call": call, **kw})
+        ids.append(ingest_run(cli, user="alice@example.com", approver=who, approved=LARGE,
+                              ran=LARGE, sign=sign, call=call))
     runs = [uuid.UUID(i) for i in ids]
     pack = load_pack_text(PACK, "pack.yaml")
     serial = batch.check_runs(ledger_conn, ledger_settings, runs, fixed=pack,
