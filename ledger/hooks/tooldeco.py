@@ -23,7 +23,13 @@ from ledger.hooks.context import resolve_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.setup import ack_timeout, get_writer
-from ledger.hooks.tools import LEDGER_TOOL, ToolCall, record_tool_ended, record_tool_started
+from ledger.hooks.tools import (
+    LEDGER_TOOL,
+    ToolCall,
+    acknowledged,
+    record_tool_ended,
+    record_tool_started,
+)
 
 __all__ = ["implicit_run", "tool"]
 
@@ -150,8 +156,7 @@ async def _acall(func: Callable[..., Awaitable[Any]], spec: _Spec, run: Run,
     """One recorded call of an async tool in `run`."""
     call = spec.start(run, args, kwargs)
     try:
-        assert call.ack is not None
-        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
+        await acknowledged(call)
         ack_error: BaseException | None = None
     except asyncio.CancelledError as exc:
         spec.end(run, call, status="cancelled", error=exc)

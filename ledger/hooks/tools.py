@@ -11,6 +11,7 @@ read-only tool, in which case the intent in the local spool is enough).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +27,7 @@ from ledger.hooks.enforce import pin
 from ledger.hooks.errors import LedgerUnavailable
 from ledger.hooks.precheck import Intent, decide_and_start
 from ledger.hooks.sanitize import error_info, json_safe
+from ledger.hooks.setup import ack_timeout
 from ledger.hooks.writer import Ack, Pending
 
 if TYPE_CHECKING:
@@ -48,6 +50,14 @@ class ToolCall:
     tool: str
     started_ns: int
     ack: Future[Ack] | None = None
+
+
+async def acknowledged(call: ToolCall) -> Ack:
+    """Wait (without blocking the event loop) for a call's intent to be acknowledged, at most
+    the configured `LEDGER_ACK_TIMEOUT`; the one wait every async integration shares. Raises
+    what the ack raised (a stop or a denial at the gate, LedgerUnavailable) or TimeoutError."""
+    assert call.ack is not None, "tool_started(wait=True) gives every call an ack"
+    return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
 
 
 def proposed_calls(calls: Iterable[Any]) -> list[dict[str, Any]]:

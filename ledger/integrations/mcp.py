@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ack_timeout
+from ledger.hooks.tools import acknowledged
 from ledger.integrations import missing_extra
 from ledger.integrations.refusals import refusal_text
 
@@ -148,8 +148,7 @@ class LedgerMCPSession:
                 raise
             return _refused(exc)
         try:
-            assert call.ack is not None
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
+            await acknowledged(call)
         except asyncio.CancelledError as exc:
             run.tool_ended(call, status="cancelled", error=exc, source=source)
             raise

@@ -10,7 +10,6 @@ SDK lets a refusal become the tool's output, `reject_content`), or failing that 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from importlib.metadata import version
@@ -26,8 +25,7 @@ from agents.tool_guardrails import (
 from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ack_timeout
-from ledger.hooks.tools import LEDGER_TOOL, ToolCall
+from ledger.hooks.tools import LEDGER_TOOL, ToolCall, acknowledged
 from ledger.integrations.refusals import refusal_text
 
 __all__ = ["HOOKS_SCHEMA", "MAX_NOTED", "SOURCE", "AgentsRunStopped", "guarded_calls", "halt",
@@ -79,7 +77,7 @@ async def record_intent(run: Run, tool: str, args: Any, call_id: str | None, *,
     if not fail_closed or call.ack is None:
         return call
     try:
-        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
+        await acknowledged(call)
     except RunStopped as exc:  # refused at the ack; the gate recorded the refusal
         raise halt(exc) from None
     except LiveControl:

@@ -11,7 +11,6 @@ its usage in `metadata["usage"]`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from dataclasses import dataclass, field
@@ -20,8 +19,7 @@ from typing import Any
 
 from ledger.hooks.errors import LedgerUnavailable, LiveControl
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ack_timeout
-from ledger.hooks.tools import ToolCall
+from ledger.hooks.tools import ToolCall, acknowledged
 
 __all__ = ["SCHEMA", "SOURCE", "Turns", "args_of", "message_usage", "proposed", "record_intent"]
 
@@ -142,7 +140,7 @@ async def record_intent(run: Run, tool: str, args: Any, call_id: str | None,
     if call.ack is None:
         return call
     try:
-        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)), ack_timeout())
+        await acknowledged(call)
     except LiveControl:
         raise  # a stop at the ack: the gate recorded the refusal
     except Exception:

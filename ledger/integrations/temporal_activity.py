@@ -20,8 +20,7 @@ from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput
 
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
-from ledger.hooks.setup import ack_timeout
-from ledger.hooks.tools import ToolCall
+from ledger.hooks.tools import ToolCall, acknowledged
 from ledger.integrations.refusals import refusal_text
 from ledger.integrations.temporal_runs import SOURCE, RunRegistry
 from ledger.integrations.temporal_workflow import STOPPED_TYPE, RunOpen
@@ -76,9 +75,7 @@ class LedgerActivityInbound(ActivityInboundInterceptor):
             call = run.tool_started(
                 info.activity_type, list(input.args), tool_call_id=tool_call_id(info),
                 wait=True, require_db=True, source=SOURCE, attempt=info.attempt)
-            assert call.ack is not None
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(call.ack)),
-                                   ack_timeout())
+            await acknowledged(call)
             return call
         except RunStopped as exc:
             if run.stopped_by is not None:  # the run itself (not only this tool) is stopped
