@@ -21,6 +21,7 @@ def approval_decided(
     *,
     from_run: str | None,
     rec: int | None = None,
+    imported: bool = False,
 ) -> None:
     a = approvals.setdefault(data.approval_id, {})
     a.setdefault("approval_id", data.approval_id)
@@ -45,6 +46,7 @@ def approval_decided(
         expires_at=data.expires_at,
         registry_hash=data.registry_hash,
         decided_rec_ns=rec,
+        imported=imported,  # copied from a trace by `ledger import`, not witnessed (policy sees it)
     )
 
 

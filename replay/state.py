@@ -221,8 +221,8 @@ def _approval_requested(f: _Fold, event: EventBase, data: Any) -> str:
 
 
 def _approval_decided(f: _Fold, event: EventBase, data: Any) -> str:
-    _decided(f.approvals, data, f.eid, f.seq, f.ns, from_run=None, rec=f.rec)
-    f.approvals[data.approval_id]["imported"] = event.trust == "imported"
+    _decided(f.approvals, data, f.eid, f.seq, f.ns, from_run=None, rec=f.rec,
+             imported=event.trust == "imported")
     return f"{data.tool_call_id} {data.decision} by {data.approver.id}"
 
 
@@ -350,8 +350,7 @@ def fold(
             # when a writer reused the tool_call_id (it would shadow the genuine decision)
             if data.call_run_id is None or str(data.call_run_id) == own_run:
                 _decided(f.approvals, data, eid, seq, ns, from_run=str(event.run_id),
-                         rec=record_ns(item.recorded_at))
-                f.approvals[data.approval_id]["imported"] = event.trust == "imported"
+                         rec=record_ns(item.recorded_at), imported=event.trust == "imported")
             continue
         last_seq = seq
         if event.run_seq != expected:
