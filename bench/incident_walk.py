@@ -21,14 +21,10 @@ STOP_REASON = "exfiltration to gmai1.com"
 __all__ = ["STEP_LIMIT", "roundtrip", "stops_of", "walk"]
 
 
-def stops_of(dsn: str, run_id: str) -> int:
+def stops_of(conn: Any, run_id: str) -> int:
     """Stops recorded on the run, read on a connection of our own (what an agent would see)."""
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM ledger_stops WHERE target = %s", (f"run:{run_id}",)
-        ).fetchone()
+    sql = "SELECT count(*) FROM ledger_stops WHERE target = %s"
+    row = conn.execute(sql, (f"run:{run_id}",)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -124,15 +120,18 @@ async def stop_through_form(pilot: Any, dsn: str, run_id: str) -> tuple[float, i
         confirm.focus()
         await pilot.pause()
     lost += await type_into(pilot, confirm, "STOP")
-    before = await asyncio.to_thread(stops_of, dsn, run_id)
-    start = time.perf_counter()
-    await pilot.press("enter")
-    while await asyncio.to_thread(stops_of, dsn, run_id) <= before:
-        if time.perf_counter() - start > STEP_LIMIT:
-            notes = "; ".join(str(n.message) for n in pilot.app._notifications)
-            raise TimeoutError(f"stop: not recorded in the ledger (screen said: {notes})")
-        await pilot.pause(0.002)
-    return time.perf_counter() - start, lost
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:  # opened before the clock starts
+        before = stops_of(conn, run_id)
+        start = time.perf_counter()
+        await pilot.press("enter")
+        while await asyncio.to_thread(stops_of, conn, run_id) <= before:
+            if time.perf_counter() - start > STEP_LIMIT:
+                notes = "; ".join(str(n.message) for n in pilot.app._notifications)
+                raise TimeoutError(f"stop: not recorded in the ledger (screen said: {notes})")
+            await pilot.pause(0.002)
+        return time.perf_counter() - start, lost
 
 
 def traced(screen: Any) -> bool:
