@@ -26,8 +26,9 @@ Widgets are found by id and type (fallbacks by type), the run row by its key, ne
 coordinates: layout changes of the board, forms or undo pane do not break the walk. LISTEN is
 off (`listen=False`): live updates are bench_tui's and the tmux tests'; here they add noise.
 Self-contained on purpose: `--vs PATH` runs this very file with PATH's own interpreter and
-`--tree PATH` (PATH first on sys.path, cwd PATH), so a tree that never had this script (the
-"before" tree) is measured with exactly the same walk.
+`--tree PATH --serve` (PATH first on sys.path, cwd PATH), so a tree that never had this script
+(the "before" tree) walks exactly the same way; the two trees' walks alternate, one each in
+turn, so both see the same machine noise (these machines are 2 shared cores).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling below, in any tree
@@ -72,6 +74,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="walks; each figure is a median")
     parser.add_argument("--vs", type=Path, help="another checkout to walk too (its own .venv)")
     parser.add_argument("--tree", type=Path, help="walk the code of this checkout")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, default=SIZE[0])
     parser.add_argument("--height", type=int, default=SIZE[1])
     parser.add_argument("--ledger", choices=("demo", "scenario"), default="demo", help="story")
@@ -136,45 +139,101 @@ def _drop(admin: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-# ---------------------------------------------------------------------------- one tree
-def measure(args: argparse.Namespace) -> list[Figure]:
-    """The walk `args.repeat` times on one fresh demo ledger, medians, against the baseline."""
-    size = (args.width, args.height)
-    t0 = time.perf_counter()
-    settings, run_id = fresh_ledger(args.ledger)
-    print(f"  {args.ledger} ledger recorded in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-    walks = [asyncio.run(walk(settings, run_id, size)) for _ in range(args.repeat)]
-    for n, w in enumerate(walks, 1):
+# ---------------------------------------------------------------------------- the two trees
+class Local:
+    """This interpreter's tree: a fresh ledger, then walks and round trips on demand."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        t0 = time.perf_counter()
+        self.size = (args.width, args.height)
+        self.settings, self.run_id = fresh_ledger(args.ledger)
         print(
-            f"  walk {n}: " + ", ".join(f"{k} {w[k] * 1000:.0f} ms" for k in WALK), file=sys.stderr
+            f"  {args.ledger} ledger recorded in {time.perf_counter() - t0:.1f}s", file=sys.stderr
         )
-    base = asyncio.run(roundtrip(settings.dsn, size))
-    figures = [Figure(k, statistics.median(w[k] for w in walks), "s", baseline=base) for k in WALK]
+
+    def walk(self) -> dict[str, float]:
+        return asyncio.run(walk(self.settings, self.run_id, self.size))
+
+    def base(self) -> float:
+        return asyncio.run(roundtrip(self.settings.dsn, self.size))
+
+
+class Remote:
+    """Another tree: this file under its interpreter (`--tree --serve`), asked line by line, so
+    its walks interleave with ours and both sides share the machine's noise."""
+
+    def __init__(self, tree: Path, args: argparse.Namespace) -> None:
+        python = tree / ".venv" / "bin" / "python"
+        if not python.exists():
+            raise SystemExit(f"{python} is missing: run `make setup` in {tree}")
+        argv = [str(python), str(Path(__file__).resolve()), "--tree", str(tree), "--serve"]
+        argv += ["--ledger", args.ledger, "--width", str(args.width), "--height", str(args.height)]
+        self.proc = subprocess.Popen(argv, cwd=tree, text=True, stdin=PIPE, stdout=PIPE)
+        self.tree = tree
+        self.ask("ready")
+
+    def ask(self, what: str) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(what + "\n")
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            if line.startswith(MARKER):
+                return json.loads(line[len(MARKER) :])
+        raise SystemExit(f"{self.tree}: exit {self.proc.wait()} (its stderr is above)")
+
+    def walk(self) -> dict[str, float]:
+        return dict(self.ask("walk"))
+
+    def base(self) -> float:
+        return float(self.ask("base"))
+
+    def close(self) -> None:
+        """End the other side (it drops its ledger database on the way out)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Answer `ready`, `walk` and `base` on stdin with one MARKER line each (for Remote)."""
+    side = Local(args)
+    for line in sys.stdin:
+        what = line.strip()
+        answer = side.walk() if what == "walk" else side.base() if what == "base" else what
+        print(MARKER + json.dumps(answer), flush=True)
+    return 0
+
+
+def figures(walks: list[dict[str, float]], base: float) -> list[Figure]:
+    """Medians of the walks against the round trip, and the counts that must not change."""
+    timed = [Figure(k, statistics.median(w[k] for w in walks), "s", baseline=base) for k in WALK]
     lost, steps = max(w["form_keys_lost"] for w in walks), walks[-1]["undo_steps"]
     return [
-        *figures,
+        *timed,
         Figure("roundtrip_s", base, "s"),
         Figure("form_keys_lost", lost, "count", better="equal"),
         Figure("undo_steps", steps, "count", better="equal"),
     ]
 
 
-def other_tree(tree: Path, args: argparse.Namespace) -> list[Figure]:
-    """This file run by `tree`'s own interpreter on `tree`'s code; its figures."""
-    python = tree / ".venv" / "bin" / "python"
-    if not python.exists():
-        raise SystemExit(f"{python} is missing: run `make setup` in {tree}")
-    argv = [str(python), str(Path(__file__).resolve()), "--tree", str(tree), "--json"]
-    argv += ["--repeat", str(args.repeat), "--ledger", args.ledger]
-    argv += ["--width", str(args.width), "--height", str(args.height)]
-    done = subprocess.run(argv, cwd=tree, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-        raise SystemExit(f"{tree}: exit {done.returncode}: {tail}")
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith(MARKER):
-            return [Figure(**f) for f in json.loads(line[len(MARKER) :])["figures"]]
-    raise SystemExit(f"{tree}: no {MARKER.strip()} line")
+def measure(args: argparse.Namespace) -> dict[str, list[Figure]]:
+    """Walk each tree `repeat` times, interleaved tree by tree; figures per tree."""
+    sides: dict[str, Local | Remote] = (
+        {"before": Remote(args.vs.resolve(), args)} if args.vs else {}
+    )
+    sides["after" if args.vs else "this tree"] = Local(args)
+    walks: dict[str, list[dict[str, float]]] = {label: [] for label in sides}
+    for n in range(args.repeat):
+        for label, side in sides.items():
+            w = side.walk()
+            walks[label].append(w)
+            ms = ", ".join(f"{k} {w[k] * 1000:.0f} ms" for k in WALK)
+            print(f"  walk {n + 1} {label}: {ms}", file=sys.stderr)
+    out = {label: figures(walks[label], side.base()) for label, side in sides.items()}
+    for side in sides.values():
+        if isinstance(side, Remote):
+            side.close()
+    return out
 
 
 def table(columns: dict[str, list[Figure]]) -> str:
@@ -203,8 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         os.chdir(tree)
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    columns = {"before": other_tree(args.vs.resolve(), args)} if args.vs else {}
-    columns["after" if args.vs else "this tree"] = measure(args)
+    if args.serve:
+        return serve(args)
+    columns = measure(args)
     print(f"incident walk at {args.width}x{args.height}, median of {args.repeat}; "
           "x rt = ratio to the trivial worker round trip of the same run")  # fmt: skip
     print(table(columns))
