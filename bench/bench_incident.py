@@ -217,14 +217,16 @@ def figures(walks: list[dict[str, float]], base: float) -> list[Figure]:
 
 
 def measure(args: argparse.Namespace) -> dict[str, list[Figure]]:
-    """Walk each tree `repeat` times, interleaved tree by tree; figures per tree."""
+    """Walk each tree `repeat` times, interleaved tree by tree (first one, then the other
+    first), so a walk's position in the round is no advantage; figures per tree."""
     sides: dict[str, Local | Remote] = (
         {"before": Remote(args.vs.resolve(), args)} if args.vs else {}
     )
     sides["after" if args.vs else "this tree"] = Local(args)
     walks: dict[str, list[dict[str, float]]] = {label: [] for label in sides}
     for n in range(args.repeat):
-        for label, side in sides.items():
+        turn = list(sides.items())
+        for label, side in turn[::-1] if n % 2 else turn:  # who goes first alternates too
             w = side.walk()
             walks[label].append(w)
             ms = ", ".join(f"{k} {w[k] * 1000:.0f} ms" for k in WALK)
