@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 STEP_LIMIT = 60.0  # seconds before a step counts as hung
 STOP_REASON = "exfiltration to gmai1.com"
 
-__all__ = ["STEP_LIMIT", "roundtrip", "stops_of", "walk"]
+__all__ = ["STEP_LIMIT", "STOP_REASON", "roundtrip", "stops_of", "walk"]
 
 
 def stops_of(conn: Any, run_id: str) -> int:
