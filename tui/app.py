@@ -106,6 +106,7 @@ class LedgerApp(App[None]):
         self._stop = threading.Event()
         self.live_state = "off" if not self.listen else "connecting"
         self.live_detail = ""
+        self.backoff = BACKOFF_SECONDS  # waits between reconnection attempts
         if self.listen:
             self.data.gate = threading.Event()
         self._writer: Writer | None = None
@@ -162,7 +163,7 @@ class LedgerApp(App[None]):
             except (psycopg.Error, LedgerError) as exc:
                 if self.data.gate is not None:
                     self.data.gate.set()  # the board reads (and says why it cannot) meanwhile
-                delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
+                delay = self.backoff[min(failures, len(self.backoff) - 1)]
                 failures += 1
                 reason = _first_line(exc)
                 if failures == 1:
