@@ -5,13 +5,20 @@ The events go through the real write path (intake + the sequencer, in big batche
 headless (`App.run_test`) so the figures are the TUI's own work: queries in thread workers plus
 rendering. Baseline measured in the same run: the naive approach the timeline avoids — loading
 every row of the log into memory (what a plain DataTable needs) — timed and sized alongside.
-Usage: python bench/bench_tui.py [--events 1000000] [--per-run 1000] [--no-naive] [--quick] [--json]
+The app runs as `ledger tui` does (live updates on, so start-up includes the LISTEN loop).
+`--tree PATH` also measures another checkout (e.g. the main branch, with its own .venv) on the
+same filled database in the same run: each tree is measured in a process of its own interpreter
+and code, and the figures are printed as ratios (after / before, and to the naive load).
+Usage: python bench/bench_tui.py [--events 1000000] [--per-run 1000] [--no-naive] [--tree PATH]
+[--quick] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,7 +26,14 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
+# `--measure-in TREE`: this process measures TREE's code (its own interpreter runs it)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(
+    0,
+    sys.argv[sys.argv.index("--measure-in") + 1]
+    if "--measure-in" in sys.argv
+    else str(Path(__file__).resolve().parents[1]),
+)
 
 from bench.common import Timer, fresh_settings, synthetic_runs
 from bench.report import Report, parse_args
@@ -77,7 +91,7 @@ async def measure(settings: Settings) -> dict[str, float]:
     rss0 = proc.memory_info().rss
     out: dict[str, float] = {}
     start = time.perf_counter()
-    app = LedgerApp(settings, snapshot=True)
+    app = LedgerApp(settings)
     async with app.run_test(size=(160, 48)) as pilot:
         await until(
             pilot,
@@ -136,17 +150,49 @@ def naive_baseline(settings: Settings) -> dict[str, float]:
     return result
 
 
+def measure_tree(tree: Path, settings: Settings) -> dict[str, float]:
+    """`measure` of another checkout's code, run by its own interpreter on the same database."""
+    out = subprocess.run(
+        [str(tree / ".venv/bin/python"), __file__, "--measure-in", str(tree),
+         "--dsn", settings.dsn or "", "--home", str(settings.home)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return figures
+
+
+def compare(tree: Path, before: dict[str, float], after: dict[str, float]) -> None:
+    """First paints of both trees, as after/before ratios."""
+    print(f"before = {tree}")
+    for key in ("board_first_paint_s", "timeline_first_paint_s", "jump_to_end_s"):
+        ratio = after[key] / before[key] if before[key] else float("nan")
+        print(f"{key:<24} before {before[key]:.3f}s after {after[key]:.3f}s ratio {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--per-run", type=int, default=1000)
     parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--tree", type=Path, help="another checkout to measure (before)")
+    parser.add_argument("--measure-in", help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parse_args(parser, QUICK)
+    if args.measure_in:
+        found = asyncio.run(measure(Settings(home=args.home, dsn=args.dsn)))
+        print(json.dumps(found))
+        return
     report = Report("tui")
     settings = fresh_settings("tui")
     print(f"filling {args.events:,} events ({args.per_run} per run)…", flush=True)
     report.add("fill", args.events / fill(settings, args.events, args.per_run), "events/s")
-    figures = asyncio.run(measure(settings))
+    # each tree in a fresh process of its own, so neither inherits the other's imports
+    before = measure_tree(args.tree.resolve(), settings) if args.tree else None
+    figures = measure_tree(Path(__file__).resolve().parents[1], settings)
+    if before is not None and args.tree:
+        compare(args.tree, before, figures)
+        report.add_mapping({f"before_{k}": v for k, v in before.items()})
     for key, value in figures.items():
         print(f"{key:<24} {value:,.3f}")
     base = {} if args.no_naive else naive_baseline(settings)
@@ -155,9 +201,11 @@ def main() -> None:
         for key, value in base.items():
             print(f"{key:<24} {value:,.3f}")
         paint, naive = figures["timeline_first_paint_s"], base["naive_load_all_s"]
+        board = figures["board_first_paint_s"]
         print(
             f"{'ratio first paint':<24} timeline {paint:.3f}s vs naive load "
-            f"{naive:.3f}s = {naive / paint:,.0f}x faster"
+            f"{naive:.3f}s = {naive / paint:,.0f}x faster; board {board:.3f}s = "
+            f"{board / naive:.2f} of the naive load"
         )
         print(
             f"{'ratio memory':<24} {figures['rss_delta_mb']:.1f} MB "

@@ -4,11 +4,20 @@ Why the App holds so little: screens own their data and workers; the App owns wh
 all of them — the read connection (`LedgerData`), the readonly flag, the chain-verification
 state shown on the board, the exercise (if any), and the LISTEN loop that turns the sequencer's
 `pg_notify('ledger_appended', '<origin> <size>')` into coalescing `LedgerAppended` messages.
+
+Start-up order (why the TUI opens loaded and live every time): the database is resolved once
+(`LedgerData.pinned`, which starts or reuses the embedded server under its locks); the LISTEN
+loop connects and LISTENs first, and the board's first read waits for that (`LedgerData.gate`),
+so no event can fall between the first read and the first notification. The loop never gives
+up: a lost connection is retried with backoff, shown in the header (live / reconnecting /
+polling), and each reconnection re-reads the log sizes once, so what was appended meanwhile
+appears. The user's own writes post the same sizes, so they show even while LISTEN is down.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,14 +28,21 @@ from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ledger.config import Settings
-from ledger.db.connect import database_dsn
-from ledger.errors import InputError
+from ledger.errors import InputError, LedgerError
 from ledger.store.board import watch_appended
 from ledger.terminal import printable
 from tui.commands import LedgerCommands
 from tui.data import LedgerData
 from tui.exercise import Exercise
-from tui.messages import LedgerAppended, Notice, VerifyFinished
+from tui.messages import (
+    LedgerAppended,
+    LiveState,
+    Notice,
+    ScenarioSeeded,
+    StopRecorded,
+    UndoNote,
+    VerifyFinished,
+)
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
@@ -34,7 +50,12 @@ if TYPE_CHECKING:
     from ledger.authority.trust import TrustRoot
     from tui.writer import Writer
 
-__all__ = ["LedgerApp", "ReadOnlyError"]
+__all__ = ["BACKOFF_SECONDS", "POLL_SECONDS", "LedgerApp", "ReadOnlyError"]
+
+#: Waits between reconnection attempts of the live loop (the last one repeats).
+BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)
+#: How often sizes are read when the server refuses LISTEN (a hot standby does).
+POLL_SECONDS = 2.0
 
 
 class ReadOnlyError(InputError):
@@ -83,11 +104,15 @@ class LedgerApp(App[None]):
         self.verify_status = "unverified"
         self.verify_reason: str | None = None
         self._stop = threading.Event()
+        self.live_state = "off" if not self.listen else "connecting"
+        self.live_detail = ""
+        self.backoff = BACKOFF_SECONDS  # waits between reconnection attempts
+        if self.listen:
+            self.data.gate = threading.Event()
         self._writer: Writer | None = None
         self.last_error: str | None = None
         self.theme = "textual-dark"
-        if readonly:
-            self.sub_title = "read-only auditor mode"
+        self._show_live()
 
     def on_mount(self) -> None:
         from tui.screens.board import BoardScreen
@@ -106,6 +131,8 @@ class LedgerApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        if self.data.gate is not None:
+            self.data.gate.set()
         self.data.close()
 
     # ------------------------------------------------------------------ live updates
@@ -117,18 +144,108 @@ class LedgerApp(App[None]):
         description="LISTEN ledger_appended",
     )
     def listen_loop(self) -> None:
-        """Forward sequencer notifications as coalescing LedgerAppended messages."""
+        """Forward sequencer notifications as coalescing LedgerAppended messages, for good.
+
+        Every failure (server down, restarted, unreachable) is retried after BACKOFF_SECONDS;
+        after a reconnection the log sizes are re-read once (`_catch_up`).
+        """
         worker = get_current_worker()
 
         def keep_going() -> bool:
             return not self._stop.is_set() and not worker.is_cancelled
 
+        failures = 0
+        while keep_going():
+            try:
+                with psycopg.connect(self.data.dsn(), autocommit=True, connect_timeout=5) as conn:
+                    self._follow(conn, keep_going, catch_up=failures > 0)
+                return
+            except (psycopg.Error, LedgerError) as exc:
+                if self.data.gate is not None:
+                    self.data.gate.set()  # the board reads (and says why it cannot) meanwhile
+                delay = self.backoff[min(failures, len(self.backoff) - 1)]
+                failures += 1
+                reason = _first_line(exc)
+                if failures == 1:
+                    self.post_message(Notice(f"live updates lost: {reason}", error=True))
+                self.post_message(
+                    LiveState("reconnecting", f"attempt {failures} in {delay:g} s: {reason}")
+                )
+                self._stop.wait(delay)
+
+    def _follow(
+        self, conn: psycopg.Connection, keep_going: Callable[[], bool], *, catch_up: bool
+    ) -> None:
+        """LISTEN on `conn` (or poll it when the server refuses LISTEN) until told to stop."""
+
+        def listening() -> None:
+            if self.data.gate is not None:
+                self.data.gate.set()
+            self.post_message(LiveState("live"))
+            if catch_up:
+                self._catch_up()
+
         try:
-            with psycopg.connect(database_dsn(self.settings), autocommit=True) as conn:
-                for origin, size in watch_appended(conn, keep_going):
+            for origin, size in watch_appended(conn, keep_going, listening):
+                self.post_message(LedgerAppended(origin, size))
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:  # LISTEN itself refused: read the sizes instead
+            self.post_message(LiveState("polling", _first_line(exc)))
+            self._poll(conn, keep_going)
+
+    def _poll(self, conn: psycopg.Connection, keep_going: Callable[[], bool]) -> None:
+        """Read the log sizes every POLL_SECONDS; a change is posted as LedgerAppended."""
+        from tui.data import origin_sizes
+
+        if self.data.gate is not None:
+            self.data.gate.set()
+        seen = origin_sizes(conn)
+        while keep_going() and not self._stop.wait(POLL_SECONDS):
+            now = origin_sizes(conn)
+            for origin, size in now.items():
+                if seen.get(origin) != size:
                     self.post_message(LedgerAppended(origin, size))
-        except psycopg.Error as exc:
-            self.post_message(Notice(f"live updates stopped: {exc}", error=True))
+            seen = now
+
+    def _catch_up(self) -> None:
+        """Post every log's current size: the screens re-read what changed meanwhile."""
+        for origin, size in self.data.sizes().items():
+            self.post_message(LedgerAppended(origin, size))
+
+    @work(thread=True, group="catch-up", exit_on_error=False, description="Re-reading sizes")
+    def catch_up(self) -> None:
+        """`_catch_up` in a worker: after the user's own writes, LISTEN up or not."""
+        self._catch_up()
+
+    def on_live_state(self, message: LiveState) -> None:
+        was, self.live_state = self.live_state, message.state
+        self.live_detail = message.detail
+        if was == "reconnecting" and message.state == "live":
+            self.notify("live updates back")
+        self._show_live()
+
+    def _show_live(self) -> None:
+        """The live state in the header (on every screen), after the read-only mark."""
+        parts = ["read-only auditor mode"] if self.readonly else []
+        if self.live_state == "reconnecting":
+            parts.append(f"reconnecting ({self.live_detail})")
+        elif self.live_state == "polling":
+            parts.append(f"polling every {POLL_SECONDS:g} s (no LISTEN)")
+        elif self.live_state != "off":
+            parts.append(self.live_state)
+        self.sub_title = " · ".join(parts)
+
+    def on_stop_recorded(self, message: StopRecorded) -> None:
+        if not message.refused:
+            self.catch_up()
+
+    def on_undo_note(self, message: UndoNote) -> None:
+        if not message.refused:
+            self.catch_up()
+
+    def on_scenario_seeded(self, message: ScenarioSeeded) -> None:
+        self.catch_up()
 
     def on_ledger_appended(self, message: LedgerAppended) -> None:
         screen: Any = self.screen
@@ -187,7 +304,7 @@ class LedgerApp(App[None]):
         from ledger.db.connect import connect
         from ledger.verify import verify_ledger
 
-        with connect(self.settings, migrate=self.data.migrate) as conn:
+        with connect(self.data.pinned(), migrate=self.data.migrate) as conn:
             report = verify_ledger(conn, self.settings)
         self.post_message(VerifyFinished(report.status, dict(report.origins), report.reason))
 
@@ -263,6 +380,12 @@ class LedgerApp(App[None]):
     def tenant_for(self, tenant: str) -> str:
         """Where the TUI writes: the exercise namespace when an exercise runs, else `tenant`."""
         return self.exercise.tenant if self.exercise is not None else tenant
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception as one line (psycopg's carry a multi-line server message)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _today() -> str:

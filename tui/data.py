@@ -9,6 +9,7 @@ lock that serialises them; callers only ever see `LedgerData.call`.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +22,7 @@ import psycopg
 from ledger import ids
 from ledger.backlog import Backlog, read_backlog
 from ledger.config import Settings
-from ledger.db.connect import connect
+from ledger.db.connect import connect, database_dsn
 from ledger.store import board as store
 from ledger.store.board import EventKey, OpenApproval, RunMark, VerdictSet
 from ledger.store.read import RunSummary, latest_checkpoint, list_runs, origins
@@ -37,10 +38,12 @@ __all__ = [
     "OriginSource",
     "RunFilter",
     "Source",
+    "origin_sizes",
     "parse_filter",
 ]
 
 PAGE = 200
+GATE_SECONDS = 10.0  # longest wait of the first read for the live loop's LISTEN
 MAX_KEYS = 500_000
 
 P = ParamSpec("P")
@@ -182,17 +185,43 @@ class BoardData:
 
 @dataclass
 class LedgerData:
-    """The TUI's single read connection, serialised by a lock it owns, plus the board's reads."""
+    """The TUI's single read connection, serialised by a lock it owns, plus the board's reads.
+
+    The database is resolved once (`pinned`): starting or reusing the embedded server, creating
+    its database, and from then on every connection of the session (the shared one, the LISTEN
+    loop's, the verifier's) opens that same DSN without going back to the embedded server's
+    start-up path. Two workers asking at once wait for the first; neither starts a server.
+    """
 
     settings: Settings
     migrate: bool = True  # False in --readonly mode: an auditor's session runs no DDL
     _conn: psycopg.Connection | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pin_lock: threading.Lock = field(default_factory=threading.Lock)
+    _pinned: Settings | None = None
+    #: Set by the live loop once LISTEN is in effect (or has failed): the first connection
+    #: waits for it, so nothing appended between the first read and LISTEN goes unseen.
+    gate: threading.Event | None = None
+
+    def pinned(self) -> Settings:
+        """The settings with the database resolved to a DSN (resolved on first use, once)."""
+        with self._pin_lock:
+            if self._pinned is None:
+                self._pinned = dataclasses.replace(self.settings, dsn=database_dsn(self.settings))
+            return self._pinned
+
+    def dsn(self) -> str:
+        """The session's database DSN (`pinned`)."""
+        dsn = self.pinned().dsn
+        assert dsn is not None
+        return dsn
 
     def conn(self) -> psycopg.Connection:
         """The shared connection, opened on first use; only `call` uses it, with the lock held."""
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.settings, migrate=self.migrate)
+            if self.gate is not None:
+                self.gate.wait(GATE_SECONDS)
+            self._conn = connect(self.pinned(), migrate=self.migrate)
         return self._conn
 
     def close(self) -> None:
@@ -212,9 +241,34 @@ class LedgerData:
 
         Why one door: psycopg connections are not for concurrent use, and the TUI runs many
         thread workers; every database call of the TUI passes here, so none can forget the lock.
+        A connection the server dropped (a restart) is forgotten, so the next call opens a new
+        one; the failed call is not repeated (it may have been a write that committed).
         """
         with self._lock:
-            return fn(self.conn(), *args, **kwargs)
+            conn = self.conn()
+            try:
+                return fn(conn, *args, **kwargs)
+            except psycopg.OperationalError:
+                if conn.closed:
+                    self._conn = None
+                raise
+
+    def sizes(self) -> dict[str, int]:
+        """Number of events per origin; what the live loop reads after (re)connecting.
+
+        A read, so a shared connection the server dropped (a restart) is reopened and asked
+        again here: after a reconnection the screens' next reads find a working connection.
+        """
+        with self._lock:
+            for attempt in range(2):
+                conn = self.conn()
+                try:
+                    return origin_sizes(conn)
+                except psycopg.OperationalError:
+                    if not conn.closed or attempt:
+                        raise
+                    self._conn = None
+        raise AssertionError("unreachable")
 
     def board(
         self,
@@ -275,6 +329,11 @@ def _verdict_of(
     if done is not None and mark is not None and done.last_seq == mark.last_seq:
         return done
     return judge(mark, sets.get(run_id, ()))
+
+
+def origin_sizes(conn: psycopg.Connection) -> dict[str, int]:
+    """Number of events per origin."""
+    return {origin: store.origin_size(conn, origin) for origin in origins(conn)}
 
 
 _Verdicts = tuple[dict[uuid.UUID, list[VerdictSet]], dict[uuid.UUID, RunMark]]

@@ -31,6 +31,7 @@ __all__ = [
     "ExportProgress",
     "JumpResolved",
     "LedgerAppended",
+    "LiveState",
     "Notice",
     "PageLoaded",
     "PlanReady",
@@ -73,6 +74,15 @@ class Notice(Message):
 
     text: str
     error: bool = False
+
+
+@dataclass
+class LiveState(Message):
+    """The live loop's state: "live" (LISTEN in effect), "reconnecting" (`detail`: why and
+    when the next attempt is) or "polling" (the server refused LISTEN: sizes are read)."""
+
+    state: str
+    detail: str = ""
 
 
 # ---------------------------------------------------------------------- board and timeline

@@ -258,14 +258,22 @@ def events_of_type(conn: psycopg.Connection, kind: str) -> list[StoredEvent]:
 
 
 def watch_appended(
-    conn: psycopg.Connection, keep_going: Callable[[], bool]
+    conn: psycopg.Connection,
+    keep_going: Callable[[], bool],
+    on_listening: Callable[[], None] | None = None,
 ) -> Iterator[tuple[str, int]]:
     """(origin, size) for each sequencer notification while `keep_going()` holds.
 
     `conn` must be in autocommit mode (notifications arrive between transactions). The loop
     wakes every half second to ask `keep_going`, so its caller can stop it promptly.
+    `on_listening()` is called once LISTEN is in effect: anything appended after it is
+    notified, so a caller that reads the log then has missed nothing (the TUI's board reads
+    after it on start-up, and re-reads after it on a reconnection). A lost connection raises
+    psycopg.OperationalError out of the iteration; the caller decides whether to reconnect.
     """
     conn.execute(query("board_listen_appended"))
+    if on_listening is not None:
+        on_listening()
     while keep_going():
         for note in conn.notifies(timeout=0.5, stop_after=64):
             origin, _, size = note.payload.rpartition(" ")

@@ -41,6 +41,7 @@ class BoardScreen(LedgerScreen):
             tooltip="agent:x user:y status:z verdict:fail since:2026-01-01 text",
         ),
         Binding("escape", "clear_filter", "Clear", show=False, id="board.clear"),
+        Binding("r", "reload", "Refresh", id="board.reload", tooltip="Re-read the board"),
         Binding("enter", "open_run", "Timeline", id="board.open", tooltip="Timeline of the run"),
         Binding("space", "mark", "Mark", id="board.mark", tooltip="Mark runs to merge"),
         Binding(
@@ -52,7 +53,6 @@ class BoardScreen(LedgerScreen):
         Binding("s", "tsu", "Trace/Stop/Undo", id="board.tsu"),
         Binding("R", "replay", "Replay", id="board.replay"),
         Binding("e", "export", "Export", id="board.export", tooltip="Evidence export"),
-        Binding("r", "reload", "Reload", show=False, id="board.reload"),
     ]
 
     def __init__(self) -> None:
