@@ -81,13 +81,17 @@ def run_rank(verdict: VerdictState) -> int:
     return 2 if verdict.unknown else 3
 
 
-def _status(status: str, stopped: bool) -> Text:
-    """The status cell: `stopped`, `failed`… styled; `■ stop` when an active stop names the run."""
-    style = STATUS_STYLE.get(status, "bold yellow")  # e.g. "no run.started (running)"
-    cell = clip(status, STATUS_WIDTH)
-    cell.style = style
+def _status(s: RunSummary, stopped: bool) -> Text:
+    """The status cell: `stopped`, `failed`… styled; `■stop` when an active stop names the run,
+    `⇣imported` for history copied from another system, `⚑exercise` for a tabletop's runs."""
+    cell = clip(s.status, STATUS_WIDTH)
+    cell.style = STATUS_STYLE.get(s.status, "bold yellow")  # e.g. "no run.started (running)"
     if stopped:
         cell.append(" ■stop", style="bold magenta")
+    if s.imported:
+        cell.append(" ⇣imported", style="cyan")
+    if s.origin.rsplit("/", 1)[-1].startswith("exercise-"):
+        cell.append(" ⚑exercise", style="bold cyan")
     return cell
 
 
@@ -140,7 +144,7 @@ def _cells(
         Text("●" if run_id in marked else " "),
         Text(run_id[:13], style="bold red" if verdict.fails else ""),
         verdict.styled(),
-        _status(status, _under_stop(stops, run_id, origin, agent, status)),
+        _status(s, _under_stop(stops, run_id, origin, agent, status)),
         clip(agent or "-", NAME_WIDTH),
         clip(s.initiating_user or "-", NAME_WIDTH),
         clip(started, 16),

@@ -156,3 +156,38 @@ def _screen_text(app: Any) -> str:
     """What the terminal shows, as text (lines of the rendered screen)."""
     strips = app.screen._compositor.render_strips()  # the frame the terminal would get
     return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+def test_status_marks_imported_exercise_and_stopped_runs() -> None:
+    """Imported history, a tabletop's runs and an open run under an active agent stop are
+    marked apart; a run that ended is not marked as under a stop (nothing left to halt)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from ledger.store.read import RunSummary
+    from ledger.store.stops import StopRow
+    from tui.verdicts import VerdictState
+
+    def run(origin: str, status: str, **kw: Any) -> tuple[RunSummary, VerdictState]:
+        summary = RunSummary(
+            uuid.uuid4(), origin, "ops", None, "2026-12-05T00:00:00Z", status, 1, **kw
+        )
+        return summary, VerdictState("rechecked")
+
+    stop = StopRow(1, "o/default", "agent:ops", None, uuid.uuid4(), "dana", "", None,
+                   datetime.now(UTC), lifted=False)  # fmt: skip
+    runs = [
+        run("o/default", "succeeded", imported=True),
+        run("o/exercise-red", "running"),
+        run("o/default", "running"),
+        run("o/default", "stopped"),
+    ]
+    lines = board_lines(runs, marked=set(), stops=[stop])
+    status = [line.cells[3].plain for line in lines]
+    assert status == [
+        "succeeded ⇣imported",
+        "running ⚑exercise",
+        "running ■stop",
+        "stopped",
+    ]
+    assert "magenta" in str(lines[3].cells[3].style)
