@@ -109,6 +109,11 @@ def test_one_run_listed_twice_shows_both_rows_and_reloads(feed: Any, make_app: A
             await settle(pilot)
             assert runs.row_count == 1
             assert "runs 1/1" in text_of(pilot, "#chain-status")
+            broken = replace(board, runs=[None])  # type: ignore[list-item]
+            app.screen.post_message(BoardLoaded(broken))  # a refresh that cannot be built
+            await settle(pilot)
+            assert runs.row_count == 1 and "runs 1/1" in text_of(pilot, "#chain-status")
+            assert "board not refreshed (r retries)" in list(app._notifications)[-1].message
 
     asyncio.run(main())
 

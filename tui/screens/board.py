@@ -111,7 +111,13 @@ class BoardScreen(LedgerScreen):
     def load_board(self, text: str) -> None:
         """Read the board under the filter `text`; answers with BoardLoaded."""
         known = dict(self.known)  # a snapshot: the UI thread updates `known`
-        self.post_message(BoardLoaded(self.lapp.data.board(parse_filter(text), known=known)))
+        try:
+            board = self.lapp.data.board(parse_filter(text), known=known)
+        except (LedgerError, psycopg.Error) as exc:  # the last board stays; `r` tries again
+            self.post_message(Notice(markup_safe(f"board not refreshed (r retries): {exc}"),
+                                     error=True))  # fmt: skip
+            return
+        self.post_message(BoardLoaded(board))
 
     @work(thread=True, group="verdicts", exit_on_error=False, description="Rechecking verdicts")
     def recheck_verdicts(self, runs: dict[uuid.UUID, int]) -> None:
@@ -148,9 +154,9 @@ class BoardScreen(LedgerScreen):
 
     @on(BoardLoaded)
     def _show(self, message: BoardLoaded) -> None:
-        self.board = message.board
-        self._paint_board(message.board)
-        self._start_recheck(message.board)
+        if self._paint_board(message.board):
+            self.board = message.board
+            self._start_recheck(message.board)
 
     def _verdicts(self, board: BoardData) -> list[tuple[RunSummary, VerdictState]]:
         """Each run with its verdict: recomputed this session when still current, else loaded."""
@@ -161,7 +167,7 @@ class BoardScreen(LedgerScreen):
             out.append((br.summary, done if fresh and done is not None else br.verdict))
         return out
 
-    def _paint_board(self, board: BoardData) -> None:
+    def _paint_board(self, board: BoardData) -> bool:
         """Build every line first, then swap them in whole (a failure keeps the last board)."""
         try:
             runs_shown = self._verdicts(board)
@@ -178,11 +184,13 @@ class BoardScreen(LedgerScreen):
             ]  # fmt: skip
             header = self._chain_line(board, runs_shown)
         except Exception as exc:  # the board stays as it was, and says why
-            self.notify(printable(f"board not refreshed: {exc}"), severity="error", markup=False)
-            return
+            self.notify(printable(f"board not refreshed (r retries): {exc}"), severity="error",
+                        markup=False)  # fmt: skip
+            return False
         self._swap(lines, approvals)
         self.query_one("#chain-status", Static).update(header)
         self._show_stops(board)
+        return True
 
     def _swap(
         self, lines: list[BoardLine], approvals: Sequence[tuple[Sequence[Text], str]]
