@@ -32,7 +32,7 @@ prompts: {registered: {support: [v3], ops: [v2]}}
 
 
 @pytest.fixture
-def demo(ledger_settings: Settings, ledger_conn: psycopg.Connection, cli: Any) -> Any:
+def recorded(ledger_settings: Settings, ledger_conn: psycopg.Connection, cli: Any) -> Any:
     """The runs recorded under the pack, and what `ledger check --json` says of them."""
     publish_policy(ledger_conn, ledger_settings, load_pack_text(PACK))
     incident = incident_events()
@@ -54,8 +54,8 @@ def _fails(cell: str) -> int:
     return int(cell.split(maxsplit=1)[0]) if cell.endswith("fail") else 0
 
 
-def test_board_trace_timeline_and_replay_agree_with_check(demo: Any, make_app: Any) -> None:
-    incident, checked = demo
+def test_board_trace_timeline_and_replay_agree_with_check(recorded: Any, make_app: Any) -> None:
+    incident, checked = recorded
     fails = {run: sum(v["outcome"] == "fail" for v in vs) for run, vs in checked.items()}
     cited = {
         e for v in checked[incident] if v["outcome"] != "pass" for e in v["evidence"]
