@@ -23,6 +23,7 @@ from ledger.merkle import ProofError
 from ledger.proofs import ProofUnavailable, checkpoint_row, inclusion_for_seq
 from ledger.store import board
 from ledger.store.read import StoredEvent, event_by_id, run_events
+from tui.findings import Findings
 from tui.stopview import stopped_by
 
 __all__ = ["DEFAULT_STOP_ROLES", "EventDetail", "RunTrace", "event_detail", "run_trace"]
@@ -175,6 +176,7 @@ class RunTrace:
     docs: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None  # who stopped it, confirmed against ledger_stops (tui.stopview)
     people: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    findings: Findings | None = None  # `ledger check`'s failures (tui.findings), set by a worker
 
     def eligible_approvers(self, roles: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
         """People seen in the ledger holding any of `roles` (anyone if none), minus `exclude`.

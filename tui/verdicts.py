@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from rich.text import Text
+
 from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
 from ledger.db.connect import connect
@@ -58,6 +60,16 @@ class VerdictState:
         if self.state == "stale":
             return f"stale: {self.why} {RECHECK}"
         return f"{self.counts()} · stored {_age(self.checked_at, now)} {RECHECK}"
+
+    def styled(self, now: datetime | None = None) -> Text:
+        """The cell coloured: failing red, unknown or not yet known yellow, pass green."""
+        if self.fails:
+            style = "bold red"
+        elif self.unknown or self.state in ("missing", "stale"):
+            style = "yellow"
+        else:
+            style = "green"
+        return Text(self.cell(now), style=style, end="")
 
 
 def _age(when: datetime | None, now: datetime | None) -> str:

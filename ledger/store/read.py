@@ -78,6 +78,7 @@ class RunSummary:
     started_at: str
     status: str
     event_count: int
+    imported: bool = False  # its first event says `trust: imported` (copied from another system)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ def list_runs(
                 started_at=started.occurred_at,
                 status=status,
                 event_count=int(count),
+                imported=started.trust == "imported",
             )
         )
     return runs

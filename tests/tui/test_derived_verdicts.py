@@ -29,7 +29,6 @@ from tests.tui.conftest import SIZE, settle
 from tui.data import parse_filter
 
 PACK = "max_tool_calls: 1\n"
-VERDICT = 7  # the board's verdict column
 NAMES = ("deleted", "old_events", "other_policy", "forged_pass")
 
 
@@ -52,8 +51,9 @@ def failing_runs(ledger_settings: Settings, ledger_conn: psycopg.Connection) -> 
 
 def _verdict_cells(app: Any) -> dict[str, str]:
     table = app.screen.query_one("#runs", DataTable)
+    agent, verdict = table.get_column_index("agent"), table.get_column_index("verdict")
     return {
-        str(table.get_row_at(i)[2]): str(table.get_row_at(i)[VERDICT])
+        str(table.get_row_at(i)[agent]): str(table.get_row_at(i)[verdict])
         for i in range(table.row_count)
     }
 

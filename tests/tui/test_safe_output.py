@@ -24,8 +24,8 @@ def hostile(cli: Any) -> Any:
     return cli
 
 
-def _cell_text(table: DataTable[Any], row: int, column: int) -> str:
-    cell = table.get_row_at(row)[column]
+def _cell_text(table: DataTable[Any], row: int, column: str) -> str:
+    cell = table.get_row_at(row)[table.get_column_index(column)]
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
@@ -73,10 +73,10 @@ def _static_text(app: Any, selector: str) -> str:
 
 def _board_is_literal(runs: DataTable[Any]) -> None:
     assert runs.row_count == 1
-    agent, user = _cell_text(runs, 0, 2), _cell_text(runs, 0, 3)
-    assert agent.startswith("ag[red]x[/red]\\x1b[2J\\x1b[32mOK\\x1b[0m\\x1b]0;pwned\\x07")
-    assert agent.endswith("\\u202egnp.exe[bold[/red]")
-    assert user.startswith("usr[red]x[/red]\\x1b[2J")
+    agent, user = _cell_text(runs, 0, "agent"), _cell_text(runs, 0, "user")
+    # clipped so a long name cannot push the verdict off screen (whole in the Trace panel)
+    assert agent == "ag[red]x[/red]\\x1…"
+    assert user == "usr[red]x[/red]\\x…"
     assert_no_raw(agent + user)
     painted = "\n".join(runs.render_line(y).text for y in range(runs.size.height))
     assert "ag[red]x[/red]" in painted  # drawn as written, not as a red "x"

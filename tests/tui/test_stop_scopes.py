@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 import ledger
@@ -143,7 +144,7 @@ def test_board_and_trace_show_a_stopped_run_and_the_stops_in_force(
 
     async def scenario(pilot: Any) -> None:
         runs = pilot.app.screen.query_one("#runs", DataTable)
-        cell = runs.get_row_at(0)[5]
+        cell = runs.get_cell_at(Coordinate(0, runs.get_column_index("status")))
         assert str(cell) == "stopped" and "magenta" in str(cell.style)
         banner = text_of(pilot, "#stops-banner")  # the hostile reason is shown, not obeyed
         assert banner == "■ STOP tool:payments.* by dana (asserted): ev[red]il[/red]\\x1b[2J"

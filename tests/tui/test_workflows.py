@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from ledger.config import Settings
@@ -26,7 +27,8 @@ def test_board_lists_runs_and_filters(seeded: dict[str, str], make_app: Any) -> 
         await pilot.press("enter")
         await settle(pilot)
         assert runs.row_count == 1
-        assert str(runs.get_row_at(0)[2]) == "support-agent"
+        agent = runs.get_cell_at(Coordinate(0, runs.get_column_index("agent")))
+        assert str(agent) == "support-agent"
         await pilot.press("escape")
         await settle(pilot)
         assert runs.row_count == 2

@@ -8,7 +8,8 @@ round at a time and the UI never blocks.
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import psycopg
 from rich.text import Text
@@ -18,11 +19,14 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from ledger.errors import LedgerError
+from ledger.store.read import RunSummary
+from ledger.terminal import printable
+from tui.boardview import COLUMNS, SORTS, BoardLine, board_lines, clip
 from tui.data import BoardData, parse_filter
 from tui.literal import literal, markup_safe, shown
 from tui.messages import BoardLoaded, Notice, VerdictsRechecked
 from tui.screens.common import LedgerScreen
-from tui.stopview import STATUS_STYLE, stop_line
+from tui.stopview import stop_line
 from tui.verdicts import VerdictState, recheck
 
 __all__ = ["BoardScreen"]
@@ -53,6 +57,7 @@ class BoardScreen(LedgerScreen):
         Binding("s", "tsu", "Trace/Stop/Undo", id="board.tsu"),
         Binding("R", "replay", "Replay", id="board.replay"),
         Binding("e", "export", "Export", id="board.export", tooltip="Evidence export"),
+        Binding("o", "sort", "Sort", id="board.sort", tooltip="Failing first / newest first"),
     ]
 
     def __init__(self) -> None:
@@ -62,6 +67,8 @@ class BoardScreen(LedgerScreen):
         self.filter_text = ""
         self.known: dict[uuid.UUID, VerdictState] = {}  # recomputed this session
         self.rechecking: dict[uuid.UUID, int] = {}  # run -> last seq, in the worker now
+        self.sort = SORTS[0]
+        self.lines: dict[str, BoardLine] = {}  # row key -> the line shown (its run)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
@@ -79,9 +86,6 @@ class BoardScreen(LedgerScreen):
 
     def on_mount(self) -> None:
         runs = self.query_one("#runs", DataTable)
-        runs.add_columns(
-            " ", "run", "agent", "user", "started", "status", "events", "verdict", "log"
-        )
         self.query_one("#approvals", DataTable).add_columns(
             "run", "approval", "tool", "roles", "reason"
         )
@@ -107,7 +111,13 @@ class BoardScreen(LedgerScreen):
     def load_board(self, text: str) -> None:
         """Read the board under the filter `text`; answers with BoardLoaded."""
         known = dict(self.known)  # a snapshot: the UI thread updates `known`
-        self.post_message(BoardLoaded(self.lapp.data.board(parse_filter(text), known=known)))
+        try:
+            board = self.lapp.data.board(parse_filter(text), known=known)
+        except (LedgerError, psycopg.Error) as exc:  # the last board stays; `r` tries again
+            self.post_message(Notice(markup_safe(f"board not refreshed (r retries): {exc}"),
+                                     error=True))  # fmt: skip
+            return
+        self.post_message(BoardLoaded(board))
 
     @work(thread=True, group="verdicts", exit_on_error=False, description="Rechecking verdicts")
     def recheck_verdicts(self, runs: dict[uuid.UUID, int]) -> None:
@@ -135,53 +145,79 @@ class BoardScreen(LedgerScreen):
 
     @on(VerdictsRechecked)
     def _rechecked(self, message: VerdictsRechecked) -> None:
-        runs = self.query_one("#runs", DataTable)
-        column = runs.ordered_columns[7].key
         for run in message.asked:
             self.rechecking.pop(run, None)
         for rid, state in message.states.items():
             self.known[uuid.UUID(rid)] = state
-            if rid in runs.rows:
-                runs.update_cell(rid, column, state.cell())
+        if self.board is not None and message.states:
+            self._paint_board(self.board)
 
     @on(BoardLoaded)
     def _show(self, message: BoardLoaded) -> None:
-        board = self.board = message.board
-        runs = self.query_one("#runs", DataTable)
-        keep = runs.cursor_row
-        runs.clear()
+        if self._paint_board(message.board):
+            self.board = message.board
+            self._start_recheck(message.board)
+
+    def _verdicts(self, board: BoardData) -> list[tuple[RunSummary, VerdictState]]:
+        """Each run with its verdict: recomputed this session when still current, else loaded."""
+        out = []
         for br in board.runs:
-            r = br.summary
-            rid = str(r.run_id)
-            verdict = br.verdict.cell()
-            runs.add_row(
-                "●" if rid in self.marked else " ",
-                rid[:13],
-                literal(r.agent or "-"),
-                literal(r.initiating_user or "-"),
-                r.started_at[:19].replace("T", " "),
-                literal(r.status, style=STATUS_STYLE.get(r.status, "")),
-                str(r.event_count),
-                verdict,
-                literal(r.origin.rsplit("/", 1)[-1]),
-                key=rid,
+            done = self.known.get(br.summary.run_id)
+            fresh = done is not None and done.last_seq == br.verdict.last_seq
+            out.append((br.summary, done if fresh and done is not None else br.verdict))
+        return out
+
+    def _paint_board(self, board: BoardData) -> bool:
+        """Build every line first, then swap them in whole (a failure keeps the last board)."""
+        try:
+            runs_shown = self._verdicts(board)
+            lines = board_lines(
+                runs_shown, marked=self.marked, stops=board.stops, sort=self.sort
             )
-        if board.runs:
-            runs.move_cursor(row=min(keep, len(board.runs) - 1))
-        approvals = self.query_one("#approvals", DataTable)
-        approvals.clear()
-        for a in board.approvals:
-            approvals.add_row(  # every cell is a writer's text: never parsed as markup
-                literal(a.run_id[:13]),
-                literal(a.approval_id),
-                literal(a.tool),
-                literal(",".join(a.required_roles)),
-                literal(a.reason),
-                key=f"{a.origin}/{a.seq}",
-            )
-        self.query_one("#chain-status", Static).update(self._chain_line(board))
+            approvals = [
+                (  # every cell is a writer's text: never parsed as markup
+                    (literal(a.run_id[:13]), clip(a.approval_id, 24), clip(a.tool, 32),
+                     clip(",".join(a.required_roles), 24), clip(a.reason, 80)),
+                    f"{a.origin}\x00{a.seq}",
+                )
+                for a in board.approvals
+            ]  # fmt: skip
+            header = self._chain_line(board, runs_shown)
+        except Exception as exc:  # the board stays as it was, and says why
+            self.notify(printable(f"board not refreshed (r retries): {exc}"), severity="error",
+                        markup=False)  # fmt: skip
+            return False
+        self._swap(lines, approvals)
+        self.query_one("#chain-status", Static).update(header)
         self._show_stops(board)
-        self._start_recheck(board)
+        return True
+
+    def _swap(
+        self, lines: list[BoardLine], approvals: Sequence[tuple[Sequence[Text], str]]
+    ) -> None:
+        """Replace the tables' rows, keeping the cursor on the same run when it is still shown."""
+        runs = self.query_one("#runs", DataTable)
+        keep = self._cursor_key(runs)
+        row = runs.cursor_row
+        runs.clear(columns=True)  # auto widths fit what is shown now, not the widest ever seen
+        for key, label, width in COLUMNS:
+            runs.add_column(label, width=width, key=key)
+        self.lines = {line.key: line for line in lines}
+        for line in lines:
+            runs.add_row(*line.cells, key=line.key)
+        if lines:
+            keys = [line.key for line in lines]
+            runs.move_cursor(row=keys.index(keep) if keep in keys else min(row, len(keys) - 1))
+        table = self.query_one("#approvals", DataTable)
+        table.clear()
+        for cells, key in approvals:
+            table.add_row(*cells, key=key)
+
+    @staticmethod
+    def _cursor_key(runs: DataTable[Any]) -> str | None:
+        if not runs.row_count:
+            return None
+        return str(runs.coordinate_to_cell_key(runs.cursor_coordinate).row_key.value)
 
     def _show_stops(self, board: BoardData) -> None:
         """The stops in force, one line each, above the runs (hidden when there are none)."""
@@ -192,7 +228,9 @@ class BoardScreen(LedgerScreen):
         )
         banner.update(shown(lines))
 
-    def _chain_line(self, board: BoardData) -> str:
+    def _chain_line(
+        self, board: BoardData, runs: list[tuple[RunSummary, VerdictState]]
+    ) -> str:
         lapp = self.lapp
         parts = []
         for origin, size in sorted(board.chain.items()):
@@ -209,6 +247,12 @@ class BoardScreen(LedgerScreen):
         shown = f"runs {len(board.runs)}/{board.total_runs}"
         if self.filter_text:
             shown += f" (filter: {markup_safe(self.filter_text)})"
+        failing = sum(1 for _, v in runs if v.fails)
+        if failing:
+            shown += f" │ [b red]failing {failing}[/]"
+        if pending := sum(1 for _, v in runs if not v.trusted):
+            shown += f" │ [yellow]verdicts unchecked {pending}[/]"
+        shown += f" │ sort: {self.sort}"
         mode = " │ [b magenta]READ-ONLY[/]" if lapp.readonly else ""
         return (
             " │ ".join(parts or ["empty ledger"])
@@ -218,16 +262,13 @@ class BoardScreen(LedgerScreen):
     # ------------------------------------------------------------------ actions
     def selected_run(self) -> str | None:
         """Full run id under the cursor."""
-        runs = self.query_one("#runs", DataTable)
-        if not runs.row_count:
-            return None
-        key = runs.coordinate_to_cell_key(runs.cursor_coordinate).row_key
-        return str(key.value)
+        key = self._cursor_key(self.query_one("#runs", DataTable))
+        line = self.lines.get(key) if key is not None else None
+        return line.run_id if line is not None else None
 
     def _origin_of(self, run_id: str) -> str:
-        assert self.board is not None
         return next(
-            (br.summary.origin for br in self.board.runs if str(br.summary.run_id) == run_id),
+            (line.origin for line in self.lines.values() if line.run_id == run_id),
             self.lapp.settings.origin(),
         )
 
@@ -264,7 +305,15 @@ class BoardScreen(LedgerScreen):
             return
         self.marked ^= {run}
         runs = self.query_one("#runs", DataTable)
-        runs.update_cell(run, runs.ordered_columns[0].key, "●" if run in self.marked else " ")
+        for key, line in self.lines.items():
+            if line.run_id == run:
+                runs.update_cell(key, "mark", "●" if run in self.marked else " ")
+
+    def action_sort(self) -> None:
+        """Failing first (default) <-> newest first; the cursor stays on its run."""
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        if self.board is not None:
+            self._paint_board(self.board)
 
     def action_merged(self) -> None:
         from tui.screens.timeline import TimelineScreen

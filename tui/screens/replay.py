@@ -2,8 +2,9 @@
 
 Why it uses replay.state.fold and replay.policy: the TUI must show exactly what `ledger replay` /
 `ledger check` compute, never a second interpretation. Transport keys follow Dolphie:
-`,` back, `.` forward, `space` play/pause, `home`/`end`; `p` picks the next published policy
-and `c` checks the run (as of the current step) against it.
+`,` back, `.` forward, `space` play/pause, `home`/`end`; `c` shows the rule failures `ledger
+check` reports (the same service, so `prompts.registered` and the pack in force included); after
+`p` picks a published policy, `c` checks the run as of the current step against it.
 """
 
 from __future__ import annotations
@@ -185,10 +186,24 @@ class ReplayScreen(LedgerScreen):
         )
 
     def action_check(self) -> None:
+        """`c`: the run as `ledger check` judges it (the pack in force, every recorded event);
+        after `p` picked a published pack, the run as of the current step against that pack."""
         if self.policy_index < 0:
-            self.action_next_policy()
-        if self.policy_index >= 0 and self.stored:
+            self.check_in_force()
+        elif self.stored:
             self.check(self.policy_index, self.step)
+
+    @work(thread=True, exclusive=True, group="policy", exit_on_error=False,
+          description="Checking as ledger check")  # fmt: skip
+    def check_in_force(self) -> None:
+        from tui.findings import failures_text, load_findings
+
+        lapp = self.lapp
+        found = load_findings(lapp.settings, [self.run_id], lapp.trust_root)
+        docs = [{"event_id": str(r.event.event_id), "run_seq": r.event.run_seq,
+                 "type": r.event.type} for r in self.stored]  # fmt: skip
+        out = Text("as `ledger check`: the pack in force, the whole run (p: another pack)\n")
+        self.post_message(PolicyChecked(out.append_text(failures_text(found, self.run_id, docs))))
 
     @work(
         thread=True,

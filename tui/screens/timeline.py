@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Static
 
 from ledger import ids
 from tui.data import PAGE, KeySource, OriginSource, Source
+from tui.findings import FindingsLoaded, load_findings
 from tui.literal import literal, shown
 from tui.messages import DetailLoaded, JumpResolved, Notice, PageLoaded, SourceReady
 from tui.rows import Row
@@ -109,13 +110,8 @@ class TimelineScreen(LedgerScreen):
         self.query_one("#tl-header", Static).update(log.header(max(log.size.width, 1)))
 
     # ------------------------------------------------------------------ sources
-    @work(
-        thread=True,
-        exclusive=True,
-        group="timeline-source",
-        exit_on_error=False,
-        description="Building the timeline",
-    )
+    @work(thread=True, exclusive=True, group="timeline-source", exit_on_error=False,
+          description="Building the timeline")  # fmt: skip
     def build_source(self, cond: str, value: str) -> None:
         data = self.lapp.data
         source: Source
@@ -142,6 +138,20 @@ class TimelineScreen(LedgerScreen):
         log.reset(source.count())
         self.on_resize()
         self._title()
+        if self.runs:  # badges on the events `ledger check`'s failures cite
+            self.load_rule_findings(list(self.runs))
+
+    @work(thread=True, exclusive=True, group="findings", exit_on_error=False,
+          description="Checking rules")  # fmt: skip
+    def load_rule_findings(self, runs: list[str]) -> None:
+        lapp = self.lapp
+        self.post_message(FindingsLoaded(load_findings(lapp.settings, runs, lapp.trust_root)))
+
+    @on(FindingsLoaded)
+    def _findings_loaded(self, message: FindingsLoaded) -> None:
+        if message.findings.error:
+            self.notify(message.findings.error, severity="error", markup=False)
+        self.query_one(EventLog).set_findings(message.findings.cited())
 
     def _title(self) -> None:
         if self.source is None:

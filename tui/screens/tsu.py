@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
+from tui.findings import failures_text
 from tui.inspect import RunTrace
 from tui.literal import literal, shown
 from tui.messages import PlanReady, TraceLoaded, UndoNote
@@ -97,10 +98,13 @@ class TraceStopUndoScreen(StopPanel):
     # ------------------------------------------------------------------ trace
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False, description="Tracing")
     def load_trace(self) -> None:
+        from tui.findings import load_findings
         from tui.inspect import run_trace
         from tui.stopview import active_stops
 
         trace = self.lapp.data.call(run_trace, self.run_id)
+        if trace is not None:  # tuiboard: the rule failures `ledger check` reports
+            trace.findings = load_findings(self.lapp.settings, [self.run_id], self.lapp.trust_root)
         self.post_message(TraceLoaded(trace, self.lapp.data.call(active_stops)))
 
     def reload_after_stop(self) -> None:
@@ -137,6 +141,7 @@ class TraceStopUndoScreen(StopPanel):
         body.append(
             trace.proof + "\n", style="green" if trace.proof.startswith("included") else "yellow"
         )
+        body.append_text(failures_text(trace.findings, trace.run_id, trace.docs))  # tuiboard
         body.append("\ntool calls\n", style="bold")
         for tool in trace.tool_calls or ["none"]:
             body.append(f"  {tool}\n")

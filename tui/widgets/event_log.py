@@ -9,6 +9,7 @@ grow with the ledger (Toolong's `ScrollView` + line cache technique).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -40,7 +41,15 @@ _BADGE = {
     "read": "dim",
     "undo": "bold white on blue",
     "human": "bold white on magenta",
+    "✗": "bold white on red",  # a rule `ledger check` fails cites this event
+    "?": "black on yellow",  # a rule it cannot decide cites this event
 }
+
+
+def _badge_key(text: str) -> str:
+    """The badge style key of a verdict/effect cell (rule badges by their first mark)."""
+    word = text.strip()
+    return word[:1] if word[:1] in ("✗", "?") and word.endswith("rule") else word
 
 
 class EventLog(ScrollView, can_focus=True):
@@ -84,6 +93,18 @@ class EventLog(ScrollView, can_focus=True):
         self._pages: OrderedDict[int, list[Row]] = OrderedDict()
         self._wanted: set[int] = set()
         self.mask_record_time = mask_record_time
+        self._findings: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def set_findings(self, cited: Mapping[str, Sequence[tuple[str, str]]]) -> None:
+        """Rule verdicts per event id they cite as evidence ((outcome, rule id), fail or unknown:
+        what `ledger check` reports): drawn as a badge in the verdict column and the rule ids
+        ahead of the summary."""
+        self._findings = {k: tuple(v) for k, v in cited.items()}
+        self.refresh()
+
+    def findings(self, event_id: str) -> tuple[tuple[str, str], ...]:
+        """The (outcome, rule id) citing one event (for the inspector and tests)."""
+        return self._findings.get(event_id, ())
 
     # ------------------------------------------------------------------ data
     @property
@@ -204,6 +225,13 @@ class EventLog(ScrollView, can_focus=True):
         return printable(self._raw_cell(row, name))
 
     def _raw_cell(self, row: Row, name: str) -> str:
+        found = self._findings.get(row.event_id)
+        if found and name == "verdict":
+            fails = sum(1 for outcome, _ in found if outcome == "fail")
+            return f"✗{fails} rule" if fails else f"?{len(found)} rule"
+        if found and name == "summary":
+            mark = "✗" if any(o == "fail" for o, _ in found) else "?"
+            return f"{mark} {', '.join(rule for _, rule in found)} · {row.summary}"
         if name == "seq":
             return str(row.seq)
         if name == "event":
@@ -239,7 +267,7 @@ class EventLog(ScrollView, can_focus=True):
             cell_w = w if w else max(width - used, 0)
             text = text[:cell_w].ljust(cell_w)
             style = base
-            badge = _BADGE.get(text.strip()) if name in ("verdict", "effect") else None
+            badge = _BADGE.get(_badge_key(text)) if name in ("verdict", "effect") else None
             if badge:
                 style = base + Style.parse(badge)
             segments.append(Segment(text, style))
