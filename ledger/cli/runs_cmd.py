@@ -142,7 +142,7 @@ def _json(page: RunsPage) -> dict[str, Any]:
             {"run_id": str(r.run_id), "origin": r.origin, "agent": r.agent,
              "initiating_user": r.initiating_user, "started_at": r.started_at,
              "status": r.status if r.has_start else f"no run.started ({r.status})",
-             "event_count": r.event_count, "imported": r.imported}
+             "event_count": r.event_count, "imported": r.imported, "exercise": r.exercise}
             for r in page.rows
         ],
     }

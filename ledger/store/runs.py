@@ -64,10 +64,7 @@ class RunRow:
     event_count: int
     imported: bool  # some event says `trust: imported` (ledger import)
     has_start: bool  # the first event is run.started (else the run is listed, flagged)
-
-    @property
-    def exercise(self) -> bool:
-        return self.origin.startswith(EXERCISE_PREFIX)
+    exercise: bool = False  # a tabletop exercise's run (tenant `exercise-*`)
 
     @property
     def shown_status(self) -> str:
@@ -102,8 +99,8 @@ def runs_page(conn: psycopg.Connection, wanted: RunFilter) -> RunsPage:
     total, hidden = (int(found[0][0]), int(found[0][1])) if found else (0, 0)
     rows = [
         RunRow(run_id=r[2], origin=r[3], agent=r[5], initiating_user=r[6], started_at=r[7] or "",
-               status=r[8], event_count=int(r[9]), imported=bool(r[10]),
-               has_start=r[4] == "run.started")
+               status=r[8], event_count=int(r[9]), exercise=bool(r[10]),
+               imported=bool(r[11]), has_start=r[4] == "run.started")
         for r in found if r[2] is not None
     ]
     return RunsPage(rows, total, hidden)

@@ -4,11 +4,11 @@
 -- runs_page --
 -- The runs listed as list_runs / runs_started_between list them (by their first event), with
 -- every filter bound (NULL: not filtering): window on the first event's recorded_at or
--- occurred_at, origin not `exercise-*` unless %(exercises)s, agent, initiating user, lifecycle
--- status (run.ended's status, else suspended/running), a given set of runs (--failing). The
--- first columns are the counts before the limit (`total`; `hidden`: exercise runs the other
--- filters matched but --exercises was not given), on every row and on the one row (run_id NULL)
--- of an empty page. Only the page's rows pay for the `trust: imported` scan (all their events).
+-- occurred_at, tenant not `exercise-*` unless %(exercises)s (the tabletop's tenants), agent,
+-- initiating user, lifecycle status (run.ended's status, else suspended/running), a given set
+-- of runs (--failing). The first columns are the counts before the limit (`total`; `hidden`:
+-- exercise runs the other filters matched, --exercises not given), on every row and on the one
+-- row (run_id NULL) of an empty page. Only the page's rows pay for the `trust: imported` scan (all their events).
 WITH firsts AS (
     SELECT s.run_id, s.origin, s.seq, s.type AS first_type, s.occurred_at,
            convert_from(s.body, 'UTF8')::jsonb AS doc
@@ -29,7 +29,7 @@ WITH firsts AS (
            f.doc #>> '{agent,name}' AS agent,
            f.doc #>> '{principal,initiating_user}' AS initiator,
            f.doc ->> 'occurred_at' AS started,
-           f.origin LIKE 'exercise-%%' AS exercise
+           coalesce(f.doc ->> 'tenant', '') LIKE 'exercise-%%' AS exercise
     FROM firsts f
 ), matched AS (
     SELECT d.*,
@@ -61,7 +61,7 @@ WITH firsts AS (
     LIMIT %(limit)s
 )
 SELECT t.total, t.hidden, p.run_id, p.origin, p.first_type, p.agent, p.initiator, p.started,
-       p.status, p.event_count,
+       p.status, p.event_count, p.exercise,
        EXISTS (SELECT 1 FROM ledger_events i WHERE i.run_id = p.run_id
                AND convert_from(i.body, 'UTF8') LIKE '%%"trust":"imported"%%'
                AND convert_from(i.body, 'UTF8')::jsonb ->> 'trust' = 'imported') AS imported
