@@ -55,7 +55,7 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     jobs: Annotated[
         int | None,
         typer.Option(
-            "--jobs", min=1, help="Worker processes for large windows (default: number of CPUs)."
+            "--jobs", help="Worker processes for large windows (at least 1; default: CPUs)."
         ),
     ] = None,
     verbose: Annotated[
@@ -75,6 +75,8 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     from replay.policy import load_pack
     from replay.policy.service import check_in_force
 
+    if jobs is not None and jobs < 1:
+        raise InputError(f"--jobs must be at least 1 (got {jobs})")
     root = trust_root(trust_root_file)
     fixed = load_pack(policy) if policy is not None else None
     other = load_pack(what_if) if what_if is not None else None

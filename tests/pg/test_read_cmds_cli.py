@@ -100,3 +100,10 @@ def test_replay_at_outside_the_run_is_a_usage_error(
     assert json.loads(ok.stdout)["at_seq"] == first + 1
     real = cli("replay", str(rid), "--at", "-5")  # the real process: one line, exit 2
     assert real.exit_code == 2 and len(real.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_check_jobs_below_one_is_one_line(jobs: str, ledger_settings: Settings) -> None:
+    out = ledger_main(ledger_settings, "check", "--jobs", jobs)
+    assert (out.code, out.stdout, out.stderr) == (
+        2, "", f"error: --jobs must be at least 1 (got {jobs})\n")
