@@ -10,6 +10,7 @@ Groups (declared in this project's pyproject.toml):
   agent_ledger.commands  name = "pkg.module:app"   a `typer.Typer` (ledger/cli/loader.py)
   agent_ledger.guards    name = "pkg.module:Obj"   a `Guard`, or its class (hooks/guard.py)
   agent_ledger.serve     name = "pkg.module:Obj"   a `ServePlugin`, or its class (serve.py)
+  agent_ledger.rule_failures  name = "pkg.module:fn"  the failing runs (`ledger runs --failing`)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ledger.errors import LedgerError
 __all__ = [
     "COMMANDS",
     "GUARDS",
+    "RULE_FAILURES",
     "SERVE",
     "PluginError",
     "Registered",
@@ -32,6 +34,7 @@ __all__ = [
 COMMANDS = "agent_ledger.commands"
 GUARDS = "agent_ledger.guards"
 SERVE = "agent_ledger.serve"
+RULE_FAILURES = "agent_ledger.rule_failures"
 
 
 class PluginError(LedgerError):

@@ -10,9 +10,28 @@ from ledger.cli.common import JsonOption, connection, emit_json, parse_run_id
 from ledger.errors import InputError
 from ledger.terminal import printable
 
-__all__ = ["app"]
+__all__ = ["app", "one_line"]
 
 app = typer.Typer(add_completion=False)
+
+DETAIL_WIDTH = 60
+_BREAKS = str.maketrans({"\r": "\\r", "\n": "\\n", "\t": "\\t"})
+
+
+def one_line(value: object, width: int = DETAIL_WIDTH) -> str:
+    """A writer's value as one printable cell of at most `width` characters.
+
+    Why: the detail column quotes message content and tool names a writer chose; a newline or a
+    tab in it would break the table (and a control sequence could rewrite the terminal). Line
+    breaks and tabs read as `\\n`, `\\t`; other controls as `printable` escapes them; a cell
+    cut short ends in `…` so a reader knows there is more (`ledger show --json` has it all).
+    """
+    if not isinstance(value, str):
+        import orjson
+
+        value = orjson.dumps(value, default=str).decode()
+    text = printable(value.translate(_BREAKS))
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @app.command("show")
@@ -45,6 +64,6 @@ def show(
             data.get("tool") or data.get("name") or data.get("status") or data.get("content", "")
         )
         typer.echo(
-            f"{s.seq:>8}  {e.run_seq:>4}  {e.occurred_at[:23]}Z  {e.type:<20} "
-            f"{printable(detail)[:60]}"
+            f"{s.seq:>8}  {e.run_seq:>4}  {e.occurred_at[:23]}Z  {printable(e.type):<20} "
+            f"{one_line(detail)}".rstrip()
         )

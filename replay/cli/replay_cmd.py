@@ -18,6 +18,10 @@ from ledger.cli.common import (
 from ledger.errors import InputError
 
 if TYPE_CHECKING:
+    import uuid
+
+    import psycopg
+
     from replay.model import ApprovalRecord, RunState, RunTotals
 
 __all__ = ["app"]
@@ -89,11 +93,37 @@ def _signature(state: RunState, a: ApprovalRecord) -> str:
     return f"; signature not verified: {judged.problem}"
 
 
+def _check_at(conn: psycopg.Connection, run_id: uuid.UUID, at: int) -> None:
+    """`--at` must name a seq where the run exists: from its first event to its log's head.
+
+    Why not count from the end (a negative --at): seqs are positions in the log, shared with
+    other runs, so `-5` has no natural meaning; before the run's first event the state would be
+    an empty run and past the head a state the log never had, both read as answers. One line,
+    exit 2, naming the range that works."""
+    from ledger.store.runs import seq_bounds
+
+    bounds = seq_bounds(conn, run_id)
+    if bounds is None:
+        raise InputError(f"no run {run_id} in the ledger")
+    if not bounds.first <= at <= bounds.head:
+        raise InputError(
+            f"--at {at} is outside run {run_id}: give a seq from {bounds.first} (its first "
+            f"event) to {bounds.head} (the log's head)"
+        )
+
+
 @app.command("replay")
 def replay(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="The run to replay.")],
-    at: Annotated[int | None, typer.Option("--at", help="Replay up to this seq.")] = None,
+    at: Annotated[
+        int | None,
+        typer.Option(
+            "--at",
+            help="Replay up to this seq of the run's log (from the run's first event's seq to "
+            "the log's head; see `ledger show`).",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     trust_root_file: TrustRootOption = None,
 ) -> None:
@@ -104,7 +134,10 @@ def replay(
 
     root = trust_root(trust_root_file)
     conn = connection(ctx)
-    state = fold_run(conn, parse_run_id(run_id), at, trust_root=root, settings=settings_from(ctx))
+    rid = parse_run_id(run_id)
+    if at is not None:
+        _check_at(conn, rid, at)
+    state = fold_run(conn, rid, at, trust_root=root, settings=settings_from(ctx))
     if state is None:
         raise InputError(f"no run {run_id} in the ledger")
     if root is None:  # after the work, so an error stays the one line on stderr

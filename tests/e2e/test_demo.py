@@ -97,7 +97,7 @@ def test_ledger_demo_command_runs_twice(cli: object) -> None:
     assert "ledger tui --run" in first.stdout
     second = cli("demo", "--no-tui")  # type: ignore[operator]
     assert second.exit_code == 0, second.stderr
-    runs = json.loads(cli("runs", "--json").stdout)  # type: ignore[operator]
+    runs = json.loads(cli("runs", "--json").stdout)["runs"]  # type: ignore[operator]
     assert len(runs) == 16
 
 

@@ -28,7 +28,7 @@ def _verdicts(cli: Any, run_id: Any, pack: Path) -> dict[str, tuple[str, str]]:
 def _status(cli: Any, run_id: Any) -> str:
     res = cli("runs", "--json")
     assert res.exit_code == 0, res.stderr
-    return next(r["status"] for r in json.loads(res.stdout) if r["run_id"] == str(run_id))
+    return next(r["status"] for r in json.loads(res.stdout)["runs"] if r["run_id"] == str(run_id))
 
 
 def test_suspended_is_waiting_not_failed_resumed_is_one_run_abandoned_is_ended(
@@ -61,5 +61,5 @@ def test_suspended_is_waiting_not_failed_resumed_is_one_run_abandoned_is_ended(
     assert verdicts["capture.gaps"][0] == "pass"
     assert not [k for k, (outcome, _) in verdicts.items() if outcome == "fail"], verdicts
     res = cli("runs", "--json")
-    assert [r["event_count"] for r in json.loads(res.stdout)
+    assert [r["event_count"] for r in json.loads(res.stdout)["runs"]
             if r["run_id"] == str(run.run_id)] == [9]

@@ -60,7 +60,7 @@ def test_runs_and_show_json(
     append(ledger_conn, ledger_settings, events)
     res = cli("runs", "--json")
     assert res.exit_code == 0, res.stderr
-    runs = json.loads(res.stdout)
+    runs = json.loads(res.stdout)["runs"]
     assert [r["run_id"] for r in runs] == [str(events[0].run_id)]
     assert runs[0]["event_count"] == len(events)
     res = cli("show", str(events[0].run_id), "--json")
@@ -115,10 +115,10 @@ def test_checkpoint_is_a_signed_note_that_pins(
 def test_demo_twice_adds_runs(ledger_conn: psycopg.Connection, cli: Any) -> None:
     first = cli("demo")
     assert first.exit_code == 0, first.stderr
-    runs_once = len(json.loads(cli("runs", "--json").stdout))
+    runs_once = len(json.loads(cli("runs", "--json").stdout)["runs"])
     assert runs_once >= 1
     second = cli("demo")
     assert second.exit_code == 0, second.stderr
-    runs_twice = json.loads(cli("runs", "--json").stdout)
+    runs_twice = json.loads(cli("runs", "--json").stdout)["runs"]
     assert len(runs_twice) == 2 * runs_once
     assert cli("verify").exit_code == 0

@@ -38,6 +38,6 @@ def test_backdated_or_headless_runs_are_listed_and_fail(cli: Any, tmp_path: Path
     assert cap["explanation"] == "the run's first event is tool.call.started, not run.started"
     listed = cli("runs", "--json")
     assert listed.exit_code == 0, listed.stderr
-    rows = {r["run_id"]: r for r in json.loads(listed.stdout)}
+    rows = {r["run_id"]: r for r in json.loads(listed.stdout)["runs"]}
     assert rows[str(headless.run_id)]["status"] == "no run.started (succeeded)"
     assert str(dated.run_id) in rows

@@ -1,0 +1,37 @@
+"""The runs with at least one failing rule: `ledger runs --failing`, by way of a plug-in.
+
+Why here and a plug-in: the set must be exactly what `ledger check` reports (the same service,
+`check_in_force`, the pack in force for each run, the same trust root), and `ledger runs` lives
+in the ledger layer, which never imports replay. pyproject.toml registers `failing_runs` in the
+`agent_ledger.rule_failures` group (ledger/plugins.py); the runs command loads it by name.
+Read-only: nothing is saved (a reader may list failing runs; `ledger check` stores verdicts).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+
+import psycopg
+
+from ledger.authority.trust import TrustRoot
+from ledger.config import Settings
+from replay.policy.service import check_in_force
+
+__all__ = ["failing_runs"]
+
+
+def failing_runs(
+    conn: psycopg.Connection,
+    settings: Settings,
+    run_ids: Sequence[uuid.UUID],
+    trust_root: TrustRoot | None,
+) -> frozenset[uuid.UUID]:
+    """The runs among `run_ids` that `ledger check` would report with a FAIL verdict."""
+    if not run_ids:
+        return frozenset()
+    report = check_in_force(
+        conn, settings, run_ids, jobs=os.cpu_count() or 1, trust_root=trust_root, save=False
+    )
+    return frozenset(e.run_id for e in report.entries if e.failures)
