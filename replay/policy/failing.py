@@ -17,7 +17,7 @@ import psycopg
 
 from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
-from replay.policy.service import check_in_force
+from replay.policy.failures import run_failures
 
 __all__ = ["failing_runs"]
 
@@ -29,9 +29,5 @@ def failing_runs(
     trust_root: TrustRoot | None,
 ) -> frozenset[uuid.UUID]:
     """The runs among `run_ids` that `ledger check` would report with a FAIL verdict."""
-    if not run_ids:
-        return frozenset()
-    report = check_in_force(
-        conn, settings, run_ids, jobs=os.cpu_count() or 1, trust_root=trust_root, save=False
-    )
-    return frozenset(e.run_id for e in report.entries if e.failures)
+    found = run_failures(conn, settings, run_ids, trust_root=trust_root, jobs=os.cpu_count() or 1)
+    return frozenset(run_id for run_id, found_run in found.items() if found_run.fails)

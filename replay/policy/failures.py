@@ -54,6 +54,7 @@ def run_failures(
     run_ids: Sequence[uuid.UUID],
     *,
     trust_root: TrustRoot | None,
+    jobs: int = 1,
 ) -> dict[uuid.UUID, RunFailures]:
     """Non-passing verdicts per run, from `check_in_force` (what `ledger check` calls).
 
@@ -63,7 +64,9 @@ def run_failures(
 
     if not run_ids:
         return {}
-    report = check_in_force(conn, settings, list(run_ids), trust_root=trust_root, save=False)
+    report = check_in_force(
+        conn, settings, list(run_ids), jobs=jobs, trust_root=trust_root, save=False
+    )
     out: dict[uuid.UUID, RunFailures] = {}
     for entry in report.entries:
         bad = [v for v in entry.verdicts if v.outcome == "fail"]
