@@ -1,6 +1,7 @@
 """Issue 15 item 6, Markdown exports: a hostile writer's text (tests/safe_corpus.MD_CORPUS) in an
-after-action report (exporters.aar), a bundle's README and known_gaps.md is shown, never obeyed (no heading,
-link, raw HTML, table cell or terminal control formed from it). No database: the writers are pure.
+after-action report (exporters.aar), a bundle's README and known_gaps.md is shown, never obeyed
+(no heading, link, raw HTML, table cell or terminal control formed from it). No database: the
+writers are pure.
 """
 
 from __future__ import annotations
