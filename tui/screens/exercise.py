@@ -86,7 +86,7 @@ class ExerciseScreen(LedgerScreen):
     """Director's console for one exercise."""
 
     WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
-        {"inject", "decide", "answer", "rate", "discuss", "finding", "end", "write_aar"}
+        {"inject", "decide", "answer", "rate", "discuss", "finding", "end"}
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Board", id="exercise.board"),
@@ -142,7 +142,15 @@ class ExerciseScreen(LedgerScreen):
         ex = self.exercise
         if message.record.started is not None:
             ex.resume(message.record)
+            self.feed += [
+                f"INJECT {i}: {ex.inject_text(i)} (T+{r.elapsed_ms / 1000:.0f}s)"
+                for i, r in message.record.released.items()
+            ]
             self.feed.append(f"resumed from the ledger ({message.record.events} events)")
+            if message.record.started.file_sha256 != ex.file_sha256:
+                changed = "the exercise file changed since the exercise started"
+                self.notify(f"{changed}: the report keeps the recorded objectives and questions",
+                            severity="warning")  # fmt: skip
             self.post_message(ExerciseStarted(ex.run_id))
         elif self.lapp.readonly:  # seeding writes the scenario run: not in auditor mode
             self.notify("read-only auditor mode: no scenario run is seeded", severity="warning")
@@ -236,7 +244,8 @@ class ExerciseScreen(LedgerScreen):
         for m in MILESTONES:
             got, target = ex.record.answers.get(m), ex.targets.get(m)
             if got is None:
-                shown, style = "running (not answered)", "yellow"
+                shown = "running (not answered)" if snap else f"running, T+{ex.elapsed():.0f}s"
+                style = "yellow"
             else:
                 when = "" if snap else f" at {got.elapsed_ms / 1000:.0f}s"
                 shown = f"answered{when} by {got.answered_by}"
