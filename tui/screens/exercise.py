@@ -13,6 +13,8 @@ Clocks are hidden in snapshot mode so screenshots are deterministic.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -115,6 +117,9 @@ class ExerciseScreen(LedgerScreen):
         super().__init__()
         self.exercise = exercise
         self.feed: list[str] = []
+        self._pending: deque[tuple[str, BaseModel, str]] = deque()
+        self._queue_lock = threading.Lock()
+        self._draining = False
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -189,17 +194,35 @@ class ExerciseScreen(LedgerScreen):
         self._tick()
 
     def _record(self, kind: str, data: BaseModel) -> None:
-        """Write what the facilitator just recorded (already folded in memory)."""
-        self.write_event(kind, data, self.exercise.now_iso())
+        """Queue what the facilitator just recorded (already folded in memory) for the ledger.
+
+        One drain worker writes the queue in order: two quick ratings of one objective reach
+        the ledger in the order given, so the record's "latest stands" is the facilitator's."""
+        with self._queue_lock:
+            self._pending.append((kind, data, self.exercise.now_iso()))
+            start, self._draining = not self._draining, True
+        if start:
+            self.drain_writes()
 
     @work(thread=True, group="writes", exit_on_error=False, description="Recording")
-    def write_event(self, kind: str, data: BaseModel, occurred_at: str) -> None:
-        """One `exercise.*` event into the exercise namespace, through the write door."""
+    def drain_writes(self) -> None:
+        """Write the queued `exercise.*` events, in order, through the write door."""
         from ledger.exercises_write import record_event
 
-        writer = self.lapp.writer()
-        self.lapp.data.call(record_event, writer.data.settings, self.exercise.name, kind, data,
-                            who=self.lapp.user, occurred_at=occurred_at)  # fmt: skip
+        try:
+            writer = self.lapp.writer()
+            while True:
+                with self._queue_lock:
+                    if not self._pending:
+                        self._draining = False  # under the lock: a new entry starts a new drain
+                        return
+                    kind, data, occurred_at = self._pending.popleft()
+                self.lapp.data.call(record_event, writer.data.settings, self.exercise.name, kind,
+                                    data, who=self.lapp.user, occurred_at=occurred_at)  # fmt: skip
+        except BaseException:  # the error is the worker's (notified); the next entry retries
+            with self._queue_lock:
+                self._draining = False
+            raise
 
     # ------------------------------------------------------------------ display
     def _tick(self) -> None:
