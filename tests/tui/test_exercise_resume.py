@@ -19,7 +19,7 @@ from tests.tui.test_exercise import EXERCISE, Clock
 async def _form(pilot: Any, key: str, text: str, clear: bool = False) -> None:
     """Open a facilitator's form with `key`, type `text`, submit."""
     await pilot.press(key)
-    await settle(pilot)
+    await pilot.pause()
     if clear:
         await pilot.press("ctrl+u")  # the who-form is prefilled with the acting user
     await type_text(pilot, text)
