@@ -26,6 +26,7 @@ import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
 from exporters import bundle_extras as extras
+from exporters.bundle_exercise import exercise_files
 from exporters.bundle_scan import PopWriters, scope_batches
 from exporters.bundle_seal import HashingSink, file_entry, seal
 from exporters.bundle_tokens import write_identity_tokens
@@ -378,6 +379,7 @@ def export_bundle(
     )
     tokens = write_identity_tokens(conn, settings, origin, out, params.identity_tokens)
     files = [*events.files, *tree_files, *pop_files, *tokens.files, *extras.write_all(context)]
+    files += exercise_files(conn, settings, out, origin)  # an exercise tenant: its AAR/IP
     predicate = {
         "export_id": context.export_id,
         "origin": origin,

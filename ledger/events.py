@@ -55,6 +55,15 @@ from ledger.event_data import (  # re-exported (see __all__): the payload models
     UndoData,
     Usage,
 )
+from ledger.event_exercise import (  # re-exported too: the tabletop exercise record
+    ExerciseAnsweredData,
+    ExerciseDiscussedData,
+    ExerciseEndedData,
+    ExerciseFindingData,
+    ExerciseInjectData,
+    ExerciseRatedData,
+    ExerciseStartedData,
+)
 from ledger.event_live import (  # re-exported too: the live-control payloads
     DecidedRule,
     DecisionApproval,
@@ -84,6 +93,13 @@ __all__ = [
     "ErrorRaisedData",
     "Event",
     "EventBase",
+    "ExerciseAnsweredData",
+    "ExerciseDiscussedData",
+    "ExerciseEndedData",
+    "ExerciseFindingData",
+    "ExerciseInjectData",
+    "ExerciseRatedData",
+    "ExerciseStartedData",
     "ExportData",
     "Frozen",
     "GapData",
@@ -267,6 +283,13 @@ _SPECS: list[tuple[str, type[Frozen], str]] = [
     ("run.stop.lifted", StopLiftedData, "Stops of one target lifted (`ledger resume`)."),
     ("run.suspended", RunSuspendedData, "A run paused, still open (interrupt, approval)."),
     ("run.resumed", RunResumedData, "A suspended run goes on, in this or another process."),
+    ("exercise.started", ExerciseStartedData, "A tabletop exercise began (file, players)."),
+    ("exercise.inject_released", ExerciseInjectData, "An exercise inject was released."),
+    ("exercise.answered", ExerciseAnsweredData, "A milestone question answered: timer stops."),
+    ("exercise.rated", ExerciseRatedData, "An exercise objective rated P / S / M / U."),
+    ("exercise.discussed", ExerciseDiscussedData, "An answer to a discussion question."),
+    ("exercise.finding", ExerciseFindingData, "A strength, area for improvement or action."),
+    ("exercise.ended", ExerciseEndedData, "The facilitator ended the exercise."),
 ]
 
 EVENT_CLASSES: dict[str, type[EventBase]] = {t: _event(t, m, d) for t, m, d in _SPECS}

@@ -345,17 +345,9 @@ class LedgerApp(App[None]):
             self.push_screen(ExportScreen())
 
     def action_aar(self) -> None:
-        from tui.screens.exercise import aar_path
+        from tui.screens.exercise import write_report  # issue 18: the AAR from the ledger record
 
-        if self.exercise is None:
-            self.notify("no exercise is running (ledger tui --exercise FILE)", severity="warning")
-            return
-        path = aar_path(self.exercise, self.settings.home)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            self.exercise.report("2026-11-24" if self.snapshot else _today()), encoding="utf-8"
-        )
-        self.notify(f"after-action report written to {path}")
+        write_report(self)
 
     def writer(self) -> Writer:
         """The write side (tui.writer), imported on first use; refused in --readonly mode.
@@ -386,9 +378,3 @@ def _first_line(exc: BaseException) -> str:
     """An exception as one line (psycopg's carry a multi-line server message)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _today() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).date().isoformat()

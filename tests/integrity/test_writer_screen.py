@@ -144,6 +144,8 @@ def test_writer_cannot_speak_for_people(
         single_event("export.created", {"manifest_digest": "a" * 64, "exported_by": "alice"}),
         single_event("undo.plan.approved", {"plan_digest": "b" * 64}),
         single_event("undo.step.started", {"plan_digest": "b" * 64}),
+        single_event("exercise.answered", {"milestone": "trace", "answered_by": "alice",
+                     "elapsed_ms": 1, "recorded_by": "dana"}, tenant="exercise-drill"),
     ]
     submit(conn, events, ledger_settings)
     try_sequence(ledger_conn, ledger_settings, wait=True)

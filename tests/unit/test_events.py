@@ -65,6 +65,15 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "run.suspended": {"reason": "approval", "resume_key": "langgraph:t1",
                       "pending_approvals": ["a1"]},
     "run.resumed": {"resume_key": "langgraph:t1"},
+    "exercise.started": {"name": "drill", "title": "Drill", "file_sha256": H,
+                         "facilitator": "dana"},
+    "exercise.inject_released": {"inject_id": "I1", "elapsed_ms": 0, "released_by": "dana"},
+    "exercise.answered": {"milestone": "trace", "answered_by": "alice", "elapsed_ms": 95_000,
+                          "recorded_by": "dana"},
+    "exercise.rated": {"objective": 0, "rating": "S", "rated_by": "dana"},
+    "exercise.discussed": {"question": 0, "answer": "the email", "recorded_by": "dana"},
+    "exercise.finding": {"kind": "strength", "text": "fast trace", "recorded_by": "dana"},
+    "exercise.ended": {"ended_by": "dana", "elapsed_ms": 1_000},
 }
 
 RICH_ENVELOPE: dict[str, Any] = {

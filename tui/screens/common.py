@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label
+
+from tui.widgets.exercise_banner import exercise_banner
 
 __all__ = ["LedgerScreen", "PromptScreen"]
 
@@ -28,6 +31,12 @@ class LedgerScreen(Screen[None]):
     def lapp(self) -> Any:
         """The LedgerApp (typed loosely to keep screens importable on their own)."""
         return self.app
+
+    @on(events.Mount)
+    def _exercise_banner(self) -> None:
+        """The EXERCISE banner on every screen of an exercise (tui.widgets.exercise_banner)."""
+        if banner := exercise_banner(self.app):
+            self.mount_all(banner, before=0 if self.children else None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.WRITE_ACTIONS and getattr(self.app, "readonly", False):

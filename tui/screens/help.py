@@ -15,6 +15,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from tui.widgets.exercise_banner import exercise_banner
+
 __all__ = ["HelpScreen"]
 
 
@@ -60,4 +62,5 @@ class HelpScreen(ModalScreen[None]):
                     binding.tooltip or binding.description or binding.action,
                     binding.id or "",
                 )
+        yield from exercise_banner(self.app)  # issue 18 (tabletop): EXERCISE on every screen
         yield VerticalScroll(Static(table))
