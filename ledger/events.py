@@ -304,7 +304,9 @@ def _discriminated_union() -> Any:
 
 Event: Any = _discriminated_union()
 
-event_adapter: TypeAdapter[EventBase] = TypeAdapter(Event)
+# Built on first use, not at import (as every model, event_data.Frozen): a read command that
+# never validates an event does not pay for the schemas.
+event_adapter: TypeAdapter[EventBase] = TypeAdapter(Event, config=ConfigDict(defer_build=True))
 
 
 def make_event(type_name: str, **fields: Any) -> EventBase:

@@ -27,6 +27,7 @@ app = typer.Typer(
     cls=CommandGroup,
     help="Tamper-evident audit ledger for AI agents: record, verify, replay, undo, export.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain click help: Rich's import alone doubled `--help` (group.py)
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     add_completion=False,

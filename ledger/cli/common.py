@@ -30,14 +30,18 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
+    "OFFLINE",
+    "WRITES",
     "AsOption",
     "JsonOption",
     "TrustRootOption",
     "about",
+    "command_path",
     "connection",
     "deprecated_as",
     "emit_json",
     "err",
+    "home_rule",
     "parse_run_id",
     "principal",
     "say",
@@ -105,13 +109,55 @@ def about(what: str) -> Iterator[None]:
         raise
 
 
+#: The home rule (issue 18). With the embedded database the home IS the ledger: a read command
+#: pointed at a home that does not exist (a mistyped --home) would start an empty database
+#: there and print an empty ledger as if it were the real one. So every command refuses a
+#: missing home (one line naming it and `ledger init`) except those that write, which create it
+#: as before; an existing empty directory is a new ledger. Command paths below `ledger`; a group
+#: name covers all its sub-commands. With --dsn/LEDGER_DSN the ledger lives in that database
+#: and the home holds only keys and the spool: no rule.
+WRITES = frozenset({
+    "approve", "demo", "import", "ingest", "init", "redact", "resume", "serve", "stop", "undo",
+    "db migrate", "db writer", "keys admin", "keys approver", "keys kek", "keys revoke",
+    "keys rotate", "keys service", "policy publish", "registry publish", "registry sign",
+    "spool flush", "witness add-log", "witness cosign", "witness init",
+})
+#: Commands that never open the ledger (they verify files offline): the home may be absent.
+OFFLINE = frozenset({"verify-bundle", "verify-proof"})
+
+
+def command_path(ctx: typer.Context) -> str:
+    """`witness show` for `ledger witness show`: the command's names below the root."""
+    names: list[str] = []
+    at: Any = ctx  # a typer.Context; its parents are click's Context
+    while at.parent is not None:
+        names.append(at.info_name or "")
+        at = at.parent
+    return " ".join(reversed(names))
+
+
+def home_rule(settings: Settings, command: str) -> None:
+    """Refuse a home that does not exist unless `command` writes (see WRITES)."""
+    group = command.split(" ", 1)[0]
+    if (not settings.embedded or settings.home.exists() or command in WRITES
+            or group in WRITES or command in OFFLINE or group in OFFLINE):
+        return
+    raise InputError(
+        f"no ledger at {printable(settings.home)}: the directory does not exist "
+        "(check --home/LEDGER_HOME, or create a ledger there with `ledger init`)"
+    )
+
+
 def settings_from(ctx: typer.Context) -> Settings:
-    """The Settings built by the root callback (from --dsn/--home or the environment)."""
+    """The Settings built by the root callback (from --dsn/--home or the environment), after
+    the home rule (WRITES) for the command being run."""
     root = ctx.find_root()
     obj = root.obj if isinstance(root.obj, dict) else {}
     dsn: str | None = obj.get("dsn")
     home: Path | None = obj.get("home")
-    return Settings.from_env(dsn=dsn, home=home)
+    settings = Settings.from_env(dsn=dsn, home=home)
+    home_rule(settings, command_path(ctx))
+    return settings
 
 
 def connection(ctx: typer.Context, *, migrate: bool = True) -> psycopg.Connection:

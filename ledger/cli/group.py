@@ -11,6 +11,11 @@ the entry-point group `agent_ledger.commands`, one registration style for all of
 A Typer with one command becomes that command, one with several (or a callback) a group, as
 `typer.main.get_command` decides. Command modules keep their heavy imports inside the command
 functions, so listing the commands for `--help` imports only Typer and the options.
+
+Help is click's plain formatting, not Typer's Rich panels: importing `typer.rich_utils` pulls in
+Rich's Markdown (markdown-it), Syntax (Pygments) and Traceback, which alone took longer than the
+rest of `ledger --help` together (issue 18: `--help` within 25x a bare Python start). Each
+command's line in a listing is its whole first sentence, never cut at 45 characters.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import typer
+from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
 from ledger.plugins import COMMANDS, PluginError, Registered, registered
@@ -32,7 +38,18 @@ def to_command(name: str, target: object) -> Any:
         raise PluginError(f"command {name!r} must name a typer.Typer, got {type(target).__name__}")
     command = typer.main.get_command(target)
     command.name = name
+    _plain(command)
     return command
+
+
+def _plain(command: Any) -> None:
+    """Plain help for `command` and its sub-commands (module docstring), first sentence whole."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    if command.short_help is None and command.help:
+        command.short_help = make_default_short_help(command.help, max_length=1_000)
+    for sub in getattr(command, "commands", {}).values():
+        _plain(sub)
 
 
 def _unloadable(name: str, error: PluginError) -> Any:

@@ -39,19 +39,47 @@ def database_dsn(settings: Settings) -> str:
     """The DSN of the ledger database (starting the embedded server if needed)."""
     if settings.dsn is not None:
         return settings.dsn
-    server = embedded_dsn(settings.pgdata)
-    dsn = conninfo.make_conninfo(server, dbname=EMBEDDED_DATABASE)
+    server, dsn = _embedded(settings)
     if dsn not in _migrated:
-        with _open(server, settings.timeouts) as admin:
-            exists = admin.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)
-            ).fetchone()
-            if not exists:
-                try:
-                    admin.execute("CREATE DATABASE ledger")
-                except psycopg.errors.DuplicateDatabase:
-                    pass
+        _create_database(server, settings.timeouts)
     return dsn
+
+
+def _embedded(settings: Settings) -> tuple[str, str]:
+    """(server DSN, ledger database DSN) of the embedded server, started or reused."""
+    server = embedded_dsn(settings.pgdata)
+    return server, conninfo.make_conninfo(server, dbname=EMBEDDED_DATABASE)
+
+
+def _create_database(server: str, timeouts: Timeouts) -> None:
+    """Create the embedded server's `ledger` database if it is missing (a new data dir)."""
+    with _open(server, timeouts) as admin:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)
+        ).fetchone()
+        if not exists:
+            try:
+                admin.execute("CREATE DATABASE ledger")
+            except psycopg.errors.DuplicateDatabase:
+                pass
+
+
+def _open_ledger(settings: Settings, bounded: bool) -> tuple[str, psycopg.Connection]:
+    """(DSN, connection) of the ledger database. Embedded, the `ledger` database is opened
+    directly: only when that fails (a new data dir has none) is it created and opened again,
+    so a command on a running server pays one connection, not an admin one as well."""
+    def opened(dsn: str) -> psycopg.Connection:
+        target = bounded_conninfo(dsn, settings.timeouts) if bounded else dsn
+        return _open(target, settings.timeouts)
+
+    if settings.dsn is not None:
+        return settings.dsn, opened(settings.dsn)
+    server, dsn = _embedded(settings)
+    try:
+        return dsn, opened(dsn)
+    except DatabaseUnavailable:
+        _create_database(server, settings.timeouts)
+        return dsn, opened(dsn)
 
 
 def bounded_conninfo(dsn: str, timeouts: Timeouts) -> str:
@@ -95,8 +123,7 @@ def connect(settings: Settings, *, migrate: bool = False,
     without it nothing is written and the schema must already be current. `bounded=True` is
     for the hooks (module docstring): statements time out after LEDGER_STATEMENT_TIMEOUT.
     """
-    dsn = database_dsn(settings)
-    conn = _open(bounded_conninfo(dsn, settings.timeouts) if bounded else dsn, settings.timeouts)
+    dsn, conn = _open_ledger(settings, bounded)
     if migrate and dsn not in _migrated:
         if schema_version(conn) < latest_version():  # a current schema needs no DDL: writer
             if bounded:  # roles (migration 0010) may not run any; a migration may run long

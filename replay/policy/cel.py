@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from functools import lru_cache, wraps
+from functools import cache, lru_cache, wraps
 from typing import Any
 
 import celpy
 import re2  # type: ignore[import-untyped]
 
-__all__ = ["CelProgram", "check_expression", "compile_expression"]
+__all__ = ["CelProgram", "check_expression", "compile_expression", "interpreter"]
 
-_ENV = celpy.Environment()
 logging.getLogger("celpy").setLevel(logging.CRITICAL)
 _to_cel = celpy.json_to_cel  # type: ignore[attr-defined]
 _RE2_QUIET = re2.Options()
@@ -46,6 +45,13 @@ celpy.evaluation.function_matches = _quiet_matches
 celpy.evaluation.base_functions["matches"] = _quiet_matches
 
 
+@cache
+def interpreter() -> Any:
+    """The interpreter's Environment, built on first compile rather than at import: building
+    its Lark parser is most of a `ledger check` start-up when the pack has no CEL rule."""
+    return celpy.Environment()
+
+
 class CelProgram:
     """A compiled CEL expression evaluated against plain JSON-like Python values."""
 
@@ -54,7 +60,8 @@ class CelProgram:
     def __init__(self, text: str) -> None:
         self.text = text
         try:
-            self._program = _ENV.program(_ENV.compile(text))
+            env = interpreter()
+            self._program = env.program(env.compile(text))
         except Exception as exc:  # celpy raises its own parse error types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"invalid CEL expression: {first}") from None

@@ -26,11 +26,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import celpy
 
-from replay.policy.cel import CelProgram, compile_expression
+from replay.policy.cel import CelProgram, compile_expression, interpreter
 
 __all__ = ["CompiledCel", "fast_cel"]
 
@@ -57,6 +58,15 @@ def _transpiler_parser() -> Any:
         CELParser.CEL_PARSER = saved
 
 
+@cache
+def _compiled_runner() -> tuple[Any, Any]:
+    """The compiled runner's Environment and parser, built on first use, not at import (their
+    Lark parsers cost a pack without CEL most of its start-up); after the interpreter's, whose
+    parser cel-python keeps as the process-wide one (_transpiler_parser)."""
+    interpreter()
+    return celpy.Environment(runner_class=celpy.CompiledRunner), _transpiler_parser()
+
+
 def _fix_has(runner: Any) -> None:
     """Make the transpiled `has()` yield a CEL bool, as the interpreter's does."""
     tp = runner.tp
@@ -70,14 +80,13 @@ class CompiledCel(CelProgram):
     """The compiled runner, same evaluate() contract and answers as the interpreter's."""
 
     __slots__ = ("_reference",)
-    _ENV = celpy.Environment(runner_class=celpy.CompiledRunner)
-    _PARSER = _transpiler_parser()
     _LOCK = threading.Lock()
 
     def __init__(self, text: str) -> None:  # replaces the interpreter's program
         self._reference = compile_expression(text)  # validates; the reference on errors
         self.text = text
-        self._program = self._ENV.program(self._PARSER.parse(text))
+        env, parser = _compiled_runner()
+        self._program = env.program(parser.parse(text))
         _fix_has(self._program)
 
     def evaluate(self, facts: Mapping[str, Any]) -> bool | None:
