@@ -137,8 +137,20 @@ def principal(value: str | None, flag: str, old: str | None) -> str | None:
 
 
 def time_option(flag: str, what: str) -> Any:
-    """A `--since`-style option taking any form `ledger.when.parse_time` accepts."""
-    return typer.Option(flag, metavar="TIME", help=f"{what}: {TIME_FORMS}.")
+    """A `--since`-style option taking any form `ledger.when.parse_time` accepts.
+
+    The value is checked by that parser while the command line is parsed (a bad time is one
+    usage line before anything connects); the command converts it with `when` (relative forms
+    are anchored then). The callback is also the mark tests/cli/test_option_audit.py checks.
+    """
+
+    def check(value: str | None) -> str | None:
+        if value is not None:
+            parse_time(value, flag)
+        return value
+
+    check.time_option = True  # type: ignore[attr-defined]
+    return typer.Option(flag, metavar="TIME", help=f"{what}: {TIME_FORMS}.", callback=check)
 
 
 def duration_option(flag: str, help: str, **extra: Any) -> Any:

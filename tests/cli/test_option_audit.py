@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 
 from ledger.cli.common import TIME_FORMS
-from tests.cli.conftest import Param, all_params
+from ledger.errors import ExitCode
+from tests.cli.conftest import Main, Param, all_params
 
 PARAMS = list(all_params())
 OLD_WHO = {"--user", "--by", "--approver", "--operator", "--authorised-by", "--authorized-by"}
@@ -55,8 +56,9 @@ def test_every_time_option_uses_the_shared_parser() -> None:
              if p.metavar not in ("TIME", "DURATION")]
     assert wrong == []
     for p in timed:
-        if p.metavar == "TIME":
+        if p.metavar == "TIME":  # made by time_option: help and the parse-time check
             assert TIME_FORMS in p.info.help, (p.command, _name(p))
+            assert getattr(p.info.callback, "time_option", False), (p.command, _name(p))
 
 
 def _reads_a_path(p: Param) -> bool:
@@ -78,7 +80,7 @@ def test_an_input_path_has_one_line_per_mistake(tmp_path: Path) -> None:
     import pytest
 
     from ledger.cli.common import check_input
-    from ledger.errors import ExitCode, InputError
+    from ledger.errors import InputError
 
     (tmp_path / "f").write_text("x")
     cases = [
@@ -93,3 +95,11 @@ def test_an_input_path_has_one_line_per_mistake(tmp_path: Path) -> None:
         assert (str(caught.value), caught.value.exit_code) == (message, ExitCode.USAGE)
     assert check_input(tmp_path / "f") == tmp_path / "f"
     assert check_input(tmp_path, "any") == tmp_path
+
+
+def test_a_bad_time_is_refused_while_parsing(main: Main) -> None:
+    # `import phoenix` took ISO 8601 with a zone only; now the shared forms, checked up front
+    res = main("import", "phoenix", "--url", "http://127.0.0.1:9", "--since", "yesterday")
+    assert res.exit_code == ExitCode.USAGE
+    assert res.stderr.startswith("error: --since 'yesterday' is not a time: give a date")
+    assert res.stderr.count("\n") == 1
