@@ -42,7 +42,7 @@ def prove(  # noqa: PLR0917 - typer maps parameters to options
     target: Annotated[
         str | None,
         typer.Argument(
-            metavar="[TARGET]",
+            metavar="TARGET",
             help="The event to prove: an EVENT_ID, a TOOL_CALL_ID (as `ledger check` cites "
             "it: the call's tool.call.started) or a SEQ of the log (--tenant picks the log "
             "when the seq is in several). With --consistency: NEW_SIZE.",
