@@ -15,8 +15,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from uuid import UUID
 
+from ledger.config import Settings
+from ledger.db.connect import connect
 from ledger.db.embedded import stop_embedded
+from ledger.store.read import run_events
 from tests.conftest import LEDGER_BIN, REPO
 
 QUICK_START = re.findall(
@@ -42,10 +46,8 @@ def test_the_quick_start_records_its_first_tool_call_on_a_new_home(tmp_path: Pat
         check = _run([LEDGER_BIN, "check", "--json"], home)
         assert check.returncode == 0, check.stderr
         (run,) = json.loads(check.stdout)["runs"]
-        shown = _run([LEDGER_BIN, "show", run["run_id"], "--json"], home)
-        assert shown.returncode == 0, shown.stderr
-        kinds = [row["event"]["type"] for row in json.loads(shown.stdout)]
-        assert kinds.count("tool.call.started") == 1
-        assert kinds.count("tool.call.ended") == 1
+        with connect(Settings(home=home)) as conn:  # the new home's own embedded server
+            kinds = [json.loads(e.body)["type"] for e in run_events(conn, UUID(run["run_id"]))]
+        assert kinds.count("tool.call.started") == kinds.count("tool.call.ended") == 1
     finally:
         stop_embedded(home / "pgdata")
