@@ -18,7 +18,8 @@ from typing import Any
 
 import psycopg
 
-from ledger.errors import LedgerError
+from ledger.db.sqlfiles import query
+from ledger.errors import InputError, LedgerError
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.store.read import (
@@ -40,6 +41,7 @@ __all__ = [
     "consistency_doc",
     "inclusion_doc",
     "inclusion_for_seq",
+    "resolve_event",
     "run_doc",
     "tree_root",
     "witness_problem",
@@ -92,6 +94,44 @@ def _covering(
     if seq >= size:
         raise ProofUnavailable(f"seq {seq} is not covered by the checkpoint of size {size} yet")
     return size, root, note
+
+
+def resolve_event(conn: psycopg.Connection, target: str, origin: str | None) -> uuid.UUID:
+    """The one sequenced event `target` names: an event id, a seq, or a tool_call_id.
+
+    Why all three: `ledger check` cites tool calls by tool_call_id and logs count by seq; an
+    auditor should prove what a report names without looking up an event id first. A
+    tool_call_id names the call's intent (`tool.call.started`), the event rules cite. `origin`
+    (from --tenant) narrows every form to one log; without it a seq is looked up in every log.
+    Nothing found: ProofUnavailable. More than one event (a seq in several logs, a retried or
+    reused tool_call_id, a seq that is also a tool_call_id): an InputError naming them.
+    """
+    found: dict[uuid.UUID, str] = {}
+    try:
+        as_id: uuid.UUID | None = uuid.UUID(target)
+    except ValueError:
+        as_id = None
+    if as_id is not None and (stored := event_by_id(conn, as_id)) is not None:
+        if origin is None or stored.origin == origin:
+            found[as_id] = "event id"
+    if target.isdigit() and len(target) < 19:
+        rows = (conn.execute(query("prove_seq_in_origin"), (origin, int(target))).fetchall()
+                if origin is not None
+                else conn.execute(query("prove_seq_in_any_origin"), (int(target),)).fetchall())
+        for log, event_id in rows:
+            found.setdefault(event_id, f"seq {target} of {log}")
+    calls = conn.execute(query("prove_tool_call_started"), (target, origin, origin)).fetchall()
+    for log, event_id in calls:
+        found.setdefault(event_id, f"tool_call_id in {log}")
+    if not found:
+        raise ProofUnavailable(f"no sequenced event with event id, seq or tool_call_id {target!r}")
+    if len(found) > 1:
+        named = "; ".join(f"{how}: {event_id}" for event_id, how in list(found.items())[:3])
+        more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+        narrow = "" if origin is not None else " or narrow it with --tenant"
+        raise InputError(f"{target!r} names {len(found)} events ({named}{more}): "
+                         f"prove one by its event id{narrow}")
+    return next(iter(found))
 
 
 def inclusion_doc(

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, TrustRootOption, emit_json, err
+from ledger.cli.common import (
+    JsonOption,
+    TrustRootOption,
+    emit_json,
+    err,
+    input_argument,
+    input_option,
+)
 from ledger.errors import ExitCode, InputError
 from ledger.terminal import printable
 
@@ -24,10 +31,12 @@ app = typer.Typer(add_completion=False)
 
 @app.command("verify-bundle")
 def verify_bundle(
-    directory: Annotated[Path, typer.Argument(help="Bundle directory written by `ledger export`.")],
+    directory: Annotated[
+        Path, input_argument("Bundle directory written by `ledger export`.", kind="dir")
+    ],
     trust: Annotated[
         list[Path] | None,
-        typer.Option(
+        input_option(
             "--trust",
             help="Trusted log/export keys obtained out of band: a trust.json or a file of "
             "vkeys (one per line); repeatable. Without it the verdict is at best UNTRUSTED.",
@@ -35,7 +44,7 @@ def verify_bundle(
     ] = None,
     witness_key: Annotated[
         list[Path] | None,
-        typer.Option(
+        input_option(
             "--witness-key",
             help="Witness vkey file; the end checkpoint must carry its cosignature.",
         ),
@@ -59,9 +68,6 @@ def verify_bundle(
     from ledger.witness import CosignatureVerifier
 
     trust, witness_key = trust or [], witness_key or []
-    for path in [*trust, *witness_key]:
-        if not path.is_file():
-            raise InputError(f"no such file: {path}")
     try:
         witnesses = [CosignatureVerifier.from_vkey(p.read_text()) for p in witness_key]
     except NoteError as exc:

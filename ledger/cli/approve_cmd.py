@@ -17,6 +17,7 @@ from ledger.cli.common import (
     JsonOption,
     TrustRootOption,
     connection,
+    duration_option,
     emit_json,
     settings_from,
 )
@@ -37,7 +38,7 @@ def approve(  # noqa: PLR0917 - typer maps parameters to options
     reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve.")] = False,
     expires: Annotated[
         str | None,
-        typer.Option("--expires", metavar="DURATION", help="Valid for this long: 90s, 15m, 24h."),
+        duration_option("--expires", help="Valid for this long: 90s, 15m, 24h."),
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why, recorded.")] = None,
     key: Annotated[

@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, err, settings_from
+from ledger.cli.common import (
+    JsonOption,
+    connection,
+    emit_json,
+    err,
+    input_argument,
+    settings_from,
+    time_option,
+    when,
+)
 from ledger.errors import ExitCode, InputError
 
 if TYPE_CHECKING:
@@ -46,18 +54,6 @@ def _settings(ctx: typer.Context, tenant: str | None) -> Settings:
     return dataclasses.replace(settings, tenant=name)
 
 
-def _when(text: str | None, flag: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"{flag}: {text!r} is not an ISO 8601 time") from None
-    if value.tzinfo is None:
-        raise InputError(f"{flag}: {text!r} has no timezone (add Z or +00:00)")
-    return value
-
-
 def _finish(report: ImportReport, json_out: bool, allow_empty: bool) -> None:
     if json_out:
         emit_json(report.as_json())
@@ -80,10 +76,8 @@ def phoenix(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
     url: Annotated[str, typer.Option("--url", help="Phoenix server, e.g. http://127.0.0.1:6006")],
     project: Annotated[str, typer.Option("--project", help="Phoenix project name.")] = "default",
-    since: Annotated[str | None, typer.Option("--since", help="Spans starting at/after (ISO).")]
-    = None,
-    until: Annotated[str | None, typer.Option("--until", help="Spans starting before (ISO).")]
-    = None,
+    since: Annotated[str | None, time_option("--since", "Spans starting at/after")] = None,
+    until: Annotated[str | None, time_option("--until", "Spans starting before")] = None,
     allow_empty: AllowEmpty = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
@@ -99,7 +93,7 @@ def phoenix(  # noqa: PLR0917 - typer maps parameters to options
     from ledger.importers.store import store_staged
 
     window = {"since": since, "until": until}
-    start, end = _when(since, "--since"), _when(until, "--until")
+    start, end = when(since, "--since"), when(until, "--until")
     settings = _settings(ctx, tenant)
     report = ImportReport(source=f"phoenix {url} project {project}", window=window)
     conn = connection(ctx)
@@ -112,7 +106,9 @@ def phoenix(  # noqa: PLR0917 - typer maps parameters to options
 @app.command("langfuse")
 def langfuse(
     ctx: typer.Context,
-    source: Annotated[Path, typer.Argument(help="Export file or directory (.json, .jsonl).")],
+    source: Annotated[
+        Path, input_argument("Export file or directory (.json, .jsonl).", kind="any")
+    ],
     allow_empty: AllowEmpty = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, err, settings_from
-from ledger.errors import ExitCode, InputError
+from ledger.cli.common import JsonOption, connection, emit_json, err, input_argument, settings_from
+from ledger.errors import ExitCode
 from ledger.terminal import printable
 
 __all__ = ["app"]
@@ -20,7 +20,7 @@ app = typer.Typer(add_completion=False)
 @app.command("ingest")
 def ingest(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="JSON Lines file, or - for standard input.")],
+    source: Annotated[str, input_argument("JSON Lines file, or - for standard input.")],
     json_out: JsonOption = False,
 ) -> None:
     """Append events from JSON Lines (schema: docs/events.md). Bad lines are reported by number.
@@ -36,10 +36,7 @@ def ingest(
     if source == "-":
         stream = sys.stdin.buffer
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputError(f"no such file: {source}")
-        stream = path.open("rb")
+        stream = Path(source).open("rb")
     conn = connection(ctx)
     with stream:
         result = ingest_events(conn, stream, settings)

@@ -40,7 +40,13 @@ def _size(text: str | None, fallback: int | None) -> int | None:
 def prove(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
     target: Annotated[
-        str | None, typer.Argument(help="EVENT_ID, or NEW_SIZE with --consistency.")
+        str | None,
+        typer.Argument(
+            metavar="TARGET",
+            help="The event to prove: an EVENT_ID, a TOOL_CALL_ID (as `ledger check` cites "
+            "it: the call's tool.call.started) or a SEQ of the log (--tenant picks the log "
+            "when the seq is in several). With --consistency: NEW_SIZE.",
+        ),
     ] = None,
     consistency: Annotated[
         int | None, typer.Option("--consistency", help="Old tree size for a consistency proof.")
@@ -52,7 +58,8 @@ def prove(  # noqa: PLR0917 - typer maps parameters to options
         int | None, typer.Option("--size", help="Use the checkpoint of this size.")
     ] = None,
     tenant: Annotated[
-        str | None, typer.Option("--tenant", help="Tenant log for --consistency.")
+        str | None,
+        typer.Option("--tenant", help="Tenant log for --consistency, or to narrow TARGET."),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the proof here instead of stdout.")
@@ -61,8 +68,13 @@ def prove(  # noqa: PLR0917 - typer maps parameters to options
         bool, typer.Option("--json", help="Print the proof JSON (default).")
     ] = True,
 ) -> None:
-    """Emit an inclusion, consistency or run-completeness proof against a signed checkpoint."""
-    from ledger.proofs import consistency_doc, inclusion_doc, run_doc
+    """Emit an inclusion, consistency or run-completeness proof against a signed checkpoint.
+
+    TARGET may be an event id, a tool_call_id or a seq: one that names several events (a seq
+    in several logs, a retried call) is refused with the candidates (exit 2); one that names
+    none exits 1.
+    """
+    from ledger.proofs import consistency_doc, inclusion_doc, resolve_event, run_doc
 
     settings = settings_from(ctx)
     if consistency is not None:
@@ -71,9 +83,16 @@ def prove(  # noqa: PLR0917 - typer maps parameters to options
     elif run is not None:
         doc = run_doc(connection(ctx), _uuid(run, "--run"))
     elif target:
-        doc = inclusion_doc(connection(ctx), _uuid(target, "EVENT_ID"), size)
+        if "\x00" in target or len(target) > 512:
+            raise InputError("TARGET is not an event id, seq or tool_call_id")
+        conn = connection(ctx)
+        origin = settings.origin(tenant) if tenant is not None else None
+        doc = inclusion_doc(conn, resolve_event(conn, target, origin), size)
     else:
-        raise InputError("give EVENT_ID, --consistency OLD_SIZE [NEW_SIZE] or --run RUN_ID")
+        raise InputError(
+            "give an EVENT_ID, TOOL_CALL_ID or SEQ, --consistency OLD_SIZE [NEW_SIZE] "
+            "or --run RUN_ID"
+        )
     text = json.dumps(doc, indent=2, sort_keys=True)
     if out is not None:
         out.write_text(text + "\n", encoding="utf-8")

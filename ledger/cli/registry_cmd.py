@@ -18,6 +18,7 @@ from ledger.cli.common import (
     connection,
     emit_json,
     err,
+    input_argument,
     settings_from,
 )
 from ledger.terminal import printable
@@ -38,7 +39,7 @@ TenantOption = Annotated[
 @app.command("sign")
 def sign(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="Registry YAML file, or - for stdin.")],
+    file: Annotated[str, input_argument("Registry YAML file, or - for stdin.")],
     key: Annotated[
         str,
         typer.Option(
@@ -80,9 +81,7 @@ def sign(
 @app.command("publish")
 def publish(
     ctx: typer.Context,
-    file: Annotated[
-        Path, typer.Argument(help="Signed registry (from `ledger registry sign`).", exists=True)
-    ],
+    file: Annotated[Path, input_argument("Signed registry (from `ledger registry sign`).")],
     trust_root: TrustRootOption = None,
     tenant: TenantOption = None,
     json_out: JsonOption = False,

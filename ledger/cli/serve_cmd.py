@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import connection, err, settings_from
+from ledger.cli.common import connection, duration_option, err, settings_from
 
 __all__ = ["app"]
 
@@ -16,8 +16,8 @@ app = typer.Typer(add_completion=False)
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    abandon_after: Annotated[str | None, typer.Option(
-        "--abandon-after", metavar="SPAN",
+    abandon_after: Annotated[str | None, duration_option(
+        "--abandon-after",
         help="End runs suspended longer than this as abandoned (seconds, or e.g. 12h, 7d; "
              "default $LEDGER_ABANDON_AFTER, else 7d).")] = None,
 ) -> None:

@@ -8,8 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
-from ledger.cli.common import JsonOption, about, connection, settings_from
-from ledger.errors import ExitCode, InputError, KeyUnavailable
+from ledger.cli.common import (
+    JsonOption,
+    about,
+    connection,
+    duration_option,
+    input_option,
+    settings_from,
+)
+from ledger.errors import ExitCode, KeyUnavailable
 
 if TYPE_CHECKING:
     from ledger.backlog import Backlog
@@ -25,22 +32,22 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
     pin: Annotated[
         Path | None,
-        typer.Option("--pin", help="A checkpoint note saved earlier (`ledger checkpoint > FILE`)."),
+        input_option("--pin", help="A checkpoint note saved earlier (`ledger checkpoint > FILE`)."),
     ] = None,
     trust: Annotated[
         list[Path] | None,
-        typer.Option("--trust", help="File of trusted log vkeys (one per line); repeatable."),
+        input_option("--trust", help="File of trusted log vkeys (one per line); repeatable."),
     ] = None,
     witness_key: Annotated[
         list[Path] | None,
-        typer.Option(
+        input_option(
             "--witness-key",
             help="Witness vkey file; the latest checkpoint must be cosigned by it.",
         ),
     ] = None,
     max_backlog_age: Annotated[
         str,
-        typer.Option(
+        duration_option(
             "--max-backlog-age",
             envvar="LEDGER_MAX_BACKLOG_AGE",
             help="Exit 6 when intake holds events older than this and no sequencer runs.",
@@ -64,9 +71,6 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
     settings = settings_from(ctx)
     bound = parse_duration(max_backlog_age, "--max-backlog-age").total_seconds()
     trust, witness_key = trust or [], witness_key or []
-    for path in [*trust, *witness_key, *([pin] if pin else [])]:
-        if not path.is_file():
-            raise InputError(f"no such file: {path}")
     verifiers = trusted_verifiers(settings, trust)
     if not verifiers:
         raise KeyUnavailable(

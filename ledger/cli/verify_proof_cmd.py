@@ -12,8 +12,15 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, about, emit_json, settings_from
-from ledger.errors import ExitCode, InputError, KeyUnavailable
+from ledger.cli.common import (
+    JsonOption,
+    about,
+    emit_json,
+    input_argument,
+    input_option,
+    settings_from,
+)
+from ledger.errors import ExitCode, KeyUnavailable
 
 __all__ = ["app"]
 
@@ -21,8 +28,6 @@ app = typer.Typer(add_completion=False)
 
 
 def _vkeys(path: Path) -> list[str]:
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
     return [
         line.strip()
         for line in path.read_text(encoding="utf-8").splitlines()
@@ -33,18 +38,18 @@ def _vkeys(path: Path) -> list[str]:
 @app.command("verify-proof")
 def verify_proof(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    proof_file: Annotated[Path, typer.Argument(help="A proof JSON written by `ledger prove`.")],
+    proof_file: Annotated[Path, input_argument("A proof JSON written by `ledger prove`.")],
     trust: Annotated[
         list[Path] | None,
-        typer.Option("--trust", help="Trusted log vkeys file (repeatable)."),
+        input_option("--trust", help="Trusted log vkeys file (repeatable)."),
     ] = None,
     witness_key: Annotated[
         list[Path] | None,
-        typer.Option("--witness-key", help="Require this witness's cosignature."),
+        input_option("--witness-key", help="Require this witness's cosignature."),
     ] = None,
     pin: Annotated[
         Path | None,
-        typer.Option("--pin", help="A pinned checkpoint; the proof must not be older."),
+        input_option("--pin", help="A pinned checkpoint; the proof must not be older."),
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -64,14 +69,12 @@ def verify_proof(  # noqa: PLR0917 - typer maps parameters to options
         raise KeyUnavailable("no trusted log key: pass --trust FILE")
     pinned = None
     if pin is not None:
-        if not pin.is_file():
-            raise InputError(f"no such file: {pin}")
         with about(f"pinned checkpoint {pin} is not valid"):
             pinned = Checkpoint.parse(open_note(pin.read_bytes(), verifiers).body)
     try:
         doc = json.loads(proof_file.read_text(encoding="utf-8"))
         report = check_document(doc, verifiers, witnesses=witnesses, pin=pinned)
-    except (OSError, ValueError) as exc:  # the verdict of this command, not an error of it
+    except (OSError, ValueError) as exc:  # the verdict on the proof's content (it was read)
         reason = str(exc) if isinstance(exc, ProofInvalid) else f"unreadable proof: {exc}"
         if json_out:
             emit_json({"status": "invalid", "reason": reason})

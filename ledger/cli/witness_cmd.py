@@ -3,6 +3,10 @@
 Run it as another user/host in another trust domain: it only reads checkpoint notes and
 consistency proofs (from `ledger checkpoint` and `ledger prove --consistency`) and writes
 cosigned notes to stdout. A refusal prints `refused: <code>: <reason>` on stderr and exits 1.
+
+Every subcommand keeps its state in one directory: `--state`, else `$LEDGER_WITNESS_DIR` (the
+sequencer's in-process witness reads the same variable), else `HOME/witness`; so `ledger
+witness show` finds what `init`, `add-log` and `cosign` wrote without being told where.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import about, emit_json
+from ledger.cli.common import about, emit_json, input_argument, input_option, settings_from
 from ledger.errors import InputError
 
 __all__ = ["app"]
@@ -25,7 +29,13 @@ app = typer.Typer(
 )
 
 StateOption = Annotated[
-    Path, typer.Option("--state", help="Witness state directory (key, logs, last sizes).")
+    Path | None,
+    typer.Option(
+        "--state",
+        envvar="LEDGER_WITNESS_DIR",
+        metavar="DIR",
+        help="Witness state directory (key, logs, last sizes); default HOME/witness.",
+    ),
 ]
 KeyOption = Annotated[
     str | None,
@@ -38,23 +48,29 @@ KeyOption = Annotated[
 ]
 
 
+def _state(ctx: typer.Context, state: Path | None) -> Path:
+    """The state directory: --state / $LEDGER_WITNESS_DIR, else the home's `witness`."""
+    return state if state is not None else settings_from(ctx).home / "witness"
+
+
 @app.command("init")
-def init(state: StateOption, key: KeyOption = None) -> None:
+def init(ctx: typer.Context, state: StateOption = None, key: KeyOption = None) -> None:
     """Create the witness key (0600) if needed and print its cosignature vkey."""
     from ledger.witness import Witness
 
-    typer.echo(Witness(state, key=key).verifier.vkey)
+    typer.echo(Witness(_state(ctx, state), key=key).verifier.vkey)
 
 
 @app.command("add-log")
 def add_log(
+    ctx: typer.Context,
     origin: Annotated[
         str, typer.Argument(help="Log origin, e.g. agent-ledger.local/default.")
     ],
     vkey: Annotated[
         str, typer.Argument(help="Log vkey, or a file holding vkeys (e.g. log.key.pub).")
     ],
-    state: StateOption,
+    state: StateOption = None,
     key: KeyOption = None,
 ) -> None:
     """Trust a log origin signed by the given key(s)."""
@@ -67,18 +83,17 @@ def add_log(
         else [vkey]
     )
     with about("bad log vkey"):
-        Witness(state, key=key).add_log(origin, keys)
+        Witness(_state(ctx, state), key=key).add_log(origin, keys)
     typer.echo(f"trusting {origin} ({len(keys)} key(s))")
 
 
 @app.command("cosign")
 def cosign(  # noqa: PLR0917 - typer maps parameters to options
-    checkpoint_file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="Signed checkpoint note.")
-    ],
-    state: StateOption,
+    ctx: typer.Context,
+    checkpoint_file: Annotated[Path, input_argument("Signed checkpoint note.")],
+    state: StateOption = None,
     proof: Annotated[
-        Path | None, typer.Option("--proof", help="Consistency proof (`ledger prove`).")
+        Path | None, input_option("--proof", help="Consistency proof (`ledger prove`).")
     ] = None,
     old_size: Annotated[
         int | None, typer.Option("--old-size", help="Size the proof starts from.")
@@ -91,7 +106,7 @@ def cosign(  # noqa: PLR0917 - typer maps parameters to options
     """Cosign CHECKPOINT_FILE if it extends the last checkpoint cosigned for its origin."""
     from ledger.witness import Witness
 
-    witness = Witness(state, key=key)
+    witness = Witness(_state(ctx, state), key=key)
     hashes: list[bytes] = []
     if proof is not None:
         try:
@@ -108,10 +123,18 @@ def cosign(  # noqa: PLR0917 - typer maps parameters to options
 
 
 @app.command("show")
-def show(state: StateOption, key: KeyOption = None) -> None:
-    """Print the witness vkey and the last cosigned size per origin."""
+def show(ctx: typer.Context, state: StateOption = None, key: KeyOption = None) -> None:
+    """Print the witness vkey and the last cosigned size per origin.
+
+    It only reads: a state directory without a witness key (and no --key) is an error naming
+    it, not a new witness.
+    """
     from ledger.witness import Witness
 
-    witness = Witness(state, key=key)
-    data = json.loads((state / "state.json").read_text()) if (state / "state.json").exists() else {}
+    folder = _state(ctx, state)
+    if key is None and not (folder / "witness.key").is_file():
+        raise InputError(f"no witness in {folder}: run `ledger witness init` (or give --state)")
+    witness = Witness(folder, key=key)
+    file = folder / "state.json"
+    data = json.loads(file.read_text()) if file.exists() else {}
     emit_json({"vkey": witness.verifier.vkey, "logs": data})

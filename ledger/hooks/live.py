@@ -31,7 +31,7 @@ from uuid import UUID
 
 import psycopg
 
-from ledger.config import Settings, Timeouts
+from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.db.watchdog import guard
 from ledger.errors import InputError
@@ -312,14 +312,19 @@ class LiveCache:
                 del self._by_run[run_id]
 
     def _open(self) -> Any:
-        """A short-lived connection for one read (the writer's factory when injected)."""
+        """A short-lived connection for one read (the writer's factory when injected).
+
+        Opened the way the writer opens its own (`migrate=True`): the first read of a process
+        may come before the writer's first write, and on a fresh home the database has no
+        schema yet; a read API that is not there must not read as "the ledger is unreachable"
+        (the run's pack pin would then refuse every side-effecting call). Migrating is once per
+        process and database (a no-op check after that); concurrent migrators wait for one."""
         if self._connect is not None:
             return self._connect()
         t = self.settings.timeouts
         first = replace(t, connect=min(t.connect, FIRST_LOAD_TIMEOUT),
                         statement=min(t.statement, FIRST_LOAD_TIMEOUT))
-        return psycopg.connect(_conninfo(self.settings, first), autocommit=True,
-                               connect_timeout=first.connect_seconds)
+        return _hooks_connection(replace(self.settings, timeouts=first))
 
     def connection(self) -> Any:
         """A short-lived connection for a few reads (an approval being waited for)."""
@@ -363,9 +368,7 @@ class LiveCache:
     def _listener_conn(self) -> psycopg.Connection:
         """The listener's own connection: keepalives and a statement timeout, so a half-open
         TCP connection cannot hang its refresh (and the stops it should bring) forever."""
-        t = self.settings.timeouts
-        return psycopg.connect(_conninfo(self.settings, t), autocommit=True,
-                               connect_timeout=t.connect_seconds)
+        return _hooks_connection(self.settings)
 
     def _listen_on(self, conn: psycopg.Connection) -> None:
         statement = self.settings.timeouts.statement
@@ -394,7 +397,8 @@ class LiveCache:
         self._closing.clear()
 
 
-def _conninfo(settings: Settings, timeouts: Timeouts) -> str:
-    """The ledger's DSN with the hooks' bounds (ledger.db.connect.bounded_conninfo)."""
-    from ledger.db.connect import bounded_conninfo, database_dsn  # imported late, as before
-    return bounded_conninfo(database_dsn(settings), timeouts)
+def _hooks_connection(settings: Settings) -> psycopg.Connection:
+    """A connection with the hooks' bounds (connect/statement timeouts, keepalives), on a
+    schema migrated first, as the writer's (`ledger.db.connect.connect(migrate=True)`)."""
+    from ledger.db.connect import connect  # imported late, as before
+    return connect(settings, migrate=True, bounded=True)

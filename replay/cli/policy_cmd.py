@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, settings_from, table
+from ledger.cli.common import (
+    JsonOption,
+    connection,
+    emit_json,
+    input_argument,
+    settings_from,
+    table,
+)
 
 __all__ = ["app"]
 
@@ -19,7 +26,7 @@ app = typer.Typer(
 @app.command("publish")
 def publish(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="Policy pack YAML.")],
+    file: Annotated[Path, input_argument("Policy pack YAML.")],
     json_out: JsonOption = False,
 ) -> None:
     """Validate a pack and publish it to the ledger under its content hash."""

@@ -20,6 +20,8 @@ from ledger.cli.common import (
     connection,
     deprecated_as,
     emit_json,
+    input_argument,
+    input_option,
     parse_run_id,
     principal,
     say,
@@ -42,7 +44,7 @@ app = typer.Typer(
 
 ContractsOpt = Annotated[
     list[Path] | None,
-    typer.Option("--contracts", help="Contract file or directory (repeatable)."),
+    input_option("--contracts", help="Contract file or directory (repeatable).", kind="any"),
 ]
 PluginOpt = Annotated[
     list[str] | None, typer.Option("--plugin", help="Module registering compensators/probes.")
@@ -61,7 +63,7 @@ SmtpOpt = Annotated[
 ]
 SinceOpt = Annotated[str | None, time_option("--since", "Window start")]
 UntilOpt = Annotated[str | None, time_option("--until", "Window end")]
-PlanFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An undo plan file.")]
+PlanFile = Annotated[Path, input_argument("An undo plan file.")]
 
 
 def _target(ctx: typer.Context, dsn: str | None, smtp: str | None) -> UndoContext:

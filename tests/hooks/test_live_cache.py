@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import uuid
 
@@ -22,7 +23,7 @@ from ledger.config import Settings, Timeouts
 from ledger.db.connect import connect
 from ledger.hooks.encoding import Ack
 from ledger.hooks.errors import LedgerUnavailable, RunStopped, StopInfo
-from ledger.hooks.live import LiveCache, _conninfo
+from ledger.hooks.live import LiveCache
 from ledger.hooks.tools import ToolCall, _stop_gate
 
 from .test_live_stop import record_stop
@@ -53,12 +54,12 @@ def test_a_failed_refresh_after_a_newer_ack_fails_closed(
 
 def test_live_connections_have_keepalives_and_a_statement_timeout(
         ledger_settings: Settings, ledger_conn: psycopg.Connection) -> None:
-    params = conninfo_to_dict(_conninfo(ledger_settings, Timeouts(statement=5)))
-    assert str(params["keepalives"]) == "1"
-    assert int(str(params["tcp_user_timeout"])) > 0
-    assert params["options"] == "-c statement_timeout=5000"
-    cache = LiveCache(ledger_settings, poll=0.5)
+    settings = dataclasses.replace(ledger_settings, timeouts=Timeouts(statement=5))
+    cache = LiveCache(settings, poll=0.5)
     with cache._listener_conn() as conn:
+        params = conninfo_to_dict(conn.info.dsn)
+        assert str(params["keepalives"]) == "1"
+        assert int(str(params["tcp_user_timeout"])) > 0
         assert conn.execute("SHOW statement_timeout").fetchone() == ("5s",)
     with cache._open() as conn:
         assert conn.execute("SHOW statement_timeout").fetchone() == ("2s",)

@@ -1,7 +1,8 @@
 """`?` help: every key of the screen underneath and of the app, with binding ids.
 
 Why ids are shown: bindings carry `id=` so users can remap them (`App.set_keymap`), and the help
-screen is where they learn the ids.
+screen is where they learn the ids. Keys are shown as the footer shows them, through Textual's
+own `App.get_key_display` (`?`, `#`, `.`, `^t`), never as binding names (`question_mark`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("action")
         table.add_column("id", style="dim")
         seen: set[str] = set()
+        display = self.app.get_key_display
         readonly = bool(getattr(self.app, "readonly", False))
         hidden: frozenset[str] = (
             getattr(self.under, "WRITE_ACTIONS", frozenset()) if readonly else frozenset()
@@ -58,7 +60,7 @@ class HelpScreen(ModalScreen[None]):
                     continue
                 seen.add(binding.id or binding.key)
                 table.add_row(
-                    binding.key,
+                    " ".join(display(one) for one in Binding.make_bindings([binding])),
                     binding.tooltip or binding.description or binding.action,
                     binding.id or "",
                 )
