@@ -16,6 +16,7 @@ import typer
 from ledger.cli.common import (
     TrustRootOption,
     deprecated_as,
+    input_option,
     parse_run_id,
     principal,
     settings_from,
@@ -38,11 +39,8 @@ def tui(  # noqa: PLR0917 - typer maps parameters to options
     ] = None,
     exercise: Annotated[
         Path | None,
-        typer.Option(
+        input_option(
             "--exercise",
-            metavar="FILE",
-            exists=True,
-            dir_okay=False,
             help="Play a tabletop exercise (YAML) in its own exercise-<name> namespace.",
         ),
     ] = None,

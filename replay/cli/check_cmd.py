@@ -18,6 +18,7 @@ from ledger.cli.common import (
     TrustRootOption,
     connection,
     emit_json,
+    input_option,
     parse_run_id,
     say,
     settings_from,
@@ -37,7 +38,7 @@ app = typer.Typer(add_completion=False)
 @app.command("check")
 def check(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    policy: Annotated[Path | None, typer.Option("--policy", help="Pack file to use.")] = None,
+    policy: Annotated[Path | None, input_option("--policy", help="Pack file to use.")] = None,
     policy_hash: Annotated[
         str | None, typer.Option("--policy-hash", help="A published pack.")
     ] = None,
@@ -50,7 +51,7 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     ] = None,
     what_if: Annotated[
         Path | None,
-        typer.Option("--what-if", help="Also check against this pack and diff the verdicts."),
+        input_option("--what-if", help="Also check against this pack and diff the verdicts."),
     ] = None,
     jobs: Annotated[
         int | None,

@@ -76,7 +76,7 @@ def test_init_creates_a_missing_home_then_read_commands_work(home: Path) -> None
     assert (home / "pgdata" / "PG_VERSION").is_file()
     runs = ledger(home, "runs")  # the server `init` left running, the schema already current
     assert (runs.returncode, runs.stdout, runs.stderr) == (
-        0, "RUN  AGENT  USER  STARTED  STATUS  EVENTS\n", "")
+        0, "RUN  AGENT  USER  STARTED  STATUS  EVENTS\n0 runs\n", "")
 
 
 def test_the_table_names_real_commands_and_the_rule_is_only_for_the_embedded_home(

@@ -27,7 +27,7 @@ NOT_TIMES = {("replay", "--at"), ("keys revoke", "--from-size")}
 NOT_INPUTS = {"--out", "-o", "--state", "--key", "vkey"}
 # Input files of commands other slices own (issue 18): they still use click's own check or
 # none; listed in the climisc report for their owners.
-KNOWN_STRAGGLERS = {("check", "--policy"), ("check", "--what-if"), ("tui", "--exercise")}
+KNOWN_STRAGGLERS: set[tuple[str, str]] = set()
 
 
 def _name(p: Param) -> str:
