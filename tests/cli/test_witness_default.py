@@ -20,7 +20,7 @@ def test_show_finds_what_init_wrote_under_the_home(
 ) -> None:
     monkeypatch.delenv("LEDGER_WITNESS_DIR", raising=False)
     env = {"LEDGER_HOME": str(tmp_path / "home")}
-    (tmp_path / "home").mkdir()  # a missing home is the home rule's error (tests/cli/test_home_rule)
+    (tmp_path / "home").mkdir()  # a missing home is the home rule's error (test_home_rule)
     none = main("witness", "show", env=env)
     assert (none.exit_code, none.stderr) == (
         ExitCode.USAGE,
