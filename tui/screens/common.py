@@ -60,8 +60,8 @@ class Form(VerticalScroll):
             return self.form
 
     def fields(self) -> list[Widget]:
-        """The form's focusable widgets, in order."""
-        return [w for w in self.query("*") if w.focusable]
+        """The form's focusable widgets, in the screen's focus order."""
+        return [w for w in self.screen.focus_chain if self in w.ancestors]
 
     def move(self, step: int) -> None:
         """Focus the next (or previous) field of the form, wrapping around inside it."""
