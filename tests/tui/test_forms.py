@@ -20,11 +20,24 @@ __all__ = ["fresh"]
 # every printable ASCII character but the newline family; starts with the screen's bindings
 BOUND = "PVRsqy?AXer123"  # keys the board, Trace / Stop / Undo or the app bind
 TYPED = BOUND + "".join(c for c in string.printable if c not in "\t\n\r\x0b\x0c")
-KEYS = {" ": "space"}
+
+
+async def burst(pilot: Any, text: str) -> None:
+    """Key events for `text` queued at once, as a fast typist's reach the app (the pilot's
+    press waits for idle after each key, which would hide a key handled before focus moved)."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    for c in text:
+        key = "space" if c == " " else c if c.isalnum() else _character_to_key(c)
+        event = events.Key(key, c)
+        event.set_sender(pilot.app)
+        pilot.app._driver.send_message(event)
+    await settle(pilot)
 
 
 async def type_all(pilot: Any) -> None:
-    await pilot.press(*[KEYS.get(c, c) for c in TYPED])
+    await burst(pilot, TYPED)
 
 
 def focused_id(pilot: Any) -> str | None:
@@ -51,8 +64,7 @@ def test_stop_form_keeps_every_key(
 
         await pilot.app.push_screen(TraceStopUndoScreen(fresh))
         await settle(pilot)
-        await pilot.press("2")
-        await type_all(pilot)  # at once: the first character is not lost
+        await burst(pilot, "2" + TYPED)  # the tab key and the reason at once: nothing lost
         await settle(pilot)
         screen = pilot.app.screen
         assert screen.query_one("#stop-reason", Input).value == TYPED
@@ -69,7 +81,7 @@ def test_stop_form_keeps_every_key(
             await pilot.press("tab")
             order.append(focused_id(pilot))
             if not isinstance(pilot.app.screen.focused, Input):  # a button, the scope list:
-                await pilot.press(*BOUND)  # swallowed, never a binding
+                await burst(pilot, BOUND)  # swallowed, never a binding
                 await settle(pilot)
             assert_nothing_fired(pilot, ledger_conn)
         fields = ["stop-button", "resume-button", "stop-scope", "stop-reason", "stop-confirm"]
@@ -98,9 +110,7 @@ def test_prompts_keep_every_key_and_submit_only_what_is_valid(
         plan = pilot.app.screen.plan
         assert plan is not None
         for key in ("X", "A"):  # A offers "tester", selected: typing replaces it
-            await pilot.press(key)
-            await type_all(pilot)
-            await settle(pilot)
+            await burst(pilot, key + TYPED)  # the key and the text at once: nothing lost
             prompt = pilot.app.screen
             assert isinstance(prompt, PromptScreen)
             assert prompt.query_one("#prompt-input", Input).value == TYPED

@@ -72,6 +72,11 @@ def test_every_step_verdict_is_on_screen(fresh: str, make_app: Any, size: tuple[
         shown = " ".join(screen_text(pilot).split())  # the detail pane, wrapped to the width
         assert "verdict probe error: no undo target database" in shown, shown
         assert text_of(pilot, "#undo-detail").startswith("s0001 payments.refund · compensable")
+        detail = text_of(pilot, "#undo-detail").splitlines()  # the missing target, and its fix
+        verdict = next(ln for ln in detail if ln.startswith("verdict"))
+        assert verdict.startswith("verdict   probe error: " + MISSING), verdict
+        assert verdict.endswith(FIX) and "drift" not in verdict, verdict
+        assert "checks    payments.get_refund=error" in detail
         await pilot.press("down")  # the detail pane follows the highlighted step
         await settle(pilot)
         assert text_of(pilot, "#undo-detail").startswith(
@@ -79,18 +84,6 @@ def test_every_step_verdict_is_on_screen(fresh: str, make_app: Any, size: tuple[
         )
 
     play(make_app(), scenario, size)
-
-
-def test_missing_target_is_a_probe_error_with_its_fix(fresh: str, make_app: Any) -> None:
-    async def scenario(pilot: Any) -> None:
-        await open_undo(pilot, fresh, "y")
-        detail = text_of(pilot, "#undo-detail").splitlines()
-        verdict = next(ln for ln in detail if ln.startswith("verdict"))
-        assert verdict.startswith("verdict   probe error: " + MISSING), verdict
-        assert verdict.endswith(FIX) and "drift" not in verdict, verdict
-        assert "checks    payments.get_refund=error" in detail
-
-    play(make_app(), scenario)
 
 
 def test_connection_refused_names_host_and_port(

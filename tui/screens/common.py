@@ -20,12 +20,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-__all__ = ["Form", "LedgerScreen", "PromptScreen"]
+__all__ = ["Form", "LedgerScreen", "PromptScreen", "principal_prompt"]
 
 
 class LedgerScreen(Screen[None]):
@@ -38,6 +39,34 @@ class LedgerScreen(Screen[None]):
     def lapp(self) -> Any:
         """The LedgerApp (typed loosely to keep screens importable on their own)."""
         return self.app
+
+    async def on_key(self, event: events.Key) -> None:
+        """Keys behind a screen key, in order (a fast typist's, or a paste of keystrokes).
+
+        Textual sends a key to the widget focused when it is read and checks ordinary
+        bindings only once it has bubbled back to the app, so the keys typed right behind `X`
+        reach the app before `X` opens its prompt: they were lost, or fired bindings. So a
+        printable key this screen binds (and no focused widget does) acts here, in order, and
+        a printable key that arrives once this screen opened a prompt goes into the prompt.
+        """
+        if not (event.is_printable and event.character):
+            return
+        prompt = self.app.screen
+        if prompt is not self:
+            if isinstance(prompt, PromptScreen):
+                prompt.take(event.character)
+                event.stop()
+                event.prevent_default()
+            return
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            name = binding.action.split("(", 1)[0]
+            if binding.priority or "." in name or _bound_below(self, event.key):
+                return  # the app's, or a focused widget's key: Textual's usual order
+            event.stop()
+            event.prevent_default()
+            if self.check_action(name, ()) is not False:  # --readonly: a write key does nothing
+                await self.run_action(binding.action)
+            return
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.WRITE_ACTIONS and getattr(self.app, "readonly", False):
@@ -94,6 +123,16 @@ class Form(VerticalScroll):
         event.prevent_default()
 
 
+def _bound_below(screen: Screen[Any], key: str) -> bool:
+    """True when the focused widget or one of its ancestors below `screen` binds `key`."""
+    node = screen.focused
+    while node is not None and node is not screen:
+        if key in node._bindings.key_to_bindings:
+            return True
+        node = node.parent  # type: ignore[assignment]
+    return False
+
+
 class PromptScreen(ModalScreen[str | None]):
     """Ask for one line of text; dismisses with the text, or None on escape.
 
@@ -124,6 +163,7 @@ class PromptScreen(ModalScreen[str | None]):
         super().__init__()
         self.question, self.placeholder, self.value = question, placeholder, value
         self.expect, self.required = expect, required
+        self.early = False  # characters typed before the field existed are in `value`
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -132,18 +172,36 @@ class PromptScreen(ModalScreen[str | None]):
                 what = f"type {self.expect} and press enter · escape cancels"
                 yield Label(what, id="prompt-what")
             placeholder = self.placeholder or (self.expect or "")
-            yield Input(value=self.value, placeholder=placeholder, id="prompt-input")
+            yield Input(
+                value=self.value,
+                placeholder=placeholder,
+                id="prompt-input",
+                select_on_focus=not self.early,  # what was typed early is kept, not selected
+            )
             yield Static("", id="prompt-error")
 
     def on_mount(self) -> None:
         self.query_one("#prompt-input", Input).focus()
+
+    def take(self, character: str) -> None:
+        """Type one character into the field (keys that reached a screen before the field;
+        before the field exists they extend the value it starts with, replacing the offer)."""
+        try:
+            field = self.query_one("#prompt-input", Input)
+        except NoMatches:
+            self.value = (self.value if self.early else "") + character
+            self.early = True
+            return
+        if field.selection.start != field.selection.end:
+            field.delete_selection()  # the offered default is selected: typing replaces it
+        field.insert_text_at_cursor(character)
 
     def on_key(self, event: events.Key) -> None:
         """A printable key that reached the screen (the field not focused yet) goes into it."""
         field = self.query_one("#prompt-input", Input)
         if event.is_printable and event.character and self.focused is not field:
             field.focus()
-            field.insert_text_at_cursor(event.character)
+            self.take(event.character)
             event.stop()
             event.prevent_default()
         elif event.key in ("tab", "shift+tab"):  # one field: focus stays in it
@@ -167,3 +225,10 @@ class PromptScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def principal_prompt(question: str, user: str) -> PromptScreen:
+    """Ask who acts for one decision (approving an undo, answering an inject), offering the
+    session's user (`--as`) selected, so another person at the same console types their name
+    instead of relaunching; the authority rules still judge whoever is named."""
+    return PromptScreen(question, "principal", user, required=True)

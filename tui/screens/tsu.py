@@ -10,10 +10,12 @@ exercise namespace.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
+from textual._time import get_time
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -23,7 +25,7 @@ from tui.inspect import RunTrace
 from tui.literal import literal, shown
 from tui.messages import PlanReady, TraceLoaded, UndoNote
 from tui.rows import Row
-from tui.screens.common import PromptScreen
+from tui.screens.common import PromptScreen, principal_prompt
 from tui.screens.stoppanel import StopPanel
 from tui.undorows import UNDO_COLUMNS, undo_rows
 
@@ -55,6 +57,7 @@ class TraceStopUndoScreen(StopPanel):
         self.trace: RunTrace | None = None
         self.plan: Any = None
         self.undo_details: dict[str, Text] = {}
+        self.route_until = 0.0  # keys read before this time go into the stop reason
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]Trace / Stop / Undo[/] run {self.run_id}", id="tsu-title")
@@ -81,9 +84,30 @@ class TraceStopUndoScreen(StopPanel):
 
     def action_tab(self, tab: str) -> None:
         self.query_one("#tsu-tabs", TabbedContent).active = tab
-        if tab == "stop" and not self.lapp.readonly:  # focus now: the next key is the reason's
+        if tab == "stop" and not self.lapp.readonly:  # the next key is the reason's
+            self.route_until = math.inf
             self.query_one("#stop-reason", Input).focus()
             self.query_one("#stop-hint", Static).update("type the reason, then enter")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "stop-reason" and self.route_until == math.inf:
+            self.route_until = get_time()  # keys typed from now on reach the field itself
+
+    async def on_key(self, event: events.Key) -> None:
+        """Keys typed right after `2`, before the reason field took focus, are the reason's.
+
+        Textual sends each key to the widget focused when the key is read and checks ordinary
+        bindings only after it bubbled up, so a fast typist's keys behind `2` would otherwise
+        be lost or fire bindings (`P` made an undo plan). So the screen's keys act when the
+        screen sees them, in order (LedgerScreen.on_key), and a printable key read before the
+        field had focus goes into it.
+        """
+        if not (event.is_printable and event.character) or self.app.screen is not self:
+            return  # (keys behind one that opened a prompt: LedgerScreen hands them to it)
+        if event.time <= self.route_until and self.query_one(TabbedContent).active == "stop":
+            self.query_one("#stop-reason", Input).insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()  # (else LedgerScreen runs this screen's key, in order)
 
     # ------------------------------------------------------------------ trace
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False, description="Tracing")
@@ -241,9 +265,7 @@ class TraceStopUndoScreen(StopPanel):
 
         digest = "" if self.lapp.snapshot else f" {self.plan.digest[:16]}"
         question = f"Approve undo plan{digest} as (a registered approver; their key signs):"
-        self.app.push_screen(
-            PromptScreen(question, "principal", self.lapp.user, required=True), chosen
-        )
+        self.app.push_screen(principal_prompt(question, self.lapp.user), chosen)
 
     def action_apply(self) -> None:
         if not self._plan_ready():
