@@ -78,7 +78,8 @@ class Tree:
 def prepare(tree: Tree) -> None:
     """The demo ledger, the ids the read commands take, and which commands work in this tree."""
     tree.run([tree.ledger, "demo", "--no-tui"], check=True)
-    runs = json.loads(tree.run([tree.ledger, "runs", "--json"], check=True).stdout)
+    listed = json.loads(tree.run([tree.ledger, "runs", "--json"], check=True).stdout)
+    runs = listed["runs"] if isinstance(listed, dict) else listed  # a page (issue 18) or a list
     run_id = str(runs[0]["run_id"])
     shown = json.loads(tree.run([tree.ledger, "replay", run_id, "--json"]).stdout or "{}")
     event_id = _first_event_id(shown)
@@ -97,6 +98,7 @@ def prepare(tree: Tree) -> None:
         "witness show": [tree.ledger, "witness", "show", "--state", str(state)],
         "stops": [tree.ledger, "stops"],
         "db status": [tree.ledger, "db", "status"],
+        "export --help": [tree.ledger, "export", "--help"],
     }
     for name, argv in candidates.items():
         if argv and tree.run(argv).returncode in (0, 1):  # check exits 1 on a failing rule

@@ -40,7 +40,6 @@ from ledger.canonical import canonical_bytes
 from ledger.commitment import COMMIT_DOMAIN, commitment_of
 from ledger.config import Settings
 from ledger.errors import LedgerError
-from ledger.events import EventBase, decode_event, to_json
 from ledger.kek import SCHEME_LEGACY, KekError, KekPublic, KekSecret, kek_public, open_kek
 from ledger.secrets import scrub_secrets
 from ledger.store.privacy import (
@@ -54,6 +53,7 @@ from ledger.store.privacy import (
 )
 
 if TYPE_CHECKING:  # writes import the write door at call time: `verify` only reads
+    from ledger.events import EventBase
     from ledger.store.append import Receipt
 
 __all__ = [
@@ -137,6 +137,7 @@ def submit_private(
     Only JSON-typed fields (args, result, output, request, attributes, ...) can hold a
     commitment object; a field the event model types as a string is refused with ValueError.
     """
+    from ledger.events import decode_event, to_json
     from ledger.store.append import EncodedEvent
     from ledger.store.door import append_encoded
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,12 +37,11 @@ from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import InputError, LedgerError
 from ledger.events import TENANT_PATTERN, StopData, StopLiftedData
-from ledger.hooks.errors import StopInfo
 from ledger.note import Signer, Verifier
 from ledger.service_key import same_key
+from ledger.stopsread import active_stops, stop_info
 from ledger.stoptargets import agent_target, glob_literal, parse_agent_target
 from ledger.store.door import append, single_event
-from ledger.store.stops import StopRow, stops_since
 
 __all__ = [
     "StopRecorded",
@@ -336,23 +334,3 @@ def lift_stop(
     event_id, own_run = write_stop(conn, settings, data, tenant=tenant, who=lifted_by, via=via)
     return StopRecorded(event_id, own_run, tenant, origin, target, auth.authority,
                         auth.signature is not None, lifts=lifts)  # fmt: skip
-
-
-def stop_info(row: StopRow) -> StopInfo:
-    """The StopInfo (what RunStopped carries) of one `ledger_stops_since` row."""
-    return StopInfo(
-        target=row.target, requested_by=row.requested_by, reason=row.reason,
-        stop_event_id=row.stop_event_id, authority=row.authority or "asserted",
-        recorded_at=row.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        origin=row.origin,
-        extra={"target_run_id": str(row.target_run_id)} if row.target_run_id else {},
-    )  # fmt: skip
-
-
-def active_stops(
-    conn: psycopg.Connection, settings: Settings, origins: Sequence[str] | None = None
-) -> list[StopInfo]:
-    """The stops in force in `origins` (None: every log the caller may see), oldest first."""
-    del settings  # the read API scopes by the caller's role; kept for one call shape
-    _, rows = stops_since(conn, origins, 0)
-    return [stop_info(r) for r in rows if not r.lifted]

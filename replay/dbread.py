@@ -23,6 +23,7 @@ from ledger.privacy import PayloadOpener
 from ledger.store import read
 from ledger.store.read import StoredEvent, run_events
 from replay.authority import load_authority
+from replay.fastdecode import Row, decode_fast
 from replay.identity import identity_of
 from replay.model import RunState
 from replay.state import StoredEventLike, fold
@@ -70,10 +71,24 @@ def fold_run(
     """The run's state from the database (None when the run has no events), with the registry
     history of its log under `trust_root` attached for the approval checks, and who it acted
     for (recorded identity tokens open with the key-encryption key `settings` names)."""
-    own, joined = load_run(conn, run_id)
+    own = _fast_rows(run_events(conn, run_id))
     if not own:
         return None
+    joined = _fast_rows(decisions_elsewhere(conn, own[0].origin, run_id, call_ids(own)))
     authority = load_authority(conn, own[0].origin, trust_root)
     opener = PayloadOpener(settings) if settings is not None else None
     identity = identity_of(conn, opener, authority, own[0])
     return fold(own, at_seq=at_seq, decisions=joined, authority=authority, identity=identity)
+
+
+def _fast_rows(events: Sequence[StoredEvent]) -> list[Row]:
+    """The rows decoded as `ledger check` decodes them (replay.fastdecode: msgspec, pydantic
+    only for an odd event), so one run's replay folds the same state without building the
+    event models (issue 18: `ledger replay`/`show` within 0.5 s); tests/replay/test_batch.py
+    pins the two decodings to the same fold."""
+    rows = []
+    for stored in events:
+        event = decode_fast(stored.body)
+        rows.append(Row(uuid.UUID(str(event.run_id)), stored.origin, stored.seq,
+                        stored.recorded_at, event))
+    return rows

@@ -7,9 +7,10 @@ None) and a `run.ended` ends it (`abandoned` when `ledger serve` gave up waiting
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ledger.events import EventBase
+if TYPE_CHECKING:
+    from ledger.events import EventBase
 
 __all__ = ["SUSPENDED", "run_resumed", "run_suspended"]
 

@@ -4,10 +4,12 @@ approval.decided builder (also used for decisions recorded in other runs) and to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.events import EventBase
 from replay.model import GapRecord
+
+if TYPE_CHECKING:
+    from ledger.events import EventBase
 
 __all__ = ["approval_decided", "tool_started"]
 

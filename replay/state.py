@@ -13,9 +13,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ledger.events import EventBase
 from replay.fold_continuity import run_resumed, run_suspended
 from replay.fold_records import approval_decided as _decided
 from replay.fold_records import tool_started as _tool_started
@@ -34,6 +33,9 @@ from replay.model import (
     VersionsInForce,
 )
 from replay.timefmt import fast_ns, record_ns
+
+if TYPE_CHECKING:
+    from ledger.events import EventBase
 
 __all__ = ["StoredEventLike", "fold", "stored"]
 
@@ -133,7 +135,7 @@ class _Fold:
 # One handler per event type: (fold, event, data) -> the event's one-line timeline summary. The
 # fold carries the event's id, seq, occurred and record time (f.eid, f.seq, f.ns, f.rec). Types
 # without a handler only get a timeline entry with an empty summary.
-Handler = Callable[[_Fold, EventBase, Any], str]
+Handler = Callable[[_Fold, "EventBase", Any], str]
 
 
 def _tool_ended(f: _Fold, event: EventBase, data: Any) -> str:

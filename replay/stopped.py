@@ -16,17 +16,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
-from pydantic import ValidationError
 
-from ledger.events import StopRef
 from ledger.stoptargets import target_covers
 from ledger.store.read import event_by_id
 from ledger.store.stops import StopRow, recorded_stop
 from replay.model import RunState
+
+if TYPE_CHECKING:  # the event models load for a stopped run's claim only (`replay` of any run)
+    from ledger.events import StopRef
 
 __all__ = ["UNCONFIRMED", "StoppedBy", "claim_of", "confirm", "describe", "stopped_by"]
 
@@ -48,6 +49,10 @@ def claim_of(data: object) -> StopRef | None:
     raw = data.get("stopped_by")
     if not isinstance(raw, dict):
         return None
+    from pydantic import ValidationError
+
+    from ledger.events import StopRef
+
     try:
         return StopRef.model_validate(raw)
     except (ValidationError, ValueError, TypeError):

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ledger.authority.registry import Registry, registry_document, registry_hash
@@ -154,6 +153,8 @@ def load_registry_yaml(path: Path) -> Registry:
 
 def parse_registry_yaml(text: str, base: Path, where: str) -> Registry:
     """Validate registry YAML; `jwks_file` paths are relative to `base`."""
+    import yaml  # only here: a read command judging a stored registry needs no yaml
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

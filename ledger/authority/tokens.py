@@ -20,14 +20,14 @@ import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import Key, KeySet
 
 from ledger.authority.registry import Provider
+
+if TYPE_CHECKING:  # joserfc (and cryptography under it) load when a signature is checked
+    from joserfc.jwk import Key
 from ledger.errors import InputError
 
 __all__ = ["TokenRefused", "VerifiedIdentity", "token_claims", "verify_token"]
@@ -118,6 +118,9 @@ def token_claims(token: str) -> dict[str, Any]:
 @functools.lru_cache(maxsize=64)
 def _keys_by_digest(digest: str, jwks_json: bytes) -> Mapping[str, Key]:
     """The imported JWKS snapshot by key id; cached by the digest of its JSON."""
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     del digest  # the cache key; the JSON is what is imported
     try:
         key_set = KeySet.import_key_set(orjson.loads(jwks_json))
@@ -148,6 +151,9 @@ def _provider_for(claims: Mapping[str, Any], providers: Sequence[Provider]) -> P
 
 def _check_signature(parsed: _Parsed, provider: Provider, alg: str) -> None:
     """Alg allow-list, key id, key type, then the signature itself (joserfc's models)."""
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
     if alg not in provider.algorithms:
         raise TokenRefused(
             f"token algorithm {_show(alg)} is not allowed for issuer {_show(provider.issuer)}"

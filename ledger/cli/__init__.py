@@ -16,11 +16,14 @@ from typing import Annotated
 
 import typer
 
+from ledger.cli import coerce
 from ledger.cli.group import CommandGroup
 from ledger.errors import ExitCode, LedgerError, from_foreign
 from ledger.terminal import printable
 
 __all__ = ["app", "main"]
+
+coerce.install()  # plain option values skip pydantic (ledger/cli/coerce.py)
 
 app = typer.Typer(
     name="ledger",

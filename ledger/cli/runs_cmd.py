@@ -164,7 +164,7 @@ def _print(ctx: typer.Context, conn: psycopg.Connection, page: RunsPage) -> None
 
 def _live_stops(ctx: typer.Context, conn: psycopg.Connection) -> list[Any]:
     """The active stops, less those of runs that have ended (moot), wherever those runs are."""
-    from ledger.stops import active_stops
+    from ledger.stopsread import active_stops
     from ledger.store.runs import RunFilter, runs_page
 
     stops = active_stops(conn, settings_from(ctx))

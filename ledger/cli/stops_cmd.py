@@ -25,7 +25,7 @@ def stop_lines(stops: list[Any]) -> list[str]:
 @app.command("stops")
 def stops(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """List the active stops: target, by, authority, since, reason."""
-    from ledger.stops import active_stops
+    from ledger.stopsread import active_stops
 
     found = active_stops(connection(ctx), settings_from(ctx))
     if json_out:

@@ -7,28 +7,41 @@
     def refund(order_id: str, amount: str) -> str: ...
 
 See docs/hooks.md. Everything here is safe to call from any thread or asyncio task.
+
+Names are exported lazily (PEP 562): a read command that only needs one submodule (e.g.
+`ledger.hooks.errors` for StopInfo) does not pay for the writer, psycopg's pool and the event
+models (issue 18: read commands within 0.5 s).
 """
 
 from __future__ import annotations
 
-from ledger.hooks.approvals import Approval, decide
-from ledger.hooks.context import current_run, register_run_resolver
-from ledger.hooks.continuity import PendingApproval, find_suspended, pending_approvals, resume
-from ledger.hooks.errors import (
-    ApprovalRequired,
-    LedgerUnavailable,
-    LiveControl,
-    PolicyDenied,
-    RunAlreadyEnded,
-    RunExists,
-    RunNotFound,
-    RunStopped,
-)
-from ledger.hooks.pricing import PriceTable, default_price_table
-from ledger.hooks.runs import EventRef, Run, run
-from ledger.hooks.setup import configure, get_writer, shutdown
-from ledger.hooks.tooldeco import tool
-from ledger.hooks.tools import ToolCall
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ledger.hooks.approvals import Approval, decide
+    from ledger.hooks.context import current_run, register_run_resolver
+    from ledger.hooks.continuity import (
+        PendingApproval,
+        find_suspended,
+        pending_approvals,
+        resume,
+    )
+    from ledger.hooks.errors import (
+        ApprovalRequired,
+        LedgerUnavailable,
+        LiveControl,
+        PolicyDenied,
+        RunAlreadyEnded,
+        RunExists,
+        RunNotFound,
+        RunStopped,
+    )
+    from ledger.hooks.pricing import PriceTable, default_price_table
+    from ledger.hooks.runs import EventRef, Run, run
+    from ledger.hooks.setup import configure, get_writer, shutdown
+    from ledger.hooks.tooldeco import tool
+    from ledger.hooks.tools import ToolCall
 
 __all__ = [
     "Approval",
@@ -60,7 +73,37 @@ __all__ = [
     "tool",
 ]
 
+_WHERE = {
+    "Approval": "approvals", "decide": "approvals",
+    "current_run": "context", "register_run_resolver": "context",
+    "PendingApproval": "continuity", "find_suspended": "continuity",
+    "pending_approvals": "continuity", "resume": "continuity",
+    "ApprovalRequired": "errors", "LedgerUnavailable": "errors", "LiveControl": "errors",
+    "PolicyDenied": "errors", "RunAlreadyEnded": "errors", "RunExists": "errors",
+    "RunNotFound": "errors", "RunStopped": "errors",
+    "PriceTable": "pricing", "default_price_table": "pricing",
+    "EventRef": "runs", "Run": "runs", "run": "runs",
+    "configure": "setup", "get_writer": "setup", "shutdown": "setup",
+    "tool": "tooldeco",
+    "ToolCall": "tools",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'ledger.hooks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ledger.hooks.{where}"), name)
+    globals()[name] = value  # a submodule named like the attribute (`run`) must not shadow it
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
 
 def flush(timeout: float = 30.0) -> bool:
     """Block until every event recorded so far is durable; False if some are only spooled."""
+    from ledger.hooks.setup import get_writer
+
     return get_writer().flush(timeout)

@@ -11,12 +11,15 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from ledger.db.sqlfiles import query
-from ledger.events import EventBase, decode_event, leaf_hash
+from ledger.merkle import leaf_hash
+
+if TYPE_CHECKING:  # the event models load when a row is decoded, not with the reader
+    from ledger.events import EventBase
 
 __all__ = [
     "CheckpointRow",
@@ -64,6 +67,8 @@ class StoredEvent:
     @functools.cached_property
     def event(self) -> EventBase:
         """The typed event decoded from the stored bytes."""
+        from ledger.events import decode_event
+
         return decode_event(self.body)
 
 
@@ -172,6 +177,8 @@ def list_runs(
 ) -> list[RunSummary]:
     """Runs by their first event (run.started, or another in-run event when it is missing: such
     a run is listed, status "no run.started", never hidden), oldest first, with event counts."""
+    from ledger.events import decode_event
+
     runs: list[RunSummary] = []
     for run_id, origin, body, _rec, count, end_body, suspended in conn.execute(
         query("list_runs"), {"since": since, "until": until}

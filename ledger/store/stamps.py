@@ -8,13 +8,16 @@ one index probe per origin per batch and one SHA-256 per event.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from ledger.db.sqlfiles import query
 from ledger.note import Signer
 from ledger.stamps import EMPTY_HEAD, fold, stamp_note_body
-from ledger.store.batch import Accepted
+
+if TYPE_CHECKING:  # the sequencer's; `verify` reads stamps without the event models
+    from ledger.store.batch import Accepted
 
 __all__ = [
     "Stamp",

@@ -20,13 +20,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
 
 from ledger.db.sqlfiles import query
-from ledger.store.batch import Accepted, storable
+
+if TYPE_CHECKING:  # the write path's; readers (`ledger stops`, `runs`) skip the event models
+    from ledger.store.batch import Accepted
 
 __all__ = ["LIVE_CHANNEL", "LIVE_TYPES", "StopRow", "live_version", "record_live_changes",
            "recorded_stop",
@@ -55,6 +57,8 @@ class StopRow:
 def _text(value: Any, default: str | None = None) -> str | None:
     """A text column from event data: strings only, storable (an operator's body is checked by
     the write door, but a statement that fails here would fail the whole batch)."""
+    from ledger.store.batch import storable
+
     return storable(value)[:4000] if isinstance(value, str) else default
 
 

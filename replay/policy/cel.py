@@ -19,37 +19,42 @@ from collections.abc import Mapping
 from functools import cache, lru_cache, wraps
 from typing import Any
 
-import celpy
-import re2  # type: ignore[import-untyped]
-
-__all__ = ["CelProgram", "check_expression", "compile_expression", "interpreter"]
-
-logging.getLogger("celpy").setLevel(logging.CRITICAL)
-_to_cel = celpy.json_to_cel  # type: ignore[attr-defined]
-_RE2_QUIET = re2.Options()
-_RE2_QUIET.log_errors = False
+__all__ = ["CelProgram", "check_expression", "compile_expression", "interpreter", "load_celpy"]
 
 
-@wraps(celpy.evaluation.function_matches)  # the transpiler names it by __module__.__name__
-def _quiet_matches(text: str, pattern: str) -> Any:
-    """celpy.evaluation.function_matches, same answers, without re2's stderr log."""
-    try:
-        found = re2.search(pattern, text, _RE2_QUIET)
-    except re2.error as exc:
-        return celpy.evaluation.CELEvalError("match error", exc.__class__, exc.args)
-    return celpy.celtypes.BoolType(found is not None)
+@cache
+def load_celpy() -> Any:
+    """cel-python, quietened (see above), imported with the first expression compiled rather
+    than with this module: a pack without CEL rules (and `ledger check` on it) never pays for
+    celpy and its Lark grammar (issue 18: read commands within 0.5 s)."""
+    import celpy
+    import re2  # type: ignore[import-untyped]
 
+    logging.getLogger("celpy").setLevel(logging.CRITICAL)
+    quiet = re2.Options()
+    quiet.log_errors = False
 
-# Both runners look it up here: the interpreter in base_functions, the transpiled code by name.
-celpy.evaluation.function_matches = _quiet_matches
-celpy.evaluation.base_functions["matches"] = _quiet_matches
+    @wraps(celpy.evaluation.function_matches)  # the transpiler names it by __module__.__name__
+    def quiet_matches(text: str, pattern: str) -> Any:
+        """celpy.evaluation.function_matches, same answers, without re2's stderr log."""
+        try:
+            found = re2.search(pattern, text, quiet)
+        except re2.error as exc:
+            return celpy.evaluation.CELEvalError("match error", exc.__class__, exc.args)
+        return celpy.celtypes.BoolType(found is not None)
+
+    # Both runners look it up here: the interpreter in base_functions, the transpiled code by
+    # name.
+    celpy.evaluation.function_matches = quiet_matches
+    celpy.evaluation.base_functions["matches"] = quiet_matches
+    return celpy
 
 
 @cache
 def interpreter() -> Any:
     """The interpreter's Environment, built on first compile rather than at import: building
     its Lark parser is most of a `ledger check` start-up when the pack has no CEL rule."""
-    return celpy.Environment()
+    return load_celpy().Environment()
 
 
 class CelProgram:
@@ -69,7 +74,8 @@ class CelProgram:
     def evaluate(self, facts: Mapping[str, Any]) -> bool | None:
         """True/False, or None when the expression errors or does not yield a boolean."""
         try:  # a fact CEL cannot hold (an int beyond 64 bits) is undecidable too
-            activation = {name: _to_cel(value) for name, value in facts.items()}
+            celpy = load_celpy()
+            activation = {name: celpy.json_to_cel(value) for name, value in facts.items()}
             result = self._program.evaluate(activation)
         except Exception:  # CELEvalError and friends: undecidable, not a pass
             return None

@@ -29,18 +29,26 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-import celpy
-
-from replay.policy.cel import CelProgram, compile_expression, interpreter
+from replay.policy.cel import CelProgram, compile_expression, interpreter, load_celpy
 
 __all__ = ["CompiledCel", "fast_cel"]
 
-_CT = celpy.celtypes
+# cel-python and its types: set by the first CompiledCel (_load), so importing this module (the
+# pre-call check does) costs no celpy when the pack has no CEL rule.
+celpy: Any = None
+_CT: Any = None
 # Phase 2 of cel-python 0.5's transpiler, for the `has()` macro (see module docstring).
 _HAS = re.compile(
     r"^(ex_\d+) = lambda activation: "
     r"(not isinstance\(celpy\.evaluation\.result\(activation, ex_\d+_h\), CELEvalError\))$",
     re.MULTILINE)
+
+
+def _load() -> None:
+    global celpy, _CT  # noqa: PLW0603 - the lazily imported module, read on the hot path
+    if celpy is None:
+        celpy = load_celpy()
+        _CT = celpy.celtypes
 
 
 def _transpiler_parser() -> Any:
@@ -84,6 +92,7 @@ class CompiledCel(CelProgram):
 
     def __init__(self, text: str) -> None:  # replaces the interpreter's program
         self._reference = compile_expression(text)  # validates; the reference on errors
+        _load()
         self.text = text
         env, parser = _compiled_runner()
         self._program = env.program(parser.parse(text))
@@ -119,7 +128,7 @@ def _to_cel(value: Any) -> Any:
         return _CT.MapType({_to_cel(k): _to_cel(v) for k, v in value.items()})
     if kind is list or kind is tuple:
         return _CT.ListType([_to_cel(v) for v in value])
-    return celpy.json_to_cel(value)  # type: ignore[attr-defined]
+    return celpy.json_to_cel(value)
 
 
 def fast_cel(text: str) -> CelProgram:

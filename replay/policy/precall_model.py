@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ledger.events import args_hash as _args_hash
+from ledger.canonical import content_hash as _args_hash
 
 __all__ = ["CEL_NAMES", "ApprovalGrant", "LiveBasis", "Proposed"]
 

@@ -9,7 +9,7 @@ $250 one, or twelve identical lookups look like twelve different ones.
 from __future__ import annotations
 
 from ledger.authority.judge import not_fully_recorded
-from ledger.events import args_hash
+from ledger.canonical import content_hash as args_hash
 from replay.model import ToolCallRecord
 
 __all__ = ["args_identity", "not_fully_recorded", "recorded_args_hash"]
