@@ -22,12 +22,12 @@ from ledger.config import Settings
 from ledger.privacy import PayloadOpener
 from ledger.store import read
 from ledger.store.read import StoredEvent, run_events
-from replay.authority import load_authority
-from replay.identity import identity_of
+from replay.authority import RunAuthority, load_authority
+from replay.identity import RunIdentity, identity_of
 from replay.model import RunState
 from replay.state import StoredEventLike, fold
 
-__all__ = ["call_ids", "decisions_elsewhere", "fold_run", "load_run"]
+__all__ = ["call_ids", "decisions_elsewhere", "fold_run", "load_run", "stored_identity"]
 
 _CALL_TYPES = frozenset({"tool.call.started", "approval.requested"})
 
@@ -74,6 +74,17 @@ def fold_run(
     if not own:
         return None
     authority = load_authority(conn, own[0].origin, trust_root)
-    opener = PayloadOpener(settings) if settings is not None else None
-    identity = identity_of(conn, opener, authority, own[0])
+    identity = stored_identity(conn, own[0], authority, settings)
     return fold(own, at_seq=at_seq, decisions=joined, authority=authority, identity=identity)
+
+
+def stored_identity(
+    conn: psycopg.Connection[Any],
+    first: StoredEvent,
+    authority: RunAuthority,
+    settings: Settings | None,
+) -> RunIdentity:
+    """Who the run whose first stored event is `first` acted for, judged as `ledger replay`
+    judges it (the TUI's Trace tab calls this too, so both give the same verdict)."""
+    opener = PayloadOpener(settings) if settings is not None else None
+    return identity_of(conn, opener, authority, first)
