@@ -8,6 +8,7 @@ forms, all meaning an instant in UTC unless they carry their own offset:
     2026-11-24T10:00[:00[.123]]     a date-time without a zone: UTC (a space may replace the T)
     2026-11-24T10:00:00+02:00 / Z   a date-time with a zone (fractions down to nanoseconds)
     30m  24h  7d  2w  90s           relative: that long before now
+    now                             this instant (e.g. `--until now`)
 
 Anything else is an InputError (exit 2) that names the option and lists these forms. Spans
 (`--expires 15m`, an undo window of `30d`) use `parse_duration`, the same units.
@@ -24,8 +25,8 @@ from ledger.errors import InputError
 __all__ = ["FORMS", "DurationError", "parse_duration", "parse_time", "parse_time_ns"]
 
 FORMS = (
-    "a date (2026-11-24), a date-time (2026-11-24T10:00, no zone means UTC) "
-    "or a relative 30m / 24h / 7d (that long ago)"
+    "a date (2026-11-24), a date-time (2026-11-24T10:00, no zone means UTC), "
+    "a relative 30m / 24h / 7d (that long ago) or now"
 )
 _RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -38,6 +39,8 @@ def parse_time_ns(text: str, option: str = "time", *, now_ns: int | None = None)
     """Nanoseconds since the epoch (UTC) for any accepted form; `now_ns` anchors relative ones."""
     value = text.strip()
     try:
+        if value.lower() == "now":
+            return ids.now_ns() if now_ns is None else now_ns
         if relative := _RELATIVE.fullmatch(value.lower()):
             base = ids.now_ns() if now_ns is None else now_ns
             return base - int(relative[1]) * _SECONDS[relative[2]] * _NS

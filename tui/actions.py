@@ -52,6 +52,7 @@ def undo_plan(
     data: LedgerData, run_ids: Sequence[str], now: str | None, created_by: str, dry: bool
 ) -> UndoPreview:
     """The undo plan of these runs, from the same service as `ledger undo plan` and the demo."""
+    from ledger.errors import LedgerError
     from replay.undo.dryrun import dry_run
     from replay.undo.service import plan_for, undo_target
 
@@ -73,6 +74,8 @@ def undo_plan(
             finally:
                 target.conn.close()
             note = "dry run complete (read-only probes)"
+        except LedgerError as exc:  # an unreachable target: the service's line, with its fix
+            note = f"dry run could not probe: {exc}"
         except Exception as exc:  # a dry run reports, it never breaks the screen
             note = f"dry run could not probe: {type(exc).__name__}: {exc}"
     return UndoPreview(planned.plan, steps, note)
@@ -113,9 +116,4 @@ def undo_apply(
         )
     finally:
         target.conn.close()
-    lines = [f"apply {report.status} (undo run {report.undo_run_id})"]
-    lines += [
-        f"  {s.step_id} {s.status} attempts={s.attempts}" + (f" — {s.error}" if s.error else "")
-        for s in report.steps
-    ]
-    return "\n".join(lines)
+    return "\n".join(report.lines())  # the same text as `ledger undo apply`

@@ -59,8 +59,10 @@ class ProgressBar:
 def export(  # noqa: PLR0917 (typer options)
     ctx: typer.Context,
     since: Annotated[str, time_option("--since", "Period start (inclusive)")],
-    until: Annotated[str, time_option("--until", "Period end (exclusive)")],
     out: Annotated[Path, typer.Option("--out", help="Output directory (new or empty).")],
+    until: Annotated[
+        str, time_option("--until", "Period end (exclusive; default: now)")
+    ] = "now",
     tenant: Annotated[
         str | None, typer.Option("--tenant", help="Tenant log (default: configured one).")
     ] = None,

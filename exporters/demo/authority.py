@@ -28,11 +28,12 @@ from ledger.config import Settings
 from ledger.keys import load_or_create_signer, pub_path
 from ledger.note import Signer
 
-__all__ = ["ISSUER", "DemoAuthority", "demo_authority"]
+__all__ = ["ISSUER", "ONCALL", "DemoAuthority", "demo_authority"]
 
 ISSUER = "https://idp.demo.agent-ledger.test"
 AUDIENCE = "agent-ledger:demo"
 APPROVERS = ("dana@example.com", "ivan@example.com")
+ONCALL = "ivan@example.com"  # the only stop grant (role oncall) and an undo grant (sre)
 PEOPLE: dict[str, list[str]] = {
     "alice@example.com": ["sales"],
     "bob@example.com": ["support"],

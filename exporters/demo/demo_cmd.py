@@ -7,8 +7,10 @@ writing an evidence bundle and verifying it offline.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,7 +30,7 @@ def demo(
         bool, typer.Option("--no-tui", help="Never open the TUI at the end.")
     ] = False,
 ) -> None:
-    """Record several days of two agents and an incident, then investigate it.
+    """Record two agents at work, then an incident, and investigate it.
 
     Verifies the ledger, checks every run against the policy in force, prints the findings and
     the undo plan for the incident, writes an evidence bundle and verifies it offline. Safe to
@@ -57,17 +59,43 @@ def demo(
     typer.echo(
         f"recorded {len(story.runs)} runs of a sales-ops agent "
         f"({'LangGraph' if graph else 'plain hooks'}) and a support agent "
-        "over 3 days, ending in an incident"
+        "(two days of normal work, then an incident, played now)"
     )
     outcome = report(settings, conn, story, settings.home / "demo")
     incident = story.incident["prompt_injection"]
-    command = f"ledger tui --run {incident}"
-    typer.echo(f"\n5. open the incident in the terminal UI:\n   {command}")
+    root = story.authority.trust_root_file if story.authority is not None else None
+    argv = tui_argv(incident, root, _home_flag(ctx))
+    typer.echo(f"\n5. open the incident in the terminal UI, as the demo's on-call:\n"
+               f"   ledger {shlex.join(argv)}")
     ok = outcome.verified and outcome.bundle_valid
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if ok and interactive and not no_tui and "tui" in registered(COMMANDS):
         exe = shutil.which("ledger") or sys.argv[0]
         typer.echo("   opening it now (q quits)...")
-        os.execv(exe, [exe, "tui", "--run", incident])  # noqa: S606 - our own entry point
+        os.execv(exe, [exe, *argv])  # noqa: S606 - our own entry point
     if not ok:
         raise typer.Exit(int(ExitCode.INVALID))
+
+
+def tui_argv(incident: str, trust_root: Path | None, home: Path | None) -> list[str]:
+    """The `ledger` arguments that open the incident with what the demo just made: its trust
+    root (without it every undo approval is refused and every stop only asserted) and its
+    on-call, who holds the stop and undo grants in the demo registry (exporters/demo/authority)."""
+    from exporters.demo.authority import ONCALL
+
+    argv = ["--home", str(home)] if home is not None else []
+    argv += ["tui", "--run", incident, "--as", ONCALL]
+    if trust_root is not None:
+        argv += ["--trust-root", str(trust_root)]
+    return argv
+
+
+def _home_flag(ctx: typer.Context) -> Path | None:
+    """The home given as `--home` on the command line (an environment home is inherited by the
+    TUI the demo opens, and by the user's shell for the printed command)."""
+    root = ctx.find_root()
+    source = root.get_parameter_source("home")
+    if source is None or source.name != "COMMANDLINE":
+        return None
+    home = root.params.get("home")
+    return Path(home) if home is not None else None

@@ -34,26 +34,34 @@ class Outcome:
 
     verified: bool = False
     findings: dict[str, list[str]] = field(default_factory=dict)
+    unknowns: dict[str, list[str]] = field(default_factory=dict)
+    summary: str = ""
     plan: UndoPlan | None = None
     plan_path: Path | None = None
     bundle: Path | None = None
     bundle_valid: bool = False
 
 
-def _findings(conn: psycopg.Connection, settings: Settings, story: Story) -> dict[str, list[str]]:
-    """Failing rules per run, checked against the policy each run ran under."""
+def _findings(conn: psycopg.Connection, settings: Settings, story: Story, outcome: Outcome) -> None:
+    """Failing and unknown rules per run, checked against the policy each run ran under, and
+    the summary line `ledger check` prints for the same runs."""
+    from replay.cli.check_cmd import summary
+
     root = story.authority.trust_root if story.authority is not None else None
     checked = check_in_force(conn, settings, [uuid.UUID(r) for r in story.runs], trust_root=root)
     if checked.missing:
         raise VerificationFailed(f"run {checked.missing[0]} has no stored events")
-    found: dict[str, list[str]] = {}
     for entry in checked.entries:
         if entry.policy_hash is None:
             raise VerificationFailed(f"run {entry.run_id}: {entry.verdicts[0].explanation}")
         failed = [f"{v.rule_id}: {v.explanation}" for v in entry.failures]
+        unknown = [f"{v.rule_id}: {v.explanation}" for v in entry.verdicts
+                   if v.outcome == "unknown"]
         if failed:
-            found[str(entry.run_id)] = failed
-    return found
+            outcome.findings[str(entry.run_id)] = failed
+        if unknown:
+            outcome.unknowns[str(entry.run_id)] = unknown
+    outcome.summary = summary(checked.entries)
 
 
 def _plan(conn: psycopg.Connection, settings: Settings, story: Story) -> UndoPlan:
@@ -84,15 +92,18 @@ def report(settings: Settings, conn: psycopg.Connection, story: Story, out_dir: 
     outcome.verified = verdict.status == "ok"
     echo(f"\n1. verify the ledger\n   {report_line(verdict)}")
 
-    outcome.findings = _findings(conn, settings, story)
+    _findings(conn, settings, story, outcome)
     echo(f"\n2. check every run against the policy in force ({len(story.runs)} runs)")
     names = {v: k for k, v in story.incident.items()}
-    for run_id, failures in outcome.findings.items():
-        echo(f"   run {run_id} ({names.get(run_id, 'unexpected!')}):")
+    for run_id in story.runs:
+        failures, unknowns = outcome.findings.get(run_id, []), outcome.unknowns.get(run_id, [])
+        if failures or unknowns:
+            echo(f"   run {run_id} ({names.get(run_id, 'quiet run')}):")
         for line in failures:
             echo(f"     FAIL {line}")
-    clean = len(story.runs) - len(outcome.findings)
-    echo(f"   {clean} other runs: no rule fails")
+        for line in unknowns:
+            echo(f"     UNKNOWN {line}")
+    echo(f"   {outcome.summary}")
 
     plan = _plan(conn, settings, story)
     out_dir.mkdir(parents=True, exist_ok=True)

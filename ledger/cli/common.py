@@ -122,7 +122,7 @@ TrustRootOption = Annotated[
         "(default: $LEDGER_TRUST_ROOT). Without one, who-checks are unknown.",
     ),
 ]
-TIME_FORMS = "a date, a date-time (no zone means UTC) or a relative 30m / 24h / 7d"
+TIME_FORMS = "a date, a date-time (no zone means UTC), a relative 30m / 24h / 7d, or now"
 
 
 def deprecated_as(flag: str) -> Any:

@@ -38,6 +38,10 @@ app = typer.Typer(add_completion=False)
 @app.command("check")
 def check(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
+    run_arg: Annotated[
+        str | None,
+        typer.Argument(metavar="[RUN_ID]", help="Check only this run (same as --run)."),
+    ] = None,
     policy: Annotated[Path | None, input_option("--policy", help="Pack file to use.")] = None,
     policy_hash: Annotated[
         str | None, typer.Option("--policy-hash", help="A published pack.")
@@ -78,6 +82,7 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
 
     if jobs is not None and jobs < 1:
         raise InputError(f"--jobs must be at least 1 (got {jobs})")
+    run = _one_run(run_arg, run)
     root = trust_root(trust_root_file)
     fixed = load_pack(policy) if policy is not None else None
     other = load_pack(what_if) if what_if is not None else None
@@ -107,6 +112,14 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         say(summary(result.entries))
     if result.failed:
         raise typer.Exit(1)
+
+
+def _one_run(positional: str | None, option: str | None) -> str | None:
+    """The run to check: `ledger check RUN_ID` as `ledger show`/`replay` take it, or `--run`
+    (kept for scripts); both at once is a usage error rather than a silent pick."""
+    if positional is not None and option is not None:
+        raise InputError("give the run once: `ledger check RUN_ID` or `ledger check --run RUN_ID`")
+    return positional if positional is not None else option
 
 
 def _print(report: list[RunCheck], *, verbose: bool) -> None:

@@ -133,6 +133,7 @@ def plan_cmd(  # noqa: PLR0917 - typer maps parameters to options
         emit_json({"plan_digest": plan.digest, "path": str(path), "plan": plan.body()})
         return
     say(f"plan {plan.digest}  ->  {path}")
+    say(f"  {plan.summary_text()}")
     for step in plan.ordered_steps():
         say("  " + render_step(step))
     for item in plan.residue:
@@ -162,11 +163,12 @@ def dry_run_cmd(  # noqa: PLR0917 - typer maps parameters to options
         return
     for r in report:
         checks = ", ".join(f"{c.probe}={c.status}" for c in r.preconditions) or "no probe"
-        verdict = "would run" if r.would_run else "will NOT run"
         say(
-            f"g{r.group} {r.step_id} {r.strategy:<17} {r.op or '-'} {r.args} [{checks}] "
-            f"{verdict}; compensator {r.compensator}; sandbox {r.sandbox}"
+            f"{r.verdict}: g{r.group} {r.step_id} {r.strategy:<17} {r.op or '-'} {r.args} "
+            f"[{checks}]; compensator {r.compensator}; sandbox {r.sandbox}"
         )
+        if r.reason:
+            say(f"      why: {r.reason}")
         for note in r.notes:
             say(f"      note: {note}")
         if r.residue:
@@ -265,13 +267,8 @@ def apply_cmd(  # noqa: PLR0917 - typer maps parameters to options
     if json_out:
         emit_json(report.as_json())
     else:
-        for s in report.steps:
-            extra = " (already done)" if s.skipped else ""
-            say(
-                f"{s.step_id} {s.status} attempts={s.attempts}{extra}"
-                + (f" — {s.error}" if s.error else "")
-            )
-        say(f"plan {plan.digest[:16]}… {report.status}")
+        for line in report.lines():
+            say(line)
     if report.status == "failed":
         raise typer.Exit(1)
 

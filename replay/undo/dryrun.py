@@ -12,6 +12,7 @@ import dataclasses
 from typing import Any
 
 from replay.undo.compensators import COMPENSATORS, SANDBOXABLE
+from replay.undo.diagnose import Verdict, verdict_of
 from replay.undo.model import ProbeCheck, UndoPlan, UndoStep
 from replay.undo.probes import UndoContext, plan_probes, recheck
 
@@ -35,6 +36,8 @@ class DryRunStep:
     residue: str | None
     would_run: bool
     notes: list[str]
+    verdict: str = ""  # the short word shown first: "would run", "probe error", "drift", ...
+    reason: str | None = None  # why it would not run, with the fix (replay.undo.diagnose)
 
     def as_json(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -77,6 +80,20 @@ def dry_run(plan: UndoPlan, ctx: UndoContext, *, sandbox: bool = False) -> list[
         return _steps(plan, ctx, fresh, sandbox=True)
 
 
+def _verdict(step: UndoStep, checks: list[ProbeCheck], ctx: UndoContext, has_fn: bool) -> Verdict:
+    """The step's verdict as the executor would decide it now (approvals aside)."""
+    if step.strategy == "contain":
+        return Verdict(False, "contain first", "stop the agent, then apply with --contained")
+    if step.strategy == "manual":
+        return Verdict(False, "manual", "; ".join(step.drift or step.notes) or "manual step")
+    probed = verdict_of(checks, target=ctx.target, default_target=ctx.default_target)
+    if probed is not None:
+        return probed
+    if not has_fn:
+        return Verdict(False, "no compensator", f"no compensator registered for {step.op!r}")
+    return Verdict(True, "would run")
+
+
 def _steps(
     plan: UndoPlan, ctx: UndoContext, fresh: dict[str, Any], *, sandbox: bool
 ) -> list[DryRunStep]:
@@ -87,6 +104,7 @@ def _steps(
             c.status == "match" for c in checks
         )
         has_fn = (step.op or "") in COMPENSATORS
+        verdict = _verdict(step, checks, ctx, has_fn)
         out.append(
             DryRunStep(
                 step_id=step.step_id,
@@ -102,6 +120,8 @@ def _steps(
                 residue=step.residue,
                 would_run=runnable and has_fn,
                 notes=[*step.drift, *step.notes],
+                verdict=verdict.word,
+                reason=verdict.reason,
             )
         )
     return out

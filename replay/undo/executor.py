@@ -1,11 +1,14 @@
 """Apply an approved plan through registered compensator functions (a small saga executor).
 
-Each step runs at most once per idempotency key (stable per compensated action and operation,
-so even a regenerated plan cannot compensate the same action twice), with bounded retries.
-Every attempt is bracketed by undo.step.started / undo.step.ended events that name the action
-they compensate. A compensation that keeps failing ends in `compensation_failed`, a terminal
-state an operator must resolve; steps that depend on it are not run. Preconditions are probed
-again right before each step: drift since approval makes the step `needs_operator`. Four eyes:
+Each step succeeds at most once per idempotency key (stable per compensated action and
+operation, so even a regenerated plan cannot compensate the same action twice), with bounded
+retries. Every attempt is bracketed by undo.step.started / undo.step.ended events that name the
+action they compensate. A compensation that keeps failing ends in `compensation_failed`: steps
+that depend on it are not run, and the next apply runs it again under the same idempotency key
+(the compensator hands the key to the target, so one that landed is not done twice) while
+skipping every step that succeeded. Preconditions are probed again right before each step:
+drift since approval, or a probe that cannot read the target, makes the step `needs_operator`
+with the reason and its fix (replay.undo.diagnose). Four eyes:
 the operator who applies never counts as an approver of their own apply. Approvals are re-judged
 here from the ledger (replay.undo.approvals.approvals_for): without a trust root or a registry
 in force nothing is applied.
@@ -33,6 +36,7 @@ from replay.undo.compensators import (
     TransientError,
     compensator,
 )
+from replay.undo.diagnose import verdict_of
 from replay.undo.model import UndoPlan, UndoStep
 from replay.undo.probes import UndoContext, recheck, run_probes
 from replay.undo.record import UndoRun, record_plan
@@ -49,6 +53,7 @@ __all__ = [
 ]
 
 TERMINAL_BAD = frozenset({"compensation_failed", "needs_operator", "blocked"})
+SUCCEEDED = frozenset({"compensated", "contained"})  # done: never run again
 
 
 class NotApproved(LedgerError):
@@ -71,6 +76,20 @@ class ApplyReport:
     status: str
     steps: list[StepOutcome]
     undo_run_id: uuid.UUID | None
+
+    def lines(self) -> list[str]:
+        """The report as text, the same in `ledger undo apply` and the TUI: a status line, then
+        one line per step (a step skipped because it succeeded in an earlier apply says so)."""
+        run = f" (undo run {self.undo_run_id})" if self.undo_run_id else " (nothing new run)"
+        out = [f"apply {self.status}: plan {self.plan_digest[:16]}…{run}"]
+        for s in self.steps:
+            earlier = s.skipped and s.status in SUCCEEDED
+            done = " (succeeded earlier: not run again)" if earlier else ""
+            out.append(
+                f"  {s.step_id} {s.status} attempts={s.attempts}{done}"
+                + (f" — {s.error}" if s.error else "")
+            )
+        return out
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -222,13 +241,12 @@ def _blocked(state: _Apply, step: UndoStep) -> str | None:
     bad = [d for d in step.depends_on if outcomes.get(d) and outcomes[d].status in TERMINAL_BAD]
     if bad:
         return f"blocked: depends on unresolved step(s) {', '.join(bad)}"
-    drift = [c for c in recheck(step, state.fresh) if c.status != "match"]
-    if drift:
-        c = drift[0]
-        return (
-            f"drift since the plan: {c.probe} expected {c.expect!r}, "
-            f"found {c.observed!r}; generate and approve a new plan"
-        )
+    ctx = state.ctx
+    probed = verdict_of(
+        recheck(step, state.fresh), target=ctx.target, default_target=ctx.default_target
+    )
+    if probed is not None:  # a probe error names the target and its fix; drift says re-plan
+        return probed.reason
     if step.op not in COMPENSATORS:
         return f"no compensator registered for {step.op!r}"
     return None
@@ -245,9 +263,12 @@ def _settle(state: _Apply, step: UndoStep, status: str, reason: str) -> StepOutc
 
 
 def _one(state: _Apply, step: UndoStep) -> StepOutcome:
-    """Decide, and if allowed run, one step (a step finished in an earlier apply is skipped)."""
+    """Decide, and if allowed run, one step. Only a step that succeeded in an earlier apply is
+    skipped: a failed one (`compensation_failed`, or `running` when an apply died mid-step) runs
+    again under the same idempotency key, so a compensation that did land remotely the first
+    time is recognised by the target instead of being done twice."""
     prior = state.known.get(step.idempotency_key)
-    if prior is not None and prior.status in ("compensated", "contained", "compensation_failed"):
+    if prior is not None and prior.status in SUCCEEDED:
         return StepOutcome(step.step_id, prior.status, prior.attempts, prior.error, skipped=True)
     if step.strategy == "contain":
         return _settle(state, step, "contained", "operator confirmed containment (--contained)")

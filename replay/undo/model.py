@@ -115,6 +115,18 @@ class UndoPlan(_M):
     contracts: dict[str, str] = {}
     summary: dict[str, int] = {}
 
+    def summary_text(self) -> str:
+        """`summary` as one line a person reads (`ledger undo plan`, the TUI), not a dict:
+        "3 side-effecting calls: 2 compensate, 1 manual · 1 drifted"."""
+        counts = dict(self.summary)
+        calls = counts.pop("side_effecting_calls", len(self.steps))
+        flags = [f"{counts.pop(k)} {k}" for k in ("drifted", "downgraded") if k in counts]
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()) if n) or "no steps"
+        noun = "call" if calls == 1 else "calls"
+        return f"{calls} side-effecting {noun}: {kinds}" + "".join(
+            f" · {f}" for f in flags if not f.startswith("0 ")
+        )
+
     def body(self) -> dict[str, Any]:
         """The plan file's content: everything, provenance included."""
         return self.model_dump(mode="json", exclude_none=True)

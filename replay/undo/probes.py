@@ -36,11 +36,15 @@ class UndoContext:
     """What probes and compensators get: the target system's connection and settings.
 
     `conn` is an autocommit psycopg connection to the system being repaired (in the demo, the
-    CRM tables); `extra` holds other endpoints (e.g. `smtp_host`, `smtp_port`).
+    CRM tables); `extra` holds other endpoints (e.g. `smtp_host`, `smtp_port`). `target` names
+    where it points (host:port) and `default_target` says no target was given (the ledger's own
+    database): what turns a probe error into a fix (replay.undo.diagnose).
     """
 
     conn: psycopg.Connection
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    target: str = "the undo target"
+    default_target: bool = False
     idempotency_key: str = ""
     attempt: int = 0
     step: UndoStep | None = None

@@ -35,6 +35,7 @@ from ledger.config import Settings
 from ledger.db.connect import database_dsn
 from ledger.errors import InputError
 from replay.undo.contracts import ContractError, ContractRegistry, load_contracts
+from replay.undo.diagnose import target_label, unreachable
 from replay.undo.examples import CONTRACTS_DIR, DEMO_CONTRACTS_DIR, DEMO_SCHEMA
 from replay.undo.model import UndoPlan
 from replay.undo.plan import generate_plan, probe_requests
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 TARGET_DSN_ENV = "LEDGER_UNDO_TARGET_DSN"
+SMTP_ENV = "LEDGER_UNDO_SMTP"
 CONTRACTS_ENV = "LEDGER_CONTRACTS"
 DEFAULT_PLUGINS = ("replay.undo.examples.demo",)
 
@@ -103,18 +105,25 @@ def load_plugins(names: Sequence[str] | None = None) -> None:
 
 def undo_target(settings: Settings, dsn: str | None = None, smtp: str | None = None) -> UndoContext:
     """The system being repaired, where probes and compensators run (module doc); the caller
-    closes `conn`. `smtp` is host:port for mail steps."""
+    closes `conn`. `smtp` is host:port for mail steps (else `$LEDGER_UNDO_SMTP`). A target that
+    refuses the connection is TargetUnreachable, naming host:port and the fix."""
     dsn = dsn or os.environ.get(TARGET_DSN_ENV)
     if dsn:
-        conn = psycopg.connect(dsn, autocommit=True)
+        try:
+            conn = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:  # refused, unknown host, bad password
+            raise unreachable(dsn, exc) from None
+        where, default = target_label(dsn), False
     else:
         path = f"-c search_path={DEMO_SCHEMA},public"
         conn = psycopg.connect(database_dsn(settings), autocommit=True, options=path)
+        where, default = "the ledger's own database (no target DSN given)", True
     extra: dict[str, Any] = {}
+    smtp = smtp or os.environ.get(SMTP_ENV)  # `ledger undo --smtp`, or the TUI's environment
     if smtp:
         host, _, port = smtp.rpartition(":")
         extra = {"smtp_host": host or "127.0.0.1", "smtp_port": int(port)}
-    return UndoContext(conn=conn, extra=extra)
+    return UndoContext(conn=conn, extra=extra, target=where, default_target=default)
 
 
 def _aware(when: datetime | None) -> datetime | None:

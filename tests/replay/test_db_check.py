@@ -230,3 +230,25 @@ def test_check_usage_errors_exit_2(
     res = cli("check", *[subst.get(a, a) for a in args], "--json")
     assert res.exit_code == 2, (res.stdout, res.stderr)
     assert res.stderr.strip() and "Traceback" not in res.stderr
+
+
+def test_check_takes_the_run_id_positionally_like_show_and_replay(
+    writer: Writer, cli: Cli
+) -> None:
+    """INCIDENT18 #17: `ledger check RUN_ID` (the natural guess, as `show`/`replay` take it)
+    checks that run exactly as `--run RUN_ID` does; giving both is one usage line."""
+    run_id = record(spec(tool("delete_record", {"id": 1})))
+    by_option = cli("check", "--policy", str(GUARDRAILS), "--run", run_id)
+    positional = cli("check", run_id, "--policy", str(GUARDRAILS))
+    assert positional.exit_code == by_option.exit_code == 1, positional.stderr
+    assert positional.stdout == by_option.stdout
+    assert positional.stdout.startswith(f"run {run_id}  policy ")
+    assert "checked 1 run: 0 pass, 1 fail" in positional.stdout
+    both = cli("check", run_id, "--run", run_id, "--policy", str(GUARDRAILS))
+    assert both.exit_code == 2
+    assert both.stderr.strip().splitlines()[-1] == (
+        "error: give the run once: `ledger check RUN_ID` or `ledger check --run RUN_ID`"
+    ), both.stderr
+    bad = cli("check", "not-a-run", "--policy", str(GUARDRAILS))
+    assert bad.exit_code == 2
+    assert "not a run id (UUID): 'not-a-run'" in bad.stderr

@@ -27,7 +27,7 @@ MODIFIERS = {"shift", "alt", "meta", "super", "hyper"}
 def _key_cells(pilot: Any) -> list[str]:
     screen = pilot.app.screen
     assert type(screen).__name__ == "HelpScreen"
-    table = screen.query_one(Static).content
+    table = screen.query_one("VerticalScroll > Static", Static).content
     assert isinstance(table, Table)
     return [str(cell) for cell in table.columns[0].cells]
 

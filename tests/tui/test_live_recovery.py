@@ -35,7 +35,7 @@ async def until(pilot: Any, ok: Callable[[], bool], what: str, seconds: float = 
 
 def run_ids(app: LedgerApp) -> set[str]:
     table = app.screen.query_one("#runs", DataTable)
-    return {str(key.value) for key in table.rows}
+    return {str(key.value).split("\x00")[1] for key in table.rows}  # key: origin NUL run id
 
 
 def test_live_updates_recover_after_a_database_restart(cold_home: Path) -> None:

@@ -109,9 +109,9 @@ def test_undo_plan_dry_run(seeded: dict[str, str], make_app: Any) -> None:
         await settle(pilot)
         steps = pilot.app.screen.query_one("#undo-steps", DataTable)
         assert steps.row_count == 2
-        tools = [str(steps.get_row_at(i)[1]) for i in range(2)]
+        tools = [str(steps.get_row_at(i)[2]) for i in range(2)]  # the verdict comes first
         assert tools == ["email.send", "payments.refund"]
-        assert "bob@example.com" in str(steps.get_row_at(0)[6])
+        assert "bob@example.com" in text_of(pilot, "#undo-detail")  # the highlighted step
         residue = text_of(pilot, "#undo-residue")
         assert "the original message was delivered" in residue
         assert "dry run" in text_of(pilot, "#undo-note")
@@ -140,6 +140,14 @@ async def _open_undo(pilot: Any) -> None:
     await pilot.press("down", "s")
     await settle(pilot)
     await pilot.press("P")
+    await settle(pilot)
+
+
+async def _approve(pilot: Any) -> None:
+    """A, then enter: approve as the session's user (the prompt's default)."""
+    await pilot.press("A")
+    await settle(pilot)
+    await pilot.press("enter")
     await settle(pilot)
 
 
@@ -178,8 +186,7 @@ def test_undo_four_eyes_across_two_terminals(
             await settle(pa)
             await settle(pb)
             await _open_undo(pa)
-            await pa.press("A")
-            await settle(pa)
+            await _approve(pa)
             assert "approved plan" in text_of(pa, "#undo-note")
             note = await _apply(pa)
             assert note.startswith("apply refused: four eyes: ivan is the only approver"), note
@@ -188,8 +195,7 @@ def test_undo_four_eyes_across_two_terminals(
             await _open_undo(pb)  # the second terminal: the same run, the same plan digest
             assert "approved by ivan (pending apply)" in text_of(pb, "#undo-note")
             assert pb.app.screen.plan.digest == pa.app.screen.plan.digest
-            await pb.press("A")
-            await settle(pb)
+            await _approve(pb)
             assert "approved plan" in text_of(pb, "#undo-note")
             note = await _apply(pa)
             # no SMTP server in tests: the correction mail fails after its bounded retries, and
@@ -219,16 +225,14 @@ def test_undo_in_the_tui_refuses_original_actor_and_missing_trust_root(
 
     async def self_approval(pilot: Any) -> None:
         await _open_undo(pilot)
-        await pilot.press("A")
-        await settle(pilot)
+        await _approve(pilot)
         note = text_of(pilot, "#undo-note")
         assert note.startswith("approve refused: separation of duties: alice@example.com"), note
         assert note in _notes(pilot)
 
     async def no_root(pilot: Any) -> None:
         await _open_undo(pilot)
-        await pilot.press("A")
-        await settle(pilot)
+        await _approve(pilot)
         note = text_of(pilot, "#undo-note")
         assert note.startswith("approve refused: cannot approve undo: no trust root given"), note
 

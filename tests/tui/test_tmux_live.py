@@ -41,10 +41,15 @@ def loaded(shown: str) -> bool:
     )
 
 
+def footer(shown: str) -> str:
+    lines = shown.rstrip("\n").splitlines()
+    return lines[-1] if lines else ""
+
+
 def test_tui_opens_loaded_and_live_from_a_cold_server(started: tuple[str, Path]) -> None:
     name, home = started
-    shown = wait_for(name, loaded, "the loaded board, live")
-    assert "r Refresh" in shown.splitlines()[-1]  # the footer offers refresh, even at 80 columns
+    # the footer offers refresh, even at 80 columns (waited for: a capture may fall mid-frame)
+    shown = wait_for(name, lambda s: loaded(s) and "r Refresh" in footer(s), "the live board")
     assert "Error" not in shown and "Traceback" not in shown
     write_run(home, "appended-live")
     after = wait_for(name, lambda s: "ops-agent" in s, "the run appended by another process")

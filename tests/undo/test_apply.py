@@ -265,10 +265,17 @@ def test_compensation_failure_is_terminal_and_retries_are_bounded(
         if e.type == "undo.step.ended" and e.data.status == "compensation_failed"
     ]
     assert len(failed) == 1 and failed[0].data.details["attempts"] == 3
-    # terminal: a second apply does not retry it; an operator must act
+    # issue 18: a second apply retries the failed step (and only it): the billing API is still
+    # down, so it fails again after its bounded retries; the compensated steps are not run again
     again = apply_plan(ledger_conn, ledger_settings, plan, ctx, root=authority.root)
-    assert {o.status for o in again.steps if o.step_id == charge.step_id} == {"compensation_failed"}
-    assert all(o.skipped for o in again.steps)
+    by_id = {o.step_id: o for o in again.steps}
+    assert (by_id[charge.step_id].status, by_id[charge.step_id].skipped) == (
+        "compensation_failed",
+        False,
+    )
+    assert all(o.skipped for o in again.steps if o.step_id != charge.step_id)
+    started = [e.data.step_id for e in undo_events(ledger_conn) if e.type == "undo.step.started"]
+    assert sorted(started) == sorted([note1.step_id, note2.step_id, charge.step_id, charge.step_id])
     assert ledger_conn.execute(
         "SELECT status, attempts FROM undo_steps WHERE step_id = %s", (charge.step_id,)
     ).fetchone() == ("compensation_failed", 3)

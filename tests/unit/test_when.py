@@ -42,6 +42,13 @@ def test_nanoseconds_survive_and_agree_with_the_event_timestamps() -> None:
     assert parse_time_ns("2026-11-24T10:00:00.123456789") == parse_timestamp(text)
 
 
+def test_now_is_the_anchor_itself() -> None:
+    """`--until now` (export's default) is the instant the command runs, or the given anchor."""
+    assert parse_time_ns("now", now_ns=1_234) == parse_time_ns("NOW ", now_ns=1_234) == 1_234
+    before = datetime.now(UTC)
+    assert 0 <= (parse_time("now") - before).total_seconds() < 60
+
+
 def test_relative_times_count_back_from_now() -> None:
     before = datetime.now(UTC)
     got = parse_time("1h")

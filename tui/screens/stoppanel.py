@@ -16,7 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from ledger.store.stops import StopRow
@@ -24,7 +24,7 @@ from tui.inspect import RunTrace
 from tui.literal import literal, shown
 from tui.messages import StopRecorded
 from tui.rows import Row
-from tui.screens.common import LedgerScreen
+from tui.screens.common import Form, LedgerScreen
 from tui.stopview import applying, scope_choices, stop_line
 
 __all__ = ["StopPanel"]
@@ -53,13 +53,18 @@ class StopPanel(LedgerScreen):
             yield Static("read-only auditor mode: stopping is hidden", classes="muted")
         else:
             yield Static("", id="stop-hint")
-        with VerticalScroll(id="stop-form"):
+        with Form(id="stop-form"):
             yield Static("", id="stop-who")
             yield Static("", id="stop-active")
             if self.lapp.readonly:
                 return
             yield RadioSet(id="stop-scope")
             yield Input(placeholder="reason (recorded in the ledger)", id="stop-reason")
+            yield Static(
+                "confirm: type [b]STOP[/] to stop this scope ([b]RESUME[/] lifts its stop), "
+                "then enter · tab: next field · escape: cancel",
+                id="stop-what",
+            )
             yield Input(placeholder="type STOP to confirm (RESUME lifts it)", id="stop-confirm")
             with Horizontal(id="stop-buttons"):
                 yield Button("Request stop", id="stop-button", variant="error")
@@ -105,6 +110,13 @@ class StopPanel(LedgerScreen):
     def _reason_submitted(self) -> None:
         self.query_one("#stop-confirm", Input).focus()
         self.query_one("#stop-hint", Static).update("reason noted: now type STOP and press enter")
+
+    @on(Form.Cancelled, "#stop-form")
+    def _stop_cancelled(self) -> None:
+        """Escape in the form: the typed confirmation goes, the reason stays; nothing recorded."""
+        self.query_one("#stop-confirm", Input).value = ""
+        hint = "cancelled: nothing recorded (2: back to the form · escape: back)"
+        self.query_one("#stop-hint", Static).update(hint)
 
     @on(Button.Pressed, "#stop-button")
     def _stop_pressed(self) -> None:

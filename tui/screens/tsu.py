@@ -10,10 +10,12 @@ exercise namespace.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
+from textual._time import get_time
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -24,22 +26,20 @@ from tui.inspect import RunTrace
 from tui.literal import literal, shown
 from tui.messages import PlanReady, TraceLoaded, UndoNote
 from tui.rows import Row
-from tui.screens.common import PromptScreen
+from tui.screens.common import PromptScreen, principal_prompt
 from tui.screens.stoppanel import StopPanel
+from tui.undorows import UNDO_COLUMNS, undo_rows
 
 __all__ = ["TraceStopUndoScreen"]
-
-_EFFECT = {
-    "reversible": "green",
-    "compensable": "cyan",
-    "mitigable": "yellow",
-    "irreversible": "bold red",
-}
-
 
 class TraceStopUndoScreen(StopPanel):
     """Three tabs over one run."""
 
+    DEFAULT_CSS = """
+    #undo-steps { height: auto; max-height: 10; }
+    #undo-more { height: 1fr; }
+    #undo-detail { padding: 0 1; margin-bottom: 1; }
+    """
     WRITE_ACTIONS = frozenset({"stop", "approve", "apply"})
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="tsu.back"),
@@ -57,6 +57,8 @@ class TraceStopUndoScreen(StopPanel):
         self.run_id, self.row, self.initial_tab = run_id, row, tab
         self.trace: RunTrace | None = None
         self.plan: Any = None
+        self.undo_details: dict[str, Text] = {}
+        self.route_until = 0.0  # keys read before this time go into the stop reason
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]Trace / Stop / Undo[/] run {self.run_id}", id="tsu-title")
@@ -70,30 +72,43 @@ class TraceStopUndoScreen(StopPanel):
                     "P: generate the undo plan · y: dry run (read-only probes)", id="undo-note"
                 )
                 yield DataTable(id="undo-steps", cursor_type="row")
-                yield VerticalScroll(Static("", id="undo-residue"))
+                with VerticalScroll(id="undo-more"):
+                    yield Static("", id="undo-detail")
+                    yield Static("", id="undo-residue")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#undo-steps", DataTable).add_columns(
-            "step",
-            "tool",
-            "effect",
-            "strategy",
-            "window until",
-            "approvals",
-            "eligible approvers",
-            "status",
-        )
+        # verdict first and the wide facts in the detail pane below: every step's verdict is in
+        # view at 80 columns with no horizontal scrolling (issue 18)
+        self.query_one("#undo-steps", DataTable).add_columns(*UNDO_COLUMNS)
         self.load_trace()
 
     def action_tab(self, tab: str) -> None:
         self.query_one("#tsu-tabs", TabbedContent).active = tab
-        if tab == "stop" and not self.lapp.readonly:
-            self.call_after_refresh(self._focus_reason)
+        if tab == "stop" and not self.lapp.readonly:  # the next key is the reason's
+            self.route_until = math.inf
+            self.query_one("#stop-reason", Input).focus()
+            self.query_one("#stop-hint", Static).update("type the reason, then enter")
 
-    def _focus_reason(self) -> None:
-        self.query_one("#stop-reason", Input).focus()
-        self.query_one("#stop-hint", Static).update("type the reason, then enter")
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget.id == "stop-reason" and self.route_until == math.inf:
+            self.route_until = get_time()  # keys typed from now on reach the field itself
+
+    async def on_key(self, event: events.Key) -> None:
+        """Keys typed right after `2`, before the reason field took focus, are the reason's.
+
+        Textual sends each key to the widget focused when the key is read and checks ordinary
+        bindings only after it bubbled up, so a fast typist's keys behind `2` would otherwise
+        be lost or fire bindings (`P` made an undo plan). So the screen's keys act when the
+        screen sees them, in order (LedgerScreen.on_key), and a printable key read before the
+        field had focus goes into it.
+        """
+        if not (event.is_printable and event.character) or self.app.screen is not self:
+            return  # (keys behind one that opened a prompt: LedgerScreen hands them to it)
+        if event.time <= self.route_until and self.query_one(TabbedContent).active == "stop":
+            self.query_one("#stop-reason", Input).insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()  # (else LedgerScreen runs this screen's key, in order)
 
     # ------------------------------------------------------------------ trace
     @work(thread=True, exclusive=True, group="trace", exit_on_error=False, description="Tracing")
@@ -164,6 +179,7 @@ class TraceStopUndoScreen(StopPanel):
 
     @work(thread=True, exclusive=True, group="undo", exit_on_error=False, description="Undo plan")
     def make_plan(self, dry: bool) -> None:
+        from ledger.errors import LedgerError
         from tui.actions import undo_approvers, undo_plan
         from tui.inspect import people_seen
 
@@ -173,7 +189,10 @@ class TraceStopUndoScreen(StopPanel):
         try:
             preview = undo_plan(self.lapp.data, [self.run_id], now, self.lapp.user, dry)
             approvers = undo_approvers(self.lapp.data, preview.plan)
-        except Exception as exc:  # replay reports user-fixable problems (contracts) as exceptions
+        except LedgerError as exc:  # contracts, an unreachable target: one line with the fix
+            self.post_message(UndoNote(Text(f"undo plan failed: {exc}", style="red")))
+            return
+        except Exception as exc:  # a bug: named, never a crash of the screen
             text = Text(f"undo plan failed: {type(exc).__name__}: {exc}", style="red")
             self.post_message(UndoNote(text))
             return
@@ -191,51 +210,46 @@ class TraceStopUndoScreen(StopPanel):
     @on(PlanReady)
     def _show_plan(self, message: PlanReady) -> None:
         assert self.trace is not None
-        plan, steps, note = message.plan, message.steps, message.note
+        plan, note = message.plan, message.note
         self.plan = plan
         exercise = self.lapp.exercise
         if exercise is not None and exercise.mark("undo_plan"):
             exercise.decide(self.lapp.user, f"undo plan {plan.digest[:12]} produced ({note})")
-        dry = {s.step_id: s for s in steps}
+        rows = undo_rows(plan, message.steps, self.trace)
+        self.undo_details = {r.step_id: r.detail for r in rows}
         table = self.query_one("#undo-steps", DataTable)
         table.clear()
-        for step in plan.ordered_steps():
-            rule = step.approvals
-            need = f"{rule.min_approvers}x {','.join(rule.roles) or 'any'}"
-            exclude = tuple(a for a in (step.original_actor, self.trace.initiated_by) if a)
-            eligible = (
-                ", ".join(self.trace.eligible_approvers(tuple(rule.roles), exclude)) or "none found"
-            )
-            d = dry.get(step.step_id)
-            status = "" if d is None else ("would run" if d.would_run else "would not run")
-            table.add_row(  # tool names and ids come from recorded events: literal text
-                literal(step.step_id),
-                literal(step.tool),
-                literal(step.effect_class, style=_EFFECT.get(step.effect_class, "")),
-                literal(step.strategy + (f" (was {was})" if (was := step.downgraded_from) else "")),
-                literal((step.window_deadline or "-")[:19]),
-                literal(need),
-                literal(eligible),
-                status,
-            )
+        for r in rows:
+            table.add_row(*r.cells, key=r.step_id)
+        self._show_detail(rows[0].step_id if rows else None)
+        table.focus()  # up/down walk the steps; the detail pane follows
         residue = Text()
         digest = "(digest hidden in snapshot mode)" if self.lapp.snapshot else plan.digest[:16]
-        residue.append(f"plan {digest} · {note} · summary {plan.summary}\n", style="dim")
-        residue.append("residue\n", style="bold")
+        residue.append(f"plan {digest} · {plan.summary_text()}\n", style="dim")
+        if plan.residue:
+            residue.append("residue\n", style="bold")
         for item in plan.residue or ():
-            residue.append(
-                f"  {item.step_id} {item.tool}: {item.residue}\n    runbook: {item.runbook}\n"
-            )
+            residue.append_text(literal(f"  {item.step_id} {item.tool}: {item.residue}\n"))
+            residue.append_text(literal(f"    runbook: {item.runbook}\n"))
         if exercise is None and not self.lapp.readonly:
             residue.append(
-                "\nA: approve (signs the plan digest as you; separation of duties enforced) · "
-                "X: apply (typed APPLY)\n",
+                "\nA: approve (as you, or as another registered approver: you are asked; "
+                "separation of duties enforced) · X: apply (typed APPLY)\n",
                 style="yellow",
             )
         if exercise is not None:
             residue.append("EXERCISE: undo is a dry run only.\n", style="bold magenta")
         self.query_one("#undo-note", Static).update(literal(f"{len(plan.steps)} step(s) · {note}"))
         self.query_one("#undo-residue", Static).update(shown(residue))
+
+    @on(DataTable.RowHighlighted, "#undo-steps")
+    def _step_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(event.row_key.value)
+
+    def _show_detail(self, step_id: str | None) -> None:
+        """The highlighted step in full, wrapped: verdict and why, window, who may approve."""
+        detail = self.undo_details.get(step_id or "")
+        self.query_one("#undo-detail", Static).update(shown(detail) if detail else "")
 
     # ------------------------------------------------------------------ approve / apply
     def _plan_ready(self) -> bool:
@@ -250,30 +264,42 @@ class TraceStopUndoScreen(StopPanel):
         return True
 
     def action_approve(self) -> None:
-        if self._plan_ready():
-            self.undo_write("approve")
+        """Ask who approves (default: the session's user), so a second person at this terminal
+        approves as themselves without relaunching; the replay.undo approval rules (registered
+        approver with an undo grant and key, separation of duties, four eyes at apply) judge it
+        exactly as `ledger undo approve --as NAME`."""
+        if not self._plan_ready():
+            return
+
+        def chosen(who: str | None) -> None:
+            if who:
+                self.query_one("#undo-note", Static).update(literal(f"approving as {who}…"))
+                self.undo_write("approve", who)
+
+        digest = "" if self.lapp.snapshot else f" {self.plan.digest[:16]}"
+        question = f"Approve undo plan{digest} as (a registered approver; their key signs):"
+        self.app.push_screen(principal_prompt(question, self.lapp.user), chosen)
 
     def action_apply(self) -> None:
         if not self._plan_ready():
             return
 
         def confirmed(text: str | None) -> None:
-            if text == "APPLY":
+            if text == "APPLY":  # the prompt only dismisses with exactly APPLY, or None
                 self.query_one("#undo-note", Static).update("applying… (steps run in order)")
-                self.undo_write("apply")
-            elif text is not None:
-                self.notify("not applied: type APPLY to confirm", severity="warning")
+                self.undo_write("apply", self.lapp.user)
 
-        self.app.push_screen(PromptScreen("Type APPLY to run the compensations"), confirmed)
+        question = "Run the compensations (steps that succeeded before are not run again)"
+        self.app.push_screen(PromptScreen(question, expect="APPLY"), confirmed)
 
     @work(thread=True, exclusive=True, group="undo-write", exit_on_error=False, description="Undo")
-    def undo_write(self, what: str) -> None:
+    def undo_write(self, what: str, who: str) -> None:
         from tui.actions import undo_apply, undo_approve
 
         try:
             root = self.lapp.trust_root
             if what == "approve":
-                text = undo_approve(self.lapp.data, self.plan, self.lapp.user, root)
+                text = undo_approve(self.lapp.data, self.plan, who, root)
             else:
                 text = undo_apply(self.lapp.data, self.plan, self.lapp.user, root)
         except Exception as exc:  # refusals (SoD, registry, not approved) are one-line errors
