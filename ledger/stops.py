@@ -31,7 +31,7 @@ import psycopg
 from ledger.approver_keys import load_approver_signer
 from ledger.authority.registry import Registry
 from ledger.authority.service import load_history
-from ledger.authority.stops import StopAction, StopClaim, granted_scope, sign_stop, verify_stop
+from ledger.authority.stops import StopAction, StopClaim, may_act, sign_stop, verify_stop
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
@@ -153,14 +153,11 @@ def _run_facts(conn: psycopg.Connection, run_id: uuid.UUID) -> tuple[str, dateti
 def _grant(
     registry: Registry, action: StopAction, principal: str, target: str, *, tenant: str, label: str
 ) -> tuple[str, Verifier]:
-    """(granted scope, the principal's approver key) or StopRefused."""
-    scope = granted_scope(registry, action, principal, target, tenant)
-    if scope is None:
-        raise StopRefused(f"{principal} may not {action} {target}: no {action} grant in {label}")
-    verifier = registry.approver_verifier(principal)
-    if verifier is None:
-        raise StopRefused(f"{principal} may not {action} {target}: no approver key in {label}")
-    return scope, verifier
+    """(granted scope, the principal's approver key) or StopRefused (authority.stops.may_act)."""
+    judged = may_act(registry, action, principal, target, tenant)
+    if isinstance(judged, str):
+        raise StopRefused(f"{principal} may not {action} {target}: {judged} in {label}")
+    return judged
 
 
 def _service_verifier(registry: Registry, label: str, signer: Signer | None) -> Verifier:

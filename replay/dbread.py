@@ -22,13 +22,13 @@ from ledger.config import Settings
 from ledger.privacy import PayloadOpener
 from ledger.store import read
 from ledger.store.read import StoredEvent, run_events
-from replay.authority import load_authority
+from replay.authority import RunAuthority, load_authority
 from replay.fastdecode import Row, decode_fast
-from replay.identity import identity_of
+from replay.identity import RunIdentity, identity_of
 from replay.model import RunState
 from replay.state import StoredEventLike, fold
 
-__all__ = ["call_ids", "decisions_elsewhere", "fold_run", "load_run"]
+__all__ = ["call_ids", "decisions_elsewhere", "fold_run", "load_run", "stored_identity"]
 
 _CALL_TYPES = frozenset({"tool.call.started", "approval.requested"})
 
@@ -76,8 +76,7 @@ def fold_run(
         return None
     joined = _fast_rows(decisions_elsewhere(conn, own[0].origin, run_id, call_ids(own)))
     authority = load_authority(conn, own[0].origin, trust_root)
-    opener = PayloadOpener(settings) if settings is not None else None
-    identity = identity_of(conn, opener, authority, own[0])
+    identity = stored_identity(conn, own[0], authority, settings)
     return fold(own, at_seq=at_seq, decisions=joined, authority=authority, identity=identity)
 
 
@@ -89,6 +88,19 @@ def _fast_rows(events: Sequence[StoredEvent]) -> list[Row]:
     rows = []
     for stored in events:
         event = decode_fast(stored.body)
-        rows.append(Row(uuid.UUID(str(event.run_id)), stored.origin, stored.seq,
-                        stored.recorded_at, event))
+        rows.append(
+            Row(uuid.UUID(str(event.run_id)), stored.origin, stored.seq, stored.recorded_at, event)
+        )
     return rows
+
+
+def stored_identity(
+    conn: psycopg.Connection[Any],
+    first: StoredEvent | Row,
+    authority: RunAuthority,
+    settings: Settings | None,
+) -> RunIdentity:
+    """Who the run whose first stored event is `first` acted for, judged as `ledger replay`
+    judges it (the TUI's Trace tab calls this too, so both give the same verdict)."""
+    opener = PayloadOpener(settings) if settings is not None else None
+    return identity_of(conn, opener, authority, first)

@@ -39,6 +39,7 @@ __all__ = [
     "ASSERTED",
     "Identity",
     "RunIdentity",
+    "identity_lines",
     "identity_of",
     "prefetch_tokens",
     "resolve_run_identity",
@@ -91,6 +92,22 @@ class RunIdentity:
     agent: Identity
 
 
+def identity_lines(identity: RunIdentity) -> list[str]:
+    """Who the run acted for, one line per principal, as `ledger replay` and the TUI's Trace
+    tab print it: `user: ID VERIFIED (which token)` or `user: NAME asserted (why)`.
+
+    Why one function: the console and the CLI must give the same answer to "who did this"."""
+    out = []
+    for role, who in (("user", identity.user), ("agent", identity.agent)):
+        if who.is_verified:
+            facts = who.facts()
+            recorded = f"; recorded as {who.recorded!r}" if who.recorded else ""
+            out.append(f"{role}: {facts['id']} VERIFIED ({who.reason}){recorded}")
+        else:
+            out.append(f"{role}: {who.recorded or '-'} asserted ({who.reason})")
+    return out
+
+
 def asserted(recorded: str | None, reason: str) -> Identity:
     return Identity("asserted", recorded, reason)
 
@@ -123,16 +140,17 @@ def resolve_run_identity(
     history: RegistryHistory,
     started_seq: int,
     tokens: RecordedTokens | None = None,
+    recorded_agent: str | None = None,
 ) -> RunIdentity:
     """Open (unless `tokens` were opened already) and verify the run's recorded tokens; each
-    principal verified or asserted."""
+    principal verified or asserted (`recorded_agent`: the agent name run.started recorded)."""
     if tokens is None:
         tokens = recorded_tokens(conn, opener, origin, run_id)
     erased = set(tokens.erased)
     at_ns = tokens.recorded_at_ns
     user = _judge("user", tokens.user, erased="user" in erased, recorded=recorded_user,
                   history=history, started_seq=started_seq, at_ns=at_ns)
-    agent = _judge("agent", tokens.agent, erased="agent" in erased, recorded=None,
+    agent = _judge("agent", tokens.agent, erased="agent" in erased, recorded=recorded_agent,
                    history=history, started_seq=started_seq, at_ns=at_ns)
     return RunIdentity(user, agent)
 
@@ -145,6 +163,12 @@ def _slot(event: Any) -> Any:
     if isinstance(attrs, dict):
         return attrs.get("identity_tokens")
     return getattr(attrs, "identity_tokens", None)
+
+
+def _recorded_agent(event: Any) -> str | None:
+    """The agent name run.started recorded (the writer's word, shown as asserted), or None."""
+    name = getattr(getattr(event, "agent", None), "name", None)
+    return str(name) if name else None
 
 
 def _token_roles(event: Any) -> frozenset[str]:
@@ -179,10 +203,11 @@ def identity_of(
     """The identity of the run whose first stored row is `first` (queries only when it
     recorded tokens and a trust root was given: every other run is asserted for free)."""
     user = first.event.principal.initiating_user
+    agent = _recorded_agent(first.event)
     roles = _token_roles(first.event)
     if not roles:
         return RunIdentity(asserted(user, "user: no identity token recorded"),
-                           asserted(None, "agent: no identity token recorded"))
+                           asserted(agent, "agent: no identity token recorded"))
     if authority is None or authority.history.root is None or opener is None:
         reason = NO_TRUST_ROOT if opener is not None else "no ledger settings to open it with"
 
@@ -191,12 +216,12 @@ def identity_of(
                 return f"{role}: no identity token recorded"
             return f"{role}: token not verifiable: {reason}"
 
-        return RunIdentity(asserted(user, why("user")), asserted(None, why("agent")))
+        return RunIdentity(asserted(user, why("user")), asserted(agent, why("agent")))
     try:
         run_id = uuid.UUID(str(first.event.run_id))
         return resolve_run_identity(conn, opener, authority.origin, run_id, recorded_user=user,
                                     history=authority.history, started_seq=first.seq,
-                                    tokens=tokens)
+                                    tokens=tokens, recorded_agent=agent)
     except LedgerError as exc:  # e.g. no key-encryption key here: judge what we can, say why
         problem = f"identity token cannot be opened: {exc}"
-        return RunIdentity(asserted(user, f"user: {problem}"), asserted(None, f"agent: {problem}"))
+        return RunIdentity(asserted(user, f"user: {problem}"), asserted(agent, f"agent: {problem}"))

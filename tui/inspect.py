@@ -2,16 +2,17 @@
 
 Why here and not in a widget: these are database reads plus hashing (inclusion proofs against the
 latest signed checkpoint, run-chain checks), so they run in thread workers and return plain
-dataclasses the screens render. Authority ("who may stop this run") is computed from the ledger:
-the run's initiating user, plus every principal or approver seen in the log whose roles include a
-stop role named by the newest published policy (`stop_roles`), defaulting to DEFAULT_STOP_ROLES.
+dataclasses the screens render. Who the run acted for is replay's verdict (replay.dbread.
+stored_identity, the lines `ledger replay` prints); who may stop it is the registry's word
+(ledger.authority.stoppers, the judgement `ledger stop` makes), or "asserted, no registry".
+Neither scans the log: the registry history of the run's log and the run's own events suffice.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
@@ -24,11 +25,17 @@ from ledger.proofs import ProofUnavailable, checkpoint_row, inclusion_for_seq
 from ledger.store import board
 from ledger.store.read import StoredEvent, event_by_id, run_events
 from tui.findings import Findings
-from tui.stopview import stopped_by
+from tui.stopview import scope_choices, stopped_by
 
-__all__ = ["DEFAULT_STOP_ROLES", "EventDetail", "RunTrace", "event_detail", "run_trace"]
+if TYPE_CHECKING:
+    from ledger.authority.history import InForce
+    from ledger.authority.stoppers import StopAuthority
+    from ledger.authority.trust import TrustRoot
+    from ledger.config import Settings
 
-DEFAULT_STOP_ROLES: tuple[str, ...] = ("admin", "security", "incident-commander", "sre")
+__all__ = ["ANYONE", "EventDetail", "RunTrace", "event_detail", "people_seen", "run_trace"]
+
+ANYONE = "anyone with an operator connection (the stop is recorded as asserted)"
 
 
 @dataclass
@@ -161,7 +168,7 @@ class RunTrace:
     run_id: str
     origin: str
     initiated_by: str
-    roles: tuple[str, ...]
+    roles: tuple[str, ...]  # the roles the writer recorded in run.started: asserted
     agent: str
     versions: dict[str, str]
     events: int
@@ -171,11 +178,12 @@ class RunTrace:
     status: str
     tool_calls: list[str]
     may_stop: list[str]
-    stop_roles: tuple[str, ...]
     first_event_id: str
+    stop_basis: str = ""  # whose word `may_stop` is: a registry version, or asserted (why)
+    identity: list[str] = field(default_factory=list)  # `ledger replay`'s who lines
     docs: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None  # who stopped it, confirmed against ledger_stops (tui.stopview)
-    people: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    people: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # people_seen
     findings: Findings | None = None  # `ledger check`'s failures (tui.findings), set by a worker
 
     def eligible_approvers(self, roles: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
@@ -196,17 +204,26 @@ class RunTrace:
         return out
 
 
-def run_trace(conn: psycopg.Connection, run_id: str) -> RunTrace | None:
-    """Who initiated the run, versions in force, chain verified, and who may stop it."""
+def run_trace(
+    conn: psycopg.Connection,
+    run_id: str,
+    root: TrustRoot | None = None,
+    settings: Settings | None = None,
+) -> RunTrace | None:
+    """Who initiated the run (replay's verdict under `root`), versions in force, chain
+    verified, and who may stop it (the registry in force under `root`)."""
+    from replay.authority import load_authority
+    from replay.dbread import stored_identity
+    from replay.identity import identity_lines
+
     stored = run_events(conn, uuid.UUID(run_id))
     if not stored:
         return None
     docs = [orjson.loads(s.body) for s in stored]
     ok, note = _run_chain(stored, docs)
     last = stored[-1]
-    proof = _proof(conn, last.origin, last.seq, last.leaf_hash)
-    stop_roles = _stop_roles(board.latest_policy(conn))
-    people = board.role_holders(conn)
+    authority = load_authority(conn, stored[0].origin, root)
+    stoppers = _stoppers(authority.history.latest(), run_id, docs)
     first = docs[0]
     principal = first.get("principal") or {}
     user = str(principal.get("initiating_user") or "-")
@@ -220,16 +237,22 @@ def run_trace(conn: psycopg.Connection, run_id: str) -> RunTrace | None:
         events=len(docs),
         chain_ok=ok,
         chain_note=note,
-        proof=proof,
+        proof=_proof(conn, last.origin, last.seq, last.leaf_hash),
         status=_status(docs),
         tool_calls=_tool_calls(docs),
-        may_stop=_may_stop(user, people, stop_roles),
-        stop_roles=stop_roles,
+        may_stop=_may_stop(stoppers, run_id, docs),
+        stop_basis=stoppers.basis,
+        identity=identity_lines(stored_identity(conn, stored[0], authority, settings)),
         first_event_id=str(first.get("event_id")),
         docs=docs,
-        people=[(p.who, p.roles) for p in people],
         stopped=stopped_by(conn, docs, str(uuid.UUID(run_id)), last.origin),
     )
+
+
+def people_seen(conn: psycopg.Connection) -> list[tuple[str, tuple[str, ...]]]:
+    """Everyone the log shows holding roles (initiators, approvers): a whole-log read, so only
+    the undo plan's "eligible approvers" column asks for it, never the trace."""
+    return [(p.who, p.roles) for p in board.role_holders(conn)]
 
 
 def _run_chain(stored: list[StoredEvent], docs: list[dict[str, Any]]) -> tuple[bool, str]:
@@ -244,24 +267,26 @@ def _run_chain(stored: list[StoredEvent], docs: list[dict[str, Any]]) -> tuple[b
     return True, "run chain intact"
 
 
-def _stop_roles(policy: StoredEvent | None) -> tuple[str, ...]:
-    """`stop_roles` of the newest published policy, else DEFAULT_STOP_ROLES."""
-    if policy is None:
-        return DEFAULT_STOP_ROLES
-    document = (orjson.loads(policy.body).get("data") or {}).get("document") or {}
-    if isinstance(document, dict) and document.get("stop_roles"):
-        return tuple(str(r) for r in document["stop_roles"])
-    return DEFAULT_STOP_ROLES
+def _stoppers(in_force: InForce, run_id: str, docs: list[dict[str, Any]]) -> StopAuthority:
+    """The registry's stoppers of the scopes the Stop pane offers (run, agent@version, agent,
+    tenant), by the judgement `ledger stop` makes."""
+    from ledger.authority.stoppers import stop_authority
+
+    targets = [target for _, target in scope_choices(run_id, docs)]
+    return stop_authority(in_force, targets, str(docs[0].get("tenant") or "default"))
 
 
-def _may_stop(user: str, people: list[board.RoleHolder], stop_roles: tuple[str, ...]) -> list[str]:
-    """The initiator, plus everyone seen holding one of the stop roles."""
-    may = {f"{user} (initiator)"} if user != "-" else set()
-    for person in people:
-        hit = sorted(set(person.roles) & set(stop_roles))
-        if hit:
-            may.add(f"{person.who} ({', '.join(hit)})")
-    return sorted(may)
+def _may_stop(found: StopAuthority, run_id: str, docs: list[dict[str, Any]]) -> list[str]:
+    """One line per principal the registry lets stop: id (registry roles): scopes covered.
+    Without a registry: anyone with an operator connection, recorded as asserted."""
+    if found.label is None:
+        return [ANYONE]
+    labels = dict((target, label) for label, target in scope_choices(run_id, docs))
+    return [
+        f"{s.principal} ({', '.join(s.roles) or 'named'}): "
+        + ", ".join(labels.get(t, t) for t in s.targets)
+        for s in found.stoppers
+    ]
 
 
 def _status(docs: list[dict[str, Any]]) -> str:

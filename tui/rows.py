@@ -91,9 +91,16 @@ def _message(data: dict[str, Any]) -> str:
     return f"{data.get('role', '')}{origin}{trust}: {data.get('content', '')}"
 
 
+def _present(data: dict[str, Any], **labels: str) -> str:
+    """`label=value` for each field the event recorded: an absent field is left out, never
+    shown as `None` (a start without a model says nothing about the model)."""
+    return " ".join(f"{label}={data[key]}" for label, key in labels.items()
+                    if data.get(key) is not None)  # fmt: skip
+
+
 def _proposals(data: dict[str, Any]) -> str:
     calls = ", ".join(str(c.get("name")) for c in data.get("proposed_tool_calls") or ())
-    return f"model={data.get('response_model')} proposes [{calls}]"
+    return " ".join(p for p in (_present(data, model="response_model"), f"proposes [{calls}]") if p)
 
 
 def _annotation(data: dict[str, Any]) -> str:
@@ -109,11 +116,11 @@ def _undo(data: dict[str, Any]) -> str:
 # event type -> one-line summary of its data (types not listed show data.name)
 _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "run.started": lambda d: str(d.get("task") or ""),
-    "run.ended": lambda d: f"status={d.get('status')} events={d.get('event_count')}",
+    "run.ended": lambda d: _present(d, status="status", events="event_count"),
     "tool.call.started": lambda d: f"{d.get('tool')} {_json(d.get('args'))}",
     "tool.call.ended": lambda d: f"{d.get('tool')} {d.get('status')} {_json(d.get('result'))}",
     "llm.call.ended": _proposals,
-    "llm.call.started": lambda d: f"model={d.get('request_model')}",
+    "llm.call.started": lambda d: _present(d, model="request_model"),
     "approval.requested": lambda d: (
         f"{d.get('tool')} needs {','.join(d.get('required_roles') or ())} {d.get('reason') or ''}"
     ),

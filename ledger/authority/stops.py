@@ -30,6 +30,7 @@ __all__ = [
     "StopAction",
     "StopClaim",
     "granted_scope",
+    "may_act",
     "sign_stop",
     "verify_stop",
 ]
@@ -99,3 +100,18 @@ def granted_scope(
         if registry.allows(grants, principal, scope):
             return scope
     return None
+
+
+def may_act(
+    registry: Registry, action: StopAction, principal: str, target: str, tenant: str
+) -> tuple[str, Verifier] | str:
+    """(granted scope, the principal's approver key), or why not: the one judgement of a stop
+    or a lift, made by `ledger stop` / `ledger resume` before signing and by the console's
+    "who may stop" list (ledger.authority.stoppers)."""
+    scope = granted_scope(registry, action, principal, target, tenant)
+    if scope is None:
+        return f"no {action} grant"
+    verifier = registry.approver_verifier(principal)
+    if verifier is None:
+        return "no approver key"
+    return scope, verifier

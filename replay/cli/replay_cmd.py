@@ -66,17 +66,9 @@ def _render(state: RunState) -> str:
 
 def _who(state: RunState) -> list[str]:
     """Who the run acted for: verified from its recorded token, or asserted (and why)."""
-    if state.identity is None:
-        return []
-    out = []
-    for role, who in (("user", state.identity.user), ("agent", state.identity.agent)):
-        if who.is_verified:
-            facts = who.facts()
-            recorded = f"; recorded as {who.recorded!r}" if who.recorded else ""
-            out.append(f"{role}: {facts['id']} VERIFIED ({who.reason}){recorded}")
-        else:
-            out.append(f"{role}: {who.recorded or '-'} asserted ({who.reason})")
-    return out
+    from replay.identity import identity_lines
+
+    return [] if state.identity is None else identity_lines(state.identity)
 
 
 def _signature(state: RunState, a: ApprovalRecord) -> str:

@@ -9,7 +9,7 @@ def test_excluded_principals_compare_normalised() -> None:
     trace = RunTrace(
         run_id="r", origin="o", initiated_by="alice@example.com", roles=(), agent="a",
         versions={}, events=1, chain_ok=True, chain_note="", proof="", status="ok",
-        tool_calls=[], may_stop=[], stop_roles=(), first_event_id="e",
+        tool_calls=[], may_stop=[], first_event_id="e",
         people=[("Alice@Example.com", ("finance_lead",)), ("carol", ("finance_lead",)),
                 ("Dave", ("ops",))],
     )

@@ -26,7 +26,8 @@ def test_stop_is_recorded_with_typed_confirmation(
         await pilot.press("2")
         await settle(pilot)
         who = text_of(pilot, "#stop-who")
-        assert "bob@example.com (sre)" in who
+        assert "(asserted, no registry: no trust root given" in who  # not the log's roles
+        assert "bob@example.com" not in who and "anyone with an operator connection" in who
         await type_text(pilot, "injected email")
         await pilot.press("enter")
         await type_text(pilot, "stop")  # wrong confirmation: nothing recorded

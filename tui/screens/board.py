@@ -32,11 +32,24 @@ from tui.verdicts import VerdictState, recheck
 __all__ = ["BoardScreen"]
 
 
+class RunsTable(DataTable[Any]):
+    """The runs table: its `enter` (select the row: the screen opens the timeline) is shown in
+    the footer as `enter Timeline`; DataTable's own hidden binding would hide the screen's."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Timeline", tooltip="Timeline of the run"),
+    ]
+
+
 class BoardScreen(LedgerScreen):
     """Runs, open approvals and chain status."""
 
     WRITE_ACTIONS = frozenset({"export"})
+    # Footer order is this order (after the runs table's own `enter Timeline`): at 80 columns
+    # the keys the 3 a.m. walk needs (trace/stop/undo, help, filter, replay, export) fit first.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "tsu", "Trace/Stop/Undo", id="board.tsu"),
+        Binding("question_mark", "app.help", "Help", tooltip="Keys of this screen"),
         Binding(
             "slash",
             "filter",
@@ -44,8 +57,10 @@ class BoardScreen(LedgerScreen):
             id="board.filter",
             tooltip="agent:x user:y status:z verdict:fail since:2026-01-01 text",
         ),
-        Binding("escape", "clear_filter", "Clear", show=False, id="board.clear"),
+        Binding("R", "replay", "Replay", id="board.replay"),
+        Binding("e", "export", "Export", id="board.export", tooltip="Evidence export"),
         Binding("r", "reload", "Refresh", id="board.reload", tooltip="Re-read the board"),
+        Binding("escape", "clear_filter", "Clear", show=False, id="board.clear"),
         Binding("enter", "open_run", "Timeline", id="board.open", tooltip="Timeline of the run"),
         Binding("space", "mark", "Mark", id="board.mark", tooltip="Mark runs to merge"),
         Binding(
@@ -54,9 +69,6 @@ class BoardScreen(LedgerScreen):
         Binding(
             "l", "whole_log", "Whole log", id="board.log", tooltip="Every event of the run's log"
         ),
-        Binding("s", "tsu", "Trace/Stop/Undo", id="board.tsu"),
-        Binding("R", "replay", "Replay", id="board.replay"),
-        Binding("e", "export", "Export", id="board.export", tooltip="Evidence export"),
         Binding("o", "sort", "Sort", id="board.sort", tooltip="Failing first / newest first"),
     ]
 
@@ -79,7 +91,7 @@ class BoardScreen(LedgerScreen):
             id="board-filter",
             classes="hidden",
         )
-        yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Label("Open approvals", classes="section")
         yield DataTable(id="approvals", cursor_type="row")
         yield Footer()

@@ -81,7 +81,7 @@ class StopPanel(LedgerScreen):
         and the scope choices (the first time only: the operator's choice is kept)."""
         who = Text()
         who.append("Who may stop this run ", style="bold")
-        who.append(f"(initiator + roles {', '.join(trace.stop_roles)}):\n", style="dim")
+        who.append(f"({trace.stop_basis}):\n", style="dim")
         for person in trace.may_stop or ["nobody found — escalate"]:
             who.append(f"  • {person}\n")
         who.append(HALTS, style="yellow")

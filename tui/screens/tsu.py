@@ -117,7 +117,8 @@ class TraceStopUndoScreen(StopPanel):
         from tui.inspect import run_trace
         from tui.stopview import active_stops
 
-        trace = self.lapp.data.call(run_trace, self.run_id)
+        lapp = self.lapp  # who initiated: replay's verdict; who may stop: the registry's word
+        trace = lapp.data.call(run_trace, self.run_id, lapp.trust_root, lapp.settings)
         if trace is not None:  # tuiboard: the rule failures `ledger check` reports
             trace.findings = load_findings(self.lapp.settings, [self.run_id], self.lapp.trust_root)
         self.post_message(TraceLoaded(trace, self.lapp.data.call(active_stops)))
@@ -137,7 +138,12 @@ class TraceStopUndoScreen(StopPanel):
         if exercise is not None and exercise.run_id == self.run_id and exercise.mark("trace"):
             exercise.decide(self.lapp.user, "traced the run (trace panel opened)")
         body.append("initiated by          ", style="dim")
-        body.append(f"{trace.initiated_by} (roles: {', '.join(trace.roles) or '-'})\n")
+        body.append(f"{trace.initiated_by} (roles recorded by the writer, asserted: "
+                    f"{', '.join(trace.roles) or '-'})\n")  # fmt: skip
+        for line in trace.identity:  # `ledger replay`'s verdict, word for word
+            body.append(f"{'':<22}")
+            body.append_text(literal(line, style="green" if " VERIFIED " in line else "yellow"))
+            body.append("\n")
         body.append("agent                 ", style="dim")
         body.append(
             f"{trace.agent}\n{'status':<22}{trace.status} · {trace.events} events · "
@@ -175,8 +181,10 @@ class TraceStopUndoScreen(StopPanel):
     def make_plan(self, dry: bool) -> None:
         from ledger.errors import LedgerError
         from tui.actions import undo_approvers, undo_plan
+        from tui.inspect import people_seen
 
         assert self.trace is not None
+        self.trace.people = self.trace.people or self.lapp.data.call(people_seen)
         now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else None
         try:
             preview = undo_plan(self.lapp.data, [self.run_id], now, self.lapp.user, dry)
