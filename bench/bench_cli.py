@@ -34,6 +34,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.report import Report
+
 HERE = Path(__file__).resolve().parents[1]
 BUDGET_SECONDS = 0.5  # a read command, warm server (issue 18)
 HELP_RATIO = 25.0  # `ledger --help` / `python -c pass`
@@ -176,12 +179,30 @@ def _verdict(name: str, wall: float, ratio: float) -> str:
     return "ok" if wall <= BUDGET_SECONDS else "!"
 
 
+QUICK = {"rounds": 1}  # bench/run_all.py --quick: one timed round after the warm-up
+
+
+def figures(tree: Tree) -> Report:
+    """This tree's medians as figures against its own `python -c pass` (the run_all JSON line)."""
+    out = Report("cli")
+    base = statistics.median(tree.times["python -c pass"])
+    for name, walls in tree.times.items():
+        if name != "python -c pass" and walls:
+            out.add(f"{name} wall", statistics.median(walls), "s", "lower", baseline=base)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vs", type=Path, help="another tree (its .venv) to time alongside")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="leave the demo homes running")
+    parser.add_argument("--quick", action="store_true", help=f"small sizes: {QUICK}")
+    parser.add_argument("--json", action="store_true", help="also print one BENCH-JSON line")
     args = parser.parse_args()
+    if args.quick:
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-cli-"))
     work.chmod(0o755)  # as root the embedded server runs as another user
     roots = [HERE] + ([args.vs.resolve()] if args.vs else [])
@@ -191,6 +212,7 @@ def main() -> None:
             prepare(tree)
         measure(trees, args.rounds)
         report(trees)
+        figures(trees[0]).emit(args)
     finally:
         if not args.keep:
             for tree in trees:
