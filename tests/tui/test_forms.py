@@ -81,7 +81,9 @@ def test_stop_form_keeps_every_key(
             await pilot.press("tab")
             order.append(focused_id(pilot))
             if not isinstance(pilot.app.screen.focused, Input):  # a button, the scope list:
-                await burst(pilot, BOUND)  # swallowed, never a binding
+                # swallowed, never a binding (but the tab keys 1-3 switch tabs from here:
+                # INCIDENT18 #3, tests/tui/test_tsu_fixes.py)
+                await burst(pilot, BOUND.replace("123", ""))
                 await settle(pilot)
             assert_nothing_fired(pilot, ledger_conn)
         fields = ["stop-button", "resume-button", "stop-scope", "stop-reason", "stop-confirm"]

@@ -83,7 +83,14 @@ class LedgerScreen(Screen[None]):
 
 
 class Form(VerticalScroll):
-    """A scrolling group of fields that keeps every key it is typed (module doc)."""
+    """A scrolling group of fields that keeps every key it is typed (module doc).
+
+    `nav_keys`: screen keys that still act while a button or choice list of the form has focus
+    (the tab keys of Trace / Stop / Undo, INCIDENT18 #3); in a text field they are text."""
+
+    def __init__(self, *children: Widget, nav_keys: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*children, **kwargs)
+        self.nav_keys = frozenset(nav_keys)
 
     class Cancelled(Message):
         """Escape inside the form: the owner clears what must not linger (a confirmation)."""
@@ -127,6 +134,8 @@ class Form(VerticalScroll):
             self.post_message(self.Cancelled(self))
         elif not (event.is_printable and not self._bound_inside(event.key)):
             return  # navigation and keys the form's own widgets bind (space, enter)
+        elif event.key in self.nav_keys and not isinstance(self.screen.focused, Input):
+            return  # a screen key (switch tab) from a button or a choice list
         event.stop()
         event.prevent_default()
 

@@ -53,7 +53,7 @@ class StopPanel(LedgerScreen):
             yield Static("read-only auditor mode: stopping is hidden", classes="muted")
         else:
             yield Static("", id="stop-hint")
-        with Form(id="stop-form"):
+        with Form(id="stop-form", nav_keys=("1", "2", "3")):
             yield Static("", id="stop-who")
             yield Static("", id="stop-active")
             if self.lapp.readonly:

@@ -84,7 +84,14 @@ class TraceStopUndoScreen(StopPanel):
         self.load_trace()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one("#tsu-tabs", TabbedContent).active = tab
+        """Switch tabs; the focus leaves the old pane first (INCIDENT18 #3): TabbedContent
+        re-activates the pane holding the focus, so a focused Stop button or scope list kept
+        the Stop tab open whatever `1` / `3` asked for."""
+        tabs = self.query_one("#tsu-tabs", TabbedContent)
+        self.set_focus(None)
+        tabs.active = tab
+        if tab == "undo":  # up/down walk the steps (an empty table takes the focus harmlessly)
+            self.query_one("#undo-steps", DataTable).focus()
         if tab == "stop" and not self.lapp.readonly:  # the next key is the reason's
             self.route_until = math.inf
             self.query_one("#stop-reason", Input).focus()
