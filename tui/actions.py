@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ledger.authority.trust import TrustRoot
     from replay.undo.dryrun import DryRunStep
     from replay.undo.model import UndoPlan
+    from replay.undo.parties import Eligible
 
 __all__ = [
     "UndoPreview",
@@ -28,6 +29,7 @@ __all__ = [
     "undo_apply",
     "undo_approve",
     "undo_approvers",
+    "undo_eligible",
     "undo_plan",
 ]
 
@@ -87,6 +89,14 @@ def undo_approvers(data: LedgerData, plan: UndoPlan) -> tuple[str, ...]:
     from replay.undo.pending import recorded_approvers
 
     return data.call(recorded_approvers, data.settings, plan.digest)
+
+
+def undo_eligible(data: LedgerData, plan: UndoPlan, root: TrustRoot | None) -> Eligible:
+    """Who may approve this plan: the judgement `ledger undo approve` applies (registry undo
+    grants for every step's tool, an approver key, separation of duties), from replay.undo."""
+    from replay.undo.parties import eligible_approvers
+
+    return data.call(eligible_approvers, data.settings, plan, root)
 
 
 def undo_approve(

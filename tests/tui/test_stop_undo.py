@@ -110,7 +110,9 @@ def test_undo_plan_dry_run(seeded: dict[str, str], make_app: Any) -> None:
         assert steps.row_count == 2
         tools = [str(steps.get_row_at(i)[2]) for i in range(2)]  # the verdict comes first
         assert tools == ["email.send", "payments.refund"]
-        assert "bob@example.com" in text_of(pilot, "#undo-detail")  # the highlighted step
+        detail = text_of(pilot, "#undo-detail")  # the highlighted step; no trust root here:
+        assert "eligible  asserted (no registry): " in detail  # not everyone the log has seen
+        assert "bob@example.com" not in detail  # (INCIDENT18 #2)
         residue = text_of(pilot, "#undo-residue")
         assert "the original message was delivered" in residue
         assert "dry run" in text_of(pilot, "#undo-note")

@@ -8,8 +8,10 @@ from typing import Any
 import psycopg
 from textual.widgets import TabbedContent
 
+from ledger.config import Settings
+from tests.registrykit import Authority
 from tests.tui.conftest import settle
-from tests.tui.pilotkit import play
+from tests.tui.pilotkit import play, text_of
 
 
 async def _open(pilot: Any, run_id: str, tab: str = "trace") -> None:
@@ -42,3 +44,46 @@ def test_tab_keys_leave_the_stop_pane_from_its_buttons_and_scope_list(
             assert tabs.active == want, (widget, key, tabs.active)
 
     play(make_app(), scenario)
+
+
+def test_eligible_approvers_are_the_registry_judgement(
+    ledger_conn: psycopg.Connection,
+    ledger_settings: Settings,
+    seeded: dict[str, str],
+    make_app: Any,
+    authority: Authority,
+) -> None:
+    """The Undo tab lists who `ledger undo approve` would accept (INCIDENT18 #2): ivan (undo
+    grant on every tool); not dana (payments only), erin (no grant), frank (no approver key),
+    alice (the run's own user: separation of duties), nor bob, whom the log shows as sre."""
+    from replay.undo.parties import eligible_approvers
+
+    authority.publish(
+        principals=[
+            authority.person("ivan", "sre"),
+            authority.person("dana", "finance_lead"),
+            authority.person("erin", "support"),
+            authority.person("frank", "sre", key=False),
+            authority.person("alice@example.com", "sre"),
+        ],
+        undo=[
+            {"roles": ["finance_lead"], "scopes": ["tool:payments.*"]},
+            {"roles": ["sre"], "scopes": ["*"]},
+        ],
+    )
+    plans: list[Any] = []
+
+    async def scenario(pilot: Any) -> None:
+        await _open(pilot, seeded["incident"])
+        await pilot.press("P")
+        await settle(pilot)
+        detail = text_of(pilot, "#undo-detail")
+        assert "eligible  ivan (registry acme v1)" in detail, detail
+        plans.append(pilot.app.screen.plan)
+
+    play(make_app(trust_root=authority.root), scenario)
+    judged = eligible_approvers(ledger_conn, ledger_settings, plans[0], authority.root)
+    assert judged.people == (("ivan", ("sre",)),) and judged.judged
+    unjudged = eligible_approvers(ledger_conn, ledger_settings, plans[0], None)
+    assert (unjudged.people, unjudged.judged) == ((), False)
+    assert unjudged.note.startswith("cannot judge approvers: no trust root given")

@@ -181,13 +181,14 @@ class TraceStopUndoScreen(StopPanel):
     @work(thread=True, exclusive=True, group="undo", exit_on_error=False, description="Undo plan")
     def make_plan(self, dry: bool) -> None:
         from ledger.errors import LedgerError
-        from tui.actions import undo_approvers, undo_plan
+        from tui.actions import undo_approvers, undo_eligible, undo_plan
 
         assert self.trace is not None
         now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else None
         try:
             preview = undo_plan(self.lapp.data, [self.run_id], now, self.lapp.user, dry)
             approvers = undo_approvers(self.lapp.data, preview.plan)
+            eligible = undo_eligible(self.lapp.data, preview.plan, self.lapp.trust_root)
         except LedgerError as exc:  # contracts, an unreachable target: one line with the fix
             self.post_message(UndoNote(Text(f"undo plan failed: {exc}", style="red")))
             return
@@ -198,7 +199,7 @@ class TraceStopUndoScreen(StopPanel):
         note = preview.note
         if approvers:  # four eyes: what another terminal already approved, by digest
             note += f" · approved by {', '.join(approvers)} (pending apply)"
-        self.post_message(PlanReady(preview.plan, preview.steps, note))
+        self.post_message(PlanReady(preview.plan, preview.steps, note, eligible))
 
     @on(UndoNote)
     def _undo_note(self, message: UndoNote) -> None:
@@ -214,7 +215,7 @@ class TraceStopUndoScreen(StopPanel):
         exercise = self.lapp.exercise
         if exercise is not None and exercise.mark("undo_plan"):
             exercise.decide(self.lapp.user, f"undo plan {plan.digest[:12]} produced ({note})")
-        rows = undo_rows(plan, message.steps, self.trace)
+        rows = undo_rows(plan, message.steps, message.eligible)
         self.undo_details = {r.step_id: r.detail for r in rows}
         table = self.query_one("#undo-steps", DataTable)
         table.clear()
