@@ -27,6 +27,7 @@ __all__ = [
     "UndoPreview",
     "contracts_dirs",
     "undo_apply",
+    "undo_apply_refusal",
     "undo_approve",
     "undo_approvers",
     "undo_eligible",
@@ -108,6 +109,16 @@ def undo_approve(
 
     data.call(approve, data.settings, plan, approver, root=root)
     return f"approved plan {plan.digest[:16]} as {approver} (undo.plan.approved recorded)"
+
+
+def undo_apply_refusal(
+    data: LedgerData, plan: UndoPlan, operator: str, root: TrustRoot | None
+) -> str | None:
+    """Why `undo_apply` would be refused now (replay.undo.executor.apply_refusal: the same
+    line apply gives), None when it would run: asked before the typed APPLY."""
+    from replay.undo.executor import apply_refusal
+
+    return data.call(apply_refusal, data.settings, plan, root=root, operator=operator)
 
 
 def undo_apply(

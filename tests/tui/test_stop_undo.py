@@ -152,11 +152,23 @@ async def _approve(pilot: Any) -> None:
     await settle(pilot)
 
 
-async def _apply(pilot: Any) -> str:
+async def _apply(pilot: Any, refused_early: bool = False) -> str:
+    """X, then APPLY typed; a prompt that refused before the typed APPLY (INCIDENT18 #8) stays
+    open with the refusal, confirming nothing: escape closes it."""
+    from tui.screens.common import PromptScreen
+
     await pilot.press("X")
+    await settle(pilot)
     await type_text(pilot, "APPLY")
     await pilot.press("enter")
     await settle(pilot)
+    prompt = pilot.app.screen
+    assert isinstance(prompt, PromptScreen) == refused_early
+    if isinstance(prompt, PromptScreen):
+        assert (prompt.refused or "").startswith("apply refused: ")
+        assert text_of(pilot, "#prompt-error") == f"{prompt.refused} (escape closes)"
+        await pilot.press("escape")
+        await settle(pilot)
     return text_of(pilot, "#undo-note")
 
 
@@ -189,7 +201,7 @@ def test_undo_four_eyes_across_two_terminals(
             await _open_undo(pa)
             await _approve(pa)
             assert "approved plan" in text_of(pa, "#undo-note")
-            note = await _apply(pa)
+            note = await _apply(pa, refused_early=True)  # said before the typed APPLY (#8)
             assert note.startswith("apply refused: four eyes: ivan is the only approver"), note
             assert "\n" not in note and note in _notes(pa)
             assert events_of_type(ledger_conn, "undo.step.ended") == []

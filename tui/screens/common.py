@@ -181,6 +181,7 @@ class PromptScreen(ModalScreen[str | None]):
         self.question, self.placeholder, self.value = question, placeholder, value
         self.expect, self.required = expect, required
         self.early = False  # characters typed before the field existed are in `value`
+        self.refused: str | None = None  # set by refuse(): nothing confirms, escape closes
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -226,9 +227,20 @@ class PromptScreen(ModalScreen[str | None]):
             event.stop()
             event.prevent_default()
 
+    def refuse(self, why: str) -> None:
+        """The action asked about would certainly be refused: say why; no text confirms it.
+        The prompt stays open (escape closes) so keys still being typed never reach a screen."""
+        self.refused = why
+        if not self.is_attached:  # already answered (a fast APPLY): apply itself refuses
+            return
+        self.query_one("#prompt-error", Static).update(f"{why} (escape closes)")
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value
+        if self.refused is not None:
+            self.query_one("#prompt-error", Static).update(f"{self.refused} (escape closes)")
+            return
         if self.expect is not None and text.strip() != self.expect:
             self.query_one("#prompt-error", Static).update(
                 f"not confirmed: type {self.expect} exactly (escape cancels)"

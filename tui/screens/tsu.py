@@ -32,6 +32,7 @@ from tui.undorows import UNDO_COLUMNS, undo_rows
 
 __all__ = ["TraceStopUndoScreen"]
 
+
 class TraceStopUndoScreen(StopPanel):
     """Three tabs over one run."""
 
@@ -281,6 +282,9 @@ class TraceStopUndoScreen(StopPanel):
         self.app.push_screen(principal_prompt(question, self.lapp.user), chosen)
 
     def action_apply(self) -> None:
+        """Ask for the typed APPLY, and at once whether apply would be refused (four eyes, no
+        approval, no registry): then the prompt says so and confirms nothing (INCIDENT18 #8).
+        The prompt opens first so keys typed behind `X` go into it, never to the screen."""
         if not self._plan_ready():
             return
 
@@ -290,7 +294,24 @@ class TraceStopUndoScreen(StopPanel):
                 self.undo_write("apply", self.lapp.user)
 
         question = "Run the compensations (steps that succeeded before are not run again)"
-        self.app.push_screen(PromptScreen(question, expect="APPLY"), confirmed)
+        prompt = PromptScreen(question, expect="APPLY")
+        self.app.push_screen(prompt, confirmed)
+        self.check_apply(prompt)
+
+    @work(thread=True, exclusive=True, group="undo-check", exit_on_error=False)
+    def check_apply(self, prompt: PromptScreen) -> None:
+        from tui.actions import undo_apply_refusal
+
+        try:
+            why = undo_apply_refusal(
+                self.lapp.data, self.plan, self.lapp.user, self.lapp.trust_root
+            )
+        except Exception:  # cannot tell: apply itself judges when confirmed
+            return
+        if why is not None:
+            text = Text(f"apply refused: {why}")
+            self.app.call_from_thread(prompt.refuse, text.plain)
+            self.post_message(UndoNote(text, refused=True))
 
     @work(thread=True, exclusive=True, group="undo-write", exit_on_error=False, description="Undo")
     def undo_write(self, what: str, who: str) -> None:
