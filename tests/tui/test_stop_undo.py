@@ -215,6 +215,9 @@ def test_undo_four_eyes_across_two_terminals(
             # the expired refund window leaves that step to an operator; both are recorded
             assert note.startswith("apply failed"), note
             assert "s0000 compensation_failed attempts=3" in note
+            # INCIDENT18 #4: the failure names the relay it tried and how to configure it
+            assert "mail relay not configured (tried the default 127.0.0.1:25: " in note, note
+            assert "set LEDGER_UNDO_SMTP=HOST:PORT (or pass --smtp to ledger undo)" in note
             assert "s0001 needs_operator" in note
 
     asyncio.run(main())
