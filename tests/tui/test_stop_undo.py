@@ -25,6 +25,8 @@ def test_stop_is_recorded_with_typed_confirmation(
         assert "alice@example.com" in trace and "run chain intact" in trace
         await pilot.press("2")
         await settle(pilot)
+        await _run_scope(pilot)  # the ended run: its own scope, not the default
+        await settle(pilot)
         who = text_of(pilot, "#stop-who")
         assert "bob@example.com (sre)" in who
         await type_text(pilot, "injected email")
@@ -66,6 +68,8 @@ def test_stop_not_granted_by_the_registry_is_refused_and_not_recorded(
         await settle(pilot)
         await pilot.press("2")
         await settle(pilot)
+        await _run_scope(pilot)  # the ended run: its own scope, not the default
+        await settle(pilot)
         await type_text(pilot, "injected email")
         await pilot.press("enter")
         await type_text(pilot, "STOP")
@@ -88,6 +92,8 @@ async def scenario_granted(pilot: Any) -> None:
     await pilot.press("down", "s")
     await settle(pilot)
     await pilot.press("2")
+    await settle(pilot)
+    await _run_scope(pilot)  # the ended run: its own scope, not the default
     await settle(pilot)
     await type_text(pilot, "injected email")
     await pilot.press("enter")
@@ -131,6 +137,12 @@ def _tui_registry(auth: Authority) -> str:
         ],
         undo=[{"principals": ["ivan", "carol", "alice@example.com"], "scopes": ["tool:*"]}],
     )
+
+
+async def _run_scope(pilot: Any) -> None:
+    """Choose "this run" (an ended run defaults to its agent@version: INCIDENT18 #7)."""
+    pilot.app.screen.query_one("#scope-0").value = True
+    await settle(pilot)
 
 
 def _notes(pilot: Any) -> list[str]:

@@ -87,3 +87,25 @@ def test_eligible_approvers_are_the_registry_judgement(
     unjudged = eligible_approvers(ledger_conn, ledger_settings, plans[0], None)
     assert (unjudged.people, unjudged.judged) == ((), False)
     assert unjudged.note.startswith("cannot judge approvers: no trust root given")
+
+
+def test_an_ended_run_says_so_and_defaults_to_its_agent_version(
+    ledger_conn: psycopg.Connection, seeded: dict[str, str], make_app: Any
+) -> None:
+    """INCIDENT18 #7: before any confirmation the Stop pane says the run has ended, and the
+    scope chosen is the agent@version (a stop of the ended run alone would halt nothing)."""
+    async def scenario(pilot: Any) -> None:
+        await _open(pilot, seeded["incident"])
+        await pilot.press("2")
+        await settle(pilot)
+        note = "this run has ended ("
+        tail = "): a stop of the run alone halts nothing; the scope is its agent@version"
+        hint = text_of(pilot, "#stop-hint")
+        assert hint.startswith(note) and tail in hint, hint
+        assert tail in text_of(pilot, "#stop-who")
+        screen = pilot.app.screen
+        on = [str(b.label) for b in screen.query("#stop-scope RadioButton") if b.value]
+        assert on == ["agent support-agent@1.4.0"], on
+        assert screen.chosen_target() == "agent:support-agent@1.4.0"
+
+    play(make_app(), scenario)

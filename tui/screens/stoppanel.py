@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
+from ledger.stoptargets import parse_agent_target
 from ledger.store.stops import StopRow
 from tui.inspect import RunTrace
 from tui.literal import literal, shown
@@ -76,6 +77,26 @@ class StopPanel(LedgerScreen):
         tool = data.get("tool")
         return str(tool) if tool else None
 
+    def ended_note(self) -> str | None:
+        """For a run that has ended, what the pane says before any confirmation (INCIDENT18 #7):
+        stopping the run itself halts nothing, so the agent@version scope is chosen instead."""
+        trace = self.trace
+        if trace is None or not any(d.get("type") == "run.ended" for d in trace.docs):
+            return None
+        return (
+            f"this run has ended ({trace.status}): a stop of the run alone halts nothing; "
+            "the scope is its agent@version (new runs of it refuse to start)"
+        )
+
+    def _default_scope(self, choices: list[tuple[str, str]]) -> int:
+        """This run, or for an ended run the agent@version scope when there is one."""
+        if self.ended_note() is None:
+            return 0
+        for i, (_, target) in enumerate(choices):
+            if target.startswith("agent:") and parse_agent_target(target[6:])[1] is not None:
+                return i
+        return 0
+
     def show_stop_facts(self, trace: RunTrace, stops: list[StopRow]) -> None:
         """Fill the pane once the trace is read: who may stop, the stops in force on this run,
         and the scope choices (the first time only: the operator's choice is kept)."""
@@ -85,6 +106,8 @@ class StopPanel(LedgerScreen):
         for person in trace.may_stop or ["nobody found — escalate"]:
             who.append(f"  • {person}\n")
         who.append(HALTS, style="yellow")
+        if note := self.ended_note():
+            who.append(note + "\n", style="bold yellow")
         if self.lapp.exercise is not None:
             who.append("EXERCISE: stop is a dry run recorded as a decision.\n", style=_EXERCISE)
         self.query_one("#stop-who", Static).update(shown(who))
@@ -96,14 +119,19 @@ class StopPanel(LedgerScreen):
         scopes = self.query_one("#stop-scope", RadioSet)
         if not scopes.children:
             choices = scope_choices(self.run_id, trace.docs, self._tool())
+            default = self._default_scope(choices)
             for i, (label, target) in enumerate(choices):
-                button = RadioButton(literal(label), value=i == 0, id=f"scope-{i}")
+                button = RadioButton(literal(label), value=i == default, id=f"scope-{i}")
                 button.target = target  # type: ignore[attr-defined]
                 scopes.mount(button)
 
     def chosen_target(self) -> str:
-        """The target of the chosen scope (this run when nothing is chosen)."""
-        pressed: Any = self.query_one("#stop-scope", RadioSet).pressed_button
+        """The target of the chosen scope (this run when nothing is chosen). A button mounted
+        already on is not the RadioSet's `pressed_button` until one is clicked: read its value."""
+        scopes = self.query_one("#stop-scope", RadioSet)
+        pressed: Any = scopes.pressed_button or next(
+            (b for b in scopes.query(RadioButton) if b.value), None
+        )
         return str(getattr(pressed, "target", f"run:{self.run_id}"))
 
     @on(Input.Submitted, "#stop-reason")

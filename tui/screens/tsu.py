@@ -96,7 +96,10 @@ class TraceStopUndoScreen(StopPanel):
         if tab == "stop" and not self.lapp.readonly:  # the next key is the reason's
             self.route_until = math.inf
             self.query_one("#stop-reason", Input).focus()
-            self.query_one("#stop-hint", Static).update("type the reason, then enter")
+            hint = "type the reason, then enter"
+            if note := self.ended_note():  # said before the confirmation (INCIDENT18 #7)
+                hint = f"{note} · {hint}"
+            self.query_one("#stop-hint", Static).update(literal(hint))
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if event.widget.id == "stop-reason" and self.route_until == math.inf:
