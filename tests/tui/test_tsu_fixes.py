@@ -109,3 +109,28 @@ def test_an_ended_run_says_so_and_defaults_to_its_agent_version(
         assert screen.chosen_target() == "agent:support-agent@1.4.0"
 
     play(make_app(), scenario)
+
+
+def test_stop_form_fits_80x24_and_toasts_leave_its_fields_clear(
+    ledger_conn: psycopg.Connection, seeded: dict[str, str], make_app: Any
+) -> None:
+    """INCIDENT18 #11: at 80x24 the fields and both buttons are in view without scrolling (Pilot
+    runs without toasts: their corner is checked as the left half holding the fields)."""
+
+    async def scenario(pilot: Any) -> None:
+        await _open(pilot, seeded["incident"])
+        await pilot.press("2")
+        await settle(pilot)
+        screen = pilot.app.screen
+        form = screen.query_one("#stop-form")
+        assert form.scroll_y == 0
+        ids = ("#stop-scope", "#stop-reason", "#stop-confirm", "#stop-button", "#resume-button")
+        for wid in ids:
+            region = screen.query_one(wid).region
+            assert form.region.contains_region(region), (wid, region, form.region)
+        # toasts dock at the bottom right (Textual's ToastRack, max half the width): the
+        # fields and buttons sit at the left, the informational text below them
+        for wid in ids[1:]:
+            assert screen.query_one(wid).region.x < 40, wid
+
+    play(make_app(), scenario, (80, 24))

@@ -48,16 +48,17 @@ class StopPanel(LedgerScreen):
     trace: RunTrace | None
 
     def compose_stop(self) -> ComposeResult:
-        """The Stop pane: the hint line (always in view), then, scrolling: who may stop, the
-        stops in force, the scope, the reason and the typed confirmation."""
+        """The Stop pane: the hint line (always in view), then, scrolling: the scope, the reason,
+        the typed confirmation and the buttons first (in view at 80x24 without scrolling, above
+        the toasts' corner: INCIDENT18 #11), then who may stop and the stops in force."""
         if self.lapp.readonly:
             yield Static("read-only auditor mode: stopping is hidden", classes="muted")
         else:
             yield Static("", id="stop-hint")
         with Form(id="stop-form", nav_keys=("1", "2", "3")):
-            yield Static("", id="stop-who")
-            yield Static("", id="stop-active")
             if self.lapp.readonly:
+                yield Static("", id="stop-who")
+                yield Static("", id="stop-active")
                 return
             yield RadioSet(id="stop-scope")
             yield Input(placeholder="reason (recorded in the ledger)", id="stop-reason")
@@ -70,6 +71,8 @@ class StopPanel(LedgerScreen):
             with Horizontal(id="stop-buttons"):
                 yield Button("Request stop", id="stop-button", variant="error")
                 yield Button("Resume", id="resume-button", variant="primary")
+            yield Static("", id="stop-who")
+            yield Static("", id="stop-active")
 
     def _tool(self) -> str | None:
         """The tool of the tool call the panel was opened on (None: opened on the run)."""
