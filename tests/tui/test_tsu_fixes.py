@@ -111,7 +111,7 @@ def test_an_ended_run_says_so_and_defaults_to_its_agent_version(
     play(make_app(), scenario)
 
 
-def test_stop_form_fits_80x24_and_toasts_leave_its_fields_clear(
+def test_stop_form_fits_80x24_without_scrolling(
     ledger_conn: psycopg.Connection, seeded: dict[str, str], make_app: Any
 ) -> None:
     """INCIDENT18 #11: at 80x24 the fields and both buttons are in view without scrolling (Pilot
