@@ -21,13 +21,16 @@ if TYPE_CHECKING:
     from ledger.authority.trust import TrustRoot
     from replay.undo.dryrun import DryRunStep
     from replay.undo.model import UndoPlan
+    from replay.undo.parties import Eligible
 
 __all__ = [
     "UndoPreview",
     "contracts_dirs",
     "undo_apply",
+    "undo_apply_refusal",
     "undo_approve",
     "undo_approvers",
+    "undo_eligible",
     "undo_plan",
 ]
 
@@ -89,6 +92,14 @@ def undo_approvers(data: LedgerData, plan: UndoPlan) -> tuple[str, ...]:
     return data.call(recorded_approvers, data.settings, plan.digest)
 
 
+def undo_eligible(data: LedgerData, plan: UndoPlan, root: TrustRoot | None) -> Eligible:
+    """Who may approve this plan: the judgement `ledger undo approve` applies (registry undo
+    grants for every step's tool, an approver key, separation of duties), from replay.undo."""
+    from replay.undo.parties import eligible_approvers
+
+    return data.call(eligible_approvers, data.settings, plan, root)
+
+
 def undo_approve(
     data: LedgerData, plan: UndoPlan, approver: str, root: TrustRoot | None = None
 ) -> str:
@@ -98,6 +109,16 @@ def undo_approve(
 
     data.call(approve, data.settings, plan, approver, root=root)
     return f"approved plan {plan.digest[:16]} as {approver} (undo.plan.approved recorded)"
+
+
+def undo_apply_refusal(
+    data: LedgerData, plan: UndoPlan, operator: str, root: TrustRoot | None
+) -> str | None:
+    """Why `undo_apply` would be refused now (replay.undo.executor.apply_refusal: the same
+    line apply gives), None when it would run: asked before the typed APPLY."""
+    from replay.undo.executor import apply_refusal
+
+    return data.call(apply_refusal, data.settings, plan, root=root, operator=operator)
 
 
 def undo_apply(

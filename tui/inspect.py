@@ -19,7 +19,6 @@ import psycopg
 
 from ledger.canonical import canonical_bytes
 from ledger.events import leaf_hash
-from ledger.identity import normalise_principal, principal_set
 from ledger.merkle import ProofError
 from ledger.proofs import ProofUnavailable, checkpoint_row, inclusion_for_seq
 from ledger.store import board
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
     from ledger.authority.trust import TrustRoot
     from ledger.config import Settings
 
-__all__ = ["ANYONE", "EventDetail", "RunTrace", "event_detail", "people_seen", "run_trace"]
+__all__ = ["ANYONE", "EventDetail", "RunTrace", "event_detail", "run_trace"]
 
 ANYONE = "anyone with an operator connection (the stop is recorded as asserted)"
 
@@ -183,25 +182,7 @@ class RunTrace:
     identity: list[str] = field(default_factory=list)  # `ledger replay`'s who lines
     docs: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None  # who stopped it, confirmed against ledger_stops (tui.stopview)
-    people: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # people_seen
     findings: Findings | None = None  # `ledger check`'s failures (tui.findings), set by a worker
-
-    def eligible_approvers(self, roles: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
-        """People seen in the ledger holding any of `roles` (anyone if none), minus `exclude`.
-
-        Exclusion compares normalised principals, so `Alice@Example.com` is not offered to
-        approve what `alice@example.com` did.
-        """
-        excluded = principal_set(exclude)
-        out = sorted(
-            {
-                who
-                for who, have in self.people
-                if normalise_principal(who) not in excluded
-                and (not roles or set(have) & set(roles))
-            }
-        )
-        return out
 
 
 def run_trace(
@@ -247,12 +228,6 @@ def run_trace(
         docs=docs,
         stopped=stopped_by(conn, docs, str(uuid.UUID(run_id)), last.origin),
     )
-
-
-def people_seen(conn: psycopg.Connection) -> list[tuple[str, tuple[str, ...]]]:
-    """Everyone the log shows holding roles (initiators, approvers): a whole-log read, so only
-    the undo plan's "eligible approvers" column asks for it, never the trace."""
-    return [(p.who, p.roles) for p in board.role_holders(conn)]
 
 
 def _run_chain(stored: list[StoredEvent], docs: list[dict[str, Any]]) -> tuple[bool, str]:

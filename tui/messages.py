@@ -159,6 +159,7 @@ class PlanReady(Message):
     plan: Any
     steps: list[Any]
     note: str
+    eligible: Any = None  # replay.undo.parties.Eligible: who the registry lets approve
 
 
 @dataclass

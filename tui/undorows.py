@@ -4,8 +4,10 @@ Why a layout of its own: the old table put eight columns side by side with the d
 last, which at 80 columns sat off screen with no horizontal scroll. Now each row is verdict,
 step, tool, effect, strategy, approvals (narrow), and everything wide (why it would not run
 with its fix, window, eligible approvers, preconditions, notes) is a wrapped detail shown for
-the highlighted step. The verdict and its reason come from the dry run (replay.undo.dryrun,
-worded by replay.undo.diagnose), the same text `ledger undo dry-run` prints.
+the highlighted step. Eligible approvers are replay.undo.parties' judgement, the one `ledger undo
+approve` applies (registry undo grants, approver key, separation of duties). The verdict and
+its reason come from the dry run (replay.undo.dryrun, worded by replay.undo.diagnose), the
+same text `ledger undo dry-run` prints.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tui.literal import literal
 if TYPE_CHECKING:
     from replay.undo.dryrun import DryRunStep
     from replay.undo.model import UndoPlan, UndoStep
-    from tui.inspect import RunTrace
+    from replay.undo.parties import Eligible
 
 __all__ = ["UNDO_COLUMNS", "UndoRow", "undo_rows"]
 
@@ -53,12 +55,21 @@ def _verdict(step: UndoStep, dry: DryRunStep | None) -> tuple[str, str | None]:
     return "planned", "y: dry run to probe the target now"
 
 
-def _detail(step: UndoStep, dry: DryRunStep | None, trace: RunTrace) -> Text:
+def _eligible(step: UndoStep, eligible: Eligible | None) -> str:
+    """Who `ledger undo approve` would accept for this step (the registry's judgement, minus the
+    run's actors), or why nobody can be judged: never merely everyone the log has seen."""
+    if eligible is None:
+        return "-"
+    if not eligible.judged:
+        return f"asserted (no registry): {eligible.note}"
+    names = eligible.names(tuple(step.approvals.roles))
+    return f"{', '.join(names) or 'nobody'} ({eligible.note})"
+
+
+def _detail(step: UndoStep, dry: DryRunStep | None, eligible: Eligible | None) -> Text:
     verdict, reason = _verdict(step, dry)
     checks = dry.preconditions if dry is not None else step.preconditions
     rule = step.approvals
-    exclude = tuple(a for a in (step.original_actor, trace.initiated_by) if a)
-    eligible = ", ".join(trace.eligible_approvers(tuple(rule.roles), exclude)) or "none found"
     out = Text()
     out.append_text(literal(f"{step.step_id} {step.tool}", style="bold"))
     out.append(" · ")
@@ -71,7 +82,7 @@ def _detail(step: UndoStep, dry: DryRunStep | None, trace: RunTrace) -> Text:
         ("strategy", step.strategy + (f" (was {was})" if (was := step.downgraded_from) else "")),
         ("window", step.window_deadline or "-"),
         ("approvals", f"{rule.min_approvers}x {', '.join(rule.roles) or 'any role'}"),
-        ("eligible", eligible),
+        ("eligible", _eligible(step, eligible)),
         ("checks", ", ".join(f"{c.probe}={c.status}" for c in checks) or "none"),
     )
     for name, value in facts:
@@ -83,7 +94,9 @@ def _detail(step: UndoStep, dry: DryRunStep | None, trace: RunTrace) -> Text:
     return out
 
 
-def undo_rows(plan: UndoPlan, steps: Sequence[DryRunStep], trace: RunTrace) -> list[UndoRow]:
+def undo_rows(
+    plan: UndoPlan, steps: Sequence[DryRunStep], eligible: Eligible | None
+) -> list[UndoRow]:
     """The plan's steps in execution order, each with its dry-run verdict when there is one."""
     dry = {s.step_id: s for s in steps}
     rows: list[UndoRow] = []
@@ -98,5 +111,5 @@ def undo_rows(plan: UndoPlan, steps: Sequence[DryRunStep], trace: RunTrace) -> l
             literal(step.strategy),
             literal(f"{rule.min_approvers}x {','.join(rule.roles) or 'any'}"),
         )
-        rows.append(UndoRow(step.step_id, cells, _detail(step, dry.get(step.step_id), trace)))
+        rows.append(UndoRow(step.step_id, cells, _detail(step, dry.get(step.step_id), eligible)))
     return rows

@@ -27,7 +27,6 @@ from ledger.store.read import StoredEvent
 __all__ = [
     "EventKey",
     "OpenApproval",
-    "RoleHolder",
     "RunMark",
     "VerdictSet",
     "event_at",
@@ -39,7 +38,6 @@ __all__ = [
     "linked_events",
     "open_approvals",
     "origin_size",
-    "role_holders",
     "run_leaf",
     "run_marks",
     "run_starts_before",
@@ -74,14 +72,6 @@ class OpenApproval:
     tool: str
     required_roles: tuple[str, ...]
     reason: str
-
-
-@dataclass(frozen=True)
-class RoleHolder:
-    """Someone the log shows holding roles (a run's initiating user, or an approver)."""
-
-    who: str
-    roles: tuple[str, ...]
 
 
 def _stored(rows: Iterable[Sequence[Any]]) -> list[StoredEvent]:
@@ -238,12 +228,6 @@ def run_starts_before(
     """Bodies of the newest `run.started` events of `origin` before `seq`, newest first."""
     rows = conn.execute(query("board_run_starts_before"), (origin, seq, limit)).fetchall()
     return [bytes(r[0]) for r in rows]
-
-
-def role_holders(conn: psycopg.Connection) -> list[RoleHolder]:
-    """Initiating users and approvers seen in the log, each with the roles recorded for them."""
-    rows = conn.execute(query("board_role_holders")).fetchall()
-    return [RoleHolder(str(who), tuple(roles or ())) for who, roles in rows if who]
 
 
 def latest_policy(conn: psycopg.Connection) -> StoredEvent | None:

@@ -150,14 +150,16 @@ def dry_run_cmd(  # noqa: PLR0917 - typer maps parameters to options
         bool, typer.Option("--sandbox", help="Run DB compensators, roll back.")
     ] = False,
     json_out: JsonOption = False,
+    smtp: SmtpOpt = None,
 ) -> None:
-    """Render every step and run read-only precondition probes."""
+    """Render every step and run read-only precondition probes (and check the mail relay
+    accepts a connection, without sending)."""
     from replay.undo.dryrun import dry_run as run_dry
     from replay.undo.model import read_plan
 
     plan = read_plan(plan_file)
     _plugins(plugin)
-    report = run_dry(plan, _target(ctx, target_dsn, None), sandbox=sandbox)
+    report = run_dry(plan, _target(ctx, target_dsn, smtp), sandbox=sandbox)
     if json_out:
         emit_json({"plan_digest": plan.digest, "steps": [r.as_json() for r in report]})
         return

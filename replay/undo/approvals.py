@@ -19,8 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import uuid
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -39,6 +37,7 @@ from ledger.store import read
 from ledger.store import undo as store
 from replay.undo.authority import registry_in_force, registry_refusal, undo_scopes
 from replay.undo.model import UndoPlan, UndoStep
+from replay.undo.parties import OriginalParties, approver_refusal, original_parties
 from replay.undo.record import record_event, record_plan
 
 __all__ = [
@@ -90,103 +89,6 @@ def approval_message(origin: str, plan_digest: str, approver: str, registry: str
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class OriginalParties:
-    """Who acted in, and who approved calls of, the runs a plan repairs (normalised names)."""
-
-    actors: frozenset[str]
-    approvers: frozenset[str]
-
-    def refusal(self, name: str) -> str | None:
-        """Why `name` may not approve this plan, or None when separation of duties allows it."""
-        who = normalise_principal(name)
-        if who in self.actors:
-            return (
-                f"separation of duties: {name} is an original actor of the runs this plan repairs"
-            )
-        if who in self.approvers:
-            return f"separation of duties: {name} approved the original actions this plan repairs"
-        return None
-
-
-def _uuid(text: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(text))
-    except ValueError:
-        return None
-
-
-def _target_runs(conn: psycopg.Connection, plan: UndoPlan) -> list[uuid.UUID]:
-    """Every run the plan names: in its scope, on its steps, and the runs that really hold the
-    actions its steps target (so editing a step's run id does not move it out of reach)."""
-    scope_runs = plan.scope.get("runs")
-    named = [*(scope_runs if isinstance(scope_runs, list) else []), *(s.run_id for s in plan.steps)]
-    runs = {r for r in map(_uuid, named) if r is not None}
-    for step in plan.steps:
-        action = _uuid(step.target_action_id)
-        stored = read.event_by_id(conn, action) if action is not None else None
-        if stored is not None:
-            runs.add(stored.event.run_id)
-    return sorted(runs, key=str)
-
-
-def _parties_of(events: Iterable[EventBase], actors: set[str], approvers: set[str]) -> None:
-    for e in events:
-        data: Any = getattr(e, "data", None)
-        if e.principal.initiating_user:
-            actors.add(normalise_principal(e.principal.initiating_user))
-        elif e.type == "tool.call.started" and e.agent is not None:
-            actors.add(normalise_principal(e.agent.name))
-        if e.type == "approval.decided" and data.decision != "rejected":
-            approvers.add(normalise_principal(data.approver.id))
-
-
-def original_parties(
-    conn: psycopg.Connection,
-    plan: UndoPlan,
-    settings: Settings | None = None,
-    root: TrustRoot | None = None,
-) -> OriginalParties:
-    """Original actors and approvers from the ledger itself (never only from the plan file):
-    initiating users (or the agent, when none) of the target runs, the users their recorded ID
-    tokens verify as (with `settings` and `root`: a writer recording another name does not make
-    the real user independent), and the approvers of their calls, including decisions recorded
-    in other runs of the same log. The plan file's own lists are added too: they can only make
-    the check stricter."""
-    actors = {normalise_principal(a) for a in plan.original_actors}
-    approvers = {normalise_principal(a) for a in plan.original_approvers}
-    stored = read.runs_events(conn, _target_runs(conn, plan))
-    _parties_of((s.event for s in stored), actors, approvers)
-    if settings is not None and root is not None:
-        actors |= _verified_actors(conn, settings, root, stored)
-    calls: dict[str, set[str]] = {}
-    for s in stored:
-        if s.event.type == "tool.call.started":
-            data: Any = s.event.data
-            calls.setdefault(s.origin, set()).add(data.tool_call_id)
-    for origin, ids in calls.items():
-        found = read.decisions_for_calls(conn, origin, sorted(ids))
-        _parties_of((s.event for _, s in found), set(), approvers)
-    return OriginalParties(frozenset(actors), frozenset(approvers))
-
-
-def _verified_actors(
-    conn: psycopg.Connection, settings: Settings, root: TrustRoot, stored: Sequence[Any]
-) -> set[str]:
-    """The verified users of the target runs (replay.identity), by their comparison form."""
-    from ledger.privacy import PayloadOpener
-    from replay.authority import load_authority
-    from replay.identity import identity_of
-
-    opener, found = PayloadOpener(settings), set()
-    for s in stored:
-        if s.event.type == "run.started":
-            who = identity_of(conn, opener, load_authority(conn, s.origin, root), s).user
-            if who.is_verified and who.key() is not None:
-                found.add(str(who.key()))
-    return found
-
-
 def _check_name(approver: str) -> None:
     if not is_valid_name(approver) or "/" in approver:
         raise ApprovalRefused(
@@ -214,8 +116,8 @@ def approve(
     registry, digest = in_force.registry, in_force.digest or ""
     assert registry is not None  # registry_in_force raises otherwise
     scopes = undo_scopes(conn, plan)
-    refusal = registry_refusal(registry, approver, scopes)
-    refusal = refusal or original_parties(conn, plan, settings, root).refusal(approver)
+    parties = original_parties(conn, plan, settings, root)
+    refusal = approver_refusal(registry, parties, approver, scopes)  # the TUI's list asks it too
     if refusal is not None:
         raise ApprovalRefused(refusal)
     signer = load_approver_signer(settings, approver, key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from replay.undo.compensators import COMPENSATORS, SANDBOXABLE
+from replay.undo.compensators import COMPENSATORS, REACH, SANDBOXABLE
 from replay.undo.diagnose import Verdict, verdict_of
 from replay.undo.model import ProbeCheck, UndoPlan, UndoStep
 from replay.undo.probes import UndoContext, plan_probes, recheck
@@ -91,6 +91,10 @@ def _verdict(step: UndoStep, checks: list[ProbeCheck], ctx: UndoContext, has_fn:
         return probed
     if not has_fn:
         return Verdict(False, "no compensator", f"no compensator registered for {step.op!r}")
+    reach = REACH.get(step.op or "")
+    why = reach(ctx) if reach is not None else None
+    if why is not None:  # the mail relay (or other endpoint) is not configured or is down
+        return Verdict(False, "unreachable", why)
     return Verdict(True, "would run")
 
 
@@ -118,7 +122,7 @@ def _steps(
                 compensator="registered" if has_fn else ("n/a" if step.op is None else "MISSING"),
                 sandbox=_sandbox(step, ctx) if sandbox and runnable else "skipped",
                 residue=step.residue,
-                would_run=runnable and has_fn,
+                would_run=runnable and verdict.runs,
                 notes=[*step.drift, *step.notes],
                 verdict=verdict.word,
                 reason=verdict.reason,

@@ -49,6 +49,7 @@ __all__ = [
     "StepOutcome",
     "TransientError",
     "apply_plan",
+    "apply_refusal",
     "compensator",
 ]
 
@@ -146,6 +147,45 @@ def _others_approvals(judged: Judged, plan: UndoPlan, operator: str | None) -> l
     return others
 
 
+def _gate(  # noqa: PLR0917 - private: apply_plan and apply_refusal
+    conn: psycopg.Connection,
+    settings: Settings,
+    plan: UndoPlan,
+    root: TrustRoot | None,
+    operator: str | None,
+    contained: bool,
+) -> list[Approval]:
+    """The approvals an apply runs on, or the one-line refusal (no authority, not approved,
+    four eyes, containment first)."""
+    judged = approvals_for(conn, settings, plan, root)
+    approvals = _others_approvals(judged, plan, operator)
+    if any(s.strategy == "contain" for s in plan.steps) and not contained:
+        raise NotApproved(
+            "the plan starts with containment (a run is still live): stop the agent, "
+            "then apply with --contained"
+        )
+    return approvals
+
+
+def apply_refusal(
+    conn: psycopg.Connection,
+    settings: Settings,
+    plan: UndoPlan,
+    *,
+    root: TrustRoot | None,
+    operator: str | None,
+    contained: bool = False,
+) -> str | None:
+    """Why `apply_plan` would refuse now, in its own words (None: it would run). The TUI asks
+    before the typed APPLY, so nobody confirms an apply that is certainly refused (INCIDENT18
+    #8); apply_plan still judges again when it runs."""
+    try:
+        _gate(conn, settings, plan, root, operator, contained)
+    except LedgerError as exc:
+        return str(exc)
+    return None
+
+
 def apply_plan(
     ledger_conn: psycopg.Connection,
     settings: Settings,
@@ -159,13 +199,7 @@ def apply_plan(
     """Execute every runnable step of an approved plan; safe to call again (does nothing new).
 
     `root` is the trust root the approvals are judged by; None refuses (NoAuthority)."""
-    judged = approvals_for(ledger_conn, settings, plan, root)
-    approvals = _others_approvals(judged, plan, operator)
-    if any(s.strategy == "contain" for s in plan.steps) and not contained:
-        raise NotApproved(
-            "the plan starts with containment (a run is still live): stop the agent, "
-            "then apply with --contained"
-        )
+    approvals = _gate(ledger_conn, settings, plan, root, operator, contained)
     record_plan(ledger_conn, settings, plan, plan.created_by)
     with store.plan_lock(ledger_conn, plan.digest):
         return _apply_locked(ledger_conn, settings, plan, ctx, operator, approvals)

@@ -91,16 +91,6 @@ ORDER BY origin, seq
 SELECT body FROM ledger_events WHERE type = 'run.started' AND origin = %s AND seq < %s
 ORDER BY seq DESC LIMIT %s
 
--- board_role_holders --
--- Everyone the log shows holding roles: initiating users of runs and approvers of decisions.
-SELECT DISTINCT convert_from(body, 'UTF8')::jsonb #>> '{principal,initiating_user}',
-       convert_from(body, 'UTF8')::jsonb #> '{principal,roles}'
-FROM ledger_events WHERE type = 'run.started'
-UNION ALL
-SELECT DISTINCT convert_from(body, 'UTF8')::jsonb #>> '{data,approver,id}',
-       convert_from(body, 'UTF8')::jsonb #> '{data,approver,roles}'
-FROM ledger_events WHERE type = 'approval.decided'
-
 -- board_latest_policy --
 SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events
 WHERE type = 'policy.published' ORDER BY recorded_at DESC, seq DESC LIMIT 1

@@ -25,6 +25,8 @@ def test_stop_is_recorded_with_typed_confirmation(
         assert "alice@example.com" in trace and "run chain intact" in trace
         await pilot.press("2")
         await settle(pilot)
+        await _run_scope(pilot)  # the ended run: its own scope, not the default
+        await settle(pilot)
         who = text_of(pilot, "#stop-who")
         assert "(asserted, no registry: no trust root given" in who  # not the log's roles
         assert "bob@example.com" not in who and "anyone with an operator connection" in who
@@ -67,6 +69,8 @@ def test_stop_not_granted_by_the_registry_is_refused_and_not_recorded(
         await settle(pilot)
         await pilot.press("2")
         await settle(pilot)
+        await _run_scope(pilot)  # the ended run: its own scope, not the default
+        await settle(pilot)
         await type_text(pilot, "injected email")
         await pilot.press("enter")
         await type_text(pilot, "STOP")
@@ -90,6 +94,8 @@ async def scenario_granted(pilot: Any) -> None:
     await settle(pilot)
     await pilot.press("2")
     await settle(pilot)
+    await _run_scope(pilot)  # the ended run: its own scope, not the default
+    await settle(pilot)
     await type_text(pilot, "injected email")
     await pilot.press("enter")
     await type_text(pilot, "STOP")
@@ -111,7 +117,9 @@ def test_undo_plan_dry_run(seeded: dict[str, str], make_app: Any) -> None:
         assert steps.row_count == 2
         tools = [str(steps.get_row_at(i)[2]) for i in range(2)]  # the verdict comes first
         assert tools == ["email.send", "payments.refund"]
-        assert "bob@example.com" in text_of(pilot, "#undo-detail")  # the highlighted step
+        detail = text_of(pilot, "#undo-detail")  # the highlighted step; no trust root here:
+        assert "eligible  asserted (no registry): " in detail  # not everyone the log has seen
+        assert "bob@example.com" not in detail  # (INCIDENT18 #2)
         residue = text_of(pilot, "#undo-residue")
         assert "the original message was delivered" in residue
         assert "dry run" in text_of(pilot, "#undo-note")
@@ -130,6 +138,12 @@ def _tui_registry(auth: Authority) -> str:
         ],
         undo=[{"principals": ["ivan", "carol", "alice@example.com"], "scopes": ["tool:*"]}],
     )
+
+
+async def _run_scope(pilot: Any) -> None:
+    """Choose "this run" (an ended run defaults to its agent@version: INCIDENT18 #7)."""
+    pilot.app.screen.query_one("#scope-0").value = True
+    await settle(pilot)
 
 
 def _notes(pilot: Any) -> list[str]:
@@ -151,11 +165,23 @@ async def _approve(pilot: Any) -> None:
     await settle(pilot)
 
 
-async def _apply(pilot: Any) -> str:
+async def _apply(pilot: Any, refused_early: bool = False) -> str:
+    """X, then APPLY typed; a prompt that refused before the typed APPLY (INCIDENT18 #8) stays
+    open with the refusal, confirming nothing: escape closes it."""
+    from tui.screens.common import PromptScreen
+
     await pilot.press("X")
+    await settle(pilot)
     await type_text(pilot, "APPLY")
     await pilot.press("enter")
     await settle(pilot)
+    prompt = pilot.app.screen
+    assert isinstance(prompt, PromptScreen) == refused_early
+    if isinstance(prompt, PromptScreen):
+        assert (prompt.refused or "").startswith("apply refused: ")
+        assert text_of(pilot, "#prompt-error") == f"{prompt.refused} (escape closes)"
+        await pilot.press("escape")
+        await settle(pilot)
     return text_of(pilot, "#undo-note")
 
 
@@ -188,7 +214,7 @@ def test_undo_four_eyes_across_two_terminals(
             await _open_undo(pa)
             await _approve(pa)
             assert "approved plan" in text_of(pa, "#undo-note")
-            note = await _apply(pa)
+            note = await _apply(pa, refused_early=True)  # said before the typed APPLY (#8)
             assert note.startswith("apply refused: four eyes: ivan is the only approver"), note
             assert "\n" not in note and note in _notes(pa)
             assert events_of_type(ledger_conn, "undo.step.ended") == []
@@ -202,6 +228,9 @@ def test_undo_four_eyes_across_two_terminals(
             # the expired refund window leaves that step to an operator; both are recorded
             assert note.startswith("apply failed"), note
             assert "s0000 compensation_failed attempts=3" in note
+            # INCIDENT18 #4: the failure names the relay it tried and how to configure it
+            assert "mail relay not configured (tried the default 127.0.0.1:25: " in note, note
+            assert "set LEDGER_UNDO_SMTP=HOST:PORT (or pass --smtp to ledger undo)" in note
             assert "s0001 needs_operator" in note
 
     asyncio.run(main())

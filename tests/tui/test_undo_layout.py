@@ -26,6 +26,7 @@ MISSING = (
     "no undo target database: probe payments.get_refund ran against the ledger's own "
     "database, which lacks the system's tables (UndefinedTable: "
 )
+SMTP_FIX = "set LEDGER_UNDO_SMTP=HOST:PORT (or pass --smtp to ledger undo) and relaunch"
 FIX = "; set LEDGER_UNDO_TARGET_DSN (or pass --target-dsn to ledger undo) and relaunch"
 
 
@@ -64,7 +65,7 @@ def test_every_step_verdict_is_on_screen(fresh: str, make_app: Any, size: tuple[
         await open_undo(pilot, fresh, "y")
         table = pilot.app.screen.query_one("#undo-steps", DataTable)
         rows = [(str(table.get_row_at(i)[0]), str(table.get_row_at(i)[1])) for i in (0, 1)]
-        assert rows == [("probe error", "s0001"), ("would run", "s0000")], rows  # refund first
+        assert rows == [("probe error", "s0001"), ("unreachable", "s0000")], rows  # refund first
         lines = screen_text(pilot).splitlines()
         for verdict, step in rows:  # each row starts with its whole verdict, on screen
             row = next(ln for ln in lines if step in ln and "│" not in ln[:2])
@@ -79,9 +80,11 @@ def test_every_step_verdict_is_on_screen(fresh: str, make_app: Any, size: tuple[
         assert "checks    payments.get_refund=error" in detail
         await pilot.press("down")  # the detail pane follows the highlighted step
         await settle(pilot)
-        assert text_of(pilot, "#undo-detail").startswith(
-            "s0000 email.send · irreversible\nverdict   would run"
+        assert text_of(pilot, "#undo-detail").startswith(  # no relay: said before APPLY (#4)
+            "s0000 email.send · irreversible\nverdict   unreachable: mail relay not configured "
+            "(tried the default 127.0.0.1:25: "
         )
+        assert SMTP_FIX in text_of(pilot, "#undo-detail")
 
     play(make_app(), scenario, size)
 

@@ -39,7 +39,8 @@ def test_dry_run_renders_probes_and_changes_nothing(agent: Agent) -> None:
     run_id = agent.script()
     plan = make_plan(agent.conn, agent.registry, run_id)
     before = crm_snapshot(agent.conn)
-    report = dry_run(plan, UndoContext(conn=agent.conn), sandbox=True)
+    relay = {"smtp_host": agent.smtp.host, "smtp_port": agent.smtp.port}  # reach: the relay
+    report = dry_run(plan, UndoContext(conn=agent.conn, extra=relay), sandbox=True)
     assert [r.step_id for r in report] == [s.step_id for s in plan.ordered_steps()]
     assert all(r.would_run for r in report), [
         (r.step_id, r.tool, r.compensator, r.preconditions) for r in report

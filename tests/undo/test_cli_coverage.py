@@ -57,7 +57,11 @@ def test_cli_plan_dry_run_approve_apply(
     assert doc["plan_digest"] == plan.digest and len(plan.steps) == 6
 
     code, out = invoke(ledger_settings, "dry-run", str(plan_path), "--sandbox")
-    assert code == 0 and out.count("would run") == 6 and "residue:" in out, out
+    assert code == 0 and out.count("would run") == 5 and "residue:" in out, out
+    assert "why: mail relay not configured (tried the default 127.0.0.1:25: " in out, out
+    relay = f"{agent.smtp.host}:{agent.smtp.port}"  # INCIDENT18 #4: the relay, then it runs
+    code, out = invoke(ledger_settings, "dry-run", str(plan_path), "--sandbox", "--smtp", relay)
+    assert code == 0 and out.count("would run") == 6, out
 
     code, msg = invoke(
         ledger_settings, "approve", str(plan_path), "--as", "alice", "--trust-root", root

@@ -83,7 +83,14 @@ class LedgerScreen(Screen[None]):
 
 
 class Form(VerticalScroll):
-    """A scrolling group of fields that keeps every key it is typed (module doc)."""
+    """A scrolling group of fields that keeps every key it is typed (module doc).
+
+    `nav_keys`: screen keys that still act while a button or choice list of the form has focus
+    (the tab keys of Trace / Stop / Undo, INCIDENT18 #3); in a text field they are text."""
+
+    def __init__(self, *children: Widget, nav_keys: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*children, **kwargs)
+        self.nav_keys = frozenset(nav_keys)
 
     class Cancelled(Message):
         """Escape inside the form: the owner clears what must not linger (a confirmation)."""
@@ -127,6 +134,8 @@ class Form(VerticalScroll):
             self.post_message(self.Cancelled(self))
         elif not (event.is_printable and not self._bound_inside(event.key)):
             return  # navigation and keys the form's own widgets bind (space, enter)
+        elif event.key in self.nav_keys and not isinstance(self.screen.focused, Input):
+            return  # a screen key (switch tab) from a button or a choice list
         event.stop()
         event.prevent_default()
 
@@ -172,6 +181,7 @@ class PromptScreen(ModalScreen[str | None]):
         self.question, self.placeholder, self.value = question, placeholder, value
         self.expect, self.required = expect, required
         self.early = False  # characters typed before the field existed are in `value`
+        self.refused: str | None = None  # set by refuse(): nothing confirms, escape closes
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -217,9 +227,20 @@ class PromptScreen(ModalScreen[str | None]):
             event.stop()
             event.prevent_default()
 
+    def refuse(self, why: str) -> None:
+        """The action asked about would certainly be refused: say why; no text confirms it.
+        The prompt stays open (escape closes) so keys still being typed never reach a screen."""
+        self.refused = why
+        if not self.is_attached:  # already answered (a fast APPLY): apply itself refuses
+            return
+        self.query_one("#prompt-error", Static).update(f"{why} (escape closes)")
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         text = event.value
+        if self.refused is not None:
+            self.query_one("#prompt-error", Static).update(f"{self.refused} (escape closes)")
+            return
         if self.expect is not None and text.strip() != self.expect:
             self.query_one("#prompt-error", Static).update(
                 f"not confirmed: type {self.expect} exactly (escape cancels)"

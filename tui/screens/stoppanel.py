@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
+from ledger.stoptargets import parse_agent_target
 from ledger.store.stops import StopRow
 from tui.inspect import RunTrace
 from tui.literal import literal, shown
@@ -47,16 +48,17 @@ class StopPanel(LedgerScreen):
     trace: RunTrace | None
 
     def compose_stop(self) -> ComposeResult:
-        """The Stop pane: the hint line (always in view), then, scrolling: who may stop, the
-        stops in force, the scope, the reason and the typed confirmation."""
+        """The Stop pane: the hint line (always in view), then, scrolling: the scope, the reason,
+        the typed confirmation and the buttons first (in view at 80x24 without scrolling, above
+        the toasts' corner: INCIDENT18 #11), then who may stop and the stops in force."""
         if self.lapp.readonly:
             yield Static("read-only auditor mode: stopping is hidden", classes="muted")
         else:
             yield Static("", id="stop-hint")
-        with Form(id="stop-form"):
-            yield Static("", id="stop-who")
-            yield Static("", id="stop-active")
+        with Form(id="stop-form", nav_keys=("1", "2", "3")):
             if self.lapp.readonly:
+                yield Static("", id="stop-who")
+                yield Static("", id="stop-active")
                 return
             yield RadioSet(id="stop-scope")
             yield Input(placeholder="reason (recorded in the ledger)", id="stop-reason")
@@ -69,12 +71,34 @@ class StopPanel(LedgerScreen):
             with Horizontal(id="stop-buttons"):
                 yield Button("Request stop", id="stop-button", variant="error")
                 yield Button("Resume", id="resume-button", variant="primary")
+            yield Static("", id="stop-who")
+            yield Static("", id="stop-active")
 
     def _tool(self) -> str | None:
         """The tool of the tool call the panel was opened on (None: opened on the run)."""
         data = (self.row.document().get("data") or {}) if self.row is not None else {}
         tool = data.get("tool")
         return str(tool) if tool else None
+
+    def ended_note(self) -> str | None:
+        """For a run that has ended, what the pane says before any confirmation (INCIDENT18 #7):
+        stopping the run itself halts nothing, so the agent@version scope is chosen instead."""
+        trace = self.trace
+        if trace is None or not any(d.get("type") == "run.ended" for d in trace.docs):
+            return None
+        return (
+            f"this run has ended ({trace.status}): a stop of the run alone halts nothing; "
+            "the scope is its agent@version (new runs of it refuse to start)"
+        )
+
+    def _default_scope(self, choices: list[tuple[str, str]]) -> int:
+        """This run, or for an ended run the agent@version scope when there is one."""
+        if self.ended_note() is None:
+            return 0
+        for i, (_, target) in enumerate(choices):
+            if target.startswith("agent:") and parse_agent_target(target[6:])[1] is not None:
+                return i
+        return 0
 
     def show_stop_facts(self, trace: RunTrace, stops: list[StopRow]) -> None:
         """Fill the pane once the trace is read: who may stop, the stops in force on this run,
@@ -85,6 +109,8 @@ class StopPanel(LedgerScreen):
         for person in trace.may_stop or ["nobody found — escalate"]:
             who.append(f"  • {person}\n")
         who.append(HALTS, style="yellow")
+        if note := self.ended_note():
+            who.append(note + "\n", style="bold yellow")
         if self.lapp.exercise is not None:
             who.append("EXERCISE: stop is a dry run recorded as a decision.\n", style=_EXERCISE)
         self.query_one("#stop-who", Static).update(shown(who))
@@ -96,14 +122,19 @@ class StopPanel(LedgerScreen):
         scopes = self.query_one("#stop-scope", RadioSet)
         if not scopes.children:
             choices = scope_choices(self.run_id, trace.docs, self._tool())
+            default = self._default_scope(choices)
             for i, (label, target) in enumerate(choices):
-                button = RadioButton(literal(label), value=i == 0, id=f"scope-{i}")
+                button = RadioButton(literal(label), value=i == default, id=f"scope-{i}")
                 button.target = target  # type: ignore[attr-defined]
                 scopes.mount(button)
 
     def chosen_target(self) -> str:
-        """The target of the chosen scope (this run when nothing is chosen)."""
-        pressed: Any = self.query_one("#stop-scope", RadioSet).pressed_button
+        """The target of the chosen scope (this run when nothing is chosen). A button mounted
+        already on is not the RadioSet's `pressed_button` until one is clicked: read its value."""
+        scopes = self.query_one("#stop-scope", RadioSet)
+        pressed: Any = scopes.pressed_button or next(
+            (b for b in scopes.query(RadioButton) if b.value), None
+        )
         return str(getattr(pressed, "target", f"run:{self.run_id}"))
 
     @on(Input.Submitted, "#stop-reason")

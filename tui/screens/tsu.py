@@ -32,6 +32,7 @@ from tui.undorows import UNDO_COLUMNS, undo_rows
 
 __all__ = ["TraceStopUndoScreen"]
 
+
 class TraceStopUndoScreen(StopPanel):
     """Three tabs over one run."""
 
@@ -84,11 +85,21 @@ class TraceStopUndoScreen(StopPanel):
         self.load_trace()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one("#tsu-tabs", TabbedContent).active = tab
+        """Switch tabs; the focus leaves the old pane first (INCIDENT18 #3): TabbedContent
+        re-activates the pane holding the focus, so a focused Stop button or scope list kept
+        the Stop tab open whatever `1` / `3` asked for."""
+        tabs = self.query_one("#tsu-tabs", TabbedContent)
+        self.set_focus(None)
+        tabs.active = tab
+        if tab == "undo":  # up/down walk the steps (an empty table takes the focus harmlessly)
+            self.query_one("#undo-steps", DataTable).focus()
         if tab == "stop" and not self.lapp.readonly:  # the next key is the reason's
             self.route_until = math.inf
             self.query_one("#stop-reason", Input).focus()
-            self.query_one("#stop-hint", Static).update("type the reason, then enter")
+            hint = "type the reason, then enter"
+            if note := self.ended_note():  # said before the confirmation (INCIDENT18 #7)
+                hint = f"{note} · {hint}"
+            self.query_one("#stop-hint", Static).update(literal(hint))
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if event.widget.id == "stop-reason" and self.route_until == math.inf:
@@ -180,15 +191,14 @@ class TraceStopUndoScreen(StopPanel):
     @work(thread=True, exclusive=True, group="undo", exit_on_error=False, description="Undo plan")
     def make_plan(self, dry: bool) -> None:
         from ledger.errors import LedgerError
-        from tui.actions import undo_approvers, undo_plan
-        from tui.inspect import people_seen
+        from tui.actions import undo_approvers, undo_eligible, undo_plan
 
         assert self.trace is not None
-        self.trace.people = self.trace.people or self.lapp.data.call(people_seen)
         now = "2026-11-24T00:00:00Z" if self.lapp.snapshot else None
         try:
             preview = undo_plan(self.lapp.data, [self.run_id], now, self.lapp.user, dry)
             approvers = undo_approvers(self.lapp.data, preview.plan)
+            eligible = undo_eligible(self.lapp.data, preview.plan, self.lapp.trust_root)
         except LedgerError as exc:  # contracts, an unreachable target: one line with the fix
             self.post_message(UndoNote(Text(f"undo plan failed: {exc}", style="red")))
             return
@@ -199,7 +209,7 @@ class TraceStopUndoScreen(StopPanel):
         note = preview.note
         if approvers:  # four eyes: what another terminal already approved, by digest
             note += f" · approved by {', '.join(approvers)} (pending apply)"
-        self.post_message(PlanReady(preview.plan, preview.steps, note))
+        self.post_message(PlanReady(preview.plan, preview.steps, note, eligible))
 
     @on(UndoNote)
     def _undo_note(self, message: UndoNote) -> None:
@@ -215,7 +225,7 @@ class TraceStopUndoScreen(StopPanel):
         exercise = self.lapp.exercise
         if exercise is not None and exercise.mark("undo_plan"):
             exercise.decide(self.lapp.user, f"undo plan {plan.digest[:12]} produced ({note})")
-        rows = undo_rows(plan, message.steps, self.trace)
+        rows = undo_rows(plan, message.steps, message.eligible)
         self.undo_details = {r.step_id: r.detail for r in rows}
         table = self.query_one("#undo-steps", DataTable)
         table.clear()
@@ -281,6 +291,9 @@ class TraceStopUndoScreen(StopPanel):
         self.app.push_screen(principal_prompt(question, self.lapp.user), chosen)
 
     def action_apply(self) -> None:
+        """Ask for the typed APPLY, and at once whether apply would be refused (four eyes, no
+        approval, no registry): then the prompt says so and confirms nothing (INCIDENT18 #8).
+        The prompt opens first so keys typed behind `X` go into it, never to the screen."""
         if not self._plan_ready():
             return
 
@@ -290,7 +303,24 @@ class TraceStopUndoScreen(StopPanel):
                 self.undo_write("apply", self.lapp.user)
 
         question = "Run the compensations (steps that succeeded before are not run again)"
-        self.app.push_screen(PromptScreen(question, expect="APPLY"), confirmed)
+        prompt = PromptScreen(question, expect="APPLY")
+        self.app.push_screen(prompt, confirmed)
+        self.check_apply(prompt)
+
+    @work(thread=True, exclusive=True, group="undo-check", exit_on_error=False)
+    def check_apply(self, prompt: PromptScreen) -> None:
+        from tui.actions import undo_apply_refusal
+
+        try:
+            why = undo_apply_refusal(
+                self.lapp.data, self.plan, self.lapp.user, self.lapp.trust_root
+            )
+        except Exception:  # cannot tell: apply itself judges when confirmed
+            return
+        if why is not None:
+            text = Text(f"apply refused: {why}")
+            self.app.call_from_thread(prompt.refuse, text.plain)
+            self.post_message(UndoNote(text, refused=True))
 
     @work(thread=True, exclusive=True, group="undo-write", exit_on_error=False, description="Undo")
     def undo_write(self, what: str, who: str) -> None:

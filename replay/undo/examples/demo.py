@@ -8,6 +8,7 @@ against something real in tests and tabletop exercises. Import this module to re
 from __future__ import annotations
 
 import smtplib
+import socket
 from email.message import EmailMessage
 from typing import Any, LiteralString
 
@@ -86,7 +87,34 @@ def reverse_refund(args: dict[str, Any], ctx: UndoContext) -> Any:
     return {"reversed": args["refund_id"]}
 
 
-@compensator("email.send_correction")
+SMTP_FIX = "set LEDGER_UNDO_SMTP=HOST:PORT (or pass --smtp to ledger undo) and relaunch"
+
+
+def _relay(ctx: UndoContext) -> tuple[str, int]:
+    return str(ctx.extra.get("smtp_host", "127.0.0.1")), int(ctx.extra.get("smtp_port", 25))
+
+
+def smtp_problem(ctx: UndoContext, exc: BaseException) -> str:
+    """The one line for a mail relay that cannot be reached: where, why, and how to point the
+    undo at the right one (the TUI has no --smtp: it reads LEDGER_UNDO_SMTP)."""
+    host, port = _relay(ctx)
+    why = str(exc) or type(exc).__name__
+    if "smtp_host" not in ctx.extra:
+        return f"mail relay not configured (tried the default {host}:{port}: {why}); {SMTP_FIX}"
+    return f"mail relay unreachable at {host}:{port}: {why}; start it, or {SMTP_FIX}"
+
+
+def smtp_reach(ctx: UndoContext) -> str | None:
+    """Does the mail relay accept a connection? (Opens and closes a TCP connection, sends
+    nothing: safe in a dry run.)"""
+    try:
+        socket.create_connection(_relay(ctx), timeout=3).close()
+    except OSError as exc:
+        return smtp_problem(ctx, exc)
+    return None
+
+
+@compensator("email.send_correction", reach=smtp_reach)
 def send_correction(args: dict[str, Any], ctx: UndoContext) -> Any:
     msg = EmailMessage()
     msg["From"] = str(ctx.extra.get("mail_from", "undo@agent-ledger.local"))
@@ -96,8 +124,11 @@ def send_correction(args: dict[str, Any], ctx: UndoContext) -> Any:
         msg["In-Reply-To"] = str(args["in_reply_to"])
     msg["X-Idempotency-Key"] = ctx.idempotency_key
     msg.set_content(str(args.get("body", "")))
-    host = str(ctx.extra.get("smtp_host", "127.0.0.1"))
-    port = int(ctx.extra.get("smtp_port", 25))
-    with smtplib.SMTP(host, port, timeout=10) as smtp:
+    host, port = _relay(ctx)
+    try:
+        relay = smtplib.SMTP(host, port, timeout=10)
+    except OSError as exc:  # named with the relay and the fix, not a bare ConnectionRefusedError
+        raise ConnectionError(smtp_problem(ctx, exc)) from None
+    with relay as smtp:
         smtp.send_message(msg)
     return {"sent_to": args["to"]}
