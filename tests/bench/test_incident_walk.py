@@ -30,6 +30,7 @@ def test_the_walk_stops_the_incident_run_through_the_form_and_shows_the_dry_run(
     stops = ledger_conn.execute(
         "SELECT target, target_run_id::text, requested_by, reason, authority FROM ledger_stops"
     ).fetchall()
-    assert stops == [
-        (f"run:{run_id}", run_id, "oncall@example.com", incident_walk.STOP_REASON, "asserted")
-    ]
+    # the scenario's run has ended, so the pane's default scope is its agent@version (issue 18)
+    (target, _, who, reason, authority), = stops
+    assert target.startswith("agent:") and "@" in target, target
+    assert (who, reason, authority) == ("oncall@example.com", incident_walk.STOP_REASON, "asserted")
