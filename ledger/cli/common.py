@@ -36,6 +36,8 @@ __all__ = [
     "WRITES",
     "AsOption",
     "JsonOption",
+    "RunsSince",
+    "RunsUntil",
     "TrustRootOption",
     "about",
     "check_input",
@@ -155,6 +157,15 @@ def time_option(flag: str, what: str) -> Any:
 
     check.time_option = True  # type: ignore[attr-defined]
     return typer.Option(flag, metavar="TIME", help=f"{what}: {TIME_FORMS}.", callback=check)
+
+
+# The window of runs by their first event, as `ledger runs` and `ledger check` select them.
+RunsSince = Annotated[
+    str | None, time_option("--since", "Runs whose first event was recorded or dated at/after")
+]
+RunsUntil = Annotated[
+    str | None, time_option("--until", "Runs whose first event was recorded or dated before")
+]
 
 
 def duration_option(flag: str, help: str, **extra: Any) -> Any:

@@ -16,13 +16,14 @@ import typer
 
 from ledger.cli.common import (
     JsonOption,
+    RunsSince,
+    RunsUntil,
     TrustRootOption,
     connection,
     emit_json,
     say,
     settings_from,
     table,
-    time_option,
     when,
 )
 from ledger.errors import InputError
@@ -63,12 +64,8 @@ def runs(  # noqa: PLR0917 - typer maps parameters to options
             "reports; checks every matching run, so narrow with --since or --agent).",
         ),
     ] = False,
-    since: Annotated[
-        str | None, time_option("--since", "Runs whose first event was recorded or dated at/after")
-    ] = None,
-    until: Annotated[
-        str | None, time_option("--until", "Runs whose first event was recorded or dated before")
-    ] = None,
+    since: RunsSince = None,
+    until: RunsUntil = None,
     limit: Annotated[
         int, typer.Option("--limit", help="Show at most this many runs (at least 1).")
     ] = DEFAULT_LIMIT,

@@ -15,6 +15,8 @@ import typer
 
 from ledger.cli.common import (
     JsonOption,
+    RunsSince,
+    RunsUntil,
     TrustRootOption,
     connection,
     emit_json,
@@ -22,7 +24,6 @@ from ledger.cli.common import (
     parse_run_id,
     say,
     settings_from,
-    time_option,
     when,
 )
 from ledger.errors import InputError
@@ -47,12 +48,8 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         str | None, typer.Option("--policy-hash", help="A published pack.")
     ] = None,
     run: Annotated[str | None, typer.Option("--run", help="Check only this run.")] = None,
-    since: Annotated[
-        str | None, time_option("--since", "Runs whose first event was recorded or dated at/after")
-    ] = None,
-    until: Annotated[
-        str | None, time_option("--until", "Runs whose first event was recorded or dated before")
-    ] = None,
+    since: RunsSince = None,
+    until: RunsUntil = None,
     what_if: Annotated[
         Path | None,
         input_option("--what-if", help="Also check against this pack and diff the verdicts."),
