@@ -312,13 +312,9 @@ class LiveCache:
                 del self._by_run[run_id]
 
     def _open(self) -> Any:
-        """A short-lived connection for one read (the writer's factory when injected).
-
-        Opened the way the writer opens its own (`migrate=True`): the first read of a process
-        may come before the writer's first write, and on a fresh home the database has no
-        schema yet; a read API that is not there must not read as "the ledger is unreachable"
-        (the run's pack pin would then refuse every side-effecting call). Migrating is once per
-        process and database (a no-op check after that); concurrent migrators wait for one."""
+        """A short-lived connection for one read (the writer's factory when injected), opened
+        as the writer opens its own (`migrate=True`): on a fresh home the first read may come
+        before the first write, and a missing read API must not read as "unreachable"."""
         if self._connect is not None:
             return self._connect()
         t = self.settings.timeouts
