@@ -101,8 +101,17 @@ FROM (SELECT * FROM ledger_events WHERE origin = %s AND seq >= %s AND seq < %s O
 SELECT EXISTS (SELECT 1 FROM ledger_events WHERE origin = %s AND (seq < 0 OR seq >= %s))
 
 -- origins --
-SELECT DISTINCT origin FROM ledger_checkpoints
-UNION SELECT DISTINCT origin FROM ledger_events ORDER BY 1
+-- The log's origins by a skip scan of the (origin, type, seq) index, one probe per origin: a
+-- plain DISTINCT reads every event (the board asks for this at each paint).
+WITH RECURSIVE found AS (
+    (SELECT origin FROM ledger_events ORDER BY origin LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.origin FROM ledger_events e WHERE e.origin > found.origin
+            ORDER BY e.origin LIMIT 1)
+    FROM found WHERE found.origin IS NOT NULL
+)
+SELECT origin FROM found WHERE origin IS NOT NULL
+UNION SELECT DISTINCT origin FROM ledger_checkpoints ORDER BY 1
 
 -- run_events --
 SELECT seq, recorded_at, body, leaf_hash, origin FROM ledger_events WHERE run_id = %s ORDER BY run_seq
@@ -112,9 +121,15 @@ SELECT origin, seq, recorded_at, body, leaf_hash FROM ledger_events WHERE event_
 
 -- list_runs --
 -- Runs by their first event, as runs_started_between (sql/queries/replay_reads.sql) lists them.
+-- Cost: one index entry per run and column (ledger_events_run walked backwards), never a pass
+-- over each run's events: a run's stored run_seq runs 0..n-1 without gaps (the sequencer holds
+-- a gapped event, `ledger verify` checks it), so its last run_seq + 1 is its event count, and
+-- run.ended is looked for from the run's end (where an ended run has it).
 SELECT s.run_id, s.origin, s.body, s.recorded_at,
-       (SELECT count(*) FROM ledger_events c WHERE c.run_id = s.run_id) AS event_count,
-       (SELECT e.body FROM ledger_events e WHERE e.run_id = s.run_id AND e.type = 'run.ended' LIMIT 1) AS end_body,
+       (SELECT c.run_seq + 1 FROM ledger_events c WHERE c.run_id = s.run_id
+        ORDER BY c.run_seq DESC LIMIT 1) AS event_count,
+       (SELECT e.body FROM ledger_events e WHERE e.run_id = s.run_id AND e.type = 'run.ended'
+        ORDER BY e.run_seq DESC LIMIT 1) AS end_body,
        (SELECT h.type FROM ledger_events h WHERE h.run_id = s.run_id
         ORDER BY h.run_seq DESC LIMIT 1) = 'run.suspended' AS suspended
 FROM ledger_events s

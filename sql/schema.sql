@@ -849,6 +849,8 @@ CREATE INDEX ledger_events_published_policy ON public.ledger_events USING btree 
 
 CREATE UNIQUE INDEX ledger_events_run ON public.ledger_events USING btree (run_id, run_seq);
 
+CREATE INDEX ledger_events_run_ended ON public.ledger_events USING btree (run_id, run_seq) WHERE (type = 'run.ended'::text);
+
 CREATE INDEX ledger_events_run_first ON public.ledger_events USING btree (occurred_at, seq) WHERE (run_seq = 0);
 
 CREATE INDEX ledger_events_type ON public.ledger_events USING btree (origin, type, seq);

@@ -12,15 +12,29 @@ FROM ledger_verdicts GROUP BY run_id, policy_hash, evaluator_version
 -- What fresh verdicts of a run must match: its last event's seq and the pack in force in its
 -- log when it started (the last policy.published of its origin before its first event: the pack
 -- `check_in_force` judges it by, replay/policy/inforce.py; never the hash the run names).
-SELECT s.run_id, (SELECT max(e.seq) FROM ledger_events e WHERE e.run_id = s.run_id),
+-- The last event is the one with the highest run_seq (the sequencer logs a run in run_seq order):
+-- one index entry per run, not a pass over its events.
+SELECT s.run_id, (SELECT e.seq FROM ledger_events e WHERE e.run_id = s.run_id
+                  ORDER BY e.run_seq DESC LIMIT 1),
        (SELECT convert_from(p.body, 'UTF8')::jsonb #>> '{data,policy_hash}' FROM ledger_events p
         WHERE p.origin = s.origin AND p.type = 'policy.published' AND p.seq < s.seq
         ORDER BY p.seq DESC LIMIT 1)
 FROM ledger_events s WHERE s.type = 'run.started'
 
 -- board_approval_events --
-SELECT origin, seq, type, body FROM ledger_events
-WHERE type IN ('approval.requested', 'approval.decided') ORDER BY origin, seq
+-- Per origin (found by a skip scan, as `origins` in sql/queries.sql) so each probe uses the
+-- (origin, type, seq) index: a bare `type IN (...)` reads the whole log at each paint.
+WITH RECURSIVE found AS (
+    (SELECT origin FROM ledger_events ORDER BY origin LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.origin FROM ledger_events e WHERE e.origin > found.origin
+            ORDER BY e.origin LIMIT 1)
+    FROM found WHERE found.origin IS NOT NULL
+)
+SELECT e.origin, e.seq, e.type, e.body
+FROM found JOIN ledger_events e ON e.origin = found.origin
+WHERE e.type IN ('approval.requested', 'approval.decided')
+ORDER BY e.origin, e.seq
 
 -- board_origin_size --
 SELECT coalesce(max(seq) + 1, 0) FROM ledger_events WHERE origin = %s

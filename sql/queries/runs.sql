@@ -9,7 +9,9 @@
 -- suspended/running), a given set of runs (--failing). The first columns are the counts before
 -- the limit (`total`; `hidden`: exercise runs the other filters matched, --exercises not given),
 -- on every row and on the one row (run_id NULL) of an empty page.
--- Cost: the filters and counts read only the first events' rows (a filter off is a constant the
+-- Cost: a run's event count is its last run_seq + 1 and run.ended is looked for from its end
+-- (list_runs in sql/queries.sql says why), one index entry each. The filters and counts read
+-- only the first events' rows (a filter off is a constant the
 -- planner drops: no body is parsed); status and event count are computed for every run only
 -- when a filter or the sort needs them, else for the page's rows alone, as is `imported`.
 WITH firsts AS (
@@ -20,12 +22,13 @@ WITH firsts AS (
            CASE WHEN %(statuses)s::text[] IS NOT NULL OR %(sort)s = 'status' THEN coalesce(
                (SELECT convert_from(e.body, 'UTF8')::jsonb #>> '{data,status}'
                 FROM ledger_events e WHERE e.run_id = s.run_id AND e.type = 'run.ended'
-                ORDER BY e.run_seq LIMIT 1),
+                ORDER BY e.run_seq DESC LIMIT 1),
                CASE WHEN (SELECT h.type FROM ledger_events h WHERE h.run_id = s.run_id
                           ORDER BY h.run_seq DESC LIMIT 1) = 'run.suspended'
                     THEN 'suspended' ELSE 'running' END) END AS status,
            CASE WHEN %(sort)s = 'events' THEN
-               (SELECT count(*) FROM ledger_events c WHERE c.run_id = s.run_id) END AS events
+               (SELECT c.run_seq + 1 FROM ledger_events c WHERE c.run_id = s.run_id
+                ORDER BY c.run_seq DESC LIMIT 1) END AS events
     FROM ledger_events s
     WHERE s.run_seq = 0
       AND (s.type IN ('run.started', 'run.ended', 'message.input', 'message.output',
@@ -65,12 +68,13 @@ WITH firsts AS (
            coalesce(p.status,
                (SELECT convert_from(e.body, 'UTF8')::jsonb #>> '{data,status}'
                 FROM ledger_events e WHERE e.run_id = p.run_id AND e.type = 'run.ended'
-                ORDER BY e.run_seq LIMIT 1),
+                ORDER BY e.run_seq DESC LIMIT 1),
                CASE WHEN (SELECT h.type FROM ledger_events h WHERE h.run_id = p.run_id
                           ORDER BY h.run_seq DESC LIMIT 1) = 'run.suspended'
                     THEN 'suspended' ELSE 'running' END) AS lifecycle,
            coalesce(p.events,
-               (SELECT count(*) FROM ledger_events c WHERE c.run_id = p.run_id)) AS event_count
+               (SELECT c.run_seq + 1 FROM ledger_events c WHERE c.run_id = p.run_id
+                ORDER BY c.run_seq DESC LIMIT 1)) AS event_count
     FROM parsed p
 )
 SELECT t.total, t.hidden, r.run_id, r.origin, r.first_type, r.agent,

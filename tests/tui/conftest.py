@@ -98,12 +98,20 @@ def make_app(ledger_settings: Settings) -> Iterator[Any]:
 
 
 async def settle(pilot: Any) -> None:
-    """Wait until every worker finished and the screen repainted."""
-    for _ in range(6):
-        busy = [w for w in pilot.app.workers if w.group != "listen"]
+    """Wait until every worker finished and the screen repainted.
+
+    A finished worker's message may start another (plan -> dry run -> findings), so this waits
+    until two rounds in a row find nothing running (a fixed number of rounds was a race under
+    load: the undo snapshot caught a screen whose last worker had not finished)."""
+    quiet = 0
+    for _ in range(60):
+        busy = [w for w in pilot.app.workers if w.group != "listen" and not w.is_finished]
         try:
             if busy:  # an empty list would mean "every worker", the endless LISTEN loop included
                 await pilot.app.workers.wait_for_complete(busy)
         except WorkerCancelled:  # an exclusive worker was replaced by a newer one
             pass
         await pilot.pause()
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 2:
+            return
