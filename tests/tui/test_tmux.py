@@ -84,8 +84,8 @@ def test_incident_walkthrough_in_a_real_terminal(
     keys(tmux, "S")
     wait_for(tmux, "run chain intact")
     keys(tmux, "2")
-    wait_for(tmux, "bob@example.com (sre)")
-    wait_for(tmux, "type the reason, then enter")
+    wait_for(tmux, "asserted, no registry")  # who may stop: the registry's word, none given
+    wait_for(tmux, "type the reason, then")  # the hint wraps in a small pane
     keys(tmux, "-l", "prompt injection")
     keys(tmux, "Enter")
     wait_for(tmux, "now type STOP")

@@ -46,10 +46,11 @@ class BoardScreen(LedgerScreen):
 
     WRITE_ACTIONS = frozenset({"export"})
     # Footer order is this order (after the runs table's own `enter Timeline`): at 80 columns
-    # the keys the 3 a.m. walk needs (trace/stop/undo, help, filter, replay, export) fit first.
+    # the keys the 3 a.m. walk needs (trace/stop/undo, help, refresh, filter, export) fit first.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "tsu", "Trace/Stop/Undo", id="board.tsu"),
         Binding("question_mark", "app.help", "Help", tooltip="Keys of this screen"),
+        Binding("r", "reload", "Refresh", id="board.reload", tooltip="Re-read the board"),
         Binding(
             "slash",
             "filter",
@@ -57,9 +58,8 @@ class BoardScreen(LedgerScreen):
             id="board.filter",
             tooltip="agent:x user:y status:z verdict:fail since:2026-01-01 text",
         ),
-        Binding("R", "replay", "Replay", id="board.replay"),
         Binding("e", "export", "Export", id="board.export", tooltip="Evidence export"),
-        Binding("r", "reload", "Refresh", id="board.reload", tooltip="Re-read the board"),
+        Binding("R", "replay", "Replay", id="board.replay"),
         Binding("escape", "clear_filter", "Clear", show=False, id="board.clear"),
         Binding("enter", "open_run", "Timeline", id="board.open", tooltip="Timeline of the run"),
         Binding("space", "mark", "Mark", id="board.mark", tooltip="Mark runs to merge"),
@@ -94,7 +94,7 @@ class BoardScreen(LedgerScreen):
         yield RunsTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Label("Open approvals", classes="section")
         yield DataTable(id="approvals", cursor_type="row")
-        yield Footer()
+        yield Footer(compact=True)  # at 80 columns the walk's keys and export all fit
 
     def on_mount(self) -> None:
         runs = self.query_one("#runs", DataTable)
@@ -211,9 +211,12 @@ class BoardScreen(LedgerScreen):
         runs = self.query_one("#runs", DataTable)
         keep = self._cursor_key(runs)
         row = runs.cursor_row
-        runs.clear(columns=True)  # auto widths fit what is shown now, not the widest ever seen
-        for key, label, width in COLUMNS:
-            runs.add_column(label, width=width, key=key)
+        runs.clear(columns=True)  # widths fit what is shown now, not the widest ever seen
+        for i, (key, label, width) in enumerate(COLUMNS):
+            # computed here, not left to DataTable's auto width: a clear and re-fill within one
+            # refresh (a live update) could leave auto columns at their labels' width
+            fit = max([len(label)] + [_cell_len(line.cells[i]) for line in lines])
+            runs.add_column(label, width=width or fit, key=key)
         self.lines = {line.key: line for line in lines}
         for line in lines:
             runs.add_row(*line.cells, key=line.key)
@@ -372,3 +375,8 @@ def _intake(board: BoardData) -> str:
         return f" │ [b red]intake {backlog.count} STALLED[/] ({age}, no sequencer running)"
     who = "sequencer running" if backlog.sequencer_running else "no sequencer running"
     return f" │ [yellow]intake {backlog.count}[/] ({age}, {who})"
+
+
+def _cell_len(cell: object) -> int:
+    """Terminal cells a board cell takes (Text or plain string)."""
+    return cell.cell_len if isinstance(cell, Text) else Text(str(cell)).cell_len
