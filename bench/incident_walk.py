@@ -21,10 +21,9 @@ STOP_REASON = "exfiltration to gmai1.com"
 __all__ = ["STEP_LIMIT", "STOP_REASON", "roundtrip", "stops_of", "walk"]
 
 
-def stops_of(conn: Any, run_id: str) -> int:
+def stops_of(conn: Any) -> int:
     """Stops recorded, read on a connection of our own (what an agent would see). Any target:
     the pane picks the scope (this run while it runs; its agent@version once it has ended)."""
-    del run_id  # kept in the signature: older trees' walks call it so
     row = conn.execute("SELECT count(*) FROM ledger_stops").fetchone()
     return int(row[0]) if row else 0
 
@@ -109,7 +108,7 @@ def stop_fields(screen: Any) -> tuple[Any, Any]:
     return inputs[0], inputs[-1]
 
 
-async def stop_through_form(pilot: Any, dsn: str, run_id: str) -> tuple[float, int]:
+async def stop_through_form(pilot: Any, dsn: str) -> tuple[float, int]:
     """Reason, Enter, STOP, Enter as an operator types them: (seconds to recorded, keys lost)."""
     screen = pilot.app.screen
     await pilot.press("2")
@@ -124,10 +123,10 @@ async def stop_through_form(pilot: Any, dsn: str, run_id: str) -> tuple[float, i
     import psycopg
 
     with psycopg.connect(dsn, autocommit=True) as conn:  # opened before the clock starts
-        before = stops_of(conn, run_id)
+        before = stops_of(conn)
         start = time.perf_counter()
         await pilot.press("enter")
-        while await asyncio.to_thread(stops_of, conn, run_id) <= before:
+        while await asyncio.to_thread(stops_of, conn) <= before:
             if time.perf_counter() - start > STEP_LIMIT:
                 notes = "; ".join(str(n.message) for n in pilot.app._notifications)
                 raise TimeoutError(f"stop: not recorded in the ledger (screen said: {notes})")
@@ -169,7 +168,7 @@ async def walk(settings: Any, run_id: str, size: tuple[int, int]) -> dict[str, f
         await pilot.press("s")
         await until(pilot, _safe(lambda: traced(app.screen)), "trace")
         out["trace_s"] = time.perf_counter() - t0
-        out["stop_s"], out["form_keys_lost"] = await stop_through_form(pilot, settings.dsn, run_id)
+        out["stop_s"], out["form_keys_lost"] = await stop_through_form(pilot, settings.dsn)
         app.screen.set_focus(None)  # keys go to the screen's bindings, as after Esc
         await pilot.press("3")
         t0 = time.perf_counter()

@@ -15,6 +15,7 @@ import psycopg
 
 from bench import bench_incident, incident_walk
 from ledger.config import Settings
+from ledger.stoptargets import agent_target
 
 
 def test_the_walk_stops_the_incident_run_through_the_form_and_shows_the_dry_run(
@@ -31,6 +32,19 @@ def test_the_walk_stops_the_incident_run_through_the_form_and_shows_the_dry_run(
         "SELECT target, target_run_id::text, requested_by, reason, authority FROM ledger_stops"
     ).fetchall()
     # the scenario's run has ended, so the pane's default scope is its agent@version (issue 18)
-    (target, _, who, reason, authority), = stops
-    assert target.startswith("agent:") and "@" in target, target
-    assert (who, reason, authority) == ("oncall@example.com", incident_walk.STOP_REASON, "asserted")
+    started = ledger_conn.execute(
+        "SELECT b #>> '{agent,name}', b #>> '{agent,version}' FROM (SELECT convert_from(body, "
+        "'UTF8')::jsonb AS b FROM ledger_events WHERE type = 'run.started' AND run_id = %s) s",
+        (run_id,),
+    ).fetchone()
+    assert started is not None
+    agent, version = started
+    assert stops == [
+        (
+            agent_target(agent, version),
+            None,
+            "oncall@example.com",
+            incident_walk.STOP_REASON,
+            "asserted",
+        )
+    ]
