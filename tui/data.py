@@ -344,9 +344,10 @@ def _board_reads(conn: psycopg.Connection) -> _BoardReads:
     """Everything the board needs, read under one lock hold."""
     fails = (store.verdict_sets(conn), store.run_marks(conn))
     runs = list_runs(conn)
-    approvals = store.open_approvals(conn)
+    logs = origins(conn)
+    approvals = store.open_approvals(conn, logs)
     chain = {}
-    for origin in origins(conn):
+    for origin in logs:
         cp = latest_checkpoint(conn, origin)
         chain[origin] = cp.tree_size if cp else 0
     return fails, runs, approvals, chain

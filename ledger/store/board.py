@@ -119,11 +119,12 @@ def run_marks(conn: psycopg.Connection) -> dict[uuid.UUID, RunMark]:
     return {r[0]: RunMark(int(r[1]), str(r[2]) if r[2] else None) for r in rows}
 
 
-def open_approvals(conn: psycopg.Connection) -> list[OpenApproval]:
-    """Approval requests no decision answers yet, in log order."""
+def open_approvals(conn: psycopg.Connection, logs: Sequence[str]) -> list[OpenApproval]:
+    """Approval requests no decision answers yet in the logs `logs`, in log order."""
     decided: set[tuple[str, str]] = set()
     requested: list[OpenApproval] = []
-    for origin, seq, kind, body in conn.execute(query("board_approval_events")).fetchall():
+    params = {"origins": list(logs)}
+    for origin, seq, kind, body in conn.execute(query("board_approval_events"), params):
         doc = orjson.loads(bytes(body))
         data = doc.get("data") or {}
         key = (str(doc.get("run_id")), str(data.get("approval_id")))

@@ -22,19 +22,11 @@ SELECT s.run_id, (SELECT e.seq FROM ledger_events e WHERE e.run_id = s.run_id
 FROM ledger_events s WHERE s.type = 'run.started'
 
 -- board_approval_events --
--- Per origin (found by a skip scan, as `origins` in sql/queries.sql) so each probe uses the
--- (origin, type, seq) index: a bare `type IN (...)` reads the whole log at each paint.
-WITH RECURSIVE found AS (
-    (SELECT origin FROM ledger_events ORDER BY origin LIMIT 1)
-    UNION ALL
-    SELECT (SELECT e.origin FROM ledger_events e WHERE e.origin > found.origin
-            ORDER BY e.origin LIMIT 1)
-    FROM found WHERE found.origin IS NOT NULL
-)
-SELECT e.origin, e.seq, e.type, e.body
-FROM found JOIN ledger_events e ON e.origin = found.origin
-WHERE e.type IN ('approval.requested', 'approval.decided')
-ORDER BY e.origin, e.seq
+-- For the given origins (sql/queries.sql `origins`), so each probe uses the (origin, type, seq)
+-- index: a bare `type IN (...)` reads the whole log at each paint.
+SELECT origin, seq, type, body FROM ledger_events
+WHERE origin = ANY(%(origins)s::text[]) AND type IN ('approval.requested', 'approval.decided')
+ORDER BY origin, seq
 
 -- board_origin_size --
 SELECT coalesce(max(seq) + 1, 0) FROM ledger_events WHERE origin = %s
