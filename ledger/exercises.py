@@ -12,6 +12,7 @@ stand, and findings accumulate.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import psycopg
@@ -30,10 +31,12 @@ from ledger.event_exercise import (
 )
 from ledger.events import decode_event
 from ledger.store.read import events_of_types
+from ledger.store.runs import EXERCISE_PREFIX
 
-__all__ = ["EXERCISE_PREFIX", "ExerciseRecord", "exercise_tenant", "load_record"]
+__all__ = ["EXERCISE_NAME", "EXERCISE_PREFIX", "ExerciseRecord", "exercise_tenant", "load_record"]
 
-EXERCISE_PREFIX = "exercise-"
+#: An exercise's name (its file's `name:`): the tenant `exercise-<name>` it plays in.
+EXERCISE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
 
 def exercise_tenant(name: str) -> str:

@@ -39,12 +39,11 @@ from ledger.event_exercise import (
     ExerciseStartedData,
     Participant,
 )
-from ledger.exercises import ExerciseRecord, exercise_tenant
+from ledger.exercises import EXERCISE_NAME, ExerciseRecord, exercise_tenant
 
 __all__ = ["MILESTONES", "Exercise", "ExerciseError", "Inject"]
 
 MILESTONES = MILESTONE_NAMES
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _FINDING_KINDS = {"strength": "strength", "gap": "improvement", "improvement": "improvement",
                   "action": "action"}  # fmt: skip
 
@@ -100,8 +99,8 @@ class Exercise:
         if not isinstance(doc, dict):
             raise ExerciseError(f"{path}: not a YAML mapping")
         name = str(doc.get("name", ""))
-        if not _NAME.match(name):
-            raise ExerciseError(f"{path}: name must match {_NAME.pattern}")
+        if not EXERCISE_NAME.match(name):
+            raise ExerciseError(f"{path}: name must match {EXERCISE_NAME.pattern}")
         injects = [
             Inject(
                 str(i.get("id", f"i{n}")),

@@ -7,7 +7,6 @@ report.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
 
 @app.callback()
@@ -42,10 +40,10 @@ def report(
 ) -> None:
     """Print (or write) the after-action report / improvement plan (HSEEP shape, Markdown)."""
     from exporters.aar import aar_markdown
-    from ledger.exercises import load_record
+    from ledger.exercises import EXERCISE_NAME, load_record
 
-    if not _NAME.match(name):
-        raise InputError(f"exercise name must match {_NAME.pattern}")
+    if not EXERCISE_NAME.match(name):
+        raise InputError(f"exercise name must match {EXERCISE_NAME.pattern}")
     text = aar_markdown(load_record(connection(ctx, migrate=False), settings_from(ctx), name))
     if out is None:
         typer.echo(text, nl=False)
