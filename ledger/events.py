@@ -64,6 +64,7 @@ from ledger.event_exercise import (  # re-exported too: the tabletop exercise re
     ExerciseRatedData,
     ExerciseStartedData,
 )
+from ledger.event_gate import GateResultData  # re-exported too: the release-gate record
 from ledger.event_live import (  # re-exported too: the live-control payloads
     DecidedRule,
     DecisionApproval,
@@ -103,6 +104,7 @@ __all__ = [
     "ExportData",
     "Frozen",
     "GapData",
+    "GateResultData",
     "GuardrailData",
     "Hash",
     "Json",
@@ -290,6 +292,7 @@ _SPECS: list[tuple[str, type[Frozen], str]] = [
     ("exercise.discussed", ExerciseDiscussedData, "An answer to a discussion question."),
     ("exercise.finding", ExerciseFindingData, "A strength, area for improvement or action."),
     ("exercise.ended", ExerciseEndedData, "The facilitator ended the exercise."),
+    ("gate.result", GateResultData, "A release-gate result: suite, versions, task outcomes."),
 ]
 
 EVENT_CLASSES: dict[str, type[EventBase]] = {t: _event(t, m, d) for t, m, d in _SPECS}

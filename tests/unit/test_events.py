@@ -74,6 +74,8 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "exercise.discussed": {"question": 0, "answer": "the email", "recorded_by": "dana"},
     "exercise.finding": {"kind": "strength", "text": "fast trace", "recorded_by": "dana"},
     "exercise.ended": {"ended_by": "dana", "elapsed_ms": 1_000},
+    "gate.result": {"kind": "run", "suite": "demo", "suite_hash": "ab" * 32,
+                    "decision": "pass", "recorded_by": "ci"},
 }
 
 RICH_ENVELOPE: dict[str, Any] = {
