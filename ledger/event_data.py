@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 __all__ = [
+    "MAX_ARGS_SCHEMA_BYTES",
     "SCHEMA_VERSION",
     "Amount",
     "AnnotationData",
@@ -65,6 +66,8 @@ Decimal = Annotated[str, Field(pattern=r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")]
 Amount = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")]
 Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Json = JsonValue
+# the largest tool argument schema a tool.call.started event carries (canonical JSON bytes)
+MAX_ARGS_SCHEMA_BYTES = 65536
 Name = Annotated[str, Field(min_length=1, max_length=512)]
 # a token count: a JSON integer >= 0; "812", 8.0 and true are refused, never coerced (a
 # provider's int-like is converted explicitly where it enters, Run.llm_ended)
@@ -212,6 +215,13 @@ class ToolCallStartedData(Frozen):
     contract_digest: str | None = None
     resources: tuple[str, ...] = ()
     attempt: int = Field(default=1, ge=1)
+    # The tool's argument JSON Schema (docs/hooks.md "Tool schemas"): its digest (SHA-256 of
+    # the schema's canonical JSON) on every call, the schema itself only on the first call of
+    # that digest in the run, so a run of 1,000 calls carries each schema once. Not checked
+    # here (a scrubbed or shrunk event must not become a gap): replay/toolvalid.py re-hashes
+    # every recorded schema and refuses one that does not match its digest or is too big.
+    args_schema_digest: Hash | None = None
+    args_schema: dict[str, Json] | None = None
 
 
 class ToolCallEndedData(Frozen):

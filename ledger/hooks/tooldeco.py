@@ -30,6 +30,7 @@ from ledger.hooks.tools import (
     record_tool_ended,
     record_tool_started,
 )
+from ledger.hooks.toolschema import ToolSchema, cached_schema, function_schema, tool_schema
 
 __all__ = ["implicit_run", "tool"]
 
@@ -58,13 +59,20 @@ class _Spec:
     fail_open: bool
     version: str | None
     sig: inspect.Signature | None
+    func: Any = None
+    args_schema: Any = None  # explicit: a JSON Schema mapping or a pydantic model class
+
+    def schema(self) -> ToolSchema | None:
+        """The tool's argument schema, built on its first call and cached (not at import:
+        decorating a tool stays free of pydantic work)."""
+        return cached_schema(self, _schema_of)
 
     def start(self, run: Run, args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolCall:
         try:
             return record_tool_started(
                 run, self.name, _bind(self.sig, args, kwargs), side_effect=self.side_effect,
                 contract=self.contract, version=self.version, wait=True,
-                require_db=not self.fail_open)
+                require_db=not self.fail_open, args_schema=self.schema())
         except (LiveControl, LedgerUnavailable):  # denied, held, stopped, fail closed
             raise
         except Exception as exc:  # a ledger bug must not look like the tool's error
@@ -98,15 +106,24 @@ class _Spec:
             log.exception("ledger: could not record outcome of %s", self.name)
 
 
+def _schema_of(spec: _Spec) -> Any:
+    explicit = spec.args_schema
+    if explicit is None:
+        return function_schema(spec.func) if spec.func is not None else None
+    if isinstance(explicit, type) and hasattr(explicit, "model_json_schema"):
+        return explicit.model_json_schema()
+    return tool_schema(explicit)
+
+
 @overload
 def tool(fn: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
 def tool(*, name: str | None = None, side_effect: bool | str = True, contract: Any = None,
-         fail_open: bool = False, version: str | None = None
+         fail_open: bool = False, version: str | None = None, args_schema: Any = None
          ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
          side_effect: bool | str = True, contract: Any = None, fail_open: bool = False,
-         version: str | None = None) -> Any:
+         version: str | None = None, args_schema: Any = None) -> Any:
     """Decorate a sync or async tool so each call is recorded (intent first, then outcome).
 
     Outside any `ledger.run(...)` the run comes from a registered run resolver (an
@@ -114,7 +131,9 @@ def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
     `implicit: true`, intent, outcome, run.ended) with the same guarantees: durable intent
     before the body, fail closed. `side_effect` is recorded (True by default, the safe
     assumption); `fail_open=True` lets the tool run with its intent only in the local spool
-    when the database is unreachable. Generator functions are refused (TypeError): their body
+    when the database is unreachable. The argument JSON Schema (docs/hooks.md "Tool schemas")
+    is `args_schema` (a mapping or a pydantic model class) or else built from the type hints
+    on the first call. Generator functions are refused (TypeError): their body
     runs after the call returns, where the outcome could not be recorded truthfully.
     """
 
@@ -128,7 +147,7 @@ def tool(fn: Callable[P, R] | None = None, /, *, name: str | None = None,
         except (TypeError, ValueError):
             sig = None
         label = name or str(getattr(func, "__qualname__", repr(func)))
-        spec = _Spec(label, side_effect, contract, fail_open, version, sig)
+        spec = _Spec(label, side_effect, contract, fail_open, version, sig, func, args_schema)
         wrapped = _async_wrapper(func, spec) if inspect.iscoroutinefunction(func) \
             else _sync_wrapper(func, spec)
         wrapped.__dict__[LEDGER_TOOL] = label

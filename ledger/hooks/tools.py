@@ -28,6 +28,7 @@ from ledger.hooks.errors import LedgerUnavailable
 from ledger.hooks.precheck import Intent, decide_and_start
 from ledger.hooks.sanitize import error_info, json_safe
 from ledger.hooks.setup import ack_timeout
+from ledger.hooks.toolschema import ToolSchema, schema_fields
 from ledger.hooks.writer import Ack, Pending
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ def record_tool_started(
     resources: tuple[str, ...] = (), wait: bool = False, require_db: bool = False,
     raw: tuple[str, Any] | None = None, source: dict[str, str] | None = None,
     correlation: dict[str, Any] | None = None, check_stop: bool = True, attempt: int = 1,
+    args_schema: ToolSchema | None = None,
 ) -> ToolCall:
     """Queue tool.call.started; binds to an approved call with the same tool and args_hash.
 
@@ -105,11 +107,13 @@ def record_tool_started(
     `check_stop=False` is for recorders that cannot stop the tool (a span already ended, an
     OpenTelemetry observer): recording it refused would be false. `attempt` > 1 is a retry of
     the same `tool_call_id` (a workflow engine's retry: one start per attempt).
+    `args_schema` is the tool's argument schema (ledger/hooks/toolschema.py): its digest is
+    recorded on every call, the schema on the first call of that digest in the run.
     """
     call = _record_started(run, tool, args, tool_call_id=tool_call_id, side_effect=side_effect,
                            contract=contract, version=version, resources=resources, wait=wait,
                            require_db=require_db, raw=raw, source=source,
-                           correlation=correlation, attempt=attempt)
+                           correlation=correlation, attempt=attempt, args_schema=args_schema)
     if not wait and check_stop:
         stop = run.writer.live.find(run, tool=tool)
         if stop is not None:
@@ -143,14 +147,15 @@ def _record_started(
     run: Run, tool: str, args: Any, *, tool_call_id: str | None, side_effect: bool | str,
     contract: Any, version: str | None, resources: tuple[str, ...], wait: bool,
     require_db: bool, raw: tuple[str, Any] | None, source: dict[str, str] | None,
-    correlation: dict[str, Any] | None, attempt: int = 1,
+    correlation: dict[str, Any] | None, attempt: int = 1, args_schema: ToolSchema | None = None,
 ) -> ToolCall:
     """record_tool_started without the cache check of a call not waited for."""
     if run.enf is not None or (run.pack_unknown and wait and require_db):
         return _enforced(run, tool, args, tool_call_id=tool_call_id, side_effect=side_effect,
                          digest=_contract_digest(contract), version=version,
                          resources=resources, wait=wait, require_db=require_db, raw=raw,
-                         source=source, correlation=correlation, attempt=attempt)
+                         source=source, correlation=correlation, attempt=attempt,
+                         args_schema=args_schema)
     if tool_call_id is None and run.approved:
         tool_call_id = run.approved.pop((tool, hash_args(json_safe(args))), None)
     tool_call_id = tool_call_id or str(ids.new_id())
@@ -163,7 +168,7 @@ def _record_started(
                 "attempt": attempt,
                 "side_effect": _side_effect(side_effect), "args": safe,
                 "args_hash": hash_args(safe), "contract_digest": digest,
-                "resources": list(resources)}
+                "resources": list(resources), **schema_fields(run, args_schema)}
 
     with run._lock:
         run.tool_calls += 1
@@ -178,7 +183,7 @@ def _enforced(
     run: Run, tool: str, args: Any, *, tool_call_id: str | None, side_effect: bool | str,
     digest: str | None, version: str | None, resources: tuple[str, ...], wait: bool,
     require_db: bool, raw: tuple[str, Any] | None, source: dict[str, str] | None,
-    correlation: dict[str, Any] | None, attempt: int = 1,
+    correlation: dict[str, Any] | None, attempt: int = 1, args_schema: ToolSchema | None = None,
 ) -> ToolCall:
     """record_tool_started in a run with an active pack: a waited call is decided first
     (ledger/hooks/precheck.py); every call feeds the run's basis."""
@@ -195,7 +200,8 @@ def _enforced(
             call = _record_started(run, tool, args, tool_call_id=tool_call_id,
                                    side_effect=side_effect, contract=digest, version=version,
                                    resources=resources, wait=False, require_db=False, raw=raw,
-                                   source=source, correlation=correlation)
+                                   source=source, correlation=correlation,
+                                   args_schema=args_schema)
             record_tool_ended(run, call, status="error", error=refused)
             raise refused
         if run.enf is None:
@@ -203,7 +209,8 @@ def _enforced(
                                        side_effect=side_effect, contract=digest,
                                        version=version, resources=resources, wait=wait,
                                        require_db=require_db, raw=raw, source=source,
-                                       correlation=correlation, attempt=attempt)
+                                       correlation=correlation, attempt=attempt,
+                                       args_schema=args_schema)
     enf = run.enf
     safe = json_safe(args)
     digest_args = hash_args(safe)
@@ -216,7 +223,7 @@ def _enforced(
                 "attempt": _attempt(run, call_id, attempt),
                 "side_effect": _side_effect(side_effect), "args": safe,
                 "args_hash": digest_args, "contract_digest": digest,
-                "resources": list(resources)}
+                "resources": list(resources), **schema_fields(run, args_schema)}
 
     def pending(call_id: str, data: dict[str, Any]) -> Pending:
         gate = _stop_gate(run, ToolCall(call_id, tool, started_ns), require_db)

@@ -148,6 +148,22 @@ class Contract(_Model):
     human_observable: bool = False
     approval: ApprovalRule = ApprovalRule()
     description: str | None = None
+    # the tool's argument JSON Schema, declared by its owner: it wins over any schema a writer
+    # recorded for the tool (replay/toolvalid.py, the tool-call validity SLI)
+    args_schema: dict[str, JsonValue] | None = None
+
+    @field_validator("args_schema")
+    @classmethod
+    def _json_schema(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
+        if value is not None:
+            from jsonschema import SchemaError
+            from jsonschema.validators import validator_for
+
+            try:
+                validator_for(value).check_schema(value)
+            except SchemaError as exc:
+                raise ValueError(f"not a JSON Schema: {exc.message}") from None
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Contract:
