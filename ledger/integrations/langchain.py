@@ -54,6 +54,7 @@ from ledger.integrations.langchain_detect import ledger_tool_label
 from ledger.integrations.langchain_errors import observing as _observing
 from ledger.integrations.langchain_errors import tool_errors
 from ledger.integrations.langchain_runs import graph_run
+from ledger.integrations.langchain_schemas import ToolSchemas
 from ledger.note import Signer
 
 __all__ = ["LedgerCallbackHandler", "tool_errors"]
@@ -71,8 +72,11 @@ class LedgerCallbackHandler(BaseCallbackHandler):
 
     def __init__(self, run: Run | None = None, *, agent: str = "langgraph",
                  approver: str | None = None, approver_roles: Iterable[str] = (),
-                 **run_kwargs: Any) -> None:
+                 tools: Iterable[Any] = (), **run_kwargs: Any) -> None:
+        """`tools`: the agent's tools, whose argument schemas are recorded with their calls
+        (docs/hooks.md "Tool schemas")."""
         self._run = run
+        self._schemas = ToolSchemas(tools)
         self._agent = agent
         self._approver = approver
         self._approver_roles = tuple(approver_roles)
@@ -149,6 +153,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
                    kwargs: Mapping[str, Any]) -> None:
         run = self._ledger_run(run_id, parent_run_id, metadata)
         params = dict(kwargs.get("invocation_params") or {})
+        self._schemas.learn_bound(params)
         meta = dict(metadata or {})
         model = params.get("model") or params.get("model_name") or meta.get("ls_model_name")
         self._open[run_id] = run.llm_started(
@@ -236,6 +241,7 @@ class LedgerCallbackHandler(BaseCallbackHandler):
             call = run.tool_started(
                 name, inputs if inputs is not None else input_str,
                 tool_call_id=tool_call_id, side_effect="unknown", wait=decide,
+                args_schema=self._schemas.get(name),
                 require_db=decide, source=SOURCE, correlation=self._corr(run_id, parent_run_id),
                 raw=(SCHEMA, {"serialized": serialized, "input_str": input_str,
                               "inputs": inputs, "metadata": metadata}))

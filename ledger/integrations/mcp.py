@@ -36,6 +36,7 @@ from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.tools import acknowledged
+from ledger.hooks.toolschema import ToolSchema, tool_schema
 from ledger.integrations import missing_extra
 from ledger.integrations.refusals import refusal_text
 
@@ -118,9 +119,20 @@ class LedgerMCPSession:
         self._run = run
         self._agent = agent or f"mcp-client:{server}"
         self._user = user
+        self._schemas: dict[str, ToolSchema | None] = {}  # tool name -> its inputSchema
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
+
+    async def list_tools(self, *args: Any, **kwargs: Any) -> Any:
+        """The server's tools, as the session returns them; each tool's `inputSchema` is kept
+        for the calls that follow (docs/hooks.md "Tool schemas": a call made before any
+        `list_tools` has no schema)."""
+        listed = await self._session.list_tools(*args, **kwargs)
+        for item in getattr(listed, "tools", None) or ():
+            schema = getattr(item, "input_schema", None) or getattr(item, "inputSchema", None)
+            self._schemas[str(item.name)] = tool_schema(schema)
+        return listed
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None, *args: Any,
                         **kwargs: Any) -> Any:
@@ -141,6 +153,7 @@ class LedgerMCPSession:
             call = run.tool_started(
                 name, arguments or {}, side_effect=self._side_effect,
                 resources=(f"mcp:{self._server}",), wait=True, require_db=not self._fail_open,
+                args_schema=self._schemas.get(name),
                 source=source, raw=(SCHEMA, {"server": self._server, "name": name,
                                              "arguments": arguments}))
         except LiveControl as exc:

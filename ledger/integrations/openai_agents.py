@@ -55,6 +55,7 @@ from ledger.integrations.openai_agents_calls import (
     halt,
     is_ledger_tool,
     ledger_guardrail,
+    params_schema,
     parse_args,
     record_intent,
 )
@@ -207,7 +208,8 @@ class LedgerRunHooks(RunHooks[Any]):
             guarded = await record_intent(
                 run, str(tool.name), parse_args(getattr(context, "tool_arguments", None)),
                 call_id or None, fail_closed=self._fail_closed,
-                raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}))
+                raw=(HOOKS_SCHEMA, {"agent": agent.name, "tool_type": type(tool).__name__}),
+                args_schema=params_schema(tool))
         entry.tools[guarded.tool_call_id] = guarded
 
     async def on_tool_end(self, context: Any, agent: Any, tool: Any, result: object) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from importlib.metadata import version
 from typing import Any
 
@@ -26,6 +27,7 @@ from ledger.hooks.context import current_run
 from ledger.hooks.errors import LedgerUnavailable, LiveControl, RunStopped
 from ledger.hooks.runs import Run
 from ledger.hooks.tools import LEDGER_TOOL, ToolCall, acknowledged
+from ledger.hooks.toolschema import ToolSchema, cached_schema
 from ledger.integrations.refusals import refusal_text
 
 __all__ = ["HOOKS_SCHEMA", "MAX_NOTED", "SOURCE", "AgentsRunStopped", "guarded_calls", "halt",
@@ -63,15 +65,31 @@ def is_ledger_tool(tool: Any) -> bool:
     return getattr(getattr(tool, "__wrapped__", None), LEDGER_TOOL, None) is not None
 
 
+def params_schema(tool: Any) -> ToolSchema | None:
+    """A `FunctionTool`'s `params_json_schema` in recordable form, built once per tool object
+    (docs/hooks.md "Tool schemas"); None for a tool without one (a hosted tool)."""
+    if not isinstance(getattr(tool, "params_json_schema", None), Mapping):
+        return None
+    return cached_schema(tool, lambda t: t.params_json_schema)
+
+
+def agent_tool(agent: Any, name: str) -> Any:
+    """The agent's tool of this name (a guardrail is given the name, not the tool)."""
+    return next((t for t in getattr(agent, "tools", None) or ()
+                 if getattr(t, "name", None) == name), None)
+
+
 async def record_intent(run: Run, tool: str, args: Any, call_id: str | None, *,
-                         fail_closed: bool, raw: tuple[str, Any]) -> ToolCall:
+                         fail_closed: bool, raw: tuple[str, Any],
+                         args_schema: ToolSchema | None = None) -> ToolCall:
     """Record a tool's intent (decided first under a pack) and, failing closed, wait for it.
 
     Fail open is about an unreachable database only: a known stop still halts (checked in the
     cache, no round trip). A stop is raised as `AgentsRunStopped`; a denial or a hold as is."""
     try:
         call = run.tool_started(tool, args, tool_call_id=call_id, wait=fail_closed,
-                                require_db=fail_closed, source=SOURCE, raw=raw)
+                                require_db=fail_closed, source=SOURCE, raw=raw,
+                                args_schema=args_schema)
     except RunStopped as exc:  # recorded as the call's refusal
         raise halt(exc) from None
     if not fail_closed or call.ack is None:
@@ -104,7 +122,8 @@ async def _guard(data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:
         call = await record_intent(
             run, str(ctx.tool_name), parse_args(ctx.tool_arguments), ctx.tool_call_id,
             fail_closed=True, raw=(HOOKS_SCHEMA, {"agent": data.agent.name,
-                                                  "tool_type": "FunctionTool"}))
+                                                  "tool_type": "FunctionTool"}),
+            args_schema=params_schema(agent_tool(data.agent, str(ctx.tool_name))))
     except LiveControl as exc:
         if isinstance(exc, RunStopped):
             raise
