@@ -107,6 +107,7 @@ def _compile(schema: Any, digest: str, size: int) -> Compiled:
     from jsonschema import SchemaError
     from jsonschema.exceptions import best_match
     from jsonschema.validators import Draft202012Validator, validator_for
+    from jsonschema_specifications import REGISTRY as METASCHEMAS
 
     if size > MAX_ARGS_SCHEMA_BYTES:
         return _refused(digest, f"schema too large ({size} bytes, at most "
@@ -116,7 +117,9 @@ def _compile(schema: Any, digest: str, size: int) -> Compiled:
     try:
         cls = validator_for(schema, default=Draft202012Validator)
         cls.check_schema(schema)
-        validator = cls(schema)  # no format_checker: formats are not asserted
+        # no format_checker (formats are not asserted); a registry without retrieval, so a
+        # recorded `$ref` to a URL is never fetched (unresolvable: the verdict is unknown)
+        validator = cls(schema, registry=METASCHEMAS)
     except SchemaError as exc:
         return _refused(digest, f"not a valid JSON Schema: {_short(exc.message)}")
     except Exception as exc:  # a hostile schema (deep nesting, odd $schema): refused, no crash
