@@ -125,6 +125,10 @@ def _compile(schema: Any, digest: str, size: int) -> Compiled:
     except Exception as exc:  # a hostile schema (deep nesting, odd $schema): refused, no crash
         return _refused(digest, f"schema could not be compiled ({type(exc).__name__})")
 
+    from replay.toolvalid_fast import fast_validator
+
+    fast = fast_validator(schema)  # the common subset as closures; else jsonschema's own
+
     def explain(args: Any) -> str:
         error = best_match(validator.iter_errors(args))
         if error is None:
@@ -132,7 +136,7 @@ def _compile(schema: Any, digest: str, size: int) -> Compiled:
         where = "/".join(str(p) for p in error.absolute_path) or "args"
         return _short(f"{where}: {error.message}")
 
-    return Compiled(digest, validator.is_valid, explain)
+    return Compiled(digest, fast or validator.is_valid, explain)
 
 
 def _matches(schema: Any, digest: str) -> bool:
