@@ -853,6 +853,8 @@ CREATE INDEX ledger_events_run_ended ON public.ledger_events USING btree (run_id
 
 CREATE INDEX ledger_events_run_first ON public.ledger_events USING btree (occurred_at, seq) WHERE (run_seq = 0);
 
+CREATE INDEX ledger_events_tool_args_schema ON public.ledger_events USING btree (origin, seq) WHERE ((type = 'tool.call.started'::text) AND (POSITION(('\x22617267735f736368656d61223a'::bytea) IN (body)) > 0));
+
 CREATE INDEX ledger_events_type ON public.ledger_events USING btree (origin, type, seq);
 
 CREATE INDEX ledger_intake_fresh ON public.ledger_intake USING btree (intake_id) WHERE (held_at IS NULL);
