@@ -69,6 +69,9 @@ def test_the_query_filters_on_tag_agent_versions_and_window(
         return [r.run_id for r in select_runs(ledger_conn, parse_selector(text))]
 
     assert ids("") == [v4, v5, other, untagged]
+    hooks.decide("late", approver="bob", tool_call_id="c-1", args_hash="ab" * 32)  # 1-event run
+    assert hooks.flush(30)
+    assert ids("") == [v4, v5, other, untagged]
     assert ids("v4") == [v4, other]
     assert ids("label=v4,agent=sales-ops@1.4") == [v4]
     assert ids("agent=sales-ops@9") == []
