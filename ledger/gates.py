@@ -1,0 +1,254 @@
+"""Release-gate results: judge their authority, sign, record, read back, re-check.
+
+Why one service: `ledger gate run`, `gate check` and `gate compare` all end by recording "the
+release passed (or failed) the gate", and `ledger versions` and the evidence bundle (SOC 2
+CC8.1) read those records; all must agree on who vouched for a result. A result is a
+single-event run (`gate.result`) appended through the write door and sequenced before the call
+returns, in the log of the tenant whose runs it judged. It is a control-plane event: a writer's
+credentials can neither record one here (GateRefused, before anything is written) nor slip one
+into intake (the sequencer refuses it, ledger.store.controlplane).
+
+Authority, like a breaker's stop (ledger.stops, `service=True`): a result is `registry` when it
+is signed with the key the registry in force lists as its `service_key` (the key CI holds,
+`--sign-with`). Unlike a stop, a result signed with any other key, or unsigned, or recorded
+without a trust root or registry, is not refused but recorded `asserted` with the reason (and
+the signature, if a key was given): a gate result is evidence of what was tested, and losing a
+failing result because the key was wrong would hide exactly what an auditor must see. Only a
+`registry` result counts as "the release passed the gate" for `ledger versions`' known-good
+mark and the bundle's CC8.1 population, and verify_gate re-checks its signature against the
+registry that was in force at its position in the log.
+
+The signed claim: `agent-ledger/gate/v1\\n` + suite_hash + `\\n` + decision + `\\n` + the RFC
+8785 bytes of {"data": the result without its authority fields, "origin", "registry",
+"issued_at"}: it cannot be moved to another log, registry or time, nor its decision flipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import psycopg
+
+from ledger.authority.service import load_history
+from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
+from ledger.canonical import canonical_bytes
+from ledger.config import Settings
+from ledger.db.sqlfiles import query
+from ledger.errors import LedgerError
+from ledger.event_gate import GateResultData
+from ledger.events import decode_event
+from ledger.keys import load_key
+from ledger.note import Signer, Verifier
+from ledger.service_key import same_key
+from ledger.store.door import append, single_event
+from ledger.store.gates import gate_rows
+
+__all__ = [
+    "AUTHORITY_FIELDS",
+    "GATE_DOMAIN",
+    "GateCheck",
+    "GateRecorded",
+    "GateRefused",
+    "RecordedGate",
+    "gate_message",
+    "gate_results",
+    "load_gate_signer",
+    "record_gate_result",
+    "verify_gate",
+]
+
+GATE_DOMAIN = "agent-ledger/gate/v1"
+AUTHORITY_FIELDS = frozenset({
+    "authority", "registry_hash", "authority_reason", "signature", "signing_key", "issued_at",
+})  # fmt: skip
+
+
+class GateRefused(LedgerError):
+    """This connection may not record gate results (a writer's); nothing was recorded."""
+
+    label = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class GateRecorded:
+    """What record_gate_result wrote: the event, its log, and the authority it carries."""
+
+    event_id: uuid.UUID
+    origin: str
+    authority: Literal["registry", "asserted"]
+    signed: bool
+    run_id: uuid.UUID | None = None
+    reason: str | None = None  # why `asserted`
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedGate:
+    """A stored gate result: its place in the log and its data."""
+
+    event_id: uuid.UUID
+    seq: int
+    recorded_at: datetime
+    data: GateResultData
+    origin: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    """verify_gate's answer: `ok` only for a registry result whose signature checks."""
+
+    authority: str
+    ok: bool
+    reason: str  # "signed with the service_key of registry acme v1" or why not
+
+
+def gate_message(data: GateResultData, origin: str) -> bytes:
+    """The bytes a gate result's signature covers (module docstring)."""
+    body = data.model_dump(mode="json", exclude=set(AUTHORITY_FIELDS))
+    claim = canonical_bytes({
+        "data": body, "origin": origin, "registry": data.registry_hash,
+        "issued_at": data.issued_at,
+    })  # fmt: skip
+    head = f"{GATE_DOMAIN}\n{data.suite_hash}\n{data.decision}\n".encode()
+    return head + claim
+
+
+def load_gate_signer(spec: str) -> Signer:
+    """The `--sign-with` key: a key file or a `pkcs11:` URI, loaded as LEDGER_SERVICE_KEY is
+    (ledger.service_key); a key that cannot be loaded is a one-line KeyFileError / HsmError."""
+    return load_key(spec, None)
+
+
+def _signed(data: GateResultData, origin: str, signer: Signer, **fields: Any) -> GateResultData:
+    """`data` with the authority `fields`, issued now, and `signer`'s signature over them."""
+    issued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    data = data.model_copy(update={**fields, "issued_at": issued,
+                                   "signing_key": f"{signer.name}+{signer.key_id.hex()}"})
+    raw = signer.sign(gate_message(data, origin))
+    return data.model_copy(update={"signature": base64.b64encode(raw).decode()})
+
+
+def _judge(
+    conn: psycopg.Connection, origin: str, root: TrustRoot | None, signer: Signer | None
+) -> tuple[str | None, str | None]:
+    """(registry digest or None, reason for `asserted` or None: the result is `registry`)."""
+    if root is None:
+        return None, NO_TRUST_ROOT
+    in_force = load_history(conn, origin, root).latest()
+    registry = in_force.registry
+    if registry is None or in_force.digest is None:
+        return None, in_force.reason
+    label = f"registry {registry.registry.name} v{registry.version}"
+    if registry.service_key is None:
+        return in_force.digest, f"{label} lists no service_key"
+    if signer is None:
+        return in_force.digest, f"unsigned (no --sign-with): not the service_key of {label}"
+    if not same_key(signer, registry.service_key):
+        return in_force.digest, (
+            f"key {signer.name}+{signer.key_id.hex()} is not the service_key of {label}"
+        )
+    return in_force.digest, None
+
+
+def _may_record(conn: psycopg.Connection) -> None:
+    """GateRefused unless this login may write control-plane events (a writer never can)."""
+    row = conn.execute(query("stop_recorder")).fetchone()
+    if row is None or not row[1]:
+        who = row[0] if row else "?"
+        raise GateRefused(
+            f"role {who} may not record gate results: only the ledger owner or a "
+            "ledger_operator role may (a writer never can)"
+        )
+
+
+def record_gate_result(
+    conn: psycopg.Connection,
+    settings: Settings,
+    data: GateResultData,
+    *,
+    signer: Signer | None,
+    root: TrustRoot | None,
+    tenant: str | None = None,
+) -> GateRecorded:
+    """Judge, sign and append one gate result (authority fields of `data` are replaced)."""
+    _may_record(conn)
+    tenant = tenant or settings.tenant
+    origin = settings.origin(tenant)
+    data = data.model_copy(update=dict.fromkeys(AUTHORITY_FIELDS))
+    digest, reason = _judge(conn, origin, root, signer)
+    authority: Literal["registry", "asserted"] = "asserted" if reason else "registry"
+    fields: dict[str, Any] = {"authority": authority, "authority_reason": reason,
+                              "registry_hash": digest}
+    data = (_signed(data, origin, signer, **fields) if signer is not None
+            else data.model_copy(update=fields))  # fmt: skip
+    event = single_event(
+        "gate.result", data, tenant=tenant, principal={"initiating_user": data.recorded_by},
+        source={"framework": "python", "integration": "gate"},
+    )  # fmt: skip
+    append(conn, [event], settings)
+    return GateRecorded(event.event_id, origin, authority, signer is not None, event.run_id,
+                        reason)  # fmt: skip
+
+
+def gate_results(
+    conn: psycopg.Connection,
+    settings: Settings,
+    *,
+    label: str | None = None,
+    agent: str | None = None,
+    origin: str | None = None,
+) -> list[RecordedGate]:
+    """The recorded gate results, newest first; `label` / `agent` (any of its versions) /
+    `origin` narrow them. `settings` is the caller's (kept for symmetry with the writers)."""
+    del settings
+    found: list[RecordedGate] = []
+    for row in gate_rows(conn, None if origin is None else [origin]):
+        data = decode_event(row.body).data
+        if not isinstance(data, GateResultData):
+            continue
+        if label is not None and data.label != label:
+            continue
+        if agent is not None and all(v.agent != agent for v in data.versions):
+            continue
+        found.append(RecordedGate(row.event_id, row.seq, row.recorded_at, data, row.origin))
+    return found
+
+
+def verify_gate(
+    conn: psycopg.Connection, recorded: RecordedGate, root: TrustRoot | None
+) -> GateCheck:
+    """Re-check a recorded result: a `registry` one must carry the signature of the
+    service_key of the registry in force at its position in its log (the one it names)."""
+    data = recorded.data
+    if data.authority != "registry":
+        return GateCheck("asserted", False, f"asserted: {data.authority_reason or 'unsigned'}")
+    if root is None:
+        return GateCheck("registry", False, f"cannot check the signature: {NO_TRUST_ROOT}")
+    in_force = load_history(conn, recorded.origin, root).at(recorded.seq)
+    registry = in_force.registry
+    if registry is None or in_force.digest != data.registry_hash:
+        return GateCheck("registry", False, f"names registry {data.registry_hash!r}, but "
+                         f"{in_force.digest!r} was in force at seq {recorded.seq}")  # fmt: skip
+    label = f"registry {registry.registry.name} v{registry.version}"
+    if registry.service_key is None:
+        return GateCheck("registry", False, f"{label} lists no service_key")
+    return _check_signature(data, recorded.origin, Verifier.from_vkey(registry.service_key),
+                            label)  # fmt: skip
+
+
+def _check_signature(data: GateResultData, origin: str, key: Verifier, label: str) -> GateCheck:
+    """The signature of a registry result against the service_key `key` of `label`."""
+    if data.signing_key != f"{key.name}+{key.key_id.hex()}" or data.signature is None:
+        return GateCheck("registry", False, f"signed by {data.signing_key!r}, not the "
+                         f"service_key of {label}")  # fmt: skip
+    try:
+        raw = base64.b64decode(data.signature, validate=True)
+    except (binascii.Error, ValueError):
+        return GateCheck("registry", False, "signature is not base64")
+    if not key.verify(gate_message(data, origin), raw):
+        return GateCheck("registry", False, "signature does not match the result")
+    return GateCheck("registry", True, f"signed with the service_key of {label}")

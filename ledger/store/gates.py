@@ -1,0 +1,38 @@
+"""Reading release-gate results back: every `gate.result` of some logs, newest first.
+
+Why a store module: `ledger gate compare`, `ledger versions` and the evidence bundle all ask
+"which gate results are recorded" and must see the same rows; the SQL (sql/queries/gates.sql)
+reaches them through the (origin, type, seq) index, so a log of millions of run events costs a
+probe per origin, not a scan.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from ledger.db.sqlfiles import query
+
+__all__ = ["GateRow", "gate_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class GateRow:
+    """One stored gate.result: where it sits in the log, and its canonical bytes."""
+
+    event_id: uuid.UUID
+    seq: int
+    recorded_at: datetime
+    origin: str
+    body: bytes
+
+
+def gate_rows(conn: psycopg.Connection, origins: Sequence[str] | None = None) -> list[GateRow]:
+    """Every gate.result of `origins` (None: every log), newest first."""
+    params = {"origins": None if origins is None else list(origins)}
+    rows = conn.execute(query("gate_results"), params).fetchall()
+    return [GateRow(e, int(s), r, str(o), bytes(b)) for e, s, r, o, b in rows]
