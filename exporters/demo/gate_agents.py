@@ -116,13 +116,14 @@ def plan(request: str, *, vulnerable: bool) -> Plan:
 
 
 _lock = threading.Lock()
-_made: dict[tuple[str, str], tuple[World, ContractRegistry]] = {}
+_made: dict[tuple[str, str, int], tuple[World, ContractRegistry]] = {}
 
 
 def _demo(settings: Settings) -> tuple[World, ContractRegistry]:
-    """The demo world and effect contracts of one ledger, made once per process (every
-    attempt of a suite acts on the same CRM, as the agent in production would)."""
-    key = (str(settings.home), settings.dsn or "")
+    """The demo world and effect contracts of one ledger, made once per thread (every attempt
+    acts on the same CRM, as the agent in production would; a connection is not shared
+    between the threads of `ledger gate run --jobs N`)."""
+    key = (str(settings.home), settings.dsn or "", threading.get_ident())
     with _lock:
         if key not in _made:
             _made[key] = (World(settings), load_registry(contract_sources(settings)))
