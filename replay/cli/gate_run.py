@@ -9,6 +9,8 @@ heavy is imported at `--help` time: the runner, pydantic and the agent load insi
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,7 +31,7 @@ from ledger.cli.common import (
 if TYPE_CHECKING:
     from replay.gate.runner import RunOutcome
 
-__all__ = ["run_command"]
+__all__ = ["JunitAttempt", "outcome_json", "run_command", "write_junit"]
 
 SuiteArgument = Annotated[Path, input_argument("The suite YAML file.", metavar="SUITE")]
 LabelOption = Annotated[
@@ -97,15 +99,39 @@ def run_command(  # noqa: PLR0917 - typer maps parameters to options
                         conn=conn, trust_root=root, recorded_by=as_ or _user(), signer=signer,
                         record=not no_record)
     if junit is not None:
-        from replay.cli.gate_cmd import _write_junit
-
-        _write_junit(junit, outcome.data, outcome.report)
+        write_junit(junit, outcome)
     if json_out:
         emit_json(outcome_json(outcome))
     else:
         print_report(outcome.report)
         _print_run(outcome)
     record_and_exit(outcome.decision)
+
+
+@dataclass(frozen=True, slots=True)
+class JunitAttempt:
+    """An attempt as gatecmp's JUnit writer reads it (`run_id` None: it recorded no run)."""
+
+    attempt: int
+    run_id: uuid.UUID | None
+    passed: bool
+    reasons: tuple[str, ...]
+
+
+def write_junit(path: Path, outcome: RunOutcome) -> None:
+    """JUnit XML through gatecmp's replay.gate.junit: one testcase per task, its attempts
+    (with the runner's errors) as details, the recorded gate.result's id as a property."""
+    import importlib
+
+    from replay.gate.runner import NO_RUN
+
+    details: dict[str, list[JunitAttempt]] = {}
+    for a in outcome.report.attempts:
+        details.setdefault(a.task, []).append(JunitAttempt(
+            a.attempt or 0, None if a.run_id == NO_RUN else a.run_id, a.passed, a.reasons))
+    junit = importlib.import_module("replay.gate.junit")
+    event_id = outcome.recorded.event_id if outcome.recorded is not None else None
+    junit.write_junit(path, outcome.data, details, event_id=event_id)
 
 
 def _print_run(outcome: RunOutcome) -> None:
