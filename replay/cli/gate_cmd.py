@@ -28,6 +28,7 @@ from ledger.cli.common import (
     say,
     settings_from,
 )
+from ledger.errors import InputError
 from replay.cli.gate_run import run_command
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     selector = parse_selector(runs)
     root = trust_root(trust_root_file)
     signer = _signer(sign_with)
+    write_junit = _junit_writer() if junit is not None else None
     settings = settings_from(ctx)
     conn = connection(ctx)
     found = check_suite(conn, settings, suite, selector, trust_root=root)
@@ -103,8 +105,8 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
 
         recorded = record_gate_result(conn, settings, data, signer=signer, root=root,
                                       tenant=_tenant(found))
-    if junit is not None:
-        _write_junit(junit, data, found.report)
+    if junit is not None and write_junit is not None:
+        write_junit(junit, data, found.report.attempts)
     if json_out:
         emit_json(_check_json(found, recorded))
     else:
@@ -139,12 +141,15 @@ def _tenant(found: CheckResult) -> str | None:
     return tenants.pop() if len(tenants) == 1 else None
 
 
-def _write_junit(path: Path, data: Any, report: GateReport) -> None:
-    """JUnit XML through gatecmp's replay.gate.junit (one testcase per task)."""
+def _junit_writer() -> Any:
+    """replay.gate.junit's `write_junit(path, data, details)` (one testcase per task), looked
+    up before any work so a build without it is one line, not a lost result."""
     import importlib
 
-    junit = importlib.import_module("replay.gate.junit")
-    junit.write_junit(path, data, report.attempts)
+    try:
+        return importlib.import_module("replay.gate.junit").write_junit
+    except (ModuleNotFoundError, AttributeError):
+        raise InputError("--junit: JUnit output is not available in this build") from None
 
 
 def print_report(report: GateReport) -> None:

@@ -85,12 +85,13 @@ def run_command(  # noqa: PLR0917 - typer maps parameters to options
     `--sign-with`, else `asserted`). Exit 0 only when the gate passes."""
     from ledger.authority.trust import trust_root
     from ledger.gates import load_gate_signer
-    from replay.cli.gate_cmd import _user, print_report, record_and_exit
+    from replay.cli.gate_cmd import _junit_writer, _user, print_report, record_and_exit
     from replay.gate.runner import parse_params, run_suite
     from replay.gate.suite import load_suite
 
     suite = load_suite(suite_file)
     params = parse_params(param or [])
+    writer = _junit_writer() if junit is not None else None  # before any attempt runs
     root = trust_root(trust_root_file)
     signer = load_gate_signer(sign_with) if sign_with is not None else None
     settings = settings_from(ctx)
@@ -99,7 +100,7 @@ def run_command(  # noqa: PLR0917 - typer maps parameters to options
                         conn=conn, trust_root=root, recorded_by=as_ or _user(), signer=signer,
                         record=not no_record)
     if junit is not None:
-        write_junit(junit, outcome)
+        write_junit(junit, outcome, writer)
     if json_out:
         emit_json(outcome_json(outcome))
     else:
@@ -118,20 +119,17 @@ class JunitAttempt:
     reasons: tuple[str, ...]
 
 
-def write_junit(path: Path, outcome: RunOutcome) -> None:
-    """JUnit XML through gatecmp's replay.gate.junit: one testcase per task, its attempts
-    (with the runner's errors) as details, the recorded gate.result's id as a property."""
-    import importlib
-
+def write_junit(path: Path, outcome: RunOutcome, writer: Any) -> None:
+    """JUnit XML through gatecmp's replay.gate.junit `write_junit`: one testcase per task, its
+    attempts (with the runner's errors) as details, the recorded gate.result's id."""
     from replay.gate.runner import NO_RUN
 
     details: dict[str, list[JunitAttempt]] = {}
     for a in outcome.report.attempts:
         details.setdefault(a.task, []).append(JunitAttempt(
             a.attempt or 0, None if a.run_id == NO_RUN else a.run_id, a.passed, a.reasons))
-    junit = importlib.import_module("replay.gate.junit")
     event_id = outcome.recorded.event_id if outcome.recorded is not None else None
-    junit.write_junit(path, outcome.data, details, event_id=event_id)
+    writer(path, outcome.data, details, event_id=event_id)
 
 
 def _print_run(outcome: RunOutcome) -> None:

@@ -65,7 +65,9 @@ class AttemptResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": str(self.run_id), "task": self.task, "attempt": self.attempt,
-                "passed": self.passed, "errored": self.errored, "reasons": list(self.reasons)}
+                "passed": self.passed, "errored": self.errored, "reasons": list(self.reasons),
+                "versions": None if self.versions is None
+                else self.versions.model_dump(mode="json")}
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,10 @@ def _build(text: str, found: dict[str, Any]) -> Selector:
             )
     for key in ("since", "until"):
         if key in found:
-            found[key] = parse_time(found[key], key)
+            try:
+                found[key] = parse_time(found[key], key)
+            except InputError as exc:
+                raise SelectorError(str(exc)) from None
     return Selector(**found)
 
 

@@ -6,7 +6,9 @@
 -- filter (NULL: not filtering): the gate tag's label and suite (run.started's
 -- data.attributes.gate), the agent name and version, the run's versions at start (prompt, model,
 -- policy hash prefix: hex only, checked by the parser, so no LIKE wildcard can come in), the
--- tenant, and the window on the first event's recorded_at or occurred_at.
+-- tenant, and the window on the first event's recorded_at or occurred_at. Single-event
+-- control-plane runs (a gate.result, a stop, a published policy) are not runs of an agent: left
+-- out as list_runs leaves them out.
 -- Cost: one row per run through the partial index ledger_events_run_first (run_seq = 0, one
 -- entry per run), each first body parsed once; no other event of a run is read here.
 WITH firsts AS (
@@ -14,6 +16,11 @@ WITH firsts AS (
            convert_from(s.body, 'UTF8')::jsonb AS doc
     FROM ledger_events s
     WHERE s.run_seq = 0
+      AND (s.type IN ('run.started', 'run.ended', 'message.input', 'message.output',
+                      'prompt.resolved', 'llm.call.started', 'llm.call.ended',
+                      'tool.call.started', 'tool.call.ended', 'guardrail.evaluated',
+                      'error.raised')
+           OR EXISTS (SELECT 1 FROM ledger_events n WHERE n.run_id = s.run_id AND n.run_seq = 1))
       AND (((%(since)s::timestamptz IS NULL OR s.recorded_at >= %(since)s)
             AND (%(until)s::timestamptz IS NULL OR s.recorded_at < %(until)s))
         OR ((%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
