@@ -37,6 +37,7 @@ __all__ = [
     "decide",
     "find_suspended",
     "flush",
+    "gate_task",
     "pending_approvals",
     "register_run_resolver",
     "resume",

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         RunNotFound,
         RunStopped,
     )
+    from ledger.hooks.gatetag import GateTask, gate_task
     from ledger.hooks.pricing import PriceTable, default_price_table
     from ledger.hooks.runs import EventRef, Run, run
     from ledger.hooks.setup import configure, get_writer, shutdown
@@ -47,6 +48,7 @@ __all__ = [
     "Approval",
     "ApprovalRequired",
     "EventRef",
+    "GateTask",
     "LedgerUnavailable",
     "LiveControl",
     "PendingApproval",
@@ -64,6 +66,7 @@ __all__ = [
     "default_price_table",
     "find_suspended",
     "flush",
+    "gate_task",
     "get_writer",
     "pending_approvals",
     "register_run_resolver",
@@ -82,6 +85,7 @@ _WHERE = {
     "PolicyDenied": "errors", "RunAlreadyEnded": "errors", "RunExists": "errors",
     "RunNotFound": "errors", "RunStopped": "errors",
     "PriceTable": "pricing", "default_price_table": "pricing",
+    "GateTask": "gatetag", "gate_task": "gatetag",
     "EventRef": "runs", "Run": "runs", "run": "runs",
     "configure": "setup", "get_writer": "setup", "shutdown": "setup",
     "tool": "tooldeco",

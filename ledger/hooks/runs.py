@@ -30,6 +30,7 @@ from ledger.hooks.context import run_var
 from ledger.hooks.continuity import claim_resumed, ensure_new
 from ledger.hooks.enforce import RunEnforcement, pin
 from ledger.hooks.errors import RunStopped, StopInfo
+from ledger.hooks.gatetag import gate_attributes
 from ledger.hooks.live import stop_ref
 from ledger.hooks.messages import RunMessages
 from ledger.hooks.sanitize import error_info, escape_text, token_count
@@ -122,15 +123,9 @@ class Run(RunMessages, Suspendable):
 
     # -- core --------------------------------------------------------------------------------
     def record(
-        self,
-        type_name: str,
-        data: Any,
-        *,
-        raw: tuple[str, Any] | None = None,
-        source: Mapping[str, str] | None = None,
-        correlation: Mapping[str, Any] | None = None,
-        wait: bool = False,
-        require_db: bool = False,
+        self, type_name: str, data: Any, *, raw: tuple[str, Any] | None = None,
+        source: Mapping[str, str] | None = None, correlation: Mapping[str, Any] | None = None,
+        wait: bool = False, require_db: bool = False,
         finalize: Callable[[dict[str, Any], RunChain], None] | None = None,
         private: tuple[PayloadRow, ...] = (),
         gate: Callable[[Ack], BaseException | None] | None = None,
@@ -212,6 +207,7 @@ class Run(RunMessages, Suspendable):
                     "suspended_event": self.resume_from.suspended_event,
                     "resume_key": self.resume_from.resume_key}, raw=raw, wait=True), at)
             else:
+                attributes = gate_attributes(self.run_id, attributes)  # `ledger.gate_task`
                 self.record("run.started", {"task": self.task, "policy": self.policy,
                                             "attributes": attributes,
                                             "implicit": self.implicit or None},

@@ -29,6 +29,7 @@ from ledger.cli.common import (
     settings_from,
 )
 from ledger.errors import InputError
+from replay.cli.gate_run import run_command
 
 if TYPE_CHECKING:
     from ledger.gates import GateRecorded
@@ -217,5 +218,4 @@ def record_and_exit(decision: str) -> None:
         raise typer.Exit(1)
 
 
-# `ledger gate run` (gaterun) is registered here at merge: `@app.command("run")` calling
-# replay.gate.runner.run_suite, then print_report / record_and_exit as `check` does.
+app.command("run")(run_command)  # `ledger gate run` (replay/cli/gate_run.py, gaterun)
