@@ -114,8 +114,15 @@ def _compile(schema: Any, digest: str, size: int) -> Compiled:
                                 f"{MAX_ARGS_SCHEMA_BYTES})")
     if not isinstance(schema, dict | bool):
         return _refused(digest, "schema is not a JSON object")
+    from replay.toolvalid_fast import regex_patterns, safe_regex
+
+    if '"patternProperties"' in canonical_bytes(schema).decode():
+        return _refused(digest, "schema uses patternProperties: not applied")
+    if any(safe_regex(p) is None for p in regex_patterns(schema)):
+        return _refused(digest, "schema has a pattern RE2 cannot run (backreference or "
+                                "lookaround): not applied")
     try:
-        cls = validator_for(schema, default=Draft202012Validator)
+        cls = _re2_patterns(validator_for(schema, default=Draft202012Validator))
         cls.check_schema(schema)
         # no format_checker (formats are not asserted); a registry without retrieval, so a
         # recorded `$ref` to a URL is never fetched (unresolvable: the verdict is unknown)
@@ -137,6 +144,23 @@ def _compile(schema: Any, digest: str, size: int) -> Compiled:
         return _short(f"{where}: {error.message}")
 
     return Compiled(digest, fast or validator.is_valid, explain)
+
+
+def _re2_patterns(cls: Any) -> Any:
+    """jsonschema's validator class with `pattern` / `patternProperties` run by RE2, never by
+    `re` (a recorded schema is a writer's data: no backtracking blow-up). `patternProperties`
+    is refused before (jsonschema matches its keys with `re` inside additionalProperties)."""
+    from jsonschema import ValidationError
+    from jsonschema.validators import extend
+
+    from replay.toolvalid_fast import safe_regex
+
+    def pattern(validator: Any, value: str, instance: Any, _schema: Any) -> Any:
+        rx = safe_regex(value)
+        if validator.is_type(instance, "string") and rx is not None and not rx.search(instance):
+            yield ValidationError(f"{instance!r} does not match {value!r}")
+
+    return extend(cls, {"pattern": pattern})
 
 
 def _matches(schema: Any, digest: str) -> bool:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import cache, lru_cache
 from typing import Any
 
-__all__ = ["fast_validator"]
+__all__ = ["fast_validator", "regex_patterns", "safe_regex"]
 
 Check = Callable[[Any], bool]
 _ANNOTATIONS = frozenset({"title", "description", "default", "examples", "format", "$comment",
@@ -171,8 +172,49 @@ def _items(value: Any, defs: dict[str, Check]) -> Check:
 
 
 def _pattern(value: Any, defs: dict[str, Check]) -> Check:
-    rx = re.compile(value)
+    rx = safe_regex(value)
+    if rx is None:
+        raise _Outside
     return lambda v: not isinstance(v, str) or rx.search(v) is not None
+
+
+@cache
+def _quiet() -> Any:
+    import re2  # type: ignore[import-untyped]
+
+    options = re2.Options()
+    options.log_errors = False  # re2 would print the (writer's) pattern to stderr
+    return options
+
+
+@lru_cache(maxsize=1024)
+def safe_regex(pattern: Any) -> Any | None:
+    """A recorded schema's `pattern`, compiled by RE2 (linear time), or None when RE2 cannot
+    take it (backreferences, lookaround). Why not `re`: a schema is the writer's data, and a
+    catastrophic-backtracking pattern would stall every SLO computation that validates args."""
+    import re2
+
+    if not isinstance(pattern, str):
+        return None
+    try:
+        return re2.compile(pattern, _quiet())
+    except Exception:  # re2.error and friends: not an RE2 pattern
+        return None
+
+
+def regex_patterns(schema: Any) -> Iterator[Any]:
+    """Every `pattern` a schema holds (anywhere, also where a keyword is only a property name:
+    refusing a schema too often is unknown, never a wrong verdict)."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key == "pattern" and isinstance(value, str):
+                    yield value
+                stack.append(value)
 
 
 _KEYWORDS: dict[str, Callable[[Any, dict[str, Check]], Check]] = {

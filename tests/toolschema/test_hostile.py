@@ -105,3 +105,26 @@ def test_deep_and_odd_schemas_never_crash():
 @ledger.tool(name="noop")
 def noop() -> None:
     """A tool without args still has a schema (an empty object)."""
+
+
+def test_catastrophic_pattern_runs_in_linear_time():
+    """`^(a+)+$` on 40 a's and a '!' backtracks ~2^40 steps under `re`: under RE2 it is a
+    plain no, on the fast path and on jsonschema's (which a oneOf-free `not` forces)."""
+    evil = {"type": "object", "properties": {"q": {"type": "string", "pattern": "^(a+)+$"}}}
+    args = {"q": "a" * 40 + "!"}
+    assert compile_schema(evil).is_valid(args) is False  # type: ignore[misc]
+    slow_path = {"type": "object", "not": {"required": ["z"]},
+                 "properties": {"q": {"type": "string", "pattern": "^(a+)+$"}}}
+    compiled = compile_schema(slow_path)
+    assert compiled.is_valid(args) is False  # type: ignore[misc]
+    assert compiled.explain is not None and "does not match" in compiled.explain(args)
+
+
+def test_patterns_re2_cannot_run_are_unknown_never_applied():
+    for schema in ({"type": "string", "pattern": "(a)\\1"},
+                   {"type": "object", "patternProperties": {"^(a+)+$": {"type": "string"}}}):
+        got = compile_schema(schema)
+        assert got.is_valid is None
+        assert got.refused in {"schema has a pattern RE2 cannot run (backreference or "
+                               "lookaround): not applied",
+                               "schema uses patternProperties: not applied"}
