@@ -25,6 +25,7 @@ from ledger.cli.common import (
     settings_from,
     table,
 )
+from ledger.errors import InputError
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -117,6 +118,8 @@ def compare_command(  # noqa: PLR0917 - typer maps parameters to options
     from replay.gate.compare import compare_sides, comparison_json, resolve_side
     from replay.gate.junit import write_junit
 
+    if junit is not None and not junit.parent.is_dir():
+        raise InputError(f"--junit {junit}: no such directory {junit.parent}")
     settings, conn = settings_from(ctx), connection(ctx)
     signer = load_gate_signer(sign_with) if sign_with else None
     base = resolve_side(conn, settings, baseline, suite=suite, role="baseline")

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from junitparser import Error, Failure, JUnitXml
 
 from ledger.config import Settings
+from ledger.errors import InputError
 from ledger.gates import gate_results, record_gate_result
 from ledger.keys import load_or_create_signer
+from replay.gate.compare import compare_sides, resolve_side
 from tests.gate.recordkit import result, service_registry
 from tests.registrykit import Authority, authority
 
@@ -106,14 +109,20 @@ def test_bad_sides_are_one_line_and_record_nothing(
         (("--baseline", "v4", "--candidate", "colour=blue"),
          "error: --candidate: selector 'colour=blue': unknown key 'colour' (one of label, "
          "suite, agent, prompt, model, policy, tenant, since, until)"),
-        (("--baseline", "v4", "--candidate", "v4", "--suite", "other"),
-         "error: --baseline 'v4': no recorded gate results of suite 'other' match"),
-        (("--baseline", "v4", "--candidate", "v4", "--alpha", "1.5"),
-         "error: --alpha 1.5 must be between 0 and 1"),
+        (("--baseline", "v4", "--candidate", "v4", "--junit", "/nonexistent/x.xml"),
+         "error: --junit /nonexistent/x.xml: no such directory /nonexistent"),
     ]:  # fmt: skip
         res = cli("gate", "compare", *args)
         assert (res.exit_code, res.stderr.strip(), res.stdout) == (2, line, ""), args
     assert len(gate_results(ledger_conn, ledger_settings)) == 1
+    side = resolve_side(ledger_conn, ledger_settings, "v4")
+    with pytest.raises(InputError, match=r"^--alpha 1\.5 must be between 0 and 1$"):
+        compare_sides(side, side, alpha=1.5)
+    with pytest.raises(InputError, match=r"^--min-repeats 0 must be at least 1$"):
+        compare_sides(side, side, min_repeats=0)
+    with pytest.raises(InputError, match=r"^--candidate 'v4': no recorded gate results of "
+                       r"suite 'other' match$"):
+        resolve_side(ledger_conn, ledger_settings, "v4", suite="other", role="candidate")
 
 
 def test_version_selectors_pool_results_and_count_each_run_once(
