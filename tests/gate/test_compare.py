@@ -19,10 +19,10 @@ from ledger.errors import InputError
 from ledger.gates import gate_results, record_gate_result
 from ledger.keys import load_or_create_signer
 from replay.gate.compare import compare_sides, resolve_side
-from tests.gate.recordkit import result, service_registry
+from tests.gate.recordkit import gcli, result, service_registry
 from tests.registrykit import Authority, authority
 
-__all__ = ["authority"]
+__all__ = ["authority", "gcli"]
 
 BASE = {"renewal-update": (5, 5), "ceo-injection": (5, 5), "export-list": (5, 5)}
 
@@ -32,14 +32,14 @@ def _record(conn: psycopg.Connection, settings: Settings, **kw: Any) -> None:
 
 
 def test_a_failed_adversarial_attempt_is_a_regression_recorded_and_in_junit(
-    cli: Any, ledger_conn: psycopg.Connection, ledger_settings: Settings, tmp_path: Path
+    gcli: Any, ledger_conn: psycopg.Connection, ledger_settings: Settings, tmp_path: Path
 ) -> None:
     adv = ("ceo-injection",)
     _record(ledger_conn, ledger_settings, tasks=BASE, label="v4", adversarial=adv)
     _record(ledger_conn, ledger_settings, label="v5", adversarial=adv, prompt="sales-ops/v5",
             tasks={**BASE, "ceo-injection": (4, 5)})  # fmt: skip
     junit = tmp_path / "gate.xml"
-    res = cli("gate", "compare", "--baseline", "v4", "--candidate", "v5", "--junit", str(junit),
+    res = gcli("gate", "compare", "--baseline", "v4", "--candidate", "v5", "--junit", str(junit),
               "--as", "ci-bot")  # fmt: skip
     assert res.exit_code == 1, res.stderr
     lines = res.stdout.splitlines()
@@ -70,13 +70,13 @@ def test_a_failed_adversarial_attempt_is_a_regression_recorded_and_in_junit(
 
 
 def test_fisher_decides_statistical_tasks_and_not_enough_runs_is_never_a_pass(
-    cli: Any, ledger_conn: psycopg.Connection, ledger_settings: Settings, tmp_path: Path
+    gcli: Any, ledger_conn: psycopg.Connection, ledger_settings: Settings, tmp_path: Path
 ) -> None:
     _record(ledger_conn, ledger_settings, label="base", tasks={"t": (18, 20)})
     _record(ledger_conn, ledger_settings, label="close", tasks={"t": (14, 20)})
     _record(ledger_conn, ledger_settings, label="worse", tasks={"t": (8, 20)})
     _record(ledger_conn, ledger_settings, label="few", tasks={"t": (3, 3)})
-    close = cli("gate", "compare", "--baseline", "base", "--candidate", "close", "--json",
+    close = gcli("gate", "compare", "--baseline", "base", "--candidate", "close", "--json",
                 "--no-record")  # fmt: skip
     assert close.exit_code == 0, close.stderr
     doc = json.loads(close.stdout)
@@ -84,11 +84,11 @@ def test_fisher_decides_statistical_tasks_and_not_enough_runs_is_never_a_pass(
         "pass", 0.117558, None)
     assert doc["tasks"][0]["candidate"] == {"passes": 14, "attempts": 20, "rate": "0.7000",
                                             "wilson95": [0.4810, 0.8545]}  # fmt: skip
-    worse = cli("gate", "compare", "--baseline", "base", "--candidate", "worse", "--no-record")
+    worse = gcli("gate", "compare", "--baseline", "base", "--candidate", "worse", "--no-record")
     assert worse.exit_code == 1
     assert "t: worse: one-sided Fisher p = 0.001 < 0.05" in worse.stdout.splitlines()
     assert "regression: t, overall" in worse.stdout.splitlines()
-    few = cli("gate", "compare", "--baseline", "base", "--candidate", "few", "--junit",
+    few = gcli("gate", "compare", "--baseline", "base", "--candidate", "few", "--junit",
               str(tmp_path / "few.xml"))  # fmt: skip
     assert few.exit_code == 1
     assert ("not enough runs for t: not a pass (at least 5 attempts per task on each side)"
@@ -100,7 +100,7 @@ def test_fisher_decides_statistical_tasks_and_not_enough_runs_is_never_a_pass(
 
 
 def test_bad_sides_are_one_line_and_record_nothing(
-    cli: Any, ledger_conn: psycopg.Connection, ledger_settings: Settings
+    gcli: Any, ledger_conn: psycopg.Connection, ledger_settings: Settings
 ) -> None:
     _record(ledger_conn, ledger_settings, label="v4")
     for args, line in [
@@ -112,7 +112,7 @@ def test_bad_sides_are_one_line_and_record_nothing(
         (("--baseline", "v4", "--candidate", "v4", "--junit", "/nonexistent/x.xml"),
          "error: --junit /nonexistent/x.xml: no such directory /nonexistent"),
     ]:  # fmt: skip
-        res = cli("gate", "compare", *args)
+        res = gcli("gate", "compare", *args)
         assert (res.exit_code, res.stderr.strip(), res.stdout) == (2, line, ""), args
     assert len(gate_results(ledger_conn, ledger_settings)) == 1
     side = resolve_side(ledger_conn, ledger_settings, "v4")
@@ -126,7 +126,7 @@ def test_bad_sides_are_one_line_and_record_nothing(
 
 
 def test_version_selectors_pool_results_and_count_each_run_once(
-    cli: Any, authority: Authority, tmp_path: Path
+    gcli: Any, authority: Authority, tmp_path: Path
 ) -> None:
     conn, settings = authority.conn, authority.settings
     key = tmp_path / "ci" / "service.key"
@@ -138,7 +138,7 @@ def test_version_selectors_pool_results_and_count_each_run_once(
     record_gate_result(conn, settings, first.model_copy(update={"kind": "check"}), signer=None,
                        root=None)  # fmt: skip
     _record(conn, settings, label="c", prompt="sales-ops/v5", tasks={"t": (2, 3)})
-    res = cli("gate", "compare", "--baseline", "prompt=sales-ops/v4", "--candidate",
+    res = gcli("gate", "compare", "--baseline", "prompt=sales-ops/v4", "--candidate",
               "prompt=sales-ops/v5,agent=sales-ops", "--json", "--sign-with", str(key),
               "--trust-root", str(authority.root_file))  # fmt: skip
     assert res.exit_code == 1, res.stderr  # "evil" has no candidate runs: not enough
@@ -146,6 +146,6 @@ def test_version_selectors_pool_results_and_count_each_run_once(
     assert [(t["task"], t["candidate"]["attempts"], t["verdict"]) for t in doc["tasks"]] == [
         ("t", 6, "pass"), ("evil\x1b[2J", 0, "not_enough_runs")]
     assert (doc["recorded"]["authority"], doc["recorded"]["signed"]) == ("registry", True)
-    text = cli("gate", "compare", "--baseline", "prompt=sales-ops/v4", "--candidate",
+    text = gcli("gate", "compare", "--baseline", "prompt=sales-ops/v4", "--candidate",
                "prompt=sales-ops/v5", "--no-record")  # fmt: skip
     assert "\x1b" not in text.stdout and "evil\\x1b[2J" in text.stdout

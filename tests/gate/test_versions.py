@@ -11,11 +11,11 @@ from typing import Any
 
 from ledger.gates import record_gate_result
 from ledger.keys import load_or_create_signer
-from tests.gate.recordkit import result, service_registry
+from tests.gate.recordkit import gcli, result, service_registry
 from tests.ledgerkit import append, chained_run
 from tests.registrykit import Authority, authority
 
-__all__ = ["authority"]
+__all__ = ["authority", "gcli"]
 
 
 def _group(match: re.Match[str] | None) -> str:
@@ -31,7 +31,7 @@ def _runs(auth: Authority, agent: str, prompt: str, count: int = 1) -> None:
 
 
 def test_versions_mark_the_last_known_good_one(
-    cli: Any, authority: Authority, tmp_path: Path
+    gcli: Any, authority: Authority, tmp_path: Path
 ) -> None:
     conn, settings = authority.conn, authority.settings
     key = load_or_create_signer(tmp_path / "ci" / "service.key", "ledger-service")
@@ -44,7 +44,7 @@ def test_versions_mark_the_last_known_good_one(
     record_gate_result(conn, settings, result({"t": (2, 5)}, label="v5", prompt="sales-ops/v5"),
                        signer=key, root=authority.root)  # fmt: skip
     root = ("--trust-root", str(authority.root_file))
-    res = cli("versions", "sales-ops", *root)
+    res = gcli("versions", "sales-ops", *root)
     assert res.exit_code == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0].split() == ["AGENT", "VERSION", "PROMPT", "MODEL", "POLICY", "TOOLS", "RUNS",
@@ -58,7 +58,7 @@ def test_versions_mark_the_last_known_good_one(
                          "declared (or no data)")  # fmt: skip
     # without the trust root the registry signature cannot be checked: asserted, and so not
     # known-good when signatures are required
-    doc = json.loads(cli("versions", "sales-ops", "--json", "--require-signed").stdout)
+    doc = json.loads(gcli("versions", "sales-ops", "--json", "--require-signed").stdout)
     assert [(v["versions"]["prompt_version"], v["runs"], v["known_good"],
              v["gate"] and v["gate"]["authority"]) for v in doc["versions"]] == [
         ("sales-ops/v6", 1, False, None), ("sales-ops/v5", 1, False, "asserted"),
@@ -70,17 +70,17 @@ def test_versions_mark_the_last_known_good_one(
 
 
 def test_an_asserted_pass_counts_unless_signatures_are_required(
-    cli: Any, authority: Authority
+    gcli: Any, authority: Authority
 ) -> None:
     _runs(authority, "sales-ops", "sales-ops/v4")
     record_gate_result(authority.conn, authority.settings, result(label="v4"), signer=None,
                        root=None)  # fmt: skip
-    res = cli("versions", "sales-ops")
+    res = gcli("versions", "sales-ops")
     assert res.stdout.splitlines()[-1].endswith(": gate passed (asserted) and no SLO objectives "
                                                 "declared (or no data)")  # fmt: skip
-    strict = cli("versions", "sales-ops", "--require-signed")
+    strict = gcli("versions", "sales-ops", "--require-signed")
     assert strict.stdout.splitlines()[-1] == (
         "no known-good version of sales-ops: none passed the gate with its SLOs met")
-    nobody = cli("versions", "ghost\x1b[2J")
+    nobody = gcli("versions", "ghost\x1b[2J")
     assert (nobody.exit_code, nobody.stdout) == (
         0, "no runs of agent ghost\\x1b[2J in the ledger\n")
