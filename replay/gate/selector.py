@@ -62,7 +62,7 @@ def parse_selector(text: str) -> Selector:
         if not eq:
             key, value = "label", item
         if key not in _KEYS:
-            raise ValueError(f"selector {text!r}: unknown key {key!r} (one of {', '.join(_KEYS)})")
+            raise ValueError(f"selector {text!r}: unknown key {key!r} (known: {', '.join(_KEYS)})")
         if not value or key in parts:
             raise ValueError(f"selector {text!r}: {key} needs one non-empty value")
         parts[key] = value

@@ -107,7 +107,7 @@ def test_bad_sides_are_one_line_and_record_nothing(
         (("--baseline", "v9", "--candidate", "v4"),
          "error: --baseline 'v9': no recorded gate results match"),
         (("--baseline", "v4", "--candidate", "colour=blue"),
-         "error: --candidate: selector 'colour=blue': unknown key 'colour' (one of label, "
+         "error: --candidate: selector 'colour=blue': unknown key 'colour' (known: label, "
          "suite, agent, prompt, model, policy, tenant, since, until)"),
         (("--baseline", "v4", "--candidate", "v4", "--junit", "/nonexistent/x.xml"),
          "error: --junit /nonexistent/x.xml: no such directory /nonexistent"),
