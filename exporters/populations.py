@@ -117,7 +117,12 @@ _GATE = ("suite", "kind", "label", "authority")
 
 def _gate(row: Row) -> Row:
     """A gate result's suite, kind, label and authority (registry | asserted), from its body."""
-    data = orjson.loads(row["body"]).get("data") or {}
+    try:
+        data = orjson.loads(row["body"]).get("data")
+    except (orjson.JSONDecodeError, AttributeError, TypeError):
+        data = None  # not an event body: the verifier reports the row, this must not crash
+    if not isinstance(data, dict):
+        data = {}
     return {c: data.get(c) if isinstance(data.get(c), str) else None for c in _GATE}
 
 
