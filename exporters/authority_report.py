@@ -96,6 +96,18 @@ class ApprovalFinding:
 
 
 @dataclass
+class GateFinding:
+    """A gate result claiming `registry` authority whose signature does not check."""
+
+    seq: int
+    event_id: str
+    reason: str
+
+    def line(self) -> str:
+        return f"seq {self.seq} gate result {self.event_id}: failed: {self.reason}"
+
+
+@dataclass
 class AuthorityReport:
     """The authority section: OK only with a trust root and every approval verified."""
 
@@ -113,6 +125,11 @@ class AuthorityReport:
     findings: list[ApprovalFinding] = field(default_factory=list)
     #: the period's recorded identity tokens, as disclosed in identity/tokens.jsonl
     identities: IdentityReport = field(default_factory=IdentityReport)
+    #: the period's gate results (CC8.1): registry-signed ones re-checked, asserted ones counted
+    gates: int = 0
+    gates_verified: int = 0
+    gates_asserted: int = 0
+    gate_findings: list[GateFinding] = field(default_factory=list)
 
     def finding(self, seq: int, approval_id: str, status: str, reason: str) -> None:
         setattr(self, status, getattr(self, status) + 1)
@@ -131,4 +148,7 @@ class AuthorityReport:
             f"registry versions: {len(self.registries_accepted)} accepted, "
             f"{len(self.registries_refused)} refused"
             + (f"; {self.identities.summary()}" if tokens else "")
+            + (f"; gate results: {self.gates_verified} registry-signed verified, "
+               f"{self.gates_asserted} asserted, {len(self.gate_findings)} failed"
+               if self.gates else "")
         )

@@ -23,11 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from exporters.authority_report import AuthorityReport, RegistryRefusal, RegistryVersion
+from exporters.authority_report import (
+    AuthorityReport,
+    GateFinding,
+    RegistryRefusal,
+    RegistryVersion,
+)
 from exporters.bundle_identity import check_identities, event_bodies
 from ledger.authority.history import PublishedRegistry, RegistryHistory
 from ledger.authority.judge import DecisionOnRecord, judge_decision, recorded_hash
 from ledger.authority.trust import TrustRoot
+from ledger.event_gate import GateResultData
+from ledger.gate_claim import check_gate
 from ledger.merkle import leaf_hash
 
 if TYPE_CHECKING:
@@ -41,7 +48,8 @@ __all__ = [
 
 REGISTRIES = "config/registries.jsonl"
 _EVENTS = "ledger/events.parquet"
-_TYPES = ["approval.decided", "approval.requested", "tool.call.started", "registry.published"]
+_TYPES = ["approval.decided", "approval.requested", "tool.call.started", "registry.published",
+          "gate.result"]
 _PARTIAL = "signature verified over the approved args, but the call's args are not fully " \
     "recorded (truncated or held privately): what ran cannot be tied to it"
 _NO_RECORD = "neither the call nor its approval.requested is in the bundle: the claim cannot " \
@@ -56,6 +64,7 @@ class _Period:
     requested: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     calls: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     registry_seqs: list[int] = field(default_factory=list)
+    gates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 def _period(root: Path) -> _Period:
@@ -68,6 +77,8 @@ def _period(root: Path) -> _Period:
         elif event.get("type") == "approval.requested":
             key = (str(event.get("run_id")), str(data.get("approval_id")))
             found.requested.setdefault(key, event)
+        elif event.get("type") == "gate.result":
+            found.gates.append((seq, event))
         else:
             found.registry_seqs.append(seq)
     wanted = {str(e["data"].get("tool_call_id")) for _, e in found.decided}
@@ -188,6 +199,26 @@ def _judge(history: RegistryHistory, origin: str, found: _Period, out: Authority
             out.verified += 1
 
 
+def _judge_gates(history: RegistryHistory, origin: str, found: _Period, out: AuthorityReport
+                 ) -> None:  # fmt: skip
+    """Each gate result (CC8.1): a `registry` one must verify against the service_key of the
+    registry in force at its seq (ledger.gate_claim, the rule `ledger versions` applies)."""
+    for seq, event in found.gates:
+        try:
+            data = GateResultData.model_validate(event.get("data"))
+        except ValueError:
+            out.gate_findings.append(GateFinding(seq, str(event.get("event_id")),
+                                                 "not a gate result"))  # fmt: skip
+            continue
+        check = check_gate(history, seq, origin, data)
+        if check.ok:
+            out.gates_verified += 1
+        elif check.authority == "asserted":
+            out.gates_asserted += 1
+        else:
+            out.gate_findings.append(GateFinding(seq, str(event.get("event_id")), check.reason))
+
+
 def check_authority(  # noqa: PLR0917
     root: Path,
     leaves: bytearray,
@@ -211,7 +242,7 @@ def check_authority(  # noqa: PLR0917
         if trust is not None:
             out.status = "NOT_JUDGED"
         return out
-    out.approvals = len(found.decided)
+    out.approvals, out.gates = len(found.decided), len(found.gates)
     carried = {p.seq for p in published}
     for seq in found.registry_seqs:
         if seq not in carried:
@@ -226,8 +257,10 @@ def check_authority(  # noqa: PLR0917
     ]
     out.registries_refused = [RegistryRefusal(r.seq, r.reason) for r in history.refused]
     _judge(history, origin, found, out)
+    _judge_gates(history, origin, found, out)
     out.identities = check_identities(root, identity, history, report)
     clean = out.verified == out.approvals and not out.registries_refused
+    clean = clean and not out.gate_findings
     clean = clean and out.identities.clean
     out.status = "OK" if clean else "FINDINGS"
     out.reason = f"judged with the trust root {trust.source}"

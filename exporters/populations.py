@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import orjson
+
 from exporters.rows import row_dicts
 
 __all__ = [
@@ -45,7 +47,8 @@ CONTROLS: dict[str, str] = {
     "CC7.3": "Evaluation of security events: triage notes, stop requests, ledger gaps",
     "CC7.4": "Response: stop requests, key revocations, undo plans and approvals",
     "CC7.5": "Recovery: compensation steps and runs that ended failed or stopped",
-    "CC8.1": "Change management: policy publications, prompt versions, key rotations",
+    "CC8.1": "Change management: policy publications, prompt versions, key rotations, "
+    "release-gate results",
 }
 
 _BASE = ("seq", "occurred_at", "run_id", "event_id", "type", "agent", "initiating_user")
@@ -107,6 +110,20 @@ def _where_types(where: str) -> frozenset[str]:
 def _sod(row: Row) -> Row:
     approver, user = row["approver"], row["initiating_user"]
     return {"sod_ok": 1 if approver is not None and approver != (user or "") else 0}
+
+
+_GATE = ("suite", "kind", "label", "authority")
+
+
+def _gate(row: Row) -> Row:
+    """A gate result's suite, kind, label and authority (registry | asserted), from its body."""
+    try:
+        data = orjson.loads(row["body"]).get("data")
+    except (orjson.JSONDecodeError, AttributeError, TypeError):
+        data = None  # not an event body: the verifier reports the row, this must not crash
+    if not isinstance(data, dict):
+        data = {}
+    return {c: data.get(c) if isinstance(data.get(c), str) else None for c in _GATE}
 
 
 def _pop(  # noqa: PLR0917 (a table of definitions)
@@ -240,6 +257,19 @@ POPULATIONS: tuple[Population, ...] = (
         (*_BASE, "name", "policy_hash", "prompt_version", "model"),
         _types("policy.published", "registry.published", "prompt.resolved", "key.rotated"),
         "Sample changes; confirm approval before first use (CC8.1 population).",
+    ),
+    _pop(
+        "gate_results",
+        "CC8.1",
+        "Release-gate results: the release passed (or failed) the gate, and under what authority",
+        "type = 'gate.result'",
+        (*_BASE, "decision", *_GATE),
+        _types("gate.result"),
+        "Sample releases; confirm a gate result with decision pass and authority registry "
+        "(signed with the registry's service key, re-checked in report.json) before first use.",
+        select_cols=", ".join((*_BASE, "decision")) + ",\n  " + ", ".join(
+            f"body ->> '$.data.{c}' AS {c}" for c in _GATE),
+        derived=_gate,
     ),
 )
 

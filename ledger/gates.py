@@ -26,7 +26,6 @@ The signed claim: `agent-ledger/gate/v1\\n` + suite_hash + `\\n` + decision + `\
 from __future__ import annotations
 
 import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,14 +35,14 @@ import psycopg
 
 from ledger.authority.service import load_history
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
-from ledger.canonical import canonical_bytes
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
 from ledger.event_gate import GateResultData
 from ledger.events import decode_event
+from ledger.gate_claim import AUTHORITY_FIELDS, GATE_DOMAIN, GateCheck, check_gate, gate_message
 from ledger.keys import load_key
-from ledger.note import Signer, Verifier
+from ledger.note import Signer
 from ledger.service_key import same_key
 from ledger.store.door import append, single_event
 from ledger.store.gates import gate_rows
@@ -61,11 +60,6 @@ __all__ = [
     "record_gate_result",
     "verify_gate",
 ]
-
-GATE_DOMAIN = "agent-ledger/gate/v1"
-AUTHORITY_FIELDS = frozenset({
-    "authority", "registry_hash", "authority_reason", "signature", "signing_key", "issued_at",
-})  # fmt: skip
 
 
 class GateRefused(LedgerError):
@@ -95,26 +89,6 @@ class RecordedGate:
     recorded_at: datetime
     data: GateResultData
     origin: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class GateCheck:
-    """verify_gate's answer: `ok` only for a registry result whose signature checks."""
-
-    authority: str
-    ok: bool
-    reason: str  # "signed with the service_key of registry acme v1" or why not
-
-
-def gate_message(data: GateResultData, origin: str) -> bytes:
-    """The bytes a gate result's signature covers (module docstring)."""
-    body = data.model_dump(mode="json", exclude=set(AUTHORITY_FIELDS))
-    claim = canonical_bytes({
-        "data": body, "origin": origin, "registry": data.registry_hash,
-        "issued_at": data.issued_at,
-    })  # fmt: skip
-    head = f"{GATE_DOMAIN}\n{data.suite_hash}\n{data.decision}\n".encode()
-    return head + claim
 
 
 def load_gate_signer(spec: str) -> Signer:
@@ -221,34 +195,9 @@ def gate_results(
 def verify_gate(
     conn: psycopg.Connection, recorded: RecordedGate, root: TrustRoot | None
 ) -> GateCheck:
-    """Re-check a recorded result: a `registry` one must carry the signature of the
-    service_key of the registry in force at its position in its log (the one it names)."""
-    data = recorded.data
-    if data.authority != "registry":
-        return GateCheck("asserted", False, f"asserted: {data.authority_reason or 'unsigned'}")
-    if root is None:
+    """Re-check a recorded result against the registry history of its log (ledger.gate_claim:
+    the same rule the offline bundle verifier applies)."""
+    if recorded.data.authority == "registry" and root is None:
         return GateCheck("registry", False, f"cannot check the signature: {NO_TRUST_ROOT}")
-    in_force = load_history(conn, recorded.origin, root).at(recorded.seq)
-    registry = in_force.registry
-    if registry is None or in_force.digest != data.registry_hash:
-        return GateCheck("registry", False, f"names registry {data.registry_hash!r}, but "
-                         f"{in_force.digest!r} was in force at seq {recorded.seq}")  # fmt: skip
-    label = f"registry {registry.registry.name} v{registry.version}"
-    if registry.service_key is None:
-        return GateCheck("registry", False, f"{label} lists no service_key")
-    return _check_signature(data, recorded.origin, Verifier.from_vkey(registry.service_key),
-                            label)  # fmt: skip
-
-
-def _check_signature(data: GateResultData, origin: str, key: Verifier, label: str) -> GateCheck:
-    """The signature of a registry result against the service_key `key` of `label`."""
-    if data.signing_key != f"{key.name}+{key.key_id.hex()}" or data.signature is None:
-        return GateCheck("registry", False, f"signed by {data.signing_key!r}, not the "
-                         f"service_key of {label}")  # fmt: skip
-    try:
-        raw = base64.b64decode(data.signature, validate=True)
-    except (binascii.Error, ValueError):
-        return GateCheck("registry", False, "signature is not base64")
-    if not key.verify(gate_message(data, origin), raw):
-        return GateCheck("registry", False, "signature does not match the result")
-    return GateCheck("registry", True, f"signed with the service_key of {label}")
+    history = load_history(conn, recorded.origin, root)
+    return check_gate(history, recorded.seq, recorded.origin, recorded.data)

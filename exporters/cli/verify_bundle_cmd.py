@@ -111,6 +111,8 @@ def _human(report: BundleReport) -> None:
         typer.echo(f"  {printable(finding.line())}")
     for identity in authority.identities.findings:
         typer.echo(f"  {printable(identity.line())}")
+    for gate in authority.gate_findings:
+        typer.echo(f"  {printable(gate.line())}")
     if report.valid and not report.trusted:
         typer.echo("keys the bundle claims (compare these fingerprints out of band):")
         for line in report.claimed_keys:

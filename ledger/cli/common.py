@@ -201,7 +201,8 @@ def about(what: str) -> Iterator[None]:
 #: name covers all its sub-commands. With --dsn/LEDGER_DSN the ledger lives in that database
 #: and the home holds only keys and the spool: no rule.
 WRITES = frozenset({
-    "approve", "demo", "import", "ingest", "init", "redact", "resume", "serve", "stop", "undo",
+    "approve", "demo", "gate run", "import", "ingest", "init", "redact", "resume", "serve",
+    "stop", "undo",
     "db migrate", "db writer", "keys admin", "keys approver", "keys kek", "keys revoke",
     "keys rotate", "keys service", "policy publish", "registry publish", "registry sign",
     "spool flush", "witness add-log", "witness cosign", "witness init",

@@ -17,7 +17,7 @@ import psycopg
 
 from ledger.db.sqlfiles import query
 
-__all__ = ["GateRow", "gate_rows"]
+__all__ = ["GateRow", "VersionRow", "gate_rows", "version_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +36,24 @@ def gate_rows(conn: psycopg.Connection, origins: Sequence[str] | None = None) ->
     params = {"origins": None if origins is None else list(origins)}
     rows = conn.execute(query("gate_results"), params).fetchall()
     return [GateRow(e, int(s), r, str(o), bytes(b)) for e, s, r, o, b in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    """One version tuple an agent's runs started under, with how often and when."""
+
+    agent_version: str | None
+    prompt_version: str | None
+    model: str | None
+    policy_hash: str | None
+    tool_contract_digest: str | None
+    runs: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def version_rows(conn: psycopg.Connection, agent: str) -> list[VersionRow]:
+    """Every version tuple of `agent`'s runs (from run.started envelopes), newest first."""
+    rows = conn.execute(query("agent_versions"), {"agent": agent}).fetchall()
+    return [VersionRow(a, p, m, h, t, int(n), first, last) for a, p, m, h, t, n, first, last
+            in rows]  # fmt: skip

@@ -29,6 +29,7 @@ from ledger.cli.common import (
     settings_from,
 )
 from ledger.errors import InputError
+from replay.cli.gate_compare import compare_command
 from replay.cli.gate_run import run_command
 
 if TYPE_CHECKING:
@@ -106,7 +107,9 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         recorded = record_gate_result(conn, settings, data, signer=signer, root=root,
                                       tenant=_tenant(found))
     if junit is not None and write_junit is not None:
-        write_junit(junit, data, found.report.attempts)
+        from replay.cli.gate_run import write_junit as junit_file
+
+        junit_file(junit, data, found.report.attempts, recorded, write_junit)
     if json_out:
         emit_json(_check_json(found, recorded))
     else:
@@ -218,4 +221,5 @@ def record_and_exit(decision: str) -> None:
         raise typer.Exit(1)
 
 
-app.command("run")(run_command)  # `ledger gate run` (replay/cli/gate_run.py, gaterun)
+app.command("run")(run_command)  # `ledger gate run` (replay/cli/gate_run.py)
+app.command("compare")(compare_command)  # `ledger gate compare` (replay/cli/gate_compare.py)

@@ -29,6 +29,11 @@ from ledger.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ledger.event_gate import GateResultData
+    from ledger.gates import GateRecorded
+    from replay.gate.evaluate import AttemptResult
     from replay.gate.runner import RunOutcome
 
 __all__ = ["JunitAttempt", "outcome_json", "run_command", "write_junit"]
@@ -100,7 +105,7 @@ def run_command(  # noqa: PLR0917 - typer maps parameters to options
                         conn=conn, trust_root=root, recorded_by=as_ or _user(), signer=signer,
                         record=not no_record)
     if junit is not None:
-        write_junit(junit, outcome, writer)
+        write_junit(junit, outcome.data, outcome.report.attempts, outcome.recorded, writer)
     if json_out:
         emit_json(outcome_json(outcome))
     else:
@@ -119,17 +124,21 @@ class JunitAttempt:
     reasons: tuple[str, ...]
 
 
-def write_junit(path: Path, outcome: RunOutcome, writer: Any) -> None:
-    """JUnit XML through gatecmp's replay.gate.junit `write_junit`: one testcase per task, its
-    attempts (with the runner's errors) as details, the recorded gate.result's id."""
+def write_junit(path: Path, data: GateResultData, attempts: Sequence[AttemptResult],
+                recorded: GateRecorded | None, writer: Any) -> None:
+    """JUnit XML through replay.gate.junit `write_junit` (`gate run` and `gate check` alike):
+    one testcase per task, its attempts as details (an attempt that recorded no run has no run
+    id), the recorded gate.result's id and authority."""
     from replay.gate.runner import NO_RUN
 
     details: dict[str, list[JunitAttempt]] = {}
-    for a in outcome.report.attempts:
+    for a in attempts:
         details.setdefault(a.task, []).append(JunitAttempt(
             a.attempt or 0, None if a.run_id == NO_RUN else a.run_id, a.passed, a.reasons))
-    event_id = outcome.recorded.event_id if outcome.recorded is not None else None
-    writer(path, outcome.data, details, event_id=event_id)
+    if recorded is not None:
+        data = data.model_copy(update={"authority": recorded.authority,
+                                       "authority_reason": recorded.reason})
+    writer(path, data, details, event_id=None if recorded is None else recorded.event_id)
 
 
 def _print_run(outcome: RunOutcome) -> None:

@@ -20,3 +20,31 @@ CROSS JOIN LATERAL (
 WHERE f.origin IS NOT NULL
   AND (%(origins)s::text[] IS NULL OR f.origin = ANY(%(origins)s::text[]))
 ORDER BY g.recorded_at DESC, g.seq DESC
+
+-- agent_versions --
+-- Every version tuple an agent's runs started under (run.started envelopes: agent.version and
+-- versions.*), with how many runs and when first and last seen, newest first. One pass over
+-- each log's run.started events through the (origin, type, seq) index.
+WITH RECURSIVE found AS (
+    (SELECT origin FROM ledger_events ORDER BY origin LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.origin FROM ledger_events e WHERE e.origin > found.origin
+            ORDER BY e.origin LIMIT 1)
+    FROM found WHERE found.origin IS NOT NULL
+), started AS (
+    SELECT s.recorded_at, convert_from(s.body, 'UTF8')::jsonb AS doc
+    FROM found f
+    CROSS JOIN LATERAL (
+        SELECT e.recorded_at, e.body FROM ledger_events e
+        WHERE e.origin = f.origin AND e.type = 'run.started'
+    ) s
+    WHERE f.origin IS NOT NULL
+)
+SELECT doc #>> '{agent,version}', doc #>> '{versions,prompt_version}',
+       doc #>> '{versions,model}', doc #>> '{versions,policy_hash}',
+       doc #>> '{versions,tool_contract_digest}',
+       count(*), min(recorded_at), max(recorded_at)
+FROM started
+WHERE doc #>> '{agent,name}' = %(agent)s
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY max(recorded_at) DESC, 1, 2, 3, 4, 5

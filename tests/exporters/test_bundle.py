@@ -157,6 +157,7 @@ def test_controls_filter_and_empty_period(
     assert set(manifest["row_counts"]["populations"]) == {
         "CC6.1/tool_calls_by_identity",
         "CC8.1/changes",
+        "CC8.1/gate_results",
     }
     assert manifest["row_counts"]["events"] == 0
     assert verify_bundle(out, None).valid

@@ -3,10 +3,15 @@ per task, and a registry that lists a service_key (the key CI signs gate results
 
 from __future__ import annotations
 
+import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+import pytest
+
+from ledger.config import Settings
 from ledger.event_gate import GateComparison, GateResultData, GateTaskOutcome, GateVersions
+from tests.conftest import CliResult
 from tests.registrykit import Authority
 
 SUITE_HASH = "ab" * 32
@@ -56,3 +61,29 @@ def service_registry(authority: Authority, service_vkey: str | None) -> str:
     """Publish a registry (listing `service_vkey` as its service_key, if any); its digest."""
     extra = {} if service_vkey is None else {"service_key": service_vkey}
     return authority.publish(1, principals=[authority.person("oncall", "sre")], **extra)
+
+
+@pytest.fixture
+def gcli(
+    ledger_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., CliResult]:
+    """The real `ledger` CLI (ledger.cli.main) run in this process against the test's ledger:
+    the same parsing, exit codes and one-line errors as the subprocess `cli`, without paying an
+    interpreter start per call (the gatecmp tests make many short calls)."""
+    from ledger.cli import main as entry
+
+    monkeypatch.setenv("LEDGER_DSN", ledger_settings.dsn or "")
+    monkeypatch.setenv("LEDGER_HOME", str(ledger_settings.home))
+
+    def run(*args: str) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["ledger", *args])
+        capsys.readouterr()
+        code = 0
+        try:
+            entry()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return run
