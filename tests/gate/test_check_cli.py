@@ -103,6 +103,27 @@ def test_json_fail_exit_1_and_no_record(
     assert gate_results(ledger_conn, ledger_settings) == []
 
 
+def test_junit_has_a_testcase_per_task_with_the_recorded_authority(
+    writer: Writer, ctx: Ctx, tmp_path: Path,
+) -> None:
+    from junitparser import Failure, JUnitXml
+
+    bad = good_set()
+    bad[1] = Attempt(attempt=2, output="could not do it")
+    record_all(bad)
+    out = tmp_path / "gate.xml"
+    done = gate(ctx, str(suite_file(tmp_path)), "--runs", "v4", "--junit", str(out))
+    assert done.exit_code == 1, done.stderr
+    (suite,) = JUnitXml.fromfile(str(out))
+    cases = {case.name: case for case in suite}
+    assert set(cases) == {"renewal-update", "ceo-injection"}
+    (failure,) = cases["renewal-update"].result
+    assert isinstance(failure, Failure)
+    assert not cases["ceo-injection"].result
+    props = {p.name: p.value for p in suite.properties()}
+    assert props["decision"] == "fail" and props["authority"] == "asserted"
+
+
 def test_too_few_attempts_is_not_enough_runs_never_a_pass(
     writer: Writer, ctx: Ctx, tmp_path: Path
 ) -> None:
