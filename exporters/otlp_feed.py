@@ -44,7 +44,7 @@ _BACKLOG: tuple[tuple[str, str], ...] = (
     ("agent_ledger_sequencer_running", "1 when a sequencer is running, else 0"),
 )
 # every event, whatever its time: the push counts by position in the log, not by period
-_ALL_TIME = ("0000-01-01T00:00:00.000000000Z", "9999-12-31T23:59:59.999999999Z")
+_ALL_TIME = ("0001-01-01T00:00:00.000000000Z", "9999-12-31T23:59:59.999999999Z")
 
 Sums = dict[str, dict[otel_metrics.Key, Decimal]]
 

@@ -148,11 +148,21 @@ class _PushReader(MetricReader):
         self.histograms: list[Metric] = []
         self.resource = Resource.get_empty()
         self.result = MetricExportResult.SUCCESS
+        self.received = False
 
     def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
                          **kwargs: Any) -> None:
+        self.received = True
         data = _with_histograms(metrics_data, self.histograms, self.resource)
         self.result = self.exporter.export(data, timeout_millis=timeout_millis)
+
+    def push(self, timeout_millis: float) -> None:
+        """One collect and export; with no instrument (histograms only) the SDK's collect
+        yields nothing, so the histograms are exported on their own."""
+        self.received = False
+        self.collect(timeout_millis=timeout_millis)
+        if not self.received:
+            self._receive_metrics(MetricsData([]), timeout_millis=timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self.exporter.shutdown(timeout_millis=timeout_millis)
@@ -201,7 +211,7 @@ class OtlpPush:
         self._load(samples)
         _QUIET.local.active, _QUIET.local.last = True, None
         try:
-            self.reader.collect(timeout_millis=self.config.timeout * 1000)
+            self.reader.push(self.config.timeout * 1000)
         except Exception as exc:  # the SDK raises on collect timeouts
             return PushResult(False, len(samples), _one_line(exc))
         finally:

@@ -33,6 +33,9 @@ class OtlpPlugin:
         self._thread: threading.Thread | None = None
         self._failing = False
         self._lock = threading.Lock()
+        #: pushes tried and pushes the receiver took (for `ledger serve`'s tests and status)
+        self.attempts = 0
+        self.delivered = 0
 
     def start(self, context: ServeContext) -> None:
         """Start pushing when an endpoint is configured (else do nothing)."""
@@ -40,7 +43,8 @@ class OtlpPlugin:
         if not endpoint:
             return
         self._source = LedgerSamples(context.settings)
-        timeout = min(10.0, max(1.0, context.otlp_interval))
+        # a push gives up (retries included) before the next one is due, within 0.1..10 s
+        timeout = max(0.1, min(10.0, context.otlp_interval))
         protocol: OtlpProtocol = "grpc" if context.otlp_protocol == "grpc" else "http/protobuf"
         temporality: Temporality = "delta" if context.otlp_temporality == "delta" else "cumulative"
         config = PushConfig(endpoint, protocol, temporality, timeout)
@@ -72,6 +76,8 @@ class OtlpPlugin:
             return None
         with self._lock:
             result = self._push.push()
+            self.attempts += 1
+            self.delivered += result.ok
             self._report(result)
         return result
 

@@ -69,14 +69,15 @@ def _endpoint(url: str | None) -> str | None:
     """An OTLP endpoint: http(s)://HOST[:PORT][/PATH], no query, no credentials in it."""
     if url is None:
         return None
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        port_ok = False
-    if (parts.scheme not in ("http", "https") or not parts.hostname or not port_ok
+    except ValueError:  # a bad port, an unbalanced [IPv6] bracket
+        parts, port_ok = urlsplit(""), False
+    if (not port_ok or parts.scheme not in ("http", "https") or not parts.hostname
+            or not url.isprintable() or " " in url
             or parts.query or parts.fragment or parts.username is not None):
-        raise InputError(f"--otlp-endpoint {printable(url)!r} is not an http(s)://HOST[:PORT] "
+        raise InputError(f"--otlp-endpoint '{printable(url)}' is not an http(s)://HOST[:PORT] "
                          "URL (e.g. http://127.0.0.1:4318)")
     return url
 
@@ -90,12 +91,12 @@ def _interval(text: str) -> float:
     except ValueError:
         seconds = parse_duration(text, "--otlp-interval").total_seconds()
     if not seconds > 0 or seconds == float("inf"):
-        raise InputError(f"--otlp-interval {printable(text)!r} must be a positive number of "
+        raise InputError(f"--otlp-interval '{printable(text)}' must be a positive number of "
                          "seconds")
     return seconds
 
 
 def _choice(value: str, flag: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise InputError(f"{flag} {printable(value)!r} is not one of: {', '.join(allowed)}")
+        raise InputError(f"{flag} '{printable(value)}' is not one of: {', '.join(allowed)}")
     return value
