@@ -10,8 +10,10 @@ called once per push before the collect, so a failing source is a failed push, n
 error inside the SDK.
 
 Counters are cumulative over the whole log (the source's running sums) and exported with
-cumulative temporality by default; `delta` makes the SDK send the change since the previous
-push (Datadog accepts both; Prometheus-bound pipelines want cumulative). Histogram samples
+cumulative temporality by default, so a restart of serve never resets them (Prometheus-bound
+pipelines want this). `delta` (Datadog's preference) sends the change since the previous push,
+counted from this process's first push: what was already in the log then is its baseline, so
+a restarted serve does not send the whole history again as one spike. Histogram samples
 (pre-aggregated buckets) have no observable instrument in the OTel API: they are added to each
 collect's data as OTLP histograms, cumulative (or as differences under `delta`).
 """
@@ -181,7 +183,7 @@ def _with_histograms(data: MetricsData, extra: list[Metric], resource: Resource)
     return MetricsData([head, *data.resource_metrics[1:]])
 
 
-HistKey = tuple[str, tuple[tuple[str, str], ...]]
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 
 
 class OtlpPush:
@@ -199,7 +201,8 @@ class OtlpPush:
         self.meter = self.provider.get_meter(SCOPE.name, SCOPE.version)
         self._current: dict[str, list[Sample]] = {}
         self._kinds: dict[str, str] = {}
-        self._previous: dict[HistKey, tuple[int, float, tuple[int, ...]]] = {}
+        self._previous: dict[SeriesKey, tuple[int, float, tuple[int, ...]]] = {}
+        self._baseline: dict[SeriesKey, float] | None = None  # delta: the first push's values
         self._start_ns = ids.now_ns()
 
     def push(self) -> PushResult:
@@ -237,11 +240,18 @@ class OtlpPush:
                     self._instrument(sample)
                 current.setdefault(sample.name, []).append(sample)
         self._current = current
-        self.reader.histograms = self._histograms(histograms)
+        first = self._baseline is None
+        if first:
+            self._baseline = {}
+            if self.config.temporality == "delta":
+                self._baseline = {_key(s): s.value or 0.0 for samples in current.values()
+                                  for s in samples if s.kind == "counter"}
+        self.reader.histograms = self._histograms(histograms, first=first)
 
     def _instrument(self, sample: Sample) -> None:
         def observe(_options: CallbackOptions, name: str = sample.name) -> list[Observation]:
-            return [Observation(s.value or 0.0, dict(s.labels))
+            base = self._baseline or {}
+            return [Observation((s.value or 0.0) - base.get(_key(s), 0.0), dict(s.labels))
                     for s in self._current.get(name, ())]
 
         if sample.kind == "counter":
@@ -249,18 +259,19 @@ class OtlpPush:
         else:
             self.meter.create_observable_gauge(sample.name, [observe], description=sample.help)
 
-    def _histograms(self, samples: list[Sample]) -> list[Metric]:
+    def _histograms(self, samples: list[Sample], *, first: bool) -> list[Metric]:
         delta = self.config.temporality == "delta"
         now, by_name = ids.now_ns(), dict[str, list[HistogramDataPoint]]()
         helps: dict[str, str] = {}
         for s in samples:
-            key: HistKey = (s.name, tuple(sorted(s.labels.items())))
+            key = _key(s)
             cumulative = tuple(c for _b, c in s.buckets)
             counts = tuple(b - a for a, b in zip((0, *cumulative), cumulative, strict=False))
             count, total = (cumulative[-1] if cumulative else 0), s.value or 0.0
             start = self._start_ns
             if delta:
-                last_count, last_sum, last_counts = self._previous.get(key, (0, 0.0, ()))
+                at_start = (count, total, counts) if first else (0, 0.0, ())
+                last_count, last_sum, last_counts = self._previous.get(key, at_start)
                 self._previous[key] = (count, total, counts)
                 counts = tuple(c - p for c, p in zip(counts, last_counts or (0,) * len(counts),
                                                      strict=False))
@@ -273,6 +284,10 @@ class OtlpPush:
         kind = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
         return [Metric(name, helps[name], "", HistogramData(points, kind))
                 for name, points in by_name.items()]
+
+
+def _key(sample: Sample) -> SeriesKey:
+    return (sample.name, tuple(sorted(sample.labels.items())))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-from exporters.otlp_feed import LedgerSamples
-from exporters.otlp_push import OtlpProtocol, OtlpPush, PushConfig, PushResult, Temporality
+from ledger.errors import InputError
 from ledger.serve import ServeContext
 from ledger.terminal import printable
+
+if TYPE_CHECKING:  # the SDK is imported only when an endpoint is given (the `otel` extra)
+    from exporters.otlp_feed import LedgerSamples
+    from exporters.otlp_push import OtlpProtocol, OtlpPush, PushResult, Temporality
 
 __all__ = ["OtlpPlugin"]
 
@@ -42,6 +46,12 @@ class OtlpPlugin:
         endpoint = context.otlp_endpoint
         if not endpoint:
             return
+        try:
+            from exporters.otlp_feed import LedgerSamples
+            from exporters.otlp_push import OtlpPush, PushConfig
+        except ImportError as exc:
+            raise InputError(f"--otlp-endpoint needs the OpenTelemetry SDK and OTLP exporters: "
+                             f"pip install 'agent-ledger[otel]' ({exc.name} is missing)") from None
         self._source = LedgerSamples(context.settings)
         # a push gives up (retries included) before the next one is due, within 0.1..10 s
         timeout = max(0.1, min(10.0, context.otlp_interval))

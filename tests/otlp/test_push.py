@@ -9,6 +9,9 @@ attributes and exact values, cumulative by default, differences under delta.
 from __future__ import annotations
 
 import socket
+from typing import Any
+
+import pytest
 
 from exporters.metrics.snapshot import Sample
 from exporters.otlp_feed import LedgerSamples
@@ -52,7 +55,7 @@ def test_recorded_runs_arrive_over_http_and_grpc_with_names_attributes_and_value
         source.close()
 
 
-def test_counters_are_cumulative_over_the_log_and_delta_sends_the_change(
+def test_counters_are_cumulative_over_the_log_and_delta_counts_from_the_first_push(
     test_agent: DdAgent, ledger_settings: Settings
 ) -> None:
     sources = [LedgerSamples(ledger_settings), LedgerSamples(ledger_settings)]
@@ -74,26 +77,53 @@ def test_counters_are_cumulative_over_the_log_and_delta_sends_the_change(
         [kind] = {m["sum"]["aggregation_temporality"] for m in metrics if "sum" in m}
         seen.setdefault(kind, []).append(series(payload)[runs])
     assert seen == {"AGGREGATION_TEMPORALITY_CUMULATIVE": [1.0, 2.0],
-                    "AGGREGATION_TEMPORALITY_DELTA": [1.0, 1.0]}
+                    "AGGREGATION_TEMPORALITY_DELTA": [0.0, 1.0]}  # from the first push on
 
 
-def test_histogram_samples_are_pushed_as_otlp_histograms(test_agent: DdAgent) -> None:
-    wait = Sample("agent_ledger_approval_wait_seconds", "histogram", "Approval wait",
-                  {"agent": "refunder"}, 42.5, ((1.0, 1), (10.0, 3), (float("inf"), 4)))
-    push = OtlpPush(lambda: [wait], PushConfig(test_agent.http))
+def _wait(total: float, buckets: tuple[int, int, int]) -> Sample:
+    cumulative = tuple(sum(buckets[:i + 1]) for i in range(3))
+    bounds = (1.0, 10.0, float("inf"))
+    return Sample("agent_ledger_approval_wait_seconds", "histogram", "Approval wait",
+                  {"agent": "refunder"}, total, tuple(zip(bounds, cumulative, strict=True)))
+
+
+def _histogram_points(agent: DdAgent) -> list[dict[str, Any]]:
+    points = []
+    for payload in agent.payloads():
+        [metric] = [m for sm in payload["resource_metrics"][0]["scope_metrics"]
+                    for m in sm["metrics"]]
+        assert metric["name"] == "agent_ledger_approval_wait_seconds"
+        [point] = metric["histogram"]["data_points"]
+        assert point["attributes"] == [{"key": "agent", "value": {"string_value": "refunder"}}]
+        assert point["explicit_bounds"] == [1.0, 10.0]
+        points.append({  # proto3 JSON leaves zero scalars out
+            "temporality": metric["histogram"]["aggregation_temporality"],
+            "count": point.get("count", "0"), "sum": point.get("sum", 0.0),
+            "buckets": point["bucket_counts"]})
+    return points
+
+
+@pytest.mark.parametrize(("temporality", "second"), [
+    ("cumulative", {"count": "6", "sum": 50.0, "buckets": ["1", "3", "2"]}),
+    ("delta", {"count": "2", "sum": 7.5, "buckets": ["0", "1", "1"]}),
+])
+def test_histogram_samples_are_pushed_as_otlp_histograms(
+    test_agent: DdAgent, temporality: str, second: dict[str, Any]
+) -> None:
+    samples = [_wait(42.5, (1, 2, 1))]
+    config = PushConfig(test_agent.http, temporality=temporality)  # type: ignore[arg-type]
+    push = OtlpPush(lambda: samples, config)
     try:
+        assert push.push().ok
+        samples[0] = _wait(50.0, (1, 3, 2))
         assert push.push().ok
     finally:
         push.close()
-    [payload] = test_agent.payloads()
-    [metric] = [m for sm in payload["resource_metrics"][0]["scope_metrics"]
-                for m in sm["metrics"]]
-    assert metric["name"] == "agent_ledger_approval_wait_seconds"
-    [point] = metric["histogram"]["data_points"]
-    assert (point["count"], point["sum"]) == ("4", 42.5)
-    assert point["bucket_counts"] == ["1", "2", "1"]
-    assert point["explicit_bounds"] == [1.0, 10.0]
-    assert point["attributes"] == [{"key": "agent", "value": {"string_value": "refunder"}}]
+    kind = f"AGGREGATION_TEMPORALITY_{temporality.upper()}"
+    first = ({"count": "4", "sum": 42.5, "buckets": ["1", "2", "1"]} if temporality ==
+             "cumulative" else {"count": "0", "sum": 0.0, "buckets": ["0", "0", "0"]})
+    assert _histogram_points(test_agent) == [{"temporality": kind, **first},
+                                             {"temporality": kind, **second}]
 
 
 def test_a_refused_endpoint_is_a_failed_push_with_one_reason() -> None:
