@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ def _exporter(config: PushConfig) -> MetricExporter:
 
 
 class _Quiet(logging.Filter):
-    """Drops the exporters' log records made on the pushing thread, keeping the last message:
+    """Drops the exporters' log records made on the pushing thread, keeping the gist of them:
     the push reports one line itself (a down endpoint must not print two lines per retry)."""
 
     def __init__(self) -> None:
@@ -128,11 +129,15 @@ class _Quiet(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(self.local, "active", False):
-            self.local.last = record.getMessage()
+            found = _REASON.search(record.getMessage())
+            if found:
+                self.local.last = found.group(0)
             return False
         return True
 
 
+# the useful part of the exporters' messages: an OS error (HTTP) or a gRPC status code
+_REASON = re.compile(r"\[Errno \d+\] [^\"')]+|StatusCode\.[A-Z_]+|code: \d{3}, reason: [^.]+")
 _QUIET = _Quiet()
 for _name in _EXPORTER_LOGGERS:
     logging.getLogger(_name).addFilter(_QUIET)
@@ -221,7 +226,10 @@ class OtlpPush:
             _QUIET.local.active = False
         if self.reader.result is MetricExportResult.SUCCESS:
             return PushResult(True, len(samples))
-        return PushResult(False, len(samples), _QUIET.local.last or "the receiver refused it")
+        # without a reason the exporter gave up before its first retry was due
+        reason = _QUIET.local.last or (f"no answer within {self.config.timeout:g} s (refused, "
+                                       "unreachable or too slow)")
+        return PushResult(False, len(samples), reason)
 
     def close(self) -> None:
         """Shut the provider and exporter down (no further export)."""

@@ -94,8 +94,8 @@ class OtlpPlugin:
     def _report(self, result: PushResult) -> None:
         endpoint = printable(self._push.config.endpoint if self._push else "")
         if not result.ok and not self._failing:
-            log.warning("warning: OTLP push to %s failed (retrying every interval, silently): "
-                        "%s", endpoint, printable(result.error or "unknown error"))
+            log.warning("warning: OTLP push to %s failed (serve goes on, retrying every interval "
+                        "quietly): %s", endpoint, printable(result.error or "unknown error"))
         elif result.ok and self._failing:
             log.info("OTLP push to %s works again", endpoint)
         self._failing = not result.ok
