@@ -208,7 +208,7 @@ class OtlpPush:
         self._kinds: dict[str, str] = {}
         self._previous: dict[SeriesKey, tuple[int, float, tuple[int, ...]]] = {}
         self._baseline: dict[SeriesKey, float] | None = None  # delta: the first push's values
-        self._start_ns = ids.now_ns()
+        self._start_ns = self._last_ns = ids.now_ns()  # cumulative / delta start times
 
     def push(self) -> PushResult:
         """Read the samples, collect and export once; never raises for a failed push."""
@@ -276,7 +276,7 @@ class OtlpPush:
             cumulative = tuple(c for _b, c in s.buckets)
             counts = tuple(b - a for a, b in zip((0, *cumulative), cumulative, strict=False))
             count, total = (cumulative[-1] if cumulative else 0), s.value or 0.0
-            start = self._start_ns
+            start = self._last_ns if delta else self._start_ns
             if delta:
                 at_start = (count, total, counts) if first else (0, 0.0, ())
                 last_count, last_sum, last_counts = self._previous.get(key, at_start)
@@ -289,6 +289,7 @@ class OtlpPush:
                                        min=None, max=None)  # type: ignore[arg-type]
             by_name.setdefault(s.name, []).append(point)
             helps[s.name] = s.help
+        self._last_ns = now
         kind = AggregationTemporality.DELTA if delta else AggregationTemporality.CUMULATIVE
         return [Metric(name, helps[name], "", HistogramData(points, kind))
                 for name, points in by_name.items()]
