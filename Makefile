@@ -35,13 +35,20 @@ $(PHOENIX_ENV)/.venv/.synced: $(UV) $(PHOENIX_ENV)/pyproject.toml $(PHOENIX_ENV)
 	$(UV) sync --locked --project $(PHOENIX_ENV) --quiet
 	touch $@
 
+# Datadog's test agent, the OTLP receiver of the push tests (tests/otlp/): its own locked project
+# (ddapm-test-agent pins an older opentelemetry-proto than ours); the fixture fails when unbuilt.
+DDAGENT_ENV := tests/envs/ddagent
+$(DDAGENT_ENV)/.venv/.synced: $(UV) $(DDAGENT_ENV)/pyproject.toml $(DDAGENT_ENV)/uv.lock
+	$(UV) sync --locked --project $(DDAGENT_ENV) --quiet
+	touch $@
+
 demo: setup
 	$(VENV)/bin/ledger demo
 
 # `make test` is what CI runs (.ci/run): lint first (ruff, mypy strict, the layer rule), then
 # the whole suite (which includes tests/test_layers.py). `ruff format --check` is not part of it
 # yet: the tree is not formatter-clean.
-test: lint $(SK_ENV)/.venv/.synced $(PHOENIX_ENV)/.venv/.synced
+test: lint $(SK_ENV)/.venv/.synced $(PHOENIX_ENV)/.venv/.synced $(DDAGENT_ENV)/.venv/.synced
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q
 
 lint: setup

@@ -37,10 +37,21 @@ __all__ = ["ServeContext", "ServePlugin", "installed_plugins", "serve"]
 
 @dataclass(frozen=True)
 class ServeContext:
-    """What a plug-in gets at start: the settings (open its own connections) and the stop flag."""
+    """What a plug-in gets at start: the settings (open its own connections), the stop flag,
+    and the plug-ins' options from `ledger serve` (each plug-in reads its own; issue 19)."""
 
     settings: Settings
     stop: threading.Event
+    #: `--metrics-addr HOST:PORT`: serve Prometheus /metrics there (exporters/metrics)
+    metrics_addr: str | None = None
+    #: `--otlp-endpoint URL`: push the metrics over OTLP there (exporters/otlp_serve.py)
+    otlp_endpoint: str | None = None
+    #: seconds between two OTLP pushes (`--otlp-interval`)
+    otlp_interval: float = 10.0
+    #: "http/protobuf" or "grpc" (`--otlp-protocol`)
+    otlp_protocol: str = "http/protobuf"
+    #: "cumulative" or "delta" counters (`--otlp-temporality`)
+    otlp_temporality: str = "cumulative"
 
 
 @runtime_checkable
@@ -74,22 +85,28 @@ def serve(
     plugins: Sequence[ServePlugin] = (),
     *,
     abandon: str | None = None,
+    context: ServeContext | None = None,
 ) -> int:
     """Sequence until `stop` is set; returns the number of events sequenced.
+
+    `context` carries the plug-ins' options (its stop flag is then the one obeyed); without
+    it the plug-ins get the settings and `stop` only.
 
     Between batches, runs suspended longer than `abandon` (else $LEDGER_ABANDON_AFTER, else
     7 days) are ended `abandoned` (ledger/serve_abandon.py)."""
     signer = log_signer(settings, conn)
     held_max_age(settings)  # a malformed LEDGER_HELD_MAX_AGE fails now, not at the first held row
     abandoner = Abandoner(abandon_after(abandon))  # a malformed limit fails now too
-    stop = stop or threading.Event()
+    if context is None:
+        context = ServeContext(settings, stop or threading.Event())
+    stop = context.stop
     total = 0
     with ExitStack() as running:
         heartbeat = Heartbeat(conn)  # `ledger verify` sees a live sequencer (store.liveness)
         heartbeat.beat(force=True)
         running.callback(heartbeat.clear)
         for plugin in plugins:
-            plugin.start(ServeContext(settings, stop))
+            plugin.start(context)
             running.callback(plugin.stop)
         while not stop.is_set():
             batch = sequence_batch(conn, settings, signer)

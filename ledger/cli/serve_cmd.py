@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
 from ledger.cli.common import connection, duration_option, err, settings_from
+from ledger.errors import InputError
+from ledger.terminal import printable
 
 __all__ = ["app"]
 
@@ -14,18 +17,33 @@ app = typer.Typer(add_completion=False)
 
 
 @app.command("serve")
-def serve(
+def serve(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
     abandon_after: Annotated[str | None, duration_option(
         "--abandon-after",
         help="End runs suspended longer than this as abandoned (seconds, or e.g. 12h, 7d; "
              "default $LEDGER_ABANDON_AFTER, else 7d).")] = None,
+    otlp_endpoint: Annotated[str | None, typer.Option(
+        "--otlp-endpoint", metavar="URL",
+        help="Push the metrics over OTLP to this http(s) URL (Datadog Agent, Grafana Alloy, "
+             "an OTel Collector; e.g. http://127.0.0.1:4318). docs/metrics-otlp.md.")] = None,
+    otlp_interval: Annotated[str, duration_option(
+        "--otlp-interval", help="Seconds between two OTLP pushes (or e.g. 30s, 1m).")] = "10",
+    otlp_protocol: Annotated[str, typer.Option(
+        "--otlp-protocol", metavar="PROTOCOL",
+        help="http/protobuf (port 4318, the default) or grpc (port 4317).")] = "http/protobuf",
+    otlp_temporality: Annotated[str, typer.Option(
+        "--otlp-temporality", metavar="TEMPORALITY",
+        help="cumulative (the default; Prometheus-bound pipelines need it) or delta "
+             "(Datadog accepts both).")] = "cumulative",
 ) -> None:
     """Run the sequencer: drain intake into the log and sign checkpoints until Ctrl-C.
 
     It also ends runs suspended (waiting to be resumed) for longer than --abandon-after with a
     run.ended of status abandoned that continues the run's chain."""
-    from ledger.serve import installed_plugins
+    import threading
+
+    from ledger.serve import ServeContext, installed_plugins
     from ledger.serve import serve as run_sequencer
     from ledger.serve_abandon import abandon_after as parse_abandon
 
@@ -34,7 +52,51 @@ def serve(
         parse_abandon(abandon_after)
     except ValueError as exc:  # a one-line usage error, before anything starts
         raise typer.BadParameter(str(exc), param_hint="--abandon-after") from None
+    context = ServeContext(
+        settings, threading.Event(), otlp_endpoint=_endpoint(otlp_endpoint),
+        otlp_interval=_interval(otlp_interval),
+        otlp_protocol=_choice(otlp_protocol, "--otlp-protocol", ("http/protobuf", "grpc")),
+        otlp_temporality=_choice(otlp_temporality, "--otlp-temporality",
+                                 ("cumulative", "delta")))
     plugins = installed_plugins()
     err(f"sequencing into {settings.origin_prefix}/* (Ctrl-C to stop)")
     # Ctrl-C ends it: exit code 130, nothing lost; plug-ins are stopped on the way out
-    run_sequencer(connection(ctx), settings, plugins=plugins, abandon=abandon_after)
+    run_sequencer(connection(ctx), settings, plugins=plugins, abandon=abandon_after,
+                  context=context)
+
+
+def _endpoint(url: str | None) -> str | None:
+    """An OTLP endpoint: http(s)://HOST[:PORT][/PATH], no query, no credentials in it."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a bad port, an unbalanced [IPv6] bracket
+        parts, port_ok = urlsplit(""), False
+    if (not port_ok or parts.scheme not in ("http", "https") or not parts.hostname
+            or not url.isprintable() or " " in url
+            or parts.query or parts.fragment or parts.username is not None):
+        raise InputError(f"--otlp-endpoint '{printable(url)}' is not an http(s)://HOST[:PORT] "
+                         "URL (e.g. http://127.0.0.1:4318)")
+    return url
+
+
+def _interval(text: str) -> float:
+    """Seconds (`10`, `2.5`) or a span (`30s`, `1m`); positive."""
+    from ledger.when import parse_duration
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = parse_duration(text, "--otlp-interval").total_seconds()
+    if not seconds > 0 or seconds == float("inf"):
+        raise InputError(f"--otlp-interval '{printable(text)}' must be a positive number of "
+                         "seconds")
+    return seconds
+
+
+def _choice(value: str, flag: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InputError(f"{flag} '{printable(value)}' is not one of: {', '.join(allowed)}")
+    return value

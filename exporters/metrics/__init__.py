@@ -1,0 +1,1 @@
+"""Live metrics: the typed snapshot both the Prometheus collector and the OTLP push read."""
