@@ -1,0 +1,58 @@
+"""Tool-call validity (contract 8): args valid against the tool's JSON Schema, no tool error.
+
+PLACEHOLDER written by the slo slice so `ledger slo` can call the contract before toolschema's
+module merges; toolschema owns this file and replaces it. With no schemas known every call that
+did not fail is `unknown` (a call that errored is `invalid` whatever its schema).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import psycopg
+
+from ledger.config import Settings
+
+__all__ = ["CallFacts", "Schemas", "Validity", "call_validity", "load_schemas"]
+
+Verdict = Literal["valid", "invalid", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What the record says about one call: its tool, args, schema/contract digests, outcome."""
+
+    tool: str
+    args: Any
+    schema_digest: str | None
+    contract_digest: str | None
+    status: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Validity:
+    """One call's verdict and why."""
+
+    verdict: Verdict
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Schemas:
+    """Compiled validators by digest (placeholder: none)."""
+
+    by_digest: dict[str, Any] = field(default_factory=dict)
+
+
+def load_schemas(conn: psycopg.Connection[Any], settings: Settings, origin: str | None) -> Schemas:
+    """The schemas recorded in `origin` (placeholder: none are known yet)."""
+    return Schemas()
+
+
+def call_validity(facts: CallFacts, schemas: Schemas) -> Validity:
+    """`invalid` for a tool error, else `unknown` (placeholder: no schema is ever known)."""
+    if facts.status == "error":
+        return Validity("invalid", f"tool error: {facts.error or 'error'}")
+    return Validity("unknown", f"no JSON Schema recorded for {facts.tool}")
