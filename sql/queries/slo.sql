@@ -176,3 +176,24 @@ LEFT JOIN LATERAL (
       AND convert_from(e.body, 'UTF8')::jsonb #>> '{data,tool_call_id}' = t.d ->> 'tool_call_id'
     LIMIT 1) AS x ON true
 WHERE t.d ->> 'schema_digest' IS NOT NULL OR t.d ->> 'contract_digest' IS NOT NULL
+
+-- slo_durations --
+-- `ledger compare`'s latency test: the duration (run.ended - run.started, seconds) of every
+-- ended run started in the window, with its agent and versions (same filters as slo_groups;
+-- the caller keeps the runs its baseline / candidate selectors match).
+SELECT f.doc #>> '{agent,name}', f.doc #>> '{agent,version}',
+       f.doc #>> '{versions,prompt_version}', f.doc #>> '{versions,model}',
+       f.doc #>> '{versions,policy_hash}', f.doc #>> '{versions,tool_contract_digest}',
+       extract(epoch FROM x.occurred_at - f.occurred_at)::float8
+FROM (SELECT s.run_id, s.occurred_at, convert_from(s.body, 'UTF8')::jsonb AS doc
+      FROM ledger_events s
+      WHERE s.run_seq = 0 AND s.type = 'run.started'
+        AND (%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
+        AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)
+        AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)) AS f
+CROSS JOIN LATERAL (
+    SELECT e.occurred_at FROM ledger_events e
+    WHERE e.run_id = f.run_id AND e.type = 'run.ended' ORDER BY e.run_seq DESC LIMIT 1) AS x
+WHERE (%(agent)s::text IS NULL OR f.doc #>> '{agent,name}' = %(agent)s)
+  AND (%(include_gate)s OR jsonb_typeof(f.doc #> '{data,attributes,gate}')
+                           IS DISTINCT FROM 'object')

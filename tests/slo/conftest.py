@@ -134,3 +134,16 @@ def record_world(conn: psycopg.Connection, settings: Settings, w: Writer,
     try_sequence(conn, settings, wait=True)
     return World(ok.run_id, over.run_id, failed.run_id, esc.run_id, gate.run_id,
                  stopped.run_id)
+
+
+def record_runs(prompt: str, ok: int, failed: int, *, agent: str = "sales",
+                agent_version: str = "1.0") -> None:
+    """`ok` succeeded and `failed` failed runs of `agent` at prompt version `prompt`."""
+    kw = {"agent": agent, "agent_version": agent_version, "prompt_version": prompt,
+          "model": "gpt-4o-mini"}
+    for _ in range(ok):
+        with ledger.run(**kw):
+            lookup("acct")
+    for _ in range(failed):
+        with pytest.raises(RuntimeError), ledger.run(**kw):
+            raise RuntimeError("the model gave up")
