@@ -9,8 +9,9 @@
 -- Parameters (NULL: not filtering): since, until, agent, tenant (a log's origin ends in
 -- /<tenant>), include_gate (gate-tagged runs, contract 1, are counted in `gate_runs` and
 -- left out of every SLI unless true; they only reach `facts` to be counted).
--- Facts: status and spend from run.ended (data.totals.cost_usd); latency = run.ended -
--- run.started; tool calls = tool.call.started, tool errors = tool.call.ended status "error";
+-- Facts: status, spend and tool calls from run.ended (data.totals: cost_usd, tool_calls);
+-- latency = run.ended - run.started; tool errors = tool.call.ended status "error" of ended
+-- runs (found through migration 0023's partial index, then parsed);
 -- required approvals = calls a policy.decided (enforce or shadow) said require_approval, asked
 -- = those with an approval.requested of the same tool_call_id in the run; a run whose stored
 -- `ledger check` verdicts fail an approval.* rule with no such decision counts one missed
@@ -26,7 +27,8 @@ WITH runs AS MATERIALIZED (
            f.doc #>> '{versions,model}' AS model,
            f.doc #>> '{versions,policy_hash}' AS policy_hash,
            f.doc #>> '{versions,tool_contract_digest}' AS tool_contract_digest,
-           jsonb_typeof(f.doc #> '{data,attributes,gate}') = 'object' AS gate
+           NOT %(include_gate)s AND coalesce(
+               jsonb_typeof(f.doc #> '{data,attributes,gate}') = 'object', false) AS skipped
     FROM (SELECT s.run_id, s.origin, s.seq, s.occurred_at,
                  convert_from(s.body, 'UTF8')::jsonb AS doc
           FROM ledger_events s
@@ -35,84 +37,74 @@ WITH runs AS MATERIALIZED (
             AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)
             AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)) AS f
     WHERE %(agent)s::text IS NULL OR f.doc #>> '{agent,name}' = %(agent)s
-), counted AS MATERIALIZED (
-    SELECT r.* FROM runs r WHERE %(include_gate)s OR r.gate IS NOT TRUE
-), ends AS (
-    SELECT c.run_id, x.occurred_at AS ended_at, x.d ->> 'status' AS status,
-           (x.d #>> '{totals,cost_usd}')::numeric AS spend,
-           (x.d #>> '{stopped_by,stop_event_id}')::uuid AS stop_event
-    FROM counted c
-    CROSS JOIN LATERAL (
-        SELECT e.occurred_at, convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d
-        FROM ledger_events e WHERE e.run_id = c.run_id AND e.type = 'run.ended'
-        ORDER BY e.run_seq DESC LIMIT 1) AS x
-), ev AS MATERIALIZED (
-    SELECT e.run_id, c.origin, e.type, e.occurred_at,
-           CASE WHEN e.type <> 'tool.call.started'
-                THEN convert_from(e.body, 'UTF8')::jsonb -> 'data' END AS d
-    FROM ledger_events e JOIN counted c ON c.run_id = e.run_id
-    WHERE e.type IN ('tool.call.started', 'tool.call.ended', 'approval.requested',
-                     'policy.decided')
-), calls AS (
-    SELECT run_id, count(*) FILTER (WHERE type = 'tool.call.started') AS calls,
-           count(*) FILTER (WHERE type = 'tool.call.ended' AND d ->> 'status' = 'error')
-               AS call_errors
-    FROM ev GROUP BY run_id
-), required AS (
-    SELECT DISTINCT q.run_id, q.d ->> 'tool_call_id' AS call
-    FROM ev q
-    WHERE q.type = 'policy.decided'
-      AND 'require_approval' IN (q.d ->> 'decision', q.d ->> 'would_be')
-), asked AS (
-    SELECT a.run_id, a.d ->> 'tool_call_id' AS call, a.occurred_at,
-           (SELECT min(x.occurred_at) FROM ledger_events x
-            WHERE x.origin = a.origin AND x.type = 'approval.decided'
-              AND ledger_decided_call(x.body) = a.d ->> 'tool_call_id') AS decided_at
-    FROM ev a WHERE a.type = 'approval.requested'
-), escalation AS (
-    SELECT q.run_id, count(*) AS required,
-           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM asked a
-                                          WHERE a.run_id = q.run_id AND a.call = q.call))
-               AS escalated
-    FROM required q GROUP BY q.run_id
-), waits AS (
-    SELECT run_id, count(*) AS asked, count(decided_at) AS decided,
-           coalesce(sum(extract(epoch FROM decided_at - occurred_at))
-                    FILTER (WHERE decided_at >= occurred_at), 0) AS wait_s
-    FROM asked GROUP BY run_id
-), latest AS (
-    SELECT DISTINCT ON (v.run_id) v.run_id, v.policy_hash, v.evaluator_version
-    FROM ledger_verdicts v JOIN counted c ON c.run_id = v.run_id
-    ORDER BY v.run_id, v.checked_at DESC
-), verdicts AS (
-    SELECT l.run_id, bool_or(v.outcome = 'fail') AS failing,
-           bool_or(v.outcome = 'fail' AND v.rule_id LIKE 'approval.%%') AS approval_failing
-    FROM latest l JOIN ledger_verdicts v USING (run_id, policy_hash, evaluator_version)
-    GROUP BY l.run_id
 ), packs AS MATERIALIZED (
     SELECT p.origin, p.seq,
            convert_from(p.body, 'UTF8')::jsonb #>> '{data,document,budgets,max_usd_per_run}'
                AS max_usd
     FROM ledger_events p WHERE p.type = 'policy.published'
 ), facts AS (
-    SELECT c.*, NOT (%(include_gate)s OR c.gate IS NOT TRUE) AS skipped,
-           n.ended_at, n.status, n.spend,
+    SELECT c.*, n.ended_at, n.status, n.spend,
            extract(epoch FROM n.ended_at - c.started_at) AS latency_s,
            CASE WHEN n.status = 'stopped' THEN extract(epoch FROM n.ended_at - greatest(
                c.started_at, (SELECT s.occurred_at FROM ledger_events s
                               WHERE s.event_id = n.stop_event))) END AS stop_s,
-           coalesce(k.calls, 0) AS calls, coalesce(k.call_errors, 0) AS call_errors,
-           coalesce(q.required, 0) AS required, coalesce(q.escalated, 0) AS escalated,
-           coalesce(w.asked, 0) AS asked, coalesce(w.decided, 0) AS decided,
-           coalesce(w.wait_s, 0) AS wait_s, v.failing, v.approval_failing,
+           coalesce(n.calls, 0) AS calls, coalesce(t.call_errors, 0) AS call_errors,
+           coalesce(k.required, 0) AS required, coalesce(k.escalated, 0) AS escalated,
+           coalesce(k.asked, 0) AS asked, coalesce(k.decided, 0) AS decided,
+           coalesce(k.wait_s, 0) AS wait_s, v.failing, v.approval_failing,
            (SELECT p.max_usd FROM packs p WHERE p.origin = c.origin AND p.seq < c.seq
             ORDER BY p.seq DESC LIMIT 1)::numeric AS max_usd
     FROM runs c
-    LEFT JOIN ends n ON n.run_id = c.run_id
-    LEFT JOIN calls k ON k.run_id = c.run_id
-    LEFT JOIN escalation q ON q.run_id = c.run_id
-    LEFT JOIN waits w ON w.run_id = c.run_id
-    LEFT JOIN verdicts v ON v.run_id = c.run_id
+    -- every lateral below is one index probe (or one run's events) per counted run: no plan
+    -- over mis-estimated CTE joins, and gate runs (skipped) read nothing but their start
+    LEFT JOIN LATERAL (
+        SELECT e.occurred_at AS ended_at, x.d ->> 'status' AS status,
+               (x.d #>> '{totals,cost_usd}')::numeric AS spend,
+               (x.d #>> '{stopped_by,stop_event_id}')::uuid AS stop_event,
+               (x.d #>> '{totals,tool_calls}')::bigint AS calls
+        FROM ledger_events e
+        CROSS JOIN LATERAL (SELECT convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d) AS x
+        WHERE e.run_id = c.run_id AND e.type = 'run.ended'
+        ORDER BY e.run_seq DESC LIMIT 1) AS n ON NOT c.skipped
+    LEFT JOIN LATERAL (
+        WITH y AS (  -- the run's escalation events (0023's partial index: no other event read)
+            SELECT e.type, e.occurred_at, convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d
+            FROM ledger_events e
+            WHERE e.run_id = c.run_id AND e.type IN ('approval.requested', 'policy.decided')
+        ), needed AS (
+            SELECT DISTINCT q.d ->> 'tool_call_id' AS call FROM y q
+            WHERE q.type = 'policy.decided'
+              AND 'require_approval' IN (q.d ->> 'decision', q.d ->> 'would_be')
+        ), asked AS (
+            SELECT a.d ->> 'tool_call_id' AS call, a.occurred_at,
+                   (SELECT min(x.occurred_at) FROM ledger_events x
+                    WHERE x.origin = c.origin AND x.type = 'approval.decided'
+                      AND ledger_decided_call(x.body) = a.d ->> 'tool_call_id') AS decided_at
+            FROM y a WHERE a.type = 'approval.requested'
+        )
+        SELECT (SELECT count(*) FROM needed) AS required,
+               (SELECT count(*) FROM needed q
+                WHERE EXISTS (SELECT 1 FROM asked a WHERE a.call = q.call)) AS escalated,
+               count(*) AS asked, count(decided_at) AS decided,
+               coalesce(sum(extract(epoch FROM decided_at - occurred_at))
+                        FILTER (WHERE decided_at >= occurred_at), 0) AS wait_s
+        FROM asked) AS k ON NOT c.skipped
+    LEFT JOIN LATERAL (  -- errored calls of an ended run (0023's partial index), parsed to
+        SELECT count(*) AS call_errors   -- drop a result that merely quotes the text
+        FROM ledger_events e
+        WHERE e.run_id = c.run_id AND e.type = 'tool.call.ended'
+          AND position('"status":"error"'::bytea IN e.body) > 0
+          AND convert_from(e.body, 'UTF8')::jsonb #>> '{data,status}' = 'error') AS t
+        ON n.status IS NOT NULL
+    LEFT JOIN LATERAL (  -- the run's newest stored `ledger check` verdicts (none: unchecked)
+        SELECT bool_or(v.outcome = 'fail') AS failing,
+               bool_or(v.outcome = 'fail' AND v.rule_id LIKE 'approval.%%') AS approval_failing
+        FROM ledger_verdicts v
+        WHERE v.run_id = c.run_id
+          AND (v.policy_hash, v.evaluator_version) = (
+              SELECT w.policy_hash, w.evaluator_version FROM ledger_verdicts w
+              WHERE w.run_id = c.run_id ORDER BY w.checked_at DESC LIMIT 1)) AS v
+        ON NOT c.skipped
 ), grouped AS (
     SELECT agent, agent_version, prompt_version, model, policy_hash, tool_contract_digest,
            count(*) FILTER (WHERE skipped) AS gate_runs,
