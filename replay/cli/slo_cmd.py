@@ -51,8 +51,9 @@ def slo(  # noqa: PLR0917 - typer maps parameters to options
     since: RunsSince = None,
     until: RunsUntil = None,
     objectives: Annotated[
-        Path | None,
-        input_option("--objectives", help="SLO objectives (YAML): met, error budget, burn."),
+        str | None,
+        input_option("--objectives",
+                     help="SLO objectives (YAML; - reads stdin): met, error budget, burn."),
     ] = None,
     include_gate: Annotated[
         bool, typer.Option("--include-gate", help="Count gate-tagged runs too.")
@@ -69,7 +70,7 @@ def slo(  # noqa: PLR0917 - typer maps parameters to options
     from replay.slo.status import evaluate
 
     selector = parse_selector(version) if version else None
-    slo_file = load_objectives(objectives) if objectives else None
+    slo_file = load_objectives(Path(objectives)) if objectives else None
     settings = settings_from(ctx)
     conn = connection(ctx, migrate=False)
     report = compute_slis(

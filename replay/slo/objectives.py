@@ -29,7 +29,7 @@ from ledger.when import parse_duration
 from replay.slo.model import RATIOS, SLI_NAMES, Sli
 
 __all__ = ["BURN_WINDOWS", "PAGE_BURN", "Objective", "SloFile", "budget", "burn_rate",
-           "load_objectives", "met"]
+           "load_objectives", "met", "parse_objectives"]
 
 Op = Literal[">=", "<="]
 #: The short windows of the multi-window burn alert (SRE workbook, fast burn).
@@ -68,18 +68,28 @@ class _Bad(InputError):
 
 
 def load_objectives(path: Path) -> SloFile:
-    """Parse and check `path`; InputError `FILE:LINE: ...` (exit 2) at the first problem."""
+    """Parse and check `path` (`-`: stdin); InputError `FILE:LINE: ...` (exit 2) at the first
+    problem."""
+    import sys
+
+    try:
+        if str(path) == "-":
+            return parse_objectives(sys.stdin.read(), "<stdin>")
+        return parse_objectives(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Bad(f"{path}: cannot read: {exc}") from None
+
+
+def parse_objectives(text: str, name: str) -> SloFile:
+    """The objectives in `text` (named `name` in errors)."""
     import yaml
 
-    name = str(path)
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
+        root = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         raise _Bad(f"{name}:{line}: not YAML: {getattr(exc, 'problem', exc)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _Bad(f"{name}: cannot read: {exc}") from None
     if not isinstance(root, yaml.MappingNode):
         raise _Bad(f"{name}:1: expected a mapping with `objectives:`")
     top = _mapping(root, name, {"objectives", "costs"})
