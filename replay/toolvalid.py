@@ -25,10 +25,10 @@ class CallFacts:
 
     tool: str
     args: Any
-    schema_digest: str | None
-    contract_digest: str | None
-    status: str | None
-    error: str | None
+    schema_digest: str | None = None
+    contract_digest: str | None = None
+    status: str | None = None
+    error: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +39,16 @@ class Validity:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class Schemas:
-    """Compiled validators by digest (placeholder: none)."""
+    """Recorded schemas by digest and the contracts (placeholder: none)."""
 
-    by_digest: dict[str, Any] = field(default_factory=dict)
+    recorded: dict[str, Any] = field(default_factory=dict)
+    contracts: Any = None
 
 
-def load_schemas(conn: psycopg.Connection[Any], settings: Settings, origin: str | None) -> Schemas:
+def load_schemas(conn: psycopg.Connection[Any], settings: Settings, origin: str, *,
+                 contracts: Any = None, digests: Any = None) -> Schemas:
     """The schemas recorded in `origin` (placeholder: none are known yet)."""
     return Schemas()
 
@@ -54,5 +56,5 @@ def load_schemas(conn: psycopg.Connection[Any], settings: Settings, origin: str 
 def call_validity(facts: CallFacts, schemas: Schemas) -> Validity:
     """`invalid` for a tool error, else `unknown` (placeholder: no schema is ever known)."""
     if facts.status == "error":
-        return Validity("invalid", f"tool error: {facts.error or 'error'}")
+        return Validity("invalid", "tool error")
     return Validity("unknown", f"no JSON Schema recorded for {facts.tool}")

@@ -78,21 +78,38 @@ def _schema_verdicts(
     conn: psycopg.Connection[Any], settings: Settings, params: dict[str, Any]
 ) -> dict[_Key, _Calls]:
     """Per group, calls judged valid / invalid against their JSON Schema (errors aside: the
-    SQL counts them). Nothing is read when no schema is known in the ledger."""
+    SQL counts them). Read only when a schema can exist: a tool whose effect contract
+    declares `args_schema`, or a schema recorded in the log (one index probe)."""
     from replay.toolvalid import CallFacts, call_validity, load_schemas
 
-    schemas = load_schemas(conn, settings, None)
-    if not getattr(schemas, "by_digest", True):
+    tools = _contract_tools(settings)
+    if not tools and not conn.execute(query("slo_any_schema")).fetchone()[0]:  # type: ignore[index]
         return {}
     counts: dict[_Key, list[int]] = defaultdict(lambda: [0, 0])
-    for row in conn.execute(query("slo_tool_calls"), params):
+    per_origin: dict[str, Any] = {}
+    for row in conn.execute(query("slo_tool_calls"), {**params, "tools": sorted(tools)}):
         if row[11] == "error":
             continue
-        verdict = call_validity(CallFacts(row[7], row[8], row[9], row[10], row[11], row[12]),
-                                schemas).verdict
+        origin = str(row[6])
+        if origin not in per_origin:
+            per_origin[origin] = load_schemas(conn, settings, origin)
+        facts = CallFacts(row[7], row[8], row[9], row[10], row[11], row[12])
+        verdict = call_validity(facts, per_origin[origin]).verdict
         if verdict != "unknown":
             counts[tuple(row[:6])][verdict == "invalid"] += 1
     return {k: _Calls(v[0], v[1]) for k, v in counts.items()}
+
+
+def _contract_tools(settings: Settings) -> set[str]:
+    """Tools whose effect contract (the ones `ledger undo` reads) declares an args schema."""
+    from replay.undo.service import contract_sources, load_registry
+
+    try:
+        registry = load_registry(contract_sources(settings))
+    except Exception:  # a broken contracts file is `ledger undo`'s to report, not the SLI's
+        return set()
+    return {c.tool for c in registry.by_digest.values()
+            if getattr(c, "args_schema", None) is not None}
 
 
 def _ratio(name: str, num: int, den: int, note: str = "") -> Sli:

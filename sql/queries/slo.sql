@@ -134,11 +134,21 @@ WITH runs AS MATERIALIZED (
 SELECT * FROM grouped
 ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST, 5 NULLS LAST, 6 NULLS LAST
 
+-- slo_any_schema --
+-- Is any tool argument schema recorded in the log? One probe of migration 0025's partial index
+-- (schemas are captured by the hooks of the version that brought it; before it, none were).
+-- Without a schema and without a contract declaring one, no call is read.
+SELECT to_regclass('ledger_events_tool_args_schema') IS NOT NULL
+       AND EXISTS (SELECT 1 FROM ledger_events e
+                   WHERE e.type = 'tool.call.started'
+                     AND position('"args_schema":'::bytea IN e.body) > 0)
+
 -- slo_tool_calls --
--- The calls whose validity needs the tool's JSON Schema (replay/toolvalid.py): tool.call.started
--- of runs started in the window (same filters as slo_groups) that carry a schema or contract
--- digest, with the status and error of their tool.call.ended. Read only when some schema is
--- known; calls without a digest are `unknown` (errors are counted by slo_groups).
+-- The calls whose validity needs a JSON Schema (replay/toolvalid.py): tool.call.started of
+-- runs started in the window (same filters as slo_groups) that carry an args schema digest or
+-- a contract digest, or call one of %(tools)s (tools whose effect contract declares a schema),
+-- with the status and error of their tool.call.ended. A byte search picks them before any
+-- body is parsed (canonical JSON: the key is spelled exactly so).
 WITH runs AS MATERIALIZED (
     SELECT s.run_id, s.origin, convert_from(s.body, 'UTF8')::jsonb AS doc
     FROM ledger_events s
@@ -155,19 +165,27 @@ WITH runs AS MATERIALIZED (
     SELECT c.run_id, c.origin, c.doc, convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d
     FROM ledger_events e JOIN counted c ON c.run_id = e.run_id
     WHERE e.type = 'tool.call.started'
+      AND (position('"args_schema_digest":'::bytea IN e.body) > 0
+           OR position('"contract_digest":'::bytea IN e.body) > 0
+           OR EXISTS (SELECT 1 FROM unnest(%(tools)s::text[]) AS t(name)
+                      WHERE position(convert_to('"tool":' || to_json(t.name)::text, 'UTF8')
+                                     IN e.body) > 0))
 )
 SELECT t.doc #>> '{agent,name}', t.doc #>> '{agent,version}',
        t.doc #>> '{versions,prompt_version}', t.doc #>> '{versions,model}',
        t.doc #>> '{versions,policy_hash}', t.doc #>> '{versions,tool_contract_digest}',
-       t.origin, t.d ->> 'tool', t.d -> 'args', t.d ->> 'schema_digest',
-       t.d ->> 'contract_digest', x.d ->> 'status', x.d #>> '{error,message}'
+       t.origin, t.d ->> 'tool', t.d -> 'args', t.d ->> 'args_schema_digest',
+       t.d ->> 'contract_digest', x.d ->> 'status', x.d -> 'error'
 FROM started t
 LEFT JOIN LATERAL (
     SELECT convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d FROM ledger_events e
     WHERE e.run_id = t.run_id AND e.type = 'tool.call.ended'
+      AND position(convert_to('"tool_call_id":' || to_json(t.d ->> 'tool_call_id')::text,
+                              'UTF8') IN e.body) > 0
       AND convert_from(e.body, 'UTF8')::jsonb #>> '{data,tool_call_id}' = t.d ->> 'tool_call_id'
     LIMIT 1) AS x ON true
-WHERE t.d ->> 'schema_digest' IS NOT NULL OR t.d ->> 'contract_digest' IS NOT NULL
+WHERE t.d ->> 'args_schema_digest' IS NOT NULL OR t.d ->> 'contract_digest' IS NOT NULL
+   OR t.d ->> 'tool' = ANY(%(tools)s::text[])
 
 -- slo_durations --
 -- `ledger compare`'s latency test: the duration (run.ended - run.started, seconds) of every
