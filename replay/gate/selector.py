@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ledger.errors import InputError
 from ledger.event_gate import GateVersions
-from ledger.terminal import printable
 from ledger.when import parse_time
 
 __all__ = ["Selector", "SelectorError", "parse_selector"]
 
-_KEYS = ("label", "suite", "agent", "prompt", "model", "policy", "tenant", "since", "until")
-_HEX = re.compile(r"[0-9a-f]{8,64}")
+KEYS = ("label", "suite", "agent", "prompt", "model", "policy", "tenant", "since", "until")
+_HEX = re.compile(r"^[0-9a-f]{8,64}$")
 
 
 class SelectorError(InputError, ValueError):
@@ -51,30 +51,44 @@ class Selector:
 
 
 def parse_selector(text: str) -> Selector:
-    """The selector `text` names; ValueError (one line) for an unknown key or a bad value."""
-    found: dict[str, object] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
+    """`label=nightly,agent=sales-ops@1.4` -> Selector; SelectorError names what is wrong."""
+    found: dict[str, Any] = {}
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
             continue
-        key, sep, value = part.partition("=")
-        if not sep:
-            key, value = "label", part
-        if key not in _KEYS:
-            raise SelectorError(f"selector {printable(text)!r}: unknown key {printable(key)!r} "
-                             f"(one of: {', '.join(_KEYS)})")
+        key, sep, value = item.partition("=")
+        key, value = (key.strip(), value.strip()) if sep else ("label", item)
+        if key not in KEYS:
+            raise SelectorError(
+                f"selector {text!r}: unknown key {key!r} (known: {', '.join(KEYS)})"
+            )
         if not value:
-            raise SelectorError(f"selector {printable(text)!r}: {key} needs a value")
-        if key == "agent":
-            name, at, version = value.partition("@")
-            found["agent"], found["agent_version"] = name, (version if at else None)
-        elif key == "policy":
-            if not _HEX.fullmatch(value):
-                raise SelectorError("selector: policy must be a hash prefix of >= 8 hex digits")
-            found["policy"] = value
-        elif key == "prompt" and "/" not in value:
-            raise SelectorError(f"selector: prompt must be NAME/VERSION, not {printable(value)!r}")
-        elif key in ("since", "until"):
-            found[key] = parse_time(value, f"selector {key}")
-        else:
-            found[key] = value
-    return Selector(**found)  # type: ignore[arg-type]
+            raise SelectorError(f"selector {text!r}: {key}= needs a value")
+        if key in found:
+            raise SelectorError(f"selector {text!r}: {key} is given twice")
+        found[key] = value
+    return _build(text, found)
+
+
+def _build(text: str, found: dict[str, Any]) -> Selector:
+    if "agent" in found and "@" in found["agent"]:
+        name, _, version = found["agent"].partition("@")
+        if not name or not version:
+            raise SelectorError(f"selector {text!r}: agent is NAME or NAME@VERSION")
+        found["agent"], found["agent_version"] = name, version
+    if "prompt" in found and "/" not in found["prompt"]:
+        raise SelectorError(f"selector {text!r}: prompt is NAME/VERSION")
+    if "policy" in found:
+        found["policy"] = found["policy"].lower()
+        if not _HEX.match(found["policy"]):
+            raise SelectorError(
+                f"selector {text!r}: policy is a policy hash prefix of at least 8 hex digits"
+            )
+    for key in ("since", "until"):
+        if key in found:
+            try:
+                found[key] = parse_time(found[key], key)
+            except InputError as exc:
+                raise SelectorError(str(exc)) from None
+    return Selector(**found)

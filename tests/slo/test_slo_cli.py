@@ -108,7 +108,7 @@ def test_bad_input_on_the_command_line_is_one_line_exit_2(cli: Any, tmp_path: Pa
 
 def test_selector_refusals() -> None:
     for text, says in (("colour=blue", "selector 'colour=blue': unknown key 'colour'"),
-                       ("prompt=v5", "prompt must be NAME/VERSION"),
+                       ("prompt=v5", "prompt is NAME/VERSION"),
                        ("policy=xyz", "hash prefix"), ("agent=", "needs a value")):
         with pytest.raises(ValueError, match=says):
             parse_selector(text)
