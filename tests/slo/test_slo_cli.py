@@ -34,7 +34,8 @@ def world(ledger_conn: psycopg.Connection, ledger_settings: Settings, writer: Wr
     record_world(ledger_conn, ledger_settings, writer)
 
 
-def test_table_shows_values_fractions_unknown_and_gate_runs(world: None, cli: Any) -> None:
+def test_table_json_and_objectives_with_budget_and_burn(world: None, cli: Any,
+                                                       tmp_path: Path) -> None:
     res = cli("slo")
     assert res.exit_code == 0, res.stderr
     out = res.stdout
@@ -43,20 +44,18 @@ def test_table_shows_values_fractions_unknown_and_gate_runs(world: None, cli: An
     assert "task_completion" in out and "60.0%" in out and "3/5" in out
     assert "policy_compliance" in out and "unknown" in out and "unchecked 5" in out
     assert "1 gate-tagged runs excluded (--include-gate to count them)" in out
-    data = json.loads(cli("slo", "--json", "--include-gate").stdout)
-    (row,) = data["rows"]
-    assert row["runs"] == 6 and data["gate_runs_excluded"] == 0
-    slis = {s["name"]: s for s in row["slis"]}
-    assert (slis["task_completion"]["numerator"], slis["task_completion"]["denominator"]) == (4, 6)
-    assert slis["policy_compliance"]["value"] is None
-
-
-def test_objectives_budget_and_burn(world: None, cli: Any, tmp_path: Path) -> None:
+    # objectives: error budget and burn rates
     slo = tmp_path / "slo.yaml"
     slo.write_text(OBJECTIVES)
     res = cli("slo", "--objectives", str(slo), "--json")
     assert res.exit_code == 1, res.stderr  # task completion 0.6 < 0.9
-    found = {o["sli"]: o for o in json.loads(res.stdout)["objectives"]}
+    data = json.loads(res.stdout)
+    (row,) = data["rows"]
+    assert (row["runs"], data["gate_runs_excluded"]) == (5, 1)
+    slis = {s["name"]: s for s in row["slis"]}
+    assert (slis["task_completion"]["numerator"], slis["task_completion"]["denominator"]) == (3, 5)
+    assert slis["policy_compliance"]["value"] is None
+    found = {o["sli"]: o for o in data["objectives"]}
     done = found["task_completion"]
     assert (done["met"], done["numerator"], done["denominator"]) == (False, 3, 5)
     assert done["budget_remaining"] == pytest.approx(1 - 2 / (0.1 * 5))   # overspent: -3
