@@ -2,7 +2,7 @@
 
 The events go through the real write path (intake + the sequencer, in big batches, as
 bench_tui.py fills its 1M board): runs of two prompt versions with tool calls (10 % of them
-errors), approvals decided a few seconds later, enforcement decisions, a published pack with a
+errors), one run in ten held by an enforcement decision for an approval, a published pack with a
 budget, run.ended with status and cost, and 2 % gate-tagged runs. Figures, in the same run:
 `ledger slo` (the real CLI process) over every run and over the last tenth of them, and as the
 baseline `ledger runs` over the same data (a list of one page: the cheapest whole-ledger read)
@@ -52,12 +52,15 @@ def _run(i: int, per_run: int, settings: Settings) -> list[EncodedEvent]:
                      "suite_hash": "0" * 64}} if i % 50 == 0 else {}
     calls = (per_run - 4) // 2
     bodies: list[tuple[str, dict[str, Any]]] = [("run.started", {"attributes": gate})]
-    bodies += [("policy.decided", {"tool_call_id": "t0", "tool": "crm.update", "args_hash":
+    if i % 10 == 0:  # one run in ten is held for an approval
+        bodies += [("policy.decided", {"tool_call_id": "t0", "tool": "crm.update", "args_hash":
                                    args_hash({}), "decision": "require_approval",
                                    "mode": "enforce", "pack_hash": "a" * 64,
                                    "evaluator": "precall/1"}),
                ("approval.requested", {"approval_id": f"a{i}", "tool_call_id": "t0",
                                        "tool": "crm.update", "args_hash": args_hash({})})]
+    else:
+        calls += 1
     for c in range(calls):
         args = {"record": f"acct-{c}", "note": "x" * 200}
         bodies.append(("tool.call.started", {"tool_call_id": f"t{c}", "tool": "crm.update",
