@@ -839,7 +839,11 @@ ALTER TABLE ONLY public.undo_plans
 ALTER TABLE ONLY public.undo_steps
     ADD CONSTRAINT undo_steps_pkey PRIMARY KEY (idempotency_key);
 
+CREATE INDEX ledger_events_call_errors ON public.ledger_events USING btree (run_id) WHERE ((type = 'tool.call.ended'::text) AND (POSITION(('\x22737461747573223a226572726f7222'::bytea) IN (body)) > 0));
+
 CREATE INDEX ledger_events_decided_call ON public.ledger_events USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
+
+CREATE INDEX ledger_events_escalations ON public.ledger_events USING btree (run_id) WHERE (type = ANY (ARRAY['approval.requested'::text, 'policy.decided'::text]));
 
 CREATE UNIQUE INDEX ledger_events_event_id ON public.ledger_events USING btree (event_id);
 

@@ -13,11 +13,14 @@ one-sided p = 0.118).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from statistics import NormalDist
 
-__all__ = ["Interval", "fisher_worse", "wilson"]
+__all__ = ["Interval", "fisher_worse", "mann_whitney_greater", "wilson"]
+
+_EXACT_UP_TO = 2000  # attempts in all: exact integers below, log-space floats above
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,9 @@ def fisher_worse(
 ) -> float:
     """One-sided Fisher exact p-value that the candidate's pass rate is LOWER than the
     baseline's: P(X <= cand_passes) for X hypergeometric (all attempts, all passes, the
-    candidate's attempts), computed exactly over integers. 1.0 when either side is empty."""
+    candidate's attempts), exactly over integers for gate-sized counts, in log space (lgamma)
+    for live traffic (`ledger compare`: thousands of runs, where the integers would have
+    thousands of digits). 1.0 when either side is empty."""
     for passes, attempts in ((base_passes, base_attempts), (cand_passes, cand_attempts)):
         if not 0 <= passes <= attempts:
             raise ValueError(f"passes {passes} must be between 0 and attempts {attempts}")
@@ -60,6 +65,48 @@ def fisher_worse(
     total, passes = base_attempts + cand_attempts, base_passes + cand_passes
     fails = total - passes
     low = max(0, cand_attempts - fails)
+    if total > _EXACT_UP_TO:
+        return _fisher_log(passes, fails, cand_attempts, low, cand_passes)
     tail = sum(math.comb(passes, x) * math.comb(fails, cand_attempts - x)
                for x in range(low, cand_passes + 1))  # fmt: skip
     return float(min(Fraction(tail, math.comb(total, cand_attempts)), Fraction(1)))
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def _fisher_log(passes: int, fails: int, drawn: int, low: int, high: int) -> float:
+    denom = _log_comb(passes + fails, drawn)
+    tail = sum(math.exp(_log_comb(passes, x) + _log_comb(fails, drawn - x) - denom)
+               for x in range(low, high + 1))
+    return min(1.0, tail)
+
+
+def mann_whitney_greater(base: Sequence[float], cand: Sequence[float]) -> float:
+    """One-sided p-value for "candidate values tend to be larger" (e.g. slower runs): the
+    Mann-Whitney U test, normal approximation, tie- and continuity-corrected (`ledger compare`
+    only tests sides of at least --min-runs, where the approximation is good)."""
+    n1, n2 = len(base), len(cand)
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    pooled = sorted([(v, 0) for v in base] + [(v, 1) for v in cand])
+    ranks = [0.0] * len(pooled)
+    ties = 0.0
+    i = 0
+    while i < len(pooled):
+        j = i
+        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[k] = (i + j) / 2 + 1
+        t = j - i + 1
+        ties += t**3 - t
+        i = j + 1
+    u = sum(r for r, (_, side) in zip(ranks, pooled, strict=True) if side) - n2 * (n2 + 1) / 2
+    n = n1 + n2
+    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
+    if var <= 0:
+        return 1.0
+    z = (u - n1 * n2 / 2 - 0.5) / math.sqrt(var)
+    return 0.5 * math.erfc(z / math.sqrt(2))

@@ -53,3 +53,17 @@ def test_wilson_agrees_with_scipy(side: tuple[int, int]) -> None:
     got = wilson(passes, attempts)
     assert got.low == pytest.approx(ci.low, abs=1e-9)
     assert got.high == pytest.approx(ci.high, abs=1e-9)
+
+
+def test_fisher_on_live_traffic_sizes_agrees_with_scipy() -> None:
+    """`ledger compare` tests thousands of runs: above the exact range the log-space tail is
+    used, and it must still be SciPy's one-sided p-value."""
+    from scipy.stats import fisher_exact
+
+    from replay.gate.stats import fisher_worse
+
+    for base, cand in (((1500, 2000), (1490, 2000)), ((9000, 10000), (8850, 10000)),
+                       ((40, 3000), (20, 3000))):
+        table = [[cand[0], cand[1] - cand[0]], [base[0], base[1] - base[0]]]
+        expected = fisher_exact(table, alternative="less").pvalue
+        assert abs(fisher_worse(*base, *cand) - expected) < 1e-9

@@ -1,0 +1,1 @@
+"""Behaviour SLIs, SLO objectives and canary comparison (issue 19)."""

@@ -1,0 +1,146 @@
+"""Canary comparison of live traffic: baseline vs candidate versions, per SLI, with significance.
+
+Why tests and a floor of runs: a candidate prompt with 14/20 completions vs 18/20 looks worse
+but is not shown worse (one-sided Fisher p = 0.118); and 3 runs say nothing at all. So each
+ratio SLI gets a one-sided Fisher exact test (candidate worse) at `alpha`, run latency a
+one-sided Mann-Whitney U on the run durations (candidate slower), and a side with fewer than
+`min_runs` ended runs is "not enough runs" — never a pass. The money and time SLIs are shown
+side by side without a test. Decision: `regression` if any test rejects, else
+`not_enough_runs` if either side is short of runs, else `pass`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+
+from ledger.config import Settings
+from ledger.db.sqlfiles import query
+from replay.gate.selector import Selector
+from replay.gate.stats import fisher_worse, mann_whitney_greater
+from replay.slo.model import RATIOS, SLI_NAMES, Sli, SliReport, SliRow
+from replay.slo.slis import _versions, compute_slis
+
+__all__ = ["Comparison", "SliComparison", "compare_versions"]
+
+Verdict = Literal["regression", "ok", "not_enough_runs", "no_data", "not_tested"]
+Decision = Literal["regression", "not_enough_runs", "pass"]
+
+
+@dataclass(frozen=True, slots=True)
+class SliComparison:
+    """One SLI on both sides and what the test said."""
+
+    name: str
+    baseline: Sli
+    candidate: Sli
+    verdict: Verdict
+    p_value: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sli": self.name, "baseline": self.baseline.to_json(),
+                "candidate": self.candidate.to_json(), "verdict": self.verdict,
+                "p_value": self.p_value}
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The whole comparison: per SLI, the run counts and the decision."""
+
+    slis: tuple[SliComparison, ...]
+    baseline_runs: int
+    candidate_runs: int
+    alpha: float
+    min_runs: int
+    decision: Decision
+
+    def to_json(self) -> dict[str, Any]:
+        return {"decision": self.decision, "alpha": self.alpha, "min_runs": self.min_runs,
+                "baseline_runs": self.baseline_runs, "candidate_runs": self.candidate_runs,
+                "slis": [s.to_json() for s in self.slis]}
+
+
+def compare_versions(
+    conn: psycopg.Connection[Any], settings: Settings, baseline: Selector, candidate: Selector,
+    *, agent: str | None = None, since: datetime | None = None, until: datetime | None = None,
+    alpha: float = 0.05, min_runs: int = 20,
+) -> Comparison:
+    """Compare the runs `baseline` matches with those `candidate` matches (same window)."""
+    report = compute_slis(conn, settings, agent=agent, since=since, until=until)
+    base, cand = _side(report, baseline), _side(report, candidate)
+    params = {"since": since, "until": until, "agent": agent, "tenant": None,
+              "include_gate": False}
+    durations = _durations(conn, params, baseline, candidate)
+    out = []
+    for name in SLI_NAMES:
+        b, c = base[name], cand[name]
+        if name in RATIOS:
+            out.append(_ratio(b, c, alpha, min_runs))
+        elif name == "run_latency_p95_seconds":
+            out.append(_latency(b, c, durations, alpha, min_runs))
+        else:
+            out.append(SliComparison(name, b, c, "not_tested"))
+    runs_b, runs_c = base["task_completion"].denominator, cand["task_completion"].denominator
+    decision: Decision = "pass"
+    if any(s.verdict == "regression" for s in out):
+        decision = "regression"
+    elif min(runs_b, runs_c) < min_runs:
+        decision = "not_enough_runs"
+    return Comparison(tuple(out), runs_b, runs_c, alpha, min_runs, decision)
+
+
+def _side(report: SliReport, selector: Selector) -> dict[str, Sli]:
+    """One side's SLIs: the matching rows merged (sums of numerators and denominators; the
+    percentiles and per-outcome figures of a single row, else unknown)."""
+    rows = [r for r in report.rows if selector.versions_match(r.versions)]
+    return {name: _merge(name, rows) for name in SLI_NAMES}
+
+
+def _merge(name: str, rows: Sequence[SliRow]) -> Sli:
+    slis = [r.sli(name) for r in rows]
+    if len(slis) == 1:
+        return slis[0]
+    unit = slis[0].unit if slis else ("ratio" if name in RATIOS else "seconds")
+    den = sum(s.denominator for s in slis)
+    if name in RATIOS or name in ("cost_per_resolved_usd", "human_review_seconds"):
+        num = sum(float(s.numerator or 0) for s in slis)
+        value = num / den if den else None
+        return Sli(name, value, num, den, unit, f"{len(slis)} version sets merged")
+    return Sli(name, None, None, den, unit, f"{len(slis)} version sets: not merged")
+
+
+def _ratio(b: Sli, c: Sli, alpha: float, min_runs: int) -> SliComparison:
+    if not b.denominator or not c.denominator:
+        return SliComparison(b.name, b, c, "no_data")
+    if min(b.denominator, c.denominator) < min_runs:
+        return SliComparison(b.name, b, c, "not_enough_runs")
+    p = fisher_worse(int(b.numerator or 0), b.denominator, int(c.numerator or 0), c.denominator)
+    return SliComparison(b.name, b, c, "regression" if p < alpha else "ok", p)
+
+
+def _latency(b: Sli, c: Sli, durations: tuple[list[float], list[float]], alpha: float,
+             min_runs: int) -> SliComparison:
+    base, cand = durations
+    if not base or not cand:
+        return SliComparison(b.name, b, c, "no_data")
+    if min(len(base), len(cand)) < min_runs:
+        return SliComparison(b.name, b, c, "not_enough_runs")
+    p = mann_whitney_greater(base, cand)
+    return SliComparison(b.name, b, c, "regression" if p < alpha else "ok", p)
+
+
+def _durations(conn: psycopg.Connection[Any], params: dict[str, Any], baseline: Selector,
+               candidate: Selector) -> tuple[list[float], list[float]]:
+    base: list[float] = []
+    cand: list[float] = []
+    for row in conn.execute(query("slo_durations"), params):
+        versions = _versions(row[:6])
+        if baseline.versions_match(versions):
+            base.append(float(row[6]))
+        if candidate.versions_match(versions):
+            cand.append(float(row[6]))
+    return base, cand
