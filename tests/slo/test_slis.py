@@ -35,7 +35,9 @@ def test_each_sli_on_a_recorded_world(ledger_conn: psycopg.Connection,
     got = _values(row)
     assert got["task_completion"] == (0.6, 3, 5)           # ok, over budget, escalated
     assert got["correct_escalation"] == (1.0, 1, 1)        # refund required it, it was asked
-    assert got["tool_call_validity"] == (0.0, 0, 1)        # the one decidable call errored
+    # every tool has a schema from its type hints (ledger.hooks.toolschema): 3 calls valid,
+    # the one that errored invalid
+    assert got["tool_call_validity"] == (0.75, 3, 4)
     assert "1 tool errors" in row.sli("tool_call_validity").note
     assert got["policy_compliance"] == (None, 0, 0)        # nothing checked yet
     assert row.sli("policy_compliance").note == "unchecked 5"
