@@ -12,7 +12,11 @@ in its pyproject.toml; `serve` starts each before the first batch and stops them
 order when it ends, however it ends.
 
     [project.entry-points."agent_ledger.serve"]
-    policy-metrics = "exporters.metrics:PolicyMetrics"
+    metrics = "exporters.metrics.plugin:MetricsPlugin"
+
+What a plug-in needs from the command line comes in the context: `metrics_addr` (`ledger serve
+--metrics-addr HOST:PORT`, exporters/metrics), `otlp_endpoint` and `otlp_interval` (the OTLP
+metrics push); a plug-in whose option is unset does nothing.
 """
 
 from __future__ import annotations
@@ -32,15 +36,28 @@ from ledger.store.sequencer import log_signer, sequence_batch
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["ServeContext", "ServePlugin", "installed_plugins", "serve"]
+__all__ = ["ServeContext", "ServePlugin", "installed_plugins", "parse_metrics_addr", "serve"]
 
 
 @dataclass(frozen=True)
 class ServeContext:
-    """What a plug-in gets at start: the settings (open its own connections) and the stop flag."""
+    """What a plug-in gets at start: the settings (open its own connections), the stop flag and
+    the options of the plug-ins that `ledger serve` was given."""
 
     settings: Settings
     stop: threading.Event
+    metrics_addr: str | None = None  # HOST:PORT of the Prometheus /metrics endpoint
+    otlp_endpoint: str | None = None  # URL the OTLP metrics push sends to
+    otlp_interval: float = 10.0  # seconds between OTLP pushes
+
+
+def parse_metrics_addr(text: str) -> tuple[str, int]:
+    """(host, port) of HOST:PORT (`[::1]:9464` for IPv6); ValueError one line when malformed."""
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not HOST:PORT (e.g. 127.0.0.1:9464): {text!r}")
+    return host, int(port)
 
 
 @runtime_checkable
@@ -74,11 +91,15 @@ def serve(
     plugins: Sequence[ServePlugin] = (),
     *,
     abandon: str | None = None,
+    metrics_addr: str | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_interval: float = 10.0,
 ) -> int:
     """Sequence until `stop` is set; returns the number of events sequenced.
 
     Between batches, runs suspended longer than `abandon` (else $LEDGER_ABANDON_AFTER, else
-    7 days) are ended `abandoned` (ledger/serve_abandon.py)."""
+    7 days) are ended `abandoned` (ledger/serve_abandon.py). The metrics and OTLP options go to
+    the plug-ins in their ServeContext."""
     signer = log_signer(settings, conn)
     held_max_age(settings)  # a malformed LEDGER_HELD_MAX_AGE fails now, not at the first held row
     abandoner = Abandoner(abandon_after(abandon))  # a malformed limit fails now too
@@ -89,7 +110,7 @@ def serve(
         heartbeat.beat(force=True)
         running.callback(heartbeat.clear)
         for plugin in plugins:
-            plugin.start(ServeContext(settings, stop))
+            plugin.start(ServeContext(settings, stop, metrics_addr, otlp_endpoint, otlp_interval))
             running.callback(plugin.stop)
         while not stop.is_set():
             batch = sequence_batch(conn, settings, signer)
