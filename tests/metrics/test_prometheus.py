@@ -15,7 +15,7 @@ import pytest
 import ledger
 from ledger import hooks
 from ledger.config import Settings
-from tests.metrics.conftest import ROOT, Prom, Serve
+from tests.metrics.conftest import ROOT, Prom, Serve, until
 
 pytestmark = pytest.mark.xdist_group("prometheus")
 AGENT = "m-agent"
@@ -51,11 +51,15 @@ def record(runs: int, *, fail: bool = False) -> None:
     ledger.flush()
 
 
-def spend(conn: psycopg.Connection) -> float:
-    """The recorded model spend of AGENT, from the log itself."""
-    total = Decimal(0)
-    for (body,) in conn.execute("SELECT body FROM ledger_events WHERE type = 'llm.call.ended'"):
-        total += Decimal(json.loads(bytes(body))["data"]["cost"]["amount_usd"])
+def spend(conn: psycopg.Connection, calls: int) -> float:
+    """The recorded model spend of AGENT, from the log itself, once its `calls` LLM calls are
+    sequenced (a writer's flush means durable in intake, not yet in the log)."""
+    query = "SELECT body FROM ledger_events WHERE type = 'llm.call.ended'"
+    bodies = until(lambda: (rows := conn.execute(query).fetchall()) and len(rows) == calls
+                   and rows, why=f"{calls} LLM calls sequenced")  # fmt: skip
+    total = sum((Decimal(json.loads(bytes(b))["data"]["cost"]["amount_usd"]) for b, in bodies),
+                Decimal(0))
+    assert total > 0
     return float(total)
 
 
@@ -78,15 +82,15 @@ def test_seeded_followed_and_restarted(
 ) -> None:  # fmt: skip
     record(2, fail=True)  # before serve: seeded from SQL
     serve_metrics()
-    expect(prometheus, 2, 1, spend(ledger_conn))
+    expect(prometheus, 2, 1, spend(ledger_conn, 2))
     record(3)  # while it runs: followed
-    expect(prometheus, 5, 1, spend(ledger_conn))
+    expect(prometheus, 5, 1, spend(ledger_conn, 5))
     prometheus.eventually("agent_ledger_sequencer_backlog_events", 0)
     prometheus.eventually("agent_ledger_sequencer_up", 1)
     assert (prometheus.value("agent_ledger_checkpoint_age_seconds") or -1) >= 0
     served = serve_metrics()  # a restart: the same numbers, from the log
     assert "agent_ledger_runs_total{" in served.text()
-    expect(prometheus, 5, 1, spend(ledger_conn))
+    expect(prometheus, 5, 1, spend(ledger_conn, 5))
     dashboard_queries(prometheus)
 
 
