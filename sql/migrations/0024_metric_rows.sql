@@ -18,7 +18,7 @@ RETURNS TABLE(seq bigint, kind text, a text, b text, c text, amount numeric,
               tokens_in bigint, tokens_out bigint, wait float8)
 LANGUAGE sql STABLE
 AS $$
-    WITH ev AS (
+    WITH ev AS MATERIALIZED (
         SELECT e.seq, e.type, e.run_id, e.recorded_at, j.b, j.b -> 'data' AS d
         FROM ledger_events e
         CROSS JOIN LATERAL (SELECT ledger_body_json(e.body) AS b) j
@@ -27,13 +27,39 @@ AS $$
                          'approval.decided')
           AND j.b IS NOT NULL
     ), starts AS (
-        SELECT DISTINCT ON (t.run_id, sj.d ->> 'tool_call_id')  -- a retried call: once
-               t.run_id, sj.d ->> 'tool_call_id' AS call_id,
-               coalesce(sj.d ->> 'side_effect', 'false') AS side_effect
+        -- the seed: every tool.call.started of the log, one pass of the type index
+        SELECT t.run_id, ledger_body_json(t.body) -> 'data' AS d
         FROM ledger_events t
-        CROSS JOIN LATERAL (SELECT ledger_body_json(t.body) -> 'data' AS d) sj
-        WHERE t.origin = p_origin AND t.type = 'tool.call.started'
-          AND t.run_id IN (SELECT ev.run_id FROM ev WHERE ev.type = 'tool.call.ended')
+        WHERE p_from = 0 AND t.origin = p_origin AND t.type = 'tool.call.started'
+        UNION ALL
+        -- a batch: the tool.call.started of the runs whose calls ended in it (run index)
+        SELECT t.run_id, ledger_body_json(t.body) -> 'data'
+        FROM (SELECT DISTINCT ev.run_id FROM ev WHERE ev.type = 'tool.call.ended') r
+        CROSS JOIN LATERAL (
+            SELECT x.run_id, x.body FROM ledger_events x
+            WHERE x.run_id = r.run_id AND x.type = 'tool.call.started') t
+        WHERE p_from > 0
+    ), tagged AS (
+        -- started and ended calls side by side; a window (a sort, never a nested loop,
+        -- whatever the planner estimates) gives each ended call the side effect of its start
+        SELECT y.seq, y.type, y.run_id, y.recorded_at, y.b, y.d, y.side_effect
+        FROM (
+            SELECT x.*, max(x.side) OVER (PARTITION BY x.run_id, x.call_id) AS side_effect
+            FROM (SELECT ev.seq, ev.type, ev.run_id, ev.recorded_at, ev.b, ev.d,
+                         ev.d ->> 'tool_call_id' AS call_id, NULL::text AS side
+                  FROM ev WHERE ev.type = 'tool.call.ended'
+                  UNION ALL
+                  SELECT NULL::bigint, NULL::text, st.run_id, NULL::timestamptz, NULL::jsonb,
+                         NULL::jsonb, st.d ->> 'tool_call_id',
+                         coalesce(st.d ->> 'side_effect', 'false')
+                  FROM starts st) x
+        ) y
+        WHERE y.seq IS NOT NULL
+    ), ended AS (
+        SELECT ev.seq, ev.type, ev.run_id, ev.recorded_at, ev.b, ev.d, NULL::text AS side_effect
+        FROM ev WHERE ev.type <> 'tool.call.ended'
+        UNION ALL
+        SELECT * FROM tagged
     )
     SELECT ev.seq,
            CASE ev.type WHEN 'run.ended' THEN 'runs' WHEN 'tool.call.ended' THEN 'tool_calls'
@@ -44,7 +70,7 @@ AS $$
                         WHEN 'approval.decided' THEN coalesce(ev.d ->> 'decision', '')
                         ELSE coalesce(ev.b -> 'agent' ->> 'name', '') END,
            CASE ev.type WHEN 'run.ended' THEN coalesce(ev.b -> 'agent' ->> 'version', '')
-                        WHEN 'tool.call.ended' THEN coalesce(s.side_effect, 'false')
+                        WHEN 'tool.call.ended' THEN coalesce(ev.side_effect, 'false')
                         WHEN 'policy.decided' THEN coalesce(ev.d ->> 'mode', '')
                         ELSE '' END,
            CASE ev.type WHEN 'run.ended' THEN coalesce(ev.d ->> 'status', 'succeeded')
@@ -60,9 +86,7 @@ AS $$
                  AND ev.d -> 'usage' ->> 'output_tokens' ~ '^[0-9]{1,15}$'
                 THEN (ev.d -> 'usage' ->> 'output_tokens')::bigint ELSE 0 END,
            extract(epoch FROM ev.recorded_at - r.requested_at)::float8
-    FROM ev
-    LEFT JOIN starts s ON ev.type = 'tool.call.ended' AND s.run_id = ev.run_id
-                      AND s.call_id = ev.d ->> 'tool_call_id'
+    FROM ended ev
     LEFT JOIN LATERAL (
         SELECT q.recorded_at AS requested_at FROM ledger_events q
         WHERE ev.type = 'approval.decided'
