@@ -113,9 +113,10 @@ def test_serve_starts_and_stops_its_plugins(
 ) -> None:
     import ledger_test_plugin  # type: ignore[import-not-found]  # the installed plug-in
 
-    # the circuit breakers (replay.policy.breakers) are installed with the ledger itself
+    # the circuit breakers (replay.policy.breakers) and the metrics (exporters.metrics.plugin,
+    # idle without --metrics-addr) are installed with the ledger itself
     plugins = installed_plugins()
-    assert [type(p).__name__ for p in plugins] == ["Breakers", "Recorder"]
+    assert [type(p).__name__ for p in plugins] == ["Breakers", "MetricsPlugin", "Recorder"]
     worker = threading.Thread(
         target=serve, args=(ledger_conn, ledger_settings, None, 0.01, plugins)
     )
