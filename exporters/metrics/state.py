@@ -33,7 +33,7 @@ MAX_VALUES = 50  # distinct values per capped label; the rest are "other"
 MAX_LABEL_LENGTH = 128
 OTHER = "other"
 WAIT_BOUNDS: tuple[float, ...] = (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 14400, 86400)
-BATCH = 1000
+WINDOW = 5000  # log positions per follow query
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,27 +115,22 @@ class MetricsState:
 
     def catch_up(self, conn: psycopg.Connection, origin: str | None = None) -> int:
         """Fold the rows sequenced since the last position of `origin` (None: every log, new
-        logs from their start); returns how many were folded."""
-        if origin:
-            origins = [origin]
-        else:
-            origins = [str(o) for o, _ in conn.execute(query("metrics_heads"))]
+        logs from their start), up to each log's size now, in windows of WINDOW positions (each
+        query bounded; positions advance past events no metric counts); returns rows folded."""
+        heads = {str(o): int(n) for o, n in conn.execute(query("metrics_heads"))}
         folded = 0
-        for log in origins:
-            while True:
-                start = self.positions.get(log, 0)
-                rows = conn.execute(query("metrics_rows_after"), (log, start, BATCH)).fetchall()
-                if not rows:
-                    break
+        for log in [origin] if origin else list(heads):
+            head = heads.get(log, 0)
+            while (start := self.positions.get(log, 0)) < head:
+                end = min(start + WINDOW, head)
+                rows = conn.execute(query("metrics_rows_between"), (log, start, end)).fetchall()
                 with self.lock:
-                    for seq, kind, a, b, c, amount, t_in, t_out, wait in rows:
+                    for _seq, kind, a, b, c, amount, t_in, t_out, wait in rows:
                         self.fold(MetricRow(str(kind), str(a), str(b), str(c),
                                             Decimal(amount or 0), int(t_in or 0), int(t_out or 0),
                                             None if wait is None else float(wait)))  # fmt: skip
-                        self.positions[log] = int(seq) + 1
+                    self.positions[log] = end
                 folded += len(rows)
-                if len(rows) < BATCH:
-                    break
         return folded
 
     def fold(self, row: MetricRow) -> None:

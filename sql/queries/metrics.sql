@@ -25,12 +25,11 @@ FROM ledger_metric_rows(%(origin)s, 0, %(to)s)
 GROUP BY 1, 2, 3, 4, 9
 ORDER BY 5 DESC
 
--- metrics_rows_after --
--- The metric rows of one log from a position on, oldest first, at most a batch.
+-- metrics_rows_between --
+-- The metric rows of one log in [from, to), oldest first (the follower's bounded window).
 SELECT seq, kind, a, b, c, amount, tokens_in, tokens_out, wait
-FROM ledger_metric_rows(%s, %s, NULL)
+FROM ledger_metric_rows(%s, %s, %s)
 ORDER BY seq
-LIMIT %s
 
 -- metrics_gauges --
 -- The cheap gauges of a scrape: seconds since the newest checkpoint of any log (database clock)
