@@ -12,7 +12,11 @@ in its pyproject.toml; `serve` starts each before the first batch and stops them
 order when it ends, however it ends.
 
     [project.entry-points."agent_ledger.serve"]
-    policy-metrics = "exporters.metrics:PolicyMetrics"
+    metrics = "exporters.metrics.plugin:MetricsPlugin"
+
+What a plug-in needs from the command line comes in the context: `metrics_addr` (`ledger serve
+--metrics-addr HOST:PORT`, exporters/metrics), `otlp_endpoint` and `otlp_interval` (the OTLP
+metrics push); a plug-in whose option is unset does nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from ledger.store.sequencer import log_signer, sequence_batch
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["ServeContext", "ServePlugin", "installed_plugins", "serve"]
+__all__ = ["ServeContext", "ServePlugin", "installed_plugins", "parse_metrics_addr", "serve"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,15 @@ class ServeContext:
     otlp_protocol: str = "http/protobuf"
     #: "cumulative" or "delta" counters (`--otlp-temporality`)
     otlp_temporality: str = "cumulative"
+
+
+def parse_metrics_addr(text: str) -> tuple[str, int]:
+    """(host, port) of HOST:PORT (`[::1]:9464` for IPv6); ValueError one line when malformed."""
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"not HOST:PORT (e.g. 127.0.0.1:9464): {text!r}")
+    return host, int(port)
 
 
 @runtime_checkable
@@ -93,7 +106,8 @@ def serve(
     it the plug-ins get the settings and `stop` only.
 
     Between batches, runs suspended longer than `abandon` (else $LEDGER_ABANDON_AFTER, else
-    7 days) are ended `abandoned` (ledger/serve_abandon.py)."""
+    7 days) are ended `abandoned` (ledger/serve_abandon.py). The metrics and OTLP options go to
+    the plug-ins in their ServeContext."""
     signer = log_signer(settings, conn)
     held_max_age(settings)  # a malformed LEDGER_HELD_MAX_AGE fails now, not at the first held row
     abandoner = Abandoner(abandon_after(abandon))  # a malformed limit fails now too

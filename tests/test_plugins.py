@@ -113,10 +113,12 @@ def test_serve_starts_and_stops_its_plugins(
 ) -> None:
     import ledger_test_plugin  # type: ignore[import-not-found]  # the installed plug-in
 
-    # the circuit breakers (replay.policy.breakers) and the OTLP push (exporters/otlp_serve.py,
-    # idle without --otlp-endpoint) are installed with the ledger itself
+    # the circuit breakers (replay.policy.breakers), the metrics (exporters.metrics.plugin, idle
+    # without --metrics-addr) and the OTLP push (exporters/otlp_serve.py, idle without
+    # --otlp-endpoint) are installed with the ledger itself
     plugins = installed_plugins()
-    assert [type(p).__name__ for p in plugins] == ["Breakers", "OtlpPlugin", "Recorder"]
+    assert [type(p).__name__ for p in plugins] == ["Breakers", "MetricsPlugin", "OtlpPlugin",
+                                                   "Recorder"]
     worker = threading.Thread(
         target=serve, args=(ledger_conn, ledger_settings, None, 0.01, plugins)
     )

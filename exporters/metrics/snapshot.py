@@ -1,11 +1,9 @@
-"""The typed metrics snapshot (issue 19, contract 9): what every metrics exporter reads.
+"""The typed metric samples both exporters read (contract 9): the Prometheus collector
+(exporters/metrics/collector.py) and the OTLP push turn the same `MetricsSnapshot` into their
+wire forms, so the two never disagree on a name, a label or a value.
 
-Why one shape: the Prometheus collector (`ledger serve --metrics-addr`) and the OTLP push
-(`--otlp-endpoint`) must publish the same names, labels and values, so both read a sequence of
-`Sample`s from one source instead of each aggregating the ledger its own way. Names carry the
-`agent_ledger_` prefix and their unit, Prometheus style (counters end `_total`, seconds
-`_seconds`); label values are bounded (agent, tool, status, rule; never a run or a user).
-"""
+Names follow Prometheus practice (docs/metrics.md): prefix `agent_ledger_`, base units in the
+name (`_seconds`, `_usd`), counters end `_total`; labels are bounded (capped, state.py)."""
 
 from __future__ import annotations
 
@@ -13,29 +11,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["MetricsSnapshot", "Sample", "SampleKind"]
+__all__ = ["PREFIX", "Kind", "MetricsSnapshot", "Sample"]
 
-SampleKind = Literal["counter", "gauge", "histogram"]
+PREFIX = "agent_ledger_"
+Kind = Literal["counter", "gauge", "histogram"]
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One series: a counter or gauge `value`, or a histogram's cumulative `buckets`.
-
-    A histogram's `buckets` are (upper bound, cumulative count) pairs ending with
-    (inf, count), and its `value` is the sum of the observations (Prometheus `_sum`)."""
+    """One labelled series. A counter's `name` has no `_total` (exposition adds it); a
+    histogram has `buckets` ((upper bound, cumulative count), +Inf last), `count` and `sum`."""
 
     name: str
-    kind: SampleKind
+    kind: Kind
     help: str
     labels: Mapping[str, str] = field(default_factory=dict)
-    value: float | None = None
+    value: float = 0.0
     buckets: tuple[tuple[float, int], ...] = ()
+    count: int = 0
+    sum: float = 0.0
 
 
 @dataclass(frozen=True)
 class MetricsSnapshot:
-    """Every sample at one moment (`taken_at`: nanoseconds since the epoch)."""
+    """Every sample at one moment (`taken_at`, Unix seconds), grouped by name in order."""
 
     samples: tuple[Sample, ...]
-    taken_at: int
+    taken_at: float
+
+    def names(self) -> list[str]:
+        """The metric names, in order of first appearance."""
+        return list(dict.fromkeys(s.name for s in self.samples))
+
+    def of(self, name: str) -> list[Sample]:
+        """The samples of one metric."""
+        return [s for s in self.samples if s.name == name]

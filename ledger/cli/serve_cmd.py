@@ -23,6 +23,9 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         "--abandon-after",
         help="End runs suspended longer than this as abandoned (seconds, or e.g. 12h, 7d; "
              "default $LEDGER_ABANDON_AFTER, else 7d).")] = None,
+    metrics_addr: Annotated[str | None, typer.Option(
+        "--metrics-addr", metavar="HOST:PORT",
+        help="Serve Prometheus /metrics here (docs/metrics.md), e.g. 127.0.0.1:9464.")] = None,
     otlp_endpoint: Annotated[str | None, typer.Option(
         "--otlp-endpoint", metavar="URL",
         help="Push the metrics over OTLP to this http(s) URL (Datadog Agent, Grafana Alloy, "
@@ -43,7 +46,8 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
     run.ended of status abandoned that continues the run's chain."""
     import threading
 
-    from ledger.serve import ServeContext, installed_plugins
+    from ledger.errors import InputError
+    from ledger.serve import ServeContext, installed_plugins, parse_metrics_addr
     from ledger.serve import serve as run_sequencer
     from ledger.serve_abandon import abandon_after as parse_abandon
 
@@ -52,9 +56,14 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         parse_abandon(abandon_after)
     except ValueError as exc:  # a one-line usage error, before anything starts
         raise typer.BadParameter(str(exc), param_hint="--abandon-after") from None
+    if metrics_addr is not None:
+        try:
+            parse_metrics_addr(metrics_addr)
+        except ValueError as exc:
+            raise InputError(f"--metrics-addr: {exc}") from None  # one line, exit 2
     context = ServeContext(
-        settings, threading.Event(), otlp_endpoint=_endpoint(otlp_endpoint),
-        otlp_interval=_interval(otlp_interval),
+        settings, threading.Event(), metrics_addr=metrics_addr,
+        otlp_endpoint=_endpoint(otlp_endpoint), otlp_interval=_interval(otlp_interval),
         otlp_protocol=_choice(otlp_protocol, "--otlp-protocol", ("http/protobuf", "grpc")),
         otlp_temporality=_choice(otlp_temporality, "--otlp-temporality",
                                  ("cumulative", "delta")))
