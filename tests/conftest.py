@@ -111,6 +111,23 @@ class CliResult:
     stderr: str
 
 
+def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+             *args: str) -> CliResult:
+    """`ledger ARGS...` through `ledger.cli.main` in this process (the same parsing, exit codes
+    and one-line errors as the subprocess `cli`, without an interpreter start per call)."""
+    from ledger.cli import main as entry
+
+    monkeypatch.setattr(sys, "argv", ["ledger", *args])
+    capsys.readouterr()
+    code = 0
+    try:
+        entry()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return CliResult(code, out.out, out.err)
+
+
 @pytest.fixture
 def cli(ledger_settings: Settings) -> object:
     """Run the real `ledger` command against the test's ledger: cli("verify", "--json")."""

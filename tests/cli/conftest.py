@@ -4,7 +4,6 @@ console script, without a process start per call)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 import typer
 
-from tests.conftest import CliResult
+from tests.conftest import CliResult, run_main
 
 
 @dataclass(frozen=True)
@@ -55,19 +54,9 @@ Main = Callable[..., CliResult]
 @pytest.fixture
 def main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Main:
     """Run `ledger ARGS...` through `ledger.cli.main` in this process: (exit code, out, err)."""
-    from ledger.cli import main as entry
-
     def run(*args: str, env: dict[str, str] | None = None) -> CliResult:
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setattr(sys, "argv", ["ledger", *args])
-        capsys.readouterr()
-        code = 0
-        try:
-            entry()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return CliResult(code, out.out, out.err)
+        return run_main(monkeypatch, capsys, *args)
 
     return run

@@ -7,7 +7,6 @@ model calls, approvals and messages as an agent would. The CLI runs in this proc
 
 from __future__ import annotations
 
-import sys
 import textwrap
 import uuid
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ import pytest
 import ledger
 import ledger.hooks as hooks
 from ledger.config import Settings
-from tests.conftest import CliResult
+from tests.conftest import CliResult, run_main
 
 AGENT = "sales-ops"
 SUITE = "demo-sales-ops"
@@ -132,16 +131,6 @@ def writer_for(settings: Settings) -> Any:
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
             settings: Settings, *args: str) -> CliResult:
     """`ledger ARGS...` through `ledger.cli.main` in this process: (exit code, out, err)."""
-    from ledger.cli import main as entry
-
     monkeypatch.setenv("LEDGER_DSN", settings.dsn or "")
     monkeypatch.setenv("LEDGER_HOME", str(settings.home))
-    monkeypatch.setattr(sys, "argv", ["ledger", *args])
-    capsys.readouterr()
-    code = 0
-    try:
-        entry()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return CliResult(code, out.out, out.err)
+    return run_main(monkeypatch, capsys, *args)

@@ -3,7 +3,6 @@ per task, and a registry that lists a service_key (the key CI signs gate results
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Mapping
 
@@ -11,7 +10,7 @@ import pytest
 
 from ledger.config import Settings
 from ledger.event_gate import GateComparison, GateResultData, GateTaskOutcome, GateVersions
-from tests.conftest import CliResult
+from tests.conftest import CliResult, run_main
 from tests.registrykit import Authority
 
 SUITE_HASH = "ab" * 32
@@ -70,20 +69,10 @@ def gcli(
     """The real `ledger` CLI (ledger.cli.main) run in this process against the test's ledger:
     the same parsing, exit codes and one-line errors as the subprocess `cli`, without paying an
     interpreter start per call (the gatecmp tests make many short calls)."""
-    from ledger.cli import main as entry
-
     monkeypatch.setenv("LEDGER_DSN", ledger_settings.dsn or "")
     monkeypatch.setenv("LEDGER_HOME", str(ledger_settings.home))
 
     def run(*args: str) -> CliResult:
-        monkeypatch.setattr(sys, "argv", ["ledger", *args])
-        capsys.readouterr()
-        code = 0
-        try:
-            entry()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return CliResult(code, out.out, out.err)
+        return run_main(monkeypatch, capsys, *args)
 
     return run
