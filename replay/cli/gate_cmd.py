@@ -12,7 +12,6 @@ commands: tests/cli/test_help_imports.py).
 from __future__ import annotations
 
 import getpass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,12 +23,12 @@ from ledger.cli.common import (
     connection,
     emit_json,
     err,
-    input_argument,
     say,
     settings_from,
 )
 from ledger.errors import InputError
 from replay.cli.gate_compare import compare_command
+from replay.cli.gate_options import JunitOption, NoRecordOption, SignWithOption, SuiteArgument
 from replay.cli.gate_run import run_command
 
 if TYPE_CHECKING:
@@ -45,22 +44,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 @app.callback()
 def gate() -> None:
     """Release gates: judge golden and adversarial task suites (run, check)."""
-
-SuiteArgument = Annotated[Path, input_argument("The suite YAML file.", metavar="SUITE")]
-SignWithOption = Annotated[
-    str | None,
-    typer.Option("--sign-with", metavar="KEY",
-                 help="Sign the gate result with this key file or pkcs11: URI (the registry's "
-                      "service_key in CI; without one the result is recorded `asserted`)."),
-]
-JunitOption = Annotated[
-    Path | None,
-    typer.Option("--junit", metavar="FILE", help="Also write JUnit XML (one testcase per task)."),
-]
-NoRecordOption = Annotated[
-    bool, typer.Option("--no-record", help="Judge and print; record no gate.result event."),
-]
-
 
 @app.command("check")
 def check(  # noqa: PLR0917 - typer maps parameters to options

@@ -10,7 +10,6 @@ selector: one line). The comparison is itself recorded as a gate.result (kind `c
 from __future__ import annotations
 
 import getpass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,19 +25,15 @@ from ledger.cli.common import (
     table,
 )
 from ledger.errors import InputError
+from replay.cli.gate_options import JunitOption, NoRecordOption, SignWithOption
 
 if TYPE_CHECKING:
     from ledger.config import Settings
     from ledger.gates import GateRecorded
     from replay.gate.compare import Comparison, Pool, TaskComparison
 
-__all__ = ["SignWithOption", "compare_command", "recorded_line"]
+__all__ = ["compare_command", "recorded_line"]
 
-SignWithOption = Annotated[
-    str | None,
-    typer.Option("--sign-with", metavar="KEY", help="Sign the recorded result with this key "
-                 "file or pkcs11: URI (the registry's service_key in CI; else `asserted`)."),
-]  # fmt: skip
 _Side = "LABEL or SELECTOR (prompt=NAME/V, model=M, agent=NAME@VER, label=L, suite=S)"
 
 
@@ -101,16 +96,12 @@ def compare_command(  # noqa: PLR0917 - typer maps parameters to options
     suite: Annotated[
         str | None, typer.Option("--suite", metavar="NAME", help="Only results of this suite.")
     ] = None,
-    junit: Annotated[
-        Path | None, typer.Option("--junit", metavar="FILE", help="Write JUnit XML here.")
-    ] = None,
+    junit: JunitOption = None,
     json_out: JsonOption = False,
     as_: AsOption = None,
     sign_with: SignWithOption = None,
     trust_root: TrustRootOption = None,
-    no_record: Annotated[
-        bool, typer.Option("--no-record", help="Do not record the comparison as a gate.result.")
-    ] = False,
+    no_record: NoRecordOption = False,
 ) -> None:
     """Compare two versions' gate results: per task and overall pass rates, exit 1 on regression."""
     from ledger.authority.trust import trust_root as load_root

@@ -23,10 +23,10 @@ from ledger.cli.common import (
     connection,
     emit_json,
     err,
-    input_argument,
     say,
     settings_from,
 )
+from replay.cli.gate_options import JunitOption, NoRecordOption, SignWithOption, SuiteArgument
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["JunitAttempt", "outcome_json", "run_command", "write_junit"]
 
-SuiteArgument = Annotated[Path, input_argument("The suite YAML file.", metavar="SUITE")]
 LabelOption = Annotated[
     str, typer.Option("--label", metavar="NAME",
                       help="Name this candidate (e.g. v5): tagged on every run, compared by "
@@ -50,21 +49,8 @@ ParamOption = Annotated[
                  help="Override one of the suite's agent.params (repeatable; JSON values are "
                       "decoded: --param temperature=0.2)."),
 ]
-SignWith = Annotated[
-    str | None,
-    typer.Option("--sign-with", metavar="KEY",
-                 help="Sign the gate result with this key file or pkcs11: URI (the registry's "
-                      "service_key in CI; without one the result is recorded `asserted`)."),
-]
-Junit = Annotated[
-    Path | None,
-    typer.Option("--junit", metavar="FILE", help="Also write JUnit XML (one testcase per task)."),
-]
 Jobs = Annotated[
     int, typer.Option("--jobs", min=1, max=64, help="Attempts run at once (threads).")
-]
-NoRecord = Annotated[
-    bool, typer.Option("--no-record", help="Judge and print; record no gate.result event."),
 ]
 
 
@@ -74,11 +60,11 @@ def run_command(  # noqa: PLR0917 - typer maps parameters to options
     label: LabelOption,
     param: ParamOption = None,
     as_: AsOption = None,
-    sign_with: SignWith = None,
-    junit: Junit = None,
+    sign_with: SignWithOption = None,
+    junit: JunitOption = None,
     json_out: JsonOption = False,
     jobs: Jobs = 1,
-    no_record: NoRecord = False,
+    no_record: NoRecordOption = False,
     trust_root_file: TrustRootOption = None,
 ) -> None:
     """Run every task of SUITE through the agent's entrypoint and the real hooks, then judge.
