@@ -11,7 +11,6 @@ commands: tests/cli/test_help_imports.py).
 
 from __future__ import annotations
 
-import getpass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,15 +25,23 @@ from ledger.cli.common import (
     say,
     settings_from,
 )
-from ledger.errors import InputError
+from replay.cli.gate_common import (
+    JunitOption,
+    NoRecordOption,
+    SignWithOption,
+    SuiteArgument,
+    default_user,
+    junit_writer,
+    print_report,
+    record_and_exit,
+    write_junit,
+)
 from replay.cli.gate_compare import compare_command
-from replay.cli.gate_options import JunitOption, NoRecordOption, SignWithOption, SuiteArgument
 from replay.cli.gate_run import run_command
 
 if TYPE_CHECKING:
     from ledger.gates import GateRecorded
     from replay.gate.check import CheckResult
-    from replay.gate.evaluate import GateReport
 
 __all__ = ["app", "print_report", "record_and_exit"]
 
@@ -78,21 +85,19 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
     selector = parse_selector(runs)
     root = trust_root(trust_root_file)
     signer = _signer(sign_with)
-    write_junit = _junit_writer() if junit is not None else None
+    writer = junit_writer() if junit is not None else None
     settings = settings_from(ctx)
     conn = connection(ctx)
     found = check_suite(conn, settings, suite, selector, trust_root=root)
     recorded = None
-    data = found.report.to_event("check", selector.label, as_ or _user())
+    data = found.report.to_event("check", selector.label, as_ or default_user())
     if not no_record:
         from ledger.gates import record_gate_result
 
         recorded = record_gate_result(conn, settings, data, signer=signer, root=root,
                                       tenant=_tenant(found))
-    if junit is not None and write_junit is not None:
-        from replay.cli.gate_run import write_junit as junit_file
-
-        junit_file(junit, data, found.report.attempts, recorded, write_junit)
+    if junit is not None and writer is not None:
+        write_junit(junit, data, found.report.attempts, recorded, writer)
     if json_out:
         emit_json(_check_json(found, recorded))
     else:
@@ -100,14 +105,6 @@ def check(  # noqa: PLR0917 - typer maps parameters to options
         _print_selection(found)
         _print_recorded(recorded)
     record_and_exit(found.report.decision)
-
-
-def _user() -> str:
-    """`--as` defaults to the login name ($USER), as `ledger stop` does."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _signer(spec: str | None) -> Any:
@@ -125,37 +122,6 @@ def _tenant(found: CheckResult) -> str | None:
         return found.selector.tenant
     tenants = {t for t in found.tenants if t}
     return tenants.pop() if len(tenants) == 1 else None
-
-
-def _junit_writer() -> Any:
-    """replay.gate.junit's `write_junit(path, data, details)` (one testcase per task), looked
-    up before any work so a build without it is one line, not a lost result."""
-    import importlib
-
-    try:
-        return importlib.import_module("replay.gate.junit").write_junit
-    except (ModuleNotFoundError, AttributeError):
-        raise InputError("--junit: JUnit output is not available in this build") from None
-
-
-def print_report(report: GateReport) -> None:
-    """One line per task (verdict, passed/attempts, first reason) and the decision line."""
-    width = max((len(t.task) for t in report.tasks), default=4)
-    for task in report.tasks:
-        mark = " adversarial" if task.adversarial else ""
-        first = f"  {task.reasons[0]}" if task.reasons else ""
-        say(f"{task.verdict.upper():<15} {task.task:<{width}}  "
-            f"{task.passed}/{task.attempts}{mark}{first}")
-    counts = {v: sum(t.verdict == v for t in report.tasks)
-              for v in ("pass", "fail", "not_enough_runs")}
-    say(f"gate {report.suite.suite} v{report.suite.version} "
-        f"({report.suite.suite_hash[:12]}): {report.decision.upper()}: "
-        f"{counts['pass']} pass, {counts['fail']} fail, "
-        f"{counts['not_enough_runs']} not enough runs (min {report.suite.min_repeats})")
-    for v in report.versions:
-        say(f"  versions: agent {v.agent}@{v.agent_version or '-'} prompt "
-            f"{v.prompt_version or '-'} model {v.model or '-'} policy "
-            f"{(v.policy_hash or '-')[:12]}")
 
 
 def _print_selection(found: CheckResult) -> None:
@@ -196,12 +162,6 @@ def _check_json(found: CheckResult, recorded: GateRecorded | None) -> dict[str, 
             "reason": recorded.reason,
         },
     }
-
-
-def record_and_exit(decision: str) -> None:
-    """Exit 0 only on `pass` (1 on `fail` / `not_enough_runs`)."""
-    if decision != "pass":
-        raise typer.Exit(1)
 
 
 app.command("run")(run_command)  # `ledger gate run` (replay/cli/gate_run.py)

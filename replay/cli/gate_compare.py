@@ -25,7 +25,7 @@ from ledger.cli.common import (
     table,
 )
 from ledger.errors import InputError
-from replay.cli.gate_options import JunitOption, NoRecordOption, SignWithOption
+from replay.cli.gate_common import JunitOption, NoRecordOption, SignWithOption
 
 if TYPE_CHECKING:
     from ledger.config import Settings

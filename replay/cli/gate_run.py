@@ -9,9 +9,6 @@ heavy is imported at `--help` time: the runner, pydantic and the agent load insi
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,17 +23,23 @@ from ledger.cli.common import (
     say,
     settings_from,
 )
-from replay.cli.gate_options import JunitOption, NoRecordOption, SignWithOption, SuiteArgument
+from replay.cli.gate_common import (
+    JunitOption,
+    NoRecordOption,
+    SignWithOption,
+    SuiteArgument,
+    default_user,
+    junit_writer,
+    print_report,
+    record_and_exit,
+    write_junit,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
 
-    from ledger.event_gate import GateResultData
-    from ledger.gates import GateRecorded
-    from replay.gate.evaluate import AttemptResult
     from replay.gate.runner import RunOutcome
 
-__all__ = ["JunitAttempt", "outcome_json", "run_command", "write_junit"]
+__all__ = ["outcome_json", "run_command"]
 
 LabelOption = Annotated[
     str, typer.Option("--label", metavar="NAME",
@@ -76,20 +79,19 @@ def run_command(  # noqa: PLR0917 - typer maps parameters to options
     `--sign-with`, else `asserted`). Exit 0 only when the gate passes."""
     from ledger.authority.trust import trust_root
     from ledger.gates import load_gate_signer
-    from replay.cli.gate_cmd import _junit_writer, _user, print_report, record_and_exit
     from replay.gate.runner import parse_params, run_suite
     from replay.gate.suite import load_suite
 
     suite = load_suite(suite_file)
     params = parse_params(param or [])
-    writer = _junit_writer() if junit is not None else None  # before any attempt runs
+    writer = junit_writer() if junit is not None else None  # before any attempt runs
     root = trust_root(trust_root_file)
     signer = load_gate_signer(sign_with) if sign_with is not None else None
     settings = settings_from(ctx)
     conn = connection(ctx)
     outcome = run_suite(settings, suite, label=label, params_override=params, jobs=jobs,
-                        conn=conn, trust_root=root, recorded_by=as_ or _user(), signer=signer,
-                        record=not no_record)
+                        conn=conn, trust_root=root, recorded_by=as_ or default_user(),
+                        signer=signer, record=not no_record)
     if junit is not None:
         write_junit(junit, outcome.data, outcome.report.attempts, outcome.recorded, writer)
     if json_out:
@@ -98,33 +100,6 @@ def run_command(  # noqa: PLR0917 - typer maps parameters to options
         print_report(outcome.report)
         _print_run(outcome)
     record_and_exit(outcome.decision)
-
-
-@dataclass(frozen=True, slots=True)
-class JunitAttempt:
-    """An attempt as gatecmp's JUnit writer reads it (`run_id` None: it recorded no run)."""
-
-    attempt: int
-    run_id: uuid.UUID | None
-    passed: bool
-    reasons: tuple[str, ...]
-
-
-def write_junit(path: Path, data: GateResultData, attempts: Sequence[AttemptResult],
-                recorded: GateRecorded | None, writer: Any) -> None:
-    """JUnit XML through replay.gate.junit `write_junit` (`gate run` and `gate check` alike):
-    one testcase per task, its attempts as details (an attempt that recorded no run has no run
-    id), the recorded gate.result's id and authority."""
-    from replay.gate.runner import NO_RUN
-
-    details: dict[str, list[JunitAttempt]] = {}
-    for a in attempts:
-        details.setdefault(a.task, []).append(JunitAttempt(
-            a.attempt or 0, None if a.run_id == NO_RUN else a.run_id, a.passed, a.reasons))
-    if recorded is not None:
-        data = data.model_copy(update={"authority": recorded.authority,
-                                       "authority_reason": recorded.reason})
-    writer(path, data, details, event_id=None if recorded is None else recorded.event_id)
 
 
 def _print_run(outcome: RunOutcome) -> None:
