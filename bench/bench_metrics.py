@@ -6,10 +6,12 @@ bench_tui.py). The metrics plug-in runs in-process as `ledger serve` runs it (it
 and connections, prometheus_client's HTTP server); the figures are wall-clock times of HTTP
 GETs of /metrics from this process. Baseline measured in the same run: the same client scraping
 prometheus_client's HTTP server over an empty registry (the floor of any exporter: HTTP and
-the client's own work), so `ratio` is what the ledger's counters and index probes add. The
-seed (SQL aggregates over the whole log, once at start) is timed too.
+the client's own work), so `ratio` is what the ledger's snapshot adds (a scrape reads memory
+only; the database gauges are refreshed by a background thread, exporters/metrics/source.py).
+Timed too: how long start() takes to return (the seed runs behind it) and the seed itself (SQL
+aggregates over the whole log, once at start), and scrapes taken while the seed runs.
 Usage: python bench/bench_metrics.py [--events 1000000] [--per-run 1000] [--scrapes 500]
-[--quick] [--json]
+[--dsn DSN (reuse a filled database: no fill)] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import http.client
 import socket
 import statistics
 import sys
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -59,15 +63,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def scrape_ms(port: int, n: int) -> list[float]:
-    """Milliseconds of `n` GETs of /metrics on one keep-alive connection (after 5 warm-ups)."""
+def scrape_ms(port: int, n: int, warm: int = 5) -> list[float]:
+    """Milliseconds of `n` GETs of /metrics on one keep-alive connection (after `warm` more)."""
     client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     times = []
-    for i in range(n + 5):
+    for i in range(n + warm):
         start = time.perf_counter()
         client.request("GET", "/metrics")
         body = client.getresponse().read()
-        if i >= 5:
+        if i >= warm:
             times.append((time.perf_counter() - start) * 1000)
         assert body is not None
     client.close()
@@ -91,8 +95,20 @@ def baseline(n: int) -> list[float]:
         server.server_close()
 
 
-def ledger_scrapes(settings: Settings, n: int) -> tuple[float, list[float], int]:
-    """(seed seconds, scrape ms, bytes of one exposition) of the real plug-in."""
+@dataclass(frozen=True)
+class Scraped:
+    """The plug-in's figures: start() return and seed seconds, scrape ms while seeding and
+    after, bytes of one exposition."""
+
+    started: float
+    seeded: float
+    during_seed: list[float]
+    scrapes: list[float]
+    size: int
+
+
+def ledger_scrapes(settings: Settings, n: int) -> Scraped:
+    """The real plug-in, as `ledger serve --metrics-addr` runs it."""
     from exporters.metrics.plugin import MetricsPlugin
     from ledger.serve import ServeContext
 
@@ -100,14 +116,18 @@ def ledger_scrapes(settings: Settings, n: int) -> tuple[float, list[float], int]
     plugin = MetricsPlugin()
     start = time.perf_counter()
     plugin.start(ServeContext(settings, stop, metrics_addr=f"127.0.0.1:{port}"))
-    plugin.ready.wait(3600)
+    started = time.perf_counter() - start
+    assert plugin.source is not None
+    during: list[float] = []
+    while not plugin.source.seeded.wait(0.05):  # a scrape every 50 ms (Prometheus: 15 s)
+        during += scrape_ms(port, 1, warm=0)
     seeded = time.perf_counter() - start
     try:
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         client.request("GET", "/metrics")
         size = len(client.getresponse().read())
         client.close()
-        return seeded, scrape_ms(port, n), size
+        return Scraped(started, seeded, during, scrape_ms(port, n), size)
     finally:
         stop.set()
         plugin.stop()
@@ -118,18 +138,28 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--per-run", type=int, default=1000)
     parser.add_argument("--scrapes", type=int, default=500)
+    parser.add_argument("--dsn", default=None, help="a filled database to reuse (no fill)")
     args = parse_args(parser, QUICK)
     report = Report("metrics")
-    settings = fresh_settings("metrics")
-    print(f"filling {args.events:,} events ({args.per_run} per run)…", flush=True)
-    report.add("fill", args.events / fill(settings, args.events, args.per_run), "events/s")
-    seeded, scrapes, size = ledger_scrapes(settings, args.scrapes)
+    if args.dsn:
+        settings = Settings(home=Path(tempfile.mkdtemp(prefix="ledger-bench-home-")), dsn=args.dsn)
+    else:
+        settings = fresh_settings("metrics")
+        print(f"filling {args.events:,} events ({args.per_run} per run)…", flush=True)
+        report.add("fill", args.events / fill(settings, args.events, args.per_run), "events/s")
+    got = ledger_scrapes(settings, args.scrapes)
+    scrapes, size, seeded = got.scrapes, got.size, got.seeded
     floor = baseline(args.scrapes)
+    report.add("start_s", got.started, "s", "lower")
     report.add("seed_s", seeded, "s", "lower")
     report.add("scrape_p50_ms", statistics.median(scrapes), "ms", "lower",
                statistics.median(floor))  # fmt: skip
     report.add("scrape_p99_ms", p99(scrapes), "ms", "lower", p99(floor))
+    print(f"{'start() returned in':<32} {got.started:8.3f} s")
     print(f"{'seed (SQL aggregates, once)':<32} {seeded:8.3f} s")
+    if got.during_seed:
+        print(f"{'/metrics while seeding':<32} p50 {statistics.median(got.during_seed):6.2f} ms"
+              f"  max {max(got.during_seed):6.2f} ms ({len(got.during_seed)} scrapes)")
     print(f"{'exposition':<32} {size:8,} bytes")
     for name, got in (("ledger /metrics", scrapes), ("empty registry (baseline)", floor)):
         print(f"{name:<32} p50 {statistics.median(got):6.2f} ms  p99 {p99(got):6.2f} ms")

@@ -9,7 +9,9 @@ failures). Values come from a `Callable[[], Sequence[Sample]]` (exporters/metric
 called once per push before the collect, so a failing source is a failed push, not a callback
 error inside the SDK.
 
-Counters are cumulative over the whole log (the source's running sums) and exported with
+Names are the ones Prometheus shows (`Sample.exposed`: a counter ends `_total`), so Datadog,
+Alloy and a Prometheus scrape read the same series (docs/metrics.md). Counters are cumulative
+over the whole log (the shared source's state, exporters/metrics/source.py) and exported with
 cumulative temporality by default, so a restart of serve never resets them (Prometheus-bound
 pipelines want this). `delta` (Datadog's preference) sends the change since the previous push,
 counted from this process's first push: what was already in the log then is its baseline, so
@@ -239,14 +241,14 @@ class OtlpPush:
         current: dict[str, list[Sample]] = {}
         histograms: list[Sample] = []
         for sample in samples:
-            if self._kinds.setdefault(sample.name, sample.kind) != sample.kind:
+            if self._kinds.setdefault(sample.exposed, sample.kind) != sample.kind:
                 continue  # a name keeps the kind it was first seen with
             if sample.kind == "histogram":
                 histograms.append(sample)
             else:
-                if sample.name not in current and sample.name not in self._current:
+                if sample.exposed not in current and sample.exposed not in self._current:
                     self._instrument(sample)
-                current.setdefault(sample.name, []).append(sample)
+                current.setdefault(sample.exposed, []).append(sample)
         self._current = current
         first = self._baseline is None
         if first:
@@ -257,15 +259,16 @@ class OtlpPush:
         self.reader.histograms = self._histograms(histograms, first=first)
 
     def _instrument(self, sample: Sample) -> None:
-        def observe(_options: CallbackOptions, name: str = sample.name) -> list[Observation]:
+        def observe(_options: CallbackOptions, name: str = sample.exposed) -> list[Observation]:
             base = self._baseline or {}
             return [Observation((s.value or 0.0) - base.get(_key(s), 0.0), dict(s.labels))
                     for s in self._current.get(name, ())]
 
         if sample.kind == "counter":
-            self.meter.create_observable_counter(sample.name, [observe], description=sample.help)
+            self.meter.create_observable_counter(sample.exposed, [observe],
+                                                 description=sample.help)
         else:
-            self.meter.create_observable_gauge(sample.name, [observe], description=sample.help)
+            self.meter.create_observable_gauge(sample.exposed, [observe], description=sample.help)
 
     def _histograms(self, samples: list[Sample], *, first: bool) -> list[Metric]:
         delta = self.config.temporality == "delta"
@@ -275,7 +278,7 @@ class OtlpPush:
             key = _key(s)
             cumulative = tuple(c for _b, c in s.buckets)
             counts = tuple(b - a for a, b in zip((0, *cumulative), cumulative, strict=False))
-            count, total = (cumulative[-1] if cumulative else 0), s.value or 0.0
+            count, total = (cumulative[-1] if cumulative else 0), s.sum
             start = self._last_ns if delta else self._start_ns
             if delta:
                 at_start = (count, total, counts) if first else (0, 0.0, ())
@@ -296,7 +299,7 @@ class OtlpPush:
 
 
 def _key(sample: Sample) -> SeriesKey:
-    return (sample.name, tuple(sorted(sample.labels.items())))
+    return (sample.exposed, tuple(sorted(sample.labels.items())))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -2,10 +2,14 @@
 
 Why a plug-in: serve (ledger layer) must not import the exporters; it starts whatever is
 registered under `agent_ledger.serve` and hands it the ServeContext. This one does nothing
-unless `context.otlp_endpoint` is set. Then a thread pushes at start, every `otlp_interval`
-seconds and once more at stop, so what was sequenced just before Ctrl-C still reaches the
-receiver. A refused or unreachable endpoint never stops serve: the first failure is one
-warning line, repeats stay silent until a push works again (one info line then).
+unless `context.otlp_endpoint` is set. Then it acquires the process's metrics source (shared
+with `--metrics-addr`: exporters/metrics/source.py, the log followed once), and a thread pushes
+the source's samples once it is seeded, every `otlp_interval` seconds and once more at stop, so
+what was sequenced just before Ctrl-C still reaches the receiver. (The first push waits for the
+seed: under `delta` the first push is the baseline, and a baseline taken before the seed would
+send the whole history as one spike.) A refused or unreachable endpoint never stops serve: the
+first failure is one warning line, repeats stay silent until a push works again (one info line
+then).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ledger.serve import ServeContext
 from ledger.terminal import printable
 
 if TYPE_CHECKING:  # the SDK is imported only when an endpoint is given (the `otel` extra)
-    from exporters.otlp_feed import LedgerSamples
+    from exporters.metrics.source import MetricsSource
     from exporters.otlp_push import OtlpProtocol, OtlpPush, PushResult, Temporality
 
 __all__ = ["OtlpPlugin"]
@@ -32,7 +36,8 @@ class OtlpPlugin:
 
     def __init__(self) -> None:
         self._push: OtlpPush | None = None
-        self._source: LedgerSamples | None = None
+        #: the process's shared metrics source while pushing (exporters/metrics/source.py)
+        self.source: MetricsSource | None = None
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
@@ -47,18 +52,19 @@ class OtlpPlugin:
         if not endpoint:
             return
         try:
-            from exporters.otlp_feed import LedgerSamples
             from exporters.otlp_push import OtlpPush, PushConfig
         except ImportError as exc:
             raise InputError(f"--otlp-endpoint needs the OpenTelemetry SDK and OTLP exporters: "
                              f"pip install 'agent-ledger[otel]' ({exc.name} is missing)") from None
-        self._source = LedgerSamples(context.settings)
+        from exporters.metrics.source import acquire
+
         # a push gives up (retries included) before the next one is due, within 0.1..10 s
         timeout = max(0.1, min(10.0, context.otlp_interval))
         protocol: OtlpProtocol = "grpc" if context.otlp_protocol == "grpc" else "http/protobuf"
         temporality: Temporality = "delta" if context.otlp_temporality == "delta" else "cumulative"
         config = PushConfig(endpoint, protocol, temporality, timeout)
-        self._push = OtlpPush(self._source, config)
+        self.source = acquire(context.settings)
+        self._push = OtlpPush(self.source.samples, config)
         interval = context.otlp_interval
         self._thread = threading.Thread(target=self._loop, args=(interval,),
                                         name="ledger-otlp-push", daemon=True)
@@ -73,10 +79,16 @@ class OtlpPlugin:
             self._thread.join()
         self._once()
         self._push.close()
-        if self._source is not None:
-            self._source.close()
+        if self.source is not None:
+            from exporters.metrics.source import release
+
+            release(self.source)
+            self.source = None
 
     def _loop(self, interval: float) -> None:
+        while self.source is not None and not self.source.seeded.wait(0.05):
+            if self._halt.is_set():
+                return  # stopped before the seed: stop() pushes what there is
         self._once()
         while not self._halt.wait(interval):
             self._once()

@@ -1,16 +1,13 @@
-"""The scrape: a `MetricsSnapshot` from the incremental state, cheap gauges and the values a
-background thread refreshes; and a prometheus_client custom Collector over it.
+"""The samples of the metrics (from the incremental state, and from the database for the
+background refresh of source.py) and a prometheus_client custom Collector over a snapshot.
 
-Per scrape: the counters are read from memory (state.py); the backlog (ledger/backlog.py),
-checkpoint age, newest witness cosignature and stops are a few index probes on the collector's
-own connection. Slow reads (SLIs over a window, stored verdicts) are refreshed every
-`refresh_seconds` by `Refresher`, never per scrape."""
+A scrape reads memory only: `state_samples` under the state's lock; `db_samples` (backlog,
+checkpoint age, newest witness cosignature, stops) and `slow_samples` (SLIs, stored verdicts)
+run in source.py's refresher thread, never per scrape."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -25,16 +22,11 @@ from prometheus_client.registry import Collector
 from exporters.metrics.snapshot import PREFIX, MetricsSnapshot, Sample
 from exporters.metrics.state import WAIT_BOUNDS, MetricsState
 from ledger.backlog import read_backlog
+from ledger.config import Settings
 from ledger.db.sqlfiles import query
+from ledger.terminal import printable
 
-__all__ = ["LedgerCollector", "Slow", "snapshot"]
-
-
-class Slow:
-    """Samples refreshed in the background (SLI gauges, verdict counts), replaced whole."""
-
-    def __init__(self) -> None:
-        self.samples: tuple[Sample, ...] = ()
+__all__ = ["LedgerCollector", "db_samples", "families", "slow_samples", "state_samples"]
 
 
 def _c(name: str, help_: str, labels: dict[str, str], value: float) -> Sample:
@@ -79,7 +71,7 @@ def state_samples(state: MetricsState) -> list[Sample]:
 
 
 def db_samples(conn: psycopg.Connection) -> list[Sample]:
-    """Backlog, checkpoint age, newest cosignature and stops: index probes, per scrape."""
+    """Backlog, checkpoint age, newest cosignature and stops (the refresher's, not a scrape's)."""
     backlog = read_backlog(conn)
     out = [
         _g("sequencer_backlog_events", "Acknowledged events not yet sequenced (intake).", {},
@@ -105,12 +97,27 @@ def db_samples(conn: psycopg.Connection) -> list[Sample]:
     return out
 
 
-def snapshot(state: MetricsState, conn: psycopg.Connection, lock: threading.Lock,
-             slow: Slow) -> MetricsSnapshot:
-    """Every sample now (the connection is used under `lock`: scrapes may overlap)."""
-    with lock:
-        from_db = db_samples(conn)
-    return MetricsSnapshot((*state_samples(state), *from_db, *slow.samples), time.time())
+def slow_samples(conn: psycopg.Connection, settings: Settings, max_rules: int = 50) -> list[Sample]:
+    """SLI gauges and stored verdict counts (top `max_rules` rules; the rest as "other")."""
+    from replay.slo.gauges import sli_gauges
+
+    out = [Sample(PREFIX + "sli", "gauge", "Behaviour SLIs (ledger slo), by sli, agent, version.",
+                  {"sli": g.name, "agent": g.labels.get("agent", ""),
+                   "version": g.labels.get("version", "")}, g.value)
+           for g in sli_gauges(conn, settings)]  # fmt: skip
+    counts: dict[tuple[str, str], int] = {}
+    rules: list[str] = []
+    for rule, outcome, n in conn.execute(query("metrics_verdicts")):
+        name = printable(str(rule))[:128]
+        if name not in rules and len(rules) >= max_rules:
+            name = "other"
+        elif name not in rules:
+            rules.append(name)
+        counts[(name, str(outcome))] = counts.get((name, str(outcome)), 0) + int(n)
+    out += [Sample(PREFIX + "policy_verdicts", "gauge", "Stored rule verdicts (ledger check), "
+                   "by rule and outcome.", {"rule": rule, "outcome": outcome}, n)
+            for (rule, outcome), n in sorted(counts.items())]  # fmt: skip
+    return out
 
 
 def families(snap: MetricsSnapshot) -> Iterator[Metric]:
@@ -137,11 +144,10 @@ def families(snap: MetricsSnapshot) -> Iterator[Metric]:
 
 
 class LedgerCollector(Collector):
-    """A prometheus_client Collector: each collect() is one snapshot."""
+    """A prometheus_client Collector: each collect() is one snapshot (memory only)."""
 
-    def __init__(self, state: MetricsState, conn: psycopg.Connection, slow: Slow) -> None:
-        self.state, self.conn, self.slow = state, conn, slow
-        self.lock = threading.Lock()
+    def __init__(self, snapshot: Callable[[], MetricsSnapshot]) -> None:
+        self.snapshot = snapshot
 
     def collect(self) -> Iterator[Metric]:
-        yield from families(snapshot(self.state, self.conn, self.lock, self.slow))
+        yield from families(self.snapshot())

@@ -31,6 +31,11 @@ class Sample:
     count: int = 0
     sum: float = 0.0
 
+    @property
+    def exposed(self) -> str:
+        """The name users see, in Prometheus and over OTLP alike: a counter's ends `_total`."""
+        return self.name + "_total" if self.kind == "counter" else self.name
+
 
 @dataclass(frozen=True)
 class MetricsSnapshot:

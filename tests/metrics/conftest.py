@@ -83,6 +83,12 @@ class Prom:
         assert len(result) <= 1, result
         return float(result[0]["value"][1]) if result else None
 
+    def scraped_since(self, when: float, timeout: float = 20.0) -> None:
+        """Wait until Prometheus has scraped a serve whose gauges were refreshed after `when`
+        (Unix time): the next values come from that process, not from an earlier one."""
+        until(lambda: self.query(f"agent_ledger_metrics_refreshed_timestamp_seconds > {when}"),
+              timeout, f"a scrape of the serve started at {when}")
+
     def eventually(self, promql: str, expected: float, timeout: float = 20.0) -> None:
         """Wait until the query returns exactly `expected` (scrapes are once a second)."""
         until(lambda: self.value(promql) == expected, timeout,
@@ -120,16 +126,20 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom]:
 
 
 class Serve:
-    """A `ledger serve --metrics-addr` subprocess on the session's target port."""
+    """A `ledger serve --metrics-addr` subprocess on the session's target port, up and seeded
+    (its start() returns before the seed: /metrics says `agent_ledger_metrics_seeded 0` until
+    the counters agree with the log, and leaves them out)."""
 
     def __init__(self, settings: Settings, port: int) -> None:
+        self.started_at = time.time()
         env = {**os.environ, "LEDGER_DSN": settings.dsn or "", "LEDGER_HOME": str(settings.home),
                "LEDGER_METRICS_REFRESH": "0.5"}
         self.url = f"http://127.0.0.1:{port}/metrics"
         self.proc = subprocess.Popen([LEDGER_BIN, "serve", "--metrics-addr", f"127.0.0.1:{port}"],
                                      env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)  # fmt: skip
-        until(lambda: get(self.url) is not None or self.proc.poll() is not None, 30, "serve up")
+        until(lambda: "agent_ledger_metrics_seeded 1.0" in self.text()
+              or self.proc.poll() is not None, 30, "serve up and seeded")
         assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
 
     def text(self) -> str:

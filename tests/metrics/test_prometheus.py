@@ -81,7 +81,8 @@ def test_seeded_followed_and_restarted(
     ledger_conn: psycopg.Connection,
 ) -> None:  # fmt: skip
     record(2, fail=True)  # before serve: seeded from SQL
-    serve_metrics()
+    served = serve_metrics()
+    prometheus.scraped_since(served.started_at)
     expect(prometheus, 2, 1, spend(ledger_conn, 2))
     record(3)  # while it runs: followed
     expect(prometheus, 5, 1, spend(ledger_conn, 5))
@@ -89,7 +90,8 @@ def test_seeded_followed_and_restarted(
     prometheus.eventually("agent_ledger_sequencer_up", 1)
     assert (prometheus.value("agent_ledger_checkpoint_age_seconds") or -1) >= 0
     served = serve_metrics()  # a restart: the same numbers, from the log
-    assert "agent_ledger_runs_total{" in served.text()
+    assert "agent_ledger_runs_total{" in served.text()  # seeded (Serve waits for it)
+    prometheus.scraped_since(served.started_at)
     expect(prometheus, 5, 1, spend(ledger_conn, 5))
     dashboard_queries(prometheus)
 

@@ -99,3 +99,20 @@ def test_labels_are_capped_and_malformed_bodies_count_nothing(
     state.catch_up(ledger_conn)
     assert {tool for tool, _, _ in state.tool_calls} == tools  # sticky: d is "other"
     assert state.tool_calls[("other", "true", "ok")] == 2
+
+
+def test_counters_are_left_out_until_seeded(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    """Serve starts before the seed ends: a snapshot then says so and exposes no counter (a
+    counter at 0 that later jumps to the log's total would be a false burst to rate())."""
+    from exporters.metrics.source import MetricsSource
+
+    write(ledger_conn, ledger_settings, a_run())
+    source = MetricsSource(ledger_settings)  # not started: as in the first moments of serve
+    source.state.seed(ledger_conn)
+    names = {s.name: s.value for s in source.samples()}
+    assert names == {"agent_ledger_metrics_seeded": 0.0}
+    source.seeded.set()
+    names = {s.name: s.value for s in source.samples()}
+    assert names["agent_ledger_metrics_seeded"] == 1.0 and "agent_ledger_runs" in names

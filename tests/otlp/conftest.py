@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 
 import ledger
+from exporters.metrics.snapshot import Sample
 from ledger.config import Settings
+from ledger.db.connect import connect
 from ledger.hooks import configure, shutdown
 
 ENV = Path(__file__).resolve().parents[1] / "envs" / "ddagent"
@@ -62,7 +64,7 @@ def _pushed_at(payload: dict[str, Any]) -> int:
                 for point in m[kind].get("data_points", [])), default=0)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -82,7 +84,7 @@ def test_agent_server() -> Iterator[DdAgent]:
         pytest.fail("the Datadog test agent env is missing: build it with "
                     "`make tests/envs/ddagent/.venv/.synced` (or `make test`)")
     work = Path(tempfile.mkdtemp(prefix="ledger-ddagent-"))
-    apm, http, grpc = _free_port(), _free_port(), _free_port()
+    apm, http, grpc = free_port(), free_port(), free_port()
     log = work / "agent.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -170,33 +172,58 @@ def counters(got: Series) -> Series:
     return {k: v for k, v in got.items() if k[0].endswith("_total")}
 
 
-def all_sequenced(settings: Settings) -> bool:
-    """True when record_runs()'s events are all sequenced and checkpointed: the push's own
-    feed, read afresh, sees exactly EXPECTED."""
-    from exporters.otlp_feed import LedgerSamples
+def ledger_samples(settings: Settings) -> list[Sample]:
+    """What the metrics source would hold now, read afresh: the counters seeded from the log
+    (exporters/metrics/state.py) and the database gauges (collector.db_samples)."""
+    from exporters.metrics.collector import db_samples, state_samples
+    from exporters.metrics.state import MetricsState
 
-    source = LedgerSamples(settings)
+    state = MetricsState()
+    with connect(settings) as conn:
+        conn.autocommit = True
+        state.seed(conn)
+        return [*state_samples(state), *db_samples(conn)]
+
+
+def as_series(samples: list[Sample]) -> Series:
+    """Samples as {(exposed name, labels): value}, as series() reads a received request."""
+    return {(s.exposed, frozenset(s.labels.items())): s.value for s in samples
+            if s.kind != "histogram"}
+
+
+def scraped(url: str) -> Series:
+    """The counters of a Prometheus `/metrics` page (empty while it does not answer)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     try:
-        return counters({(s.name, frozenset(s.labels.items())): s.value or 0.0
-                         for s in source()}) == EXPECTED
-    finally:
-        source.close()
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
+            if s.name.endswith("_total")}
+
+
+def all_sequenced(settings: Settings) -> bool:
+    """True when record_runs()'s events are all sequenced and checkpointed: the counters, read
+    afresh from the log, are exactly EXPECTED."""
+    return counters(as_series(ledger_samples(settings))) == EXPECTED
 
 
 def attrs(**labels: str) -> frozenset[tuple[str, str]]:
     return frozenset(labels.items())
 
 
-#: what record_runs() adds to the metrics, exactly
+#: what record_runs() adds to the metrics, exactly (the names of docs/metrics.md)
 EXPECTED: Series = {
-    ("agent_ledger_runs_total", attrs(agent="refunder", status="succeeded")): 1.0,
-    ("agent_ledger_runs_total", attrs(agent="refunder", status="failed")): 1.0,
-    ("agent_ledger_tool_calls_total", attrs(agent="refunder", tool="crm.lookup",
-                                            status="ok")): 2.0,
-    ("agent_ledger_tool_calls_total", attrs(agent="refunder", tool="refund",
-                                            status="error")): 1.0,
-    ("agent_ledger_policy_failures_total", attrs(agent="refunder", guardrail="pii",
-                                                 verdict="fail")): 1.0,
-    ("agent_ledger_spend_usd_total", attrs(agent="refunder", model="gpt-4o",
-                                           tenant="default")): 0.0105,
+    ("agent_ledger_runs_total", attrs(agent="refunder", version="", status="succeeded")): 1.0,
+    ("agent_ledger_runs_total", attrs(agent="refunder", version="", status="failed")): 1.0,
+    ("agent_ledger_tool_calls_total", attrs(tool="crm.lookup", side_effect="true",
+                                            outcome="ok")): 2.0,
+    ("agent_ledger_tool_calls_total", attrs(tool="refund", side_effect="true",
+                                            outcome="error")): 1.0,
+    ("agent_ledger_spend_usd_total", attrs(agent="refunder")): 0.0105,
+    ("agent_ledger_tokens_total", attrs(agent="refunder", direction="input")): 3000.0,
+    ("agent_ledger_tokens_total", attrs(agent="refunder", direction="output")): 300.0,
 }

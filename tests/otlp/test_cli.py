@@ -1,5 +1,6 @@
 """`ledger serve --otlp-*` as a real process: bad options are one line and exit 2 before
-anything starts; a good endpoint gets the recorded runs, and Ctrl-C pushes once more."""
+anything starts; a good endpoint gets the recorded runs (the same counters `--metrics-addr`
+serves beside it), and Ctrl-C pushes once more."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ledger.cli.serve_cmd import _choice, _endpoint, _interval
 from ledger.config import Settings
 from ledger.errors import InputError
 
-from .conftest import EXPECTED, DdAgent, all_sequenced, counters, record_runs, series, until
+from .conftest import EXPECTED, DdAgent, counters, free_port, record_runs, scraped, series, until
 
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
 NOT_A_URL = "is not an http(s)://HOST[:PORT] URL (e.g. http://127.0.0.1:4318)"
@@ -60,12 +61,15 @@ def test_the_real_ledger_serve_pushes_and_pushes_again_at_ctrl_c(
 ) -> None:
     env = {**os.environ, "LEDGER_DSN": ledger_settings.dsn or "",
            "LEDGER_HOME": str(ledger_settings.home)}
+    port = free_port()
     proc = subprocess.Popen([LEDGER_BIN, "serve", "--otlp-endpoint", test_agent.http,
-                             "--otlp-interval", "1h"], env=env, stderr=subprocess.PIPE)
+                             "--otlp-interval", "1h", "--metrics-addr", f"127.0.0.1:{port}"],
+                            env=env, stderr=subprocess.PIPE)
     try:
         until(test_agent.payloads, timeout=30)  # the push at start: serve is up
         record_runs(ledger_settings, sequence=False)
-        until(lambda: all_sequenced(ledger_settings))
+        # what the scrape shows now is what the push at Ctrl-C sends: one source
+        until(lambda: scraped(f"http://127.0.0.1:{port}/metrics") == EXPECTED, timeout=30)
     finally:
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)

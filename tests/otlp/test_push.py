@@ -1,27 +1,28 @@
 """The OTLP push (exporters/otlp_push.py) into Datadog's own test agent, over HTTP and gRPC.
 
-Runs are recorded through the real hooks into a real PostgreSQL; the push reads them with the
-real feed (exporters/otlp_feed.py, otel_metrics' aggregation) and the real OpenTelemetry SDK
-and exporters send them; the agent's `/test/session/metrics` is what we assert on: names,
+Runs are recorded through the real hooks into a real PostgreSQL; the push reads the samples the
+metrics source holds (exporters/metrics: the counters seeded from the log, the database
+gauges; the same names and values Prometheus scrapes) and the real OpenTelemetry SDK and
+exporters send them; the agent's `/test/session/metrics` is what we assert on: names,
 attributes and exact values, cumulative by default, differences under delta.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
 from exporters.metrics.snapshot import Sample
-from exporters.otlp_feed import LedgerSamples
 from exporters.otlp_push import OtlpPush, PushConfig, metrics_url
 from ledger.config import Settings
 
-from .conftest import EXPECTED, DdAgent, attrs, counters, record_runs, series
+from .conftest import EXPECTED, DdAgent, attrs, counters, ledger_samples, record_runs, series
 
 
-def _push_once(source: LedgerSamples, config: PushConfig) -> None:
+def _push_once(source: Callable[[], Sequence[Sample]], config: PushConfig) -> None:
     push = OtlpPush(source, config)
     try:
         assert push.push().error is None
@@ -33,44 +34,40 @@ def test_recorded_runs_arrive_over_http_and_grpc_with_names_attributes_and_value
     test_agent: DdAgent, ledger_settings: Settings
 ) -> None:
     record_runs(ledger_settings)
-    source = LedgerSamples(ledger_settings)
-    try:
-        for config in (PushConfig(test_agent.http),
-                       PushConfig(test_agent.grpc, protocol="grpc")):
-            test_agent.start_session()
-            _push_once(source, config)
-            [payload] = test_agent.payloads()
-            got = series(payload)
-            assert counters(got) == EXPECTED, config.protocol
-            assert got[("agent_ledger_intake_pending_events", frozenset())] == 0.0
-            [rm] = payload["resource_metrics"]
-            resource = {a["key"]: a["value"]["string_value"]
-                        for a in rm["resource"]["attributes"]}
-            assert resource["service.name"] == "agent-ledger"
-            sums = [m["sum"] for sm in rm["scope_metrics"] for m in sm["metrics"] if "sum" in m]
-            assert {s["aggregation_temporality"] for s in sums} == {
-                "AGGREGATION_TEMPORALITY_CUMULATIVE"}
-            assert all(s["is_monotonic"] for s in sums)
-    finally:
-        source.close()
+    samples = ledger_samples(ledger_settings)
+    for config in (PushConfig(test_agent.http), PushConfig(test_agent.grpc, protocol="grpc")):
+        test_agent.start_session()
+        _push_once(lambda: samples, config)
+        [payload] = test_agent.payloads()
+        got = series(payload)
+        assert counters(got) == EXPECTED, config.protocol
+        assert got[("agent_ledger_sequencer_backlog_events", frozenset())] == 0.0
+        [rm] = payload["resource_metrics"]
+        resource = {a["key"]: a["value"]["string_value"] for a in rm["resource"]["attributes"]}
+        assert resource["service.name"] == "agent-ledger"
+        sums = [m["sum"] for sm in rm["scope_metrics"] for m in sm["metrics"] if "sum" in m]
+        assert {s["aggregation_temporality"] for s in sums} == {
+            "AGGREGATION_TEMPORALITY_CUMULATIVE"}
+        assert all(s["is_monotonic"] for s in sums)
 
 
 def test_counters_are_cumulative_over_the_log_and_delta_counts_from_the_first_push(
     test_agent: DdAgent, ledger_settings: Settings
 ) -> None:
-    sources = [LedgerSamples(ledger_settings), LedgerSamples(ledger_settings)]
-    pushes = [OtlpPush(sources[0], PushConfig(test_agent.http)),
-              OtlpPush(sources[1], PushConfig(test_agent.http, temporality="delta"))]
+    def source() -> list[Sample]:
+        return ledger_samples(ledger_settings)
+
+    pushes = [OtlpPush(source, PushConfig(test_agent.http)),
+              OtlpPush(source, PushConfig(test_agent.http, temporality="delta"))]
     try:
         for _ in range(2):
             record_runs(ledger_settings)
             for push in pushes:
                 assert push.push().error is None
     finally:
-        for push, source in zip(pushes, sources, strict=True):
+        for push in pushes:
             push.close()
-            source.close()
-    runs = ("agent_ledger_runs_total", attrs(agent="refunder", status="succeeded"))
+    runs = ("agent_ledger_runs_total", attrs(agent="refunder", version="", status="succeeded"))
     seen: dict[str, list[float]] = {}
     for payload in test_agent.payloads():
         metrics = payload["resource_metrics"][0]["scope_metrics"][0]["metrics"]
@@ -84,7 +81,8 @@ def _wait(total: float, buckets: tuple[int, int, int]) -> Sample:
     cumulative = tuple(sum(buckets[:i + 1]) for i in range(3))
     bounds = (1.0, 10.0, float("inf"))
     return Sample("agent_ledger_approval_wait_seconds", "histogram", "Approval wait",
-                  {"agent": "refunder"}, total, tuple(zip(bounds, cumulative, strict=True)))
+                  {"agent": "refunder"}, buckets=tuple(zip(bounds, cumulative, strict=True)),
+                  count=cumulative[-1], sum=total)
 
 
 def _histogram_points(agent: DdAgent) -> list[dict[str, Any]]:
@@ -130,7 +128,7 @@ def test_a_refused_endpoint_is_a_failed_push_with_one_reason() -> None:
     with socket.socket() as sock:  # a port nobody listens on: bound, never listening
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        push = OtlpPush(lambda: [Sample("agent_ledger_x_total", "counter", "x", {}, 1.0)],
+        push = OtlpPush(lambda: [Sample("agent_ledger_x", "counter", "x", {}, 1.0)],
                         PushConfig(url, timeout=3.0))  # room for the exporter's first retry
         try:
             result = push.push()

@@ -2,8 +2,9 @@
 
 The real serve loop sequences runs recorded through the real hooks (the writers do not
 sequence); the plug-in, found through its `agent_ledger.serve` entry point, pushes to Datadog's
-test agent at start, every interval and once more at stop. A refused endpoint is one warning
-line and serve keeps sequencing.
+test agent once the shared metrics source is seeded, every interval and once more at stop. With
+`--metrics-addr` too, both read one source (one follower of the log) and agree. A refused
+endpoint is one warning line and serve keeps sequencing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,23 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from exporters.metrics.plugin import MetricsPlugin
 from exporters.otlp_serve import OtlpPlugin
 from ledger.config import Settings
 from ledger.serve import ServeContext, installed_plugins, serve
 
-from .conftest import EXPECTED, DdAgent, all_sequenced, counters, record_runs, series, until
+from .conftest import (
+    EXPECTED,
+    DdAgent,
+    all_sequenced,
+    as_series,
+    counters,
+    free_port,
+    record_runs,
+    scraped,
+    series,
+    until,
+)
 
 
 def _plugin() -> OtlpPlugin:
@@ -31,13 +44,18 @@ def _plugin() -> OtlpPlugin:
     return plugin
 
 
+def _followed(plugin: OtlpPlugin) -> bool:
+    """The plug-in's source has followed record_runs()'s events (what the next push sends)."""
+    return plugin.source is not None and counters(as_series(plugin.source.samples())) == EXPECTED
+
+
 @contextmanager
-def _serving(settings: Settings, plugin: OtlpPlugin, **options: object) -> Iterator[None]:
+def _serving(settings: Settings, *plugins: object, **options: object) -> Iterator[None]:
     stop = threading.Event()
     context = ServeContext(settings, stop, **options)  # type: ignore[arg-type]
     conn = psycopg.connect(settings.dsn or "", autocommit=True)
     thread = threading.Thread(target=serve, args=(conn, settings),
-                              kwargs={"plugins": [plugin], "context": context}, daemon=True)
+                              kwargs={"plugins": list(plugins), "context": context}, daemon=True)
     thread.start()
     try:
         yield
@@ -55,7 +73,7 @@ def test_serve_pushes_at_start_and_once_more_at_stop(
     with _serving(ledger_settings, plugin, otlp_endpoint=test_agent.http, otlp_interval=3600):
         until(lambda: plugin.attempts == 1)  # the push at start (an empty ledger)
         record_runs(ledger_settings, sequence=False)
-        until(lambda: all_sequenced(ledger_settings))
+        until(lambda: _followed(plugin))
     first, last = test_agent.payloads()  # the interval never came: start and stop only
     assert counters(series(first)) == {}
     assert counters(series(last)) == EXPECTED
@@ -73,6 +91,22 @@ def test_serve_pushes_every_interval_over_grpc_in_delta(
         record_runs(ledger_settings, sequence=False)
         until(lambda: _summed(test_agent) == EXPECTED)  # each push: the change since the last
     assert plugin.attempts >= 2 and plugin.delivered == plugin.attempts
+
+
+def test_with_metrics_addr_both_read_one_source_and_agree(
+    test_agent: DdAgent, ledger_settings: Settings
+) -> None:
+    otlp, prom, port = _plugin(), MetricsPlugin(), free_port()
+    with _serving(ledger_settings, prom, otlp, otlp_endpoint=test_agent.http, otlp_interval=3600,
+                  metrics_addr=f"127.0.0.1:{port}"):
+        until(lambda: otlp.source is not None and prom.source is not None)  # serve started
+        assert otlp.source is prom.source
+        follow = [t for t in threading.enumerate() if t.name == "ledger-metrics-follow"]
+        assert len(follow) == 1  # the log is followed once
+        record_runs(ledger_settings, sequence=False)
+        until(lambda: scraped(f"http://127.0.0.1:{port}/metrics") == EXPECTED)
+    assert counters(series(test_agent.payloads()[-1])) == EXPECTED
+    assert not any(t.name.startswith("ledger-metrics") for t in threading.enumerate())
 
 
 def _summed(agent: DdAgent) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
