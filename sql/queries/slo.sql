@@ -35,7 +35,8 @@ WITH runs AS MATERIALIZED (
           WHERE s.run_seq = 0 AND s.type = 'run.started'
             AND (%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
             AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)
-            AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)) AS f
+            AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)
+          OFFSET 0) AS f  -- a fence: else every `f.doc` below re-parses the body
     WHERE %(agent)s::text IS NULL OR f.doc #>> '{agent,name}' = %(agent)s
 ), packs AS MATERIALIZED (
     SELECT p.origin, p.seq,
@@ -57,15 +58,15 @@ WITH runs AS MATERIALIZED (
     FROM runs c
     -- every lateral below is one index probe (or one run's events) per counted run: no plan
     -- over mis-estimated CTE joins, and gate runs (skipped) read nothing but their start
-    LEFT JOIN LATERAL (
-        SELECT e.occurred_at AS ended_at, x.d ->> 'status' AS status,
+    LEFT JOIN LATERAL (  -- the body parsed once (LIMIT keeps `x` a subquery, not inlined)
+        SELECT x.occurred_at AS ended_at, x.d ->> 'status' AS status,
                (x.d #>> '{totals,cost_usd}')::numeric AS spend,
                (x.d #>> '{stopped_by,stop_event_id}')::uuid AS stop_event,
                (x.d #>> '{totals,tool_calls}')::bigint AS calls
-        FROM ledger_events e
-        CROSS JOIN LATERAL (SELECT convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d) AS x
-        WHERE e.run_id = c.run_id AND e.type = 'run.ended'
-        ORDER BY e.run_seq DESC LIMIT 1) AS n ON NOT c.skipped
+        FROM (SELECT e.occurred_at, convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d
+              FROM ledger_events e
+              WHERE e.run_id = c.run_id AND e.type = 'run.ended'
+              ORDER BY e.run_seq DESC LIMIT 1) AS x) AS n ON NOT c.skipped
     LEFT JOIN LATERAL (
         WITH y AS (  -- the run's escalation events (0023's partial index: no other event read)
             SELECT e.type, e.occurred_at, convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d
