@@ -84,6 +84,11 @@ CREATE FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool t
     ORDER BY q.run_seq DESC
 $$;
 
+CREATE FUNCTION public.ledger_call_errored(body bytea) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT position('"status":"error"'::bytea IN body) > 0
+                 AND convert_from(body, 'UTF8')::jsonb #>> '{data,status}' = 'error' $$;
+
 CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'tool_call_id' $$;
@@ -839,7 +844,7 @@ ALTER TABLE ONLY public.undo_plans
 ALTER TABLE ONLY public.undo_steps
     ADD CONSTRAINT undo_steps_pkey PRIMARY KEY (idempotency_key);
 
-CREATE INDEX ledger_events_call_errors ON public.ledger_events USING btree (run_id) WHERE ((type = 'tool.call.ended'::text) AND (POSITION(('\x22737461747573223a226572726f7222'::bytea) IN (body)) > 0));
+CREATE INDEX ledger_events_call_errors ON public.ledger_events USING btree (run_id) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
 
 CREATE INDEX ledger_events_decided_call ON public.ledger_events USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
 

@@ -11,7 +11,7 @@
 -- left out of every SLI unless true; they only reach `facts` to be counted).
 -- Facts: status, spend and tool calls from run.ended (data.totals: cost_usd, tool_calls);
 -- latency = run.ended - run.started; tool errors = tool.call.ended status "error" of ended
--- runs (found through migration 0023's partial index, then parsed);
+-- runs (counted from migration 0023's partial index: no body read);
 -- required approvals = calls a policy.decided (enforce or shadow) said require_approval, asked
 -- = those with an approval.requested of the same tool_call_id in the run; a run whose stored
 -- `ledger check` verdicts fail an approval.* rule with no such decision counts one missed
@@ -90,12 +90,11 @@ WITH runs AS MATERIALIZED (
                coalesce(sum(extract(epoch FROM decided_at - occurred_at))
                         FILTER (WHERE decided_at >= occurred_at), 0) AS wait_s
         FROM asked) AS k ON NOT c.skipped
-    LEFT JOIN LATERAL (  -- errored calls of an ended run (0023's partial index), parsed to
-        SELECT count(*) AS call_errors   -- drop a result that merely quotes the text
+    LEFT JOIN LATERAL (  -- errored calls of an ended run: counted from 0023's partial index
+        SELECT count(*) AS call_errors   -- alone (the predicate was decided at insert)
         FROM ledger_events e
         WHERE e.run_id = c.run_id AND e.type = 'tool.call.ended'
-          AND position('"status":"error"'::bytea IN e.body) > 0
-          AND convert_from(e.body, 'UTF8')::jsonb #>> '{data,status}' = 'error') AS t
+          AND ledger_call_errored(e.body)) AS t
         ON n.status IS NOT NULL
     LEFT JOIN LATERAL (  -- the run's newest stored `ledger check` verdicts (none: unchecked)
         SELECT bool_or(v.outcome = 'fail') AS failing,
