@@ -892,6 +892,8 @@ CREATE INDEX ledger_verdicts_failing ON public.ledger_verdicts USING btree (poli
 
 CREATE INDEX undo_steps_plan ON public.undo_steps USING btree (plan_digest);
 
+CREATE STATISTICS public.ledger_events_run_first_stats (mcv) ON run_seq, type FROM public.ledger_events;
+
 CREATE TRIGGER ledger_checkpoints_append_only BEFORE DELETE OR UPDATE ON public.ledger_checkpoints FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
 
 CREATE TRIGGER ledger_checkpoints_no_truncate BEFORE TRUNCATE ON public.ledger_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();

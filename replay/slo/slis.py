@@ -55,7 +55,9 @@ def compute_slis(
         until = until or version.until
     params = {"since": since, "until": until, "agent": agent,
               "tenant": version.tenant if version else None, "include_gate": include_gate}
-    found = conn.execute(query("slo_groups"), params).fetchall()
+    with conn.transaction():  # slo_parallel's settings last until this block ends
+        conn.execute(query("slo_parallel"))
+        found = conn.execute(query("slo_groups"), params).fetchall()
     schema_calls = _schema_verdicts(conn, settings, params)
     rows = []
     for raw in found:

@@ -134,6 +134,14 @@ WITH runs AS MATERIALIZED (
 SELECT * FROM grouped
 ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST, 5 NULLS LAST, 6 NULLS LAST
 
+-- slo_parallel --
+-- Run just before slo_groups, in its transaction (set_config local: undone at its end). Most
+-- of slo_groups is parsing JSON bodies (50k run.started at 1M events), which the planner costs
+-- as one operator each, so it never finds parallel workers worth their set-up (on 2 cores the
+-- parallel run.started scan measured ~1.5x faster at 1M events). With these costs a plan still
+-- goes parallel only where a scan is big enough (min_parallel_*_size): a small window is not.
+SELECT set_config('parallel_setup_cost', '0', true), set_config('parallel_tuple_cost', '0', true)
+
 -- slo_any_schema --
 -- Is any tool argument schema recorded in the log? One probe of migration 0025's partial index
 -- (schemas are captured by the hooks of the version that brought it; before it, none were).
