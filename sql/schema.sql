@@ -844,7 +844,7 @@ ALTER TABLE ONLY public.undo_plans
 ALTER TABLE ONLY public.undo_steps
     ADD CONSTRAINT undo_steps_pkey PRIMARY KEY (idempotency_key);
 
-CREATE INDEX ledger_events_call_errors ON public.ledger_events USING btree (run_id) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
+CREATE INDEX ledger_events_call_errors ON public.ledger_events USING btree (run_id, public.ledger_decided_call(body)) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
 
 CREATE INDEX ledger_events_decided_call ON public.ledger_events USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
 

@@ -18,7 +18,10 @@ CREATE OR REPLACE FUNCTION ledger_call_errored(body bytea) RETURNS boolean
 
 CREATE INDEX IF NOT EXISTS ledger_events_escalations ON ledger_events (run_id)
     WHERE type IN ('approval.requested', 'policy.decided');
-CREATE INDEX IF NOT EXISTS ledger_events_call_errors ON ledger_events (run_id)
+-- Keyed by the call too (data.tool_call_id, through 0006's extractor): the tool-call validity
+-- SLI leaves errored calls out of schema checks with one probe per checked call.
+CREATE INDEX IF NOT EXISTS ledger_events_call_errors
+    ON ledger_events (run_id, ledger_decided_call(body))
     WHERE type = 'tool.call.ended' AND ledger_call_errored(body);
 
 -- The runs of a window are their first events (run_seq 0) of type run.started. The planner

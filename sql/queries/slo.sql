@@ -152,11 +152,15 @@ SELECT to_regclass('ledger_events_tool_args_schema') IS NOT NULL
                      AND position('"args_schema":'::bytea IN e.body) > 0)
 
 -- slo_tool_calls --
--- The calls whose validity needs a JSON Schema (replay/toolvalid.py): tool.call.started of
--- runs started in the window (same filters as slo_groups) that carry an args schema digest or
--- a contract digest, or call one of %(tools)s (tools whose effect contract declares a schema),
--- with the status and error of their tool.call.ended. A byte search picks them before any
--- body is parsed (canonical JSON: the key is spelled exactly so).
+-- The calls whose validity needs a JSON Schema (replay/toolvalid.py), grouped: tool.call.started
+-- of runs started in the window (same filters as slo_groups) that carry an args schema digest
+-- or a contract digest, or call one of %(tools)s (tools whose effect contract declares a
+-- schema), and did not end in error (slo_groups counts those, every one invalid). A verdict
+-- depends only on (origin, tool, digests, args), so each distinct one is returned once with
+-- its number of calls: Python validates distinct args, not every call. A byte search picks the
+-- calls before any body is parsed (canonical JSON: the key is spelled exactly so), each picked
+-- body is parsed once (the fence), and an errored end is one probe of 0023's index (the
+-- errored calls alone; no other tool.call.ended is read).
 WITH runs AS MATERIALIZED (
     SELECT s.run_id, s.origin, convert_from(s.body, 'UTF8')::jsonb AS doc
     FROM ledger_events s
@@ -178,22 +182,22 @@ WITH runs AS MATERIALIZED (
            OR EXISTS (SELECT 1 FROM unnest(%(tools)s::text[]) AS t(name)
                       WHERE position(convert_to('"tool":' || to_json(t.name)::text, 'UTF8')
                                      IN e.body) > 0))
+    OFFSET 0  -- a fence: else every `d` below re-parses the body
 )
 SELECT t.doc #>> '{agent,name}', t.doc #>> '{agent,version}',
        t.doc #>> '{versions,prompt_version}', t.doc #>> '{versions,model}',
        t.doc #>> '{versions,policy_hash}', t.doc #>> '{versions,tool_contract_digest}',
-       t.origin, t.d ->> 'tool', t.d -> 'args', t.d ->> 'args_schema_digest',
-       t.d ->> 'contract_digest', x.d ->> 'status', x.d -> 'error'
+       t.origin, t.d ->> 'tool', ((t.d -> 'args')::text)::jsonb, t.d ->> 'args_schema_digest',
+       t.d ->> 'contract_digest', count(*)
 FROM started t
-LEFT JOIN LATERAL (
-    SELECT convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d FROM ledger_events e
-    WHERE e.run_id = t.run_id AND e.type = 'tool.call.ended'
-      AND position(convert_to('"tool_call_id":' || to_json(t.d ->> 'tool_call_id')::text,
-                              'UTF8') IN e.body) > 0
-      AND convert_from(e.body, 'UTF8')::jsonb #>> '{data,tool_call_id}' = t.d ->> 'tool_call_id'
-    LIMIT 1) AS x ON true
-WHERE t.d ->> 'args_schema_digest' IS NOT NULL OR t.d ->> 'contract_digest' IS NOT NULL
-   OR t.d ->> 'tool' = ANY(%(tools)s::text[])
+WHERE (t.d ->> 'args_schema_digest' IS NOT NULL OR t.d ->> 'contract_digest' IS NOT NULL
+       OR t.d ->> 'tool' = ANY(%(tools)s::text[]))
+  AND NOT EXISTS (
+      SELECT 1 FROM ledger_events x
+      WHERE x.run_id = t.run_id AND x.type = 'tool.call.ended' AND ledger_call_errored(x.body)
+        AND ledger_decided_call(x.body) = t.d ->> 'tool_call_id')
+-- grouped by the args' text: jsonb equality would merge 1 and 1.0, which a schema may not
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, (t.d -> 'args')::text, 10, 11
 
 -- slo_durations --
 -- `ledger compare`'s latency test: the duration (run.ended - run.started, seconds) of every

@@ -40,3 +40,26 @@ def test_a_result_quoting_error_is_not_a_tool_error(ledger_conn: psycopg.Connect
     validity = row.sli("tool_call_validity")
     assert "1 tool errors" in validity.note
     assert (validity.numerator, validity.denominator) == (1, 2)
+
+
+@hooks.tool(name="crm.count", args_schema={
+    "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+def count_tool(n: object) -> object:
+    return n
+
+
+def test_repeated_calls_each_count_once_per_call(ledger_conn: psycopg.Connection,
+                                                 ledger_settings: Settings,
+                                                 writer: Writer) -> None:
+    """Identical calls are validated once (slo_tool_calls groups them) but counted per call."""
+    with ledger.run(agent="sales", prompt_version="sales/v4", model="gpt-4o-mini"):
+        for _ in range(3):
+            count_tool(n=1)
+        for _ in range(2):
+            count_tool(n="one")  # against the declared schema: invalid args, no tool error
+    writer.flush(10)
+    try_sequence(ledger_conn, ledger_settings, wait=True)
+    (row,) = compute_slis(ledger_conn, ledger_settings).rows
+    validity = row.sli("tool_call_validity")
+    assert (validity.numerator, validity.denominator) == (3, 5)
+    assert "0 tool errors" in validity.note
