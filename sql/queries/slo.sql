@@ -212,7 +212,8 @@ FROM (SELECT s.run_id, s.occurred_at, convert_from(s.body, 'UTF8')::jsonb AS doc
       WHERE s.run_seq = 0 AND s.type = 'run.started'
         AND (%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
         AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)
-        AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)) AS f
+        AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)
+      OFFSET 0) AS f  -- a fence: else every `f.doc` re-parses the body
 CROSS JOIN LATERAL (
     SELECT e.occurred_at FROM ledger_events e
     WHERE e.run_id = f.run_id AND e.type = 'run.ended' ORDER BY e.run_seq DESC LIMIT 1) AS x
