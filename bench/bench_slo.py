@@ -137,9 +137,11 @@ def main() -> None:
     report.add("fill", args.events / t.seconds, "events/s")
     cli(settings, "runs", "--limit", "1")  # warm the cache for everyone alike
     base = report.add("runs_page_s", cli(settings, "runs", "--limit", "50"), "s", "lower")
-    with connect(settings) as conn, Timer() as q:  # the SQL aggregate alone, first reader
-        conn.execute(query("slo_groups"), {"since": None, "until": None, "agent": None,
-                                           "tenant": None, "include_gate": False}).fetchall()
+    with connect(settings) as conn, Timer() as q:  # the SQL aggregate alone, first reader,
+        with conn.transaction():                     # with the settings compute_slis uses
+            conn.execute(query("slo_parallel"))
+            conn.execute(query("slo_groups"), {"since": None, "until": None, "agent": None,
+                                               "tenant": None, "include_gate": False}).fetchall()
     report.add("slo_query_s", q.seconds, "s", "lower")
     cold = report.add("slo_first_s", cli(settings, "slo", "--json"), "s", "lower", base)
     full = report.add("slo_s", cli(settings, "slo", "--json"), "s", "lower", base)
