@@ -2,8 +2,10 @@
 
 The events go through the real write path (intake + the sequencer, in big batches, as
 bench_tui.py fills its 1M board): runs of two prompt versions with tool calls (10 % of them
-errors), one run in ten held by an enforcement decision for an approval, a published pack with a
-budget, run.ended with status and cost, and 2 % gate-tagged runs. Figures, in the same run:
+errors; each carries its tool's args schema digest, and the run's first call the schema, as the
+hooks record them for every typed tool, so the tool-call validity SLI checks every call), one
+run in ten held by an enforcement decision for an approval, a published pack with a budget,
+run.ended with status, cost and call count, and 2 % gate-tagged runs. Figures, in the same run:
 `ledger slo` (the real CLI process) over every run and over the last tenth of them, and as the
 baseline `ledger runs` over the same data (a list of one page: the cheapest whole-ledger read)
 plus the raw SQL aggregate alone (what the CLI adds on top of the query).
@@ -13,6 +15,7 @@ Usage: python bench/bench_slo.py [--events 1000000] [--per-run 20] [--quick] [--
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import subprocess
 import sys
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Timer, fresh_settings
 from bench.report import Report, parse_args
+from ledger.canonical import canonical_bytes
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.db.sqlfiles import query
@@ -37,6 +41,9 @@ from replay.policy.published import publish_policy
 QUICK = {"events": 40_000}
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PACK = "policy: {id: bench, version: '1'}\nbudgets: {max_usd_per_run: 0.05}\n"
+SCHEMA = {"type": "object", "required": ["record"],
+          "properties": {"record": {"type": "string"}, "note": {"type": "string"}}}
+SCHEMA_DIGEST = hashlib.sha256(canonical_bytes(SCHEMA)).hexdigest()
 
 
 def _run(i: int, per_run: int, settings: Settings) -> list[EncodedEvent]:
@@ -62,14 +69,18 @@ def _run(i: int, per_run: int, settings: Settings) -> list[EncodedEvent]:
     else:
         calls += 1
     for c in range(calls):
-        args = {"record": f"acct-{c}", "note": "x" * 200}
+        args = {"record": f"acct-{i}-{c}", "note": "x" * 200}  # every call distinct
+        schema = {"args_schema_digest": SCHEMA_DIGEST} | ({"args_schema": SCHEMA} if c == 0
+                                                           else {})
         bodies.append(("tool.call.started", {"tool_call_id": f"t{c}", "tool": "crm.update",
-                                             "args": args, "args_hash": args_hash(args)}))
+                                             "args": args, "args_hash": args_hash(args),
+                                             **schema}))
         bodies.append(("tool.call.ended", {"tool_call_id": f"t{c}", "tool": "crm.update",
                                            "status": "error" if (i + c) % 10 == 0 else "ok"}))
     status = "succeeded" if i % 7 else "failed"
     bodies.append(("run.ended", {"status": status, "event_count": len(bodies) + 1,
-                                 "totals": {"cost_usd": f"0.0{i % 9}"}}))
+                                 "totals": {"cost_usd": f"0.0{i % 9}",
+                                            "tool_calls": calls}}))
     for seq, (kind, data) in enumerate(bodies):
         at = start + timedelta(seconds=seq)
         event = make_event(kind, run_id=run_id, run_seq=seq, prev_run_hash=prev, data=data,
@@ -126,9 +137,11 @@ def main() -> None:
     report.add("fill", args.events / t.seconds, "events/s")
     cli(settings, "runs", "--limit", "1")  # warm the cache for everyone alike
     base = report.add("runs_page_s", cli(settings, "runs", "--limit", "50"), "s", "lower")
-    with connect(settings) as conn, Timer() as q:  # the SQL aggregate alone, first reader
-        conn.execute(query("slo_groups"), {"since": None, "until": None, "agent": None,
-                                           "tenant": None, "include_gate": False}).fetchall()
+    with connect(settings) as conn, Timer() as q:  # the SQL aggregate alone, first reader,
+        with conn.transaction():                     # with the settings compute_slis uses
+            conn.execute(query("slo_parallel"))
+            conn.execute(query("slo_groups"), {"since": None, "until": None, "agent": None,
+                                               "tenant": None, "include_gate": False}).fetchall()
     report.add("slo_query_s", q.seconds, "s", "lower")
     cold = report.add("slo_first_s", cli(settings, "slo", "--json"), "s", "lower", base)
     full = report.add("slo_s", cli(settings, "slo", "--json"), "s", "lower", base)

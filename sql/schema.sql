@@ -84,6 +84,11 @@ CREATE FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool t
     ORDER BY q.run_seq DESC
 $$;
 
+CREATE FUNCTION public.ledger_call_errored(body bytea) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$ SELECT position('"status":"error"'::bytea IN body) > 0
+                 AND convert_from(body, 'UTF8')::jsonb #>> '{data,status}' = 'error' $$;
+
 CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'tool_call_id' $$;
@@ -929,7 +934,7 @@ ALTER TABLE ONLY public.undo_plans
 ALTER TABLE ONLY public.undo_steps
     ADD CONSTRAINT undo_steps_pkey PRIMARY KEY (idempotency_key);
 
-CREATE INDEX ledger_events_call_errors ON public.ledger_events USING btree (run_id) WHERE ((type = 'tool.call.ended'::text) AND (POSITION(('\x22737461747573223a226572726f7222'::bytea) IN (body)) > 0));
+CREATE INDEX ledger_events_call_errors ON public.ledger_events USING btree (run_id, public.ledger_decided_call(body)) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
 
 CREATE INDEX ledger_events_decided_call ON public.ledger_events USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
 
@@ -976,6 +981,8 @@ CREATE INDEX ledger_suspended_runs_key ON public.ledger_suspended_runs USING btr
 CREATE INDEX ledger_verdicts_failing ON public.ledger_verdicts USING btree (policy_hash, outcome) WHERE (outcome <> 'pass'::text);
 
 CREATE INDEX undo_steps_plan ON public.undo_steps USING btree (plan_digest);
+
+CREATE STATISTICS public.ledger_events_run_first_stats (mcv) ON run_seq, type FROM public.ledger_events;
 
 CREATE TRIGGER ledger_checkpoints_append_only BEFORE DELETE OR UPDATE ON public.ledger_checkpoints FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
 

@@ -55,7 +55,9 @@ def compute_slis(
         until = until or version.until
     params = {"since": since, "until": until, "agent": agent,
               "tenant": version.tenant if version else None, "include_gate": include_gate}
-    found = conn.execute(query("slo_groups"), params).fetchall()
+    with conn.transaction():  # slo_parallel's settings last until this block ends
+        conn.execute(query("slo_parallel"))
+        found = conn.execute(query("slo_groups"), params).fetchall()
     schema_calls = _schema_verdicts(conn, settings, params)
     rows = []
     for raw in found:
@@ -88,15 +90,13 @@ def _schema_verdicts(
     counts: dict[_Key, list[int]] = defaultdict(lambda: [0, 0])
     per_origin: dict[str, Any] = {}
     for row in conn.execute(query("slo_tool_calls"), {**params, "tools": sorted(tools)}):
-        if row[11] == "error":
-            continue
-        origin = str(row[6])
+        origin = str(row[6])  # one row per distinct call, errored ones left out, and its count
         if origin not in per_origin:
             per_origin[origin] = load_schemas(conn, settings, origin)
-        facts = CallFacts(row[7], row[8], row[9], row[10], row[11], row[12])
+        facts = CallFacts(row[7], row[8], row[9], row[10], "ok")
         verdict = call_validity(facts, per_origin[origin]).verdict
         if verdict != "unknown":
-            counts[tuple(row[:6])][verdict == "invalid"] += 1
+            counts[tuple(row[:6])][verdict == "invalid"] += row[11]
     return {k: _Calls(v[0], v[1]) for k, v in counts.items()}
 
 

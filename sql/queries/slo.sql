@@ -11,7 +11,7 @@
 -- left out of every SLI unless true; they only reach `facts` to be counted).
 -- Facts: status, spend and tool calls from run.ended (data.totals: cost_usd, tool_calls);
 -- latency = run.ended - run.started; tool errors = tool.call.ended status "error" of ended
--- runs (found through migration 0023's partial index, then parsed);
+-- runs (counted from migration 0023's partial index: no body read);
 -- required approvals = calls a policy.decided (enforce or shadow) said require_approval, asked
 -- = those with an approval.requested of the same tool_call_id in the run; a run whose stored
 -- `ledger check` verdicts fail an approval.* rule with no such decision counts one missed
@@ -35,7 +35,8 @@ WITH runs AS MATERIALIZED (
           WHERE s.run_seq = 0 AND s.type = 'run.started'
             AND (%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
             AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)
-            AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)) AS f
+            AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)
+          OFFSET 0) AS f  -- a fence: else every `f.doc` below re-parses the body
     WHERE %(agent)s::text IS NULL OR f.doc #>> '{agent,name}' = %(agent)s
 ), packs AS MATERIALIZED (
     SELECT p.origin, p.seq,
@@ -57,15 +58,15 @@ WITH runs AS MATERIALIZED (
     FROM runs c
     -- every lateral below is one index probe (or one run's events) per counted run: no plan
     -- over mis-estimated CTE joins, and gate runs (skipped) read nothing but their start
-    LEFT JOIN LATERAL (
-        SELECT e.occurred_at AS ended_at, x.d ->> 'status' AS status,
+    LEFT JOIN LATERAL (  -- the body parsed once (LIMIT keeps `x` a subquery, not inlined)
+        SELECT x.occurred_at AS ended_at, x.d ->> 'status' AS status,
                (x.d #>> '{totals,cost_usd}')::numeric AS spend,
                (x.d #>> '{stopped_by,stop_event_id}')::uuid AS stop_event,
                (x.d #>> '{totals,tool_calls}')::bigint AS calls
-        FROM ledger_events e
-        CROSS JOIN LATERAL (SELECT convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d) AS x
-        WHERE e.run_id = c.run_id AND e.type = 'run.ended'
-        ORDER BY e.run_seq DESC LIMIT 1) AS n ON NOT c.skipped
+        FROM (SELECT e.occurred_at, convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d
+              FROM ledger_events e
+              WHERE e.run_id = c.run_id AND e.type = 'run.ended'
+              ORDER BY e.run_seq DESC LIMIT 1) AS x) AS n ON NOT c.skipped
     LEFT JOIN LATERAL (
         WITH y AS (  -- the run's escalation events (0023's partial index: no other event read)
             SELECT e.type, e.occurred_at, convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d
@@ -89,12 +90,11 @@ WITH runs AS MATERIALIZED (
                coalesce(sum(extract(epoch FROM decided_at - occurred_at))
                         FILTER (WHERE decided_at >= occurred_at), 0) AS wait_s
         FROM asked) AS k ON NOT c.skipped
-    LEFT JOIN LATERAL (  -- errored calls of an ended run (0023's partial index), parsed to
-        SELECT count(*) AS call_errors   -- drop a result that merely quotes the text
+    LEFT JOIN LATERAL (  -- errored calls of an ended run: counted from 0023's partial index
+        SELECT count(*) AS call_errors   -- alone (the predicate was decided at insert)
         FROM ledger_events e
         WHERE e.run_id = c.run_id AND e.type = 'tool.call.ended'
-          AND position('"status":"error"'::bytea IN e.body) > 0
-          AND convert_from(e.body, 'UTF8')::jsonb #>> '{data,status}' = 'error') AS t
+          AND ledger_call_errored(e.body)) AS t
         ON n.status IS NOT NULL
     LEFT JOIN LATERAL (  -- the run's newest stored `ledger check` verdicts (none: unchecked)
         SELECT bool_or(v.outcome = 'fail') AS failing,
@@ -134,6 +134,14 @@ WITH runs AS MATERIALIZED (
 SELECT * FROM grouped
 ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST, 5 NULLS LAST, 6 NULLS LAST
 
+-- slo_parallel --
+-- Run just before slo_groups, in its transaction (set_config local: undone at its end). Most
+-- of slo_groups is parsing JSON bodies (50k run.started at 1M events), which the planner costs
+-- as one operator each, so it never finds parallel workers worth their set-up (on 2 cores the
+-- parallel run.started scan measured ~1.5x faster at 1M events). With these costs a plan still
+-- goes parallel only where a scan is big enough (min_parallel_*_size): a small window is not.
+SELECT set_config('parallel_setup_cost', '0', true), set_config('parallel_tuple_cost', '0', true)
+
 -- slo_any_schema --
 -- Is any tool argument schema recorded in the log? One probe of migration 0025's partial index
 -- (schemas are captured by the hooks of the version that brought it; before it, none were).
@@ -144,11 +152,15 @@ SELECT to_regclass('ledger_events_tool_args_schema') IS NOT NULL
                      AND position('"args_schema":'::bytea IN e.body) > 0)
 
 -- slo_tool_calls --
--- The calls whose validity needs a JSON Schema (replay/toolvalid.py): tool.call.started of
--- runs started in the window (same filters as slo_groups) that carry an args schema digest or
--- a contract digest, or call one of %(tools)s (tools whose effect contract declares a schema),
--- with the status and error of their tool.call.ended. A byte search picks them before any
--- body is parsed (canonical JSON: the key is spelled exactly so).
+-- The calls whose validity needs a JSON Schema (replay/toolvalid.py), grouped: tool.call.started
+-- of runs started in the window (same filters as slo_groups) that carry an args schema digest
+-- or a contract digest, or call one of %(tools)s (tools whose effect contract declares a
+-- schema), and did not end in error (slo_groups counts those, every one invalid). A verdict
+-- depends only on (origin, tool, digests, args), so each distinct one is returned once with
+-- its number of calls: Python validates distinct args, not every call. A byte search picks the
+-- calls before any body is parsed (canonical JSON: the key is spelled exactly so), each picked
+-- body is parsed once (the fence), and an errored end is one probe of 0023's index (the
+-- errored calls alone; no other tool.call.ended is read).
 WITH runs AS MATERIALIZED (
     SELECT s.run_id, s.origin, convert_from(s.body, 'UTF8')::jsonb AS doc
     FROM ledger_events s
@@ -170,22 +182,22 @@ WITH runs AS MATERIALIZED (
            OR EXISTS (SELECT 1 FROM unnest(%(tools)s::text[]) AS t(name)
                       WHERE position(convert_to('"tool":' || to_json(t.name)::text, 'UTF8')
                                      IN e.body) > 0))
+    OFFSET 0  -- a fence: else every `d` below re-parses the body
 )
 SELECT t.doc #>> '{agent,name}', t.doc #>> '{agent,version}',
        t.doc #>> '{versions,prompt_version}', t.doc #>> '{versions,model}',
        t.doc #>> '{versions,policy_hash}', t.doc #>> '{versions,tool_contract_digest}',
-       t.origin, t.d ->> 'tool', t.d -> 'args', t.d ->> 'args_schema_digest',
-       t.d ->> 'contract_digest', x.d ->> 'status', x.d -> 'error'
+       t.origin, t.d ->> 'tool', ((t.d -> 'args')::text)::jsonb, t.d ->> 'args_schema_digest',
+       t.d ->> 'contract_digest', count(*)
 FROM started t
-LEFT JOIN LATERAL (
-    SELECT convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d FROM ledger_events e
-    WHERE e.run_id = t.run_id AND e.type = 'tool.call.ended'
-      AND position(convert_to('"tool_call_id":' || to_json(t.d ->> 'tool_call_id')::text,
-                              'UTF8') IN e.body) > 0
-      AND convert_from(e.body, 'UTF8')::jsonb #>> '{data,tool_call_id}' = t.d ->> 'tool_call_id'
-    LIMIT 1) AS x ON true
-WHERE t.d ->> 'args_schema_digest' IS NOT NULL OR t.d ->> 'contract_digest' IS NOT NULL
-   OR t.d ->> 'tool' = ANY(%(tools)s::text[])
+WHERE (t.d ->> 'args_schema_digest' IS NOT NULL OR t.d ->> 'contract_digest' IS NOT NULL
+       OR t.d ->> 'tool' = ANY(%(tools)s::text[]))
+  AND NOT EXISTS (
+      SELECT 1 FROM ledger_events x
+      WHERE x.run_id = t.run_id AND x.type = 'tool.call.ended' AND ledger_call_errored(x.body)
+        AND ledger_decided_call(x.body) = t.d ->> 'tool_call_id')
+-- grouped by the args' text: jsonb equality would merge 1 and 1.0, which a schema may not
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, (t.d -> 'args')::text, 10, 11
 
 -- slo_durations --
 -- `ledger compare`'s latency test: the duration (run.ended - run.started, seconds) of every
@@ -200,7 +212,8 @@ FROM (SELECT s.run_id, s.occurred_at, convert_from(s.body, 'UTF8')::jsonb AS doc
       WHERE s.run_seq = 0 AND s.type = 'run.started'
         AND (%(since)s::timestamptz IS NULL OR s.occurred_at >= %(since)s)
         AND (%(until)s::timestamptz IS NULL OR s.occurred_at < %(until)s)
-        AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)) AS f
+        AND (%(tenant)s::text IS NULL OR s.origin LIKE '%%/' || %(tenant)s)
+      OFFSET 0) AS f  -- a fence: else every `f.doc` re-parses the body
 CROSS JOIN LATERAL (
     SELECT e.occurred_at FROM ledger_events e
     WHERE e.run_id = f.run_id AND e.type = 'run.ended' ORDER BY e.run_seq DESC LIMIT 1) AS x
