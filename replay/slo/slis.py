@@ -123,6 +123,7 @@ def _row(versions: GateVersions, c: Sequence[Any], calls: _Calls,
      stops_timed, stop_p95) = c
     invalid = errors + calls.invalid
     judged = calls.valid + invalid
+    n_calls = max(n_calls, judged)  # run.ended totals can under-count (a writer's claim)
     unknown_calls = n_calls - judged
     cost = Decimal(spend)
     review_s = float(wait_s)
