@@ -20,6 +20,7 @@ import psycopg
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
+from ledger.errors import InputError
 from replay.gate.selector import Selector
 from replay.gate.stats import fisher_worse, mann_whitney_greater
 from replay.slo.model import RATIOS, SLI_NAMES, Sli, SliReport, SliRow
@@ -83,6 +84,7 @@ def compare_versions(
     window; a side that matches nothing has 0 runs ("not enough runs"), never every run."""
     reports = [compute_slis(conn, settings, agent=agent, version=side, since=since, until=until)
                for side in (baseline, candidate)]
+    _refuse_overlap(reports, baseline, candidate)
     base, cand = (_side(r) for r in reports)
     durations = (_durations(conn, reports[0], baseline, agent),
                  _durations(conn, reports[1], candidate, agent))
@@ -104,6 +106,37 @@ def compare_versions(
     return Comparison(tuple(out), runs_b, runs_c, alpha, min_runs, decision,
                       (reports[0].gate_runs, reports[1].gate_runs),
                       (reports[0].tagged_unjudged, reports[1].tagged_unjudged))
+
+
+def _refuse_overlap(reports: Sequence[SliReport], baseline: Selector,
+                    candidate: Selector) -> None:
+    """InputError when both sides hold the same runs (a version set both select, in windows
+    and tenants that overlap): such runs would be compared with themselves, e.g.
+    `--baseline prompt=support/v3 --candidate model=gpt-4o-mini`."""
+    if baseline.tenant is not None and candidate.tenant not in (None, baseline.tenant):
+        return
+    (s1, u1), (s2, u2) = ((r.since, r.until) for r in reports)
+    start = max((t for t in (s1, s2) if t is not None), default=None)
+    end = min((t for t in (u1, u2) if t is not None), default=None)
+    if start is not None and end is not None and start >= end:
+        return
+    shared = {_key(r) for r in reports[0].rows if r.runs} & {_key(r) for r in reports[1].rows
+                                                             if r.runs}
+    if shared:
+        from ledger.terminal import printable
+        from replay.slo.model import version_label
+
+        row = next(r for r in reports[0].rows if _key(r) in shared)
+        raise InputError(
+            f"--baseline {baseline} and --candidate {candidate} both select the runs of "
+            f"{printable(row.agent)} {printable(version_label(row.versions))}: a side cannot "
+            "be compared with itself (make the selectors disjoint)")
+
+
+def _key(row: SliRow) -> tuple[str | None, ...]:
+    v = row.versions
+    return (v.agent, v.agent_version, v.prompt_version, v.model, v.policy_hash,
+            v.tool_contract_digest)
 
 
 def _side(report: SliReport) -> dict[str, Sli]:

@@ -121,3 +121,19 @@ def test_stop_candidate_twice_records_one_stop(
     assert text.stdout.splitlines()[-1] == (
         "prompt:sales/v5 is already stopped: no second stop recorded")
     assert _stops(ledger_conn) == ["prompt:sales/v5"]
+
+
+def test_sides_that_select_the_same_runs_are_refused(
+        traffic: None, icli: Any, ledger_conn: psycopg.Connection) -> None:
+    res = icli("compare", "--baseline", "model=gpt-4o-mini", "--candidate", CAND,
+               "--min-runs", "5", "--stop-candidate")
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == (
+        "error: --baseline model=gpt-4o-mini and --candidate prompt=sales/v5 both select the "
+        "runs of sales v1.0 prompt=sales/v5 model=gpt-4o-mini: a side cannot be compared "
+        "with itself (make the selectors disjoint)\n")
+    assert _stops(ledger_conn) == []
+    # the same version in two disjoint windows (before / after) is a fair comparison
+    ok = icli("compare", "--baseline", f"{CAND},until=2001-01-01", "--candidate",
+              f"{CAND},since=2001-01-01", "--min-runs", "5")
+    assert ok.exit_code == 1 and "not enough runs" in ok.stdout
