@@ -141,7 +141,8 @@ def main() -> None:
         with conn.transaction():                     # with the settings compute_slis uses
             conn.execute(query("slo_parallel"))
             conn.execute(query("slo_groups"), {"since": None, "until": None, "agent": None,
-                                               "tenant": None, "include_gate": False}).fetchall()
+                                               "tenant": None, "include_gate": False,
+                                               "gate_runs": []}).fetchall()
     report.add("slo_query_s", q.seconds, "s", "lower")
     cold = report.add("slo_first_s", cli(settings, "slo", "--json"), "s", "lower", base)
     full = report.add("slo_s", cli(settings, "slo", "--json"), "s", "lower", base)

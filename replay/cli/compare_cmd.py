@@ -28,6 +28,7 @@ from ledger.cli.common import (
     when,
 )
 from ledger.errors import InputError
+from ledger.terminal import printable
 
 if TYPE_CHECKING:
     from replay.gate.selector import Selector
@@ -37,7 +38,8 @@ __all__ = ["app", "stop_target"]
 
 app = typer.Typer(add_completion=False)
 
-SideOption = "a selector: prompt=NAME/V, model=M, agent=NAME@V, policy=HEX (comma-separated)"
+SideOption = ("a selector: prompt=NAME/V, model=M, agent=NAME@V, policy=HEX, tenant=T, "
+              "since=TIME, until=TIME (comma-separated; label/suite are gate keys: refused)")
 
 
 @app.command("compare")
@@ -71,7 +73,8 @@ def compare(  # noqa: PLR0917 - typer maps parameters to options
         raise InputError(f"--alpha must be between 0 and 1 (got {alpha})")
     if min_runs < 1:
         raise InputError(f"--min-runs must be at least 1 (got {min_runs})")
-    base, cand = parse_selector(baseline), parse_selector(candidate)
+    base = parse_selector(baseline).live("`ledger compare`")
+    cand = parse_selector(candidate).live("`ledger compare`")
     target = stop_target(cand) if stop_candidate else None
     settings = settings_from(ctx)
     conn = connection(ctx, migrate=False)
@@ -79,7 +82,8 @@ def compare(  # noqa: PLR0917 - typer maps parameters to options
                               since=when(since, "--since"), until=when(until, "--until"),
                               alpha=alpha, min_runs=min_runs)  # fmt: skip
     stopped = None
-    if target is not None and result.decision == "regression":
+    if (target is not None and result.decision == "regression"
+            and min(result.baseline_runs, result.candidate_runs) >= min_runs):
         stopped = _stop(ctx, conn, target, cand, result, sign_with=sign_with,
                         root_file=trust_root_file)
     if json_out:
@@ -109,8 +113,13 @@ def _stop(ctx: typer.Context, conn: Any, target: str, cand: Selector, result: Co
     from ledger.keys import load_key
     from ledger.service_key import SERVICE_NAME, load_service_signer
     from ledger.stops import request_stop
+    from ledger.stopsread import active_stops
 
     settings = settings_from(ctx)
+    tenant = cand.tenant or settings.tenant
+    if any(s.target == target for s in active_stops(conn, settings, [settings.origin(tenant)])):
+        return {"target": target, "event_id": None, "authority": None, "signed": False,
+                "already_stopped": True}
     signer = load_key(sign_with, None) if sign_with else load_service_signer(settings)
     worse = ", ".join(s.name for s in result.slis if s.verdict == "regression")
     reason = f"ledger compare: candidate regressed on {worse} (alpha {result.alpha:g})"
@@ -119,7 +128,7 @@ def _stop(ctx: typer.Context, conn: Any, target: str, cand: Selector, result: Co
                         root=trust_root(root_file), tenant=cand.tenant, via="compare",
                         service=True)  # fmt: skip
     return {"target": target, "event_id": str(done.event_id), "authority": done.authority,
-            "signed": done.signed}
+            "signed": done.signed, "already_stopped": False}
 
 
 def _print(result: Comparison, stopped: dict[str, Any] | None) -> None:
@@ -134,9 +143,18 @@ def _print(result: Comparison, stopped: dict[str, Any] | None) -> None:
     say(table(rows, ["sli", "baseline", "candidate", "verdict", "p"]))
     say(f"baseline {result.baseline_runs} ended runs, candidate {result.candidate_runs}; "
         f"alpha {result.alpha:g}, min runs {result.min_runs}")
+    for name, excluded, tagged in zip(("baseline", "candidate"), result.gate_runs_excluded,
+                                      result.gate_tagged_unjudged, strict=True):
+        if excluded:
+            say(f"{name}: {excluded} gate runs excluded (listed in a recorded gate result)")
+        if tagged:
+            say(f"{name}: {tagged} runs tagged as gate runs but judged by no gate result "
+                "(counted)")
     say({"regression": "REGRESSION: the candidate is worse",
          "not_enough_runs": "not enough runs: no decision (not a pass)",
          "pass": "pass: no SLI is significantly worse"}[result.decision])
-    if stopped is not None:
-        say(f"stopped {stopped['target']} ({stopped['authority']}"
+    if stopped is not None and stopped["already_stopped"]:
+        say(f"{printable(stopped['target'])} is already stopped: no second stop recorded")
+    elif stopped is not None:
+        say(f"stopped {printable(stopped['target'])} ({stopped['authority']}"
             f"{', signed' if stopped['signed'] else ''})")

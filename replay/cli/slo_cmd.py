@@ -26,6 +26,7 @@ from ledger.cli.common import (
     table,
     when,
 )
+from ledger.terminal import printable
 
 if TYPE_CHECKING:
     from replay.slo.model import Sli, SliReport
@@ -39,7 +40,8 @@ VersionOption = Annotated[
     str | None,
     typer.Option("--version", metavar="SELECTOR",
                  help="Only these versions: prompt=NAME/V, model=M, agent=NAME@V, policy=HEX, "
-                 "comma-separated (the gate's selector syntax)."),
+                 "tenant=T, since=TIME, until=TIME, comma-separated (the gate's selector "
+                 "syntax; label/suite select gate runs: refused)."),
 ]  # fmt: skip
 
 
@@ -69,7 +71,7 @@ def slo(  # noqa: PLR0917 - typer maps parameters to options
     from replay.slo.slis import compute_slis
     from replay.slo.status import evaluate
 
-    selector = parse_selector(version) if version else None
+    selector = parse_selector(version).live("`ledger slo`") if version else None
     slo_file = load_objectives(Path(objectives)) if objectives else None
     settings = settings_from(ctx)
     conn = connection(ctx, migrate=False)
@@ -82,11 +84,11 @@ def slo(  # noqa: PLR0917 - typer maps parameters to options
     if json_out:
         emit_json({**report.to_json(), "objectives": [r.to_json() for r in results]})
     else:
-        _print(report)
+        _print(report, filtered=agent is not None or selector is not None)
         if slo_file:
             _print_objectives(results)
-    if any(r.met is False for r in results):
-        raise typer.Exit(1)
+    if any(r.met is False for r in results) or (not report.rows and (agent or selector)):
+        raise typer.Exit(1)  # a filter that matched nothing is no data: never a pass
 
 
 def fmt_value(s: Sli) -> str:
@@ -107,19 +109,34 @@ def _fraction(s: Sli) -> str:
     return f"{num}/{s.denominator}"
 
 
-def _print(report: SliReport) -> None:
+def _print(report: SliReport, *, filtered: bool) -> None:
+    """One table per agent/version; writer-recorded text (agent, versions, notes) escaped."""
     from replay.slo.model import version_label
 
     if not report.rows:
-        say("no runs in the window")
+        say("nothing matched: no runs of that agent/version in the window" if filtered
+            else "no runs in the window")
     for row in report.rows:
+        head = f"{printable(row.agent or '-')}  {printable(version_label(row.versions))}"
+        if not row.runs:  # only gate runs: a table of unknowns would say nothing
+            say(f"{head}  (0 runs: only {row.gate_runs} gate runs, excluded; --include-gate "
+                "to count them)")
+            continue
         gate = f", {row.gate_runs} gate runs excluded" if row.gate_runs else ""
-        say(f"{row.agent or '-'}  {version_label(row.versions)}  ({row.runs} runs{gate})")
-        say(table([[s.name, fmt_value(s), _fraction(s), s.note] for s in row.slis],
+        say(f"{head}  ({row.runs} runs{gate})")
+        if row.tagged_unjudged:
+            say(f"  {row.tagged_unjudged} runs tagged as gate runs but judged by no gate "
+                "result (counted)")
+        contract, recorded = row.schema_calls
+        if contract + recorded:
+            say(f"  tool calls judged by a schema: {contract} by a contract-declared one, "
+                f"{recorded} by a writer-recorded one (the agent's own claim)")
+        say(table([[s.name, fmt_value(s), _fraction(s), printable(s.note)] for s in row.slis],
                   ["sli", "value", "of", "note"]))
         say("")
     if report.gate_runs and not report.include_gate:
-        say(f"{report.gate_runs} gate-tagged runs excluded (--include-gate to count them)")
+        say(f"{report.gate_runs} gate runs excluded (listed in a recorded gate result; "
+            "--include-gate to count them)")
 
 
 def _print_objectives(results: list[ObjectiveResult]) -> None:
@@ -131,7 +148,8 @@ def _print_objectives(results: list[ObjectiveResult]) -> None:
     def rate(x: float | None) -> str:
         return "-" if x is None else f"{x:.2f}"
 
-    rows = [[r.objective.sli, r.versions.agent or "-", version_label(r.versions),
+    rows = [[r.objective.sli, printable(r.versions.agent or "-"),
+             printable(version_label(r.versions)),
              f"{r.objective.op} {r.objective.target:g} / {r.objective.window_text}",
              "unknown" if r.value is None else f"{r.value:.4g}",
              {True: "met", False: "NOT MET", None: "unknown"}[r.met], pct(r.budget_remaining),

@@ -87,9 +87,11 @@ def versions(
                             root=load_root(trust_root), require_signed=require_signed)  # fmt: skip
     if json_out:
         emit_json(_json(report))
-        return
-    if not report.versions:
-        say(f"no runs of agent {agent} in the ledger")
+    elif not report.versions:
+        say(f"nothing matched: no runs of agent {agent} in the ledger")
+    if not report.versions:  # a typo'd agent in CI must not look fine
+        raise typer.Exit(1)
+    if json_out:
         return
     headers = ["", "AGENT VERSION", "PROMPT", "MODEL", "POLICY", "TOOLS", "RUNS", "LAST SEEN",
                "GATE", "SLO"]  # fmt: skip

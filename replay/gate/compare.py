@@ -155,7 +155,9 @@ def resolve_side(
     except ValueError as exc:
         raise InputError(f"--{role}: {exc}") from None
     origin = None if selector.tenant is None else settings.origin(selector.tenant)
-    found = gate_results(conn, settings, label=selector.label, origin=origin)
+    found = [r for r in gate_results(conn, settings, label=selector.label, origin=origin)
+             if (selector.since is None or r.recorded_at >= selector.since)
+             and (selector.until is None or r.recorded_at < selector.until)]  # fmt: skip
     results = _sources(found, selector, suite)
     if not results:
         where = f" of suite {suite!r}" if suite else ""

@@ -72,6 +72,33 @@ class Selector:
             return False
         return self.policy is None or (versions.policy_hash or "").startswith(self.policy)
 
+    def live(self, command: str) -> Selector:
+        """This selector, for live traffic (`ledger slo`, `ledger compare`); SelectorError when
+        it selects nothing concrete or names gate keys. `label`/`suite` name gate runs (the
+        gate tag), which live traffic is not: ignoring them would silently widen a side to
+        every run, so they are refused with the command that reads gate runs."""
+        gate = [key for key in ("label", "suite") if getattr(self, key) is not None]
+        if gate:
+            raise SelectorError(
+                f"selector {self}: {'/'.join(gate)} {'select' if len(gate) > 1 else 'selects'} "
+                f"gate runs, and {command} reads live "
+                "traffic: use prompt=, model=, agent=NAME@V, policy=, tenant=, since=, until= "
+                "(gate runs: `ledger gate compare`)"
+            )
+        if self == Selector():
+            raise SelectorError(f"an empty selector selects every run: {command} needs "
+                                "prompt=, model=, agent=, policy=, tenant=, since= or until=")
+        return self
+
+    def window(
+        self, since: datetime | None, until: datetime | None
+    ) -> tuple[datetime | None, datetime | None]:
+        """[since, until) intersected with this selector's own since/until (the later start,
+        the earlier end): a side's `since=` narrows --since, never replaces or widens it."""
+        starts = [t for t in (since, self.since) if t is not None]
+        ends = [t for t in (until, self.until) if t is not None]
+        return (max(starts) if starts else None, min(ends) if ends else None)
+
     def __str__(self) -> str:
         parts = []
         for f in fields(self):

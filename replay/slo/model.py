@@ -59,6 +59,10 @@ class SliRow:
     gate_runs: int
     handoffs: int
     slis: tuple[Sli, ...]
+    #: runs tagged as gate runs (the writer's claim) that no gate result lists: counted
+    tagged_unjudged: int = 0
+    #: calls judged against (a contract-declared schema, a writer-recorded one)
+    schema_calls: tuple[int, int] = (0, 0)
 
     @property
     def agent(self) -> str:
@@ -70,7 +74,10 @@ class SliRow:
     def to_json(self) -> dict[str, Any]:
         return {"agent": self.agent, "versions": self.versions.model_dump(mode="json"),
                 "runs": self.runs, "gate_runs_excluded": self.gate_runs,
-                "handoffs": self.handoffs, "slis": [s.to_json() for s in self.slis]}
+                "gate_tagged_unjudged": self.tagged_unjudged, "handoffs": self.handoffs,
+                "calls_judged_by_schema": {"contract": self.schema_calls[0],
+                                           "writer_recorded": self.schema_calls[1]},
+                "slis": [s.to_json() for s in self.slis]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +93,15 @@ class SliReport:
     def gate_runs(self) -> int:
         return sum(r.gate_runs for r in self.rows)
 
+    @property
+    def tagged_unjudged(self) -> int:
+        return sum(r.tagged_unjudged for r in self.rows)
+
     def to_json(self) -> dict[str, Any]:
         return {"since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None,
                 "include_gate": self.include_gate, "gate_runs_excluded": self.gate_runs,
+                "gate_tagged_unjudged": self.tagged_unjudged,
                 "rows": [r.to_json() for r in self.rows]}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,6 +36,7 @@ class _Calls:
 
     valid: int = 0
     invalid: int = 0
+    contract: int = 0  # of valid + invalid: judged against a contract-declared schema
 
 
 def compute_slis(
@@ -46,26 +47,32 @@ def compute_slis(
 ) -> SliReport:
     """The SLIs of runs started in [since, until) per agent and versions (contract 7).
 
-    `version` narrows to the version sets it matches (and its agent/tenant/since/until apply
-    when not given here); `review_usd_per_hour` prices approval waits into the cost per
-    resolved outcome (`costs.human_review_usd_per_hour` of the SLO file)."""
+    `version` narrows to the version sets it matches, to its tenant's log, and its since/until
+    intersect the window (every key is honoured; gate keys are refused by `Selector.live`
+    before this). Gate runs are the runs an operator's gate.result lists (replay/slo/gateruns):
+    a writer's gate tag alone excludes nothing. `review_usd_per_hour` prices approval waits
+    into the cost per resolved outcome (`costs.human_review_usd_per_hour` of the SLO file)."""
+    from replay.slo.gateruns import judged_gate_runs, unjudged_tagged
+
     if version is not None:
         agent = agent or version.agent
-        since = since or version.since
-        until = until or version.until
+        since, until = version.window(since, until)
     params = {"since": since, "until": until, "agent": agent,
-              "tenant": version.tenant if version else None, "include_gate": include_gate}
+              "tenant": version.tenant if version else None, "include_gate": include_gate,
+              "gate_runs": judged_gate_runs(conn)}
     with conn.transaction():  # slo_parallel's settings last until this block ends
         conn.execute(query("slo_parallel"))
         found = conn.execute(query("slo_groups"), params).fetchall()
     schema_calls = _schema_verdicts(conn, settings, params)
+    tagged = unjudged_tagged(conn, params)
     rows = []
     for raw in found:
         versions = _versions(raw[:6])
         if version is not None and not version.versions_match(versions):
             continue
-        rows.append(_row(versions, raw[6:], schema_calls.get(tuple(raw[:6]), _Calls()),
-                         review_usd_per_hour))
+        row = _row(versions, raw[6:], schema_calls.get(tuple(raw[:6]), _Calls()),
+                   review_usd_per_hour)
+        rows.append(replace(row, tagged_unjudged=tagged.get(tuple(raw[:6]), 0)))
     return SliReport(tuple(rows), since, until, include_gate)
 
 
@@ -87,7 +94,7 @@ def _schema_verdicts(
     tools = _contract_tools(settings)
     if not tools and not conn.execute(query("slo_any_schema")).fetchone()[0]:  # type: ignore[index]
         return {}
-    counts: dict[_Key, list[int]] = defaultdict(lambda: [0, 0])
+    counts: dict[_Key, list[int]] = defaultdict(lambda: [0, 0, 0])
     per_origin: dict[str, Any] = {}
     for row in conn.execute(query("slo_tool_calls"), {**params, "tools": sorted(tools)}):
         origin = str(row[6])  # one row per distinct call, errored ones left out, and its count
@@ -97,7 +104,9 @@ def _schema_verdicts(
         verdict = call_validity(facts, per_origin[origin]).verdict
         if verdict != "unknown":
             counts[tuple(row[:6])][verdict == "invalid"] += row[11]
-    return {k: _Calls(v[0], v[1]) for k, v in counts.items()}
+            if per_origin[origin].for_contract(facts.tool, facts.contract_digest) is not None:
+                counts[tuple(row[:6])][2] += row[11]
+    return {k: _Calls(v[0], v[1], v[2]) for k, v in counts.items()}
 
 
 def _contract_tools(settings: Settings) -> set[str]:
@@ -135,12 +144,13 @@ def _row(versions: GateVersions, c: Sequence[Any], calls: _Calls,
         _ratio("task_completion", succeeded, ended, f"{runs - ended} still open"),
         _ratio("correct_escalation", escalated, needed, f"{handoffs} runs handed to a human"),
         _ratio("tool_call_validity", calls.valid, judged,
-               f"{errors} tool errors, {unknown_calls} of {n_calls} calls without a schema"),
+               f"{errors} tool errors, {unknown_calls} of {n_calls} calls without a schema, "
+               f"{calls.contract} judged by a contract schema, "
+               f"{judged - errors - calls.contract} by a writer-recorded one"),
         _ratio("policy_compliance", compliant, checked, f"unchecked {runs - checked}"),
         _ratio("spend_within_budget", within, budgeted,
                f"{ended - budgeted} ended runs without a budget in force"),
-        Sli("cost_per_resolved_usd", float(cost / succeeded) if succeeded else None,
-            float(cost), succeeded, "usd", cost_note),
+        _cost(cost, succeeded, cost_note),
         Sli("human_review_seconds", review_s / succeeded if succeeded else None, review_s,
             succeeded, "seconds", f"approval wait over {decided} decided approvals"
             " / succeeded runs"),
@@ -149,7 +159,18 @@ def _row(versions: GateVersions, c: Sequence[Any], calls: _Calls,
         Sli("time_to_stop_seconds", _num(stop_p95), None, stops_timed, "seconds",
             "p95, stop requested -> run.ended stopped"),
     )
-    return SliRow(versions, runs, gate_runs, handoffs, slis)
+    return SliRow(versions, runs, gate_runs, handoffs, slis,
+                  schema_calls=(calls.contract, judged - errors - calls.contract))
+
+
+def _cost(cost: Decimal, succeeded: int, note: str) -> Sli:
+    """Cost per resolved outcome; unknown (never 0) when no spend was priced at all: a model
+    without a price records no cost, and 0 USD would read as "free"."""
+    if not cost:
+        return Sli("cost_per_resolved_usd", None, None, succeeded, "usd",
+                   "no priced spend recorded (model calls without a cost?)")
+    return Sli("cost_per_resolved_usd", float(cost / succeeded) if succeeded else None,
+               float(cost), succeeded, "usd", note)
 
 
 def _num(value: Any) -> float | None:

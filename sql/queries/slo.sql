@@ -7,8 +7,9 @@
 -- so `ledger slo` over a 1M-event log reads each run's start, its end (0022's index), the few
 -- event types the SLIs need, and never folds a run in Python.
 -- Parameters (NULL: not filtering): since, until, agent, tenant (a log's origin ends in
--- /<tenant>), include_gate (gate-tagged runs, contract 1, are counted in `gate_runs` and
--- left out of every SLI unless true; they only reach `facts` to be counted).
+-- /<tenant>), include_gate, gate_runs (the ids of runs an operator-recorded gate.result lists
+-- as evidence, slo_gate.sql `slo_gate_judged`: counted in `gate_runs` and left out of every
+-- SLI unless include_gate; a writer's gate tag alone excludes nothing).
 -- Facts: status, spend and tool calls from run.ended (data.totals: cost_usd, tool_calls);
 -- latency = run.ended - run.started; tool errors = tool.call.ended status "error" of ended
 -- runs (counted from migration 0023's partial index: no body read);
@@ -27,8 +28,7 @@ WITH runs AS MATERIALIZED (
            f.doc #>> '{versions,model}' AS model,
            f.doc #>> '{versions,policy_hash}' AS policy_hash,
            f.doc #>> '{versions,tool_contract_digest}' AS tool_contract_digest,
-           NOT %(include_gate)s AND coalesce(
-               jsonb_typeof(f.doc #> '{data,attributes,gate}') = 'object', false) AS skipped
+           NOT %(include_gate)s AND f.run_id = ANY(%(gate_runs)s::uuid[]) AS skipped
     FROM (SELECT s.run_id, s.origin, s.seq, s.occurred_at,
                  convert_from(s.body, 'UTF8')::jsonb AS doc
           FROM ledger_events s
@@ -171,8 +171,7 @@ WITH runs AS MATERIALIZED (
 ), counted AS (
     SELECT * FROM runs r
     WHERE (%(agent)s::text IS NULL OR r.doc #>> '{agent,name}' = %(agent)s)
-      AND (%(include_gate)s OR jsonb_typeof(r.doc #> '{data,attributes,gate}')
-                               IS DISTINCT FROM 'object')
+      AND (%(include_gate)s OR r.run_id <> ALL(%(gate_runs)s::uuid[]))
 ), started AS (
     SELECT c.run_id, c.origin, c.doc, convert_from(e.body, 'UTF8')::jsonb -> 'data' AS d
     FROM ledger_events e JOIN counted c ON c.run_id = e.run_id
@@ -218,5 +217,4 @@ CROSS JOIN LATERAL (
     SELECT e.occurred_at FROM ledger_events e
     WHERE e.run_id = f.run_id AND e.type = 'run.ended' ORDER BY e.run_seq DESC LIMIT 1) AS x
 WHERE (%(agent)s::text IS NULL OR f.doc #>> '{agent,name}' = %(agent)s)
-  AND (%(include_gate)s OR jsonb_typeof(f.doc #> '{data,attributes,gate}')
-                           IS DISTINCT FROM 'object')
+  AND (%(include_gate)s OR f.run_id <> ALL(%(gate_runs)s::uuid[]))

@@ -85,3 +85,21 @@ def test_the_query_filters_on_tag_agent_versions_and_window(
     assert first.gate is not None and (first.gate.task, first.gate.attempt) == (
         "renewal-update", 1)
     assert (first.agent, first.agent_version, first.model) == ("sales-ops", "1.4", "gpt-4o")
+
+
+def test_gate_compare_sides_honour_since_and_until(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings
+) -> None:
+    """Every key of a `gate compare` side selects: since/until bound the results' recording
+    time (they were ignored, so `label=a2,since=2099-01-01` still matched)."""
+    from ledger.errors import InputError
+    from ledger.gates import record_gate_result
+    from replay.gate.compare import resolve_side
+    from tests.gate.recordkit import result
+
+    record_gate_result(ledger_conn, ledger_settings, result(label="a2"), signer=None, root=None)
+    assert len(resolve_side(ledger_conn, ledger_settings, "label=a2,since=1h").results) == 1
+    for text in ("label=a2,since=2099-01-01", "prompt=sales-ops/v4,until=2000-01-01"):
+        with pytest.raises(InputError) as caught:
+            resolve_side(ledger_conn, ledger_settings, text, role="candidate")
+        assert str(caught.value) == f"--candidate {text!r}: no recorded gate results match"

@@ -83,4 +83,4 @@ def test_an_asserted_pass_counts_unless_signatures_are_required(
         "no known-good version of sales-ops: none passed the gate with its SLOs met")
     nobody = gcli("versions", "ghost\x1b[2J")
     assert (nobody.exit_code, nobody.stdout) == (
-        0, "no runs of agent ghost\\x1b[2J in the ledger\n")
+        1, "nothing matched: no runs of agent ghost\\x1b[2J in the ledger\n")

@@ -24,6 +24,7 @@ from ledger.stops import request_stop
 from ledger.store.sequencer import try_sequence
 from replay.policy import load_pack_text
 from replay.policy.published import publish_policy
+from tests.conftest import CliResult, run_main
 
 PACK = """\
 policy: {id: slo, version: '1'}
@@ -132,8 +133,24 @@ def record_world(conn: psycopg.Connection, settings: Settings, w: Writer,
         lookup("after the stop")
     w.flush(10)
     try_sequence(conn, settings, wait=True)
+    judge(conn, settings, [gate.run_id])
     return World(ok.run_id, over.run_id, failed.run_id, esc.run_id, gate.run_id,
                  stopped.run_id)
+
+
+def judge(conn: psycopg.Connection, settings: Settings, run_ids: list[Any]) -> None:
+    """An operator's gate result listing `run_ids` as its evidence (the one thing that makes a
+    run a gate run for the SLIs: a writer's gate tag alone does not)."""
+    from ledger.event_gate import GateResultData
+    from ledger.gates import record_gate_result
+
+    data = GateResultData.model_validate({
+        "kind": "check", "suite": "demo", "suite_hash": "0" * 64, "decision": "pass",
+        "recorded_by": "ci", "tasks": [{"task": "t1", "attempts": len(run_ids),
+                                        "passed": len(run_ids), "failed": 0, "verdict": "pass",
+                                        "run_ids": [str(r) for r in run_ids]}]})
+    record_gate_result(conn, settings, data, signer=None, root=None)
+    try_sequence(conn, settings, wait=True)
 
 
 def record_runs(prompt: str, ok: int, failed: int, *, agent: str = "sales",
@@ -147,3 +164,18 @@ def record_runs(prompt: str, ok: int, failed: int, *, agent: str = "sales",
     for _ in range(failed):
         with pytest.raises(RuntimeError), ledger.run(**kw):
             raise RuntimeError("the model gave up")
+
+
+@pytest.fixture
+def icli(ledger_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+         capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """The real `ledger` CLI (ledger.cli.main) in this process against the test's ledger: the
+    same parsing, exit codes and one-line errors as the subprocess `cli`, without an
+    interpreter start per call."""
+    monkeypatch.setenv("LEDGER_DSN", ledger_settings.dsn or "")
+    monkeypatch.setenv("LEDGER_HOME", str(ledger_settings.home))
+
+    def run(*args: str) -> CliResult:
+        return run_main(monkeypatch, capsys, *args)
+
+    return run

@@ -43,7 +43,8 @@ def test_table_json_and_objectives_with_budget_and_burn(world: None, cli: Any,
     assert "(5 runs, 1 gate runs excluded)" in out
     assert "task_completion" in out and "60.0%" in out and "3/5" in out
     assert "policy_compliance" in out and "unknown" in out and "unchecked 5" in out
-    assert "1 gate-tagged runs excluded (--include-gate to count them)" in out
+    assert ("1 gate runs excluded (listed in a recorded gate result; --include-gate to count "
+            "them)") in out
     # objectives: error budget and burn rates
     slo = tmp_path / "slo.yaml"
     slo.write_text(OBJECTIVES)
