@@ -25,6 +25,7 @@ from ledger.cli.common import (
     table,
 )
 from ledger.errors import InputError
+from ledger.terminal import printable
 from replay.cli.gate_common import JunitOption, NoRecordOption, SignWithOption
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def _row(t: TaskComparison) -> list[str]:
 def recorded_line(done: GateRecorded) -> str:
     """`recorded gate.result ID in ORIGIN (registry, signed)` (+ why asserted)."""
     signed = "signed" if done.signed else "unsigned"
-    why = f": {done.reason}" if done.reason else ""
+    why = f": {printable(done.reason)}" if done.reason else ""
     where = f"{done.event_id} in {done.origin}"
     return f"recorded gate.result {where} ({done.authority}, {signed}){why}"
 
@@ -63,16 +64,17 @@ def _say_comparison(cmp: Comparison) -> None:
     """The table, then one line per finding and the decision."""
     headers = ["TASK", "ADV", "BASELINE (WILSON 95%)", "CANDIDATE (WILSON 95%)", "P", "VERDICT"]
     say(table([_row(t) for t in (*cmp.tasks, cmp.overall)], headers))
-    for t in (*cmp.tasks, cmp.overall):
+    for t in (*cmp.tasks, cmp.overall):  # recorded task names: each value escaped, \n too
         if t.reason:
-            say(f"{t.task}: {t.reason}")
+            say(f"{printable(t.task)}: {printable(t.reason)}")
     if cmp.decision == "fail":
-        say(f"regression: {', '.join(cmp.regressions)}")
+        say(f"regression: {printable(', '.join(cmp.regressions))}")
     elif cmp.decision == "not_enough_runs":
-        say(f"not enough runs for {', '.join(cmp.short)}: not a pass (at least "
+        say(f"not enough runs for {printable(', '.join(cmp.short))}: not a pass (at least "
             f"{cmp.min_repeats} attempts per task on each side)")  # fmt: skip
     else:
-        say(f"pass: the candidate {cmp.candidate.text} is not worse than {cmp.baseline.text}")
+        say(f"pass: the candidate {printable(cmp.candidate.text)} is not worse than "
+            f"{printable(cmp.baseline.text)}")
 
 
 def _tenant(settings: Settings, origin: str) -> str:
