@@ -130,15 +130,20 @@ def _sources(
     found: list[RecordedGate], selector: Selector, suite: str | None
 ) -> list[RecordedGate]:
     """The run/check results a selector picks: by label the newest per suite, by versions all
-    whose versions match (newest first either way)."""
+    whose versions match (newest first either way); `since`/`until` bound when a result was
+    recorded. A result that judged several versions (recorded before `gate check` refused
+    that) is never pooled for a version: its attempts cannot be told apart."""
     picked = [r for r in found if r.data.kind != "compare"
               and (suite is None or r.data.suite == suite)
               and (selector.suite is None or r.data.suite == selector.suite)
-              and (selector.label is None or r.data.label == selector.label)]  # fmt: skip
+              and (selector.label is None or r.data.label == selector.label)
+              and (selector.since is None or r.recorded_at >= selector.since)
+              and (selector.until is None or r.recorded_at < selector.until)]  # fmt: skip
     versioned = any(getattr(selector, k) is not None for k in (
         "agent", "agent_version", "prompt", "model", "policy"))  # fmt: skip
     if versioned:
-        return [r for r in picked if any(selector.versions_match(v) for v in r.data.versions)]
+        return [r for r in picked if len(r.data.versions) == 1
+                and selector.versions_match(r.data.versions[0])]
     newest: dict[str, RecordedGate] = {}
     for recorded in picked:
         newest.setdefault(recorded.data.suite, recorded)

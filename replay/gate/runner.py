@@ -213,6 +213,10 @@ def run_suite(
     try:
         try_sequence(conn, settings, wait=True)  # every run in the log before it is judged
         report = judge(conn, settings, suite, attempts, trust_root=trust_root)
+        from replay.gate.check import require_one_version
+
+        require_one_version(report, f"nothing recorded; judge each version with `ledger gate "
+                                    f"check SUITE --runs label={printable(label or '-')},...`")
         data = report.to_event("run", label, recorded_by)
         recorded = None
         if record:
