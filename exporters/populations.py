@@ -112,18 +112,40 @@ def _sod(row: Row) -> Row:
     return {"sod_ok": 1 if approver is not None and approver != (user or "") else 0}
 
 
-_GATE = ("suite", "kind", "label", "authority")
+_GATE = ("suite", "suite_hash", "kind", "label", "authority")
+# which release: the versions the result judged (a compare: its candidate's; one per result
+# since `gate check` refuses mixed versions, so the first is the one)
+_GATE_VERSIONS = ("agent_version", "prompt_version", "model", "policy_hash",
+                  "tool_contract_digest")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _gate(row: Row) -> Row:
-    """A gate result's suite, kind, label and authority (registry | asserted), from its body."""
+    """A gate result's agent, suite, hash, kind, label, authority and judged versions, from its
+    body (the same values the population's SQL reads with `->>`)."""
     try:
         data = orjson.loads(row["body"]).get("data")
     except (orjson.JSONDecodeError, AttributeError, TypeError):
         data = None  # not an event body: the verifier reports the row, this must not crash
     if not isinstance(data, dict):
         data = {}
-    return {c: data.get(c) if isinstance(data.get(c), str) else None for c in _GATE}
+    versions = data.get("versions")
+    first = versions[0] if isinstance(versions, list) and versions else None
+    if not isinstance(first, dict):
+        first = {}
+    out = {c: _text(data.get(c)) for c in _GATE}
+    out.update({c: _text(first.get(c)) for c in _GATE_VERSIONS})
+    out["agent"] = _text(first.get("agent"))
+    return out
+
+
+_GATE_SQL = ",\n  ".join([
+    *(f"body ->> '$.data.{c}' AS {c}" for c in _GATE),
+    *(f"body ->> '$.data.versions[0].{c}' AS {c}" for c in _GATE_VERSIONS),
+])
 
 
 def _pop(  # noqa: PLR0917 (a table of definitions)
@@ -263,12 +285,15 @@ POPULATIONS: tuple[Population, ...] = (
         "CC8.1",
         "Release-gate results: the release passed (or failed) the gate, and under what authority",
         "type = 'gate.result'",
-        (*_BASE, "decision", *_GATE),
+        (*_BASE, "decision", *_GATE, *_GATE_VERSIONS),
         _types("gate.result"),
-        "Sample releases; confirm a gate result with decision pass and authority registry "
-        "(signed with the registry's service key, re-checked in report.json) before first use.",
-        select_cols=", ".join((*_BASE, "decision")) + ",\n  " + ", ".join(
-            f"body ->> '$.data.{c}' AS {c}" for c in _GATE),
+        "Sample releases (agent + prompt_version/model/policy_hash/agent_version); confirm a "
+        "gate result with decision pass for exactly those versions, its suite_hash, and "
+        "authority registry (signed with the registry's service key, re-checked in "
+        "report.json) before first use.",
+        select_cols=", ".join(c if c != "agent" else
+                              "body ->> '$.data.versions[0].agent' AS agent"
+                              for c in (*_BASE, "decision")) + ",\n  " + _GATE_SQL,
         derived=_gate,
     ),
 )
