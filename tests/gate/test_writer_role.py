@@ -20,6 +20,7 @@ from ledger.config import Settings
 from tests.gate.checkkit import run_cli, suite_file
 from tests.gate.test_run_policy import SUITE
 
+
 @pytest.fixture
 def writer_dsn(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                ledger_conn: psycopg.Connection, ledger_settings: Settings) -> Iterator[str]:
