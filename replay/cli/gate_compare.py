@@ -91,10 +91,16 @@ def compare_command(  # noqa: PLR0917 - typer maps parameters to options
     candidate: Annotated[
         str, typer.Option("--candidate", metavar="SIDE", help=f"Candidate: {_Side}.")
     ],
-    alpha: Annotated[float, typer.Option("--alpha", help="One-sided Fisher test level.")] = 0.05,
+    alpha: Annotated[
+        float | None,
+        typer.Option("--alpha", help="One-sided Fisher test level (default: the suite's "
+                                     "recorded alpha, else 0.05).")
+    ] = None,
     min_repeats: Annotated[
-        int, typer.Option("--min-repeats", help="Fewer attempts per task: not enough runs.")
-    ] = 5,
+        int | None,
+        typer.Option("--min-repeats", help="Fewer attempts per task: not enough runs "
+                                           "(default: the suite's min_repeats, at least 5).")
+    ] = None,
     suite: Annotated[
         str | None, typer.Option("--suite", metavar="NAME", help="Only results of this suite.")
     ] = None,
@@ -108,7 +114,13 @@ def compare_command(  # noqa: PLR0917 - typer maps parameters to options
     """Compare two versions' gate results: per task and overall pass rates, exit 1 on regression."""
     from ledger.authority.trust import trust_root as load_root
     from ledger.gates import load_gate_signer, record_gate_result
-    from replay.gate.compare import compare_sides, comparison_json, resolve_side
+    from replay.gate.compare import (
+        compare_sides,
+        comparison_json,
+        distinct_sides,
+        resolve_side,
+        suite_settings,
+    )
     from replay.gate.junit import write_junit
 
     if junit is not None and not junit.parent.is_dir():
@@ -117,6 +129,8 @@ def compare_command(  # noqa: PLR0917 - typer maps parameters to options
     signer = load_gate_signer(sign_with) if sign_with else None
     base = resolve_side(conn, settings, baseline, suite=suite, role="baseline")
     cand = resolve_side(conn, settings, candidate, suite=suite, role="candidate")
+    distinct_sides(base, cand)
+    alpha, min_repeats = suite_settings(base, cand, alpha, min_repeats)
     cmp = compare_sides(base, cand, alpha=alpha, min_repeats=min_repeats)
     data = cmp.to_event(as_ or getpass.getuser(), suite)
     done = None

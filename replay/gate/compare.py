@@ -30,10 +30,12 @@ from ledger.config import Settings
 from ledger.errors import InputError
 from ledger.event_gate import GateComparison, GateResultData, GateTaskOutcome, GateVersions
 from ledger.gates import RecordedGate, gate_results
+from ledger.terminal import printable
 from replay.gate.selector import Selector, parse_selector
 from replay.gate.stats import Interval, fisher_worse, wilson
 
-__all__ = ["Comparison", "Pool", "Side", "TaskComparison", "compare_sides", "resolve_side"]
+__all__ = ["Comparison", "Pool", "Side", "TaskComparison", "compare_sides", "distinct_sides",
+           "resolve_side", "suite_settings"]
 
 Verdict = Literal["pass", "regression", "not_enough_runs"]
 
@@ -170,6 +172,35 @@ def resolve_side(
         for outcome in recorded.data.tasks:
             pools.setdefault(outcome.task, Pool()).add(outcome)
     return Side(text, tuple(results), pools)
+
+
+MIN_REPEATS = 5  # issue 19: fewer attempts per task on a side is never a pass
+
+
+def suite_settings(baseline: Side, candidate: Side, alpha: float | None,
+                   min_repeats: int | None) -> tuple[float, int]:
+    """(alpha, min_repeats) to compare at: the flags when given, else the strictest the suites
+    recorded with the results of either side (the smallest `alpha`, the largest `min_repeats`,
+    never fewer than 5 attempts), else 0.05 and 5 (walk-through #13 of issue 19)."""
+    results = (*baseline.results, *candidate.results)
+    if alpha is None:
+        recorded = [float(r.data.suite_alpha) for r in results if r.data.suite_alpha is not None]
+        alpha = min(recorded, default=0.05)
+    if min_repeats is None:
+        counts = [r.data.suite_min_repeats for r in results
+                  if r.data.suite_min_repeats is not None]  # fmt: skip
+        min_repeats = max([MIN_REPEATS, *counts])
+    return alpha, min_repeats
+
+
+def distinct_sides(baseline: Side, candidate: Side) -> None:
+    """Refuse sides that share a gate result: a side compared with itself always "passes"."""
+    shared = {r.event_id for r in baseline.results} & {r.event_id for r in candidate.results}
+    if shared:
+        raise InputError(
+            f"--baseline {printable(baseline.text)!r} and --candidate "
+            f"{printable(candidate.text)!r} select {len(shared)} of the same gate results: "
+            "compare two different versions")
 
 
 def _judge_task(task: str, base: Pool, cand: Pool, alpha: float, min_repeats: int

@@ -89,6 +89,8 @@ class GateReport:
         return GateResultData(
             kind=kind, suite=self.suite.suite, suite_version=self.suite.version,
             suite_hash=self.suite.suite_hash, label=label, versions=self.versions,
+            suite_alpha=format(Decimal(repr(self.suite.alpha)), "f"),
+            suite_min_repeats=self.suite.min_repeats,
             tasks=self.tasks, decision=self.decision, recorded_by=recorded_by,
         )
 
