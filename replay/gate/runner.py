@@ -76,11 +76,24 @@ class RunOutcome:
         return self.report.decision
 
 
+def _cwd_importable() -> None:
+    """Put the working directory first on sys.path, as `python -m` does: the `ledger` console
+    script does not, so an agent module next to the suite (`myagent:run`) would not import
+    without PYTHONPATH=. (walk-through #15 of issue 19)."""
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def load_entrypoint(spec: str | None) -> Callable[..., Any]:
     """The suite's `module:callable` (dots allowed after the colon), or GateRunError."""
     if not spec or ":" not in spec:
         raise GateRunError("the suite names no agent.entrypoint (module:callable) to run")
     module_name, _, attr = spec.partition(":")
+    _cwd_importable()
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as exc:
