@@ -51,7 +51,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 @app.callback()
 def gate() -> None:
-    """Release gates: judge golden and adversarial task suites (run, check)."""
+    """Release gates: judge golden and adversarial task suites (run, check, compare)."""
 
 @app.command("check")
 def check(  # noqa: PLR0917 - typer maps parameters to options

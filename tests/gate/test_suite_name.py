@@ -26,3 +26,13 @@ def test_a_suite_name_with_controls_or_spaces_is_refused(
         assert (res.exit_code, res.stdout, res.stderr) == (
             2, "", f"error: {path}:1: suite: String should match pattern "
                    "'^[a-z0-9][a-z0-9._-]*$'\n")
+
+
+def test_gate_help_names_every_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ledger_settings: Settings,
+) -> None:
+    """Walk-through #3: the group's help listed (run, check) and left out compare."""
+    res = run_cli(monkeypatch, capsys, ledger_settings, "gate", "--help")
+    assert res.exit_code == 0
+    assert "Release gates: judge golden and adversarial task suites (run, check, compare)." in (
+        " ".join(res.stdout.split()))
