@@ -130,6 +130,8 @@ class AuthorityReport:
     gates_verified: int = 0
     gates_asserted: int = 0
     gate_findings: list[GateFinding] = field(default_factory=list)
+    #: approvals in runs a gate result lists as evidence: test traffic, not judged as approvals
+    gate_approvals: int = 0
 
     def finding(self, seq: int, approval_id: str, status: str, reason: str) -> None:
         setattr(self, status, getattr(self, status) + 1)
@@ -151,4 +153,6 @@ class AuthorityReport:
             + (f"; gate results: {self.gates_verified} registry-signed verified, "
                f"{self.gates_asserted} asserted, {len(self.gate_findings)} failed"
                if self.gates else "")
+            + (f" ({self.gate_approvals} approval(s) in gate runs: evidence, not judged)"
+               if self.gate_approvals else "")
         )

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
 from exporters import bundle_extras as extras
 from exporters.bundle_exercise import exercise_files
-from exporters.bundle_scan import PopWriters, scope_batches
+from exporters.bundle_scan import PopWriters, gate_evidence_in, scope_batches
 from exporters.bundle_seal import HashingSink, file_entry, seal
 from exporters.bundle_tokens import write_identity_tokens
 from exporters.bundle_tree import TreeWriter
@@ -204,7 +204,8 @@ def _write_events(
     Parquet encoding/compression and file writes release the GIL: one batch is written on a
     background thread while the next is flattened (at most one in flight: memory stays flat).
     """
-    pw = PopWriters(out, scope.pops)
+    gate_runs = gate_evidence_in(conn, scope.origin, scope.span, scope.period)
+    pw = PopWriters(out, scope.pops, gate_runs)
     agg = extras.Aggregates()
     events_sink = HashingSink(out / "ledger/events.parquet")
     jsonl_sink = HashingSink(out / "ledger/events.jsonl")

@@ -30,6 +30,7 @@ from exporters.authority_report import (
     RegistryVersion,
 )
 from exporters.bundle_identity import check_identities, event_bodies
+from exporters.population_gate import gate_evidence_in
 from ledger.authority.history import PublishedRegistry, RegistryHistory
 from ledger.authority.judge import DecisionOnRecord, judge_decision, recorded_hash
 from ledger.authority.trust import TrustRoot
@@ -65,6 +66,7 @@ class _Period:
     calls: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     registry_seqs: list[int] = field(default_factory=list)
     gates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    gate_approvals: int = 0  # approvals in runs a gate.result lists as its evidence
 
 
 def _period(root: Path) -> _Period:
@@ -81,6 +83,11 @@ def _period(root: Path) -> _Period:
             found.gates.append((seq, event))
         else:
             found.registry_seqs.append(seq)
+    gate_runs = {r for _, e in found.gates for r in gate_evidence_in(e.get("data"))}
+    if gate_runs:  # a gate's attempts are test traffic: CC8.1 evidence, not approvals to judge
+        kept = [(seq, e) for seq, e in found.decided if str(e.get("run_id")) not in gate_runs]
+        found.gate_approvals = len(found.decided) - len(kept)
+        found.decided = kept
     wanted = {str(e["data"].get("tool_call_id")) for _, e in found.decided}
     if wanted:
         for _, event in event_bodies(root, ["tool.call.started"]):
@@ -243,6 +250,7 @@ def check_authority(  # noqa: PLR0917
             out.status = "NOT_JUDGED"
         return out
     out.approvals, out.gates = len(found.decided), len(found.gates)
+    out.gate_approvals = found.gate_approvals
     carried = {p.seq for p in published}
     for seq in found.registry_seqs:
         if seq not in carried:

@@ -19,10 +19,12 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
+from exporters.population_gate import gate_evidence_runs
 from exporters.populations import (
     POPULATIONS,
     Population,
     csv_bytes,
+    in_population,
     population_rows,
     project_rows,
 )
@@ -79,6 +81,22 @@ def _in_period(stamps: list[str], since_s: str, until_s: str) -> bool:
     return True
 
 
+def gate_evidence_of(root: Path) -> frozenset[str]:
+    """The run ids the bundle's gate.result events list as evidence: left out of the production
+    populations when they are re-derived, as the writer left them out."""
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    found: set[str] = set()
+    gate = pa.array(["gate.result"])
+    for batch in streaming_parquet(root / _EVENTS).iter_batches(batch_size=50_000,
+                                                               columns=["type", "body"]):
+        chosen = batch.filter(pc.is_in(batch.column("type"), value_set=gate))
+        for body in chosen.column("body").to_pylist():
+            found.update(gate_evidence_runs(body))
+    return frozenset(found)
+
+
 class _Scan:
     """State carried across batches while the population streams past."""
 
@@ -90,8 +108,10 @@ class _Scan:
         tenant: str | None,
         pops: list[Population],
         report: BundleReport,
+        gate_runs: frozenset[str] = frozenset(),
     ) -> None:
         self.leaves, self.end_size, self.tenant, self.pops = leaves, end_size, tenant, pops
+        self.gate_runs = gate_runs  # the bundle's gate evidence: not production activity
         self.since, self.until = period
         self.report = report
         self.line = csv_bytes()
@@ -119,7 +139,7 @@ class _Scan:
         if flat is None:
             return False
         self._fast_chains(flat, seqs)
-        found = population_rows(self.pops, flat)
+        found = population_rows(self.pops, flat, self.gate_runs)
         for i, (pop, idx) in enumerate(zip(self.pops, found, strict=True)):
             if idx:
                 self.hashers[i].update(self.line.many(project_rows(pop, flat, idx)))
@@ -255,7 +275,7 @@ class _Scan:
             )
             _chain(self.heads, chain, n, report)
             for i, pop in enumerate(self.pops):
-                if pop.predicate(flat):
+                if in_population(pop, flat, self.gate_runs):
                     self.hashers[i].update(self.line(pop.project(flat)))
                     self.counts[i] += 1
 
@@ -272,7 +292,13 @@ def check_events(
         report.add("manifest.json", "parameters.since/until missing or not RFC 3339")
         return
     pops = _populations(manifest, report)
-    scan = _Scan(leaves, end_size, (since, until), params.get("tenant"), pops, report)
+    try:
+        gate_runs = gate_evidence_of(root)
+    except (OSError, ValueError) as exc:
+        report.add(_EVENTS, f"unreadable: {exc}")
+        return
+    scan = _Scan(leaves, end_size, (since, until), params.get("tenant"), pops, report,
+                 gate_runs)
     try:
         jsonl = (root / _JSONL).open("rb")
     except OSError as exc:

@@ -23,13 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 
+from exporters.population_gate import gate_evidence_runs
 from exporters.populations import Population, csv_bytes, population_rows, project_rows
 from exporters.rows import EVENT_COLUMNS, flatten_columns
+from ledger import ids
 from ledger.gcpause import gc_paused
 from ledger.readahead import read_ahead
 from ledger.store.export import scope_window
+from ledger.store.gates import gate_rows
 
 __all__ = ["Batch", "PopWriters", "scope_batches"]
 
@@ -116,11 +120,29 @@ def scope_batches(
             yield Batch(cols, bodies, window, window_seqs, window_leaves)
 
 
+def gate_evidence_in(conn: psycopg.Connection[Any], origin: str, span: tuple[int, int],
+                     period: tuple[int, int]) -> frozenset[str]:
+    """The run ids the period's gate.result events list as evidence (exporters.population_gate):
+    the same events the bundle ships (seq in the span, occurred_at in the period)."""
+    since, until = (ids.format_timestamp(t) for t in period)
+    found: set[str] = set()
+    for row in gate_rows(conn, [origin]):
+        if not span[0] <= row.seq < span[1]:
+            continue
+        occurred = orjson.loads(row.body).get("occurred_at")
+        if isinstance(occurred, str) and since <= ids.format_timestamp(
+                ids.parse_timestamp(occurred)) < until:
+            found.update(gate_evidence_runs(row.body))
+    return frozenset(found)
+
+
 class PopWriters:
     """One open CSV file per population, written while event batches stream past."""
 
-    def __init__(self, root: Path, pops: tuple[Population, ...]) -> None:
+    def __init__(self, root: Path, pops: tuple[Population, ...],
+                 gate_runs: frozenset[str] = frozenset()) -> None:
         self.pops = pops
+        self.gate_runs = gate_runs  # the period's gate evidence: not production activity
         self.line = csv_bytes()
         self.files = []
         self.counts = [0] * len(pops)
@@ -134,7 +156,7 @@ class PopWriters:
     def add_batch(self, batch: Batch) -> None:
         """Test every population on the batch; only rows of a matching type are looked at."""
         cols = batch.cols
-        found = population_rows(self.pops, cols)
+        found = population_rows(self.pops, cols, self.gate_runs)
         for n, (pop, idx) in enumerate(zip(self.pops, found, strict=True)):
             if not idx:
                 continue

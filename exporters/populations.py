@@ -21,8 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import orjson
-
+from exporters.population_gate import (
+    GATE_COLUMNS,
+    GATE_SQL,
+    NOT_GATE_SQL,
+    gate_columns,
+    gate_evidence_runs,
+)
 from exporters.rows import row_dicts
 
 __all__ = [
@@ -31,6 +36,8 @@ __all__ = [
     "CsvLine",
     "Population",
     "csv_bytes",
+    "gate_evidence_runs",
+    "in_population",
     "population_rows",
     "project_rows",
     "select",
@@ -69,6 +76,9 @@ class Population:
     derived: Callable[[Row], Row] | None = None
     types: frozenset[str] = frozenset()
     """Event types the predicate can accept (it is False for every other type): a prefilter."""
+    production: bool = False
+    """Production activity: rows of runs a gate.result of the bundle judged (its evidence run
+    ids) are left out, and listed as that result's evidence in CC8.1 instead."""
 
     @property
     def path(self) -> str:
@@ -112,20 +122,6 @@ def _sod(row: Row) -> Row:
     return {"sod_ok": 1 if approver is not None and approver != (user or "") else 0}
 
 
-_GATE = ("suite", "kind", "label", "authority")
-
-
-def _gate(row: Row) -> Row:
-    """A gate result's suite, kind, label and authority (registry | asserted), from its body."""
-    try:
-        data = orjson.loads(row["body"]).get("data")
-    except (orjson.JSONDecodeError, AttributeError, TypeError):
-        data = None  # not an event body: the verifier reports the row, this must not crash
-    if not isinstance(data, dict):
-        data = {}
-    return {c: data.get(c) if isinstance(data.get(c), str) else None for c in _GATE}
-
-
 def _pop(  # noqa: PLR0917 (a table of definitions)
     pid: str,
     control: str,
@@ -136,13 +132,15 @@ def _pop(  # noqa: PLR0917 (a table of definitions)
     procedure: str,
     select_cols: str | None = None,
     derived: Callable[[Row], Row] | None = None,
+    *,
+    production: bool = False,
 ) -> Population:
     cols = tuple(columns)
     sql = (
         "SELECT "
         + (select_cols or ", ".join(cols))
         + "\nFROM events\nWHERE "
-        + where
+        + (f"({where}){NOT_GATE_SQL}" if production else where)
         + "\nORDER BY seq"
     )
     return Population(
@@ -156,6 +154,7 @@ def _pop(  # noqa: PLR0917 (a table of definitions)
         procedure,
         derived,
         _where_types(where),
+        production,
     )
 
 
@@ -168,6 +167,7 @@ POPULATIONS: tuple[Population, ...] = (
         (*_BASE, "agent_version", "roles", "tool", "contract_digest", "side_effect"),
         _types("tool.call.started"),
         "Sample tool calls; trace each to the agent identity, roles and tool contract in force.",
+        production=True,
     ),
     _pop(
         "key_changes",
@@ -190,6 +190,7 @@ POPULATIONS: tuple[Population, ...] = (
         + ",\n  CASE WHEN approver IS NOT NULL AND approver <> COALESCE(initiating_user, '')"
         " THEN 1 ELSE 0 END AS sod_ok",
         derived=_sod,
+        production=True,
     ),
     _pop(
         "side_effecting_tool_calls",
@@ -199,6 +200,7 @@ POPULATIONS: tuple[Population, ...] = (
         (*_BASE, "tool", "contract_digest"),
         lambda r: r["type"] == "tool.call.started" and r["side_effect"] is True,
         "Review destinations of side-effecting calls against the allowed tool inventory.",
+        production=True,
     ),
     _pop(
         "blocked_or_failed_tool_calls",
@@ -208,6 +210,7 @@ POPULATIONS: tuple[Population, ...] = (
         (*_BASE, "tool", "tool_call_id", "status"),
         lambda r: r["type"] == "tool.call.ended" and r["status"] in ("error", "cancelled"),
         "Sample blocked/failed calls; confirm each was expected or triaged.",
+        production=True,
     ),
     _pop(
         "guardrail_verdicts",
@@ -263,13 +266,17 @@ POPULATIONS: tuple[Population, ...] = (
         "CC8.1",
         "Release-gate results: the release passed (or failed) the gate, and under what authority",
         "type = 'gate.result'",
-        (*_BASE, "decision", *_GATE),
+        (*_BASE, "decision", *GATE_COLUMNS),
         _types("gate.result"),
-        "Sample releases; confirm a gate result with decision pass and authority registry "
-        "(signed with the registry's service key, re-checked in report.json) before first use.",
-        select_cols=", ".join((*_BASE, "decision")) + ",\n  " + ", ".join(
-            f"body ->> '$.data.{c}' AS {c}" for c in _GATE),
-        derived=_gate,
+        "Sample releases (agent + prompt_version/model/policy_hash/agent_version); confirm a "
+        "gate result with decision pass for exactly those versions, its suite_hash, and "
+        "authority registry (signed with the registry's service key, re-checked in "
+        "report.json) before first use. Its evidence_runs (the gate's attempts, listed in its "
+        "body) are test traffic, left out of the CC6 populations.",
+        select_cols=", ".join(c if c != "agent" else
+                              "body ->> '$.data.versions[0].agent' AS agent"
+                              for c in (*_BASE, "decision")) + ",\n  " + GATE_SQL,
+        derived=gate_columns,
     ),
 )
 
@@ -287,11 +294,15 @@ class _ColumnRow:
         return self.cols[name][self.i]
 
 
-def population_rows(pops: Sequence[Population], cols: dict[str, list[Any]]) -> list[list[int]]:
+def population_rows(
+    pops: Sequence[Population], cols: dict[str, list[Any]],
+    gate_runs: frozenset[str] = frozenset(),
+) -> list[list[int]]:  # fmt: skip
     """For a column batch, each population's matching row indices in order.
 
     Only rows whose type a population can accept (`Population.types`) are tested with its
-    predicate, through a view of the columns (predicates only index the row by name).
+    predicate, through a view of the columns (predicates only index the row by name). Rows of
+    `gate_runs` (the bundle's gate evidence) are left out of `production` populations.
     """
     types = cols["type"]
     relevant = frozenset(t for pop in pops for t in pop.types) & set(types)
@@ -311,12 +322,18 @@ def population_rows(pops: Sequence[Population], cols: dict[str, list[Any]]) -> l
         else:
             idx = groups[0] if groups else []
         hits = []
+        runs = cols["run_id"] if pop.production and gate_runs else None
         for i in idx:
             view.i = i
-            if pop.predicate(row):
+            if pop.predicate(row) and (runs is None or runs[i] not in gate_runs):
                 hits.append(i)
         found.append(hits)
     return found
+
+
+def in_population(pop: Population, row: Row, gate_runs: frozenset[str]) -> bool:
+    """`population_rows` for one row (the verifier's row-by-row path)."""
+    return pop.predicate(row) and not (pop.production and row["run_id"] in gate_runs)
 
 
 def project_rows(

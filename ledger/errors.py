@@ -52,7 +52,8 @@ _MEANINGS = {
     ExitCode.INVALID: "a check failed: invalid ledger, bundle or proof, a failing rule, "
     "a refused step",
     ExitCode.USAGE: "bad input: unknown option, bad file, time, id or value (one line says which)",
-    ExitCode.DATABASE: "the database cannot be reached or refused the connection",
+    ExitCode.DATABASE: "the database cannot be reached, refused the connection, or the role may "
+    "not read what the command reads (a writer credential)",
     ExitCode.KEY: "a key is missing, unreadable or has unsafe permissions",
     ExitCode.UNTRUSTED: "consistent, but not checked against keys you trust (verify-bundle "
     "without --trust): compare the printed fingerprints out of band",
@@ -115,12 +116,20 @@ def from_foreign(exc: BaseException) -> LedgerError | None:
 
     A pydantic ValidationError reaching the CLI came from something the user gave (a plan,
     policy or contract file, a JSON line): an InputError naming the field. A psycopg
-    OperationalError is the database going away mid-command: DatabaseUnavailable.
+    OperationalError is the database going away mid-command, InsufficientPrivilege a role that
+    may not read what the command reads (a writer credential): DatabaseUnavailable (exit 3).
     """
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(exc, pydantic.ValidationError):
         return InputError(f"invalid input: {validation_message(exc)}")
     psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        # a writer credential (ledger_writer may insert into intake, never read the log) used
+        # for a command that reads: the user's setup, not a bug of ours
+        first = (str(exc).strip().splitlines() or ["permission denied"])[0]
+        return DatabaseUnavailable(
+            f"the database role may not do this ({first}): a writer credential cannot read "
+            "the log; use the ledger owner, an operator or a reader role")
     if psycopg is not None and isinstance(exc, psycopg.OperationalError):
         first = (str(exc).strip().splitlines() or ["connection lost"])[0]
         return DatabaseUnavailable(f"database error: {first}")

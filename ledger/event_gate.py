@@ -86,6 +86,9 @@ class GateResultData(Frozen):
     suite_version: str | None = None
     suite_hash: Hash
     label: str | None = None
+    # the suite's own `alpha` and `min_repeats` (run/check): what `gate compare` defaults to
+    suite_alpha: Decimal | None = None
+    suite_min_repeats: Annotated[int, Field(ge=1, strict=True)] | None = None
     versions: tuple[GateVersions, ...] = ()
     tasks: tuple[GateTaskOutcome, ...] = ()
     comparison: GateComparison | None = None

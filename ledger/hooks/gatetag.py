@@ -41,12 +41,16 @@ class GateTask:
     """One attempt of one gate task; enter it (sync or async) around the agent's call."""
 
     def __init__(self, suite: str, task: str, attempt: int, label: str | None = None,
-                 suite_hash: str | None = None) -> None:
+                 suite_hash: str | None = None, *, policy_hash: str | None = None) -> None:
         if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
             raise ValueError("gate_task: attempt must be an integer >= 1")
         if suite_hash is not None and not (isinstance(suite_hash, str)
                                            and _HEX64.match(suite_hash)):
             raise ValueError("gate_task: suite_hash must be 64 lowercase hex digits (SHA-256)")
+        if policy_hash is not None and not (isinstance(policy_hash, str)
+                                            and _HEX64.match(policy_hash)):
+            raise ValueError("gate_task: policy_hash must be 64 lowercase hex digits")
+        self.policy_hash = policy_hash
         self.suite = _name("suite", suite)
         self.task = _name("task", task)
         self.attempt = attempt
@@ -64,8 +68,11 @@ class GateTask:
 
     def tag(self) -> dict[str, Any]:
         """What `run.started.data.attributes["gate"]` records."""
-        return {"suite": self.suite, "task": self.task, "attempt": self.attempt,
-                "label": self.label, "suite_hash": self.suite_hash}
+        tag = {"suite": self.suite, "task": self.task, "attempt": self.attempt,
+               "label": self.label, "suite_hash": self.suite_hash}
+        if self.policy_hash is not None:  # the pack in force the gate judges the run by
+            tag["policy_hash"] = self.policy_hash
+        return tag
 
     def _started(self, run_id: UUID) -> dict[str, Any]:
         with self._lock:
@@ -97,10 +104,12 @@ class GateTask:
 
 
 def gate_task(suite: str, task: str, attempt: int, label: str | None = None, *,
-              suite_hash: str | None = None) -> GateTask:
+              suite_hash: str | None = None, policy_hash: str | None = None) -> GateTask:
     """`with ledger.gate_task(suite=..., task=..., attempt=N, label=..., suite_hash=...):` —
-    every run started inside is tagged as this attempt (see the module docstring)."""
-    return GateTask(suite, task, attempt, label, suite_hash)
+    every run started inside is tagged as this attempt (see the module docstring).
+    `policy_hash`: the pack in force the gate judges by, recorded as the run's policy when its
+    own envelope names none (`ledger gate run` passes it)."""
+    return GateTask(suite, task, attempt, label, suite_hash, policy_hash=policy_hash)
 
 
 def current_gate_task() -> GateTask | None:

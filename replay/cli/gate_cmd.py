@@ -25,6 +25,7 @@ from ledger.cli.common import (
     say,
     settings_from,
 )
+from ledger.terminal import printable
 from replay.cli.gate_common import (
     JunitOption,
     NoRecordOption,
@@ -50,7 +51,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 @app.callback()
 def gate() -> None:
-    """Release gates: judge golden and adversarial task suites (run, check)."""
+    """Release gates: judge golden and adversarial task suites (run, check, compare)."""
 
 @app.command("check")
 def check(  # noqa: PLR0917 - typer maps parameters to options
@@ -126,7 +127,8 @@ def _tenant(found: CheckResult) -> str | None:
 
 def _print_selection(found: CheckResult) -> None:
     m = found.matched
-    say(f"runs: {found.selected} selected by {found.selector}, {len(m.tagged)} matched to tasks")
+    say(f"runs: {found.selected} selected by {printable(found.selector)}, {len(m.tagged)} "
+        "matched to tasks")
     left = [(m.untagged, "untagged"), (m.other_suite, "tagged for another suite"),
             (m.unknown_task, "tagged with a task not in the suite"),
             (m.other_agent, "recorded under another agent"),
@@ -135,7 +137,7 @@ def _print_selection(found: CheckResult) -> None:
         if count:
             say(f"  {count} {why}")
     if m.unknown_tasks:
-        say(f"  unknown tasks: {', '.join(repr(t) for t in m.unknown_tasks)}")
+        say(f"  unknown tasks: {printable(', '.join(repr(t) for t in m.unknown_tasks))}")
 
 
 def _print_recorded(recorded: GateRecorded | None) -> None:
@@ -143,7 +145,7 @@ def _print_recorded(recorded: GateRecorded | None) -> None:
         err("not recorded (--no-record)")
         return
     why = f" ({recorded.reason})" if recorded.reason else ""
-    say(f"recorded gate.result {recorded.event_id}: {recorded.authority}{why}")
+    say(f"recorded gate.result {recorded.event_id}: {recorded.authority}{printable(why)}")
 
 
 def _check_json(found: CheckResult, recorded: GateRecorded | None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from ledger.errors import InputError
 from ledger.terminal import printable
 
 if TYPE_CHECKING:
-    from ledger.event_gate import GateResultData
+    from ledger.event_gate import GateResultData, GateVersions
     from ledger.gates import GateRecorded
     from replay.gate.evaluate import AttemptResult, GateReport
 
@@ -32,6 +32,7 @@ __all__ = [
     "junit_writer",
     "print_report",
     "record_and_exit",
+    "versions_text",
     "write_junit",
 ]
 
@@ -75,19 +76,25 @@ def print_report(report: GateReport) -> None:
     width = max((len(t.task) for t in report.tasks), default=4)
     for task in report.tasks:
         mark = " adversarial" if task.adversarial else ""
-        first = f"  {task.reasons[0]}" if task.reasons else ""
-        say(f"{task.verdict.upper():<15} {task.task:<{width}}  "
+        first = f"  {printable(task.reasons[0])}" if task.reasons else ""
+        say(f"{task.verdict.upper():<15} {printable(task.task):<{width}}  "
             f"{task.passed}/{task.attempts}{mark}{first}")
     counts = {v: sum(t.verdict == v for t in report.tasks)
               for v in ("pass", "fail", "not_enough_runs")}
-    say(f"gate {report.suite.suite} v{report.suite.version} "
+    say(f"gate {printable(report.suite.suite)} v{printable(report.suite.version)} "
         f"({report.suite.suite_hash[:12]}): {report.decision.upper()}: "
         f"{counts['pass']} pass, {counts['fail']} fail, "
         f"{counts['not_enough_runs']} not enough runs (min {report.suite.min_repeats})")
-    for v in report.versions:
-        say(printable(f"  versions: agent {v.agent}@{v.agent_version or '-'} prompt "
-                      f"{v.prompt_version or '-'} model {v.model or '-'} policy "
-                      f"{(v.policy_hash or '-')[:12]}"))  # the runs' (writers') words
+    for v in report.versions:  # the runs' (writers') words: each value escaped, \n too
+        say(f"  versions: {versions_text(v)}")
+
+
+def versions_text(v: GateVersions) -> str:
+    """`agent NAME@VER prompt P model M policy HASH12`, every value through `printable`
+    before it is put into the line (a writer's `\r\n` must not start a line of its own)."""
+    return (f"agent {printable(v.agent)}@{printable(v.agent_version or '-')} prompt "
+            f"{printable(v.prompt_version or '-')} model {printable(v.model or '-')} policy "
+            f"{(v.policy_hash or '-')[:12]}")
 
 
 def record_and_exit(decision: str) -> None:

@@ -25,6 +25,7 @@ from ledger.cli.common import (
     table,
 )
 from ledger.errors import InputError
+from ledger.terminal import printable
 from replay.cli.gate_common import JunitOption, NoRecordOption, SignWithOption
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def _row(t: TaskComparison) -> list[str]:
 def recorded_line(done: GateRecorded) -> str:
     """`recorded gate.result ID in ORIGIN (registry, signed)` (+ why asserted)."""
     signed = "signed" if done.signed else "unsigned"
-    why = f": {done.reason}" if done.reason else ""
+    why = f": {printable(done.reason)}" if done.reason else ""
     where = f"{done.event_id} in {done.origin}"
     return f"recorded gate.result {where} ({done.authority}, {signed}){why}"
 
@@ -63,16 +64,17 @@ def _say_comparison(cmp: Comparison) -> None:
     """The table, then one line per finding and the decision."""
     headers = ["TASK", "ADV", "BASELINE (WILSON 95%)", "CANDIDATE (WILSON 95%)", "P", "VERDICT"]
     say(table([_row(t) for t in (*cmp.tasks, cmp.overall)], headers))
-    for t in (*cmp.tasks, cmp.overall):
+    for t in (*cmp.tasks, cmp.overall):  # recorded task names: each value escaped, \n too
         if t.reason:
-            say(f"{t.task}: {t.reason}")
+            say(f"{printable(t.task)}: {printable(t.reason)}")
     if cmp.decision == "fail":
-        say(f"regression: {', '.join(cmp.regressions)}")
+        say(f"regression: {printable(', '.join(cmp.regressions))}")
     elif cmp.decision == "not_enough_runs":
-        say(f"not enough runs for {', '.join(cmp.short)}: not a pass (at least "
+        say(f"not enough runs for {printable(', '.join(cmp.short))}: not a pass (at least "
             f"{cmp.min_repeats} attempts per task on each side)")  # fmt: skip
     else:
-        say(f"pass: the candidate {cmp.candidate.text} is not worse than {cmp.baseline.text}")
+        say(f"pass: the candidate {printable(cmp.candidate.text)} is not worse than "
+            f"{printable(cmp.baseline.text)}")
 
 
 def _tenant(settings: Settings, origin: str) -> str:
@@ -89,10 +91,16 @@ def compare_command(  # noqa: PLR0917 - typer maps parameters to options
     candidate: Annotated[
         str, typer.Option("--candidate", metavar="SIDE", help=f"Candidate: {_Side}.")
     ],
-    alpha: Annotated[float, typer.Option("--alpha", help="One-sided Fisher test level.")] = 0.05,
+    alpha: Annotated[
+        float | None,
+        typer.Option("--alpha", help="One-sided Fisher test level (default: the suite's "
+                                     "recorded alpha, else 0.05).")
+    ] = None,
     min_repeats: Annotated[
-        int, typer.Option("--min-repeats", help="Fewer attempts per task: not enough runs.")
-    ] = 5,
+        int | None,
+        typer.Option("--min-repeats", help="Fewer attempts per task: not enough runs "
+                                           "(default: the suite's min_repeats, at least 5).")
+    ] = None,
     suite: Annotated[
         str | None, typer.Option("--suite", metavar="NAME", help="Only results of this suite.")
     ] = None,
@@ -106,7 +114,13 @@ def compare_command(  # noqa: PLR0917 - typer maps parameters to options
     """Compare two versions' gate results: per task and overall pass rates, exit 1 on regression."""
     from ledger.authority.trust import trust_root as load_root
     from ledger.gates import load_gate_signer, record_gate_result
-    from replay.gate.compare import compare_sides, comparison_json, resolve_side
+    from replay.gate.compare import (
+        compare_sides,
+        comparison_json,
+        distinct_sides,
+        resolve_side,
+        suite_settings,
+    )
     from replay.gate.junit import write_junit
 
     if junit is not None and not junit.parent.is_dir():
@@ -115,6 +129,8 @@ def compare_command(  # noqa: PLR0917 - typer maps parameters to options
     signer = load_gate_signer(sign_with) if sign_with else None
     base = resolve_side(conn, settings, baseline, suite=suite, role="baseline")
     cand = resolve_side(conn, settings, candidate, suite=suite, role="candidate")
+    distinct_sides(base, cand)
+    alpha, min_repeats = suite_settings(base, cand, alpha, min_repeats)
     cmp = compare_sides(base, cand, alpha=alpha, min_repeats=min_repeats)
     data = cmp.to_event(as_ or getpass.getuser(), suite)
     done = None

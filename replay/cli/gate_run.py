@@ -23,6 +23,7 @@ from ledger.cli.common import (
     say,
     settings_from,
 )
+from ledger.terminal import printable
 from replay.cli.gate_common import (
     JunitOption,
     NoRecordOption,
@@ -108,13 +109,14 @@ def _print_run(outcome: RunOutcome) -> None:
     say(f"ran {len(outcome.attempts)} attempts in {total:.1f}s (agent time), "
         f"{len(errored)} errored")
     for a in errored[:10]:
-        say(f"  {a.task} attempt {a.attempt}: {a.error or 'the agent recorded no run'}")
+        say(f"  {printable(a.task)} attempt {a.attempt}: "
+            f"{printable(a.error or 'the agent recorded no run')}")
     recorded = outcome.recorded
     if recorded is None:
         err("not recorded (--no-record)")
         return
     why = f" ({recorded.reason})" if recorded.reason else ""
-    say(f"recorded gate.result {recorded.event_id}: {recorded.authority}{why}")
+    say(f"recorded gate.result {recorded.event_id}: {recorded.authority}{printable(why)}")
 
 
 def outcome_json(outcome: RunOutcome) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from ledger.cli.common import (
     settings_from,
     table,
 )
+from ledger.terminal import printable
 
 if TYPE_CHECKING:
     from replay.gate.versions import AgentVersion, VersionsReport
@@ -88,7 +89,7 @@ def versions(
     if json_out:
         emit_json(_json(report))
     elif not report.versions:
-        say(f"nothing matched: no runs of agent {agent} in the ledger")
+        say(f"nothing matched: no runs of agent {printable(agent)} in the ledger")
     if not report.versions:  # a typo'd agent in CI must not look fine
         raise typer.Exit(1)
     if json_out:
@@ -98,12 +99,15 @@ def versions(
     say(table([_row(v) for v in report.versions], headers))
     good = report.known_good
     if good is None:
-        say(f"no known-good version of {agent}: none passed the gate with its SLOs met")
+        how = " registry-signed" if require_signed else ""
+        say(f"no known-good version of {printable(agent)}: none passed the gate{how} with its "
+            "SLOs met")
     else:
-        say(f"known-good (*): {_describe(good.versions)}: {report.known_good_because}")
+        say(f"known-good (*): {_describe(good.versions)}: "
+            f"{printable(report.known_good_because)}")
 
 
 def _describe(v: Any) -> str:
-    parts = [f"{k}={getattr(v, k)}" for k in ("agent_version", "prompt_version", "model",
+    parts = [f"{k}={printable(getattr(v, k))}" for k in ("agent_version", "prompt_version", "model",
              "policy_hash", "tool_contract_digest") if getattr(v, k) is not None]  # fmt: skip
     return ", ".join(parts) or "(no versions recorded)"

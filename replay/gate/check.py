@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ledger.errors import InputError
+from ledger.terminal import printable
 from replay.gate.evaluate import GateReport, TaggedRun, evaluate_runs
 from replay.gate.selector import SelectedRun, Selector, select_runs
 from replay.gate.suite import Suite
@@ -25,7 +27,35 @@ if TYPE_CHECKING:
     from ledger.authority.trust import TrustRoot
     from ledger.config import Settings
 
-__all__ = ["CheckResult", "Matched", "check_suite", "match_runs"]
+__all__ = ["CheckResult", "Matched", "MixedVersions", "check_suite", "match_runs",
+           "require_one_version"]
+
+# a version key that differs -> the selector key that narrows it (tool contracts have none)
+_NARROW = {"agent_version": "agent=NAME@VERSION", "prompt_version": "prompt=NAME/VERSION",
+           "model": "model=M", "policy_hash": "policy=HASHPREFIX",
+           "tool_contract_digest": "a label per tool-contract version"}
+
+
+class MixedVersions(InputError, ValueError):
+    """The runs judged were recorded under several version tuples (one line, exit 2)."""
+
+
+def require_one_version(report: GateReport, how: str) -> None:
+    """Refuse a result that would mix versions (walk-through #5 of issue 19).
+
+    Why refuse and not split: a gate result is "version X passed"; pooling the attempts of two
+    versions lets one's passes dilute the other's failures, and `gate compare` / `ledger
+    versions` would then credit the pool to either. One result judges exactly one version
+    tuple, so the user narrows the selection (`how` says how) and runs one check per version."""
+    if len(report.versions) <= 1:
+        return
+    differ = [k for k in _NARROW if len({getattr(v, k) for v in report.versions}) > 1]
+    shown = "; ".join(f"{k} " + ", ".join(sorted({repr(printable(getattr(v, k) or "-")[:40])
+                                                 for v in report.versions}))
+                      for k in differ)  # fmt: skip
+    raise MixedVersions(
+        f"the runs judged were recorded under {len(report.versions)} versions ({shown}): a gate "
+        f"result judges one version; {how} ({' or '.join(_NARROW[k] for k in differ)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +120,7 @@ def check_suite(
     selected = select_runs(conn, selector)
     matched = match_runs(suite, selected)
     report = evaluate_runs(conn, settings, suite, matched.tagged, trust_root=trust_root)
+    require_one_version(report, "narrow --runs")
     judged = {t.run_id for t in matched.tagged}
     tenants = tuple(dict.fromkeys(r.tenant for r in selected if r.run_id in judged))
     return CheckResult(selector, len(selected), matched, report, tenants)

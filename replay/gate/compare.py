@@ -30,10 +30,12 @@ from ledger.config import Settings
 from ledger.errors import InputError
 from ledger.event_gate import GateComparison, GateResultData, GateTaskOutcome, GateVersions
 from ledger.gates import RecordedGate, gate_results
+from ledger.terminal import printable
 from replay.gate.selector import Selector, parse_selector
 from replay.gate.stats import Interval, fisher_worse, wilson
 
-__all__ = ["Comparison", "Pool", "Side", "TaskComparison", "compare_sides", "resolve_side"]
+__all__ = ["Comparison", "Pool", "Side", "TaskComparison", "compare_sides", "distinct_sides",
+           "resolve_side", "suite_settings"]
 
 Verdict = Literal["pass", "regression", "not_enough_runs"]
 
@@ -130,15 +132,20 @@ def _sources(
     found: list[RecordedGate], selector: Selector, suite: str | None
 ) -> list[RecordedGate]:
     """The run/check results a selector picks: by label the newest per suite, by versions all
-    whose versions match (newest first either way)."""
+    whose versions match (newest first either way); `since`/`until` bound when a result was
+    recorded. A result that judged several versions (recorded before `gate check` refused
+    that) is never pooled for a version: its attempts cannot be told apart."""
     picked = [r for r in found if r.data.kind != "compare"
               and (suite is None or r.data.suite == suite)
               and (selector.suite is None or r.data.suite == selector.suite)
-              and (selector.label is None or r.data.label == selector.label)]  # fmt: skip
+              and (selector.label is None or r.data.label == selector.label)
+              and (selector.since is None or r.recorded_at >= selector.since)
+              and (selector.until is None or r.recorded_at < selector.until)]  # fmt: skip
     versioned = any(getattr(selector, k) is not None for k in (
         "agent", "agent_version", "prompt", "model", "policy"))  # fmt: skip
     if versioned:
-        return [r for r in picked if any(selector.versions_match(v) for v in r.data.versions)]
+        return [r for r in picked if len(r.data.versions) == 1
+                and selector.versions_match(r.data.versions[0])]
     newest: dict[str, RecordedGate] = {}
     for recorded in picked:
         newest.setdefault(recorded.data.suite, recorded)
@@ -167,6 +174,35 @@ def resolve_side(
         for outcome in recorded.data.tasks:
             pools.setdefault(outcome.task, Pool()).add(outcome)
     return Side(text, tuple(results), pools)
+
+
+MIN_REPEATS = 5  # issue 19: fewer attempts per task on a side is never a pass
+
+
+def suite_settings(baseline: Side, candidate: Side, alpha: float | None,
+                   min_repeats: int | None) -> tuple[float, int]:
+    """(alpha, min_repeats) to compare at: the flags when given, else the strictest the suites
+    recorded with the results of either side (the smallest `alpha`, the largest `min_repeats`,
+    never fewer than 5 attempts), else 0.05 and 5 (walk-through #13 of issue 19)."""
+    results = (*baseline.results, *candidate.results)
+    if alpha is None:
+        recorded = [float(r.data.suite_alpha) for r in results if r.data.suite_alpha is not None]
+        alpha = min(recorded, default=0.05)
+    if min_repeats is None:
+        counts = [r.data.suite_min_repeats for r in results
+                  if r.data.suite_min_repeats is not None]  # fmt: skip
+        min_repeats = max([MIN_REPEATS, *counts])
+    return alpha, min_repeats
+
+
+def distinct_sides(baseline: Side, candidate: Side) -> None:
+    """Refuse sides that share a gate result: a side compared with itself always "passes"."""
+    shared = {r.event_id for r in baseline.results} & {r.event_id for r in candidate.results}
+    if shared:
+        raise InputError(
+            f"--baseline {printable(baseline.text)!r} and --candidate "
+            f"{printable(candidate.text)!r} select {len(shared)} of the same gate results: "
+            "compare two different versions")
 
 
 def _judge_task(task: str, base: Pool, cand: Pool, alpha: float, min_repeats: int

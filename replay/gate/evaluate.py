@@ -89,6 +89,8 @@ class GateReport:
         return GateResultData(
             kind=kind, suite=self.suite.suite, suite_version=self.suite.version,
             suite_hash=self.suite.suite_hash, label=label, versions=self.versions,
+            suite_alpha=format(Decimal(repr(self.suite.alpha)), "f"),
+            suite_min_repeats=self.suite.min_repeats,
             tasks=self.tasks, decision=self.decision, recorded_by=recorded_by,
         )
 
@@ -118,6 +120,7 @@ def evaluate_runs(
     if ids and (suite.policy == "must_pass" or any(_reads_verdicts(suite))):
         report = check_in_force(conn, settings, ids, trust_root=trust_root, save=False)
         verdicts = {e.run_id: tuple(e.verdicts) for e in report.entries}
+    tagged = tag_policies(conn, ids) if ids else {}
     results: list[AttemptResult] = []
     seen: set[uuid.UUID] = set()
     for run in runs:
@@ -128,7 +131,8 @@ def evaluate_runs(
         if task is None:  # refused above; keeps the type checker honest
             continue
         state = fold_run(conn, run.run_id, trust_root=trust_root, settings=settings)
-        results.append(judge_attempt(suite, task, run, state, verdicts.get(run.run_id, ())))
+        results.append(judge_attempt(suite, task, run, state, verdicts.get(run.run_id, ()),
+                                     tag_policy=tagged.get(run.run_id)))
     return summarise(suite, results)
 
 
@@ -137,13 +141,24 @@ def _reads_verdicts(suite: Suite) -> list[bool]:
             for e in t.expect]
 
 
+def tag_policies(conn: psycopg.Connection[Any], runs: Sequence[uuid.UUID]
+                 ) -> dict[uuid.UUID, str]:  # fmt: skip
+    """The policy hash each run's gate tag names (sql/queries/gate.sql `gate_tag_policies`)."""
+    from ledger.db.sqlfiles import query
+
+    rows = conn.execute(query("gate_tag_policies"), {"runs": list(runs)}).fetchall()
+    return {r: h for r, h in rows if isinstance(h, str)}
+
+
 def judge_attempt(suite: Suite, task: Task, run: TaggedRun, state: RunState | None,
-                  verdicts: Sequence[Verdict]) -> AttemptResult:
-    """One attempt's result (`state` None: the run has no events)."""
+                  verdicts: Sequence[Verdict], *, tag_policy: str | None = None
+                  ) -> AttemptResult:  # fmt: skip
+    """One attempt's result (`state` None: the run has no events; `tag_policy`: the policy
+    its gate tag names, its policy when the envelope records none)."""
     if state is None:
         return AttemptResult(run.run_id, task.id, run.attempt, False, True,
                              ("errored: the run has no events",))
-    versions = versions_of(state)
+    versions = versions_of(state, tag_policy)
     reasons: list[str] = []
     errored = False
     if not state.run.ended:
@@ -196,11 +211,13 @@ def budget_reasons(task: Task, state: RunState) -> list[str]:
     return out
 
 
-def versions_of(state: RunState) -> GateVersions:
-    """The versions a run recorded (its latest), as a gate result lists them."""
+def versions_of(state: RunState, tag_policy: str | None = None) -> GateVersions:
+    """The versions a run recorded (its latest), as a gate result lists them; the policy is the
+    envelope's, else the one its gate tag names (as `ledger versions` reads it)."""
     v = state.versions
-    policy = v.policy_hash if v.policy_hash and len(v.policy_hash) == 64 and all(
-        c in "0123456789abcdef" for c in v.policy_hash) else None
+    named = v.policy_hash or tag_policy
+    policy = named if named and len(named) == 64 and all(
+        c in "0123456789abcdef" for c in named) else None
     return GateVersions(
         agent=(state.run.agent or "-")[:512], agent_version=state.run.agent_version,
         prompt_version=v.prompt_version, model=v.model, policy_hash=policy,

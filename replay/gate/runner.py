@@ -76,11 +76,24 @@ class RunOutcome:
         return self.report.decision
 
 
+def _cwd_importable() -> None:
+    """Put the working directory first on sys.path, as `python -m` does: the `ledger` console
+    script does not, so an agent module next to the suite (`myagent:run`) would not import
+    without PYTHONPATH=. (walk-through #15 of issue 19)."""
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def load_entrypoint(spec: str | None) -> Callable[..., Any]:
     """The suite's `module:callable` (dots allowed after the colon), or GateRunError."""
     if not spec or ":" not in spec:
         raise GateRunError("the suite names no agent.entrypoint (module:callable) to run")
     module_name, _, attr = spec.partition(":")
+    _cwd_importable()
     try:
         target: Any = importlib.import_module(module_name)
     except Exception as exc:
@@ -134,14 +147,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _attempt(entry: Callable[..., Any], suite: Suite, job: tuple[str, Any, int], *,
-             label: str | None, params: Mapping[str, Any]) -> Attempt:
+             label: str | None, params: Mapping[str, Any], policy: str | None) -> Attempt:
     """Call the entrypoint once inside the gate tag; never raise (an error is an outcome)."""
     from ledger.hooks.gatetag import gate_task
 
     task_id, task_input, number = job
     error = None
     start = time.perf_counter()
-    with gate_task(suite.suite, task_id, number, label, suite_hash=suite.suite_hash) as tag:
+    with gate_task(suite.suite, task_id, number, label, suite_hash=suite.suite_hash,
+                   policy_hash=policy) as tag:
         try:
             entry(task_input, **params)
         except Exception as exc:
@@ -150,14 +164,27 @@ def _attempt(entry: Callable[..., Any], suite: Suite, job: tuple[str, Any, int],
 
 
 def _run_attempts(entry: Callable[..., Any], suite: Suite, label: str | None,
-                  params: Mapping[str, Any], jobs: int) -> list[Attempt]:
+                  params: Mapping[str, Any], jobs: int, *, policy: str | None
+                  ) -> list[Attempt]:  # fmt: skip
     work = [(t.id, t.input, n) for t in suite.tasks for n in range(1, t.repeats + 1)]
     if jobs <= 1:
-        return [_attempt(entry, suite, job, label=label, params=params) for job in work]
+        return [_attempt(entry, suite, job, label=label, params=params, policy=policy)
+                for job in work]
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="gate") as pool:
         futures = [pool.submit(contextvars.copy_context().run, _attempt, entry, suite, job,
-                               label=label, params=params) for job in work]
+                               label=label, params=params, policy=policy) for job in work]
         return [f.result() for f in futures]
+
+
+def pack_in_force(conn: psycopg.Connection[Any], settings: Settings, suite: Suite) -> str | None:
+    """The hash of the policy pack in force now for the suite's agent in the configured log:
+    what the attempts will be judged by (replay.policy.inforce), tagged on each so the result,
+    `gate run`'s versions line and `ledger versions` name the policy even when the agent's
+    runs record none (walk-through #2 of issue 19)."""
+    from replay.policy.inforce import PacksInForce
+
+    pub = PacksInForce(conn).in_force(settings.origin(None), 2**62, suite.agent.name)
+    return None if pub is None else pub.policy_hash
 
 
 def judge(conn: psycopg.Connection[Any], settings: Settings, suite: Suite,
@@ -202,17 +229,22 @@ def run_suite(
     entry = load_entrypoint(suite.agent.entrypoint)
     params = {**suite.agent.params, **(params_override or {})}
     check_params(entry, params)
-    hooks.configure(settings)
-    attempts = _run_attempts(entry, suite, label, params, jobs)
-    hooks.flush()
     own = conn is None
     if conn is None:
         from ledger.db.connect import connect
 
         conn = connect(settings)
     try:
+        hooks.configure(settings)
+        policy = pack_in_force(conn, settings, suite)
+        attempts = _run_attempts(entry, suite, label, params, jobs, policy=policy)
+        hooks.flush()
         try_sequence(conn, settings, wait=True)  # every run in the log before it is judged
         report = judge(conn, settings, suite, attempts, trust_root=trust_root)
+        from replay.gate.check import require_one_version
+
+        require_one_version(report, f"nothing recorded; judge each version with `ledger gate "
+                                    f"check SUITE --runs label={printable(label or '-')},...`")
         data = report.to_event("run", label, recorded_by)
         recorded = None
         if record:

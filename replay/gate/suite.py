@@ -131,7 +131,7 @@ class SuiteAgent(_Model):
 class Suite(_Model):
     """A whole suite (contract 2 of issue 19)."""
 
-    suite: Name
+    suite: Annotated[str, Field(pattern=TASK_ID, max_length=200)]  # like task ids: printed
     version: Annotated[str, Field(min_length=1, max_length=200)]
     agent: SuiteAgent
     repeats: Annotated[int, Field(ge=1, le=1000, strict=True)] = 5

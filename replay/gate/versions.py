@@ -6,7 +6,8 @@ version, prompt, model, policy, tool contracts: one SQL query), the decisions fr
 gate.result events, each `registry` result's signature re-checked against the registry in
 force where it was recorded (ledger.gates.verify_gate): a result whose signature fails counts
 as asserted. A version's last decision is the newest gate result (run, check or compare: a
-compare's versions are its candidate's) whose versions include that exact tuple.
+compare's versions are its candidate's) that judged exactly that tuple (a result that mixed
+versions, recorded before `gate check` refused that, judges none).
 
 Known-good: the most recently seen version whose last gate decision is `pass` (signed by the
 registry's service key, or with `require_signed=False` also asserted) AND whose SLOs are met
@@ -106,7 +107,7 @@ def agent_versions(
     found: list[AgentVersion] = []
     for row in version_rows(conn, agent):
         wanted = _tuple(row, agent)
-        gate = next((g for g in gates if wanted in g.data.versions), None)
+        gate = next((g for g in gates if g.data.versions == (wanted,)), None)  # one version
         authority, note = _authority(conn, gate, root)
         met = objectives_met(conn, settings, agent=agent, versions=wanted)
         found.append(AgentVersion(wanted, row.runs, row.first_seen, row.last_seen, gate,

@@ -5,7 +5,8 @@
 -- Runs by their first event (run_seq 0, as list_runs lists them) whose start matches every bound
 -- filter (NULL: not filtering): the gate tag's label and suite (run.started's
 -- data.attributes.gate), the agent name and version, the run's versions at start (prompt, model,
--- policy hash prefix: hex only, checked by the parser, so no LIKE wildcard can come in), the
+-- policy hash prefix: hex only, checked by the parser, so no LIKE wildcard can come in; a run
+-- that records none takes the one its gate tag names, the pack `gate run` judged it by), the
 -- tenant, and the window on the first event's recorded_at or occurred_at. Single-event
 -- control-plane runs (a gate.result, a stop, a published policy) are not runs of an agent: left
 -- out as list_runs leaves them out.
@@ -30,7 +31,8 @@ SELECT f.run_id, f.origin, f.type,
        CASE WHEN f.type = 'run.started' THEN f.doc #> '{data,attributes,gate}' END AS gate,
        f.doc #>> '{agent,name}', f.doc #>> '{agent,version}', f.doc ->> 'tenant',
        f.doc #>> '{versions,prompt_version}', f.doc #>> '{versions,model}',
-       f.doc #>> '{versions,policy_hash}', f.doc #>> '{versions,tool_contract_digest}'
+       COALESCE(f.doc #>> '{versions,policy_hash}', f.doc #>> '{data,attributes,gate,policy_hash}'),
+       f.doc #>> '{versions,tool_contract_digest}'
 FROM firsts f
 WHERE (%(label)s::text IS NULL OR (f.type = 'run.started'
                                    AND f.doc #>> '{data,attributes,gate,label}' = %(label)s))
@@ -41,6 +43,14 @@ WHERE (%(label)s::text IS NULL OR (f.type = 'run.started'
   AND (%(prompt)s::text IS NULL OR f.doc #>> '{versions,prompt_version}' = %(prompt)s)
   AND (%(model)s::text IS NULL OR f.doc #>> '{versions,model}' = %(model)s)
   AND (%(policy)s::text IS NULL
-       OR starts_with(f.doc #>> '{versions,policy_hash}', %(policy)s::text))
+       OR starts_with(COALESCE(f.doc #>> '{versions,policy_hash}',
+                               f.doc #>> '{data,attributes,gate,policy_hash}'), %(policy)s::text))
   AND (%(tenant)s::text IS NULL OR f.doc ->> 'tenant' = %(tenant)s)
 ORDER BY f.occurred_at, f.seq
+
+-- gate_tag_policies --
+-- The policy hash each run's gate tag names (`ledger gate run` tags its attempts with the pack
+-- in force it judges them by): the policy of a gate attempt whose envelope records none.
+SELECT run_id, convert_from(body, 'UTF8')::jsonb #>> '{data,attributes,gate,policy_hash}'
+FROM ledger_events
+WHERE run_id = ANY(%(runs)s::uuid[]) AND type = 'run.started'

@@ -23,7 +23,8 @@ ORDER BY g.recorded_at DESC, g.seq DESC
 
 -- agent_versions --
 -- Every version tuple an agent's runs started under (run.started envelopes: agent.version and
--- versions.*), with how many runs and when first and last seen, newest first. One pass over
+-- versions.*; a gate attempt that records no policy_hash: the one its gate tag names, the pack
+-- `gate run` judged it by), with how many runs and when first and last seen, newest first. One pass over
 -- each log's run.started events through the (origin, type, seq) index.
 WITH RECURSIVE found AS (
     (SELECT origin FROM ledger_events ORDER BY origin LIMIT 1)
@@ -41,7 +42,8 @@ WITH RECURSIVE found AS (
     WHERE f.origin IS NOT NULL
 )
 SELECT doc #>> '{agent,version}', doc #>> '{versions,prompt_version}',
-       doc #>> '{versions,model}', doc #>> '{versions,policy_hash}',
+       doc #>> '{versions,model}',
+       COALESCE(doc #>> '{versions,policy_hash}', doc #>> '{data,attributes,gate,policy_hash}'),
        doc #>> '{versions,tool_contract_digest}',
        count(*), min(recorded_at), max(recorded_at)
 FROM started

@@ -60,6 +60,8 @@ class Attempt:
     tools: Sequence[tuple[str, Any]] = (("crm.update_field", {"field": "renewal"}),)
     tokens: tuple[int, int] | None = (300, 100)
     model: str = "gpt-4o-mini"
+    prompt: str = "sales-ops/v4"
+    agent_version: str = "1.4"
     output: str = "renewed ACME"
     status: str = "succeeded"
     approve: str | None = None  # a tool to request and get approval for first
@@ -81,7 +83,7 @@ def record(attempt: Attempt) -> uuid.UUID:
     tag = attempt.tag()
     attrs = {} if tag is None else {"gate": tag}
     with ledger.run(agent=attempt.agent, user="ci", model=attempt.model,
-                    prompt_version="sales-ops/v4", agent_version="1.4",
+                    prompt_version=attempt.prompt, agent_version=attempt.agent_version,
                     policy_hash=attempt.policy_hash, attributes=attrs) as run:
         run.message_input("please " + attempt.output, trust="trusted")
         if attempt.tokens is not None:

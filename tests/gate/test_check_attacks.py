@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -49,7 +50,8 @@ def test_policy_must_pass_fails_the_attempt_unless_the_rule_is_allowed(
     publish_policy(ledger_conn, ledger_settings, pack)
     two_calls = (("crm.lookup", {}), ("crm.update_field", {"field": "renewal"}))
     record_all([Attempt(attempt=n, tools=two_calls, policy_hash=pack.policy_hash)
-                for n in (1, 2)] + good_set()[2:])
+                for n in (1, 2)] + [replace(a, policy_hash=pack.policy_hash)  # one version
+                                    for a in good_set()[2:]])
     strict = run_cli(monkeypatch, capsys, ledger_settings, "gate", "check",
                      str(suite_file(tmp_path)), "--runs", "v4", "--no-record")
     assert strict.exit_code == 1

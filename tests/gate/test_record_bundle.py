@@ -22,7 +22,7 @@ from ledger import ids
 from ledger.gates import record_gate_result
 from ledger.keys import load_or_create_signer
 from ledger.store.door import append, single_event
-from tests.gate.recordkit import result, service_registry
+from tests.gate.recordkit import SUITE_HASH, result, service_registry
 from tests.registrykit import Authority, authority
 
 __all__ = ["authority"]
@@ -56,16 +56,22 @@ def test_gate_results_are_cc81_evidence_with_their_authority(
         (str(asserted.event_id), "fail", "v6", "asserted", "run", "demo-sales-ops"),
         (str(forged.event_id), "pass", "v7", "registry", "run", "demo-sales-ops"),
     ]  # fmt: skip
+    # which release (walk-through #11): the agent, the versions judged and the suite hash
+    release = ("agent", "agent_version", "prompt_version", "model", "policy_hash", "suite_hash")
+    assert {tuple(r[c] for c in release) for r in rows} == {
+        ("sales-ops", "1.0", "sales-ops/v4", "scripted-1", "", SUITE_HASH)}
     # the shipped SQL re-derives exactly these rows, in DuckDB (what the auditor runs) and SQLite
     table = pq.read_table(out / "ledger/events.parquet")
     duck = duckdb.connect()
     duck.execute(f"CREATE VIEW events AS SELECT * FROM '{out / 'ledger/events.parquet'}'")
-    assert [tuple(map(str, r[-5:])) for r in duck.execute(pop.sql).fetchall()] == [
-        (r["decision"], r["suite"], r["kind"], r["label"], r["authority"]) for r in rows]
+    wanted = [[r[c] for c in pop.columns[5:]] for r in rows]  # from `agent` on, as the CSV
+    assert [["" if v is None else str(v) for v in r[5:]]
+            for r in duck.execute(pop.sql).fetchall()] == wanted
     db = sqlite3.connect(":memory:")
     db.execute(f"CREATE TABLE events ({', '.join(table.column_names)})")
     db.executemany(f"INSERT INTO events VALUES ({', '.join('?' * table.num_columns)})",
                    [tuple(r.values()) for r in table.to_pylist()])  # fmt: skip
+    assert [["" if v is None else str(v) for v in r[5:]] for r in db.execute(pop.sql)] == wanted
     assert [row[3] for row in db.execute(pop.sql)] == [r["event_id"] for r in rows]
     report = verify_bundle(out, None, authority.root)
     assert report.valid, [p.line() for p in report.problems]

@@ -80,7 +80,8 @@ def test_an_asserted_pass_counts_unless_signatures_are_required(
                                                 "declared (or no data)")  # fmt: skip
     strict = gcli("versions", "sales-ops", "--require-signed")
     assert strict.stdout.splitlines()[-1] == (
-        "no known-good version of sales-ops: none passed the gate with its SLOs met")
+        "no known-good version of sales-ops: none passed the gate registry-signed with its "
+        "SLOs met")
     nobody = gcli("versions", "ghost\x1b[2J")
     assert (nobody.exit_code, nobody.stdout) == (
         1, "nothing matched: no runs of agent ghost\\x1b[2J in the ledger\n")
