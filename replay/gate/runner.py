@@ -206,8 +206,14 @@ def judge(conn: psycopg.Connection[Any], settings: Settings, suite: Suite,
         elif found is not None:
             results.append(found)
     summary = summarise(suite, results)
-    tasks = tuple(t.model_copy(update={"run_ids": tuple(r for r in t.run_ids if r != NO_RUN)})
-                  for t in summary.tasks)
+    # every run an attempt started is the gate's evidence (a sub-agent's run too), so none of
+    # them counts as live traffic in the SLIs (replay/slo/gateruns.py reads these ids)
+    started: dict[str, list[uuid.UUID]] = {}
+    for a in attempts:
+        started.setdefault(a.task, []).extend(a.run_ids)
+    tasks = tuple(t.model_copy(update={"run_ids": tuple(dict.fromkeys(
+        [*(r for r in t.run_ids if r != NO_RUN), *started.get(t.task, ())]))})
+        for t in summary.tasks)
     return GateReport(suite, tasks, summary.attempts, summary.versions)
 
 

@@ -68,7 +68,10 @@ def test_errored_attempts_are_counted_and_the_runner_goes_on(gate: Any, ledger_c
     assert tasks["no-run"]["run_ids"] == [] and len(tasks["raises"]["run_ids"]) == 2
     by = {(a["task"], a["attempt"]): a for a in out["attempts"]}
     assert by[("no-run", 1)]["run_id"] is None and by[("no-run", 1)]["errored"] is True
-    assert len(by[("two-runs", 2)]["runs"]) == 2  # both tagged; the first is the evidence
+    assert len(by[("two-runs", 2)]["runs"]) == 2  # both tagged; the first is judged
+    # ...and every run an attempt started is the gate's evidence (none counts as live traffic)
+    assert set(tasks["two-runs"]["run_ids"]) == {
+        r for n in (1, 2) for r in by[("two-runs", n)]["runs"]}
     for run_id in by[("two-runs", 2)]["runs"]:
         row = ledger_conn.execute("SELECT body FROM ledger_events WHERE run_id = %s AND "
                                   "type = 'run.started'", (run_id,)).fetchone()
