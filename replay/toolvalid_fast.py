@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import Any
 
+from ledger.errors import LedgerError
+
 __all__ = ["fast_validator", "regex_patterns", "safe_regex"]
 
 Check = Callable[[Any], bool]
@@ -40,8 +42,9 @@ _TYPES: dict[str, Check] = {
 }
 
 
-class _Outside(Exception):
-    """The schema uses something this subset does not implement."""
+class _Outside(LedgerError):
+    """The schema uses something this subset does not implement (caught here, never raised
+    out of this module: the caller falls back to jsonschema)."""
 
 
 def fast_validator(schema: Any) -> Check | None:
