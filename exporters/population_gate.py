@@ -39,13 +39,14 @@ def gate_evidence_in(data: Any) -> list[str]:
     return found
 
 
-# the SQL twin of `gate_evidence_runs` over the bundle's own gate.result events
-_GATE_RUNS_SQL = (
-    "SELECT t.value ->> ('$.run_ids[' || r.key || ']')\n"
+# the SQL twin of `gate_evidence_runs` over the bundle's own gate.result events: a fragment of
+# the populations' shipped WHERE clauses (bundle SQL for DuckDB/SQLite, written into the
+# bundle like the `where` of every population in exporters/populations.py)
+NOT_GATE_SQL = (
+    "\n  AND run_id NOT IN (SELECT t.value ->> ('$.run_ids[' || r.key || ']')\n"
     "    FROM events g, json_each(g.body, '$.data.tasks') t, json_each(t.value, '$.run_ids') r\n"
-    "    WHERE g.type = 'gate.result'")
-NOT_GATE_SQL = (f"\n  AND run_id NOT IN ({_GATE_RUNS_SQL}\n"
-             "      AND t.value ->> ('$.run_ids[' || r.key || ']') IS NOT NULL)")
+    "    WHERE g.type = 'gate.result'\n"
+    "      AND t.value ->> ('$.run_ids[' || r.key || ']') IS NOT NULL)")
 _EVIDENCE_SQL = ("(SELECT count(*) FROM json_each(body, '$.data.tasks') t, "
                  "json_each(t.value, '$.run_ids') r) AS evidence_runs")
 
