@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -109,6 +110,13 @@ class CliResult:
     exit_code: int
     stdout: str
     stderr: str
+
+
+def free_port() -> int:
+    """A free TCP port on loopback for a server a test starts (Prometheus, a test agent...)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

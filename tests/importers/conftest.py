@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port as _free_port
 
 ENV = Path(__file__).resolve().parents[1] / "envs" / "phoenix"
 PYTHON = ENV / ".venv" / "bin" / "python"
@@ -33,10 +34,6 @@ class PhoenixServer:
     traces: dict[str, str]  # user -> trace id of the scripted agent's run for that user
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _healthy(url: str) -> bool:

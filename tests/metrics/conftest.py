@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from ledger.config import Settings
+from tests.conftest import free_port
 
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
 PROMETHEUS = shutil.which("prometheus")
@@ -34,11 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("prometheus")
 
 
-def free_port() -> int:
-    """A free loopback TCP port (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def until(what: Callable[[], Any], timeout: float = 20.0, why: str = "condition") -> Any:

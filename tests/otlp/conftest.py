@@ -10,7 +10,6 @@ Missing env: the tests fail saying how to build it, never skip.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,7 @@ from exporters.metrics.snapshot import Sample
 from ledger.config import Settings
 from ledger.db.connect import connect
 from ledger.hooks import configure, shutdown
+from tests.conftest import free_port
 
 ENV = Path(__file__).resolve().parents[1] / "envs" / "ddagent"
 AGENT_BIN = ENV / ".venv" / "bin" / "ddapm-test-agent"
@@ -64,10 +64,6 @@ def _pushed_at(payload: dict[str, Any]) -> int:
                 for point in m[kind].get("data_points", [])), default=0)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _up(url: str) -> bool:

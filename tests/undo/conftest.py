@@ -9,7 +9,6 @@ digest on each intent and the declared pre-state on each outcome (replay.undo.ca
 from __future__ import annotations
 
 import smtplib
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -29,6 +28,7 @@ from replay.undo.contracts import ContractRegistry, load_contracts
 from replay.undo.examples import CONTRACTS_DIR
 from replay.undo.examples.demo import SCHEMA
 from replay.undo.probes import UndoContext
+from tests.conftest import free_port as _free_port
 
 SEED = [
     ("c1", "Ada Lovelace", "ada@example.com", "silver", "active"),
@@ -68,10 +68,6 @@ def _ids(result: Any) -> tuple[str, ...]:
     return tuple(v for v in result.values() if isinstance(v, str))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

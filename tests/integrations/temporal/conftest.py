@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port as _free_port
 from tests.hooks.conftest import FlakyDatabase, flaky, stored, writer
 
 __all__ = ["FlakyDatabase", "flaky", "stored", "writer"]
@@ -25,10 +25,6 @@ __all__ = ["FlakyDatabase", "flaky", "stored", "writer"]
 TEMPORAL = Path(sys.executable).parent / "temporal"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _connect(address: str, deadline: float) -> None:
