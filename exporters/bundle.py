@@ -37,6 +37,7 @@ from exporters.populations import Population, select
 from exporters.rows import EVENT_SCHEMA
 from ledger import ids
 from ledger.config import Settings
+from ledger.db.connect import connect, reads_replica
 from ledger.errors import InputError
 from ledger.gcpause import gc_paused
 from ledger.keys import fingerprint
@@ -400,7 +401,8 @@ def export_bundle(
     )
     if params.record:
         result.export_event_id = _record(
-            conn, settings, origin=origin, params=params, param_json=param_json, result=result
+            conn, settings, origin=origin, params=params, param_json=param_json, result=result,
+            end_root=end.root_hash,
         )
     return result
 
@@ -413,8 +415,12 @@ def _record(
     params: ExportParams,
     param_json: dict[str, Any],
     result: ExportResult,
+    end_root: bytes,
 ) -> str:
-    """Append `export.created` (who, when, parameters, manifest digest) to the tenant's log."""
+    """Append `export.created` (who, when, parameters, manifest digest, the checkpoint exported)
+    to the tenant's log. Reading from a replica (`LEDGER_READ_DSN`), `conn` is read-only: the
+    event goes to the primary on a connection of its own, and names the end checkpoint (size
+    and root) the bundle was built from, which a lagging replica may hold behind the primary."""
     event = single_event(
         "export.created",
         tenant=origin.rsplit("/", 1)[-1],
@@ -427,8 +433,13 @@ def _record(
                 "out": os.fspath(params.out.resolve()),
                 "events": result.events,
                 "end_size": result.end_size,
+                "end_root": end_root.hex(),
             },
         },
     )
-    append(conn, [event], settings, wait=False)
+    if reads_replica(settings):
+        with connect(settings) as primary:
+            append(primary, [event], settings, wait=False)
+    else:
+        append(conn, [event], settings, wait=False)
     return str(event.event_id)

@@ -3,6 +3,9 @@
 With no configuration everything sits in the user data directory (platformdirs) and the database
 is an embedded PostgreSQL started on demand. `LEDGER_DSN` (or `--dsn`) selects an external
 PostgreSQL instead; `LEDGER_HOME` moves the home directory (tests use a temporary one).
+`LEDGER_READ_DSN` (or `--read-dsn`) names a read replica (a PostgreSQL hot standby of that
+database): `verify`, `export` and the TUI read there, and every write still goes to the primary
+(docs/scaling.md).
 
 Timeouts bound how long a side-effecting call can wait on a database that is down or hung
 (accepts TCP, never answers): `LEDGER_ACK_TIMEOUT` (the wait for an intent's acknowledgement),
@@ -76,6 +79,8 @@ class Settings:
 
     home: Path
     dsn: str | None = None
+    #: a streaming replica of `dsn` for read-only work (None: read the primary)
+    read_dsn: str | None = None
     origin_prefix: str = "agent-ledger.local"
     tenant: str = DEFAULT_TENANT
     batch_size: int = 5000
@@ -83,7 +88,8 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, dsn: str | None = None, home: Path | None = None) -> Settings:
+    def from_env(cls, dsn: str | None = None, home: Path | None = None,
+                 read_dsn: str | None = None) -> Settings:
         """Build settings from explicit arguments, then environment, then defaults."""
         resolved_home = home or Path(
             os.environ.get("LEDGER_HOME") or platformdirs.user_data_dir("agent-ledger")
@@ -91,6 +97,7 @@ class Settings:
         return cls(
             home=resolved_home,
             dsn=dsn or os.environ.get("LEDGER_DSN") or None,
+            read_dsn=read_dsn or os.environ.get("LEDGER_READ_DSN") or None,
             origin_prefix=os.environ.get("LEDGER_ORIGIN_PREFIX", "agent-ledger.local"),
             tenant=os.environ.get("LEDGER_TENANT", DEFAULT_TENANT),
         )

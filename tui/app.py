@@ -34,6 +34,7 @@ from ledger.terminal import printable
 from tui.commands import LedgerCommands
 from tui.data import LedgerData
 from tui.exercise import Exercise
+from tui.live import POLL_SECONDS, REPLICA_RETRY_SECONDS, await_replica, poll
 from tui.messages import (
     LedgerAppended,
     LiveState,
@@ -54,8 +55,6 @@ __all__ = ["BACKOFF_SECONDS", "POLL_SECONDS", "LedgerApp", "ReadOnlyError"]
 
 #: Waits between reconnection attempts of the live loop (the last one repeats).
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)
-#: How often sizes are read when the server refuses LISTEN (a hot standby does).
-POLL_SECONDS = 2.0
 
 
 class ReadOnlyError(InputError):
@@ -107,6 +106,7 @@ class LedgerApp(App[None]):
         self.live_state = "off" if not self.listen else "connecting"
         self.live_detail = ""
         self.backoff = BACKOFF_SECONDS  # waits between reconnection attempts
+        self.poll_seconds = POLL_SECONDS  # size reads when LISTEN is not possible (tui.live)
         if self.listen:
             self.data.gate = threading.Event()
         self._writer: Writer | None = None
@@ -163,6 +163,9 @@ class LedgerApp(App[None]):
             except (psycopg.Error, LedgerError) as exc:
                 if self.data.gate is not None:
                     self.data.gate.set()  # the board reads (and says why it cannot) meanwhile
+                if self.data.replica and self._poll_replica(keep_going, _first_line(exc)):
+                    failures = 1  # the primary is tried again; its LISTEN catches up
+                    continue
                 delay = self.backoff[min(failures, len(self.backoff) - 1)]
                 failures += 1
                 reason = _first_line(exc)
@@ -187,26 +190,29 @@ class LedgerApp(App[None]):
 
         try:
             for origin, size in watch_appended(conn, keep_going, listening):
+                await_replica(self.data, origin, size, keep_going, self._stop)
                 self.post_message(LedgerAppended(origin, size))
         except psycopg.OperationalError:
             raise
         except psycopg.Error as exc:  # LISTEN itself refused: read the sizes instead
             self.post_message(LiveState("polling", _first_line(exc)))
-            self._poll(conn, keep_going)
+            if self.data.gate is not None:
+                self.data.gate.set()
+            poll(conn, keep_going, self.post_message, self._stop, every=self.poll_seconds)
 
-    def _poll(self, conn: psycopg.Connection, keep_going: Callable[[], bool]) -> None:
-        """Read the log sizes every POLL_SECONDS; a change is posted as LedgerAppended."""
-        from tui.data import origin_sizes
+    def _poll_replica(self, keep_going: Callable[[], bool], reason: str) -> bool:
+        """The primary is unreachable: poll the replica's sizes for REPLICA_RETRY_SECONDS (a hot
+        standby cannot LISTEN). False when the replica cannot be read either."""
+        from ledger.db.connect import read_connection
 
-        if self.data.gate is not None:
-            self.data.gate.set()
-        seen = origin_sizes(conn)
-        while keep_going() and not self._stop.wait(POLL_SECONDS):
-            now = origin_sizes(conn)
-            for origin, size in now.items():
-                if seen.get(origin) != size:
-                    self.post_message(LedgerAppended(origin, size))
-            seen = now
+        try:
+            with read_connection(self.settings) as conn:
+                self.post_message(LiveState("polling", f"primary unreachable: {reason}"))
+                poll(conn, keep_going, self.post_message, self._stop, every=self.poll_seconds,
+                     seconds=REPLICA_RETRY_SECONDS)  # fmt: skip
+        except (psycopg.Error, LedgerError):
+            return False
+        return True
 
     def _catch_up(self) -> None:
         """Post every log's current size: the screens re-read what changed meanwhile."""
@@ -231,9 +237,12 @@ class LedgerApp(App[None]):
         if self.live_state == "reconnecting":
             parts.append(f"reconnecting ({self.live_detail})")
         elif self.live_state == "polling":
-            parts.append(f"polling every {POLL_SECONDS:g} s (no LISTEN)")
+            where = "the replica " if self.data.replica else ""
+            parts.append(f"polling {where}every {self.poll_seconds:g} s (no LISTEN)")
         elif self.live_state != "off":
             parts.append(self.live_state)
+        if self.data.replica:
+            parts.append("reads: replica")
         self.sub_title = " · ".join(parts)
 
     def on_stop_recorded(self, message: StopRecorded) -> None:
@@ -301,10 +310,14 @@ class LedgerApp(App[None]):
     )
     def verify_worker(self) -> None:
         """Full verification (chains, projections, Merkle roots, checkpoint signatures)."""
-        from ledger.db.connect import connect
+        from ledger.db.connect import connect, read_connection
         from ledger.verify import verify_ledger
 
-        with connect(self.data.pinned(), migrate=self.data.migrate) as conn:
+        if self.data.replica:  # verify reads only: on the replica, never migrated
+            opened = read_connection(self.settings)
+        else:
+            opened = connect(self.data.pinned(), migrate=self.data.migrate)
+        with opened as conn:
             report = verify_ledger(conn, self.settings)
         self.post_message(VerifyFinished(report.status, dict(report.origins), report.reason))
 

@@ -4,7 +4,11 @@ Why its own module: every call here runs inside a Textual thread worker, never o
 and all reads go through `ledger.store` (no SQL in the TUI). The timeline never loads a whole
 ledger: a source knows its row count and fetches one page at a time by `seq` range (keyset),
 so 1,000,000 events scroll like 100. The workers share one connection, so `LedgerData` owns the
-lock that serialises them; callers only ever see `LedgerData.call`.
+lock that serialises them; callers only ever see `LedgerData.call` and `LedgerData.read`.
+
+With a read replica (`LEDGER_READ_DSN`) the board's and the timeline's reads (`read`: runs,
+pages, keys, sizes) go to the replica on a connection of their own; everything else (`call`:
+stops, notes, decisions, undo, which read what they are about to write) stays on the primary.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import psycopg
 from ledger import ids
 from ledger.backlog import Backlog, read_backlog
 from ledger.config import Settings
-from ledger.db.connect import connect, database_dsn
+from ledger.db.connect import connect, database_dsn, read_connection, reads_replica
 from ledger.store import board as store
 from ledger.store.board import EventKey, OpenApproval, RunMark, VerdictSet
 from ledger.store.read import RunSummary, latest_checkpoint, list_runs, origins
@@ -196,6 +200,7 @@ class LedgerData:
     settings: Settings
     migrate: bool = True  # False in --readonly mode: an auditor's session runs no DDL
     _conn: psycopg.Connection | None = None
+    _rconn: psycopg.Connection | None = None  # the replica's, when reads go to one
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pin_lock: threading.Lock = field(default_factory=threading.Lock)
     _pinned: Settings | None = None
@@ -224,12 +229,29 @@ class LedgerData:
             self._conn = connect(self.pinned(), migrate=self.migrate)
         return self._conn
 
+    @property
+    def replica(self) -> bool:
+        """True when reads go to a replica (`Settings.read_dsn`) rather than the primary."""
+        return reads_replica(self.settings)
+
+    def read_conn(self) -> psycopg.Connection:
+        """The replica's read-only connection (never migrated), opened on first use; only
+        `read` uses it, with the lock held. Without a replica, the shared one (`conn`)."""
+        if not self.replica:
+            return self.conn()
+        if self._rconn is None or self._rconn.closed:
+            if self.gate is not None:
+                self.gate.wait(GATE_SECONDS)
+            self._rconn = read_connection(self.settings)
+        return self._rconn
+
     def close(self) -> None:
-        """Close the connection (app exit)."""
+        """Close the connections (app exit)."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            for conn in (self._conn, self._rconn):
+                if conn is not None:
+                    conn.close()
+            self._conn = self._rconn = None
 
     def call(
         self,
@@ -253,6 +275,30 @@ class LedgerData:
                     self._conn = None
                 raise
 
+    def read(
+        self,
+        fn: Callable[Concatenate[psycopg.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`fn(conn, ...)` on the read connection (`read_conn`: the replica if one is set), under
+        the same lock as `call`. Only for what writes nothing: the replica refuses writes."""
+        with self._lock:
+            conn = self.read_conn()
+            try:
+                return fn(conn, *args, **kwargs)
+            except psycopg.OperationalError:
+                if conn.closed:
+                    self._forget(conn)
+                raise
+
+    def _forget(self, conn: psycopg.Connection) -> None:
+        """Drop a connection the server closed, so the next use opens a new one."""
+        if conn is self._conn:
+            self._conn = None
+        if conn is self._rconn:
+            self._rconn = None
+
     def sizes(self) -> dict[str, int]:
         """Number of events per origin; what the live loop reads after (re)connecting.
 
@@ -261,13 +307,13 @@ class LedgerData:
         """
         with self._lock:
             for attempt in range(2):
-                conn = self.conn()
+                conn = self.read_conn()
                 try:
                     return origin_sizes(conn)
                 except psycopg.OperationalError:
                     if not conn.closed or attempt:
                         raise
-                    self._conn = None
+                    self._conn = self._rconn = None
         raise AssertionError("unreachable")
 
     def board(
@@ -281,25 +327,25 @@ class LedgerData:
         Each run's verdict is the one recomputed this session (`known`) while the run has no
         event since, else its stored set judged for freshness (tui.verdicts.judge).
         """
-        (sets, marks), runs, approvals, chain = self.call(_board_reads)
+        (sets, marks), runs, approvals, chain = self.read(_board_reads)
         shown = []
         for r in reversed(runs):
             verdict = _verdict_of(r.run_id, sets, marks, known or {})
             if flt.matches(r, verdict):
                 shown.append(BoardRun(r, verdict))
-        backlog = self.call(read_backlog)
-        stops = self.call(active_stops)
+        backlog = self.read(read_backlog)
+        stops = self.read(active_stops)
         return BoardData(shown[:limit], approvals, chain, len(runs), backlog, stops)
 
     def origin_size(self, origin: str) -> int:
         """Number of events in one log."""
-        return self.call(store.origin_size, origin)
+        return self.read(store.origin_size, origin)
 
     def keys(
         self, runs: Sequence[str] = (), origin: str = "", cond: str = "none", value: str = ""
     ) -> tuple[list[EventKey], bool]:
         """Ordered keys of a scope (runs, else one origin) under one condition, and truncated."""
-        keys = self.call(
+        keys = self.read(
             store.event_keys,
             runs=[uuid.UUID(r) for r in runs],
             origin=origin,
@@ -311,11 +357,11 @@ class LedgerData:
 
     def fetch(self, source: Source, start: int, n: int = PAGE) -> list[Row]:
         """One page of a source."""
-        return self.call(source.fetch, start, n)
+        return self.read(source.fetch, start, n)
 
     def index_at_time(self, source: Source, ns: int) -> int:
         """Row index of the first event at or after `ns`."""
-        return self.call(source.index_at_time, ns)
+        return self.read(source.index_at_time, ns)
 
 
 def _verdict_of(

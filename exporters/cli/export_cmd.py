@@ -17,8 +17,8 @@ import typer
 from ledger.cli.common import (
     AsOption,
     JsonOption,
-    connection,
     emit_json,
+    read_connection,
     settings_from,
     time_option,
 )
@@ -114,7 +114,7 @@ def export(  # noqa: PLR0917 (typer options)
     )
     bar = ProgressBar(f"export {fmt}")
     try:
-        summary = exporter.run(connection(ctx, migrate=False), settings_from(ctx), params, bar)
+        summary = exporter.run(read_connection(ctx), settings_from(ctx), params, bar)
     finally:
         bar.close()
     if json_out:

@@ -54,8 +54,17 @@ def _root(
             "--home", envvar="LEDGER_HOME", help="Ledger home (embedded data, keys, spool)."
         ),
     ] = None,
+    read_dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--read-dsn",
+            envvar="LEDGER_READ_DSN",
+            help="A streaming replica that verify, export and tui read from (writes still "
+            "go to --dsn).",
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = {"dsn": dsn, "home": home}
+    ctx.obj = {"dsn": dsn, "home": home, "read_dsn": read_dsn}
 
 
 def main() -> None:

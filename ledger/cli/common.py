@@ -52,6 +52,7 @@ __all__ = [
     "input_option",
     "parse_run_id",
     "principal",
+    "read_connection",
     "say",
     "settings_from",
     "table",
@@ -240,7 +241,7 @@ def settings_from(ctx: typer.Context) -> Settings:
     obj = root.obj if isinstance(root.obj, dict) else {}
     dsn: str | None = obj.get("dsn")
     home: Path | None = obj.get("home")
-    settings = Settings.from_env(dsn=dsn, home=home)
+    settings = Settings.from_env(dsn=dsn, home=home, read_dsn=obj.get("read_dsn"))
     home_rule(settings, command_path(ctx))
     return settings
 
@@ -250,6 +251,14 @@ def connection(ctx: typer.Context, *, migrate: bool = True) -> psycopg.Connectio
     from ledger.db.connect import connect
 
     return connect(settings_from(ctx), migrate=migrate)
+
+
+def read_connection(ctx: typer.Context) -> psycopg.Connection:
+    """A connection for a command that only reads: the replica (--read-dsn) if one is set,
+    else the primary; never migrates, never writes (ledger.db.connect.read_connection)."""
+    from ledger.db.connect import read_connection as open_read
+
+    return open_read(settings_from(ctx))
 
 
 def err(message: str) -> None:

@@ -11,9 +11,9 @@ import typer
 from ledger.cli.common import (
     JsonOption,
     about,
-    connection,
     duration_option,
     input_option,
+    read_connection,
     settings_from,
 )
 from ledger.errors import ExitCode, KeyUnavailable
@@ -91,7 +91,7 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
             for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")
         ]
-    conn = connection(ctx, migrate=False)
+    conn = read_connection(ctx)
     report = verify_ledger(
         conn,
         settings,

@@ -9,6 +9,13 @@ migrate`); commands that only read (`verify`, `tui --readonly`, `verify-bundle`,
 reads) connect without it, run no DDL, and so work on a read replica or with a read-only role.
 A reader on a database older than the code is told to migrate instead of failing on a table.
 
+A read replica (`LEDGER_READ_DSN`, a hot standby streaming from the primary) is opened by
+`read_connection`: never migrated, in a read-only session (`default_transaction_read_only`), so
+a write asked of it fails on the server instead of landing anywhere; with no replica it is the
+primary's ordinary unmigrated connection. Writes (export's custody event, the TUI's stops) open
+the primary with `connect`, never the read connection: nothing reads its own write back from a
+replica that may not have replayed it yet.
+
 Every connection gives up after `LEDGER_CONNECT_TIMEOUT` (handshake included, so a server that
 accepts TCP and never answers is not waited on forever). The hooks' connections are `bounded`:
 statements time out on the server after `LEDGER_STATEMENT_TIMEOUT`, TCP keepalives and
@@ -28,7 +35,7 @@ from ledger.db.migrate import apply_migrations, latest_version, schema_version
 from ledger.db.sqlfiles import query
 from ledger.errors import DatabaseUnavailable
 
-__all__ = ["bounded_conninfo", "connect", "database_dsn"]
+__all__ = ["bounded_conninfo", "connect", "database_dsn", "read_connection", "reads_replica"]
 
 EMBEDDED_DATABASE = "ledger"
 _migrated: set[str] = set()
@@ -135,4 +142,30 @@ def connect(settings: Settings, *, migrate: bool = False,
         _migrated.add(dsn)
     else:
         _require_current(conn, dsn)
+    return conn
+
+
+def reads_replica(settings: Settings) -> bool:
+    """True when reads go to a replica distinct from the primary (writes then need their own
+    connection to the primary: `connect(settings)`)."""
+    return settings.read_dsn is not None and settings.read_dsn != settings.dsn
+
+
+def read_connection(settings: Settings) -> psycopg.Connection:
+    """An autocommit connection for reading: the replica if `settings.read_dsn` is set, else the
+    primary (unmigrated, as `connect(settings)`).
+
+    Why a function of its own: a hot standby refuses DDL and writes, so nothing that reads may
+    migrate on connect; and the replica's session is read-only on the server too, so a write
+    that slipped into a read path fails there (even if the DSN named a primary by mistake)
+    instead of being made.
+    """
+    if not reads_replica(settings):
+        return connect(settings, migrate=False)
+    assert settings.read_dsn is not None
+    given = conninfo.conninfo_to_dict(settings.read_dsn).get("options") or ""
+    dsn = conninfo.make_conninfo(
+        settings.read_dsn, options=f"{given} -c default_transaction_read_only=on".strip())
+    conn = _open(dsn, settings.timeouts)
+    _require_current(conn, dsn)
     return conn

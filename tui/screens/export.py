@@ -70,7 +70,7 @@ class ExportScreen(LedgerScreen):
             text = Text(f"exporter not available yet: {exc}", style="yellow")
             self.post_message(ExportFinished(text))
             return
-        from ledger.db.connect import connect
+        from ledger.db.connect import read_connection
 
         def progress(done: int, total: int) -> None:
             self.post_message(ExportProgress(done, total))
@@ -84,7 +84,7 @@ class ExportScreen(LedgerScreen):
             exported_by=self.lapp.user,
         )
         try:
-            with connect(self.lapp.settings) as conn:
+            with read_connection(self.lapp.settings) as conn:  # custody: on the primary
                 result = export_bundle(conn, self.lapp.settings, params, progress=progress)
         except Exception as exc:  # shown to the user; the exporter raises one-line errors
             self.post_message(ExportFinished(Text(f"export failed: {exc}", style="bold red")))
