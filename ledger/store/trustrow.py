@@ -26,9 +26,14 @@ def record_trust_root(conn: psycopg.Connection, prefix: str, vkey: str) -> str |
 
     A role without INSERT (a reader, an operator) or a database not yet migrated to 0011 records
     nothing and returns None: recording is the owner's or the sequencer's job, and a failure
-    here must never stop sequencing (a savepoint keeps the caller's transaction usable).
+    here must never stop sequencing (a savepoint keeps the caller's transaction usable). A
+    read-only session (a hot standby, `ledger.db.connect.read_connection`) is not even asked:
+    the server says so in its parameter status, and the write would only be refused.
     """
     info = conn.info
+    if "on" in (info.parameter_status("in_hot_standby"),
+                info.parameter_status("default_transaction_read_only")):
+        return None
     tried = (f"{info.host}:{info.port}", info.dbname, info.user, prefix)
     if tried in _tried:
         return None
