@@ -37,6 +37,8 @@ class Replicated:
 
     pair: Pair
     home: Path
+    #: the transcript of the set-up (servers, `ledger init`): docs/scaling.md's first block
+    setup: tuple[str, ...] = ()
 
     @property
     def settings(self) -> Settings:
@@ -95,6 +97,10 @@ class Replicated:
     def paused(self) -> None:
         """Pause WAL replay on the replica and wait until it is in effect."""
         self.pair.sql("replica", "SELECT pg_wal_replay_pause()")
+        self.wait_paused()
+
+    def wait_paused(self) -> None:
+        """Wait until a pause of WAL replay is in effect (it is asynchronous)."""
         deadline = time.monotonic() + 10
         with psycopg.connect(self.pair.dsn("replica", "postgres"), autocommit=True) as conn:
             while True:
@@ -122,6 +128,7 @@ def replicated() -> Iterator[Replicated]:
         pair.transcript.append(pair.shown(f"export REPLICA={pair.dsn('replica')}"))
         init = ready.ledger("init")
         assert init.exit_code == 0, init.stderr
+        ready.setup = tuple(pair.transcript)
         ready.record_runs(3)
         pair.caught_up()
         yield ready

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from psycopg import conninfo
 
 from ledger.db import embedded
 from tests.conftest import free_port
@@ -53,13 +52,19 @@ class Pair:
     def dsn(self, which: str, db: str = "ledger") -> str:
         """DSN of `db` on the primary or the replica."""
         port = self.ports[0] if which == "primary" else self.ports[1]
-        return conninfo.make_conninfo(host="127.0.0.1", port=port, user="postgres", dbname=db)
+        return f"postgresql://postgres@127.0.0.1:{port}/{db}"
 
     def shown(self, text: str) -> str:
         """`text` as the transcript shows it: pair-relative paths, the doc's ports."""
         text = text.replace(f"{self.root}/", "").replace(str(self.root), ".")
         for real, doc in zip(self.ports, DOC_PORTS, strict=True):
             text = text.replace(str(real), str(doc))
+        return text
+
+    def real(self, text: str) -> str:
+        """The inverse of `shown` for ports: a doc line made runnable on this pair."""
+        for real, doc in zip(self.ports, DOC_PORTS, strict=True):
+            text = text.replace(str(doc), str(real))
         return text
 
     def run(self, name: str, *args: str) -> str:
