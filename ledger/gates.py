@@ -97,12 +97,14 @@ def load_gate_signer(spec: str) -> Signer:
     return load_key(spec, None)
 
 
-def _signed(data: GateResultData, origin: str, signer: Signer, **fields: Any) -> GateResultData:
-    """`data` with the authority `fields`, issued now, and `signer`'s signature over them."""
+def _signed(data: Any, origin: str, signer: Signer, message: Any = gate_message,
+            **fields: Any) -> Any:
+    """`data` with the authority `fields`, issued now, and `signer`'s signature over them
+    (`message`: the claim's bytes; a gate result's unless another operator record's)."""
     issued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     data = data.model_copy(update={**fields, "issued_at": issued,
                                    "signing_key": f"{signer.name}+{signer.key_id.hex()}"})
-    raw = signer.sign(gate_message(data, origin))
+    raw = signer.sign(message(data, origin))
     return data.model_copy(update={"signature": base64.b64encode(raw).decode()})
 
 

@@ -30,7 +30,7 @@ from ledger.keyring import KEY_EVENT_TYPES, KeyRing
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.proofs import witness_problem
 from ledger.store.read import checkpoints as stored_checkpoints
-from ledger.store.read import events_of_types, origins
+from ledger.store.read import checkpoints_from, events_of_types, origins
 from ledger.store.trustrow import stored_trust_root
 from ledger.trustroot import FOREIGN, checkpoint_failure, root_row_problem, with_pin
 from ledger.verify_bulk import Suspect, bulk_scan
@@ -82,13 +82,15 @@ def key_ring(conn: psycopg.Connection, origin: str, roots: Sequence[Verifier]) -
 
 
 def _checkpoints(
-    conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier]
+    conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier], start: int = 0
 ) -> list[tuple[int, bytes]]:
-    """Authenticated (size, root) of every stored checkpoint, smallest first."""
+    """Authenticated (size, root) of every stored checkpoint (of at least `start` leaves: an
+    incremental verify, ledger.verify_from), smallest first."""
     checked: list[tuple[int, bytes]] = []
-    previous = 0
+    previous = start
     ring = key_ring(conn, origin, verifiers)
-    for stored in stored_checkpoints(conn, origin):
+    rows = stored_checkpoints(conn, origin) if start == 0 else checkpoints_from(conn, origin, start)
+    for stored in rows:
         size, root, note = stored.tree_size, stored.root_hash, stored.note
         try:
             opened = open_note(note.encode("utf-8"), ring.verifiers())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
@@ -31,19 +32,27 @@ from ledger.pgtime import micros_of
 from ledger.readahead import read_ahead
 from ledger.store.scan import rows_outside, verify_batch
 
-__all__ = ["BATCH_ROWS", "Suspect", "bulk_scan"]
+__all__ = ["BATCH_ROWS", "Resume", "Suspect", "bulk_scan"]
 
 BATCH_ROWS = 8192
 """Rows per round trip: large enough to amortise the query, small enough to stay in cache."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a scan starts when not at seq 0: the tree of the first `tree.size` leaves, and the
+    last (run_seq, leaf hash hex) before that size of every run continued after it."""
+
+    tree: CompactRange
+    heads: dict[str, tuple[int, str]]
 
 
 class Suspect(LedgerError):
     """Something in the batch is not as the row pass would accept it; re-run with the row pass."""
 
 
-def _batches(conn: psycopg.Connection, origin: str) -> Iterator[tuple[Any, ...]]:
+def _batches(conn: psycopg.Connection, origin: str, start: int) -> Iterator[tuple[Any, ...]]:
     cursor = conn.cursor(binary=True)
-    start = 0
     while True:
         row = verify_batch(cursor, origin, start, start + BATCH_ROWS)
         if row is None or not row[0]:
@@ -60,13 +69,14 @@ class _Scan:
         origin: str,
         targets: dict[int, bytes],
         scan_private: Callable[[int, dict[str, Any]], None] | None,
+        resume: Resume | None,
     ) -> None:
         self.tenant = origin.rsplit("/", 1)[-1]
         self.targets, self.sizes = targets, sorted(targets)
         self.scan_private = scan_private
-        self.tree = CompactRange()
-        self.heads: dict[str, tuple[int, str]] = {}
-        self.size = 0
+        self.tree = CompactRange() if resume is None else resume.tree.copy()
+        self.heads: dict[str, tuple[int, str]] = {} if resume is None else dict(resume.heads)
+        self.size = self.tree.size
 
     def take(  # noqa: PLR0917 - the columns of the verify_batch query, in order
         self,
@@ -153,14 +163,17 @@ def bulk_scan(
     origin: str,
     targets: dict[int, bytes],
     scan_private: Callable[[int, dict[str, Any]], None] | None,
+    resume: Resume | None = None,
 ) -> int:
     """Check every event of `origin` batch by batch; return the log size or raise `Suspect`.
 
     `targets` maps tree sizes to the roots the tree must have there (checkpoints and the pin);
-    `scan_private` receives the parsed body of every event carrying commitments or redactions.
+    `scan_private` receives the parsed body of every event carrying commitments or redactions;
+    `resume` starts at its tree's size instead of 0 (ledger.verify_from).
     """
-    scan = _Scan(origin, targets, scan_private)
-    with closing(read_ahead(_batches(conn, origin))) as batches:  # joins the reader on any exit
+    scan = _Scan(origin, targets, scan_private, resume)
+    reader = read_ahead(_batches(conn, origin, scan.size))
+    with closing(reader) as batches:  # joins the reader on any exit
         for batch in batches:
             scan.take(*batch)
     if rows_outside(conn, origin, scan.size):

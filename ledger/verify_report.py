@@ -32,6 +32,7 @@ class VerifyReport:
     redacted: list[int] = field(default_factory=list)
     payloads_verified: int = 0
     unstamped: dict[str, int] = field(default_factory=dict)  # events from before stamping began
+    incremental: dict[str, list[int]] = field(default_factory=dict)  # origin: [from, to] sizes
 
     def fail(
         self, origin: str, seq: int | None, reason: str, verdict: str | None = None

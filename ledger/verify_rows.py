@@ -6,6 +6,7 @@ over to this pass whenever anything looks wrong, so every failure message comes 
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from ledger.pgtime import pg_micros
 from ledger.store.scan import verify_rows
 
 if TYPE_CHECKING:
+    from ledger.verify_bulk import Resume
     from ledger.verify_report import VerifyReport
 
 __all__ = ["Invalid", "row_scan"]
@@ -42,14 +44,18 @@ def row_scan(  # noqa: PLR0917 - the state of one origin's verification
     pinned: Checkpoint | None,
     private: Any,
     report: VerifyReport,
+    resume: Resume | None = None,
 ) -> int:
     """The row pass: one COPY row at a time, naming the first bad seq and why (the reference
-    for the bulk pass, run when the bulk pass finds anything unexpected)."""
-    tree = CompactRange()
-    heads: dict[Any, tuple[int, str]] = {}
-    expected = 0
+    for the bulk pass, run when the bulk pass finds anything unexpected). `resume` starts at
+    its tree's size instead of 0 (ledger.verify_from)."""
+    tree = CompactRange() if resume is None else resume.tree.copy()
+    heads: dict[Any, tuple[int, str]] = (
+        {} if resume is None else {uuid.UUID(k): v for k, v in resume.heads.items()}
+    )
+    first = expected = tree.size
     loads = orjson.loads
-    with verify_rows(conn, origin) as rows:
+    with verify_rows(conn, origin, first) as rows:
         for seq, event_id, run_id, run_seq, type_, occurred, body, leaf in rows:
             if seq != expected:
                 raise Invalid(
@@ -89,7 +95,7 @@ def row_scan(  # noqa: PLR0917 - the state of one origin's verification
             expected += 1
             want_root = targets.get(expected)
             if want_root is not None and tree.root() != want_root:
-                start = max((s for s in targets if s < expected), default=0)
+                start = max((s for s in targets if s < expected), default=first)
                 at_pin = pinned is not None and expected == pinned.size
                 what = "pinned checkpoint" if at_pin else "checkpoint"
                 raise Invalid(

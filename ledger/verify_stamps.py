@@ -25,12 +25,13 @@ __all__ = ["check_stamps"]
 
 
 def _heads(
-    origin: str, notes: list[tuple[int, str | None]], verifiers: Sequence[Verifier]
+    origin: str, notes: list[tuple[int, str | None]], verifiers: Sequence[Verifier], first: int
 ) -> tuple[int, dict[int, bytes]]:
-    """The chain start and the signed head at every stamped checkpoint size."""
+    """The chain start and the signed head at every stamped checkpoint size (`notes` are those
+    of the checkpoints of at least `first` leaves)."""
     start: int | None = None
     heads: dict[int, bytes] = {}
-    previous = 0
+    previous = first
     for size, note in notes:
         if note is None:
             if start is not None:
@@ -56,16 +57,30 @@ def _seqs(first: int, last: int) -> str:
 
 
 def check_stamps(
-    conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier], size: int
+    conn: psycopg.Connection,
+    origin: str,
+    verifiers: Sequence[Verifier],
+    size: int,
+    start: int = 0,
 ) -> int:
-    """Raise Invalid at the first tampered stamp; return how many events are unstamped."""
-    start, heads = _heads(origin, stamp_notes(conn, origin), verifiers)
-    forged = first_stamped_before(conn, origin, start)
+    """Raise Invalid at the first tampered stamp; return how many events are unstamped.
+
+    From `start` (an incremental verify, ledger.verify_from), only the notes of checkpoints of
+    at least `start` leaves and the rows from `start` are read: the fold resumes at the head
+    signed at size `start`."""
+    chain, heads = _heads(origin, stamp_notes(conn, origin, start), verifiers, start)
+    head, checked = EMPTY_HEAD, chain
+    if chain < start:  # the chain began before the range: resume at the head signed there
+        resumed = heads.get(start)
+        if resumed is None:
+            raise Invalid(start, f"checkpoint at size {start} has no stamp note although "
+                          f"stamping began at seq {chain}", "stamp_missing")
+        head, checked = resumed, start
+    forged = first_stamped_before(conn, origin, chain, start) if chain > start else None
     if forged is not None:
         raise Invalid(forged, f"stamps tampered: seq {forged} carries a submitted_by but was "
                       "sequenced before stamping began", "stamp_tampered")
-    head, checked = EMPTY_HEAD, start
-    for seq, leaf, recorded_us, role in stamp_rows(conn, origin, start):
+    for seq, leaf, recorded_us, role in stamp_rows(conn, origin, checked):
         if role is None:
             raise Invalid(seq, f"stamps tampered: submitted_by of seq {seq} removed",
                           "stamp_tampered")
@@ -80,4 +95,4 @@ def check_stamps(
     if checked < min(size, max(heads, default=0)):
         raise Invalid(checked, f"stamps tampered: events missing below the stamp note at size "
                       f"{max(heads)}", "stamp_tampered")
-    return min(start, size)
+    return min(chain, size)

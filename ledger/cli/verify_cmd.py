@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -16,7 +16,7 @@ from ledger.cli.common import (
     read_connection,
     settings_from,
 )
-from ledger.errors import ExitCode, KeyUnavailable
+from ledger.errors import ExitCode, InputError, KeyUnavailable
 
 if TYPE_CHECKING:
     from ledger.backlog import Backlog
@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(add_completion=False)
+
+
+def _pin_source(value: str | None) -> str | None:
+    """`--from-checkpoint`: `latest-verified`, or a note file checked like every input file."""
+    from ledger.cli.common import check_input
+
+    if value is not None and value != LATEST_VERIFIED:
+        check_input(Path(value))
+    return value
+
+
+_pin_source.input_kind = "file"  # type: ignore[attr-defined]  # what tests/cli check for
+LATEST_VERIFIED = "latest-verified"
 
 
 @app.command("verify")
@@ -53,6 +66,26 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
             help="Exit 6 when intake holds events older than this and no sequencer runs.",
         ),
     ] = "60s",
+    from_checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--from-checkpoint",
+            metavar="FILE|latest-verified",
+            callback=_pin_source,
+            help="Verify only what follows a checkpoint verified earlier: a note file "
+            "(`ledger checkpoint > FILE`) or latest-verified (the --state directory).",
+        ),
+    ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            metavar="DIR",
+            envvar="LEDGER_VERIFY_STATE",
+            help="Where the newest verified checkpoints are kept, outside the database "
+            "(default: <home>/verified).",
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Recompute every leaf, run chain, tree root and checkpoint signature.
@@ -91,6 +124,11 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
             for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")
         ]
+    if from_checkpoint is not None:
+        if pin is not None or witness_key:
+            raise InputError("--from-checkpoint cannot be combined with --pin or --witness-key")
+        _incremental(ctx, from_checkpoint, state, verifiers, json_out, bound)
+        return
     conn = read_connection(ctx)
     report = verify_ledger(
         conn,
@@ -99,8 +137,66 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
         pin=pinned,
         witnesses=witnesses,
     )
+    _remember(conn, settings, state, report, verifiers)
     backlog = read_backlog(conn, bound)
     typer.echo(_output(report, backlog, json_out))
+    if report.status != "ok":
+        raise typer.Exit(int(ExitCode.INVALID))
+    if backlog.stalled:
+        raise typer.Exit(int(ExitCode.STALLED))
+
+
+def _remember(
+    conn: Any, settings: Any, state: Path | None, report: VerifyReport, verifiers: Any
+) -> None:
+    """A verify that found the ledger intact records its newest checkpoints outside the
+    database (ledger.verified_state)."""
+    from ledger.verified_state import VerifiedState, state_dir
+    from ledger.verify_incremental import record_verified
+
+    record_verified(conn, VerifiedState(state_dir(settings, state)), report, verifiers)
+
+
+def _incremental(  # noqa: PLR0917 - the options of `verify --from-checkpoint`
+    ctx: typer.Context,
+    source: str,
+    state: Path | None,
+    verifiers: Any,
+    json_out: bool,
+    bound: float,
+) -> None:
+    """`verify --from-checkpoint`: the pin(s), consistency, then only the new events."""
+    from ledger.backlog import read_backlog
+    from ledger.trustroot import pin_or_rewritten, pinned_rewritten
+    from ledger.verified_state import VerifiedState, state_dir
+    from ledger.verify_incremental import incremental_line, verify_incremental
+    from ledger.verify_report import dumps
+
+    settings = settings_from(ctx)
+    kept = VerifiedState(state_dir(settings, state))
+    if source == LATEST_VERIFIED:
+        notes = [r.note for r in kept.require_all().values()]
+    else:
+        notes = [Path(source).read_bytes()]
+    pins = []
+    for note in notes:
+        with about(f"pinned checkpoint {source} is not valid"):
+            opened = pin_or_rewritten(note, verifiers)
+        if isinstance(opened, str):
+            typer.echo(pinned_rewritten(opened, json_out))
+            raise typer.Exit(int(ExitCode.INVALID))
+        pins.append(opened)
+    conn = read_connection(ctx)
+    report = verify_incremental(
+        conn, settings, pins, verifiers=verifiers, every_origin=source == LATEST_VERIFIED
+    )
+    _remember(conn, settings, state, report, verifiers)
+    backlog = read_backlog(conn, bound)
+    if json_out:
+        merged = {**orjson.loads(dumps(report)), "backlog": backlog.as_dict()}
+        typer.echo(orjson.dumps(merged, option=orjson.OPT_INDENT_2).decode())
+    else:
+        typer.echo(incremental_line(report) + (f"\n{backlog.line()}" if backlog.count else ""))
     if report.status != "ok":
         raise typer.Exit(int(ExitCode.INVALID))
     if backlog.stalled:

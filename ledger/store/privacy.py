@@ -23,6 +23,7 @@ __all__ = [
     "has_payload_tables",
     "insert_payloads",
     "origin_payloads",
+    "payloads_of",
     "shred_subject",
     "subject_commitments",
     "subject_key",
@@ -140,6 +141,13 @@ def shred_subject(conn: psycopg.Connection, origin: str, subject: str) -> None:
 def origin_payloads(conn: psycopg.Connection, origin: str) -> dict[str, StoredPayload]:
     """Every stored payload of an origin by commitment, with its key row if not shredded."""
     return _payloads(conn.execute(query("origin_payloads"), (origin,)))
+
+
+def payloads_of(
+    conn: psycopg.Connection, origin: str, commitments: Sequence[str]
+) -> dict[str, StoredPayload]:
+    """The stored payloads of some commitments of an origin (an incremental verify's range)."""
+    return _payloads(conn.execute(query("payloads_of_commitments"), (origin, list(commitments))))
 
 
 def _payloads(rows: Iterable[Sequence[Any]]) -> dict[str, StoredPayload]:

@@ -32,6 +32,7 @@ __all__ = [
     "checkpoint_at",
     "checkpoint_at_most",
     "checkpoints",
+    "checkpoints_from",
     "cosigned_note",
     "decision_rows",
     "decisions_for_calls",
@@ -240,6 +241,14 @@ def checkpoints(conn: psycopg.Connection, origin: str) -> list[SignedCheckpoint]
     return [
         SignedCheckpoint(int(size), bytes(root), str(note))
         for size, root, note in conn.execute(query("all_checkpoints"), (origin,)).fetchall()
+    ]
+
+
+def checkpoints_from(conn: psycopg.Connection, origin: str, start: int) -> list[SignedCheckpoint]:
+    """Every stored checkpoint of an origin of at least `start` leaves, smallest first."""
+    return [
+        SignedCheckpoint(int(size), bytes(root), str(note))
+        for size, root, note in conn.execute(query("checkpoints_from"), (origin, start))
     ]
 
 

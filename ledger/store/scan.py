@@ -7,6 +7,7 @@ that the tables stay known to `ledger.store` alone.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,14 @@ import psycopg
 
 from ledger.db.sqlfiles import query
 
-__all__ = ["rows_outside", "verify_batch", "verify_rows"]
+__all__ = [
+    "log_size",
+    "rows_outside",
+    "run_heads_before",
+    "sample_events",
+    "verify_batch",
+    "verify_rows",
+]
 
 _ROW_TYPES = ["int8", "uuid", "uuid", "int8", "text", "timestamptz", "bytea", "bytea"]
 
@@ -34,9 +42,38 @@ def rows_outside(conn: psycopg.Connection, origin: str, size: int) -> bool:
 
 
 @contextmanager
-def verify_rows(conn: psycopg.Connection, origin: str) -> Iterator[Iterator[tuple[Any, ...]]]:
-    """Every event of `origin` in seq order as typed COPY rows (seq, event_id, run_id, run_seq,
-    type, occurred_at, body, leaf_hash); the COPY ends when the block does."""
-    with conn.cursor().copy(query("copy_verify"), (origin,)) as copy:
+def verify_rows(
+    conn: psycopg.Connection, origin: str, start: int = 0
+) -> Iterator[Iterator[tuple[Any, ...]]]:
+    """Every event of `origin` from seq `start` in seq order as typed COPY rows (seq, event_id,
+    run_id, run_seq, type, occurred_at, body, leaf_hash); the COPY ends when the block does."""
+    statement, params = (
+        (query("copy_verify"), (origin,)) if start == 0
+        else (query("copy_verify_from"), (origin, start))
+    )
+    with conn.cursor().copy(statement, params) as copy:
         copy.set_types(_ROW_TYPES)
         yield copy.rows()
+
+
+def run_heads_before(
+    conn: psycopg.Connection, origin: str, start: int
+) -> list[tuple[uuid.UUID, int, bytes]]:
+    """(run_id, run_seq, leaf_hash) of the last event before `start` of every run that has an
+    event at or after `start` (one index probe per run; the prefix is never read)."""
+    rows = conn.execute(query("run_heads_before"), {"origin": origin, "start": start})
+    return [(run_id, int(run_seq), bytes(leaf)) for run_id, run_seq, leaf in rows]
+
+
+def log_size(conn: psycopg.Connection, origin: str) -> int:
+    """One past the largest stored seq of `origin` (0 when empty): an index probe."""
+    row = conn.execute(query("log_size"), (origin,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def sample_events(
+    conn: psycopg.Connection, origin: str, seqs: list[int]
+) -> list[tuple[int, bytes, bytes]]:
+    """(seq, body, stored leaf hash) of the given seqs of `origin` that exist, in seq order."""
+    rows = conn.execute(query("sample_events"), (origin, seqs)).fetchall()
+    return [(int(seq), bytes(body), bytes(leaf)) for seq, body, leaf in rows]

@@ -55,9 +55,15 @@ def stamp_rows_of(
     return start, head, note.decode("utf-8")
 
 
-def stamp_notes(conn: psycopg.Connection, origin: str) -> list[tuple[int, str | None]]:
-    """(tree_size, stamp note or None) of every checkpoint of `origin`, smallest first."""
-    rows = conn.execute(query("stamp_notes"), (origin,)).fetchall()
+def stamp_notes(
+    conn: psycopg.Connection, origin: str, start: int = 0
+) -> list[tuple[int, str | None]]:
+    """(tree_size, stamp note or None) of every checkpoint of `origin` of at least `start`
+    leaves, smallest first."""
+    rows = (
+        conn.execute(query("stamp_notes"), (origin,)) if start == 0
+        else conn.execute(query("stamp_notes_from"), (origin, start))
+    ).fetchall()
     return [(int(size), None if note is None else str(note)) for size, note in rows]
 
 
@@ -72,7 +78,12 @@ def stamp_rows(
                 yield int(seq), bytes(leaf), int(recorded), role
 
 
-def first_stamped_before(conn: psycopg.Connection, origin: str, start: int) -> int | None:
-    """The first seq before the chain's start that carries a submitted_by (None if none)."""
-    row = conn.execute(query("first_stamped_before"), (origin, start)).fetchone()
+def first_stamped_before(
+    conn: psycopg.Connection, origin: str, start: int, lo: int = 0
+) -> int | None:
+    """The first seq in [lo, start) (before the chain's start) that carries a submitted_by."""
+    row = (
+        conn.execute(query("first_stamped_before"), (origin, start)) if lo == 0
+        else conn.execute(query("first_stamped_between"), (origin, lo, start))
+    ).fetchone()
     return None if row is None or row[0] is None else int(row[0])

@@ -76,6 +76,9 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "exercise.ended": {"ended_by": "dana", "elapsed_ms": 1_000},
     "gate.result": {"kind": "run", "suite": "demo", "suite_hash": "ab" * 32,
                     "decision": "pass", "recorded_by": "ci"},
+    "monitor.alert": {"origin": "agent-ledger.local/default", "verdict": "leaf_mismatch",
+                      "reason": "changed", "verified_size": 4, "found_by": "resample",
+                      "recorded_by": "monitor"},
 }
 
 RICH_ENVELOPE: dict[str, Any] = {
