@@ -21,6 +21,7 @@ back to the full tile).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import psycopg
 
-from ledger.errors import LedgerError
+from ledger.errors import InputError, LedgerError
 from ledger.merkle import leaf_hash
 from ledger.note import Checkpoint, NoteError, parse_note
 from ledger.store.read import checkpoint_at, cosigned_note, latest_checkpoint, origins
@@ -44,6 +45,7 @@ __all__ = [
     "TileExport",
     "TileSpec",
     "TilesExportError",
+    "TilesOutputError",
     "bundles_for_size",
     "entries_path",
     "export_all",
@@ -61,7 +63,11 @@ _READ_CHUNK = 512  # tiles per query (4 MiB of hashes)
 
 
 class TilesExportError(LedgerError):
-    """The tiles cannot be exported: no checkpoint, tiles missing, or a file cannot be written."""
+    """The stored tiles are missing or do not match the checkpoint or the bodies (exit 1)."""
+
+
+class TilesOutputError(InputError):
+    """Nothing to export (no such checkpoint) or the output cannot be written (exit 2)."""
 
 
 # --------------------------------------------------------------------------- paths (pure)
@@ -139,7 +145,7 @@ def tenant_dir_name(origin: str) -> str:
     """The directory of an origin's log: its last path element ('acme.example/prod' -> 'prod')."""
     name = origin.rsplit("/", 1)[-1]
     if not name or name in {".", ".."} or name.startswith(".") or "\x00" in name:
-        raise TilesExportError(f"origin {origin!r} has no usable last path element")
+        raise TilesOutputError(f"origin {origin!r} has no usable last path element")
     return name
 
 
@@ -190,8 +196,9 @@ class _Files:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise TilesExportError(f"cannot write {path}: {exc.strerror or exc}") from None
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise TilesOutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         self.written += 1
         self.nbytes += len(data)
         if rel.startswith("tile/") and ".p/" not in rel:  # a full tile or bundle
@@ -203,12 +210,12 @@ def _signed_checkpoint(conn: psycopg.Connection, origin: str, upto: int | None) 
     if upto is None:
         latest = latest_checkpoint(conn, origin)
         if latest is None:
-            raise TilesExportError(f"{origin}: no checkpoint yet (run the sequencer)")
+            raise TilesOutputError(f"{origin}: no checkpoint yet (run the sequencer)")
         size, note = latest.tree_size, latest.note
     else:
         found = checkpoint_at(conn, origin, upto)
         if found is None:
-            raise TilesExportError(f"{origin}: no checkpoint of size {upto}")
+            raise TilesOutputError(f"{origin}: no checkpoint of size {upto}")
         size, note = found.tree_size, found.note
     return (cosigned_note(conn, origin, size) or str(note)).encode("utf-8")
 

@@ -47,9 +47,11 @@ def goreader(tmp_path_factory: pytest.TempPathFactory) -> GoReader:
     subprocess.run([go, "build", "-o", str(binary), str(GOREADER_SRC)], env=env, check=True,
                    capture_output=True, timeout=300)
 
-    def read(log_dir: Path, vkey: str, *leaves: int, old: Path | None = None) -> Reading:
+    def read(log_dir: Path, vkey: str, *leaves: int | str, old: Path | None = None) -> Reading:
+        """Leaves are indexes to prove; strings are flags (-audit, -no-entries)."""
         args = [str(binary), "-dir", str(log_dir), "-vkey", vkey]
-        args += [a for i in leaves for a in ("-leaf", str(i))]
+        args += [a for i in leaves if isinstance(i, str) for a in (i,)]
+        args += [a for i in leaves if isinstance(i, int) for a in ("-leaf", str(i))]
         args += ["-old", str(old)] if old is not None else []
         proc = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
         return Reading(proc.returncode, proc.stdout.splitlines(), proc.stderr)

@@ -39,11 +39,12 @@ def test_go_reader_verifies_checkpoint_root_inclusion_and_consistency(
     goreader: GoReader, exported: tuple[Path, Path, str, int, int]
 ) -> None:
     log_dir, old, vkey, old_size, size = exported
-    got = goreader(log_dir, vkey, 0, 255, 256, size - 1, old=old)
+    got = goreader(log_dir, vkey, "-audit", 0, 255, 256, size - 1, old=old)
     assert got.code == 0, got.stderr
-    assert got.lines[0] == f"checkpoint agent-ledger.local/default size {size} signature ok"
-    assert got.lines[1].startswith("root from tiles matches ")
-    assert got.lines[2:] == [
+    assert got.lines[:2] == [f"checkpoint agent-ledger.local/default size {size} signature ok",
+                             f"audit: {size} leaves, 1 upper tiles, 2 entry bundles consistent"]
+    assert got.lines[2].startswith("root from tiles matches ")
+    assert got.lines[3:] == [
         "leaf 0 included", "leaf 255 included", "leaf 256 included", f"leaf {size - 1} included",
         f"consistent {old_size} -> {size}"]
     # the layout: one full level-0 tile, the partial edge, level 1's partial; old partial pruned
@@ -57,11 +58,14 @@ def test_go_reader_verifies_checkpoint_root_inclusion_and_consistency(
 def test_go_reader_catches_a_tampered_tile(
     goreader: GoReader, exported: tuple[Path, Path, str, int, int]
 ) -> None:
-    log_dir, _old, vkey, _old_size, _size = exported
+    log_dir, _old, vkey, _old_size, size = exported
     tile = log_dir / "tile/0/000"
     data = bytearray(tile.read_bytes())
     data[32 * 7] ^= 1  # the leaf hash of seq 7
     tile.write_bytes(bytes(data))
+    got = goreader(log_dir, vkey, "-audit")
+    assert (got.code, got.stderr) == (1, f"error: tile/0: the tree hash of its {size} leaf "
+                                         "hashes is not the checkpoint's root\n")
     got = goreader(log_dir, vkey, 6)  # leaf 7's hash is on leaf 6's path
     assert (got.code, got.stderr) == (1, "error: leaf 6: invalid transparency proof\n")
 
@@ -76,6 +80,8 @@ def test_go_reader_catches_a_tampered_entry(
     bundle.write_bytes(bytes(data))
     got = goreader(log_dir, vkey, 0)
     assert (got.code, got.stderr) == (1, "error: leaf 0: invalid transparency proof\n")
+    got = goreader(log_dir, vkey, "-audit")
+    assert (got.code, got.stderr) == (1, "error: entry 0 does not hash to its leaf in tile/0\n")
 
 
 def test_go_reader_refuses_a_checkpoint_signed_by_another_key(

@@ -2,12 +2,15 @@
 // Go reference code (golang.org/x/mod/sumdb/tlog and sumdb/note from Debian's
 // golang-golang-x-mod-dev). It reads ONLY the exported files of one log directory:
 //
-//	goreader -dir DIR -vkey VKEY [-old OLD_CHECKPOINT] [-leaf N]...
+//	goreader -dir DIR -vkey VKEY [-audit [-no-entries]] [-old OLD_CHECKPOINT] [-leaf N]...
 //
 // It opens DIR/checkpoint with the log's vkey, recomputes the root from the tiles
 // (tlog.TileHashReader authenticates every tile it reads against that root), proves and checks
 // the inclusion of each -leaf N (its entry taken from the entry bundle, leaf hash
 // SHA-256(0x00||entry)), and the consistency of an older checkpoint file with the current one.
+// With -audit it first checks every tile and entry: x/mod 0.7.0's TileHashReader authenticates
+// only the tiles its root computation touches when they are fewer than the subtrees (its parent
+// check starts at len(stx)), so a tampered leaf hash off every requested path can pass it.
 // One line per fact on stdout; on failure one line `error: ...` on stderr and exit 1.
 package main
 
@@ -137,6 +140,86 @@ func entry(dir string, size, i int64) ([]byte, error) {
 	return nil, fmt.Errorf("bundle %s: entry %d missing", rel, i%256)
 }
 
+// widthAt is the width of tile N of a level holding `count` hashes.
+func widthAt(count, n int64) int {
+	if (n+1)*256 > count {
+		return int(count - n*256)
+	}
+	return 256
+}
+
+// audit recomputes everything from the files, not only what proofs touch: the tree hash of all
+// level-0 hashes (tlog.StoredHashesForRecordHash, tlog.TreeHash) must be the checkpoint's root,
+// every hash of a tile above level 0 the stored hash at its level, every entry its leaf hash.
+func audit(dir string, cp checkpoint, entries bool) error {
+	c, n := c2spTiles{dir}, cp.tree.N
+	var leaves, stored []tlog.Hash
+	for idx := int64(0); idx*256 < n; idx++ {
+		data, err := c.read(tlog.Tile{H: 8, L: 0, N: idx, W: widthAt(n, idx)})
+		if err != nil {
+			return err
+		}
+		for j := 0; j+tlog.HashSize <= len(data); j += tlog.HashSize {
+			var h tlog.Hash
+			copy(h[:], data[j:])
+			leaves = append(leaves, h)
+		}
+	}
+	if int64(len(leaves)) != n {
+		return fmt.Errorf("tile/0: %d leaf hashes for size %d", len(leaves), n)
+	}
+	hr := tlog.HashReaderFunc(func(ix []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(ix))
+		for i, x := range ix {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	for i, leaf := range leaves {
+		hs, err := tlog.StoredHashesForRecordHash(int64(i), leaf, hr)
+		if err != nil {
+			return err
+		}
+		stored = append(stored, hs...)
+	}
+	if root, err := tlog.TreeHash(n, hr); err != nil || root != cp.tree.Hash {
+		return fmt.Errorf("tile/0: the tree hash of its %d leaf hashes is not the checkpoint's root", n)
+	}
+	tiles := 0
+	for level := 1; n>>(8*level) > 0; level++ {
+		count := n >> (8 * level)
+		for idx := int64(0); idx*256 < count; idx++ {
+			t := tlog.Tile{H: 8, L: level, N: idx, W: widthAt(count, idx)}
+			data, err := c.read(t)
+			if err != nil {
+				return err
+			}
+			for j := 0; j < t.W; j++ {
+				want := stored[tlog.StoredHashIndex(8*level, idx*256+int64(j))]
+				if len(data) < (j+1)*tlog.HashSize || string(data[j*tlog.HashSize:(j+1)*tlog.HashSize]) != string(want[:]) {
+					return fmt.Errorf("tile/%d/%s: hash %d is not the root of the tile below", level, strings.TrimPrefix(t.Path(), fmt.Sprintf("tile/8/%d/", level)), j)
+				}
+			}
+			tiles++
+		}
+	}
+	bundles := int64(0)
+	for idx := int64(0); entries && idx*256 < n; idx++ {
+		for j := int64(0); j < int64(widthAt(n, idx)); j++ {
+			body, err := entry(dir, n, idx*256+j)
+			if err != nil {
+				return err
+			}
+			if tlog.RecordHash(body) != leaves[idx*256+j] {
+				return fmt.Errorf("entry %d does not hash to its leaf in tile/0", idx*256+j)
+			}
+		}
+		bundles++
+	}
+	fmt.Printf("audit: %d leaves, %d upper tiles, %d entry bundles consistent\n", n, tiles, bundles)
+	return nil
+}
+
 type leaves []int64
 
 func (l *leaves) String() string { return fmt.Sprint(*l) }
@@ -146,12 +229,17 @@ func (l *leaves) Set(s string) error {
 	return err
 }
 
-func run(dir, vkey, old string, idx leaves) error {
+func run(dir, vkey, old string, idx leaves, all, entries bool) error {
 	cp, err := openCheckpoint(filepath.Join(dir, "checkpoint"), vkey)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("checkpoint %s size %d signature ok\n", cp.origin, cp.tree.N)
+	if all {
+		if err := audit(dir, cp, entries); err != nil {
+			return err
+		}
+	}
 	thr := tlog.TileHashReader(cp.tree, c2spTiles{dir})
 	root, err := tlog.TreeHash(cp.tree.N, thr)
 	if err != nil {
@@ -196,10 +284,12 @@ func main() {
 	dir := flag.String("dir", "", "the log's directory (holding checkpoint and tile/)")
 	vkey := flag.String("vkey", "", "the log's vkey (name+keyid+base64(0x01||key))")
 	old := flag.String("old", "", "an older checkpoint file of the same log")
+	all := flag.Bool("audit", false, "also check every tile and entry, not only the proofs' paths")
+	noEntries := flag.Bool("no-entries", false, "with -audit: the export has no entry bundles")
 	var idx leaves
 	flag.Var(&idx, "leaf", "a leaf index to prove (repeatable)")
 	flag.Parse()
-	if err := run(*dir, *vkey, *old, idx); err != nil {
+	if err := run(*dir, *vkey, *old, idx, *all, !*noEntries); err != nil {
 		fmt.Fprintf(os.Stderr, "error: %v\n", err)
 		os.Exit(1)
 	}
