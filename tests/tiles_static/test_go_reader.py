@@ -5,34 +5,57 @@ from the entry bundles, consistency with an earlier export; and it catches a tam
 from __future__ import annotations
 
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import conninfo
 
 from ledger.config import Settings
+from ledger.db.connect import connect
 from ledger.store.sequencer import log_signer
 from ledger.tiles_static import export_tiles
 from tests.tiles_static.conftest import GoReader, grow
 
 
+@pytest.fixture(scope="module")
+def shared_export(
+    pg_admin_dsn: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, Path, str, int, int]]:
+    """One ledger for the module, exported at ~150 events (its checkpoint kept aside), then at
+    ~420 (two level-0 tiles, one full): (log dir, old checkpoint, vkey, old size, size)."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    tmp = tmp_path_factory.mktemp("tiles")
+    settings = Settings(home=tmp / "home", dsn=conninfo.make_conninfo(pg_admin_dsn, dbname=name))
+    try:
+        with connect(settings) as conn:
+            origin, out = settings.origin(), tmp / "tiles"
+            old_size = grow(conn, settings, 150)
+            first = export_tiles(conn, origin, out)
+            old = tmp / "old-checkpoint"
+            shutil.copy(first.checkpoint_path, old)
+            size = grow(conn, settings, 420 - old_size)
+            second = export_tiles(conn, origin, out)
+            assert (first.size, second.size) == (old_size, size)
+            vkey = log_signer(settings, conn).vkey
+        yield out / "default", old, vkey, old_size, size
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def exported(
-    ledger_conn: psycopg.Connection, ledger_settings: Settings, tmp_path: Path
+    shared_export: tuple[Path, Path, str, int, int], tmp_path: Path
 ) -> tuple[Path, Path, str, int, int]:
-    """A log exported at ~150 events (its checkpoint kept aside), then at ~420 (two level-0
-    tiles, one full): (log dir, old checkpoint, vkey, old size, size)."""
-    origin = ledger_settings.origin()
-    out = tmp_path / "tiles"
-    old_size = grow(ledger_conn, ledger_settings, 150)
-    first = export_tiles(ledger_conn, origin, out)
-    old = tmp_path / "old-checkpoint"
-    shutil.copy(first.checkpoint_path, old)
-    size = grow(ledger_conn, ledger_settings, 420 - old_size)
-    second = export_tiles(ledger_conn, origin, out)
-    assert (first.size, second.size) == (old_size, size)
-    vkey = log_signer(ledger_settings, ledger_conn).vkey
-    return out / "default", old, vkey, old_size, size
+    """The module's export copied for one test (the tamper tests change files)."""
+    log_dir, old, vkey, old_size, size = shared_export
+    shutil.copytree(log_dir, tmp_path / "default")
+    return tmp_path / "default", old, vkey, old_size, size
 
 
 def test_go_reader_verifies_checkpoint_root_inclusion_and_consistency(
