@@ -16,7 +16,8 @@ order when it ends, however it ends.
 
 What a plug-in needs from the command line comes in the context: `metrics_addr` (`ledger serve
 --metrics-addr HOST:PORT`, exporters/metrics), `otlp_endpoint` and `otlp_interval` (the OTLP
-metrics push); a plug-in whose option is unset does nothing.
+metrics push), `tiles_dir` (the static tlog-tiles, ledger/tiles_plugin.py); a plug-in whose
+option is unset does nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledger.config import Settings
@@ -56,6 +58,8 @@ class ServeContext:
     otlp_protocol: str = "http/protobuf"
     #: "cumulative" or "delta" counters (`--otlp-temporality`)
     otlp_temporality: str = "cumulative"
+    #: `--tiles-dir DIR`: keep static C2SP tlog-tiles there (ledger/tiles_plugin.py)
+    tiles_dir: Path | None = None
 
 
 def parse_metrics_addr(text: str) -> tuple[str, int]:

@@ -115,10 +115,11 @@ def test_serve_starts_and_stops_its_plugins(
 
     # the circuit breakers (replay.policy.breakers), the metrics (exporters.metrics.plugin, idle
     # without --metrics-addr) and the OTLP push (exporters/otlp_serve.py, idle without
-    # --otlp-endpoint) are installed with the ledger itself
+    # --otlp-endpoint) and the static tiles (ledger/tiles_plugin.py, idle without --tiles-dir)
+    # are installed with the ledger itself
     plugins = installed_plugins()
-    assert [type(p).__name__ for p in plugins] == ["Breakers", "MetricsPlugin", "OtlpPlugin",
-                                                   "Recorder"]
+    assert sorted(type(p).__name__ for p in plugins) == [
+        "Breakers", "MetricsPlugin", "OtlpPlugin", "Recorder", "TilesPlugin"]
     worker = threading.Thread(
         target=serve, args=(ledger_conn, ledger_settings, None, 0.01, plugins)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -39,6 +40,10 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         "--otlp-temporality", metavar="TEMPORALITY",
         help="cumulative (the default; Prometheus-bound pipelines need it) or delta "
              "(Datadog accepts both).")] = "cumulative",
+    tiles_dir: Annotated[Path | None, typer.Option(
+        "--tiles-dir", metavar="DIR",
+        help="Keep static C2SP tlog-tiles of every log here, brought up to date after each "
+             "checkpoint (docs/tiles.md); a write failure is a warning, never a stop.")] = None,
 ) -> None:
     """Run the sequencer: drain intake into the log and sign checkpoints until Ctrl-C.
 
@@ -66,7 +71,7 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         otlp_endpoint=_endpoint(otlp_endpoint), otlp_interval=_interval(otlp_interval),
         otlp_protocol=_choice(otlp_protocol, "--otlp-protocol", ("http/protobuf", "grpc")),
         otlp_temporality=_choice(otlp_temporality, "--otlp-temporality",
-                                 ("cumulative", "delta")))
+                                 ("cumulative", "delta")), tiles_dir=tiles_dir)
     plugins = installed_plugins()
     err(f"sequencing into {settings.origin_prefix}/* (Ctrl-C to stop)")
     # Ctrl-C ends it: exit code 130, nothing lost; plug-ins are stopped on the way out

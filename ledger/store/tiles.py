@@ -11,7 +11,14 @@ import psycopg
 
 from ledger.db.sqlfiles import query
 
-__all__ = ["delete_tiles", "iter_leaf_hashes", "read_tiles", "tile_length", "upsert_tiles"]
+__all__ = [
+    "delete_tiles",
+    "iter_bodies",
+    "iter_leaf_hashes",
+    "read_tiles",
+    "tile_length",
+    "upsert_tiles",
+]
 
 TileKey = tuple[int, int]  # (level, index)
 
@@ -57,3 +64,11 @@ def tile_length(conn: psycopg.Connection, origin: str, idx: int) -> int | None:
     """Bytes stored in level-0 tile `idx` (None when the tile does not exist)."""
     row = conn.execute(query("tile_length"), (origin, idx)).fetchone()
     return None if row is None else int(row[0])
+
+
+def iter_bodies(conn: psycopg.Connection, origin: str, lo: int, hi: int) -> Iterator[bytes]:
+    """The stored canonical bodies of seq lo .. hi-1, in seq order, streamed by COPY."""
+    with conn.cursor().copy(query("copy_bodies_range"), (origin, lo, hi)) as copy:
+        copy.set_types(["bytea"])
+        for (body,) in copy.rows():
+            yield bytes(body)

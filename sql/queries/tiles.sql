@@ -20,3 +20,9 @@ TO STDOUT (FORMAT BINARY)
 
 -- tile_length --
 SELECT length(hashes) FROM ledger_tiles WHERE origin = %s AND level = 0 AND idx = %s
+
+-- copy_bodies_range --
+-- The stored canonical bodies of seq lo .. hi-1 in seq order: the entry bundles of tlog-tiles
+-- (ledger/tiles_static.py).
+COPY (SELECT body FROM ledger_events WHERE origin = %s AND seq >= %s AND seq < %s ORDER BY seq)
+TO STDOUT (FORMAT BINARY)

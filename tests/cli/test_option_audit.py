@@ -24,7 +24,8 @@ TIME_NAME = re.compile(
 NOT_TIMES = {("replay", "--at"), ("keys revoke", "--from-size")}
 # Files a command writes or a state it keeps (created when missing), or a key that may be a
 # pkcs11: URI / an admin NAME (exit 4 when missing, documented), or a vkey given inline.
-NOT_INPUTS = {"--out", "-o", "--state", "--key", "vkey", "--junit"}  # --junit: written
+NOT_INPUTS = {"--out", "-o", "--state", "--key", "vkey", "--junit",  # --junit: written
+              "--tiles-dir", "out_dir"}  # written: serve --tiles-dir, tiles export DIR
 # Input files of commands other slices own (issue 18): they still use click's own check or
 # none; listed in the climisc report for their owners.
 KNOWN_STRAGGLERS: set[tuple[str, str]] = set()
