@@ -124,11 +124,11 @@ def serve(
     stop = context.stop
     total = 0
     with ExitStack() as running:
-        heartbeat = Heartbeat(conn)  # `ledger verify` sees a live sequencer (store.liveness)
-        heartbeat.beat(force=True)
-        running.callback(heartbeat.clear)
         lessee.beat(conn, force=True)  # counted in the fair share from now on
         running.callback(lessee.leave, conn)  # a clean exit gives its origins back at once
+        heartbeat = Heartbeat(conn)  # `ledger verify` sees a live sequencer (store.liveness)
+        heartbeat.beat(force=True)  # (waits while a key operation runs)
+        running.callback(heartbeat.clear)
         for plugin in plugins:
             plugin.start(context)
             running.callback(plugin.stop)

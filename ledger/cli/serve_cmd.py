@@ -76,6 +76,9 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         otlp_temporality=_choice(otlp_temporality, "--otlp-temporality",
                                  ("cumulative", "delta")))
     tenants = _tenants(tenant or [])
+    from ledger.store.leases import lease_seconds
+
+    lease_seconds(settings)  # a malformed LEDGER_LEASE_SECONDS fails before anything starts
     plugins = installed_plugins()
     # SIGTERM (systemd, Kubernetes) ends it like Ctrl-C: the batch commits, the leases are
     # given back at once and the heartbeat is withdrawn (docs/sequencers.md)
