@@ -1,10 +1,12 @@
 """`ledger serve`: the long-running sequencer for production deployments.
 
 In embedded mode writers sequence opportunistically after each submit. With several agent
-hosts writing to one external PostgreSQL, one `ledger serve` process (or several: the row lock
-of ledger_sequencer_state makes extra ones wait, ledger.store.liveness) drains intake
-continuously so receipts become published checkpoints within a few tens of milliseconds. Its
-heartbeat there, refreshed at most once a second, tells `ledger verify` a sequencer runs.
+hosts writing to one external PostgreSQL, one `ledger serve` process or several drain intake
+continuously so receipts become published checkpoints within a few tens of milliseconds.
+Several split the origins with work between them and take over a dead one's origins when its
+leases expire (ledger.store.leases, docs/sequencers.md); `tenants` (`--tenant`) are the ones a
+process prefers. The heartbeat in ledger_sequencer_state, refreshed at most once a second,
+tells `ledger verify` a sequencer runs.
 
 Plug-ins (metrics exporters, circuit breakers; later issues) run beside the sequencer. A higher
 layer implements `ServePlugin` and registers it under the entry-point group `agent_ledger.serve`
@@ -32,11 +34,15 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from ledger.config import Settings
 from ledger.plugins import SERVE, PluginError, load_instances
 from ledger.serve_abandon import Abandoner, abandon_after
+from ledger.store.leases import Lessee, lease_seconds, new_holder
 from ledger.store.liveness import Heartbeat, held_max_age
 from ledger.store.sequencer import log_signer, sequence_batch
 
 if TYPE_CHECKING:
     import psycopg
+
+    from ledger.note import Signer
+    from ledger.store.sequencer import BatchResult
 
 __all__ = ["ServeContext", "ServePlugin", "installed_plugins", "parse_metrics_addr", "serve"]
 
@@ -103,6 +109,7 @@ def serve(
     *,
     abandon: str | None = None,
     context: ServeContext | None = None,
+    tenants: Sequence[str] = (),
 ) -> int:
     """Sequence until `stop` is set; returns the number of events sequenced.
 
@@ -115,23 +122,40 @@ def serve(
     signer = log_signer(settings, conn)
     held_max_age(settings)  # a malformed LEDGER_HELD_MAX_AGE fails now, not at the first held row
     abandoner = Abandoner(abandon_after(abandon))  # a malformed limit fails now too
+    lessee = Lessee(new_holder(), tuple(tenants), lease_seconds(settings))
     if context is None:
         context = ServeContext(settings, stop or threading.Event())
     stop = context.stop
     total = 0
     with ExitStack() as running:
+        lessee.beat(conn, force=True)  # counted in the fair share from now on
+        running.callback(lessee.leave, conn)  # a clean exit gives its origins back at once
         heartbeat = Heartbeat(conn)  # `ledger verify` sees a live sequencer (store.liveness)
-        heartbeat.beat(force=True)
+        heartbeat.beat(force=True)  # (waits while a key operation runs)
         running.callback(heartbeat.clear)
         for plugin in plugins:
             plugin.start(context)
             running.callback(plugin.stop)
         while not stop.is_set():
-            batch = sequence_batch(conn, settings, signer)
+            batch = _batch(conn, settings, signer, lessee)
             heartbeat.beat()
+            lessee.beat(conn)
             total += 0 if batch is None else batch.sequenced
             if abandoner.tick(conn, settings):
                 continue  # sequence the run.ended events now
             if batch is None or not batch.progressed:
                 stop.wait(idle_sleep)
     return total
+
+
+def _batch(
+    conn: psycopg.Connection, settings: Settings, signer: Signer, lessee: Lessee
+) -> BatchResult | None:
+    """One batch; a deadlock or serialization failure (two sequencers racing on a run that a
+    hostile writer spread over two origins) rolls back that batch only: the next one retries."""
+    import psycopg
+
+    try:
+        return sequence_batch(conn, settings, signer, lessee=lessee)
+    except psycopg.errors.TransactionRollback:
+        return None

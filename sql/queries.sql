@@ -21,22 +21,32 @@ SELECT coalesce((SELECT array_agg(event_id) FROM ins), '{}'::uuid[]) AS inserted
        ledger_live_version() AS live_version
 
 -- pending_intake --
--- Fresh rows first by intake_id; then held rows (their run predecessor had not arrived) of the
--- runs those fresh rows belong to, which may now fit; then held rows not looked at for a second,
--- least recently held first (round robin), at least a tenth of the batch. Held rows never block
--- fresh ones, fresh ones never starve held ones, and an idle sequencer does not re-read junk
--- rows in a loop (issue 15 item 1, migration 0013, ledger/store/liveness.py).
+-- The batch's rows, from the origins it leased only (parameters: batch size, origins;
+-- migration 0027). Fresh rows first by intake_id; then held rows (their run predecessor had not arrived)
+-- of the runs those fresh rows belong to, which may now fit; then held rows not looked at for a
+-- second, least recently held first (round robin), at least a tenth of the batch. Held rows never
+-- block fresh ones, fresh ones never starve held ones, and an idle sequencer does not re-read
+-- junk rows in a loop (issue 15 item 1, migration 0013, ledger/store/liveness.py). Each origin is
+-- read through its own index range (a LATERAL per origin), then merged by intake_id.
 WITH lim AS (SELECT %s::bigint AS n),
-fresh AS (SELECT i.intake_id, i.run_id FROM ledger_intake i WHERE i.held_at IS NULL
-          ORDER BY i.intake_id LIMIT (SELECT n FROM lim)),
+o AS (SELECT DISTINCT unnest(%s::text[]) AS origin),
+fresh AS (SELECT f.intake_id, f.run_id FROM o CROSS JOIN LATERAL (
+              SELECT i.intake_id, i.run_id FROM ledger_intake i
+              WHERE i.held_at IS NULL AND i.origin = o.origin
+              ORDER BY i.intake_id LIMIT (SELECT n FROM lim)) f
+          ORDER BY f.intake_id LIMIT (SELECT n FROM lim)),
 kin AS (SELECT i.intake_id FROM ledger_intake i
         WHERE i.held_at IS NOT NULL AND i.run_id IN (SELECT run_id FROM fresh)
+          AND i.origin IN (SELECT origin FROM o)
         ORDER BY i.intake_id LIMIT (SELECT n FROM lim)),
-held AS (SELECT i.intake_id FROM ledger_intake i
-         WHERE i.held_at IS NOT NULL AND i.held_at < now() - interval '1 second'
-         ORDER BY i.held_at, i.intake_id
-         LIMIT greatest((SELECT n FROM lim) - (SELECT count(*) FROM fresh),
-                        (SELECT n FROM lim) / 10, 1)),
+quota AS (SELECT greatest((SELECT n FROM lim) - (SELECT count(*) FROM fresh),
+                          (SELECT n FROM lim) / 10, 1) AS n),
+held AS (SELECT h.intake_id FROM o CROSS JOIN LATERAL (
+             SELECT i.intake_id, i.held_at FROM ledger_intake i
+             WHERE i.held_at IS NOT NULL AND i.origin = o.origin
+               AND i.held_at < now() - interval '1 second'
+             ORDER BY i.held_at, i.intake_id LIMIT (SELECT n FROM quota)) h
+         ORDER BY h.held_at, h.intake_id LIMIT (SELECT n FROM quota)),
 picked AS (SELECT intake_id FROM fresh UNION SELECT intake_id FROM kin
            UNION SELECT intake_id FROM held)
 SELECT i.intake_id, i.event_id, i.origin, i.run_id::text, i.run_seq, i.body,

@@ -730,6 +730,21 @@ CREATE TABLE public.ledger_schema_migrations (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.ledger_sequencer_holders (
+    holder text NOT NULL,
+    tenants text[] DEFAULT '{}'::text[] NOT NULL,
+    started_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    seen_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL
+);
+
+CREATE TABLE public.ledger_sequencer_leases (
+    origin text NOT NULL,
+    holder text,
+    expires_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    acquired_at timestamp with time zone,
+    batches bigint DEFAULT 0 NOT NULL
+);
+
 CREATE TABLE public.ledger_sequencer_state (
     one boolean DEFAULT true NOT NULL,
     heartbeat_at timestamp with time zone,
@@ -895,6 +910,12 @@ ALTER TABLE ONLY public.ledger_run_totals_seen
 ALTER TABLE ONLY public.ledger_schema_migrations
     ADD CONSTRAINT ledger_schema_migrations_pkey PRIMARY KEY (version);
 
+ALTER TABLE ONLY public.ledger_sequencer_holders
+    ADD CONSTRAINT ledger_sequencer_holders_pkey PRIMARY KEY (holder);
+
+ALTER TABLE ONLY public.ledger_sequencer_leases
+    ADD CONSTRAINT ledger_sequencer_leases_pkey PRIMARY KEY (origin);
+
 ALTER TABLE ONLY public.ledger_sequencer_state
     ADD CONSTRAINT ledger_sequencer_state_pkey PRIMARY KEY (one);
 
@@ -961,6 +982,10 @@ CREATE INDEX ledger_intake_fresh ON public.ledger_intake USING btree (intake_id)
 CREATE INDEX ledger_intake_held ON public.ledger_intake USING btree (held_at, intake_id) WHERE (held_at IS NOT NULL);
 
 CREATE INDEX ledger_intake_held_run ON public.ledger_intake USING btree (run_id) WHERE (held_at IS NOT NULL);
+
+CREATE INDEX ledger_intake_origin_fresh ON public.ledger_intake USING btree (origin, intake_id) WHERE (held_at IS NULL);
+
+CREATE INDEX ledger_intake_origin_held ON public.ledger_intake USING btree (origin, held_at, intake_id) WHERE (held_at IS NOT NULL);
 
 CREATE INDEX ledger_live_changes_policy ON public.ledger_live_changes USING btree (version) WHERE (kind = 'policy'::text);
 
@@ -1232,6 +1257,14 @@ GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_writer;
 GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_reader;
 GRANT SELECT ON TABLE public.ledger_schema_migrations TO ledger_operator;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ledger_sequencer_holders TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_sequencer_holders TO ledger_reader;
+GRANT SELECT ON TABLE public.ledger_sequencer_holders TO ledger_operator;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_sequencer_leases TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_sequencer_leases TO ledger_reader;
+GRANT SELECT ON TABLE public.ledger_sequencer_leases TO ledger_operator;
 
 GRANT SELECT,UPDATE ON TABLE public.ledger_sequencer_state TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_sequencer_state TO ledger_reader;

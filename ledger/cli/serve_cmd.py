@@ -44,11 +44,19 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         "--tiles-dir", metavar="DIR",
         help="Keep static C2SP tlog-tiles of every log here, brought up to date after each "
              "checkpoint (docs/tiles.md); a write failure is a warning, never a stop.")] = None,
+    tenant: Annotated[list[str] | None, typer.Option(
+        "--tenant", metavar="TENANT",
+        help="Prefer this tenant's log when several `ledger serve` share the work "
+             "(repeatable; docs/sequencers.md). Others' logs are still sequenced.")] = None,
 ) -> None:
     """Run the sequencer: drain intake into the log and sign checkpoints until Ctrl-C.
 
+    Several may run at once: they split the tenants' logs with work between them and take over
+    a stopped one's logs within $LEDGER_LEASE_SECONDS (default 5).
+
     It also ends runs suspended (waiting to be resumed) for longer than --abandon-after with a
     run.ended of status abandoned that continues the run's chain."""
+    import signal
     import threading
 
     from ledger.errors import InputError
@@ -72,11 +80,18 @@ def serve(  # noqa: PLR0917 - typer maps parameters to options
         otlp_protocol=_choice(otlp_protocol, "--otlp-protocol", ("http/protobuf", "grpc")),
         otlp_temporality=_choice(otlp_temporality, "--otlp-temporality",
                                  ("cumulative", "delta")), tiles_dir=tiles_dir)
+    tenants = _tenants(tenant or [])
+    from ledger.store.leases import lease_seconds
+
+    lease_seconds(settings)  # a malformed LEDGER_LEASE_SECONDS fails before anything starts
     plugins = installed_plugins()
+    # SIGTERM (systemd, Kubernetes) ends it like Ctrl-C: the batch commits, the leases are
+    # given back at once and the heartbeat is withdrawn (docs/sequencers.md)
+    signal.signal(signal.SIGTERM, lambda *_: context.stop.set())
     err(f"sequencing into {settings.origin_prefix}/* (Ctrl-C to stop)")
     # Ctrl-C ends it: exit code 130, nothing lost; plug-ins are stopped on the way out
     run_sequencer(connection(ctx), settings, plugins=plugins, abandon=abandon_after,
-                  context=context)
+                  context=context, tenants=tenants)
 
 
 def _endpoint(url: str | None) -> str | None:
@@ -114,3 +129,16 @@ def _choice(value: str, flag: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise InputError(f"{flag} '{printable(value)}' is not one of: {', '.join(allowed)}")
     return value
+
+
+def _tenants(names: list[str]) -> tuple[str, ...]:
+    """The --tenant names, checked like every tenant name (one line, exit 2 when bad)."""
+    import re
+
+    from ledger.events import TENANT_PATTERN
+
+    for name in names:
+        if not re.fullmatch(TENANT_PATTERN, name):
+            raise InputError(f"--tenant '{printable(name)}' is not a tenant name "
+                             "(lower-case letters, digits, '_', '.', '-')")
+    return tuple(dict.fromkeys(names))

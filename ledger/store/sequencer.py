@@ -1,7 +1,10 @@
-"""The single sequencer: drains intake into the log, extends the tree, signs a checkpoint.
+"""The sequencer: drains intake into the log, extends the trees, signs checkpoints.
 
-Leadership is a transaction-scoped advisory lock, so at most one sequencer works at a time and a
-crashed one releases it with its connection. Each batch is one transaction: assign contiguous
+Leadership is per origin (ledger.store.leases, migration 0027): a batch first locks the lease
+rows of the origins it may sequence, so several sequencers work on different tenants at once and
+never two on one origin; a crashed one's row locks go with its connection and its leases expire.
+A batch shares ledger_sequencer_state's row (key operations lock it exclusively, so no batch
+interleaves with a rotation). Each batch is one transaction: assign contiguous
 `seq`, check run continuity (`run_seq` and `prev_run_hash`), hash leaves, extend the compact
 range, COPY into `ledger_events`, delete the drained intake rows, and insert a signed C2SP
 checkpoint. Either all of that commits or none of it does, so the log never has a tail that no
@@ -39,6 +42,7 @@ from ledger.store.confine import can_sequence
 from ledger.store.continuity import record_suspensions
 from ledger.store.controlplane import screen_control_plane
 from ledger.store.copyrows import binary_copy
+from ledger.store.leases import Lessee, lease_for_batch
 from ledger.store.liveness import settle_held, take_leadership
 from ledger.store.logkey import log_signer, pkcs11_env, sign_checkpoint
 from ledger.store.runrules import order
@@ -112,9 +116,12 @@ def _cosign(  # noqa: PLR0917 - internal helper called once, positionally
     conn.execute(query("insert_cosigned"), (origin, size, cosigned.decode("utf-8")))
 
 
-def _drain(conn: psycopg.Connection, settings: Settings) -> Drained | None:
-    """Read one batch of intake (None when empty): parsed bodies, duplicates and rejects."""
-    rows = conn.execute(query("pending_intake"), (settings.batch_size,), binary=True).fetchall()
+def _drain(conn: psycopg.Connection, settings: Settings, origins: list[str]) -> Drained | None:
+    """Read one batch of the leased origins' intake (None when empty): parsed bodies,
+    duplicates and rejects."""
+    rows = conn.execute(
+        query("pending_intake"), (settings.batch_size, origins), binary=True
+    ).fetchall()
     if not rows:
         return None
     drained = Drained(recorded_us=batch_recorded_us(conn))
@@ -279,17 +286,24 @@ def _extend_and_sign(
 
 
 def sequence_batch(
-    conn: psycopg.Connection, settings: Settings, signer: Signer, *, wait: bool = False
+    conn: psycopg.Connection,
+    settings: Settings,
+    signer: Signer,
+    *,
+    wait: bool = False,
+    lessee: Lessee | None = None,
 ) -> BatchResult | None:
-    """Sequence one batch. Returns None when another sequencer holds leadership.
+    """Sequence one batch. Returns None when intake has work but none of it is ours.
 
-    One transaction: drain intake, order the events into runs and `seq`, write them, then
-    extend each tree and sign its checkpoint. All of it commits or none of it does.
+    One transaction: lease origins (as `lessee`, a `ledger serve` process, or for this
+    transaction only), drain their intake, order the events into runs and `seq`, write them,
+    then extend each tree and sign its checkpoint. All of it commits or none of it does.
     """
     with gc_paused(), conn.transaction():
-        if not take_leadership(conn, wait=wait):
+        origins = lease_for_batch(conn, settings, lessee, wait=wait)
+        if origins is None:
             return None
-        drained = _drain(conn, settings)
+        drained = _drain(conn, settings, origins) if origins else None
         if drained is None:
             return BatchResult()
         screen_control_plane(conn, drained)
@@ -310,7 +324,7 @@ def sequence_batch(
 
 
 def try_sequence(conn: psycopg.Connection, settings: Settings, *, wait: bool = False) -> int:
-    """Drain intake while this process can hold leadership; return events sequenced."""
+    """Drain the intake of every origin this process can lease; return events sequenced."""
     if not can_sequence(conn):  # a writer-only role: `ledger serve` sequences (0010)
         return 0
     signer = log_signer(settings, conn)
