@@ -15,7 +15,7 @@ that gap: the log must contain the pinned size with the pinned root. The docs sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,11 @@ from ledger.verify_rows import Invalid, row_scan
 from ledger.verify_stamps import check_stamps
 from ledger.witness import CosignatureVerifier
 
-__all__ = ["VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
+__all__ = ["Scan", "VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
+
+Scan = Callable[[psycopg.Connection, str, dict[int, bytes], Callable[..., None] | None], int]
+"""The fast pass over one origin (`bulk_scan`'s shape): the log size, or `Suspect` on any doubt,
+after which the row pass names the failure. `ledger.verify_parallel` passes its own."""
 
 
 def trusted_verifiers(settings: Settings, extra: Iterable[Path] = ()) -> list[Verifier]:
@@ -122,6 +126,7 @@ def _verify_origin(
     pin: Checkpoint | None,
     *,
     settings: Settings,
+    scan: Scan = bulk_scan,
 ) -> None:
     checkpoints = _checkpoints(conn, origin, verifiers)
     report.checkpoints_verified += len(checkpoints)
@@ -139,7 +144,7 @@ def _verify_origin(
         targets.setdefault(pinned.size, pinned.root)
     private = _payload_scanner(conn, origin, verifiers, settings)
     try:
-        size = bulk_scan(conn, origin, targets, private.scan if private is not None else None)
+        size = scan(conn, origin, targets, private.scan if private is not None else None)
         report.events_verified += size
     except Suspect:
         private = _payload_scanner(conn, origin, verifiers, settings)
@@ -208,6 +213,7 @@ def verify_ledger(
     pin: Checkpoint | None = None,
     only_origin: str | None = None,
     witnesses: Sequence[CosignatureVerifier] = (),
+    scan: Scan = bulk_scan,
 ) -> VerifyReport:
     """Verify every origin (or one) of the ledger; never raises for an invalid ledger.
 
@@ -225,7 +231,9 @@ def verify_ledger(
         for origin in names:
             try:
                 with gc_paused():
-                    _verify_origin(conn, origin, trusted, report, pin, settings=settings)
+                    _verify_origin(
+                        conn, origin, trusted, report, pin, settings=settings, scan=scan
+                    )
                 _check_root_row(conn, origin, settings)
                 if witnesses:
                     ring = key_ring(conn, origin, trusted)

@@ -53,6 +53,16 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
             help="Exit 6 when intake holds events older than this and no sequencer runs.",
         ),
     ] = "60s",
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            metavar="N",
+            help="Worker processes for the leaves, columns and run chains "
+            "(same snapshot, same report as 1).",
+        ),
+    ] = 1,
     json_out: JsonOption = False,
 ) -> None:
     """Recompute every leaf, run chain, tree root and checkpoint signature.
@@ -64,7 +74,8 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
     """
     from ledger.backlog import read_backlog
     from ledger.trustroot import pin_or_rewritten, pinned_rewritten
-    from ledger.verify import trusted_verifiers, verify_ledger
+    from ledger.verify import trusted_verifiers
+    from ledger.verify_parallel import verify_parallel
     from ledger.when import parse_duration
     from ledger.witness import CosignatureVerifier
 
@@ -92,9 +103,10 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
             if line.strip() and not line.startswith("#")
         ]
     conn = connection(ctx, migrate=False)
-    report = verify_ledger(
+    report = verify_parallel(
         conn,
         settings,
+        jobs=jobs,
         verifiers=verifiers,
         pin=pinned,
         witnesses=witnesses,
