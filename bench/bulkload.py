@@ -65,8 +65,9 @@ class _Template:
         self.parsed = [orjson.loads(e.body) for e in self.events]
         self.prevs = [(p.get("prev_run_hash") or "").encode() for p in self.parsed]
 
-    def run(self, origin: str, seq: int, count: int) -> Iterator[Accepted]:
-        """`count` events of a new run (count <= PER_RUN) at `seq`, chained (recorded_at: 0)."""
+    def run(self, origin: str, seq: int, count: int, recorded: list[int]) -> Iterator[Accepted]:
+        """`count` events of a new run (count <= PER_RUN) at `seq`, chained; `recorded[0]` is
+        read at each event (the batch it lands in sets it)."""
         run_hex, ids_hex = uuid.uuid4().hex, uuid.uuid4().hex[:28]
         run_id = _uuid(run_hex)
         prev = b""
@@ -82,7 +83,7 @@ class _Template:
             prev = leaf.hex().encode()
             yield Accepted(
                 origin, seq + i, event_id, run_id, i, parsed["type"], parsed["occurred_at"],
-                body, leaf, 0, ROLE,
+                body, leaf, recorded[0], ROLE,
             )
 
 
@@ -93,6 +94,7 @@ class BulkLoader:
         self.conn, self.settings = conn, settings
         self.signer: Signer = log_signer(settings, conn)
         self.batches = 0
+        self.recorded = [RECORDED_US]
 
     def load(self, tenant: str, count: int, *, every: int, extra: tuple[int, ...] = ()) -> Loaded:
         """Append `count` events to `tenant`'s log; checkpoints at every multiple of `every`, at
@@ -105,6 +107,7 @@ class BulkLoader:
         rows = self._rows(template, origin, tree.size, end)
         written: list[int] = []
         for cut in (c for c in cuts if tree.size < c <= end):
+            self.recorded[0] = RECORDED_US + self.batches * 1000
             batch = [next(rows) for _ in range(cut - tree.size)]
             head = self._write(origin, tree, batch, start, head)
             written.append(cut)
@@ -120,10 +123,10 @@ class BulkLoader:
         return CompactRange.from_bytes(bytes(latest[3])), int(stamp[0]), bytes(stamp[1])
 
     def _rows(self, template: _Template, origin: str, seq: int, end: int) -> Iterator[Accepted]:
-        """Rows from `seq` to `end`, run after run (`_write` stamps recorded_at per batch)."""
+        """Rows from `seq` to `end`, run after run (recorded_at: the batch's, set by `load`)."""
         while seq < end:
             count = min(PER_RUN, end - seq)
-            yield from template.run(origin, seq, count)
+            yield from template.run(origin, seq, count, self.recorded)
             seq += count
 
     def _write(
@@ -131,8 +134,6 @@ class BulkLoader:
     ) -> bytes:
         """One checkpoint's worth: COPY the rows, extend tiles and tree, sign, store."""
         conn, old = self.conn, tree.size
-        recorded = RECORDED_US + self.batches * 1000
-        batch = [row._replace(recorded_us=recorded) for row in batch]
         leaves = [row.leaf for row in batch]
         with conn.transaction():
             with conn.cursor().copy(query("copy_events")) as copy:

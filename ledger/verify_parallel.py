@@ -5,7 +5,7 @@ projection columns and the run chains of a seq range can be checked without the 
 and a Merkle tree is made of perfect subtrees, so each origin's log is cut into power-of-two
 aligned chunks of `LEDGER_VERIFY_CHUNK` events (default 2^18). A worker (its own process and
 connection) checks one chunk with the bulk pass's own batch decoding (`ledger.verify_bulk`) and
-returns only what crosses a chunk edge: the perfect-subtree roots of the chunk at every
+returns only what crosses a chunk edge: the root of the chunk's own subtree at every
 checkpoint size inside it and at its end, and per run the first (run_seq, prev_run_hash) and the
 last (run_seq, leaf) it saw. The parent stitches those into every checkpoint root and every run
 chain; everything else (checkpoint signatures, key ring, stamps, payloads, pin, witnesses) is
@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing
@@ -37,6 +38,7 @@ from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
 from ledger.eventhead import EventHead
+from ledger.gcpause import gc_paused
 from ledger.merkle import CompactRange, node_hash
 from ledger.note import Checkpoint, Verifier
 from ledger.readahead import read_ahead
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 CHUNK_ENV = "LEDGER_VERIFY_CHUNK"
 DEFAULT_CHUNK = 1 << 18
 """Events per chunk: a few seconds of one worker, so 10M events in 4 tenants make ~40 chunks."""
+AHEAD_PER_JOB = 4
+"""Chunks in flight per worker: enough to keep it busy while the parent checks stamps."""
 
 
 class ChunkSizeError(LedgerError):
@@ -86,7 +90,7 @@ class ChunkResult:
 
     chunk: Chunk
     doubt: str | None = None
-    frontiers: dict[int, tuple[bytes, ...]] | None = None  # size -> subtree roots of [lo, size)
+    roots: dict[int, bytes] | None = None  # size -> root of the chunk's own tree [lo, size)
     firsts: dict[str, tuple[int, str | None]] | None = None  # run -> first (run_seq, prev hash)
     lasts: dict[str, tuple[int, str]] | None = None  # run -> last (run_seq, leaf hex)
     private: tuple[tuple[int, dict[str, Any]], ...] = ()  # (seq, body) for the payload scanner
@@ -101,7 +105,7 @@ class _ChunkScan(_Scan):
         self.size = chunk.lo
         self.sizes = sorted({*chunk.sizes, chunk.hi})
         self.firsts: dict[str, tuple[int, str | None]] = {}
-        self.frontiers: dict[int, tuple[bytes, ...]] = {}
+        self.roots: dict[int, bytes] = {}
 
     def _chains(self, decoded: list[EventHead], ours: list[bytes]) -> None:
         """As the bulk pass, except that a run's first event here is kept for the parent."""
@@ -117,15 +121,17 @@ class _ChunkScan(_Scan):
             heads[h.run_id] = (h.run_seq, leaf.hex())
 
     def _extend(self, start: int, ours: list[bytes]) -> None:
-        """Append the leaves to the chunk's own tree, keeping its frontier at every size asked.
+        """Append the leaves to the chunk's own tree, keeping its root at every size asked.
 
         The chunk starts at a multiple of its power-of-two length, so its frontier at any size
-        inside it is exactly the perfect subtrees the whole tree's frontier ends with."""
+        inside it is exactly the perfect subtrees the whole tree's frontier ends with, and the
+        whole tree's root is the frontier before the chunk folded onto the chunk's own root
+        (the fold runs right to left): one hash per size is all the parent needs."""
         tree, end, at = self.tree, start + len(ours), start
         for size in (s for s in self.sizes if start < s <= end):
             tree.append_many(ours[at - start : size - start])
             at = size
-            self.frontiers[size] = tree.hashes
+            self.roots[size] = tree.root()
         tree.append_many(ours[at - start :])
         self.size = end
 
@@ -159,13 +165,13 @@ def scan_chunk(chunk: Chunk) -> ChunkResult:
         if _worker_conn is None:
             return ChunkResult(chunk, doubt="worker has no connection")
         scan = _ChunkScan(chunk)
-        with closing(read_ahead(_batches(_worker_conn, chunk))) as batches:
+        with gc_paused(), closing(read_ahead(_batches(_worker_conn, chunk))) as batches:
             for batch in batches:
                 scan.take(*batch)
         if scan.size != chunk.hi:
             return ChunkResult(chunk, doubt="chunk short of rows")
         return ChunkResult(
-            chunk, None, scan.frontiers, scan.firsts, dict(scan.heads), tuple(scan.found)
+            chunk, None, scan.roots, scan.firsts, dict(scan.heads), tuple(scan.found)
         )
     except Exception as exc:  # any doubt, a database error included: the parent re-runs serially
         return ChunkResult(chunk, doubt=f"{type(exc).__name__}: {exc}")
@@ -188,10 +194,12 @@ def plan(origin: str, end: int, sizes: Sequence[int], size: int) -> list[Chunk]:
 
 
 class _Parallel:
-    """The chunks of every origin, submitted at once to the pool; `scan` stitches one origin.
+    """The chunks of every origin, queued in the order the parent stitches them; `scan`
+    stitches one origin.
 
-    Submitting everything up front lets the workers run ahead on the next origins while the
-    parent checks this one's signatures and stamps."""
+    Up to `AHEAD_PER_JOB` chunks per worker are in flight, so the workers run ahead on the next
+    origins while the parent checks this one's signatures and stamps, and the results waiting
+    for the parent stay bounded (each holds one entry per run the chunk touched)."""
 
     def __init__(
         self,
@@ -199,17 +207,37 @@ class _Parallel:
         pool: ProcessPoolExecutor,
         names: Sequence[str],
         pin: Checkpoint | None,
-        size: int,
+        jobs: int,
     ) -> None:
-        self.size = size
-        self.futures: dict[str, list[Future[ChunkResult]]] = {}
+        self.size, self.pool, self.ahead = chunk_size(), pool, AHEAD_PER_JOB * jobs
+        self.chunks: dict[str, list[Chunk]] = {}
+        self.queue: deque[Chunk] = deque()
+        self.pending: dict[Chunk, Future[ChunkResult]] = {}
         for origin in names:
             row = conn.execute(query("verify_log_end"), (origin,)).fetchone()
             sizes = [c.tree_size for c in stored_checkpoints(conn, origin)]
             if pin is not None and pin.origin == origin:
                 sizes.append(pin.size)
-            chunks = plan(origin, int(row[0]) if row else 0, sizes, self.size)
-            self.futures[origin] = [pool.submit(scan_chunk, c) for c in chunks]
+            self.chunks[origin] = plan(origin, int(row[0]) if row else 0, sizes, self.size)
+            self.queue.extend(self.chunks[origin])
+        self._top_up()
+
+    def _top_up(self) -> None:
+        while self.queue and len(self.pending) < self.ahead:
+            chunk = self.queue.popleft()
+            self.pending[chunk] = self.pool.submit(scan_chunk, chunk)
+
+    def _result(self, chunk: Chunk) -> ChunkResult:
+        """The worker's result for `chunk` (submitted now if it was still queued)."""
+        future = self.pending.pop(chunk, None)
+        if future is None:
+            self.queue.remove(chunk)
+            future = self.pool.submit(scan_chunk, chunk)
+        self._top_up()
+        try:
+            return future.result()
+        except Exception as exc:  # a worker that could not start (BrokenProcessPool)
+            raise Suspect(f"worker: {type(exc).__name__}") from None
 
     def scan(
         self,
@@ -220,24 +248,24 @@ class _Parallel:
     ) -> int:
         """`bulk_scan`'s contract from the workers' results; any doubt runs `bulk_scan` itself
         (which hands a real failure to the row pass, exactly as `--jobs 1` does)."""
-        futures = self.futures.pop(origin, None)
-        if futures is None:
+        chunks = self.chunks.pop(origin, None)
+        if chunks is None:
             return bulk_scan(conn, origin, targets, scan_private)
         try:
-            size, private = self._stitch(futures, targets)
+            size, private = self._stitch(chunks, targets)
             if rows_outside(conn, origin, size):
                 raise Suspect("rows outside 0..size")
         except Suspect as doubt:
             log.info("verify --jobs: %s runs serially (%s)", origin, doubt)
             return bulk_scan(conn, origin, targets, scan_private)
-        log.info("verify --jobs: %s stitched from %d chunks", origin, len(futures))
+        log.info("verify --jobs: %s stitched from %d chunks", origin, len(chunks))
         if scan_private is not None:
             for seq, value in private:
                 scan_private(seq, value)
         return size
 
     def _stitch(
-        self, futures: list[Future[ChunkResult]], targets: dict[int, bytes]
+        self, chunks: list[Chunk], targets: dict[int, bytes]
     ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
         """Join the chunks in seq order: run chains across edges, the root at every target."""
         upper = CompactRange()  # the full chunks' roots, one "leaf" per chunk
@@ -245,13 +273,10 @@ class _Parallel:
         private: list[tuple[int, dict[str, Any]]] = []
         rooted: set[int] = set()
         size = 0
-        for future in futures:
-            try:
-                part = future.result()
-            except Exception as exc:  # a worker that could not start (BrokenProcessPool)
-                raise Suspect(f"worker: {type(exc).__name__}") from None
-            if part.doubt is not None or part.frontiers is None:
-                raise Suspect(part.doubt or "no frontier")
+        for chunk in chunks:
+            part = self._result(chunk)
+            if part.doubt is not None or part.roots is None:
+                raise Suspect(part.doubt or "no roots")
             if part.chunk.lo != size or part.firsts is None or part.lasts is None:
                 raise Suspect("chunk order")
             for run, first in part.firsts.items():
@@ -259,15 +284,15 @@ class _Parallel:
                 if first != ((0, None) if head is None else (head[0] + 1, head[1])):
                     raise Suspect("chain across chunks")
             heads.update(part.lasts)
-            for at, hashes in part.frontiers.items():
+            for at, local in part.roots.items():
                 want = targets.get(at)
-                if want is not None and _root((*upper.hashes, *hashes)) != want:
+                if want is not None and _root((*upper.hashes, local)) != want:
                     raise Suspect("root")
                 rooted.add(at)
             private.extend(part.private)
             size = part.chunk.hi
             if size - part.chunk.lo == self.size:
-                upper.append(part.frontiers[size][0])
+                upper.append(part.roots[size])
         if any(0 < at <= size and at not in rooted for at in targets):
             raise Suspect("a target size no chunk rooted")
         return size, private
@@ -299,7 +324,7 @@ def verify_parallel(
             conn, settings, verifiers=verifiers, pin=pin, only_origin=only_origin,
             witnesses=witnesses,
         )
-    size = chunk_size()  # a bad LEDGER_VERIFY_CHUNK is refused before any process starts
+    chunk_size()  # a bad LEDGER_VERIFY_CHUNK is refused before any process starts
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         row = conn.execute(query("export_snapshot")).fetchone()
@@ -312,7 +337,7 @@ def verify_parallel(
             initargs=(_worker_dsn(conn), snapshot),
         )
         try:
-            scanner = _Parallel(conn, pool, names, pin, size)
+            scanner = _Parallel(conn, pool, names, pin, jobs)
             return verify_ledger(
                 conn, settings, verifiers=verifiers, pin=pin, only_origin=only_origin,
                 witnesses=witnesses, scan=scanner.scan,
