@@ -36,7 +36,7 @@ from psycopg.pq import TransactionStatus
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
-from ledger.errors import LedgerError
+from ledger.errors import InputError
 from ledger.eventhead import EventHead
 from ledger.gcpause import gc_paused
 from ledger.merkle import CompactRange, node_hash
@@ -61,8 +61,8 @@ AHEAD_PER_JOB = 4
 """Chunks in flight per worker: enough to keep it busy while the parent checks stamps."""
 
 
-class ChunkSizeError(LedgerError):
-    """LEDGER_VERIFY_CHUNK is not a power of two."""
+class ChunkSizeError(InputError):
+    """LEDGER_VERIFY_CHUNK is not a power of two (a usage error: exit 2)."""
 
 
 def chunk_size() -> int:

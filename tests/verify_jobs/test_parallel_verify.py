@@ -75,6 +75,11 @@ def test_cli_reports_are_identical(
     assert orjson.loads(one.stdout)["events_verified"] == 90
     bad = run_main(monkeypatch, capsys, "verify", "--jobs", "0")
     assert bad.exit_code == 2
+    monkeypatch.setenv(CHUNK_ENV, "12")
+    bad = run_main(monkeypatch, capsys, "verify", "--jobs", "2")
+    assert (bad.exit_code, bad.stderr.strip()) == (
+        2, "error: LEDGER_VERIFY_CHUNK must be a power of two, got '12'"
+    )
 
 
 def test_good_ledger_is_stitched_not_serial(
