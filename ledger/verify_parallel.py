@@ -36,7 +36,7 @@ from psycopg.pq import TransactionStatus
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
-from ledger.errors import InputError
+from ledger.errors import InputError, LedgerError
 from ledger.eventhead import EventHead
 from ledger.gcpause import gc_paused
 from ledger.merkle import CompactRange, node_hash
@@ -304,6 +304,20 @@ def _worker_dsn(conn: psycopg.Connection) -> str:
     return conninfo.make_conninfo(conn.info.dsn, password=password) if password else conn.info.dsn
 
 
+class _NoSnapshot(LedgerError):
+    """The server would not export a snapshot: the workers cannot share the parent's."""
+
+
+def _export(conn: psycopg.Connection) -> str:
+    """The snapshot id of the open transaction (not from a savepoint: PostgreSQL refuses to
+    export a subtransaction's snapshot, so a refusal aborts the transaction)."""
+    try:
+        row = conn.execute(query("export_snapshot")).fetchone()
+    except psycopg.Error as exc:
+        raise _NoSnapshot(str(exc)) from None
+    return str(row[0]) if row else ""
+
+
 def verify_parallel(
     conn: psycopg.Connection,
     settings: Settings,
@@ -316,19 +330,34 @@ def verify_parallel(
 ) -> VerifyReport:
     """`verify_ledger` with its bulk pass on `jobs` worker processes; the same report.
 
-    With one job, or a connection already inside a transaction (whose snapshot the workers
-    could not share), this is `verify_ledger` itself."""
+    With one job, a connection already inside a transaction (whose snapshot the workers could
+    not share), or a server that will not export a snapshot, this is `verify_ledger` itself."""
     serial = conn.info.transaction_status != TransactionStatus.IDLE or not conn.autocommit
-    if jobs <= 1 or serial:
-        return verify_ledger(
-            conn, settings, verifiers=verifiers, pin=pin, only_origin=only_origin,
-            witnesses=witnesses,
-        )
-    chunk_size()  # a bad LEDGER_VERIFY_CHUNK is refused before any process starts
+    if jobs > 1 and not serial:
+        chunk_size()  # a bad LEDGER_VERIFY_CHUNK is refused before any process starts
+        try:
+            return _in_workers(conn, settings, jobs, verifiers, pin, only_origin, witnesses)
+        except _NoSnapshot as exc:
+            log.info("verify --jobs: no exported snapshot (%s); verifying serially", exc)
+    return verify_ledger(
+        conn, settings, verifiers=verifiers, pin=pin, only_origin=only_origin,
+        witnesses=witnesses,
+    )
+
+
+def _in_workers(  # noqa: PLR0917 - verify_parallel's arguments, passed on once
+    conn: psycopg.Connection,
+    settings: Settings,
+    jobs: int,
+    verifiers: Sequence[Verifier] | None,
+    pin: Checkpoint | None,
+    only_origin: str | None,
+    witnesses: Sequence[CosignatureVerifier],
+) -> VerifyReport:
+    """Export the parent's snapshot, queue every origin's chunks, and verify with them."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        row = conn.execute(query("export_snapshot")).fetchone()
-        snapshot = str(row[0]) if row else ""
+        snapshot = _export(conn)
         names = [only_origin] if only_origin else origins(conn)
         pool = ProcessPoolExecutor(
             max_workers=jobs,
