@@ -45,14 +45,6 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
             help="Witness vkey file; the latest checkpoint must be cosigned by it.",
         ),
     ] = None,
-    max_backlog_age: Annotated[
-        str,
-        duration_option(
-            "--max-backlog-age",
-            envvar="LEDGER_MAX_BACKLOG_AGE",
-            help="Exit 6 when intake holds events older than this and no sequencer runs.",
-        ),
-    ] = "60s",
     jobs: Annotated[
         int,
         typer.Option(
@@ -63,6 +55,14 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
             "(same snapshot, same report as 1).",
         ),
     ] = 1,
+    max_backlog_age: Annotated[
+        str,
+        duration_option(
+            "--max-backlog-age",
+            envvar="LEDGER_MAX_BACKLOG_AGE",
+            help="Exit 6 when intake holds events older than this and no sequencer runs.",
+        ),
+    ] = "60s",
     json_out: JsonOption = False,
 ) -> None:
     """Recompute every leaf, run chain, tree root and checkpoint signature.
