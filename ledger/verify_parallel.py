@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -187,8 +188,12 @@ def _root(hashes: Sequence[bytes]) -> bytes:
 
 def plan(origin: str, end: int, sizes: Sequence[int], size: int) -> list[Chunk]:
     """Seqs [0, end) of `origin` as aligned chunks of `size`, each with its checkpoint sizes."""
+    ordered = sorted(sizes)
     return [
-        Chunk(origin, lo, min(lo + size, end), tuple(s for s in sizes if lo < s <= lo + size))
+        Chunk(
+            origin, lo, min(lo + size, end),
+            tuple(ordered[bisect_right(ordered, lo) : bisect_right(ordered, lo + size)]),
+        )
         for lo in range(0, end, size)
     ]
 
