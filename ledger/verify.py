@@ -39,11 +39,14 @@ from ledger.verify_rows import Invalid, row_scan
 from ledger.verify_stamps import check_stamps
 from ledger.witness import CosignatureVerifier
 
-__all__ = ["Scan", "VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
+__all__ = ["Scan", "Stamps", "VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
 
 Scan = Callable[[psycopg.Connection, str, dict[int, bytes], Callable[..., None] | None], int]
 """The fast pass over one origin (`bulk_scan`'s shape): the log size, or `Suspect` on any doubt,
 after which the row pass names the failure. `ledger.verify_parallel` passes its own."""
+Stamps = Callable[[psycopg.Connection, str, Sequence[Verifier], int], int]
+"""The stamp check of one origin (`check_stamps`'s shape; `ledger.verify_parallel` runs it in a
+worker and replays its outcome here)."""
 
 
 def trusted_verifiers(settings: Settings, extra: Iterable[Path] = ()) -> list[Verifier]:
@@ -127,6 +130,7 @@ def _verify_origin(
     *,
     settings: Settings,
     scan: Scan = bulk_scan,
+    stamps: Stamps = check_stamps,
 ) -> None:
     checkpoints = _checkpoints(conn, origin, verifiers)
     report.checkpoints_verified += len(checkpoints)
@@ -178,7 +182,7 @@ def _verify_origin(
             f"unpublished tail: seq {newest}..{size - 1} not covered by a signed checkpoint",
             "unpublished_tail",
         )
-    unstamped = check_stamps(conn, origin, key_ring(conn, origin, verifiers).verifiers(), size)
+    unstamped = stamps(conn, origin, key_ring(conn, origin, verifiers).verifiers(), size)
     if unstamped:
         report.unstamped[origin] = unstamped
     if private is not None:
@@ -214,6 +218,7 @@ def verify_ledger(
     only_origin: str | None = None,
     witnesses: Sequence[CosignatureVerifier] = (),
     scan: Scan = bulk_scan,
+    stamps: Stamps = check_stamps,
 ) -> VerifyReport:
     """Verify every origin (or one) of the ledger; never raises for an invalid ledger.
 
@@ -232,7 +237,8 @@ def verify_ledger(
             try:
                 with gc_paused():
                     _verify_origin(
-                        conn, origin, trusted, report, pin, settings=settings, scan=scan
+                        conn, origin, trusted, report, pin, settings=settings, scan=scan,
+                        stamps=stamps,
                     )
                 _check_root_row(conn, origin, settings)
                 if witnesses:

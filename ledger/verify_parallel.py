@@ -22,189 +22,58 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
-from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import closing
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import conninfo, sql
+from psycopg import conninfo
 from psycopg.pq import TransactionStatus
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
-from ledger.errors import InputError, LedgerError
-from ledger.eventhead import EventHead
-from ledger.gcpause import gc_paused
-from ledger.merkle import CompactRange, node_hash
+from ledger.errors import LedgerError
+from ledger.merkle import CompactRange
 from ledger.note import Checkpoint, Verifier
-from ledger.readahead import read_ahead
 from ledger.store.read import checkpoints as stored_checkpoints
 from ledger.store.read import origins
-from ledger.store.scan import rows_outside, verify_batch
-from ledger.verify import verify_ledger
-from ledger.verify_bulk import BATCH_ROWS, Suspect, _Scan, bulk_scan
+from ledger.store.scan import rows_outside
+from ledger.verify import key_ring, trusted_verifiers, verify_ledger
+from ledger.verify_bulk import Suspect, bulk_scan
+from ledger.verify_chunks import (
+    CHUNK_ENV,
+    Chunk,
+    StampResult,
+    StampTask,
+    attach,
+    chunk_size,
+    fold_root,
+    plan,
+    scan_chunk,
+    stamp_check,
+)
 from ledger.verify_report import VerifyReport
+from ledger.verify_rows import Invalid
+from ledger.verify_stamps import check_stamps
 from ledger.witness import CosignatureVerifier
 
-__all__ = ["CHUNK_ENV", "DEFAULT_CHUNK", "Chunk", "ChunkResult", "chunk_size", "verify_parallel"]
+__all__ = ["AHEAD_PER_JOB", "CHUNK_ENV", "verify_parallel"]
 
 log = logging.getLogger(__name__)
 
-CHUNK_ENV = "LEDGER_VERIFY_CHUNK"
-DEFAULT_CHUNK = 1 << 18
-"""Events per chunk: a few seconds of one worker, so 10M events in 4 tenants make ~40 chunks."""
 AHEAD_PER_JOB = 4
-"""Chunks in flight per worker: enough to keep it busy while the parent checks stamps."""
-
-
-class ChunkSizeError(InputError):
-    """LEDGER_VERIFY_CHUNK is not a power of two (a usage error: exit 2)."""
-
-
-def chunk_size() -> int:
-    """The chunk size from LEDGER_VERIFY_CHUNK (a power of two: chunks must be perfect subtrees)."""
-    raw = os.environ.get(CHUNK_ENV, "").strip()
-    size = int(raw) if raw.isdigit() else DEFAULT_CHUNK if not raw else 0
-    if size < 1 or size & (size - 1):
-        raise ChunkSizeError(f"{CHUNK_ENV} must be a power of two, got {raw!r}")
-    return size
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Seqs [lo, hi) of one origin; `sizes` are the checkpoint sizes in (lo, hi] to root."""
-
-    origin: str
-    lo: int
-    hi: int
-    sizes: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """What a worker hands back: only what crosses the chunk's edges (or why it doubts)."""
-
-    chunk: Chunk
-    doubt: str | None = None
-    roots: dict[int, bytes] | None = None  # size -> root of the chunk's own tree [lo, size)
-    firsts: dict[str, tuple[int, str | None]] | None = None  # run -> first (run_seq, prev hash)
-    lasts: dict[str, tuple[int, str]] | None = None  # run -> last (run_seq, leaf hex)
-    private: tuple[tuple[int, dict[str, Any]], ...] = ()  # (seq, body) for the payload scanner
-
-
-class _ChunkScan(_Scan):
-    """The bulk pass over one chunk: runs may have begun before it, and the tree starts at lo."""
-
-    def __init__(self, chunk: Chunk) -> None:
-        self.found: list[tuple[int, dict[str, Any]]] = []
-        super().__init__(chunk.origin, {}, lambda seq, value: self.found.append((seq, value)))
-        self.size = chunk.lo
-        self.sizes = sorted({*chunk.sizes, chunk.hi})
-        self.firsts: dict[str, tuple[int, str | None]] = {}
-        self.roots: dict[int, bytes] = {}
-
-    def _chains(self, decoded: list[EventHead], ours: list[bytes]) -> None:
-        """As the bulk pass, except that a run's first event here is kept for the parent."""
-        tenant, heads, firsts = self.tenant, self.heads, self.firsts
-        for h, leaf in zip(decoded, ours, strict=True):
-            if h.tenant != tenant:
-                raise Suspect("tenant")
-            head = heads.get(h.run_id)
-            if head is None:
-                firsts[h.run_id] = (h.run_seq, h.prev_run_hash)
-            elif h.run_seq != head[0] + 1 or h.prev_run_hash != head[1]:
-                raise Suspect("chain")
-            heads[h.run_id] = (h.run_seq, leaf.hex())
-
-    def _extend(self, start: int, ours: list[bytes]) -> None:
-        """Append the leaves to the chunk's own tree, keeping its root at every size asked.
-
-        The chunk starts at a multiple of its power-of-two length, so its frontier at any size
-        inside it is exactly the perfect subtrees the whole tree's frontier ends with, and the
-        whole tree's root is the frontier before the chunk folded onto the chunk's own root
-        (the fold runs right to left): one hash per size is all the parent needs."""
-        tree, end, at = self.tree, start + len(ours), start
-        for size in (s for s in self.sizes if start < s <= end):
-            tree.append_many(ours[at - start : size - start])
-            at = size
-            self.roots[size] = tree.root()
-        tree.append_many(ours[at - start :])
-        self.size = end
-
-
-_worker_conn: psycopg.Connection | None = None
-
-
-def _attach(dsn: str, snapshot: str) -> None:
-    """Worker start: one connection, one transaction, in the parent's exported snapshot."""
-    global _worker_conn  # noqa: PLW0603 - one connection per worker process, kept for its chunks
-    conn = psycopg.connect(dsn)  # not autocommit: the snapshot lives as long as the transaction
-    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-    _worker_conn = conn
-
-
-def _batches(conn: psycopg.Connection, chunk: Chunk) -> Iterator[tuple[Any, ...]]:
-    cursor = conn.cursor(binary=True)
-    start = chunk.lo
-    while start < chunk.hi:
-        row = verify_batch(cursor, chunk.origin, start, min(start + BATCH_ROWS, chunk.hi))
-        if row is None or not row[0]:
-            return
-        yield (start, *row)
-        start += int(row[0])
-
-
-def scan_chunk(chunk: Chunk) -> ChunkResult:
-    """In a worker: check one chunk batch by batch (memory: two batches); never raises."""
-    try:
-        if _worker_conn is None:
-            return ChunkResult(chunk, doubt="worker has no connection")
-        scan = _ChunkScan(chunk)
-        with gc_paused(), closing(read_ahead(_batches(_worker_conn, chunk))) as batches:
-            for batch in batches:
-                scan.take(*batch)
-        if scan.size != chunk.hi:
-            return ChunkResult(chunk, doubt="chunk short of rows")
-        return ChunkResult(
-            chunk, None, scan.roots, scan.firsts, dict(scan.heads), tuple(scan.found)
-        )
-    except Exception as exc:  # any doubt, a database error included: the parent re-runs serially
-        return ChunkResult(chunk, doubt=f"{type(exc).__name__}: {exc}")
-
-
-def _root(hashes: Sequence[bytes]) -> bytes:
-    """The root of a tree given its frontier (perfect subtree roots, largest first)."""
-    root = hashes[-1]
-    for left in reversed(hashes[:-1]):
-        root = node_hash(left, root)
-    return root
-
-
-def plan(origin: str, end: int, sizes: Sequence[int], size: int) -> list[Chunk]:
-    """Seqs [0, end) of `origin` as aligned chunks of `size`, each with its checkpoint sizes."""
-    ordered = sorted(sizes)
-    return [
-        Chunk(
-            origin, lo, min(lo + size, end),
-            tuple(ordered[bisect_right(ordered, lo) : bisect_right(ordered, lo + size)]),
-        )
-        for lo in range(0, end, size)
-    ]
+"""Tasks in flight per worker: enough to keep it busy while the parent checks signatures."""
 
 
 class _Parallel:
-    """The chunks of every origin, queued in the order the parent stitches them; `scan`
-    stitches one origin.
+    """The stamp check and the chunks of every origin, queued in the order the parent uses
+    them; `scan` stitches one origin, `stamps` replays its stamp check.
 
-    Up to `AHEAD_PER_JOB` chunks per worker are in flight, so the workers run ahead on the next
-    origins while the parent checks this one's signatures and stamps, and the results waiting
-    for the parent stay bounded (each holds one entry per run the chunk touched)."""
+    Up to `AHEAD_PER_JOB` tasks per worker are in flight, so the workers run ahead on the next
+    origins while the parent checks this one's signatures, and the results waiting for the
+    parent stay bounded (each holds one entry per run the chunk touched). Each origin's stamp
+    check (one hash chain: the longest single task) is queued first, beside its chunks."""
 
     def __init__(
         self,
@@ -213,31 +82,47 @@ class _Parallel:
         names: Sequence[str],
         pin: Checkpoint | None,
         jobs: int,
+        *,
+        trusted: Sequence[Verifier],
     ) -> None:
         self.size, self.pool, self.ahead = chunk_size(), pool, AHEAD_PER_JOB * jobs
         self.chunks: dict[str, list[Chunk]] = {}
-        self.queue: deque[Chunk] = deque()
-        self.pending: dict[Chunk, Future[ChunkResult]] = {}
+        self.stamp_tasks: dict[str, StampTask] = {}
+        self.queue: deque[Chunk | StampTask] = deque()
+        self.pending: dict[Chunk | StampTask, Future[Any]] = {}
         for origin in names:
             row = conn.execute(query("verify_log_end"), (origin,)).fetchone()
+            end = int(row[0]) if row else 0
             sizes = [c.tree_size for c in stored_checkpoints(conn, origin)]
             if pin is not None and pin.origin == origin:
                 sizes.append(pin.size)
-            self.chunks[origin] = plan(origin, int(row[0]) if row else 0, sizes, self.size)
+            self.chunks[origin] = plan(origin, end, sizes, self.size)
+            try:
+                ring = tuple(key_ring(conn, origin, trusted).verifiers())
+            except Invalid:  # verify fails on it before the stamps: nothing to run ahead
+                ring = None
+            if ring is not None:
+                self.stamp_tasks[origin] = StampTask(origin, ring, end)
+                self.queue.append(self.stamp_tasks[origin])
             self.queue.extend(self.chunks[origin])
         self._top_up()
 
     def _top_up(self) -> None:
         while self.queue and len(self.pending) < self.ahead:
-            chunk = self.queue.popleft()
-            self.pending[chunk] = self.pool.submit(scan_chunk, chunk)
+            item = self.queue.popleft()
+            self.pending[item] = self._submit(item)
 
-    def _result(self, chunk: Chunk) -> ChunkResult:
-        """The worker's result for `chunk` (submitted now if it was still queued)."""
-        future = self.pending.pop(chunk, None)
+    def _submit(self, item: Chunk | StampTask) -> Future[Any]:
+        if isinstance(item, Chunk):
+            return self.pool.submit(scan_chunk, item)
+        return self.pool.submit(stamp_check, item)
+
+    def _result(self, item: Chunk | StampTask) -> Any:
+        """The worker's result for `item` (submitted now if it was still queued)."""
+        future = self.pending.pop(item, None)
         if future is None:
-            self.queue.remove(chunk)
-            future = self.pool.submit(scan_chunk, chunk)
+            self.queue.remove(item)
+            future = self._submit(item)
         self._top_up()
         try:
             return future.result()
@@ -269,6 +154,24 @@ class _Parallel:
                 scan_private(seq, value)
         return size
 
+    def stamps(
+        self, conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier], size: int
+    ) -> int:
+        """`check_stamps`'s outcome from the worker that ran it; the parent runs it itself when
+        the worker doubted or was asked about another size or key ring."""
+        task = self.stamp_tasks.pop(origin, None)
+        if task is not None and task.size == size and list(task.verifiers) == list(verifiers):
+            try:
+                done: StampResult = self._result(task)
+            except Suspect:
+                done = StampResult(task, doubt="worker")
+            if done.invalid is not None:
+                raise Invalid(*done.invalid)
+            if done.unstamped is not None:
+                return done.unstamped
+        log.info("verify --jobs: %s stamps checked serially", origin)
+        return check_stamps(conn, origin, verifiers, size)
+
     def _stitch(
         self, chunks: list[Chunk], targets: dict[int, bytes]
     ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
@@ -291,7 +194,7 @@ class _Parallel:
             heads.update(part.lasts)
             for at, local in part.roots.items():
                 want = targets.get(at)
-                if want is not None and _root((*upper.hashes, local)) != want:
+                if want is not None and fold_root((*upper.hashes, local)) != want:
                     raise Suspect("root")
                 rooted.add(at)
             private.extend(part.private)
@@ -367,14 +270,15 @@ def _in_workers(  # noqa: PLR0917 - verify_parallel's arguments, passed on once
         pool = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_attach,
+            initializer=attach,
             initargs=(_worker_dsn(conn), snapshot),
         )
         try:
-            scanner = _Parallel(conn, pool, names, pin, jobs)
+            trusted = list(verifiers) if verifiers is not None else trusted_verifiers(settings)
+            scanner = _Parallel(conn, pool, names, pin, jobs, trusted=trusted)
             return verify_ledger(
-                conn, settings, verifiers=verifiers, pin=pin, only_origin=only_origin,
-                witnesses=witnesses, scan=scanner.scan,
+                conn, settings, verifiers=trusted, pin=pin, only_origin=only_origin,
+                witnesses=witnesses, scan=scanner.scan, stamps=scanner.stamps,
             )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -91,7 +91,7 @@ def test_good_ledger_is_stitched_not_serial(
     assert serial["status"] == "ok"
     stitched = [r.getMessage() for r in caplog.records if "stitched from 4 chunks" in r.message]
     assert len(stitched) == 3, caplog.text
-    assert "runs serially" not in caplog.text
+    assert "serially" not in caplog.text
 
 
 def test_body_edited(ledger: psycopg.Connection, ledger_settings: Settings) -> None:
@@ -183,3 +183,16 @@ def test_checkpoint_root_forged(ledger: psycopg.Connection, ledger_settings: Set
     assert parallel == serial
     assert (serial["origin"], serial["verdict"]) == (origin, "root_mismatch")
     assert serial["first_bad_seq"] == max(s for s in sizes if s < size)
+
+
+def test_stamp_edited(ledger: psycopg.Connection, ledger_settings: Settings) -> None:
+    """The stamp check runs in a worker: its verdict must be the parent's own."""
+    origin = _origin(ledger_settings, "b")
+    with attacker(ledger):
+        ledger.execute(
+            "UPDATE ledger_events SET submitted_by = 'mallory' WHERE origin = %s AND seq = 21",
+            (origin,),
+        )
+    serial, parallel = _both(ledger, ledger_settings)
+    assert parallel == serial
+    assert (serial["origin"], serial["verdict"]) == (origin, "stamp_tampered")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.merkle import CompactRange, leaf_hash
-from ledger.verify_parallel import CHUNK_ENV, ChunkSizeError, _root, chunk_size, plan
+from ledger.verify_chunks import CHUNK_ENV, ChunkSizeError, chunk_size, fold_root, plan
 
 
 def test_root_at_every_size_is_the_chunks_frontier_folded_onto_the_chunk_root() -> None:
@@ -19,7 +19,7 @@ def test_root_at_every_size_is_the_chunks_frontier_folded_onto_the_chunk_root() 
         for at in range(lo + 1, min(lo + size, len(leaves)) + 1):
             local.append(leaves[at - 1])
             whole = CompactRange.from_leaf_hashes(leaves[:at]).root()
-            assert _root((*upper.hashes, local.root())) == whole, at
+            assert fold_root((*upper.hashes, local.root())) == whole, at
         if local.size == size:
             upper.append(local.root())
 
