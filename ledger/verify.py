@@ -15,7 +15,7 @@ that gap: the log must contain the pinned size with the pinned root. The docs sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,14 @@ from ledger.verify_rows import Invalid, row_scan
 from ledger.verify_stamps import check_stamps
 from ledger.witness import CosignatureVerifier
 
-__all__ = ["VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
+__all__ = ["Scan", "Stamps", "VerifyReport", "load_pin", "trusted_verifiers", "verify_ledger"]
+
+Scan = Callable[[psycopg.Connection, str, dict[int, bytes], Callable[..., None] | None], int]
+"""The fast pass over one origin (`bulk_scan`'s shape): the log size, or `Suspect` on any doubt,
+after which the row pass names the failure. `ledger.verify_parallel` passes its own."""
+Stamps = Callable[[psycopg.Connection, str, Sequence[Verifier], int], int]
+"""The stamp check of one origin (`check_stamps`'s shape; `ledger.verify_parallel` runs it in a
+worker and replays its outcome here)."""
 
 
 def trusted_verifiers(settings: Settings, extra: Iterable[Path] = ()) -> list[Verifier]:
@@ -124,6 +131,8 @@ def _verify_origin(
     pin: Checkpoint | None,
     *,
     settings: Settings,
+    scan: Scan = bulk_scan,
+    stamps: Stamps = check_stamps,
 ) -> None:
     checkpoints = _checkpoints(conn, origin, verifiers)
     report.checkpoints_verified += len(checkpoints)
@@ -141,7 +150,7 @@ def _verify_origin(
         targets.setdefault(pinned.size, pinned.root)
     private = _payload_scanner(conn, origin, verifiers, settings)
     try:
-        size = bulk_scan(conn, origin, targets, private.scan if private is not None else None)
+        size = scan(conn, origin, targets, private.scan if private is not None else None)
         report.events_verified += size
     except Suspect:
         private = _payload_scanner(conn, origin, verifiers, settings)
@@ -175,7 +184,7 @@ def _verify_origin(
             f"unpublished tail: seq {newest}..{size - 1} not covered by a signed checkpoint",
             "unpublished_tail",
         )
-    unstamped = check_stamps(conn, origin, key_ring(conn, origin, verifiers).verifiers(), size)
+    unstamped = stamps(conn, origin, key_ring(conn, origin, verifiers).verifiers(), size)
     if unstamped:
         report.unstamped[origin] = unstamped
     if private is not None:
@@ -210,6 +219,8 @@ def verify_ledger(
     pin: Checkpoint | None = None,
     only_origin: str | None = None,
     witnesses: Sequence[CosignatureVerifier] = (),
+    scan: Scan = bulk_scan,
+    stamps: Stamps = check_stamps,
 ) -> VerifyReport:
     """Verify every origin (or one) of the ledger; never raises for an invalid ledger.
 
@@ -227,7 +238,10 @@ def verify_ledger(
         for origin in names:
             try:
                 with gc_paused():
-                    _verify_origin(conn, origin, trusted, report, pin, settings=settings)
+                    _verify_origin(
+                        conn, origin, trusted, report, pin, settings=settings, scan=scan,
+                        stamps=stamps,
+                    )
                 _check_root_row(conn, origin, settings)
                 if witnesses:
                     ring = key_ring(conn, origin, trusted)

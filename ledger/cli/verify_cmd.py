@@ -58,6 +58,16 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
             help="Witness vkey file; the latest checkpoint must be cosigned by it.",
         ),
     ] = None,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            metavar="N",
+            help="Worker processes for the leaves, columns and run chains "
+            "(same snapshot, same report as 1).",
+        ),
+    ] = 1,
     max_backlog_age: Annotated[
         str,
         duration_option(
@@ -97,7 +107,8 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
     """
     from ledger.backlog import read_backlog
     from ledger.trustroot import pin_or_rewritten, pinned_rewritten
-    from ledger.verify import trusted_verifiers, verify_ledger
+    from ledger.verify import trusted_verifiers
+    from ledger.verify_parallel import verify_parallel
     from ledger.when import parse_duration
     from ledger.witness import CosignatureVerifier
 
@@ -130,9 +141,10 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
         _incremental(ctx, from_checkpoint, state, verifiers, json_out, bound)
         return
     conn = read_connection(ctx)
-    report = verify_ledger(
+    report = verify_parallel(
         conn,
         settings,
+        jobs=jobs,
         verifiers=verifiers,
         pin=pinned,
         witnesses=witnesses,

@@ -70,8 +70,11 @@ def stamp_notes(
 def stamp_rows(
     conn: psycopg.Connection, origin: str, start: int
 ) -> Iterator[tuple[int, bytes, int, str | None]]:
-    """(seq, leaf, recorded_at µs, submitted_by) of every event from `start`, in seq order."""
-    with conn.cursor(binary=True) as cur:
+    """(seq, leaf, recorded_at µs, submitted_by) of every event from `start`, in seq order.
+
+    A server-side cursor (WITH HOLD, so autocommit callers work too): a client-side one would
+    hold every row of the log in memory at once, the one part of verify growing with N."""
+    with conn.cursor("ledger_stamp_rows", binary=True, withhold=True) as cur:
         cur.execute(query("stamp_rows"), (origin, start))
         while batch := cur.fetchmany(5000):
             for seq, leaf, recorded, role in batch:
