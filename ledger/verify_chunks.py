@@ -89,7 +89,7 @@ class _ChunkScan(_Scan):
 
     def __init__(self, chunk: Chunk) -> None:
         self.found: list[tuple[int, dict[str, Any]]] = []
-        super().__init__(chunk.origin, {}, lambda seq, value: self.found.append((seq, value)))
+        super().__init__(chunk.origin, {}, lambda seq, value: self.found.append((seq, value)), None)
         self.size = chunk.lo
         self.sizes = sorted({*chunk.sizes, chunk.hi})
         self.firsts: dict[str, tuple[int, str | None]] = {}
