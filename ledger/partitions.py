@@ -1,0 +1,193 @@
+"""Tenants and their storage: the one service behind `ledger tenants add|list|detach`.
+
+Why a service: the CLI, the TUI and the demo must give a tenant a partition, list the layout and
+detach a finished tenant the same way, with the same records. Each change is an operator record
+in the tenant's own log (ledger.event_partition): `partition.created` after a tenant got its own
+partitions, `partition.detached` sequenced and checkpointed BEFORE the partitions go, so the
+last checkpoint of a detached log covers the record that explains why the log ends there.
+Only the ledger owner (or a ledger_operator) may record them; only the owner may change the
+storage (the SQL functions of migration 0026 are not granted to anyone).
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+from dataclasses import dataclass
+
+import psycopg
+
+from ledger.config import Settings
+from ledger.db.sqlfiles import query
+from ledger.errors import InputError
+from ledger.event_partition import PartitionCreatedData, PartitionDetachedData
+from ledger.events import TENANT_PATTERN
+from ledger.store.partitions import (
+    DEFAULT_RANGE_SIZE,
+    PartitionError,
+    PartitionInfo,
+    SeqRange,
+    detach_tenant,
+    own_partition,
+    partition_catalog,
+    seq_ranges,
+)
+
+__all__ = ["TenantAdded", "TenantDetached", "TenantRow", "add_tenant", "detach", "tenants"]
+
+_TENANT = re.compile(TENANT_PATTERN, re.ASCII).match
+_UNSIGNED = "unsigned: partition records carry no signature yet (docs/partitions.md)"
+
+
+@dataclass(frozen=True, slots=True)
+class TenantAdded:
+    """What `ledger tenants add` did."""
+
+    tenant: str
+    origin: str
+    own_partition: bool
+    range_size: int
+    moved: int
+    event_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRow:
+    """One line of `ledger tenants list`."""
+
+    tenant: str
+    origin: str
+    own_partition: bool
+    range_size: int
+    ranges: tuple[SeqRange, ...]
+    rows: int
+    intake: int
+    detached_at: str | None
+
+    @property
+    def detached_ranges(self) -> tuple[SeqRange, ...]:
+        """Ranges no longer attached (archived or dropped)."""
+        return tuple(r for r in self.ranges if not r.attached)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantDetached:
+    """What `ledger tenants detach` did: the record's id, the final log size, the tables."""
+
+    tenant: str
+    origin: str
+    event_id: str
+    size: int
+    tables: tuple[str, ...]
+
+
+def _checked(tenant: str) -> str:
+    if not _TENANT(tenant):
+        raise InputError(f"tenant {tenant!r} is not a tenant name ({TENANT_PATTERN})")
+    return tenant
+
+
+def _may_record(conn: psycopg.Connection) -> None:
+    """PartitionError unless this login may write operator records (a writer never can)."""
+    row = conn.execute(query("stop_recorder")).fetchone()
+    if row is None or not row[1]:
+        raise PartitionError(
+            f"role {row[0] if row else '?'} may not change partitions: only the ledger owner may"
+        )
+
+
+def _record(conn: psycopg.Connection, settings: Settings, kind: str, tenant: str,
+            data: PartitionCreatedData | PartitionDetachedData) -> str:
+    """Append (and sequence) one partition record in `tenant`'s log; its event id."""
+    from ledger.store.door import append, single_event
+
+    event = single_event(
+        kind, data, tenant=tenant, principal={"initiating_user": data.recorded_by},
+        source={"framework": "python", "integration": "partitions"},
+    )  # fmt: skip
+    append(conn, [event], settings)
+    return str(event.event_id)
+
+
+def add_tenant(
+    conn: psycopg.Connection, settings: Settings, tenant: str, *,
+    own: bool, range_size: int = DEFAULT_RANGE_SIZE, reason: str = "",
+) -> TenantAdded:  # fmt: skip
+    """List `tenant` in the catalog; with `own`, give it a partition of its own in every log
+    table (its stored rows move out of DEFAULT in the same transaction) and record it."""
+    origin = settings.origin(_checked(tenant))
+    if range_size < 1:
+        raise InputError(f"--range-size must be at least 1, got {range_size}")
+    _may_record(conn)
+    if not own:
+        conn.execute(query("add_tenant_shared"), (origin, tenant))
+        shared = next(p for p in partition_catalog(conn) if p.origin == "")
+        return TenantAdded(tenant, origin, False, shared.range_size, 0, None)
+    moved = own_partition(conn, origin, tenant, range_size)
+    data = PartitionCreatedData(
+        tenant=tenant, origin=origin, range_size=range_size, moved=moved, reason=reason,
+        recorded_by=getpass.getuser(), authority="asserted", authority_reason=_UNSIGNED,
+    )  # fmt: skip
+    event_id = _record(conn, settings, "partition.created", tenant, data)
+    return TenantAdded(tenant, origin, True, range_size, moved, event_id)
+
+
+def _tenant_of(settings: Settings, origin: str) -> str:
+    prefix = settings.origin_prefix + "/"
+    return origin[len(prefix):] if origin.startswith(prefix) else origin
+
+
+def tenants(conn: psycopg.Connection, settings: Settings) -> list[TenantRow]:
+    """Every tenant the catalog lists or the log holds, with its layout, ranges and rows."""
+    catalog = {p.origin: p for p in partition_catalog(conn)}
+    shared = catalog.pop("")
+    logged = [str(r[0]) for r in conn.execute(query("origins")).fetchall()]
+    origins = sorted(set(catalog) | set(logged))
+    counts = {str(r[0]): (int(r[1]), int(r[2]))
+              for r in conn.execute(query("origin_rows"), (origins,)).fetchall()}  # fmt: skip
+    found: list[TenantRow] = []
+    for origin in origins:
+        info: PartitionInfo = catalog.get(origin) or shared
+        own = info.own_partition and info is not shared
+        live = own and info.detached_at is None
+        ranges = tuple(seq_ranges(conn, origin)) if live or not own else info.detached
+        rows, intake = counts.get(origin, (0, 0))
+        found.append(TenantRow(
+            info.tenant if info is not shared else _tenant_of(settings, origin), origin, own,
+            info.range_size, ranges, rows, intake, info.detached_at if own else None,
+        ))  # fmt: skip
+    return found
+
+
+def detach(
+    conn: psycopg.Connection, settings: Settings, tenant: str, *, reason: str = ""
+) -> TenantDetached:
+    """Detach a finished tenant: refuse while intake holds its events, record
+    `partition.detached` in its log (sequenced, so the final checkpoint covers it), then detach
+    its partitions of every table. The tables stay, append-only, outside the log tables."""
+    origin = settings.origin(_checked(tenant))
+    _may_record(conn)
+    mine = [p for p in partition_catalog(conn) if p.origin == origin]
+    if not mine or not mine[0].own_partition or mine[0].detached_at is not None:
+        raise PartitionError(
+            f"tenant {tenant} has no attached partition of its own "
+            f"(give it one first: ledger tenants add {tenant} --own-partition)"
+        )
+    waiting = [r for r in tenants(conn, settings) if r.origin == origin and r.intake]
+    if waiting:
+        raise PartitionError(
+            f"intake still holds {waiting[0].intake} events of {tenant}: "
+            "sequence or reject them first (ledger serve)"
+        )
+    names = ("ledger_events", "ledger_tiles", "ledger_checkpoints", "ledger_cosigned")
+    latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
+    size = int(latest[0]) if latest else 0  # the events [0, size) before this record
+    data = PartitionDetachedData(
+        scope="tenant", tenant=tenant, origin=origin, seq_to=size, size=size,
+        tables=tuple(f"{n}_{mine[0].suffix}" for n in names), reason=reason,
+        recorded_by=getpass.getuser(), authority="asserted", authority_reason=_UNSIGNED,
+    )  # fmt: skip
+    event_id = _record(conn, settings, "partition.detached", tenant, data)
+    final = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
+    tables = detach_tenant(conn, tenant)
+    return TenantDetached(tenant, origin, event_id, int(final[0]) if final else 0, tuple(tables))
