@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import conninfo, sql
 
 from ledger.config import Settings
 from ledger.db.sqlfiles import migration_files, query, read_sql
@@ -103,3 +103,19 @@ def role(conn: psycopg.Connection, group: str) -> Iterator[str]:
         conn.execute("RESET ROLE")
         conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@contextmanager
+def writer(owner: psycopg.Connection, settings: Settings, tenant: str) -> Iterator[Settings]:
+    """A real writer: a LOGIN role made by `ledger db writer add`'s code, bound to `tenant`,
+    connecting by password; yields its Settings (its own DSN)."""
+    from ledger.store.roles import add_writer
+
+    name = f"w_{tenant}_{uuid.uuid4().hex[:8]}"
+    add_writer(owner, name, tenant, None, "pw-partitions")
+    dsn = conninfo.make_conninfo(settings.dsn or "", user=name, password="pw-partitions")
+    try:
+        yield Settings(home=settings.home, dsn=dsn)
+    finally:
+        owner.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        owner.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from ledger.config import Settings
-from tests.partitions.partkit import TABLES, fill, partitions, role
+from tests.partitions.partkit import TABLES, fill, partitions, role, writer
 
 pytestmark = pytest.mark.xdist_group("partitions")
 
@@ -70,18 +70,22 @@ def test_sequencer_role_cannot_change_any_partition(layout: psycopg.Connection) 
                         layout.execute(f"SELECT 1 FROM {name} LIMIT 1")
 
 
-def test_writer_cannot_select_or_insert_any_partition(layout: psycopg.Connection) -> None:
+def test_writer_cannot_select_or_insert_any_partition(
+    layout: psycopg.Connection, ledger_settings: Settings
+) -> None:
     targets = [n for n in _targets(layout, TABLES) if n not in TABLES]
-    with role(layout, "ledger_writer"):
+    with writer(layout, ledger_settings, "acme") as acme, \
+            psycopg.connect(acme.dsn or "", autocommit=True) as conn:
         for name in targets:
             for statement in (f"SELECT 1 FROM {name} LIMIT 1",
                               f"INSERT INTO {name} SELECT * FROM {name} WHERE false",
+                              f"UPDATE {name} SET origin = origin WHERE false",
                               f"TRUNCATE {name}"):
-                with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                    with layout.transaction():
-                        layout.execute(statement)
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission"):
+                    conn.execute(statement)  # type: ignore[call-overload]
         for statement in ("SELECT 1 FROM ledger_event_keys", "SELECT 1 FROM ledger_partitions",
-                          "SELECT ledger_ensure_ranges('agent-ledger.local/acme', 100)"):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                with layout.transaction():
-                    layout.execute(statement)
+                          "SELECT ledger_ensure_ranges('agent-ledger.local/acme', 100)",
+                          "SELECT ledger_detach_tenant('agent-ledger.local/acme')",
+                          "SELECT ledger_own_partition('agent-ledger.local/x', 'x', 4)"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission"):
+                conn.execute(statement)  # type: ignore[call-overload]
