@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.authority.history import RegistryHistory
 from ledger.canonical import canonical_bytes
 from ledger.event_gate import GateResultData
 from ledger.note import Verifier
 
-__all__ = ["AUTHORITY_FIELDS", "GATE_DOMAIN", "GateCheck", "check_gate", "gate_message"]
+__all__ = [
+    "AUTHORITY_FIELDS", "GATE_DOMAIN", "GateCheck", "check_gate", "claim_message", "gate_message",
+]
 
 GATE_DOMAIN = "agent-ledger/gate/v1"
 AUTHORITY_FIELDS = frozenset({
@@ -35,15 +39,21 @@ class GateCheck:
     reason: str  # "signed with the service_key of registry acme v1" or why not
 
 
-def gate_message(data: GateResultData, origin: str) -> bytes:
-    """The bytes a gate result's signature covers (module docstring)."""
+def claim_message(domain: str, head: Sequence[str], data: Any, origin: str) -> bytes:
+    """The bytes an operator record's signature covers: `domain` and the `head` lines, then the
+    RFC 8785 bytes of {"data": the record without its authority fields, "origin", "registry",
+    "issued_at"}. Gate results use it; so do partition records (ledger.partitions)."""
     body = data.model_dump(mode="json", exclude=set(AUTHORITY_FIELDS))
     claim = canonical_bytes({
         "data": body, "origin": origin, "registry": data.registry_hash,
         "issued_at": data.issued_at,
     })  # fmt: skip
-    head = f"{GATE_DOMAIN}\n{data.suite_hash}\n{data.decision}\n".encode()
-    return head + claim
+    return "".join(f"{line}\n" for line in (domain, *head)).encode() + claim
+
+
+def gate_message(data: GateResultData, origin: str) -> bytes:
+    """The bytes a gate result's signature covers (module docstring)."""
+    return claim_message(GATE_DOMAIN, (data.suite_hash, data.decision), data, origin)
 
 
 def check_gate(history: RegistryHistory, seq: int, origin: str, data: GateResultData) -> GateCheck:

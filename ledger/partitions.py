@@ -6,7 +6,10 @@ in the tenant's own log (ledger.event_partition): `partition.created` after a te
 partitions, `partition.detached` sequenced and checkpointed BEFORE the partitions go, so the
 last checkpoint of a detached log covers the record that explains why the log ends there.
 Only the ledger owner (or a ledger_operator) may record them; only the owner may change the
-storage (the SQL functions of migration 0026 are not granted to anyone).
+storage (the SQL functions of migration 0026 are not granted to anyone). Records are signed
+like gate results (ledger.gates.sign_claim over ledger.gate_claim.claim_message, domain
+`agent-ledger/partition/v1`): `registry` when `--sign-with` is the service key of the
+registry in force, `asserted` otherwise with the reason.
 """
 
 from __future__ import annotations
@@ -14,14 +17,19 @@ from __future__ import annotations
 import getpass
 import re
 from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 import psycopg
 
+from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import InputError
 from ledger.event_partition import PartitionCreatedData, PartitionDetachedData
 from ledger.events import TENANT_PATTERN
+from ledger.gate_claim import claim_message
+from ledger.gates import judge_authority, sign_claim
+from ledger.note import Signer
 from ledger.store.partitions import (
     DEFAULT_RANGE_SIZE,
     PartitionError,
@@ -33,10 +41,33 @@ from ledger.store.partitions import (
     seq_ranges,
 )
 
-__all__ = ["TenantAdded", "TenantDetached", "TenantRow", "add_tenant", "detach", "tenants"]
+__all__ = [
+    "PARTITION_DOMAIN", "TenantAdded", "TenantDetached", "TenantRow", "add_tenant", "detach",
+    "partition_message", "tenants",
+]
 
+PARTITION_DOMAIN = "agent-ledger/partition/v1"
 _TENANT = re.compile(TENANT_PATTERN, re.ASCII).match
-_UNSIGNED = "unsigned: partition records carry no signature yet (docs/partitions.md)"
+_R = TypeVar("_R", PartitionCreatedData, PartitionDetachedData)
+
+
+def partition_message(data: PartitionCreatedData | PartitionDetachedData, origin: str) -> bytes:
+    """The bytes a partition record's signature covers: the domain, the record's kind and
+    tenant, then the claim every signed operator record has (ledger.gate_claim)."""
+    kind = "created" if isinstance(data, PartitionCreatedData) else f"detached/{data.scope}"
+    return claim_message(PARTITION_DOMAIN, (kind, data.tenant), data, origin)
+
+
+def _authorised(conn: psycopg.Connection, origin: str, data: _R, signer: Signer | None,
+                root: TrustRoot | None) -> _R:
+    """`data` with its authority judged (and signed when a key is given), as a gate result."""
+    digest, reason = judge_authority(conn, origin, root, signer)
+    authority: Literal["registry", "asserted"] = "asserted" if reason else "registry"
+    fields: dict[str, Any] = {"authority": authority, "authority_reason": reason,
+                              "registry_hash": digest}
+    if signer is None:
+        return data.model_copy(update=fields)
+    return sign_claim(data, origin, signer, message=partition_message, **fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +80,7 @@ class TenantAdded:
     range_size: int
     moved: int
     event_id: str | None
+    authority: str | None = None  # "registry" or "asserted (why)" for the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +111,7 @@ class TenantDetached:
     event_id: str
     size: int
     tables: tuple[str, ...]
+    authority: str = ""
 
 
 def _checked(tenant: str) -> str:
@@ -112,6 +145,7 @@ def _record(conn: psycopg.Connection, settings: Settings, kind: str, tenant: str
 def add_tenant(
     conn: psycopg.Connection, settings: Settings, tenant: str, *,
     own: bool, range_size: int = DEFAULT_RANGE_SIZE, reason: str = "",
+    signer: Signer | None = None, root: TrustRoot | None = None,
 ) -> TenantAdded:  # fmt: skip
     """List `tenant` in the catalog; with `own`, give it a partition of its own in every log
     table (its stored rows move out of DEFAULT in the same transaction) and record it."""
@@ -126,10 +160,15 @@ def add_tenant(
     moved = own_partition(conn, origin, tenant, range_size)
     data = PartitionCreatedData(
         tenant=tenant, origin=origin, range_size=range_size, moved=moved, reason=reason,
-        recorded_by=getpass.getuser(), authority="asserted", authority_reason=_UNSIGNED,
+        recorded_by=getpass.getuser(),
     )  # fmt: skip
+    data = _authorised(conn, origin, data, signer, root)
     event_id = _record(conn, settings, "partition.created", tenant, data)
-    return TenantAdded(tenant, origin, True, range_size, moved, event_id)
+    return TenantAdded(tenant, origin, True, range_size, moved, event_id, _said(data))
+
+
+def _said(data: PartitionCreatedData | PartitionDetachedData) -> str:
+    return f"asserted ({data.authority_reason})" if data.authority == "asserted" else "registry"
 
 
 def _tenant_of(settings: Settings, origin: str) -> str:
@@ -160,8 +199,9 @@ def tenants(conn: psycopg.Connection, settings: Settings) -> list[TenantRow]:
 
 
 def detach(
-    conn: psycopg.Connection, settings: Settings, tenant: str, *, reason: str = ""
-) -> TenantDetached:
+    conn: psycopg.Connection, settings: Settings, tenant: str, *, reason: str = "",
+    signer: Signer | None = None, root: TrustRoot | None = None,
+) -> TenantDetached:  # fmt: skip
     """Detach a finished tenant: refuse while intake holds its events, record
     `partition.detached` in its log (sequenced, so the final checkpoint covers it), then detach
     its partitions of every table. The tables stay, append-only, outside the log tables."""
@@ -185,9 +225,11 @@ def detach(
     data = PartitionDetachedData(
         scope="tenant", tenant=tenant, origin=origin, seq_to=size, size=size,
         tables=tuple(f"{n}_{mine[0].suffix}" for n in names), reason=reason,
-        recorded_by=getpass.getuser(), authority="asserted", authority_reason=_UNSIGNED,
+        recorded_by=getpass.getuser(),
     )  # fmt: skip
+    data = _authorised(conn, origin, data, signer, root)
     event_id = _record(conn, settings, "partition.detached", tenant, data)
     final = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
     tables = detach_tenant(conn, tenant)
-    return TenantDetached(tenant, origin, event_id, int(final[0]) if final else 0, tuple(tables))
+    return TenantDetached(tenant, origin, event_id, int(final[0]) if final else 0, tuple(tables),
+                          _said(data))  # fmt: skip

@@ -14,7 +14,15 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.cli.common import JsonOption, connection, emit_json, say, settings_from, table
+from ledger.cli.common import (
+    JsonOption,
+    TrustRootOption,
+    connection,
+    emit_json,
+    say,
+    settings_from,
+    table,
+)
 
 __all__ = ["app"]
 
@@ -22,6 +30,20 @@ app = typer.Typer(add_completion=False, help="Tenants and their partitions: add,
 
 TenantArg = Annotated[str, typer.Argument(metavar="T", help="The tenant name.")]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
+SignWithOpt = Annotated[
+    str | None,
+    typer.Option("--sign-with", metavar="KEY",
+                 help="Sign the record with this key file or pkcs11: URI (the registry's "
+                      "service_key; without one the record is `asserted`)."),
+]  # fmt: skip
+
+
+def _authority(sign_with: str | None, trust_root_file: str | None) -> dict[str, Any]:
+    from ledger.authority.trust import trust_root
+    from ledger.gates import load_gate_signer
+
+    signer = load_gate_signer(sign_with) if sign_with else None
+    return {"signer": signer, "root": trust_root(trust_root_file)}
 
 
 @app.command("add")
@@ -35,22 +57,26 @@ def add(  # noqa: PLR0917 - click passes options by keyword; the order is the he
         int, typer.Option("--range-size", metavar="N", help="Events per seq range partition.")
     ] = 1_048_576,
     reason: ReasonOpt = "",
+    sign_with: SignWithOpt = None,
+    trust_root_file: TrustRootOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Add a tenant, with --own-partition in partitions of its own (existing rows move)."""
     from ledger.partitions import add_tenant
 
     done = add_tenant(
-        connection(ctx), settings_from(ctx), tenant, own=own, range_size=range_size, reason=reason
-    )
+        connection(ctx), settings_from(ctx), tenant, own=own, range_size=range_size,
+        reason=reason, **_authority(sign_with, trust_root_file),
+    )  # fmt: skip
     if json_out:
         emit_json({"tenant": done.tenant, "origin": done.origin, "own_partition":
                    done.own_partition, "range_size": done.range_size, "moved": done.moved,
-                   "event_id": done.event_id})  # fmt: skip
+                   "event_id": done.event_id, "authority": done.authority})  # fmt: skip
         return
     where = "its own partition" if done.own_partition else "the DEFAULT partition"
     moved = f", {done.moved} events moved" if done.moved else ""
-    say(f"tenant {done.tenant} ({done.origin}): {where}, ranges of {done.range_size}{moved}")
+    said = f"; recorded: {done.authority}" if done.authority else ""
+    say(f"tenant {done.tenant} ({done.origin}): {where}, ranges of {done.range_size}{moved}{said}")
 
 
 def _row_json(r: Any) -> dict[str, Any]:
@@ -86,15 +112,23 @@ def list_(ctx: typer.Context, json_out: JsonOption = False) -> None:
 
 
 @app.command("detach")
-def detach(
-    ctx: typer.Context, tenant: TenantArg, reason: ReasonOpt = "", json_out: JsonOption = False
+def detach(  # noqa: PLR0917 - click passes options by keyword; the order is the help's
+    ctx: typer.Context,
+    tenant: TenantArg,
+    reason: ReasonOpt = "",
+    sign_with: SignWithOpt = None,
+    trust_root_file: TrustRootOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Detach a finished tenant's partitions (recorded as partition.detached first)."""
     from ledger.partitions import detach as detach_tenant
 
-    done = detach_tenant(connection(ctx), settings_from(ctx), tenant, reason=reason)
+    done = detach_tenant(connection(ctx), settings_from(ctx), tenant, reason=reason,
+                         **_authority(sign_with, trust_root_file))  # fmt: skip
     if json_out:
         emit_json({"tenant": done.tenant, "origin": done.origin, "event_id": done.event_id,
-                   "size": done.size, "tables": list(done.tables)})  # fmt: skip
+                   "size": done.size, "tables": list(done.tables),
+                   "authority": done.authority})  # fmt: skip
         return
-    say(f"tenant {done.tenant} detached at size {done.size}: {', '.join(done.tables)}")
+    say(f"tenant {done.tenant} detached at size {done.size}: {', '.join(done.tables)}; "
+        f"recorded: {done.authority}")
