@@ -233,6 +233,12 @@ BEGIN
     FROM ledger_partitions p
     WHERE p.own_partition AND p.detached_at IS NULL AND p.origin IN (p_origin, '')
     ORDER BY p.origin DESC LIMIT 1;
+    before := ledger_range_hi(parent);
+    created := 0;
+    hi := before;
+    IF before >= (greatest(p_upto, 0) / range_size + 2) * range_size THEN
+        RETURN;  -- the common case: no lock, nothing to wait for
+    END IF;
     PERFORM pg_advisory_xact_lock(7162534, hashtext(parent));
     before := ledger_range_hi(parent);
     hi := ledger_create_ranges(parent, range_size, p_upto);

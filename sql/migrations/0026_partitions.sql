@@ -95,8 +95,9 @@ $$;
 
 -- The sequencer's door (ledger.store.partitions.ensure_ranges): ranges for `p_origin` up to
 -- `p_upto`, as the owner. `created` = 0 when nothing was missing (the caller may cache `hi`).
--- Origins without a partition of their own share the DEFAULT partition's ranges; one
--- transaction-scoped lock per events partition serialises two sequencers crossing together.
+-- Origins without a partition of their own share the DEFAULT partition's ranges; only when a
+-- range is missing, a transaction-scoped lock per events partition serialises two sequencers
+-- crossing together (the second finds the range made and creates nothing).
 CREATE FUNCTION ledger_ensure_ranges(p_origin text, p_upto bigint,
                                      OUT hi bigint, OUT range_size bigint, OUT created integer)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -108,6 +109,12 @@ BEGIN
     FROM ledger_partitions p
     WHERE p.own_partition AND p.detached_at IS NULL AND p.origin IN (p_origin, '')
     ORDER BY p.origin DESC LIMIT 1;
+    before := ledger_range_hi(parent);
+    created := 0;
+    hi := before;
+    IF before >= (greatest(p_upto, 0) / range_size + 2) * range_size THEN
+        RETURN;  -- the common case: no lock, nothing to wait for
+    END IF;
     PERFORM pg_advisory_xact_lock(7162534, hashtext(parent));
     before := ledger_range_hi(parent);
     hi := ledger_create_ranges(parent, range_size, p_upto);
