@@ -76,6 +76,10 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "exercise.ended": {"ended_by": "dana", "elapsed_ms": 1_000},
     "gate.result": {"kind": "run", "suite": "demo", "suite_hash": "ab" * 32,
                     "decision": "pass", "recorded_by": "ci"},
+    "partition.created": {"tenant": "acme", "origin": "agent-ledger.local/acme",
+                          "range_size": 1024, "recorded_by": "ops"},
+    "partition.detached": {"scope": "tenant", "tenant": "acme",
+                           "origin": "agent-ledger.local/acme", "recorded_by": "ops"},
 }
 
 RICH_ENVELOPE: dict[str, Any] = {
