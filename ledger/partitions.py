@@ -15,6 +15,7 @@ registry in force, `asserted` otherwise with the reason.
 from __future__ import annotations
 
 import getpass
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -35,6 +36,7 @@ from ledger.store.partitions import (
     PartitionError,
     PartitionInfo,
     SeqRange,
+    detach_range,
     detach_tenant,
     own_partition,
     partition_catalog,
@@ -43,7 +45,7 @@ from ledger.store.partitions import (
 
 __all__ = [
     "PARTITION_DOMAIN", "TenantAdded", "TenantDetached", "TenantRow", "add_tenant", "detach",
-    "partition_message", "tenants",
+    "detach_seq_range", "partition_message", "tenants",
 ]
 
 PARTITION_DOMAIN = "agent-ledger/partition/v1"
@@ -233,3 +235,45 @@ def detach(
     tables = detach_tenant(conn, tenant)
     return TenantDetached(tenant, origin, event_id, int(final[0]) if final else 0, tuple(tables),
                           _said(data))  # fmt: skip
+
+
+def _covered(conn: psycopg.Connection, origin: str, lo: int, hi: int) -> None:
+    """PartitionError unless whole attached range partitions cover exactly [lo, hi) below the
+    newest checkpoint's tail (what ledger_detach_range checks again), before anything is
+    recorded."""
+    parts = [r for r in seq_ranges(conn, origin) if r.attached and r.lo < hi and r.hi > lo]
+    if not parts or parts[0].lo != lo or parts[-1].hi != hi or any(
+        a.hi != b.lo for a, b in itertools.pairwise(parts)
+    ):
+        raise PartitionError(f"range [{lo}, {hi}) is not covered exactly by whole partitions")
+    latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
+    if latest is not None and hi > int(latest[0]) - 1:
+        raise PartitionError(
+            f"range [{lo}, {hi}) holds the newest checkpoint's tail (seq {int(latest[0]) - 1})"
+        )
+
+
+def detach_seq_range(
+    conn: psycopg.Connection, settings: Settings, tenant: str, lo: int, hi: int, *,
+    drop: bool, reason: str = "", signer: Signer | None = None, root: TrustRoot | None = None,
+) -> TenantDetached:  # fmt: skip
+    """Detach (or drop) the seq range [lo, hi) of a tenant with a partition of its own, recorded
+    first as `partition.detached` (scope "range") in its log; the tables detached."""
+    origin = settings.origin(_checked(tenant))
+    _may_record(conn)
+    mine = [p for p in partition_catalog(conn) if p.origin == origin and p.own_partition]
+    if not mine or mine[0].detached_at is not None:
+        raise PartitionError(f"tenant {tenant} has no attached partition of its own")
+    _covered(conn, origin, lo, hi)
+    latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
+    data = PartitionDetachedData(
+        scope="range", tenant=tenant, origin=origin, seq_from=lo, seq_to=hi,
+        size=int(latest[0]) if latest else 0, dropped=drop, reason=reason,
+        tables=tuple(r.table for r in seq_ranges(conn, origin)
+                     if r.attached and lo <= r.lo and r.hi <= hi),
+        recorded_by=getpass.getuser(),
+    )  # fmt: skip
+    data = _authorised(conn, origin, data, signer, root)
+    event_id = _record(conn, settings, "partition.detached", tenant, data)
+    tables = detach_range(conn, origin, lo, hi, drop=drop)
+    return TenantDetached(tenant, origin, event_id, data.size, tuple(tables), _said(data))

@@ -53,7 +53,7 @@ def test_detach_a_finished_tenant(
 def test_detach_range_takes_whole_old_partitions_only(
     ledger_conn: psycopg.Connection, ledger_settings: Settings
 ) -> None:
-    from ledger.partitions import add_tenant
+    from ledger.partitions import add_tenant, detach_seq_range
     from ledger.store.partitions import PartitionError, detach_range, seq_ranges
 
     add_tenant(ledger_conn, ledger_settings, "acme", own=True, range_size=4)
@@ -62,15 +62,23 @@ def test_detach_range_takes_whole_old_partitions_only(
     for lo, hi, origin, message in [
         (0, 6, acme, "range [0, 6) is not covered exactly by whole partitions"),
         (2, 8, acme, "range [2, 8) is not covered exactly by whole partitions"),
-        (16, 28, acme, "range [16, 28) holds the newest checkpoint's tail (seq 24)"),
+        (20, 28, acme, "range [20, 28) holds the newest checkpoint's tail (seq 24)"),
         (0, 4, globex, "origin agent-ledger.local/globex has no partition of its own: ranges "
                        "of the shared DEFAULT partition hold other tenants' events"),
     ]:
         with pytest.raises(PartitionError) as refused:
             detach_range(ledger_conn, origin, lo, hi, drop=False)
         assert str(refused.value) == message
-    tables = detach_range(ledger_conn, acme, 0, 8, drop=False)
-    assert len(tables) == 2
+    with pytest.raises(PartitionError, match=r"range \[2, 8\) is not covered exactly"):
+        detach_seq_range(ledger_conn, ledger_settings, "acme", 2, 8, drop=False)
+    done = detach_seq_range(ledger_conn, ledger_settings, "acme", 0, 8, drop=False,
+                            reason="archived")
+    tables = list(done.tables)
+    assert len(tables) == 2 and done.authority.startswith("asserted (")
+    body = ledger_conn.execute("SELECT type, body FROM ledger_events WHERE event_id = %s",
+                               (done.event_id,)).fetchone()
+    assert body is not None and body[0] == "partition.detached"
+    assert json.loads(bytes(body[1]))["data"]["seq_to"] == 8
     dropped = detach_range(ledger_conn, acme, 8, 12, drop=True)
     ranges = seq_ranges(ledger_conn, acme)
     assert [(r.lo, r.hi, r.attached) for r in ranges[:3]] == [
