@@ -194,9 +194,7 @@ CREATE FUNCTION public.ledger_detach_tenant(p_origin text) RETURNS text[]
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 DECLARE
-    s text;
-    tbl text;
-    waiting bigint;
+    s text; tbl text; waiting bigint;
     done text[] := '{}';
 BEGIN
     SELECT p.suffix INTO s FROM ledger_partitions p
@@ -371,10 +369,7 @@ CREATE FUNCTION public.ledger_own_partition(p_origin text, p_tenant text, p_size
 DECLARE
     suffix text := 't_' || left(lower(regexp_replace(p_tenant, '[^A-Za-z0-9]+', '_', 'g')), 20)
                    || '_' || left(md5(p_origin), 8);
-    tbl text;
-    part text;
-    copied bigint;
-    deleted bigint;
+    tbl text; part text; copied bigint; deleted bigint;
     moved bigint := 0;
     guarded boolean;
 BEGIN

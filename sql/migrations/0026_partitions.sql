@@ -121,10 +121,9 @@ BEGIN
     created := ((hi - before) / range_size)::integer;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger_ensure_ranges(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger_ensure_ranges(text, bigint), ledger_partition_guard(text, text),
+    ledger_create_ranges(text, bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ledger_ensure_ranges(text, bigint) TO ledger_sequencer;
-REVOKE ALL ON FUNCTION ledger_create_ranges(text, bigint, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ledger_partition_guard(text, text) FROM PUBLIC;
 
 -- A detached partition keeps refusing UPDATE and DELETE: DETACH drops the row triggers
 -- PostgreSQL cloned into it, so they are created again on the table itself (recursing into its
@@ -152,10 +151,7 @@ CREATE FUNCTION ledger_own_partition(p_origin text, p_tenant text, p_size bigint
 DECLARE
     suffix text := 't_' || left(lower(regexp_replace(p_tenant, '[^A-Za-z0-9]+', '_', 'g')), 20)
                    || '_' || left(md5(p_origin), 8);
-    tbl text;
-    part text;
-    copied bigint;
-    deleted bigint;
+    tbl text; part text; copied bigint; deleted bigint;
     moved bigint := 0;
     guarded boolean;
 BEGIN
@@ -217,9 +213,7 @@ $$;
 CREATE FUNCTION ledger_detach_tenant(p_origin text) RETURNS text[]
     LANGUAGE plpgsql SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
-    s text;
-    tbl text;
-    waiting bigint;
+    s text; tbl text; waiting bigint;
     done text[] := '{}';
 BEGIN
     SELECT p.suffix INTO s FROM ledger_partitions p
@@ -305,10 +299,9 @@ BEGIN
     RETURN done;
 END
 $$;
-REVOKE ALL ON FUNCTION ledger_keep_append_only(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ledger_own_partition(text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ledger_detach_tenant(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ledger_detach_range(text, bigint, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ledger_keep_append_only(text, text), ledger_detach_tenant(text),
+    ledger_own_partition(text, text, bigint), ledger_detach_range(text, bigint, bigint, boolean)
+    FROM PUBLIC;
 
 -- Rebuild one table in place as `PARTITION BY LIST (origin)` with a DEFAULT partition (range
 -- sub-partitioned for events), recreating its indexes (unique ones without the partition key
