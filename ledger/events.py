@@ -74,6 +74,7 @@ from ledger.event_live import (  # re-exported too: the live-control payloads
     StopLiftedData,
 )
 from ledger.event_monitor import MonitorAlertData
+from ledger.event_partition import PartitionCreatedData, PartitionDetachedData
 from ledger.event_runs import RunResumedData, RunSuspendedData  # re-exported: run continuity
 from ledger.merkle import leaf_hash
 
@@ -295,6 +296,8 @@ _SPECS: list[tuple[str, type[Frozen], str]] = [
     ("exercise.ended", ExerciseEndedData, "The facilitator ended the exercise."),
     ("gate.result", GateResultData, "A release-gate result: suite, versions, task outcomes."),
     ("monitor.alert", MonitorAlertData, "The continuous verifier found a log tampered."),
+    ("partition.created", PartitionCreatedData, "A tenant got a partition of its own."),
+    ("partition.detached", PartitionDetachedData, "A tenant or seq range was detached."),
 ]
 
 EVENT_CLASSES: dict[str, type[EventBase]] = {t: _event(t, m, d) for t, m, d in _SPECS}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from ledger.note import Verifier
 
 __all__ = [
     "AUTHORITY_FIELDS", "GATE_DOMAIN", "GateCheck", "check_gate", "claim_message", "gate_message",
-]  # fmt: skip
+]
 
 GATE_DOMAIN = "agent-ledger/gate/v1"
 AUTHORITY_FIELDS = frozenset({
@@ -38,16 +39,16 @@ class GateCheck:
     reason: str  # "signed with the service_key of registry acme v1" or why not
 
 
-def claim_message(domain: str, heads: tuple[str, ...], data: Any, origin: str) -> bytes:
-    """The bytes an operator record's signature covers: `domain`, each of `heads` on its own
-    line, then the RFC 8785 bytes of {"data" without its authority fields, "origin",
-    "registry", "issued_at"} (gate results; monitor alerts, ledger.monitor_alert)."""
+def claim_message(domain: str, head: Sequence[str], data: Any, origin: str) -> bytes:
+    """The bytes an operator record's signature covers: `domain` and the `head` lines, then the
+    RFC 8785 bytes of {"data": the record without its authority fields, "origin", "registry",
+    "issued_at"}. Gate results use it; so do partition records (ledger.partitions)."""
     body = data.model_dump(mode="json", exclude=set(AUTHORITY_FIELDS))
     claim = canonical_bytes({
         "data": body, "origin": origin, "registry": data.registry_hash,
         "issued_at": data.issued_at,
     })  # fmt: skip
-    return "".join(f"{line}\n" for line in (domain, *heads)).encode() + claim
+    return "".join(f"{line}\n" for line in (domain, *head)).encode() + claim
 
 
 def gate_message(data: GateResultData, origin: str) -> bytes:

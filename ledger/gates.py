@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
 
@@ -38,6 +39,7 @@ from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
+from ledger.event_data import Frozen
 from ledger.event_gate import GateResultData
 from ledger.events import decode_event
 from ledger.gate_claim import AUTHORITY_FIELDS, GATE_DOMAIN, GateCheck, check_gate, gate_message
@@ -56,10 +58,15 @@ __all__ = [
     "RecordedGate",
     "gate_message",
     "gate_results",
+    "judge_authority",
     "load_gate_signer",
     "record_gate_result",
+    "sign_claim",
     "verify_gate",
 ]
+
+
+_D = TypeVar("_D", bound=Frozen)
 
 
 class GateRefused(LedgerError):
@@ -97,10 +104,12 @@ def load_gate_signer(spec: str) -> Signer:
     return load_key(spec, None)
 
 
-def _signed(data: Any, origin: str, signer: Signer, message: Any = gate_message,
-            **fields: Any) -> Any:
-    """`data` with the authority `fields`, issued now, and `signer`'s signature over them
-    (`message`: the claim's bytes; a gate result's unless another operator record's)."""
+def sign_claim(
+    data: _D, origin: str, signer: Signer, *,
+    message: Callable[[Any, str], bytes] = gate_message, **fields: Any,
+) -> _D:  # fmt: skip
+    """`data` with the authority `fields`, issued now, and `signer`'s signature over them (the
+    bytes `message` makes: a gate result's claim unless another record's is given)."""
     issued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     data = data.model_copy(update={**fields, "issued_at": issued,
                                    "signing_key": f"{signer.name}+{signer.key_id.hex()}"})
@@ -108,7 +117,7 @@ def _signed(data: Any, origin: str, signer: Signer, message: Any = gate_message,
     return data.model_copy(update={"signature": base64.b64encode(raw).decode()})
 
 
-def _judge(
+def judge_authority(
     conn: psycopg.Connection, origin: str, root: TrustRoot | None, signer: Signer | None
 ) -> tuple[str | None, str | None]:
     """(registry digest or None, reason for `asserted` or None: the result is `registry`)."""
@@ -155,11 +164,11 @@ def record_gate_result(
     tenant = tenant or settings.tenant
     origin = settings.origin(tenant)
     data = data.model_copy(update=dict.fromkeys(AUTHORITY_FIELDS))
-    digest, reason = _judge(conn, origin, root, signer)
+    digest, reason = judge_authority(conn, origin, root, signer)
     authority: Literal["registry", "asserted"] = "asserted" if reason else "registry"
     fields: dict[str, Any] = {"authority": authority, "authority_reason": reason,
                               "registry_hash": digest}
-    data = (_signed(data, origin, signer, **fields) if signer is not None
+    data = (sign_claim(data, origin, signer, **fields) if signer is not None
             else data.model_copy(update=fields))  # fmt: skip
     event = single_event(
         "gate.result", data, tenant=tenant, principal={"initiating_user": data.recorded_by},

@@ -235,7 +235,7 @@ def record_alert(  # noqa: PLR0917 - the alert and who vouches for it
     from ledger.db.sqlfiles import query
     from ledger.errors import LedgerError
     from ledger.event_monitor import MonitorAlertData
-    from ledger.gates import _judge, _signed
+    from ledger.gates import judge_authority, sign_claim
     from ledger.store.door import append, single_event
 
     tenant = tamper.origin.rsplit("/", 1)[-1]
@@ -251,10 +251,10 @@ def record_alert(  # noqa: PLR0917 - the alert and who vouches for it
             reason=printable(tamper.reason)[:4000], verified_size=tamper.verified_size,
             found_by=tamper.found_by, recorded_by=recorded_by,
         )  # fmt: skip
-        digest, reason = _judge(conn, tamper.origin, root, signer)
+        digest, reason = judge_authority(conn, tamper.origin, root, signer)
         fields: dict[str, Any] = {"authority": "asserted" if reason else "registry",
                                   "authority_reason": reason, "registry_hash": digest}
-        data = (_signed(data, tamper.origin, signer, _alert_message, **fields)
+        data = (sign_claim(data, tamper.origin, signer, message=_alert_message, **fields)
                 if signer is not None else data.model_copy(update=fields))  # fmt: skip
         event = single_event("monitor.alert", data, tenant=tenant,
                              principal={"initiating_user": recorded_by},

@@ -50,7 +50,7 @@ held AS (SELECT h.intake_id FROM o CROSS JOIN LATERAL (
 picked AS (SELECT intake_id FROM fresh UNION SELECT intake_id FROM kin
            UNION SELECT intake_id FROM held)
 SELECT i.intake_id, i.event_id, i.origin, i.run_id::text, i.run_seq, i.body,
-       EXISTS (SELECT 1 FROM ledger_events e WHERE e.event_id = i.event_id) AS stored,
+       (SELECT k.origin FROM ledger_event_keys k WHERE k.event_id = i.event_id) AS stored,
        i.submitted_by::text
 -- (an array of ids: a primary-key probe each, whatever the planner guesses of the LIMITs)
 FROM ledger_intake i WHERE i.intake_id = ANY (ARRAY(SELECT intake_id FROM picked))

@@ -89,9 +89,173 @@ CREATE FUNCTION public.ledger_call_errored(body bytea) RETURNS boolean
     AS $$ SELECT position('"status":"error"'::bytea IN body) > 0
                  AND convert_from(body, 'UTF8')::jsonb #>> '{data,status}' = 'error' $$;
 
+CREATE FUNCTION public.ledger_create_ranges(parent text, size bigint, upto bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+DECLARE
+    lo bigint := ledger_range_hi(parent);
+    want bigint := (greatest(upto, 0) / size + 2) * size;
+    rest text := parent || '_rest';
+    part text;
+    stray boolean;
+BEGIN
+    WHILE lo < want LOOP
+        part := parent || '_r' || (lo / size);
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I WHERE seq >= $1 AND seq < $2)', rest)
+            INTO stray USING lo, lo + size;
+        IF stray THEN
+            EXECUTE format('CREATE TABLE public.%I (LIKE ledger_events INCLUDING DEFAULTS '
+                           'INCLUDING CONSTRAINTS)', part);
+            EXECUTE format('INSERT INTO %I SELECT * FROM %I WHERE seq >= $1 AND seq < $2',
+                           part, rest) USING lo, lo + size;
+            EXECUTE format('ALTER TABLE %I DISABLE TRIGGER ledger_events_append_only', rest);
+            EXECUTE format('DELETE FROM %I WHERE seq >= $1 AND seq < $2', rest) USING lo, lo + size;
+            EXECUTE format('ALTER TABLE %I ENABLE TRIGGER ledger_events_append_only', rest);
+            EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)',
+                           parent, part, lo, lo + size);
+        ELSE
+            EXECUTE format('CREATE TABLE public.%I PARTITION OF %I FOR VALUES FROM (%s) TO (%s)',
+                           part, parent, lo, lo + size);
+        END IF;
+        PERFORM ledger_partition_guard(part, 'ledger_events');
+        lo := lo + size;
+    END LOOP;
+    RETURN lo;
+END
+$_$;
+
 CREATE FUNCTION public.ledger_decided_call(body bytea) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'tool_call_id' $$;
+
+CREATE FUNCTION public.ledger_detach_range(p_origin text, lo bigint, hi bigint, p_drop boolean) RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    parent text;
+    tail bigint;
+    r record;
+    at bigint := lo;
+    done text[] := '{}';
+BEGIN
+    SELECT 'ledger_events_' || p.suffix INTO parent FROM ledger_partitions p
+    WHERE p.origin = p_origin AND p_origin <> '' AND p.own_partition AND p.detached_at IS NULL;
+    IF parent IS NULL THEN
+        RAISE EXCEPTION 'origin % has no partition of its own: ranges of the shared DEFAULT '
+                        'partition hold other tenants'' events', p_origin
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT max(c.tree_size) - 1 INTO tail FROM ledger_checkpoints c WHERE c.origin = p_origin;
+    IF tail IS NOT NULL AND hi > tail THEN
+        RAISE EXCEPTION 'range [%, %) holds the newest checkpoint''s tail (seq %)', lo, hi, tail
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR r IN SELECT c.relname::text AS name,
+                    (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                  'FROM \(''?(-?\d+)''?\)'))[1]::bigint AS rlo,
+                    (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                  'TO \(''?(-?\d+)''?\)'))[1]::bigint AS rhi
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = parent::regclass AND NOT c.relpartbound IS NULL
+             ORDER BY 2 LOOP
+        CONTINUE WHEN r.rlo IS NULL OR r.rhi <= lo OR r.rlo >= hi;
+        IF r.rlo <> at OR r.rhi > hi THEN
+            RAISE EXCEPTION 'range [%, %) is not covered exactly by whole partitions', lo, hi
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        done := done || r.name;
+        at := r.rhi;
+    END LOOP;
+    IF at <> hi OR cardinality(done) = 0 THEN
+        RAISE EXCEPTION 'range [%, %) is not covered exactly by whole partitions', lo, hi
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR at IN 1 .. cardinality(done) LOOP
+        EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', parent, done[at]);
+        IF p_drop THEN
+            EXECUTE format('DROP TABLE %I', done[at]);
+        ELSE
+            PERFORM ledger_keep_append_only(done[at], 'ledger_events');
+        END IF;
+    END LOOP;
+    UPDATE ledger_partitions p
+    SET detached = p.detached || jsonb_build_array(jsonb_build_object(
+        'lo', lo, 'hi', hi, 'tables', to_jsonb(done), 'dropped', p_drop,
+        'at', clock_timestamp()))
+    WHERE p.origin = p_origin;
+    RETURN done;
+END
+$$;
+
+CREATE FUNCTION public.ledger_detach_tenant(p_origin text) RETURNS text[]
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    s text; tbl text; waiting bigint;
+    done text[] := '{}';
+BEGIN
+    SELECT p.suffix INTO s FROM ledger_partitions p
+    WHERE p.origin = p_origin AND p_origin <> '' AND p.own_partition AND p.detached_at IS NULL;
+    IF s IS NULL THEN
+        RAISE EXCEPTION 'no attached partition of its own for %', p_origin
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT count(*) INTO waiting FROM ledger_intake i WHERE i.origin = p_origin;
+    IF waiting > 0 THEN
+        RAISE EXCEPTION 'intake still holds % events of %: sequence or reject them first',
+            waiting, p_origin USING ERRCODE = 'object_in_use';
+    END IF;
+    FOREACH tbl IN ARRAY ARRAY['ledger_events', 'ledger_tiles', 'ledger_checkpoints',
+                               'ledger_cosigned'] LOOP
+        EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', tbl, tbl || '_' || s);
+        PERFORM ledger_keep_append_only(tbl || '_' || s, tbl);
+        done := done || (tbl || '_' || s);
+    END LOOP;
+    UPDATE ledger_partitions p SET detached_at = clock_timestamp() WHERE p.origin = p_origin;
+    RETURN done;
+END
+$$;
+
+CREATE FUNCTION public.ledger_ensure_ranges(p_origin text, p_upto bigint, OUT hi bigint, OUT range_size bigint, OUT created integer) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+DECLARE
+    parent text;
+    before bigint;
+BEGIN
+    SELECT 'ledger_events_' || p.suffix, p.range_size INTO parent, range_size
+    FROM ledger_partitions p
+    WHERE p.own_partition AND p.detached_at IS NULL AND p.origin IN (p_origin, '')
+    ORDER BY p.origin DESC LIMIT 1;
+    before := ledger_range_hi(parent);
+    created := 0;
+    hi := before;
+    IF before >= (greatest(p_upto, 0) / range_size + 2) * range_size THEN
+        RETURN;  -- the common case: no lock, nothing to wait for
+    END IF;
+    PERFORM pg_advisory_xact_lock(7162534, hashtext(parent));
+    before := ledger_range_hi(parent);
+    hi := ledger_create_ranges(parent, range_size, p_upto);
+    created := ((hi - before) / range_size)::integer;
+END
+$$;
+
+CREATE FUNCTION public.ledger_keep_append_only(part text, root text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = root::regclass
+               AND t.tgname = root || '_append_only') THEN
+        EXECUTE format('CREATE TRIGGER %I BEFORE DELETE OR UPDATE ON %I FOR EACH ROW '
+                       'EXECUTE FUNCTION ledger_refuse_change()', root || '_append_only', part);
+    END IF;
+END
+$$;
 
 CREATE FUNCTION public.ledger_live_version() RETURNS bigint
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -198,6 +362,84 @@ CREATE FUNCTION public.ledger_metric_rows(p_origin text, p_from bigint, p_to big
         ORDER BY q.run_seq LIMIT 1) r ON true
 $_$;
 
+CREATE FUNCTION public.ledger_own_partition(p_origin text, p_tenant text, p_size bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+DECLARE
+    suffix text := 't_' || left(lower(regexp_replace(p_tenant, '[^A-Za-z0-9]+', '_', 'g')), 20)
+                   || '_' || left(md5(p_origin), 8);
+    tbl text; part text; copied bigint; deleted bigint;
+    moved bigint := 0;
+    guarded boolean;
+BEGIN
+    IF EXISTS (SELECT 1 FROM ledger_partitions p WHERE p.origin = p_origin AND p.own_partition) THEN
+        RAISE EXCEPTION 'tenant % already has a partition of its own', p_tenant
+            USING ERRCODE = 'duplicate_table';
+    END IF;
+    FOREACH tbl IN ARRAY ARRAY['ledger_events', 'ledger_tiles', 'ledger_checkpoints',
+                               'ledger_cosigned'] LOOP
+        part := tbl || '_' || suffix;
+        IF tbl = 'ledger_events' THEN
+            EXECUTE format('CREATE TABLE public.%I (LIKE ledger_events INCLUDING DEFAULTS INCLUDING '
+                           'CONSTRAINTS) PARTITION BY RANGE (seq)', part);
+            EXECUTE format('CREATE TABLE public.%I PARTITION OF %I DEFAULT', part || '_rest', part);
+            PERFORM ledger_partition_guard(part || '_rest', tbl);
+            PERFORM ledger_create_ranges(part, p_size, (SELECT coalesce(max(e.seq), 0)
+                                                        FROM ledger_events e
+                                                        WHERE e.origin = p_origin));
+        ELSE
+            EXECUTE format('CREATE TABLE public.%I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                           part, tbl);
+        END IF;
+        EXECUTE format('INSERT INTO %I SELECT * FROM %I WHERE origin = $1', part, tbl)
+            USING p_origin;
+        GET DIAGNOSTICS copied = ROW_COUNT;
+        IF copied > 0 THEN
+            guarded := EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = tbl::regclass
+                               AND t.tgname = tbl || '_append_only');
+            IF guarded THEN
+                EXECUTE format('ALTER TABLE %I DISABLE TRIGGER %I', tbl || '_default',
+                               tbl || '_append_only');
+            END IF;
+            EXECUTE format('DELETE FROM %I WHERE origin = $1', tbl || '_default') USING p_origin;
+            GET DIAGNOSTICS deleted = ROW_COUNT;
+            IF guarded THEN
+                EXECUTE format('ALTER TABLE %I ENABLE TRIGGER %I', tbl || '_default',
+                               tbl || '_append_only');
+            END IF;
+            IF deleted <> copied THEN
+                RAISE EXCEPTION 'moving % of %: copied % rows but % left the default partition',
+                    tbl, p_tenant, copied, deleted;
+            END IF;
+        END IF;
+        IF tbl = 'ledger_events' THEN moved := copied; END IF;
+        EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES IN (%L)', tbl, part,
+                       p_origin);
+        PERFORM ledger_partition_guard(part, tbl);
+    END LOOP;
+    INSERT INTO ledger_partitions AS p (origin, tenant, own_partition, suffix, range_size)
+    VALUES (p_origin, p_tenant, true, suffix, p_size)
+    ON CONFLICT (origin) DO UPDATE SET own_partition = true, suffix = EXCLUDED.suffix,
+                                       range_size = EXCLUDED.range_size;
+    RETURN moved;
+END
+$_$;
+
+CREATE FUNCTION public.ledger_partition_guard(part text, root text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = root::regclass
+               AND t.tgname = root || '_no_truncate') THEN
+        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION ledger_refuse_change()', part || '_no_truncate', part);
+    END IF;
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', part);
+END
+$$;
+
 CREATE FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) RETURNS TABLE(version bigint, origin text, seq bigint, event_id uuid, policy_hash text, document jsonb)
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
@@ -216,6 +458,16 @@ $$;
 CREATE FUNCTION public.ledger_published_policy(body bytea) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT convert_from(body, 'UTF8')::jsonb -> 'data' ->> 'policy_hash' $$;
+
+CREATE FUNCTION public.ledger_range_hi(parent text) RETURNS bigint
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    SELECT coalesce(max((regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                      'TO \(''?(-?\d+)''?\)'))[1]::bigint), 0)
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = parent::regclass
+$$;
 
 CREATE FUNCTION public.ledger_receipts(ids uuid[]) RETURNS TABLE(event_id uuid, state text, seq bigint, leaf_hash bytea, body bytea, reason text)
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -618,6 +870,21 @@ CREATE TABLE public.ledger_checkpoints (
     stamp_note text,
     CONSTRAINT checkpoint_stamp_shape CHECK ((((stamp_note IS NULL) AND (stamp_head IS NULL) AND (stamp_start IS NULL)) OR ((stamp_note IS NOT NULL) AND (length(stamp_head) = 32) AND ((stamp_start >= 0) AND (stamp_start <= tree_size))))),
     CONSTRAINT ledger_checkpoints_tree_size_check CHECK ((tree_size > 0))
+)
+PARTITION BY LIST (origin);
+
+CREATE TABLE public.ledger_checkpoints_default (
+    origin text CONSTRAINT ledger_checkpoints_origin_not_null NOT NULL,
+    tree_size bigint CONSTRAINT ledger_checkpoints_tree_size_not_null NOT NULL,
+    root_hash bytea CONSTRAINT ledger_checkpoints_root_hash_not_null NOT NULL,
+    note text CONSTRAINT ledger_checkpoints_note_not_null NOT NULL,
+    frontier bytea CONSTRAINT ledger_checkpoints_frontier_not_null NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() CONSTRAINT ledger_checkpoints_created_at_not_null NOT NULL,
+    stamp_start bigint,
+    stamp_head bytea,
+    stamp_note text,
+    CONSTRAINT checkpoint_stamp_shape CHECK ((((stamp_note IS NULL) AND (stamp_head IS NULL) AND (stamp_start IS NULL)) OR ((stamp_note IS NOT NULL) AND (length(stamp_head) = 32) AND ((stamp_start >= 0) AND (stamp_start <= tree_size))))),
+    CONSTRAINT ledger_checkpoints_tree_size_check CHECK ((tree_size > 0))
 );
 
 CREATE TABLE public.ledger_cosigned (
@@ -626,6 +893,22 @@ CREATE TABLE public.ledger_cosigned (
     note text NOT NULL,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     CONSTRAINT ledger_cosigned_tree_size_check CHECK ((tree_size > 0))
+)
+PARTITION BY LIST (origin);
+
+CREATE TABLE public.ledger_cosigned_default (
+    origin text CONSTRAINT ledger_cosigned_origin_not_null NOT NULL,
+    tree_size bigint CONSTRAINT ledger_cosigned_tree_size_not_null NOT NULL,
+    note text CONSTRAINT ledger_cosigned_note_not_null NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() CONSTRAINT ledger_cosigned_created_at_not_null NOT NULL,
+    CONSTRAINT ledger_cosigned_tree_size_check CHECK ((tree_size > 0))
+);
+
+CREATE TABLE public.ledger_event_keys (
+    event_id uuid NOT NULL,
+    run_id uuid NOT NULL,
+    run_seq bigint NOT NULL,
+    origin text NOT NULL
 );
 
 CREATE TABLE public.ledger_events (
@@ -639,6 +922,68 @@ CREATE TABLE public.ledger_events (
     recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     body bytea NOT NULL,
     leaf_hash bytea NOT NULL,
+    submitted_by name,
+    CONSTRAINT ledger_events_seq_check CHECK ((seq >= 0))
+)
+PARTITION BY LIST (origin);
+
+CREATE TABLE public.ledger_events_default (
+    origin text CONSTRAINT ledger_events_origin_not_null NOT NULL,
+    seq bigint CONSTRAINT ledger_events_seq_not_null NOT NULL,
+    event_id uuid CONSTRAINT ledger_events_event_id_not_null NOT NULL,
+    run_id uuid CONSTRAINT ledger_events_run_id_not_null NOT NULL,
+    run_seq bigint CONSTRAINT ledger_events_run_seq_not_null NOT NULL,
+    type text CONSTRAINT ledger_events_type_not_null NOT NULL,
+    occurred_at timestamp with time zone CONSTRAINT ledger_events_occurred_at_not_null NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() CONSTRAINT ledger_events_recorded_at_not_null NOT NULL,
+    body bytea CONSTRAINT ledger_events_body_not_null NOT NULL,
+    leaf_hash bytea CONSTRAINT ledger_events_leaf_hash_not_null NOT NULL,
+    submitted_by name,
+    CONSTRAINT ledger_events_seq_check CHECK ((seq >= 0))
+)
+PARTITION BY RANGE (seq);
+
+CREATE TABLE public.ledger_events_default_r0 (
+    origin text CONSTRAINT ledger_events_origin_not_null NOT NULL,
+    seq bigint CONSTRAINT ledger_events_seq_not_null NOT NULL,
+    event_id uuid CONSTRAINT ledger_events_event_id_not_null NOT NULL,
+    run_id uuid CONSTRAINT ledger_events_run_id_not_null NOT NULL,
+    run_seq bigint CONSTRAINT ledger_events_run_seq_not_null NOT NULL,
+    type text CONSTRAINT ledger_events_type_not_null NOT NULL,
+    occurred_at timestamp with time zone CONSTRAINT ledger_events_occurred_at_not_null NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() CONSTRAINT ledger_events_recorded_at_not_null NOT NULL,
+    body bytea CONSTRAINT ledger_events_body_not_null NOT NULL,
+    leaf_hash bytea CONSTRAINT ledger_events_leaf_hash_not_null NOT NULL,
+    submitted_by name,
+    CONSTRAINT ledger_events_seq_check CHECK ((seq >= 0))
+);
+
+CREATE TABLE public.ledger_events_default_r1 (
+    origin text CONSTRAINT ledger_events_origin_not_null NOT NULL,
+    seq bigint CONSTRAINT ledger_events_seq_not_null NOT NULL,
+    event_id uuid CONSTRAINT ledger_events_event_id_not_null NOT NULL,
+    run_id uuid CONSTRAINT ledger_events_run_id_not_null NOT NULL,
+    run_seq bigint CONSTRAINT ledger_events_run_seq_not_null NOT NULL,
+    type text CONSTRAINT ledger_events_type_not_null NOT NULL,
+    occurred_at timestamp with time zone CONSTRAINT ledger_events_occurred_at_not_null NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() CONSTRAINT ledger_events_recorded_at_not_null NOT NULL,
+    body bytea CONSTRAINT ledger_events_body_not_null NOT NULL,
+    leaf_hash bytea CONSTRAINT ledger_events_leaf_hash_not_null NOT NULL,
+    submitted_by name,
+    CONSTRAINT ledger_events_seq_check CHECK ((seq >= 0))
+);
+
+CREATE TABLE public.ledger_events_default_rest (
+    origin text CONSTRAINT ledger_events_origin_not_null NOT NULL,
+    seq bigint CONSTRAINT ledger_events_seq_not_null NOT NULL,
+    event_id uuid CONSTRAINT ledger_events_event_id_not_null NOT NULL,
+    run_id uuid CONSTRAINT ledger_events_run_id_not_null NOT NULL,
+    run_seq bigint CONSTRAINT ledger_events_run_seq_not_null NOT NULL,
+    type text CONSTRAINT ledger_events_type_not_null NOT NULL,
+    occurred_at timestamp with time zone CONSTRAINT ledger_events_occurred_at_not_null NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() CONSTRAINT ledger_events_recorded_at_not_null NOT NULL,
+    body bytea CONSTRAINT ledger_events_body_not_null NOT NULL,
+    leaf_hash bytea CONSTRAINT ledger_events_leaf_hash_not_null NOT NULL,
     submitted_by name,
     CONSTRAINT ledger_events_seq_check CHECK ((seq >= 0))
 );
@@ -682,6 +1027,18 @@ CREATE SEQUENCE public.ledger_live_changes_version_seq
     CACHE 1;
 
 ALTER SEQUENCE public.ledger_live_changes_version_seq OWNED BY public.ledger_live_changes.version;
+
+CREATE TABLE public.ledger_partitions (
+    origin text NOT NULL,
+    tenant text NOT NULL,
+    own_partition boolean NOT NULL,
+    suffix text NOT NULL,
+    range_size bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    detached jsonb DEFAULT '[]'::jsonb NOT NULL,
+    detached_at timestamp with time zone,
+    CONSTRAINT ledger_partitions_range_size_check CHECK ((range_size > 0))
+);
 
 CREATE TABLE public.ledger_payloads (
     commitment text NOT NULL,
@@ -808,6 +1165,17 @@ CREATE TABLE public.ledger_tiles (
     CONSTRAINT ledger_tiles_hashes_check CHECK ((((length(hashes) % 32) = 0) AND ((length(hashes) >= 32) AND (length(hashes) <= 8192)))),
     CONSTRAINT ledger_tiles_idx_check CHECK ((idx >= 0)),
     CONSTRAINT ledger_tiles_level_check CHECK ((level >= 0))
+)
+PARTITION BY LIST (origin);
+
+CREATE TABLE public.ledger_tiles_default (
+    origin text CONSTRAINT ledger_tiles_origin_not_null NOT NULL,
+    level smallint CONSTRAINT ledger_tiles_level_not_null NOT NULL,
+    idx bigint CONSTRAINT ledger_tiles_idx_not_null NOT NULL,
+    hashes bytea CONSTRAINT ledger_tiles_hashes_not_null NOT NULL,
+    CONSTRAINT ledger_tiles_hashes_check CHECK ((((length(hashes) % 32) = 0) AND ((length(hashes) >= 32) AND (length(hashes) <= 8192)))),
+    CONSTRAINT ledger_tiles_idx_check CHECK ((idx >= 0)),
+    CONSTRAINT ledger_tiles_level_check CHECK ((level >= 0))
 );
 
 CREATE TABLE public.ledger_trust_roots (
@@ -870,6 +1238,20 @@ CREATE TABLE public.undo_steps (
     CONSTRAINT undo_steps_status_check CHECK ((status = ANY (ARRAY['running'::text, 'compensated'::text, 'compensation_failed'::text, 'needs_operator'::text, 'contained'::text])))
 );
 
+ALTER TABLE ONLY public.ledger_checkpoints ATTACH PARTITION public.ledger_checkpoints_default DEFAULT;
+
+ALTER TABLE ONLY public.ledger_cosigned ATTACH PARTITION public.ledger_cosigned_default DEFAULT;
+
+ALTER TABLE ONLY public.ledger_events ATTACH PARTITION public.ledger_events_default DEFAULT;
+
+ALTER TABLE ONLY public.ledger_events_default ATTACH PARTITION public.ledger_events_default_r0 FOR VALUES FROM ('0') TO ('1048576');
+
+ALTER TABLE ONLY public.ledger_events_default ATTACH PARTITION public.ledger_events_default_r1 FOR VALUES FROM ('1048576') TO ('2097152');
+
+ALTER TABLE ONLY public.ledger_events_default ATTACH PARTITION public.ledger_events_default_rest DEFAULT;
+
+ALTER TABLE ONLY public.ledger_tiles ATTACH PARTITION public.ledger_tiles_default DEFAULT;
+
 ALTER TABLE ONLY public.ledger_intake ALTER COLUMN intake_id SET DEFAULT nextval('public.ledger_intake_intake_id_seq'::regclass);
 
 ALTER TABLE ONLY public.ledger_live_changes ALTER COLUMN version SET DEFAULT nextval('public.ledger_live_changes_version_seq'::regclass);
@@ -880,11 +1262,35 @@ ALTER TABLE public.ledger_intake
 ALTER TABLE ONLY public.ledger_checkpoints
     ADD CONSTRAINT ledger_checkpoints_pkey PRIMARY KEY (origin, tree_size);
 
+ALTER TABLE ONLY public.ledger_checkpoints_default
+    ADD CONSTRAINT ledger_checkpoints_default_pkey PRIMARY KEY (origin, tree_size);
+
 ALTER TABLE ONLY public.ledger_cosigned
     ADD CONSTRAINT ledger_cosigned_pkey PRIMARY KEY (origin, tree_size);
 
+ALTER TABLE ONLY public.ledger_cosigned_default
+    ADD CONSTRAINT ledger_cosigned_default_pkey PRIMARY KEY (origin, tree_size);
+
+ALTER TABLE ONLY public.ledger_event_keys
+    ADD CONSTRAINT ledger_event_keys_pkey PRIMARY KEY (event_id);
+
+ALTER TABLE ONLY public.ledger_event_keys
+    ADD CONSTRAINT ledger_event_keys_run UNIQUE (run_id, run_seq);
+
 ALTER TABLE ONLY public.ledger_events
     ADD CONSTRAINT ledger_events_pkey PRIMARY KEY (origin, seq);
+
+ALTER TABLE ONLY public.ledger_events_default
+    ADD CONSTRAINT ledger_events_default_pkey PRIMARY KEY (origin, seq);
+
+ALTER TABLE ONLY public.ledger_events_default_r0
+    ADD CONSTRAINT ledger_events_default_r0_pkey PRIMARY KEY (origin, seq);
+
+ALTER TABLE ONLY public.ledger_events_default_r1
+    ADD CONSTRAINT ledger_events_default_r1_pkey PRIMARY KEY (origin, seq);
+
+ALTER TABLE ONLY public.ledger_events_default_rest
+    ADD CONSTRAINT ledger_events_default_rest_pkey PRIMARY KEY (origin, seq);
 
 ALTER TABLE ONLY public.ledger_intake
     ADD CONSTRAINT ledger_intake_event_id_key UNIQUE (event_id);
@@ -897,6 +1303,9 @@ ALTER TABLE ONLY public.ledger_live_changes
 
 ALTER TABLE ONLY public.ledger_live_changes
     ADD CONSTRAINT ledger_live_changes_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.ledger_partitions
+    ADD CONSTRAINT ledger_partitions_pkey PRIMARY KEY (origin);
 
 ALTER TABLE ONLY public.ledger_payloads
     ADD CONSTRAINT ledger_payloads_pkey PRIMARY KEY (commitment);
@@ -934,6 +1343,9 @@ ALTER TABLE ONLY public.ledger_tenant_roles
 ALTER TABLE ONLY public.ledger_tiles
     ADD CONSTRAINT ledger_tiles_pkey PRIMARY KEY (origin, level, idx);
 
+ALTER TABLE ONLY public.ledger_tiles_default
+    ADD CONSTRAINT ledger_tiles_default_pkey PRIMARY KEY (origin, level, idx);
+
 ALTER TABLE ONLY public.ledger_trust_roots
     ADD CONSTRAINT ledger_trust_roots_pkey PRIMARY KEY (origin_prefix);
 
@@ -955,27 +1367,115 @@ ALTER TABLE ONLY public.undo_plans
 ALTER TABLE ONLY public.undo_steps
     ADD CONSTRAINT undo_steps_pkey PRIMARY KEY (idempotency_key);
 
-CREATE INDEX ledger_events_call_errors ON public.ledger_events USING btree (run_id, public.ledger_decided_call(body)) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
+CREATE INDEX ledger_events_call_errors ON ONLY public.ledger_events USING btree (run_id, public.ledger_decided_call(body)) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
 
-CREATE INDEX ledger_events_decided_call ON public.ledger_events USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
+CREATE INDEX ledger_events_decided_call ON ONLY public.ledger_events USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
 
-CREATE INDEX ledger_events_escalations ON public.ledger_events USING btree (run_id) WHERE (type = ANY (ARRAY['approval.requested'::text, 'policy.decided'::text]));
+CREATE INDEX ledger_events_event_id ON ONLY public.ledger_events USING btree (event_id);
 
-CREATE UNIQUE INDEX ledger_events_event_id ON public.ledger_events USING btree (event_id);
+CREATE INDEX ledger_events_default_event_id_idx ON ONLY public.ledger_events_default USING btree (event_id);
 
-CREATE INDEX ledger_events_occurred ON public.ledger_events USING btree (origin, occurred_at);
+CREATE INDEX ledger_events_published_policy ON ONLY public.ledger_events USING btree (public.ledger_published_policy(body), seq) WHERE (type = 'policy.published'::text);
 
-CREATE INDEX ledger_events_published_policy ON public.ledger_events USING btree (public.ledger_published_policy(body), seq) WHERE (type = 'policy.published'::text);
+CREATE INDEX ledger_events_default_ledger_published_policy_seq_idx ON ONLY public.ledger_events_default USING btree (public.ledger_published_policy(body), seq) WHERE (type = 'policy.published'::text);
 
-CREATE UNIQUE INDEX ledger_events_run ON public.ledger_events USING btree (run_id, run_seq);
+CREATE INDEX ledger_events_run_first ON ONLY public.ledger_events USING btree (occurred_at, seq) WHERE (run_seq = 0);
 
-CREATE INDEX ledger_events_run_ended ON public.ledger_events USING btree (run_id, run_seq) WHERE (type = 'run.ended'::text);
+CREATE INDEX ledger_events_default_occurred_at_seq_idx ON ONLY public.ledger_events_default USING btree (occurred_at, seq) WHERE (run_seq = 0);
 
-CREATE INDEX ledger_events_run_first ON public.ledger_events USING btree (occurred_at, seq) WHERE (run_seq = 0);
+CREATE INDEX ledger_events_default_origin_ledger_decided_call_idx ON ONLY public.ledger_events_default USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
 
-CREATE INDEX ledger_events_tool_args_schema ON public.ledger_events USING btree (origin, seq) WHERE ((type = 'tool.call.started'::text) AND (POSITION(('\x22617267735f736368656d61223a'::bytea) IN (body)) > 0));
+CREATE INDEX ledger_events_occurred ON ONLY public.ledger_events USING btree (origin, occurred_at);
 
-CREATE INDEX ledger_events_type ON public.ledger_events USING btree (origin, type, seq);
+CREATE INDEX ledger_events_default_origin_occurred_at_idx ON ONLY public.ledger_events_default USING btree (origin, occurred_at);
+
+CREATE INDEX ledger_events_tool_args_schema ON ONLY public.ledger_events USING btree (origin, seq) WHERE ((type = 'tool.call.started'::text) AND (POSITION(('\x22617267735f736368656d61223a'::bytea) IN (body)) > 0));
+
+CREATE INDEX ledger_events_default_origin_seq_idx ON ONLY public.ledger_events_default USING btree (origin, seq) WHERE ((type = 'tool.call.started'::text) AND (POSITION(('\x22617267735f736368656d61223a'::bytea) IN (body)) > 0));
+
+CREATE INDEX ledger_events_type ON ONLY public.ledger_events USING btree (origin, type, seq);
+
+CREATE INDEX ledger_events_default_origin_type_seq_idx ON ONLY public.ledger_events_default USING btree (origin, type, seq);
+
+CREATE INDEX ledger_events_default_r0_event_id_idx ON public.ledger_events_default_r0 USING btree (event_id);
+
+CREATE INDEX ledger_events_default_r0_ledger_published_policy_seq_idx ON public.ledger_events_default_r0 USING btree (public.ledger_published_policy(body), seq) WHERE (type = 'policy.published'::text);
+
+CREATE INDEX ledger_events_default_r0_occurred_at_seq_idx ON public.ledger_events_default_r0 USING btree (occurred_at, seq) WHERE (run_seq = 0);
+
+CREATE INDEX ledger_events_default_r0_origin_ledger_decided_call_idx ON public.ledger_events_default_r0 USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
+
+CREATE INDEX ledger_events_default_r0_origin_occurred_at_idx ON public.ledger_events_default_r0 USING btree (origin, occurred_at);
+
+CREATE INDEX ledger_events_default_r0_origin_seq_idx ON public.ledger_events_default_r0 USING btree (origin, seq) WHERE ((type = 'tool.call.started'::text) AND (POSITION(('\x22617267735f736368656d61223a'::bytea) IN (body)) > 0));
+
+CREATE INDEX ledger_events_default_r0_origin_type_seq_idx ON public.ledger_events_default_r0 USING btree (origin, type, seq);
+
+CREATE INDEX ledger_events_escalations ON ONLY public.ledger_events USING btree (run_id) WHERE (type = ANY (ARRAY['approval.requested'::text, 'policy.decided'::text]));
+
+CREATE INDEX ledger_events_default_run_id_idx ON ONLY public.ledger_events_default USING btree (run_id) WHERE (type = ANY (ARRAY['approval.requested'::text, 'policy.decided'::text]));
+
+CREATE INDEX ledger_events_default_r0_run_id_idx ON public.ledger_events_default_r0 USING btree (run_id) WHERE (type = ANY (ARRAY['approval.requested'::text, 'policy.decided'::text]));
+
+CREATE INDEX ledger_events_default_run_id_ledger_decided_call_idx ON ONLY public.ledger_events_default USING btree (run_id, public.ledger_decided_call(body)) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
+
+CREATE INDEX ledger_events_default_r0_run_id_ledger_decided_call_idx ON public.ledger_events_default_r0 USING btree (run_id, public.ledger_decided_call(body)) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
+
+CREATE INDEX ledger_events_run ON ONLY public.ledger_events USING btree (run_id, run_seq);
+
+CREATE INDEX ledger_events_default_run_id_run_seq_idx ON ONLY public.ledger_events_default USING btree (run_id, run_seq);
+
+CREATE INDEX ledger_events_default_r0_run_id_run_seq_idx ON public.ledger_events_default_r0 USING btree (run_id, run_seq);
+
+CREATE INDEX ledger_events_run_ended ON ONLY public.ledger_events USING btree (run_id, run_seq) WHERE (type = 'run.ended'::text);
+
+CREATE INDEX ledger_events_default_run_id_run_seq_idx1 ON ONLY public.ledger_events_default USING btree (run_id, run_seq) WHERE (type = 'run.ended'::text);
+
+CREATE INDEX ledger_events_default_r0_run_id_run_seq_idx1 ON public.ledger_events_default_r0 USING btree (run_id, run_seq) WHERE (type = 'run.ended'::text);
+
+CREATE INDEX ledger_events_default_r1_event_id_idx ON public.ledger_events_default_r1 USING btree (event_id);
+
+CREATE INDEX ledger_events_default_r1_ledger_published_policy_seq_idx ON public.ledger_events_default_r1 USING btree (public.ledger_published_policy(body), seq) WHERE (type = 'policy.published'::text);
+
+CREATE INDEX ledger_events_default_r1_occurred_at_seq_idx ON public.ledger_events_default_r1 USING btree (occurred_at, seq) WHERE (run_seq = 0);
+
+CREATE INDEX ledger_events_default_r1_origin_ledger_decided_call_idx ON public.ledger_events_default_r1 USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
+
+CREATE INDEX ledger_events_default_r1_origin_occurred_at_idx ON public.ledger_events_default_r1 USING btree (origin, occurred_at);
+
+CREATE INDEX ledger_events_default_r1_origin_seq_idx ON public.ledger_events_default_r1 USING btree (origin, seq) WHERE ((type = 'tool.call.started'::text) AND (POSITION(('\x22617267735f736368656d61223a'::bytea) IN (body)) > 0));
+
+CREATE INDEX ledger_events_default_r1_origin_type_seq_idx ON public.ledger_events_default_r1 USING btree (origin, type, seq);
+
+CREATE INDEX ledger_events_default_r1_run_id_idx ON public.ledger_events_default_r1 USING btree (run_id) WHERE (type = ANY (ARRAY['approval.requested'::text, 'policy.decided'::text]));
+
+CREATE INDEX ledger_events_default_r1_run_id_ledger_decided_call_idx ON public.ledger_events_default_r1 USING btree (run_id, public.ledger_decided_call(body)) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
+
+CREATE INDEX ledger_events_default_r1_run_id_run_seq_idx ON public.ledger_events_default_r1 USING btree (run_id, run_seq);
+
+CREATE INDEX ledger_events_default_r1_run_id_run_seq_idx1 ON public.ledger_events_default_r1 USING btree (run_id, run_seq) WHERE (type = 'run.ended'::text);
+
+CREATE INDEX ledger_events_default_rest_event_id_idx ON public.ledger_events_default_rest USING btree (event_id);
+
+CREATE INDEX ledger_events_default_rest_ledger_published_policy_seq_idx ON public.ledger_events_default_rest USING btree (public.ledger_published_policy(body), seq) WHERE (type = 'policy.published'::text);
+
+CREATE INDEX ledger_events_default_rest_occurred_at_seq_idx ON public.ledger_events_default_rest USING btree (occurred_at, seq) WHERE (run_seq = 0);
+
+CREATE INDEX ledger_events_default_rest_origin_ledger_decided_call_idx ON public.ledger_events_default_rest USING btree (origin, public.ledger_decided_call(body)) WHERE (type = 'approval.decided'::text);
+
+CREATE INDEX ledger_events_default_rest_origin_occurred_at_idx ON public.ledger_events_default_rest USING btree (origin, occurred_at);
+
+CREATE INDEX ledger_events_default_rest_origin_seq_idx ON public.ledger_events_default_rest USING btree (origin, seq) WHERE ((type = 'tool.call.started'::text) AND (POSITION(('\x22617267735f736368656d61223a'::bytea) IN (body)) > 0));
+
+CREATE INDEX ledger_events_default_rest_origin_type_seq_idx ON public.ledger_events_default_rest USING btree (origin, type, seq);
+
+CREATE INDEX ledger_events_default_rest_run_id_idx ON public.ledger_events_default_rest USING btree (run_id) WHERE (type = ANY (ARRAY['approval.requested'::text, 'policy.decided'::text]));
+
+CREATE INDEX ledger_events_default_rest_run_id_ledger_decided_call_idx ON public.ledger_events_default_rest USING btree (run_id, public.ledger_decided_call(body)) WHERE ((type = 'tool.call.ended'::text) AND public.ledger_call_errored(body));
+
+CREATE INDEX ledger_events_default_rest_run_id_run_seq_idx ON public.ledger_events_default_rest USING btree (run_id, run_seq);
+
+CREATE INDEX ledger_events_default_rest_run_id_run_seq_idx1 ON public.ledger_events_default_rest USING btree (run_id, run_seq) WHERE (type = 'run.ended'::text);
 
 CREATE INDEX ledger_intake_fresh ON public.ledger_intake USING btree (intake_id) WHERE (held_at IS NULL);
 
@@ -1007,13 +1507,129 @@ CREATE INDEX ledger_verdicts_failing ON public.ledger_verdicts USING btree (poli
 
 CREATE INDEX undo_steps_plan ON public.undo_steps USING btree (plan_digest);
 
+ALTER INDEX public.ledger_checkpoints_pkey ATTACH PARTITION public.ledger_checkpoints_default_pkey;
+
+ALTER INDEX public.ledger_cosigned_pkey ATTACH PARTITION public.ledger_cosigned_default_pkey;
+
+ALTER INDEX public.ledger_events_event_id ATTACH PARTITION public.ledger_events_default_event_id_idx;
+
+ALTER INDEX public.ledger_events_published_policy ATTACH PARTITION public.ledger_events_default_ledger_published_policy_seq_idx;
+
+ALTER INDEX public.ledger_events_run_first ATTACH PARTITION public.ledger_events_default_occurred_at_seq_idx;
+
+ALTER INDEX public.ledger_events_decided_call ATTACH PARTITION public.ledger_events_default_origin_ledger_decided_call_idx;
+
+ALTER INDEX public.ledger_events_occurred ATTACH PARTITION public.ledger_events_default_origin_occurred_at_idx;
+
+ALTER INDEX public.ledger_events_tool_args_schema ATTACH PARTITION public.ledger_events_default_origin_seq_idx;
+
+ALTER INDEX public.ledger_events_type ATTACH PARTITION public.ledger_events_default_origin_type_seq_idx;
+
+ALTER INDEX public.ledger_events_pkey ATTACH PARTITION public.ledger_events_default_pkey;
+
+ALTER INDEX public.ledger_events_default_event_id_idx ATTACH PARTITION public.ledger_events_default_r0_event_id_idx;
+
+ALTER INDEX public.ledger_events_default_ledger_published_policy_seq_idx ATTACH PARTITION public.ledger_events_default_r0_ledger_published_policy_seq_idx;
+
+ALTER INDEX public.ledger_events_default_occurred_at_seq_idx ATTACH PARTITION public.ledger_events_default_r0_occurred_at_seq_idx;
+
+ALTER INDEX public.ledger_events_default_origin_ledger_decided_call_idx ATTACH PARTITION public.ledger_events_default_r0_origin_ledger_decided_call_idx;
+
+ALTER INDEX public.ledger_events_default_origin_occurred_at_idx ATTACH PARTITION public.ledger_events_default_r0_origin_occurred_at_idx;
+
+ALTER INDEX public.ledger_events_default_origin_seq_idx ATTACH PARTITION public.ledger_events_default_r0_origin_seq_idx;
+
+ALTER INDEX public.ledger_events_default_origin_type_seq_idx ATTACH PARTITION public.ledger_events_default_r0_origin_type_seq_idx;
+
+ALTER INDEX public.ledger_events_default_pkey ATTACH PARTITION public.ledger_events_default_r0_pkey;
+
+ALTER INDEX public.ledger_events_default_run_id_idx ATTACH PARTITION public.ledger_events_default_r0_run_id_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_ledger_decided_call_idx ATTACH PARTITION public.ledger_events_default_r0_run_id_ledger_decided_call_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_run_seq_idx ATTACH PARTITION public.ledger_events_default_r0_run_id_run_seq_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_run_seq_idx1 ATTACH PARTITION public.ledger_events_default_r0_run_id_run_seq_idx1;
+
+ALTER INDEX public.ledger_events_default_event_id_idx ATTACH PARTITION public.ledger_events_default_r1_event_id_idx;
+
+ALTER INDEX public.ledger_events_default_ledger_published_policy_seq_idx ATTACH PARTITION public.ledger_events_default_r1_ledger_published_policy_seq_idx;
+
+ALTER INDEX public.ledger_events_default_occurred_at_seq_idx ATTACH PARTITION public.ledger_events_default_r1_occurred_at_seq_idx;
+
+ALTER INDEX public.ledger_events_default_origin_ledger_decided_call_idx ATTACH PARTITION public.ledger_events_default_r1_origin_ledger_decided_call_idx;
+
+ALTER INDEX public.ledger_events_default_origin_occurred_at_idx ATTACH PARTITION public.ledger_events_default_r1_origin_occurred_at_idx;
+
+ALTER INDEX public.ledger_events_default_origin_seq_idx ATTACH PARTITION public.ledger_events_default_r1_origin_seq_idx;
+
+ALTER INDEX public.ledger_events_default_origin_type_seq_idx ATTACH PARTITION public.ledger_events_default_r1_origin_type_seq_idx;
+
+ALTER INDEX public.ledger_events_default_pkey ATTACH PARTITION public.ledger_events_default_r1_pkey;
+
+ALTER INDEX public.ledger_events_default_run_id_idx ATTACH PARTITION public.ledger_events_default_r1_run_id_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_ledger_decided_call_idx ATTACH PARTITION public.ledger_events_default_r1_run_id_ledger_decided_call_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_run_seq_idx ATTACH PARTITION public.ledger_events_default_r1_run_id_run_seq_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_run_seq_idx1 ATTACH PARTITION public.ledger_events_default_r1_run_id_run_seq_idx1;
+
+ALTER INDEX public.ledger_events_default_event_id_idx ATTACH PARTITION public.ledger_events_default_rest_event_id_idx;
+
+ALTER INDEX public.ledger_events_default_ledger_published_policy_seq_idx ATTACH PARTITION public.ledger_events_default_rest_ledger_published_policy_seq_idx;
+
+ALTER INDEX public.ledger_events_default_occurred_at_seq_idx ATTACH PARTITION public.ledger_events_default_rest_occurred_at_seq_idx;
+
+ALTER INDEX public.ledger_events_default_origin_ledger_decided_call_idx ATTACH PARTITION public.ledger_events_default_rest_origin_ledger_decided_call_idx;
+
+ALTER INDEX public.ledger_events_default_origin_occurred_at_idx ATTACH PARTITION public.ledger_events_default_rest_origin_occurred_at_idx;
+
+ALTER INDEX public.ledger_events_default_origin_seq_idx ATTACH PARTITION public.ledger_events_default_rest_origin_seq_idx;
+
+ALTER INDEX public.ledger_events_default_origin_type_seq_idx ATTACH PARTITION public.ledger_events_default_rest_origin_type_seq_idx;
+
+ALTER INDEX public.ledger_events_default_pkey ATTACH PARTITION public.ledger_events_default_rest_pkey;
+
+ALTER INDEX public.ledger_events_default_run_id_idx ATTACH PARTITION public.ledger_events_default_rest_run_id_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_ledger_decided_call_idx ATTACH PARTITION public.ledger_events_default_rest_run_id_ledger_decided_call_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_run_seq_idx ATTACH PARTITION public.ledger_events_default_rest_run_id_run_seq_idx;
+
+ALTER INDEX public.ledger_events_default_run_id_run_seq_idx1 ATTACH PARTITION public.ledger_events_default_rest_run_id_run_seq_idx1;
+
+ALTER INDEX public.ledger_events_escalations ATTACH PARTITION public.ledger_events_default_run_id_idx;
+
+ALTER INDEX public.ledger_events_call_errors ATTACH PARTITION public.ledger_events_default_run_id_ledger_decided_call_idx;
+
+ALTER INDEX public.ledger_events_run ATTACH PARTITION public.ledger_events_default_run_id_run_seq_idx;
+
+ALTER INDEX public.ledger_events_run_ended ATTACH PARTITION public.ledger_events_default_run_id_run_seq_idx1;
+
+ALTER INDEX public.ledger_tiles_pkey ATTACH PARTITION public.ledger_tiles_default_pkey;
+
 CREATE STATISTICS public.ledger_events_run_first_stats (mcv) ON run_seq, type FROM public.ledger_events;
 
 CREATE TRIGGER ledger_checkpoints_append_only BEFORE DELETE OR UPDATE ON public.ledger_checkpoints FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
 
+CREATE TRIGGER ledger_checkpoints_default_no_truncate BEFORE TRUNCATE ON public.ledger_checkpoints_default FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
 CREATE TRIGGER ledger_checkpoints_no_truncate BEFORE TRUNCATE ON public.ledger_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
 
+CREATE TRIGGER ledger_event_keys_append_only BEFORE DELETE OR UPDATE ON public.ledger_event_keys FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_event_keys_no_truncate BEFORE TRUNCATE ON public.ledger_event_keys FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
 CREATE TRIGGER ledger_events_append_only BEFORE DELETE OR UPDATE ON public.ledger_events FOR EACH ROW EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_events_default_no_truncate BEFORE TRUNCATE ON public.ledger_events_default FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_events_default_r0_no_truncate BEFORE TRUNCATE ON public.ledger_events_default_r0 FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_events_default_r1_no_truncate BEFORE TRUNCATE ON public.ledger_events_default_r1 FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
+
+CREATE TRIGGER ledger_events_default_rest_no_truncate BEFORE TRUNCATE ON public.ledger_events_default_rest FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
 
 CREATE TRIGGER ledger_events_no_truncate BEFORE TRUNCATE ON public.ledger_events FOR EACH STATEMENT EXECUTE FUNCTION public.ledger_refuse_change();
 
@@ -1029,9 +1645,23 @@ ALTER TABLE ONLY public.undo_steps
 
 ALTER TABLE public.ledger_checkpoints ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE public.ledger_checkpoints_default ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE public.ledger_cosigned ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE public.ledger_cosigned_default ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_event_keys ENABLE ROW LEVEL SECURITY;
+
 ALTER TABLE public.ledger_events ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_events_default ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_events_default_r0 ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_events_default_r1 ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE public.ledger_events_default_rest ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.ledger_intake ENABLE ROW LEVEL SECURITY;
 
@@ -1041,9 +1671,13 @@ ALTER TABLE public.ledger_rejects ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.ledger_tiles ENABLE ROW LEVEL SECURITY;
 
+ALTER TABLE public.ledger_tiles_default ENABLE ROW LEVEL SECURITY;
+
 CREATE POLICY service_all ON public.ledger_checkpoints TO ledger_sequencer USING (true) WITH CHECK (true);
 
 CREATE POLICY service_all ON public.ledger_cosigned TO ledger_sequencer USING (true) WITH CHECK (true);
+
+CREATE POLICY service_all ON public.ledger_event_keys TO ledger_sequencer USING (true) WITH CHECK (true);
 
 CREATE POLICY service_all ON public.ledger_events TO ledger_sequencer USING (true) WITH CHECK (true);
 
@@ -1087,6 +1721,17 @@ GRANT ALL ON FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_
 GRANT ALL ON FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool text, p_args_hash text) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_call_approvals(p_origin text, p_run uuid, p_tool text, p_args_hash text) TO ledger_operator;
 
+REVOKE ALL ON FUNCTION public.ledger_create_ranges(parent text, size bigint, upto bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_detach_range(p_origin text, lo bigint, hi bigint, p_drop boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_detach_tenant(p_origin text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_ensure_ranges(p_origin text, p_upto bigint, OUT hi bigint, OUT range_size bigint, OUT created integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ledger_ensure_ranges(p_origin text, p_upto bigint, OUT hi bigint, OUT range_size bigint, OUT created integer) TO ledger_sequencer;
+
+REVOKE ALL ON FUNCTION public.ledger_keep_append_only(part text, root text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.ledger_live_version() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_live_version() TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_live_version() TO ledger_sequencer;
@@ -1098,6 +1743,10 @@ GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_writer;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_sequencer;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_reader;
 GRANT ALL ON FUNCTION public.ledger_logged_ids(ids uuid[]) TO ledger_operator;
+
+REVOKE ALL ON FUNCTION public.ledger_own_partition(p_origin text, p_tenant text, p_size bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION public.ledger_partition_guard(part text, root text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ledger_policies_since(p_origins text[], p_since bigint) TO ledger_writer;
@@ -1196,6 +1845,8 @@ GRANT SELECT ON TABLE public.ledger_checkpoints TO ledger_reader;
 GRANT SELECT,INSERT ON TABLE public.ledger_cosigned TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_cosigned TO ledger_reader;
 
+GRANT SELECT,INSERT ON TABLE public.ledger_event_keys TO ledger_sequencer;
+
 GRANT SELECT,INSERT ON TABLE public.ledger_events TO ledger_sequencer;
 GRANT SELECT ON TABLE public.ledger_events TO ledger_reader;
 
@@ -1224,6 +1875,9 @@ GRANT USAGE ON SEQUENCE public.ledger_intake_intake_id_seq TO ledger_sequencer;
 GRANT SELECT,INSERT,UPDATE ON TABLE public.ledger_live_changes TO ledger_sequencer;
 
 GRANT USAGE ON SEQUENCE public.ledger_live_changes_version_seq TO ledger_sequencer;
+
+GRANT SELECT ON TABLE public.ledger_partitions TO ledger_sequencer;
+GRANT SELECT ON TABLE public.ledger_partitions TO ledger_operator;
 
 GRANT SELECT ON TABLE public.ledger_payloads TO ledger_reader;
 

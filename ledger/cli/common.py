@@ -206,7 +206,8 @@ WRITES = frozenset({
     "stop", "undo",
     "db migrate", "db writer", "keys admin", "keys approver", "keys kek", "keys revoke",
     "keys rotate", "keys service", "policy publish", "registry publish", "registry sign",
-    "spool flush", "witness add-log", "witness cosign", "witness init",
+    "spool flush", "tenants add", "tenants detach", "witness add-log", "witness cosign",
+    "witness init",
 })
 #: Commands that never open the ledger (they verify files offline): the home may be absent.
 OFFLINE = frozenset({"verify-bundle", "verify-proof"})

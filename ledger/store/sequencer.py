@@ -45,6 +45,7 @@ from ledger.store.copyrows import binary_copy
 from ledger.store.leases import Lessee, lease_for_batch
 from ledger.store.liveness import settle_held, take_leadership
 from ledger.store.logkey import log_signer, pkcs11_env, sign_checkpoint
+from ledger.store.partitions import ensure_batch, guard_keys
 from ledger.store.runrules import order
 from ledger.store.stamps import batch_recorded_us, stamp_rows_of
 from ledger.store.stops import record_live_changes
@@ -126,6 +127,10 @@ def _drain(conn: psycopg.Connection, settings: Settings, origins: list[str]) -> 
         return None
     drained = Drained(recorded_us=batch_recorded_us(conn))
     for intake_id, event_id, origin, run_id, run_seq, body, stored, role in rows:
+        if stored and stored != origin:  # the guard holds its id for another log (0026)
+            reason = "event_id is already stored in another log"
+            drained.rejects.append((intake_id, event_id, origin, bytes(body), reason))
+            continue
         if stored:
             drained.done_intake.append(intake_id)
             drained.duplicates += 1
@@ -167,8 +172,10 @@ def _trees(conn: psycopg.Connection, origins: set[str]) -> dict[str, CompactRang
 
 
 def _copy_events(conn: psycopg.Connection, rows: list[Accepted]) -> None:
+    ensure_batch(conn, rows)  # seq range partitions first: no row lands in a DEFAULT range
     with conn.cursor().copy(query("copy_events")) as copy:
         copy.write(binary_copy(rows))
+    guard_keys(conn, rows)  # event_id, (run_id, run_seq) unique across partitions
 
 
 def _write(conn: psycopg.Connection, drained: Drained, accepted: list[Accepted]) -> None:
@@ -185,8 +192,11 @@ def _write(conn: psycopg.Connection, drained: Drained, accepted: list[Accepted])
 
 # What PostgreSQL raises for content it cannot hold: data exceptions (class 22, e.g. "\u0000
 # cannot be converted to text" from the jsonb casts of the expression indexes) and program
-# limits (class 54, e.g. an index row too large for a btree).
-_UNSTORABLE = (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
+# limits (class 54, e.g. an index row too large for a btree), and the uniqueness guard of
+# partitioned storage (an id another log holds: a concurrent batch of another origin).
+_UNSTORABLE = (
+    psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded, psycopg.errors.UniqueViolation
+)
 
 
 def _unstorable_reason(exc: psycopg.Error) -> str:

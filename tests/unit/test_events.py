@@ -79,6 +79,10 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "monitor.alert": {"origin": "agent-ledger.local/default", "verdict": "leaf_mismatch",
                       "reason": "changed", "verified_size": 4, "found_by": "resample",
                       "recorded_by": "monitor"},
+    "partition.created": {"tenant": "acme", "origin": "agent-ledger.local/acme",
+                          "range_size": 1024, "recorded_by": "ops"},
+    "partition.detached": {"scope": "tenant", "tenant": "acme",
+                           "origin": "agent-ledger.local/acme", "recorded_by": "ops"},
 }
 
 RICH_ENVELOPE: dict[str, Any] = {
