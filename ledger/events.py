@@ -73,6 +73,12 @@ from ledger.event_live import (  # re-exported too: the live-control payloads
     StopData,
     StopLiftedData,
 )
+from ledger.event_retention import (  # re-exported too: retention, legal holds, archives
+    ArchiveRecordedData,
+    HoldAddedData,
+    HoldReleasedData,
+    RetentionRuleData,
+)
 from ledger.event_runs import RunResumedData, RunSuspendedData  # re-exported: run continuity
 from ledger.merkle import leaf_hash
 
@@ -84,6 +90,7 @@ __all__ = [
     "ApprovalDecidedData",
     "ApprovalRequestedData",
     "Approver",
+    "ArchiveRecordedData",
     "Cost",
     "CustomData",
     "DecidedRule",
@@ -107,6 +114,8 @@ __all__ = [
     "GateResultData",
     "GuardrailData",
     "Hash",
+    "HoldAddedData",
+    "HoldReleasedData",
     "Json",
     "KeyData",
     "LlmCallEndedData",
@@ -120,6 +129,7 @@ __all__ = [
     "RedactionData",
     "RegistryPublishedData",
     "RegistrySignatureData",
+    "RetentionRuleData",
     "RunEndedData",
     "RunResumedData",
     "RunStartedData",
@@ -293,6 +303,10 @@ _SPECS: list[tuple[str, type[Frozen], str]] = [
     ("exercise.finding", ExerciseFindingData, "A strength, area for improvement or action."),
     ("exercise.ended", ExerciseEndedData, "The facilitator ended the exercise."),
     ("gate.result", GateResultData, "A release-gate result: suite, versions, task outcomes."),
+    ("retention.rule", RetentionRuleData, "Keep a tenant's events of a class for a duration."),
+    ("hold.added", HoldAddedData, "A legal hold on a tenant, run or subject (blocks erasure)."),
+    ("hold.released", HoldReleasedData, "A legal hold no longer applies."),
+    ("archive.recorded", ArchiveRecordedData, "A seq range left the database, verified."),
 ]
 
 EVENT_CLASSES: dict[str, type[EventBase]] = {t: _event(t, m, d) for t, m, d in _SPECS}

@@ -1,26 +1,42 @@
-"""The signed claim of a gate result and its check against a registry history: pure.
+"""The signed claim of a gate result (or a retention record) and its check against a registry
+history: pure.
 
 Why its own module: the ledger (ledger.gates.verify_gate, `ledger versions`) and the offline
 bundle verifier (exporters.bundle_authority, no database code) must re-check a `registry` gate
 result with the same bytes and the same rule. The claim: `agent-ledger/gate/v1\\n` +
 suite_hash + `\\n` + decision + `\\n` + the RFC 8785 bytes of {"data": the result without its
-authority fields, "origin", "registry", "issued_at"}.
+authority fields, "origin", "registry", "issued_at"}. A retention record (ledger.event_retention)
+is the same claim under its own domain, `agent-ledger/retention/v1\\n` + its type + `\\n` + its
+key (tenant, hold id) + `\\n` (`claim_message`), so no signature moves between the two.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ledger.authority.history import RegistryHistory
 from ledger.canonical import canonical_bytes
 from ledger.event_gate import GateResultData
 from ledger.note import Verifier
 
-__all__ = ["AUTHORITY_FIELDS", "GATE_DOMAIN", "GateCheck", "check_gate", "gate_message"]
+__all__ = [
+    "AUTHORITY_FIELDS",
+    "GATE_DOMAIN",
+    "RETENTION_DOMAIN",
+    "GateCheck",
+    "SignedClaim",
+    "check_claim",
+    "check_gate",
+    "claim_message",
+    "gate_message",
+]
 
 GATE_DOMAIN = "agent-ledger/gate/v1"
+RETENTION_DOMAIN = "agent-ledger/retention/v1"
 AUTHORITY_FIELDS = frozenset({
     "authority", "registry_hash", "authority_reason", "signature", "signing_key", "issued_at",
 })  # fmt: skip
@@ -35,20 +51,51 @@ class GateCheck:
     reason: str  # "signed with the service_key of registry acme v1" or why not
 
 
-def gate_message(data: GateResultData, origin: str) -> bytes:
-    """The bytes a gate result's signature covers (module docstring)."""
+class SignedClaim(Protocol):
+    """A record carrying the authority fields (GateResultData, ledger.event_retention's)."""
+
+    @property
+    def authority(self) -> str | None: ...
+    @property
+    def authority_reason(self) -> str | None: ...
+    @property
+    def registry_hash(self) -> str | None: ...
+    @property
+    def signature(self) -> str | None: ...
+    @property
+    def signing_key(self) -> str | None: ...
+    @property
+    def issued_at(self) -> str | None: ...
+    def model_dump(self, *, mode: str, exclude: set[str]) -> dict[str, object]: ...
+
+
+def claim_message(domain: str, head: Sequence[str], data: SignedClaim, origin: str) -> bytes:
+    """The bytes a record's signature covers: `domain`, each `head` line, then the RFC 8785
+    bytes of the record without its authority fields, bound to its log, registry and time."""
     body = data.model_dump(mode="json", exclude=set(AUTHORITY_FIELDS))
     claim = canonical_bytes({
         "data": body, "origin": origin, "registry": data.registry_hash,
         "issued_at": data.issued_at,
     })  # fmt: skip
-    head = f"{GATE_DOMAIN}\n{data.suite_hash}\n{data.decision}\n".encode()
-    return head + claim
+    return "".join(f"{line}\n" for line in (domain, *head)).encode() + claim
+
+
+def gate_message(data: GateResultData, origin: str) -> bytes:
+    """The bytes a gate result's signature covers (module docstring)."""
+    return claim_message(GATE_DOMAIN, (data.suite_hash, data.decision), data, origin)
 
 
 def check_gate(history: RegistryHistory, seq: int, origin: str, data: GateResultData) -> GateCheck:
     """A recorded result at `seq` of log `origin`: a `registry` one must carry the signature of
     the service_key of the registry in force there (the one it names)."""
+    return check_claim(history, seq, data, gate_message(data, origin))
+
+
+def check_claim(
+    history: RegistryHistory, seq: int, data: SignedClaim, message: bytes, what: str = "result"
+) -> GateCheck:
+    """A recorded record at `seq` whose signed bytes are `message`: a `registry` one must carry
+    the signature of the service_key of the registry in force there (the one it names)."""
     if data.authority != "registry":
         return GateCheck("asserted", False, f"asserted: {data.authority_reason or 'unsigned'}")
     in_force = history.at(seq)
@@ -69,6 +116,6 @@ def check_gate(history: RegistryHistory, seq: int, origin: str, data: GateResult
         raw = base64.b64decode(data.signature, validate=True)
     except (binascii.Error, ValueError):
         return GateCheck("registry", False, "signature is not base64")
-    if not key.verify(gate_message(data, origin), raw):
-        return GateCheck("registry", False, "signature does not match the result")
+    if not key.verify(message, raw):
+        return GateCheck("registry", False, f"signature does not match the {what}")
     return GateCheck("registry", True, f"signed with the service_key of {label}")

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import psycopg
+from pydantic import BaseModel
 
 from ledger.authority.service import load_history
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
@@ -56,10 +58,15 @@ __all__ = [
     "RecordedGate",
     "gate_message",
     "gate_results",
+    "judge_authority",
     "load_gate_signer",
+    "may_record",
     "record_gate_result",
+    "sign_record",
     "verify_gate",
 ]
+
+_Record = TypeVar("_Record", bound=BaseModel)
 
 
 class GateRefused(LedgerError):
@@ -97,16 +104,19 @@ def load_gate_signer(spec: str) -> Signer:
     return load_key(spec, None)
 
 
-def _signed(data: GateResultData, origin: str, signer: Signer, **fields: Any) -> GateResultData:
-    """`data` with the authority `fields`, issued now, and `signer`'s signature over them."""
+def sign_record(
+    data: _Record, signer: Signer, message: Callable[[_Record], bytes], **fields: Any
+) -> _Record:
+    """`data` with the authority `fields`, issued now, and `signer`'s signature over
+    `message(data)` (a gate result's or a retention record's claim, ledger.gate_claim)."""
     issued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     data = data.model_copy(update={**fields, "issued_at": issued,
                                    "signing_key": f"{signer.name}+{signer.key_id.hex()}"})
-    raw = signer.sign(gate_message(data, origin))
+    raw = signer.sign(message(data))
     return data.model_copy(update={"signature": base64.b64encode(raw).decode()})
 
 
-def _judge(
+def judge_authority(
     conn: psycopg.Connection, origin: str, root: TrustRoot | None, signer: Signer | None
 ) -> tuple[str | None, str | None]:
     """(registry digest or None, reason for `asserted` or None: the result is `registry`)."""
@@ -128,13 +138,13 @@ def _judge(
     return in_force.digest, None
 
 
-def _may_record(conn: psycopg.Connection) -> None:
+def may_record(conn: psycopg.Connection, what: str = "gate results") -> None:
     """GateRefused unless this login may write control-plane events (a writer never can)."""
     row = conn.execute(query("stop_recorder")).fetchone()
     if row is None or not row[1]:
         who = row[0] if row else "?"
         raise GateRefused(
-            f"role {who} may not record gate results: only the ledger owner or a "
+            f"role {who} may not record {what}: only the ledger owner or a "
             "ledger_operator role may (a writer never can)"
         )
 
@@ -149,15 +159,16 @@ def record_gate_result(
     tenant: str | None = None,
 ) -> GateRecorded:
     """Judge, sign and append one gate result (authority fields of `data` are replaced)."""
-    _may_record(conn)
+    may_record(conn)
     tenant = tenant or settings.tenant
     origin = settings.origin(tenant)
     data = data.model_copy(update=dict.fromkeys(AUTHORITY_FIELDS))
-    digest, reason = _judge(conn, origin, root, signer)
+    digest, reason = judge_authority(conn, origin, root, signer)
     authority: Literal["registry", "asserted"] = "asserted" if reason else "registry"
     fields: dict[str, Any] = {"authority": authority, "authority_reason": reason,
                               "registry_hash": digest}
-    data = (_signed(data, origin, signer, **fields) if signer is not None
+    data = (sign_record(data, signer, lambda d: gate_message(d, origin), **fields)
+            if signer is not None
             else data.model_copy(update=fields))  # fmt: skip
     event = single_event(
         "gate.result", data, tenant=tenant, principal={"initiating_user": data.recorded_by},

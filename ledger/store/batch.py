@@ -16,6 +16,7 @@ import msgspec
 
 from ledger.event_exercise import EXERCISE_EVENT_TYPES
 from ledger.event_gate import GATE_EVENT_TYPES
+from ledger.event_retention import RETENTION_EVENT_TYPES
 from ledger.eventhead import EventHead, decode_head
 from ledger.events import EVENT_CLASSES, TENANT_PATTERN
 from ledger.pgtime import pg_micros
@@ -30,7 +31,7 @@ SINGLE_EVENT_TYPES = frozenset({
     "approval.decided", "policy.published", "registry.published", "key.announced",
     "key.rotated", "key.revoked", "redaction", "run.stop.requested", "run.stop.lifted",
     "annotation", "export.created", "undo.plan.created", "undo.plan.approved",
-    *EXERCISE_EVENT_TYPES, *GATE_EVENT_TYPES,
+    *EXERCISE_EVENT_TYPES, *GATE_EVENT_TYPES, *RETENTION_EVENT_TYPES,
 })  # fmt: skip
 """Types the codebase writes as a run of their own (`ledger.store.door.single_event`): at
 run_seq 0 such an event is the whole run, so nothing may follow it (replay and `ledger runs`

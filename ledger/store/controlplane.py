@@ -42,6 +42,7 @@ from ledger.authority.trust import TrustRoot, TrustRootError, trust_root
 from ledger.db.sqlfiles import query
 from ledger.event_exercise import EXERCISE_EVENT_TYPES
 from ledger.event_gate import GATE_EVENT_TYPES
+from ledger.event_retention import RETENTION_EVENT_TYPES
 from ledger.store.batch import SINGLE_EVENT_TYPES, Drained, Parsed
 from ledger.store.registry import published_registries
 
@@ -53,6 +54,7 @@ CONTROL_PLANE_TYPES = frozenset({
     "undo.plan.created", "undo.plan.approved", "undo.step.started", "undo.step.ended",
     *EXERCISE_EVENT_TYPES,  # a facilitator's record speaks for people, not for the agent
     *GATE_EVENT_TYPES,  # "the release passed the gate" is the operator's word, never the agent's
+    *RETENTION_EVENT_TYPES,  # rules, holds and archives govern what the ledger keeps
 })  # fmt: skip
 # a hook that cannot build run.started records a ledger.gap in its place and the run goes on
 _RUN_STARTS = SINGLE_EVENT_TYPES | {"run.started", "ledger.gap"}
