@@ -39,7 +39,7 @@ RETENTION_EVENT_TYPES = ("retention.rule", "hold.added", "hold.released", "archi
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Tenant = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]  # events.TENANT_PATTERN
 EventClass = Annotated[str, Field(pattern=r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$")]
-Keep = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,5}[dhms]$")]
+Keep = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,5}[smhdw]$")]  # ledger.when.parse_duration
 Seq = Annotated[int, Field(ge=0, strict=True)]
 
 
