@@ -16,20 +16,32 @@ force would silently lift it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import psycopg
 from pydantic import ValidationError
 
-from ledger.authority.trust import TrustRoot
-from ledger.config import Settings
+if TYPE_CHECKING:  # `ledger verify` reads holds: the write path is imported only to write
+    from ledger.authority.trust import TrustRoot
+    from ledger.config import Settings
+    from ledger.note import Signer, Verifier
+    from ledger.retention import Recorded
+
 from ledger.errors import InputError, LedgerError
-from ledger.event_retention import HoldAddedData, HoldReleasedData
+from ledger.event_retention import ArchiveRecordedData, HoldAddedData, HoldReleasedData
 from ledger.events import decode_event
-from ledger.note import Signer
-from ledger.retention import Recorded, record_retention
-from ledger.store.holds import record_rows, run_in_range, subject_in_range, subject_in_run
+from ledger.store.holds import (
+    record_rows,
+    run_in_range,
+    run_span,
+    subject_in_range,
+    subject_in_run,
+    subject_span,
+)
+from ledger.verify_report import HeldRange
 
 __all__ = [
     "Hold",
@@ -37,6 +49,9 @@ __all__ = [
     "Release",
     "UnknownHold",
     "add_hold",
+    "archive_records",
+    "archived_prefix",
+    "held_ranges",
     "list_holds",
     "range_holds",
     "release_hold",
@@ -126,6 +141,8 @@ def add_hold(
     root: TrustRoot | None = None,
 ) -> tuple[uuid.UUID, Recorded]:
     """Record a `hold.added` over `tenant` (narrowed to `run_id` and/or `subject`)."""
+    from ledger.retention import record_retention
+
     try:
         data = HoldAddedData(hold_id=uuid.uuid4(), tenant=tenant, run_id=run_id,
                              subject=subject, reason=reason, recorded_by=recorded_by)  # fmt: skip
@@ -149,6 +166,8 @@ def release_hold(
 ) -> tuple[Hold, Recorded]:
     """Record `hold.released` for `hold_id` in its log; UnknownHold (exit 2) when no such hold
     is recorded or it is already released."""
+    from ledger.retention import record_retention
+
     found = [h for h in list_holds(conn) if h.hold_id == hold_id]
     if not found:
         raise UnknownHold(f"no hold {hold_id} is recorded (`ledger hold list` shows them)")
@@ -195,3 +214,55 @@ def range_holds(conn: psycopg.Connection, origin: str, lo: int, hi: int) -> list
         if seqs:
             covering.append((hold, min(seqs)))
     return covering
+
+
+def held_ranges(conn: psycopg.Connection, origin: str, size: int) -> list[HeldRange]:
+    """What `ledger verify` reports as held in `origin` (VerifyReport.held): each hold in force
+    with its scope and the seq range [seq_from, seq_to] of what it covers now (a tenant hold:
+    the whole log; a run or subject hold: its first to last event; None when nothing yet)."""
+    held: list[HeldRange] = []
+    for hold in list_holds(conn, origins=[origin], active=True):
+        data = hold.data
+        if data.subject is not None:
+            span = subject_span(conn, origin, data.subject)
+        elif data.run_id is not None:
+            span = run_span(conn, origin, data.run_id)
+        else:
+            span = (0, size - 1) if size else None
+        held.append(HeldRange(origin, str(hold.hold_id), hold.scope(), hold.seq,
+                              span and span[0], span and span[1]))  # fmt: skip
+    return held
+
+
+def archive_records(conn: psycopg.Connection, origin: str) -> list[tuple[int, ArchiveRecordedData]]:
+    """Every `archive.recorded` of `origin` (seq, data), oldest first."""
+    found = []
+    for row in record_rows(conn, ["archive.recorded"], [origin]):
+        data = decode_event(row.body).data
+        if isinstance(data, ArchiveRecordedData):
+            found.append((row.seq, data))
+    return found
+
+
+def archived_prefix(
+    conn: psycopg.Connection, origin: str, targets: dict[int, bytes], verifiers: Sequence[Verifier]
+) -> tuple[int, int] | None:
+    """The prefix [lo, hi) of `origin` that `ledger archive` moved out (None: none), after
+    checking each archive's final pin against the verified checkpoints (`targets`): a pin that
+    does not open under the log keys, or names a root the log does not have, is Invalid."""
+    from ledger.note import Checkpoint, NoteError, open_note
+    from ledger.verify_rows import Invalid
+
+    records = archive_records(conn, origin)
+    for seq, data in records:
+        try:
+            pin = Checkpoint.parse(open_note(data.checkpoint.encode(), verifiers).body)
+        except (NoteError, ValueError) as exc:
+            raise Invalid(seq, f"archive.recorded at seq {seq}: its pin does not open ({exc})",
+                          "archive_pin_invalid") from None  # fmt: skip
+        if pin.origin != origin or targets.get(pin.size) != pin.root or pin.size < data.seq_to:
+            raise Invalid(seq, f"archive.recorded at seq {seq}: its pin (size {pin.size}) is not "
+                          "a checkpoint of this log covering the range", "archive_pin_invalid")
+    if not records:
+        return None
+    return min(d.seq_from for _, d in records), max(d.seq_to for _, d in records)

@@ -229,3 +229,4 @@ def due_cutoff(rules: list[Rule], tenant: str, now: datetime | None = None) -> d
     if not any(r.data.event_class == "*" for r in mine):
         return None
     return (now or datetime.now(UTC)) - max(r.keep for r in mine)
+

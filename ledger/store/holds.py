@@ -25,8 +25,10 @@ __all__ = [
     "range_facts",
     "record_rows",
     "run_in_range",
+    "run_span",
     "subject_in_range",
     "subject_in_run",
+    "subject_span",
 ]
 
 
@@ -100,3 +102,20 @@ def due_events(
         return 0, None, None
     lo, hi = row[1], row[2]
     return int(row[0]), None if lo is None else int(lo), None if hi is None else int(hi)
+
+
+def _span(row: tuple[object, ...] | None) -> tuple[int, int] | None:
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return int(str(row[0])), int(str(row[1]))
+
+
+def run_span(conn: psycopg.Connection, origin: str, run_id: uuid.UUID) -> tuple[int, int] | None:
+    """(first, last) seq of `run_id` in `origin`, or None."""
+    return _span(conn.execute(query("run_span"), {"origin": origin, "run_id": run_id}).fetchone())
+
+
+def subject_span(conn: psycopg.Connection, origin: str, subject: str) -> tuple[int, int] | None:
+    """(first, last) seq of the events of `origin` with payloads of `subject`, or None."""
+    params = {"origin": origin, "subject": subject}
+    return _span(conn.execute(query("subject_span"), params).fetchone())

@@ -55,3 +55,14 @@ WHERE origin = %(origin)s AND seq >= %(lo)s AND seq < %(hi)s
 -- how many, and the seq bounds (what a rule makes due). Through (origin, occurred_at).
 SELECT count(*), min(seq), max(seq) FROM ledger_events
 WHERE origin = %(origin)s AND occurred_at < %(cutoff)s AND type LIKE %(like)s
+
+-- run_span --
+-- The first and last seq of run %(run_id)s in log %(origin)s (NULLs when none): a run hold's
+-- held range as `ledger verify` reports it. Through ledger_events_run.
+SELECT min(seq), max(seq) FROM ledger_events WHERE run_id = %(run_id)s AND origin = %(origin)s
+
+-- subject_span --
+-- The first and last seq of log %(origin)s of events carrying sealed payloads of subject
+-- %(subject)s (NULLs when none): a subject hold's held range.
+SELECT min(e.seq), max(e.seq) FROM ledger_payloads p JOIN ledger_events e ON e.event_id = p.event_id
+WHERE p.origin = %(origin)s AND p.subject = %(subject)s AND e.origin = %(origin)s
