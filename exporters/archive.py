@@ -33,11 +33,12 @@ from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.event_retention import ArchiveRecordedData
 from ledger.holds import range_holds
+from ledger.keyring import KEY_EVENT_TYPES
 from ledger.merkle import root_from_leaf_hashes
 from ledger.note import Signer
 from ledger.retention import Recorded, record_retention
 from ledger.store.holds import range_facts
-from ledger.store.read import checkpoint_at, latest_checkpoint
+from ledger.store.read import checkpoint_at, events_of_types, latest_checkpoint
 
 __all__ = [
     "ArchivePlan",
@@ -120,13 +121,17 @@ def plan_archive(
     if lo > 0 and range_facts(conn, origin, lo - 1, lo).events == 0:
         raise ArchiveRefused(f"seq 0..{lo - 1} of {origin} was archived already: a further "
                              "archive needs its leaves from the tiles (not supported yet)")
+    keys = [int(seq) for seq, _ in events_of_types(conn, origin, KEY_EVENT_TYPES) if lo <= seq < hi]
+    if keys:  # verify reads the key ring from the log: its history must stay there
+        raise ArchiveRefused(f"seq {keys[0]} of the range [{lo}, {hi}) of {origin} is a key "
+                             "event `ledger verify` needs: nothing archived")
     for hold, seq in range_holds(conn, origin, lo, hi):
         raise ArchiveRefused(f"{hold.line()} covers seq {seq} of the range [{lo}, {hi}) of "
                              f"{origin}: nothing archived")  # fmt: skip
     return ArchivePlan(origin, tenant, lo, hi, tuple(r.table for r in chosen), before)
 
 
-def _log_key_file(settings: Settings) -> Path:
+def log_key_file(settings: Settings) -> Path:
     """The trusted log key file (as ledger.verify.trusted_verifiers reads it)."""
     root = settings.keys_dir / "root.pub"
     return root if root.is_file() else Path(os.fspath(settings.log_key_path) + ".pub")
@@ -168,7 +173,7 @@ def _write_and_check(
     if result.events != plan.hi - plan.lo:
         raise ArchiveRefused(f"the bundle holds {result.events} events, not the "
                              f"{plan.hi - plan.lo} of [{plan.lo}, {plan.hi}): nothing detached")
-    report = verify_bundle(out / "bundle", [_log_key_file(settings)])
+    report = verify_bundle(out / "bundle", [log_key_file(settings)])
     if not report.valid or report.verdict != "OK":
         first = report.problems[0].line() if report.problems else report.verdict
         raise ArchiveRefused(f"the archive bundle did not verify ({first}): nothing detached")

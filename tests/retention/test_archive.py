@@ -164,3 +164,23 @@ def test_nothing_whole_before_the_date_is_refused(
                                      "all its events before 2019-01-01T00:00:00+00:00")
     bad = cli("archive", "--tenant", "acme")
     assert (bad.exit_code, bad.stderr) == (2, "error: give --tenant T --before DATE, or --due\n")
+
+
+def test_the_bundle_of_exactly_a_seq_range_verifies_offline(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, tmp_path: Path
+) -> None:
+    from exporters.archive import log_key_file
+    from exporters.bundle import ExportParams, export_bundle
+    from exporters.bundle_verify import verify_bundle
+
+    for _ in range(3):
+        append(ledger_conn, ledger_settings, chained_run(3, **OLD))  # seq 0..23
+    append(ledger_conn, ledger_settings, chained_run(1))  # now: outside the period
+    params = ExportParams(since="1970-01-01T00:00:00Z", until="2021-01-01T00:00:00Z",
+                          out=tmp_path / "b", record=False, seq_range=(0, 16))
+    result = export_bundle(ledger_conn, ledger_settings, params)
+    assert (result.events, result.start_size, result.end_size) == (16, 0, 28)
+    report = verify_bundle(tmp_path / "b", [log_key_file(ledger_settings)])
+    assert (report.valid, report.verdict) == (True, "OK"), report.problems
+    lines = (tmp_path / "b" / "ledger/events.jsonl").read_bytes().splitlines()
+    assert len(lines) == 16
