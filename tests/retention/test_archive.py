@@ -184,3 +184,28 @@ def test_the_bundle_of_exactly_a_seq_range_verifies_offline(
     assert (report.valid, report.verdict) == (True, "OK"), report.problems
     lines = (tmp_path / "b" / "ledger/events.jsonl").read_bytes().splitlines()
     assert len(lines) == 16
+
+
+@MERGE
+def test_archive_due_applies_the_recorded_rules(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    cli = _cli(monkeypatch, capsys, ledger_settings)
+    _old_tenant(ledger_conn, ledger_settings, cli)
+    origin = ledger_settings.origin("acme")
+    assert cli("retention", "set", "--tenant", "acme", "--keep", "365d",
+               "--reason", "one year").exit_code == 0
+    done = cli("archive", "--due", "--drop", "--out", str(tmp_path / "due"), "--json")
+    assert done.exit_code == 0, done.stderr
+    [outcome] = json.loads(done.stdout)
+    assert outcome["tenant"] == "acme" and outcome["reason"] is None
+    archived = outcome["archived"]
+    assert (archived["seq_from"], archived["seq_to"], archived["disposition"]) == (
+        0, 24, "dropped")
+    assert (tmp_path / "due" / "acme" / "bundle" / "manifest.json").is_file()
+    verified = json.loads(cli("verify", "--json").stdout)
+    assert verified["status"] == "ok" and verified["archived"] == {origin: [0, 24]}
+    again = cli("archive", "--due")
+    assert again.exit_code == 1 and again.stderr == "refused: nothing archived\n"
+    assert again.stdout.startswith("acme: ")
