@@ -55,8 +55,12 @@ def record_rows(
     conn: psycopg.Connection, types: Sequence[str], origins: Sequence[str] | None = None
 ) -> list[RecordRow]:
     """Every event of `types` in `origins` (None: every log), by origin then seq."""
-    params = {"types": list(types), "origins": None if origins is None else list(origins)}
-    rows = conn.execute(query("retention_records"), params).fetchall()
+    if origins is not None and len(origins) == 1:
+        params: dict[str, object] = {"types": list(types), "origin": origins[0]}
+        rows = conn.execute(query("retention_records_of"), params).fetchall()
+    else:
+        params = {"types": list(types), "origins": None if origins is None else list(origins)}
+        rows = conn.execute(query("retention_records"), params).fetchall()
     return [RecordRow(str(o), int(s), e, r, bytes(b)) for o, s, e, r, b in rows]
 
 

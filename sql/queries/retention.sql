@@ -23,6 +23,13 @@ WHERE f.origin IS NOT NULL
   AND (%(origins)s::text[] IS NULL OR f.origin = ANY(%(origins)s::text[]))
 ORDER BY r.origin, r.seq
 
+-- retention_records_of --
+-- The same for one origin %(origin)s: one index range per type, no skip scan (what `ledger
+-- verify`, `ledger redact` and `ledger archive` ask, once per log).
+SELECT origin, seq, event_id, recorded_at, body FROM ledger_events
+WHERE origin = %(origin)s AND type = ANY(%(types)s::text[])
+ORDER BY seq
+
 -- subject_in_run --
 -- Does subject %(subject)s of log %(origin)s have sealed payloads in events of run %(run_id)s
 -- (a hold on that run then covers the subject)? Through ledger_payloads_subject, then one
