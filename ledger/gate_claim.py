@@ -1,13 +1,10 @@
-"""The signed claim of a gate result (or a retention record) and its check against a registry
-history: pure.
+"""The signed claim of a gate result and its check against a registry history: pure.
 
 Why its own module: the ledger (ledger.gates.verify_gate, `ledger versions`) and the offline
 bundle verifier (exporters.bundle_authority, no database code) must re-check a `registry` gate
 result with the same bytes and the same rule. The claim: `agent-ledger/gate/v1\\n` +
 suite_hash + `\\n` + decision + `\\n` + the RFC 8785 bytes of {"data": the result without its
-authority fields, "origin", "registry", "issued_at"}. A retention record (ledger.event_retention)
-is the same claim under its own domain, `agent-ledger/retention/v1\\n` + its type + `\\n` + its
-key (tenant, hold id) + `\\n` (`claim_message`), so no signature moves between the two.
+authority fields, "origin", "registry", "issued_at"}.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 from ledger.authority.history import RegistryHistory
 from ledger.canonical import canonical_bytes
@@ -24,19 +21,11 @@ from ledger.event_gate import GateResultData
 from ledger.note import Verifier
 
 __all__ = [
-    "AUTHORITY_FIELDS",
-    "GATE_DOMAIN",
-    "RETENTION_DOMAIN",
-    "GateCheck",
-    "SignedClaim",
-    "check_claim",
-    "check_gate",
-    "claim_message",
+    "AUTHORITY_FIELDS", "GATE_DOMAIN", "GateCheck", "check_claim", "check_gate", "claim_message",
     "gate_message",
 ]
 
 GATE_DOMAIN = "agent-ledger/gate/v1"
-RETENTION_DOMAIN = "agent-ledger/retention/v1"
 AUTHORITY_FIELDS = frozenset({
     "authority", "registry_hash", "authority_reason", "signature", "signing_key", "issued_at",
 })  # fmt: skip
@@ -51,27 +40,10 @@ class GateCheck:
     reason: str  # "signed with the service_key of registry acme v1" or why not
 
 
-class SignedClaim(Protocol):
-    """A record carrying the authority fields (GateResultData, ledger.event_retention's)."""
-
-    @property
-    def authority(self) -> str | None: ...
-    @property
-    def authority_reason(self) -> str | None: ...
-    @property
-    def registry_hash(self) -> str | None: ...
-    @property
-    def signature(self) -> str | None: ...
-    @property
-    def signing_key(self) -> str | None: ...
-    @property
-    def issued_at(self) -> str | None: ...
-    def model_dump(self, *, mode: str, exclude: set[str]) -> dict[str, object]: ...
-
-
-def claim_message(domain: str, head: Sequence[str], data: SignedClaim, origin: str) -> bytes:
-    """The bytes a record's signature covers: `domain`, each `head` line, then the RFC 8785
-    bytes of the record without its authority fields, bound to its log, registry and time."""
+def claim_message(domain: str, head: Sequence[str], data: Any, origin: str) -> bytes:
+    """The bytes an operator record's signature covers: `domain` and the `head` lines, then the
+    RFC 8785 bytes of {"data": the record without its authority fields, "origin", "registry",
+    "issued_at"}. Gate results use it; so do partition records (ledger.partitions)."""
     body = data.model_dump(mode="json", exclude=set(AUTHORITY_FIELDS))
     claim = canonical_bytes({
         "data": body, "origin": origin, "registry": data.registry_hash,
@@ -92,10 +64,11 @@ def check_gate(history: RegistryHistory, seq: int, origin: str, data: GateResult
 
 
 def check_claim(
-    history: RegistryHistory, seq: int, data: SignedClaim, message: bytes, what: str = "result"
+    history: RegistryHistory, seq: int, data: Any, message: bytes, what: str = "result"
 ) -> GateCheck:
-    """A recorded record at `seq` whose signed bytes are `message`: a `registry` one must carry
-    the signature of the service_key of the registry in force there (the one it names)."""
+    """Any operator record at `seq` whose signed bytes are `message` (`claim_message`): a
+    `registry` one must carry the signature of the service_key of the registry in force there
+    (the one it names). Gate results use it; so do retention records (ledger.retention)."""
     if data.authority != "registry":
         return GateCheck("asserted", False, f"asserted: {data.authority_reason or 'unsigned'}")
     in_force = history.at(seq)

@@ -33,13 +33,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import psycopg
-from pydantic import BaseModel
 
 from ledger.authority.service import load_history
 from ledger.authority.trust import NO_TRUST_ROOT, TrustRoot
 from ledger.config import Settings
 from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
+from ledger.event_data import Frozen
 from ledger.event_gate import GateResultData
 from ledger.events import decode_event
 from ledger.gate_claim import AUTHORITY_FIELDS, GATE_DOMAIN, GateCheck, check_gate, gate_message
@@ -62,11 +62,12 @@ __all__ = [
     "load_gate_signer",
     "may_record",
     "record_gate_result",
-    "sign_record",
+    "sign_claim",
     "verify_gate",
 ]
 
-_Record = TypeVar("_Record", bound=BaseModel)
+
+_D = TypeVar("_D", bound=Frozen)
 
 
 class GateRefused(LedgerError):
@@ -104,15 +105,16 @@ def load_gate_signer(spec: str) -> Signer:
     return load_key(spec, None)
 
 
-def sign_record(
-    data: _Record, signer: Signer, message: Callable[[_Record], bytes], **fields: Any
-) -> _Record:
-    """`data` with the authority `fields`, issued now, and `signer`'s signature over
-    `message(data)` (a gate result's or a retention record's claim, ledger.gate_claim)."""
+def sign_claim(
+    data: _D, origin: str, signer: Signer, *,
+    message: Callable[[Any, str], bytes] = gate_message, **fields: Any,
+) -> _D:  # fmt: skip
+    """`data` with the authority `fields`, issued now, and `signer`'s signature over them (the
+    bytes `message` makes: a gate result's claim unless another record's is given)."""
     issued = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     data = data.model_copy(update={**fields, "issued_at": issued,
                                    "signing_key": f"{signer.name}+{signer.key_id.hex()}"})
-    raw = signer.sign(message(data))
+    raw = signer.sign(message(data, origin))
     return data.model_copy(update={"signature": base64.b64encode(raw).decode()})
 
 
@@ -167,8 +169,7 @@ def record_gate_result(
     authority: Literal["registry", "asserted"] = "asserted" if reason else "registry"
     fields: dict[str, Any] = {"authority": authority, "authority_reason": reason,
                               "registry_hash": digest}
-    data = (sign_record(data, signer, lambda d: gate_message(d, origin), **fields)
-            if signer is not None
+    data = (sign_claim(data, origin, signer, **fields) if signer is not None
             else data.model_copy(update=fields))  # fmt: skip
     event = single_event(
         "gate.result", data, tenant=tenant, principal={"initiating_user": data.recorded_by},

@@ -41,18 +41,18 @@ from ledger.event_retention import (
 from ledger.events import decode_event
 from ledger.gate_claim import (
     AUTHORITY_FIELDS,
-    RETENTION_DOMAIN,
     GateCheck,
     check_claim,
     claim_message,
 )
-from ledger.gates import judge_authority, may_record, sign_record
+from ledger.gates import judge_authority, may_record, sign_claim
 from ledger.note import Signer
 from ledger.store.door import append, single_event
 from ledger.store.holds import due_events, record_rows
 from ledger.when import parse_duration
 
 __all__ = [
+    "RETENTION_DOMAIN",
     "Due",
     "Recorded",
     "Rule",
@@ -65,6 +65,7 @@ __all__ = [
     "set_rule",
 ]
 
+RETENTION_DOMAIN = "agent-ledger/retention/v1"
 _Data = TypeVar("_Data", bound=SignedRecord)
 Kind = Literal["retention.rule", "hold.added", "hold.released", "archive.recorded"]
 
@@ -113,8 +114,11 @@ def record_retention(
     authority: Literal["registry", "asserted"] = "asserted" if reason else "registry"
     fields: dict[str, Any] = {"authority": authority, "authority_reason": reason,
                               "registry_hash": digest}
-    data = (sign_record(data, signer, lambda d: retention_message(kind, d, origin), **fields)
-            if signer is not None else data.model_copy(update=fields))  # fmt: skip
+    if signer is not None:
+        data = sign_claim(data, origin, signer, **fields,
+                          message=lambda d, o: retention_message(kind, d, o))  # fmt: skip
+    else:
+        data = data.model_copy(update=fields)
     event = single_event(
         kind, data, tenant=tenant, principal={"initiating_user": data.recorded_by},
         source={"framework": "python", "integration": "retention"},
