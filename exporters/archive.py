@@ -37,7 +37,8 @@ from ledger.keyring import KEY_EVENT_TYPES
 from ledger.merkle import root_from_leaf_hashes
 from ledger.note import Signer
 from ledger.retention import Recorded, record_retention
-from ledger.store.holds import range_facts
+from ledger.store.batch import SINGLE_EVENT_TYPES
+from ledger.store.holds import open_run_in, range_facts
 from ledger.store.read import checkpoint_at, events_of_types, latest_checkpoint
 
 __all__ = [
@@ -117,6 +118,7 @@ def plan_archive(
             f"no whole seq-range partition of {origin} has all its events before "
             f"{before.isoformat()} (and lies below the newest checkpoint, size "
             f"{latest.tree_size}): nothing archived")  # fmt: skip
+    chosen = _whole_runs(conn, origin, chosen)
     lo, hi = chosen[0].lo, chosen[-1].hi
     if lo > 0 and range_facts(conn, origin, lo - 1, lo).events == 0:
         raise ArchiveRefused(f"seq 0..{lo - 1} of {origin} was archived already: a further "
@@ -129,6 +131,29 @@ def plan_archive(
         raise ArchiveRefused(f"{hold.line()} covers seq {seq} of the range [{lo}, {hi}) of "
                              f"{origin}: nothing archived")  # fmt: skip
     return ArchivePlan(origin, tenant, lo, hi, tuple(r.table for r in chosen), before)
+
+
+def _whole_runs(conn: psycopg.Connection, origin: str, chosen: list[Any]) -> list[Any]:
+    """`chosen` without its last partitions while a run of the range is not over or goes on
+    after it (a run is archived whole, once ended, so each run chain of the rest starts in the
+    rest), or no checkpoint ends where the range does (`ledger verify` resumes the sequencer's
+    stamp chain of the rest at a signed size). ArchiveRefused when nothing is left."""
+    found, unsigned = None, None
+    while chosen:
+        hi = chosen[-1].hi
+        found = open_run_in(conn, origin, chosen[0].lo, hi, SINGLE_EVENT_TYPES)
+        unsigned = None if checkpoint_at(conn, origin, hi) is not None else hi
+        if found is None and unsigned is None:
+            return chosen
+        chosen = chosen[:-1]
+    if found is None:
+        raise ArchiveRefused(f"no checkpoint of {origin} ends at a partition boundary (first: "
+                             f"seq {unsigned}): verify resumes the rest at a signed size: "
+                             "nothing archived")  # fmt: skip
+    run_id, seq = found
+    raise ArchiveRefused(f"run {run_id} (seq {seq} of {origin}) is not over or goes on after the "
+                         "oldest whole partition: a run is archived whole, once ended: nothing "
+                         "archived")  # fmt: skip
 
 
 def log_key_file(settings: Settings) -> Path:

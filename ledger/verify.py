@@ -183,7 +183,8 @@ def _verify_origin(
             f"unpublished tail: seq {newest}..{size - 1} not covered by a signed checkpoint",
             "unpublished_tail",
         )
-    unstamped = check_stamps(conn, origin, key_ring(conn, origin, verifiers).verifiers(), size)
+    ring = key_ring(conn, origin, verifiers).verifiers()
+    unstamped = check_stamps(conn, origin, ring, size) if prefix is None else 0  # else verify_from
     if unstamped:
         report.unstamped[origin] = unstamped
     report.held += held_ranges(conn, origin, size)

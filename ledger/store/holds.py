@@ -10,7 +10,7 @@ is in force is what is in force, and no second copy can drift from it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +22,7 @@ __all__ = [
     "RangeFacts",
     "RecordRow",
     "due_events",
+    "open_run_in",
     "range_facts",
     "record_rows",
     "run_in_range",
@@ -123,3 +124,13 @@ def subject_span(conn: psycopg.Connection, origin: str, subject: str) -> tuple[i
     """(first, last) seq of the events of `origin` with payloads of `subject`, or None."""
     params = {"origin": origin, "subject": subject}
     return _span(conn.execute(query("subject_span"), params).fetchone())
+
+
+def open_run_in(
+    conn: psycopg.Connection, origin: str, lo: int, hi: int, singles: Collection[str]
+) -> tuple[uuid.UUID, int] | None:
+    """A run an archive of [lo, hi) would split (it goes on after, or is not over): its id and
+    first seq in the range, or None."""
+    params = {"origin": origin, "lo": lo, "hi": hi, "singles": sorted(singles)}
+    row = conn.execute(query("open_run_in"), params).fetchone()
+    return None if row is None else (row[0], int(row[1]))

@@ -73,3 +73,23 @@ SELECT min(seq), max(seq) FROM ledger_events WHERE run_id = %(run_id)s AND origi
 -- %(subject)s (NULLs when none): a subject hold's held range.
 SELECT min(e.seq), max(e.seq) FROM ledger_payloads p JOIN ledger_events e ON e.event_id = p.event_id
 WHERE p.origin = %(origin)s AND p.subject = %(subject)s AND e.origin = %(origin)s
+
+-- open_run_in --
+-- A run with events in [%(lo)s, %(hi)s) of log %(origin)s that an archive of that range would
+-- split: it goes on after the range (an event of a higher run_seq), or it is not over (no
+-- run.ended, and not a single-event record of %(singles)s). Its id and first seq in the range,
+-- or no row. The range is read once (GROUP BY), then one (run_id, run_seq) probe per run.
+SELECT r.run_id, r.first_seq
+FROM (
+    SELECT run_id, min(seq) AS first_seq, max(run_seq) AS last_run_seq,
+           bool_or(type = 'run.ended' OR (run_seq = 0 AND type = ANY(%(singles)s::text[])))
+               AS over
+    FROM ledger_events
+    WHERE origin = %(origin)s AND seq >= %(lo)s AND seq < %(hi)s
+    GROUP BY run_id
+) r
+WHERE NOT r.over
+   OR EXISTS (SELECT 1 FROM ledger_events e
+              WHERE e.run_id = r.run_id AND e.run_seq > r.last_run_seq)
+ORDER BY r.first_seq
+LIMIT 1
