@@ -85,6 +85,9 @@ class ExportParams:
     #: disclose the recorded identity tokens (identity/tokens.jsonl) so the offline verifier
     #: can prove who started each run; False withholds them (`--no-identity-tokens`)
     identity_tokens: bool = True
+    #: only the events of this seq range [lo, hi) (`ledger archive`: exactly the range it
+    #: detaches, every event of which occurred in the period)
+    seq_range: tuple[int, int] | None = None
 
     def as_json(self, origin: str) -> dict[str, Any]:
         return {
@@ -180,8 +183,11 @@ def _scope(conn: psycopg.Connection, settings: Settings, params: ExportParams) -
     scope = _Scope(origin, pops, (since_ns, until_ns), latest, 0, None, (0, 0), 0)
     found = scope_span(conn, origin, latest.tree_size, scope.index_bounds)
     first = latest.tree_size if found.first_seq is None else found.first_seq
-    start = checkpoint_at_most(conn, origin, first)
     span = (0, 0) if found.first_seq is None else (found.first_seq, int(found.last_seq or 0) + 1)
+    if params.seq_range is not None:  # an archive's range (ledger archive checks the period)
+        first, span = params.seq_range[0], params.seq_range
+        found = dataclasses.replace(found, count=span[1] - span[0])
+    start = checkpoint_at_most(conn, origin, first)
     return dataclasses.replace(
         scope,
         start_size=start.tree_size if start else 0,

@@ -75,6 +75,12 @@ from ledger.event_live import (  # re-exported too: the live-control payloads
 )
 from ledger.event_monitor import MonitorAlertData
 from ledger.event_partition import PartitionCreatedData, PartitionDetachedData
+from ledger.event_retention import (  # re-exported too: retention, legal holds, archives
+    ArchiveRecordedData,
+    HoldAddedData,
+    HoldReleasedData,
+    RetentionRuleData,
+)
 from ledger.event_runs import RunResumedData, RunSuspendedData  # re-exported: run continuity
 from ledger.merkle import leaf_hash
 
@@ -86,6 +92,7 @@ __all__ = [
     "ApprovalDecidedData",
     "ApprovalRequestedData",
     "Approver",
+    "ArchiveRecordedData",
     "Cost",
     "CustomData",
     "DecidedRule",
@@ -109,6 +116,8 @@ __all__ = [
     "GateResultData",
     "GuardrailData",
     "Hash",
+    "HoldAddedData",
+    "HoldReleasedData",
     "Json",
     "KeyData",
     "LlmCallEndedData",
@@ -122,6 +131,7 @@ __all__ = [
     "RedactionData",
     "RegistryPublishedData",
     "RegistrySignatureData",
+    "RetentionRuleData",
     "RunEndedData",
     "RunResumedData",
     "RunStartedData",
@@ -298,6 +308,10 @@ _SPECS: list[tuple[str, type[Frozen], str]] = [
     ("monitor.alert", MonitorAlertData, "The continuous verifier found a log tampered."),
     ("partition.created", PartitionCreatedData, "A tenant got a partition of its own."),
     ("partition.detached", PartitionDetachedData, "A tenant or seq range was detached."),
+    ("retention.rule", RetentionRuleData, "Keep a tenant's events of a class for a duration."),
+    ("hold.added", HoldAddedData, "A legal hold on a tenant, run or subject (blocks erasure)."),
+    ("hold.released", HoldReleasedData, "A legal hold no longer applies."),
+    ("archive.recorded", ArchiveRecordedData, "A seq range left the database, verified."),
 ]
 
 EVENT_CLASSES: dict[str, type[EventBase]] = {t: _event(t, m, d) for t, m, d in _SPECS}

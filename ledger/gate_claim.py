@@ -21,7 +21,8 @@ from ledger.event_gate import GateResultData
 from ledger.note import Verifier
 
 __all__ = [
-    "AUTHORITY_FIELDS", "GATE_DOMAIN", "GateCheck", "check_gate", "claim_message", "gate_message",
+    "AUTHORITY_FIELDS", "GATE_DOMAIN", "GateCheck", "check_claim", "check_gate", "claim_message",
+    "gate_message",
 ]
 
 GATE_DOMAIN = "agent-ledger/gate/v1"
@@ -59,6 +60,15 @@ def gate_message(data: GateResultData, origin: str) -> bytes:
 def check_gate(history: RegistryHistory, seq: int, origin: str, data: GateResultData) -> GateCheck:
     """A recorded result at `seq` of log `origin`: a `registry` one must carry the signature of
     the service_key of the registry in force there (the one it names)."""
+    return check_claim(history, seq, data, gate_message(data, origin))
+
+
+def check_claim(
+    history: RegistryHistory, seq: int, data: Any, message: bytes, what: str = "result"
+) -> GateCheck:
+    """Any operator record at `seq` whose signed bytes are `message` (`claim_message`): a
+    `registry` one must carry the signature of the service_key of the registry in force there
+    (the one it names). Gate results use it; so do retention records (ledger.retention)."""
     if data.authority != "registry":
         return GateCheck("asserted", False, f"asserted: {data.authority_reason or 'unsigned'}")
     in_force = history.at(seq)
@@ -79,6 +89,6 @@ def check_gate(history: RegistryHistory, seq: int, origin: str, data: GateResult
         raw = base64.b64decode(data.signature, validate=True)
     except (binascii.Error, ValueError):
         return GateCheck("registry", False, "signature is not base64")
-    if not key.verify(gate_message(data, origin), raw):
-        return GateCheck("registry", False, "signature does not match the result")
+    if not key.verify(message, raw):
+        return GateCheck("registry", False, f"signature does not match the {what}")
     return GateCheck("registry", True, f"signed with the service_key of {label}")

@@ -60,6 +60,7 @@ __all__ = [
     "gate_results",
     "judge_authority",
     "load_gate_signer",
+    "may_record",
     "record_gate_result",
     "sign_claim",
     "verify_gate",
@@ -139,13 +140,13 @@ def judge_authority(
     return in_force.digest, None
 
 
-def _may_record(conn: psycopg.Connection) -> None:
+def may_record(conn: psycopg.Connection, what: str = "gate results") -> None:
     """GateRefused unless this login may write control-plane events (a writer never can)."""
     row = conn.execute(query("stop_recorder")).fetchone()
     if row is None or not row[1]:
         who = row[0] if row else "?"
         raise GateRefused(
-            f"role {who} may not record gate results: only the ledger owner or a "
+            f"role {who} may not record {what}: only the ledger owner or a "
             "ledger_operator role may (a writer never can)"
         )
 
@@ -160,7 +161,7 @@ def record_gate_result(
     tenant: str | None = None,
 ) -> GateRecorded:
     """Judge, sign and append one gate result (authority fields of `data` are replaced)."""
-    _may_record(conn)
+    may_record(conn)
     tenant = tenant or settings.tenant
     origin = settings.origin(tenant)
     data = data.model_copy(update=dict.fromkeys(AUTHORITY_FIELDS))

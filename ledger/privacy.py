@@ -337,6 +337,7 @@ def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documente
     origin = settings.origin(tenant)
     signer = log_signer(settings, conn)
     with conn.transaction():
+        _not_held(conn, origin, subject)
         commitments = subject_commitments(conn, origin, subject)
         data: dict[str, Any] = {"subject": subject, "reason": reason, "commitments": commitments}
         if authorised_by:
@@ -348,6 +349,16 @@ def redact_subject(  # noqa: PLR0917 - positional helper with a fixed, documente
         shred_subject(conn, origin, subject)
         append(conn, [event], settings, sequence=False)
     return event
+
+
+def _not_held(conn: psycopg.Connection, origin: str, subject: str) -> None:
+    """HoldBlocks (exit 1) when a legal hold in force covers `subject` (ledger.holds)."""
+    from ledger.holds import HoldBlocks, subject_holds
+
+    held = subject_holds(conn, origin, subject)
+    if held:
+        raise HoldBlocks(f"{held[0].line()} covers subject {subject!r} of {origin}: nothing was "
+                         "redacted (`ledger hold release HOLD_ID` first)")  # fmt: skip
 
 
 def redaction_message(origin: str, data: dict[str, Any]) -> bytes:

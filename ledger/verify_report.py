@@ -11,7 +11,20 @@ from typing import Any
 
 import orjson
 
-__all__ = ["VerifyReport", "dumps"]
+__all__ = ["HeldRange", "VerifyReport", "dumps"]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRange:
+    """A legal hold in force (ledger.holds) and the seqs [seq_from, seq_to] it covers now
+    (None: nothing recorded yet under its scope)."""
+
+    origin: str
+    hold_id: str
+    scope: str
+    seq: int  # where the hold.added record sits
+    seq_from: int | None
+    seq_to: int | None
 
 
 @dataclass
@@ -33,6 +46,9 @@ class VerifyReport:
     payloads_verified: int = 0
     unstamped: dict[str, int] = field(default_factory=dict)  # events from before stamping began
     incremental: dict[str, list[int]] = field(default_factory=dict)  # origin: [from, to] sizes
+    # per origin, the prefix [lo, hi) that `ledger archive` moved out (archive.recorded)
+    archived: dict[str, list[int]] = field(default_factory=dict)
+    held: list[HeldRange] = field(default_factory=list)  # the legal holds in force
 
     def fail(
         self, origin: str, seq: int | None, reason: str, verdict: str | None = None

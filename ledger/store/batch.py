@@ -18,6 +18,7 @@ from ledger.event_exercise import EXERCISE_EVENT_TYPES
 from ledger.event_gate import GATE_EVENT_TYPES
 from ledger.event_monitor import MONITOR_EVENT_TYPES
 from ledger.event_partition import PARTITION_EVENT_TYPES
+from ledger.event_retention import RETENTION_EVENT_TYPES
 from ledger.eventhead import EventHead, decode_head
 from ledger.events import EVENT_CLASSES, TENANT_PATTERN
 from ledger.pgtime import pg_micros
@@ -34,6 +35,7 @@ SINGLE_EVENT_TYPES = frozenset({
     "annotation", "export.created", "undo.plan.created", "undo.plan.approved",
     *EXERCISE_EVENT_TYPES, *GATE_EVENT_TYPES, *PARTITION_EVENT_TYPES,
     *MONITOR_EVENT_TYPES,
+    *RETENTION_EVENT_TYPES,
 })  # fmt: skip
 """Types the codebase writes as a run of their own (`ledger.store.door.single_event`): at
 run_seq 0 such an event is the whole run, so nothing may follow it (replay and `ledger runs`

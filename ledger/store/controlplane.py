@@ -44,6 +44,7 @@ from ledger.event_exercise import EXERCISE_EVENT_TYPES
 from ledger.event_gate import GATE_EVENT_TYPES
 from ledger.event_monitor import MONITOR_EVENT_TYPES
 from ledger.event_partition import PARTITION_EVENT_TYPES
+from ledger.event_retention import RETENTION_EVENT_TYPES
 from ledger.store.batch import SINGLE_EVENT_TYPES, Drained, Parsed
 from ledger.store.registry import published_registries
 
@@ -57,6 +58,7 @@ CONTROL_PLANE_TYPES = frozenset({
     *GATE_EVENT_TYPES,  # "the release passed the gate" is the operator's word, never the agent's
     *MONITOR_EVENT_TYPES,  # a tamper alert: the verifier's word (an agent could drown it out)
     *PARTITION_EVENT_TYPES,  # storage changes are the owner's record (ledger.partitions)
+    *RETENTION_EVENT_TYPES,  # rules, holds and archives govern what the ledger keeps
 })  # fmt: skip
 # a hook that cannot build run.started records a ledger.gap in its place and the run goes on
 _RUN_STARTS = SINGLE_EVENT_TYPES | {"run.started", "ledger.gap"}

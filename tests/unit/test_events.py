@@ -83,6 +83,15 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
                           "range_size": 1024, "recorded_by": "ops"},
     "partition.detached": {"scope": "tenant", "tenant": "acme",
                            "origin": "agent-ledger.local/acme", "recorded_by": "ops"},
+    "retention.rule": {"tenant": "acme", "event_class": "llm.*", "keep": "400d",
+                       "reason": "contract", "recorded_by": "ops"},
+    "hold.added": {"hold_id": str(uuid.UUID(int=1)), "tenant": "acme", "reason": "case 7",
+                   "recorded_by": "legal"},
+    "hold.released": {"hold_id": str(uuid.UUID(int=1)), "reason": "closed",
+                      "recorded_by": "legal"},
+    "archive.recorded": {"tenant": "acme", "seq_from": 0, "seq_to": 8, "before": "2026-01-01",
+                         "bundle_sha256": "cd" * 32, "checkpoint": "note",
+                         "disposition": "detached", "recorded_by": "ops"},
 }
 
 RICH_ENVELOPE: dict[str, Any] = {
