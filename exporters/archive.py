@@ -36,9 +36,9 @@ from ledger.keyring import KEY_EVENT_TYPES
 from ledger.merkle import root_from_leaf_hashes
 from ledger.note import Signer
 from ledger.retention import Recorded, record_retention
+from ledger.store import partitions
 from ledger.store.batch import SINGLE_EVENT_TYPES
 from ledger.store.holds import open_run_in, range_facts
-from ledger.store import partitions
 from ledger.store.read import checkpoint_at, events_of_types, latest_checkpoint
 from ledger.tiles_static import export_tiles
 
