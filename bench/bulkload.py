@@ -33,6 +33,7 @@ from ledger.stamps import EMPTY_HEAD, fold, stamp_note_body
 from ledger.store.batch import Accepted
 from ledger.store.copyrows import binary_copy
 from ledger.store.logkey import log_signer, sign_checkpoint
+from ledger.store.partitions import ensure_batch, guard_keys
 from ledger.tiles import extend_tiles
 
 __all__ = ["PER_RUN", "BulkLoader", "Loaded"]
@@ -136,8 +137,10 @@ class BulkLoader:
         conn, old = self.conn, tree.size
         leaves = [row.leaf for row in batch]
         with conn.transaction():
+            ensure_batch(conn, batch)  # as the sequencer: every row in its seq range partition
             with conn.cursor().copy(query("copy_events")) as copy:
                 copy.write(binary_copy(batch))
+            guard_keys(conn, batch)  # and in the guard table (event_id, run_id/run_seq unique)
             extend_tiles(conn, origin, old, leaves)
             tree.append_many(leaves)
             for row in batch:
