@@ -34,16 +34,21 @@ from ledger.errors import InputError, LedgerError
 from ledger.event_retention import ArchiveRecordedData, HoldAddedData, HoldReleasedData
 from ledger.events import decode_event
 from ledger.store.holds import (
+    RecordRow,
+    detached_record_rows,
     record_rows,
     run_in_range,
     run_span,
     subject_in_range,
     subject_in_run,
     subject_span,
+    tenant_state,
 )
+from ledger.store.partitions import partition_catalog
 from ledger.verify_report import HeldRange
 
 __all__ = [
+    "DetachedHolds",
     "Hold",
     "HoldBlocks",
     "Release",
@@ -51,8 +56,11 @@ __all__ = [
     "add_hold",
     "archive_records",
     "archived_prefix",
+    "detached_holds",
     "held_ranges",
+    "known_tenant",
     "list_holds",
+    "need_reason",
     "range_holds",
     "release_hold",
     "subject_holds",
@@ -87,6 +95,7 @@ class Hold:
     recorded_at: datetime
     data: HoldAddedData
     released: Release | None = None
+    detached: bool = False  # its tenant was detached: read from the detached events table
 
     @property
     def hold_id(self) -> uuid.UUID:
@@ -104,13 +113,48 @@ class Hold:
                 f"{self.data.reason!r})")  # fmt: skip
 
 
-def list_holds(
-    conn: psycopg.Connection, *, origins: list[str] | None = None, active: bool = False
-) -> list[Hold]:
-    """Every hold of `origins` (None: every log) with its release, oldest first; `active`:
-    only those in force."""
+def need_reason(reason: str, what: str) -> str:
+    """InputError (exit 2) for an empty `--reason`: every operator record says why."""
+    if not reason.strip():
+        raise InputError(f"--reason is required: {what} is recorded with why it was done")
+    return reason
+
+
+def known_tenant(conn: psycopg.Connection, settings: Settings, tenant: str) -> str:
+    """The origin of `tenant` when a hold or rule may name it: InputError (exit 2) for a tenant
+    with no log and no catalog row (a typo would start a new log and protect nothing), or one
+    detached (its log is closed)."""
+    from ledger.terminal import printable
+
+    origin = settings.origin(tenant)
+    known, detached_at = tenant_state(conn, origin)
+    if detached_at is not None:
+        raise InputError(f"tenant {printable(tenant)} was detached at {detached_at}: its log "
+                         "is closed")  # fmt: skip
+    if not known:
+        raise InputError(f"no tenant {printable(tenant)}: it has no log and is not listed "
+                         "(`ledger tenants list` shows the tenants)")  # fmt: skip
+    return origin
+
+
+def _held_target(conn: psycopg.Connection, origin: str, tenant: str, *, run_id: uuid.UUID | None,
+                 subject: str | None, allow_unknown: bool) -> None:  # fmt: skip
+    """InputError unless a run hold names a run of the tenant and a subject hold a subject
+    with payloads there (or `allow_unknown`: held deliberately before its data arrives)."""
+    from ledger.terminal import printable
+
+    if run_id is not None and run_span(conn, origin, run_id) is None:
+        raise InputError(f"run {run_id} is not a run of tenant {tenant} (no event of it in "
+                         f"{origin})")  # fmt: skip
+    if subject is not None and not allow_unknown and subject_span(conn, origin, subject) is None:
+        raise InputError(f"subject {printable(subject)!r} has no payloads in tenant {tenant} "
+                         "(--allow-unknown holds it before its data arrives)")  # fmt: skip
+
+
+def _holds_of(rows: list[RecordRow], detached: bool = False) -> list[Hold]:
+    """The holds the `hold.added`/`hold.released` rows record, each with its release."""
     holds: dict[tuple[str, uuid.UUID], Hold] = {}
-    for row in record_rows(conn, ["hold.added", "hold.released"], origins):
+    for row in rows:
         data = decode_event(row.body).data
         if isinstance(data, HoldAddedData):
             holds.setdefault((row.origin, data.hold_id),
@@ -121,7 +165,41 @@ def list_holds(
                 release = Release(row.seq, row.recorded_at, data)
                 holds[(row.origin, data.hold_id)] = _released(held, release)
     found = sorted(holds.values(), key=lambda h: (h.recorded_at, h.origin, h.seq))
+    return [Hold(h.origin, h.seq, h.recorded_at, h.data, h.released, detached) for h in found]
+
+
+def list_holds(
+    conn: psycopg.Connection, *, origins: list[str] | None = None, active: bool = False
+) -> list[Hold]:
+    """Every hold of `origins` (None: every log) with its release, oldest first; `active`:
+    only those in force."""
+    found = _holds_of(record_rows(conn, ["hold.added", "hold.released"], origins))
     return [h for h in found if h.released is None] if active else found
+
+
+@dataclass(frozen=True, slots=True)
+class DetachedHolds:
+    """The holds of the detached tenants (`Hold.detached`), and the tenants whose detached
+    table this login may not read (only the owner may)."""
+
+    holds: list[Hold]
+    unreadable: list[str]
+
+
+def detached_holds(conn: psycopg.Connection, *, active: bool = False) -> DetachedHolds:
+    """The holds recorded in the logs of detached tenants: their records left `ledger_events`
+    with the tenant, so `hold list` reads them from the detached events tables."""
+    holds: list[Hold] = []
+    unreadable: list[str] = []
+    for info in partition_catalog(conn):
+        if not info.origin or info.detached_at is None or not info.own_partition:
+            continue
+        rows = detached_record_rows(conn, info.events_table, ["hold.added", "hold.released"])
+        if rows is None:
+            unreadable.append(info.tenant)
+            continue
+        holds += [h for h in _holds_of(rows, detached=True) if h.released is None or not active]
+    return DetachedHolds(holds, unreadable)
 
 
 def _released(hold: Hold, release: Release) -> Hold:
@@ -139,16 +217,25 @@ def add_hold(
     subject: str | None = None,
     signer: Signer | None = None,
     root: TrustRoot | None = None,
+    allow_unknown: bool = False,
 ) -> tuple[uuid.UUID, Recorded]:
-    """Record a `hold.added` over `tenant` (narrowed to `run_id` and/or `subject`)."""
+    """Record a `hold.added` over `tenant` (narrowed to `run_id` and/or `subject`): refused
+    (exit 2) without a reason, for an unknown tenant, a run not of the tenant, or a subject
+    with no payloads there unless `allow_unknown` (a hold covering nothing is a false comfort)."""
+    from ledger.gates import may_record
     from ledger.retention import record_retention
 
+    need_reason(reason, "a hold")
     try:
         data = HoldAddedData(hold_id=uuid.uuid4(), tenant=tenant, run_id=run_id,
                              subject=subject, reason=reason, recorded_by=recorded_by)  # fmt: skip
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(f"bad hold: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    may_record(conn, "retention records")  # a writer's login: refused before anything is read
+    origin = known_tenant(conn, settings, tenant)
+    _held_target(conn, origin, tenant, run_id=run_id, subject=subject,
+                 allow_unknown=allow_unknown)
     recorded, _ = record_retention(conn, settings, "hold.added", data, tenant=tenant,
                                    signer=signer, root=root)  # fmt: skip
     return data.hold_id, recorded
@@ -168,6 +255,7 @@ def release_hold(
     is recorded or it is already released."""
     from ledger.retention import record_retention
 
+    need_reason(reason, "a release")
     found = [h for h in list_holds(conn) if h.hold_id == hold_id]
     if not found:
         raise UnknownHold(f"no hold {hold_id} is recorded (`ledger hold list` shows them)")

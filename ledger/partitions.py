@@ -30,6 +30,7 @@ from ledger.event_partition import PartitionCreatedData, PartitionDetachedData
 from ledger.events import TENANT_PATTERN
 from ledger.gate_claim import claim_message
 from ledger.gates import judge_authority, sign_claim
+from ledger.holds import HoldBlocks, list_holds, need_reason
 from ledger.note import Signer
 from ledger.store.partitions import (
     DEFAULT_RANGE_SIZE,
@@ -38,6 +39,7 @@ from ledger.store.partitions import (
     SeqRange,
     detach_range,
     detach_tenant,
+    mark_detached,
     own_partition,
     partition_catalog,
     seq_ranges,
@@ -83,6 +85,15 @@ class TenantAdded:
     moved: int
     event_id: str | None
     authority: str | None = None  # "registry" or "asserted (why)" for the record
+    already: bool = False  # listed before: nothing changed, the fields say its real state
+
+    def state(self) -> str:
+        """`its own partition, ranges of N` / `already has its own partition (ranges of N)`."""
+        where = "its own partition" if self.own_partition else "the DEFAULT partition"
+        if self.already:
+            has = "has" if self.own_partition else "is in"
+            return f"already {has} {where} (ranges of {self.range_size})"
+        return f"{where}, ranges of {self.range_size}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +166,20 @@ def add_tenant(
     if range_size < 1:
         raise InputError(f"--range-size must be at least 1, got {range_size}")
     _may_record(conn)
+    catalog = {p.origin: p for p in partition_catalog(conn)}
+    known = catalog.get(origin)
+    if known is not None and known.detached_at is not None:
+        raise PartitionError(f"tenant {tenant} was detached at {known.detached_at}: its log is "
+                             "closed (pick another tenant name)")  # fmt: skip
+    if known is not None and known.own_partition and own:
+        raise PartitionError(f"tenant {tenant} already has its own partition (ranges of "
+                             f"{known.range_size})")  # fmt: skip
+    if known is not None and (known.own_partition or not own):  # the catalog's state, as is
+        size = (known if known.own_partition else catalog[""]).range_size
+        return TenantAdded(tenant, origin, known.own_partition, size, 0, None, already=True)
     if not own:
         conn.execute(query("add_tenant_shared"), (origin, tenant))
-        shared = next(p for p in partition_catalog(conn) if p.origin == "")
-        return TenantAdded(tenant, origin, False, shared.range_size, 0, None)
+        return TenantAdded(tenant, origin, False, catalog[""].range_size, 0, None)
     moved = own_partition(conn, origin, tenant, range_size)
     data = PartitionCreatedData(
         tenant=tenant, origin=origin, range_size=range_size, moved=moved, reason=reason,
@@ -200,14 +221,26 @@ def tenants(conn: psycopg.Connection, settings: Settings) -> list[TenantRow]:
     return found
 
 
+def _not_held(conn: psycopg.Connection, origin: str, tenant: str) -> None:
+    """HoldBlocks (exit 1) while a legal hold is in force in `tenant`'s log: every hold there
+    covers the tenant or one of its runs or subjects, and a detach takes the whole log out of
+    every read path (`hold list`, `verify`, redaction and archive checks)."""
+    held = list_holds(conn, origins=[origin], active=True)
+    if held:
+        raise HoldBlocks(f"{held[0].line()} is in force on tenant {tenant}: nothing detached "
+                         "(`ledger hold release HOLD_ID` first)")  # fmt: skip
+
+
 def detach(
     conn: psycopg.Connection, settings: Settings, tenant: str, *, reason: str = "",
     signer: Signer | None = None, root: TrustRoot | None = None,
 ) -> TenantDetached:  # fmt: skip
-    """Detach a finished tenant: refuse while intake holds its events, record
-    `partition.detached` in its log (sequenced, so the final checkpoint covers it), then detach
-    its partitions of every table. The tables stay, append-only, outside the log tables."""
+    """Detach a finished tenant: refuse while intake holds its events or a legal hold is in
+    force, record `partition.detached` in its log (sequenced, so the final checkpoint covers
+    it), then detach its partitions of every table and keep the final size and root in the
+    catalog (`ledger verify` reports it). The tables stay, append-only, outside the log."""
     origin = settings.origin(_checked(tenant))
+    need_reason(reason, "a detach")
     _may_record(conn)
     mine = [p for p in partition_catalog(conn) if p.origin == origin]
     if not mine or not mine[0].own_partition or mine[0].detached_at is not None:
@@ -221,6 +254,7 @@ def detach(
             f"intake still holds {waiting[0].intake} events of {tenant}: "
             "sequence or reject them first (ledger serve)"
         )
+    _not_held(conn, origin, tenant)
     names = ("ledger_events", "ledger_tiles", "ledger_checkpoints", "ledger_cosigned")
     latest = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
     size = int(latest[0]) if latest else 0  # the events [0, size) before this record
@@ -232,9 +266,12 @@ def detach(
     data = _authorised(conn, origin, data, signer, root)
     event_id = _record(conn, settings, "partition.detached", tenant, data)
     final = conn.execute(query("latest_checkpoint"), (origin,)).fetchone()
-    tables = detach_tenant(conn, tenant)
-    return TenantDetached(tenant, origin, event_id, int(final[0]) if final else 0, tuple(tables),
-                          _said(data))  # fmt: skip
+    end, top = (int(final[0]), bytes(final[1]).hex()) if final else (0, "")
+    lo = max((r.hi for r in mine[0].detached), default=0)  # after ranges already archived
+    with conn.transaction():
+        tables = detach_tenant(conn, tenant)
+        mark_detached(conn, origin, lo=lo, size=end, root=top, tables=tables)
+    return TenantDetached(tenant, origin, event_id, end, tuple(tables), _said(data))
 
 
 def _covered(conn: psycopg.Connection, origin: str, lo: int, hi: int) -> None:

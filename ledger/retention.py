@@ -170,7 +170,11 @@ def set_rule(
     signer: Signer | None = None,
     root: TrustRoot | None = None,
 ) -> Recorded:
-    """Record `retention.rule` (it replaces the rule in force for the same tenant and class)."""
+    """Record `retention.rule` (it replaces the rule in force for the same tenant and class);
+    refused (exit 2) without a reason or for a tenant with no log and no catalog row."""
+    from ledger.holds import known_tenant, need_reason
+
+    need_reason(reason, "a retention rule")
     parse_duration(keep, "--keep")
     try:
         data = RetentionRuleData(tenant=tenant, event_class=event_class, keep=keep.lower(),
@@ -179,6 +183,8 @@ def set_rule(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"bad retention rule: {where}: {first['msg']}") from None
+    may_record(conn, "retention records")  # a writer's login: refused before anything is read
+    known_tenant(conn, settings, tenant)
     return record_retention(conn, settings, "retention.rule", data, tenant=tenant,
                             signer=signer, root=root)[0]  # fmt: skip
 

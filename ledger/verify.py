@@ -30,6 +30,7 @@ from ledger.holds import archived_prefix, held_ranges
 from ledger.keyring import KEY_EVENT_TYPES, KeyRing
 from ledger.note import Checkpoint, NoteError, Verifier, open_note
 from ledger.proofs import witness_problem
+from ledger.store.partitions import detached_tenants
 from ledger.store.read import checkpoints as stored_checkpoints
 from ledger.store.read import checkpoints_from, events_of_types, origins
 from ledger.store.trustrow import stored_trust_root
@@ -264,6 +265,8 @@ def verify_ledger(
             except Invalid as bad:
                 report.fail(origin, bad.seq, *with_pin(bad.reason, bad.verdict, pin is not None))
                 break
+        if only_origin is None:  # a detached tenant left the log tables: say so (catalog)
+            report.detached = detached_tenants(conn)
     return report
 
 
@@ -323,8 +326,11 @@ def report_line(report: VerifyReport) -> str:
 
 
 def _retained(report: VerifyReport) -> str:
-    """`; archived seq 0..N-1 of O; 2 legal hold(s) in force` (empty when neither)."""
+    """`; archived seq 0..N-1 of O; 2 legal hold(s) in force; tenant T detached at size N
+    (partition.detached)` (empty when none)."""
     parts = [f"archived seq {lo}..{hi - 1} of {o}" for o, (lo, hi) in report.archived.items()]
     if report.held:
         parts.append(f"{len(report.held)} legal hold(s) in force")
+    parts += [f"tenant {d.tenant} detached at size {'?' if d.size is None else d.size} "
+              "(partition.detached)" for d in report.detached]
     return "".join(f"; {p}" for p in parts)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["HeldRange", "VerifyReport", "dumps"]
+__all__ = ["DetachedLog", "HeldRange", "VerifyReport", "dumps"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,19 @@ class HeldRange:
     seq: int  # where the hold.added record sits
     seq_from: int | None
     seq_to: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DetachedLog:
+    """A tenant `ledger tenants detach` took out of the log tables (ledger_partitions): its
+    log is no longer verified here, so the report says it left and at which final size/root
+    (None for a tenant detached before the catalog kept them)."""
+
+    origin: str
+    tenant: str
+    detached_at: str
+    size: int | None
+    root: str | None
 
 
 @dataclass
@@ -49,6 +62,7 @@ class VerifyReport:
     # per origin, the prefix [lo, hi) that `ledger archive` moved out (archive.recorded)
     archived: dict[str, list[int]] = field(default_factory=dict)
     held: list[HeldRange] = field(default_factory=list)  # the legal holds in force
+    detached: list[DetachedLog] = field(default_factory=list)  # tenants detached (catalog)
 
     def fail(
         self, origin: str, seq: int | None, reason: str, verdict: str | None = None

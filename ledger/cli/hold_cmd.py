@@ -40,7 +40,8 @@ SignWithOption = Annotated[
                  help="Sign the record with this key file or pkcs11: URI (the registry's "
                       "service_key; without one the record is `asserted`)."),
 ]  # fmt: skip
-ReasonOption = Annotated[str, typer.Option("--reason", help="Why (recorded in the log).")]
+ReasonOption = Annotated[
+    str, typer.Option("--reason", help="Why (recorded in the log; required).")]
 
 
 def recorder(as_: str | None) -> str:
@@ -73,11 +74,14 @@ def recorded_line(recorded: Recorded) -> str:
 def add(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
     tenant: Annotated[str, typer.Option("--tenant", metavar="T", help="The tenant held.")],
-    reason: ReasonOption,
+    reason: ReasonOption = "",
     run: Annotated[str | None, typer.Option("--run", metavar="RUN_ID",
                                             help="Only this run of the tenant.")] = None,
     subject: Annotated[str | None, typer.Option("--subject", metavar="S",
                                                 help="Only this data subject's events.")] = None,
+    allow_unknown: Annotated[bool, typer.Option(
+        "--allow-unknown", help="Hold a --subject with no payloads yet (deliberately, before "
+                                "its data arrives).")] = False,
     as_: AsOption = None,
     sign_with: SignWithOption = None,
     trust_root_file: TrustRootOption = None,
@@ -93,7 +97,7 @@ def add(  # noqa: PLR0917 - typer maps parameters to options
     settings = settings_from(ctx)
     hold_id, recorded = add_hold(
         connection(ctx), settings, tenant=tenant, reason=reason, recorded_by=recorder(as_),
-        run_id=run_id, subject=subject, signer=signer, root=root,
+        run_id=run_id, subject=subject, signer=signer, root=root, allow_unknown=allow_unknown,
     )  # fmt: skip
     if json_out:
         emit_json({"hold_id": str(hold_id), "origin": recorded.origin,
@@ -107,7 +111,7 @@ def add(  # noqa: PLR0917 - typer maps parameters to options
 def release(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
     hold_id: Annotated[str, typer.Argument(metavar="HOLD_ID", help="The hold to release.")],
-    reason: ReasonOption,
+    reason: ReasonOption = "",
     as_: AsOption = None,
     sign_with: SignWithOption = None,
     trust_root_file: TrustRootOption = None,
@@ -133,39 +137,61 @@ def release(  # noqa: PLR0917 - typer maps parameters to options
     say(f"hold {wanted} ({hold.scope()}) released: {recorded_line(recorded)}")
 
 
+def _row(conn: Any, hold: Any, root: Any) -> dict[str, Any]:
+    """One hold as `hold list --json` shows it (its signature re-checked)."""
+    from ledger.retention import check_record
+
+    check = check_record(conn, hold.origin, hold.seq, hold.data, root=root)
+    return {
+        "hold_id": str(hold.hold_id), "origin": hold.origin, "seq": hold.seq,
+        "tenant": hold.data.tenant, "run_id": hold.data.run_id and str(hold.data.run_id),
+        "subject": hold.data.subject, "reason": hold.data.reason,
+        "recorded_by": hold.data.recorded_by, "recorded_at": hold.recorded_at.isoformat(),
+        "authority": check.authority, "signature_ok": check.ok, "check": check.reason,
+        "released_seq": hold.released.seq if hold.released else None,
+        "released_reason": hold.released.data.reason if hold.released else None,
+        "tenant_detached": hold.detached,
+    }  # fmt: skip
+
+
+def _line(r: dict[str, Any], long: bool) -> list[str]:
+    """A table row: the authority in a word (`registry`, `asserted`, or `registry (unchecked)`
+    when its signature does not check), the state with `(tenant detached)`, and the reasons
+    only with --long (--json has them all)."""
+    state = "released" if r["released_seq"] is not None else "in force"
+    state += " (tenant detached)" if r["tenant_detached"] else ""
+    bad = r["authority"] == "registry" and not r["signature_ok"]
+    authority = r["authority"] + (" (unchecked)" if bad else "")
+    row = [r["hold_id"], r["tenant"], r["run_id"] or "-", r["subject"] or "-", state, authority]
+    return [*row, r["reason"], r["check"]] if long else row
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="Released holds too.")] = False,
+    long: Annotated[bool, typer.Option(
+        "--long", help="Also the hold's reason and the authority check's detail.")] = False,
     trust_root_file: TrustRootOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """The holds in force (with --all, released ones too), each with its signature re-checked."""
+    """The holds in force (with --all, released ones too), each with its signature re-checked;
+    holds of detached tenants are read from their detached tables and marked."""
     from ledger.authority.trust import trust_root
-    from ledger.holds import list_holds
-    from ledger.retention import check_record
+    from ledger.holds import detached_holds, list_holds
 
     root = trust_root(trust_root_file)
     conn = connection(ctx, migrate=False)
-    rows: list[dict[str, Any]] = []
-    for hold in list_holds(conn, active=not all_):
-        check = check_record(conn, hold.origin, hold.seq, hold.data, root=root)
-        rows.append({
-            "hold_id": str(hold.hold_id), "origin": hold.origin, "seq": hold.seq,
-            "tenant": hold.data.tenant, "run_id": hold.data.run_id and str(hold.data.run_id),
-            "subject": hold.data.subject, "reason": hold.data.reason,
-            "recorded_by": hold.data.recorded_by, "recorded_at": hold.recorded_at.isoformat(),
-            "authority": check.authority, "signature_ok": check.ok, "check": check.reason,
-            "released_seq": hold.released.seq if hold.released else None,
-            "released_reason": hold.released.data.reason if hold.released else None,
-        })  # fmt: skip
+    gone = detached_holds(conn, active=not all_)
+    rows = [_row(conn, h, root) for h in [*list_holds(conn, active=not all_), *gone.holds]]
     if json_out:
         emit_json(rows)
         return
+    for tenant in gone.unreadable:
+        say(f"note: tenant {tenant} is detached; its holds are in its detached events table, "
+            "which only the ledger owner may read")  # fmt: skip
     if not rows:
         say("no holds in force" if not all_ else "no holds recorded")
         return
-    say(table([[r["hold_id"], r["tenant"], r["run_id"] or "-", r["subject"] or "-",
-                "released" if r["released_seq"] is not None else "in force", r["check"],
-                r["reason"]] for r in rows],
-              ["HOLD", "TENANT", "RUN", "SUBJECT", "STATE", "AUTHORITY", "REASON"]))  # fmt: skip
+    head = ["HOLD", "TENANT", "RUN", "SUBJECT", "STATE", "AUTHORITY"]
+    say(table([_line(r, long) for r in rows], [*head, "REASON", "CHECK"] if long else head))

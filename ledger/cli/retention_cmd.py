@@ -38,7 +38,7 @@ def set_(  # noqa: PLR0917 - typer maps parameters to options
     event_class: Annotated[str, typer.Option(
         "--class", metavar="C", help='"*", an event type, or a prefix such as "llm.*".',
     )] = "*",
-    reason: ReasonOption = "retention policy",
+    reason: ReasonOption = "",
     as_: AsOption = None,
     sign_with: SignWithOption = None,
     trust_root_file: TrustRootOption = None,

@@ -71,12 +71,12 @@ def add(  # noqa: PLR0917 - click passes options by keyword; the order is the he
     if json_out:
         emit_json({"tenant": done.tenant, "origin": done.origin, "own_partition":
                    done.own_partition, "range_size": done.range_size, "moved": done.moved,
-                   "event_id": done.event_id, "authority": done.authority})  # fmt: skip
+                   "event_id": done.event_id, "authority": done.authority,
+                   "already": done.already})  # fmt: skip
         return
-    where = "its own partition" if done.own_partition else "the DEFAULT partition"
     moved = f", {done.moved} events moved" if done.moved else ""
     said = f"; recorded: {done.authority}" if done.authority else ""
-    say(f"tenant {done.tenant} ({done.origin}): {where}, ranges of {done.range_size}{moved}{said}")
+    say(f"tenant {done.tenant} ({done.origin}): {done.state()}{moved}{said}")
 
 
 def _row_json(r: Any) -> dict[str, Any]:

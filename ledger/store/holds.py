@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 
 from ledger.db.sqlfiles import query
 
 __all__ = [
     "RangeFacts",
     "RecordRow",
+    "detached_record_rows",
     "due_events",
     "open_run_in",
     "range_facts",
@@ -30,6 +32,7 @@ __all__ = [
     "subject_in_range",
     "subject_in_run",
     "subject_span",
+    "tenant_state",
 ]
 
 
@@ -63,6 +66,26 @@ def record_rows(
         params = {"types": list(types), "origins": None if origins is None else list(origins)}
         rows = conn.execute(query("retention_records"), params).fetchall()
     return [RecordRow(str(o), int(s), e, r, bytes(b)) for o, s, e, r, b in rows]
+
+
+def detached_record_rows(
+    conn: psycopg.Connection, table: str, types: Sequence[str]
+) -> list[RecordRow] | None:
+    """The records of `types` in a detached tenant's events `table`, oldest first; None when
+    this login may not read it (only the owner holds privileges on a detached partition)."""
+    statement = sql.SQL(query("detached_records")).format(events=sql.Identifier(table))
+    try:
+        with conn.transaction():
+            rows = conn.execute(statement, {"types": list(types)}).fetchall()
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable):
+        return None
+    return [RecordRow(str(o), int(s), e, r, bytes(b)) for o, s, e, r, b in rows]
+
+
+def tenant_state(conn: psycopg.Connection, origin: str) -> tuple[bool, str | None]:
+    """(is `origin` listed or logged, when it was detached or None)."""
+    row = conn.execute(query("tenant_state"), {"origin": origin}).fetchone()
+    return (bool(row[0]), None if row[1] is None else str(row[1])) if row else (False, None)
 
 
 def subject_in_run(conn: psycopg.Connection, origin: str, subject: str, run_id: uuid.UUID) -> bool:

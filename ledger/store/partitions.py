@@ -28,6 +28,7 @@ import psycopg
 from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
 from ledger.store.batch import Accepted
+from ledger.verify_report import DetachedLog
 
 __all__ = [
     "DEFAULT_RANGE_SIZE",
@@ -36,6 +37,7 @@ __all__ = [
     "SeqRange",
     "detach_range",
     "detach_tenant",
+    "detached_tenants",
     "ensure_batch",
     "ensure_ranges",
     "guard_keys",
@@ -202,3 +204,24 @@ def detach_tenant(conn: psycopg.Connection, tenant: str) -> list[str]:
         raise PartitionError(f"tenant {tenant} has no attached partition of its own")
     found = _owner_call(conn, "detach_tenant", (mine[0].origin,))
     return [str(t) for t in found] if isinstance(found, list) else []
+
+
+def detached_tenants(conn: psycopg.Connection) -> list[DetachedLog]:
+    """The tenants `ledger tenants detach` took out, with the final size and root the catalog
+    kept for them (what `ledger verify` reports, since their logs are no longer read)."""
+    try:
+        with conn.transaction():  # a savepoint: a ledger not yet at migration 0026 has none
+            rows = conn.execute(query("detached_tenants")).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return []
+    return [DetachedLog(str(o), str(t), str(at), None if n is None else int(n), r)
+            for o, t, at, n, r in rows]  # fmt: skip
+
+
+def mark_detached(
+    conn: psycopg.Connection, origin: str, *, lo: int, size: int, root: str, tables: Sequence[str]
+) -> None:
+    """Keep the final size and root of a detached tenant in its catalog row, as the range
+    [lo, size) it took out (`tenants list` shows it; `verify` reports it)."""
+    params = {"origin": origin, "lo": lo, "size": size, "root": root, "tables": list(tables)}
+    conn.execute(query("tenant_detached_final"), params)

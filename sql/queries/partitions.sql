@@ -49,3 +49,22 @@ SELECT o.origin, (SELECT count(*) FROM ledger_events e WHERE e.origin = o.origin
        (SELECT count(*) FROM ledger_intake i WHERE i.origin = o.origin)
 FROM unnest(%s::text[]) AS o(origin)
 
+
+-- tenant_detached_final --
+-- `ledger tenants detach` (owner): the final size and root of the detached log kept in its
+-- catalog row, as a detached entry of scope 'tenant' covering [lo, size).
+UPDATE ledger_partitions p
+SET detached = p.detached || jsonb_build_array(jsonb_build_object(
+    'scope', 'tenant', 'lo', %(lo)s::bigint, 'hi', %(size)s::bigint, 'size', %(size)s::bigint,
+    'root', %(root)s::text, 'tables', to_jsonb(%(tables)s::text[]), 'at', clock_timestamp()))
+WHERE p.origin = %(origin)s
+
+-- detached_tenants --
+-- Tenants detached whole, with the final size and root kept at detach time (NULLs for a
+-- tenant detached before they were kept).
+SELECT p.origin, p.tenant, p.detached_at::text, (f.e ->> 'size')::bigint, f.e ->> 'root'
+FROM ledger_partitions p
+LEFT JOIN LATERAL (SELECT e FROM jsonb_array_elements(p.detached) e
+                   WHERE e ->> 'scope' = 'tenant' LIMIT 1) f ON true
+WHERE p.detached_at IS NOT NULL AND p.origin <> ''
+ORDER BY p.origin

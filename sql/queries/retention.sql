@@ -93,3 +93,17 @@ WHERE NOT r.over
               WHERE e.run_id = r.run_id AND e.run_seq > r.last_run_seq)
 ORDER BY r.first_seq
 LIMIT 1
+
+-- tenant_state --
+-- Is %(origin)s a tenant a hold or rule may name: listed in the catalog, or with a log (one
+-- probe of the (origin, type, seq) index); and when it was detached (NULL: not detached).
+SELECT EXISTS (SELECT 1 FROM ledger_partitions p WHERE p.origin = %(origin)s)
+       OR EXISTS (SELECT 1 FROM ledger_events e WHERE e.origin = %(origin)s),
+       (SELECT p.detached_at::text FROM ledger_partitions p WHERE p.origin = %(origin)s)
+
+-- detached_records --
+-- The retention records of types %(types)s in a detached tenant's events table {events} (its
+-- name from the catalog; no longer part of ledger_events), oldest first.
+SELECT origin, seq, event_id, recorded_at, body FROM {events}
+WHERE type = ANY(%(types)s::text[])
+ORDER BY seq

@@ -23,7 +23,7 @@ def test_detach_a_finished_tenant(
     assert main("tenants", "add", "acme", "--own-partition").exit_code == 0
     fill(ledger_conn, ledger_settings, {"acme": 1, "globex": 1})
     submit(ledger_conn, chained_run(1, tenant="acme"), ledger_settings)  # not sequenced yet
-    refused = main("tenants", "detach", "acme")
+    refused = main("tenants", "detach", "acme", "--reason", "contract ended")
     assert (refused.exit_code, refused.stderr.strip()) == (1, (
         "error: intake still holds 4 events of acme: sequence or reject them first "
         "(ledger serve)"))
@@ -44,7 +44,7 @@ def test_detach_a_finished_tenant(
     assert verify.exit_code == 0, verify.stdout + verify.stderr
     listed = {r["tenant"]: r for r in json.loads(main("tenants", "list", "--json").stdout)}
     assert listed["acme"]["detached_at"] and listed["globex"]["own_partition"] is False
-    again = main("tenants", "detach", "acme")
+    again = main("tenants", "detach", "acme", "--reason", "twice")
     assert (again.exit_code, again.stderr.strip()) == (1, (
         "error: tenant acme has no attached partition of its own "
         "(give it one first: ledger tenants add acme --own-partition)"))

@@ -72,7 +72,10 @@ def test_existing_tenant_moves_to_its_own_partition(
     _contiguous(ledger_conn, origin, 4)
     again = main("tenants", "add", "globex", "--own-partition")
     assert (again.exit_code, again.stderr.strip()) == (
-        1, "error: tenant globex already has a partition of its own")
+        1, "error: tenant globex already has its own partition (ranges of 4)")
+    plain = main("tenants", "add", "globex")  # the catalog's state, not the request's
+    assert (plain.exit_code, plain.stdout) == (0, (
+        f"tenant globex ({origin}): already has its own partition (ranges of 4)\n"))
 
 
 def test_a_stale_bound_puts_rows_in_rest_and_the_next_range_moves_them(

@@ -3,7 +3,10 @@
 A hold in force on the tenant, on a run the subject has payloads in, or on the subject itself
 makes `ledger redact` refuse (exit 1, one line naming the hold; nothing shredded); a hold on
 another subject does not; after `ledger hold release` the redaction goes through. Releasing a
-hold that is not recorded, or twice, is one line, exit 2.
+hold that is not recorded, or twice, is one line, exit 2. A hold must name something that
+exists (WALK20 8): a known tenant, a run of it, a subject with payloads there (or
+`--allow-unknown`, deliberately); and every hold record says why (16). `hold list` shows the
+authority in a word, the reasons with --long.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def test_a_hold_blocks_redaction_until_released(
     assert added.exit_code == 0, added.stderr
     hold_id = json.loads(added.stdout)["hold_id"]
     assert json.loads(added.stdout)["authority"] == "asserted"
-    other = cli("hold", "add", "--tenant", "default", "--subject", "carol", "--reason", "dsr")
+    other = cli("hold", "add", "--tenant", "default", "--subject", "carol", "--reason", "dsr",
+                "--allow-unknown")  # deliberately before carol's data arrives
     assert other.exit_code == 0 and other.stdout.startswith("hold ")
     refused = cli("redact", "--subject", "alice", "--reason", "GDPR art. 17")
     assert (refused.exit_code, refused.stdout) == (1, "")
@@ -103,3 +107,42 @@ def test_tenant_and_subject_holds_cover_the_subject(
     bad = cli("hold", "add", "--tenant", "Bad Tenant", "--reason", "r")
     assert bad.exit_code == 2 and bad.stderr.startswith("error: bad hold: tenant: ")
     assert cli("hold", "list").stdout == "no holds in force\n"
+
+
+def test_a_hold_must_name_what_exists_and_say_why(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    def cli(*args: str) -> CliResult:
+        return _cli(monkeypatch, capsys, ledger_settings, *args)
+
+    private_run(ledger_conn, ledger_settings, "alice")
+    other = uuid.UUID(int=1)
+    for args, why in (
+        (["--tenant", "ghost", "--reason", "r"], "no tenant ghost: it has no log and is not "
+         "listed (`ledger tenants list` shows the tenants)"),
+        (["--tenant", "default", "--run", str(other), "--reason", "r"], f"run {other} is not a "
+         "run of tenant default (no event of it in agent-ledger.local/default)"),
+        (["--tenant", "default", "--subject", "carol", "--reason", "r"], "subject 'carol' has "
+         "no payloads in tenant default (--allow-unknown holds it before its data arrives)"),
+        (["--tenant", "default"], "--reason is required: a hold is recorded with why it was "
+         "done"),
+    ):  # fmt: skip
+        res = cli("hold", "add", *args)
+        assert (res.exit_code, res.stdout, res.stderr) == (2, "", f"error: {why}\n")
+    assert cli("hold", "list", "--all").stdout == "no holds recorded\n"
+    ok = cli("hold", "add", "--tenant", "default", "--subject", "alice", "--reason", "dsr 7")
+    assert ok.exit_code == 0, ok.stderr
+    early = cli("hold", "add", "--tenant", "default", "--subject", "carol", "--allow-unknown",
+                "--reason", "before carol's data arrives", "--json")
+    assert early.exit_code == 0, early.stderr
+    hold_id = json.loads(early.stdout)["hold_id"]
+    bare = cli("hold", "release", hold_id)
+    assert (bare.exit_code, bare.stderr) == (
+        2, "error: --reason is required: a release is recorded with why it was done\n")
+    short = cli("hold", "list").stdout.splitlines()
+    assert short[0].split() == ["HOLD", "TENANT", "RUN", "SUBJECT", "STATE", "AUTHORITY"]
+    assert short[2].split() == [hold_id, "default", "-", "carol", "in", "force", "asserted"]
+    long = cli("hold", "list", "--long").stdout.splitlines()
+    assert long[0].split()[-2:] == ["REASON", "CHECK"]
+    assert f"before carol's data arrives  asserted: {NO_TRUST_ROOT}" in long[2]

@@ -2,7 +2,8 @@
 
 The newest rule per (tenant, class) is in force; `list` counts, per rule, the events of its
 class that occurred before now minus `keep`; `due_cutoff` is the longest keep of a tenant's
-rules, and only for a tenant with a "*" rule. Bad input is one line, exit 2, nothing recorded.
+rules, and only for a tenant with a "*" rule. Bad input is one line, exit 2, nothing recorded:
+a rule without a reason, or for a tenant with no log and no catalog row (WALK20 8, 16).
 """
 
 from __future__ import annotations
@@ -54,3 +55,28 @@ def test_rules_in_force_and_what_they_make_due(
     assert len(rules_in_force(ledger_conn)) == 2
     table = cli("retention", "list").stdout.splitlines()
     assert table[0].split() == ["TENANT", "CLASS", "KEEP", "DUE", "SEQ", "BEFORE", "REASON"]
+
+
+def test_a_rule_needs_a_reason_and_a_known_tenant(
+    ledger_conn: psycopg.Connection, ledger_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("LEDGER_DSN", ledger_settings.dsn or "")
+    monkeypatch.setenv("LEDGER_HOME", str(ledger_settings.home))
+    append(ledger_conn, ledger_settings, chained_run(1))
+    for args, why in (
+        (["--tenant", "nosuchtenant", "--reason", "x"], "error: no tenant nosuchtenant: it has "
+         "no log and is not listed (`ledger tenants list` shows the tenants)\n"),
+        (["--tenant", "default"], "error: --reason is required: a retention rule is recorded "
+         "with why it was done\n"),
+        (["--tenant", "default", "--reason", "  "], "error: --reason is required: a retention "
+         "rule is recorded with why it was done\n"),
+    ):  # fmt: skip
+        res = run_main(monkeypatch, capsys, "retention", "set", "--keep", "1d", *args)
+        assert (res.exit_code, res.stdout, res.stderr) == (2, "", why)
+    assert rules_in_force(ledger_conn) == []
+    assert run_main(monkeypatch, capsys, "tenants", "add", "acme").exit_code == 0  # listed
+    listed = run_main(monkeypatch, capsys, "retention", "set", "--tenant", "acme", "--keep",
+                      "1d", "--reason", "before its first run")  # fmt: skip
+    assert listed.exit_code == 0, listed.stderr
+    assert [r.data.tenant for r in rules_in_force(ledger_conn)] == ["acme"]
