@@ -85,3 +85,12 @@ def test_a_truncated_log(grown: Grown, main: Main, tmp_path) -> None:
         f"truncated: the log has 10 events but the pinned checkpoint has {PIN} "
         "(newest stored checkpoint: size 8)",
     )
+
+
+def test_jobs_zero_and_jobs_with_from_checkpoint_are_one_line(grown: Grown, main: Main) -> None:
+    res = main("verify", "--jobs", "0")
+    assert (res.exit_code, res.stdout, res.stderr) == (
+        2, "", "error: --jobs must be at least 1, not 0\n")
+    res = main("verify", "--from-checkpoint", "latest-verified", "--jobs", "2")
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", (
+        "error: --from-checkpoint verifies only the new events in one process: drop --jobs\n"))
