@@ -29,9 +29,8 @@ from ledger.note import Checkpoint, Verifier
 from ledger.store.scan import sample_events
 from ledger.terminal import printable
 from ledger.tiles import TileReader, inclusion_ranges
-from ledger.trustroot import pin_or_rewritten
 from ledger.verified_state import VerifiedState
-from ledger.verify_incremental import record_verified, verify_incremental
+from ledger.verify_incremental import open_pin, record_verified, size_spans, verify_incremental
 
 __all__ = ["Cycle", "MonitorMetrics", "Tamper", "alert_line", "resample", "run_cycle"]
 
@@ -56,23 +55,24 @@ class Cycle:
     sampled: int = 0
     new_events: int = 0
     tamper: Tamper | None = None
+    archived: dict[str, list[int]] = field(default_factory=dict)  # [lo, hi): not re-sampled
 
 
 def alert_line(t: Tamper) -> str:
-    """The one stderr line of a tamper (attacker text escaped)."""
-    where = "?" if t.seq is None else str(t.seq)
-    return (
-        f"monitor: TAMPER in {printable(t.origin)} at seq {where} ({t.found_by}): "
-        f"{printable(t.verdict)}: {printable(t.reason)}"
-    )
+    """The one stderr line of a tamper (attacker text escaped); a reason that already starts
+    with its verdict (`rewritten: ...`) is not prefixed twice."""
+    where = "" if t.seq is None else f" at seq {t.seq}"
+    why = t.reason if t.reason.startswith(f"{t.verdict}:") else f"{t.verdict}: {t.reason}"
+    return f"monitor: TAMPER in {printable(t.origin)}{where} ({t.found_by}): {printable(why)}"
 
 
 def resample(
-    conn: psycopg.Connection, cp: Checkpoint, k: int, rng: random.Random
+    conn: psycopg.Connection, cp: Checkpoint, k: int, rng: random.Random, floor: int = 0
 ) -> tuple[int, Tamper | None]:
-    """Re-check `k` random entries below the verified size `cp.size` against `cp.root`."""
+    """Re-check `k` random entries in [floor, cp.size) against `cp.root`; `floor` is where an
+    archived prefix ends (those rows left the database legitimately, as full verify honours)."""
     n = cp.size
-    seqs = sorted(rng.sample(range(n), min(k, n)))
+    seqs = sorted(rng.sample(range(floor, n), min(k, max(n - floor, 0))))
     if not seqs:
         return 0, None
     stored = {seq: (body, leaf) for seq, body, leaf in sample_events(conn, cp.origin, seqs)}
@@ -102,11 +102,13 @@ def resample(
     return len(seqs), None
 
 
-def _pins(state: VerifiedState, verifiers: Sequence[Verifier]) -> list[Checkpoint] | Tamper:
-    """The verified checkpoints kept, opened with the trusted keys again."""
+def _pins(
+    conn: psycopg.Connection, state: VerifiedState, verifiers: Sequence[Verifier]
+) -> list[Checkpoint] | Tamper:
+    """The verified checkpoints kept, opened again with the key ring each log endorses."""
     pins: list[Checkpoint] = []
     for origin, kept in sorted(state.all().items()):
-        opened = pin_or_rewritten(kept.note, verifiers)
+        opened = open_pin(conn, kept.note, verifiers)
         if isinstance(opened, str):
             return Tamper(origin, None, "rewritten", opened, kept.checkpoint.size, "incremental")
         pins.append(opened)
@@ -122,25 +124,27 @@ def run_cycle(  # noqa: PLR0917 - one cycle's inputs
     rng: random.Random,
 ) -> Cycle:
     """Verify every origin from its verified checkpoint, record, then re-sample old entries."""
-    pins = _pins(state, verifiers)
+    pins = _pins(conn, state, verifiers)
     if isinstance(pins, Tamper):
         return Cycle(tamper=pins)
     report = verify_incremental(conn, settings, pins, verifiers=verifiers, every_origin=True)
     if report.status != "ok":
         before = next((p.size for p in pins if p.origin == report.origin), 0)
-        return Cycle(tamper=Tamper(report.origin or "", report.first_bad_seq,
-                                   report.verdict or "invalid", report.reason or "",
-                                   before, "incremental"))  # fmt: skip
+        return Cycle(dict(report.incremental), tamper=Tamper(
+            report.origin or "", report.first_bad_seq, report.verdict or "invalid",
+            report.reason or "", before, "incremental"))  # fmt: skip
     record_verified(conn, state, report, verifiers)
-    sampled = 0
+    sampled, archived = 0, dict(report.archived)
     for kept in state.all().values():
         if kept.checkpoint.origin not in report.origins:
             continue
-        count, tamper = resample(conn, kept.checkpoint, sample, rng)
+        floor = archived.get(kept.checkpoint.origin, [0, 0])[1]
+        count, tamper = resample(conn, kept.checkpoint, sample, rng, floor)
         sampled += count
         if tamper is not None:
-            return Cycle(dict(report.incremental), sampled, report.events_verified, tamper)
-    return Cycle(dict(report.incremental), sampled, report.events_verified)
+            return Cycle(dict(report.incremental), sampled, report.events_verified, tamper,
+                         archived)  # fmt: skip
+    return Cycle(dict(report.incremental), sampled, report.events_verified, archived=archived)
 
 
 class MonitorMetrics:
@@ -285,10 +289,16 @@ def cycle_line(cycle: Cycle, json_out: bool) -> str:
 
         tamper = None if cycle.tamper is None else cycle.tamper.__dict__
         return orjson.dumps({"verified": cycle.verified, "new_events": cycle.new_events,
-                             "sampled": cycle.sampled, "tamper": tamper}).decode()
-    spans = ", ".join(f"{o} {lo}..{hi}" for o, (lo, hi) in sorted(cycle.verified.items()))
+                             "sampled": cycle.sampled, "archived": cycle.archived,
+                             "tamper": tamper}).decode()  # fmt: skip
+    spans = size_spans(cycle.verified) if cycle.verified else ""
+    if cycle.tamper is not None and cycle.tamper.found_by == "incremental":
+        stop = f"stopped at the tamper in {printable(cycle.tamper.origin)}"
+        spans = f"{spans}; {stop}" if spans else stop
+    skipped = "".join(f" (archived seq {lo}..{hi - 1} of {o} not sampled)"
+                      for o, (lo, hi) in sorted(cycle.archived.items()))  # fmt: skip
     return (f"monitor: verified {cycle.new_events} new events ({spans or 'no log yet'}); "
-            f"re-sampled {cycle.sampled} old entries")  # fmt: skip
+            f"re-sampled {cycle.sampled} old entries{skipped}")  # fmt: skip
 
 
 def run_monitor(  # noqa: PLR0917 - the monitor's parts, built by the CLI

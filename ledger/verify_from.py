@@ -31,7 +31,7 @@ from ledger.verify_report import VerifyReport
 from ledger.verify_rows import Invalid, row_scan
 from ledger.verify_stamps import check_stamps
 
-__all__ = ["TILES_MISMATCH", "frontier_at", "verify_from"]
+__all__ = ["TILES_MISMATCH", "checked_frontier", "frontier_at", "verify_from"]
 
 TILES_MISMATCH = "tiles_mismatch"
 
@@ -50,6 +50,21 @@ def frontier_at(conn: psycopg.Connection, origin: str, size: int) -> CompactRang
     return CompactRange.from_bytes(b"\x01" + size.to_bytes(8, "big") + b"".join(hashes))
 
 
+def checked_frontier(
+    conn: psycopg.Connection, origin: str, size: int, want_root: bytes | None
+) -> CompactRange:
+    """`frontier_at`, and Invalid(`tiles_mismatch`) when it does not hash to `want_root`."""
+    tree = frontier_at(conn, origin, size)
+    if want_root is not None and tree.root() != want_root:
+        raise Invalid(
+            size,
+            f"{TILES_MISMATCH}: the stored tiles at size {size} hash to {tree.root().hex()}, "
+            f"not the verified root {want_root.hex()} (tiles or history rewritten)",
+            TILES_MISMATCH,
+        )
+    return tree
+
+
 def _resume(
     conn: psycopg.Connection, origin: str, start: int, want_root: bytes | None
 ) -> Resume | None:
@@ -57,14 +72,7 @@ def _resume(
     the last leaf before `start` of every run the range continues."""
     if start == 0:
         return None
-    tree = frontier_at(conn, origin, start)
-    if want_root is not None and tree.root() != want_root:
-        raise Invalid(
-            start,
-            f"{TILES_MISMATCH}: the stored tiles at size {start} hash to {tree.root().hex()}, "
-            f"not the verified root {want_root.hex()} (tiles or history rewritten)",
-            TILES_MISMATCH,
-        )
+    tree = checked_frontier(conn, origin, start, want_root)
     heads = {
         str(run_id): (run_seq, leaf.hex())
         for run_id, run_seq, leaf in run_heads_before(conn, origin, start)

@@ -19,16 +19,19 @@ import psycopg
 
 from ledger.config import Settings
 from ledger.gcpause import gc_paused
-from ledger.note import Checkpoint, Verifier, open_note
+from ledger.holds import archive_records, archived_prefix
+from ledger.keyring import KeyRing
+from ledger.note import Checkpoint, NoteError, Verifier, open_note, parse_note
 from ledger.store.read import checkpoint_at, checkpoint_at_most, latest_checkpoint, origins
-from ledger.store.scan import log_size
+from ledger.store.scan import attached_ranges, log_size, seq_neighbours
+from ledger.trustroot import REWRITTEN, pin_or_rewritten
 from ledger.verified_state import VerifiedState
 from ledger.verify import _check_root_row, _one_snapshot, key_ring
-from ledger.verify_from import verify_from
+from ledger.verify_from import checked_frontier, verify_from
 from ledger.verify_report import VerifyReport
 from ledger.verify_rows import Invalid
 
-__all__ = ["Pin", "incremental_line", "record_verified", "verify_incremental"]
+__all__ = ["Pin", "incremental_line", "open_pin", "record_verified", "verify_incremental"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,82 @@ class Pin:
     note: bytes
 
 
-def _consistent(conn: psycopg.Connection, pin: Checkpoint) -> None:
-    """The log still holds the pinned size with the pinned root (index probes only)."""
+def open_pin(conn: psycopg.Connection, note: bytes, roots: Sequence[Verifier]) -> Checkpoint | str:
+    """A kept or given checkpoint note opened with the key ring its log endorses (the roots plus
+    the log's endorsed key events, as full verify judges stored checkpoints), so a `ledger keys
+    rotate` between two verifies is not a rewrite; or the one-line `rewritten` reason when no
+    key of that ring valid at the note's size signed it. A malformed note raises NoteError."""
+    try:
+        ring: KeyRing | None = key_ring(conn, Checkpoint.parse(parse_note(note)[0]).origin, roots)
+    except (NoteError, ValueError, Invalid):
+        ring = None  # unreadable or invalid key events: full verify names those, not the pin
+    keys = list(roots) if ring is None else ring.verifiers()
+    opened = pin_or_rewritten(note, keys)
+    if isinstance(opened, str) or ring is None:
+        return opened
+    signed_by = open_note(note, keys).verified_by
+    if any(ring.valid(v, opened.size) for v in signed_by):
+        return opened
+    names = ", ".join(f"{v.name} ({v.key_id.hex()})" for v in signed_by)
+    return (f"{REWRITTEN}: the pinned checkpoint is signed by {names}, a log key not valid at "
+            f"size {opened.size}: the log was rewritten with another key")  # fmt: skip
+
+
+def _archived(
+    conn: psycopg.Connection, origin: str, verifiers: Sequence[Verifier]
+) -> tuple[int, int] | None:
+    """The prefix `ledger archive` moved out of `origin` (full verify's rule, ledger.holds):
+    each archive's signed pin must name a root the log stores at that size."""
+    records = archive_records(conn, origin)
+    if not records:
+        return None
+    targets: dict[int, bytes] = {}
+    for _seq, data in records:
+        try:
+            size = Checkpoint.parse(parse_note(data.checkpoint.encode())[0]).size
+        except (NoteError, ValueError):
+            continue  # archived_prefix names it
+        stored = checkpoint_at(conn, origin, size)
+        if stored is not None:
+            targets[size] = stored.root_hash
+    return archived_prefix(conn, origin, targets, key_ring(conn, origin, verifiers).verifiers())
+
+
+def _gone(conn: psycopg.Connection, origin: str, missing: int) -> Invalid:
+    """What full verify says when the first missing seq is `missing`: a removed tail, or a gap."""
+    after = seq_neighbours(conn, origin, 0, missing)[1]
+    if after is None:
+        newest = latest_checkpoint(conn, origin)
+        size = 0 if newest is None else newest.tree_size
+        return Invalid(missing, f"checkpoint at size {size} but the log has only {missing} events:"
+                       " tail removed", "tail_removed")  # fmt: skip
+    return Invalid(missing, f"missing seq {missing} (next stored is {after})", "missing_seq")
+
+
+def _still_there(conn: psycopg.Connection, origin: str, lo: int, size: int) -> None:
+    """The events [lo, size) an incremental verify does not read are still stored: the first
+    and the last (two primary-key probes), and the first of every hole between the attached
+    seq-range partitions (an owner's DETACH PARTITION). Rows deleted inside the prefix are
+    left to the monitor's re-sampling and to full verify."""
+    if size <= lo:
+        return
+    last, first = seq_neighbours(conn, origin, size, lo)
+    if first != lo:
+        raise _gone(conn, origin, lo)
+    if last != size - 1:
+        raise _gone(conn, origin, (lo if last is None else last) + 1)
+    pos = lo
+    for a, b in attached_ranges(conn, origin, size - 1):
+        if b <= pos or a >= size:
+            continue
+        if a > pos and seq_neighbours(conn, origin, 0, pos)[1] != pos:
+            raise _gone(conn, origin, pos)
+        pos = b
+
+
+def _consistent(conn: psycopg.Connection, pin: Checkpoint, lo: int) -> None:
+    """The log still holds the pinned size with the pinned root (index probes only); `lo` is
+    where the stored events start (after an archived prefix)."""
     origin, size = pin.origin, pin.size
     stored = checkpoint_at(conn, origin, size)
     if stored is None:
@@ -54,8 +131,7 @@ def _consistent(conn: psycopg.Connection, pin: Checkpoint) -> None:
                 f" (newest stored checkpoint: size {newest_size})",
                 "truncated",
             )
-        return  # no checkpoint at that size: the tiles' root is checked by verify_from
-    if stored.root_hash != pin.root:
+    elif stored.root_hash != pin.root:
         before = checkpoint_at_most(conn, origin, size - 1) if size else None
         raise Invalid(
             0 if before is None else before.tree_size,
@@ -63,6 +139,7 @@ def _consistent(conn: psycopg.Connection, pin: Checkpoint) -> None:
             "(the stored checkpoint and the pinned one)",
             "equivocation",
         )
+    _still_there(conn, origin, lo, size)
 
 
 def _one(  # noqa: PLR0917 - one origin of the incremental verify
@@ -73,15 +150,23 @@ def _one(  # noqa: PLR0917 - one origin of the incremental verify
     verifiers: Sequence[Verifier],
     report: VerifyReport,
 ) -> None:
-    start = 0 if pin is None else pin.size
+    """From the pin (or, without one, from the archived boundary, as full verify starts)."""
+    prefix = _archived(conn, origin, verifiers)
+    boundary = 0 if prefix is None else prefix[1]
+    if prefix is not None:
+        report.archived[origin] = list(prefix)
+    start, root = boundary, None
     if pin is not None:
-        _consistent(conn, pin)
+        _consistent(conn, pin, boundary)
+        start, root = pin.size, pin.root
+        if boundary > start:  # archived since the pin: the tiles still prove the pin, go on
+            checked_frontier(conn, origin, start, root)
+            start, root = boundary, None
     with gc_paused():
         size = verify_from(
-            conn, origin, start, None if pin is None else pin.root, {},
-            settings=settings, verifiers=verifiers, report=report,
-        )  # fmt: skip
-    report.incremental[origin] = [start, size]
+            conn, origin, start, root, {}, settings=settings, verifiers=verifiers, report=report
+        )
+    report.incremental[origin] = [start if pin is None else pin.size, size]
     _check_root_row(conn, origin, settings)
 
 
@@ -133,8 +218,19 @@ def incremental_line(report: VerifyReport) -> str:
     """One-line summary: what was verified, from which size to which, per origin."""
     if report.status != "ok":
         return f"INVALID at seq {report.first_bad_seq} ({report.origin}): {report.reason}"
-    spans = ", ".join(f"{o} {lo}..{hi}" for o, (lo, hi) in sorted(report.incremental.items()))
     return (
         f"OK (incremental): {report.events_verified} new events in {len(report.origins)} log(s),"
-        f" {report.checkpoints_verified} new signed checkpoints verified; from size: {spans}"
+        f" {report.checkpoints_verified} new signed checkpoints verified;"
+        f" {size_spans(report.incremental)}{archived_spans(report.archived)}"
     )
+
+
+def size_spans(spans: dict[str, list[int]]) -> str:
+    """`sizes: O 12→20, P 0→8`: tree sizes verified from → to (docs/monitor.md, notation)."""
+    return "sizes: " + ", ".join(f"{o} {lo}→{hi}" for o, (lo, hi) in sorted(spans.items()))
+
+
+def archived_spans(archived: dict[str, list[int]]) -> str:
+    """`; archived seq 0..37 of O` (inclusive seqs, as full verify says it); empty when none."""
+    return "".join(f"; archived seq {lo}..{hi - 1} of {o}" for o, (lo, hi) in
+                   sorted(archived.items()))  # fmt: skip

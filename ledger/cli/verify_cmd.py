@@ -40,62 +40,69 @@ _pin_source.input_kind = "file"  # type: ignore[attr-defined]  # what tests/cli 
 LATEST_VERIFIED = "latest-verified"
 
 
+PinOption = Annotated[
+    Path | None,
+    input_option("--pin", help="A checkpoint note saved earlier (`ledger checkpoint > FILE`)."),
+]
+TrustOption = Annotated[
+    list[Path] | None,
+    input_option("--trust", help="File of trusted log vkeys (one per line); repeatable."),
+]
+WitnessKeyOption = Annotated[
+    list[Path] | None,
+    input_option(
+        "--witness-key", help="Witness vkey file; the latest checkpoint must be cosigned by it."
+    ),
+]
+JobsOption = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        metavar="N",
+        help="Worker processes for the leaves, columns and run chains (same snapshot, same "
+        "report as 1; at least 1; not with --from-checkpoint).",
+    ),
+]
+MaxBacklogAgeOption = Annotated[
+    str,
+    duration_option(
+        "--max-backlog-age",
+        envvar="LEDGER_MAX_BACKLOG_AGE",
+        help="Exit 6 when intake holds events older than this and no sequencer runs.",
+    ),
+]
+FromCheckpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from-checkpoint",
+        metavar="FILE|latest-verified",
+        callback=_pin_source,
+        help="Verify only what follows a checkpoint verified earlier: a note file "
+        "(`ledger checkpoint > FILE`) or latest-verified (the --state directory).",
+    ),
+]
+StateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        metavar="DIR",
+        envvar="LEDGER_VERIFY_STATE",
+        help="Where the newest verified checkpoints are kept, outside the database "
+        "(default: <home>/verified).",
+    ),
+]
+
+
 @app.command("verify")
 def verify(  # noqa: PLR0917 - typer maps parameters to options
     ctx: typer.Context,
-    pin: Annotated[
-        Path | None,
-        input_option("--pin", help="A checkpoint note saved earlier (`ledger checkpoint > FILE`)."),
-    ] = None,
-    trust: Annotated[
-        list[Path] | None,
-        input_option("--trust", help="File of trusted log vkeys (one per line); repeatable."),
-    ] = None,
-    witness_key: Annotated[
-        list[Path] | None,
-        input_option(
-            "--witness-key",
-            help="Witness vkey file; the latest checkpoint must be cosigned by it.",
-        ),
-    ] = None,
-    jobs: Annotated[
-        int,
-        typer.Option(
-            "--jobs",
-            min=1,
-            metavar="N",
-            help="Worker processes for the leaves, columns and run chains "
-            "(same snapshot, same report as 1).",
-        ),
-    ] = 1,
-    max_backlog_age: Annotated[
-        str,
-        duration_option(
-            "--max-backlog-age",
-            envvar="LEDGER_MAX_BACKLOG_AGE",
-            help="Exit 6 when intake holds events older than this and no sequencer runs.",
-        ),
-    ] = "60s",
-    from_checkpoint: Annotated[
-        str | None,
-        typer.Option(
-            "--from-checkpoint",
-            metavar="FILE|latest-verified",
-            callback=_pin_source,
-            help="Verify only what follows a checkpoint verified earlier: a note file "
-            "(`ledger checkpoint > FILE`) or latest-verified (the --state directory).",
-        ),
-    ] = None,
-    state: Annotated[
-        Path | None,
-        typer.Option(
-            "--state",
-            metavar="DIR",
-            envvar="LEDGER_VERIFY_STATE",
-            help="Where the newest verified checkpoints are kept, outside the database "
-            "(default: <home>/verified).",
-        ),
-    ] = None,
+    pin: PinOption = None,
+    trust: TrustOption = None,
+    witness_key: WitnessKeyOption = None,
+    jobs: JobsOption = 1,
+    max_backlog_age: MaxBacklogAgeOption = "60s",
+    from_checkpoint: FromCheckpointOption = None,
+    state: StateOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Recompute every leaf, run chain, tree root and checkpoint signature.
@@ -106,48 +113,32 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
     sequencer running (the backlog is reported whenever intake is not empty).
     """
     from ledger.backlog import read_backlog
-    from ledger.trustroot import pin_or_rewritten, pinned_rewritten
     from ledger.verify import trusted_verifiers
     from ledger.verify_parallel import verify_parallel
     from ledger.when import parse_duration
-    from ledger.witness import CosignatureVerifier
 
     settings = settings_from(ctx)
     bound = parse_duration(max_backlog_age, "--max-backlog-age").total_seconds()
-    trust, witness_key = trust or [], witness_key or []
-    verifiers = trusted_verifiers(settings, trust)
+    if jobs < 1:
+        raise InputError(f"--jobs must be at least 1, not {jobs}")
+    verifiers = trusted_verifiers(settings, trust or [])
     if not verifiers:
         raise KeyUnavailable(
             f"no trusted log key: {settings.log_key_path}.pub is missing; pass --trust FILE"
         )
-    pinned = None
-    if pin is not None:
-        with about(f"pinned checkpoint {pin} is not valid"):
-            opened = pin_or_rewritten(pin.read_bytes(), verifiers)
-        if isinstance(opened, str):
-            typer.echo(pinned_rewritten(opened, json_out))
-            raise typer.Exit(int(ExitCode.INVALID))
-        pinned = opened
-    with about("bad witness key file"):
-        witnesses = [
-            CosignatureVerifier.from_vkey(line.strip())
-            for path in witness_key
-            for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")
-        ]
+    witnesses = _witnesses(witness_key or [])
     if from_checkpoint is not None:
         if pin is not None or witness_key:
             raise InputError("--from-checkpoint cannot be combined with --pin or --witness-key")
+        if jobs != 1:
+            raise InputError("--from-checkpoint verifies only the new events in one process: "
+                             "drop --jobs")  # fmt: skip
         _incremental(ctx, from_checkpoint, state, verifiers, json_out, bound)
         return
     conn = read_connection(ctx)
+    pinned = _pinned(conn, pin, verifiers, json_out) if pin is not None else None
     report = verify_parallel(
-        conn,
-        settings,
-        jobs=jobs,
-        verifiers=verifiers,
-        pin=pinned,
-        witnesses=witnesses,
+        conn, settings, jobs=jobs, verifiers=verifiers, pin=pinned, witnesses=witnesses
     )
     _remember(conn, settings, state, report, verifiers)
     backlog = read_backlog(conn, bound)
@@ -156,6 +147,35 @@ def verify(  # noqa: PLR0917 - typer maps parameters to options
         raise typer.Exit(int(ExitCode.INVALID))
     if backlog.stalled:
         raise typer.Exit(int(ExitCode.STALLED))
+
+
+def _witnesses(paths: list[Path]) -> list[Any]:
+    """The witness vkeys of `--witness-key` files (one per line, `#` comments)."""
+    from ledger.witness import CosignatureVerifier
+
+    with about("bad witness key file"):
+        return [
+            CosignatureVerifier.from_vkey(line.strip())
+            for path in paths
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+
+
+def _pinned(
+    conn: Any, source: Path | str, verifiers: Any, json_out: bool, note: bytes = b""
+) -> Any:
+    """A `--pin` / `--from-checkpoint` note opened with the key ring its log endorses (exit 2
+    when malformed; `rewritten`, exit 1, when no endorsed key signed it)."""
+    from ledger.trustroot import pinned_rewritten
+    from ledger.verify_incremental import open_pin
+
+    with about(f"pinned checkpoint {source} is not valid"):
+        opened = open_pin(conn, note or Path(source).read_bytes(), verifiers)
+    if isinstance(opened, str):
+        typer.echo(pinned_rewritten(opened, json_out))
+        raise typer.Exit(int(ExitCode.INVALID))
+    return opened
 
 
 def _remember(
@@ -179,7 +199,6 @@ def _incremental(  # noqa: PLR0917 - the options of `verify --from-checkpoint`
 ) -> None:
     """`verify --from-checkpoint`: the pin(s), consistency, then only the new events."""
     from ledger.backlog import read_backlog
-    from ledger.trustroot import pin_or_rewritten, pinned_rewritten
     from ledger.verified_state import VerifiedState, state_dir
     from ledger.verify_incremental import incremental_line, verify_incremental
     from ledger.verify_report import dumps
@@ -190,15 +209,8 @@ def _incremental(  # noqa: PLR0917 - the options of `verify --from-checkpoint`
         notes = [r.note for r in kept.require_all().values()]
     else:
         notes = [Path(source).read_bytes()]
-    pins = []
-    for note in notes:
-        with about(f"pinned checkpoint {source} is not valid"):
-            opened = pin_or_rewritten(note, verifiers)
-        if isinstance(opened, str):
-            typer.echo(pinned_rewritten(opened, json_out))
-            raise typer.Exit(int(ExitCode.INVALID))
-        pins.append(opened)
     conn = read_connection(ctx)
+    pins = [_pinned(conn, source, verifiers, json_out, note) for note in notes]
     report = verify_incremental(
         conn, settings, pins, verifiers=verifiers, every_origin=source == LATEST_VERIFIED
     )

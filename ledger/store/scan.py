@@ -17,10 +17,12 @@ import psycopg
 from ledger.db.sqlfiles import query
 
 __all__ = [
+    "attached_ranges",
     "log_size",
     "rows_outside",
     "run_heads_before",
     "sample_events",
+    "seq_neighbours",
     "verify_batch",
     "verify_rows",
 ]
@@ -69,6 +71,25 @@ def log_size(conn: psycopg.Connection, origin: str) -> int:
     """One past the largest stored seq of `origin` (0 when empty): an index probe."""
     row = conn.execute(query("log_size"), (origin,)).fetchone()
     return 0 if row is None else int(row[0])
+
+
+def seq_neighbours(
+    conn: psycopg.Connection, origin: str, below: int, at_least: int
+) -> tuple[int | None, int | None]:
+    """The largest stored seq of `origin` below `below` and the smallest at or above
+    `at_least` (None when there is none): two primary-key probes."""
+    row = conn.execute(query("seq_neighbours"),
+                       {"origin": origin, "below": below, "from": at_least}).fetchone()
+    if row is None:
+        return None, None
+    return (None if row[0] is None else int(row[0])), (None if row[1] is None else int(row[1]))
+
+
+def attached_ranges(conn: psycopg.Connection, origin: str, seq: int) -> list[tuple[int, int]]:
+    """[lo, hi) of the seq-range partitions attached beside the one holding `origin`'s event
+    `seq` (the system catalog: any role may read it); [] when not range-partitioned."""
+    rows = conn.execute(query("attached_ranges"), {"origin": origin, "seq": seq}).fetchall()
+    return [(int(lo), int(hi)) for lo, hi in rows]
 
 
 def sample_events(

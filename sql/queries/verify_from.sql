@@ -46,3 +46,24 @@ SELECT p.commitment, p.path, p.ciphertext, p.subject,
 FROM ledger_payloads p
 LEFT JOIN ledger_subject_keys k ON k.origin = p.origin AND k.subject = p.subject
 WHERE p.origin = %s AND p.commitment = ANY(%s::text[])
+
+-- seq_neighbours --
+-- The largest stored seq of an origin below a seq and the smallest at or above another: two
+-- probes of the primary key (incremental verify: is the log still as large as the pin?).
+SELECT (SELECT max(seq) FROM ledger_events WHERE origin = %(origin)s AND seq < %(below)s),
+       (SELECT min(seq) FROM ledger_events WHERE origin = %(origin)s AND seq >= %(from)s)
+
+-- attached_ranges --
+-- The seq ranges [lo, hi) of the range partitions attached next to the one holding an event of
+-- an origin (its events list partition's children, from the system catalog any role may read);
+-- empty when the events are not range-partitioned.
+SELECT r.lo, r.hi FROM (
+    SELECT (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''?(-?\d+)''?\)'))[1]::bigint,
+           (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''?(-?\d+)''?\)'))[1]::bigint
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = (
+        SELECT p.inhparent FROM pg_inherits p
+        WHERE p.inhrelid = (SELECT tableoid FROM ledger_events
+                            WHERE origin = %(origin)s AND seq = %(seq)s))
+      AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+) r(lo, hi) WHERE r.lo IS NOT NULL ORDER BY r.lo

@@ -39,8 +39,8 @@ def test_a_tamper_in_old_entries_is_found_by_re_sampling(grown: Grown, main: Mai
         grown.conn.execute("ALTER TABLE ledger_events ENABLE TRIGGER ledger_events_append_only")
     res = main("monitor", "--once", "--sample", "100")
     assert res.exit_code == 1
-    assert res.stdout == f"monitor: verified 4 new events ({grown.origin} {SIZE}..{SIZE + 4}); " \
-        "re-sampled 24 old entries\n"
+    assert res.stdout == (f"monitor: verified 4 new events (sizes: {grown.origin} "
+                          f"{SIZE}→{SIZE + 4}); re-sampled 24 old entries\n")
     assert res.stderr == (f"monitor: TAMPER in {grown.origin} at seq 3 (resample): leaf_mismatch: "
                           "leaf hash mismatch at seq 3: stored bytes were changed\n")
     [alert] = alerts(grown.conn)

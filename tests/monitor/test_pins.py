@@ -16,7 +16,7 @@ def test_a_pin_file_then_latest_verified(grown: Grown, main: Main, tmp_path) -> 
     res = main("verify", "--from-checkpoint", str(pin))
     assert (res.exit_code, res.stdout) == (0, (
         "OK (incremental): 8 new events in 1 log(s), 2 new signed checkpoints verified; "
-        f"from size: {grown.origin} {PIN}..{SIZE}\n"
+        f"sizes: {grown.origin} {PIN}→{SIZE}\n"
     ))
     kept = grown.settings.home / "verified"  # recorded outside the database
     assert [p.name for p in kept.glob("*.note")] == ["agent-ledger.local%2Fdefault.note"]
@@ -36,7 +36,7 @@ def test_latest_verified_without_state(grown: Grown, main: Main, tmp_path) -> No
 def test_a_full_verify_records_the_state(grown: Grown, main: Main, tmp_path) -> None:
     assert main("verify", "--state", str(tmp_path / "s")).exit_code == 0
     res = main("verify", "--from-checkpoint", "latest-verified", "--state", str(tmp_path / "s"))
-    assert res.exit_code == 0 and f"{grown.origin} {SIZE}..{SIZE}" in res.stdout
+    assert res.exit_code == 0 and f"sizes: {grown.origin} {SIZE}→{SIZE}" in res.stdout
 
 
 def test_a_pin_from_a_different_log(grown: Grown, main: Main, tmp_path) -> None:
@@ -85,3 +85,12 @@ def test_a_truncated_log(grown: Grown, main: Main, tmp_path) -> None:
         f"truncated: the log has 10 events but the pinned checkpoint has {PIN} "
         "(newest stored checkpoint: size 8)",
     )
+
+
+def test_jobs_zero_and_jobs_with_from_checkpoint_are_one_line(grown: Grown, main: Main) -> None:
+    res = main("verify", "--jobs", "0")
+    assert (res.exit_code, res.stdout, res.stderr) == (
+        2, "", "error: --jobs must be at least 1, not 0\n")
+    res = main("verify", "--from-checkpoint", "latest-verified", "--jobs", "2")
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", (
+        "error: --from-checkpoint verifies only the new events in one process: drop --jobs\n"))
