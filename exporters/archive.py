@@ -17,6 +17,7 @@ detached. `ledger verify` then checks the rest from `seq_to` (ledger.verify_from
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,10 +26,12 @@ from typing import Any
 import psycopg
 
 from exporters.bundle import ExportParams, export_bundle
+from exporters.bundle_report import BundleReport
 from exporters.bundle_verify import verify_bundle
 from ledger import ids
 from ledger.authority.trust import TrustRoot
 from ledger.config import Settings
+from ledger.db.sqlfiles import query
 from ledger.errors import LedgerError
 from ledger.event_retention import ArchiveRecordedData
 from ledger.holds import range_holds
@@ -39,6 +42,7 @@ from ledger.retention import Recorded, record_retention
 from ledger.store import partitions
 from ledger.store.batch import SINGLE_EVENT_TYPES
 from ledger.store.holds import open_run_in, range_facts
+from ledger.store.liveness import take_leadership
 from ledger.store.read import checkpoint_at, events_of_types, latest_checkpoint
 from ledger.tiles_static import export_tiles
 
@@ -47,11 +51,16 @@ __all__ = [
     "ArchiveRefused",
     "Archived",
     "DueOutcome",
+    "Written",
     "archive_due",
     "archive_range",
+    "detach_archive",
     "plan_archive",
+    "ring_vkeys",
+    "seqs",
     "tile_path",
     "tiles_root",
+    "write_archive",
 ]
 
 _EPOCH = "1970-01-01T00:00:00Z"
@@ -114,19 +123,40 @@ def plan_archive(
             f"no whole seq-range partition of {origin} has all its events before "
             f"{before.isoformat()} (and lies below the newest checkpoint, size "
             f"{latest.tree_size}): nothing archived")  # fmt: skip
-    chosen = _whole_runs(conn, origin, chosen)
+    chosen = _whole_runs(conn, origin, _before_key_event(conn, origin, chosen))
     lo, hi = chosen[0].lo, chosen[-1].hi
     if lo > 0 and range_facts(conn, origin, lo - 1, lo).events == 0:
-        raise ArchiveRefused(f"seq 0..{lo - 1} of {origin} was archived already: a further "
+        raise ArchiveRefused(f"{seqs(0, lo)} of {origin} was archived already: a further "
                              "archive needs its leaves from the tiles (not supported yet)")
-    keys = [int(seq) for seq, _ in events_of_types(conn, origin, KEY_EVENT_TYPES) if lo <= seq < hi]
-    if keys:  # verify reads the key ring from the log: its history must stay there
-        raise ArchiveRefused(f"seq {keys[0]} of the range [{lo}, {hi}) of {origin} is a key "
-                             "event `ledger verify` needs: nothing archived")
-    for hold, seq in range_holds(conn, origin, lo, hi):
-        raise ArchiveRefused(f"{hold.line()} covers seq {seq} of the range [{lo}, {hi}) of "
-                             f"{origin}: nothing archived")  # fmt: skip
+    _refuse_holds(conn, origin, lo, hi, "nothing archived")
     return ArchivePlan(origin, tenant, lo, hi, tuple(r.table for r in chosen), before)
+
+
+def seqs(lo: int, hi: int) -> str:
+    """The half-open range [lo, hi) as text: `seq lo..hi-1`, inclusive (the one notation of
+    every line about an archived range; JSON keeps [lo, hi) as numbers)."""
+    return f"seq {lo}..{hi - 1}"
+
+
+def _refuse_holds(conn: psycopg.Connection, origin: str, lo: int, hi: int, what: str) -> None:
+    """ArchiveRefused naming the first hold in force that covers an event of [lo, hi)."""
+    for hold, seq in range_holds(conn, origin, lo, hi):
+        raise ArchiveRefused(f"{hold.line()} covers seq {seq} of {origin} (range "
+                             f"{seqs(lo, hi)}): {what}")
+
+
+def _before_key_event(conn: psycopg.Connection, origin: str, chosen: list[Any]) -> list[Any]:
+    """`chosen` up to the last whole partition before the first key event in it: `ledger
+    verify` reads the key ring from the log, so key events stay; the range ends before them
+    (a refusal would stop retention for good after the first `ledger keys rotate`)."""
+    lo, hi = chosen[0].lo, chosen[-1].hi
+    keys = [int(s) for s, _ in events_of_types(conn, origin, KEY_EVENT_TYPES) if lo <= s < hi]
+    kept = [p for p in chosen if not keys or p.hi <= keys[0]]
+    if not kept:
+        raise ArchiveRefused(f"seq {keys[0]} of {origin} is a key event `ledger verify` needs "
+                             f"(it reads the key ring from the log) in the oldest candidate "
+                             f"partition, {seqs(chosen[0].lo, chosen[0].hi)}: nothing archived")
+    return kept
 
 
 def _whole_runs(conn: psycopg.Connection, origin: str, chosen: list[Any]) -> list[Any]:
@@ -158,6 +188,35 @@ def log_key_file(settings: Settings) -> Path:
     return root if root.is_file() else Path(os.fspath(settings.log_key_path) + ".pub")
 
 
+def ring_vkeys(conn: psycopg.Connection, settings: Settings, origin: str) -> list[str]:
+    """Every log key `origin`'s log endorses (ledger.verify.key_ring: the root of trust plus
+    the endorsed `key.rotated`/`key.announced` events), not wholly revoked: the keys `ledger
+    verify` judges the log's checkpoints with. ArchiveRefused when the ring does not verify."""
+    from ledger.verify import key_ring, trusted_verifiers
+    from ledger.verify_rows import Invalid
+
+    try:
+        ring = key_ring(conn, origin, trusted_verifiers(settings))
+    except Invalid as exc:
+        raise ArchiveRefused(f"the key ring of {origin} does not verify ({exc.reason}; run "
+                             "`ledger verify`): nothing detached") from None
+    return [w.verifier.vkey for w in ring.windows
+            if w.valid_to is None or w.valid_to > w.valid_from]  # fmt: skip
+
+
+def _verify_under_ring(
+    conn: psycopg.Connection, settings: Settings, origin: str, bundle: Path
+) -> BundleReport:
+    """verify-bundle on `bundle` trusting the log's key ring (ring_vkeys, written to a vkey
+    file as an auditor's `--trust` is): its checkpoints and DSSE envelope are signed by the
+    keys in force when they were made, which after `ledger keys rotate` is not root.pub."""
+    with tempfile.TemporaryDirectory(prefix="ledger-archive-") as tmp:
+        trust = Path(tmp) / "log-keys.vkeys"
+        trust.write_text("".join(v + "\n" for v in ring_vkeys(conn, settings, origin)),
+                         encoding="utf-8")
+        return verify_bundle(bundle, [trust])
+
+
 def tile_path(index: int) -> str:
     """C2SP tile index N as path elements: 1234067 -> x001/x234/067, 5 -> 005."""
     groups = [f"{index % 1000:03d}"]
@@ -183,18 +242,31 @@ def tiles_root(tenant_dir: Path, size: int) -> bytes:
     return root_from_leaf_hashes(hashes)
 
 
-def _write_and_check(
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Steps 3-4 done: the bundle and tiles under `out`, both verified."""
+
+    out: Path
+    bundle_sha256: str
+    end_size: int
+    pin: str
+
+
+def write_archive(
     conn: psycopg.Connection, settings: Settings, plan: ArchivePlan, out: Path, who: str
-) -> tuple[str, int, str]:
-    """Steps 3-4: the bundle and the tiles, both verified; (manifest sha256, size, pin)."""
+) -> Written:
+    """Steps 3-4: the bundle (verified under the log's key ring) and the tiles (their root
+    recomputed from tile/0); ArchiveRefused on any doubt, nothing detached."""
+    if out.exists() and any(out.iterdir()):
+        raise ArchiveRefused(f"{out} exists and is not empty; choose a new --out")
     params = ExportParams(since=_EPOCH, until=ids.format_timestamp(
         int(plan.before.timestamp() * 1e9)), out=out / "bundle", tenant=plan.tenant,
         record=False, exported_by=who, seq_range=(plan.lo, plan.hi))  # fmt: skip
     result = export_bundle(conn, settings, params)
     if result.events != plan.hi - plan.lo:
         raise ArchiveRefused(f"the bundle holds {result.events} events, not the "
-                             f"{plan.hi - plan.lo} of [{plan.lo}, {plan.hi}): nothing detached")
-    report = verify_bundle(out / "bundle", [log_key_file(settings)])
+                             f"{plan.hi - plan.lo} of {seqs(plan.lo, plan.hi)}: nothing detached")
+    report = _verify_under_ring(conn, settings, plan.origin, out / "bundle")
     if not report.valid or report.verdict != "OK":
         first = report.problems[0].line() if report.problems else report.verdict
         raise ArchiveRefused(f"the archive bundle did not verify ({first}): nothing detached")
@@ -209,7 +281,23 @@ def _write_and_check(
     if root != pin.root_hash:
         raise ArchiveRefused(f"tiles do not hash to the root of size {result.end_size}: "
                              "nothing detached")
-    return result.manifest_sha256, result.end_size, pin.note
+    return Written(out, result.manifest_sha256, result.end_size, pin.note)
+
+
+def detach_archive(conn: psycopg.Connection, plan: ArchivePlan, *, drop: bool) -> tuple[str, ...]:
+    """Step 5, with step 2 done again in the same transaction: the sequencer row is held (no
+    batch commits until the detach does, so no hold can enter the log in between), then the
+    holds in force over the range and any `hold.added` still in intake refuse; only then the
+    partitions go. Writing the bundle takes minutes at scale: a hold recorded meanwhile wins."""
+    with conn.transaction():
+        take_leadership(conn)
+        _refuse_holds(conn, plan.origin, plan.lo, plan.hi, "nothing detached")
+        row = conn.execute(query("pending_holds"), {"origin": plan.origin}).fetchone()
+        if row is not None and int(row[0]):
+            raise ArchiveRefused(f"{int(row[0])} hold.added record(s) of {plan.origin} wait in "
+                                 "intake to be sequenced (a hold may cover "
+                                 f"{seqs(plan.lo, plan.hi)}): nothing detached")
+        return tuple(partitions.detach_range(conn, plan.origin, plan.lo, plan.hi, drop=drop))
 
 
 def archive_range(
@@ -227,19 +315,18 @@ def archive_range(
     """Plan, write, verify, detach, record (module docstring); ArchiveRefused on any doubt."""
     plan = plan_archive(conn, settings, tenant, before)
     target = out or settings.home / "archives" / f"{tenant}-{plan.lo}-{plan.hi}"
-    if target.exists() and any(target.iterdir()):
-        raise ArchiveRefused(f"{target} exists and is not empty; choose a new --out")
-    digest, size, pin = _write_and_check(conn, settings, plan, target, recorded_by)
-    detached = tuple(partitions.detach_range(conn, plan.origin, plan.lo, plan.hi, drop=drop))
+    written = write_archive(conn, settings, plan, target, recorded_by)
+    detached = detach_archive(conn, plan, drop=drop)
     disposition = "dropped" if drop else "detached"
     data = ArchiveRecordedData(
         tenant=tenant, seq_from=plan.lo, seq_to=plan.hi, before=before.isoformat(),
-        bundle_sha256=digest, checkpoint=pin, partitions=detached, disposition=disposition,
-        recorded_by=recorded_by,
+        bundle_sha256=written.bundle_sha256, checkpoint=written.pin, partitions=detached,
+        disposition=disposition, recorded_by=recorded_by,
     )  # fmt: skip
     recorded, _ = record_retention(conn, settings, "archive.recorded", data, tenant=tenant,
                                    signer=signer, root=root)  # fmt: skip
-    return Archived(plan, target, digest, size, pin, detached, disposition, recorded)
+    return Archived(plan, target, written.bundle_sha256, written.end_size, written.pin, detached,
+                    disposition, recorded)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

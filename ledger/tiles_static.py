@@ -8,8 +8,9 @@ golang.org/x/mod/sumdb/tlog, transparency-dev's) without database credentials.
 Layout under `out_dir/<tenant>/` (the tenant is the origin's last path element), per
 c2sp.org/tlog-tiles: `checkpoint` (the signed note), `tile/<L>/<N>[.p/<W>]` (W hashes of 32
 bytes at height 8*L), `tile/entries/<N>[.p/<W>]` (the stored canonical bodies, each prefixed by
-its big-endian uint16 length). A body over 65535 bytes cannot be such an entry: its bundle is
-left out and `<bundle path>.omitted` says why (the hash tiles are always complete).
+its big-endian uint16 length). A body over 65535 bytes cannot be such an entry, and an archived
+prefix (`ledger archive`) has no bodies here: the bundle is left out and `<bundle
+path>.omitted` says why (the hash tiles are always complete).
 
 Incremental and idempotent: a file already present with the right size is never rewritten
 (a full tile's content is final; a partial tile's path names its width, so it is final too).
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_ENTRY",
     "TILE_WIDTH",
     "TileExport",
+    "TileFailure",
     "TileSpec",
     "TilesExportError",
     "TilesOutputError",
@@ -68,9 +70,6 @@ class TilesExportError(LedgerError):
 
 class TilesOutputError(InputError):
     """Nothing to export (no such checkpoint) or the output cannot be written (exit 2)."""
-
-
-# --------------------------------------------------------------------------- paths (pure)
 
 
 def index_path(n: int) -> str:
@@ -147,9 +146,6 @@ def tenant_dir_name(origin: str) -> str:
     if not name or name in {".", ".."} or name.startswith(".") or "\x00" in name:
         raise TilesOutputError(f"origin {origin!r} has no usable last path element")
     return name
-
-
-# --------------------------------------------------------------------------- writer
 
 
 @dataclass(frozen=True)
@@ -272,15 +268,37 @@ def _bundle(origin: str, spec: TileSpec, bodies: list[bytes], level0: bytes) -> 
     return bytes(out)
 
 
+def _archived(conn: psycopg.Connection, origin: str) -> tuple[int, str]:
+    """(end of the archived prefix, why its bundles are left out; (0, "") when none): those
+    bodies left by design (`archive.recorded`), not tampered; ledger_tiles still has them."""
+    from ledger.holds import archive_records
+
+    records = archive_records(conn, origin)
+    if not records:
+        return 0, ""
+    seq, data = max(records, key=lambda r: r[1].seq_to)
+    return data.seq_to, (
+        f"archived: seq {data.seq_from}..{data.seq_to - 1} of {origin} left the database "
+        f"(archive.recorded at seq {seq}, bundle sha256 {data.bundle_sha256}); their entries "
+        "are in that archive (its bundle, and tile/entries of its tiles up to its pin); the "
+        "hash tiles here are complete\n")
+
+
 def _write_entries(
     conn: psycopg.Connection, origin: str, files: _Files, size: int
 ) -> tuple[int, list[str]]:
-    """Write the entry bundles missing on disk; returns (written, omitted paths)."""
+    """Write the entry bundles missing on disk; returns (written, omitted paths). A bundle
+    holding an archived seq is omitted with the archive named (_archived)."""
     missing = [
         s for s in bundles_for_size(size)
         if not files.present(s.path) and not files.present(s.path + ".omitted")
     ]
     written, omitted = 0, []
+    archived, why = _archived(conn, origin)
+    for spec in [s for s in missing if s.index * TILE_WIDTH < archived]:
+        files.write(spec.path + ".omitted", why.encode("utf-8"))
+        omitted.append(spec.path)
+    missing = [s for s in missing if s.index * TILE_WIDTH >= archived]
     for group in _runs(missing):
         lo = group[0].index * TILE_WIDTH
         hi = group[-1].index * TILE_WIDTH + group[-1].width
@@ -347,6 +365,16 @@ def export_tiles(
         checkpoint_written=fresh, pruned=_prune(files) if fresh else 0)
 
 
+@dataclass(frozen=True)
+class TileFailure:
+    """One log not exported, and why; `mismatch`: stored tiles or bodies disagree with the
+    checkpoint (exit 1), else nothing to export or an unwritable output (exit 2)."""
+
+    origin: str
+    reason: str
+    mismatch: bool
+
+
 def export_all(
     conn: psycopg.Connection,
     origin_prefix: str,
@@ -354,13 +382,16 @@ def export_all(
     *,
     tenant: str | None = None,
     entries: bool = True,
-) -> list[TileExport]:
-    """Export one tenant's log (an error when it has no checkpoint), or every log under
-    `origin_prefix` that has one: what `ledger tiles export` and `serve --tiles-dir` run."""
-    if tenant is not None:
-        return [export_tiles(conn, f"{origin_prefix}/{tenant}", out_dir, entries=entries)]
-    return [
-        export_tiles(conn, origin, out_dir, entries=entries)
-        for origin in origins(conn)
-        if origin.startswith(origin_prefix + "/") and latest_checkpoint(conn, origin) is not None
-    ]
+) -> list[TileExport | TileFailure]:
+    """Export one tenant's log, or every log under `origin_prefix` that has a checkpoint: what
+    `ledger tiles export` runs. Each log on its own: one that fails is a TileFailure in the
+    list and the others are still exported."""
+    names = [f"{origin_prefix}/{tenant}"] if tenant is not None else [o for o in origins(
+        conn) if o.startswith(origin_prefix + "/") and latest_checkpoint(conn, o) is not None]
+    done: list[TileExport | TileFailure] = []
+    for origin in names:
+        try:
+            done.append(export_tiles(conn, origin, out_dir, entries=entries))
+        except (TilesExportError, TilesOutputError) as exc:
+            done.append(TileFailure(origin, str(exc), isinstance(exc, TilesExportError)))
+    return done

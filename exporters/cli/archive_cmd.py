@@ -42,8 +42,10 @@ def _summary(archived: Any) -> dict[str, Any]:
 
 
 def _line(archived: Any) -> str:
+    from exporters.archive import seqs
+
     plan = archived.plan
-    return (f"archived seq {plan.lo}..{plan.hi - 1} of {plan.origin} to {archived.out} "
+    return (f"archived {seqs(plan.lo, plan.hi)} of {plan.origin} to {archived.out} "
             f"({len(archived.detached)} partition(s) {archived.disposition}; bundle sha256 "
             f"{archived.bundle_sha256}; pin size {archived.end_size}); "
             f"{recorded_line(archived.recorded)}")  # fmt: skip

@@ -30,7 +30,7 @@ from exporters.archive import tiles_root
 from ledger.config import Settings
 from ledger.events import EventBase, make_event
 from ledger.holds import add_hold, range_holds, release_hold
-from ledger.note import Checkpoint, open_note
+from ledger.note import Checkpoint, Verifier, open_note
 from ledger.store.batch import SINGLE_EVENT_TYPES
 from ledger.store.holds import open_run_in
 from ledger.store.partitions import seq_ranges
@@ -136,7 +136,7 @@ def test_a_hold_refuses_the_archive_then_it_goes_through(
     assert (refused.exit_code, refused.stdout) == (1, "")
     assert refused.stderr == (
         f"refused: hold {hold_id} (run {run_id} of tenant acme, by legal: "
-        f"'case 9') covers seq 8 of the range [0, 24) of {origin}: nothing archived\n")
+        f"'case 9') covers seq 8 of {origin} (range seq 0..23): nothing archived\n")
     assert all(r.attached for r in seq_ranges(ledger_conn, origin)) and not out.exists()
     assert cli("hold", "release", hold_id, "--reason", "settled").exit_code == 0
     done = cli("archive", "--tenant", "acme", "--before", _soon(), "--out", str(out), "--json")
@@ -150,10 +150,11 @@ def test_a_hold_refuses_the_archive_then_it_goes_through(
 
 
 def _check_archive(conn: psycopg.Connection, settings: Settings, cli: Callable[..., CliResult],
-                   out: Path, summary: dict[str, object]) -> None:
-    """Bundle offline, tiles, DELETE refused, the record and its pin, verify of the rest."""
+                   out: Path, summary: dict[str, object], trust: Path | None = None) -> None:
+    """Bundle offline, tiles, DELETE refused, the record and its pin, verify of the rest
+    (`trust`: the auditor's vkey file, default the log key's .pub)."""
     origin = settings.origin("acme")
-    pub = settings.log_key_path.with_name(settings.log_key_path.name + ".pub")
+    pub = trust or settings.log_key_path.with_name(settings.log_key_path.name + ".pub")
     offline = cli("verify-bundle", str(out / "bundle"), "--trust", str(pub))
     assert offline.exit_code == 0, offline.stdout
     with pytest.raises(psycopg.Error):
@@ -164,8 +165,9 @@ def _check_archive(conn: psycopg.Connection, settings: Settings, cli: Callable[.
     record = row[0]
     assert (record["seq_from"], record["seq_to"], record["bundle_sha256"]) == (
         0, 24, summary["bundle_sha256"])
+    keys = [Verifier.from_vkey(v) for v in pub.read_text().split()] if trust else []
     pin = Checkpoint.parse(open_note(record["checkpoint"].encode(),
-                                     trusted_verifiers(settings)).body)
+                                     keys or trusted_verifiers(settings)).body)
     assert pin.size == summary["end_size"] and pin.origin == origin
     assert tiles_root(out / "tiles" / "acme", pin.size) == pin.root
     stored = conn.execute("SELECT root_hash FROM ledger_checkpoints WHERE origin = %s AND "
