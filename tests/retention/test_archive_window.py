@@ -88,6 +88,7 @@ def test_due_exits_the_same_in_text_and_json(
     """Two tenants with rules, neither due: exit 1 and one refusal line in both modes."""
     cli = _cli(monkeypatch, capsys, ledger_settings)
     _old_tenant(ledger_conn, ledger_settings, cli)
+    assert cli("tenants", "add", "default").exit_code == 0  # listed: a rule may name it
     for tenant in ("acme", "default"):
         assert cli("retention", "set", "--tenant", tenant, "--keep", "365d",
                    "--reason", "one year").exit_code == 0
