@@ -3,10 +3,11 @@
 In embedded mode writers sequence opportunistically after each submit. With several agent
 hosts writing to one external PostgreSQL, one `ledger serve` process or several drain intake
 continuously so receipts become published checkpoints within a few tens of milliseconds.
-Several split the origins with work between them and take over a dead one's origins when its
-leases expire (ledger.store.leases, docs/sequencers.md); `tenants` (`--tenant`) are the ones a
-process prefers. The heartbeat in ledger_sequencer_state, refreshed at most once a second,
-tells `ledger verify` a sequencer runs.
+Several split the origins with work or a live lease between them and take over a dead one's
+origins when its leases expire (ledger.store.leases, docs/sequencers.md); `tenants`
+(`--tenant`) are the ones a process prefers, and they move to it from one that does not. The
+heartbeat in ledger_sequencer_state, refreshed at most once a second, tells `ledger verify` a
+sequencer runs.
 
 Plug-ins (metrics exporters, circuit breakers; later issues) run beside the sequencer. A higher
 layer implements `ServePlugin` and registers it under the entry-point group `agent_ledger.serve`

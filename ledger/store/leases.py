@@ -12,8 +12,9 @@ lease never needs to be exact for safety, only for sharing the work:
 
 * A `ledger serve` process (a `Lessee` with a holder name) registers in
   `ledger_sequencer_holders` at least once a second; the live ones split the origins that have
-  intake (fair share, `fair_share`): each keeps or claims free origins up to
-  ceil(origins / live holders), its `--tenant`s first, gives back what is over its share at
+  intake or a live lease (fair share, `fair_share`): each keeps or claims origins up to
+  ceil(origins / live holders), a live holder's `--tenant`s going to it (the others give them
+  back, at a batch or at the once-a-second renewal), gives back what is over its share at
   once, and claims a dead holder's origins once their lease expired (`LEDGER_LEASE_SECONDS`,
   default 5). An origin free for longer than a lease is claimed by anyone (no starvation).
 * An embedded writer (`try_sequence`, no holder) sequences the origins nobody holds, for its
@@ -98,13 +99,19 @@ class Lessee:
     _last: float = field(default=float("-inf"), repr=False)
 
     def beat(self, conn: psycopg.Connection, *, force: bool = False) -> None:
-        """Say this holder is alive (at most once a second): the others count it in the share,
-        and its leases are renewed even when its origins are idle (it keeps them while it
-        lives; they move by the fair share or when it dies)."""
+        """Say this holder is alive (at most once a second): the others count it in the share.
+        Its leases are renewed even when its origins are idle (an origin stays with its
+        sequencer while it lives), except those the fair share now gives to another live
+        holder (one that prefers it, or one under its share): those go back at once."""
         now = time.monotonic()
         if force or now - self._last >= self.every:
             with conn.transaction():
                 conn.execute(query("holder_seen"), (self.holder, list(self.tenants)))
+                work = [o for (o,) in conn.execute(query("work_origins"))]
+                rows, _ = _view(conn, work, self.seconds)
+                _, release = fair_share(rows, self.holder, self.tenants, _live(conn, self))
+                if release:  # SKIP LOCKED: an origin mid-batch (a rotation's) stays for now
+                    conn.execute(query("lease_release"), (release, self.holder))
                 conn.execute(query("lease_renew"), (self.seconds, self.holder))
                 if force:
                     conn.execute(query("holders_prune"))
@@ -124,25 +131,61 @@ class Lessee:
             pass  # a broken connection: the leases expire by themselves
 
 
+def _preferred_owners(
+    rows: Sequence[LeaseRow], share: int, prefers: dict[str, set[str]]
+) -> dict[str, str]:
+    """origin -> the live holder that prefers it and gets it, each holder at most `share`.
+
+    Every holder computes the same map from the same lease table, so a preference moves an
+    origin once and never back and forth: the preferring holder that holds it keeps it, else
+    the first preferring holder by name with room in its share takes it.
+    """
+    owner: dict[str, str] = {}
+    count = dict.fromkeys(prefers, 0)
+
+    def give(origin: str, holder: str) -> None:
+        if origin not in owner and count[holder] < share:
+            owner[origin] = holder
+            count[holder] += 1
+
+    for r in rows:
+        if r.live and r.holder in prefers and tenant_of(r.origin) in prefers[r.holder]:
+            give(r.origin, r.holder)
+    for holder in sorted(prefers):
+        for r in rows:
+            if tenant_of(r.origin) in prefers[holder]:
+                give(r.origin, holder)
+    return owner
+
+
 def fair_share(
     rows: Sequence[LeaseRow], me: str, prefers: Sequence[str], live: dict[str, Sequence[str]]
 ) -> tuple[list[str], list[str]]:
     """(origins to keep or claim, origins of mine to give back) for holder `me`.
 
-    The share is ceil(origins with work / live holders), so the shares always cover every
-    origin. Preferred tenants come first, then origins already held (no churn), then free
-    ones; what is over the share is given back at once, for a holder under its share to claim.
-    A preference orders, it does not pin: a preferred origin another live holder keeps stays
-    there. A starving origin (free for longer than a lease) is claimed over the share.
+    `rows` are the origins with work or with a live lease, so an idle origin still counts in
+    its holder's share (work arriving one tenant at a time cannot leave every origin with
+    whoever woke first). The share is ceil(rows / live holders), so the shares cover every
+    origin. A live holder's preferred origins go to it (`_preferred_owners`): a holder that
+    does not prefer one gives it back, for the preferring one to claim. Then come origins
+    already held (no churn), then free ones; what is over the share is given back at once.
+    A starving origin (free for longer than a lease) is claimed over the share.
     """
-    share = math.ceil(len(rows) / len(set(live) | {me})) if rows else 0
-    wanted = set(prefers)
+    wants = {h: set(t) for h, t in live.items()} | {me: set(prefers)}
+    share = math.ceil(len(rows) / len(wants)) if rows else 0
+    owner = _preferred_owners(rows, share, wants)
+
+    def claimable(r: LeaseRow) -> bool:
+        if r.origin in owner:
+            return owner[r.origin] == me
+        return not r.live or r.holder == me
+
     ranked = sorted(
-        (r for r in rows if not r.live or r.holder == me),
-        key=lambda r: (tenant_of(r.origin) not in wanted, r.holder != me, r.origin),
+        filter(claimable, rows),
+        key=lambda r: (owner.get(r.origin) != me, not (r.live and r.holder == me), r.origin),
     )
     keep = [r.origin for r in ranked[:share]]
-    keep += [r.origin for r in ranked[share:] if r.starving and not r.live]
+    keep += [r.origin for r in rows if r.starving and not r.live and r.origin not in keep]
     release = [r.origin for r in rows if r.live and r.holder == me and r.origin not in keep]
     return keep, release
 
@@ -166,14 +209,7 @@ def lease_for_batch(
     if not work:
         return []
     seconds = lessee.seconds if lessee is not None else lease_seconds(settings)
-    rows: list[LeaseRow] = []
-    missing: list[str] = []
-    for origin, holder, live, starving, exists in conn.execute(
-        query("lease_view"), (seconds, work)
-    ):
-        rows.append(LeaseRow(origin, holder, live, starving))
-        if not exists:
-            missing.append(origin)
+    rows, missing = _view(conn, work, seconds)
     if missing:
         conn.execute(query("lease_rows_add"), (missing,))
     if wait:
@@ -181,18 +217,39 @@ def lease_for_batch(
     elif lessee is None:
         got = [o for (o,) in conn.execute(query("lease_lock_free"), (work,))]
     else:
-        got = _claim(conn, lessee, rows)
+        got = _claim(conn, lessee, rows, set(work))
     return got or None
 
 
-def _claim(conn: psycopg.Connection, lessee: Lessee, rows: list[LeaseRow]) -> list[str]:
-    """Renew and claim this holder's fair share; give back the rest."""
-    live: dict[str, Sequence[str]] = {
-        h: list(t) for h, t in conn.execute(query("live_holders"), (lessee.seconds,))
-    }
-    keep, release = fair_share(rows, lessee.holder, lessee.tenants, live)
+def _view(
+    conn: psycopg.Connection, work: list[str], seconds: float
+) -> tuple[list[LeaseRow], list[str]]:
+    """(the leases of the origins with work or a live lease, origins with work but no row)."""
+    rows: list[LeaseRow] = []
+    missing: list[str] = []
+    for origin, holder, live, starving, exists in conn.execute(
+        query("lease_view"), (work, seconds)
+    ):
+        rows.append(LeaseRow(origin, holder, live, starving))
+        if not exists:
+            missing.append(origin)
+    return rows, missing
+
+
+def _live(conn: psycopg.Connection, lessee: Lessee) -> dict[str, Sequence[str]]:
+    """The live holders (seen within a lease) and the tenants each prefers."""
+    return {h: list(t) for h, t in conn.execute(query("live_holders"), (lessee.seconds,))}
+
+
+def _claim(
+    conn: psycopg.Connection, lessee: Lessee, rows: list[LeaseRow], work: set[str]
+) -> list[str]:
+    """Renew and claim this holder's fair share of the origins with work; give back the rest
+    (an idle origin it keeps is renewed by `Lessee.beat`, not counted as a batch)."""
+    keep, release = fair_share(rows, lessee.holder, lessee.tenants, _live(conn, lessee))
     if release:
         conn.execute(query("lease_release"), (release, lessee.holder))
+    keep = [o for o in keep if o in work]
     if not keep:
         return []
     me = lessee.holder

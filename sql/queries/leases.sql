@@ -27,13 +27,17 @@ UNION SELECT origin FROM held WHERE origin IS NOT NULL
 ORDER BY origin
 
 -- lease_view --
--- Each origin's lease (parameters: lease seconds, origins): holder, live (unexpired), starving (free
--- for longer than a lease: claimable by anyone, whatever its share), and whether the row exists.
+-- The origins with work (parameter) or a live lease, each with its lease (parameter: lease
+-- seconds): holder, live (unexpired), starving (free for longer than a lease: claimable by
+-- anyone, whatever its share), and whether the row exists. Live leases count in the fair share
+-- even when idle, so work arriving one origin at a time still spreads over the holders.
+WITH o(origin) AS (
+    SELECT unnest(%s::text[])
+    UNION SELECT origin FROM ledger_sequencer_leases WHERE expires_at > clock_timestamp())
 SELECT o.origin, l.holder, coalesce(l.expires_at > clock_timestamp(), false),
        coalesce(l.expires_at < clock_timestamp() - make_interval(secs => %s::float8), false),
        l.origin IS NOT NULL
-FROM unnest(%s::text[]) AS o(origin)
-LEFT JOIN ledger_sequencer_leases l ON l.origin = o.origin
+FROM o LEFT JOIN ledger_sequencer_leases l ON l.origin = o.origin
 ORDER BY o.origin
 
 -- live_holders --
@@ -99,7 +103,8 @@ DELETE FROM ledger_sequencer_holders WHERE seen_at < clock_timestamp() - interva
 
 -- lease_renew --
 -- A live holder keeps its origins between batches (parameters: lease seconds, holder): an
--- origin stays with its sequencer while that one lives, and moves only by the fair share.
+-- origin stays with its sequencer while that one lives, and moves only by the fair share
+-- (Lessee.beat gives back what the share gives to another live holder first).
 UPDATE ledger_sequencer_leases SET expires_at = clock_timestamp() + make_interval(secs => %s::float8)
 WHERE origin IN (SELECT origin FROM ledger_sequencer_leases
                  WHERE holder = %s AND expires_at > clock_timestamp()

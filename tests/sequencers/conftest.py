@@ -25,7 +25,10 @@ from ledger.store.append import submit
 from tests.ledgerkit import chained_run
 
 LEDGER_BIN = str(Path(sys.executable).with_name("ledger"))
-LEASE = 3.0  # seconds: short, so a takeover fits the test budget
+# Seconds. A holder looks dead once it has not beaten (once a second) for a lease: long enough
+# that a loaded 2-core CI box does not starve a live `ledger serve` into looking dead, short
+# enough that a takeover after kill -9 fits the test budget.
+LEASE = 6.0
 T = TypeVar("T")
 
 
@@ -118,3 +121,31 @@ def registered(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM ledger_sequencer_holders").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def leases(conn: psycopg.Connection) -> dict[str, tuple[str | None, int, object, object]]:
+    """tenant -> (holder, batches, acquired_at, expires_at) of every lease row."""
+    rows = conn.execute("SELECT split_part(origin, '/', 2), holder, batches, acquired_at, "
+                        "expires_at FROM ledger_sequencer_leases").fetchall()
+    return {t: (h, b, a, e) for t, h, b, a, e in rows}
+
+
+def settle(conn: psycopg.Connection, settings: Settings, want: dict[str, Serve]) -> int:
+    """Poll until each tenant is leased (live) to the process that prefers it and that process
+    ran a batch on it; returns the events submitted meanwhile. A lease moves to its preferring
+    process only with work, so whenever intake is empty and a tenant is still elsewhere (its
+    holder gave it back, or took it while the preferring one looked dead on a loaded box), one
+    more run goes to that tenant."""
+    submitted = 0
+
+    def settled() -> bool:
+        nonlocal submitted
+        live, rows = holders(conn), leases(conn)
+        astray = [t for t, s in want.items()
+                  if not (s.owns(live.get(t)) and rows.get(t, (None, 0))[1] >= 1)]
+        if astray and pending(conn) == 0:
+            submitted += fill(conn, settings, astray, runs=1)
+        return not astray
+
+    until("each tenant leased to the process preferring it", settled, timeout=60.0)
+    return submitted

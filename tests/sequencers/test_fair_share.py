@@ -37,12 +37,41 @@ def test_over_its_share_it_gives_back_what_it_does_not_prefer() -> None:
     assert (tenants(keep), tenants(release)) == (["a", "b"], ["c", "d"])
 
 
-def test_a_preference_orders_it_does_not_pin() -> None:
-    """A preferred origin another live holder keeps stays there; a free one is claimed."""
+def test_a_preferred_origin_moves_from_a_holder_that_does_not_prefer_it() -> None:
+    """Finding 2 of the walk: the preferring holder plans it; the holder gives it back."""
     spec = rows(("a", "other", False), ("b", None, False), ("c", "other", False),
                 ("d", None, False))
-    keep, release = fair_share(spec, "me", ("a", "d"), {"me": ["a", "d"], "other": []})
-    assert (tenants(keep), release) == (["d", "b"], [])
+    live = {"me": ["a", "d"], "other": []}
+    keep, release = fair_share(spec, "me", ("a", "d"), live)
+    assert (tenants(keep), release) == (["a", "d"], [])
+    keep, release = fair_share(spec, "other", (), live)
+    assert (tenants(keep), tenants(release)) == (["c", "b"], ["a"])
+
+
+def test_a_preference_shared_by_two_holders_stays_with_the_one_holding_it() -> None:
+    spec = rows(("a", "other", False), ("b", None, False))
+    live = {"me": ["a"], "other": ["a"]}
+    assert fair_share(spec, "other", ("a",), live) == ([P + "a"], [])
+    assert tenants(fair_share(spec, "me", ("a",), live)[0]) == ["b"]
+
+
+def test_idle_leases_count_in_the_share() -> None:
+    """Work arriving one tenant at a time: the holder of an idle origin leaves the new one."""
+    spec = rows(("a", "p1", False), ("b", None, False))  # a: idle, leased; b: fresh work
+    live: dict[str, list[str]] = {"p1": [], "p2": []}
+    assert fair_share(spec, "p1", (), live) == ([P + "a"], [])
+    assert fair_share(spec, "p2", (), live) == ([P + "b"], [])
+
+
+def test_preferring_more_than_its_share_does_not_swing() -> None:
+    """Each holder computes the same owners, so what one gives back the other never wants."""
+    live = {"x": list("abcd"), "y": []}
+    free = rows(*((t, None, False) for t in "abcd"))
+    assert tenants(fair_share(free, "x", tuple("abcd"), live)[0]) == ["a", "b"]
+    assert tenants(fair_share(free, "y", (), live)[0]) == ["c", "d"]
+    settled = rows(("a", "x", False), ("b", "x", False), ("c", "y", False), ("d", "y", False))
+    assert fair_share(settled, "x", tuple("abcd"), live)[1] == []
+    assert fair_share(settled, "y", (), live)[1] == []
 
 
 def test_a_starving_origin_is_claimed_over_the_share() -> None:

@@ -12,16 +12,10 @@ import psycopg
 from ledger.config import Settings
 from ledger.merkle import CompactRange
 
-from .conftest import Fleet, fill, holders, pending, registered, until
+from .conftest import Fleet, fill, holders, leases, pending, registered, settle, until
 
 FIRST = ["t1", "t2"]
 SECOND = ["t3", "t4"]
-
-
-def _leases(conn: psycopg.Connection) -> dict[str, tuple[str, int, object, object]]:
-    rows = conn.execute("SELECT split_part(origin, '/', 2), holder, batches, acquired_at, "
-                        "expires_at FROM ledger_sequencer_leases").fetchall()
-    return {t: (h, b, a, e) for t, h, b, a, e in rows}
 
 
 def _log_is_whole(conn: psycopg.Connection, tenant: str) -> int:
@@ -49,14 +43,19 @@ def test_two_serves_split_the_tenants_and_one_takes_over_after_kill_9(
 ) -> None:
     a, b = fleet.start(*FIRST), fleet.start(*SECOND)
     until("both serves registered", lambda: registered(ledger_conn) == 2)
-    submitted = fill(ledger_conn, ledger_settings, FIRST + SECOND, runs=20)
+    # Each holds its preferred tenants first (whatever the load did to who woke first)...
+    submitted = settle(ledger_conn, ledger_settings, {t: a for t in FIRST} | {t: b for t in SECOND})
+    before = leases(ledger_conn)
+    submitted += fill(ledger_conn, ledger_settings, FIRST + SECOND, runs=20)
 
-    # Both sequence at once, each its preferred tenants: the lease table says who did what.
+    # ...then both sequence at once, each its own: the same leases (same holder, same
+    # acquired_at, lease intervals overlapping) ran more batches. The lease table says it.
     until("intake drained", lambda: pending(ledger_conn) == 0)
-    leases = _leases(ledger_conn)
-    assert all(a.owns(leases[t][0]) and leases[t][1] >= 1 for t in FIRST), leases
-    assert all(b.owns(leases[t][0]) and leases[t][1] >= 1 for t in SECOND), leases
-    assert leases["t1"][2] < leases["t3"][3] and leases["t3"][2] < leases["t1"][3], leases
+    after = leases(ledger_conn)
+    for t in FIRST + SECOND:
+        assert (after[t][0], after[t][2]) == (before[t][0], before[t][2]), (t, before, after)
+        assert after[t][1] > before[t][1], (t, before, after)
+    assert after["t1"][2] < after["t3"][3] and after["t3"][2] < after["t1"][3], after
 
     # b stops answering while its tenants have work; a may not take them while b's lease runs.
     b.proc.send_signal(signal.SIGSTOP)
