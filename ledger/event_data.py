@@ -362,3 +362,17 @@ class ExportData(Frozen):
     manifest_digest: Hash
     parameters: dict[str, Json] = {}
     exported_by: str | None = None
+
+
+class SignedRecord(Frozen):
+    """The authority fields an operator record signed over its claim carries (ledger.gate_claim):
+    `registry` when signed by the service_key of the registry in force, `asserted` otherwise
+    (retention, partition and monitor records; gate results carry the same fields)."""
+
+    recorded_by: Name
+    authority: Literal["registry", "asserted"] | None = None
+    registry_hash: str | None = None
+    authority_reason: str | None = None
+    signature: str | None = None
+    signing_key: str | None = None
+    issued_at: str | None = None

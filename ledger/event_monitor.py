@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.event_data import Frozen, Name
+from ledger.event_data import Name, SignedRecord
 
 __all__ = ["MONITOR_EVENT_TYPES", "MonitorAlertData"]
 
@@ -25,7 +25,7 @@ Text = Annotated[str, Field(max_length=4000)]
 Size = Annotated[int, Field(ge=0, strict=True)]
 
 
-class MonitorAlertData(Frozen):
+class MonitorAlertData(SignedRecord):
     """What the monitor found: where (`origin`, first bad `seq`), the verdict and reason of
     `ledger verify` (reason as printed: attacker text escaped), the size it had verified
     before, and how it found it (`incremental`: the new range; `resample`: an old entry)."""
@@ -36,10 +36,3 @@ class MonitorAlertData(Frozen):
     reason: Text
     verified_size: Size
     found_by: Literal["incremental", "resample"]
-    recorded_by: Name
-    authority: Literal["registry", "asserted"] | None = None
-    registry_hash: str | None = None
-    authority_reason: str | None = None
-    signature: str | None = None
-    signing_key: str | None = None
-    issued_at: str | None = None

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.event_data import Frozen, Name
+from ledger.event_data import Name, SignedRecord
 
 __all__ = ["PARTITION_EVENT_TYPES", "PartitionCreatedData", "PartitionDetachedData"]
 
@@ -28,19 +28,7 @@ Count = Annotated[int, Field(ge=0, strict=True)]
 Text = Annotated[str, Field(max_length=4000)]
 
 
-class _Authority(Frozen):
-    """Who says so: the fields a signed operator record carries (ledger.gate_claim)."""
-
-    recorded_by: Name
-    authority: Literal["registry", "asserted"] | None = None
-    registry_hash: str | None = None
-    authority_reason: str | None = None
-    signature: str | None = None
-    signing_key: str | None = None
-    issued_at: str | None = None
-
-
-class PartitionCreatedData(_Authority):
+class PartitionCreatedData(SignedRecord):
     """A tenant got a partition of its own: events moved out of DEFAULT, its seq range size."""
 
     tenant: Name
@@ -50,7 +38,7 @@ class PartitionCreatedData(_Authority):
     reason: Text = ""
 
 
-class PartitionDetachedData(_Authority):
+class PartitionDetachedData(SignedRecord):
     """Partitions were detached (or dropped): a whole tenant, or the seq range [seq_from,
     seq_to) of its events. `size` is the log size when the record was made."""
 

@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ledger.event_data import Frozen, Hash, Name
+from ledger.event_data import Hash, Name, SignedRecord
 
 __all__ = [
     "RETENTION_EVENT_TYPES",
@@ -41,19 +41,6 @@ Tenant = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]  # events
 EventClass = Annotated[str, Field(pattern=r"^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$")]
 Keep = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,5}[smhdw]$")]  # ledger.when.parse_duration
 Seq = Annotated[int, Field(ge=0, strict=True)]
-
-
-class SignedRecord(Frozen):
-    """The authority fields every retention record carries (as GateResultData's): `registry`
-    when signed by the service_key of the registry in force, `asserted` otherwise."""
-
-    recorded_by: Name
-    authority: Literal["registry", "asserted"] | None = None
-    registry_hash: str | None = None
-    authority_reason: str | None = None
-    signature: str | None = None
-    signing_key: str | None = None
-    issued_at: str | None = None
 
 
 class RetentionRuleData(SignedRecord):
