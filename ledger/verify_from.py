@@ -25,8 +25,8 @@ from ledger.merkle import CompactRange
 from ledger.note import Verifier
 from ledger.store.scan import run_heads_before
 from ledger.tiles import TileReader, range_nodes
-from ledger.verify import _checkpoints, _payload_scanner, key_ring
 from ledger.verify_bulk import Resume, Suspect, bulk_scan
+from ledger.verify_common import checked_checkpoints, key_ring, payload_scanner
 from ledger.verify_report import VerifyReport
 from ledger.verify_rows import Invalid, row_scan
 from ledger.verify_stamps import check_stamps
@@ -139,7 +139,7 @@ def verify_from(
     `start_root`, when given, is the verified root at `start` the tiles must hash to; `targets`
     are more roots the tree must have (a pin), on top of the stored checkpoints > `start`.
     Run inside one snapshot (the caller's transaction), as full verify does."""
-    checkpoints = _checkpoints(conn, origin, verifiers, start)
+    checkpoints = checked_checkpoints(conn, origin, verifiers, start)
     report.checkpoints_verified += sum(1 for size, _root in checkpoints if size > start)
     want = dict(checkpoints)
     for size, root in targets.items():
@@ -147,7 +147,7 @@ def verify_from(
     resume = _resume(conn, origin, start, start_root if start_root is not None else want.get(start))
 
     def fresh_scanner() -> Any:
-        private = _payload_scanner(conn, origin, verifiers, settings)
+        private = payload_scanner(conn, origin, verifiers, settings)
         if private is not None:
             private.start = start
         return private

@@ -26,7 +26,7 @@ from ledger.store.read import checkpoint_at, checkpoint_at_most, latest_checkpoi
 from ledger.store.scan import attached_ranges, log_size, seq_neighbours
 from ledger.trustroot import REWRITTEN, pin_or_rewritten
 from ledger.verified_state import VerifiedState
-from ledger.verify import _check_root_row, _one_snapshot, key_ring
+from ledger.verify_common import check_root_row, key_ring, one_snapshot
 from ledger.verify_from import checked_frontier, verify_from
 from ledger.verify_report import VerifyReport
 from ledger.verify_rows import Invalid
@@ -167,7 +167,7 @@ def _one(  # noqa: PLR0917 - one origin of the incremental verify
             conn, origin, start, root, {}, settings=settings, verifiers=verifiers, report=report
         )
     report.incremental[origin] = [start if pin is None else pin.size, size]
-    _check_root_row(conn, origin, settings)
+    check_root_row(conn, origin, settings)
 
 
 def verify_incremental(
@@ -182,7 +182,7 @@ def verify_incremental(
     the database from 0: a log that appeared since); never raises for an invalid ledger."""
     report = VerifyReport()
     by_origin = {p.origin: p for p in pins}
-    with _one_snapshot(conn):
+    with one_snapshot(conn):
         names = sorted(set(by_origin) | (set(origins(conn)) if every_origin else set()))
         for origin in names:
             try:
