@@ -83,13 +83,14 @@ def assert_bulk_pass_agrees(conn: psycopg.Connection, settings: Settings) -> Non
     """The bulk verify pass must flag every log the row pass flags while scanning it (so no
     attack slips through the fast path), and must agree on the size of every other log."""
     from ledger.store.read import origins
-    from ledger.verify import VerifyReport, _checkpoints, trusted_verifiers
+    from ledger.verify import VerifyReport, trusted_verifiers
     from ledger.verify_bulk import Suspect, bulk_scan
+    from ledger.verify_common import checked_checkpoints
     from ledger.verify_rows import Invalid, row_scan
 
     for origin in origins(conn):
         try:
-            targets = dict(_checkpoints(conn, origin, trusted_verifiers(settings)))
+            targets = dict(checked_checkpoints(conn, origin, trusted_verifiers(settings)))
         except Invalid:
             continue  # refused before any row is read, by code both passes share
         try:
